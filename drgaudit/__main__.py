@@ -1,0 +1,3 @@
+from drgaudit.cli import main
+
+main()

@@ -1,0 +1,18 @@
+"""The root Typer app; every command module is wired in here, and only here."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="drgaudit",
+    help="Audit inpatient DRG/DIP claims (in-province cross-region first) against auditors' YAML rules.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# Command modules are added below as they exist, e.g.:
+#   from drgaudit.cli import imports
+#   app.add_typer(imports.app, name="import")

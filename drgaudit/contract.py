@@ -1,0 +1,132 @@
+"""The fixed interchange formats of DATA-CONTRACT.md: field names, types, requirements and code shapes.
+
+Everything that reads or checks claims, hospitals or groups (the importer, the screen-from-files path, the
+rule language's field list) takes the field definitions from here, so a field is described once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# ICD-10 医保版 (e.g. I21.000, A00.100x001, I10.x05, N18.900x012+D63.8*) and ICD-9-CM-3 医保版
+# (e.g. 96.0800x005, 60.5x02, 86.700x0013); checked against every code of CHS-DRG 1.1.
+ICD10_RE = re.compile(r"^[A-Z]\d{2}(\.(\d{1,3}|x\d{1,2})(x\d{3,4})?)?(\+[A-Z]\d{2}(\.[0-9x])?\*)?$")
+ICD9_RE = re.compile(r"^\d{2}(\.(\d{1,5}|\d{0,3}x\d{1,2}|\d{3}[A-Z]\d)(x\d{3,4})?)?$")
+REGION_RE = re.compile(r"^\d{6}$")
+
+# Separator of list values inside one CSV/XLSX cell.
+LIST_SEPARATOR = "|"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of an interchange file.
+
+    `type` is one of: text, int, decimal, date, bool, list (of codes), region (6-digit code),
+    dx (ICD-10 医保版 code), px (ICD-9-CM-3 code), enum (one of `choices`).
+    For a list, `item` names the type of each element (dx or px).
+    """
+
+    name: str
+    type: str
+    required: bool
+    label: str
+    choices: tuple[str, ...] = ()
+    item: str | None = None
+    minimum: float | None = None
+
+
+CLAIM_FIELDS: tuple[Field, ...] = (
+    Field("claim_id", "text", True, "结算清单流水号"),
+    Field("patient_id", "text", True, "人员编号"),
+    Field("gender", "enum", True, "性别", ("1", "2")),
+    Field("age", "int", True, "年龄", minimum=0),
+    Field("age_days", "int", False, "年龄（天）", minimum=0),
+    Field("newborn_weight_g", "int", False, "新生儿出生体重（克）", minimum=0),
+    Field("insured_region", "region", True, "参保地"),
+    Field("treatment_region", "region", True, "就医地"),
+    Field("insurance_type", "enum", True, "险种", ("employee", "resident")),
+    Field("hospital_id", "text", True, "定点医疗机构编码"),
+    Field("dept_code", "text", False, "出院科别"),
+    Field("admit_date", "date", True, "入院日期"),
+    Field("discharge_date", "date", True, "出院日期"),
+    Field("admission_route", "enum", False, "入院途径", ("1", "2", "3", "9")),
+    Field("discharge_mode", "enum", True, "离院方式", ("1", "2", "3", "4", "5", "9")),
+    Field("readmit_plan_31d", "enum", False, "出院31天内再住院计划", ("1", "2")),
+    Field("principal_dx", "dx", True, "主要诊断"),
+    Field("secondary_dx", "list", False, "其他诊断", item="dx"),
+    Field("procedures", "list", False, "手术及操作", item="px"),
+    Field("icu_hours", "decimal", False, "重症监护时长（小时）", minimum=0),
+    Field("ventilator_hours", "decimal", False, "有创呼吸机使用时长（小时）", minimum=0),
+    Field("payment_scheme", "enum", True, "支付方式", ("DRG", "DIP", "PER_DIEM", "FFS")),
+    # Required for DRG/DIP claims only; the importer checks that rule.
+    Field("group_code", "text", False, "病组编码"),
+    Field("total_cost", "decimal", True, "医疗费总额", minimum=0),
+    Field("fund_paid", "decimal", False, "统筹基金支付", minimum=0),
+    Field("self_pay", "decimal", False, "个人自付", minimum=0),
+    Field("self_expense", "decimal", False, "个人自费", minimum=0),
+    Field("outside_purchase", "decimal", False, "院外购药", minimum=0),
+    Field("fee_drug", "decimal", False, "药品费", minimum=0),
+    Field("fee_material", "decimal", False, "耗材费", minimum=0),
+    Field("fee_lab", "decimal", False, "化验费", minimum=0),
+    Field("fee_exam", "decimal", False, "检查费", minimum=0),
+    Field("fee_treatment", "decimal", False, "治疗费", minimum=0),
+    Field("fee_surgery", "decimal", False, "手术费", minimum=0),
+    Field("fee_nursing", "decimal", False, "护理费", minimum=0),
+    Field("fee_bed", "decimal", False, "床位费", minimum=0),
+    Field("fee_other", "decimal", False, "其他费", minimum=0),
+)
+
+FEE_FIELDS: tuple[str, ...] = tuple(f.name for f in CLAIM_FIELDS if f.name.startswith("fee_"))
+GROUPED_SCHEMES: tuple[str, ...] = ("DRG", "DIP")
+
+HOSPITAL_FIELDS: tuple[Field, ...] = (
+    Field("hospital_id", "text", True, "定点医疗机构编码"),
+    Field("name", "text", True, "机构名称"),
+    Field("region", "region", True, "所在统筹区"),
+    Field("level", "enum", True, "医院等级", ("1", "2", "3")),
+    Field("designated_on", "date", False, "定点日期"),
+    Field("regional_center", "bool", False, "区域医疗中心"),
+)
+
+GROUP_FIELDS: tuple[Field, ...] = (
+    Field("region", "region", True, "发布统筹区"),
+    Field("scheme", "enum", True, "付费方式", ("DRG", "DIP")),
+    Field("group_code", "text", True, "病组编码"),
+    Field("name", "text", False, "病组名称"),
+    Field("weight", "decimal", True, "权重/分值", minimum=0),
+    Field("avg_cost", "decimal", True, "次均费用", minimum=0),
+    Field("avg_los", "decimal", False, "平均住院日", minimum=0),
+)
+
+FIELDS_BY_KIND: dict[str, tuple[Field, ...]] = {
+    "claims": CLAIM_FIELDS,
+    "hospitals": HOSPITAL_FIELDS,
+    "groups": GROUP_FIELDS,
+}
+
+# The families of DATA-CONTRACT "Screening output"; a rule file may declare more.
+FAMILIES: tuple[str, ...] = (
+    "split_hospitalization",
+    "upcoding",
+    "outlier_review",
+    "cost_shifting",
+    "low_standard_admission",
+    "frequent_admission",
+    "long_stay",
+    "coaching_period",
+    "data_quality",
+)
+SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
+ACTIONS: tuple[str, ...] = ("note", "hold", "deduct", "special_review")
+
+
+def field_map(kind: str) -> dict[str, Field]:
+    """Fields of one input kind (claims, hospitals, groups) by name."""
+    return {f.name: f for f in FIELDS_BY_KIND[kind]}
+
+
+def is_cross_region(insured_region: str, treatment_region: str) -> bool:
+    """A claim is cross-region when the insured and treatment regions differ."""
+    return insured_region != treatment_region

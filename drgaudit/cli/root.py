@@ -13,6 +13,6 @@ app = typer.Typer(
     add_completion=False,
 )
 
-# Command modules are added below as they exist, e.g.:
-#   from drgaudit.cli import imports
-#   app.add_typer(imports.app, name="import")
+from drgaudit.cli import rules  # noqa: E402
+
+app.add_typer(rules.app, name="rules")

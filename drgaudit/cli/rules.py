@@ -1,0 +1,103 @@
+"""`drgaudit rules …`: check, test and document rule packs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from drgaudit.engine.codes import CodeTables, resolve_codes_dir
+from drgaudit.engine.loader import bundled_rules_dir, read_pack
+from drgaudit.engine.ruletest import describe, run_examples
+from drgaudit.engine.vocabulary import FACTS
+from drgaudit.errors import DrgauditError
+
+app = typer.Typer(help="Check, test and document rule packs.", no_args_is_help=True)
+
+RulesDir = Annotated[
+    Path | None,
+    typer.Argument(help="Rules directory (default: the bundled rule pack).", show_default=False, file_okay=False),
+]
+CodesOption = Annotated[
+    Path | None,
+    typer.Option("--codes", help="Code-table folder (DATA-CONTRACT layout). Default: the pack's codes/, else the bundled subset.", file_okay=False),
+]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+@app.command("check")
+def check(directory: RulesDir = None) -> None:
+    """Parse and lint every rule, list and region file; report each problem as path:line:col.
+
+    Exit code 0 when the pack is usable (warnings allowed), 1 when it has errors.
+
+    Example:  drgaudit rules check rules/
+    """
+    result = read_pack(directory)
+    for issue in sorted(result.errors + result.warnings, key=lambda e: (e.position.path, e.position.line, e.position.col)):
+        typer.echo(issue.render())
+    if result.errors:
+        typer.echo(f"{_plural(len(result.errors), 'error')}, {_plural(len(result.warnings), 'warning')}; nothing was loaded")
+        raise typer.Exit(1)
+    pack = result.pack
+    typer.echo(
+        f"OK: {_plural(len(pack.rules), 'rule')} ({sum(r.status == 'active' for r in pack.rules)} active), "
+        f"{_plural(len(pack.lists), 'list')}, {_plural(len(pack.regions), 'region')} with overrides, "
+        f"{_plural(len(result.warnings), 'warning')}"
+    )
+
+
+@app.command("test")
+def test(
+    directory: RulesDir = None,
+    codes: CodesOption = None,
+    rule: Annotated[list[str] | None, typer.Option("--rule", help="Only the examples of this rule id (repeatable).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Explain passing examples too.")] = False,
+) -> None:
+    """Run every rule's examples through the engine: claims that must hit and claims that must not.
+
+    A failure shows the expected and actual outcome and the value of each condition; the conditions
+    that kept the example from its expected outcome are marked ✗.
+
+    Example:  drgaudit rules test rules/ --rule SPLIT-001
+    """
+    result = read_pack(directory)
+    if result.pack is None:
+        for issue in result.errors:
+            typer.echo(issue.render())
+        typer.echo(f"{_plural(len(result.errors), 'error')}; fix them with `drgaudit rules check` first")
+        raise typer.Exit(1)
+    try:
+        tables = CodeTables.from_dir(resolve_codes_dir(codes, directory or bundled_rules_dir()))
+    except DrgauditError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    results = run_examples(result.pack, tables, rule_ids=set(rule) if rule else None)
+    failed = 0
+    for item in results:
+        ok = item.passed and item.engines_agree
+        failed += not ok
+        where = f"{item.example.position.path}:{item.example.position.line}"
+        typer.echo(f"{'PASS' if ok else 'FAIL'} {item.rule.id} {item.example.expect:<4} {item.example.name}  ({where})")
+        if not ok or verbose:
+            for line in describe(item):
+                typer.echo(line)
+    typer.echo(f"{_plural(len(results), 'example')}: {len(results) - failed} passed, {failed} failed")
+    if failed or not results:
+        raise typer.Exit(1)
+
+
+@app.command("facts")
+def facts() -> None:
+    """List every field a rule condition can use, with its type and meaning.
+
+    Example:  drgaudit rules facts
+    """
+    for fact in FACTS.values():
+        note = f" — {fact.note}" if fact.note else ""
+        missing = " (may be missing)" if fact.optional else ""
+        typer.echo(f"{fact.name:<42} {fact.type:<7} {fact.label}{note}{missing}")

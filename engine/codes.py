@@ -1,0 +1,141 @@
+"""National code tables of one grouping-scheme version (valid codes, CC/MCC, exclusions, DRG names).
+
+They are data, not code: a folder in the DATA-CONTRACT layout (`--codes DIR`), the copy loaded into the
+casebook with `drgaudit import codes DIR`, or the small subset bundled for the demo and the examples.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from drgaudit.errors import DataFileError
+
+# table name -> (file name, its two columns)
+CODE_FILES: dict[str, tuple[str, tuple[str, str]]] = {
+    "diagnoses": ("diagnoses.tsv", ("code", "name")),
+    "procedures": ("procedures.tsv", ("code", "name")),
+    "mcc": ("mcc.tsv", ("code", "exclusion_table")),
+    "cc": ("cc.tsv", ("code", "exclusion_table")),
+    "principal_exclusion": ("principal_exclusion.tsv", ("principal_code", "exclusion_table")),
+    "drg_groups": ("drg_groups.tsv", ("drg", "name")),
+}
+
+
+@dataclass(frozen=True)
+class Complications:
+    """Which secondary diagnoses count as MCC or CC for a principal diagnosis, and which were excluded."""
+
+    mcc: tuple[str, ...]
+    cc: tuple[str, ...]
+    excluded: tuple[str, ...]
+
+
+@dataclass
+class CodeTables:
+    """The six tables of one scheme version, as dicts keyed by code."""
+
+    source: str
+    tables: dict[str, dict[str, str]]
+    digest: str = ""
+    _cache: dict[tuple[str, tuple[str, ...]], Complications] = field(default_factory=dict, repr=False)
+
+    @property
+    def diagnoses(self) -> dict[str, str]:
+        return self.tables["diagnoses"]
+
+    @property
+    def procedures(self) -> dict[str, str]:
+        return self.tables["procedures"]
+
+    @classmethod
+    def from_dir(cls, directory: Path | str) -> CodeTables:
+        """Read a folder of the six TSV files; a missing file or column is a DataFileError."""
+        root = Path(directory)
+        if not root.is_dir():
+            raise DataFileError(str(root), "not a code-table folder (expected diagnoses.tsv, procedures.tsv, mcc.tsv, cc.tsv, principal_exclusion.tsv, drg_groups.tsv)")
+        digest = hashlib.sha256()
+        tables: dict[str, dict[str, str]] = {}
+        for table, (file_name, columns) in CODE_FILES.items():
+            path = root / file_name
+            if not path.is_file():
+                raise DataFileError(str(path), "missing code table")
+            raw = path.read_bytes()
+            digest.update(raw)
+            tables[table] = _parse_tsv(path, raw, columns)
+        return cls(source=str(root), tables=tables, digest=digest.hexdigest()[:16])
+
+    @classmethod
+    def from_rows(cls, source: str, tables: dict[str, dict[str, str]], digest: str) -> CodeTables:
+        """Tables already read elsewhere (e.g. from the casebook)."""
+        missing = set(CODE_FILES) - set(tables)
+        if missing:
+            raise DataFileError(source, f"code tables incomplete, missing: {', '.join(sorted(missing))}")
+        return cls(source=source, tables=tables, digest=digest)
+
+    def complications(self, principal: str, secondary: tuple[str, ...]) -> Complications:
+        """MCC and CC among the secondary diagnoses, applying the principal diagnosis's exclusion table."""
+        key = (principal, secondary)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        mcc_table, cc_table = self.tables["mcc"], self.tables["cc"]
+        principal_table = self.tables["principal_exclusion"].get(principal)
+        mcc: list[str] = []
+        cc: list[str] = []
+        excluded: list[str] = []
+        for code in secondary:
+            if code == principal:
+                continue
+            exclusion = mcc_table.get(code)
+            target = mcc
+            if exclusion is None:
+                exclusion = cc_table.get(code)
+                target = cc
+            if exclusion is None:
+                continue
+            if principal_table is not None and exclusion == principal_table:
+                excluded.append(code)
+            else:
+                target.append(code)
+        result = Complications(tuple(mcc), tuple(cc), tuple(excluded))
+        if len(self._cache) < 200_000:
+            self._cache[key] = result
+        return result
+
+    def unknown_codes(self, diagnoses: list[str], procedures: list[str]) -> list[str]:
+        """Codes that the tables do not know, in the order they were written."""
+        dx, px = self.tables["diagnoses"], self.tables["procedures"]
+        return [c for c in diagnoses if c not in dx] + [c for c in procedures if c not in px]
+
+
+def resolve_codes_dir(codes_dir: Path | str | None, rules_dir: Path | str | None) -> Path:
+    """The code tables to use: the one given, else the rule pack's own `codes/`, else the bundled subset."""
+    if codes_dir is not None:
+        return Path(codes_dir)
+    if rules_dir is not None and (Path(rules_dir) / "codes").is_dir():
+        return Path(rules_dir) / "codes"
+    from drgaudit.engine.loader import bundled_rules_dir
+
+    return bundled_rules_dir() / "codes"
+
+
+def _parse_tsv(path: Path, raw: bytes, columns: tuple[str, str]) -> dict[str, str]:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataFileError(str(path), f"not UTF-8: {exc.reason} at byte {exc.start}") from exc
+    reader = csv.reader(text.splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE)
+    header = next(reader, None)
+    if header is None or [h.strip() for h in header[:2]] != list(columns):
+        raise DataFileError(str(path), f"header must start with {columns[0]}\\t{columns[1]}, found {header!r}")
+    result: dict[str, str] = {}
+    for row_number, row in enumerate(reader, start=2):
+        if not row or not row[0].strip():
+            continue
+        if len(row) < 2:
+            raise DataFileError(str(path), f"row {row_number}: expected 2 columns, found {len(row)}")
+        result[row[0].strip()] = row[1].strip()
+    return result

@@ -1,0 +1,124 @@
+"""Why a claim was or was not hit: every rule of its region, fired or not, with each condition's value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from drgaudit.engine.compiler import CompiledRule
+from drgaudit.engine.evaluate import Env
+from drgaudit.engine.facts import patient_facts
+from drgaudit.engine.hits import Hit, condition_trace, display
+from drgaudit.engine.rule import Rule
+from drgaudit.engine.screen import Screener
+from drgaudit.engine.vocabulary import FACTS
+
+
+@dataclass
+class ConditionValue:
+    """One condition of a rule, evaluated on a claim (and an earlier claim for a pair rule)."""
+
+    kind: str  # when | unless
+    source: str
+    value: bool
+
+
+@dataclass
+class RuleExplanation:
+    """One rule on one claim: does it apply, did it fire, and the value of each condition."""
+
+    rule: Rule
+    fired: bool
+    applies: bool
+    not_applicable: list[str]
+    conditions: list[ConditionValue]
+    values: dict[str, Any]
+    earlier_id: str | None = None
+    candidates: int = 0
+    hit: Hit | None = None
+
+    @property
+    def rule_id(self) -> str:
+        return self.rule.id
+
+    @property
+    def python_verdict(self) -> bool:
+        """What the conditions say, evaluated in Python: applies, every `when` true, no `unless` true."""
+        if not self.applies:
+            return False
+        whens = [c.value for c in self.conditions if c.kind == "when"]
+        unless = [c.value for c in self.conditions if c.kind == "unless"]
+        return all(whens) and not any(unless)
+
+
+@dataclass
+class ClaimExplanation:
+    """Every rule of a claim's treatment-region profile, fired or not."""
+
+    claim_id: str
+    region: str
+    profile: str
+    facts: dict[str, Any]
+    rules: list[RuleExplanation] = field(default_factory=list)
+
+
+def _applicability(compiled: CompiledRule, fact: dict[str, Any]) -> list[str]:
+    rule = compiled.rule
+    reasons = []
+    if rule.scope == "cross_region" and not fact["is_cross_region"]:
+        reasons.append("只适用于省内异地就医病例（scope: cross_region）")
+    if rule.scope == "local" and fact["is_cross_region"]:
+        reasons.append("只适用于本地病例（scope: local）")
+    if rule.schemes and fact["payment_scheme"] not in rule.schemes:
+        reasons.append(f"支付方式 {fact['payment_scheme']} 不在 {', '.join(rule.schemes)} 中")
+    discharge = FACTS["discharge_date"]
+    day = display(fact[discharge.key], discharge.type)
+    if rule.effective_from.isoformat() > day or (rule.effective_to and rule.effective_to.isoformat() < day):
+        end = rule.effective_to.isoformat() if rule.effective_to else "…"
+        reasons.append(f"出院日期 {day} 不在规则有效期 {rule.effective_from.isoformat()}–{end} 内")
+    return reasons
+
+
+def explain_claim(
+    screener: Screener, claim_id: str, batch: list[dict[str, Any]], history: list[dict[str, Any]] = ()
+) -> ClaimExplanation:
+    """Explain one claim of a patient's batch: screen the patient, then evaluate every rule on the claim."""
+    claims = {c["claim_id"]: c for c in history}
+    claims.update({c["claim_id"]: c for c in batch})
+    if claim_id not in claims:
+        raise KeyError(claim_id)
+    target = claims[claim_id]
+    patient_id = target["patient_id"]
+    hits = [h for h in screener.screen_patient(patient_id, [target], [c for c in claims.values() if c["claim_id"] != claim_id]) if h.claim_id == claim_id]
+    facts = patient_facts(list(claims.values()), {claim_id}, screener.reference, screener.windows)
+    by_id = {f["claim_id"]: f for f in facts}
+    fact = by_id[claim_id]
+    profile = screener.profile_for(target["treatment_region"])
+    hits_by_rule = {h.rule_id: h for h in hits}
+    shown = {name: display(fact.get(f.key), f.type) for name, f in FACTS.items() if f.type != "list" or fact.get(f.key)}
+    result = ClaimExplanation(claim_id, target["treatment_region"], profile.compiled.profile, shown)
+    for compiled in sorted(profile.compiled.rules, key=lambda c: c.order):
+        rule = compiled.rule
+        reasons = _applicability(compiled, fact)
+        earlier_candidates = [f for f in facts if f["seq"] < fact["seq"]] if rule.pair else [None]
+        best = None
+        for earlier in reversed(earlier_candidates):
+            env = Env(fact, earlier, compiled.bound.params, profile.compiled.settings, screener.pack.lists)
+            when, seen = condition_trace(rule.when, env, "when")
+            unless, seen_unless = condition_trace(rule.unless, env, "unless")
+            seen.update(seen_unless)
+            conditions = [ConditionValue(c["kind"], c["condition"], c["value"]) for c in when + unless]
+            explanation = RuleExplanation(
+                rule, rule.id in hits_by_rule, not reasons, reasons, conditions, seen,
+                earlier["claim_id"] if earlier else None, len(earlier_candidates) if rule.pair else 0, hits_by_rule.get(rule.id),
+            )
+            if best is None or explanation.python_verdict:
+                best = explanation
+            if explanation.python_verdict:
+                break
+        if best is None:  # a pair rule and no earlier claim at all
+            best = RuleExplanation(rule, rule.id in hits_by_rule, not reasons, reasons, [], {}, None, 0, hits_by_rule.get(rule.id))
+            best.not_applicable = reasons + ["参保人没有更早的住院记录可与本次配对"]
+            best.applies = False
+        result.rules.append(best)
+    return result

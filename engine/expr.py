@@ -1,0 +1,356 @@
+"""The condition language of rule files: parsed with Python's `ast` under an allow-list, never evaluated by Python.
+
+A condition such as `total_cost >= params.high_ratio * group.avg_cost` becomes a small tree of the node
+classes below. Only comparisons, `and`/`or`/`not`, `+ - * /`, names with dotted namespaces, literals,
+list literals and calls of the functions in `FUNCTIONS` are accepted; anything else is an ExpressionError
+pointing at the offending character.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from drgaudit.engine.exceptions import ExpressionError
+from drgaudit.engine.yamlsource import Position
+
+# Function name -> (minimum args, maximum args or None, one-line help); types are checked in checker.py.
+FUNCTIONS: dict[str, tuple[int, int | None, str]] = {
+    "any_in": (2, 2, "any_in(codes, lists.X): some code of a list field (or a code) is in the named list"),
+    "count_in": (2, 2, "count_in(codes, lists.X): how many codes of a list field are in the named list"),
+    "len": (1, 1, "len(codes): number of items of a list field"),
+    "min": (2, None, "min(a, b, ...): the smallest value"),
+    "max": (2, None, "max(a, b, ...): the largest value"),
+    "abs": (1, 1, "abs(x): absolute value"),
+    "round": (1, 2, "round(x, digits): x rounded"),
+    "date": (1, 1, 'date("2025-07-01"): a date literal'),
+    "starts_with": (2, 2, 'starts_with(text, "Z51"): text begins with a prefix'),
+    "has": (1, 1, "has(field): the field has a value"),
+    "admissions_within": (1, 1, "admissions_within(days): admissions of the patient in the last `days` days, this one included"),
+}
+
+COMPARE_OPS: dict[type, str] = {
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.In: "in",
+    ast.NotIn: "not in",
+}
+ARITH_OPS: dict[type, str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+
+_FRIENDLY: dict[type, str] = {
+    ast.Lambda: "lambda",
+    ast.Subscript: "indexing with [...]",
+    ast.IfExp: "`x if c else y`",
+    ast.Dict: "a dict",
+    ast.Set: "a set",
+    ast.ListComp: "a comprehension",
+    ast.GeneratorExp: "a generator",
+    ast.DictComp: "a comprehension",
+    ast.SetComp: "a comprehension",
+    ast.Starred: "`*`",
+    ast.NamedExpr: "`:=`",
+    ast.Await: "await",
+    ast.FormattedValue: "an f-string",
+    ast.JoinedStr: "an f-string",
+}
+
+
+@dataclass(frozen=True)
+class Node:
+    """Base of the expression tree; `offset` is the character offset in the source text."""
+
+    offset: int
+
+
+@dataclass(frozen=True)
+class Const(Node):
+    """A literal: number, text, true/false."""
+
+    value: object
+
+
+@dataclass(frozen=True)
+class Ref(Node):
+    """A name, possibly dotted: `total_cost`, `group.avg_cost`, `params.window_days`, `earlier.hospital_id`."""
+
+    path: tuple[str, ...]
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.path)
+
+
+@dataclass(frozen=True)
+class ListLit(Node):
+    """A literal list such as `["1", "2"]`."""
+
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Arith(Node):
+    """`left op right` with op one of + - * /."""
+
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Neg(Node):
+    """`-x`."""
+
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Cmp(Node):
+    """`left op right` with op one of < <= > >= == != in, not in."""
+
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class And(Node):
+    """All items true."""
+
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or(Node):
+    """Some item true."""
+
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Not(Node):
+    """Negation."""
+
+    item: Node
+
+
+@dataclass(frozen=True)
+class Call(Node):
+    """A call of one of FUNCTIONS."""
+
+    name: str
+    args: tuple[Node, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A parsed expression with its source text and the file position of its first character."""
+
+    source: str
+    root: Node
+    position: Position
+
+    def position_of(self, node: Node) -> Position:
+        """The file position of a node inside this expression (same line as the expression start)."""
+        return self.position.shifted(node.offset)
+
+
+def _char_offset(text: str, line_starts: list[int], lineno: int, byte_col: int) -> int:
+    line_start = line_starts[lineno - 1]
+    line = text[line_start:]
+    return line_start + len(line.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))
+
+
+class _Converter:
+    def __init__(self, text: str, position: Position, locate) -> None:
+        self.text = text
+        self.position = position
+        self.locate = locate  # offset -> Position
+        self.line_starts = [0]
+        for i, ch in enumerate(text):
+            if ch == "\n":
+                self.line_starts.append(i + 1)
+
+    def offset(self, node: ast.AST) -> int:
+        return _char_offset(self.text, self.line_starts, getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
+
+    def fail(self, node: ast.AST, message: str, hint: str | None = None) -> ExpressionError:
+        return ExpressionError(self.locate(self.offset(node)), message, hint, code="expression")
+
+    def convert(self, node: ast.AST) -> Node:
+        off = self.offset(node)
+        if isinstance(node, ast.BoolOp):
+            items = tuple(self.convert(v) for v in node.values)
+            return And(off, items) if isinstance(node.op, ast.And) else Or(off, items)
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.Not):
+                return Not(off, self.convert(node.operand))
+            if isinstance(node.op, ast.USub):
+                inner = self.convert(node.operand)
+                if isinstance(inner, Const) and isinstance(inner.value, (int, float)) and not isinstance(inner.value, bool):
+                    return Const(off, -inner.value)
+                return Neg(off, inner)
+            if isinstance(node.op, ast.UAdd):
+                return self.convert(node.operand)
+            raise self.fail(node, "operator not allowed here", "use and / or / not, + - * /")
+        if isinstance(node, ast.BinOp):
+            op = ARITH_OPS.get(type(node.op))
+            if op is None:
+                raise self.fail(node, "operator not allowed", "only + - * / are allowed in arithmetic")
+            return Arith(off, op, self.convert(node.left), self.convert(node.right))
+        if isinstance(node, ast.Compare):
+            parts: list[Node] = []
+            left = self.convert(node.left)
+            for op_node, comparator in zip(node.ops, node.comparators, strict=True):
+                op = COMPARE_OPS.get(type(op_node))
+                if op is None:
+                    raise self.fail(node, "comparison not allowed", "use < <= > >= == != in, not in (not `is`)")
+                right = self.convert(comparator)
+                parts.append(Cmp(left.offset, op, left, right))
+                left = right
+            return parts[0] if len(parts) == 1 else And(off, tuple(parts))
+        if isinstance(node, ast.Name):
+            if node.id in ("true", "True"):
+                return Const(off, True)
+            if node.id in ("false", "False"):
+                return Const(off, False)
+            if node.id in ("null", "None"):
+                raise self.fail(node, "null is not a value here", "test a missing value with has(field)")
+            return Ref(off, (node.id,))
+        if isinstance(node, ast.Attribute):
+            path: list[str] = [node.attr]
+            base = node.value
+            while isinstance(base, ast.Attribute):
+                path.append(base.attr)
+                base = base.value
+            if not isinstance(base, ast.Name):
+                raise self.fail(node, "only dotted names are allowed", "e.g. group.avg_cost or params.window_days")
+            path.append(base.id)
+            return Ref(off, tuple(reversed(path)))
+        if isinstance(node, ast.Constant):
+            if node.value is None or isinstance(node.value, (bytes, complex)) or node.value is Ellipsis:
+                raise self.fail(node, f"literal {node.value!r} is not allowed")
+            return Const(off, node.value)
+        if isinstance(node, (ast.List, ast.Tuple)):
+            return ListLit(off, tuple(self.convert(e) for e in node.elts))
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name):
+                raise self.fail(node, "only the built-in functions can be called", _functions_hint())
+            name = node.func.id
+            if name not in FUNCTIONS:
+                raise self.fail(node, f"unknown function `{name}`", _functions_hint())
+            if node.keywords:
+                raise self.fail(node, f"`{name}` takes no keyword arguments")
+            low, high, usage = FUNCTIONS[name]
+            if len(node.args) < low or (high is not None and len(node.args) > high):
+                raise self.fail(node, f"`{name}` takes {_arity(low, high)} argument(s), got {len(node.args)}", usage)
+            return Call(off, name, tuple(self.convert(a) for a in node.args))
+        what = _FRIENDLY.get(type(node), type(node).__name__)
+        raise self.fail(node, f"{what} is not allowed in a rule expression")
+
+
+def _arity(low: int, high: int | None) -> str:
+    if high is None:
+        return f"at least {low}"
+    return str(low) if low == high else f"{low} to {high}"
+
+
+def _functions_hint() -> str:
+    return "functions: " + ", ".join(sorted(FUNCTIONS))
+
+
+def parse_expression(text: str, position: Position, locate=None) -> Expression:
+    """Parse one expression; `locate(offset)` maps a character offset to a file position.
+
+    Raises ExpressionError on syntax errors or anything outside the allowed language.
+    """
+    if locate is None:
+        locate = position.shifted
+    if not isinstance(text, str) or not text.strip():
+        raise ExpressionError(position, "empty expression", code="expression")
+    source = text.strip()
+    lead = len(text) - len(text.lstrip())
+    shifted_locate = (lambda off: locate(off + lead)) if lead else locate
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError as exc:
+        col = (exc.offset or 1) - 1
+        if exc.lineno and exc.lineno > 1:
+            col += sum(len(line) + 1 for line in source.split("\n")[: exc.lineno - 1])
+        message = exc.msg
+        hint = None
+        if "=" in source and "==" not in source and "invalid syntax" in message:
+            hint = "compare with ==, not ="
+        raise ExpressionError(shifted_locate(max(col, 0)), f"syntax error: {message}", hint, code="expression") from exc
+    converter = _Converter(source, position, shifted_locate)
+    root = converter.convert(tree.body)
+    return Expression(source=source, root=root, position=shifted_locate(0))
+
+
+def walk(node: Node):
+    """Every node of a tree, parents before children."""
+    yield node
+    if isinstance(node, (Arith, Cmp)):
+        yield from walk(node.left)
+        yield from walk(node.right)
+    elif isinstance(node, (And, Or)):
+        for item in node.items:
+            yield from walk(item)
+    elif isinstance(node, Not):
+        yield from walk(node.item)
+    elif isinstance(node, Neg):
+        yield from walk(node.operand)
+    elif isinstance(node, Call):
+        for arg in node.args:
+            yield from walk(arg)
+    elif isinstance(node, ListLit):
+        for item in node.items:
+            yield from walk(item)
+
+
+def render(node: Node) -> str:
+    """The expression written back as text (normalised spacing), for evidence and explanations."""
+    if isinstance(node, Const):
+        if isinstance(node.value, bool):
+            return "true" if node.value else "false"
+        if isinstance(node.value, str):
+            return '"' + node.value.replace('"', '\\"') + '"'
+        return repr(node.value)
+    if isinstance(node, Ref):
+        return node.dotted
+    if isinstance(node, ListLit):
+        return "[" + ", ".join(render(i) for i in node.items) + "]"
+    if isinstance(node, Arith):
+        return f"{_paren(node.left, node)} {node.op} {_paren(node.right, node, right=True)}"
+    if isinstance(node, Neg):
+        return f"-{_paren(node.operand, node)}"
+    if isinstance(node, Cmp):
+        return f"{render(node.left)} {node.op} {render(node.right)}"
+    if isinstance(node, And):
+        return " and ".join(_paren(i, node) for i in node.items)
+    if isinstance(node, Or):
+        return " or ".join(_paren(i, node) for i in node.items)
+    if isinstance(node, Not):
+        return f"not {_paren(node.item, node)}"
+    if isinstance(node, Call):
+        return f"{node.name}(" + ", ".join(render(a) for a in node.args) + ")"
+    raise TypeError(node)
+
+
+_PRECEDENCE = {Or: 1, And: 2, Not: 3, Cmp: 4, Arith: 5, Neg: 7}
+
+
+def _prec(node: Node) -> int:
+    if isinstance(node, Arith):
+        return 5 if node.op in "+-" else 6
+    return _PRECEDENCE.get(type(node), 9)
+
+
+def _paren(child: Node, parent: Node, right: bool = False) -> str:
+    text = render(child)
+    if _prec(child) < _prec(parent) or (right and _prec(child) == _prec(parent) and isinstance(parent, Arith)):
+        return f"({text})"
+    return text

@@ -1,0 +1,201 @@
+"""Derives, once per claim, every fact of the vocabulary from the claim, its hospital, group and history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from drgaudit.contract import GROUPED_SCHEMES, is_cross_region
+from drgaudit.engine.codes import CodeTables
+from drgaudit.engine.pack import RulePack
+from drgaudit.engine.vocabulary import DATE, FACTS, ZERO_WHEN_MISSING
+
+_DATE_KEYS = tuple(f.key for f in FACTS.values() if f.type == DATE)
+_FEE_KEYS = ("fee_drug", "fee_material", "fee_lab", "fee_exam", "fee_treatment", "fee_surgery", "fee_nursing", "fee_bed", "fee_other")
+UNGROUPABLE = ("0000", "QY")
+
+
+@dataclass
+class ReferenceData:
+    """What facts are derived against: hospitals, group tables, code tables and the rule pack's settings."""
+
+    hospitals: dict[str, dict[str, Any]]
+    groups: dict[tuple[str, str, str], dict[str, Any]]
+    codes: CodeTables
+    pack: RulePack
+    _siblings: dict[tuple[str, str, str], list[tuple[str, float]]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for (region, scheme, code), group in sorted(self.groups.items()):
+            self._siblings.setdefault((region, scheme, code[:3]), []).append((code, float(group["weight"])))
+
+    def siblings(self, region: str, scheme: str, code: str) -> list[tuple[str, float]]:
+        """Groups of the same core group (ADRG) in a region's table."""
+        return self._siblings.get((region, scheme, code[:3]), [])
+
+
+def to_ordinal(value: dt.date | None) -> int | None:
+    """Dates travel through the engine as day numbers so that subtracting two gives days."""
+    return value.toordinal() if value is not None else None
+
+
+def from_ordinal(value: int | None) -> str | None:
+    """An ISO date from a day number, for evidence and messages."""
+    return dt.date.fromordinal(int(value)).isoformat() if value is not None else None
+
+
+def sort_key(claim: dict[str, Any]) -> tuple:
+    """The order of a patient's claims: admission, then discharge, then id."""
+    return (claim["admit_date"], claim["discharge_date"], claim["claim_id"])
+
+
+def is_ungroupable(group_code: str | None) -> bool:
+    """Group 0000 (cannot be grouped) or an ambiguous QY/*QY group."""
+    if not group_code:
+        return False
+    return group_code == UNGROUPABLE[0] or group_code.upper().endswith(UNGROUPABLE[1])
+
+
+def claim_facts(claim: dict[str, Any], ref: ReferenceData) -> dict[str, Any]:
+    """Facts that depend on one claim alone (no history)."""
+    f: dict[str, Any] = {}
+    for name, fact in FACTS.items():
+        if "." not in name and name in claim:
+            f[fact.key] = claim[name]
+    for key in ZERO_WHEN_MISSING:
+        if f.get(key) is None:
+            f[key] = 0.0
+    secondary = tuple(claim.get("secondary_dx") or ())
+    procedures = tuple(claim.get("procedures") or ())
+    f["secondary_dx"] = list(secondary)
+    f["procedures"] = list(procedures)
+    admit, discharge = claim["admit_date"], claim["discharge_date"]
+    for key in _DATE_KEYS:
+        if key in f and isinstance(f[key], dt.date):
+            f[key] = f[key].toordinal()
+    f["los_days"] = max(1, (discharge - admit).days)
+    f["is_cross_region"] = is_cross_region(claim["insured_region"], claim["treatment_region"])
+    principal = claim["principal_dx"]
+    f["dx_category"] = principal[:3]
+    group_code = claim.get("group_code") or None
+    scheme = claim["payment_scheme"]
+    grouped = scheme in GROUPED_SCHEMES and group_code is not None and not is_ungroupable(group_code)
+    f["adrg"] = group_code[:3] if grouped else None
+    f["group_severity"] = group_code[-1] if grouped and group_code[-1].isdigit() else None
+    f["is_ungroupable"] = is_ungroupable(group_code) if scheme in GROUPED_SCHEMES else False
+    f["secondary_dx_count"] = len(secondary)
+    f["procedure_count"] = len(procedures)
+
+    complications = ref.codes.complications(principal, secondary)
+    f["mcc_codes"] = list(complications.mcc)
+    f["cc_codes"] = list(complications.cc)
+    f["mcc_count"] = len(complications.mcc)
+    f["cc_count"] = len(complications.cc)
+    f["excluded_cc_codes"] = list(complications.excluded)
+    unknown = ref.codes.unknown_codes([principal, *secondary], list(procedures))
+    f["unknown_codes"] = unknown
+    f["unknown_code_count"] = len(unknown)
+
+    total = float(claim["total_cost"])
+    fee_total = sum(f[k] for k in _FEE_KEYS)
+    f["fee_total"] = round(fee_total, 2)
+    f["self_share"] = (f["self_expense"] + f["outside_purchase"]) / total if total > 0 else None
+    f["lab_exam_share"] = (f["fee_lab"] + f["fee_exam"]) / total if total > 0 else None
+    f["drug_share"] = f["fee_drug"] / total if total > 0 else None
+    f["material_share"] = f["fee_material"] / total if total > 0 else None
+
+    hospital = ref.hospitals.get(claim["hospital_id"])
+    f["hospital__known"] = hospital is not None
+    f["hospital__regional_center"] = bool(hospital and hospital.get("regional_center"))
+    level = None
+    if hospital:
+        level = int(hospital["level"]) if hospital.get("level") is not None else None
+        f["hospital__name"] = hospital.get("name")
+        f["hospital__region"] = hospital.get("region")
+        f["hospital__level"] = level
+        designated = hospital.get("designated_on")
+        f["hospital__designated_on"] = to_ordinal(designated)
+        f["days_since_designation"] = (admit - designated).days if designated else None
+    else:
+        f["hospital__name"] = f["hospital__region"] = f["hospital__level"] = f["hospital__designated_on"] = None
+        f["days_since_designation"] = None
+
+    group = ref.groups.get((claim["treatment_region"], scheme, group_code)) if grouped else None
+    f["group__known"] = group is not None
+    region = ref.pack.region(claim["treatment_region"])
+    if group:
+        weight = float(group["weight"])
+        avg_cost = float(group["avg_cost"])
+        avg_los = group.get("avg_los")
+        siblings = ref.siblings(claim["treatment_region"], scheme, group_code)
+        f["group__name"] = group.get("name")
+        f["group__weight"] = weight
+        f["group__avg_cost"] = avg_cost
+        f["group__avg_los"] = float(avg_los) if avg_los is not None else None
+        f["group__siblings"] = [code for code, _ in siblings]
+        f["group__base_weight"] = min((w for _, w in siblings), default=weight)
+        f["cost_ratio"] = total / avg_cost if avg_cost > 0 else None
+        f["los_ratio"] = f["los_days"] / float(avg_los) if avg_los else None
+        f["case_payment"] = _case_payment(weight, scheme, level, f["is_cross_region"], region)
+    else:
+        for key in ("group__name", "group__weight", "group__avg_cost", "group__avg_los", "group__base_weight", "cost_ratio", "los_ratio", "case_payment"):
+            f[key] = None
+        f["group__siblings"] = []
+    return f
+
+
+def _case_payment(weight: float, scheme: str, level: int | None, cross: bool, region) -> float | None:
+    rate = region.settings.get("drg_rate") if scheme == "DRG" else region.settings.get("dip_point_value")
+    coefficient = region.level_coefficient(level)
+    if rate is None or coefficient is None:
+        return None
+    payment = weight * float(rate) * coefficient
+    if cross:
+        payment *= float(region.settings.get("cross_region_coefficient", 1.0))
+    return round(payment, 2)
+
+
+def add_history_facts(facts: list[dict[str, Any]], windows: Iterable[int] = ()) -> None:
+    """Facts about each claim's earlier stays, over one patient's claims sorted by `sort_key`."""
+    all_windows = sorted({90, 365, *windows})
+    for index, current in enumerate(facts):
+        current["seq"] = index
+        admit = current["admit_date"]
+        prev = prev_same = None
+        for earlier in facts[:index]:
+            if earlier["discharge_date"] > admit:
+                continue
+            if prev is None or earlier["discharge_date"] >= prev["discharge_date"]:
+                prev = earlier
+            if earlier["hospital_id"] == current["hospital_id"] and (
+                prev_same is None or earlier["discharge_date"] >= prev_same["discharge_date"]
+            ):
+                prev_same = earlier
+        current["prev_claim_id"] = prev["claim_id"] if prev else None
+        current["prev_hospital_id"] = prev["hospital_id"] if prev else None
+        current["prev_dx_category"] = prev["dx_category"] if prev else None
+        current["days_since_prev_discharge"] = admit - prev["discharge_date"] if prev else None
+        current["prev_same_hospital_claim_id"] = prev_same["claim_id"] if prev_same else None
+        current["days_since_prev_discharge_same_hospital"] = admit - prev_same["discharge_date"] if prev_same else None
+        counts = {}
+        for days in all_windows:
+            counts[days] = sum(1 for other in facts[: index + 1] if admit - days < other["admit_date"] <= admit)
+        current["admissions_90d"] = counts[90]
+        current["admissions_365d"] = counts[365]
+        current["_admissions"] = counts
+
+
+def patient_facts(
+    claims: list[dict[str, Any]], targets: set[str], ref: ReferenceData, windows: Iterable[int] = ()
+) -> list[dict[str, Any]]:
+    """Every fact of one patient's claims (history and batch), in claim order; `target` marks batch claims."""
+    ordered = sorted(claims, key=sort_key)
+    facts = []
+    for claim in ordered:
+        f = claim_facts(claim, ref)
+        f["target"] = claim["claim_id"] in targets
+        facts.append(f)
+    add_history_facts(facts, windows)
+    return facts

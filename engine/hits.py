@@ -1,0 +1,137 @@
+"""Hits and how they explain themselves: evidence, a Chinese sentence, and the amount at risk."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from drgaudit.engine.evaluate import Env, evaluate
+from drgaudit.engine.expr import Expression, Ref, walk
+from drgaudit.engine.pack import BoundRule
+from drgaudit.engine.template import Placeholder, Template
+from drgaudit.engine.vocabulary import DATE, EARLIER, FACTS, PARAMS, REGION
+
+# Field order of a hit in JSONL (DATA-CONTRACT "Screening output" first).
+HIT_FIELDS = ("claim_id", "rule_id", "family", "severity", "action", "amount_at_risk", "message", "evidence")
+
+
+@dataclass
+class Hit:
+    """One rule fired on one claim, with everything a person needs to check it."""
+
+    claim_id: str
+    rule_id: str
+    family: str
+    severity: str
+    action: str
+    amount_at_risk: float
+    message: str
+    evidence: dict[str, Any]
+    patient_id: str = ""
+    region: str = ""
+    rule_file: str = ""
+    rule_version: str = ""
+    related_claims: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The DATA-CONTRACT screening-output object."""
+        return {
+            "claim_id": self.claim_id,
+            "rule_id": self.rule_id,
+            "family": self.family,
+            "severity": self.severity,
+            "action": self.action,
+            "amount_at_risk": self.amount_at_risk,
+            "message": self.message,
+            "evidence": self.evidence,
+            "rule_version": self.rule_version,
+        }
+
+
+def display(value: Any, kind: str | None = None) -> Any:
+    """A fact value as a person (and JSON) should see it: dates as ISO text, money rounded."""
+    if value is None:
+        return None
+    if kind == DATE and isinstance(value, int):
+        return dt.date.fromordinal(value).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return round(value, 4) if abs(value) < 10 else round(value, 2)
+    return value
+
+
+def _ref_type(ref: Ref) -> str | None:
+    path = ref.path[1:] if ref.path[0] == EARLIER else ref.path
+    fact = FACTS.get(".".join(path))
+    return fact.type if fact else None
+
+
+def _text(value: Any, spec: str) -> str:
+    if value is None:
+        return "—"
+    if spec:
+        try:
+            return format(value, spec)
+        except (ValueError, TypeError):
+            return str(value)
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        text = f"{value:.2f}".rstrip("0").rstrip(".")
+        return text or "0"
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value) or "无"
+    return str(value)
+
+
+def _placeholder_value(placeholder: Placeholder, env: Env, types: dict[int, str | None]) -> Any:
+    value = evaluate(placeholder.expression.root, env)
+    kind = types.get(id(placeholder.expression.root))
+    if kind is None and isinstance(placeholder.expression.root, Ref):
+        kind = _ref_type(placeholder.expression.root)
+    if kind == DATE and isinstance(value, int):
+        return dt.date.fromordinal(value).isoformat()
+    return value
+
+
+def render_message(template: Template, env: Env, types: dict[int, str | None]) -> str:
+    """The rule's sentence with every placeholder filled from the facts."""
+    out = []
+    for part in template.parts:
+        if isinstance(part, str):
+            out.append(part)
+        else:
+            out.append(_text(_placeholder_value(part, env, types), part.spec))
+    return "".join(out)
+
+
+def condition_trace(expressions: tuple[Expression, ...], env: Env, kind: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Each condition with its truth value, and the value of every field it read."""
+    conditions = []
+    seen: dict[str, Any] = {}
+    for expr in expressions:
+        env.seen = {}
+        value = bool(evaluate(expr.root, env))
+        for node in walk(expr.root):
+            if isinstance(node, Ref) and node.dotted in env.seen:
+                seen[node.dotted] = display(env.seen[node.dotted], _ref_type(node))
+        conditions.append({"kind": kind, "condition": expr.source, "value": value})
+    env.seen = None
+    return conditions, seen
+
+
+def thresholds_used(bound: BoundRule, settings: dict[str, Any]) -> dict[str, Any]:
+    """The parameter and region-setting values the rule's expressions read."""
+    rule = bound.rule
+    result: dict[str, Any] = {}
+    expressions = list(rule.when) + list(rule.unless) + [rule.amount_at_risk] + [p.expression for p in rule.message.placeholders]
+    for expr in expressions:
+        for node in walk(expr.root):
+            if isinstance(node, Ref) and len(node.path) == 2:
+                if node.path[0] == PARAMS and node.path[1] in bound.params:
+                    result[node.dotted] = display(bound.params[node.path[1]])
+                elif node.path[0] == REGION:
+                    result[node.dotted] = display(settings.get(node.path[1]))
+    return result

@@ -1,0 +1,212 @@
+"""Reads a rules directory in one pass: every file parsed, every error collected, then linted.
+
+A pack with any error is refused whole (`RulePackError`), so a half-loaded pack never screens a claim.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drgaudit.engine.exceptions import RuleFileError, RulePackError
+from drgaudit.engine.lists import NamedList, list_from_document
+from drgaudit.engine.pack import ExampleDefaults, RulePack
+from drgaudit.engine.region import NATIONAL, RegionConfig, region_from_document
+from drgaudit.engine.rule import Rule
+from drgaudit.engine.suggest import did_you_mean
+from drgaudit.engine.yamlsource import Position, YamlDocument, YList, YMap, load_yaml
+
+PACK_FILE = "pack.yaml"
+RULE_FILE_KEYS = ("families", "rules")
+PACK_KEYS = ("name", "description", "example_defaults")
+DEFAULTS_KEYS = ("claim", "hospital", "group", "history_claim")
+
+
+def bundled_rules_dir() -> Path:
+    """The rule pack shipped with drgaudit (the repo's `rules/` folder)."""
+    return Path(str(importlib.resources.files("drgaudit.rules")))
+
+
+@dataclass
+class PackCheck:
+    """The outcome of reading a rules directory: the pack if usable, and every error and warning."""
+
+    pack: RulePack | None
+    errors: list[RuleFileError] = field(default_factory=list)
+    warnings: list[RuleFileError] = field(default_factory=list)
+    files: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _display(path: Path) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return rel if not rel.startswith("..") or len(rel) < len(str(path)) else str(path)
+
+
+def _read(path: Path, errors: list[RuleFileError]) -> tuple[YamlDocument | None, str]:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+    try:
+        return load_yaml(path, display_path=_display(path)), digest
+    except RuleFileError as exc:
+        errors.append(exc)
+        return None, digest
+
+
+def read_pack(directory: Path | str | None = None) -> PackCheck:
+    """Parse and lint every file of a rules directory; never raises for content problems."""
+    from drgaudit.engine.lint import lint_pack
+
+    root = Path(directory) if directory is not None else bundled_rules_dir()
+    errors: list[RuleFileError] = []
+    if not root.is_dir():
+        errors.append(RuleFileError(Position(str(root), 1, 1), "not a rules directory"))
+        return PackCheck(None, errors)
+    hashes: dict[str, str] = {}
+    files = 0
+
+    defaults, pack_name = _read_pack_file(root, errors, hashes)
+    files += 1
+
+    families: dict[str, str] = {}
+    rules: list[Rule] = []
+    for path in sorted(root.glob("*.yaml")):
+        if path.name == PACK_FILE:
+            continue
+        files += 1
+        doc, digest = _read(path, errors)
+        hashes[path.name] = digest
+        if doc is None:
+            continue
+        rules.extend(_rules_from_document(doc, digest, families, errors))
+
+    lists: dict[str, NamedList] = {}
+    for path in sorted((root / "lists").glob("*.yaml")):
+        files += 1
+        doc, digest = _read(path, errors)
+        hashes[f"lists/{path.name}"] = digest
+        if doc is None:
+            continue
+        named = list_from_document(doc, errors)
+        if named is None:
+            continue
+        if named.name != path.stem:
+            errors.append(RuleFileError(doc.data.value_at("name"), f"list `{named.name}` is in a file named {path.name}", f"name the file {named.name}.yaml"))
+        elif named.name in lists:
+            errors.append(RuleFileError(named.position, f"list `{named.name}` is defined twice"))
+        else:
+            lists[named.name] = named
+
+    regions: dict[str, RegionConfig] = {}
+    for path in sorted((root / "regions").glob("*.yaml")):
+        files += 1
+        doc, digest = _read(path, errors)
+        hashes[f"regions/{path.name}"] = digest
+        if doc is None:
+            continue
+        config = region_from_document(doc, errors)
+        if config is not None:
+            regions[config.code] = config
+    if NATIONAL not in regions and not any(e.position.path.endswith(f"{NATIONAL}.yaml") for e in errors):
+        errors.append(RuleFileError(Position(_display(root / "regions" / f"{NATIONAL}.yaml"), 1, 1), "the national defaults file is missing"))
+
+    pack = None
+    if NATIONAL in regions and defaults is not None:
+        pack = RulePack(
+            directory=root,
+            name=pack_name,
+            rules=tuple(rules),
+            lists=lists,
+            national=regions[NATIONAL],
+            regions={code: cfg for code, cfg in regions.items() if code != NATIONAL},
+            families=families,
+            example_defaults=defaults,
+            file_hashes=hashes,
+        )
+    warnings: list[RuleFileError] = []
+    if pack is not None:
+        lint_errors, warnings = lint_pack(pack)
+        errors.extend(lint_errors)
+    if errors:
+        return PackCheck(None, errors, warnings, files)
+    return PackCheck(pack, errors, warnings, files)
+
+
+def load_pack(directory: Path | str | None = None) -> RulePack:
+    """A checked rule pack, or RulePackError listing every error of the directory."""
+    check = read_pack(directory)
+    if check.pack is None:
+        raise RulePackError(check.errors)
+    return check.pack
+
+
+def _read_pack_file(root: Path, errors: list[RuleFileError], hashes: dict[str, str]) -> tuple[ExampleDefaults | None, str]:
+    path = root / PACK_FILE
+    if not path.is_file():
+        errors.append(RuleFileError(Position(_display(path), 1, 1), "the pack file is missing (name and example_defaults)"))
+        return None, root.name
+    doc, digest = _read(path, errors)
+    hashes[PACK_FILE] = digest
+    if doc is None:
+        return None, root.name
+    data = doc.data
+    if not isinstance(data, YMap):
+        errors.append(RuleFileError(Position(doc.path, 1, 1), "pack.yaml must be a mapping with name and example_defaults"))
+        return None, root.name
+    for key in data:
+        if key not in PACK_KEYS:
+            errors.append(RuleFileError(data.key_at(key), f"unknown key `{key}` in pack.yaml", did_you_mean(str(key), PACK_KEYS)))
+    block = data.get("example_defaults")
+    if not isinstance(block, YMap):
+        errors.append(RuleFileError(data.value_at("example_defaults"), "pack.yaml needs `example_defaults:` with claim, hospital and group"))
+        return None, str(data.get("name") or root.name)
+    parts: dict[str, Any] = {}
+    for key in DEFAULTS_KEYS:
+        value = block.get(key, YMap())
+        if not isinstance(value, YMap):
+            errors.append(RuleFileError(block.value_at(key), f"`{key}` must be a mapping of fields"))
+            value = YMap()
+        parts[key] = value
+    for key in block:
+        if key not in DEFAULTS_KEYS:
+            errors.append(RuleFileError(block.key_at(key), f"unknown key `{key}` in example_defaults", did_you_mean(str(key), DEFAULTS_KEYS)))
+    return ExampleDefaults(**parts), str(data.get("name") or root.name)
+
+
+def _rules_from_document(doc: YamlDocument, digest: str, families: dict[str, str], errors: list[RuleFileError]) -> list[Rule]:
+    data = doc.data
+    if not isinstance(data, YMap) or "rules" not in data:
+        errors.append(RuleFileError(Position(doc.path, 1, 1), "a rule file must be a mapping with a `rules:` list"))
+        return []
+    for key in data:
+        if key not in RULE_FILE_KEYS:
+            errors.append(RuleFileError(data.key_at(key), f"unknown top-level key `{key}`", did_you_mean(str(key), RULE_FILE_KEYS)))
+    declared = data.get("families") or YMap()
+    if not isinstance(declared, YMap):
+        errors.append(RuleFileError(data.value_at("families"), "`families` must map a new family name to its Chinese label"))
+    else:
+        for name, label in declared.items():
+            if not isinstance(name, str) or not name.isidentifier():
+                errors.append(RuleFileError(declared.key_at(name), f"family name `{name}` must be a plain identifier such as ghost_bed"))
+            else:
+                families[name] = str(label)
+    items = data["rules"]
+    if not isinstance(items, YList):
+        errors.append(RuleFileError(data.value_at("rules"), "`rules` must be a list of rules"))
+        return []
+    local_families = dict(families)
+    result = []
+    for item in items:
+        rule = Rule.from_dict(item, doc=doc, file_hash=digest, families=local_families, errors=errors)
+        if rule is not None:
+            result.append(rule)
+    return result

@@ -1,0 +1,150 @@
+"""The one adapter between drgaudit and durable-rules; every known trap of the engine is handled here.
+
+- `post` fires only one rule per event, so claims go in as facts (`assert_fact`), each one on its own:
+  asserting a batch reports "not handled" when its *last* fact matches nothing and then drops the
+  pending actions of the others.
+- A fact that matches nothing raises MessageNotHandledException in the Python wrapper; the adapter calls
+  the C engine directly and treats that result code as "no match".
+- A ruleset holds about 1,024 live sessions: each patient's session is deleted as soon as it is done.
+- ~500 rules testing one first property, or more than 64 rules matching one fact, fail with error 303:
+  the compiler splits profiles into rulesets of at most MAX_RULES_PER_RULESET rules.
+- A rule whose only test is an absence (`$nex`) loops forever: the compiler never emits `$nex`, and
+  every pattern tests `kind`.
+- A field missing from a fact, read inside an expression, gives wrong answers or crashes the process:
+  `project` gives every optional field a placeholder and a `_h_` flag that the compiled tests check.
+- A ruleset name cannot be registered twice: every Runtime registers its rulesets under fresh names.
+- durable-rules holds the GIL: parallelism comes from processes (see `drgaudit.engine.parallel`).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import durable_rules_engine
+from durable import engine as durable_engine
+
+from drgaudit.engine.compiler import EARLY, CompiledProfile, Synthetic
+from drgaudit.engine.evaluate import Env, evaluate
+from drgaudit.engine.exceptions import EngineError
+from drgaudit.engine.vocabulary import BOOL
+
+_NOT_HANDLED = 1
+_OBSERVED = 2
+_names = itertools.count()
+
+
+@dataclass(frozen=True)
+class Match:
+    """durable-rules fired rule `rule` for claim `claim_id` (with `earlier_id` for a pair rule)."""
+
+    rule: str
+    claim_id: str
+    earlier_id: str | None
+
+
+class Runtime:
+    """The registered durable-rules rulesets of one compiled profile, and how to run a patient through them."""
+
+    def __init__(self, profile: CompiledProfile) -> None:
+        self.profile = profile
+        self._matches: list[Match] = []
+        self._rulesets: list[durable_engine.Ruleset] = []
+        for index, definition in enumerate(profile.rulesets):
+            name = f"drgaudit_{profile.profile}_{index}_{os.getpid()}_{next(_names)}"
+            rules = copy.deepcopy(definition)
+            by_name = profile.by_name()
+            for rule_name, rule in rules.items():
+                rule["run"] = self._action(by_name[rule_name].name, pair=len(rule["all"]) == 2)
+            try:
+                self._rulesets.append(durable_engine.Ruleset(name, None, rules))
+            except Exception as exc:  # the C engine reports only an error number
+                raise EngineError(f"durable-rules refused ruleset {name}: {exc}") from exc
+        self._fact_keys = tuple(profile.fact_keys)
+        self._guarded = tuple(k for k in profile.guarded_keys if k in profile.fact_keys)
+        self._synthetics: tuple[Synthetic, ...] = tuple(profile.synthetics.values())
+
+    def _action(self, rule_name: str, *, pair: bool):
+        matches = self._matches
+
+        def action(c) -> None:
+            if pair:
+                matches.append(Match(rule_name, c.m.claim_id, getattr(c, EARLY).claim_id))
+            else:
+                matches.append(Match(rule_name, c.m.claim_id, None))
+
+        return action
+
+    def project(self, facts: list[dict[str, Any]], targets: set[str], params_env: Env) -> list[dict[str, Any]]:
+        """The durable-rules form of a patient's facts: only the keys the rules read, no gaps."""
+        projected = []
+        for fact in facts:
+            item: dict[str, Any] = {
+                "kind": "claim",
+                "claim_id": fact["claim_id"],
+                "seq": fact["seq"],
+                "target": fact["claim_id"] in targets,
+                "_t": True,
+            }
+            for key in self._fact_keys:
+                item[key] = fact.get(key)
+            env = Env(fact, None, params_env.params, params_env.settings, params_env.lists)
+            for syn in self._synthetics:
+                value = evaluate(syn.expr, env)
+                item[syn.key] = bool(value) if syn.kind == "bool" else value
+            for key in self._guarded:
+                present = item.get(key) is not None
+                item[f"_h_{key}"] = present
+                if not present:
+                    item[key] = _placeholder(self.profile.fact_keys.get(key))
+            for syn in self._synthetics:
+                if syn.kind == "value":
+                    present = item[syn.key] is not None
+                    item[f"_h_{syn.key}"] = present
+                    if not present:
+                        item[syn.key] = 0
+            projected.append(item)
+        return projected
+
+    def run(self, sid: str, projected: list[dict[str, Any]]) -> list[Match]:
+        """Assert a patient's facts in every ruleset, run the fired actions, then delete the session."""
+        self._matches.clear()
+        for ruleset in self._rulesets:
+            handle = ruleset._handle
+            try:
+                for fact in projected:
+                    fact["sid"] = sid
+                    result = durable_rules_engine.assert_fact(handle, json.dumps(fact, ensure_ascii=False))
+                    code = result[0]
+                    if code == _NOT_HANDLED:
+                        continue
+                    if code == _OBSERVED:
+                        raise EngineError(f"claim {fact['claim_id']} was asserted twice for patient {sid}")
+                    self._run_actions(ruleset, result[1])
+            finally:
+                durable_rules_engine.delete_state(handle, sid)
+        return list(self._matches)
+
+    @staticmethod
+    def _run_actions(ruleset: durable_engine.Ruleset, state_handle: int) -> None:
+        failure: list[BaseException] = []
+
+        def done(error, _state) -> None:
+            if error:
+                failure.append(error)
+
+        ruleset.do_actions(state_handle, done)
+        if failure:
+            raise EngineError(f"durable-rules action failed: {failure[0]}")
+
+
+def _placeholder(kind: str | None) -> Any:
+    if kind == BOOL:
+        return False
+    if kind in ("text",):
+        return ""
+    return 0

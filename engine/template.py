@@ -1,0 +1,98 @@
+"""Message templates: a Chinese sentence with `{expression}` or `{expression:format}` placeholders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from drgaudit.engine.exceptions import RuleFileError
+from drgaudit.engine.expr import Expression, parse_expression
+from drgaudit.engine.yamlsource import Position
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """One `{expression:spec}` of a template."""
+
+    expression: Expression
+    spec: str
+
+
+@dataclass(frozen=True)
+class Template:
+    """A parsed message: literal text and placeholders, in order."""
+
+    source: str
+    parts: tuple[str | Placeholder, ...]
+    position: Position
+
+    @property
+    def placeholders(self) -> tuple[Placeholder, ...]:
+        return tuple(p for p in self.parts if isinstance(p, Placeholder))
+
+
+def parse_template(text: str, position: Position, locate) -> Template:
+    """Split a message into text and placeholders; `{{` and `}}` stand for literal braces."""
+    parts: list[str | Placeholder] = []
+    literal: list[str] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "{" and text.startswith("{{", i):
+            literal.append("{")
+            i += 2
+            continue
+        if ch == "}" and text.startswith("}}", i):
+            literal.append("}")
+            i += 2
+            continue
+        if ch == "}":
+            raise RuleFileError(locate(i), "a `}` without its `{`", "write }} for a literal brace")
+        if ch == "{":
+            end, colon = _placeholder_end(text, i + 1)
+            if end < 0:
+                raise RuleFileError(locate(i), "a `{` without its `}`", "write {{ for a literal brace")
+            expr_text = text[i + 1 : colon if colon >= 0 else end]
+            spec = text[colon + 1 : end] if colon >= 0 else ""
+            start = i + 1
+            expression = parse_expression(expr_text, locate(start), lambda off, s=start: locate(s + off))
+            _check_spec(spec, locate(colon + 1 if colon >= 0 else start))
+            if literal:
+                parts.append("".join(literal))
+                literal = []
+            parts.append(Placeholder(expression, spec))
+            i = end + 1
+            continue
+        literal.append(ch)
+        i += 1
+    if literal:
+        parts.append("".join(literal))
+    return Template(text, tuple(parts), position)
+
+
+def _placeholder_end(text: str, start: int) -> tuple[int, int]:
+    quote = None
+    colon = -1
+    for j in range(start, len(text)):
+        ch = text[j]
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == ":" and colon < 0:
+            colon = j
+        elif ch == "}":
+            return j, colon
+        elif ch == "{":
+            return -1, -1
+    return -1, -1
+
+
+def _check_spec(spec: str, position: Position) -> None:
+    if not spec:
+        return
+    try:
+        format(1.5, spec)
+    except ValueError as exc:
+        raise RuleFileError(position, f"bad number format `{spec}`: {exc}", "e.g. {total_cost:,.2f} or {self_share:.0%}") from exc

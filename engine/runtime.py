@@ -13,6 +13,10 @@
 - A field missing from a fact, read inside an expression, gives wrong answers or crashes the process:
   `project` gives every optional field a placeholder and a `_h_` flag that the compiled tests check.
 - A ruleset name cannot be registered twice: every Runtime registers its rulesets under fresh names.
+- `delete_state` frees the session's action context, which the C engine (2.0.28) only initialises when
+  an action has run in that session; deleting a session in which no rule fired frees a garbage pointer
+  and crashes the process. Every ruleset therefore carries a closing rule, and each patient's facts
+  end with a closing fact whose (empty) action runs before the session is deleted.
 - durable-rules holds the GIL: parallelism comes from processes (see `drgaudit.engine.parallel`).
 """
 
@@ -36,6 +40,12 @@ from drgaudit.engine.vocabulary import BOOL
 _NOT_HANDLED = 1
 _OBSERVED = 2
 _names = itertools.count()
+CLOSE_RULE = "_close"
+CLOSE_FACT: dict[str, Any] = {"kind": "close", "claim_id": "_close", "_t": True}
+
+
+def _close_action(_c) -> None:
+    """The closing rule's action: nothing to do; its running is what makes deleting the session safe."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,7 @@ class Runtime:
             by_name = profile.by_name()
             for rule_name, rule in rules.items():
                 rule["run"] = self._action(by_name[rule_name].name, pair=len(rule["all"]) == 2)
+            rules[CLOSE_RULE] = {"all": [{"m": {"$and": [{"kind": "close"}, {"_t": True}]}}], "run": _close_action}
             try:
                 self._rulesets.append(durable_engine.Ruleset(name, None, rules))
             except Exception as exc:  # the C engine reports only an error number
@@ -113,10 +124,11 @@ class Runtime:
     def run(self, sid: str, projected: list[dict[str, Any]]) -> list[Match]:
         """Assert a patient's facts in every ruleset, run the fired actions, then delete the session."""
         self._matches.clear()
+        closing = dict(CLOSE_FACT, sid=sid)
         for ruleset in self._rulesets:
             handle = ruleset._handle
             try:
-                for fact in projected:
+                for fact in [*projected, closing]:
                     fact["sid"] = sid
                     result = durable_rules_engine.assert_fact(handle, json.dumps(fact, ensure_ascii=False))
                     code = result[0]

@@ -1,0 +1,283 @@
+"""`generate`: write a seeded synthetic province (hospitals, group tables, claims, ground truth) to a folder.
+
+Claims are written patient by patient as they are made, so memory does not grow with the number of
+claims. The same seed, size and code tables give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from drgaudit.contract import GROUP_FIELDS, HOSPITAL_FIELDS, is_cross_region
+from drgaudit.demo.codes import bundled_codes_dir
+from drgaudit.demo.coding import Coder
+from drgaudit.demo.groups import GroupTable, build_group_table
+from drgaudit.demo.province import Province, load_province
+from drgaudit.demo.render import CLAIM_HEADER, Renderer
+from drgaudit.demo.scenarios import LOOKALIKE_CLAIMS, PLANTED, RULE_FAMILY, RULE_SCENARIO, Scenarios, Unit
+from drgaudit.demo.stays import StayFactory
+from drgaudit.demo.templates import Catalog, load_catalog
+from drgaudit.engine.codes import CodeTables
+from drgaudit.errors import DrgauditError
+
+DEFAULT_SEED = 20250101
+DEFAULT_CLAIMS = 50_000
+# Below this the planted cases (at least ten per rule) would crowd out the background.
+MIN_CLAIMS = 1_000
+TRUTH_HEADER = ("claim_id", "family", "rule_id", "kind", "note")
+# Stays per background patient: 1–4 (FREQ-001 looks at 6 within 365 days).
+BACKGROUND_STAYS = (1, 2, 3, 4)
+BACKGROUND_STAY_WEIGHTS = (0.13, 0.24, 0.33, 0.30)
+PROGRESS_EVERY = 10_000
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class DemoManifest:
+    """What a generated demo folder holds; also written as manifest.json."""
+
+    out_dir: Path
+    seed: int
+    claims: int
+    patients: int
+    cross_region: int
+    hospitals: int
+    regions: list[str]
+    period: tuple[str, str]
+    codes: str
+    codes_digest: str
+    groups: int
+    planted: dict[str, int] = field(default_factory=dict)
+    planted_by_rule: dict[str, int] = field(default_factory=dict)
+    lookalikes: dict[str, int] = field(default_factory=dict)
+    lookalikes_by_rule: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def cross_region_share(self) -> float:
+        return self.cross_region / self.claims if self.claims else 0.0
+
+    def path(self, name: str) -> Path:
+        return self.out_dir / name
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "generator": "drgaudit demo",
+            "synthetic": True,
+            "seed": self.seed,
+            "claims": self.claims,
+            "patients": self.patients,
+            "cross_region_claims": self.cross_region,
+            "hospitals": self.hospitals,
+            "regions": self.regions,
+            "period": {"start": self.period[0], "end": self.period[1]},
+            "codes": {"source": self.codes, "digest": self.codes_digest},
+            "group_entries": self.groups,
+            "planted_per_family": self.planted,
+            "planted_per_rule": self.planted_by_rule,
+            "lookalikes_per_family": self.lookalikes,
+            "lookalikes_per_rule": self.lookalikes_by_rule,
+            "files": {
+                "hospitals": "hospitals.csv",
+                "groups": "groups.csv",
+                "claims": "claims.csv",
+                "truth": "truth.csv",
+            },
+        }
+
+
+def generate(
+    out_dir: Path,
+    *,
+    seed: int = DEFAULT_SEED,
+    claims: int = DEFAULT_CLAIMS,
+    codes_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> DemoManifest:
+    """Write hospitals.csv, groups.csv, claims.csv, truth.csv, manifest.json and README.md into `out_dir`.
+
+    `codes_dir` is a folder of national code tables (DATA-CONTRACT layout); without it the bundled
+    subset (rules/codes) is used. `progress(done, total)` is called every few thousand claims.
+    """
+    if claims < MIN_CLAIMS:
+        raise DrgauditError(f"the demo needs at least {MIN_CLAIMS} claims, got {claims}")
+    tables = CodeTables.from_dir(codes_dir or bundled_codes_dir())
+    codes_label = "external" if codes_dir is not None else "bundled"
+    catalog = load_catalog()
+    province = load_province()
+    rng = random.Random(seed)
+    coder = Coder(catalog, tables)
+    # The invented group table does not depend on the seed: runs with other seeds share it.
+    groups = build_group_table(catalog, province, coder, random.Random(f"groups-{province.year}"))
+    factory = StayFactory(rng, catalog, province, coder, groups)
+    scenarios = Scenarios(factory)
+    renderer = Renderer(rng, catalog, province, groups)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_hospitals(out_dir / "hospitals.csv", province)
+    _write_groups(out_dir / "groups.csv", groups)
+    manifest = DemoManifest(
+        out_dir=out_dir,
+        seed=seed,
+        claims=0,
+        patients=0,
+        cross_region=0,
+        hospitals=len(province.hospitals),
+        regions=[r.code for r in province.regions],
+        period=(province.start.isoformat(), province.end.isoformat()),
+        codes=codes_label,
+        codes_digest=tables.digest,
+        groups=len(groups.entries),
+        planted={family: 0 for family in dict.fromkeys(RULE_FAMILY.values())},
+        planted_by_rule={rule: 0 for rule in RULE_FAMILY},
+        lookalikes={family: 0 for family in dict.fromkeys(RULE_FAMILY.values())},
+        lookalikes_by_rule={rule: 0 for rule in RULE_FAMILY},
+    )
+    units = plan_units(rng, catalog, claims)
+    with (
+        open(out_dir / "claims.csv", "w", encoding="utf-8", newline="") as claims_file,
+        open(out_dir / "truth.csv", "w", encoding="utf-8", newline="") as truth_file,
+    ):
+        writer = _Writer(
+            csv.writer(claims_file, lineterminator="\n"), csv.writer(truth_file, lineterminator="\n")
+        )
+        writer.claims.writerow(CLAIM_HEADER)
+        writer.truth.writerow(TRUTH_HEADER)
+        unit_claims = sum(size for _, size, _ in units)
+        background = claims - unit_claims
+        next_report = PROGRESS_EVERY
+        queue = iter(units)
+        while unit_claims or background:
+            if unit_claims and (not background or rng.random() * (unit_claims + background) < unit_claims):
+                scenario, size, param = next(queue)
+                unit = scenarios.build(scenario, param)
+                if len(unit.stays) != size:
+                    raise AssertionError(f"{scenario}: planned {size} stays, made {len(unit.stays)}")
+                unit_claims -= size
+            else:
+                unit = scenarios.background(
+                    min(rng.choices(BACKGROUND_STAYS, BACKGROUND_STAY_WEIGHTS)[0], background)
+                )
+                background -= len(unit.stays)
+            writer.emit(unit, renderer, manifest)
+            if progress is not None and manifest.claims >= next_report:
+                progress(manifest.claims, claims)
+                next_report += PROGRESS_EVERY
+    if progress is not None:
+        progress(manifest.claims, claims)
+    (out_dir / "manifest.json").write_text(
+        json.dumps(manifest.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    _write_readme(out_dir / "README.md", manifest, province)
+    return manifest
+
+
+def plan_units(rng: random.Random, catalog: Catalog, claims: int) -> list[tuple[str, int, int]]:
+    """The planted and look-alike units of a run, shuffled: (scenario, claims in the unit, parameter)."""
+    rates = catalog.plant_rates
+    minimum = int(rates["minimum"])
+    units: list[tuple[str, int, int]] = []
+    for rule, scenario in RULE_SCENARIO.items():
+        size = 2 if scenario == "split" else 1
+        units += [(scenario, size, 0)] * max(minimum, round(rates[rule] * claims))
+    remaining = max(minimum, round(rates["FREQ-001"] * claims))
+    while remaining:
+        planted = min(rng.randint(1, 3), remaining)
+        units.append(("frequent", 5 + planted, planted))
+        remaining -= planted
+    for scenario, size in LOOKALIKE_CLAIMS.items():
+        for _ in range(max(int(rates["lookalike_minimum"]), round(rates[scenario] * claims))):
+            if scenario == "chemo_cycles":
+                cycles = rng.randint(4, 6)
+                units.append((scenario, cycles, cycles))
+            else:
+                units.append((scenario, size, 0))
+    rng.shuffle(units)
+    return units
+
+
+class _Writer:
+    """Writes units' claims and truth rows, numbering the claims."""
+
+    def __init__(self, claims: Any, truth: Any) -> None:
+        self.claims = claims
+        self.truth = truth
+
+    def emit(self, unit: Unit, renderer: Renderer, manifest: DemoManifest) -> None:
+        ids: list[str] = []
+        for stay in unit.stays:
+            claim_id = f"JS{manifest.claims + 1:010d}"
+            ids.append(claim_id)
+            self.claims.writerow(renderer.row(stay, claim_id))
+            manifest.claims += 1
+            if is_cross_region(stay.patient.insured.code, stay.region):
+                manifest.cross_region += 1
+        if unit.stays:
+            manifest.patients += 1
+        for t in unit.truths:
+            self.truth.writerow((ids[t.index], t.family, t.rule_id, t.kind, t.note.format(*ids)))
+            if t.kind == PLANTED:
+                manifest.planted[t.family] += 1
+                manifest.planted_by_rule[t.rule_id] += 1
+            else:
+                manifest.lookalikes[t.family] += 1
+                manifest.lookalikes_by_rule[t.rule_id] += 1
+
+
+def _write_hospitals(path: Path, province: Province) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow([fld.name for fld in HOSPITAL_FIELDS])
+        for h in province.hospitals:
+            w.writerow(
+                [
+                    h.hospital_id,
+                    h.name,
+                    h.region,
+                    h.level,
+                    h.designated_on.isoformat(),
+                    "true" if h.regional_center else "false",
+                ]
+            )
+
+
+def _write_groups(path: Path, groups: GroupTable) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow([fld.name for fld in GROUP_FIELDS])
+        for e in groups.entries:
+            w.writerow(
+                [e.region, "DRG", e.group, e.name, f"{e.weight:.4f}", f"{e.avg_cost:.2f}", f"{e.avg_los:.1f}"]
+            )
+
+
+def _write_readme(path: Path, manifest: DemoManifest, province: Province) -> None:
+    template = resources.files("drgaudit.demo").joinpath("data/output_readme.md").read_text(encoding="utf-8")
+    planted = "\n".join(
+        f"| {rule} | {RULE_FAMILY[rule]} | {manifest.planted_by_rule[rule]} | {manifest.lookalikes_by_rule[rule]} |"
+        for rule in RULE_FAMILY
+    )
+    new = [h for h in province.hospitals if h.role]
+    path.write_text(
+        template.format(
+            seed=manifest.seed,
+            claims=manifest.claims,
+            patients=manifest.patients,
+            cross_share=f"{manifest.cross_region_share:.1%}",
+            hospitals=manifest.hospitals,
+            regions=", ".join(f"{r.code} {r.name}" for r in province.regions),
+            start=manifest.period[0],
+            end=manifest.period[1],
+            codes=manifest.codes,
+            planted=planted,
+            new_hospitals="\n".join(f"- {h.hospital_id} {h.name}: designated {h.designated_on}" for h in new),
+        ),
+        encoding="utf-8",
+    )

@@ -1,0 +1,472 @@
+"""The patients of the demo: background patients, planted violations and legitimate look-alikes.
+
+Each scenario makes one patient's stays (a `Unit`) and says which of them are planted cases or
+look-alikes of which rule. Background patients are built so that they meet none of the planted
+conditions: at most four stays a year, more than 30 days between a discharge and the next admission,
+cost 0.56–1.85 × the group average, stays under 40 days, lab + exam under 42% of the cost, self-expense
+under 13%, no outside purchases, severity consistent with the coded CC/MCC, evidence for every
+evidence-needing MCC, and no cross-region stay in a new hospital's coaching period.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from drgaudit.demo.coding import MCC, NONE
+from drgaudit.demo.province import Hospital
+from drgaudit.demo.stays import Patient, Stay, StayFactory
+from drgaudit.demo.templates import Catalog, Pathway, Template
+
+PLANTED, LOOKALIKE = "planted", "lookalike"
+
+RULE_FAMILY: dict[str, str] = {
+    "SPLIT-001": "split_hospitalization",
+    "UPC-001": "upcoding",
+    "UPC-002": "upcoding",
+    "OUT-HIGH-001": "outlier_review",
+    "OUT-LOW-001": "outlier_review",
+    "LOS-001": "long_stay",
+    "COST-001": "cost_shifting",
+    "LOWADM-001": "low_standard_admission",
+    "FREQ-001": "frequent_admission",
+    "COACH-001": "coaching_period",
+}
+
+# Planted scenario of each rule (one planted claim per unit, except frequent admissions).
+RULE_SCENARIO: dict[str, str] = {
+    "SPLIT-001": "split",
+    "UPC-001": "upcoding_mcc",
+    "UPC-002": "upcoding_none",
+    "OUT-HIGH-001": "outlier_high",
+    "OUT-LOW-001": "outlier_low",
+    "LOS-001": "long_stay",
+    "COST-001": "cost_shifting",
+    "LOWADM-001": "low_standard",
+    "COACH-001": "coaching",
+}
+# Look-alike scenarios and how many claims a unit has (chemotherapy: drawn when planning).
+LOOKALIKE_CLAIMS: dict[str, int] = {
+    "chemo_cycles": 0,
+    "supported_mcc": 1,
+    "low_cost_death": 1,
+    "other_hospital_readmission": 2,
+    "regional_center": 1,
+}
+# Days of the coaching period in which the planted (and look-alike) coaching stays are admitted.
+COACHING_ADMIT_DAYS = 175
+
+
+@dataclass(frozen=True)
+class Truth:
+    """One truth.csv row about the stay at `index` of its unit; `{0}`, `{1}`… in the note are claim ids."""
+
+    index: int
+    rule_id: str
+    kind: str
+    note: str
+
+    @property
+    def family(self) -> str:
+        return RULE_FAMILY[self.rule_id]
+
+
+@dataclass
+class Unit:
+    """One patient's stays of one scenario, in admission order."""
+
+    stays: list[Stay]
+    truths: list[Truth] = field(default_factory=list)
+
+
+class Scenarios:
+    """Builds the units of every scenario with one StayFactory."""
+
+    def __init__(self, factory: StayFactory) -> None:
+        self.f = factory
+        self.rng: random.Random = factory.rng
+        self.catalog: Catalog = factory.catalog
+        self._drg_templates = [t for t in self.catalog.templates if not t.per_diem_paid and not t.newborn]
+        self.builders: dict[str, Callable[[int], Unit]] = {
+            "split": self.split,
+            "upcoding_mcc": self.upcoding_mcc,
+            "upcoding_none": self.upcoding_none,
+            "outlier_high": self.outlier_high,
+            "outlier_low": self.outlier_low,
+            "long_stay": self.long_stay,
+            "cost_shifting": self.cost_shifting,
+            "low_standard": self.low_standard,
+            "coaching": self.coaching,
+            "frequent": self.frequent,
+            "chemo_cycles": self.chemo_cycles,
+            "supported_mcc": self.supported_mcc,
+            "low_cost_death": self.low_cost_death,
+            "other_hospital_readmission": self.other_hospital_readmission,
+            "regional_center": self.regional_center,
+        }
+
+    def build(self, scenario: str, size: int) -> Unit:
+        """One unit of a planted or look-alike scenario."""
+        return self._finished(self.builders[scenario](size))
+
+    def _finished(self, unit: Unit) -> Unit:
+        for stay in unit.stays:
+            if stay.template.newborn and stay.admit is not None and stay.patient.newborn_weight is None:
+                stay.patient.birth = stay.admit - timedelta(days=self.rng.randint(1, 27))
+                stay.patient.newborn_weight = self.rng.randint(2500, 4200)
+        return unit
+
+    # --- background -----------------------------------------------------------------------------------
+
+    def background(self, n: int) -> Unit:
+        """An ordinary patient with up to `n` stays (fewer if they do not fit in the year)."""
+        f, rng = self.f, self.rng
+        primary = f.random_template()
+        patient = f.new_patient(primary)
+        if primary.newborn:
+            n = 1
+        age = patient.age_at(f.province.mid_year)
+        used: dict[str, int] = {}
+        stays: list[Stay] = []
+        for i in range(n):
+            template: Template | None = primary
+            if i and (rng.random() < 0.4 or used.get(primary.key, 0) >= primary.max_stays):
+                template = self._other_template(patient.gender, age, used)
+            if template is None or used.get(template.key, 0) >= template.max_stays:
+                break
+            used[template.key] = used.get(template.key, 0) + 1
+            stays.append(f.draft(patient, template, f.treatment_region(patient)))
+        stays = f.schedule(stays, (31, 45), spread=True)
+        for i, stay in enumerate(stays):
+            r = rng.random()
+            if i == len(stays) - 1 and r < stay.template.death:
+                stay.mode = "5"
+            elif r > 0.96:
+                stay.mode = ("2", "4", "4", "9")[int((r - 0.96) * 100)]
+            stay.readmit = "" if rng.random() < 0.12 else "1"
+            hospital = f.place(stay)
+            if hospital.level == 1 and stay.scheme == "DRG" and rng.random() < 0.12:
+                stay.scheme = "FFS"
+        return self._finished(Unit(stays))
+
+    def _other_template(self, gender: str, age: int, used: dict[str, int]) -> Template | None:
+        for _ in range(10):
+            t = self.f.random_template()
+            if not t.newborn and t.allows(gender, age) and used.get(t.key, 0) < t.max_stays:
+                return t
+        return None
+
+    # --- helpers --------------------------------------------------------------------------------------
+
+    def _patient(self, choices: tuple[Template, ...] | list[Template]) -> tuple[Template, Patient]:
+        template = self.rng.choice(choices)
+        return template, self.f.new_patient(template)
+
+    def _single(self, stay: Stay, **schedule: object) -> Stay:
+        self.f.schedule([stay], (0, 0), **schedule)  # type: ignore[arg-type]
+        return stay
+
+    def _split_pathways(self, template: Template, digits: str) -> list[Pathway]:
+        coder = self.f.coder
+        return [p for p in template.pathways if any(d in coder.splits(p.adrg) for d in digits)]
+
+    # --- planted --------------------------------------------------------------------------------------
+
+    def split(self, _size: int) -> Unit:
+        """SPLIT-001: readmitted to the same hospital 1–15 days after discharge, same category or ADRG."""
+        f, rng = self.f, self.rng
+        template, patient = self._patient(self.catalog.scenario_templates("split"))
+        first, second = self._related_pair(template, patient)
+        f.place(first, also=[second])
+        for stay in (first, second):
+            stay.readmit = rng.choice(("1", "1", ""))
+        gap = (second.admit - first.discharge).days  # type: ignore[operator]
+        note = f"出院后{gap}天再次入住同一医院，主要诊断 {first.principal} → {second.principal}（前次 {{0}}）"
+        return Unit([first, second], [Truth(1, "SPLIT-001", PLANTED, note)])
+
+    def _related_pair(self, template: Template, patient: Patient, max_level: int = 3) -> tuple[Stay, Stay]:
+        f, rng = self.f, self.rng
+        region = f.treatment_region(patient)
+        first = f.draft(patient, template, region, max_level=max_level)
+        pathway = first.pathway
+        same = [c for c in pathway.principal if c[:3] == first.principal[:3]]
+        other = [c for c in pathway.principal if c[:3] != first.principal[:3]]
+        principal = rng.choice(other) if other and rng.random() < 0.3 else rng.choice(same)
+        second = f.draft(patient, template, region, pathway=pathway, principal=principal)
+        f.schedule([first, second], (1, 15))
+        return first, second
+
+    def upcoding_mcc(self, _size: int) -> Unit:
+        """UPC-001: an MCC group whose only MCC is an evidence-needing one, with no evidence at all."""
+        f, rng = self.f, self.rng
+        while True:
+            template, patient = self._patient(self.catalog.scenario_templates("upcoding_mcc"))
+            pathways = self._split_pathways(template, "1")
+            pathway = rng.choice(pathways)
+            age = patient.age_at(f.province.mid_year)
+            principals = [
+                c for c in pathway.principal if f.coder.pools(template, c, patient.gender, age).mcc_evidence
+            ]
+            if principals:
+                break
+        region = f.treatment_region(patient)
+        stay = f.draft(
+            patient,
+            template,
+            region,
+            pathway=pathway,
+            principal=rng.choice(principals),
+            level=MCC,
+            mcc_kind="evidence",
+            evidence=False,
+        )
+        stay.days = rng.randint(2, 5)
+        stay.icu = stay.vent = 0
+        stay.procedures = [p for p in stay.procedures if not self.catalog.evidence.supports(p)]
+        stay.cost_factor = rng.uniform(0.58, 0.95)
+        f.place(self._single(stay))
+        mcc = next(c for c in stay.secondary if f.coder.qualifies(stay.principal, c) == MCC)
+        note = f"病组{stay.group}仅凭{mcc}入MCC，但无ICU和呼吸机时长、无支持性操作，住院{stay.los}天"
+        return Unit([stay], [Truth(0, "UPC-001", PLANTED, note)])
+
+    def upcoding_none(self, _size: int) -> Unit:
+        """UPC-002: a group that claims a CC or MCC although no secondary diagnosis qualifies."""
+        f, rng = self.f, self.rng
+        template, patient = self._patient(self.catalog.scenario_templates("upcoding_none"))
+        pathway = rng.choice(self._split_pathways(template, "13"))
+        splits = f.coder.splits(pathway.adrg)
+        digit = rng.choice([d for d in ("1", "3") if d in splits])
+        region = f.treatment_region(patient)
+        stay = f.draft(patient, template, region, pathway=pathway, level=NONE)
+        excluded = f.coder.pools(
+            template, stay.principal, patient.gender, patient.age_at(f.province.mid_year)
+        ).excluded
+        if excluded and rng.random() < 0.65:
+            code = rng.choice(excluded)
+            if code not in stay.secondary:
+                stay.secondary.insert(0, code)
+            why = f"所编{code}与主要诊断{stay.principal}同属排除表，不构成并发症"
+        else:
+            stay.secondary = [c for c in stay.secondary if not f.coder.is_complication(c)]
+            why = "未编码任何CC/MCC"
+        stay.group = pathway.adrg + digit
+        if digit == "1":
+            stay.days = max(stay.days, rng.randint(6, 9))
+        stay.cost_factor = rng.uniform(0.6, 1.0)
+        f.place(self._single(stay))
+        label = "严重并发症（MCC）" if digit == "1" else "并发症（CC）"
+        note = f"病组{stay.group}表示伴{label}，但{why}"
+        return Unit([stay], [Truth(0, "UPC-002", PLANTED, note)])
+
+    def outlier_high(self, _size: int) -> Unit:
+        """OUT-HIGH-001: total cost at least 3 × the group average."""
+        f, rng = self.f, self.rng
+        template, patient = self._patient(self._drg_templates)
+        stay = f.draft(patient, template, f.treatment_region(patient))
+        stay.days = min(39, max(stay.days, round(stay.days * rng.uniform(1.1, 1.5))))
+        stay.cost_factor = rng.uniform(3.2, 6.0)
+        f.place(self._single(stay))
+        note = f"医疗费用约为病组{stay.group}次均费用的{stay.cost_factor:.1f}倍"
+        return Unit([stay], [Truth(0, "OUT-HIGH-001", PLANTED, note)])
+
+    def outlier_low(self, _size: int) -> Unit:
+        """OUT-LOW-001: total cost at most 0.3 × the group average, discharged on medical advice."""
+        f, rng = self.f, self.rng
+        template, patient = self._patient(self._drg_templates)
+        stay = f.draft(patient, template, f.treatment_region(patient), level=NONE)
+        stay.days = rng.randint(1, 3)
+        stay.cost_factor = rng.uniform(0.12, 0.28)
+        f.place(self._single(stay))
+        note = f"医疗费用仅为病组{stay.group}次均费用的{stay.cost_factor:.0%}，医嘱离院"
+        return Unit([stay], [Truth(0, "OUT-LOW-001", PLANTED, note)])
+
+    def long_stay(self, _size: int) -> Unit:
+        """LOS-001: 60 days or more."""
+        f, rng = self.f, self.rng
+        template, patient = self._patient(self.catalog.scenario_templates("long_stay"))
+        stay = f.draft(patient, template, f.treatment_region(patient))
+        stay.days = rng.randint(60, 110)
+        stay.cost_factor = rng.uniform(1.25, 1.9)
+        f.place(self._single(stay))
+        return Unit([stay], [Truth(0, "LOS-001", PLANTED, f"住院{stay.los}天")])
+
+    def cost_shifting(self, _size: int) -> Unit:
+        """COST-001: self-expense plus outside purchases 35–60% of the total cost."""
+        f, rng = self.f, self.rng
+        template, patient = self._patient(self._drg_templates)
+        stay = f.draft(patient, template, f.treatment_region(patient))
+        stay.shift = rng.uniform(0.35, 0.6)
+        stay.outside = stay.shift * rng.uniform(0.3, 0.7) if rng.random() < 0.6 else 0.0
+        f.place(self._single(stay))
+        where = "（含院外购药）" if stay.outside else ""
+        note = f"个人自费{where}约占医疗费总额的{stay.shift:.0%}"
+        return Unit([stay], [Truth(0, "COST-001", PLANTED, note)])
+
+    def low_standard(self, _size: int) -> Unit:
+        """LOWADM-001: ≤ 2 days, no procedure, lab + exam ≥ 60% of the cost, from the outpatient clinic."""
+        f, rng = self.f, self.rng
+        template, patient = self._patient(self.catalog.scenario_templates("low_standard"))
+        pathways = [p for p in template.pathways if all(s.p < 1.0 for s in p.procedures)]
+        stay = f.draft(
+            patient, template, f.treatment_region(patient), pathway=rng.choice(pathways), level=NONE
+        )
+        stay.procedures = []
+        stay.days = rng.randint(1, 2)
+        stay.route = "2"
+        stay.lab_exam = rng.uniform(0.62, 0.8)
+        stay.cost_factor = rng.uniform(0.4, 0.75)
+        f.place(self._single(stay))
+        note = f"门诊收治住院{stay.los}天，无手术操作，检验检查费约占{stay.lab_exam:.0%}"
+        return Unit([stay], [Truth(0, "LOWADM-001", PLANTED, note)])
+
+    def coaching(self, _size: int) -> Unit:
+        """COACH-001: a cross-region stay at the newly designated hospital in its first 183 days."""
+        hospital = self.f.new_hospital
+        stay = self._in_new_hospital(hospital)
+        days = (stay.admit - hospital.designated_on).days  # type: ignore[operator]
+        note = f"{hospital.name}于{hospital.designated_on}新纳入定点，辅导期第{days + 1}天收治异地参保患者"
+        return Unit([stay], [Truth(0, "COACH-001", PLANTED, note)])
+
+    def _in_new_hospital(self, hospital: Hospital) -> Stay:
+        f, rng = self.f, self.rng
+        insured = rng.choice([r for r in f.province.regions if r.code != hospital.region])
+        template = rng.choice([t for t in self._drg_templates if t.min_level <= hospital.level])
+        patient = f.new_patient(template, insured)
+        stay = f.draft(patient, template, hospital.region, max_level=hospital.level)
+        latest = hospital.designated_on + timedelta(days=COACHING_ADMIT_DAYS)
+        self._single(stay, earliest=hospital.designated_on, latest=latest)
+        stay.hospital = hospital
+        return stay
+
+    def frequent(self, planted: int) -> Unit:
+        """FREQ-001: 5 + `planted` stays within the year; the 6th and later are the planted cases."""
+        f, rng = self.f, self.rng
+        template, patient = self._patient(self.catalog.scenario_templates("frequent"))
+        region = f.treatment_region(patient)
+        stays = [f.draft(patient, template, region) for _ in range(5 + planted)]
+        for stay in stays:
+            stay.days = min(stay.days, 14)
+            stay.readmit = rng.choice(("1", "1", ""))
+        stays = f.schedule(stays, (16, 30))
+        for stay in stays:
+            f.place(stay)
+        truths = [
+            Truth(i, "FREQ-001", PLANTED, f"365天内第{i + 1}次住院（非放化疗、非按床日付费）")
+            for i in range(5, len(stays))
+        ]
+        return Unit(stays, truths)
+
+    # --- look-alikes ----------------------------------------------------------------------------------
+
+    def chemo_cycles(self, cycles: int) -> Unit:
+        """Planned chemotherapy every 14–21 days at one hospital (readmit_plan_31d = 2): not split, not frequent."""
+        f, rng = self.f, self.rng
+        template, patient = self._patient(self.catalog.scenario_templates("chemo_cycles"))
+        region = f.treatment_region(patient)
+        # Short cycles: no MCC that would need ICU or ventilation to back it.
+        first = f.draft(patient, template, region, mcc_kind="plain")
+        stays = [first]
+        for _ in range(cycles - 1):
+            stays.append(
+                f.draft(
+                    patient,
+                    template,
+                    region,
+                    pathway=first.pathway,
+                    principal=first.principal,
+                    mandatory=first.secondary[0],
+                    mcc_kind="plain",
+                )
+            )
+        for stay in stays:
+            stay.days = rng.randint(2, 5)
+            stay.readmit = "2"
+            stay.route = "2"
+        stays = f.schedule(stays, (9, 16))
+        f.place(stays[0], also=stays[1:])
+        truths = []
+        for i in range(1, len(stays)):
+            gap = (stays[i].admit - stays[i - 1].discharge).days  # type: ignore[operator]
+            if gap <= 15:
+                note = (
+                    f"计划化疗第{i + 1}周期，出院{gap}天后同院再入院，31天内再住院计划=2（前次 {{{i - 1}}}）"
+                )
+                truths.append(Truth(i, "SPLIT-001", LOOKALIKE, note))
+        if len(stays) >= 6:
+            truths.append(
+                Truth(5, "FREQ-001", LOOKALIKE, "第6次住院均为化疗（Z51.1主要诊断），不计入频繁住院")
+            )
+        return Unit(stays, truths)
+
+    def supported_mcc(self, _size: int) -> Unit:
+        """An MCC group with respiratory failure that the record supports (ventilation, ICU, ≥ 7 days)."""
+        f, rng = self.f, self.rng
+        ev = self.catalog.evidence
+        while True:
+            template, patient = self._patient(self.catalog.scenario_templates("supported_mcc"))
+            pathway = rng.choice(self._split_pathways(template, "1"))
+            age = patient.age_at(f.province.mid_year)
+            options = [
+                (c, m)
+                for c in pathway.principal
+                for m in f.coder.pools(template, c, patient.gender, age).mcc_evidence
+                if m.startswith("J96")
+            ]
+            if options:
+                break
+        principal, mcc = rng.choice(options)
+        stay = f.draft(
+            patient,
+            template,
+            f.treatment_region(patient),
+            pathway=pathway,
+            principal=principal,
+            level=MCC,
+            mcc_code=mcc,
+            evidence=False,
+        )
+        stay.days = rng.randint(7, 20)
+        stay.vent = rng.randint(24, 90)
+        stay.icu = stay.vent + rng.randint(24, 110)
+        stay.procedures += [ev.intubation, ev.ventilation[0]]
+        stay.cost_factor = rng.uniform(1.1, 1.85)
+        f.place(self._single(stay))
+        note = f"{mcc}有据：有创通气{stay.vent}小时、ICU {stay.icu}小时、住院{stay.los}天"
+        return Unit([stay], [Truth(0, "UPC-001", LOOKALIKE, note)])
+
+    def low_cost_death(self, _size: int) -> Unit:
+        """A death soon after admission at a very low cost: exempt from the low-cost rule."""
+        f, rng = self.f, self.rng
+        template, patient = self._patient(self.catalog.scenario_templates("low_cost_death"))
+        stay = f.draft(patient, template, f.treatment_region(patient), level=NONE)
+        stay.days = rng.randint(0, 2)
+        stay.route = "1"
+        stay.mode = "5"
+        stay.cost_factor = rng.uniform(0.1, 0.28)
+        f.place(self._single(stay))
+        note = f"入院{stay.los}天内死亡，费用为次均的{stay.cost_factor:.0%}（死亡病例不按低倍率处理）"
+        return Unit([stay], [Truth(0, "OUT-LOW-001", LOOKALIKE, note)])
+
+    def other_hospital_readmission(self, _size: int) -> Unit:
+        """Transferred to a different hospital within 15 days: not split hospitalisation."""
+        f = self.f
+        template, patient = self._patient(self.catalog.scenario_templates("other_hospital_readmission"))
+        # Up to level 2, so every region has another hospital that treats it.
+        first, second = self._related_pair(template, patient, max_level=2)
+        f.place(first)
+        f.place(second, avoid=first.hospital)
+        first.mode = "2"
+        second.route = "3"
+        gap = (second.admit - first.discharge).days  # type: ignore[operator]
+        note = f"出院{gap}天后转入另一家医院（前次 {{0}}），不同医院不属于分解住院"
+        return Unit([first, second], [Truth(1, "SPLIT-001", LOOKALIKE, note)])
+
+    def regional_center(self, _size: int) -> Unit:
+        """A cross-region stay at the newly designated regional medical centre: exempt from coaching."""
+        hospital = self.f.new_center
+        stay = self._in_new_hospital(hospital)
+        days = (stay.admit - hospital.designated_on).days  # type: ignore[operator]
+        note = f"{hospital.name}为区域医疗中心，新定点第{days + 1}天收治异地患者，豁免辅导期限制"
+        return Unit([stay], [Truth(0, "COACH-001", LOOKALIKE, note)])

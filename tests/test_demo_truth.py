@@ -1,0 +1,333 @@
+"""The demo's planted cases meet their rule conditions, look-alikes and background claims do not.
+
+The conditions are re-implemented here from the task statement, independently of the generator's code:
+they are what the bundled rules are expected to check.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drgaudit.demo.codes import bundled_codes_dir
+from drgaudit.demo.generator import generate
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "chs-drg-1.1"
+# As in the rule pack's lists mcc_needs_evidence and mcc_support_procedures.
+EVIDENCE_MCC = ("J96", "J80", "A41", "R57", "N17", "R65")
+SUPPORT_PROCEDURES = ("96.7", "96.04", "39.95", "31.1", "00.17")
+RULES = (
+    "SPLIT-001",
+    "UPC-001",
+    "UPC-002",
+    "OUT-HIGH-001",
+    "OUT-LOW-001",
+    "LOS-001",
+    "COST-001",
+    "LOWADM-001",
+    "FREQ-001",
+    "COACH-001",
+)
+
+
+class Tables:
+    """CC/MCC and exclusion lookups read straight from the TSV files."""
+
+    def __init__(self, folder: Path) -> None:
+        self.mcc = _tsv(folder / "mcc.tsv")
+        self.cc = _tsv(folder / "cc.tsv")
+        self.principal = _tsv(folder / "principal_exclusion.tsv")
+
+    def qualifying(self, principal: str, secondary: list[str]) -> tuple[list[str], list[str]]:
+        own = self.principal.get(principal)
+        mcc = [c for c in secondary if c in self.mcc and self.mcc[c] != own]
+        cc = [c for c in secondary if c in self.cc and self.cc[c] != own]
+        return mcc, cc
+
+
+def _tsv(path: Path) -> dict[str, str]:
+    with open(path, encoding="utf-8") as f:
+        rows = list(csv.reader(f, delimiter="\t"))
+    return {r[0]: r[1] for r in rows[1:]}
+
+
+class Demo:
+    """A generated demo folder, parsed."""
+
+    def __init__(self, folder: Path, tables: Tables) -> None:
+        self.tables = tables
+        self.claims = _read(folder / "claims.csv")
+        self.by_id = {c["claim_id"]: c for c in self.claims}
+        self.hospitals = {h["hospital_id"]: h for h in _read(folder / "hospitals.csv")}
+        self.avg_cost = {
+            (g["region"], g["group_code"]): float(g["avg_cost"]) for g in _read(folder / "groups.csv")
+        }
+        self.truth = _read(folder / "truth.csv")
+        self.by_patient: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for c in self.claims:
+            c["admit"] = date.fromisoformat(c["admit_date"])
+            c["discharge"] = date.fromisoformat(c["discharge_date"])
+            c["los"] = max((c["discharge"] - c["admit"]).days, 1)
+            c["dx"] = c["secondary_dx"].split("|") if c["secondary_dx"] else []
+            c["px"] = c["procedures"].split("|") if c["procedures"] else []
+            for name in (
+                "total_cost",
+                "self_expense",
+                "outside_purchase",
+                "fee_lab",
+                "fee_exam",
+                "icu_hours",
+                "ventilator_hours",
+            ):
+                c[name] = float(c[name] or 0)
+            self.by_patient[c["patient_id"]].append(c)
+        for stays in self.by_patient.values():
+            stays.sort(key=lambda c: c["admit"])
+
+    def rows(self, kind: str, rule: str) -> list[dict[str, str]]:
+        return [t for t in self.truth if t["kind"] == kind and t["rule_id"] == rule]
+
+    # --- the rule conditions ------------------------------------------------------------------------
+
+    def split_pairs(self, c: dict[str, Any]) -> list[dict[str, Any]]:
+        """Earlier stays at the same hospital discharged 0–15 days before, same category or core group."""
+        pairs = []
+        for a in self.by_patient[c["patient_id"]]:
+            if a is c or a["hospital_id"] != c["hospital_id"]:
+                continue
+            gap = (c["admit"] - a["discharge"]).days
+            same = a["principal_dx"][:3] == c["principal_dx"][:3] or (
+                a["group_code"] and a["group_code"][:3] == c["group_code"][:3]
+            )
+            if 0 <= gap <= 15 and same:
+                pairs.append(a)
+        return pairs
+
+    def split(self, c: dict[str, Any]) -> bool:
+        # Unplanned: readmit_plan_31d 1 or empty, on the readmission and on the stay before it.
+        return any(
+            c["readmit_plan_31d"] in ("1", "") and a["readmit_plan_31d"] in ("1", "")
+            for a in self.split_pairs(c)
+        )
+
+    def upc_mcc(self, c: dict[str, Any]) -> bool:
+        if not c["group_code"].endswith("1"):
+            return False
+        mcc, _ = self.tables.qualifying(c["principal_dx"], c["dx"])
+        return (
+            bool(mcc)
+            and all(m.startswith(EVIDENCE_MCC) for m in mcc)
+            and c["icu_hours"] == 0
+            and c["ventilator_hours"] == 0
+            and c["los"] <= 5
+            and not any(p.startswith(SUPPORT_PROCEDURES) for p in c["px"])
+            and c["discharge_mode"] != "5"
+        )
+
+    def upc_none(self, c: dict[str, Any]) -> bool:
+        if not c["group_code"] or c["group_code"][-1] not in "13":
+            return False
+        mcc, cc = self.tables.qualifying(c["principal_dx"], c["dx"])
+        return not mcc and not cc
+
+    def ratio(self, c: dict[str, Any]) -> float | None:
+        avg = self.avg_cost.get((c["treatment_region"], c["group_code"]))
+        return c["total_cost"] / avg if avg else None
+
+    def out_high(self, c: dict[str, Any]) -> bool:
+        r = self.ratio(c)
+        return r is not None and r >= 3.0
+
+    def out_low(self, c: dict[str, Any]) -> bool:
+        r = self.ratio(c)
+        return r is not None and r <= 0.3 and c["discharge_mode"] == "1"
+
+    def long_stay(self, c: dict[str, Any]) -> bool:
+        return c["los"] >= 60
+
+    def cost_shift(self, c: dict[str, Any]) -> bool:
+        return c["self_expense"] + c["outside_purchase"] >= 0.30 * c["total_cost"]
+
+    def low_standard(self, c: dict[str, Any]) -> bool:
+        return (
+            c["los"] <= 2
+            and not c["px"]
+            and c["fee_lab"] + c["fee_exam"] >= 0.6 * c["total_cost"]
+            and c["discharge_mode"] == "1"
+            and c["admission_route"] == "2"
+        )
+
+    @staticmethod
+    def countable(c: dict[str, Any]) -> bool:
+        return not c["principal_dx"].startswith(("Z51.0", "Z51.1")) and c["payment_scheme"] != "PER_DIEM"
+
+    def frequent(self, c: dict[str, Any]) -> bool:
+        if not self.countable(c):
+            return False
+        window = c["admit"] - timedelta(days=365)
+        n = sum(
+            1
+            for a in self.by_patient[c["patient_id"]]
+            if self.countable(a) and window < a["admit"] <= c["admit"]
+        )
+        return n >= 6
+
+    def coaching(self, c: dict[str, Any]) -> bool:
+        h = self.hospitals[c["hospital_id"]]
+        if (
+            c["insured_region"] == c["treatment_region"]
+            or h["regional_center"] == "true"
+            or not h["designated_on"]
+        ):
+            return False
+        return 0 <= (c["admit"] - date.fromisoformat(h["designated_on"])).days < 183
+
+    def condition(self, rule: str) -> Callable[[dict[str, Any]], bool]:
+        return {
+            "SPLIT-001": self.split,
+            "UPC-001": self.upc_mcc,
+            "UPC-002": self.upc_none,
+            "OUT-HIGH-001": self.out_high,
+            "OUT-LOW-001": self.out_low,
+            "LOS-001": self.long_stay,
+            "COST-001": self.cost_shift,
+            "LOWADM-001": self.low_standard,
+            "FREQ-001": self.frequent,
+            "COACH-001": self.coaching,
+        }[rule]
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    folder = tmp_path_factory.mktemp("demo")
+    generate(folder, seed=7, claims=3000)
+    return Demo(folder, Tables(bundled_codes_dir()))
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_every_planted_case_meets_its_condition(demo: Demo, rule: str) -> None:
+    planted = demo.rows("planted", rule)
+    assert len(planted) >= 10
+    check = demo.condition(rule)
+    missed = [t["claim_id"] for t in planted if not check(demo.by_id[t["claim_id"]])]
+    assert missed == []
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_no_other_claim_meets_the_condition(demo: Demo, rule: str) -> None:
+    planted = {t["claim_id"] for t in demo.rows("planted", rule)}
+    check = demo.condition(rule)
+    hits = [c["claim_id"] for c in demo.claims if c["claim_id"] not in planted and check(c)]
+    assert hits == []
+
+
+def test_background_claims_are_not_even_near_a_split(demo: Demo) -> None:
+    # Apart from planted splits and look-alikes no stay is 1–15 days after one at the same hospital and
+    # of the same category, whatever readmit_plan_31d says.
+    listed = {t["claim_id"] for t in demo.truth if t["rule_id"] == "SPLIT-001"}
+    near = [c["claim_id"] for c in demo.claims if c["claim_id"] not in listed and demo.split_pairs(c)]
+    assert near == []
+
+
+def test_lookalikes_resemble_their_rule_but_are_exempt(demo: Demo) -> None:
+    look = {rule: [demo.by_id[t["claim_id"]] for t in demo.rows("lookalike", rule)] for rule in RULES}
+    for rule in ("SPLIT-001", "UPC-001", "OUT-LOW-001", "COACH-001", "FREQ-001"):
+        assert look[rule] or rule == "FREQ-001", rule
+    # Planned chemotherapy cycles at one hospital, readmit_plan_31d = 2; transfers to another hospital.
+    chemo = [c for c in look["SPLIT-001"] if c["principal_dx"].startswith("Z51.1")]
+    assert chemo and all(demo.split_pairs(c) and c["readmit_plan_31d"] == "2" for c in chemo)
+    others = [c for c in look["SPLIT-001"] if not c["principal_dx"].startswith("Z51.1")]
+    assert others
+    for c in others:
+        earlier = demo.by_patient[c["patient_id"]][0]
+        assert earlier["hospital_id"] != c["hospital_id"]
+        assert 1 <= (c["admit"] - earlier["discharge"]).days <= 15
+    # MCC respiratory failure with the record to back it.
+    for c in look["UPC-001"]:
+        mcc, _ = demo.tables.qualifying(c["principal_dx"], c["dx"])
+        assert c["group_code"].endswith("1") and any(m.startswith("J96") for m in mcc)
+        assert c["ventilator_hours"] >= 24 and c["icu_hours"] >= 48 and c["los"] >= 7
+        assert any(p.startswith("96.7") for p in c["px"])
+    # Very cheap deaths.
+    for c in look["OUT-LOW-001"]:
+        ratio = demo.ratio(c)
+        assert ratio is not None and ratio <= 0.3 and c["discharge_mode"] == "5"
+    # Cross-region stays in the new regional medical centre's first 183 days.
+    for c in look["COACH-001"]:
+        h = demo.hospitals[c["hospital_id"]]
+        assert h["regional_center"] == "true" and c["insured_region"] != c["treatment_region"]
+        assert 0 <= (c["admit"] - date.fromisoformat(h["designated_on"])).days < 183
+    for t in demo.truth:
+        if t["kind"] == "lookalike":
+            assert not demo.condition(t["rule_id"])(demo.by_id[t["claim_id"]]), t
+
+
+def test_each_claim_is_planted_for_one_rule_at_most(demo: Demo) -> None:
+    planted = [t["claim_id"] for t in demo.truth if t["kind"] == "planted"]
+    assert len(planted) == len(set(planted))
+    rule_of = {t["claim_id"]: t["rule_id"] for t in demo.truth if t["kind"] == "planted"}
+    for claim_id, rule in rule_of.items():
+        c = demo.by_id[claim_id]
+        assert [r for r in RULES if demo.condition(r)(c)] == [rule]
+
+
+def test_family_names_follow_the_contract(demo: Demo) -> None:
+    families = {
+        "SPLIT-001": "split_hospitalization",
+        "UPC-001": "upcoding",
+        "UPC-002": "upcoding",
+        "OUT-HIGH-001": "outlier_review",
+        "OUT-LOW-001": "outlier_review",
+        "LOS-001": "long_stay",
+        "COST-001": "cost_shifting",
+        "LOWADM-001": "low_standard_admission",
+        "FREQ-001": "frequent_admission",
+        "COACH-001": "coaching_period",
+    }
+    assert all(t["family"] == families[t["rule_id"]] and t["note"] for t in demo.truth)
+
+
+def check_severity(demo: Demo) -> list[str]:
+    """Claims whose DRG severity digit disagrees with their coded CC/MCC (planted upcoding aside)."""
+    upcoded = {t["claim_id"] for t in demo.truth if t["kind"] == "planted" and t["rule_id"] == "UPC-002"}
+    wrong = []
+    for c in demo.claims:
+        if c["payment_scheme"] not in ("DRG", "DIP") or c["claim_id"] in upcoded:
+            continue
+        mcc, cc = demo.tables.qualifying(c["principal_dx"], c["dx"])
+        digit = c["group_code"][-1]
+        ok = {"1": bool(mcc), "3": bool(cc) and not mcc, "5": not mcc and not cc, "9": True}[digit]
+        if not ok:
+            wrong.append(c["claim_id"])
+    return wrong
+
+
+def test_group_severity_agrees_with_coded_complications(demo: Demo) -> None:
+    assert check_severity(demo) == []
+    digits = {c["group_code"][-1] for c in demo.claims if c["group_code"]}
+    assert digits == {"1", "3", "5", "9"}
+
+
+@pytest.mark.skipif(not REFERENCE.is_dir(), reason="full CHS-DRG 1.1 reference tables not present")
+def test_full_code_tables(tmp_path: Path) -> None:
+    generate(tmp_path, seed=11, claims=2000, codes_dir=REFERENCE)
+    full = Demo(tmp_path, Tables(REFERENCE))
+    assert check_severity(full) == []
+    for rule in RULES:
+        planted = {t["claim_id"] for t in full.rows("planted", rule)}
+        check = full.condition(rule)
+        assert planted and all(check(full.by_id[i]) for i in planted), rule
+        assert not [c["claim_id"] for c in full.claims if c["claim_id"] not in planted and check(c)], rule
+    subset = set(_tsv(bundled_codes_dir() / "diagnoses.tsv"))
+    assert any(code not in subset for c in full.claims for code in c["dx"])

@@ -275,9 +275,13 @@ def _write_readme(path: Path, manifest: DemoManifest, province: Province) -> Non
             regions=", ".join(f"{r.code} {r.name}" for r in province.regions),
             start=manifest.period[0],
             end=manifest.period[1],
-            codes=manifest.codes,
+            codes="the bundled CHS-DRG 1.1 subset"
+            if manifest.codes == "bundled"
+            else "the code tables given",
             planted=planted,
-            new_hospitals="\n".join(f"- {h.hospital_id} {h.name}: designated {h.designated_on}" for h in new),
+            new_hospitals="\n".join(
+                f"  - {h.hospital_id} {h.name}: designated {h.designated_on}" for h in new
+            ),
         ),
         encoding="utf-8",
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 
 from drgaudit.demo.coding import MCC, NONE
 from drgaudit.demo.province import Hospital
@@ -164,8 +164,8 @@ class Scenarios:
         template = self.rng.choice(choices)
         return template, self.f.new_patient(template)
 
-    def _single(self, stay: Stay, **schedule: object) -> Stay:
-        self.f.schedule([stay], (0, 0), **schedule)  # type: ignore[arg-type]
+    def _single(self, stay: Stay, *, earliest: date | None = None, latest: date | None = None) -> Stay:
+        self.f.schedule([stay], (0, 0), earliest=earliest, latest=latest)
         return stay
 
     def _split_pathways(self, template: Template, digits: str) -> list[Pathway]:
@@ -182,7 +182,7 @@ class Scenarios:
         f.place(first, also=[second])
         for stay in (first, second):
             stay.readmit = rng.choice(("1", "1", ""))
-        gap = (second.admit - first.discharge).days  # type: ignore[operator]
+        gap = second.days_after(first)
         note = f"出院后{gap}天再次入住同一医院，主要诊断 {first.principal} → {second.principal}（前次 {{0}}）"
         return Unit([first, second], [Truth(1, "SPLIT-001", PLANTED, note)])
 
@@ -325,7 +325,7 @@ class Scenarios:
         """COACH-001: a cross-region stay at the newly designated hospital in its first 183 days."""
         hospital = self.f.new_hospital
         stay = self._in_new_hospital(hospital)
-        days = (stay.admit - hospital.designated_on).days  # type: ignore[operator]
+        days = (stay.admitted - hospital.designated_on).days
         note = f"{hospital.name}于{hospital.designated_on}新纳入定点，辅导期第{days + 1}天收治异地参保患者"
         return Unit([stay], [Truth(0, "COACH-001", PLANTED, note)])
 
@@ -388,7 +388,7 @@ class Scenarios:
         f.place(stays[0], also=stays[1:])
         truths = []
         for i in range(1, len(stays)):
-            gap = (stays[i].admit - stays[i - 1].discharge).days  # type: ignore[operator]
+            gap = stays[i].days_after(stays[i - 1])
             if gap <= 15:
                 note = (
                     f"计划化疗第{i + 1}周期，出院{gap}天后同院再入院，31天内再住院计划=2（前次 {{{i - 1}}}）"
@@ -459,7 +459,7 @@ class Scenarios:
         f.place(second, avoid=first.hospital)
         first.mode = "2"
         second.route = "3"
-        gap = (second.admit - first.discharge).days  # type: ignore[operator]
+        gap = second.days_after(first)
         note = f"出院{gap}天后转入另一家医院（前次 {{0}}），不同医院不属于分解住院"
         return Unit([first, second], [Truth(1, "SPLIT-001", LOOKALIKE, note)])
 
@@ -467,6 +467,6 @@ class Scenarios:
         """A cross-region stay at the newly designated regional medical centre: exempt from coaching."""
         hospital = self.f.new_center
         stay = self._in_new_hospital(hospital)
-        days = (stay.admit - hospital.designated_on).days  # type: ignore[operator]
+        days = (stay.admitted - hospital.designated_on).days
         note = f"{hospital.name}为区域医疗中心，新定点第{days + 1}天收治异地患者，豁免辅导期限制"
         return Unit([stay], [Truth(0, "COACH-001", LOOKALIKE, note)])

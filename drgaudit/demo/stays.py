@@ -70,9 +70,18 @@ class Stay:
     outside: float = 0.0
 
     @property
+    def admitted(self) -> date:
+        """The admission date of a dated stay."""
+        assert self.admit is not None, "stay not scheduled yet"
+        return self.admit
+
+    @property
     def discharge(self) -> date:
-        assert self.admit is not None
-        return self.admit + timedelta(days=self.days)
+        return self.admitted + timedelta(days=self.days)
+
+    def days_after(self, earlier: Stay) -> int:
+        """Days from the earlier stay's discharge to this admission."""
+        return (self.admitted - earlier.discharge).days
 
     @property
     def los(self) -> int:

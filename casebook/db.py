@@ -1,0 +1,92 @@
+"""Opening the casebook database: engine, SQLite pragmas, and migration to the newest Alembic revision."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from drgaudit.errors import DatabaseError
+from drgaudit.settings import database_url
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """An engine on the casebook at `url` (resolved by `drgaudit.settings.database_url`), schema migrated.
+
+    SQLite connections get WAL journaling, foreign keys and `synchronous=NORMAL`; a PostgreSQL URL
+    without a driver gets psycopg (version 3).
+    """
+    resolved = database_url(url)
+    try:
+        sa_url = make_url(resolved)
+    except ArgumentError as exc:
+        raise DatabaseError(f"not a database URL: {resolved}") from exc
+    kwargs: dict[str, Any] = {}
+    if sa_url.drivername in ("postgresql", "postgres"):
+        sa_url = sa_url.set(drivername="postgresql+psycopg")
+    if sa_url.get_backend_name() == "sqlite":
+        if sa_url.database in (None, "", ":memory:"):
+            # A private in-memory database lives as long as its one connection.
+            kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+    try:
+        engine = create_engine(sa_url, **kwargs)
+    except (ArgumentError, ImportError) as exc:
+        raise DatabaseError(f"cannot use database URL {sa_url.render_as_string()}: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        upgrade(engine)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise DatabaseError(f"cannot open casebook {sa_url.render_as_string()}: {exc.orig or exc}") from exc
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # Safe with WAL: a power loss can lose the last commits but never corrupts the file.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    # 64 MiB of page cache (the default is 2 MiB): bulk imports touch indexes all over.
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.close()
+
+
+def alembic_config() -> Config:
+    """The Alembic configuration of the casebook migrations shipped in the package."""
+    folder = files("drgaudit.casebook.migrations")
+    config = Config(str(folder / "alembic.ini"))
+    config.set_main_option("script_location", str(folder))
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration revision id."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision the database at `connection` is at, None for an empty database."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema of `engine`'s database to `revision` (default: the newest), in one transaction."""
+    config = alembic_config()
+    with engine.begin() as connection:
+        if revision == "head" and current_revision(connection) == head_revision():
+            return
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)

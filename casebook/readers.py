@@ -1,0 +1,273 @@
+"""Streaming row readers for CSV, JSONL and XLSX input files.
+
+A reader yields `(row_number, {column: raw value})`, one row at a time, never the whole file. Row
+numbers are what a person sees: for CSV and XLSX the header is row 1 and the first data row is row 2
+(a CSV record spanning several lines gets the number of its first line); for JSONL the line number.
+Values are raw: strings from CSV, JSON values from JSONL, cell values from XLSX. A row that cannot
+be read as a whole (bad JSON, more values than the header has columns) carries the reason under the
+`ROW_PROBLEM` key, so the row can be reported with the others instead of stopping the file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from drgaudit.errors import DataFileError
+
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".xlsx": "xlsx"}
+# Bytes looked at to tell UTF-8 from GB18030 and to estimate the number of rows.
+SAMPLE_BYTES = 64 * 1024
+
+
+class _Sentinel:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+ROW_PROBLEM: Any = _Sentinel("ROW_PROBLEM")
+# Present (with the line's text) only in a row that could not be parsed at all.
+RAW_LINE: Any = _Sentinel("RAW_LINE")
+
+
+def file_format(path: Path) -> str:
+    """`csv`, `jsonl` or `xlsx`, from the file name's extension."""
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise DataFileError(
+            str(path), f"unknown file type {path.suffix or '(none)'!r}; use .csv, .jsonl or .xlsx"
+        )
+    return fmt
+
+
+def detect_encoding(sample: bytes) -> str:
+    """`utf-8-sig` (BOM), `utf-8`, or `gb18030` for text that is not UTF-8 (Chinese Excel/HIS exports).
+
+    `sample` is the start of a file; a multibyte character cut at its end is allowed.
+    """
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise UnicodeError("UTF-16 text is not supported; save the file as UTF-8 (CSV UTF-8 in Excel)")
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    raise UnicodeError("the file is neither UTF-8 nor GB18030 text")
+
+
+class RowSource:
+    """An open input file: its format, encoding and header, iterable as `(row_number, raw row)`."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.name = str(path)
+        self.format = file_format(self.path)
+        self.encoding: str | None = None
+        self.header: list[str] | None = None
+        self.estimated_rows = 0
+        self._binary: IO[bytes] | None = None
+        self._size = 0
+        self._workbook: Any = None
+        self._rows: Iterator[tuple[int, dict[str, Any]]]
+        try:
+            if self.format == "xlsx":
+                self._open_xlsx()
+            else:
+                self._open_text()
+        except OSError as exc:
+            self.close()
+            raise DataFileError(self.name, f"cannot read: {exc.strerror or exc}") from exc
+        except Exception:
+            self.close()
+            raise
+
+    def __enter__(self) -> RowSource:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        return self._rows
+
+    def close(self) -> None:
+        """Release the file."""
+        if self._binary is not None:
+            self._binary.close()
+            self._binary = None
+        if self._workbook is not None:
+            self._workbook.close()
+            self._workbook = None
+
+    def fraction_read(self) -> float:
+        """How much of the file has been read, 0 to 1."""
+        if self._binary is not None and self._size:
+            return min(1.0, self._binary.tell() / self._size)
+        return self._xlsx_fraction
+
+    # -- text formats -------------------------------------------------------------------------------
+
+    def _open_text(self) -> None:
+        self._binary = open(self.path, "rb")  # closed by close()
+        self._size = self.path.stat().st_size
+        sample = self._binary.read(SAMPLE_BYTES)
+        self._binary.seek(0)
+        try:
+            self.encoding = detect_encoding(sample)
+        except UnicodeError as exc:
+            raise DataFileError(self.name, str(exc)) from exc
+        lines = sample.count(b"\n")
+        if lines and len(sample) < self._size:
+            self.estimated_rows = int(self._size / (len(sample) / lines))
+        else:
+            self.estimated_rows = lines
+        text = io.TextIOWrapper(self._binary, encoding=self.encoding, newline="")
+        if self.format == "csv":
+            self._rows = self._csv_rows(text)
+        else:
+            self._rows = self._jsonl_rows(text)
+
+    def _decode_error(self, exc: UnicodeDecodeError, row: int) -> DataFileError:
+        return DataFileError(
+            self.name,
+            f"row {row}: bytes that are not {self.encoding} text ({exc.reason}); "
+            "save the file as UTF-8 or GB18030",
+        )
+
+    def _csv_rows(self, text: io.TextIOWrapper) -> Iterator[tuple[int, dict[str, Any]]]:
+        reader = csv.reader(text)
+        try:
+            first = next(reader, None)
+        except UnicodeDecodeError as exc:
+            raise self._decode_error(exc, 1) from exc
+        except csv.Error as exc:
+            raise DataFileError(self.name, f"row 1: {exc}") from exc
+        if first is None or not any(cell.strip() for cell in first):
+            raise DataFileError(self.name, "no header row")
+        header = self._set_header(first)
+        return self._csv_data_rows(reader, header)
+
+    def _csv_data_rows(self, reader: Any, header: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+        width = len(header)
+        line = reader.line_num
+        while True:
+            start = line + 1
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except UnicodeDecodeError as exc:
+                raise self._decode_error(exc, start) from exc
+            except csv.Error as exc:
+                raise DataFileError(self.name, f"row {start}: {exc}") from exc
+            line = reader.line_num
+            if len(values) == width:
+                if any(values):
+                    yield start, dict(zip(header, values, strict=True))
+                continue
+            if not any(v.strip() for v in values):
+                continue
+            yield start, _ragged(header, values)
+
+    def _jsonl_rows(self, text: io.TextIOWrapper) -> Iterator[tuple[int, dict[str, Any]]]:
+        loads = json.loads
+        number = 0
+        try:
+            for number, line in enumerate(text, start=1):  # noqa: B007 (number is read after the loop)
+                if not line.strip():
+                    continue
+                try:
+                    value = loads(line)
+                except ValueError as exc:
+                    yield number, {ROW_PROBLEM: f"not valid JSON ({exc})", RAW_LINE: line}
+                    continue
+                if not isinstance(value, dict):
+                    yield (
+                        number,
+                        {ROW_PROBLEM: f"a JSON {type(value).__name__}, not an object", RAW_LINE: line},
+                    )
+                    continue
+                yield number, value
+        except UnicodeDecodeError as exc:
+            raise self._decode_error(exc, number + 1) from exc
+
+    # -- XLSX ---------------------------------------------------------------------------------------
+
+    _xlsx_fraction = 0.0
+
+    def _open_xlsx(self) -> None:
+        from openpyxl import load_workbook
+
+        try:
+            self._workbook = load_workbook(self.path, read_only=True, data_only=True)
+        except OSError:
+            raise
+        except Exception as exc:  # zipfile.BadZipFile, openpyxl's InvalidFileException, KeyError …
+            raise DataFileError(self.name, f"not a readable XLSX workbook ({exc})") from exc
+        sheet = self._workbook.worksheets[0]
+        self.estimated_rows = max(0, (sheet.max_row or 1) - 1)
+        rows = sheet.iter_rows(values_only=True)
+        first = next(rows, None)
+        if first is None or all(_blank(v) for v in first):
+            raise DataFileError(self.name, "no header row on the first sheet")
+        header = self._set_header(["" if v is None else str(v) for v in first])
+        self._rows = self._xlsx_rows(rows, header, sheet.max_row or 0)
+
+    def _xlsx_rows(
+        self, rows: Iterator[tuple[Any, ...]], header: list[str], max_row: int
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        width = len(header)
+        for number, cells in enumerate(rows, start=2):
+            if max_row:
+                self._xlsx_fraction = min(1.0, number / max_row)
+            if all(_blank(v) for v in cells):
+                continue
+            if len(cells) == width:
+                yield number, dict(zip(header, cells, strict=True))
+            else:
+                yield number, _ragged(header, list(cells))
+        self._xlsx_fraction = 1.0
+
+    # -- header -------------------------------------------------------------------------------------
+
+    def _set_header(self, cells: list[str]) -> list[str]:
+        header = [cell.strip().lower() for cell in cells]
+        while header and not header[-1]:
+            header.pop()
+        seen: set[str] = set()
+        for name in header:
+            if name and name in seen:
+                raise DataFileError(self.name, f"column {name!r} appears twice in the header")
+            seen.add(name)
+        self.header = header
+        return header
+
+
+def estimate_rows(path: Path | str) -> int:
+    """About how many data rows a file holds (from its first bytes, or an XLSX sheet's dimensions)."""
+    with RowSource(path) as source:
+        return source.estimated_rows
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _ragged(header: list[str], values: list[Any]) -> dict[Any, Any]:
+    """A row with fewer values than the header (the rest are missing) or more (a problem if not blank)."""
+    row: dict[Any, Any] = dict(zip(header, values, strict=False))
+    extra = [v for v in values[len(header) :] if not _blank(v)]
+    if extra:
+        row[ROW_PROBLEM] = f"{len(values)} values but the header has {len(header)} columns"
+    return row

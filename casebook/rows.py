@@ -1,0 +1,636 @@
+"""Turning raw input rows into canonical records, or into the list of everything wrong with each row.
+
+The fields, their types and code shapes come from `drgaudit.contract`. Conversion works a column at a
+time over a chunk of rows: each field has a fast path that checks and converts a whole column in a few
+C-level passes (one regular expression over the joined column, `map(float, …)`, …) and falls back to the
+per-value converter for the column when anything in it is unusual (blanks, whitespace, numbers from
+JSON, bad values). Both paths give the same result; the per-value one also says what is wrong.
+
+The canonical record is the plain dict of docs/ARCHITECTURE.md "Canonical records". Checks across
+the fields of a claim: discharge not before admission, a group code for DRG/DIP claims, and the fee
+categories not adding up to more than the total cost beyond `fee_sum_limit`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import operator
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from drgaudit.casebook.readers import RAW_LINE, ROW_PROBLEM
+from drgaudit.contract import (
+    FEE_FIELDS,
+    FIELDS_BY_KIND,
+    GROUPED_SCHEMES,
+    ICD9_RE,
+    ICD10_RE,
+    LIST_SEPARATOR,
+    REGION_RE,
+    Field,
+)
+from drgaudit.errors import RowError
+
+# Data-quality tolerance, not policy: the fee_* categories of a claim may add up to at most
+# total_cost × (1 + FEE_SUM_TOLERANCE_RATIO) + FEE_SUM_TOLERANCE_YUAN, which absorbs rounding in
+# hospitals' exports. Documented in casebook/README.md.
+FEE_SUM_TOLERANCE_RATIO = 0.01
+FEE_SUM_TOLERANCE_YUAN = 1.0
+
+# Decimal fields that are yuan amounts: rounded to 2 places on input and stored as Numeric(14, 2).
+MONEY_FIELDS = frozenset(
+    {"total_cost", "fund_paid", "self_pay", "self_expense", "outside_purchase", "avg_cost", *FEE_FIELDS}
+)
+
+_CODE_SHAPES: dict[str, tuple[re.Pattern[str], str]] = {
+    "dx": (ICD10_RE, "an ICD-10 code"),
+    "px": (ICD9_RE, "an ICD-9-CM-3 code"),
+}
+_TRUE = frozenset({"1", "true", "t", "yes", "y", "是"})
+_FALSE = frozenset({"0", "false", "f", "no", "n", "否"})
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+
+Record = dict[str, Any]
+Converter = Callable[[Any], Any]
+Column = list[Any]
+ColumnErrors = dict[int, str]
+
+
+class _Invalid(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def fee_sum_limit(total_cost: float) -> float:
+    """The most the fee_* categories of a claim with this total cost may add up to."""
+    return total_cost * (1 + FEE_SUM_TOLERANCE_RATIO) + FEE_SUM_TOLERANCE_YUAN
+
+
+# -- per-value converters: raw value -> canonical value, None when blank, _Invalid when wrong ---------
+
+
+def _show(value: Any) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return repr(text) if isinstance(value, str) else text
+
+
+def _scalar_text(value: Any) -> str:
+    """The text of a non-string raw value (numbers from JSON or Excel cells)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid(f"{_show(value)} is not a single value")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _text(value: Any) -> str | None:
+    if type(value) is str:
+        return value.strip() or None
+    return _scalar_text(value)
+
+
+def _below(number: float, minimum: float) -> str:
+    return f"{number:g} is negative" if minimum == 0 else f"{number:g} is below {minimum:g}"
+
+
+def _int_converter(spec: Field) -> Converter:
+    minimum = spec.minimum
+
+    def convert(value: Any) -> int | None:
+        if type(value) is str:
+            text = value.strip()
+            if not text:
+                return None
+            try:
+                number = int(text)
+            except ValueError:
+                try:
+                    whole = float(text)
+                except ValueError:
+                    whole = math.nan
+                if not whole.is_integer():
+                    raise _Invalid(f"{_show(text)} is not a whole number") from None
+                number = int(whole)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        else:
+            raise _Invalid(f"{_show(value)} is not a whole number")
+        if minimum is not None and number < minimum:
+            raise _Invalid(_below(number, minimum))
+        return number
+
+    return convert
+
+
+def _decimal_converter(spec: Field) -> Converter:
+    minimum = spec.minimum
+    money = spec.name in MONEY_FIELDS
+
+    def convert(value: Any) -> float | None:
+        if type(value) is str:
+            text = value.strip()
+            if not text:
+                return None
+            try:
+                number = float(text)
+            except ValueError:
+                raise _Invalid(f"{_show(text)} is not a number") from None
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            raise _Invalid(f"{_show(value)} is not a number")
+        if not math.isfinite(number):
+            raise _Invalid(f"{_show(value)} is not a number")
+        if money:
+            number = round(number, 2)
+        if minimum is not None and number < minimum:
+            raise _Invalid(_below(number, minimum))
+        return number
+
+    return convert
+
+
+def _date(value: Any) -> date | None:
+    if type(value) is str:
+        text = value.strip()
+        if not text:
+            return None
+        if len(text) >= 10 and text[4] == "-" and text[7] == "-" and text[:4].isdigit():
+            try:
+                if len(text) == 10:
+                    return date.fromisoformat(text)
+                if text[10] in "T ":
+                    return datetime.fromisoformat(text).date()
+            except ValueError:
+                raise _Invalid(f"{_show(text)} is not a valid date") from None
+        raise _Invalid(f"{_show(text)} is not a date (YYYY-MM-DD)")
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    raise _Invalid(f"{_show(value)} is not a date (YYYY-MM-DD)")
+
+
+def _enum_converter(spec: Field) -> Converter:
+    choices = frozenset(spec.choices)
+    by_lower = {c.lower(): c for c in spec.choices}
+    listed = ", ".join(spec.choices)
+
+    def convert(value: Any) -> str | None:
+        text = value.strip() if type(value) is str else _scalar_text(value)
+        if text in choices:
+            return text
+        if not text:
+            return None
+        found = by_lower.get(text.lower())
+        if found is None:
+            raise _Invalid(f"{_show(text)} is not one of {listed}")
+        return found
+
+    return convert
+
+
+def _pattern_converter(pattern: re.Pattern[str], what: str) -> Converter:
+    match = pattern.match
+
+    def convert(value: Any) -> str | None:
+        text = value.strip() if type(value) is str else _scalar_text(value)
+        if not text:
+            return None
+        if match(text) is None:
+            raise _Invalid(f"{_show(text)} is not {what}")
+        return text
+
+    return convert
+
+
+def _list_converter(spec: Field) -> Converter:
+    pattern, what = _CODE_SHAPES[spec.item or ""]
+    match = pattern.match
+
+    def convert(value: Any) -> list[str]:
+        if type(value) is str:
+            items = [item.strip() for item in value.split(LIST_SEPARATOR)]
+        elif isinstance(value, list):
+            items = [item.strip() if type(item) is str else _scalar_text(item) for item in value]
+        else:
+            items = [_scalar_text(value)]
+        codes = [item for item in items if item]
+        bad = [(n, code) for n, code in enumerate(codes, start=1) if match(code) is None]
+        if bad:
+            if len(bad) == 1:
+                n, code = bad[0]
+                raise _Invalid(f"item {n} {_show(code)} is not {what}")
+            listed = ", ".join(f"{n} {_show(code)}" for n, code in bad)
+            raise _Invalid(f"items {listed} are not {what}s")
+        return codes
+
+    return convert
+
+
+def _bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower() if type(value) is str else _scalar_text(value)
+    if not text:
+        return None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise _Invalid(f"{_show(text)} is not yes/no (1/0, true/false)")
+
+
+def converter_for(spec: Field) -> Converter:
+    """The function turning one raw value of a field into its canonical value (None when blank)."""
+    kind = spec.type
+    if kind == "text":
+        return _text
+    if kind == "int":
+        return _int_converter(spec)
+    if kind == "decimal":
+        return _decimal_converter(spec)
+    if kind == "date":
+        return _date
+    if kind == "bool":
+        return _bool
+    if kind == "enum":
+        return _enum_converter(spec)
+    if kind == "region":
+        return _pattern_converter(REGION_RE, "a 6-digit region code")
+    if kind in _CODE_SHAPES:
+        return _pattern_converter(*_CODE_SHAPES[kind])
+    if kind == "list":
+        return _list_converter(spec)
+    raise ValueError(f"field {spec.name}: no converter for type {kind!r}")
+
+
+# -- column converters: a whole column at once, falling back to the per-value converter -------------
+
+
+class _Fallback(Exception):
+    """The fast path of a column does not apply; convert it value by value."""
+
+
+def _body(pattern: re.Pattern[str]) -> str:
+    return pattern.pattern.removeprefix("^").removesuffix("$")
+
+
+def _joined(item: str, blank: bool) -> re.Pattern[str]:
+    """A pattern for a whole column joined with newlines, each line matching `item` (or blank)."""
+    line = f"(?:{item})?" if blank else f"(?:{item})"
+    return re.compile(f"{line}(?:\n{line})*")
+
+
+def _all_str(column: Column) -> list[str]:
+    """The column stripped of surrounding blanks, when every value is a string."""
+    try:
+        return list(map(str.strip, column))
+    except TypeError:
+        raise _Fallback from None
+
+
+def _fast_text(spec: Field) -> Callable[[Column], Column]:
+    def fast(column: Column) -> Column:
+        return [v or None for v in _all_str(column)]
+
+    return fast
+
+
+def _fast_enum(spec: Field) -> Callable[[Column], Column]:
+    allowed = frozenset(spec.choices) | {""}
+
+    def fast(column: Column) -> Column:
+        values = _all_str(column)
+        if not allowed.issuperset(values):
+            raise _Fallback
+        return [v or None for v in values]
+
+    return fast
+
+
+def _fast_pattern(pattern: re.Pattern[str]) -> Callable[[Field], Callable[[Column], Column]]:
+    def make(spec: Field) -> Callable[[Column], Column]:
+        whole = _joined(_body(pattern), blank=True)
+
+        def fast(column: Column) -> Column:
+            values = _all_str(column)
+            if whole.fullmatch("\n".join(values)) is None:
+                raise _Fallback
+            return [v or None for v in values]
+
+        return fast
+
+    return make
+
+
+def _fast_list(spec: Field) -> Callable[[Column], Column]:
+    pattern, _what = _CODE_SHAPES[spec.item or ""]
+    # Every item of every cell on a line of its own: an empty item ("A||B") makes an empty line.
+    whole = _joined(_body(pattern), blank=False)
+    separator = LIST_SEPARATOR
+
+    def fast(column: Column) -> Column:
+        try:
+            filled = "\n".join([v for v in column if v])
+        except TypeError:
+            raise _Fallback from None
+        if filled and whole.fullmatch(filled.replace(separator, "\n")) is None:
+            raise _Fallback
+        return [v.split(separator) if v else [] for v in column]
+
+    return fast
+
+
+def _fast_date(spec: Field) -> Callable[[Column], Column]:
+    whole = _joined(_ISO_DATE, blank=True)
+    parse = date.fromisoformat
+
+    def fast(column: Column) -> Column:
+        try:
+            if whole.fullmatch("\n".join(column)) is None:
+                raise _Fallback
+            return [parse(v) if v else None for v in column]
+        except (TypeError, ValueError):
+            raise _Fallback from None
+
+    return fast
+
+
+def _fast_number(spec: Field) -> Callable[[Column], Column]:
+    if spec.type == "int":
+        to_number: Callable[[str], Any] = int
+        shape = r"\d+"
+    else:
+        to_number = float
+        # Money with at most two decimals is already what rounding to two places would give.
+        shape = r"\d+(?:\.\d{0,2})?" if spec.name in MONEY_FIELDS else r"\d+(?:\.\d*)?"
+    # Plain non-negative numbers only (no sign, exponent, nan or blanks around them).
+    whole = _joined(shape, blank=True)
+    if spec.minimum not in (None, 0):
+        raise ValueError(f"field {spec.name}: the fast path knows only a minimum of 0")
+
+    def fast(column: Column) -> Column:
+        try:
+            if whole.fullmatch("\n".join(column)) is None:
+                raise _Fallback
+        except TypeError:
+            raise _Fallback from None
+        if "" in column:
+            return [to_number(v) if v else None for v in column]
+        return list(map(to_number, column))
+
+    return fast
+
+
+_FAST: dict[str, Callable[[Field], Callable[[Column], Column]]] = {
+    "text": _fast_text,
+    "enum": _fast_enum,
+    "region": _fast_pattern(REGION_RE),
+    "dx": _fast_pattern(ICD10_RE),
+    "px": _fast_pattern(ICD9_RE),
+    "list": _fast_list,
+    "date": _fast_date,
+    "int": _fast_number,
+    "decimal": _fast_number,
+}
+
+
+@dataclass(frozen=True)
+class _FieldPlan:
+    name: str
+    required: bool
+    is_list: bool
+    convert: Converter
+    fast: Callable[[Column], Column] | None
+
+    def column(self, raw: Column) -> tuple[Column, ColumnErrors]:
+        """Canonical values of a raw column, and the reason of every bad one by position."""
+        if self.fast is not None:
+            try:
+                return self.fast(raw), {}
+            except _Fallback:
+                pass
+        values: Column = []
+        errors: ColumnErrors = {}
+        convert = self.convert
+        is_list = self.is_list
+        for i, value in enumerate(raw):
+            if value is not None and value != "":
+                try:
+                    values.append(convert(value))
+                    continue
+                except _Invalid as exc:
+                    errors[i] = exc.reason
+            values.append([] if is_list else None)
+        return values, errors
+
+
+@dataclass
+class Chunk:
+    """Converted rows of one chunk: canonical values by column, and the errors of the bad rows."""
+
+    fields: tuple[Field, ...]
+    rows: list[int]
+    columns: dict[str, Column]
+    errors: dict[int, list[RowError]] = field(default_factory=dict)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def good(self) -> list[int]:
+        """Positions (in this chunk) of the rows without errors."""
+        errors = self.errors
+        if not errors:
+            return list(range(len(self.rows)))
+        return [i for i in range(len(self.rows)) if i not in errors]
+
+    def column(self, name: str, positions: Sequence[int]) -> Column:
+        """The values of one field in the rows at `positions`."""
+        values = self.columns[name]
+        if len(positions) == len(values):
+            return values
+        return [values[i] for i in positions]
+
+    def values(self, positions: Sequence[int]) -> list[tuple[Any, ...]]:
+        """Value tuples in field order of the rows at `positions`."""
+        return list(zip(*[self.column(f.name, positions) for f in self.fields], strict=True))
+
+    def record(self, position: int) -> Record:
+        """The canonical record of the row at `position`."""
+        return {f.name: self.columns[f.name][position] for f in self.fields}
+
+    def hashes(self, positions: Sequence[int]) -> list[str]:
+        """`content_hash` of the rows at `positions`."""
+        texts = [_as_text(f, self.column(f.name, positions)) for f in self.fields]
+        blake2b = hashlib.blake2b
+        return [
+            blake2b(line.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+            for line in map(_UNIT_SEPARATOR.join, zip(*texts, strict=True))
+        ]
+
+
+_UNIT_SEPARATOR = "\x1f"
+
+
+def content_hash(record: Record, fields: Sequence[Field]) -> str:
+    """Fingerprint of a canonical record: blake2b-128 of its values as text, in field order.
+
+    The text of a value is what a file would hold (ISO dates, `|`-joined lists, `repr` of floats,
+    empty when missing), joined by the ASCII unit separator.
+    """
+    chunk = Chunk(tuple(fields), [0], {f.name: [record[f.name]] for f in fields})
+    return chunk.hashes([0])[0]
+
+
+def _as_text(spec: Field, values: Column) -> Column:
+    kind = spec.type
+    if kind == "list":
+        return [LIST_SEPARATOR.join(v) for v in values]
+    if kind == "date":
+        return ["" if v is None else v.isoformat() for v in values]
+    if kind == "decimal":
+        return ["" if v is None else repr(v) for v in values]
+    if kind in ("int", "bool"):
+        return ["" if v is None else str(int(v)) for v in values]
+    if None in values:
+        return ["" if v is None else v for v in values]
+    return values
+
+
+class RowConverter:
+    """Converts raw rows of one input kind (claims, hospitals, groups) from one file into records."""
+
+    def __init__(self, kind: str, path: str) -> None:
+        self.kind = kind
+        self.path = path
+        self.fields = FIELDS_BY_KIND[kind]
+        self.names = tuple(f.name for f in self.fields)
+        self._plan = [
+            _FieldPlan(
+                f.name,
+                f.required,
+                f.type == "list",
+                converter_for(f),
+                _FAST[f.type](f) if f.type in _FAST else None,
+            )
+            for f in self.fields
+        ]
+        self._check = _check_claims if kind == "claims" else None
+
+    def missing_columns(self, header: list[str]) -> list[str]:
+        """Required fields that a file's header lacks."""
+        present = set(header)
+        return [f.name for f in self.fields if f.required and f.name not in present]
+
+    def unknown_columns(self, columns: Sequence[str] | set[str]) -> list[str]:
+        """Columns of a file that are not fields of this kind (ignored on import)."""
+        known = set(self.names)
+        return [c for c in columns if isinstance(c, str) and c and c not in known]
+
+    def convert(
+        self, rows: Sequence[tuple[int, dict[Any, Any]]], header: Sequence[str] | None = None
+    ) -> Chunk:
+        """Convert a chunk of `(row_number, raw row)`; every error of every row is collected.
+
+        `header` is the file's header when the raw rows are dicts built in its order (CSV, XLSX);
+        the columns are then taken out of the rows in one pass.
+        """
+        numbers = [row for row, _raw in rows]
+        raws = [raw for _row, raw in rows]
+        raw_columns = _transposed(raws, header)
+        chunk = Chunk(self.fields, numbers, {})
+        found: dict[int, list[tuple[str, str]]] = {}
+        for plan in self._plan:
+            if raw_columns is None:
+                raw = list(map(operator.methodcaller("get", plan.name), raws))
+            else:
+                raw = raw_columns.get(plan.name) or [None] * len(raws)
+            values, errors = plan.column(raw)
+            if plan.required and None in values:
+                for i in [i for i, v in enumerate(values) if v is None]:
+                    errors.setdefault(i, "missing (required)")
+            for i, reason in errors.items():
+                found.setdefault(i, []).append((plan.name, reason))
+            chunk.columns[plan.name] = values
+        unreadable: set[int] = set()
+        if raw_columns is None:
+            for i, raw_row in enumerate(raws):
+                if ROW_PROBLEM in raw_row:
+                    if RAW_LINE in raw_row:  # nothing could be read from the row: only say so
+                        unreadable.add(i)
+                        found[i] = []
+                    found.setdefault(i, []).append(("row", raw_row[ROW_PROBLEM]))
+        if self._check is not None:
+            for i, problems in self._check(chunk.columns).items():
+                if i not in unreadable:
+                    found.setdefault(i, []).extend(problems)
+        path = self.path
+        chunk.errors = {
+            i: [RowError(path, numbers[i], name, reason) for name, reason in found[i]] for i in sorted(found)
+        }
+        return chunk
+
+    def __call__(self, row: int, raw: dict[Any, Any]) -> Record | list[RowError]:
+        """The canonical record of one raw row, or every error found in it."""
+        chunk = self.convert([(row, raw)])
+        return chunk.errors[0] if chunk.errors else chunk.record(0)
+
+
+def _transposed(raws: list[dict[Any, Any]], header: Sequence[str] | None) -> dict[str, Column] | None:
+    """The raw columns by name when every row holds exactly the header's columns, in its order."""
+    if header is None or not raws:
+        return None
+    width = len(header)
+    if any(len(raw) != width for raw in raws):
+        return None
+    return dict(zip(header, zip(*[raw.values() for raw in raws], strict=True), strict=True))
+
+
+def _check_claims(columns: dict[str, Column]) -> dict[int, list[tuple[str, str]]]:
+    """Checks across the fields of each claim, by row position (C-level passes when all is well)."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    admits, discharges = columns["admit_date"], columns["discharge_date"]
+    try:
+        dates_ok = all(map(operator.le, admits, discharges))
+    except TypeError:  # a missing date
+        dates_ok = False
+    if not dates_ok:
+        for i, (admit, discharge) in enumerate(zip(admits, discharges, strict=True)):
+            if admit is not None and discharge is not None and discharge < admit:
+                found.setdefault(i, []).append(
+                    ("discharge_date", f"{discharge} is before admit_date {admit}")
+                )
+    groups = columns["group_code"]
+    if None in groups:
+        for i, (scheme, group) in enumerate(zip(columns["payment_scheme"], groups, strict=True)):
+            if group is None and scheme in GROUPED_SCHEMES:
+                found.setdefault(i, []).append(("group_code", f"missing (required for {scheme} claims)"))
+    totals = columns["total_cost"]
+    fee_columns = [
+        column for column in map(columns.__getitem__, FEE_FIELDS) if column.count(None) != len(column)
+    ]
+    if not fee_columns:
+        return found
+    if None in totals or any(None in column for column in fee_columns):
+        spent = [sum(filter(None, fees)) for fees in zip(*fee_columns, strict=True)]
+    else:
+        spent = list(map(sum, zip(*fee_columns, strict=True)))
+        if all(map(operator.le, spent, map(fee_sum_limit, totals))):
+            return found
+    for i, (total, fees) in enumerate(zip(totals, spent, strict=True)):
+        if total is not None and fees > fee_sum_limit(total):
+            found.setdefault(i, []).append(
+                ("total_cost", f"{total:.2f} is below the sum of the fee_* categories, {fees:.2f}")
+            )
+    return found

@@ -1,0 +1,149 @@
+"""Reading the casebook for the screening engine: claims, hospitals, group tables and batches.
+
+Every function is keyword-only, takes `session`, and hands out canonical records (the plain dicts of
+docs/ARCHITECTURE.md "Canonical records", keyed by the DATA-CONTRACT field names). Claims of a patient
+come ordered by admit_date, discharge_date, claim_id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import date
+from itertools import groupby
+from operator import itemgetter
+from typing import Any
+
+import sqlmodel
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from drgaudit.casebook.bulk import LOOKUP_KEYS
+from drgaudit.casebook.models import BatchClaim, Claim, GroupEntry, Hospital, ImportBatch
+from drgaudit.casebook.writers import CLAIM_FIELDS, stored_claim
+from drgaudit.contract import FIELDS_BY_KIND
+
+_claim = Claim.__table__
+_batch_claim = BatchClaim.__table__
+_hospital = Hospital.__table__
+_group = GroupEntry.__table__
+_batch = ImportBatch.__table__
+
+_CLAIM_COLUMNS = [_claim.c[name] for name in CLAIM_FIELDS]
+_CLAIM_ORDER = (_claim.c.patient_id, _claim.c.admit_date, _claim.c.discharge_date, _claim.c.claim_id)
+_HOSPITAL_FIELDS = tuple(f.name for f in FIELDS_BY_KIND["hospitals"])
+_GROUP_FIELDS = tuple(f.name for f in FIELDS_BY_KIND["groups"])
+
+
+def iter_batch_patients(
+    *, session: Session, batch_id: int, chunk_patients: int = 1000
+) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Each patient of a batch with that patient's claims in the batch, ordered by patient_id.
+
+    Streams `chunk_patients` patients per query (keyset pagination on the batch's patient index), so
+    memory is bounded by one chunk and the session may be used, even committed, between patients.
+    A patient's claims are the batch's claims as stored now (with the newest content).
+    """
+    link = _batch_claim.c
+    after: str | None = None
+    while True:
+        page = select(link.patient_id).where(link.batch_id == batch_id)
+        if after is not None:
+            page = page.where(link.patient_id > after)
+        patients = (
+            session.exec(page.group_by(link.patient_id).order_by(link.patient_id).limit(chunk_patients))
+            .scalars()
+            .all()
+        )
+        if not patients:
+            return
+        rows = session.exec(
+            select(link.patient_id.label("batch_patient"), *_CLAIM_COLUMNS)
+            .join(_claim, _claim.c.claim_id == link.claim_id)
+            .where(link.batch_id == batch_id, link.patient_id >= patients[0], link.patient_id <= patients[-1])
+            .order_by(link.patient_id, _claim.c.admit_date, _claim.c.discharge_date, _claim.c.claim_id)
+        )
+        for patient_id, group in groupby(rows, key=itemgetter(0)):
+            yield patient_id, [stored_claim(row) for row in group]
+        after = patients[-1]
+
+
+def claims_for_patients(
+    *, session: Session, patient_ids: Iterable[str], since: date
+) -> dict[str, list[dict[str, Any]]]:
+    """All stored claims of these patients discharged on or after `since`, by patient.
+
+    Every patient asked for is a key, with an empty list when there is no such claim.
+    """
+    wanted = sorted(set(patient_ids))
+    found: dict[str, list[dict[str, Any]]] = {patient_id: [] for patient_id in wanted}
+    for start in range(0, len(wanted), LOOKUP_KEYS):
+        part = wanted[start : start + LOOKUP_KEYS]
+        rows = session.exec(
+            select(*_CLAIM_COLUMNS)
+            .where(_claim.c.patient_id.in_(part), _claim.c.discharge_date >= since)
+            .order_by(*_CLAIM_ORDER)
+        )
+        for row in rows:
+            found[row.patient_id].append(stored_claim(row))
+    return found
+
+
+def get_claim(*, session: Session, claim_id: str) -> dict[str, Any] | None:
+    """One stored claim by id, or None."""
+    row = session.exec(select(*_CLAIM_COLUMNS).where(_claim.c.claim_id == claim_id)).first()
+    return None if row is None else stored_claim(row)
+
+
+def load_hospitals(*, session: Session) -> dict[str, dict[str, Any]]:
+    """Every hospital, by hospital_id."""
+    rows = session.exec(select(*(_hospital.c[name] for name in _HOSPITAL_FIELDS)))
+    return {row.hospital_id: dict(row._mapping) for row in rows}
+
+
+def load_groups(*, session: Session) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Group entries by (region, scheme, group_code), from the newest imported version of each region+scheme.
+
+    The newest version of a region and scheme is the one whose entries were last written by an import
+    (the highest batch id). Each record carries its `version` besides the contract fields.
+    """
+    newest = (
+        select(_group.c.region, _group.c.scheme, _group.c.version, func.max(_group.c.batch_id).label("last"))
+        .group_by(_group.c.region, _group.c.scheme, _group.c.version)
+        .subquery()
+    )
+    latest = (
+        select(newest.c.region, newest.c.scheme, func.max(newest.c.last).label("last"))
+        .group_by(newest.c.region, newest.c.scheme)
+        .subquery()
+    )
+    chosen = (
+        select(newest.c.region, newest.c.scheme, newest.c.version)
+        .join(
+            latest,
+            (latest.c.region == newest.c.region)
+            & (latest.c.scheme == newest.c.scheme)
+            & (latest.c.last == newest.c.last),
+        )
+        .subquery()
+    )
+    rows = session.exec(
+        select(*(_group.c[name] for name in _GROUP_FIELDS), _group.c.version)
+        .join(
+            chosen,
+            (chosen.c.region == _group.c.region)
+            & (chosen.c.scheme == _group.c.scheme)
+            & (chosen.c.version == _group.c.version),
+        )
+        .order_by(_group.c.region, _group.c.scheme, _group.c.group_code)
+    )
+    return {(row.region, row.scheme, row.group_code): dict(row._mapping) for row in rows}
+
+
+def get_batch(*, session: Session, batch_id: int) -> ImportBatch | None:
+    """One import batch, or None when there is no batch with that id."""
+    return session.get(ImportBatch, batch_id)
+
+
+def list_batches(*, session: Session) -> list[ImportBatch]:
+    """Every import batch, oldest first."""
+    return list(session.exec(sqlmodel.select(ImportBatch).order_by(ImportBatch.id)).all())

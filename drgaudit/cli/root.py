@@ -16,3 +16,6 @@ app = typer.Typer(
 from drgaudit.cli import rules  # noqa: E402
 
 app.add_typer(rules.app, name="rules")
+from drgaudit.cli import imports  # noqa: E402
+
+app.add_typer(imports.app, name="import")

@@ -1,0 +1,211 @@
+"""`drgaudit import claims|hospitals|groups FILE...`: load data files into the casebook."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlmodel import Session
+
+from drgaudit.casebook.db import make_engine
+from drgaudit.casebook.ingest import ImportReport, default_rejects_path, import_file
+from drgaudit.casebook.readers import estimate_rows
+from drgaudit.cli.options import DbOption
+from drgaudit.errors import DatabaseError, DataFileError
+
+app = typer.Typer(
+    help="Import claims, hospitals or DRG/DIP group tables (CSV, JSONL or XLSX) into the casebook.",
+    no_args_is_help=True,
+)
+
+# Errors listed after a file's summary line; the rest are in the rejects file.
+ERRORS_SHOWN = 10
+# Files estimated to hold more rows than this get a progress bar (on a terminal only).
+PROGRESS_ROWS = 50_000
+
+Files = Annotated[
+    list[Path],
+    typer.Argument(
+        metavar="FILE",
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        show_default=False,
+        help="CSV, JSONL or XLSX files.",
+    ),
+]
+ByOption = Annotated[
+    str | None,
+    typer.Option("--by", metavar="NAME", help="Who imports, recorded with the batch. Default: the OS user."),
+]
+RejectsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rejects",
+        metavar="PATH",
+        help="Where to write the rejected rows (file,row,field,reason). Default: <name>.rejects.csv "
+        "beside each file. With several files, PATH must be a folder.",
+    ),
+]
+
+
+@app.command()
+def claims(files: Files, db: DbOption = None, by: ByOption = None, rejects: RejectsOption = None) -> None:
+    """Import inpatient claims (one row per stay) into the casebook.
+
+    Each file becomes one import batch, written in one transaction. Bad rows are listed as file:row: field: reason and written to the rejects file; the good rows go in. A file imported before changes nothing; a claim that comes again with other content becomes a new revision.
+
+    Example:
+
+        drgaudit import claims claims-2025-03.csv --by zhang
+    """
+    _run("claims", files, db=db, by=by, rejects=rejects)
+
+
+@app.command()
+def hospitals(files: Files, db: DbOption = None, by: ByOption = None, rejects: RejectsOption = None) -> None:
+    """Import designated hospitals (id, name, region, level, …) into the casebook.
+
+    A hospital that comes again with other content is updated and counted as revised.
+
+    Example:
+
+        drgaudit import hospitals hospitals.csv
+    """
+    _run("hospitals", files, db=db, by=by, rejects=rejects)
+
+
+@app.command()
+def groups(
+    files: Files,
+    version: Annotated[
+        str | None,
+        typer.Option(
+            "--version", metavar="V", help="Version of the group table. Default: the file name's stem."
+        ),
+    ] = None,
+    db: DbOption = None,
+    by: ByOption = None,
+    rejects: RejectsOption = None,
+) -> None:
+    """Import a region's DRG/DIP group table (weights, average costs) into the casebook.
+
+    Entries are kept per region, scheme and version; screening uses the newest imported version.
+
+    Example:
+
+        drgaudit import groups chengdu-drg-2025.csv --version 2025
+    """
+    _run("groups", files, db=db, by=by, rejects=rejects, version=version)
+
+
+def _run(
+    kind: str,
+    files: list[Path],
+    *,
+    db: str | None,
+    by: str | None,
+    rejects: Path | None,
+    version: str | None = None,
+) -> None:
+    if rejects is not None and len(files) > 1 and not rejects.is_dir():
+        raise typer.BadParameter(
+            "with several files, PATH must be an existing folder", param_hint="--rejects"
+        )
+    try:
+        engine = make_engine(db)
+    except DatabaseError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    failed = False
+    try:
+        for path in files:
+            target = rejects / default_rejects_path(path).name if rejects and rejects.is_dir() else rejects
+            try:
+                with Session(engine) as session, _ProgressBar(path) as progress:
+                    report = import_file(
+                        path,
+                        kind=kind,
+                        session=session,
+                        imported_by=by,
+                        version=version,
+                        rejects_path=target,
+                        progress=progress,
+                    )
+            except DataFileError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                failed = True
+                continue
+            except DatabaseError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(1) from exc
+            _print(report)
+    finally:
+        engine.dispose()
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print(report: ImportReport) -> None:
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    batch = f"batch {report.batch_id}" + (f", version {report.version}" if report.version else "")
+    if report.already_imported:
+        typer.echo(f"{report.path}: already imported as {batch}, nothing changed")
+        return
+    line = (
+        f"{report.path}: {report.rows_ok} imported ({report.new} new, {report.unchanged} unchanged, "
+        f"{report.revised} revised), {report.rows_rejected} rejected"
+    )
+    if report.rejects_path is not None:
+        line += f" → {report.rejects_path}"
+    typer.echo(f"{line} [{batch}]")
+    for error in report.first_errors[:ERRORS_SHOWN]:
+        typer.echo(str(error))
+    more = report.errors_total - min(len(report.first_errors), ERRORS_SHOWN)
+    if more > 0:
+        typer.echo(f"… and {more} more")
+
+
+class _ProgressBar:
+    """A Rich progress bar on stderr for a big file on a terminal; otherwise nothing."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> Callable[[int, float], None] | None:
+        if not sys.stderr.isatty():
+            return None
+        try:
+            rows = estimate_rows(self.path)
+        except DataFileError:
+            return None
+        if rows < PROGRESS_ROWS:
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self.bar.start()
+        self.task = self.bar.add_task(str(self.path), total=1.0)
+        return self.update
+
+    def update(self, rows: int, fraction: float) -> None:
+        assert self.bar is not None and self.task is not None
+        self.bar.update(self.task, completed=fraction, description=f"{self.path}: {rows:,} rows")
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()

@@ -1,0 +1,154 @@
+"""Streaming readers: formats, encodings, row numbers as a person counts them, broken rows and files."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from drgaudit.casebook.readers import RAW_LINE, ROW_PROBLEM, RowSource, detect_encoding, estimate_rows
+from drgaudit.errors import DataFileError
+
+
+def rows_of(path: Path) -> list[tuple[int, dict]]:
+    with RowSource(path) as source:
+        return list(source)
+
+
+def test_detect_encoding() -> None:
+    text = "claim_id,dept_code\nC1,心内科\n"
+    assert detect_encoding(text.encode("utf-8")) == "utf-8"
+    assert detect_encoding(codecs.BOM_UTF8 + text.encode("utf-8")) == "utf-8-sig"
+    assert detect_encoding(text.encode("gb18030")) == "gb18030"
+    assert detect_encoding(text.encode("gbk")) == "gb18030"
+    assert detect_encoding(b"claim_id\nC1\n") == "utf-8"
+    # A sample that ends inside a multibyte character is still UTF-8.
+    assert detect_encoding(text.encode("utf-8")[:-3]) == "utf-8"
+    with pytest.raises(UnicodeError, match="UTF-16"):
+        detect_encoding(text.encode("utf-16"))
+
+
+def test_csv_rows_are_numbered_as_lines(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text('a,b\n1,x\n\n2,"two\nlines"\n3,y\n,\n4,z\n', encoding="utf-8")
+    assert rows_of(path) == [
+        (2, {"a": "1", "b": "x"}),
+        (4, {"a": "2", "b": "two\nlines"}),
+        (6, {"a": "3", "b": "y"}),
+        (8, {"a": "4", "b": "z"}),
+    ]
+
+
+def test_csv_header_is_trimmed_and_lowercased(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes(codecs.BOM_UTF8 + b" Claim_ID ,Age,,\r\nC1,5,,\r\n")
+    with RowSource(path) as source:
+        assert source.header == ["claim_id", "age"]
+        assert source.encoding == "utf-8-sig"
+        assert list(source) == [(2, {"claim_id": "C1", "age": "5"})]
+
+
+def test_ragged_csv_rows(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("a,b,c\n1,2\n1,2,3,4\n1,2,3,,\n", encoding="utf-8")
+    rows = rows_of(path)
+    assert rows[0] == (2, {"a": "1", "b": "2"})
+    assert rows[1] == (
+        3,
+        {"a": "1", "b": "2", "c": "3", ROW_PROBLEM: "4 values but the header has 3 columns"},
+    )
+    assert rows[2] == (4, {"a": "1", "b": "2", "c": "3"})
+
+
+def test_gb18030_csv(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes("hospital_id,name\nH1,四川大学华西医院\n".encode("gb18030"))
+    with RowSource(path) as source:
+        assert source.encoding == "gb18030"
+        assert list(source) == [(2, {"hospital_id": "H1", "name": "四川大学华西医院"})]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "no header row"),
+        (b"\n\n", "no header row"),
+        (b"a,b,a\n1,2,3\n", "column 'a' appears twice in the header"),
+        (b"\xff\xfea\x00", "UTF-16 text is not supported"),
+    ],
+)
+def test_broken_csv_files(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataFileError, match=message) as caught:
+        rows_of(path)
+    assert caught.value.path == str(path)
+
+
+def test_unknown_file_type(tmp_path: Path) -> None:
+    with pytest.raises(DataFileError, match=r"unknown file type '\.txt'; use \.csv, \.jsonl or \.xlsx"):
+        RowSource(tmp_path / "x.txt")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(DataFileError, match="cannot read: No such file or directory"):
+        RowSource(tmp_path / "nope.csv")
+
+
+def test_jsonl_rows_are_numbered_by_line(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"a": 1}\n\n{"a": [1, 2], "b": null}\nnot json\n"text"\n', encoding="utf-8")
+    rows = rows_of(path)
+    assert rows[0] == (1, {"a": 1})
+    assert rows[1] == (3, {"a": [1, 2], "b": None})
+    assert rows[2][0] == 4 and rows[2][1][ROW_PROBLEM].startswith("not valid JSON (")
+    assert rows[2][1][RAW_LINE] == "not json\n"
+    assert rows[3] == (5, {ROW_PROBLEM: "a JSON str, not an object", RAW_LINE: '"text"\n'})
+
+
+def test_xlsx_first_sheet_with_gaps(tmp_path: Path) -> None:
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Claim_ID", "age", None])
+    sheet.append(["C1", 40])
+    sheet.append([])
+    sheet.append([None, None])
+    sheet.append(["C2", 41.0, "extra"])
+    sheet.cell(row=8, column=1, value="C3")
+    book.create_sheet("other").append(["ignored"])
+    path = tmp_path / "x.xlsx"
+    book.save(path)
+    with RowSource(path) as source:
+        assert source.header == ["claim_id", "age"]
+        assert source.encoding is None
+        rows = list(source)
+        assert source.fraction_read() == 1.0
+    assert rows == [
+        (2, {"claim_id": "C1", "age": 40}),
+        (5, {"claim_id": "C2", "age": 41.0, ROW_PROBLEM: "3 values but the header has 2 columns"}),
+        (8, {"claim_id": "C3", "age": None}),
+    ]
+
+
+def test_not_an_xlsx(tmp_path: Path) -> None:
+    path = tmp_path / "x.xlsx"
+    path.write_text("a,b\n")
+    with pytest.raises(DataFileError, match="not a readable XLSX workbook"):
+        RowSource(path)
+
+
+def test_reading_streams_and_reports_progress(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("a\n" + "".join(f"{n}\n" for n in range(200_000)), encoding="utf-8")
+    with RowSource(path) as source:
+        rows = iter(source)
+        for _ in range(1000):
+            next(rows)
+        early = source.fraction_read()
+        remaining = sum(1 for _ in rows)
+        assert early < 0.1
+        assert source.fraction_read() == 1.0
+    assert remaining == 199_000
+    assert 140_000 < estimate_rows(path) < 260_000

@@ -1,0 +1,232 @@
+"""Row validation: every check, exact messages, all errors of a row, and fast path = per-value path."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from drgaudit.casebook.rows import (
+    FEE_SUM_TOLERANCE_RATIO,
+    FEE_SUM_TOLERANCE_YUAN,
+    RowConverter,
+    content_hash,
+    fee_sum_limit,
+)
+from drgaudit.contract import CLAIM_FIELDS, FIELDS_BY_KIND
+
+
+def errors_of(raw: dict, kind: str = "claims", row: int = 7) -> list[str]:
+    result = RowConverter(kind, "f.csv")(row, raw)
+    assert isinstance(result, list), result
+    return [str(e) for e in result]
+
+
+def record_of(raw: dict, kind: str = "claims") -> dict:
+    result = RowConverter(kind, "f.csv")(2, raw)
+    assert isinstance(result, dict), result
+    return result
+
+
+def test_valid_claim_becomes_the_canonical_record(make_claim) -> None:
+    record = record_of(make_claim(4, dept_code=" 心内科 ", secondary_dx="I10.x05|E11.900", icu_hours="12.5"))
+    assert list(record) == [f.name for f in CLAIM_FIELDS]
+    assert record["claim_id"] == "C000004"
+    assert record["gender"] == "1"
+    assert record["age"] == 24
+    assert record["age_days"] is None
+    assert record["dept_code"] == "心内科"
+    assert record["admit_date"] == date(2025, 1, 5)
+    assert record["secondary_dx"] == ["I10.x05", "E11.900"]
+    assert record["procedures"] == []
+    assert record["icu_hours"] == 12.5
+    assert record["total_cost"] == 3148.0
+    assert record["fee_lab"] is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"claim_id": "  "}, "claim_id: missing (required)"),
+        ({"age": "abc"}, "age: 'abc' is not a whole number"),
+        ({"age": "41.5"}, "age: '41.5' is not a whole number"),
+        ({"age": "-1"}, "age: -1 is negative"),
+        ({"gender": "M"}, "gender: 'M' is not one of 1, 2"),
+        ({"insurance_type": "other"}, "insurance_type: 'other' is not one of employee, resident"),
+        ({"insured_region": "51010"}, "insured_region: '51010' is not a 6-digit region code"),
+        ({"admit_date": "2025/03/01"}, "admit_date: '2025/03/01' is not a date (YYYY-MM-DD)"),
+        ({"admit_date": "2025-02-30"}, "admit_date: '2025-02-30' is not a valid date"),
+        ({"admit_date": "20250301"}, "admit_date: '20250301' is not a date (YYYY-MM-DD)"),
+        (
+            {"admit_date": "2025-03-05", "discharge_date": "2025-03-01"},
+            "discharge_date: 2025-03-01 is before admit_date 2025-03-05",
+        ),
+        ({"principal_dx": "i21.000"}, "principal_dx: 'i21.000' is not an ICD-10 code"),
+        ({"secondary_dx": "I10.x05|K2"}, "secondary_dx: item 2 'K2' is not an ICD-10 code"),
+        ({"secondary_dx": "X|I10.x05|Y"}, "secondary_dx: items 1 'X', 3 'Y' are not ICD-10 codes"),
+        ({"procedures": "36.0600|AB.12"}, "procedures: item 2 'AB.12' is not an ICD-9-CM-3 code"),
+        ({"icu_hours": "nan"}, "icu_hours: 'nan' is not a number"),
+        ({"total_cost": "1,000"}, "total_cost: '1,000' is not a number"),
+        ({"fee_drug": "-0.5"}, "fee_drug: -0.5 is negative"),
+        ({"payment_scheme": "DIP", "group_code": ""}, "group_code: missing (required for DIP claims)"),
+        ({"discharge_mode": "7"}, "discharge_mode: '7' is not one of 1, 2, 3, 4, 5, 9"),
+    ],
+)
+def test_one_error(overrides: dict, message: str, make_claim) -> None:
+    assert errors_of(make_claim(1, **overrides)) == [f"f.csv:7: {message}"]
+
+
+def test_every_error_of_a_row_is_reported(make_claim) -> None:
+    raw = make_claim(1, patient_id="", age="x", treatment_region="ABCDEF", procedures="1", total_cost="")
+    assert errors_of(raw) == [
+        "f.csv:7: patient_id: missing (required)",
+        "f.csv:7: age: 'x' is not a whole number",
+        "f.csv:7: treatment_region: 'ABCDEF' is not a 6-digit region code",
+        "f.csv:7: procedures: item 1 '1' is not an ICD-9-CM-3 code",
+        "f.csv:7: total_cost: missing (required)",
+    ]
+
+
+def test_group_code_only_required_for_drg_and_dip(make_claim) -> None:
+    assert record_of(make_claim(1, payment_scheme="FFS", group_code=""))["group_code"] is None
+    assert record_of(make_claim(1, payment_scheme="PER_DIEM", group_code=""))["group_code"] is None
+
+
+def test_enums_ignore_case_and_blanks(make_claim) -> None:
+    record = record_of(make_claim(1, payment_scheme=" drg ", insurance_type="Employee"))
+    assert (record["payment_scheme"], record["insurance_type"]) == ("DRG", "employee")
+
+
+def test_datetime_is_accepted_and_its_date_used(make_claim) -> None:
+    record = record_of(make_claim(1, admit_date="2025-01-02T08:30:00", discharge_date="2025-01-04 17:05"))
+    assert (record["admit_date"], record["discharge_date"]) == (date(2025, 1, 2), date(2025, 1, 4))
+
+
+def test_money_is_rounded_to_two_places(make_claim) -> None:
+    record = record_of(make_claim(1, total_cost="3037.456", fee_bed=" 100.004 "))
+    assert (record["total_cost"], record["fee_bed"]) == (3037.46, 100.0)
+
+
+def test_fee_sum_tolerance(make_claim) -> None:
+    assert (FEE_SUM_TOLERANCE_RATIO, FEE_SUM_TOLERANCE_YUAN) == (0.01, 1.0)
+    assert fee_sum_limit(1000.0) == 1011.0
+    fees = {
+        f"fee_{name}": "" for name in ("drug", "material", "lab", "exam", "treatment", "surgery", "nursing")
+    }
+    at_limit = make_claim(1, total_cost="1000.00", **fees, fee_bed="600.00", fee_other="411.00")
+    assert record_of(at_limit)["fee_other"] == 411.0
+    over = make_claim(1, total_cost="1000.00", **fees, fee_bed="600.00", fee_other="411.01")
+    assert errors_of(over) == [
+        "f.csv:7: total_cost: 1000.00 is below the sum of the fee_* categories, 1011.01"
+    ]
+
+
+def test_hospital_and_group_rows() -> None:
+    hospital = record_of(
+        {
+            "hospital_id": "H1",
+            "name": "华西",
+            "region": "510100",
+            "level": "3",
+            "designated_on": "2024-07-01",
+            "regional_center": "是",
+        },
+        "hospitals",
+    )
+    assert hospital == {
+        "hospital_id": "H1",
+        "name": "华西",
+        "region": "510100",
+        "level": "3",
+        "designated_on": date(2024, 7, 1),
+        "regional_center": True,
+    }
+    assert errors_of(
+        {"hospital_id": "H1", "name": "", "region": "5101", "level": "4", "regional_center": "maybe"},
+        "hospitals",
+    ) == [
+        "f.csv:7: name: missing (required)",
+        "f.csv:7: region: '5101' is not a 6-digit region code",
+        "f.csv:7: level: '4' is not one of 1, 2, 3",
+        "f.csv:7: regional_center: 'maybe' is not yes/no (1/0, true/false)",
+    ]
+    group = record_of(
+        {
+            "region": "510100",
+            "scheme": "DRG",
+            "group_code": "FM19",
+            "weight": "1.2345",
+            "avg_cost": "23456.789",
+        },
+        "groups",
+    )
+    assert (group["weight"], group["avg_cost"], group["avg_los"], group["name"]) == (
+        1.2345,
+        23456.79,
+        None,
+        None,
+    )
+
+
+def test_values_from_json_and_excel(make_claim) -> None:
+    raw = {
+        **make_claim(1),
+        "age": 33,
+        "gender": 2.0,
+        "insured_region": 510100,
+        "admit_date": datetime(2025, 1, 2, 9, 0),
+        "discharge_date": date(2025, 1, 3),
+        "total_cost": 5000,
+        "secondary_dx": ["I10.x05", " E11.900 "],
+        "icu_hours": None,
+    }
+    record = record_of(raw)
+    assert (record["age"], record["gender"], record["insured_region"]) == (33, "2", "510100")
+    assert (record["admit_date"], record["discharge_date"]) == (date(2025, 1, 2), date(2025, 1, 3))
+    assert (record["total_cost"], record["secondary_dx"], record["icu_hours"]) == (
+        5000.0,
+        ["I10.x05", "E11.900"],
+        None,
+    )
+    assert errors_of({**make_claim(1), "age": True, "claim_id": ["a"]}) == [
+        "f.csv:7: claim_id: ['a'] is not a single value",
+        "f.csv:7: age: True is not a whole number",
+    ]
+
+
+def test_a_whole_chunk_gives_the_same_records_as_one_row_at_a_time(make_claim) -> None:
+    # Rows that take every column's fast path, and rows that make some columns fall back.
+    rows = [make_claim(n) for n in range(40)]
+    rows += [
+        make_claim(
+            40,
+            age=" 41 ",
+            secondary_dx=" I10.x05 | E11.900",
+            total_cost="4480.456",
+            admit_date="2025-01-01 08:00",
+        ),
+        make_claim(41, gender=" 2", payment_scheme="dip", procedures="36.0600||96.0800x005", fee_bed="7"),
+        make_claim(42, age="x", insured_region="123"),
+    ]
+    converter = RowConverter("claims", "f.csv")
+    chunk = converter.convert(list(enumerate(rows, start=2)), list(rows[0]))
+    one_by_one = [converter(n, raw) for n, raw in enumerate(rows, start=2)]
+    for position, single in enumerate(one_by_one):
+        if isinstance(single, list):
+            assert [str(e) for e in chunk.errors[position]] == [str(e) for e in single]
+        else:
+            assert position not in chunk.errors
+            assert chunk.record(position) == single
+    assert chunk.record(40)["secondary_dx"] == ["I10.x05", "E11.900"]
+    assert chunk.record(41)["procedures"] == ["36.0600", "96.0800x005"]
+    assert chunk.good == list(range(42))
+
+
+def test_content_hash_follows_the_content(make_claim) -> None:
+    fields = FIELDS_BY_KIND["claims"]
+    record = record_of(make_claim(3))
+    same = record_of(make_claim(3, total_cost="3111.0", admit_date="2025-01-04T00:00:00"))
+    assert content_hash(record, fields) == content_hash(same, fields)
+    other = record_of(make_claim(3, dept_code="D9"))
+    assert content_hash(record, fields) != content_hash(other, fields)
+    assert len(content_hash(record, fields)) == 32

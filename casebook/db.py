@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from drgaudit.errors import DatabaseError
 from drgaudit.settings import database_url
@@ -36,6 +36,9 @@ def make_engine(url: str | None = None) -> Engine:
         if sa_url.database in (None, "", ":memory:"):
             # A private in-memory database lives as long as its one connection.
             kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+        elif sa_url.query.get("mode") == "memory":
+            # A named in-memory database shared by several engines (tests): one connection per thread.
+            kwargs.update(poolclass=SingletonThreadPool)
     try:
         engine = create_engine(sa_url, **kwargs)
     except (ArgumentError, ImportError) as exc:
@@ -90,3 +93,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             return
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema of `engine`'s database back to `revision` (`base`: no tables), in one transaction."""
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)

@@ -319,7 +319,7 @@ class _Import:
                 break
             if track_keys:
                 for _row, raw in raw_rows:
-                    self.unknown_keys.update(k for k in raw if k not in known)
+                    self.unknown_keys.update(k for k in raw if k not in known and isinstance(k, str))
             chunk = self.converter.convert(raw_rows, self.source.header)
             errors = chunk.errors
             good = chunk.good

@@ -77,6 +77,7 @@ class RowSource:
         self.header: list[str] | None = None
         self.estimated_rows = 0
         self._binary: IO[bytes] | None = None
+        self._text: io.TextIOWrapper | None = None
         self._size = 0
         self._workbook: Any = None
         self._rows: Iterator[tuple[int, dict[str, Any]]]
@@ -103,6 +104,9 @@ class RowSource:
 
     def close(self) -> None:
         """Release the file."""
+        if self._text is not None:
+            self._text.close()
+            self._text = None
         if self._binary is not None:
             self._binary.close()
             self._binary = None
@@ -113,6 +117,8 @@ class RowSource:
     def fraction_read(self) -> float:
         """How much of the file has been read, 0 to 1."""
         if self._binary is not None and self._size:
+            if self._binary.closed:
+                return 1.0
             return min(1.0, self._binary.tell() / self._size)
         return self._xlsx_fraction
 
@@ -132,17 +138,19 @@ class RowSource:
             self.estimated_rows = int(self._size / (len(sample) / lines))
         else:
             self.estimated_rows = lines
-        text = io.TextIOWrapper(self._binary, encoding=self.encoding, newline="")
+        # Kept on self: the wrapper closes the file when it is collected.
+        self._text = text = io.TextIOWrapper(self._binary, encoding=self.encoding, newline="")
         if self.format == "csv":
             self._rows = self._csv_rows(text)
         else:
             self._rows = self._jsonl_rows(text)
 
-    def _decode_error(self, exc: UnicodeDecodeError, row: int) -> DataFileError:
+    def _decode_error(self, exc: UnicodeDecodeError) -> DataFileError:
+        line = _first_undecodable_line(self.path, self.encoding or "utf-8")
         return DataFileError(
             self.name,
-            f"row {row}: bytes that are not {self.encoding} text ({exc.reason}); "
-            "save the file as UTF-8 or GB18030",
+            f"line {line}: bytes that are not {self.encoding} text ({exc.reason}); "
+            "save the whole file as UTF-8 or GB18030",
         )
 
     def _csv_rows(self, text: io.TextIOWrapper) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -150,7 +158,7 @@ class RowSource:
         try:
             first = next(reader, None)
         except UnicodeDecodeError as exc:
-            raise self._decode_error(exc, 1) from exc
+            raise self._decode_error(exc) from exc
         except csv.Error as exc:
             raise DataFileError(self.name, f"row 1: {exc}") from exc
         if first is None or not any(cell.strip() for cell in first):
@@ -168,7 +176,7 @@ class RowSource:
             except StopIteration:
                 return
             except UnicodeDecodeError as exc:
-                raise self._decode_error(exc, start) from exc
+                raise self._decode_error(exc) from exc
             except csv.Error as exc:
                 raise DataFileError(self.name, f"row {start}: {exc}") from exc
             line = reader.line_num
@@ -200,7 +208,7 @@ class RowSource:
                     continue
                 yield number, value
         except UnicodeDecodeError as exc:
-            raise self._decode_error(exc, number + 1) from exc
+            raise self._decode_error(exc) from exc
 
     # -- XLSX ---------------------------------------------------------------------------------------
 
@@ -252,6 +260,19 @@ class RowSource:
             seen.add(name)
         self.header = header
         return header
+
+
+def _first_undecodable_line(path: Path, encoding: str) -> int | str:
+    """The number of the first line of a text file that does not decode (text decoders work in blocks,
+    so the line being read when decoding failed can be far before the bad bytes)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, start=1):
+            try:
+                decoder.decode(line)
+            except UnicodeDecodeError:
+                return number
+    return "?"
 
 
 def estimate_rows(path: Path | str) -> int:

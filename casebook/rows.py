@@ -47,8 +47,8 @@ MONEY_FIELDS = frozenset(
 )
 
 _CODE_SHAPES: dict[str, tuple[re.Pattern[str], str]] = {
-    "dx": (ICD10_RE, "an ICD-10 code"),
-    "px": (ICD9_RE, "an ICD-9-CM-3 code"),
+    "dx": (ICD10_RE, "ICD-10 code"),
+    "px": (ICD9_RE, "ICD-9-CM-3 code"),
 }
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "是"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "否"})
@@ -228,7 +228,7 @@ def _list_converter(spec: Field) -> Converter:
         if bad:
             if len(bad) == 1:
                 n, code = bad[0]
-                raise _Invalid(f"item {n} {_show(code)} is not {what}")
+                raise _Invalid(f"item {n} {_show(code)} is not an {what}")
             listed = ", ".join(f"{n} {_show(code)}" for n, code in bad)
             raise _Invalid(f"items {listed} are not {what}s")
         return codes
@@ -267,7 +267,8 @@ def converter_for(spec: Field) -> Converter:
     if kind == "region":
         return _pattern_converter(REGION_RE, "a 6-digit region code")
     if kind in _CODE_SHAPES:
-        return _pattern_converter(*_CODE_SHAPES[kind])
+        pattern, what = _CODE_SHAPES[kind]
+        return _pattern_converter(pattern, f"an {what}")
     if kind == "list":
         return _list_converter(spec)
     raise ValueError(f"field {spec.name}: no converter for type {kind!r}")

@@ -112,9 +112,7 @@ def _run(
     version: str | None = None,
 ) -> None:
     if rejects is not None and len(files) > 1 and not rejects.is_dir():
-        raise typer.BadParameter(
-            "with several files, PATH must be an existing folder", param_hint="--rejects"
-        )
+        raise typer.BadParameter("a folder is needed for several files", param_hint="--rejects")
     try:
         engine = make_engine(db)
     except DatabaseError as exc:

@@ -1,0 +1,116 @@
+"""`drgaudit demo`: make a synthetic province with planted violations and load it into the casebook."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from drgaudit.cli.options import DbOption
+from drgaudit.demo.codes import default_codes_dir
+from drgaudit.demo.generator import DEFAULT_CLAIMS, DEFAULT_SEED
+from drgaudit.demo.run import DemoResult, run_demo
+from drgaudit.errors import DrgauditError
+
+STAGES = {
+    "generate": "generating",
+    "hospitals": "importing hospitals.csv",
+    "groups": "importing groups.csv",
+    "claims": "importing claims.csv",
+}
+
+
+def demo(
+    seed: Annotated[
+        int, typer.Option(help="Random seed; the same seed and size give the same files.")
+    ] = DEFAULT_SEED,
+    claims: Annotated[
+        int, typer.Option("--claims", metavar="N", help="Number of claims to generate.")
+    ] = DEFAULT_CLAIMS,
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Folder for the generated files.")] = Path(
+        "drgaudit-demo"
+    ),
+    codes: Annotated[
+        Path | None,
+        typer.Option(
+            "--codes",
+            metavar="DIR",
+            help="Full national code tables to draw codes from. Default: ../shared/reference/chs-drg-1.1 "
+            "if it exists, else the bundled CHS-DRG 1.1 subset.",
+            show_default=False,
+            file_okay=False,
+        ),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Generate a synthetic province (hospitals, group tables, claims with planted violations and their
+    ground truth in truth.csv) and import it into the casebook.
+
+    Example:  drgaudit demo --claims 50000 --out drgaudit-demo
+    """
+    codes_dir = codes if codes is not None else default_codes_dir()
+    typer.echo(
+        f"code tables: {codes_dir if codes_dir is not None else 'bundled CHS-DRG 1.1 subset (rules/codes)'}"
+    )
+    try:
+        with _ProgressBars() as progress:
+            result = run_demo(
+                out, seed=seed, claims=claims, codes_dir=codes_dir, db_url=db, progress=progress
+            )
+    except DrgauditError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    _print(result)
+
+
+def _print(result: DemoResult) -> None:
+    m = result.manifest
+    typer.echo(
+        f"generated {m.claims} claims of {m.patients} patients at {m.hospitals} hospitals in {m.out_dir}"
+    )
+    typer.echo(f"cross-region claims: {m.cross_region} ({m.cross_region_share:.1%})")
+    typer.echo("planted cases and look-alikes (truth.csv):")
+    for family, planted in m.planted.items():
+        typer.echo(f"  {family:<24} {planted:>6} planted {m.lookalikes[family]:>6} look-alikes")
+    for kind, report in result.imports.items():
+        if report.already_imported:
+            typer.echo(f"{kind}.csv: already imported as batch {report.batch_id}, nothing changed")
+            continue
+        rejected = f", {report.rows_rejected} rejected" if report.rows_rejected else ""
+        typer.echo(
+            f"{kind}.csv: batch {report.batch_id}, {report.rows_ok} rows ({report.new} new, "
+            f"{report.unchanged} unchanged, {report.revised} revised{rejected})"
+        )
+    typer.echo(f"claims batch: {result.claims_batch_id} ({result.database_url})")
+
+
+class _ProgressBars:
+    """One rich progress bar per stage of the run, on stderr; the callback for `run_demo`."""
+
+    def __init__(self) -> None:
+        self.bars = Progress(
+            TextColumn("{task.description:<24}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self.tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> _ProgressBars:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.tasks:
+            self.bars.stop()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.tasks:
+            self.bars.start()
+        if stage not in self.tasks:
+            self.tasks[stage] = self.bars.add_task(STAGES[stage], total=total)
+        self.bars.update(self.tasks[stage], completed=done)

@@ -1,0 +1,88 @@
+"""`run_demo`: generate the demo province and load it into the casebook (what `drgaudit demo` does)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlmodel import Session
+
+from drgaudit.casebook.db import make_engine
+from drgaudit.casebook.ingest import ImportReport, import_file
+from drgaudit.demo.generator import DEFAULT_CLAIMS, DEFAULT_SEED, DemoManifest, generate
+from drgaudit.settings import database_url
+
+# Who the casebook records as the importer of the demo files.
+IMPORTED_BY = "drgaudit demo"
+# Version label of the demo's group table in the casebook (the table is the same for every seed).
+GROUPS_VERSION = "demo"
+IMPORT_KINDS: tuple[str, ...] = ("hospitals", "groups", "claims")
+
+# progress(stage, done, total): stage is "generate" (claims written of claims asked) or one of
+# IMPORT_KINDS (thousandths of the file read).
+DemoProgress = Callable[[str, int, int], None]
+
+
+@dataclass
+class DemoResult:
+    """What a demo run made: the generated folder and the import batches in the casebook."""
+
+    manifest: DemoManifest
+    codes_dir: Path | None
+    database_url: str
+    imports: dict[str, ImportReport] = field(default_factory=dict)
+
+    @property
+    def claims_batch_id(self) -> int:
+        return self.imports["claims"].batch_id
+
+
+def run_demo(
+    out_dir: Path,
+    *,
+    seed: int = DEFAULT_SEED,
+    claims: int = DEFAULT_CLAIMS,
+    codes_dir: Path | None = None,
+    db_url: str | None = None,
+    progress: DemoProgress | None = None,
+) -> DemoResult:
+    """Generate the demo into `out_dir`, then import hospitals.csv, groups.csv and claims.csv into the casebook.
+
+    The claims batch is what a screening step takes next (`result.claims_batch_id`); screening should
+    use the same code tables (`result.codes_dir`, None for the bundled subset) and the rule pack's
+    parameters of the demo regions.
+    """
+
+    def generation(done: int, total: int) -> None:
+        if progress is not None:
+            progress("generate", done, total)
+
+    manifest = generate(out_dir, seed=seed, claims=claims, codes_dir=codes_dir, progress=generation)
+    url = database_url(db_url)
+    result = DemoResult(manifest=manifest, codes_dir=codes_dir, database_url=url)
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            for kind in IMPORT_KINDS:
+                result.imports[kind] = import_file(
+                    manifest.path(f"{kind}.csv"),
+                    kind=kind,
+                    session=session,
+                    imported_by=IMPORTED_BY,
+                    version=GROUPS_VERSION if kind == "groups" else None,
+                    progress=_import_progress(progress, kind),
+                )
+    finally:
+        engine.dispose()
+    return result
+
+
+def _import_progress(progress: DemoProgress | None, kind: str) -> Callable[[int, float], None] | None:
+    if progress is None:
+        return None
+
+    def report(_rows: int, fraction: float) -> None:
+        progress(kind, round(fraction * 1000), 1000)
+
+    return report

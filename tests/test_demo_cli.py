@@ -1,0 +1,84 @@
+"""`drgaudit demo` and `run_demo`: generate, import into the casebook, summarise."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from drgaudit.cli.root import app
+from drgaudit.demo.codes import SHARED_REFERENCE, default_codes_dir
+from drgaudit.demo.run import run_demo
+
+
+def count(db: Path, table: str) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def test_run_demo_imports_every_file_once(tmp_path: Path) -> None:
+    db = tmp_path / "casebook.sqlite"
+    stages: list[tuple[str, int, int]] = []
+    result = run_demo(
+        tmp_path / "out", claims=1200, db_url=str(db), progress=lambda *args: stages.append(args)
+    )
+    assert {kind: r.rows_ok for kind, r in result.imports.items()} == {
+        "hospitals": 30,
+        "groups": result.manifest.groups,
+        "claims": 1200,
+    }
+    assert all(r.rows_rejected == 0 for r in result.imports.values())
+    assert result.claims_batch_id == result.imports["claims"].batch_id
+    assert count(db, "claim") == 1200 and count(db, "hospital") == 30
+    assert stages[-1] == ("claims", 1000, 1000) and ("generate", 1200, 1200) in stages
+    assert result.codes_dir is None and result.database_url.endswith("casebook.sqlite")
+
+    again = run_demo(tmp_path / "out", claims=1200, db_url=str(db))
+    assert all(r.already_imported for r in again.imports.values())
+    assert count(db, "claim") == 1200
+
+
+def test_demo_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "demo-out"
+    result = CliRunner().invoke(
+        app,
+        ["demo", "--claims", "1500", "--seed", "5", "--out", str(out), "--db", str(tmp_path / "c.sqlite")],
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "code tables: bundled CHS-DRG 1.1 subset (rules/codes)"
+    assert lines[1].startswith("generated 1500 claims of ") and lines[1].endswith(str(out))
+    truth = (out / "truth.csv").read_text(encoding="utf-8")
+    planted = truth.count(",split_hospitalization,SPLIT-001,planted,")
+    assert planted >= 10
+    assert any(line.split()[:3] == ["split_hospitalization", str(planted), "planted"] for line in lines)
+    assert "claims.csv: batch 3, 1500 rows (1500 new, 0 unchanged, 0 revised)" in lines
+    assert lines[-1].startswith("claims batch: 3 (sqlite:///")
+    assert count(tmp_path / "c.sqlite", "claim") == 1500
+
+    again = CliRunner().invoke(
+        app,
+        ["demo", "--claims", "1500", "--seed", "5", "--out", str(out), "--db", str(tmp_path / "c.sqlite")],
+    )
+    assert again.exit_code == 0 and "claims.csv: already imported as batch 3, nothing changed" in again.stdout
+
+
+def test_demo_command_reports_errors(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["demo", "--claims", "50", "--out", str(tmp_path / "o"), "--db", str(tmp_path / "c.sqlite")]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: the demo needs at least")
+
+
+def test_default_code_tables_are_the_shared_reference_when_present(tmp_path: Path) -> None:
+    work = tmp_path / "main"
+    work.mkdir()
+    assert default_codes_dir(work) is None
+    reference = work / SHARED_REFERENCE
+    reference.mkdir(parents=True)
+    (reference / "diagnoses.tsv").write_text("code\tname\n", encoding="utf-8")
+    assert default_codes_dir(work) == reference.resolve()

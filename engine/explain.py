@@ -122,3 +122,36 @@ def explain_claim(
             best.applies = False
         result.rules.append(best)
     return result
+
+
+def render_explanation(explanation: ClaimExplanation) -> list[str]:
+    """The explanation as text lines: every rule, fired or not, with each condition's value."""
+    facts = explanation.facts
+    lines = [
+        f"claim {explanation.claim_id}: patient {facts.get('patient_id')}, hospital {facts.get('hospital_id')}, "
+        f"treatment region {explanation.region} (rule profile: {explanation.profile}), "
+        f"{facts.get('admit_date')} – {facts.get('discharge_date')}, {facts.get('payment_scheme')} {facts.get('group_code') or ''}".rstrip()
+    ]
+    fired = sum(r.fired for r in explanation.rules)
+    lines.append(f"{fired} of {len(explanation.rules)} rules fired")
+    for rule in explanation.rules:
+        if rule.fired:
+            status = "HIT "
+        elif not rule.applies:
+            status = "n/a "
+        else:
+            status = "no  "
+        lines.append("")
+        lines.append(f"{status} {rule.rule_id}  {rule.rule.title}  [{rule.rule.action}, {rule.rule.severity}]")
+        for reason in rule.not_applicable:
+            lines.append(f"      not applicable: {reason}")
+        if rule.earlier_id:
+            lines.append(f"      earlier claim: {rule.earlier_id}")
+        for condition in rule.conditions:
+            lines.append(f"      {condition.kind:<6} {'true ' if condition.value else 'false'}  {condition.source}")
+        if rule.values:
+            lines.append("      values: " + ", ".join(f"{k}={v}" for k, v in rule.values.items()))
+        if rule.hit is not None:
+            lines.append(f"      message: {rule.hit.message}")
+            lines.append(f"      amount at risk: {rule.hit.amount_at_risk:,.2f}")
+    return lines

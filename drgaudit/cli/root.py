@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from drgaudit.cli import demo, imports, rules, screening
+
 app = typer.Typer(
     name="drgaudit",
     help="Audit inpatient DRG/DIP claims (in-province cross-region first) against auditors' YAML rules.",
@@ -13,13 +15,10 @@ app = typer.Typer(
     add_completion=False,
 )
 
-from drgaudit.cli import rules  # noqa: E402
-
-app.add_typer(rules.app, name="rules")
-from drgaudit.cli import imports  # noqa: E402
-
-app.add_typer(imports.app, name="import")
-
-from drgaudit.cli import demo  # noqa: E402
-
 app.command(name="demo")(demo.demo)
+app.add_typer(imports.app, name="import")
+imports.app.command(name="codes")(screening.import_codes)
+app.command(name="batches")(screening.batches)
+app.command(name="screen")(screening.screen)
+app.command(name="explain")(screening.explain)
+app.add_typer(rules.app, name="rules")

@@ -1,0 +1,312 @@
+"""Casebook tables and data functions for screening: code tables, screen runs and the hits they produced.
+
+Re-screening a batch is idempotent: hits are keyed by (batch, claim, rule); a hit that comes out the same
+(same rule file version, same content) is left as it is, a changed one is replaced, one that no longer
+fires is removed, all in one transaction, and the run records how many of each.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Index,
+    PrimaryKeyConstraint,
+    Text,
+    UniqueConstraint,
+    delete,
+    insert,
+    select,
+)
+from sqlmodel import Field, Session, SQLModel
+
+from drgaudit.casebook.models import MONEY
+from drgaudit.engine.codes import CODE_FILES, CodeTables
+from drgaudit.engine.hits import Hit
+
+
+class CodeSetBase(SQLModel):
+    """One set of national code tables (a grouping-scheme version) loaded into the casebook."""
+
+    name: str = Field(index=True, unique=True)
+    source: str
+    digest: str
+    imported_by: str | None = None
+    counts: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
+
+
+class CodeSetCreate(CodeSetBase):
+    """Input form of a code set."""
+
+
+class CodeSet(CodeSetBase, table=True):
+    """A code set as stored."""
+
+    __tablename__ = "code_set"
+
+    id: int | None = Field(default=None, primary_key=True)
+    imported_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class CodeEntry(SQLModel, table=True):
+    """One row of one code table (diagnoses, procedures, mcc, cc, principal_exclusion, drg_groups)."""
+
+    __tablename__ = "code_entry"
+    __table_args__ = (PrimaryKeyConstraint("set_id", "table_name", "code"), {"sqlite_with_rowid": False})
+
+    set_id: int = Field(foreign_key="code_set.id")
+    table_name: str
+    code: str
+    value: str = Field(sa_type=Text)
+
+
+class ScreenRunBase(SQLModel):
+    """One screening run: what was screened, with which rules and code tables, and what came out."""
+
+    batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)
+    source: str
+    rules_dir: str
+    rules_version: str
+    codes_source: str
+    codes_version: str
+    workers: int = 1
+    status: str = "running"
+    patients: int = 0
+    claims: int = 0
+    hits_total: int = 0
+    hits_new: int = 0
+    hits_unchanged: int = 0
+    hits_removed: int = 0
+    amount_at_risk: float = Field(default=0.0, sa_type=MONEY)
+    run_by: str | None = None
+
+
+class ScreenRunCreate(ScreenRunBase):
+    """Input form of a screen run."""
+
+
+class ScreenRun(ScreenRunBase, table=True):
+    """A screen run as stored."""
+
+    __tablename__ = "screen_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime = Field(sa_type=DateTime(timezone=True))
+    finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class ScreenHitBase(SQLModel):
+    """One hit as the casebook keeps it: the DATA-CONTRACT screening output plus where it came from."""
+
+    batch_id: int = Field(foreign_key="import_batch.id")
+    run_id: int = Field(foreign_key="screen_run.id")
+    claim_id: str = Field(index=True)
+    patient_id: str
+    region: str
+    rule_id: str = Field(index=True)
+    rule_file: str
+    rule_version: str
+    family: str
+    severity: str
+    action: str = Field(index=True)
+    amount_at_risk: float = Field(default=0.0, sa_type=MONEY)
+    message: str = Field(sa_type=Text)
+    evidence: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    ordinal: int
+    content_hash: str
+
+
+class ScreenHitCreate(ScreenHitBase):
+    """Input form of a stored hit."""
+
+
+class ScreenHit(ScreenHitBase, table=True):
+    """A stored hit; one per batch, claim and rule."""
+
+    __tablename__ = "screen_hit"
+    __table_args__ = (
+        UniqueConstraint("batch_id", "claim_id", "rule_id", name="uq_screen_hit_key"),
+        Index("ix_screen_hit_batch_ordinal", "batch_id", "ordinal"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def hit_content_hash(hit: Hit) -> str:
+    """A digest of everything a person sees in a hit, to tell an unchanged hit from a changed one."""
+    payload = json.dumps(hit.to_dict(), ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+@dataclass
+class CodeSetReport:
+    """What `import_code_tables` did."""
+
+    code_set_id: int
+    name: str
+    counts: dict[str, int]
+    already_imported: bool
+
+
+def import_code_tables(
+    *, session: Session, directory: Path | str, name: str | None = None, imported_by: str | None = None
+) -> CodeSetReport:
+    """Load a folder of code tables into the casebook under `name` (default: the folder's name).
+
+    Loading the same tables again changes nothing; a different content under an existing name is an error.
+    """
+    tables = CodeTables.from_dir(directory)
+    name = name or Path(directory).resolve().name
+    existing = session.exec(select(CodeSet).where(CodeSet.name == name)).scalars().first()
+    counts = {table: len(rows) for table, rows in tables.tables.items()}
+    if existing is not None:
+        if existing.digest != tables.digest:
+            from drgaudit.errors import DataFileError
+
+            raise DataFileError(
+                str(directory),
+                f"code set `{name}` is already loaded with other content; choose another --name",
+            )
+        return CodeSetReport(existing.id, name, existing.counts, True)
+    code_set = CodeSet(
+        name=name,
+        source=str(directory),
+        digest=tables.digest,
+        imported_by=imported_by or getpass.getuser(),
+        counts=counts,
+        imported_at=_now(),
+    )
+    session.add(code_set)
+    session.flush()
+    rows = [
+        {"set_id": code_set.id, "table_name": table, "code": code, "value": value}
+        for table in CODE_FILES
+        for code, value in tables.tables[table].items()
+    ]
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(CodeEntry), rows[start : start + 5000])
+    session.commit()
+    return CodeSetReport(code_set.id, name, counts, False)
+
+
+def load_code_tables(*, session: Session, name: str | None = None) -> CodeTables | None:
+    """Code tables from the casebook: the named set, else the most recently loaded one; None if there is none."""
+    query = select(CodeSet)
+    query = (
+        query.where(CodeSet.name == name)
+        if name
+        else query.order_by(CodeSet.imported_at.desc(), CodeSet.id.desc())
+    )
+    code_set = session.exec(query).scalars().first()
+    if code_set is None:
+        if name:
+            from drgaudit.errors import DrgauditError
+
+            raise DrgauditError(f"no code set named `{name}` in the casebook")
+        return None
+    tables: dict[str, dict[str, str]] = {table: {} for table in CODE_FILES}
+    rows = session.execute(
+        select(CodeEntry.table_name, CodeEntry.code, CodeEntry.value).where(CodeEntry.set_id == code_set.id)
+    )
+    for table, code, value in rows:
+        tables[table][code] = value
+    return CodeTables.from_rows(
+        f"casebook code set `{code_set.name}` ({code_set.source})", tables, code_set.digest
+    )
+
+
+def start_run(*, session: Session, run: ScreenRunCreate) -> ScreenRun:
+    """Record the start of a screening run."""
+    stored = ScreenRun.model_validate(
+        run, update={"started_at": _now(), "run_by": run.run_by or getpass.getuser()}
+    )
+    session.add(stored)
+    session.commit()
+    session.refresh(stored)
+    return stored
+
+
+def store_hits(*, session: Session, run: ScreenRun, batch_id: int, hits: Iterable[Hit]) -> ScreenRun:
+    """Replace a batch's stored hits by this run's, keeping unchanged ones; one transaction; returns the run."""
+    existing = {
+        (claim_id, rule_id): (hit_id, digest)
+        for hit_id, claim_id, rule_id, digest in session.execute(
+            select(ScreenHit.id, ScreenHit.claim_id, ScreenHit.rule_id, ScreenHit.content_hash).where(
+                ScreenHit.batch_id == batch_id
+            )
+        )
+    }
+    seen: set[tuple[str, str]] = set()
+    new_rows: list[dict[str, Any]] = []
+    replaced: list[int] = []
+    unchanged = total = 0
+    amount = 0.0
+    for ordinal, hit in enumerate(hits):
+        key = (hit.claim_id, hit.rule_id)
+        seen.add(key)
+        total += 1
+        amount += hit.amount_at_risk
+        digest = hit_content_hash(hit)
+        old = existing.get(key)
+        if old is not None and old[1] == digest:
+            unchanged += 1
+            continue
+        if old is not None:
+            replaced.append(old[0])
+        new_rows.append(
+            {
+                "batch_id": batch_id, "run_id": run.id, "claim_id": hit.claim_id, "patient_id": hit.patient_id,
+                "region": hit.region, "rule_id": hit.rule_id, "rule_file": hit.rule_file, "rule_version": hit.rule_version,
+                "family": hit.family, "severity": hit.severity, "action": hit.action, "amount_at_risk": hit.amount_at_risk,
+                "message": hit.message, "evidence": hit.evidence, "ordinal": ordinal, "content_hash": digest,
+            }
+        )  # fmt: skip
+    gone = [hit_id for key, (hit_id, _) in existing.items() if key not in seen]
+    for ids in (replaced, gone):
+        for start in range(0, len(ids), 500):
+            session.execute(delete(ScreenHit).where(ScreenHit.id.in_(ids[start : start + 500])))
+    for start in range(0, len(new_rows), 2000):
+        session.execute(insert(ScreenHit), new_rows[start : start + 2000])
+    run.hits_total = total
+    run.hits_new = len(new_rows)
+    run.hits_unchanged = unchanged
+    run.hits_removed = len(gone)
+    run.amount_at_risk = round(amount, 2)
+    session.add(run)
+    session.commit()
+    return run
+
+
+def finish_run(*, session: Session, run: ScreenRun, status: str, patients: int, claims: int) -> ScreenRun:
+    """Record the end of a run."""
+    run.status = status
+    run.patients = patients
+    run.claims = claims
+    run.finished_at = _now()
+    session.add(run)
+    session.commit()
+    session.refresh(run)
+    return run
+
+
+def hits_for_claim(*, session: Session, claim_id: str) -> list[ScreenHit]:
+    """Every stored hit of one claim, newest batch first."""
+    query = (
+        select(ScreenHit)
+        .where(ScreenHit.claim_id == claim_id)
+        .order_by(ScreenHit.batch_id.desc(), ScreenHit.ordinal)
+    )
+    return list(session.exec(query).scalars())

@@ -1,0 +1,128 @@
+"""Screening many patients, in this process or in worker processes partitioned by patient.
+
+durable-rules holds the GIL, so parallel screening uses processes. Each worker loads the rule pack and
+builds its own durable-rules rulesets once; the parent sends chunks of patients (a patient's batch
+claims and earlier claims) and receives their hits. At most a few chunks per worker are in flight, so
+memory is bounded by the chunks, not by the batch; results come back in the order they were sent, so
+the output order does not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drgaudit.engine.codes import CodeTables
+from drgaudit.engine.facts import ReferenceData
+from drgaudit.engine.hits import Hit
+from drgaudit.engine.loader import load_pack
+from drgaudit.engine.screen import Screener
+
+
+@dataclass
+class Partition:
+    """One patient's claims to screen (`batch`) and earlier claims for context (`history`)."""
+
+    patient_id: str
+    batch: list[dict[str, Any]]
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ScreenSetup:
+    """Everything a worker needs to build its Screener."""
+
+    rules_dir: Path
+    codes: CodeTables
+    hospitals: dict[str, dict[str, Any]]
+    groups: dict[tuple[str, str, str], dict[str, Any]]
+
+    def screener(self) -> Screener:
+        pack = load_pack(self.rules_dir)
+        return Screener(pack, ReferenceData(self.hospitals, self.groups, self.codes, pack))
+
+
+@dataclass
+class ChunkResult:
+    """The hits of one chunk of patients, and how many patients and claims it held."""
+
+    hits: list[Hit]
+    patients: int
+    claims: int
+
+
+_worker_screener: Screener | None = None
+
+
+def _init_worker(setup: ScreenSetup) -> None:
+    global _worker_screener
+    _worker_screener = setup.screener()
+
+
+def _screen_chunk(chunk: list[Partition]) -> ChunkResult:
+    assert _worker_screener is not None, "worker not initialised"
+    return screen_chunk(_worker_screener, chunk)
+
+
+def screen_chunk(screener: Screener, chunk: list[Partition]) -> ChunkResult:
+    """Screen a list of patients with one Screener."""
+    hits: list[Hit] = []
+    claims = 0
+    for part in chunk:
+        claims += len(part.batch)
+        hits.extend(screener.screen_patient(part.patient_id, part.batch, part.history))
+    return ChunkResult(hits, len(chunk), claims)
+
+
+def chunked(partitions: Iterable[Partition], size: int) -> Iterator[list[Partition]]:
+    """Group partitions into lists of `size` patients."""
+    chunk: list[Partition] = []
+    for part in partitions:
+        chunk.append(part)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def screen_partitions(
+    partitions: Iterable[Partition],
+    setup: ScreenSetup,
+    *,
+    workers: int = 1,
+    chunk_size: int = 200,
+    in_flight_per_worker: int = 3,
+    on_chunk: Callable[[ChunkResult], None] | None = None,
+) -> Iterator[Hit]:
+    """Every hit of every partition, in partition order, screened by `workers` processes."""
+    chunks = chunked(partitions, chunk_size)
+    if workers <= 1:
+        screener = setup.screener()
+        for chunk in chunks:
+            result = screen_chunk(screener, chunk)
+            if on_chunk:
+                on_chunk(result)
+            yield from result.hits
+        return
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    with context.Pool(processes=workers, initializer=_init_worker, initargs=(setup,)) as pool:
+        pending: deque = deque()
+        limit = workers * in_flight_per_worker
+        for chunk in chunks:
+            pending.append(pool.apply_async(_screen_chunk, (chunk,)))
+            while len(pending) >= limit:
+                yield from _collect(pending.popleft().get(), on_chunk)
+        while pending:
+            yield from _collect(pending.popleft().get(), on_chunk)
+
+
+def _collect(result: ChunkResult, on_chunk: Callable[[ChunkResult], None] | None) -> list[Hit]:
+    if on_chunk:
+        on_chunk(result)
+    return result.hits

@@ -1,0 +1,257 @@
+"""Screening a casebook batch, or files with no prior import, end to end.
+
+Claims are read from the casebook patient by patient (a batch's claims ordered by patient), each
+patient's earlier claims within the lookback window come along as context, workers screen chunks of
+patients, and the hits stream in a fixed order to JSONL and, for a stored batch, into the casebook in
+one transaction at the end. Screening files imports them into a scratch SQLite casebook first, so a
+file of any size is screened with the same bounded memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from sqlmodel import Session
+
+from drgaudit.casebook import queries
+from drgaudit.casebook.db import make_engine
+from drgaudit.casebook.ingest import ImportReport, import_file
+from drgaudit.casebook.screening import ScreenRunCreate, finish_run, load_code_tables, start_run, store_hits
+from drgaudit.engine.codes import CodeTables, resolve_codes_dir
+from drgaudit.engine.explain import ClaimExplanation, explain_claim
+from drgaudit.engine.hits import Hit
+from drgaudit.engine.loader import bundled_rules_dir, load_pack
+from drgaudit.engine.pack import RulePack
+from drgaudit.engine.parallel import ChunkResult, Partition, ScreenSetup, screen_partitions
+from drgaudit.errors import DrgauditError
+
+
+@dataclass
+class ScreenSummary:
+    """What a screen did: counts, money at risk, timing, and where the hits went."""
+
+    patients: int = 0
+    claims: int = 0
+    hits: int = 0
+    amount_at_risk: float = 0.0
+    seconds: float = 0.0
+    by_family: dict[str, int] = field(default_factory=dict)
+    by_action: dict[str, int] = field(default_factory=dict)
+    by_rule: dict[str, int] = field(default_factory=dict)
+    run_id: int | None = None
+    batch_id: int | None = None
+    rules_version: str = ""
+    codes_source: str = ""
+    imports: list[ImportReport] = field(default_factory=list)
+    stored: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def claims_per_second(self) -> float:
+        return self.claims / self.seconds if self.seconds else 0.0
+
+    def count(self, hit: Hit) -> None:
+        self.hits += 1
+        self.amount_at_risk += hit.amount_at_risk
+        self.by_family[hit.family] = self.by_family.get(hit.family, 0) + 1
+        self.by_action[hit.action] = self.by_action.get(hit.action, 0) + 1
+        self.by_rule[hit.rule_id] = self.by_rule.get(hit.rule_id, 0) + 1
+
+
+Progress = Callable[[int, int], None]  # (claims done, claims total)
+
+
+def choose_codes(*, session: Session | None, codes_dir: Path | str | None, rules_dir: Path | None) -> CodeTables:
+    """The code tables of a screen: --codes, else the casebook's loaded set, else the pack's or bundled subset."""
+    if codes_dir is not None:
+        return CodeTables.from_dir(codes_dir)
+    if session is not None:
+        loaded = load_code_tables(session=session)
+        if loaded is not None:
+            return loaded
+    return CodeTables.from_dir(resolve_codes_dir(None, rules_dir or bundled_rules_dir()))
+
+
+def batch_partitions(*, session: Session, batch_id: int, lookback_days: int, chunk_patients: int = 500) -> Iterator[Partition]:
+    """A batch's patients with their batch claims and their stored earlier claims within the lookback window."""
+    buffer: list[tuple[str, list[dict[str, Any]]]] = []
+
+    def flush() -> Iterator[Partition]:
+        earliest = min(c["admit_date"] for _, claims in buffer for c in claims)
+        since = earliest - dt.timedelta(days=lookback_days)
+        history = queries.claims_for_patients(session=session, patient_ids=[p for p, _ in buffer], since=since)
+        for patient_id, claims in buffer:
+            yield Partition(patient_id, claims, history.get(patient_id, []))
+
+    for patient_id, claims in queries.iter_batch_patients(session=session, batch_id=batch_id):
+        buffer.append((patient_id, claims))
+        if len(buffer) >= chunk_patients:
+            yield from flush()
+            buffer = []
+    if buffer:
+        yield from flush()
+
+
+def write_jsonl(hit: Hit, out: IO[str]) -> None:
+    """One hit as one JSON line (DATA-CONTRACT "Screening output")."""
+    out.write(json.dumps(hit.to_dict(), ensure_ascii=False, default=str))
+    out.write("\n")
+
+
+def screen_batch(
+    *,
+    session: Session,
+    batch_id: int,
+    rules_dir: Path | None = None,
+    codes_dir: Path | str | None = None,
+    workers: int = 1,
+    output: IO[str] | None = None,
+    store: bool = True,
+    progress: Progress | None = None,
+    pack: RulePack | None = None,
+) -> ScreenSummary:
+    """Screen one imported batch; write hits to `output` as JSONL and (if `store`) into the casebook."""
+    batch = queries.get_batch(session=session, batch_id=batch_id)
+    if batch is None:
+        raise DrgauditError(f"no import batch {batch_id} in the casebook (see `drgaudit batches`)")
+    if batch.kind != "claims":
+        raise DrgauditError(f"batch {batch_id} is a {batch.kind} import, not claims")
+    rules_dir = Path(rules_dir) if rules_dir else bundled_rules_dir()
+    pack = pack or load_pack(rules_dir)
+    codes = choose_codes(session=session, codes_dir=codes_dir, rules_dir=rules_dir)
+    setup = ScreenSetup(rules_dir, codes, queries.load_hospitals(session=session), queries.load_groups(session=session))
+    total_claims = batch.rows_ok
+    summary = ScreenSummary(batch_id=batch_id, rules_version=pack.version, codes_source=codes.source)
+    run = None
+    if store:
+        run = start_run(
+            session=session,
+            run=ScreenRunCreate(
+                batch_id=batch_id, source=f"batch {batch_id} ({batch.file_name})", rules_dir=str(rules_dir),
+                rules_version=pack.version, codes_source=codes.source, codes_version=codes.digest, workers=workers,
+            ),
+        )  # fmt: skip
+        summary.run_id = run.id
+    started = time.perf_counter()
+
+    def on_chunk(result: ChunkResult) -> None:
+        summary.patients += result.patients
+        summary.claims += result.claims
+        if progress:
+            progress(summary.claims, total_claims)
+
+    partitions = batch_partitions(session=session, batch_id=batch_id, lookback_days=pack.lookback_days)
+    try:
+        with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+            for hit in screen_partitions(partitions, setup, workers=workers, on_chunk=on_chunk):
+                summary.count(hit)
+                if output is not None:
+                    write_jsonl(hit, output)
+                if store:
+                    spool.write(json.dumps(_hit_state(hit), ensure_ascii=False, default=str) + "\n")
+            summary.seconds = time.perf_counter() - started
+            if store and run is not None:
+                spool.seek(0)
+                stored = store_hits(session=session, run=run, batch_id=batch_id, hits=(Hit(**json.loads(line)) for line in spool))
+                summary.stored = {"new": stored.hits_new, "unchanged": stored.hits_unchanged, "removed": stored.hits_removed}
+                finish_run(session=session, run=run, status="done", patients=summary.patients, claims=summary.claims)
+    except BaseException:
+        if store and run is not None:
+            session.rollback()
+            finish_run(session=session, run=run, status="failed", patients=summary.patients, claims=summary.claims)
+        raise
+    summary.amount_at_risk = round(summary.amount_at_risk, 2)
+    return summary
+
+
+def _hit_state(hit: Hit) -> dict[str, Any]:
+    return dict(hit.__dict__)
+
+
+def screen_files(
+    *,
+    claims: list[Path],
+    hospitals: list[Path],
+    groups: list[Path],
+    rules_dir: Path | None = None,
+    codes_dir: Path | str | None = None,
+    workers: int = 1,
+    output: IO[str] | None = None,
+    progress: Progress | None = None,
+    rejects_dir: Path | None = None,
+) -> ScreenSummary:
+    """Screen claim files with hospital and group files and no prior import (a scratch casebook is used)."""
+    rules_dir = Path(rules_dir) if rules_dir else bundled_rules_dir()
+    pack = load_pack(rules_dir)  # a broken pack stops here, before anything is read
+    with tempfile.TemporaryDirectory(prefix="drgaudit-screen-") as scratch:
+        engine = make_engine(f"sqlite:///{Path(scratch) / 'scratch.sqlite'}")
+        try:
+            with Session(engine) as session:
+                reports: list[ImportReport] = []
+                for kind, paths in (("hospitals", hospitals), ("groups", groups), ("claims", claims)):
+                    for path in paths:
+                        rejects = (rejects_dir / f"{Path(path).name}.rejects.csv") if rejects_dir else None
+                        reports.append(import_file(Path(path), kind=kind, session=session, rejects_path=rejects))
+                batches = [r.batch_id for r in reports if r.kind == "claims" and r.batch_id is not None]
+                summary = ScreenSummary(rules_version=pack.version)
+                for batch_id in batches:
+                    part = screen_batch(
+                        session=session, batch_id=batch_id, rules_dir=rules_dir, codes_dir=codes_dir, workers=workers,
+                        output=output, store=False, progress=progress, pack=pack,
+                    )  # fmt: skip
+                    _merge(summary, part)
+                summary.imports = reports
+                return summary
+        finally:
+            engine.dispose()
+
+
+def _merge(total: ScreenSummary, part: ScreenSummary) -> None:
+    total.patients += part.patients
+    total.claims += part.claims
+    total.hits += part.hits
+    total.amount_at_risk = round(total.amount_at_risk + part.amount_at_risk, 2)
+    total.seconds += part.seconds
+    total.codes_source = part.codes_source
+    for mine, theirs in ((total.by_family, part.by_family), (total.by_action, part.by_action), (total.by_rule, part.by_rule)):
+        for key, value in theirs.items():
+            mine[key] = mine.get(key, 0) + value
+
+
+def explain_stored_claim(
+    *, session: Session, claim_id: str, rules_dir: Path | None = None, codes_dir: Path | str | None = None
+) -> ClaimExplanation:
+    """Explain a claim of the casebook against the rules, with the patient's other stored claims as context."""
+    claim = queries.get_claim(session=session, claim_id=claim_id)
+    if claim is None:
+        raise DrgauditError(f"no claim {claim_id} in the casebook")
+    rules_dir = Path(rules_dir) if rules_dir else bundled_rules_dir()
+    pack = load_pack(rules_dir)
+    codes = choose_codes(session=session, codes_dir=codes_dir, rules_dir=rules_dir)
+    since = claim["admit_date"] - dt.timedelta(days=pack.lookback_days)
+    history = [c for c in queries.claims_for_patients(session=session, patient_ids=[claim["patient_id"]], since=since)[claim["patient_id"]] if c["claim_id"] != claim_id]
+    setup = ScreenSetup(rules_dir, codes, queries.load_hospitals(session=session), queries.load_groups(session=session))
+    return explain_claim(setup.screener(), claim_id, [claim], history)
+
+
+def explain_file_claim(
+    *, claim_id: str, claims: list[Path], hospitals: list[Path], groups: list[Path], rules_dir: Path | None = None, codes_dir: Path | str | None = None
+) -> ClaimExplanation:
+    """Explain a claim of claim files (imported into a scratch casebook first)."""
+    load_pack(Path(rules_dir) if rules_dir else bundled_rules_dir())
+    with tempfile.TemporaryDirectory(prefix="drgaudit-explain-") as scratch:
+        engine = make_engine(f"sqlite:///{Path(scratch) / 'scratch.sqlite'}")
+        try:
+            with Session(engine) as session:
+                for kind, paths in (("hospitals", hospitals), ("groups", groups), ("claims", claims)):
+                    for path in paths:
+                        import_file(Path(path), kind=kind, session=session, rejects_path=Path(scratch) / f"{kind}.rejects.csv")
+                return explain_stored_claim(session=session, claim_id=claim_id, rules_dir=rules_dir, codes_dir=codes_dir)
+        finally:
+            engine.dispose()

@@ -310,3 +310,13 @@ def hits_for_claim(*, session: Session, claim_id: str) -> list[ScreenHit]:
         .order_by(ScreenHit.batch_id.desc(), ScreenHit.ordinal)
     )
     return list(session.exec(query).scalars())
+
+
+def hit_families(*, session: Session, batch_id: int) -> list[tuple[str, str]]:
+    """(claim_id, family) of every stored hit of a batch, in screening order."""
+    query = (
+        select(ScreenHit.claim_id, ScreenHit.family)
+        .where(ScreenHit.batch_id == batch_id)
+        .order_by(ScreenHit.ordinal)
+    )
+    return [(claim_id, family) for claim_id, family in session.execute(query)]

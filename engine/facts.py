@@ -7,12 +7,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from drgaudit.contract import GROUPED_SCHEMES, is_cross_region
+from drgaudit.contract import CLAIM_FIELDS, GROUPED_SCHEMES, is_cross_region
 from drgaudit.engine.codes import CodeTables
 from drgaudit.engine.pack import RulePack
-from drgaudit.engine.vocabulary import DATE, FACTS, ZERO_WHEN_MISSING
+from drgaudit.engine.vocabulary import ZERO_WHEN_MISSING
 
-_DATE_KEYS = tuple(f.key for f in FACTS.values() if f.type == DATE)
+_CLAIM_NAMES = tuple(f.name for f in CLAIM_FIELDS)
+_CLAIM_DATES = tuple(f.name for f in CLAIM_FIELDS if f.type == "date")
 _FEE_KEYS = ("fee_drug", "fee_material", "fee_lab", "fee_exam", "fee_treatment", "fee_surgery", "fee_nursing", "fee_bed", "fee_other")
 UNGROUPABLE = ("0000", "QY")
 
@@ -60,20 +61,17 @@ def is_ungroupable(group_code: str | None) -> bool:
 
 def claim_facts(claim: dict[str, Any], ref: ReferenceData) -> dict[str, Any]:
     """Facts that depend on one claim alone (no history)."""
-    f: dict[str, Any] = {}
-    for name, fact in FACTS.items():
-        if "." not in name and name in claim:
-            f[fact.key] = claim[name]
+    f: dict[str, Any] = {name: claim.get(name) for name in _CLAIM_NAMES}
     for key in ZERO_WHEN_MISSING:
-        if f.get(key) is None:
+        if f[key] is None:
             f[key] = 0.0
     secondary = tuple(claim.get("secondary_dx") or ())
     procedures = tuple(claim.get("procedures") or ())
     f["secondary_dx"] = list(secondary)
     f["procedures"] = list(procedures)
     admit, discharge = claim["admit_date"], claim["discharge_date"]
-    for key in _DATE_KEYS:
-        if key in f and isinstance(f[key], dt.date):
+    for key in _CLAIM_DATES:
+        if f[key] is not None:
             f[key] = f[key].toordinal()
     f["los_days"] = max(1, (discharge - admit).days)
     f["is_cross_region"] = is_cross_region(claim["insured_region"], claim["treatment_region"])

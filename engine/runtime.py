@@ -33,7 +33,7 @@ import durable_rules_engine
 from durable import engine as durable_engine
 
 from drgaudit.engine.compiler import EARLY, CompiledProfile, Synthetic
-from drgaudit.engine.evaluate import Env, evaluate
+from drgaudit.engine.evaluate import FactFunction, compile_fact_function
 from drgaudit.engine.exceptions import EngineError
 from drgaudit.engine.vocabulary import BOOL
 
@@ -75,9 +75,12 @@ class Runtime:
                 self._rulesets.append(durable_engine.Ruleset(name, None, rules))
             except Exception as exc:  # the C engine reports only an error number
                 raise EngineError(f"durable-rules refused ruleset {name}: {exc}") from exc
+        self._pairs = any(rule.bound.rule.pair for rule in profile.rules)
         self._fact_keys = tuple(profile.fact_keys)
-        self._guarded = tuple(k for k in profile.guarded_keys if k in profile.fact_keys)
-        self._synthetics: tuple[Synthetic, ...] = tuple(profile.synthetics.values())
+        self._guarded = tuple((k, _placeholder(profile.fact_keys[k])) for k in sorted(profile.guarded_keys) if k in profile.fact_keys)
+        self._synthetics: tuple[tuple[Synthetic, FactFunction], ...] = tuple(
+            (syn, compile_fact_function(syn.expr, profile.pack.lists)) for syn in profile.synthetics.values()
+        )
 
     def _action(self, rule_name: str, *, pair: bool):
         matches = self._matches
@@ -90,10 +93,17 @@ class Runtime:
 
         return action
 
-    def project(self, facts: list[dict[str, Any]], targets: set[str], params_env: Env) -> list[dict[str, Any]]:
-        """The durable-rules form of a patient's facts: only the keys the rules read, no gaps."""
+    def project(self, facts: list[dict[str, Any]], targets: set[str]) -> list[dict[str, Any]]:
+        """The durable-rules form of a patient's facts: only the keys the rules read, no gaps.
+
+        Claims other than the targets matter only as the earlier claim of a pair rule, so they are left
+        out when the profile has no pair rule, and so are claims after the last target.
+        """
+        last = max((f["seq"] for f in facts if f["claim_id"] in targets), default=-1)
         projected = []
         for fact in facts:
+            if fact["seq"] > last or (not self._pairs and fact["claim_id"] not in targets):
+                continue
             item: dict[str, Any] = {
                 "kind": "claim",
                 "claim_id": fact["claim_id"],
@@ -103,40 +113,43 @@ class Runtime:
             }
             for key in self._fact_keys:
                 item[key] = fact.get(key)
-            env = Env(fact, None, params_env.params, params_env.settings, params_env.lists)
-            for syn in self._synthetics:
-                value = evaluate(syn.expr, env)
-                item[syn.key] = bool(value) if syn.kind == "bool" else value
-            for key in self._guarded:
-                present = item.get(key) is not None
-                item[f"_h_{key}"] = present
-                if not present:
-                    item[key] = _placeholder(self.profile.fact_keys.get(key))
-            for syn in self._synthetics:
-                if syn.kind == "value":
-                    present = item[syn.key] is not None
-                    item[f"_h_{syn.key}"] = present
-                    if not present:
-                        item[syn.key] = 0
+            for key, placeholder in self._guarded:
+                if item[key] is None:
+                    item[f"_h_{key}"] = False
+                    item[key] = placeholder
+                else:
+                    item[f"_h_{key}"] = True
+            for syn, function in self._synthetics:
+                value = function(fact)
+                if syn.kind == "bool":
+                    item[syn.key] = bool(value)
+                else:
+                    item[f"_h_{syn.key}"] = value is not None
+                    item[syn.key] = 0 if value is None else value
             projected.append(item)
         return projected
 
     def run(self, sid: str, projected: list[dict[str, Any]]) -> list[Match]:
-        """Assert a patient's facts in every ruleset, run the fired actions, then delete the session."""
+        """Assert a patient's facts in every ruleset, run the fired actions, then delete the session.
+
+        Actions wait in the session's agenda until the closing fact's actions run; all of them run then.
+        """
         self._matches.clear()
         closing = dict(CLOSE_FACT, sid=sid)
         for ruleset in self._rulesets:
             handle = ruleset._handle
             try:
-                for fact in [*projected, closing]:
+                for fact in projected:
                     fact["sid"] = sid
-                    result = durable_rules_engine.assert_fact(handle, json.dumps(fact, ensure_ascii=False))
-                    code = result[0]
-                    if code == _NOT_HANDLED:
-                        continue
+                    code = durable_rules_engine.assert_fact(handle, _dumps(fact))[0]
                     if code == _OBSERVED:
                         raise EngineError(f"claim {fact['claim_id']} was asserted twice for patient {sid}")
-                    self._run_actions(ruleset, result[1])
+                    if code not in (0, _NOT_HANDLED):
+                        raise EngineError(f"durable-rules refused claim {fact['claim_id']}: result {code}")
+                result = durable_rules_engine.assert_fact(handle, _dumps(closing))
+                if result[0] != 0:
+                    raise EngineError(f"durable-rules did not take the closing fact of patient {sid}: result {result[0]}")
+                self._run_actions(ruleset, result[1])
             finally:
                 durable_rules_engine.delete_state(handle, sid)
         return list(self._matches)
@@ -152,6 +165,9 @@ class Runtime:
         ruleset.do_actions(state_handle, done)
         if failure:
             raise EngineError(f"durable-rules action failed: {failure[0]}")
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _placeholder(kind: str | None) -> Any:

@@ -71,8 +71,7 @@ class Screener:
         hits: list[tuple[tuple, Hit]] = []
         for key in sorted(by_profile):
             profile = self._profile(key)
-            env = Env(None, None, {}, profile.compiled.settings, self.pack.lists)
-            projected = profile.runtime.project(facts, by_profile[key], env)
+            projected = profile.runtime.project(facts, by_profile[key])
             matches = profile.runtime.run(f"{patient_id}", projected)
             grouped: dict[tuple[str, str], list[str]] = {}
             for match in matches:

@@ -6,7 +6,7 @@ builder (which keys to fill) and the documentation (`drgaudit rules facts`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from drgaudit.contract import CLAIM_FIELDS
 
@@ -36,11 +36,11 @@ class FactDef:
     optional: bool
     label: str
     note: str = ""
+    key: str = field(init=False)
 
-    @property
-    def key(self) -> str:
-        """The flat key of the fact in the dicts given to durable-rules."""
-        return self.name.replace(".", "__")
+    def __post_init__(self) -> None:
+        # The flat key of the fact in the dicts given to durable-rules ("group.avg_cost" -> "group__avg_cost").
+        object.__setattr__(self, "key", self.name.replace(".", "__"))
 
 
 # Optional amounts and hours that are taken as 0 when a claim leaves them out, so that arithmetic on

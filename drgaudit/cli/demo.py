@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,7 @@ STAGES = {
     "hospitals": "importing hospitals.csv",
     "groups": "importing groups.csv",
     "claims": "importing claims.csv",
+    "screen": "screening",
 }
 
 
@@ -44,10 +46,14 @@ def demo(
             file_okay=False,
         ),
     ] = None,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Screening worker processes.")] = min(
+        2, os.cpu_count() or 1
+    ),
     db: DbOption = None,
 ) -> None:
     """Generate a synthetic province (hospitals, group tables, claims with planted violations and their
-    ground truth in truth.csv) and import it into the casebook.
+    ground truth in truth.csv), import it into the casebook, screen it with the bundled rules and show
+    how many planted cases each family's rules found.
 
     Example:  drgaudit demo --claims 50000 --out drgaudit-demo
     """
@@ -58,7 +64,7 @@ def demo(
     try:
         with _ProgressBars() as progress:
             result = run_demo(
-                out, seed=seed, claims=claims, codes_dir=codes_dir, db_url=db, progress=progress
+                out, seed=seed, claims=claims, codes_dir=codes_dir, db_url=db, progress=progress, workers=workers
             )
     except DrgauditError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -85,6 +91,24 @@ def _print(result: DemoResult) -> None:
             f"{report.unchanged} unchanged, {report.revised} revised{rejected})"
         )
     typer.echo(f"claims batch: {result.claims_batch_id} ({result.database_url})")
+    summary = result.screen
+    if summary is None or result.score is None:
+        return
+    typer.echo(
+        f"screened {summary.claims} claims in {summary.seconds:.1f}s ({summary.claims_per_second:,.0f} claims/s): "
+        f"{summary.hits} hits, {summary.amount_at_risk:,.2f} yuan at risk, stored as screen run {summary.run_id}"
+    )
+    typer.echo(f"{'family':<24} {'planted':>8} {'found':>6} {'recall':>7} {'look-alikes hit':>16} {'other hits':>11}")
+    for fam in result.score.families.values():
+        typer.echo(
+            f"{fam.family:<24} {fam.planted:>8} {fam.detected:>6} {fam.recall:>7.1%} "
+            f"{fam.lookalikes_hit:>7} of {fam.lookalikes:<6} {fam.other_hits:>11}"
+        )
+    card = result.score
+    typer.echo(
+        f"found {card.detected} of {card.planted} planted cases; {card.lookalikes_hit} legitimate look-alikes hit. "
+        f"Next: drgaudit explain <claim_id>, or see the hits with drgaudit screen --batch {result.claims_batch_id} --output -"
+    )
 
 
 class _ProgressBars:

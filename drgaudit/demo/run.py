@@ -10,7 +10,10 @@ from sqlmodel import Session
 
 from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.ingest import ImportReport, import_file
+from drgaudit.casebook.screening import hit_families
 from drgaudit.demo.generator import DEFAULT_CLAIMS, DEFAULT_SEED, DemoManifest, generate
+from drgaudit.demo.score import Scorecard, score
+from drgaudit.engine.pipeline import ScreenSummary, screen_batch
 from drgaudit.settings import database_url
 
 # Who the casebook records as the importer of the demo files.
@@ -19,8 +22,8 @@ IMPORTED_BY = "drgaudit demo"
 GROUPS_VERSION = "demo"
 IMPORT_KINDS: tuple[str, ...] = ("hospitals", "groups", "claims")
 
-# progress(stage, done, total): stage is "generate" (claims written of claims asked) or one of
-# IMPORT_KINDS (thousandths of the file read).
+# progress(stage, done, total): stage is "generate" (claims written of claims asked), one of
+# IMPORT_KINDS (thousandths of the file read) or "screen" (claims screened of claims imported).
 DemoProgress = Callable[[str, int, int], None]
 
 
@@ -32,6 +35,8 @@ class DemoResult:
     codes_dir: Path | None
     database_url: str
     imports: dict[str, ImportReport] = field(default_factory=dict)
+    screen: ScreenSummary | None = None
+    score: Scorecard | None = None
 
     @property
     def claims_batch_id(self) -> int:
@@ -46,12 +51,11 @@ def run_demo(
     codes_dir: Path | None = None,
     db_url: str | None = None,
     progress: DemoProgress | None = None,
+    workers: int = 1,
 ) -> DemoResult:
-    """Generate the demo into `out_dir`, then import hospitals.csv, groups.csv and claims.csv into the casebook.
-
-    The claims batch is what a screening step takes next (`result.claims_batch_id`); screening should
-    use the same code tables (`result.codes_dir`, None for the bundled subset) and the rule pack's
-    parameters of the demo regions.
+    """Generate the demo into `out_dir`, import hospitals.csv, groups.csv and claims.csv into the casebook,
+    screen the claims batch with the bundled rules (same code tables as the generator), store the hits,
+    and score them against truth.csv.
     """
 
     def generation(done: int, total: int) -> None:
@@ -73,6 +77,14 @@ def run_demo(
                     version=GROUPS_VERSION if kind == "groups" else None,
                     progress=_import_progress(progress, kind),
                 )
+            result.screen = screen_batch(
+                session=session,
+                batch_id=result.claims_batch_id,
+                codes_dir=codes_dir,
+                workers=workers,
+                progress=(lambda done, total: progress("screen", done, total)) if progress else None,
+            )
+            result.score = score(manifest.path("truth.csv"), hit_families(session=session, batch_id=result.claims_batch_id))
     finally:
         engine.dispose()
     return result

@@ -1,10 +1,10 @@
 """Bulk writes and reads with SQLAlchemy Core, fast enough for a million claims.
 
-`BulkInsert` compiles one Core `insert()` for the connection's dialect once, converts values a column
-at a time with the column types' own bind processors (so rows are stored exactly as SQLAlchemy stores
-them), and hands value tuples to the driver's `executemany` through `Connection.exec_driver_sql`,
-skipping SQLAlchemy's per-row parameter processing, the largest cost of a plain `conn.execute(insert(t),
-[dict, …])` at this volume.
+`BulkInsert` and `BulkUpdate` compile a Core `insert()` / `update()` for the connection's dialect once
+and hand value tuples to the driver's `executemany` through `Connection.exec_driver_sql`. The values
+must already be in the driver's form (`drgaudit.casebook.prepare.DatabaseForm`: the column types' bind
+processors applied); this skips SQLAlchemy's per-row parameter processing, the largest cost of a plain
+`conn.execute(insert(t), [dict, …])` at this volume.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, bindparam, func, insert, literal_column, select
+from sqlalchemy import Column, Connection, Table, bindparam, func, insert, literal_column, select, update
 
 # Keys per `IN (…)` lookup: well under SQLite's and PostgreSQL's bound-parameter limits.
-LOOKUP_KEYS = 5_000
+LOOKUP_KEYS = 4_096
 
 
 class BulkInsert:
@@ -24,44 +24,86 @@ class BulkInsert:
     def __init__(self, conn: Connection, table: Table, columns: Sequence[str]) -> None:
         dialect = conn.dialect
         self.conn = conn
+        self.table = table
         self.columns = tuple(columns)
-        # SQLite's driver binds None far more slowly than a string; nullable columns get '' and
-        # NULLIF turns it back into NULL (no canonical value is ever the empty string).
-        self._blank_is_null = dialect.name == "sqlite"
-        values: dict[str, Any] = {}
-        self._nullable: list[bool] = []
-        self._processors: list[Any] = []
-        for name in self.columns:
-            col = table.c[name]
-            param: Any = bindparam(name, type_=col.type)
-            nullable = bool(col.nullable) and self._blank_is_null
-            if nullable:
-                param = func.nullif(param, literal_column("''"))
-            values[name] = param
-            self._nullable.append(nullable)
-            self._processors.append(col.type.dialect_impl(dialect).bind_processor(dialect))
-        compiled = insert(table).values(values).compile(dialect=dialect)
-        self.sql = str(compiled)
-        self.positional = bool(compiled.positional)
-        if self.positional and tuple(compiled.positiontup or ()) != self.columns:
-            raise AssertionError(f"unexpected parameter order in {self.sql}")
+        # SQLite's driver binds None several times more slowly than a string, so on SQLite a column
+        # that is all None in a chunk is left out of the INSERT (it defaults to NULL), and a column
+        # with some None gets '' that NULLIF turns back into NULL (no canonical value is '').
+        self._sqlite = dialect.name == "sqlite"
+        self._nullable = [bool(table.c[name].nullable) for name in self.columns]
+        self._statements: dict[tuple[frozenset[int], frozenset[int]], tuple[str, tuple[int, ...], bool]] = {}
+
+    def _statement(self, omitted: frozenset[int], blank: frozenset[int]) -> tuple[str, tuple[int, ...], bool]:
+        """SQL of the INSERT without `omitted` and with NULLIF on `blank`, the positions (in
+        `self.columns`) of its parameters in order, and whether they are positional."""
+        key = (omitted, blank)
+        if key not in self._statements:
+            values: dict[str, Any] = {}
+            for k, name in enumerate(self.columns):
+                if k in omitted:
+                    continue
+                param: Any = bindparam(name, type_=self.table.c[name].type)
+                values[name] = func.nullif(param, literal_column("''")) if k in blank else param
+            compiled = insert(self.table).values(values).compile(dialect=self.conn.dialect)
+            positional = bool(compiled.positional)
+            names = tuple(compiled.positiontup or ()) if positional else tuple(values)
+            if sorted(names) != sorted(values):
+                raise AssertionError(f"unexpected parameters in {compiled}")
+            self._statements[key] = (str(compiled), tuple(map(self.columns.index, names)), positional)
+        return self._statements[key]
 
     def run(self, columns: Sequence[Sequence[Any]]) -> int:
-        """Insert one row per position of the value lists in `columns` (in this insert's column order)."""
-        if not columns or not columns[0]:
+        """Insert one row per position of the value lists in `columns` (in this insert's column order).
+
+        The values must be in the driver's form (see the module docstring).
+        """
+        count = len(columns[0]) if columns else 0
+        if not count:
             return 0
-        prepared = []
-        for values, process, nullable in zip(columns, self._processors, self._nullable, strict=True):
-            if process is not None:
-                values = [process(v) for v in values]
-            if nullable and None in values:
+        prepared: dict[int, Sequence[Any]] = {}
+        omitted: set[int] = set()
+        blank: set[int] = set()
+        for k, (values, nullable) in enumerate(zip(columns, self._nullable, strict=True)):
+            missing = values.count(None) if self._sqlite and nullable else 0
+            if missing == count:
+                omitted.add(k)
+                continue
+            if missing:
                 values = ["" if v is None else v for v in values]
-            prepared.append(values)
-        rows: list[Any] = list(zip(*prepared, strict=True))
-        if not self.positional:
-            names = self.columns
+                blank.add(k)
+            prepared[k] = values
+        sql, order, positional = self._statement(frozenset(omitted), frozenset(blank))
+        rows: list[Any] = list(zip(*[prepared[k] for k in order], strict=True))
+        if not positional:
+            names = [self.columns[k] for k in order]
             rows = [dict(zip(names, row, strict=True)) for row in rows]
-        self.conn.exec_driver_sql(self.sql, rows)
+        self.conn.exec_driver_sql(sql, rows)
+        return count
+
+
+class BulkUpdate:
+    """One UPDATE of the given columns of rows found by key columns, run with executemany."""
+
+    def __init__(self, conn: Connection, table: Table, keys: Sequence[str], columns: Sequence[str]) -> None:
+        self.conn = conn
+        statement = (
+            update(table)
+            .where(*(table.c[key] == bindparam(f"key_{key}", type_=table.c[key].type) for key in keys))
+            .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+        )
+        compiled = statement.compile(dialect=conn.dialect)
+        self.sql = str(compiled)
+        self.positional = bool(compiled.positional)
+        self.order = tuple(compiled.positiontup or ())
+
+    def run(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Update one row per dict of `key_<key>` and column values (in the driver's form)."""
+        if not rows:
+            return 0
+        params: list[Any] = (
+            [tuple(row[name] for name in self.order) for row in rows] if self.positional else list(rows)
+        )
+        self.conn.exec_driver_sql(self.sql, params)
         return len(rows)
 
 
@@ -74,3 +116,52 @@ def lookup(
         part = list(keys[start : start + LOOKUP_KEYS])
         found.extend(conn.execute(select(*columns).where(key.in_(part), *where)).all())
     return found
+
+
+class KeyLookup:
+    """SELECT plain columns (text, numbers) of the rows whose `key` is one of many keys.
+
+    The statement is compiled once per key-list size, sizes being rounded up to a power of two by
+    repeating the last key; this avoids SQLAlchemy rendering an expanding `IN` anew for every key,
+    which costs more than the query itself at 10,000 keys. Values come back as the driver gives them,
+    so only use it for columns whose type has no result processing (strings, integers).
+    """
+
+    def __init__(
+        self, conn: Connection, columns: Sequence[Column[Any]], key: Column[Any], *where: Any
+    ) -> None:
+        self.conn = conn
+        self.columns = tuple(columns)
+        self.key = key
+        self.where = where
+        self._statements: dict[int, tuple[str, tuple[str, ...], dict[str, Any], bool]] = {}
+
+    def _statement(self, size: int) -> tuple[str, tuple[str, ...], dict[str, Any], bool]:
+        if size not in self._statements:
+            params = [bindparam(f"lookup_key_{i}", type_=self.key.type) for i in range(size)]
+            statement = select(*self.columns).where(self.key.in_(params), *self.where)
+            compiled = statement.compile(dialect=self.conn.dialect)
+            fixed = {
+                name: bind.value
+                for name, bind in compiled.binds.items()
+                if not name.startswith("lookup_key_")
+            }
+            order = tuple(compiled.positiontup or ())
+            self._statements[size] = (str(compiled), order, fixed, bool(compiled.positional))
+        return self._statements[size]
+
+    def __call__(self, keys: Sequence[Any]) -> list[Any]:
+        """The rows of these keys, any order."""
+        found: list[Any] = []
+        for start in range(0, len(keys), LOOKUP_KEYS):
+            part = list(keys[start : start + LOOKUP_KEYS])
+            size = 8
+            while size < len(part):
+                size *= 2
+            part += [part[-1]] * (size - len(part))
+            sql, order, fixed, positional = self._statement(size)
+            values = {f"lookup_key_{i}": key for i, key in enumerate(part)}
+            values.update(fixed)
+            params: Any = tuple(values[name] for name in order) if positional else values
+            found.extend(self.conn.exec_driver_sql(sql, params).all())
+        return found

@@ -14,14 +14,12 @@ import csv
 import gc
 import getpass
 import hashlib
-import io
-import json
+import operator
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,8 +28,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from drgaudit.casebook.models import ImportBatch, RejectedRow
-from drgaudit.casebook.readers import RAW_LINE, RowSource
-from drgaudit.casebook.rows import RowConverter
+from drgaudit.casebook.prepare import PreparedChunk, PreparedInWorker, Preparer
+from drgaudit.casebook.readers import RowSource
 from drgaudit.casebook.writers import Writer, make_writer
 from drgaudit.contract import FIELDS_BY_KIND
 from drgaudit.errors import DatabaseError, DataFileError, RowError
@@ -41,6 +39,8 @@ KINDS: tuple[str, ...] = tuple(FIELDS_BY_KIND)
 CHUNK_ROWS = 10_000
 # Errors an ImportReport keeps to show; all of them go to the rejects file and table.
 FIRST_ERRORS_KEPT = 10
+# Claims files with at least this many rows (estimated) are read and checked in a worker process.
+PARALLEL_ROWS = 50_000
 
 Progress = Callable[[int, float], None]
 
@@ -94,14 +94,18 @@ def import_file(
     rejects_path: Path | str | None = None,
     progress: Progress | None = None,
     chunk_size: int = CHUNK_ROWS,
+    parallel: bool | None = None,
 ) -> ImportReport:
     """Import one claims, hospitals or groups file as one batch, in one transaction, and commit it.
 
     `version` names the version of a group table (default: the file name's stem). Rejected rows go
     to `rejects_path` (default `<stem>.rejects.csv` beside the file), written only when there are any.
-    `progress(rows_read, fraction_of_file_read)` is called after every chunk. Raises `DataFileError`
-    for a file that cannot be imported at all (then nothing is written) and `DatabaseError` when the
-    database fails; any error rolls the whole import back.
+    `progress(rows_read, fraction_of_file_read)` is called after every chunk. `parallel` reads and
+    checks the file in a worker process while this one writes (default: for claims files of at least
+    `PARALLEL_ROWS` rows on a machine with more than one CPU; never where a worker cannot be forked,
+    see `prepare.worker_available`). Raises `DataFileError` for a file that
+    cannot be imported at all (then nothing is written) and `DatabaseError` when the database fails;
+    any error rolls the whole import back.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown import kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -120,18 +124,23 @@ def import_file(
         return _already_imported(earlier, display)
     with RowSource(path) as source:
         source.name = display
-        converter = RowConverter(kind, display)
-        warnings = _check_header(source, converter)
+        preparer = Preparer(source, kind, session.connection().dialect, chunk_size)
+        warnings = preparer.header_warnings()
+        if parallel is None:
+            parallel = (
+                kind == "claims" and source.estimated_rows >= PARALLEL_ROWS and (os.cpu_count() or 1) > 1
+            )
         job = _Import(
             source=source,
-            converter=converter,
+            preparer=preparer,
+            parallel=parallel,
             session=session,
+            kind=kind,
             digest=digest,
             imported_by=imported_by or _os_user(),
             version=version,
             rejects_path=Path(rejects_path) if rejects_path else default_rejects_path(path),
             progress=progress,
-            chunk_size=chunk_size,
         )
         job.report.warnings = warnings
         return job.run()
@@ -142,19 +151,6 @@ def _os_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
-
-
-def _check_header(source: RowSource, converter: RowConverter) -> list[str]:
-    if source.header is None:
-        return []
-    missing = converter.missing_columns(source.header)
-    if missing:
-        plural = "s" if len(missing) > 1 else ""
-        raise DataFileError(source.name, f"missing required column{plural}: {', '.join(missing)}")
-    unknown = converter.unknown_columns(source.header)
-    if unknown:
-        return [f"{source.name}: unknown columns ignored: {', '.join(unknown)}"]
-    return []
 
 
 def _identity(kind: str, digest: str, version: str | None) -> Any:
@@ -229,29 +225,29 @@ class _Import:
         self,
         *,
         source: RowSource,
-        converter: RowConverter,
+        preparer: Preparer,
+        parallel: bool,
         session: Session,
+        kind: str,
         digest: str,
         imported_by: str,
         version: str | None,
         rejects_path: Path,
         progress: Progress | None,
-        chunk_size: int,
     ) -> None:
         self.source = source
-        self.converter = converter
+        self.preparer = preparer
+        self.parallel = parallel
         self.session = session
-        self.kind = converter.kind
+        self.kind = kind
         self.digest = digest
         self.imported_by = imported_by
         self.version = version
         self.rejects = _Rejects(rejects_path)
         self.progress = progress
-        self.chunk_size = chunk_size
         self.report = ImportReport(
-            batch_id=0, path=source.name, kind=self.kind, encoding=source.encoding, version=version
+            batch_id=0, path=source.name, kind=kind, encoding=source.encoding, version=version
         )
-        self.unknown_keys: set[str] = set()
 
     def run(self) -> ImportReport:
         with _gc_paused():
@@ -267,7 +263,7 @@ class _Import:
                 self.session.rollback()
                 return _already_imported(earlier, self.source.name)
             writer = make_writer(self.kind, conn, batch_id, self.source.name, self.version)
-            self._rows(conn, batch_id, writer)
+            self._chunks(conn, batch_id, writer)
             self._finish(conn, batch_id, writer)
             self.session.commit()
         except BaseException as exc:
@@ -308,52 +304,56 @@ class _Import:
         other = conn.execute(select(_batch.c.id).where(same, _batch.c.id != batch_id)).first()
         return None if other is not None else batch_id
 
-    def _rows(self, conn: Connection, batch_id: int, writer: Writer) -> None:
-        rows = iter(self.source)
-        known = frozenset(self.converter.names)
-        track_keys = self.source.header is None
+    def _chunks(self, conn: Connection, batch_id: int, writer: Writer) -> None:
+        if not self.parallel:
+            self._write_all(conn, batch_id, writer, self.preparer)
+            return
+        worker = PreparedInWorker(
+            self.source.path, self.source.name, self.kind, conn.dialect, self.preparer.chunk_size
+        )
+        try:
+            self._write_all(conn, batch_id, writer, worker)
+        finally:
+            worker.close()
+
+    def _write_all(
+        self, conn: Connection, batch_id: int, writer: Writer, chunks: Iterable[PreparedChunk]
+    ) -> None:
         report = self.report
-        while True:
-            raw_rows = list(islice(rows, self.chunk_size))
-            if not raw_rows:
-                break
-            if track_keys:
-                for _row, raw in raw_rows:
-                    self.unknown_keys.update(k for k in raw if k not in known and isinstance(k, str))
-            chunk = self.converter.convert(raw_rows, self.source.header)
-            errors = chunk.errors
-            good = chunk.good
-            duplicates = writer.write(chunk, good)
+        unknown: list[str] = []
+        for chunk in chunks:
+            duplicates = writer.write(chunk)
+            rejected = [
+                (row, text, [RowError(self.source.name, row, f, r) for f, r in errors])
+                for row, text, errors in chunk.rejected
+            ]
             if duplicates:
-                errors = {**errors, **{i: [e] for i, e in duplicates.items()}}
-            report.rows_total += len(raw_rows)
-            if errors:
-                self._reject(conn, batch_id, [(raw_rows[i][1], errors[i]) for i in sorted(errors)])
+                rejected += [(error.row, text, [error]) for error, text in duplicates]
+                rejected.sort(key=operator.itemgetter(0))
+            report.rows_total = chunk.rows_read
+            unknown += chunk.unknown_fields
+            if rejected:
+                self._reject(conn, batch_id, rejected)
             if self.progress is not None:
-                self.progress(report.rows_total, self.source.fraction_read())
+                self.progress(report.rows_total, chunk.fraction)
+        if unknown:
+            report.warnings.append(f"{self.source.name}: unknown fields ignored: {', '.join(unknown)}")
 
     def _reject(
-        self, conn: Connection, batch_id: int, bad: list[tuple[dict[Any, Any], list[RowError]]]
+        self, conn: Connection, batch_id: int, rejected: list[tuple[int, str, list[RowError]]]
     ) -> None:
         report = self.report
         records = []
         errors: list[RowError] = []
-        for raw, row_errors in bad:
-            raw_text = _raw_text(raw, self.source.header)
+        for _row, raw, row_errors in rejected:
             for e in row_errors:
                 records.append(
-                    {
-                        "batch_id": batch_id,
-                        "row": e.row,
-                        "field": e.field,
-                        "reason": e.reason,
-                        "raw": raw_text,
-                    }
+                    {"batch_id": batch_id, "row": e.row, "field": e.field, "reason": e.reason, "raw": raw}
                 )
             errors.extend(row_errors)
         conn.execute(insert(_rejected), records)
         self.rejects.write(errors)
-        report.rows_rejected += len(bad)
+        report.rows_rejected += len(rejected)
         report.errors_total += len(errors)
         room = FIRST_ERRORS_KEPT - len(report.first_errors)
         if room > 0:
@@ -363,9 +363,6 @@ class _Import:
         report = self.report
         report.new, report.unchanged, report.revised = writer.new, writer.unchanged, writer.revised
         report.rows_ok = writer.new + writer.unchanged + writer.revised
-        unknown = self.converter.unknown_columns(sorted(self.unknown_keys))
-        if unknown:
-            report.warnings.append(f"{self.source.name}: unknown fields ignored: {', '.join(unknown)}")
         conn.execute(
             update(_batch)
             .where(_batch.c.id == batch_id)
@@ -396,15 +393,3 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _raw_text(raw: dict[Any, Any], header: list[str] | None) -> str:
-    """The text of a rejected row as it was in the file (a CSV line, or JSON for JSONL)."""
-    if RAW_LINE in raw:
-        return str(raw[RAW_LINE]).rstrip("\r\n")
-    values = {k: v for k, v in raw.items() if isinstance(k, str)}
-    if header is None:
-        return json.dumps(values, ensure_ascii=False, default=str)
-    line = io.StringIO()
-    csv.writer(line).writerow(["" if values.get(h) is None else values[h] for h in header])
-    return line.getvalue().rstrip("\r\n")

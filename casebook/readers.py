@@ -1,6 +1,7 @@
 """Streaming row readers for CSV, JSONL and XLSX input files.
 
-A reader yields `(row_number, {column: raw value})`, one row at a time, never the whole file. Row
+A reader yields `(row_number, {column: raw value})`, one row at a time, never the whole file (and,
+cheaper, `iter_raw()` the rows as lists of values in header order). Row
 numbers are what a person sees: for CSV and XLSX the header is row 1 and the first data row is row 2
 (a CSV record spanning several lines gets the number of its first line); for JSONL the line number.
 Values are raw: strings from CSV, JSON values from JSONL, cell values from XLSX. A row that cannot
@@ -14,7 +15,7 @@ import codecs
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -80,7 +81,7 @@ class RowSource:
         self._text: io.TextIOWrapper | None = None
         self._size = 0
         self._workbook: Any = None
-        self._rows: Iterator[tuple[int, dict[str, Any]]]
+        self._rows: Iterator[tuple[int, Any]]
         try:
             if self.format == "xlsx":
                 self._open_xlsx()
@@ -100,6 +101,13 @@ class RowSource:
         self.close()
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        header = self.header
+        for number, row in self._rows:
+            yield number, row if type(row) is dict else dict(zip(header or (), row, strict=True))
+
+    def iter_raw(self) -> Iterator[tuple[int, Sequence[Any] | dict[Any, Any]]]:
+        """The rows as read, cheaper than iterating: a row of a file with a header is the sequence of
+        its values in header order; a JSONL row, or a row that does not fit the header, is a dict."""
         return self._rows
 
     def close(self) -> None:
@@ -153,7 +161,7 @@ class RowSource:
             "save the whole file as UTF-8 or GB18030",
         )
 
-    def _csv_rows(self, text: io.TextIOWrapper) -> Iterator[tuple[int, dict[str, Any]]]:
+    def _csv_rows(self, text: io.TextIOWrapper) -> Iterator[tuple[int, Any]]:
         reader = csv.reader(text)
         try:
             first = next(reader, None)
@@ -166,7 +174,7 @@ class RowSource:
         header = self._set_header(first)
         return self._csv_data_rows(reader, header)
 
-    def _csv_data_rows(self, reader: Any, header: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    def _csv_data_rows(self, reader: Any, header: list[str]) -> Iterator[tuple[int, Any]]:
         width = len(header)
         line = reader.line_num
         while True:
@@ -182,7 +190,7 @@ class RowSource:
             line = reader.line_num
             if len(values) == width:
                 if any(values):
-                    yield start, dict(zip(header, values, strict=True))
+                    yield start, values
                 continue
             if not any(v.strip() for v in values):
                 continue
@@ -234,7 +242,7 @@ class RowSource:
 
     def _xlsx_rows(
         self, rows: Iterator[tuple[Any, ...]], header: list[str], max_row: int
-    ) -> Iterator[tuple[int, dict[str, Any]]]:
+    ) -> Iterator[tuple[int, Any]]:
         width = len(header)
         for number, cells in enumerate(rows, start=2):
             if max_row:
@@ -242,7 +250,7 @@ class RowSource:
             if all(_blank(v) for v in cells):
                 continue
             if len(cells) == width:
-                yield number, dict(zip(header, cells, strict=True))
+                yield number, cells
             else:
                 yield number, _ragged(header, list(cells))
         self._xlsx_fraction = 1.0

@@ -306,12 +306,27 @@ def _fast_text(spec: Field) -> Callable[[Column], Column]:
     return fast
 
 
+def _lines(values: Column) -> str:
+    """The values joined by newlines; no value may hold a newline itself."""
+    try:
+        text = "\n".join(values)
+    except TypeError:
+        raise _Fallback from None
+    if text.count("\n") != len(values) - 1:
+        raise _Fallback
+    return text
+
+
 def _fast_enum(spec: Field) -> Callable[[Column], Column]:
     allowed = frozenset(spec.choices) | {""}
 
     def fast(column: Column) -> Column:
-        values = _all_str(column)
-        if not allowed.issuperset(values):
+        try:
+            clean = allowed.issuperset(column)
+        except TypeError:  # a list from JSON
+            raise _Fallback from None
+        values = column if clean else _all_str(column)
+        if not clean and not allowed.issuperset(values):
             raise _Fallback
         return [v or None for v in values]
 
@@ -323,9 +338,11 @@ def _fast_pattern(pattern: re.Pattern[str]) -> Callable[[Field], Callable[[Colum
         whole = _joined(_body(pattern), blank=True)
 
         def fast(column: Column) -> Column:
-            values = _all_str(column)
-            if whole.fullmatch("\n".join(values)) is None:
-                raise _Fallback
+            values = column
+            if whole.fullmatch(_lines(values)) is None:
+                values = _all_str(column)  # blanks around the codes?
+                if whole.fullmatch(_lines(values)) is None:
+                    raise _Fallback
             return [v or None for v in values]
 
         return fast
@@ -340,10 +357,7 @@ def _fast_list(spec: Field) -> Callable[[Column], Column]:
     separator = LIST_SEPARATOR
 
     def fast(column: Column) -> Column:
-        try:
-            filled = "\n".join([v for v in column if v])
-        except TypeError:
-            raise _Fallback from None
+        filled = _lines([v for v in column if v])
         if filled and whole.fullmatch(filled.replace(separator, "\n")) is None:
             raise _Fallback
         return [v.split(separator) if v else [] for v in column]
@@ -356,11 +370,11 @@ def _fast_date(spec: Field) -> Callable[[Column], Column]:
     parse = date.fromisoformat
 
     def fast(column: Column) -> Column:
+        if whole.fullmatch(_lines(column)) is None:
+            raise _Fallback
         try:
-            if whole.fullmatch("\n".join(column)) is None:
-                raise _Fallback
             return [parse(v) if v else None for v in column]
-        except (TypeError, ValueError):
+        except ValueError:  # 2025-02-30
             raise _Fallback from None
 
     return fast
@@ -380,14 +394,14 @@ def _fast_number(spec: Field) -> Callable[[Column], Column]:
         raise ValueError(f"field {spec.name}: the fast path knows only a minimum of 0")
 
     def fast(column: Column) -> Column:
+        if whole.fullmatch(_lines(column)) is None:
+            raise _Fallback
         try:
-            if whole.fullmatch("\n".join(column)) is None:
-                raise _Fallback
-        except TypeError:
+            if "" in column:
+                return [to_number(v) if v else None for v in column]
+            return list(map(to_number, column))
+        except ValueError:  # digits of other scripts that int() or float() refuse
             raise _Fallback from None
-        if "" in column:
-            return [to_number(v) if v else None for v in column]
-        return list(map(to_number, column))
 
     return fast
 
@@ -410,14 +424,16 @@ class _FieldPlan:
     name: str
     required: bool
     is_list: bool
+    is_date: bool
     convert: Converter
     fast: Callable[[Column], Column] | None
 
-    def column(self, raw: Column) -> tuple[Column, ColumnErrors]:
-        """Canonical values of a raw column, and the reason of every bad one by position."""
+    def column(self, raw: Column) -> tuple[Column, ColumnErrors, bool]:
+        """Canonical values of a raw column, the reason of every bad one by position, and whether the
+        fast path took the column (then every raw value was a well-formed string)."""
         if self.fast is not None:
             try:
-                return self.fast(raw), {}
+                return self.fast(raw), {}, True
             except _Fallback:
                 pass
         values: Column = []
@@ -432,7 +448,7 @@ class _FieldPlan:
                 except _Invalid as exc:
                     errors[i] = exc.reason
             values.append([] if is_list else None)
-        return values, errors
+        return values, errors, False
 
 
 @dataclass
@@ -443,6 +459,10 @@ class Chunk:
     rows: list[int]
     columns: dict[str, Column]
     errors: dict[int, list[RowError]] = field(default_factory=dict)
+    # The raw columns by name, when the rows came as whole header-ordered rows (CSV, XLSX).
+    raw: dict[str, Column] | None = None
+    # Raw columns of dates that were all `YYYY-MM-DD` text (or blank): the dates' ISO text already.
+    iso_dates: dict[str, Column] = field(default_factory=dict)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -458,10 +478,7 @@ class Chunk:
 
     def column(self, name: str, positions: Sequence[int]) -> Column:
         """The values of one field in the rows at `positions`."""
-        values = self.columns[name]
-        if len(positions) == len(values):
-            return values
-        return [values[i] for i in positions]
+        return pick(self.columns[name], positions)
 
     def values(self, positions: Sequence[int]) -> list[tuple[Any, ...]]:
         """Value tuples in field order of the rows at `positions`."""
@@ -472,23 +489,40 @@ class Chunk:
         return {f.name: self.columns[f.name][position] for f in self.fields}
 
     def hashes(self, positions: Sequence[int]) -> list[str]:
-        """`content_hash` of the rows at `positions`."""
-        texts = [_as_text(f, self.column(f.name, positions)) for f in self.fields]
+        """Content fingerprints of the rows at `positions` (see `content_hash`).
+
+        Rows read as text (CSV) are fingerprinted on their field texts as delivered, which is much
+        cheaper than formatting the canonical values; other rows on their canonical values as text.
+        """
+        lines = None
+        if self.raw is not None:
+            blank = [""] * len(self.rows)
+            texts = [pick(self.raw.get(f.name) or blank, positions) for f in self.fields]
+            try:
+                lines = list(map(_UNIT_SEPARATOR.join, zip(*texts, strict=True)))
+            except TypeError:  # numbers or dates from an XLSX sheet
+                lines = None
+        if lines is None:
+            texts = [_as_text(f, self.column(f.name, positions)) for f in self.fields]
+            lines = list(map(_UNIT_SEPARATOR.join, zip(*texts, strict=True)))
         blake2b = hashlib.blake2b
-        return [
-            blake2b(line.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-            for line in map(_UNIT_SEPARATOR.join, zip(*texts, strict=True))
-        ]
+        return [blake2b(line.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest() for line in lines]
 
 
 _UNIT_SEPARATOR = "\x1f"
 
 
-def content_hash(record: Record, fields: Sequence[Field]) -> str:
-    """Fingerprint of a canonical record: blake2b-128 of its values as text, in field order.
+def pick(values: Column, positions: Sequence[int]) -> Column:
+    return values if len(positions) == len(values) else [values[i] for i in positions]
 
-    The text of a value is what a file would hold (ISO dates, `|`-joined lists, `repr` of floats,
-    empty when missing), joined by the ASCII unit separator.
+
+def content_hash(record: Record, fields: Sequence[Field]) -> str:
+    """Fingerprint of a record's content: blake2b-128 of its field texts in field order.
+
+    The texts are the values as a file holds them (ISO dates, `|`-joined lists, numbers, empty when
+    missing), joined by the ASCII unit separator. The same text always means the same content; the
+    same content can have several texts ("3111.0", "3111.00"), so a differing fingerprint only says
+    "compare the values".
     """
     chunk = Chunk(tuple(fields), [0], {f.name: [record[f.name]] for f in fields})
     return chunk.hashes([0])[0]
@@ -522,6 +556,7 @@ class RowConverter:
                 f.name,
                 f.required,
                 f.type == "list",
+                f.type == "date",
                 converter_for(f),
                 _FAST[f.type](f) if f.type in _FAST else None,
             )
@@ -539,25 +574,28 @@ class RowConverter:
         known = set(self.names)
         return [c for c in columns if isinstance(c, str) and c and c not in known]
 
-    def convert(
-        self, rows: Sequence[tuple[int, dict[Any, Any]]], header: Sequence[str] | None = None
-    ) -> Chunk:
+    def convert(self, rows: Sequence[tuple[int, Any]], header: Sequence[str] | None = None) -> Chunk:
         """Convert a chunk of `(row_number, raw row)`; every error of every row is collected.
 
-        `header` is the file's header when the raw rows are dicts built in its order (CSV, XLSX);
-        the columns are then taken out of the rows in one pass.
+        A raw row is a dict, or (with the file's `header`) the sequence of its values in header
+        order, as `RowSource.iter_raw` gives them; a chunk of such sequences is converted column by
+        column straight from them.
         """
         numbers = [row for row, _raw in rows]
         raws = [raw for _row, raw in rows]
         raw_columns = _transposed(raws, header)
-        chunk = Chunk(self.fields, numbers, {})
+        if raw_columns is None and header is not None:
+            raws = [raw if type(raw) is dict else dict(zip(header, raw, strict=True)) for raw in raws]
+        chunk = Chunk(self.fields, numbers, {}, raw=raw_columns)
         found: dict[int, list[tuple[str, str]]] = {}
         for plan in self._plan:
             if raw_columns is None:
                 raw = list(map(operator.methodcaller("get", plan.name), raws))
             else:
                 raw = raw_columns.get(plan.name) or [None] * len(raws)
-            values, errors = plan.column(raw)
+            values, errors, fast = plan.column(raw)
+            if fast and plan.is_date:
+                chunk.iso_dates[plan.name] = raw
             if plan.required and None in values:
                 for i in [i for i, v in enumerate(values) if v is None]:
                     errors.setdefault(i, "missing (required)")
@@ -588,14 +626,11 @@ class RowConverter:
         return chunk.errors[0] if chunk.errors else chunk.record(0)
 
 
-def _transposed(raws: list[dict[Any, Any]], header: Sequence[str] | None) -> dict[str, Column] | None:
-    """The raw columns by name when every row holds exactly the header's columns, in its order."""
-    if header is None or not raws:
+def _transposed(raws: list[Any], header: Sequence[str] | None) -> dict[str, Column] | None:
+    """The raw columns by name when every row is the sequence of the header's values."""
+    if header is None or not raws or any(type(raw) is dict for raw in raws):
         return None
-    width = len(header)
-    if any(len(raw) != width for raw in raws):
-        return None
-    return dict(zip(header, zip(*[raw.values() for raw in raws], strict=True), strict=True))
+    return dict(zip(header, zip(*raws, strict=True), strict=True))
 
 
 def _check_claims(columns: dict[str, Column]) -> dict[int, list[tuple[str, str]]]:

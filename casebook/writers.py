@@ -1,22 +1,27 @@
-"""Writing converted chunks into the casebook: claims (new, unchanged, revised) and reference tables.
+"""Writing prepared chunks into the casebook: claims (new, unchanged, revised) and reference tables.
 
-A writer gets the good rows of one chunk, finds which records are already stored (one chunked lookup),
-and writes a chunk at a time. Claims are written column-wise with `BulkInsert`; a claim that comes again
-with other content keeps its old content in `claim_revision`. Hospitals and group entries are small
-reference tables and are simply updated when they change; the batch note names what was revised.
+A writer gets the good rows of one chunk (`drgaudit.casebook.prepare.PreparedChunk`, values in the
+driver's form), finds which records are stored already (one chunked lookup), and writes the chunk with
+`BulkInsert` / `BulkUpdate`. A record whose fingerprint equals the stored one is unchanged; one whose
+fingerprint differs is compared value by value (the same content may be written differently) and is
+revised only when a value differs. A revised claim keeps its old content in `claim_revision`.
+Hospitals and group entries are small reference tables and are updated in place; the batch note names
+what was revised.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select
 
-from drgaudit.casebook.bulk import LOOKUP_KEYS, BulkInsert, lookup
+from drgaudit.casebook.bulk import LOOKUP_KEYS, BulkInsert, BulkUpdate, KeyLookup, lookup
 from drgaudit.casebook.models import BatchClaim, Claim, ClaimCode, ClaimRevision, GroupEntry, Hospital
-from drgaudit.casebook.rows import Chunk, Column, Record
+from drgaudit.casebook.prepare import CODE_LISTS, DatabaseForm, PreparedChunk, code_columns
 from drgaudit.contract import FIELDS_BY_KIND, LIST_SEPARATOR
 from drgaudit.errors import RowError
 
@@ -24,7 +29,6 @@ from drgaudit.errors import RowError
 NOTE_KEYS = 20
 
 CLAIM_FIELDS = tuple(f.name for f in FIELDS_BY_KIND["claims"])
-CODE_LISTS = (("secondary_dx", "dx"), ("procedures", "px"))
 LIST_FIELDS = tuple(name for name, _kind in CODE_LISTS)
 
 _claim = Claim.__table__
@@ -32,19 +36,26 @@ _claim_code = ClaimCode.__table__
 _claim_revision = ClaimRevision.__table__
 _batch_claim = BatchClaim.__table__
 
+Record = dict[str, Any]
+
 
 def stored_claim(row: Any) -> Record:
     """The canonical record of a stored claim row (its `|`-joined code lists split again)."""
     record = {name: getattr(row, name) for name in CLAIM_FIELDS}
-    for list_field, _kind in CODE_LISTS:
+    for list_field in LIST_FIELDS:
         text = record[list_field]
         record[list_field] = text.split(LIST_SEPARATOR) if text else []
     return record
 
 
+def _pick(values: list[Any], positions: Sequence[int]) -> list[Any]:
+    return values if len(positions) == len(values) else [values[i] for i in positions]
+
+
 class Writer:
     """Stores the good rows of each chunk of one batch, counting new, unchanged and revised records."""
 
+    kind = ""
     key_field = ""
 
     def __init__(self, conn: Connection, batch_id: int, path: str, version: str | None) -> None:
@@ -52,12 +63,14 @@ class Writer:
         self.batch_id = batch_id
         self.path = path
         self.version = version
+        self.form = DatabaseForm(self.kind, conn.dialect)
+        self.names = tuple(f.name for f in FIELDS_BY_KIND[self.kind])
         self.now = datetime.now(UTC)
         self.new = self.unchanged = self.revised = 0
         self.revised_keys: list[str] = []
 
-    def write(self, chunk: Chunk, positions: list[int]) -> dict[int, RowError]:
-        """Store the rows of `chunk` at `positions`; returns the rows rejected as duplicates, by position."""
+    def write(self, chunk: PreparedChunk) -> list[tuple[RowError, str]]:
+        """Store a chunk's good rows; returns the rows rejected as duplicates, with their text."""
         raise NotImplementedError
 
     def note(self) -> str | None:
@@ -67,8 +80,20 @@ class Writer:
         more = self.revised - len(self.revised_keys)
         return "revised: " + ", ".join(self.revised_keys) + (f" and {more} more" if more > 0 else "")
 
-    def _duplicate(self, row: int, first_row: int) -> RowError:
-        return RowError(self.path, row, self.key_field, f"duplicate of row {first_row}")
+    def _duplicate(self, chunk: PreparedChunk, position: int, first_row: int) -> tuple[RowError, str]:
+        error = RowError(self.path, chunk.rows[position], self.key_field, f"duplicate of row {first_row}")
+        return error, self._text(chunk, position)
+
+    def _text(self, chunk: PreparedChunk, position: int) -> str:
+        """A row's values as a CSV line in field order (the row itself was valid, so it is not kept)."""
+        line = io.StringIO()
+        values = [chunk.columns[name][position] for name in self.names]
+        csv.writer(line).writerow(["" if v is None else v for v in values])
+        return line.getvalue().rstrip("\r\n")
+
+    def _same_content(self, stored: Record, chunk: PreparedChunk, position: int) -> bool:
+        """Whether a stored canonical record holds the same values as a row of the chunk."""
+        return self.form.record(stored) == {name: chunk.columns[name][position] for name in self.names}
 
     def _noted(self, keys: Iterable[str]) -> None:
         for key in keys:
@@ -80,6 +105,7 @@ class Writer:
 class ClaimWriter(Writer):
     """Claims: bulk inserts of new claims, revisions of changed ones, and the batch's claim list."""
 
+    kind = "claims"
     key_field = "claim_id"
 
     def __init__(self, conn: Connection, batch_id: int, path: str, version: str | None) -> None:
@@ -87,43 +113,44 @@ class ClaimWriter(Writer):
         self._claims = BulkInsert(conn, _claim, (*CLAIM_FIELDS, "content_hash", "revision", "batch_id"))
         self._codes = BulkInsert(conn, _claim_code, ("code", "claim_id", "kind", "seq"))
         self._links = BulkInsert(conn, _batch_claim, ("batch_id", "patient_id", "claim_id", "row"))
+        self._update = BulkUpdate(
+            conn, _claim, ["claim_id"], [*CLAIM_FIELDS[1:], "content_hash", "revision", "batch_id"]
+        )
+        columns = (_claim.c.claim_id, _claim.c.patient_id, _claim.c.content_hash)
+        self._stored = KeyLookup(conn, columns, _claim.c.claim_id)
 
-    def write(self, chunk: Chunk, positions: list[int]) -> dict[int, RowError]:
+    def write(self, chunk: PreparedChunk) -> list[tuple[RowError, str]]:
         ids, numbers = chunk.columns["claim_id"], chunk.rows
         first: dict[str, int] = {}
-        duplicates: dict[int, RowError] = {}
-        for i in positions:
-            j = first.setdefault(ids[i], i)
+        duplicates = []
+        for i, claim_id in enumerate(ids):
+            j = first.setdefault(claim_id, i)
             if j != i:
-                duplicates[i] = self._duplicate(numbers[i], numbers[j])
-        columns = (_claim.c.claim_id, _claim.c.patient_id, _claim.c.content_hash, _claim.c.revision)
-        stored = {r.claim_id: r for r in lookup(self.conn, columns, _claim.c.claim_id, list(first))}
+                duplicates.append(self._duplicate(chunk, i, numbers[j]))
+        stored = {r.claim_id: r for r in self._stored(list(first))}
         if not stored:
             new = list(first.values())
-            self._insert(chunk, new, chunk.hashes(new))
+            self._insert(chunk, new)
             self._link(chunk, new)
             return duplicates
         delivered = self._delivered(stored)
-        accepted = []
+        accepted, new, differing = [], [], []
         for claim_id, i in first.items():
-            if claim_id in delivered:
-                duplicates[i] = self._duplicate(numbers[i], delivered[claim_id])
-            else:
-                accepted.append(i)
-        hashes = chunk.hashes(accepted)
-        new, new_hashes, revised = [], [], []
-        for i, digest in zip(accepted, hashes, strict=True):
-            old = stored.get(ids[i])
+            old = stored.get(claim_id)
             if old is None:
                 new.append(i)
-                new_hashes.append(digest)
-            elif old.content_hash == digest:
+            elif claim_id in delivered:
+                duplicates.append(self._duplicate(chunk, i, delivered[claim_id]))
+                continue
+            elif old.content_hash == chunk.hashes[i]:
                 self.unchanged += 1
             else:
-                revised.append((i, digest, old.revision))
-        self._insert(chunk, new, new_hashes)
-        self._revise(chunk, revised)
+                differing.append(i)
+            accepted.append(i)
+        self._insert(chunk, new)
+        self._compare_and_revise(chunk, differing)
         self._link(chunk, accepted)
+        duplicates.sort(key=lambda item: item[0].row)
         return duplicates
 
     def _delivered(self, stored: dict[str, Any]) -> dict[str, int]:
@@ -148,57 +175,68 @@ class ClaimWriter(Writer):
             found.update((r.claim_id, r.row) for r in rows if (r.patient_id, r.claim_id) in wanted)
         return found
 
-    def _insert(self, chunk: Chunk, positions: list[int], hashes: list[str]) -> None:
+    def _insert(self, chunk: PreparedChunk, positions: list[int]) -> None:
         if not positions:
             return
-        data: list[Column] = []
-        for name in CLAIM_FIELDS:
-            values = chunk.column(name, positions)
-            if name in LIST_FIELDS:
-                values = [LIST_SEPARATOR.join(v) or None for v in values]
-            data.append(values)
         count = len(positions)
-        data += [hashes, [1] * count, [self.batch_id] * count]
+        data = [_pick(chunk.columns[name], positions) for name in CLAIM_FIELDS]
+        data += [_pick(chunk.hashes, positions), [1] * count, [self.batch_id] * count]
         self._claims.run(data)
-        self._insert_codes(*(chunk.column(name, positions) for name in ("claim_id", *LIST_FIELDS)))
+        self._insert_codes(chunk, positions)
         self.new += count
 
-    def _insert_codes(
-        self, ids: Sequence[str], secondary: Sequence[list[str]], procedures: Sequence[list[str]]
-    ) -> None:
-        self._codes.run(_code_columns(ids, secondary, procedures))
+    def _insert_codes(self, chunk: PreparedChunk, positions: list[int]) -> None:
+        ids = _pick(chunk.columns["claim_id"], positions)
+        self._codes.run(code_columns(ids, *(_pick(chunk.columns[name], positions) for name in LIST_FIELDS)))
 
-    def _link(self, chunk: Chunk, positions: list[int]) -> None:
+    def _link(self, chunk: PreparedChunk, positions: list[int]) -> None:
         self._links.run(
             [
                 [self.batch_id] * len(positions),
-                chunk.column("patient_id", positions),
-                chunk.column("claim_id", positions),
-                [chunk.rows[i] for i in positions],
+                _pick(chunk.columns["patient_id"], positions),
+                _pick(chunk.columns["claim_id"], positions),
+                _pick(chunk.rows, positions),
             ]
         )
 
-    def _revise(self, chunk: Chunk, revised: list[tuple[int, str, int]]) -> None:
-        """Keep the old content of changed claims in claim_revision, then store the new content."""
-        if not revised:
+    def _compare_and_revise(self, chunk: PreparedChunk, differing: list[int]) -> None:
+        """Claims whose fingerprint differs from the stored one: unchanged when every value is the same
+        (the same content written differently), else revised."""
+        if not differing:
             return
-        ids = [chunk.columns["claim_id"][i] for i, _digest, _revision in revised]
-        old_rows = {r.claim_id: r for r in lookup(self.conn, tuple(_claim.c), _claim.c.claim_id, ids)}
+        ids = chunk.columns["claim_id"]
+        old_rows = {
+            r.claim_id: r
+            for r in lookup(self.conn, tuple(_claim.c), _claim.c.claim_id, _pick(ids, differing))
+        }
+        revised = []
+        for i in differing:
+            if self._same_content(stored_claim(old_rows[ids[i]]), chunk, i):
+                self.unchanged += 1
+            else:
+                revised.append(i)
+        if revised:
+            self._revise(chunk, revised, old_rows)
+
+    def _revise(self, chunk: PreparedChunk, positions: list[int], old_rows: dict[str, Any]) -> None:
+        """Keep the old content of changed claims in claim_revision, then store the new content."""
+        ids = _pick(chunk.columns["claim_id"], positions)
+        old = {claim_id: stored_claim(old_rows[claim_id]) for claim_id in ids}
         self.conn.execute(
             insert(_claim_revision),
             [
                 {
                     "claim_id": claim_id,
                     "revision": old_rows[claim_id].revision,
-                    "content": _json_ready(stored_claim(old_rows[claim_id])),
+                    "content": _json_ready(old[claim_id]),
                     "replaced_at": self.now,
                     "replaced_by_batch": self.batch_id,
                 }
                 for claim_id in ids
             ],
         )
-        old_codes = _code_columns(
-            ids, *([stored_claim(old_rows[claim_id])[name] for claim_id in ids] for name in LIST_FIELDS)
+        old_codes = code_columns(
+            ids, *([getattr(old_rows[claim_id], name) for claim_id in ids] for name in LIST_FIELDS)
         )
         if old_codes[0]:
             code = _claim_code.c
@@ -215,110 +253,94 @@ class ClaimWriter(Writer):
                 ],
             )
         updates = []
-        for i, digest, old_revision in revised:
-            values = chunk.record(i)
-            values["key_claim_id"] = values.pop("claim_id")
-            for list_field, _kind in CODE_LISTS:
-                values[list_field] = LIST_SEPARATOR.join(values[list_field]) or None
-            values.update(content_hash=digest, revision=old_revision + 1, batch_id=self.batch_id)
+        for i in positions:
+            values = {name: chunk.columns[name][i] for name in CLAIM_FIELDS}
+            claim_id = values.pop("claim_id")
+            values.update(
+                key_claim_id=claim_id,
+                content_hash=chunk.hashes[i],
+                revision=old_rows[claim_id].revision + 1,
+                batch_id=self.batch_id,
+            )
             updates.append(values)
-        _update_many(self.conn, _claim, updates)
-        positions = [i for i, _digest, _revision in revised]
-        self._insert_codes(ids, *(chunk.column(name, positions) for name in LIST_FIELDS))
-        self.revised += len(revised)
+        self._update.run(updates)
+        self._insert_codes(chunk, positions)
+        self.revised += len(positions)
         self._noted(ids)
-
-
-def _code_columns(
-    ids: Sequence[str], secondary: Sequence[list[str]], procedures: Sequence[list[str]]
-) -> list[list[Any]]:
-    """claim_code rows (code, claim_id, kind, seq) of these claims, as columns."""
-    codes: list[str] = []
-    claim_ids: list[str] = []
-    kinds: list[str] = []
-    seqs: list[int] = []
-    for kind, lists in (("dx", secondary), ("px", procedures)):
-        for claim_id, items in zip(ids, lists, strict=True):
-            if items:
-                n = len(items)
-                codes += items
-                claim_ids += [claim_id] * n
-                kinds += [kind] * n
-                seqs += range(1, n + 1)
-    return [codes, claim_ids, kinds, seqs]
 
 
 def _json_ready(record: Record) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, date) else v for k, v in record.items()}
 
 
-def _update_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """UPDATE rows matched on their `key_<column>` entries, setting every other entry."""
-    first = rows[0]
-    keys = [name for name in first if name.startswith("key_")]
-    where = [table.c[name.removeprefix("key_")] == bindparam(name) for name in keys]
-    values = {name: bindparam(name) for name in first if name not in keys}
-    conn.execute(update(table).where(*where).values(values), rows)
-
-
 class KeyedWriter(Writer):
     """Hospitals and group entries: small reference tables, updated in place when they change."""
 
     table: Table
-    kind = ""
+    keys: tuple[str, ...] = ()
 
     def __init__(self, conn: Connection, batch_id: int, path: str, version: str | None) -> None:
         super().__init__(conn, batch_id, path, version)
+        extra = self.extra()
+        self._columns = (*self.names, *extra, "content_hash", "batch_id")
+        self._insert = BulkInsert(conn, self.table, self._columns)
+        self._update = BulkUpdate(
+            conn, self.table, self.keys, [name for name in self._columns if name not in self.keys]
+        )
         # Reference tables have thousands of rows, so duplicates within a file are found in memory.
-        self.seen: dict[Any, int] = {}
-
-    def key(self, record: Any) -> Any:
-        raise NotImplementedError
-
-    def label(self, key: Any) -> str:
-        return str(key)
-
-    def stored(self, records: list[Record]) -> dict[Any, Any]:
-        """The stored rows of these records, by key."""
-        raise NotImplementedError
+        self.seen: dict[tuple[Any, ...], int] = {}
 
     def extra(self) -> dict[str, Any]:
-        """Columns the table has beyond the contract fields and bookkeeping."""
+        """Columns the table has beyond the contract fields and bookkeeping, with their values."""
         return {}
 
-    def write(self, chunk: Chunk, positions: list[int]) -> dict[int, RowError]:
-        duplicates: dict[int, RowError] = {}
-        fresh: list[tuple[Any, Record, str]] = []
-        for i, digest in zip(positions, chunk.hashes(positions), strict=True):
-            record = chunk.record(i)
-            key = self.key(record)
+    def label(self, key: tuple[Any, ...]) -> str:
+        return "/".join(map(str, key))
+
+    def write(self, chunk: PreparedChunk) -> list[tuple[RowError, str]]:
+        duplicates = []
+        fresh: list[int] = []
+        key_columns = [chunk.columns[name] for name in self.keys if name in chunk.columns]
+        keys = list(zip(*key_columns, strict=True))
+        for i, key in enumerate(keys):
             if key in self.seen:
-                duplicates[i] = self._duplicate(chunk.rows[i], self.seen[key])
+                duplicates.append(self._duplicate(chunk, i, self.seen[key]))
                 continue
             self.seen[key] = chunk.rows[i]
-            fresh.append((key, record, digest))
-        stored = self.stored([record for _key, record, _digest in fresh])
+            fresh.append(i)
+        stored = self.stored([keys[i] for i in fresh])
         inserts, updates = [], []
-        for key, record, digest in fresh:
-            values = {**record, **self.extra(), "content_hash": digest, "batch_id": self.batch_id}
-            old = stored.get(key)
+        for i in fresh:
+            old = stored.get(keys[i])
             if old is None:
-                inserts.append(values)
-            elif old.content_hash == digest:
+                inserts.append(i)
+            elif old.content_hash == chunk.hashes[i] or self._same_content(
+                {name: old._mapping[name] for name in self.names}, chunk, i
+            ):
                 self.unchanged += 1
             else:
-                updates.append(self.matched(old, values))
-                self._noted([self.label(key)])
+                updates.append(self._values(chunk, i))
+                self._noted([self.label(keys[i])])
         if inserts:
-            self.conn.execute(insert(self.table), inserts)
+            extra = self.extra()
+            data = [_pick(chunk.columns[name], inserts) for name in self.names]
+            data += [[value] * len(inserts) for value in extra.values()]
+            data += [_pick(chunk.hashes, inserts), [self.batch_id] * len(inserts)]
+            self._insert.run(data)
             self.new += len(inserts)
-        if updates:
-            _update_many(self.conn, self.table, updates)
-            self.revised += len(updates)
+        self._update.run(updates)
+        self.revised += len(updates)
         return duplicates
 
-    def matched(self, old: Any, values: dict[str, Any]) -> dict[str, Any]:
-        """`values` made into an update of the stored row `old`."""
+    def _values(self, chunk: PreparedChunk, position: int) -> dict[str, Any]:
+        values = {name: chunk.columns[name][position] for name in self.names}
+        values.update(self.extra(), content_hash=chunk.hashes[position], batch_id=self.batch_id)
+        for key in self.keys:
+            values[f"key_{key}"] = values.pop(key)
+        return values
+
+    def stored(self, keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], Any]:
+        """The stored rows with these keys."""
         raise NotImplementedError
 
 
@@ -328,51 +350,37 @@ class HospitalWriter(KeyedWriter):
     table = Hospital.__table__
     kind = "hospitals"
     key_field = "hospital_id"
+    keys = ("hospital_id",)
 
-    def key(self, record: Any) -> Any:
-        return record["hospital_id"]
-
-    def stored(self, records: list[Record]) -> dict[Any, Any]:
-        ids = [r["hospital_id"] for r in records]
-        return {
-            r.hospital_id: r for r in lookup(self.conn, tuple(self.table.c), self.table.c.hospital_id, ids)
-        }
-
-    def matched(self, old: Any, values: dict[str, Any]) -> dict[str, Any]:
-        values["key_hospital_id"] = values.pop("hospital_id")
-        return values
+    def stored(self, keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], Any]:
+        ids = [key[0] for key in keys]
+        rows = lookup(self.conn, tuple(self.table.c), self.table.c.hospital_id, ids)
+        return {(r.hospital_id,): r for r in rows}
 
 
 class GroupWriter(KeyedWriter):
-    """Group entries of one version, keyed by region, scheme and group code."""
+    """Group entries of one version, keyed by region, scheme, version and group code."""
 
     table = GroupEntry.__table__
     kind = "groups"
     key_field = "group_code"
+    keys = ("region", "scheme", "group_code", "version")
 
-    def key(self, record: Any) -> Any:
-        return (record["region"], record["scheme"], record["group_code"])
-
-    def label(self, key: Any) -> str:
-        return "/".join(key)
+    def write(self, chunk: PreparedChunk) -> list[tuple[RowError, str]]:
+        chunk.columns.setdefault("version", [self.version] * len(chunk.rows))
+        return super().write(chunk)
 
     def extra(self) -> dict[str, Any]:
         return {"version": self.version}
 
-    def stored(self, records: list[Record]) -> dict[Any, Any]:
-        codes = sorted({r["group_code"] for r in records})
-        rows = lookup(
-            self.conn,
-            tuple(self.table.c),
-            self.table.c.group_code,
-            codes,
-            self.table.c.version == self.version,
-        )
-        return {self.key(r._mapping): r for r in rows}
+    def label(self, key: tuple[Any, ...]) -> str:
+        return "/".join(key[:3])
 
-    def matched(self, old: Any, values: dict[str, Any]) -> dict[str, Any]:
-        values["key_id"] = old.id
-        return values
+    def stored(self, keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], Any]:
+        codes = sorted({key[2] for key in keys})
+        table = self.table.c
+        rows = lookup(self.conn, tuple(self.table.c), table.group_code, codes, table.version == self.version)
+        return {(r.region, r.scheme, r.group_code, r.version): r for r in rows}
 
 
 WRITERS: dict[str, type[Writer]] = {"claims": ClaimWriter, "hospitals": HospitalWriter, "groups": GroupWriter}

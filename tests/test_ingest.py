@@ -391,3 +391,13 @@ def test_no_rejects_file_when_all_rows_are_good(session, make_claim, write_rows,
 def test_unknown_kind_is_refused(session, tmp_path) -> None:
     with pytest.raises(ValueError, match="unknown import kind 'patients'"):
         import_file(tmp_path / "x.csv", kind="patients", session=session)
+
+
+def test_same_content_written_differently_is_unchanged(session, make_claim, write_rows, tmp_path) -> None:
+    import_file(
+        write_rows(tmp_path / "a.csv", [make_claim(1), make_claim(2)]), kind="claims", session=session
+    )
+    rows = [make_claim(1, total_cost="3037", age=" 21 ", admit_date="2025-01-02T00:00:00"), make_claim(2)]
+    report = import_file(write_rows(tmp_path / "b.csv", rows), kind="claims", session=session)
+    assert (report.new, report.unchanged, report.revised) == (0, 2, 0)
+    assert session.get(Claim, "C000001").revision == 1

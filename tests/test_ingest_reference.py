@@ -132,3 +132,10 @@ def test_group_duplicates_are_per_region_and_scheme(session: Session, write_rows
     report = import_file(path, kind="groups", session=session)
     assert (report.new, report.rows_rejected) == (4, 1)
     assert str(report.first_errors[0]) == f"{path}:6: group_code: duplicate of row 2"
+
+
+def test_hospital_written_differently_is_unchanged(session: Session, write_rows, tmp_path: Path) -> None:
+    import_file(write_rows(tmp_path / "a.csv", HOSPITALS), kind="hospitals", session=session)
+    same = [{**HOSPITALS[0], "regional_center": "yes", "level": " 3"}, HOSPITALS[1], HOSPITALS[2]]
+    report = import_file(write_rows(tmp_path / "b.csv", same), kind="hospitals", session=session)
+    assert (report.new, report.unchanged, report.revised) == (0, 3, 0)

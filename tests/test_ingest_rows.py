@@ -209,17 +209,21 @@ def test_a_whole_chunk_gives_the_same_records_as_one_row_at_a_time(make_claim) -
         make_claim(42, age="x", insured_region="123"),
     ]
     converter = RowConverter("claims", "f.csv")
-    chunk = converter.convert(list(enumerate(rows, start=2)), list(rows[0]))
+    header = list(rows[0])
+    as_dicts = converter.convert(list(enumerate(rows, start=2)), header)
+    as_lists = converter.convert([(n, list(raw.values())) for n, raw in enumerate(rows, start=2)], header)
+    assert as_lists.raw is not None and as_dicts.raw is None
     one_by_one = [converter(n, raw) for n, raw in enumerate(rows, start=2)]
-    for position, single in enumerate(one_by_one):
-        if isinstance(single, list):
-            assert [str(e) for e in chunk.errors[position]] == [str(e) for e in single]
-        else:
-            assert position not in chunk.errors
-            assert chunk.record(position) == single
-    assert chunk.record(40)["secondary_dx"] == ["I10.x05", "E11.900"]
-    assert chunk.record(41)["procedures"] == ["36.0600", "96.0800x005"]
-    assert chunk.good == list(range(42))
+    for chunk in (as_dicts, as_lists):
+        for position, single in enumerate(one_by_one):
+            if isinstance(single, list):
+                assert [str(e) for e in chunk.errors[position]] == [str(e) for e in single]
+            else:
+                assert position not in chunk.errors
+                assert chunk.record(position) == single
+        assert chunk.record(40)["secondary_dx"] == ["I10.x05", "E11.900"]
+        assert chunk.record(41)["procedures"] == ["36.0600", "96.0800x005"]
+        assert chunk.good == list(range(42))
 
 
 def test_content_hash_follows_the_content(make_claim) -> None:

@@ -136,6 +136,8 @@ def read_pack(directory: Path | str | None = None) -> PackCheck:
     if pack is not None:
         lint_errors, warnings = lint_pack(pack)
         errors.extend(lint_errors)
+    errors.sort(key=lambda e: (e.position.path, e.position.line, e.position.col))
+    warnings.sort(key=lambda e: (e.position.path, e.position.line, e.position.col))
     if errors:
         return PackCheck(None, errors, warnings, files)
     return PackCheck(pack, errors, warnings, files)

@@ -32,12 +32,17 @@ def test_run_demo_imports_every_file_once(tmp_path: Path) -> None:
     assert all(r.rows_rejected == 0 for r in result.imports.values())
     assert result.claims_batch_id == result.imports["claims"].batch_id
     assert count(db, "claim") == 1200 and count(db, "hospital") == 30
-    assert stages[-1] == ("claims", 1000, 1000) and ("generate", 1200, 1200) in stages
+    assert ("claims", 1000, 1000) in stages and ("generate", 1200, 1200) in stages
+    assert stages[-1] == ("screen", 1200, 1200)
     assert result.codes_dir is None and result.database_url.endswith("casebook.sqlite")
+    assert result.screen is not None and result.screen.claims == 1200 and result.screen.run_id == 1
+    assert result.score.detected == result.score.planted > 0
+    assert result.score.lookalikes_hit == 0
 
     again = run_demo(tmp_path / "out", claims=1200, db_url=str(db))
     assert all(r.already_imported for r in again.imports.values())
     assert count(db, "claim") == 1200
+    assert again.screen.stored == {"new": 0, "unchanged": result.screen.hits, "removed": 0}
 
 
 def test_demo_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,8 +61,12 @@ def test_demo_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert planted >= 10
     assert any(line.split()[:3] == ["split_hospitalization", str(planted), "planted"] for line in lines)
     assert "claims.csv: batch 3, 1500 rows (1500 new, 0 unchanged, 0 revised)" in lines
-    assert lines[-1].startswith("claims batch: 3 (sqlite:///")
+    assert any(line.startswith("claims batch: 3 (sqlite:///") for line in lines)
     assert count(tmp_path / "c.sqlite", "claim") == 1500
+    assert any(line.startswith("screened 1500 claims in ") for line in lines)
+    assert any(line.split()[:4] == ["split_hospitalization", str(planted), str(planted), "100.0%"] for line in lines)
+    total_planted = truth.count(",planted,")
+    assert lines[-1].startswith(f"found {total_planted} of {total_planted} planted cases; 0 legitimate look-alikes hit.")
 
     again = CliRunner().invoke(
         app,

@@ -1,0 +1,84 @@
+"""`drgaudit rules check|test|facts`: exact output and exit codes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from drgaudit.cli.root import app
+from drgaudit.engine.loader import bundled_rules_dir
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(bundled_rules_dir(), tmp_path / "rules", ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
+    return tmp_path / "rules"
+
+
+def test_check_bundled_pack() -> None:
+    result = runner.invoke(app, ["rules", "check"])
+    assert result.exit_code == 0
+    assert result.stdout == "OK: 15 rules (14 active), 3 lists, 3 regions with overrides, 0 warnings\n"
+
+
+def test_check_reports_typos_and_fails(rules: Path) -> None:
+    path = rules / "outliers.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("- total_cost >= params.high_ratio", "- totl_cost >= params.high_ratio", 1), encoding="utf-8")
+    result = runner.invoke(app, ["rules", "check", "rules"])
+    assert result.exit_code == 1
+    assert result.stdout == (
+        "rules/outliers.yaml:18:9: unknown field `totl_cost` (did you mean `total_cost`?)\n"
+        "1 error, 0 warnings; nothing was loaded\n"
+    )
+
+
+def test_check_shows_warnings(rules: Path) -> None:
+    path = rules / "long_stay.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("      max_los_days:", "      unused: {default: 1, type: int}\n      max_los_days:"), encoding="utf-8")
+    result = runner.invoke(app, ["rules", "check", "rules"])
+    assert result.exit_code == 0
+    assert result.stdout == (
+        "rules/long_stay.yaml:15:7: warning: param `unused` of LOS-001 is never used\n"
+        "OK: 15 rules (14 active), 3 lists, 3 regions with overrides, 1 warning\n"
+    )
+
+
+def test_rules_test_passes_on_the_bundled_pack() -> None:
+    result = runner.invoke(app, ["rules", "test"])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[-1] == f"{len(lines) - 1} examples: {len(lines) - 1} passed, 0 failed"
+    assert all(line.startswith("PASS ") for line in lines[:-1])
+
+
+def test_rules_test_fails_on_a_wrong_expectation_and_says_which_condition(rules: Path) -> None:
+    path = rules / "long_stay.yaml"
+    text = path.read_text(encoding="utf-8").replace("      miss:\n        - name: 住院59天", "      hit:\n        - name: 住院59天").replace("      hit:\n        - name: 住院65天", "      miss:\n        - name: 住院65天")
+    path.write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["rules", "test", "rules", "--rule", "LOS-001"])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "FAIL LOS-001 hit  住院59天  (rules/long_stay.yaml:25)",
+        "  expected: hit    actual: no hit",
+        "  ✗ when   false  los_days >= params.max_los_days",
+        "  values: los_days=59",
+        "FAIL LOS-001 miss 住院65天  (rules/long_stay.yaml:22)",
+        "  expected: no hit    actual: hit",
+        "  • when   true   los_days >= params.max_los_days",
+        "  every `when` condition held and no `unless` condition did",
+        "  values: los_days=65",
+        "2 examples: 0 passed, 2 failed",
+    ]
+
+
+def test_facts_lists_the_vocabulary() -> None:
+    result = runner.invoke(app, ["rules", "facts"])
+    assert result.exit_code == 0
+    assert "los_days                                   number  住院天数 — 出院日期减入院日期，当日出入院计1天" in result.stdout
+    assert "group.avg_cost" in result.stdout

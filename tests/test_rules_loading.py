@@ -1,0 +1,139 @@
+"""Loading and linting rule packs: every problem as path:line:col with a hint, all in one pass."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from drgaudit.engine.exceptions import RulePackError
+from drgaudit.engine.loader import bundled_rules_dir, load_pack, read_pack
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    """A private copy of the bundled rule pack that a test may break."""
+    target = tmp_path / "rules"
+    shutil.copytree(bundled_rules_dir(), target, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
+    return target
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path.name}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def messages(directory: Path) -> list[str]:
+    result = read_pack(directory)
+    root = str(directory) + "/"
+    return [e.render().replace(root, "") for e in result.errors]
+
+
+def test_bundled_pack_is_clean() -> None:
+    result = read_pack(bundled_rules_dir())
+    assert result.errors == []
+    assert result.warnings == []
+    pack = result.pack
+    assert {r.id for r in pack.rules} >= {"SPLIT-001", "UPC-001", "UPC-002", "OUT-HIGH-001", "OUT-LOW-001", "LOS-001", "COST-001", "LOWADM-001", "FREQ-001", "COACH-001"}
+    assert set(pack.regions) == {"510100", "510700", "511300"}
+    assert len(pack.version) == 16
+
+
+def test_typo_in_a_field_gives_position_and_hint(rules: Path) -> None:
+    edit(rules / "outliers.yaml", "      - total_cost >= params.high_ratio * group.avg_cost", "      - totl_cost >= params.high_ratio * group.avg_cost")
+    assert messages(rules) == ["outliers.yaml:18:9: unknown field `totl_cost` (did you mean `total_cost`?)"]
+    with pytest.raises(RulePackError) as caught:
+        load_pack(rules)
+    assert "outliers.yaml:18:9: unknown field `totl_cost`" in str(caught.value)
+
+
+def test_every_error_is_collected_in_one_pass(rules: Path) -> None:
+    edit(rules / "outliers.yaml", "total_cost >= params.high_ratio", "totl_cost >= params.high_ratio")
+    edit(rules / "long_stay.yaml", "los_days >= params.max_los_days", "los_days >= params.max_los_day and admit_date > 3")
+    edit(rules / "frequent_admission.yaml", "principal_dx in lists.chemo_radiotherapy", "principal_dx in lists.chemo")
+    edit(rules / "regions/510700.yaml", "OUT-HIGH-001:", "OUT-HIGH-01:")
+    assert messages(rules) == [
+        "frequent_admission.yaml:20:25: unknown list `chemo` (lists live in rules/lists/<name>.yaml)",
+        "long_stay.yaml:17:21: unknown param `max_los_day` (did you mean `max_los_days`?)",
+        "long_stay.yaml:17:44: cannot compare a date with a number",
+        "outliers.yaml:18:9: unknown field `totl_cost` (did you mean `total_cost`?)",
+        "regions/510700.yaml:7:3: region 510700 overrides unknown rule `OUT-HIGH-01` (did you mean `OUT-HIGH-001`?)",
+    ]
+
+
+def test_text_compared_with_a_number_suggests_quotes(rules: Path) -> None:
+    edit(rules / "low_standard_admission.yaml", '      - discharge_mode == "1"', "      - discharge_mode == 1")
+    assert messages(rules) == [
+        'low_standard_admission.yaml:23:9: cannot compare a text with a number (`discharge_mode` is text: compare it with a quoted value such as "1")'
+    ]
+
+
+def test_yaml_syntax_error(rules: Path) -> None:
+    (rules / "broken.yaml").write_text("rules:\n  - id: X\n    title: [unclosed\n", encoding="utf-8")
+    [message] = messages(rules)
+    assert message.startswith("broken.yaml:4:1: YAML syntax error:")
+
+
+def test_unknown_key_enum_and_param_default(rules: Path) -> None:
+    edit(rules / "long_stay.yaml", "    severity: medium", "    severty: medium")
+    edit(rules / "cost_shifting.yaml", "    action: deduct", "    action: dedcut")
+    edit(rules / "low_standard_admission.yaml", "      max_los_days: {default: 2, type: int", "      max_los_days: {type: int")
+    assert messages(rules) == [
+        "cost_shifting.yaml:8:13: unknown action `dedcut` (did you mean `deduct`?)",
+        "long_stay.yaml:2:5: rule is missing `severity`",
+        "long_stay.yaml:6:5: unknown key `severty` in a rule (did you mean `severity`?)",
+        "low_standard_admission.yaml:17:7: param `max_los_days` has no default (every param needs `default:`; regions may override it)",
+    ]
+
+
+def test_duplicate_ids_and_overlapping_versions(rules: Path) -> None:
+    text = (rules / "long_stay.yaml").read_text(encoding="utf-8")
+    second = text.split("rules:\n", 1)[1].replace("effective: {from: 2025-01-01}", "effective: {from: 2025-06-01}")
+    (rules / "long_stay_v2.yaml").write_text("rules:\n" + second, encoding="utf-8")
+    assert messages(rules) == [
+        "long_stay_v2.yaml:2:9: overlapping effective ranges for rule id `LOS-001` (also at long_stay.yaml:2:9) "
+        "(give the new rule its own id, or end the old version with `effective.to` before the new `from`)"
+    ]
+    edit(rules / "long_stay.yaml", "effective: {from: 2025-01-01}", "effective: {from: 2025-01-01, to: 2025-05-31}")
+    assert messages(rules) == []
+    pack = load_pack(rules)
+    assert [r.effective_from.isoformat() for r in pack.rule_by_id("LOS-001")] == ["2025-01-01", "2025-06-01"]
+
+
+def test_active_rule_without_examples_is_an_error(rules: Path) -> None:
+    text = (rules / "long_stay.yaml").read_text(encoding="utf-8")
+    (rules / "long_stay.yaml").write_text(text.split("    examples:")[0], encoding="utf-8")
+    assert messages(rules) == ["long_stay.yaml:2:9: rule LOS-001 has no examples (add examples: {hit: [...], miss: [...]})"]
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ("__import__('os').system('true')", "only the built-in functions can be called"),
+        ("__import__('os') == 1", "unknown function `__import__`"),
+        ("total_cost.__class__ == 1", "unknown field `total_cost.__class__`"),
+        ("(lambda: 1)() == 1", "only the built-in functions can be called"),
+        ("total_cost[0] > 1", "indexing with [...] is not allowed in a rule expression"),
+        ("total_cost = 1", "syntax error"),
+        ("earlier.total_cost > 1", "`earlier.` names an earlier claim and is only available in a pair rule"),
+    ],
+)
+def test_expressions_outside_the_language_are_refused(rules: Path, condition: str, expected: str) -> None:
+    edit(rules / "long_stay.yaml", "      - los_days >= params.max_los_days", f'      - "{condition}"')
+    [message] = messages(rules)
+    assert message.startswith("long_stay.yaml:17:") and expected in message
+
+
+def test_region_override_values_are_checked(rules: Path) -> None:
+    edit(rules / "regions/510700.yaml", "high_ratio: 2.5", "high_ratio: 25")
+    assert messages(rules) == ["regions/510700.yaml:9:19: param `high_ratio` = 25 is above its maximum 10"]
+    edit(rules / "regions/510700.yaml", "high_ratio: 25", "high_ratio: high")
+    assert messages(rules) == ["regions/510700.yaml:9:19: param `high_ratio` of OUT-HIGH-001 must be of type number, got 'high'"]
+
+
+def test_message_placeholders_are_checked(rules: Path) -> None:
+    edit(rules / "long_stay.yaml", "{los_days}天（", "{los_dayz}天（")
+    [message] = messages(rules)
+    assert message.startswith("long_stay.yaml:18:") and "unknown field `los_dayz` (did you mean `los_days`?)" in message

@@ -1,0 +1,81 @@
+"""The durable-rules adapter: the engine's known traps stay hidden behind it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from drgaudit.engine.compiler import MAX_RULES_PER_RULESET, SENTINEL, compile_profile
+from drgaudit.engine.loader import bundled_rules_dir, load_pack
+from drgaudit.engine.runtime import Runtime
+from drgaudit.engine.screen import Screener, screen_claims
+from tests.engine_support import bundled, claim, group, hospital, random_world, reference
+
+
+def test_no_rule_tests_only_an_absence_and_every_pattern_tests_kind() -> None:
+    pack, _ = bundled()
+    for region in (None, "510100", "510700", "511300"):
+        profile = compile_profile(pack, region)
+        text = json.dumps(profile.rulesets)
+        assert "$nex" not in text
+        for ruleset in profile.rulesets:
+            for definition in ruleset.values():
+                for pattern in definition["all"]:
+                    (test,) = pattern.values()
+                    assert '"kind": "claim"' in json.dumps(test)
+
+
+def test_pair_rule_reads_the_earlier_claim_first_and_flat() -> None:
+    pack, _ = bundled()
+    profile = compile_profile(pack, None)
+    split = next(c for c in profile.rules if c.rule.id == "SPLIT-001")
+    assert len(split.definitions) == 2  # same category, or same core group
+    for definition in split.definitions.values():
+        tests = definition["all"][1]["m"]["$and"]
+        reads_earlier = ["earlier" in json.dumps(t) for t in tests]
+        boundary = tests.index(SENTINEL)
+        assert all(reads_earlier[:boundary]) and not any(reads_earlier[boundary + 1 :])
+        assert all("$and" not in t and "$or" not in t for t in tests[:boundary])
+
+
+def test_many_patients_in_one_runtime_do_not_exhaust_sessions() -> None:
+    pack, codes = bundled()
+    claims, hospitals, groups = random_world(11, patients=1500)  # > 1,024 live sessions if they were kept
+    hits = screen_claims(Screener(pack, reference(pack, codes, hospitals, groups)), claims)
+    assert hits
+
+
+def test_a_profile_can_be_registered_again_under_a_new_name() -> None:
+    pack, _ = bundled()
+    profile = compile_profile(pack, None)
+    first, second = Runtime(profile), Runtime(profile)
+    assert first._rulesets[0]._name != second._rulesets[0]._name
+
+
+def test_rules_are_split_into_rulesets_of_bounded_size(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(bundled_rules_dir(), rules, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
+    body = ["rules:"]
+    for i in range(40):
+        body += [
+            f"  - id: CAP-{i:03d}", f"    title: 费用达到{1000 * (i + 1)}元", "    family: outlier_review", "    severity: info",
+            "    action: note", "    scope: all", "    schemes: [DRG, DIP, PER_DIEM, FFS]", "    stage: 事后", "    status: active",
+            "    effective: {from: 2025-01-01}", f"    when: [total_cost >= {1000 * (i + 1)}]", '    message: "{claim_id}费用{total_cost}元"',
+            "    amount_at_risk: 0", "    examples:", f"      hit: [{{name: 高, claim: {{total_cost: {1000 * (i + 1)}}}}}]",
+        ]  # fmt: skip
+    (rules / "caps.yaml").write_text("\n".join(body) + "\n", encoding="utf-8")
+    pack = load_pack(rules)
+    profile = compile_profile(pack, None)
+    assert len(profile.rulesets) >= 2
+    assert all(len(r) <= MAX_RULES_PER_RULESET for r in profile.rulesets)
+    _, codes = bundled()
+    screener = Screener(pack, reference(pack, codes, [hospital()], [group("ES35")]))
+    hits = screener.screen_patient("P1", [claim(total_cost=40000.0, fee_drug=10000.0)])
+    assert sum(h.rule_id.startswith("CAP-") for h in hits) == 40
+
+
+def test_a_fact_that_matches_nothing_is_not_an_error() -> None:
+    pack, codes = bundled()
+    screener = Screener(pack, reference(pack, codes, [hospital()], [group("ES35")]))
+    assert screener.screen_patient("P1", [claim(payment_scheme="FFS", insured_region="510100")]) == []

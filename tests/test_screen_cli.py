@@ -1,0 +1,150 @@
+"""`drgaudit screen`, `explain`, `batches` and `import codes` as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from drgaudit.cli.root import app
+from drgaudit.demo.generator import generate
+
+runner = CliRunner()
+HIT_FIELDS = ["claim_id", "rule_id", "family", "severity", "action", "amount_at_risk", "message", "evidence", "rule_version"]
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo province (bundled code subset) generated once for this module."""
+    out = tmp_path_factory.mktemp("demo")
+    generate(out, seed=42, claims=1000)
+    return out
+
+
+@pytest.fixture
+def three_files(demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory holding just claims.csv, hospitals.csv and groups.csv."""
+    for name in ("claims.csv", "hospitals.csv", "groups.csv"):
+        shutil.copy(demo_dir / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def truth(demo_dir: Path) -> dict[str, set[str]]:
+    planted: dict[str, set[str]] = {}
+    with open(demo_dir / "truth.csv", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["kind"] == "planted":
+                planted.setdefault(row["family"], set()).add(row["claim_id"])
+    return planted
+
+
+def test_screen_three_csv_files_prints_jsonl_hits(three_files: Path, demo_dir: Path) -> None:
+    result = runner.invoke(app, ["screen", "claims.csv", "--hospitals", "hospitals.csv", "--groups", "groups.csv", "--format", "jsonl", "--output", "-"])
+    assert result.exit_code == 0, result.output
+    hits = [json.loads(line) for line in result.stdout.splitlines()]
+    assert hits
+    assert all(list(h) == HIT_FIELDS for h in hits)
+    for hit in hits:
+        assert hit["severity"] in ("info", "low", "medium", "high", "critical")
+        assert hit["action"] in ("note", "hold", "deduct", "special_review")
+        assert hit["amount_at_risk"] >= 0
+        assert hit["claim_id"] in hit["message"] or hit["evidence"]["facts"]["patient_id"] in hit["message"]
+        assert {"facts", "thresholds", "conditions", "related_claims", "rule"} <= set(hit["evidence"])
+        assert all(c["value"] is (c["kind"] == "when") for c in hit["evidence"]["conditions"])
+    found: dict[str, set[str]] = {}
+    for hit in hits:
+        found.setdefault(hit["family"], set()).add(hit["claim_id"])
+    for family, claims in truth(demo_dir).items():
+        assert claims <= found.get(family, set()), family
+    split = next(h for h in hits if h["rule_id"] == "SPLIT-001")
+    assert split["evidence"]["related_claims"]
+    assert sorted(p.name for p in three_files.iterdir()) == ["claims.csv", "groups.csv", "hospitals.csv"]
+    assert "screened 1000 claims" in result.stderr
+
+
+def test_same_input_same_output(three_files: Path) -> None:
+    args = ["screen", "claims.csv", "--hospitals", "hospitals.csv", "--groups", "groups.csv"]
+    first = runner.invoke(app, args)
+    second = runner.invoke(app, [*args, "--workers", "2"])
+    assert first.exit_code == second.exit_code == 0
+    assert first.stdout == second.stdout
+
+
+def test_a_bad_rule_pack_screens_nothing(three_files: Path) -> None:
+    rules = three_files / "myrules"
+    from drgaudit.engine.loader import bundled_rules_dir
+
+    shutil.copytree(bundled_rules_dir(), rules, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
+    text = (rules / "outliers.yaml").read_text(encoding="utf-8").replace("- total_cost >= params.high_ratio", "- totl_cost >= params.high_ratio", 1)
+    (rules / "outliers.yaml").write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["screen", "claims.csv", "--hospitals", "hospitals.csv", "--groups", "groups.csv", "--rules", "myrules"])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "myrules/outliers.yaml:18:9: unknown field `totl_cost` (did you mean `total_cost`?)" in result.stderr
+
+
+def test_screen_needs_files_or_batch(three_files: Path) -> None:
+    result = runner.invoke(app, ["screen"])
+    assert result.exit_code == 2
+    assert "give claim files or --batch ID" in result.output
+    result = runner.invoke(app, ["screen", "claims.csv"])
+    assert result.exit_code == 2
+    assert "claim files need --hospitals and --groups files too" in result.output
+
+
+def test_explain_from_files_shows_every_rule(three_files: Path, demo_dir: Path) -> None:
+    claim_id = sorted(truth(demo_dir)["split_hospitalization"])[0]
+    result = runner.invoke(app, ["explain", claim_id, "--claims", "claims.csv", "--hospitals", "hospitals.csv", "--groups", "groups.csv"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"claim {claim_id}: patient ")
+    assert any(line.startswith("HIT  SPLIT-001  出院后短期内同院同类疾病再入院") for line in lines)
+    assert "      when   true   earlier.hospital_id == hospital_id" in lines
+    assert any(line.startswith("no   OUT-HIGH-001") for line in lines)
+    assert any(line.startswith("      message: 参保人") for line in lines)
+
+
+def test_explain_unknown_claim(three_files: Path) -> None:
+    result = runner.invoke(app, ["explain", "NOPE", "--claims", "claims.csv", "--hospitals", "hospitals.csv", "--groups", "groups.csv"])
+    assert result.exit_code == 1
+    assert result.stderr == "error: no claim NOPE in the casebook\n"
+
+
+def test_batch_screen_stores_hits_and_rerun_is_idempotent(demo_dir: Path, db_url: str) -> None:
+    for kind in ("hospitals", "groups", "claims"):
+        result = runner.invoke(app, ["import", kind, str(demo_dir / f"{kind}.csv"), "--db", db_url])
+        assert result.exit_code == 0, result.output
+    batches = runner.invoke(app, ["batches", "--db", db_url])
+    assert [line.split()[:2] for line in batches.stdout.splitlines()] == [["1", "hospitals"], ["2", "groups"], ["3", "claims"]]
+    first = runner.invoke(app, ["screen", "--batch", "3", "--db", db_url, "--output", "-"])
+    assert first.exit_code == 0, first.output
+    count = len(first.stdout.splitlines())
+    assert f"stored as screen run 1 of batch 3: {count} new, 0 unchanged, 0 removed" in first.stderr
+    second = runner.invoke(app, ["screen", "--batch", "3", "--db", db_url])
+    assert second.stdout == ""
+    assert f"stored as screen run 2 of batch 3: 0 new, {count} unchanged, 0 removed" in second.stderr
+    explained = runner.invoke(app, ["explain", first.stdout.splitlines()[0].split('"')[3], "--db", db_url])
+    assert explained.exit_code == 0
+    assert "rules fired" in explained.stdout
+
+
+def test_screen_unknown_batch(db_url: str) -> None:
+    result = runner.invoke(app, ["screen", "--batch", "99", "--db", db_url])
+    assert result.exit_code == 1
+    assert result.stderr == "error: no import batch 99 in the casebook (see `drgaudit batches`)\n"
+
+
+def test_import_codes_then_screen_uses_them(demo_dir: Path, db_url: str) -> None:
+    from drgaudit.engine.loader import bundled_rules_dir
+
+    codes = bundled_rules_dir() / "codes"
+    result = runner.invoke(app, ["import", "codes", str(codes), "--name", "subset", "--db", db_url])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("code set `subset` loaded [set 1]: diagnoses ")
+    again = runner.invoke(app, ["import", "codes", str(codes), "--name", "subset", "--db", db_url])
+    assert again.stdout.startswith("code set `subset` already loaded [set 1]")

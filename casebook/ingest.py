@@ -5,7 +5,8 @@ One file is one import batch and one transaction: good rows go in, bad rows are 
 same kind; for groups also the same version) imported again changes nothing. A record that comes again
 with the same key and the same content is unchanged; with different content it is revised (see
 `drgaudit.casebook.writers`). Rows are read, converted and written a chunk (`CHUNK_ROWS`) at a time, so
-memory stays bounded whatever the size of the file.
+memory stays bounded whatever the size of the file; big claims files are read and converted in a worker
+process while this one writes (`drgaudit.casebook.prepare`).
 """
 
 from __future__ import annotations

@@ -465,10 +465,6 @@ class Chunk:
     iso_dates: dict[str, Column] = field(default_factory=dict)
 
     @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.fields)
-
-    @property
     def good(self) -> list[int]:
         """Positions (in this chunk) of the rows without errors."""
         errors = self.errors
@@ -480,19 +476,19 @@ class Chunk:
         """The values of one field in the rows at `positions`."""
         return pick(self.columns[name], positions)
 
-    def values(self, positions: Sequence[int]) -> list[tuple[Any, ...]]:
-        """Value tuples in field order of the rows at `positions`."""
-        return list(zip(*[self.column(f.name, positions) for f in self.fields], strict=True))
-
     def record(self, position: int) -> Record:
         """The canonical record of the row at `position`."""
         return {f.name: self.columns[f.name][position] for f in self.fields}
 
     def hashes(self, positions: Sequence[int]) -> list[str]:
-        """Content fingerprints of the rows at `positions` (see `content_hash`).
+        """Content fingerprints (`content_hash`) of the rows at `positions`.
 
-        Rows read as text (CSV) are fingerprinted on their field texts as delivered, which is much
-        cheaper than formatting the canonical values; other rows on their canonical values as text.
+        A fingerprint is blake2b-128 of the row's field texts in field order, joined by the ASCII unit
+        separator: the texts as delivered when the file is text (CSV), which is much cheaper than
+        formatting values, else the canonical values as a file would hold them (ISO dates, `|`-joined
+        lists, numbers, empty when missing). The same text always means the same content; the same
+        content can have several texts ("3111.0", "3111.00"), so a differing fingerprint only says
+        "compare the values".
         """
         lines = None
         if self.raw is not None:
@@ -514,18 +510,6 @@ _UNIT_SEPARATOR = "\x1f"
 
 def pick(values: Column, positions: Sequence[int]) -> Column:
     return values if len(positions) == len(values) else [values[i] for i in positions]
-
-
-def content_hash(record: Record, fields: Sequence[Field]) -> str:
-    """Fingerprint of a record's content: blake2b-128 of its field texts in field order.
-
-    The texts are the values as a file holds them (ISO dates, `|`-joined lists, numbers, empty when
-    missing), joined by the ASCII unit separator. The same text always means the same content; the
-    same content can have several texts ("3111.0", "3111.00"), so a differing fingerprint only says
-    "compare the values".
-    """
-    chunk = Chunk(tuple(fields), [0], {f.name: [record[f.name]] for f in fields})
-    return chunk.hashes([0])[0]
 
 
 def _as_text(spec: Field, values: Column) -> Column:

@@ -10,10 +10,9 @@ from drgaudit.casebook.rows import (
     FEE_SUM_TOLERANCE_RATIO,
     FEE_SUM_TOLERANCE_YUAN,
     RowConverter,
-    content_hash,
     fee_sum_limit,
 )
-from drgaudit.contract import CLAIM_FIELDS, FIELDS_BY_KIND
+from drgaudit.contract import CLAIM_FIELDS
 
 
 def errors_of(raw: dict, kind: str = "claims", row: int = 7) -> list[str]:
@@ -226,11 +225,17 @@ def test_a_whole_chunk_gives_the_same_records_as_one_row_at_a_time(make_claim) -
         assert chunk.good == list(range(42))
 
 
-def test_content_hash_follows_the_content(make_claim) -> None:
-    fields = FIELDS_BY_KIND["claims"]
-    record = record_of(make_claim(3))
-    same = record_of(make_claim(3, total_cost="3111.0", admit_date="2025-01-04T00:00:00"))
-    assert content_hash(record, fields) == content_hash(same, fields)
-    other = record_of(make_claim(3, dept_code="D9"))
-    assert content_hash(record, fields) != content_hash(other, fields)
-    assert len(content_hash(record, fields)) == 32
+def test_fingerprints_follow_the_content(make_claim) -> None:
+    converter = RowConverter("claims", "f.csv")
+    rows = [
+        make_claim(3),
+        make_claim(3, total_cost="3111.0", admit_date="2025-01-04T00:00:00"),
+        make_claim(3, dept_code="D9"),
+    ]
+    header = list(rows[0])
+    as_text = converter.convert([(n, list(r.values())) for n, r in enumerate(rows)], header).hashes([0, 1, 2])
+    as_values = converter.convert(list(enumerate(rows)), header).hashes([0, 1, 2])
+    assert as_values[0] == as_values[1]  # the same values as canonical text
+    assert as_text[0] != as_text[1]  # the same values written differently: then compared value by value
+    assert as_text[2] not in (as_text[0], as_text[1]) and as_values[2] != as_values[0]
+    assert len(as_text[0]) == 32

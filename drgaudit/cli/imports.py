@@ -195,6 +195,8 @@ class _ProgressBar:
             TimeRemainingColumn(),
             console=Console(stderr=True),
             transient=True,
+            # No refresh thread: the import forks a worker only from a process without threads.
+            auto_refresh=False,
         )
         self.bar.start()
         self.task = self.bar.add_task(str(self.path), total=1.0)
@@ -202,7 +204,9 @@ class _ProgressBar:
 
     def update(self, rows: int, fraction: float) -> None:
         assert self.bar is not None and self.task is not None
-        self.bar.update(self.task, completed=fraction, description=f"{self.path}: {rows:,} rows")
+        self.bar.update(
+            self.task, completed=fraction, description=f"{self.path}: {rows:,} rows", refresh=True
+        )
 
     def __exit__(self, *_exc: object) -> None:
         if self.bar is not None:

@@ -33,7 +33,7 @@ from drgaudit.casebook.models import TABLES
 from drgaudit.casebook.readers import RAW_LINE, RowSource
 from drgaudit.casebook.rows import Chunk, RowConverter, pick
 from drgaudit.contract import FIELDS_BY_KIND, LIST_SEPARATOR
-from drgaudit.errors import DataFileError
+from drgaudit.errors import DataFileError, DrgauditError
 
 # What SQLAlchemy's SQLite DATE type stores, which is date.isoformat() for years 1 to 9999.
 _SQLITE_DATE_FORMAT = "%(year)04d-%(month)02d-%(day)02d"
@@ -246,7 +246,7 @@ def _work(pipe: Pipe, path: str, display: str, kind: str, dialect_name: str, chu
         pipe.send(("done",))
     except DataFileError as exc:
         pipe.send(("file-error", exc.path, exc.message))
-    except BaseException:  # noqa: BLE001 (reported to the importing process, which raises)
+    except BaseException:  # reported to the importing process, which raises
         pipe.send(("crash", traceback.format_exc()))
     finally:
         pipe.close()
@@ -267,6 +267,7 @@ class PreparedInWorker:
     """The prepared chunks of a file, made by a worker process one or two chunks ahead of the reader."""
 
     def __init__(self, path: Path, display: str, kind: str, dialect: Dialect, chunk_size: int) -> None:
+        self._display = display
         context = multiprocessing.get_context("fork")
         self._pipe, child = context.Pipe(duplex=False)
         self._process = context.Process(
@@ -283,7 +284,7 @@ class PreparedInWorker:
             try:
                 data = self._pipe.recv_bytes()
             except EOFError:
-                raise RuntimeError("the worker process preparing the file stopped unexpectedly") from None
+                raise DrgauditError(f"{self._display}: the worker process reading the file stopped") from None
             if data[:1] in (b"M", b"P"):
                 yield _decode(data)
                 continue
@@ -293,7 +294,9 @@ class PreparedInWorker:
             elif message[0] == "file-error":
                 raise DataFileError(message[1], message[2])
             else:
-                raise RuntimeError(f"the worker process preparing the file failed:\n{message[1]}")
+                raise DrgauditError(
+                    f"{self._display}: the worker process reading the file failed:\n{message[1]}"
+                )
 
     def close(self) -> None:
         """Stop the worker (if still running) and release the pipe."""

@@ -509,6 +509,7 @@ _UNIT_SEPARATOR = "\x1f"
 
 
 def pick(values: Column, positions: Sequence[int]) -> Column:
+    """The values at `positions` (the list itself when the positions are all of them)."""
     return values if len(positions) == len(values) else [values[i] for i in positions]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select
 from drgaudit.casebook.bulk import LOOKUP_KEYS, BulkInsert, BulkUpdate, KeyLookup, lookup
 from drgaudit.casebook.models import BatchClaim, Claim, ClaimCode, ClaimRevision, GroupEntry, Hospital
 from drgaudit.casebook.prepare import CODE_LISTS, DatabaseForm, PreparedChunk, code_columns
+from drgaudit.casebook.rows import pick
 from drgaudit.contract import FIELDS_BY_KIND, LIST_SEPARATOR
 from drgaudit.errors import RowError
 
@@ -46,10 +47,6 @@ def stored_claim(row: Any) -> Record:
         text = record[list_field]
         record[list_field] = text.split(LIST_SEPARATOR) if text else []
     return record
-
-
-def _pick(values: list[Any], positions: Sequence[int]) -> list[Any]:
-    return values if len(positions) == len(values) else [values[i] for i in positions]
 
 
 class Writer:
@@ -179,23 +176,23 @@ class ClaimWriter(Writer):
         if not positions:
             return
         count = len(positions)
-        data = [_pick(chunk.columns[name], positions) for name in CLAIM_FIELDS]
-        data += [_pick(chunk.hashes, positions), [1] * count, [self.batch_id] * count]
+        data = [pick(chunk.columns[name], positions) for name in CLAIM_FIELDS]
+        data += [pick(chunk.hashes, positions), [1] * count, [self.batch_id] * count]
         self._claims.run(data)
         self._insert_codes(chunk, positions)
         self.new += count
 
     def _insert_codes(self, chunk: PreparedChunk, positions: list[int]) -> None:
-        ids = _pick(chunk.columns["claim_id"], positions)
-        self._codes.run(code_columns(ids, *(_pick(chunk.columns[name], positions) for name in LIST_FIELDS)))
+        ids = pick(chunk.columns["claim_id"], positions)
+        self._codes.run(code_columns(ids, *(pick(chunk.columns[name], positions) for name in LIST_FIELDS)))
 
     def _link(self, chunk: PreparedChunk, positions: list[int]) -> None:
         self._links.run(
             [
                 [self.batch_id] * len(positions),
-                _pick(chunk.columns["patient_id"], positions),
-                _pick(chunk.columns["claim_id"], positions),
-                _pick(chunk.rows, positions),
+                pick(chunk.columns["patient_id"], positions),
+                pick(chunk.columns["claim_id"], positions),
+                pick(chunk.rows, positions),
             ]
         )
 
@@ -206,8 +203,7 @@ class ClaimWriter(Writer):
             return
         ids = chunk.columns["claim_id"]
         old_rows = {
-            r.claim_id: r
-            for r in lookup(self.conn, tuple(_claim.c), _claim.c.claim_id, _pick(ids, differing))
+            r.claim_id: r for r in lookup(self.conn, tuple(_claim.c), _claim.c.claim_id, pick(ids, differing))
         }
         revised = []
         for i in differing:
@@ -220,7 +216,7 @@ class ClaimWriter(Writer):
 
     def _revise(self, chunk: PreparedChunk, positions: list[int], old_rows: dict[str, Any]) -> None:
         """Keep the old content of changed claims in claim_revision, then store the new content."""
-        ids = _pick(chunk.columns["claim_id"], positions)
+        ids = pick(chunk.columns["claim_id"], positions)
         old = {claim_id: stored_claim(old_rows[claim_id]) for claim_id in ids}
         self.conn.execute(
             insert(_claim_revision),
@@ -323,9 +319,9 @@ class KeyedWriter(Writer):
                 self._noted([self.label(keys[i])])
         if inserts:
             extra = self.extra()
-            data = [_pick(chunk.columns[name], inserts) for name in self.names]
+            data = [pick(chunk.columns[name], inserts) for name in self.names]
             data += [[value] * len(inserts) for value in extra.values()]
-            data += [_pick(chunk.hashes, inserts), [self.batch_id] * len(inserts)]
+            data += [pick(chunk.hashes, inserts), [self.batch_id] * len(inserts)]
             self._insert.run(data)
             self.new += len(inserts)
         self._update.run(updates)

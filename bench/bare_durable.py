@@ -31,7 +31,9 @@ _names = itertools.count()
 class BareRules:
     """Hand-written durable-rules rulesets for the national profile and the three demo regions."""
 
-    def __init__(self, hospitals: dict[str, dict], groups: dict[tuple[str, str, str], dict], codes: CodeTables) -> None:
+    def __init__(
+        self, hospitals: dict[str, dict], groups: dict[tuple[str, str, str], dict], codes: CodeTables
+    ) -> None:
         self.hospitals = hospitals
         self.groups = groups
         self.codes = codes
@@ -66,36 +68,77 @@ class BareRules:
         with ruleset(name):
             when_all(
                 c.earlier << (m.kind == "claim"),
-                c.m << (m.seq > c.earlier.seq) & (m.hospital_id == c.earlier.hospital_id) & (m.admit >= c.earlier.discharge)
-                & (m.admit <= c.earlier.discharge + 15) & (m.dx3 == c.earlier.dx3) & (m.t == c.earlier.t) & grouped & (m.planned_chemo == False),  # noqa: E712
+                c.m << (m.seq > c.earlier.seq)
+                & (m.hospital_id == c.earlier.hospital_id)
+                & (m.admit >= c.earlier.discharge)
+                & (m.admit <= c.earlier.discharge + 15)
+                & (m.dx3 == c.earlier.dx3)
+                & (m.t == c.earlier.t)
+                & grouped
+                & (m.planned_chemo == False),  # noqa: E712
             )(record("SPLIT-001"))
             when_all(
                 c.earlier << (m.kind == "claim") & (m.has_adrg == True),  # noqa: E712
-                c.m << (m.seq > c.earlier.seq) & (m.hospital_id == c.earlier.hospital_id) & (m.admit >= c.earlier.discharge)
-                & (m.admit <= c.earlier.discharge + 15) & (m.adrg == c.earlier.adrg) & (m.t == c.earlier.t) & grouped & (m.planned_chemo == False),  # noqa: E712
+                c.m << (m.seq > c.earlier.seq)
+                & (m.hospital_id == c.earlier.hospital_id)
+                & (m.admit >= c.earlier.discharge)
+                & (m.admit <= c.earlier.discharge + 15)
+                & (m.adrg == c.earlier.adrg)
+                & (m.t == c.earlier.t)
+                & grouped
+                & (m.planned_chemo == False),  # noqa: E712
             )(record("SPLIT-001"))
             when_all(
-                grouped & (m.drg == True) & (m.severity == "1") & (m.mcc >= 1) & (m.mcc_evidence == m.mcc) & (m.icu_hours <= 0)  # noqa: E712
-                & (m.ventilator_hours <= 0) & (m.los <= 5) & (m.support == False) & (m.discharge_mode != "5")  # noqa: E712
+                grouped
+                & (m.drg == True)
+                & (m.severity == "1")
+                & (m.mcc >= 1)
+                & (m.mcc_evidence == m.mcc)
+                & (m.icu_hours <= 0)  # noqa: E712
+                & (m.ventilator_hours <= 0)
+                & (m.los <= 5)
+                & (m.support == False)
+                & (m.discharge_mode != "5")  # noqa: E712
             )(record("UPC-001"))
-            when_all(grouped & (m.drg == True) & (((m.severity == "1") & (m.mcc == 0)) | ((m.severity == "3") & (m.ccmcc == 0))))(record("UPC-002"))  # noqa: E712
-            when_all(grouped & (m.group_known == True) & (m.total_cost >= m.avg_cost * high_ratio))(record("OUT-HIGH-001"))  # noqa: E712
             when_all(
-                grouped & (m.group_known == True) & (m.total_cost <= m.avg_cost * 0.3) & (m.discharge_mode != "2")  # noqa: E712
-                & (m.discharge_mode != "3") & (m.discharge_mode != "4") & (m.discharge_mode != "5")
+                grouped
+                & (m.drg == True)
+                & (((m.severity == "1") & (m.mcc == 0)) | ((m.severity == "3") & (m.ccmcc == 0)))
+            )(record("UPC-002"))  # noqa: E712
+            when_all(grouped & (m.group_known == True) & (m.total_cost >= m.avg_cost * high_ratio))(
+                record("OUT-HIGH-001")
+            )  # noqa: E712
+            when_all(
+                grouped
+                & (m.group_known == True)
+                & (m.total_cost <= m.avg_cost * 0.3)
+                & (m.discharge_mode != "2")  # noqa: E712
+                & (m.discharge_mode != "3")
+                & (m.discharge_mode != "4")
+                & (m.discharge_mode != "5")
             )(record("OUT-LOW-001"))
             when_all(grouped & (m.los >= 60))(record("LOS-001"))
             when_all(grouped & (m.has_self_share == True) & (m.self_share >= 0.3))(record("COST-001"))  # noqa: E712
             if cost_002:
                 when_all(grouped & (m.outside_purchase > 0))(record("COST-002"))
             when_all(
-                grouped & (m.los <= 2) & (m.procedures == 0) & (m.has_lab_share == True) & (m.lab_share >= 0.6)  # noqa: E712
-                & (m.discharge_mode == "1") & (m.emergency == False)  # noqa: E712
+                grouped
+                & (m.los <= 2)
+                & (m.procedures == 0)
+                & (m.has_lab_share == True)
+                & (m.lab_share >= 0.6)  # noqa: E712
+                & (m.discharge_mode == "1")
+                & (m.emergency == False)  # noqa: E712
             )(record("LOWADM-001"))
             when_all(grouped & (m.admissions_365 >= 6) & (m.chemo == False))(record("FREQ-001"))  # noqa: E712
             when_all(
-                target & (m.discharge >= COACH_FROM) & (m.cross == True) & (m.has_designation == True)  # noqa: E712
-                & (m.days_designated >= 0) & (m.days_designated < 183) & (m.regional_center == False)  # noqa: E712
+                target
+                & (m.discharge >= COACH_FROM)
+                & (m.cross == True)
+                & (m.has_designation == True)  # noqa: E712
+                & (m.days_designated >= 0)
+                & (m.days_designated < 183)
+                & (m.regional_center == False)  # noqa: E712
             )(record("COACH-001"))
             when_all(target & (m.unknown > 0))(record("DQ-001"))
             when_all(grouped & (m.ungroupable == True))(record("DQ-002"))  # noqa: E712
@@ -155,7 +198,9 @@ class BareRules:
         admissions = []
         for i, claim in enumerate(ordered):
             admit = claim["admit_date"]
-            admissions.append(sum(1 for other in ordered[: i + 1] if 0 <= (admit - other["admit_date"]).days < 365))
+            admissions.append(
+                sum(1 for other in ordered[: i + 1] if 0 <= (admit - other["admit_date"]).days < 365)
+            )
         for region in regions:
             name = self.names.get(region, self.names["national"])
             sid = f"{patient_id}"

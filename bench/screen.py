@@ -128,9 +128,13 @@ def compare_with_bare(db: Path, claims_wanted: int) -> None:
         timings[name] = min(seconds, timings.get(name, seconds))
     same = set(bare.hits) == ours
     bare_rate, our_rate = count / timings["bare"], count / timings["drgaudit"]
-    print(f"\nengine vs bare durable-rules loop, one process, {count:,} claims of {len(partitions):,} patients in memory:")
+    print(
+        f"\nengine vs bare durable-rules loop, one process, {count:,} claims of {len(partitions):,} patients in memory:"
+    )
     print(f"  bare hand-written durable-rules loop: {bare_rate:>9,.0f} claims/s")
-    print(f"  drgaudit Screener (facts, compiled rules, evidence): {our_rate:>9,.0f} claims/s  = {our_rate / bare_rate:.2f}x the bare loop")
+    print(
+        f"  drgaudit Screener (facts, compiled rules, evidence): {our_rate:>9,.0f} claims/s  = {our_rate / bare_rate:.2f}x the bare loop"
+    )
     print(f"  same hits: {same} ({len(ours):,} rule-claim pairs)")
 
 
@@ -139,8 +143,18 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
-    parser.add_argument("--baseline-claims", type=int, default=100_000, help="claims in the engine-vs-bare comparison (0: skip)")
-    parser.add_argument("--out", type=Path, default=None, help="folder for the demo data (default: a temp folder, kept between runs)")
+    parser.add_argument(
+        "--baseline-claims",
+        type=int,
+        default=100_000,
+        help="claims in the engine-vs-bare comparison (0: skip)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for the demo data (default: a temp folder, kept between runs)",
+    )
     parser.add_argument("--child", type=str, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -154,7 +168,10 @@ def main() -> None:
     results = []
     for workers in (int(w) for w in args.workers.split(",")):
         child = subprocess.run(
-            [sys.executable, __file__, "--child", f"{db},{workers}"], check=True, capture_output=True, text=True
+            [sys.executable, __file__, "--child", f"{db},{workers}"],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         result = json.loads(child.stdout.strip().splitlines()[-1])
         results.append(result)

@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from drgaudit.casebook.models import ImportBatch, RejectedRow
-from drgaudit.casebook.prepare import PreparedChunk, PreparedInWorker, Preparer
+from drgaudit.casebook.prepare import PreparedChunk, PreparedInWorker, Preparer, worker_available
 from drgaudit.casebook.readers import RowSource
 from drgaudit.casebook.writers import Writer, make_writer
 from drgaudit.contract import FIELDS_BY_KIND
@@ -103,8 +103,8 @@ def import_file(
     to `rejects_path` (default `<stem>.rejects.csv` beside the file), written only when there are any.
     `progress(rows_read, fraction_of_file_read)` is called after every chunk. `parallel` reads and
     checks the file in a worker process while this one writes (default: for claims files of at least
-    `PARALLEL_ROWS` rows on a machine with more than one CPU; never where a worker cannot be forked,
-    see `prepare.worker_available`). Raises `DataFileError` for a file that
+    `PARALLEL_ROWS` rows on a machine with more than one CPU); never where no worker can be forked
+    (`prepare.worker_available`), whatever `parallel` says. Raises `DataFileError` for a file that
     cannot be imported at all (then nothing is written) and `DatabaseError` when the database fails;
     any error rolls the whole import back.
     """
@@ -131,6 +131,7 @@ def import_file(
             parallel = (
                 kind == "claims" and source.estimated_rows >= PARALLEL_ROWS and (os.cpu_count() or 1) > 1
             )
+        parallel = parallel and worker_available()
         job = _Import(
             source=source,
             preparer=preparer,

@@ -9,12 +9,27 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from drgaudit.casebook import ingest
 from drgaudit.casebook.ingest import import_file
 from drgaudit.casebook.models import BatchClaim, Claim, ClaimCode, ImportBatch, RejectedRow
 from drgaudit.casebook.prepare import worker_available
 from drgaudit.errors import DataFileError
 
 pytestmark = pytest.mark.skipif(not worker_available(), reason="no worker process can be forked here")
+
+
+@pytest.fixture
+def workers(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The worker processes the imports of the test started."""
+    started: list[object] = []
+
+    class Counted(ingest.PreparedInWorker):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            started.append(self)
+
+    monkeypatch.setattr(ingest, "PreparedInWorker", Counted)
+    return started
 
 
 def count(session: Session, model: type) -> int:
@@ -39,11 +54,12 @@ def snapshot(session: Session) -> dict[str, object]:
     }
 
 
-def test_worker_gives_the_same_result(engine, make_claim, write_rows, tmp_path: Path) -> None:
+def test_worker_gives_the_same_result(engine, make_claim, write_rows, tmp_path: Path, workers) -> None:
     path = write_rows(tmp_path / "claims.csv", rows_with_errors(make_claim))
     with Session(engine) as session:
         parallel = import_file(path, kind="claims", session=session, parallel=True, chunk_size=700)
         in_worker = snapshot(session)
+    assert len(workers) == 1
     for table in ("rejected_row", "batch_claim", "claim_code", "claim_revision", "claim", "import_batch"):
         with engine.begin() as conn:
             conn.exec_driver_sql(f"DELETE FROM {table}")
@@ -61,7 +77,9 @@ def test_worker_gives_the_same_result(engine, make_claim, write_rows, tmp_path: 
     ]
 
 
-def test_worker_revisions_and_unchanged(session: Session, make_claim, write_rows, tmp_path: Path) -> None:
+def test_worker_revisions_and_unchanged(
+    session: Session, make_claim, write_rows, tmp_path: Path, workers
+) -> None:
     first = write_rows(tmp_path / "a.csv", [make_claim(n) for n in range(2000)])
     import_file(first, kind="claims", session=session, parallel=True, chunk_size=500)
     again = [
@@ -71,10 +89,13 @@ def test_worker_revisions_and_unchanged(session: Session, make_claim, write_rows
         write_rows(tmp_path / "b.csv", again), kind="claims", session=session, parallel=True, chunk_size=300
     )
     assert (report.new, report.unchanged, report.revised) == (500, 495, 5)
+    assert len(workers) == 2
     assert session.get(Claim, "C001500").revision == 2
 
 
-def test_crash_while_the_worker_runs_leaves_nothing(session, make_claim, write_rows, tmp_path) -> None:
+def test_crash_while_the_worker_runs_leaves_nothing(
+    session, make_claim, write_rows, tmp_path, workers
+) -> None:
     rows = [make_claim(n) for n in range(5000)]
     rows[1] = make_claim(1, age="x")
     path = write_rows(tmp_path / "claims.csv", rows)
@@ -85,33 +106,44 @@ def test_crash_while_the_worker_runs_leaves_nothing(session, make_claim, write_r
 
     with pytest.raises(KeyboardInterrupt):
         import_file(path, kind="claims", session=session, parallel=True, chunk_size=500, progress=crash)
+    assert len(workers) == 1 and not workers[0]._process.is_alive()
     assert count(session, ImportBatch) == 0
     assert count(session, Claim) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["claims.csv"]
     assert [t for t in threading.enumerate() if t is not threading.main_thread()] == []
 
 
-def test_file_error_found_by_the_worker(session, make_claim, write_rows, tmp_path) -> None:
+def test_file_error_found_by_the_worker(session, make_claim, write_rows, tmp_path, workers) -> None:
     path = write_rows(tmp_path / "claims.csv", [make_claim(n) for n in range(2000)])
     path.write_bytes(path.read_bytes() + "C999999,王五".encode("gb18030") + b"\n")
     with pytest.raises(DataFileError, match=r"line 2002: bytes that are not utf-8 text"):
         import_file(path, kind="claims", session=session, parallel=True, chunk_size=300)
+    assert len(workers) == 1
     assert count(session, Claim) == 0
 
 
-def test_jsonl_in_the_worker(session, make_claim, write_rows, tmp_path) -> None:
+def test_jsonl_in_the_worker(session, make_claim, write_rows, tmp_path, workers) -> None:
     path = write_rows(tmp_path / "claims.jsonl", [make_claim(n, extra="x") for n in range(50)])
     report = import_file(path, kind="claims", session=session, parallel=True, chunk_size=20)
     assert report.new == 50
     assert report.warnings == [f"{path}: unknown fields ignored: extra"]
+    assert len(workers) == 1
 
 
-def test_no_worker_from_a_process_with_threads() -> None:
+def test_no_worker_from_a_process_with_threads(
+    session, make_claim, write_rows, tmp_path, monkeypatch
+) -> None:
+    def no_fork(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a worker was started")
+
+    monkeypatch.setattr(ingest, "PreparedInWorker", no_fork)
+    path = write_rows(tmp_path / "claims.csv", [make_claim(n) for n in range(10)])
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()
     try:
         assert not worker_available()
+        assert import_file(path, kind="claims", session=session, parallel=True).new == 10
     finally:
         stop.set()
         thread.join()

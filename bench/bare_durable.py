@@ -1,3 +1,4 @@
+# ruff: noqa: E712  (durable-rules overloads ==: `m.x == True` builds a test, `m.x` would not)
 """The baseline of bench/screen.py: the bundled rules written by hand in durable-rules' own Python DSL.
 
 No drgaudit engine code runs here (no YAML, compiler, synthetic fields, evidence or messages): facts are
@@ -63,62 +64,68 @@ class BareRules:
 
             return action
 
-        target = (m.kind == "claim") & (m.target == True) & (m.discharge >= START_2025)  # noqa: E712
-        grouped = target & (m.grouped == True)  # noqa: E712
+        target = (m.kind == "claim") & (m.target == True) & (m.discharge >= START_2025)
+        grouped = target & (m.grouped == True)
         with ruleset(name):
+            # SPLIT-001: same category or same core group; spared when this is a chemo/radiotherapy stay and
+            # the earlier discharge recorded a planned readmission: four alternatives.
+            for same in ("dx3", "adrg"):
+                for spared_by in ("current", "earlier"):
+                    earlier = (
+                        (m.kind == "claim") & (m.has_adrg == True) if same == "adrg" else (m.kind == "claim")
+                    )
+                    current = (
+                        (m.seq > c.earlier.seq)
+                        & (m.hospital_id == c.earlier.hospital_id)
+                        & (m.admit >= c.earlier.discharge)
+                        & (m.admit <= c.earlier.discharge + 15)
+                        & (getattr(m, same) == getattr(c.earlier, same))
+                        & (m.t == c.earlier.t)
+                        & grouped
+                    )
+                    if spared_by == "current":
+                        current = current & (m.chemo == False)
+                    else:
+                        earlier = earlier & (m.plan2 == False)
+                    when_all(c.earlier << earlier, c.m << current)(record("SPLIT-001"))
             when_all(
                 c.earlier << (m.kind == "claim"),
                 c.m << (m.seq > c.earlier.seq)
-                & (m.hospital_id == c.earlier.hospital_id)
-                & (m.admit >= c.earlier.discharge)
-                & (m.admit <= c.earlier.discharge + 15)
-                & (m.dx3 == c.earlier.dx3)
+                & (m.admit < c.earlier.discharge)
                 & (m.t == c.earlier.t)
-                & grouped
-                & (m.planned_chemo == False),  # noqa: E712
-            )(record("SPLIT-001"))
-            when_all(
-                c.earlier << (m.kind == "claim") & (m.has_adrg == True),  # noqa: E712
-                c.m << (m.seq > c.earlier.seq)
-                & (m.hospital_id == c.earlier.hospital_id)
-                & (m.admit >= c.earlier.discharge)
-                & (m.admit <= c.earlier.discharge + 15)
-                & (m.adrg == c.earlier.adrg)
-                & (m.t == c.earlier.t)
-                & grouped
-                & (m.planned_chemo == False),  # noqa: E712
-            )(record("SPLIT-001"))
+                & target,
+            )(record("DQ-004"))
             when_all(
                 grouped
                 & (m.drg == True)
                 & (m.severity == "1")
                 & (m.mcc >= 1)
                 & (m.mcc_evidence == m.mcc)
-                & (m.icu_hours <= 0)  # noqa: E712
+                & (m.icu_hours <= 0)
                 & (m.ventilator_hours <= 0)
                 & (m.los <= 5)
                 & (m.support == False)
-                & (m.discharge_mode != "5")  # noqa: E712
+                & (m.discharge_mode != "5")
             )(record("UPC-001"))
             when_all(
                 grouped
                 & (m.drg == True)
                 & (((m.severity == "1") & (m.mcc == 0)) | ((m.severity == "3") & (m.ccmcc == 0)))
-            )(record("UPC-002"))  # noqa: E712
+            )(record("UPC-002"))
             when_all(grouped & (m.group_known == True) & (m.total_cost >= m.avg_cost * high_ratio))(
                 record("OUT-HIGH-001")
-            )  # noqa: E712
+            )
             when_all(
                 grouped
                 & (m.group_known == True)
                 & (m.total_cost <= m.avg_cost * 0.3)
-                & (m.discharge_mode != "2")  # noqa: E712
+                & (m.discharge_mode != "2")
                 & (m.discharge_mode != "3")
                 & (m.discharge_mode != "4")
                 & (m.discharge_mode != "5")
             )(record("OUT-LOW-001"))
             when_all(grouped & (m.los >= 60))(record("LOS-001"))
-            when_all(grouped & (m.has_self_share == True) & (m.self_share >= 0.3))(record("COST-001"))  # noqa: E712
+            when_all(grouped & (m.has_self_share == True) & (m.self_share >= 0.3))(record("COST-001"))
             if cost_002:
                 when_all(grouped & (m.outside_purchase > 0))(record("COST-002"))
             when_all(
@@ -126,24 +133,24 @@ class BareRules:
                 & (m.los <= 2)
                 & (m.procedures == 0)
                 & (m.has_lab_share == True)
-                & (m.lab_share >= 0.6)  # noqa: E712
+                & (m.lab_share >= 0.6)
                 & (m.discharge_mode == "1")
-                & (m.emergency == False)  # noqa: E712
+                & (m.emergency == False)
             )(record("LOWADM-001"))
-            when_all(grouped & (m.admissions_365 >= 6) & (m.chemo == False))(record("FREQ-001"))  # noqa: E712
+            when_all(grouped & (m.admissions_365 >= 6) & (m.chemo == False))(record("FREQ-001"))
             when_all(
                 target
                 & (m.discharge >= COACH_FROM)
                 & (m.cross == True)
-                & (m.has_designation == True)  # noqa: E712
+                & (m.has_designation == True)
                 & (m.days_designated >= 0)
                 & (m.days_designated < 183)
-                & (m.regional_center == False)  # noqa: E712
+                & (m.regional_center == False)
             )(record("COACH-001"))
             when_all(target & (m.unknown > 0))(record("DQ-001"))
-            when_all(grouped & (m.ungroupable == True))(record("DQ-002"))  # noqa: E712
-            when_all(grouped & (m.group_known == False) & (m.ungroupable == False))(record("DQ-003"))  # noqa: E712
-            when_all((m.kind == "close") & (m.t == True))(lambda closure: None)  # noqa: E712
+            when_all(grouped & (m.ungroupable == True))(record("DQ-002"))
+            when_all(grouped & (m.group_known == False) & (m.ungroupable == False))(record("DQ-003"))
+            when_all((m.kind == "close") & (m.t == True))(lambda closure: None)
         return name
 
     def fact(self, claim: dict[str, Any], seq: int, admissions: int, target: bool) -> dict[str, Any]:
@@ -181,7 +188,7 @@ class BareRules:
             "has_self_share": total > 0, "self_share": (self_expense + outside) / total if total > 0 else 0.0,
             "outside_purchase": outside, "procedures": len(procedures),
             "has_lab_share": total > 0, "lab_share": lab / total if total > 0 else 0.0,
-            "admissions_365": admissions, "chemo": chemo, "planned_chemo": chemo and claim.get("readmit_plan_31d") == "2",
+            "admissions_365": admissions, "chemo": chemo, "plan2": claim.get("readmit_plan_31d") == "2",
             "cross": claim["insured_region"] != region, "has_designation": designated is not None,
             "days_designated": (admit - designated).days if designated else 0,
             "regional_center": bool(hospital and hospital.get("regional_center")),

@@ -12,7 +12,7 @@ from drgaudit.engine.codes import CodeTables
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.vocabulary import ZERO_WHEN_MISSING
 
-_CLAIM_NAMES = tuple(f.name for f in CLAIM_FIELDS)
+_EMPTY_CLAIM: dict[str, Any] = {f.name: None for f in CLAIM_FIELDS}
 _CLAIM_DATES = tuple(f.name for f in CLAIM_FIELDS if f.type == "date")
 _FEE_KEYS = ("fee_drug", "fee_material", "fee_lab", "fee_exam", "fee_treatment", "fee_surgery", "fee_nursing", "fee_bed", "fee_other")
 UNGROUPABLE = ("0000", "QY")
@@ -20,13 +20,20 @@ UNGROUPABLE = ("0000", "QY")
 
 @dataclass
 class ReferenceData:
-    """What facts are derived against: hospitals, group tables, code tables and the rule pack's settings."""
+    """What facts are derived against: hospitals, group tables, code tables and the rule pack's settings.
+
+    The facts that come from a hospital or a group-table entry are worked out once per hospital and per
+    entry and reused for every claim.
+    """
 
     hospitals: dict[str, dict[str, Any]]
     groups: dict[tuple[str, str, str], dict[str, Any]]
     codes: CodeTables
     pack: RulePack
     _siblings: dict[tuple[str, str, str], list[tuple[str, float]]] = field(default_factory=dict, repr=False)
+    _hospital_facts: dict[str, tuple[dict[str, Any], int | None, dt.date | None]] = field(default_factory=dict, repr=False)
+    _group_facts: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict, repr=False)
+    _payments: dict[tuple, float | None] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         for (region, scheme, code), group in sorted(self.groups.items()):
@@ -35,6 +42,87 @@ class ReferenceData:
     def siblings(self, region: str, scheme: str, code: str) -> list[tuple[str, float]]:
         """Groups of the same core group (ADRG) in a region's table."""
         return self._siblings.get((region, scheme, code[:3]), [])
+
+    def hospital_facts(self, hospital_id: str) -> tuple[dict[str, Any], int | None, dt.date | None]:
+        """The hospital.* facts of a hospital, its level and its designation date."""
+        cached = self._hospital_facts.get(hospital_id)
+        if cached is None:
+            hospital = self.hospitals.get(hospital_id)
+            if hospital is None:
+                cached = (dict(_UNKNOWN_HOSPITAL), None, None)
+            else:
+                level = int(hospital["level"]) if hospital.get("level") is not None else None
+                designated = hospital.get("designated_on")
+                facts = {
+                    "hospital__known": True,
+                    "hospital__regional_center": bool(hospital.get("regional_center")),
+                    "hospital__name": hospital.get("name"),
+                    "hospital__region": hospital.get("region"),
+                    "hospital__level": level,
+                    "hospital__designated_on": to_ordinal(designated),
+                }
+                cached = (facts, level, designated)
+            self._hospital_facts[hospital_id] = cached
+        return cached
+
+    def group_facts(self, key: tuple[str, str, str]) -> dict[str, Any] | None:
+        """The group.* facts of a group-table entry, or None when the region's table lacks it."""
+        cached = self._group_facts.get(key)
+        if cached is None:
+            group = self.groups.get(key)
+            if group is None:
+                return None
+            weight = float(group["weight"])
+            avg_los = group.get("avg_los")
+            siblings = self.siblings(*key)
+            cached = {
+                "group__known": True,
+                "group__name": group.get("name"),
+                "group__weight": weight,
+                "group__avg_cost": float(group["avg_cost"]),
+                "group__avg_los": float(avg_los) if avg_los is not None else None,
+                "group__siblings": [code for code, _ in siblings],
+                "group__base_weight": min((w for _, w in siblings), default=weight),
+            }
+            self._group_facts[key] = cached
+        return cached
+
+    def case_payment(self, key: tuple[str, str, str], weight: float, level: int | None, cross: bool) -> float | None:
+        """Weight x rate x level coefficient (x the cross-region coefficient) in the treatment region."""
+        memo = (key, level, cross)
+        if memo not in self._payments:
+            region = self.pack.region(key[0])
+            rate = region.settings.get("drg_rate") if key[1] == "DRG" else region.settings.get("dip_point_value")
+            coefficient = region.level_coefficient(level)
+            payment = None
+            if rate is not None and coefficient is not None:
+                payment = weight * float(rate) * coefficient
+                if cross:
+                    payment *= float(region.settings.get("cross_region_coefficient", 1.0))
+                payment = round(payment, 2)
+            self._payments[memo] = payment
+        return self._payments[memo]
+
+
+_UNKNOWN_HOSPITAL: dict[str, Any] = {
+    "hospital__known": False,
+    "hospital__regional_center": False,
+    "hospital__name": None,
+    "hospital__region": None,
+    "hospital__level": None,
+    "hospital__designated_on": None,
+}
+_NO_GROUP: dict[str, Any] = {
+    "group__known": False,
+    "group__name": None,
+    "group__weight": None,
+    "group__avg_cost": None,
+    "group__avg_los": None,
+    "group__base_weight": None,
+    "cost_ratio": None,
+    "los_ratio": None,
+    "case_payment": None,
+}
 
 
 def to_ordinal(value: dt.date | None) -> int | None:
@@ -61,7 +149,7 @@ def is_ungroupable(group_code: str | None) -> bool:
 
 def claim_facts(claim: dict[str, Any], ref: ReferenceData) -> dict[str, Any]:
     """Facts that depend on one claim alone (no history)."""
-    f: dict[str, Any] = {name: claim.get(name) for name in _CLAIM_NAMES}
+    f: dict[str, Any] = {**_EMPTY_CLAIM, **claim}
     for key in ZERO_WHEN_MISSING:
         if f[key] is None:
             f[key] = 0.0
@@ -79,10 +167,11 @@ def claim_facts(claim: dict[str, Any], ref: ReferenceData) -> dict[str, Any]:
     f["dx_category"] = principal[:3]
     group_code = claim.get("group_code") or None
     scheme = claim["payment_scheme"]
-    grouped = scheme in GROUPED_SCHEMES and group_code is not None and not is_ungroupable(group_code)
+    ungroupable = scheme in GROUPED_SCHEMES and is_ungroupable(group_code)
+    grouped = scheme in GROUPED_SCHEMES and group_code is not None and not ungroupable
     f["adrg"] = group_code[:3] if grouped else None
     f["group_severity"] = group_code[-1] if grouped and group_code[-1].isdigit() else None
-    f["is_ungroupable"] = is_ungroupable(group_code) if scheme in GROUPED_SCHEMES else False
+    f["is_ungroupable"] = ungroupable
     f["secondary_dx_count"] = len(secondary)
     f["procedure_count"] = len(procedures)
 
@@ -104,55 +193,22 @@ def claim_facts(claim: dict[str, Any], ref: ReferenceData) -> dict[str, Any]:
     f["drug_share"] = f["fee_drug"] / total if total > 0 else None
     f["material_share"] = f["fee_material"] / total if total > 0 else None
 
-    hospital = ref.hospitals.get(claim["hospital_id"])
-    f["hospital__known"] = hospital is not None
-    f["hospital__regional_center"] = bool(hospital and hospital.get("regional_center"))
-    level = None
-    if hospital:
-        level = int(hospital["level"]) if hospital.get("level") is not None else None
-        f["hospital__name"] = hospital.get("name")
-        f["hospital__region"] = hospital.get("region")
-        f["hospital__level"] = level
-        designated = hospital.get("designated_on")
-        f["hospital__designated_on"] = to_ordinal(designated)
-        f["days_since_designation"] = (admit - designated).days if designated else None
-    else:
-        f["hospital__name"] = f["hospital__region"] = f["hospital__level"] = f["hospital__designated_on"] = None
-        f["days_since_designation"] = None
+    hospital, level, designated = ref.hospital_facts(claim["hospital_id"])
+    f.update(hospital)
+    f["days_since_designation"] = (admit - designated).days if designated else None
 
-    group = ref.groups.get((claim["treatment_region"], scheme, group_code)) if grouped else None
-    f["group__known"] = group is not None
-    region = ref.pack.region(claim["treatment_region"])
+    key = (claim["treatment_region"], scheme, group_code)
+    group = ref.group_facts(key) if grouped else None
     if group:
-        weight = float(group["weight"])
-        avg_cost = float(group["avg_cost"])
-        avg_los = group.get("avg_los")
-        siblings = ref.siblings(claim["treatment_region"], scheme, group_code)
-        f["group__name"] = group.get("name")
-        f["group__weight"] = weight
-        f["group__avg_cost"] = avg_cost
-        f["group__avg_los"] = float(avg_los) if avg_los is not None else None
-        f["group__siblings"] = [code for code, _ in siblings]
-        f["group__base_weight"] = min((w for _, w in siblings), default=weight)
+        f.update(group)
+        avg_cost, avg_los = group["group__avg_cost"], group["group__avg_los"]
         f["cost_ratio"] = total / avg_cost if avg_cost > 0 else None
-        f["los_ratio"] = f["los_days"] / float(avg_los) if avg_los else None
-        f["case_payment"] = _case_payment(weight, scheme, level, f["is_cross_region"], region)
+        f["los_ratio"] = f["los_days"] / avg_los if avg_los else None
+        f["case_payment"] = ref.case_payment(key, group["group__weight"], level, f["is_cross_region"])
     else:
-        for key in ("group__name", "group__weight", "group__avg_cost", "group__avg_los", "group__base_weight", "cost_ratio", "los_ratio", "case_payment"):
-            f[key] = None
+        f.update(_NO_GROUP)
         f["group__siblings"] = []
     return f
-
-
-def _case_payment(weight: float, scheme: str, level: int | None, cross: bool, region) -> float | None:
-    rate = region.settings.get("drg_rate") if scheme == "DRG" else region.settings.get("dip_point_value")
-    coefficient = region.level_coefficient(level)
-    if rate is None or coefficient is None:
-        return None
-    payment = weight * float(rate) * coefficient
-    if cross:
-        payment *= float(region.settings.get("cross_region_coefficient", 1.0))
-    return round(payment, 2)
 
 
 def add_history_facts(facts: list[dict[str, Any]], windows: Iterable[int] = ()) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import operator
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,7 @@ from typing import Any
 import durable_rules_engine
 from durable import engine as durable_engine
 
-from drgaudit.engine.compiler import EARLY, CompiledProfile, Synthetic
+from drgaudit.engine.compiler import EARLY, CompiledProfile
 from drgaudit.engine.evaluate import FactFunction, compile_fact_function
 from drgaudit.engine.exceptions import EngineError
 from drgaudit.engine.vocabulary import BOOL
@@ -77,9 +78,18 @@ class Runtime:
                 raise EngineError(f"durable-rules refused ruleset {name}: {exc}") from exc
         self._pairs = any(rule.bound.rule.pair for rule in profile.rules)
         self._fact_keys = tuple(profile.fact_keys)
-        self._guarded = tuple((k, _placeholder(profile.fact_keys[k])) for k in sorted(profile.guarded_keys) if k in profile.fact_keys)
-        self._synthetics: tuple[tuple[Synthetic, FactFunction], ...] = tuple(
-            (syn, compile_fact_function(syn.expr, profile.pack.lists)) for syn in profile.synthetics.values()
+        # Every fact dict carries every vocabulary key (claim_facts fills them all), so one C-level getter
+        # picks the keys the rules read (the compiler always adds at least three, so it returns a tuple).
+        self._pick = operator.itemgetter(*self._fact_keys)
+        self._guarded = tuple(
+            (k, f"_h_{k}", _placeholder(profile.fact_keys[k])) for k in sorted(profile.guarded_keys) if k in profile.fact_keys
+        )
+        lists = profile.pack.lists
+        self._bool_synthetics: tuple[tuple[str, FactFunction], ...] = tuple(
+            (syn.key, compile_fact_function(syn.expr, lists)) for syn in profile.synthetics.values() if syn.kind == "bool"
+        )
+        self._value_synthetics: tuple[tuple[str, str, FactFunction], ...] = tuple(
+            (syn.key, f"_h_{syn.key}", compile_fact_function(syn.expr, lists)) for syn in profile.synthetics.values() if syn.kind == "value"
         )
 
     def _action(self, rule_name: str, *, pair: bool):
@@ -104,28 +114,20 @@ class Runtime:
         for fact in facts:
             if fact["seq"] > last or (not self._pairs and fact["claim_id"] not in targets):
                 continue
-            item: dict[str, Any] = {
-                "kind": "claim",
-                "claim_id": fact["claim_id"],
-                "seq": fact["seq"],
-                "target": fact["claim_id"] in targets,
-                "_t": True,
-            }
-            for key in self._fact_keys:
-                item[key] = fact.get(key)
-            for key, placeholder in self._guarded:
+            item = dict(zip(self._fact_keys, self._pick(fact), strict=True))
+            item.update(kind="claim", claim_id=fact["claim_id"], seq=fact["seq"], target=fact["claim_id"] in targets, _t=True)
+            for key, flag, placeholder in self._guarded:
                 if item[key] is None:
-                    item[f"_h_{key}"] = False
+                    item[flag] = False
                     item[key] = placeholder
                 else:
-                    item[f"_h_{key}"] = True
-            for syn, function in self._synthetics:
+                    item[flag] = True
+            for key, function in self._bool_synthetics:
+                item[key] = bool(function(fact))
+            for key, flag, function in self._value_synthetics:
                 value = function(fact)
-                if syn.kind == "bool":
-                    item[syn.key] = bool(value)
-                else:
-                    item[f"_h_{syn.key}"] = value is not None
-                    item[syn.key] = 0 if value is None else value
+                item[flag] = value is not None
+                item[key] = 0 if value is None else value
             projected.append(item)
         return projected
 

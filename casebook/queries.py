@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from drgaudit.casebook.bulk import LOOKUP_KEYS
 from drgaudit.casebook.models import BatchClaim, Claim, GroupEntry, Hospital, ImportBatch
-from drgaudit.casebook.writers import CLAIM_FIELDS, stored_claim
+from drgaudit.casebook.writers import CLAIM_FIELDS, claim_from_values
 from drgaudit.contract import FIELDS_BY_KIND
 
 _claim = Claim.__table__
@@ -63,7 +63,7 @@ def iter_batch_patients(
             .order_by(link.patient_id, _claim.c.admit_date, _claim.c.discharge_date, _claim.c.claim_id)
         )
         for patient_id, group in groupby(rows, key=itemgetter(0)):
-            yield patient_id, [stored_claim(row) for row in group]
+            yield patient_id, [claim_from_values(row[1:]) for row in group]
         after = patients[-1]
 
 
@@ -84,14 +84,56 @@ def claims_for_patients(
             .order_by(*_CLAIM_ORDER)
         )
         for row in rows:
-            found[row.patient_id].append(stored_claim(row))
+            found[row.patient_id].append(claim_from_values(row))
     return found
+
+
+def iter_batch_patient_ids(*, session: Session, batch_id: int, chunk_patients: int = 1000) -> Iterator[list[str]]:
+    """The patients of a batch in patient_id order, a list of `chunk_patients` at a time (keyset pages)."""
+    link = _batch_claim.c
+    after: str | None = None
+    while True:
+        page = select(link.patient_id).where(link.batch_id == batch_id)
+        if after is not None:
+            page = page.where(link.patient_id > after)
+        patients = list(session.exec(page.group_by(link.patient_id).order_by(link.patient_id).limit(chunk_patients)).scalars())
+        if not patients:
+            return
+        yield patients
+        after = patients[-1]
+
+
+def batch_claim_ids(*, session: Session, batch_id: int, patient_ids: Iterable[str]) -> dict[str, set[str]]:
+    """The claims a batch delivered for these patients, by patient."""
+    wanted = sorted(set(patient_ids))
+    found: dict[str, set[str]] = {patient_id: set() for patient_id in wanted}
+    link = _batch_claim.c
+    for start in range(0, len(wanted), LOOKUP_KEYS):
+        rows = session.exec(
+            select(link.patient_id, link.claim_id).where(link.batch_id == batch_id, link.patient_id.in_(wanted[start : start + LOOKUP_KEYS]))
+        )
+        for patient_id, claim_id in rows:
+            found[patient_id].add(claim_id)
+    return found
+
+
+def batch_admit_range(*, session: Session, batch_id: int) -> tuple[date, date] | None:
+    """The earliest and latest admission date of a batch's claims, or None for an empty batch."""
+    link = _batch_claim.c
+    row = session.exec(
+        select(func.min(_claim.c.admit_date), func.max(_claim.c.admit_date))
+        .join(_batch_claim, link.claim_id == _claim.c.claim_id)
+        .where(link.batch_id == batch_id)
+    ).first()
+    if row is None or row[0] is None:
+        return None
+    return row[0], row[1]
 
 
 def get_claim(*, session: Session, claim_id: str) -> dict[str, Any] | None:
     """One stored claim by id, or None."""
     row = session.exec(select(*_CLAIM_COLUMNS).where(_claim.c.claim_id == claim_id)).first()
-    return None if row is None else stored_claim(row)
+    return None if row is None else claim_from_values(row)
 
 
 def load_hospitals(*, session: Session) -> dict[str, dict[str, Any]]:

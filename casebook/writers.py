@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -42,7 +42,12 @@ Record = dict[str, Any]
 
 def stored_claim(row: Any) -> Record:
     """The canonical record of a stored claim row (its `|`-joined code lists split again)."""
-    record = {name: getattr(row, name) for name in CLAIM_FIELDS}
+    return claim_from_values([getattr(row, name) for name in CLAIM_FIELDS])
+
+
+def claim_from_values(values: Sequence[Any]) -> Record:
+    """The canonical record of a claim's stored values given in CLAIM_FIELDS order (the fast path)."""
+    record = dict(zip(CLAIM_FIELDS, values, strict=True))
     for list_field in LIST_FIELDS:
         text = record[list_field]
         record[list_field] = text.split(LIST_SEPARATOR) if text else []

@@ -46,11 +46,13 @@ class PackCheck:
 
 
 def _display(path: Path) -> str:
+    """How a file is named in messages: relative to the working directory when inside it, else absolute."""
+    absolute = os.path.abspath(path)
     try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return str(path)
-    return rel if not rel.startswith("..") or len(rel) < len(str(path)) else str(path)
+        relative = os.path.relpath(absolute)
+    except ValueError:  # another drive on Windows
+        return absolute
+    return absolute if relative.startswith("..") else relative
 
 
 def _read(path: Path, errors: list[RuleFileError]) -> tuple[YamlDocument | None, str]:

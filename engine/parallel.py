@@ -1,10 +1,11 @@
 """Screening many patients, in this process or in worker processes partitioned by patient.
 
 durable-rules holds the GIL, so parallel screening uses processes. Each worker loads the rule pack and
-builds its own durable-rules rulesets once; the parent sends chunks of patients (a patient's batch
-claims and earlier claims) and receives their hits. At most a few chunks per worker are in flight, so
-memory is bounded by the chunks, not by the batch; results come back in the order they were sent, so
-the output order does not depend on the number of workers.
+builds its own durable-rules rulesets once. The parent sends tasks, each a chunk of patients: either
+the patients' claims themselves, or just their ids, which a worker turns into claims with a `loader`
+of its own (reading the casebook in every worker, so reading scales with the workers too). At most a
+few tasks per worker are in flight, so memory is bounded by the chunks, not by the batch; results come
+back in the order the tasks were sent, so the output does not depend on the number of workers.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from drgaudit.engine.codes import CodeTables
 from drgaudit.engine.facts import ReferenceData
@@ -32,18 +33,28 @@ class Partition:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
+class PartitionLoader(Protocol):
+    """Turns a chunk of patient ids into their partitions (used inside each worker)."""
+
+    def __call__(self, patient_ids: list[str]) -> list[Partition]: ...
+
+
 @dataclass
 class ScreenSetup:
-    """Everything a worker needs to build its Screener."""
+    """Everything a worker needs to build its Screener, and to read its patients if it reads them itself."""
 
     rules_dir: Path
     codes: CodeTables
     hospitals: dict[str, dict[str, Any]]
     groups: dict[tuple[str, str, str], dict[str, Any]]
+    loader: PartitionLoader | None = None
 
     def screener(self) -> Screener:
         pack = load_pack(self.rules_dir)
         return Screener(pack, ReferenceData(self.hospitals, self.groups, self.codes, pack))
+
+
+Task = list[Partition] | list[str]
 
 
 @dataclass
@@ -56,16 +67,26 @@ class ChunkResult:
 
 
 _worker_screener: Screener | None = None
+_worker_loader: PartitionLoader | None = None
 
 
 def _init_worker(setup: ScreenSetup) -> None:
-    global _worker_screener
+    global _worker_screener, _worker_loader
     _worker_screener = setup.screener()
+    _worker_loader = setup.loader
 
 
-def _screen_chunk(chunk: list[Partition]) -> ChunkResult:
+def _screen_task(task: Task) -> ChunkResult:
     assert _worker_screener is not None, "worker not initialised"
-    return screen_chunk(_worker_screener, chunk)
+    return screen_chunk(_worker_screener, _partitions(task, _worker_loader))
+
+
+def _partitions(task: Task, loader: PartitionLoader | None) -> list[Partition]:
+    if task and isinstance(task[0], str):
+        if loader is None:
+            raise ValueError("a task of patient ids needs a loader")
+        return loader(task)
+    return task
 
 
 def screen_chunk(screener: Screener, chunk: list[Partition]) -> ChunkResult:
@@ -90,21 +111,19 @@ def chunked(partitions: Iterable[Partition], size: int) -> Iterator[list[Partiti
         yield chunk
 
 
-def screen_partitions(
-    partitions: Iterable[Partition],
+def screen_tasks(
+    tasks: Iterable[Task],
     setup: ScreenSetup,
     *,
     workers: int = 1,
-    chunk_size: int = 200,
     in_flight_per_worker: int = 3,
     on_chunk: Callable[[ChunkResult], None] | None = None,
 ) -> Iterator[Hit]:
-    """Every hit of every partition, in partition order, screened by `workers` processes."""
-    chunks = chunked(partitions, chunk_size)
+    """Every hit of every task (a chunk of partitions, or of patient ids for `setup.loader`), in task order."""
     if workers <= 1:
         screener = setup.screener()
-        for chunk in chunks:
-            result = screen_chunk(screener, chunk)
+        for task in tasks:
+            result = screen_chunk(screener, _partitions(task, setup.loader))
             if on_chunk:
                 on_chunk(result)
             yield from result.hits
@@ -114,12 +133,19 @@ def screen_partitions(
     with context.Pool(processes=workers, initializer=_init_worker, initargs=(setup,)) as pool:
         pending: deque = deque()
         limit = workers * in_flight_per_worker
-        for chunk in chunks:
-            pending.append(pool.apply_async(_screen_chunk, (chunk,)))
+        for task in tasks:
+            pending.append(pool.apply_async(_screen_task, (task,)))
             while len(pending) >= limit:
                 yield from _collect(pending.popleft().get(), on_chunk)
         while pending:
             yield from _collect(pending.popleft().get(), on_chunk)
+
+
+def screen_partitions(
+    partitions: Iterable[Partition], setup: ScreenSetup, *, workers: int = 1, chunk_size: int = 200, **options: Any
+) -> Iterator[Hit]:
+    """Every hit of partitions already read, in partition order, screened by `workers` processes."""
+    return screen_tasks(chunked(partitions, chunk_size), setup, workers=workers, **options)
 
 
 def _collect(result: ChunkResult, on_chunk: Callable[[ChunkResult], None] | None) -> list[Hit]:

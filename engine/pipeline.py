@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -29,7 +29,7 @@ from drgaudit.engine.explain import ClaimExplanation, explain_claim
 from drgaudit.engine.hits import Hit
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.engine.pack import RulePack
-from drgaudit.engine.parallel import ChunkResult, Partition, ScreenSetup, screen_partitions
+from drgaudit.engine.parallel import ChunkResult, Partition, ScreenSetup, screen_tasks
 from drgaudit.errors import DrgauditError
 
 
@@ -65,6 +65,8 @@ class ScreenSummary:
 
 
 Progress = Callable[[int, int], None]  # (claims done, claims total)
+# Patients per task sent to a worker.
+CHUNK_PATIENTS = 200
 
 
 def choose_codes(*, session: Session | None, codes_dir: Path | str | None, rules_dir: Path | None) -> CodeTables:
@@ -78,24 +80,38 @@ def choose_codes(*, session: Session | None, codes_dir: Path | str | None, rules
     return CodeTables.from_dir(resolve_codes_dir(None, rules_dir or bundled_rules_dir()))
 
 
-def batch_partitions(*, session: Session, batch_id: int, lookback_days: int, chunk_patients: int = 500) -> Iterator[Partition]:
-    """A batch's patients with their batch claims and their stored earlier claims within the lookback window."""
-    buffer: list[tuple[str, list[dict[str, Any]]]] = []
+@dataclass
+class BatchLoader:
+    """Reads chunks of a batch's patients from the casebook: their batch claims, and their stored claims
+    discharged since `since` as context. Picklable; each worker process opens its own connection."""
 
-    def flush() -> Iterator[Partition]:
-        earliest = min(c["admit_date"] for _, claims in buffer for c in claims)
-        since = earliest - dt.timedelta(days=lookback_days)
-        history = queries.claims_for_patients(session=session, patient_ids=[p for p, _ in buffer], since=since)
-        for patient_id, claims in buffer:
-            yield Partition(patient_id, claims, history.get(patient_id, []))
+    database_url: str
+    batch_id: int
+    since: dt.date
+    session: Session | None = field(default=None, repr=False, compare=False)
 
-    for patient_id, claims in queries.iter_batch_patients(session=session, batch_id=batch_id):
-        buffer.append((patient_id, claims))
-        if len(buffer) >= chunk_patients:
-            yield from flush()
-            buffer = []
-    if buffer:
-        yield from flush()
+    def __getstate__(self) -> dict[str, Any]:
+        return {"database_url": self.database_url, "batch_id": self.batch_id, "since": self.since, "session": None}
+
+    def __call__(self, patient_ids: list[str]) -> list[Partition]:
+        if self.session is None:
+            self.session = Session(make_engine(self.database_url))
+        targets = queries.batch_claim_ids(session=self.session, batch_id=self.batch_id, patient_ids=patient_ids)
+        claims = queries.claims_for_patients(session=self.session, patient_ids=patient_ids, since=self.since)
+        partitions = []
+        for patient_id in patient_ids:
+            mine = targets[patient_id]
+            stored = claims[patient_id]
+            partitions.append(
+                Partition(patient_id, [c for c in stored if c["claim_id"] in mine], [c for c in stored if c["claim_id"] not in mine])
+            )
+        return partitions
+
+
+def _shareable(url: str) -> bool:
+    """Whether other processes can open this database (not an in-memory SQLite database)."""
+    lowered = url.lower()
+    return not (lowered.startswith("sqlite") and ("memory" in lowered or lowered.rstrip("/").endswith(":")))
 
 
 def write_jsonl(hit: Hit, out: IO[str]) -> None:
@@ -146,10 +162,20 @@ def screen_batch(
         if progress:
             progress(summary.claims, total_claims)
 
-    partitions = batch_partitions(session=session, batch_id=batch_id, lookback_days=pack.lookback_days)
+    admits = queries.batch_admit_range(session=session, batch_id=batch_id)
+    since = (admits[0] if admits else dt.date.today()) - dt.timedelta(days=pack.lookback_days)
+    url = session.get_bind().url.render_as_string(hide_password=False)
+    loader = BatchLoader(url, batch_id, since)
+    if workers > 1 and _shareable(url):
+        setup.loader = loader  # each worker reads its own patients
+    else:
+        loader.session = session  # read here, in the one session
+    tasks = queries.iter_batch_patient_ids(session=session, batch_id=batch_id, chunk_patients=CHUNK_PATIENTS)
+    if setup.loader is None:
+        tasks = (loader(ids) for ids in tasks)
     try:
         with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-            for hit in screen_partitions(partitions, setup, workers=workers, on_chunk=on_chunk):
+            for hit in screen_tasks(tasks, setup, workers=workers, on_chunk=on_chunk):
                 summary.count(hit)
                 if output is not None:
                     write_jsonl(hit, output)

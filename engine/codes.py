@@ -13,6 +13,9 @@ from pathlib import Path
 
 from drgaudit.errors import DataFileError
 
+# How many (principal, secondary diagnoses) answers `complications` remembers; past that it stops adding.
+_MEMO_ENTRIES = 20_000
+
 # table name -> (file name, its two columns)
 CODE_FILES: dict[str, tuple[str, tuple[str, str]]] = {
     "diagnoses": ("diagnoses.tsv", ("code", "name")),
@@ -101,7 +104,7 @@ class CodeTables:
             else:
                 target.append(code)
         result = Complications(tuple(mcc), tuple(cc), tuple(excluded))
-        if len(self._cache) < 200_000:
+        if len(self._cache) < _MEMO_ENTRIES:
             self._cache[key] = result
         return result
 

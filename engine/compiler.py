@@ -38,6 +38,7 @@ from drgaudit.engine.expr import (
     walk,
 )
 from drgaudit.engine.pack import BoundRule, RulePack
+from drgaudit.engine.rule import Rule
 from drgaudit.engine.vocabulary import BOOL, DATE, EARLIER, FACTS, LIST, NUMBER, TEXT
 
 CUR, EARLY = "m", "earlier"
@@ -440,7 +441,8 @@ def _combine(parts: list[dict | bool], conjunction: bool) -> dict | bool:
     return {"$and" if conjunction else "$or": tests}
 
 
-def _applicability(rule, region_ordinal_tests: list[dict]) -> list[dict]:
+def _applicability(rule: Rule) -> list[dict]:
+    """Tests for the rule's scope, payment schemes and effective dates (by discharge date)."""
     tests: list[dict] = []
     if rule.scope == "cross_region":
         tests.append({"is_cross_region": True})
@@ -453,7 +455,7 @@ def _applicability(rule, region_ordinal_tests: list[dict]) -> list[dict]:
         tests.append({"$gte": {"discharge_date": rule.effective_from.toordinal()}})
     if rule.effective_to is not None:
         tests.append({"$lte": {"discharge_date": rule.effective_to.toordinal()}})
-    return tests + region_ordinal_tests
+    return tests
 
 
 def compile_profile(pack: RulePack, region: str | None, *, statuses: tuple[str, ...] = ("active",)) -> CompiledProfile:
@@ -486,7 +488,7 @@ def compile_profile(pack: RulePack, region: str | None, *, statuses: tuple[str, 
 def _compile_rule(profile: CompiledProfile, bound: BoundRule) -> tuple[list[dict], dict] | None:
     rule = bound.rule
     compiler = _RuleCompiler(profile, bound)
-    cur_tests: list[dict | bool] = [{"kind": "claim"}, {"target": True}, *_applicability(rule, [])]
+    cur_tests: list[dict | bool] = [{"kind": "claim"}, {"target": True}, *_applicability(rule)]
     early_tests: list[dict | bool] = [{"kind": "claim"}]
     if rule.pair:
         cur_tests.append({"$gt": {"seq": {EARLY: "seq"}}})

@@ -44,18 +44,7 @@ def iter_batch_patients(
     A patient's claims are the batch's claims as stored now (with the newest content).
     """
     link = _batch_claim.c
-    after: str | None = None
-    while True:
-        page = select(link.patient_id).where(link.batch_id == batch_id)
-        if after is not None:
-            page = page.where(link.patient_id > after)
-        patients = (
-            session.exec(page.group_by(link.patient_id).order_by(link.patient_id).limit(chunk_patients))
-            .scalars()
-            .all()
-        )
-        if not patients:
-            return
+    for patients in iter_batch_patient_ids(session=session, batch_id=batch_id, chunk_patients=chunk_patients):
         rows = session.exec(
             select(link.patient_id.label("batch_patient"), *_CLAIM_COLUMNS)
             .join(_claim, _claim.c.claim_id == link.claim_id)
@@ -64,7 +53,6 @@ def iter_batch_patients(
         )
         for patient_id, group in groupby(rows, key=itemgetter(0)):
             yield patient_id, [claim_from_values(row[1:]) for row in group]
-        after = patients[-1]
 
 
 def claims_for_patients(

@@ -66,7 +66,11 @@ def test_demo_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert any(line.startswith("screened 1500 claims in ") for line in lines)
     assert any(line.split()[:4] == ["split_hospitalization", str(planted), str(planted), "100.0%"] for line in lines)
     total_planted = truth.count(",planted,")
-    assert lines[-1].startswith(f"found {total_planted} of {total_planted} planted cases; 0 legitimate look-alikes hit.")
+    assert f"found {total_planted} of {total_planted} planted cases; 0 legitimate look-alikes hit." in lines
+    assert lines[-2].startswith("why a claim was hit: drgaudit explain ")
+    assert lines[-1] == "all hits as JSONL: drgaudit screen --batch 3 --output -"
+    explained = CliRunner().invoke(app, ["explain", lines[-2].split()[-1], "--db", str(tmp_path / "c.sqlite")])
+    assert explained.exit_code == 0 and "HIT " in explained.stdout
 
     again = CliRunner().invoke(
         app,

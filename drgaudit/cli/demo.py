@@ -105,10 +105,11 @@ def _print(result: DemoResult) -> None:
             f"{fam.lookalikes_hit:>7} of {fam.lookalikes:<6} {fam.other_hits:>11}"
         )
     card = result.score
-    typer.echo(
-        f"found {card.detected} of {card.planted} planted cases; {card.lookalikes_hit} legitimate look-alikes hit. "
-        f"Next: drgaudit explain <claim_id>, or see the hits with drgaudit screen --batch {result.claims_batch_id} --output -"
-    )
+    typer.echo(f"found {card.detected} of {card.planted} planted cases; {card.lookalikes_hit} legitimate look-alikes hit.")
+    example = next((f.example for f in card.families.values() if f.example), None)
+    if example:
+        typer.echo(f"why a claim was hit: drgaudit explain {example}")
+    typer.echo(f"all hits as JSONL: drgaudit screen --batch {result.claims_batch_id} --output -")
 
 
 class _ProgressBars:

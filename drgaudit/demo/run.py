@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.ingest import ImportReport, import_file
-from drgaudit.casebook.screening import hit_families
+from drgaudit.casebook.screening import hit_families, import_code_tables
 from drgaudit.demo.generator import DEFAULT_CLAIMS, DEFAULT_SEED, DemoManifest, generate
 from drgaudit.demo.score import Scorecard, score
 from drgaudit.engine.pipeline import ScreenSummary, screen_batch
@@ -77,6 +77,9 @@ def run_demo(
                     version=GROUPS_VERSION if kind == "groups" else None,
                     progress=_import_progress(progress, kind),
                 )
+            if codes_dir is not None:
+                # Later screens and `drgaudit explain` of the demo then use the same code tables.
+                import_code_tables(session=session, directory=codes_dir, imported_by=IMPORTED_BY)
             result.screen = screen_batch(
                 session=session,
                 batch_id=result.claims_batch_id,

@@ -18,6 +18,7 @@ class FamilyScore:
     lookalikes: int = 0
     lookalikes_hit: int = 0
     other_hits: int = 0
+    example: str | None = None  # a detected planted claim, to try `drgaudit explain` on
 
     @property
     def recall(self) -> float:
@@ -66,5 +67,6 @@ def score(truth_path: Path, hits: Iterable[tuple[str, str]]) -> Scorecard:
             lookalikes=len(truth_lookalike),
             lookalikes_hit=len(mine & truth_lookalike),
             other_hits=len(mine - truth_planted - truth_lookalike),
+            example=min(mine & truth_planted, default=None),
         )
     return card

@@ -130,11 +130,6 @@ def to_ordinal(value: dt.date | None) -> int | None:
     return value.toordinal() if value is not None else None
 
 
-def from_ordinal(value: int | None) -> str | None:
-    """An ISO date from a day number, for evidence and messages."""
-    return dt.date.fromordinal(int(value)).isoformat() if value is not None else None
-
-
 def sort_key(claim: dict[str, Any]) -> tuple:
     """The order of a patient's claims: admission, then discharge, then id."""
     return (claim["admit_date"], claim["discharge_date"], claim["claim_id"])

@@ -12,10 +12,6 @@ from drgaudit.engine.pack import BoundRule
 from drgaudit.engine.template import Placeholder, Template
 from drgaudit.engine.vocabulary import DATE, EARLIER, FACTS, PARAMS, REGION
 
-# Field order of a hit in JSONL (DATA-CONTRACT "Screening output" first).
-HIT_FIELDS = ("claim_id", "rule_id", "family", "severity", "action", "amount_at_risk", "message", "evidence")
-
-
 @dataclass
 class Hit:
     """One rule fired on one claim, with everything a person needs to check it."""

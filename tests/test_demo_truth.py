@@ -282,20 +282,12 @@ def test_each_claim_is_planted_for_one_rule_at_most(demo: Demo) -> None:
         assert [r for r in RULES if demo.condition(r)(c)] == [rule]
 
 
-def test_family_names_follow_the_contract(demo: Demo) -> None:
-    families = {
-        "SPLIT-001": "split_hospitalization",
-        "UPC-001": "upcoding",
-        "UPC-002": "upcoding",
-        "OUT-HIGH-001": "outlier_review",
-        "OUT-LOW-001": "outlier_review",
-        "LOS-001": "long_stay",
-        "COST-001": "cost_shifting",
-        "LOWADM-001": "low_standard_admission",
-        "FREQ-001": "frequent_admission",
-        "COACH-001": "coaching_period",
-    }
-    assert all(t["family"] == families[t["rule_id"]] and t["note"] for t in demo.truth)
+def test_family_names_are_the_rule_packs(demo: Demo) -> None:
+    from drgaudit.contract import FAMILIES
+    from drgaudit.engine.loader import bundled_rules_dir, load_pack
+
+    families = {rule.id: rule.family for rule in load_pack(bundled_rules_dir()).rules}
+    assert all(t["family"] == families[t["rule_id"]] and t["family"] in FAMILIES and t["note"] for t in demo.truth)
 
 
 def check_severity(demo: Demo) -> list[str]:

@@ -21,7 +21,7 @@ from drgaudit.demo.coding import Coder
 from drgaudit.demo.groups import GroupTable, build_group_table
 from drgaudit.demo.province import Province, load_province
 from drgaudit.demo.render import CLAIM_HEADER, Renderer
-from drgaudit.demo.scenarios import LOOKALIKE_CLAIMS, PLANTED, RULE_FAMILY, RULE_SCENARIO, Scenarios, Unit
+from drgaudit.demo.scenarios import LOOKALIKE_CLAIMS, PLANTED, RULE_SCENARIO, Scenarios, Unit, rule_families
 from drgaudit.demo.stays import StayFactory
 from drgaudit.demo.templates import Catalog, load_catalog
 from drgaudit.engine.codes import CodeTables
@@ -135,10 +135,10 @@ def generate(
         codes=codes_label,
         codes_digest=tables.digest,
         groups=len(groups.entries),
-        planted={family: 0 for family in dict.fromkeys(RULE_FAMILY.values())},
-        planted_by_rule={rule: 0 for rule in RULE_FAMILY},
-        lookalikes={family: 0 for family in dict.fromkeys(RULE_FAMILY.values())},
-        lookalikes_by_rule={rule: 0 for rule in RULE_FAMILY},
+        planted={family: 0 for family in dict.fromkeys(rule_families().values())},
+        planted_by_rule={rule: 0 for rule in rule_families()},
+        lookalikes={family: 0 for family in dict.fromkeys(rule_families().values())},
+        lookalikes_by_rule={rule: 0 for rule in rule_families()},
     )
     units = plan_units(rng, catalog, claims)
     with (
@@ -261,8 +261,8 @@ def _write_groups(path: Path, groups: GroupTable) -> None:
 def _write_readme(path: Path, manifest: DemoManifest, province: Province) -> None:
     template = resources.files("drgaudit.demo").joinpath("data/output_readme.md").read_text(encoding="utf-8")
     planted = "\n".join(
-        f"| {rule} | {RULE_FAMILY[rule]} | {manifest.planted_by_rule[rule]} | {manifest.lookalikes_by_rule[rule]} |"
-        for rule in RULE_FAMILY
+        f"| {rule} | {family} | {manifest.planted_by_rule[rule]} | {manifest.lookalikes_by_rule[rule]} |"
+        for rule, family in rule_families().items()
     )
     new = [h for h in province.hospitals if h.role]
     path.write_text(

@@ -14,26 +14,29 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cache
 
 from drgaudit.demo.coding import MCC, NONE
 from drgaudit.demo.province import Hospital
 from drgaudit.demo.stays import Patient, Stay, StayFactory
 from drgaudit.demo.templates import Catalog, Pathway, Template
+from drgaudit.engine.loader import bundled_rules_dir, load_pack
 
 PLANTED, LOOKALIKE = "planted", "lookalike"
 
-RULE_FAMILY: dict[str, str] = {
-    "SPLIT-001": "split_hospitalization",
-    "UPC-001": "upcoding",
-    "UPC-002": "upcoding",
-    "OUT-HIGH-001": "outlier_review",
-    "OUT-LOW-001": "outlier_review",
-    "LOS-001": "long_stay",
-    "COST-001": "cost_shifting",
-    "LOWADM-001": "low_standard_admission",
-    "FREQ-001": "frequent_admission",
-    "COACH-001": "coaching_period",
-}
+# The bundled rules the demo plants cases for, in the order the summary lists them.
+PLANTED_RULES: tuple[str, ...] = (
+    "SPLIT-001", "UPC-001", "UPC-002", "OUT-HIGH-001", "OUT-LOW-001",
+    "LOS-001", "COST-001", "LOWADM-001", "FREQ-001", "COACH-001",
+)  # fmt: skip
+
+
+@cache
+def rule_families() -> dict[str, str]:
+    """Planted rule id -> its family, as the bundled rule pack declares it."""
+    pack = load_pack(bundled_rules_dir())
+    families = {rule.id: rule.family for rule in pack.rules}
+    return {rule_id: families[rule_id] for rule_id in PLANTED_RULES}
 
 # Planted scenario of each rule (one planted claim per unit, except frequent admissions).
 RULE_SCENARIO: dict[str, str] = {
@@ -70,7 +73,7 @@ class Truth:
 
     @property
     def family(self) -> str:
-        return RULE_FAMILY[self.rule_id]
+        return rule_families()[self.rule_id]
 
 
 @dataclass

@@ -12,6 +12,7 @@ from drgaudit.engine.pack import BoundRule
 from drgaudit.engine.template import Placeholder, Template
 from drgaudit.engine.vocabulary import DATE, EARLIER, FACTS, PARAMS, REGION
 
+
 @dataclass
 class Hit:
     """One rule fired on one claim, with everything a person needs to check it."""

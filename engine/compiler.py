@@ -34,6 +34,7 @@ from drgaudit.engine.expr import (
     Not,
     Or,
     Ref,
+    map_refs,
     render,
     walk,
 )
@@ -129,25 +130,7 @@ def _is_fact_ref(ref: Ref) -> bool:
 
 def strip_role(node: Node) -> Node:
     """The same expression with `earlier.` removed, to evaluate it on a fact of its own."""
-    if isinstance(node, Ref):
-        return Ref(node.offset, node.path[1:]) if node.path[0] == EARLIER else node
-    if isinstance(node, Arith):
-        return Arith(node.offset, node.op, strip_role(node.left), strip_role(node.right))
-    if isinstance(node, Cmp):
-        return Cmp(node.offset, node.op, strip_role(node.left), strip_role(node.right))
-    if isinstance(node, And):
-        return And(node.offset, tuple(strip_role(i) for i in node.items))
-    if isinstance(node, Or):
-        return Or(node.offset, tuple(strip_role(i) for i in node.items))
-    if isinstance(node, Not):
-        return Not(node.offset, strip_role(node.item))
-    if isinstance(node, Neg):
-        return Neg(node.offset, strip_role(node.operand))
-    if isinstance(node, Call):
-        return Call(node.offset, node.name, tuple(strip_role(a) for a in node.args))
-    if isinstance(node, ListLit):
-        return ListLit(node.offset, tuple(strip_role(i) for i in node.items))
-    return node
+    return map_refs(node, lambda ref: Ref(ref.offset, ref.path[1:]) if ref.path[0] == EARLIER else ref)
 
 
 class _RuleCompiler:
@@ -180,26 +163,15 @@ class _RuleCompiler:
     # ---- synthetic fields ---------------------------------------------------------------------
     def bind(self, node: Node) -> Node:
         """The expression with params and region settings replaced by this profile's values."""
-        if isinstance(node, Ref) and node.path[0] in ("params", "region"):
-            ok, value = fold(node, self.env)
-            return Const(node.offset, value) if ok else node
-        if isinstance(node, Arith):
-            return Arith(node.offset, node.op, self.bind(node.left), self.bind(node.right))
-        if isinstance(node, Cmp):
-            return Cmp(node.offset, node.op, self.bind(node.left), self.bind(node.right))
-        if isinstance(node, And):
-            return And(node.offset, tuple(self.bind(i) for i in node.items))
-        if isinstance(node, Or):
-            return Or(node.offset, tuple(self.bind(i) for i in node.items))
-        if isinstance(node, Not):
-            return Not(node.offset, self.bind(node.item))
-        if isinstance(node, Neg):
-            return Neg(node.offset, self.bind(node.operand))
-        if isinstance(node, Call):
-            return Call(node.offset, node.name, tuple(self.bind(a) for a in node.args))
-        if isinstance(node, ListLit):
-            return ListLit(node.offset, tuple(self.bind(i) for i in node.items))
-        return node
+
+        def constant(ref: Ref) -> Node:
+            if ref.path[0] in ("params", "region"):
+                ok, value = fold(ref, self.env)
+                if ok:
+                    return Const(ref.offset, value)
+            return ref
+
+        return map_refs(node, constant)
 
     def synthetic(self, node: Node, kind: str) -> str:
         """The key of a Python-computed field for `node` (shared by every rule of the profile)."""

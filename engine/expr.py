@@ -9,6 +9,7 @@ pointing at the offending character.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from drgaudit.engine.exceptions import ExpressionError
@@ -309,6 +310,27 @@ def walk(node: Node):
     elif isinstance(node, ListLit):
         for item in node.items:
             yield from walk(item)
+
+
+def map_refs(node: Node, replace: Callable[[Ref], Node]) -> Node:
+    """The same tree with every name replaced by `replace(name)` (other nodes rebuilt unchanged)."""
+    if isinstance(node, Ref):
+        return replace(node)
+    if isinstance(node, Arith):
+        return Arith(node.offset, node.op, map_refs(node.left, replace), map_refs(node.right, replace))
+    if isinstance(node, Cmp):
+        return Cmp(node.offset, node.op, map_refs(node.left, replace), map_refs(node.right, replace))
+    if isinstance(node, (And, Or)):
+        return type(node)(node.offset, tuple(map_refs(i, replace) for i in node.items))
+    if isinstance(node, Not):
+        return Not(node.offset, map_refs(node.item, replace))
+    if isinstance(node, Neg):
+        return Neg(node.offset, map_refs(node.operand, replace))
+    if isinstance(node, Call):
+        return Call(node.offset, node.name, tuple(map_refs(a, replace) for a in node.args))
+    if isinstance(node, ListLit):
+        return ListLit(node.offset, tuple(map_refs(i, replace) for i in node.items))
+    return node
 
 
 def render(node: Node) -> str:

@@ -251,9 +251,9 @@ def _is_constant(node: Node) -> bool:
 
 def rule_scope(pack: RulePack, rule: Rule) -> Scope:
     """The names one rule's expressions may use: its params, the pack's lists, every region setting."""
-    settings = {k for k, v in pack.national.settings.items() if not isinstance(v, dict)}
+    settings = {k for k, v in pack.national.settings.items() if isinstance(v, (int, float))}
     for config in pack.regions.values():
-        settings.update(k for k, v in config.settings.items() if not isinstance(v, dict))
+        settings.update(k for k, v in config.settings.items() if isinstance(v, (int, float)))
     return Scope(params=rule.params, pair=rule.pair, lists=pack.lists, region_settings=frozenset(settings))
 
 

@@ -49,7 +49,7 @@ class RegionConfig:
         """This region's settings laid over the national defaults."""
         settings = dict(national.settings)
         for key, value in self.settings.items():
-            if key == "level_coefficients" and isinstance(value, dict):
+            if isinstance(value, dict):
                 settings[key] = {**national.settings.get(key, {}), **value}
             else:
                 settings[key] = value
@@ -103,8 +103,18 @@ def region_from_document(doc: YamlDocument, errors: list[RuleFileError]) -> Regi
             settings[key] = {int(k): float(v) for k, v in value.items()}
         elif key in NATIONAL_ONLY_SETTINGS and code != NATIONAL:
             errors.append(RuleFileError(settings_data.key_at(key), f"`{key}` can only be set in national.yaml"))
+        elif isinstance(value, list):
+            if not all(isinstance(v, str) for v in value):
+                errors.append(RuleFileError(pos, f"setting `{key}` must be a number, a list of names or a mapping of name: number"))
+                continue
+            settings[key] = list(value)
+        elif isinstance(value, YMap):
+            if not all(_number(v) for v in value.values()):
+                errors.append(RuleFileError(pos, f"setting `{key}` maps names to numbers; every value must be a number"))
+                continue
+            settings[key] = {str(k): v for k, v in value.items()}
         elif not _number(value):
-            errors.append(RuleFileError(pos, f"setting `{key}` must be a number, got {value!r}"))
+            errors.append(RuleFileError(pos, f"setting `{key}` must be a number, a list of names or a mapping of name: number, got {value!r}"))
         else:
             settings[key] = value
     if code == NATIONAL:

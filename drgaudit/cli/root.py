@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from drgaudit.cli import demo, imports, rules, screening
+from drgaudit.cli import demo, imports, reports, rules, screening
 
 app = typer.Typer(
     name="drgaudit",
@@ -22,3 +22,4 @@ app.command(name="batches")(screening.batches)
 app.command(name="screen")(screening.screen)
 app.command(name="explain")(screening.explain)
 app.add_typer(rules.app, name="rules")
+app.add_typer(reports.app, name="report")

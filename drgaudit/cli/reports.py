@@ -1,0 +1,191 @@
+"""`drgaudit report summary|monitoring|packet|minutes|feedback`: documents for meetings, hospitals and the bureau."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlmodel import Session
+
+from drgaudit.casebook.db import make_engine
+from drgaudit.cli.options import DbOption
+from drgaudit.errors import DrgauditError
+from drgaudit.reports.config import load_settings
+from drgaudit.reports.document import FORMATS, REPORT_FORMATS, Report
+from drgaudit.reports.render import write_report
+
+app = typer.Typer(
+    help="Reports as HTML (print-ready), PDF or XLSX: screening summary, meeting packet and minutes, "
+    "hospital feedback letters, cost monitoring.",
+    no_args_is_help=True,
+)
+
+OutOption = Annotated[
+    Path,
+    typer.Option(
+        "--out",
+        "-o",
+        metavar="PATH",
+        help="File to write (its folder is created if missing).",
+        dir_okay=False,
+    ),
+]
+FormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-f",
+        metavar="FORMAT",
+        help="html, pdf or xlsx. Default: from the --out file's suffix.",
+        show_default=False,
+    ),
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        metavar="YAML",
+        help="Report settings overriding the defaults (thresholds, list lengths, masking); "
+        "see reports/settings.yaml for every key.",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+RulesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rules",
+        help="Rule pack whose region names are shown (default: the bundled pack).",
+        file_okay=False,
+        exists=True,
+    ),
+]
+RegionOption = Annotated[
+    str | None,
+    typer.Option("--region", metavar="CODE", help="Only claims treated in this pooling region (6 digits)."),
+]
+
+
+def _format(kind: str, fmt: str | None, out: Path) -> str:
+    chosen = (fmt or out.suffix.lstrip(".")).lower()
+    if chosen not in FORMATS:
+        if fmt is None:
+            raise typer.BadParameter(
+                f"give --format ({', '.join(REPORT_FORMATS[kind])}) or an --out file ending in one",
+                param_hint="--format",
+            )
+        raise typer.BadParameter(f"`{fmt}` is not one of {', '.join(FORMATS)}", param_hint="--format")
+    if chosen not in REPORT_FORMATS[kind]:
+        raise typer.BadParameter(
+            f"the {kind} report comes as {' or '.join(REPORT_FORMATS[kind])}, not {chosen}",
+            param_hint="--format",
+        )
+    return chosen
+
+
+def _run(kind: str, fmt: str | None, out: Path, db: str | None, build: Callable[[Session], Report]) -> None:
+    chosen = _format(kind, fmt, out)
+    try:
+        engine = make_engine(db)
+        try:
+            with Session(engine) as session:
+                report = build(session)
+            path = write_report(report, chosen, out)
+        finally:
+            engine.dispose()
+    except DrgauditError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"wrote {path} ({report.title}, {chosen})")
+
+
+@app.command()
+def summary(
+    batch: Annotated[
+        int, typer.Option("--batch", metavar="ID", help="The screened claims batch (see `drgaudit batches`).")
+    ],
+    out: OutOption,
+    fmt: FormatOption = None,
+    region: RegionOption = None,
+    config: ConfigOption = None,
+    rules: RulesOption = None,
+    db: DbOption = None,
+) -> None:
+    """Screening summary of a batch: hits by family, rule, action and hospital, amounts at risk, cross-region vs local.
+
+    Example:
+
+        drgaudit report summary --batch 3 --format pdf --out summary-3.pdf
+    """
+    from drgaudit.reports.summary import build_summary
+
+    settings = _settings(config)
+    _run(
+        "summary",
+        fmt,
+        out,
+        db,
+        lambda s: build_summary(session=s, batch_id=batch, region=region, settings=settings, rules_dir=rules),
+    )
+
+
+@app.command()
+def monitoring(
+    out: OutOption,
+    period: Annotated[
+        str | None,
+        typer.Option("--period", help="2025 (year), 2025Q3 (quarter) or 2025-07 (month), by discharge date."),
+    ] = None,
+    start: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--from", formats=["%Y-%m-%d"], help="First discharge date of a custom period (with --to)."
+        ),
+    ] = None,
+    end: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--to", formats=["%Y-%m-%d"], help="Last discharge date of a custom period (with --from)."
+        ),
+    ] = None,
+    fmt: FormatOption = None,
+    region: RegionOption = None,
+    config: ConfigOption = None,
+    rules: RulesOption = None,
+    db: DbOption = None,
+) -> None:
+    """Cost monitoring for a period against the previous one: per-hospital average cost (cross-region and local),
+    CMI, CC/MCC share, readmission rate, a watch list, and group cost distributions with outliers.
+
+    Example:
+
+        drgaudit report monitoring --period 2025Q3 --format xlsx --out monitoring-2025Q3.xlsx
+    """
+    from drgaudit.reports.monitoring import build_monitoring
+    from drgaudit.reports.periods import parse_period
+
+    settings = _settings(config)
+    try:
+        chosen = parse_period(period, start.date() if start else None, end.date() if end else None)
+    except DrgauditError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    _run(
+        "monitoring",
+        fmt,
+        out,
+        db,
+        lambda s: build_monitoring(
+            session=s, period=chosen, region=region, settings=settings, rules_dir=rules
+        ),
+    )
+
+
+def _settings(config: Path | None):
+    try:
+        return load_settings(config)
+    except DrgauditError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc

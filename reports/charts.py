@@ -1,0 +1,205 @@
+"""Small inline-SVG charts for the reports: horizontal bars, paired bars and box plots (no JavaScript).
+
+Every chart is an `<svg class="chart …" role="img">` with a `<title>`, one `<rect class="bar">` (or
+`<g class="box">`) per item carrying `data-label`/`data-value`, and text labels, so it prints (WeasyPrint),
+shows in any browser and can be checked by tests. Labels are escaped; sizes are in CSS pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from markupsafe import Markup, escape
+
+FONT = "Noto Sans CJK SC, Noto Sans SC, Source Han Sans SC, Microsoft YaHei, sans-serif"
+PALETTE = ("#2f5d8a", "#c8553d", "#6b8f71", "#d9a441", "#7a6c9d")
+FONT_SIZE = 12
+
+
+def text_width(text: str, size: float = FONT_SIZE) -> float:
+    """Estimated width of `text`: CJK and full-width characters are one em, the rest about 0.6 em."""
+    return sum(size if ord(ch) > 0x2E7F else size * 0.6 for ch in text)
+
+
+def clip(text: str, width: float, size: float = FONT_SIZE) -> str:
+    """`text` cut with '…' to fit `width`."""
+    if text_width(text, size) <= width:
+        return text
+    while text and text_width(text + "…", size) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def _attr(value: object) -> str:
+    return str(escape(str(value)))
+
+
+def _open(css: str, width: float, height: float, title: str) -> list[str]:
+    return [
+        f'<svg class="chart {css}" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{_attr(title)}" '
+        f'width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
+        f'font-family="{FONT}" font-size="{FONT_SIZE}">',
+        f"<title>{escape(title)}</title>",
+    ]
+
+
+def nice_max(value: float) -> float:
+    """A round axis end at or above `value` (1, 2, 2.5, 5 × 10^n)."""
+    if value <= 0:
+        return 1.0
+    exponent = math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        candidate = step * 10**exponent
+        if candidate >= value * 0.999:
+            return candidate
+    return 10 ** (exponent + 1)
+
+
+def bar_chart(
+    items: Sequence[tuple[str, float]],
+    *,
+    title: str,
+    value_label: Callable[[float], str] = lambda v: f"{v:,.0f}",
+    width: int = 640,
+    label_width: int = 200,
+    color: str = PALETTE[0],
+) -> Markup:
+    """Horizontal bars, one per (label, value), longest first as given; values must be ≥ 0."""
+    row, top = 22, 8
+    height = top * 2 + row * max(1, len(items))
+    value_room = 110
+    span = width - label_width - value_room
+    peak = max((v for _, v in items), default=0.0) or 1.0
+    parts = _open("bar-chart", width, height, title)
+    for index, (label, value) in enumerate(items):
+        y = top + index * row
+        length = max(0.0, value) / peak * span
+        parts.append(
+            f'<text class="label" x="{label_width - 6}" y="{y + 15}" text-anchor="end">{escape(clip(label, label_width - 10))}</text>'
+            f'<rect class="bar" x="{label_width}" y="{y + 3}" width="{length:.1f}" height="{row - 6}" fill="{color}" '
+            f'data-label="{_attr(label)}" data-value="{value}"/>'
+            f'<text class="value" x="{label_width + length + 5:.1f}" y="{y + 15}">{escape(value_label(value))}</text>'
+        )
+    if not items:
+        parts.append(f'<text x="{width / 2}" y="{top + 15}" text-anchor="middle">无数据</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def paired_bar_chart(
+    items: Sequence[tuple[str, float | None, float | None]],
+    *,
+    title: str,
+    legend: tuple[str, str],
+    value_label: Callable[[float], str] = lambda v: f"{v:,.0f}",
+    width: int = 640,
+    label_width: int = 200,
+) -> Markup:
+    """Two bars per label (e.g. cross-region and local average cost); a missing value draws no bar."""
+    pair, top, legend_h = 34, 8, 22
+    height = top * 2 + legend_h + pair * max(1, len(items))
+    value_room = 90
+    span = width - label_width - value_room
+    peak = max((v for _, a, b in items for v in (a, b) if v is not None), default=0.0) or 1.0
+    parts = _open("paired-bar-chart", width, height, title)
+    for index, name in enumerate(legend):
+        x = label_width + index * 150
+        parts.append(
+            f'<rect class="legend" x="{x}" y="{top}" width="12" height="12" fill="{PALETTE[index]}"/>'
+            f'<text x="{x + 16}" y="{top + 11}">{escape(name)}</text>'
+        )
+    for index, (label, first, second) in enumerate(items):
+        y = top + legend_h + index * pair
+        parts.append(
+            f'<text class="label" x="{label_width - 6}" y="{y + 20}" text-anchor="end">{escape(clip(label, label_width - 10))}</text>'
+        )
+        for k, value in enumerate((first, second)):
+            if value is None:
+                continue
+            length = max(0.0, value) / peak * span
+            by = y + 3 + k * 14
+            parts.append(
+                f'<rect class="bar" x="{label_width}" y="{by}" width="{length:.1f}" height="12" fill="{PALETTE[k]}" '
+                f'data-label="{_attr(label)}" data-series="{_attr(legend[k])}" data-value="{value}"/>'
+                f'<text class="value" x="{label_width + length + 4:.1f}" y="{by + 10}" font-size="10">{escape(value_label(value))}</text>'
+            )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+@dataclass
+class BoxStats:
+    """One box of a box plot: quartiles, whiskers (the furthest values inside the fences) and outliers."""
+
+    label: str
+    q1: float
+    median: float
+    q3: float
+    low: float
+    high: float
+    outliers: list[float] = field(default_factory=list)
+    reference: float | None = None
+
+
+def box_plot(
+    boxes: Sequence[BoxStats],
+    *,
+    title: str,
+    axis_label: str,
+    axis_max: float | None = None,
+    width: int = 640,
+    label_width: int = 170,
+) -> Markup:
+    """Horizontal box plots on one shared axis; outliers as red dots (beyond the axis: at its end, with ▶)."""
+    row, top, axis_h = 26, 8, 34
+    height = top + row * max(1, len(boxes)) + axis_h
+    span = width - label_width - 20
+    peak = axis_max or max((max([b.high, *b.outliers]) for b in boxes), default=1.0)
+    end = nice_max(peak)
+
+    def x(value: float) -> float:
+        return label_width + min(max(value, 0.0), end) / end * span
+
+    parts = _open("box-plot", width, height, title)
+    bottom = top + row * max(1, len(boxes))
+    for tick in range(0, 6):
+        value = end * tick / 5
+        tx = x(value)
+        parts.append(
+            f'<line x1="{tx:.1f}" y1="{top}" x2="{tx:.1f}" y2="{bottom}" stroke="#ddd"/>'
+            f'<text x="{tx:.1f}" y="{bottom + 13}" text-anchor="middle" font-size="10">{value:g}</text>'
+        )
+    parts.append(
+        f'<text x="{label_width + span / 2:.1f}" y="{bottom + 28}" text-anchor="middle" font-size="11">{escape(axis_label)}</text>'
+    )
+    for index, box in enumerate(boxes):
+        y = top + index * row
+        mid = y + row / 2
+        parts.append(
+            f'<g class="box" data-label="{_attr(box.label)}" data-median="{box.median}" data-outliers="{len(box.outliers)}">'
+            f'<text class="label" x="{label_width - 6}" y="{mid + 4}" text-anchor="end">{escape(clip(box.label, label_width - 10))}</text>'
+            f'<line x1="{x(box.low):.1f}" y1="{mid}" x2="{x(box.high):.1f}" y2="{mid}" stroke="#555"/>'
+            f'<line x1="{x(box.low):.1f}" y1="{mid - 5}" x2="{x(box.low):.1f}" y2="{mid + 5}" stroke="#555"/>'
+            f'<line x1="{x(box.high):.1f}" y1="{mid - 5}" x2="{x(box.high):.1f}" y2="{mid + 5}" stroke="#555"/>'
+            f'<rect x="{x(box.q1):.1f}" y="{mid - 7}" width="{max(1.0, x(box.q3) - x(box.q1)):.1f}" height="14" fill="#dbe6f1" stroke="{PALETTE[0]}"/>'
+            f'<line x1="{x(box.median):.1f}" y1="{mid - 7}" x2="{x(box.median):.1f}" y2="{mid + 7}" stroke="{PALETTE[0]}" stroke-width="2"/>'
+        )
+        if box.reference is not None:
+            rx = x(box.reference)
+            parts.append(
+                f'<line class="reference" x1="{rx:.1f}" y1="{mid - 9}" x2="{rx:.1f}" y2="{mid + 9}" stroke="#333" stroke-dasharray="2,2"/>'
+            )
+        for value in box.outliers:
+            if value > end:
+                parts.append(
+                    f'<text class="outlier beyond" x="{x(end) - 4:.1f}" y="{mid + 4}" fill="{PALETTE[1]}" font-size="10">▶</text>'
+                )
+            else:
+                parts.append(
+                    f'<circle class="outlier" cx="{x(value):.1f}" cy="{mid}" r="2.5" fill="{PALETTE[1]}"/>'
+                )
+        parts.append("</g>")
+    parts.append("</svg>")
+    return Markup("".join(parts))

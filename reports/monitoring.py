@@ -1,0 +1,425 @@
+"""Cost monitoring for a period: per-hospital indicators against the previous period, a watch list, and
+the cost distribution of the busiest groups with their outliers.
+
+Definitions (thresholds and N are report settings, `monitoring.*` in settings.yaml):
+- A claim is in a period when its discharge date is (see `periods`); cross-region when its insured and
+  treatment regions differ. Average cost per case = mean `total_cost`, separately for cross-region and
+  local claims; growth = this period's average / the previous period's − 1, computed only when both
+  periods have at least `min_cases` such claims.
+- CMI = mean group weight of the hospital's DRG claims whose group is in the treatment region's table.
+- CC/MCC share = among DRG claims in a severity-split group (last digit 1, 3 or 5), the share whose
+  group claims a complication (1 with MCC, 3 with CC); groups ending in 9 are not split and not counted.
+- Readmission rate = share of the hospital's claims whose patient had been discharged from the same
+  hospital at most `readmission_days` days before this admission.
+- Watch list: a hospital with enough cases whose cost growth, cross-region/local cost ratio, CMI growth,
+  rise of the CC/MCC share or readmission rate passes its `watch` threshold, with each reason named.
+- Group distribution: for the `groups_shown` groups with most claims, quartiles of the cost, Tukey
+  fences (Q1 − k×IQR, Q3 + k×IQR, k = `outlier_iqr_k`), the claims outside them as outliers, plotted
+  as cost / the group's reference average cost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import quantiles
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from drgaudit.casebook import queries
+from drgaudit.casebook.models import Claim
+from drgaudit.reports import charts
+from drgaudit.reports.config import ReportSettings, load_settings
+from drgaudit.reports.document import REPORT_FORMATS, Column, Report, Sheet
+from drgaudit.reports.errors import ReportError
+from drgaudit.reports.formatting import growth, percent, points
+from drgaudit.reports.labels import LEVEL_NAMES, Vocabulary
+from drgaudit.reports.masking import Masker
+from drgaudit.reports.periods import Period
+
+_claim = Claim.__table__
+_SPLIT = {"1", "3", "5"}
+
+
+@dataclass
+class Indicators:
+    """One hospital's (or the whole area's) indicators in one period."""
+
+    cases: int = 0
+    cross_cases: int = 0
+    cross_cost: float = 0.0
+    local_cost: float = 0.0
+    drg_cases: int = 0
+    weight_sum: float = 0.0
+    split_cases: int = 0
+    cc_mcc_cases: int = 0
+    readmissions: int = 0
+
+    @property
+    def local_cases(self) -> int:
+        return self.cases - self.cross_cases
+
+    @property
+    def cross_avg(self) -> float | None:
+        return self.cross_cost / self.cross_cases if self.cross_cases else None
+
+    @property
+    def local_avg(self) -> float | None:
+        return self.local_cost / self.local_cases if self.local_cases else None
+
+    @property
+    def avg(self) -> float | None:
+        return (self.cross_cost + self.local_cost) / self.cases if self.cases else None
+
+    @property
+    def cmi(self) -> float | None:
+        return self.weight_sum / self.drg_cases if self.drg_cases else None
+
+    @property
+    def cc_mcc_share(self) -> float | None:
+        return self.cc_mcc_cases / self.split_cases if self.split_cases else None
+
+    @property
+    def readmission_rate(self) -> float | None:
+        return self.readmissions / self.cases if self.cases else None
+
+
+def _change(now: float | None, before: float | None, enough: bool) -> float | None:
+    if not enough or now is None or not before:
+        return None
+    return now / before - 1
+
+
+@dataclass
+class HospitalRow:
+    """A hospital's indicators this period and last, the changes, and why it is on the watch list."""
+
+    hospital_id: str
+    name: str
+    level: str
+    region: str
+    now: Indicators
+    before: Indicators
+    min_cases: int
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def cross_growth(self) -> float | None:
+        enough = min(self.now.cross_cases, self.before.cross_cases) >= self.min_cases
+        return _change(self.now.cross_avg, self.before.cross_avg, enough)
+
+    @property
+    def local_growth(self) -> float | None:
+        enough = min(self.now.local_cases, self.before.local_cases) >= self.min_cases
+        return _change(self.now.local_avg, self.before.local_avg, enough)
+
+    @property
+    def cross_local_ratio(self) -> float | None:
+        enough = min(self.now.cross_cases, self.now.local_cases) >= self.min_cases
+        if not enough or self.now.cross_avg is None or not self.now.local_avg:
+            return None
+        return self.now.cross_avg / self.now.local_avg
+
+    @property
+    def cmi_growth(self) -> float | None:
+        enough = min(self.now.drg_cases, self.before.drg_cases) >= self.min_cases
+        return _change(self.now.cmi, self.before.cmi, enough)
+
+    @property
+    def cc_mcc_rise(self) -> float | None:
+        if min(self.now.split_cases, self.before.split_cases) < self.min_cases:
+            return None
+        if self.now.cc_mcc_share is None or self.before.cc_mcc_share is None:
+            return None
+        return self.now.cc_mcc_share - self.before.cc_mcc_share
+
+
+@dataclass
+class GroupRow:
+    """The cost distribution of one group in the period, with its outliers."""
+
+    region: str
+    region_name: str
+    scheme: str
+    group_code: str
+    name: str
+    reference: float | None
+    cases: int
+    mean: float
+    q1: float
+    median: float
+    q3: float
+    low_fence: float
+    high_fence: float
+    low: float
+    high: float
+    outliers: list[dict[str, Any]]
+
+
+def _claims(session: Session, first: dt.date, last: dt.date, region: str | None) -> list[tuple]:
+    c = _claim.c
+    columns = (
+        c.claim_id, c.patient_id, c.hospital_id, c.insured_region, c.treatment_region, c.admit_date,
+        c.discharge_date, c.payment_scheme, c.group_code, c.total_cost,
+    )  # fmt: skip
+    query = select(*columns).where(c.discharge_date >= first, c.discharge_date <= last)
+    if region:
+        query = query.where(c.treatment_region == region)
+    return [
+        tuple(row)
+        for row in session.execute(query.order_by(c.patient_id, c.hospital_id, c.admit_date, c.claim_id))
+    ]
+
+
+def build_monitoring(
+    *,
+    session: Session,
+    period: Period,
+    region: str | None = None,
+    settings: ReportSettings | None = None,
+    rules_dir: Path | None = None,
+) -> Report:
+    """The cost monitoring report of `period` (all treatment regions, or one)."""
+    settings = settings or load_settings()
+    words = Vocabulary.load(rules_dir)
+    masker = Masker.from_settings(settings.get("masking"))
+    days = int(settings.get("monitoring.readmission_days"))
+    min_cases = int(settings.get("monitoring.min_cases"))
+    watch = settings.get("monitoring.watch")
+    previous = period.previous()
+
+    c = _claim.c
+    earliest_admit = session.execute(
+        select(func.min(c.admit_date)).where(
+            c.discharge_date >= previous.start, c.discharge_date <= period.end
+        )
+    ).scalar()
+    if earliest_admit is None:
+        raise ReportError(f"no claims discharged in {period.label} or the period before ({previous.span})")
+    first = min(previous.start, earliest_admit - dt.timedelta(days=days))
+    rows = _claims(session, first, period.end, region)
+    groups = queries.load_groups(session=session)
+    hospitals = queries.load_hospitals(session=session)
+
+    now: dict[str, Indicators] = defaultdict(Indicators)
+    before: dict[str, Indicators] = defaultdict(Indicators)
+    area_now, area_before = Indicators(), Indicators()
+    costs: dict[tuple[str, str, str], list[tuple[float, str, str, str]]] = defaultdict(list)
+    regions: set[str] = set()
+    last_key: tuple[str, str] | None = None
+    last_discharge: dt.date | None = None
+    for claim_id, patient, hospital, insured, treatment, admit, discharge, scheme, group_code, cost in rows:
+        readmitted = (
+            last_key == (patient, hospital)
+            and last_discharge is not None
+            and 0 <= (admit - last_discharge).days <= days
+        )
+        if last_key != (patient, hospital) or last_discharge is None or discharge > last_discharge:
+            last_discharge = discharge
+        last_key = (patient, hospital)
+        if period.start <= discharge <= period.end:
+            targets = (now[hospital], area_now)
+            regions.add(treatment)
+            if scheme in ("DRG", "DIP") and group_code:
+                costs[(treatment, scheme, group_code)].append((float(cost), claim_id, patient, hospital))
+        elif previous.start <= discharge <= previous.end:
+            targets = (before[hospital], area_before)
+        else:
+            continue
+        cross = insured != treatment
+        weight = groups.get((treatment, "DRG", group_code)) if scheme == "DRG" and group_code else None
+        severity = group_code[-1] if scheme == "DRG" and group_code and weight is not None else None
+        for ind in targets:
+            ind.cases += 1
+            if cross:
+                ind.cross_cases += 1
+                ind.cross_cost += float(cost)
+            else:
+                ind.local_cost += float(cost)
+            if weight is not None:
+                ind.drg_cases += 1
+                ind.weight_sum += float(weight["weight"])
+            if severity in _SPLIT:
+                ind.split_cases += 1
+                ind.cc_mcc_cases += severity in ("1", "3")
+            ind.readmissions += readmitted
+    if not now:
+        where = f" in region {region}" if region else ""
+        raise ReportError(f"no claims discharged in {period.label} ({period.span}){where}")
+
+    table: list[HospitalRow] = []
+    for hospital_id in sorted(now):
+        info = hospitals.get(hospital_id, {})
+        row = HospitalRow(
+            hospital_id, info.get("name") or hospital_id, LEVEL_NAMES.get(str(info.get("level")), "—"),
+            words.region(info.get("region")), now[hospital_id], before.get(hospital_id, Indicators()), min_cases,
+        )  # fmt: skip
+        checks = (
+            (row.cross_growth, watch["cost_growth"], lambda v: f"异地次均费用增长{growth(v)}"),
+            (row.local_growth, watch["cost_growth"], lambda v: f"本地次均费用增长{growth(v)}"),
+            (row.cross_local_ratio, watch["cross_local_ratio"], lambda v: f"异地次均费用为本地的{v:.2f}倍"),
+            (row.cmi_growth, watch["cmi_growth"], lambda v: f"CMI增长{growth(v)}"),
+            (row.cc_mcc_rise, watch["cc_mcc_share_rise"], lambda v: f"CC/MCC病组占比上升{points(v)}"),
+            (row.now.readmission_rate if row.now.cases >= min_cases else None, watch["readmission_rate"],
+             lambda v: f"{days}天内再入院率{percent(v)}"),
+        )  # fmt: skip
+        row.reasons = [
+            describe(value) for value, limit, describe in checks if value is not None and value > limit
+        ]
+        table.append(row)
+    table.sort(key=lambda r: (-r.now.cases, r.hospital_id))
+    watch_list = sorted((r for r in table if r.reasons), key=lambda r: (-len(r.reasons), r.hospital_id))
+    area = HospitalRow("", "合计", "", "", area_now, area_before, min_cases)
+
+    k = float(settings.get("monitoring.outlier_iqr_k"))
+    listed = int(settings.get("monitoring.outliers_listed"))
+    group_rows: list[GroupRow] = []
+    for key, values in costs.items():
+        if len(values) < 4:
+            continue
+        amounts = sorted(v[0] for v in values)
+        q1, median, q3 = quantiles(amounts, n=4, method="inclusive")
+        low_fence, high_fence = q1 - k * (q3 - q1), q3 + k * (q3 - q1)
+        inside = [a for a in amounts if low_fence <= a <= high_fence]
+        entry = groups.get(key)
+        reference = float(entry["avg_cost"]) if entry else None
+        outliers = [
+            {"claim_id": claim_id, "patient": masker.mask(patient), "hospital_id": hospital,
+             "hospital": hospitals.get(hospital, {}).get("name") or hospital, "cost": amount,
+             "ratio": amount / reference if reference else None, "side": "高" if amount > high_fence else "低"}
+            for amount, claim_id, patient, hospital in values
+            if amount < low_fence or amount > high_fence
+        ]  # fmt: skip
+        outliers.sort(key=lambda o: (-abs(o["cost"] - median), o["claim_id"]))
+        group_rows.append(
+            GroupRow(
+                key[0],
+                words.region(key[0]),
+                key[1],
+                key[2],
+                (entry or {}).get("name") or "",
+                reference,
+                len(amounts),
+                sum(amounts) / len(amounts),
+                q1,
+                median,
+                q3,
+                low_fence,
+                high_fence,
+                min(inside),
+                max(inside),
+                outliers,
+            )  # fmt: skip
+        )
+    group_rows.sort(key=lambda g: (-g.cases, g.region, g.group_code))
+    shown = group_rows[: int(settings.get("monitoring.groups_shown"))]
+
+    def ratio(value: float, g: GroupRow) -> float:
+        return value / g.reference
+
+    plotted = [g for g in shown if g.reference]
+    box = charts.box_plot(
+        [
+            charts.BoxStats(
+                f"{g.group_code} {g.name}",
+                ratio(g.q1, g),
+                ratio(g.median, g),
+                ratio(g.q3, g),
+                ratio(g.low, g),
+                ratio(g.high, g),
+                [o["cost"] / g.reference for o in g.outliers],
+                1.0,
+            )  # fmt: skip
+            for g in plotted
+        ],
+        title="主要病组费用分布（费用 ÷ 病组次均费用）",
+        axis_label="病例费用 ÷ 病组次均费用（虚线为 1 倍；红点为离群病例）",
+        axis_max=min(
+            6.0,
+            max(
+                (max([ratio(g.high, g), *(o["cost"] / g.reference for o in g.outliers)]) for g in plotted),
+                default=1.0,
+            ),
+        ),
+    )
+    busiest = table[:15]
+    cost_chart = charts.paired_bar_chart(
+        [(r.name, r.now.cross_avg, r.now.local_avg) for r in busiest],
+        title="各医院次均费用：异地与本地（元）",
+        legend=("省内异地", "本地"),
+        label_width=250,
+    )
+    region_codes = sorted(regions)
+    region_label = words.region(region_codes[0]) if len(region_codes) == 1 else f"{len(region_codes)}个统筹区"
+    context = {
+        "issuer": words.issuer(region_codes, settings.get("issuer")),
+        "region_label": region_label,
+        "period": period,
+        "previous": previous,
+        "hospitals": table,
+        "area": area,
+        "watch_list": watch_list,
+        "watch": watch,
+        "days": days,
+        "min_cases": min_cases,
+        "k": k,
+        "groups": shown,
+        "groups_total": len(group_rows),
+        "outliers_listed": listed,
+        "chart_costs": cost_chart,
+        "chart_groups": box,
+        "busiest": len(busiest),
+    }
+
+    def sheets() -> list[Sheet]:
+        hospital_columns = [
+            Column("医院编码", width=16), Column("医院名称", width=34), Column("等级", width=6), Column("统筹区", width=14),
+            Column("病例数", "int", 9), Column("异地病例", "int", 9), Column("异地次均费用", "yuan", 13),
+            Column("上期异地次均", "yuan", 13), Column("异地增长", "percent", 9), Column("本地次均费用", "yuan", 13),
+            Column("上期本地次均", "yuan", 13), Column("本地增长", "percent", 9), Column("异地/本地", "decimal", 9),
+            Column("CMI", "decimal", 8), Column("上期CMI", "decimal", 8), Column("CC/MCC占比", "percent", 10),
+            Column("上期CC/MCC占比", "percent", 12), Column(f"{days}天再入院率", "percent", 11), Column("关注原因", width=60),
+        ]  # fmt: skip
+
+        def hospital_rows(rows: list[HospitalRow]):
+            for r in rows:
+                yield (
+                    r.hospital_id, r.name, r.level, r.region, r.now.cases, r.now.cross_cases, r.now.cross_avg, r.before.cross_avg,
+                    r.cross_growth, r.now.local_avg, r.before.local_avg, r.local_growth, r.cross_local_ratio, r.now.cmi,
+                    r.before.cmi, r.now.cc_mcc_share, r.before.cc_mcc_share, r.now.readmission_rate, "；".join(r.reasons),
+                )  # fmt: skip
+
+        group_columns = [
+            Column("统筹区", width=14), Column("支付方式", width=8), Column("病组", width=8), Column("病组名称", width=30),
+            Column("次均费用（标准）", "yuan", 14), Column("病例数", "int", 8), Column("平均费用", "yuan", 12),
+            Column("Q1", "yuan", 12), Column("中位数", "yuan", 12), Column("Q3", "yuan", 12), Column("下围栏", "yuan", 12),
+            Column("上围栏", "yuan", 12), Column("离群病例数", "int", 10),
+        ]  # fmt: skip
+        outlier_columns = [
+            Column("病组", width=8), Column("统筹区", width=14), Column("结算清单号", width=16), Column("参保人（脱敏）", width=18),
+            Column("医院编码", width=16), Column("医院名称", width=34), Column("费用（元）", "yuan", 13),
+            Column("为次均费用的倍数", "decimal", 14), Column("高/低", width=6),
+        ]  # fmt: skip
+        return [
+            Sheet("医院指标", hospital_columns, hospital_rows(table)),
+            Sheet("关注名单", hospital_columns, hospital_rows(watch_list)),
+            Sheet("病组费用分布", group_columns, (
+                (g.region_name, g.scheme, g.group_code, g.name, g.reference, g.cases, round(g.mean, 2), g.q1,
+                 g.median, g.q3, g.low_fence, g.high_fence, len(g.outliers)) for g in group_rows)),
+            Sheet("离群病例", outlier_columns, (
+                (g.group_code, g.region_name, o["claim_id"], o["patient"], o["hospital_id"], o["hospital"],
+                 o["cost"], o["ratio"], o["side"]) for g in group_rows for o in g.outliers)),
+        ]  # fmt: skip
+
+    return Report(
+        kind="monitoring",
+        title="住院费用监测报告",
+        template="monitoring.html.j2",
+        context=context,
+        sheets=sheets,
+        formats=REPORT_FORMATS["monitoring"],
+    )

@@ -1,0 +1,132 @@
+"""Rendering reports: Jinja2 in a sandboxed, autoescaping environment to HTML; WeasyPrint to PDF; openpyxl to XLSX.
+
+Templates live in `templates/` (package data). The HTML is one self-contained file: print CSS inline,
+charts as inline SVG, no scripts, no external resources. The PDF is that HTML laid out by WeasyPrint
+with a CJK font (Noto Sans/Serif CJK; Debian `fonts-noto-cjk`). Files are written to a temporary
+name beside the target and moved into place, so a failed render leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from jinja2 import PackageLoader, StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from drgaudit.reports.document import FORMATS, Report, Sheet
+from drgaudit.reports.errors import ReportError
+from drgaudit.reports.formatting import FILTERS
+
+_NUMBER_FORMATS = {
+    "int": "#,##0",
+    "yuan": "#,##0.00",
+    "percent": "0.0%",
+    "decimal": "0.00",
+    "date": "yyyy-mm-dd",
+}
+
+
+def environment() -> SandboxedEnvironment:
+    """The Jinja2 environment of the reports: sandboxed, autoescaping, undefined names are errors."""
+    env = SandboxedEnvironment(
+        loader=PackageLoader("drgaudit.reports", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+def render_html(report: Report) -> str:
+    """The report as one HTML document."""
+    template = environment().get_template(report.template)
+    return template.render(
+        report=report, generated_at=dt.datetime.now().replace(microsecond=0), **report.context
+    )
+
+
+@contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_pdf(html: str, path: Path) -> None:
+    """Lay the HTML out as PDF with WeasyPrint."""
+    try:
+        from weasyprint import HTML
+    except (ImportError, OSError) as exc:  # OSError: the pango libraries are missing
+        raise ReportError(f"PDF output needs WeasyPrint and the pango libraries ({exc})") from exc
+    with _atomic(path) as tmp:
+        HTML(string=html).write_pdf(tmp)
+
+
+def write_xlsx(sheets: list[Sheet], path: Path) -> None:
+    """Write sheets in openpyxl's write-only mode (rows stream; memory does not grow with the list)."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    workbook = Workbook(write_only=True)
+    bold = Font(bold=True)
+    fill = PatternFill("solid", fgColor="DDE6F0")
+    for spec in sheets:
+        sheet = workbook.create_sheet(spec.name[:31])
+        for index, column in enumerate(spec.columns, start=1):
+            sheet.column_dimensions[get_column_letter(index)].width = column.width
+        sheet.freeze_panes = "A2"
+        header = []
+        for column in spec.columns:
+            cell = WriteOnlyCell(sheet, value=column.title)
+            cell.font, cell.fill, cell.alignment = bold, fill, Alignment(wrap_text=True, vertical="center")
+            header.append(cell)
+        sheet.append(header)
+        formats = [_NUMBER_FORMATS.get(column.kind) for column in spec.columns]
+        for row in spec.rows:
+            cells = []
+            for value, number_format in zip(row, formats, strict=True):
+                if number_format is None or value is None:
+                    cells.append(value)
+                else:
+                    cell = WriteOnlyCell(sheet, value=value)
+                    cell.number_format = number_format
+                    cells.append(cell)
+            sheet.append(cells)
+    with _atomic(path) as tmp:
+        workbook.save(tmp)
+
+
+def write_report(report: Report, fmt: str, path: Path | str) -> Path:
+    """Render `report` as `fmt` (html, pdf or xlsx) into `path`; returns the path."""
+    path = Path(path)
+    if fmt not in FORMATS:
+        raise ReportError(f"unknown format `{fmt}`; choose one of {', '.join(FORMATS)}")
+    if fmt not in report.formats:
+        raise ReportError(
+            f"the {report.kind} report has no {fmt} form; choose one of {', '.join(report.formats)}"
+        )
+    if fmt == "xlsx":
+        assert report.sheets is not None
+        write_xlsx(report.sheets(), path)
+    elif fmt == "pdf":
+        write_pdf(render_html(report), path)
+    else:
+        html = render_html(report)
+        with _atomic(path) as tmp:
+            tmp.write_text(html, encoding="utf-8")
+    return path

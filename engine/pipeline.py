@@ -23,10 +23,12 @@ from sqlmodel import Session
 from drgaudit.casebook import queries
 from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.ingest import ImportReport, import_file
+from drgaudit.casebook.review import refresh_cases
 from drgaudit.casebook.screening import ScreenRunCreate, finish_run, load_code_tables, start_run, store_hits
 from drgaudit.engine.codes import CodeTables, resolve_codes_dir
 from drgaudit.engine.explain import ClaimExplanation, explain_claim
 from drgaudit.engine.hits import Hit
+from drgaudit.engine.indicators import hospital_indicators
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.parallel import ChunkResult, Partition, ScreenSetup, screen_tasks
@@ -51,6 +53,7 @@ class ScreenSummary:
     codes_source: str = ""
     imports: list[ImportReport] = field(default_factory=list)
     stored: dict[str, int] = field(default_factory=dict)
+    review_cases: dict[str, int] = field(default_factory=dict)
 
     @property
     def claims_per_second(self) -> float:
@@ -120,6 +123,12 @@ def write_jsonl(hit: Hit, out: IO[str]) -> None:
     out.write("\n")
 
 
+def batch_indicators(*, session: Session, batch_id: int, hospitals: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The hospital indicators (engine.indicators) of a batch's claims, peers grouped by hospital level."""
+    levels = {hid: int(h["level"]) if h.get("level") is not None else None for hid, h in hospitals.items()}
+    return hospital_indicators(queries.batch_case_mix(session=session, batch_id=batch_id), levels)
+
+
 def screen_batch(
     *,
     session: Session,
@@ -142,6 +151,7 @@ def screen_batch(
     pack = pack or load_pack(rules_dir)
     codes = choose_codes(session=session, codes_dir=codes_dir, rules_dir=rules_dir)
     setup = ScreenSetup(rules_dir, codes, queries.load_hospitals(session=session), queries.load_groups(session=session))
+    setup.indicators = batch_indicators(session=session, batch_id=batch_id, hospitals=setup.hospitals)
     total_claims = batch.rows_ok
     summary = ScreenSummary(batch_id=batch_id, rules_version=pack.version, codes_source=codes.source)
     run = None
@@ -186,6 +196,8 @@ def screen_batch(
                 spool.seek(0)
                 stored = store_hits(session=session, run=run, batch_id=batch_id, hits=(Hit(**json.loads(line)) for line in spool))
                 summary.stored = {"new": stored.hits_new, "unchanged": stored.hits_unchanged, "removed": stored.hits_removed}
+                review = refresh_cases(session=session, batch_id=batch_id, pack=pack, actor=run.run_by or "drgaudit")
+                summary.review_cases = review.as_dict()
                 finish_run(session=session, run=run, status="done", patients=summary.patients, claims=summary.claims)
     except BaseException:
         if store and run is not None:
@@ -263,6 +275,9 @@ def explain_stored_claim(
     since = claim["admit_date"] - dt.timedelta(days=pack.lookback_days)
     history = [c for c in queries.claims_for_patients(session=session, patient_ids=[claim["patient_id"]], since=since)[claim["patient_id"]] if c["claim_id"] != claim_id]
     setup = ScreenSetup(rules_dir, codes, queries.load_hospitals(session=session), queries.load_groups(session=session))
+    batch_id = queries.latest_batch_of_claim(session=session, claim_id=claim_id)
+    if batch_id is not None:
+        setup.indicators = batch_indicators(session=session, batch_id=batch_id, hospitals=setup.hospitals)
     return explain_claim(setup.screener(), claim_id, [claim], history)
 
 

@@ -1,0 +1,147 @@
+"""Cross-region investigation requests (协查): the insured region's staff ask the treatment region to
+check a claim; the treatment region answers with a result, which closes the request. Both sides list
+what is open. Every change is written to the audit log in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session
+
+from drgaudit.casebook import auditlog
+from drgaudit.casebook.models import Claim
+from drgaudit.casebook.review import now
+from drgaudit.casebook.review_models import ASSIST_RESULTS, AssistRequest, AssistRequestCreate
+from drgaudit.casebook.reviewconfig import ConflictError, ReviewError
+
+ASSIST = "assist_request"
+SIDES = ("insured", "treatment")
+
+
+def assist_state(request: AssistRequest) -> dict[str, object]:
+    """What the audit log records of a request."""
+    return {
+        "claim_id": request.claim_id,
+        "insured_region": request.insured_region,
+        "treatment_region": request.treatment_region,
+        "question": request.question,
+        "due_date": request.due_date,
+        "status": request.status,
+        "answer": request.answer,
+        "result": request.result,
+        "version": request.version,
+    }
+
+
+def request_assist(
+    *, session: Session, claim_id: str, question: str, actor: str, due_date: date | None = None
+) -> AssistRequest:
+    """Open a request to the claim's treatment region on behalf of its insured region."""
+    claim = session.get(Claim, claim_id)
+    if claim is None:
+        raise ReviewError(f"no claim {claim_id} in the casebook")
+    if not question.strip():
+        raise ReviewError("a request needs a question: what should the treatment region check?")
+    if due_date is not None and due_date < now().date():
+        raise ReviewError(f"due date {due_date} is in the past")
+    data = AssistRequestCreate(
+        claim_id=claim.claim_id, insured_region=claim.insured_region, treatment_region=claim.treatment_region,
+        hospital_id=claim.hospital_id, question=question.strip(), due_date=due_date,
+    )  # fmt: skip
+    request = AssistRequest.model_validate(data, update={"requested_by": actor, "requested_at": now()})
+    session.add(request)
+    session.flush()
+    auditlog.append(
+        session=session,
+        actor=actor,
+        entity=ASSIST,
+        entity_id=request.id,
+        action="requested",
+        after=assist_state(request),
+    )
+    session.commit()
+    return request
+
+
+def get_request(*, session: Session, request_id: int) -> AssistRequest:
+    """A request by id; a clear error when there is none."""
+    request = session.get(AssistRequest, request_id)
+    if request is None:
+        raise ReviewError(f"no investigation request {request_id} (see `drgaudit assist list`)")
+    return request
+
+
+def respond_assist(
+    *,
+    session: Session,
+    request_id: int,
+    answer: str,
+    result: str,
+    actor: str,
+    expected_version: int | None = None,
+) -> AssistRequest:
+    """Answer an open request with what was found and a result (confirmed, partly_confirmed, not_confirmed); closes it."""
+    request = get_request(session=session, request_id=request_id)
+    if expected_version is not None and request.version != expected_version:
+        raise ConflictError(
+            f"request {request.id} changed since you read it (now version {request.version}); nothing was saved"
+        )
+    if request.status != "open":
+        raise ReviewError(
+            f"request {request.id} is already {request.status} ({request.result}, by {request.answered_by})"
+        )
+    result = result.strip().lower().replace("-", "_")
+    if result not in ASSIST_RESULTS:
+        raise ReviewError(f"unknown result `{result}`; one of {', '.join(ASSIST_RESULTS)}")
+    if not answer.strip():
+        raise ReviewError("an answer needs text: what did the check find?")
+    before = assist_state(request)
+    request.answer = answer.strip()
+    request.result = result
+    request.answered_by = actor
+    request.answered_at = now()
+    request.status = "closed"
+    session.add(request)
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        session.rollback()
+        raise ConflictError(
+            f"request {request_id} was answered by someone else at the same time; nothing was saved"
+        ) from exc
+    auditlog.append(
+        session=session,
+        actor=actor,
+        entity=ASSIST,
+        entity_id=request.id,
+        action="answered",
+        before=before,
+        after=assist_state(request),
+    )
+    session.commit()
+    return request
+
+
+def list_requests(
+    *, session: Session, region: str | None = None, side: str | None = None, status: str | None = "open"
+) -> list[AssistRequest]:
+    """Requests, oldest first: of a region as the insured side (asked), the treatment side (to answer) or
+    either; `status=None` lists every status."""
+    if side is not None and side not in SIDES:
+        raise ReviewError(f"side is one of {', '.join(SIDES)}, not `{side}`")
+    query = select(AssistRequest)
+    if status is not None:
+        query = query.where(AssistRequest.status == status)
+    if region is not None:
+        if side == "insured":
+            query = query.where(AssistRequest.insured_region == region)
+        elif side == "treatment":
+            query = query.where(AssistRequest.treatment_region == region)
+        else:
+            query = query.where(
+                (AssistRequest.insured_region == region) | (AssistRequest.treatment_region == region)
+            )
+    return list(session.exec(query.order_by(AssistRequest.requested_at, AssistRequest.id)).scalars())

@@ -1,0 +1,413 @@
+"""Review meetings (特例单议会议): created for a date, filled with cases by priority up to capacity,
+attended, decided (`review.decide_case`) and closed; `meeting_minutes` gathers everything the minutes need.
+
+Closing a meeting closes its decided cases and sends the undecided ones back to the queue (deferred).
+Every change is written to the audit log in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session
+
+from drgaudit.casebook import auditlog
+from drgaudit.casebook.quota import QuotaStanding, quota_standing
+from drgaudit.casebook.review import (
+    CASE,
+    case_state,
+    current_decision,
+    get_case,
+    list_cases,
+    now,
+    save,
+)
+from drgaudit.casebook.review_models import (
+    MeetingAttendee,
+    MeetingCase,
+    ReviewCase,
+    ReviewDecision,
+    ReviewMeeting,
+    ReviewMeetingCreate,
+)
+from drgaudit.casebook.reviewconfig import ConflictError, QuotaError, ReviewError
+from drgaudit.engine.pack import RulePack
+
+MEETING = "review_meeting"
+SCHEDULABLE = ("new", "triaged", "appealed")
+
+
+def meeting_state(meeting: ReviewMeeting) -> dict[str, object]:
+    """What the audit log records of a meeting."""
+    return {
+        "region": meeting.region,
+        "held_on": meeting.held_on,
+        "title": meeting.title,
+        "location": meeting.location,
+        "capacity": meeting.capacity,
+        "status": meeting.status,
+        "minutes_note": meeting.minutes_note,
+        "version": meeting.version,
+    }
+
+
+def create_meeting(*, session: Session, meeting: ReviewMeetingCreate, actor: str) -> ReviewMeeting:
+    """Create an open meeting of a treatment region for a date, hearing up to `capacity` cases."""
+    if meeting.capacity < 1:
+        raise ReviewError(f"a meeting's capacity is a number of cases ≥ 1, got {meeting.capacity}")
+    if not (meeting.region.isdigit() and len(meeting.region) == 6):
+        raise ReviewError(f"region `{meeting.region}` is not a 6-digit region code")
+    if not meeting.title.strip():
+        raise ReviewError("a meeting needs a title")
+    stored = ReviewMeeting.model_validate(meeting, update={"created_by": actor, "created_at": now()})
+    session.add(stored)
+    session.flush()
+    auditlog.append(
+        session=session,
+        actor=actor,
+        entity=MEETING,
+        entity_id=stored.id,
+        action="created",
+        after=meeting_state(stored),
+    )
+    session.commit()
+    return stored
+
+
+def get_meeting(*, session: Session, meeting_id: int) -> ReviewMeeting:
+    """A meeting by id; a clear error when there is none."""
+    meeting = session.get(ReviewMeeting, meeting_id)
+    if meeting is None:
+        raise ReviewError(f"no meeting {meeting_id} (see `drgaudit meeting show`)")
+    return meeting
+
+
+def list_meetings(
+    *, session: Session, region: str | None = None, status: str | None = None
+) -> list[ReviewMeeting]:
+    """Meetings, newest date first."""
+    query = select(ReviewMeeting)
+    if region is not None:
+        query = query.where(ReviewMeeting.region == region)
+    if status is not None:
+        query = query.where(ReviewMeeting.status == status)
+    return list(session.exec(query.order_by(ReviewMeeting.held_on.desc(), ReviewMeeting.id.desc())).scalars())
+
+
+def _open(meeting: ReviewMeeting) -> None:
+    if meeting.status != "open":
+        raise ReviewError(f"meeting {meeting.id} is closed")
+
+
+def _agenda(session: Session, meeting_id: int | None) -> list[MeetingCase]:
+    query = select(MeetingCase).where(MeetingCase.meeting_id == meeting_id).order_by(MeetingCase.position)
+    return list(session.exec(query).scalars())
+
+
+@dataclass
+class Scheduled:
+    """A case put on the agenda, with the quota standing shown when it was scheduled."""
+
+    case: ReviewCase
+    quota: QuotaStanding
+    overridden: bool = False
+
+
+@dataclass
+class ScheduleReport:
+    """What `schedule_cases` did: cases added, and (when filling) cases left out because of the quota."""
+
+    meeting: ReviewMeeting
+    added: list[Scheduled] = field(default_factory=list)
+    over_quota: list[Scheduled] = field(default_factory=list)
+    room: int = 0
+
+
+def schedule_cases(
+    *,
+    session: Session,
+    meeting_id: int,
+    pack: RulePack,
+    actor: str,
+    refs: Sequence[int | str] = (),
+    fill: bool = False,
+    quota_override: str | None = None,
+) -> ScheduleReport:
+    """Put cases on an open meeting's agenda: the given ones, and with `fill` the region's waiting cases
+    by priority up to capacity. A case over its hospital's quota needs `quota_override` (a reason);
+    given ones without it refuse the whole request, filling skips them and reports them."""
+    meeting = get_meeting(session=session, meeting_id=meeting_id)
+    _open(meeting)
+    override = (quota_override or "").strip() or None
+    if quota_override is not None and override is None:
+        raise ReviewError("--override-quota needs a reason")
+    agenda = _agenda(session, meeting.id)
+    taken = [row for row in agenda if row.outcome != "withdrawn"]
+    room = meeting.capacity - len(taken)
+    report = ScheduleReport(meeting)
+    chosen: list[ReviewCase] = []
+    for ref in refs:
+        case = get_case(session=session, ref=ref)
+        if case.region != meeting.region:
+            raise ReviewError(
+                f"case {case.id} is of region {case.region}, meeting {meeting.id} hears region {meeting.region}"
+            )
+        if case.status not in SCHEDULABLE:
+            raise ReviewError(
+                f"case {case.id} is {case.status}; only a new, triaged or appealed case can be scheduled"
+            )
+        if case not in chosen:
+            chosen.append(case)
+    if len(chosen) > room:
+        raise ReviewError(
+            f"meeting {meeting.id} has room for {room} more case(s) (capacity {meeting.capacity}), not {len(chosen)}"
+        )
+    position = max((row.position for row in agenda), default=0)
+    stamp = now()
+
+    def put(case: ReviewCase, standing: QuotaStanding) -> None:
+        nonlocal position
+        position += 1
+        over = standing.exceeded
+        before = case_state(case)
+        case.status = "scheduled"
+        case.updated_at = stamp
+        session.add(case)
+        save(session, case)
+        session.add(
+            MeetingCase(
+                meeting_id=meeting.id, case_id=case.id, position=position, priority=case.priority,
+                quota_used=standing.used, quota_limit=standing.limit, quota_override=override if over else None,
+                scheduled_by=actor, scheduled_at=stamp,
+            )
+        )  # fmt: skip
+        session.flush()
+        after = case_state(case) | {
+            "meeting_id": meeting.id,
+            "position": position,
+            "quota": standing.as_dict(),
+        }
+        if over:
+            after["quota_override"] = override
+        auditlog.append(
+            session=session,
+            actor=actor,
+            entity=CASE,
+            entity_id=case.id,
+            action="scheduled",
+            before=before,
+            after=after,
+        )
+        report.added.append(Scheduled(case, standing, over))
+
+    for case in chosen:
+        standing = quota_standing(session=session, case=case, pack=pack, counting="scheduled")
+        if standing.exceeded and override is None:
+            session.rollback()
+            raise QuotaError(f"case {case.id}: " + standing.refusal("scheduling it"))
+        put(case, standing)
+    room -= len(chosen)
+    if fill and room > 0:
+        for case in list_cases(session=session, statuses=SCHEDULABLE, region=meeting.region):
+            if room == 0:
+                break
+            if case in chosen:
+                continue
+            standing = quota_standing(session=session, case=case, pack=pack, counting="scheduled")
+            if standing.exceeded and override is None:
+                report.over_quota.append(Scheduled(case, standing))
+                continue
+            put(case, standing)
+            room -= 1
+    report.room = room
+    session.commit()
+    return report
+
+
+def add_attendees(
+    *, session: Session, meeting_id: int, attendees: Sequence[tuple[str, str, str | None]], actor: str
+) -> list[MeetingAttendee]:
+    """Record who attends a meeting: (name, role, organisation); a name already recorded is an error."""
+    meeting = get_meeting(session=session, meeting_id=meeting_id)
+    _open(meeting)
+    known = {a.name for a in meeting_attendees(session=session, meeting_id=meeting.id)}
+    added = []
+    for name, role, organisation in attendees:
+        name, role = name.strip(), role.strip()
+        if not name or not role:
+            raise ReviewError("an attendee needs a name and a role, e.g. 张三:主审专家")
+        if name in known:
+            raise ReviewError(f"{name} is already recorded as attending meeting {meeting.id}")
+        known.add(name)
+        attendee = MeetingAttendee(meeting_id=meeting.id, name=name, role=role, organisation=organisation)
+        session.add(attendee)
+        added.append(attendee)
+    session.flush()
+    auditlog.append(
+        session=session, actor=actor, entity=MEETING, entity_id=meeting.id, action="attendees_added",
+        after={"attendees": [{"name": a.name, "role": a.role, "organisation": a.organisation} for a in added]},
+    )  # fmt: skip
+    session.commit()
+    return added
+
+
+def meeting_attendees(*, session: Session, meeting_id: int | None) -> list[MeetingAttendee]:
+    """The attendees of a meeting in the order recorded."""
+    query = (
+        select(MeetingAttendee).where(MeetingAttendee.meeting_id == meeting_id).order_by(MeetingAttendee.id)
+    )
+    return list(session.exec(query).scalars())
+
+
+@dataclass
+class CloseReport:
+    """What closing a meeting did."""
+
+    meeting: ReviewMeeting
+    closed: int = 0
+    deferred: int = 0
+
+
+def close_meeting(
+    *,
+    session: Session,
+    meeting_id: int,
+    actor: str,
+    note: str | None = None,
+    expected_version: int | None = None,
+) -> CloseReport:
+    """Close an open meeting: decided cases are closed, undecided ones go back to the queue (deferred)."""
+    meeting = get_meeting(session=session, meeting_id=meeting_id)
+    _open(meeting)
+    if expected_version is not None and meeting.version != expected_version:
+        raise ConflictError(
+            f"meeting {meeting.id} changed since you read it (now version {meeting.version}); nothing was saved"
+        )
+    if not meeting_attendees(session=session, meeting_id=meeting.id):
+        raise ReviewError(
+            f"meeting {meeting.id} has no attendees recorded; add them with `drgaudit meeting add {meeting.id} --attendee NAME:ROLE`"
+        )
+    report = CloseReport(meeting)
+    stamp = now()
+    for row in _agenda(session, meeting.id):
+        if row.outcome not in ("pending", "decided"):
+            continue
+        case = session.get(ReviewCase, row.case_id)
+        assert case is not None
+        before = case_state(case)
+        if row.outcome == "decided" and case.status == "decided":
+            case.status = "closed"
+            action = "closed"
+            report.closed += 1
+        elif row.outcome == "pending" and case.status == "scheduled":
+            row.outcome = "deferred"
+            session.add(row)
+            appealed = current_decision(session=session, case_id=case.id) is not None
+            case.status = "appealed" if appealed else ("triaged" if case.assignee else "new")
+            action = "deferred"
+            report.deferred += 1
+        else:
+            continue
+        case.updated_at = stamp
+        session.add(case)
+        save(session, case)
+        auditlog.append(
+            session=session, actor=actor, entity=CASE, entity_id=case.id, action=action,
+            before=before, after=case_state(case) | {"meeting_id": meeting.id},
+        )  # fmt: skip
+    before = meeting_state(meeting)
+    meeting.status = "closed"
+    meeting.closed_by = actor
+    meeting.closed_at = stamp
+    if note:
+        meeting.minutes_note = note
+    session.add(meeting)
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        session.rollback()
+        raise ConflictError(
+            f"meeting {meeting_id} was changed by someone else at the same time; nothing was saved"
+        ) from exc
+    auditlog.append(
+        session=session,
+        actor=actor,
+        entity=MEETING,
+        entity_id=meeting.id,
+        action="closed",
+        before=before,
+        after=meeting_state(meeting),
+    )
+    session.commit()
+    return report
+
+
+@dataclass
+class AgendaItem:
+    """One case on a meeting's agenda with its outcome and the decision taken in the meeting."""
+
+    position: int
+    case: ReviewCase
+    outcome: str
+    quota_used: int
+    quota_limit: int | None
+    quota_override: str | None
+    decision: ReviewDecision | None
+
+
+@dataclass
+class MeetingMinutes:
+    """Everything the minutes of a meeting need."""
+
+    meeting: ReviewMeeting
+    attendees: list[MeetingAttendee]
+    agenda: list[AgendaItem]
+
+    @property
+    def decided_amounts(self) -> dict[str, float]:
+        """Sum of decided amounts by decision kind."""
+        totals: dict[str, float] = {}
+        for item in self.agenda:
+            if item.decision is not None:
+                totals[item.decision.kind] = round(
+                    totals.get(item.decision.kind, 0.0) + item.decision.amount, 2
+                )
+        return totals
+
+
+def meeting_minutes(*, session: Session, meeting_id: int) -> MeetingMinutes:
+    """A meeting with its attendees and its agenda (cases in order, outcomes, decisions taken there)."""
+    meeting = get_meeting(session=session, meeting_id=meeting_id)
+    decisions = {
+        d.case_id: d
+        for d in session.exec(
+            select(ReviewDecision).where(ReviewDecision.meeting_id == meeting.id).order_by(ReviewDecision.id)
+        ).scalars()
+    }
+    agenda = []
+    for row in _agenda(session, meeting.id):
+        case = session.get(ReviewCase, row.case_id)
+        assert case is not None
+        agenda.append(
+            AgendaItem(
+                row.position,
+                case,
+                row.outcome,
+                row.quota_used,
+                row.quota_limit,
+                row.quota_override,
+                decisions.get(case.id),
+            )
+        )
+    return MeetingMinutes(meeting, meeting_attendees(session=session, meeting_id=meeting.id), agenda)
+
+
+def agenda_size(*, session: Session, meeting_id: int) -> int:
+    """How many cases a meeting's agenda holds (withdrawn ones not counted)."""
+    query = select(func.count()).where(
+        MeetingCase.meeting_id == meeting_id, MeetingCase.outcome != "withdrawn"
+    )
+    return int(session.execute(query).scalar_one())

@@ -1,0 +1,746 @@
+"""The special-review queue: cases made from stored hits, their lifecycle, decisions and appeals.
+
+A claim whose hits include an action of its treatment region's `review_case_actions` becomes one
+review case (`review_case`), with every hit of the claim attached (`review_case_hit`). Re-screening
+refreshes the hits and keeps the decisions; a decided or closed case reopens only when new evidence
+appears (a hit with new content, or a rule that had not fired), and `reopen_reason` says which.
+
+Lifecycle: new → triaged (assigned) → scheduled (on a meeting's agenda, `meetings.schedule_cases`) →
+decided → closed (when the meeting closes); decided/closed → appealed → scheduled → decided again.
+A case whose flags disappear before any decision is withdrawn. Every change goes through a function
+here (or in `meetings`), which checks the case's `version`, writes the audit log and commits.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session
+
+from drgaudit.casebook import auditlog
+from drgaudit.casebook.models import BatchClaim, Claim
+from drgaudit.casebook.quota import QuotaStanding, quota_standing
+from drgaudit.casebook.review_models import (
+    DECISION_KINDS,
+    OPEN_STATUSES,
+    MeetingCase,
+    ReviewAppeal,
+    ReviewCase,
+    ReviewCaseHit,
+    ReviewDecision,
+    ReviewMeeting,
+)
+from drgaudit.casebook.reviewconfig import (
+    ConflictError,
+    QuotaError,
+    ReviewError,
+    ReviewSettings,
+    review_settings,
+)
+from drgaudit.casebook.screening import ScreenHit
+from drgaudit.engine.pack import RulePack
+
+CASE = "review_case"
+
+
+def now() -> datetime:
+    """The time stamp of a change."""
+    return datetime.now(UTC)
+
+
+def period_of(day: date) -> str:
+    """The review period of a discharge date: its month, `YYYY-MM`."""
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def case_state(case: ReviewCase, hits: dict[str, str] | None = None) -> dict[str, Any]:
+    """What the audit log records of a case (and, when given, its hits as rule → content hash)."""
+    state = {
+        "claim_id": case.claim_id,
+        "status": case.status,
+        "assignee": case.assignee,
+        "due_date": case.due_date,
+        "severity": case.severity,
+        "amount_at_risk": case.amount_at_risk,
+        "priority": case.priority,
+        "rules": case.rules,
+        "reopen_reason": case.reopen_reason,
+        "version": case.version,
+    }
+    if hits is not None:
+        state["hits"] = hits
+    return state
+
+
+# ---------------------------------------------------------------------------------------------------
+# Cases from hits
+
+
+@dataclass
+class RefreshReport:
+    """What `refresh_cases` did to the queue for one batch."""
+
+    created: int = 0
+    refreshed: int = 0
+    reopened: int = 0
+    withdrawn: int = 0
+    unchanged: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Flag:
+    hits: list[ScreenHit] = field(default_factory=list)
+
+
+def refresh_cases(*, session: Session, batch_id: int, pack: RulePack, actor: str) -> RefreshReport:
+    """Make or refresh the review cases of a batch from its stored hits; one transaction, idempotent.
+
+    Only a case's newest batch governs it: a case last refreshed from a later batch is left alone.
+    """
+    report = RefreshReport()
+    by_claim: dict[str, list[ScreenHit]] = defaultdict(list)
+    for hit in session.exec(
+        select(ScreenHit).where(ScreenHit.batch_id == batch_id).order_by(ScreenHit.ordinal)
+    ).scalars():
+        by_claim[hit.claim_id].append(hit)
+    existing = {
+        case.claim_id: case
+        for case in session.exec(
+            select(ReviewCase)
+            .join(BatchClaim, BatchClaim.claim_id == ReviewCase.claim_id)
+            .where(BatchClaim.batch_id == batch_id)
+        ).scalars()
+    }
+    settings: dict[str, ReviewSettings] = {}
+    claims = _claims(session, list(by_claim))
+    flagged: dict[str, list[ScreenHit]] = {}
+    for claim_id, hits in by_claim.items():
+        claim = claims.get(claim_id)
+        if claim is None:
+            continue
+        region = claim.treatment_region
+        if region not in settings:
+            settings[region] = review_settings(pack, region)
+        if any(hit.action in settings[region].case_actions for hit in hits):
+            flagged[claim_id] = hits
+    stamp = now()
+    for claim_id, hits in flagged.items():
+        claim = claims[claim_id]
+        config = settings[claim.treatment_region]
+        case = existing.get(claim_id)
+        if case is not None and case.batch_id > batch_id:
+            report.unchanged += 1
+            continue
+        if case is None:
+            _create_case(session, claim, hits, config, batch_id, actor, stamp)
+            report.created += 1
+        else:
+            outcome = _refresh_case(session, case, claim, hits, config, batch_id, actor, stamp)
+            setattr(report, outcome, getattr(report, outcome) + 1)
+    for claim_id, case in existing.items():
+        if claim_id not in flagged and case.batch_id <= batch_id:
+            outcome = _unflag_case(session, case, batch_id, actor, stamp)
+            setattr(report, outcome, getattr(report, outcome) + 1)
+    _commit(session)
+    return report
+
+
+def _claims(session: Session, claim_ids: list[str]) -> dict[str, Claim]:
+    found: dict[str, Claim] = {}
+    for start in range(0, len(claim_ids), 500):
+        part = claim_ids[start : start + 500]
+        for claim in session.exec(select(Claim).where(Claim.claim_id.in_(part))).scalars():
+            found[claim.claim_id] = claim
+    return found
+
+
+def _scores(hits: Sequence[ScreenHit | ReviewCaseHit], config: ReviewSettings) -> tuple[str, float, float]:
+    """Severity (the heaviest), amount at risk (sum) and priority (Σ amount × severity weight) of hits."""
+    severity = max((hit.severity for hit in hits), key=config.weight)
+    amount = round(sum(hit.amount_at_risk for hit in hits), 2)
+    priority = round(sum(hit.amount_at_risk * config.weight(hit.severity) for hit in hits), 2)
+    return severity, amount, priority
+
+
+def _claim_fields(case: ReviewCase, claim: Claim) -> None:
+    case.patient_id = claim.patient_id
+    case.hospital_id = claim.hospital_id
+    case.region = claim.treatment_region
+    case.insured_region = claim.insured_region
+    case.payment_scheme = claim.payment_scheme
+    case.group_code = claim.group_code
+    case.discharge_date = claim.discharge_date
+    case.period = period_of(claim.discharge_date)
+    case.total_cost = claim.total_cost
+
+
+def _create_case(
+    session: Session,
+    claim: Claim,
+    hits: list[ScreenHit],
+    config: ReviewSettings,
+    batch_id: int,
+    actor: str,
+    stamp: datetime,
+) -> ReviewCase:
+    severity, amount, priority = _scores(hits, config)
+    case = ReviewCase(
+        claim_id=claim.claim_id, batch_id=batch_id, patient_id=claim.patient_id, hospital_id=claim.hospital_id,
+        region=claim.treatment_region, insured_region=claim.insured_region, payment_scheme=claim.payment_scheme,
+        group_code=claim.group_code, discharge_date=claim.discharge_date, period=period_of(claim.discharge_date),
+        total_cost=claim.total_cost, severity=severity, amount_at_risk=amount, priority=priority,
+        rules=",".join(hit.rule_id for hit in hits), due_date=stamp.date() + timedelta(days=config.due_days),
+        created_at=stamp, updated_at=stamp,
+    )  # fmt: skip
+    session.add(case)
+    session.flush()
+    for hit in hits:
+        session.add(_case_hit(case.id, hit))
+    auditlog.append(
+        session=session, actor=actor, entity=CASE, entity_id=case.id, action="created",
+        after=case_state(case, {hit.rule_id: hit.content_hash for hit in hits}) | {"batch_id": batch_id},
+    )  # fmt: skip
+    return case
+
+
+def _case_hit(case_id: int | None, hit: ScreenHit) -> ReviewCaseHit:
+    return ReviewCaseHit(
+        case_id=case_id, rule_id=hit.rule_id, batch_id=hit.batch_id, family=hit.family, severity=hit.severity,
+        action=hit.action, amount_at_risk=hit.amount_at_risk, message=hit.message, content_hash=hit.content_hash,
+    )  # fmt: skip
+
+
+def _stored_hits(session: Session, case_id: int | None) -> dict[str, ReviewCaseHit]:
+    rows = session.exec(select(ReviewCaseHit).where(ReviewCaseHit.case_id == case_id)).scalars()
+    return {row.rule_id: row for row in rows}
+
+
+def _refresh_case(
+    session: Session,
+    case: ReviewCase,
+    claim: Claim,
+    hits: list[ScreenHit],
+    config: ReviewSettings,
+    batch_id: int,
+    actor: str,
+    stamp: datetime,
+) -> str:
+    stored = _stored_hits(session, case.id)
+    before_hits = {rule: row.content_hash for rule, row in stored.items() if row.present}
+    after_hits = {hit.rule_id: hit.content_hash for hit in hits}
+    if before_hits == after_hits and case.status != "withdrawn" and case.batch_id == batch_id:
+        return "unchanged"
+    before = case_state(case, before_hits)
+    new_rules = [rule for rule in after_hits if rule not in before_hits]
+    changed = [rule for rule in after_hits if rule in before_hits and before_hits[rule] != after_hits[rule]]
+    for hit in hits:
+        row = stored.get(hit.rule_id)
+        if row is None:
+            session.add(_case_hit(case.id, hit))
+            continue
+        fresh = _case_hit(case.id, hit)
+        for name in ("batch_id", "family", "severity", "action", "amount_at_risk", "message", "content_hash"):
+            setattr(row, name, getattr(fresh, name))
+        row.present = True
+    for rule, row in stored.items():
+        if rule not in after_hits:
+            row.present = False
+    _claim_fields(case, claim)
+    case.severity, case.amount_at_risk, case.priority = _scores(hits, config)
+    case.rules = ",".join(after_hits)
+    case.batch_id = batch_id
+    outcome, action = "refreshed", "refreshed"
+    reasons = [f"new hit {rule}" for rule in new_rules] + [f"hit {rule} changed" for rule in changed]
+    if case.status in ("decided", "closed", "withdrawn") and reasons:
+        was = case.status
+        case.reopen_reason = f"re-screen of batch {batch_id}: " + "; ".join(reasons) + f" (was {was})"
+        case.status = "triaged" if case.assignee else "new"
+        case.due_date = stamp.date() + timedelta(days=config.due_days)
+        outcome, action = "reopened", "reopened"
+    case.updated_at = stamp
+    session.add(case)
+    session.flush()
+    auditlog.append(
+        session=session, actor=actor, entity=CASE, entity_id=case.id, action=action,
+        before=before, after=case_state(case, after_hits) | {"batch_id": batch_id},
+    )  # fmt: skip
+    return outcome
+
+
+def _unflag_case(session: Session, case: ReviewCase, batch_id: int, actor: str, stamp: datetime) -> str:
+    stored = _stored_hits(session, case.id)
+    before_hits = {rule: row.content_hash for rule, row in stored.items() if row.present}
+    if not before_hits and case.batch_id == batch_id:
+        return "unchanged"
+    before = case_state(case, before_hits)
+    for row in stored.values():
+        row.present = False
+    case.batch_id = batch_id
+    outcome = "refreshed"
+    if case.status in ("new", "triaged", "scheduled"):
+        for agenda in session.exec(
+            select(MeetingCase).where(MeetingCase.case_id == case.id, MeetingCase.outcome == "pending")
+        ).scalars():
+            agenda.outcome = "withdrawn"
+        case.status = "withdrawn"
+        outcome = "withdrawn"
+    case.updated_at = stamp
+    session.add(case)
+    session.flush()
+    auditlog.append(
+        session=session, actor=actor, entity=CASE, entity_id=case.id, action=outcome,
+        before=before, after=case_state(case, {}) | {"batch_id": batch_id},
+    )  # fmt: skip
+    return outcome
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading the queue
+
+
+def get_case(*, session: Session, ref: int | str) -> ReviewCase:
+    """A case by its id or its claim id; a clear error when there is none."""
+    case = None
+    if isinstance(ref, int) or str(ref).isdigit():
+        case = session.get(ReviewCase, int(ref))
+    if case is None:
+        case = session.exec(select(ReviewCase).where(ReviewCase.claim_id == str(ref))).scalars().first()
+    if case is None:
+        raise ReviewError(
+            f"no review case {ref} (give a case number or a claim id; see `drgaudit queue list`)"
+        )
+    return case
+
+
+def list_cases(
+    *,
+    session: Session,
+    statuses: Iterable[str] | None = OPEN_STATUSES,
+    region: str | None = None,
+    hospital_id: str | None = None,
+    assignee: str | None = None,
+    period: str | None = None,
+    limit: int | None = None,
+) -> list[ReviewCase]:
+    """Cases by priority (highest first), filtered; `statuses=None` means every status."""
+    query = select(ReviewCase)
+    if statuses is not None:
+        query = query.where(ReviewCase.status.in_(list(statuses)))
+    for column, value in (
+        (ReviewCase.region, region),
+        (ReviewCase.hospital_id, hospital_id),
+        (ReviewCase.assignee, assignee),
+        (ReviewCase.period, period),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    query = query.order_by(ReviewCase.priority.desc(), ReviewCase.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.exec(query).scalars())
+
+
+def case_hits(*, session: Session, case_id: int) -> list[ReviewCaseHit]:
+    """The hits attached to a case, present ones first, heaviest amount first."""
+    rows = session.exec(select(ReviewCaseHit).where(ReviewCaseHit.case_id == case_id)).scalars()
+    return sorted(rows, key=lambda h: (not h.present, -h.amount_at_risk, h.rule_id))
+
+
+def case_decisions(*, session: Session, case_id: int) -> list[ReviewDecision]:
+    """Every decision on a case, oldest first (the last one not superseded is in force)."""
+    query = select(ReviewDecision).where(ReviewDecision.case_id == case_id).order_by(ReviewDecision.id)
+    return list(session.exec(query).scalars())
+
+
+def current_decision(*, session: Session, case_id: int) -> ReviewDecision | None:
+    """The decision in force on a case, if any."""
+    query = select(ReviewDecision).where(
+        ReviewDecision.case_id == case_id, ReviewDecision.superseded.is_(False)
+    )
+    return session.exec(query.order_by(ReviewDecision.id.desc())).scalars().first()
+
+
+def case_appeals(*, session: Session, case_id: int) -> list[ReviewAppeal]:
+    """The appeals filed on a case, oldest first."""
+    query = select(ReviewAppeal).where(ReviewAppeal.case_id == case_id).order_by(ReviewAppeal.id)
+    return list(session.exec(query).scalars())
+
+
+def open_agenda(*, session: Session, case_id: int) -> tuple[MeetingCase, ReviewMeeting] | None:
+    """The open meeting whose agenda holds the case undecided, if any."""
+    row = session.exec(
+        select(MeetingCase, ReviewMeeting)
+        .join(ReviewMeeting, ReviewMeeting.id == MeetingCase.meeting_id)
+        .where(
+            MeetingCase.case_id == case_id, MeetingCase.outcome == "pending", ReviewMeeting.status == "open"
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Changing cases
+
+
+def check_version(case: ReviewCase, expected_version: int | None) -> None:
+    """Refuse to change a case that changed since the caller read it at `expected_version`."""
+    if expected_version is not None and case.version != expected_version:
+        raise ConflictError(
+            f"case {case.id} changed since you read it (you read version {expected_version}, it is now "
+            f"version {case.version}, {case.status}); nothing was saved — look again with `drgaudit queue show {case.id}`"
+        )
+
+
+def _commit(session: Session, case: ReviewCase | None = None) -> None:
+    """Commit, turning a lost optimistic-version race into a ConflictError (after rolling back)."""
+    try:
+        session.commit()
+    except StaleDataError as exc:
+        session.rollback()
+        raise _conflict(session, case) from exc
+
+
+def save(session: Session, case: ReviewCase) -> None:
+    """Flush a changed case: its UPDATE checks the version read; a lost race is a ConflictError (rolled back)."""
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        session.rollback()
+        raise _conflict(session, case) from exc
+
+
+def _conflict(session: Session, case: ReviewCase | None) -> ConflictError:
+    if case is None or case.id is None:
+        return ConflictError(
+            "a review case was changed by someone else at the same time; nothing was saved — try again"
+        )
+    fresh = session.get(ReviewCase, case.id, populate_existing=True)
+    state = f"it is now version {fresh.version}, {fresh.status}" if fresh else "it is gone"
+    return ConflictError(
+        f"case {case.id} was changed by someone else while you worked on it ({state}); "
+        f"nothing was saved — look again with `drgaudit queue show {case.id}`"
+    )
+
+
+def _transition(case: ReviewCase, allowed: Sequence[str], doing: str) -> None:
+    if case.status not in allowed:
+        raise ReviewError(
+            f"case {case.id} is {case.status}; only a case that is {' or '.join(allowed)} can be {doing}"
+        )
+
+
+def assign_case(
+    *,
+    session: Session,
+    ref: int | str,
+    assignee: str,
+    actor: str,
+    due_date: date | None = None,
+    expected_version: int | None = None,
+) -> ReviewCase:
+    """Assign a case to a reviewer (a new case becomes triaged), optionally with a new due date."""
+    case = get_case(session=session, ref=ref)
+    check_version(case, expected_version)
+    _transition(case, ("new", "triaged", "scheduled", "appealed"), "assigned")
+    if not assignee.strip():
+        raise ReviewError("give the reviewer's name to assign the case to")
+    before = case_state(case)
+    case.assignee = assignee.strip()
+    if due_date is not None:
+        case.due_date = due_date
+    if case.status == "new":
+        case.status = "triaged"
+    case.updated_at = now()
+    session.add(case)
+    save(session, case)
+    auditlog.append(
+        session=session,
+        actor=actor,
+        entity=CASE,
+        entity_id=case.id,
+        action="assigned",
+        before=before,
+        after=case_state(case),
+    )
+    _commit(session, case)
+    return case
+
+
+@dataclass
+class DecisionRequest:
+    """What a reviewer decides: the kind, the reason, and the amount / items / merged claim it needs."""
+
+    kind: str
+    reason: str
+    amount: float | None = None
+    items: list[tuple[str, float]] | None = None
+    merged_with: str | None = None
+
+
+@dataclass
+class DecisionOutcome:
+    """A recorded decision with the quota standing shown when approving a special payment."""
+
+    case: ReviewCase
+    decision: ReviewDecision
+    quota: QuotaStanding | None
+
+
+def _checked_amount(
+    request: DecisionRequest, case: ReviewCase, session: Session
+) -> tuple[float, list[dict[str, Any]] | None]:
+    kind = request.kind
+    amount = request.amount
+    if amount is not None and amount < 0:
+        raise ReviewError(f"amount {amount:,.2f} is negative")
+    items = None
+    if kind == "standard":
+        if amount:
+            raise ReviewError("paying by the group standard takes no amount")
+        return 0.0, None
+    if kind == "special":
+        if request.items:
+            items = [{"item": name, "amount": round(value, 2)} for name, value in request.items]
+            if any(item["amount"] <= 0 for item in items):
+                raise ReviewError("every approved item needs an amount above 0")
+            total = round(sum(item["amount"] for item in items), 2)
+            if amount is not None and round(amount, 2) != total:
+                raise ReviewError(f"--amount {amount:,.2f} is not the sum of the items, {total:,.2f}")
+            amount = total
+        if not amount:
+            raise ReviewError("approving a special payment needs an amount above 0 or items with amounts")
+    elif kind == "deduct":
+        if not amount:
+            raise ReviewError("a deduction needs an amount above 0")
+        if amount > case.total_cost:
+            raise ReviewError(
+                f"deduction {amount:,.2f} is more than the claim's total cost {case.total_cost:,.2f}"
+            )
+    elif kind == "merge":
+        other = (request.merged_with or "").strip()
+        if not other:
+            raise ReviewError("merging needs the other claim (--merge-with CLAIM)")
+        if other == case.claim_id:
+            raise ReviewError("a claim cannot be merged with itself")
+        partner = session.get(Claim, other)
+        if partner is None:
+            raise ReviewError(f"no claim {other} in the casebook to merge with")
+        if partner.patient_id != case.patient_id:
+            raise ReviewError(
+                f"claim {other} is of patient {partner.patient_id}, not {case.patient_id}; only one patient's stays merge"
+            )
+        amount = amount or 0.0
+        if amount > case.total_cost:
+            raise ReviewError(
+                f"deduction {amount:,.2f} is more than the claim's total cost {case.total_cost:,.2f}"
+            )
+    elif kind == "refer":
+        amount = case.amount_at_risk if amount is None else amount
+    return round(float(amount or 0.0), 2), items
+
+
+def decide_case(
+    *,
+    session: Session,
+    ref: int | str,
+    request: DecisionRequest,
+    actor: str,
+    pack: RulePack,
+    expected_version: int | None = None,
+    quota_override: str | None = None,
+) -> DecisionOutcome:
+    """Record a decision on a case on an open meeting's agenda; a special payment over quota needs an override reason."""
+    case = get_case(session=session, ref=ref)
+    check_version(case, expected_version)
+    kind = request.kind.strip().lower()
+    if kind not in DECISION_KINDS:
+        raise ReviewError(f"unknown decision `{request.kind}`; one of {', '.join(DECISION_KINDS)}")
+    request.kind = kind
+    if not request.reason.strip():
+        raise ReviewError("a decision needs a reason")
+    _transition(case, ("scheduled",), "decided (schedule it with `drgaudit meeting add`)")
+    agenda = open_agenda(session=session, case_id=case.id)
+    if agenda is None:
+        raise ReviewError(
+            f"case {case.id} is on no open meeting's agenda; add it with `drgaudit meeting add`"
+        )
+    amount, items = _checked_amount(request, case, session)
+    standing = None
+    override = (quota_override or "").strip() or None
+    if kind == "special":
+        standing = quota_standing(session=session, case=case, pack=pack, counting="special")
+        if standing.exceeded and override is None:
+            raise QuotaError(standing.refusal("approving this special payment"))
+    elif quota_override is not None:
+        raise ReviewError("--override-quota applies only to approving a special payment")
+    before = case_state(case)
+    previous = current_decision(session=session, case_id=case.id)
+    rounds = len(case_decisions(session=session, case_id=case.id))
+    if previous is not None:
+        previous.superseded = True
+        session.add(previous)
+    stamp = now()
+    decision = ReviewDecision(
+        case_id=case.id, round=rounds + 1, kind=kind, amount=amount, items=items,
+        merged_with=((request.merged_with or "").strip() or None) if kind == "merge" else None,
+        reason=request.reason.strip(), decided_by=actor, meeting_id=agenda[1].id,
+        quota_override=override if kind == "special" else None, decided_at=stamp,
+    )  # fmt: skip
+    case.status = "decided"
+    case.updated_at = stamp
+    agenda[0].outcome = "decided"
+    session.add(case)
+    session.add(agenda[0])
+    save(session, case)
+    session.add(decision)
+    session.flush()
+    after = case_state(case) | {"decision": _decision_state(decision)}
+    if standing is not None:
+        after["quota"] = standing.as_dict()
+    auditlog.append(
+        session=session,
+        actor=actor,
+        entity=CASE,
+        entity_id=case.id,
+        action="decided",
+        before=before,
+        after=after,
+    )
+    _commit(session, case)
+    return DecisionOutcome(case, decision, standing)
+
+
+def _decision_state(decision: ReviewDecision) -> dict[str, Any]:
+    return {
+        "id": decision.id,
+        "round": decision.round,
+        "kind": decision.kind,
+        "amount": decision.amount,
+        "items": decision.items,
+        "merged_with": decision.merged_with,
+        "reason": decision.reason,
+        "meeting_id": decision.meeting_id,
+        "quota_override": decision.quota_override,
+    }
+
+
+def appeal_case(
+    *, session: Session, ref: int | str, reason: str, actor: str, expected_version: int | None = None
+) -> ReviewAppeal:
+    """File a hospital's appeal against the decision in force; the case goes back to be heard again."""
+    case = get_case(session=session, ref=ref)
+    check_version(case, expected_version)
+    _transition(case, ("decided", "closed"), "appealed")
+    if not reason.strip():
+        raise ReviewError("an appeal needs a reason")
+    decision = current_decision(session=session, case_id=case.id)
+    if decision is None:
+        raise ReviewError(f"case {case.id} has no decision to appeal")
+    before = case_state(case)
+    stamp = now()
+    case.status = "appealed"
+    case.updated_at = stamp
+    session.add(case)
+    save(session, case)
+    appeal = ReviewAppeal(
+        case_id=case.id, decision_id=decision.id, reason=reason.strip(), filed_by=actor, filed_at=stamp
+    )
+    session.add(appeal)
+    session.flush()
+    after = case_state(case) | {
+        "appeal": {"id": appeal.id, "decision_id": decision.id, "reason": appeal.reason}
+    }
+    auditlog.append(
+        session=session,
+        actor=actor,
+        entity=CASE,
+        entity_id=case.id,
+        action="appealed",
+        before=before,
+        after=after,
+    )
+    _commit(session, case)
+    return appeal
+
+
+# ---------------------------------------------------------------------------------------------------
+# Roll-up
+
+
+@dataclass
+class RollupRow:
+    """Decided amounts of one hospital in one period (decisions in force only)."""
+
+    hospital_id: str
+    period: str
+    cases: int = 0
+    open: int = 0
+    decided: int = 0
+    standard: int = 0
+    special: int = 0
+    special_amount: float = 0.0
+    deducted: int = 0
+    deducted_amount: float = 0.0
+    referred: int = 0
+    referred_amount: float = 0.0
+
+
+def rollup(*, session: Session, period: str | None = None, region: str | None = None) -> list[RollupRow]:
+    """Per hospital and period (month of discharge): cases, open ones, and decisions in force with their amounts.
+
+    `deducted` counts deductions and merges (the amount a merge deducts); `referred_amount` is held
+    pending investigation.
+    """
+    rows: dict[tuple[str, str], RollupRow] = {}
+    filters = []
+    if period is not None:
+        filters.append(ReviewCase.period == period)
+    if region is not None:
+        filters.append(ReviewCase.region == region)
+    counts = session.execute(
+        select(ReviewCase.hospital_id, ReviewCase.period, ReviewCase.status, func.count())
+        .where(*filters, ReviewCase.status != "withdrawn")
+        .group_by(ReviewCase.hospital_id, ReviewCase.period, ReviewCase.status)
+    )
+    for hospital_id, case_period, status, n in counts:
+        row = rows.setdefault((hospital_id, case_period), RollupRow(hospital_id, case_period))
+        row.cases += n
+        if status in OPEN_STATUSES:
+            row.open += n
+    decided = session.execute(
+        select(
+            ReviewCase.hospital_id,
+            ReviewCase.period,
+            ReviewDecision.kind,
+            func.count(),
+            func.sum(ReviewDecision.amount),
+        )
+        .join(ReviewDecision, ReviewDecision.case_id == ReviewCase.id)
+        .where(*filters, ReviewDecision.superseded.is_(False), ReviewCase.status.in_(("decided", "closed")))
+        .group_by(ReviewCase.hospital_id, ReviewCase.period, ReviewDecision.kind)
+    )
+    for hospital_id, case_period, kind, n, total in decided:
+        row = rows.setdefault((hospital_id, case_period), RollupRow(hospital_id, case_period))
+        total = round(float(total or 0.0), 2)
+        row.decided += n
+        if kind == "standard":
+            row.standard += n
+        elif kind == "special":
+            row.special += n
+            row.special_amount = round(row.special_amount + total, 2)
+        elif kind in ("deduct", "merge"):
+            row.deducted += n
+            row.deducted_amount = round(row.deducted_amount + total, 2)
+        elif kind == "refer":
+            row.referred += n
+            row.referred_amount = round(row.referred_amount + total, 2)
+    return [rows[key] for key in sorted(rows)]

@@ -7,6 +7,7 @@ shows in any browser and can be checked by tests. Labels are escaped; sizes are 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -201,5 +202,48 @@ def box_plot(
                     f'<circle class="outlier" cx="{x(value):.1f}" cy="{mid}" r="2.5" fill="{PALETTE[1]}"/>'
                 )
         parts.append("</g>")
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def timeline(
+    stays: Sequence[tuple[str, dt.date, dt.date, bool]],
+    *,
+    title: str,
+    width: int = 640,
+    label_width: int = 120,
+) -> Markup:
+    """A patient's stays on a date axis: one bar per (label, admit, discharge, is_current) row."""
+    row, top, axis_h = 20, 6, 30
+    height = top + row * max(1, len(stays)) + axis_h
+    span = width - label_width - 70
+    if stays:
+        first = min(s[1] for s in stays)
+        last = max(s[2] for s in stays)
+    else:
+        first = last = dt.date.today()
+    days = max(1, (last - first).days)
+
+    def x(day: dt.date) -> float:
+        return label_width + (day - first).days / days * span
+
+    parts = _open("timeline", width, height, title)
+    bottom = top + row * max(1, len(stays))
+    for tick in range(0, 5):
+        day = first + dt.timedelta(days=round(days * tick / 4))
+        parts.append(
+            f'<line x1="{x(day):.1f}" y1="{top}" x2="{x(day):.1f}" y2="{bottom}" stroke="#ddd"/>'
+            f'<text x="{x(day):.1f}" y="{bottom + 13}" text-anchor="middle" font-size="10">{day.isoformat()}</text>'
+        )
+    for index, (label, admit, discharge, current) in enumerate(stays):
+        y = top + index * row
+        color = PALETTE[1] if current else PALETTE[0]
+        length = max(3.0, x(discharge) - x(admit))
+        parts.append(
+            f'<text class="label" x="{label_width - 6}" y="{y + 14}" text-anchor="end" font-size="11">{escape(clip(label, label_width - 10, 11))}</text>'
+            f'<rect class="bar{" current" if current else ""}" x="{x(admit):.1f}" y="{y + 4}" width="{length:.1f}" height="{row - 8}" '
+            f'fill="{color}" data-label="{_attr(label)}" data-value="{(discharge - admit).days}"/>'
+            f'<text x="{x(admit) + length + 4:.1f}" y="{y + 14}" font-size="10">{(discharge - admit).days}天</text>'
+        )
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -2,7 +2,7 @@
 
 Rule (parameters in settings.yaml `masking`): keep the first `keep_head` and last `keep_tail`
 characters and replace the rest with `*`, masking at least `min_masked` characters; when the id is too
-short for that, fewer head/tail characters are kept (an id of `min_masked` characters or fewer is
+short for that, fewer head/tail characters are kept, the head first (an id of `min_masked` characters or fewer is
 masked entirely). The same id always masks the same way, so a hospital can match its own records by
 claim id while the person stays unnamed. `mask_text` also masks the id where it appears inside a
 sentence (hit messages name the patient).

@@ -183,6 +183,114 @@ def monitoring(
     )
 
 
+MeetingOption = Annotated[
+    int, typer.Option("--meeting", metavar="ID", help="The review meeting (see `drgaudit meeting show`).")
+]
+
+
+@app.command()
+def packet(
+    meeting: MeetingOption,
+    out: OutOption,
+    fmt: FormatOption = None,
+    config: ConfigOption = None,
+    rules: RulesOption = None,
+    db: DbOption = None,
+) -> None:
+    """Meeting packet for the review experts: the agenda, then one page per case with the claim's facts, each hit
+    with its evidence, the patient's stays on a timeline, and the estimated payment against the claimed cost.
+
+    Example:
+
+        drgaudit report packet --meeting 1 --format pdf --out meeting-1-packet.pdf
+    """
+    from drgaudit.reports.meeting import build_packet
+
+    settings = _settings(config)
+    _run(
+        "packet",
+        fmt,
+        out,
+        db,
+        lambda s: build_packet(session=s, meeting_id=meeting, settings=settings, rules_dir=rules),
+    )
+
+
+@app.command()
+def minutes(
+    meeting: MeetingOption,
+    out: OutOption,
+    fmt: FormatOption = None,
+    config: ConfigOption = None,
+    rules: RulesOption = None,
+    db: DbOption = None,
+) -> None:
+    """Minutes of a review meeting: attendees, each case's decision with amount and reason, totals, signature block.
+    A meeting not yet closed gives a draft.
+
+    Example:
+
+        drgaudit report minutes --meeting 1 --format pdf --out meeting-1-minutes.pdf
+    """
+    from drgaudit.reports.meeting import build_minutes
+
+    settings = _settings(config)
+    _run(
+        "minutes",
+        fmt,
+        out,
+        db,
+        lambda s: build_minutes(session=s, meeting_id=meeting, settings=settings, rules_dir=rules),
+    )
+
+
+@app.command()
+def feedback(
+    hospital: Annotated[
+        str, typer.Option("--hospital", metavar="ID", help="The hospital the letter goes to (hospital_id).")
+    ],
+    out: OutOption,
+    batch: Annotated[
+        int | None, typer.Option("--batch", metavar="ID", help="Cases hit in this screened batch.")
+    ] = None,
+    period: Annotated[
+        str | None, typer.Option("--period", help="Cases discharged in this period: 2025, 2025Q3 or 2025-07.")
+    ] = None,
+    fmt: FormatOption = None,
+    config: ConfigOption = None,
+    rules: RulesOption = None,
+    db: DbOption = None,
+) -> None:
+    """Feedback letter (沟通反馈) to one hospital: its flagged cases, the decisions on them and what it must do;
+    as XLSX, the case list with a column for the hospital's reply. Patient ids are masked.
+
+    Examples:
+
+        drgaudit report feedback --hospital H51010000001 --period 2025Q3 --format pdf --out H51010000001.pdf
+
+        drgaudit report feedback --hospital H51010000001 --batch 3 --format xlsx --out H51010000001.xlsx
+    """
+    from drgaudit.reports.feedback import build_feedback
+    from drgaudit.reports.periods import parse_period
+
+    settings = _settings(config)
+    if batch is None and period is None:
+        raise typer.BadParameter("give --batch ID and/or --period to choose the cases")
+    try:
+        chosen = parse_period(period) if period else None
+    except DrgauditError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--period") from exc
+    _run(
+        "feedback",
+        fmt,
+        out,
+        db,
+        lambda s: build_feedback(
+            session=s, hospital_id=hospital, batch_id=batch, period=chosen, settings=settings, rules_dir=rules
+        ),
+    )
+
+
 def _settings(config: Path | None):
     try:
         return load_settings(config)

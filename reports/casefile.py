@@ -1,0 +1,218 @@
+"""One flagged claim as the meeting packet and the feedback letter show it: facts, payment, hits, stays.
+
+Facts come from the engine's own derivation (`engine.facts.claim_facts` on a `ReferenceData` built once
+per report), so the estimated payment is the figure the rules use: `payment_estimate` (the treatment
+region's payment including high/low-ratio, per-diem and ungroupable formulas) when the engine derives
+it, else `case_payment` (the group standard). Patient ids are masked in everything this module returns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session
+
+from drgaudit.casebook import queries
+from drgaudit.engine.facts import ReferenceData, claim_facts
+from drgaudit.engine.loader import bundled_rules_dir, load_pack
+from drgaudit.engine.pipeline import choose_codes
+from drgaudit.reports.labels import LEVEL_NAMES, SCHEME_NAMES, Vocabulary
+from drgaudit.reports.masking import Masker
+
+ADMISSION_ROUTES = {"1": "急诊", "2": "门诊", "3": "其他医疗机构转入", "9": "其他"}
+DISCHARGE_MODES = {
+    "1": "医嘱离院",
+    "2": "医嘱转院",
+    "3": "转社区/乡镇卫生院",
+    "4": "非医嘱离院",
+    "5": "死亡",
+    "9": "其他",
+}
+INSURANCE = {"employee": "职工医保", "resident": "城乡居民医保"}
+GENDERS = {"1": "男", "2": "女"}
+FEES = (
+    ("fee_drug", "药品费"), ("fee_material", "耗材费"), ("fee_lab", "化验费"), ("fee_exam", "检查费"),
+    ("fee_treatment", "治疗费"), ("fee_surgery", "手术费"), ("fee_nursing", "护理费"), ("fee_bed", "床位费"),
+    ("fee_other", "其他费"),
+)  # fmt: skip
+# Evidence facts a person reads; the claim's own fields are in the facts table already.
+_HIDDEN_EVIDENCE = {"patient_id", "claim_id", "treatment_region", "insured_region", "hospital_id"}
+
+
+@dataclass
+class HitView:
+    """One hit of a case, masked, with its evidence flattened for a table."""
+
+    rule_id: str
+    title: str
+    family: str
+    severity: str
+    action: str
+    amount: float
+    message: str
+    facts: list[tuple[str, str]]
+    thresholds: list[tuple[str, str]]
+    related: list[str]
+    present: bool = True
+
+
+@dataclass
+class Stay:
+    """One stay of the patient on the timeline."""
+
+    claim_id: str
+    hospital: str
+    admit: dt.date
+    discharge: dt.date
+    group: str
+    principal_dx: str
+    cost: float
+    current: bool
+
+
+@dataclass
+class CaseFile:
+    """Everything one case page shows."""
+
+    claim: dict[str, Any]
+    patient: str
+    hospital: str
+    hospital_level: str
+    insured_region: str
+    treatment_region: str
+    cross_region: bool
+    los_days: int
+    group_name: str
+    group_weight: float | None
+    group_avg_cost: float | None
+    payment: float | None
+    payment_label: str
+    facts_rows: list[tuple[str, str]]
+    fees: list[tuple[str, float]]
+    hits: list[HitView] = field(default_factory=list)
+    stays: list[Stay] = field(default_factory=list)
+
+    @property
+    def claim_id(self) -> str:
+        return self.claim["claim_id"]
+
+    @property
+    def difference(self) -> float | None:
+        return None if self.payment is None else self.claim["total_cost"] - self.payment
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value) or "—"
+    return "—" if value is None or value == "" else str(value)
+
+
+class CaseFiles:
+    """Builds case files with reference data loaded once (hospitals, groups, code tables, rule pack)."""
+
+    def __init__(
+        self,
+        *,
+        session: Session,
+        masker: Masker,
+        words: Vocabulary,
+        rules_dir: Path | None = None,
+        history_days: int = 365,
+    ) -> None:
+        self.session = session
+        self.masker = masker
+        self.words = words
+        self.history_days = history_days
+        rules_dir = Path(rules_dir) if rules_dir else bundled_rules_dir()
+        pack = load_pack(rules_dir)
+        codes = choose_codes(session=session, codes_dir=None, rules_dir=rules_dir)
+        self.hospitals = queries.load_hospitals(session=session)
+        self.ref = ReferenceData(self.hospitals, queries.load_groups(session=session), codes, pack)
+
+    def _name(self, code: str, table: dict[str, str]) -> str:
+        name = table.get(code)
+        return f"{code} {name}" if name else code
+
+    def build(self, claim_id: str, hits: list[HitView]) -> CaseFile:
+        """The case file of a stored claim with the given (already masked) hits."""
+        claim = queries.get_claim(session=self.session, claim_id=claim_id)
+        if claim is None:
+            from drgaudit.reports.errors import ReportError
+
+            raise ReportError(f"no claim {claim_id} in the casebook")
+        facts = claim_facts(claim, self.ref)
+        codes = self.ref.codes
+        hospital = self.hospitals.get(claim["hospital_id"], {})
+        estimate = facts.get("payment_estimate")
+        payment, label = (
+            (estimate, "按就医地规则测算的支付金额")
+            if estimate is not None
+            else (facts.get("case_payment"), "病组标准支付金额")
+        )
+        group = claim.get("group_code") or "—"
+        rows = [
+            ("结算清单号", claim["claim_id"]),
+            ("参保人（脱敏）", self.masker.mask(claim["patient_id"])),
+            ("性别 / 年龄", f"{GENDERS.get(claim['gender'], claim['gender'])} / {claim['age']}岁"),
+            ("险种", INSURANCE.get(claim["insurance_type"], claim["insurance_type"])),
+            ("参保地 → 就医地", f"{self.words.region(claim['insured_region'])} → {self.words.region(claim['treatment_region'])}"
+             + ("（省内异地）" if facts["is_cross_region"] else "（本地）")),
+            ("医院", f"{hospital.get('name') or claim['hospital_id']}（{claim['hospital_id']}，{LEVEL_NAMES.get(str(hospital.get('level')), '—')}）"),
+            ("科室", _text(claim.get("dept_code"))),
+            ("入院 / 出院", f"{claim['admit_date'].isoformat()} 至 {claim['discharge_date'].isoformat()}，住院{facts['los_days']}天"),
+            ("入院途径 / 离院方式", f"{ADMISSION_ROUTES.get(claim.get('admission_route') or '', '—')} / {DISCHARGE_MODES.get(claim['discharge_mode'], claim['discharge_mode'])}"),
+            ("31天内再住院计划", {"1": "无", "2": "有"}.get(claim.get("readmit_plan_31d") or "", "—")),
+            ("主要诊断", self._name(claim["principal_dx"], codes.diagnoses)),
+            ("其他诊断", "；".join(self._name(c, codes.diagnoses) for c in claim.get("secondary_dx") or []) or "—"),
+            ("其中 MCC / CC", f"{_text(facts.get('mcc_codes'))} / {_text(facts.get('cc_codes'))}"),
+            ("手术操作", "；".join(self._name(c, codes.procedures) for c in claim.get("procedures") or []) or "—"),
+            ("重症监护 / 有创通气", f"{_text(claim.get('icu_hours'))}小时 / {_text(claim.get('ventilator_hours'))}小时"),
+            ("支付方式 / 病组", f"{SCHEME_NAMES.get(claim['payment_scheme'], claim['payment_scheme'])} / {group} {facts.get('group__name') or ''}".rstrip()),
+        ]  # fmt: skip
+        fees = [(name, float(claim[key])) for key, name in FEES if claim.get(key)]
+        case = CaseFile(
+            claim=claim, patient=self.masker.mask(claim["patient_id"]),
+            hospital=hospital.get("name") or claim["hospital_id"], hospital_level=LEVEL_NAMES.get(str(hospital.get("level")), "—"),
+            insured_region=self.words.region(claim["insured_region"]), treatment_region=self.words.region(claim["treatment_region"]),
+            cross_region=bool(facts["is_cross_region"]), los_days=int(facts["los_days"]), group_name=facts.get("group__name") or "",
+            group_weight=facts.get("group__weight"), group_avg_cost=facts.get("group__avg_cost"), payment=payment,
+            payment_label=label, facts_rows=rows, fees=fees, hits=hits,
+        )  # fmt: skip
+        case.stays = self._stays(claim)
+        return case
+
+    def _stays(self, claim: dict[str, Any]) -> list[Stay]:
+        since = claim["admit_date"] - dt.timedelta(days=self.history_days)
+        found = queries.claims_for_patients(
+            session=self.session, patient_ids=[claim["patient_id"]], since=since
+        )
+        stays = []
+        for other in found[claim["patient_id"]]:
+            if other["admit_date"] > claim["discharge_date"] + dt.timedelta(days=self.history_days):
+                continue
+            hospital = self.hospitals.get(other["hospital_id"], {})
+            stays.append(
+                Stay(other["claim_id"], hospital.get("name") or other["hospital_id"], other["admit_date"], other["discharge_date"],
+                     other.get("group_code") or "—", other["principal_dx"], float(other["total_cost"]), other["claim_id"] == claim["claim_id"])
+            )  # fmt: skip
+        return stays
+
+    def hit_view(self, *, patient_id: str, rule_id: str, family: str, severity: str, action: str, amount: float, message: str,
+                 evidence: dict[str, Any] | None, present: bool = True) -> HitView:  # fmt: skip
+        """A stored hit for a person: names in Chinese, evidence flattened, the patient id masked everywhere."""
+        evidence = self.masker.mask_value(evidence or {}, [patient_id])
+        self.words.remember_rule(rule_id, evidence)
+        facts = [(k, _text(v)) for k, v in (evidence.get("facts") or {}).items() if k not in _HIDDEN_EVIDENCE]
+        thresholds = [
+            (k.removeprefix("params."), _text(v)) for k, v in (evidence.get("thresholds") or {}).items()
+        ]
+        return HitView(
+            rule_id, self.words.rule_title(rule_id), self.words.family(family), self.words.severity(severity),
+            self.words.action(action), float(amount or 0), self.masker.mask_text(message, [patient_id]), facts, thresholds,
+            list(evidence.get("related_claims") or []), present,
+        )  # fmt: skip

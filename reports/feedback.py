@@ -1,0 +1,189 @@
+"""The feedback letter to one hospital (沟通反馈): its flagged cases and the decisions on them, plus an XLSX list.
+
+Which cases: the hospital's claims with stored hits in `--batch` and/or discharged in `--period`; when a
+claim was hit in several batches, the newest batch's hits count. Decisions come from the review queue
+(`casebook.review`: the case's status and the decision in force). Nothing of another hospital is read
+into the letter (every query filters on the hospital), and every patient id is masked, in the table
+and inside the hit messages (see `masking`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from drgaudit.casebook import queries, review
+from drgaudit.casebook.models import Claim
+from drgaudit.casebook.review_models import ReviewCase
+from drgaudit.casebook.screening import ScreenHit
+from drgaudit.reports.config import ReportSettings, load_settings
+from drgaudit.reports.document import REPORT_FORMATS, Column, Report, Sheet
+from drgaudit.reports.errors import ReportError
+from drgaudit.reports.labels import LEVEL_NAMES, Vocabulary
+from drgaudit.reports.masking import Masker
+from drgaudit.reports.meeting import DECISION_NAMES, STATUS_NAMES
+from drgaudit.reports.periods import Period
+
+_claim = Claim.__table__
+_hit = ScreenHit.__table__
+
+
+@dataclass
+class FlaggedCase:
+    """One flagged claim of the hospital as the letter lists it (patient masked)."""
+
+    claim_id: str
+    patient: str
+    admit: dt.date
+    discharge: dt.date
+    group: str
+    total_cost: float
+    cross_region: bool
+    amount: float = 0.0
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    status: str = "按筛查结果处理"
+    decision: str = "—"
+    decision_amount: float | None = None
+    reason: str = ""
+
+
+def build_feedback(
+    *,
+    session: Session,
+    hospital_id: str,
+    batch_id: int | None = None,
+    period: Period | None = None,
+    settings: ReportSettings | None = None,
+    rules_dir: Path | None = None,
+) -> Report:
+    """The feedback letter of one hospital for a batch and/or a period of discharge."""
+    if batch_id is None and period is None:
+        raise ReportError("give --batch ID and/or --period to choose the cases of the letter")
+    settings = settings or load_settings()
+    words = Vocabulary.load(rules_dir)
+    masker = Masker.from_settings(settings.get("masking"))
+    hospital = queries.load_hospitals(session=session).get(hospital_id)
+    if hospital is None:
+        raise ReportError(
+            f"no hospital {hospital_id} in the casebook (import it with `drgaudit import hospitals`)"
+        )
+    if batch_id is not None and queries.get_batch(session=session, batch_id=batch_id) is None:
+        raise ReportError(f"no import batch {batch_id} in the casebook (see `drgaudit batches`)")
+
+    query = (
+        select(
+            _hit.c.batch_id, _hit.c.claim_id, _hit.c.patient_id, _hit.c.rule_id, _hit.c.family, _hit.c.severity, _hit.c.action,
+            _hit.c.amount_at_risk, _hit.c.message, _hit.c.evidence, _claim.c.patient_id.label("claim_patient"), _claim.c.admit_date,
+            _claim.c.discharge_date, _claim.c.group_code, _claim.c.total_cost, _claim.c.insured_region, _claim.c.treatment_region,
+        )
+        .join(_claim, _claim.c.claim_id == _hit.c.claim_id)
+        .where(_claim.c.hospital_id == hospital_id)
+        .order_by(_claim.c.discharge_date, _hit.c.claim_id, _hit.c.batch_id.desc(), _hit.c.ordinal)
+    )  # fmt: skip
+    if batch_id is not None:
+        query = query.where(_hit.c.batch_id == batch_id)
+    if period is not None:
+        query = query.where(_claim.c.discharge_date >= period.start, _claim.c.discharge_date <= period.end)
+    cases: dict[str, FlaggedCase] = {}
+    newest: dict[str, int] = {}
+    for row in session.execute(query):
+        if newest.setdefault(row.claim_id, row.batch_id) != row.batch_id:
+            continue  # an older batch's hits on a claim that a newer batch delivered again
+        case = cases.get(row.claim_id)
+        if case is None:
+            case = cases[row.claim_id] = FlaggedCase(
+                row.claim_id, masker.mask(row.claim_patient), row.admit_date, row.discharge_date, row.group_code or "—",
+                float(row.total_cost), row.insured_region != row.treatment_region,
+            )  # fmt: skip
+        words.remember_rule(row.rule_id, row.evidence)
+        ids = [row.patient_id, row.claim_patient]
+        case.amount = max(case.amount, float(row.amount_at_risk or 0))
+        case.problems.append(
+            {"rule_id": row.rule_id, "title": words.rule_title(row.rule_id), "family": words.family(row.family),
+             "action": words.action(row.action), "amount": float(row.amount_at_risk or 0), "message": masker.mask_text(row.message, ids)}
+        )  # fmt: skip
+
+    review_cases = {
+        c.claim_id: c
+        for start in range(0, len(cases), 500)
+        for c in session.exec(
+            select(ReviewCase).where(
+                ReviewCase.hospital_id == hospital_id,
+                ReviewCase.claim_id.in_(list(cases)[start : start + 500]),
+            )
+        ).scalars()
+    }
+    totals: dict[str, list[float]] = {}
+    for claim_id, case in cases.items():
+        stored = review_cases.get(claim_id)
+        if stored is not None:
+            case.status = STATUS_NAMES.get(stored.status, stored.status)
+            decision = review.current_decision(session=session, case_id=stored.id)
+            if decision is not None:
+                case.decision = DECISION_NAMES.get(decision.kind, decision.kind)
+                case.decision_amount = decision.amount
+                case.reason = decision.reason
+        key = case.decision if case.decision != "—" else "尚未作出决定"
+        slot = totals.setdefault(key, [0, 0.0])
+        slot[0] += 1
+        slot[1] += case.decision_amount or 0.0
+    case_list = list(cases.values())
+    scope, short = [], []
+    if period is not None:
+        scope.append(f"{period.label}（出院日期 {period.span}）")
+        short.append(f"{period.label}出院")
+    if batch_id is not None:
+        scope.append(f"第 {batch_id} 批次")
+        short.append(f"第 {batch_id} 批次")
+    context = {
+        "issuer": words.issuer([hospital["region"]], settings.get("issuer")),
+        "region_label": words.region(hospital["region"]),
+        "hospital": hospital,
+        "hospital_level": LEVEL_NAMES.get(str(hospital.get("level")), "—"),
+        "scope": "、".join(scope),
+        "scope_short": "、".join(short),
+        "cases": case_list,
+        "at_risk": sum(c.amount for c in case_list),
+        "cross_cases": sum(c.cross_region for c in case_list),
+        "totals": sorted(
+            ((k, int(v[0]), v[1]) for k, v in totals.items()),
+            key=lambda t: (t[0] == "尚未作出决定", -t[1], t[0]),
+        ),
+        "reply_days": int(settings.get("feedback.reply_days")),
+        "today": dt.date.today(),
+    }
+
+    def sheets() -> list[Sheet]:
+        case_columns = [
+            Column("序号", "int", 6), Column("结算清单号", width=16), Column("参保人（脱敏）", width=18), Column("入院日期", "date", 12),
+            Column("出院日期", "date", 12), Column("就医类型", width=8), Column("病组", width=8), Column("医疗费用（元）", "yuan", 14),
+            Column("涉及金额（元）", "yuan", 14), Column("疑点", width=50), Column("审核状态", width=10), Column("决定", width=20),
+            Column("决定金额（元）", "yuan", 14), Column("理由", width=40), Column("医院反馈意见", width=40),
+        ]  # fmt: skip
+        hit_columns = [
+            Column("结算清单号", width=16), Column("规则", width=14), Column("规则名称", width=36), Column("问题类别", width=14),
+            Column("处理方式", width=10), Column("涉及金额（元）", "yuan", 14), Column("说明", width=90),
+        ]  # fmt: skip
+        return [
+            Sheet("病例清单", case_columns, (
+                (i, c.claim_id, c.patient, c.admit, c.discharge, "异地" if c.cross_region else "本地", c.group, c.total_cost,
+                 c.amount, "；".join(p["title"] for p in c.problems), c.status, c.decision, c.decision_amount, c.reason, None)
+                for i, c in enumerate(case_list, start=1))),
+            Sheet("疑点明细", hit_columns, (
+                (c.claim_id, p["rule_id"], p["title"], p["family"], p["action"], p["amount"], p["message"])
+                for c in case_list for p in c.problems)),
+        ]  # fmt: skip
+
+    return Report(
+        "feedback",
+        "医保基金审核情况反馈函",
+        "feedback.html.j2",
+        context,
+        sheets=sheets,
+        formats=REPORT_FORMATS["feedback"],
+    )

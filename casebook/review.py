@@ -13,6 +13,7 @@ here (or in `meetings`), which checks the case's `version`, writes the audit log
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,24 @@ def now() -> datetime:
 def period_of(day: date) -> str:
     """The review period of a discharge date: its month, `YYYY-MM`."""
     return f"{day.year:04d}-{day.month:02d}"
+
+
+# The parts of a hit that are evidence about the claim; the wording of the message and the rule file's
+# version are not, so editing a message template or a rule's title reopens nothing.
+EVIDENCE_KEYS = ("facts", "thresholds", "related_claims")
+
+
+def evidence_hash(hit: ScreenHit) -> str:
+    """A digest of a hit's evidence: severity, action, amount at risk, and the facts, thresholds and related
+    claims it rests on. A decided case reopens when this changes (or a rule newly fires)."""
+    evidence = hit.evidence or {}
+    payload = {
+        "severity": hit.severity,
+        "action": hit.action,
+        "amount_at_risk": round(float(hit.amount_at_risk), 2),
+        **{key: evidence.get(key) for key in EVIDENCE_KEYS},
+    }
+    return hashlib.sha256(auditlog.canonical(payload).encode()).hexdigest()[:32]
 
 
 def case_state(case: ReviewCase, hits: dict[str, str] | None = None) -> dict[str, Any]:
@@ -207,7 +226,7 @@ def _create_case(
         session.add(_case_hit(case.id, hit))
     auditlog.append(
         session=session, actor=actor, entity=CASE, entity_id=case.id, action="created",
-        after=case_state(case, {hit.rule_id: hit.content_hash for hit in hits}) | {"batch_id": batch_id},
+        after=case_state(case, {hit.rule_id: evidence_hash(hit) for hit in hits}) | {"batch_id": batch_id},
     )  # fmt: skip
     return case
 
@@ -215,7 +234,7 @@ def _create_case(
 def _case_hit(case_id: int | None, hit: ScreenHit) -> ReviewCaseHit:
     return ReviewCaseHit(
         case_id=case_id, rule_id=hit.rule_id, batch_id=hit.batch_id, family=hit.family, severity=hit.severity,
-        action=hit.action, amount_at_risk=hit.amount_at_risk, message=hit.message, content_hash=hit.content_hash,
+        action=hit.action, amount_at_risk=hit.amount_at_risk, message=hit.message, evidence_hash=evidence_hash(hit),
     )  # fmt: skip
 
 
@@ -235,9 +254,12 @@ def _refresh_case(
     stamp: datetime,
 ) -> str:
     stored = _stored_hits(session, case.id)
-    before_hits = {rule: row.content_hash for rule, row in stored.items() if row.present}
-    after_hits = {hit.rule_id: hit.content_hash for hit in hits}
+    before_hits = {rule: row.evidence_hash for rule, row in stored.items() if row.present}
+    after_hits = {hit.rule_id: evidence_hash(hit) for hit in hits}
     if before_hits == after_hits and case.status != "withdrawn" and case.batch_id == batch_id:
+        for hit in hits:  # same evidence; keep the wording of the newest screen
+            stored[hit.rule_id].message = hit.message
+            stored[hit.rule_id].batch_id = hit.batch_id
         return "unchanged"
     before = case_state(case, before_hits)
     new_rules = [rule for rule in after_hits if rule not in before_hits]
@@ -248,7 +270,15 @@ def _refresh_case(
             session.add(_case_hit(case.id, hit))
             continue
         fresh = _case_hit(case.id, hit)
-        for name in ("batch_id", "family", "severity", "action", "amount_at_risk", "message", "content_hash"):
+        for name in (
+            "batch_id",
+            "family",
+            "severity",
+            "action",
+            "amount_at_risk",
+            "message",
+            "evidence_hash",
+        ):
             setattr(row, name, getattr(fresh, name))
         row.present = True
     for rule, row in stored.items():
@@ -259,7 +289,7 @@ def _refresh_case(
     case.rules = ",".join(after_hits)
     case.batch_id = batch_id
     outcome, action = "refreshed", "refreshed"
-    reasons = [f"new hit {rule}" for rule in new_rules] + [f"hit {rule} changed" for rule in changed]
+    reasons = [f"new hit {rule}" for rule in new_rules] + [f"evidence of {rule} changed" for rule in changed]
     if case.status in ("decided", "closed", "withdrawn") and reasons:
         was = case.status
         case.reopen_reason = f"re-screen of batch {batch_id}: " + "; ".join(reasons) + f" (was {was})"
@@ -278,7 +308,7 @@ def _refresh_case(
 
 def _unflag_case(session: Session, case: ReviewCase, batch_id: int, actor: str, stamp: datetime) -> str:
     stored = _stored_hits(session, case.id)
-    before_hits = {rule: row.content_hash for rule, row in stored.items() if row.present}
+    before_hits = {rule: row.evidence_hash for rule, row in stored.items() if row.present}
     if not before_hits and case.batch_id == batch_id:
         return "unchanged"
     before = case_state(case, before_hits)

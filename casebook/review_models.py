@@ -92,7 +92,7 @@ class ReviewCaseHit(SQLModel, table=True):
     action: str
     amount_at_risk: float = Field(default=0.0, sa_type=MONEY)
     message: str = Field(sa_type=Text)
-    content_hash: str
+    evidence_hash: str
     present: bool = True
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from drgaudit.cli import demo, imports, reports, rules, screening
+from drgaudit.cli import assist, casebook, demo, imports, meeting, queue, reports, rules, screening
 
 app = typer.Typer(
     name="drgaudit",
@@ -23,3 +23,7 @@ app.command(name="screen")(screening.screen)
 app.command(name="explain")(screening.explain)
 app.add_typer(rules.app, name="rules")
 app.add_typer(reports.app, name="report")
+app.add_typer(queue.app, name="queue")
+app.add_typer(meeting.app, name="meeting")
+app.add_typer(assist.app, name="assist")
+app.add_typer(casebook.app, name="casebook")

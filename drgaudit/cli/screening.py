@@ -83,6 +83,12 @@ def _print_summary(summary: ScreenSummary) -> None:
             f"stored as screen run {summary.run_id} of batch {summary.batch_id}: "
             f"{stored.get('new', 0)} new, {stored.get('unchanged', 0)} unchanged, {stored.get('removed', 0)} removed"
         )
+    if summary.review_cases:
+        review = summary.review_cases
+        echo(
+            f"review queue: {review['created']} new cases, {review['refreshed']} refreshed, {review['reopened']} reopened, "
+            f"{review['withdrawn']} withdrawn, {review['unchanged']} unchanged (see `drgaudit queue list`)"
+        )
 
 
 def screen(

@@ -157,7 +157,7 @@ def upgrade() -> None:
     sa.Column('action', sa.String(), nullable=False),
     sa.Column('amount_at_risk', MONEY, nullable=False),
     sa.Column('message', sa.Text(), nullable=False),
-    sa.Column('content_hash', sa.String(), nullable=False),
+    sa.Column('evidence_hash', sa.String(), nullable=False),
     sa.Column('present', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['batch_id'], ['import_batch.id'], ),
     sa.ForeignKeyConstraint(['case_id'], ['review_case.id'], ),

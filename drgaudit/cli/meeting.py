@@ -1,0 +1,229 @@
+"""`drgaudit meeting …`: review meetings (特例单议会议): create, add cases and attendees, show minutes, close."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from drgaudit.casebook import meetings
+from drgaudit.casebook.review_models import ReviewMeetingCreate
+from drgaudit.casebook.reviewconfig import actor_name
+from drgaudit.cli.options import DbOption
+from drgaudit.cli.queue import KIND_WORDS
+from drgaudit.cli.reviewopts import (
+    RulesOption,
+    UserOption,
+    VersionOption,
+    casebook,
+    money,
+    parse_date,
+    rule_pack,
+)
+
+app = typer.Typer(
+    help="Review meetings (特例单议会议): create, add cases and attendees, show, close.", no_args_is_help=True
+)
+
+
+@app.command("create")
+def create(
+    region: Annotated[
+        str, typer.Option("--region", help="The treatment region whose cases the meeting hears.")
+    ],
+    held_on: Annotated[str, typer.Option("--date", metavar="YYYY-MM-DD", help="Day of the meeting.")],
+    capacity: Annotated[int, typer.Option("--capacity", help="How many cases it can hear.")],
+    title: Annotated[str | None, typer.Option("--title", help="Default: 特例单议会议 REGION DATE.")] = None,
+    location: Annotated[str | None, typer.Option("--location", help="Where it is held.")] = None,
+    user: UserOption = None,
+    db: DbOption = None,
+) -> None:
+    """Create a review meeting for a region and date.
+
+    Example:
+
+        drgaudit meeting create --region 510100 --date 2026-12-01 --capacity 10 --location 市医保局三楼会议室
+    """
+    day = parse_date(held_on, "--date")
+    assert day is not None
+    data = ReviewMeetingCreate(
+        region=region,
+        held_on=day,
+        capacity=capacity,
+        title=title or f"特例单议会议 {region} {day}",
+        location=location,
+    )
+    with casebook(db) as session:
+        meeting = meetings.create_meeting(session=session, meeting=data, actor=actor_name(user))
+        typer.echo(f"meeting {meeting.id} created: {meeting.title}, capacity {meeting.capacity}")
+        typer.echo(f"fill it with `drgaudit meeting add {meeting.id} --fill`")
+
+
+@app.command("add")
+def add(
+    meeting_id: Annotated[int, typer.Argument(metavar="MEETING", help="Meeting number.")],
+    cases: Annotated[
+        list[str] | None, typer.Argument(metavar="[CASE]...", help="Cases to put on the agenda.")
+    ] = None,
+    fill: Annotated[
+        bool, typer.Option("--fill", help="Add the region's waiting cases by priority up to capacity.")
+    ] = False,
+    attendee: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--attendee",
+            metavar="NAME:ROLE[:ORG]",
+            help="Someone attending (repeatable), e.g. 张三:主审专家:省人民医院.",
+        ),
+    ] = None,
+    override_quota: Annotated[
+        str | None,
+        typer.Option(
+            "--override-quota",
+            metavar="REASON",
+            help="Schedule cases over their hospital's quota, for this reason.",
+        ),
+    ] = None,
+    rules: RulesOption = None,
+    user: UserOption = None,
+    db: DbOption = None,
+) -> None:
+    """Put cases on a meeting's agenda (given ones, or --fill by priority) and record attendees.
+
+    Each case shows its hospital's quota standing; a case over quota needs --override-quota REASON
+    (given cases: the command refuses; --fill: such cases are left out and listed).
+
+    Examples:
+
+        drgaudit meeting add 1 --fill
+
+        drgaudit meeting add 1 12 13 --attendee 张三:主审专家 --attendee 李四:秘书:市医保局
+    """
+    if not cases and not fill and not attendee:
+        raise typer.BadParameter("give cases, --fill or --attendee")
+    people = [_attendee(text) for text in attendee or []]
+    actor = actor_name(user)
+    with casebook(db) as session:
+        if cases or fill:
+            report = meetings.schedule_cases(
+                session=session, meeting_id=meeting_id, pack=rule_pack(rules), actor=actor, refs=cases or (),
+                fill=fill, quota_override=override_quota,
+            )  # fmt: skip
+            for done in report.added:
+                over = f"; over quota, override: {override_quota}" if done.overridden else ""
+                c = done.case
+                typer.echo(
+                    f"scheduled case {c.id} ({c.claim_id}, {c.hospital_id}, priority {money(c.priority)}): {done.quota.describe()}{over}"
+                )
+            for left in report.over_quota:
+                typer.echo(
+                    f"left out, over quota: case {left.case.id} ({left.case.claim_id}): {left.quota.describe()}"
+                )
+            taken = meetings.agenda_size(session=session, meeting_id=meeting_id)
+            typer.echo(f"meeting {meeting_id}: {taken} of {report.meeting.capacity} places taken")
+        if people:
+            added = meetings.add_attendees(
+                session=session, meeting_id=meeting_id, attendees=people, actor=actor
+            )
+            for a in added:
+                org = f", {a.organisation}" if a.organisation else ""
+                typer.echo(f"attendee {a.name} ({a.role}{org})")
+
+
+def _attendee(text: str) -> tuple[str, str, str | None]:
+    parts = [p.strip() for p in text.split(":", 2)]
+    if len(parts) < 2 or not parts[0] or not parts[1]:
+        raise typer.BadParameter(f"'{text}' is not NAME:ROLE[:ORG]", param_hint="--attendee")
+    return parts[0], parts[1], (parts[2] or None) if len(parts) == 3 else None
+
+
+@app.command("show")
+def show(
+    meeting_id: Annotated[
+        int | None, typer.Argument(metavar="[MEETING]", help="Meeting number; without it, list the meetings.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Show a meeting's minutes (attendees, agenda, decisions), or list the meetings.
+
+    Examples:
+
+        drgaudit meeting show
+
+        drgaudit meeting show 1
+    """
+    with casebook(db) as session:
+        if meeting_id is None:
+            rows = meetings.list_meetings(session=session)
+            if not rows:
+                typer.echo("no meetings; create one with `drgaudit meeting create`")
+            for m in rows:
+                size = meetings.agenda_size(session=session, meeting_id=m.id)
+                typer.echo(
+                    f"{m.id:>4}  {m.held_on}  {m.region}  {m.status:<6}  {size}/{m.capacity} cases  {m.title}"
+                )
+            return
+        minutes = meetings.meeting_minutes(session=session, meeting_id=meeting_id)
+        m = minutes.meeting
+        echo = typer.echo
+        echo(f"meeting {m.id}: {m.title}")
+        echo(
+            f"date {m.held_on}  region {m.region}  location {m.location or '-'}  capacity {m.capacity}  {m.status}  version {m.version}"
+        )
+        echo(
+            f"created by {m.created_by}"
+            + (f"; closed by {m.closed_by} at {m.closed_at:%Y-%m-%d %H:%M}" if m.closed_at else "")
+        )
+        echo("attendees:" + ("" if minutes.attendees else " none recorded"))
+        for a in minutes.attendees:
+            echo(f"  {a.name} ({a.role}{', ' + a.organisation if a.organisation else ''})")
+        echo("agenda:" + ("" if minutes.agenda else " empty"))
+        for item in minutes.agenda:
+            c = item.case
+            quota = (
+                f"quota {item.quota_used} of {item.quota_limit}"
+                if item.quota_limit is not None
+                else "no quota"
+            )
+            override = f", override: {item.quota_override}" if item.quota_override else ""
+            echo(
+                f"  {item.position:>2}. case {c.id} {c.claim_id} {c.hospital_id} at risk {money(c.amount_at_risk)} [{quota}{override}] {item.outcome}"
+            )
+            d = item.decision
+            if d is not None:
+                extra = f" with {d.merged_with}" if d.merged_with else ""
+                echo(f"      {KIND_WORDS[d.kind]}{extra} {money(d.amount)} by {d.decided_by}: {d.reason}")
+        totals = minutes.decided_amounts
+        if totals:
+            echo(
+                "decided: " + ", ".join(f"{kind} {money(amount)}" for kind, amount in sorted(totals.items()))
+            )
+        if m.minutes_note:
+            echo(f"note: {m.minutes_note}")
+
+
+@app.command("close")
+def close(
+    meeting_id: Annotated[int, typer.Argument(metavar="MEETING", help="Meeting number.")],
+    note: Annotated[str | None, typer.Option("--note", help="Secretary's note for the minutes.")] = None,
+    expect_version: VersionOption = None,
+    user: UserOption = None,
+    db: DbOption = None,
+) -> None:
+    """Close a meeting: decided cases are closed, undecided ones go back to the queue.
+
+    Example:
+
+        drgaudit meeting close 1 --note "会议应到7人，实到7人"
+    """
+    with casebook(db) as session:
+        report = meetings.close_meeting(
+            session=session,
+            meeting_id=meeting_id,
+            actor=actor_name(user),
+            note=note,
+            expected_version=expect_version,
+        )
+        typer.echo(
+            f"meeting {meeting_id} closed: {report.closed} case(s) closed, {report.deferred} deferred back to the queue"
+        )

@@ -1,0 +1,94 @@
+"""Options and helpers shared by the review commands (`queue`, `meeting`, `assist`, `casebook`).
+
+Exit codes: 0 done; 1 refused (bad input, wrong state, quota, broken audit log); 3 conflict (someone
+else changed the record at the same time; nothing was saved, look again and retry).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlmodel import Session
+
+from drgaudit.casebook.db import make_engine
+from drgaudit.casebook.reviewconfig import ConflictError
+from drgaudit.engine.loader import bundled_rules_dir, load_pack
+from drgaudit.engine.pack import RulePack
+from drgaudit.errors import DrgauditError
+
+CONFLICT_EXIT = 3
+
+UserOption = Annotated[
+    str | None,
+    typer.Option(
+        "--user",
+        "-u",
+        metavar="NAME",
+        help="Who does this (recorded in the audit log). Default: the OS user.",
+    ),
+]
+RulesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rules",
+        help="Rules directory whose region settings apply (quota ratios…). Default: the bundled rule pack.",
+        file_okay=False,
+        exists=True,
+    ),
+]
+VersionOption = Annotated[
+    int | None,
+    typer.Option(
+        "--expect-version",
+        metavar="N",
+        help="Refuse if the record's version is no longer N (the version `show` printed).",
+    ),
+]
+
+
+def fail(exc: DrgauditError) -> typer.Exit:
+    """Print the error and give the exit code: 3 for a conflict, 1 otherwise."""
+    if isinstance(exc, ConflictError):
+        typer.echo(f"conflict: {exc}", err=True)
+        return typer.Exit(CONFLICT_EXIT)
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(1)
+
+
+@contextmanager
+def casebook(db: str | None) -> Iterator[Session]:
+    """A session on the casebook; DrgauditErrors raised inside become a message and an exit code."""
+    try:
+        engine = make_engine(db)
+        try:
+            with Session(engine) as session:
+                yield session
+        finally:
+            engine.dispose()
+    except DrgauditError as exc:
+        raise fail(exc) from exc
+
+
+def rule_pack(rules: Path | None) -> RulePack:
+    """The rule pack whose region settings apply."""
+    return load_pack(rules or bundled_rules_dir())
+
+
+def parse_date(text: str | None, option: str) -> date | None:
+    """A YYYY-MM-DD option value."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"'{text}' is not a date (YYYY-MM-DD)", param_hint=option) from None
+
+
+def money(value: float | None) -> str:
+    """An amount as the review screens show it: 12,345.60, or - for none."""
+    return "-" if value is None else f"{value:,.2f}"

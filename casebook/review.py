@@ -461,6 +461,27 @@ def _conflict(session: Session, case: ReviewCase | None) -> ConflictError:
     )
 
 
+def take(session: Session, case: ReviewCase) -> None:
+    """Write the case first (a version-checked UPDATE), so a concurrent change is found before anything
+    else is read or written, and the row stays ours until commit or rollback."""
+    case.updated_at = now()
+    session.add(case)
+    save(session, case)
+
+
+def _already_decided(session: Session, case: ReviewCase) -> ConflictError:
+    decision = current_decision(session=session, case_id=case.id)
+    what = (
+        f" by {decision.decided_by} (round {decision.round}: {decision.kind} {decision.amount:,.2f})"
+        if decision
+        else ""
+    )
+    return ConflictError(
+        f"case {case.id} has already been decided{what}; nothing was saved — "
+        f"a decision is changed only after an appeal (`drgaudit queue appeal`)"
+    )
+
+
 def _transition(case: ReviewCase, allowed: Sequence[str], doing: str) -> None:
     if case.status not in allowed:
         raise ReviewError(
@@ -597,22 +618,29 @@ def decide_case(
     request.kind = kind
     if not request.reason.strip():
         raise ReviewError("a decision needs a reason")
+    if case.status in ("decided", "closed"):
+        raise _already_decided(session, case)
     _transition(case, ("scheduled",), "decided (schedule it with `drgaudit meeting add`)")
-    agenda = open_agenda(session=session, case_id=case.id)
-    if agenda is None:
-        raise ReviewError(
-            f"case {case.id} is on no open meeting's agenda; add it with `drgaudit meeting add`"
-        )
-    amount, items = _checked_amount(request, case, session)
-    standing = None
-    override = (quota_override or "").strip() or None
-    if kind == "special":
-        standing = quota_standing(session=session, case=case, pack=pack, counting="special")
-        if standing.exceeded and override is None:
-            raise QuotaError(standing.refusal("approving this special payment"))
-    elif quota_override is not None:
-        raise ReviewError("--override-quota applies only to approving a special payment")
     before = case_state(case)
+    take(session, case)
+    try:
+        agenda = open_agenda(session=session, case_id=case.id)
+        if agenda is None:
+            raise ReviewError(
+                f"case {case.id} is on no open meeting's agenda; add it with `drgaudit meeting add`"
+            )
+        amount, items = _checked_amount(request, case, session)
+        standing = None
+        override = (quota_override or "").strip() or None
+        if kind == "special":
+            standing = quota_standing(session=session, case=case, pack=pack, counting="special")
+            if standing.exceeded and override is None:
+                raise QuotaError(standing.refusal("approving this special payment"))
+        elif quota_override is not None:
+            raise ReviewError("--override-quota applies only to approving a special payment")
+    except ReviewError:
+        session.rollback()
+        raise
     previous = current_decision(session=session, case_id=case.id)
     rounds = len(case_decisions(session=session, case_id=case.id))
     if previous is not None:

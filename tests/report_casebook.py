@@ -149,3 +149,50 @@ def build(session: Session, folder: Path) -> Casebook:
     store_hits(session=session, run=run, batch_id=batch.batch_id, hits=HITS)
     finish_run(session=session, run=run, status="done", patients=10, claims=12)
     return Casebook(claims_batch=batch.batch_id, hospitals_batch=hospitals.batch_id)
+
+
+def add_meeting(session: Session, book: Casebook, *, close: bool = True) -> int:
+    """Queue the batch's special-review claims (CA-Q3-2, CB-Q3-5), hear both at a meeting of 510100 with
+    three attendees, deduct 3,000 from CA-Q3-2 and pay CB-Q3-5 by the group standard; returns the meeting id."""
+    import datetime as dt
+
+    from drgaudit.casebook import meetings, review
+    from drgaudit.casebook.review_models import ReviewMeetingCreate
+    from drgaudit.engine.loader import bundled_rules_dir, load_pack
+
+    pack = load_pack(bundled_rules_dir())
+    review.refresh_cases(session=session, batch_id=book.claims_batch, pack=pack, actor="测试")
+    meeting = meetings.create_meeting(
+        session=session,
+        meeting=ReviewMeetingCreate(
+            region="510100",
+            held_on=dt.date(2025, 10, 15),
+            title="2025年第10期特例单议会",
+            location="三楼会议室",
+            capacity=5,
+        ),
+        actor="测试",
+    )
+    meetings.schedule_cases(
+        session=session,
+        meeting_id=meeting.id,
+        pack=pack,
+        actor="测试",
+        refs=[book.split_claim, book.outlier_claim],
+        quota_override="专家组同意超额审议",
+    )
+    meetings.add_attendees(
+        session=session, meeting_id=meeting.id, actor="测试",
+        attendees=[("张明", "主持人", "市医保局"), ("李华", "审核专家", "省人民医院"), ("赵强", "记录人", None)],
+    )  # fmt: skip
+    review.decide_case(
+        session=session, ref=book.split_claim, actor="张明", pack=pack,
+        request=review.DecisionRequest(kind="deduct", reason="两次住院属同一疾病，按分解住院扣减", amount=3000.0),
+    )  # fmt: skip
+    review.decide_case(
+        session=session, ref=book.outlier_claim, actor="张明", pack=pack,
+        request=review.DecisionRequest(kind="standard", reason="费用与病情相符，按病组标准支付"),
+    )  # fmt: skip
+    if close:
+        meetings.close_meeting(session=session, meeting_id=meeting.id, actor="张明", note="无其他事项。")
+    return meeting.id

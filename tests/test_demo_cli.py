@@ -57,19 +57,50 @@ def test_demo_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert lines[0] == "code tables: bundled CHS-DRG 1.1 subset (rules/codes)"
     assert lines[1].startswith("generated 1500 claims of ") and lines[1].endswith(str(out))
     truth = (out / "truth.csv").read_text(encoding="utf-8")
-    planted = truth.count(",split_hospitalization,SPLIT-001,planted,")
-    assert planted >= 10
+    split_rows = [r for r in truth.splitlines() if ",split_hospitalization,SPLIT-" in r]
+    planted = sum(",planted," in r for r in split_rows)
+    assert planted >= 30
     assert any(line.split()[:3] == ["split_hospitalization", str(planted), "planted"] for line in lines)
     assert "claims.csv: batch 3, 1500 rows (1500 new, 0 unchanged, 0 revised)" in lines
     assert any(line.startswith("claims batch: 3 (sqlite:///") for line in lines)
     assert count(tmp_path / "c.sqlite", "claim") == 1500
     assert any(line.startswith("screened 1500 claims in ") for line in lines)
-    assert any(line.split()[:4] == ["split_hospitalization", str(planted), str(planted), "100.0%"] for line in lines)
+    assert any(
+        line.split()[:4] == ["split_hospitalization", str(planted), str(planted), "100.0%"] for line in lines
+    )
+    # Hits and money at risk by family and by action; the totals agree with the screen summary.
+    screened = next(line for line in lines if line.startswith("screened 1500 claims in "))
+    hits, amount = screened.split(": ")[1].split(" hits, ")[0], screened.split(" hits, ")[1].split(" yuan")[0]
+    start = lines.index("hits and amounts at risk, by family and by action:")
+    assert lines[start + 1].split() == ["family", "hits", "amount", "at", "risk", "(yuan)"]
+    actions = lines.index("  action                       hits  amount at risk (yuan)")
+    assert {line.split()[0] for line in lines[actions + 1 : actions + 5]} == {
+        "special_review",
+        "hold",
+        "deduct",
+        "note",
+    }
+    assert lines[actions + 5].split() == ["total", hits, amount]
+    family_hits = sum(int(line.split()[1]) for line in lines[start + 2 : actions])
+    assert family_hits == int(hits)
+    detection = lines.index(
+        "detection against truth.csv (precision: share of hits on claims planted for the family):"
+    )
+    assert lines[detection + 1].split() == [
+        "family", "/", "rule", "planted", "found", "recall", "hits", "true", "precision", "look-alikes", "hit"
+    ]  # fmt: skip
+    for line in lines[detection + 2 : detection + 11]:
+        family, planted_n, found, recall, hit_n, true, precision, spared, _, lookalikes = line.split()
+        assert planted_n == found and recall == precision == "100.0%" and hit_n == true and spared == "0", (
+            line
+        )
     total_planted = truth.count(",planted,")
     assert f"found {total_planted} of {total_planted} planted cases; 0 legitimate look-alikes hit." in lines
     assert lines[-2].startswith("why a claim was hit: drgaudit explain ")
     assert lines[-1] == "all hits as JSONL: drgaudit screen --batch 3 --output -"
-    explained = CliRunner().invoke(app, ["explain", lines[-2].split()[-1], "--db", str(tmp_path / "c.sqlite")])
+    explained = CliRunner().invoke(
+        app, ["explain", lines[-2].split()[-1], "--db", str(tmp_path / "c.sqlite")]
+    )
     assert explained.exit_code == 0 and "HIT " in explained.stdout
 
     again = CliRunner().invoke(

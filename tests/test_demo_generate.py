@@ -22,7 +22,8 @@ from drgaudit.contract import (
     REGION_RE,
     Field,
 )
-from drgaudit.demo.generator import DemoManifest, generate
+from drgaudit.demo.generator import DEFAULT_CLAIMS, DemoManifest, generate
+from drgaudit.demo.templates import load_catalog
 from drgaudit.errors import DrgauditError
 
 FILES = ("hospitals.csv", "groups.csv", "claims.csv", "truth.csv", "manifest.json", "README.md")
@@ -31,6 +32,11 @@ FILES = ("hospitals.csv", "groups.csv", "claims.csv", "truth.csv", "manifest.jso
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoManifest:
     return generate(tmp_path_factory.mktemp("demo"), seed=3, claims=3000)
+
+
+def ungroupable(group_code: str) -> bool:
+    """0000 (not groupable) or an ambiguous group ending in QY: not in any group table."""
+    return group_code == "0000" or group_code.endswith("QY")
 
 
 def read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -121,7 +127,7 @@ def test_every_row_is_valid_under_the_contract(demo: DemoManifest) -> None:
     hospital_ids = {h["hospital_id"]: h["region"] for h in hospitals}
     for c in claims:
         assert hospital_ids[c["hospital_id"]] == c["treatment_region"]
-        if c["group_code"]:
+        if c["group_code"] and not ungroupable(c["group_code"]):
             assert (c["treatment_region"], c["group_code"]) in keys
 
 
@@ -167,7 +173,11 @@ def test_group_table_is_plausible(demo: DemoManifest) -> None:
     _, groups = read(demo.path("groups.csv"))
     _, claims = read(demo.path("claims.csv"))
     assert {g["scheme"] for g in groups} == {"DRG"}
-    assert {c["group_code"] for c in claims if c["group_code"]} <= {g["group_code"] for g in groups}
+    coded = {c["group_code"] for c in claims if c["group_code"]}
+    assert {g for g in coded if not ungroupable(g)} <= {g["group_code"] for g in groups}
+    assert {g for g in coded if ungroupable(g)} <= {"0000"} | {
+        f"{mdc}QY" for mdc in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    }
     for g in groups:
         weight, avg_cost = float(g["weight"]), float(g["avg_cost"])
         assert 0.3 <= weight <= 8
@@ -200,7 +210,10 @@ def test_manifest_counts_match_truth(demo: DemoManifest) -> None:
 def test_planted_counts_scale_with_size(tmp_path: Path) -> None:
     big = generate(tmp_path, seed=3, claims=8000)
     for rule, n in big.planted_by_rule.items():
-        assert 0.004 * 8000 <= n <= 0.015 * 8000, rule
+        assert 0.0025 * 8000 <= n <= 0.015 * 8000, rule
+    # At the default size every rule has at least 100 planted cases.
+    rates = load_catalog().plant_rates
+    assert all(rates[rule] * DEFAULT_CLAIMS >= 100 for rule in big.planted_by_rule)
 
 
 def test_progress_and_limits(tmp_path: Path) -> None:

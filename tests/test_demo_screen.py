@@ -15,8 +15,10 @@ import pytest
 
 from drgaudit.demo.codes import bundled_codes_dir
 from drgaudit.demo.generator import generate
+from drgaudit.demo.scenarios import PLANTED_RULES
 from drgaudit.engine.codes import CodeTables
 from drgaudit.engine.facts import ReferenceData
+from drgaudit.engine.indicators import CaseMix, hospital_indicators
 from drgaudit.engine.loader import bundled_rules_dir, read_pack
 from drgaudit.engine.screen import Screener, screen_claims
 
@@ -31,6 +33,22 @@ def records(path: Path, kind: str) -> list[dict[str, Any]]:
     return out
 
 
+def indicators(
+    claims: list[dict[str, Any]], hospitals: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """The batch's hospital indicators (UPC-004), as screening a casebook batch computes them."""
+    cases: Counter[str] = Counter()
+    with_cc: Counter[str] = Counter()
+    for c in claims:
+        group = c["group_code"] or ""
+        if c["payment_scheme"] == "DRG" and c["insured_region"] != c["treatment_region"] and group:
+            if group != "0000" and not group.endswith("QY"):
+                cases[c["hospital_id"]] += 1
+                with_cc[c["hospital_id"]] += group[-1] in "13"
+    mix = [CaseMix(h, cases[h], with_cc[h]) for h in sorted(cases)]
+    return hospital_indicators(mix, {h: int(v["level"]) for h, v in hospitals.items()})
+
+
 def test_bundled_rules_hit_exactly_the_planted_cases(tmp_path: Path) -> None:
     generate(tmp_path, seed=21, claims=3000)
     pack = read_pack(bundled_rules_dir()).pack
@@ -40,7 +58,9 @@ def test_bundled_rules_hit_exactly_the_planted_cases(tmp_path: Path) -> None:
         (g["region"], g["scheme"], g["group_code"]): g for g in records(tmp_path / "groups.csv", "groups")
     }
     claims = records(tmp_path / "claims.csv", "claims")
-    reference = ReferenceData(hospitals, groups, CodeTables.from_dir(bundled_codes_dir()), pack)
+    reference = ReferenceData(
+        hospitals, groups, CodeTables.from_dir(bundled_codes_dir()), pack, indicators(claims, hospitals)
+    )
     hits = screen_claims(Screener(pack, reference), claims)
 
     with open(tmp_path / "truth.csv", encoding="utf-8", newline="") as f:
@@ -52,6 +72,7 @@ def test_bundled_rules_hit_exactly_the_planted_cases(tmp_path: Path) -> None:
     assert sorted(found - planted) == []  # and nothing else: no look-alike, no background claim
     assert not lookalikes & found
     assert Counter(rule for _, rule in found) == Counter(rule for _, rule in planted)
+    assert {rule for _, rule in planted} == set(PLANTED_RULES)  # every planted rule has cases here
     # COST-002 (outside purchases, a note) fires only on planted cost-shifting cases with outside purchases.
     by_id = {c["claim_id"]: c for c in claims}
     shifted = {c for c, rule in planted if rule == "COST-001" and by_id[c]["outside_purchase"]}

@@ -14,6 +14,7 @@ from drgaudit.cli.options import DbOption
 from drgaudit.demo.codes import default_codes_dir
 from drgaudit.demo.generator import DEFAULT_CLAIMS, DEFAULT_SEED
 from drgaudit.demo.run import DemoResult, run_demo
+from drgaudit.demo.score import amount_lines, table_lines
 from drgaudit.errors import DrgauditError
 
 STAGES = {
@@ -53,7 +54,8 @@ def demo(
 ) -> None:
     """Generate a synthetic province (hospitals, group tables, claims with planted violations and their
     ground truth in truth.csv), import it into the casebook, screen it with the bundled rules and show
-    how many planted cases each family's rules found.
+    the hits and amounts at risk by family and action, and each family's recall and precision against
+    the planted cases.
 
     Example:  drgaudit demo --claims 50000 --out drgaudit-demo
     """
@@ -64,7 +66,13 @@ def demo(
     try:
         with _ProgressBars() as progress:
             result = run_demo(
-                out, seed=seed, claims=claims, codes_dir=codes_dir, db_url=db, progress=progress, workers=workers
+                out,
+                seed=seed,
+                claims=claims,
+                codes_dir=codes_dir,
+                db_url=db,
+                progress=progress,
+                workers=workers,
             )
     except DrgauditError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -98,14 +106,16 @@ def _print(result: DemoResult) -> None:
         f"screened {summary.claims} claims in {summary.seconds:.1f}s ({summary.claims_per_second:,.0f} claims/s): "
         f"{summary.hits} hits, {summary.amount_at_risk:,.2f} yuan at risk, stored as screen run {summary.run_id}"
     )
-    typer.echo(f"{'family':<24} {'planted':>8} {'found':>6} {'recall':>7} {'look-alikes hit':>16} {'other hits':>11}")
-    for fam in result.score.families.values():
-        typer.echo(
-            f"{fam.family:<24} {fam.planted:>8} {fam.detected:>6} {fam.recall:>7.1%} "
-            f"{fam.lookalikes_hit:>7} of {fam.lookalikes:<6} {fam.other_hits:>11}"
-        )
     card = result.score
-    typer.echo(f"found {card.detected} of {card.planted} planted cases; {card.lookalikes_hit} legitimate look-alikes hit.")
+    typer.echo("hits and amounts at risk, by family and by action:")
+    for line in amount_lines(card):
+        typer.echo(f"  {line}")
+    typer.echo("detection against truth.csv (precision: share of hits on claims planted for the family):")
+    for line in table_lines(card, rules=False):
+        typer.echo(f"  {line}")
+    typer.echo(
+        f"found {card.detected} of {card.planted} planted cases; {card.lookalikes_hit} legitimate look-alikes hit."
+    )
     example = next((f.example for f in card.families.values() if f.example), None)
     if example:
         typer.echo(f"why a claim was hit: drgaudit explain {example}")

@@ -19,9 +19,23 @@ from drgaudit.contract import GROUP_FIELDS, HOSPITAL_FIELDS, is_cross_region
 from drgaudit.demo.codes import bundled_codes_dir
 from drgaudit.demo.coding import Coder
 from drgaudit.demo.groups import GroupTable, build_group_table
-from drgaudit.demo.province import Province, load_province
+from drgaudit.demo.province import (
+    CC_MCC_HOSPITAL,
+    NEW_HOSPITAL,
+    NEW_REGIONAL_CENTER,
+    Province,
+    load_province,
+)
 from drgaudit.demo.render import CLAIM_HEADER, Renderer
-from drgaudit.demo.scenarios import LOOKALIKE_CLAIMS, PLANTED, RULE_SCENARIO, Scenarios, Unit, rule_families
+from drgaudit.demo.scenarios import (
+    LOOKALIKE_CLAIMS,
+    PLANTED,
+    RULE_SCENARIO,
+    SCENARIO_CLAIMS,
+    Scenarios,
+    Unit,
+    rule_families,
+)
 from drgaudit.demo.stays import StayFactory
 from drgaudit.demo.templates import Catalog, load_catalog
 from drgaudit.engine.codes import CodeTables
@@ -179,19 +193,72 @@ def generate(
     return manifest
 
 
+def read_manifest(
+    out_dir: Path, *, seed: int, claims: int, codes_dir: Path | None = None
+) -> DemoManifest | None:
+    """The manifest of a demo already generated in `out_dir` with this seed, size and code tables (and the
+    same planted rules), or None."""
+    path = out_dir / "manifest.json"
+    if not path.is_file() or not all(
+        (out_dir / name).is_file() for name in ("hospitals.csv", "groups.csv", "claims.csv", "truth.csv")
+    ):
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    tables = CodeTables.from_dir(codes_dir or bundled_codes_dir())
+    if not isinstance(doc, dict) or (doc.get("seed"), doc.get("claims"), doc.get("codes")) != (
+        seed,
+        claims,
+        {"source": "external" if codes_dir is not None else "bundled", "digest": tables.digest},
+    ):
+        return None
+    if set(doc.get("planted_per_rule") or ()) != set(rule_families()):
+        return None  # made by a version of the demo that planted other rules
+    try:
+        return _manifest_from_json(out_dir, doc)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _manifest_from_json(out_dir: Path, doc: dict[str, Any]) -> DemoManifest:
+    seed, claims = int(doc["seed"]), int(doc["claims"])
+    return DemoManifest(
+        out_dir=out_dir,
+        seed=seed,
+        claims=claims,
+        patients=int(doc["patients"]),
+        cross_region=int(doc["cross_region_claims"]),
+        hospitals=int(doc["hospitals"]),
+        regions=list(doc["regions"]),
+        period=(doc["period"]["start"], doc["period"]["end"]),
+        codes=doc["codes"]["source"],
+        codes_digest=doc["codes"]["digest"],
+        groups=int(doc["group_entries"]),
+        planted=dict(doc["planted_per_family"]),
+        planted_by_rule=dict(doc["planted_per_rule"]),
+        lookalikes=dict(doc["lookalikes_per_family"]),
+        lookalikes_by_rule=dict(doc["lookalikes_per_rule"]),
+    )
+
+
 def plan_units(rng: random.Random, catalog: Catalog, claims: int) -> list[tuple[str, int, int]]:
     """The planted and look-alike units of a run, shuffled: (scenario, claims in the unit, parameter)."""
     rates = catalog.plant_rates
     minimum = int(rates["minimum"])
     units: list[tuple[str, int, int]] = []
     for rule, scenario in RULE_SCENARIO.items():
-        size = 2 if scenario == "split" else 1
-        units += [(scenario, size, 0)] * max(minimum, round(rates[rule] * claims))
-    remaining = max(minimum, round(rates["FREQ-001"] * claims))
-    while remaining:
-        planted = min(rng.randint(1, 3), remaining)
-        units.append(("frequent", 5 + planted, planted))
-        remaining -= planted
+        size = SCENARIO_CLAIMS.get(scenario, 1)
+        floor = int(rates.get(f"{rule}_minimum", minimum))
+        units += [(scenario, size, 0)] * max(floor, round(rates[rule] * claims))
+    # Frequent admissions: (rule, scenario, stays before the first planted one, most planted per patient).
+    for rule, scenario, before, most in (("FREQ-001", "frequent", 5, 3), ("FREQ-002", "frequent_90", 3, 2)):
+        remaining = max(minimum, round(rates[rule] * claims))
+        while remaining:
+            planted = min(rng.randint(1, most), remaining)
+            units.append((scenario, before + planted, planted))
+            remaining -= planted
     for scenario, size in LOOKALIKE_CLAIMS.items():
         for _ in range(max(int(rates["lookalike_minimum"]), round(rates[scenario] * claims))):
             if scenario == "chemo_cycles":
@@ -264,7 +331,8 @@ def _write_readme(path: Path, manifest: DemoManifest, province: Province) -> Non
         f"| {rule} | {family} | {manifest.planted_by_rule[rule]} | {manifest.lookalikes_by_rule[rule]} |"
         for rule, family in rule_families().items()
     )
-    new = [h for h in province.hospitals if h.role]
+    new = [h for h in province.hospitals if h.role in (NEW_HOSPITAL, NEW_REGIONAL_CENTER)]
+    cc_mcc = province.hospital_with_role(CC_MCC_HOSPITAL)
     path.write_text(
         template.format(
             seed=manifest.seed,
@@ -282,6 +350,7 @@ def _write_readme(path: Path, manifest: DemoManifest, province: Province) -> Non
             new_hospitals="\n".join(
                 f"  - {h.hospital_id} {h.name}: designated {h.designated_on}" for h in new
             ),
+            cc_mcc_hospital=f"{cc_mcc.hospital_id} {cc_mcc.name} (level {cc_mcc.level})",
         ),
         encoding="utf-8",
     )

@@ -12,6 +12,7 @@ import yaml
 # Hospital roles in province.yaml.
 NEW_HOSPITAL = "new"
 NEW_REGIONAL_CENTER = "new_center"
+CC_MCC_HOSPITAL = "cc_mcc"
 
 
 @dataclass(frozen=True)

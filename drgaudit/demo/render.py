@@ -17,7 +17,7 @@ from drgaudit.demo.templates import Catalog
 
 CLAIM_HEADER: tuple[str, ...] = tuple(f.name for f in CLAIM_FIELDS)
 _LAB, _EXAM = FEE_FIELDS.index("fee_lab"), FEE_FIELDS.index("fee_exam")
-_OTHER = FEE_FIELDS.index("fee_other")
+_OTHER, _DRUG = FEE_FIELDS.index("fee_other"), FEE_FIELDS.index("fee_drug")
 # Ceiling of the lab + exam share of a background stay (LOWADM-001 looks at 0.6 and more).
 MAX_BACKGROUND_LAB_EXAM = 0.42
 
@@ -63,6 +63,10 @@ class Renderer:
                 for i, s in enumerate(shares)
             ]
         cents = [int(total * s) for s in shares]
+        if stay.lab_fee is not None:
+            lab = min(round(stay.lab_fee * 100), cents[_LAB])
+            cents[_DRUG] += cents[_LAB] - lab
+            cents[_LAB] = lab
         cents[_OTHER] += total - sum(cents)
         return cents
 
@@ -101,7 +105,9 @@ class Renderer:
             "gender": patient.gender,
             "age": str(age),
             "age_days": str((stay.admit - patient.birth).days) if age < 1 else "",
-            "newborn_weight_g": str(patient.newborn_weight) if patient.newborn_weight else "",
+            "newborn_weight_g": str(patient.newborn_weight)
+            if patient.newborn_weight and not stay.blank_weight
+            else "",
             "insured_region": patient.insured.code,
             "treatment_region": stay.region,
             "insurance_type": patient.insurance_type,
@@ -118,7 +124,7 @@ class Renderer:
             "icu_hours": str(stay.icu),
             "ventilator_hours": str(stay.vent),
             "payment_scheme": stay.scheme,
-            "group_code": stay.group if stay.scheme in GROUPED_SCHEMES else "",
+            "group_code": (stay.coded_group or stay.group) if stay.scheme in GROUPED_SCHEMES else "",
             "total_cost": money(total),
             "fund_paid": money(fund),
             "self_pay": money(self_pay),

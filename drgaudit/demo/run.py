@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.ingest import ImportReport, import_file
-from drgaudit.casebook.screening import hit_families, import_code_tables
-from drgaudit.demo.generator import DEFAULT_CLAIMS, DEFAULT_SEED, DemoManifest, generate
-from drgaudit.demo.score import Scorecard, score
+from drgaudit.casebook.screening import ScreenHit, import_code_tables
+from drgaudit.demo.generator import DEFAULT_CLAIMS, DEFAULT_SEED, DemoManifest, generate, read_manifest
+from drgaudit.demo.scenarios import PLANTED_RULES
+from drgaudit.demo.score import Scorecard, ScoredHit, score
 from drgaudit.engine.pipeline import ScreenSummary, screen_batch
 from drgaudit.settings import database_url
 
@@ -37,6 +39,8 @@ class DemoResult:
     imports: dict[str, ImportReport] = field(default_factory=dict)
     screen: ScreenSummary | None = None
     score: Scorecard | None = None
+    reused: bool = False  # the folder already held this demo; it was not generated again
+    seconds: dict[str, float] = field(default_factory=dict)  # generate, import, screen, score
 
     @property
     def claims_batch_id(self) -> int:
@@ -52,22 +56,32 @@ def run_demo(
     db_url: str | None = None,
     progress: DemoProgress | None = None,
     workers: int = 1,
+    reuse: bool = False,
 ) -> DemoResult:
     """Generate the demo into `out_dir`, import hospitals.csv, groups.csv and claims.csv into the casebook,
     screen the claims batch with the bundled rules (same code tables as the generator), store the hits,
     and score them against truth.csv.
+
+    With `reuse`, a folder whose manifest.json names the same seed, size and code tables is not generated
+    again (importing it again changes nothing; it is screened again).
     """
 
     def generation(done: int, total: int) -> None:
         if progress is not None:
             progress("generate", done, total)
 
-    manifest = generate(out_dir, seed=seed, claims=claims, codes_dir=codes_dir, progress=generation)
+    started = time.perf_counter()
+    manifest = read_manifest(out_dir, seed=seed, claims=claims, codes_dir=codes_dir) if reuse else None
+    reused = manifest is not None
+    if manifest is None:
+        manifest = generate(out_dir, seed=seed, claims=claims, codes_dir=codes_dir, progress=generation)
     url = database_url(db_url)
-    result = DemoResult(manifest=manifest, codes_dir=codes_dir, database_url=url)
+    result = DemoResult(manifest=manifest, codes_dir=codes_dir, database_url=url, reused=reused)
+    result.seconds["generate"] = time.perf_counter() - started
     engine = make_engine(url)
     try:
         with Session(engine) as session:
+            started = time.perf_counter()
             for kind in IMPORT_KINDS:
                 result.imports[kind] = import_file(
                     manifest.path(f"{kind}.csv"),
@@ -80,6 +94,8 @@ def run_demo(
             if codes_dir is not None:
                 # Later screens and `drgaudit explain` of the demo then use the same code tables.
                 import_code_tables(session=session, directory=codes_dir, imported_by=IMPORTED_BY)
+            result.seconds["import"] = time.perf_counter() - started
+            started = time.perf_counter()
             result.screen = screen_batch(
                 session=session,
                 batch_id=result.claims_batch_id,
@@ -87,10 +103,25 @@ def run_demo(
                 workers=workers,
                 progress=(lambda done, total: progress("screen", done, total)) if progress else None,
             )
-            result.score = score(manifest.path("truth.csv"), hit_families(session=session, batch_id=result.claims_batch_id))
+            result.seconds["screen"] = time.perf_counter() - started
+            started = time.perf_counter()
+            result.score = score(
+                manifest.path("truth.csv"),
+                stored_hits(session=session, batch_id=result.claims_batch_id),
+                rule_order=PLANTED_RULES,
+            )
+            result.seconds["score"] = time.perf_counter() - started
     finally:
         engine.dispose()
     return result
+
+
+def stored_hits(*, session: Session, batch_id: int) -> list[ScoredHit]:
+    """The casebook's hits of a batch, as scoring needs them."""
+    query = select(
+        ScreenHit.claim_id, ScreenHit.rule_id, ScreenHit.family, ScreenHit.action, ScreenHit.amount_at_risk
+    ).where(ScreenHit.batch_id == batch_id)
+    return [ScoredHit(c, r, f, a, float(m or 0)) for c, r, f, a, m in session.execute(query)]
 
 
 def _import_progress(progress: DemoProgress | None, kind: str) -> Callable[[int, float], None] | None:

@@ -2,10 +2,17 @@
 
 Each scenario makes one patient's stays (a `Unit`) and says which of them are planted cases or
 look-alikes of which rule. Background patients are built so that they meet none of the planted
-conditions: at most four stays a year, more than 30 days between a discharge and the next admission,
-cost 0.56–1.85 × the group average, stays under 40 days, lab + exam under 42% of the cost, self-expense
-under 13%, no outside purchases, severity consistent with the coded CC/MCC, evidence for every
-evidence-needing MCC, and no cross-region stay in a new hospital's coaching period.
+conditions: at most four stays a year, more than 30 days between a discharge and the next admission
+(so never four admissions in 90 days, never a same-day readmission or a readmission right after a
+transfer-out), cost 0.56–1.85 × the group average (so no high-ratio or extreme case, no costly death),
+stays under 40 days, ICU at most 120 hours and within the stay, lab + exam under 42% of the cost,
+self-expense under 13%, no outside purchases, severity consistent with the coded CC/MCC, evidence for
+every evidence-needing MCC (ICU or ventilation for life-support MCCs, lab fees for lab MCCs), a
+procedure in every surgical group, a group for every DRG stay, a birth weight for every newborn, no
+new-technology procedure, and no cross-region stay in a new hospital's coaching period.
+
+The one exception is UPC-004, a hospital-level indicator: every cross-region claim in a CC/MCC group at
+the hospital that over-codes its cross-region patients is a truth row, background or not.
 """
 
 from __future__ import annotations
@@ -16,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
 
-from drgaudit.demo.coding import MCC, NONE
-from drgaudit.demo.province import Hospital
+from drgaudit.demo.coding import CC, MCC, NONE, SUFFIX
+from drgaudit.demo.province import CC_MCC_HOSPITAL, Hospital
 from drgaudit.demo.stays import Patient, Stay, StayFactory
 from drgaudit.demo.templates import Catalog, Pathway, Template
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
@@ -26,8 +33,10 @@ PLANTED, LOOKALIKE = "planted", "lookalike"
 
 # The bundled rules the demo plants cases for, in the order the summary lists them.
 PLANTED_RULES: tuple[str, ...] = (
-    "SPLIT-001", "UPC-001", "UPC-002", "OUT-HIGH-001", "OUT-LOW-001",
-    "LOS-001", "COST-001", "LOWADM-001", "FREQ-001", "COACH-001",
+    "SPLIT-001", "SPLIT-002", "SPLIT-003", "UPC-001", "UPC-002", "UPC-003", "UPC-004",
+    "OUT-HIGH-001", "OUT-EXT-001", "OUT-LOW-001", "OUT-UNG-001", "OUT-DEATH-001", "OUT-ICU-001",
+    "OUT-NEW-001", "LOS-001", "COST-001", "LOWADM-001", "FREQ-001", "FREQ-002", "COACH-001",
+    "DQ-005", "DQ-006",
 )  # fmt: skip
 
 
@@ -38,26 +47,49 @@ def rule_families() -> dict[str, str]:
     families = {rule.id: rule.family for rule in pack.rules}
     return {rule_id: families[rule_id] for rule_id in PLANTED_RULES}
 
-# Planted scenario of each rule (one planted claim per unit, except frequent admissions).
+
+# Planted scenario of each rule with one planted claim per unit (frequent admissions: see plan_units;
+# UPC-004: the units add claims at the over-coding hospital, whose every cross-region CC/MCC claim counts).
 RULE_SCENARIO: dict[str, str] = {
     "SPLIT-001": "split",
+    "SPLIT-002": "same_day",
+    "SPLIT-003": "transfer_down",
     "UPC-001": "upcoding_mcc",
     "UPC-002": "upcoding_none",
+    "UPC-003": "no_procedure",
+    "UPC-004": "cc_mcc_hospital",
     "OUT-HIGH-001": "outlier_high",
+    "OUT-EXT-001": "outlier_extreme",
     "OUT-LOW-001": "outlier_low",
+    "OUT-UNG-001": "ungroupable",
+    "OUT-DEATH-001": "rescue_death",
+    "OUT-ICU-001": "long_icu",
+    "OUT-NEW-001": "new_technology",
     "LOS-001": "long_stay",
     "COST-001": "cost_shifting",
     "LOWADM-001": "low_standard",
     "COACH-001": "coaching",
+    "DQ-005": "icu_over_stay",
+    "DQ-006": "newborn_no_weight",
 }
+# Claims in one unit of a planted scenario (1 unless named here).
+SCENARIO_CLAIMS: dict[str, int] = {"split": 2, "same_day": 2, "transfer_down": 2}
 # Look-alike scenarios and how many claims a unit has (chemotherapy: drawn when planning).
 LOOKALIKE_CLAIMS: dict[str, int] = {
     "chemo_cycles": 0,
     "supported_mcc": 1,
+    "sepsis_with_lab": 1,
     "low_cost_death": 1,
     "other_hospital_readmission": 2,
+    "transfer_up": 2,
+    "planned_readmission": 2,
+    "moderate_icu": 1,
     "regional_center": 1,
 }
+# Most ICU hours of a stay that is not a planted long-ICU case (OUT-ICU-001 looks at 168).
+MAX_ORDINARY_ICU_HOURS = 160
+# Second letter of the core groups (ADRG) of surgical DRG groups.
+SURGICAL_ADRG_LETTERS = "ABCDEFGHIJ"
 # Days of the coaching period in which the planted (and look-alike) coaching stays are admitted.
 COACHING_ADMIT_DAYS = 175
 
@@ -92,21 +124,38 @@ class Scenarios:
         self.rng: random.Random = factory.rng
         self.catalog: Catalog = factory.catalog
         self._drg_templates = [t for t in self.catalog.templates if not t.per_diem_paid and not t.newborn]
+        self.cc_mcc_hospital = factory.province.hospital_with_role(CC_MCC_HOSPITAL)
         self.builders: dict[str, Callable[[int], Unit]] = {
             "split": self.split,
+            "same_day": self.same_day,
+            "transfer_down": self.transfer_down,
             "upcoding_mcc": self.upcoding_mcc,
             "upcoding_none": self.upcoding_none,
+            "no_procedure": self.no_procedure,
+            "cc_mcc_hospital": self.cc_mcc,
             "outlier_high": self.outlier_high,
+            "outlier_extreme": self.outlier_extreme,
             "outlier_low": self.outlier_low,
+            "ungroupable": self.ungroupable,
+            "rescue_death": self.rescue_death,
+            "long_icu": self.long_icu,
+            "new_technology": self.new_technology,
             "long_stay": self.long_stay,
             "cost_shifting": self.cost_shifting,
             "low_standard": self.low_standard,
             "coaching": self.coaching,
             "frequent": self.frequent,
+            "frequent_90": self.frequent_90,
+            "icu_over_stay": self.icu_over_stay,
+            "newborn_no_weight": self.newborn_no_weight,
             "chemo_cycles": self.chemo_cycles,
             "supported_mcc": self.supported_mcc,
+            "sepsis_with_lab": self.sepsis_with_lab,
             "low_cost_death": self.low_cost_death,
             "other_hospital_readmission": self.other_hospital_readmission,
+            "transfer_up": self.transfer_up,
+            "planned_readmission": self.planned_readmission,
+            "moderate_icu": self.moderate_icu,
             "regional_center": self.regional_center,
         }
 
@@ -115,11 +164,25 @@ class Scenarios:
         return self._finished(self.builders[scenario](size))
 
     def _finished(self, unit: Unit) -> Unit:
-        for stay in unit.stays:
+        for i, stay in enumerate(unit.stays):
             if stay.template.newborn and stay.admit is not None and stay.patient.newborn_weight is None:
                 stay.patient.birth = stay.admit - timedelta(days=self.rng.randint(1, 27))
                 stay.patient.newborn_weight = self.rng.randint(2500, 4200)
+            if self._over_coded(stay):
+                label = "严重并发症（MCC）" if stay.group.endswith(SUFFIX[MCC]) else "并发症（CC）"
+                note = f"{stay.hospital.name if stay.hospital else ''}异地患者伴{label}病组占比远高于同级医院，本例入{stay.group}"
+                unit.truths.append(Truth(i, "UPC-004", PLANTED, note))
         return unit
+
+    def _over_coded(self, stay: Stay) -> bool:
+        """A cross-region stay in a CC/MCC group at the hospital that over-codes (UPC-004 hits them all)."""
+        return (
+            stay.hospital is self.cc_mcc_hospital
+            and stay.cross_region
+            and stay.scheme == "DRG"
+            and stay.coded_group is None
+            and stay.group[-1:] in (SUFFIX[MCC], SUFFIX[CC])
+        )
 
     # --- background -----------------------------------------------------------------------------------
 
@@ -189,7 +252,9 @@ class Scenarios:
         note = f"出院后{gap}天再次入住同一医院，主要诊断 {first.principal} → {second.principal}（前次 {{0}}）"
         return Unit([first, second], [Truth(1, "SPLIT-001", PLANTED, note)])
 
-    def _related_pair(self, template: Template, patient: Patient, max_level: int = 3) -> tuple[Stay, Stay]:
+    def _related_pair(
+        self, template: Template, patient: Patient, max_level: int = 3, gap: tuple[int, int] = (1, 15)
+    ) -> tuple[Stay, Stay]:
         f, rng = self.f, self.rng
         region = f.treatment_region(patient)
         first = f.draft(patient, template, region, max_level=max_level)
@@ -198,41 +263,57 @@ class Scenarios:
         other = [c for c in pathway.principal if c[:3] != first.principal[:3]]
         principal = rng.choice(other) if other and rng.random() < 0.3 else rng.choice(same)
         second = f.draft(patient, template, region, pathway=pathway, principal=principal)
-        f.schedule([first, second], (1, 15))
+        f.schedule([first, second], gap)
         return first, second
 
     def upcoding_mcc(self, _size: int) -> Unit:
-        """UPC-001: an MCC group whose only MCC is an evidence-needing one, with no evidence at all."""
+        """UPC-001: an MCC group whose only MCC needs evidence the record lacks, in a short, cheap stay.
+
+        Half are life-support MCCs (respiratory failure, shock) without ICU, ventilation or a supporting
+        procedure; half are lab MCCs (sepsis, acute kidney failure) with almost no lab fees."""
+        lab = self.rng.random() < 0.5
+        stay, mcc = self._unsupported_mcc("upcoding_lab" if lab else "upcoding_mcc", lab=lab)
+        if lab:
+            stay.lab_fee = round(self.rng.uniform(0, 0.8 * self.catalog.evidence.min_lab_fee), 2)
+            note = f"病组{stay.group}仅凭{mcc}入MCC，但化验费约{stay.lab_fee:.0f}元，无相应检验证据，住院{stay.los}天"
+        else:
+            note = f"病组{stay.group}仅凭{mcc}入MCC，但无ICU和呼吸机时长、无支持性操作，住院{stay.los}天"
+        return Unit([stay], [Truth(0, "UPC-001", PLANTED, note)])
+
+    def _unsupported_mcc(self, scenario: str, *, lab: bool) -> tuple[Stay, str]:
+        """A short, cheap stay in an MCC group whose only MCC is a lab (or a life-support) one."""
         f, rng = self.f, self.rng
+        ev = self.catalog.evidence
         while True:
-            template, patient = self._patient(self.catalog.scenario_templates("upcoding_mcc"))
-            pathways = self._split_pathways(template, "1")
-            pathway = rng.choice(pathways)
+            template, patient = self._patient(self.catalog.scenario_templates(scenario))
+            pathway = rng.choice(self._split_pathways(template, "1"))
             age = patient.age_at(f.province.mid_year)
-            principals = [
-                c for c in pathway.principal if f.coder.pools(template, c, patient.gender, age).mcc_evidence
+            options = [
+                (c, m)
+                for c in pathway.principal
+                for m in f.coder.pools(template, c, patient.gender, age).mcc_evidence
+                if ev.needs_lab(m) == lab
             ]
-            if principals:
+            if options:
                 break
+        principal, mcc = rng.choice(options)
         region = f.treatment_region(patient)
         stay = f.draft(
             patient,
             template,
             region,
             pathway=pathway,
-            principal=rng.choice(principals),
+            principal=principal,
             level=MCC,
-            mcc_kind="evidence",
+            mcc_code=mcc,
             evidence=False,
         )
         stay.days = rng.randint(2, 5)
         stay.icu = stay.vent = 0
-        stay.procedures = [p for p in stay.procedures if not self.catalog.evidence.supports(p)]
+        stay.procedures = [p for p in stay.procedures if not ev.supports(p)]
         stay.cost_factor = rng.uniform(0.58, 0.95)
         f.place(self._single(stay))
-        mcc = next(c for c in stay.secondary if f.coder.qualifies(stay.principal, c) == MCC)
-        note = f"病组{stay.group}仅凭{mcc}入MCC，但无ICU和呼吸机时长、无支持性操作，住院{stay.los}天"
-        return Unit([stay], [Truth(0, "UPC-001", PLANTED, note)])
+        return stay, mcc
 
     def upcoding_none(self, _size: int) -> Unit:
         """UPC-002: a group that claims a CC or MCC although no secondary diagnosis qualifies."""
@@ -264,15 +345,25 @@ class Scenarios:
         return Unit([stay], [Truth(0, "UPC-002", PLANTED, note)])
 
     def outlier_high(self, _size: int) -> Unit:
-        """OUT-HIGH-001: total cost at least 3 × the group average."""
+        """OUT-HIGH-001: total cost 3.2–4.8 × the group average (a high-ratio case, not an extreme one)."""
+        stay = self._costly(3.2, 4.8)
+        note = f"医疗费用约为病组{stay.group}次均费用的{stay.cost_factor:.1f}倍"
+        return Unit([stay], [Truth(0, "OUT-HIGH-001", PLANTED, note)])
+
+    def outlier_extreme(self, _size: int) -> Unit:
+        """OUT-EXT-001: total cost 5.3–9 × the group average (an extreme case)."""
+        stay = self._costly(5.3, 9.0)
+        note = f"医疗费用约为病组{stay.group}次均费用的{stay.cost_factor:.1f}倍，超过5倍，属极端费用病例"
+        return Unit([stay], [Truth(0, "OUT-EXT-001", PLANTED, note)])
+
+    def _costly(self, low: float, high: float) -> Stay:
         f, rng = self.f, self.rng
         template, patient = self._patient(self._drg_templates)
         stay = f.draft(patient, template, f.treatment_region(patient))
         stay.days = min(39, max(stay.days, round(stay.days * rng.uniform(1.1, 1.5))))
-        stay.cost_factor = rng.uniform(3.2, 6.0)
+        stay.cost_factor = rng.uniform(low, high)
         f.place(self._single(stay))
-        note = f"医疗费用约为病组{stay.group}次均费用的{stay.cost_factor:.1f}倍"
-        return Unit([stay], [Truth(0, "OUT-HIGH-001", PLANTED, note)])
+        return stay
 
     def outlier_low(self, _size: int) -> Unit:
         """OUT-LOW-001: total cost at most 0.3 × the group average, discharged on medical advice."""
@@ -350,9 +441,10 @@ class Scenarios:
         region = f.treatment_region(patient)
         stays = [f.draft(patient, template, region) for _ in range(5 + planted)]
         for stay in stays:
-            stay.days = min(stay.days, 14)
+            stay.days = min(stay.days, 10)
             stay.readmit = rng.choice(("1", "1", ""))
-        stays = f.schedule(stays, (16, 30))
+        # At least 32 days between admissions: never four admissions in 90 days (FREQ-002).
+        stays = f.schedule(stays, (32, 35))
         for stay in stays:
             f.place(stay)
         truths = [
@@ -360,6 +452,175 @@ class Scenarios:
             for i in range(5, len(stays))
         ]
         return Unit(stays, truths)
+
+    def same_day(self, _size: int) -> Unit:
+        """SPLIT-002: discharged and readmitted to the same hospital the same day, for another condition
+        (another diagnosis category and core group, so SPLIT-001 does not apply)."""
+        f, rng = self.f, self.rng
+        choices = self.catalog.scenario_templates("same_day")
+        while True:
+            template, patient = self._patient(choices)
+            age = patient.age_at(f.province.mid_year)
+            others = [t for t in choices if t is not template and t.allows(patient.gender, age)]
+            if not others:
+                continue
+            region = f.treatment_region(patient)
+            first = f.draft(patient, template, region)
+            second = f.draft(patient, rng.choice(others), region)
+            if first.principal[:3] != second.principal[:3] and first.group[:3] != second.group[:3]:
+                break
+        f.schedule([first, second], (0, 0))
+        f.place(first, also=[second], levels=(second.pathway.min_level, 3))
+        for stay in (first, second):
+            stay.readmit = rng.choice(("1", "1", ""))
+        note = f"{first.discharge}从同一医院出院当日再次入院（前次 {{0}}），主要诊断 {first.principal} → {second.principal}"
+        return Unit([first, second], [Truth(1, "SPLIT-002", PLANTED, note)])
+
+    def transfer_down(self, _size: int) -> Unit:
+        """SPLIT-003: discharged as a transfer, admitted 0–1 days later to another hospital of the same or a
+        lower level, same category or core group."""
+        f = self.f
+        template, patient = self._patient(self.catalog.scenario_templates("transfer"))
+        first, second = self._related_pair(template, patient, max_level=2, gap=(0, 1))
+        first_hospital = f.place(first, levels=(2, 3))
+        f.place(second, avoid=first_hospital, levels=(1, first_hospital.level))
+        first.mode = "2"
+        second.route = "3"
+        assert second.hospital is not None
+        note = (
+            f"从{first_hospital.name}（{first_hospital.level}级）转院（前次 {{0}}）{second.days_after(first)}天后入住"
+            f"{second.hospital.name}（{second.hospital.level}级），同类疾病，未向上级医院转诊"
+        )
+        return Unit([first, second], [Truth(1, "SPLIT-003", PLANTED, note)])
+
+    def no_procedure(self, _size: int) -> Unit:
+        """UPC-003: a surgical DRG group (second letter A–J) with no procedure coded at all."""
+        f, rng = self.f, self.rng
+        template, patient = self._patient(self.catalog.scenario_templates("no_procedure"))
+        pathway = rng.choice([p for p in template.pathways if p.adrg[1] in SURGICAL_ADRG_LETTERS])
+        stay = f.draft(patient, template, f.treatment_region(patient), pathway=pathway)
+        stay.procedures = []
+        f.place(self._single(stay))
+        return Unit([stay], [Truth(0, "UPC-003", PLANTED, f"手术病组{stay.group}，但未编码任何手术操作")])
+
+    def cc_mcc(self, _size: int) -> Unit:
+        """UPC-004: a cross-region stay coded with a CC or MCC (consistently) at the over-coding hospital.
+
+        Its truth row, like that of every cross-region CC/MCC claim there, is added by `_finished`."""
+        f, rng = self.f, self.rng
+        hospital = self.cc_mcc_hospital
+        while True:
+            template = rng.choice(self._drg_templates)
+            pathways = [p for p in template.pathways if p.min_level <= hospital.level]
+            if not pathways:
+                continue
+            pathway = rng.choice(pathways)
+            splits = f.coder.splits(pathway.adrg)
+            insured = rng.choice([r for r in f.province.regions if r.code != hospital.region])
+            patient = f.new_patient(template, insured)
+            principal = rng.choice(pathway.principal)
+            pools = f.coder.pools(template, principal, patient.gender, patient.age_at(f.province.mid_year))
+            levels = [lvl for lvl, ok in ((MCC, pools.mcc), (CC, pools.cc)) if ok and SUFFIX[lvl] in splits]
+            if levels:
+                break
+        stay = f.draft(
+            patient, template, hospital.region, pathway=pathway, principal=principal, level=rng.choice(levels)
+        )
+        self._single(stay)
+        stay.hospital = hospital
+        return Unit([stay])
+
+    def ungroupable(self, _size: int) -> Unit:
+        """OUT-UNG-001: a DRG claim that could not be grouped (0000) or fell into an ambiguous group (QY)."""
+        f, rng = self.f, self.rng
+        template, patient = self._patient(self._drg_templates)
+        stay = f.draft(patient, template, f.treatment_region(patient))
+        stay.coded_group = "0000" if rng.random() < 0.7 else f"{stay.group[0]}QY"
+        f.place(self._single(stay))
+        why = "无法入组" if stay.coded_group == "0000" else "进入歧义组"
+        return Unit(
+            [stay], [Truth(0, "OUT-UNG-001", PLANTED, f"病组为{stay.coded_group}（{why}），需特例单议")]
+        )
+
+    def rescue_death(self, _size: int) -> Unit:
+        """OUT-DEATH-001: death after intensive care, costing 2.1–2.45 × the group average."""
+        f, rng = self.f, self.rng
+        template, patient = self._patient(self.catalog.scenario_templates("death"))
+        stay = f.draft(patient, template, f.treatment_region(patient))
+        stay.days = max(stay.days, 2)
+        stay.icu = max(stay.icu, rng.randint(12, min(stay.los * 24, MAX_ORDINARY_ICU_HOURS)))
+        stay.mode = "5"
+        stay.route = "1"
+        stay.cost_factor = rng.uniform(2.1, 2.45)
+        f.place(self._single(stay))
+        note = f"抢救{stay.icu}小时（ICU）后死亡，费用约为病组{stay.group}次均费用的{stay.cost_factor:.1f}倍"
+        return Unit([stay], [Truth(0, "OUT-DEATH-001", PLANTED, note)])
+
+    def long_icu(self, _size: int) -> Unit:
+        """OUT-ICU-001: 168–400 hours of intensive care, within a stay of at most 39 days."""
+        f, rng = self.f, self.rng
+        template, patient = self._patient(self.catalog.scenario_templates("icu"))
+        stay = f.draft(patient, template, f.treatment_region(patient))
+        stay.icu = rng.randint(168, 400)
+        stay.days = min(39, max(stay.days, -(-stay.icu // 24) + rng.randint(1, 8)))
+        stay.cost_factor = rng.uniform(1.3, 1.85)
+        f.place(self._single(stay))
+        return Unit([stay], [Truth(0, "OUT-ICU-001", PLANTED, f"重症监护{stay.icu}小时，住院{stay.los}天")])
+
+    def new_technology(self, _size: int) -> Unit:
+        """OUT-NEW-001: a robot-assisted operation (a procedure in the new-technology list)."""
+        f, rng = self.f, self.rng
+        template, patient = self._patient([self.catalog.template(k) for k in self.catalog.new_technologies])
+        pathway = rng.choice([p for p in template.pathways if p.adrg[1] in SURGICAL_ADRG_LETTERS])
+        stay = f.draft(patient, template, f.treatment_region(patient), pathway=pathway)
+        code = rng.choice(self.catalog.new_technologies[template.key])
+        stay.procedures.insert(1, code)
+        stay.cost_factor = rng.uniform(1.3, 1.85)
+        f.place(self._single(stay))
+        return Unit(
+            [stay],
+            [Truth(0, "OUT-NEW-001", PLANTED, f"采用新技术{code}（机器人援助手术），病组{stay.group}")],
+        )
+
+    def frequent_90(self, planted: int) -> Unit:
+        """FREQ-002: 3 + `planted` stays within 90 days (admissions ≤ 28 days apart, ≥ 16 days between a
+        discharge and the next admission); the 4th and later are the planted cases."""
+        f, rng = self.f, self.rng
+        template, patient = self._patient(self.catalog.scenario_templates("frequent"))
+        region = f.treatment_region(patient)
+        stays = [f.draft(patient, template, region) for _ in range(3 + planted)]
+        for stay in stays:
+            stay.days = min(stay.days, 8)
+            stay.icu = min(stay.icu, stay.los * 24)
+            stay.readmit = rng.choice(("1", "1", ""))
+        stays = f.schedule(stays, (16, 20))
+        for stay in stays:
+            f.place(stay)
+        truths = [
+            Truth(i, "FREQ-002", PLANTED, f"90天内第{i + 1}次住院（非放化疗透析、非按床日付费）")
+            for i in range(3, len(stays))
+        ]
+        return Unit(stays, truths)
+
+    def icu_over_stay(self, _size: int) -> Unit:
+        """DQ-005: more ICU hours than the stay has hours (1–5 days, under 168 ICU hours)."""
+        f, rng = self.f, self.rng
+        template, patient = self._patient(self._drg_templates)
+        stay = f.draft(patient, template, f.treatment_region(patient), level=NONE)
+        stay.days = rng.randint(1, 5)
+        stay.icu = min(stay.los * 24 + rng.randint(4, 48), 167)
+        f.place(self._single(stay))
+        note = f"重症监护{stay.icu}小时，超过住院{stay.los}天（{stay.los * 24}小时）"
+        return Unit([stay], [Truth(0, "DQ-005", PLANTED, note)])
+
+    def newborn_no_weight(self, _size: int) -> Unit:
+        """DQ-006: a newborn (28 days old at most) whose claim has no birth weight."""
+        f = self.f
+        template, patient = self._patient(self.catalog.scenario_templates("newborn"))
+        stay = f.draft(patient, template, f.treatment_region(patient))
+        stay.blank_weight = True
+        f.place(self._single(stay))
+        return Unit([stay], [Truth(0, "DQ-006", PLANTED, "新生儿病例未填写出生体重")])
 
     # --- look-alikes ----------------------------------------------------------------------------------
 
@@ -397,6 +658,9 @@ class Scenarios:
                     f"计划化疗第{i + 1}周期，出院{gap}天后同院再入院，31天内再住院计划=2（前次 {{{i - 1}}}）"
                 )
                 truths.append(Truth(i, "SPLIT-001", LOOKALIKE, note))
+        if len(stays) >= 4:
+            note = "90天内第4次住院，均为化疗（Z51.1主要诊断），不计入频繁住院"
+            truths.append(Truth(3, "FREQ-002", LOOKALIKE, note))
         if len(stays) >= 6:
             truths.append(
                 Truth(5, "FREQ-001", LOOKALIKE, "第6次住院均为化疗（Z51.1主要诊断），不计入频繁住院")
@@ -431,8 +695,8 @@ class Scenarios:
             evidence=False,
         )
         stay.days = rng.randint(7, 20)
-        stay.vent = rng.randint(24, 90)
-        stay.icu = stay.vent + rng.randint(24, 110)
+        stay.vent = rng.randint(24, 72)
+        stay.icu = stay.vent + rng.randint(24, MAX_ORDINARY_ICU_HOURS - 72)
         stay.procedures += [ev.intubation, ev.ventilation[0]]
         stay.cost_factor = rng.uniform(1.1, 1.85)
         f.place(self._single(stay))
@@ -450,14 +714,18 @@ class Scenarios:
         stay.cost_factor = rng.uniform(0.1, 0.28)
         f.place(self._single(stay))
         note = f"入院{stay.los}天内死亡，费用为次均的{stay.cost_factor:.0%}（死亡病例不按低倍率处理）"
-        return Unit([stay], [Truth(0, "OUT-LOW-001", LOOKALIKE, note)])
+        costly = f"入院{stay.los}天内死亡，费用仅为次均的{stay.cost_factor:.0%}，不属高费用抢救死亡病例"
+        return Unit(
+            [stay], [Truth(0, "OUT-LOW-001", LOOKALIKE, note), Truth(0, "OUT-DEATH-001", LOOKALIKE, costly)]
+        )
 
     def other_hospital_readmission(self, _size: int) -> Unit:
-        """Transferred to a different hospital within 15 days: not split hospitalisation."""
+        """Transferred, then admitted to a different hospital 2–15 days later: not split hospitalisation."""
         f = self.f
         template, patient = self._patient(self.catalog.scenario_templates("other_hospital_readmission"))
-        # Up to level 2, so every region has another hospital that treats it.
-        first, second = self._related_pair(template, patient, max_level=2)
+        # Up to level 2, so every region has another hospital that treats it; two days or more after
+        # the transfer-out, so not a transfer-readmission either (SPLIT-003 looks at 0–1 days).
+        first, second = self._related_pair(template, patient, max_level=2, gap=(2, 15))
         f.place(first)
         f.place(second, avoid=first.hospital)
         first.mode = "2"
@@ -473,3 +741,47 @@ class Scenarios:
         days = (stay.admitted - hospital.designated_on).days
         note = f"{hospital.name}为区域医疗中心，新定点第{days + 1}天收治异地患者，豁免辅导期限制"
         return Unit([stay], [Truth(0, "COACH-001", LOOKALIKE, note)])
+
+    def sepsis_with_lab(self, _size: int) -> Unit:
+        """A short, cheap stay in an MCC group whose lab MCC (sepsis, acute kidney failure) has its lab work."""
+        ev = self.catalog.evidence
+        stay, mcc = self._unsupported_mcc("upcoding_lab", lab=True)
+        stay.lab_fee = round(self.rng.uniform(2.5, 6.0) * ev.min_lab_fee, 2)
+        note = f"{mcc}有检验证据：化验费达{stay.lab_fee:.0f}元以上，住院{stay.los}天"
+        return Unit([stay], [Truth(0, "UPC-001", LOOKALIKE, note)])
+
+    def transfer_up(self, _size: int) -> Unit:
+        """Transferred up to a higher-level hospital within a day, same condition: a legitimate referral."""
+        f = self.f
+        template, patient = self._patient(self.catalog.scenario_templates("transfer"))
+        first, second = self._related_pair(template, patient, max_level=2, gap=(0, 1))
+        first_hospital = f.place(first, levels=(1, 2))
+        upper = f.place(second, levels=(first_hospital.level + 1, 3))
+        first.mode = "2"
+        second.route = "3"
+        note = (
+            f"从{first_hospital.name}（{first_hospital.level}级）转诊至上级{upper.name}（{upper.level}级）"
+            f"（前次 {{0}}），属正常向上转诊"
+        )
+        return Unit([first, second], [Truth(1, "SPLIT-003", LOOKALIKE, note)])
+
+    def planned_readmission(self, _size: int) -> Unit:
+        """Readmitted to the same hospital within 15 days as planned at discharge (readmit_plan_31d = 2)."""
+        f, rng = self.f, self.rng
+        template, patient = self._patient(self.catalog.scenario_templates("planned_readmission"))
+        first, second = self._related_pair(template, patient)
+        f.place(first, also=[second])
+        first.readmit = "2"
+        second.readmit = rng.choice(("1", ""))
+        note = f"前次出院（{{0}}）时已登记31天内再住院计划，{second.days_after(first)}天后按计划再入院"
+        return Unit([first, second], [Truth(1, "SPLIT-001", LOOKALIKE, note)])
+
+    def moderate_icu(self, _size: int) -> Unit:
+        """Intensive care of 90–160 hours: below the long-ICU review threshold."""
+        f, rng = self.f, self.rng
+        template, patient = self._patient(self.catalog.scenario_templates("icu"))
+        stay = f.draft(patient, template, f.treatment_region(patient))
+        stay.icu = rng.randint(90, MAX_ORDINARY_ICU_HOURS)
+        stay.days = min(39, max(stay.days, -(-stay.icu // 24) + rng.randint(1, 6)))
+        f.place(self._single(stay))
+        return Unit([stay], [Truth(0, "OUT-ICU-001", LOOKALIKE, f"重症监护{stay.icu}小时，未达168小时")])

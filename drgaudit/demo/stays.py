@@ -68,6 +68,12 @@ class Stay:
     lab_exam: float | None = None
     shift: float | None = None
     outside: float = 0.0
+    # Lab fees in yuan, when the stay's lab work is set rather than drawn from the fee profile.
+    lab_fee: float | None = None
+    # The group code on the claim when it is not the group the stay is costed by (0000, *QY).
+    coded_group: str | None = None
+    # A newborn's stay whose claim leaves newborn_weight_g empty.
+    blank_weight: bool = False
 
     @property
     def admitted(self) -> date:
@@ -277,10 +283,13 @@ class StayFactory:
         return "2" if r < 0.985 else ("3" if r < 0.995 else "9")
 
     def _add_evidence(self, stay: Stay, mcc_code: str) -> None:
+        """Intensive care, ventilation or dialysis behind an evidence-needing MCC (lab MCCs also get
+        their lab fees from the fee profile); a life-support MCC always gets ICU hours or ventilation.
+        At most 120 ICU hours in at least 7 days (OUT-ICU-001 looks at 168 hours, DQ-005 at the stay)."""
         rng = self.rng
         ev = self.catalog.evidence
         stay.days = max(stay.days, rng.randint(7, 12))
-        if rng.random() < 0.6:
+        if rng.random() < 0.6 or not ev.needs_lab(mcc_code):
             stay.icu = rng.randint(24, 120)
         if mcc_code.startswith("J96") and rng.random() < 0.4:
             stay.vent = rng.randint(12, 72)
@@ -338,16 +347,29 @@ class StayFactory:
             return (admit - hospital.designated_on).days >= COACHING_GUARD_DAYS
         return True
 
-    def place(self, stay: Stay, *, also: Sequence[Stay] = (), avoid: Hospital | None = None) -> Hospital:
-        """Choose the stay's hospital (and set it on `also`, which must be allowed there too)."""
+    def place(
+        self,
+        stay: Stay,
+        *,
+        also: Sequence[Stay] = (),
+        avoid: Hospital | None = None,
+        levels: tuple[int, int] = (1, 3),
+    ) -> Hospital:
+        """Choose the stay's hospital (and set it on `also`, which must be allowed there too).
+
+        `levels` bounds the hospital level (the pathway's minimum level applies too)."""
         rng = self.rng
         assert stay.admit is not None
         cross = stay.cross_region
-        min_level = stay.pathway.min_level
+        min_level = max(stay.pathway.min_level, levels[0])
         dates = [stay.admit] + [s.admit for s in also if s.admit is not None]
 
         def ok(h: Hospital) -> bool:
-            return h is not avoid and h.level >= min_level and all(self.allowed(h, d, cross) for d in dates)
+            return (
+                h is not avoid
+                and min_level <= h.level <= levels[1]
+                and all(self.allowed(h, d, cross) for d in dates)
+            )
 
         hospital = stay.patient.preferred.get(stay.region)
         if hospital is None or not ok(hospital) or rng.random() < 0.3:

@@ -78,6 +78,8 @@ class Evidence:
     """Evidence-needing MCCs (UPC-001) and the procedures that support them."""
 
     mcc_prefixes: tuple[str, ...]
+    lab_prefixes: tuple[str, ...]
+    min_lab_fee: float
     support_procedure_prefixes: tuple[str, ...]
     ventilation: tuple[str, ...]
     intubation: str
@@ -85,6 +87,10 @@ class Evidence:
 
     def needs_evidence(self, code: str) -> bool:
         return code.startswith(self.mcc_prefixes)
+
+    def needs_lab(self, code: str) -> bool:
+        """An MCC backed by lab work (sepsis, acute kidney failure) rather than by life support."""
+        return code.startswith(self.lab_prefixes)
 
     def supports(self, procedure: str) -> bool:
         return procedure.startswith(self.support_procedure_prefixes)
@@ -103,6 +109,7 @@ class Catalog:
     diagnostic_codes: tuple[str, ...]
     diagnostic_prefixes: tuple[str, ...]
     evidence: Evidence
+    new_technologies: dict[str, tuple[str, ...]]
     plant_rates: dict[str, float]
     scenarios: dict[str, tuple[str, ...]]
     female_prefixes: tuple[str, ...]
@@ -127,6 +134,7 @@ class Catalog:
         dx: set[str] = set(self.incidental_codes)
         px: set[str] = set(self.diagnostic_codes) | set(self.evidence.ventilation)
         px |= {self.evidence.intubation, self.evidence.dialysis}
+        px.update(code for codes in self.new_technologies.values() for code in codes)
         for t in self.templates:
             dx.update(t.principal, t.mandatory, t.cc, t.mcc, t.excluded, t.comorbid)
             for pw in t.pathways:
@@ -160,11 +168,14 @@ def parse_catalog(doc: dict[str, Any]) -> Catalog:
         diagnostic_prefixes=_codes(doc["diagnostic_procedures"]["prefixes"]),
         evidence=Evidence(
             mcc_prefixes=_codes(ev["mcc_prefixes"]),
+            lab_prefixes=_codes(ev["lab_prefixes"]),
+            min_lab_fee=float(ev["min_lab_fee"]),
             support_procedure_prefixes=_codes(ev["support_procedure_prefixes"]),
             ventilation=_codes(ev["ventilation"]),
             intubation=str(ev["intubation"]),
             dialysis=str(ev["dialysis"]),
         ),
+        new_technologies={str(k): _codes(v) for k, v in doc["new_technologies"].items()},
         plant_rates={str(k): float(v) for k, v in doc["plant_rates"].items()},
         scenarios={k: _codes(v) for k, v in doc["scenarios"].items()},
         female_prefixes=_codes(doc["gender_codes"]["female"]),

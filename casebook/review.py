@@ -622,6 +622,7 @@ def decide_case(
         raise _already_decided(session, case)
     _transition(case, ("scheduled",), "decided (schedule it with `drgaudit meeting add`)")
     before = case_state(case)
+    case.status = "decided"
     take(session, case)
     try:
         agenda = open_agenda(session=session, case_id=case.id)
@@ -653,8 +654,6 @@ def decide_case(
         reason=request.reason.strip(), decided_by=actor, meeting_id=agenda[1].id,
         quota_override=override if kind == "special" else None, decided_at=stamp,
     )  # fmt: skip
-    case.status = "decided"
-    case.updated_at = stamp
     agenda[0].outcome = "decided"
     session.add(case)
     session.add(agenda[0])

@@ -4,6 +4,7 @@
     python bench/detect.py --claims 200000 --seed 7
     python bench/detect.py --out /tmp/demo --reuse  # screen an already generated folder again
     python bench/detect.py --no-fail                # report only, exit 0 even below target
+    python bench/detect.py --codes ../shared/reference/chs-drg-1.1   # full national code tables
 
 What it does:
 1. generates the demo province (`drgaudit.demo.run_demo`: seed 20250101 by default) into a folder, or
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=None, help="folder for the demo and its casebook (default: a temp folder)"
     )
     parser.add_argument("--db", default=None, help="casebook URL or SQLite path (default: OUT/detect.sqlite)")
+    parser.add_argument(
+        "--codes", type=Path, default=None, help="national code tables folder (default: the bundled subset)"
+    )
     parser.add_argument("--reuse", action="store_true", help="keep a folder that already holds this demo")
     parser.add_argument("--recall", type=float, default=TARGET_RECALL, help="recall target per family")
     parser.add_argument(
@@ -68,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             out / "demo",
             seed=args.seed,
             claims=args.claims,
+            codes_dir=args.codes,
             db_url=db,
             workers=args.workers,
             reuse=args.reuse,

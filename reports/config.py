@@ -50,7 +50,11 @@ def _merge(base: dict[str, Any], override: Any, where: str, source: str) -> dict
             hint = did_you_mean(str(key), [str(k) for k in base])
             raise ReportError(f"{source}: unknown setting `{name}`" + (f" ({hint})" if hint else ""))
         default = base[key]
-        if isinstance(default, dict):
+        if isinstance(default, dict) and not default:  # a free mapping of names (region_names)
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                raise ReportError(f'{source}: `{name}` must map codes to names, e.g. {{"510300": 自贡市}}')
+            merged[key] = {str(k): v for k, v in value.items()}
+        elif isinstance(default, dict):
             merged[key] = _merge(default, value, name, source)
         elif isinstance(default, bool) or isinstance(default, str):
             if type(value) is not type(default):

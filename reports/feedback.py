@@ -65,7 +65,7 @@ def build_feedback(
     if batch_id is None and period is None:
         raise ReportError("give --batch ID and/or --period to choose the cases of the letter")
     settings = settings or load_settings()
-    words = Vocabulary.load(rules_dir)
+    words = Vocabulary.load(rules_dir, settings.get("region_names"))
     masker = Masker.from_settings(settings.get("masking"))
     hospital = queries.load_hospitals(session=session).get(hospital_id)
     if hospital is None:

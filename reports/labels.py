@@ -41,9 +41,10 @@ class Vocabulary:
     rules: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, rules_dir: Path | None = None) -> Vocabulary:
+    def load(cls, rules_dir: Path | None = None, region_names: dict[str, str] | None = None) -> Vocabulary:
+        """Names from the rule pack at `rules_dir`, with `region_names` (report settings) for regions it lacks."""
         folder = Path(rules_dir) if rules_dir else bundled_rules_dir()
-        regions: dict[str, str] = {}
+        regions: dict[str, str] = dict(region_names or {})
         for path in sorted((folder / "regions").glob("*.yaml")):
             data = _read(path)
             if isinstance(data, dict) and data.get("region") and data.get("name"):

@@ -117,7 +117,7 @@ def build_packet(
 ) -> Report:
     """The meeting packet: cover and agenda, then one page per case with facts, hits, stays and payment."""
     settings = settings or load_settings()
-    words = Vocabulary.load(rules_dir)
+    words = Vocabulary.load(rules_dir, settings.get("region_names"))
     masker = Masker.from_settings(settings.get("masking"))
     minutes = _minutes(session, meeting_id)
     files = CaseFiles(
@@ -168,7 +168,7 @@ def build_minutes(
 ) -> Report:
     """The minutes: attendees, every case's outcome and decision (kind, amount, reason), totals, signatures."""
     settings = settings or load_settings()
-    words = Vocabulary.load(rules_dir)
+    words = Vocabulary.load(rules_dir, settings.get("region_names"))
     minutes = _minutes(session, meeting_id)
     hospitals = {h: (name or h) for h, name in _hospital_names(session)}
     rows = [

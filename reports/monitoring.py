@@ -185,7 +185,7 @@ def build_monitoring(
 ) -> Report:
     """The cost monitoring report of `period` (all treatment regions, or one)."""
     settings = settings or load_settings()
-    words = Vocabulary.load(rules_dir)
+    words = Vocabulary.load(rules_dir, settings.get("region_names"))
     masker = Masker.from_settings(settings.get("masking"))
     days = int(settings.get("monitoring.readmission_days"))
     min_cases = int(settings.get("monitoring.min_cases"))

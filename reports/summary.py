@@ -89,7 +89,7 @@ def build_summary(
 ) -> Report:
     """The screening summary of a batch (optionally only the claims treated in `region`)."""
     settings = settings or load_settings()
-    words = Vocabulary.load(rules_dir)
+    words = Vocabulary.load(rules_dir, settings.get("region_names"))
     masker = Masker.from_settings(settings.get("masking"))
     batch, run = screened_batch(session=session, batch_id=batch_id)
     hospitals = queries.load_hospitals(session=session)

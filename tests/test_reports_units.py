@@ -144,3 +144,23 @@ def test_templates_are_sandboxed_and_autoescaped() -> None:
     )
     with pytest.raises(SecurityError):
         env.from_string("{{ ''.__class__.__mro__[1].__subclasses__() }}").render()
+
+
+def test_region_names_from_the_rule_pack_and_the_settings(tmp_path: Path) -> None:
+    from drgaudit.reports.labels import Vocabulary
+
+    path = tmp_path / "names.yaml"
+    path.write_text('region_names: {"510300": 自贡市, "510100": 别名}\n', encoding="utf-8")
+    words = Vocabulary.load(None, load_settings(path).get("region_names"))
+    assert (words.region("510300"), words.region("510100"), words.region("519999")) == (
+        "自贡市",
+        "成都市（示例）",
+        "519999",
+    )
+    assert (
+        words.issuer(["510300"], "医疗保障局") == "自贡市医疗保障局"
+        and words.issuer(["510300", "510100"], "医疗保障局") == "医疗保障局"
+    )
+    path.write_text("region_names: [510300]\n", encoding="utf-8")
+    with pytest.raises(ReportError, match="`region_names` must map codes to names"):
+        load_settings(path)

@@ -193,7 +193,10 @@ def test_manifest_counts_match_truth(demo: DemoManifest) -> None:
     manifest = json.loads(demo.path("manifest.json").read_text(encoding="utf-8"))
     _, truth = read(demo.path("truth.csv"))
     planted = Counter(t["rule_id"] for t in truth if t["kind"] == "planted")
-    families = Counter(t["family"] for t in truth if t["kind"] == "planted")
+    # A family counts each claim once (a claim may be planted for UPC-004 and another upcoding rule).
+    families = Counter(
+        family for _, family in {(t["claim_id"], t["family"]) for t in truth if t["kind"] == "planted"}
+    )
     assert manifest["planted_per_rule"] == dict(planted) | {
         r: 0 for r in manifest["planted_per_rule"] if r not in planted
     }

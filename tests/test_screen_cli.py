@@ -98,7 +98,9 @@ def test_screen_needs_files_or_batch(three_files: Path) -> None:
 
 
 def test_explain_from_files_shows_every_rule(three_files: Path, demo_dir: Path) -> None:
-    claim_id = sorted(truth(demo_dir)["split_hospitalization"])[0]
+    with open(demo_dir / "truth.csv", encoding="utf-8") as f:
+        splits = [r["claim_id"] for r in csv.DictReader(f) if r["kind"] == "planted" and r["rule_id"] == "SPLIT-001"]
+    claim_id = sorted(splits)[0]
     result = runner.invoke(app, ["explain", claim_id, "--claims", "claims.csv", "--hospitals", "hospitals.csv", "--groups", "groups.csv"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()

@@ -94,7 +94,7 @@ class DemoManifest:
             "period": {"start": self.period[0], "end": self.period[1]},
             "codes": {"source": self.codes, "digest": self.codes_digest},
             "group_entries": self.groups,
-            "planted_per_family": self.planted,
+            "planted_per_family": self.planted,  # claims, each counted once per family
             "planted_per_rule": self.planted_by_rule,
             "lookalikes_per_family": self.lookalikes,
             "lookalikes_per_rule": self.lookalikes_by_rule,
@@ -288,13 +288,16 @@ class _Writer:
                 manifest.cross_region += 1
         if unit.stays:
             manifest.patients += 1
+        counted: set[tuple[int, str, str]] = set()  # a family counts a claim once, whatever its rules
         for t in unit.truths:
             self.truth.writerow((ids[t.index], t.family, t.rule_id, t.kind, t.note.format(*ids)))
+            first = (t.index, t.family, t.kind) not in counted
+            counted.add((t.index, t.family, t.kind))
             if t.kind == PLANTED:
-                manifest.planted[t.family] += 1
+                manifest.planted[t.family] += first
                 manifest.planted_by_rule[t.rule_id] += 1
             else:
-                manifest.lookalikes[t.family] += 1
+                manifest.lookalikes[t.family] += first
                 manifest.lookalikes_by_rule[t.rule_id] += 1
 
 

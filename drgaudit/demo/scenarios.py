@@ -170,7 +170,8 @@ class Scenarios:
                 stay.patient.newborn_weight = self.rng.randint(2500, 4200)
             if self._over_coded(stay):
                 label = "严重并发症（MCC）" if stay.group.endswith(SUFFIX[MCC]) else "并发症（CC）"
-                note = f"{stay.hospital.name if stay.hospital else ''}异地患者伴{label}病组占比远高于同级医院，本例入{stay.group}"
+                name = self.cc_mcc_hospital.name
+                note = f"{name}异地患者伴{label}病组占比远高于同级医院，本例入{stay.group}"
                 unit.truths.append(Truth(i, "UPC-004", PLANTED, note))
         return unit
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Text, select, text
+from sqlalchemy import Text, insert, select, text
 from sqlmodel import Field, Session, SQLModel
 
 GENESIS_HASH = "0" * 64
@@ -97,29 +97,45 @@ def append(
     after: Any = None,
 ) -> AuditEntry:
     """Append one entry in the session's transaction (the caller commits, together with the change)."""
+    return append_many(session=session, actor=actor, changes=[(entity, entity_id, action, before, after)])[0]
+
+
+Change = tuple[str, "str | int | None", str, Any, Any]  # entity, entity_id, action, before, after
+
+
+def append_many(*, session: Session, actor: str, changes: Sequence[Change]) -> list[AuditEntry]:
+    """Append entries in order, in the session's transaction, taking the log's head once for all of them."""
+    if not changes:
+        return []
     row = session.execute(
-        text("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+        text("UPDATE audit_head SET seq = seq + :n WHERE id = 1 RETURNING seq, hash"), {"n": len(changes)}
     ).one_or_none()
     if row is None:
         from drgaudit.errors import DatabaseError
 
         raise DatabaseError("the casebook has no audit_head row; was it migrated with drgaudit?")
-    seq, prev = int(row[0]), str(row[1])
-    content = {
-        "at": datetime.now(UTC).isoformat(timespec="microseconds"),
-        "actor": actor,
-        "entity": entity,
-        "entity_id": str(entity_id),
-        "action": action,
-        "before": canonical(before),
-        "after": canonical(after),
-    }
-    digest = entry_hash(seq=seq, prev_hash=prev, **content)
-    entry = AuditEntry(seq=seq, prev_hash=prev, entry_hash=digest, **content)
-    session.add(entry)
-    session.execute(text("UPDATE audit_head SET hash = :hash WHERE id = 1"), {"hash": digest})
-    session.flush()
-    return entry
+    seq, prev = int(row[0]) - len(changes), str(row[1])
+    at = datetime.now(UTC).isoformat(timespec="microseconds")
+    entries = []
+    for entity, entity_id, action, before, after in changes:
+        seq += 1
+        content = {
+            "at": at,
+            "actor": actor,
+            "entity": entity,
+            "entity_id": str(entity_id),
+            "action": action,
+            "before": canonical(before),
+            "after": canonical(after),
+        }
+        digest = entry_hash(seq=seq, prev_hash=prev, **content)
+        entries.append(AuditEntry(seq=seq, prev_hash=prev, entry_hash=digest, **content))
+        prev = digest
+    rows = [entry.model_dump() for entry in entries]
+    for start in range(0, len(rows), 2000):
+        session.execute(insert(AuditEntry), rows[start : start + 2000])
+    session.execute(text("UPDATE audit_head SET hash = :hash WHERE id = 1"), {"hash": prev})
+    return entries
 
 
 @dataclass

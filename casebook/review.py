@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -48,6 +48,9 @@ from drgaudit.casebook.screening import ScreenHit
 from drgaudit.engine.pack import RulePack
 
 CASE = "review_case"
+# A stored hit or claim as the queue reads it: an ORM object, or a row with the same column names.
+HitRow = Any
+ClaimRow = Any
 
 
 def now() -> datetime:
@@ -65,7 +68,7 @@ def period_of(day: date) -> str:
 EVIDENCE_KEYS = ("facts", "thresholds", "related_claims")
 
 
-def evidence_hash(hit: ScreenHit) -> str:
+def evidence_hash(hit: HitRow) -> str:
     """A digest of a hit's evidence: severity, action, amount at risk, and the facts, thresholds and related
     claims it rests on. A decided case reopens when this changes (or a rule newly fires)."""
     evidence = hit.evidence or {}
@@ -115,21 +118,16 @@ class RefreshReport:
         return dict(self.__dict__)
 
 
-@dataclass
-class _Flag:
-    hits: list[ScreenHit] = field(default_factory=list)
-
-
 def refresh_cases(*, session: Session, batch_id: int, pack: RulePack, actor: str) -> RefreshReport:
     """Make or refresh the review cases of a batch from its stored hits; one transaction, idempotent.
 
     Only a case's newest batch governs it: a case last refreshed from a later batch is left alone.
     """
     report = RefreshReport()
-    by_claim: dict[str, list[ScreenHit]] = defaultdict(list)
-    for hit in session.exec(
-        select(ScreenHit).where(ScreenHit.batch_id == batch_id).order_by(ScreenHit.ordinal)
-    ).scalars():
+    by_claim: dict[str, list[HitRow]] = defaultdict(list)
+    # Plain rows, not ORM objects: thousands of hits and claims are only read here.
+    query = select(*_HIT_READ).where(ScreenHit.batch_id == batch_id).order_by(ScreenHit.ordinal)
+    for hit in session.execute(query):
         by_claim[hit.claim_id].append(hit)
     existing = {
         case.claim_id: case
@@ -139,9 +137,10 @@ def refresh_cases(*, session: Session, batch_id: int, pack: RulePack, actor: str
             .where(BatchClaim.batch_id == batch_id)
         ).scalars()
     }
+    stored = _stored_hits(session, [case.id for case in existing.values()])
     settings: dict[str, ReviewSettings] = {}
     claims = _claims(session, list(by_claim))
-    flagged: dict[str, list[ScreenHit]] = {}
+    flagged: dict[str, list[HitRow]] = {}
     for claim_id, hits in by_claim.items():
         claim = claims.get(claim_id)
         if claim is None:
@@ -152,37 +151,97 @@ def refresh_cases(*, session: Session, batch_id: int, pack: RulePack, actor: str
         if any(hit.action in settings[region].case_actions for hit in hits):
             flagged[claim_id] = hits
     stamp = now()
+    created: list[tuple[ReviewCase, list[HitRow]]] = []
+    changes: list[_Change] = []
     for claim_id, hits in flagged.items():
         claim = claims[claim_id]
         config = settings[claim.treatment_region]
         case = existing.get(claim_id)
         if case is not None and case.batch_id > batch_id:
             report.unchanged += 1
-            continue
-        if case is None:
-            _create_case(session, claim, hits, config, batch_id, actor, stamp)
+        elif case is None:
+            created.append((_new_case(claim, hits, config, batch_id, stamp), hits))
             report.created += 1
         else:
-            outcome = _refresh_case(session, case, claim, hits, config, batch_id, actor, stamp)
+            outcome = _refresh_case(
+                session, case, stored.get(case.id, {}), claim, hits, config, batch_id, stamp, changes
+            )
             setattr(report, outcome, getattr(report, outcome) + 1)
     for claim_id, case in existing.items():
         if claim_id not in flagged and case.batch_id <= batch_id:
-            outcome = _unflag_case(session, case, batch_id, actor, stamp)
+            outcome = _unflag_case(session, case, stored.get(case.id, {}), batch_id, stamp, changes)
             setattr(report, outcome, getattr(report, outcome) + 1)
+    session.add_all(case for case, _ in created)
+    save(session, None)  # one flush: ids for the new cases, version-checked updates of the others
+    for case, hits in created:
+        session.add_all(_case_hit(case.id, hit) for hit in hits)
+        after_hits = {hit.rule_id: evidence_hash(hit) for hit in hits}
+        changes.append(_Change(case, "created", None, after_hits))
+    auditlog.append_many(
+        session=session,
+        actor=actor,
+        changes=[
+            (
+                CASE,
+                change.case.id,
+                change.action,
+                change.before,
+                case_state(change.case, change.after_hits) | {"batch_id": batch_id},
+            )
+            for change in sorted(changes, key=lambda c: c.case.id)
+        ],
+    )
     _commit(session)
     return report
 
 
-def _claims(session: Session, claim_ids: list[str]) -> dict[str, Claim]:
-    found: dict[str, Claim] = {}
+@dataclass
+class _Change:
+    case: ReviewCase
+    action: str
+    before: dict[str, Any] | None
+    after_hits: dict[str, str]
+
+
+_HIT_READ = [
+    getattr(ScreenHit, name)
+    for name in (
+        "claim_id",
+        "rule_id",
+        "batch_id",
+        "family",
+        "severity",
+        "action",
+        "amount_at_risk",
+        "message",
+        "evidence",
+    )
+]
+_CLAIM_READ = [getattr(Claim, name) for name in (
+    "claim_id", "patient_id", "hospital_id", "treatment_region", "insured_region", "payment_scheme", "group_code",
+    "discharge_date", "total_cost",
+)]  # fmt: skip
+
+
+def _claims(session: Session, claim_ids: list[str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
     for start in range(0, len(claim_ids), 500):
         part = claim_ids[start : start + 500]
-        for claim in session.exec(select(Claim).where(Claim.claim_id.in_(part))).scalars():
+        for claim in session.execute(select(*_CLAIM_READ).where(Claim.claim_id.in_(part))):
             found[claim.claim_id] = claim
     return found
 
 
-def _scores(hits: Sequence[ScreenHit | ReviewCaseHit], config: ReviewSettings) -> tuple[str, float, float]:
+def _stored_hits(session: Session, case_ids: list[int | None]) -> dict[int, dict[str, ReviewCaseHit]]:
+    found: dict[int, dict[str, ReviewCaseHit]] = defaultdict(dict)
+    for start in range(0, len(case_ids), 500):
+        part = case_ids[start : start + 500]
+        for row in session.exec(select(ReviewCaseHit).where(ReviewCaseHit.case_id.in_(part))).scalars():
+            found[row.case_id][row.rule_id] = row
+    return found
+
+
+def _scores(hits: Sequence[HitRow], config: ReviewSettings) -> tuple[str, float, float]:
     """Severity (the heaviest), amount at risk (sum) and priority (Σ amount × severity weight) of hits."""
     severity = max((hit.severity for hit in hits), key=config.weight)
     amount = round(sum(hit.amount_at_risk for hit in hits), 2)
@@ -190,7 +249,7 @@ def _scores(hits: Sequence[ScreenHit | ReviewCaseHit], config: ReviewSettings) -
     return severity, amount, priority
 
 
-def _claim_fields(case: ReviewCase, claim: Claim) -> None:
+def _claim_fields(case: ReviewCase, claim: ClaimRow) -> None:
     case.patient_id = claim.patient_id
     case.hospital_id = claim.hospital_id
     case.region = claim.treatment_region
@@ -202,17 +261,11 @@ def _claim_fields(case: ReviewCase, claim: Claim) -> None:
     case.total_cost = claim.total_cost
 
 
-def _create_case(
-    session: Session,
-    claim: Claim,
-    hits: list[ScreenHit],
-    config: ReviewSettings,
-    batch_id: int,
-    actor: str,
-    stamp: datetime,
+def _new_case(
+    claim: ClaimRow, hits: list[HitRow], config: ReviewSettings, batch_id: int, stamp: datetime
 ) -> ReviewCase:
     severity, amount, priority = _scores(hits, config)
-    case = ReviewCase(
+    return ReviewCase(
         claim_id=claim.claim_id, batch_id=batch_id, patient_id=claim.patient_id, hospital_id=claim.hospital_id,
         region=claim.treatment_region, insured_region=claim.insured_region, payment_scheme=claim.payment_scheme,
         group_code=claim.group_code, discharge_date=claim.discharge_date, period=period_of(claim.discharge_date),
@@ -220,46 +273,35 @@ def _create_case(
         rules=",".join(hit.rule_id for hit in hits), due_date=stamp.date() + timedelta(days=config.due_days),
         created_at=stamp, updated_at=stamp,
     )  # fmt: skip
-    session.add(case)
-    session.flush()
-    for hit in hits:
-        session.add(_case_hit(case.id, hit))
-    auditlog.append(
-        session=session, actor=actor, entity=CASE, entity_id=case.id, action="created",
-        after=case_state(case, {hit.rule_id: evidence_hash(hit) for hit in hits}) | {"batch_id": batch_id},
-    )  # fmt: skip
-    return case
 
 
-def _case_hit(case_id: int | None, hit: ScreenHit) -> ReviewCaseHit:
+def _case_hit(case_id: int | None, hit: HitRow) -> ReviewCaseHit:
     return ReviewCaseHit(
         case_id=case_id, rule_id=hit.rule_id, batch_id=hit.batch_id, family=hit.family, severity=hit.severity,
         action=hit.action, amount_at_risk=hit.amount_at_risk, message=hit.message, evidence_hash=evidence_hash(hit),
     )  # fmt: skip
 
 
-def _stored_hits(session: Session, case_id: int | None) -> dict[str, ReviewCaseHit]:
-    rows = session.exec(select(ReviewCaseHit).where(ReviewCaseHit.case_id == case_id)).scalars()
-    return {row.rule_id: row for row in rows}
+HIT_COLUMNS = ("batch_id", "family", "severity", "action", "amount_at_risk", "message", "evidence_hash")
 
 
 def _refresh_case(
     session: Session,
     case: ReviewCase,
-    claim: Claim,
-    hits: list[ScreenHit],
+    stored: dict[str, ReviewCaseHit],
+    claim: ClaimRow,
+    hits: list[HitRow],
     config: ReviewSettings,
     batch_id: int,
-    actor: str,
     stamp: datetime,
+    changes: list[_Change],
 ) -> str:
-    stored = _stored_hits(session, case.id)
     before_hits = {rule: row.evidence_hash for rule, row in stored.items() if row.present}
     after_hits = {hit.rule_id: evidence_hash(hit) for hit in hits}
     if before_hits == after_hits and case.status != "withdrawn" and case.batch_id == batch_id:
         for hit in hits:  # same evidence; keep the wording of the newest screen
-            stored[hit.rule_id].message = hit.message
-            stored[hit.rule_id].batch_id = hit.batch_id
+            if stored[hit.rule_id].message != hit.message:
+                stored[hit.rule_id].message = hit.message
         return "unchanged"
     before = case_state(case, before_hits)
     new_rules = [rule for rule in after_hits if rule not in before_hits]
@@ -270,15 +312,7 @@ def _refresh_case(
             session.add(_case_hit(case.id, hit))
             continue
         fresh = _case_hit(case.id, hit)
-        for name in (
-            "batch_id",
-            "family",
-            "severity",
-            "action",
-            "amount_at_risk",
-            "message",
-            "evidence_hash",
-        ):
+        for name in HIT_COLUMNS:
             setattr(row, name, getattr(fresh, name))
         row.present = True
     for rule, row in stored.items():
@@ -288,26 +322,28 @@ def _refresh_case(
     case.severity, case.amount_at_risk, case.priority = _scores(hits, config)
     case.rules = ",".join(after_hits)
     case.batch_id = batch_id
-    outcome, action = "refreshed", "refreshed"
+    outcome = "refreshed"
     reasons = [f"new hit {rule}" for rule in new_rules] + [f"evidence of {rule} changed" for rule in changed]
     if case.status in ("decided", "closed", "withdrawn") and reasons:
         was = case.status
         case.reopen_reason = f"re-screen of batch {batch_id}: " + "; ".join(reasons) + f" (was {was})"
         case.status = "triaged" if case.assignee else "new"
         case.due_date = stamp.date() + timedelta(days=config.due_days)
-        outcome, action = "reopened", "reopened"
+        outcome = "reopened"
     case.updated_at = stamp
     session.add(case)
-    session.flush()
-    auditlog.append(
-        session=session, actor=actor, entity=CASE, entity_id=case.id, action=action,
-        before=before, after=case_state(case, after_hits) | {"batch_id": batch_id},
-    )  # fmt: skip
+    changes.append(_Change(case, outcome, before, after_hits))
     return outcome
 
 
-def _unflag_case(session: Session, case: ReviewCase, batch_id: int, actor: str, stamp: datetime) -> str:
-    stored = _stored_hits(session, case.id)
+def _unflag_case(
+    session: Session,
+    case: ReviewCase,
+    stored: dict[str, ReviewCaseHit],
+    batch_id: int,
+    stamp: datetime,
+    changes: list[_Change],
+) -> str:
     before_hits = {rule: row.evidence_hash for rule, row in stored.items() if row.present}
     if not before_hits and case.batch_id == batch_id:
         return "unchanged"
@@ -317,19 +353,14 @@ def _unflag_case(session: Session, case: ReviewCase, batch_id: int, actor: str, 
     case.batch_id = batch_id
     outcome = "refreshed"
     if case.status in ("new", "triaged", "scheduled"):
-        for agenda in session.exec(
-            select(MeetingCase).where(MeetingCase.case_id == case.id, MeetingCase.outcome == "pending")
-        ).scalars():
+        query = select(MeetingCase).where(MeetingCase.case_id == case.id, MeetingCase.outcome == "pending")
+        for agenda in session.exec(query).scalars():
             agenda.outcome = "withdrawn"
         case.status = "withdrawn"
         outcome = "withdrawn"
     case.updated_at = stamp
     session.add(case)
-    session.flush()
-    auditlog.append(
-        session=session, actor=actor, entity=CASE, entity_id=case.id, action=outcome,
-        before=before, after=case_state(case, {}) | {"batch_id": batch_id},
-    )  # fmt: skip
+    changes.append(_Change(case, outcome, before, {}))
     return outcome
 
 
@@ -439,7 +470,7 @@ def _commit(session: Session, case: ReviewCase | None = None) -> None:
         raise _conflict(session, case) from exc
 
 
-def save(session: Session, case: ReviewCase) -> None:
+def save(session: Session, case: ReviewCase | None) -> None:
     """Flush a changed case: its UPDATE checks the version read; a lost race is a ConflictError (rolled back)."""
     try:
         session.flush()

@@ -14,13 +14,14 @@ from operator import itemgetter
 from typing import Any
 
 import sqlmodel
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlmodel import Session
 
 from drgaudit.casebook.bulk import LOOKUP_KEYS
 from drgaudit.casebook.models import BatchClaim, Claim, GroupEntry, Hospital, ImportBatch
 from drgaudit.casebook.writers import CLAIM_FIELDS, claim_from_values
 from drgaudit.contract import FIELDS_BY_KIND
+from drgaudit.engine.indicators import CaseMix
 
 _claim = Claim.__table__
 _batch_claim = BatchClaim.__table__
@@ -76,7 +77,9 @@ def claims_for_patients(
     return found
 
 
-def iter_batch_patient_ids(*, session: Session, batch_id: int, chunk_patients: int = 1000) -> Iterator[list[str]]:
+def iter_batch_patient_ids(
+    *, session: Session, batch_id: int, chunk_patients: int = 1000
+) -> Iterator[list[str]]:
     """The patients of a batch in patient_id order, a list of `chunk_patients` at a time (keyset pages)."""
     link = _batch_claim.c
     after: str | None = None
@@ -84,7 +87,11 @@ def iter_batch_patient_ids(*, session: Session, batch_id: int, chunk_patients: i
         page = select(link.patient_id).where(link.batch_id == batch_id)
         if after is not None:
             page = page.where(link.patient_id > after)
-        patients = list(session.exec(page.group_by(link.patient_id).order_by(link.patient_id).limit(chunk_patients)).scalars())
+        patients = list(
+            session.exec(
+                page.group_by(link.patient_id).order_by(link.patient_id).limit(chunk_patients)
+            ).scalars()
+        )
         if not patients:
             return
         yield patients
@@ -98,7 +105,9 @@ def batch_claim_ids(*, session: Session, batch_id: int, patient_ids: Iterable[st
     link = _batch_claim.c
     for start in range(0, len(wanted), LOOKUP_KEYS):
         rows = session.exec(
-            select(link.patient_id, link.claim_id).where(link.batch_id == batch_id, link.patient_id.in_(wanted[start : start + LOOKUP_KEYS]))
+            select(link.patient_id, link.claim_id).where(
+                link.batch_id == batch_id, link.patient_id.in_(wanted[start : start + LOOKUP_KEYS])
+            )
         )
         for patient_id, claim_id in rows:
             found[patient_id].add(claim_id)
@@ -116,6 +125,34 @@ def batch_admit_range(*, session: Session, batch_id: int) -> tuple[date, date] |
     if row is None or row[0] is None:
         return None
     return row[0], row[1]
+
+
+def batch_case_mix(*, session: Session, batch_id: int) -> list[CaseMix]:
+    """Per hospital: the batch's cross-region DRG claims in a real group, and how many claim CC/MCC (digit 1 or 3)."""
+    c, link = _claim.c, _batch_claim.c
+    last_digit = func.substr(c.group_code, func.length(c.group_code), 1)
+    claims_with_cc = func.sum(case((last_digit.in_(("1", "3")), 1), else_=0))
+    rows = session.exec(
+        select(c.hospital_id, func.count(), claims_with_cc)
+        .join(_batch_claim, link.claim_id == c.claim_id)
+        .where(
+            link.batch_id == batch_id,
+            c.payment_scheme == "DRG",
+            c.insured_region != c.treatment_region,
+            c.group_code.is_not(None),
+            c.group_code != "0000",
+            c.group_code.not_like("%QY"),
+        )
+        .group_by(c.hospital_id)
+        .order_by(c.hospital_id)
+    )
+    return [CaseMix(hospital_id, int(cases), int(with_cc or 0)) for hospital_id, cases, with_cc in rows]
+
+
+def latest_batch_of_claim(*, session: Session, claim_id: str) -> int | None:
+    """The most recent import batch that brought this claim, or None."""
+    link = _batch_claim.c
+    return session.exec(select(func.max(link.batch_id)).where(link.claim_id == claim_id)).first()[0]
 
 
 def get_claim(*, session: Session, claim_id: str) -> dict[str, Any] | None:

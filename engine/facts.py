@@ -9,13 +9,38 @@ from typing import Any
 
 from drgaudit.contract import CLAIM_FIELDS, GROUPED_SCHEMES, is_cross_region
 from drgaudit.engine.codes import CodeTables
+from drgaudit.engine.indicators import NO_INDICATORS
 from drgaudit.engine.pack import RulePack
+from drgaudit.engine.payment import (
+    UNKNOWN,
+    PaymentEstimate,
+    RatioLimits,
+    fee_for_service_payment,
+    group_standard,
+    grouped_payment,
+    per_diem_payment,
+    ratio_limits,
+    ungroupable_payment,
+)
 from drgaudit.engine.vocabulary import ZERO_WHEN_MISSING
 
 _EMPTY_CLAIM: dict[str, Any] = {f.name: None for f in CLAIM_FIELDS}
 _CLAIM_DATES = tuple(f.name for f in CLAIM_FIELDS if f.type == "date")
-_FEE_KEYS = ("fee_drug", "fee_material", "fee_lab", "fee_exam", "fee_treatment", "fee_surgery", "fee_nursing", "fee_bed", "fee_other")
+_FEE_KEYS = (
+    "fee_drug",
+    "fee_material",
+    "fee_lab",
+    "fee_exam",
+    "fee_treatment",
+    "fee_surgery",
+    "fee_nursing",
+    "fee_bed",
+    "fee_other",
+)
 UNGROUPABLE = ("0000", "QY")
+# The second character of a CHS-DRG ADRG code tells its kind: A-J surgical, K-Q non-OR procedure, R-Z medical.
+_SURGICAL, _PROCEDURE = "ABCDEFGHIJ", "KLMNOPQ"
+_UNKNOWN_PAYMENT = PaymentEstimate(None, UNKNOWN, None)
 
 
 @dataclass
@@ -30,10 +55,15 @@ class ReferenceData:
     groups: dict[tuple[str, str, str], dict[str, Any]]
     codes: CodeTables
     pack: RulePack
+    # hospital id -> its case-mix indicators over the screened batch (engine.indicators)
+    indicators: dict[str, dict[str, Any]] = field(default_factory=dict)
     _siblings: dict[tuple[str, str, str], list[tuple[str, float]]] = field(default_factory=dict, repr=False)
-    _hospital_facts: dict[str, tuple[dict[str, Any], int | None, dt.date | None]] = field(default_factory=dict, repr=False)
+    _hospital_facts: dict[str, tuple[dict[str, Any], int | None, dt.date | None]] = field(
+        default_factory=dict, repr=False
+    )
     _group_facts: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict, repr=False)
     _payments: dict[tuple, float | None] = field(default_factory=dict, repr=False)
+    _limits: dict[tuple[str, str], RatioLimits | None] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         for (region, scheme, code), group in sorted(self.groups.items()):
@@ -49,7 +79,11 @@ class ReferenceData:
         if cached is None:
             hospital = self.hospitals.get(hospital_id)
             if hospital is None:
-                cached = (dict(_UNKNOWN_HOSPITAL), None, None)
+                cached = (
+                    {**_UNKNOWN_HOSPITAL, **self.indicators.get(hospital_id, NO_INDICATORS)},
+                    None,
+                    None,
+                )
             else:
                 level = int(hospital["level"]) if hospital.get("level") is not None else None
                 designated = hospital.get("designated_on")
@@ -60,6 +94,7 @@ class ReferenceData:
                     "hospital__region": hospital.get("region"),
                     "hospital__level": level,
                     "hospital__designated_on": to_ordinal(designated),
+                    **self.indicators.get(hospital_id, NO_INDICATORS),
                 }
                 cached = (facts, level, designated)
             self._hospital_facts[hospital_id] = cached
@@ -87,21 +122,21 @@ class ReferenceData:
             self._group_facts[key] = cached
         return cached
 
-    def case_payment(self, key: tuple[str, str, str], weight: float, level: int | None, cross: bool) -> float | None:
-        """Weight x rate x level coefficient (x the cross-region coefficient) in the treatment region."""
+    def group_standard(
+        self, key: tuple[str, str, str], weight: float, level: int | None, cross: bool
+    ) -> float | None:
+        """The group standard payment in the treatment region (see engine.payment), memoised."""
         memo = (key, level, cross)
         if memo not in self._payments:
-            region = self.pack.region(key[0])
-            rate = region.settings.get("drg_rate") if key[1] == "DRG" else region.settings.get("dip_point_value")
-            coefficient = region.level_coefficient(level)
-            payment = None
-            if rate is not None and coefficient is not None:
-                payment = weight * float(rate) * coefficient
-                if cross:
-                    payment *= float(region.settings.get("cross_region_coefficient", 1.0))
-                payment = round(payment, 2)
-            self._payments[memo] = payment
+            self._payments[memo] = group_standard(self.pack.region(key[0]), key[1], weight, level, cross)
         return self._payments[memo]
+
+    def ratio_limits(self, region: str, scheme: str) -> RatioLimits | None:
+        """The region's high/low/extreme cost-ratio thresholds of a scheme, memoised."""
+        memo = (region, scheme)
+        if memo not in self._limits:
+            self._limits[memo] = ratio_limits(self.pack.region(region), scheme)
+        return self._limits[memo]
 
 
 _UNKNOWN_HOSPITAL: dict[str, Any] = {
@@ -123,6 +158,7 @@ _NO_GROUP: dict[str, Any] = {
     "los_ratio": None,
     "case_payment": None,
 }
+_NO_LIMITS: dict[str, Any] = {"high_ratio_limit": None, "low_ratio_limit": None, "extreme_ratio_limit": None}
 
 
 def to_ordinal(value: dt.date | None) -> int | None:
@@ -140,6 +176,14 @@ def is_ungroupable(group_code: str | None) -> bool:
     if not group_code:
         return False
     return group_code == UNGROUPABLE[0] or group_code.upper().endswith(UNGROUPABLE[1])
+
+
+def group_type(group_code: str) -> str | None:
+    """surgical, procedure or medical, from the second character of a DRG code (None if not a letter)."""
+    kind = group_code[1:2].upper()
+    if not kind.isalpha():
+        return None
+    return "surgical" if kind in _SURGICAL else "procedure" if kind in _PROCEDURE else "medical"
 
 
 def claim_facts(claim: dict[str, Any], ref: ReferenceData) -> dict[str, Any]:
@@ -192,17 +236,41 @@ def claim_facts(claim: dict[str, Any], ref: ReferenceData) -> dict[str, Any]:
     f.update(hospital)
     f["days_since_designation"] = (admit - designated).days if designated else None
 
-    key = (claim["treatment_region"], scheme, group_code)
+    f["group_type"] = group_type(group_code) if grouped and scheme == "DRG" else None
+    region = claim["treatment_region"]
+    key = (region, scheme, group_code)
     group = ref.group_facts(key) if grouped else None
+    limits = ref.ratio_limits(region, scheme) if grouped else None
+    if limits is not None:
+        f["high_ratio_limit"], f["low_ratio_limit"], f["extreme_ratio_limit"] = (
+            limits.high,
+            limits.low,
+            limits.extreme,
+        )
+    else:
+        f.update(_NO_LIMITS)
     if group:
         f.update(group)
         avg_cost, avg_los = group["group__avg_cost"], group["group__avg_los"]
         f["cost_ratio"] = total / avg_cost if avg_cost > 0 else None
         f["los_ratio"] = f["los_days"] / avg_los if avg_los else None
-        f["case_payment"] = ref.case_payment(key, group["group__weight"], level, f["is_cross_region"])
+        standard = ref.group_standard(key, group["group__weight"], level, f["is_cross_region"])
+        f["case_payment"] = standard
+        assert limits is not None
+        estimate = grouped_payment(ref.pack.region(region), scheme, standard, limits, total, avg_cost)
     else:
         f.update(_NO_GROUP)
         f["group__siblings"] = []
+        if ungroupable:
+            estimate = ungroupable_payment(ref.pack.region(region), total)
+        elif scheme == "PER_DIEM":
+            estimate = per_diem_payment(ref.pack.region(region), f["los_days"], claim.get("dept_code"), level)
+        elif scheme == "FFS":
+            estimate = fee_for_service_payment(total)
+        else:
+            estimate = _UNKNOWN_PAYMENT
+    f["payment_estimate"] = estimate.amount
+    f["payment_kind"] = estimate.kind
     return f
 
 
@@ -227,10 +295,14 @@ def add_history_facts(facts: list[dict[str, Any]], windows: Iterable[int] = ()) 
         current["prev_dx_category"] = prev["dx_category"] if prev else None
         current["days_since_prev_discharge"] = admit - prev["discharge_date"] if prev else None
         current["prev_same_hospital_claim_id"] = prev_same["claim_id"] if prev_same else None
-        current["days_since_prev_discharge_same_hospital"] = admit - prev_same["discharge_date"] if prev_same else None
+        current["days_since_prev_discharge_same_hospital"] = (
+            admit - prev_same["discharge_date"] if prev_same else None
+        )
         counts = {}
         for days in all_windows:
-            counts[days] = sum(1 for other in facts[: index + 1] if admit - days < other["admit_date"] <= admit)
+            counts[days] = sum(
+                1 for other in facts[: index + 1] if admit - days < other["admit_date"] <= admit
+            )
         current["admissions_90d"] = counts[90]
         current["admissions_365d"] = counts[365]
         current["_admissions"] = counts

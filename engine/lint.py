@@ -10,7 +10,9 @@ from drgaudit.contract import field_map
 from drgaudit.engine.checker import check_expression, rule_scope
 from drgaudit.engine.exceptions import RuleFileError
 from drgaudit.engine.expr import Ref, walk
+from drgaudit.engine.indicators import INDICATOR_KEYS
 from drgaudit.engine.pack import RulePack
+from drgaudit.engine.payment import RATIO_SETTINGS
 from drgaudit.engine.rule import Rule, check_param_bounds, param_value_ok
 from drgaudit.engine.suggest import did_you_mean
 from drgaudit.engine.vocabulary import BOOL, EARLIER, NUMBER, PARAMS
@@ -39,7 +41,11 @@ def check_expressions(pack: RulePack) -> Issues:
             if name not in used:
                 warnings.append(_warning(param.position, f"param `{name}` of {rule.id} is never used"))
         if rule.pair and not _uses_earlier(rule):
-            warnings.append(_warning(rule.data.value_at("pair"), f"{rule.id} is a pair rule but no condition names `earlier.`"))
+            warnings.append(
+                _warning(
+                    rule.data.value_at("pair"), f"{rule.id} is a pair rule but no condition names `earlier.`"
+                )
+            )
     return errors, warnings
 
 
@@ -61,7 +67,9 @@ def _params_used(rule: Rule) -> set[str]:
 
 
 def _uses_earlier(rule: Rule) -> bool:
-    return any(isinstance(n, Ref) and n.path[0] == EARLIER for e in _all_expressions(rule) for n in walk(e.root))
+    return any(
+        isinstance(n, Ref) and n.path[0] == EARLIER for e in _all_expressions(rule) for n in walk(e.root)
+    )
 
 
 def check_ids(pack: RulePack) -> Issues:
@@ -74,7 +82,10 @@ def check_ids(pack: RulePack) -> Issues:
         for i, later in enumerate(versions):
             for earlier in versions[:i]:
                 if _overlap(earlier, later):
-                    same = earlier.effective_from == later.effective_from and earlier.effective_to == later.effective_to
+                    same = (
+                        earlier.effective_from == later.effective_from
+                        and earlier.effective_to == later.effective_to
+                    )
                     what = "duplicate rule id" if same else "overlapping effective ranges for rule id"
                     errors.append(
                         RuleFileError(
@@ -97,34 +108,63 @@ def check_examples(pack: RulePack) -> Issues:
     """Every active rule carries examples that must and must not hit; example fields exist."""
     errors: list[RuleFileError] = []
     warnings: list[RuleFileError] = []
-    kinds = {"claim": field_map("claims"), "hospital": field_map("hospitals"), "group": field_map("groups")}
+    kinds: dict[str, Any] = {
+        "claim": field_map("claims"),
+        "hospital": field_map("hospitals"),
+        "group": field_map("groups"),
+    }
+    example_hospital = {**kinds["hospital"], **dict.fromkeys(INDICATOR_KEYS)}
     for rule in pack.rules:
         expects = {e.expect for e in rule.examples}
         if not rule.examples:
             # Active rules must prove themselves; drafts may be written before their examples.
             severity = "error" if rule.status == "active" else "warning"
             issue = RuleFileError(
-                rule.data.value_at("id"), f"rule {rule.id} has no examples", "add examples: {hit: [...], miss: [...]}", code="lint", severity=severity
+                rule.data.value_at("id"),
+                f"rule {rule.id} has no examples",
+                "add examples: {hit: [...], miss: [...]}",
+                code="lint",
+                severity=severity,
             )
             (errors if severity == "error" else warnings).append(issue)
         else:
             for missing in sorted({"hit", "miss"} - expects):
                 warnings.append(_warning(rule.data.value_at("examples"), f"rule {rule.id} has no `{missing}` example"))
         for example in rule.examples:
-            records: list[tuple[str, Any]] = [("claim", example.claim), ("hospital", example.hospital), ("group", example.group)]
-            records += [("claim", h) for h in example.history]
-            for kind, record in records:
+            records: list[tuple[str, Any, Any]] = [
+                ("claim", example.claim, kinds["claim"]), ("hospital", example.hospital, example_hospital), ("group", example.group, kinds["group"]),
+            ]  # fmt: skip
+            records += [("claim", h, kinds["claim"]) for h in example.history]
+            records += [("hospital", h, kinds["hospital"]) for h in example.other_hospitals]
+            for kind, record, known in records:
                 if not isinstance(record, YMap):
                     continue
                 for key in record:
-                    if key not in kinds[kind]:
+                    if key not in known:
                         errors.append(
-                            RuleFileError(record.key_at(key), f"unknown {kind} field `{key}` in an example", did_you_mean(str(key), kinds[kind]), code="lint")
+                            RuleFileError(
+                                record.key_at(key),
+                                f"unknown {kind} field `{key}` in an example",
+                                did_you_mean(str(key), known),
+                                code="lint",
+                            )
                         )
-    for kind, record in (("claim", pack.example_defaults.claim), ("hospital", pack.example_defaults.hospital), ("group", pack.example_defaults.group), ("claim", pack.example_defaults.history_claim)):
+    for kind, record in (
+        ("claim", pack.example_defaults.claim),
+        ("hospital", pack.example_defaults.hospital),
+        ("group", pack.example_defaults.group),
+        ("claim", pack.example_defaults.history_claim),
+    ):
         for key in record:
             if key not in kinds[kind]:
-                errors.append(RuleFileError(record.key_at(key), f"unknown {kind} field `{key}`", did_you_mean(str(key), kinds[kind]), code="lint"))
+                errors.append(
+                    RuleFileError(
+                        record.key_at(key),
+                        f"unknown {kind} field `{key}`",
+                        did_you_mean(str(key), kinds[kind]),
+                        code="lint",
+                    )
+                )
     return errors, warnings
 
 
@@ -135,18 +175,61 @@ def check_region_overrides(pack: RulePack) -> Issues:
     for config in pack.regions.values():
         for rule_id, override in config.overrides.items():
             rule = ids.get(rule_id)
+            if rule is None and rule_id in pack.declared_ids:
+                continue  # the rule itself failed to parse and is reported there
             if rule is None:
-                errors.append(RuleFileError(override.position, f"region {config.code} overrides unknown rule `{rule_id}`", did_you_mean(rule_id, ids), code="lint"))
+                errors.append(
+                    RuleFileError(
+                        override.position,
+                        f"region {config.code} overrides unknown rule `{rule_id}`",
+                        did_you_mean(rule_id, ids),
+                        code="lint",
+                    )
+                )
                 continue
             for name, value in override.params.items():
                 pos = override.param_positions[name]
                 param = rule.params.get(name)
                 if param is None:
-                    errors.append(RuleFileError(pos, f"rule {rule_id} has no param `{name}`", did_you_mean(name, rule.params), code="lint"))
+                    errors.append(
+                        RuleFileError(
+                            pos,
+                            f"rule {rule_id} has no param `{name}`",
+                            did_you_mean(name, rule.params),
+                            code="lint",
+                        )
+                    )
                 elif not param_value_ok(param.type, value):
-                    errors.append(RuleFileError(pos, f"param `{name}` of {rule_id} must be of type {param.type}, got {value!r}", code="lint"))
+                    errors.append(
+                        RuleFileError(
+                            pos,
+                            f"param `{name}` of {rule_id} must be of type {param.type}, got {value!r}",
+                            code="lint",
+                        )
+                    )
                 else:
                     check_param_bounds(param, value, pos, errors)
+    return errors, []
+
+
+def check_payment_settings(pack: RulePack) -> Issues:
+    """Each region's cost-ratio thresholds, merged over the national ones, satisfy low < high <= extreme."""
+    errors: list[RuleFileError] = []
+    for config in [pack.national, *(pack.regions[code] for code in sorted(pack.regions))]:
+        merged = pack.region(config.code)
+        for names in RATIO_SETTINGS.values():
+            values = [merged.settings.get(name) for name in names]
+            if any(not isinstance(v, (int, float)) for v in values):
+                continue
+            high, low, extreme = values
+            if not 0 < low < high <= extreme:
+                name = next((n for n in names if n in config.setting_positions), names[0])
+                position = config.setting_positions.get(name, config.position)
+                errors.append(RuleFileError(
+                    position,
+                    f"region {config.code}: {names[1]} ({low}) < {names[0]} ({high}) <= {names[2]} ({extreme}) must hold",
+                    code="lint",
+                ))  # fmt: skip
     return errors, []
 
 
@@ -171,6 +254,7 @@ VALIDATORS: dict[str, Callable[[RulePack], Issues]] = {
     "expressions": check_expressions,
     "examples": check_examples,
     "region_overrides": check_region_overrides,
+    "payment_settings": check_payment_settings,
 }
 
 
@@ -186,5 +270,3 @@ def lint_pack(pack: RulePack) -> Issues:
         found_errors, _ = check_compiles(pack)
         errors.extend(found_errors)
     return errors, warnings
-
-

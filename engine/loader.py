@@ -81,6 +81,7 @@ def read_pack(directory: Path | str | None = None) -> PackCheck:
 
     families: dict[str, str] = {}
     rules: list[Rule] = []
+    declared_ids: set[str] = set()
     for path in sorted(root.glob("*.yaml")):
         if path.name == PACK_FILE:
             continue
@@ -89,7 +90,7 @@ def read_pack(directory: Path | str | None = None) -> PackCheck:
         hashes[path.name] = digest
         if doc is None:
             continue
-        rules.extend(_rules_from_document(doc, digest, families, errors))
+        rules.extend(_rules_from_document(doc, digest, families, declared_ids, errors))
 
     lists: dict[str, NamedList] = {}
     for path in sorted((root / "lists").glob("*.yaml")):
@@ -102,7 +103,13 @@ def read_pack(directory: Path | str | None = None) -> PackCheck:
         if named is None:
             continue
         if named.name != path.stem:
-            errors.append(RuleFileError(doc.data.value_at("name"), f"list `{named.name}` is in a file named {path.name}", f"name the file {named.name}.yaml"))
+            errors.append(
+                RuleFileError(
+                    doc.data.value_at("name"),
+                    f"list `{named.name}` is in a file named {path.name}",
+                    f"name the file {named.name}.yaml",
+                )
+            )
         elif named.name in lists:
             errors.append(RuleFileError(named.position, f"list `{named.name}` is defined twice"))
         else:
@@ -119,7 +126,12 @@ def read_pack(directory: Path | str | None = None) -> PackCheck:
         if config is not None:
             regions[config.code] = config
     if NATIONAL not in regions and not any(e.position.path.endswith(f"{NATIONAL}.yaml") for e in errors):
-        errors.append(RuleFileError(Position(_display(root / "regions" / f"{NATIONAL}.yaml"), 1, 1), "the national defaults file is missing"))
+        errors.append(
+            RuleFileError(
+                Position(_display(root / "regions" / f"{NATIONAL}.yaml"), 1, 1),
+                "the national defaults file is missing",
+            )
+        )
 
     pack = None
     if NATIONAL in regions and defaults is not None:
@@ -133,6 +145,7 @@ def read_pack(directory: Path | str | None = None) -> PackCheck:
             families=families,
             example_defaults=defaults,
             file_hashes=hashes,
+            declared_ids=frozenset(declared_ids),
         )
     warnings: list[RuleFileError] = []
     if pack is not None:
@@ -153,10 +166,16 @@ def load_pack(directory: Path | str | None = None) -> RulePack:
     return check.pack
 
 
-def _read_pack_file(root: Path, errors: list[RuleFileError], hashes: dict[str, str]) -> tuple[ExampleDefaults | None, str]:
+def _read_pack_file(
+    root: Path, errors: list[RuleFileError], hashes: dict[str, str]
+) -> tuple[ExampleDefaults | None, str]:
     path = root / PACK_FILE
     if not path.is_file():
-        errors.append(RuleFileError(Position(_display(path), 1, 1), "the pack file is missing (name and example_defaults)"))
+        errors.append(
+            RuleFileError(
+                Position(_display(path), 1, 1), "the pack file is missing (name and example_defaults)"
+            )
+        )
         return None, root.name
     doc, digest = _read(path, errors)
     hashes[PACK_FILE] = digest
@@ -164,14 +183,27 @@ def _read_pack_file(root: Path, errors: list[RuleFileError], hashes: dict[str, s
         return None, root.name
     data = doc.data
     if not isinstance(data, YMap):
-        errors.append(RuleFileError(Position(doc.path, 1, 1), "pack.yaml must be a mapping with name and example_defaults"))
+        errors.append(
+            RuleFileError(
+                Position(doc.path, 1, 1), "pack.yaml must be a mapping with name and example_defaults"
+            )
+        )
         return None, root.name
     for key in data:
         if key not in PACK_KEYS:
-            errors.append(RuleFileError(data.key_at(key), f"unknown key `{key}` in pack.yaml", did_you_mean(str(key), PACK_KEYS)))
+            errors.append(
+                RuleFileError(
+                    data.key_at(key), f"unknown key `{key}` in pack.yaml", did_you_mean(str(key), PACK_KEYS)
+                )
+            )
     block = data.get("example_defaults")
     if not isinstance(block, YMap):
-        errors.append(RuleFileError(data.value_at("example_defaults"), "pack.yaml needs `example_defaults:` with claim, hospital and group"))
+        errors.append(
+            RuleFileError(
+                data.value_at("example_defaults"),
+                "pack.yaml needs `example_defaults:` with claim, hospital and group",
+            )
+        )
         return None, str(data.get("name") or root.name)
     parts: dict[str, Any] = {}
     for key in DEFAULTS_KEYS:
@@ -182,25 +214,53 @@ def _read_pack_file(root: Path, errors: list[RuleFileError], hashes: dict[str, s
         parts[key] = value
     for key in block:
         if key not in DEFAULTS_KEYS:
-            errors.append(RuleFileError(block.key_at(key), f"unknown key `{key}` in example_defaults", did_you_mean(str(key), DEFAULTS_KEYS)))
+            errors.append(
+                RuleFileError(
+                    block.key_at(key),
+                    f"unknown key `{key}` in example_defaults",
+                    did_you_mean(str(key), DEFAULTS_KEYS),
+                )
+            )
     return ExampleDefaults(**parts), str(data.get("name") or root.name)
 
 
-def _rules_from_document(doc: YamlDocument, digest: str, families: dict[str, str], errors: list[RuleFileError]) -> list[Rule]:
+def _rules_from_document(
+    doc: YamlDocument,
+    digest: str,
+    families: dict[str, str],
+    declared_ids: set[str],
+    errors: list[RuleFileError],
+) -> list[Rule]:
+    """The rules of one rule file; `declared_ids` collects every id written, even of rules that did not parse."""
     data = doc.data
     if not isinstance(data, YMap) or "rules" not in data:
-        errors.append(RuleFileError(Position(doc.path, 1, 1), "a rule file must be a mapping with a `rules:` list"))
+        errors.append(
+            RuleFileError(Position(doc.path, 1, 1), "a rule file must be a mapping with a `rules:` list")
+        )
         return []
     for key in data:
         if key not in RULE_FILE_KEYS:
-            errors.append(RuleFileError(data.key_at(key), f"unknown top-level key `{key}`", did_you_mean(str(key), RULE_FILE_KEYS)))
+            errors.append(
+                RuleFileError(
+                    data.key_at(key), f"unknown top-level key `{key}`", did_you_mean(str(key), RULE_FILE_KEYS)
+                )
+            )
     declared = data.get("families") or YMap()
     if not isinstance(declared, YMap):
-        errors.append(RuleFileError(data.value_at("families"), "`families` must map a new family name to its Chinese label"))
+        errors.append(
+            RuleFileError(
+                data.value_at("families"), "`families` must map a new family name to its Chinese label"
+            )
+        )
     else:
         for name, label in declared.items():
             if not isinstance(name, str) or not name.isidentifier():
-                errors.append(RuleFileError(declared.key_at(name), f"family name `{name}` must be a plain identifier such as ghost_bed"))
+                errors.append(
+                    RuleFileError(
+                        declared.key_at(name),
+                        f"family name `{name}` must be a plain identifier such as ghost_bed",
+                    )
+                )
             else:
                 families[name] = str(label)
     items = data["rules"]
@@ -210,6 +270,8 @@ def _rules_from_document(doc: YamlDocument, digest: str, families: dict[str, str
     local_families = dict(families)
     result = []
     for item in items:
+        if isinstance(item, YMap) and item.get("id") is not None:
+            declared_ids.add(str(item["id"]))
         rule = Rule.from_dict(item, doc=doc, file_hash=digest, families=local_families, errors=errors)
         if rule is not None:
             result.append(rule)

@@ -44,6 +44,8 @@ class RulePack:
     families: dict[str, str]
     example_defaults: ExampleDefaults
     file_hashes: dict[str, str]
+    # Every rule id written in the rule files, also of rules that failed to parse (no cascade of errors).
+    declared_ids: frozenset[str] = frozenset()
     _merged: dict[str, RegionConfig] = field(default_factory=dict, repr=False)
 
     @property

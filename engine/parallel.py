@@ -48,10 +48,11 @@ class ScreenSetup:
     hospitals: dict[str, dict[str, Any]]
     groups: dict[tuple[str, str, str], dict[str, Any]]
     loader: PartitionLoader | None = None
+    indicators: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def screener(self) -> Screener:
         pack = load_pack(self.rules_dir)
-        return Screener(pack, ReferenceData(self.hospitals, self.groups, self.codes, pack))
+        return Screener(pack, ReferenceData(self.hospitals, self.groups, self.codes, pack, self.indicators))
 
 
 Task = list[Partition] | list[str]
@@ -142,7 +143,12 @@ def screen_tasks(
 
 
 def screen_partitions(
-    partitions: Iterable[Partition], setup: ScreenSetup, *, workers: int = 1, chunk_size: int = 200, **options: Any
+    partitions: Iterable[Partition],
+    setup: ScreenSetup,
+    *,
+    workers: int = 1,
+    chunk_size: int = 200,
+    **options: Any,
 ) -> Iterator[Hit]:
     """Every hit of partitions already read, in partition order, screened by `workers` processes."""
     return screen_tasks(chunked(partitions, chunk_size), setup, workers=workers, **options)

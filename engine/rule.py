@@ -23,8 +23,22 @@ RULE_KEYS = (
     "id", "title", "description", "family", "severity", "action", "scope", "schemes", "stage", "status",
     "effective", "params", "pair", "when", "unless", "message", "amount_at_risk", "reference", "examples",
 )  # fmt: skip
-REQUIRED_KEYS = ("id", "title", "family", "severity", "action", "scope", "schemes", "stage", "status", "effective", "when", "message", "amount_at_risk")
-EXAMPLE_KEYS = ("name", "claim", "history", "hospital", "group", "region")
+REQUIRED_KEYS = (
+    "id",
+    "title",
+    "family",
+    "severity",
+    "action",
+    "scope",
+    "schemes",
+    "stage",
+    "status",
+    "effective",
+    "when",
+    "message",
+    "amount_at_risk",
+)
+EXAMPLE_KEYS = ("name", "claim", "history", "hospital", "other_hospitals", "group", "region")
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,7 @@ class Example:
     group: YMap | None
     region: str | None
     position: Position
+    other_hospitals: tuple[YMap, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,10 +131,19 @@ class Rule:
         rule_id = data.get("id")
         if "id" in data and (not isinstance(rule_id, str) or not rule_id.strip()):
             errors.append(RuleFileError(data.value_at("id"), "`id` must be text such as SPLIT-001"))
-        texts = {k: _text(data, k, errors, required=k in REQUIRED_KEYS) for k in ("title", "description", "reference")}
+        texts = {
+            k: _text(data, k, errors, required=k in REQUIRED_KEYS)
+            for k in ("title", "description", "reference")
+        }
 
         known_families = tuple(FAMILIES) + tuple(families)
-        family = _choice(data, "family", known_families, errors, "declare a new family under `families:` at the top of the file")
+        family = _choice(
+            data,
+            "family",
+            known_families,
+            errors,
+            "declare a new family under `families:` at the top of the file",
+        )
         severity = _choice(data, "severity", SEVERITIES, errors)
         action = _choice(data, "action", ACTIONS, errors)
         scope = _choice(data, "scope", SCOPES, errors)
@@ -170,7 +194,11 @@ class Rule:
 def _check_keys(data: YMap, allowed: tuple[str, ...], what: str, errors: list[RuleFileError]) -> None:
     for key in data:
         if key not in allowed:
-            errors.append(RuleFileError(data.key_at(key), f"unknown key `{key}` in a {what}", did_you_mean(str(key), allowed)))
+            errors.append(
+                RuleFileError(
+                    data.key_at(key), f"unknown key `{key}` in a {what}", did_you_mean(str(key), allowed)
+                )
+            )
 
 
 def _text(data: YMap, key: str, errors: list[RuleFileError], *, required: bool) -> str:
@@ -185,7 +213,9 @@ def _text(data: YMap, key: str, errors: list[RuleFileError], *, required: bool) 
     return value.strip()
 
 
-def _choice(data: YMap, key: str, allowed: tuple[str, ...], errors: list[RuleFileError], extra_hint: str | None = None) -> str:
+def _choice(
+    data: YMap, key: str, allowed: tuple[str, ...], errors: list[RuleFileError], extra_hint: str | None = None
+) -> str:
     value = data.get(key)
     if key in data and value not in allowed:
         hint = did_you_mean(str(value), allowed) or f"one of: {', '.join(allowed)}"
@@ -205,7 +235,13 @@ def _schemes(data: YMap, errors: list[RuleFileError]) -> tuple[str, ...]:
         return ()
     for i, item in enumerate(items):
         if item not in SCHEMES:
-            errors.append(RuleFileError(items.item_at(i), f"unknown scheme `{item}`", did_you_mean(str(item), SCHEMES) or f"one of: {', '.join(SCHEMES)}"))
+            errors.append(
+                RuleFileError(
+                    items.item_at(i),
+                    f"unknown scheme `{item}`",
+                    did_you_mean(str(item), SCHEMES) or f"one of: {', '.join(SCHEMES)}",
+                )
+            )
     return tuple(items)
 
 
@@ -214,7 +250,12 @@ def _effective(data: YMap, errors: list[RuleFileError]) -> tuple[dt.date, dt.dat
     if "effective" not in data:
         return dt.date.min, None
     if not isinstance(value, YMap) or "from" not in value:
-        errors.append(RuleFileError(data.value_at("effective"), "`effective` must be a mapping with `from` (and optionally `to`) dates"))
+        errors.append(
+            RuleFileError(
+                data.value_at("effective"),
+                "`effective` must be a mapping with `from` (and optionally `to`) dates",
+            )
+        )
         return dt.date.min, None
     _check_keys(value, ("from", "to"), "effective range", errors)
     start = value.get("from")
@@ -223,7 +264,9 @@ def _effective(data: YMap, errors: list[RuleFileError]) -> tuple[dt.date, dt.dat
         errors.append(RuleFileError(value.value_at("from"), "`from` must be a date written YYYY-MM-DD"))
         start = dt.date.min
     if end is not None and not isinstance(end, dt.date):
-        errors.append(RuleFileError(value.value_at("to"), "`to` must be a date written YYYY-MM-DD (or left out)"))
+        errors.append(
+            RuleFileError(value.value_at("to"), "`to` must be a date written YYYY-MM-DD (or left out)")
+        )
         end = None
     if isinstance(start, dt.date) and isinstance(end, dt.date) and end < start:
         errors.append(RuleFileError(value.value_at("to"), f"`to` {end} is before `from` {start}"))
@@ -250,9 +293,13 @@ def check_param_bounds(param: Param, value: Any, position: Position, errors: lis
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return
     if param.minimum is not None and value < param.minimum:
-        errors.append(RuleFileError(position, f"param `{param.name}` = {value} is below its minimum {param.minimum}"))
+        errors.append(
+            RuleFileError(position, f"param `{param.name}` = {value} is below its minimum {param.minimum}")
+        )
     if param.maximum is not None and value > param.maximum:
-        errors.append(RuleFileError(position, f"param `{param.name}` = {value} is above its maximum {param.maximum}"))
+        errors.append(
+            RuleFileError(position, f"param `{param.name}` = {value} is above its maximum {param.maximum}")
+        )
 
 
 def _params(data: YMap, errors: list[RuleFileError]) -> dict[str, Param]:
@@ -260,30 +307,59 @@ def _params(data: YMap, errors: list[RuleFileError]) -> dict[str, Param]:
     if value is None:
         return {}
     if not isinstance(value, YMap):
-        errors.append(RuleFileError(data.value_at("params"), "`params` must be a mapping of name: {default: ..., type: ...}"))
+        errors.append(
+            RuleFileError(
+                data.value_at("params"), "`params` must be a mapping of name: {default: ..., type: ...}"
+            )
+        )
         return {}
     params: dict[str, Param] = {}
     for name, spec in value.items():
         pos = value.key_at(name)
         if not isinstance(name, str) or not name.isidentifier():
-            errors.append(RuleFileError(pos, f"param name `{name}` must be a plain identifier such as window_days"))
+            errors.append(
+                RuleFileError(pos, f"param name `{name}` must be a plain identifier such as window_days")
+            )
             continue
         if not isinstance(spec, YMap):
             errors.append(
-                RuleFileError(value.value_at(name), f"param `{name}` must be a mapping with at least `default`", f"e.g. {name}: {{default: 15, type: int}}")
+                RuleFileError(
+                    value.value_at(name),
+                    f"param `{name}` must be a mapping with at least `default`",
+                    f"e.g. {name}: {{default: 15, type: int}}",
+                )
             )
             continue
         _check_keys(spec, ("default", "type", "description", "min", "max"), "param", errors)
         if "default" not in spec:
-            errors.append(RuleFileError(pos, f"param `{name}` has no default", "every param needs `default:`; regions may override it", code="lint"))
+            errors.append(
+                RuleFileError(
+                    pos,
+                    f"param `{name}` has no default",
+                    "every param needs `default:`; regions may override it",
+                    code="lint",
+                )
+            )
             continue
         default = spec["default"]
         ptype = spec.get("type") or _infer_param_type(default)
         if ptype not in PARAM_TYPES:
-            errors.append(RuleFileError(spec.value_at("type"), f"unknown param type `{ptype}`", f"one of: {', '.join(PARAM_TYPES)}"))
+            errors.append(
+                RuleFileError(
+                    spec.value_at("type"),
+                    f"unknown param type `{ptype}`",
+                    f"one of: {', '.join(PARAM_TYPES)}",
+                )
+            )
             continue
         if not param_value_ok(ptype, default):
-            errors.append(RuleFileError(spec.value_at("default"), f"default of `{name}` is not of type {ptype}: {default!r}", code="lint"))
+            errors.append(
+                RuleFileError(
+                    spec.value_at("default"),
+                    f"default of `{name}` is not of type {ptype}: {default!r}",
+                    code="lint",
+                )
+            )
             continue
         bounds = []
         for key in ("min", "max"):
@@ -310,7 +386,9 @@ def _infer_param_type(value: Any) -> str:
     return "text"
 
 
-def _expression_at(text: Any, pos: Position, doc: YamlDocument, errors: list[RuleFileError]) -> Expression | None:
+def _expression_at(
+    text: Any, pos: Position, doc: YamlDocument, errors: list[RuleFileError]
+) -> Expression | None:
     if isinstance(text, bool):
         text = "true" if text else "false"
     elif isinstance(text, (int, float)):
@@ -325,7 +403,9 @@ def _expression_at(text: Any, pos: Position, doc: YamlDocument, errors: list[Rul
         return None
 
 
-def _conditions(data: YMap, key: str, doc: YamlDocument, errors: list[RuleFileError], *, required: bool) -> tuple[Expression, ...]:
+def _conditions(
+    data: YMap, key: str, doc: YamlDocument, errors: list[RuleFileError], *, required: bool
+) -> tuple[Expression, ...]:
     value = data.get(key)
     if value is None:
         return ()
@@ -343,7 +423,9 @@ def _conditions(data: YMap, key: str, doc: YamlDocument, errors: list[RuleFileEr
     return tuple(result)
 
 
-def _expression_value(data: YMap, key: str, doc: YamlDocument, errors: list[RuleFileError]) -> Expression | None:
+def _expression_value(
+    data: YMap, key: str, doc: YamlDocument, errors: list[RuleFileError]
+) -> Expression | None:
     if key not in data:
         return None
     return _expression_at(data[key], data.value_at(key), doc, errors)
@@ -369,7 +451,11 @@ def _examples(data: YMap, errors: list[RuleFileError]) -> tuple[Example, ...]:
     if value is None:
         return ()
     if not isinstance(value, YMap):
-        errors.append(RuleFileError(data.value_at("examples"), "`examples` must be a mapping with `hit:` and `miss:` lists"))
+        errors.append(
+            RuleFileError(
+                data.value_at("examples"), "`examples` must be a mapping with `hit:` and `miss:` lists"
+            )
+        )
         return ()
     _check_keys(value, ("hit", "miss"), "examples block", errors)
     result = []
@@ -398,11 +484,25 @@ def _example(item: Any, expect: str, pos: Position, errors: list[RuleFileError])
         claim = YMap()
         claim.position, claim.key_positions, claim.value_positions = item.position, {}, {}
     elif not isinstance(claim, YMap):
-        errors.append(RuleFileError(item.value_at("claim"), "`claim` must be a mapping of the fields that differ from the pack's example defaults"))
+        errors.append(
+            RuleFileError(
+                item.value_at("claim"),
+                "`claim` must be a mapping of the fields that differ from the pack's example defaults",
+            )
+        )
     history = item.get("history") or YList()
     if not isinstance(history, YList) or not all(isinstance(h, YMap) for h in history):
         errors.append(RuleFileError(item.value_at("history"), "`history` must be a list of earlier claims"))
         history = YList()
+    other_hospitals = item.get("other_hospitals") or YList()
+    if not isinstance(other_hospitals, YList) or not all(isinstance(h, YMap) for h in other_hospitals):
+        errors.append(
+            RuleFileError(
+                item.value_at("other_hospitals"),
+                "`other_hospitals` must be a list of hospitals (hospital_id, level, ...)",
+            )
+        )
+        other_hospitals = YList()
     for key in ("hospital", "group"):
         if item.get(key) is not None and not isinstance(item[key], YMap):
             errors.append(RuleFileError(item.value_at(key), f"`{key}` must be a mapping of {key} fields"))
@@ -420,4 +520,5 @@ def _example(item: Any, expect: str, pos: Position, errors: list[RuleFileError])
         group=item.get("group"),
         region=region,
         position=pos,
+        other_hospitals=tuple(other_hospitals),
     )

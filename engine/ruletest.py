@@ -10,6 +10,7 @@ from drgaudit.engine.codes import CodeTables
 from drgaudit.engine.exceptions import RuleFileError
 from drgaudit.engine.explain import RuleExplanation, explain_claim
 from drgaudit.engine.facts import ReferenceData
+from drgaudit.engine.indicators import INDICATOR_KEYS, NO_INDICATORS
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.rule import Example, Rule
 from drgaudit.engine.screen import Screener
@@ -46,18 +47,40 @@ def _merged(*parts: dict[str, Any] | None) -> dict[str, Any]:
     return result
 
 
-def _convert(kind: str, raw: dict[str, Any], source: YMap | None, example: Example, errors: list[RuleFileError]) -> dict[str, Any] | None:
+def _convert(
+    kind: str, raw: dict[str, Any], source: YMap | None, example: Example, errors: list[RuleFileError]
+) -> dict[str, Any] | None:
     converter = RowConverter(kind, example.position.path)
     result = converter(example.position.line, raw)
     if isinstance(result, dict):
         return result
     for error in result:
-        position = source.value_at(error.field) if isinstance(source, YMap) and error.field in source else example.position
-        errors.append(RuleFileError(position, f"example `{example.name}`: {error.field}: {error.reason}", code="example"))
+        position = (
+            source.value_at(error.field)
+            if isinstance(source, YMap) and error.field in source
+            else example.position
+        )
+        errors.append(
+            RuleFileError(
+                position, f"example `{example.name}`: {error.field}: {error.reason}", code="example"
+            )
+        )
     return None
 
 
-def build_example(pack: RulePack, example: Example) -> tuple[dict | None, list[dict], dict[str, dict], dict[tuple[str, str, str], dict], list[RuleFileError]]:
+@dataclass
+class ExampleCase:
+    """What one example screens: the claim, its history, hospitals, group entries and hospital indicators."""
+
+    claim: dict[str, Any] | None
+    history: list[dict[str, Any]]
+    hospitals: dict[str, dict[str, Any]]
+    groups: dict[tuple[str, str, str], dict[str, Any]]
+    indicators: dict[str, dict[str, Any]]
+    errors: list[RuleFileError]
+
+
+def build_example(pack: RulePack, example: Example) -> ExampleCase:
     """The claim, history, hospitals and groups of one example, from the pack defaults and its overrides."""
     defaults = pack.example_defaults
     errors: list[RuleFileError] = []
@@ -71,19 +94,34 @@ def build_example(pack: RulePack, example: Example) -> tuple[dict | None, list[d
         if converted:
             history.append(converted)
     regions = {r["treatment_region"] for r in [claim, *history] if r}
-    hospital_raw = _merged(defaults.hospital, {"region": example.region} if example.region else {}, example.hospital)
+    hospital_raw = _merged(
+        defaults.hospital, {"region": example.region} if example.region else {}, example.hospital
+    )
+    indicators = {f"hospital__{k}": hospital_raw.pop(k) for k in INDICATOR_KEYS if k in hospital_raw}
     hospital = _convert("hospitals", hospital_raw, example.hospital, example, errors)
     hospitals = {hospital["hospital_id"]: hospital} if hospital else {}
+    by_hospital = (
+        {hospital["hospital_id"]: {**NO_INDICATORS, **indicators}} if hospital and indicators else {}
+    )
+    for other in example.other_hospitals:
+        converted = _convert("hospitals", _merged(defaults.hospital, other), other, example, errors)
+        if converted:
+            hospitals[converted["hospital_id"]] = converted
     groups: dict[tuple[str, str, str], dict] = {}
-    for raw_group, source in ((defaults.group, None), (_merged(defaults.group, example.group), example.group)):
+    for raw_group, source in (
+        (defaults.group, None),
+        (_merged(defaults.group, example.group), example.group),
+    ):
         for region in sorted(regions):
             group = _convert("groups", {**raw_group, "region": region}, source, example, errors)
             if group:
                 groups[(group["region"], group["scheme"], group["group_code"])] = group
-    return claim, history, hospitals, groups, errors
+    return ExampleCase(claim, history, hospitals, groups, by_hospital, errors)
 
 
-def run_examples(pack: RulePack, codes: CodeTables, *, rule_ids: set[str] | None = None) -> list[ExampleResult]:
+def run_examples(
+    pack: RulePack, codes: CodeTables, *, rule_ids: set[str] | None = None
+) -> list[ExampleResult]:
     """Every example of every (selected) rule, screened on durable-rules and explained."""
     screener = Screener(pack, ReferenceData({}, {}, codes, pack), statuses=STATUSES_TESTED)
     results = []
@@ -91,12 +129,12 @@ def run_examples(pack: RulePack, codes: CodeTables, *, rule_ids: set[str] | None
         if rule.status not in STATUSES_TESTED or (rule_ids and rule.id not in rule_ids):
             continue
         for example in rule.examples:
-            claim, history, hospitals, groups, errors = build_example(pack, example)
-            if errors or claim is None:
-                results.append(ExampleResult(rule, example, False, None, errors))
+            case = build_example(pack, example)
+            if case.errors or case.claim is None:
+                results.append(ExampleResult(rule, example, False, None, case.errors))
                 continue
-            screener.reference = ReferenceData(hospitals, groups, codes, pack)
-            explanation = explain_claim(screener, claim["claim_id"], [claim], history)
+            screener.reference = ReferenceData(case.hospitals, case.groups, codes, pack, case.indicators)
+            explanation = explain_claim(screener, case.claim["claim_id"], [case.claim], case.history)
             mine = next((r for r in explanation.rules if r.rule is rule), None)
             fired = bool(mine and mine.fired)
             results.append(ExampleResult(rule, example, fired, mine))
@@ -123,7 +161,9 @@ def describe(result: ExampleResult) -> list[str]:
     want_hit = result.example.expect == "hit"
     for condition in explanation.conditions:
         # A condition "differs" when it is what keeps the example from its expected outcome.
-        blocking = (condition.kind == "when" and not condition.value) or (condition.kind == "unless" and condition.value)
+        blocking = (condition.kind == "when" and not condition.value) or (
+            condition.kind == "unless" and condition.value
+        )
         mark = "✗" if want_hit and blocking else ("•" if not want_hit and not blocking else " ")
         value = "true " if condition.value else "false"
         lines.append(f"  {mark} {condition.kind:<6} {value}  {condition.source}")
@@ -133,5 +173,7 @@ def describe(result: ExampleResult) -> list[str]:
         shown = ", ".join(f"{k}={v}" for k, v in explanation.values.items())
         lines.append(f"  values: {shown}")
     if not result.engines_agree:
-        lines.append("  ENGINE DISAGREEMENT: durable-rules and the condition values above disagree; please report this rule")
+        lines.append(
+            "  ENGINE DISAGREEMENT: durable-rules and the condition values above disagree; please report this rule"
+        )
     return lines

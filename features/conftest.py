@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pytest_bdd import given, parsers, then, when
 
 from drgaudit.contract import FEE_FIELDS, FIELDS_BY_KIND, Field
@@ -34,6 +35,7 @@ from drgaudit.engine.codes import CodeTables, resolve_codes_dir
 from drgaudit.engine.exceptions import RulePackError
 from drgaudit.engine.facts import ReferenceData, claim_facts
 from drgaudit.engine.hits import Hit
+from drgaudit.engine.indicators import case_mix_of, hospital_indicators
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.ruletest import ExampleResult
@@ -182,7 +184,11 @@ class Audit:
         return CodeTables.from_dir(resolve_codes_dir(None, self.rules_dir))
 
     def reference(self, pack: RulePack) -> ReferenceData:
-        return reference(pack, self.code_tables(), list(self.hospitals.values()), list(self.groups.values()))
+        """Hospitals, groups and code tables of the scenario; hospital indicators over the batch, as screening computes them."""
+        ref = reference(pack, self.code_tables(), list(self.hospitals.values()), list(self.groups.values()))
+        levels = {hid: int(h["level"]) for hid, h in self.hospitals.items()}
+        ref.indicators = hospital_indicators(case_mix_of(self.batch), levels)
+        return ref
 
     def claim(self, claim_id: str) -> dict[str, Any]:
         for record in [*self.batch, *self.history]:
@@ -309,6 +315,31 @@ def own_rules(audit: Audit, tmp_path: Path) -> Path:
         )
         audit.rules_dir = target
     return audit.rules_dir
+
+
+def _edit_settings(audit: Audit, tmp_path: Path, file: str, change: Callable[[dict[str, Any]], None]) -> None:
+    """Load a region file of the auditor's copy with YAML, change its settings, write it back."""
+    path = own_rules(audit, tmp_path) / file
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(document.setdefault("settings", {}))
+    path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+@given(step("审核人员把 {文件} 中的设置 {名称} 改为 {值}"))
+def set_region_setting(audit: Audit, tmp_path: Path, 文件: str, 名称: str, 值: str) -> None:
+    def set_value(settings: dict[str, Any]) -> None:
+        settings[名称] = yaml.safe_load(值)
+
+    _edit_settings(audit, tmp_path, 文件, set_value)
+
+
+@given(step("审核人员把 {文件} 中的设置 {名称} 删去"))
+def drop_region_setting(audit: Audit, tmp_path: Path, 文件: str, 名称: str) -> None:
+    def drop(settings: dict[str, Any]) -> None:
+        assert 名称 in settings, f"{文件} 没有设置 {名称}"
+        del settings[名称]
+
+    _edit_settings(audit, tmp_path, 文件, drop)
 
 
 @given(step('审核人员把 {文件} 中的 "{原文}" 改为 "{改后}"'))
@@ -457,3 +488,10 @@ def hit_fact(audit: Audit, 名称: str, 值: str) -> None:
     facts = audit.current().evidence["facts"]
     assert 名称 in facts, facts
     assert _same(facts[名称], 值), facts
+
+
+@then(step("病例 {编号} 的测算支付为 {金额:money} 元，测算方式为 {方式}"))
+def claim_payment_estimate(audit: Audit, 编号: str, 金额: float, 方式: str) -> None:
+    facts = claim_facts(audit.claim(编号), audit.reference(audit.pack()))
+    assert facts["payment_estimate"] == pytest.approx(金额, abs=0.005), facts["payment_estimate"]
+    assert facts["payment_kind"] == 方式

@@ -33,9 +33,9 @@
 
     例子:
       | 文件                | 原文                            | 改后                           | 报错                                                                                             |
-      | outliers.yaml       | total_cost >= params.high_ratio | totl_cost >= params.high_ratio | outliers.yaml:18:9: unknown field `totl_cost` (did you mean `total_cost`?)                       |
+      | outliers.yaml       | cost_ratio >= high_ratio_limit  | cost_rato >= high_ratio_limit  | outliers.yaml:20:9: unknown field `cost_rato` (did you mean `cost_ratio`?)                       |
       | long_stay.yaml      | los_days >= params.max_los_days | los_days >= params.max_los_day | long_stay.yaml:17:21: unknown param `max_los_day` (did you mean `max_los_days`?)                  |
-      | regions/510700.yaml | OUT-HIGH-001:                   | OUT-HIGH-01:                   | regions/510700.yaml:7:3: region 510700 overrides unknown rule `OUT-HIGH-01` (did you mean `OUT-HIGH-001`?) |
+      | regions/510700.yaml | COST-001:                       | COST-01:                       | regions/510700.yaml:8:3: region 510700 overrides unknown rule `COST-01` (did you mean `COST-001`?) |
 
   场景: 内置规则包检查无误，每个规则示例都符合预期
     假如 内置规则包检查无误
@@ -53,6 +53,22 @@
       | LOWADM-001   |
       | FREQ-001     |
       | COACH-001    |
+      | SPLIT-002    |
+      | SPLIT-003    |
+      | UPC-003      |
+      | UPC-004      |
+      | OUT-EXT-001  |
+      | OUT-UNG-001  |
+      | OUT-DEATH-001 |
+      | OUT-ICU-001  |
+      | OUT-NEW-001  |
+      | FREQ-002     |
+      | COST-002     |
+      | DQ-001       |
+      | DQ-003       |
+      | DQ-004       |
+      | DQ-005       |
+      | DQ-006       |
 
   场景: 把不命中示例误写成命中示例，规则示例指出哪个条件不成立
     假如 审核人员的规则目录是内置规则包的一份副本

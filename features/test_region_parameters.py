@@ -26,14 +26,6 @@ def _edit_params(
     path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
-@given(step("审核人员把 {文件} 中 {规则} 的参数 {参数} 改为 {值}"))
-def set_region_param(audit: Audit, tmp_path: Path, 文件: str, 规则: str, 参数: str, 值: str) -> None:
-    def set_value(params: dict[str, Any]) -> None:
-        params[参数] = yaml.safe_load(值)
-
-    _edit_params(audit, tmp_path, 文件, 规则, set_value)
-
-
 @given(step("审核人员把 {文件} 中 {规则} 的参数 {参数} 删去"))
 def drop_region_param(audit: Audit, tmp_path: Path, 文件: str, 规则: str, 参数: str) -> None:
     def drop(params: dict[str, Any]) -> None:

@@ -24,16 +24,16 @@ def rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_check_bundled_pack() -> None:
     result = runner.invoke(app, ["rules", "check"])
     assert result.exit_code == 0
-    assert result.stdout == "OK: 16 rules (15 active), 3 lists, 3 regions with overrides, 0 warnings\n"
+    assert result.stdout == "OK: 27 rules (26 active), 6 lists, 3 regions with overrides, 0 warnings\n"
 
 
 def test_check_reports_typos_and_fails(rules: Path) -> None:
     path = rules / "outliers.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("- total_cost >= params.high_ratio", "- totl_cost >= params.high_ratio", 1), encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8").replace("- cost_ratio >= high_ratio_limit", "- cost_rato >= high_ratio_limit", 1), encoding="utf-8")
     result = runner.invoke(app, ["rules", "check", "rules"])
     assert result.exit_code == 1
     assert result.stdout == (
-        "rules/outliers.yaml:18:9: unknown field `totl_cost` (did you mean `total_cost`?)\n"
+        "rules/outliers.yaml:20:9: unknown field `cost_rato` (did you mean `cost_ratio`?)\n"
         "1 error, 0 warnings; nothing was loaded\n"
     )
 
@@ -45,7 +45,7 @@ def test_check_shows_warnings(rules: Path) -> None:
     assert result.exit_code == 0
     assert result.stdout == (
         "rules/long_stay.yaml:15:7: warning: param `unused` of LOS-001 is never used\n"
-        "OK: 16 rules (15 active), 3 lists, 3 regions with overrides, 1 warning\n"
+        "OK: 27 rules (26 active), 6 lists, 3 regions with overrides, 1 warning\n"
     )
 
 

@@ -42,24 +42,24 @@ def test_bundled_pack_is_clean() -> None:
 
 
 def test_typo_in_a_field_gives_position_and_hint(rules: Path) -> None:
-    edit(rules / "outliers.yaml", "      - total_cost >= params.high_ratio * group.avg_cost", "      - totl_cost >= params.high_ratio * group.avg_cost")
-    assert messages(rules) == ["outliers.yaml:18:9: unknown field `totl_cost` (did you mean `total_cost`?)"]
+    edit(rules / "outliers.yaml", "      - cost_ratio >= high_ratio_limit", "      - cost_rato >= high_ratio_limit")
+    assert messages(rules) == ["outliers.yaml:20:9: unknown field `cost_rato` (did you mean `cost_ratio`?)"]
     with pytest.raises(RulePackError) as caught:
         load_pack(rules)
-    assert "outliers.yaml:18:9: unknown field `totl_cost`" in str(caught.value)
+    assert "outliers.yaml:20:9: unknown field `cost_rato`" in str(caught.value)
 
 
 def test_every_error_is_collected_in_one_pass(rules: Path) -> None:
-    edit(rules / "outliers.yaml", "total_cost >= params.high_ratio", "totl_cost >= params.high_ratio")
+    edit(rules / "outliers.yaml", "cost_ratio >= high_ratio_limit", "cost_rato >= high_ratio_limit")
     edit(rules / "long_stay.yaml", "los_days >= params.max_los_days", "los_days >= params.max_los_day and admit_date > 3")
     edit(rules / "frequent_admission.yaml", "principal_dx in lists.chemo_radiotherapy", "principal_dx in lists.chemo")
-    edit(rules / "regions/510700.yaml", "OUT-HIGH-001:", "OUT-HIGH-01:")
+    edit(rules / "regions/510700.yaml", "COST-001:", "COST-01:")
     assert messages(rules) == [
         "frequent_admission.yaml:20:25: unknown list `chemo` (lists live in rules/lists/<name>.yaml)",
         "long_stay.yaml:17:21: unknown param `max_los_day` (did you mean `max_los_days`?)",
         "long_stay.yaml:17:44: cannot compare a date with a number",
-        "outliers.yaml:18:9: unknown field `totl_cost` (did you mean `total_cost`?)",
-        "regions/510700.yaml:7:3: region 510700 overrides unknown rule `OUT-HIGH-01` (did you mean `OUT-HIGH-001`?)",
+        "outliers.yaml:20:9: unknown field `cost_rato` (did you mean `cost_ratio`?)",
+        "regions/510700.yaml:8:3: region 510700 overrides unknown rule `COST-01` (did you mean `COST-001`?)",
     ]
 
 
@@ -127,10 +127,23 @@ def test_expressions_outside_the_language_are_refused(rules: Path, condition: st
 
 
 def test_region_override_values_are_checked(rules: Path) -> None:
-    edit(rules / "regions/510700.yaml", "high_ratio: 2.5", "high_ratio: 25")
-    assert messages(rules) == ["regions/510700.yaml:9:19: param `high_ratio` = 25 is above its maximum 10"]
-    edit(rules / "regions/510700.yaml", "high_ratio: 25", "high_ratio: high")
-    assert messages(rules) == ["regions/510700.yaml:9:19: param `high_ratio` of OUT-HIGH-001 must be of type number, got 'high'"]
+    edit(rules / "regions/510700.yaml", "max_self_share: 0.25", "max_self_share: 2.5")
+    assert messages(rules) == ["regions/510700.yaml:10:23: param `max_self_share` = 2.5 is above its maximum 0.9"]
+    edit(rules / "regions/510700.yaml", "max_self_share: 2.5", "max_self_share: high")
+    assert messages(rules) == ["regions/510700.yaml:10:23: param `max_self_share` of COST-001 must be of type number, got 'high'"]
+
+
+def test_region_ratio_settings_must_be_ordered(rules: Path) -> None:
+    edit(rules / "regions/510700.yaml", "drg_high_ratio: 2.5", "drg_high_ratio: 25")
+    assert messages(rules) == ["regions/510700.yaml:6:19: region 510700: drg_low_ratio (0.3) < drg_high_ratio (25) <= drg_extreme_ratio (5.0) must hold"]
+    edit(rules / "regions/510700.yaml", "drg_high_ratio: 25", "drg_high_ratio: [2]")
+    assert messages(rules) == ["regions/510700.yaml:6:19: setting `drg_high_ratio` must be a number, a list of names or a mapping of name: number"]
+
+
+def test_national_settings_must_include_the_payment_settings(rules: Path) -> None:
+    edit(rules / "regions/national.yaml", "  dip_low_ratio: 0.5", "  # dip_low_ratio removed")
+    [message] = messages(rules)
+    assert message.startswith("regions/national.yaml:") and "national settings lack `dip_low_ratio`" in message
 
 
 def test_message_placeholders_are_checked(rules: Path) -> None:

@@ -80,12 +80,12 @@ def test_a_bad_rule_pack_screens_nothing(three_files: Path) -> None:
     from drgaudit.engine.loader import bundled_rules_dir
 
     shutil.copytree(bundled_rules_dir(), rules, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
-    text = (rules / "outliers.yaml").read_text(encoding="utf-8").replace("- total_cost >= params.high_ratio", "- totl_cost >= params.high_ratio", 1)
+    text = (rules / "outliers.yaml").read_text(encoding="utf-8").replace("- cost_ratio >= high_ratio_limit", "- cost_rato >= high_ratio_limit", 1)
     (rules / "outliers.yaml").write_text(text, encoding="utf-8")
     result = runner.invoke(app, ["screen", "claims.csv", "--hospitals", "hospitals.csv", "--groups", "groups.csv", "--rules", "myrules"])
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert "myrules/outliers.yaml:18:9: unknown field `totl_cost` (did you mean `total_cost`?)" in result.stderr
+    assert "myrules/outliers.yaml:20:9: unknown field `cost_rato` (did you mean `cost_ratio`?)" in result.stderr
 
 
 def test_screen_needs_files_or_batch(three_files: Path) -> None:

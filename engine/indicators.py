@@ -1,0 +1,85 @@
+"""Hospital-level case-mix indicators over the screened batch, compared with peers of the same level.
+
+For each hospital: its cross-region DRG cases in the batch, the share of them in a group that claims
+complications (severity digit 1 or 3), the percentile rank of that share among the hospitals of the same
+level (0-100: the percentage of peers whose share is at most this one), and the peers' median share.
+Rules read them as `hospital.cross_drg_cases`, `hospital.cross_cc_mcc_share`,
+`hospital.cross_cc_mcc_share_rank` and `hospital.peer_cc_mcc_share_median`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from statistics import median
+from typing import Any
+
+NO_INDICATORS: dict[str, Any] = {
+    "hospital__cross_drg_cases": 0,
+    "hospital__cross_cc_mcc_share": None,
+    "hospital__cross_cc_mcc_share_rank": None,
+    "hospital__peer_cc_mcc_share_median": None,
+}
+# The same indicators as an example's `hospital:` may give them (they come from the batch when screening).
+INDICATOR_KEYS: tuple[str, ...] = tuple(key.removeprefix("hospital__") for key in NO_INDICATORS)
+
+
+@dataclass(frozen=True)
+class CaseMix:
+    """One hospital's cross-region DRG cases in a batch, and how many of them claim CC/MCC."""
+
+    hospital_id: str
+    cross_drg_cases: int
+    cross_cc_mcc_cases: int
+
+
+def counts_for_case_mix(claim: Mapping[str, Any]) -> tuple[bool, bool]:
+    """(counts as a cross-region DRG case, claims CC/MCC): the definition `casebook.queries.batch_case_mix` runs in SQL."""
+    code = claim.get("group_code") or ""
+    counted = (
+        claim.get("payment_scheme") == "DRG"
+        and claim.get("insured_region") != claim.get("treatment_region")
+        and code != ""
+        and code != "0000"
+        and not code.endswith("QY")
+    )
+    return counted, counted and code[-1] in ("1", "3")
+
+
+def case_mix_of(claims: Iterable[Mapping[str, Any]]) -> list[CaseMix]:
+    """The case mix of claims held in memory (rule examples, tests), per hospital, sorted by hospital id."""
+    cases: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for claim in claims:
+        counted, with_cc = counts_for_case_mix(claim)
+        if counted:
+            entry = cases[claim["hospital_id"]]
+            entry[0] += 1
+            entry[1] += with_cc
+    return [CaseMix(hid, total, with_cc) for hid, (total, with_cc) in sorted(cases.items())]
+
+
+def hospital_indicators(
+    case_mix: list[CaseMix], levels: Mapping[str, int | None]
+) -> dict[str, dict[str, Any]]:
+    """The indicator facts of every hospital with cross-region DRG cases (keys as in the fact dicts)."""
+    shares = {
+        m.hospital_id: m.cross_cc_mcc_cases / m.cross_drg_cases for m in case_mix if m.cross_drg_cases > 0
+    }
+    peers: dict[int | None, list[float]] = defaultdict(list)
+    for hospital_id, share in shares.items():
+        peers[levels.get(hospital_id)].append(share)
+    result: dict[str, dict[str, Any]] = {}
+    for mix in case_mix:
+        share = shares.get(mix.hospital_id)
+        if share is None:
+            continue
+        group = peers[levels.get(mix.hospital_id)]
+        rank = 100.0 * sum(1 for other in group if other <= share) / len(group)
+        result[mix.hospital_id] = {
+            "hospital__cross_drg_cases": mix.cross_drg_cases,
+            "hospital__cross_cc_mcc_share": round(share, 6),
+            "hospital__cross_cc_mcc_share_rank": round(rank, 4),
+            "hospital__peer_cc_mcc_share_median": round(median(group), 6),
+        }
+    return result

@@ -1,0 +1,134 @@
+"""Payment estimate (engine.payment) and hospital case-mix indicators (engine.indicators, casebook SQL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+
+from drgaudit.casebook import queries
+from drgaudit.casebook.ingest import import_file
+from drgaudit.casebook.rows import RowConverter
+from drgaudit.engine.facts import claim_facts
+from drgaudit.engine.indicators import CaseMix, case_mix_of, hospital_indicators
+from drgaudit.engine.payment import (
+    EXTREME,
+    HIGH,
+    LOW,
+    STANDARD,
+    group_standard,
+    grouped_payment,
+    per_diem_payment,
+    ratio_limits,
+)
+from tests.engine_support import bundled, claim, group, hospital, reference
+
+
+@pytest.fixture(scope="module")
+def pack_and_codes():
+    return bundled()
+
+
+def test_group_standard_uses_rate_level_and_cross_region_coefficient(pack_and_codes) -> None:
+    pack, _ = pack_and_codes
+    chengdu = pack.region("510100")
+    assert group_standard(chengdu, "DRG", 0.8, 3, cross=False) == 11340.00
+    assert group_standard(chengdu, "DRG", 0.8, 3, cross=True) == 11113.20
+    assert group_standard(chengdu, "DIP", 95, 2, cross=False) == 9025.00
+    assert group_standard(chengdu, "DRG", 0.8, None, cross=False) is None
+
+
+@pytest.mark.parametrize(
+    ("total", "kind", "amount"),
+    [
+        (9500, STANDARD, 11340.00),
+        (28500, HIGH, 11340.00),
+        (30400, HIGH, 11340.00 + 1900 * 0.9),
+        (47500, HIGH, 11340.00 + 19000 * 0.9),
+        (47600, EXTREME, 11340.00 + 19100 * 0.9),
+        (2851, STANDARD, 11340.00),
+        (2850, LOW, 2850.00),
+    ],
+)
+def test_drg_ratio_boundaries(pack_and_codes, total: float, kind: str, amount: float) -> None:
+    pack, _ = pack_and_codes
+    region = pack.region("510100")
+    estimate = grouped_payment(region, "DRG", 11340.00, ratio_limits(region, "DRG"), total, 9500)
+    assert (estimate.kind, estimate.amount, estimate.standard) == (kind, pytest.approx(amount), 11340.00)
+
+
+def test_dip_follows_the_national_dip_formulas(pack_and_codes) -> None:
+    pack, _ = pack_and_codes
+    region = pack.region("510100")
+    limits = ratio_limits(region, "DIP")
+    assert (limits.high, limits.low, limits.extreme) == (2.0, 0.5, 5.0)
+    assert grouped_payment(region, "DIP", 9000.0, limits, 27000, 9000).amount == pytest.approx(9000 * 2)
+    assert grouped_payment(region, "DIP", 9000.0, limits, 3600, 9000).amount == pytest.approx(9000 * 0.4)
+
+
+def test_per_diem_rate_by_department_then_default(pack_and_codes) -> None:
+    pack, _ = pack_and_codes
+    region = pack.region("510100")
+    assert per_diem_payment(region, 10, "A15", 3).amount == pytest.approx(10 * 320 * 1.05)
+    assert per_diem_payment(region, 10, "A03", 3).amount == pytest.approx(10 * 450 * 1.05)
+    assert per_diem_payment(region, 10, None, None).kind == "unknown"
+
+
+def test_region_threshold_changes_the_kind_of_the_same_claim(pack_and_codes) -> None:
+    pack, codes = pack_and_codes
+    ref = reference(
+        pack,
+        codes,
+        [hospital("H1"), hospital("M1", region="510700")],
+        [group("ES35"), group("ES35", region="510700")],
+    )
+    chengdu = claim_facts(claim(total_cost=24700.0), ref)
+    mianyang = claim_facts(
+        claim(total_cost=24700.0, hospital_id="M1", treatment_region="510700", insured_region="510100"), ref
+    )
+    assert (chengdu["payment_kind"], chengdu["high_ratio_limit"]) == ("standard", 3.0)
+    assert (mianyang["payment_kind"], mianyang["high_ratio_limit"]) == ("high_ratio", 2.5)
+    assert mianyang["payment_estimate"] == pytest.approx(9912.00 + 950 * 0.9)
+
+
+def test_unknown_group_and_fee_for_service(pack_and_codes) -> None:
+    pack, codes = pack_and_codes
+    ref = reference(pack, codes, [hospital("H1")], [group("ES35")])
+    assert claim_facts(claim(group_code="ES99"), ref)["payment_kind"] == "unknown"
+    ffs = claim_facts(claim(payment_scheme="FFS", group_code=None), ref)
+    assert (ffs["payment_kind"], ffs["payment_estimate"]) == ("fee_for_service", 9000.0)
+    ungrouped = claim_facts(claim(group_code="0000"), ref)
+    assert (ungrouped["payment_kind"], ungrouped["payment_estimate"]) == ("ungroupable", 9000.0)
+
+
+def test_indicators_rank_against_peers_of_the_same_level() -> None:
+    mix = [
+        CaseMix("A", 10, 7),
+        CaseMix("B", 10, 3),
+        CaseMix("C", 10, 4),
+        CaseMix("D", 10, 5),
+        CaseMix("E", 20, 20),
+    ]
+    levels = {"A": 3, "B": 3, "C": 3, "D": 3, "E": 2}
+    result = hospital_indicators(mix, levels)
+    assert result["A"]["hospital__cross_cc_mcc_share_rank"] == 100.0
+    assert result["B"]["hospital__cross_cc_mcc_share_rank"] == 25.0
+    assert result["A"]["hospital__peer_cc_mcc_share_median"] == pytest.approx(0.45)
+    # the only level-2 hospital is its own peer group
+    assert result["E"]["hospital__cross_cc_mcc_share_rank"] == 100.0
+    assert result["E"]["hospital__peer_cc_mcc_share_median"] == 1.0
+
+
+def test_sql_case_mix_agrees_with_the_python_definition(
+    session: Session, make_claim, write_rows, tmp_path: Path
+) -> None:
+    rows = []
+    for n in range(60):
+        code = ("ES31", "ES33", "ES35", "0000", "ESQY", "ES35")[n % 6]
+        rows.append(make_claim(n, group_code=code, payment_scheme="DIP" if n % 11 == 0 else "DRG"))
+    report = import_file(write_rows(tmp_path / "claims.csv", rows), kind="claims", session=session)
+    sql = queries.batch_case_mix(session=session, batch_id=report.batch_id)
+    records = [RowConverter("claims", "x")(2, row) for row in rows]
+    assert sql == case_mix_of(records)
+    assert sum(m.cross_drg_cases for m in sql) > 0 and sum(m.cross_cc_mcc_cases for m in sql) > 0

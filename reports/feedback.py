@@ -2,14 +2,16 @@
 
 Which cases: the hospital's claims with stored hits in `--batch` and/or discharged in `--period`; when a
 claim was hit in several batches, the newest batch's hits count. Decisions come from the review queue
-(`casebook.review`: the case's status and the decision in force). Nothing of another hospital is read
-into the letter (every query filters on the hospital), and every patient id is masked, in the table
-and inside the hit messages (see `masking`).
+(`casebook.review`: the case's status and the decision in force). Only the hospital's own claims are listed
+(every query filters on the hospital); a hit message that names a related claim of another hospital
+(an earlier stay elsewhere, a transfer) shows `他院结算清单` instead of that claim's id; every patient
+id is masked, in the table and inside the hit messages (see `masking`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,28 @@ class FlaggedCase:
     decision: str = "—"
     decision_amount: float | None = None
     reason: str = ""
+
+
+OTHER_HOSPITAL_CLAIM = "他院结算清单"
+
+
+def hide_other_hospitals_claims(*, session: Session, hospital_id: str, cases: Iterable[FlaggedCase]) -> None:
+    """Replace, in the hit messages, the ids of related claims settled by other hospitals (an earlier stay
+    elsewhere, a transfer) with `OTHER_HOSPITAL_CLAIM`: the letter names no other hospital's settlement."""
+    cases = list(cases)
+    related = sorted({r for case in cases for problem in case.problems for r in problem["related"]})
+    foreign: set[str] = set()
+    for start in range(0, len(related), 500):
+        part = related[start : start + 500]
+        rows = session.execute(
+            select(_claim.c.claim_id, _claim.c.hospital_id).where(_claim.c.claim_id.in_(part))
+        )
+        known = {claim_id: hospital for claim_id, hospital in rows}
+        foreign.update(r for r in part if known.get(r) != hospital_id)
+    for case in cases:
+        for problem in case.problems:
+            for claim_id in sorted(set(problem.pop("related")) & foreign, key=len, reverse=True):
+                problem["message"] = problem["message"].replace(claim_id, OTHER_HOSPITAL_CLAIM)
 
 
 def build_feedback(
@@ -105,8 +129,10 @@ def build_feedback(
         case.amount = max(case.amount, float(row.amount_at_risk or 0))
         case.problems.append(
             {"rule_id": row.rule_id, "title": words.rule_title(row.rule_id), "family": words.family(row.family),
-             "action": words.action(row.action), "amount": float(row.amount_at_risk or 0), "message": masker.mask_text(row.message, ids)}
+             "action": words.action(row.action), "amount": float(row.amount_at_risk or 0), "message": masker.mask_text(row.message, ids),
+             "related": [str(r) for r in (row.evidence or {}).get("related_claims") or []]}
         )  # fmt: skip
+    hide_other_hospitals_claims(session=session, hospital_id=hospital_id, cases=cases.values())
 
     review_cases = {
         c.claim_id: c

@@ -137,3 +137,25 @@ def test_feedback_letter_errors(session: Session, book: report_casebook.Casebook
         build_feedback(session=session, hospital_id="HA", batch_id=77)
     with pytest.raises(ReportError, match=r"^give --batch ID and/or --period"):
         build_feedback(session=session, hospital_id="HA")
+
+
+def test_feedback_letter_hides_other_hospitals_claim_ids_in_messages(
+    session: Session, book: report_casebook.Casebook
+) -> None:
+    import datetime as dt
+
+    from drgaudit.reports.feedback import FlaggedCase, hide_other_hospitals_claims
+
+    case = FlaggedCase(
+        "CB-Q3-1", "P51********71", dt.date(2025, 7, 1), dt.date(2025, 7, 6), "FR13", 10000.0, False
+    )
+    case.problems = [
+        {
+            "message": "于甲市示例人民医院出院（CA-Q3-1）后转入本院（CB-Q3-1），前次CB-Q3-2",
+            "related": ["CA-Q3-1", "CB-Q3-2", "NOPE-1"],
+        }
+    ]
+    hide_other_hospitals_claims(session=session, hospital_id="HB", cases=[case])
+    assert case.problems == [
+        {"message": "于甲市示例人民医院出院（他院结算清单）后转入本院（CB-Q3-1），前次CB-Q3-2"}
+    ]

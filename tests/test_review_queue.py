@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from drgaudit.casebook import auditlog, meetings, review
+from drgaudit.casebook.quota import quota_standing
 from drgaudit.casebook.review_models import MeetingCase, ReviewCase, ReviewDecision, ReviewMeetingCreate
 from drgaudit.casebook.reviewconfig import QuotaError, ReviewError, review_settings
 from drgaudit.engine.pack import RulePack
@@ -436,3 +437,33 @@ def test_merge_and_refer_amounts(session: Session, tmp_path: Path, pack: RulePac
     row = review.rollup(session=session)[0]
     assert (row.deducted, row.referred, row.referred_amount) == (1, 1, 700.0)
     assert session.execute(select(func.count()).select_from(ReviewDecision)).scalar_one() == 2
+
+
+def test_quota_by_scheme(session: Session, tmp_path: Path, pack: RulePack) -> None:
+    # 200 DIP claims of H100 in 2025-03: ⌊5‰ × 200⌋ = 1 (special_review_quota_dip); per-diem claims have no quota.
+    rows = [claim(n, hospital_id="H100", payment_scheme="DIP", group_code="DIP01") for n in range(1, 201)]
+    rows.append(claim(201, hospital_id="H100", payment_scheme="PER_DIEM", group_code=""))
+    batch = import_claims(session, tmp_path, rows)
+    screen(session, batch, [hit("C000001", "OUT-HIGH-001"), hit("C000201", "LOS-001")], pack)
+    ratio = pack.region(REGION).settings["special_review_quota_dip"]
+    dip = quota_standing(
+        session=session, case=review.get_case(session=session, ref="C000001"), pack=pack, counting="scheduled"
+    )
+    assert (dip.scheme, dip.base, dip.limit, dip.used, dip.exceeded) == (
+        "DIP",
+        200,
+        int(ratio * 200),
+        0,
+        False,
+    )
+    assert (
+        dip.describe() == "quota H100 2025-03 DIP: 0 of 1 cases scheduled for review (0.5% of 200 DIP cases)"
+    )
+    per_diem = quota_standing(
+        session=session, case=review.get_case(session=session, ref="C000201"), pack=pack, counting="special"
+    )
+    assert (per_diem.limit, per_diem.exceeded, per_diem.describe()) == (
+        None,
+        False,
+        "quota H100 2025-03 PER_DIEM: none for PER_DIEM cases",
+    )

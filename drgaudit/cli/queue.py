@@ -101,7 +101,7 @@ def list_(
         typer.echo(_case_line(case))
     total = sum(c.amount_at_risk for c in cases)
     shown = f"showing {min(limit, len(cases))} of {len(cases)}" if len(cases) > limit else f"{len(cases)}"
-    typer.echo(f"{shown} cases, {money(total)} yuan at risk")
+    typer.echo(f"{shown} case{'' if len(cases) == 1 else 's'}, {money(total)} yuan at risk")
 
 
 @app.command("show")

@@ -124,6 +124,20 @@ def explain_claim(
     return result
 
 
+def _money(value: Any) -> str:
+    return f"{value:,.2f}" if isinstance(value, (int, float)) else "unknown"
+
+
+def _payment_line(facts: dict[str, Any]) -> str:
+    """Total cost, the payment estimate and how it was reached, the group standard and the cost ratio."""
+    line = f"total cost {_money(facts.get('total_cost'))}; payment estimate {_money(facts.get('payment_estimate'))} ({facts.get('payment_kind')})"
+    if facts.get("case_payment") is not None:
+        line += f"; group standard {_money(facts['case_payment'])}"
+    if facts.get("cost_ratio") is not None:
+        line += f"; cost ratio {facts['cost_ratio']:.2f} (low ≤ {facts['low_ratio_limit']}, high ≥ {facts['high_ratio_limit']}, extreme > {facts['extreme_ratio_limit']})"
+    return line
+
+
 def render_explanation(explanation: ClaimExplanation) -> list[str]:
     """The explanation as text lines: every rule, fired or not, with each condition's value."""
     facts = explanation.facts
@@ -132,6 +146,7 @@ def render_explanation(explanation: ClaimExplanation) -> list[str]:
         f"treatment region {explanation.region} (rule profile: {explanation.profile}), "
         f"{facts.get('admit_date')} – {facts.get('discharge_date')}, {facts.get('payment_scheme')} {facts.get('group_code') or ''}".rstrip()
     ]
+    lines.append(_payment_line(facts))
     fired = sum(r.fired for r in explanation.rules)
     lines.append(f"{fired} of {len(explanation.rules)} rules fired")
     for rule in explanation.rules:

@@ -31,6 +31,10 @@ DISCHARGE_MODES = {
     "5": "死亡",
     "9": "其他",
 }
+PAYMENT_KINDS = {
+    "standard": "按病组标准", "high_ratio": "高倍率", "low_ratio": "低倍率", "extreme": "极端费用", "per_diem": "按床日",
+    "ungroupable": "未入组", "fee_for_service": "按项目", "unknown": "无法测算",
+}  # fmt: skip
 INSURANCE = {"employee": "职工医保", "resident": "城乡居民医保"}
 GENDERS = {"1": "男", "2": "女"}
 FEES = (
@@ -90,6 +94,7 @@ class CaseFile:
     group_avg_cost: float | None
     payment: float | None
     payment_label: str
+    standard: float | None
     facts_rows: list[tuple[str, str]]
     fees: list[tuple[str, float]]
     hits: list[HitView] = field(default_factory=list)
@@ -149,11 +154,11 @@ class CaseFiles:
         codes = self.ref.codes
         hospital = self.hospitals.get(claim["hospital_id"], {})
         estimate = facts.get("payment_estimate")
-        payment, label = (
-            (estimate, "按就医地规则测算的支付金额")
-            if estimate is not None
-            else (facts.get("case_payment"), "病组标准支付金额")
-        )
+        if estimate is not None:
+            kind = facts.get("payment_kind")
+            payment, label = estimate, "测算支付" + (f"（{PAYMENT_KINDS.get(kind, kind)}）" if kind else "")
+        else:
+            payment, label = facts.get("case_payment"), "病组标准支付"
         group = claim.get("group_code") or "—"
         rows = [
             ("结算清单号", claim["claim_id"]),
@@ -181,7 +186,7 @@ class CaseFiles:
             insured_region=self.words.region(claim["insured_region"]), treatment_region=self.words.region(claim["treatment_region"]),
             cross_region=bool(facts["is_cross_region"]), los_days=int(facts["los_days"]), group_name=facts.get("group__name") or "",
             group_weight=facts.get("group__weight"), group_avg_cost=facts.get("group__avg_cost"), payment=payment,
-            payment_label=label, facts_rows=rows, fees=fees, hits=hits,
+            payment_label=label, standard=facts.get("case_payment"), facts_rows=rows, fees=fees, hits=hits,
         )  # fmt: skip
         case.stays = self._stays(claim)
         return case

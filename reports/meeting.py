@@ -147,6 +147,7 @@ def build_packet(
         ]
     context = _context(session, minutes, words, settings)
     context["agenda"] = rows
+    context["history_days"] = files.history_days
     context["total_at_risk"] = sum(r.case.amount_at_risk for r in rows)
     context["timelines"] = {
         r.file.claim_id: charts.timeline(

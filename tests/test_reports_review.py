@@ -44,6 +44,10 @@ def test_packet_has_the_agenda_then_one_page_per_case(
     )
     assert [(s.claim_id, s.current) for s in split.stays] == [("CA-Q3-1", False), ("CA-Q3-2", True)]
     assert split.claim["total_cost"] == 13000.0 and split.payment is not None and split.payment > 0
+    assert (split.payment_label, split.payment) == (
+        "测算支付（按病组标准）",
+        split.standard,
+    )  # 13,000 is 1.08× the average
     assert dict(split.facts_rows)["参保人（脱敏）"] == "P51********01"
     html = visible_text(render_html(report))
     assert html.count('<section class="case"') == 2

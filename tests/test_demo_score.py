@@ -120,8 +120,8 @@ def test_score_reads_truth_csv(tmp_path: Path) -> None:
     assert card.rules["UPC-002"].recall == 1.0 and card.families["upcoding"].recall == 0.5
 
 
-def test_demo_reuses_a_generated_folder(tmp_path: Path) -> None:
-    db = str(tmp_path / "c.sqlite")
+def test_demo_reuses_a_generated_folder(tmp_path: Path, db_url: str) -> None:
+    db = db_url
     first = run_demo(tmp_path / "out", claims=1000, seed=9, db_url=db, reuse=True)
     assert not first.reused and set(first.seconds) == {"generate", "import", "screen", "score"}
     stamp = (tmp_path / "out" / "claims.csv").stat().st_mtime_ns

@@ -239,8 +239,12 @@ def start_run(*, session: Session, run: ScreenRunCreate) -> ScreenRun:
     return stored
 
 
-def store_hits(*, session: Session, run: ScreenRun, batch_id: int, hits: Iterable[Hit]) -> ScreenRun:
-    """Replace a batch's stored hits by this run's, keeping unchanged ones; one transaction; returns the run."""
+def store_hits(*, session: Session, run: ScreenRun, batch_id: int, hits: Iterable[Hit], commit: bool = True) -> ScreenRun:
+    """Replace a batch's stored hits by this run's, keeping unchanged ones; returns the run.
+
+    With `commit=False` the changes are only flushed, so that the caller can commit them together with
+    what follows from them (the review queue) in one transaction.
+    """
     existing = {
         (claim_id, rule_id): (hit_id, digest)
         for hit_id, claim_id, rule_id, digest in session.execute(
@@ -286,7 +290,10 @@ def store_hits(*, session: Session, run: ScreenRun, batch_id: int, hits: Iterabl
     run.hits_removed = len(gone)
     run.amount_at_risk = round(amount, 2)
     session.add(run)
-    session.commit()
+    if commit:
+        session.commit()
+    else:
+        session.flush()
     return run
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from drgaudit.contract import field_map
+from drgaudit.contract import ACTIONS, SEVERITIES, field_map
 from drgaudit.engine.checker import check_expression, rule_scope
 from drgaudit.engine.exceptions import RuleFileError
 from drgaudit.engine.expr import Ref, walk
@@ -233,6 +233,25 @@ def check_payment_settings(pack: RulePack) -> Issues:
     return errors, []
 
 
+def check_review_settings(pack: RulePack) -> Issues:
+    """The review queue's settings name real hit actions and severities."""
+    errors: list[RuleFileError] = []
+    for config in [pack.national, *(pack.regions[code] for code in sorted(pack.regions))]:
+        actions = config.settings.get("review_case_actions")
+        if isinstance(actions, list):
+            for action in actions:
+                if action not in ACTIONS:
+                    position = config.setting_positions.get("review_case_actions", config.position)
+                    errors.append(RuleFileError(position, f"review_case_actions: unknown action `{action}`", did_you_mean(action, ACTIONS), code="lint"))
+        weights = config.settings.get("review_severity_weights")
+        if isinstance(weights, dict):
+            for severity in weights:
+                if severity not in SEVERITIES:
+                    position = config.setting_positions.get("review_severity_weights", config.position)
+                    errors.append(RuleFileError(position, f"review_severity_weights: unknown severity `{severity}`", did_you_mean(severity, SEVERITIES), code="lint"))
+    return errors, []
+
+
 def check_compiles(pack: RulePack) -> Issues:
     """Every rule compiles to durable-rules for the national profile and each region with a file."""
     from drgaudit.engine.compiler import compile_profile
@@ -255,6 +274,7 @@ VALIDATORS: dict[str, Callable[[RulePack], Issues]] = {
     "examples": check_examples,
     "region_overrides": check_region_overrides,
     "payment_settings": check_payment_settings,
+    "review_settings": check_review_settings,
 }
 
 

@@ -194,7 +194,8 @@ def screen_batch(
             summary.seconds = time.perf_counter() - started
             if store and run is not None:
                 spool.seek(0)
-                stored = store_hits(session=session, run=run, batch_id=batch_id, hits=(Hit(**json.loads(line)) for line in spool))
+                # Hits and the review cases built from them are committed together, by refresh_cases.
+                stored = store_hits(session=session, run=run, batch_id=batch_id, hits=(Hit(**json.loads(line)) for line in spool), commit=False)
                 summary.stored = {"new": stored.hits_new, "unchanged": stored.hits_unchanged, "removed": stored.hits_removed}
                 review = refresh_cases(session=session, batch_id=batch_id, pack=pack, actor=run.run_by or "drgaudit")
                 summary.review_cases = review.as_dict()

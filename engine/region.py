@@ -18,6 +18,14 @@ from drgaudit.engine.yamlsource import Position, YamlDocument, YMap
 NATIONAL = "national"
 REGION_KEYS = ("region", "name", "description", "settings", "rules")
 OVERRIDE_KEYS = ("enabled", "params")
+# The special-review queue's settings (read by drgaudit.casebook.reviewconfig).
+REVIEW_SETTINGS = (
+    "review_case_actions",
+    "review_severity_weights",
+    "review_due_days",
+    "special_review_quota_drg",
+    "special_review_quota_dip",
+)
 # Settings every region has once merged with the national defaults.
 REQUIRED_SETTINGS = (
     "drg_rate",
@@ -25,6 +33,7 @@ REQUIRED_SETTINGS = (
     "level_coefficients",
     "cross_region_coefficient",
     *PAYMENT_SETTINGS,
+    *REVIEW_SETTINGS,
 )
 NATIONAL_ONLY_SETTINGS = ("lookback_days",)
 

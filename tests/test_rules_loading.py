@@ -150,3 +150,14 @@ def test_message_placeholders_are_checked(rules: Path) -> None:
     edit(rules / "long_stay.yaml", "{los_days}天（", "{los_dayz}天（")
     [message] = messages(rules)
     assert message.startswith("long_stay.yaml:18:") and "unknown field `los_dayz` (did you mean `los_days`?)" in message
+
+
+def test_review_settings_are_required_and_checked(rules: Path) -> None:
+    edit(rules / "regions/national.yaml", "review_case_actions: [special_review]", "review_case_actions: [special_reveiw]")
+    edit(rules / "regions/national.yaml", "{info: 0.5,", "{inof: 0.5,")
+    found = messages(rules)
+    assert len(found) == 2
+    assert "review_case_actions: unknown action `special_reveiw` (did you mean `special_review`?)" in found[0]
+    assert "review_severity_weights: unknown severity `inof` (did you mean `info`?)" in found[1]
+    edit(rules / "regions/national.yaml", "  review_due_days: 30", "  # review_due_days removed")
+    assert any("national settings lack `review_due_days`" in m for m in messages(rules))

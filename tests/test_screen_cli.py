@@ -156,3 +156,34 @@ def test_import_codes_then_screen_uses_them(demo_dir: Path, db_url: str) -> None
     assert result.stdout.startswith("code set `subset` loaded [set 1]: diagnoses ")
     again = runner.invoke(app, ["import", "codes", str(codes), "--name", "subset", "--db", db_url])
     assert again.stdout.startswith("code set `subset` already loaded [set 1]")
+
+
+def test_hits_and_review_cases_are_one_transaction(three_files: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If building the review queue fails, the run's hits are not stored either; a re-run stores both."""
+    from sqlmodel import Session, func, select
+
+    from drgaudit.casebook.db import make_engine
+    from drgaudit.casebook.review_models import ReviewCase
+    from drgaudit.casebook.screening import ScreenHit, ScreenRun
+    from drgaudit.engine import pipeline
+
+    for kind in ("hospitals", "groups", "claims"):
+        assert runner.invoke(app, ["import", kind, f"{kind}.csv", "--db", db_url]).exit_code == 0
+
+    def broken(**_kwargs):
+        raise RuntimeError("queue refresh failed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pipeline, "refresh_cases", broken)
+        failed = runner.invoke(app, ["screen", "--batch", "3", "--db", db_url])
+    assert failed.exit_code != 0
+    engine = make_engine(db_url)
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(ScreenHit)).one() == 0
+        assert session.exec(select(ScreenRun.status)).all() == ["failed"]
+    done = runner.invoke(app, ["screen", "--batch", "3", "--db", db_url])
+    assert done.exit_code == 0, done.output
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(ScreenHit)).one() > 0
+        assert session.exec(select(func.count()).select_from(ReviewCase)).one() > 0
+    engine.dispose()

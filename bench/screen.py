@@ -37,6 +37,7 @@ from drgaudit.casebook.ingest import import_file  # noqa: E402
 from drgaudit.demo.generator import DEFAULT_SEED, generate  # noqa: E402
 from drgaudit.engine.codes import CodeTables, resolve_codes_dir  # noqa: E402
 from drgaudit.engine.facts import ReferenceData  # noqa: E402
+from drgaudit.engine.indicators import case_mix_of, hospital_indicators  # noqa: E402
 from drgaudit.engine.loader import bundled_rules_dir, load_pack  # noqa: E402
 from drgaudit.engine.pipeline import screen_batch  # noqa: E402
 from drgaudit.engine.screen import Screener  # noqa: E402
@@ -110,8 +111,12 @@ def compare_with_bare(db: Path, claims_wanted: int) -> None:
         groups = queries.load_groups(session=session)
     pack = load_pack(bundled_rules_dir())
     codes = CodeTables.from_dir(resolve_codes_dir(None, bundled_rules_dir()))
-    screener = Screener(pack, ReferenceData(hospitals, groups, codes, pack))
-    bare = BareRules(hospitals, groups, codes)
+    # The hospital indicators (UPC-004) over the claims compared, as the pipeline works them out over a batch.
+    levels = {hid: int(h["level"]) if h.get("level") is not None else None for hid, h in hospitals.items()}
+    indicators = hospital_indicators(case_mix_of(c for _, claims in partitions for c in claims), levels)
+    screener = Screener(pack, ReferenceData(hospitals, groups, codes, pack, indicators))
+    settings = {key: pack.region(key).settings for key in ("national", *pack.regions)}
+    bare = BareRules(hospitals, groups, codes, settings, indicators)
     timings = {}
     ours: set[tuple[str, str]] = set()
     for name in ("bare", "drgaudit", "bare", "drgaudit"):  # twice each, keep the better run
@@ -136,6 +141,13 @@ def compare_with_bare(db: Path, claims_wanted: int) -> None:
         f"  drgaudit Screener (facts, compiled rules, evidence): {our_rate:>9,.0f} claims/s  = {our_rate / bare_rate:.2f}x the bare loop"
     )
     print(f"  same hits: {same} ({len(ours):,} rule-claim pairs)")
+    theirs = set(bare.hits)
+    for label, pairs in (("only drgaudit", ours - theirs), ("only bare", theirs - ours)):
+        by_rule: dict[str, list[str]] = {}
+        for rule_id, claim_id in sorted(pairs):
+            by_rule.setdefault(rule_id, []).append(claim_id)
+        for rule_id, claim_ids in by_rule.items():
+            print(f"    {label} {rule_id}: {len(claim_ids):,} claims, e.g. {', '.join(claim_ids[:3])}")
 
 
 def main() -> None:

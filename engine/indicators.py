@@ -13,7 +13,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from statistics import median
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from drgaudit.engine.pack import RulePack
 
 NO_INDICATORS: dict[str, Any] = {
     "hospital__cross_drg_cases": 0,
@@ -59,27 +62,52 @@ def case_mix_of(claims: Iterable[Mapping[str, Any]]) -> list[CaseMix]:
     return [CaseMix(hid, total, with_cc) for hid, (total, with_cc) in sorted(cases.items())]
 
 
+@dataclass(frozen=True)
+class PeerRule:
+    """Who counts as a peer: at least `min_cases` cross-region DRG cases; a rank needs `min_peers` of them."""
+
+    min_cases: int = 1
+    min_peers: int = 1
+
+
+def peer_rule(pack: RulePack) -> PeerRule:
+    """The national settings `indicator_peer_min_cases` and `indicator_min_peers`."""
+    settings = pack.national.settings
+    return PeerRule(int(settings["indicator_peer_min_cases"]), int(settings["indicator_min_peers"]))
+
+
 def hospital_indicators(
-    case_mix: list[CaseMix], levels: Mapping[str, int | None]
+    case_mix: list[CaseMix], levels: Mapping[str, int | None], *, peers_by: PeerRule = PeerRule()
 ) -> dict[str, dict[str, Any]]:
-    """The indicator facts of every hospital with cross-region DRG cases (keys as in the fact dicts)."""
+    """The indicator facts of every hospital with cross-region DRG cases (keys as in the fact dicts).
+
+    Only hospitals with at least `min_cases` cross-region DRG cases are ranked and count as peers (the
+    shares of hospitals with a handful of cases are mostly 0 or 1 and would drag the median), and only
+    when their level has at least `min_peers` such hospitals (a rank among two says nothing).
+    """
+    min_cases = max(1, peers_by.min_cases)
     shares = {
         m.hospital_id: m.cross_cc_mcc_cases / m.cross_drg_cases for m in case_mix if m.cross_drg_cases > 0
     }
     peers: dict[int | None, list[float]] = defaultdict(list)
-    for hospital_id, share in shares.items():
-        peers[levels.get(hospital_id)].append(share)
+    for mix in case_mix:
+        if mix.cross_drg_cases >= min_cases:
+            peers[levels.get(mix.hospital_id)].append(shares[mix.hospital_id])
     result: dict[str, dict[str, Any]] = {}
     for mix in case_mix:
         share = shares.get(mix.hospital_id)
         if share is None:
             continue
-        group = peers[levels.get(mix.hospital_id)]
-        rank = 100.0 * sum(1 for other in group if other <= share) / len(group)
-        result[mix.hospital_id] = {
+        facts = {
+            **NO_INDICATORS,
             "hospital__cross_drg_cases": mix.cross_drg_cases,
             "hospital__cross_cc_mcc_share": round(share, 6),
-            "hospital__cross_cc_mcc_share_rank": round(rank, 4),
-            "hospital__peer_cc_mcc_share_median": round(median(group), 6),
         }
+        group = peers[levels.get(mix.hospital_id)]
+        if mix.cross_drg_cases >= min_cases and len(group) >= peers_by.min_peers:
+            facts["hospital__cross_cc_mcc_share_rank"] = round(
+                100.0 * sum(1 for other in group if other <= share) / len(group), 4
+            )
+            facts["hospital__peer_cc_mcc_share_median"] = round(median(group), 6)
+        result[mix.hospital_id] = facts
     return result

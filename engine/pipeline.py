@@ -28,7 +28,7 @@ from drgaudit.casebook.screening import ScreenRunCreate, finish_run, load_code_t
 from drgaudit.engine.codes import CodeTables, resolve_codes_dir
 from drgaudit.engine.explain import ClaimExplanation, explain_claim
 from drgaudit.engine.hits import Hit
-from drgaudit.engine.indicators import hospital_indicators
+from drgaudit.engine.indicators import PeerRule, hospital_indicators, peer_rule
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.parallel import ChunkResult, Partition, ScreenSetup, screen_tasks
@@ -72,7 +72,9 @@ Progress = Callable[[int, int], None]  # (claims done, claims total)
 CHUNK_PATIENTS = 200
 
 
-def choose_codes(*, session: Session | None, codes_dir: Path | str | None, rules_dir: Path | None) -> CodeTables:
+def choose_codes(
+    *, session: Session | None, codes_dir: Path | str | None, rules_dir: Path | None
+) -> CodeTables:
     """The code tables of a screen: --codes, else the casebook's loaded set, else the pack's or bundled subset."""
     if codes_dir is not None:
         return CodeTables.from_dir(codes_dir)
@@ -94,19 +96,30 @@ class BatchLoader:
     session: Session | None = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"database_url": self.database_url, "batch_id": self.batch_id, "since": self.since, "session": None}
+        return {
+            "database_url": self.database_url,
+            "batch_id": self.batch_id,
+            "since": self.since,
+            "session": None,
+        }
 
     def __call__(self, patient_ids: list[str]) -> list[Partition]:
         if self.session is None:
             self.session = Session(make_engine(self.database_url))
-        targets = queries.batch_claim_ids(session=self.session, batch_id=self.batch_id, patient_ids=patient_ids)
+        targets = queries.batch_claim_ids(
+            session=self.session, batch_id=self.batch_id, patient_ids=patient_ids
+        )
         claims = queries.claims_for_patients(session=self.session, patient_ids=patient_ids, since=self.since)
         partitions = []
         for patient_id in patient_ids:
             mine = targets[patient_id]
             stored = claims[patient_id]
             partitions.append(
-                Partition(patient_id, [c for c in stored if c["claim_id"] in mine], [c for c in stored if c["claim_id"] not in mine])
+                Partition(
+                    patient_id,
+                    [c for c in stored if c["claim_id"] in mine],
+                    [c for c in stored if c["claim_id"] not in mine],
+                )
             )
         return partitions
 
@@ -123,10 +136,14 @@ def write_jsonl(hit: Hit, out: IO[str]) -> None:
     out.write("\n")
 
 
-def batch_indicators(*, session: Session, batch_id: int, hospitals: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def batch_indicators(
+    *, session: Session, batch_id: int, hospitals: dict[str, dict[str, Any]], peers_by: PeerRule
+) -> dict[str, dict[str, Any]]:
     """The hospital indicators (engine.indicators) of a batch's claims, peers grouped by hospital level."""
     levels = {hid: int(h["level"]) if h.get("level") is not None else None for hid, h in hospitals.items()}
-    return hospital_indicators(queries.batch_case_mix(session=session, batch_id=batch_id), levels)
+    return hospital_indicators(
+        queries.batch_case_mix(session=session, batch_id=batch_id), levels, peers_by=peers_by
+    )
 
 
 def screen_batch(
@@ -150,8 +167,12 @@ def screen_batch(
     rules_dir = Path(rules_dir) if rules_dir else bundled_rules_dir()
     pack = pack or load_pack(rules_dir)
     codes = choose_codes(session=session, codes_dir=codes_dir, rules_dir=rules_dir)
-    setup = ScreenSetup(rules_dir, codes, queries.load_hospitals(session=session), queries.load_groups(session=session))
-    setup.indicators = batch_indicators(session=session, batch_id=batch_id, hospitals=setup.hospitals)
+    setup = ScreenSetup(
+        rules_dir, codes, queries.load_hospitals(session=session), queries.load_groups(session=session)
+    )
+    setup.indicators = batch_indicators(
+        session=session, batch_id=batch_id, hospitals=setup.hospitals, peers_by=peer_rule(pack)
+    )
     total_claims = batch.rows_ok
     summary = ScreenSummary(batch_id=batch_id, rules_version=pack.version, codes_source=codes.source)
     run = None
@@ -195,15 +216,31 @@ def screen_batch(
             if store and run is not None:
                 spool.seek(0)
                 # Hits and the review cases built from them are committed together, by refresh_cases.
-                stored = store_hits(session=session, run=run, batch_id=batch_id, hits=(Hit(**json.loads(line)) for line in spool), commit=False)
-                summary.stored = {"new": stored.hits_new, "unchanged": stored.hits_unchanged, "removed": stored.hits_removed}
-                review = refresh_cases(session=session, batch_id=batch_id, pack=pack, actor=run.run_by or "drgaudit")
+                stored = store_hits(
+                    session=session,
+                    run=run,
+                    batch_id=batch_id,
+                    hits=(Hit(**json.loads(line)) for line in spool),
+                    commit=False,
+                )
+                summary.stored = {
+                    "new": stored.hits_new,
+                    "unchanged": stored.hits_unchanged,
+                    "removed": stored.hits_removed,
+                }
+                review = refresh_cases(
+                    session=session, batch_id=batch_id, pack=pack, actor=run.run_by or "drgaudit"
+                )
                 summary.review_cases = review.as_dict()
-                finish_run(session=session, run=run, status="done", patients=summary.patients, claims=summary.claims)
+                finish_run(
+                    session=session, run=run, status="done", patients=summary.patients, claims=summary.claims
+                )
     except BaseException:
         if store and run is not None:
             session.rollback()
-            finish_run(session=session, run=run, status="failed", patients=summary.patients, claims=summary.claims)
+            finish_run(
+                session=session, run=run, status="failed", patients=summary.patients, claims=summary.claims
+            )
         raise
     summary.amount_at_risk = round(summary.amount_at_risk, 2)
     return summary
@@ -236,7 +273,9 @@ def screen_files(
                 for kind, paths in (("hospitals", hospitals), ("groups", groups), ("claims", claims)):
                     for path in paths:
                         rejects = (rejects_dir / f"{Path(path).name}.rejects.csv") if rejects_dir else None
-                        reports.append(import_file(Path(path), kind=kind, session=session, rejects_path=rejects))
+                        reports.append(
+                            import_file(Path(path), kind=kind, session=session, rejects_path=rejects)
+                        )
                 batches = [r.batch_id for r in reports if r.kind == "claims" and r.batch_id is not None]
                 summary = ScreenSummary(rules_version=pack.version)
                 for batch_id in batches:
@@ -258,7 +297,11 @@ def _merge(total: ScreenSummary, part: ScreenSummary) -> None:
     total.amount_at_risk = round(total.amount_at_risk + part.amount_at_risk, 2)
     total.seconds += part.seconds
     total.codes_source = part.codes_source
-    for mine, theirs in ((total.by_family, part.by_family), (total.by_action, part.by_action), (total.by_rule, part.by_rule)):
+    for mine, theirs in (
+        (total.by_family, part.by_family),
+        (total.by_action, part.by_action),
+        (total.by_rule, part.by_rule),
+    ):
         for key, value in theirs.items():
             mine[key] = mine.get(key, 0) + value
 
@@ -274,16 +317,32 @@ def explain_stored_claim(
     pack = load_pack(rules_dir)
     codes = choose_codes(session=session, codes_dir=codes_dir, rules_dir=rules_dir)
     since = claim["admit_date"] - dt.timedelta(days=pack.lookback_days)
-    history = [c for c in queries.claims_for_patients(session=session, patient_ids=[claim["patient_id"]], since=since)[claim["patient_id"]] if c["claim_id"] != claim_id]
-    setup = ScreenSetup(rules_dir, codes, queries.load_hospitals(session=session), queries.load_groups(session=session))
+    history = [
+        c
+        for c in queries.claims_for_patients(session=session, patient_ids=[claim["patient_id"]], since=since)[
+            claim["patient_id"]
+        ]
+        if c["claim_id"] != claim_id
+    ]
+    setup = ScreenSetup(
+        rules_dir, codes, queries.load_hospitals(session=session), queries.load_groups(session=session)
+    )
     batch_id = queries.latest_batch_of_claim(session=session, claim_id=claim_id)
     if batch_id is not None:
-        setup.indicators = batch_indicators(session=session, batch_id=batch_id, hospitals=setup.hospitals)
+        setup.indicators = batch_indicators(
+            session=session, batch_id=batch_id, hospitals=setup.hospitals, peers_by=peer_rule(pack)
+        )
     return explain_claim(setup.screener(), claim_id, [claim], history)
 
 
 def explain_file_claim(
-    *, claim_id: str, claims: list[Path], hospitals: list[Path], groups: list[Path], rules_dir: Path | None = None, codes_dir: Path | str | None = None
+    *,
+    claim_id: str,
+    claims: list[Path],
+    hospitals: list[Path],
+    groups: list[Path],
+    rules_dir: Path | None = None,
+    codes_dir: Path | str | None = None,
 ) -> ClaimExplanation:
     """Explain a claim of claim files (imported into a scratch casebook first)."""
     load_pack(Path(rules_dir) if rules_dir else bundled_rules_dir())
@@ -293,7 +352,14 @@ def explain_file_claim(
             with Session(engine) as session:
                 for kind, paths in (("hospitals", hospitals), ("groups", groups), ("claims", claims)):
                     for path in paths:
-                        import_file(Path(path), kind=kind, session=session, rejects_path=Path(scratch) / f"{kind}.rejects.csv")
-                return explain_stored_claim(session=session, claim_id=claim_id, rules_dir=rules_dir, codes_dir=codes_dir)
+                        import_file(
+                            Path(path),
+                            kind=kind,
+                            session=session,
+                            rejects_path=Path(scratch) / f"{kind}.rejects.csv",
+                        )
+                return explain_stored_claim(
+                    session=session, claim_id=claim_id, rules_dir=rules_dir, codes_dir=codes_dir
+                )
         finally:
             engine.dispose()

@@ -35,7 +35,8 @@ REQUIRED_SETTINGS = (
     *PAYMENT_SETTINGS,
     *REVIEW_SETTINGS,
 )
-NATIONAL_ONLY_SETTINGS = ("lookback_days",)
+# Settings of the whole screening run (history window, batch-wide hospital indicators), not of one region.
+NATIONAL_ONLY_SETTINGS = ("lookback_days", "indicator_peer_min_cases", "indicator_min_peers")
 
 
 @dataclass(frozen=True)

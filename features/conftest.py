@@ -35,7 +35,7 @@ from drgaudit.engine.codes import CodeTables, resolve_codes_dir
 from drgaudit.engine.exceptions import RulePackError
 from drgaudit.engine.facts import ReferenceData, claim_facts
 from drgaudit.engine.hits import Hit
-from drgaudit.engine.indicators import case_mix_of, hospital_indicators
+from drgaudit.engine.indicators import case_mix_of, hospital_indicators, peer_rule
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.ruletest import ExampleResult
@@ -187,7 +187,7 @@ class Audit:
         """Hospitals, groups and code tables of the scenario; hospital indicators over the batch, as screening computes them."""
         ref = reference(pack, self.code_tables(), list(self.hospitals.values()), list(self.groups.values()))
         levels = {hid: int(h["level"]) for hid, h in self.hospitals.items()}
-        ref.indicators = hospital_indicators(case_mix_of(self.batch), levels)
+        ref.indicators = hospital_indicators(case_mix_of(self.batch), levels, peers_by=peer_rule(pack))
         return ref
 
     def claim(self, claim_id: str) -> dict[str, Any]:

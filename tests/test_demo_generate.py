@@ -211,9 +211,11 @@ def test_manifest_counts_match_truth(demo: DemoManifest) -> None:
 
 
 def test_planted_counts_scale_with_size(tmp_path: Path) -> None:
-    big = generate(tmp_path, seed=3, claims=8000)
+    big = generate(tmp_path, seed=3, claims=20000)  # UPC-004 is planted from 20,000 claims on
     for rule, n in big.planted_by_rule.items():
-        assert 0.0025 * 8000 <= n <= 0.015 * 8000, rule
+        assert 0.0025 * 20000 <= n <= 0.015 * 20000, rule
+    small = generate(tmp_path / "small", seed=3, claims=3000)
+    assert small.planted_by_rule["UPC-004"] == 0 and small.planted_by_rule["SPLIT-001"] > 0
     # At the default size every rule has at least 100 planted cases.
     rates = load_catalog().plant_rates
     assert all(rates[rule] * DEFAULT_CLAIMS >= 100 for rule in big.planted_by_rule)

@@ -18,8 +18,8 @@ from drgaudit.demo.generator import generate
 from drgaudit.demo.scenarios import PLANTED_RULES
 from drgaudit.engine.codes import CodeTables
 from drgaudit.engine.facts import ReferenceData
-from drgaudit.engine.indicators import CaseMix, hospital_indicators
-from drgaudit.engine.loader import bundled_rules_dir, read_pack
+from drgaudit.engine.indicators import CaseMix, hospital_indicators, peer_rule
+from drgaudit.engine.loader import bundled_rules_dir, load_pack, read_pack
 from drgaudit.engine.screen import Screener, screen_claims
 
 rows = pytest.importorskip("drgaudit.casebook.rows")
@@ -46,11 +46,11 @@ def indicators(
                 cases[c["hospital_id"]] += 1
                 with_cc[c["hospital_id"]] += group[-1] in "13"
     mix = [CaseMix(h, cases[h], with_cc[h]) for h in sorted(cases)]
-    return hospital_indicators(mix, {h: int(v["level"]) for h, v in hospitals.items()})
+    return hospital_indicators(mix, {h: int(v["level"]) for h, v in hospitals.items()}, peers_by=peer_rule(load_pack(bundled_rules_dir())))
 
 
 def test_bundled_rules_hit_exactly_the_planted_cases(tmp_path: Path) -> None:
-    generate(tmp_path, seed=21, claims=3000)
+    generate(tmp_path, seed=21, claims=20000)
     pack = read_pack(bundled_rules_dir()).pack
     assert pack is not None
     hospitals = {h["hospital_id"]: h for h in records(tmp_path / "hospitals.csv", "hospitals")}

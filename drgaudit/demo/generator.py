@@ -132,6 +132,7 @@ def generate(
     groups = build_group_table(catalog, province, coder, random.Random(f"groups-{province.year}"))
     factory = StayFactory(rng, catalog, province, coder, groups)
     scenarios = Scenarios(factory)
+    scenarios.plants_cc_mcc = plants_cc_mcc(catalog, claims)
     renderer = Renderer(rng, catalog, province, groups)
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -243,12 +244,20 @@ def _manifest_from_json(out_dir: Path, doc: dict[str, Any]) -> DemoManifest:
     )
 
 
+def plants_cc_mcc(catalog: Catalog, claims: int) -> bool:
+    """UPC-004 compares a hospital with at least `indicator_min_peers` same-level peers that have 30+
+    cross-region claims each; below `UPC-004_min_claims` the province is too small for that."""
+    return claims >= int(catalog.plant_rates["UPC-004_min_claims"])
+
+
 def plan_units(rng: random.Random, catalog: Catalog, claims: int) -> list[tuple[str, int, int]]:
     """The planted and look-alike units of a run, shuffled: (scenario, claims in the unit, parameter)."""
     rates = catalog.plant_rates
     minimum = int(rates["minimum"])
     units: list[tuple[str, int, int]] = []
     for rule, scenario in RULE_SCENARIO.items():
+        if rule == "UPC-004" and not plants_cc_mcc(catalog, claims):
+            continue
         size = SCENARIO_CLAIMS.get(scenario, 1)
         floor = int(rates.get(f"{rule}_minimum", minimum))
         units += [(scenario, size, 0)] * max(floor, round(rates[rule] * claims))

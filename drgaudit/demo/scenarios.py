@@ -125,6 +125,8 @@ class Scenarios:
         self.catalog: Catalog = factory.catalog
         self._drg_templates = [t for t in self.catalog.templates if not t.per_diem_paid and not t.newborn]
         self.cc_mcc_hospital = factory.province.hospital_with_role(CC_MCC_HOSPITAL)
+        # Whether this run plants the over-coding hospital (UPC-004); small runs have too few peers for it.
+        self.plants_cc_mcc = True
         self.builders: dict[str, Callable[[int], Unit]] = {
             "split": self.split,
             "same_day": self.same_day,
@@ -178,7 +180,8 @@ class Scenarios:
     def _over_coded(self, stay: Stay) -> bool:
         """A cross-region stay in a CC/MCC group at the hospital that over-codes (UPC-004 hits them all)."""
         return (
-            stay.hospital is self.cc_mcc_hospital
+            self.plants_cc_mcc
+            and stay.hospital is self.cc_mcc_hospital
             and stay.cross_region
             and stay.scheme == "DRG"
             and stay.coded_group is None

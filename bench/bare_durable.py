@@ -149,10 +149,9 @@ class BareRules:
                 drg
                 & (m.cross == True)
                 & ((m.severity == "1") | (m.severity == "3"))
-                & (m.cross_drg_cases >= 30)
                 & (m.ranked == True)
                 & (m.cc_mcc_rank >= 80)
-                & (m.cc_mcc_excess >= 0.15)
+                & (m.cc_mcc_excess >= 0.2)
             )(record("UPC-004"))
             when_all(
                 grouped & (m.has_ratio == True) & (m.ratio >= m.high_limit) & (m.payment_kind == "high_ratio")

@@ -37,7 +37,7 @@ from drgaudit.casebook.ingest import import_file  # noqa: E402
 from drgaudit.demo.generator import DEFAULT_SEED, generate  # noqa: E402
 from drgaudit.engine.codes import CodeTables, resolve_codes_dir  # noqa: E402
 from drgaudit.engine.facts import ReferenceData  # noqa: E402
-from drgaudit.engine.indicators import case_mix_of, hospital_indicators  # noqa: E402
+from drgaudit.engine.indicators import case_mix_of, hospital_indicators, peer_rule  # noqa: E402
 from drgaudit.engine.loader import bundled_rules_dir, load_pack  # noqa: E402
 from drgaudit.engine.pipeline import screen_batch  # noqa: E402
 from drgaudit.engine.screen import Screener  # noqa: E402
@@ -113,7 +113,9 @@ def compare_with_bare(db: Path, claims_wanted: int) -> None:
     codes = CodeTables.from_dir(resolve_codes_dir(None, bundled_rules_dir()))
     # The hospital indicators (UPC-004) over the claims compared, as the pipeline works them out over a batch.
     levels = {hid: int(h["level"]) if h.get("level") is not None else None for hid, h in hospitals.items()}
-    indicators = hospital_indicators(case_mix_of(c for _, claims in partitions for c in claims), levels)
+    indicators = hospital_indicators(
+        case_mix_of(c for _, claims in partitions for c in claims), levels, peers_by=peer_rule(pack)
+    )
     screener = Screener(pack, ReferenceData(hospitals, groups, codes, pack, indicators))
     settings = {key: pack.region(key).settings for key in ("national", *pack.regions)}
     bare = BareRules(hospitals, groups, codes, settings, indicators)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from drgaudit.engine.exceptions import ExpressionError
 from drgaudit.engine.yamlsource import Position
@@ -80,7 +81,7 @@ class Ref(Node):
 
     path: tuple[str, ...]
 
-    @property
+    @cached_property
     def dotted(self) -> str:
         return ".".join(self.path)
 

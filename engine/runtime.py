@@ -137,18 +137,22 @@ class Runtime:
         Actions wait in the session's agenda until the closing fact's actions run; all of them run then.
         """
         self._matches.clear()
-        closing = dict(CLOSE_FACT, sid=sid)
+        # Every ruleset takes the same JSON, so each fact is encoded once.
+        encoded = []
+        for fact in projected:
+            fact["sid"] = sid
+            encoded.append((fact["claim_id"], _dumps(fact)))
+        closing = _dumps(dict(CLOSE_FACT, sid=sid))
         for ruleset in self._rulesets:
             handle = ruleset._handle
             try:
-                for fact in projected:
-                    fact["sid"] = sid
-                    code = durable_rules_engine.assert_fact(handle, _dumps(fact))[0]
+                for claim_id, text in encoded:
+                    code = durable_rules_engine.assert_fact(handle, text)[0]
                     if code == _OBSERVED:
-                        raise EngineError(f"claim {fact['claim_id']} was asserted twice for patient {sid}")
+                        raise EngineError(f"claim {claim_id} was asserted twice for patient {sid}")
                     if code not in (0, _NOT_HANDLED):
-                        raise EngineError(f"durable-rules refused claim {fact['claim_id']}: result {code}")
-                result = durable_rules_engine.assert_fact(handle, _dumps(closing))
+                        raise EngineError(f"durable-rules refused claim {claim_id}: result {code}")
+                result = durable_rules_engine.assert_fact(handle, closing)
                 if result[0] != 0:
                     raise EngineError(f"durable-rules did not take the closing fact of patient {sid}: result {result[0]}")
                 self._run_actions(ruleset, result[1])

@@ -120,6 +120,12 @@ def _print(result: DemoResult) -> None:
     if example:
         typer.echo(f"why a claim was hit: drgaudit explain {example}")
     typer.echo(f"all hits as JSONL: drgaudit screen --batch {result.claims_batch_id} --output -")
+    if summary.review_cases:
+        review = summary.review_cases
+        typer.echo(
+            f"special-review queue: {review['created']} new cases, {review['refreshed']} refreshed, "
+            f"{review['unchanged']} unchanged; by priority: drgaudit queue list"
+        )
 
 
 class _ProgressBars:

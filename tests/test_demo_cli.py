@@ -101,7 +101,7 @@ def test_demo_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert lines[-2] == "all hits as JSONL: drgaudit screen --batch 3 --output -"
     assert re.fullmatch(r"special-review queue: [1-9]\d* new cases, 0 refreshed, 0 unchanged; by priority: drgaudit queue list", lines[-1])
     explained = CliRunner().invoke(
-        app, ["explain", lines[-2].split()[-1], "--db", str(tmp_path / "c.sqlite")]
+        app, ["explain", lines[-3].split()[-1], "--db", str(tmp_path / "c.sqlite")]
     )
     assert explained.exit_code == 0 and "HIT " in explained.stdout
 

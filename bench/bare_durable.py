@@ -246,10 +246,9 @@ class BareRules:
         hospital = self.hospitals.get(claim["hospital_id"])
         level = int(hospital["level"]) if hospital and hospital.get("level") is not None else None
         indicators = self.indicators.get(claim["hospital_id"], {})
-        share = indicators.get("hospital__cross_cc_mcc_share")
         rank = indicators.get("hospital__cross_cc_mcc_share_rank")
-        median = indicators.get("hospital__peer_cc_mcc_share_median")
-        ranked = share is not None and rank is not None and median is not None
+        excess = indicators.get("hospital__cc_mcc_share_excess")
+        ranked = rank is not None and excess is not None
         total = float(claim["total_cost"])
         avg_cost = float(group["avg_cost"]) if group else 0.0
         ratio = total / avg_cost if avg_cost > 0 else None
@@ -297,7 +296,7 @@ class BareRules:
             "regional_center": bool(hospital and hospital.get("regional_center")),
             "has_level": level is not None, "level": level or 0,
             "cross_drg_cases": indicators.get("hospital__cross_drg_cases", 0), "ranked": ranked,
-            "cc_mcc_rank": rank if ranked else 0.0, "cc_mcc_excess": share - median if ranked else 0.0,
+            "cc_mcc_rank": rank if ranked else 0.0, "cc_mcc_excess": excess if ranked else 0.0,
             "unknown": len(self.codes.unknown_codes([principal, *secondary], list(procedures))),
         }  # fmt: skip
 

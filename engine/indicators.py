@@ -23,6 +23,7 @@ NO_INDICATORS: dict[str, Any] = {
     "hospital__cross_cc_mcc_share": None,
     "hospital__cross_cc_mcc_share_rank": None,
     "hospital__peer_cc_mcc_share_median": None,
+    "hospital__cc_mcc_share_excess": None,
 }
 # The same indicators as an example's `hospital:` may give them (they come from the batch when screening).
 INDICATOR_KEYS: tuple[str, ...] = tuple(key.removeprefix("hospital__") for key in NO_INDICATORS)
@@ -109,5 +110,7 @@ def hospital_indicators(
                 100.0 * sum(1 for other in group if other <= share) / len(group), 4
             )
             facts["hospital__peer_cc_mcc_share_median"] = round(median(group), 6)
+            # Worked out here, rounded, so that the rule compares one number and explain agrees with it.
+            facts["hospital__cc_mcc_share_excess"] = round(share - median(group), 6)
         result[mix.hospital_id] = facts
     return result

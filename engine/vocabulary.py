@@ -100,6 +100,7 @@ _DERIVED: list[FactDef] = [
     FactDef("hospital.cross_cc_mcc_share", NUMBER, True, "本批次该院异地病例中伴并发症病组占比", "病组末位为1或3的病例数/异地DRG入组病例数"),
     FactDef("hospital.cross_cc_mcc_share_rank", NUMBER, True, "该占比在同级医院中的百分位", "0–100：同级医院中占比不高于本院的医院所占百分比"),
     FactDef("hospital.peer_cc_mcc_share_median", NUMBER, True, "同级医院该占比的中位数"),
+    FactDef("hospital.cc_mcc_share_excess", NUMBER, True, "该占比高出同级中位数的幅度", "本院占比 − 同级中位数"),
     FactDef("group.known", BOOL, False, "病组在就医地病组表中"),
     FactDef("group.name", TEXT, True, "病组名称"),
     FactDef("group.weight", NUMBER, True, "病组权重/分值"),

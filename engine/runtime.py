@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
 import operator
 import os
 from dataclasses import dataclass
 from typing import Any
 
 import durable_rules_engine
+import orjson
 from durable import engine as durable_engine
 
 from drgaudit.engine.compiler import EARLY, CompiledProfile
@@ -173,7 +173,9 @@ class Runtime:
             raise EngineError(f"durable-rules action failed: {failure[0]}")
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+def _dumps(fact: dict[str, Any]) -> str:
+    """A fact as the JSON text durable-rules takes (orjson: the encoding is a tenth of the Python one's cost)."""
+    return orjson.dumps(fact).decode()
 
 
 def _placeholder(kind: str | None) -> Any:

@@ -439,23 +439,32 @@ class Scenarios:
         return stay
 
     def frequent(self, planted: int) -> Unit:
-        """FREQ-001: 5 + `planted` stays within the year; the 6th and later are the planted cases."""
+        """FREQ-001: 5 + `planted` stays within the year; the 6th and later are the planted cases.
+
+        At least 32 days between admissions: never four admissions in 90 days (FREQ-002).
+        """
+        return self._frequent_series(
+            5, planted, max_days=10, gaps=(32, 35), cap_icu=False, rule="FREQ-001",
+            note="365天内第{n}次住院（非放化疗、非按床日付费）",
+        )  # fmt: skip
+
+    def _frequent_series(
+        self, before: int, planted: int, *, max_days: int, gaps: tuple[int, int], cap_icu: bool, rule: str, note: str
+    ) -> Unit:
+        """One patient's `before` + `planted` short stays of one template, `gaps` days apart; the later ones planted."""
         f, rng = self.f, self.rng
         template, patient = self._patient(self.catalog.scenario_templates("frequent"))
         region = f.treatment_region(patient)
-        stays = [f.draft(patient, template, region) for _ in range(5 + planted)]
+        stays = [f.draft(patient, template, region) for _ in range(before + planted)]
         for stay in stays:
-            stay.days = min(stay.days, 10)
+            stay.days = min(stay.days, max_days)
+            if cap_icu:
+                stay.icu = min(stay.icu, stay.los * 24)
             stay.readmit = rng.choice(("1", "1", ""))
-        # At least 32 days between admissions: never four admissions in 90 days (FREQ-002).
-        stays = f.schedule(stays, (32, 35))
+        stays = f.schedule(stays, gaps)
         for stay in stays:
             f.place(stay)
-        truths = [
-            Truth(i, "FREQ-001", PLANTED, f"365天内第{i + 1}次住院（非放化疗、非按床日付费）")
-            for i in range(5, len(stays))
-        ]
-        return Unit(stays, truths)
+        return Unit(stays, [Truth(i, rule, PLANTED, note.format(n=i + 1)) for i in range(before, len(stays))])
 
     def same_day(self, _size: int) -> Unit:
         """SPLIT-002: discharged and readmitted to the same hospital the same day, for another condition
@@ -589,22 +598,10 @@ class Scenarios:
     def frequent_90(self, planted: int) -> Unit:
         """FREQ-002: 3 + `planted` stays within 90 days (admissions ≤ 28 days apart, ≥ 16 days between a
         discharge and the next admission); the 4th and later are the planted cases."""
-        f, rng = self.f, self.rng
-        template, patient = self._patient(self.catalog.scenario_templates("frequent"))
-        region = f.treatment_region(patient)
-        stays = [f.draft(patient, template, region) for _ in range(3 + planted)]
-        for stay in stays:
-            stay.days = min(stay.days, 8)
-            stay.icu = min(stay.icu, stay.los * 24)
-            stay.readmit = rng.choice(("1", "1", ""))
-        stays = f.schedule(stays, (16, 20))
-        for stay in stays:
-            f.place(stay)
-        truths = [
-            Truth(i, "FREQ-002", PLANTED, f"90天内第{i + 1}次住院（非放化疗透析、非按床日付费）")
-            for i in range(3, len(stays))
-        ]
-        return Unit(stays, truths)
+        return self._frequent_series(
+            3, planted, max_days=8, gaps=(16, 20), cap_icu=True, rule="FREQ-002",
+            note="90天内第{n}次住院（非放化疗透析、非按床日付费）",
+        )  # fmt: skip
 
     def icu_over_stay(self, _size: int) -> Unit:
         """DQ-005: more ICU hours than the stay has hours (1–5 days, under 168 ICU hours)."""

@@ -239,7 +239,9 @@ def start_run(*, session: Session, run: ScreenRunCreate) -> ScreenRun:
     return stored
 
 
-def store_hits(*, session: Session, run: ScreenRun, batch_id: int, hits: Iterable[Hit], commit: bool = True) -> ScreenRun:
+def store_hits(
+    *, session: Session, run: ScreenRun, batch_id: int, hits: Iterable[Hit], commit: bool = True
+) -> ScreenRun:
     """Replace a batch's stored hits by this run's, keeping unchanged ones; returns the run.
 
     With `commit=False` the changes are only flushed, so that the caller can commit them together with

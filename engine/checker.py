@@ -95,25 +95,39 @@ class Checker:
                 return None
             param = self.scope.params.get(node.path[1])
             if param is None:
-                self.fail(node, f"unknown param `{node.path[1]}`", did_you_mean(node.path[1], self.scope.params) or "declare it under `params:`")
+                self.fail(
+                    node,
+                    f"unknown param `{node.path[1]}`",
+                    did_you_mean(node.path[1], self.scope.params) or "declare it under `params:`",
+                )
                 return None
             return _PARAM_TYPES[param.type]
         if head == REGION:
             if len(node.path) != 2 or node.path[1] not in self.scope.region_settings:
                 name = ".".join(node.path[1:])
-                self.fail(node, f"unknown region setting `{name}`", did_you_mean(name, self.scope.region_settings))
+                self.fail(
+                    node, f"unknown region setting `{name}`", did_you_mean(name, self.scope.region_settings)
+                )
                 return None
             return NUMBER
         if head == LISTS:
             if len(node.path) != 2 or node.path[1] not in self.scope.lists:
                 name = ".".join(node.path[1:])
-                self.fail(node, f"unknown list `{name}`", did_you_mean(name, self.scope.lists) or "lists live in rules/lists/<name>.yaml")
+                self.fail(
+                    node,
+                    f"unknown list `{name}`",
+                    did_you_mean(name, self.scope.lists) or "lists live in rules/lists/<name>.yaml",
+                )
                 return None
             return LISTREF
         path = node.path
         if head == EARLIER:
             if not self.scope.pair:
-                self.fail(node, "`earlier.` names an earlier claim and is only available in a pair rule", "add `pair: true` to the rule")
+                self.fail(
+                    node,
+                    "`earlier.` names an earlier claim and is only available in a pair rule",
+                    "add `pair: true` to the rule",
+                )
                 return None
             path = path[1:]
             if not path:
@@ -139,7 +153,11 @@ class Checker:
             return DATE
         if node.op == "+" and left == NUMBER and right == DATE:
             return DATE
-        self.fail(node, f"cannot compute {left} {node.op} {right}", "dates subtract to days; days add to dates; other arithmetic needs numbers")
+        self.fail(
+            node,
+            f"cannot compute {left} {node.op} {right}",
+            "dates subtract to days; days add to dates; other arithmetic needs numbers",
+        )
         return None
 
     def _compare(self, node: Cmp) -> str:
@@ -149,7 +167,11 @@ class Checker:
         if node.op in ("in", "not in"):
             if right == LISTREF:
                 if left == LIST:
-                    self.fail(node, "a list field cannot be `in` a list", f"use any_in({_name(node.left)}, {_name(node.right)})")
+                    self.fail(
+                        node,
+                        "a list field cannot be `in` a list",
+                        f"use any_in({_name(node.left)}, {_name(node.right)})",
+                    )
                 elif left != TEXT:
                     self.fail(node, f"only codes or text can be looked up in a named list, found a {left}")
             elif right == LIST:
@@ -158,20 +180,36 @@ class Checker:
             elif right.startswith("list of "):
                 item = right[len("list of ") :]
                 if item != left:
-                    self.fail(node, f"cannot look up a {left} in a list of {item}", _quote_hint(node.left, left, item))
+                    self.fail(
+                        node,
+                        f"cannot look up a {left} in a list of {item}",
+                        _quote_hint(node.left, left, item),
+                    )
             else:
-                self.fail(node.right, f"`{node.op}` needs a list on its right, found a {right}", "e.g. lists.chemo_radiotherapy or [\"1\", \"2\"]")
+                self.fail(
+                    node.right,
+                    f"`{node.op}` needs a list on its right, found a {right}",
+                    'e.g. lists.chemo_radiotherapy or ["1", "2"]',
+                )
             return BOOL
         if LISTREF in (left, right):
             self.fail(node, "a named list can only be used with `in`, any_in() or count_in()")
             return BOOL
         if left != right:
-            self.fail(node, f"cannot compare a {left} with a {right}", _quote_hint(node.left if left == TEXT else node.right, TEXT, NUMBER) if {left, right} == {TEXT, NUMBER} else None)
+            self.fail(
+                node,
+                f"cannot compare a {left} with a {right}",
+                _quote_hint(node.left if left == TEXT else node.right, TEXT, NUMBER)
+                if {left, right} == {TEXT, NUMBER}
+                else None,
+            )
             return BOOL
         if node.op not in ("==", "!=") and left in (BOOL, LIST):
             self.fail(node, f"`{node.op}` does not order {left} values")
         if left == LIST and node.op in ("==", "!="):
-            self.fail(node, "list fields cannot be compared with == or !=", "use len(), any_in() or count_in()")
+            self.fail(
+                node, "list fields cannot be compared with == or !=", "use len(), any_in() or count_in()"
+            )
         return BOOL
 
     def _call(self, node: Call) -> str | None:
@@ -179,9 +217,14 @@ class Checker:
         name = node.name
         if name in ("any_in", "count_in"):
             if kinds[0] not in (TEXT, LIST, None):
-                self.fail(node.args[0], f"`{name}` looks up codes: give a list field or a code, not a {kinds[0]}")
+                self.fail(
+                    node.args[0], f"`{name}` looks up codes: give a list field or a code, not a {kinds[0]}"
+                )
             if kinds[1] not in (LISTREF, None):
-                self.fail(node.args[1], f"the second argument of `{name}` must be a named list such as lists.mcc_needs_evidence")
+                self.fail(
+                    node.args[1],
+                    f"the second argument of `{name}` must be a named list such as lists.mcc_needs_evidence",
+                )
             return BOOL if name == "any_in" else NUMBER
         if name == "len":
             if kinds[0] not in (LIST, None):
@@ -200,7 +243,9 @@ class Checker:
         if name == "round":
             if kinds[0] not in (NUMBER, None):
                 self.fail(node.args[0], "round() needs a number")
-            if len(node.args) == 2 and not (isinstance(node.args[1], Const) and isinstance(node.args[1].value, int)):
+            if len(node.args) == 2 and not (
+                isinstance(node.args[1], Const) and isinstance(node.args[1].value, int)
+            ):
                 self.fail(node.args[1], "the digits of round() must be a whole number")
             return NUMBER
         if name == "date":
@@ -257,7 +302,9 @@ def rule_scope(pack: RulePack, rule: Rule) -> Scope:
     return Scope(params=rule.params, pair=rule.pair, lists=pack.lists, region_settings=frozenset(settings))
 
 
-def check_expression(expression: Expression, scope: Scope, errors: list[RuleFileError], *, want: str | None) -> str | None:
+def check_expression(
+    expression: Expression, scope: Scope, errors: list[RuleFileError], *, want: str | None
+) -> str | None:
     """Type-check one expression; `want` (bool/number) is the type its place requires."""
     checker = Checker(expression, scope, errors)
     before = len(errors)

@@ -58,7 +58,10 @@ class CodeTables:
         """Read a folder of the six TSV files; a missing file or column is a DataFileError."""
         root = Path(directory)
         if not root.is_dir():
-            raise DataFileError(str(root), "not a code-table folder (expected diagnoses.tsv, procedures.tsv, mcc.tsv, cc.tsv, principal_exclusion.tsv, drg_groups.tsv)")
+            raise DataFileError(
+                str(root),
+                "not a code-table folder (expected diagnoses.tsv, procedures.tsv, mcc.tsv, cc.tsv, principal_exclusion.tsv, drg_groups.tsv)",
+            )
         digest = hashlib.sha256()
         tables: dict[str, dict[str, str]] = {}
         for table, (file_name, columns) in CODE_FILES.items():
@@ -133,7 +136,9 @@ def _parse_tsv(path: Path, raw: bytes, columns: tuple[str, str]) -> dict[str, st
     reader = csv.reader(text.splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE)
     header = next(reader, None)
     if header is None or [h.strip() for h in header[:2]] != list(columns):
-        raise DataFileError(str(path), f"header must start with {columns[0]}\\t{columns[1]}, found {header!r}")
+        raise DataFileError(
+            str(path), f"header must start with {columns[0]}\\t{columns[1]}, found {header!r}"
+        )
     result: dict[str, str] = {}
     for row_number, row in enumerate(reader, start=2):
         if not row or not row[0].strip():

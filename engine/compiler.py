@@ -83,7 +83,9 @@ class CompiledRule:
     bound: BoundRule
     name: str
     ruleset: int
-    definitions: dict[str, dict[str, Any]]  # durable-rules rule name -> definition (pair rules may have several)
+    definitions: dict[
+        str, dict[str, Any]
+    ]  # durable-rules rule name -> definition (pair rules may have several)
     order: int
     types: dict[int, str | None] = field(default_factory=dict, repr=False)
 
@@ -215,8 +217,11 @@ class _RuleCompiler:
     def synthetic_test(self, node: Node, role: str, negated: bool) -> dict:
         roles = _roles(node)
         if len(roles) > 1:
-            raise CompileError(node, "this condition mixes the current and the earlier claim in a way the engine cannot evaluate",
-                               "compare plain fields of the two claims, e.g. earlier.hospital_id == hospital_id")
+            raise CompileError(
+                node,
+                "this condition mixes the current and the earlier claim in a way the engine cannot evaluate",
+                "compare plain fields of the two claims, e.g. earlier.hospital_id == hospital_id",
+            )
         key = self.synthetic(node, "bool")
         owner = next(iter(roles)) if roles else role
         if owner == role:
@@ -231,7 +236,9 @@ class _RuleCompiler:
             return self.synthetic_test(Cmp(left.offset, op, left, right), role, negated)
         roles = _roles(left) | _roles(right)
         if role == EARLY and CUR in roles:
-            raise CompileError(left, "internal: a condition on the current claim was placed on the earlier claim")
+            raise CompileError(
+                left, "internal: a condition on the current claim was placed on the earlier claim"
+            )
         try:
             field_node, cmp_op, value_node = self.isolate(op, left, right, role)
         except CompileError:
@@ -259,7 +266,10 @@ class _RuleCompiler:
         ok, items = self.constant(right)
         if ok and isinstance(items, list) and isinstance(right, ListLit):
             positive = (op == "in") != negated
-            tests = [self.compare("==" if positive else "!=", left, Const(right.offset, v), role, False) for v in items]
+            tests = [
+                self.compare("==" if positive else "!=", left, Const(right.offset, v), role, False)
+                for v in items
+            ]
             if not positive:
                 # "not in" still needs the value to exist, like every other comparison.
                 return _combine(tests, conjunction=True) if tests else True
@@ -283,7 +293,12 @@ class _RuleCompiler:
         raise CompileError(left, "cannot rearrange")
 
     def _plain(self, node: Node, role: str) -> bool:
-        return isinstance(node, Ref) and _is_fact_ref(node) and _role(node) == role and self.type_of(node) != LIST
+        return (
+            isinstance(node, Ref)
+            and _is_fact_ref(node)
+            and _role(node) == role
+            and self.type_of(node) != LIST
+        )
 
     def _has_own(self, node: Node, role: str) -> bool:
         return role in _roles(node)
@@ -304,11 +319,29 @@ class _RuleCompiler:
         ok_a, const_a = self.constant(a)
         if side.op == "*":
             if ok_b and isinstance(const_b, (int, float)) and const_b != 0 and self._has_own(a, role):
-                return a, (op if const_b > 0 else _FLIP[op]), self._typed(Arith(off, "/", other, Const(off, const_b)), other, None)
+                return (
+                    a,
+                    (op if const_b > 0 else _FLIP[op]),
+                    self._typed(Arith(off, "/", other, Const(off, const_b)), other, None),
+                )
             if ok_a and isinstance(const_a, (int, float)) and const_a != 0 and self._has_own(b, role):
-                return b, (op if const_a > 0 else _FLIP[op]), self._typed(Arith(off, "/", other, Const(off, const_a)), other, None)
-        if side.op == "/" and ok_b and isinstance(const_b, (int, float)) and const_b != 0 and self._has_own(a, role):
-            return a, (op if const_b > 0 else _FLIP[op]), self._typed(Arith(off, "*", other, Const(off, const_b)), other, None)
+                return (
+                    b,
+                    (op if const_a > 0 else _FLIP[op]),
+                    self._typed(Arith(off, "/", other, Const(off, const_a)), other, None),
+                )
+        if (
+            side.op == "/"
+            and ok_b
+            and isinstance(const_b, (int, float))
+            and const_b != 0
+            and self._has_own(a, role)
+        ):
+            return (
+                a,
+                (op if const_b > 0 else _FLIP[op]),
+                self._typed(Arith(off, "*", other, Const(off, const_b)), other, None),
+            )
         raise CompileError(side, "cannot rearrange")
 
     def _typed(self, node: Arith, left: Node, right: Node | None) -> Arith:
@@ -329,8 +362,11 @@ class _RuleCompiler:
         for side, other, cmp_op in ((left, right, op), (right, left, _FLIP[op])):
             if _roles(side) == {role} and self._value_ok(other, role):
                 return self.synthetic(side, "value"), cmp_op, other
-        raise CompileError(left, "this comparison reads computed values of both claims on each side",
-                           "put one plain field alone on one side, e.g. admit_date - earlier.discharge_date <= params.window_days")
+        raise CompileError(
+            left,
+            "this comparison reads computed values of both claims on each side",
+            "put one plain field alone on one side, e.g. admit_date - earlier.discharge_date <= params.window_days",
+        )
 
     def _value_ok(self, node: Node, role: str) -> bool:
         saved = list(self.used)
@@ -430,7 +466,9 @@ def _applicability(rule: Rule) -> list[dict]:
     return tests
 
 
-def compile_profile(pack: RulePack, region: str | None, *, statuses: tuple[str, ...] = ("active",)) -> CompiledProfile:
+def compile_profile(
+    pack: RulePack, region: str | None, *, statuses: tuple[str, ...] = ("active",)
+) -> CompiledProfile:
     """Compile every rule in force for a treatment region (None: the national profile)."""
     profile_key = pack.profile_key(region)
     config = pack.region(profile_key)
@@ -490,13 +528,23 @@ def _compile_rule(profile: CompiledProfile, bound: BoundRule) -> tuple[list[dict
     cur = _combine(cur_tests, conjunction=True)
     if cur is False:
         profile.problems.append(
-            RuleFileError(rule.when[0].position if rule.when else rule.position, f"rule {rule.id} can never fire with these parameters", code="compile")
+            RuleFileError(
+                rule.when[0].position if rule.when else rule.position,
+                f"rule {rule.id} can never fire with these parameters",
+                code="compile",
+            )
         )
         return None
     if rule.pair:
         early = _combine(early_tests, conjunction=True)
         if early is False:
-            profile.problems.append(RuleFileError(rule.position, f"rule {rule.id} can never fire: no earlier claim can match", code="compile"))
+            profile.problems.append(
+                RuleFileError(
+                    rule.position,
+                    f"rule {rule.id} can never fire: no earlier claim can match",
+                    code="compile",
+                )
+            )
             return None
         try:
             variants = pair_variants(cur)
@@ -539,16 +587,22 @@ def _dnf(test: dict) -> list[tuple[list[dict], list[dict]]]:
         for part in test["$and"]:
             terms = [(b1 + b2, a1 + a2) for b1, a1 in terms for b2, a2 in _dnf(part)]
             if len(terms) > MAX_PAIR_VARIANTS:
-                raise CompileError(Const(0, None), "too many alternatives between the two claims of a pair rule",
-                                   f"at most {MAX_PAIR_VARIANTS}: simplify the `or` conditions that read `earlier.`")
+                raise CompileError(
+                    Const(0, None),
+                    "too many alternatives between the two claims of a pair rule",
+                    f"at most {MAX_PAIR_VARIANTS}: simplify the `or` conditions that read `earlier.`",
+                )
         return terms
     if "$or" in test:
         terms = []
         for part in test["$or"]:
             terms.extend(_dnf(part))
         if len(terms) > MAX_PAIR_VARIANTS:
-            raise CompileError(Const(0, None), "too many alternatives between the two claims of a pair rule",
-                               f"at most {MAX_PAIR_VARIANTS}: simplify the `or` conditions that read `earlier.`")
+            raise CompileError(
+                Const(0, None),
+                "too many alternatives between the two claims of a pair rule",
+                f"at most {MAX_PAIR_VARIANTS}: simplify the `or` conditions that read `earlier.`",
+            )
         return terms
     return [([test], [])]
 
@@ -565,8 +619,11 @@ def pair_variants(cur: dict) -> list[dict]:
     for beta, alpha in _dnf(cur):
         variant = {"$and": [*beta, SENTINEL, *alpha]}
         if _sequence_length(variant) > MAX_BETA_SEQUENCE:
-            raise CompileError(Const(0, None), "a pair rule has too many conditions between the two claims for durable-rules",
-                               "move conditions on one claim alone into separate simple conditions")
+            raise CompileError(
+                Const(0, None),
+                "a pair rule has too many conditions between the two claims for durable-rules",
+                "move conditions on one claim alone into separate simple conditions",
+            )
         variants.append(variant)
     return variants
 
@@ -577,4 +634,8 @@ class _Located(Exception):
 
 
 def _located(expression: Expression, exc: CompileError) -> _Located:
-    return _Located(RuleFileError(expression.position_of(exc.node), f"cannot compile: {exc.message}", exc.hint, code="compile"))
+    return _Located(
+        RuleFileError(
+            expression.position_of(exc.node), f"cannot compile: {exc.message}", exc.hint, code="compile"
+        )
+    )

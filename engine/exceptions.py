@@ -18,7 +18,12 @@ class RuleFileError(RuleError):
     """One problem at one place of a rule, list or region file, printed as `path:line:col: message`."""
 
     def __init__(
-        self, position: Position, message: str, hint: str | None = None, code: str = "parse", severity: str = "error"
+        self,
+        position: Position,
+        message: str,
+        hint: str | None = None,
+        code: str = "parse",
+        severity: str = "error",
     ) -> None:
         self.position = position
         self.severity = severity
@@ -46,7 +51,9 @@ class RulePackError(RuleError):
     def __init__(self, errors: list[RuleFileError]) -> None:
         self.errors = sorted(errors, key=lambda e: (e.position.path, e.position.line, e.position.col))
         count = len(self.errors)
-        super().__init__("\n".join(e.render() for e in self.errors) + f"\n{count} error{'s' if count != 1 else ''}")
+        super().__init__(
+            "\n".join(e.render() for e in self.errors) + f"\n{count} error{'s' if count != 1 else ''}"
+        )
 
 
 class EngineError(RuleError):

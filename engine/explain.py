@@ -89,13 +89,23 @@ def explain_claim(
         raise KeyError(claim_id)
     target = claims[claim_id]
     patient_id = target["patient_id"]
-    hits = [h for h in screener.screen_patient(patient_id, [target], [c for c in claims.values() if c["claim_id"] != claim_id]) if h.claim_id == claim_id]
+    hits = [
+        h
+        for h in screener.screen_patient(
+            patient_id, [target], [c for c in claims.values() if c["claim_id"] != claim_id]
+        )
+        if h.claim_id == claim_id
+    ]
     facts = patient_facts(list(claims.values()), {claim_id}, screener.reference, screener.windows)
     by_id = {f["claim_id"]: f for f in facts}
     fact = by_id[claim_id]
     profile = screener.profile_for(target["treatment_region"])
     hits_by_rule = {h.rule_id: h for h in hits}
-    shown = {name: display(fact.get(f.key), f.type) for name, f in FACTS.items() if f.type != "list" or fact.get(f.key)}
+    shown = {
+        name: display(fact.get(f.key), f.type)
+        for name, f in FACTS.items()
+        if f.type != "list" or fact.get(f.key)
+    }
     result = ClaimExplanation(claim_id, target["treatment_region"], profile.compiled.profile, shown)
     for compiled in sorted(profile.compiled.rules, key=lambda c: c.order):
         rule = compiled.rule
@@ -109,15 +119,32 @@ def explain_claim(
             seen.update(seen_unless)
             conditions = [ConditionValue(c["kind"], c["condition"], c["value"]) for c in when + unless]
             explanation = RuleExplanation(
-                rule, rule.id in hits_by_rule, not reasons, reasons, conditions, seen,
-                earlier["claim_id"] if earlier else None, len(earlier_candidates) if rule.pair else 0, hits_by_rule.get(rule.id),
+                rule,
+                rule.id in hits_by_rule,
+                not reasons,
+                reasons,
+                conditions,
+                seen,
+                earlier["claim_id"] if earlier else None,
+                len(earlier_candidates) if rule.pair else 0,
+                hits_by_rule.get(rule.id),
             )
             if best is None or explanation.python_verdict:
                 best = explanation
             if explanation.python_verdict:
                 break
         if best is None:  # a pair rule and no earlier claim at all
-            best = RuleExplanation(rule, rule.id in hits_by_rule, not reasons, reasons, [], {}, None, 0, hits_by_rule.get(rule.id))
+            best = RuleExplanation(
+                rule,
+                rule.id in hits_by_rule,
+                not reasons,
+                reasons,
+                [],
+                {},
+                None,
+                0,
+                hits_by_rule.get(rule.id),
+            )
             best.not_applicable = reasons + ["参保人没有更早的住院记录可与本次配对"]
             best.applies = False
         result.rules.append(best)
@@ -157,13 +184,17 @@ def render_explanation(explanation: ClaimExplanation) -> list[str]:
         else:
             status = "no  "
         lines.append("")
-        lines.append(f"{status} {rule.rule_id}  {rule.rule.title}  [{rule.rule.action}, {rule.rule.severity}]")
+        lines.append(
+            f"{status} {rule.rule_id}  {rule.rule.title}  [{rule.rule.action}, {rule.rule.severity}]"
+        )
         for reason in rule.not_applicable:
             lines.append(f"      not applicable: {reason}")
         if rule.earlier_id:
             lines.append(f"      earlier claim: {rule.earlier_id}")
         for condition in rule.conditions:
-            lines.append(f"      {condition.kind:<6} {'true ' if condition.value else 'false'}  {condition.source}")
+            lines.append(
+                f"      {condition.kind:<6} {'true ' if condition.value else 'false'}  {condition.source}"
+            )
         if rule.values:
             lines.append("      values: " + ", ".join(f"{k}={v}" for k, v in rule.values.items()))
         if rule.hit is not None:

@@ -28,7 +28,11 @@ FUNCTIONS: dict[str, tuple[int, int | None, str]] = {
     "date": (1, 1, 'date("2025-07-01"): a date literal'),
     "starts_with": (2, 2, 'starts_with(text, "Z51"): text begins with a prefix'),
     "has": (1, 1, "has(field): the field has a value"),
-    "admissions_within": (1, 1, "admissions_within(days): admissions of the patient in the last `days` days, this one included"),
+    "admissions_within": (
+        1,
+        1,
+        "admissions_within(days): admissions of the patient in the last `days` days, this one included",
+    ),
 }
 
 COMPARE_OPS: dict[type, str] = {
@@ -177,7 +181,9 @@ class _Converter:
                 self.line_starts.append(i + 1)
 
     def offset(self, node: ast.AST) -> int:
-        return _char_offset(self.text, self.line_starts, getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
+        return _char_offset(
+            self.text, self.line_starts, getattr(node, "lineno", 1), getattr(node, "col_offset", 0)
+        )
 
     def fail(self, node: ast.AST, message: str, hint: str | None = None) -> ExpressionError:
         return ExpressionError(self.locate(self.offset(node)), message, hint, code="expression")
@@ -192,7 +198,11 @@ class _Converter:
                 return Not(off, self.convert(node.operand))
             if isinstance(node.op, ast.USub):
                 inner = self.convert(node.operand)
-                if isinstance(inner, Const) and isinstance(inner.value, (int, float)) and not isinstance(inner.value, bool):
+                if (
+                    isinstance(inner, Const)
+                    and isinstance(inner.value, (int, float))
+                    and not isinstance(inner.value, bool)
+                ):
                     return Const(off, -inner.value)
                 return Neg(off, inner)
             if isinstance(node.op, ast.UAdd):
@@ -209,7 +219,9 @@ class _Converter:
             for op_node, comparator in zip(node.ops, node.comparators, strict=True):
                 op = COMPARE_OPS.get(type(op_node))
                 if op is None:
-                    raise self.fail(node, "comparison not allowed", "use < <= > >= == != in, not in (not `is`)")
+                    raise self.fail(
+                        node, "comparison not allowed", "use < <= > >= == != in, not in (not `is`)"
+                    )
                 right = self.convert(comparator)
                 parts.append(Cmp(left.offset, op, left, right))
                 left = right
@@ -229,7 +241,9 @@ class _Converter:
                 path.append(base.attr)
                 base = base.value
             if not isinstance(base, ast.Name):
-                raise self.fail(node, "only dotted names are allowed", "e.g. group.avg_cost or params.window_days")
+                raise self.fail(
+                    node, "only dotted names are allowed", "e.g. group.avg_cost or params.window_days"
+                )
             path.append(base.id)
             return Ref(off, tuple(reversed(path)))
         if isinstance(node, ast.Constant):
@@ -248,7 +262,9 @@ class _Converter:
                 raise self.fail(node, f"`{name}` takes no keyword arguments")
             low, high, usage = FUNCTIONS[name]
             if len(node.args) < low or (high is not None and len(node.args) > high):
-                raise self.fail(node, f"`{name}` takes {_arity(low, high)} argument(s), got {len(node.args)}", usage)
+                raise self.fail(
+                    node, f"`{name}` takes {_arity(low, high)} argument(s), got {len(node.args)}", usage
+                )
             return Call(off, name, tuple(self.convert(a) for a in node.args))
         what = _FRIENDLY.get(type(node), type(node).__name__)
         raise self.fail(node, f"{what} is not allowed in a rule expression")
@@ -286,7 +302,9 @@ def parse_expression(text: str, position: Position, locate=None) -> Expression:
         hint = None
         if "=" in source and "==" not in source and "invalid syntax" in message:
             hint = "compare with ==, not ="
-        raise ExpressionError(shifted_locate(max(col, 0)), f"syntax error: {message}", hint, code="expression") from exc
+        raise ExpressionError(
+            shifted_locate(max(col, 0)), f"syntax error: {message}", hint, code="expression"
+        ) from exc
     converter = _Converter(source, position, shifted_locate)
     root = converter.convert(tree.body)
     return Expression(source=source, root=root, position=shifted_locate(0))
@@ -374,6 +392,8 @@ def _prec(node: Node) -> int:
 
 def _paren(child: Node, parent: Node, right: bool = False) -> str:
     text = render(child)
-    if _prec(child) < _prec(parent) or (right and _prec(child) == _prec(parent) and isinstance(parent, Arith)):
+    if _prec(child) < _prec(parent) or (
+        right and _prec(child) == _prec(parent) and isinstance(parent, Arith)
+    ):
         return f"({text})"
     return text

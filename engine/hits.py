@@ -104,7 +104,9 @@ def render_message(template: Template, env: Env, types: dict[int, str | None]) -
     return "".join(out)
 
 
-def condition_trace(expressions: tuple[Expression, ...], env: Env, kind: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def condition_trace(
+    expressions: tuple[Expression, ...], env: Env, kind: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Each condition with its truth value, and the value of every field it read."""
     conditions = []
     seen: dict[str, Any] = {}
@@ -123,7 +125,12 @@ def thresholds_used(bound: BoundRule, settings: dict[str, Any]) -> dict[str, Any
     """The parameter and region-setting values the rule's expressions read."""
     rule = bound.rule
     result: dict[str, Any] = {}
-    expressions = list(rule.when) + list(rule.unless) + [rule.amount_at_risk] + [p.expression for p in rule.message.placeholders]
+    expressions = (
+        list(rule.when)
+        + list(rule.unless)
+        + [rule.amount_at_risk]
+        + [p.expression for p in rule.message.placeholders]
+    )
     for expr in expressions:
         for node in walk(expr.root):
             if isinstance(node, Ref) and len(node.path) == 2:

@@ -129,7 +129,9 @@ def check_examples(pack: RulePack) -> Issues:
             (errors if severity == "error" else warnings).append(issue)
         else:
             for missing in sorted({"hit", "miss"} - expects):
-                warnings.append(_warning(rule.data.value_at("examples"), f"rule {rule.id} has no `{missing}` example"))
+                warnings.append(
+                    _warning(rule.data.value_at("examples"), f"rule {rule.id} has no `{missing}` example")
+                )
         for example in rule.examples:
             records: list[tuple[str, Any, Any]] = [
                 ("claim", example.claim, kinds["claim"]), ("hospital", example.hospital, example_hospital), ("group", example.group, kinds["group"]),
@@ -242,13 +244,27 @@ def check_review_settings(pack: RulePack) -> Issues:
             for action in actions:
                 if action not in ACTIONS:
                     position = config.setting_positions.get("review_case_actions", config.position)
-                    errors.append(RuleFileError(position, f"review_case_actions: unknown action `{action}`", did_you_mean(action, ACTIONS), code="lint"))
+                    errors.append(
+                        RuleFileError(
+                            position,
+                            f"review_case_actions: unknown action `{action}`",
+                            did_you_mean(action, ACTIONS),
+                            code="lint",
+                        )
+                    )
         weights = config.settings.get("review_severity_weights")
         if isinstance(weights, dict):
             for severity in weights:
                 if severity not in SEVERITIES:
                     position = config.setting_positions.get("review_severity_weights", config.position)
-                    errors.append(RuleFileError(position, f"review_severity_weights: unknown severity `{severity}`", did_you_mean(severity, SEVERITIES), code="lint"))
+                    errors.append(
+                        RuleFileError(
+                            position,
+                            f"review_severity_weights: unknown severity `{severity}`",
+                            did_you_mean(severity, SEVERITIES),
+                            code="lint",
+                        )
+                    )
     return errors, []
 
 

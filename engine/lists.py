@@ -47,7 +47,9 @@ def _item_ok(kind: str, match: str, item: str) -> bool:
         return bool(pattern.match(item))
     # A prefix must be the start of some well-formed code: check it with a neutral completion.
     head = item.rstrip(".")
-    return bool(head) and any(pattern.match(head + tail) for tail in ("", "0", "00", ".0", ".000", ".x00", "00x001"))
+    return bool(head) and any(
+        pattern.match(head + tail) for tail in ("", "0", "00", ".0", ".000", ".x00", "00x001")
+    )
 
 
 def list_from_document(doc: YamlDocument, errors: list[RuleFileError]) -> NamedList | None:
@@ -60,16 +62,34 @@ def list_from_document(doc: YamlDocument, errors: list[RuleFileError]) -> NamedL
     before = len(errors)
     for key in data:
         if key not in _LIST_KEYS:
-            errors.append(RuleFileError(data.key_at(key), f"unknown key `{key}` in a list file", f"allowed: {', '.join(_LIST_KEYS)}"))
+            errors.append(
+                RuleFileError(
+                    data.key_at(key),
+                    f"unknown key `{key}` in a list file",
+                    f"allowed: {', '.join(_LIST_KEYS)}",
+                )
+            )
     name = data.get("name")
     if not isinstance(name, str) or not name.isidentifier():
-        errors.append(RuleFileError(data.value_at("name"), "list `name` must be a plain identifier such as chemo_radiotherapy"))
+        errors.append(
+            RuleFileError(
+                data.value_at("name"), "list `name` must be a plain identifier such as chemo_radiotherapy"
+            )
+        )
     kind = data.get("kind", "dx")
     if kind not in LIST_KINDS:
-        errors.append(RuleFileError(data.value_at("kind"), f"unknown list kind `{kind}`", f"one of {', '.join(LIST_KINDS)}"))
+        errors.append(
+            RuleFileError(
+                data.value_at("kind"), f"unknown list kind `{kind}`", f"one of {', '.join(LIST_KINDS)}"
+            )
+        )
     match = data.get("match", "exact")
     if match not in MATCH_MODES:
-        errors.append(RuleFileError(data.value_at("match"), f"unknown match mode `{match}`", f"one of {', '.join(MATCH_MODES)}"))
+        errors.append(
+            RuleFileError(
+                data.value_at("match"), f"unknown match mode `{match}`", f"one of {', '.join(MATCH_MODES)}"
+            )
+        )
     items = data.get("items")
     values: list[str] = []
     if not isinstance(items, YList) or not items:
@@ -84,13 +104,27 @@ def list_from_document(doc: YamlDocument, errors: list[RuleFileError]) -> NamedL
             else:
                 code = item
             if not isinstance(code, str) or not code:
-                errors.append(RuleFileError(pos, "a list item must be a code written as text (quote it if YAML reads it as a number)"))
+                errors.append(
+                    RuleFileError(
+                        pos,
+                        "a list item must be a code written as text (quote it if YAML reads it as a number)",
+                    )
+                )
                 continue
             if kind in ("dx", "px") and match in MATCH_MODES and not _item_ok(kind, match, code):
                 what = "ICD-10 医保版 diagnosis" if kind == "dx" else "ICD-9-CM-3 procedure"
-                errors.append(RuleFileError(pos, f"`{code}` is not a well-formed {what} {'prefix' if match == 'prefix' else 'code'}"))
+                errors.append(
+                    RuleFileError(
+                        pos,
+                        f"`{code}` is not a well-formed {what} {'prefix' if match == 'prefix' else 'code'}",
+                    )
+                )
             if code in seen:
-                errors.append(RuleFileError(pos, f"`{code}` is listed twice (first at line {items.item_at(seen[code]).line})"))
+                errors.append(
+                    RuleFileError(
+                        pos, f"`{code}` is listed twice (first at line {items.item_at(seen[code]).line})"
+                    )
+                )
             seen.setdefault(code, index)
             values.append(code)
     if len(errors) > before:

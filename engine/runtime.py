@@ -71,7 +71,10 @@ class Runtime:
             by_name = profile.by_name()
             for rule_name, rule in rules.items():
                 rule["run"] = self._action(by_name[rule_name].name, pair=len(rule["all"]) == 2)
-            rules[CLOSE_RULE] = {"all": [{"m": {"$and": [{"kind": "close"}, {"_t": True}]}}], "run": _close_action}
+            rules[CLOSE_RULE] = {
+                "all": [{"m": {"$and": [{"kind": "close"}, {"_t": True}]}}],
+                "run": _close_action,
+            }
             try:
                 self._rulesets.append(durable_engine.Ruleset(name, None, rules))
             except Exception as exc:  # the C engine reports only an error number
@@ -82,14 +85,20 @@ class Runtime:
         # picks the keys the rules read (the compiler always adds at least three, so it returns a tuple).
         self._pick = operator.itemgetter(*self._fact_keys)
         self._guarded = tuple(
-            (k, f"_h_{k}", _placeholder(profile.fact_keys[k])) for k in sorted(profile.guarded_keys) if k in profile.fact_keys
+            (k, f"_h_{k}", _placeholder(profile.fact_keys[k]))
+            for k in sorted(profile.guarded_keys)
+            if k in profile.fact_keys
         )
         lists = profile.pack.lists
         self._bool_synthetics: tuple[tuple[str, FactFunction], ...] = tuple(
-            (syn.key, compile_fact_function(syn.expr, lists)) for syn in profile.synthetics.values() if syn.kind == "bool"
+            (syn.key, compile_fact_function(syn.expr, lists))
+            for syn in profile.synthetics.values()
+            if syn.kind == "bool"
         )
         self._value_synthetics: tuple[tuple[str, str, FactFunction], ...] = tuple(
-            (syn.key, f"_h_{syn.key}", compile_fact_function(syn.expr, lists)) for syn in profile.synthetics.values() if syn.kind == "value"
+            (syn.key, f"_h_{syn.key}", compile_fact_function(syn.expr, lists))
+            for syn in profile.synthetics.values()
+            if syn.kind == "value"
         )
 
     def _action(self, rule_name: str, *, pair: bool):
@@ -115,7 +124,13 @@ class Runtime:
             if fact["seq"] > last or (not self._pairs and fact["claim_id"] not in targets):
                 continue
             item = dict(zip(self._fact_keys, self._pick(fact), strict=True))
-            item.update(kind="claim", claim_id=fact["claim_id"], seq=fact["seq"], target=fact["claim_id"] in targets, _t=True)
+            item.update(
+                kind="claim",
+                claim_id=fact["claim_id"],
+                seq=fact["seq"],
+                target=fact["claim_id"] in targets,
+                _t=True,
+            )
             for key, flag, placeholder in self._guarded:
                 if item[key] is None:
                     item[flag] = False
@@ -154,7 +169,9 @@ class Runtime:
                         raise EngineError(f"durable-rules refused claim {claim_id}: result {code}")
                 result = durable_rules_engine.assert_fact(handle, closing)
                 if result[0] != 0:
-                    raise EngineError(f"durable-rules did not take the closing fact of patient {sid}: result {result[0]}")
+                    raise EngineError(
+                        f"durable-rules did not take the closing fact of patient {sid}: result {result[0]}"
+                    )
                 self._run_actions(ruleset, result[1])
             finally:
                 durable_rules_engine.delete_state(handle, sid)

@@ -15,7 +15,17 @@ from drgaudit.engine.pack import RulePack
 from drgaudit.engine.runtime import Match, Runtime
 
 # Facts every hit's evidence shows, whatever its conditions read.
-BASE_EVIDENCE = ("patient_id", "hospital_id", "treatment_region", "insured_region", "admit_date", "discharge_date", "principal_dx", "group_code", "total_cost")
+BASE_EVIDENCE = (
+    "patient_id",
+    "hospital_id",
+    "treatment_region",
+    "insured_region",
+    "admit_date",
+    "discharge_date",
+    "principal_dx",
+    "group_code",
+    "total_cost",
+)
 
 
 @dataclass
@@ -34,7 +44,9 @@ class Screener:
     rules and history facts.
     """
 
-    def __init__(self, pack: RulePack, reference: ReferenceData, *, statuses: tuple[str, ...] = ("active",)) -> None:
+    def __init__(
+        self, pack: RulePack, reference: ReferenceData, *, statuses: tuple[str, ...] = ("active",)
+    ) -> None:
         self.pack = pack
         self.reference = reference
         self.statuses = statuses
@@ -58,7 +70,9 @@ class Screener:
         """The compiled profile that screens claims of a treatment region."""
         return self._profile(self.pack.profile_key(treatment_region))
 
-    def screen_patient(self, patient_id: str, batch: list[dict[str, Any]], history: Iterable[dict[str, Any]] = ()) -> list[Hit]:
+    def screen_patient(
+        self, patient_id: str, batch: list[dict[str, Any]], history: Iterable[dict[str, Any]] = ()
+    ) -> list[Hit]:
         """Every hit on the batch claims of one patient, in claim order then rule order."""
         claims = {c["claim_id"]: c for c in history}
         claims.update({c["claim_id"]: c for c in batch})  # the batch's version of a claim wins
@@ -67,7 +81,9 @@ class Screener:
         by_id = {f["claim_id"]: f for f in facts}
         by_profile: dict[str, set[str]] = {}
         for claim in batch:
-            by_profile.setdefault(self.pack.profile_key(claim["treatment_region"]), set()).add(claim["claim_id"])
+            by_profile.setdefault(self.pack.profile_key(claim["treatment_region"]), set()).add(
+                claim["claim_id"]
+            )
         hits: list[tuple[tuple, Hit]] = []
         for key in sorted(by_profile):
             profile = self._profile(key)
@@ -90,7 +106,12 @@ class Screener:
 
 
 def build_hit(
-    compiled: CompiledRule, fact: dict[str, Any], earlier: dict[str, Any] | None, related: list[str], settings: dict[str, Any], pack: RulePack
+    compiled: CompiledRule,
+    fact: dict[str, Any],
+    earlier: dict[str, Any] | None,
+    related: list[str],
+    settings: dict[str, Any],
+    pack: RulePack,
 ) -> Hit:
     """A hit with its evidence: the facts and thresholds that fired, related claims, sentence, amount."""
     bound = compiled.bound
@@ -99,9 +120,15 @@ def build_hit(
     when, seen_when = condition_trace(rule.when, env, "when")
     unless, seen_unless = condition_trace(rule.unless, env, "unless")
     amount = evaluate(rule.amount_at_risk.root, env)
-    amount = round(max(0.0, float(amount)), 2) if isinstance(amount, (int, float)) and not isinstance(amount, bool) else 0.0
+    amount = (
+        round(max(0.0, float(amount)), 2)
+        if isinstance(amount, (int, float)) and not isinstance(amount, bool)
+        else 0.0
+    )
     message = render_message(rule.message, env, compiled.types)
-    facts = {name: display(fact.get(name), "date" if name.endswith("_date") else None) for name in BASE_EVIDENCE}
+    facts = {
+        name: display(fact.get(name), "date" if name.endswith("_date") else None) for name in BASE_EVIDENCE
+    }
     facts.update(seen_when)
     facts.update(seen_unless)
     evidence = {
@@ -111,7 +138,13 @@ def build_hit(
         "thresholds": thresholds_used(bound, settings),
         "conditions": when + unless,
         "related_claims": related,
-        "rule": {"id": rule.id, "title": rule.title, "file": rule.path, "version": rule.file_hash[:16], "reference": rule.reference},
+        "rule": {
+            "id": rule.id,
+            "title": rule.title,
+            "file": rule.path,
+            "version": rule.file_hash[:16],
+            "reference": rule.reference,
+        },
     }
     return Hit(
         claim_id=fact["claim_id"],
@@ -130,7 +163,9 @@ def build_hit(
     )
 
 
-def screen_claims(screener: Screener, batch: Iterable[dict[str, Any]], history: Iterable[dict[str, Any]] = ()) -> list[Hit]:
+def screen_claims(
+    screener: Screener, batch: Iterable[dict[str, Any]], history: Iterable[dict[str, Any]] = ()
+) -> list[Hit]:
     """Screen an in-memory set of claims (all patients), for examples, tests and small files."""
     by_patient: dict[str, list[dict[str, Any]]] = {}
     for claim in batch:

@@ -1,4 +1,4 @@
-""""Did you mean" hints for misspelt names in rule files."""
+""" "Did you mean" hints for misspelt names in rule files."""
 
 from __future__ import annotations
 

@@ -95,4 +95,6 @@ def _check_spec(spec: str, position: Position) -> None:
     try:
         format(1.5, spec)
     except ValueError as exc:
-        raise RuleFileError(position, f"bad number format `{spec}`: {exc}", "e.g. {total_cost:,.2f} or {self_share:.0%}") from exc
+        raise RuleFileError(
+            position, f"bad number format `{spec}`: {exc}", "e.g. {total_cost:,.2f} or {self_share:.0%}"
+        ) from exc

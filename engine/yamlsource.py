@@ -84,7 +84,9 @@ class _Builder:
             for key_node, value_node in node.value:
                 key = self.build(key_node)
                 if isinstance(key, (YMap, YList)):
-                    raise RuleFileError(_position(self.path, key_node.start_mark), "a key must be a plain value")
+                    raise RuleFileError(
+                        _position(self.path, key_node.start_mark), "a key must be a plain value"
+                    )
                 if key in result:
                     raise RuleFileError(
                         _position(self.path, key_node.start_mark),
@@ -101,7 +103,8 @@ class _Builder:
             return items
         pos = _position(self.path, node.start_mark)
         self.styles[pos] = ScalarStyle(
-            quoted=node.style in ("'", '"'), multiline=node.style in ("|", ">") or node.start_mark.line != node.end_mark.line
+            quoted=node.style in ("'", '"'),
+            multiline=node.style in ("|", ">") or node.start_mark.line != node.end_mark.line,
         )
         return self.loader.construct_object(node, deep=True)
 

@@ -44,9 +44,19 @@ def hospital(hospital_id: str = "H1", region: str = "510100", **fields: Any) -> 
     return base
 
 
-def group(code: str, region: str = "510100", weight: float = 0.8, avg_cost: float = 9500.0, **fields: Any) -> dict[str, Any]:
+def group(
+    code: str, region: str = "510100", weight: float = 0.8, avg_cost: float = 9500.0, **fields: Any
+) -> dict[str, Any]:
     """A canonical group-table entry."""
-    base = {"region": region, "scheme": "DRG", "group_code": code, "name": code, "weight": weight, "avg_cost": avg_cost, "avg_los": 8.0}
+    base = {
+        "region": region,
+        "scheme": "DRG",
+        "group_code": code,
+        "name": code,
+        "weight": weight,
+        "avg_cost": avg_cost,
+        "avg_los": 8.0,
+    }
     base.update(fields)
     return base
 
@@ -63,7 +73,16 @@ def reference(pack: RulePack, codes: CodeTables, hospitals: list[dict], groups: 
 
 GROUP_CODES = ("ES31", "ES33", "ES35", "RE15", "FR19")
 DIAGNOSES = ("J18.900", "J15.900", "J18.000", "Z51.103", "I21.001", "J96.900x001", "A41.900")
-SECONDARY = ("J96.900x001", "I10.x00x002", "E87.600", "J15.900", "A41.900", "I50.900x002", "R57.900", "XX9.999")
+SECONDARY = (
+    "J96.900x001",
+    "I10.x00x002",
+    "E87.600",
+    "J15.900",
+    "A41.900",
+    "I50.900x002",
+    "R57.900",
+    "XX9.999",
+)
 PROCEDURES = ("96.7101", "39.9500", "36.0601", "88.5000")
 
 
@@ -74,8 +93,20 @@ def random_world(seed: int, patients: int) -> tuple[list[dict], list[dict], list
     for i in range(6):
         region = REGIONS[i % len(REGIONS)]
         designated = dt.date(2025, rnd.randint(1, 9), 1) if i in (4, 5) else dt.date(2012, 1, 1)
-        hospitals.append(hospital(f"H{i}", region, level=str(rnd.randint(1, 3)), designated_on=designated, regional_center=i == 5))
-    groups = [group(code, region, weight=w, avg_cost=w * 11000) for region in REGIONS for code, w in zip(GROUP_CODES, (1.6, 1.1, 0.8, 0.9, 2.2), strict=True)]
+        hospitals.append(
+            hospital(
+                f"H{i}",
+                region,
+                level=str(rnd.randint(1, 3)),
+                designated_on=designated,
+                regional_center=i == 5,
+            )
+        )
+    groups = [
+        group(code, region, weight=w, avg_cost=w * 11000)
+        for region in REGIONS
+        for code, w in zip(GROUP_CODES, (1.6, 1.1, 0.8, 0.9, 2.2), strict=True)
+    ]
     claims = []
     for p in range(patients):
         start = dt.date(2025, 1, 1) + dt.timedelta(days=rnd.randint(0, 200))

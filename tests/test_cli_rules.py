@@ -17,7 +17,9 @@ runner = CliRunner()
 @pytest.fixture
 def rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
-    shutil.copytree(bundled_rules_dir(), tmp_path / "rules", ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
+    shutil.copytree(
+        bundled_rules_dir(), tmp_path / "rules", ignore=shutil.ignore_patterns("__init__.py", "__pycache__")
+    )
     return tmp_path / "rules"
 
 
@@ -29,7 +31,12 @@ def test_check_bundled_pack() -> None:
 
 def test_check_reports_typos_and_fails(rules: Path) -> None:
     path = rules / "outliers.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("- cost_ratio >= high_ratio_limit", "- cost_rato >= high_ratio_limit", 1), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "- cost_ratio >= high_ratio_limit", "- cost_rato >= high_ratio_limit", 1
+        ),
+        encoding="utf-8",
+    )
     result = runner.invoke(app, ["rules", "check", "rules"])
     assert result.exit_code == 1
     assert result.stdout == (
@@ -40,7 +47,12 @@ def test_check_reports_typos_and_fails(rules: Path) -> None:
 
 def test_check_shows_warnings(rules: Path) -> None:
     path = rules / "long_stay.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("      max_los_days:", "      unused: {default: 1, type: int}\n      max_los_days:"), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "      max_los_days:", "      unused: {default: 1, type: int}\n      max_los_days:"
+        ),
+        encoding="utf-8",
+    )
     result = runner.invoke(app, ["rules", "check", "rules"])
     assert result.exit_code == 0
     assert result.stdout == (
@@ -59,7 +71,11 @@ def test_rules_test_passes_on_the_bundled_pack() -> None:
 
 def test_rules_test_fails_on_a_wrong_expectation_and_says_which_condition(rules: Path) -> None:
     path = rules / "long_stay.yaml"
-    text = path.read_text(encoding="utf-8").replace("      miss:\n        - name: 住院59天", "      hit:\n        - name: 住院59天").replace("      hit:\n        - name: 住院65天", "      miss:\n        - name: 住院65天")
+    text = (
+        path.read_text(encoding="utf-8")
+        .replace("      miss:\n        - name: 住院59天", "      hit:\n        - name: 住院59天")
+        .replace("      hit:\n        - name: 住院65天", "      miss:\n        - name: 住院65天")
+    )
     path.write_text(text, encoding="utf-8")
     result = runner.invoke(app, ["rules", "test", "rules", "--rule", "LOS-001"])
     assert result.exit_code == 1
@@ -80,5 +96,8 @@ def test_rules_test_fails_on_a_wrong_expectation_and_says_which_condition(rules:
 def test_facts_lists_the_vocabulary() -> None:
     result = runner.invoke(app, ["rules", "facts"])
     assert result.exit_code == 0
-    assert "los_days                                   number  住院天数 — 出院日期减入院日期，当日出入院计1天" in result.stdout
+    assert (
+        "los_days                                   number  住院天数 — 出院日期减入院日期，当日出入院计1天"
+        in result.stdout
+    )
     assert "group.avg_cost" in result.stdout

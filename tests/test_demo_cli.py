@@ -99,7 +99,10 @@ def test_demo_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert f"found {total_planted} of {total_planted} planted cases; 0 legitimate look-alikes hit." in lines
     assert lines[-3].startswith("why a claim was hit: drgaudit explain ")
     assert lines[-2] == "all hits as JSONL: drgaudit screen --batch 3 --output -"
-    assert re.fullmatch(r"special-review queue: [1-9]\d* new cases, 0 refreshed, 0 unchanged; by priority: drgaudit queue list", lines[-1])
+    assert re.fullmatch(
+        r"special-review queue: [1-9]\d* new cases, 0 refreshed, 0 unchanged; by priority: drgaudit queue list",
+        lines[-1],
+    )
     explained = CliRunner().invoke(
         app, ["explain", lines[-3].split()[-1], "--db", str(tmp_path / "c.sqlite")]
     )

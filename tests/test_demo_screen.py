@@ -46,7 +46,11 @@ def indicators(
                 cases[c["hospital_id"]] += 1
                 with_cc[c["hospital_id"]] += group[-1] in "13"
     mix = [CaseMix(h, cases[h], with_cc[h]) for h in sorted(cases)]
-    return hospital_indicators(mix, {h: int(v["level"]) for h, v in hospitals.items()}, peers_by=peer_rule(load_pack(bundled_rules_dir())))
+    return hospital_indicators(
+        mix,
+        {h: int(v["level"]) for h, v in hospitals.items()},
+        peers_by=peer_rule(load_pack(bundled_rules_dir())),
+    )
 
 
 def test_bundled_rules_hit_exactly_the_planted_cases(tmp_path: Path) -> None:

@@ -27,7 +27,14 @@ def test_durable_rules_agrees_with_condition_values(seed: int) -> None:
                 checked += 1
                 fired += rule.fired
                 if rule.fired != rule.python_verdict:
-                    disagreements.append((target["claim_id"], rule.rule_id, rule.fired, [(c.source, c.value) for c in rule.conditions]))
+                    disagreements.append(
+                        (
+                            target["claim_id"],
+                            rule.rule_id,
+                            rule.fired,
+                            [(c.source, c.value) for c in rule.conditions],
+                        )
+                    )
     assert not disagreements, disagreements[:5]
     assert checked > 500
     assert fired > 20  # the random world does reach the rules
@@ -36,7 +43,14 @@ def test_durable_rules_agrees_with_condition_values(seed: int) -> None:
 def test_same_input_same_hits_same_order() -> None:
     pack, codes = bundled()
     claims, hospitals, groups = random_world(7, patients=40)
-    first = [h.to_dict() for h in screen_claims(Screener(pack, reference(pack, codes, hospitals, groups)), claims)]
-    second = [h.to_dict() for h in screen_claims(Screener(pack, reference(pack, codes, hospitals, groups)), list(reversed(claims)))]
+    first = [
+        h.to_dict() for h in screen_claims(Screener(pack, reference(pack, codes, hospitals, groups)), claims)
+    ]
+    second = [
+        h.to_dict()
+        for h in screen_claims(
+            Screener(pack, reference(pack, codes, hospitals, groups)), list(reversed(claims))
+        )
+    ]
     assert first == second
     assert first

@@ -121,7 +121,13 @@ def test_indicators_rank_against_peers_of_the_same_level() -> None:
 
 
 def test_small_hospitals_are_neither_ranked_nor_peers() -> None:
-    mix = [CaseMix("A", 40, 28), CaseMix("B", 40, 12), CaseMix("C", 40, 14), CaseMix("S1", 3, 3), CaseMix("S2", 4, 0)]
+    mix = [
+        CaseMix("A", 40, 28),
+        CaseMix("B", 40, 12),
+        CaseMix("C", 40, 14),
+        CaseMix("S1", 3, 3),
+        CaseMix("S2", 4, 0),
+    ]
     result = hospital_indicators(mix, dict.fromkeys("ABC", 3) | {"S1": 3, "S2": 3}, peers_by=PeerRule(30, 3))
     assert result["A"]["hospital__peer_cc_mcc_share_median"] == pytest.approx(0.35)
     assert result["B"]["hospital__cross_cc_mcc_share_rank"] == pytest.approx(100 / 3, abs=1e-3)
@@ -134,7 +140,12 @@ def test_no_rank_among_too_few_peers() -> None:
     mix = [CaseMix("A", 40, 28), CaseMix("B", 40, 12)]
     result = hospital_indicators(mix, {"A": 3, "B": 3}, peers_by=PeerRule(30, 3))
     assert result["A"]["hospital__cross_cc_mcc_share_rank"] is None
-    assert hospital_indicators(mix, {"A": 3, "B": 3}, peers_by=PeerRule(30, 2))["A"]["hospital__cross_cc_mcc_share_rank"] == 100.0
+    assert (
+        hospital_indicators(mix, {"A": 3, "B": 3}, peers_by=PeerRule(30, 2))["A"][
+            "hospital__cross_cc_mcc_share_rank"
+        ]
+        == 100.0
+    )
 
 
 def test_sql_case_mix_agrees_with_the_python_definition(

@@ -36,13 +36,28 @@ def test_bundled_pack_is_clean() -> None:
     assert result.errors == []
     assert result.warnings == []
     pack = result.pack
-    assert {r.id for r in pack.rules} >= {"SPLIT-001", "UPC-001", "UPC-002", "OUT-HIGH-001", "OUT-LOW-001", "LOS-001", "COST-001", "LOWADM-001", "FREQ-001", "COACH-001"}
+    assert {r.id for r in pack.rules} >= {
+        "SPLIT-001",
+        "UPC-001",
+        "UPC-002",
+        "OUT-HIGH-001",
+        "OUT-LOW-001",
+        "LOS-001",
+        "COST-001",
+        "LOWADM-001",
+        "FREQ-001",
+        "COACH-001",
+    }
     assert set(pack.regions) == {"510100", "510700", "511300"}
     assert len(pack.version) == 16
 
 
 def test_typo_in_a_field_gives_position_and_hint(rules: Path) -> None:
-    edit(rules / "outliers.yaml", "      - cost_ratio >= high_ratio_limit", "      - cost_rato >= high_ratio_limit")
+    edit(
+        rules / "outliers.yaml",
+        "      - cost_ratio >= high_ratio_limit",
+        "      - cost_rato >= high_ratio_limit",
+    )
     assert messages(rules) == ["outliers.yaml:20:9: unknown field `cost_rato` (did you mean `cost_ratio`?)"]
     with pytest.raises(RulePackError) as caught:
         load_pack(rules)
@@ -51,8 +66,16 @@ def test_typo_in_a_field_gives_position_and_hint(rules: Path) -> None:
 
 def test_every_error_is_collected_in_one_pass(rules: Path) -> None:
     edit(rules / "outliers.yaml", "cost_ratio >= high_ratio_limit", "cost_rato >= high_ratio_limit")
-    edit(rules / "long_stay.yaml", "los_days >= params.max_los_days", "los_days >= params.max_los_day and admit_date > 3")
-    edit(rules / "frequent_admission.yaml", "principal_dx in lists.chemo_radiotherapy", "principal_dx in lists.chemo")
+    edit(
+        rules / "long_stay.yaml",
+        "los_days >= params.max_los_days",
+        "los_days >= params.max_los_day and admit_date > 3",
+    )
+    edit(
+        rules / "frequent_admission.yaml",
+        "principal_dx in lists.chemo_radiotherapy",
+        "principal_dx in lists.chemo",
+    )
     edit(rules / "regions/510700.yaml", "COST-001:", "COST-01:")
     assert messages(rules) == [
         "frequent_admission.yaml:20:25: unknown list `chemo` (lists live in rules/lists/<name>.yaml)",
@@ -64,7 +87,9 @@ def test_every_error_is_collected_in_one_pass(rules: Path) -> None:
 
 
 def test_text_compared_with_a_number_suggests_quotes(rules: Path) -> None:
-    edit(rules / "low_standard_admission.yaml", '      - discharge_mode == "1"', "      - discharge_mode == 1")
+    edit(
+        rules / "low_standard_admission.yaml", '      - discharge_mode == "1"', "      - discharge_mode == 1"
+    )
     assert messages(rules) == [
         'low_standard_admission.yaml:23:9: cannot compare a text with a number (`discharge_mode` is text: compare it with a quoted value such as "1")'
     ]
@@ -79,7 +104,11 @@ def test_yaml_syntax_error(rules: Path) -> None:
 def test_unknown_key_enum_and_param_default(rules: Path) -> None:
     edit(rules / "long_stay.yaml", "    severity: medium", "    severty: medium")
     edit(rules / "cost_shifting.yaml", "    action: deduct", "    action: dedcut")
-    edit(rules / "low_standard_admission.yaml", "      max_los_days: {default: 2, type: int", "      max_los_days: {type: int")
+    edit(
+        rules / "low_standard_admission.yaml",
+        "      max_los_days: {default: 2, type: int",
+        "      max_los_days: {type: int",
+    )
     assert messages(rules) == [
         "cost_shifting.yaml:8:13: unknown action `dedcut` (did you mean `deduct`?)",
         "long_stay.yaml:2:5: rule is missing `severity`",
@@ -90,13 +119,19 @@ def test_unknown_key_enum_and_param_default(rules: Path) -> None:
 
 def test_duplicate_ids_and_overlapping_versions(rules: Path) -> None:
     text = (rules / "long_stay.yaml").read_text(encoding="utf-8")
-    second = text.split("rules:\n", 1)[1].replace("effective: {from: 2025-01-01}", "effective: {from: 2025-06-01}")
+    second = text.split("rules:\n", 1)[1].replace(
+        "effective: {from: 2025-01-01}", "effective: {from: 2025-06-01}"
+    )
     (rules / "long_stay_v2.yaml").write_text("rules:\n" + second, encoding="utf-8")
     assert messages(rules) == [
         "long_stay_v2.yaml:2:9: overlapping effective ranges for rule id `LOS-001` (also at long_stay.yaml:2:9) "
         "(give the new rule its own id, or end the old version with `effective.to` before the new `from`)"
     ]
-    edit(rules / "long_stay.yaml", "effective: {from: 2025-01-01}", "effective: {from: 2025-01-01, to: 2025-05-31}")
+    edit(
+        rules / "long_stay.yaml",
+        "effective: {from: 2025-01-01}",
+        "effective: {from: 2025-01-01, to: 2025-05-31}",
+    )
     assert messages(rules) == []
     pack = load_pack(rules)
     assert [r.effective_from.isoformat() for r in pack.rule_by_id("LOS-001")] == ["2025-01-01", "2025-06-01"]
@@ -105,7 +140,9 @@ def test_duplicate_ids_and_overlapping_versions(rules: Path) -> None:
 def test_active_rule_without_examples_is_an_error(rules: Path) -> None:
     text = (rules / "long_stay.yaml").read_text(encoding="utf-8")
     (rules / "long_stay.yaml").write_text(text.split("    examples:")[0], encoding="utf-8")
-    assert messages(rules) == ["long_stay.yaml:2:9: rule LOS-001 has no examples (add examples: {hit: [...], miss: [...]})"]
+    assert messages(rules) == [
+        "long_stay.yaml:2:9: rule LOS-001 has no examples (add examples: {hit: [...], miss: [...]})"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -128,32 +165,49 @@ def test_expressions_outside_the_language_are_refused(rules: Path, condition: st
 
 def test_region_override_values_are_checked(rules: Path) -> None:
     edit(rules / "regions/510700.yaml", "max_self_share: 0.25", "max_self_share: 2.5")
-    assert messages(rules) == ["regions/510700.yaml:10:23: param `max_self_share` = 2.5 is above its maximum 0.9"]
+    assert messages(rules) == [
+        "regions/510700.yaml:10:23: param `max_self_share` = 2.5 is above its maximum 0.9"
+    ]
     edit(rules / "regions/510700.yaml", "max_self_share: 2.5", "max_self_share: high")
-    assert messages(rules) == ["regions/510700.yaml:10:23: param `max_self_share` of COST-001 must be of type number, got 'high'"]
+    assert messages(rules) == [
+        "regions/510700.yaml:10:23: param `max_self_share` of COST-001 must be of type number, got 'high'"
+    ]
 
 
 def test_region_ratio_settings_must_be_ordered(rules: Path) -> None:
     edit(rules / "regions/510700.yaml", "drg_high_ratio: 2.5", "drg_high_ratio: 25")
-    assert messages(rules) == ["regions/510700.yaml:6:19: region 510700: drg_low_ratio (0.3) < drg_high_ratio (25) <= drg_extreme_ratio (5.0) must hold"]
+    assert messages(rules) == [
+        "regions/510700.yaml:6:19: region 510700: drg_low_ratio (0.3) < drg_high_ratio (25) <= drg_extreme_ratio (5.0) must hold"
+    ]
     edit(rules / "regions/510700.yaml", "drg_high_ratio: 25", "drg_high_ratio: [2]")
-    assert messages(rules) == ["regions/510700.yaml:6:19: setting `drg_high_ratio` must be a number, a list of names or a mapping of name: number"]
+    assert messages(rules) == [
+        "regions/510700.yaml:6:19: setting `drg_high_ratio` must be a number, a list of names or a mapping of name: number"
+    ]
 
 
 def test_national_settings_must_include_the_payment_settings(rules: Path) -> None:
     edit(rules / "regions/national.yaml", "  dip_low_ratio: 0.5", "  # dip_low_ratio removed")
     [message] = messages(rules)
-    assert message.startswith("regions/national.yaml:") and "national settings lack `dip_low_ratio`" in message
+    assert (
+        message.startswith("regions/national.yaml:") and "national settings lack `dip_low_ratio`" in message
+    )
 
 
 def test_message_placeholders_are_checked(rules: Path) -> None:
     edit(rules / "long_stay.yaml", "{los_days}天（", "{los_dayz}天（")
     [message] = messages(rules)
-    assert message.startswith("long_stay.yaml:18:") and "unknown field `los_dayz` (did you mean `los_days`?)" in message
+    assert (
+        message.startswith("long_stay.yaml:18:")
+        and "unknown field `los_dayz` (did you mean `los_days`?)" in message
+    )
 
 
 def test_review_settings_are_required_and_checked(rules: Path) -> None:
-    edit(rules / "regions/national.yaml", "review_case_actions: [special_review]", "review_case_actions: [special_reveiw]")
+    edit(
+        rules / "regions/national.yaml",
+        "review_case_actions: [special_review]",
+        "review_case_actions: [special_reveiw]",
+    )
     edit(rules / "regions/national.yaml", "{info: 0.5,", "{inof: 0.5,")
     found = messages(rules)
     assert len(found) == 2

@@ -15,7 +15,17 @@ from drgaudit.cli.root import app
 from drgaudit.demo.generator import generate
 
 runner = CliRunner()
-HIT_FIELDS = ["claim_id", "rule_id", "family", "severity", "action", "amount_at_risk", "message", "evidence", "rule_version"]
+HIT_FIELDS = [
+    "claim_id",
+    "rule_id",
+    "family",
+    "severity",
+    "action",
+    "amount_at_risk",
+    "message",
+    "evidence",
+    "rule_version",
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +55,21 @@ def truth(demo_dir: Path) -> dict[str, set[str]]:
 
 
 def test_screen_three_csv_files_prints_jsonl_hits(three_files: Path, demo_dir: Path) -> None:
-    result = runner.invoke(app, ["screen", "claims.csv", "--hospitals", "hospitals.csv", "--groups", "groups.csv", "--format", "jsonl", "--output", "-"])
+    result = runner.invoke(
+        app,
+        [
+            "screen",
+            "claims.csv",
+            "--hospitals",
+            "hospitals.csv",
+            "--groups",
+            "groups.csv",
+            "--format",
+            "jsonl",
+            "--output",
+            "-",
+        ],
+    )
     assert result.exit_code == 0, result.output
     hits = [json.loads(line) for line in result.stdout.splitlines()]
     assert hits
@@ -81,12 +105,30 @@ def test_a_bad_rule_pack_screens_nothing(three_files: Path) -> None:
     from drgaudit.engine.loader import bundled_rules_dir
 
     shutil.copytree(bundled_rules_dir(), rules, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
-    text = (rules / "outliers.yaml").read_text(encoding="utf-8").replace("- cost_ratio >= high_ratio_limit", "- cost_rato >= high_ratio_limit", 1)
+    text = (
+        (rules / "outliers.yaml")
+        .read_text(encoding="utf-8")
+        .replace("- cost_ratio >= high_ratio_limit", "- cost_rato >= high_ratio_limit", 1)
+    )
     (rules / "outliers.yaml").write_text(text, encoding="utf-8")
-    result = runner.invoke(app, ["screen", "claims.csv", "--hospitals", "hospitals.csv", "--groups", "groups.csv", "--rules", "myrules"])
+    result = runner.invoke(
+        app,
+        [
+            "screen",
+            "claims.csv",
+            "--hospitals",
+            "hospitals.csv",
+            "--groups",
+            "groups.csv",
+            "--rules",
+            "myrules",
+        ],
+    )
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert "myrules/outliers.yaml:20:9: unknown field `cost_rato` (did you mean `cost_ratio`?)" in result.stderr
+    assert (
+        "myrules/outliers.yaml:20:9: unknown field `cost_rato` (did you mean `cost_ratio`?)" in result.stderr
+    )
 
 
 def test_screen_needs_files_or_batch(three_files: Path) -> None:
@@ -100,9 +142,23 @@ def test_screen_needs_files_or_batch(three_files: Path) -> None:
 
 def test_explain_from_files_shows_every_rule(three_files: Path, demo_dir: Path) -> None:
     with open(demo_dir / "truth.csv", encoding="utf-8") as f:
-        splits = [r["claim_id"] for r in csv.DictReader(f) if r["kind"] == "planted" and r["rule_id"] == "SPLIT-001"]
+        splits = [
+            r["claim_id"] for r in csv.DictReader(f) if r["kind"] == "planted" and r["rule_id"] == "SPLIT-001"
+        ]
     claim_id = sorted(splits)[0]
-    result = runner.invoke(app, ["explain", claim_id, "--claims", "claims.csv", "--hospitals", "hospitals.csv", "--groups", "groups.csv"])
+    result = runner.invoke(
+        app,
+        [
+            "explain",
+            claim_id,
+            "--claims",
+            "claims.csv",
+            "--hospitals",
+            "hospitals.csv",
+            "--groups",
+            "groups.csv",
+        ],
+    )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"claim {claim_id}: patient ")
@@ -118,7 +174,19 @@ def test_explain_from_files_shows_every_rule(three_files: Path, demo_dir: Path) 
 
 
 def test_explain_unknown_claim(three_files: Path) -> None:
-    result = runner.invoke(app, ["explain", "NOPE", "--claims", "claims.csv", "--hospitals", "hospitals.csv", "--groups", "groups.csv"])
+    result = runner.invoke(
+        app,
+        [
+            "explain",
+            "NOPE",
+            "--claims",
+            "claims.csv",
+            "--hospitals",
+            "hospitals.csv",
+            "--groups",
+            "groups.csv",
+        ],
+    )
     assert result.exit_code == 1
     assert result.stderr == "error: no claim NOPE in the casebook\n"
 
@@ -128,7 +196,11 @@ def test_batch_screen_stores_hits_and_rerun_is_idempotent(demo_dir: Path, db_url
         result = runner.invoke(app, ["import", kind, str(demo_dir / f"{kind}.csv"), "--db", db_url])
         assert result.exit_code == 0, result.output
     batches = runner.invoke(app, ["batches", "--db", db_url])
-    assert [line.split()[:2] for line in batches.stdout.splitlines()] == [["1", "hospitals"], ["2", "groups"], ["3", "claims"]]
+    assert [line.split()[:2] for line in batches.stdout.splitlines()] == [
+        ["1", "hospitals"],
+        ["2", "groups"],
+        ["3", "claims"],
+    ]
     first = runner.invoke(app, ["screen", "--batch", "3", "--db", db_url, "--output", "-"])
     assert first.exit_code == 0, first.output
     count = len(first.stdout.splitlines())
@@ -158,7 +230,9 @@ def test_import_codes_then_screen_uses_them(demo_dir: Path, db_url: str) -> None
     assert again.stdout.startswith("code set `subset` already loaded [set 1]")
 
 
-def test_hits_and_review_cases_are_one_transaction(three_files: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hits_and_review_cases_are_one_transaction(
+    three_files: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """If building the review queue fails, the run's hits are not stored either; a re-run stores both."""
     from sqlmodel import Session, func, select
 

@@ -17,11 +17,17 @@ app = typer.Typer(help="Check, test and document rule packs.", no_args_is_help=T
 
 RulesDir = Annotated[
     Path | None,
-    typer.Argument(help="Rules directory (default: the bundled rule pack).", show_default=False, file_okay=False),
+    typer.Argument(
+        help="Rules directory (default: the bundled rule pack).", show_default=False, file_okay=False
+    ),
 ]
 CodesOption = Annotated[
     Path | None,
-    typer.Option("--codes", help="Code-table folder (DATA-CONTRACT layout). Default: the pack's codes/, else the bundled subset.", file_okay=False),
+    typer.Option(
+        "--codes",
+        help="Code-table folder (DATA-CONTRACT layout). Default: the pack's codes/, else the bundled subset.",
+        file_okay=False,
+    ),
 ]
 
 
@@ -38,10 +44,14 @@ def check(directory: RulesDir = None) -> None:
     Example:  drgaudit rules check rules/
     """
     result = read_pack(directory)
-    for issue in sorted(result.errors + result.warnings, key=lambda e: (e.position.path, e.position.line, e.position.col)):
+    for issue in sorted(
+        result.errors + result.warnings, key=lambda e: (e.position.path, e.position.line, e.position.col)
+    ):
         typer.echo(issue.render())
     if result.errors:
-        typer.echo(f"{_plural(len(result.errors), 'error')}, {_plural(len(result.warnings), 'warning')}; nothing was loaded")
+        typer.echo(
+            f"{_plural(len(result.errors), 'error')}, {_plural(len(result.warnings), 'warning')}; nothing was loaded"
+        )
         raise typer.Exit(1)
     pack = result.pack
     typer.echo(
@@ -55,7 +65,9 @@ def check(directory: RulesDir = None) -> None:
 def test(
     directory: RulesDir = None,
     codes: CodesOption = None,
-    rule: Annotated[list[str] | None, typer.Option("--rule", help="Only the examples of this rule id (repeatable).")] = None,
+    rule: Annotated[
+        list[str] | None, typer.Option("--rule", help="Only the examples of this rule id (repeatable).")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Explain passing examples too.")] = False,
 ) -> None:
     """Run every rule's examples through the engine: claims that must hit and claims that must not.
@@ -82,7 +94,9 @@ def test(
         ok = item.passed and item.engines_agree
         failed += not ok
         where = f"{item.example.position.path}:{item.example.position.line}"
-        typer.echo(f"{'PASS' if ok else 'FAIL'} {item.rule.id} {item.example.expect:<4} {item.example.name}  ({where})")
+        typer.echo(
+            f"{'PASS' if ok else 'FAIL'} {item.rule.id} {item.example.expect:<4} {item.example.name}  ({where})"
+        )
         if not ok or verbose:
             for line in describe(item):
                 typer.echo(line)

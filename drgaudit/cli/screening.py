@@ -29,7 +29,9 @@ from drgaudit.errors import DrgauditError
 
 RulesOption = Annotated[
     Path | None,
-    typer.Option("--rules", help="Rules directory (default: the bundled rule pack).", file_okay=False, exists=True),
+    typer.Option(
+        "--rules", help="Rules directory (default: the bundled rule pack).", file_okay=False, exists=True
+    ),
 ]
 CodesOption = Annotated[
     Path | None,
@@ -54,7 +56,15 @@ def _progress_bar(stack: ExitStack, label: str):
     if not sys.stderr.isatty():
         return None
     progress = stack.enter_context(
-        Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("claims"), TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+        Progress(
+            TextColumn(label),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("claims"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
     )
     task = progress.add_task(label, total=None)
 
@@ -92,15 +102,41 @@ def _print_summary(summary: ScreenSummary) -> None:
 
 
 def screen(
-    claims: Annotated[list[Path] | None, typer.Argument(metavar="[CLAIMS]...", help="Claim files to screen without importing them.", exists=True, dir_okay=False)] = None,
-    hospitals: Annotated[list[Path] | None, typer.Option("--hospitals", help="Hospital file(s), with claim files.", exists=True, dir_okay=False)] = None,
-    groups: Annotated[list[Path] | None, typer.Option("--groups", help="Group-table file(s), with claim files.", exists=True, dir_okay=False)] = None,
-    batch: Annotated[int | None, typer.Option("--batch", help="Screen an imported claims batch of the casebook and store its hits.")] = None,
+    claims: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="[CLAIMS]...",
+            help="Claim files to screen without importing them.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    hospitals: Annotated[
+        list[Path] | None,
+        typer.Option("--hospitals", help="Hospital file(s), with claim files.", exists=True, dir_okay=False),
+    ] = None,
+    groups: Annotated[
+        list[Path] | None,
+        typer.Option("--groups", help="Group-table file(s), with claim files.", exists=True, dir_okay=False),
+    ] = None,
+    batch: Annotated[
+        int | None,
+        typer.Option("--batch", help="Screen an imported claims batch of the casebook and store its hits."),
+    ] = None,
     rules: RulesOption = None,
     codes: CodesOption = None,
     output_format: Annotated[str, typer.Option("--format", help="Output format of the hits.")] = "jsonl",
-    output: Annotated[str | None, typer.Option("--output", "-o", help="Where to write hits: a file, or - for stdout. Default: stdout for files; none for --batch.")] = None,
-    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Worker processes (partitioned by patient).")] = 1,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write hits: a file, or - for stdout. Default: stdout for files; none for --batch.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", "-j", min=1, help="Worker processes (partitioned by patient).")
+    ] = 1,
     db: DbOption = None,
 ) -> None:
     """Screen claims against the rules and write the hits as JSONL (one object per hit).
@@ -137,7 +173,15 @@ def screen(
             else:
                 engine = make_engine(db)
                 session = stack.enter_context(Session(engine))
-                summary = screen_batch(session=session, batch_id=batch, rules_dir=rules, codes_dir=codes, workers=workers, output=out, progress=progress)
+                summary = screen_batch(
+                    session=session,
+                    batch_id=batch,
+                    rules_dir=rules,
+                    codes_dir=codes,
+                    workers=workers,
+                    output=out,
+                    progress=progress,
+                )
         except DrgauditError as exc:
             raise _fail(exc) from exc
         if out is not None:
@@ -168,10 +212,19 @@ def explain(
         if claims:
             if not hospitals or not groups:
                 raise typer.BadParameter("--claims needs --hospitals and --groups too")
-            explanation = explain_file_claim(claim_id=claim_id, claims=claims, hospitals=hospitals, groups=groups, rules_dir=rules, codes_dir=codes)
+            explanation = explain_file_claim(
+                claim_id=claim_id,
+                claims=claims,
+                hospitals=hospitals,
+                groups=groups,
+                rules_dir=rules,
+                codes_dir=codes,
+            )
         else:
             with Session(make_engine(db)) as session:
-                explanation = explain_stored_claim(session=session, claim_id=claim_id, rules_dir=rules, codes_dir=codes)
+                explanation = explain_stored_claim(
+                    session=session, claim_id=claim_id, rules_dir=rules, codes_dir=codes
+                )
     except DrgauditError as exc:
         raise _fail(exc) from exc
     for line in render_explanation(explanation):
@@ -195,14 +248,25 @@ def batches(db: DbOption = None) -> None:
         return
     for b in rows:
         when = b.imported_at.strftime("%Y-%m-%d %H:%M")
-        typer.echo(f"{b.id:>5}  {b.kind:<9} {when}  {b.rows_ok:>8} ok {b.rows_rejected:>6} rejected  {b.file_name}")
+        typer.echo(
+            f"{b.id:>5}  {b.kind:<9} {when}  {b.rows_ok:>8} ok {b.rows_rejected:>6} rejected  {b.file_name}"
+        )
 
 
 def import_codes(
-    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Folder of the six code-table TSV files.", exists=True, file_okay=False)],
-    name: Annotated[str | None, typer.Option("--name", help="Name of the code set (default: the folder's name).")] = None,
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            metavar="DIR", help="Folder of the six code-table TSV files.", exists=True, file_okay=False
+        ),
+    ],
+    name: Annotated[
+        str | None, typer.Option("--name", help="Name of the code set (default: the folder's name).")
+    ] = None,
     db: DbOption = None,
-    by: Annotated[str | None, typer.Option("--by", metavar="NAME", help="Who imports. Default: the OS user.")] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", metavar="NAME", help="Who imports. Default: the OS user.")
+    ] = None,
 ) -> None:
     """Load a grouping scheme version's code tables (diagnoses, procedures, CC/MCC, exclusions, DRG names).
 
@@ -214,7 +278,9 @@ def import_codes(
     """
     try:
         with Session(make_engine(db)) as session:
-            report = import_code_tables(session=session, directory=directory, name=name, imported_by=by or os.environ.get("USER"))
+            report = import_code_tables(
+                session=session, directory=directory, name=name, imported_by=by or os.environ.get("USER")
+            )
     except DrgauditError as exc:
         raise _fail(exc) from exc
     counts = ", ".join(f"{table} {count}" for table, count in report.counts.items())

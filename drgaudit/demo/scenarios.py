@@ -449,7 +449,15 @@ class Scenarios:
         )  # fmt: skip
 
     def _frequent_series(
-        self, before: int, planted: int, *, max_days: int, gaps: tuple[int, int], cap_icu: bool, rule: str, note: str
+        self,
+        before: int,
+        planted: int,
+        *,
+        max_days: int,
+        gaps: tuple[int, int],
+        cap_icu: bool,
+        rule: str,
+        note: str,
     ) -> Unit:
         """One patient's `before` + `planted` short stays of one template, `gaps` days apart; the later ones planted."""
         f, rng = self.f, self.rng

@@ -7,7 +7,7 @@
 What it does:
 1. generates the demo province (`drgaudit.demo.generate`, seed 20250101) unless the folder already holds
    the same size and seed, and imports it into a fresh SQLite casebook (timed, but not screening);
-2. screens the claims batch through `drgaudit.engine.pipeline.screen_batch` (casebook read by patient,
+2. screens the claims batch through `drgaudit.services.screening.screen_batch` (casebook read by patient,
    worker processes, JSONL written to /dev/null, hits not stored) once per worker count, each run in a
    fresh child process: claims/second over the whole run, and peak RSS of the main process and of the
    largest worker (`getrusage` RUSAGE_SELF and RUSAGE_CHILDREN, ru_maxrss);
@@ -39,8 +39,8 @@ from drgaudit.engine.codes import CodeTables, resolve_codes_dir  # noqa: E402
 from drgaudit.engine.facts import ReferenceData  # noqa: E402
 from drgaudit.engine.indicators import case_mix_of, hospital_indicators, peer_rule  # noqa: E402
 from drgaudit.engine.loader import bundled_rules_dir, load_pack  # noqa: E402
-from drgaudit.engine.pipeline import screen_batch  # noqa: E402
 from drgaudit.engine.screen import Screener  # noqa: E402
+from drgaudit.services.screening import screen_batch  # noqa: E402
 
 
 def _mib(kib: int) -> float:

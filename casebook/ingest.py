@@ -30,10 +30,10 @@ from sqlmodel import Session
 
 from drgaudit.casebook.models import ImportBatch, RejectedRow
 from drgaudit.casebook.prepare import PreparedChunk, PreparedInWorker, Preparer, worker_available
-from drgaudit.casebook.readers import RowSource
 from drgaudit.casebook.writers import Writer, make_writer
 from drgaudit.contract import FIELDS_BY_KIND
 from drgaudit.errors import DatabaseError, DataFileError, RowError
+from drgaudit.ingest.readers import RowSource
 
 KINDS: tuple[str, ...] = tuple(FIELDS_BY_KIND)
 # Rows read, converted and written per round.

@@ -30,10 +30,10 @@ from sqlalchemy import Date, Dialect, Table
 from sqlalchemy.engine import make_url
 
 from drgaudit.casebook.models import TABLES
-from drgaudit.casebook.readers import RAW_LINE, RowSource
-from drgaudit.casebook.rows import Chunk, RowConverter, pick
 from drgaudit.contract import FIELDS_BY_KIND, LIST_SEPARATOR
 from drgaudit.errors import DataFileError, DrgauditError
+from drgaudit.ingest.readers import RAW_LINE, RowSource
+from drgaudit.ingest.rows import Chunk, RowConverter, pick
 
 # What SQLAlchemy's SQLite DATE type stores, which is date.isoformat() for years 1 to 9999.
 _SQLITE_DATE_FORMAT = "%(year)04d-%(month)02d-%(day)02d"

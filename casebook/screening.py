@@ -30,8 +30,9 @@ from sqlalchemy import (
 from sqlmodel import Field, Session, SQLModel
 
 from drgaudit.casebook.models import MONEY
-from drgaudit.engine.codes import CODE_FILES, CodeTables
+from drgaudit.engine.codes import CODE_FILES, CodeTables, resolve_codes_dir
 from drgaudit.engine.hits import Hit
+from drgaudit.engine.loader import bundled_rules_dir
 
 
 class CodeSetBase(SQLModel):
@@ -226,6 +227,19 @@ def load_code_tables(*, session: Session, name: str | None = None) -> CodeTables
     return CodeTables.from_rows(
         f"casebook code set `{code_set.name}` ({code_set.source})", tables, code_set.digest
     )
+
+
+def choose_codes(
+    *, session: Session | None, codes_dir: Path | str | None, rules_dir: Path | None
+) -> CodeTables:
+    """The code tables of a screen: --codes, else the casebook's loaded set, else the pack's or bundled subset."""
+    if codes_dir is not None:
+        return CodeTables.from_dir(codes_dir)
+    if session is not None:
+        loaded = load_code_tables(session=session)
+        if loaded is not None:
+            return loaded
+    return CodeTables.from_dir(resolve_codes_dir(None, rules_dir or bundled_rules_dir()))
 
 
 def start_run(*, session: Session, run: ScreenRunCreate) -> ScreenRun:

@@ -22,9 +22,9 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select
 from drgaudit.casebook.bulk import LOOKUP_KEYS, BulkInsert, BulkUpdate, KeyLookup, lookup
 from drgaudit.casebook.models import BatchClaim, Claim, ClaimCode, ClaimRevision, GroupEntry, Hospital
 from drgaudit.casebook.prepare import CODE_LISTS, DatabaseForm, PreparedChunk, code_columns
-from drgaudit.casebook.rows import pick
 from drgaudit.contract import FIELDS_BY_KIND, LIST_SEPARATOR
 from drgaudit.errors import RowError
+from drgaudit.ingest.rows import pick
 
 # Keys of revised records named in the batch note.
 NOTE_KEYS = 20

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from drgaudit.casebook.rows import RowConverter
 from drgaudit.engine.codes import CodeTables
 from drgaudit.engine.exceptions import RuleFileError
 from drgaudit.engine.explain import RuleExplanation, explain_claim
@@ -15,6 +14,7 @@ from drgaudit.engine.pack import RulePack
 from drgaudit.engine.rule import Example, Rule
 from drgaudit.engine.screen import Screener
 from drgaudit.engine.yamlsource import YMap
+from drgaudit.ingest.rows import RowConverter
 
 STATUSES_TESTED = ("active", "draft")
 

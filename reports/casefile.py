@@ -16,9 +16,9 @@ from typing import Any
 from sqlmodel import Session
 
 from drgaudit.casebook import queries
+from drgaudit.casebook.screening import choose_codes
 from drgaudit.engine.facts import ReferenceData, claim_facts
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
-from drgaudit.engine.pipeline import choose_codes
 from drgaudit.reports.labels import LEVEL_NAMES, SCHEME_NAMES, Vocabulary
 from drgaudit.reports.masking import Masker
 

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from drgaudit.casebook import queries
 from drgaudit.casebook.ingest import import_file
-from drgaudit.casebook.rows import RowConverter
+from drgaudit.ingest.rows import RowConverter
 
 
 def canonical(raw: dict) -> dict:

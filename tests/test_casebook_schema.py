@@ -18,9 +18,9 @@ from drgaudit.casebook.db import (
     make_engine,
     upgrade,
 )
-from drgaudit.casebook.rows import MONEY_FIELDS
 from drgaudit.contract import FIELDS_BY_KIND
 from drgaudit.errors import DatabaseError
+from drgaudit.ingest.rows import MONEY_FIELDS
 
 TABLES = {
     "alembic_version",

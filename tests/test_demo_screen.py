@@ -22,7 +22,7 @@ from drgaudit.engine.indicators import CaseMix, hospital_indicators, peer_rule
 from drgaudit.engine.loader import bundled_rules_dir, load_pack, read_pack
 from drgaudit.engine.screen import Screener, screen_claims
 
-rows = pytest.importorskip("drgaudit.casebook.rows")
+rows = pytest.importorskip("drgaudit.ingest.rows")
 
 
 def records(path: Path, kind: str) -> list[dict[str, Any]]:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from drgaudit.casebook.readers import RAW_LINE, ROW_PROBLEM, RowSource, detect_encoding, estimate_rows
 from drgaudit.errors import DataFileError
+from drgaudit.ingest.readers import RAW_LINE, ROW_PROBLEM, RowSource, detect_encoding, estimate_rows
 
 
 def rows_of(path: Path) -> list[tuple[int, dict]]:

@@ -6,13 +6,13 @@ from datetime import date, datetime
 
 import pytest
 
-from drgaudit.casebook.rows import (
+from drgaudit.contract import CLAIM_FIELDS
+from drgaudit.ingest.rows import (
     FEE_SUM_TOLERANCE_RATIO,
     FEE_SUM_TOLERANCE_YUAN,
     RowConverter,
     fee_sum_limit,
 )
-from drgaudit.contract import CLAIM_FIELDS
 
 
 def errors_of(raw: dict, kind: str = "claims", row: int = 7) -> list[str]:

@@ -9,7 +9,6 @@ from sqlmodel import Session
 
 from drgaudit.casebook import queries
 from drgaudit.casebook.ingest import import_file
-from drgaudit.casebook.rows import RowConverter
 from drgaudit.engine.facts import claim_facts
 from drgaudit.engine.indicators import CaseMix, PeerRule, case_mix_of, hospital_indicators
 from drgaudit.engine.payment import (
@@ -22,6 +21,7 @@ from drgaudit.engine.payment import (
     per_diem_payment,
     ratio_limits,
 )
+from drgaudit.ingest.rows import RowConverter
 from tests.engine_support import bundled, claim, group, hospital, reference
 
 

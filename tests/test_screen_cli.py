@@ -239,7 +239,7 @@ def test_hits_and_review_cases_are_one_transaction(
     from drgaudit.casebook.db import make_engine
     from drgaudit.casebook.review_models import ReviewCase
     from drgaudit.casebook.screening import ScreenHit, ScreenRun
-    from drgaudit.engine import pipeline
+    from drgaudit.services import screening as pipeline
 
     for kind in ("hospitals", "groups", "claims"):
         assert runner.invoke(app, ["import", kind, f"{kind}.csv", "--db", db_url]).exit_code == 0

@@ -12,9 +12,9 @@ from sqlmodel import Session
 
 from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.ingest import ImportReport, default_rejects_path, import_file
-from drgaudit.casebook.readers import estimate_rows
 from drgaudit.cli.options import DbOption
 from drgaudit.errors import DatabaseError, DataFileError
+from drgaudit.ingest.readers import estimate_rows
 
 app = typer.Typer(
     help="Import claims, hospitals or DRG/DIP group tables (CSV, JSONL or XLSX) into the casebook.",

@@ -18,14 +18,14 @@ from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.screening import import_code_tables
 from drgaudit.cli.options import DbOption
 from drgaudit.engine.explain import render_explanation
-from drgaudit.engine.pipeline import (
+from drgaudit.errors import DrgauditError
+from drgaudit.services.screening import (
     ScreenSummary,
     explain_file_claim,
     explain_stored_claim,
     screen_batch,
     screen_files,
 )
-from drgaudit.errors import DrgauditError
 
 RulesOption = Annotated[
     Path | None,

@@ -15,7 +15,7 @@ from drgaudit.casebook.screening import ScreenHit, import_code_tables
 from drgaudit.demo.generator import DEFAULT_CLAIMS, DEFAULT_SEED, DemoManifest, generate, read_manifest
 from drgaudit.demo.scenarios import PLANTED_RULES
 from drgaudit.demo.score import Scorecard, ScoredHit, score
-from drgaudit.engine.pipeline import ScreenSummary, screen_batch
+from drgaudit.services.screening import ScreenSummary, screen_batch
 from drgaudit.settings import database_url
 
 # Who the casebook records as the importer of the demo files.

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from drgaudit.casebook.readers import RAW_LINE, ROW_PROBLEM
 from drgaudit.contract import (
     FEE_FIELDS,
     FIELDS_BY_KIND,
@@ -34,6 +33,7 @@ from drgaudit.contract import (
     Field,
 )
 from drgaudit.errors import RowError
+from drgaudit.ingest.readers import RAW_LINE, ROW_PROBLEM
 
 # Data-quality tolerance, not policy: the fee_* categories of a claim may add up to at most
 # total_cost × (1 + FEE_SUM_TOLERANCE_RATIO) + FEE_SUM_TOLERANCE_YUAN, which absorbs rounding in

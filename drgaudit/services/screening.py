@@ -24,8 +24,7 @@ from drgaudit.casebook import queries
 from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.ingest import ImportReport, import_file
 from drgaudit.casebook.review import refresh_cases
-from drgaudit.casebook.screening import ScreenRunCreate, finish_run, load_code_tables, start_run, store_hits
-from drgaudit.engine.codes import CodeTables, resolve_codes_dir
+from drgaudit.casebook.screening import ScreenRunCreate, choose_codes, finish_run, start_run, store_hits
 from drgaudit.engine.explain import ClaimExplanation, explain_claim
 from drgaudit.engine.hits import Hit
 from drgaudit.engine.indicators import PeerRule, hospital_indicators, peer_rule
@@ -70,19 +69,6 @@ class ScreenSummary:
 Progress = Callable[[int, int], None]  # (claims done, claims total)
 # Patients per task sent to a worker.
 CHUNK_PATIENTS = 200
-
-
-def choose_codes(
-    *, session: Session | None, codes_dir: Path | str | None, rules_dir: Path | None
-) -> CodeTables:
-    """The code tables of a screen: --codes, else the casebook's loaded set, else the pack's or bundled subset."""
-    if codes_dir is not None:
-        return CodeTables.from_dir(codes_dir)
-    if session is not None:
-        loaded = load_code_tables(session=session)
-        if loaded is not None:
-            return loaded
-    return CodeTables.from_dir(resolve_codes_dir(None, rules_dir or bundled_rules_dir()))
 
 
 @dataclass

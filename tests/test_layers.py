@@ -1,0 +1,71 @@
+"""The data flows one way: a lower layer never imports a higher one (docs/ARCHITECTURE.md "Layers")."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Folder → the package it imports as, lowest layer first. A module may import its own layer and any
+# layer before it in this list, never one after it.
+LAYERS: list[tuple[str, str]] = [
+    ("drgaudit/ingest", "drgaudit.ingest"),
+    ("engine", "drgaudit.engine"),
+    ("casebook", "drgaudit.casebook"),
+    ("reports", "drgaudit.reports"),
+    ("drgaudit/services", "drgaudit.services"),
+]
+# The base (contract, errors, settings) imports no layer at all; the top (cli, web, demo) may import any.
+BASE = ["drgaudit/contract.py", "drgaudit/errors.py", "drgaudit/settings.py"]
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _layer_of(module: str) -> int | None:
+    for index, (_folder, package) in enumerate(LAYERS):
+        if module == package or module.startswith(package + "."):
+            return index
+    return None
+
+
+def _modules(folder: str) -> list[Path]:
+    return sorted(p for p in (ROOT / folder).rglob("*.py") if "migrations" not in p.parts)
+
+
+@pytest.mark.parametrize("index", range(len(LAYERS)), ids=[package for _, package in LAYERS])
+def test_no_layer_imports_a_higher_one(index: int) -> None:
+    folder, package = LAYERS[index]
+    offences = []
+    for path in _modules(folder):
+        for module in sorted(_imports(path)):
+            layer = _layer_of(module)
+            if layer is not None and layer > index:
+                offences.append(
+                    f"{path.relative_to(ROOT)} imports {module} ({LAYERS[layer][1]} is above {package})"
+                )
+            if module.startswith(("drgaudit.cli", "drgaudit.web", "drgaudit.api", "drgaudit.demo")):
+                offences.append(f"{path.relative_to(ROOT)} imports {module} (the top layer)")
+    assert offences == []
+
+
+def test_the_base_imports_no_layer() -> None:
+    offences = [
+        f"{name} imports {module}"
+        for name in BASE
+        for module in sorted(_imports(ROOT / name))
+        if module.startswith("drgaudit.") and module.split(".")[1] not in {"contract", "errors", "settings"}
+    ]
+    assert offences == []

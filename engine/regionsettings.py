@@ -58,6 +58,12 @@ class RegionSettings(_Strict):
     review_due_days: int = Field(ge=0, le=3650, description="审核案件自生成起的办结期限（天）")
     special_review_quota_drg: Share = Field(description="特例单议病例数上限占 DRG 病例数的比例")
     special_review_quota_dip: Share = Field(description="特例单议病例数上限占 DIP 病例数的比例")
+    # --- rule-pack versions (drgaudit.services.packs) ---
+    pack_promotion_approvers: int = Field(
+        ge=1,
+        le=5,
+        description="规则包版本上线（drgaudit rules promote）须几人确认：1 = 审核员本人即可，2 = 须另一名审核员复核",
+    )
     # --- national only: the screening run as a whole ---
     lookback_days: int = Field(ge=1, le=3650, description="筛查时载入参保人既往住院的回溯天数")
     indicator_peer_min_cases: int = Field(

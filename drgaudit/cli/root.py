@@ -10,6 +10,7 @@ from drgaudit.cli import (
     demo,
     imports,
     meeting,
+    packs,
     queue,
     reports,
     rules,
@@ -34,6 +35,10 @@ app.command(name="batches")(screening.batches)
 app.command(name="screen")(screening.screen)
 app.command(name="explain")(screening.explain)
 app.add_typer(rules.app, name="rules")
+rules.app.command(name="register")(packs.register)
+rules.app.command(name="versions")(packs.versions)
+rules.app.command(name="promote")(packs.promote)
+rules.app.command(name="unshadow")(packs.unshadow)
 app.add_typer(reports.app, name="report")
 app.add_typer(queue.app, name="queue")
 app.add_typer(meeting.app, name="meeting")

@@ -1,7 +1,7 @@
 """accounts: accounts and their roles, web sessions, log-in attempts; role and channel in the audit log
 
-Revision ID: 0004_accounts
-Revises: 0003_review
+Revision ID: 0005_accounts
+Revises: 0004_rulepacks
 Create Date: 2026-12-05
 
 Written from drgaudit.casebook.accounts (and the new columns of auditlog.AuditEntry and
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_accounts"
-down_revision: str | None = "0003_review"
+revision: str = "0005_accounts"
+down_revision: str | None = "0004_rulepacks"
 branch_labels: str | None = None
 depends_on: str | None = None
 

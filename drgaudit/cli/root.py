@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from drgaudit.cli import assist, casebook, demo, imports, meeting, packs, queue, reports, rules, screening
+from drgaudit.cli import (
+    assist,
+    casebook,
+    demo,
+    impact,
+    imports,
+    meeting,
+    packs,
+    queue,
+    reports,
+    rules,
+    screening,
+)
 
 app = typer.Typer(
     name="drgaudit",
@@ -22,6 +34,7 @@ app.command(name="batches")(screening.batches)
 app.command(name="screen")(screening.screen)
 app.command(name="explain")(screening.explain)
 app.add_typer(rules.app, name="rules")
+rules.app.command(name="impact")(impact.impact)
 rules.app.command(name="register")(packs.register)
 rules.app.command(name="versions")(packs.versions)
 rules.app.command(name="promote")(packs.promote)

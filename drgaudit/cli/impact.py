@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from drgaudit.casebook.db import make_engine
 from drgaudit.cli.options import DbOption
+from drgaudit.cli.reviewopts import UserOption
 from drgaudit.cli.screening import _progress_bar
 from drgaudit.errors import DrgauditError
 
@@ -81,6 +82,7 @@ def impact(
             "--codes", help="Code-table folder (default: as `screen`).", file_okay=False, exists=True
         ),
     ] = None,
+    user: UserOption = None,
     db: DbOption = None,
 ) -> None:
     """Screen stored claims with the new and the old rule pack and report what would change; writes nothing.
@@ -100,6 +102,8 @@ def impact(
     from drgaudit.reports.impact import impact_report
     from drgaudit.reports.periods import parse_period
     from drgaudit.reports.render import write_report
+    from drgaudit.services.access import Target
+    from drgaudit.services.accounts import cli_actor
     from drgaudit.services.impact import ImpactRequest, rules_impact
 
     if against is not None and active:
@@ -134,6 +138,10 @@ def impact(
         try:
             engine = make_engine(db)
             with Session(engine) as session:
+                # It reads every claim and hit of the scope: an auditor's preview, within their regions.
+                cli_actor(
+                    session=session, user=user, action="rules.impact", target=Target(treatment_region=region)
+                )
                 result = rules_impact(session=session, request=request, progress=progress)
             engine.dispose()
             if out is not None:

@@ -16,6 +16,8 @@ from drgaudit.cli import (
     reports,
     rules,
     screening,
+    serve,
+    users,
 )
 
 app = typer.Typer(
@@ -44,3 +46,5 @@ app.add_typer(queue.app, name="queue")
 app.add_typer(meeting.app, name="meeting")
 app.add_typer(assist.app, name="assist")
 app.add_typer(casebook.app, name="casebook")
+app.add_typer(users.app, name="users")
+app.command(name="serve")(serve.serve)

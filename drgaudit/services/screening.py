@@ -151,11 +151,13 @@ def screen_batch(
     store: bool = True,
     progress: Progress | None = None,
     pack: RulePack | None = None,
+    actor: str | None = None,
     dry_run: bool = False,
     on_date: dt.date | None = None,
 ) -> ScreenSummary:
     """Screen one imported batch; write hits to `output` as JSONL and (if `store`) into the casebook.
 
+    `actor` (an `auditlog.Actor`, checked by the caller) is recorded for the review cases it refreshes.
     Without `rules_dir` each treatment region is screened with its active rule-pack version on `on_date`
     (default today; `drgaudit.services.packs`), else the bundled pack; a stored screen also screens the
     regions' shadow versions and keeps their hits apart. `dry_run` stores nothing and reports in
@@ -237,7 +239,7 @@ def screen_batch(
                     session=session,
                     batch_id=batch_id,
                     pack=pack if pack is not None else bundled_pack(),
-                    actor=run.run_by or "drgaudit",
+                    actor=actor or run.run_by or "drgaudit",
                     region_packs=plan.region_packs(),
                 )
                 summary.review_cases = review.as_dict()

@@ -50,10 +50,12 @@ def snapshot(engine: Engine) -> str:
     with engine.connect() as conn:
         for name in sorted(meta.tables):
             table = meta.tables[name]
-            rows = conn.execute(select(table).order_by(*table.columns)).all()
+            rows = sorted(
+                json.dumps(list(row), default=str, ensure_ascii=False) for row in conn.execute(select(table))
+            )
             digest.update(name.encode())
             for row in rows:
-                digest.update(json.dumps(list(row), default=str, ensure_ascii=False).encode())
+                digest.update(row.encode())
         if engine.dialect.name == "postgresql":
             for (sequence,) in conn.execute(text("SELECT sequencename FROM pg_sequences ORDER BY 1")):
                 value = conn.execute(text(f'SELECT last_value, is_called FROM "{sequence}"')).one()

@@ -10,6 +10,8 @@
   `Server-Timing: app;dur=<ms>` (what bench/api.py reads) and logged.
 - **The log line.** One INFO line per request on the `drgaudit.api` logger: request id, method, path,
   status, milliseconds, and the account and key that called (set by the authentication).
+- **Start-up.** When the server starts a worker (the ASGI lifespan), `on_startup` runs first: the API
+  compiles the active rule packs there, so that no caller waits for it.
 - **Errors nobody caught** become 500 `internal_error` with the request id (the traceback goes to the
   log, never to the caller).
 """
@@ -54,12 +56,23 @@ def new_request_id(given: str | None) -> str:
 class ApiContext:
     """The middleware (see the module docstring); paths outside `prefix` pass through untouched."""
 
-    def __init__(self, app: ASGIApp, *, prefix: str = "/api/", max_body_bytes: int = 1 << 20) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        prefix: str = "/api/",
+        max_body_bytes: int = 1 << 20,
+        on_startup: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.app = app
         self.prefix = prefix
         self.max_body_bytes = max_body_bytes
+        self.on_startup = on_startup
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" and self.on_startup is not None:
+            await self.app(scope, self._starting(receive), send)
+            return
         if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return
@@ -125,3 +138,15 @@ class ApiContext:
                 request_id, scope.get("method"), scope["path"], status["code"],
                 (time.perf_counter() - started) * 1000, state.get("account", "-"), state.get("api_key", "-"),
             )  # fmt: skip
+
+    def _starting(self, receive: Receive) -> Receive:
+        """`receive` of the lifespan: runs `on_startup` when the server starts (each worker process)."""
+        on_startup = self.on_startup
+
+        async def wrapped() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup" and on_startup is not None:
+                await on_startup()
+            return message
+
+        return wrapped

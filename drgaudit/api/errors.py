@@ -83,13 +83,20 @@ class ApiError(Exception):
 
 def error_body(error: ApiError, request_id: str) -> dict[str, Any]:
     """The JSON body of a refusal."""
-    message = CODES[error.code].message.format(request_id=request_id, **error.params)
+    message = CODES[error.code].message.format_map(_Params(request_id=request_id, **error.params))
     body: dict[str, Any] = {"code": error.code, "message": message}
     if error.detail:
         body["detail"] = error.detail
     if error.problems is not None:
         body["problems"] = error.problems
     return {"error": body, "request_id": request_id}
+
+
+class _Params(dict[str, Any]):
+    """Message parameters; one a refusal did not give shows as `?` rather than failing."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
 
 
 def error_response(error: ApiError, request_id: str) -> Response:

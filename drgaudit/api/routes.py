@@ -19,7 +19,7 @@ from sqlmodel import Session
 from starlette.responses import Response
 
 from drgaudit.api import schemas
-from drgaudit.api.auth import ApiCaller, api_caller
+from drgaudit.api.auth import ApiCaller, caller
 from drgaudit.api.context import BodyTooLarge
 from drgaudit.api.errors import ApiError, error_response, json_response
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError
@@ -27,7 +27,9 @@ from drgaudit.errors import DrgauditError
 from drgaudit.services import settlement
 from drgaudit.services.access import Denied, NotFound, Unauthenticated
 from drgaudit.services.presettlement import ClaimInputError, ClaimNotFound, TooManyClaimsError
+from drgaudit.services.settlement import RegionDenied
 from drgaudit.services.warm import NoActivePackError
+from drgaudit.web.deps import CsrfError
 
 
 class ApiRoute(APIRoute):
@@ -57,7 +59,8 @@ def as_api_error(exc: Exception) -> ApiError | None:
         return ApiError("body_too_large", str(exc), limit=exc.limit)
     if isinstance(exc, RequestValidationError):
         problems = [
-            f"{'.'.join(str(p) for p in error.get('loc', ()))}: {error.get('msg', '')}" for error in exc.errors()
+            f"{'.'.join(str(p) for p in error.get('loc', ()))}: {error.get('msg', '')}"
+            for error in exc.errors()
         ]
         return ApiError("invalid_request", "; ".join(problems), problems=problems)
     if isinstance(exc, ClaimInputError):
@@ -68,8 +71,14 @@ def as_api_error(exc: Exception) -> ApiError | None:
         return ApiError("no_active_pack", str(exc), region=exc.region)
     if isinstance(exc, Unauthenticated):
         return ApiError("unauthenticated", str(exc))
+    if isinstance(exc, CsrfError):
+        return ApiError("forbidden", "a request signed in by the pages' session cookie needs its CSRF token")
     if isinstance(exc, NotFound | ClaimNotFound):
         return ApiError("not_found", str(exc))
+    if isinstance(exc, RegionDenied):
+        return ApiError(
+            "region_forbidden", str(exc), index=exc.index, region=exc.region, scope="、".join(exc.scopes)
+        )
     if isinstance(exc, Denied):
         return ApiError("forbidden", str(exc))
     if isinstance(exc, ConflictError):
@@ -83,7 +92,11 @@ def _session(request: Request) -> Session:
     return Session(request.app.state.engine)
 
 
-Caller = Annotated[ApiCaller, Depends(api_caller)]
+Screener = Annotated[ApiCaller, Depends(caller("claim.screen"))]
+Explainer = Annotated[ApiCaller, Depends(caller("claim.explain"))]
+Viewer = Annotated[ApiCaller, Depends(caller("case.view"))]
+Decider = Annotated[ApiCaller, Depends(caller("case.decide"))]
+PackViewer = Annotated[ApiCaller, Depends(caller("rules.view"))]
 
 router = APIRouter(prefix="/api/v1", route_class=ApiRoute, responses=schemas.ERROR_RESPONSES)
 
@@ -109,7 +122,7 @@ async def _json_body(request: Request) -> Any:
 )
 async def screen(
     request: Request,
-    caller: Caller,
+    caller: Screener,
     store: Annotated[bool, Query(description="同时保存结算清单、命中结果并生成特例单议案件（幂等）")] = False,
 ) -> Response:
     payload = await _json_body(request)
@@ -132,7 +145,7 @@ async def screen(
     response_model=schemas.Explanation,
     tags=["审核"],
 )
-def explain(request: Request, caller: Caller, claim_id: Annotated[str, Path(max_length=64)]) -> Response:
+def explain(request: Request, caller: Explainer, claim_id: Annotated[str, Path(max_length=64)]) -> Response:
     with _session(request) as session:
         answer = settlement.explain(
             session=session, engine=request.app.state.warm, principal=caller.principal, claim_id=claim_id
@@ -148,7 +161,7 @@ def explain(request: Request, caller: Caller, claim_id: Annotated[str, Path(max_
 )
 def cases(
     request: Request,
-    caller: Caller,
+    caller: Viewer,
     status: Annotated[list[str] | None, Query(description="状态，可多个；缺省为未办结的")] = None,
     region: Annotated[str | None, Query(pattern=r"^\d{6}$", description="就医地统筹区")] = None,
     hospital_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -167,9 +180,12 @@ def cases(
 
 
 @router.get(
-    "/cases/{case_id}", summary="一个案件：命中、决定与版本号", response_model=schemas.CaseDetail, tags=["案件"]
+    "/cases/{case_id}",
+    summary="一个案件：命中、决定与版本号",
+    response_model=schemas.CaseDetail,
+    tags=["案件"],
 )
-def case(request: Request, caller: Caller, case_id: Annotated[int, Path(ge=1)]) -> Response:
+def case(request: Request, caller: Viewer, case_id: Annotated[int, Path(ge=1)]) -> Response:
     with _session(request) as session:
         answer = settlement.case_detail(session=session, principal=caller.principal, case_id=case_id)
     return json_response({**answer, "request_id": request.state.request_id})
@@ -204,7 +220,7 @@ class DecisionBody(BaseModel):
     tags=["案件"],
 )
 def decide(
-    request: Request, caller: Caller, case_id: Annotated[int, Path(ge=1)], body: DecisionBody
+    request: Request, caller: Decider, case_id: Annotated[int, Path(ge=1)], body: DecisionBody
 ) -> Response:
     with _session(request) as session:
         answer = settlement.decide(
@@ -222,7 +238,7 @@ def decide(
 )
 def active_packs(
     request: Request,
-    caller: Caller,
+    caller: PackViewer,
     region: Annotated[str | None, Query(pattern=r"^\d{6}$", description="只看一个就医地")] = None,
 ) -> Response:
     with _session(request) as session:

@@ -12,7 +12,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from drgaudit.api.errors import CODES
-from drgaudit.contract import CLAIM_FIELDS, Field as ContractField
+from drgaudit.contract import CLAIM_FIELDS
+from drgaudit.contract import Field as ContractField
 
 _JSON_TYPES = {"int": "integer", "decimal": "number", "bool": "boolean"}
 
@@ -273,6 +274,9 @@ class ErrorAnswer(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorAnswer, "description": "、".join(code for code, c in CODES.items() if c.status == status)}
+    status: {
+        "model": ErrorAnswer,
+        "description": "、".join(code for code, c in CODES.items() if c.status == status),
+    }
     for status in sorted({c.status for c in CODES.values()})
 }

@@ -66,6 +66,7 @@ POLICY: dict[str, dict[str, Rule]] = {
     "screen.run": {"auditor": S},
     "rules.register": {"auditor": S},
     "rules.promote": {"auditor": S},
+    "rules.impact": {"auditor": S},
     # pre-settlement screening through the API (the settlement system: `integration`, within its region)
     "claim.screen": {"integration": S, "auditor": S},
     "claim.explain": STAFF_READ | {"integration": S},
@@ -295,6 +296,7 @@ ACTION_WORDS = {
     "case.decide": "record decisions",
     "case.assign": "assign cases",
     "screen.run": "screen batches",
+    "rules.impact": "preview the impact of rule changes",
     "import.run": "import files",
     "meeting.create": "create meetings",
     "meeting.schedule": "put cases on a meeting's agenda",

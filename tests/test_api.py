@@ -347,12 +347,12 @@ def test_cli_makes_lists_and_revokes_keys_and_keeps_only_a_hash(db_url: str, fas
 def test_rate_limit_per_key(
     db_url: str, province: Path, monkeypatch: pytest.MonkeyPatch, fast_passwords: None
 ) -> None:
-    api = _api(db_url, province, monkeypatch, rate_per_minute="60", rate_burst="3")
+    api = _api(db_url, province, monkeypatch, rate_per_minute="1", rate_burst="3")
     for _ in range(3):
         assert api("GET", "/api/v1/rule-packs/active").status_code == 200
     response = api("GET", "/api/v1/rule-packs/active")
     _error(response, 429, "rate_limited")
-    assert 1 <= int(response.headers["retry-after"]) <= 2
+    assert 50 <= int(response.headers["retry-after"]) <= 60  # one request a minute
     assert (
         api("GET", "/api/v1/rule-packs/active", "auditor").status_code == 200
     )  # another key, its own bucket

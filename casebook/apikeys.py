@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, select
+from sqlalchemy import DateTime, bindparam, select
 from sqlmodel import Field, Session, SQLModel
 
 from drgaudit.casebook import auditlog
-from drgaudit.casebook.accounts import Account, AccountError, GrantRow, account_grants
+from drgaudit.casebook.accounts import Account, AccountError, AccountRole, GrantRow
 from drgaudit.errors import DrgauditError
 
 API_KEY = "api_key"
@@ -105,10 +105,15 @@ def create_key(*, session: Session, account: Account, name: str, actor: str) -> 
 
 @dataclass(frozen=True)
 class KeyOwner:
-    """A presented key that matched: the key, its account and the account's grants."""
+    """A presented key that matched: the key's id and prefix, its account and the account's grants."""
 
-    key: ApiKey
-    account: Account
+    key_id: int
+    prefix: str
+    revoked: bool
+    account_id: int
+    username: str
+    display_name: str
+    account_active: bool
     grants: list[GrantRow]
 
 
@@ -116,6 +121,25 @@ def prefix_of(text: str) -> str | None:
     """The prefix of a well-formed key text, None for anything else."""
     match = _KEY_RE.match(text)
     return match.group(1) if match else None
+
+
+_key = ApiKey.__table__.c
+_account = Account.__table__.c
+_role = AccountRole.__table__.c
+# Built once: every API request runs it (the key, its account and the account's roles in one query).
+_FIND_KEY = (
+    select(
+        _key.id, _key.key_hash, _key.revoked_at, _account.id, _account.username, _account.display_name,
+        _account.status, _role.role, _role.scope,
+    )
+    .select_from(
+        ApiKey.__table__.join(Account.__table__, _account.id == _key.account_id).outerjoin(
+            AccountRole.__table__, _role.account_id == _account.id
+        )
+    )
+    .where(_key.prefix == bindparam("prefix"))
+    .order_by(_role.id)
+)  # fmt: skip
 
 
 def find_key(*, session: Session, text: str) -> tuple[str, KeyOwner | None]:
@@ -126,17 +150,17 @@ def find_key(*, session: Session, text: str) -> tuple[str, KeyOwner | None]:
     prefix = prefix_of(text)
     if prefix is None:
         return "invalid", None
-    row = session.execute(
-        select(ApiKey, Account).join(Account, Account.id == ApiKey.account_id).where(ApiKey.prefix == prefix)
-    ).first()
-    if row is None or not hmac.compare_digest(row[0].key_hash, _digest(text)):
+    rows = session.connection().execute(_FIND_KEY, {"prefix": prefix}).all()
+    if not rows or not hmac.compare_digest(rows[0][1], _digest(text)):
         return "invalid", None
-    key, account = row
-    grants = account_grants(session=session, account_ids=[account.id]).get(account.id, [])
-    owner = KeyOwner(key, account, grants)
-    if key.revoked_at is not None:
+    key_id, _hash, revoked_at, account_id, username, display_name, status = rows[0][:7]
+    grants = [GrantRow(role, scope or None) for *_, role, scope in rows if role is not None]
+    owner = KeyOwner(
+        key_id, prefix, revoked_at is not None, account_id, username, display_name, status == "active", grants
+    )
+    if owner.revoked:
         return "revoked", owner
-    if account.status != "active":
+    if not owner.account_active:
         return "disabled", owner
     return "ok", owner
 

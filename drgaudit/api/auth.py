@@ -62,7 +62,7 @@ def caller(action: str) -> Callable[[Request], Awaitable[ApiCaller]]:
         principal = check.principal
         request.state.account = principal.username
         limiter: RateLimiter = state.api_limiter
-        wait = limiter.take(check.key.id)
+        wait = limiter.take(check.key.key_id)
         if wait > 0:
             seconds = limiter.retry_after(wait)
             raise ApiError(

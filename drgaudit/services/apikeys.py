@@ -53,7 +53,7 @@ class KeyCheck:
 
     outcome: str
     principal: Principal | None = None
-    key: ApiKey | None = None
+    key: apikeys.KeyOwner | None = None
 
 
 def authenticate_key(*, session: Session, text: str) -> KeyCheck:
@@ -62,7 +62,7 @@ def authenticate_key(*, session: Session, text: str) -> KeyCheck:
     if owner is None:
         return KeyCheck(outcome)
     principal = Principal.of(
-        username=owner.account.username, grants=owner.grants, channel="api", account_id=owner.account.id,
-        display_name=owner.account.display_name,
+        username=owner.username, grants=owner.grants, channel="api", account_id=owner.account_id,
+        display_name=owner.display_name,
     )  # fmt: skip
-    return KeyCheck(outcome, principal if outcome == "ok" else None, owner.key)
+    return KeyCheck(outcome, principal if outcome == "ok" else None, owner)

@@ -288,9 +288,7 @@ def explain_stored(*, session: Session, engine: WarmEngine, claim_id: str) -> di
     since = claim["admit_date"] - dt.timedelta(days=warm.pack.lookback_days)
     history = [
         c
-        for c in queries.claims_for_patients(session=session, patient_ids=[claim["patient_id"]], since=since)[
-            claim["patient_id"]
-        ]
+        for c in queries.claims_of_patient(session=session, patient_id=claim["patient_id"], since=since)
         if c["claim_id"] != claim_id
     ]
     explanation = explain_claim(engine.screener_for(session=session, warm=warm), claim_id, [claim], history)

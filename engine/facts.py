@@ -62,7 +62,7 @@ class ReferenceData:
         default_factory=dict, repr=False
     )
     _group_facts: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict, repr=False)
-    _payments: dict[tuple, float | None] = field(default_factory=dict, repr=False)
+    _payments: dict[tuple[Any, ...], float | None] = field(default_factory=dict, repr=False)
     _limits: dict[tuple[str, str], RatioLimits | None] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -166,7 +166,7 @@ def to_ordinal(value: dt.date | None) -> int | None:
     return value.toordinal() if value is not None else None
 
 
-def sort_key(claim: dict[str, Any]) -> tuple:
+def sort_key(claim: dict[str, Any]) -> tuple[Any, ...]:
     """The order of a patient's claims: admission, then discharge, then id."""
     return (claim["admit_date"], claim["discharge_date"], claim["claim_id"])
 
@@ -204,10 +204,10 @@ def claim_facts(claim: dict[str, Any], ref: ReferenceData) -> dict[str, Any]:
     f["is_cross_region"] = is_cross_region(claim["insured_region"], claim["treatment_region"])
     principal = claim["principal_dx"]
     f["dx_category"] = principal[:3]
-    group_code = claim.get("group_code") or None
+    group_code: str = claim.get("group_code") or ""
     scheme = claim["payment_scheme"]
     ungroupable = scheme in GROUPED_SCHEMES and is_ungroupable(group_code)
-    grouped = scheme in GROUPED_SCHEMES and group_code is not None and not ungroupable
+    grouped = scheme in GROUPED_SCHEMES and group_code != "" and not ungroupable
     f["adrg"] = group_code[:3] if grouped else None
     f["group_severity"] = group_code[-1] if grouped and group_code[-1].isdigit() else None
     f["is_ungroupable"] = ungroupable
@@ -238,8 +238,8 @@ def claim_facts(claim: dict[str, Any], ref: ReferenceData) -> dict[str, Any]:
 
     f["group_type"] = group_type(group_code) if grouped and scheme == "DRG" else None
     region = claim["treatment_region"]
-    key = (region, scheme, group_code)
-    group = ref.group_facts(key) if grouped else None
+    group_key = (region, scheme, group_code)
+    group = ref.group_facts(group_key) if grouped else None
     limits = ref.ratio_limits(region, scheme) if grouped else None
     if limits is not None:
         f["high_ratio_limit"], f["low_ratio_limit"], f["extreme_ratio_limit"] = (
@@ -254,7 +254,7 @@ def claim_facts(claim: dict[str, Any], ref: ReferenceData) -> dict[str, Any]:
         avg_cost, avg_los = group["group__avg_cost"], group["group__avg_los"]
         f["cost_ratio"] = total / avg_cost if avg_cost > 0 else None
         f["los_ratio"] = f["los_days"] / avg_los if avg_los else None
-        standard = ref.group_standard(key, group["group__weight"], level, f["is_cross_region"])
+        standard = ref.group_standard(group_key, group["group__weight"], level, f["is_cross_region"])
         f["case_payment"] = standard
         assert limits is not None
         estimate = grouped_payment(ref.pack.region(region), scheme, standard, limits, total, avg_cost)

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from drgaudit.contract import ACTIONS, SEVERITIES, field_map
 from drgaudit.engine.checker import check_expression, rule_scope
 from drgaudit.engine.exceptions import RuleFileError
-from drgaudit.engine.expr import Ref, walk
+from drgaudit.engine.expr import Expression, Ref, walk
 from drgaudit.engine.indicators import INDICATOR_KEYS
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.payment import RATIO_SETTINGS
 from drgaudit.engine.rule import Rule, check_param_bounds, param_value_ok
 from drgaudit.engine.suggest import did_you_mean
 from drgaudit.engine.vocabulary import BOOL, EARLIER, NUMBER, PARAMS
-from drgaudit.engine.yamlsource import YMap
+from drgaudit.engine.yamlsource import Position, YMap
 
 Issues = tuple[list[RuleFileError], list[RuleFileError]]
 
 
-def _warning(position, message: str, hint: str | None = None) -> RuleFileError:
+def _warning(position: Position, message: str, hint: str | None = None) -> RuleFileError:
     return RuleFileError(position, message, hint, code="lint", severity="warning")
 
 
@@ -49,7 +49,7 @@ def check_expressions(pack: RulePack) -> Issues:
     return errors, warnings
 
 
-def _all_expressions(rule: Rule):
+def _all_expressions(rule: Rule) -> Iterator[Expression]:
     yield from rule.when
     yield from rule.unless
     yield rule.amount_at_risk
@@ -161,7 +161,7 @@ def check_examples(pack: RulePack) -> Issues:
             if key not in kinds[kind]:
                 errors.append(
                     RuleFileError(
-                        record.key_at(key),
+                        record.key_at(key) if isinstance(record, YMap) else Position("pack.yaml", 1, 1),
                         f"unknown {kind} field `{key}`",
                         did_you_mean(str(key), kinds[kind]),
                         code="lint",
@@ -223,7 +223,7 @@ def check_payment_settings(pack: RulePack) -> Issues:
             values = [merged.settings.get(name) for name in names]
             if any(not isinstance(v, (int, float)) for v in values):
                 continue
-            high, low, extreme = values
+            high, low, extreme = (float(v) for v in values if isinstance(v, (int, float)))
             if not 0 < low < high <= extreme:
                 name = next((n for n in names if n in config.setting_positions), names[0])
                 position = config.setting_positions.get(name, config.position)

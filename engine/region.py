@@ -247,6 +247,7 @@ def region_from_document(doc: YamlDocument, errors: list[RuleFileError]) -> Regi
         )
     if len(errors) > before:
         return None
+    assert code is not None  # a missing code is an error above
     return RegionConfig(
         code=code,
         name=str(data.get("name") or code),

@@ -6,11 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 
-from tests.static import ROOT, modules, package_dirs, package_tree, run_mypy
-
-BASELINE = Path(__file__).with_name("mypy_baseline.txt")
+from tests.static import BASELINE, ROOT, modules, package_dirs, package_tree, run_mypy
 
 
 def _baseline() -> dict[str, int]:

@@ -293,16 +293,13 @@ class _RuleCompiler:
 
     def membership(self, op: str, left: Node, right: Node, role: str, negated: bool) -> Test | bool:
         ok, items = self.constant(right)
-        if ok and isinstance(items, list) and isinstance(right, ListLit):
-            positive = (op == "in") != negated
-            tests = [
-                self.compare("==" if positive else "!=", left, Const(right.offset, v), role, False)
-                for v in items
-            ]
-            if not positive:
-                # "not in" still needs the value to exist, like every other comparison.
-                return _combine(tests, conjunction=True) if tests else True
-            return _combine(tests, conjunction=False) if tests else False
+        if ok and isinstance(items, list) and items and isinstance(right, ListLit):
+            # `x in [a, b]` is `x == a or x == b`; `x not in [a, b]` is `x != a and x != b`. A negation
+            # goes onto each comparison, which keeps the rule about gaps: `not (x in [a])` holds when x
+            # is missing (the comparison is false), `x not in [a]` does not (it is a comparison).
+            item_op = "==" if op == "in" else "!="
+            tests = [self.compare(item_op, left, Const(right.offset, v), role, negated) for v in items]
+            return _combine(tests, conjunction=(op == "in") == negated)
         return self.synthetic_test(Cmp(left.offset, op, left, right), role, negated)
 
     def isolate(self, op: str, left: Node, right: Node, role: str) -> tuple[Node, str, Node]:

@@ -221,9 +221,10 @@ def check_payment_settings(pack: RulePack) -> Issues:
         merged = pack.region(config.code)
         for names in RATIO_SETTINGS.values():
             values = [merged.settings.get(name) for name in names]
-            if any(not isinstance(v, (int, float)) for v in values):
+            numbers = [v for v in values if isinstance(v, (int, float))]
+            if len(numbers) != len(values):
                 continue
-            high, low, extreme = (float(v) for v in values if isinstance(v, (int, float)))
+            high, low, extreme = numbers
             if not 0 < low < high <= extreme:
                 name = next((n for n in names if n in config.setting_positions), names[0])
                 position = config.setting_positions.get(name, config.position)

@@ -284,7 +284,8 @@ def _price(
     level: int | None,
 ) -> None:
     """The group facts, cost ratio, thresholds and payment estimate of one claim (engine.payment)."""
-    region, scheme, group_code = claim["treatment_region"], claim["payment_scheme"], claim.get("group_code")
+    region, scheme = claim["treatment_region"], claim["payment_scheme"]
+    group_code: str = claim.get("group_code") or ""
     settings, placeholder = ref.pricing(region, strict=target)
     f["payment_placeholder"] = placeholder
     total, cost = float(claim["total_cost"]), f["case_cost"]

@@ -30,7 +30,7 @@ from drgaudit.engine.facts import ReferenceData, patient_facts
 from drgaudit.engine.nodes import Call, Cmp, Const, Node, Ref, render, walk
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.rule import Example, Rule
-from drgaudit.engine.ruletest import STATUSES_TESTED, build_example
+from drgaudit.engine.ruletest import STATUSES_TESTED, ExampleCase, build_example
 from drgaudit.engine.screen import Screener
 from drgaudit.engine.vocabulary import PARAMS, REGION
 from drgaudit.engine.yamlsource import Position
@@ -161,6 +161,17 @@ class ExampleEnv:
     errors: list[RuleFileError] = dataclasses.field(default_factory=list)
 
 
+@dataclass
+class PreparedExample:
+    """An example's claim, history and reference data, and the facts derived from them."""
+
+    example: Example
+    case: ExampleCase
+    reference: ReferenceData | None = None
+    facts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    fact: dict[str, Any] | None = None
+
+
 class ExampleBench:
     """Turns a pack's examples into evaluation environments (one Screener for all, as `rules test` does)."""
 
@@ -176,21 +187,34 @@ class ExampleBench:
         for example in rule.examples:
             yield self.env(rule, example)
 
-    def env(self, rule: Rule, example: Example) -> ExampleEnv:
+    def prepare(self, example: Example) -> PreparedExample:
+        """Build an example's claim and derive its facts; the screener's reference data becomes the example's."""
         case = build_example(self.pack, example)
+        prepared = PreparedExample(example, case)
         if case.errors or case.claim is None:
-            return ExampleEnv(example, None, None, case.errors)
+            return prepared
         reference = ReferenceData(case.hospitals, case.groups, self.codes, self.pack, case.indicators)
         self.screener.reference = reference
         claim_id = case.claim["claim_id"]
-        facts = patient_facts([case.claim, *case.history], {claim_id}, reference, self.screener.windows)
-        fact = next(f for f in facts if f["claim_id"] == claim_id)
+        prepared.reference = reference
+        prepared.facts = patient_facts(
+            [case.claim, *case.history], {claim_id}, reference, self.screener.windows
+        )
+        prepared.fact = next(f for f in prepared.facts if f["claim_id"] == claim_id)
+        return prepared
+
+    def env(self, rule: Rule, example: Example | PreparedExample) -> ExampleEnv:
+        """The environment of one rule on one example (prepared already, or prepared here)."""
+        prepared = example if isinstance(example, PreparedExample) else self.prepare(example)
+        fact, case = prepared.fact, prepared.case
+        if fact is None or case.claim is None:
+            return ExampleEnv(prepared.example, None, None, case.errors)
         profile = self.screener.profile_for(case.claim["treatment_region"])
         compiled = next((c for c in profile.compiled.rules if c.rule.key == rule.key), None)
         if compiled is None:  # switched off in the example's region
-            return ExampleEnv(example, None)
+            return ExampleEnv(prepared.example, None)
         settings, lists = profile.compiled.settings, self.pack.lists
-        candidates = [f for f in facts if f["seq"] < fact["seq"]] if rule.pair else [None]
+        candidates = [f for f in prepared.facts if f["seq"] < fact["seq"]] if rule.pair else [None]
         chosen = None
         for earlier in reversed(candidates):
             env = Env(fact, earlier, compiled.bound.params, settings, lists)
@@ -199,7 +223,7 @@ class ExampleBench:
             if verdict(rule, env):
                 chosen = env
                 break
-        return ExampleEnv(example, chosen, compiled)
+        return ExampleEnv(prepared.example, chosen, compiled)
 
 
 @dataclass

@@ -80,7 +80,9 @@ class Mutant:
 def _with_condition(rule: Rule, kind: str, index: int, expression: Expression) -> Rule:
     items = list(getattr(rule, kind))
     items[index] = expression
-    return dataclasses.replace(rule, **{kind: tuple(items)})
+    if kind == "when":
+        return dataclasses.replace(rule, when=tuple(items))
+    return dataclasses.replace(rule, unless=tuple(items))
 
 
 def _operator_mutants(rule: Rule) -> Iterator[Mutant]:

@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, bindparam, select
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook import auditlog
-from drgaudit.casebook.accounts import Account, AccountError, AccountRole, GrantRow
+from drgaudit.casebook.accounts import Account, AccountError, GrantRow
 from drgaudit.errors import DrgauditError
 
 API_KEY = "api_key"
@@ -86,6 +86,8 @@ def create_key(*, session: Session, account: Account, name: str, actor: str) -> 
         raise ApiKeyError("a key needs a name saying what it is for")
     if account.status != "active":
         raise AccountError(f"account `{account.username}` is disabled")
+    if account.id is None:
+        raise AccountError(f"account `{account.username}` is not stored yet")
     prefix = secrets.token_hex(6)
     text = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey(
@@ -123,9 +125,10 @@ def prefix_of(text: str) -> str | None:
     return match.group(1) if match else None
 
 
-_key = ApiKey.__table__.c
-_account = Account.__table__.c
-_role = AccountRole.__table__.c
+_keys = SQLModel.metadata.tables["api_key"]
+_accounts = SQLModel.metadata.tables["account"]
+_roles = SQLModel.metadata.tables["account_role"]
+_key, _account, _role = _keys.c, _accounts.c, _roles.c
 # Built once: every API request runs it (the key, its account and the account's roles in one query).
 _FIND_KEY = (
     select(
@@ -133,9 +136,7 @@ _FIND_KEY = (
         _account.status, _role.role, _role.scope,
     )
     .select_from(
-        ApiKey.__table__.join(Account.__table__, _account.id == _key.account_id).outerjoin(
-            AccountRole.__table__, _role.account_id == _account.id
-        )
+        _keys.join(_accounts, _account.id == _key.account_id).outerjoin(_roles, _role.account_id == _account.id)
     )
     .where(_key.prefix == bindparam("prefix"))
     .order_by(_role.id)
@@ -171,7 +172,9 @@ def get_key(*, session: Session, prefix: str) -> tuple[ApiKey, Account]:
     if prefix.startswith(f"{KEY_PREFIX}_"):  # the whole key, or its first part as shown
         prefix = prefix[len(KEY_PREFIX) + 1 :].split("_")[0]
     row = session.execute(
-        select(ApiKey, Account).join(Account, Account.id == ApiKey.account_id).where(ApiKey.prefix == prefix)
+        select(ApiKey, Account)
+        .join(Account, col(Account.id) == col(ApiKey.account_id))
+        .where(col(ApiKey.prefix) == prefix)
     ).first()
     if row is None:
         raise ApiKeyError(f"no API key {prefix} (see `drgaudit users keys`)")
@@ -201,7 +204,7 @@ def revoke_key(*, session: Session, prefix: str, actor: str) -> ApiKey:
 
 def list_keys(*, session: Session, account: Account | None = None) -> list[tuple[ApiKey, Account]]:
     """Every key (of one account), oldest first."""
-    query = select(ApiKey, Account).join(Account, Account.id == ApiKey.account_id)
+    query = select(ApiKey, Account).join(Account, col(Account.id) == col(ApiKey.account_id))
     if account is not None:
-        query = query.where(ApiKey.account_id == account.id)
-    return [(key, owner) for key, owner in session.execute(query.order_by(ApiKey.id))]
+        query = query.where(col(ApiKey.account_id) == account.id)
+    return [(key, owner) for key, owner in session.execute(query.order_by(col(ApiKey.id)))]

@@ -160,7 +160,8 @@ def _errors(app: FastAPI) -> None:
                 return error_response(_api_error(exc), getattr(request.state, "request_id", "-"))
             if previous is None:
                 raise exc
-            return await previous(request, exc)
+            response: Response = await previous(request, exc)
+            return response
 
         app.add_exception_handler(kind, handler)
 

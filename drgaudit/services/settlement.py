@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import and_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from drgaudit.casebook import packs as pack_versions
 from drgaudit.casebook import queries, review
@@ -160,11 +160,8 @@ def list_cases(
         raise ReviewError(f"unknown status {', '.join(unknown)}; one of {', '.join(CASE_STATUSES)}")
     condition = cases.case_scope(principal)
     if claim_id is not None:
-        condition = (
-            and_(condition, ReviewCase.claim_id == claim_id)
-            if condition is not None
-            else ReviewCase.claim_id == claim_id
-        )
+        same_claim = col(ReviewCase.claim_id) == claim_id
+        condition = and_(condition, same_claim) if condition is not None else same_claim
     filters: dict[str, Any] = dict(
         statuses=wanted, region=region, hospital_id=hospital_id, period=period, where=condition
     )
@@ -176,10 +173,11 @@ def list_cases(
 def case_detail(*, session: Session, principal: Principal, case_id: int) -> dict[str, Any]:
     """GET /cases/{id}: a case the caller may see, with its hits and decisions."""
     case = cases.find_case(session=session, principal=principal, ref=case_id)
+    found = case.id if case.id is not None else case_id
     return {
         "case": case_json(case),
-        "hits": [_hit_json(h) for h in review.case_hits(session=session, case_id=case.id)],
-        "decisions": [_decision_json(d) for d in review.case_decisions(session=session, case_id=case.id)],
+        "hits": [_hit_json(h) for h in review.case_hits(session=session, case_id=found)],
+        "decisions": [_decision_json(d) for d in review.case_decisions(session=session, case_id=found)],
     }
 
 
@@ -235,6 +233,6 @@ def active_packs(
 
 def known_regions(*, session: Session) -> list[str]:
     """The treatment regions the casebook knows: its hospitals' regions and the regions with promotions."""
-    known = set(session.execute(select(Hospital.region).distinct()).scalars())
+    known = set(session.execute(select(col(Hospital.region)).distinct()).scalars())
     known |= {r for r in pack_versions.promoted_regions(session=session) if r != pack_versions.NATIONAL}
     return sorted(known)

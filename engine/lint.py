@@ -12,6 +12,7 @@ from drgaudit.engine.exceptions import RuleFileError
 from drgaudit.engine.expr import Expression, Ref, walk
 from drgaudit.engine.indicators import INDICATOR_KEYS
 from drgaudit.engine.pack import RulePack
+from drgaudit.engine.references import PRACTICE_WORD, REFERENCES_FILE
 from drgaudit.engine.region import merge_problems
 from drgaudit.engine.rule import Rule, check_param_bounds, param_value_ok
 from drgaudit.engine.suggest import did_you_mean
@@ -223,6 +224,37 @@ def check_region_settings(pack: RulePack) -> Issues:
     return errors, []
 
 
+def check_references(pack: RulePack) -> Issues:
+    """Every rule cites documents and articles of references.yaml; a rule resting on common practice alone
+    says so in its description."""
+    errors: list[RuleFileError] = []
+    references = pack.references
+    if references is None:
+        if (pack.directory / REFERENCES_FILE).is_file():
+            return [], []  # the file is there but did not parse: its errors are reported already
+        position = Position(str(pack.directory / REFERENCES_FILE), 1, 1)
+        return [RuleFileError(position, f"{REFERENCES_FILE} is missing: the documents the rules cite")], []
+    for rule in pack.rules:
+        problems = [p for p in (references.resolve(c) for c in rule.citations) if p is not None]
+        errors.extend(problems)
+        kinds = {
+            references.documents[c.document].kind
+            for c in rule.citations
+            if c.document in references.documents
+        }
+        if not problems and kinds == {"practice"} and PRACTICE_WORD not in rule.description:
+            errors.append(
+                RuleFileError(
+                    rule.data.value_at("reference"),
+                    f"{rule.id} rests on common practice alone (no notice contains its obligation): "
+                    f"say so in its description",
+                    f"write {PRACTICE_WORD} in the description, e.g. 审核口径为{PRACTICE_WORD}",
+                    code="lint",
+                )
+            )
+    return errors, []
+
+
 def check_compiles(pack: RulePack) -> Issues:
     """Every rule compiles to durable-rules for the national profile and each region with a file."""
     from drgaudit.engine.compiler import compile_profile
@@ -245,6 +277,7 @@ VALIDATORS: dict[str, Callable[[RulePack], Issues]] = {
     "examples": check_examples,
     "region_overrides": check_region_overrides,
     "region_settings": check_region_settings,
+    "references": check_references,
 }
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from drgaudit.engine.exceptions import RuleFileError, RulePackError
 from drgaudit.engine.lists import NamedList, list_from_document
 from drgaudit.engine.pack import ExampleDefaults, PackMeta, RulePack
+from drgaudit.engine.references import REFERENCES_FILE, references_from_document
 from drgaudit.engine.region import NATIONAL, RegionConfig, region_from_document
 from drgaudit.engine.rule import Rule
 from drgaudit.engine.suggest import did_you_mean
@@ -82,7 +83,7 @@ def read_pack(directory: Path | str | None = None) -> PackCheck:
     rules: list[Rule] = []
     declared_ids: set[str] = set()
     for path in sorted(root.glob("*.yaml")):
-        if path.name == PACK_FILE:
+        if path.name in (PACK_FILE, REFERENCES_FILE):
             continue
         files += 1
         doc, digest = _read(path, errors)
@@ -132,6 +133,15 @@ def read_pack(directory: Path | str | None = None) -> PackCheck:
             )
         )
 
+    references = None
+    reference_path = root / REFERENCES_FILE
+    if reference_path.is_file():
+        files += 1
+        doc, digest = _read(reference_path, errors)
+        hashes[REFERENCES_FILE] = digest
+        if doc is not None:
+            references = references_from_document(doc, errors)
+
     pack = None
     if NATIONAL in regions and defaults is not None and meta is not None:
         pack = RulePack(
@@ -146,6 +156,7 @@ def read_pack(directory: Path | str | None = None) -> PackCheck:
             file_hashes=hashes,
             declared_ids=frozenset(declared_ids),
             allow_placeholder_rates=meta.allow_placeholder_rates,
+            references=references,
         )
     warnings: list[RuleFileError] = []
     if pack is not None:

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from drgaudit.engine.lists import NamedList
+from drgaudit.engine.references import References
 from drgaudit.engine.region import NATIONAL, RegionConfig
 from drgaudit.engine.rule import Rule
 
@@ -79,6 +80,8 @@ class RulePack:
     declared_ids: frozenset[str] = frozenset()
     # pack.yaml `allow_placeholder_rates`: regions without a file are priced on the national defaults.
     allow_placeholder_rates: bool = False
+    # references.yaml: the documents the rules cite (None when the file is missing: the lint refuses it).
+    references: References | None = None
     _merged: dict[str, RegionConfig] = field(default_factory=dict, repr=False)
 
     @cached_property

@@ -10,6 +10,7 @@ from typing import Any
 from drgaudit.contract import ACTIONS, FAMILIES, SEVERITIES
 from drgaudit.engine.exceptions import ExpressionError, RuleFileError
 from drgaudit.engine.expr import Expression, parse_expression
+from drgaudit.engine.references import Citation, parse_citations
 from drgaudit.engine.suggest import did_you_mean
 from drgaudit.engine.template import Template, parse_template
 from drgaudit.engine.yamlsource import Position, YamlDocument, YList, YMap
@@ -38,6 +39,7 @@ REQUIRED_KEYS = (
     "when",
     "message",
     "amount_at_risk",
+    "reference",
 )
 EXAMPLE_KEYS = ("name", "claim", "history", "hospital", "other_hospitals", "group", "region")
 
@@ -114,12 +116,13 @@ class Rule:
     unless: tuple[Expression, ...]
     message: Template
     amount_at_risk: Expression
-    reference: str
+    reference: str  # the citations as written, `document article；…` (engine.references renders them in full)
     examples: tuple[Example, ...]
     path: str
     file_hash: str
     position: Position
     data: YMap = field(repr=False, compare=False)
+    citations: tuple[Citation, ...] = ()
 
     @property
     def key(self) -> str:
@@ -186,10 +189,8 @@ class Rule:
         rule_id = data.get("id")
         if "id" in data and (not isinstance(rule_id, str) or not rule_id.strip()):
             errors.append(RuleFileError(data.value_at("id"), "`id` must be text such as SPLIT-001"))
-        texts = {
-            k: _text(data, k, errors, required=k in REQUIRED_KEYS)
-            for k in ("title", "description", "reference")
-        }
+        texts = {k: _text(data, k, errors, required=k in REQUIRED_KEYS) for k in ("title", "description")}
+        citations = _citations(data, errors)
 
         known_families = tuple(FAMILIES) + tuple(families)
         family = _choice(
@@ -237,13 +238,28 @@ class Rule:
             unless=unless,
             message=message,
             amount_at_risk=amount,
-            reference=texts["reference"],
+            reference="；".join(c.text for c in citations),
             examples=examples,
             path=doc.path,
             file_hash=file_hash,
             position=data.position,
             data=data,
+            citations=citations,
         )
+
+
+def _citations(data: YMap, errors: list[RuleFileError]) -> tuple[Citation, ...]:
+    """The rule's `reference`: `document article` (a document of references.yaml and one of its articles),
+    or a list of them; whether they resolve is checked against the pack's references.yaml by the lint."""
+    if "reference" not in data:
+        return ()
+    value = data["reference"]
+    items = value.item_positions if isinstance(value, YList) else None
+    citations, problems = parse_citations(
+        list(value) if isinstance(value, YList) else value, data.value_at("reference"), items
+    )
+    errors.extend(problems)
+    return citations
 
 
 def _check_keys(data: YMap, allowed: tuple[str, ...], what: str, errors: list[RuleFileError]) -> None:

@@ -198,7 +198,8 @@ def build_hit(
             # pack screened it (its content is identified by `version`).
             "file": rule_file,
             "version": rule.file_hash[:16],
-            "reference": rule.reference,
+            "reference": pack.references.render(rule.citations) if pack.references else rule.reference,
+            "citations": [pack.references.describe(c) for c in rule.citations] if pack.references else [],
         },
     }
     if fact.get("payment_placeholder"):

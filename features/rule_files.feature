@@ -2,6 +2,8 @@
 功能: 规则文件的检查和规则示例
   规则由审核人员用 YAML 编写。规则包里只要有一处写错，整个规则包都不加载、不筛查任何病例，
   并报告出错的文件、行、列和可能想写的名称，不会出现“一半规则生效”的情况。
+  每条规则都写明依据（references.yaml 中的文件和条款，如“川医保办发〔2025〕18号 六（四）”），引用的文件或
+  条款在 references.yaml 中找不到的，同样整个规则包拒绝加载。
   每条规则都附有命中示例和不命中示例；运行规则示例时，每个示例都用真实引擎筛查一遍，
   不符合预期的示例会指出是哪一个条件与预期不符。
 
@@ -36,6 +38,8 @@
       | outliers.yaml       | cost_ratio >= high_ratio_limit  | cost_rato >= high_ratio_limit  | outliers.yaml:20:9: unknown field `cost_rato` (did you mean `cost_ratio`?)                       |
       | long_stay.yaml      | los_days >= params.max_los_days | los_days >= params.max_los_day | long_stay.yaml:17:21: unknown param `max_los_day` (did you mean `max_los_days`?)                  |
       | regions/510700.yaml | COST-001:                       | COST-01:                       | regions/510700.yaml:8:3: region 510700 overrides unknown rule `COST-01` (did you mean `COST-001`?) |
+      | coaching_period.yaml | 管理通知（2025） 政策辅导期 | 管理通知（2025） 辅导期 | coaching_period.yaml:15:17: reference `国家医保局定点医疗机构管理通知（2025） 辅导期`: 国家医保局定点医疗机构管理通知（2025） has no article `辅导期` in references.yaml (did you mean `政策辅导期`?) |
+      | references.yaml      | 政策辅导期:                 | 辅导期:                 | coaching_period.yaml:15:17: reference `国家医保局定点医疗机构管理通知（2025） 政策辅导期`: 国家医保局定点医疗机构管理通知（2025） has no article `政策辅导期` in references.yaml (did you mean `辅导期`?) |
 
   场景: 内置规则包检查无误，每个规则示例都符合预期
     假如 内置规则包检查无误

@@ -61,6 +61,7 @@ class HitView:
     thresholds: list[tuple[str, str]]
     related: list[str]
     present: bool = True
+    basis: str = ""  # the documents and articles the rule cites (evidence.rule.reference)
 
 
 @dataclass
@@ -219,5 +220,5 @@ class CaseFiles:
         return HitView(
             rule_id, self.words.rule_title(rule_id), self.words.family(family), self.words.severity(severity),
             self.words.action(action), float(amount or 0), self.masker.mask_text(message, [patient_id]), facts, thresholds,
-            list(evidence.get("related_claims") or []), present,
+            list(evidence.get("related_claims") or []), present, str((evidence.get("rule") or {}).get("reference") or ""),
         )  # fmt: skip

@@ -63,7 +63,7 @@ def _rule(rule_id: str, condition: str, expect: str, case: dict[str, Any], statu
         "stage": "事前",
         "status": status,
         "effective": {"from": dt.date(2025, 1, 1)},
-        "reference": "engine/functions.py 函数示例",
+        "reference": "医保办函〔2025〕3号 结算清单质控",
         "when": [condition],
         "message": "病例{claim_id}满足函数示例条件",
         "amount_at_risk": "0",

@@ -26,7 +26,39 @@ def rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_check_bundled_pack() -> None:
     result = runner.invoke(app, ["rules", "check"])
     assert result.exit_code == 0
-    assert result.stdout == "OK: 27 rules (26 active), 6 lists, 5 regions with overrides, 0 warnings\n"
+    lines = result.stdout.splitlines()
+    assert lines[0] == "OK: 27 rules (26 active), 6 lists, 5 regions with overrides, 0 warnings"
+    # Then every document the rules cite, each article with the rules citing it.
+    assert lines[1] == "references by document (rules/references.yaml):"
+    assert (
+        "  川医保办发〔2025〕18号  《关于开展省内异地就医住院费用纳入按病种付费管理工作的通知》"
+        in result.stdout
+    )
+    assert "    政策辅导期: COACH-001" in lines
+    assert "    低标准入院: LOWADM-001" in lines
+
+
+def test_check_refuses_a_reference_that_does_not_resolve(rules: Path) -> None:
+    path = rules / "coaching_period.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace("管理通知（2025） 政策辅导期", "管理通知（2025） 政策辅导"), encoding="utf-8"
+    )
+    result = runner.invoke(app, ["rules", "check", "rules"])
+    assert result.exit_code == 1
+    assert (
+        "rules/coaching_period.yaml:15:17: reference `国家医保局定点医疗机构管理通知（2025） 政策辅导`: "
+        "国家医保局定点医疗机构管理通知（2025） has no article `政策辅导` in references.yaml "
+        "(did you mean `政策辅导期`?)"
+    ) in result.stdout
+    path.write_text(
+        text.replace("国家医保局定点医疗机构管理通知（2025） 政策辅导期", "某某通知 第三条"), encoding="utf-8"
+    )
+    result = runner.invoke(app, ["rules", "check", "rules"])
+    assert (
+        "rules/coaching_period.yaml:15:17: reference `某某通知 第三条`: no document `某某通知`"
+        in result.stdout
+    )
 
 
 def test_check_reports_typos_and_fails(rules: Path) -> None:
@@ -55,10 +87,10 @@ def test_check_shows_warnings(rules: Path) -> None:
     )
     result = runner.invoke(app, ["rules", "check", "rules"])
     assert result.exit_code == 0
-    assert result.stdout == (
-        "rules/long_stay.yaml:15:7: warning: param `unused` of LOS-001 is never used\n"
-        "OK: 27 rules (26 active), 6 lists, 5 regions with overrides, 1 warning\n"
-    )
+    assert result.stdout.splitlines()[:2] == [
+        "rules/long_stay.yaml:15:7: warning: param `unused` of LOS-001 is never used",
+        "OK: 27 rules (26 active), 6 lists, 5 regions with overrides, 1 warning",
+    ]
 
 
 def test_rules_test_passes_on_the_bundled_pack() -> None:

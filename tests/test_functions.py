@@ -176,7 +176,7 @@ def _user_rule(condition: str, hit: dict[str, Any], miss: dict[str, Any]) -> dic
         "stage": "事前",
         "status": "active",
         "effective": {"from": dt.date(2025, 1, 1)},
-        "reference": "测试",
+        "reference": "医保办函〔2025〕3号 结算清单质控",
         "params": {"low": {"default": 25000, "type": "number", "min": 0}}
         if "params.low" in condition
         else {},

@@ -45,8 +45,8 @@ def test_every_kind_of_change_with_both_positions(tmp_path: Path) -> None:
     edit(folder / "long_stay.yaml", "severity: medium", "severity: high")
     edit(
         folder / "cost_shifting.yaml",
-        "    status: active\n    effective: {from: 2025-01-01}\n    reference: 医保办函〔2025〕3号 院外购药",
-        "    status: retired\n    effective: {from: 2025-01-01}\n    reference: 医保办函〔2025〕3号 院外购药",
+        "    status: active\n    effective: {from: 2025-01-01}\n    reference: [国家医保局定点医疗机构管理通知（2025） （六）]",
+        "    status: retired\n    effective: {from: 2025-01-01}\n    reference: [国家医保局定点医疗机构管理通知（2025） （六）]",
     )
     edit(folder / "regions" / "510100.yaml", "drg_rate: 13500", "drg_rate: 14000")
     edit(folder / "regions" / "511300.yaml", "enabled: false", "enabled: true")

@@ -66,11 +66,15 @@ def check(directory: RulesDir = None) -> None:
         )
         raise typer.Exit(1)
     pack = result.pack
+    assert pack is not None  # no errors: the pack loaded
     typer.echo(
         f"OK: {_plural(len(pack.rules), 'rule')} ({sum(r.status == 'active' for r in pack.rules)} active), "
         f"{_plural(len(pack.lists), 'list')}, {_plural(len(pack.regions), 'region')} with overrides, "
         f"{_plural(len(warnings), 'warning')}"
     )
+    if pack.references is not None:
+        for line in pack.references.table([(rule.id, rule.citations) for rule in pack.rules]):
+            typer.echo(line)
 
 
 @app.command("test")

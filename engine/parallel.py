@@ -49,10 +49,15 @@ class ScreenSetup:
     groups: dict[tuple[str, str, str], dict[str, Any]]
     loader: PartitionLoader | None = None
     indicators: dict[str, dict[str, Any]] = field(default_factory=dict)
+    prefilter: bool = True
 
     def screener(self) -> Screener:
         pack = load_pack(self.rules_dir)
-        return Screener(pack, ReferenceData(self.hospitals, self.groups, self.codes, pack, self.indicators))
+        return Screener(
+            pack,
+            ReferenceData(self.hospitals, self.groups, self.codes, pack, self.indicators),
+            prefilter=self.prefilter,
+        )
 
 
 Task = list[Partition] | list[str]
@@ -60,11 +65,13 @@ Task = list[Partition] | list[str]
 
 @dataclass
 class ChunkResult:
-    """The hits of one chunk of patients, and how many patients and claims it held."""
+    """The hits of one chunk of patients, how many patients and claims it held, and how many of the claims
+    went through durable-rules (the pre-filter's candidates; all of them without the pre-filter)."""
 
     hits: list[Hit]
     patients: int
     claims: int
+    candidates: int = 0
 
 
 _worker_screener: Screener | None = None
@@ -92,12 +99,11 @@ def _partitions(task: Task, loader: PartitionLoader | None) -> list[Partition]:
 
 def screen_chunk(screener: Screener, chunk: list[Partition]) -> ChunkResult:
     """Screen a list of patients with one Screener."""
-    hits: list[Hit] = []
-    claims = 0
-    for part in chunk:
-        claims += len(part.batch)
-        hits.extend(screener.screen_patient(part.patient_id, part.batch, part.history))
-    return ChunkResult(hits, len(chunk), claims)
+    claims = sum(len(part.batch) for part in chunk)
+    kept = screener.prefilter_stats().kept
+    hits = screener.screen_patients((part.patient_id, part.batch, part.history) for part in chunk)
+    candidates = screener.prefilter_stats().kept - kept if screener.prefilter else claims
+    return ChunkResult(hits, len(chunk), claims, candidates)
 
 
 def chunked(partitions: Iterable[Partition], size: int) -> Iterator[list[Partition]]:

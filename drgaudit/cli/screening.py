@@ -85,6 +85,11 @@ def _print_summary(summary: ScreenSummary) -> None:
         f"screened {summary.claims} claims of {summary.patients} patients in {summary.seconds:.1f}s "
         f"({summary.claims_per_second:,.0f} claims/s): {summary.hits} hits, {summary.amount_at_risk:,.2f} yuan at risk"
     )
+    if summary.prefilter and summary.claims:
+        echo(
+            f"pre-filter: {summary.candidates} of {summary.claims} claims "
+            f"({summary.candidates / summary.claims:.1%}) could hit and went through durable-rules"
+        )
     for family, count in sorted(summary.by_family.items(), key=lambda kv: (-kv[1], kv[0])):
         echo(f"  {family:<24} {count}")
     if summary.run_id is not None:
@@ -137,6 +142,14 @@ def screen(
     workers: Annotated[
         int, typer.Option("--workers", "-j", min=1, help="Worker processes (partitioned by patient).")
     ] = 1,
+    no_prefilter: Annotated[
+        bool,
+        typer.Option(
+            "--no-prefilter",
+            help="Send every claim through durable-rules (by default a pre-filter compiled from the same "
+            "rules sends only the claims some rule could fire on; the hits are the same).",
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Screen claims against the rules and write the hits as JSONL (one object per hit).
@@ -149,6 +162,8 @@ def screen(
         drgaudit screen claims.csv --hospitals hospitals.csv --groups groups.csv --format jsonl --output -
 
         drgaudit screen --batch 3 --workers 4 --output hits.jsonl
+
+        drgaudit screen --batch 3 --no-prefilter
     """
     if output_format != "jsonl":
         raise typer.BadParameter("only jsonl is supported", param_hint="--format")
@@ -168,7 +183,7 @@ def screen(
             if claims:
                 summary = screen_files(
                     claims=claims, hospitals=hospitals or [], groups=groups or [], rules_dir=rules, codes_dir=codes,
-                    workers=workers, output=out, progress=progress,
+                    workers=workers, output=out, progress=progress, prefilter=not no_prefilter,
                 )  # fmt: skip
             else:
                 engine = make_engine(db)
@@ -181,6 +196,7 @@ def screen(
                     workers=workers,
                     output=out,
                     progress=progress,
+                    prefilter=not no_prefilter,
                 )
         except DrgauditError as exc:
             raise _fail(exc) from exc

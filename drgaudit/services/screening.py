@@ -40,6 +40,9 @@ class ScreenSummary:
 
     patients: int = 0
     claims: int = 0
+    # Claims that went through durable-rules: the pre-filter's candidates (every claim without it).
+    candidates: int = 0
+    prefilter: bool = True
     hits: int = 0
     amount_at_risk: float = 0.0
     seconds: float = 0.0
@@ -68,7 +71,7 @@ class ScreenSummary:
 
 Progress = Callable[[int, int], None]  # (claims done, claims total)
 # Patients per task sent to a worker.
-CHUNK_PATIENTS = 200
+CHUNK_PATIENTS = 1000
 
 
 @dataclass
@@ -143,8 +146,13 @@ def screen_batch(
     store: bool = True,
     progress: Progress | None = None,
     pack: RulePack | None = None,
+    prefilter: bool = True,
 ) -> ScreenSummary:
-    """Screen one imported batch; write hits to `output` as JSONL and (if `store`) into the casebook."""
+    """Screen one imported batch; write hits to `output` as JSONL and (if `store`) into the casebook.
+
+    With `prefilter` (the default) only the claims some rule could fire on go through durable-rules
+    (`drgaudit.engine.prefilter`); the others are screened with no hit. The hits are the same either way.
+    """
     batch = queries.get_batch(session=session, batch_id=batch_id)
     if batch is None:
         raise DrgauditError(f"no import batch {batch_id} in the casebook (see `drgaudit batches`)")
@@ -156,11 +164,14 @@ def screen_batch(
     setup = ScreenSetup(
         rules_dir, codes, queries.load_hospitals(session=session), queries.load_groups(session=session)
     )
+    setup.prefilter = prefilter
     setup.indicators = batch_indicators(
         session=session, batch_id=batch_id, hospitals=setup.hospitals, peers_by=peer_rule(pack)
     )
     total_claims = batch.rows_ok
-    summary = ScreenSummary(batch_id=batch_id, rules_version=pack.version, codes_source=codes.source)
+    summary = ScreenSummary(
+        batch_id=batch_id, rules_version=pack.version, codes_source=codes.source, prefilter=prefilter
+    )
     run = None
     if store:
         run = start_run(
@@ -176,6 +187,7 @@ def screen_batch(
     def on_chunk(result: ChunkResult) -> None:
         summary.patients += result.patients
         summary.claims += result.claims
+        summary.candidates += result.candidates
         if progress:
             progress(summary.claims, total_claims)
 
@@ -247,6 +259,7 @@ def screen_files(
     output: IO[str] | None = None,
     progress: Progress | None = None,
     rejects_dir: Path | None = None,
+    prefilter: bool = True,
 ) -> ScreenSummary:
     """Screen claim files with hospital and group files and no prior import (a scratch casebook is used)."""
     rules_dir = Path(rules_dir) if rules_dir else bundled_rules_dir()
@@ -263,11 +276,11 @@ def screen_files(
                             import_file(Path(path), kind=kind, session=session, rejects_path=rejects)
                         )
                 batches = [r.batch_id for r in reports if r.kind == "claims" and r.batch_id is not None]
-                summary = ScreenSummary(rules_version=pack.version)
+                summary = ScreenSummary(rules_version=pack.version, prefilter=prefilter)
                 for batch_id in batches:
                     part = screen_batch(
                         session=session, batch_id=batch_id, rules_dir=rules_dir, codes_dir=codes_dir, workers=workers,
-                        output=output, store=False, progress=progress, pack=pack,
+                        output=output, store=False, progress=progress, pack=pack, prefilter=prefilter,
                     )  # fmt: skip
                     _merge(summary, part)
                 summary.imports = reports
@@ -279,6 +292,7 @@ def screen_files(
 def _merge(total: ScreenSummary, part: ScreenSummary) -> None:
     total.patients += part.patients
     total.claims += part.claims
+    total.candidates += part.candidates
     total.hits += part.hits
     total.amount_at_risk = round(total.amount_at_risk + part.amount_at_risk, 2)
     total.seconds += part.seconds

@@ -250,6 +250,7 @@ def build_hit(
         rule_file=rule.path,
         rule_version=rule.file_hash[:16],
         related_claims=related,
+        pack_version=pack.version,
     )
 
 

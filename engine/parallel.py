@@ -21,6 +21,7 @@ from drgaudit.engine.codes import CodeTables
 from drgaudit.engine.facts import ReferenceData
 from drgaudit.engine.hits import Hit
 from drgaudit.engine.loader import load_pack
+from drgaudit.engine.pack import RulePack
 from drgaudit.engine.screen import Screener
 
 
@@ -51,8 +52,9 @@ class ScreenSetup:
     indicators: dict[str, dict[str, Any]] = field(default_factory=dict)
     prefilter: bool = True
 
-    def screener(self) -> Screener:
-        pack = load_pack(self.rules_dir)
+    def screener(self, pack: RulePack | None = None) -> Screener:
+        """A Screener of this setup: the pack given, else the one loaded from `rules_dir`."""
+        pack = pack or load_pack(self.rules_dir)
         return Screener(
             pack,
             ReferenceData(self.hospitals, self.groups, self.codes, pack, self.indicators),

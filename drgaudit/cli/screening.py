@@ -150,6 +150,15 @@ def screen(
             "rules sends only the claims some rule could fire on; the hits are the same).",
         ),
     ] = False,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            metavar="ADDRESS",
+            help="Screen --batch on a running Dask cluster (scheduler address, e.g. tcp://10.0.0.5:8786); "
+            "its workers read the claims from the database (PostgreSQL when they run on other machines).",
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Screen claims against the rules and write the hits as JSONL (one object per hit).
@@ -164,6 +173,8 @@ def screen(
         drgaudit screen --batch 3 --workers 4 --output hits.jsonl
 
         drgaudit screen --batch 3 --no-prefilter
+
+        drgaudit screen --batch 3 --cluster tcp://10.0.0.5:8786 --db postgresql+psycopg://user:pw@10.0.0.5/drgaudit
     """
     if output_format != "jsonl":
         raise typer.BadParameter("only jsonl is supported", param_hint="--format")
@@ -171,6 +182,8 @@ def screen(
         raise typer.BadParameter("give claim files or --batch ID (one of the two)")
     if claims and (not hospitals or not groups):
         raise typer.BadParameter("claim files need --hospitals and --groups files too")
+    if cluster and batch is None:
+        raise typer.BadParameter("--cluster screens a stored batch: give --batch ID")
     target = output if output is not None else ("-" if claims else None)
     with ExitStack() as stack:
         out = None
@@ -197,6 +210,7 @@ def screen(
                     output=out,
                     progress=progress,
                     prefilter=not no_prefilter,
+                    cluster=cluster,
                 )
         except DrgauditError as exc:
             raise _fail(exc) from exc

@@ -25,6 +25,7 @@ from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.ingest import ImportReport, import_file
 from drgaudit.casebook.review import refresh_cases
 from drgaudit.casebook.screening import ScreenRunCreate, choose_codes, finish_run, start_run, store_hits
+from drgaudit.engine.cluster import screen_tasks_on_cluster
 from drgaudit.engine.explain import ClaimExplanation, explain_claim
 from drgaudit.engine.hits import Hit
 from drgaudit.engine.indicators import PeerRule, hospital_indicators, peer_rule
@@ -147,11 +148,14 @@ def screen_batch(
     progress: Progress | None = None,
     pack: RulePack | None = None,
     prefilter: bool = True,
+    cluster: str | None = None,
 ) -> ScreenSummary:
     """Screen one imported batch; write hits to `output` as JSONL and (if `store`) into the casebook.
 
     With `prefilter` (the default) only the claims some rule could fire on go through durable-rules
     (`drgaudit.engine.prefilter`); the others are screened with no hit. The hits are the same either way.
+    With `cluster` (a Dask scheduler address, e.g. `tcp://10.0.0.5:8786`) the patients are screened by
+    the cluster's workers, each reading its patients from the database (`drgaudit.engine.cluster`).
     """
     batch = queries.get_batch(session=session, batch_id=batch_id)
     if batch is None:
@@ -195,7 +199,9 @@ def screen_batch(
     since = (admits[0] if admits else dt.date.today()) - dt.timedelta(days=pack.lookback_days)
     url = session.get_bind().url.render_as_string(hide_password=False)
     loader = BatchLoader(url, batch_id, since)
-    if workers > 1 and _shareable(url):
+    if cluster and not _shareable(url):
+        raise DrgauditError("a cluster cannot read an in-memory database: screen a file or server casebook")
+    if cluster or (workers > 1 and _shareable(url)):
         setup.loader = loader  # each worker reads its own patients
     else:
         loader.session = session  # read here, in the one session
@@ -204,7 +210,11 @@ def screen_batch(
         tasks = (loader(ids) for ids in tasks)
     try:
         with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-            for hit in screen_tasks(tasks, setup, workers=workers, on_chunk=on_chunk):
+            if cluster:
+                hits = screen_tasks_on_cluster(tasks, setup, address=cluster, pack=pack, on_chunk=on_chunk)
+            else:
+                hits = screen_tasks(tasks, setup, workers=workers, on_chunk=on_chunk)
+            for hit in hits:
                 summary.count(hit)
                 if output is not None:
                     write_jsonl(hit, output)

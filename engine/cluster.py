@@ -68,7 +68,9 @@ def _worker_screener(shipped: ClusterSetup) -> Screener:
     screener = _screeners.get(shipped.token)
     if screener is None:
         screener = shipped.setup.screener(shipped.pack)
-        _screeners.clear()  # one setup at a time: a new screen replaces the old one's rulesets
+        for old in _screeners.values():  # one setup at a time: a new screen replaces the old one's rulesets
+            old.close()
+        _screeners.clear()
         _screeners[shipped.token] = screener
     return screener
 

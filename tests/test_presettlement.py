@@ -4,6 +4,7 @@ stored history exactly as `screen --batch` screens, stored idempotently."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -21,6 +22,7 @@ from drgaudit.casebook.screening import ScreenHit
 from drgaudit.demo.generator import generate
 from drgaudit.demo.run import run_demo
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
+from drgaudit.services.packs import PromoteRequest, promote_pack, register_pack
 from drgaudit.services.presettlement import (
     ClaimInputError,
     TooManyClaimsError,
@@ -285,17 +287,40 @@ def test_store_keeps_claims_hits_and_cases_idempotently(session: Session, provin
 
 
 def test_a_region_without_an_active_pack_is_refused_and_nothing_is_stored(
-    session: Session, province: Path
+    session: Session, province: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("DRGAUDIT_HOME", str(tmp_path / "home"))
     _reference(session, province)
-    warm = WarmEngine(regions={"510100"})
-    stays = _planted(province, "LOS-001")
-    claim = dict(stays[-1], treatment_region="510700")
+    now = [0.0]
+    warm = WarmEngine(check_seconds=5, clock=lambda: now[0])
+    stay = _planted(province, "LOS-001")[-1]
+    # Nothing promoted anywhere: the bundled pack screens every region, as the CLI does.
+    bundled = load_pack(bundled_rules_dir()).version
+    assert _post(session, warm, dict(stay, treatment_region="510100")).claims[0].rules_version == bundled
+    # Once versions are promoted (here a copy with LOS-001 at 70 days, for 510700 only), a region without
+    # its own promotion and without a national one has no pack.
+    rules = tmp_path / "rules70"
+    shutil.copytree(bundled_rules_dir(), rules, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    text = (rules / "long_stay.yaml").read_text(encoding="utf-8")
+    (rules / "long_stay.yaml").write_text(text.replace("default: 60,", "default: 70,"), encoding="utf-8")
+    v70 = register_pack(session=session, directory=rules, actor="alice").version
+    request = PromoteRequest(v70.version, "510700", dt.date.today())
+    assert promote_pack(session=session, request=request, actor="alice").state == "in_force"
+    now[0] += 10
     before = _counts(session)
-    with pytest.raises(NoActivePackError, match="no rule pack is active for treatment region 510700"):
-        _post(session, warm, claim, store=True)
+    with pytest.raises(NoActivePackError, match="no rule pack is active for treatment region 510100"):
+        _post(session, warm, dict(stay, treatment_region="510100"), store=True)
     assert _counts(session) == before
-    assert _post(session, warm, dict(claim, treatment_region="510100")).claims[0].rules_version
+    (verdict,) = _post(session, warm, dict(stay, treatment_region="510700")).claims
+    assert verdict.rules_version == v70.version
+    assert all(hit.to_dict()["rule_version"] for hit in verdict.hits)
+    # A national promotion covers every region without its own.
+    national = PromoteRequest(register_pack(session=session, directory=None, actor="bob").version.version,
+                              "national", dt.date.today())  # fmt: skip
+    promote_pack(session=session, request=national, actor="bob")
+    now[0] += 10
+    assert _post(session, warm, dict(stay, treatment_region="510100")).claims[0].rules_version == bundled
+    assert warm.compiles == 2
 
 
 def test_the_warm_engine_compiles_once_and_again_only_for_a_new_version(
@@ -312,7 +337,7 @@ def test_the_warm_engine_compiles_once_and_again_only_for_a_new_version(
         return {hit.rule_id for hit in _post(session, warm, stay).claims[0].hits}
 
     assert "LOS-001" in rules_hit()
-    version = warm.pack_for("510100").version
+    version = warm.pack_for(session=session, region="510100").version
     for _ in range(3):
         now[0] += 10
         rules_hit()
@@ -328,7 +353,7 @@ def test_the_warm_engine_compiles_once_and_again_only_for_a_new_version(
     assert "LOS-001" in rules_hit()  # within the interval the old version still screens
     now[0] += 10
     assert "LOS-001" not in rules_hit()
-    assert warm.compiles == 2 and warm.pack_for("510100").version != version
+    assert warm.compiles == 2 and warm.pack_for(session=session, region="510100").version != version
     # A broken edit is not loaded: the last good version keeps screening.
     (rules / "long_stay.yaml").write_text("rules: [", encoding="utf-8")
     now[0] += 10

@@ -4,9 +4,10 @@
 answering one claim at a time cannot. A `WarmEngine` lives as long as its process (one per server
 worker) and keeps:
 
-- the active rule pack of each treatment region, loaded and compiled to durable-rules once, and
-  recompiled only when the active version changes (the rules folder's files change; a broken edit is
-  reported and the last good version keeps screening: nothing half-loaded runs);
+- the active rule pack of each treatment region (the version promoted in the casebook, see `WarmEngine`),
+  loaded and compiled to durable-rules once per version, and compiled again only when the active
+  version changes (a new promotion, a rollback, an edited `--rules` folder; a broken edit is reported
+  and the last good version keeps screening: nothing half-loaded runs);
 - a snapshot of the reference data (hospitals, group tables, code tables, hospital indicators), read
   again only when the casebook's fingerprint of them changes (checked at most every `check_seconds`).
 
@@ -31,13 +32,14 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session
 
+from drgaudit.casebook import packs as pack_versions
 from drgaudit.casebook import queries
 from drgaudit.casebook.screening import choose_codes, load_code_tables
 from drgaudit.engine.codes import CodeTables
@@ -48,6 +50,7 @@ from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.screen import Screener
 from drgaudit.errors import DrgauditError
+from drgaudit.services.packs import materialize
 
 log = logging.getLogger("drgaudit.warm")
 
@@ -99,124 +102,175 @@ class Screened:
     codes: dict[str, CodeTables]  # pack version -> code tables used
 
 
-class DirectoryPacks:
-    """The rule pack of a folder, active for every treatment region (or for `regions` when given).
+@dataclass
+class _Folder:
+    """A rules folder served as it is (`--rules DIR`, or the bundled pack): its files' signature."""
 
-    The version is the pack's content hash; the folder's files are looked at (names, sizes, times) at
-    most every `check_seconds`, and read again only when they changed.
-    """
+    signature: tuple[Any, ...]
+    checked: float
+    warm: WarmPack | None
 
-    def __init__(self, rules_dir: Path | None = None, *, regions: Iterable[str] | None = None) -> None:
-        self.rules_dir = Path(rules_dir) if rules_dir else bundled_rules_dir()
-        self.regions = frozenset(regions) if regions else None
 
-    def covers(self, region: str) -> bool:
-        return self.regions is None or region in self.regions
+@dataclass
+class _Region:
+    """What screens a region, as last looked up."""
 
-    def signature(self) -> tuple[Any, ...]:
-        entries = []
-        for path in sorted(self.rules_dir.rglob("*")):
-            if path.is_file() and not path.name.startswith("."):
-                stat = path.stat()
-                entries.append((str(path.relative_to(self.rules_dir)), stat.st_size, stat.st_mtime_ns))
-        return tuple(entries)
+    checked: float
+    warm: WarmPack | None  # None: no pack is active for the region
 
-    def load(self) -> RulePack:
-        return load_pack(self.rules_dir)
+
+def folder_signature(folder: Path) -> tuple[Any, ...]:
+    """Names, sizes and modification times of a folder's files: cheap to take, changes with any edit."""
+    entries = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.name.startswith("."):
+            stat = path.stat()
+            entries.append((str(path.relative_to(folder)), stat.st_size, stat.st_mtime_ns))
+    return tuple(entries)
 
 
 class WarmEngine:
-    """Screens requests' claims with compiled rule packs and cached reference data (one per process)."""
+    """Screens requests' claims with compiled rule packs and cached reference data (one per process).
+
+    Which pack screens a treatment region: with `rules_dir`, that folder for every region (as `--rules`
+    does for the CLI). Otherwise the version promoted active for the region (its own promotion, else the
+    national one) in the casebook (`drgaudit rules promote`); a casebook where no version is active
+    anywhere screens with the bundled pack, as the CLI does; a casebook where versions are active but none
+    for the region (nor national) has no pack for it: NoActivePackError. Promotions are looked up again,
+    and served folders' files looked at, at most every `check_seconds`; a pack is compiled once per
+    version and process, and one no region uses any more is released `retire_seconds` later (requests
+    already holding it finish with it).
+    """
 
     def __init__(
         self,
         *,
         rules_dir: Path | None = None,
         codes_dir: Path | str | None = None,
-        regions: Iterable[str] | None = None,
         check_seconds: float = 2.0,
+        retire_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.source = DirectoryPacks(rules_dir, regions=regions)
+        self.rules_dir = Path(rules_dir) if rules_dir is not None else None
         self.codes_dir = codes_dir
         self.check_seconds = check_seconds
+        self.retire_seconds = retire_seconds
         self.clock = clock
-        self.compiles = 0  # how many times a pack was compiled in this process (tests, /rule-packs)
+        self.compiles = 0  # how many times a pack was compiled in this process
         self._lock = threading.RLock()
         self._pid = os.getpid()
-        self._pack: WarmPack | None = None
-        self._pack_signature: tuple[Any, ...] | None = None
-        self._pack_checked = -1e18
+        self._reset()
+
+    def _reset(self) -> None:
+        self._versions: dict[str, WarmPack] = {}  # compiled packs by version
+        self._folders: dict[Path, _Folder] = {}
+        self._regions: dict[str, _Region] = {}
+        self._any_active: tuple[float, bool] | None = None
+        self._retired: list[tuple[float, WarmPack]] = []
         self._snapshot: Snapshot | None = None
         self._snapshot_checked = -1e18
-
-    # -- rule packs ---------------------------------------------------------------------------------
-
-    def pack_for(self, region: str) -> WarmPack:
-        """The compiled active pack of a treatment region; NoActivePackError when there is none."""
-        if not self.source.covers(region):
-            raise NoActivePackError(region)
-        return self._current_pack()
-
-    def active_packs(self) -> dict[str, Any]:
-        """What is active, for `GET /rule-packs/active`: the version, its folder and the regions it covers."""
-        warm = self._current_pack()
-        return {
-            "version": warm.version,
-            "name": warm.pack.name,
-            "rules_dir": str(warm.rules_dir),
-            "regions": sorted(self.source.regions) if self.source.regions is not None else None,
-            "region_settings": sorted(warm.pack.regions),
-            "lookback_days": warm.pack.lookback_days,
-            "compiled_in_this_process": self.compiles,
-        }
-
-    def _current_pack(self) -> WarmPack:
-        self._after_fork()
-        warm = self._pack
-        now = self.clock()
-        if warm is not None and now - self._pack_checked < self.check_seconds:
-            return warm
-        with self._lock:
-            if self._pack is not warm and self._pack is not None:
-                return self._pack  # another thread just looked
-            signature = self.source.signature()
-            self._pack_checked = self.clock()
-            if warm is not None and signature == self._pack_signature:
-                return warm
-            try:
-                pack = self.source.load()
-            except DrgauditError as exc:
-                if warm is None:
-                    raise
-                log.error("rule pack in %s not reloaded, the last good version %s keeps screening: %s",
-                          self.source.rules_dir, warm.version, exc)  # fmt: skip
-                self._pack_signature = signature
-                return warm
-            self._pack_signature = signature
-            if warm is not None and pack.version == warm.version:
-                return warm  # files touched, content the same
-            fresh = WarmPack(pack.version, self.source.rules_dir, pack, self._compile(pack))
-            self._pack = fresh
-            if warm is not None:
-                log.info("rule pack %s replaced by %s", warm.version, fresh.version)
-                warm.close()
-            return fresh
-
-    def _compile(self, pack: RulePack) -> Screener:
-        self.compiles += 1
-        # Reference data comes with each snapshot; the compiled rulesets do not depend on it.
-        return Screener(pack, ReferenceData({}, {}, CodeTables("", {}), pack))
 
     def _after_fork(self) -> None:
         """A forked child must not use rulesets compiled by its parent: start afresh."""
         if os.getpid() != self._pid:
             self._pid = os.getpid()
             self._lock = threading.RLock()
-            self._pack = None
-            self._pack_signature = None
-            self._snapshot = None
-            self._pack_checked = self._snapshot_checked = -1e18
+            self._reset()
+
+    # -- rule packs ---------------------------------------------------------------------------------
+
+    def pack_for(self, *, session: Session, region: str) -> WarmPack:
+        """The compiled active pack of a treatment region; NoActivePackError when there is none."""
+        self._after_fork()
+        entry = self._regions.get(region)
+        if entry is None or self.clock() - entry.checked >= self.check_seconds:
+            with self._lock:
+                entry = self._regions.get(region)
+                if entry is None or self.clock() - entry.checked >= self.check_seconds:
+                    entry = _Region(self.clock(), self._resolve(session, region))
+                    self._regions = {**self._regions, region: entry}
+                    self._retire_unused()
+        if entry.warm is None:
+            raise NoActivePackError(region)
+        return entry.warm
+
+    def _resolve(self, session: Session, region: str) -> WarmPack | None:
+        if self.rules_dir is not None:
+            return self._folder(self.rules_dir)
+        version = pack_versions.active_version(session=session, region=region)
+        if version is not None:
+            warm = self._versions.get(version.version)
+            return warm if warm is not None else self._load(materialize(version), expected=version.version)
+        if self._versions_active(session):
+            return None
+        return self._folder(bundled_rules_dir())
+
+    def _versions_active(self, session: Session) -> bool:
+        """Whether any region (or national) has a version promoted active in the casebook."""
+        cached = self._any_active
+        if cached is None or self.clock() - cached[0] >= self.check_seconds:
+            today = dt.date.today()
+            active = any(
+                p.stage == "active" and p.status == "in_force" and p.effective_from <= today
+                for p in pack_versions.promotions(session=session)
+            )
+            cached = self._any_active = (self.clock(), active)
+        return cached[1]
+
+    def _folder(self, folder: Path) -> WarmPack:
+        """The pack of a served folder, loaded again when its files changed (and compiled if its version did).
+
+        A broken edit is reported and the last good version keeps screening: nothing half-loaded runs.
+        """
+        known = self._folders.get(folder)
+        if known is not None and known.warm is not None and self.clock() - known.checked < self.check_seconds:
+            return known.warm
+        signature = folder_signature(folder)
+        if known is not None and known.warm is not None and signature == known.signature:
+            known.checked = self.clock()
+            return known.warm
+        try:
+            warm = self._load(folder)
+        except DrgauditError as exc:
+            if known is None or known.warm is None:
+                raise
+            log.error("rule pack in %s not reloaded, the last good version %s keeps screening: %s",
+                      folder, known.warm.version, exc)  # fmt: skip
+            warm = known.warm
+        self._folders[folder] = _Folder(signature, self.clock(), warm)
+        return warm
+
+    def _load(self, folder: Path, *, expected: str | None = None) -> WarmPack:
+        pack = load_pack(folder)
+        if expected is not None and pack.version != expected:
+            raise DrgauditError(f"rule pack in {folder} is version {pack.version}, expected {expected}")
+        warm = self._versions.get(pack.version)
+        if warm is None:
+            self.compiles += 1
+            # Reference data comes with each snapshot; the compiled rulesets do not depend on it.
+            screener = Screener(pack, ReferenceData({}, {}, CodeTables("", {}), pack))
+            warm = WarmPack(pack.version, folder, pack, screener)
+            self._versions = {**self._versions, pack.version: warm}
+            log.info("rule pack %s compiled from %s", pack.version, folder)
+        return warm
+
+    def _retire_unused(self) -> None:
+        """Release packs no region or folder uses any more, `retire_seconds` after they fell out of use."""
+        used = {e.warm.version for e in self._regions.values() if e.warm is not None}
+        used |= {f.warm.version for f in self._folders.values() if f.warm is not None}
+        now = self.clock()
+        for version, warm in list(self._versions.items()):
+            if version not in used:
+                self._versions = {k: v for k, v in self._versions.items() if k != version}
+                self._retired.append((now, warm))
+        keep = []
+        for since, warm in self._retired:
+            if now - since >= self.retire_seconds:
+                warm.close()
+                log.info("rule pack %s released", warm.version)
+            else:
+                keep.append((since, warm))
+        self._retired = keep
 
     # -- reference data ------------------------------------------------------------------------------
 
@@ -285,7 +339,10 @@ class WarmEngine:
         discharged since the earliest admission of the request minus the pack's lookback are the
         history; a claim of the request replaces its stored version.
         """
-        packs = {claim["claim_id"]: self.pack_for(claim["treatment_region"]) for claim in claims}
+        packs = {
+            claim["claim_id"]: self.pack_for(session=session, region=claim["treatment_region"])
+            for claim in claims
+        }
         lookback = max(warm.pack.lookback_days for warm in packs.values())
         since = min(claim["admit_date"] for claim in claims) - dt.timedelta(days=lookback)
         by_patient: dict[str, list[dict[str, Any]]] = {}

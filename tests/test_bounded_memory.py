@@ -55,10 +55,10 @@ def test_refresh_in_chunks_gives_the_same_queue(
     # The same screens on a fresh batch of other claims, the queue refreshed `chunk` claims at a time.
     monkeypatch.setattr(review, "REFRESH_CHUNK_CLAIMS", chunk)
     other = import_claims(session, tmp_path, [claim(n + 100) for n in range(1, 31)], name="other.csv")
+
     def renamed(hits):
-        return [
-            h.__class__(**{**h.__dict__, "claim_id": f"C{int(h.claim_id[1:]) + 100:06d}"}) for h in hits
-        ]  # noqa: E731
+        return [h.__class__(**{**h.__dict__, "claim_id": f"C{int(h.claim_id[1:]) + 100:06d}"}) for h in hits]  # noqa: E731
+
     assert screen(session, other, renamed(_hits(30)), pack).as_dict() == whole
     assert screen(session, other, renamed(_hits(30, rescreen=True)), pack).as_dict() == again
     chunked = [q for q in _queue(session) if int(q[0][1:]) > 100]

@@ -75,6 +75,11 @@ def _worker_screener(shipped: ClusterSetup) -> Screener:
     return screener
 
 
+def compiled_count() -> int:
+    """How many Screeners this worker process holds (one per setup it screens; for tests and monitoring)."""
+    return len(_screeners)
+
+
 def run_cluster_task(shipped: ClusterSetup, task: Task) -> ChunkResult:
     """One task on a worker: read the patients (if ids) and screen them."""
     with _lock:

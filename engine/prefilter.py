@@ -26,6 +26,7 @@ How each function of the rule language lowers is declared in `LOWERINGS`, keyed 
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,7 +61,10 @@ class Col:
 
 
 class Frame:
-    """The facts of some claims as columns, built on demand; `index` views another frame's rows."""
+    """The facts of some claims as columns, built on demand; `index` views another frame's rows.
+
+    Columns, and values derived from one column (list membership, prefixes), are computed once on the
+    base frame of a chunk and gathered for the views (a profile's targets, the sides of claim pairs)."""
 
     def __init__(
         self, facts: Sequence[dict[str, Any]], parent: Frame | None = None, index: np.ndarray | None = None
@@ -70,6 +74,7 @@ class Frame:
         self.index = index
         self.n = len(index) if index is not None else len(facts)
         self._columns: dict[tuple[str, str], Col] = {}
+        self._derived: dict[tuple, np.ndarray] = {}
 
     def column(self, key: str, kind: str) -> Col:
         cached = self._columns.get((key, kind))
@@ -78,30 +83,53 @@ class Frame:
                 base = self.parent.column(key, kind)
                 cached = Col(base.values[self.index], base.valid[self.index], base.kind, base.exact)
             else:
-                cached = _build(
-                    [f.get(key) for f in self.facts] if key[0] != "@" else _special(self.facts, key), kind
-                )
+                cached = _build(_values(self.facts, key), kind)
             self._columns[(key, kind)] = cached
         return cached
 
+    def derived(
+        self, key: str, kind: str, tag: tuple, compute: Callable[[Col, int], np.ndarray]
+    ) -> np.ndarray:
+        """`compute(column, n)` of a column, worked out once on the base frame (`tag` names the computation)."""
+        cached = self._derived.get((key, kind, tag))
+        if cached is None:
+            if self.parent is not None:
+                cached = self.parent.derived(key, kind, tag, compute)[self.index]
+            else:
+                cached = compute(self.column(key, kind), self.n)
+            self._derived[(key, kind, tag)] = cached
+        return cached
 
-def _special(facts: Sequence[dict[str, Any]], key: str) -> list[Any]:
-    """Computed keys: `@admissions:N` is admissions_within(N)."""
-    days = int(key.split(":", 1)[1])
-    return [(f.get("_admissions") or {}).get(days) for f in facts]
+
+def _values(facts: Sequence[dict[str, Any]], key: str) -> list[Any]:
+    if key[0] == "@":  # computed keys: `@admissions:N` is admissions_within(N)
+        days = int(key.split(":", 1)[1])
+        return [(f.get("_admissions") or {}).get(days) for f in facts]
+    try:  # every fact dict carries every vocabulary key (claim_facts fills them all)
+        return list(map(operator.itemgetter(key), facts))
+    except KeyError:
+        return [f.get(key) for f in facts]
 
 
 def _build(values: list[Any], kind: str) -> Col:
-    valid = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+    n = len(values)
     if kind in (NUMBER, DATE):
-        array = np.fromiter((0.0 if v is None else v for v in values), dtype=np.float64, count=len(values))
-    elif kind == BOOL:
-        array = np.fromiter((bool(v) for v in values), dtype=bool, count=len(values))
+        # None becomes NaN in one C pass; only then is the exact mask of missing values worked out (a real
+        # NaN stays NaN, which compares as Python compares it).
+        array = np.array(values, dtype=np.float64)
+        if not np.isnan(array).any():
+            return Col(array, np.ones(n, dtype=bool), kind)
+        valid = np.fromiter((v is not None for v in values), dtype=bool, count=n)
+        array[~valid] = 0.0
+        return Col(array, valid, kind)
+    valid = np.fromiter((v is not None for v in values), dtype=bool, count=n)
+    if kind == BOOL:
+        array = np.fromiter((bool(v) for v in values), dtype=bool, count=n)
     elif kind == LIST:
-        array = np.empty(len(values), dtype=object)
+        array = np.empty(n, dtype=object)
         array[:] = [v if v is not None else [] for v in values]
     else:
-        array = np.empty(len(values), dtype=object)
+        array = np.empty(n, dtype=object)
         array[:] = ["" if v is None else v for v in values]
     return Col(array, valid, kind)
 
@@ -163,7 +191,10 @@ def _lower_any_in(lowerer: Lowerer, node: Call) -> Col:
     values, named = lowerer.value(node.args[0]), lowerer.value(node.args[1])
     if not isinstance(named.values, NamedList) or values.kind not in (LIST, TEXT):
         raise Unsupported(node.name)
-    counts = _list_counts(values, named.values, lowerer.n)
+    target = named.values
+    counts = lowerer.derived(
+        node.args[0], values, ("count", id(target)), lambda col, n: _list_counts(col, target, n)
+    )
     if node.name == "any_in":
         return Col(counts > 0, np.ones(lowerer.n, dtype=bool), BOOL)
     return Col(counts, np.ones(lowerer.n, dtype=bool), NUMBER)
@@ -211,7 +242,12 @@ def _lower_starts_with(lowerer: Lowerer, node: Call) -> Col:
     if prefix.kind != TEXT or not isinstance(prefix.values, str) or text.kind not in (TEXT, NUMBER):
         raise Unsupported("starts_with")
     start = prefix.values
-    found = _map_unique(text, lambda v: str(v).startswith(start), lowerer.n)
+    found = lowerer.derived(
+        node.args[0],
+        text,
+        ("prefix", start),
+        lambda col, n: _map_unique(col, lambda v: str(v).startswith(start), n),
+    )
     return Col(found, np.broadcast_to(text.valid, (lowerer.n,)), BOOL)
 
 
@@ -277,6 +313,18 @@ class Lowerer:
             for n in walk(node)
             if isinstance(n, Ref) and n.path[0] not in (PARAMS, REGION, LISTS)
         }
+
+    def derived(
+        self, node: Node, col: Col, tag: tuple, compute: Callable[[Col, int], np.ndarray]
+    ) -> np.ndarray:
+        """`compute(col, n)`; for a plain fact name worked out once per chunk on its base frame."""
+        if isinstance(node, Ref) and node.path[0] not in (PARAMS, REGION, LISTS):
+            role = EARLIER if node.path[0] == EARLIER else CUR
+            fact = FACTS.get(".".join(node.path[1:] if role == EARLIER else node.path))
+            frame = self.frames.get(role)
+            if fact is not None and frame is not None:
+                return frame.derived(fact.key, fact.type, tag, compute)
+        return compute(col, self.n)
 
     # ---- values ------------------------------------------------------------------------------
     def value(self, node: Node) -> Col:
@@ -411,12 +459,14 @@ class Lowerer:
                 raise Unsupported("a list of values that are not constants")
             if left.kind not in (TEXT, NUMBER, DATE, BOOL):
                 raise Unsupported("membership of a list")
-            found = _map_unique(left, lambda v: v in items, self.n)
+            tag: tuple = ("items", repr(items))
+            contains: Callable[[Any], bool] = items.__contains__
         else:
             right = self.value(node.right)
             if not isinstance(right.values, NamedList) or left.kind != TEXT:
                 raise Unsupported("membership")
-            found = _map_unique(left, right.values.contains, self.n)
+            tag, contains = ("named", id(right.values)), right.values.contains
+        found = self.derived(node.left, left, tag, lambda col, n: _map_unique(col, contains, n))
         valid = np.broadcast_to(left.valid, (self.n,))
         mask = valid & (found if node.op == "in" else ~found)
         return mask, mask.copy()

@@ -2,11 +2,14 @@
 
 CI (.ci/run) starts the scheduler and two workers and names them in DRGAUDIT_TEST_DASK_SCHEDULER;
 without it this module starts its own (`python -m distributed.cli.dask_scheduler` / `dask_worker`).
+Everything that talks to the cluster runs in a child process: a Dask client leaves threads behind,
+and a process with threads must not fork (the importer's worker checks that).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import socket
 import subprocess
@@ -17,15 +20,10 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import Session
-from typer.testing import CliRunner
 
 from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.ingest import import_file
-from drgaudit.cli.root import app
 from drgaudit.demo.generator import generate
-from drgaudit.engine import cluster as cluster_module
-from drgaudit.engine.cluster import ClusterError, connect
-from drgaudit.services import screening
 from drgaudit.services.screening import screen_batch
 
 SCHEDULER_ENV = "DRGAUDIT_TEST_DASK_SCHEDULER"
@@ -37,17 +35,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _client_python(address: str, body: str) -> str:
+    """Run `body` (with `client` connected to the scheduler) in a child Python; returns its stdout."""
+    code = (
+        "from drgaudit.engine.cluster import connect\n"
+        f"client = connect({address!r})\n"
+        "try:\n" + "".join(f"    {line}\n" for line in body.splitlines()) + "finally:\n    client.close()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    return done.stdout
+
+
 def _wait_for_workers(address: str, count: int, seconds: float = 90) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:
-            client = connect(address)
-            try:
-                if len(client.nthreads()) >= count:
-                    return
-            finally:
-                client.close()
-        except ClusterError:
+            if int(_client_python(address, "print(len(client.nthreads()))")) >= count:
+                return
+        except RuntimeError:
             pass
         if time.monotonic() > deadline:
             raise RuntimeError(f"the Dask cluster at {address} has not {count} workers after {seconds:.0f} s")
@@ -120,41 +127,57 @@ def _import_demo(url: str, folder: Path) -> int:
         engine.dispose()
 
 
+def _screen(url: str, batch_id: int, out: Path, *options: str) -> subprocess.CompletedProcess:
+    """`drgaudit screen --batch` in a child process."""
+    drgaudit = Path(sys.executable).with_name("drgaudit")
+    return subprocess.run(
+        [str(drgaudit), "screen", "--batch", str(batch_id), "--db", url, "--output", str(out), *options],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def test_cluster_screen_gives_the_same_hits_as_a_local_screen(
-    dask_scheduler: str, casebook_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    dask_scheduler: str, casebook_url: str, tmp_path: Path
 ) -> None:
     batch_id = _import_demo(casebook_url, tmp_path / "demo")
-    monkeypatch.setattr(screening, "CHUNK_PATIENTS", 100)  # several tasks, so both workers get some
     engine = make_engine(casebook_url)
     try:
         with Session(engine) as session:
-            local, remote = io.StringIO(), io.StringIO()
+            local = io.StringIO()
             here = screen_batch(session=session, batch_id=batch_id, output=local, store=False)
-            there = screen_batch(session=session, batch_id=batch_id, output=remote, cluster=dask_scheduler)
     finally:
         engine.dispose()
+    # 100 patients per task: several tasks, so that both workers get some.
+    done = _screen(
+        casebook_url,
+        batch_id,
+        tmp_path / "cluster.jsonl",
+        "--cluster",
+        dask_scheduler,
+        "--chunk-patients",
+        "100",
+    )
+    assert done.returncode == 0, done.stderr
     assert here.hits > 20
-    assert remote.getvalue() == local.getvalue()  # same hits, same order, same evidence
-    assert (there.claims, there.patients, there.hits) == (here.claims, here.patients, here.hits)
-    assert there.run_id is not None and there.stored["new"] == there.hits
-    client = connect(dask_scheduler)
-    try:
-        compiled = client.run(lambda: len(cluster_module._screeners))
-    finally:
-        client.close()
+    # Same hits, same order, same evidence, and stored like a local screen.
+    assert (tmp_path / "cluster.jsonl").read_text(encoding="utf-8") == local.getvalue()
+    assert f"screened {here.claims} claims of {here.patients} patients" in done.stderr
+    assert f"{here.hits} hits" in done.stderr and f"{here.hits} new" in done.stderr
+    compiled = json.loads(
+        _client_python(
+            dask_scheduler,
+            "import json\nfrom drgaudit.engine.cluster import compiled_count\n"
+            "print(json.dumps(client.run(compiled_count)))",
+        )
+    )
     assert len(compiled) >= 2 and all(count == 1 for count in compiled.values())  # each worker compiled once
 
 
-def test_cli_cluster_option(dask_scheduler: str, casebook_url: str, tmp_path: Path) -> None:
+def test_an_unreachable_scheduler_is_a_clear_error(casebook_url: str, tmp_path: Path) -> None:
     batch_id = _import_demo(casebook_url, tmp_path / "demo")
-    runner = CliRunner()
-    result = runner.invoke(
-        app, ["screen", "--batch", str(batch_id), "--cluster", dask_scheduler, "--db", casebook_url]
-    )
-    assert result.exit_code == 0, result.output
-    assert "stored as screen run" in result.output
-    result = runner.invoke(
-        app, ["screen", "--batch", str(batch_id), "--cluster", "tcp://127.0.0.1:9", "--db", casebook_url]
-    )
-    assert result.exit_code == 1
-    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.output
+    done = _screen(casebook_url, batch_id, tmp_path / "hits.jsonl", "--cluster", "tcp://127.0.0.1:9")
+    assert done.returncode == 1
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in done.stderr
+    assert "Traceback" not in done.stderr

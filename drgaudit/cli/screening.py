@@ -20,6 +20,7 @@ from drgaudit.cli.options import DbOption
 from drgaudit.engine.explain import render_explanation
 from drgaudit.errors import DrgauditError
 from drgaudit.services.screening import (
+    CHUNK_PATIENTS,
     ScreenSummary,
     explain_file_claim,
     explain_stored_claim,
@@ -159,6 +160,14 @@ def screen(
             "its workers read the claims from the database (PostgreSQL when they run on other machines).",
         ),
     ] = None,
+    chunk_patients: Annotated[
+        int,
+        typer.Option(
+            "--chunk-patients",
+            min=1,
+            help="Patients per task sent to a worker (smaller: finer balance between workers).",
+        ),
+    ] = CHUNK_PATIENTS,
     db: DbOption = None,
 ) -> None:
     """Screen claims against the rules and write the hits as JSONL (one object per hit).
@@ -211,6 +220,7 @@ def screen(
                     progress=progress,
                     prefilter=not no_prefilter,
                     cluster=cluster,
+                    chunk_patients=chunk_patients,
                 )
         except DrgauditError as exc:
             raise _fail(exc) from exc

@@ -149,6 +149,7 @@ def screen_batch(
     pack: RulePack | None = None,
     prefilter: bool = True,
     cluster: str | None = None,
+    chunk_patients: int = CHUNK_PATIENTS,
 ) -> ScreenSummary:
     """Screen one imported batch; write hits to `output` as JSONL and (if `store`) into the casebook.
 
@@ -156,6 +157,7 @@ def screen_batch(
     (`drgaudit.engine.prefilter`); the others are screened with no hit. The hits are the same either way.
     With `cluster` (a Dask scheduler address, e.g. `tcp://10.0.0.5:8786`) the patients are screened by
     the cluster's workers, each reading its patients from the database (`drgaudit.engine.cluster`).
+    `chunk_patients` patients make one task (fewer: finer balance between workers, more overhead).
     """
     batch = queries.get_batch(session=session, batch_id=batch_id)
     if batch is None:
@@ -205,7 +207,9 @@ def screen_batch(
         setup.loader = loader  # each worker reads its own patients
     else:
         loader.session = session  # read here, in the one session
-    tasks = queries.iter_batch_patient_ids(session=session, batch_id=batch_id, chunk_patients=CHUNK_PATIENTS)
+    tasks = queries.iter_batch_patient_ids(
+        session=session, batch_id=batch_id, chunk_patients=max(1, chunk_patients)
+    )
     if setup.loader is None:
         tasks = (loader(ids) for ids in tasks)
     try:

@@ -11,10 +11,11 @@ from sqlmodel import Session
 
 from drgaudit.casebook import packs
 from drgaudit.casebook.db import make_engine
-from drgaudit.casebook.reviewconfig import actor_name
 from drgaudit.cli.options import DbOption
 from drgaudit.cli.reviewopts import UserOption
 from drgaudit.errors import DrgauditError
+from drgaudit.services.access import Target
+from drgaudit.services.accounts import cli_actor
 from drgaudit.services.packs import PromoteRequest, promote_pack, register_pack
 
 RegionOption = Annotated[
@@ -35,6 +36,11 @@ FromOption = Annotated[
     ),
 ]
 NoteOption = Annotated[str | None, typer.Option("--note", metavar="TEXT", help="Why (kept with the record).")]
+
+
+def region_target(region: str) -> Target:
+    """What promoting for a region touches: that treatment region (`national`: every region)."""
+    return Target(treatment_region=None if region == "national" else region)
 
 
 def _fail(exc: DrgauditError) -> typer.Exit:
@@ -62,7 +68,8 @@ def register(
     """
     try:
         with Session(make_engine(db)) as session:
-            done = register_pack(session=session, directory=directory, actor=actor_name(user), note=note)
+            actor = cli_actor(session=session, user=user, action="rules.register")
+            done = register_pack(session=session, directory=directory, actor=actor, note=note)
             row = done.version
             state = "registered" if done.created else "already registered"
             typer.echo(
@@ -156,7 +163,10 @@ def promote(
     )
     try:
         with Session(make_engine(db)) as session:
-            _print_outcome(promote_pack(session=session, request=request, actor=actor_name(user)))
+            actor = cli_actor(
+                session=session, user=user, action="rules.promote", target=region_target(region)
+            )
+            _print_outcome(promote_pack(session=session, request=request, actor=actor))
     except DrgauditError as exc:
         raise _fail(exc) from exc
 
@@ -177,7 +187,10 @@ def unshadow(
     )
     try:
         with Session(make_engine(db)) as session:
-            _print_outcome(promote_pack(session=session, request=request, actor=actor_name(user)))
+            actor = cli_actor(
+                session=session, user=user, action="rules.promote", target=region_target(region)
+            )
+            _print_outcome(promote_pack(session=session, request=request, actor=actor))
     except DrgauditError as exc:
         raise _fail(exc) from exc
 

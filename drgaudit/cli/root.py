@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from drgaudit.cli import assist, casebook, demo, imports, meeting, packs, queue, reports, rules, screening
+from drgaudit.cli import (
+    assist,
+    casebook,
+    demo,
+    imports,
+    meeting,
+    packs,
+    queue,
+    reports,
+    rules,
+    screening,
+    serve,
+    users,
+)
 
 app = typer.Typer(
     name="drgaudit",
@@ -31,3 +44,5 @@ app.add_typer(queue.app, name="queue")
 app.add_typer(meeting.app, name="meeting")
 app.add_typer(assist.app, name="assist")
 app.add_typer(casebook.app, name="casebook")
+app.add_typer(users.app, name="users")
+app.command(name="serve")(serve.serve)

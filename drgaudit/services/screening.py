@@ -150,8 +150,10 @@ def screen_batch(
     prefilter: bool = True,
     cluster: str | None = None,
     chunk_patients: int = CHUNK_PATIENTS,
+    actor: str | None = None,
 ) -> ScreenSummary:
     """Screen one imported batch; write hits to `output` as JSONL and (if `store`) into the casebook.
+    `actor` (an `auditlog.Actor`, checked by the caller) is recorded for the review cases it refreshes.
 
     With `prefilter` (the default) only the claims some rule could fire on go through durable-rules
     (`drgaudit.engine.prefilter`); the others are screened with no hit. The hits are the same either way.
@@ -241,7 +243,7 @@ def screen_batch(
                     "removed": stored.hits_removed,
                 }
                 review = refresh_cases(
-                    session=session, batch_id=batch_id, pack=pack, actor=run.run_by or "drgaudit"
+                    session=session, batch_id=batch_id, pack=pack, actor=actor or run.run_by or "drgaudit"
                 )
                 summary.review_cases = review.as_dict()
                 finish_run(

@@ -19,8 +19,9 @@ NumPy over columns rather than DuckDB or Polars: the facts are already derived i
 dicts with no copy into another engine and no SQL text to generate; a chunk holds a few hundred claims,
 where an embedded database's per-query overhead would cost more than the filtering.
 
-How each function of the rule language lowers is declared in `LOWERINGS`, keyed by the function name
-(the same names as `drgaudit.engine.expr.FUNCTIONS`); a function without a lowering keeps the claim.
+How each function of the rule language lowers is one more part of its declaration in the function
+registry (`Function.prefilter`, see `drgaudit.engine.functions`); the built-in lowerings are here, in
+`BUILTIN_LOWERINGS`. A function without a lowering keeps every claim where it decides.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import numpy as np
 from drgaudit.engine.compiler import CompiledProfile, CompiledRule
 from drgaudit.engine.evaluate import Env, fold
 from drgaudit.engine.expr import And, Arith, Call, Cmp, ListLit, Neg, Node, Not, Or, Ref, walk
+from drgaudit.engine.functions import FUNCTIONS
 from drgaudit.engine.lists import NamedList
 from drgaudit.engine.vocabulary import BOOL, DATE, EARLIER, FACTS, LIST, LISTS, NUMBER, PARAMS, REGION, TEXT
 
@@ -263,8 +265,10 @@ def _lower_admissions_within(lowerer: Lowerer, node: Call) -> Col:
     return lowerer.frames[CUR].column(f"@admissions:{int(days)}", NUMBER)
 
 
-# How each function of the rule language is computed over columns (`date` is always folded to a constant).
-LOWERINGS: dict[str, Lowering] = {
+# How each built-in function of the rule language is computed over columns; the registry
+# (`drgaudit.engine.functions`, `Function.prefilter`) names these, and a function registered with its
+# own `prefilter` lowering is computed by that (`date` is always folded to a constant).
+BUILTIN_LOWERINGS: dict[str, Lowering] = {
     "any_in": _lower_any_in,
     "count_in": _lower_any_in,
     "len": _lower_len,
@@ -359,10 +363,10 @@ class Lowerer:
             operand = self.numeric(node.operand)
             return Col(np.negative(operand.values), operand.valid, operand.kind, operand.exact)
         if isinstance(node, Call):
-            lowering = LOWERINGS.get(node.name)
-            if lowering is None:
+            function = FUNCTIONS.get(node.name)
+            if function is None or function.prefilter is None:
                 raise Unsupported(node.name)
-            return lowering(self, node)
+            return function.prefilter(self, node)
         if isinstance(node, (Cmp, And, Or, Not)):
             upper, lower = self.bounds(node)
             if not np.array_equal(upper, lower):
@@ -499,8 +503,9 @@ class RuleFilter:
         """Where the rule could fire (the rule's `when` all true, no `unless` certainly true)."""
         lowerer = Lowerer(self.env, frames, n, self.constants)
         rule = self.compiled.bound.rule
-        mask = _applicable(rule, frames[CUR], n)
-        for expression in rule.when:
+        mask = np.ones(n, dtype=bool)
+        # Its scope, schemes and dates (`Rule.applicability`, conditions of the language), then `when`.
+        for expression in (*(item.condition for item in rule.applicability), *rule.when):
             if not mask.any():
                 return mask
             mask &= lowerer.bounds(expression.root)[0]
@@ -509,23 +514,6 @@ class RuleFilter:
                 return mask
             mask &= ~lowerer.bounds(expression.root)[1]
         return mask
-
-
-def _applicable(rule: Any, frame: Frame, n: int) -> np.ndarray:
-    """The rule's scope, payment schemes and effective dates (by discharge date), as the compiler tests them."""
-    mask = np.ones(n, dtype=bool)
-    if rule.scope in ("cross_region", "local"):
-        cross = frame.column("is_cross_region", BOOL)
-        mask &= cross.valid & (cross.values if rule.scope == "cross_region" else ~cross.values)
-    if rule.schemes and len(set(rule.schemes)) < 4:
-        schemes = frame.column("payment_scheme", TEXT)
-        mask &= schemes.valid & np.isin(schemes.values, list(rule.schemes))
-    discharge = frame.column("discharge_date", DATE)
-    if rule.effective_from != dt.date.min:
-        mask &= discharge.valid & (discharge.values >= rule.effective_from.toordinal())
-    if rule.effective_to is not None:
-        mask &= discharge.valid & (discharge.values <= rule.effective_to.toordinal())
-    return mask
 
 
 @dataclass

@@ -211,6 +211,8 @@ def build_hit(
     """A hit with its evidence: the facts and thresholds that fired, related claims, sentence, amount."""
     bound = compiled.bound
     rule = bound.rule
+    if compiled.thresholds is None:  # the same for every hit of the rule in this profile
+        compiled.thresholds = thresholds_used(bound, settings)
     env = Env(fact, earlier, bound.params, settings, pack.lists)
     when, seen_when = condition_trace(rule.when, env, "when")
     unless, seen_unless = condition_trace(rule.unless, env, "unless")
@@ -230,7 +232,7 @@ def build_hit(
         "treatment_region": fact["treatment_region"],
         "profile": pack.profile_key(fact["treatment_region"]),
         "facts": facts,
-        "thresholds": thresholds_used(bound, settings),
+        "thresholds": dict(compiled.thresholds),
         "conditions": when + unless,
         "related_claims": related,
         "rule": {

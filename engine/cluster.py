@@ -32,7 +32,7 @@ from drgaudit.engine.hits import Hit
 from drgaudit.engine.loader import load_pack
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.parallel import ChunkResult, ScreenSetup, Task, _partitions, screen_chunk
-from drgaudit.engine.screen import Screener
+from drgaudit.engine.screen import PackRouter, Screener
 
 
 class ClusterError(EngineError):
@@ -45,29 +45,33 @@ class ClusterSetup:
     and a token naming them (one Screener per worker process and token)."""
 
     setup: ScreenSetup
-    pack: RulePack
+    packs: dict[str, RulePack]  # every folder the setup screens with -> its loaded pack
     token: str
 
 
-def cluster_setup(setup: ScreenSetup, pack: RulePack | None = None) -> ClusterSetup:
-    """The setup as sent to the workers."""
-    pack = pack or load_pack(setup.rules_dir)
+def cluster_setup(setup: ScreenSetup, loaded: dict[str, RulePack] | None = None) -> ClusterSetup:
+    """The setup as sent to the workers (`loaded`: packs already loaded, by folder)."""
+    packs: dict[str, RulePack] = {}
+    for folder in setup.folders():
+        packs[str(folder)] = (loaded or {}).get(str(folder)) or load_pack(folder)
     digest = hashlib.sha256()
-    digest.update(repr((pack.version, setup.codes.digest, setup.prefilter)).encode())
+    digest.update(repr(sorted((folder, p.version) for folder, p in packs.items())).encode())
+    digest.update(repr((sorted(setup.routes.items()), setup.codes.digest, setup.prefilter)).encode())
+    digest.update(repr(sorted((f, sorted(i.items())) for f, i in setup.route_indicators.items())).encode())
     digest.update(repr((sorted(setup.hospitals), sorted(setup.groups))).encode())
     digest.update(repr(sorted(setup.indicators.items())).encode())
-    return ClusterSetup(setup, pack, digest.hexdigest()[:20])
+    return ClusterSetup(setup, packs, digest.hexdigest()[:20])
 
 
 # On a worker: token -> its Screener. The lock serialises tasks on a worker started with several threads.
-_screeners: dict[str, Screener] = {}
+_screeners: dict[str, Screener | PackRouter] = {}
 _lock = threading.Lock()
 
 
-def _worker_screener(shipped: ClusterSetup) -> Screener:
+def _worker_screener(shipped: ClusterSetup) -> Screener | PackRouter:
     screener = _screeners.get(shipped.token)
     if screener is None:
-        screener = shipped.setup.screener(shipped.pack)
+        screener = shipped.setup.screener(shipped.packs)
         for old in _screeners.values():  # one setup at a time: a new screen replaces the old one's rulesets
             old.close()
         _screeners.clear()
@@ -106,7 +110,7 @@ def screen_tasks_on_cluster(
     setup: ScreenSetup,
     *,
     address: str,
-    pack: RulePack | None = None,
+    packs: dict[str, RulePack] | None = None,
     in_flight_per_worker: int = 3,
     on_chunk: Callable[[ChunkResult], None] | None = None,
 ) -> Iterator[Hit]:
@@ -116,7 +120,7 @@ def screen_tasks_on_cluster(
         workers = client.nthreads()
         if not workers:
             raise ClusterError(f"the Dask scheduler at {address} has no workers")
-        shipped = client.scatter(cluster_setup(setup, pack), broadcast=True, hash=False)
+        shipped = client.scatter(cluster_setup(setup, packs), broadcast=True, hash=False)
         limit = max(1, sum(workers.values())) * in_flight_per_worker
         pending: deque = deque()
         for task in tasks:

@@ -22,7 +22,7 @@ from drgaudit.engine.facts import ReferenceData
 from drgaudit.engine.hits import Hit
 from drgaudit.engine.loader import load_pack
 from drgaudit.engine.pack import RulePack
-from drgaudit.engine.screen import Screener
+from drgaudit.engine.screen import PackRouter, Screener
 
 
 @dataclass
@@ -42,24 +42,52 @@ class PartitionLoader(Protocol):
 
 @dataclass
 class ScreenSetup:
-    """Everything a worker needs to build its Screener, and to read its patients if it reads them itself."""
+    """Everything a worker needs to build its Screener, and to read its patients if it reads them itself.
 
-    rules_dir: Path
+    `routes` sends the claims of some treatment regions to other rule packs (region -> rules folder, with
+    the hospital indicators computed under each of those packs in `route_indicators`, by folder); the
+    other regions are screened with `rules_dir`, or not at all when it is None (shadow screening).
+    """
+
+    rules_dir: Path | None
     codes: CodeTables
     hospitals: dict[str, dict[str, Any]]
     groups: dict[tuple[str, str, str], dict[str, Any]]
     loader: PartitionLoader | None = None
     indicators: dict[str, dict[str, Any]] = field(default_factory=dict)
+    routes: dict[str, Path] = field(default_factory=dict)
+    route_indicators: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     prefilter: bool = True
 
-    def screener(self, pack: RulePack | None = None) -> Screener:
-        """A Screener of this setup: the pack given, else the one loaded from `rules_dir`."""
-        pack = pack or load_pack(self.rules_dir)
+    def _screener_for(
+        self, rules_dir: Path, indicators: dict[str, dict[str, Any]], packs: dict[str, RulePack]
+    ) -> Screener:
+        pack = packs.get(str(rules_dir)) or load_pack(rules_dir)
         return Screener(
             pack,
-            ReferenceData(self.hospitals, self.groups, self.codes, pack, self.indicators),
+            ReferenceData(self.hospitals, self.groups, self.codes, pack, indicators),
             prefilter=self.prefilter,
         )
+
+    def folders(self) -> list[Path]:
+        """Every rule-pack folder this setup screens with (its default, then its routes')."""
+        found = [self.rules_dir] if self.rules_dir is not None else []
+        return found + [Path(f) for f in sorted({str(f) for f in self.routes.values()})]
+
+    def screener(self, packs: dict[str, RulePack] | None = None) -> Screener | PackRouter:
+        """The Screener (or, with routes, the PackRouter) of this setup; `packs` (folder -> loaded pack)
+        saves loading a folder, or stands in for one this machine does not have (cluster workers)."""
+        packs = packs or {}
+        if not self.routes:
+            assert self.rules_dir is not None, "a setup without routes needs a rules folder"
+            return self._screener_for(self.rules_dir, self.indicators, packs)
+        by_folder: dict[str, Screener] = {}
+        for folder in sorted({str(f) for f in self.routes.values()}):
+            by_folder[folder] = self._screener_for(Path(folder), self.route_indicators.get(folder, {}), packs)
+        default = (
+            self._screener_for(self.rules_dir, self.indicators, packs) if self.rules_dir is not None else None
+        )
+        return PackRouter(default, {region: by_folder[str(f)] for region, f in self.routes.items()})
 
 
 Task = list[Partition] | list[str]
@@ -76,7 +104,7 @@ class ChunkResult:
     candidates: int = 0
 
 
-_worker_screener: Screener | None = None
+_worker_screener: Screener | PackRouter | None = None
 _worker_loader: PartitionLoader | None = None
 
 
@@ -99,9 +127,15 @@ def _partitions(task: Task, loader: PartitionLoader | None) -> list[Partition]:
     return task
 
 
-def screen_chunk(screener: Screener, chunk: list[Partition]) -> ChunkResult:
-    """Screen a list of patients with one Screener."""
+def screen_chunk(screener: Any, chunk: list[Partition]) -> ChunkResult:
+    """Screen a list of patients with one Screener (or PackRouter): the whole chunk at once, so that the
+    pre-filter works on its columns; a screener without `screen_patients` screens patient by patient."""
     claims = sum(len(part.batch) for part in chunk)
+    if not hasattr(screener, "screen_patients"):
+        hits: list[Hit] = []
+        for part in chunk:
+            hits.extend(screener.screen_patient(part.patient_id, part.batch, part.history))
+        return ChunkResult(hits, len(chunk), claims, claims)
     kept = screener.prefilter_stats().kept
     hits = screener.screen_patients((part.patient_id, part.batch, part.history) for part in chunk)
     candidates = screener.prefilter_stats().kept - kept if screener.prefilter else claims

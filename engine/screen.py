@@ -200,6 +200,98 @@ class Screener:
         return [hit for _, hit in hits]
 
 
+class PackRouter:
+    """Screens each claim with the rule pack of its treatment region: a Screener per region, and a default
+    one for the other regions (or None: their claims are not screened).
+
+    A patient's claims screened by another pack are context (earlier claims) for this pack's screen, so
+    pair rules and history facts see the same claims as with one pack.
+    """
+
+    def __init__(self, default: Screener | None, by_region: dict[str, Screener]) -> None:
+        self.default = default
+        self.by_region = by_region
+
+    def screener_for(self, treatment_region: str) -> Screener | None:
+        """The Screener of a treatment region's claims, None when they are not screened."""
+        return self.by_region.get(treatment_region, self.default)
+
+    def _screeners(self) -> list[Screener]:
+        found = {id(s): s for s in [self.default, *self.by_region.values()] if s is not None}
+        return list(found.values())
+
+    @property
+    def prefilter(self) -> bool:
+        return any(s.prefilter for s in self._screeners())
+
+    def prefilter_stats(self) -> PrefilterStats:
+        """What the pre-filters of every pack saw and kept so far."""
+        total = PrefilterStats()
+        for screener in self._screeners():
+            total.add(screener.prefilter_stats())
+        return total
+
+    def close(self) -> None:
+        """Release every pack's compiled rulesets."""
+        for screener in self._screeners():
+            screener.close()
+
+    def screen_patients(
+        self, partitions: Iterable[tuple[str, list[dict[str, Any]], Iterable[dict[str, Any]]]]
+    ) -> list[Hit]:
+        """Every hit of a chunk of patients, as `screen_patient` gives them patient by patient; each pack
+        screens its share of the chunk at once (so its pre-filter works on the chunk's columns)."""
+        work: dict[int, tuple[Screener, list[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]]]] = {}
+        patients: list[tuple[str, dict[str, int], bool]] = []
+        for patient_id, batch, history in partitions:
+            batch, past = list(batch), list(history)
+            groups: dict[int, tuple[Screener, list[dict[str, Any]]]] = {}
+            for claim in batch:
+                screener = self.screener_for(claim["treatment_region"])
+                if screener is not None:
+                    groups.setdefault(id(screener), (screener, []))[1].append(claim)
+            whole = len(groups) == 1 and len(next(iter(groups.values()))[1]) == len(batch)
+            for key, (screener, claims) in groups.items():
+                mine = {claim["claim_id"] for claim in claims}
+                context = past if whole else past + [c for c in batch if c["claim_id"] not in mine]
+                work.setdefault(key, (screener, []))[1].append((patient_id, claims, context))
+            patients.append((patient_id, {c["claim_id"]: i for i, c in enumerate(batch)}, whole))
+        by_patient: dict[str, list[Hit]] = {}
+        for screener, items in work.values():
+            for hit in screener.screen_patients(items):
+                by_patient.setdefault(hit.patient_id, []).append(hit)
+        hits: list[Hit] = []
+        for patient_id, order, whole in patients:
+            mine = by_patient.get(patient_id, [])
+            if not whole:  # stable: rule order stays within a claim
+                mine.sort(key=lambda hit: order[hit.claim_id])
+            hits.extend(mine)
+        return hits
+
+    def screen_patient(
+        self, patient_id: str, batch: list[dict[str, Any]], history: Iterable[dict[str, Any]] = ()
+    ) -> list[Hit]:
+        """Every hit on the batch claims of one patient, in claim order then rule order."""
+        groups: dict[int, tuple[Screener, list[dict[str, Any]]]] = {}
+        for claim in batch:
+            screener = self.screener_for(claim["treatment_region"])
+            if screener is not None:
+                groups.setdefault(id(screener), (screener, []))[1].append(claim)
+        if len(groups) == 1:
+            screener, claims = next(iter(groups.values()))
+            if len(claims) == len(batch):
+                return screener.screen_patient(patient_id, batch, history)
+        past = list(history)
+        order = {claim["claim_id"]: index for index, claim in enumerate(batch)}
+        hits: list[Hit] = []
+        for screener, claims in groups.values():
+            mine = {claim["claim_id"] for claim in claims}
+            context = past + [claim for claim in batch if claim["claim_id"] not in mine]
+            hits.extend(screener.screen_patient(patient_id, claims, context))
+        hits.sort(key=lambda hit: order[hit.claim_id])  # stable: rule order stays within a claim
+        return hits
+
+
 def build_hit(
     compiled: CompiledRule,
     fact: dict[str, Any],
@@ -277,4 +369,4 @@ def screen_claims(
     )
 
 
-__all__ = ["Hit", "Match", "Screener", "build_hit", "screen_claims"]
+__all__ = ["Hit", "Match", "PackRouter", "Screener", "build_hit", "screen_claims"]

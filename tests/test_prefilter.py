@@ -179,7 +179,7 @@ def _number(rnd: random.Random, depth: int) -> str:
     if choice == 1:
         return repr(rnd.choice((0, 1, 2, 5, 24, 60, 0.3, 0.6, 2.5, 3000)))
     if choice == 2:
-        return rnd.choice(("params.limit", "region.drg_high_ratio", "admissions_within(params.days)"))
+        return rnd.choice(("params.limit", "region.drg_extreme_ratio", "admissions_within(params.days)"))
     if choice == 3:
         return f"{_number(rnd, depth + 1)} {rnd.choice('+-*/')} {_number(rnd, depth + 1)}"
     if choice == 4:

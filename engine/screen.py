@@ -183,7 +183,7 @@ class Screener:
     def run_prepared(self, prepared: Prepared) -> list[Hit]:
         """Run a prepared patient through durable-rules and build its hits with their evidence."""
         facts, by_id, patient_id = prepared.facts, prepared.by_id, prepared.patient_id
-        hits: list[tuple[tuple, Hit]] = []
+        hits: list[tuple[tuple[int, int], Hit]] = []
         for key in sorted(prepared.by_profile):
             profile = self._profile(key)
             projected = profile.runtime.project(facts, prepared.by_profile[key])

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from drgaudit.casebook import auditlog
 from drgaudit.casebook.models import BatchClaim, Claim
@@ -149,14 +149,14 @@ def refresh_cases(
     while True:
         page = (
             select(ReviewCase)
-            .join(BatchClaim, BatchClaim.claim_id == ReviewCase.claim_id)
-            .where(BatchClaim.batch_id == batch_id)
-            .order_by(ReviewCase.id)
+            .join(BatchClaim, col(BatchClaim.claim_id) == col(ReviewCase.claim_id))
+            .where(col(BatchClaim.batch_id) == batch_id)
+            .order_by(col(ReviewCase.id))
             .limit(REFRESH_CHUNK_CLAIMS)
         )
         if after is not None:
-            page = page.where(ReviewCase.id > after)
-        cases = list(session.exec(page).scalars())
+            page = page.where(col(ReviewCase.id) > after)
+        cases = list(session.execute(page).scalars())
         if not cases:
             break
         after = cases[-1].id
@@ -181,27 +181,25 @@ def _hit_chunks(session: Session, batch_id: int, claims_per_chunk: int) -> Itera
     after: str | None = None
     while True:
         page = (
-            select(ScreenHit.claim_id)
-            .where(ScreenHit.batch_id == batch_id)
-            .group_by(ScreenHit.claim_id)
-            .order_by(ScreenHit.claim_id)
+            select(col(ScreenHit.claim_id))
+            .where(col(ScreenHit.batch_id) == batch_id)
+            .group_by(col(ScreenHit.claim_id))
+            .order_by(col(ScreenHit.claim_id))
             .limit(max(1, claims_per_chunk))
         )
         if after is not None:
-            page = page.where(ScreenHit.claim_id > after)
+            page = page.where(col(ScreenHit.claim_id) > after)
         claim_ids = list(session.execute(page).scalars())
         if not claim_ids:
             return
         # Plain rows, not ORM objects: thousands of hits are only read here.
-        rows = []
+        rows: list[Any] = []
         for start in range(0, len(claim_ids), 500):
-            rows.extend(
-                session.execute(
-                    select(*_HIT_READ, ScreenHit.ordinal).where(
-                        ScreenHit.batch_id == batch_id, ScreenHit.claim_id.in_(claim_ids[start : start + 500])
-                    )
-                ).all()
+            part = claim_ids[start : start + 500]
+            query = select(*_HIT_READ, col(ScreenHit.ordinal)).where(
+                col(ScreenHit.batch_id) == batch_id, col(ScreenHit.claim_id).in_(part)
             )
+            rows.extend(session.execute(query).all())
         rows.sort(key=lambda row: row.ordinal)
         chunk: dict[str, list[HitRow]] = defaultdict(list)
         for row in rows:
@@ -224,7 +222,9 @@ def _refresh_chunk(
     """Create or refresh the cases of one chunk of claims with hits, write them and log them."""
     existing = {
         case.claim_id: case
-        for case in session.exec(select(ReviewCase).where(ReviewCase.claim_id.in_(list(by_claim)))).scalars()
+        for case in session.execute(
+            select(ReviewCase).where(col(ReviewCase.claim_id).in_(list(by_claim)))
+        ).scalars()
     }
     stored = _stored_hits(session, [case.id for case in existing.values()])
     claims = _claims(session, list(by_claim))
@@ -278,7 +278,7 @@ def _log_changes(session: Session, actor: str, batch_id: int, changes: list[_Cha
                 change.before,
                 case_state(change.case, change.after_hits) | {"batch_id": batch_id},
             )
-            for change in sorted(changes, key=lambda c: c.case.id)
+            for change in sorted(changes, key=lambda c: c.case.id or 0)
         ],
     )
 

@@ -29,7 +29,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook.models import MONEY
 from drgaudit.engine.codes import CODE_FILES, CodeTables, resolve_codes_dir
@@ -289,7 +289,7 @@ def store_hits(
         # Rows are written as they come (memory holds one chunk of hits, not the batch's); a replaced
         # row goes first, since (batch, claim, rule) is unique.
         for start in range(0, len(replaced), 500):
-            session.execute(delete(ScreenHit).where(ScreenHit.id.in_(replaced[start : start + 500])))
+            session.execute(delete(ScreenHit).where(col(ScreenHit.id).in_(replaced[start : start + 500])))
         if new_rows:
             session.execute(insert(ScreenHit), new_rows)
         replaced.clear()
@@ -324,7 +324,7 @@ def store_hits(
     flush()
     gone = [old[0] for key, old in existing.items() if key not in seen]
     for start in range(0, len(gone), 500):
-        session.execute(delete(ScreenHit).where(ScreenHit.id.in_(gone[start : start + 500])))
+        session.execute(delete(ScreenHit).where(col(ScreenHit.id).in_(gone[start : start + 500])))
     if restamped:
         stamp = (
             update(ScreenHit)

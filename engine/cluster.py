@@ -100,7 +100,7 @@ def connect(address: str) -> Any:
             "screening on a cluster needs Dask distributed: pip install 'drgaudit[cluster]'"
         ) from exc
     try:
-        return Client(address, timeout="10s", set_as_default=False)
+        return Client(address, timeout="10s", set_as_default=False)  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError) as exc:
         raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
 
@@ -122,7 +122,7 @@ def screen_tasks_on_cluster(
             raise ClusterError(f"the Dask scheduler at {address} has no workers")
         shipped = client.scatter(cluster_setup(setup, packs), broadcast=True, hash=False)
         limit = max(1, sum(workers.values())) * in_flight_per_worker
-        pending: deque = deque()
+        pending: deque[Any] = deque()
         for task in tasks:
             pending.append(client.submit(run_cluster_task, shipped, task, pure=False))
             while len(pending) >= limit:

@@ -76,7 +76,7 @@ class Frame:
         self.index = index
         self.n = len(index) if index is not None else len(facts)
         self._columns: dict[tuple[str, str], Col] = {}
-        self._derived: dict[tuple, np.ndarray] = {}
+        self._derived: dict[tuple[Any, ...], np.ndarray] = {}
 
     def column(self, key: str, kind: str) -> Col:
         cached = self._columns.get((key, kind))
@@ -90,7 +90,7 @@ class Frame:
         return cached
 
     def derived(
-        self, key: str, kind: str, tag: tuple, compute: Callable[[Col, int], np.ndarray]
+        self, key: str, kind: str, tag: tuple[Any, ...], compute: Callable[[Col, int], np.ndarray]
     ) -> np.ndarray:
         """`compute(column, n)` of a column, worked out once on the base frame (`tag` names the computation)."""
         cached = self._derived.get((key, kind, tag))
@@ -319,7 +319,7 @@ class Lowerer:
         }
 
     def derived(
-        self, node: Node, col: Col, tag: tuple, compute: Callable[[Col, int], np.ndarray]
+        self, node: Node, col: Col, tag: tuple[Any, ...], compute: Callable[[Col, int], np.ndarray]
     ) -> np.ndarray:
         """`compute(col, n)`; for a plain fact name worked out once per chunk on its base frame."""
         if isinstance(node, Ref) and node.path[0] not in (PARAMS, REGION, LISTS):
@@ -366,7 +366,8 @@ class Lowerer:
             function = FUNCTIONS.get(node.name)
             if function is None or function.prefilter is None:
                 raise Unsupported(node.name)
-            return function.prefilter(self, node)
+            lowered: Col = function.prefilter(self, node)
+            return lowered
         if isinstance(node, (Cmp, And, Or, Not)):
             upper, lower = self.bounds(node)
             if not np.array_equal(upper, lower):
@@ -463,7 +464,7 @@ class Lowerer:
                 raise Unsupported("a list of values that are not constants")
             if left.kind not in (TEXT, NUMBER, DATE, BOOL):
                 raise Unsupported("membership of a list")
-            tag: tuple = ("items", repr(items))
+            tag: tuple[Any, ...] = ("items", repr(items))
             contains: Callable[[Any], bool] = items.__contains__
         else:
             right = self.value(node.right)

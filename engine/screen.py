@@ -150,7 +150,8 @@ class Screener:
 
         The facts of the whole chunk become one frame of columns (built once, read by every profile);
         each profile filters its target rows of it, and pair rules the (current, earlier) row pairs."""
-        offsets, facts = [], []
+        offsets: list[int] = []
+        facts: list[dict[str, Any]] = []
         for item in prepared:
             offsets.append(len(facts))
             facts.extend(item.facts)
@@ -167,7 +168,8 @@ class Screener:
             pairs = None
             if profile.prefilter.has_pairs:
                 # Every earlier row of the same patient: rows offset .. offset + seq - 1.
-                current, earlier = [], []
+                current: list[int] = []
+                earlier: list[int] = []
                 for position, ((item, claim_id), row) in enumerate(zip(owners, rows, strict=True)):
                     seq = item.by_id[claim_id]["seq"]
                     current.extend([position] * seq)
@@ -266,10 +268,10 @@ class PackRouter:
                 by_patient.setdefault(hit.patient_id, []).append(hit)
         hits: list[Hit] = []
         for patient_id, order, whole in patients:
-            mine = by_patient.get(patient_id, [])
+            found = by_patient.get(patient_id, [])
             if not whole:  # stable: rule order stays within a claim
-                mine.sort(key=lambda hit: order[hit.claim_id])
-            hits.extend(mine)
+                found.sort(key=lambda hit: order[hit.claim_id])
+            hits.extend(found)
         return hits
 
     def screen_patient(

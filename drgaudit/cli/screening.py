@@ -93,9 +93,10 @@ def _print_summary(summary: ScreenSummary) -> None:
         f"({summary.claims_per_second:,.0f} claims/s): {summary.hits} hits, {summary.amount_at_risk:,.2f} yuan at risk"
     )
     if summary.prefilter and summary.claims:
-        echo(
+        typer.echo(
             f"pre-filter: {summary.candidates} of {summary.claims} claims "
-            f"({summary.candidates / summary.claims:.1%}) could hit and went through durable-rules"
+            f"({summary.candidates / summary.claims:.1%}) could hit and went through durable-rules",
+            err=True,
         )
     for family, count in sorted(summary.by_family.items(), key=lambda kv: (-kv[1], kv[0])):
         echo(f"  {family:<24} {count}")

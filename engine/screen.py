@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 import numpy as np
@@ -328,6 +329,7 @@ def build_hit(
     }
     facts.update(seen_when)
     facts.update(seen_unless)
+    rule_file = PurePath(rule.path).name
     evidence = {
         "treatment_region": fact["treatment_region"],
         "profile": pack.profile_key(fact["treatment_region"]),
@@ -338,7 +340,9 @@ def build_hit(
         "rule": {
             "id": rule.id,
             "title": rule.title,
-            "file": rule.path,
+            # The file within its pack: a hit reads the same whichever copy or registered version of the
+            # pack screened it (its content is identified by `version`).
+            "file": rule_file,
             "version": rule.file_hash[:16],
             "reference": rule.reference,
         },
@@ -356,7 +360,7 @@ def build_hit(
         evidence=evidence,
         patient_id=str(fact.get("patient_id", "")),
         region=fact["treatment_region"],
-        rule_file=rule.path,
+        rule_file=rule_file,
         rule_version=rule.file_hash[:16],
         related_claims=related,
         pack_version=pack.version,

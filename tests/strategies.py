@@ -349,7 +349,7 @@ def rules(
         "stage": "事前",
         "status": status,
         "effective": {"from": dt.date(2025, 1, 1)},
-        "reference": "生成的规则（测试）",
+        "reference": "医保办函〔2025〕3号 结算清单质控",
         "params": {
             name: {"default": value, "type": "number"} for name, value in params.items() if name in used
         },
@@ -375,6 +375,10 @@ class GeneratedPack:
         bundled = bundled_rules_dir()
         directory.mkdir(parents=True, exist_ok=True)
         shutil.copy(bundled / "pack.yaml", directory / "pack.yaml")
+        # Generated claims are treated in regions the pack has no file for: price them on the placeholders.
+        with (directory / "pack.yaml").open("a", encoding="utf-8") as meta:
+            meta.write("\nallow_placeholder_rates: true\n")
+        shutil.copy(bundled / "references.yaml", directory / "references.yaml")
         if not (directory / "lists").exists():
             shutil.copytree(bundled / "lists", directory / "lists")
         regions = directory / "regions"

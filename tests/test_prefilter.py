@@ -250,6 +250,7 @@ def _generated_pack(tmp: Path, seed: int, count: int) -> RulePack:
             "rules:", f"  - id: GEN-{i:03d}", "    title: 生成的规则", "    family: outlier_review", "    severity: info",
             "    action: note", f"    scope: {rnd.choice(('all', 'all', 'cross_region', 'local'))}",
             "    schemes: [DRG, DIP, PER_DIEM, FFS]", "    stage: 事后", "    status: active", "    effective: {from: 2025-01-01}",
+            "    reference: 医保办函〔2025〕3号 结算清单质控",
             f"    pair: {'true' if pair else 'false'}",
             f"    params: {{limit: {{default: {rnd.choice((1, 2, 3, 10, 0.5))}, type: number}}, days: {{default: {rnd.choice((15, 30, 90))}, type: int}}}}",
             "    when:", *[f"      - {_yaml(c)}" for c in when],

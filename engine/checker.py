@@ -9,6 +9,7 @@ from drgaudit.engine.expr import And, Arith, Call, Cmp, Const, Expression, ListL
 from drgaudit.engine.functions import CONSTANT, FIELD, FUNCTIONS, LITERAL, SAME, Arg
 from drgaudit.engine.lists import NamedList
 from drgaudit.engine.pack import RulePack
+from drgaudit.engine.regionsettings import NUMERIC_SETTINGS, SETTING_KINDS
 from drgaudit.engine.rule import Param, Rule
 from drgaudit.engine.suggest import did_you_mean
 from drgaudit.engine.vocabulary import (
@@ -26,6 +27,12 @@ from drgaudit.engine.vocabulary import (
 )
 
 LISTREF = NAMED_LIST
+# Region settings that are not one number, and the fact holding the value that applies to a claim.
+_SETTING_FACTS = {
+    "drg_high_ratio": "high_ratio_limit",
+    "basic_disease_groups": "is_basic_disease_group",
+    "cross_province_payment": "payment_kind",
+}
 _PARAM_TYPES = {"int": NUMBER, "number": NUMBER, "text": TEXT, "date": DATE, "bool": BOOL}
 
 
@@ -111,8 +118,19 @@ class Checker:
                 return None
             return _PARAM_TYPES[param.type]
         if head == REGION:
-            if len(node.path) != 2 or node.path[1] not in self.scope.region_settings:
-                name = ".".join(node.path[1:])
+            name = ".".join(node.path[1:])
+            kind = SETTING_KINDS.get(name)
+            if kind is not None and name not in self.scope.region_settings:
+                # A tier list or a mapping has no single value to compare with: refuse it here, with the
+                # fact that holds the claim's own value, rather than let the compiler meet a list.
+                fact = _SETTING_FACTS.get(name)
+                self.fail(
+                    node,
+                    f"region setting `{name}` {kind}, not one number a rule can compare with",
+                    f"use `{fact}`, the value that applies to the claim" if fact else None,
+                )
+                return None
+            if len(node.path) != 2 or name not in self.scope.region_settings:
                 self.fail(
                     node, f"unknown region setting `{name}`", did_you_mean(name, self.scope.region_settings)
                 )
@@ -288,11 +306,12 @@ def _generic_problem(name: str, spec: Arg) -> str:
 
 
 def rule_scope(pack: RulePack, rule: Rule) -> Scope:
-    """The names one rule's expressions may use: its params, the pack's lists, every region setting."""
-    settings = {k for k, v in pack.national.settings.items() if isinstance(v, (int, float))}
-    for config in pack.regions.values():
-        settings.update(k for k, v in config.settings.items() if isinstance(v, (int, float)))
-    return Scope(params=rule.params, pair=rule.pair, lists=pack.lists, region_settings=frozenset(settings))
+    """The names one rule's expressions may use: its params, the pack's lists, the numeric region settings.
+
+    A setting is usable as `region.<name>` when its declared type is one number (`NUMERIC_SETTINGS`),
+    whatever the pack's files give today: a region adding tiers later must not break a checked rule.
+    """
+    return Scope(params=rule.params, pair=rule.pair, lists=pack.lists, region_settings=NUMERIC_SETTINGS)
 
 
 def check_expression(

@@ -8,7 +8,7 @@ coefficients and ratios are positive and finite; shares and quotas lie between 0
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_origin
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
 
@@ -217,6 +217,30 @@ def merge_settings(national: RegionSettings, patch: dict[str, Any]) -> RegionSet
         else:
             values[key] = value
     return RegionSettings.model_validate(values)
+
+
+def _kind(annotation: Any) -> str:
+    """What a setting's value is, in words, for errors about using it as a number."""
+    origin = get_origin(annotation)
+    if annotation in (int, float):
+        return "is a number"
+    if origin is dict:
+        return "is a mapping"
+    if origin is list:
+        return "is a list"
+    if origin is Literal:
+        return "is a choice of words"
+    return "may be a list of tiers (a region may give one number or tiers)"
+
+
+# Settings a rule may compare with as `region.<name>`: one number in every region. The others are
+# choices, lists, mappings or (`drg_high_ratio`) one number OR tiers by group weight.
+SETTING_KINDS: dict[str, str] = {
+    name: _kind(info.annotation) for name, info in RegionSettings.model_fields.items()
+}
+NUMERIC_SETTINGS: frozenset[str] = frozenset(
+    name for name, kind in SETTING_KINDS.items() if kind == "is a number"
+)
 
 
 def setting_description(name: str) -> str:

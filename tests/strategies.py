@@ -51,7 +51,7 @@ COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 # Named lists and numeric region settings of the bundled pack (generated packs carry its lists/ and
 # regions/national.yaml).
 LISTS: tuple[str, ...] = tuple(sorted(p.stem for p in (bundled_rules_dir() / "lists").glob("*.yaml")))
-SETTINGS: tuple[str, ...] = ("drg_rate", "drg_high_ratio", "drg_low_ratio", "lookback_days")
+SETTINGS: tuple[str, ...] = ("drg_rate", "drg_extreme_ratio", "drg_low_ratio", "lookback_days")
 
 # Text facts with a closed set of values (the contract's enums) take and are compared with those values.
 _CHOICES: dict[str, tuple[str, ...]] = {f.name: f.choices for f in CLAIM_FIELDS if f.choices}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from drgaudit.engine.compiler import compile_profile
 from drgaudit.engine.exceptions import RulePackError
 from drgaudit.engine.loader import bundled_rules_dir, load_pack, read_pack
 
@@ -161,6 +162,41 @@ def test_expressions_outside_the_language_are_refused(rules: Path, condition: st
     edit(rules / "long_stay.yaml", "      - los_days >= params.max_los_days", f'      - "{condition}"')
     [message] = messages(rules)
     assert message.startswith("long_stay.yaml:17:") and expected in message
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        (
+            "cost_ratio >= region.drg_high_ratio",
+            "region setting `drg_high_ratio` may be a list of tiers (a region may give one number or tiers), "
+            "not one number a rule can compare with (use `high_ratio_limit`, the value that applies to the claim)",
+        ),
+        (
+            "los_days >= region.level_coefficients",
+            "region setting `level_coefficients` is a mapping, not one number a rule can compare with",
+        ),
+        ("los_days >= region.drg_rat", "unknown region setting `drg_rat` (did you mean `drg_rate`?)"),
+    ],
+)
+def test_a_region_setting_that_is_not_one_number_is_refused(
+    rules: Path, condition: str, expected: str
+) -> None:
+    # 511000.yaml gives drg_high_ratio as tiers by group weight: comparing with it once crashed the compiler.
+    edit(rules / "long_stay.yaml", "      - los_days >= params.max_los_days", f"      - {condition}")
+    assert messages(rules) == [f"long_stay.yaml:17:{condition.index('region') + 9}: {expected}"]
+
+
+def test_a_numeric_region_setting_compiles_in_a_pack_with_tiered_regions(rules: Path) -> None:
+    edit(
+        rules / "long_stay.yaml",
+        "      - los_days >= params.max_los_days",
+        "      - cost_ratio >= region.drg_extreme_ratio",
+    )
+    pack = load_pack(rules)
+    assert "511000" in pack.regions
+    compiled = compile_profile(pack, "511000")
+    assert "LOS-001" in {c.bound.rule.id for c in compiled.rules}
 
 
 def test_region_override_values_are_checked(rules: Path) -> None:

@@ -40,6 +40,8 @@ _FEE_KEYS = (
     "fee_other",
 )
 UNGROUPABLE = ("0000", "QY")
+# 离院方式 2 医嘱转院 (the settlement list's code): the patient left for another hospital.
+TRANSFER_OUT = "2"
 # The second character of a CHS-DRG ADRG code tells its kind: A-J surgical, K-Q non-OR procedure, R-Z medical.
 _SURGICAL, _PROCEDURE = "ABCDEFGHIJ", "KLMNOPQ"
 _UNKNOWN_PAYMENT = PaymentEstimate(None, UNKNOWN, None)
@@ -363,8 +365,24 @@ def previous_stays(stays: Sequence[Stay]) -> list[tuple[Stay | None, Stay | None
 def add_history_facts(facts: list[dict[str, Any]], windows: Iterable[int] = ()) -> None:
     """Facts about each claim's earlier stays, over one patient's claims sorted by `sort_key`."""
     all_windows = sorted({90, 365, *windows})
+    # (admission, principal diagnosis, days since a discharge by transfer to another hospital or None)
+    # of every stay, shared by the patient's facts: episodes_within() counts episodes of care from it.
+    stays: list[tuple[int, str, int | None]] = []
     for index, (current, (prev, prev_same)) in enumerate(zip(facts, previous_stays(facts), strict=True)):
         current["seq"] = index
+        transferred = (
+            prev is not None
+            and prev.get("discharge_mode") == TRANSFER_OUT
+            and prev["hospital_id"] != current["hospital_id"]
+        )
+        stays.append(
+            (
+                current["admit_date"],
+                current["principal_dx"],
+                current["admit_date"] - prev["discharge_date"] if transferred and prev else None,
+            )
+        )
+        current["_stays"] = stays
         admit = current["admit_date"]
         current["prev_claim_id"] = prev["claim_id"] if prev else None
         current["prev_hospital_id"] = prev["hospital_id"] if prev else None

@@ -279,6 +279,35 @@ def _admissions_within(days: float, *, fact: Mapping[str, Any] | None) -> int | 
     return counts.get(int(days))
 
 
+def _episodes_within(
+    days: float, chain_days: float, *periodic: NamedList, fact: Mapping[str, Any] | None
+) -> int | None:
+    if fact is None:
+        return None
+    stays: Sequence[tuple[int, str, int | None]] = fact.get("_stays") or ()
+    admit = fact["admit_date"]
+    count = 0
+    for start, principal, transfer_gap in stays[: fact.get("seq", len(stays) - 1) + 1]:
+        if not admit - days < start <= admit:
+            continue
+        if transfer_gap is not None and transfer_gap <= chain_days:
+            continue  # a later leg of one transfer chain: the chain is one episode
+        if any(named.contains(principal) for named in periodic):
+            continue  # a periodic treatment (chemotherapy, radiotherapy, dialysis)
+        count += 1
+    return count
+
+
+def _add_months(day: int, months: float) -> int:
+    # Calendar months: 2025-08-31 plus 6 months is 2026-02-28 (the last day when the month is shorter).
+    start = dt.date.fromordinal(int(day))
+    index = start.year * 12 + start.month - 1 + int(months)
+    year, month = divmod(index, 12)
+    month += 1
+    last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return dt.date(year, month, min(start.day, last)).toordinal()
+
+
 def _has_durable(ctx: LoweringContext, args: tuple[Node, ...], negated: bool) -> DurableTest | None:
     # The compiler gives every fact that can be missing a `_h_<field>` flag: has() is that flag.
     return ctx.present(args[0], negated)
@@ -477,6 +506,80 @@ BUILTINS: tuple[Function, ...] = (
         examples=(
             FunctionExample("admissions_within(30)", 2, history=({},)),
             FunctionExample("admissions_within(10)", 1, history=({},)),
+        ),
+    ),
+    Function(
+        "episodes_within",
+        (
+            Arg(
+                "days",
+                (NUMBER,),
+                form=CONSTANT,
+                problem="episodes_within() takes a number of days: a literal or params.<name>",
+            ),
+            Arg(
+                "chain_days",
+                (NUMBER,),
+                form=CONSTANT,
+                problem="the second argument of episodes_within() is the most days between a discharge by "
+                "transfer and the next admission for both to be one transfer chain: a literal or params.<name>",
+            ),
+            Arg(
+                "periodic",
+                (NAMED_LIST,),
+                optional=True,
+                repeat=True,
+                problem="episodes_within() leaves out stays whose principal diagnosis is in named lists "
+                "such as lists.dialysis",
+            ),
+        ),
+        NUMBER,
+        _episodes_within,
+        "the patient's episodes of care in the last `days` days up to this one, this one included: the "
+        "stays of one transfer chain (admitted within `chain_days` days of a discharge by transfer to "
+        "another hospital) count once, stays whose principal diagnosis is in a `periodic` list not at all",
+        "近 days 天内（含本次）住院次数：一次转院链（医嘱转院离院后 chain_days 天内在他院入院）只计一次，"
+        "主要诊断在周期性治疗清单中的住院不计",
+        reads_fact=True,
+        history_windows=lambda days, *_: (int(days),),
+        prefilter=_prefiltered("episodes_within"),
+        examples=(
+            FunctionExample("episodes_within(30, 1)", 2, history=({},)),
+            FunctionExample(
+                "episodes_within(30, 1, lists.dialysis)",
+                1,
+                history=({"principal_dx": "Z49.101"},),
+            ),
+            FunctionExample(
+                "episodes_within(30, 1)",
+                1,
+                {"hospital_id": "H-2"},
+                history=({"discharge_mode": "2", "discharge_date": dt.date(2025, 6, 10)},),
+            ),
+        ),
+    ),
+    Function(
+        "add_months",
+        (
+            Arg("day", (DATE,), problem="add_months() adds calendar months to a date"),
+            Arg(
+                "months",
+                (NUMBER,),
+                form=CONSTANT,
+                problem="add_months() adds a number of months: a literal or params.<name>",
+            ),
+        ),
+        DATE,
+        _add_months,
+        "the date `months` calendar months later (the month's last day when it is shorter)",
+        "日期加若干个自然月（该月没有同一日时取月末）",
+        examples=(
+            FunctionExample("add_months(admit_date, 6)", dt.date(2025, 12, 10)),
+            FunctionExample(
+                "add_months(admit_date, 6)",
+                dt.date(2026, 2, 28),
+                {"admit_date": dt.date(2025, 8, 31), "discharge_date": dt.date(2025, 9, 5)},
+            ),
         ),
     ),
 )

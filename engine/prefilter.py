@@ -77,6 +77,7 @@ class Frame:
         self.n = len(index) if index is not None else len(facts)
         self._columns: dict[tuple[str, str], Col] = {}
         self._derived: dict[tuple[Any, ...], np.ndarray] = {}
+        self._per_fact: dict[tuple[Any, ...], list[Any]] = {}
 
     def column(self, key: str, kind: str) -> Col:
         cached = self._columns.get((key, kind))
@@ -87,6 +88,19 @@ class Frame:
             else:
                 cached = _build(_values(self.facts, key), kind)
             self._columns[(key, kind)] = cached
+        return cached
+
+    def per_fact(self, tag: tuple[Any, ...], compute: Callable[[dict[str, Any]], Any]) -> list[Any]:
+        """`compute(fact)` of every claim, worked out once on the base frame (`tag` names the computation)."""
+        key = ("@per_fact", *tag)
+        cached = self._per_fact.get(key)
+        if cached is None:
+            if self.parent is not None and self.index is not None:
+                base = self.parent.per_fact(tag, compute)
+                cached = [base[i] for i in self.index]
+            else:
+                cached = [compute(f) for f in self.facts]
+            self._per_fact[key] = cached
         return cached
 
     def derived(
@@ -265,6 +279,20 @@ def _lower_admissions_within(lowerer: Lowerer, node: Call) -> Col:
     return lowerer.frames[CUR].column(f"@admissions:{int(days)}", NUMBER)
 
 
+def _lower_episodes_within(lowerer: Lowerer, node: Call) -> Col:
+    # Computed per claim with the function's own implementation (a short loop over the patient's stays).
+    folded = [lowerer.constant(a) for a in node.args]
+    if any(not ok or value is None for ok, value in folded) or lowerer.roles_of(node) - {CUR}:
+        raise Unsupported("episodes_within")
+    values = [value for _, value in folded]
+    count = FUNCTIONS["episodes_within"].implementation
+    tag = ("episodes", *(v.name if isinstance(v, NamedList) else v for v in values))
+    counts = lowerer.frames[CUR].per_fact(
+        tag, lambda fact: count(*values, fact=fact) if "_stays" in fact else None
+    )
+    return _build(counts, NUMBER)
+
+
 # How each built-in function of the rule language is computed over columns; the registry
 # (`drgaudit.engine.functions`, `Function.prefilter`) names these, and a function registered with its
 # own `prefilter` lowering is computed by that (`date` is always folded to a constant).
@@ -279,6 +307,7 @@ BUILTIN_LOWERINGS: dict[str, Lowering] = {
     "starts_with": _lower_starts_with,
     "has": _lower_has,
     "admissions_within": _lower_admissions_within,
+    "episodes_within": _lower_episodes_within,
 }
 
 
@@ -286,7 +315,7 @@ def _fold_constant(node: Node, env: Env) -> tuple[bool, Any]:
     for item in walk(node):
         if isinstance(item, Ref) and item.path[0] not in (PARAMS, REGION, LISTS):
             return False, None
-        if isinstance(item, Call) and item.name == "admissions_within":
+        if isinstance(item, Call) and FUNCTIONS[item.name].reads_fact:
             return False, None
     return fold(node, env)
 

@@ -168,6 +168,8 @@ class HospitalBase(SQLModel):
     level: str
     designated_on: date | None = None
     regional_center: bool | None = None
+    # The end of a coaching period extended after violations (NHSA designated-hospital notice, 2025).
+    coaching_until: date | None = None
 
 
 class HospitalCreate(HospitalBase):

@@ -88,6 +88,7 @@ HOSPITAL_FIELDS: tuple[Field, ...] = (
     Field("level", "enum", True, "医院等级", ("1", "2", "3")),
     Field("designated_on", "date", False, "定点日期"),
     Field("regional_center", "bool", False, "区域医疗中心"),
+    Field("coaching_until", "date", False, "辅导期延长至"),
 )
 
 GROUP_FIELDS: tuple[Field, ...] = (

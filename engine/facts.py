@@ -99,6 +99,7 @@ class ReferenceData:
                     "hospital__region": hospital.get("region"),
                     "hospital__level": level,
                     "hospital__designated_on": to_ordinal(designated),
+                    "hospital__coaching_until": to_ordinal(hospital.get("coaching_until")),
                     **self.indicators.get(hospital_id, NO_INDICATORS),
                 }
                 cached = (facts, level, designated)
@@ -169,6 +170,7 @@ _UNKNOWN_HOSPITAL: dict[str, Any] = {
     "hospital__region": None,
     "hospital__level": None,
     "hospital__designated_on": None,
+    "hospital__coaching_until": None,
 }
 _NO_GROUP: dict[str, Any] = {
     "group__known": False,

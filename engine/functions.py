@@ -298,14 +298,18 @@ def _episodes_within(
     return count
 
 
-def _add_months(day: int, months: float) -> int:
-    # Calendar months: 2025-08-31 plus 6 months is 2026-02-28 (the last day when the month is shorter).
-    start = dt.date.fromordinal(int(day))
+def add_calendar_months(start: dt.date, months: int) -> dt.date:
+    """The date `months` calendar months after `start`: 2025-08-31 plus 6 is 2026-02-28 (the month's last
+    day when it is shorter)."""
     index = start.year * 12 + start.month - 1 + int(months)
     year, month = divmod(index, 12)
     month += 1
     last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
-    return dt.date(year, month, min(start.day, last)).toordinal()
+    return dt.date(year, month, min(start.day, last))
+
+
+def _add_months(day: int, months: float) -> int:
+    return add_calendar_months(dt.date.fromordinal(int(day)), int(months)).toordinal()
 
 
 def _has_durable(ctx: LoweringContext, args: tuple[Node, ...], negated: bool) -> DurableTest | None:

@@ -172,6 +172,7 @@ _DERIVED: list[FactDef] = [
     FactDef("hospital.level", NUMBER, True, "医院等级", "1、2、3"),
     FactDef("hospital.designated_on", DATE, True, "定点日期"),
     FactDef("hospital.regional_center", BOOL, False, "是否区域医疗中心"),
+    FactDef("hospital.coaching_until", DATE, True, "政策辅导期延长至（违规后延长的辅导期末日）"),
     FactDef(
         "hospital.cross_drg_cases", NUMBER, False, "本批次该院异地 DRG 分级病组病例数", "病组末位为1、3或5"
     ),

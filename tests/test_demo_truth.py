@@ -15,8 +15,11 @@ from typing import Any
 
 import pytest
 
+from drgaudit.demo.boundary import PackValues
 from drgaudit.demo.codes import bundled_codes_dir
 from drgaudit.demo.generator import generate
+from drgaudit.engine.functions import add_calendar_months
+from drgaudit.engine.loader import bundled_rules_dir, load_pack
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "chs-drg-1.1"
 # As in the rule pack's lists mcc_evidence_life_support, mcc_evidence_lab, mcc_support_procedures,
@@ -53,6 +56,9 @@ RULES = (
 )
 # A hospital-level indicator: a claim may be planted for it and for one claim-level rule.
 INDICATOR = "UPC-004"
+
+
+PACK_VALUES = PackValues(load_pack(bundled_rules_dir()))
 
 
 class Tables:
@@ -175,14 +181,25 @@ class Demo:
             for a in self.by_patient[c["patient_id"]]
         )
 
+    def level(self, c: dict[str, Any]) -> int:
+        return int(self.hospitals[c["hospital_id"]]["level"])
+
     def transfer(self, c: dict[str, Any]) -> bool:
-        level = int(self.hospitals[c["hospital_id"]]["level"])
-        return not self.cycle(c) and any(
-            a["discharge_mode"] == "2"
-            and (c["admit"] - a["discharge"]).days <= 1
-            and int(self.hospitals[a["hospital_id"]]["level"]) >= level
-            for a in self.split_pairs(c, same_hospital=False)
-        )
+        """SPLIT-003: a lateral transfer, or back to the hospital that transferred the patient out; a
+        downward referral for rehabilitation is exempt."""
+        if self.cycle(c):
+            return False
+        for a in self.split_pairs(c, same_hospital=False):
+            if a["discharge_mode"] != "2" or (c["admit"] - a["discharge"]).days > 1:
+                continue
+            back = any(
+                b["hospital_id"] == c["hospital_id"] and 0 <= (a["admit"] - b["discharge"]).days <= 1
+                for b in self.by_patient[c["patient_id"]]
+            )
+            rehab = c["principal_dx"].startswith("Z50") or c.get("dept_code") in ("A21", "康复医学科")
+            if (self.level(a) == self.level(c) or back) and not (self.level(c) < self.level(a) and rehab):
+                return True
+        return False
 
     def upc_mcc(self, c: dict[str, Any]) -> bool:
         if c["payment_scheme"] != "DRG" or not c["group_code"].endswith("1") or c["discharge_mode"] == "5":
@@ -274,7 +291,9 @@ class Demo:
         return c["los"] >= 60
 
     def cost_shift(self, c: dict[str, Any]) -> bool:
-        return c["self_expense"] + c["outside_purchase"] >= 0.30 * c["total_cost"]
+        # The share is the treatment region's (510700.yaml sets 0.25; 0.30 elsewhere).
+        share = float(PACK_VALUES.param("COST-001", "max_self_share", c["treatment_region"]))
+        return c["self_expense"] + c["outside_purchase"] >= share * c["total_cost"]
 
     def low_standard(self, c: dict[str, Any]) -> bool:
         return (
@@ -285,12 +304,24 @@ class Demo:
             and c["admission_route"] == "2"
         )
 
-    @staticmethod
-    def countable(c: dict[str, Any]) -> bool:
-        return not c["principal_dx"].startswith(("Z51.0", "Z51.1")) and c["payment_scheme"] != "PER_DIEM"
+    def chain_leg(self, c: dict[str, Any]) -> bool:
+        """A later leg of a transfer chain: the stay discharged last before it (any hospital) left by
+        transfer to another hospital at most a day before (episodes_within counts the chain once)."""
+        before = [a for a in self.by_patient[c["patient_id"]] if a is not c and a["discharge"] <= c["admit"]]
+        if not before:
+            return False
+        prev = max(before, key=lambda a: a["discharge"])
+        return (
+            prev["discharge_mode"] == "2"
+            and prev["hospital_id"] != c["hospital_id"]
+            and (c["admit"] - prev["discharge"]).days <= 1
+        )
+
+    def countable(self, c: dict[str, Any]) -> bool:
+        return not self.cycle(c) and c["payment_scheme"] != "PER_DIEM" and not self.chain_leg(c)
 
     def frequent(self, c: dict[str, Any]) -> bool:
-        if not self.countable(c):
+        if self.cycle(c) or c["payment_scheme"] == "PER_DIEM":
             return False
         window = c["admit"] - timedelta(days=365)
         n = sum(
@@ -303,7 +334,11 @@ class Demo:
     def frequent_90(self, c: dict[str, Any]) -> bool:
         if c["payment_scheme"] not in ("DRG", "DIP") or self.cycle(c):
             return False
-        n = sum(1 for a in self.by_patient[c["patient_id"]] if 0 <= (c["admit"] - a["admit"]).days <= 90)
+        n = sum(
+            1
+            for a in self.by_patient[c["patient_id"]]
+            if 0 <= (c["admit"] - a["admit"]).days < 90 and not self.cycle(a) and not self.chain_leg(a)
+        )
         return n >= 4
 
     def coaching(self, c: dict[str, Any]) -> bool:
@@ -314,7 +349,14 @@ class Demo:
             or not h["designated_on"]
         ):
             return False
-        return 0 <= (c["admit"] - date.fromisoformat(h["designated_on"])).days < 183
+        # Discharged (settled) from the designation date to six calendar months later, or to the
+        # hospital's extended date.
+        designated = date.fromisoformat(h["designated_on"])
+        until = date.fromisoformat(h["coaching_until"]) if h.get("coaching_until") else None
+        return designated <= c["discharge"] and (
+            c["discharge"] < add_calendar_months(designated, 6)
+            or (until is not None and c["discharge"] <= until)
+        )
 
     def condition(self, rule: str) -> Callable[[dict[str, Any]], bool]:
         return {
@@ -434,11 +476,12 @@ def test_lookalikes_resemble_their_rule_but_are_exempt(demo: Demo) -> None:
             demo.cycle(c)
             and sum(0 <= (c["admit"] - a["admit"]).days <= 90 for a in demo.by_patient[c["patient_id"]]) >= 4
         )
-    # Cross-region stays in the new regional medical centre's first 183 days.
+    # Cross-region stays discharged in the new regional medical centre's first six calendar months.
     for c in look["COACH-001"]:
         h = demo.hospitals[c["hospital_id"]]
         assert h["regional_center"] == "true" and c["insured_region"] != c["treatment_region"]
-        assert 0 <= (c["admit"] - date.fromisoformat(h["designated_on"])).days < 183
+        designated = date.fromisoformat(h["designated_on"])
+        assert designated <= c["discharge"] < add_calendar_months(designated, 6)
     for t in demo.truth:
         if t["kind"] == "lookalike":
             assert not demo.condition(t["rule_id"])(demo.by_id[t["claim_id"]]), t

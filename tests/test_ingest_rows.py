@@ -129,6 +129,7 @@ def test_hospital_and_group_rows() -> None:
             "level": "3",
             "designated_on": "2024-07-01",
             "regional_center": "是",
+            "coaching_until": "2025-07-31",
         },
         "hospitals",
     )
@@ -139,6 +140,7 @@ def test_hospital_and_group_rows() -> None:
         "level": "3",
         "designated_on": date(2024, 7, 1),
         "regional_center": True,
+        "coaching_until": date(2025, 7, 31),
     }
     assert errors_of(
         {"hospital_id": "H1", "name": "", "region": "5101", "level": "4", "regional_center": "maybe"},

@@ -19,12 +19,13 @@ hospitals, not a value of one claim).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from drgaudit.demo.coding import NONE
 from drgaudit.demo.stays import Stay
 from drgaudit.engine.evaluate import compare
+from drgaudit.engine.functions import add_calendar_months
 from drgaudit.engine.pack import RulePack
 
 if TYPE_CHECKING:
@@ -190,31 +191,34 @@ class Boundaries:
             [stay], [_truth(0, "OUT-ICU-001", fires, f"重症监护{stay.icu}小时（标准{_whole(limit)}小时）")]
         )
 
-    def _coaching_stay(self, day: int, stay: Stay | None = None) -> tuple[Stay, int]:
-        """A cross-region stay at the newly designated hospital admitted `day` days after its designation
-        (kept short, so that it ends within the claim year)."""
+    def _coaching_stay(self, discharge: date, stay: Stay | None = None) -> tuple[Stay, date, date]:
+        """A cross-region stay at the newly designated hospital discharged on `discharge` (kept short, so that
+        it ends within the claim year); also the first day after its coaching period."""
         hospital = self.f.new_hospital
         stay = stay or self.s._in_new_hospital(hospital)
-        stay.admit = hospital.designated_on + timedelta(days=day)
         stay.days = min(stay.days, 20)
-        return stay, day
+        stay.admit = discharge - timedelta(days=stay.days)
+        months = int(self._param("COACH-001", "coaching_months", stay))
+        return stay, discharge, add_calendar_months(hospital.designated_on, months)
 
     def b_coaching_end(self, pos: int) -> Unit:
-        """COACH-001 `days_since_designation < coaching_days`: the last day of the period, its end, a day later."""
+        """COACH-001 `discharge_date < add_months(designated_on, coaching_months)`: discharged on the last day
+        of the period, on the day after it, a day later."""
         hospital = self.f.new_hospital
         probe = self.s._in_new_hospital(hospital)
-        limit = int(self._param("COACH-001", "coaching_days", probe))
-        stay, day = self._coaching_stay(limit + pos, probe)
-        fires = 0 <= day < limit
-        note = f"新定点第{day}天入院（辅导期{limit}天）"
+        months = int(self._param("COACH-001", "coaching_months", probe))
+        end = add_calendar_months(hospital.designated_on, months)
+        stay, discharge, end = self._coaching_stay(end + timedelta(days=pos), probe)
+        fires = hospital.designated_on <= discharge < end
+        note = f"新定点{hospital.designated_on}，{discharge}出院（辅导期{months}个月，至{end - timedelta(days=1)}止）"
         return _unit([stay], [_truth(0, "COACH-001", fires, note)])
 
     def b_coaching_start(self, pos: int) -> Unit:
-        """COACH-001 `days_since_designation >= 0`: the day before designation, the day of it, the day after."""
-        stay, day = self._coaching_stay(pos)
-        limit = int(self._param("COACH-001", "coaching_days", stay))
-        fires = 0 <= day < limit
-        note = f"定点日期前后：第{day}天入院（辅导期{limit}天）"
+        """COACH-001 `discharge_date >= designated_on`: discharged the day before designation, on it, after."""
+        hospital = self.f.new_hospital
+        stay, discharge, end = self._coaching_stay(hospital.designated_on + timedelta(days=pos))
+        fires = hospital.designated_on <= discharge < end
+        note = f"定点日期（{hospital.designated_on}）前后：{discharge}出院"
         return _unit([stay], [_truth(0, "COACH-001", fires, note)])
 
     def b_newborn(self, pos: int) -> Unit:
@@ -387,17 +391,19 @@ class Boundaries:
 
     def b_transfer_gap(self, pos: int) -> Unit:
         """SPLIT-003 `admit_date - earlier.discharge_date <= window_days`: transferred out, admitted to a
-        hospital of the same or a lower level one day before, on, one day after the end of the window."""
+        hospital of the same level one day before, on, one day after the end of the window."""
         template, patient = self.s._patient(self.s.catalog.scenario_templates("transfer"))
         first, second = self.s._related_pair(template, patient, max_level=2, gap=(0, 0))
         window = int(self.values.param("SPLIT-003", "window_days", first.region))
         gap = max(0, window + pos)
         self.f.schedule([first, second], (gap, gap))
         first_hospital = self.f.place(first, levels=(2, 3))
-        self.f.place(second, avoid=first_hospital, levels=(1, first_hospital.level))
+        if not self.f.has_peer(first_hospital, second):
+            first_hospital = self.f.place(first, levels=(2, 2))  # two level-2 hospitals in every demo region
+        self.f.place(second, avoid=first_hospital, levels=(first_hospital.level, first_hospital.level))
         first.mode, second.route = "2", "3"
         fires = compare("<=", gap, window)
-        note = f"转院后{gap}天入住同级或下级医院（窗口{window}天，前次 {{0}}）"
+        note = f"转院后{gap}天入住同级医院（窗口{window}天，前次 {{0}}）"
         return _unit([first, second], [_truth(1, "SPLIT-003", fires, note)])
 
     # --- exemptions --------------------------------------------------------------------------------------

@@ -329,6 +329,7 @@ def _write_hospitals(path: Path, province: Province) -> None:
                     h.level,
                     h.designated_on.isoformat(),
                     "true" if h.regional_center else "false",
+                    "",  # coaching_until: no demo hospital has had its coaching period extended
                 ]
             )
 

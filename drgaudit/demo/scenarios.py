@@ -28,6 +28,7 @@ from drgaudit.demo.coding import CC, MCC, NONE, SUFFIX
 from drgaudit.demo.province import CC_MCC_HOSPITAL, Hospital
 from drgaudit.demo.stays import Patient, Stay, StayFactory
 from drgaudit.demo.templates import Catalog, Pathway, Template
+from drgaudit.engine.functions import add_calendar_months
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.engine.pack import RulePack
 
@@ -426,11 +427,12 @@ class Scenarios:
         return Unit([stay], [Truth(0, "LOWADM-001", PLANTED, note)])
 
     def coaching(self, _size: int) -> Unit:
-        """COACH-001: a cross-region stay at the newly designated hospital in its first 183 days."""
+        """COACH-001: a cross-region stay at the newly designated hospital discharged in its coaching period
+        (six calendar months from designation)."""
         hospital = self.f.new_hospital
         stay = self._in_new_hospital(hospital)
         days = (stay.admitted - hospital.designated_on).days
-        note = f"{hospital.name}于{hospital.designated_on}新纳入定点，辅导期第{days + 1}天收治异地参保患者"
+        note = f"{hospital.name}于{hospital.designated_on}新纳入定点，辅导期第{days + 1}天收治异地参保患者，辅导期内出院结算"
         return Unit([stay], [Truth(0, "COACH-001", PLANTED, note)])
 
     def _in_new_hospital(self, hospital: Hospital) -> Stay:
@@ -441,6 +443,10 @@ class Scenarios:
         stay = f.draft(patient, template, hospital.region, max_level=hospital.level)
         latest = hospital.designated_on + timedelta(days=COACHING_ADMIT_DAYS)
         self._single(stay, earliest=hospital.designated_on, latest=latest)
+        # Discharged (settled) within the coaching period: COACH-001 judges by the discharge date.
+        months = int(self.boundaries.values.param("COACH-001", "coaching_months", hospital.region))
+        end = add_calendar_months(hospital.designated_on, months)
+        stay.days = max(1, min(stay.days, (end - stay.admitted).days - 1))
         stay.hospital = hospital
         return stay
 
@@ -509,19 +515,21 @@ class Scenarios:
         return Unit([first, second], [Truth(1, "SPLIT-002", PLANTED, note)])
 
     def transfer_down(self, _size: int) -> Unit:
-        """SPLIT-003: discharged as a transfer, admitted 0–1 days later to another hospital of the same or a
-        lower level, same category or core group."""
+        """SPLIT-003: discharged as a transfer, admitted 0–1 days later to another hospital of the same level
+        (a lateral transfer), same category or core group."""
         f = self.f
         template, patient = self._patient(self.catalog.scenario_templates("transfer"))
         first, second = self._related_pair(template, patient, max_level=2, gap=(0, 1))
         first_hospital = f.place(first, levels=(2, 3))
-        f.place(second, avoid=first_hospital, levels=(1, first_hospital.level))
+        if not f.has_peer(first_hospital, second):
+            first_hospital = f.place(first, levels=(2, 2))  # every demo region has two level-2 hospitals
+        f.place(second, avoid=first_hospital, levels=(first_hospital.level, first_hospital.level))
         first.mode = "2"
         second.route = "3"
         assert second.hospital is not None
         note = (
             f"从{first_hospital.name}（{first_hospital.level}级）转院（前次 {{0}}）{second.days_after(first)}天后入住"
-            f"{second.hospital.name}（{second.hospital.level}级），同类疾病，未向上级医院转诊"
+            f"{second.hospital.name}（{second.hospital.level}级），同类疾病，同级医院间平转"
         )
         return Unit([first, second], [Truth(1, "SPLIT-003", PLANTED, note)])
 

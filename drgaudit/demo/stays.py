@@ -19,7 +19,7 @@ MAX_BACKGROUND_DAYS = 39
 # Background cost, relative to the group's average cost (OUT-LOW-001 is at 0.3, OUT-HIGH-001 at 3.0).
 MIN_COST_FACTOR, MAX_COST_FACTOR = 0.56, 1.85
 # Days after designation during which a new hospital's cross-region stays belong to the planted (or
-# look-alike) coaching-period cases only; the coaching period itself is 183 days.
+# look-alike) coaching-period cases only; the coaching period itself is six calendar months (COACH-001).
 COACHING_GUARD_DAYS = 200
 
 
@@ -350,6 +350,18 @@ class StayFactory:
         if cross and hospital.role in (NEW_HOSPITAL, NEW_REGIONAL_CENTER):
             return (admit - hospital.designated_on).days >= COACHING_GUARD_DAYS
         return True
+
+    def has_peer(self, hospital: Hospital, stay: Stay) -> bool:
+        """Whether another hospital of the same level in the stay's region may take it (a lateral transfer)."""
+        assert stay.admit is not None
+        return any(
+            h is not hospital
+            and h.region == stay.region
+            and h.level == hospital.level
+            and h.level >= stay.pathway.min_level
+            and self.allowed(h, stay.admit, stay.cross_region)
+            for h in self.province.hospitals
+        )
 
     def place(
         self,

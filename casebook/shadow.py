@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Index, UniqueConstraint, delete, func, insert, select
 from sqlmodel import Field, Session
 
-from drgaudit.casebook.screening import ScreenHitBase, ScreenRun, hit_content_hash
+from drgaudit.casebook.screening import ScreenHit, ScreenHitBase, ScreenRun, hit_content_hash
 from drgaudit.engine.hits import Hit
 
 
@@ -57,13 +57,15 @@ def store_shadow_hits(
     return count
 
 
-def shadow_counts(*, session: Session, batch_id: int) -> dict[str, dict[str, int]]:
-    """Shadow hits of a batch: pack version -> rule id -> count."""
+def shadow_counts(*, session: Session, batch_id: int, region: str | None = None) -> dict[str, dict[str, int]]:
+    """Shadow hits of a batch (optionally of one treatment region): pack version -> rule id -> count."""
     query = (
         select(ShadowHit.pack_version, ShadowHit.rule_id, func.count())
         .where(ShadowHit.batch_id == batch_id)
         .group_by(ShadowHit.pack_version, ShadowHit.rule_id)
     )
+    if region is not None:
+        query = query.where(ShadowHit.region == region)
     result: dict[str, dict[str, int]] = {}
     for version, rule_id, count in session.execute(query):
         result.setdefault(version, {})[rule_id] = count
@@ -78,3 +80,15 @@ def shadow_hits(*, session: Session, batch_id: int, pack_version: str) -> list[S
         .order_by(ShadowHit.ordinal)
     )
     return list(session.exec(query).scalars())
+
+
+def live_counts(*, session: Session, batch_id: int, region: str | None = None) -> dict[str, int]:
+    """The batch's stored (live) hits by rule id, optionally of one treatment region."""
+    query = (
+        select(ScreenHit.rule_id, func.count())
+        .where(ScreenHit.batch_id == batch_id)
+        .group_by(ScreenHit.rule_id)
+    )
+    if region is not None:
+        query = query.where(ScreenHit.region == region)
+    return {rule_id: count for rule_id, count in session.execute(query)}

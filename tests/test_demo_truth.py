@@ -535,7 +535,8 @@ def test_over_coding_hospital(demo: Demo) -> None:
 
 def test_family_names_are_the_rule_packs(demo: Demo) -> None:
     from drgaudit.contract import FAMILIES
-    
+    from drgaudit.engine.loader import bundled_rules_dir, load_pack
+
     families = {rule.id: rule.family for rule in load_pack(bundled_rules_dir()).rules}
     assert all(
         t["family"] == families[t["rule_id"]] and t["family"] in FAMILIES and t["note"] for t in demo.truth

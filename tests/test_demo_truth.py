@@ -56,7 +56,6 @@ RULES = (
 INDICATOR = "UPC-004"
 
 
-
 class Tables:
     """CC/MCC and exclusion lookups read straight from the TSV files."""
 

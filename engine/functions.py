@@ -577,6 +577,7 @@ BUILTINS: tuple[Function, ...] = (
         _add_months,
         "the date `months` calendar months later (the month's last day when it is shorter)",
         "日期加若干个自然月（该月没有同一日时取月末）",
+        prefilter=_prefiltered("add_months"),
         examples=(
             FunctionExample("add_months(admit_date, 6)", dt.date(2025, 12, 10)),
             FunctionExample(

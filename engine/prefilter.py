@@ -293,6 +293,22 @@ def _lower_episodes_within(lowerer: Lowerer, node: Call) -> Col:
     return _build(counts, NUMBER)
 
 
+def _lower_add_months(lowerer: Lowerer, node: Call) -> Col:
+    day = lowerer.numeric(node.args[0])
+    ok, months = lowerer.constant(node.args[1])
+    if not ok or months is None or day.kind != DATE:
+        raise Unsupported("add_months")
+    add = FUNCTIONS["add_months"].implementation
+    values = np.broadcast_to(np.asarray(day.values, dtype=np.float64), (lowerer.n,))
+    valid = np.broadcast_to(day.valid, (lowerer.n,))
+    shifted = np.fromiter(
+        (add(int(v), months) if present else 0.0 for v, present in zip(values, valid, strict=True)),
+        dtype=np.float64,
+        count=lowerer.n,
+    )
+    return Col(shifted, valid.copy(), DATE, day.exact)
+
+
 # How each built-in function of the rule language is computed over columns; the registry
 # (`drgaudit.engine.functions`, `Function.prefilter`) names these, and a function registered with its
 # own `prefilter` lowering is computed by that (`date` is always folded to a constant).
@@ -308,6 +324,7 @@ BUILTIN_LOWERINGS: dict[str, Lowering] = {
     "has": _lower_has,
     "admissions_within": _lower_admissions_within,
     "episodes_within": _lower_episodes_within,
+    "add_months": _lower_add_months,
 }
 
 

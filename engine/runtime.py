@@ -35,6 +35,7 @@ import copy
 import itertools
 import operator
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -229,7 +230,22 @@ class Runtime:
 
 def _dumps(fact: dict[str, Any]) -> str:
     """A fact as the JSON text durable-rules takes (orjson: the encoding is a tenth of the Python one's cost)."""
-    return orjson.dumps(fact).decode()
+    text = orjson.dumps(fact).decode()
+    if _EXPONENT.search(text):
+        # durable-rules' parser reads `1.5e-05` but refuses `5e-06` and `1e16` (no fraction before the
+        # exponent: "no id defined", the whole patient lost); write them `5.0e-06`, outside strings only.
+        text = _NUMBER_OR_STRING.sub(_with_fraction, text)
+    return text
+
+
+_EXPONENT = re.compile(r"\d[eE][-+]?\d")
+_NUMBER_OR_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![\d.])(-?\d+)([eE][-+]?\d+)')
+
+
+def _with_fraction(match: re.Match[str]) -> str:
+    if match.group(1) is None:
+        return match.group(0)  # a string: unchanged
+    return f"{match.group(1)}.0{match.group(2)}"
 
 
 def _placeholder(kind: str | None) -> Any:

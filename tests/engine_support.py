@@ -130,6 +130,9 @@ def random_world(seed: int, patients: int) -> tuple[list[dict], list[dict], list
                 ventilator_hours=float(rnd.choice((0, 0, 48))), payment_scheme=scheme, group_code=code,
                 total_cost=total, fee_lab=lab, fee_exam=0.0, fee_drug=round(total * 0.2, 2), fee_material=0.0,
                 fee_treatment=0.0, fee_nursing=0.0, fee_bed=0.0, self_expense=self_expense,
+                # The fee items add up to the total, and so do the payments (settlement-list QC, DQ-010/011).
+                fee_other=round(total - lab - round(total * 0.2, 2), 2), self_pay=round(total * 0.1, 2),
+                fund_paid=round(total - round(total * 0.1, 2) - self_expense, 2),
                 outside_purchase=rnd.choice((0.0, 0.0, 200.0)), readmit_plan_31d=rnd.choice(("1", "2", None)),
                 admission_route=rnd.choice(("1", "2", None)), discharge_mode=rnd.choice(("1", "1", "2", "5")),
             ))  # fmt: skip

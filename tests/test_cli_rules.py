@@ -27,7 +27,7 @@ def test_check_bundled_pack() -> None:
     result = runner.invoke(app, ["rules", "check"])
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0] == "OK: 27 rules (26 active), 6 lists, 5 regions with overrides, 0 warnings"
+    assert lines[0] == "OK: 37 rules (36 active), 12 lists, 5 regions with overrides, 0 warnings"
     # Then every document the rules cite, each article with the rules citing it.
     assert lines[1] == "references by document (rules/references.yaml):"
     assert (
@@ -47,7 +47,7 @@ def test_check_refuses_a_reference_that_does_not_resolve(rules: Path) -> None:
     result = runner.invoke(app, ["rules", "check", "rules"])
     assert result.exit_code == 1
     assert (
-        "rules/coaching_period.yaml:15:17: reference `国家医保局定点医疗机构管理通知（2025） 政策辅导`: "
+        "rules/coaching_period.yaml:16:17: reference `国家医保局定点医疗机构管理通知（2025） 政策辅导`: "
         "国家医保局定点医疗机构管理通知（2025） has no article `政策辅导` in references.yaml "
         "(did you mean `政策辅导期`?)"
     ) in result.stdout
@@ -56,7 +56,7 @@ def test_check_refuses_a_reference_that_does_not_resolve(rules: Path) -> None:
     )
     result = runner.invoke(app, ["rules", "check", "rules"])
     assert (
-        "rules/coaching_period.yaml:15:17: reference `某某通知 第三条`: no document `某某通知`"
+        "rules/coaching_period.yaml:16:17: reference `某某通知 第三条`: no document `某某通知`"
         in result.stdout
     )
 
@@ -89,7 +89,7 @@ def test_check_shows_warnings(rules: Path) -> None:
     assert result.exit_code == 0
     assert result.stdout.splitlines()[:2] == [
         "rules/long_stay.yaml:15:7: warning: param `unused` of LOS-001 is never used",
-        "OK: 27 rules (26 active), 6 lists, 5 regions with overrides, 1 warning",
+        "OK: 37 rules (36 active), 12 lists, 5 regions with overrides, 1 warning",
     ]
 
 

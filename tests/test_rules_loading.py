@@ -79,7 +79,7 @@ def test_every_error_is_collected_in_one_pass(rules: Path) -> None:
     )
     edit(rules / "regions/510700.yaml", "COST-001:", "COST-01:")
     assert messages(rules) == [
-        "frequent_admission.yaml:20:25: unknown list `chemo` (lists live in rules/lists/<name>.yaml)",
+        "frequent_admission.yaml:24:25: unknown list `chemo` (lists live in rules/lists/<name>.yaml)",
         "long_stay.yaml:17:21: unknown param `max_los_day` (did you mean `max_los_days`?)",
         "long_stay.yaml:17:44: cannot compare a date with a number",
         "outliers.yaml:20:9: unknown field `cost_rato` (did you mean `cost_ratio`?)",

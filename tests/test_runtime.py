@@ -8,7 +8,7 @@ from pathlib import Path
 
 from drgaudit.engine.compiler import MAX_RULES_PER_RULESET, SENTINEL, compile_profile
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
-from drgaudit.engine.runtime import Runtime
+from drgaudit.engine.runtime import Runtime, _dumps
 from drgaudit.engine.screen import Screener, screen_claims
 from tests.engine_support import bundled, claim, group, hospital, random_world, reference
 
@@ -62,7 +62,8 @@ def test_rules_are_split_into_rulesets_of_bounded_size(tmp_path: Path) -> None:
         body += [
             f"  - id: CAP-{i:03d}", f"    title: 费用达到{1000 * (i + 1)}元", "    family: outlier_review", "    severity: info",
             "    action: note", "    scope: all", "    schemes: [DRG, DIP, PER_DIEM, FFS]", "    stage: 事后", "    status: active",
-            "    effective: {from: 2025-01-01}", f"    when: [total_cost >= {1000 * (i + 1)}]", '    message: "{claim_id}费用{total_cost}元"',
+            "    effective: {from: 2025-01-01}", "    reference: [通行做法 极端费用]", "    description: 费用分档测试（通行做法）",
+            f"    when: [total_cost >= {1000 * (i + 1)}]", '    message: "{claim_id}费用{total_cost}元"',
             "    amount_at_risk: 0", "    examples:", f"      hit: [{{name: 高, claim: {{total_cost: {1000 * (i + 1)}}}}}]",
         ]  # fmt: skip
     (rules / "caps.yaml").write_text("\n".join(body) + "\n", encoding="utf-8")
@@ -80,3 +81,16 @@ def test_a_fact_that_matches_nothing_is_not_an_error() -> None:
     pack, codes = bundled()
     screener = Screener(pack, reference(pack, codes, [hospital()], [group("ES35")]))
     assert screener.screen_patient("P1", [claim(payment_scheme="FFS", insured_region="510100")]) == []
+
+
+def test_numbers_in_exponent_form_reach_durable_rules() -> None:
+    # durable-rules refuses `5e-06` (no fraction before the exponent) with "no id defined": a claim whose
+    # self-paid share is 0.01 / 2000 once made the whole patient fail. Such numbers go as `5.0e-6`.
+    pack, codes = bundled()
+    screener = Screener(pack, reference(pack, codes, [hospital()], [group("ES35")]))
+    tiny = claim(total_cost=2000, fee_drug=2000, outside_purchase=0.01, fund_paid=1600, self_pay=400)
+    hits = screener.screen_patient("P1", [tiny])  # self_share = 5e-06
+    assert "COST-002" in {h.rule_id for h in hits}  # outside purchases, screened like any claim
+    text = _dumps({"a": 5e-06, "b": 1e16, "c": 1.5e-05, "s": "x,5e-06"})
+    assert json.loads(text) == {"a": 5e-06, "b": 1e16, "c": 1.5e-05, "s": "x,5e-06"}
+    assert '"s":"x,5e-06"' in text and "5.0e" in text and "1.0e" in text

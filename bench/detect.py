@@ -4,7 +4,7 @@
     python bench/detect.py --claims 200000 --seed 7
     python bench/detect.py --out /tmp/demo --reuse  # screen an already generated folder again
     python bench/detect.py --no-fail                # report only, exit 0 even below target
-    python bench/detect.py --codes ../shared/reference/chs-drg-1.1   # full national code tables
+    python bench/detect.py --codes DIR          # other code tables (default: the bundled CHS-DRG 1.1)
 
 What it does:
 1. generates the demo province (`drgaudit.demo.run_demo`: seed 20250101 by default) into a folder, or

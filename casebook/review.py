@@ -46,6 +46,7 @@ from drgaudit.casebook.reviewconfig import (
 )
 from drgaudit.casebook.screening import ScreenHit
 from drgaudit.engine.pack import RulePack
+from drgaudit.periods import Period, parse_period
 
 CASE = "review_case"
 # A stored hit or claim as the queue reads it: an ORM object, or a row with the same column names.
@@ -389,10 +390,13 @@ def list_cases(
     region: str | None = None,
     hospital_id: str | None = None,
     assignee: str | None = None,
-    period: str | None = None,
+    period: str | Period | None = None,
     limit: int | None = None,
 ) -> list[ReviewCase]:
-    """Cases by priority (highest first), filtered; `statuses=None` means every status."""
+    """Cases by priority (highest first), filtered; `statuses=None` means every status.
+
+    `period` is a `drgaudit.periods.Period` or its text (`2025`, `2025Q3`, `2025-07`), by discharge date.
+    """
     query = select(ReviewCase)
     if statuses is not None:
         query = query.where(ReviewCase.status.in_(list(statuses)))
@@ -400,10 +404,11 @@ def list_cases(
         (ReviewCase.region, region),
         (ReviewCase.hospital_id, hospital_id),
         (ReviewCase.assignee, assignee),
-        (ReviewCase.period, period),
     ):
         if value is not None:
             query = query.where(column == value)
+    if period is not None:
+        query = query.where(*_in_period(period))
     query = query.order_by(ReviewCase.priority.desc(), ReviewCase.id)
     if limit is not None:
         query = query.limit(limit)
@@ -782,16 +787,25 @@ class RollupRow:
     referred_amount: float = 0.0
 
 
-def rollup(*, session: Session, period: str | None = None, region: str | None = None) -> list[RollupRow]:
-    """Per hospital and period (month of discharge): cases, open ones, and decisions in force with their amounts.
+def _in_period(period: str | Period) -> list[Any]:
+    """Filters on the cases discharged in a period (its text is read with `drgaudit.periods.parse_period`)."""
+    span = parse_period(period) if isinstance(period, str) else period
+    return [ReviewCase.discharge_date >= span.start, ReviewCase.discharge_date <= span.end]
 
+
+def rollup(
+    *, session: Session, period: str | Period | None = None, region: str | None = None
+) -> list[RollupRow]:
+    """Per hospital and month of discharge: cases, open ones, and decisions in force with their amounts.
+
+    `period` (a `Period` or its text: a year, quarter or month) keeps the cases discharged in it.
     `deducted` counts deductions and merges (the amount a merge deducts); `referred_amount` is held
     pending investigation.
     """
     rows: dict[tuple[str, str], RollupRow] = {}
     filters = []
     if period is not None:
-        filters.append(ReviewCase.period == period)
+        filters.extend(_in_period(period))
     if region is not None:
         filters.append(ReviewCase.region == region)
     counts = session.execute(

@@ -15,14 +15,7 @@ from sqlalchemy import JSON, Column, DateTime, Index, Integer, PrimaryKeyConstra
 from sqlmodel import Field, SQLModel
 
 from drgaudit.casebook.models import MONEY
-
-# Case lifecycle. `withdrawn`: the claim no longer has a hit that makes a case (before any decision).
-CASE_STATUSES = ("new", "triaged", "scheduled", "decided", "closed", "appealed", "withdrawn")
-OPEN_STATUSES = ("new", "triaged", "scheduled", "appealed")
-# Decision kinds: pay by the group standard, approve a special payment, deduct, merge with another
-# claim (split hospitalisation), refer for investigation.
-DECISION_KINDS = ("standard", "special", "deduct", "merge", "refer")
-ASSIST_RESULTS = ("confirmed", "partly_confirmed", "not_confirmed")
+from drgaudit.casebook.states import ASSIST_RESULTS, CASE_STATUSES, DECISION_KINDS, OPEN_STATUSES  # noqa: F401
 
 
 def _when() -> Any:

@@ -60,6 +60,7 @@ class ClaimExplanation:
     profile: str
     facts: dict[str, Any]
     rules: list[RuleExplanation] = field(default_factory=list)
+    codes: str = ""  # the code set the claim was judged against (CodeTables.label)
 
 
 def _applicability(compiled: CompiledRule, fact: dict[str, Any]) -> list[str]:

@@ -30,9 +30,10 @@ class Hit:
     rule_file: str = ""
     rule_version: str = ""
     related_claims: list[str] = field(default_factory=list)
+    code_set: str = ""  # the code tables the claim was judged against (CodeTables.label)
 
     def to_dict(self) -> dict[str, Any]:
-        """The DATA-CONTRACT screening-output object."""
+        """The DATA-CONTRACT screening-output object, plus the rule file's version and the code set."""
         return {
             "claim_id": self.claim_id,
             "rule_id": self.rule_id,
@@ -43,6 +44,7 @@ class Hit:
             "message": self.message,
             "evidence": self.evidence,
             "rule_version": self.rule_version,
+            "code_set": self.code_set,
         }
 
 

@@ -85,6 +85,7 @@ class Screener:
                 claim["claim_id"]
             )
         hits: list[tuple[tuple, Hit]] = []
+        code_set = self.reference.codes.label
         for key in sorted(by_profile):
             profile = self._profile(key)
             projected = profile.runtime.project(facts, by_profile[key])
@@ -100,6 +101,7 @@ class Screener:
                 earlier_ids = sorted(set(earlier_ids), key=lambda cid: by_id[cid]["seq"])
                 earlier = by_id[earlier_ids[-1]] if earlier_ids else None
                 hit = build_hit(compiled, fact, earlier, earlier_ids, profile.compiled.settings, self.pack)
+                hit.code_set = code_set
                 hits.append(((fact["seq"], compiled.order), hit))
         hits.sort(key=lambda item: item[0])
         return [hit for _, hit in hits]

@@ -9,12 +9,12 @@ import pytest
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
+from drgaudit.periods import PeriodError, parse_period
 from drgaudit.reports import charts
 from drgaudit.reports.config import load_settings
 from drgaudit.reports.errors import ReportError
 from drgaudit.reports.formatting import cn_date, growth, percent, points, wan_yuan, yuan
 from drgaudit.reports.masking import Masker
-from drgaudit.reports.periods import parse_period
 from drgaudit.reports.render import environment
 
 
@@ -62,7 +62,7 @@ def test_custom_period_and_bad_periods() -> None:
         (("2025", dt.date(2025, 1, 1), None), "give --period or --from/--to, not both"),
         ((None, dt.date(2025, 2, 1), dt.date(2025, 1, 1)), "--to 2025-01-01 is before --from 2025-02-01"),
     ):
-        with pytest.raises(ReportError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        with pytest.raises(PeriodError, match=message.replace("(", r"\(").replace(")", r"\)")):
             parse_period(*args)
 
 

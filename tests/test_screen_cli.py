@@ -25,6 +25,7 @@ HIT_FIELDS = [
     "message",
     "evidence",
     "rule_version",
+    "code_set",
 ]
 
 
@@ -196,10 +197,16 @@ def test_batch_screen_stores_hits_and_rerun_is_idempotent(demo_dir: Path, db_url
         result = runner.invoke(app, ["import", kind, str(demo_dir / f"{kind}.csv"), "--db", db_url])
         assert result.exit_code == 0, result.output
     batches = runner.invoke(app, ["batches", "--db", db_url])
-    assert [line.split()[:2] for line in batches.stdout.splitlines()] == [
+    assert [line.split()[:2] for line in batches.stdout.splitlines()[1:-1]] == [
         ["1", "hospitals"],
         ["2", "groups"],
         ["3", "claims"],
+    ]
+    listed = json.loads(runner.invoke(app, ["batches", "--format", "json", "--db", db_url]).stdout)
+    assert [(b["id"], b["kind"], b["file_name"]) for b in listed] == [
+        (1, "hospitals", "hospitals.csv"),
+        (2, "groups", "groups.csv"),
+        (3, "claims", "claims.csv"),
     ]
     first = runner.invoke(app, ["screen", "--batch", "3", "--db", db_url, "--output", "-"])
     assert first.exit_code == 0, first.output
@@ -220,9 +227,9 @@ def test_screen_unknown_batch(db_url: str) -> None:
 
 
 def test_import_codes_then_screen_uses_them(demo_dir: Path, db_url: str) -> None:
-    from drgaudit.engine.loader import bundled_rules_dir
+    from drgaudit.engine.codes import bundled_codes_dir
 
-    codes = bundled_rules_dir() / "codes"
+    codes = bundled_codes_dir()
     result = runner.invoke(app, ["import", "codes", str(codes), "--name", "subset", "--db", db_url])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("code set `subset` loaded [set 1]: diagnoses ")

@@ -25,6 +25,7 @@ from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.ingest import ImportReport, import_file
 from drgaudit.casebook.review import refresh_cases
 from drgaudit.casebook.screening import ScreenRunCreate, choose_codes, finish_run, start_run, store_hits
+from drgaudit.engine.codes import CodeTables
 from drgaudit.engine.explain import ClaimExplanation, explain_claim
 from drgaudit.engine.hits import Hit
 from drgaudit.engine.indicators import PeerRule, hospital_indicators, peer_rule
@@ -32,6 +33,7 @@ from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.parallel import ChunkResult, Partition, ScreenSetup, screen_tasks
 from drgaudit.errors import DrgauditError
+from drgaudit.services.codes import choose_codes_for
 
 
 @dataclass
@@ -143,8 +145,12 @@ def screen_batch(
     store: bool = True,
     progress: Progress | None = None,
     pack: RulePack | None = None,
+    codes: CodeTables | None = None,
 ) -> ScreenSummary:
-    """Screen one imported batch; write hits to `output` as JSONL and (if `store`) into the casebook."""
+    """Screen one imported batch; write hits to `output` as JSONL and (if `store`) into the casebook.
+
+    The code tables are `codes` if given (already chosen by the caller), else `choose_codes`.
+    """
     batch = queries.get_batch(session=session, batch_id=batch_id)
     if batch is None:
         raise DrgauditError(f"no import batch {batch_id} in the casebook (see `drgaudit batches`)")
@@ -152,7 +158,7 @@ def screen_batch(
         raise DrgauditError(f"batch {batch_id} is a {batch.kind} import, not claims")
     rules_dir = Path(rules_dir) if rules_dir else bundled_rules_dir()
     pack = pack or load_pack(rules_dir)
-    codes = choose_codes(session=session, codes_dir=codes_dir, rules_dir=rules_dir)
+    codes = codes or choose_codes(session=session, codes_dir=codes_dir, rules_dir=rules_dir)
     setup = ScreenSetup(
         rules_dir, codes, queries.load_hospitals(session=session), queries.load_groups(session=session)
     )
@@ -160,7 +166,7 @@ def screen_batch(
         session=session, batch_id=batch_id, hospitals=setup.hospitals, peers_by=peer_rule(pack)
     )
     total_claims = batch.rows_ok
-    summary = ScreenSummary(batch_id=batch_id, rules_version=pack.version, codes_source=codes.source)
+    summary = ScreenSummary(batch_id=batch_id, rules_version=pack.version, codes_source=codes.label)
     run = None
     if store:
         run = start_run(
@@ -247,10 +253,16 @@ def screen_files(
     output: IO[str] | None = None,
     progress: Progress | None = None,
     rejects_dir: Path | None = None,
+    db: str | None = None,
 ) -> ScreenSummary:
-    """Screen claim files with hospital and group files and no prior import (a scratch casebook is used)."""
+    """Screen claim files with hospital and group files and no prior import (a scratch casebook is used).
+
+    The code tables are chosen as for a stored batch: `codes_dir`, else the set loaded into the user's
+    casebook (`db`, or the default one, if it exists), else the bundled tables.
+    """
     rules_dir = Path(rules_dir) if rules_dir else bundled_rules_dir()
     pack = load_pack(rules_dir)  # a broken pack stops here, before anything is read
+    codes = choose_codes_for(codes_dir=codes_dir, rules_dir=rules_dir, db=db)
     with tempfile.TemporaryDirectory(prefix="drgaudit-screen-") as scratch:
         engine = make_engine(f"sqlite:///{Path(scratch) / 'scratch.sqlite'}")
         try:
@@ -263,11 +275,11 @@ def screen_files(
                             import_file(Path(path), kind=kind, session=session, rejects_path=rejects)
                         )
                 batches = [r.batch_id for r in reports if r.kind == "claims" and r.batch_id is not None]
-                summary = ScreenSummary(rules_version=pack.version)
+                summary = ScreenSummary(rules_version=pack.version, codes_source=codes.label)
                 for batch_id in batches:
                     part = screen_batch(
-                        session=session, batch_id=batch_id, rules_dir=rules_dir, codes_dir=codes_dir, workers=workers,
-                        output=output, store=False, progress=progress, pack=pack,
+                        session=session, batch_id=batch_id, rules_dir=rules_dir, workers=workers,
+                        output=output, store=False, progress=progress, pack=pack, codes=codes,
                     )  # fmt: skip
                     _merge(summary, part)
                 summary.imports = reports
@@ -293,15 +305,23 @@ def _merge(total: ScreenSummary, part: ScreenSummary) -> None:
 
 
 def explain_stored_claim(
-    *, session: Session, claim_id: str, rules_dir: Path | None = None, codes_dir: Path | str | None = None
+    *,
+    session: Session,
+    claim_id: str,
+    rules_dir: Path | None = None,
+    codes_dir: Path | str | None = None,
+    codes: CodeTables | None = None,
 ) -> ClaimExplanation:
-    """Explain a claim of the casebook against the rules, with the patient's other stored claims as context."""
+    """Explain a claim of the casebook against the rules, with the patient's other stored claims as context.
+
+    The code tables are `codes` if given, else `choose_codes` (as for screening).
+    """
     claim = queries.get_claim(session=session, claim_id=claim_id)
     if claim is None:
         raise DrgauditError(f"no claim {claim_id} in the casebook")
     rules_dir = Path(rules_dir) if rules_dir else bundled_rules_dir()
     pack = load_pack(rules_dir)
-    codes = choose_codes(session=session, codes_dir=codes_dir, rules_dir=rules_dir)
+    codes = codes or choose_codes(session=session, codes_dir=codes_dir, rules_dir=rules_dir)
     since = claim["admit_date"] - dt.timedelta(days=pack.lookback_days)
     history = [
         c
@@ -318,7 +338,9 @@ def explain_stored_claim(
         setup.indicators = batch_indicators(
             session=session, batch_id=batch_id, hospitals=setup.hospitals, peers_by=peer_rule(pack)
         )
-    return explain_claim(setup.screener(), claim_id, [claim], history)
+    explanation = explain_claim(setup.screener(), claim_id, [claim], history)
+    explanation.codes = codes.label
+    return explanation
 
 
 def explain_file_claim(
@@ -329,9 +351,11 @@ def explain_file_claim(
     groups: list[Path],
     rules_dir: Path | None = None,
     codes_dir: Path | str | None = None,
+    db: str | None = None,
 ) -> ClaimExplanation:
-    """Explain a claim of claim files (imported into a scratch casebook first)."""
+    """Explain a claim of claim files (imported into a scratch casebook first); code tables as `screen_files`."""
     load_pack(Path(rules_dir) if rules_dir else bundled_rules_dir())
+    codes = choose_codes_for(codes_dir=codes_dir, rules_dir=rules_dir, db=db)
     with tempfile.TemporaryDirectory(prefix="drgaudit-explain-") as scratch:
         engine = make_engine(f"sqlite:///{Path(scratch) / 'scratch.sqlite'}")
         try:
@@ -345,7 +369,7 @@ def explain_file_claim(
                             rejects_path=Path(scratch) / f"{kind}.rejects.csv",
                         )
                 return explain_stored_claim(
-                    session=session, claim_id=claim_id, rules_dir=rules_dir, codes_dir=codes_dir
+                    session=session, claim_id=claim_id, rules_dir=rules_dir, codes=codes
                 )
         finally:
             engine.dispose()

@@ -10,3 +10,14 @@ OPEN_STATUSES = ("new", "triaged", "scheduled", "appealed")
 # claim (split hospitalisation), refer for investigation.
 DECISION_KINDS = ("standard", "special", "deduct", "merge", "refer")
 ASSIST_RESULTS = ("confirmed", "partly_confirmed", "not_confirmed")
+
+# Roles of an account and the kind of scope each needs (None: none).
+ROLE_SCOPES: dict[str, str | None] = {
+    "admin": None,
+    "auditor": "region",
+    "secretary": "region",
+    "expert": "region",
+    "hospital": "hospital",
+    "insured_region": "insured",
+    "viewer": "region",
+}

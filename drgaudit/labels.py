@@ -313,6 +313,15 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
         "not_confirmed": "未查实",
         "partly_confirmed": "部分查实",
     },
+    "role": {
+        "admin": "系统管理员",
+        "auditor": "规则与审核员",
+        "secretary": "会议秘书",
+        "expert": "评审专家",
+        "hospital": "定点医疗机构",
+        "insured_region": "参保地经办",
+        "viewer": "只读用户",
+    },
     "bool": {"True": "是", "False": "否", "true": "是", "false": "否"},
 }
 VALUE_LABELS["case.severity"] = VALUE_LABELS["severity"]

@@ -9,7 +9,7 @@ import typer
 from drgaudit.casebook.states import ASSIST_RESULTS
 from drgaudit.cli.options import DbOption
 from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit
-from drgaudit.cli.reviewopts import UserOption, VersionOption, casebook, parse_date
+from drgaudit.cli.reviewopts import UserOption, VersionOption, casebook, parse_date, principal
 
 app = typer.Typer(
     help="Cross-region investigation requests (协查): request, respond, list.", no_args_is_help=True
@@ -33,13 +33,13 @@ def request(
         drgaudit assist request JS0000000123 --question "请核实该患者住院期间是否在院（疑似挂床）" --due 2026-12-31
     """
     due_date = parse_date(due, "--due")
-    from drgaudit.casebook import assist
-    from drgaudit.casebook.reviewconfig import actor_name
+    from drgaudit.services import assist as assist_service
 
     with casebook(db) as session:
-        r = assist.request_assist(
-            session=session, claim_id=claim_id, question=question, actor=actor_name(user), due_date=due_date
-        )
+        r = assist_service.ask(
+            session=session, principal=principal(session, user), claim_id=claim_id, question=question,
+            due_date=due_date,
+        )  # fmt: skip
         typer.echo(
             f"request {r.id} opened: {r.insured_region} asks {r.treatment_region} about {r.claim_id} ({r.hospital_id})"
         )
@@ -62,13 +62,12 @@ def respond(
 
         drgaudit assist respond 3 --result confirmed --answer "经现场核查，患者住院期间多日不在院，已追回费用"
     """
-    from drgaudit.casebook import assist
-    from drgaudit.casebook.reviewconfig import actor_name
+    from drgaudit.services import assist as assist_service
 
     with casebook(db) as session:
-        r = assist.respond_assist(
-            session=session, request_id=request_id, answer=answer, result=result, actor=actor_name(user),
-            expected_version=expect_version,
+        r = assist_service.answer(
+            session=session, principal=principal(session, user), request_id=request_id, answer=answer,
+            result=result, expected_version=expect_version,
         )  # fmt: skip
         typer.echo(f"request {r.id} closed: {r.result}, answered by {r.answered_by}")
 

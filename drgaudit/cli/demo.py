@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -77,6 +78,17 @@ def demo(
                 workers=workers,
             )
     _print(result)
+    _print_service(db)
+
+
+def _print_service(db: str | None) -> None:
+    """How to open the demo casebook in the review service: the first administrator, then the server."""
+    where = f" --db {shlex.quote(db)}" if db else ""
+    typer.echo(
+        "review service: create the first administrator (you choose the password), then start the server"
+    )
+    typer.echo(f"  drgaudit users add admin --role admin{where}")
+    typer.echo(f"  drgaudit serve{where}    # then sign in at http://127.0.0.1:8000/")
 
 
 def _print(result: DemoResult) -> None:

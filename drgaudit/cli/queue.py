@@ -16,6 +16,7 @@ from drgaudit.cli.reviewopts import (
     casebook,
     money,
     parse_date,
+    principal,
     rule_pack,
 )
 from drgaudit.i18n import _, ngettext
@@ -218,7 +219,7 @@ def show(case_ref: CaseArg, fmt: FormatOption = OutputFormat.table, db: DbOption
             }
             for a in appeals
         ],
-        "log": [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action} for e in log],
+        "log": [{"seq": e.seq, "at": e.at, "actor": auditlog.who(e), "action": e.action} for e in log],
     }
     document["rows"] = document["hits"]
 
@@ -264,7 +265,7 @@ def show(case_ref: CaseArg, fmt: FormatOption = OutputFormat.table, db: DbOption
             echo(f"appeal by {a.filed_by} against round {rounds.get(a.decision_id, '?')}: {a.reason}")
         echo("log:")
         for entry in log:
-            echo(f"  #{entry.seq} {entry.at[:19].replace('T', ' ')} {entry.actor} {entry.action}")
+            echo(f"  #{entry.seq} {entry.at[:19].replace('T', ' ')} {auditlog.who(entry)} {entry.action}")
 
     emit_document(document, fmt, table=table)
 
@@ -289,17 +290,16 @@ def assign(
     due_date = parse_date(due, "--due")
     if expect_version is not None and len(cases) > 1:
         raise typer.BadParameter("--expect-version goes with one case", param_hint="--expect-version")
-    from drgaudit.casebook import review
-    from drgaudit.casebook.reviewconfig import actor_name
+    from drgaudit.services import cases as case_service
 
-    actor = actor_name(user)
     with casebook(db) as session:
+        who = principal(session, user)
         for ref in cases:
-            case = review.assign_case(
+            case = case_service.assign(
                 session=session,
+                principal=who,
                 ref=ref,
                 assignee=to,
-                actor=actor,
                 due_date=due_date,
                 expected_version=expect_version,
             )
@@ -355,15 +355,15 @@ def decide(
     """
     items = [_item(text) for text in item or []]
     from drgaudit.casebook import review
-    from drgaudit.casebook.reviewconfig import actor_name
+    from drgaudit.services import cases as case_service
 
     request = review.DecisionRequest(
         kind=kind, reason=reason, amount=amount, items=items or None, merged_with=merge_with
     )
     with casebook(db) as session:
-        outcome = review.decide_case(
-            session=session, ref=case_ref, request=request, actor=actor_name(user), pack=rule_pack(rules),
-            expected_version=expect_version, quota_override=override_quota,
+        outcome = case_service.decide(
+            session=session, principal=principal(session, user), ref=case_ref, request=request,
+            pack=rule_pack(rules), expected_version=expect_version, quota_override=override_quota,
         )  # fmt: skip
         d, case = outcome.decision, outcome.case
         extra = f" with {d.merged_with}" if d.merged_with else ""
@@ -401,14 +401,14 @@ def appeal(
         drgaudit queue appeal 12 --reason "补充提供了重症监护记录" --user 医院医保办
     """
     from drgaudit.casebook import review
-    from drgaudit.casebook.reviewconfig import actor_name
+    from drgaudit.services import cases as case_service
 
     with casebook(db) as session:
-        filed = review.appeal_case(
+        filed = case_service.appeal(
             session=session,
+            principal=principal(session, user),
             ref=case_ref,
             reason=reason,
-            actor=actor_name(user),
             expected_version=expect_version,
         )
         case = review.get_case(session=session, ref=filed.case_id)

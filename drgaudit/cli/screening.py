@@ -12,6 +12,7 @@ import typer
 
 from drgaudit.cli.options import CodesOption, DbOption, RulesOption, reported
 from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit
+from drgaudit.cli.reviewopts import UserOption
 from drgaudit.i18n import _, ngettext
 
 if TYPE_CHECKING:
@@ -169,6 +170,7 @@ def screen(
             "--workers", "-j", metavar="N", min=1, help="Worker processes (partitioned by patient)."
         ),
     ] = 1,
+    user: UserOption = None,
     db: DbOption = None,
 ) -> None:
     """Screen claims against the rules and write the hits as JSONL (one object per hit).
@@ -210,10 +212,14 @@ def screen(
                 from sqlmodel import Session
 
                 from drgaudit.casebook.db import make_engine
+                from drgaudit.services.accounts import cli_actor
 
                 session = stack.enter_context(Session(make_engine(db)))
+                # Storing hits refreshes the review queue: an auditor's job on a shared casebook.
+                actor = cli_actor(session=session, user=user, action="screen.run")
                 summary = screen_batch(
                     session=session,
+                    actor=actor,
                     batch_id=batch,
                     rules_dir=rules,
                     codes_dir=codes,

@@ -5,22 +5,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from drgaudit import labels
 from drgaudit.engine.compiler import CompiledRule
 from drgaudit.engine.evaluate import Env
+from drgaudit.engine.expr import Ref, walk
 from drgaudit.engine.facts import patient_facts
 from drgaudit.engine.hits import Hit, condition_trace, display
 from drgaudit.engine.rule import Rule
 from drgaudit.engine.screen import Screener
-from drgaudit.engine.vocabulary import FACTS
+from drgaudit.engine.vocabulary import FACTS, PARAMS, REGION, param_labels
+from drgaudit.i18n import _
 
 
 @dataclass
 class ConditionValue:
-    """One condition of a rule, evaluated on a claim (and an earlier claim for a pair rule)."""
+    """One condition of a rule, evaluated on a claim (and an earlier claim for a pair rule), with the
+    facts it read and the thresholds (rule parameters, region settings) it compared them with."""
 
     kind: str  # when | unless
     source: str
     value: bool
+    reads: dict[str, Any] = field(default_factory=dict)
+    thresholds: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -118,7 +124,10 @@ def explain_claim(
             when, seen = condition_trace(rule.when, env, "when")
             unless, seen_unless = condition_trace(rule.unless, env, "unless")
             seen.update(seen_unless)
-            conditions = [ConditionValue(c["kind"], c["condition"], c["value"]) for c in when + unless]
+            conditions = [
+                ConditionValue(c["kind"], c["condition"], c["value"], *_operands(expr, seen, env))
+                for c, expr in zip(when + unless, (*rule.when, *rule.unless), strict=True)
+            ]
             explanation = RuleExplanation(
                 rule,
                 rule.id in hits_by_rule,
@@ -152,31 +161,88 @@ def explain_claim(
     return result
 
 
+def _operands(expr: Any, seen: dict[str, Any], env: Env) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The facts one condition read (with their values) and the thresholds it used."""
+    reads: dict[str, Any] = {}
+    thresholds: dict[str, Any] = {}
+    for node in walk(expr.root):
+        if not isinstance(node, Ref):
+            continue
+        if node.path[0] == PARAMS and len(node.path) == 2 and node.path[1] in env.params:
+            thresholds[node.dotted] = display(env.params[node.path[1]])
+        elif node.path[0] == REGION and len(node.path) == 2:
+            thresholds[node.dotted] = display(env.settings.get(node.path[1]))
+        elif node.dotted in seen:
+            reads[node.dotted] = seen[node.dotted]
+    return reads, thresholds
+
+
 def _money(value: Any) -> str:
-    return f"{value:,.2f}" if isinstance(value, (int, float)) else "unknown"
+    return f"{value:,.2f}" if isinstance(value, (int, float)) else "—"
+
+
+def _shown(name: str, value: Any) -> str:
+    if value is None:
+        return "—"
+    if name in labels.VALUE_LABELS or isinstance(value, bool):
+        return labels.value_label(name, value)
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value) or "—"
+    return str(value)
+
+
+def operand_lines(condition: ConditionValue, extra: dict[str, str], indent: str) -> list[str]:
+    """The facts a condition read and the thresholds beside them, with their Chinese names."""
+    parts = [f"{labels.label(k, extra)} = {_shown(k, v)}" for k, v in condition.reads.items()]
+    limits = [f"{labels.label(k, extra)} = {_shown(k, v)}" for k, v in condition.thresholds.items()]
+    if limits:
+        parts.append(_("threshold") + " " + "，".join(limits))
+    return [f"{indent}{'；'.join(parts)}"] if parts else []
 
 
 def _payment_line(facts: dict[str, Any]) -> str:
     """Total cost, the payment estimate and how it was reached, the group standard and the cost ratio."""
-    line = f"total cost {_money(facts.get('total_cost'))}; payment estimate {_money(facts.get('payment_estimate'))} ({facts.get('payment_kind')})"
+    line = (
+        f"{labels.label('total_cost')} {_money(facts.get('total_cost'))}；"
+        f"{labels.label('payment_estimate')} {_money(facts.get('payment_estimate'))}"
+        f"（{labels.value_label('payment_kind', facts.get('payment_kind'))}）"
+    )
     if facts.get("case_payment") is not None:
-        line += f"; group standard {_money(facts['case_payment'])}"
+        line += f"；{labels.label('case_payment')} {_money(facts['case_payment'])}"
     if facts.get("cost_ratio") is not None:
-        line += f"; cost ratio {facts['cost_ratio']:.2f} (low ≤ {facts['low_ratio_limit']}, high ≥ {facts['high_ratio_limit']}, extreme > {facts['extreme_ratio_limit']})"
+        limits = "，".join(
+            f"{labels.label(k)} {facts.get(k)}"
+            for k in ("low_ratio_limit", "high_ratio_limit", "extreme_ratio_limit")
+        )
+        line += f"；{labels.label('cost_ratio')} {facts['cost_ratio']:.2f}（{limits}）"
     return line
 
 
-def render_explanation(explanation: ClaimExplanation) -> list[str]:
-    """The explanation as text lines: every rule, fired or not, with each condition's value."""
+def render_explanation(
+    explanation: ClaimExplanation, settings_labels: dict[str, str] | None = None
+) -> list[str]:
+    """The explanation as text lines: every rule, fired or not, with each condition's value and the facts
+    and thresholds it compared, named in Chinese (drgaudit.labels)."""
     facts = explanation.facts
+
+    def named(name: str) -> str:
+        return f"{labels.label(name)} {_shown(name, facts.get(name))}"
+
     lines = [
-        f"claim {explanation.claim_id}: patient {facts.get('patient_id')}, hospital {facts.get('hospital_id')}, "
-        f"treatment region {explanation.region} (rule profile: {explanation.profile}), "
-        f"{facts.get('admit_date')} – {facts.get('discharge_date')}, {facts.get('payment_scheme')} {facts.get('group_code') or ''}".rstrip()
+        _("claim {claim}").format(claim=explanation.claim_id)
+        + ": "
+        + "，".join(named(n) for n in ("patient_id", "hospital_id", "insured_region", "treatment_region"))
+        + "（"
+        + _("rule profile {profile}").format(profile=explanation.profile)
+        + "），"
+        + f"{named('admit_date')} – {facts.get('discharge_date')}，"
+        + f"{labels.value_label('payment_scheme', facts.get('payment_scheme'))} {facts.get('group_code') or ''}".rstrip()
     ]
+    if explanation.codes:
+        lines.append(_("code tables: {source}").format(source=explanation.codes))
     lines.append(_payment_line(facts))
     fired = sum(r.fired for r in explanation.rules)
-    lines.append(f"{fired} of {len(explanation.rules)} rules fired")
+    lines.append(_("{fired} of {total} rules fired").format(fired=fired, total=len(explanation.rules)))
     for rule in explanation.rules:
         if rule.fired:
             status = "HIT "
@@ -184,21 +250,22 @@ def render_explanation(explanation: ClaimExplanation) -> list[str]:
             status = "n/a "
         else:
             status = "no  "
+        extra = {**(settings_labels or {}), **param_labels(rule.rule)}
         lines.append("")
         lines.append(
-            f"{status} {rule.rule_id}  {rule.rule.title}  [{rule.rule.action}, {rule.rule.severity}]"
+            f"{status} {rule.rule_id}  {rule.rule.title}  "
+            f"[{labels.value_label('action', rule.rule.action)}，{labels.value_label('severity', rule.rule.severity)}]"
         )
         for reason in rule.not_applicable:
-            lines.append(f"      not applicable: {reason}")
+            lines.append("      " + _("not applicable: {reason}").format(reason=reason))
         if rule.earlier_id:
-            lines.append(f"      earlier claim: {rule.earlier_id}")
+            lines.append("      " + _("earlier claim: {claim}").format(claim=rule.earlier_id))
         for condition in rule.conditions:
             lines.append(
                 f"      {condition.kind:<6} {'true ' if condition.value else 'false'}  {condition.source}"
             )
-        if rule.values:
-            lines.append("      values: " + ", ".join(f"{k}={v}" for k, v in rule.values.items()))
+            lines.extend(operand_lines(condition, extra, " " * 20))
         if rule.hit is not None:
-            lines.append(f"      message: {rule.hit.message}")
-            lines.append(f"      amount at risk: {rule.hit.amount_at_risk:,.2f}")
+            lines.append(f"      {labels.label('message')}: {rule.hit.message}")
+            lines.append(f"      {labels.label('amount_at_risk')}: {rule.hit.amount_at_risk:,.2f}")
     return lines

@@ -121,9 +121,8 @@ def test(
         failed += not ok
         where = f"{item.example.position.path}:{item.example.position.line}"
         expect = _("hit") if item.example.expect == "hit" else _("miss")
-        typer.echo(
-            f"{_('PASS') if ok else _('FAIL')} {item.rule.id} {expect:<4} {item.example.name}  ({where})"
-        )
+        verdict = _("PASS") if ok else _("FAIL")
+        typer.echo(f"{verdict} {item.rule.id} {expect:<4} {item.example.name}  ({where})")
         if not ok or verbose:
             for line in describe(item):
                 typer.echo(line)

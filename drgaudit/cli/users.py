@@ -143,7 +143,9 @@ def _format(value: str) -> str:
 
 @app.command("list")
 def list_(
-    role: Annotated[str | None, typer.Option("--role", help="Only accounts holding this role.")] = None,
+    role: Annotated[
+        str | None, typer.Option("--role", metavar="ROLE", help="Only accounts holding this role.")
+    ] = None,
     fmt: Annotated[
         str, typer.Option("--format", "-f", metavar="table|json|csv", callback=_format, help="Output form.")
     ] = "table",

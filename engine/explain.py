@@ -196,7 +196,7 @@ def operand_lines(condition: ConditionValue, extra: dict[str, str], indent: str)
     parts = [f"{labels.label(k, extra)} = {_shown(k, v)}" for k, v in condition.reads.items()]
     limits = [f"{labels.label(k, extra)} = {_shown(k, v)}" for k, v in condition.thresholds.items()]
     if limits:
-        parts.append(_("threshold") + " " + "，".join(limits))
+        parts.append(labels.label("thresholds") + " " + "，".join(limits))
     return [f"{indent}{'；'.join(parts)}"] if parts else []
 
 

@@ -66,6 +66,12 @@ class RegionConfig:
     path: str
     setting_positions: dict[str, Position] = field(default_factory=dict)
 
+    @property
+    def has_own_rules(self) -> bool:
+        """Whether the file changes anything for screening (settings or rule overrides); a file that only
+        names its region (`region:` and `name:`) shares the national rule profile."""
+        return bool(self.settings or self.overrides)
+
     def merged_over(self, national: RegionConfig) -> RegionConfig:
         """This region's settings laid over the national defaults."""
         settings = dict(national.settings)

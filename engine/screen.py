@@ -52,7 +52,7 @@ class Screener:
         self.statuses = statuses
         self._profiles: dict[str, Profile] = {}
         self.windows: set[int] = set()
-        for key in ["national", *sorted(pack.regions)]:
+        for key in pack.profile_keys():
             self._profile(key)
 
     def _profile(self, key: str) -> Profile:

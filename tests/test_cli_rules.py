@@ -83,12 +83,12 @@ def test_rules_test_fails_on_a_wrong_expectation_and_says_which_condition(rules:
         "FAIL LOS-001 hit  住院59天  (rules/long_stay.yaml:25)",
         "  expected: hit    actual: no hit",
         "  ✗ when   false  los_days >= params.max_los_days",
-        "  values: los_days=59",
+        "                 住院天数 = 59；阈值 超长住院天数标准 = 60",
         "FAIL LOS-001 miss 住院65天  (rules/long_stay.yaml:22)",
         "  expected: no hit    actual: hit",
         "  • when   true   los_days >= params.max_los_days",
+        "                 住院天数 = 65；阈值 超长住院天数标准 = 60",
         "  every `when` condition held and no `unless` condition did",
-        "  values: los_days=65",
         "2 examples: 0 passed, 2 failed",
     ]
 

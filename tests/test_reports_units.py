@@ -150,17 +150,32 @@ def test_region_names_from_the_rule_pack_and_the_settings(tmp_path: Path) -> Non
     from drgaudit.reports.labels import Vocabulary
 
     path = tmp_path / "names.yaml"
-    path.write_text('region_names: {"510300": 自贡市, "510100": 别名}\n', encoding="utf-8")
+    path.write_text('region_names: {"510600": 德阳市, "510100": 别名}\n', encoding="utf-8")
     words = Vocabulary.load(None, load_settings(path).get("region_names"))
-    assert (words.region("510300"), words.region("510100"), words.region("519999")) == (
-        "自贡市",
+    assert (words.region("510600"), words.region("510100"), words.region("519999")) == (
+        "德阳市",
         "成都市（示例）",
         "519999",
     )
+    # A region file that only names its region (rules/regions/510300.yaml) names it too.
+    assert words.region("510300") == "自贡市（示例）"
     assert (
-        words.issuer(["510300"], "医疗保障局") == "自贡市医疗保障局"
-        and words.issuer(["510300", "510100"], "医疗保障局") == "医疗保障局"
+        words.issuer(["510600"], "医疗保障局") == "德阳市医疗保障局"
+        and words.issuer(["510600", "510100"], "医疗保障局") == "医疗保障局"
     )
     path.write_text("region_names: [510300]\n", encoding="utf-8")
     with pytest.raises(ReportError, match="`region_names` must map codes to names"):
         load_settings(path)
+
+
+def test_box_plot_axis_scales_to_the_data() -> None:
+    tight = charts.BoxStats("FR13", q1=0.95, median=1.0, q3=1.05, low=0.82, high=1.27, reference=1.0)
+    svg = str(charts.box_plot([tight], title="分布", axis_label="倍数"))
+    assert 'data-start="0.8" data-end="1.3"' in svg  # not 0 … 2: the boxes use the width
+    wide = charts.BoxStats(
+        "BR21", q1=0.9, median=1.1, q3=1.4, low=0.5, high=2.0, outliers=[31.0], reference=1.0
+    )
+    svg = str(charts.box_plot([tight, wide], title="分布", axis_label="倍数"))
+    assert 'data-start="0" data-end="40"' in svg  # the far outlier fits: no fixed cap on the axis
+    assert svg.count('class="outlier"') == 1 and 'class="outlier beyond"' not in svg
+    assert charts.axis_range([]) == (0.0, 1.0, 0.2)

@@ -48,7 +48,10 @@ def test_bundled_pack_is_clean() -> None:
         "FREQ-001",
         "COACH-001",
     }
-    assert set(pack.regions) == {"510100", "510700", "511300"}
+    assert set(pack.regions) == {"510100", "510700", "511300", "510300"}
+    # 510300's file only names the region: it screens with the national profile.
+    assert pack.profile_keys() == ["national", "510100", "510700", "511300"]
+    assert pack.profile_key("510300") == "national" and pack.region("510300").name == "自贡市（示例）"
     assert len(pack.version) == 16
 
 

@@ -162,16 +162,17 @@ def test_explain_from_files_shows_every_rule(three_files: Path, demo_dir: Path) 
     )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"claim {claim_id}: patient ")
+    assert lines[0].startswith(f"claim {claim_id}: 人员编号 P")
+    assert lines[1].startswith("code tables: CHS-DRG 1.1 (bundled) (")
     assert re.fullmatch(
-        r"total cost [\d,]+\.\d\d; payment estimate [\d,]+\.\d\d \(\w+\); group standard [\d,]+\.\d\d; "
-        r"cost ratio \d+\.\d\d \(low ≤ 0\.3, high ≥ (3\.0|2\.5), extreme > 5\.0\)",
-        lines[1],
-    ), lines[1]
+        r"医疗费总额 [\d,]+\.\d\d；按就医地规则测算的支付金额 [\d,]+\.\d\d（\w+）；按就医地规则的病组支付标准 [\d,]+\.\d\d；"
+        r"费用倍率 \d+\.\d\d（就医地低倍率判定倍数 0\.3，就医地高倍率判定倍数 (3\.0|2\.5)，就医地极端费用判定倍数 5\.0）",
+        lines[2],
+    ), lines[2]
     assert any(line.startswith("HIT  SPLIT-001  出院后短期内同院同类疾病再入院") for line in lines)
     assert "      when   true   earlier.hospital_id == hospital_id" in lines
     assert any(line.startswith("no   OUT-HIGH-001") for line in lines)
-    assert any(line.startswith("      message: 参保人") for line in lines)
+    assert any(line.startswith("      说明: 参保人") for line in lines)
 
 
 def test_explain_unknown_claim(three_files: Path) -> None:

@@ -59,7 +59,9 @@ def check(directory: RulesDir = None) -> None:
             rules=ngettext("{n} rule", "{n} rules", len(pack.rules)).format(n=len(pack.rules)),
             active=active,
             lists=ngettext("{n} list", "{n} lists", len(pack.lists)).format(n=len(pack.lists)),
-            regions=ngettext("{n} region", "{n} regions", len(pack.regions)).format(n=len(pack.regions)),
+            regions=ngettext("{n} region", "{n} regions", len(pack.profile_keys()) - 1).format(
+                n=len(pack.profile_keys()) - 1
+            ),
             warnings=ngettext("{n} warning", "{n} warnings", len(result.warnings)).format(
                 n=len(result.warnings)
             ),

@@ -141,13 +141,20 @@ def test(
 
 @app.command("facts")
 def facts() -> None:
-    """List every field a rule condition can use, with its type and Chinese name.
+    """List every field a rule condition can use, with its type and Chinese name, then every function.
+
+    Both lists come from the engine's declarations (engine/vocabulary.py, engine/functions.py).
 
     Example:  drgaudit rules facts
     """
+    from drgaudit.engine.functions import reference_lines
     from drgaudit.engine.vocabulary import FACTS
 
     for fact in FACTS.values():
         note = f" — {fact.note}" if fact.note else ""
         missing = " (may be missing)" if fact.optional else ""
         typer.echo(f"{fact.name:<42} {fact.type:<7} {fact.label}{note}{missing}")
+    typer.echo("")
+    typer.echo("functions:")
+    for line in reference_lines():
+        typer.echo(line)

@@ -18,6 +18,20 @@ from drgaudit.i18n import _, ngettext
 if TYPE_CHECKING:
     from drgaudit.services.screening import ScreenSummary
 
+# Screening's own --rules: without it each region screens with its active version in the casebook.
+ScreenRulesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rules",
+        metavar="DIR",
+        help="Rules directory. Default: each region's active version in the casebook (`drgaudit rules versions`), "
+        "else the bundled rule pack.",
+        file_okay=False,
+        exists=True,
+        show_default=False,
+    ),
+]
+
 
 def _progress_bar(stack: ExitStack, label: str):
     """A Rich progress bar on stderr when it is a terminal; None otherwise (pipes, tests, CI)."""
@@ -79,6 +93,37 @@ def print_summary(summary: ScreenSummary) -> None:
     )
     for family, count in sorted(summary.by_family.items(), key=lambda kv: (-kv[1], kv[0])):
         echo(f"  {family:<24} {count}")
+    if summary.dry_run:
+        stored, review = summary.stored, summary.review_cases
+        echo(
+            _(
+                "dry run, nothing stored: storing batch {batch} would give {new} new, {unchanged} unchanged, "
+                "{removed} removed hits"
+            ).format(
+                batch=summary.batch_id,
+                new=stored.get("new", 0),
+                unchanged=stored.get("unchanged", 0),
+                removed=stored.get("removed", 0),
+            )
+        )
+        echo(
+            _(
+                "review queue would get: {created} new cases, {refreshed} refreshed, {reopened} reopened, "
+                "{withdrawn} withdrawn, {unchanged} unchanged"
+            ).format(
+                **{
+                    k: review.get(k, 0)
+                    for k in ("created", "refreshed", "reopened", "withdrawn", "unchanged")
+                }
+            )
+        )
+        return
+    for version, count in sorted(summary.shadow.items()):
+        echo(
+            _("shadow version {version}: {count} hits stored apart (not queued)").format(
+                version=version, count=count
+            )
+        )
     if summary.run_id is not None:
         stored = summary.stored
         echo(
@@ -149,7 +194,7 @@ def screen(
             show_default=False,
         ),
     ] = None,
-    rules: RulesOption = None,
+    rules: ScreenRulesOption = None,
     codes: CodesOption = None,
     output_format: Annotated[
         str, typer.Option("--format", metavar="jsonl", help="Output format of the hits (jsonl).")
@@ -170,6 +215,13 @@ def screen(
             "--workers", "-j", metavar="N", min=1, help="Worker processes (partitioned by patient)."
         ),
     ] = 1,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Store nothing, queue nothing; with --batch, say what storing would change (hits, review cases).",
+        ),
+    ] = False,
     user: UserOption = None,
     db: DbOption = None,
 ) -> None:
@@ -185,6 +237,8 @@ def screen(
         drgaudit screen claims.csv --hospitals hospitals.csv --groups groups.csv --format jsonl --output -
 
         drgaudit screen --batch 3 --workers 4 --output hits.jsonl
+
+        drgaudit screen --batch 3 --rules my-rules/ --dry-run
     """
     if output_format != "jsonl":
         raise typer.BadParameter("only jsonl is supported", param_hint="--format")
@@ -226,6 +280,7 @@ def screen(
                     workers=workers,
                     output=out,
                     progress=progress,
+                    dry_run=dry_run,
                 )
         if out is not None:
             out.flush()

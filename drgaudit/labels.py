@@ -83,6 +83,12 @@ GROUP_LABELS: dict[str, str] = {
 FACT_LABELS: dict[str, str] = {
     "los_days": "住院天数",
     "is_cross_region": "是否省内异地就医",
+    "is_cross_province": "是否跨省异地就医",
+    "region_relation": "参保地与就医地关系",
+    "case_cost": "病例费用（含院外购药）",
+    "high_ratio_tier": "高倍率判定所用的权重分档",
+    "is_basic_disease_group": "是否基层病种",
+    "payment_placeholder": "支付测算是否使用全国默认占位费率",
     "dx_category": "主要诊断类目",
     "adrg": "核心病组",
     "group_severity": "病组严重程度位",
@@ -132,7 +138,13 @@ FACT_LABELS: dict[str, str] = {
 # What a derived fact means, where its label alone does not say it (`drgaudit rules facts`).
 FACT_NOTES: dict[str, str] = {
     "los_days": "出院日期减入院日期，当日出入院计1天",
-    "is_cross_region": "参保地与就医地不同",
+    "is_cross_region": "参保地与就医地不同、同省（编码前两位相同）",
+    "is_cross_province": "参保地与就医地不在同一省（编码前两位不同）",
+    "region_relation": "local 本地、cross_region 省内异地、cross_province 跨省异地",
+    "case_cost": "医疗费总额 + 院外购药；费用倍率与支付测算用它",
+    "high_ratio_tier": "就医地按病组权重分档设定 DRG 高倍率时，本病例所在的档，如 1<权重≤2：2倍",
+    "is_basic_disease_group": "病组在就医地 basic_disease_groups 中：各级医院同价，不乘医院等级系数",
+    "payment_placeholder": "就医地没有参数文件、规则包允许按全国默认值测算时为真",
     "dx_category": "主要诊断编码前3位，如 I21",
     "adrg": "病组编码前3位（DRG/DIP 入组时）",
     "group_severity": "病组编码末位：1伴严重并发症，3伴一般并发症，5不伴，9不区分",
@@ -141,13 +153,13 @@ FACT_NOTES: dict[str, str] = {
     "cc_codes": "按编码表与主要诊断排除表判定",
     "self_share": "(个人自费+院外购药)/医疗费总额",
     "lab_exam_share": "(化验费+检查费)/医疗费总额",
-    "cost_ratio": "医疗费总额/病组次均费用",
+    "cost_ratio": "(医疗费总额 + 院外购药)/病组次均费用",
     "los_ratio": "住院天数/病组平均住院日",
     "case_payment": "权重×费率×等级系数（异地再乘调节系数）",
     "payment_estimate": "含高低倍率、按床日、未入组等特殊支付，见 regions/national.yaml",
     "payment_kind": "standard 正常、high_ratio 高倍率、low_ratio 低倍率、extreme 极端费用、per_diem 按床日、"
     "ungroupable 未入组/歧义组、fee_for_service 按项目、unknown 无法测算",
-    "high_ratio_limit": "DRG 取 drg_high_ratio，DIP 取 dip_high_ratio",
+    "high_ratio_limit": "DRG 取 drg_high_ratio（可按病组权重分档），DIP 取 dip_high_ratio",
     "low_ratio_limit": "DRG 取 drg_low_ratio，DIP 取 dip_low_ratio",
     "extreme_ratio_limit": "DRG 取 drg_extreme_ratio，DIP 取 dip_extreme_ratio",
     "group_type": "DRG 核心病组第2位：A–J 外科手术 surgical，K–Q 非手术室操作 procedure，R–Z 内科 medical",
@@ -237,6 +249,11 @@ SETTING_LABELS: dict[str, str] = {
     "region.review_due_days": "案件办结期限（天）",
     "region.special_review_quota_drg": "DRG 特例单议病例数上限比例",
     "region.special_review_quota_dip": "DIP 特例单议病例数上限比例",
+    "region.special_review_quota_period": "特例单议比例的计算周期",
+    "region.basic_disease_groups": "基层病种",
+    "region.cross_province_payment": "跨省异地病例测算方式",
+    "region.cross_province_coefficient": "跨省异地病例调节系数",
+    "region.pack_promotion_approvers": "规则包上线须确认人数",
 }
 
 LABELS: dict[str, str] = {
@@ -275,6 +292,7 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
         "unknown": "无法测算",
     },
     "group_type": {"surgical": "外科手术", "procedure": "非手术室操作", "medical": "内科"},
+    "region_relation": {"local": "本地", "cross_region": "省内异地", "cross_province": "跨省异地"},
     "family": {
         "split_hospitalization": "分解住院",
         "upcoding": "高编高套",
@@ -288,7 +306,13 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
     },
     "action": {"note": "提示", "hold": "暂缓支付", "deduct": "扣减", "special_review": "特例单议"},
     "severity": {"info": "提示", "low": "低", "medium": "中", "high": "高", "critical": "严重"},
-    "scope": {"cross_region": "省内异地", "local": "本地", "all": "全部"},
+    "scope": {
+        "cross_region": "省内异地",
+        "local": "本地",
+        "all": "全部",
+        "cross_province": "跨省异地",
+        "nonlocal": "异地（省内及跨省）",
+    },
     "status": {"draft": "草稿", "active": "生效", "retired": "停用"},
     "batch.kind": {"claims": "结算清单", "hospitals": "医疗机构", "groups": "病组表"},
     "case.status": {

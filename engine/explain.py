@@ -197,19 +197,40 @@ def operand_lines(condition: ConditionValue, extra: dict[str, str], indent: str)
 
 def _payment_line(facts: dict[str, Any]) -> str:
     """Total cost, the payment estimate and how it was reached, the group standard and the cost ratio."""
-    line = (
-        f"{labels.label('total_cost')} {_money(facts.get('total_cost'))}；"
-        f"{labels.label('payment_estimate')} {_money(facts.get('payment_estimate'))}"
-        f"（{labels.value_label('payment_kind', facts.get('payment_kind'))}）"
+    L, V = labels.label, labels.value_label
+    line = f"{L('total_cost')} {_money(facts.get('total_cost'))}"
+    if facts.get("outside_purchase"):
+        line += (
+            f" + {L('outside_purchase')} {_money(facts['outside_purchase'])}"
+            f" = {L('case_cost')} {_money(facts.get('case_cost'))}"
+        )
+    line += (
+        f"；{L('payment_estimate')} {_money(facts.get('payment_estimate'))}"
+        f"（{V('payment_kind', facts.get('payment_kind'))}）"
     )
     if facts.get("case_payment") is not None:
-        line += f"；{labels.label('case_payment')} {_money(facts['case_payment'])}"
+        line += f"；{L('case_payment')} {_money(facts['case_payment'])}"
+        level = facts.get("hospital.level")
+        if facts.get("is_basic_disease_group"):
+            line += f"（{L('is_basic_disease_group')}：是，不乘等级系数，各级医院同价；{L('hospital.level')} {V('hospital.level', level)}）"
+        elif level is not None:
+            line += f"（{L('hospital.level')} {V('hospital.level', level)}）"
+    if facts.get("region_relation") == "cross_province":
+        line += f"；{V('region_relation', 'cross_province')}"
     if facts.get("cost_ratio") is not None:
+        high = f"{L('high_ratio_limit')} {facts.get('high_ratio_limit')}"
+        if facts.get("high_ratio_tier"):
+            high += f"（{L('high_ratio_tier')} {facts['high_ratio_tier']}，{L('group.weight')} {facts.get('group.weight')}）"
         limits = "，".join(
-            f"{labels.label(k)} {facts.get(k)}"
-            for k in ("low_ratio_limit", "high_ratio_limit", "extreme_ratio_limit")
+            [
+                f"{L('low_ratio_limit')} {facts.get('low_ratio_limit')}",
+                high,
+                f"{L('extreme_ratio_limit')} {facts.get('extreme_ratio_limit')}",
+            ]
         )
-        line += f"；{labels.label('cost_ratio')} {facts['cost_ratio']:.2f}（{limits}）"
+        line += f"；{L('cost_ratio')} {facts['cost_ratio']:.2f}（{limits}）"
+    if facts.get("payment_placeholder"):
+        line += f"；{L('payment_placeholder')}：是（就医地未配置支付参数，按全国默认值测算）"
     return line
 
 

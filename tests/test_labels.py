@@ -47,6 +47,13 @@ def test_the_contract_and_the_facts_take_their_labels_from_the_vocabulary() -> N
         assert chinese in ([], ["结算清单字段"]), (name, chinese)
 
 
+def test_every_region_setting_has_a_label() -> None:
+    from drgaudit.engine.regionsettings import RegionSettings
+
+    missing = [name for name in RegionSettings.model_fields if not labels.has_label(f"region.{name}")]
+    assert missing == [], "add their Chinese labels (region.<name>) to drgaudit/labels.py SETTING_LABELS"
+
+
 def test_names_rules_write_get_labels() -> None:
     assert labels.label("earlier.discharge_date") == "前次住院·出院日期"
     assert labels.label("group__avg_cost") == "病组次均费用"

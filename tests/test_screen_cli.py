@@ -165,7 +165,8 @@ def test_explain_from_files_shows_every_rule(three_files: Path, demo_dir: Path) 
     assert lines[0].startswith(f"claim {claim_id}: 人员编号 P")
     assert lines[1].startswith("code tables: CHS-DRG 1.1 (bundled) (")
     assert re.fullmatch(
-        r"医疗费总额 [\d,]+\.\d\d；按就医地规则测算的支付金额 [\d,]+\.\d\d（\w+）；按就医地规则的病组支付标准 [\d,]+\.\d\d；"
+        r"医疗费总额 [\d,]+\.\d\d；按就医地规则测算的支付金额 [\d,]+\.\d\d（\w+）；按就医地规则的病组支付标准 [\d,]+\.\d\d"
+        r"（医院等级 [一二三]级）；"
         r"费用倍率 \d+\.\d\d（就医地低倍率判定倍数 0\.3，就医地高倍率判定倍数 (3\.0|2\.5)，就医地极端费用判定倍数 5\.0）",
         lines[2],
     ), lines[2]

@@ -212,7 +212,7 @@ class CaseFiles:
         params = param_labels(rule) if rule is not None else {}
         # Chinese names from the one vocabulary (drgaudit.labels), coded values by their names too.
         facts = [
-            (label(k), value_label(k, v) if k in VALUE_LABELS else _text(v))
+            (label(k), value_label(k, v) if k in VALUE_LABELS or isinstance(v, bool) else _text(v))
             for k, v in (evidence.get("facts") or {}).items()
             if k not in _HIDDEN_EVIDENCE
         ]

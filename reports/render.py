@@ -88,6 +88,7 @@ def write_xlsx(sheets: list[Sheet], path: Path) -> None:
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
 
     workbook = Workbook(write_only=True)
     bold = Font(bold=True)
@@ -119,6 +120,14 @@ def write_xlsx(sheets: list[Sheet], path: Path) -> None:
             sheet.append(cells)
         # A filter on every column of the header row, over all the rows written.
         sheet.auto_filter.ref = f"A1:{get_column_letter(max(1, len(spec.columns)))}{rows}"
+        for index, column in enumerate(spec.columns, start=1):
+            if column.choices and rows > 1:
+                letter = get_column_letter(index)
+                offered = DataValidation(
+                    type="list", formula1='"' + ",".join(column.choices) + '"', allow_blank=True
+                )
+                offered.add(f"{letter}2:{letter}{rows}")
+                sheet.data_validations.append(offered)
     with _atomic(path) as tmp:
         workbook.save(tmp)
 

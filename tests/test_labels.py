@@ -25,7 +25,7 @@ def test_the_contract_and_the_facts_take_their_labels_from_the_vocabulary() -> N
     assert [f.label for f in CLAIM_FIELDS] == [labels.CLAIM_LABELS[f.name] for f in CLAIM_FIELDS]
     assert [f.label for f in HOSPITAL_FIELDS] == [labels.label(f"hospital.{f.name}") for f in HOSPITAL_FIELDS]
     assert FACTS["los_days"].label == "住院天数" and FACTS["group.avg_cost"].label == "病组次均费用"
-    assert FACTS["cost_ratio"].note == "医疗费总额/病组次均费用"
+    assert FACTS["cost_ratio"].note == labels.FACT_NOTES["cost_ratio"]
     # No Chinese label strings are written in contract.py or engine/vocabulary.py any more.
     for name in ("drgaudit/contract.py", "engine/vocabulary.py"):
         tree = ast.parse((ROOT / name).read_text(encoding="utf-8"))

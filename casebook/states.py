@@ -20,4 +20,5 @@ ROLE_SCOPES: dict[str, str | None] = {
     "hospital": "hospital",
     "insured_region": "insured",
     "viewer": "region",
+    "integration": "region",
 }

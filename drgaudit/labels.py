@@ -345,6 +345,7 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
         "hospital": "定点医疗机构",
         "insured_region": "参保地经办",
         "viewer": "只读用户",
+        "integration": "结算系统接口",
     },
     "bool": {"True": "是", "False": "否", "true": "是", "false": "否"},
 }

@@ -28,7 +28,7 @@ from sqlalchemy import Column, DateTime, Integer, UniqueConstraint, delete, func
 from sqlmodel import Field, Session, SQLModel
 
 from drgaudit.casebook import auditlog
-from drgaudit.casebook.states import ROLE_SCOPES
+from drgaudit.casebook.states import ROLE_SCOPES as ROLE_SCOPES
 from drgaudit.errors import DrgauditError
 from drgaudit.labels import VALUE_LABELS
 

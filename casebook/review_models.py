@@ -15,7 +15,10 @@ from sqlalchemy import JSON, Column, DateTime, Index, Integer, PrimaryKeyConstra
 from sqlmodel import Field, SQLModel
 
 from drgaudit.casebook.models import MONEY
-from drgaudit.casebook.states import ASSIST_RESULTS, CASE_STATUSES, DECISION_KINDS, OPEN_STATUSES  # noqa: F401
+from drgaudit.casebook.states import ASSIST_RESULTS as ASSIST_RESULTS
+from drgaudit.casebook.states import CASE_STATUSES as CASE_STATUSES
+from drgaudit.casebook.states import DECISION_KINDS as DECISION_KINDS
+from drgaudit.casebook.states import OPEN_STATUSES as OPEN_STATUSES
 
 
 def _when() -> Any:

@@ -113,7 +113,7 @@ class RulePack:
     def profile_key(self, code: str | None) -> str:
         """Regions without their own file, or whose file only names them, share the national rule profile."""
         config = self.regions.get(code) if code else None
-        return code if config is not None and config.has_own_rules else NATIONAL
+        return code if code is not None and config is not None and config.has_own_rules else NATIONAL
 
     def profile_keys(self) -> list[str]:
         """Every distinct rule profile of the pack: national first, then the regions with their own rules."""

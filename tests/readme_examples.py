@@ -6,7 +6,9 @@ example session. Each line starting with `$ ` is a command run with bash in the 
 ending in `\\` continues on the next one); the lines after it, up to the next `$ ` line, are its output
 as shown. Output lines are compared after trailing spaces are dropped; `...` inside a line matches any
 text, a line that is only `...` matches any number of lines, and a command shown without output only
-has to succeed (exit code 0). A command that is meant to fail ends with the comment `# exit N`.
+has to succeed (exit code 0). A command that is meant to fail ends with the comment `# exit N`; one
+that cannot run in a test (it starts a server, or needs a key printed earlier) ends with
+`# not run: reason` — keep those few.
 Blocks of other kinds (`bash`, `text`, `yaml`) are not run; a `$ drgaudit` line outside a `console`
 block is an error, so no example escapes the test.
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 
 FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
 EXIT = re.compile(r"\s+#\s*exit\s+(\d+)\s*$")
+NOT_RUN = re.compile(r"\s+#\s*not run:\s*\S")
 
 
 @dataclass
@@ -29,6 +32,7 @@ class Step:
     command: str
     expected: list[str] = field(default_factory=list)
     exit_code: int = 0
+    run: bool = True
 
 
 @dataclass
@@ -65,7 +69,7 @@ def steps(block: Block) -> list[Step]:
             found = EXIT.search(command)
             if found:
                 exit_code = int(found[1])
-            result.append(Step(number, command, [], exit_code))
+            result.append(Step(number, command, [], exit_code, not NOT_RUN.search(command)))
         elif result:
             result[-1].expected.append(line.rstrip())
         index += 1

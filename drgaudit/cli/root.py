@@ -49,7 +49,7 @@ class DrgauditGroup(TyperGroup):
         super().__init__(*args, **kwargs)
         _clean_help(self)
 
-    def invoke(self, ctx: typer.Context) -> object:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except DrgauditError as exc:

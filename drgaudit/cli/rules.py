@@ -53,6 +53,7 @@ def check(directory: RulesDir = None) -> None:
         )
         raise typer.Exit(1)
     pack = result.pack
+    assert pack is not None  # a pack without errors is loaded
     active = sum(r.status == "active" for r in pack.rules)
     typer.echo(
         _("OK: {rules} ({active} active), {lists}, {regions} with overrides, {warnings}").format(

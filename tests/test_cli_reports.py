@@ -51,6 +51,7 @@ def test_every_report_in_every_format_it_has(
     assert load_workbook(tmp_path / "out" / "feedback.xlsx", read_only=True).sheetnames == [
         "病例清单",
         "疑点明细",
+        "反馈说明",
     ]
 
 

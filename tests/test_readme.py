@@ -81,7 +81,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str | Path]:
 
 def _run(command: str, demo: dict) -> tuple[int, list[str]]:
     done = subprocess.run(
-        ["bash", "-o", "pipefail", "-c", command],
+        ["bash", "-c", command],
         cwd=demo["cwd"],
         env=demo["env"],
         stdout=subprocess.PIPE,

@@ -43,6 +43,11 @@ from __future__ import annotations
 
 def main() -> None:
     """Entry point of the `drgaudit` console script."""
+    import signal
+
+    # `drgaudit … | head` ends quietly when the reader stops reading, as Unix tools do.
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     from drgaudit.cli.root import app
 
     app(prog_name="drgaudit")

@@ -33,18 +33,46 @@ def _counts(errors: int, warnings: int) -> str:
 
 
 @app.command("check")
-def check(directory: RulesDir = None) -> None:
+def check(
+    directory: RulesDir = None,
+    boundaries: Annotated[
+        bool,
+        typer.Option(
+            "--boundaries",
+            help="Also warn about thresholds no example pins at the boundary (runs every example through "
+            "the engine; `rules test --strict` fails on them).",
+        ),
+    ] = False,
+) -> None:
     """Parse and lint every rule, list and region file; report each problem as path:line:col.
 
-    Exit code 0 when the pack is usable (warnings allowed), 1 when it has errors.
+    Exit code 0 when the pack is usable (warnings allowed), 1 when it has errors. It reads the pack
+    without running it, so it answers at once; --boundaries adds the boundary-example lint.
 
-    Example:  drgaudit rules check rules/
+    Examples:
+
+        drgaudit rules check rules/
+
+        drgaudit rules check --boundaries
     """
-    from drgaudit.engine.loader import read_pack
+    from drgaudit.engine.loader import bundled_rules_dir, read_pack
 
     result = read_pack(directory)
+    warnings = list(result.warnings)
+    if result.pack is not None and boundaries:
+        # Thresholds whose boundary no example pins (engine/boundaries.py); `rules test --strict` fails on them.
+        from drgaudit.engine.boundaries import boundary_warnings
+        from drgaudit.engine.codes import CodeTables, resolve_codes_dir
+        from drgaudit.errors import DrgauditError
+
+        try:
+            tables = CodeTables.from_dir(resolve_codes_dir(None, directory or bundled_rules_dir()))
+        except DrgauditError as exc:
+            typer.echo(f"note: boundary examples not checked: {exc}")
+        else:
+            warnings += boundary_warnings(result.pack, tables)
     for issue in sorted(
-        result.errors + result.warnings, key=lambda e: (e.position.path, e.position.line, e.position.col)
+        result.errors + warnings, key=lambda e: (e.position.path, e.position.line, e.position.col)
     ):
         typer.echo(issue.render())
     if result.errors:
@@ -63,9 +91,7 @@ def check(directory: RulesDir = None) -> None:
             regions=ngettext("{n} region", "{n} regions", len(pack.profile_keys()) - 1).format(
                 n=len(pack.profile_keys()) - 1
             ),
-            warnings=ngettext("{n} warning", "{n} warnings", len(result.warnings)).format(
-                n=len(result.warnings)
-            ),
+            warnings=ngettext("{n} warning", "{n} warnings", len(warnings)).format(n=len(warnings)),
         )
     )
 
@@ -81,6 +107,14 @@ def test(
         ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Explain passing examples too.")] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Also fail when a threshold (a fact compared with a number or param) has no example exactly "
+            "at its boundary and one just past it.",
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Run every rule's examples through the engine: claims that must hit and claims that must not.
@@ -90,7 +124,11 @@ def test(
     expected outcome are marked ✗. The code tables are chosen as for screening (--codes, else the
     casebook's loaded set, else the bundled CHS-DRG 1.1 tables).
 
-    Example:  drgaudit rules test rules/ --rule SPLIT-001
+    Examples:
+
+        drgaudit rules test rules/ --rule SPLIT-001
+
+        drgaudit rules test --strict
     """
     from drgaudit.engine.loader import read_pack
 
@@ -136,7 +174,27 @@ def test(
             failed=failed,
         )
     )
-    if failed or not results:
+    unpinned = 0
+    if strict:
+        from drgaudit.engine.boundaries import boundary_report
+        from drgaudit.engine.boundaries import describe as describe_boundary
+
+        report = boundary_report(result.pack, tables, rule_ids=set(rule) if rule else None)
+        for pin in report:
+            if pin.pinned:
+                continue
+            unpinned += 1
+            issue = describe_boundary(pin)
+            typer.echo(f"FAIL {pin.threshold.rule.id} boundary `{pin.threshold.text}`  ({issue.position})")
+            typer.echo(f"  {issue.hint}")
+        typer.echo(
+            _("{thresholds}: {pinned} pinned at the boundary, {unpinned} not").format(
+                thresholds=ngettext("{n} threshold", "{n} thresholds", len(report)).format(n=len(report)),
+                pinned=len(report) - unpinned,
+                unpinned=unpinned,
+            )
+        )
+    if failed or unpinned or not results:
         raise typer.Exit(1)
 
 
@@ -159,3 +217,83 @@ def facts() -> None:
     typer.echo("functions:")
     for line in reference_lines():
         typer.echo(line)
+
+
+@app.command("mutate")
+def mutate(
+    directory: RulesDir = None,
+    codes: CodesOption = None,
+    rule: Annotated[
+        list[str] | None,
+        typer.Option("--rule", metavar="ID", help="Only this rule id (repeatable).", show_default=False),
+    ] = None,
+    features: Annotated[
+        Path | None,
+        typer.Option(
+            "--features",
+            metavar="DIR",
+            show_default=False,
+            help="Also try the surviving mutants against the scenarios of this features/ folder (slow).",
+            file_okay=False,
+            exists=True,
+        ),
+    ] = None,
+    min_score: Annotated[
+        float | None,
+        typer.Option(
+            "--min-score",
+            metavar="SCORE",
+            min=0,
+            max=1,
+            help="Exit 1 when the score is below this (e.g. 0.95).",
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List every mutant, killed or not.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Mutation testing: flip each comparison (>= ↔ >, < ↔ <=), move each numeric param one step down
+    and up, drop each `unless` line in turn, and report the mutants the examples do not catch.
+
+    The score is killed mutants ÷ all mutants; a survivor is a change of policy no example notices.
+
+    Examples:
+
+        drgaudit rules mutate
+
+        drgaudit rules mutate rules/ --rule LOS-001 --features features/ --verbose
+    """
+    from drgaudit.engine.loader import read_pack
+    from drgaudit.services.codes import choose_codes_for
+    from drgaudit.services.mutation import mutate_pack
+
+    result = read_pack(directory)
+    if result.pack is None:
+        for issue in result.errors:
+            typer.echo(issue.render())
+        typer.echo(
+            _("{errors}; fix them with `drgaudit rules check` first").format(
+                errors=ngettext("{n} error", "{n} errors", len(result.errors)).format(n=len(result.errors))
+            )
+        )
+        raise typer.Exit(1)
+    with reported():
+        tables = choose_codes_for(codes_dir=codes, rules_dir=directory, db=db)
+    report = mutate_pack(result.pack, tables, rule_ids=set(rule) if rule else None, features=features)
+    for rule_id, (killed, total) in sorted(report.by_rule().items()):
+        typer.echo(f"{rule_id:<14} {killed:>3} of {total:<3} mutants killed")
+    shown = report.mutants if verbose else report.survivors
+    if shown:
+        typer.echo("")
+    for mutant in shown:
+        state = "killed  " if mutant.killed else "SURVIVED"
+        extra = f"  [scenarios: {mutant.features}]" if mutant.features else ""
+        by = f"  by {mutant.killed_by[0]}" if mutant.killed_by and verbose else ""
+        typer.echo(f"{state} {mutant.rule.id} {mutant.description}  ({mutant.position}){by}{extra}")
+    typer.echo(
+        f"mutation score {report.score:.1%}: {report.killed} of {len(report.mutants)} mutants killed, "
+        f"{len(report.survivors)} survived"
+    )
+    if min_score is not None and report.score < min_score:
+        raise typer.Exit(1)

@@ -18,6 +18,10 @@ from drgaudit.i18n import _, ngettext
 if TYPE_CHECKING:
     from drgaudit.services.screening import ScreenSummary
 
+# Patients per worker task by default: drgaudit.services.screening.CHUNK_PATIENTS (a test keeps them equal;
+# the CLI does not import the service to read it).
+CHUNK_PATIENTS = 1000
+
 # Screening's own --rules: without it each region screens with its active version in the casebook.
 ScreenRulesOption = Annotated[
     Path | None,
@@ -91,6 +95,12 @@ def print_summary(summary: ScreenSummary) -> None:
             amount=summary.amount_at_risk,
         )
     )
+    if summary.prefilter and summary.claims:
+        typer.echo(
+            f"pre-filter: {summary.candidates} of {summary.claims} claims "
+            f"({summary.candidates / summary.claims:.1%}) could hit and went through durable-rules",
+            err=True,
+        )
     for family, count in sorted(summary.by_family.items(), key=lambda kv: (-kv[1], kv[0])):
         echo(f"  {family:<24} {count}")
     if summary.dry_run:
@@ -215,6 +225,32 @@ def screen(
             "--workers", "-j", metavar="N", min=1, help="Worker processes (partitioned by patient)."
         ),
     ] = 1,
+    no_prefilter: Annotated[
+        bool,
+        typer.Option(
+            "--no-prefilter",
+            help="Send every claim through durable-rules (by default a pre-filter compiled from the same "
+            "rules sends only the claims some rule could fire on; the hits are the same).",
+        ),
+    ] = False,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            metavar="ADDRESS",
+            help="Screen --batch on a running Dask cluster (scheduler address, e.g. tcp://10.0.0.5:8786); "
+            "its workers read the claims from the database (PostgreSQL when they run on other machines).",
+        ),
+    ] = None,
+    chunk_patients: Annotated[
+        int,
+        typer.Option(
+            "--chunk-patients",
+            metavar="N",
+            min=1,
+            help="Patients per task sent to a worker (smaller: finer balance between workers).",
+        ),
+    ] = CHUNK_PATIENTS,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -238,6 +274,10 @@ def screen(
 
         drgaudit screen --batch 3 --workers 4 --output hits.jsonl
 
+        drgaudit screen --batch 3 --no-prefilter
+
+        drgaudit screen --batch 3 --cluster tcp://10.0.0.5:8786 --db postgresql+psycopg://user:pw@10.0.0.5/drgaudit
+
         drgaudit screen --batch 3 --rules my-rules/ --dry-run
     """
     if output_format != "jsonl":
@@ -246,6 +286,8 @@ def screen(
         raise typer.BadParameter("give claim files or --batch ID (one of the two)")
     if claims and (not hospitals or not groups):
         raise typer.BadParameter("claim files need --hospitals and --groups files too")
+    if cluster and batch is None:
+        raise typer.BadParameter("--cluster screens a stored batch: give --batch ID")
     from drgaudit.services.screening import screen_batch, screen_files
 
     target = output if output is not None else ("-" if claims else None)
@@ -260,7 +302,7 @@ def screen(
             if claims:
                 summary = screen_files(
                     claims=claims, hospitals=hospitals or [], groups=groups or [], rules_dir=rules, codes_dir=codes,
-                    workers=workers, output=out, progress=progress, db=db,
+                    workers=workers, output=out, progress=progress, db=db, prefilter=not no_prefilter,
                 )  # fmt: skip
             else:
                 from sqlmodel import Session
@@ -280,6 +322,9 @@ def screen(
                     workers=workers,
                     output=out,
                     progress=progress,
+                    prefilter=not no_prefilter,
+                    cluster=cluster,
+                    chunk_patients=chunk_patients,
                     dry_run=dry_run,
                 )
         if out is not None:

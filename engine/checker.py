@@ -123,11 +123,11 @@ class Checker:
             if kind is not None and name not in self.scope.region_settings:
                 # A tier list or a mapping has no single value to compare with: refuse it here, with the
                 # fact that holds the claim's own value, rather than let the compiler meet a list.
-                fact = _SETTING_FACTS.get(name)
+                instead = _SETTING_FACTS.get(name)
                 self.fail(
                     node,
                     f"region setting `{name}` {kind}, not one number a rule can compare with",
-                    f"use `{fact}`, the value that applies to the claim" if fact else None,
+                    f"use `{instead}`, the value that applies to the claim" if instead else None,
                 )
                 return None
             if len(node.path) != 2 or name not in self.scope.region_settings:

@@ -53,6 +53,44 @@ def cc_mcc_class(scheme: str | None, group_code: str | None) -> tuple[bool, bool
     return split, split and digit in CC_MCC_DIGITS
 
 
+@dataclass(frozen=True)
+class SevereRule:
+    """What makes a severe case and an early departure (the params of SEV-001, rules/shifting_severe.yaml)."""
+
+    min_weight: float
+    max_los_days: int
+    transfer_level: int
+
+
+def severe_shift_class(
+    claim: Mapping[str, Any], weight: float | None, level: int | None, los_days: int, rule: SevereRule
+) -> tuple[bool, bool]:
+    """(a severe DRG case, it left early: against advice, or transferred out of a hospital of at least
+    `transfer_level`, within `max_los_days` days). The one definition of 推诿重症/强制出院 for SEV-001 (which
+    states it in the rule language) and the monitoring report."""
+    severe = claim.get("payment_scheme") == "DRG" and (
+        (claim.get("group_code") or "")[-1:] == "1" or (weight is not None and weight >= rule.min_weight)
+    )
+    mode = claim.get("discharge_mode")
+    left = (
+        severe
+        and los_days <= rule.max_los_days
+        and (mode == "4" or (mode == "2" and level is not None and level >= rule.transfer_level))
+    )
+    return severe, left
+
+
+def severe_rule(pack: RulePack) -> SevereRule | None:
+    """SEV-001's national params, or None when the pack has no such rule."""
+    for rule in pack.rules:
+        if rule.id == "SEV-001":
+            params = {name: p.default for name, p in rule.params.items()}
+            return SevereRule(
+                float(params["min_weight"]), int(params["max_los_days"]), int(params["transfer_level"])
+            )
+    return None
+
+
 def counts_for_case_mix(claim: Mapping[str, Any]) -> tuple[bool, bool]:
     """(counts as a cross-region DRG case of the case mix, claims CC/MCC), as `cc_mcc_class` says."""
     split, with_cc = cc_mcc_class(claim.get("payment_scheme"), claim.get("group_code"))

@@ -44,6 +44,10 @@ class WatchSettings(_Section):
     cmi_growth: Share = Field(description="CMI 较上期增长超过此比例即列入关注名单")
     cc_mcc_share_rise: Share = Field(description="伴 CC/MCC 病组占比较上期上升超过此幅度即列入关注名单")
     readmission_rate: Share = Field(description="再入院率超过此比例即列入关注名单")
+    severe_left_share: Share = Field(
+        description="重症病例中入院后短期内非医嘱离院或被转出的比例超过此值即列入关注名单（推诿重症、强制出院）"
+    )
+    severe_share_drop: Share = Field(description="重症（高权重）病例占比较上期下降超过此幅度即列入关注名单")
 
 
 class MonitoringSettings(_Section):

@@ -13,8 +13,13 @@ Definitions (thresholds and N are report settings, `monitoring.*` in settings.ya
 - Readmission rate = share of the hospital's claims whose patient had been discharged from the same
   hospital at most `readmission_days` days before this admission (`engine.facts.previous_stays`, the
   same previous stay as the rule fact `days_since_prev_discharge_same_hospital`).
+- Severe cases (推诿重症/强制出院, `engine.indicators.severe_shift_class` with SEV-001's params): the share of
+  the hospital's DRG cases that are severe (group with MCC, or weight ≥ min_weight), its fall against the
+  previous period (the same period last year for a year report), and the share of severe cases that left
+  within max_los_days days against advice or were transferred out of a hospital of level ≥ transfer_level.
 - Watch list: a hospital with enough cases whose cost growth, cross-region/local cost ratio, CMI growth,
-  rise of the CC/MCC share or readmission rate passes its `watch` threshold, with each reason named.
+  rise of the CC/MCC share, readmission rate, severe cases leaving early or fall of the severe share
+  passes its `watch` threshold, with each reason named.
 - Group distribution: for the `groups_shown` groups with most claims, quartiles of the cost, Tukey
   fences (Q1 − k×IQR, Q3 + k×IQR, k = `outlier_iqr_k`), the claims outside them as outliers, plotted
   as cost / the group's reference average cost.
@@ -33,7 +38,8 @@ from sqlmodel import Session
 
 from drgaudit.casebook import queries
 from drgaudit.engine.facts import previous_stays, sort_key
-from drgaudit.engine.indicators import cc_mcc_class
+from drgaudit.engine.indicators import SevereRule, cc_mcc_class, severe_rule, severe_shift_class
+from drgaudit.engine.loader import load_pack
 from drgaudit.reports import charts
 from drgaudit.reports.config import ReportSettings, load_settings
 from drgaudit.reports.document import REPORT_FORMATS, Column, Report, Sheet
@@ -57,6 +63,8 @@ class Indicators:
     split_cases: int = 0
     cc_mcc_cases: int = 0
     readmissions: int = 0
+    severe_cases: int = 0
+    severe_left: int = 0
 
     def add(
         self,
@@ -66,8 +74,10 @@ class Indicators:
         split: bool,
         with_cc: bool,
         readmitted: bool,
+        severe: tuple[bool, bool] = (False, False),
     ) -> None:
-        """Count one claim: its cost, DRG weight, CC/MCC class (`cc_mcc_class`) and readmission."""
+        """Count one claim: its cost, DRG weight, CC/MCC class (`cc_mcc_class`), readmission and whether it
+        is a severe case that left early (`severe_shift_class`: severe, left)."""
         self.cases += 1
         if cross:
             self.cross_cases += 1
@@ -77,6 +87,8 @@ class Indicators:
         if group is not None:
             self.drg_cases += 1
             self.weight_sum += float(group["weight"])
+        self.severe_cases += severe[0]
+        self.severe_left += severe[1]
         if split:
             self.split_cases += 1
             self.cc_mcc_cases += with_cc
@@ -109,6 +121,16 @@ class Indicators:
     @property
     def readmission_rate(self) -> float | None:
         return self.readmissions / self.cases if self.cases else None
+
+    @property
+    def severe_share(self) -> float | None:
+        """Severe cases (`severe_shift_class`) among the DRG cases: a fall suggests severe patients turned away."""
+        return self.severe_cases / self.drg_cases if self.drg_cases else None
+
+    @property
+    def severe_left_share(self) -> float | None:
+        """Severe cases that left early (against advice, or transferred out) among the severe cases."""
+        return self.severe_left / self.severe_cases if self.severe_cases else None
 
 
 def _change(now: float | None, before: float | None, enough: bool) -> float | None:
@@ -159,6 +181,19 @@ class HospitalRow:
         if self.now.cc_mcc_share is None or self.before.cc_mcc_share is None:
             return None
         return self.now.cc_mcc_share - self.before.cc_mcc_share
+
+    @property
+    def severe_share_drop(self) -> float | None:
+        """How far the share of severe cases fell against the period before (positive: fewer severe cases)."""
+        if min(self.now.drg_cases, self.before.drg_cases) < self.min_cases:
+            return None
+        if self.now.severe_share is None or self.before.severe_share is None:
+            return None
+        return self.before.severe_share - self.now.severe_share
+
+    @property
+    def severe_left_share(self) -> float | None:
+        return self.now.severe_left_share if self.now.drg_cases >= self.min_cases else None
 
 
 @dataclass
@@ -217,6 +252,7 @@ def _tally(
     previous: Period,
     groups: dict[Any, dict[str, Any]],
     days: int,
+    severe_by: tuple[SevereRule, dict[str, int | None]] | None = None,
 ) -> _Tally:
     tally = _Tally()
     readmitted = _readmitted(claims, days)
@@ -240,6 +276,13 @@ def _tally(
             continue
         weight = groups.get((treatment, "DRG", group_code)) if scheme == "DRG" and group_code else None
         split, with_cc = cc_mcc_class(scheme, group_code)
+        severe = (False, False)
+        if severe_by is not None:
+            rule, levels = severe_by
+            los = max(1, (discharge - claim["admit_date"]).days)
+            severe = severe_shift_class(
+                claim, float(weight["weight"]) if weight else None, levels.get(hospital), los, rule
+            )
         for ind in targets:
             ind.add(
                 cost,
@@ -248,6 +291,7 @@ def _tally(
                 split,
                 with_cc,
                 claim["claim_id"] in readmitted,
+                severe,
             )
     return tally
 
@@ -272,6 +316,8 @@ def _hospital_table(
             (row.cc_mcc_rise, watch["cc_mcc_share_rise"], lambda v: f"CC/MCC病组占比上升{points(v)}"),
             (row.now.readmission_rate if row.now.cases >= min_cases else None, watch["readmission_rate"],
              lambda v: f"{days}天内再入院率{percent(v)}"),
+            (row.severe_left_share, watch["severe_left_share"], lambda v: f"重症病例短期内非医嘱离院或转出{percent(v)}"),
+            (row.severe_share_drop, watch["severe_share_drop"], lambda v: f"重症（高权重）病例占比下降{points(v).lstrip('+')}"),
         )  # fmt: skip
         row.reasons = [
             describe(value) for value, limit, describe in checks if value is not None and value > limit
@@ -351,7 +397,9 @@ def build_monitoring(
     claims = queries.claims_discharged_between(session=session, first=first, last=period.end, region=region)
     groups = queries.load_groups(session=session)
     hospitals = queries.load_hospitals(session=session)
-    tally = _tally(claims, period, previous, groups, days)
+    severe = severe_rule(load_pack(rules_dir))
+    levels = {hid: int(h["level"]) if h.get("level") else None for hid, h in hospitals.items()}
+    tally = _tally(claims, period, previous, groups, days, (severe, levels) if severe else None)
     if not tally.now:
         where = f" in region {region}" if region else ""
         raise ReportError(f"no claims discharged in {period.label} ({period.span}){where}")
@@ -423,7 +471,9 @@ def build_monitoring(
             Column("上期异地次均", "yuan", 13), Column("异地增长", "percent", 9), Column("本地次均费用", "yuan", 13),
             Column("上期本地次均", "yuan", 13), Column("本地增长", "percent", 9), Column("异地/本地", "decimal", 9),
             Column("CMI", "decimal", 8), Column("上期CMI", "decimal", 8), Column("CC/MCC占比", "percent", 10),
-            Column("上期CC/MCC占比", "percent", 12), Column(f"{days}天再入院率", "percent", 11), Column("关注原因", width=60),
+            Column("上期CC/MCC占比", "percent", 12), Column(f"{days}天再入院率", "percent", 11),
+            Column("重症病例占比", "percent", 11), Column("上期重症占比", "percent", 11),
+            Column("重症短期离院或转出", "percent", 13), Column("关注原因", width=60),
         ]  # fmt: skip
 
         def hospital_rows(rows: list[HospitalRow]):
@@ -431,7 +481,8 @@ def build_monitoring(
                 yield (
                     r.hospital_id, r.name, r.level, r.region, r.now.cases, r.now.cross_cases, r.now.cross_avg, r.before.cross_avg,
                     r.cross_growth, r.now.local_avg, r.before.local_avg, r.local_growth, r.cross_local_ratio, r.now.cmi,
-                    r.before.cmi, r.now.cc_mcc_share, r.before.cc_mcc_share, r.now.readmission_rate, "；".join(r.reasons),
+                    r.before.cmi, r.now.cc_mcc_share, r.before.cc_mcc_share, r.now.readmission_rate,
+                    r.now.severe_share, r.before.severe_share, r.now.severe_left_share, "；".join(r.reasons),
                 )  # fmt: skip
 
         group_columns = [

@@ -101,6 +101,7 @@ def test_load_hospitals(session: Session, write_rows, tmp_path: Path) -> None:
             "level": "3",
             "designated_on": None,
             "regional_center": True,
+            "coaching_until": None,
         }
     }
 

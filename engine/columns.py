@@ -87,8 +87,15 @@ FACT_FIELDS: dict[str, tuple[str, ...]] = {
     "admissions_90d": _HISTORY,
     "admissions_365d": _HISTORY,
 }
-_GROUP_KEYS = ("group__known", "group__name", "group__weight", "group__avg_cost", "group__avg_los")
-_GROUP_KEYS += ("group__siblings", "group__base_weight")
+_GROUP_KEYS: tuple[str, ...] = (
+    "group__known",
+    "group__name",
+    "group__weight",
+    "group__avg_cost",
+    "group__avg_los",
+    "group__siblings",
+    "group__base_weight",
+)
 for _key in _GROUP_KEYS:
     FACT_FIELDS[_key] = _PRICING
 for _fact in FACTS.values():

@@ -97,7 +97,8 @@ class Frame:
         parent: Frame | None = None,
         index: np.ndarray | None = None,
     ) -> None:
-        self.source: FactSource = source if hasattr(source, "column") else DictSource(source)  # type: ignore[arg-type]
+        # A list of fact dicts is the common case (the row path, the tests); anything else is a source.
+        self.source: FactSource = DictSource(source) if isinstance(source, (list, tuple)) else source  # type: ignore[assignment]
         self.parent = parent
         self.index = index
         self.n = len(index) if index is not None else self.source.n

@@ -79,6 +79,7 @@ class Screener:
         self.statuses = statuses
         self.prefilter = prefilter
         self._profiles: dict[str, Profile] = {}
+        self._column_fields: tuple[int, frozenset[str]] | None = None
         self.windows: set[int] = set()
         for key in ["national", *sorted(pack.regions)]:
             self._profile(key)
@@ -143,11 +144,14 @@ class Screener:
         return hits
 
     def column_fields(self) -> set[str]:
-        """The claim fields the pre-filter of every profile reads (`engine.columns`)."""
-        found = set(ALWAYS_READ)
-        for profile in self._profiles.values():
-            found |= profile.prefilter.fields()
-        return found
+        """The claim fields the pre-filter of every profile reads (`engine.columns`); worked out once
+        per set of compiled profiles (every task asks)."""
+        if self._column_fields is None or self._column_fields[0] != len(self._profiles):
+            found = set(ALWAYS_READ)
+            for profile in self._profiles.values():
+                found |= profile.prefilter.fields()
+            self._column_fields = (len(self._profiles), frozenset(found))
+        return set(self._column_fields[1])
 
     def candidate_ids(self, columns: ClaimColumns, rows: np.ndarray | None = None) -> set[str]:
         """The batch claims of a chunk read as columns that some rule of their profile could fire on.

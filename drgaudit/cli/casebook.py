@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from drgaudit.casebook import auditlog
 from drgaudit.cli.options import DbOption
 from drgaudit.cli.reviewopts import casebook as open_casebook
 
@@ -19,6 +18,8 @@ def verify(db: DbOption = None) -> None:
 
         drgaudit casebook verify
     """
+    from drgaudit.casebook import auditlog
+
     with open_casebook(db) as session:
         report = auditlog.verify_log(session=session)
     if not report.ok:

@@ -131,7 +131,10 @@ class Frame:
                 base = self.parent.per_fact(tag, compute)
                 cached = [base[i] for i in self.index]
             else:
-                cached = [compute(f) for f in self.facts]
+                facts = getattr(self.source, "facts", None)
+                if facts is None:  # columns read from the casebook: no fact dicts to compute from
+                    raise Unsupported("a per-claim computation over columns")
+                cached = [compute(f) for f in facts]
             self._per_fact[key] = cached
         return cached
 
@@ -327,7 +330,7 @@ def _lower_episodes_within(lowerer: Lowerer, node: Call) -> Col:
     counts = lowerer.frames[CUR].per_fact(
         tag, lambda fact: count(*values, fact=fact) if "_stays" in fact else None
     )
-    return _build(counts, NUMBER)
+    return build_column(counts, NUMBER)
 
 
 def _lower_add_months(lowerer: Lowerer, node: Call) -> Col:

@@ -277,6 +277,10 @@ def build_claims(audit: Audit, datatable: list[list[str]]) -> list[dict[str, Any
             )
         if "total_cost" in explicit:
             _rescale(claim, record, explicit)
+        elif "fund_paid" not in explicit and explicit & {"self_pay", "self_expense"}:
+            # The fund pays what the patient does not (the payments add up: DQ-011).
+            paid = sum(record[k] if k in explicit else claim[k] or 0.0 for k in ("self_pay", "self_expense"))
+            claim["fund_paid"] = round(max(0.0, claim["total_cost"] - paid), 2)
         claim.update({k: v for k, v in record.items() if v is not None})
         claims.append(claim)
     return claims

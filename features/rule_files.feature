@@ -38,8 +38,8 @@
       | outliers.yaml       | cost_ratio >= high_ratio_limit  | cost_rato >= high_ratio_limit  | outliers.yaml:20:9: unknown field `cost_rato` (did you mean `cost_ratio`?)                       |
       | long_stay.yaml      | los_days >= params.max_los_days | los_days >= params.max_los_day | long_stay.yaml:17:21: unknown param `max_los_day` (did you mean `max_los_days`?)                  |
       | regions/510700.yaml | COST-001:                       | COST-01:                       | regions/510700.yaml:8:3: region 510700 overrides unknown rule `COST-01` (did you mean `COST-001`?) |
-      | coaching_period.yaml | 管理通知（2025） 政策辅导期 | 管理通知（2025） 辅导期 | coaching_period.yaml:15:17: reference `国家医保局定点医疗机构管理通知（2025） 辅导期`: 国家医保局定点医疗机构管理通知（2025） has no article `辅导期` in references.yaml (did you mean `政策辅导期`?) |
-      | references.yaml      | 政策辅导期:                 | 辅导期:                 | coaching_period.yaml:15:17: reference `国家医保局定点医疗机构管理通知（2025） 政策辅导期`: 国家医保局定点医疗机构管理通知（2025） has no article `政策辅导期` in references.yaml (did you mean `辅导期`?) |
+      | coaching_period.yaml | 管理通知（2025） 政策辅导期 | 管理通知（2025） 辅导期 | coaching_period.yaml:16:17: reference `国家医保局定点医疗机构管理通知（2025） 辅导期`: 国家医保局定点医疗机构管理通知（2025） has no article `辅导期` in references.yaml (did you mean `政策辅导期`?) |
+      | references.yaml      | 政策辅导期:                 | 辅导期:                 | coaching_period.yaml:16:17: reference `国家医保局定点医疗机构管理通知（2025） 政策辅导期`: 国家医保局定点医疗机构管理通知（2025） has no article `政策辅导期` in references.yaml (did you mean `辅导期`?) |
 
   场景: 内置规则包检查无误，每个规则示例都符合预期
     假如 内置规则包检查无误

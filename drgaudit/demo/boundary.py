@@ -424,7 +424,7 @@ class Boundaries:
         """OUT-LOW-001 exempts transfers out: a low-ratio stay discharged as a transfer to another hospital."""
         found = self._ratio_stay(lambda stay: self._limits(stay)[0] - 0.05, exact=False)
         stay, ratio = self._need(found, "OUT-LOW-001")
-        stay.days = self.rng.randint(1, 3)
+        stay.days = self.rng.randint(1, 3) + 2  # 3-5 days: a transfer out on day 1-2 is SEV-001's concern
         stay.mode = "2"
         self._place(stay)
         note = f"费用为病组次均费用的{ratio:.2f}倍，但为医嘱转院（豁免）"

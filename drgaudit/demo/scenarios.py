@@ -222,6 +222,10 @@ class Scenarios:
                 stay.mode = "5"
             elif r > 0.96:
                 stay.mode = ("2", "4", "4", "9")[int((r - 0.96) * 100)]
+                if stay.mode in ("2", "4"):
+                    # Background transfers and departures against advice are not early (SEV-001 looks at
+                    # severe cases leaving within 2 days).
+                    stay.days = max(stay.days, 3)
             stay.readmit = "" if rng.random() < 0.12 else "1"
             hospital = f.place(stay)
             if hospital.level == 1 and stay.scheme == "DRG" and rng.random() < 0.12:

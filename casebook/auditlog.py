@@ -275,3 +275,9 @@ def entries_for(*, session: Session, entity: str, entity_id: str | int) -> list[
         .order_by(AuditEntry.seq)
     )
     return list(session.exec(query).scalars())
+
+
+def newest_entries(*, session: Session, count: int) -> list[AuditEntry]:
+    """The newest `count` entries, oldest of them first."""
+    query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(count)
+    return list(reversed(list(session.exec(query).scalars())))

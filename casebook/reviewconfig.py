@@ -27,6 +27,11 @@ class QuotaError(ReviewError):
     """The hospital's special-review quota for the period is used up and no override reason was given."""
 
 
+# What a decision on a finding may rest on when the reviewer registered or promoted the rule-pack version
+# that produced it: a second reviewer's confirmation and/or a meeting (a meeting always does).
+AUTHOR_DECISIONS = ("second_reviewer", "meeting")
+
+
 @dataclass(frozen=True)
 class ReviewSettings:
     """The review settings in force for one treatment region."""
@@ -36,6 +41,9 @@ class ReviewSettings:
     severity_weights: dict[str, float]
     due_days: int
     quota_ratios: dict[str, float]
+    finding_actions: frozenset[str] = frozenset({"hold", "deduct"})
+    finding_reply_days: int = 10
+    author_decisions: frozenset[str] = frozenset(AUTHOR_DECISIONS)
 
     def weight(self, severity: str) -> float:
         """The priority weight of a severity; an unknown severity is a configuration error."""
@@ -78,6 +86,19 @@ def review_settings(pack: RulePack, region: str | None) -> ReviewSettings:
     due = need("review_due_days")
     if not isinstance(due, int) or isinstance(due, bool) or due < 0:
         raise ReviewError(f"{where}: review_due_days must be a whole number of days ≥ 0, got {due!r}")
+    finding_actions = need("finding_actions")
+    if not isinstance(finding_actions, list) or not all(isinstance(a, str) for a in finding_actions):
+        raise ReviewError(f"{where}: finding_actions must be a list of hit actions, got {finding_actions!r}")
+    reply_days = need("finding_reply_days")
+    if not isinstance(reply_days, int) or isinstance(reply_days, bool) or reply_days < 1:
+        raise ReviewError(
+            f"{where}: finding_reply_days must be a whole number of days ≥ 1, got {reply_days!r}"
+        )
+    author = need("rule_author_decisions")
+    if not isinstance(author, list) or "meeting" not in author or not set(author) <= set(AUTHOR_DECISIONS):
+        raise ReviewError(
+            f"{where}: rule_author_decisions must list meeting and optionally second_reviewer, got {author!r}"
+        )
     ratios = {}
     for key, value in settings.items():
         if key.startswith(QUOTA_PREFIX):
@@ -90,6 +111,9 @@ def review_settings(pack: RulePack, region: str | None) -> ReviewSettings:
         severity_weights={str(k): float(v) for k, v in weights.items()},
         due_days=due,
         quota_ratios=ratios,
+        finding_actions=frozenset(finding_actions),
+        finding_reply_days=reply_days,
+        author_decisions=frozenset(author),
     )
 
 

@@ -25,6 +25,10 @@ REVIEW_SETTINGS = (
     "review_due_days",
     "special_review_quota_drg",
     "special_review_quota_dip",
+    # hospital findings (drgaudit.casebook.findings) and separation of duties (read by reviewconfig)
+    "finding_actions",
+    "finding_reply_days",
+    "rule_author_decisions",
 )
 # How many distinct people must promote a rule-pack version for the region (read by
 # drgaudit.services.packs): 1, or 2 when a second person has to approve.

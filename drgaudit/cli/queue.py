@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from drgaudit.casebook import auditlog, review
+from drgaudit.casebook import auditlog, findings, review
 from drgaudit.casebook.models import Hospital
 from drgaudit.casebook.review_models import CASE_STATUSES, DECISION_KINDS, OPEN_STATUSES, ReviewCase
 from drgaudit.casebook.reviewconfig import ReviewError
@@ -331,9 +331,11 @@ def rollup(
             raise typer.BadParameter(str(exc), param_hint="--period") from None
     with casebook(db) as session:
         every = review.rollup(session=session, period=period, region=region)
+        tallies = findings.tally(session=session, period=period, region=region)
     rows = every if all_ else [r for r in every if r.decided]
     if not rows:
         typer.echo("no decided review cases" if every else "no review cases")
+        _print_findings(tallies)
         return
     typer.echo(
         f"{'hospital':<14} {'period':<7} {'cases':>5} {'open':>5} {'decided':>7} {'standard':>8} "
@@ -345,8 +347,21 @@ def rollup(
             f"{r.special:>7} {money(r.special_amount):>13} {r.deducted:>8} {money(r.deducted_amount):>13} "
             f"{r.referred:>8} {money(r.referred_amount):>12}"
         )
+    _print_findings(tallies)
     typer.echo(
         f"total: {sum(r.cases for r in every)} cases, {sum(r.open for r in every)} open, {sum(r.decided for r in every)} decided; "
         f"special {money(sum(r.special_amount for r in every))}, deducted {money(sum(r.deducted_amount for r in every))}, "
         f"held {money(sum(r.referred_amount for r in every))} yuan"
     )
+
+
+def _print_findings(tallies: list[findings.FindingTally]) -> None:
+    """Hospital findings (hold/deduct hits) per hospital and period: how many in each state, what stands."""
+    if not tallies:
+        return
+    typer.echo("hospital findings (hold/deduct hits) by state:")
+    for t in tallies:
+        states = ", ".join(f"{state} {t.states[state]}" for state in findings.STATES if state in t.states)
+        typer.echo(
+            f"  {t.hospital_id:<14} {t.period:<7} {states}; {money(t.amount)} at risk, {money(t.standing)} standing"
+        )

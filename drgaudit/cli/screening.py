@@ -101,6 +101,12 @@ def _print_summary(summary: ScreenSummary) -> None:
             f"review queue: {review['created']} new cases, {review['refreshed']} refreshed, {review['reopened']} reopened, "
             f"{review['withdrawn']} withdrawn, {review['unchanged']} unchanged (see `drgaudit queue list`)"
         )
+    if summary.findings:
+        found = summary.findings
+        echo(
+            f"hospital findings: {found['created']} new, {found['refreshed']} refreshed, {found['withdrawn']} withdrawn, "
+            f"{found['unchanged']} unchanged (see `drgaudit findings list`)"
+        )
 
 
 def screen(

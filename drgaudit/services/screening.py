@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from drgaudit.casebook import queries
 from drgaudit.casebook.db import make_engine
+from drgaudit.casebook.findings import refresh_findings
 from drgaudit.casebook.ingest import ImportReport, import_file
 from drgaudit.casebook.review import refresh_cases
 from drgaudit.casebook.screening import ScreenRunCreate, choose_codes, finish_run, start_run, store_hits
@@ -53,6 +54,7 @@ class ScreenSummary:
     imports: list[ImportReport] = field(default_factory=list)
     stored: dict[str, int] = field(default_factory=dict)
     review_cases: dict[str, int] = field(default_factory=dict)
+    findings: dict[str, int] = field(default_factory=dict)
 
     @property
     def claims_per_second(self) -> float:
@@ -216,9 +218,13 @@ def screen_batch(
                     "unchanged": stored.hits_unchanged,
                     "removed": stored.hits_removed,
                 }
-                review = refresh_cases(
-                    session=session, batch_id=batch_id, pack=pack, actor=actor or run.run_by or "drgaudit"
+                who = actor or run.run_by or "drgaudit"
+                # Hospital findings (hold/deduct hits) commit with the hits and the review cases.
+                findings = refresh_findings(
+                    session=session, batch_id=batch_id, pack=pack, actor=who, commit=False
                 )
+                summary.findings = findings.as_dict()
+                review = refresh_cases(session=session, batch_id=batch_id, pack=pack, actor=who)
                 summary.review_cases = review.as_dict()
                 finish_run(
                     session=session, run=run, status="done", patients=summary.patients, claims=summary.claims

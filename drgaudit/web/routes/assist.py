@@ -13,7 +13,7 @@ from drgaudit.casebook.review_models import ASSIST_RESULTS
 from drgaudit.services import assist as assist_service
 from drgaudit.services.access import Principal, may
 from drgaudit.services.labels import name
-from drgaudit.web.deps import DB, require
+from drgaudit.web.deps import DB, require, require_any
 from drgaudit.web.forms import FormError, day
 from drgaudit.web.templating import redirect, render
 
@@ -48,14 +48,18 @@ def assist_page(
 def ask(
     request: Request,
     session: DB,
-    me: Annotated[Principal, Depends(require("assist.view"))],
+    me: Annotated[
+        Principal, Depends(require_any("assist.request_as_insured", "assist.request_as_treatment"))
+    ],
     claim_id: Annotated[str, Form(max_length=64)],
     question: Annotated[str, Form(max_length=20000)],
-    side: Annotated[str, Form(max_length=10)] = "insured",
+    side: Annotated[str, Form(max_length=10)] = "",
     due: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    """Ask the other region to investigate a claim."""
-    if side not in ("insured", "treatment"):
+    """Ask the other region to investigate a claim (the side asking: the account's, or chosen when it has both)."""
+    sides = [s for s in ("insured", "treatment") if may(me, f"assist.request_as_{s}")]
+    side = side or (sides[0] if len(sides) == 1 else "")
+    if side not in sides:
         raise FormError("请选择发起方")
     done = assist_service.ask(
         session=session,
@@ -73,7 +77,7 @@ def answer(
     request: Request,
     request_id: int,
     session: DB,
-    me: Annotated[Principal, Depends(require("assist.view"))],
+    me: Annotated[Principal, Depends(require_any("assist.answer_as_treatment", "assist.answer_as_insured"))],
     result: Annotated[str, Form(max_length=30)],
     answer: Annotated[str, Form(max_length=20000)],
     version: Annotated[int | None, Form()] = None,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
@@ -178,8 +179,10 @@ def refresh_findings(
     actor: str,
     today: date | None = None,
     commit: bool = True,
+    region_packs: Mapping[str, RulePack] | None = None,
 ) -> FindingReport:
-    """Make or refresh the findings of a batch from its stored hits (idempotent; one transaction).
+    """Make or refresh the findings of a batch from its stored hits (idempotent; one transaction). A
+    region's settings come from the pack that screened it (`region_packs`, else `pack`).
 
     A new finding is due `finding_reply_days` after today. An open finding follows the newest screen of
     its claim; one whose hit is gone is withdrawn; answered or decided findings are left as they are.
@@ -207,7 +210,7 @@ def refresh_findings(
             continue
         region = claim.treatment_region
         if region not in settings:
-            settings[region] = review_settings(pack, region)
+            settings[region] = review_settings((region_packs or {}).get(region, pack), region)
         if hit.action in settings[region].finding_actions:
             hits[(hit.claim_id, hit.rule_id)] = hit
     existing: dict[tuple[str, str], Finding] = {}

@@ -78,16 +78,18 @@ class Scene:
             top: dict[str, list[ReviewCase]] = {}
             for case in cases:
                 top.setdefault(case.region, []).append(case)
-            for region, region_cases in top.items():
-                chosen = next(
-                    (c for c in region_cases[:30] if len([f for f in by_hospital.get(c.hospital_id, []) if f.action == "deduct"]) >= 1
-                     and len(by_hospital.get(c.hospital_id, [])) >= 2),
-                    None,
-                )  # fmt: skip
-                if chosen is not None:
-                    break
-            else:  # pragma: no cover - the demo always has one
-                raise AssertionError("no hospital with a case and two findings in the demo")
+
+            def fits(case: ReviewCase) -> bool:
+                mine = by_hospital.get(case.hospital_id, [])
+                return any(f.action == "deduct" for f in mine) and len(mine) >= 2
+
+            region, chosen = next(
+                (region, case)
+                for region, region_cases in top.items()
+                for case in region_cases[:30]
+                if fits(case)
+            )
+            region_cases = top[region]
             self.region, self.hospital, self.case = region, chosen.hospital_id, chosen.id
             self.other_case = next(c.id for c in region_cases[:30] if c.id != chosen.id)
             mine = by_hospital[self.hospital]

@@ -9,6 +9,7 @@ from drgaudit.cli import (
     casebook,
     demo,
     findings,
+    impact,
     imports,
     meeting,
     packs,
@@ -36,6 +37,7 @@ app.command(name="batches")(screening.batches)
 app.command(name="screen")(screening.screen)
 app.command(name="explain")(screening.explain)
 app.add_typer(rules.app, name="rules")
+rules.app.command(name="impact")(impact.impact)
 rules.app.command(name="register")(packs.register)
 rules.app.command(name="versions")(packs.versions)
 rules.app.command(name="promote")(packs.promote)

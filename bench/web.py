@@ -29,7 +29,6 @@ from pathlib import Path
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
-from drgaudit.casebook import accounts
 from drgaudit.casebook.accounts import GrantRow
 from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.models import Claim

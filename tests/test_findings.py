@@ -198,11 +198,11 @@ def test_where_only_a_meeting_will_do_the_author_must_escalate(
 
 
 def test_findings_settings_are_checked(tmp_path: Path) -> None:
-    from drgaudit.casebook.reviewconfig import review_settings
+    from drgaudit.engine.exceptions import RulePackError
 
-    bad = pack_with_settings(tmp_path / "a", finding_reply_days=0)
-    with pytest.raises(ReviewError, match="finding_reply_days"):
-        review_settings(bad, "510100")
-    bad = pack_with_settings(tmp_path / "b", rule_author_decisions=["second_reviewer"])
-    with pytest.raises(ReviewError, match="rule_author_decisions"):
-        review_settings(bad, "510100")
+    with pytest.raises(RulePackError, match="finding_reply_days` must be at least 1"):
+        pack_with_settings(tmp_path / "a", finding_reply_days=0)
+    with pytest.raises(RulePackError, match="must include meeting"):
+        pack_with_settings(tmp_path / "b", rule_author_decisions=["second_reviewer"])
+    with pytest.raises(RulePackError, match="finding_actions"):
+        pack_with_settings(tmp_path / "c", finding_actions=["remind"])

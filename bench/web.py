@@ -67,7 +67,9 @@ def fill_queue(url: str, seed: int) -> int:
             )  # fmt: skip
         for start in range(0, len(rows), 5000):
             session.execute(insert(ReviewCase), rows[start : start + 5000])
-        ids = session.execute(select(ReviewCase.id, ReviewCase.claim_id).where(ReviewCase.rules == "BENCH-001")).all()
+        ids = session.execute(
+            select(ReviewCase.id, ReviewCase.claim_id).where(ReviewCase.rules == "BENCH-001")
+        ).all()
         hits = [
             {"case_id": case_id, "rule_id": "BENCH-001", "batch_id": batch, "family": "outlier_review",
              "severity": "medium", "action": "special_review", "amount_at_risk": 100.0, "message": f"{claim_id} 基准测试",
@@ -97,7 +99,9 @@ def timed(client, path: str, runs: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--claims", type=int, default=50_000, help="claims of the demo province (default 50,000)")
+    parser.add_argument(
+        "--claims", type=int, default=50_000, help="claims of the demo province (default 50,000)"
+    )
     parser.add_argument("--requests", type=int, default=30, help="timed requests per page (default 30)")
     parser.add_argument("--db", help="an empty database URL (default: a fresh SQLite file)")
     parser.add_argument("--seed", type=int, default=7)
@@ -113,7 +117,9 @@ def main() -> None:
         started = time.perf_counter()
         run_demo(Path(scratch) / "demo", claims=args.claims, db_url=url, workers=2)
         cases = fill_queue(url, args.seed)
-        print(f"casebook: {args.claims:,} claims, {cases:,} review cases ({time.perf_counter() - started:.0f}s to build)")
+        print(
+            f"casebook: {args.claims:,} claims, {cases:,} review cases ({time.perf_counter() - started:.0f}s to build)"
+        )
         engine = make_engine(url)
         with Session(engine) as session:
             account_service.add_user(
@@ -122,10 +128,16 @@ def main() -> None:
             )  # fmt: skip
             boss = account_service.cli_principal(session=session, user="admin")
             account_service.add_user(
-                session=session, principal=boss, username="auditor", grants=[GrantRow("auditor", None)], password=PASSWORD
+                session=session,
+                principal=boss,
+                username="auditor",
+                grants=[GrantRow("auditor", None)],
+                password=PASSWORD,
             )
             hospital = session.execute(select(ReviewCase.hospital_id)).scalars().first()
-            sample = random.Random(args.seed).sample(list(session.execute(select(ReviewCase.id)).scalars()), 20)
+            sample = random.Random(args.seed).sample(
+                list(session.execute(select(ReviewCase.id)).scalars()), 20
+            )
         engine.dispose()
         app = create_app(WebSettings(database_url=url, secret_key="bench-" + "k" * 40, key_file=None))
         client = TestClient(app)
@@ -138,7 +150,9 @@ def main() -> None:
             "queue, one hospital, by due date": f"/queue?hospital={hospital}&sort=due&order=asc",
             "queue, one problem family": "/queue?family=split_hospitalization",
         }
-        print(f"{'page':<36} {'median ms':>10} {'p95 ms':>8}   ({args.requests} requests each, after one warm-up)")
+        print(
+            f"{'page':<36} {'median ms':>10} {'p95 ms':>8}   ({args.requests} requests each, after one warm-up)"
+        )
         worst = 0.0
         for label, path in pages.items():
             times = timed(client, path, args.requests)
@@ -150,7 +164,9 @@ def main() -> None:
             times += timed(client, f"/cases/{case_id}", max(1, args.requests // len(sample)))
         median = statistics.median(times)
         worst = max(worst, median)
-        print(f"{'case page (20 random cases)':<36} {median:>10.1f} {statistics.quantiles(times, n=20)[-1]:>8.1f}")
+        print(
+            f"{'case page (20 random cases)':<36} {median:>10.1f} {statistics.quantiles(times, n=20)[-1]:>8.1f}"
+        )
         client.close()
         print(f"slowest median: {worst:.1f} ms ({'under' if worst < 200 else 'OVER'} the 200 ms target)")
         if worst >= 200:

@@ -499,7 +499,13 @@ def compile_profile(
     profile_key = pack.profile_key(region)
     config = pack.region(profile_key)
     profile = CompiledProfile(pack=pack, profile=profile_key, settings=config.settings)
-    for key, kind in (("is_cross_region", BOOL), ("payment_scheme", TEXT), ("discharge_date", DATE)):
+    for key, kind in (
+        ("is_cross_region", BOOL),
+        ("is_cross_province", BOOL),
+        ("region_relation", TEXT),
+        ("payment_scheme", TEXT),
+        ("discharge_date", DATE),
+    ):
         profile.fact_keys[key] = kind
     order = {rule.key: i for i, rule in enumerate(pack.rules)}
     compiled: list[tuple[BoundRule, dict, dict]] = []

@@ -30,6 +30,7 @@ from drgaudit.casebook.reviewconfig import review_settings
 from drgaudit.casebook.screening import ScreenRunCreate, choose_codes, finish_run, start_run, store_hits
 from drgaudit.casebook.shadow import store_shadow_hits
 from drgaudit.engine.codes import CodeTables
+from drgaudit.engine.exceptions import UnconfiguredRegionError
 from drgaudit.engine.explain import ClaimExplanation, explain_claim
 from drgaudit.engine.hits import Hit
 from drgaudit.engine.indicators import PeerRule, hospital_indicators, peer_rule
@@ -176,6 +177,7 @@ def screen_batch(
     if pack is not None and plan.default is not None:
         plan.use(plan.default, pack)
     pack = plan.pack(plan.default) if plan.default is not None else None
+    check_priced(plan, regions)
     codes = choose_codes(session=session, codes_dir=codes_dir, rules_dir=plan.default)
     setup = batch_setup(session=session, batch_id=batch_id, plan=plan, codes=codes)
     total_claims = batch.rows_ok
@@ -265,6 +267,17 @@ def screen_batch(
         raise
     summary.amount_at_risk = round(summary.amount_at_risk, 2)
     return summary
+
+
+def check_priced(plan: PackPlan, regions: list[str]) -> None:
+    """Stop before screening when a treatment region of the batch has no configuration in its pack."""
+    missing = []
+    for region in regions:
+        pack = plan.pack_for(region)
+        if pack is not None:
+            missing.extend(pack.unpriced([region]))
+    if missing:
+        raise UnconfiguredRegionError(missing)
 
 
 def bundled_pack() -> RulePack:

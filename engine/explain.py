@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +74,7 @@ def _applicability(env: Env, rule: Rule) -> list[str]:
 
 
 def explain_claim(
-    screener: Screener, claim_id: str, batch: list[dict[str, Any]], history: list[dict[str, Any]] = ()
+    screener: Screener, claim_id: str, batch: list[dict[str, Any]], history: Sequence[dict[str, Any]] = ()
 ) -> ClaimExplanation:
     """Explain one claim of a patient's batch: screen the patient, then evaluate every rule on the claim."""
     claims = {c["claim_id"]: c for c in history}

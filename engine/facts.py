@@ -64,7 +64,7 @@ class ReferenceData:
         default_factory=dict, repr=False
     )
     _group_facts: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict, repr=False)
-    _payments: dict[tuple, float | None] = field(default_factory=dict, repr=False)
+    _payments: dict[tuple[Any, ...], float | None] = field(default_factory=dict, repr=False)
     _limits: dict[tuple[str, str, float | None], RatioLimits | None] = field(default_factory=dict, repr=False)
     _pricing: dict[str, tuple[RegionSettings, bool]] = field(default_factory=dict, repr=False)
 
@@ -192,7 +192,7 @@ def to_ordinal(value: dt.date | None) -> int | None:
     return value.toordinal() if value is not None else None
 
 
-def sort_key(claim: dict[str, Any]) -> tuple:
+def sort_key(claim: dict[str, Any]) -> tuple[Any, ...]:
     """The order of a patient's claims: admission, then discharge, then id."""
     return (claim["admit_date"], claim["discharge_date"], claim["claim_id"])
 
@@ -233,10 +233,10 @@ def claim_facts(claim: dict[str, Any], ref: ReferenceData, *, target: bool = Tru
     f["is_cross_province"] = relation == CROSS_PROVINCE
     principal = claim["principal_dx"]
     f["dx_category"] = principal[:3]
-    group_code = claim.get("group_code") or None
+    group_code: str = claim.get("group_code") or ""
     scheme = claim["payment_scheme"]
     ungroupable = scheme in GROUPED_SCHEMES and is_ungroupable(group_code)
-    grouped = scheme in GROUPED_SCHEMES and group_code is not None and not ungroupable
+    grouped = scheme in GROUPED_SCHEMES and group_code != "" and not ungroupable
     f["adrg"] = group_code[:3] if grouped else None
     f["group_severity"] = group_code[-1] if grouped and group_code[-1].isdigit() else None
     f["is_ungroupable"] = ungroupable
@@ -284,7 +284,8 @@ def _price(
     level: int | None,
 ) -> None:
     """The group facts, cost ratio, thresholds and payment estimate of one claim (engine.payment)."""
-    region, scheme, group_code = claim["treatment_region"], claim["payment_scheme"], claim.get("group_code")
+    region, scheme = claim["treatment_region"], claim["payment_scheme"]
+    group_code: str = claim.get("group_code") or ""
     settings, placeholder = ref.pricing(region, strict=target)
     f["payment_placeholder"] = placeholder
     total, cost = float(claim["total_cost"]), f["case_cost"]

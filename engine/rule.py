@@ -206,7 +206,7 @@ class Rule:
         amount = _expression_value(data, "amount_at_risk", doc, errors)
         examples = _examples(data, errors)
 
-        if len(errors) > before:
+        if len(errors) > before or not isinstance(rule_id, str) or message is None or amount is None:
             return None
         return cls(
             id=rule_id.strip(),

@@ -93,7 +93,7 @@ class Screener:
             by_profile.setdefault(self.pack.profile_key(claim["treatment_region"]), set()).add(
                 claim["claim_id"]
             )
-        hits: list[tuple[tuple, Hit]] = []
+        hits: list[tuple[tuple[int, int], Hit]] = []
         for key in sorted(by_profile):
             profile = self._profile(key)
             projected = profile.runtime.project(facts, by_profile[key])

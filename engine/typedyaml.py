@@ -176,7 +176,7 @@ def validate(
         return model.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
-            special = skip(error) if skip is not None else None
+            special = skip(dict(error)) if skip is not None else None
             if special is not None:
                 errors.append(special)
                 continue

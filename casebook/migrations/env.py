@@ -16,6 +16,7 @@ from sqlmodel import SQLModel
 
 from drgaudit.casebook import (  # noqa: F401  (registers the tables)
     accounts,
+    apikeys,
     attachments,
     auditlog,
     findings,

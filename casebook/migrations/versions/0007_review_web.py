@@ -1,7 +1,7 @@
 """review web: hospital findings, case replies, expert opinions, attachments; who asked a 协查 request
 
-Revision ID: 0006_review_web
-Revises: 0005_accounts
+Revision ID: 0007_review_web
+Revises: 0006_apikeys
 Create Date: 2026-12-05
 
 Written from drgaudit.casebook.findings, replies and attachments (and AssistRequest.asked_by);
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_review_web"
-down_revision: str | None = "0005_accounts"
+revision: str = "0007_review_web"
+down_revision: str | None = "0006_apikeys"
 branch_labels: str | None = None
 depends_on: str | None = None
 

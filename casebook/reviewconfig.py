@@ -42,6 +42,7 @@ class ReviewSettings:
     severity_weights: dict[str, float]
     due_days: int
     quota_ratios: dict[str, float]
+    quota_period: str  # the settlement period the quota is counted over (month, quarter, year)
     finding_actions: frozenset[str] = frozenset({"hold", "deduct"})
     finding_reply_days: int = 10
     author_decisions: frozenset[str] = frozenset(AUTHOR_DECISIONS)
@@ -72,6 +73,7 @@ def review_settings(pack: RulePack, region: str | None) -> ReviewSettings:
         severity_weights={str(k): float(v) for k, v in values.review_severity_weights.items()},
         due_days=values.review_due_days,
         quota_ratios={"DRG": values.special_review_quota_drg, "DIP": values.special_review_quota_dip},
+        quota_period=values.special_review_quota_period,
         finding_actions=frozenset(values.finding_actions),
         finding_reply_days=values.finding_reply_days,
         author_decisions=frozenset(values.rule_author_decisions),

@@ -92,6 +92,8 @@ class CompiledRule:
     ]  # durable-rules rule name -> definition (pair rules may have several)
     order: int
     types: dict[int, str | None] = field(default_factory=dict, repr=False)
+    # The params and settings its expressions read, as a hit's evidence shows them (worked out once).
+    thresholds: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def rule(self) -> Rule:

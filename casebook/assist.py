@@ -9,7 +9,7 @@ from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from drgaudit.casebook import auditlog
 from drgaudit.casebook.models import Claim
@@ -146,14 +146,17 @@ def list_requests(
         raise ReviewError(f"side is one of {', '.join(SIDES)}, not `{side}`")
     query = select(AssistRequest)
     if status is not None:
-        query = query.where(AssistRequest.status == status)
+        query = query.where(col(AssistRequest.status) == status)
     if region is not None:
         if side == "insured":
-            query = query.where(AssistRequest.insured_region == region)
+            query = query.where(col(AssistRequest.insured_region) == region)
         elif side == "treatment":
-            query = query.where(AssistRequest.treatment_region == region)
+            query = query.where(col(AssistRequest.treatment_region) == region)
         else:
             query = query.where(
-                (AssistRequest.insured_region == region) | (AssistRequest.treatment_region == region)
+                (col(AssistRequest.insured_region) == region)
+                | (col(AssistRequest.treatment_region) == region)
             )
-    return list(session.exec(query.order_by(AssistRequest.requested_at, AssistRequest.id)).scalars())
+    return list(
+        session.execute(query.order_by(col(AssistRequest.requested_at), col(AssistRequest.id))).scalars()
+    )

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, LargeBinary, or_, select
 from sqlalchemy.orm import defer
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook import auditlog
 from drgaudit.errors import DrgauditError
@@ -169,15 +169,15 @@ def list_attachments(
     *, session: Session, case_id: int | None = None, finding_ids: list[int] | None = None
 ) -> list[Attachment]:
     """The attachments of a case and/or of some findings, oldest first, without their content."""
-    query = select(Attachment).options(defer(Attachment.data))  # type: ignore[arg-type]
+    query = select(Attachment).options(defer(col(Attachment.data)))  # type: ignore[arg-type]
     conditions = []
     if case_id is not None:
-        conditions.append(Attachment.case_id == case_id)
+        conditions.append(col(Attachment.case_id) == case_id)
     if finding_ids:
-        conditions.append(Attachment.finding_id.in_(finding_ids))
+        conditions.append(col(Attachment.finding_id).in_(finding_ids))
     if not conditions:
         return []
-    return list(session.exec(query.where(or_(*conditions)).order_by(Attachment.id)).scalars())
+    return list(session.execute(query.where(or_(*conditions)).order_by(col(Attachment.id))).scalars())
 
 
 def get_attachment(*, session: Session, attachment_id: int) -> Attachment | None:

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import Column, DateTime, Integer, Text, UniqueConstraint, func, select
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook import auditlog
 from drgaudit.casebook.models import MONEY, BatchClaim, Claim
@@ -146,7 +146,7 @@ def _evidence_hash(hit: Any) -> str:
         "amount": round(float(hit.amount_at_risk), 2),
         **{key: evidence.get(key) for key in ("facts", "thresholds", "related_claims")},
     }
-    return hashlib.sha256(auditlog.canonical(payload).encode()).hexdigest()[:32]
+    return hashlib.sha256((auditlog.canonical(payload) or "").encode()).hexdigest()[:32]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -189,34 +189,18 @@ def refresh_findings(
     """
     today = today or _now().date()
     report = FindingReport()
-    settings: dict[str, ReviewSettings] = {}
-    claims: dict[str, Any] = {}
-    hits: dict[tuple[str, str], Any] = {}
     claim_ids = [
-        row[0] for row in session.execute(select(BatchClaim.claim_id).where(BatchClaim.batch_id == batch_id))
+        row[0]
+        for row in session.execute(
+            select(col(BatchClaim.claim_id)).where(col(BatchClaim.batch_id) == batch_id)
+        )
     ]
-    for start in range(0, len(claim_ids), 500):
-        part = claim_ids[start : start + 500]
-        for claim in session.execute(
-            select(Claim.claim_id, Claim.hospital_id, Claim.treatment_region, Claim.insured_region, Claim.discharge_date)
-            .where(Claim.claim_id.in_(part))
-        ):  # fmt: skip
-            claims[claim.claim_id] = claim
-    for hit in session.execute(
-        select(*_HIT_READ).where(ScreenHit.batch_id == batch_id).order_by(ScreenHit.ordinal)
-    ):
-        claim = claims.get(hit.claim_id)
-        if claim is None:
-            continue
-        region = claim.treatment_region
-        if region not in settings:
-            settings[region] = review_settings((region_packs or {}).get(region, pack), region)
-        if hit.action in settings[region].finding_actions:
-            hits[(hit.claim_id, hit.rule_id)] = hit
+    claims = _claims(session, claim_ids)
+    hits, settings = _finding_hits(session, batch_id, claims, pack, region_packs or {})
     existing: dict[tuple[str, str], Finding] = {}
     for start in range(0, len(claim_ids), 500):
         part = claim_ids[start : start + 500]
-        for finding in session.exec(select(Finding).where(Finding.claim_id.in_(part))).scalars():
+        for finding in session.execute(select(Finding).where(col(Finding.claim_id).in_(part))).scalars():
             existing[(finding.claim_id, finding.rule_id)] = finding
     stamp = _now()
     changes: list[tuple[str, int | None, str, Any, Any]] = []
@@ -273,6 +257,43 @@ def refresh_findings(
     return report
 
 
+def _claims(session: Session, claim_ids: list[str]) -> dict[str, Any]:
+    """The fields of some claims a finding needs, by claim id."""
+    claims: dict[str, Any] = {}
+    for start in range(0, len(claim_ids), 500):
+        part = claim_ids[start : start + 500]
+        for row in session.execute(
+            select(col(Claim.claim_id), col(Claim.hospital_id), col(Claim.treatment_region), col(Claim.insured_region), col(Claim.discharge_date))
+            .where(col(Claim.claim_id).in_(part))
+        ):  # fmt: skip
+            claims[row.claim_id] = row
+    return claims
+
+
+def _finding_hits(
+    session: Session,
+    batch_id: int,
+    claims: dict[str, Any],
+    pack: RulePack,
+    region_packs: Mapping[str, RulePack],
+) -> tuple[dict[tuple[str, str], Any], dict[str, ReviewSettings]]:
+    """The batch's hits that make findings (by claim and rule) and the review settings of their regions."""
+    settings: dict[str, ReviewSettings] = {}
+    hits: dict[tuple[str, str], Any] = {}
+    for hit in session.execute(
+        select(*_HIT_READ).where(col(ScreenHit.batch_id) == batch_id).order_by(col(ScreenHit.ordinal))
+    ):
+        claim = claims.get(hit.claim_id)
+        if claim is None:
+            continue
+        region = claim.treatment_region
+        if region not in settings:
+            settings[region] = review_settings(region_packs.get(region, pack), region)
+        if hit.action in settings[region].finding_actions:
+            hits[(hit.claim_id, hit.rule_id)] = hit
+    return hits, settings
+
+
 def _flush(session: Session) -> None:
     try:
         session.flush()
@@ -315,22 +336,22 @@ def list_findings(
     if where is not None:
         conditions.append(where)
     if filters.states:
-        conditions.append(Finding.state.in_(filters.states))
+        conditions.append(col(Finding.state).in_(filters.states))
     for column, value in (
-        (Finding.hospital_id, filters.hospital_id),
-        (Finding.treatment_region, filters.region),
-        (Finding.period, filters.period),
-        (Finding.claim_id, filters.claim_id),
+        (col(Finding.hospital_id), filters.hospital_id),
+        (col(Finding.treatment_region), filters.region),
+        (col(Finding.period), filters.period),
+        (col(Finding.claim_id), filters.claim_id),
     ):
         if value:
             conditions.append(column == value)
     if filters.overdue_on is not None:
-        conditions.append((Finding.state == "open") & (Finding.due_date < filters.overdue_on))
+        conditions.append((col(Finding.state) == "open") & (col(Finding.due_date) < filters.overdue_on))
     total = int(session.execute(select(func.count()).select_from(Finding).where(*conditions)).scalar_one())
-    query = select(Finding).where(*conditions).order_by(Finding.due_date, Finding.id).offset(offset)
+    query = select(Finding).where(*conditions).order_by(col(Finding.due_date), col(Finding.id)).offset(offset)
     if limit is not None:
         query = query.limit(limit)
-    return list(session.exec(query).scalars()), total
+    return list(session.execute(query).scalars()), total
 
 
 def claim_findings(*, session: Session, claim_ids: list[str]) -> dict[str, list[Finding]]:
@@ -338,8 +359,8 @@ def claim_findings(*, session: Session, claim_ids: list[str]) -> dict[str, list[
     found: dict[str, list[Finding]] = defaultdict(list)
     for start in range(0, len(claim_ids), 500):
         part = claim_ids[start : start + 500]
-        for finding in session.exec(
-            select(Finding).where(Finding.claim_id.in_(part)).order_by(Finding.id)
+        for finding in session.execute(
+            select(Finding).where(col(Finding.claim_id).in_(part)).order_by(col(Finding.id))
         ).scalars():
             found[finding.claim_id].append(finding)
     return found
@@ -358,6 +379,7 @@ def _log(session: Session, actor: str, finding: Finding, action: str, before: di
     finding.updated_at = _now()
     session.add(finding)
     _flush(session)
+    assert finding.id is not None
     auditlog.append(
         session=session, actor=actor, entity=FINDING, entity_id=finding.id, action=action, before=before,
         after=finding_state(finding),
@@ -403,8 +425,10 @@ def confirm_overdue(*, session: Session, actor: str, today: date | None = None) 
     """Confirm every open finding whose due date has passed (unanswered means accepted); idempotent."""
     today = today or _now().date()
     overdue = list(
-        session.exec(
-            select(Finding).where(Finding.state == "open", Finding.due_date < today).order_by(Finding.id)
+        session.execute(
+            select(Finding)
+            .where(col(Finding.state) == "open", col(Finding.due_date) < today)
+            .order_by(col(Finding.id))
         ).scalars()
     )
     for finding in overdue:
@@ -526,19 +550,19 @@ def tally(
     *, session: Session, period: str | None = None, region: str | None = None, where: Any = None
 ) -> list[FindingTally]:
     """Per hospital and period (month of discharge): findings by state, their amount and what stands."""
-    conditions = [Finding.state != "withdrawn"]
+    conditions = [col(Finding.state) != "withdrawn"]
     if period:
-        conditions.append(Finding.period == period)
+        conditions.append(col(Finding.period) == period)
     if region:
-        conditions.append(Finding.treatment_region == region)
+        conditions.append(col(Finding.treatment_region) == region)
     if where is not None:
         conditions.append(where)
     rows: dict[tuple[str, str], FindingTally] = {}
     query = (
-        select(Finding.hospital_id, Finding.period, Finding.state, func.count(), func.sum(Finding.amount),
-               func.sum(Finding.final_amount))
+        select(col(Finding.hospital_id), col(Finding.period), col(Finding.state), func.count(), func.sum(col(Finding.amount)),
+               func.sum(col(Finding.final_amount)))
         .where(*conditions)
-        .group_by(Finding.hospital_id, Finding.period, Finding.state)
+        .group_by(col(Finding.hospital_id), col(Finding.period), col(Finding.state))
     )  # fmt: skip
     for hospital, when, state, n, amount, standing in session.execute(query):
         row = rows.setdefault((hospital, when), FindingTally(hospital, when, {}))
@@ -551,5 +575,5 @@ def tally(
 
 def open_for_hospital(*, session: Session, hospital_id: str) -> int:
     """How many findings wait for the hospital's answer."""
-    query = select(func.count()).where(Finding.hospital_id == hospital_id, Finding.state == "open")
+    query = select(func.count()).where(col(Finding.hospital_id) == hospital_id, col(Finding.state) == "open")
     return int(session.execute(query).scalar_one())

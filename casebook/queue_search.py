@@ -13,19 +13,19 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from drgaudit.casebook.findings import Finding
 from drgaudit.casebook.models import Hospital
 from drgaudit.casebook.review_models import OPEN_STATUSES, ReviewCase, ReviewCaseHit
 
 SORTS = {
-    "priority": ReviewCase.priority,
-    "amount": ReviewCase.amount_at_risk,
-    "due": ReviewCase.due_date,
-    "discharge": ReviewCase.discharge_date,
-    "cost": ReviewCase.total_cost,
-    "id": ReviewCase.id,
+    "priority": col(ReviewCase.priority),
+    "amount": col(ReviewCase.amount_at_risk),
+    "due": col(ReviewCase.due_date),
+    "discharge": col(ReviewCase.discharge_date),
+    "cost": col(ReviewCase.total_cost),
+    "id": col(ReviewCase.id),
 }
 
 
@@ -52,30 +52,32 @@ class CaseQuery:
     def conditions(self) -> list[Any]:
         found: list[Any] = []
         if self.statuses:
-            found.append(ReviewCase.status.in_(self.statuses))
+            found.append(col(ReviewCase.status).in_(self.statuses))
         for column, value in (
-            (ReviewCase.region, self.region),
-            (ReviewCase.insured_region, self.insured_region),
-            (ReviewCase.hospital_id, self.hospital_id),
-            (ReviewCase.period, self.period),
-            (ReviewCase.assignee, self.assignee),
+            (col(ReviewCase.region), self.region),
+            (col(ReviewCase.insured_region), self.insured_region),
+            (col(ReviewCase.hospital_id), self.hospital_id),
+            (col(ReviewCase.period), self.period),
+            (col(ReviewCase.assignee), self.assignee),
         ):
             if value:
                 found.append(column == value)
         if self.claim_id:
-            found.append(ReviewCase.claim_id.startswith(self.claim_id, autoescape=True))
+            found.append(col(ReviewCase.claim_id).startswith(self.claim_id, autoescape=True))
         if self.min_priority is not None:
-            found.append(ReviewCase.priority >= self.min_priority)
+            found.append(col(ReviewCase.priority) >= self.min_priority)
         if self.due_before is not None:
-            found.append(ReviewCase.due_date <= self.due_before)
+            found.append(col(ReviewCase.due_date) <= self.due_before)
         hit_filters = []
         if self.family:
-            hit_filters.append(ReviewCaseHit.family == self.family)
+            hit_filters.append(col(ReviewCaseHit.family) == self.family)
         if self.rule_id:
-            hit_filters.append(ReviewCaseHit.rule_id == self.rule_id)
+            hit_filters.append(col(ReviewCaseHit.rule_id) == self.rule_id)
         if hit_filters:
-            hits = select(ReviewCaseHit.case_id).where(ReviewCaseHit.present.is_(True), *hit_filters)
-            found.append(ReviewCase.id.in_(hits))
+            hits = select(col(ReviewCaseHit.case_id)).where(
+                col(ReviewCaseHit.present).is_(True), *hit_filters
+            )
+            found.append(col(ReviewCase.id).in_(hits))
         return found
 
 
@@ -109,16 +111,16 @@ def search_cases(*, session: Session, query: CaseQuery, where: Any = None) -> Ca
     if where is not None:
         conditions.append(where)
     total, amount = session.execute(
-        select(func.count(), func.coalesce(func.sum(ReviewCase.amount_at_risk), 0))
+        select(func.count(), func.coalesce(func.sum(col(ReviewCase.amount_at_risk)), 0))
         .select_from(ReviewCase)
         .where(*conditions)
     ).one()
-    column = SORTS.get(query.sort, ReviewCase.priority)
-    order = [column.desc() if query.descending else column.asc(), ReviewCase.id]
+    column = SORTS.get(query.sort, col(ReviewCase.priority))
+    order = [column.desc() if query.descending else column.asc(), col(ReviewCase.id)]
     page = max(1, query.page)
     rows = session.execute(
-        select(ReviewCase, Hospital.name)
-        .outerjoin(Hospital, Hospital.hospital_id == ReviewCase.hospital_id)
+        select(ReviewCase, col(Hospital.name))
+        .outerjoin(Hospital, col(Hospital.hospital_id) == col(ReviewCase.hospital_id))
         .where(*conditions)
         .order_by(*order)
         .offset((page - 1) * query.page_size)
@@ -150,9 +152,9 @@ def _add_findings(session: Session, rows: list[QueueRow]) -> None:
     if not by_claim:
         return
     counts = session.execute(
-        select(Finding.claim_id, Finding.state, func.count())
-        .where(Finding.claim_id.in_(list(by_claim)))
-        .group_by(Finding.claim_id, Finding.state)
+        select(col(Finding.claim_id), col(Finding.state), func.count())
+        .where(col(Finding.claim_id).in_(list(by_claim)))
+        .group_by(col(Finding.claim_id), col(Finding.state))
     )
     for claim_id, state, n in counts:
         by_claim[claim_id].findings[state] = int(n)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Text, UniqueConstraint, select
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook import auditlog
 from drgaudit.casebook.models import MONEY
@@ -68,8 +68,8 @@ def add_reply(*, session: Session, case_id: int, text: str, actor: str, commit: 
 
 def case_replies(*, session: Session, case_id: int) -> list[CaseReply]:
     """The replies on a case, oldest first."""
-    query = select(CaseReply).where(CaseReply.case_id == case_id).order_by(CaseReply.id)
-    return list(session.exec(query).scalars())
+    query = select(CaseReply).where(col(CaseReply.case_id) == case_id).order_by(col(CaseReply.id))
+    return list(session.execute(query).scalars())
 
 
 class ExpertOpinion(SQLModel, table=True):
@@ -112,11 +112,11 @@ def record_opinion(
     if amount is not None and amount < 0:
         raise ReviewError("金额不能为负数")
     existing = (
-        session.exec(
+        session.execute(
             select(ExpertOpinion).where(
-                ExpertOpinion.meeting_id == meeting_id,
-                ExpertOpinion.case_id == case_id,
-                ExpertOpinion.expert == str(actor),
+                col(ExpertOpinion.meeting_id) == meeting_id,
+                col(ExpertOpinion.case_id) == case_id,
+                col(ExpertOpinion.expert) == str(actor),
             )
         )
         .scalars()
@@ -149,7 +149,7 @@ def _opinion_state(opinion: ExpertOpinion) -> dict[str, object]:
 
 def case_opinions(*, session: Session, case_id: int, meeting_id: int | None = None) -> list[ExpertOpinion]:
     """Experts' opinions on a case (of one meeting if given), in the order first given."""
-    query = select(ExpertOpinion).where(ExpertOpinion.case_id == case_id)
+    query = select(ExpertOpinion).where(col(ExpertOpinion.case_id) == case_id)
     if meeting_id is not None:
-        query = query.where(ExpertOpinion.meeting_id == meeting_id)
-    return list(session.exec(query.order_by(ExpertOpinion.id)).scalars())
+        query = query.where(col(ExpertOpinion.meeting_id) == meeting_id)
+    return list(session.execute(query.order_by(col(ExpertOpinion.id))).scalars())

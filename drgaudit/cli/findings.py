@@ -85,7 +85,7 @@ def list_(
     for r in records:
         typer.echo(
             f"{r['id']:>5}  {r['claim_id']:<16} {r['hospital_id']:<14} {r['rule_id']:<12} {r['action']:<7} "
-            f"{money(r['amount']):>11}  {r['state']:<10} {r['due_date']}"
+            f"{money(float(r['amount'] or 0)):>11}  {r['state']:<10} {r['due_date']}"
         )
     typer.echo(f"showing {len(records)} of {total}" if total > len(records) else f"{total} finding(s)")
 

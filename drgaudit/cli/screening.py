@@ -128,9 +128,10 @@ def _print_summary(summary: ScreenSummary) -> None:
         )
     if summary.findings:
         found = summary.findings
-        echo(
+        typer.echo(
             f"hospital findings: {found['created']} new, {found['refreshed']} refreshed, {found['withdrawn']} withdrawn, "
-            f"{found['unchanged']} unchanged (see `drgaudit findings list`)"
+            f"{found['unchanged']} unchanged (see `drgaudit findings list`)",
+            err=True,
         )
 
 

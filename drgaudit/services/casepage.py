@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from drgaudit.casebook import auditlog, review
 from drgaudit.casebook.attachments import Attachment, list_attachments
@@ -85,6 +85,7 @@ ACTIONS = (
 def case_view(*, session: Session, principal: Principal, ref: int | str, reference: Reference) -> CaseView:
     """The case page of `ref` for `principal` (`NotFound` when they may not see it)."""
     case = find_case(session=session, principal=principal, ref=ref)
+    assert case.id is not None
     target = case_target(session=session, case=case)
     can = {action: may(principal, action, target) for action in ACTIONS}
     files = reference.case_files(session)
@@ -108,9 +109,9 @@ def case_view(*, session: Session, principal: Principal, ref: int | str, referen
         AgendaEntry(meeting, row.position, row.outcome, row.quota_used, row.quota_limit, row.quota_override)
         for row, meeting in session.execute(
             select(MeetingCase, ReviewMeeting)
-            .join(ReviewMeeting, ReviewMeeting.id == MeetingCase.meeting_id)
-            .where(MeetingCase.case_id == case.id)
-            .order_by(MeetingCase.id)
+            .join(ReviewMeeting, col(ReviewMeeting.id) == col(MeetingCase.meeting_id))
+            .where(col(MeetingCase.case_id) == case.id)
+            .order_by(col(MeetingCase.id))
         )
     ]
     view = CaseView(
@@ -139,13 +140,15 @@ def _hide_other_hospitals(session: Session, case: ReviewCase, file: CaseFile, hi
         from drgaudit.casebook.models import Claim
 
         rows = session.execute(
-            select(Claim.claim_id, Claim.hospital_id).where(Claim.claim_id.in_(sorted(related)))
+            select(col(Claim.claim_id), col(Claim.hospital_id)).where(
+                col(Claim.claim_id).in_(sorted(related))
+            )
         )
         foreign |= {claim_id for claim_id, hospital in rows if hospital != case.hospital_id}
     for stay in file.stays:
         if stay.claim_id in foreign:
             stay.claim_id, stay.hospital, stay.cost, stay.group, stay.principal_dx = (
-                OTHER_HOSPITAL_CLAIM, OTHER_HOSPITAL, None, "—", "—",
+                OTHER_HOSPITAL_CLAIM, OTHER_HOSPITAL, float("nan"), "—", "—",
             )  # fmt: skip
     for hit in hits:
         for claim_id in sorted(foreign, key=len, reverse=True):

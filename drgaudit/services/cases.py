@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import false, or_, select
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from drgaudit.casebook import review
 from drgaudit.casebook.attachments import Attachment, Upload, add_attachments, get_attachment
@@ -28,9 +28,9 @@ from drgaudit.services.accounts import acting
 def case_attendees(*, session: Session, case_id: int | None) -> frozenset[int]:
     """Accounts attending a meeting whose agenda holds the case."""
     query = (
-        select(MeetingAttendee.account_id)
-        .join(MeetingCase, MeetingCase.meeting_id == MeetingAttendee.meeting_id)
-        .where(MeetingCase.case_id == case_id, MeetingAttendee.account_id.is_not(None))
+        select(col(MeetingAttendee.account_id))
+        .join(MeetingCase, col(MeetingCase.meeting_id) == col(MeetingAttendee.meeting_id))
+        .where(col(MeetingCase.case_id) == case_id, col(MeetingAttendee.account_id).is_not(None))
     )
     return frozenset(int(row) for row in session.execute(query).scalars())
 
@@ -76,16 +76,18 @@ def scope_filter(found: list[Scope], columns: dict[str, Any], attending: Any) ->
 
 
 CASE_COLUMNS = {
-    "hospital_id": ReviewCase.hospital_id,
-    "insured_region": ReviewCase.insured_region,
-    "treatment_region": ReviewCase.region,
+    "hospital_id": col(ReviewCase.hospital_id),
+    "insured_region": col(ReviewCase.insured_region),
+    "treatment_region": col(ReviewCase.region),
 }
 
 
 def case_attending(account_id: int) -> Any:
     """Cases on the agenda of a meeting the account attends."""
-    meetings = select(MeetingAttendee.meeting_id).where(MeetingAttendee.account_id == account_id)
-    return ReviewCase.id.in_(select(MeetingCase.case_id).where(MeetingCase.meeting_id.in_(meetings)))
+    meetings = select(col(MeetingAttendee.meeting_id)).where(col(MeetingAttendee.account_id) == account_id)
+    return col(ReviewCase.id).in_(
+        select(col(MeetingCase.case_id)).where(col(MeetingCase.meeting_id).in_(meetings))
+    )
 
 
 def case_scope(principal: Principal, action: str = "case.view") -> Any:
@@ -229,16 +231,18 @@ def opinion(
 ) -> ExpertOpinion:
     """An attending expert's opinion on a case of the meeting's agenda."""
     case = find_case(session=session, principal=principal, ref=ref)
-    agenda = session.exec(
-        select(MeetingCase).where(MeetingCase.meeting_id == meeting_id, MeetingCase.case_id == case.id)
+    agenda = session.execute(
+        select(MeetingCase).where(
+            col(MeetingCase.meeting_id) == meeting_id, col(MeetingCase.case_id) == case.id
+        )
     ).first()
     if agenda is None:
         raise NotFound(f"case {case.id} is not on meeting {meeting_id}'s agenda")
     attendees = frozenset(
         int(a)
         for a in session.execute(
-            select(MeetingAttendee.account_id).where(
-                MeetingAttendee.meeting_id == meeting_id, MeetingAttendee.account_id.is_not(None)
+            select(col(MeetingAttendee.account_id)).where(
+                col(MeetingAttendee.meeting_id) == meeting_id, col(MeetingAttendee.account_id).is_not(None)
             )
         ).scalars()
     )

@@ -26,6 +26,7 @@ from drgaudit.casebook import findings, packs, review
 from drgaudit.casebook.attachments import Upload, add_attachments
 from drgaudit.casebook.auditlog import Actor
 from drgaudit.casebook.findings import Finding, FindingFilter, Rereview, RereviewOutcome
+from drgaudit.casebook.review_models import ReviewCase
 from drgaudit.casebook.reviewconfig import ReviewError, review_settings
 from drgaudit.engine.pack import RulePack
 from drgaudit.services.access import NotFound, Principal, Target, scopes, visible
@@ -97,12 +98,12 @@ def answer(
     actor = acting(principal, "finding.answer", finding_target(finding))
     try:
         findings.answer_finding(
-            session=session, finding_id=finding.id, accept=accept, actor=actor, reason=reason, today=today,
+            session=session, finding_id=finding_id, accept=accept, actor=actor, reason=reason, today=today,
             expected_version=expected_version, commit=False,
         )  # fmt: skip
         if uploads:
             add_attachments(
-                session=session, uploads=uploads, actor=actor, max_bytes=max_upload_bytes, finding_id=finding.id,
+                session=session, uploads=uploads, actor=actor, max_bytes=max_upload_bytes, finding_id=finding_id,
                 commit=False,
             )  # fmt: skip
     except BaseException:
@@ -134,7 +135,7 @@ def rereview(
     actor = acting(principal, "finding.rereview", finding_target(finding))
     settings = review_settings(pack, finding.treatment_region)
     return findings.rereview_finding(
-        session=session, finding_id=finding.id, review=decision, actor=actor,
+        session=session, finding_id=finding_id, review=decision, actor=actor,
         authors=authors_of(session=session, finding=finding), author_decisions=settings.author_decisions,
         expected_version=expected_version,
     )  # fmt: skip
@@ -142,7 +143,7 @@ def rereview(
 
 def escalate(
     *, session: Session, principal: Principal, finding_id: int, reason: str, pack: RulePack
-) -> review.ReviewCase:
+) -> ReviewCase:
     """Send an appealed finding to a review meeting: its claim becomes (or stays) a review case."""
     finding = find_finding(session=session, principal=principal, finding_id=finding_id)
     actor = acting(principal, "finding.rereview", finding_target(finding))

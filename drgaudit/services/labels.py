@@ -34,9 +34,9 @@ def threshold_label(name: str, rule_id: str, pack: RulePack | None) -> str:
     if pack is not None:
         for rule in pack.rules:
             if rule.id == rule_id:
-                param = rule.params.get(key) if isinstance(rule.params, dict) else None
-                if param is not None and getattr(param, "description", ""):
-                    return str(param.description)
+                param = rule.params.get(key)
+                if param is not None and param.description:
+                    return param.description
     return "规则阈值" if name.startswith("params.") else "统筹区参数"
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from drgaudit.casebook import accounts, meetings
 from drgaudit.casebook.quota import QuotaStanding, quota_standing
@@ -26,8 +26,8 @@ from drgaudit.services.cases import find_case, list_cases, scope_filter
 
 def meeting_attendee_accounts(*, session: Session, meeting_id: int | None) -> frozenset[int]:
     """Accounts recorded as attending a meeting."""
-    query = select(MeetingAttendee.account_id).where(
-        MeetingAttendee.meeting_id == meeting_id, MeetingAttendee.account_id.is_not(None)
+    query = select(col(MeetingAttendee.account_id)).where(
+        col(MeetingAttendee.meeting_id) == meeting_id, col(MeetingAttendee.account_id).is_not(None)
     )
     return frozenset(int(row) for row in session.execute(query).scalars())
 
@@ -53,8 +53,8 @@ def find_meeting(
 
 
 def meeting_attending(account_id: int) -> Any:
-    return ReviewMeeting.id.in_(
-        select(MeetingAttendee.meeting_id).where(MeetingAttendee.account_id == account_id)
+    return col(ReviewMeeting.id).in_(
+        select(col(MeetingAttendee.meeting_id)).where(col(MeetingAttendee.account_id) == account_id)
     )
 
 
@@ -63,12 +63,12 @@ def list_meetings(
 ) -> list[ReviewMeeting]:
     """The meetings the principal may see, newest first."""
     condition = scope_filter(
-        scopes(principal, "meeting.view"), {"treatment_region": ReviewMeeting.region}, meeting_attending
+        scopes(principal, "meeting.view"), {"treatment_region": col(ReviewMeeting.region)}, meeting_attending
     )
     rows = meetings.list_meetings(session=session, region=region, status=status)
     if condition is None:
         return rows
-    allowed = set(session.execute(select(ReviewMeeting.id).where(condition)).scalars())
+    allowed = set(session.execute(select(col(ReviewMeeting.id)).where(condition)).scalars())
     return [m for m in rows if m.id in allowed]
 
 

@@ -27,7 +27,7 @@ MENU = (
 
 
 def _money(value: Any) -> str:
-    if value is None or value == "":
+    if value is None or value == "" or value != value:  # None, empty, or NaN (a figure withheld)
         return "—"
     return f"{float(value):,.2f}"
 

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from sqlalchemy import select
+from sqlmodel import col
 
 from drgaudit.casebook import auditlog
 from drgaudit.casebook.attachments import list_attachments
@@ -64,12 +65,16 @@ def finding_page(request: Request, finding_id: int, session: DB, me: Viewer) -> 
     message = finding.message
     if any(g.role == "hospital" for g in me.grants) and not may(me, "finding.rereview", target):
         message = _hide_other_hospitals(session, finding, message)
-    case = session.exec(select(ReviewCase).where(ReviewCase.claim_id == finding.claim_id)).scalars().first()
-    trail = auditlog.entries_for(session=session, entity=FINDING, entity_id=finding.id)
+    case = (
+        session.execute(select(ReviewCase).where(col(ReviewCase.claim_id) == finding.claim_id))
+        .scalars()
+        .first()
+    )
+    trail = auditlog.entries_for(session=session, entity=FINDING, entity_id=finding_id)
     return render(
         request, "finding.html",
         {"f": finding, "message": message, "words": reference.words, "name": name, "today": date.today(),
-         "attachments": list_attachments(session=session, finding_ids=[finding.id]), "trail": trail,
+         "attachments": list_attachments(session=session, finding_ids=[finding_id]), "trail": trail,
          "case": case if case is not None and may(me, "case.view") else None, "log_actor": log_actor,
          "log_action": log_action, "authors": finding_service.authors_of(session=session, finding=finding),
          "can_answer": may(me, "finding.answer", target), "can_rereview": may(me, "finding.rereview", target),
@@ -79,11 +84,11 @@ def finding_page(request: Request, finding_id: int, session: DB, me: Viewer) -> 
 
 def _hide_other_hospitals(session: DB, finding: object, message: str) -> str:
     hit = (
-        session.exec(
+        session.execute(
             select(ScreenHit).where(
-                ScreenHit.batch_id == finding.batch_id,  # type: ignore[attr-defined]
-                ScreenHit.claim_id == finding.claim_id,  # type: ignore[attr-defined]
-                ScreenHit.rule_id == finding.rule_id,  # type: ignore[attr-defined]
+                col(ScreenHit.batch_id) == finding.batch_id,  # type: ignore[attr-defined]
+                col(ScreenHit.claim_id) == finding.claim_id,  # type: ignore[attr-defined]
+                col(ScreenHit.rule_id) == finding.rule_id,  # type: ignore[attr-defined]
             )
         )
         .scalars()
@@ -92,7 +97,9 @@ def _hide_other_hospitals(session: DB, finding: object, message: str) -> str:
     related = [str(r) for r in ((hit.evidence or {}).get("related_claims") or [])] if hit else []
     if not related:
         return message
-    rows = session.execute(select(Claim.claim_id, Claim.hospital_id).where(Claim.claim_id.in_(related)))
+    rows = session.execute(
+        select(col(Claim.claim_id), col(Claim.hospital_id)).where(col(Claim.claim_id).in_(related))
+    )
     for claim_id, hospital in rows:
         if hospital != finding.hospital_id:  # type: ignore[attr-defined]
             message = message.replace(claim_id, OTHER_HOSPITAL_CLAIM)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
-from drgaudit.casebook import accounts
+from drgaudit.casebook import accounts, meetings, review
 from drgaudit.casebook.quota import quota_standing
 from drgaudit.casebook.replies import case_opinions
 from drgaudit.casebook.review import DecisionRequest
@@ -33,7 +33,7 @@ def meetings_page(request: Request, session: DB, me: Viewer) -> Response:
     """The meetings the account may see, newest first; secretaries create one here."""
     reference = request.app.state.reference.get(session)
     rows = meeting_service.list_meetings(session=session, principal=me)
-    sizes = {m.id: meeting_service.meetings.agenda_size(session=session, meeting_id=m.id) for m in rows}
+    sizes = {m.id: meetings.agenda_size(session=session, meeting_id=m.id or 0) for m in rows}
     return render(
         request, "meetings.html",
         {"meetings": rows, "sizes": sizes, "words": reference.words, "regions": sorted(reference.words.regions.items())},
@@ -135,8 +135,10 @@ def room(request: Request, meeting_id: int, session: DB, me: Viewer, item: int =
         session=session, principal=me, meeting_id=meeting_id, position=item
     )
     position = min(max(item, 1), count)
-    view = case_view(session=session, principal=me, ref=entry.case.id, reference=reference)
-    opinions = case_opinions(session=session, case_id=entry.case.id, meeting_id=meeting.id)
+    case_id = entry.case.id
+    assert case_id is not None
+    view = case_view(session=session, principal=me, ref=case_id, reference=reference)
+    opinions = case_opinions(session=session, case_id=case_id, meeting_id=meeting_id)
     special = None
     if meeting.status == "open" and view.can["case.decide"]:
         special = quota_standing(
@@ -188,7 +190,7 @@ def decide(
         {"kind": kind, "reason": reason, "amount": amount, "merge_with": merge_with}, item_name, item_amount
     )
     meeting_service.find_meeting(session=session, principal=me, meeting_id=meeting_id)
-    agenda = case_service.review.open_agenda(session=session, case_id=case_id)
+    agenda = review.open_agenda(session=session, case_id=case_id)
     if agenda is None or agenda[1].id != meeting_id:
         raise NotFound(f"case {case_id} is not waiting on meeting {meeting_id}'s agenda")
     outcome = case_service.decide(
@@ -250,6 +252,6 @@ def papers(request: Request, meeting_id: int, kind: str, fmt: str, session: DB, 
     if not may(me, f"report.{kind}", target):
         raise NotFound("no such document")
     build = build_packet if kind == "packet" else build_minutes
-    report = build(session=session, meeting_id=meeting.id, rules_dir=request.app.state.rules_dir)
+    report = build(session=session, meeting_id=meeting_id, rules_dir=request.app.state.rules_dir)
     label = "会议材料" if kind == "packet" else "会议纪要"
-    return report_response(report, fmt, f"第{meeting.id}次特例单议{label}.{fmt}")
+    return report_response(report, fmt, f"第{meeting_id}次特例单议{label}.{fmt}")

@@ -43,7 +43,7 @@ def query_of(request: Request, page_size: int) -> CaseQuery:
     chosen: tuple[str, ...] | None = OPEN_STATUSES
     if statuses:
         chosen = None if "all" in statuses else tuple(statuses)
-    sort = params.get("sort") if params.get("sort") in SORTS else "priority"
+    sort = str(params.get("sort")) if params.get("sort") in SORTS else "priority"
     return CaseQuery(
         statuses=chosen, region=text(params.get("region")), insured_region=text(params.get("insured")),
         hospital_id=text(params.get("hospital")), family=text(params.get("family")), rule_id=text(params.get("rule")),

@@ -59,7 +59,7 @@ def reports_page(
         for t in findings.tally(session=session, period=period, where=finding_scope(me))
     }
     hospitals = [(hid, h.get("name") or hid) for hid, h in sorted(reference.hospitals.items())]
-    own = sorted({s.value for s in scopes(me, "report.feedback") if s.column == "hospital_id"})
+    own = sorted({s.value for s in scopes(me, "report.feedback") if s.column == "hospital_id" and s.value})
     if own and not unrestricted(scopes(me, "report.feedback")):
         hospitals = [(hid, label) for hid, label in hospitals if hid in own]
     batches = (

@@ -72,9 +72,10 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
 }
 # Routes open without an account, and routes checked elsewhere (log-in/-out: tests/test_web_auth.py).
 PUBLIC = {("GET", "/login"), ("POST", "/login")}
-# The API's own documentation (the OpenAPI schema, Swagger UI and its files) describes the API and holds
-# no casebook data; drgaudit.api serves it without a key, like static files.
-API_DOCS = re.compile(r"^/api/v1/(openapi\.json|docs(/.*)?)$")
+# Swagger UI's own script and style sheet are static files (no data). The API's schema and docs page need a
+# caller like everything else (the lead's decision: deny by default).
+API_DOCS_ASSETS = re.compile(r"^/api/v1/docs/(start\.js|swagger-ui-bundle\.js|swagger-ui\.css)$")
+API_DOCS = ("/api/v1/openapi.json", "/api/v1/docs")
 ELSEWHERE = {("POST", "/logout")}
 
 
@@ -143,7 +144,7 @@ def app_routes(app) -> list[tuple[str, str]]:
 @pytest.fixture
 def site(db_url: str, session: Session, tmp_path: Path):
     book = web_casebook.build(session, tmp_path)
-    return web_app(db_url), book
+    return web_app(db_url, api=True), book
 
 
 def outcome(response) -> str:
@@ -158,6 +159,7 @@ def test_every_route_is_declared(site) -> None:
     app, _ = site
     declared = set(EXPECTED) | PUBLIC | ELSEWHERE
     routes = app_routes(app)
+    assert ("POST", "/api/v1/screen") in routes, "the API is mounted as `drgaudit serve` runs it"
     missing = [r for r in routes if r not in declared and not r[1].startswith("/api/")]
     assert missing == [], "declare who may reach these routes in EXPECTED"
     assert [r for r in declared if r not in routes] == []
@@ -167,7 +169,7 @@ def test_nothing_is_reachable_without_an_account(site) -> None:
     app, book = site
     browser = Browser(app)
     for method, path in app_routes(app):
-        if (method, path) in PUBLIC or API_DOCS.match(path):
+        if (method, path) in PUBLIC or API_DOCS_ASSETS.match(path):
             continue
         response = browser.client.request(method, url(path, book))
         assert outcome(response) == "refused", (method, path, response.status_code)
@@ -200,6 +202,20 @@ def test_api_routes_refuse_requests_without_credentials(site) -> None:
     app, book = site
     browser = Browser(app)
     for method, path in app_routes(app):
-        if path.startswith("/api/") and not API_DOCS.match(path):
+        if path.startswith("/api/") and not API_DOCS_ASSETS.match(path):
             response = browser.client.request(method, url(path, book))
+            if path == "/api/v1/docs":  # a page: sends the browser to the log-in page
+                assert outcome(response) == "refused", (method, path, response.status_code)
+                continue
             assert response.status_code in (401, 403, 404, 405), (method, path, response.status_code)
+
+
+@pytest.mark.parametrize("role", ["hospital", "viewer"])
+def test_api_documentation_needs_a_signed_in_account(site, role: str) -> None:
+    app, _ = site
+    browser = Browser(app)
+    for path in API_DOCS:
+        assert outcome(browser.client.get(path)) == "refused", path
+    assert browser.login(ROLES[role]).status_code == 303
+    for path in API_DOCS:
+        assert browser.get(path).status_code == 200, path

@@ -34,6 +34,7 @@ from drgaudit.casebook.models import MONEY, BatchClaim, Claim
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError, ReviewSettings, review_settings
 from drgaudit.casebook.screening import ScreenHit
 from drgaudit.engine.pack import RulePack
+from drgaudit.periods import Period, parse_period
 
 FINDING = "finding"
 STATES = (
@@ -547,12 +548,19 @@ class FindingTally:
 
 
 def tally(
-    *, session: Session, period: str | None = None, region: str | None = None, where: Any = None
+    *, session: Session, period: str | Period | None = None, region: str | None = None, where: Any = None
 ) -> list[FindingTally]:
-    """Per hospital and period (month of discharge): findings by state, their amount and what stands."""
+    """Per hospital and period (month of discharge): findings by state, their amount and what stands.
+
+    `period` (a `Period` or its text) keeps the findings of the months of discharge it covers (a date
+    range counts its first and last months whole: a finding knows its month, not its day)."""
     conditions = [col(Finding.state) != "withdrawn"]
     if period:
-        conditions.append(col(Finding.period) == period)
+        span = parse_period(period) if isinstance(period, str) else period
+        conditions += [
+            col(Finding.period) >= f"{span.start:%Y-%m}",
+            col(Finding.period) <= f"{span.end:%Y-%m}",
+        ]
     if region:
         conditions.append(col(Finding.treatment_region) == region)
     if where is not None:

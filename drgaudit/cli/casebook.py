@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from drgaudit.casebook import auditlog
 from drgaudit.cli.options import DbOption
 from drgaudit.cli.reviewopts import casebook as open_casebook
 
@@ -31,6 +30,8 @@ def verify(
 
         drgaudit casebook verify --tail 10
     """
+    from drgaudit.casebook import auditlog
+
     with open_casebook(db) as session:
         report = auditlog.verify_log(session=session)
         newest = auditlog.newest_entries(session=session, count=tail) if tail else []

@@ -33,21 +33,12 @@ from drgaudit.casebook import auditlog
 from drgaudit.casebook.models import MONEY, BatchClaim, Claim
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError, ReviewSettings, review_settings
 from drgaudit.casebook.screening import ScreenHit
+from drgaudit.casebook.states import FINDING_STATES
 from drgaudit.engine.pack import RulePack
 from drgaudit.periods import Period, parse_period
 
 FINDING = "finding"
-STATES = (
-    "open",
-    "accepted",
-    "confirmed",
-    "appealed",
-    "upheld",
-    "overturned",
-    "adjusted",
-    "escalated",
-    "withdrawn",
-)
+STATES = FINDING_STATES
 FINAL_STATES = ("accepted", "confirmed", "upheld", "overturned", "adjusted")
 OPEN_STATES = ("open", "appealed")
 OUTCOMES = ("upheld", "overturned", "adjusted")
@@ -322,9 +313,16 @@ class FindingFilter:
     states: tuple[str, ...] | None = None
     hospital_id: str | None = None
     region: str | None = None
-    period: str | None = None
+    period: str | Period | None = None  # months of discharge (see `in_period`)
     claim_id: str | None = None
     overdue_on: date | None = None
+
+
+def in_period(period: str | Period) -> list[Any]:
+    """Conditions keeping the findings of the months of discharge a period covers (a `Period` or its text;
+    a date range counts its first and last months whole: a finding knows its month, not its day)."""
+    span = parse_period(period) if isinstance(period, str) else period
+    return [col(Finding.period) >= f"{span.start:%Y-%m}", col(Finding.period) <= f"{span.end:%Y-%m}"]
 
 
 def list_findings(
@@ -341,11 +339,12 @@ def list_findings(
     for column, value in (
         (col(Finding.hospital_id), filters.hospital_id),
         (col(Finding.treatment_region), filters.region),
-        (col(Finding.period), filters.period),
         (col(Finding.claim_id), filters.claim_id),
     ):
         if value:
             conditions.append(column == value)
+    if filters.period:
+        conditions += in_period(filters.period)
     if filters.overdue_on is not None:
         conditions.append((col(Finding.state) == "open") & (col(Finding.due_date) < filters.overdue_on))
     total = int(session.execute(select(func.count()).select_from(Finding).where(*conditions)).scalar_one())
@@ -552,8 +551,7 @@ def tally(
 ) -> list[FindingTally]:
     """Per hospital and period (month of discharge): findings by state, their amount and what stands.
 
-    `period` (a `Period` or its text) keeps the findings of the months of discharge it covers (a date
-    range counts its first and last months whole: a finding knows its month, not its day)."""
+    `period`: see `in_period`."""
     conditions = [col(Finding.state) != "withdrawn"]
     if period:
         span = parse_period(period) if isinstance(period, str) else period

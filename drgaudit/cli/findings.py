@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from drgaudit.casebook.findings import STATES, FindingFilter, Rereview
-from drgaudit.cli.options import DbOption
+from drgaudit.casebook.states import FINDING_STATES
+from drgaudit.cli.options import DbOption, FromOption, PeriodOption, ToOption, period_option
+from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit
 from drgaudit.cli.reviewopts import (
     RulesOption,
     UserOption,
@@ -19,75 +19,85 @@ from drgaudit.cli.reviewopts import (
     principal,
     rule_pack,
 )
-from drgaudit.services import findings as finding_service
-from drgaudit.services.accounts import cli_actor
 
 app = typer.Typer(
     help="Hospital findings (疑点): every hold/deduct hit, answered by its hospital before a due date.",
     no_args_is_help=True,
 )
 
+FINDING_COLUMNS = [
+    Column("id", "id", ">"),
+    Column("claim_id", "claim"),
+    Column("hospital_id", "hospital"),
+    Column("rule_id", "rule"),
+    Column("action", "action"),
+    Column("amount", "amount", ">", money),
+    Column("state", "state"),
+    Column("due_date", "due"),
+    Column("final_amount", "standing", ">", lambda v: "" if v is None else money(v)),
+]
+
 
 @app.command("list")
 def list_(
     state: Annotated[
-        list[str] | None, typer.Option("--state", help=f"Only this state (repeatable): {', '.join(STATES)}.")
+        list[str] | None,
+        typer.Option(
+            "--state", metavar="STATE", help=f"Only this state (repeatable): {', '.join(FINDING_STATES)}."
+        ),
     ] = None,
-    hospital: Annotated[str | None, typer.Option("--hospital", help="Hospital id.")] = None,
-    period: Annotated[
-        str | None, typer.Option("--period", metavar="YYYY-MM", help="Month of discharge.")
-    ] = None,
+    hospital: Annotated[str | None, typer.Option("--hospital", metavar="ID", help="Hospital id.")] = None,
+    period: PeriodOption = None,
+    start: FromOption = None,
+    end: ToOption = None,
     overdue: Annotated[
         bool, typer.Option("--overdue", help="Only open findings past their due date.")
     ] = False,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most this many.")] = 50,
-    fmt: Annotated[str, typer.Option("--format", "-f", metavar="table|json", help="Output form.")] = "table",
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", metavar="N", min=1, help="Show at most this many.")
+    ] = 50,
+    fmt: FormatOption = OutputFormat.table,
     user: UserOption = None,
     db: DbOption = None,
 ) -> None:
-    """List findings by due date (those the account may see).
+    """List findings by due date (those the account may see); a period keeps its months of discharge.
 
     Examples:
 
         drgaudit findings list --state open --overdue
 
-        drgaudit findings list --hospital H51010000001 --format json
+        drgaudit findings list --hospital H51010000001 --period 2025Q2 --format json
     """
-    unknown = [s for s in state or [] if s not in STATES]
+    unknown = [s for s in state or [] if s not in FINDING_STATES]
     if unknown:
         raise typer.BadParameter(
-            f"unknown state {unknown[0]}; one of {', '.join(STATES)}", param_hint="--state"
+            f"unknown state {unknown[0]}; one of {', '.join(FINDING_STATES)}", param_hint="--state"
         )
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter("one of table, json", param_hint="--format")
+    chosen = period_option(period, start, end)
+    from drgaudit.casebook.findings import FindingFilter
+    from drgaudit.services import findings as finding_service
+
     filters = FindingFilter(
-        states=tuple(state) if state else None, hospital_id=hospital, period=period,
+        states=tuple(state) if state else None, hospital_id=hospital, period=chosen,
         overdue_on=date.today() if overdue else None,
     )  # fmt: skip
     with casebook(db) as session:
         rows, total = finding_service.list_findings(
             session=session, principal=principal(session, user), filters=filters, limit=limit
         )
-        records = [
+        records: list[dict[str, Any]] = [
             {"id": f.id, "claim_id": f.claim_id, "hospital_id": f.hospital_id, "rule_id": f.rule_id, "action": f.action,
-             "amount": f.amount, "state": f.state, "due_date": f.due_date.isoformat(), "final_amount": f.final_amount}
+             "amount": float(f.amount or 0), "state": f.state, "due_date": f.due_date,
+             "final_amount": None if f.final_amount is None else float(f.final_amount)}
             for f in rows
         ]  # fmt: skip
-    if fmt == "json":
-        typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
-        return
-    if not records:
-        typer.echo("no findings")
-        return
-    typer.echo(
-        f"{'id':>5}  {'claim':<16} {'hospital':<14} {'rule':<12} {'action':<7} {'amount':>11}  {'state':<10} due"
+    emit(
+        records,
+        FINDING_COLUMNS,
+        fmt,
+        empty="no findings",
+        footer=f"showing {len(records)} of {total}" if total > len(records) else f"{total} finding(s)",
     )
-    for r in records:
-        typer.echo(
-            f"{r['id']:>5}  {r['claim_id']:<16} {r['hospital_id']:<14} {r['rule_id']:<12} {r['action']:<7} "
-            f"{money(float(r['amount'] or 0)):>11}  {r['state']:<10} {r['due_date']}"
-        )
-    typer.echo(f"showing {len(records)} of {total}" if total > len(records) else f"{total} finding(s)")
 
 
 @app.command("confirm-overdue")
@@ -101,6 +111,9 @@ def confirm_overdue(user: UserOption = None, db: DbOption = None) -> None:
 
         drgaudit findings confirm-overdue --user 王审核
     """
+    from drgaudit.services import findings as finding_service
+    from drgaudit.services.accounts import cli_actor
+
     with casebook(db) as session:
         actor = cli_actor(session=session, user=user, action="finding.confirm")
         done = finding_service.confirm_overdue(session=session, actor=actor)
@@ -114,10 +127,13 @@ def confirm_overdue(user: UserOption = None, db: DbOption = None) -> None:
 @app.command("rereview")
 def rereview(
     finding_id: Annotated[int, typer.Argument(metavar="FINDING", help="Finding number.")],
-    outcome: Annotated[str, typer.Option("--outcome", help="upheld, overturned or adjusted.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why.")],
+    outcome: Annotated[
+        str, typer.Option("--outcome", metavar="OUTCOME", help="upheld, overturned or adjusted.")
+    ],
+    reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why.")],
     amount: Annotated[
-        float | None, typer.Option("--amount", help="With adjusted: the amount that stands.")
+        float | None,
+        typer.Option("--amount", metavar="YUAN", help="With adjusted: the amount that stands."),
     ] = None,
     expect_version: VersionOption = None,
     rules: RulesOption = None,
@@ -131,6 +147,9 @@ def rereview(
 
         drgaudit findings rereview 12 --outcome adjusted --amount 800 --reason "部分检查有医嘱依据" --user 王审核
     """
+    from drgaudit.casebook.findings import Rereview
+    from drgaudit.services import findings as finding_service
+
     with casebook(db) as session:
         done = finding_service.rereview(
             session=session, principal=principal(session, user), finding_id=finding_id,
@@ -150,7 +169,7 @@ def rereview(
 @app.command("escalate")
 def escalate(
     finding_id: Annotated[int, typer.Argument(metavar="FINDING", help="Finding number.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why a meeting should decide it.")],
+    reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why a meeting should decide it.")],
     rules: RulesOption = None,
     user: UserOption = None,
     db: DbOption = None,
@@ -161,6 +180,8 @@ def escalate(
 
         drgaudit findings escalate 12 --reason "涉及新技术，需专家评议" --user 王审核
     """
+    from drgaudit.services import findings as finding_service
+
     with casebook(db) as session:
         case = finding_service.escalate(
             session=session,

@@ -116,7 +116,12 @@ def search_cases(*, session: Session, query: CaseQuery, where: Any = None) -> Ca
         .where(*conditions)
     ).one()
     column = SORTS.get(query.sort, col(ReviewCase.priority))
-    order = [column.desc() if query.descending else column.asc(), col(ReviewCase.id)]
+    # Ties go by case number in the same direction, so that an index on (key, id) gives the order.
+    order = (
+        [column.desc(), col(ReviewCase.id).desc()]
+        if query.descending
+        else [column.asc(), col(ReviewCase.id).asc()]
+    )
     page = max(1, query.page)
     rows = session.execute(
         select(ReviewCase, col(Hospital.name))

@@ -64,7 +64,13 @@ class ReviewCase(ReviewCaseBase, table=True):
     """A review case as stored; `version` goes up with every change (optimistic concurrency)."""
 
     __tablename__ = "review_case"
-    __table_args__ = (Index("ix_review_case_status_priority", "status", "priority"),)
+    # The queue page walks (priority, id) or (due_date, id) in order and stops after one page, instead of
+    # sorting every open case (50,000 cases: milliseconds instead of a second).
+    __table_args__ = (
+        Index("ix_review_case_status_priority", "status", "priority"),
+        Index("ix_review_case_priority_id", "priority", "id"),
+        Index("ix_review_case_due_id", "due_date", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = _when()

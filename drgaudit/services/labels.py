@@ -1,31 +1,18 @@
 """Chinese names for what the pages (and the API) show: facts and thresholds of hits, statuses, decisions, findings,
-roles. Fact names come from the engine's vocabulary (`engine.vocabulary.FACTS`), thresholds from the
-rules' own parameter descriptions, the rest from the report vocabulary — never a field name on a page."""
+roles — all from the one vocabulary, `drgaudit.labels` (thresholds also from the rules' own parameter
+descriptions); never a field name on a page."""
 
 from __future__ import annotations
 
+from drgaudit import labels
 from drgaudit.casebook.accounts import ROLE_LABELS
-from drgaudit.casebook.findings import STATE_NAMES as FINDING_STATES
 from drgaudit.engine.pack import RulePack
-from drgaudit.engine.vocabulary import FACTS
-from drgaudit.reports.labels import ACTION_NAMES, FAMILY_NAMES, SCHEME_NAMES, SEVERITY_NAMES
-from drgaudit.reports.meeting import DECISION_NAMES, OUTCOME_NAMES, STATUS_NAMES
-
-ASSIST_RESULTS = {"confirmed": "查实", "partly_confirmed": "部分查实", "not_confirmed": "未查实"}
-ASSIST_SIDES = {"insured": "参保地", "treatment": "就医地"}
-OUTCOME_WORDS = {"upheld": "维持", "overturned": "撤销", "adjusted": "调整金额"}
-_PREFIXES = {"earlier": "上次住院：", "hospital": "", "group": ""}
 
 
 def fact_label(name: str) -> str:
     """A fact's Chinese name (`earlier.x`: the earlier stay's); an unknown name gets a neutral label."""
-    fact = FACTS.get(name)
-    if fact is not None:
-        return fact.label
-    head, _, rest = name.partition(".")
-    if head == "earlier" and rest:
-        return "上次住院的" + fact_label(rest)
-    return "其他依据"
+    text = labels.label(name)
+    return "其他依据" if text == name else text
 
 
 def threshold_label(name: str, rule_id: str, pack: RulePack | None) -> str:
@@ -37,30 +24,32 @@ def threshold_label(name: str, rule_id: str, pack: RulePack | None) -> str:
                 param = rule.params.get(key)
                 if param is not None and param.description:
                     return param.description
+    if name.startswith("region.") and name in labels.SETTING_LABELS:
+        return labels.SETTING_LABELS[name]
     return "规则阈值" if name.startswith("params.") else "统筹区参数"
 
 
-NAMES = {
-    "status": STATUS_NAMES,
-    "decision": DECISION_NAMES,
-    "outcome": OUTCOME_NAMES,
-    "finding": FINDING_STATES,
-    "family": FAMILY_NAMES,
-    "action": ACTION_NAMES,
-    "severity": SEVERITY_NAMES,
-    "scheme": SCHEME_NAMES,
-    "role": ROLE_LABELS,
-    "assist_result": ASSIST_RESULTS,
-    "side": ASSIST_SIDES,
-    "rereview": OUTCOME_WORDS,
+# The page's kinds of codes → the vocabulary's fields.
+KINDS = {
+    "status": "case.status",
+    "decision": "decision.kind",
+    "outcome": "meeting.outcome",
+    "finding": "finding.state",
+    "family": "family",
+    "action": "action",
+    "severity": "severity",
+    "scheme": "payment_scheme",
+    "role": "role",
+    "assist_result": "assist.result",
+    "side": "assist.side",
+    "rereview": "finding.outcome",
 }
+ASSIST_RESULTS = labels.VALUE_LABELS["assist.result"]
 
 
 def name(kind: str, code: str | None) -> str:
     """The Chinese name of a code of a kind (status, decision, family…); the code itself if unknown."""
-    if code is None:
-        return "—"
-    return NAMES[kind].get(code, code)
+    return labels.value_label(KINDS[kind], code)
 
 
 LOG_ACTIONS = {
@@ -71,7 +60,7 @@ LOG_ACTIONS = {
     "rereviewed": "复审", "rereview_proposed": "复审意见（待第二人确认）", "rereview_confirmed": "第二复审人确认",
     "requested": "发起协查", "answered": "答复协查", "attendees_added": "登记参会人员",
 }  # fmt: skip
-CHANNELS = {"cli": "命令行", "web": "网页", "api": "接口"}
+CHANNELS = labels.VALUE_LABELS["channel"]
 
 
 def log_action(action: str) -> str:

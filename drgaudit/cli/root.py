@@ -12,6 +12,7 @@ from drgaudit.cli import (
     assist,
     casebook,
     demo,
+    findings,
     impact,
     imports,
     meeting,
@@ -104,5 +105,6 @@ app.add_typer(queue.app, name="queue")
 app.add_typer(meeting.app, name="meeting")
 app.add_typer(assist.app, name="assist")
 app.add_typer(casebook.app, name="casebook")
+app.add_typer(findings.app, name="findings")
 app.add_typer(users.app, name="users")
 app.command(name="serve")(serve.serve)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
-from collections.abc import Iterable
+import os
+import socket
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +33,7 @@ from sqlmodel import Field, Session, SQLModel
 
 from drgaudit.casebook.models import MONEY
 from drgaudit.engine.codes import CODE_FILES, CodeTables, resolve_codes_dir
-from drgaudit.engine.hits import Hit
+from drgaudit.engine.hits import Hit, PatientFailure
 from drgaudit.engine.loader import bundled_rules_dir
 
 
@@ -89,6 +91,14 @@ class ScreenRunBase(SQLModel):
     hits_removed: int = 0
     amount_at_risk: float = Field(default=0.0, sa_type=MONEY)
     run_by: str | None = None
+    # Patients the engine failed on (isolated; their claims have no result), see ScreenFailure.
+    patients_failed: int = 0
+    claims_failed: int = 0
+    # Why a run failed or was cut short (e.g. its process was killed), for a person to read.
+    note: str | None = Field(default=None, sa_type=Text)
+    # Where the run's process was, to tell a running run from one whose process died.
+    host: str | None = None
+    pid: int | None = None
 
 
 class ScreenRunCreate(ScreenRunBase):
@@ -103,6 +113,24 @@ class ScreenRun(ScreenRunBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     started_at: datetime = Field(sa_type=DateTime(timezone=True))
     finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class ScreenFailureBase(SQLModel):
+    """A patient a screen run could not screen: its claims of the batch and the reason."""
+
+    run_id: int = Field(foreign_key="screen_run.id", index=True)
+    batch_id: int | None = Field(default=None, foreign_key="import_batch.id")
+    patient_id: str
+    claim_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+    reason: str = Field(sa_type=Text)
+
+
+class ScreenFailure(ScreenFailureBase, table=True):
+    """A patient not screened, as stored."""
+
+    __tablename__ = "screen_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
 
 
 class ScreenHitBase(SQLModel):
@@ -243,9 +271,15 @@ def choose_codes(
 
 
 def start_run(*, session: Session, run: ScreenRunCreate) -> ScreenRun:
-    """Record the start of a screening run."""
+    """Record the start of a screening run (with this process's host and id)."""
     stored = ScreenRun.model_validate(
-        run, update={"started_at": _now(), "run_by": run.run_by or getpass.getuser()}
+        run,
+        update={
+            "started_at": _now(),
+            "run_by": run.run_by or getpass.getuser(),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+        },
     )
     session.add(stored)
     session.commit()
@@ -254,12 +288,19 @@ def start_run(*, session: Session, run: ScreenRunCreate) -> ScreenRun:
 
 
 def store_hits(
-    *, session: Session, run: ScreenRun, batch_id: int, hits: Iterable[Hit], commit: bool = True
+    *,
+    session: Session,
+    run: ScreenRun,
+    batch_id: int,
+    hits: Iterable[Hit],
+    commit: bool = True,
+    not_screened: Collection[str] = (),
 ) -> ScreenRun:
     """Replace a batch's stored hits by this run's, keeping unchanged ones; returns the run.
 
-    With `commit=False` the changes are only flushed, so that the caller can commit them together with
-    what follows from them (the review queue) in one transaction.
+    Claims in `not_screened` (of patients the run failed on) keep the hits they had: nothing is known
+    about them now. With `commit=False` the changes are only flushed, so that the caller can commit
+    them together with what follows from them (the review queue) in one transaction.
     """
     existing = {
         (claim_id, rule_id): (hit_id, digest)
@@ -294,7 +335,8 @@ def store_hits(
                 "message": hit.message, "evidence": hit.evidence, "ordinal": ordinal, "content_hash": digest,
             }
         )  # fmt: skip
-    gone = [hit_id for key, (hit_id, _) in existing.items() if key not in seen]
+    kept = frozenset(not_screened)
+    gone = [hit_id for key, (hit_id, _) in existing.items() if key not in seen and key[0] not in kept]
     for ids in (replaced, gone):
         for start in range(0, len(ids), 500):
             session.execute(delete(ScreenHit).where(ScreenHit.id.in_(ids[start : start + 500])))
@@ -313,16 +355,47 @@ def store_hits(
     return run
 
 
-def finish_run(*, session: Session, run: ScreenRun, status: str, patients: int, claims: int) -> ScreenRun:
-    """Record the end of a run."""
+def finish_run(
+    *,
+    session: Session,
+    run: ScreenRun,
+    status: str,
+    patients: int,
+    claims: int,
+    failures: Sequence[PatientFailure] = (),
+    note: str | None = None,
+) -> ScreenRun:
+    """Record the end of a run, with the patients it could not screen (one row each) and a note."""
     run.status = status
     run.patients = patients
     run.claims = claims
+    run.patients_failed = len(failures)
+    run.claims_failed = sum(len(f.claim_ids) for f in failures)
+    if note is not None:
+        run.note = note
     run.finished_at = _now()
     session.add(run)
+    rows = [
+        {
+            "run_id": run.id,
+            "batch_id": run.batch_id,
+            "patient_id": f.patient_id,
+            "claim_ids": list(f.claim_ids),
+            "reason": f.reason,
+        }
+        for f in failures
+    ]
+    for start in range(0, len(rows), 2000):
+        session.execute(insert(ScreenFailure), rows[start : start + 2000])
     session.commit()
     session.refresh(run)
     return run
+
+
+def run_failures(*, session: Session, run_id: int) -> list[ScreenFailure]:
+    """The patients a run could not screen, in the order they were met."""
+    query = select(ScreenFailure).where(ScreenFailure.run_id == run_id).order_by(ScreenFailure.id)
+    return list(session.exec(query).scalars())
 
 
 def hits_for_claim(*, session: Session, claim_id: str) -> list[ScreenHit]:

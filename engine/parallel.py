@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from drgaudit.engine.codes import CodeTables
 from drgaudit.engine.facts import ReferenceData
-from drgaudit.engine.hits import Hit
+from drgaudit.engine.hits import Hit, PatientFailure
 from drgaudit.engine.loader import load_pack
 from drgaudit.engine.screen import Screener
 
@@ -60,11 +60,13 @@ Task = list[Partition] | list[str]
 
 @dataclass
 class ChunkResult:
-    """The hits of one chunk of patients, and how many patients and claims it held."""
+    """The hits of one chunk of patients, how many patients and claims it screened, and the patients it
+    could not screen (isolated: one patient's failure never stops the others)."""
 
     hits: list[Hit]
     patients: int
     claims: int
+    failed: list[PatientFailure] = field(default_factory=list)
 
 
 _worker_screener: Screener | None = None
@@ -90,14 +92,38 @@ def _partitions(task: Task, loader: PartitionLoader | None) -> list[Partition]:
     return task
 
 
+# Longest failure reason kept (an exception's text can be as long as the data that caused it).
+REASON_CHARS = 500
+
+
 def screen_chunk(screener: Screener, chunk: list[Partition]) -> ChunkResult:
-    """Screen a list of patients with one Screener."""
+    """Screen a list of patients with one Screener, each patient on its own.
+
+    An error while screening one patient (facts, the engine, a hit's evidence or message) makes that
+    patient a `PatientFailure` and screening goes on with the next; none of its hits are kept.
+    """
     hits: list[Hit] = []
-    claims = 0
+    failed: list[PatientFailure] = []
+    claims = patients = 0
     for part in chunk:
+        try:
+            found = screener.screen_patient(part.patient_id, part.batch, part.history)
+        except Exception as exc:  # noqa: BLE001 - isolated per patient, reported with its reason
+            failed.append(patient_failure(part, exc))
+            continue
+        hits.extend(found)
+        patients += 1
         claims += len(part.batch)
-        hits.extend(screener.screen_patient(part.patient_id, part.batch, part.history))
-    return ChunkResult(hits, len(chunk), claims)
+    return ChunkResult(hits, patients, claims, failed)
+
+
+def patient_failure(part: Partition, exc: BaseException) -> PatientFailure:
+    """The record of a patient that could not be screened."""
+    reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+    if len(reason) > REASON_CHARS:
+        reason = reason[: REASON_CHARS - 1] + "…"
+    ids = tuple(str(claim.get("claim_id")) for claim in part.batch)
+    return PatientFailure(str(part.patient_id), ids, reason)
 
 
 def chunked(partitions: Iterable[Partition], size: int) -> Iterator[list[Partition]]:

@@ -99,6 +99,28 @@ def _print_summary(summary: ScreenSummary) -> None:
             f"review queue: {review['created']} new cases, {review['refreshed']} refreshed, {review['reopened']} reopened, "
             f"{review['withdrawn']} withdrawn, {review['unchanged']} unchanged (see `drgaudit queue list`)"
         )
+    _print_failures(summary)
+
+
+# Patients not screened listed one per line after the summary; the rest are in the run record.
+FAILURES_SHOWN = 10
+
+
+def _print_failures(summary: ScreenSummary) -> None:
+    failed = summary.failed
+    if not failed:
+        return
+    echo = lambda text: typer.echo(text, err=True)  # noqa: E731
+    where = f" (recorded with screen run {summary.run_id})" if summary.run_id is not None else ""
+    echo(
+        f"NOT SCREENED: {len(failed)} patient{'s' if len(failed) > 1 else ''}, {summary.claims_failed} claims "
+        f"have no result{where}; every other patient was screened:"
+    )
+    for failure in failed[:FAILURES_SHOWN]:
+        claims = ", ".join(failure.claim_ids[:5]) + (" …" if len(failure.claim_ids) > 5 else "")
+        echo(f"  patient {failure.patient_id!r} (claims {claims}): {failure.reason}")
+    if len(failed) > FAILURES_SHOWN:
+        echo(f"  … and {len(failed) - FAILURES_SHOWN} more")
 
 
 def screen(
@@ -187,6 +209,8 @@ def screen(
         if out is not None:
             out.flush()
     _print_summary(summary)
+    if summary.failed:
+        raise typer.Exit(1)
 
 
 def explain(

@@ -26,7 +26,7 @@ from drgaudit.casebook.ingest import ImportReport, import_file
 from drgaudit.casebook.review import refresh_cases
 from drgaudit.casebook.screening import ScreenRunCreate, choose_codes, finish_run, start_run, store_hits
 from drgaudit.engine.explain import ClaimExplanation, explain_claim
-from drgaudit.engine.hits import Hit
+from drgaudit.engine.hits import Hit, PatientFailure
 from drgaudit.engine.indicators import PeerRule, hospital_indicators, peer_rule
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.engine.pack import RulePack
@@ -53,6 +53,12 @@ class ScreenSummary:
     imports: list[ImportReport] = field(default_factory=list)
     stored: dict[str, int] = field(default_factory=dict)
     review_cases: dict[str, int] = field(default_factory=dict)
+    # Patients the engine failed on: not screened, their claims have no result (see engine.parallel).
+    failed: list[PatientFailure] = field(default_factory=list)
+
+    @property
+    def claims_failed(self) -> int:
+        return sum(len(f.claim_ids) for f in self.failed)
 
     @property
     def claims_per_second(self) -> float:
@@ -176,8 +182,9 @@ def screen_batch(
     def on_chunk(result: ChunkResult) -> None:
         summary.patients += result.patients
         summary.claims += result.claims
+        summary.failed.extend(result.failed)
         if progress:
-            progress(summary.claims, total_claims)
+            progress(summary.claims + summary.claims_failed, total_claims)
 
     admits = queries.batch_admit_range(session=session, batch_id=batch_id)
     since = (admits[0] if admits else dt.date.today()) - dt.timedelta(days=pack.lookback_days)
@@ -208,6 +215,7 @@ def screen_batch(
                     batch_id=batch_id,
                     hits=(Hit(**json.loads(line)) for line in spool),
                     commit=False,
+                    not_screened={cid for failure in summary.failed for cid in failure.claim_ids},
                 )
                 summary.stored = {
                     "new": stored.hits_new,
@@ -219,17 +227,40 @@ def screen_batch(
                 )
                 summary.review_cases = review.as_dict()
                 finish_run(
-                    session=session, run=run, status="done", patients=summary.patients, claims=summary.claims
+                    session=session,
+                    run=run,
+                    status="partial" if summary.failed else "done",
+                    patients=summary.patients,
+                    claims=summary.claims,
+                    failures=summary.failed,
+                    note=_failures_note(summary.failed),
                 )
-    except BaseException:
+    except BaseException as exc:
         if store and run is not None:
             session.rollback()
             finish_run(
-                session=session, run=run, status="failed", patients=summary.patients, claims=summary.claims
-            )
+                session=session, run=run, status="failed", patients=summary.patients, claims=summary.claims,
+                failures=summary.failed, note=_failed_note(exc),
+            )  # fmt: skip
         raise
     summary.amount_at_risk = round(summary.amount_at_risk, 2)
     return summary
+
+
+def _failures_note(failures: list[PatientFailure]) -> str | None:
+    if not failures:
+        return None
+    claims = sum(len(f.claim_ids) for f in failures)
+    return (
+        f"{len(failures)} patient{'s' if len(failures) > 1 else ''} ({claims} claim{'s' if claims > 1 else ''}) "
+        f"not screened; first: patient {failures[0].patient_id!r}: {failures[0].reason}"
+    )
+
+
+def _failed_note(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
 
 
 def _hit_state(hit: Hit) -> dict[str, Any]:
@@ -283,6 +314,7 @@ def _merge(total: ScreenSummary, part: ScreenSummary) -> None:
     total.amount_at_risk = round(total.amount_at_risk + part.amount_at_risk, 2)
     total.seconds += part.seconds
     total.codes_source = part.codes_source
+    total.failed.extend(part.failed)
     for mine, theirs in (
         (total.by_family, part.by_family),
         (total.by_action, part.by_action),

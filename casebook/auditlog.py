@@ -4,7 +4,10 @@ Every change to review cases, decisions, meetings and investigation requests is 
 function that makes it, in the same transaction. Entry `seq` n stores the hash of entry n-1
 (`prev_hash`) and its own `entry_hash` = sha256 over the canonical JSON of
 [seq, prev_hash, at, actor, entity, entity_id, action, before, after]; `at`, `before` and `after` are
-stored as the exact text that was hashed. The single row of `audit_head` holds the newest seq and hash:
+stored as the exact text that was hashed. Entries written since accounts exist also record the `role`
+the actor acted in and the `channel` (cli, web, api) the change came through; these two are hashed
+after the nine fields above, and only when present, so entries written before them verify unchanged.
+The single row of `audit_head` holds the newest seq and hash:
 an append first bumps it (`UPDATE … RETURNING`), which takes a row lock on PostgreSQL and the write
 lock on SQLite, so two writers can never take the same previous hash; `seq` is the primary key as a
 second guard. `verify_log` walks the chain and names the first entry that was edited, deleted or
@@ -24,6 +27,33 @@ from sqlalchemy import Text, insert, select, text
 from sqlmodel import Field, Session, SQLModel
 
 GENESIS_HASH = "0" * 64
+CHANNELS = ("cli", "web", "api")
+
+
+class Actor(str):
+    """Who makes a change: the account name (a `str`, so it fits every `*_by` column as it is), with the
+    role it acts in and the channel it came through, which the log records beside the name.
+
+    `Actor("王审核", role="auditor", channel="web")`; a plain `str` actor is logged with neither.
+    """
+
+    role: str | None
+    channel: str | None
+
+    def __new__(cls, name: str, *, role: str | None = None, channel: str | None = None) -> Actor:
+        if channel is not None and channel not in CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}; one of {', '.join(CHANNELS)}")
+        actor = super().__new__(cls, name)
+        actor.role = role
+        actor.channel = channel
+        return actor
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_make_actor, (str(self), self.role, self.channel))
+
+
+def _make_actor(name: str, role: str | None, channel: str | None) -> Actor:
+    return Actor(name, role=role, channel=channel)
 
 
 class AuditEntryBase(SQLModel):
@@ -36,6 +66,8 @@ class AuditEntryBase(SQLModel):
     action: str
     before: str | None = Field(default=None, sa_type=Text)
     after: str | None = Field(default=None, sa_type=Text)
+    role: str | None = None
+    channel: str | None = None
 
 
 class AuditEntry(AuditEntryBase, table=True):
@@ -76,20 +108,21 @@ def entry_hash(
     action: str,
     before: str | None,
     after: str | None,
+    role: str | None = None,
+    channel: str | None = None,
 ) -> str:
     """The hash of one entry's content chained to the previous entry's hash."""
-    payload = json.dumps(
-        [seq, prev_hash, at, actor, entity, entity_id, action, before, after],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    fields: list[Any] = [seq, prev_hash, at, actor, entity, entity_id, action, before, after]
+    if role is not None or channel is not None:
+        fields += [role, channel]
+    payload = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def append(
     *,
     session: Session,
-    actor: str,
+    actor: str | Actor,
     entity: str,
     entity_id: str | int,
     action: str,
@@ -103,7 +136,7 @@ def append(
 Change = tuple[str, "str | int | None", str, Any, Any]  # entity, entity_id, action, before, after
 
 
-def append_many(*, session: Session, actor: str, changes: Sequence[Change]) -> list[AuditEntry]:
+def append_many(*, session: Session, actor: str | Actor, changes: Sequence[Change]) -> list[AuditEntry]:
     """Append entries in order, in the session's transaction, taking the log's head once for all of them."""
     if not changes:
         return []
@@ -121,12 +154,14 @@ def append_many(*, session: Session, actor: str, changes: Sequence[Change]) -> l
         seq += 1
         content = {
             "at": at,
-            "actor": actor,
+            "actor": str(actor),
             "entity": entity,
             "entity_id": str(entity_id),
             "action": action,
             "before": canonical(before),
             "after": canonical(after),
+            "role": getattr(actor, "role", None),
+            "channel": getattr(actor, "channel", None),
         }
         digest = entry_hash(seq=seq, prev_hash=prev, **content)
         entries.append(AuditEntry(seq=seq, prev_hash=prev, entry_hash=digest, **content))
@@ -155,8 +190,14 @@ class VerifyReport:
 
 def _describe(entry: AuditEntry) -> str:
     return (
-        f"entry {entry.seq} ({entry.entity} {entry.entity_id} {entry.action} by {entry.actor} at {entry.at})"
+        f"entry {entry.seq} ({entry.entity} {entry.entity_id} {entry.action} by {who(entry)} at {entry.at})"
     )
+
+
+def who(entry: AuditEntryBase) -> str:
+    """The actor of an entry as people read it: `王审核 (auditor, web)`, or the bare name of older entries."""
+    extra = ", ".join(part for part in (entry.role, entry.channel) if part)
+    return f"{entry.actor} ({extra})" if extra else entry.actor
 
 
 def verify_log(*, session: Session, chunk: int = 5000) -> VerifyReport:
@@ -187,6 +228,7 @@ def verify_log(*, session: Session, chunk: int = 5000) -> VerifyReport:
         digest = entry_hash(
             seq=entry.seq, prev_hash=entry.prev_hash, at=entry.at, actor=entry.actor, entity=entry.entity,
             entity_id=entry.entity_id, action=entry.action, before=entry.before, after=entry.after,
+            role=entry.role, channel=entry.channel,
         )  # fmt: skip
         if digest != entry.entry_hash:
             return _bad(report, entry.seq, f"{_describe(entry)}: content edited, its hash does not match")

@@ -7,7 +7,7 @@ Every change is written to the audit log in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -228,12 +228,20 @@ def schedule_cases(
 
 
 def add_attendees(
-    *, session: Session, meeting_id: int, attendees: Sequence[tuple[str, str, str | None]], actor: str
+    *,
+    session: Session,
+    meeting_id: int,
+    attendees: Sequence[tuple[str, str, str | None]],
+    actor: str,
+    account_ids: Mapping[str, int] | None = None,
 ) -> list[MeetingAttendee]:
-    """Record who attends a meeting: (name, role, organisation); a name already recorded is an error."""
+    """Record who attends a meeting: (name, role, organisation); a name already recorded is an error.
+    `account_ids` maps an attendee's name to their account (an expert reads the packet with it)."""
     meeting = get_meeting(session=session, meeting_id=meeting_id)
     _open(meeting)
-    known = {a.name for a in meeting_attendees(session=session, meeting_id=meeting.id)}
+    present = meeting_attendees(session=session, meeting_id=meeting.id)
+    known = {a.name for a in present}
+    linked = {a.account_id for a in present if a.account_id is not None}
     added = []
     for name, role, organisation in attendees:
         name, role = name.strip(), role.strip()
@@ -242,16 +250,34 @@ def add_attendees(
         if name in known:
             raise ReviewError(f"{name} is already recorded as attending meeting {meeting.id}")
         known.add(name)
-        attendee = MeetingAttendee(meeting_id=meeting.id, name=name, role=role, organisation=organisation)
+        account_id = (account_ids or {}).get(name)
+        if account_id is not None and account_id in linked:
+            raise ReviewError(f"that account is already recorded as attending meeting {meeting.id}")
+        if account_id is not None:
+            linked.add(account_id)
+        attendee = MeetingAttendee(
+            meeting_id=meeting.id, name=name, role=role, organisation=organisation, account_id=account_id
+        )
         session.add(attendee)
         added.append(attendee)
     session.flush()
     auditlog.append(
         session=session, actor=actor, entity=MEETING, entity_id=meeting.id, action="attendees_added",
-        after={"attendees": [{"name": a.name, "role": a.role, "organisation": a.organisation} for a in added]},
+        after={"attendees": [_attendee_state(a) for a in added]},
     )  # fmt: skip
     session.commit()
     return added
+
+
+def _attendee_state(attendee: MeetingAttendee) -> dict[str, object]:
+    state: dict[str, object] = {
+        "name": attendee.name,
+        "role": attendee.role,
+        "organisation": attendee.organisation,
+    }
+    if attendee.account_id is not None:
+        state["account_id"] = attendee.account_id
+    return state
 
 
 def meeting_attendees(*, session: Session, meeting_id: int | None) -> list[MeetingAttendee]:

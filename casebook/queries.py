@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from drgaudit.casebook.bulk import LOOKUP_KEYS
 from drgaudit.casebook.models import BatchClaim, Claim, GroupEntry, Hospital, ImportBatch
+from drgaudit.casebook.screening import CodeSet, ScreenRun
 from drgaudit.casebook.writers import CLAIM_FIELDS, claim_from_values
 from drgaudit.contract import FIELDS_BY_KIND
 from drgaudit.engine.indicators import CaseMix
@@ -214,3 +215,35 @@ def get_batch(*, session: Session, batch_id: int) -> ImportBatch | None:
 def list_batches(*, session: Session) -> list[ImportBatch]:
     """Every import batch, oldest first."""
     return list(session.exec(sqlmodel.select(ImportBatch).order_by(ImportBatch.id)).all())
+
+
+def reference_fingerprint(*, session: Session, exclude_sources: str) -> tuple[Any, ...]:
+    """What a long-running screener's reference data depends on, in one cheap query.
+
+    The newest hospitals/groups import, the newest loaded code set, and the newest finished screen of a
+    claims batch whose source does not start with `exclude_sources` (that batch's hospital indicators
+    are the ones used). Equal fingerprints mean the reference data has not changed.
+    """
+    run = ScreenRun.__table__.c
+    code_set = CodeSet.__table__.c
+    reference = select(func.max(_batch.c.id)).where(_batch.c.kind.in_(("hospitals", "groups")))
+    codes = select(func.max(code_set.id))
+    screened = select(func.max(run.id)).where(
+        run.status == "done", run.batch_id.is_not(None), run.source.not_like(f"{exclude_sources}%")
+    )
+    row = session.exec(
+        select(reference.scalar_subquery(), codes.scalar_subquery(), screened.scalar_subquery())
+    ).first()
+    return tuple(row) if row is not None else ()
+
+
+def latest_screened_batch(*, session: Session, exclude_sources: str) -> int | None:
+    """The claims batch of the newest finished screen whose source does not start with `exclude_sources`."""
+    run = ScreenRun.__table__.c
+    row = session.exec(
+        select(run.batch_id)
+        .where(run.status == "done", run.batch_id.is_not(None), run.source.not_like(f"{exclude_sources}%"))
+        .order_by(run.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else row[0]

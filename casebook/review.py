@@ -391,9 +391,13 @@ def list_cases(
     assignee: str | None = None,
     period: str | None = None,
     limit: int | None = None,
+    where: Any = None,
 ) -> list[ReviewCase]:
-    """Cases by priority (highest first), filtered; `statuses=None` means every status."""
+    """Cases by priority (highest first), filtered; `statuses=None` means every status; `where`: one more
+    SQL condition (the access scope of whoever lists them)."""
     query = select(ReviewCase)
+    if where is not None:
+        query = query.where(where)
     if statuses is not None:
         query = query.where(ReviewCase.status.in_(list(statuses)))
     for column, value in (

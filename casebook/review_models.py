@@ -199,6 +199,8 @@ class MeetingAttendee(SQLModel, table=True):
     name: str
     role: str
     organisation: str | None = None
+    # The attendee's account, when they have one (experts read the packet and give opinions with it).
+    account_id: int | None = Field(default=None, foreign_key="account.id", index=True)
 
 
 class AssistRequestBase(SQLModel):

@@ -25,9 +25,11 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Text,
     UniqueConstraint,
+    bindparam,
     delete,
     insert,
     select,
+    update,
 )
 from sqlmodel import Field, Session, SQLModel
 
@@ -152,6 +154,8 @@ class ScreenHitBase(SQLModel):
     evidence: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     ordinal: int
     content_hash: str
+    # The rule pack (RulePack.version, the hash over every pack file) that produced the hit.
+    pack_version: str = ""
 
 
 class ScreenHitCreate(ScreenHitBase):
@@ -303,16 +307,22 @@ def store_hits(
     them together with what follows from them (the review queue) in one transaction.
     """
     existing = {
-        (claim_id, rule_id): (hit_id, digest)
-        for hit_id, claim_id, rule_id, digest in session.execute(
-            select(ScreenHit.id, ScreenHit.claim_id, ScreenHit.rule_id, ScreenHit.content_hash).where(
-                ScreenHit.batch_id == batch_id
-            )
+        (claim_id, rule_id): (hit_id, digest, pack)
+        for hit_id, claim_id, rule_id, digest, pack in session.execute(
+            select(
+                ScreenHit.id,
+                ScreenHit.claim_id,
+                ScreenHit.rule_id,
+                ScreenHit.content_hash,
+                ScreenHit.pack_version,
+            ).where(ScreenHit.batch_id == batch_id)
         )
     }
     seen: set[tuple[str, str]] = set()
     new_rows: list[dict[str, Any]] = []
     replaced: list[int] = []
+    # Same content from another pack version: the row stays, and records the version (and run) of now.
+    restamped: list[dict[str, Any]] = []
     unchanged = total = 0
     amount = 0.0
     for ordinal, hit in enumerate(hits):
@@ -324,6 +334,8 @@ def store_hits(
         old = existing.get(key)
         if old is not None and old[1] == digest:
             unchanged += 1
+            if old[2] != hit.pack_version:
+                restamped.append({"hit_id": old[0], "pack": hit.pack_version})
             continue
         if old is not None:
             replaced.append(old[0])
@@ -333,15 +345,28 @@ def store_hits(
                 "region": hit.region, "rule_id": hit.rule_id, "rule_file": hit.rule_file, "rule_version": hit.rule_version,
                 "family": hit.family, "severity": hit.severity, "action": hit.action, "amount_at_risk": hit.amount_at_risk,
                 "message": hit.message, "evidence": hit.evidence, "ordinal": ordinal, "content_hash": digest,
+                "pack_version": hit.pack_version,
             }
         )  # fmt: skip
+<<<<<<< HEAD
     kept = frozenset(not_screened)
     gone = [hit_id for key, (hit_id, _) in existing.items() if key not in seen and key[0] not in kept]
+=======
+    gone = [old[0] for key, old in existing.items() if key not in seen]
+>>>>>>> main
     for ids in (replaced, gone):
         for start in range(0, len(ids), 500):
             session.execute(delete(ScreenHit).where(ScreenHit.id.in_(ids[start : start + 500])))
     for start in range(0, len(new_rows), 2000):
         session.execute(insert(ScreenHit), new_rows[start : start + 2000])
+    if restamped:
+        stamp = (
+            update(ScreenHit)
+            .where(ScreenHit.id == bindparam("hit_id"))
+            .values(pack_version=bindparam("pack"), run_id=run.id)
+        )
+        for start in range(0, len(restamped), 2000):
+            session.connection().execute(stamp, restamped[start : start + 2000])
     run.hits_total = total
     run.hits_new = len(new_rows)
     run.hits_unchanged = unchanged

@@ -39,6 +39,8 @@ class Hit:
     rule_file: str = ""
     rule_version: str = ""
     related_claims: list[str] = field(default_factory=list)
+    # The version (content hash) of the whole rule pack that produced the hit.
+    pack_version: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The DATA-CONTRACT screening-output object."""

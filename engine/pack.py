@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ class RulePack:
     declared_ids: frozenset[str] = frozenset()
     _merged: dict[str, RegionConfig] = field(default_factory=dict, repr=False)
 
-    @property
+    @cached_property
     def version(self) -> str:
         """A hash of every file of the pack: two packs with the same version screen identically."""
         digest = hashlib.sha256()

@@ -26,6 +26,9 @@ REVIEW_SETTINGS = (
     "special_review_quota_drg",
     "special_review_quota_dip",
 )
+# How many distinct people must promote a rule-pack version for the region (read by
+# drgaudit.services.packs): 1, or 2 when a second person has to approve.
+PACK_SETTINGS = ("pack_promotion_approvers",)
 # Settings every region has once merged with the national defaults.
 REQUIRED_SETTINGS = (
     "drg_rate",
@@ -34,6 +37,7 @@ REQUIRED_SETTINGS = (
     "cross_region_coefficient",
     *PAYMENT_SETTINGS,
     *REVIEW_SETTINGS,
+    *PACK_SETTINGS,
 )
 # Settings of the whole screening run (history window, batch-wide hospital indicators), not of one region.
 NATIONAL_ONLY_SETTINGS = ("lookback_days", "indicator_peer_min_cases", "indicator_min_peers")

@@ -18,6 +18,15 @@
   and crashes the process. Every ruleset therefore carries a closing rule, and each patient's facts
   end with a closing fact whose (empty) action runs before the session is deleted.
 - durable-rules holds the GIL: parallelism comes from processes (see `drgaudit.engine.parallel`).
+- Its state is process-global and not thread-safe: rulesets and sessions live in the C engine's global
+  tables, and a patient's run is a sequence of calls (assert every fact, the closing fact, run the
+  actions, delete the session) that must not interleave with another thread's run; the matches are
+  collected on the Runtime. Every run, every ruleset creation and deletion therefore holds
+  `ENGINE_LOCK`, one lock per process. Threads gain nothing by running the engine at once anyway (it
+  never releases the GIL), so the lock costs only the wait for the current patient (well under a
+  millisecond); a forked child gets a fresh, unlocked lock (`os.register_at_fork`).
+- A ruleset stays registered until `delete_ruleset`: `Runtime.close` releases a profile's rulesets when
+  a long-running process (the API server) replaces a rule pack.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import copy
 import itertools
 import operator
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +54,17 @@ _names = itertools.count()
 _sessions = itertools.count(1)
 CLOSE_RULE = "_close"
 CLOSE_FACT: dict[str, Any] = {"kind": "close", "claim_id": "_close", "_t": True}
+
+# Held around every use of the C engine's process-global state (see the module docstring).
+ENGINE_LOCK = threading.RLock()
+
+
+def _fresh_lock_in_child() -> None:
+    global ENGINE_LOCK
+    ENGINE_LOCK = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_fresh_lock_in_child)
 
 
 def _close_action(_c) -> None:
@@ -77,7 +98,8 @@ class Runtime:
                 "run": _close_action,
             }
             try:
-                self._rulesets.append(durable_engine.Ruleset(name, None, rules))
+                with ENGINE_LOCK:
+                    self._rulesets.append(durable_engine.Ruleset(name, None, rules))
             except Exception as exc:  # the C engine reports only an error number
                 raise EngineError(f"durable-rules refused ruleset {name}: {exc}") from exc
         self._pairs = any(rule.bound.rule.pair for rule in profile.rules)
@@ -153,8 +175,22 @@ class Runtime:
         Actions wait in the session's agenda until the closing fact's actions run; all of them run then.
         The durable-rules session id is a fresh counter, never the patient id: the C engine fails to
         delete a session whose id holds a quote, backslash or control character. `patient` only names
-        the patient in error messages.
+        the patient in error messages. Safe to call from several threads: the whole run holds
+        `ENGINE_LOCK`.
         """
+        with ENGINE_LOCK:
+            return self._run(patient, projected)
+
+    def close(self) -> None:
+        """Release the profile's rulesets in the C engine; the Runtime cannot run afterwards."""
+        with ENGINE_LOCK:
+            rulesets, self._rulesets = self._rulesets, []
+            for ruleset in rulesets:
+                durable_rules_engine.delete_ruleset(ruleset._handle)
+
+    def _run(self, patient: str, projected: list[dict[str, Any]]) -> list[Match]:
+        if not self._rulesets and self.profile.rulesets:
+            raise EngineError("this durable-rules runtime was closed")
         self._matches.clear()
         sid = f"s{next(_sessions)}"
         # Every ruleset takes the same JSON, so each fact is encoded once.

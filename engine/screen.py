@@ -66,6 +66,11 @@ class Screener:
             self.windows |= compiled.windows
         return profile
 
+    def close(self) -> None:
+        """Release the compiled rulesets in durable-rules (a long-running process replacing its pack)."""
+        for profile in self._profiles.values():
+            profile.runtime.close()
+
     def profile_for(self, treatment_region: str) -> Profile:
         """The compiled profile that screens claims of a treatment region."""
         return self._profile(self.pack.profile_key(treatment_region))
@@ -160,6 +165,7 @@ def build_hit(
         rule_file=rule.path,
         rule_version=rule.file_hash[:16],
         related_claims=related,
+        pack_version=pack.version,
     )
 
 

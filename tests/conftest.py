@@ -197,3 +197,16 @@ def make_claim() -> ClaimMaker:
 def write_rows() -> RowWriter:
     """`write_table`: write rows as CSV, JSONL or XLSX (see the module docstring)."""
     return write_table
+
+
+@pytest.fixture
+def fast_passwords() -> Iterator[None]:
+    """argon2id with small parameters for the test (real hashes, a fraction of the time); restored after."""
+    from drgaudit.casebook import accounts
+
+    saved = accounts._hasher
+    accounts.configure_hasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+    try:
+        yield
+    finally:
+        accounts._hasher = saved

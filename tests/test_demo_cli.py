@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import sqlite3
 from pathlib import Path
 
@@ -97,14 +98,20 @@ def test_demo_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         )
     total_planted = truth.count(",planted,")
     assert f"found {total_planted} of {total_planted} planted cases; 0 legitimate look-alikes hit." in lines
-    assert lines[-3].startswith("why a claim was hit: drgaudit explain ")
-    assert lines[-2] == "all hits as JSONL: drgaudit screen --batch 3 --output -"
+    assert lines[-6].startswith("why a claim was hit: drgaudit explain ")
+    assert lines[-5] == "all hits as JSONL: drgaudit screen --batch 3 --output -"
     assert re.fullmatch(
         r"special-review queue: [1-9]\d* new cases, 0 refreshed, 0 unchanged; by priority: drgaudit queue list",
-        lines[-1],
+        lines[-4],
     )
+    db = shlex.quote(str(tmp_path / "c.sqlite"))
+    assert lines[-3:] == [
+        "review service: create the first administrator (you choose the password), then start the server",
+        f"  drgaudit users add admin --role admin --db {db}",
+        f"  drgaudit serve --db {db}    # then sign in at http://127.0.0.1:8000/",
+    ]
     explained = CliRunner().invoke(
-        app, ["explain", lines[-3].split()[-1], "--db", str(tmp_path / "c.sqlite")]
+        app, ["explain", lines[-6].split()[-1], "--db", str(tmp_path / "c.sqlite")]
     )
     assert explained.exit_code == 0 and "HIT " in explained.stdout
 

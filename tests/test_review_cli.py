@@ -203,11 +203,11 @@ def test_meeting_from_creation_to_minutes_and_rollup(queue_db: str) -> None:
     ]
     assert [line.split(" ", 5)[-1] for line in shown[11:]] == [
         "screener created",
-        "科长 assigned",
-        "张三 scheduled",
-        "张三 decided",
-        "李四 closed",
-        "医院医保办 appealed",
+        "科长 (owner, cli) assigned",
+        "张三 (owner, cli) scheduled",
+        "张三 (owner, cli) decided",
+        "李四 (owner, cli) closed",
+        "医院医保办 (owner, cli) appealed",
     ]
     code, out = run(queue_db, "casebook", "verify", user=None)
     assert code == 0 and out.startswith("audit log intact: 17 entries, head ")

@@ -8,9 +8,9 @@ import typer
 
 from drgaudit.casebook import assist
 from drgaudit.casebook.review_models import ASSIST_RESULTS, AssistRequest
-from drgaudit.casebook.reviewconfig import actor_name
 from drgaudit.cli.options import DbOption
-from drgaudit.cli.reviewopts import UserOption, VersionOption, casebook, parse_date
+from drgaudit.cli.reviewopts import UserOption, VersionOption, casebook, parse_date, principal
+from drgaudit.services import assist as assist_service
 
 app = typer.Typer(
     help="Cross-region investigation requests (协查): request, respond, list.", no_args_is_help=True
@@ -41,9 +41,10 @@ def request(
     """
     due_date = parse_date(due, "--due")
     with casebook(db) as session:
-        r = assist.request_assist(
-            session=session, claim_id=claim_id, question=question, actor=actor_name(user), due_date=due_date
-        )
+        r = assist_service.ask(
+            session=session, principal=principal(session, user), claim_id=claim_id, question=question,
+            due_date=due_date,
+        )  # fmt: skip
         typer.echo(
             f"request {r.id} opened: {r.insured_region} asks {r.treatment_region} about {r.claim_id} ({r.hospital_id})"
         )
@@ -65,9 +66,9 @@ def respond(
         drgaudit assist respond 3 --result confirmed --answer "经现场核查，患者住院期间多日不在院，已追回费用"
     """
     with casebook(db) as session:
-        r = assist.respond_assist(
-            session=session, request_id=request_id, answer=answer, result=result, actor=actor_name(user),
-            expected_version=expect_version,
+        r = assist_service.answer(
+            session=session, principal=principal(session, user), request_id=request_id, answer=answer,
+            result=result, expected_version=expect_version,
         )  # fmt: skip
         typer.echo(f"request {r.id} closed: {r.result}, answered by {r.answered_by}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -78,6 +79,17 @@ def demo(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     _print(result)
+    _print_service(db)
+
+
+def _print_service(db: str | None) -> None:
+    """How to open the demo casebook in the review service: the first administrator, then the server."""
+    where = f" --db {shlex.quote(db)}" if db else ""
+    typer.echo(
+        "review service: create the first administrator (you choose the password), then start the server"
+    )
+    typer.echo(f"  drgaudit users add admin --role admin{where}")
+    typer.echo(f"  drgaudit serve{where}    # then sign in at http://127.0.0.1:8000/")
 
 
 def _print(result: DemoResult) -> None:

@@ -8,7 +8,6 @@ import typer
 
 from drgaudit.casebook import meetings
 from drgaudit.casebook.review_models import ReviewMeetingCreate
-from drgaudit.casebook.reviewconfig import actor_name
 from drgaudit.cli.options import DbOption
 from drgaudit.cli.queue import KIND_WORDS
 from drgaudit.cli.reviewopts import (
@@ -18,8 +17,10 @@ from drgaudit.cli.reviewopts import (
     casebook,
     money,
     parse_date,
+    principal,
     rule_pack,
 )
+from drgaudit.services import meetings as meeting_service
 
 app = typer.Typer(
     help="Review meetings (特例单议会议): create, add cases and attendees, show, close.", no_args_is_help=True
@@ -54,7 +55,7 @@ def create(
         location=location,
     )
     with casebook(db) as session:
-        meeting = meetings.create_meeting(session=session, meeting=data, actor=actor_name(user))
+        meeting = meeting_service.create(session=session, principal=principal(session, user), meeting=data)
         typer.echo(f"meeting {meeting.id} created: {meeting.title}, capacity {meeting.capacity}")
         typer.echo(f"fill it with `drgaudit meeting add {meeting.id} --fill`")
 
@@ -102,11 +103,11 @@ def add(
     if not cases and not fill and not attendee:
         raise typer.BadParameter("give cases, --fill or --attendee")
     people = [_attendee(text) for text in attendee or []]
-    actor = actor_name(user)
     with casebook(db) as session:
+        who = principal(session, user)
         if cases or fill:
-            report = meetings.schedule_cases(
-                session=session, meeting_id=meeting_id, pack=rule_pack(rules), actor=actor, refs=cases or (),
+            report = meeting_service.schedule(
+                session=session, principal=who, meeting_id=meeting_id, pack=rule_pack(rules), refs=cases or (),
                 fill=fill, quota_override=override_quota,
             )  # fmt: skip
             for done in report.added:
@@ -122,8 +123,8 @@ def add(
             taken = meetings.agenda_size(session=session, meeting_id=meeting_id)
             typer.echo(f"meeting {meeting_id}: {taken} of {report.meeting.capacity} places taken")
         if people:
-            added = meetings.add_attendees(
-                session=session, meeting_id=meeting_id, attendees=people, actor=actor
+            added = meeting_service.add_attendees(
+                session=session, principal=who, meeting_id=meeting_id, attendees=people
             )
             for a in added:
                 org = f", {a.organisation}" if a.organisation else ""
@@ -217,10 +218,10 @@ def close(
         drgaudit meeting close 1 --note "会议应到7人，实到7人"
     """
     with casebook(db) as session:
-        report = meetings.close_meeting(
+        report = meeting_service.close(
             session=session,
+            principal=principal(session, user),
             meeting_id=meeting_id,
-            actor=actor_name(user),
             note=note,
             expected_version=expect_version,
         )

@@ -9,7 +9,7 @@ import typer
 from drgaudit.casebook import auditlog, review
 from drgaudit.casebook.models import Hospital
 from drgaudit.casebook.review_models import CASE_STATUSES, DECISION_KINDS, OPEN_STATUSES, ReviewCase
-from drgaudit.casebook.reviewconfig import ReviewError, actor_name
+from drgaudit.casebook.reviewconfig import ReviewError
 from drgaudit.cli.options import DbOption
 from drgaudit.cli.reviewopts import (
     RulesOption,
@@ -18,8 +18,10 @@ from drgaudit.cli.reviewopts import (
     casebook,
     money,
     parse_date,
+    principal,
     rule_pack,
 )
+from drgaudit.services import cases as case_service
 
 app = typer.Typer(
     help="The special-review queue (特例单议): list, show, assign, decide, appeal.", no_args_is_help=True
@@ -159,7 +161,7 @@ def show(case_ref: CaseArg, db: DbOption = None) -> None:
         echo(f"appeal by {a.filed_by} against round {_round(decisions, a.decision_id)}: {a.reason}")
     echo("log:")
     for entry in log:
-        echo(f"  #{entry.seq} {entry.at[:19].replace('T', ' ')} {entry.actor} {entry.action}")
+        echo(f"  #{entry.seq} {entry.at[:19].replace('T', ' ')} {auditlog.who(entry)} {entry.action}")
 
 
 def _round(decisions: list, decision_id: int) -> int | str:
@@ -186,14 +188,14 @@ def assign(
     due_date = parse_date(due, "--due")
     if expect_version is not None and len(cases) > 1:
         raise typer.BadParameter("--expect-version goes with one case", param_hint="--expect-version")
-    actor = actor_name(user)
     with casebook(db) as session:
+        who = principal(session, user)
         for ref in cases:
-            case = review.assign_case(
+            case = case_service.assign(
                 session=session,
+                principal=who,
                 ref=ref,
                 assignee=to,
-                actor=actor,
                 due_date=due_date,
                 expected_version=expect_version,
             )
@@ -248,9 +250,9 @@ def decide(
         kind=kind, reason=reason, amount=amount, items=items or None, merged_with=merge_with
     )
     with casebook(db) as session:
-        outcome = review.decide_case(
-            session=session, ref=case_ref, request=request, actor=actor_name(user), pack=rule_pack(rules),
-            expected_version=expect_version, quota_override=override_quota,
+        outcome = case_service.decide(
+            session=session, principal=principal(session, user), ref=case_ref, request=request,
+            pack=rule_pack(rules), expected_version=expect_version, quota_override=override_quota,
         )  # fmt: skip
         d, case = outcome.decision, outcome.case
         extra = f" with {d.merged_with}" if d.merged_with else ""
@@ -288,11 +290,11 @@ def appeal(
         drgaudit queue appeal 12 --reason "补充提供了重症监护记录" --user 医院医保办
     """
     with casebook(db) as session:
-        filed = review.appeal_case(
+        filed = case_service.appeal(
             session=session,
+            principal=principal(session, user),
             ref=case_ref,
             reason=reason,
-            actor=actor_name(user),
             expected_version=expect_version,
         )
         case = review.get_case(session=session, ref=filed.case_id)

@@ -20,6 +20,8 @@ from drgaudit.casebook.reviewconfig import ConflictError
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.engine.pack import RulePack
 from drgaudit.errors import DrgauditError
+from drgaudit.services.access import Principal
+from drgaudit.services.accounts import cli_principal
 
 CONFLICT_EXIT = 3
 
@@ -29,7 +31,9 @@ UserOption = Annotated[
         "--user",
         "-u",
         metavar="NAME",
-        help="Who does this (recorded in the audit log). Default: the OS user.",
+        help="The account that does this (recorded in the audit log with its role and channel cli). "
+        "Default: $DRGAUDIT_USER, else the OS user. On a casebook with accounts it must be an active "
+        "account allowed to do it; a casebook without accounts records the name as its owner.",
     ),
 ]
 RulesOption = Annotated[
@@ -72,6 +76,11 @@ def casebook(db: str | None) -> Iterator[Session]:
             engine.dispose()
     except DrgauditError as exc:
         raise fail(exc) from exc
+
+
+def principal(session: Session, user: str | None) -> Principal:
+    """Who runs the command: `--user` resolved to an account (see `services.accounts.cli_principal`)."""
+    return cli_principal(session=session, user=user)
 
 
 def rule_pack(rules: Path | None) -> RulePack:

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from drgaudit.cli import assist, casebook, demo, imports, meeting, queue, reports, rules, screening
+from drgaudit.cli import (
+    assist,
+    casebook,
+    demo,
+    imports,
+    meeting,
+    packs,
+    queue,
+    reports,
+    rules,
+    screening,
+    serve,
+    users,
+)
 
 app = typer.Typer(
     name="drgaudit",
@@ -22,8 +35,14 @@ app.command(name="batches")(screening.batches)
 app.command(name="screen")(screening.screen)
 app.command(name="explain")(screening.explain)
 app.add_typer(rules.app, name="rules")
+rules.app.command(name="register")(packs.register)
+rules.app.command(name="versions")(packs.versions)
+rules.app.command(name="promote")(packs.promote)
+rules.app.command(name="unshadow")(packs.unshadow)
 app.add_typer(reports.app, name="report")
 app.add_typer(queue.app, name="queue")
 app.add_typer(meeting.app, name="meeting")
 app.add_typer(assist.app, name="assist")
 app.add_typer(casebook.app, name="casebook")
+app.add_typer(users.app, name="users")
+app.command(name="serve")(serve.serve)

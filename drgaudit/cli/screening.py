@@ -17,8 +17,10 @@ from drgaudit.casebook import queries
 from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.screening import import_code_tables
 from drgaudit.cli.options import DbOption
+from drgaudit.cli.reviewopts import UserOption
 from drgaudit.engine.explain import render_explanation
 from drgaudit.errors import DrgauditError
+from drgaudit.services.accounts import cli_actor
 from drgaudit.services.screening import (
     ScreenSummary,
     explain_file_claim,
@@ -159,6 +161,7 @@ def screen(
     workers: Annotated[
         int, typer.Option("--workers", "-j", min=1, help="Worker processes (partitioned by patient).")
     ] = 1,
+    user: UserOption = None,
     db: DbOption = None,
 ) -> None:
     """Screen claims against the rules and write the hits as JSONL (one object per hit).
@@ -195,8 +198,11 @@ def screen(
             else:
                 engine = make_engine(db)
                 session = stack.enter_context(Session(engine))
+                # Storing hits refreshes the review queue: an auditor's job on a shared casebook.
+                actor = cli_actor(session=session, user=user, action="screen.run")
                 summary = screen_batch(
                     session=session,
+                    actor=actor,
                     batch_id=batch,
                     rules_dir=rules,
                     codes_dir=codes,

@@ -149,8 +149,10 @@ def screen_batch(
     store: bool = True,
     progress: Progress | None = None,
     pack: RulePack | None = None,
+    actor: str | None = None,
 ) -> ScreenSummary:
-    """Screen one imported batch; write hits to `output` as JSONL and (if `store`) into the casebook."""
+    """Screen one imported batch; write hits to `output` as JSONL and (if `store`) into the casebook.
+    `actor` (an `auditlog.Actor`, checked by the caller) is recorded for the review cases it refreshes."""
     batch = queries.get_batch(session=session, batch_id=batch_id)
     if batch is None:
         raise DrgauditError(f"no import batch {batch_id} in the casebook (see `drgaudit batches`)")
@@ -223,7 +225,7 @@ def screen_batch(
                     "removed": stored.hits_removed,
                 }
                 review = refresh_cases(
-                    session=session, batch_id=batch_id, pack=pack, actor=run.run_by or "drgaudit"
+                    session=session, batch_id=batch_id, pack=pack, actor=actor or run.run_by or "drgaudit"
                 )
                 summary.review_cases = review.as_dict()
                 finish_run(

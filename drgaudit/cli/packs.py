@@ -1,0 +1,212 @@
+"""`drgaudit rules register|versions|promote|unshadow`: rule-pack versions in the casebook."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlmodel import Session
+
+from drgaudit.casebook import packs
+from drgaudit.casebook.db import make_engine
+from drgaudit.cli.options import DbOption
+from drgaudit.cli.reviewopts import UserOption
+from drgaudit.errors import DrgauditError
+from drgaudit.services.access import Target
+from drgaudit.services.accounts import cli_actor
+from drgaudit.services.packs import PromoteRequest, promote_pack, register_pack
+
+RegionOption = Annotated[
+    str,
+    typer.Option(
+        "--region",
+        metavar="REGION",
+        help="Treatment region (6-digit code), or `national` for every region without its own promotion.",
+    ),
+]
+FromOption = Annotated[
+    dt.datetime,
+    typer.Option(
+        "--from",
+        metavar="YYYY-MM-DD",
+        formats=["%Y-%m-%d"],
+        help="First day screenings use it (a rule's own `effective` dates still apply per claim).",
+    ),
+]
+NoteOption = Annotated[str | None, typer.Option("--note", metavar="TEXT", help="Why (kept with the record).")]
+
+
+def region_target(region: str) -> Target:
+    """What promoting for a region touches: that treatment region (`national`: every region)."""
+    return Target(treatment_region=None if region == "national" else region)
+
+
+def _fail(exc: DrgauditError) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(1)
+
+
+def register(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[DIR]", help="Rules directory (default: the bundled rule pack).", file_okay=False
+        ),
+    ] = None,
+    note: NoteOption = None,
+    user: UserOption = None,
+    db: DbOption = None,
+) -> None:
+    """Register a rule pack in the casebook as a version (content hash, files, who, when, note).
+
+    A pack with any error is refused. Registering the same content again changes nothing. A registered
+    version is a draft until `drgaudit rules promote` puts it in force for a region.
+
+    Example:  drgaudit rules register rules/ --note "LOS-001 提高到70天" --user 张审核
+    """
+    try:
+        with Session(make_engine(db)) as session:
+            actor = cli_actor(session=session, user=user, action="rules.register")
+            done = register_pack(session=session, directory=directory, actor=actor, note=note)
+            row = done.version
+            state = "registered" if done.created else "already registered"
+            typer.echo(
+                f"{state}: version {row.version} [#{row.id}] {row.name} ({len(row.files)} files), "
+                f"by {row.registered_by} at {row.registered_at:%Y-%m-%d %H:%M}"
+            )
+    except DrgauditError as exc:
+        raise _fail(exc) from exc
+
+
+def versions(
+    on: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--on", metavar="YYYY-MM-DD", formats=["%Y-%m-%d"], help="Status on this day (default today)."
+        ),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """List registered rule-pack versions and, per region, which is active and which is in shadow.
+
+    Example:  drgaudit rules versions
+    """
+    day = on.date() if on else dt.date.today()
+    try:
+        with Session(make_engine(db)) as session:
+            rows = packs.list_versions(session=session)
+            if not rows:
+                typer.echo("no rule-pack versions yet: register one with `drgaudit rules register [DIR]`")
+                return
+            regions = packs.promoted_regions(session=session)
+            status = packs.region_status(session=session, regions=regions, on_date=day)
+            roles: dict[int | None, list[str]] = {}
+            for region, (active, shadow) in status.items():
+                if active is not None:
+                    roles.setdefault(active.id, []).append(f"active {region}")
+                if shadow is not None:
+                    roles.setdefault(shadow.id, []).append(f"shadow {region}")
+            for row in rows:
+                state = ", ".join(roles.get(row.id, [])) or "draft"
+                note = f"  — {row.note}" if row.note else ""
+                typer.echo(
+                    f"#{row.id:<4} {row.version}  {row.registered_at:%Y-%m-%d %H:%M}  {row.registered_by:<12} "
+                    f"[{state}]{note}"
+                )
+            history = packs.promotions(session=session)
+            if history:
+                typer.echo("")
+                typer.echo(f"promotions (status on {day.isoformat()}):")
+                by_id = {r.id: r for r in rows}
+                for p in history:
+                    version = by_id[p.version_id].version if p.version_id in by_id else "(stop shadowing)"
+                    who = p.requested_by + (f", approved by {p.approved_by}" if p.approved_by else "")
+                    if p.status == "pending":
+                        who += f" — waiting for a second person ({p.approvals_needed} needed)"
+                    typer.echo(
+                        f"  #{p.id:<4} {p.region:<8} {p.stage:<6} from {p.effective_from.isoformat()}  "
+                        f"{version}  {p.status:<8} {who}"
+                    )
+    except DrgauditError as exc:
+        raise _fail(exc) from exc
+
+
+def promote(
+    version: Annotated[
+        str, typer.Argument(metavar="VERSION", help="Version id (#3) or content hash (prefix).")
+    ],
+    region: RegionOption,
+    from_: FromOption,
+    shadow: Annotated[
+        bool,
+        typer.Option("--shadow", help="Screen it in shadow (hits stored apart, never queued) instead."),
+    ] = False,
+    note: NoteOption = None,
+    user: UserOption = None,
+    db: DbOption = None,
+) -> None:
+    """Put a registered version in force for a region from a date (active, or in shadow with --shadow).
+
+    Where the region's settings ask for it (`pack_promotion_approvers: 2`), a second person must run the
+    same command before it takes effect. Rolling back is promoting the previous version again.
+
+    Example:  drgaudit rules promote 3f2a9c --region 510100 --from 2026-01-01 --user 张审核
+    """
+    request = PromoteRequest(
+        version=version,
+        region=region,
+        effective_from=from_.date(),
+        stage="shadow" if shadow else "active",
+        note=note,
+    )
+    try:
+        with Session(make_engine(db)) as session:
+            actor = cli_actor(
+                session=session, user=user, action="rules.promote", target=region_target(region)
+            )
+            _print_outcome(promote_pack(session=session, request=request, actor=actor))
+    except DrgauditError as exc:
+        raise _fail(exc) from exc
+
+
+def unshadow(
+    region: RegionOption,
+    from_: FromOption,
+    note: NoteOption = None,
+    user: UserOption = None,
+    db: DbOption = None,
+) -> None:
+    """Stop screening a region in shadow from a date.
+
+    Example:  drgaudit rules unshadow --region 510100 --from 2026-02-01
+    """
+    request = PromoteRequest(
+        version=None, region=region, effective_from=from_.date(), stage="shadow", note=note
+    )
+    try:
+        with Session(make_engine(db)) as session:
+            actor = cli_actor(
+                session=session, user=user, action="rules.promote", target=region_target(region)
+            )
+            _print_outcome(promote_pack(session=session, request=request, actor=actor))
+    except DrgauditError as exc:
+        raise _fail(exc) from exc
+
+
+def _print_outcome(outcome: packs.PromotionOutcome) -> None:
+    p = outcome.promotion
+    what = f"version {outcome.version.version}" if outcome.version else "no version (shadowing stops)"
+    target = f"{p.stage} for {p.region} from {p.effective_from.isoformat()}"
+    if outcome.state == "pending":
+        typer.echo(
+            f"requested [promotion #{p.id}]: {what} {target}, by {p.requested_by}; "
+            f"needs a second person: another auditor runs the same command to approve it"
+        )
+    elif outcome.state == "approved":
+        typer.echo(
+            f"approved [promotion #{p.id}]: {what} {target}, requested by {p.requested_by}, approved by {p.approved_by}"
+        )
+    else:
+        typer.echo(f"promoted [promotion #{p.id}]: {what} {target}, by {p.requested_by}")

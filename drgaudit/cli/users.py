@@ -1,0 +1,264 @@
+"""`drgaudit users …`: accounts and roles of the review service (administrators only).
+
+The first account of a casebook is created from the command line on the casebook's machine with no
+account (it must be an administrator); every later change needs `--user` to name an administrator.
+Passwords are typed twice at a hidden prompt, read from stdin (`--password-stdin`), or generated and
+shown once (`--generate-password`); there is never a default password.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from drgaudit.casebook.accounts import ROLE_LABELS, ROLE_SCOPES, GrantRow, generate_password
+from drgaudit.cli.options import DbOption
+from drgaudit.cli.reviewopts import UserOption, casebook, principal
+from drgaudit.services import accounts as account_service
+
+app = typer.Typer(
+    help="Accounts and roles of the review service: add, list, disable, enable, reset-password, grant.",
+    no_args_is_help=True,
+)
+
+ROLE_HELP = (
+    "ROLE or ROLE:SCOPE (repeatable). Roles: "
+    + ", ".join(f"{role} ({label})" for role, label in ROLE_LABELS.items())
+    + ". hospital needs a hospital id (hospital:H51010000001), insured_region a region code "
+    "(insured_region:510700); auditor, secretary, expert and viewer may be limited to one treatment "
+    "region (auditor:510100)."
+)
+NameArg = Annotated[str, typer.Argument(metavar="NAME", help="Account (log-in) name.")]
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
+]
+GeneratePassword = Annotated[
+    bool,
+    typer.Option(
+        "--generate-password", help="Generate a random password, print it once; it must be changed at log-in."
+    ),
+]
+
+
+def _grants(roles: list[str], hospital: str | None, region: str | None) -> list[GrantRow]:
+    grants = []
+    for text in roles:
+        role, _, scope = text.partition(":")
+        role = role.strip()
+        if not scope:
+            kind = ROLE_SCOPES.get(role)
+            scope = (
+                hospital if kind == "hospital" else region if kind in ("insured", "region") else None
+            ) or ""
+        grants.append(GrantRow(role, scope.strip() or None))
+    return grants
+
+
+def _password(stdin: bool, generate: bool, *, confirm: bool = True) -> tuple[str, bool]:
+    """(the password, whether it was generated)."""
+    if stdin and generate:
+        raise typer.BadParameter("give --password-stdin or --generate-password, not both")
+    if generate:
+        return generate_password(), True
+    if stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise typer.BadParameter("no password on stdin", param_hint="--password-stdin")
+        return line, False
+    if not sys.stdin.isatty():
+        raise typer.BadParameter(
+            "stdin is not a terminal: give --password-stdin (password on the first line) or --generate-password"
+        )
+    return typer.prompt("password", hide_input=True, confirmation_prompt=confirm), False
+
+
+@app.command("add")
+def add(
+    name: NameArg,
+    role: Annotated[list[str], typer.Option("--role", "-r", metavar="ROLE[:SCOPE]", help=ROLE_HELP)],
+    hospital: Annotated[
+        str | None,
+        typer.Option("--hospital", metavar="ID", help="Scope of a hospital role given without one."),
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option("--region", metavar="CODE", help="Scope of a region-bound role given without one."),
+    ] = None,
+    display_name: Annotated[
+        str | None, typer.Option("--name", metavar="TEXT", help="The name people read (default: NAME).")
+    ] = None,
+    organisation: Annotated[
+        str | None, typer.Option("--org", metavar="TEXT", help="Where they work.")
+    ] = None,
+    password_stdin: PasswordStdin = False,
+    generate: GeneratePassword = False,
+    user: UserOption = None,
+    db: DbOption = None,
+) -> None:
+    """Create an account with its roles and a password.
+
+    The first account of a casebook must be an administrator; it is created from the command line on
+    the casebook's machine, with no account. Every later one needs --user to name an administrator.
+
+    Examples:
+
+        drgaudit users add admin --role admin --name 系统管理员
+
+        drgaudit users add 王秘书 --role secretary --user admin
+
+        echo 'a long passphrase' | drgaudit users add h001 --role hospital --hospital H51010000001 --password-stdin --user admin
+    """
+    grants = _grants(role, hospital, region)
+    password, generated = _password(password_stdin, generate)
+    with casebook(db) as session:
+        account = account_service.add_user(
+            session=session, principal=principal(session, user), username=name, grants=grants, password=password,
+            display_name=display_name, organisation=organisation, must_change_password=generated,
+        )  # fmt: skip
+        typer.echo(f"account {account.username} created: {', '.join(g.describe() for g in grants)}")
+    if generated:
+        typer.echo(f"password (shown once; to be changed at the first log-in): {password}")
+
+
+def _format(value: str) -> str:
+    if value not in ("table", "json", "csv"):
+        raise typer.BadParameter("one of table, json, csv", param_hint="--format")
+    return value
+
+
+@app.command("list")
+def list_(
+    role: Annotated[str | None, typer.Option("--role", help="Only accounts holding this role.")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", metavar="table|json|csv", callback=_format, help="Output form.")
+    ] = "table",
+    user: UserOption = None,
+    db: DbOption = None,
+) -> None:
+    """List the accounts with their roles, status and last log-in (administrators).
+
+    Examples:
+
+        drgaudit users list --user admin
+
+        drgaudit users list --role hospital --format csv --user admin
+    """
+    with casebook(db) as session:
+        rows = account_service.list_users(session=session, principal=principal(session, user), role=role)
+    records = [
+        {
+            "username": r.account.username,
+            "name": r.account.display_name,
+            "organisation": r.account.organisation,
+            "roles": [g.describe() for g in r.grants],
+            "status": "locked" if r.locked and r.account.status == "active" else r.account.status,
+            "last_login": r.account.last_login_at.isoformat(timespec="seconds")
+            if r.account.last_login_at
+            else None,
+        }
+        for r in rows
+    ]
+    if fmt == "json":
+        typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
+        return
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["username", "name", "organisation", "roles", "status", "last_login"])
+        for r in records:
+            writer.writerow([r["username"], r["name"], r["organisation"] or "", " ".join(r["roles"]), r["status"],
+                             r["last_login"] or ""])  # fmt: skip
+        return
+    if not records:
+        typer.echo("no accounts")
+        return
+    typer.echo(f"{'account':<16} {'name':<12} {'status':<9} {'last log-in':<20} roles")
+    for r in records:
+        typer.echo(
+            f"{r['username']:<16} {r['name']:<12} {r['status']:<9} {(r['last_login'] or '-')[:19]:<20} "
+            f"{', '.join(r['roles'])}"
+        )
+
+
+@app.command("disable")
+def disable(name: NameArg, user: UserOption = None, db: DbOption = None) -> None:
+    """Disable an account: it can no longer log in or act, and its sessions end.
+
+    Example:
+
+        drgaudit users disable 王秘书 --user admin
+    """
+    with casebook(db) as session:
+        account_service.disable_user(session=session, principal=principal(session, user), username=name)
+    typer.echo(f"account {name} disabled")
+
+
+@app.command("enable")
+def enable(name: NameArg, user: UserOption = None, db: DbOption = None) -> None:
+    """Enable a disabled account again (also lifts a lock-out after failed log-ins).
+
+    Example:
+
+        drgaudit users enable 王秘书 --user admin
+    """
+    with casebook(db) as session:
+        account_service.enable_user(session=session, principal=principal(session, user), username=name)
+    typer.echo(f"account {name} enabled")
+
+
+@app.command("reset-password")
+def reset_password(
+    name: NameArg,
+    password_stdin: PasswordStdin = False,
+    generate: GeneratePassword = False,
+    keep: Annotated[
+        bool,
+        typer.Option("--no-change", help="Do not make the owner choose a new password at the next log-in."),
+    ] = False,
+    user: UserOption = None,
+    db: DbOption = None,
+) -> None:
+    """Set a new password for an account; it unlocks the account and ends its sessions. The owner must
+    choose a new password at the next log-in (unless --no-change).
+
+    Example:
+
+        drgaudit users reset-password 王秘书 --generate-password --user admin
+    """
+    password, generated = _password(password_stdin, generate)
+    with casebook(db) as session:
+        account_service.reset_password(
+            session=session, principal=principal(session, user), username=name, password=password,
+            must_change=not keep,
+        )  # fmt: skip
+    typer.echo(f"password of {name} set")
+    if generated:
+        typer.echo(f"password (shown once): {password}")
+
+
+@app.command("grant")
+def grant(
+    name: NameArg,
+    role: Annotated[str, typer.Argument(metavar="ROLE[:SCOPE]", help=ROLE_HELP)],
+    revoke: Annotated[bool, typer.Option("--revoke", help="Take the role away instead.")] = False,
+    user: UserOption = None,
+    db: DbOption = None,
+) -> None:
+    """Grant a role to an account (or take it away with --revoke).
+
+    Examples:
+
+        drgaudit users grant 王秘书 auditor --user admin
+
+        drgaudit users grant 李专家 expert:510100 --revoke --user admin
+    """
+    role_name, _, scope = role.partition(":")
+    with casebook(db) as session:
+        account = account_service.grant(
+            session=session, principal=principal(session, user), username=name, role=role_name.strip(),
+            scope=scope.strip() or None, revoke=revoke,
+        )  # fmt: skip
+        typer.echo(f"account {account.username}: {'revoked' if revoke else 'granted'} {role}")

@@ -1,0 +1,170 @@
+"""The review service's FastAPI application: `create_app(settings)`.
+
+One application serves the pages (`drgaudit.web.routes`) and the pre-settlement API (`/api/v1`, mounted
+by `_mount_api`). Middleware, outermost first: security headers on every response, a request-body size
+limit. Every route first runs the CSRF guard (an app-wide dependency); every route but the log-in page
+and the static files requires a signed-in account, and each checks its action through
+`drgaudit.services.access`. Errors become Chinese pages (or JSON under /api/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from drgaudit.casebook.accounts import AccountError
+from drgaudit.casebook.db import make_engine
+from drgaudit.casebook.reviewconfig import ConflictError
+from drgaudit.engine.loader import bundled_rules_dir, load_pack
+from drgaudit.errors import DrgauditError
+from drgaudit.services.access import Denied, NotFound, Unauthenticated
+from drgaudit.web.deps import CsrfError, MustChangePassword, csrf_guard, login_url
+from drgaudit.web.security import SESSION_COOKIE, BodyLimit, SecurityHeaders, Signer
+from drgaudit.web.settings import WebSettings
+from drgaudit.web.templating import render
+
+
+def create_app(settings: WebSettings | None = None) -> FastAPI:
+    """The review service on the casebook of `settings` (migrated to the newest schema first)."""
+    settings = settings or WebSettings()
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="drgaudit 审核服务",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+        dependencies=[Depends(csrf_guard)],
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.signer = Signer(settings.secret())
+    app.state.rules_dir = settings.rules_dir or bundled_rules_dir()
+    app.state.pack = load_pack(app.state.rules_dir)
+    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + 1024 * 1024)
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(packages=[("drgaudit.web", "static")]), name="static")
+    _handlers(app)
+    _routers(app)
+    _mount_api(app)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The application configured from the environment (`DRGAUDIT_WEB_*`): what `drgaudit serve`'s
+    workers import (`uvicorn drgaudit.web.app:app_from_environment --factory`)."""
+    return create_app(WebSettings())
+
+
+def _routers(app: FastAPI) -> None:
+    from drgaudit.web.routes import auth
+
+    app.include_router(auth.router)
+
+
+def _mount_api(app: FastAPI) -> None:
+    """The pre-settlement API (`/api/v1`, drgaudit.api) is mounted here, on the same application."""
+
+
+def _api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _json_error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(Unauthenticated)
+    async def unauthenticated(request: Request, exc: Unauthenticated) -> Response:
+        if _api(request):
+            return _json_error(401, "unauthenticated", "sign in or give an API key")
+        response = RedirectResponse(login_url(request), status_code=303)
+        if SESSION_COOKIE in request.cookies:
+            response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @app.exception_handler(MustChangePassword)
+    async def must_change(request: Request, exc: MustChangePassword) -> Response:
+        if _api(request):
+            return _json_error(403, "password_change_required", "choose a new password first")
+        return RedirectResponse("/password", status_code=303)
+
+    @app.exception_handler(CsrfError)
+    async def csrf(request: Request, exc: CsrfError) -> Response:
+        if _api(request):
+            return _json_error(403, "csrf", "missing or wrong CSRF token")
+        return _error_page(
+            request,
+            403,
+            "表单已失效",
+            "表单已过期或来源不明（CSRF 校验未通过）。请返回上一页，刷新后重新提交。",
+        )
+
+    @app.exception_handler(Denied)
+    async def denied(request: Request, exc: Denied) -> Response:
+        if _api(request):
+            return _json_error(403, "forbidden", str(exc))
+        return _error_page(
+            request, 403, "无权操作", "您的账户没有执行此操作的权限。如需开通，请联系系统管理员。"
+        )
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        if _api(request):
+            return _json_error(404, "not_found", str(exc))
+        return _error_page(request, 404, "未找到", "没有找到您要查看的内容，或您无权查看。")
+
+    @app.exception_handler(ConflictError)
+    async def conflict(request: Request, exc: ConflictError) -> Response:
+        if _api(request):
+            return _json_error(409, "conflict", str(exc))
+        return _error_page(
+            request,
+            409,
+            "记录已被他人修改",
+            f"在您操作期间，其他人已修改了这条记录，本次操作未保存。请刷新后重试。（{exc}）",
+        )
+
+    @app.exception_handler(DrgauditError)
+    async def refused(request: Request, exc: DrgauditError) -> Response:
+        if _api(request):
+            return _json_error(400, "refused", str(exc))
+        return _error_page(request, 400, "无法完成操作", str(exc))
+
+    @app.exception_handler(AccountError)
+    async def account_error(request: Request, exc: AccountError) -> Response:
+        return await refused(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        fields = sorted({".".join(str(p) for p in error.get("loc", ())[1:]) for error in exc.errors()})
+        if _api(request):
+            return JSONResponse(
+                {"error": {"code": "invalid_request", "message": "invalid request", "fields": fields}},
+                status_code=422,
+            )
+        return _error_page(request, 400, "填写有误", "以下内容缺失或格式不正确：" + "、".join(fields))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _api(request):
+            return _json_error(exc.status_code, "http_error", str(exc.detail))
+        titles = {404: "未找到", 405: "不支持的请求方式", 413: "内容过大"}
+        return _error_page(request, exc.status_code, titles.get(exc.status_code, "请求有误"), str(exc.detail))
+
+
+def _error_page(request: Request, status: int, title: str, message: str) -> Response:
+    return render(request, "error.html", {"title": title, "message": message, "status": status}, status)

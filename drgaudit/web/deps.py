@@ -1,0 +1,122 @@
+"""Request dependencies of the review service: the casebook session, who is signed in, `require(action)`,
+and the CSRF guard every route runs first (an app-wide dependency)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from drgaudit.casebook import accounts
+from drgaudit.services.access import Denied, Principal, Unauthenticated, may
+from drgaudit.services.accounts import principal_of
+from drgaudit.web.security import CSRF_FIELD, CSRF_HEADER, LOGIN_COOKIE, SESSION_COOKIE, UNSAFE_METHODS
+
+
+def db(request: Request) -> Iterator[Session]:
+    """A casebook session for one request."""
+    with Session(request.app.state.engine) as session:
+        yield session
+
+
+DB = Annotated[Session, Depends(db)]
+
+
+class CsrfError(Exception):
+    """A state-changing request without the right CSRF token."""
+
+
+class MustChangePassword(Exception):
+    """The account must choose a new password before anything else."""
+
+
+def session_token(request: Request) -> str | None:
+    """The token of the request's session cookie, if it carries a well-signed, unexpired one."""
+    settings = request.app.state.settings
+    return request.app.state.signer.session_token(
+        request.cookies.get(SESSION_COOKIE), settings.session_hours * 3600
+    )
+
+
+async def csrf_guard(request: Request) -> None:
+    """Refuse a state-changing request signed in by cookie (or a log-in) without its CSRF token.
+
+    Requests that carry an `Authorization` header and no session cookie (API keys) are the API's to
+    authenticate and are not cookie-borne, so CSRF does not apply to them.
+    """
+    if request.method not in UNSAFE_METHODS:
+        return
+    signer = request.app.state.signer
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie is None and "authorization" in request.headers:
+        return
+    presented = request.headers.get(CSRF_HEADER)
+    if presented is None:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            presented = value if isinstance(value, str) else None
+    if request.url.path == "/login":
+        nonce = signer.login_nonce(request.cookies.get(LOGIN_COOKIE))
+        if signer.csrf_ok(nonce, presented):
+            return
+        raise CsrfError()
+    token = session_token(request)
+    if not signer.csrf_ok(token, presented):
+        raise CsrfError()
+
+
+def _principal(request: Request, session: Session, *, allow_password_change: bool) -> Principal:
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    token = session_token(request)
+    if token is None:
+        raise Unauthenticated("not signed in")
+    settings = request.app.state.settings
+    live = accounts.find_session(session=session, token=token, idle=timedelta(minutes=settings.idle_minutes))
+    if live is None:
+        raise Unauthenticated("session ended")
+    if live.account.must_change_password and not allow_password_change:
+        raise MustChangePassword()
+    principal = principal_of(session=session, account=live.account, channel="web")
+    request.state.principal = principal
+    request.state.session_token = token
+    return principal
+
+
+def current_principal(request: Request, session: DB) -> Principal:
+    """Who is signed in (web channel); `Unauthenticated` sends the browser to the log-in page."""
+    return _principal(request, session, allow_password_change=False)
+
+
+def principal_changing_password(request: Request, session: DB) -> Principal:
+    """Who is signed in, also while they must still choose a new password."""
+    return _principal(request, session, allow_password_change=True)
+
+
+Me = Annotated[Principal, Depends(current_principal)]
+
+
+def require(action: str) -> Callable[..., Principal]:
+    """A dependency: the signed-in principal, who may do `action` somewhere (else 403). The route then
+    checks the object itself through the services (out of scope → 404, as for a missing object)."""
+
+    def dependency(principal: Me) -> Principal:
+        if not may(principal, action):
+            raise Denied(f"{principal.username} may not do {action}")
+        return principal
+
+    dependency.action = action  # type: ignore[attr-defined]  # read by the route × role test
+    return dependency
+
+
+def login_url(request: Request) -> str:
+    """The log-in page, coming back to this page afterwards."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return f"/login?next={quote(target, safe='')}" if target != "/" else "/login"

@@ -1,0 +1,81 @@
+"""Helpers for the review service's tests: an application on the test's casebook, accounts, signing in.
+
+`web_app(db_url, **settings)` builds the app with a fixed secret; `Browser` wraps FastAPI's TestClient
+with `login`, `form` (a page's CSRF token) and `post` (a form with its token).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from drgaudit.casebook.accounts import GrantRow, count_accounts
+from drgaudit.services import accounts as account_service
+from drgaudit.services.access import Principal
+from drgaudit.web.app import create_app
+from drgaudit.web.settings import WebSettings
+
+PASSWORD = "correct horse battery"
+SECRET = "test-secret-" + "x" * 40
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def web_app(db_url: str, **settings: Any):
+    """The review service on the test's casebook."""
+    return create_app(WebSettings(database_url=db_url, secret_key=SECRET, **settings))
+
+
+def make_accounts(session: Session, *accounts: tuple[str, str]) -> None:
+    """An administrator `admin`, then (name, ROLE[:SCOPE]) accounts, all with PASSWORD."""
+    owner = Principal.owner("root")
+    if count_accounts(session=session) == 0:
+        account_service.add_user(
+            session=session,
+            principal=owner,
+            username="admin",
+            grants=[GrantRow("admin", None)],
+            password=PASSWORD,
+        )
+    boss = account_service.cli_principal(session=session, user="admin")
+    for name, role in accounts:
+        role_name, _, scope = role.partition(":")
+        account_service.add_user(
+            session=session, principal=boss, username=name, grants=[GrantRow(role_name, scope or None)],
+            password=PASSWORD, display_name=name,
+        )  # fmt: skip
+
+
+class Browser:
+    """A TestClient that signs in and fills forms with their CSRF token."""
+
+    def __init__(self, app: Any) -> None:
+        self.client = TestClient(app, follow_redirects=False)
+        self.token: str | None = None
+
+    def csrf(self, path: str) -> str:
+        page = self.client.get(path)
+        assert page.status_code == 200, (path, page.status_code, page.text[:300])
+        match = CSRF_RE.search(page.text)
+        assert match, f"no CSRF token on {path}"
+        return match.group(1)
+
+    def login(self, username: str, password: str = PASSWORD) -> Any:
+        token = self.csrf("/login")
+        response = self.client.post(
+            "/login", data={"username": username, "password": password, "csrf_token": token}
+        )
+        if response.status_code == 303:
+            self.token = self.csrf(response.headers["location"])
+        return response
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.client.get(path, **kwargs)
+
+    def post(self, path: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """POST a form with the session's CSRF token."""
+        fields = dict(data or {})
+        fields.setdefault("csrf_token", self.token)
+        return self.client.post(path, data=fields, **kwargs)

@@ -348,12 +348,8 @@ def store_hits(
                 "pack_version": hit.pack_version,
             }
         )  # fmt: skip
-<<<<<<< HEAD
     kept = frozenset(not_screened)
-    gone = [hit_id for key, (hit_id, _) in existing.items() if key not in seen and key[0] not in kept]
-=======
-    gone = [old[0] for key, old in existing.items() if key not in seen]
->>>>>>> main
+    gone = [old[0] for key, old in existing.items() if key not in seen and key[0] not in kept]
     for ids in (replaced, gone):
         for start in range(0, len(ids), 500):
             session.execute(delete(ScreenHit).where(ScreenHit.id.in_(ids[start : start + 500])))

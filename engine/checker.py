@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
 from drgaudit.engine.exceptions import RuleFileError
 from drgaudit.engine.expr import And, Arith, Call, Cmp, Const, Expression, ListLit, Neg, Node, Not, Or, Ref
+from drgaudit.engine.functions import CONSTANT, FIELD, FUNCTIONS, LITERAL, SAME, Arg
 from drgaudit.engine.lists import NamedList
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.rule import Param, Rule
 from drgaudit.engine.suggest import did_you_mean
-from drgaudit.engine.vocabulary import BOOL, DATE, EARLIER, FACTS, LIST, LISTS, NUMBER, PARAMS, REGION, TEXT
+from drgaudit.engine.vocabulary import (
+    BOOL,
+    DATE,
+    EARLIER,
+    FACTS,
+    LIST,
+    LISTS,
+    NAMED_LIST,
+    NUMBER,
+    PARAMS,
+    REGION,
+    TEXT,
+)
 
-LISTREF = "named list"
+LISTREF = NAMED_LIST
 _PARAM_TYPES = {"int": NUMBER, "number": NUMBER, "text": TEXT, "date": DATE, "bool": BOOL}
 
 
@@ -213,63 +225,29 @@ class Checker:
         return BOOL
 
     def _call(self, node: Call) -> str | None:
+        """Arguments against the function's signature in the registry; the result type."""
+        function = FUNCTIONS[node.name]
         kinds = [self.check(a) for a in node.args]
-        name = node.name
-        if name in ("any_in", "count_in"):
-            if kinds[0] not in (TEXT, LIST, None):
-                self.fail(
-                    node.args[0], f"`{name}` looks up codes: give a list field or a code, not a {kinds[0]}"
-                )
-            if kinds[1] not in (LISTREF, None):
-                self.fail(
-                    node.args[1],
-                    f"the second argument of `{name}` must be a named list such as lists.mcc_needs_evidence",
-                )
-            return BOOL if name == "any_in" else NUMBER
-        if name == "len":
-            if kinds[0] not in (LIST, None):
-                self.fail(node.args[0], f"len() needs a list field, not a {kinds[0]}")
-            return NUMBER
-        if name in ("min", "max"):
-            known = {k for k in kinds if k is not None}
-            if len(known) > 1 or (known and next(iter(known)) not in (NUMBER, DATE)):
-                self.fail(node, f"{name}() needs numbers (or dates) of one kind")
-                return None
-            return next(iter(known)) if known else None
-        if name == "abs":
-            if kinds[0] not in (NUMBER, None):
-                self.fail(node.args[0], "abs() needs a number")
-            return NUMBER
-        if name == "round":
-            if kinds[0] not in (NUMBER, None):
-                self.fail(node.args[0], "round() needs a number")
-            if len(node.args) == 2 and not (
-                isinstance(node.args[1], Const) and isinstance(node.args[1].value, int)
-            ):
-                self.fail(node.args[1], "the digits of round() must be a whole number")
-            return NUMBER
-        if name == "date":
-            arg = node.args[0]
-            if not (isinstance(arg, Const) and isinstance(arg.value, str) and _is_iso_date(arg.value)):
-                self.fail(arg, 'date() takes a literal date such as date("2025-07-01")')
-            return DATE
-        if name == "starts_with":
-            if kinds[0] not in (TEXT, None):
-                self.fail(node.args[0], "starts_with() looks at text")
-            if not (isinstance(node.args[1], Const) and isinstance(node.args[1].value, str)):
-                self.fail(node.args[1], 'the prefix of starts_with() must be literal text such as "Z51"')
-            return BOOL
-        if name == "has":
-            arg = node.args[0]
-            if not isinstance(arg, Ref) or arg.path[0] in (PARAMS, REGION, LISTS):
-                self.fail(arg, "has() takes a field name")
-            return BOOL
-        if name == "admissions_within":
-            arg = node.args[0]
-            if kinds[0] not in (NUMBER, None) or not _is_constant(arg):
-                self.fail(arg, "admissions_within() takes a number of days: a literal or params.<name>")
-            return NUMBER
-        raise TypeError(name)
+        same: set[str] = set()
+        for index, (arg, kind) in enumerate(zip(node.args, kinds, strict=True)):
+            spec = function.arg_for(index)
+            problem = (spec.problem or _generic_problem(function.name, spec)).format(
+                name=function.name, kind=kind
+            )
+            if not _form_ok(spec, arg):
+                self.fail(arg, problem)
+            elif kind is not None and kind not in spec.types:
+                self.fail(arg, problem)
+            elif kind is not None and spec.same:
+                same.add(kind)
+        if len(same) > 1:
+            self.fail(
+                node, f"{function.name}() needs arguments of one type, found {' and '.join(sorted(same))}"
+            )
+            return None
+        if function.returns == SAME:
+            return next(iter(same)) if same else None
+        return function.returns
 
 
 def _name(node: Node) -> str:
@@ -282,16 +260,29 @@ def _quote_hint(node: Node, found: str, other: str) -> str | None:
     return None
 
 
-def _is_iso_date(text: str) -> bool:
-    try:
-        dt.date.fromisoformat(text)
-    except ValueError:
-        return False
+def _is_constant(node: Node) -> bool:
+    return isinstance(node, Const) or (isinstance(node, Ref) and node.path[0] in (PARAMS, REGION))
+
+
+def _form_ok(spec: Arg, node: Node) -> bool:
+    if spec.form == LITERAL:
+        return isinstance(node, Const) and (spec.accepts is None or spec.accepts(node.value))
+    if spec.form == CONSTANT:
+        return _is_constant(node)
+    if spec.form == FIELD:
+        return isinstance(node, Ref) and node.path[0] not in (PARAMS, REGION, LISTS)
     return True
 
 
-def _is_constant(node: Node) -> bool:
-    return isinstance(node, Const) or (isinstance(node, Ref) and node.path[0] in (PARAMS, REGION))
+def _generic_problem(name: str, spec: Arg) -> str:
+    what = " or ".join(spec.types)
+    if spec.form == LITERAL:
+        what = f"a literal {what}"
+    elif spec.form == CONSTANT:
+        what = f"a {what} known before screening (a literal or params.<name>)"
+    elif spec.form == FIELD:
+        what = "a field name"
+    return f"`{spec.name}` of {name}() must be {what}, not a {{kind}}"
 
 
 def rule_scope(pack: RulePack, rule: Rule) -> Scope:

@@ -38,8 +38,8 @@ from drgaudit.engine.expr import (
     render,
     walk,
 )
+from drgaudit.engine.functions import FUNCTIONS
 from drgaudit.engine.pack import BoundRule, RulePack
-from drgaudit.engine.rule import Rule
 from drgaudit.engine.vocabulary import BOOL, DATE, EARLIER, FACTS, LIST, NUMBER, TEXT
 
 CUR, EARLY = "m", "earlier"
@@ -156,11 +156,23 @@ class _RuleCompiler:
         return self.types.get(id(node))
 
     def constant(self, node: Node) -> tuple[bool, Any]:
-        if not any(isinstance(n, Ref) and _is_fact_ref(n) for n in walk(node)) and not any(
-            isinstance(n, Call) and n.name == "admissions_within" for n in walk(node)
+        """(True, value) when the node reads no claim: params, settings and literals only."""
+        if any(
+            (isinstance(n, Ref) and _is_fact_ref(n)) or (isinstance(n, Call) and FUNCTIONS[n.name].reads_fact)
+            for n in walk(node)
         ):
-            return fold(node, self.env)
-        return False, None
+            return False, None
+        return fold(node, self.env)
+
+    def note_windows(self, node: Node) -> None:
+        """The history windows that the calls in `node` need counted for every claim (admissions_within)."""
+        for n in walk(node):
+            if isinstance(n, Call) and FUNCTIONS[n.name].history_windows is not None:
+                folded = [self.constant(a) for a in n.args]
+                if all(ok and value is not None for ok, value in folded):
+                    windows = FUNCTIONS[n.name].history_windows
+                    assert windows is not None
+                    self.profile.windows.update(windows(*(value for _, value in folded)))
 
     # ---- synthetic fields ---------------------------------------------------------------------
     def bind(self, node: Node) -> Node:
@@ -177,11 +189,7 @@ class _RuleCompiler:
 
     def synthetic(self, node: Node, kind: str) -> str:
         """The key of a Python-computed field for `node` (shared by every rule of the profile)."""
-        for n in walk(node):
-            if isinstance(n, Call) and n.name == "admissions_within":
-                ok, days = self.constant(n.args[0])
-                if ok and days is not None:
-                    self.profile.windows.add(int(days))
+        self.note_windows(node)
         expr = self.bind(strip_role(node))
         type_ = BOOL if kind == "bool" else (self.type_of(node) or NUMBER)
         identity = (kind, render(expr))
@@ -211,8 +219,29 @@ class _RuleCompiler:
         if isinstance(node, Cmp):
             return self.compare(node.op, node.left, node.right, role, negated)
         if isinstance(node, Call):
+            lowering = FUNCTIONS[node.name].durable
+            if lowering is not None:
+                lowered = lowering(_Lowering(self, role), node.args, negated)
+                if lowered is not None:
+                    return lowered
             return self.synthetic_test(node, role, negated)
         raise CompileError(node, "not a true/false condition")
+
+    def present(self, node: Node, role: str, negated: bool) -> dict | bool | None:
+        """The native test that a fact has a value: its `_h_` flag (always true for a fact never missing)."""
+        if not (isinstance(node, Ref) and _is_fact_ref(node)):
+            return None
+        fact = FACTS.get(_fact_name(node))
+        if fact is None:
+            return None
+        if fact.type == LIST or not fact.optional:
+            return not negated
+        key = self.field_key(node)
+        flag = f"_h_{key}"
+        if _role(node) == role:
+            return {flag: not negated}
+        test = {"_t": {EARLY: flag}}
+        return {"$neq": test} if negated else test
 
     def synthetic_test(self, node: Node, role: str, negated: bool) -> dict:
         roles = _roles(node)
@@ -426,6 +455,20 @@ class _RuleCompiler:
         return result
 
 
+class _Lowering:
+    """The compiler as a function's native lowering sees it (`functions.LoweringContext`)."""
+
+    def __init__(self, compiler: _RuleCompiler, role: str) -> None:
+        self.compiler = compiler
+        self.role = role
+
+    def present(self, node: Node, negated: bool) -> dict | bool | None:
+        return self.compiler.present(node, self.role, negated)
+
+    def test(self, node: Node, negated: bool) -> dict | bool:
+        return self.compiler.test(node, self.role, negated)
+
+
 def _negate_guard(guard: dict) -> dict:
     return {"$neq": guard}
 
@@ -447,23 +490,6 @@ def _combine(parts: list[dict | bool], conjunction: bool) -> dict | bool:
     if len(tests) == 1:
         return tests[0]
     return {"$and" if conjunction else "$or": tests}
-
-
-def _applicability(rule: Rule) -> list[dict]:
-    """Tests for the rule's scope, payment schemes and effective dates (by discharge date)."""
-    tests: list[dict] = []
-    if rule.scope == "cross_region":
-        tests.append({"is_cross_region": True})
-    elif rule.scope == "local":
-        tests.append({"is_cross_region": False})
-    if rule.schemes and len(set(rule.schemes)) < 4:
-        options = [{"payment_scheme": s} for s in rule.schemes]
-        tests.append(options[0] if len(options) == 1 else {"$or": options})
-    if rule.effective_from != dt.date.min:
-        tests.append({"$gte": {"discharge_date": rule.effective_from.toordinal()}})
-    if rule.effective_to is not None:
-        tests.append({"$lte": {"discharge_date": rule.effective_to.toordinal()}})
-    return tests
 
 
 def compile_profile(
@@ -498,11 +524,14 @@ def compile_profile(
 def _compile_rule(profile: CompiledProfile, bound: BoundRule) -> tuple[list[dict], dict] | None:
     rule = bound.rule
     compiler = _RuleCompiler(profile, bound)
-    cur_tests: list[dict | bool] = [{"kind": "claim"}, {"target": True}, *_applicability(rule)]
+    cur_tests: list[dict | bool] = [{"kind": "claim"}, {"target": True}]
     early_tests: list[dict | bool] = [{"kind": "claim"}]
-    if rule.pair:
-        cur_tests.append({"$gt": {"seq": {EARLY: "seq"}}})
     try:
+        for item in rule.applicability:
+            compiler.typecheck(item.condition)
+            cur_tests.append(compiler.test(item.condition.root, CUR))
+        if rule.pair:
+            cur_tests.append({"$gt": {"seq": {EARLY: "seq"}}})
         for expression, negated in [(e, False) for e in rule.when] + [(e, True) for e in rule.unless]:
             compiler.typecheck(expression)
             try:
@@ -514,11 +543,7 @@ def _compile_rule(profile: CompiledProfile, bound: BoundRule) -> tuple[list[dict
             (early_tests if target_role == EARLY else cur_tests).append(test)
         for expression in (rule.amount_at_risk, *(p.expression for p in rule.message.placeholders)):
             compiler.typecheck(expression)
-            for node in walk(expression.root):
-                if isinstance(node, Call) and node.name == "admissions_within":
-                    ok, days = compiler.constant(node.args[0])
-                    if ok and days is not None:
-                        profile.windows.add(int(days))
+            compiler.note_windows(expression.root)
     except _Located as located:
         profile.problems.append(located.error)
         return None

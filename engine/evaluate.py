@@ -1,20 +1,39 @@
-"""Evaluates rule expressions over derived facts in Python, for evidence, amounts, messages and `explain`.
+"""The one Python evaluator of the rule language.
 
-Screening decisions are made by durable-rules; this interpreter gives the values a person reads. Both
-follow one rule about gaps: a comparison with a missing value is false, and arithmetic with a missing
-value is missing. The agreement of the two is tested on the bundled rules.
+Screening decisions are made by durable-rules; everything else a rule computes in Python comes from
+here: the values a person reads (evidence, amounts, messages, `explain`, the verdict `rules test` checks
+durable-rules against), constant folding in the compiler, and the derived fields computed once per claim
+for durable-rules. An expression tree is compiled once into Python closures; the meaning of every
+operator is written once below and of every function once in the registry (`engine/functions.py`).
+
+Names are resolved by one of two bindings:
+- over an `Env` (one claim's facts, maybe an earlier claim, params, region settings, named lists), which
+  records every fact it reads, for evidence and explanations;
+- over one fact dict, for derived fields (the compiler has already put the values of params and region
+  settings in the tree).
+
+The rule about gaps is the engine's: a comparison with a missing value is false, arithmetic with a
+missing value is missing, and a function's missing arguments give a missing result unless the registry
+says the function handles them (`has`, `any_in`, `count_in`). The differential tests check durable-rules
+against this evaluator on generated expressions and claims.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
-from drgaudit.engine.expr import And, Arith, Call, Cmp, Const, ListLit, Neg, Node, Not, Or, Ref
+from drgaudit.engine.functions import FUNCTIONS
 from drgaudit.engine.lists import NamedList
+from drgaudit.engine.nodes import And, Arith, Call, Cmp, Const, ListLit, Neg, Node, Not, Or, Ref
 from drgaudit.engine.vocabulary import EARLIER, LISTS, PARAMS, REGION
+
+E = TypeVar("E")
+E_contra = TypeVar("E_contra", contravariant=True)
+Compiled = Callable[[E], Any]
+FactFunction = Callable[[dict[str, Any]], Any]
 
 
 class NotConstant(Exception):
@@ -30,65 +49,75 @@ class Env:
     params: dict[str, Any]
     settings: dict[str, Any]
     lists: dict[str, NamedList]
+    # When a dict, every fact read is recorded in it by dotted name (the evidence of a condition).
     seen: dict[str, Any] | None = field(default=None)
 
-    def lookup(self, node: Ref) -> Any:
-        head = node.path[0]
-        if head == PARAMS:
-            value = self.params[node.path[1]]
-            return value.toordinal() if isinstance(value, dt.date) else value
-        if head == REGION:
-            return self.settings.get(node.path[1])
-        if head == LISTS:
-            return self.lists[node.path[1]]
-        if head == EARLIER:
-            source = self.earlier
-            key = "__".join(node.path[1:])
-        else:
-            source = self.fact
-            key = "__".join(node.path)
-        if source is None:
-            raise NotConstant(node.dotted)
-        value = source.get(key)
-        if self.seen is not None:
-            self.seen[node.dotted] = value
-        return value
+
+class _Binding(Protocol, Generic[E_contra]):
+    def ref(self, node: Ref) -> Callable[[E_contra], Any]: ...
+
+    def fact(self) -> Callable[[E_contra], Mapping[str, Any] | None]: ...
 
 
-def evaluate(node: Node, env: Env) -> Any:
-    """The value of an expression; None when it depends on a missing value."""
-    if isinstance(node, Const):
-        return node.value
-    if isinstance(node, Ref):
-        return env.lookup(node)
-    if isinstance(node, ListLit):
-        return [evaluate(i, env) for i in node.items]
-    if isinstance(node, Arith):
-        left = evaluate(node.left, env)
-        right = evaluate(node.right, env)
-        if left is None or right is None:
-            return None
-        if node.op == "+":
-            return left + right
-        if node.op == "-":
-            return left - right
-        if node.op == "*":
-            return left * right
-        return left / right if right else None
-    if isinstance(node, Neg):
-        value = evaluate(node.operand, env)
-        return -value if value is not None else None
-    if isinstance(node, Cmp):
-        return compare(node.op, evaluate(node.left, env), evaluate(node.right, env))
-    if isinstance(node, And):
-        return all(bool(evaluate(i, env)) for i in node.items)
-    if isinstance(node, Or):
-        return any(bool(evaluate(i, env)) for i in node.items)
-    if isinstance(node, Not):
-        return not bool(evaluate(node.item, env))
-    if isinstance(node, Call):
-        return _call(node, env)
-    raise TypeError(node)
+def _param_value(value: Any) -> Any:
+    return value.toordinal() if isinstance(value, dt.date) else value
+
+
+class _EnvBinding:
+    """Names over an Env; a claim's field when the Env has no claim raises NotConstant."""
+
+    def ref(self, node: Ref) -> Callable[[Env], Any]:
+        head, dotted = node.path[0], node.dotted
+        if head in (PARAMS, REGION, LISTS):
+            name = node.path[1]
+            if head == PARAMS:
+                return lambda env: _param_value(env.params[name])
+            if head == REGION:
+                return lambda env: env.settings.get(name)
+            return lambda env: env.lists[name]
+        earlier = head == EARLIER
+        key = "__".join(node.path[1:] if earlier else node.path)
+
+        def lookup(env: Env) -> Any:
+            source = env.earlier if earlier else env.fact
+            if source is None:
+                raise NotConstant(dotted)
+            value = source.get(key)
+            if env.seen is not None:
+                env.seen[dotted] = value
+            return value
+
+        return lookup
+
+    def fact(self) -> Callable[[Env], Mapping[str, Any] | None]:
+        def current(env: Env) -> Mapping[str, Any]:
+            if env.fact is None:
+                raise NotConstant("a claim's facts")
+            return env.fact
+
+        return current
+
+
+class _FactBinding:
+    """Names over one fact dict, with the named lists of the pack."""
+
+    def __init__(self, lists: Mapping[str, NamedList]) -> None:
+        self.lists = lists
+
+    def ref(self, node: Ref) -> Callable[[dict[str, Any]], Any]:
+        if node.path[0] == LISTS:
+            named = self.lists[node.path[1]]
+            return lambda f: named
+        if node.path[0] in (PARAMS, REGION, EARLIER):
+            raise TypeError(f"unbound name {node.dotted} in a fact function")
+        key = "__".join(node.path)
+        return lambda f: f.get(key)
+
+    def fact(self) -> Callable[[dict[str, Any]], Mapping[str, Any] | None]:
+        return lambda f: f
+
+
+_ENV = _EnvBinding()
 
 
 def compare(op: str, left: Any, right: Any) -> bool:
@@ -96,57 +125,106 @@ def compare(op: str, left: Any, right: Any) -> bool:
     if left is None or right is None:
         return False
     if op in ("in", "not in"):
-        if isinstance(right, NamedList):
-            found = right.contains(left)
-        else:
-            found = left in right
-        return found if op == "in" else not found
-    if op == "<":
-        return left < right
-    if op == "<=":
-        return left <= right
-    if op == ">":
-        return left > right
-    if op == ">=":
-        return left >= right
-    if op == "==":
-        return left == right
-    return left != right
+        found = right.contains(left) if isinstance(right, NamedList) else left in right
+        return bool(found) if op == "in" else not found
+    return bool(_COMPARE[op](left, right))
 
 
-def _call(node: Call, env: Env) -> Any:
-    name = node.name
-    if name == "date":
-        return dt.date.fromisoformat(node.args[0].value).toordinal()
-    if name == "has":
-        return evaluate(node.args[0], env) is not None
-    args = [evaluate(a, env) for a in node.args]
-    if name in ("any_in", "count_in"):
-        values, named = args
-        if values is None:
-            return False if name == "any_in" else 0
-        items = values if isinstance(values, list) else [values]
-        count = sum(1 for v in items if named.contains(v))
-        return count > 0 if name == "any_in" else count
-    if name == "len":
-        return len(args[0]) if args[0] is not None else None
-    if any(a is None for a in args):
-        return None
-    if name == "min":
-        return min(args)
-    if name == "max":
-        return max(args)
-    if name == "abs":
-        return abs(args[0])
-    if name == "round":
-        return round(args[0], int(args[1]) if len(args) > 1 else 0)
-    if name == "starts_with":
-        return str(args[0]).startswith(str(args[1]))
-    if name == "admissions_within":
-        if env.fact is None:
-            raise NotConstant(name)
-        return env.fact.get("_admissions", {}).get(int(args[0]))
-    raise TypeError(name)
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+}
+
+
+def _divide(a: Any, b: Any) -> Any:
+    return a / b if b else None
+
+
+_ARITH: dict[str, Callable[[Any, Any], Any]] = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": _divide,
+}
+
+
+def _compile(node: Node, binding: _Binding[E]) -> Compiled[E]:
+    """Python closures computing `node` over an environment resolved by `binding`."""
+    if isinstance(node, Const):
+        value = node.value
+        return lambda e: value
+    if isinstance(node, Ref):
+        return binding.ref(node)
+    if isinstance(node, ListLit):
+        items = [_compile(i, binding) for i in node.items]
+        return lambda e: [i(e) for i in items]
+    if isinstance(node, Arith):
+        return _compile_arith(node, binding)
+    if isinstance(node, Neg):
+        operand = _compile(node.operand, binding)
+        return lambda e: None if (v := operand(e)) is None else -v
+    if isinstance(node, Cmp):
+        left, right = _compile(node.left, binding), _compile(node.right, binding)
+        op = node.op
+        return lambda e: compare(op, left(e), right(e))
+    if isinstance(node, (And, Or)):
+        parts = [_compile(i, binding) for i in node.items]
+        if isinstance(node, And):
+            return lambda e: all(bool(p(e)) for p in parts)
+        return lambda e: any(bool(p(e)) for p in parts)
+    if isinstance(node, Not):
+        item = _compile(node.item, binding)
+        return lambda e: not bool(item(e))
+    if isinstance(node, Call):
+        return _compile_call(node, binding)
+    raise TypeError(node)
+
+
+def _compile_arith(node: Arith, binding: _Binding[E]) -> Compiled[E]:
+    left, right = _compile(node.left, binding), _compile(node.right, binding)
+    op = _ARITH[node.op]
+
+    def arith(e: E) -> Any:
+        a = left(e)
+        b = right(e)
+        if a is None or b is None:
+            return None
+        return op(a, b)
+
+    return arith
+
+
+def _compile_call(node: Call, binding: _Binding[E]) -> Compiled[E]:
+    function = FUNCTIONS[node.name]
+    if not function.reads_fact and all(isinstance(a, Const) for a in node.args):
+        # A call on literals only (date("2025-07-01")) is worked out once, here.
+        value = function.apply([a.value for a in node.args if isinstance(a, Const)])
+        return lambda e: value
+    args = [_compile(a, binding) for a in node.args]
+    apply = function.apply
+    if function.reads_fact:
+        fact = binding.fact()
+        return lambda e: apply([a(e) for a in args], fact(e))
+    if len(args) == 1:
+        only = args[0]
+        return lambda e: apply((only(e),))
+    return lambda e: apply([a(e) for a in args])
+
+
+def evaluate(node: Node, env: Env) -> Any:
+    """The value of an expression; None when it depends on a missing value.
+
+    The closures of a tree are compiled on first use and kept on the node.
+    """
+    compiled: Compiled[Env] | None = node.__dict__.get("_compiled_env")
+    if compiled is None:
+        compiled = _compile(node, _ENV)
+        node.__dict__["_compiled_env"] = compiled
+    return compiled(env)
 
 
 def fold(node: Node, env: Env) -> tuple[bool, Any]:
@@ -157,117 +235,9 @@ def fold(node: Node, env: Env) -> tuple[bool, Any]:
         return False, None
 
 
-FactFunction = Callable[[dict[str, Any]], Any]
-
-
-def compile_fact_function(node: Node, lists: dict[str, NamedList]) -> FactFunction:
+def compile_fact_function(node: Node, lists: Mapping[str, NamedList]) -> FactFunction:
     """A Python closure computing an expression over one fact dict (params already folded to constants).
 
-    Used for synthetic fields, which are computed for every fact of every patient: building the closure
-    tree once is several times faster than walking the expression for each fact. Same rules about gaps
-    as `evaluate`.
+    Used for derived fields, which are computed for every fact of every patient.
     """
-    if isinstance(node, Const):
-        value = node.value
-        return lambda f: value
-    if isinstance(node, Ref):
-        if node.path[0] == LISTS:
-            named = lists[node.path[1]]
-            return lambda f: named
-        if node.path[0] in (PARAMS, REGION, EARLIER):
-            raise TypeError(f"unbound name {node.dotted} in a fact function")
-        key = "__".join(node.path)
-        return lambda f: f.get(key)
-    if isinstance(node, ListLit):
-        items = [compile_fact_function(i, lists) for i in node.items]
-        return lambda f: [i(f) for i in items]
-    if isinstance(node, Arith):
-        left, right = compile_fact_function(node.left, lists), compile_fact_function(node.right, lists)
-        op = _ARITH_FUNCTIONS[node.op]
-
-        def arith(f: dict[str, Any]) -> Any:
-            a = left(f)
-            b = right(f)
-            if a is None or b is None:
-                return None
-            return op(a, b)
-
-        return arith
-    if isinstance(node, Neg):
-        operand = compile_fact_function(node.operand, lists)
-        return lambda f: None if (v := operand(f)) is None else -v
-    if isinstance(node, Cmp):
-        left, right = compile_fact_function(node.left, lists), compile_fact_function(node.right, lists)
-        op_name = node.op
-        return lambda f: compare(op_name, left(f), right(f))
-    if isinstance(node, And):
-        items = [compile_fact_function(i, lists) for i in node.items]
-        return lambda f: all(bool(i(f)) for i in items)
-    if isinstance(node, Or):
-        items = [compile_fact_function(i, lists) for i in node.items]
-        return lambda f: any(bool(i(f)) for i in items)
-    if isinstance(node, Not):
-        item = compile_fact_function(node.item, lists)
-        return lambda f: not bool(item(f))
-    if isinstance(node, Call):
-        return _compile_call(node, lists)
-    raise TypeError(node)
-
-
-def _divide(a: Any, b: Any) -> Any:
-    return a / b if b else None
-
-
-_ARITH_FUNCTIONS: dict[str, Callable[[Any, Any], Any]] = {
-    "+": lambda a, b: a + b,
-    "-": lambda a, b: a - b,
-    "*": lambda a, b: a * b,
-    "/": _divide,
-}
-
-
-def _compile_call(node: Call, lists: dict[str, NamedList]) -> FactFunction:
-    name = node.name
-    if name == "date":
-        day = dt.date.fromisoformat(node.args[0].value).toordinal()
-        return lambda f: day
-    args = [compile_fact_function(a, lists) for a in node.args]
-    if name == "has":
-        arg = args[0]
-        return lambda f: arg(f) is not None
-    if name in ("any_in", "count_in"):
-        values, named_fn = args
-        named = named_fn({})
-        contains = named.contains
-
-        def lookup(f: dict[str, Any]) -> Any:
-            found = values(f)
-            if found is None:
-                return False if name == "any_in" else 0
-            items = found if isinstance(found, list) else [found]
-            count = sum(1 for v in items if contains(v))
-            return count > 0 if name == "any_in" else count
-
-        return lookup
-    if name == "len":
-        arg = args[0]
-        return lambda f: None if (v := arg(f)) is None else len(v)
-    if name == "admissions_within":
-        days = int(args[0]({}))
-        return lambda f: f.get("_admissions", {}).get(days)
-    functions: dict[str, Callable[..., Any]] = {
-        "min": min,
-        "max": max,
-        "abs": abs,
-        "round": lambda x, n=0: round(x, int(n)),
-        "starts_with": lambda s, p: str(s).startswith(str(p)),
-    }
-    function = functions[name]
-
-    def call(f: dict[str, Any]) -> Any:
-        values = [a(f) for a in args]
-        if any(v is None for v in values):
-            return None
-        return function(*values)
-
-    return call
+    return _compile(node, _FactBinding(lists))

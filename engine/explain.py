@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from drgaudit.engine.compiler import CompiledRule
-from drgaudit.engine.evaluate import Env
+from drgaudit.engine.evaluate import Env, evaluate
 from drgaudit.engine.facts import patient_facts
-from drgaudit.engine.hits import Hit, condition_trace, display
+from drgaudit.engine.hits import Hit, condition_trace, display, render_message
 from drgaudit.engine.rule import Rule
 from drgaudit.engine.screen import Screener
 from drgaudit.engine.vocabulary import FACTS
@@ -62,20 +61,14 @@ class ClaimExplanation:
     rules: list[RuleExplanation] = field(default_factory=list)
 
 
-def _applicability(compiled: CompiledRule, fact: dict[str, Any]) -> list[str]:
-    rule = compiled.rule
-    reasons = []
-    if rule.scope == "cross_region" and not fact["is_cross_region"]:
-        reasons.append("只适用于省内异地就医病例（scope: cross_region）")
-    if rule.scope == "local" and fact["is_cross_region"]:
-        reasons.append("只适用于本地病例（scope: local）")
-    if rule.schemes and fact["payment_scheme"] not in rule.schemes:
-        reasons.append(f"支付方式 {fact['payment_scheme']} 不在 {', '.join(rule.schemes)} 中")
-    discharge = FACTS["discharge_date"]
-    day = display(fact[discharge.key], discharge.type)
-    if rule.effective_from.isoformat() > day or (rule.effective_to and rule.effective_to.isoformat() < day):
-        end = rule.effective_to.isoformat() if rule.effective_to else "…"
-        reasons.append(f"出院日期 {day} 不在规则有效期 {rule.effective_from.isoformat()}–{end} 内")
+def _applicability(env: Env, rule: Rule) -> list[str]:
+    """Why the rule does not apply to the claim (its scope, schemes, dates), from the rule's own conditions."""
+    reasons: list[str] = []
+    for item in rule.applicability:
+        if not evaluate(item.condition.root, env):
+            reason = render_message(item.reason, env, {})
+            if reason not in reasons:
+                reasons.append(reason)
     return reasons
 
 
@@ -109,7 +102,9 @@ def explain_claim(
     result = ClaimExplanation(claim_id, target["treatment_region"], profile.compiled.profile, shown)
     for compiled in sorted(profile.compiled.rules, key=lambda c: c.order):
         rule = compiled.rule
-        reasons = _applicability(compiled, fact)
+        reasons = _applicability(
+            Env(fact, None, compiled.bound.params, profile.compiled.settings, screener.pack.lists), rule
+        )
         earlier_candidates = [f for f in facts if f["seq"] < fact["seq"]] if rule.pair else [None]
         best = None
         for earlier in reversed(earlier_candidates):

@@ -1,39 +1,40 @@
 """The condition language of rule files: parsed with Python's `ast` under an allow-list, never evaluated by Python.
 
 A condition such as `total_cost >= params.high_ratio * group.avg_cost` becomes a small tree of the node
-classes below. Only comparisons, `and`/`or`/`not`, `+ - * /`, names with dotted namespaces, literals,
-list literals and calls of the functions in `FUNCTIONS` are accepted; anything else is an ExpressionError
+classes of `engine/nodes.py`. Only comparisons, `and`/`or`/`not`, `+ - * /`, names with dotted namespaces, literals,
+list literals and calls of the functions of the registry (`engine/functions.py`) are accepted; anything else is an ExpressionError
 pointing at the offending character.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 
 from drgaudit.engine.exceptions import ExpressionError
+from drgaudit.engine.functions import FUNCTIONS
+from drgaudit.engine.nodes import (
+    And,
+    Arith,
+    Call,
+    Cmp,
+    Const,
+    ListLit,
+    Neg,
+    Node,
+    Not,
+    Or,
+    Ref,
+    map_refs,
+    render,
+    walk,
+)
 from drgaudit.engine.yamlsource import Position
 
-# Function name -> (minimum args, maximum args or None, one-line help); types are checked in checker.py.
-FUNCTIONS: dict[str, tuple[int, int | None, str]] = {
-    "any_in": (2, 2, "any_in(codes, lists.X): some code of a list field (or a code) is in the named list"),
-    "count_in": (2, 2, "count_in(codes, lists.X): how many codes of a list field are in the named list"),
-    "len": (1, 1, "len(codes): number of items of a list field"),
-    "min": (2, None, "min(a, b, ...): the smallest value"),
-    "max": (2, None, "max(a, b, ...): the largest value"),
-    "abs": (1, 1, "abs(x): absolute value"),
-    "round": (1, 2, "round(x, digits): x rounded"),
-    "date": (1, 1, 'date("2025-07-01"): a date literal'),
-    "starts_with": (2, 2, 'starts_with(text, "Z51"): text begins with a prefix'),
-    "has": (1, 1, "has(field): the field has a value"),
-    "admissions_within": (
-        1,
-        1,
-        "admissions_within(days): admissions of the patient in the last `days` days, this one included",
-    ),
-}
+__all__ = [
+    "And", "Arith", "Call", "Cmp", "Const", "Expression", "ListLit", "Neg", "Node", "Not", "Or", "Ref",
+    "map_refs", "parse_expression", "render", "walk",
+]  # fmt: skip
 
 COMPARE_OPS: dict[type, str] = {
     ast.Lt: "<",
@@ -63,92 +64,6 @@ _FRIENDLY: dict[type, str] = {
     ast.FormattedValue: "an f-string",
     ast.JoinedStr: "an f-string",
 }
-
-
-@dataclass(frozen=True)
-class Node:
-    """Base of the expression tree; `offset` is the character offset in the source text."""
-
-    offset: int
-
-
-@dataclass(frozen=True)
-class Const(Node):
-    """A literal: number, text, true/false."""
-
-    value: object
-
-
-@dataclass(frozen=True)
-class Ref(Node):
-    """A name, possibly dotted: `total_cost`, `group.avg_cost`, `params.window_days`, `earlier.hospital_id`."""
-
-    path: tuple[str, ...]
-
-    @cached_property
-    def dotted(self) -> str:
-        return ".".join(self.path)
-
-
-@dataclass(frozen=True)
-class ListLit(Node):
-    """A literal list such as `["1", "2"]`."""
-
-    items: tuple[Node, ...]
-
-
-@dataclass(frozen=True)
-class Arith(Node):
-    """`left op right` with op one of + - * /."""
-
-    op: str
-    left: Node
-    right: Node
-
-
-@dataclass(frozen=True)
-class Neg(Node):
-    """`-x`."""
-
-    operand: Node
-
-
-@dataclass(frozen=True)
-class Cmp(Node):
-    """`left op right` with op one of < <= > >= == != in, not in."""
-
-    op: str
-    left: Node
-    right: Node
-
-
-@dataclass(frozen=True)
-class And(Node):
-    """All items true."""
-
-    items: tuple[Node, ...]
-
-
-@dataclass(frozen=True)
-class Or(Node):
-    """Some item true."""
-
-    items: tuple[Node, ...]
-
-
-@dataclass(frozen=True)
-class Not(Node):
-    """Negation."""
-
-    item: Node
-
-
-@dataclass(frozen=True)
-class Call(Node):
-    """A call of one of FUNCTIONS."""
-
-    name: str
-    args: tuple[Node, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -260,10 +175,13 @@ class _Converter:
                 raise self.fail(node, f"unknown function `{name}`", _functions_hint())
             if node.keywords:
                 raise self.fail(node, f"`{name}` takes no keyword arguments")
-            low, high, usage = FUNCTIONS[name]
+            function = FUNCTIONS[name]
+            low, high = function.min_args, function.max_args
             if len(node.args) < low or (high is not None and len(node.args) > high):
                 raise self.fail(
-                    node, f"`{name}` takes {_arity(low, high)} argument(s), got {len(node.args)}", usage
+                    node,
+                    f"`{name}` takes {_arity(low, high)} argument(s), got {len(node.args)}",
+                    function.signature,
                 )
             return Call(off, name, tuple(self.convert(a) for a in node.args))
         what = _FRIENDLY.get(type(node), type(node).__name__)
@@ -308,92 +226,3 @@ def parse_expression(text: str, position: Position, locate=None) -> Expression:
     converter = _Converter(source, position, shifted_locate)
     root = converter.convert(tree.body)
     return Expression(source=source, root=root, position=shifted_locate(0))
-
-
-def walk(node: Node):
-    """Every node of a tree, parents before children."""
-    yield node
-    if isinstance(node, (Arith, Cmp)):
-        yield from walk(node.left)
-        yield from walk(node.right)
-    elif isinstance(node, (And, Or)):
-        for item in node.items:
-            yield from walk(item)
-    elif isinstance(node, Not):
-        yield from walk(node.item)
-    elif isinstance(node, Neg):
-        yield from walk(node.operand)
-    elif isinstance(node, Call):
-        for arg in node.args:
-            yield from walk(arg)
-    elif isinstance(node, ListLit):
-        for item in node.items:
-            yield from walk(item)
-
-
-def map_refs(node: Node, replace: Callable[[Ref], Node]) -> Node:
-    """The same tree with every name replaced by `replace(name)` (other nodes rebuilt unchanged)."""
-    if isinstance(node, Ref):
-        return replace(node)
-    if isinstance(node, Arith):
-        return Arith(node.offset, node.op, map_refs(node.left, replace), map_refs(node.right, replace))
-    if isinstance(node, Cmp):
-        return Cmp(node.offset, node.op, map_refs(node.left, replace), map_refs(node.right, replace))
-    if isinstance(node, (And, Or)):
-        return type(node)(node.offset, tuple(map_refs(i, replace) for i in node.items))
-    if isinstance(node, Not):
-        return Not(node.offset, map_refs(node.item, replace))
-    if isinstance(node, Neg):
-        return Neg(node.offset, map_refs(node.operand, replace))
-    if isinstance(node, Call):
-        return Call(node.offset, node.name, tuple(map_refs(a, replace) for a in node.args))
-    if isinstance(node, ListLit):
-        return ListLit(node.offset, tuple(map_refs(i, replace) for i in node.items))
-    return node
-
-
-def render(node: Node) -> str:
-    """The expression written back as text (normalised spacing), for evidence and explanations."""
-    if isinstance(node, Const):
-        if isinstance(node.value, bool):
-            return "true" if node.value else "false"
-        if isinstance(node.value, str):
-            return '"' + node.value.replace('"', '\\"') + '"'
-        return repr(node.value)
-    if isinstance(node, Ref):
-        return node.dotted
-    if isinstance(node, ListLit):
-        return "[" + ", ".join(render(i) for i in node.items) + "]"
-    if isinstance(node, Arith):
-        return f"{_paren(node.left, node)} {node.op} {_paren(node.right, node, right=True)}"
-    if isinstance(node, Neg):
-        return f"-{_paren(node.operand, node)}"
-    if isinstance(node, Cmp):
-        return f"{render(node.left)} {node.op} {render(node.right)}"
-    if isinstance(node, And):
-        return " and ".join(_paren(i, node) for i in node.items)
-    if isinstance(node, Or):
-        return " or ".join(_paren(i, node) for i in node.items)
-    if isinstance(node, Not):
-        return f"not {_paren(node.item, node)}"
-    if isinstance(node, Call):
-        return f"{node.name}(" + ", ".join(render(a) for a in node.args) + ")"
-    raise TypeError(node)
-
-
-_PRECEDENCE = {Or: 1, And: 2, Not: 3, Cmp: 4, Arith: 5, Neg: 7}
-
-
-def _prec(node: Node) -> int:
-    if isinstance(node, Arith):
-        return 5 if node.op in "+-" else 6
-    return _PRECEDENCE.get(type(node), 9)
-
-
-def _paren(child: Node, parent: Node, right: bool = False) -> str:
-    text = render(child)
-    if _prec(child) < _prec(parent) or (
-        right and _prec(child) == _prec(parent) and isinstance(parent, Arith)
-    ):
-        return f"({text})"
-    return text

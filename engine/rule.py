@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from drgaudit.contract import ACTIONS, FAMILIES, SEVERITIES
@@ -70,6 +71,18 @@ class Example:
 
 
 @dataclass(frozen=True)
+class Applicability:
+    """A condition a claim must meet before a rule's `when` is looked at (its scope, schemes, dates).
+
+    Written in the rule language, so that the compiler lowers it to durable-rules and `explain` evaluates
+    it with the one evaluator; `reason` is the sentence `explain` shows when it does not hold.
+    """
+
+    condition: Expression
+    reason: Template
+
+
+@dataclass(frozen=True)
 class Rule:
     """One audit rule as the auditor wrote it, with the position of every part for error messages."""
 
@@ -103,9 +116,35 @@ class Rule:
         """Unique within a pack: the id, plus the start date when one id has several versions."""
         return f"{self.id}@{self.effective_from.isoformat()}"
 
-    def applies_on(self, day: dt.date) -> bool:
-        """Whether the rule is in force for a claim discharged on `day`."""
-        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+    @cached_property
+    def applicability(self) -> tuple[Applicability, ...]:
+        """The rule's scope, payment schemes and effective dates (by discharge date) as conditions."""
+        items: list[tuple[str, str]] = []
+        if self.scope == "cross_region":
+            items.append(("is_cross_region == true", "只适用于省内异地就医病例（scope: cross_region）"))
+        elif self.scope == "local":
+            items.append(("is_cross_region == false", "只适用于本地病例（scope: local）"))
+        if self.schemes and len(set(self.schemes)) < len(SCHEMES):
+            listed = ", ".join(f'"{s}"' for s in self.schemes)
+            items.append(
+                (
+                    f"payment_scheme in [{listed}]",
+                    f"支付方式 {{payment_scheme}} 不在 {', '.join(self.schemes)} 中",
+                )
+            )
+        end = self.effective_to.isoformat() if self.effective_to else "…"
+        outside = f"出院日期 {{discharge_date}} 不在规则有效期 {self.effective_from.isoformat()}–{end} 内"
+        if self.effective_from != dt.date.min:
+            items.append((f'discharge_date >= date("{self.effective_from.isoformat()}")', outside))
+        if self.effective_to is not None:
+            items.append((f'discharge_date <= date("{self.effective_to.isoformat()}")', outside))
+        return tuple(
+            Applicability(
+                parse_expression(condition, self.position),
+                parse_template(reason, self.position, self.position.shifted),
+            )
+            for condition, reason in items
+        )
 
     @classmethod
     def from_dict(

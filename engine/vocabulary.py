@@ -12,6 +12,8 @@ from drgaudit.contract import CLAIM_FIELDS
 
 # Value types of the rule language.
 NUMBER, TEXT, DATE, BOOL, LIST = "number", "text", "date", "bool", "list"
+# The type of `lists.<name>`: a named list of `rules/lists/`, usable with `in`, any_in() and count_in().
+NAMED_LIST = "named list"
 
 _CONTRACT_TYPES = {
     "text": TEXT,

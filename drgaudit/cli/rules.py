@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from drgaudit.engine.codes import CodeTables, resolve_codes_dir
+from drgaudit.engine.functions import reference_lines
 from drgaudit.engine.loader import bundled_rules_dir, read_pack
 from drgaudit.engine.ruletest import describe, run_examples
 from drgaudit.engine.vocabulary import FACTS
@@ -107,7 +108,9 @@ def test(
 
 @app.command("facts")
 def facts() -> None:
-    """List every field a rule condition can use, with its type and meaning.
+    """List every field a rule condition can use, with its type and meaning, then every function.
+
+    Both lists come from the engine's declarations (engine/vocabulary.py, engine/functions.py).
 
     Example:  drgaudit rules facts
     """
@@ -115,3 +118,7 @@ def facts() -> None:
         note = f" — {fact.note}" if fact.note else ""
         missing = " (may be missing)" if fact.optional else ""
         typer.echo(f"{fact.name:<42} {fact.type:<7} {fact.label}{note}{missing}")
+    typer.echo("")
+    typer.echo("functions:")
+    for line in reference_lines():
+        typer.echo(line)

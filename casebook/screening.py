@@ -27,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     bindparam,
     delete,
+    func,
     insert,
     select,
     update,
@@ -411,6 +412,18 @@ def finish_run(
     session.commit()
     session.refresh(run)
     return run
+
+
+def latest_runs(*, session: Session) -> dict[int, ScreenRun]:
+    """The newest screen run of every batch that has one, by batch id."""
+    newest = (
+        select(ScreenRun.batch_id, func.max(ScreenRun.id).label("id"))
+        .where(ScreenRun.batch_id.is_not(None))
+        .group_by(ScreenRun.batch_id)
+        .subquery()
+    )
+    runs = session.exec(select(ScreenRun).join(newest, ScreenRun.id == newest.c.id)).scalars()
+    return {run.batch_id: run for run in runs if run.batch_id is not None}
 
 
 def run_failures(*, session: Session, run_id: int) -> list[ScreenFailure]:

@@ -18,6 +18,7 @@ from drgaudit.cli import (
     serve,
     users,
 )
+from drgaudit.cli.guard import GuardedGroup
 
 app = typer.Typer(
     name="drgaudit",
@@ -26,6 +27,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Database and file-system errors that escape a command: one line and exit code 1, no traceback.
+    cls=GuardedGroup,
 )
 
 app.command(name="demo")(demo.demo)

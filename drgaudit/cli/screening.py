@@ -15,7 +15,8 @@ from sqlmodel import Session
 
 from drgaudit.casebook import queries
 from drgaudit.casebook.db import make_engine
-from drgaudit.casebook.screening import import_code_tables
+from drgaudit.casebook.runlock import reap_stale_runs
+from drgaudit.casebook.screening import import_code_tables, latest_runs
 from drgaudit.cli.options import DbOption
 from drgaudit.cli.reviewopts import UserOption
 from drgaudit.engine.explain import render_explanation
@@ -270,7 +271,10 @@ def batches(db: DbOption = None) -> None:
     """
     try:
         with Session(make_engine(db)) as session:
+            # A screen that was killed shows as failed from now on.
+            reap_stale_runs(session=session)
             rows = queries.list_batches(session=session)
+            runs = latest_runs(session=session)
     except DrgauditError as exc:
         raise _fail(exc) from exc
     if not rows:
@@ -278,8 +282,11 @@ def batches(db: DbOption = None) -> None:
         return
     for b in rows:
         when = b.imported_at.strftime("%Y-%m-%d %H:%M")
+        run = runs.get(b.id)
+        screened = f"  last screen: run {run.id} {run.status}" if run is not None else ""
         typer.echo(
             f"{b.id:>5}  {b.kind:<9} {when}  {b.rows_ok:>8} ok {b.rows_rejected:>6} rejected  {b.file_name}"
+            f"{screened}"
         )
 
 

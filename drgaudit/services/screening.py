@@ -24,6 +24,7 @@ from drgaudit.casebook import queries
 from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.ingest import ImportReport, import_file
 from drgaudit.casebook.review import refresh_cases
+from drgaudit.casebook.runlock import BatchBusyError, ScreenLock, busy_message, reap_stale_runs
 from drgaudit.casebook.screening import ScreenRunCreate, choose_codes, finish_run, start_run, store_hits
 from drgaudit.engine.explain import ClaimExplanation, explain_claim
 from drgaudit.engine.hits import Hit, PatientFailure
@@ -31,7 +32,7 @@ from drgaudit.engine.indicators import PeerRule, hospital_indicators, peer_rule
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.parallel import ChunkResult, Partition, ScreenSetup, screen_tasks
-from drgaudit.errors import DrgauditError
+from drgaudit.errors import DataFileError, DrgauditError
 
 
 @dataclass
@@ -152,7 +153,41 @@ def screen_batch(
     actor: str | None = None,
 ) -> ScreenSummary:
     """Screen one imported batch; write hits to `output` as JSONL and (if `store`) into the casebook.
-    `actor` (an `auditlog.Actor`, checked by the caller) is recorded for the review cases it refreshes."""
+    `actor` (an `auditlog.Actor`, checked by the caller) is recorded for the review cases it refreshes.
+
+    A stored screen holds the batch's screen lock (`casebook.runlock`) while it runs: a second screen
+    of the same batch meanwhile is refused with `BatchBusyError`, and a run left `running` by a killed
+    process is marked failed first.
+    """
+    options: dict[str, Any] = dict(
+        rules_dir=rules_dir, codes_dir=codes_dir, workers=workers, output=output, store=store,
+        progress=progress, pack=pack, actor=actor,
+    )  # fmt: skip
+    if not store:
+        return _screen_batch(session=session, batch_id=batch_id, **options)
+    reap_stale_runs(session=session, batch_id=batch_id)
+    lock = ScreenLock(session.get_bind(), batch_id)
+    if not lock.acquire():
+        raise BatchBusyError(busy_message(session=session, batch_id=batch_id))
+    try:
+        return _screen_batch(session=session, batch_id=batch_id, **options)
+    finally:
+        lock.release()
+
+
+def _screen_batch(
+    *,
+    session: Session,
+    batch_id: int,
+    rules_dir: Path | None,
+    codes_dir: Path | str | None,
+    workers: int,
+    output: IO[str] | None,
+    store: bool,
+    progress: Progress | None,
+    pack: RulePack | None,
+    actor: str | None,
+) -> ScreenSummary:
     batch = queries.get_batch(session=session, batch_id=batch_id)
     if batch is None:
         raise DrgauditError(f"no import batch {batch_id} in the casebook (see `drgaudit batches`)")
@@ -292,9 +327,13 @@ def screen_files(
                 for kind, paths in (("hospitals", hospitals), ("groups", groups), ("claims", claims)):
                     for path in paths:
                         rejects = (rejects_dir / f"{Path(path).name}.rejects.csv") if rejects_dir else None
-                        reports.append(
-                            import_file(Path(path), kind=kind, session=session, rejects_path=rejects)
-                        )
+                        report = import_file(Path(path), kind=kind, session=session, rejects_path=rejects)
+                        if report.batch_id is None:
+                            first = f"; first: {report.first_errors[0]}" if report.first_errors else ""
+                            raise DataFileError(
+                                str(path), f"nothing to screen: {report.nothing_imported}{first}"
+                            )
+                        reports.append(report)
                 batches = [r.batch_id for r in reports if r.kind == "claims" and r.batch_id is not None]
                 summary = ScreenSummary(rules_version=pack.version)
                 for batch_id in batches:

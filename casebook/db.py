@@ -102,7 +102,9 @@ def database_problem(exc: BaseException) -> str:
     if code in ("53100", "53200") or "disk is full" in lowered or "no space left" in lowered:
         return f"the casebook's disk is full; nothing was changed ({first})"
     if "disk i/o error" in lowered or code == "58030":
-        return f"the casebook could not be written (is its disk full or failing?); nothing was changed ({first})"
+        return (
+            f"the casebook could not be written (is its disk full or failing?); nothing was changed ({first})"
+        )
     return first
 
 

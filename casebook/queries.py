@@ -217,6 +217,38 @@ def list_batches(*, session: Session) -> list[ImportBatch]:
     return list(session.exec(sqlmodel.select(ImportBatch).order_by(ImportBatch.id)).all())
 
 
+def batch_regions(*, session: Session, batch_id: int) -> list[str]:
+    """The treatment regions of a batch's claims."""
+    link = _batch_claim.c
+    rows = session.exec(
+        select(_claim.c.treatment_region)
+        .join(_batch_claim, link.claim_id == _claim.c.claim_id)
+        .where(link.batch_id == batch_id)
+        .distinct()
+        .order_by(_claim.c.treatment_region)
+    )
+    return list(rows.scalars())
+
+
+def claims_in_period(
+    *, session: Session, start: date, end: date, region: str | None = None
+) -> list[tuple[str, str, int]]:
+    """(claim_id, patient_id, newest batch that delivered it) of the claims discharged from `start` to `end`
+    (both inclusive), optionally only of one treatment region; ordered by batch, patient, claim."""
+    c, link = _claim.c, _batch_claim.c
+    query = (
+        select(c.claim_id, c.patient_id, func.max(link.batch_id))
+        .join(_batch_claim, link.claim_id == c.claim_id)
+        .where(c.discharge_date >= start, c.discharge_date <= end)
+        .group_by(c.claim_id, c.patient_id)
+    )
+    if region is not None:
+        query = query.where(c.treatment_region == region)
+    rows = [(claim_id, patient_id, int(batch)) for claim_id, patient_id, batch in session.execute(query)]
+    rows.sort(key=lambda row: (row[2], row[1], row[0]))
+    return rows
+
+
 def reference_fingerprint(*, session: Session, exclude_sources: str) -> tuple[Any, ...]:
     """What a long-running screener's reference data depends on, in one cheap query.
 

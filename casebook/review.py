@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -118,10 +118,18 @@ class RefreshReport:
         return dict(self.__dict__)
 
 
-def refresh_cases(*, session: Session, batch_id: int, pack: RulePack, actor: str) -> RefreshReport:
+def refresh_cases(
+    *,
+    session: Session,
+    batch_id: int,
+    pack: RulePack,
+    actor: str,
+    region_packs: Mapping[str, RulePack] | None = None,
+) -> RefreshReport:
     """Make or refresh the review cases of a batch from its stored hits; one transaction, idempotent.
 
-    Only a case's newest batch governs it: a case last refreshed from a later batch is left alone.
+    Only a case's newest batch governs it: a case last refreshed from a later batch is left alone. A
+    region's review settings come from the pack that screened it (`region_packs`, else `pack`).
     """
     report = RefreshReport()
     by_claim: dict[str, list[HitRow]] = defaultdict(list)
@@ -147,7 +155,7 @@ def refresh_cases(*, session: Session, batch_id: int, pack: RulePack, actor: str
             continue
         region = claim.treatment_region
         if region not in settings:
-            settings[region] = review_settings(pack, region)
+            settings[region] = review_settings((region_packs or {}).get(region, pack), region)
         if any(hit.action in settings[region].case_actions for hit in hits):
             flagged[claim_id] = hits
     stamp = now()
@@ -193,6 +201,42 @@ def refresh_cases(*, session: Session, batch_id: int, pack: RulePack, actor: str
     )
     _commit(session)
     return report
+
+
+# Statuses a case leaves when new evidence reopens it, and statuses a case is withdrawn from.
+REOPENABLE = ("decided", "closed", "withdrawn")
+WITHDRAWABLE = ("new", "triaged", "scheduled")
+
+
+def case_outcome(
+    *,
+    status: str | None,
+    case_batch_id: int | None,
+    batch_id: int,
+    before_hits: dict[str, str],
+    after_hits: dict[str, str] | None,
+) -> str | None:
+    """What refreshing one claim's case from a screen of `batch_id` does, without doing it.
+
+    `status`/`case_batch_id` describe the claim's case (None: it has none), `before_hits` its present hits
+    (rule -> evidence hash), `after_hits` the claim's hits from the screen when one of them makes a case
+    (None when none does). Returns created, refreshed, reopened, withdrawn, unchanged, or None when the
+    claim's case is not touched. `refresh_cases` decides with this function; impact previews use it too.
+    """
+    if after_hits is not None:
+        if status is None or case_batch_id is None:
+            return "created"
+        if case_batch_id > batch_id:
+            return "unchanged"
+        if before_hits == after_hits and status != "withdrawn" and case_batch_id == batch_id:
+            return "unchanged"
+        news = any(before_hits.get(rule) != digest for rule, digest in after_hits.items())
+        return "reopened" if status in REOPENABLE and news else "refreshed"
+    if status is None or case_batch_id is None or case_batch_id > batch_id:
+        return None
+    if not before_hits and case_batch_id == batch_id:
+        return "unchanged"
+    return "withdrawn" if status in WITHDRAWABLE else "refreshed"
 
 
 @dataclass
@@ -298,7 +342,11 @@ def _refresh_case(
 ) -> str:
     before_hits = {rule: row.evidence_hash for rule, row in stored.items() if row.present}
     after_hits = {hit.rule_id: evidence_hash(hit) for hit in hits}
-    if before_hits == after_hits and case.status != "withdrawn" and case.batch_id == batch_id:
+    planned = case_outcome(
+        status=case.status, case_batch_id=case.batch_id, batch_id=batch_id,
+        before_hits=before_hits, after_hits=after_hits,
+    )  # fmt: skip
+    if planned == "unchanged":
         for hit in hits:  # same evidence; keep the wording of the newest screen
             if stored[hit.rule_id].message != hit.message:
                 stored[hit.rule_id].message = hit.message
@@ -324,7 +372,7 @@ def _refresh_case(
     case.batch_id = batch_id
     outcome = "refreshed"
     reasons = [f"new hit {rule}" for rule in new_rules] + [f"evidence of {rule} changed" for rule in changed]
-    if case.status in ("decided", "closed", "withdrawn") and reasons:
+    if planned == "reopened":
         was = case.status
         case.reopen_reason = f"re-screen of batch {batch_id}: " + "; ".join(reasons) + f" (was {was})"
         case.status = "triaged" if case.assignee else "new"
@@ -345,14 +393,21 @@ def _unflag_case(
     changes: list[_Change],
 ) -> str:
     before_hits = {rule: row.evidence_hash for rule, row in stored.items() if row.present}
-    if not before_hits and case.batch_id == batch_id:
+    planned = case_outcome(
+        status=case.status,
+        case_batch_id=case.batch_id,
+        batch_id=batch_id,
+        before_hits=before_hits,
+        after_hits=None,
+    )
+    if planned == "unchanged":
         return "unchanged"
     before = case_state(case, before_hits)
     for row in stored.values():
         row.present = False
     case.batch_id = batch_id
     outcome = "refreshed"
-    if case.status in ("new", "triaged", "scheduled"):
+    if planned == "withdrawn":
         query = select(MeetingCase).where(MeetingCase.case_id == case.id, MeetingCase.outcome == "pending")
         for agenda in session.exec(query).scalars():
             agenda.outcome = "withdrawn"

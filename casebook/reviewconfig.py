@@ -1,15 +1,15 @@
 """The review-queue settings of a treatment region, read from the rule pack's region configuration.
 
-The numbers live in rules/regions/*.yaml `settings:` (national.yaml holds the defaults); this module
-only reads and checks them: `review_case_actions`, `review_severity_weights`, `review_due_days` and
-`special_review_quota_<scheme>` (e.g. `special_review_quota_drg`).
+The numbers live in rules/regions/*.yaml `settings:` (national.yaml holds the defaults), declared and
+checked with the other region settings (engine.regionsettings): `review_case_actions`,
+`review_severity_weights`, `review_due_days`, `special_review_quota_drg` / `_dip` and
+`special_review_quota_period`.
 """
 
 from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass
-from typing import Any
 
 from drgaudit.engine.pack import RulePack
 from drgaudit.errors import DrgauditError
@@ -53,48 +53,17 @@ class ReviewSettings:
         return self.quota_ratios.get(scheme.upper())
 
 
-QUOTA_PREFIX = "special_review_quota_"
-
-
 def review_settings(pack: RulePack, region: str | None) -> ReviewSettings:
-    """The checked review settings of a treatment region (its file over the national defaults)."""
+    """The review settings of a treatment region (its file over the national defaults, typed and checked on load)."""
     config = pack.region(region)
-    settings: dict[str, Any] = config.settings
-    where = f"{config.path} settings"
-
-    def need(name: str) -> Any:
-        if name not in settings:
-            raise ReviewError(f"{where}: `{name}` is missing (the review queue needs it)")
-        return settings[name]
-
-    actions = need("review_case_actions")
-    if not isinstance(actions, list) or not actions or not all(isinstance(a, str) for a in actions):
-        raise ReviewError(f"{where}: review_case_actions must be a list of hit actions, got {actions!r}")
-    weights = need("review_severity_weights")
-    if not isinstance(weights, dict) or not all(_number(v) and v >= 0 for v in weights.values()):
-        raise ReviewError(
-            f"{where}: review_severity_weights must map severities to numbers ≥ 0, got {weights!r}"
-        )
-    due = need("review_due_days")
-    if not isinstance(due, int) or isinstance(due, bool) or due < 0:
-        raise ReviewError(f"{where}: review_due_days must be a whole number of days ≥ 0, got {due!r}")
-    ratios = {}
-    for key, value in settings.items():
-        if key.startswith(QUOTA_PREFIX):
-            if not _number(value) or not 0 <= value <= 1:
-                raise ReviewError(f"{where}: {key} must be a ratio between 0 and 1, got {value!r}")
-            ratios[key[len(QUOTA_PREFIX) :].upper()] = float(value)
+    values = config.typed
     return ReviewSettings(
         region=region or config.code,
-        case_actions=frozenset(actions),
-        severity_weights={str(k): float(v) for k, v in weights.items()},
-        due_days=due,
-        quota_ratios=ratios,
+        case_actions=frozenset(values.review_case_actions),
+        severity_weights={str(k): float(v) for k, v in values.review_severity_weights.items()},
+        due_days=values.review_due_days,
+        quota_ratios={"DRG": values.special_review_quota_drg, "DIP": values.special_review_quota_dip},
     )
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def actor_name(user: str | None) -> str:

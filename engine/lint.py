@@ -6,13 +6,13 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from drgaudit.contract import ACTIONS, SEVERITIES, field_map
+from drgaudit.contract import field_map
 from drgaudit.engine.checker import check_expression, rule_scope
 from drgaudit.engine.exceptions import RuleFileError
 from drgaudit.engine.expr import Ref, walk
 from drgaudit.engine.indicators import INDICATOR_KEYS
 from drgaudit.engine.pack import RulePack
-from drgaudit.engine.payment import RATIO_SETTINGS
+from drgaudit.engine.region import merge_problems
 from drgaudit.engine.rule import Rule, check_param_bounds, param_value_ok
 from drgaudit.engine.suggest import did_you_mean
 from drgaudit.engine.vocabulary import BOOL, EARLIER, NUMBER, PARAMS
@@ -214,57 +214,12 @@ def check_region_overrides(pack: RulePack) -> Issues:
     return errors, []
 
 
-def check_payment_settings(pack: RulePack) -> Issues:
-    """Each region's cost-ratio thresholds, merged over the national ones, satisfy low < high <= extreme."""
+def check_region_settings(pack: RulePack) -> Issues:
+    """Each region's settings, merged over the national ones, keep low < high <= extreme."""
     errors: list[RuleFileError] = []
-    for config in [pack.national, *(pack.regions[code] for code in sorted(pack.regions))]:
-        merged = pack.region(config.code)
-        for names in RATIO_SETTINGS.values():
-            values = [merged.settings.get(name) for name in names]
-            if any(not isinstance(v, (int, float)) for v in values):
-                continue
-            high, low, extreme = values
-            if not 0 < low < high <= extreme:
-                name = next((n for n in names if n in config.setting_positions), names[0])
-                position = config.setting_positions.get(name, config.position)
-                errors.append(RuleFileError(
-                    position,
-                    f"region {config.code}: {names[1]} ({low}) < {names[0]} ({high}) <= {names[2]} ({extreme}) must hold",
-                    code="lint",
-                ))  # fmt: skip
-    return errors, []
-
-
-def check_review_settings(pack: RulePack) -> Issues:
-    """The review queue's settings name real hit actions and severities."""
-    errors: list[RuleFileError] = []
-    for config in [pack.national, *(pack.regions[code] for code in sorted(pack.regions))]:
-        actions = config.settings.get("review_case_actions")
-        if isinstance(actions, list):
-            for action in actions:
-                if action not in ACTIONS:
-                    position = config.setting_positions.get("review_case_actions", config.position)
-                    errors.append(
-                        RuleFileError(
-                            position,
-                            f"review_case_actions: unknown action `{action}`",
-                            did_you_mean(action, ACTIONS),
-                            code="lint",
-                        )
-                    )
-        weights = config.settings.get("review_severity_weights")
-        if isinstance(weights, dict):
-            for severity in weights:
-                if severity not in SEVERITIES:
-                    position = config.setting_positions.get("review_severity_weights", config.position)
-                    errors.append(
-                        RuleFileError(
-                            position,
-                            f"review_severity_weights: unknown severity `{severity}`",
-                            did_you_mean(severity, SEVERITIES),
-                            code="lint",
-                        )
-                    )
+    for code in sorted(pack.regions):
+        config = pack.regions[code]
+        errors.extend(merge_problems(config, pack.region(code)))
     return errors, []
 
 
@@ -289,8 +244,7 @@ VALIDATORS: dict[str, Callable[[RulePack], Issues]] = {
     "expressions": check_expressions,
     "examples": check_examples,
     "region_overrides": check_region_overrides,
-    "payment_settings": check_payment_settings,
-    "review_settings": check_review_settings,
+    "region_settings": check_region_settings,
 }
 
 

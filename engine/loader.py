@@ -10,19 +10,18 @@ import importlib.resources
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from drgaudit.engine.exceptions import RuleFileError, RulePackError
 from drgaudit.engine.lists import NamedList, list_from_document
-from drgaudit.engine.pack import ExampleDefaults, RulePack
+from drgaudit.engine.pack import ExampleDefaults, PackMeta, RulePack
 from drgaudit.engine.region import NATIONAL, RegionConfig, region_from_document
 from drgaudit.engine.rule import Rule
 from drgaudit.engine.suggest import did_you_mean
+from drgaudit.engine.typedyaml import validate
 from drgaudit.engine.yamlsource import Position, YamlDocument, YList, YMap, load_yaml
 
 PACK_FILE = "pack.yaml"
 RULE_FILE_KEYS = ("families", "rules")
-PACK_KEYS = ("name", "description", "example_defaults")
 DEFAULTS_KEYS = ("claim", "hospital", "group", "history_claim")
 
 
@@ -76,7 +75,7 @@ def read_pack(directory: Path | str | None = None) -> PackCheck:
     hashes: dict[str, str] = {}
     files = 0
 
-    defaults, pack_name = _read_pack_file(root, errors, hashes)
+    defaults, meta = _read_pack_file(root, errors, hashes)
     files += 1
 
     families: dict[str, str] = {}
@@ -134,10 +133,10 @@ def read_pack(directory: Path | str | None = None) -> PackCheck:
         )
 
     pack = None
-    if NATIONAL in regions and defaults is not None:
+    if NATIONAL in regions and defaults is not None and meta is not None:
         pack = RulePack(
             directory=root,
-            name=pack_name,
+            name=meta.name,
             rules=tuple(rules),
             lists=lists,
             national=regions[NATIONAL],
@@ -146,6 +145,7 @@ def read_pack(directory: Path | str | None = None) -> PackCheck:
             example_defaults=defaults,
             file_hashes=hashes,
             declared_ids=frozenset(declared_ids),
+            allow_placeholder_rates=meta.allow_placeholder_rates,
         )
     warnings: list[RuleFileError] = []
     if pack is not None:
@@ -168,7 +168,7 @@ def load_pack(directory: Path | str | None = None) -> RulePack:
 
 def _read_pack_file(
     root: Path, errors: list[RuleFileError], hashes: dict[str, str]
-) -> tuple[ExampleDefaults | None, str]:
+) -> tuple[ExampleDefaults | None, PackMeta | None]:
     path = root / PACK_FILE
     if not path.is_file():
         errors.append(
@@ -176,11 +176,11 @@ def _read_pack_file(
                 Position(_display(path), 1, 1), "the pack file is missing (name and example_defaults)"
             )
         )
-        return None, root.name
+        return None, None
     doc, digest = _read(path, errors)
     hashes[PACK_FILE] = digest
     if doc is None:
-        return None, root.name
+        return None, None
     data = doc.data
     if not isinstance(data, YMap):
         errors.append(
@@ -188,40 +188,14 @@ def _read_pack_file(
                 Position(doc.path, 1, 1), "pack.yaml must be a mapping with name and example_defaults"
             )
         )
-        return None, root.name
-    for key in data:
-        if key not in PACK_KEYS:
-            errors.append(
-                RuleFileError(
-                    data.key_at(key), f"unknown key `{key}` in pack.yaml", did_you_mean(str(key), PACK_KEYS)
-                )
-            )
-    block = data.get("example_defaults")
-    if not isinstance(block, YMap):
-        errors.append(
-            RuleFileError(
-                data.value_at("example_defaults"),
-                "pack.yaml needs `example_defaults:` with claim, hospital and group",
-            )
-        )
-        return None, str(data.get("name") or root.name)
-    parts: dict[str, Any] = {}
-    for key in DEFAULTS_KEYS:
-        value = block.get(key, YMap())
-        if not isinstance(value, YMap):
-            errors.append(RuleFileError(block.value_at(key), f"`{key}` must be a mapping of fields"))
-            value = YMap()
-        parts[key] = value
-    for key in block:
-        if key not in DEFAULTS_KEYS:
-            errors.append(
-                RuleFileError(
-                    block.key_at(key),
-                    f"unknown key `{key}` in example_defaults",
-                    did_you_mean(str(key), DEFAULTS_KEYS),
-                )
-            )
-    return ExampleDefaults(**parts), str(data.get("name") or root.name)
+        return None, None
+    meta = validate(PackMeta, data, root=Position(doc.path, 1, 1), errors=errors)
+    if meta is None:
+        return None, None
+    # The examples keep the positions of the YAML they were written in.
+    block = data["example_defaults"]
+    parts = {key: block.get(key) if isinstance(block.get(key), YMap) else YMap() for key in DEFAULTS_KEYS}
+    return ExampleDefaults(**parts), meta
 
 
 def _rules_from_document(

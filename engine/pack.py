@@ -8,9 +8,39 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from drgaudit.engine.lists import NamedList
 from drgaudit.engine.region import NATIONAL, RegionConfig
 from drgaudit.engine.rule import Rule
+
+
+class ExampleDefaultsSpec(BaseModel):
+    """pack.yaml `example_defaults`: the fields every rule example starts from."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    claim: dict[str, Any] = Field(default_factory=dict, description="示例病例的默认字段")
+    hospital: dict[str, Any] = Field(default_factory=dict, description="示例医院的默认字段")
+    group: dict[str, Any] = Field(default_factory=dict, description="示例病组的默认字段")
+    history_claim: dict[str, Any] = Field(
+        default_factory=dict, description="示例既往住院在默认病例之上改写的字段"
+    )
+
+
+class PackMeta(BaseModel):
+    """pack.yaml: the pack's name and description, its example defaults and pack-wide switches."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    name: str = Field(min_length=1, description="规则包名称")
+    description: str | None = Field(default=None, description="规则包说明")
+    allow_placeholder_rates: bool = Field(
+        default=False,
+        description=(
+            "没有参数文件（regions/<编码>.yaml）的就医地是否按全国默认（占位）费率测算；"
+            "false（默认）时筛查到这样的就医地即停止并报错"
+        ),
+    )
+    example_defaults: ExampleDefaultsSpec = Field(description="规则示例的默认病例、医院、病组")
 
 
 @dataclass(frozen=True)
@@ -47,6 +77,8 @@ class RulePack:
     file_hashes: dict[str, str]
     # Every rule id written in the rule files, also of rules that failed to parse (no cascade of errors).
     declared_ids: frozenset[str] = frozenset()
+    # pack.yaml `allow_placeholder_rates`: regions without a file are priced on the national defaults.
+    allow_placeholder_rates: bool = False
     _merged: dict[str, RegionConfig] = field(default_factory=dict, repr=False)
 
     @cached_property

@@ -21,7 +21,7 @@ from drgaudit.engine.codes import CodeTables
 from drgaudit.engine.facts import ReferenceData
 from drgaudit.engine.hits import Hit, PatientFailure
 from drgaudit.engine.loader import load_pack
-from drgaudit.engine.screen import Screener
+from drgaudit.engine.screen import PackRouter, Screener
 
 
 @dataclass
@@ -41,18 +41,35 @@ class PartitionLoader(Protocol):
 
 @dataclass
 class ScreenSetup:
-    """Everything a worker needs to build its Screener, and to read its patients if it reads them itself."""
+    """Everything a worker needs to build its Screener, and to read its patients if it reads them itself.
 
-    rules_dir: Path
+    `routes` sends the claims of some treatment regions to other rule packs (region -> rules folder, with
+    the hospital indicators computed under each of those packs in `route_indicators`, by folder); the
+    other regions are screened with `rules_dir`, or not at all when it is None (shadow screening).
+    """
+
+    rules_dir: Path | None
     codes: CodeTables
     hospitals: dict[str, dict[str, Any]]
     groups: dict[tuple[str, str, str], dict[str, Any]]
     loader: PartitionLoader | None = None
     indicators: dict[str, dict[str, Any]] = field(default_factory=dict)
+    routes: dict[str, Path] = field(default_factory=dict)
+    route_indicators: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
-    def screener(self) -> Screener:
-        pack = load_pack(self.rules_dir)
-        return Screener(pack, ReferenceData(self.hospitals, self.groups, self.codes, pack, self.indicators))
+    def _screener_for(self, rules_dir: Path, indicators: dict[str, dict[str, Any]]) -> Screener:
+        pack = load_pack(rules_dir)
+        return Screener(pack, ReferenceData(self.hospitals, self.groups, self.codes, pack, indicators))
+
+    def screener(self) -> Screener | PackRouter:
+        if not self.routes:
+            assert self.rules_dir is not None, "a setup without routes needs a rules folder"
+            return self._screener_for(self.rules_dir, self.indicators)
+        by_folder: dict[str, Screener] = {}
+        for folder in sorted({str(f) for f in self.routes.values()}):
+            by_folder[folder] = self._screener_for(Path(folder), self.route_indicators.get(folder, {}))
+        default = self._screener_for(self.rules_dir, self.indicators) if self.rules_dir is not None else None
+        return PackRouter(default, {region: by_folder[str(f)] for region, f in self.routes.items()})
 
 
 Task = list[Partition] | list[str]
@@ -69,7 +86,7 @@ class ChunkResult:
     failed: list[PatientFailure] = field(default_factory=list)
 
 
-_worker_screener: Screener | None = None
+_worker_screener: Screener | PackRouter | None = None
 _worker_loader: PartitionLoader | None = None
 
 
@@ -96,7 +113,7 @@ def _partitions(task: Task, loader: PartitionLoader | None) -> list[Partition]:
 REASON_CHARS = 500
 
 
-def screen_chunk(screener: Screener, chunk: list[Partition]) -> ChunkResult:
+def screen_chunk(screener: Screener | PackRouter, chunk: list[Partition]) -> ChunkResult:
     """Screen a list of patients with one Screener, each patient on its own.
 
     An error while screening one patient (facts, the engine, a hit's evidence or message) makes that

@@ -27,19 +27,11 @@ STANDARD, HIGH, LOW, EXTREME = "standard", "high_ratio", "low_ratio", "extreme"
 PER_DIEM, UNGROUPABLE, FEE_FOR_SERVICE, UNKNOWN = "per_diem", "ungroupable", "fee_for_service", "unknown"
 PAYMENT_KINDS = (STANDARD, HIGH, LOW, EXTREME, PER_DIEM, UNGROUPABLE, FEE_FOR_SERVICE, UNKNOWN)
 
-# Settings the payment needs, by scheme; national.yaml must define them (the loader checks).
+# The cost-ratio settings of each grouped scheme (high, low, extreme).
 RATIO_SETTINGS = {
     "DRG": ("drg_high_ratio", "drg_low_ratio", "drg_extreme_ratio"),
     "DIP": ("dip_high_ratio", "dip_low_ratio", "dip_extreme_ratio"),
 }
-PAYMENT_SETTINGS = (
-    *RATIO_SETTINGS["DRG"],
-    *RATIO_SETTINGS["DIP"],
-    "drg_high_excess_share",
-    "drg_low_payment_share",
-    "per_diem_rate",
-    "ungroupable_payment_share",
-)
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,46 @@ class Screener:
         return [hit for _, hit in hits]
 
 
+class PackRouter:
+    """Screens each claim with the rule pack of its treatment region: a Screener per region, and a default
+    one for the other regions (or None: their claims are not screened).
+
+    A patient's claims screened by another pack are context (earlier claims) for this pack's screen, so
+    pair rules and history facts see the same claims as with one pack.
+    """
+
+    def __init__(self, default: Screener | None, by_region: dict[str, Screener]) -> None:
+        self.default = default
+        self.by_region = by_region
+
+    def screener_for(self, treatment_region: str) -> Screener | None:
+        """The Screener of a treatment region's claims, None when they are not screened."""
+        return self.by_region.get(treatment_region, self.default)
+
+    def screen_patient(
+        self, patient_id: str, batch: list[dict[str, Any]], history: Iterable[dict[str, Any]] = ()
+    ) -> list[Hit]:
+        """Every hit on the batch claims of one patient, in claim order then rule order."""
+        groups: dict[int, tuple[Screener, list[dict[str, Any]]]] = {}
+        for claim in batch:
+            screener = self.screener_for(claim["treatment_region"])
+            if screener is not None:
+                groups.setdefault(id(screener), (screener, []))[1].append(claim)
+        if len(groups) == 1:
+            screener, claims = next(iter(groups.values()))
+            if len(claims) == len(batch):
+                return screener.screen_patient(patient_id, batch, history)
+        past = list(history)
+        order = {claim["claim_id"]: index for index, claim in enumerate(batch)}
+        hits: list[Hit] = []
+        for screener, claims in groups.values():
+            mine = {claim["claim_id"] for claim in claims}
+            context = past + [claim for claim in batch if claim["claim_id"] not in mine]
+            hits.extend(screener.screen_patient(patient_id, claims, context))
+        hits.sort(key=lambda hit: order[hit.claim_id])  # stable: rule order stays within a claim
+        return hits
+
+
 def build_hit(
     compiled: CompiledRule,
     fact: dict[str, Any],
@@ -186,4 +226,4 @@ def screen_claims(
     return hits
 
 
-__all__ = ["Hit", "Match", "Screener", "build_hit", "screen_claims"]
+__all__ = ["Hit", "Match", "PackRouter", "Screener", "build_hit", "screen_claims"]

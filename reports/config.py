@@ -1,8 +1,10 @@
 """Report settings: monitoring thresholds, list lengths and the masking rule, from YAML.
 
-The defaults are `settings.yaml` beside this module (documented there, in Chinese); a user file given
-with `--config` changes only the keys it names. Every key and the type of every value is checked
-against the defaults, so a misspelt key is an error with a hint, never silently ignored.
+What the settings are is declared once below (`ReportSettingsModel`, pydantic: types, ranges and
+Chinese descriptions); their default values are `settings.yaml` beside this module (documented there,
+in Chinese). A user file given with `--config` changes only the keys it names; it is read with the
+rule files' YAML loader, so every mistake (a misspelt key, a negative count, text for a number) is
+reported as `path:line:col: message`, never silently ignored.
 """
 
 from __future__ import annotations
@@ -10,77 +12,151 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
+from pydantic import BaseModel, ConfigDict, Field
 
-from drgaudit.engine.suggest import did_you_mean
+from drgaudit.engine.exceptions import RuleFileError
+from drgaudit.engine.typedyaml import validate
+from drgaudit.engine.yamlsource import Position, YMap, load_yaml
 from drgaudit.reports.errors import ReportError
 
 DEFAULTS_FILE = "settings.yaml"
 
+Count = Annotated[int, Field(ge=0)]
+PositiveCount = Annotated[int, Field(ge=1)]
+Share = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+RegionCode = Annotated[str, Field(pattern=r"^\d{6}$")]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class SummarySettings(_Section):
+    top_hospitals: PositiveCount = Field(description="筛查汇总中列出风险金额最高的医院数")
+    top_rules: PositiveCount = Field(description="按规则统计中列出的规则数（按命中数）")
+
+
+class WatchSettings(_Section):
+    cost_growth: Share = Field(description="次均费用（异地或本地）较上期增长超过此比例即列入关注名单")
+    cross_local_ratio: Share = Field(description="异地病例次均费用超过本地病例的此倍数即列入关注名单")
+    cmi_growth: Share = Field(description="CMI 较上期增长超过此比例即列入关注名单")
+    cc_mcc_share_rise: Share = Field(description="伴 CC/MCC 病组占比较上期上升超过此幅度即列入关注名单")
+    readmission_rate: Share = Field(description="再入院率超过此比例即列入关注名单")
+
+
+class MonitoringSettings(_Section):
+    readmission_days: PositiveCount = Field(
+        description="再入院：同一参保人出院后不超过这么多天再次入住同一医院"
+    )
+    min_cases: Count = Field(description="医院某类病例数少于此数时不计算增长率、不据此列入关注名单")
+    watch: WatchSettings = Field(description="关注名单阈值：任一项超过即列入")
+    groups_shown: PositiveCount = Field(description="病组费用分布中展示的病组数")
+    outlier_iqr_k: Annotated[float, Field(gt=0, allow_inf_nan=False)] = Field(
+        description="离群值：低于 Q1 − k×IQR 或高于 Q3 + k×IQR（Tukey 围栏）"
+    )
+    outliers_listed: Count = Field(description="每个病组列出的离群病例数")
+
+
+class PacketSettings(_Section):
+    history_days: Count = Field(description="会议材料中参保人住院经过：本次入院前后各这么多天内的住院")
+
+
+class FeedbackSettings(_Section):
+    reply_days: PositiveCount = Field(description="反馈函中医院核实、反馈意见（或提出申诉）的期限（工作日）")
+
+
+class MaskingSettings(_Section):
+    keep_head: Count = Field(description="参保人编号脱敏：保留的前几位")
+    keep_tail: Count = Field(description="参保人编号脱敏：保留的后几位")
+    min_masked: PositiveCount = Field(description="至少遮盖的位数")
+
+
+class ReportSettingsModel(_Section):
+    """Every report setting (reports/settings.yaml)."""
+
+    issuer: Annotated[str, Field(min_length=1)] = Field(
+        description="发文单位；报表抬头为“<就医地名称><issuer>”"
+    )
+    region_names: dict[RegionCode, str] = Field(description='统筹区名称，如 {"510300": 自贡市}')
+    summary: SummarySettings
+    monitoring: MonitoringSettings
+    packet: PacketSettings
+    feedback: FeedbackSettings
+    masking: MaskingSettings
+
 
 @dataclass(frozen=True)
 class ReportSettings:
-    """The merged report settings; `values` is the nested mapping of settings.yaml."""
+    """The merged, checked report settings."""
 
-    values: dict[str, Any]
+    model: ReportSettingsModel
     source: str
 
+    @property
+    def values(self) -> dict[str, Any]:
+        """The settings as the nested mapping of settings.yaml."""
+        return self.model.model_dump()
+
     def get(self, dotted: str) -> Any:
-        """A setting by dotted name, e.g. `monitoring.watch.cost_growth`."""
-        node: Any = self.values
+        """A setting by dotted name, e.g. `monitoring.watch.cost_growth` (a section comes back as a dict)."""
+        node: Any = self.model
         for part in dotted.split("."):
-            node = node[part]
-        return node
+            node = getattr(node, part)
+        return node.model_dump() if isinstance(node, BaseModel) else node
 
 
-def _defaults() -> dict[str, Any]:
-    text = resources.files("drgaudit.reports").joinpath(DEFAULTS_FILE).read_text(encoding="utf-8")
-    return yaml.safe_load(text)
-
-
-def _merge(base: dict[str, Any], override: Any, where: str, source: str) -> dict[str, Any]:
-    if not isinstance(override, dict):
-        raise ReportError(f"{source}: {where or 'the file'} must be a mapping")
-    merged = dict(base)
+def _overlay(base: YMap, override: YMap) -> YMap:
+    """`override` laid over `base`, key by key into nested mappings, keeping where each value was written."""
+    merged = YMap()
+    merged.position = override.position
+    merged.key_positions = dict(base.key_positions)
+    merged.value_positions = dict(base.value_positions)
+    merged.update(base)
     for key, value in override.items():
-        name = f"{where}.{key}" if where else str(key)
-        if key not in base:
-            hint = did_you_mean(str(key), [str(k) for k in base])
-            raise ReportError(f"{source}: unknown setting `{name}`" + (f" ({hint})" if hint else ""))
-        default = base[key]
-        if isinstance(default, dict) and not default:  # a free mapping of names (region_names)
-            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-                raise ReportError(f'{source}: `{name}` must map codes to names, e.g. {{"510300": 自贡市}}')
-            merged[key] = {str(k): v for k, v in value.items()}
-        elif isinstance(default, dict):
-            merged[key] = _merge(default, value, name, source)
-        elif isinstance(default, bool) or isinstance(default, str):
-            if type(value) is not type(default):
-                raise ReportError(f"{source}: `{name}` must be {type(default).__name__}, got {value!r}")
-            merged[key] = value
+        if isinstance(value, YMap) and isinstance(base.get(key), YMap):
+            merged[key] = _overlay(base[key], value)
         else:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ReportError(f"{source}: `{name}` must be a number, got {value!r}")
-            if value < 0:
-                raise ReportError(f"{source}: `{name}` must not be negative, got {value!r}")
-            if isinstance(default, int) and not isinstance(value, int):
-                raise ReportError(f"{source}: `{name}` must be a whole number, got {value!r}")
             merged[key] = value
+        merged.key_positions[key] = override.key_at(key)
+        merged.value_positions[key] = override.value_at(key)
     return merged
+
+
+def _check(data: Any, root: Position) -> ReportSettingsModel:
+    errors: list[RuleFileError] = []
+    model = validate(ReportSettingsModel, data, root=root, errors=errors)
+    if model is None:
+        raise ReportError("\n".join(e.render() for e in errors))
+    return model
+
+
+def _defaults() -> YMap:
+    path = resources.files("drgaudit.reports").joinpath(DEFAULTS_FILE)
+    try:
+        with resources.as_file(path) as real:
+            doc = load_yaml(real, display_path=f"drgaudit/reports/{DEFAULTS_FILE}")
+    except RuleFileError as exc:
+        raise ReportError(str(exc)) from exc
+    if not isinstance(doc.data, YMap):
+        raise ReportError(f"drgaudit/reports/{DEFAULTS_FILE}: the default report settings must be a mapping")
+    return doc.data
 
 
 def load_settings(path: Path | str | None = None) -> ReportSettings:
     """The default report settings, with the keys of the YAML file at `path` (if any) laid over them."""
     defaults = _defaults()
     if path is None:
-        return ReportSettings(defaults, "defaults")
-    path = Path(path)
+        return ReportSettings(_check(defaults, defaults.position), "defaults")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except OSError as exc:
-        raise ReportError(f"{path}: cannot read report settings: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ReportError(f"{path}: not valid YAML: {exc}") from exc
-    return ReportSettings(_merge(defaults, data or {}, "", str(path)), str(path))
+        doc = load_yaml(path)
+    except RuleFileError as exc:
+        raise ReportError(f"{exc.render()} (report settings)") from exc
+    root = Position(str(path), 1, 1)
+    data = doc.data if doc.data is not None else YMap()
+    if not isinstance(data, YMap):
+        raise ReportError(f"{root}: report settings must be a mapping of setting: value, as in settings.yaml")
+    if not hasattr(data, "position"):
+        data.position, data.key_positions, data.value_positions = root, {}, {}
+    return ReportSettings(_check(_overlay(defaults, data), root), str(path))

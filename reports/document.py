@@ -14,6 +14,7 @@ REPORT_FORMATS: dict[str, tuple[str, ...]] = {
     "feedback": ("html", "pdf", "xlsx"),
     "packet": ("html", "pdf"),
     "minutes": ("html", "pdf"),
+    "impact": ("html", "xlsx"),
 }
 
 

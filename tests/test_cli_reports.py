@@ -163,7 +163,7 @@ def test_settings_file_errors_and_custom_period(
         ],
     )
     assert (result.exit_code, result.stderr) == (
-        1, f"error: {config}: unknown setting `monitoring.readmision_days` (did you mean `readmission_days`?)\n",
+        1, f"error: {config}:2:3: unknown key `readmision_days` (did you mean `readmission_days`?)\n",
     )  # fmt: skip
     config.write_text("monitoring:\n  min_cases: 1\n", encoding="utf-8")
     result = runner.invoke(

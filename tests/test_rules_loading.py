@@ -177,20 +177,65 @@ def test_region_override_values_are_checked(rules: Path) -> None:
 def test_region_ratio_settings_must_be_ordered(rules: Path) -> None:
     edit(rules / "regions/510700.yaml", "drg_high_ratio: 2.5", "drg_high_ratio: 25")
     assert messages(rules) == [
-        "regions/510700.yaml:6:19: region 510700: drg_low_ratio (0.3) < drg_high_ratio (25) <= drg_extreme_ratio (5.0) must hold"
+        "regions/510700.yaml:6:19: region 510700: drg_low_ratio (0.3) < drg_high_ratio (25) <= drg_extreme_ratio (5) must hold"
     ]
-    edit(rules / "regions/510700.yaml", "drg_high_ratio: 25", "drg_high_ratio: [2]")
+    edit(rules / "regions/510700.yaml", "drg_high_ratio: 25", '"drg_high_ratio": "2"')
     assert messages(rules) == [
-        "regions/510700.yaml:6:19: setting `drg_high_ratio` must be a number, a list of names or a mapping of name: number"
+        "regions/510700.yaml:6:21: `settings.drg_high_ratio` must be a number "
+        "(DRG 高倍率判定倍数：医疗费总额 ≥ 病组次均费用 × 倍数), got '2'"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("drg_rate: -5", "5:13: `settings.drg_rate` must be greater than 0 (DRG 费率（元/权重）), got -5"),
+        (
+            "drg_rate: .inf",
+            "5:13: `settings.drg_rate` must be a finite number (DRG 费率（元/权重）), got inf",
+        ),
+        (
+            "drg_rate: .nan",
+            "5:13: `settings.drg_rate` must be a finite number (DRG 费率（元/权重）), got nan",
+        ),
+        ("drg_rate: true", "5:13: `settings.drg_rate` must be a number (DRG 费率（元/权重）), got True"),
+        ("drg_rate: 0", "5:13: `settings.drg_rate` must be greater than 0 (DRG 费率（元/权重）), got 0"),
+        ("drg_rat: 13500", "5:3: unknown key `drg_rat` (did you mean `drg_rate`?)"),
+        ("lookback_days: 30", "5:3: `lookback_days` can only be set in national.yaml"),
+        (
+            "level_coefficients: {4: 1.0}",
+            "5:24: key `4` of `settings.level_coefficients` must be one of 1, 2 or 3",
+        ),
+        (
+            "special_review_quota_drg: 1.5",
+            "5:29: `settings.special_review_quota_drg` must be at most 1 (特例单议病例数上限占 DRG 病例数的比例), got 1.5",
+        ),
+    ],
+)
+def test_region_settings_are_typed_with_ranges(rules: Path, line: str, expected: str) -> None:
+    edit(rules / "regions/510100.yaml", "drg_rate: 13500", line)
+    assert messages(rules) == [f"regions/510100.yaml:{expected}"]
+
+
+def test_a_region_code_must_be_quoted_text(rules: Path) -> None:
+    edit(rules / "regions/510700.yaml", 'region: "510700"', "region: 510700")
+    assert messages(rules) == [
+        'regions/510700.yaml:2:9: `510700` is not a 6-digit region code (quote it: region: "510700")'
+    ]
+
+
+def test_pack_metadata_is_typed(rules: Path) -> None:
+    edit(rules / "pack.yaml", "name: drgaudit", "nmae: drgaudit")
+    assert messages(rules) == [
+        "pack.yaml:3:1: `name` is missing (规则包名称)",
+        "pack.yaml:3:1: unknown key `nmae` (did you mean `name`?)",
     ]
 
 
 def test_national_settings_must_include_the_payment_settings(rules: Path) -> None:
     edit(rules / "regions/national.yaml", "  dip_low_ratio: 0.5", "  # dip_low_ratio removed")
     [message] = messages(rules)
-    assert (
-        message.startswith("regions/national.yaml:") and "national settings lack `dip_low_ratio`" in message
-    )
+    assert message.startswith("regions/national.yaml:") and "`settings.dip_low_ratio` is missing" in message
 
 
 def test_message_placeholders_are_checked(rules: Path) -> None:
@@ -211,7 +256,12 @@ def test_review_settings_are_required_and_checked(rules: Path) -> None:
     edit(rules / "regions/national.yaml", "{info: 0.5,", "{inof: 0.5,")
     found = messages(rules)
     assert len(found) == 2
-    assert "review_case_actions: unknown action `special_reveiw` (did you mean `special_review`?)" in found[0]
-    assert "review_severity_weights: unknown severity `inof` (did you mean `info`?)" in found[1]
+    assert (
+        "`settings.review_case_actions.0` must be one of 'note', 'hold', 'deduct' or 'special_review'"
+        in found[0]
+    )
+    assert found[0].endswith("got 'special_reveiw' (did you mean `special_review`?)")
+    assert "key `inof` of `settings.review_severity_weights` must be one of" in found[1]
+    assert found[1].endswith("(did you mean `info`?)")
     edit(rules / "regions/national.yaml", "  review_due_days: 30", "  # review_due_days removed")
-    assert any("national settings lack `review_due_days`" in m for m in messages(rules))
+    assert any("`settings.review_due_days` is missing" in m for m in messages(rules))

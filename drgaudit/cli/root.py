@@ -8,6 +8,7 @@ from drgaudit.cli import (
     assist,
     casebook,
     demo,
+    impact,
     imports,
     meeting,
     packs,
@@ -38,6 +39,7 @@ app.command(name="batches")(screening.batches)
 app.command(name="screen")(screening.screen)
 app.command(name="explain")(screening.explain)
 app.add_typer(rules.app, name="rules")
+rules.app.command(name="impact")(impact.impact)
 rules.app.command(name="register")(packs.register)
 rules.app.command(name="versions")(packs.versions)
 rules.app.command(name="promote")(packs.promote)

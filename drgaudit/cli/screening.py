@@ -33,7 +33,11 @@ from drgaudit.services.screening import (
 RulesOption = Annotated[
     Path | None,
     typer.Option(
-        "--rules", help="Rules directory (default: the bundled rule pack).", file_okay=False, exists=True
+        "--rules",
+        help="Rules directory. Default: each region's active version in the casebook (`drgaudit rules versions`), "
+        "else the bundled rule pack.",
+        file_okay=False,
+        exists=True,
     ),
 ]
 CodesOption = Annotated[
@@ -90,6 +94,20 @@ def _print_summary(summary: ScreenSummary) -> None:
     )
     for family, count in sorted(summary.by_family.items(), key=lambda kv: (-kv[1], kv[0])):
         echo(f"  {family:<24} {count}")
+    if summary.dry_run:
+        stored, review = summary.stored, summary.review_cases
+        echo(
+            f"dry run, nothing stored: storing batch {summary.batch_id} would give {stored.get('new', 0)} new, "
+            f"{stored.get('unchanged', 0)} unchanged, {stored.get('removed', 0)} removed hits"
+        )
+        echo(
+            f"review queue would get: {review.get('created', 0)} new cases, {review.get('refreshed', 0)} refreshed, "
+            f"{review.get('reopened', 0)} reopened, {review.get('withdrawn', 0)} withdrawn, "
+            f"{review.get('unchanged', 0)} unchanged"
+        )
+        return
+    for version, count in sorted(summary.shadow.items()):
+        echo(f"shadow version {version}: {count} hits stored apart (not queued)")
     if summary.run_id is not None:
         stored = summary.stored
         echo(
@@ -162,6 +180,13 @@ def screen(
     workers: Annotated[
         int, typer.Option("--workers", "-j", min=1, help="Worker processes (partitioned by patient).")
     ] = 1,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Store nothing, queue nothing; with --batch, say what storing would change (hits, review cases).",
+        ),
+    ] = False,
     user: UserOption = None,
     db: DbOption = None,
 ) -> None:
@@ -175,6 +200,8 @@ def screen(
         drgaudit screen claims.csv --hospitals hospitals.csv --groups groups.csv --format jsonl --output -
 
         drgaudit screen --batch 3 --workers 4 --output hits.jsonl
+
+        drgaudit screen --batch 3 --rules my-rules/ --dry-run
     """
     if output_format != "jsonl":
         raise typer.BadParameter("only jsonl is supported", param_hint="--format")
@@ -210,6 +237,7 @@ def screen(
                     workers=workers,
                     output=out,
                     progress=progress,
+                    dry_run=dry_run,
                 )
         except DrgauditError as exc:
             raise _fail(exc) from exc

@@ -66,6 +66,7 @@ POLICY: dict[str, dict[str, Rule]] = {
     "screen.run": {"auditor": S},
     "rules.register": {"auditor": S},
     "rules.promote": {"auditor": S},
+    "rules.impact": {"auditor": S},
     # the queue and its cases
     "case.view": STAFF_READ | {"expert": A, "hospital": S, "insured_region": S},
     "case.log": STAFF_READ | {"expert": A},
@@ -291,6 +292,7 @@ ACTION_WORDS = {
     "case.decide": "record decisions",
     "case.assign": "assign cases",
     "screen.run": "screen batches",
+    "rules.impact": "preview the impact of rule changes",
     "import.run": "import files",
     "meeting.create": "create meetings",
     "meeting.schedule": "put cases on a meeting's agenda",

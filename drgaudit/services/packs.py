@@ -12,7 +12,7 @@ import datetime as dt
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlmodel import Session
@@ -150,3 +150,96 @@ def shadow_rules_dir(*, session: Session, region: str, on_date: dt.date | None =
     """The folder of the version screened in shadow for a region on a day, None when there is none."""
     version = packs.shadow_version(session=session, region=region, on_date=on_date)
     return materialize(version) if version is not None else None
+
+
+@dataclass
+class PackPlan:
+    """Which rule pack screens each treatment region: `routes` (region -> rules folder) and `default` for
+    the other regions (None: their claims are not screened, as in a shadow screen)."""
+
+    default: Path | None
+    routes: dict[str, Path] = field(default_factory=dict)
+    _loaded: dict[str, RulePack] = field(default_factory=dict, repr=False)
+
+    def folders(self) -> list[Path]:
+        """Every rules folder of the plan, the default first."""
+        seen: dict[str, Path] = {}
+        for folder in ([self.default] if self.default is not None else []) + list(self.routes.values()):
+            seen.setdefault(str(folder), folder)
+        return list(seen.values())
+
+    def pack(self, folder: Path) -> RulePack:
+        """The loaded pack of one of the plan's folders (loaded once)."""
+        key = str(folder)
+        if key not in self._loaded:
+            self._loaded[key] = load_pack(folder)
+        return self._loaded[key]
+
+    def use(self, folder: Path, pack: RulePack) -> None:
+        """Use an already loaded pack for a folder."""
+        self._loaded[str(folder)] = pack
+
+    def folder_for(self, region: str) -> Path | None:
+        """The rules folder that screens a treatment region, None when it is not screened."""
+        return self.routes.get(region, self.default)
+
+    def pack_for(self, region: str) -> RulePack | None:
+        """The pack that screens a treatment region, None when it is not screened."""
+        folder = self.folder_for(region)
+        return self.pack(folder) if folder is not None else None
+
+    def region_packs(self) -> dict[str, RulePack]:
+        """The pack of each routed region."""
+        return {region: self.pack(folder) for region, folder in self.routes.items()}
+
+    @property
+    def lookback_days(self) -> int:
+        return max(self.pack(folder).lookback_days for folder in self.folders())
+
+    @property
+    def version(self) -> str:
+        """The pack version, or `region=version` pairs (`*` the default) when regions differ."""
+        if not self.routes and self.default is not None:
+            return self.pack(self.default).version
+        parts = [f"*={self.pack(self.default).version}"] if self.default is not None else []
+        parts += [f"{region}={self.pack(folder).version}" for region, folder in sorted(self.routes.items())]
+        return ",".join(parts)
+
+    def describe(self) -> str:
+        """The folders of the plan, for the screen run's record."""
+        if not self.routes and self.default is not None:
+            return str(self.default)
+        parts = [f"*={self.default}"] if self.default is not None else []
+        parts += [f"{region}={folder}" for region, folder in sorted(self.routes.items())]
+        return ",".join(parts)
+
+
+def screening_plan(
+    *, session: Session, regions: list[str], rules_dir: Path | str | None, on_date: dt.date | None = None
+) -> PackPlan:
+    """The packs that screen these treatment regions: `rules_dir` for all when given; else each region's
+    active version (its own, else the national one), else the bundled pack."""
+    if rules_dir is not None:
+        return PackPlan(Path(rules_dir))
+    bundled = bundled_rules_dir()
+    if not packs.promoted_regions(session=session):
+        return PackPlan(bundled)
+    default = active_rules_dir(session=session, region=NATIONAL, on_date=on_date) or bundled
+    routes: dict[str, Path] = {}
+    for region in regions:
+        folder = active_rules_dir(session=session, region=region, on_date=on_date)
+        if folder is not None and folder != default:
+            routes[region] = folder
+    return PackPlan(default, routes)
+
+
+def shadow_plan(*, session: Session, regions: list[str], on_date: dt.date | None = None) -> PackPlan | None:
+    """The shadow versions of these regions (only their claims are screened), None when there is none."""
+    if not packs.promoted_regions(session=session):
+        return None
+    routes: dict[str, Path] = {}
+    for region in regions:
+        folder = shadow_rules_dir(session=session, region=region, on_date=on_date)
+        if folder is not None:
+            routes[region] = folder
+    return PackPlan(None, routes) if routes else None

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -23,16 +23,21 @@ from sqlmodel import Session
 from drgaudit.casebook import queries
 from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.ingest import ImportReport, import_file
+from drgaudit.casebook.preview import preview_store
 from drgaudit.casebook.review import refresh_cases
+from drgaudit.casebook.reviewconfig import review_settings
 from drgaudit.casebook.runlock import BatchBusyError, ScreenLock, busy_message, reap_stale_runs
 from drgaudit.casebook.screening import ScreenRunCreate, choose_codes, finish_run, start_run, store_hits
+from drgaudit.casebook.shadow import store_shadow_hits
+from drgaudit.engine.codes import CodeTables
 from drgaudit.engine.explain import ClaimExplanation, explain_claim
 from drgaudit.engine.hits import Hit, PatientFailure
 from drgaudit.engine.indicators import PeerRule, hospital_indicators, peer_rule
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.engine.pack import RulePack
-from drgaudit.engine.parallel import ChunkResult, Partition, ScreenSetup, screen_tasks
+from drgaudit.engine.parallel import ChunkResult, Partition, ScreenSetup, Task, screen_tasks
 from drgaudit.errors import DataFileError, DrgauditError
+from drgaudit.services.packs import PackPlan, screening_plan, shadow_plan
 
 
 @dataclass
@@ -54,6 +59,9 @@ class ScreenSummary:
     imports: list[ImportReport] = field(default_factory=list)
     stored: dict[str, int] = field(default_factory=dict)
     review_cases: dict[str, int] = field(default_factory=dict)
+    # pack version -> shadow hits stored apart; dry_run: `stored`/`review_cases` say what would have happened
+    shadow: dict[str, int] = field(default_factory=dict)
+    dry_run: bool = False
     # Patients the engine failed on: not screened, their claims have no result (see engine.parallel).
     failed: list[PatientFailure] = field(default_factory=list)
 
@@ -151,19 +159,27 @@ def screen_batch(
     progress: Progress | None = None,
     pack: RulePack | None = None,
     actor: str | None = None,
+    dry_run: bool = False,
+    on_date: dt.date | None = None,
 ) -> ScreenSummary:
     """Screen one imported batch; write hits to `output` as JSONL and (if `store`) into the casebook.
+
     `actor` (an `auditlog.Actor`, checked by the caller) is recorded for the review cases it refreshes.
+    Without `rules_dir` each treatment region is screened with its active rule-pack version on `on_date`
+    (default today; `drgaudit.services.packs`), else the bundled pack; a stored screen also screens the
+    regions' shadow versions and keeps their hits apart. `dry_run` stores nothing and reports in
+    `stored`/`review_cases` what storing would have done.
 
     A stored screen holds the batch's screen lock (`casebook.runlock`) while it runs: a second screen
     of the same batch meanwhile is refused with `BatchBusyError`, and a run left `running` by a killed
-    process is marked failed first.
+    process is marked failed first. A patient the engine fails on is reported in `failed` (and in the
+    run record) and every other patient is screened.
     """
     options: dict[str, Any] = dict(
         rules_dir=rules_dir, codes_dir=codes_dir, workers=workers, output=output, store=store,
-        progress=progress, pack=pack, actor=actor,
+        progress=progress, pack=pack, actor=actor, dry_run=dry_run, on_date=on_date,
     )  # fmt: skip
-    if not store:
+    if not store or dry_run:
         return _screen_batch(session=session, batch_id=batch_id, **options)
     reap_stale_runs(session=session, batch_id=batch_id)
     lock = ScreenLock(session.get_bind(), batch_id)
@@ -187,30 +203,31 @@ def _screen_batch(
     progress: Progress | None,
     pack: RulePack | None,
     actor: str | None,
+    dry_run: bool,
+    on_date: dt.date | None,
 ) -> ScreenSummary:
     batch = queries.get_batch(session=session, batch_id=batch_id)
     if batch is None:
         raise DrgauditError(f"no import batch {batch_id} in the casebook (see `drgaudit batches`)")
     if batch.kind != "claims":
         raise DrgauditError(f"batch {batch_id} is a {batch.kind} import, not claims")
-    rules_dir = Path(rules_dir) if rules_dir else bundled_rules_dir()
-    pack = pack or load_pack(rules_dir)
-    codes = choose_codes(session=session, codes_dir=codes_dir, rules_dir=rules_dir)
-    setup = ScreenSetup(
-        rules_dir, codes, queries.load_hospitals(session=session), queries.load_groups(session=session)
-    )
-    setup.indicators = batch_indicators(
-        session=session, batch_id=batch_id, hospitals=setup.hospitals, peers_by=peer_rule(pack)
-    )
+    store = store and not dry_run
+    regions = queries.batch_regions(session=session, batch_id=batch_id)
+    plan = screening_plan(session=session, regions=regions, rules_dir=rules_dir, on_date=on_date)
+    if pack is not None and plan.default is not None:
+        plan.use(plan.default, pack)
+    pack = plan.pack(plan.default) if plan.default is not None else None
+    codes = choose_codes(session=session, codes_dir=codes_dir, rules_dir=plan.default)
+    setup = batch_setup(session=session, batch_id=batch_id, plan=plan, codes=codes)
     total_claims = batch.rows_ok
-    summary = ScreenSummary(batch_id=batch_id, rules_version=pack.version, codes_source=codes.source)
+    summary = ScreenSummary(batch_id=batch_id, rules_version=plan.version, codes_source=codes.source)
     run = None
     if store:
         run = start_run(
             session=session,
             run=ScreenRunCreate(
-                batch_id=batch_id, source=f"batch {batch_id} ({batch.file_name})", rules_dir=str(rules_dir),
-                rules_version=pack.version, codes_source=codes.source, codes_version=codes.digest, workers=workers,
+                batch_id=batch_id, source=f"batch {batch_id} ({batch.file_name})", rules_dir=plan.describe(),
+                rules_version=plan.version, codes_source=codes.source, codes_version=codes.digest, workers=workers,
             ),
         )  # fmt: skip
         summary.run_id = run.id
@@ -223,26 +240,26 @@ def _screen_batch(
         if progress:
             progress(summary.claims + summary.claims_failed, total_claims)
 
-    admits = queries.batch_admit_range(session=session, batch_id=batch_id)
-    since = (admits[0] if admits else dt.date.today()) - dt.timedelta(days=pack.lookback_days)
-    url = session.get_bind().url.render_as_string(hide_password=False)
-    loader = BatchLoader(url, batch_id, since)
-    if workers > 1 and _shareable(url):
-        setup.loader = loader  # each worker reads its own patients
-    else:
-        loader.session = session  # read here, in the one session
-    tasks = queries.iter_batch_patient_ids(session=session, batch_id=batch_id, chunk_patients=CHUNK_PATIENTS)
-    if setup.loader is None:
-        tasks = (loader(ids) for ids in tasks)
+    kept: list[Hit] = []
     try:
         with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+            tasks = batch_tasks(session=session, batch_id=batch_id, setup=setup, plan=plan, workers=workers)
             for hit in screen_tasks(tasks, setup, workers=workers, on_chunk=on_chunk):
                 summary.count(hit)
                 if output is not None:
                     write_jsonl(hit, output)
                 if store:
                     spool.write(json.dumps(_hit_state(hit), ensure_ascii=False, default=str) + "\n")
+                elif dry_run:
+                    kept.append(hit)
             summary.seconds = time.perf_counter() - started
+            if dry_run:
+                preview = preview_store(
+                    session=session, batch_id=batch_id, hits=kept, case_actions=case_actions_of(plan)
+                )
+                summary.stored = preview.stored()
+                summary.review_cases = preview.review_cases()
+                summary.dry_run = True
             if store and run is not None:
                 spool.seek(0)
                 # Hits and the review cases built from them are committed together, by refresh_cases.
@@ -259,8 +276,16 @@ def _screen_batch(
                     "unchanged": stored.hits_unchanged,
                     "removed": stored.hits_removed,
                 }
+                summary.shadow = _screen_shadow(
+                    session=session, batch_id=batch_id, regions=regions, codes=codes, run=run,
+                    workers=workers, on_date=on_date,
+                )  # fmt: skip
                 review = refresh_cases(
-                    session=session, batch_id=batch_id, pack=pack, actor=actor or run.run_by or "drgaudit"
+                    session=session,
+                    batch_id=batch_id,
+                    pack=pack if pack is not None else bundled_pack(),
+                    actor=actor or run.run_by or "drgaudit",
+                    region_packs=plan.region_packs(),
                 )
                 summary.review_cases = review.as_dict()
                 finish_run(
@@ -298,6 +323,98 @@ def _failed_note(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
     return " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+
+
+def bundled_pack() -> RulePack:
+    """The bundled rule pack (loaded once per process)."""
+    global _BUNDLED
+    if _BUNDLED is None:
+        _BUNDLED = load_pack(bundled_rules_dir())
+    return _BUNDLED
+
+
+_BUNDLED: RulePack | None = None
+
+
+def case_actions_of(plan: PackPlan) -> Callable[[str], frozenset[str]]:
+    """A treatment region's `review_case_actions`, from the pack that screens it."""
+    cache: dict[str, frozenset[str]] = {}
+
+    def actions(region: str) -> frozenset[str]:
+        if region not in cache:
+            region_pack = plan.pack_for(region) or bundled_pack()
+            cache[region] = review_settings(region_pack, region).case_actions
+        return cache[region]
+
+    return actions
+
+
+def batch_setup(*, session: Session, batch_id: int, plan: PackPlan, codes: CodeTables) -> ScreenSetup:
+    """The screen setup of a batch under a pack plan: reference data, and each pack's hospital indicators."""
+    hospitals = queries.load_hospitals(session=session)
+    setup = ScreenSetup(plan.default, codes, hospitals, queries.load_groups(session=session))
+    for folder in plan.folders():
+        indicators = batch_indicators(
+            session=session, batch_id=batch_id, hospitals=hospitals, peers_by=peer_rule(plan.pack(folder))
+        )
+        if plan.default is not None and folder == plan.default:
+            setup.indicators = indicators
+        else:
+            setup.route_indicators[str(folder)] = indicators
+    setup.routes = dict(plan.routes)
+    return setup
+
+
+def batch_tasks(
+    *, session: Session, batch_id: int, setup: ScreenSetup, plan: PackPlan, workers: int
+) -> Iterator[Task]:
+    """The tasks of a batch screen: chunks of patient ids read by each worker, or of partitions read here."""
+    admits = queries.batch_admit_range(session=session, batch_id=batch_id)
+    since = (admits[0] if admits else dt.date.today()) - dt.timedelta(days=plan.lookback_days)
+    url = session.get_bind().url.render_as_string(hide_password=False)
+    loader = BatchLoader(url, batch_id, since)
+    if workers > 1 and _shareable(url):
+        setup.loader = loader  # each worker reads its own patients
+    else:
+        loader.session = session  # read here, in the one session
+    tasks: Iterator[Task] = queries.iter_batch_patient_ids(
+        session=session, batch_id=batch_id, chunk_patients=CHUNK_PATIENTS
+    )
+    if setup.loader is None:
+        tasks = (loader(ids) for ids in tasks)
+    return tasks
+
+
+def _screen_shadow(
+    *,
+    session: Session,
+    batch_id: int,
+    regions: list[str],
+    codes: CodeTables,
+    run: Any,
+    workers: int,
+    on_date: dt.date | None,
+) -> dict[str, int]:
+    """Screen the batch with its regions' shadow versions and store those hits apart (never queued)."""
+    plan = shadow_plan(session=session, regions=regions, on_date=on_date)
+    if plan is None:
+        return {}
+    setup = batch_setup(session=session, batch_id=batch_id, plan=plan, codes=codes)
+    by_version: dict[str, list[Hit]] = {}
+    tasks = batch_tasks(session=session, batch_id=batch_id, setup=setup, plan=plan, workers=workers)
+    for hit in screen_tasks(tasks, setup, workers=workers):
+        by_version.setdefault(hit.pack_version, []).append(hit)
+    counts = {}
+    for folder in plan.folders():
+        version = plan.pack(folder).version
+        counts[version] = store_shadow_hits(
+            session=session,
+            run=run,
+            batch_id=batch_id,
+            pack_version=version,
+            hits=by_version.get(version, []),
+        )
+    return counts
 
 
 def _hit_state(hit: Hit) -> dict[str, Any]:
@@ -368,12 +485,15 @@ def _merge(total: ScreenSummary, part: ScreenSummary) -> None:
 def explain_stored_claim(
     *, session: Session, claim_id: str, rules_dir: Path | None = None, codes_dir: Path | str | None = None
 ) -> ClaimExplanation:
-    """Explain a claim of the casebook against the rules, with the patient's other stored claims as context."""
+    """Explain a claim of the casebook against the rules (default: the pack that screens its treatment region
+    today), with the patient's other stored claims as context."""
     claim = queries.get_claim(session=session, claim_id=claim_id)
     if claim is None:
         raise DrgauditError(f"no claim {claim_id} in the casebook")
-    rules_dir = Path(rules_dir) if rules_dir else bundled_rules_dir()
-    pack = load_pack(rules_dir)
+    region = claim["treatment_region"]
+    plan = screening_plan(session=session, regions=[region], rules_dir=rules_dir)
+    rules_dir = plan.folder_for(region) or bundled_rules_dir()
+    pack = plan.pack(rules_dir)
     codes = choose_codes(session=session, codes_dir=codes_dir, rules_dir=rules_dir)
     since = claim["admit_date"] - dt.timedelta(days=pack.lookback_days)
     history = [

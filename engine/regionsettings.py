@@ -1,0 +1,139 @@
+"""The settings of a treatment region, declared once: types, ranges and what each one means (in Chinese).
+
+`rules/regions/national.yaml` must give every setting of `RegionSettings`; a region file
+(`<6-digit code>.yaml`) may change any of them except the national-only ones (`RegionPatch`). The
+numbers are policy and live in those files; this module only says what a valid value is. Rates,
+coefficients and ratios are positive and finite; shares and quotas lie between 0 and 1.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from drgaudit.contract import ACTIONS, SEVERITIES
+
+Rate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Coefficient = Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)]
+Ratio = Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Level = Literal[1, 2, 3]
+Action = Literal[ACTIONS]  # type: ignore[valid-type]
+Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
+
+
+class _Strict(BaseModel):
+    # Values come from YAML as written: "12000" (text) is not a number and 1.5 is not a whole number.
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class RegionSettings(_Strict):
+    """Every setting of a treatment region once laid over the national defaults."""
+
+    # --- payment (engine.payment) ---
+    drg_rate: Rate = Field(description="DRG 费率（元/权重）")
+    dip_point_value: Rate = Field(description="DIP 点值（元/分）")
+    level_coefficients: dict[Level, Coefficient] = Field(description="医院等级系数（1、2、3 级医院）")
+    cross_region_coefficient: Coefficient = Field(description="省内异地就医调节系数（本地病例不乘）")
+    drg_high_ratio: Ratio = Field(description="DRG 高倍率判定倍数：医疗费总额 ≥ 病组次均费用 × 倍数")
+    drg_low_ratio: Ratio = Field(description="DRG 低倍率判定倍数：医疗费总额 ≤ 病组次均费用 × 倍数")
+    drg_extreme_ratio: Ratio = Field(description="DRG 极端费用判定倍数：超过病组次均费用 × 倍数")
+    drg_high_excess_share: Share = Field(description="DRG 高倍率病例超出部分的支付比例")
+    drg_low_payment_share: Share = Field(description="DRG 低倍率病例按项目支付的比例")
+    dip_high_ratio: Ratio = Field(description="DIP 费用超高病例判定倍数")
+    dip_low_ratio: Ratio = Field(description="DIP 费用超低病例判定倍数")
+    dip_extreme_ratio: Ratio = Field(description="DIP 极端费用判定倍数")
+    per_diem_rate: Rate = Field(description="按床日付费的默认床日标准（元，再乘医院等级系数）")
+    per_diem_rates: dict[str, Rate] = Field(
+        description="按出院科室（诊疗科目代码）的床日标准：精神、康复、安宁疗护等"
+    )
+    ungroupable_payment_share: Share = Field(description="未入组、歧义组病例按项目支付的比例")
+    # --- the special-review queue (casebook.reviewconfig, casebook.quota) ---
+    review_case_actions: list[Action] = Field(
+        min_length=1, description="命中哪些处理方式的病例生成审核案件（special_review，可加 hold、deduct）"
+    )
+    review_severity_weights: dict[Severity, Weight] = Field(description="优先级 = 风险金额 × 严重程度权重")
+    review_due_days: int = Field(ge=0, le=3650, description="审核案件自生成起的办结期限（天）")
+    special_review_quota_drg: Share = Field(description="特例单议病例数上限占 DRG 病例数的比例")
+    special_review_quota_dip: Share = Field(description="特例单议病例数上限占 DIP 病例数的比例")
+    # --- rule-pack versions (drgaudit.services.packs) ---
+    pack_promotion_approvers: int = Field(
+        ge=1,
+        le=5,
+        description="规则包版本上线（drgaudit rules promote）须几人确认：1 = 审核员本人即可，2 = 须另一名审核员复核",
+    )
+    # --- national only: the screening run as a whole ---
+    lookback_days: int = Field(ge=1, le=3650, description="筛查时载入参保人既往住院的回溯天数")
+    indicator_peer_min_cases: int = Field(
+        ge=1, description="医院层面指标：本批次异地 DRG 病例不少于此数的医院才参与同级医院比较"
+    )
+    indicator_min_peers: int = Field(ge=1, description="同级参与比较的医院不少于此数时才计算百分位和中位数")
+
+    def ratio_problems(self, region: str) -> list[tuple[str, str]]:
+        """Cost-ratio thresholds out of order: (setting, message) pairs; empty when low < high <= extreme."""
+        problems = []
+        for prefix, low, high, extreme in (
+            ("drg", self.drg_low_ratio, self.drg_high_ratio, self.drg_extreme_ratio),
+            ("dip", self.dip_low_ratio, self.dip_high_ratio, self.dip_extreme_ratio),
+        ):
+            if not low < high <= extreme:
+                problems.append(
+                    (
+                        f"{prefix}_high_ratio",
+                        f"region {region}: {prefix}_low_ratio ({low:g}) < {prefix}_high_ratio ({high:g}) "
+                        f"<= {prefix}_extreme_ratio ({extreme:g}) must hold",
+                    )
+                )
+        return problems
+
+    def completeness_problems(self) -> list[tuple[str, str]]:
+        """What the national defaults must give in full (a region file may give part of a mapping)."""
+        missing = sorted({1, 2, 3} - set(self.level_coefficients))
+        if missing:
+            return [("level_coefficients", "national `level_coefficients` must give levels 1, 2 and 3")]
+        return []
+
+
+# Settings of the whole screening run (history window, batch-wide hospital indicators), not of one region.
+NATIONAL_ONLY: tuple[str, ...] = ("lookback_days", "indicator_peer_min_cases", "indicator_min_peers")
+# Settings that are mappings: a region file changes the keys it names and keeps the others.
+MERGED_MAPPINGS: tuple[str, ...] = tuple(
+    name
+    for name, info in RegionSettings.model_fields.items()
+    if getattr(info.annotation, "__origin__", None) is dict
+)
+
+
+def _optional(name: str) -> tuple[Any, Any]:
+    info = RegionSettings.model_fields[name]
+    annotation: Any = info.annotation
+    if info.metadata:
+        annotation = Annotated.__class_getitem__((annotation, *info.metadata))  # type: ignore[attr-defined]
+    return annotation | None, Field(default=None, description=info.description)
+
+
+# What one region file may set: every setting but the national-only ones, each optional.
+RegionPatch: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "RegionPatch",
+    __base__=_Strict,
+    **{name: _optional(name) for name in RegionSettings.model_fields if name not in NATIONAL_ONLY},
+)
+
+
+def merge_settings(national: RegionSettings, patch: dict[str, Any]) -> RegionSettings:
+    """A region's settings (the values its file sets) laid over the national defaults."""
+    values = national.model_dump()
+    for key, value in patch.items():
+        if key in MERGED_MAPPINGS and isinstance(value, dict):
+            values[key] = {**values[key], **value}
+        else:
+            values[key] = value
+    return RegionSettings.model_validate(values)
+
+
+def setting_description(name: str) -> str:
+    """The Chinese description of a setting ("" for an unknown name)."""
+    info = RegionSettings.model_fields.get(name)
+    return info.description or "" if info is not None else ""

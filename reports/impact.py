@@ -1,0 +1,369 @@
+"""The impact report of a rule change: what a new rule pack would flag on stored claims, against the old one.
+
+The figures are worked out by `drgaudit.services.impact` (both packs screen the same claims, nothing is
+written); this module holds them and renders them: per rule, region and hospital the hits added, removed
+and kept with the amounts at risk before and after, the review cases that would open, close or change,
+the quota standing they would leave, and for each changed rule sample claims on each side with the
+condition that decides the difference (as `drgaudit explain` shows it). HTML (print-ready) or XLSX.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from drgaudit.reports.document import Column, Report, Sheet
+from drgaudit.reports.masking import Masker
+
+OPENING = ("created", "reopened")
+CLOSING = ("withdrawn",)
+CHANGING = ("refreshed",)
+OUTCOME_LABELS = {
+    "created": "新建案件",
+    "reopened": "重新打开",
+    "refreshed": "命中内容变化",
+    "withdrawn": "撤回",
+    "unchanged": "不变",
+}
+
+
+@dataclass
+class ImpactTally:
+    """Hits of one slice (all, a rule, a region, a hospital) under the old and the new pack."""
+
+    key: str
+    label: str = ""
+    before: int = 0
+    after: int = 0
+    added: int = 0
+    removed: int = 0
+    kept: int = 0
+    changed: int = 0  # kept, but the amount at risk or the evidence differs
+    amount_before: float = 0.0
+    amount_after: float = 0.0
+
+    @property
+    def amount_change(self) -> float:
+        return round(self.amount_after - self.amount_before, 2)
+
+    @property
+    def touched(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+
+@dataclass
+class ConditionChange:
+    """One condition of a rule on one claim under the old and the new pack (None: not in that pack)."""
+
+    kind: str  # when | unless
+    source: str
+    before: bool | None
+    after: bool | None
+
+
+@dataclass
+class Sample:
+    """A claim a changed rule newly flags (`added`) or no longer flags (`removed`), and why."""
+
+    side: str
+    rule_id: str
+    claim_id: str
+    patient_id: str
+    hospital_id: str
+    region: str
+    amount_before: float | None
+    amount_after: float | None
+    conditions: list[ConditionChange] = field(default_factory=list)
+    thresholds: list[tuple[str, Any, Any]] = field(default_factory=list)  # (name, before, after)
+    values: dict[str, Any] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)  # not applicable under one pack, rule missing…
+    message: str = ""
+
+
+@dataclass
+class CaseEffect:
+    """What re-screening with the new pack would do to one claim's review case."""
+
+    claim_id: str
+    case_id: int | None
+    hospital_id: str
+    region: str
+    period: str
+    scheme: str
+    status: str | None  # now; None when the claim has no case
+    outcome: str  # created, reopened, refreshed, withdrawn
+    rules_before: list[str] = field(default_factory=list)
+    rules_after: list[str] = field(default_factory=list)
+
+
+@dataclass
+class QuotaEffect:
+    """Open review cases of a hospital, month and scheme now and after the change, against its quota."""
+
+    hospital_id: str
+    period: str
+    scheme: str
+    limit: int | None
+    open_before: int
+    open_after: int
+
+    @property
+    def over_before(self) -> bool:
+        return self.limit is not None and self.open_before > self.limit
+
+    @property
+    def over_after(self) -> bool:
+        return self.limit is not None and self.open_after > self.limit
+
+
+@dataclass
+class ImpactResult:
+    """Everything the impact of a rule change found (see the module docstring)."""
+
+    new_label: str
+    new_version: str
+    old_label: str
+    old_version: str
+    scope: str
+    region: str | None = None
+    batches: list[int] = field(default_factory=list)
+    claims: int = 0
+    patients: int = 0
+    seconds: float = 0.0
+    totals: ImpactTally = field(default_factory=lambda: ImpactTally("all", "合计"))
+    by_rule: dict[str, ImpactTally] = field(default_factory=dict)
+    by_region: dict[str, ImpactTally] = field(default_factory=dict)
+    by_hospital: dict[str, ImpactTally] = field(default_factory=dict)
+    rule_titles: dict[str, str] = field(default_factory=dict)
+    added: list[tuple[str, str]] = field(default_factory=list)  # (claim, rule)
+    removed: list[tuple[str, str]] = field(default_factory=list)
+    changed: list[tuple[str, str]] = field(default_factory=list)
+    # What storing the new pack's hits would do to the stored hits (new/unchanged/removed, as store_hits).
+    stored: dict[str, int] = field(default_factory=dict)
+    cases: list[CaseEffect] = field(default_factory=list)  # every case that would not stay unchanged
+    case_counts: dict[str, int] = field(default_factory=dict)
+    # The same under the old pack: non-zero when the casebook is not in step with the old pack.
+    baseline_case_counts: dict[str, int] = field(default_factory=dict)
+    quota: list[QuotaEffect] = field(default_factory=list)
+    samples: dict[str, list[Sample]] = field(default_factory=dict)
+
+    @property
+    def withdrawn(self) -> list[str]:
+        return [c.claim_id for c in self.cases if c.outcome == "withdrawn"]
+
+    @property
+    def opened(self) -> list[str]:
+        return [c.claim_id for c in self.cases if c.outcome in OPENING]
+
+    @property
+    def baseline_drift(self) -> int:
+        return sum(n for outcome, n in self.baseline_case_counts.items() if outcome != "unchanged")
+
+    def summary_lines(self) -> list[str]:
+        """The terminal summary."""
+        t = self.totals
+        lines = [
+            f"impact of {self.new_label} ({self.new_version}) against {self.old_label} ({self.old_version})",
+            f"on {self.scope}: {self.claims:,} claims of {self.patients:,} patients, screened with both packs "
+            f"in {self.seconds:.1f}s; nothing was written",
+            f"hits: {t.before:,} → {t.after:,} ({t.added:+,} added, {-t.removed:+,} removed, {t.kept:,} kept, "
+            f"{t.changed:,} of them changed); amount at risk {t.amount_before:,.2f} → {t.amount_after:,.2f} "
+            f"({t.amount_change:+,.2f}) yuan",
+        ]
+        touched = [tally for tally in self.by_rule.values() if tally.touched]
+        if touched:
+            lines.append("by rule:")
+            for tally in sorted(touched, key=lambda x: x.key):
+                lines.append(
+                    f"  {tally.key:<14} {tally.before:>6,} → {tally.after:<6,} +{tally.added:<5,} -{tally.removed:<5,} "
+                    f"changed {tally.changed:<5,} {tally.amount_before:>14,.2f} → {tally.amount_after:,.2f}"
+                )
+        else:
+            lines.append("no rule fires differently on these claims")
+        for label, tallies in (("region", self.by_region), ("hospital", self.by_hospital)):
+            touched = sorted(
+                (x for x in tallies.values() if x.touched), key=lambda x: (-x.added - x.removed, x.key)
+            )
+            if touched:
+                shown = ", ".join(f"{x.key} +{x.added}/-{x.removed}" for x in touched[:8])
+                more = f" (and {len(touched) - 8} more)" if len(touched) > 8 else ""
+                lines.append(f"by {label}: {shown}{more}")
+        counts = self.case_counts
+        lines.append(
+            f"review cases: {sum(counts.get(o, 0) for o in OPENING)} would open "
+            f"({counts.get('created', 0)} new, {counts.get('reopened', 0)} reopened), "
+            f"{counts.get('withdrawn', 0)} would close (withdrawn), {counts.get('refreshed', 0)} would change"
+        )
+        if self.stored:
+            lines.append(
+                f"stored hits a re-screen would write: {self.stored.get('new', 0):,} new, "
+                f"{self.stored.get('unchanged', 0):,} unchanged, {self.stored.get('removed', 0):,} removed"
+            )
+        if self.baseline_drift:
+            lines.append(
+                f"note: re-screening with the old pack would itself change {self.baseline_drift} cases "
+                "(the casebook is not in step with it)"
+            )
+        over = [q for q in self.quota if q.over_after and not q.over_before]
+        if over:
+            lines.append(f"quota: {len(over)} hospital-months would have more open cases than their quota:")
+            for q in over[:5]:
+                lines.append(
+                    f"  {q.hospital_id} {q.period} {q.scheme}: {q.open_before} → {q.open_after} open, quota {q.limit}"
+                )
+        for rule_id, samples in sorted(self.samples.items()):
+            for sample in samples[:1]:
+                lines.append(f"e.g. {rule_id} {sample.side} {sample.claim_id}: {describe_sample(sample)}")
+        return lines
+
+
+def describe_sample(sample: Sample) -> str:
+    """Why a sample claim changed side, in one line."""
+    parts = [
+        f"{c.kind} `{c.source}` {_truth(c.before)} → {_truth(c.after)}"
+        for c in sample.conditions
+        if c.before != c.after
+    ]
+    parts += [f"{name} {before} → {after}" for name, before, after in sample.thresholds if before != after]
+    parts += sample.reasons
+    return "; ".join(parts) or "same conditions, other facts (payment settings or indicators)"
+
+
+def pack_label(label: str) -> str:
+    """A pack's name in the report's Chinese."""
+    known = {"the bundled pack": "内置规则包", "the active versions": "各统筹区现行规则包版本"}
+    if label in known:
+        return known[label]
+    if label.startswith("version "):
+        return f"规则包版本 {label.removeprefix('version ')}"
+    return f"规则目录 {label}"
+
+
+def _truth(value: bool | None) -> str:
+    return "—" if value is None else ("true" if value else "false")
+
+
+def _tally_rows(tallies: dict[str, ImpactTally], titles: dict[str, str] | None = None) -> list[list[Any]]:
+    rows = []
+    for tally in sorted(tallies.values(), key=lambda x: x.key):
+        rows.append(
+            [tally.key, (titles or {}).get(tally.key, tally.label), tally.before, tally.after, tally.added,
+             tally.removed, tally.kept, tally.changed, tally.amount_before, tally.amount_after, tally.amount_change]
+        )  # fmt: skip
+    return rows
+
+
+_TALLY_COLUMNS = [
+    Column("编码", width=16), Column("名称", width=30), Column("变更前命中", "int", 11), Column("变更后命中", "int", 11),
+    Column("新增", "int", 8), Column("减少", "int", 8), Column("保持", "int", 8), Column("保持但内容变化", "int", 12),
+    Column("变更前风险金额", "yuan", 16), Column("变更后风险金额", "yuan", 16), Column("金额变化", "yuan", 14),
+]  # fmt: skip
+
+
+def impact_report(result: ImpactResult, *, masker: Masker | None = None, issuer: str = "") -> Report:
+    """The impact report, as HTML (print-ready) and XLSX."""
+    mask = masker or Masker()
+
+    def sheets() -> list[Sheet]:
+        sample_rows = []
+        for rule_id, samples in sorted(result.samples.items()):
+            for s in samples:
+                sample_rows.append(
+                    [rule_id, "新增命中" if s.side == "added" else "不再命中", s.claim_id, mask.mask(s.patient_id),
+                     s.hospital_id, s.region, s.amount_before, s.amount_after, describe_sample(s)]
+                )  # fmt: skip
+        return [
+            Sheet("按规则", _TALLY_COLUMNS, _tally_rows(result.by_rule, result.rule_titles)),
+            Sheet("按统筹区", _TALLY_COLUMNS, _tally_rows(result.by_region)),
+            Sheet("按医院", _TALLY_COLUMNS, _tally_rows(result.by_hospital)),
+            Sheet(
+                "审核案件变化",
+                [
+                    Column("结算清单号", width=16),
+                    Column("案件号", "int", 8),
+                    Column("医院", width=16),
+                    Column("统筹区", width=10),
+                    Column("出院月份", width=10),
+                    Column("支付方式", width=8),
+                    Column("现状态", width=10),
+                    Column("变化", width=12),
+                    Column("变更前规则", width=24),
+                    Column("变更后规则", width=24),
+                ],  # fmt: skip
+                [
+                    [
+                        c.claim_id,
+                        c.case_id,
+                        c.hospital_id,
+                        c.region,
+                        c.period,
+                        c.scheme,
+                        c.status or "",
+                        OUTCOME_LABELS.get(c.outcome, c.outcome),
+                        ",".join(c.rules_before),
+                        ",".join(c.rules_after),
+                    ]
+                    for c in result.cases
+                ],  # fmt: skip
+            ),
+            Sheet(
+                "额度",
+                [
+                    Column("医院", width=16),
+                    Column("出院月份", width=10),
+                    Column("支付方式", width=8),
+                    Column("额度", "int", 8),
+                    Column("变更前待审案件", "int", 14),
+                    Column("变更后待审案件", "int", 14),
+                ],  # fmt: skip
+                [
+                    [q.hospital_id, q.period, q.scheme, q.limit, q.open_before, q.open_after]
+                    for q in result.quota
+                ],
+            ),
+            Sheet(
+                "命中变化清单",
+                [Column("结算清单号", width=16), Column("规则", width=14), Column("变化", width=10)],
+                [[c, r, "新增"] for c, r in result.added]
+                + [[c, r, "减少"] for c, r in result.removed]
+                + [[c, r, "内容变化"] for c, r in result.changed],
+            ),
+            Sheet(
+                "样例",
+                [
+                    Column("规则", width=14),
+                    Column("方向", width=10),
+                    Column("结算清单号", width=16),
+                    Column("参保人", width=14),
+                    Column("医院", width=16),
+                    Column("统筹区", width=10),
+                    Column("变更前风险金额", "yuan", 14),
+                    Column("变更后风险金额", "yuan", 14),
+                    Column("差异所在条件", width=60),
+                ],  # fmt: skip
+                sample_rows,
+            ),
+        ]
+
+    context = {
+        "impact": result,
+        "rules": sorted(result.by_rule.values(), key=lambda x: x.key),
+        "regions": sorted(result.by_region.values(), key=lambda x: x.key),
+        "hospitals": sorted(
+            (x for x in result.by_hospital.values() if x.touched), key=lambda x: (-x.added - x.removed, x.key)
+        ),
+        "outcome_labels": OUTCOME_LABELS,
+        "pack_label": pack_label,
+        "describe_sample": describe_sample,
+        "mask": mask.mask,
+        "issuer": issuer,
+        "quota_rows": [q for q in result.quota if q.open_before != q.open_after],
+    }
+    return Report(
+        kind="impact",
+        title="规则变更影响评估",
+        template="impact.html.j2",
+        context=context,
+        sheets=sheets,
+        formats=("html", "xlsx"),
+    )

@@ -1,0 +1,92 @@
+"""Typed settings attacked with arbitrary values: every bad value is refused at its `path:line:col`."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from drgaudit.engine.exceptions import RuleFileError
+from drgaudit.engine.region import region_from_document
+from drgaudit.engine.regionsettings import NATIONAL_ONLY, RegionPatch, RegionSettings
+from drgaudit.engine.yamlsource import load_yaml
+
+SETTINGS = sorted(name for name in RegionSettings.model_fields if name not in NATIONAL_ONLY)
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.one_of(st.integers(0, 5), st.text(max_size=6)), inner, max_size=3),
+    ),
+    max_leaves=6,
+)
+
+
+def _region_file(tmp: Path, name: str, value: object) -> Path:
+    path = tmp / "510100.yaml"
+    text = yaml.safe_dump({"region": "510100", "settings": {name: value}}, allow_unicode=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(SETTINGS), value=values)
+def test_any_value_of_any_setting_loads_or_is_refused_where_it_stands(
+    tmp_path: Path, name: str, value: object
+) -> None:
+    path = _region_file(tmp_path, name, value)
+    errors: list[RuleFileError] = []
+    config = region_from_document(load_yaml(path), errors)
+    if config is None:
+        assert errors
+        for error in errors:
+            assert error.position.path == str(path) and error.position.line >= 1
+            assert error.render().startswith(f"{path}:{error.position.line}:{error.position.col}: ")
+    else:
+        assert not errors
+        # What was accepted is what the declared type allows: re-validating the plain values agrees.
+        RegionPatch.model_validate(config.settings)
+        for number in _numbers(config.settings):
+            assert math.isfinite(number)
+
+
+def _numbers(value: object) -> list[float]:
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, (int, float)):
+        return [float(value)]
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _numbers(v)]
+    if isinstance(value, list):
+        return [n for v in value for n in _numbers(v)]
+    return []
+
+
+def test_rates_coefficients_and_ratios_must_be_positive_and_finite(tmp_path: Path) -> None:
+    for name in (
+        "drg_rate",
+        "dip_point_value",
+        "cross_region_coefficient",
+        "drg_high_ratio",
+        "per_diem_rate",
+    ):
+        for bad in (0, -1, float("inf"), float("nan")):
+            errors: list[RuleFileError] = []
+            assert region_from_document(load_yaml(_region_file(tmp_path, name, bad)), errors) is None
+            assert len(errors) == 1 and f"`settings.{name}`" in errors[0].message, errors
+
+
+def test_every_setting_has_a_chinese_description() -> None:
+    for name, info in RegionSettings.model_fields.items():
+        assert info.description and any("\u4e00" <= ch <= "\u9fff" for ch in info.description), name

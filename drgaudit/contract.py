@@ -20,7 +20,8 @@ ICD9_RE = re.compile(r"^[0-9]{2}(\.([0-9]{1,5}|[0-9]{0,3}x[0-9]{1,2}|[0-9]{3}[A-
 REGION_RE = re.compile(r"^[0-9]{6}$")
 # Ids (claims, patients, hospitals, groups): ASCII letters and digits and a few separators, as settlement
 # systems write them; never quotes, backslashes, blanks, control characters or other scripts' digits.
-ID_CHARACTERS = "A-Za-z0-9._:/*+-"
+ID_PUNCTUATION = "._:/*+~-"
+ID_CHARACTERS = "A-Za-z0-9" + ID_PUNCTUATION
 ID_RE = re.compile(f"^[{ID_CHARACTERS}]+$")
 # What Excel makes of a long number in a General cell (5.10101E+19): the digits are lost.
 SCIENTIFIC_RE = re.compile(r"^[0-9]+(\.[0-9]+)?[Ee][+-][0-9]{1,3}$")

@@ -179,7 +179,9 @@ def _id_problem(text: str) -> str:
             return f"holds a blank {_character(ch)}"
         if unicodedata.category(ch) == "Nd":
             return f"holds a non-ASCII digit {_character(ch)}; write 0-9"
-        return f"holds {_character(ch)}; an id holds only ASCII letters, digits and {' '.join(ID_PUNCTUATION)}"
+        return (
+            f"holds {_character(ch)}; an id holds only ASCII letters, digits and {' '.join(ID_PUNCTUATION)}"
+        )
     return "is not an id"  # pragma: no cover - ID_RE refused it for one of the reasons above
 
 

@@ -34,7 +34,8 @@ ACCOUNT = "account"
 
 # Roles and what their scope is bound to: "hospital" (a hospital id, required), "insured" (an insured
 # region's code, required), "region" (a treatment region's code, optional: without it the whole
-# casebook), None (no scope). What each role may do is in drgaudit.services.access.
+# casebook), None (no scope). What each role may do is in drgaudit.services.access. `integration` is the
+# settlement system calling the API (keys only, no password): always bound to its treatment region.
 ROLE_SCOPES: dict[str, str | None] = {
     "admin": None,
     "auditor": "region",
@@ -43,8 +44,11 @@ ROLE_SCOPES: dict[str, str | None] = {
     "hospital": "hospital",
     "insured_region": "insured",
     "viewer": "region",
+    "integration": "region",
 }
 REQUIRED_SCOPES = ("hospital", "insured")
+# Roles whose optional kind of scope is required all the same.
+SCOPE_REQUIRED_ROLES = ("integration",)
 ROLE_LABELS = {
     "admin": "系统管理员",
     "auditor": "规则与审核员",
@@ -53,6 +57,7 @@ ROLE_LABELS = {
     "hospital": "定点医疗机构",
     "insured_region": "参保地经办",
     "viewer": "只读用户",
+    "integration": "结算系统接口",
 }
 STATUSES = ("active", "disabled")
 USERNAME_RE = re.compile(r"^[\w.@-]{1,64}$")
@@ -298,8 +303,11 @@ def check_grant(role: str, scope: str | None) -> GrantRow:
     scope = (scope or "").strip() or None
     if kind is None and scope:
         raise AccountError(f"role {role} is not bound to a hospital or region")
-    if kind in REQUIRED_SCOPES and not scope:
-        what = "a hospital id (--hospital)" if kind == "hospital" else "an insured region's code (--region)"
+    if (kind in REQUIRED_SCOPES or role in SCOPE_REQUIRED_ROLES) and not scope:
+        what = {
+            "hospital": "a hospital id (--hospital)",
+            "insured": "an insured region's code (--region)",
+        }.get(kind or "", "a treatment region's code (--region, or integration:510100)")
         raise AccountError(f"role {role} must be bound to {what}")
     if kind in ("insured", "region") and scope and not REGION_RE.match(scope):
         raise AccountError(f"`{scope}` is not a 6-digit region code")

@@ -340,6 +340,13 @@ def active_version(
     return session.get(RulePackVersion, promotion.version_id) if promotion else None
 
 
+def active_promotion(
+    *, session: Session, region: str, on_date: dt.date | None = None
+) -> PackPromotion | None:
+    """The promotion that makes a version active for a region on a day (its own, else national), or None."""
+    return _in_force(session, region, "active", on_date or dt.date.today())
+
+
 def shadow_version(
     *, session: Session, region: str, on_date: dt.date | None = None
 ) -> RulePackVersion | None:

@@ -447,10 +447,45 @@ def list_cases(
     period: str | None = None,
     limit: int | None = None,
     where: Any = None,
+    offset: int = 0,
 ) -> list[ReviewCase]:
     """Cases by priority (highest first), filtered; `statuses=None` means every status; `where`: one more
-    SQL condition (the access scope of whoever lists them)."""
-    query = select(ReviewCase)
+    SQL condition (the access scope of whoever lists them); `offset`/`limit` page through them."""
+    query = _case_query(select(ReviewCase), statuses, region, hospital_id, assignee, period, where)
+    query = query.order_by(ReviewCase.priority.desc(), ReviewCase.id)
+    if offset:
+        query = query.offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.exec(query).scalars())
+
+
+def count_cases(
+    *,
+    session: Session,
+    statuses: Iterable[str] | None = OPEN_STATUSES,
+    region: str | None = None,
+    hospital_id: str | None = None,
+    assignee: str | None = None,
+    period: str | None = None,
+    where: Any = None,
+) -> int:
+    """How many cases `list_cases` with the same filters lists in all (for paging)."""
+    query = _case_query(
+        select(func.count()).select_from(ReviewCase), statuses, region, hospital_id, assignee, period, where
+    )
+    return int(session.execute(query).scalar_one())
+
+
+def _case_query(
+    query: Any,
+    statuses: Iterable[str] | None,
+    region: str | None,
+    hospital_id: str | None,
+    assignee: str | None,
+    period: str | None,
+    where: Any,
+) -> Any:
     if where is not None:
         query = query.where(where)
     if statuses is not None:
@@ -463,10 +498,7 @@ def list_cases(
     ):
         if value is not None:
             query = query.where(column == value)
-    query = query.order_by(ReviewCase.priority.desc(), ReviewCase.id)
-    if limit is not None:
-        query = query.limit(limit)
-    return list(session.exec(query).scalars())
+    return query
 
 
 def case_hits(*, session: Session, case_id: int) -> list[ReviewCaseHit]:

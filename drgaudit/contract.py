@@ -154,6 +154,20 @@ def field_map(kind: str) -> dict[str, Field]:
     return {f.name: f for f in FIELDS_BY_KIND[kind]}
 
 
+# How a claim's insured region relates to its treatment region.
+LOCAL, CROSS_REGION, CROSS_PROVINCE = "local", "cross_region", "cross_province"
+
+
+def region_relation(insured_region: str, treatment_region: str) -> str:
+    """local (same pooling region), cross_region (another region of the same province: the first two
+    digits match) or cross_province (insured in another province)."""
+    if insured_region == treatment_region:
+        return LOCAL
+    if insured_region[:2] == treatment_region[:2]:
+        return CROSS_REGION
+    return CROSS_PROVINCE
+
+
 def is_cross_region(insured_region: str, treatment_region: str) -> bool:
-    """A claim is cross-region when the insured and treatment regions differ."""
-    return insured_region != treatment_region
+    """An in-province cross-region claim (省内异地): the regions differ, the province is the same."""
+    return region_relation(insured_region, treatment_region) == CROSS_REGION

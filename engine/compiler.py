@@ -15,6 +15,7 @@ gives wrong answers or crashes the engine): an optional field travels with a pla
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,9 +41,12 @@ from drgaudit.engine.expr import (
 )
 from drgaudit.engine.functions import FUNCTIONS
 from drgaudit.engine.pack import BoundRule, RulePack
+from drgaudit.engine.rule import Rule
 from drgaudit.engine.vocabulary import BOOL, DATE, EARLIER, FACTS, LIST, NUMBER, TEXT
 
 CUR, EARLY = "m", "earlier"
+# A durable-rules test as the compiler builds it (JSON-like); True/False stand for constant tests.
+Test = dict[str, Any]
 # durable-rules fails (error 303) with ~500 rules testing one first property or >64 rules matching one
 # fact; the compiler never puts more than this many rules in one ruleset.
 MAX_RULES_PER_RULESET = 32
@@ -52,7 +56,7 @@ _NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "==", "
 _DURABLE_OP = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "!=": "$neq"}
 _ARITH = {"+": "$add", "-": "$sub", "*": "$mul", "/": "$div"}
 _PLACEHOLDER = {NUMBER: 0, DATE: 0, TEXT: "", BOOL: False}
-TRUE_TEST: dict = {"_t": True}
+TRUE_TEST: Test = {"_t": True}
 
 
 class CompileError(Exception):
@@ -73,7 +77,7 @@ class Synthetic:
     expr: Node
     kind: str  # "bool" or "value"
     type: str
-    identity: tuple = field(compare=False, repr=False, default=())
+    identity: tuple[str, ...] = field(compare=False, repr=False, default=())
 
 
 @dataclass
@@ -90,7 +94,7 @@ class CompiledRule:
     types: dict[int, str | None] = field(default_factory=dict, repr=False)
 
     @property
-    def rule(self):
+    def rule(self) -> Rule:
         return self.bound.rule
 
 
@@ -203,7 +207,7 @@ class _RuleCompiler:
         return key
 
     # ---- tests ----------------------------------------------------------------------------
-    def test(self, node: Node, role: str, negated: bool = False) -> dict | bool:
+    def test(self, node: Node, role: str, negated: bool = False) -> Test | bool:
         """A durable-rules test for a boolean node in the pattern of `role`; True/False when constant."""
         ok, value = self.constant(node)
         if ok:
@@ -227,15 +231,15 @@ class _RuleCompiler:
             return self.synthetic_test(node, role, negated)
         raise CompileError(node, "not a true/false condition")
 
-    def present(self, node: Node, role: str, negated: bool) -> dict | bool | None:
-        """The native test that a fact has a value: its `_h_` flag (always true for a fact never missing)."""
+    def present(self, node: Node, role: str, negated: bool) -> Test | bool | None:
+        """The native test that a fact that may be missing has a value: its `_h_` flag."""
         if not (isinstance(node, Ref) and _is_fact_ref(node)):
             return None
         fact = FACTS.get(_fact_name(node))
         if fact is None:
             return None
         if fact.type == LIST or not fact.optional:
-            return not negated
+            return None  # never missing: left to the derived field, so that `not has(x)` stays a condition
         key = self.field_key(node)
         flag = f"_h_{key}"
         if _role(node) == role:
@@ -243,7 +247,7 @@ class _RuleCompiler:
         test = {"_t": {EARLY: flag}}
         return {"$neq": test} if negated else test
 
-    def synthetic_test(self, node: Node, role: str, negated: bool) -> dict:
+    def synthetic_test(self, node: Node, role: str, negated: bool) -> Test:
         roles = _roles(node)
         if len(roles) > 1:
             raise CompileError(
@@ -258,7 +262,7 @@ class _RuleCompiler:
         test = {"_t": {EARLY: key}}
         return {"$neq": test} if negated else test
 
-    def compare(self, op: str, left: Node, right: Node, role: str, negated: bool) -> dict | bool:
+    def compare(self, op: str, left: Node, right: Node, role: str, negated: bool) -> Test | bool:
         if op in ("in", "not in"):
             return self.membership(op, left, right, role, negated)
         if self.type_of(left) == LIST or self.type_of(right) == LIST:
@@ -270,17 +274,13 @@ class _RuleCompiler:
             )
         try:
             field_node, cmp_op, value_node = self.isolate(op, left, right, role)
+            assert isinstance(field_node, Ref)  # isolate() ends on a plain field
+            key = self.field_key(field_node)
         except CompileError:
             if len(roles) <= 1:
                 return self.synthetic_test(Cmp(left.offset, op, left, right), role, negated)
-            field_node, cmp_op, value_node = self.synthesize_side(op, left, right, role)
-        self.used = []
-        if isinstance(field_node, Ref):
-            key = self.field_key(field_node)
-            self.used.append((key, role))
-        else:
-            key = field_node
-            self.used.append((key, role))
+            key, cmp_op, value_node = self.synthesize_side(op, left, right, role)
+        self.used = [(key, role)]
         value = self.value(value_node, role)
         guards = self.guards(role)
         final_op = _NEGATE[cmp_op] if negated else cmp_op
@@ -291,18 +291,15 @@ class _RuleCompiler:
             return _combine([_negate_guard(g) for g in guards] + [raw], conjunction=False)
         return _combine(guards + [raw], conjunction=True)
 
-    def membership(self, op: str, left: Node, right: Node, role: str, negated: bool) -> dict | bool:
+    def membership(self, op: str, left: Node, right: Node, role: str, negated: bool) -> Test | bool:
         ok, items = self.constant(right)
-        if ok and isinstance(items, list) and isinstance(right, ListLit):
-            positive = (op == "in") != negated
-            tests = [
-                self.compare("==" if positive else "!=", left, Const(right.offset, v), role, False)
-                for v in items
-            ]
-            if not positive:
-                # "not in" still needs the value to exist, like every other comparison.
-                return _combine(tests, conjunction=True) if tests else True
-            return _combine(tests, conjunction=False) if tests else False
+        if ok and isinstance(items, list) and items and isinstance(right, ListLit):
+            # `x in [a, b]` is `x == a or x == b`; `x not in [a, b]` is `x != a and x != b`. A negation
+            # goes onto each comparison, which keeps the rule about gaps: `not (x in [a])` holds when x
+            # is missing (the comparison is false), `x not in [a]` does not (it is a comparison).
+            item_op = "==" if op == "in" else "!="
+            tests = [self.compare(item_op, left, Const(right.offset, v), role, negated) for v in items]
+            return _combine(tests, conjunction=(op == "in") == negated)
         return self.synthetic_test(Cmp(left.offset, op, left, right), role, negated)
 
     def isolate(self, op: str, left: Node, right: Node, role: str) -> tuple[Node, str, Node]:
@@ -442,7 +439,7 @@ class _RuleCompiler:
             return {"$m": key} if owner == role else {EARLY: key}
         raise CompileError(node, "this value mixes the current and the earlier claim inside a function")
 
-    def guards(self, role: str) -> list[dict]:
+    def guards(self, role: str) -> list[Test]:
         """Existence tests for every optional field the last comparison read, in either claim."""
         result = []
         seen = set()
@@ -462,18 +459,18 @@ class _Lowering:
         self.compiler = compiler
         self.role = role
 
-    def present(self, node: Node, negated: bool) -> dict | bool | None:
+    def present(self, node: Node, negated: bool) -> Test | bool | None:
         return self.compiler.present(node, self.role, negated)
 
-    def test(self, node: Node, negated: bool) -> dict | bool:
+    def test(self, node: Node, negated: bool) -> Test | bool:
         return self.compiler.test(node, self.role, negated)
 
 
-def _negate_guard(guard: dict) -> dict:
+def _negate_guard(guard: Test) -> Test:
     return {"$neq": guard}
 
 
-def _combine(parts: list[dict | bool], conjunction: bool) -> dict | bool:
+def _combine(parts: Sequence[Test | bool], conjunction: bool) -> Test | bool:
     tests = []
     for part in parts:
         if part is True:
@@ -499,10 +496,16 @@ def compile_profile(
     profile_key = pack.profile_key(region)
     config = pack.region(profile_key)
     profile = CompiledProfile(pack=pack, profile=profile_key, settings=config.settings)
-    for key, kind in (("is_cross_region", BOOL), ("payment_scheme", TEXT), ("discharge_date", DATE)):
+    for key, kind in (
+        ("is_cross_region", BOOL),
+        ("is_cross_province", BOOL),
+        ("region_relation", TEXT),
+        ("payment_scheme", TEXT),
+        ("discharge_date", DATE),
+    ):
         profile.fact_keys[key] = kind
     order = {rule.key: i for i, rule in enumerate(pack.rules)}
-    compiled: list[tuple[BoundRule, dict, dict]] = []
+    compiled: list[tuple[BoundRule, list[Test], dict[int, str | None]]] = []
     for bound in pack.bound_rules(profile_key if profile_key in pack.regions else None, statuses=statuses):
         result = _compile_rule(profile, bound)
         if result is not None:
@@ -521,11 +524,13 @@ def compile_profile(
     return profile
 
 
-def _compile_rule(profile: CompiledProfile, bound: BoundRule) -> tuple[list[dict], dict] | None:
+def _compile_rule(
+    profile: CompiledProfile, bound: BoundRule
+) -> tuple[list[Test], dict[int, str | None]] | None:
     rule = bound.rule
     compiler = _RuleCompiler(profile, bound)
-    cur_tests: list[dict | bool] = [{"kind": "claim"}, {"target": True}]
-    early_tests: list[dict | bool] = [{"kind": "claim"}]
+    cur_tests: list[Test | bool] = [{"kind": "claim"}, {"target": True}]
+    early_tests: list[Test | bool] = [{"kind": "claim"}]
     try:
         for item in rule.applicability:
             compiler.typecheck(item.condition)
@@ -572,6 +577,7 @@ def _compile_rule(profile: CompiledProfile, bound: BoundRule) -> tuple[list[dict
             )
             return None
         try:
+            assert isinstance(cur, dict)  # the pattern tests `kind`, so it is never constant-true
             variants = pair_variants(cur)
         except CompileError as exc:
             profile.problems.append(RuleFileError(rule.position, exc.message, exc.hint, code="compile"))
@@ -589,7 +595,7 @@ def _compile_rule(profile: CompiledProfile, bound: BoundRule) -> tuple[list[dict
 # always-true test that reads the earlier claim (a landing place for the short-circuit scan); then the
 # tests on the current claim alone, nested as they like. Alternatives (`or`) over tests that read the
 # earlier claim are expanded into separate durable-rules rules whose hits are merged.
-SENTINEL: dict = {"_t": {EARLY: "_t"}}
+SENTINEL: Test = {"_t": {EARLY: "_t"}}
 MAX_PAIR_VARIANTS = 16
 # durable-rules keeps at most 32 entries (tests and group markers) in one beta expression sequence.
 MAX_BETA_SEQUENCE = 30
@@ -603,12 +609,12 @@ def _reads_earlier(test: Any) -> bool:
     return False
 
 
-def _dnf(test: dict) -> list[tuple[list[dict], list[dict]]]:
+def _dnf(test: Test) -> list[tuple[list[Test], list[Test]]]:
     """Alternatives of (tests reading the earlier claim, tests on the current claim alone)."""
     if not _reads_earlier(test):
         return [([], [test])]
     if "$and" in test:
-        terms: list[tuple[list[dict], list[dict]]] = [([], [])]
+        terms: list[tuple[list[Test], list[Test]]] = [([], [])]
         for part in test["$and"]:
             terms = [(b1 + b2, a1 + a2) for b1, a1 in terms for b2, a2 in _dnf(part)]
             if len(terms) > MAX_PAIR_VARIANTS:
@@ -634,11 +640,12 @@ def _dnf(test: dict) -> list[tuple[list[dict], list[dict]]]:
 
 def _sequence_length(test: Any) -> int:
     if isinstance(test, dict) and ("$and" in test or "$or" in test):
-        return 2 + sum(_sequence_length(t) for t in test.get("$and", test.get("$or", [])))
+        group: list[Any] = test.get("$and") or test.get("$or") or []
+        return 2 + sum(_sequence_length(t) for t in group)
     return 1 if _reads_earlier(test) else 0
 
 
-def pair_variants(cur: dict) -> list[dict]:
+def pair_variants(cur: Test) -> list[Test]:
     """The current-claim pattern of a pair rule as flat, sentinel-terminated alternatives."""
     variants = []
     for beta, alpha in _dnf(cur):

@@ -56,5 +56,21 @@ class RulePackError(RuleError):
         )
 
 
+class UnconfiguredRegionError(RuleError):
+    """Claims of a treatment region the rule pack has no configuration for, which it may not price."""
+
+    def __init__(self, regions: list[str]) -> None:
+        self.regions = sorted(set(regions))
+        names = ", ".join(self.regions)
+        first = self.regions[0]
+        super().__init__(
+            f"treatment region {names} has no configuration in the rule pack (regions/{first}.yaml): "
+            "its claims would be priced on the national placeholder rates, so screening stopped. "
+            f"Add regions/{first}.yaml with the region's rates (copy a region file and change region: and "
+            "settings:), or set `allow_placeholder_rates: true` in pack.yaml to screen on the placeholders "
+            "(every estimate and hit then says so)"
+        )
+
+
 class EngineError(RuleError):
     """The durable-rules runtime failed in a way the adapter could not hide."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +74,7 @@ def _applicability(env: Env, rule: Rule) -> list[str]:
 
 
 def explain_claim(
-    screener: Screener, claim_id: str, batch: list[dict[str, Any]], history: list[dict[str, Any]] = ()
+    screener: Screener, claim_id: str, batch: list[dict[str, Any]], history: Sequence[dict[str, Any]] = ()
 ) -> ClaimExplanation:
     """Explain one claim of a patient's batch: screen the patient, then evaluate every rule on the claim."""
     claims = {c["claim_id"]: c for c in history}
@@ -152,11 +153,30 @@ def _money(value: Any) -> str:
 
 def _payment_line(facts: dict[str, Any]) -> str:
     """Total cost, the payment estimate and how it was reached, the group standard and the cost ratio."""
-    line = f"total cost {_money(facts.get('total_cost'))}; payment estimate {_money(facts.get('payment_estimate'))} ({facts.get('payment_kind')})"
+    line = f"total cost {_money(facts.get('total_cost'))}"
+    if facts.get("outside_purchase"):
+        line += f" + outside purchases {_money(facts['outside_purchase'])} = case cost {_money(facts.get('case_cost'))}"
+    line += f"; payment estimate {_money(facts.get('payment_estimate'))} ({facts.get('payment_kind')})"
     if facts.get("case_payment") is not None:
         line += f"; group standard {_money(facts['case_payment'])}"
+        level = facts.get("hospital.level")
+        if facts.get("is_basic_disease_group"):
+            line += f" (basic-disease group 基层病种: no level coefficient, the same at every level; hospital level {level})"
+        elif level is not None:
+            line += f" (hospital level {level})"
+    if facts.get("region_relation") == "cross_province":
+        line += "; cross-province claim (跨省异地)"
     if facts.get("cost_ratio") is not None:
-        line += f"; cost ratio {facts['cost_ratio']:.2f} (low ≤ {facts['low_ratio_limit']}, high ≥ {facts['high_ratio_limit']}, extreme > {facts['extreme_ratio_limit']})"
+        line += f"; cost ratio {facts['cost_ratio']:.2f} (low ≤ {facts['low_ratio_limit']}, high ≥ {facts['high_ratio_limit']}"
+        if facts.get("high_ratio_tier"):
+            line += (
+                f" by the weight tier {facts['high_ratio_tier']} (group weight {facts.get('group.weight')})"
+            )
+        line += f", extreme > {facts['extreme_ratio_limit']})"
+    if facts.get("payment_placeholder"):
+        line += (
+            "; PLACEHOLDER rates: the treatment region has no configuration, priced on the national defaults"
+        )
     return line
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from drgaudit.engine.exceptions import ExpressionError
@@ -32,6 +33,9 @@ from drgaudit.engine.nodes import (
     walk,
 )
 from drgaudit.engine.yamlsource import Position
+
+# Maps a character offset in an expression's text to its position in the file.
+Locate = Callable[[int], Position]
 
 __all__ = [
     "And", "Arith", "Call", "Cmp", "Const", "Expression", "ListLit", "Neg", "Node", "Not", "Or", "Ref",
@@ -88,7 +92,7 @@ def _char_offset(text: str, line_starts: list[int], lineno: int, byte_col: int) 
 
 
 class _Converter:
-    def __init__(self, text: str, position: Position, locate) -> None:
+    def __init__(self, text: str, position: Position, locate: Locate) -> None:
         self.text = text
         self.position = position
         self.locate = locate  # offset -> Position
@@ -234,7 +238,7 @@ def _functions_hint() -> str:
     return "functions: " + ", ".join(sorted(FUNCTIONS))
 
 
-def parse_expression(text: str, position: Position, locate=None) -> Expression:
+def parse_expression(text: str, position: Position, locate: Locate | None = None) -> Expression:
     """Parse one expression; `locate(offset)` maps a character offset to a file position.
 
     Raises ExpressionError on syntax errors or anything outside the allowed language.

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from drgaudit.contract import CLAIM_FIELDS, GROUPED_SCHEMES, is_cross_region
+from drgaudit.contract import CLAIM_FIELDS, CROSS_PROVINCE, CROSS_REGION, GROUPED_SCHEMES, region_relation
 from drgaudit.engine.codes import CodeTables
+from drgaudit.engine.exceptions import UnconfiguredRegionError
 from drgaudit.engine.indicators import NO_INDICATORS
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.payment import (
@@ -22,6 +23,7 @@ from drgaudit.engine.payment import (
     ratio_limits,
     ungroupable_payment,
 )
+from drgaudit.engine.regionsettings import RegionSettings
 from drgaudit.engine.vocabulary import ZERO_WHEN_MISSING
 
 _EMPTY_CLAIM: dict[str, Any] = {f.name: None for f in CLAIM_FIELDS}
@@ -62,8 +64,9 @@ class ReferenceData:
         default_factory=dict, repr=False
     )
     _group_facts: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict, repr=False)
-    _payments: dict[tuple, float | None] = field(default_factory=dict, repr=False)
-    _limits: dict[tuple[str, str], RatioLimits | None] = field(default_factory=dict, repr=False)
+    _payments: dict[tuple[Any, ...], float | None] = field(default_factory=dict, repr=False)
+    _limits: dict[tuple[str, str, float | None], RatioLimits | None] = field(default_factory=dict, repr=False)
+    _pricing: dict[str, tuple[RegionSettings, bool]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         for (region, scheme, code), group in sorted(self.groups.items()):
@@ -122,20 +125,38 @@ class ReferenceData:
             self._group_facts[key] = cached
         return cached
 
+    def pricing(self, region: str, *, strict: bool = True) -> tuple[RegionSettings, bool]:
+        """The settings that price a claim treated in `region`, and whether they are placeholders.
+
+        A region without its own file is priced on the national defaults only when the pack allows it
+        (`allow_placeholder_rates`); otherwise a claim of the batch (`strict`) stops screening with an
+        error naming the region. Context claims (earlier stays) are never refused, only marked.
+        """
+        cached = self._pricing.get(region)
+        if cached is None:
+            configured = region in self.pack.regions
+            cached = (self.pack.region(region).typed, not configured)
+            self._pricing[region] = cached
+        if cached[1] and strict and not self.pack.allow_placeholder_rates:
+            raise UnconfiguredRegionError([region])
+        return cached
+
     def group_standard(
-        self, key: tuple[str, str, str], weight: float, level: int | None, cross: bool
+        self, key: tuple[str, str, str], weight: float, level: int | None, relation: str, basic: bool
     ) -> float | None:
         """The group standard payment in the treatment region (see engine.payment), memoised."""
-        memo = (key, level, cross)
+        memo = (key, level, relation, basic)
         if memo not in self._payments:
-            self._payments[memo] = group_standard(self.pack.region(key[0]), key[1], weight, level, cross)
+            settings, _ = self.pricing(key[0], strict=False)
+            self._payments[memo] = group_standard(settings, key[1], weight, level, relation, basic=basic)
         return self._payments[memo]
 
-    def ratio_limits(self, region: str, scheme: str) -> RatioLimits | None:
-        """The region's high/low/extreme cost-ratio thresholds of a scheme, memoised."""
-        memo = (region, scheme)
+    def ratio_limits(self, region: str, scheme: str, weight: float | None) -> RatioLimits | None:
+        """The region's high/low/extreme cost-ratio thresholds of a scheme (and group weight), memoised."""
+        memo = (region, scheme, weight)
         if memo not in self._limits:
-            self._limits[memo] = ratio_limits(self.pack.region(region), scheme)
+            settings, _ = self.pricing(region, strict=False)
+            self._limits[memo] = ratio_limits(settings, scheme, weight)
         return self._limits[memo]
 
 
@@ -158,7 +179,12 @@ _NO_GROUP: dict[str, Any] = {
     "los_ratio": None,
     "case_payment": None,
 }
-_NO_LIMITS: dict[str, Any] = {"high_ratio_limit": None, "low_ratio_limit": None, "extreme_ratio_limit": None}
+_NO_LIMITS: dict[str, Any] = {
+    "high_ratio_limit": None,
+    "low_ratio_limit": None,
+    "extreme_ratio_limit": None,
+    "high_ratio_tier": None,
+}
 
 
 def to_ordinal(value: dt.date | None) -> int | None:
@@ -166,7 +192,7 @@ def to_ordinal(value: dt.date | None) -> int | None:
     return value.toordinal() if value is not None else None
 
 
-def sort_key(claim: dict[str, Any]) -> tuple:
+def sort_key(claim: dict[str, Any]) -> tuple[Any, ...]:
     """The order of a patient's claims: admission, then discharge, then id."""
     return (claim["admit_date"], claim["discharge_date"], claim["claim_id"])
 
@@ -186,8 +212,8 @@ def group_type(group_code: str) -> str | None:
     return "surgical" if kind in _SURGICAL else "procedure" if kind in _PROCEDURE else "medical"
 
 
-def claim_facts(claim: dict[str, Any], ref: ReferenceData) -> dict[str, Any]:
-    """Facts that depend on one claim alone (no history)."""
+def claim_facts(claim: dict[str, Any], ref: ReferenceData, *, target: bool = True) -> dict[str, Any]:
+    """Facts that depend on one claim alone (no history); `target`: a claim of the batch, not context."""
     f: dict[str, Any] = {**_EMPTY_CLAIM, **claim}
     for key in ZERO_WHEN_MISSING:
         if f[key] is None:
@@ -201,13 +227,16 @@ def claim_facts(claim: dict[str, Any], ref: ReferenceData) -> dict[str, Any]:
         if f[key] is not None:
             f[key] = f[key].toordinal()
     f["los_days"] = max(1, (discharge - admit).days)
-    f["is_cross_region"] = is_cross_region(claim["insured_region"], claim["treatment_region"])
+    relation = region_relation(claim["insured_region"], claim["treatment_region"])
+    f["region_relation"] = relation
+    f["is_cross_region"] = relation == CROSS_REGION
+    f["is_cross_province"] = relation == CROSS_PROVINCE
     principal = claim["principal_dx"]
     f["dx_category"] = principal[:3]
-    group_code = claim.get("group_code") or None
+    group_code: str = claim.get("group_code") or ""
     scheme = claim["payment_scheme"]
     ungroupable = scheme in GROUPED_SCHEMES and is_ungroupable(group_code)
-    grouped = scheme in GROUPED_SCHEMES and group_code is not None and not ungroupable
+    grouped = scheme in GROUPED_SCHEMES and group_code != "" and not ungroupable
     f["adrg"] = group_code[:3] if grouped else None
     f["group_severity"] = group_code[-1] if grouped and group_code[-1].isdigit() else None
     f["is_ungroupable"] = ungroupable
@@ -227,6 +256,9 @@ def claim_facts(claim: dict[str, Any], ref: ReferenceData) -> dict[str, Any]:
     total = float(claim["total_cost"])
     fee_total = sum(f[k] for k in _FEE_KEYS)
     f["fee_total"] = round(fee_total, 2)
+    # Outside purchases count in the case's cost (NHSA May 2025 notice): cost ratio and payment use it.
+    cost = total + f["outside_purchase"]
+    f["case_cost"] = round(cost, 2)
     f["self_share"] = (f["self_expense"] + f["outside_purchase"]) / total if total > 0 else None
     f["lab_exam_share"] = (f["fee_lab"] + f["fee_exam"]) / total if total > 0 else None
     f["drug_share"] = f["fee_drug"] / total if total > 0 else None
@@ -237,41 +269,67 @@ def claim_facts(claim: dict[str, Any], ref: ReferenceData) -> dict[str, Any]:
     f["days_since_designation"] = (admit - designated).days if designated else None
 
     f["group_type"] = group_type(group_code) if grouped and scheme == "DRG" else None
-    region = claim["treatment_region"]
+    _price(f, claim, ref, target=target, grouped=grouped, ungroupable=ungroupable, level=level)
+    return f
+
+
+def _price(
+    f: dict[str, Any],
+    claim: dict[str, Any],
+    ref: ReferenceData,
+    *,
+    target: bool,
+    grouped: bool,
+    ungroupable: bool,
+    level: int | None,
+) -> None:
+    """The group facts, cost ratio, thresholds and payment estimate of one claim (engine.payment)."""
+    region, scheme = claim["treatment_region"], claim["payment_scheme"]
+    group_code: str = claim.get("group_code") or ""
+    settings, placeholder = ref.pricing(region, strict=target)
+    f["payment_placeholder"] = placeholder
+    total, cost = float(claim["total_cost"]), f["case_cost"]
     key = (region, scheme, group_code)
     group = ref.group_facts(key) if grouped else None
-    limits = ref.ratio_limits(region, scheme) if grouped else None
+    basic = grouped and settings.is_basic_disease_group(scheme, group_code)
+    f["is_basic_disease_group"] = basic
+    limits = ref.ratio_limits(region, scheme, group["group__weight"] if group else None) if grouped else None
     if limits is not None:
         f["high_ratio_limit"], f["low_ratio_limit"], f["extreme_ratio_limit"] = (
             limits.high,
             limits.low,
             limits.extreme,
         )
+        f["high_ratio_tier"] = limits.tier
     else:
         f.update(_NO_LIMITS)
+    by_items = f["is_cross_province"] and settings.cross_province_payment == "fee_for_service"
     if group:
         f.update(group)
         avg_cost, avg_los = group["group__avg_cost"], group["group__avg_los"]
-        f["cost_ratio"] = total / avg_cost if avg_cost > 0 else None
+        f["cost_ratio"] = cost / avg_cost if avg_cost > 0 else None
         f["los_ratio"] = f["los_days"] / avg_los if avg_los else None
-        standard = ref.group_standard(key, group["group__weight"], level, f["is_cross_region"])
-        f["case_payment"] = standard
+        standard = ref.group_standard(key, group["group__weight"], level, f["region_relation"], basic)
+        f["case_payment"] = None if by_items else standard
         assert limits is not None
-        estimate = grouped_payment(ref.pack.region(region), scheme, standard, limits, total, avg_cost)
+        estimate = (
+            fee_for_service_payment(total)
+            if by_items
+            else grouped_payment(settings, scheme, standard, limits, cost, total, avg_cost)
+        )
     else:
         f.update(_NO_GROUP)
         f["group__siblings"] = []
-        if ungroupable:
-            estimate = ungroupable_payment(ref.pack.region(region), total)
-        elif scheme == "PER_DIEM":
-            estimate = per_diem_payment(ref.pack.region(region), f["los_days"], claim.get("dept_code"), level)
-        elif scheme == "FFS":
+        if by_items or scheme == "FFS":
             estimate = fee_for_service_payment(total)
+        elif ungroupable:
+            estimate = ungroupable_payment(settings, total)
+        elif scheme == "PER_DIEM":
+            estimate = per_diem_payment(settings, f["los_days"], claim.get("dept_code"), level)
         else:
             estimate = _UNKNOWN_PAYMENT
     f["payment_estimate"] = estimate.amount
     f["payment_kind"] = estimate.kind
-    return f
 
 
 def add_history_facts(facts: list[dict[str, Any]], windows: Iterable[int] = ()) -> None:
@@ -315,8 +373,9 @@ def patient_facts(
     ordered = sorted(claims, key=sort_key)
     facts = []
     for claim in ordered:
-        f = claim_facts(claim, ref)
-        f["target"] = claim["claim_id"] in targets
+        target = claim["claim_id"] in targets
+        f = claim_facts(claim, ref, target=target)
+        f["target"] = target
         facts.append(f)
     add_history_facts(facts, windows)
     return facts

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from drgaudit.contract import field_map
 from drgaudit.engine.checker import check_expression, rule_scope
 from drgaudit.engine.exceptions import RuleFileError
-from drgaudit.engine.expr import Ref, walk
+from drgaudit.engine.expr import Expression, Ref, walk
 from drgaudit.engine.indicators import INDICATOR_KEYS
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.region import merge_problems
 from drgaudit.engine.rule import Rule, check_param_bounds, param_value_ok
 from drgaudit.engine.suggest import did_you_mean
 from drgaudit.engine.vocabulary import BOOL, EARLIER, NUMBER, PARAMS
-from drgaudit.engine.yamlsource import YMap
+from drgaudit.engine.yamlsource import Position, YMap
 
 Issues = tuple[list[RuleFileError], list[RuleFileError]]
 
 
-def _warning(position, message: str, hint: str | None = None) -> RuleFileError:
+def _warning(position: Position, message: str, hint: str | None = None) -> RuleFileError:
     return RuleFileError(position, message, hint, code="lint", severity="warning")
 
 
@@ -49,7 +49,7 @@ def check_expressions(pack: RulePack) -> Issues:
     return errors, warnings
 
 
-def _all_expressions(rule: Rule):
+def _all_expressions(rule: Rule) -> Iterator[Expression]:
     yield from rule.when
     yield from rule.unless
     yield rule.amount_at_risk
@@ -161,7 +161,7 @@ def check_examples(pack: RulePack) -> Issues:
             if key not in kinds[kind]:
                 errors.append(
                     RuleFileError(
-                        record.key_at(key),
+                        record.key_at(key) if isinstance(record, YMap) else Position("pack.yaml", 1, 1),
                         f"unknown {kind} field `{key}`",
                         did_you_mean(str(key), kinds[kind]),
                         code="lint",

@@ -127,7 +127,7 @@ def list_from_document(doc: YamlDocument, errors: list[RuleFileError]) -> NamedL
                 )
             seen.setdefault(code, index)
             values.append(code)
-    if len(errors) > before:
+    if len(errors) > before or not isinstance(name, str):
         return None
     return NamedList(
         name=name,

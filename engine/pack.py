@@ -103,6 +103,13 @@ class RulePack:
             self._merged[key] = merged
         return merged
 
+    def unpriced(self, regions: list[str]) -> list[str]:
+        """The treatment regions among `regions` this pack may not price: no file of their own, and the
+        pack does not allow the national placeholder rates (pack.yaml `allow_placeholder_rates`)."""
+        if self.allow_placeholder_rates:
+            return []
+        return [code for code in regions if code not in self.regions]
+
     def profile_key(self, code: str | None) -> str:
         """Regions without their own file share the national rule profile."""
         return code if code in self.regions else NATIONAL

@@ -105,8 +105,8 @@ def _partitions(task: Task, loader: PartitionLoader | None) -> list[Partition]:
     if task and isinstance(task[0], str):
         if loader is None:
             raise ValueError("a task of patient ids needs a loader")
-        return loader(task)
-    return task
+        return loader([str(patient) for patient in task])
+    return [p for p in task if isinstance(p, Partition)]
 
 
 # Longest failure reason kept (an exception's text can be as long as the data that caused it).
@@ -175,7 +175,7 @@ def screen_tasks(
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
     with context.Pool(processes=workers, initializer=_init_worker, initargs=(setup,)) as pool:
-        pending: deque = deque()
+        pending: deque[Any] = deque()
         limit = workers * in_flight_per_worker
         for task in tasks:
             pending.append(pool.apply_async(_screen_task, (task,)))

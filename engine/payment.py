@@ -1,46 +1,55 @@
 """The payment a claim earns under its treatment region's DRG/DIP rules, from the region's settings.
 
-Every number comes from the region configuration (`rules/regions/*.yaml`, national defaults first):
+Every number comes from the region configuration (`rules/regions/*.yaml`, national defaults first;
+declared in `engine.regionsettings`):
 
 - group standard: DRG weight x `drg_rate`, or DIP score x `dip_point_value`, times the hospital-level
-  coefficient (`level_coefficients`) and, for a cross-region claim, `cross_region_coefficient`;
-- high-ratio case (cost >= `drg_high_ratio` / `dip_high_ratio` x the group average; above
-  `drg_extreme_ratio` / `dip_extreme_ratio` it is an extreme case for expert review, paid the same way):
-  DRG pays the standard plus `drg_high_excess_share` of the cost above the threshold; DIP pays the score
-  times (cost ratio - high ratio + 1), as the national DIP technical specification does;
-- low-ratio case (cost <= `drg_low_ratio` / `dip_low_ratio` x the average): DRG pays the cost times
-  `drg_low_payment_share` (by items); DIP pays the score times the cost ratio;
-- per-diem case: days x `per_diem_rates[dept_code]` (or `per_diem_rate`) x the level coefficient;
-- ungroupable (0000) and ambiguous (QY) cases: the cost times `ungroupable_payment_share`;
-- fee-for-service: the cost.
+  coefficient (`level_coefficients`) — except for the region's basic-disease groups
+  (`basic_disease_groups`, 基层病种 "同城同病同价"), paid alike at every level, with no level
+  coefficient — and, for an in-province cross-region claim, `cross_region_coefficient`;
+- the case's cost is the hospital's total cost plus what the patient was sent to buy outside
+  (`outside_purchase`, NHSA May 2025 notice (六)): the cost ratio, the high/low-ratio classification
+  and the formulas below use it; what is paid by items (low-ratio DRG cases, ungroupable cases,
+  fee-for-service) is what the hospital billed (`total_cost`);
+- high-ratio case (cost >= the high ratio x the group average; DRG: `drg_high_ratio`, one number or
+  tiers by group weight; DIP: `dip_high_ratio`; above `drg_extreme_ratio` / `dip_extreme_ratio` it is
+  an extreme case for expert review, paid the same way): DRG pays the standard plus
+  `drg_high_excess_share` of the cost above the threshold; DIP pays the score times (cost ratio - high
+  ratio + 1), as the national DIP technical specification does;
+- low-ratio case (cost <= `drg_low_ratio` / `dip_low_ratio` x the average): DRG pays the billed cost
+  times `drg_low_payment_share` (by items); DIP pays the score times the cost ratio;
+- per-diem case: days x `per_diem_rates[dept_code]` (psychiatric, rehabilitation, hospice, …, or
+  `per_diem_rate`) x the level coefficient;
+- ungroupable (0000) and ambiguous (QY) cases: the billed cost times `ungroupable_payment_share`;
+- cross-province claims (insured in another province): by items (`cross_province_payment:
+  fee_for_service`, the default) or by the group standard times `cross_province_coefficient`
+  (`group`); never with the in-province cross-region coefficient;
+- fee-for-service: the billed cost.
+
+A treatment region with no file of its own is priced on the national defaults only when the pack says
+so (`allow_placeholder_rates` in pack.yaml); the estimate then says the rates are placeholders.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from drgaudit.engine.region import RegionConfig
+from drgaudit.contract import CROSS_PROVINCE, CROSS_REGION
+from drgaudit.engine.regionsettings import RegionSettings
 
 STANDARD, HIGH, LOW, EXTREME = "standard", "high_ratio", "low_ratio", "extreme"
 PER_DIEM, UNGROUPABLE, FEE_FOR_SERVICE, UNKNOWN = "per_diem", "ungroupable", "fee_for_service", "unknown"
 PAYMENT_KINDS = (STANDARD, HIGH, LOW, EXTREME, PER_DIEM, UNGROUPABLE, FEE_FOR_SERVICE, UNKNOWN)
 
-# The cost-ratio settings of each grouped scheme (high, low, extreme).
-RATIO_SETTINGS = {
-    "DRG": ("drg_high_ratio", "drg_low_ratio", "drg_extreme_ratio"),
-    "DIP": ("dip_high_ratio", "dip_low_ratio", "dip_extreme_ratio"),
-}
-
 
 @dataclass(frozen=True)
 class RatioLimits:
-    """The high, low and extreme cost-ratio thresholds of one scheme in one region."""
+    """The high, low and extreme cost-ratio thresholds of one scheme (and group weight) in one region."""
 
     high: float
     low: float
     extreme: float
+    tier: str | None = None  # the DRG weight tier that gave `high`, when the region tiers it
 
 
 @dataclass(frozen=True)
@@ -52,77 +61,94 @@ class PaymentEstimate:
     standard: float | None
 
 
-def ratio_limits(region: RegionConfig, scheme: str) -> RatioLimits | None:
+def ratio_limits(settings: RegionSettings, scheme: str, weight: float | None) -> RatioLimits | None:
     """The cost-ratio thresholds of a grouped scheme (None for per-diem and fee-for-service)."""
-    names = RATIO_SETTINGS.get(scheme)
-    if names is None:
+    if scheme == "DRG":
+        high, tier = settings.high_ratio_for(weight)
+        return RatioLimits(high, settings.drg_low_ratio, settings.drg_extreme_ratio, tier)
+    if scheme == "DIP":
+        return RatioLimits(settings.dip_high_ratio, settings.dip_low_ratio, settings.dip_extreme_ratio)
+    return None
+
+
+def level_coefficient(settings: RegionSettings, level: int | None) -> float | None:
+    """The payment coefficient of a hospital level, or None when the level is unknown."""
+    if level is None:
         return None
-    high, low, extreme = (float(region.settings[name]) for name in names)
-    return RatioLimits(high, low, extreme)
+    return settings.level_coefficients.get(level)  # type: ignore[call-overload, no-any-return]
 
 
 def group_standard(
-    region: RegionConfig, scheme: str, weight: float, level: int | None, cross: bool
+    settings: RegionSettings,
+    scheme: str,
+    weight: float,
+    level: int | None,
+    relation: str,
+    *,
+    basic: bool = False,
 ) -> float | None:
-    """Weight (score) x rate (point value) x level coefficient, x the cross-region coefficient if cross-region."""
-    rate = region.settings.get("drg_rate" if scheme == "DRG" else "dip_point_value")
-    coefficient = region.level_coefficient(level)
-    if rate is None or coefficient is None:
+    """Weight (score) x rate (point value) x level coefficient (1 for a basic-disease group) x the
+    cross-region (or cross-province) coefficient."""
+    rate = settings.drg_rate if scheme == "DRG" else settings.dip_point_value
+    coefficient = 1.0 if basic else level_coefficient(settings, level)
+    if coefficient is None:
         return None
-    payment = weight * float(rate) * coefficient
-    if cross:
-        payment *= float(region.settings.get("cross_region_coefficient", 1.0))
+    payment = weight * rate * coefficient
+    if relation == CROSS_REGION:
+        payment *= settings.cross_region_coefficient
+    elif relation == CROSS_PROVINCE:
+        payment *= settings.cross_province_coefficient
     return round(payment, 2)
 
 
 def grouped_payment(
-    region: RegionConfig,
+    settings: RegionSettings,
     scheme: str,
     standard: float | None,
     limits: RatioLimits,
-    total: float,
+    cost: float,
+    billed: float,
     avg_cost: float,
 ) -> PaymentEstimate:
-    """The payment of a DRG/DIP claim in its region's table: standard, high-ratio, extreme or low-ratio."""
+    """The payment of a DRG/DIP claim in its region's table: standard, high-ratio, extreme or low-ratio.
+
+    `cost` is the case's cost (billed plus outside purchases); `billed` the hospital's total cost.
+    """
     if standard is None or avg_cost <= 0:
         return PaymentEstimate(None, UNKNOWN, standard)
-    ratio = total / avg_cost
-    settings = region.settings
+    ratio = cost / avg_cost
     if ratio >= limits.high:
         kind = EXTREME if ratio > limits.extreme else HIGH
         if scheme == "DRG":
-            excess = (total - limits.high * avg_cost) * float(settings["drg_high_excess_share"])
+            excess = (cost - limits.high * avg_cost) * settings.drg_high_excess_share
             return PaymentEstimate(round(standard + excess, 2), kind, standard)
         return PaymentEstimate(round(standard * (ratio - limits.high + 1), 2), kind, standard)
     if ratio <= limits.low:
         if scheme == "DRG":
-            return PaymentEstimate(round(total * float(settings["drg_low_payment_share"]), 2), LOW, standard)
+            return PaymentEstimate(round(billed * settings.drg_low_payment_share, 2), LOW, standard)
         return PaymentEstimate(round(standard * ratio, 2), LOW, standard)
     return PaymentEstimate(standard, STANDARD, standard)
 
 
 def per_diem_payment(
-    region: RegionConfig, days: int, dept_code: str | None, level: int | None
+    settings: RegionSettings, days: int, dept_code: str | None, level: int | None
 ) -> PaymentEstimate:
     """Days x the department's (or the default) daily rate x the level coefficient."""
-    rates: dict[str, Any] = region.settings.get("per_diem_rates") or {}
-    rate = rates.get(dept_code) if dept_code else None
+    rate = settings.per_diem_rates.get(dept_code) if dept_code else None
     if rate is None:
-        rate = region.settings.get("per_diem_rate")
-    coefficient = region.level_coefficient(level)
-    if rate is None or coefficient is None:
+        rate = settings.per_diem_rate
+    coefficient = level_coefficient(settings, level)
+    if coefficient is None:
         return PaymentEstimate(None, UNKNOWN, None)
-    amount = round(days * float(rate) * coefficient, 2)
+    amount = round(days * rate * coefficient, 2)
     return PaymentEstimate(amount, PER_DIEM, amount)
 
 
-def ungroupable_payment(region: RegionConfig, total: float) -> PaymentEstimate:
+def ungroupable_payment(settings: RegionSettings, billed: float) -> PaymentEstimate:
     """Ungroupable and ambiguous cases are paid by items, times the region's share."""
-    return PaymentEstimate(
-        round(total * float(region.settings["ungroupable_payment_share"]), 2), UNGROUPABLE, None
-    )
+    return PaymentEstimate(round(billed * settings.ungroupable_payment_share, 2), UNGROUPABLE, None)
 
 
-def fee_for_service_payment(total: float) -> PaymentEstimate:
-    """A fee-for-service case is paid what it cost."""
-    return PaymentEstimate(round(total, 2), FEE_FOR_SERVICE, None)
+def fee_for_service_payment(billed: float) -> PaymentEstimate:
+    """A fee-for-service case is paid what the hospital billed."""
+    return PaymentEstimate(round(billed, 2), FEE_FOR_SERVICE, None)

@@ -187,11 +187,13 @@ def region_from_document(doc: YamlDocument, errors: list[RuleFileError]) -> Regi
         for name, message in values.completeness_problems() + values.ratio_problems(code):
             errors.append(RuleFileError(positions.get(name, data.value_at("settings")), message))
     else:
+        assert isinstance(parsed, RegionFile)
         patch = parsed.settings
         settings = patch.model_dump(exclude_unset=True) if patch is not None else {}
     overrides: dict[str, RuleOverride] = {}
     rules_data = data.get("rules")
     for rule_id, spec in (parsed.rules or {}).items():
+        assert isinstance(rules_data, YMap)  # the model validated a mapping of rules
         block = rules_data[rule_id]
         params = block.get("params") if isinstance(block, YMap) else None
         overrides[str(rule_id)] = RuleOverride(
@@ -203,6 +205,7 @@ def region_from_document(doc: YamlDocument, errors: list[RuleFileError]) -> Regi
         )
     if len(errors) > before:
         return None
+    assert code is not None  # a missing code is an error above
     return RegionConfig(
         code=code,
         name=parsed.name or code,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
 
 from drgaudit.contract import ACTIONS, SEVERITIES
 
@@ -22,11 +22,42 @@ Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Level = Literal[1, 2, 3]
 Action = Literal[ACTIONS]  # type: ignore[valid-type]
 Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
+Scheme = Literal["DRG", "DIP"]
+QuotaPeriod = Literal["month", "quarter", "year"]
+CrossProvincePayment = Literal["fee_for_service", "group"]
 
 
 class _Strict(BaseModel):
     # Values come from YAML as written: "12000" (text) is not a number and 1.5 is not a whole number.
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class HighRatioTier(_Strict):
+    """One tier of the DRG high-ratio threshold: groups of weight up to `weight_up_to` use `ratio`."""
+
+    weight_up_to: Rate | None = Field(
+        default=None, description="本档适用的病组权重上限（含）；最后一档不写，表示更高的所有权重"
+    )
+    ratio: Ratio = Field(description="本档的高倍率判定倍数（医疗费总额 ≥ 病组次均费用 × 倍数）")
+
+    def label(self, lower: float | None) -> str:
+        """How the tier reads in explanations: `权重≤1：3倍`, `1<权重≤2：2倍`, `权重>2：1.5倍`."""
+        ratio = f"{self.ratio:g}倍"
+        if self.weight_up_to is None:
+            return f"权重>{lower:g}：{ratio}" if lower is not None else f"各权重：{ratio}"
+        if lower is None:
+            return f"权重≤{self.weight_up_to:g}：{ratio}"
+        return f"{lower:g}<权重≤{self.weight_up_to:g}：{ratio}"
+
+
+def _flat_or_tiers(value: Any) -> str:
+    return "tiers" if isinstance(value, list) else "flat"
+
+
+HighRatio = Annotated[
+    Annotated[Ratio, Tag("flat")] | Annotated[list[HighRatioTier], Tag("tiers"), Field(min_length=1)],
+    Discriminator(_flat_or_tiers),
+]
 
 
 class RegionSettings(_Strict):
@@ -37,7 +68,15 @@ class RegionSettings(_Strict):
     dip_point_value: Rate = Field(description="DIP 点值（元/分）")
     level_coefficients: dict[Level, Coefficient] = Field(description="医院等级系数（1、2、3 级医院）")
     cross_region_coefficient: Coefficient = Field(description="省内异地就医调节系数（本地病例不乘）")
-    drg_high_ratio: Ratio = Field(description="DRG 高倍率判定倍数：医疗费总额 ≥ 病组次均费用 × 倍数")
+    basic_disease_groups: dict[Scheme, list[str]] = Field(
+        description="基层病种（同城同病同价）：按付费方式（DRG、DIP）列出的病组/病种编码，各级医院同价，不乘医院等级系数"
+    )
+    drg_high_ratio: HighRatio = Field(
+        description=(
+            "DRG 高倍率判定倍数（医疗费总额 ≥ 病组次均费用 × 倍数）：一个数为统一标准；或按病组权重分档，"
+            "如 [{weight_up_to: 1, ratio: 3}, {weight_up_to: 2, ratio: 2}, {ratio: 1.5}]"
+        )
+    )
     drg_low_ratio: Ratio = Field(description="DRG 低倍率判定倍数：医疗费总额 ≤ 病组次均费用 × 倍数")
     drg_extreme_ratio: Ratio = Field(description="DRG 极端费用判定倍数：超过病组次均费用 × 倍数")
     drg_high_excess_share: Share = Field(description="DRG 高倍率病例超出部分的支付比例")
@@ -50,6 +89,12 @@ class RegionSettings(_Strict):
         description="按出院科室（诊疗科目代码）的床日标准：精神、康复、安宁疗护等"
     )
     ungroupable_payment_share: Share = Field(description="未入组、歧义组病例按项目支付的比例")
+    cross_province_payment: CrossProvincePayment = Field(
+        description="跨省异地就医病例的测算方式：fee_for_service 按项目（默认），group 按就医地病组标准"
+    )
+    cross_province_coefficient: Coefficient = Field(
+        description="跨省异地就医病例按病组测算时乘的系数（cross_province_payment: group 时使用）"
+    )
     # --- the special-review queue (casebook.reviewconfig, casebook.quota) ---
     review_case_actions: list[Action] = Field(
         min_length=1, description="命中哪些处理方式的病例生成审核案件（special_review，可加 hold、deduct）"
@@ -58,6 +103,9 @@ class RegionSettings(_Strict):
     review_due_days: int = Field(ge=0, le=3650, description="审核案件自生成起的办结期限（天）")
     special_review_quota_drg: Share = Field(description="特例单议病例数上限占 DRG 病例数的比例")
     special_review_quota_dip: Share = Field(description="特例单议病例数上限占 DIP 病例数的比例")
+    special_review_quota_period: QuotaPeriod = Field(
+        description="特例单议比例的计算周期（month 月、quarter 季、year 年）：按出院日期，自周期首日累计"
+    )
     # --- rule-pack versions (drgaudit.services.packs) ---
     pack_promotion_approvers: int = Field(
         ge=1,
@@ -74,17 +122,39 @@ class RegionSettings(_Strict):
     def ratio_problems(self, region: str) -> list[tuple[str, str]]:
         """Cost-ratio thresholds out of order: (setting, message) pairs; empty when low < high <= extreme."""
         problems = []
-        for prefix, low, high, extreme in (
-            ("drg", self.drg_low_ratio, self.drg_high_ratio, self.drg_extreme_ratio),
-            ("dip", self.dip_low_ratio, self.dip_high_ratio, self.dip_extreme_ratio),
+        drg_high = self.drg_high_ratio
+        highs = [tier.ratio for tier in drg_high] if isinstance(drg_high, list) else [drg_high]
+        for prefix, low, values, extreme in (
+            ("drg", self.drg_low_ratio, highs, self.drg_extreme_ratio),
+            ("dip", self.dip_low_ratio, [self.dip_high_ratio], self.dip_extreme_ratio),
         ):
-            if not low < high <= extreme:
+            for high in values:
+                if not low < high <= extreme:
+                    problems.append(
+                        (
+                            f"{prefix}_high_ratio",
+                            f"region {region}: {prefix}_low_ratio ({low:g}) < {prefix}_high_ratio ({high:g}) "
+                            f"<= {prefix}_extreme_ratio ({extreme:g}) must hold",
+                        )
+                    )
+                    break
+        if isinstance(drg_high, list):
+            bounds = [tier.weight_up_to for tier in drg_high]
+            if bounds[-1] is not None:
                 problems.append(
                     (
-                        f"{prefix}_high_ratio",
-                        f"region {region}: {prefix}_low_ratio ({low:g}) < {prefix}_high_ratio ({high:g}) "
-                        f"<= {prefix}_extreme_ratio ({extreme:g}) must hold",
+                        "drg_high_ratio",
+                        "the last tier of drg_high_ratio must leave out weight_up_to (all heavier groups)",
                     )
+                )
+            if any(bound is None for bound in bounds[:-1]):
+                problems.append(
+                    ("drg_high_ratio", "only the last tier of drg_high_ratio may leave out weight_up_to")
+                )
+            given = [bound for bound in bounds if bound is not None]
+            if any(a >= b for a, b in zip(given, given[1:], strict=False)):
+                problems.append(
+                    ("drg_high_ratio", "the tiers of drg_high_ratio must have increasing weight_up_to")
                 )
         return problems
 
@@ -94,6 +164,22 @@ class RegionSettings(_Strict):
         if missing:
             return [("level_coefficients", "national `level_coefficients` must give levels 1, 2 and 3")]
         return []
+
+    def high_ratio_for(self, weight: float | None) -> tuple[float, str | None]:
+        """The DRG high-ratio threshold for a group's weight, and the tier's label when it is tiered."""
+        tiers = self.drg_high_ratio
+        if not isinstance(tiers, list):
+            return tiers, None
+        lower = None
+        for tier in tiers:
+            if tier.weight_up_to is None or (weight is not None and weight <= tier.weight_up_to):
+                return tier.ratio, tier.label(lower)
+            lower = tier.weight_up_to
+        return tiers[-1].ratio, tiers[-1].label(lower)
+
+    def is_basic_disease_group(self, scheme: str, group_code: str | None) -> bool:
+        """Whether a group is one of the region's basic-disease groups (paid alike at every level)."""
+        return group_code is not None and group_code in self.basic_disease_groups.get(scheme, ())  # type: ignore[call-overload]
 
 
 # Settings of the whole screening run (history window, batch-wide hospital indicators), not of one region.

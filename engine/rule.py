@@ -15,7 +15,7 @@ from drgaudit.engine.suggest import did_you_mean
 from drgaudit.engine.template import Template, parse_template
 from drgaudit.engine.yamlsource import Position, YamlDocument, YList, YMap
 
-SCOPES = ("cross_region", "local", "all")
+SCOPES = ("cross_region", "cross_province", "nonlocal", "local", "all")
 SCHEMES = ("DRG", "DIP", "PER_DIEM", "FFS")
 STAGES = ("事前", "事中", "事后")
 STATUSES = ("draft", "active", "retired")
@@ -123,8 +123,14 @@ class Rule:
         items: list[tuple[str, str]] = []
         if self.scope == "cross_region":
             items.append(("is_cross_region == true", "只适用于省内异地就医病例（scope: cross_region）"))
+        elif self.scope == "cross_province":
+            items.append(("is_cross_province == true", "只适用于跨省异地就医病例（scope: cross_province）"))
+        elif self.scope == "nonlocal":
+            items.append(
+                ('region_relation != "local"', "只适用于异地就医病例（省内或跨省，scope: nonlocal）")
+            )
         elif self.scope == "local":
-            items.append(("is_cross_region == false", "只适用于本地病例（scope: local）"))
+            items.append(('region_relation == "local"', "只适用于本地病例（scope: local）"))
         if self.schemes and len(set(self.schemes)) < len(SCHEMES):
             listed = ", ".join(f'"{s}"' for s in self.schemes)
             items.append(
@@ -201,7 +207,7 @@ class Rule:
         amount = _expression_value(data, "amount_at_risk", doc, errors)
         examples = _examples(data, errors)
 
-        if len(errors) > before:
+        if len(errors) > before or not isinstance(rule_id, str) or message is None or amount is None:
             return None
         return cls(
             id=rule_id.strip(),

@@ -107,7 +107,7 @@ def build_example(pack: RulePack, example: Example) -> ExampleCase:
         converted = _convert("hospitals", _merged(defaults.hospital, other), other, example, errors)
         if converted:
             hospitals[converted["hospital_id"]] = converted
-    groups: dict[tuple[str, str, str], dict] = {}
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
     for raw_group, source in (
         (defaults.group, None),
         (_merged(defaults.group, example.group), example.group),

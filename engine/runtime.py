@@ -36,6 +36,7 @@ import itertools
 import operator
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,7 +68,7 @@ def _fresh_lock_in_child() -> None:
 os.register_at_fork(after_in_child=_fresh_lock_in_child)
 
 
-def _close_action(_c) -> None:
+def _close_action(_c: Any) -> None:
     """The closing rule's action: nothing to do; its running is what makes deleting the session safe."""
 
 
@@ -124,10 +125,10 @@ class Runtime:
             if syn.kind == "value"
         )
 
-    def _action(self, rule_name: str, *, pair: bool):
+    def _action(self, rule_name: str, *, pair: bool) -> Callable[[Any], None]:
         matches = self._matches
 
-        def action(c) -> None:
+        def action(c: Any) -> None:
             if pair:
                 matches.append(Match(rule_name, c.m.claim_id, getattr(c, EARLY).claim_id))
             else:
@@ -226,7 +227,7 @@ class Runtime:
     def _run_actions(ruleset: durable_engine.Ruleset, state_handle: int) -> None:
         failure: list[BaseException] = []
 
-        def done(error, _state) -> None:
+        def done(error: BaseException | None, _state: Any) -> None:
             if error:
                 failure.append(error)
 

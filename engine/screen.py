@@ -28,6 +28,10 @@ BASE_EVIDENCE = (
 )
 
 
+# Appended to every hit on a claim priced on the national placeholder rates (pack.yaml allow_placeholder_rates).
+PLACEHOLDER_NOTE = "（注：就医地{region}未配置参数，支付测算使用全国默认占位费率）"
+
+
 @dataclass
 class Profile:
     """A compiled profile and its registered runtime."""
@@ -89,7 +93,7 @@ class Screener:
             by_profile.setdefault(self.pack.profile_key(claim["treatment_region"]), set()).add(
                 claim["claim_id"]
             )
-        hits: list[tuple[tuple, Hit]] = []
+        hits: list[tuple[tuple[int, int], Hit]] = []
         for key in sorted(by_profile):
             profile = self._profile(key)
             projected = profile.runtime.project(facts, by_profile[key])
@@ -171,6 +175,8 @@ def build_hit(
         else 0.0
     )
     message = render_message(rule.message, env, compiled.types)
+    if fact.get("payment_placeholder"):
+        message += PLACEHOLDER_NOTE.format(region=fact["treatment_region"])
     facts = {
         name: display(fact.get(name), "date" if name.endswith("_date") else None) for name in BASE_EVIDENCE
     }
@@ -191,6 +197,8 @@ def build_hit(
             "reference": rule.reference,
         },
     }
+    if fact.get("payment_placeholder"):
+        evidence["placeholder_rates"] = True
     return Hit(
         claim_id=fact["claim_id"],
         rule_id=rule.id,

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from drgaudit.engine.exceptions import RuleFileError
-from drgaudit.engine.expr import Expression, parse_expression
+from drgaudit.engine.expr import Expression, Locate, parse_expression
 from drgaudit.engine.yamlsource import Position
 
 
@@ -31,7 +31,7 @@ class Template:
         return tuple(p for p in self.parts if isinstance(p, Placeholder))
 
 
-def parse_template(text: str, position: Position, locate) -> Template:
+def parse_template(text: str, position: Position, locate: Locate) -> Template:
     """Split a message into text and placeholders; `{{` and `}}` stand for literal braces."""
     parts: list[str | Placeholder] = []
     literal: list[str] = []
@@ -56,7 +56,7 @@ def parse_template(text: str, position: Position, locate) -> Template:
             expr_text = text[i + 1 : colon if colon >= 0 else end]
             spec = text[colon + 1 : end] if colon >= 0 else ""
             start = i + 1
-            expression = parse_expression(expr_text, locate(start), lambda off, s=start: locate(s + off))
+            expression = parse_expression(expr_text, locate(start), _from(locate, start))
             _check_spec(spec, locate(colon + 1 if colon >= 0 else start))
             if literal:
                 parts.append("".join(literal))
@@ -69,6 +69,11 @@ def parse_template(text: str, position: Position, locate) -> Template:
     if literal:
         parts.append("".join(literal))
     return Template(text, tuple(parts), position)
+
+
+def _from(locate: Locate, start: int) -> Locate:
+    """`locate` for offsets counted from `start`."""
+    return lambda offset: locate(start + offset)
 
 
 def _placeholder_end(text: str, start: int) -> tuple[int, int]:

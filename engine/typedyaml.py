@@ -71,11 +71,11 @@ def _position(data: Any, loc: tuple[Any, ...], root: Position, *, key_last: bool
     return position
 
 
-def _names(loc: tuple[Any, ...], data: Any) -> list[str]:
+def _names(loc: tuple[Any, ...], data: Any, *, missing: bool = False) -> list[str]:
     """The dotted path of a location, without union tags and key markers."""
     names: list[str] = []
     node = data
-    for part in loc:
+    for index, part in enumerate(loc):
         if part == _KEY:
             break
         if isinstance(node, YMap) and part in node:
@@ -84,9 +84,8 @@ def _names(loc: tuple[Any, ...], data: Any) -> list[str]:
         elif isinstance(node, YList) and isinstance(part, int):
             names.append(str(part))
             node = node[part] if 0 <= part < len(node) else None
-        elif isinstance(node, (YMap, YList)) or node is None:
-            if isinstance(part, str) and "[" not in part and "-" not in part and part.isidentifier():
-                names.append(part)  # a missing key
+        elif missing and index == len(loc) - 1 and isinstance(part, str):
+            names.append(part)  # the missing key (other names not in the data are union tags)
     return names
 
 
@@ -122,7 +121,7 @@ def describe_error(model: type[BaseModel], error: Any, data: Any) -> tuple[str, 
     loc = tuple(error["loc"])
     kind = error["type"]
     ctx = error.get("ctx") or {}
-    names = _names(loc, data)
+    names = _names(loc, data, missing=kind in ("missing", "extra_forbidden"))
     dotted = ".".join(names) or "the file"
     value = error.get("input")
     on_key = _KEY in loc
@@ -177,7 +176,7 @@ def validate(
         return model.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
-            special = skip(error) if skip is not None else None
+            special = skip(dict(error)) if skip is not None else None
             if special is not None:
                 errors.append(special)
                 continue

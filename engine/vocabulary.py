@@ -64,7 +64,17 @@ def _claim_facts() -> list[FactDef]:
 
 _DERIVED: list[FactDef] = [
     FactDef("los_days", NUMBER, False, "住院天数", "出院日期减入院日期，当日出入院计1天"),
-    FactDef("is_cross_region", BOOL, False, "是否省内异地就医", "参保地与就医地不同"),
+    FactDef("is_cross_region", BOOL, False, "是否省内异地就医", "参保地与就医地不同、同省（编码前两位相同）"),
+    FactDef(
+        "is_cross_province", BOOL, False, "是否跨省异地就医", "参保地与就医地不在同一省（编码前两位不同）"
+    ),
+    FactDef(
+        "region_relation",
+        TEXT,
+        False,
+        "参保地与就医地关系",
+        "local 本地、cross_region 省内异地、cross_province 跨省异地",
+    ),
     FactDef("dx_category", TEXT, False, "主要诊断类目", "主要诊断编码前3位，如 I21"),
     FactDef("adrg", TEXT, True, "核心病组", "病组编码前3位（DRG/DIP 入组时）"),
     FactDef(
@@ -85,11 +95,14 @@ _DERIVED: list[FactDef] = [
     FactDef("unknown_codes", LIST, False, "编码表中不存在的诊断/手术编码"),
     FactDef("unknown_code_count", NUMBER, False, "编码表中不存在的编码个数"),
     FactDef("fee_total", NUMBER, False, "分项费用合计"),
+    FactDef(
+        "case_cost", NUMBER, False, "病例费用（含院外购药）", "医疗费总额 + 院外购药；费用倍率与支付测算用它"
+    ),
     FactDef("self_share", NUMBER, True, "自费及院外购药占比", "(个人自费+院外购药)/医疗费总额"),
     FactDef("lab_exam_share", NUMBER, True, "检验检查费占比", "(化验费+检查费)/医疗费总额"),
     FactDef("drug_share", NUMBER, True, "药品费占比"),
     FactDef("material_share", NUMBER, True, "耗材费占比"),
-    FactDef("cost_ratio", NUMBER, True, "费用倍率", "医疗费总额/病组次均费用"),
+    FactDef("cost_ratio", NUMBER, True, "费用倍率", "(医疗费总额 + 院外购药)/病组次均费用"),
     FactDef("los_ratio", NUMBER, True, "住院日倍率", "住院天数/病组平均住院日"),
     FactDef(
         "case_payment", NUMBER, True, "按就医地规则的病组支付标准", "权重×费率×等级系数（异地再乘调节系数）"
@@ -113,7 +126,28 @@ _DERIVED: list[FactDef] = [
         NUMBER,
         True,
         "就医地高倍率判定倍数",
-        "DRG 取 drg_high_ratio，DIP 取 dip_high_ratio",
+        "DRG 取 drg_high_ratio（可按病组权重分档），DIP 取 dip_high_ratio",
+    ),
+    FactDef(
+        "high_ratio_tier",
+        TEXT,
+        True,
+        "高倍率判定所用的权重分档",
+        "就医地按病组权重分档设定 DRG 高倍率时，本病例所在的档，如 1<权重≤2：2倍",
+    ),
+    FactDef(
+        "is_basic_disease_group",
+        BOOL,
+        False,
+        "是否基层病种",
+        "病组在就医地 basic_disease_groups 中：各级医院同价，不乘医院等级系数",
+    ),
+    FactDef(
+        "payment_placeholder",
+        BOOL,
+        False,
+        "支付测算是否使用全国默认占位费率",
+        "就医地没有参数文件、规则包允许按全国默认值测算时为真",
     ),
     FactDef(
         "low_ratio_limit", NUMBER, True, "就医地低倍率判定倍数", "DRG 取 drg_low_ratio，DIP 取 dip_low_ratio"

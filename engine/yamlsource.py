@@ -30,7 +30,7 @@ class Position:
         return Position(self.path, self.line, self.col + columns)
 
 
-class YMap(dict):
+class YMap(dict[Any, Any]):
     """A mapping from a YAML file that knows the position of itself, each key and each value."""
 
     position: Position
@@ -46,7 +46,7 @@ class YMap(dict):
         return self.value_positions.get(key, self.position)
 
 
-class YList(list):
+class YList(list[Any]):
     """A sequence from a YAML file that knows the position of itself and of each item."""
 
     position: Position

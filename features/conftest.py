@@ -32,7 +32,7 @@ from pytest_bdd import given, parsers, then, when
 
 from drgaudit.contract import FEE_FIELDS, FIELDS_BY_KIND, Field
 from drgaudit.engine.codes import CodeTables, resolve_codes_dir
-from drgaudit.engine.exceptions import RulePackError
+from drgaudit.engine.exceptions import RulePackError, UnconfiguredRegionError
 from drgaudit.engine.facts import ReferenceData, claim_facts
 from drgaudit.engine.hits import Hit
 from drgaudit.engine.indicators import case_mix_of, hospital_indicators, peer_rule
@@ -169,6 +169,7 @@ class Audit:
     hits: list[Hit] | None = None
     screened: list[str] = field(default_factory=list)
     load_error: RulePackError | None = None
+    screen_error: UnconfiguredRegionError | None = None
     hit: Hit | None = None
     results: list[ExampleResult] = field(default_factory=list)
     failure: ExampleResult | None = None
@@ -379,6 +380,29 @@ def screen_batch(audit: Audit) -> None:
     screen(audit)
 
 
+@when("尝试筛查这批住院")
+def try_screen(audit: Audit) -> None:
+    """Screen, keeping an error that stops screening (an unconfigured treatment region) for a Then step."""
+    try:
+        screen(audit)
+    except UnconfiguredRegionError as error:
+        audit.screen_error = error
+
+
+@then(step("筛查停止，错误指明就医地 {编码} 没有参数"))
+def screening_stopped(audit: Audit, 编码: str) -> None:
+    assert audit.screen_error is not None, "筛查应当停止"
+    assert audit.screen_error.regions == [编码]
+    assert f"treatment region {编码} has no configuration" in str(audit.screen_error)
+    assert audit.hits is None
+
+
+@given("审核人员在 pack.yaml 中允许按全国默认占位费率测算")
+def allow_placeholders(audit: Audit, tmp_path: Path) -> None:
+    path = own_rules(audit, tmp_path) / "pack.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "\nallow_placeholder_rates: true\n", encoding="utf-8")
+
+
 @when("加载规则包并筛查这批住院")
 def load_and_screen(audit: Audit) -> None:
     screen(audit, catch_load_error=True)
@@ -488,6 +512,24 @@ def hit_fact(audit: Audit, 名称: str, 值: str) -> None:
     facts = audit.current().evidence["facts"]
     assert 名称 in facts, facts
     assert _same(facts[名称], 值), facts
+
+
+@then(step("病例 {编号} 的高倍率判定倍数为 {倍数}，所在分档为 {分档}"))
+def claim_high_ratio(audit: Audit, 编号: str, 倍数: str, 分档: str) -> None:
+    facts = claim_facts(audit.claim(编号), audit.reference(audit.pack()))
+    assert facts["high_ratio_limit"] == pytest.approx(money(倍数)), facts["high_ratio_limit"]
+    assert facts["high_ratio_tier"] == (None if 分档 in NOTHING else 分档), facts["high_ratio_tier"]
+
+
+@then(step("病例 {编号} 的事实 {名称} 为 {值}"))
+def claim_fact(audit: Audit, 编号: str, 名称: str, 值: str) -> None:
+    facts = claim_facts(audit.claim(编号), audit.reference(audit.pack()))
+    assert _same(facts[名称], 值), facts[名称]
+
+
+@then("该命中注明使用了全国默认占位费率")
+def hit_placeholder(audit: Audit) -> None:
+    assert audit.current().evidence.get("placeholder_rates") is True
 
 
 @then(step("病例 {编号} 的测算支付为 {金额:money} 元，测算方式为 {方式}"))

@@ -26,7 +26,7 @@ def rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_check_bundled_pack() -> None:
     result = runner.invoke(app, ["rules", "check"])
     assert result.exit_code == 0
-    assert result.stdout == "OK: 27 rules (26 active), 6 lists, 3 regions with overrides, 0 warnings\n"
+    assert result.stdout == "OK: 27 rules (26 active), 6 lists, 5 regions with overrides, 0 warnings\n"
 
 
 def test_check_reports_typos_and_fails(rules: Path) -> None:
@@ -57,7 +57,7 @@ def test_check_shows_warnings(rules: Path) -> None:
     assert result.exit_code == 0
     assert result.stdout == (
         "rules/long_stay.yaml:15:7: warning: param `unused` of LOS-001 is never used\n"
-        "OK: 27 rules (26 active), 6 lists, 3 regions with overrides, 1 warning\n"
+        "OK: 27 rules (26 active), 6 lists, 5 regions with overrides, 1 warning\n"
     )
 
 

@@ -69,3 +69,37 @@ def test_the_base_imports_no_layer() -> None:
         if module.startswith("drgaudit.") and module.split(".")[1] not in {"contract", "errors", "settings"}
     ]
     assert offences == []
+
+
+# The top layer: the CLI, the web pages, the API and the demo are siblings that call services (and lower
+# layers). A page or an API route never goes through the CLI, and the demo generator stands apart from
+# the ways in; the API mounts its router on the web app, so it may import drgaudit.web.
+TOP = {
+    "drgaudit/cli": ("drgaudit.cli", ()),
+    "drgaudit/web": ("drgaudit.web", ("drgaudit.cli", "drgaudit.api", "drgaudit.demo")),
+    "drgaudit/api": ("drgaudit.api", ("drgaudit.cli", "drgaudit.demo")),
+    "drgaudit/demo": ("drgaudit.demo", ("drgaudit.cli", "drgaudit.web", "drgaudit.api")),
+}
+
+
+@pytest.mark.parametrize("folder", sorted(TOP))
+def test_the_top_layer_does_not_go_through_a_sibling(folder: str) -> None:
+    _package, forbidden = TOP[folder]
+    offences = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in _modules(folder)
+        for module in sorted(_imports(path))
+        if forbidden and module.startswith(forbidden)
+    ]
+    assert offences == []
+
+
+def test_every_package_folder_has_a_layer() -> None:
+    """A new folder under drgaudit/ must be placed in a layer here (and in docs/ARCHITECTURE.md)."""
+    placed = {folder for folder, _ in LAYERS} | set(TOP)
+    folders = {
+        f"drgaudit/{p.name}"
+        for p in (ROOT / "drgaudit").iterdir()
+        if p.is_dir() and (p / "__init__.py").exists()
+    }
+    assert folders <= placed, sorted(folders - placed)

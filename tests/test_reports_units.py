@@ -152,16 +152,16 @@ def test_region_names_from_the_rule_pack_and_the_settings(tmp_path: Path) -> Non
     from drgaudit.reports.labels import Vocabulary
 
     path = tmp_path / "names.yaml"
-    path.write_text('region_names: {"510300": 自贡市, "510100": 别名}\n', encoding="utf-8")
+    path.write_text('region_names: {"510400": 攀枝花市, "510100": 别名}\n', encoding="utf-8")
     words = Vocabulary.load(None, load_settings(path).get("region_names"))
-    assert (words.region("510300"), words.region("510100"), words.region("519999")) == (
-        "自贡市",
+    assert (words.region("510400"), words.region("510100"), words.region("519999")) == (
+        "攀枝花市",
         "成都市（示例）",
         "519999",
     )
     assert (
-        words.issuer(["510300"], "医疗保障局") == "自贡市医疗保障局"
-        and words.issuer(["510300", "510100"], "医疗保障局") == "医疗保障局"
+        words.issuer(["510400"], "医疗保障局") == "攀枝花市医疗保障局"
+        and words.issuer(["510400", "510100"], "医疗保障局") == "医疗保障局"
     )
     path.write_text("region_names: [510300]\n", encoding="utf-8")
     with pytest.raises(ReportError, match="`region_names` must be a mapping"):

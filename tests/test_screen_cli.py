@@ -163,8 +163,8 @@ def test_explain_from_files_shows_every_rule(three_files: Path, demo_dir: Path) 
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"claim {claim_id}: patient ")
     assert re.fullmatch(
-        r"total cost [\d,]+\.\d\d; payment estimate [\d,]+\.\d\d \(\w+\); group standard [\d,]+\.\d\d; "
-        r"cost ratio \d+\.\d\d \(low ≤ 0\.3, high ≥ (3\.0|2\.5), extreme > 5\.0\)",
+        r"total cost [\d,]+\.\d\d; payment estimate [\d,]+\.\d\d \(\w+\); group standard [\d,]+\.\d\d "
+        r"\(hospital level [123]\); cost ratio \d+\.\d\d \(low ≤ 0\.3, high ≥ (3\.0|2\.5), extreme > 5\.0\)",
         lines[1],
     ), lines[1]
     assert any(line.startswith("HIT  SPLIT-001  出院后短期内同院同类疾病再入院") for line in lines)

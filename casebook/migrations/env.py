@@ -14,7 +14,7 @@ from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 from sqlmodel import SQLModel
 
-from drgaudit.casebook import accounts, auditlog, models, packs, review_models, screening, shadow  # noqa: F401  (registers the tables)
+from drgaudit.casebook import accounts, apikeys, auditlog, models, packs, review_models, screening, shadow  # noqa: F401  (registers the tables)
 from drgaudit.settings import database_url
 
 config = context.config

@@ -21,7 +21,8 @@ from drgaudit.cli.reviewopts import UserOption, casebook, principal
 from drgaudit.services import accounts as account_service
 
 app = typer.Typer(
-    help="Accounts and roles of the review service: add, list, disable, enable, reset-password, grant.",
+    help="Accounts and roles of the review service: add, list, disable, enable, reset-password, grant; "
+    "API keys: add-key, keys, revoke-key.",
     no_args_is_help=True,
 )
 
@@ -96,10 +97,14 @@ def add(
     ] = None,
     password_stdin: PasswordStdin = False,
     generate: GeneratePassword = False,
+    api_only: Annotated[
+        bool,
+        typer.Option("--api-only", help="No password: the account only acts through API keys (add-key)."),
+    ] = False,
     user: UserOption = None,
     db: DbOption = None,
 ) -> None:
-    """Create an account with its roles and a password.
+    """Create an account with its roles and a password (or none, with --api-only).
 
     The first account of a casebook must be an administrator; it is created from the command line on
     the casebook's machine, with no account. Every later one needs --user to name an administrator.
@@ -111,9 +116,13 @@ def add(
         drgaudit users add 王秘书 --role secretary --user admin
 
         echo 'a long passphrase' | drgaudit users add h001 --role hospital --hospital H51010000001 --password-stdin --user admin
+
+        drgaudit users add settlement-510100 --role integration:510100 --api-only --user admin
     """
     grants = _grants(role, hospital, region)
-    password, generated = _password(password_stdin, generate)
+    if api_only and (password_stdin or generate):
+        raise typer.BadParameter("--api-only takes no password", param_hint="--api-only")
+    password, generated = (None, False) if api_only else _password(password_stdin, generate)
     with casebook(db) as session:
         account = account_service.add_user(
             session=session, principal=principal(session, user), username=name, grants=grants, password=password,
@@ -262,3 +271,110 @@ def grant(
             scope=scope.strip() or None, revoke=revoke,
         )  # fmt: skip
         typer.echo(f"account {account.username}: {'revoked' if revoke else 'granted'} {role}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# API keys
+
+
+@app.command("add-key")
+def add_key(
+    name: NameArg,
+    purpose: Annotated[
+        str, typer.Option("--name", metavar="TEXT", help="What the key is for (shown by `users keys`).")
+    ] = "API",
+    user: UserOption = None,
+    db: DbOption = None,
+) -> None:
+    """Make an API key for an account and print it once; it acts with the account's roles and scopes.
+
+    Only the key's first part and a hash of it are kept: copy the key now into the calling system's
+    configuration (it is sent as `Authorization: Bearer <key>`). Lost keys are revoked and replaced.
+
+    Example:
+
+        drgaudit users add-key settlement-510100 --name 医保结算系统 --user admin
+    """
+    from drgaudit.services import apikeys
+
+    with casebook(db) as session:
+        made = apikeys.add_key(
+            session=session, principal=principal(session, user), username=name, name=purpose
+        )
+        typer.echo(f"API key {made.key.prefix} for account {made.account.username} ({purpose}); shown once:")
+    typer.echo(made.text)
+
+
+@app.command("keys")
+def keys(
+    name: Annotated[str | None, typer.Argument(metavar="[NAME]", help="Only this account's keys.")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", metavar="table|json|csv", callback=_format, help="Output form.")
+    ] = "table",
+    user: UserOption = None,
+    db: DbOption = None,
+) -> None:
+    """List API keys (never the keys themselves): prefix, account, name, made and revoked when, by whom.
+
+    Examples:
+
+        drgaudit users keys --user admin
+
+        drgaudit users keys settlement-510100 --format json --user admin
+    """
+    from drgaudit.services import apikeys
+
+    with casebook(db) as session:
+        rows = apikeys.list_keys(session=session, principal=principal(session, user), username=name)
+        records = [
+            {
+                "prefix": key.prefix, "account": account.username, "name": key.name,
+                "created_at": key.created_at.isoformat(timespec="seconds"), "created_by": key.created_by,
+                "revoked_at": key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else None,
+                "revoked_by": key.revoked_by,
+            }
+            for key, account in rows
+        ]  # fmt: skip
+    _show_keys(records, fmt)
+
+
+def _show_keys(records: list[dict[str, str | None]], fmt: str) -> None:
+    if fmt == "json":
+        typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
+        return
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(list(records[0]) if records else ["prefix"])
+        for r in records:
+            writer.writerow(["" if v is None else v for v in r.values()])
+        return
+    if not records:
+        typer.echo("no API keys")
+        return
+    typer.echo(f"{'key':<14} {'account':<20} {'made':<20} {'revoked':<20} name")
+    for r in records:
+        typer.echo(
+            f"{r['prefix']:<14} {r['account']:<20} {(r['created_at'] or '')[:19]:<20} "
+            f"{(r['revoked_at'] or '-')[:19]:<20} {r['name']}"
+        )
+
+
+@app.command("revoke-key")
+def revoke_key(
+    key: Annotated[
+        str, typer.Argument(metavar="KEY", help="The key's prefix (see `users keys`) or the key.")
+    ],
+    user: UserOption = None,
+    db: DbOption = None,
+) -> None:
+    """Revoke an API key for good: every later request with it gets 401 `api_key_revoked`.
+
+    Example:
+
+        drgaudit users revoke-key 3f9c0a1b2c4d --user admin
+    """
+    from drgaudit.services import apikeys
+
+    with casebook(db) as session:
+        revoked = apikeys.revoke_key(session=session, principal=principal(session, user), prefix=key)
+        typer.echo(f"API key {revoked.prefix} revoked")

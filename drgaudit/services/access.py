@@ -67,8 +67,12 @@ POLICY: dict[str, dict[str, Rule]] = {
     "rules.register": {"auditor": S},
     "rules.promote": {"auditor": S},
     "rules.impact": {"auditor": S},
+    # pre-settlement screening through the API (the settlement system: `integration`, within its region)
+    "claim.screen": {"integration": S, "auditor": S},
+    "claim.explain": STAFF_READ | {"integration": S},
+    "rules.view": STAFF_READ | {"integration": S},
     # the queue and its cases
-    "case.view": STAFF_READ | {"expert": A, "hospital": S, "insured_region": S},
+    "case.view": STAFF_READ | {"expert": A, "hospital": S, "insured_region": S, "integration": S},
     "case.log": STAFF_READ | {"expert": A},
     "case.assign": {"auditor": S},
     "case.decide": {"secretary": S},
@@ -297,6 +301,9 @@ ACTION_WORDS = {
     "meeting.create": "create meetings",
     "meeting.schedule": "put cases on a meeting's agenda",
     "meeting.close": "close meetings",
+    "claim.screen": "screen claims",
+    "claim.explain": "explain claims",
+    "rules.view": "see the active rule packs",
 }
 
 

@@ -12,6 +12,7 @@ claims as history. With `store`, the claims, their hits and the review cases mad
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,11 +21,14 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from drgaudit.casebook import queries
 from drgaudit.casebook.claimstore import ScreenedBy, StoredScreen, cases_of_claims, store_screened_claims
 from drgaudit.casebook.review_models import ReviewCase
 from drgaudit.casebook.reviewconfig import ConflictError
 from drgaudit.contract import ACTIONS
+from drgaudit.engine.explain import RuleExplanation, explain_claim
 from drgaudit.engine.hits import Hit
+from drgaudit.engine.vocabulary import FACTS
 from drgaudit.errors import DrgauditError
 from drgaudit.ingest.rows import RowConverter
 from drgaudit.services.warm import REQUEST_SOURCE, Screened, WarmEngine
@@ -269,3 +273,59 @@ def _store_with_retries(
                 raise
             log.info("store of %s lost a race (%s), attempt %d", source, type(exc).__name__, attempt + 1)
     raise AssertionError("unreachable")
+
+
+def explain_stored(*, session: Session, engine: WarmEngine, claim_id: str) -> dict[str, Any]:
+    """Why a stored claim is (or is not) hit: every rule of its region's active pack, fired or not, with
+    each condition's value, as JSON; the patient's other stored claims are the history, as when screening.
+
+    Raises `ClaimNotFound` when the casebook has no such claim.
+    """
+    claim = queries.get_claim(session=session, claim_id=claim_id)
+    if claim is None:
+        raise ClaimNotFound(claim_id)
+    warm = engine.pack_for(session=session, region=claim["treatment_region"])
+    since = claim["admit_date"] - dt.timedelta(days=warm.pack.lookback_days)
+    history = [
+        c
+        for c in queries.claims_of_patient(session=session, patient_id=claim["patient_id"], since=since)
+        if c["claim_id"] != claim_id
+    ]
+    explanation = explain_claim(engine.screener_for(session=session, warm=warm), claim_id, [claim], history)
+    session.rollback()
+    return {
+        "claim_id": explanation.claim_id,
+        "treatment_region": explanation.region,
+        "profile": explanation.profile,
+        "rules_version": warm.version,
+        "verdict": verdict_of([rule.hit for rule in explanation.rules if rule.hit is not None]),
+        "facts": [
+            {"name": name, "label": FACTS[name].label if name in FACTS else name, "value": value}
+            for name, value in explanation.facts.items()
+        ],
+        "rules": [_rule_json(rule) for rule in explanation.rules],
+    }
+
+
+def _rule_json(rule: RuleExplanation) -> dict[str, Any]:
+    return {
+        "rule_id": rule.rule_id,
+        "title": rule.rule.title,
+        "action": rule.rule.action,
+        "severity": rule.rule.severity,
+        "fired": rule.fired,
+        "applies": rule.applies,
+        "not_applicable": rule.not_applicable,
+        "earlier_claim": rule.earlier_id,
+        "conditions": [{"kind": c.kind, "condition": c.source, "value": c.value} for c in rule.conditions],
+        "values": rule.values,
+        "hit": rule.hit.to_dict() if rule.hit is not None else None,
+    }
+
+
+class ClaimNotFound(DrgauditError):
+    """No claim with this id in the casebook."""
+
+    def __init__(self, claim_id: str) -> None:
+        self.claim_id = claim_id
+        super().__init__(f"no claim {claim_id} in the casebook")

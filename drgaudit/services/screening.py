@@ -30,6 +30,7 @@ from drgaudit.casebook.runlock import BatchBusyError, ScreenLock, busy_message, 
 from drgaudit.casebook.screening import ScreenRunCreate, choose_codes, finish_run, start_run, store_hits
 from drgaudit.casebook.shadow import store_shadow_hits
 from drgaudit.engine.codes import CodeTables
+from drgaudit.engine.exceptions import UnconfiguredRegionError
 from drgaudit.engine.explain import ClaimExplanation, explain_claim
 from drgaudit.engine.hits import Hit, PatientFailure
 from drgaudit.engine.indicators import PeerRule, hospital_indicators, peer_rule
@@ -217,6 +218,7 @@ def _screen_batch(
     if pack is not None and plan.default is not None:
         plan.use(plan.default, pack)
     pack = plan.pack(plan.default) if plan.default is not None else None
+    check_priced(plan, regions)
     codes = choose_codes(session=session, codes_dir=codes_dir, rules_dir=plan.default)
     setup = batch_setup(session=session, batch_id=batch_id, plan=plan, codes=codes)
     total_claims = batch.rows_ok
@@ -323,6 +325,17 @@ def _failed_note(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
     return " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+
+
+def check_priced(plan: PackPlan, regions: list[str]) -> None:
+    """Stop before screening when a treatment region of the batch has no configuration in its pack."""
+    missing = []
+    for region in regions:
+        pack = plan.pack_for(region)
+        if pack is not None:
+            missing.extend(pack.unpriced([region]))
+    if missing:
+        raise UnconfiguredRegionError(missing)
 
 
 def bundled_pack() -> RulePack:

@@ -348,7 +348,13 @@ class WarmEngine:
         by_patient: dict[str, list[dict[str, Any]]] = {}
         for claim in claims:
             by_patient.setdefault(claim["patient_id"], []).append(claim)
-        stored = queries.claims_for_patients(session=session, patient_ids=list(by_patient), since=since)
+        if len(by_patient) == 1:  # the common request: one claim, one patient
+            (patient_id,) = by_patient
+            stored = {
+                patient_id: queries.claims_of_patient(session=session, patient_id=patient_id, since=since)
+            }
+        else:
+            stored = queries.claims_for_patients(session=session, patient_ids=list(by_patient), since=since)
         hits: dict[str, list[Hit]] = {claim["claim_id"]: [] for claim in claims}
         screeners: dict[str, Screener] = {}
         for patient_id in sorted(by_patient):

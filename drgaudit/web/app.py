@@ -76,6 +76,9 @@ def _routers(app: FastAPI) -> None:
 
 def _mount_api(app: FastAPI) -> None:
     """The pre-settlement API (`/api/v1`, drgaudit.api) is mounted here, on the same application."""
+    from drgaudit.api.app import mount
+
+    mount(app, rules_dir=app.state.settings.rules_dir)
 
 
 def _api(request: Request) -> bool:

@@ -1,0 +1,248 @@
+"""The routes of `/api/v1`: thin, each one authenticates, checks its action, calls one service, answers JSON.
+
+The logic is in the services (`drgaudit.services.presettlement`, `.warm`, `.cases`, `.apikeys`); the
+refusals they raise become the JSON errors of `drgaudit.api.errors` in `ApiRoute`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
+from starlette.responses import Response
+
+from drgaudit.api import schemas
+from drgaudit.api.auth import ApiCaller, caller
+from drgaudit.api.context import BodyTooLarge
+from drgaudit.api.errors import ApiError, error_response, json_response
+from drgaudit.casebook.reviewconfig import ConflictError, ReviewError
+from drgaudit.errors import DrgauditError
+from drgaudit.services import settlement
+from drgaudit.services.access import Denied, NotFound, Unauthenticated
+from drgaudit.services.presettlement import ClaimInputError, ClaimNotFound, TooManyClaimsError
+from drgaudit.services.settlement import RegionDenied
+from drgaudit.services.warm import NoActivePackError
+from drgaudit.web.deps import CsrfError
+
+
+class ApiRoute(APIRoute):
+    """A route whose refusals, whatever raised them, are the API's JSON errors with the request id."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            request_id = getattr(request.state, "request_id", "-")
+            try:
+                return await handler(request)
+            except Exception as exc:  # noqa: BLE001 - every refusal becomes a JSON error; the rest re-raised
+                error = as_api_error(exc)
+                if error is None:
+                    raise
+                return error_response(error, request_id)
+
+        return route
+
+
+def as_api_error(exc: Exception) -> ApiError | None:
+    """The API error of an exception raised while serving a request (None: a bug, answered 500)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, BodyTooLarge):
+        return ApiError("body_too_large", str(exc), limit=exc.limit)
+    if isinstance(exc, RequestValidationError):
+        problems = [
+            f"{'.'.join(str(p) for p in error.get('loc', ()))}: {error.get('msg', '')}"
+            for error in exc.errors()
+        ]
+        return ApiError("invalid_request", "; ".join(problems), problems=problems)
+    if isinstance(exc, ClaimInputError):
+        return ApiError("invalid_claims", str(exc), problems=exc.problems, count=len(exc.problems))
+    if isinstance(exc, TooManyClaimsError):
+        return ApiError("too_many_claims", str(exc), limit=exc.limit, count=exc.count)
+    if isinstance(exc, NoActivePackError):
+        return ApiError("no_active_pack", str(exc), region=exc.region)
+    if isinstance(exc, Unauthenticated):
+        return ApiError("unauthenticated", str(exc))
+    if isinstance(exc, CsrfError):
+        return ApiError("forbidden", "a request signed in by the pages' session cookie needs its CSRF token")
+    if isinstance(exc, NotFound | ClaimNotFound):
+        return ApiError("not_found", str(exc))
+    if isinstance(exc, RegionDenied):
+        return ApiError(
+            "region_forbidden", str(exc), index=exc.index, region=exc.region, scope="、".join(exc.scopes)
+        )
+    if isinstance(exc, Denied):
+        return ApiError("forbidden", str(exc))
+    if isinstance(exc, ConflictError):
+        return ApiError("conflict", str(exc))
+    if isinstance(exc, ReviewError | DrgauditError):
+        return ApiError("refused", str(exc))
+    return None
+
+
+def _session(request: Request) -> Session:
+    return Session(request.app.state.engine)
+
+
+Screener = Annotated[ApiCaller, Depends(caller("claim.screen"))]
+Explainer = Annotated[ApiCaller, Depends(caller("claim.explain"))]
+Viewer = Annotated[ApiCaller, Depends(caller("case.view"))]
+Decider = Annotated[ApiCaller, Depends(caller("case.decide"))]
+PackViewer = Annotated[ApiCaller, Depends(caller("rules.view"))]
+
+router = APIRouter(prefix="/api/v1", route_class=ApiRoute, responses=schemas.ERROR_RESPONSES)
+
+
+async def _json_body(request: Request) -> Any:
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise ApiError("unsupported_media_type", f"Content-Type {content_type or '(none)'}")
+    body = await request.body()
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError("invalid_json", str(exc)) from None
+
+
+@router.post(
+    "/screen",
+    summary="审核结算清单（结算前）",
+    description=schemas.SCREEN_DESCRIPTION,
+    response_model=schemas.ScreenAnswer,
+    openapi_extra=schemas.SCREEN_REQUEST,
+    tags=["审核"],
+)
+async def screen(
+    request: Request,
+    caller: Screener,
+    store: Annotated[bool, Query(description="同时保存结算清单、命中结果并生成特例单议案件（幂等）")] = False,
+) -> Response:
+    payload = await _json_body(request)
+    state = request.app.state
+
+    def work() -> dict[str, Any]:
+        with _session(request) as session:
+            return settlement.screen(
+                session=session, engine=state.warm, principal=caller.principal, payload=payload, store=store,
+                max_claims=state.api_settings.max_claims, request_id=request.state.request_id,
+            )  # fmt: skip
+
+    answer = await run_in_threadpool(work)
+    return json_response({**answer, "request_id": request.state.request_id})
+
+
+@router.get(
+    "/claims/{claim_id}/explain",
+    summary="解释一份已保存的结算清单：逐条规则是否命中及每个条件的取值",
+    response_model=schemas.Explanation,
+    tags=["审核"],
+)
+def explain(request: Request, caller: Explainer, claim_id: Annotated[str, Path(max_length=64)]) -> Response:
+    with _session(request) as session:
+        answer = settlement.explain(
+            session=session, engine=request.app.state.warm, principal=caller.principal, claim_id=claim_id
+        )
+    return json_response({**answer, "request_id": request.state.request_id})
+
+
+@router.get(
+    "/cases",
+    summary="特例单议案件列表（按优先级）",
+    response_model=schemas.CaseList,
+    tags=["案件"],
+)
+def cases(
+    request: Request,
+    caller: Viewer,
+    status: Annotated[list[str] | None, Query(description="状态，可多个；缺省为未办结的")] = None,
+    region: Annotated[str | None, Query(pattern=r"^\d{6}$", description="就医地统筹区")] = None,
+    hospital_id: Annotated[str | None, Query(max_length=64)] = None,
+    period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="出院年月 YYYY-MM")] = None,
+    claim_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    with _session(request) as session:
+        answer = settlement.list_cases(
+            session=session, principal=caller.principal, statuses=status, region=region, hospital_id=hospital_id,
+            period=period, claim_id=claim_id, limit=min(limit, request.app.state.api_settings.page_size),
+            offset=offset,
+        )  # fmt: skip
+    return json_response({**answer, "request_id": request.state.request_id})
+
+
+@router.get(
+    "/cases/{case_id}",
+    summary="一个案件：命中、决定与版本号",
+    response_model=schemas.CaseDetail,
+    tags=["案件"],
+)
+def case(request: Request, caller: Viewer, case_id: Annotated[int, Path(ge=1)]) -> Response:
+    with _session(request) as session:
+        answer = settlement.case_detail(session=session, principal=caller.principal, case_id=case_id)
+    return json_response({**answer, "request_id": request.state.request_id})
+
+
+class DecisionItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item: str = Field(min_length=1, max_length=200, description="特例单议核准的项目")
+    amount: float = Field(gt=0, description="核准金额（元）")
+
+
+class DecisionBody(BaseModel):
+    """A decision on a case, with the version of the case the decider read (the version guard)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["standard", "special", "deduct", "merge", "refer"] = Field(description="决定类型")
+    reason: str = Field(min_length=1, max_length=2000, description="理由")
+    expected_version: int = Field(ge=1, description="读取案件时的版本号；案件已被他人修改时返回 409")
+    amount: float | None = Field(default=None, ge=0, description="金额（元）")
+    items: list[DecisionItem] | None = Field(default=None, max_length=200)
+    merged_with: str | None = Field(default=None, max_length=64, description="合并的另一份结算清单")
+    quota_override: str | None = Field(default=None, max_length=2000, description="超出特例单议额度的理由")
+
+
+@router.post(
+    "/cases/{case_id}/decisions",
+    summary="记录会议对案件的决定（带版本校验）",
+    status_code=201,
+    response_model=schemas.DecisionAnswer,
+    tags=["案件"],
+)
+def decide(
+    request: Request, caller: Decider, case_id: Annotated[int, Path(ge=1)], body: DecisionBody
+) -> Response:
+    with _session(request) as session:
+        answer = settlement.decide(
+            session=session, principal=caller.principal, case_id=case_id, body=body.model_dump(),
+            pack=request.app.state.pack,
+        )  # fmt: skip
+    return json_response({**answer, "request_id": request.state.request_id}, status=201)
+
+
+@router.get(
+    "/rule-packs/active",
+    summary="各就医地当前启用的规则包版本",
+    response_model=schemas.ActivePacks,
+    tags=["规则包"],
+)
+def active_packs(
+    request: Request,
+    caller: PackViewer,
+    region: Annotated[str | None, Query(pattern=r"^\d{6}$", description="只看一个就医地")] = None,
+) -> Response:
+    with _session(request) as session:
+        answer = settlement.active_packs(
+            session=session, engine=request.app.state.warm, principal=caller.principal, region=region
+        )
+    return json_response({**answer, "request_id": request.state.request_id})

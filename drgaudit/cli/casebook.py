@@ -38,7 +38,7 @@ def verify(db: DbOption = None, anchor: AnchorFiles = None) -> None:
 
     Example:
 
-        drgaudit casebook verify --anchor /var/backups/drgaudit-anchors.jsonl
+        drgaudit casebook verify --anchor anchors.jsonl
     """
     anchors = _read_anchors(anchor or [])
     with open_casebook(db) as session:
@@ -100,7 +100,7 @@ def anchor(
 
     Example:
 
-        drgaudit casebook anchor --out /var/backups/drgaudit-anchors.jsonl
+        drgaudit casebook anchor --out anchors.jsonl
     """
     with open_casebook(db) as session:
         try:

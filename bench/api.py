@@ -17,7 +17,9 @@ What it does:
 4. prints, per worker count: throughput (claims/s), client-side latency p50/p95/p99 (what the
    settlement system waits, including the client's own overhead on this machine) and server-side
    latency p50/p95/p99 (the `Server-Timing` header: from the request's arrival to its answer), the
-   errors (any answer but 200) and the load average before the run.
+   errors (any answer but 200) and the load average before the run; and the CPU time the server's
+   processes and the client spent per claim, which does not depend on what else the machine runs
+   (on a quiet machine, claims/s with 2 workers ≈ 2 cores / (server + client CPU per claim)).
 
 The client runs on the same machine as the server and takes CPU from it: on 2 cores the throughput
 with 2 workers is bounded by the client too. Goals (README): server-side p99 ≤ 10 ms, ≥ 600 claims/s
@@ -170,6 +172,21 @@ class Server:
             time.sleep(0.5)
         raise SystemExit(f"the server was not ready within {timeout:.0f}s; see {self.log.name}")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the server's processes (its process group)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == self.process.pid:  # the process group of the server
+                total += int(fields[11]) + int(fields[12])
+        return total / ticks
+
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGINT)
@@ -240,7 +257,10 @@ def main() -> None:
             server.wait_ready(key, workers)
             asyncio.run(replay(server.base, key, payloads[:200], args.concurrency))  # warm-up
             load = os.getloadavg()[0]
+            cpu_before, client_before = server.cpu_seconds(), time.process_time()
             run = asyncio.run(replay(server.base, key, payloads, args.concurrency))
+            server_cpu = server.cpu_seconds() - cpu_before
+            client_cpu = time.process_time() - client_before
         finally:
             server.stop()
         result = {
@@ -249,6 +269,9 @@ def main() -> None:
             "client_ms": {k: round(v, 2) for k, v in percentiles(run["client_ms"]).items()},
             "server_ms": {k: round(v, 2) for k, v in percentiles(run["server_ms"]).items()},
             "errors": run["errors"], "load_before": round(load, 2),
+            # CPU per claim does not depend on what else the machine runs: capacity ≈ cores / CPU per claim.
+            "server_cpu_ms_per_claim": round(server_cpu / len(payloads) * 1000, 3),
+            "client_cpu_ms_per_claim": round(client_cpu / len(payloads) * 1000, 3),
         }  # fmt: skip
         results.append(result)
         c, s = result["client_ms"], result["server_ms"]
@@ -256,7 +279,8 @@ def main() -> None:
             f"workers={workers}: {result['claims_per_second']:,.0f} claims/s over {result['seconds']}s; "
             f"client p50/p95/p99 {c['p50']}/{c['p95']}/{c['p99']} ms; "
             f"server p50/p95/p99 {s['p50']}/{s['p95']}/{s['p99']} ms; errors {run['errors'] or 0}; "
-            f"load before {result['load_before']}"
+            f"load before {result['load_before']}; CPU per claim: server {result['server_cpu_ms_per_claim']} ms, "
+            f"client {result['client_cpu_ms_per_claim']} ms"
         )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

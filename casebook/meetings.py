@@ -126,6 +126,24 @@ class ScheduleReport:
     room: int = 0
 
 
+def _chosen_cases(session: Session, meeting: ReviewMeeting, refs: Sequence[int | str]) -> list[ReviewCase]:
+    """The cases named for a meeting, each once; all of its region and waiting to be scheduled."""
+    chosen: list[ReviewCase] = []
+    for ref in refs:
+        case = get_case(session=session, ref=ref)
+        if case.region != meeting.region:
+            raise ReviewError(
+                f"case {case.id} is of region {case.region}, meeting {meeting.id} hears region {meeting.region}"
+            )
+        if case.status not in SCHEDULABLE:
+            raise ReviewError(
+                f"case {case.id} is {case.status}; only a new, triaged or appealed case can be scheduled"
+            )
+        if case not in chosen:
+            chosen.append(case)
+    return chosen
+
+
 def schedule_cases(
     *,
     session: Session,
@@ -148,19 +166,7 @@ def schedule_cases(
     taken = [row for row in agenda if row.outcome != "withdrawn"]
     room = meeting.capacity - len(taken)
     report = ScheduleReport(meeting)
-    chosen: list[ReviewCase] = []
-    for ref in refs:
-        case = get_case(session=session, ref=ref)
-        if case.region != meeting.region:
-            raise ReviewError(
-                f"case {case.id} is of region {case.region}, meeting {meeting.id} hears region {meeting.region}"
-            )
-        if case.status not in SCHEDULABLE:
-            raise ReviewError(
-                f"case {case.id} is {case.status}; only a new, triaged or appealed case can be scheduled"
-            )
-        if case not in chosen:
-            chosen.append(case)
+    chosen = _chosen_cases(session, meeting, refs)
     if len(chosen) > room:
         raise ReviewError(
             f"meeting {meeting.id} has room for {room} more case(s) (capacity {meeting.capacity}), not {len(chosen)}"

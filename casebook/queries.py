@@ -22,7 +22,7 @@ from drgaudit.casebook.models import BatchClaim, Claim, GroupEntry, Hospital, Im
 from drgaudit.casebook.screening import CodeSet, ScreenRun
 from drgaudit.casebook.writers import CLAIM_FIELDS, claim_from_values
 from drgaudit.contract import FIELDS_BY_KIND
-from drgaudit.engine.indicators import CaseMix
+from drgaudit.engine.indicators import CC_MCC_DIGITS, SPLIT_DIGITS, CaseMix
 
 _claim = Claim.__table__
 _batch_claim = BatchClaim.__table__
@@ -144,10 +144,13 @@ def batch_admit_range(*, session: Session, batch_id: int) -> tuple[date, date] |
 
 
 def batch_case_mix(*, session: Session, batch_id: int) -> list[CaseMix]:
-    """Per hospital: the batch's cross-region DRG claims in a real group, and how many claim CC/MCC (digit 1 or 3)."""
+    """Per hospital: the batch's cross-region claims in a severity-split DRG group, and how many claim CC/MCC.
+
+    The definition is `engine.indicators.cc_mcc_class`, written in SQL (a test checks that both agree).
+    """
     c, link = _claim.c, _batch_claim.c
     last_digit = func.substr(c.group_code, func.length(c.group_code), 1)
-    claims_with_cc = func.sum(case((last_digit.in_(("1", "3")), 1), else_=0))
+    claims_with_cc = func.sum(case((last_digit.in_(CC_MCC_DIGITS), 1), else_=0))
     rows = session.exec(
         select(c.hospital_id, func.count(), claims_with_cc)
         .join(_batch_claim, link.claim_id == c.claim_id)
@@ -156,8 +159,7 @@ def batch_case_mix(*, session: Session, batch_id: int) -> list[CaseMix]:
             c.payment_scheme == "DRG",
             c.insured_region != c.treatment_region,
             c.group_code.is_not(None),
-            c.group_code != "0000",
-            c.group_code.not_like("%QY"),
+            last_digit.in_(SPLIT_DIGITS),
         )
         .group_by(c.hospital_id)
         .order_by(c.hospital_id)
@@ -294,3 +296,32 @@ def latest_screened_batch(*, session: Session, exclude_sources: str) -> int | No
         .limit(1)
     ).first()
     return None if row is None else row[0]
+
+
+_MONITORED = (
+    "claim_id", "patient_id", "hospital_id", "insured_region", "treatment_region", "admit_date",
+    "discharge_date", "payment_scheme", "group_code", "total_cost",
+)  # fmt: skip
+
+
+def earliest_admission(*, session: Session, first: date, last: date) -> date | None:
+    """The earliest admission date of the claims discharged from `first` to `last`, or None."""
+    c = _claim.c
+    query = select(func.min(c.admit_date)).where(c.discharge_date >= first, c.discharge_date <= last)
+    value = session.execute(query).scalar()
+    return value if isinstance(value, date) else None
+
+
+def claims_discharged_between(
+    *, session: Session, first: date, last: date, region: str | None = None
+) -> list[dict[str, Any]]:
+    """The claims discharged from `first` to `last` (of one treatment region, or all) with the fields the
+    monitoring report reads (`total_cost` as float), ordered by patient, hospital, admission, claim."""
+    c = _claim.c
+    query = select(*(c[name] for name in _MONITORED)).where(
+        c.discharge_date >= first, c.discharge_date <= last
+    )
+    if region:
+        query = query.where(c.treatment_region == region)
+    rows = session.execute(query.order_by(c.patient_id, c.hospital_id, c.admit_date, c.claim_id))
+    return [{**row._mapping, "total_cost": float(row.total_cost)} for row in rows]

@@ -1,12 +1,15 @@
-"""The special-review quota (特例单议 cap) of a hospital in a period.
+"""The special-review quota (特例单议 cap) of a hospital in its region's settlement period.
 
-The period is the month of discharge (`YYYY-MM`, `review_case.period`). A hospital's quota for a
-payment scheme is ⌊ratio × its claims of that scheme discharged in the period⌋ (claims in the
-casebook), the ratio being the treatment region's `special_review_quota_<scheme>` setting (DRG 5%,
-DIP 5‰ nationally). Two things count against it: cases put on a meeting's agenda (`counting=
-"scheduled"`, checked by `meetings.schedule_cases`) and special payments in force (`counting=
-"special"`, checked by `review.decide_case`). Schemes without a ratio (per-diem, fee-for-service)
-have no quota.
+A case belongs to the month of its discharge (`YYYY-MM`, `review_case.period`); its quota is counted
+over the treatment region's settlement period (`special_review_quota_period`: month, quarter or year,
+national default year) that holds that month, cumulatively: ⌊ratio × the hospital's claims of that
+scheme discharged in the period so far (claims in the casebook)⌋, the ratio being the region's
+`special_review_quota_<scheme>` setting (DRG 5%, DIP 5‰ nationally, 医保办发〔2024〕9号). Counted per
+month and floored, a hospital would need 200 DIP cases in one month before one could be reviewed at
+5‰; over a year its cases add up. Two things count against the quota: cases of the period put on a
+meeting's agenda (`counting="scheduled"`, checked by `meetings.schedule_cases`) and special payments in
+force (`counting="special"`, checked by `review.decide_case`). Schemes without a ratio (per-diem,
+fee-for-service) have no quota.
 """
 
 from __future__ import annotations
@@ -46,13 +49,14 @@ class QuotaStanding:
         return self.limit is not None and self.used + 1 > self.limit
 
     def describe(self) -> str:
-        """One line, e.g. `quota H001 2025-03 DRG: 3 of 7 cases scheduled for review (5% of 140 DRG cases)`."""
+        """One line, e.g. `quota H001 2025 DRG: 3 of 7 cases scheduled for review (5.0% of 140 DRG cases
+        discharged in 2025 so far)`; the period is the region's settlement period."""
         head = f"quota {self.hospital_id} {self.period} {self.scheme}"
         if self.limit is None:
             return f"{head}: none for {self.scheme} cases"
         return (
             f"{head}: {self.used} of {self.limit} {COUNTINGS[self.counting]} "
-            f"({self.ratio:.1%} of {self.base} {self.scheme} cases)"
+            f"({self.ratio:.1%} of {self.base} {self.scheme} cases discharged in {self.period} so far)"
         )
 
     def refusal(self, doing: str) -> str:
@@ -76,24 +80,56 @@ def period_bounds(period: str) -> tuple[date, date]:
     return start, date(year + month // 12, month % 12 + 1, 1)
 
 
+@dataclass(frozen=True)
+class SettlementPeriod:
+    """The settlement period that holds a month: its label, first and next-after-last day and months."""
+
+    label: str
+    start: date
+    end: date  # the first day after the period
+    first_month: str
+    last_month: str
+
+
+def settlement_period(month: str, unit: str) -> SettlementPeriod:
+    """The month, quarter (`2025Q1`) or year (`2025`) holding the month `YYYY-MM`."""
+    start, _ = period_bounds(month)
+    if unit == "month":
+        first, count, label = start.month, 1, month
+    elif unit == "quarter":
+        first, count = 3 * ((start.month - 1) // 3) + 1, 3
+        label = f"{start.year}Q{(first - 1) // 3 + 1}"
+    elif unit == "year":
+        first, count, label = 1, 12, f"{start.year}"
+    else:
+        raise ReviewError(f"unknown settlement period `{unit}` (month, quarter or year)")
+    last = first + count - 1
+    begin = date(start.year, first, 1)
+    end = date(start.year + last // 12, last % 12 + 1, 1)
+    return SettlementPeriod(label, begin, end, f"{start.year}-{first:02d}", f"{start.year}-{last:02d}")
+
+
 def quota_standing(*, session: Session, case: ReviewCase, pack: RulePack, counting: str) -> QuotaStanding:
-    """The quota standing of the case's hospital, period and scheme, for scheduling or for special payments."""
+    """The quota standing of the case's hospital, settlement period and scheme, for scheduling or for
+    special payments."""
     if counting not in COUNTINGS:
         raise ValueError(counting)
-    ratio = review_settings(pack, case.region).quota_ratio(case.payment_scheme)
+    settings = review_settings(pack, case.region)
+    ratio = settings.quota_ratio(case.payment_scheme)
     scheme = case.payment_scheme.upper()
-    start, end = period_bounds(case.period)
+    period = settlement_period(case.period, settings.quota_period)
     base = session.execute(
         select(func.count()).where(
             Claim.hospital_id == case.hospital_id,
             Claim.payment_scheme == case.payment_scheme,
-            Claim.discharge_date >= start,
-            Claim.discharge_date < end,
+            Claim.discharge_date >= period.start,
+            Claim.discharge_date < period.end,
         )
     ).scalar_one()
     same = (
         ReviewCase.hospital_id == case.hospital_id,
-        ReviewCase.period == case.period,
+        ReviewCase.period >= period.first_month,
+        ReviewCase.period <= period.last_month,
         ReviewCase.payment_scheme == case.payment_scheme,
         ReviewCase.id != case.id,
     )
@@ -112,4 +148,4 @@ def quota_standing(*, session: Session, case: ReviewCase, pack: RulePack, counti
         )
     used = session.execute(used_query).scalar_one()
     limit = math.floor(ratio * base + 1e-9) if ratio is not None else None
-    return QuotaStanding(case.hospital_id, case.period, scheme, counting, ratio, base, limit, used)
+    return QuotaStanding(case.hospital_id, period.label, scheme, counting, ratio, base, limit, used)

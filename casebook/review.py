@@ -668,6 +668,33 @@ class DecisionOutcome:
     quota: QuotaStanding | None
 
 
+def _special_items(request: DecisionRequest, amount: float | None) -> tuple[list[dict[str, Any]], float]:
+    """The approved items of a special payment and their total (which a given amount must equal)."""
+    items = [{"item": name, "amount": round(value, 2)} for name, value in request.items or ()]
+    if any(item["amount"] <= 0 for item in items):
+        raise ReviewError("every approved item needs an amount above 0")
+    total = round(sum(item["amount"] for item in items), 2)
+    if amount is not None and round(amount, 2) != total:
+        raise ReviewError(f"--amount {amount:,.2f} is not the sum of the items, {total:,.2f}")
+    return items, total
+
+
+def _check_merge_partner(request: DecisionRequest, case: ReviewCase, session: Session) -> None:
+    """The claim a merge names exists, is another claim, and is of the same patient."""
+    other = (request.merged_with or "").strip()
+    if not other:
+        raise ReviewError("merging needs the other claim (--merge-with CLAIM)")
+    if other == case.claim_id:
+        raise ReviewError("a claim cannot be merged with itself")
+    partner = session.get(Claim, other)
+    if partner is None:
+        raise ReviewError(f"no claim {other} in the casebook to merge with")
+    if partner.patient_id != case.patient_id:
+        raise ReviewError(
+            f"claim {other} is of patient {partner.patient_id}, not {case.patient_id}; only one patient's stays merge"
+        )
+
+
 def _checked_amount(
     request: DecisionRequest, case: ReviewCase, session: Session
 ) -> tuple[float, list[dict[str, Any]] | None]:
@@ -682,13 +709,7 @@ def _checked_amount(
         return 0.0, None
     if kind == "special":
         if request.items:
-            items = [{"item": name, "amount": round(value, 2)} for name, value in request.items]
-            if any(item["amount"] <= 0 for item in items):
-                raise ReviewError("every approved item needs an amount above 0")
-            total = round(sum(item["amount"] for item in items), 2)
-            if amount is not None and round(amount, 2) != total:
-                raise ReviewError(f"--amount {amount:,.2f} is not the sum of the items, {total:,.2f}")
-            amount = total
+            items, amount = _special_items(request, amount)
         if not amount:
             raise ReviewError("approving a special payment needs an amount above 0 or items with amounts")
     elif kind == "deduct":
@@ -699,18 +720,7 @@ def _checked_amount(
                 f"deduction {amount:,.2f} is more than the claim's total cost {case.total_cost:,.2f}"
             )
     elif kind == "merge":
-        other = (request.merged_with or "").strip()
-        if not other:
-            raise ReviewError("merging needs the other claim (--merge-with CLAIM)")
-        if other == case.claim_id:
-            raise ReviewError("a claim cannot be merged with itself")
-        partner = session.get(Claim, other)
-        if partner is None:
-            raise ReviewError(f"no claim {other} in the casebook to merge with")
-        if partner.patient_id != case.patient_id:
-            raise ReviewError(
-                f"claim {other} is of patient {partner.patient_id}, not {case.patient_id}; only one patient's stays merge"
-            )
+        _check_merge_partner(request, case, session)
         amount = amount or 0.0
         if amount > case.total_cost:
             raise ReviewError(

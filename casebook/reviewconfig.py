@@ -36,6 +36,7 @@ class ReviewSettings:
     severity_weights: dict[str, float]
     due_days: int
     quota_ratios: dict[str, float]
+    quota_period: str  # the settlement period the quota is counted over (month, quarter, year)
 
     def weight(self, severity: str) -> float:
         """The priority weight of a severity; an unknown severity is a configuration error."""
@@ -63,6 +64,7 @@ def review_settings(pack: RulePack, region: str | None) -> ReviewSettings:
         severity_weights={str(k): float(v) for k, v in values.review_severity_weights.items()},
         due_days=values.review_due_days,
         quota_ratios={"DRG": values.special_review_quota_drg, "DIP": values.special_review_quota_dip},
+        quota_period=values.special_review_quota_period,
     )
 
 

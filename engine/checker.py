@@ -59,21 +59,11 @@ class Checker:
 
     def _infer(self, node: Node) -> str | None:
         if isinstance(node, Const):
-            if isinstance(node.value, bool):
-                return BOOL
-            if isinstance(node.value, (int, float)):
-                return NUMBER
-            return TEXT
+            return _literal_type(node.value)
         if isinstance(node, Ref):
             return self._ref(node)
         if isinstance(node, ListLit):
-            kinds = {self.check(i) for i in node.items}
-            for item in node.items:
-                if not isinstance(item, Const):
-                    self.fail(item, "a list literal may only hold literal values")
-            if len(kinds - {None}) > 1:
-                self.fail(node, "a list literal must hold values of one type")
-            return "list of " + (next(iter(kinds)) or TEXT) if kinds else "list of text"
+            return self._list_literal(node)
         if isinstance(node, Arith):
             return self._arith(node)
         if isinstance(node, Neg):
@@ -83,16 +73,22 @@ class Checker:
             return NUMBER
         if isinstance(node, Cmp):
             return self._compare(node)
-        if isinstance(node, (And, Or)):
-            for item in node.items:
+        if isinstance(node, (And, Or, Not)):
+            for item in node.items if isinstance(node, (And, Or)) else (node.item,):
                 self._want_bool(item)
-            return BOOL
-        if isinstance(node, Not):
-            self._want_bool(node.item)
             return BOOL
         if isinstance(node, Call):
             return self._call(node)
         raise TypeError(node)
+
+    def _list_literal(self, node: ListLit) -> str:
+        kinds = {self.check(i) for i in node.items}
+        for item in node.items:
+            if not isinstance(item, Const):
+                self.fail(item, "a list literal may only hold literal values")
+        if len(kinds - {None}) > 1:
+            self.fail(node, "a list literal must hold values of one type")
+        return "list of " + (next(iter(kinds)) or TEXT) if kinds else "list of text"
 
     def _want_bool(self, node: Node) -> None:
         kind = self.check(node)
@@ -248,6 +244,12 @@ class Checker:
         if function.returns == SAME:
             return next(iter(same)) if same else None
         return function.returns
+
+
+def _literal_type(value: object) -> str:
+    if isinstance(value, bool):
+        return BOOL
+    return NUMBER if isinstance(value, (int, float)) else TEXT
 
 
 def _name(node: Node) -> str:

@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from drgaudit.engine.exceptions import ExpressionError
 from drgaudit.engine.functions import FUNCTIONS
@@ -110,89 +111,113 @@ class _Converter:
         return ExpressionError(self.locate(self.offset(node)), message, hint, code="expression")
 
     def convert(self, node: ast.AST) -> Node:
-        off = self.offset(node)
-        if isinstance(node, ast.BoolOp):
-            items = tuple(self.convert(v) for v in node.values)
-            return And(off, items) if isinstance(node.op, ast.And) else Or(off, items)
-        if isinstance(node, ast.UnaryOp):
-            if isinstance(node.op, ast.Not):
-                return Not(off, self.convert(node.operand))
-            if isinstance(node.op, ast.USub):
-                inner = self.convert(node.operand)
-                if (
-                    isinstance(inner, Const)
-                    and isinstance(inner.value, (int, float))
-                    and not isinstance(inner.value, bool)
-                ):
-                    return Const(off, -inner.value)
-                return Neg(off, inner)
-            if isinstance(node.op, ast.UAdd):
-                return self.convert(node.operand)
+        """The tree of one allowed Python node; anything outside the language is an ExpressionError."""
+        method = self._CONVERTERS.get(type(node))
+        if method is None:
+            what = _FRIENDLY.get(type(node), type(node).__name__)
+            raise self.fail(node, f"{what} is not allowed in a rule expression")
+        return method(self, node, self.offset(node))
+
+    def _bool_op(self, node: ast.BoolOp, off: int) -> Node:
+        items = tuple(self.convert(v) for v in node.values)
+        return And(off, items) if isinstance(node.op, ast.And) else Or(off, items)
+
+    def _unary(self, node: ast.UnaryOp, off: int) -> Node:
+        if isinstance(node.op, ast.Not):
+            return Not(off, self.convert(node.operand))
+        if isinstance(node.op, ast.UAdd):
+            return self.convert(node.operand)
+        if not isinstance(node.op, ast.USub):
             raise self.fail(node, "operator not allowed here", "use and / or / not, + - * /")
-        if isinstance(node, ast.BinOp):
-            op = ARITH_OPS.get(type(node.op))
+        inner = self.convert(node.operand)
+        if (
+            isinstance(inner, Const)
+            and isinstance(inner.value, (int, float))
+            and not isinstance(inner.value, bool)
+        ):
+            return Const(off, -inner.value)
+        return Neg(off, inner)
+
+    def _bin_op(self, node: ast.BinOp, off: int) -> Node:
+        op = ARITH_OPS.get(type(node.op))
+        if op is None:
+            raise self.fail(node, "operator not allowed", "only + - * / are allowed in arithmetic")
+        return Arith(off, op, self.convert(node.left), self.convert(node.right))
+
+    def _compare(self, node: ast.Compare, off: int) -> Node:
+        parts: list[Node] = []
+        left = self.convert(node.left)
+        for op_node, comparator in zip(node.ops, node.comparators, strict=True):
+            op = COMPARE_OPS.get(type(op_node))
             if op is None:
-                raise self.fail(node, "operator not allowed", "only + - * / are allowed in arithmetic")
-            return Arith(off, op, self.convert(node.left), self.convert(node.right))
-        if isinstance(node, ast.Compare):
-            parts: list[Node] = []
-            left = self.convert(node.left)
-            for op_node, comparator in zip(node.ops, node.comparators, strict=True):
-                op = COMPARE_OPS.get(type(op_node))
-                if op is None:
-                    raise self.fail(
-                        node, "comparison not allowed", "use < <= > >= == != in, not in (not `is`)"
-                    )
-                right = self.convert(comparator)
-                parts.append(Cmp(left.offset, op, left, right))
-                left = right
-            return parts[0] if len(parts) == 1 else And(off, tuple(parts))
-        if isinstance(node, ast.Name):
-            if node.id in ("true", "True"):
-                return Const(off, True)
-            if node.id in ("false", "False"):
-                return Const(off, False)
-            if node.id in ("null", "None"):
-                raise self.fail(node, "null is not a value here", "test a missing value with has(field)")
-            return Ref(off, (node.id,))
-        if isinstance(node, ast.Attribute):
-            path: list[str] = [node.attr]
-            base = node.value
-            while isinstance(base, ast.Attribute):
-                path.append(base.attr)
-                base = base.value
-            if not isinstance(base, ast.Name):
-                raise self.fail(
-                    node, "only dotted names are allowed", "e.g. group.avg_cost or params.window_days"
-                )
-            path.append(base.id)
-            return Ref(off, tuple(reversed(path)))
-        if isinstance(node, ast.Constant):
-            if node.value is None or isinstance(node.value, (bytes, complex)) or node.value is Ellipsis:
-                raise self.fail(node, f"literal {node.value!r} is not allowed")
-            _check_literal(self, node)
-            return Const(off, node.value)
-        if isinstance(node, (ast.List, ast.Tuple)):
-            return ListLit(off, tuple(self.convert(e) for e in node.elts))
-        if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name):
-                raise self.fail(node, "only the built-in functions can be called", _functions_hint())
-            name = node.func.id
-            if name not in FUNCTIONS:
-                raise self.fail(node, f"unknown function `{name}`", _functions_hint())
-            if node.keywords:
-                raise self.fail(node, f"`{name}` takes no keyword arguments")
-            function = FUNCTIONS[name]
-            low, high = function.min_args, function.max_args
-            if len(node.args) < low or (high is not None and len(node.args) > high):
-                raise self.fail(
-                    node,
-                    f"`{name}` takes {_arity(low, high)} argument(s), got {len(node.args)}",
-                    function.signature,
-                )
-            return Call(off, name, tuple(self.convert(a) for a in node.args))
-        what = _FRIENDLY.get(type(node), type(node).__name__)
-        raise self.fail(node, f"{what} is not allowed in a rule expression")
+                raise self.fail(node, "comparison not allowed", "use < <= > >= == != in, not in (not `is`)")
+            right = self.convert(comparator)
+            parts.append(Cmp(left.offset, op, left, right))
+            left = right
+        return parts[0] if len(parts) == 1 else And(off, tuple(parts))
+
+    def _name(self, node: ast.Name, off: int) -> Node:
+        if node.id in ("true", "True"):
+            return Const(off, True)
+        if node.id in ("false", "False"):
+            return Const(off, False)
+        if node.id in ("null", "None"):
+            raise self.fail(node, "null is not a value here", "test a missing value with has(field)")
+        return Ref(off, (node.id,))
+
+    def _attribute(self, node: ast.Attribute, off: int) -> Node:
+        path: list[str] = [node.attr]
+        base = node.value
+        while isinstance(base, ast.Attribute):
+            path.append(base.attr)
+            base = base.value
+        if not isinstance(base, ast.Name):
+            raise self.fail(
+                node, "only dotted names are allowed", "e.g. group.avg_cost or params.window_days"
+            )
+        path.append(base.id)
+        return Ref(off, tuple(reversed(path)))
+
+    def _constant(self, node: ast.Constant, off: int) -> Node:
+        if node.value is None or isinstance(node.value, (bytes, complex)) or node.value is Ellipsis:
+            raise self.fail(node, f"literal {node.value!r} is not allowed")
+        _check_literal(self, node)
+        return Const(off, node.value)
+
+    def _list(self, node: ast.List | ast.Tuple, off: int) -> Node:
+        return ListLit(off, tuple(self.convert(e) for e in node.elts))
+
+    def _call(self, node: ast.Call, off: int) -> Node:
+        if not isinstance(node.func, ast.Name):
+            raise self.fail(node, "only the built-in functions can be called", _functions_hint())
+        name = node.func.id
+        if name not in FUNCTIONS:
+            raise self.fail(node, f"unknown function `{name}`", _functions_hint())
+        if node.keywords:
+            raise self.fail(node, f"`{name}` takes no keyword arguments")
+        function = FUNCTIONS[name]
+        low, high = function.min_args, function.max_args
+        if len(node.args) < low or (high is not None and len(node.args) > high):
+            raise self.fail(
+                node,
+                f"`{name}` takes {_arity(low, high)} argument(s), got {len(node.args)}",
+                function.signature,
+            )
+        return Call(off, name, tuple(self.convert(a) for a in node.args))
+
+    # The Python nodes of the language, each with its converter; every other node is refused.
+    _CONVERTERS: dict[type, Callable[[Any, Any, int], Node]] = {
+        ast.BoolOp: _bool_op,
+        ast.UnaryOp: _unary,
+        ast.BinOp: _bin_op,
+        ast.Compare: _compare,
+        ast.Name: _name,
+        ast.Attribute: _attribute,
+        ast.Constant: _constant,
+        ast.List: _list,
+        ast.Tuple: _list,
+        ast.Call: _call,
+    }
 
 
 # Limits of one expression: a rule is a short formula, and the engine must never be asked to hold more.
@@ -200,6 +225,7 @@ MAX_EXPRESSION_CHARS = 2000
 MAX_EXPRESSION_DEPTH = 40
 # Whole numbers beyond this lose digits as doubles, which is what durable-rules holds.
 MAX_EXACT_INT = 2**53
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
 
 
 def _check_literal(converter: _Converter, node: ast.Constant) -> None:
@@ -212,9 +238,6 @@ def _check_literal(converter: _Converter, node: ast.Constant) -> None:
         raise converter.fail(node, "a number too large to hold (it overflows to infinity)")
     if isinstance(value, str) and _CONTROL.search(value):
         raise converter.fail(node, "a control character in the text", "write visible characters only")
-
-
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
 
 
 def _depth(tree: ast.AST) -> int:

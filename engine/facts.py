@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from drgaudit.contract import CLAIM_FIELDS, CROSS_PROVINCE, CROSS_REGION, GROUPED_SCHEMES, region_relation
 from drgaudit.engine.codes import CodeTables
@@ -332,14 +332,22 @@ def _price(
     f["payment_kind"] = estimate.kind
 
 
-def add_history_facts(facts: list[dict[str, Any]], windows: Iterable[int] = ()) -> None:
-    """Facts about each claim's earlier stays, over one patient's claims sorted by `sort_key`."""
-    all_windows = sorted({90, 365, *windows})
-    for index, current in enumerate(facts):
-        current["seq"] = index
+Stay = TypeVar("Stay", bound=Mapping[str, Any])
+
+
+def previous_stays(stays: Sequence[Stay]) -> list[tuple[Stay | None, Stay | None]]:
+    """For each of one patient's stays (in `sort_key` order): the stay discharged last on or before its
+    admission at any hospital, and at its own hospital (None when there is none).
+
+    The one definition of "readmission" (days since the previous discharge from the same hospital), used
+    by the history facts of rules and by the monitoring report's readmission rate.
+    """
+    result: list[tuple[Stay | None, Stay | None]] = []
+    for index, current in enumerate(stays):
         admit = current["admit_date"]
-        prev = prev_same = None
-        for earlier in facts[:index]:
+        prev: Stay | None = None
+        prev_same: Stay | None = None
+        for earlier in stays[:index]:
             if earlier["discharge_date"] > admit:
                 continue
             if prev is None or earlier["discharge_date"] >= prev["discharge_date"]:
@@ -348,6 +356,16 @@ def add_history_facts(facts: list[dict[str, Any]], windows: Iterable[int] = ()) 
                 prev_same is None or earlier["discharge_date"] >= prev_same["discharge_date"]
             ):
                 prev_same = earlier
+        result.append((prev, prev_same))
+    return result
+
+
+def add_history_facts(facts: list[dict[str, Any]], windows: Iterable[int] = ()) -> None:
+    """Facts about each claim's earlier stays, over one patient's claims sorted by `sort_key`."""
+    all_windows = sorted({90, 365, *windows})
+    for index, (current, (prev, prev_same)) in enumerate(zip(facts, previous_stays(facts), strict=True)):
+        current["seq"] = index
+        admit = current["admit_date"]
         current["prev_claim_id"] = prev["claim_id"] if prev else None
         current["prev_hospital_id"] = prev["hospital_id"] if prev else None
         current["prev_dx_category"] = prev["dx_category"] if prev else None

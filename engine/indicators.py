@@ -1,7 +1,7 @@
 """Hospital-level case-mix indicators over the screened batch, compared with peers of the same level.
 
-For each hospital: its cross-region DRG cases in the batch, the share of them in a group that claims
-complications (severity digit 1 or 3), the percentile rank of that share among the hospitals of the same
+For each hospital: its cross-region DRG cases in a severity-split group (`cc_mcc_class`), the share of
+them in a group that claims complications (severity digit 1 or 3), the percentile rank of that share among the hospitals of the same
 level (0-100: the percentage of peers whose share is at most this one), and the peers' median share.
 Rules read them as `hospital.cross_drg_cases`, `hospital.cross_cc_mcc_share`,
 `hospital.cross_cc_mcc_share_rank` and `hospital.peer_cc_mcc_share_median`.
@@ -38,17 +38,26 @@ class CaseMix:
     cross_cc_mcc_cases: int
 
 
+# The one definition of the CC/MCC share, used by rules (UPC-004, through the batch case mix, in Python
+# and in SQL: casebook.queries.batch_case_mix) and by reports (monitoring): a DRG group whose code ends in
+# 1 (with MCC), 3 (with CC) or 5 (without) is split by severity and counts; one ending in 9 (not split),
+# in another character (0000, *QY) or outside DRG does not. The share is the 1s and 3s among them.
+SPLIT_DIGITS: tuple[str, ...] = ("1", "3", "5")
+CC_MCC_DIGITS: tuple[str, ...] = ("1", "3")
+
+
+def cc_mcc_class(scheme: str | None, group_code: str | None) -> tuple[bool, bool]:
+    """(the claim is in a severity-split DRG group, that group claims a complication)."""
+    digit = (group_code or "")[-1:]
+    split = scheme == "DRG" and digit in SPLIT_DIGITS
+    return split, split and digit in CC_MCC_DIGITS
+
+
 def counts_for_case_mix(claim: Mapping[str, Any]) -> tuple[bool, bool]:
-    """(counts as a cross-region DRG case, claims CC/MCC): the definition `casebook.queries.batch_case_mix` runs in SQL."""
-    code = claim.get("group_code") or ""
-    counted = (
-        claim.get("payment_scheme") == "DRG"
-        and claim.get("insured_region") != claim.get("treatment_region")
-        and code != ""
-        and code != "0000"
-        and not code.endswith("QY")
-    )
-    return counted, counted and code[-1] in ("1", "3")
+    """(counts as a cross-region DRG case of the case mix, claims CC/MCC), as `cc_mcc_class` says."""
+    split, with_cc = cc_mcc_class(claim.get("payment_scheme"), claim.get("group_code"))
+    counted = split and claim.get("insured_region") != claim.get("treatment_region")
+    return counted, counted and with_cc
 
 
 def case_mix_of(claims: Iterable[Mapping[str, Any]]) -> list[CaseMix]:

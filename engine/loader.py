@@ -95,39 +95,10 @@ def read_pack(directory: Path | str | None = None) -> PackCheck:
             continue
         rules.extend(_rules_from_document(doc, digest, families, declared_ids, errors))
 
-    lists: dict[str, NamedList] = {}
-    for path in sorted((root / "lists").glob("*.yaml")):
-        files += 1
-        doc, digest = _read(path, errors)
-        hashes[f"lists/{path.name}"] = digest
-        if doc is None:
-            continue
-        named = list_from_document(doc, errors)
-        if named is None:
-            continue
-        if named.name != path.stem:
-            errors.append(
-                RuleFileError(
-                    doc.data.value_at("name"),
-                    f"list `{named.name}` is in a file named {path.name}",
-                    f"name the file {named.name}.yaml",
-                )
-            )
-        elif named.name in lists:
-            errors.append(RuleFileError(named.position, f"list `{named.name}` is defined twice"))
-        else:
-            lists[named.name] = named
-
-    regions: dict[str, RegionConfig] = {}
-    for path in sorted((root / "regions").glob("*.yaml")):
-        files += 1
-        doc, digest = _read(path, errors)
-        hashes[f"regions/{path.name}"] = digest
-        if doc is None:
-            continue
-        config = region_from_document(doc, errors)
-        if config is not None:
-            regions[config.code] = config
+    lists, count = _read_lists(root, errors, hashes)
+    files += count
+    regions, count = _read_regions(root, errors, hashes)
+    files += count
     if NATIONAL not in regions and not any(e.position.path.endswith(f"{NATIONAL}.yaml") for e in errors):
         errors.append(
             RuleFileError(
@@ -160,6 +131,52 @@ def read_pack(directory: Path | str | None = None) -> PackCheck:
     if errors:
         return PackCheck(None, errors, warnings, files)
     return PackCheck(pack, errors, warnings, files)
+
+
+def _read_lists(
+    root: Path, errors: list[RuleFileError], hashes: dict[str, str]
+) -> tuple[dict[str, NamedList], int]:
+    """The named lists of `lists/` (one per file, named as the file), and how many files were read."""
+    lists: dict[str, NamedList] = {}
+    paths = sorted((root / "lists").glob("*.yaml"))
+    for path in paths:
+        doc, digest = _read(path, errors)
+        hashes[f"lists/{path.name}"] = digest
+        if doc is None:
+            continue
+        named = list_from_document(doc, errors)
+        if named is None:
+            continue
+        if named.name != path.stem:
+            errors.append(
+                RuleFileError(
+                    doc.data.value_at("name"),
+                    f"list `{named.name}` is in a file named {path.name}",
+                    f"name the file {named.name}.yaml",
+                )
+            )
+        elif named.name in lists:
+            errors.append(RuleFileError(named.position, f"list `{named.name}` is defined twice"))
+        else:
+            lists[named.name] = named
+    return lists, len(paths)
+
+
+def _read_regions(
+    root: Path, errors: list[RuleFileError], hashes: dict[str, str]
+) -> tuple[dict[str, RegionConfig], int]:
+    """The region files of `regions/` by code, and how many files were read."""
+    regions: dict[str, RegionConfig] = {}
+    paths = sorted((root / "regions").glob("*.yaml"))
+    for path in paths:
+        doc, digest = _read(path, errors)
+        hashes[f"regions/{path.name}"] = digest
+        if doc is None:
+            continue
+        config = region_from_document(doc, errors)
+        if config is not None:
+            regions[config.code] = config
+    return regions, len(paths)
 
 
 def load_pack(directory: Path | str | None = None) -> RulePack:

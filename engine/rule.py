@@ -54,6 +54,16 @@ class Param:
     minimum: float | None
     maximum: float | None
     position: Position
+    # The smallest meaningful change of a numeric value: what "just past the threshold" means for boundary
+    # examples and how far `rules mutate` moves it. None: 1 for int and date params, 0.01 for number.
+    step: float | None = None
+
+    @property
+    def unit(self) -> float:
+        """The step of the param (declared, else 1 for int/date, 0.01 for number)."""
+        if self.step is not None:
+            return self.step
+        return 0.01 if self.type == "number" else 1
 
 
 @dataclass(frozen=True)
@@ -376,7 +386,7 @@ def _params(data: YMap, errors: list[RuleFileError]) -> dict[str, Param]:
                 )
             )
             continue
-        _check_keys(spec, ("default", "type", "description", "min", "max"), "param", errors)
+        _check_keys(spec, ("default", "type", "description", "min", "max", "step"), "param", errors)
         if "default" not in spec:
             errors.append(
                 RuleFileError(
@@ -414,7 +424,22 @@ def _params(data: YMap, errors: list[RuleFileError]) -> dict[str, Param]:
                 errors.append(RuleFileError(spec.value_at(key), f"`{key}` must be a number"))
                 bound = None
             bounds.append(bound)
-        param = Param(name, ptype, default, str(spec.get("description") or ""), bounds[0], bounds[1], pos)
+        step = spec.get("step")
+        if step is not None and (
+            not isinstance(step, (int, float))
+            or isinstance(step, bool)
+            or step <= 0
+            or ptype not in ("int", "number")
+        ):
+            errors.append(
+                RuleFileError(
+                    spec.value_at("step"), "`step` must be a positive number (int or number params)"
+                )
+            )
+            step = None
+        param = Param(
+            name, ptype, default, str(spec.get("description") or ""), bounds[0], bounds[1], pos, step
+        )
         check_param_bounds(param, default, spec.value_at("default"), errors)
         params[name] = param
     return params

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 from drgaudit.engine.compiler import CompiledProfile, CompiledRule, compile_profile
@@ -182,6 +183,7 @@ def build_hit(
     }
     facts.update(seen_when)
     facts.update(seen_unless)
+    rule_file = PurePath(rule.path).name
     evidence = {
         "treatment_region": fact["treatment_region"],
         "profile": pack.profile_key(fact["treatment_region"]),
@@ -192,7 +194,9 @@ def build_hit(
         "rule": {
             "id": rule.id,
             "title": rule.title,
-            "file": rule.path,
+            # The file within its pack: a hit reads the same whichever copy or registered version of the
+            # pack screened it (its content is identified by `version`).
+            "file": rule_file,
             "version": rule.file_hash[:16],
             "reference": rule.reference,
         },
@@ -210,7 +214,7 @@ def build_hit(
         evidence=evidence,
         patient_id=str(fact.get("patient_id", "")),
         region=fact["treatment_region"],
-        rule_file=rule.path,
+        rule_file=rule_file,
         rule_version=rule.file_hash[:16],
         related_claims=related,
         pack_version=pack.version,

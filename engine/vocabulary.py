@@ -173,13 +173,15 @@ _DERIVED: list[FactDef] = [
     FactDef("hospital.level", NUMBER, True, "医院等级", "1、2、3"),
     FactDef("hospital.designated_on", DATE, True, "定点日期"),
     FactDef("hospital.regional_center", BOOL, False, "是否区域医疗中心"),
-    FactDef("hospital.cross_drg_cases", NUMBER, False, "本批次该院异地 DRG 入组病例数"),
+    FactDef(
+        "hospital.cross_drg_cases", NUMBER, False, "本批次该院异地 DRG 分级病组病例数", "病组末位为1、3或5"
+    ),
     FactDef(
         "hospital.cross_cc_mcc_share",
         NUMBER,
         True,
         "本批次该院异地病例中伴并发症病组占比",
-        "病组末位为1或3的病例数/异地DRG入组病例数",
+        "病组末位为1或3的病例数/末位为1、3、5的异地DRG病例数",
     ),
     FactDef(
         "hospital.cross_cc_mcc_share_rank",

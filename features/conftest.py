@@ -212,14 +212,23 @@ class Audit:
         return self.hit
 
 
+# `drgaudit rules mutate --features` runs the scenarios against a mutated copy of the pack named here.
+RULES_UNDER_TEST_ENV = "DRGAUDIT_FEATURES_RULES"
+
+
+def rules_under_test() -> Path:
+    """The pack the scenarios state the policy of: the bundled one, or the folder in $DRGAUDIT_FEATURES_RULES."""
+    return Path(os.environ.get(RULES_UNDER_TEST_ENV) or bundled_rules_dir())
+
+
 @pytest.fixture(scope="session")
 def bundled_pack() -> RulePack:
-    return load_pack(bundled_rules_dir())
+    return load_pack(rules_under_test())
 
 
 @pytest.fixture(scope="session")
 def bundled_codes() -> CodeTables:
-    return CodeTables.from_dir(resolve_codes_dir(None, bundled_rules_dir()))
+    return CodeTables.from_dir(resolve_codes_dir(None, rules_under_test()))
 
 
 @pytest.fixture
@@ -317,7 +326,7 @@ def own_rules(audit: Audit, tmp_path: Path) -> Path:
     if audit.rules_dir is None:
         target = tmp_path / "rules"
         shutil.copytree(
-            bundled_rules_dir(), target, ignore=shutil.ignore_patterns("__init__.py", "__pycache__")
+            rules_under_test(), target, ignore=shutil.ignore_patterns("__init__.py", "__pycache__")
         )
         audit.rules_dir = target
     return audit.rules_dir

@@ -18,12 +18,13 @@ from sqlmodel import Session
 
 from drgaudit.casebook import auditlog, meetings, review
 from drgaudit.casebook.db import make_engine
+from drgaudit.casebook.quota import quota_standing
 from drgaudit.casebook.review_models import ReviewMeetingCreate
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError
 from drgaudit.engine.hits import Hit
 from drgaudit.engine.pack import RulePack
 from features.conftest import money, step
-from tests.review_support import bundled_pack, claim, hit, import_claims, screen
+from tests.review_support import bundled_pack, claim, hit, import_claims, pack_with_settings, screen
 
 scenarios("review_queue.feature")
 
@@ -64,6 +65,36 @@ def claims_of_hospital(queue: Queue, 医院: str, 月份: str, 份数: int, 末�
         for n in range(1, 份数 + 1)
     ]
     queue.batch_id = import_claims(queue.session, queue.folder, rows)
+
+
+@given(step("就医地 {统筹区} 的特例单议比例按 {周期} 计算"))
+def quota_period(queue: Queue, 统筹区: str, 周期: str) -> None:
+    assert 统筹区 == "510100"
+    queue.pack = pack_with_settings(queue.folder, special_review_quota_period=周期)
+
+
+@given(
+    step(
+        "病例库中还有医院 {医院} 在 {年:d} 年 {起:d} 至 {止:d} 月每月出院 {份数:d} 份按病种分值付费的结算清单"
+    )
+)
+def dip_claims_by_month(queue: Queue, 医院: str, 年: int, 起: int, 止: int, 份数: int) -> None:
+    rows = []
+    for month in range(起, 止 + 1):
+        for k in range(份数):
+            day = f"{年}-{month:02d}-{1 + k % 20:02d}"
+            rows.append(
+                claim(month * 100 + k, hospital_id=医院, payment_scheme="DIP", group_code="DIP01",
+                      admit_date=day, discharge_date=day)
+            )  # fmt: skip
+    queue.batch_id = import_claims(queue.session, queue.folder, rows, name="dip.csv")
+
+
+@then(step("病例 {病例} 的特例单议额度为“{额度}”"))
+def quota_of_case(queue: Queue, 病例: str, 额度: str) -> None:
+    case = review.get_case(session=queue.session, ref=病例)
+    standing = quota_standing(session=queue.session, case=case, pack=queue.pack, counting="scheduled")
+    assert standing.describe() == 额度
 
 
 @given(step("第 {批次:d} 批次的筛查结果如下"))

@@ -185,7 +185,10 @@ class ImpactResult:
                 (x for x in tallies.values() if x.touched), key=lambda x: (-x.added - x.removed, x.key)
             )
             if touched:
-                shown = ", ".join(f"{x.key} +{x.added}/-{x.removed}" for x in touched[:8])
+                shown = ", ".join(
+                    f"{x.key} +{x.added}/-{x.removed}" + (f"/~{x.changed}" if x.changed else "")
+                    for x in touched[:8]
+                )
                 more = f" (and {len(touched) - 8} more)" if len(touched) > 8 else ""
                 lines.append(f"by {label}: {shown}{more}")
         counts = self.case_counts

@@ -9,8 +9,10 @@ Definitions (thresholds and N are report settings, `monitoring.*` in settings.ya
 - CMI = mean group weight of the hospital's DRG claims whose group is in the treatment region's table.
 - CC/MCC share = among DRG claims in a severity-split group (last digit 1, 3 or 5), the share whose
   group claims a complication (1 with MCC, 3 with CC); groups ending in 9 are not split and not counted.
+  The definition is `engine.indicators.cc_mcc_class`, the same that UPC-004's hospital indicators use.
 - Readmission rate = share of the hospital's claims whose patient had been discharged from the same
-  hospital at most `readmission_days` days before this admission.
+  hospital at most `readmission_days` days before this admission (`engine.facts.previous_stays`, the
+  same previous stay as the rule fact `days_since_prev_discharge_same_hospital`).
 - Watch list: a hospital with enough cases whose cost growth, cross-region/local cost ratio, CMI growth,
   rise of the CC/MCC share or readmission rate passes its `watch` threshold, with each reason named.
 - Group distribution: for the `groups_shown` groups with most claims, quartiles of the cost, Tukey
@@ -27,11 +29,11 @@ from pathlib import Path
 from statistics import quantiles
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlmodel import Session
 
 from drgaudit.casebook import queries
-from drgaudit.casebook.models import Claim
+from drgaudit.engine.facts import previous_stays, sort_key
+from drgaudit.engine.indicators import cc_mcc_class
 from drgaudit.reports import charts
 from drgaudit.reports.config import ReportSettings, load_settings
 from drgaudit.reports.document import REPORT_FORMATS, Column, Report, Sheet
@@ -40,9 +42,6 @@ from drgaudit.reports.formatting import growth, percent, points
 from drgaudit.reports.labels import LEVEL_NAMES, Vocabulary
 from drgaudit.reports.masking import Masker
 from drgaudit.reports.periods import Period
-
-_claim = Claim.__table__
-_SPLIT = {"1", "3", "5"}
 
 
 @dataclass
@@ -58,6 +57,30 @@ class Indicators:
     split_cases: int = 0
     cc_mcc_cases: int = 0
     readmissions: int = 0
+
+    def add(
+        self,
+        cost: float,
+        cross: bool,
+        group: dict[str, Any] | None,
+        split: bool,
+        with_cc: bool,
+        readmitted: bool,
+    ) -> None:
+        """Count one claim: its cost, DRG weight, CC/MCC class (`cc_mcc_class`) and readmission."""
+        self.cases += 1
+        if cross:
+            self.cross_cases += 1
+            self.cross_cost += cost
+        else:
+            self.local_cost += cost
+        if group is not None:
+            self.drg_cases += 1
+            self.weight_sum += float(group["weight"])
+        if split:
+            self.split_cases += 1
+            self.cc_mcc_cases += with_cc
+        self.readmissions += readmitted
 
     @property
     def local_cases(self) -> int:
@@ -160,103 +183,86 @@ class GroupRow:
     outliers: list[dict[str, Any]]
 
 
-def _claims(session: Session, first: dt.date, last: dt.date, region: str | None) -> list[tuple]:
-    c = _claim.c
-    columns = (
-        c.claim_id, c.patient_id, c.hospital_id, c.insured_region, c.treatment_region, c.admit_date,
-        c.discharge_date, c.payment_scheme, c.group_code, c.total_cost,
-    )  # fmt: skip
-    query = select(*columns).where(c.discharge_date >= first, c.discharge_date <= last)
-    if region:
-        query = query.where(c.treatment_region == region)
-    return [
-        tuple(row)
-        for row in session.execute(query.order_by(c.patient_id, c.hospital_id, c.admit_date, c.claim_id))
-    ]
+@dataclass
+class _Tally:
+    """Indicators per hospital and for the whole area, this period and the one before; group costs."""
+
+    now: dict[str, Indicators] = field(default_factory=lambda: defaultdict(Indicators))
+    before: dict[str, Indicators] = field(default_factory=lambda: defaultdict(Indicators))
+    area_now: Indicators = field(default_factory=Indicators)
+    area_before: Indicators = field(default_factory=Indicators)
+    costs: dict[tuple[str, str, str], list[tuple[float, str, str, str]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    regions: set[str] = field(default_factory=set)
 
 
-def build_monitoring(
-    *,
-    session: Session,
+def _readmitted(claims: list[dict[str, Any]], days: int) -> set[str]:
+    """Claims whose patient left the same hospital at most `days` days before (engine.facts.previous_stays)."""
+    by_patient: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for claim in claims:
+        by_patient[claim["patient_id"]].append(claim)
+    found: set[str] = set()
+    for stays in by_patient.values():
+        stays.sort(key=sort_key)
+        for stay, (_prev, prev_same) in zip(stays, previous_stays(stays), strict=True):
+            if prev_same is not None and (stay["admit_date"] - prev_same["discharge_date"]).days <= days:
+                found.add(stay["claim_id"])
+    return found
+
+
+def _tally(
+    claims: list[dict[str, Any]],
     period: Period,
-    region: str | None = None,
-    settings: ReportSettings | None = None,
-    rules_dir: Path | None = None,
-) -> Report:
-    """The cost monitoring report of `period` (all treatment regions, or one)."""
-    settings = settings or load_settings()
-    words = Vocabulary.load(rules_dir, settings.get("region_names"))
-    masker = Masker.from_settings(settings.get("masking"))
-    days = int(settings.get("monitoring.readmission_days"))
-    min_cases = int(settings.get("monitoring.min_cases"))
-    watch = settings.get("monitoring.watch")
-    previous = period.previous()
-
-    c = _claim.c
-    earliest_admit = session.execute(
-        select(func.min(c.admit_date)).where(
-            c.discharge_date >= previous.start, c.discharge_date <= period.end
+    previous: Period,
+    groups: dict[Any, dict[str, Any]],
+    days: int,
+) -> _Tally:
+    tally = _Tally()
+    readmitted = _readmitted(claims, days)
+    for claim in claims:
+        discharge, hospital, treatment = (
+            claim["discharge_date"],
+            claim["hospital_id"],
+            claim["treatment_region"],
         )
-    ).scalar()
-    if earliest_admit is None:
-        raise ReportError(f"no claims discharged in {period.label} or the period before ({previous.span})")
-    first = min(previous.start, earliest_admit - dt.timedelta(days=days))
-    rows = _claims(session, first, period.end, region)
-    groups = queries.load_groups(session=session)
-    hospitals = queries.load_hospitals(session=session)
-
-    now: dict[str, Indicators] = defaultdict(Indicators)
-    before: dict[str, Indicators] = defaultdict(Indicators)
-    area_now, area_before = Indicators(), Indicators()
-    costs: dict[tuple[str, str, str], list[tuple[float, str, str, str]]] = defaultdict(list)
-    regions: set[str] = set()
-    last_key: tuple[str, str] | None = None
-    last_discharge: dt.date | None = None
-    for claim_id, patient, hospital, insured, treatment, admit, discharge, scheme, group_code, cost in rows:
-        readmitted = (
-            last_key == (patient, hospital)
-            and last_discharge is not None
-            and 0 <= (admit - last_discharge).days <= days
-        )
-        if last_key != (patient, hospital) or last_discharge is None or discharge > last_discharge:
-            last_discharge = discharge
-        last_key = (patient, hospital)
+        scheme, group_code, cost = claim["payment_scheme"], claim["group_code"], claim["total_cost"]
         if period.start <= discharge <= period.end:
-            targets = (now[hospital], area_now)
-            regions.add(treatment)
+            targets = (tally.now[hospital], tally.area_now)
+            tally.regions.add(treatment)
             if scheme in ("DRG", "DIP") and group_code:
-                costs[(treatment, scheme, group_code)].append((float(cost), claim_id, patient, hospital))
+                tally.costs[(treatment, scheme, group_code)].append(
+                    (cost, claim["claim_id"], claim["patient_id"], hospital)
+                )
         elif previous.start <= discharge <= previous.end:
-            targets = (before[hospital], area_before)
+            targets = (tally.before[hospital], tally.area_before)
         else:
             continue
-        cross = insured != treatment
         weight = groups.get((treatment, "DRG", group_code)) if scheme == "DRG" and group_code else None
-        severity = group_code[-1] if scheme == "DRG" and group_code and weight is not None else None
+        split, with_cc = cc_mcc_class(scheme, group_code)
         for ind in targets:
-            ind.cases += 1
-            if cross:
-                ind.cross_cases += 1
-                ind.cross_cost += float(cost)
-            else:
-                ind.local_cost += float(cost)
-            if weight is not None:
-                ind.drg_cases += 1
-                ind.weight_sum += float(weight["weight"])
-            if severity in _SPLIT:
-                ind.split_cases += 1
-                ind.cc_mcc_cases += severity in ("1", "3")
-            ind.readmissions += readmitted
-    if not now:
-        where = f" in region {region}" if region else ""
-        raise ReportError(f"no claims discharged in {period.label} ({period.span}){where}")
+            ind.add(
+                cost,
+                claim["insured_region"] != treatment,
+                weight,
+                split,
+                with_cc,
+                claim["claim_id"] in readmitted,
+            )
+    return tally
 
+
+def _hospital_table(
+    tally: _Tally, hospitals: dict[str, dict[str, Any]], words: Vocabulary, watch: dict[str, float], days: int,
+    min_cases: int,
+) -> list[HospitalRow]:  # fmt: skip
     table: list[HospitalRow] = []
-    for hospital_id in sorted(now):
+    for hospital_id in sorted(tally.now):
         info = hospitals.get(hospital_id, {})
         row = HospitalRow(
             hospital_id, info.get("name") or hospital_id, LEVEL_NAMES.get(str(info.get("level")), "—"),
-            words.region(info.get("region")), now[hospital_id], before.get(hospital_id, Indicators()), min_cases,
+            words.region(info.get("region")), tally.now[hospital_id], tally.before.get(hospital_id, Indicators()),
+            min_cases,
         )  # fmt: skip
         checks = (
             (row.cross_growth, watch["cost_growth"], lambda v: f"异地次均费用增长{growth(v)}"),
@@ -272,13 +278,15 @@ def build_monitoring(
         ]
         table.append(row)
     table.sort(key=lambda r: (-r.now.cases, r.hospital_id))
-    watch_list = sorted((r for r in table if r.reasons), key=lambda r: (-len(r.reasons), r.hospital_id))
-    area = HospitalRow("", "合计", "", "", area_now, area_before, min_cases)
+    return table
 
-    k = float(settings.get("monitoring.outlier_iqr_k"))
-    listed = int(settings.get("monitoring.outliers_listed"))
+
+def _group_rows(
+    tally: _Tally, groups: dict[Any, dict[str, Any]], hospitals: dict[str, dict[str, Any]], words: Vocabulary,
+    masker: Masker, k: float,
+) -> list[GroupRow]:  # fmt: skip
     group_rows: list[GroupRow] = []
-    for key, values in costs.items():
+    for key, values in tally.costs.items():
         if len(values) < 4:
             continue
         amounts = sorted(v[0] for v in values)
@@ -316,6 +324,46 @@ def build_monitoring(
             )  # fmt: skip
         )
     group_rows.sort(key=lambda g: (-g.cases, g.region, g.group_code))
+    return group_rows
+
+
+def build_monitoring(
+    *,
+    session: Session,
+    period: Period,
+    region: str | None = None,
+    settings: ReportSettings | None = None,
+    rules_dir: Path | None = None,
+) -> Report:
+    """The cost monitoring report of `period` (all treatment regions, or one)."""
+    settings = settings or load_settings()
+    words = Vocabulary.load(rules_dir, settings.get("region_names"))
+    masker = Masker.from_settings(settings.get("masking"))
+    days = int(settings.get("monitoring.readmission_days"))
+    min_cases = int(settings.get("monitoring.min_cases"))
+    watch = settings.get("monitoring.watch")
+    previous = period.previous()
+
+    earliest_admit = queries.earliest_admission(session=session, first=previous.start, last=period.end)
+    if earliest_admit is None:
+        raise ReportError(f"no claims discharged in {period.label} or the period before ({previous.span})")
+    first = min(previous.start, earliest_admit - dt.timedelta(days=days))
+    claims = queries.claims_discharged_between(session=session, first=first, last=period.end, region=region)
+    groups = queries.load_groups(session=session)
+    hospitals = queries.load_hospitals(session=session)
+    tally = _tally(claims, period, previous, groups, days)
+    if not tally.now:
+        where = f" in region {region}" if region else ""
+        raise ReportError(f"no claims discharged in {period.label} ({period.span}){where}")
+
+    table = _hospital_table(tally, hospitals, words, watch, days, min_cases)
+    watch_list = sorted((r for r in table if r.reasons), key=lambda r: (-len(r.reasons), r.hospital_id))
+    area = HospitalRow("", "合计", "", "", tally.area_now, tally.area_before, min_cases)
+    regions = tally.regions
+
+    k = float(settings.get("monitoring.outlier_iqr_k"))
+    listed = int(settings.get("monitoring.outliers_listed"))
+    group_rows = _group_rows(tally, groups, hospitals, words, masker, k)
     shown = group_rows[: int(settings.get("monitoring.groups_shown"))]
 
     def ratio(value: float, g: GroupRow) -> float:

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 from typer.testing import CliRunner
 
+from drgaudit.api.app import create_app
 from drgaudit.casebook import apikeys as apikey_data
 from drgaudit.casebook.auditlog import AuditEntry
 from drgaudit.casebook.db import make_engine
@@ -32,7 +33,8 @@ from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.services import accounts as account_service
 from drgaudit.services import apikeys
 from drgaudit.services.packs import PromoteRequest, promote_pack, register_pack
-from tests.web_support import make_accounts, web_app
+from drgaudit.web.settings import WebSettings
+from tests.web_support import SECRET, make_accounts
 
 ROLES = {
     "settle": "integration:510100",
@@ -111,7 +113,7 @@ def _api(db_url: str, province: Path, monkeypatch: pytest.MonkeyPatch, **env: st
             }
     finally:
         engine.dispose()
-    return Api(TestClient(web_app(db_url)), keys, db_url)
+    return Api(TestClient(create_app(WebSettings(database_url=db_url, secret_key=SECRET))), keys, db_url)
 
 
 @pytest.fixture

@@ -80,7 +80,7 @@ def test_rules_test_fails_on_a_wrong_expectation_and_says_which_condition(rules:
     result = runner.invoke(app, ["rules", "test", "rules", "--rule", "LOS-001"])
     assert result.exit_code == 1
     assert result.stdout.splitlines() == [
-        "FAIL LOS-001 hit  住院59天  (rules/long_stay.yaml:25)",
+        "FAIL LOS-001 hit  住院59天  (rules/long_stay.yaml:27)",
         "  expected: hit    actual: no hit",
         "  ✗ when   false  los_days >= params.max_los_days",
         "  values: los_days=59",
@@ -89,7 +89,12 @@ def test_rules_test_fails_on_a_wrong_expectation_and_says_which_condition(rules:
         "  • when   true   los_days >= params.max_los_days",
         "  every `when` condition held and no `unless` condition did",
         "  values: los_days=65",
-        "2 examples: 0 passed, 2 failed",
+        "FAIL LOS-001 miss 住院恰好60天  (rules/long_stay.yaml:24)",
+        "  expected: no hit    actual: hit",
+        "  • when   true   los_days >= params.max_los_days",
+        "  every `when` condition held and no `unless` condition did",
+        "  values: los_days=60",
+        "3 examples: 0 passed, 3 failed",
     ]
 
 

@@ -242,7 +242,7 @@ def test_sql_case_mix_agrees_with_the_python_definition(
 ) -> None:
     rows = []
     for n in range(60):
-        code = ("ES31", "ES33", "ES35", "0000", "ESQY", "ES35")[n % 6]
+        code = ("ES31", "ES33", "ES35", "0000", "ESQY", "ES35", "FR19")[n % 7]
         rows.append(make_claim(n, group_code=code, payment_scheme="DIP" if n % 11 == 0 else "DRG"))
     report = import_file(write_rows(tmp_path / "claims.csv", rows), kind="claims", session=session)
     sql = queries.batch_case_mix(session=session, batch_id=report.batch_id)

@@ -100,9 +100,9 @@ def test_meeting_from_creation_to_minutes_and_rollup(queue_db: str) -> None:
         "李四:秘书",
     )
     assert (code, lines(out)) == (0, [
-        "scheduled case 1 (C000001, H001, priority 7,500.00): quota H001 2025-03 DRG: 0 of 2 cases scheduled for review (5.0% of 40 DRG cases)",
-        "scheduled case 2 (C000002, H001, priority 4,000.00): quota H001 2025-03 DRG: 1 of 2 cases scheduled for review (5.0% of 40 DRG cases)",
-        "left out, over quota: case 3 (C000003): quota H001 2025-03 DRG: 2 of 2 cases scheduled for review (5.0% of 40 DRG cases)",
+        "scheduled case 1 (C000001, H001, priority 7,500.00): quota H001 2025 DRG: 0 of 2 cases scheduled for review (5.0% of 40 DRG cases discharged in 2025 so far)",
+        "scheduled case 2 (C000002, H001, priority 4,000.00): quota H001 2025 DRG: 1 of 2 cases scheduled for review (5.0% of 40 DRG cases discharged in 2025 so far)",
+        "left out, over quota: case 3 (C000003): quota H001 2025 DRG: 2 of 2 cases scheduled for review (5.0% of 40 DRG cases discharged in 2025 so far)",
         "meeting 1: 2 of 3 places taken",
         "attendee 张三 (主审专家, 省人民医院)",
         "attendee 李四 (秘书)",
@@ -110,11 +110,13 @@ def test_meeting_from_creation_to_minutes_and_rollup(queue_db: str) -> None:
     code, out = run(queue_db, "meeting", "add", "1", "3")
     assert code == 1
     assert out == (
-        "error: case 3: quota H001 2025-03 DRG: 2 of 2 cases scheduled for review (5.0% of 40 DRG cases); "
+        "error: case 3: quota H001 2025 DRG: 2 of 2 cases scheduled for review (5.0% of 40 DRG cases discharged in 2025 so far); "
         "scheduling it would make 3, over the quota — give --override-quota REASON to go over it\n"
     )
     code, out = run(queue_db, "meeting", "add", "1", "3", "--override-quota", "疑似分解住院，须上会")
-    assert lines(out)[0].endswith("(5.0% of 40 DRG cases); over quota, override: 疑似分解住院，须上会")
+    assert lines(out)[0].endswith(
+        "(5.0% of 40 DRG cases discharged in 2025 so far); over quota, override: 疑似分解住院，须上会"
+    )
     code, out = run(
         queue_db,
         "queue",
@@ -131,7 +133,7 @@ def test_meeting_from_creation_to_minutes_and_rollup(queue_db: str) -> None:
     )
     assert (code, lines(out)) == (0, [
         "case 1 (C000001) decided in meeting 1, round 1: special payment approved 2,000.50 yuan, by 张三",
-        "quota H001 2025-03 DRG: 0 of 2 special payments approved (5.0% of 40 DRG cases)",
+        "quota H001 2025 DRG: 0 of 2 special payments approved (5.0% of 40 DRG cases discharged in 2025 so far)",
     ])  # fmt: skip
     code, out = run(
         queue_db, "queue", "decide", "2", "--kind", "deduct", "--amount", "1200", "--reason", "重复收费"

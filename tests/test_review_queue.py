@@ -283,11 +283,11 @@ def test_meeting_fill_decide_close_appeal_and_rollup(
     assert [s.case.claim_id for s in report.over_quota] == ["C000003", "C000002", "C000001"]
     assert (
         report.over_quota[0].quota.describe()
-        == f"quota H001 2025-03 DRG: {limit} of {limit} cases scheduled for review (5.0% of 40 DRG cases)"
+        == f"quota H001 2025 DRG: {limit} of {limit} cases scheduled for review (5.0% of 40 DRG cases discharged in 2025 so far)"
     )
     with pytest.raises(
         QuotaError,
-        match=r"^case 3: quota H001 2025-03 DRG: 2 of 2 .* give --override-quota REASON to go over it$",
+        match=r"^case 3: quota H001 2025 DRG: 2 of 2 .* give --override-quota REASON to go over it$",
     ):
         meetings.schedule_cases(
             session=session, meeting_id=meeting_id, pack=pack, actor="秘书", refs=["C000003"]
@@ -328,7 +328,7 @@ def test_meeting_fill_decide_close_appeal_and_rollup(
     )
     assert (
         out.quota.describe()
-        == "quota H001 2025-03 DRG: 1 of 2 special payments approved (5.0% of 40 DRG cases)"
+        == "quota H001 2025 DRG: 1 of 2 special payments approved (5.0% of 40 DRG cases discharged in 2025 so far)"
     )
     with pytest.raises(QuotaError, match="special payments approved"):
         decide(
@@ -457,7 +457,8 @@ def test_quota_by_scheme(session: Session, tmp_path: Path, pack: RulePack) -> No
         False,
     )
     assert (
-        dip.describe() == "quota H100 2025-03 DIP: 0 of 1 cases scheduled for review (0.5% of 200 DIP cases)"
+        dip.describe()
+        == "quota H100 2025 DIP: 0 of 1 cases scheduled for review (0.5% of 200 DIP cases discharged in 2025 so far)"
     )
     per_diem = quota_standing(
         session=session, case=review.get_case(session=session, ref="C000201"), pack=pack, counting="special"
@@ -465,5 +466,63 @@ def test_quota_by_scheme(session: Session, tmp_path: Path, pack: RulePack) -> No
     assert (per_diem.limit, per_diem.exceeded, per_diem.describe()) == (
         None,
         False,
-        "quota H100 2025-03 PER_DIEM: none for PER_DIEM cases",
+        "quota H100 2025 PER_DIEM: none for PER_DIEM cases",
     )
+
+
+@pytest.mark.parametrize(
+    ("unit", "label", "base", "limit", "used"),
+    [
+        # 40 DIP claims a month, January to May: per month ⌊5‰ × 40⌋ = 0, no case could ever be reviewed.
+        ("month", "2025-05", 40, 0, 0),
+        # Q2 so far: April and May, 80 claims: still 0.
+        ("quarter", "2025Q2", 80, 0, 0),
+        # The year so far: 200 claims, ⌊1.0⌋ = 1; the January case already scheduled counts against it.
+        ("year", "2025", 200, 1, 1),
+    ],
+)
+def test_quota_is_counted_over_the_settlement_period_cumulatively(
+    session: Session, tmp_path: Path, unit: str, label: str, base: int, limit: int, used: int
+) -> None:
+    pack = pack_with_settings(tmp_path, special_review_quota_period=unit)
+    rows = []
+    for month in range(1, 6):
+        for k in range(40):
+            n = month * 100 + k
+            day = f"2025-{month:02d}-{1 + k % 20:02d}"
+            rows.append(
+                claim(
+                    n,
+                    hospital_id="H100",
+                    payment_scheme="DIP",
+                    group_code="DIP01",
+                    admit_date=day,
+                    discharge_date=day,
+                )
+            )
+    batch = import_claims(session, tmp_path, rows)
+    screen(session, batch, [hit("C000100", "OUT-HIGH-001"), hit("C000500", "OUT-HIGH-001")], pack)
+    january = review.get_case(session=session, ref="C000100")
+    meetings.schedule_cases(
+        session=session, meeting_id=meeting(session), pack=pack, actor="秘书", refs=[january.id],
+        quota_override="测试：一月病例已上会",
+    )  # fmt: skip
+    may = quota_standing(
+        session=session, case=review.get_case(session=session, ref="C000500"), pack=pack, counting="scheduled"
+    )
+    assert (may.period, may.base, may.limit, may.used) == (label, base, limit, used)
+    assert may.describe().startswith(f"quota H100 {label} DIP: {used} of {limit} cases scheduled for review")
+    assert may.describe().endswith(f"(0.5% of {base} DIP cases discharged in {label} so far)")
+
+
+def test_settlement_periods() -> None:
+    from drgaudit.casebook.quota import settlement_period
+
+    assert settlement_period("2025-05", "quarter") == settlement_period("2025-04", "quarter")
+    q4 = settlement_period("2025-12", "quarter")
+    assert (q4.label, q4.start.isoformat(), q4.end.isoformat(), q4.first_month, q4.last_month) == (
+        "2025Q4", "2025-10-01", "2026-01-01", "2025-10", "2025-12",
+    )  # fmt: skip
+    year = settlement_period("2025-02", "year")
+    assert (year.label, year.start.isoformat(), year.end.isoformat()) == ("2025", "2025-01-01", "2026-01-01")
+    assert settlement_period("2025-02", "month").label == "2025-02"

@@ -1,4 +1,8 @@
-"""Mounting the pre-settlement API on the review service's application (drgaudit.web.app calls `mount`).
+"""The review service with the pre-settlement API mounted on it: what `drgaudit serve` runs.
+
+`create_app(settings)` is the pages' application (`drgaudit.web.app.create_app`) with `/api/v1` mounted
+(`mount`); `app_from_environment` is the factory `drgaudit serve`'s workers import. The API is a sibling
+of the pages in the top layer and mounts itself on their application, so the pages never import it.
 
 Per worker process: one `WarmEngine` (rule packs compiled once, see drgaudit.services.warm), one rate
 limiter, the API settings. The API's middleware (`ApiContext`: request id, size limit, timing, log
@@ -32,6 +36,8 @@ from drgaudit.api.ratelimit import RateLimiter
 from drgaudit.api.routes import as_api_error, router
 from drgaudit.api.settings import ApiSettings
 from drgaudit.services.warm import WarmEngine
+from drgaudit.web.app import create_app as create_web_app
+from drgaudit.web.settings import WebSettings
 
 PREFIX = "/api/v1"
 _STATUS_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
@@ -58,6 +64,19 @@ API_DESCRIPTION = """\
 错误：统一为 `{"error": {"code", "message", "detail", "problems"}, "request_id"}`，`code` 稳定，
 `message` 为中文说明。每个应答带 `X-Request-ID`（可由调用方在请求头中提供）和服务端耗时 `Server-Timing`。
 """
+
+
+def create_app(settings: WebSettings | None = None, api_settings: ApiSettings | None = None) -> FastAPI:
+    """The review service (pages) on the casebook of `settings`, with the API mounted."""
+    app = create_web_app(settings)
+    mount(app, rules_dir=app.state.settings.rules_dir, settings=api_settings)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The application configured from the environment (`DRGAUDIT_WEB_*`, `DRGAUDIT_API_*`): what
+    `drgaudit serve`'s workers import (`uvicorn drgaudit.api.app:app_from_environment --factory`)."""
+    return create_app(WebSettings())
 
 
 def mount(app: FastAPI, *, rules_dir: Path | None = None, settings: ApiSettings | None = None) -> None:

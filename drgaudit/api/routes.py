@@ -135,7 +135,11 @@ async def screen(
                 max_claims=state.api_settings.max_claims, request_id=request.state.request_id,
             )  # fmt: skip
 
-    answer = await run_in_threadpool(work)
+    # Screening without storing only reads (one indexed query for the patient's history) and runs the
+    # engine, which holds the GIL anyway: done here, in the event loop, it saves the hand-off to a pool
+    # thread, which on a busy machine costs more than the work (a scheduler tick to wake the thread).
+    # Storing writes and may wait for the database's write lock, so it goes to the thread pool.
+    answer = await run_in_threadpool(work) if store else work()
     return json_response({**answer, "request_id": request.state.request_id})
 
 

@@ -84,7 +84,7 @@ def serve(
         typer.echo("no account yet: create the first administrator on this machine with")
         typer.echo("    drgaudit users add admin --role admin" + (" --db URL" if db else ""))
     uvicorn.run(
-        "drgaudit.web.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
+        "drgaudit.api.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
         proxy_headers=proxy, forwarded_allow_ips="127.0.0.1" if proxy else None, server_header=False,
         log_level="info",
     )  # fmt: skip

@@ -1,7 +1,8 @@
 """The review service's FastAPI application: `create_app(settings)`.
 
-One application serves the pages (`drgaudit.web.routes`) and the pre-settlement API (`/api/v1`, mounted
-by `_mount_api`). Middleware, outermost first: security headers on every response, a request-body size
+One application serves the pages (`drgaudit.web.routes`) and the pre-settlement API (`/api/v1`, which
+`drgaudit.api.app` mounts on it: `drgaudit serve` runs `drgaudit.api.app:app_from_environment`).
+Middleware, outermost first: security headers on every response, a request-body size
 limit. Every route first runs the CSRF guard (an app-wide dependency); every route but the log-in page
 and the static files requires a signed-in account, and each checks its action through
 `drgaudit.services.access`. Errors become Chinese pages (or JSON under /api/).
@@ -58,13 +59,12 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(packages=[("drgaudit.web", "static")]), name="static")
     _handlers(app)
     _routers(app)
-    _mount_api(app)
     return app
 
 
 def app_from_environment() -> FastAPI:
-    """The application configured from the environment (`DRGAUDIT_WEB_*`): what `drgaudit serve`'s
-    workers import (`uvicorn drgaudit.web.app:app_from_environment --factory`)."""
+    """The pages alone, configured from the environment (`DRGAUDIT_WEB_*`); `drgaudit serve`'s workers
+    import `drgaudit.api.app:app_from_environment`, the same with the API mounted."""
     return create_app(WebSettings())
 
 
@@ -72,13 +72,6 @@ def _routers(app: FastAPI) -> None:
     from drgaudit.web.routes import auth
 
     app.include_router(auth.router)
-
-
-def _mount_api(app: FastAPI) -> None:
-    """The pre-settlement API (`/api/v1`, drgaudit.api) is mounted here, on the same application."""
-    from drgaudit.api.app import mount
-
-    mount(app, rules_dir=app.state.settings.rules_dir)
 
 
 def _api(request: Request) -> bool:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from drgaudit.casebook.assist import ASSIST, assist_state
 from drgaudit.casebook.auditlog import AuditEntry, canonical
@@ -45,7 +45,7 @@ PROBLEMS_KEPT = 50
 class StateReport:
     """What `check_state` compared, and every row that differs from the log."""
 
-    checked: Counter = field(default_factory=Counter)
+    checked: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
     problems_total: int = 0
 
@@ -66,7 +66,7 @@ class _Log:
     states: dict[tuple[str, str], tuple[int, dict[str, Any]]] = field(default_factory=dict)
     decisions: dict[int, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     appeals: dict[int, tuple[int, dict[str, Any]]] = field(default_factory=dict)
-    attendees: dict[str, Counter] = field(default_factory=dict)
+    attendees: dict[str, Counter[str]] = field(default_factory=dict)
     scheduled: set[tuple[str, str]] = field(default_factory=set)
     deleted: set[tuple[str, str]] = field(default_factory=set)
 
@@ -81,11 +81,14 @@ _STATE_KEYS = {
 
 def _read_log(session: Session, chunk: int = 5000) -> _Log:
     log = _Log()
-    columns = (AuditEntry.seq, AuditEntry.entity, AuditEntry.entity_id, AuditEntry.action, AuditEntry.after)
+    columns = (
+        col(AuditEntry.seq), col(AuditEntry.entity), col(AuditEntry.entity_id), col(AuditEntry.action),
+        col(AuditEntry.after),
+    )  # fmt: skip
     after_seq = 0
     while True:
         rows = session.execute(
-            select(*columns).where(AuditEntry.seq > after_seq).order_by(AuditEntry.seq).limit(chunk)
+            select(*columns).where(col(AuditEntry.seq) > after_seq).order_by(col(AuditEntry.seq)).limit(chunk)
         ).all()
         if not rows:
             return log
@@ -116,7 +119,7 @@ def _take(log: _Log, seq: int, entity: str, entity_id: str, action: str, after: 
             log.scheduled.add((str(state["meeting_id"]), entity_id))
     if entity == MEETING and isinstance(state.get("attendees"), list):
         counted = log.attendees.setdefault(entity_id, Counter())
-        counted.update(canonical(attendee) for attendee in state["attendees"])
+        counted.update(canonical(attendee) or "" for attendee in state["attendees"])
 
 
 def _normal(value: Any) -> Any:
@@ -168,18 +171,18 @@ def check_state(*, session: Session) -> StateReport:
     requests with the audit log's record of each; every difference is a problem in the report."""
     log = _read_log(session)
     report = StateReport()
-    _compare(report, log, CASE, "case", session.exec(select(ReviewCase)).scalars(), case_state)
-    _compare(report, log, MEETING, "meeting", session.exec(select(ReviewMeeting)).scalars(), meeting_state)
-    _compare(report, log, ASSIST, "request", session.exec(select(AssistRequest)).scalars(), assist_state)
+    _compare(report, log, CASE, "case", session.execute(select(ReviewCase)).scalars(), case_state)
+    _compare(report, log, MEETING, "meeting", session.execute(select(ReviewMeeting)).scalars(), meeting_state)
+    _compare(report, log, ASSIST, "request", session.execute(select(AssistRequest)).scalars(), assist_state)
     _check_recorded(
-        report, "decision", session.exec(select(ReviewDecision)).scalars(), log.decisions, _decision_state
+        report, "decision", session.execute(select(ReviewDecision)).scalars(), log.decisions, _decision_state
     )
     _check_recorded(
-        report, "appeal", session.exec(select(ReviewAppeal)).scalars(), log.appeals, _appeal_state
+        report, "appeal", session.execute(select(ReviewAppeal)).scalars(), log.appeals, _appeal_state
     )
-    _check_attendees(report, log, session.exec(select(MeetingAttendee)).scalars())
+    _check_attendees(report, log, session.execute(select(MeetingAttendee)).scalars())
     agenda = set()
-    for item in session.exec(select(MeetingCase)).scalars():
+    for item in session.execute(select(MeetingCase)).scalars():
         report.checked["agenda item"] += 1
         agenda.add((str(item.meeting_id), str(item.case_id)))
         if (str(item.meeting_id), str(item.case_id)) not in log.scheduled:
@@ -230,10 +233,12 @@ def _check_recorded(
 
 
 def _check_attendees(report: StateReport, log: _Log, attendees: Iterable[MeetingAttendee]) -> None:
-    current: dict[str, Counter] = {}
+    current: dict[str, Counter[str]] = {}
     for attendee in attendees:
         report.checked["attendee"] += 1
-        current.setdefault(str(attendee.meeting_id), Counter())[canonical(_attendee_state(attendee))] += 1
+        current.setdefault(str(attendee.meeting_id), Counter())[
+            canonical(_attendee_state(attendee)) or ""
+        ] += 1
     for meeting_id in sorted(set(current) | set(log.attendees), key=lambda m: (len(m), m)):
         now, logged = current.get(meeting_id, Counter()), log.attendees.get(meeting_id, Counter())
         for text in sorted((now - logged).elements()):

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, select, text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from drgaudit.casebook.screening import ScreenRun
 from drgaudit.errors import DrgauditError
@@ -152,16 +152,16 @@ def reap_stale_runs(*, session: Session, batch_id: int | None = None) -> list[Sc
 
     Called by the commands that look at a batch, so a killed screen shows as failed the next time.
     """
-    query = select(ScreenRun).where(ScreenRun.status == "running", ScreenRun.batch_id.is_not(None))
+    query = select(ScreenRun).where(col(ScreenRun.status) == "running", col(ScreenRun.batch_id).is_not(None))
     if batch_id is not None:
-        query = query.where(ScreenRun.batch_id == batch_id)
-    running = list(session.exec(query).scalars())
+        query = query.where(col(ScreenRun.batch_id) == batch_id)
+    running = list(session.execute(query).scalars())
     if not running:
         return []
     bind = session.get_bind()
     reaped = []
     for run in running:
-        if is_screening(bind, run.batch_id):
+        if run.batch_id is None or is_screening(bind, run.batch_id):
             continue
         where = f"pid {run.pid} on {run.host}" if run.pid else "its process"
         run.status = "failed"
@@ -179,10 +179,10 @@ def reap_stale_runs(*, session: Session, batch_id: int | None = None) -> list[Sc
 def busy_message(*, session: Session, batch_id: int) -> str:
     """The one line that refuses a second screen of a batch."""
     run = (
-        session.exec(
+        session.execute(
             select(ScreenRun)
-            .where(ScreenRun.batch_id == batch_id, ScreenRun.status == "running")
-            .order_by(ScreenRun.id.desc())
+            .where(col(ScreenRun.batch_id) == batch_id, col(ScreenRun.status) == "running")
+            .order_by(col(ScreenRun.id).desc())
         )
         .scalars()
         .first()

@@ -32,7 +32,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook.models import MONEY
 from drgaudit.engine.codes import CODE_FILES, CodeTables, resolve_codes_dir
@@ -416,20 +416,16 @@ def finish_run(
 
 def latest_runs(*, session: Session) -> dict[int, ScreenRun]:
     """The newest screen run of every batch that has one, by batch id."""
-    newest = (
-        select(ScreenRun.batch_id, func.max(ScreenRun.id).label("id"))
-        .where(ScreenRun.batch_id.is_not(None))
-        .group_by(ScreenRun.batch_id)
-        .subquery()
-    )
-    runs = session.exec(select(ScreenRun).join(newest, ScreenRun.id == newest.c.id)).scalars()
+    batch, run_id = col(ScreenRun.batch_id), col(ScreenRun.id)
+    newest = select(batch, func.max(run_id).label("id")).where(batch.is_not(None)).group_by(batch).subquery()
+    runs = session.execute(select(ScreenRun).join(newest, run_id == newest.c.id)).scalars()
     return {run.batch_id: run for run in runs if run.batch_id is not None}
 
 
 def run_failures(*, session: Session, run_id: int) -> list[ScreenFailure]:
     """The patients a run could not screen, in the order they were met."""
-    query = select(ScreenFailure).where(ScreenFailure.run_id == run_id).order_by(ScreenFailure.id)
-    return list(session.exec(query).scalars())
+    query = select(ScreenFailure).where(col(ScreenFailure.run_id) == run_id).order_by(col(ScreenFailure.id))
+    return list(session.execute(query).scalars())
 
 
 def hits_for_claim(*, session: Session, claim_id: str) -> list[ScreenHit]:

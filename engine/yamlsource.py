@@ -89,7 +89,7 @@ class _TooDeep(Exception):
         self.mark = mark
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no type stubs here
     """The safe loader, refusing nesting deeper than MAX_DEPTH (the composer recurses per level)."""
 
     def __init__(self, text: str) -> None:

@@ -14,7 +14,8 @@ import sqlite3
 from typing import Any
 
 import typer
-from typer.core import TyperGroup, _click
+from typer._click.exceptions import ClickException
+from typer.core import TyperGroup
 
 DEBUG_ENV = "DRGAUDIT_DEBUG"
 
@@ -25,7 +26,7 @@ class GuardedGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, _click.exceptions.ClickException):
+        except (typer.Exit, typer.Abort, ClickException):
             raise
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)

@@ -131,17 +131,17 @@ def _print_failures(summary: ScreenSummary) -> None:
     failed = summary.failed
     if not failed:
         return
-    echo = lambda text: typer.echo(text, err=True)  # noqa: E731
     where = f" (recorded with screen run {summary.run_id})" if summary.run_id is not None else ""
-    echo(
+    typer.echo(
         f"NOT SCREENED: {len(failed)} patient{'s' if len(failed) > 1 else ''}, {summary.claims_failed} claims "
-        f"have no result{where}; every other patient was screened:"
+        f"have no result{where}; every other patient was screened:",
+        err=True,
     )
     for failure in failed[:FAILURES_SHOWN]:
         claims = ", ".join(failure.claim_ids[:5]) + (" …" if len(failure.claim_ids) > 5 else "")
-        echo(f"  patient {failure.patient_id!r} (claims {claims}): {failure.reason}")
+        typer.echo(f"  patient {failure.patient_id!r} (claims {claims}): {failure.reason}", err=True)
     if len(failed) > FAILURES_SHOWN:
-        echo(f"  … and {len(failed) - FAILURES_SHOWN} more")
+        typer.echo(f"  … and {len(failed) - FAILURES_SHOWN} more", err=True)
 
 
 def screen(
@@ -310,7 +310,7 @@ def batches(db: DbOption = None) -> None:
         return
     for b in rows:
         when = b.imported_at.strftime("%Y-%m-%d %H:%M")
-        run = runs.get(b.id)
+        run = runs.get(b.id) if b.id is not None else None
         screened = f"  last screen: run {run.id} {run.status}" if run is not None else ""
         typer.echo(
             f"{b.id:>5}  {b.kind:<9} {when}  {b.rows_ok:>8} ok {b.rows_rejected:>6} rejected  {b.file_name}"

@@ -104,6 +104,11 @@ class ScreenRunBase(SQLModel):
     pid: int | None = None
 
 
+# Statuses of a run that finished: `partial` when some patients could not be screened (their claims keep
+# their earlier hits; see ScreenFailure), `done` otherwise.
+FINISHED_STATUSES = ("done", "partial")
+
+
 class ScreenRunCreate(ScreenRunBase):
     """Input form of a screen run."""
 

@@ -98,7 +98,7 @@ def test_a_failing_patient_is_reported_and_the_others_are_screened(
 
 
 def test_cli_names_the_patients_not_screened_and_exits_1(
-    db_url: str, session: Session, batch_id: int, monkeypatch: pytest.MonkeyPatch
+    db_url: str, session: Session, batch_id: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     screen_batch(session=session, batch_id=batch_id)
     victim, _claims = _victim(session, batch_id)
@@ -110,6 +110,12 @@ def test_cli_names_the_patients_not_screened_and_exits_1(
     notice = next(line for line in lines if line.startswith("NOT SCREENED"))
     assert "1 patient," in notice and "every other patient was screened" in notice
     assert any(line.strip().startswith(f"patient {victim!r}") and "injected fault" in line for line in lines)
+    # A partial run is a finished run: the batch's summary report comes from it.
+    out = tmp_path / "summary.html"
+    report = runner.invoke(
+        app, ["report", "summary", "--batch", str(batch_id), "--out", str(out), "--db", db_url]
+    )
+    assert report.exit_code == 0, report.output
 
 
 HOSTILE_IDS = ['P"1', "P\\1", "P\n1", "P\x001", "P\x1b[31m1", "P'1", "P\u202e1", "P１", "{P}", "P" * 3000]

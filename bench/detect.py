@@ -5,6 +5,7 @@
     python bench/detect.py --out /tmp/demo --reuse  # screen an already generated folder again
     python bench/detect.py --no-fail                # report only, exit 0 even below target
     python bench/detect.py --codes ../shared/reference/chs-drg-1.1   # full national code tables
+    python bench/detect.py --rules my-rules/        # where do my-rules' thresholds sit? (see README)
 
 What it does:
 1. generates the demo province (`drgaudit.demo.run_demo`: seed 20250101 by default) into a folder, or
@@ -59,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         "--precision", type=float, default=TARGET_PRECISION, help="precision target per family"
     )
     parser.add_argument("--no-fail", action="store_true", help="exit 0 even when a family misses the target")
+    parser.add_argument(
+        "--rules",
+        type=Path,
+        default=None,
+        help="screen with this rule pack (the demo is still built at the bundled pack's thresholds)",
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="drgaudit-detect-") as scratch:
@@ -76,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             db_url=db,
             workers=args.workers,
             reuse=args.reuse,
+            rules_dir=args.rules,
         )
     card, summary = result.score, result.screen
     assert card is not None and summary is not None

@@ -1,26 +1,34 @@
-"""Benchmark: screen demo claims with the bundled rule pack; claims/second and peak RSS, beside a bare loop.
+"""Benchmark: `screen --batch` end to end on demo claims, every figure of issue 17 in one run.
 
-    python bench/screen.py                          # 1,000,000 demo claims, 1 and 2 workers
-    python bench/screen.py --claims 200000 --workers 1,2,4
-    python bench/screen.py --baseline-claims 100000 # size of the engine-vs-bare comparison
+    python bench/screen.py                                   # 1,000,000 claims (RSS compared with 200,000)
+    python bench/screen.py --claims 200000 --small 50000 --baseline-claims 50000   # a quicker run
 
-What it does:
-1. generates the demo province (`drgaudit.demo.generate`, seed 20250101) unless the folder already holds
-   the same size and seed, and imports it into a fresh SQLite casebook (timed, but not screening);
-2. screens the claims batch through `drgaudit.services.screening.screen_batch` (casebook read by patient,
-   worker processes, JSONL written to /dev/null, hits not stored) once per worker count, each run in a
-   fresh child process: claims/second over the whole run, and peak RSS of the main process and of the
-   largest worker (`getrusage` RUSAGE_SELF and RUSAGE_CHILDREN, ru_maxrss);
-3. compares, on the same in-memory patients in one process, drgaudit's Screener with a bare hand-written
-   durable-rules loop over the same rules (bench/bare_durable.py), and checks both find the same hits.
+What it does (each screen in a fresh child process, on a fresh copy of the imported SQLite casebook, so
+every run is a first, stored screen of the batch: hits written to the casebook and the review queue
+refreshed, JSONL written to a file):
+1. generates the demo province (`drgaudit.demo.generate`, seed 20250101) for `--claims` and `--small`
+   claims unless the folders already hold them, and imports each into a SQLite casebook (timed apart);
+2. screens the big batch with the pre-filter on 1 and 2 local workers, without it on 2 workers (the
+   path before the pre-filter), and on a local Dask cluster of 2 workers (started here on 127.0.0.1,
+   `--no-cluster` skips it), then the small batch on 2 workers: claims/second over the whole
+   `screen_batch` call, the share of claims the pre-filter sent to durable-rules, peak RSS of the
+   main process and the largest worker (`getrusage` ru_maxrss), whether the hit sets are identical
+   (the JSONL files, byte for byte), and the peak RSS of the big run against the small one;
+3. on `--baseline-claims` claims of the big batch held in memory, in this process: drgaudit's Screener
+   with and without the pre-filter, the bare hand-written durable-rules loop (bench/bare_durable.py), a
+   plain Python loop and DuckDB over the same hand-prepared facts (bench/plain_rules.py), each checked
+   to find the same (rule, claim) pairs as drgaudit.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -57,7 +65,9 @@ def prepare(out: Path, claims: int, seed: int) -> Path:
     if fresh:
         started = time.perf_counter()
         generate(out, seed=seed, claims=claims)
-        print(f"generated {claims:,} demo claims in {time.perf_counter() - started:.1f}s -> {out}")
+        print(
+            f"generated {claims:,} demo claims in {time.perf_counter() - started:.1f}s -> {out}", flush=True
+        )
     db = out / "bench.sqlite"
     if fresh or not db.exists():
         for suffix in ("", "-wal", "-shm"):
@@ -68,34 +78,146 @@ def prepare(out: Path, claims: int, seed: int) -> Path:
             for kind in ("hospitals", "groups", "claims"):
                 import_file(out / f"{kind}.csv", kind=kind, session=session, imported_by="bench")
         seconds = time.perf_counter() - started
-        print(f"imported into {db} in {seconds:.1f}s ({claims / seconds:,.0f} claims/s)")
+        print(f"imported into {db} in {seconds:.1f}s ({claims / seconds:,.0f} claims/s)", flush=True)
         engine.dispose()
     return db
 
 
-def run_screen(db: Path, workers: int) -> dict:
-    """One screening run (called in a child process): timing and peak RSS."""
+def run_screen(db: Path, workers: int, prefilter: bool, cluster: str | None, output: Path) -> dict:
+    """One stored screen of the batch (called in a child process, on its own copy of the casebook)."""
     engine = make_engine(f"sqlite:///{db}")
-    with Session(engine) as session, open(os.devnull, "w", encoding="utf-8") as sink:
+    with Session(engine) as session, open(output, "w", encoding="utf-8") as sink:
         batch = max(b.id for b in queries.list_batches(session=session) if b.kind == "claims")
         started = time.perf_counter()
-        summary = screen_batch(session=session, batch_id=batch, workers=workers, output=sink, store=False)
+        summary = screen_batch(
+            session=session,
+            batch_id=batch,
+            workers=workers,
+            output=sink,
+            prefilter=prefilter,
+            cluster=cluster,
+        )
         seconds = time.perf_counter() - started
     return {
-        "workers": workers,
         "claims": summary.claims,
-        "patients": summary.patients,
+        "candidates": summary.candidates,
         "hits": summary.hits,
+        "review_cases": summary.review_cases.get("created", 0),
         "seconds": seconds,
+        "screen_seconds": summary.seconds,
         "claims_per_second": summary.claims / seconds,
         "rss_main_mib": _mib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss),
         "rss_worker_mib": _mib(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss),
     }
 
 
-def compare_with_bare(db: Path, claims_wanted: int) -> None:
-    """drgaudit's Screener against the bare durable-rules loop on the same patients, in this process."""
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def child_screen(db: Path, label: str, workers: int, prefilter: bool, cluster: str | None = None) -> dict:
+    """Copy the casebook, screen the copy in a child process, report; the JSONL's digest compares hit sets."""
+    work = db.parent / f"run-{label}.sqlite"
+    shutil.copyfile(db, work)
+    output = db.parent / f"hits-{label}.jsonl"
+    try:
+        spec = json.dumps(
+            {
+                "db": str(work),
+                "workers": workers,
+                "prefilter": prefilter,
+                "cluster": cluster,
+                "output": str(output),
+            }
+        )
+        child = subprocess.run(
+            [sys.executable, __file__, "--child", spec], check=False, capture_output=True, text=True
+        )
+        if child.returncode != 0:
+            raise SystemExit(f"screen {label} failed:\n{child.stderr[-3000:]}")
+        result = json.loads(child.stdout.strip().splitlines()[-1])
+        result["digest"] = _digest(output)
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{work}{suffix}").unlink(missing_ok=True)
+        output.unlink(missing_ok=True)
+    kept = (
+        f"{result['candidates'] / result['claims']:.1%} of claims to durable-rules"
+        if prefilter
+        else "no pre-filter"
+    )
+    print(
+        f"  {label:<34} {result['claims']:>9,} claims {result['hits']:>8,} hits in {result['seconds']:7.1f}s = "
+        f"{result['claims_per_second']:>7,.0f} claims/s ({kept}); peak RSS main {result['rss_main_mib']:.0f} MiB, "
+        f"largest worker {result['rss_worker_mib']:.0f} MiB",
+        flush=True,
+    )
+    return result
+
+
+class LocalCluster:
+    """A Dask scheduler and `workers` single-thread workers on 127.0.0.1, as an operator would start them."""
+
+    def __init__(self, workers: int) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.address = f"tcp://127.0.0.1:{port}"
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        scheduler = [
+            sys.executable,
+            "-m",
+            "distributed.cli.dask_scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+        worker = [
+            sys.executable,
+            "-m",
+            "distributed.cli.dask_worker",
+            self.address,
+            "--nthreads",
+            "1",
+            "--host",
+            "127.0.0.1",
+        ]
+        self.procs = [subprocess.Popen([*scheduler, "--no-dashboard"], **quiet)]
+        for _ in range(workers):
+            self.procs.append(subprocess.Popen([*worker, "--no-dashboard", "--memory-limit", "0"], **quiet))
+        from drgaudit.engine.cluster import connect
+
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                client = connect(self.address)
+                try:
+                    if len(client.nthreads()) >= workers:
+                        return
+                finally:
+                    client.close()
+            except Exception:  # noqa: BLE001 - not up yet
+                pass
+            time.sleep(0.5)
+        self.close()
+        raise SystemExit("the local Dask cluster did not start")
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            proc.terminate()
+        for proc in self.procs:
+            proc.wait(timeout=30)
+
+
+def compare_baselines(db: Path, claims_wanted: int) -> None:
+    """drgaudit's Screener against the bare durable-rules loop, a plain Python loop and DuckDB, in this process."""
     from bench.bare_durable import BareRules
+    from bench.plain_rules import duckdb_rules, patient_facts, python_loop
 
     engine = make_engine(f"sqlite:///{db}")
     with Session(engine) as session:
@@ -116,91 +238,145 @@ def compare_with_bare(db: Path, claims_wanted: int) -> None:
     indicators = hospital_indicators(
         case_mix_of(c for _, claims in partitions for c in claims), levels, peers_by=peer_rule(pack)
     )
-    screener = Screener(pack, ReferenceData(hospitals, groups, codes, pack, indicators))
     settings = {key: pack.region(key).settings for key in ("national", *pack.regions)}
     bare = BareRules(hospitals, groups, codes, settings, indicators)
-    timings = {}
-    ours: set[tuple[str, str]] = set()
-    for name in ("bare", "drgaudit", "bare", "drgaudit"):  # twice each, keep the better run
-        started = time.perf_counter()
-        if name == "bare":
-            bare.hits.clear()
-            for patient_id, claims in partitions:
-                bare.screen_patient(patient_id, claims)
-        else:
-            ours = set()
-            for patient_id, claims in partitions:
-                ours.update((h.rule_id, h.claim_id) for h in screener.screen_patient(patient_id, claims))
-        seconds = time.perf_counter() - started
-        timings[name] = min(seconds, timings.get(name, seconds))
-    same = set(bare.hits) == ours
-    bare_rate, our_rate = count / timings["bare"], count / timings["drgaudit"]
+    timings: dict[str, float] = {}
+    found: dict[str, set[tuple[str, str]]] = {}
+    chunk = 1000
+
+    def drgaudit(prefilter: bool) -> set[tuple[str, str]]:
+        screener = Screener(
+            pack, ReferenceData(hospitals, groups, codes, pack, indicators), prefilter=prefilter
+        )
+        hits = set()
+        for start in range(0, len(partitions), chunk):
+            part = [(pid, claims, []) for pid, claims in partitions[start : start + chunk]]
+            hits.update((h.rule_id, h.claim_id) for h in screener.screen_patients(part))
+        return hits
+
+    def bare_loop() -> set[tuple[str, str]]:
+        bare.hits.clear()
+        for patient_id, claims in partitions:
+            bare.screen_patient(patient_id, claims)
+        return set(bare.hits)
+
+    def plain() -> set[tuple[str, str]]:
+        return python_loop(patient_facts(bare, pid, claims) for pid, claims in partitions)
+
+    def duck() -> set[tuple[str, str]]:
+        hits, loaded, queried = duckdb_rules(patient_facts(bare, pid, claims) for pid, claims in partitions)
+        timings["duckdb query"] = min(queried, timings.get("duckdb query", queried))
+        return hits
+
+    def plain_rules_only() -> set[tuple[str, str]]:
+        return python_loop(prepared)
+
+    prepared = [patient_facts(bare, pid, claims) for pid, claims in partitions]
+    runs = {
+        "drgaudit, pre-filter": lambda: drgaudit(True),
+        "drgaudit, no pre-filter": lambda: drgaudit(False),
+        "bare durable-rules loop": bare_loop,
+        "plain Python loop": plain,
+        "DuckDB": duck,
+        "plain Python rules only": plain_rules_only,
+    }
+    for _ in range(2):  # twice each, keep the better run
+        for name, run in runs.items():
+            started = time.perf_counter()
+            found[name] = run()
+            seconds = time.perf_counter() - started
+            timings[name] = min(seconds, timings.get(name, seconds))
+    ours = found["drgaudit, pre-filter"]
+    print(f"\nthe same rules, one process, {count:,} claims of {len(partitions):,} patients in memory:")
+    base = count / timings["drgaudit, no pre-filter"]
+    for name in runs:
+        rate = count / timings[name]
+        same = "same hits" if found[name] == ours else "DIFFERENT HITS"
+        print(
+            f"  {name:<28} {rate:>10,.0f} claims/s  {rate / base:6.2f}x drgaudit without pre-filter  {same}"
+        )
+    rate = count / timings["duckdb query"]
     print(
-        f"\nengine vs bare durable-rules loop, one process, {count:,} claims of {len(partitions):,} patients in memory:"
+        f"  {'DuckDB query only':<28} {rate:>10,.0f} claims/s  {rate / base:6.2f}x drgaudit without pre-filter"
     )
-    print(f"  bare hand-written durable-rules loop: {bare_rate:>9,.0f} claims/s")
-    print(
-        f"  drgaudit Screener (facts, compiled rules, evidence): {our_rate:>9,.0f} claims/s  = {our_rate / bare_rate:.2f}x the bare loop"
-    )
-    print(f"  same hits: {same} ({len(ours):,} rule-claim pairs)")
-    theirs = set(bare.hits)
-    for label, pairs in (("only drgaudit", ours - theirs), ("only bare", theirs - ours)):
-        by_rule: dict[str, list[str]] = {}
-        for rule_id, claim_id in sorted(pairs):
-            by_rule.setdefault(rule_id, []).append(claim_id)
-        for rule_id, claim_ids in by_rule.items():
-            print(f"    {label} {rule_id}: {len(claim_ids):,} claims, e.g. {', '.join(claim_ids[:3])}")
+    print(f"  ({len(ours):,} rule-claim pairs)")
+    for name in runs:
+        theirs = found[name]
+        for label, pairs in ((f"only drgaudit vs {name}", ours - theirs), (f"only {name}", theirs - ours)):
+            by_rule: dict[str, list[str]] = {}
+            for rule_id, claim_id in sorted(pairs):
+                by_rule.setdefault(rule_id, []).append(claim_id)
+            for rule_id, claim_ids in by_rule.items():
+                print(f"    {label} {rule_id}: {len(claim_ids):,} claims, e.g. {', '.join(claim_ids[:3])}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--claims", type=int, default=1_000_000)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     parser.add_argument(
-        "--baseline-claims",
-        type=int,
-        default=100_000,
-        help="claims in the engine-vs-bare comparison (0: skip)",
+        "--small", type=int, default=200_000, help="claims of the run whose RSS the big one is compared with"
+    )
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--baseline-claims", type=int, default=100_000, help="claims in the in-memory comparison (0: skip)"
+    )
+    parser.add_argument("--no-cluster", action="store_true", help="skip the local Dask cluster run")
+    parser.add_argument(
+        "--no-prefilter-run", action="store_true", help="skip the big run without the pre-filter"
     )
     parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="folder for the demo data (default: a temp folder, kept between runs)",
+        "--out", type=Path, default=None, help="folder for the demo data (default: a temp folder, kept)"
     )
     parser.add_argument("--child", type=str, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        db, workers = args.child.rsplit(",", 1)
-        print(json.dumps(run_screen(Path(db), int(workers))))
+        spec = json.loads(args.child)
+        result = run_screen(
+            Path(spec["db"]), spec["workers"], spec["prefilter"], spec["cluster"], Path(spec["output"])
+        )
+        print(json.dumps(result))
         return
-    out = args.out or Path(tempfile.gettempdir()) / f"drgaudit-bench-{args.claims}"
-    out.mkdir(parents=True, exist_ok=True)
-    db = prepare(out, args.claims, args.seed)
-    print(f"\nscreening {args.claims:,} claims, bundled rule pack, {os.cpu_count()} CPUs:")
-    results = []
-    for workers in (int(w) for w in args.workers.split(",")):
-        child = subprocess.run(
-            [sys.executable, __file__, "--child", f"{db},{workers}"],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        result = json.loads(child.stdout.strip().splitlines()[-1])
-        results.append(result)
+    root = args.out or Path(tempfile.gettempdir()) / "drgaudit-bench"
+    big_dir, small_dir = root / f"demo-{args.claims}", root / f"demo-{args.small}"
+    for folder in (big_dir, small_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    big = prepare(big_dir, args.claims, args.seed)
+    small = prepare(small_dir, args.small, args.seed)
+    load = os.getloadavg()
+    print(
+        f"\nscreen --batch, bundled rule pack, {os.cpu_count()} CPUs, load average {load[0]:.1f} at the start:"
+    )
+    results = {
+        "1 worker": child_screen(big, "1w", 1, True),
+        "2 workers": child_screen(big, "2w", 2, True),
+    }
+    if not args.no_prefilter_run:
+        results["2 workers, no pre-filter"] = child_screen(big, "2w-nopf", 2, False)
+    if not args.no_cluster:
+        cluster = LocalCluster(2)
+        try:
+            results["Dask cluster, 2 workers"] = child_screen(big, "cluster", 1, True, cluster.address)
+        finally:
+            cluster.close()
+    smaller = child_screen(small, f"2w-{args.small}", 2, True)
+    reference = results["2 workers"]
+    print("\nsummary:")
+    for name, result in results.items():
+        same = "identical hits" if result["digest"] == reference["digest"] else "HITS DIFFER"
         print(
-            f"  workers={workers}: {result['claims']:,} claims, {result['hits']:,} hits in {result['seconds']:.1f}s = "
-            f"{result['claims_per_second']:,.0f} claims/s; peak RSS main {result['rss_main_mib']:.0f} MiB, "
-            f"largest worker {result['rss_worker_mib']:.0f} MiB"
+            f"  {name:<26} {result['claims_per_second']:>8,.0f} claims/s  {same} (JSONL {result['digest']})"
         )
-    if len(results) > 1:
-        base = results[0]["claims_per_second"]
-        for result in results[1:]:
-            speedup = result["claims_per_second"] / base
-            print(f"  speed-up {results[0]['workers']}->{result['workers']} workers: {speedup:.2f}x")
+    if "2 workers, no pre-filter" in results:
+        speedup = reference["claims_per_second"] / results["2 workers, no pre-filter"]["claims_per_second"]
+        print(f"  pre-filter speed-up on 2 workers: {speedup:.2f}x")
+    big_rss = max(reference["rss_main_mib"], reference["rss_worker_mib"])
+    small_rss = max(smaller["rss_main_mib"], smaller["rss_worker_mib"])
+    print(
+        f"  peak RSS (largest process) {args.claims:,} claims: {big_rss:.0f} MiB, {args.small:,} claims: "
+        f"{small_rss:.0f} MiB ({(big_rss / small_rss - 1):+.0%})"
+    )
     if args.baseline_claims:
-        compare_with_bare(db, args.baseline_claims)
+        compare_baselines(big, args.baseline_claims)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ from sqlmodel import Session
 
 from drgaudit.casebook.bulk import LOOKUP_KEYS
 from drgaudit.casebook.models import BatchClaim, Claim, GroupEntry, Hospital, ImportBatch
-from drgaudit.casebook.screening import FINISHED_STATUSES, CodeSet, ScreenRun
+from drgaudit.casebook.review_models import ReviewCase
+from drgaudit.casebook.screening import FINISHED_STATUSES, CodeSet, ScreenHit, ScreenRun
 from drgaudit.casebook.writers import CLAIM_FIELDS, claim_from_values
 from drgaudit.contract import FIELDS_BY_KIND
 from drgaudit.engine.indicators import CC_MCC_DIGITS, SPLIT_DIGITS, CaseMix
@@ -331,3 +332,72 @@ def claims_discharged_between(
         query = query.where(c.treatment_region == region)
     rows = session.execute(query.order_by(c.patient_id, c.hospital_id, c.admit_date, c.claim_id))
     return [{**row._mapping, "total_cost": float(row.total_cost)} for row in rows]
+
+
+def claim_hits(*, session: Session, claim_id: str, batch_id: int) -> dict[str, ScreenHit]:
+    """The screen hits of one claim in one batch, by rule id."""
+    rows = session.exec(
+        sqlmodel.select(ScreenHit).where(ScreenHit.claim_id == claim_id, ScreenHit.batch_id == batch_id)
+    )
+    return {hit.rule_id: hit for hit in rows}
+
+
+def hospitals_of_claims(*, session: Session, claim_ids: Iterable[str]) -> dict[str, str]:
+    """The hospital of each stored claim among `claim_ids` (claims not stored are left out)."""
+    wanted = sorted(set(claim_ids))
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), LOOKUP_KEYS):
+        part = wanted[start : start + LOOKUP_KEYS]
+        rows = session.execute(
+            select(_claim.c.claim_id, _claim.c.hospital_id).where(_claim.c.claim_id.in_(part))
+        )
+        found.update({claim_id: hospital for claim_id, hospital in rows})
+    return found
+
+
+def hospital_hits(
+    *,
+    session: Session,
+    hospital_id: str,
+    batch_id: int | None = None,
+    first: date | None = None,
+    last: date | None = None,
+) -> list[Any]:
+    """The hits on a hospital's claims (of one batch, and/or discharged from `first` to `last`) with the
+    claim's own fields, by discharge date, claim, newest batch first, then hit order."""
+    # SQLModel declares __table__ at run time only.
+    hit, c = ScreenHit.__table__.c, _claim.c  # type: ignore[attr-defined]
+    query = (
+        select(
+            hit.batch_id, hit.claim_id, hit.patient_id, hit.rule_id, hit.family, hit.severity, hit.action,
+            hit.amount_at_risk, hit.message, hit.evidence, c.patient_id.label("claim_patient"), c.admit_date,
+            c.discharge_date, c.group_code, c.total_cost, c.insured_region, c.treatment_region,
+        )
+        .join(_claim, c.claim_id == hit.claim_id)
+        .where(c.hospital_id == hospital_id)
+        .order_by(c.discharge_date, hit.claim_id, hit.batch_id.desc(), hit.ordinal)
+    )  # fmt: skip
+    if batch_id is not None:
+        query = query.where(hit.batch_id == batch_id)
+    if first is not None:
+        query = query.where(c.discharge_date >= first)
+    if last is not None:
+        query = query.where(c.discharge_date <= last)
+    return list(session.execute(query))
+
+
+def review_cases_of_claims(
+    *, session: Session, hospital_id: str, claim_ids: Iterable[str]
+) -> dict[str, ReviewCase]:
+    """A hospital's review cases of these claims, by claim id."""
+    wanted = list(dict.fromkeys(claim_ids))
+    found: dict[str, ReviewCase] = {}
+    for start in range(0, len(wanted), LOOKUP_KEYS):
+        part = wanted[start : start + LOOKUP_KEYS]
+        rows = session.exec(
+            sqlmodel.select(ReviewCase).where(
+                ReviewCase.hospital_id == hospital_id, sqlmodel.col(ReviewCase.claim_id).in_(part)
+            )
+        )
+        found.update({case.claim_id: case for case in rows})
+    return found

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from drgaudit.casebook import auditlog
 from drgaudit.casebook.models import BatchClaim, Claim
@@ -118,6 +118,11 @@ class RefreshReport:
         return dict(self.__dict__)
 
 
+# Claims with hits whose cases are refreshed together; memory holds one chunk of hits and cases, not the
+# batch's. A batch with fewer claims with hits is refreshed in one piece.
+REFRESH_CHUNK_CLAIMS = 5000
+
+
 def refresh_cases(
     *,
     session: Session,
@@ -130,23 +135,98 @@ def refresh_cases(
 
     Only a case's newest batch governs it: a case last refreshed from a later batch is left alone. A
     region's review settings come from the pack that screened it (`region_packs`, else `pack`).
+    The hits are read `REFRESH_CHUNK_CLAIMS` claims at a time (by claim id); each chunk's cases are
+    written and logged (in case order) before the next is read, then the batch's other cases (no flag
+    any more) are unflagged, also a chunk at a time; everything commits together at the end.
     """
     report = RefreshReport()
-    by_claim: dict[str, list[HitRow]] = defaultdict(list)
-    # Plain rows, not ORM objects: thousands of hits and claims are only read here.
-    query = select(*_HIT_READ).where(ScreenHit.batch_id == batch_id).order_by(ScreenHit.ordinal)
-    for hit in session.execute(query):
-        by_claim[hit.claim_id].append(hit)
+    settings: dict[str, ReviewSettings] = {}
+    flagged_ids: set[str] = set()
+    for by_claim in _hit_chunks(session, batch_id, REFRESH_CHUNK_CLAIMS):
+        _refresh_chunk(session, batch_id, pack, region_packs, actor, by_claim, settings, flagged_ids, report)
+    # The batch's cases whose claim no longer carries a case-making hit.
+    after: int | None = None
+    while True:
+        page = (
+            select(ReviewCase)
+            .join(BatchClaim, col(BatchClaim.claim_id) == col(ReviewCase.claim_id))
+            .where(col(BatchClaim.batch_id) == batch_id)
+            .order_by(col(ReviewCase.id))
+            .limit(REFRESH_CHUNK_CLAIMS)
+        )
+        if after is not None:
+            page = page.where(col(ReviewCase.id) > after)
+        cases = list(session.execute(page).scalars())
+        if not cases:
+            break
+        after = cases[-1].id
+        leftover = [case for case in cases if case.claim_id not in flagged_ids and case.batch_id <= batch_id]
+        stored = _stored_hits(session, [case.id for case in leftover])
+        stamp = now()
+        changes: list[_Change] = []
+        for case in leftover:
+            outcome = _unflag_case(session, case, stored.get(case.id, {}), batch_id, stamp, changes)
+            setattr(report, outcome, getattr(report, outcome) + 1)
+        save(session, None)
+        _log_changes(session, actor, batch_id, changes)
+    _commit(session)
+    return report
+
+
+def _hit_chunks(session: Session, batch_id: int, claims_per_chunk: int) -> Iterator[dict[str, list[HitRow]]]:
+    """The batch's hits grouped by claim, `claims_per_chunk` claims at a time (keyset pages on claim id).
+
+    Within a chunk, claims and their hits come in screening order (by ordinal), so a batch that fits in
+    one chunk is refreshed exactly as a whole; no cursor stays open while a chunk is written."""
+    after: str | None = None
+    while True:
+        page = (
+            select(col(ScreenHit.claim_id))
+            .where(col(ScreenHit.batch_id) == batch_id)
+            .group_by(col(ScreenHit.claim_id))
+            .order_by(col(ScreenHit.claim_id))
+            .limit(max(1, claims_per_chunk))
+        )
+        if after is not None:
+            page = page.where(col(ScreenHit.claim_id) > after)
+        claim_ids = list(session.execute(page).scalars())
+        if not claim_ids:
+            return
+        # Plain rows, not ORM objects: thousands of hits are only read here.
+        rows: list[Any] = []
+        for start in range(0, len(claim_ids), 500):
+            part = claim_ids[start : start + 500]
+            query = select(*_HIT_READ, col(ScreenHit.ordinal)).where(
+                col(ScreenHit.batch_id) == batch_id, col(ScreenHit.claim_id).in_(part)
+            )
+            rows.extend(session.execute(query).all())
+        rows.sort(key=lambda row: row.ordinal)
+        chunk: dict[str, list[HitRow]] = defaultdict(list)
+        for row in rows:
+            chunk[row.claim_id].append(row)
+        yield chunk
+        after = claim_ids[-1]
+
+
+def _refresh_chunk(
+    session: Session,
+    batch_id: int,
+    pack: RulePack,
+    region_packs: Mapping[str, RulePack] | None,
+    actor: str,
+    by_claim: dict[str, list[HitRow]],
+    settings: dict[str, ReviewSettings],
+    flagged_ids: set[str],
+    report: RefreshReport,
+) -> None:
+    """Create or refresh the cases of one chunk of claims with hits, write them and log them."""
     existing = {
         case.claim_id: case
-        for case in session.exec(
-            select(ReviewCase)
-            .join(BatchClaim, BatchClaim.claim_id == ReviewCase.claim_id)
-            .where(BatchClaim.batch_id == batch_id)
+        for case in session.execute(
+            select(ReviewCase).where(col(ReviewCase.claim_id).in_(list(by_claim)))
         ).scalars()
     }
     stored = _stored_hits(session, [case.id for case in existing.values()])
-    settings: dict[str, ReviewSettings] = {}
     claims = _claims(session, list(by_claim))
     flagged: dict[str, list[HitRow]] = {}
     for claim_id, hits in by_claim.items():
@@ -158,6 +238,7 @@ def refresh_cases(
             settings[region] = review_settings((region_packs or {}).get(region, pack), region)
         if any(hit.action in settings[region].case_actions for hit in hits):
             flagged[claim_id] = hits
+    flagged_ids.update(flagged)
     stamp = now()
     created: list[tuple[ReviewCase, list[HitRow]]] = []
     changes: list[_Change] = []
@@ -175,16 +256,17 @@ def refresh_cases(
                 session, case, stored.get(case.id, {}), claim, hits, config, batch_id, stamp, changes
             )
             setattr(report, outcome, getattr(report, outcome) + 1)
-    for claim_id, case in existing.items():
-        if claim_id not in flagged and case.batch_id <= batch_id:
-            outcome = _unflag_case(session, case, stored.get(case.id, {}), batch_id, stamp, changes)
-            setattr(report, outcome, getattr(report, outcome) + 1)
     session.add_all(case for case, _ in created)
     save(session, None)  # one flush: ids for the new cases, version-checked updates of the others
     for case, hits in created:
         session.add_all(_case_hit(case.id, hit) for hit in hits)
         after_hits = {hit.rule_id: evidence_hash(hit) for hit in hits}
         changes.append(_Change(case, "created", None, after_hits))
+    save(session, None)
+    _log_changes(session, actor, batch_id, changes)
+
+
+def _log_changes(session: Session, actor: str, batch_id: int, changes: list[_Change]) -> None:
     auditlog.append_many(
         session=session,
         actor=actor,
@@ -196,11 +278,9 @@ def refresh_cases(
                 change.before,
                 case_state(change.case, change.after_hits) | {"batch_id": batch_id},
             )
-            for change in sorted(changes, key=lambda c: c.case.id)
+            for change in sorted(changes, key=lambda c: c.case.id or 0)
         ],
     )
-    _commit(session)
-    return report
 
 
 # Statuses a case leaves when new evidence reopens it, and statuses a case is withdrawn from.

@@ -329,8 +329,19 @@ def store_hits(
     replaced: list[int] = []
     # Same content from another pack version: the row stays, and records the version (and run) of now.
     restamped: list[dict[str, Any]] = []
-    unchanged = total = 0
+    unchanged = total = inserted = 0
     amount = 0.0
+
+    def flush() -> None:
+        # Rows are written as they come (memory holds one chunk of hits, not the batch's); a replaced
+        # row goes first, since (batch, claim, rule) is unique.
+        for start in range(0, len(replaced), 500):
+            session.execute(delete(ScreenHit).where(col(ScreenHit.id).in_(replaced[start : start + 500])))
+        if new_rows:
+            session.execute(insert(ScreenHit), new_rows)
+        replaced.clear()
+        new_rows.clear()
+
     for ordinal, hit in enumerate(hits):
         key = (hit.claim_id, hit.rule_id)
         seen.add(key)
@@ -354,13 +365,14 @@ def store_hits(
                 "pack_version": hit.pack_version,
             }
         )  # fmt: skip
+        inserted += 1
+        if len(new_rows) >= 2000:
+            flush()
+    flush()
     kept = frozenset(not_screened)
     gone = [old[0] for key, old in existing.items() if key not in seen and key[0] not in kept]
-    for ids in (replaced, gone):
-        for start in range(0, len(ids), 500):
-            session.execute(delete(ScreenHit).where(ScreenHit.id.in_(ids[start : start + 500])))
-    for start in range(0, len(new_rows), 2000):
-        session.execute(insert(ScreenHit), new_rows[start : start + 2000])
+    for start in range(0, len(gone), 500):
+        session.execute(delete(ScreenHit).where(col(ScreenHit.id).in_(gone[start : start + 500])))
     if restamped:
         stamp = (
             update(ScreenHit)
@@ -370,7 +382,7 @@ def store_hits(
         for start in range(0, len(restamped), 2000):
             session.connection().execute(stamp, restamped[start : start + 2000])
     run.hits_total = total
-    run.hits_new = len(new_rows)
+    run.hits_new = inserted
     run.hits_unchanged = unchanged
     run.hits_removed = len(gone)
     run.amount_at_risk = round(amount, 2)

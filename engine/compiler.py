@@ -92,6 +92,8 @@ class CompiledRule:
     ]  # durable-rules rule name -> definition (pair rules may have several)
     order: int
     types: dict[int, str | None] = field(default_factory=dict, repr=False)
+    # The params and settings its expressions read, as a hit's evidence shows them (worked out once).
+    thresholds: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def rule(self) -> Rule:
@@ -427,17 +429,34 @@ class _RuleCompiler:
             key = self.field_key(node)
             self.used.append((key, _role(node)))
             return {"$m": key} if _role(node) == role else {EARLY: key}
-        if isinstance(node, Arith):
+        if isinstance(node, Arith) and not self._divides_by_claim(node):
             return {_ARITH[node.op]: {"$l": self.value(node.left, role), "$r": self.value(node.right, role)}}
         if isinstance(node, Neg):
             return {"$mul": {"$l": -1, "$r": self.value(node.operand, role)}}
         roles = _roles(node)
+        if isinstance(node, Arith) and len(roles) > 1:
+            raise CompileError(
+                node,
+                "a division by a value of the claims cannot mix the current and the earlier claim",
+                "divide by a number or a param, or compare the two claims' fields without dividing",
+            )
         if len(roles) == 1:
             key = self.synthetic(node, "value")
             owner = next(iter(roles))
             self.used.append((key, owner))
             return {"$m": key} if owner == role else {EARLY: key}
         raise CompileError(node, "this value mixes the current and the earlier claim inside a function")
+
+    def _divides_by_claim(self, node: Arith) -> bool:
+        """A division by anything but a non-zero constant. durable-rules divides in C: a zero divisor
+        kills the whole process (SIGFPE), where the language says the value is missing; such a value is
+        computed in Python as a derived field instead."""
+        if node.op != "/":
+            return False
+        ok, divisor = self.constant(node.right)
+        return not (
+            ok and isinstance(divisor, (int, float)) and not isinstance(divisor, bool) and divisor != 0
+        )
 
     def guards(self, role: str) -> list[Test]:
         """Existence tests for every optional field the last comparison read, in either claim."""

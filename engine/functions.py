@@ -59,6 +59,23 @@ class LoweringContext(Protocol):
 
 DurableLowering = Callable[[LoweringContext, "tuple[Node, ...]", bool], "DurableTest | None"]
 
+# The pre-filter's lowering of a call: (its `Lowerer`, the `Call` node) -> a column of the call's values
+# over a chunk of claims (`drgaudit.engine.prefilter.Col`); raising `prefilter.Unsupported` keeps every claim.
+PrefilterLowering = Callable[[Any, Any], Any]
+
+
+def _prefiltered(name: str) -> PrefilterLowering:
+    """The built-in pre-filter lowering `lower_<name>` of `drgaudit.engine.prefilter` (NumPy code, imported
+    when the pre-filter first runs, so that parsing and checking rules need no NumPy)."""
+
+    def lowering(lowerer: Any, node: Any) -> Any:
+        from drgaudit.engine import prefilter
+
+        return prefilter.BUILTIN_LOWERINGS[name](lowerer, node)
+
+    lowering.__name__ = f"prefilter_{name}"
+    return lowering
+
 
 @dataclass(frozen=True)
 class Arg:
@@ -122,6 +139,9 @@ class Function:
     # How a call used as a condition lowers to native durable-rules tests; None (or a lowering that
     # returns None) makes it a derived field computed once per claim in Python.
     durable: DurableLowering | None = None
+    # How the screening pre-filter computes a call over columns of facts (`drgaudit.engine.prefilter`,
+    # `PrefilterLowering`); None: the pre-filter cannot, and a condition calling it keeps every claim.
+    prefilter: PrefilterLowering | None = None
     examples: tuple[FunctionExample, ...] = ()
 
     def __post_init__(self) -> None:
@@ -282,6 +302,7 @@ BUILTINS: tuple[Function, ...] = (
         "some code of a list field (or the code) is in the named list",
         "编码（或编码列表中任一编码）在清单中",
         nulls=HANDLED,
+        prefilter=_prefiltered("any_in"),
         examples=(
             FunctionExample("any_in(procedures, lists.new_technologies)", True, {"procedures": ["17.4100"]}),
             FunctionExample(
@@ -298,6 +319,7 @@ BUILTINS: tuple[Function, ...] = (
         "how many codes of a list field are in the named list",
         "编码列表中属于清单的编码个数",
         nulls=HANDLED,
+        prefilter=_prefiltered("count_in"),
         examples=(
             FunctionExample(
                 "count_in(secondary_dx, lists.mcc_evidence_life_support)",
@@ -313,6 +335,7 @@ BUILTINS: tuple[Function, ...] = (
         len,
         "the number of items of a list field",
         "列表字段的项数",
+        prefilter=_prefiltered("len"),
         examples=(
             FunctionExample("len(secondary_dx)", 2, {"secondary_dx": ["I10.x00x002", "E87.600"]}),
             FunctionExample("len(procedures)", 0),
@@ -325,6 +348,7 @@ BUILTINS: tuple[Function, ...] = (
         min,
         "the smallest of numbers (or of dates)",
         "最小值",
+        prefilter=_prefiltered("min"),
         examples=(
             FunctionExample("min(los_days, 30)", 7),
             FunctionExample('min(admit_date, date("2025-06-01"))', dt.date(2025, 6, 1)),
@@ -338,6 +362,7 @@ BUILTINS: tuple[Function, ...] = (
         max,
         "the largest of numbers (or of dates)",
         "最大值",
+        prefilter=_prefiltered("max"),
         examples=(
             FunctionExample(
                 "max(icu_hours, ventilator_hours, 0)", 48, {"icu_hours": 30, "ventilator_hours": 48}
@@ -351,6 +376,7 @@ BUILTINS: tuple[Function, ...] = (
         abs,
         "the absolute value",
         "绝对值",
+        prefilter=_prefiltered("abs"),
         examples=(FunctionExample("abs(fee_total - total_cost)", 100, {"total_cost": 9100}),),
     ),
     Function(
@@ -370,6 +396,7 @@ BUILTINS: tuple[Function, ...] = (
         _round,
         "x rounded to `digits` decimal places (0 when left out)",
         "四舍五入（保留 digits 位小数）",
+        prefilter=_prefiltered("round"),
         examples=(
             FunctionExample("round(self_share, 2)", 0.06),
             FunctionExample("round(total_cost / 7)", 1286),
@@ -407,6 +434,7 @@ BUILTINS: tuple[Function, ...] = (
         lambda text, prefix: str(text).startswith(str(prefix)),
         "the text begins with the prefix",
         "文本以该前缀开头",
+        prefilter=_prefiltered("starts_with"),
         examples=(
             FunctionExample('starts_with(principal_dx, "Z51")', True, {"principal_dx": "Z51.103"}),
             FunctionExample('starts_with(principal_dx, "Z51")', False),
@@ -421,6 +449,7 @@ BUILTINS: tuple[Function, ...] = (
         "字段有值（未填写为否）",
         nulls=HANDLED,
         durable=_has_durable,
+        prefilter=_prefiltered("has"),
         examples=(
             FunctionExample("has(age_days)", False),
             FunctionExample(
@@ -444,6 +473,7 @@ BUILTINS: tuple[Function, ...] = (
         "近 days 天内（含本次）住院次数",
         reads_fact=True,
         history_windows=lambda days: (int(days),),
+        prefilter=_prefiltered("admissions_within"),
         examples=(
             FunctionExample("admissions_within(30)", 2, history=({},)),
             FunctionExample("admissions_within(10)", 1, history=({},)),

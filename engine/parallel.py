@@ -21,6 +21,7 @@ from drgaudit.engine.codes import CodeTables
 from drgaudit.engine.facts import ReferenceData
 from drgaudit.engine.hits import Hit, PatientFailure
 from drgaudit.engine.loader import load_pack
+from drgaudit.engine.pack import RulePack
 from drgaudit.engine.screen import PackRouter, Screener
 
 
@@ -56,19 +57,36 @@ class ScreenSetup:
     indicators: dict[str, dict[str, Any]] = field(default_factory=dict)
     routes: dict[str, Path] = field(default_factory=dict)
     route_indicators: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    prefilter: bool = True
 
-    def _screener_for(self, rules_dir: Path, indicators: dict[str, dict[str, Any]]) -> Screener:
-        pack = load_pack(rules_dir)
-        return Screener(pack, ReferenceData(self.hospitals, self.groups, self.codes, pack, indicators))
+    def _screener_for(
+        self, rules_dir: Path, indicators: dict[str, dict[str, Any]], packs: dict[str, RulePack]
+    ) -> Screener:
+        pack = packs.get(str(rules_dir)) or load_pack(rules_dir)
+        return Screener(
+            pack,
+            ReferenceData(self.hospitals, self.groups, self.codes, pack, indicators),
+            prefilter=self.prefilter,
+        )
 
-    def screener(self) -> Screener | PackRouter:
+    def folders(self) -> list[Path]:
+        """Every rule-pack folder this setup screens with (its default, then its routes')."""
+        found = [self.rules_dir] if self.rules_dir is not None else []
+        return found + [Path(f) for f in sorted({str(f) for f in self.routes.values()})]
+
+    def screener(self, packs: dict[str, RulePack] | None = None) -> Screener | PackRouter:
+        """The Screener (or, with routes, the PackRouter) of this setup; `packs` (folder -> loaded pack)
+        saves loading a folder, or stands in for one this machine does not have (cluster workers)."""
+        packs = packs or {}
         if not self.routes:
             assert self.rules_dir is not None, "a setup without routes needs a rules folder"
-            return self._screener_for(self.rules_dir, self.indicators)
+            return self._screener_for(self.rules_dir, self.indicators, packs)
         by_folder: dict[str, Screener] = {}
         for folder in sorted({str(f) for f in self.routes.values()}):
-            by_folder[folder] = self._screener_for(Path(folder), self.route_indicators.get(folder, {}))
-        default = self._screener_for(self.rules_dir, self.indicators) if self.rules_dir is not None else None
+            by_folder[folder] = self._screener_for(Path(folder), self.route_indicators.get(folder, {}), packs)
+        default = (
+            self._screener_for(self.rules_dir, self.indicators, packs) if self.rules_dir is not None else None
+        )
         return PackRouter(default, {region: by_folder[str(f)] for region, f in self.routes.items()})
 
 
@@ -77,12 +95,14 @@ Task = list[Partition] | list[str]
 
 @dataclass
 class ChunkResult:
-    """The hits of one chunk of patients, how many patients and claims it screened, and the patients it
-    could not screen (isolated: one patient's failure never stops the others)."""
+    """The hits of one chunk of patients, how many patients and claims it screened, how many of the claims
+    went through durable-rules (the pre-filter's candidates; all of them without the pre-filter), and the
+    patients it could not screen (isolated: one patient's failure never stops the others)."""
 
     hits: list[Hit]
     patients: int
     claims: int
+    candidates: int = 0
     failed: list[PatientFailure] = field(default_factory=list)
 
 
@@ -113,12 +133,28 @@ def _partitions(task: Task, loader: PartitionLoader | None) -> list[Partition]:
 REASON_CHARS = 500
 
 
-def screen_chunk(screener: Screener | PackRouter, chunk: list[Partition]) -> ChunkResult:
-    """Screen a list of patients with one Screener, each patient on its own.
+def screen_chunk(screener: Any, chunk: list[Partition]) -> ChunkResult:
+    """Screen a list of patients with one Screener (or PackRouter): the whole chunk at once, so that the
+    pre-filter works on its columns; a screener without `screen_patients` screens patient by patient.
 
-    An error while screening one patient (facts, the engine, a hit's evidence or message) makes that
-    patient a `PatientFailure` and screening goes on with the next; none of its hits are kept.
+    If screening the chunk at once fails, the chunk is screened again patient by patient: an error while
+    screening one patient (facts, the engine, a hit's evidence or message) makes that patient a
+    `PatientFailure`, none of its hits are kept, and the other patients are screened.
     """
+    if hasattr(screener, "screen_patients"):
+        claims = sum(len(part.batch) for part in chunk)
+        kept = screener.prefilter_stats().kept
+        try:
+            hits = screener.screen_patients((part.patient_id, part.batch, part.history) for part in chunk)
+        except Exception:  # noqa: BLE001 - found again, and reported per patient, below
+            pass
+        else:
+            candidates = screener.prefilter_stats().kept - kept if screener.prefilter else claims
+            return ChunkResult(hits, len(chunk), claims, candidates)
+    return _one_by_one(screener, chunk)
+
+
+def _one_by_one(screener: Any, chunk: list[Partition]) -> ChunkResult:
     hits: list[Hit] = []
     failed: list[PatientFailure] = []
     claims = patients = 0
@@ -131,7 +167,7 @@ def screen_chunk(screener: Screener | PackRouter, chunk: list[Partition]) -> Chu
         hits.extend(found)
         patients += 1
         claims += len(part.batch)
-    return ChunkResult(hits, patients, claims, failed)
+    return ChunkResult(hits, patients, claims, claims, failed)
 
 
 def patient_failure(part: Partition, exc: BaseException) -> PatientFailure:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
+
+import numpy as np
 
 from drgaudit.engine.compiler import CompiledProfile, CompiledRule, compile_profile
 from drgaudit.engine.evaluate import Env, evaluate
@@ -13,6 +15,7 @@ from drgaudit.engine.exceptions import RulePackError
 from drgaudit.engine.facts import ReferenceData, patient_facts, sort_key
 from drgaudit.engine.hits import Hit, condition_trace, display, render_message, thresholds_used
 from drgaudit.engine.pack import RulePack
+from drgaudit.engine.prefilter import Frame, Prefilter, PrefilterStats
 from drgaudit.engine.runtime import Match, Runtime
 
 # Facts every hit's evidence shows, whatever its conditions read.
@@ -40,21 +43,40 @@ class Profile:
     compiled: CompiledProfile
     runtime: Runtime
     by_name: dict[str, CompiledRule]
+    prefilter: Prefilter
+
+
+@dataclass
+class Prepared:
+    """One patient's facts, and which of its batch claims each profile still has to screen."""
+
+    patient_id: str
+    facts: list[dict[str, Any]]
+    by_id: dict[str, dict[str, Any]]
+    by_profile: dict[str, set[str]] = field(default_factory=dict)
 
 
 class Screener:
-    """Screens one patient at a time with every treatment region's compiled rules.
+    """Screens patients with every treatment region's compiled rules.
 
     Only claims of the batch (`batch`) receive hits; earlier claims (`history`) are context for pair
-    rules and history facts.
+    rules and history facts. `screen_patients` screens a chunk of patients and, unless `prefilter` is
+    off, first drops the claims no rule could fire on (`drgaudit.engine.prefilter`), so that only the
+    candidates go through durable-rules, which decides every hit.
     """
 
     def __init__(
-        self, pack: RulePack, reference: ReferenceData, *, statuses: tuple[str, ...] = ("active",)
+        self,
+        pack: RulePack,
+        reference: ReferenceData,
+        *,
+        statuses: tuple[str, ...] = ("active",),
+        prefilter: bool = True,
     ) -> None:
         self.pack = pack
         self.reference = reference
         self.statuses = statuses
+        self.prefilter = prefilter
         self._profiles: dict[str, Profile] = {}
         self.windows: set[int] = set()
         for key in ["national", *sorted(pack.regions)]:
@@ -66,7 +88,9 @@ class Screener:
             compiled = compile_profile(self.pack, None if key == "national" else key, statuses=self.statuses)
             if compiled.problems:
                 raise RulePackError(compiled.problems)
-            profile = Profile(compiled, Runtime(compiled), {c.name: c for c in compiled.rules})
+            profile = Profile(
+                compiled, Runtime(compiled), {c.name: c for c in compiled.rules}, Prefilter(compiled)
+            )
             self._profiles[key] = profile
             self.windows |= compiled.windows
         return profile
@@ -80,24 +104,92 @@ class Screener:
         """The compiled profile that screens claims of a treatment region."""
         return self._profile(self.pack.profile_key(treatment_region))
 
+    def prefilter_stats(self) -> PrefilterStats:
+        """What the pre-filter saw and kept so far, over every profile."""
+        total = PrefilterStats()
+        for profile in self._profiles.values():
+            total.add(profile.prefilter.stats)
+        return total
+
     def screen_patient(
         self, patient_id: str, batch: list[dict[str, Any]], history: Iterable[dict[str, Any]] = ()
     ) -> list[Hit]:
         """Every hit on the batch claims of one patient, in claim order then rule order."""
+        return self.run_prepared(self.prepare(patient_id, batch, history))
+
+    def screen_patients(
+        self, partitions: Iterable[tuple[str, list[dict[str, Any]], Iterable[dict[str, Any]]]]
+    ) -> list[Hit]:
+        """Every hit of a chunk of patients (patient id, batch claims, history), patient by patient.
+
+        With the pre-filter on, the chunk's claims are filtered together (the filter works on columns)."""
+        prepared = [self.prepare(patient_id, batch, history) for patient_id, batch, history in partitions]
+        if self.prefilter:
+            self.apply_prefilter(prepared)
+        hits: list[Hit] = []
+        for item in prepared:
+            hits.extend(self.run_prepared(item))
+        return hits
+
+    def prepare(
+        self, patient_id: str, batch: list[dict[str, Any]], history: Iterable[dict[str, Any]] = ()
+    ) -> Prepared:
+        """A patient's facts, and its batch claims by the profile that screens them."""
         claims = {c["claim_id"]: c for c in history}
         claims.update({c["claim_id"]: c for c in batch})  # the batch's version of a claim wins
         targets = {c["claim_id"] for c in batch}
         facts = patient_facts(list(claims.values()), targets, self.reference, self.windows)
-        by_id = {f["claim_id"]: f for f in facts}
-        by_profile: dict[str, set[str]] = {}
+        prepared = Prepared(patient_id, facts, {f["claim_id"]: f for f in facts})
         for claim in batch:
-            by_profile.setdefault(self.pack.profile_key(claim["treatment_region"]), set()).add(
+            prepared.by_profile.setdefault(self.pack.profile_key(claim["treatment_region"]), set()).add(
                 claim["claim_id"]
             )
-        hits: list[tuple[tuple[int, int], Hit]] = []
-        for key in sorted(by_profile):
+        return prepared
+
+    def apply_prefilter(self, prepared: Sequence[Prepared]) -> None:
+        """Drop, profile by profile, the batch claims on which no rule of the profile could fire.
+
+        The facts of the whole chunk become one frame of columns (built once, read by every profile);
+        each profile filters its target rows of it, and pair rules the (current, earlier) row pairs."""
+        offsets: list[int] = []
+        facts: list[dict[str, Any]] = []
+        for item in prepared:
+            offsets.append(len(facts))
+            facts.extend(item.facts)
+        base = Frame(facts)
+        for key in sorted({key for item in prepared for key in item.by_profile}):
             profile = self._profile(key)
-            projected = profile.runtime.project(facts, by_profile[key])
+            owners: list[tuple[Prepared, str]] = []
+            rows: list[int] = []
+            for item, offset in zip(prepared, offsets, strict=True):
+                for claim_id in item.by_profile.get(key, ()):
+                    owners.append((item, claim_id))
+                    rows.append(offset + item.by_id[claim_id]["seq"])
+            targets = np.array(rows, dtype=np.intp)
+            pairs = None
+            if profile.prefilter.has_pairs:
+                # Every earlier row of the same patient: rows offset .. offset + seq - 1.
+                current: list[int] = []
+                earlier: list[int] = []
+                for position, ((item, claim_id), row) in enumerate(zip(owners, rows, strict=True)):
+                    seq = item.by_id[claim_id]["seq"]
+                    current.extend([position] * seq)
+                    earlier.extend(range(row - seq, row))
+                pairs = (np.array(current, dtype=np.intp), np.array(earlier, dtype=np.intp))
+            keep = profile.prefilter.select(base, targets, pairs)
+            for (item, claim_id), kept in zip(owners, keep.tolist(), strict=True):
+                if not kept:
+                    item.by_profile[key].discard(claim_id)
+        for item in prepared:
+            item.by_profile = {key: ids for key, ids in item.by_profile.items() if ids}
+
+    def run_prepared(self, prepared: Prepared) -> list[Hit]:
+        """Run a prepared patient through durable-rules and build its hits with their evidence."""
+        facts, by_id, patient_id = prepared.facts, prepared.by_id, prepared.patient_id
+        hits: list[tuple[tuple[int, int], Hit]] = []
+        for key in sorted(prepared.by_profile):
+            profile = self._profile(key)
+            projected = profile.runtime.project(facts, prepared.by_profile[key])
             matches = profile.runtime.run(f"{patient_id}", projected)
             grouped: dict[tuple[str, str], list[str]] = {}
             for match in matches:
@@ -130,6 +222,58 @@ class PackRouter:
     def screener_for(self, treatment_region: str) -> Screener | None:
         """The Screener of a treatment region's claims, None when they are not screened."""
         return self.by_region.get(treatment_region, self.default)
+
+    def _screeners(self) -> list[Screener]:
+        found = {id(s): s for s in [self.default, *self.by_region.values()] if s is not None}
+        return list(found.values())
+
+    @property
+    def prefilter(self) -> bool:
+        return any(s.prefilter for s in self._screeners())
+
+    def prefilter_stats(self) -> PrefilterStats:
+        """What the pre-filters of every pack saw and kept so far."""
+        total = PrefilterStats()
+        for screener in self._screeners():
+            total.add(screener.prefilter_stats())
+        return total
+
+    def close(self) -> None:
+        """Release every pack's compiled rulesets."""
+        for screener in self._screeners():
+            screener.close()
+
+    def screen_patients(
+        self, partitions: Iterable[tuple[str, list[dict[str, Any]], Iterable[dict[str, Any]]]]
+    ) -> list[Hit]:
+        """Every hit of a chunk of patients, as `screen_patient` gives them patient by patient; each pack
+        screens its share of the chunk at once (so its pre-filter works on the chunk's columns)."""
+        work: dict[int, tuple[Screener, list[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]]]] = {}
+        patients: list[tuple[str, dict[str, int], bool]] = []
+        for patient_id, batch, history in partitions:
+            batch, past = list(batch), list(history)
+            groups: dict[int, tuple[Screener, list[dict[str, Any]]]] = {}
+            for claim in batch:
+                screener = self.screener_for(claim["treatment_region"])
+                if screener is not None:
+                    groups.setdefault(id(screener), (screener, []))[1].append(claim)
+            whole = len(groups) == 1 and len(next(iter(groups.values()))[1]) == len(batch)
+            for key, (screener, claims) in groups.items():
+                mine = {claim["claim_id"] for claim in claims}
+                context = past if whole else past + [c for c in batch if c["claim_id"] not in mine]
+                work.setdefault(key, (screener, []))[1].append((patient_id, claims, context))
+            patients.append((patient_id, {c["claim_id"]: i for i, c in enumerate(batch)}, whole))
+        by_patient: dict[str, list[Hit]] = {}
+        for screener, items in work.values():
+            for hit in screener.screen_patients(items):
+                by_patient.setdefault(hit.patient_id, []).append(hit)
+        hits: list[Hit] = []
+        for patient_id, order, whole in patients:
+            found = by_patient.get(patient_id, [])
+            if not whole:  # stable: rule order stays within a claim
+                found.sort(key=lambda hit: order[hit.claim_id])
+            hits.extend(found)
+        return hits
 
     def screen_patient(
         self, patient_id: str, batch: list[dict[str, Any]], history: Iterable[dict[str, Any]] = ()
@@ -166,6 +310,8 @@ def build_hit(
     """A hit with its evidence: the facts and thresholds that fired, related claims, sentence, amount."""
     bound = compiled.bound
     rule = bound.rule
+    if compiled.thresholds is None:  # the same for every hit of the rule in this profile
+        compiled.thresholds = thresholds_used(bound, settings)
     env = Env(fact, earlier, bound.params, settings, pack.lists)
     when, seen_when = condition_trace(rule.when, env, "when")
     unless, seen_unless = condition_trace(rule.unless, env, "unless")
@@ -188,7 +334,7 @@ def build_hit(
         "treatment_region": fact["treatment_region"],
         "profile": pack.profile_key(fact["treatment_region"]),
         "facts": facts,
-        "thresholds": thresholds_used(bound, settings),
+        "thresholds": dict(compiled.thresholds),
         "conditions": when + unless,
         "related_claims": related,
         "rule": {
@@ -231,11 +377,10 @@ def screen_claims(
     past: dict[str, list[dict[str, Any]]] = {}
     for claim in history:
         past.setdefault(claim["patient_id"], []).append(claim)
-    hits: list[Hit] = []
-    for patient_id in sorted(by_patient):
-        claims = sorted(by_patient[patient_id], key=sort_key)
-        hits.extend(screener.screen_patient(patient_id, claims, past.get(patient_id, [])))
-    return hits
+    return screener.screen_patients(
+        (patient_id, sorted(by_patient[patient_id], key=sort_key), past.get(patient_id, []))
+        for patient_id in sorted(by_patient)
+    )
 
 
 __all__ = ["Hit", "Match", "PackRouter", "Screener", "build_hit", "screen_claims"]

@@ -16,13 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlmodel import Session
 
 from drgaudit.casebook import queries, review
-from drgaudit.casebook.models import Claim
-from drgaudit.casebook.review_models import ReviewCase
-from drgaudit.casebook.screening import ScreenHit
 from drgaudit.reports.config import ReportSettings, load_settings
 from drgaudit.reports.document import REPORT_FORMATS, Column, Report, Sheet
 from drgaudit.reports.errors import ReportError
@@ -30,9 +26,6 @@ from drgaudit.reports.labels import LEVEL_NAMES, Vocabulary
 from drgaudit.reports.masking import Masker
 from drgaudit.reports.meeting import DECISION_NAMES, STATUS_NAMES
 from drgaudit.reports.periods import Period
-
-_claim = Claim.__table__
-_hit = ScreenHit.__table__
 
 
 @dataclass
@@ -62,14 +55,8 @@ def hide_other_hospitals_claims(*, session: Session, hospital_id: str, cases: It
     elsewhere, a transfer) with `OTHER_HOSPITAL_CLAIM`: the letter names no other hospital's settlement."""
     cases = list(cases)
     related = sorted({r for case in cases for problem in case.problems for r in problem["related"]})
-    foreign: set[str] = set()
-    for start in range(0, len(related), 500):
-        part = related[start : start + 500]
-        rows = session.execute(
-            select(_claim.c.claim_id, _claim.c.hospital_id).where(_claim.c.claim_id.in_(part))
-        )
-        known = {claim_id: hospital for claim_id, hospital in rows}
-        foreign.update(r for r in part if known.get(r) != hospital_id)
+    known = queries.hospitals_of_claims(session=session, claim_ids=related)
+    foreign = {r for r in related if known.get(r) != hospital_id}
     for case in cases:
         for problem in case.problems:
             for claim_id in sorted(set(problem.pop("related")) & foreign, key=len, reverse=True):
@@ -99,23 +86,16 @@ def build_feedback(
     if batch_id is not None and queries.get_batch(session=session, batch_id=batch_id) is None:
         raise ReportError(f"no import batch {batch_id} in the casebook (see `drgaudit batches`)")
 
-    query = (
-        select(
-            _hit.c.batch_id, _hit.c.claim_id, _hit.c.patient_id, _hit.c.rule_id, _hit.c.family, _hit.c.severity, _hit.c.action,
-            _hit.c.amount_at_risk, _hit.c.message, _hit.c.evidence, _claim.c.patient_id.label("claim_patient"), _claim.c.admit_date,
-            _claim.c.discharge_date, _claim.c.group_code, _claim.c.total_cost, _claim.c.insured_region, _claim.c.treatment_region,
-        )
-        .join(_claim, _claim.c.claim_id == _hit.c.claim_id)
-        .where(_claim.c.hospital_id == hospital_id)
-        .order_by(_claim.c.discharge_date, _hit.c.claim_id, _hit.c.batch_id.desc(), _hit.c.ordinal)
-    )  # fmt: skip
-    if batch_id is not None:
-        query = query.where(_hit.c.batch_id == batch_id)
-    if period is not None:
-        query = query.where(_claim.c.discharge_date >= period.start, _claim.c.discharge_date <= period.end)
+    rows = queries.hospital_hits(
+        session=session,
+        hospital_id=hospital_id,
+        batch_id=batch_id,
+        first=period.start if period is not None else None,
+        last=period.end if period is not None else None,
+    )
     cases: dict[str, FlaggedCase] = {}
     newest: dict[str, int] = {}
-    for row in session.execute(query):
+    for row in rows:
         if newest.setdefault(row.claim_id, row.batch_id) != row.batch_id:
             continue  # an older batch's hits on a claim that a newer batch delivered again
         case = cases.get(row.claim_id)
@@ -134,16 +114,9 @@ def build_feedback(
         )  # fmt: skip
     hide_other_hospitals_claims(session=session, hospital_id=hospital_id, cases=cases.values())
 
-    review_cases = {
-        c.claim_id: c
-        for start in range(0, len(cases), 500)
-        for c in session.exec(
-            select(ReviewCase).where(
-                ReviewCase.hospital_id == hospital_id,
-                ReviewCase.claim_id.in_(list(cases)[start : start + 500]),
-            )
-        ).scalars()
-    }
+    review_cases = queries.review_cases_of_claims(
+        session=session, hospital_id=hospital_id, claim_ids=list(cases)
+    )
     totals: dict[str, list[float]] = {}
     for claim_id, case in cases.items():
         stored = review_cases.get(claim_id)

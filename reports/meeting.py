@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlmodel import Session
 
-from drgaudit.casebook import meetings, review
+from drgaudit.casebook import meetings, queries, review
 from drgaudit.casebook.reviewconfig import ReviewError
-from drgaudit.casebook.screening import ScreenHit
 from drgaudit.reports import charts
 from drgaudit.reports.casefile import CaseFile, CaseFiles, HitView
 from drgaudit.reports.config import ReportSettings, load_settings
@@ -54,12 +52,7 @@ class AgendaRow:
 
 def case_hit_views(*, session: Session, files: CaseFiles, case: Any) -> list[HitView]:
     """A case's attached hits with the evidence of the screen hit they came from (same batch, claim, rule)."""
-    stored = {
-        hit.rule_id: hit
-        for hit in session.exec(
-            select(ScreenHit).where(ScreenHit.claim_id == case.claim_id, ScreenHit.batch_id == case.batch_id)
-        ).scalars()
-    }
+    stored = queries.claim_hits(session=session, claim_id=case.claim_id, batch_id=case.batch_id)
     views = []
     for hit in review.case_hits(session=session, case_id=case.id):
         source = stored.get(hit.rule_id)

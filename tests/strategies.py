@@ -210,12 +210,19 @@ def expressions(kind: str, ns: Namespace = Namespace(), depth: int = 2) -> st.Se
                 expressions(NUMBER, ns, sub),
             )
         )
-        # Division by a positive literal (a divisor that can be 0 gives a missing value in Python).
+        # Division by a literal, and by anything (a divisor of 0 gives a missing value).
         options.append(
             st.builds(
                 lambda a, b: Arith(0, "/", a, Const(0, b)),
                 expressions(NUMBER, ns, sub),
                 st.sampled_from([n for n in NUMBERS if n > 0]),
+            )
+        )
+        options.append(
+            st.builds(
+                lambda a, b: Arith(0, "/", a, b),
+                expressions(NUMBER, ns, sub),
+                expressions(NUMBER, ns, sub).filter(reads_claim),
             )
         )
         options.append(expressions(NUMBER, ns, sub).map(lambda a: Neg(0, a)))

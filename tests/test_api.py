@@ -34,7 +34,7 @@ from drgaudit.services import accounts as account_service
 from drgaudit.services import apikeys
 from drgaudit.services.packs import PromoteRequest, promote_pack, register_pack
 from drgaudit.web.settings import WebSettings
-from tests.web_support import SECRET, make_accounts
+from tests.web_support import CSRF_RE, PASSWORD, SECRET, make_accounts
 
 ROLES = {
     "settle": "integration:510100",
@@ -434,8 +434,34 @@ def test_explain_cases_and_decisions_with_the_version_guard(api: Api, province: 
         engine.dispose()
 
 
+def test_openapi_and_docs_need_a_caller(api: Api) -> None:
+    """Deny by default: the schema and the docs page need an API key or a signed-in account; Swagger UI's
+    own script and style files are static files."""
+    _error(api("GET", "/api/v1/openapi.json", None), 401, "unauthenticated")
+    _error(
+        api("GET", "/api/v1/openapi.json", None, headers={"Authorization": "Bearer nope"}),
+        401,
+        "invalid_api_key",
+    )
+    page = api("GET", "/api/v1/docs", None, follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")
+    for who in ("settle", "secretary"):
+        assert api("GET", "/api/v1/openapi.json", who).status_code == 200
+        assert api("GET", "/api/v1/docs", who).status_code == 200
+    # A signed-in account of the pages reads them too (the docs page in the browser).
+    token = CSRF_RE.search(api.client.get("/login").text).group(1)
+    signed_in = api.client.post(
+        "/login",
+        data={"username": "secretary", "password": PASSWORD, "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303
+    assert api("GET", "/api/v1/docs", None).status_code == 200
+    assert api("GET", "/api/v1/openapi.json", None).status_code == 200
+
+
 def test_openapi_and_docs_without_a_cdn_or_inline_script(api: Api) -> None:
-    schema = api("GET", "/api/v1/openapi.json", None).json()
+    schema = api("GET", "/api/v1/openapi.json").json()
     assert set(schema["paths"]) == {
         "/api/v1/screen", "/api/v1/claims/{claim_id}/explain", "/api/v1/cases", "/api/v1/cases/{case_id}",
         "/api/v1/cases/{case_id}/decisions", "/api/v1/rule-packs/active",
@@ -443,7 +469,7 @@ def test_openapi_and_docs_without_a_cdn_or_inline_script(api: Api) -> None:
     claim = schema["paths"]["/api/v1/screen"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert "total_cost" in claim["oneOf"][0]["properties"]["claim"]["properties"]
     assert "422" in schema["paths"]["/api/v1/screen"]["post"]["responses"]
-    page = api("GET", "/api/v1/docs", None)
+    page = api("GET", "/api/v1/docs")
     assert (
         page.status_code == 200 and "<script>" not in page.text and "http" not in page.text.split("<body>")[1]
     )

@@ -84,7 +84,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             text = (root / "serve.log").read_text(encoding="utf-8")
             if text.count("rule packs compiled") >= WORKERS:
                 try:
-                    if httpx.get(f"{base}/api/v1/docs", timeout=5).status_code == 200:
+                    if httpx.get(f"{base}/login", timeout=5).status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass

@@ -381,7 +381,15 @@ def test_background_claims_are_not_even_near_a_split(demo: Demo) -> None:
 
 
 def test_lookalikes_resemble_their_rule_but_are_exempt(demo: Demo) -> None:
-    look = {rule: [demo.by_id[t["claim_id"]] for t in demo.rows("lookalike", rule)] for rule in RULES}
+    # The look-alikes of the scenarios; boundary ones (notes starting 边界) are checked below.
+    look = {
+        rule: [
+            demo.by_id[t["claim_id"]]
+            for t in demo.rows("lookalike", rule)
+            if not t["note"].startswith("边界")
+        ]
+        for rule in RULES
+    }
     for rule in ("SPLIT-001", "SPLIT-003", "UPC-001", "OUT-LOW-001", "OUT-DEATH-001", "OUT-ICU-001"):
         assert look[rule], rule
     assert look["COACH-001"] and look["FREQ-002"]
@@ -434,6 +442,36 @@ def test_lookalikes_resemble_their_rule_but_are_exempt(demo: Demo) -> None:
     for t in demo.truth:
         if t["kind"] == "lookalike":
             assert not demo.condition(t["rule_id"])(demo.by_id[t["claim_id"]]), t
+
+
+def test_boundary_cases_sit_on_both_sides_of_each_threshold(demo: Demo) -> None:
+    # Claims one step below, exactly at and one step above the thresholds (values as the bundled pack
+    # states them), labelled by which side of the rule they are on.
+    rows = [t for t in demo.truth if t["note"].startswith("边界")]
+    sides = defaultdict(set)
+    for t in rows:
+        sides[t["rule_id"]].add(t["kind"])
+    for rule in ("LOS-001", "OUT-ICU-001", "COACH-001", "DQ-006", "DQ-005", "COST-001", "LOWADM-001",
+                 "OUT-HIGH-001", "OUT-EXT-001", "OUT-LOW-001", "OUT-DEATH-001", "UPC-001", "SPLIT-001",
+                 "SPLIT-003", "FREQ-001", "FREQ-002"):  # fmt: skip
+        assert rule in sides, rule
+    for rule in ("LOS-001", "COACH-001", "COST-001", "OUT-HIGH-001", "OUT-LOW-001", "SPLIT-001", "UPC-001"):
+        assert sides[rule] == {"planted", "lookalike"}, rule
+
+    def claims_of(rule: str, kind: str) -> list[dict[str, Any]]:
+        return [demo.by_id[t["claim_id"]] for t in rows if t["rule_id"] == rule and t["kind"] == kind]
+
+    assert {c["los"] for c in claims_of("LOS-001", "planted")} >= {60, 61}
+    assert {c["los"] for c in claims_of("LOS-001", "lookalike")} == {59}
+    assert {c["icu_hours"] for c in claims_of("OUT-ICU-001", "lookalike")} == {167}
+    assert 168 in {c["icu_hours"] for c in claims_of("OUT-ICU-001", "planted")}
+    exact = [c for c in claims_of("COST-001", "planted") if c["self_expense"] == 0.3 * c["total_cost"]]
+    assert exact or any(c["treatment_region"] == "510700" for c in claims_of("COST-001", "planted"))
+    assert any(demo.ratio(c) == 3.0 or demo.ratio(c) == 2.5 for c in claims_of("OUT-HIGH-001", "planted"))
+    assert any(demo.ratio(c) == 5.0 for c in claims_of("OUT-EXT-001", "lookalike"))
+    assert any(demo.ratio(c) == 0.3 for c in claims_of("OUT-LOW-001", "planted"))
+    assert any(c["fee_lab"] == MIN_LAB_FEE for c in claims_of("UPC-001", "lookalike"))
+    assert any(c["fee_lab"] == MIN_LAB_FEE - 0.01 for c in claims_of("UPC-001", "planted"))
 
 
 def test_each_claim_is_planted_for_one_rule_at_most(demo: Demo) -> None:

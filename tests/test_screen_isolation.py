@@ -55,14 +55,16 @@ def _victim(session: Session, batch_id: int) -> tuple[str, set[str]]:
 
 def _fail_for(monkeypatch: pytest.MonkeyPatch, patient_id: str) -> None:
     """Fault injection: the engine raises on one patient (as durable-rules did on odd patient ids)."""
-    real = Screener.screen_patient
+    real = Screener.prepare
 
-    def screen_patient(self, pid, batch, history=()):
+    # `prepare` is the first step of screening a patient, alone or in a chunk (then the pre-filter,
+    # then durable-rules): a fault there breaks the chunk, which is screened again patient by patient.
+    def prepare(self, pid, batch, history=()):
         if pid == patient_id:
             raise EngineError("durable-rules refused the session (injected fault)")
         return real(self, pid, batch, history)
 
-    monkeypatch.setattr(Screener, "screen_patient", screen_patient)
+    monkeypatch.setattr(Screener, "prepare", prepare)
 
 
 @pytest.mark.parametrize("workers", [1, 2])

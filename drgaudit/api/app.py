@@ -10,8 +10,10 @@ line) wraps the whole application but acts on `/api/` paths only. Errors the app
 `/api/` paths outside the API's routes (an unknown path, a wrong method) get the API's JSON form too;
 other paths keep the pages' handlers.
 
-The OpenAPI schema is at `/api/v1/openapi.json` and Swagger UI at `/api/v1/docs`, both readable
-without a key (they describe the API, they hold no data). Swagger UI's files come from the
+The OpenAPI schema is at `/api/v1/openapi.json` and Swagger UI at `/api/v1/docs`; like everything
+but the log-in page and static files they need a caller: a valid API key (any role) or a signed-in
+account of the pages (deny by default). Without one the schema answers 401 and the docs page sends the
+browser to the log-in page. Swagger UI's own script and style files are static files. Swagger UI's files come from the
 `fastapi-offline` package and are served here (no CDN), started by a script file rather than an inline
 script, so the pages' Content-Security-Policy holds.
 """
@@ -27,16 +29,21 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from drgaudit.api.auth import KEY_REFUSALS, presented_key
 from drgaudit.api.context import ApiContext
 from drgaudit.api.errors import ApiError, error_response, json_response
 from drgaudit.api.ratelimit import RateLimiter
 from drgaudit.api.routes import as_api_error, router
 from drgaudit.api.settings import ApiSettings
+from drgaudit.services.access import Unauthenticated
+from drgaudit.services.apikeys import authenticate_key
 from drgaudit.services.warm import WarmEngine
 from drgaudit.web.app import create_app as create_web_app
+from drgaudit.web.deps import MustChangePassword, current_principal, login_url
 from drgaudit.web.settings import WebSettings
 
 PREFIX = "/api/v1"
@@ -143,11 +150,37 @@ def openapi_schema(app: FastAPI) -> dict[str, Any]:
     return cached
 
 
+def _docs_refusal(request: Request) -> ApiError | None:
+    """Why the request may not read the API's documentation, or None: it may with a valid API key (any
+    role) or as a signed-in account of the pages."""
+    if "authorization" in request.headers:
+        try:
+            text = presented_key(request)
+        except ApiError as refusal:
+            return refusal
+        with Session(request.app.state.engine) as session:
+            check = authenticate_key(session=session, text=text)
+        return None if check.principal is not None else ApiError(KEY_REFUSALS[check.outcome])
+    with Session(request.app.state.engine) as session:
+        try:
+            current_principal(request, session)
+        except (Unauthenticated, MustChangePassword):
+            return ApiError(
+                "unauthenticated", "the API documentation needs an API key or a signed-in account"
+            )
+    return None
+
+
 def _docs(app: FastAPI) -> None:
     async def schema(request: Request) -> Response:
+        refusal = await run_in_threadpool(_docs_refusal, request)
+        if refusal is not None:
+            return error_response(refusal, getattr(request.state, "request_id", "-"))
         return json_response(openapi_schema(request.app))
 
-    async def page(_request: Request) -> Response:
+    async def page(request: Request) -> Response:
+        if await run_in_threadpool(_docs_refusal, request) is not None:
+            return RedirectResponse(login_url(request), status_code=303)
         return HTMLResponse(_DOCS_PAGE)
 
     async def start(_request: Request) -> Response:

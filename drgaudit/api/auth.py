@@ -23,7 +23,7 @@ from drgaudit.api.ratelimit import RateLimiter
 from drgaudit.services.access import Principal, may
 from drgaudit.services.apikeys import authenticate_key
 
-_REFUSALS = {"invalid": "invalid_api_key", "revoked": "api_key_revoked", "disabled": "account_disabled"}
+KEY_REFUSALS = {"invalid": "invalid_api_key", "revoked": "api_key_revoked", "disabled": "account_disabled"}
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def caller(action: str) -> Callable[[Request], Awaitable[ApiCaller]]:
         if check.key is not None:
             request.state.api_key = check.key.prefix
         if check.principal is None or check.key is None:
-            raise ApiError(_REFUSALS[check.outcome])
+            raise ApiError(KEY_REFUSALS[check.outcome])
         principal = check.principal
         request.state.account = principal.username
         limiter: RateLimiter = state.api_limiter

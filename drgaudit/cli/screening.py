@@ -23,6 +23,7 @@ from drgaudit.engine.explain import render_explanation
 from drgaudit.errors import DrgauditError
 from drgaudit.services.accounts import cli_actor
 from drgaudit.services.screening import (
+    CHUNK_PATIENTS,
     ScreenSummary,
     explain_file_claim,
     explain_stored_claim,
@@ -92,6 +93,12 @@ def _print_summary(summary: ScreenSummary) -> None:
         f"screened {summary.claims} claims of {summary.patients} patients in {summary.seconds:.1f}s "
         f"({summary.claims_per_second:,.0f} claims/s): {summary.hits} hits, {summary.amount_at_risk:,.2f} yuan at risk"
     )
+    if summary.prefilter and summary.claims:
+        typer.echo(
+            f"pre-filter: {summary.candidates} of {summary.claims} claims "
+            f"({summary.candidates / summary.claims:.1%}) could hit and went through durable-rules",
+            err=True,
+        )
     for family, count in sorted(summary.by_family.items(), key=lambda kv: (-kv[1], kv[0])):
         echo(f"  {family:<24} {count}")
     if summary.dry_run:
@@ -180,6 +187,31 @@ def screen(
     workers: Annotated[
         int, typer.Option("--workers", "-j", min=1, help="Worker processes (partitioned by patient).")
     ] = 1,
+    no_prefilter: Annotated[
+        bool,
+        typer.Option(
+            "--no-prefilter",
+            help="Send every claim through durable-rules (by default a pre-filter compiled from the same "
+            "rules sends only the claims some rule could fire on; the hits are the same).",
+        ),
+    ] = False,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            metavar="ADDRESS",
+            help="Screen --batch on a running Dask cluster (scheduler address, e.g. tcp://10.0.0.5:8786); "
+            "its workers read the claims from the database (PostgreSQL when they run on other machines).",
+        ),
+    ] = None,
+    chunk_patients: Annotated[
+        int,
+        typer.Option(
+            "--chunk-patients",
+            min=1,
+            help="Patients per task sent to a worker (smaller: finer balance between workers).",
+        ),
+    ] = CHUNK_PATIENTS,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -201,6 +233,10 @@ def screen(
 
         drgaudit screen --batch 3 --workers 4 --output hits.jsonl
 
+        drgaudit screen --batch 3 --no-prefilter
+
+        drgaudit screen --batch 3 --cluster tcp://10.0.0.5:8786 --db postgresql+psycopg://user:pw@10.0.0.5/drgaudit
+
         drgaudit screen --batch 3 --rules my-rules/ --dry-run
     """
     if output_format != "jsonl":
@@ -209,6 +245,8 @@ def screen(
         raise typer.BadParameter("give claim files or --batch ID (one of the two)")
     if claims and (not hospitals or not groups):
         raise typer.BadParameter("claim files need --hospitals and --groups files too")
+    if cluster and batch is None:
+        raise typer.BadParameter("--cluster screens a stored batch: give --batch ID")
     target = output if output is not None else ("-" if claims else None)
     with ExitStack() as stack:
         out = None
@@ -221,7 +259,7 @@ def screen(
             if claims:
                 summary = screen_files(
                     claims=claims, hospitals=hospitals or [], groups=groups or [], rules_dir=rules, codes_dir=codes,
-                    workers=workers, output=out, progress=progress,
+                    workers=workers, output=out, progress=progress, prefilter=not no_prefilter,
                 )  # fmt: skip
             else:
                 engine = make_engine(db)
@@ -237,6 +275,9 @@ def screen(
                     workers=workers,
                     output=out,
                     progress=progress,
+                    prefilter=not no_prefilter,
+                    cluster=cluster,
+                    chunk_patients=chunk_patients,
                     dry_run=dry_run,
                 )
         except DrgauditError as exc:

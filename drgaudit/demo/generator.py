@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from drgaudit.contract import GROUP_FIELDS, HOSPITAL_FIELDS, is_cross_region
+from drgaudit.demo.boundary import boundary_repeat, boundary_units
 from drgaudit.demo.codes import bundled_codes_dir
 from drgaudit.demo.coding import Coder
 from drgaudit.demo.groups import GroupTable, build_group_table
@@ -39,6 +40,7 @@ from drgaudit.demo.scenarios import (
 from drgaudit.demo.stays import StayFactory
 from drgaudit.demo.templates import Catalog, load_catalog
 from drgaudit.engine.codes import CodeTables
+from drgaudit.engine.loader import load_pack
 from drgaudit.errors import DrgauditError
 
 DEFAULT_SEED = 20250101
@@ -114,6 +116,7 @@ def generate(
     claims: int = DEFAULT_CLAIMS,
     codes_dir: Path | None = None,
     progress: Progress | None = None,
+    rules_dir: Path | None = None,
 ) -> DemoManifest:
     """Write hospitals.csv, groups.csv, claims.csv, truth.csv, manifest.json and README.md into `out_dir`.
 
@@ -131,7 +134,8 @@ def generate(
     # The invented group table does not depend on the seed: runs with other seeds share it.
     groups = build_group_table(catalog, province, coder, random.Random(f"groups-{province.year}"))
     factory = StayFactory(rng, catalog, province, coder, groups)
-    scenarios = Scenarios(factory)
+    # The boundary look-alikes sit at the thresholds of this pack (default: the bundled one).
+    scenarios = Scenarios(factory, load_pack(rules_dir) if rules_dir is not None else None)
     scenarios.plants_cc_mcc = plants_cc_mcc(catalog, claims)
     renderer = Renderer(rng, catalog, province, groups)
 
@@ -275,6 +279,8 @@ def plan_units(rng: random.Random, catalog: Catalog, claims: int) -> list[tuple[
                 units.append((scenario, cycles, cycles))
             else:
                 units.append((scenario, size, 0))
+    # Claims just below, at and just above each threshold, and at each exemption (demo/boundary.py).
+    units += boundary_units(boundary_repeat(claims))
     rng.shuffle(units)
     return units
 

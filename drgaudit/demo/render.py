@@ -39,6 +39,8 @@ class Renderer:
         """Total cost: the group's average times the stay's cost factor, or the per-diem rate times days."""
         rng = self.rng
         assert stay.hospital is not None
+        if stay.total_cents is not None:
+            return stay.total_cents
         level_cost = self.province.level_cost[stay.hospital.level]
         if stay.template.per_diem_paid:
             return round(stay.template.per_diem * level_cost * stay.los * rng.uniform(0.92, 1.12) * 100)
@@ -63,8 +65,15 @@ class Renderer:
                 for i, s in enumerate(shares)
             ]
         cents = [int(total * s) for s in shares]
+        if stay.exact_lab_exam and stay.lab_exam is not None:
+            # Lab + exam exactly the share of the total, the rest in the other fees. Both in whole yuan, so
+            # that their sum is exact in floating point too (the engine adds them before dividing).
+            wanted = round(total * stay.lab_exam)
+            cents[_LAB] = min(cents[_LAB] // 100 * 100, wanted)
+            cents[_EXAM] = wanted - cents[_LAB]
         if stay.lab_fee is not None:
-            lab = min(round(stay.lab_fee * 100), cents[_LAB])
+            # The lab fee exactly as set (evidence thresholds); the difference comes from the drugs.
+            lab = round(stay.lab_fee * 100)
             cents[_DRUG] += cents[_LAB] - lab
             cents[_LAB] = lab
         cents[_OTHER] += total - sum(cents)

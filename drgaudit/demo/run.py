@@ -59,13 +59,15 @@ def run_demo(
     progress: DemoProgress | None = None,
     workers: int = 1,
     reuse: bool = False,
+    rules_dir: Path | None = None,
 ) -> DemoResult:
     """Generate the demo into `out_dir`, import hospitals.csv, groups.csv and claims.csv into the casebook,
     screen the claims batch with the bundled rules (same code tables as the generator), store the hits,
     and score them against truth.csv.
 
     With `reuse`, a folder whose manifest.json names the same seed, size and code tables is not generated
-    again (importing it again changes nothing; it is screened again).
+    again (importing it again changes nothing; it is screened again). `rules_dir` screens with another
+    pack than the one the demo was built from (its boundary cases stay at the bundled pack's values).
     """
 
     def generation(done: int, total: int) -> None:
@@ -101,6 +103,7 @@ def run_demo(
             result.screen = screen_batch(
                 session=session,
                 batch_id=result.claims_batch_id,
+                rules_dir=rules_dir,
                 codes_dir=codes_dir,
                 workers=workers,
                 progress=(lambda done, total: progress("screen", done, total)) if progress else None,

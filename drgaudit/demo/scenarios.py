@@ -23,11 +23,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
 
+from drgaudit.demo.boundary import BOUNDARY_NOTE, Boundaries
 from drgaudit.demo.coding import CC, MCC, NONE, SUFFIX
 from drgaudit.demo.province import CC_MCC_HOSPITAL, Hospital
 from drgaudit.demo.stays import Patient, Stay, StayFactory
 from drgaudit.demo.templates import Catalog, Pathway, Template
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
+from drgaudit.engine.pack import RulePack
 
 PLANTED, LOOKALIKE = "planted", "lookalike"
 
@@ -119,7 +121,7 @@ class Unit:
 class Scenarios:
     """Builds the units of every scenario with one StayFactory."""
 
-    def __init__(self, factory: StayFactory) -> None:
+    def __init__(self, factory: StayFactory, pack: RulePack | None = None) -> None:
         self.f = factory
         self.rng: random.Random = factory.rng
         self.catalog: Catalog = factory.catalog
@@ -160,6 +162,10 @@ class Scenarios:
             "moderate_icu": self.moderate_icu,
             "regional_center": self.regional_center,
         }
+        # Look-alikes at the thresholds and exemptions, from the loaded pack's values (demo/boundary.py).
+        self.pack = pack or load_pack(bundled_rules_dir())
+        self.boundaries = Boundaries(self, self.pack)
+        self.builders.update(self.boundaries.builders())
 
     def build(self, scenario: str, size: int) -> Unit:
         """One unit of a planted or look-alike scenario."""
@@ -472,7 +478,12 @@ class Scenarios:
         stays = f.schedule(stays, gaps)
         for stay in stays:
             f.place(stay)
-        return Unit(stays, [Truth(i, rule, PLANTED, note.format(n=i + 1)) for i in range(before, len(stays))])
+        truths = [Truth(i, rule, PLANTED, note.format(n=i + 1)) for i in range(before, len(stays))]
+        if len(stays) >= before:
+            # One admission short of the threshold: a look-alike just below it.
+            below = f"{BOUNDARY_NOTE}：第{before}次住院，未达{before + 1}次（前次 {{0}} 起）"
+            truths.insert(0, Truth(before - 1, rule, LOOKALIKE, below))
+        return Unit(stays, truths)
 
     def same_day(self, _size: int) -> Unit:
         """SPLIT-002: discharged and readmitted to the same hospital the same day, for another condition

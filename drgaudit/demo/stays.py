@@ -74,6 +74,10 @@ class Stay:
     coded_group: str | None = None
     # A newborn's stay whose claim leaves newborn_weight_g empty.
     blank_weight: bool = False
+    # Boundary cases (demo/boundary.py): the total cost in fen, set exactly; lab + exam fees exactly
+    # `lab_exam` of it.
+    total_cents: int | None = None
+    exact_lab_exam: bool = False
 
     @property
     def admitted(self) -> date:

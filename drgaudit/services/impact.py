@@ -36,6 +36,7 @@ from drgaudit.casebook.screening import choose_codes, hit_content_hash
 from drgaudit.engine.explain import RuleExplanation, explain_claim
 from drgaudit.engine.hits import Hit, thresholds_used
 from drgaudit.engine.parallel import ChunkResult, Partition, ScreenSetup, Task, screen_tasks
+from drgaudit.engine.prefilter import PrefilterStats
 from drgaudit.engine.screen import PackRouter, Screener
 from drgaudit.errors import DrgauditError
 from drgaudit.reports.impact import (
@@ -69,11 +70,37 @@ class SideHit(Hit):
 
 
 class DualScreener:
-    """Screens each patient with the old and the new pack plan; hits come back tagged with their side."""
+    """Screens each patient with the old and the new pack plan; hits come back tagged with their side.
+
+    A chunk of patients goes to each side at once (`screen_patients`), so both sides' pre-filters work
+    on the chunk's columns, as in `screen --batch`.
+    """
 
     def __init__(self, old: Screener | PackRouter, new: Screener | PackRouter) -> None:
         self.old = old
         self.new = new
+
+    @property
+    def prefilter(self) -> bool:
+        return bool(self.old.prefilter or self.new.prefilter)
+
+    def prefilter_stats(self) -> PrefilterStats:
+        total = PrefilterStats()
+        total.add(self.old.prefilter_stats())
+        total.add(self.new.prefilter_stats())
+        return total
+
+    def close(self) -> None:
+        self.old.close()
+        self.new.close()
+
+    def screen_patients(
+        self, partitions: Iterable[tuple[str, list[dict[str, Any]], Iterable[dict[str, Any]]]]
+    ) -> list[Hit]:
+        items = [(patient_id, list(batch), list(history)) for patient_id, batch, history in partitions]
+        hits: list[Hit] = [SideHit(**hit.__dict__, side="old") for hit in self.old.screen_patients(items)]
+        hits += [SideHit(**hit.__dict__, side="new") for hit in self.new.screen_patients(items)]
+        return hits
 
     def screen_patient(
         self, patient_id: str, batch: list[dict[str, Any]], history: Iterable[dict[str, Any]] = ()

@@ -29,6 +29,7 @@ from drgaudit.casebook.reviewconfig import review_settings
 from drgaudit.casebook.runlock import BatchBusyError, ScreenLock, busy_message, reap_stale_runs
 from drgaudit.casebook.screening import ScreenRunCreate, choose_codes, finish_run, start_run, store_hits
 from drgaudit.casebook.shadow import store_shadow_hits
+from drgaudit.engine.cluster import screen_tasks_on_cluster
 from drgaudit.engine.codes import CodeTables
 from drgaudit.engine.exceptions import UnconfiguredRegionError
 from drgaudit.engine.explain import ClaimExplanation, explain_claim
@@ -47,6 +48,9 @@ class ScreenSummary:
 
     patients: int = 0
     claims: int = 0
+    # Claims that went through durable-rules: the pre-filter's candidates (every claim without it).
+    candidates: int = 0
+    prefilter: bool = True
     hits: int = 0
     amount_at_risk: float = 0.0
     seconds: float = 0.0
@@ -84,7 +88,7 @@ class ScreenSummary:
 
 Progress = Callable[[int, int], None]  # (claims done, claims total)
 # Patients per task sent to a worker.
-CHUNK_PATIENTS = 200
+CHUNK_PATIENTS = 1000
 
 
 @dataclass
@@ -159,6 +163,9 @@ def screen_batch(
     store: bool = True,
     progress: Progress | None = None,
     pack: RulePack | None = None,
+    prefilter: bool = True,
+    cluster: str | None = None,
+    chunk_patients: int = CHUNK_PATIENTS,
     actor: str | None = None,
     dry_run: bool = False,
     on_date: dt.date | None = None,
@@ -175,10 +182,17 @@ def screen_batch(
     of the same batch meanwhile is refused with `BatchBusyError`, and a run left `running` by a killed
     process is marked failed first. A patient the engine fails on is reported in `failed` (and in the
     run record) and every other patient is screened.
+
+    With `prefilter` (the default) only the claims some rule could fire on go through durable-rules
+    (`drgaudit.engine.prefilter`); the others are screened with no hit. The hits are the same either way.
+    With `cluster` (a Dask scheduler address, e.g. `tcp://10.0.0.5:8786`) the patients are screened by
+    the cluster's workers, each reading its patients from the database (`drgaudit.engine.cluster`).
+    `chunk_patients` patients make one task (fewer: finer balance between workers, more overhead).
     """
     options: dict[str, Any] = dict(
         rules_dir=rules_dir, codes_dir=codes_dir, workers=workers, output=output, store=store,
-        progress=progress, pack=pack, actor=actor, dry_run=dry_run, on_date=on_date,
+        progress=progress, pack=pack, prefilter=prefilter, cluster=cluster, chunk_patients=chunk_patients,
+        actor=actor, dry_run=dry_run, on_date=on_date,
     )  # fmt: skip
     if not store or dry_run:
         return _screen_batch(session=session, batch_id=batch_id, **options)
@@ -203,6 +217,9 @@ def _screen_batch(
     store: bool,
     progress: Progress | None,
     pack: RulePack | None,
+    prefilter: bool,
+    cluster: str | None,
+    chunk_patients: int,
     actor: str | None,
     dry_run: bool,
     on_date: dt.date | None,
@@ -221,8 +238,11 @@ def _screen_batch(
     check_priced(plan, regions)
     codes = choose_codes(session=session, codes_dir=codes_dir, rules_dir=plan.default)
     setup = batch_setup(session=session, batch_id=batch_id, plan=plan, codes=codes)
+    setup.prefilter = prefilter
     total_claims = batch.rows_ok
-    summary = ScreenSummary(batch_id=batch_id, rules_version=plan.version, codes_source=codes.source)
+    summary = ScreenSummary(
+        batch_id=batch_id, rules_version=plan.version, codes_source=codes.source, prefilter=prefilter
+    )
     run = None
     if store:
         run = start_run(
@@ -239,14 +259,23 @@ def _screen_batch(
         summary.patients += result.patients
         summary.claims += result.claims
         summary.failed.extend(result.failed)
+        summary.candidates += result.candidates
         if progress:
             progress(summary.claims + summary.claims_failed, total_claims)
 
     kept: list[Hit] = []
     try:
         with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-            tasks = batch_tasks(session=session, batch_id=batch_id, setup=setup, plan=plan, workers=workers)
-            for hit in screen_tasks(tasks, setup, workers=workers, on_chunk=on_chunk):
+            tasks = batch_tasks(
+                session=session, batch_id=batch_id, setup=setup, plan=plan, workers=workers,
+                cluster=cluster is not None, chunk_patients=chunk_patients,
+            )  # fmt: skip
+            if cluster:
+                packs = {str(folder): plan.pack(folder) for folder in plan.folders()}
+                hits = screen_tasks_on_cluster(tasks, setup, address=cluster, packs=packs, on_chunk=on_chunk)
+            else:
+                hits = screen_tasks(tasks, setup, workers=workers, on_chunk=on_chunk)
+            for hit in hits:
                 summary.count(hit)
                 if output is not None:
                     write_jsonl(hit, output)
@@ -379,19 +408,29 @@ def batch_setup(*, session: Session, batch_id: int, plan: PackPlan, codes: CodeT
 
 
 def batch_tasks(
-    *, session: Session, batch_id: int, setup: ScreenSetup, plan: PackPlan, workers: int
+    *,
+    session: Session,
+    batch_id: int,
+    setup: ScreenSetup,
+    plan: PackPlan,
+    workers: int,
+    cluster: bool = False,
+    chunk_patients: int = CHUNK_PATIENTS,
 ) -> Iterator[Task]:
-    """The tasks of a batch screen: chunks of patient ids read by each worker, or of partitions read here."""
+    """The tasks of a batch screen: chunks of patient ids read by each worker (always on a cluster), or of
+    partitions read here."""
     admits = queries.batch_admit_range(session=session, batch_id=batch_id)
     since = (admits[0] if admits else dt.date.today()) - dt.timedelta(days=plan.lookback_days)
     url = session.get_bind().url.render_as_string(hide_password=False)
     loader = BatchLoader(url, batch_id, since)
-    if workers > 1 and _shareable(url):
+    if cluster and not _shareable(url):
+        raise DrgauditError("a cluster cannot read an in-memory database: screen a file or server casebook")
+    if cluster or (workers > 1 and _shareable(url)):
         setup.loader = loader  # each worker reads its own patients
     else:
         loader.session = session  # read here, in the one session
     tasks: Iterator[Task] = queries.iter_batch_patient_ids(
-        session=session, batch_id=batch_id, chunk_patients=CHUNK_PATIENTS
+        session=session, batch_id=batch_id, chunk_patients=max(1, chunk_patients)
     )
     if setup.loader is None:
         tasks = (loader(ids) for ids in tasks)
@@ -445,6 +484,7 @@ def screen_files(
     output: IO[str] | None = None,
     progress: Progress | None = None,
     rejects_dir: Path | None = None,
+    prefilter: bool = True,
 ) -> ScreenSummary:
     """Screen claim files with hospital and group files and no prior import (a scratch casebook is used)."""
     rules_dir = Path(rules_dir) if rules_dir else bundled_rules_dir()
@@ -465,11 +505,11 @@ def screen_files(
                             )
                         reports.append(report)
                 batches = [r.batch_id for r in reports if r.kind == "claims" and r.batch_id is not None]
-                summary = ScreenSummary(rules_version=pack.version)
+                summary = ScreenSummary(rules_version=pack.version, prefilter=prefilter)
                 for batch_id in batches:
                     part = screen_batch(
                         session=session, batch_id=batch_id, rules_dir=rules_dir, codes_dir=codes_dir, workers=workers,
-                        output=output, store=False, progress=progress, pack=pack,
+                        output=output, store=False, progress=progress, pack=pack, prefilter=prefilter,
                     )  # fmt: skip
                     _merge(summary, part)
                 summary.imports = reports
@@ -481,6 +521,7 @@ def screen_files(
 def _merge(total: ScreenSummary, part: ScreenSummary) -> None:
     total.patients += part.patients
     total.claims += part.claims
+    total.candidates += part.candidates
     total.hits += part.hits
     total.amount_at_risk = round(total.amount_at_risk + part.amount_at_risk, 2)
     total.seconds += part.seconds

@@ -1,0 +1,453 @@
+"""Boundary look-alikes: claims just below, exactly at and just above each threshold of the rules, and at
+their exemptions, with the values taken from the loaded rule pack (each claim's treatment region's
+parameters and payment settings), so the detection bench measures where each threshold sits.
+
+A boundary unit is one patient's stays around one threshold at one position: -1 (one step below), 0
+(exactly at it), +1 (one step above). Its truth row says `planted` when the rule, as the pack states it,
+fires there and `lookalike` when it does not; every such note starts with BOUNDARY_NOTE. Exemption units
+meet a rule's conditions and its `unless` (look-alikes). Steps: a day, an hour, a cent, 0.01 of a share
+or of a cost ratio, one admission.
+
+Covered: LOS-001, OUT-ICU-001, COACH-001 (both ends of the coaching period), DQ-006, DQ-005, COST-001,
+LOWADM-001 (tests share and length of stay; exemption: emergency admission), OUT-HIGH-001, OUT-EXT-001,
+OUT-LOW-001 (exemption: transferred out), OUT-DEATH-001, UPC-001 (lab fee; exemption: death), SPLIT-001
+and SPLIT-003 (days between the stays), FREQ-001 and FREQ-002 (the admission before the one that
+counts, in `Scenarios.frequent`). Not covered: UPC-004, a hospital-level indicator (a percentile among
+hospitals, not a value of one claim).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from drgaudit.demo.coding import NONE
+from drgaudit.demo.stays import Stay
+from drgaudit.engine.evaluate import compare
+from drgaudit.engine.pack import RulePack
+
+if TYPE_CHECKING:
+    from drgaudit.demo.scenarios import Scenarios, Unit
+
+BOUNDARY_NOTE = "边界"
+POSITIONS = (-1, 0, 1)
+# Boundary scenarios and the claims of one unit.
+BOUNDARY_CLAIMS: dict[str, int] = {
+    "b_long_stay": 1,
+    "b_long_icu": 1,
+    "b_coaching_end": 1,
+    "b_coaching_start": 1,
+    "b_newborn": 1,
+    "b_icu_over_stay": 1,
+    "b_cost_shift": 1,
+    "b_lab_exam": 1,
+    "b_short_stay": 1,
+    "b_high_ratio": 1,
+    "b_extreme_ratio": 1,
+    "b_low_ratio": 1,
+    "b_death_ratio": 1,
+    "b_lab_fee": 1,
+    "b_split_gap": 2,
+    "b_transfer_gap": 2,
+}
+# Exemption look-alikes (one unit each per repeat; position unused).
+EXEMPTION_CLAIMS: dict[str, int] = {
+    "x_emergency_low_standard": 1,
+    "x_transfer_low_ratio": 1,
+    "x_death_upcoding": 1,
+}
+# Tries to find a group whose average cost makes a cost ratio land exactly on a threshold.
+EXACT_TRIES = 200
+
+
+class PackValues:
+    """Parameters and payment settings of the loaded pack, as they apply in one treatment region."""
+
+    def __init__(self, pack: RulePack) -> None:
+        self.pack = pack
+        self._params: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def param(self, rule_id: str, name: str, region: str) -> Any:
+        key = (rule_id, region)
+        if key not in self._params:
+            bound = next((b for b in self.pack.bound_rules(region) if b.rule.id == rule_id), None)
+            self._params[key] = dict(bound.params) if bound else {}
+        return self._params[key].get(name)
+
+    def enabled(self, rule_id: str, region: str) -> bool:
+        return any(b.rule.id == rule_id for b in self.pack.bound_rules(region))
+
+    def ratio_limits(self, region: str, weight: float) -> tuple[float, float, float]:
+        """(low, high, extreme) DRG cost-ratio limits of a region for a group of this weight."""
+        settings = self.pack.region(region).typed
+        high, _ = settings.high_ratio_for(weight)
+        return float(settings.drg_low_ratio), float(high), float(settings.drg_extreme_ratio)
+
+
+def _kind(fires: bool) -> str:
+    from drgaudit.demo.scenarios import LOOKALIKE, PLANTED
+
+    return PLANTED if fires else LOOKALIKE
+
+
+def _truth(index: int, rule: str, fires: bool, note: str) -> Any:
+    from drgaudit.demo.scenarios import Truth
+
+    return Truth(index, rule, _kind(fires), f"{BOUNDARY_NOTE}：{note}")
+
+
+def _unit(stays: list[Stay], truths: list[Any]) -> Unit:
+    from drgaudit.demo.scenarios import Unit
+
+    return Unit(stays, truths)
+
+
+def _whole(value: float) -> str:
+    return f"{value:g}"
+
+
+class Boundaries:
+    """Builds boundary and exemption units with the scenarios' stay factory and the pack's values."""
+
+    def __init__(self, scenarios: Scenarios, pack: RulePack) -> None:
+        self.s = scenarios
+        self.f = scenarios.f
+        self.rng = scenarios.rng
+        self.values = PackValues(pack)
+
+    def builders(self) -> dict[str, Callable[[int], Unit]]:
+        return {name: getattr(self, name) for name in (*BOUNDARY_CLAIMS, *EXEMPTION_CLAIMS)}
+
+    # --- helpers ---------------------------------------------------------------------------------------
+
+    def _drg(self, *, level: int | None = NONE, templates: Any = None) -> Stay:
+        """A dated, placed ordinary DRG stay (no complications unless asked)."""
+        template, patient = self.s._patient(templates or self.s._drg_templates)
+        stay = self.f.draft(patient, template, self.f.treatment_region(patient), level=level)
+        return stay
+
+    def _place(self, stay: Stay) -> Stay:
+        self.f.place(self.s._single(stay))
+        return stay
+
+    def _param(self, rule: str, name: str, stay: Stay) -> Any:
+        return self.values.param(rule, name, stay.region)
+
+    def _total_at(self, stay: Stay, ratio: float, *, exact: bool) -> float | None:
+        """Set the stay's total cost to `ratio` × its group's average; returns the ratio the engine will
+        compute from the two amounts (None when `exact` and it cannot be exactly `ratio`)."""
+        entry = self.f.groups.entry(stay.region, stay.group)
+        avg_cents = round(entry.avg_cost * 100)
+        total = round(avg_cents * ratio)
+        actual = (total / 100) / (avg_cents / 100)
+        if total <= 0 or (exact and actual != ratio):
+            return None
+        stay.total_cents = total
+        return actual
+
+    def _ratio_stay(
+        self, ratio_of: Callable[[Stay], float | None], *, exact: bool, **draft: Any
+    ) -> tuple[Stay, float] | None:
+        """A stay whose total cost is `ratio_of(stay)` × its group's average (exactly, with `exact`; else to
+        the fen), and that ratio as the engine will compute it."""
+        for _ in range(EXACT_TRIES):
+            stay = self._drg(**draft)
+            ratio = ratio_of(stay)
+            actual = None if ratio is None else self._total_at(stay, round(ratio, 10), exact=exact)
+            if actual is not None:
+                return stay, actual
+        return None
+
+    def _limits(self, stay: Stay) -> tuple[float, float, float]:
+        entry = self.f.groups.entry(stay.region, stay.group)
+        return self.values.ratio_limits(stay.region, round(entry.weight, 4))
+
+    # --- length of stay, hours, days, age --------------------------------------------------------------
+
+    def b_long_stay(self, pos: int) -> Unit:
+        """LOS-001 `los_days >= max_los_days`: a stay of threshold − 1, threshold, threshold + 1 days."""
+        template, patient = self.s._patient(self.s.catalog.scenario_templates("long_stay"))
+        stay = self.f.draft(patient, template, self.f.treatment_region(patient))
+        limit = int(self._param("LOS-001", "max_los_days", stay))
+        stay.days = limit + pos
+        stay.cost_factor = self.rng.uniform(1.25, 1.9)
+        self._place(stay)
+        fires = compare(">=", stay.los, limit)
+        return _unit([stay], [_truth(0, "LOS-001", fires, f"住院{stay.los}天（标准{limit}天）")])
+
+    def b_long_icu(self, pos: int) -> Unit:
+        """OUT-ICU-001 `icu_hours >= min_icu_hours`: one hour below, at, one hour above."""
+        template, patient = self.s._patient(self.s.catalog.scenario_templates("icu"))
+        stay = self.f.draft(patient, template, self.f.treatment_region(patient))
+        limit = float(self._param("OUT-ICU-001", "min_icu_hours", stay))
+        stay.icu = int(limit) + pos
+        stay.days = min(39, max(stay.days, -(-stay.icu // 24) + self.rng.randint(1, 6)))
+        stay.cost_factor = self.rng.uniform(1.3, 1.85)
+        self._place(stay)
+        fires = compare(">=", stay.icu, limit)
+        return _unit(
+            [stay], [_truth(0, "OUT-ICU-001", fires, f"重症监护{stay.icu}小时（标准{_whole(limit)}小时）")]
+        )
+
+    def _coaching_stay(self, day: int, stay: Stay | None = None) -> tuple[Stay, int]:
+        """A cross-region stay at the newly designated hospital admitted `day` days after its designation
+        (kept short, so that it ends within the claim year)."""
+        hospital = self.f.new_hospital
+        stay = stay or self.s._in_new_hospital(hospital)
+        stay.admit = hospital.designated_on + timedelta(days=day)
+        stay.days = min(stay.days, 20)
+        return stay, day
+
+    def b_coaching_end(self, pos: int) -> Unit:
+        """COACH-001 `days_since_designation < coaching_days`: the last day of the period, its end, a day later."""
+        hospital = self.f.new_hospital
+        probe = self.s._in_new_hospital(hospital)
+        limit = int(self._param("COACH-001", "coaching_days", probe))
+        stay, day = self._coaching_stay(limit + pos, probe)
+        fires = 0 <= day < limit
+        note = f"新定点第{day}天入院（辅导期{limit}天）"
+        return _unit([stay], [_truth(0, "COACH-001", fires, note)])
+
+    def b_coaching_start(self, pos: int) -> Unit:
+        """COACH-001 `days_since_designation >= 0`: the day before designation, the day of it, the day after."""
+        stay, day = self._coaching_stay(pos)
+        limit = int(self._param("COACH-001", "coaching_days", stay))
+        fires = 0 <= day < limit
+        note = f"定点日期前后：第{day}天入院（辅导期{limit}天）"
+        return _unit([stay], [_truth(0, "COACH-001", fires, note)])
+
+    def b_newborn(self, pos: int) -> Unit:
+        """DQ-006 `age_days <= max_age_days`: a newborn without birth weight a day younger, as old, a day older."""
+        template, patient = self.s._patient(self.s.catalog.scenario_templates("newborn"))
+        stay = self.f.draft(patient, template, self.f.treatment_region(patient))
+        limit = int(self._param("DQ-006", "max_age_days", stay))
+        self._place(stay)
+        age = limit + pos
+        patient.birth = stay.admitted - timedelta(days=age)
+        patient.newborn_weight = self.rng.randint(2500, 4200)
+        stay.blank_weight = True
+        fires = compare("<=", age, limit)
+        return _unit([stay], [_truth(0, "DQ-006", fires, f"出生{age}天的新生儿无出生体重（标准{limit}天）")])
+
+    def b_icu_over_stay(self, pos: int) -> Unit:
+        """DQ-005 `icu_hours > los_days * 24`: ICU hours one under, equal to, one over the stay's hours."""
+        stay = self._drg()
+        stay.days = self.rng.randint(1, 5)
+        stay.icu = stay.los * 24 + pos
+        self._place(stay)
+        fires = stay.icu > stay.los * 24
+        note = f"重症监护{stay.icu}小时，住院{stay.los}天（{stay.los * 24}小时）"
+        return _unit([stay], [_truth(0, "DQ-005", fires, note)])
+
+    # --- shares of the cost ---------------------------------------------------------------------------
+
+    def b_cost_shift(self, pos: int) -> Unit:
+        """COST-001 `self_share >= max_self_share`: self-paid share 0.01 below, exactly at, 0.01 above."""
+        stay = self._drg()
+        limit = float(self._param("COST-001", "max_self_share", stay))
+        share = round(limit + pos * 0.01, 4)
+        entry = self.f.groups.entry(stay.region, stay.group)
+        # Whole yuan, so that share × total is a whole number of fen and the share is exact.
+        stay.total_cents = round(entry.avg_cost * self.rng.uniform(0.7, 1.3)) * 100
+        stay.shift, stay.outside = share, 0.0
+        self._place(stay)
+        fires = compare(">=", share, limit)
+        return _unit([stay], [_truth(0, "COST-001", fires, f"个人自费占{share:.0%}（标准{limit:.0%}）")])
+
+    def _low_standard(self) -> Stay:
+        template, patient = self.s._patient(self.s.catalog.scenario_templates("low_standard"))
+        pathways = [p for p in template.pathways if all(s.p < 1.0 for s in p.procedures)]
+        stay = self.f.draft(
+            patient, template, self.f.treatment_region(patient), pathway=self.rng.choice(pathways), level=NONE
+        )
+        stay.procedures = []
+        stay.route = "2"
+        entry = self.f.groups.entry(stay.region, stay.group)
+        # A multiple of 100 yuan: lab + exam = share × total is then a whole number of yuan.
+        stay.total_cents = max(1, round(entry.avg_cost * self.rng.uniform(0.4, 0.75) / 100)) * 10_000
+        stay.exact_lab_exam = True
+        return stay
+
+    def b_lab_exam(self, pos: int) -> Unit:
+        """LOWADM-001 `lab_exam_share >= min_lab_exam_share`: tests 0.01 below, at, 0.01 above the share."""
+        stay = self._low_standard()
+        limit = float(self._param("LOWADM-001", "min_lab_exam_share", stay))
+        days = int(self._param("LOWADM-001", "max_los_days", stay))
+        stay.days = self.rng.randint(1, days)
+        stay.lab_exam = round(limit + pos * 0.01, 4)
+        self._place(stay)
+        fires = compare(">=", stay.lab_exam, limit)
+        note = f"住院{stay.los}天，检验检查费占{stay.lab_exam:.0%}（标准{limit:.0%}）"
+        return _unit([stay], [_truth(0, "LOWADM-001", fires, note)])
+
+    def b_short_stay(self, pos: int) -> Unit:
+        """LOWADM-001 `los_days <= max_los_days`: tests-heavy stays a day shorter, as long, a day longer."""
+        stay = self._low_standard()
+        days = int(self._param("LOWADM-001", "max_los_days", stay))
+        limit = float(self._param("LOWADM-001", "min_lab_exam_share", stay))
+        stay.days = days + pos
+        stay.lab_exam = round(limit + 0.1, 4)
+        self._place(stay)
+        fires = compare("<=", stay.los, days)
+        note = f"住院{stay.los}天（标准{days}天以内），检验检查费占{stay.lab_exam:.0%}"
+        return _unit([stay], [_truth(0, "LOWADM-001", fires, note)])
+
+    # --- cost ratios -----------------------------------------------------------------------------------
+
+    def b_high_ratio(self, pos: int) -> Unit:
+        """OUT-HIGH-001 `cost_ratio >= high_ratio_limit`: 0.01 below, exactly at, 0.01 above the limit."""
+        found = self._ratio_stay(lambda stay: self._limits(stay)[1] + pos * 0.01, exact=pos == 0)
+        stay, ratio = self._need(found, "OUT-HIGH-001")
+        self._place(stay)
+        high = self._limits(stay)[1]
+        fires = compare(">=", ratio, high)
+        note = f"费用为病组次均费用的{ratio:.2f}倍（高倍率标准{_whole(high)}倍）"
+        return _unit([stay], [_truth(0, "OUT-HIGH-001", fires, note)])
+
+    def b_extreme_ratio(self, pos: int) -> Unit:
+        """OUT-EXT-001 `cost_ratio > extreme_ratio_limit`: 0.01 below, exactly at, 0.01 above (at or below
+        the limit the case is a high-ratio one, OUT-HIGH-001)."""
+        found = self._ratio_stay(lambda stay: self._limits(stay)[2] + pos * 0.01, exact=pos == 0)
+        stay, ratio = self._need(found, "OUT-EXT-001")
+        self._place(stay)
+        _, high, extreme = self._limits(stay)
+        fires = compare(">", ratio, extreme)
+        note = f"费用为病组次均费用的{ratio:.2f}倍（极端费用标准：超过{_whole(extreme)}倍）"
+        truths = [_truth(0, "OUT-EXT-001", fires, note)]
+        if not fires and ratio >= high:
+            truths.append(_truth(0, "OUT-HIGH-001", True, note + "，按高倍率病例处理"))
+        return _unit([stay], truths)
+
+    def b_low_ratio(self, pos: int) -> Unit:
+        """OUT-LOW-001 `cost_ratio <= low_ratio_limit`: 0.01 below, exactly at, 0.01 above the limit."""
+        found = self._ratio_stay(lambda stay: self._limits(stay)[0] + pos * 0.01, exact=pos == 0)
+        stay, ratio = self._need(found, "OUT-LOW-001")
+        stay.days = self.rng.randint(2, 4)
+        self._place(stay)
+        low = self._limits(stay)[0]
+        fires = compare("<=", ratio, low)
+        note = f"费用仅为病组次均费用的{ratio:.2f}倍（低倍率标准{_whole(low)}倍），医嘱离院"
+        return _unit([stay], [_truth(0, "OUT-LOW-001", fires, note)])
+
+    def b_death_ratio(self, pos: int) -> Unit:
+        """OUT-DEATH-001 `cost_ratio >= min_ratio`: deaths after intensive care 0.01 below, at, 0.01 above."""
+
+        def ratio_of(stay: Stay) -> float | None:
+            minimum = float(self._param("OUT-DEATH-001", "min_ratio", stay)) + pos * 0.01
+            return minimum if minimum < self._limits(stay)[1] else None  # not a high-ratio case too
+
+        found = self._ratio_stay(
+            ratio_of, exact=pos == 0, templates=self.s.catalog.scenario_templates("death"), level=None
+        )
+        stay, ratio = self._need(found, "OUT-DEATH-001")
+        stay.days = max(stay.days, 2)
+        stay.icu = max(stay.icu, self.rng.randint(12, min(stay.los * 24, 120)))
+        stay.mode, stay.route = "5", "1"
+        self._place(stay)
+        minimum = float(self._param("OUT-DEATH-001", "min_ratio", stay))
+        fires = compare(">=", ratio, minimum)
+        note = f"抢救{stay.icu}小时后死亡，费用为病组次均费用的{ratio:.2f}倍（标准{_whole(minimum)}倍）"
+        return _unit([stay], [_truth(0, "OUT-DEATH-001", fires, note)])
+
+    @staticmethod
+    def _need(found: tuple[Stay, float] | None, rule: str) -> tuple[Stay, float]:
+        if found is None:
+            raise AssertionError(f"{rule}: no group of the demo lets a cost ratio land exactly on the limit")
+        return found
+
+    # --- upcoding evidence -----------------------------------------------------------------------------
+
+    def b_lab_fee(self, pos: int) -> Unit:
+        """UPC-001 `fee_lab < min_lab_fee`: a lab MCC (sepsis, kidney failure) with lab fees a fen under,
+        exactly at, a fen over the evidence threshold, in a short cheap stay."""
+        stay, mcc = self.s._unsupported_mcc("upcoding_lab", lab=True)
+        limit = float(self._param("UPC-001", "min_lab_fee", stay))
+        stay.lab_fee = round(limit + pos * 0.01, 2)
+        fires = compare("<", stay.lab_fee, limit)
+        note = f"{mcc}为MCC，化验费{stay.lab_fee:.2f}元（证据标准{_whole(limit)}元），住院{stay.los}天"
+        return _unit([stay], [_truth(0, "UPC-001", fires, note)])
+
+    # --- pairs of stays --------------------------------------------------------------------------------
+
+    def b_split_gap(self, pos: int) -> Unit:
+        """SPLIT-001 `admit_date - earlier.discharge_date <= window_days`: readmitted to the same hospital
+        one day before, on, one day after the end of the window, same category."""
+        template, patient = self.s._patient(self.s.catalog.scenario_templates("split"))
+        first, second = self.s._related_pair(template, patient, gap=(1, 1))
+        window = int(self.values.param("SPLIT-001", "window_days", first.region))
+        gap = window + pos
+        self.f.schedule([first, second], (gap, gap))
+        self.f.place(first, also=[second])
+        for stay in (first, second):
+            stay.readmit = "1"
+        fires = compare("<=", gap, window)
+        note = f"出院{gap}天后同院再入院（窗口{window}天，前次 {{0}}）"
+        return _unit([first, second], [_truth(1, "SPLIT-001", fires, note)])
+
+    def b_transfer_gap(self, pos: int) -> Unit:
+        """SPLIT-003 `admit_date - earlier.discharge_date <= window_days`: transferred out, admitted to a
+        hospital of the same or a lower level one day before, on, one day after the end of the window."""
+        template, patient = self.s._patient(self.s.catalog.scenario_templates("transfer"))
+        first, second = self.s._related_pair(template, patient, max_level=2, gap=(0, 0))
+        window = int(self.values.param("SPLIT-003", "window_days", first.region))
+        gap = max(0, window + pos)
+        self.f.schedule([first, second], (gap, gap))
+        first_hospital = self.f.place(first, levels=(2, 3))
+        self.f.place(second, avoid=first_hospital, levels=(1, first_hospital.level))
+        first.mode, second.route = "2", "3"
+        fires = compare("<=", gap, window)
+        note = f"转院后{gap}天入住同级或下级医院（窗口{window}天，前次 {{0}}）"
+        return _unit([first, second], [_truth(1, "SPLIT-003", fires, note)])
+
+    # --- exemptions --------------------------------------------------------------------------------------
+
+    def x_emergency_low_standard(self, _pos: int) -> Unit:
+        """LOWADM-001 exempts emergency admissions: a short, tests-heavy stay admitted as an emergency."""
+        stay = self._low_standard()
+        days = int(self._param("LOWADM-001", "max_los_days", stay))
+        limit = float(self._param("LOWADM-001", "min_lab_exam_share", stay))
+        stay.days = self.rng.randint(1, days)
+        stay.lab_exam = round(limit + 0.1, 4)
+        stay.route = "1"
+        self._place(stay)
+        note = f"急诊入院，住院{stay.los}天，检验检查费占{stay.lab_exam:.0%}"
+        return _unit([stay], [_truth(0, "LOWADM-001", False, note)])
+
+    def x_transfer_low_ratio(self, _pos: int) -> Unit:
+        """OUT-LOW-001 exempts transfers out: a low-ratio stay discharged as a transfer to another hospital."""
+        found = self._ratio_stay(lambda stay: self._limits(stay)[0] - 0.05, exact=False)
+        stay, ratio = self._need(found, "OUT-LOW-001")
+        stay.days = self.rng.randint(1, 3)
+        stay.mode = "2"
+        self._place(stay)
+        note = f"费用为病组次均费用的{ratio:.2f}倍，但为医嘱转院（豁免）"
+        return _unit([stay], [_truth(0, "OUT-LOW-001", False, note)])
+
+    def x_death_upcoding(self, _pos: int) -> Unit:
+        """UPC-001 exempts deaths: an MCC without its lab evidence, short and cheap, the patient died."""
+        stay, mcc = self.s._unsupported_mcc("upcoding_lab", lab=True)
+        limit = float(self._param("UPC-001", "min_lab_fee", stay))
+        stay.lab_fee = round(limit / 3, 2)
+        stay.mode = "5"
+        note = f"{mcc}为MCC且化验费不足，但抢救无效死亡（豁免）"
+        return _unit([stay], [_truth(0, "UPC-001", False, note)])
+
+
+def boundary_units(repeat: int) -> list[tuple[str, int, int]]:
+    """(scenario, claims, position) of every boundary and exemption unit, `repeat` times each."""
+    units: list[tuple[str, int, int]] = []
+    for scenario, size in BOUNDARY_CLAIMS.items():
+        for pos in POSITIONS:
+            units += [(scenario, size, pos)] * repeat
+    for scenario, size in EXEMPTION_CLAIMS.items():
+        units += [(scenario, size, 0)] * repeat
+    return units
+
+
+def boundary_repeat(claims: int) -> int:
+    """Units per scenario and position: 2, and one more per 25,000 claims."""
+    return 2 + claims // 25_000
+
+
+__all__ = ["BOUNDARY_NOTE", "Boundaries", "boundary_repeat", "boundary_units"]

@@ -1,0 +1,585 @@
+"""A sound pre-filter compiled from the rule files: which claims could possibly hit, worked out with NumPy.
+
+durable-rules decides every hit, but each claim's trip through it (project, encode, assert into every
+ruleset, run actions, delete the session) costs far more than the rules themselves. The pre-filter
+lowers each active rule's conditions to NumPy operations over columns of the facts of a chunk of
+patients (one array per fact key, built once per chunk), and only the claims that some rule could
+fire on go to durable-rules; the others are screened with no hit.
+
+Soundness: every boolean condition is lowered to two masks, an upper bound (true wherever the rule
+language could make it true) and a lower bound (true only where it certainly is), so `not` and
+`unless` swap them. What the lowering cannot express is (upper true, lower false): the claim is kept.
+Comparisons whose sides went through arithmetic or rounding get a small relative tolerance, because
+durable-rules evaluates rearranged forms (`a / b <= c` as `a <= c * b`) that round differently at an
+exact boundary. Pair rules are evaluated over every (earlier, current) pair of a patient's facts with
+the earlier claim first, as durable-rules pairs them; a claim is kept when any pair could fire.
+
+NumPy over columns rather than DuckDB or Polars: the facts are already derived in Python per patient
+(history facts, payment estimate, hospital indicators), so the columns are built straight from those
+dicts with no copy into another engine and no SQL text to generate; a chunk holds a few hundred claims,
+where an embedded database's per-query overhead would cost more than the filtering.
+
+How each function of the rule language lowers is one more part of its declaration in the function
+registry (`Function.prefilter`, see `drgaudit.engine.functions`); the built-in lowerings are here, in
+`BUILTIN_LOWERINGS`. A function without a lowering keeps every claim where it decides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from drgaudit.engine.compiler import CompiledProfile, CompiledRule
+from drgaudit.engine.evaluate import Env, fold
+from drgaudit.engine.expr import And, Arith, Call, Cmp, ListLit, Neg, Node, Not, Or, Ref, walk
+from drgaudit.engine.functions import FUNCTIONS
+from drgaudit.engine.lists import NamedList
+from drgaudit.engine.vocabulary import BOOL, DATE, EARLIER, FACTS, LIST, LISTS, NUMBER, PARAMS, REGION, TEXT
+
+CUR = "m"
+# Relative tolerance of comparisons whose sides went through arithmetic (see the module docstring).
+TOLERANCE = 1e-9
+NUMERIC = (NUMBER, DATE, BOOL)
+
+
+class Unsupported(Exception):
+    """A value the pre-filter cannot compute: the condition reading it keeps every claim."""
+
+
+@dataclass
+class Col:
+    """A column of values: `values` (float, bool or object array, or a Python scalar for a constant),
+    `valid` (where the value is not missing), its type, and whether it is exact (no arithmetic)."""
+
+    values: Any
+    valid: Any
+    kind: str
+    exact: bool = True
+
+
+class Frame:
+    """The facts of some claims as columns, built on demand; `index` views another frame's rows.
+
+    Columns, and values derived from one column (list membership, prefixes), are computed once on the
+    base frame of a chunk and gathered for the views (a profile's targets, the sides of claim pairs)."""
+
+    def __init__(
+        self, facts: Sequence[dict[str, Any]], parent: Frame | None = None, index: np.ndarray | None = None
+    ) -> None:
+        self.facts = facts
+        self.parent = parent
+        self.index = index
+        self.n = len(index) if index is not None else len(facts)
+        self._columns: dict[tuple[str, str], Col] = {}
+        self._derived: dict[tuple[Any, ...], np.ndarray] = {}
+
+    def column(self, key: str, kind: str) -> Col:
+        cached = self._columns.get((key, kind))
+        if cached is None:
+            if self.parent is not None:
+                base = self.parent.column(key, kind)
+                cached = Col(base.values[self.index], base.valid[self.index], base.kind, base.exact)
+            else:
+                cached = _build(_values(self.facts, key), kind)
+            self._columns[(key, kind)] = cached
+        return cached
+
+    def derived(
+        self, key: str, kind: str, tag: tuple[Any, ...], compute: Callable[[Col, int], np.ndarray]
+    ) -> np.ndarray:
+        """`compute(column, n)` of a column, worked out once on the base frame (`tag` names the computation)."""
+        cached = self._derived.get((key, kind, tag))
+        if cached is None:
+            if self.parent is not None:
+                cached = self.parent.derived(key, kind, tag, compute)[self.index]
+            else:
+                cached = compute(self.column(key, kind), self.n)
+            self._derived[(key, kind, tag)] = cached
+        return cached
+
+
+def _values(facts: Sequence[dict[str, Any]], key: str) -> list[Any]:
+    if key[0] == "@":  # computed keys: `@admissions:N` is admissions_within(N)
+        days = int(key.split(":", 1)[1])
+        return [(f.get("_admissions") or {}).get(days) for f in facts]
+    try:  # every fact dict carries every vocabulary key (claim_facts fills them all)
+        return list(map(operator.itemgetter(key), facts))
+    except KeyError:
+        return [f.get(key) for f in facts]
+
+
+def _build(values: list[Any], kind: str) -> Col:
+    n = len(values)
+    if kind in (NUMBER, DATE):
+        # None becomes NaN in one C pass; only then is the exact mask of missing values worked out (a real
+        # NaN stays NaN, which compares as Python compares it).
+        array = np.array(values, dtype=np.float64)
+        if not np.isnan(array).any():
+            return Col(array, np.ones(n, dtype=bool), kind)
+        valid = np.fromiter((v is not None for v in values), dtype=bool, count=n)
+        array[~valid] = 0.0
+        return Col(array, valid, kind)
+    valid = np.fromiter((v is not None for v in values), dtype=bool, count=n)
+    if kind == BOOL:
+        array = np.fromiter((bool(v) for v in values), dtype=bool, count=n)
+    elif kind == LIST:
+        array = np.empty(n, dtype=object)
+        array[:] = [v if v is not None else [] for v in values]
+    else:
+        array = np.empty(n, dtype=object)
+        array[:] = ["" if v is None else v for v in values]
+    return Col(array, valid, kind)
+
+
+def _const(value: Any, kind: str | None = None) -> Col:
+    if value is None:
+        return Col(0.0, False, kind or NUMBER)
+    if isinstance(value, NamedList):
+        return Col(value, True, "named_list")
+    if isinstance(value, bool):
+        return Col(value, True, BOOL)
+    if isinstance(value, (int, float)):
+        return Col(float(value), True, NUMBER)
+    if isinstance(value, dt.date):
+        return Col(float(value.toordinal()), True, DATE)
+    if isinstance(value, list):
+        return Col(value, True, "literal_list")
+    return Col(value, True, TEXT)
+
+
+def _map_unique(col: Col, function: Callable[[Any], bool], n: int) -> np.ndarray:
+    """`function` of every valid value, computed once per distinct value (codes repeat a lot)."""
+    values = np.broadcast_to(np.asarray(col.values, dtype=object), (n,))
+    valid = np.broadcast_to(col.valid, (n,))
+    result = np.zeros(n, dtype=bool)
+    memo: dict[Any, bool] = {}
+    for i in np.flatnonzero(valid):
+        value = values[i]
+        found = memo.get(value)
+        if found is None:
+            found = memo[value] = bool(function(value))
+        result[i] = found
+    return result
+
+
+def _list_counts(col: Col, named: NamedList, n: int) -> np.ndarray:
+    """How many items of each row's list (or single code) are in a named list."""
+    values = np.broadcast_to(np.asarray(col.values, dtype=object), (n,))
+    valid = np.broadcast_to(col.valid, (n,))
+    memo: dict[str, bool] = {}
+    counts = np.zeros(n, dtype=np.float64)
+    for i in np.flatnonzero(valid):
+        value = values[i]
+        items = value if isinstance(value, list) else [value]
+        total = 0
+        for item in items:
+            found = memo.get(item)
+            if found is None:
+                found = memo[item] = named.contains(item)
+            total += found
+        counts[i] = total
+    return counts
+
+
+Lowering = Callable[["Lowerer", Call], Col]
+
+
+def _lower_any_in(lowerer: Lowerer, node: Call) -> Col:
+    values, named = lowerer.value(node.args[0]), lowerer.value(node.args[1])
+    if not isinstance(named.values, NamedList) or values.kind not in (LIST, TEXT):
+        raise Unsupported(node.name)
+    target = named.values
+    counts = lowerer.derived(
+        node.args[0], values, ("count", id(target)), lambda col, n: _list_counts(col, target, n)
+    )
+    if node.name == "any_in":
+        return Col(counts > 0, np.ones(lowerer.n, dtype=bool), BOOL)
+    return Col(counts, np.ones(lowerer.n, dtype=bool), NUMBER)
+
+
+def _lower_len(lowerer: Lowerer, node: Call) -> Col:
+    values = lowerer.value(node.args[0])
+    if values.kind != LIST:
+        raise Unsupported("len")
+    array = np.broadcast_to(np.asarray(values.values, dtype=object), (lowerer.n,))
+    lengths = np.fromiter((len(v) for v in array), dtype=np.float64, count=lowerer.n)
+    return Col(lengths, values.valid, NUMBER)
+
+
+def _lower_min_max(lowerer: Lowerer, node: Call) -> Col:
+    args = [lowerer.numeric(a) for a in node.args]
+    combine = np.minimum if node.name == "min" else np.maximum
+    values = args[0].values
+    valid = args[0].valid
+    for arg in args[1:]:
+        values = combine(values, arg.values)
+        valid = valid & arg.valid
+    return Col(values, valid, args[0].kind, all(a.exact for a in args))
+
+
+def _lower_abs(lowerer: Lowerer, node: Call) -> Col:
+    arg = lowerer.numeric(node.args[0])
+    return Col(np.abs(arg.values), arg.valid, arg.kind, arg.exact)
+
+
+def _lower_round(lowerer: Lowerer, node: Call) -> Col:
+    arg = lowerer.numeric(node.args[0])
+    digits = 0
+    if len(node.args) > 1:
+        ok, value = lowerer.constant(node.args[1])
+        if not ok or value is None:
+            raise Unsupported("round")
+        digits = int(value)
+    # Python rounds the decimal repr, NumPy scales: equal up to the tolerance, so not exact.
+    return Col(np.round(arg.values, digits), arg.valid, NUMBER, False)
+
+
+def _lower_starts_with(lowerer: Lowerer, node: Call) -> Col:
+    text, prefix = lowerer.value(node.args[0]), lowerer.value(node.args[1])
+    if prefix.kind != TEXT or not isinstance(prefix.values, str) or text.kind not in (TEXT, NUMBER):
+        raise Unsupported("starts_with")
+    start = prefix.values
+    found = lowerer.derived(
+        node.args[0],
+        text,
+        ("prefix", start),
+        lambda col, n: _map_unique(col, lambda v: str(v).startswith(start), n),
+    )
+    return Col(found, np.broadcast_to(text.valid, (lowerer.n,)), BOOL)
+
+
+def _lower_has(lowerer: Lowerer, node: Call) -> Col:
+    arg = lowerer.value(node.args[0])
+    return Col(np.broadcast_to(arg.valid, (lowerer.n,)).copy(), np.ones(lowerer.n, dtype=bool), BOOL)
+
+
+def _lower_admissions_within(lowerer: Lowerer, node: Call) -> Col:
+    ok, days = lowerer.constant(node.args[0])
+    if not ok or days is None or lowerer.roles_of(node) - {CUR}:
+        raise Unsupported("admissions_within")
+    return lowerer.frames[CUR].column(f"@admissions:{int(days)}", NUMBER)
+
+
+# How each built-in function of the rule language is computed over columns; the registry
+# (`drgaudit.engine.functions`, `Function.prefilter`) names these, and a function registered with its
+# own `prefilter` lowering is computed by that (`date` is always folded to a constant).
+BUILTIN_LOWERINGS: dict[str, Lowering] = {
+    "any_in": _lower_any_in,
+    "count_in": _lower_any_in,
+    "len": _lower_len,
+    "min": _lower_min_max,
+    "max": _lower_min_max,
+    "abs": _lower_abs,
+    "round": _lower_round,
+    "starts_with": _lower_starts_with,
+    "has": _lower_has,
+    "admissions_within": _lower_admissions_within,
+}
+
+
+def _fold_constant(node: Node, env: Env) -> tuple[bool, Any]:
+    for item in walk(node):
+        if isinstance(item, Ref) and item.path[0] not in (PARAMS, REGION, LISTS):
+            return False, None
+        if isinstance(item, Call) and item.name == "admissions_within":
+            return False, None
+    return fold(node, env)
+
+
+def _tolerance(left: Any, right: Any) -> Any:
+    return TOLERANCE * (np.abs(left) + np.abs(right)) + 1e-12
+
+
+@dataclass
+class Lowerer:
+    """Lowers the expressions of one rule (its params and region settings folded in) over frames."""
+
+    env: Env
+    frames: dict[str, Frame]
+    n: int
+    constants: dict[int, tuple[bool, Any]] = field(default_factory=dict)
+
+    def constant(self, node: Node) -> tuple[bool, Any]:
+        """(True, value) for a node that reads no fact (params, settings, lists, literals); memoised."""
+        known = self.constants.get(id(node))
+        if known is None:
+            known = self.constants[id(node)] = _fold_constant(node, self.env)
+        return known
+
+    def roles_of(self, node: Node) -> set[str]:
+        return {
+            EARLIER if n.path[0] == EARLIER else CUR
+            for n in walk(node)
+            if isinstance(n, Ref) and n.path[0] not in (PARAMS, REGION, LISTS)
+        }
+
+    def derived(
+        self, node: Node, col: Col, tag: tuple[Any, ...], compute: Callable[[Col, int], np.ndarray]
+    ) -> np.ndarray:
+        """`compute(col, n)`; for a plain fact name worked out once per chunk on its base frame."""
+        if isinstance(node, Ref) and node.path[0] not in (PARAMS, REGION, LISTS):
+            role = EARLIER if node.path[0] == EARLIER else CUR
+            fact = FACTS.get(".".join(node.path[1:] if role == EARLIER else node.path))
+            frame = self.frames.get(role)
+            if fact is not None and frame is not None:
+                return frame.derived(fact.key, fact.type, tag, compute)
+        return compute(col, self.n)
+
+    # ---- values ------------------------------------------------------------------------------
+    def value(self, node: Node) -> Col:
+        ok, constant = self.constant(node)
+        if ok:
+            return _const(constant)
+        if isinstance(node, Ref):
+            role = EARLIER if node.path[0] == EARLIER else CUR
+            path = node.path[1:] if role == EARLIER else node.path
+            fact = FACTS.get(".".join(path))
+            frame = self.frames.get(role)
+            if fact is None or frame is None:
+                raise Unsupported(node.dotted)
+            return frame.column(fact.key, fact.type)
+        if isinstance(node, Arith):
+            left, right = self.numeric(node.left), self.numeric(node.right)
+            valid = left.valid & right.valid
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                if node.op == "+":
+                    values = np.add(left.values, right.values)
+                elif node.op == "-":
+                    values = np.subtract(left.values, right.values)
+                elif node.op == "*":
+                    values = np.multiply(left.values, right.values)
+                else:
+                    nonzero = np.asarray(right.values) != 0
+                    valid = valid & nonzero
+                    values = np.divide(left.values, np.where(nonzero, right.values, 1.0))
+            kind = NUMBER if (node.op == "-" and left.kind == DATE and right.kind == DATE) else left.kind
+            return Col(values, valid, kind if kind in NUMERIC else NUMBER, False)
+        if isinstance(node, Neg):
+            operand = self.numeric(node.operand)
+            return Col(np.negative(operand.values), operand.valid, operand.kind, operand.exact)
+        if isinstance(node, Call):
+            function = FUNCTIONS.get(node.name)
+            if function is None or function.prefilter is None:
+                raise Unsupported(node.name)
+            lowered: Col = function.prefilter(self, node)
+            return lowered
+        if isinstance(node, (Cmp, And, Or, Not)):
+            upper, lower = self.bounds(node)
+            if not np.array_equal(upper, lower):
+                raise Unsupported("an uncertain condition used as a value")
+            return Col(upper, np.ones(self.n, dtype=bool), BOOL)
+        raise Unsupported(type(node).__name__)
+
+    def numeric(self, node: Node) -> Col:
+        col = self.value(node)
+        if col.kind not in NUMERIC or isinstance(col.values, str):
+            raise Unsupported("arithmetic on a value that is not a number")
+        if col.kind == BOOL:
+            return Col(np.asarray(col.values, dtype=np.float64), col.valid, NUMBER, col.exact)
+        return col
+
+    # ---- conditions ----------------------------------------------------------------------------
+    def bounds(self, node: Node) -> tuple[np.ndarray, np.ndarray]:
+        """(upper, lower): where the condition may be true, and where it certainly is."""
+        ok, constant = self.constant(node)
+        if ok:
+            mask = np.full(self.n, bool(constant))
+            return mask, mask
+        if isinstance(node, Not):
+            upper, lower = self.bounds(node.item)
+            return ~lower, ~upper
+        if isinstance(node, (And, Or)):
+            parts = [self.bounds(item) for item in node.items]
+            combine = np.logical_and if isinstance(node, And) else np.logical_or
+            upper, lower = parts[0]
+            for part_upper, part_lower in parts[1:]:
+                upper, lower = combine(upper, part_upper), combine(lower, part_lower)
+            return upper, lower
+        try:
+            if isinstance(node, Cmp):
+                return self.compare(node)
+            return self.truth(self.value(node))
+        except Unsupported:
+            return np.ones(self.n, dtype=bool), np.zeros(self.n, dtype=bool)
+
+    def truth(self, col: Col) -> tuple[np.ndarray, np.ndarray]:
+        """`bool(value)` as the evaluator takes it (a missing value is false)."""
+        valid = np.broadcast_to(col.valid, (self.n,))
+        if col.kind == BOOL:
+            mask = valid & np.broadcast_to(np.asarray(col.values, dtype=bool), (self.n,))
+            return mask, mask
+        if col.kind in (NUMBER, DATE):
+            values = np.broadcast_to(col.values, (self.n,))
+            if col.exact:
+                mask = valid & (values != 0)
+                return mask, mask
+            return valid.copy(), valid & (np.abs(values) > _tolerance(values, 0))
+        if col.kind == TEXT:
+            mask = valid & (np.broadcast_to(np.asarray(col.values, dtype=object), (self.n,)) != "")
+            return mask, mask
+        if col.kind == LIST:
+            mask = valid & np.fromiter(
+                (bool(v) for v in np.broadcast_to(col.values, (self.n,))), dtype=bool, count=self.n
+            )
+            return mask, mask
+        raise Unsupported(col.kind)
+
+    def compare(self, node: Cmp) -> tuple[np.ndarray, np.ndarray]:
+        if node.op in ("in", "not in"):
+            return self.membership(node)
+        left, right = self.value(node.left), self.value(node.right)
+        numeric = left.kind in NUMERIC and right.kind in NUMERIC
+        if not numeric and not (left.kind == TEXT and right.kind == TEXT):
+            raise Unsupported("comparison of values of different kinds")
+        valid = np.broadcast_to(left.valid & right.valid, (self.n,))
+        a, b = left.values, right.values
+        if numeric:
+            a = np.asarray(a, dtype=np.float64)
+            b = np.asarray(b, dtype=np.float64)
+        op = node.op
+        if not numeric or (left.exact and right.exact):
+            mask = valid & np.broadcast_to(_COMPARE[op](a, b), (self.n,))
+            return mask, mask.copy()
+        tol = _tolerance(a, b)
+        if op in ("<", "<="):
+            upper, lower = _COMPARE[op](a, b + tol), _COMPARE[op](a, b - tol)
+        elif op in (">", ">="):
+            upper, lower = _COMPARE[op](a, b - tol), _COMPARE[op](a, b + tol)
+        elif op == "==":
+            upper, lower = np.abs(a - b) <= tol, np.zeros(self.n, dtype=bool)
+        else:
+            upper, lower = np.ones(self.n, dtype=bool), np.abs(a - b) > tol
+        return valid & np.broadcast_to(upper, (self.n,)), valid & np.broadcast_to(lower, (self.n,))
+
+    def membership(self, node: Cmp) -> tuple[np.ndarray, np.ndarray]:
+        left = self.value(node.left)
+        if isinstance(node.right, ListLit):
+            ok, items = self.constant(node.right)
+            if not ok or any(item is None for item in items):
+                raise Unsupported("a list of values that are not constants")
+            if left.kind not in (TEXT, NUMBER, DATE, BOOL):
+                raise Unsupported("membership of a list")
+            tag: tuple[Any, ...] = ("items", repr(items))
+            contains: Callable[[Any], bool] = items.__contains__
+        else:
+            right = self.value(node.right)
+            if not isinstance(right.values, NamedList) or left.kind != TEXT:
+                raise Unsupported("membership")
+            tag, contains = ("named", id(right.values)), right.values.contains
+        found = self.derived(node.left, left, tag, lambda col, n: _map_unique(col, contains, n))
+        valid = np.broadcast_to(left.valid, (self.n,))
+        mask = valid & (found if node.op == "in" else ~found)
+        return mask, mask.copy()
+
+
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+}
+
+
+@dataclass
+class RuleFilter:
+    """One compiled rule's pre-filter: its applicability and conditions, over the current (and earlier) claim."""
+
+    compiled: CompiledRule
+    env: Env
+    # id(node) -> folded constant; the rule's expression trees live as long as the pack.
+    constants: dict[int, tuple[bool, Any]] = field(default_factory=dict)
+
+    @property
+    def pair(self) -> bool:
+        return bool(self.compiled.bound.rule.pair)
+
+    def upper(self, frames: dict[str, Frame], n: int) -> np.ndarray:
+        """Where the rule could fire (the rule's `when` all true, no `unless` certainly true)."""
+        lowerer = Lowerer(self.env, frames, n, self.constants)
+        rule = self.compiled.bound.rule
+        mask = np.ones(n, dtype=bool)
+        # Its scope, schemes and dates (`Rule.applicability`, conditions of the language), then `when`.
+        for expression in (*(item.condition for item in rule.applicability), *rule.when):
+            if not mask.any():
+                return mask
+            mask &= lowerer.bounds(expression.root)[0]
+        for expression in rule.unless:
+            if not mask.any():
+                return mask
+            mask &= ~lowerer.bounds(expression.root)[1]
+        return mask
+
+
+@dataclass
+class PrefilterStats:
+    """How many target claims the pre-filter saw and kept, and how many each rule kept."""
+
+    seen: int = 0
+    kept: int = 0
+    by_rule: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: PrefilterStats) -> None:
+        self.seen += other.seen
+        self.kept += other.kept
+        for rule, count in other.by_rule.items():
+            self.by_rule[rule] = self.by_rule.get(rule, 0) + count
+
+    @property
+    def share_kept(self) -> float:
+        return self.kept / self.seen if self.seen else 0.0
+
+
+class Prefilter:
+    """The pre-filter of one compiled profile: every rule's upper bound, or-ed."""
+
+    def __init__(self, profile: CompiledProfile) -> None:
+        pack = profile.pack
+        self.rules = [
+            RuleFilter(c, Env(None, None, c.bound.params, profile.settings, pack.lists))
+            for c in profile.rules
+        ]
+        self.has_pairs = any(r.pair for r in self.rules)
+        self.stats = PrefilterStats()
+
+    def select(
+        self, base: Frame, targets: np.ndarray, pairs: tuple[np.ndarray, np.ndarray] | None
+    ) -> np.ndarray:
+        """Which target rows of `base` some rule could fire on.
+
+        `pairs` = (position in `targets` of the current claim, row of `base` of the earlier claim): every
+        claim a pair rule may pair with each target (the same patient's claims with a lower `seq`).
+        """
+        n = len(targets)
+        frame = Frame(base.facts, base, targets)
+        keep = np.zeros(n, dtype=bool)
+        pair_frames: dict[str, Frame] | None = None
+        owner = pairs[0] if pairs is not None else np.zeros(0, dtype=np.intp)
+        for rule in self.rules:
+            if rule.pair:
+                if not len(owner):
+                    continue
+                if pair_frames is None:
+                    assert pairs is not None
+                    pair_frames = {
+                        CUR: Frame(base.facts, base, targets[owner]),
+                        EARLIER: Frame(base.facts, base, pairs[1]),
+                    }
+                fires = rule.upper(pair_frames, len(owner))
+                mask = np.bincount(owner[fires], minlength=n) > 0
+            else:
+                mask = rule.upper({CUR: frame}, n)
+            count = int(mask.sum())
+            if count:
+                name = rule.compiled.bound.rule.id
+                self.stats.by_rule[name] = self.stats.by_rule.get(name, 0) + count
+            keep |= mask
+        self.stats.seen += n
+        self.stats.kept += int(keep.sum())
+        return keep

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Index, UniqueConstraint, delete, func, insert, select
-from sqlmodel import Field, Session
+from sqlmodel import Field, Session, col
 
-from drgaudit.casebook.screening import ScreenHitBase, ScreenRun, hit_content_hash
+from drgaudit.casebook.screening import ScreenHit, ScreenHitBase, ScreenRun, hit_content_hash
 from drgaudit.engine.hits import Hit
 
 
@@ -33,7 +33,9 @@ def store_shadow_hits(
 ) -> int:
     """Replace a batch's shadow hits of one pack version (flushed; the caller commits). Returns the count."""
     session.execute(
-        delete(ShadowHit).where(ShadowHit.batch_id == batch_id, ShadowHit.pack_version == pack_version)
+        delete(ShadowHit).where(
+            col(ShadowHit.batch_id) == batch_id, col(ShadowHit.pack_version) == pack_version
+        )
     )
     rows: list[dict[str, Any]] = []
     count = 0
@@ -57,13 +59,15 @@ def store_shadow_hits(
     return count
 
 
-def shadow_counts(*, session: Session, batch_id: int) -> dict[str, dict[str, int]]:
-    """Shadow hits of a batch: pack version -> rule id -> count."""
+def shadow_counts(*, session: Session, batch_id: int, region: str | None = None) -> dict[str, dict[str, int]]:
+    """Shadow hits of a batch (optionally of one treatment region): pack version -> rule id -> count."""
     query = (
-        select(ShadowHit.pack_version, ShadowHit.rule_id, func.count())
-        .where(ShadowHit.batch_id == batch_id)
-        .group_by(ShadowHit.pack_version, ShadowHit.rule_id)
+        select(col(ShadowHit.pack_version), col(ShadowHit.rule_id), func.count())
+        .where(col(ShadowHit.batch_id) == batch_id)
+        .group_by(col(ShadowHit.pack_version), col(ShadowHit.rule_id))
     )
+    if region is not None:
+        query = query.where(col(ShadowHit.region) == region)
     result: dict[str, dict[str, int]] = {}
     for version, rule_id, count in session.execute(query):
         result.setdefault(version, {})[rule_id] = count
@@ -74,7 +78,19 @@ def shadow_hits(*, session: Session, batch_id: int, pack_version: str) -> list[S
     """The stored shadow hits of a batch and pack version, in screening order."""
     query = (
         select(ShadowHit)
-        .where(ShadowHit.batch_id == batch_id, ShadowHit.pack_version == pack_version)
-        .order_by(ShadowHit.ordinal)
+        .where(col(ShadowHit.batch_id) == batch_id, col(ShadowHit.pack_version) == pack_version)
+        .order_by(col(ShadowHit.ordinal))
     )
-    return list(session.exec(query).scalars())
+    return list(session.execute(query).scalars())
+
+
+def live_counts(*, session: Session, batch_id: int, region: str | None = None) -> dict[str, int]:
+    """The batch's stored (live) hits by rule id, optionally of one treatment region."""
+    query = (
+        select(col(ScreenHit.rule_id), func.count())
+        .where(col(ScreenHit.batch_id) == batch_id)
+        .group_by(col(ScreenHit.rule_id))
+    )
+    if region is not None:
+        query = query.where(col(ScreenHit.region) == region)
+    return {rule_id: count for rule_id, count in session.execute(query)}

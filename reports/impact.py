@@ -117,6 +117,24 @@ class QuotaEffect:
 
 
 @dataclass
+class ShadowStanding:
+    """A shadow version's hits stored with a batch, beside the batch's live hits, by rule."""
+
+    batch_id: int
+    version: str
+    by_rule: dict[str, tuple[int, int]]  # rule id -> (live hits, shadow hits)
+    is_new: bool  # the version compared in this impact
+
+    @property
+    def live(self) -> int:
+        return sum(live for live, _ in self.by_rule.values())
+
+    @property
+    def shadow(self) -> int:
+        return sum(shadow for _, shadow in self.by_rule.values())
+
+
+@dataclass
 class ImpactResult:
     """Everything the impact of a rule change found (see the module docstring)."""
 
@@ -146,6 +164,8 @@ class ImpactResult:
     baseline_case_counts: dict[str, int] = field(default_factory=dict)
     quota: list[QuotaEffect] = field(default_factory=list)
     samples: dict[str, list[Sample]] = field(default_factory=dict)
+    # Shadow versions screened with these batches, their stored hits beside the live ones.
+    shadow: list[ShadowStanding] = field(default_factory=list)
 
     @property
     def withdrawn(self) -> list[str]:
@@ -214,6 +234,12 @@ class ImpactResult:
                 lines.append(
                     f"  {q.hospital_id} {q.period} {q.scheme}: {q.open_before} → {q.open_after} open, quota {q.limit}"
                 )
+        for standing in self.shadow:
+            mark = " (the version compared here)" if standing.is_new else ""
+            lines.append(
+                f"shadow version {standing.version}{mark} on batch {standing.batch_id}: "
+                f"{standing.shadow:,} hits stored apart beside {standing.live:,} live hits"
+            )
         for rule_id, samples in sorted(self.samples.items()):
             for sample in samples[:1]:
                 lines.append(f"e.g. {rule_id} {sample.side} {sample.claim_id}: {describe_sample(sample)}")
@@ -330,6 +356,21 @@ def impact_report(result: ImpactResult, *, masker: Masker | None = None, issuer:
                 [[c, r, "新增"] for c, r in result.added]
                 + [[c, r, "减少"] for c, r in result.removed]
                 + [[c, r, "内容变化"] for c, r in result.changed],
+            ),
+            Sheet(
+                "影子版本",
+                [
+                    Column("批次", "int", 8),
+                    Column("影子版本", width=18),
+                    Column("规则", width=14),
+                    Column("在用版本命中", "int", 12),
+                    Column("影子版本命中", "int", 12),
+                ],  # fmt: skip
+                [
+                    [standing.batch_id, standing.version, rule_id, live, shadow]
+                    for standing in result.shadow
+                    for rule_id, (live, shadow) in sorted(standing.by_rule.items())
+                ],
             ),
             Sheet(
                 "样例",

@@ -193,3 +193,37 @@ def test_impact_cli_and_reports(demo_url: str, tmp_path: Path) -> None:
     dry = runner.invoke(app, ["screen", "--batch", "3", "--rules", str(new), "--dry-run", "--db", demo_url])
     assert dry.exit_code == 0, dry.output
     assert "dry run, nothing stored" in dry.output and "withdrawn" in dry.output
+
+
+def test_shadow_version_is_screened_stored_apart_and_shown(
+    demo_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+
+    from drgaudit.casebook.review_models import ReviewCase as Case
+    from drgaudit.casebook.shadow import ShadowHit
+    from drgaudit.services.packs import PromoteRequest, promote_pack, register_pack
+
+    monkeypatch.setenv("DRGAUDIT_HOME", str(tmp_path / "home"))
+    new = pack_with_los(tmp_path, 70)
+    engine = make_engine(demo_url)
+    with Session(engine) as session:
+        batch_id = session.execute(select(ScreenHit.batch_id).limit(1)).scalar_one()
+        version = register_pack(session=session, directory=new, actor="alice").version
+        promote_pack(
+            session=session,
+            request=PromoteRequest(version.version, "national", dt.date(2025, 1, 1), stage="shadow"),
+            actor="alice",
+        )
+        cases_before = session.execute(select(Case.claim_id, Case.status)).all()
+        summary = screen_batch(session=session, batch_id=batch_id)
+        assert summary.shadow == {version.version: summary.shadow[version.version]}
+        stored = session.execute(select(ShadowHit.rule_id)).scalars().all()
+        assert len(stored) == summary.shadow[version.version] and len(stored) < summary.hits
+        assert session.execute(select(Case.claim_id, Case.status)).all() == cases_before  # never queued
+        result = rules_impact(session=session, request=ImpactRequest(new_dir=new, batch_id=batch_id))
+    engine.dispose()
+    (standing,) = result.shadow
+    assert standing.is_new and standing.version == version.version
+    assert standing.shadow == result.totals.after and standing.live == result.totals.before
+    assert standing.by_rule["LOS-001"] == (result.by_rule["LOS-001"].before, result.by_rule["LOS-001"].after)

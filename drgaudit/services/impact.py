@@ -33,6 +33,7 @@ from drgaudit.casebook.preview import (
 from drgaudit.casebook.review import evidence_hash, period_of
 from drgaudit.casebook.reviewconfig import review_settings
 from drgaudit.casebook.screening import choose_codes, hit_content_hash
+from drgaudit.casebook.shadow import live_counts, shadow_counts
 from drgaudit.engine.explain import RuleExplanation, explain_claim
 from drgaudit.engine.hits import Hit, thresholds_used
 from drgaudit.engine.parallel import ChunkResult, Partition, ScreenSetup, Task, screen_tasks
@@ -47,6 +48,7 @@ from drgaudit.reports.impact import (
     ImpactTally,
     QuotaEffect,
     Sample,
+    ShadowStanding,
 )
 from drgaudit.reports.periods import Period
 from drgaudit.services.packs import PackPlan, materialize, screening_plan
@@ -252,6 +254,7 @@ def rules_impact(
         _plan_cases(session, result, scope, collector, old_plan, new_plan)
         if scope.claims is None or scope.claims:
             _samples(session, result, collector, setups, request.samples)
+        _shadow(session, result, scope.batch_id, new_plan.version)
     _quota(session, result, new_plan)
     result.seconds = time.perf_counter() - started
     return result
@@ -432,6 +435,18 @@ def _plan_cases(
                 rules_after=sorted(flagged_new.get(claim_id, {})),
             )
         )
+
+
+def _shadow(session: Session, result: ImpactResult, batch_id: int, new_version: str) -> None:
+    """The shadow versions screened with a batch: their stored hits beside the live ones, by rule."""
+    stored = shadow_counts(session=session, batch_id=batch_id, region=result.region)
+    if not stored:
+        return
+    live = live_counts(session=session, batch_id=batch_id, region=result.region)
+    for version, counts in sorted(stored.items()):
+        rules = sorted(set(live) | set(counts))
+        by_rule = {rule: (live.get(rule, 0), counts.get(rule, 0)) for rule in rules}
+        result.shadow.append(ShadowStanding(batch_id, version, by_rule, version == new_version))
 
 
 def _claim_details(session: Session, claim_ids: list[str]) -> dict[str, Any]:

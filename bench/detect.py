@@ -4,7 +4,7 @@
     python bench/detect.py --claims 200000 --seed 7
     python bench/detect.py --out /tmp/demo --reuse  # screen an already generated folder again
     python bench/detect.py --no-fail                # report only, exit 0 even below target
-    python bench/detect.py --codes ../shared/reference/chs-drg-1.1   # full national code tables
+    python bench/detect.py --codes DIR          # other code tables (default: the bundled CHS-DRG 1.1)
     python bench/detect.py --rules my-rules/        # where do my-rules' thresholds sit? (see README)
 
 What it does:

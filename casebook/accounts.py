@@ -28,37 +28,22 @@ from sqlalchemy import Column, DateTime, Integer, UniqueConstraint, delete, func
 from sqlmodel import Field, Session, SQLModel
 
 from drgaudit.casebook import auditlog
+from drgaudit.casebook.states import ROLE_SCOPES as ROLE_SCOPES
 from drgaudit.errors import DrgauditError
+from drgaudit.labels import VALUE_LABELS
 
 ACCOUNT = "account"
 
 # Roles and what their scope is bound to: "hospital" (a hospital id, required), "insured" (an insured
 # region's code, required), "region" (a treatment region's code, optional: without it the whole
-# casebook), None (no scope). What each role may do is in drgaudit.services.access. `integration` is the
-# settlement system calling the API (keys only, no password): always bound to its treatment region.
-ROLE_SCOPES: dict[str, str | None] = {
-    "admin": None,
-    "auditor": "region",
-    "secretary": "region",
-    "expert": "region",
-    "hospital": "hospital",
-    "insured_region": "insured",
-    "viewer": "region",
-    "integration": "region",
-}
+# casebook), None (no scope): ROLE_SCOPES, in drgaudit.casebook.states. What each role may do is in
+# drgaudit.services.access. `integration` is the settlement system calling the API (keys only, no
+# password): always bound to its treatment region.
 REQUIRED_SCOPES = ("hospital", "insured")
 # Roles whose optional kind of scope is required all the same.
 SCOPE_REQUIRED_ROLES = ("integration",)
-ROLE_LABELS = {
-    "admin": "系统管理员",
-    "auditor": "规则与审核员",
-    "secretary": "会议秘书",
-    "expert": "评审专家",
-    "hospital": "定点医疗机构",
-    "insured_region": "参保地经办",
-    "viewer": "只读用户",
-    "integration": "结算系统接口",
-}
+# Chinese role names live in the one vocabulary (drgaudit.labels).
+ROLE_LABELS = VALUE_LABELS["role"]
 STATUSES = ("active", "disabled")
 USERNAME_RE = re.compile(r"^[\w.@-]{1,64}$")
 REGION_RE = re.compile(r"^\d{6}$")

@@ -46,6 +46,7 @@ from drgaudit.casebook.reviewconfig import (
 )
 from drgaudit.casebook.screening import ScreenHit
 from drgaudit.engine.pack import RulePack
+from drgaudit.periods import Period, parse_period
 
 CASE = "review_case"
 # A stored hit or claim as the queue reads it: an ORM object, or a row with the same column names.
@@ -524,13 +525,16 @@ def list_cases(
     region: str | None = None,
     hospital_id: str | None = None,
     assignee: str | None = None,
-    period: str | None = None,
+    period: str | Period | None = None,
     limit: int | None = None,
     where: Any = None,
     offset: int = 0,
 ) -> list[ReviewCase]:
     """Cases by priority (highest first), filtered; `statuses=None` means every status; `where`: one more
-    SQL condition (the access scope of whoever lists them); `offset`/`limit` page through them."""
+    SQL condition (the access scope of whoever lists them); `offset`/`limit` page through them.
+
+    `period` is a `drgaudit.periods.Period` or its text (`2025`, `2025Q3`, `2025-07`), by discharge date.
+    """
     query = _case_query(select(ReviewCase), statuses, region, hospital_id, assignee, period, where)
     query = query.order_by(ReviewCase.priority.desc(), ReviewCase.id)
     if offset:
@@ -547,7 +551,7 @@ def count_cases(
     region: str | None = None,
     hospital_id: str | None = None,
     assignee: str | None = None,
-    period: str | None = None,
+    period: str | Period | None = None,
     where: Any = None,
 ) -> int:
     """How many cases `list_cases` with the same filters lists in all (for paging)."""
@@ -563,7 +567,7 @@ def _case_query(
     region: str | None,
     hospital_id: str | None,
     assignee: str | None,
-    period: str | None,
+    period: str | Period | None,
     where: Any,
 ) -> Any:
     if where is not None:
@@ -574,10 +578,11 @@ def _case_query(
         (ReviewCase.region, region),
         (ReviewCase.hospital_id, hospital_id),
         (ReviewCase.assignee, assignee),
-        (ReviewCase.period, period),
     ):
         if value is not None:
             query = query.where(column == value)
+    if period is not None:
+        query = query.where(*_in_period(period))
     return query
 
 
@@ -963,16 +968,25 @@ class RollupRow:
     referred_amount: float = 0.0
 
 
-def rollup(*, session: Session, period: str | None = None, region: str | None = None) -> list[RollupRow]:
-    """Per hospital and period (month of discharge): cases, open ones, and decisions in force with their amounts.
+def _in_period(period: str | Period) -> list[Any]:
+    """Filters on the cases discharged in a period (its text is read with `drgaudit.periods.parse_period`)."""
+    span = parse_period(period) if isinstance(period, str) else period
+    return [ReviewCase.discharge_date >= span.start, ReviewCase.discharge_date <= span.end]
 
+
+def rollup(
+    *, session: Session, period: str | Period | None = None, region: str | None = None
+) -> list[RollupRow]:
+    """Per hospital and month of discharge: cases, open ones, and decisions in force with their amounts.
+
+    `period` (a `Period` or its text: a year, quarter or month) keeps the cases discharged in it.
     `deducted` counts deductions and merges (the amount a merge deducts); `referred_amount` is held
     pending investigation.
     """
     rows: dict[tuple[str, str], RollupRow] = {}
     filters = []
     if period is not None:
-        filters.append(ReviewCase.period == period)
+        filters.extend(_in_period(period))
     if region is not None:
         filters.append(ReviewCase.region == region)
     counts = session.execute(

@@ -15,14 +15,10 @@ from sqlalchemy import JSON, Column, DateTime, Index, Integer, PrimaryKeyConstra
 from sqlmodel import Field, SQLModel
 
 from drgaudit.casebook.models import MONEY
-
-# Case lifecycle. `withdrawn`: the claim no longer has a hit that makes a case (before any decision).
-CASE_STATUSES = ("new", "triaged", "scheduled", "decided", "closed", "appealed", "withdrawn")
-OPEN_STATUSES = ("new", "triaged", "scheduled", "appealed")
-# Decision kinds: pay by the group standard, approve a special payment, deduct, merge with another
-# claim (split hospitalisation), refer for investigation.
-DECISION_KINDS = ("standard", "special", "deduct", "merge", "refer")
-ASSIST_RESULTS = ("confirmed", "partly_confirmed", "not_confirmed")
+from drgaudit.casebook.states import ASSIST_RESULTS as ASSIST_RESULTS
+from drgaudit.casebook.states import CASE_STATUSES as CASE_STATUSES
+from drgaudit.casebook.states import DECISION_KINDS as DECISION_KINDS
+from drgaudit.casebook.states import OPEN_STATUSES as OPEN_STATUSES
 
 
 def _when() -> Any:

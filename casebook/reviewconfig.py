@@ -20,7 +20,10 @@ class ReviewError(DrgauditError):
 
 
 class ConflictError(ReviewError):
-    """Someone else changed the record since it was read; nothing was saved."""
+    """Someone else changed the record since it was read; nothing was saved (exit code 3)."""
+
+    exit_code = 3
+    prefix = "conflict"
 
 
 class QuotaError(ReviewError):

@@ -263,14 +263,23 @@ def load_code_tables(*, session: Session, name: str | None = None) -> CodeTables
     for table, code, value in rows:
         tables[table][code] = value
     return CodeTables.from_rows(
-        f"casebook code set `{code_set.name}` ({code_set.source})", tables, code_set.digest
+        f"casebook code set `{code_set.name}` ({code_set.source})",
+        tables,
+        code_set.digest,
+        name=code_set.name,
     )
 
 
 def choose_codes(
     *, session: Session | None, codes_dir: Path | str | None, rules_dir: Path | None
 ) -> CodeTables:
-    """The code tables of a screen: --codes, else the casebook's loaded set, else the pack's or bundled subset."""
+    """The code tables of a screen, an explanation, a rule test or a report; the one place this is decided.
+
+    In order: the folder given (`--codes DIR`); else the code set loaded last into the casebook of
+    `session` (`drgaudit import codes`); else the rule pack's own `codes/` folder if it has one; else
+    the national CHS-DRG 1.1 tables bundled with drgaudit. Screening files, a stored batch, `explain`
+    and the API all come here, so the same claim is judged against the same tables in every mode.
+    """
     if codes_dir is not None:
         return CodeTables.from_dir(codes_dir)
     if session is not None:

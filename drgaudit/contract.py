@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from drgaudit.labels import CLAIM_LABELS, GROUP_LABELS, HOSPITAL_LABELS
+
 # ICD-10 医保版 (e.g. I21.000, A00.100x001, I10.x05, N18.900x012+D63.8*) and ICD-9-CM-3 医保版
 # (e.g. 96.0800x005, 60.5x02, 86.700x0013); checked against every code of CHS-DRG 1.1. Digits are
 # ASCII only ([0-9], not \d, which also matches full-width and other scripts' digits).
@@ -51,7 +53,7 @@ class Field:
     `MAX_TEXT_CHARS`), int, decimal, date (`EARLIEST_DATE` to `LATEST_DATE`), bool, list (of codes, at
     most `MAX_LIST_ITEMS`), region (6-digit code), dx (ICD-10 医保版 code), px (ICD-9-CM-3 code), enum
     (one of `choices`). For a list, `item` names the type of each element (dx or px). Numbers lie
-    between `minimum` and `maximum`.
+    between `minimum` and `maximum`. The Chinese `label` comes from the one vocabulary, `drgaudit.labels`.
     """
 
     name: str
@@ -65,66 +67,70 @@ class Field:
 
 
 CLAIM_FIELDS: tuple[Field, ...] = (
-    Field("claim_id", "id", True, "结算清单流水号"),
-    Field("patient_id", "id", True, "人员编号"),
-    Field("gender", "enum", True, "性别", ("1", "2")),
-    Field("age", "int", True, "年龄", minimum=0, maximum=150),
-    Field("age_days", "int", False, "年龄（天）", minimum=0, maximum=365),
-    Field("newborn_weight_g", "int", False, "新生儿出生体重（克）", minimum=0, maximum=10_000),
-    Field("insured_region", "region", True, "参保地"),
-    Field("treatment_region", "region", True, "就医地"),
-    Field("insurance_type", "enum", True, "险种", ("employee", "resident")),
-    Field("hospital_id", "id", True, "定点医疗机构编码"),
-    Field("dept_code", "text", False, "出院科别"),
-    Field("admit_date", "date", True, "入院日期"),
-    Field("discharge_date", "date", True, "出院日期"),
-    Field("admission_route", "enum", False, "入院途径", ("1", "2", "3", "9")),
-    Field("discharge_mode", "enum", True, "离院方式", ("1", "2", "3", "4", "5", "9")),
-    Field("readmit_plan_31d", "enum", False, "出院31天内再住院计划", ("1", "2")),
-    Field("principal_dx", "dx", True, "主要诊断"),
-    Field("secondary_dx", "list", False, "其他诊断", item="dx"),
-    Field("procedures", "list", False, "手术及操作", item="px"),
-    Field("icu_hours", "decimal", False, "重症监护时长（小时）", minimum=0, maximum=MAX_HOURS),
-    Field("ventilator_hours", "decimal", False, "有创呼吸机使用时长（小时）", minimum=0, maximum=MAX_HOURS),
-    Field("payment_scheme", "enum", True, "支付方式", ("DRG", "DIP", "PER_DIEM", "FFS")),
+    Field("claim_id", "id", True, CLAIM_LABELS["claim_id"]),
+    Field("patient_id", "id", True, CLAIM_LABELS["patient_id"]),
+    Field("gender", "enum", True, CLAIM_LABELS["gender"], ("1", "2")),
+    Field("age", "int", True, CLAIM_LABELS["age"], minimum=0, maximum=150),
+    Field("age_days", "int", False, CLAIM_LABELS["age_days"], minimum=0, maximum=365),
+    Field("newborn_weight_g", "int", False, CLAIM_LABELS["newborn_weight_g"], minimum=0, maximum=10_000),
+    Field("insured_region", "region", True, CLAIM_LABELS["insured_region"]),
+    Field("treatment_region", "region", True, CLAIM_LABELS["treatment_region"]),
+    Field("insurance_type", "enum", True, CLAIM_LABELS["insurance_type"], ("employee", "resident")),
+    Field("hospital_id", "id", True, CLAIM_LABELS["hospital_id"]),
+    Field("dept_code", "text", False, CLAIM_LABELS["dept_code"]),
+    Field("admit_date", "date", True, CLAIM_LABELS["admit_date"]),
+    Field("discharge_date", "date", True, CLAIM_LABELS["discharge_date"]),
+    Field("admission_route", "enum", False, CLAIM_LABELS["admission_route"], ("1", "2", "3", "9")),
+    Field("discharge_mode", "enum", True, CLAIM_LABELS["discharge_mode"], ("1", "2", "3", "4", "5", "9")),
+    Field("readmit_plan_31d", "enum", False, CLAIM_LABELS["readmit_plan_31d"], ("1", "2")),
+    Field("principal_dx", "dx", True, CLAIM_LABELS["principal_dx"]),
+    Field("secondary_dx", "list", False, CLAIM_LABELS["secondary_dx"], item="dx"),
+    Field("procedures", "list", False, CLAIM_LABELS["procedures"], item="px"),
+    Field("icu_hours", "decimal", False, CLAIM_LABELS["icu_hours"], minimum=0, maximum=MAX_HOURS),
+    Field(
+        "ventilator_hours", "decimal", False, CLAIM_LABELS["ventilator_hours"], minimum=0, maximum=MAX_HOURS
+    ),
+    Field("payment_scheme", "enum", True, CLAIM_LABELS["payment_scheme"], ("DRG", "DIP", "PER_DIEM", "FFS")),
     # Required for DRG/DIP claims only; the importer checks that rule.
-    Field("group_code", "id", False, "病组编码"),
-    Field("total_cost", "decimal", True, "医疗费总额", minimum=0, maximum=MAX_YUAN),
-    Field("fund_paid", "decimal", False, "统筹基金支付", minimum=0, maximum=MAX_YUAN),
-    Field("self_pay", "decimal", False, "个人自付", minimum=0, maximum=MAX_YUAN),
-    Field("self_expense", "decimal", False, "个人自费", minimum=0, maximum=MAX_YUAN),
-    Field("outside_purchase", "decimal", False, "院外购药", minimum=0, maximum=MAX_YUAN),
-    Field("fee_drug", "decimal", False, "药品费", minimum=0, maximum=MAX_YUAN),
-    Field("fee_material", "decimal", False, "耗材费", minimum=0, maximum=MAX_YUAN),
-    Field("fee_lab", "decimal", False, "化验费", minimum=0, maximum=MAX_YUAN),
-    Field("fee_exam", "decimal", False, "检查费", minimum=0, maximum=MAX_YUAN),
-    Field("fee_treatment", "decimal", False, "治疗费", minimum=0, maximum=MAX_YUAN),
-    Field("fee_surgery", "decimal", False, "手术费", minimum=0, maximum=MAX_YUAN),
-    Field("fee_nursing", "decimal", False, "护理费", minimum=0, maximum=MAX_YUAN),
-    Field("fee_bed", "decimal", False, "床位费", minimum=0, maximum=MAX_YUAN),
-    Field("fee_other", "decimal", False, "其他费", minimum=0, maximum=MAX_YUAN),
+    Field("group_code", "id", False, CLAIM_LABELS["group_code"]),
+    Field("total_cost", "decimal", True, CLAIM_LABELS["total_cost"], minimum=0, maximum=MAX_YUAN),
+    Field("fund_paid", "decimal", False, CLAIM_LABELS["fund_paid"], minimum=0, maximum=MAX_YUAN),
+    Field("self_pay", "decimal", False, CLAIM_LABELS["self_pay"], minimum=0, maximum=MAX_YUAN),
+    Field("self_expense", "decimal", False, CLAIM_LABELS["self_expense"], minimum=0, maximum=MAX_YUAN),
+    Field(
+        "outside_purchase", "decimal", False, CLAIM_LABELS["outside_purchase"], minimum=0, maximum=MAX_YUAN
+    ),
+    Field("fee_drug", "decimal", False, CLAIM_LABELS["fee_drug"], minimum=0, maximum=MAX_YUAN),
+    Field("fee_material", "decimal", False, CLAIM_LABELS["fee_material"], minimum=0, maximum=MAX_YUAN),
+    Field("fee_lab", "decimal", False, CLAIM_LABELS["fee_lab"], minimum=0, maximum=MAX_YUAN),
+    Field("fee_exam", "decimal", False, CLAIM_LABELS["fee_exam"], minimum=0, maximum=MAX_YUAN),
+    Field("fee_treatment", "decimal", False, CLAIM_LABELS["fee_treatment"], minimum=0, maximum=MAX_YUAN),
+    Field("fee_surgery", "decimal", False, CLAIM_LABELS["fee_surgery"], minimum=0, maximum=MAX_YUAN),
+    Field("fee_nursing", "decimal", False, CLAIM_LABELS["fee_nursing"], minimum=0, maximum=MAX_YUAN),
+    Field("fee_bed", "decimal", False, CLAIM_LABELS["fee_bed"], minimum=0, maximum=MAX_YUAN),
+    Field("fee_other", "decimal", False, CLAIM_LABELS["fee_other"], minimum=0, maximum=MAX_YUAN),
 )
 
 FEE_FIELDS: tuple[str, ...] = tuple(f.name for f in CLAIM_FIELDS if f.name.startswith("fee_"))
 GROUPED_SCHEMES: tuple[str, ...] = ("DRG", "DIP")
 
 HOSPITAL_FIELDS: tuple[Field, ...] = (
-    Field("hospital_id", "id", True, "定点医疗机构编码"),
-    Field("name", "text", True, "机构名称"),
-    Field("region", "region", True, "所在统筹区"),
-    Field("level", "enum", True, "医院等级", ("1", "2", "3")),
-    Field("designated_on", "date", False, "定点日期"),
-    Field("regional_center", "bool", False, "区域医疗中心"),
+    Field("hospital_id", "id", True, HOSPITAL_LABELS["hospital.hospital_id"]),
+    Field("name", "text", True, HOSPITAL_LABELS["hospital.name"]),
+    Field("region", "region", True, HOSPITAL_LABELS["hospital.region"]),
+    Field("level", "enum", True, HOSPITAL_LABELS["hospital.level"], ("1", "2", "3")),
+    Field("designated_on", "date", False, HOSPITAL_LABELS["hospital.designated_on"]),
+    Field("regional_center", "bool", False, HOSPITAL_LABELS["hospital.regional_center"]),
 )
 
 GROUP_FIELDS: tuple[Field, ...] = (
-    Field("region", "region", True, "发布统筹区"),
-    Field("scheme", "enum", True, "付费方式", ("DRG", "DIP")),
-    Field("group_code", "id", True, "病组编码"),
-    Field("name", "text", False, "病组名称"),
-    Field("weight", "decimal", True, "权重/分值", minimum=0, maximum=1_000_000),
-    Field("avg_cost", "decimal", True, "次均费用", minimum=0, maximum=MAX_YUAN),
-    Field("avg_los", "decimal", False, "平均住院日", minimum=0, maximum=3660),
+    Field("region", "region", True, GROUP_LABELS["group.region"]),
+    Field("scheme", "enum", True, GROUP_LABELS["group.scheme"], ("DRG", "DIP")),
+    Field("group_code", "id", True, GROUP_LABELS["group.group_code"]),
+    Field("name", "text", False, GROUP_LABELS["group.name"]),
+    Field("weight", "decimal", True, GROUP_LABELS["group.weight"], minimum=0, maximum=1_000_000),
+    Field("avg_cost", "decimal", True, GROUP_LABELS["group.avg_cost"], minimum=0, maximum=MAX_YUAN),
+    Field("avg_los", "decimal", False, GROUP_LABELS["group.avg_los"], minimum=0, maximum=3660),
 )
 
 FIELDS_BY_KIND: dict[str, tuple[Field, ...]] = {

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 
 class DrgauditError(Exception):
-    """Root of every error drgaudit raises on purpose; the CLI prints its message and exits non-zero."""
+    """Root of every error drgaudit raises on purpose; the CLI prints its message and exits non-zero.
+
+    `exit_code` is the command's exit code for it: 1 a problem with the input or the state of the
+    casebook; subclasses change it (2 a usage error, 3 a conflict with someone else's change).
+    """
+
+    exit_code = 1
+    prefix = "error"
+
+
+class UsageError(DrgauditError):
+    """The command was called wrongly (an unknown rule id, options that do not go together): exit code 2."""
+
+    exit_code = 2
 
 
 class DataFileError(DrgauditError):

@@ -1,7 +1,10 @@
 """National code tables of one grouping-scheme version (valid codes, CC/MCC, exclusions, DRG names).
 
-They are data, not code: a folder in the DATA-CONTRACT layout (`--codes DIR`), the copy loaded into the
-casebook with `drgaudit import codes DIR`, or the small subset bundled for the demo and the examples.
+They are data, not code: a folder in the code-table layout (`--codes DIR`; docs/DATA-CONTRACT.md), the
+copy loaded into the casebook with `drgaudit import codes DIR`, or the national CHS-DRG 1.1 tables that
+ship inside the package (`drgaudit/codesets/chs-drg-1.1`, Apache-2.0, from OpenDRG), the default when
+no other set is given or loaded. Which set a screen uses is decided in one place,
+`drgaudit.casebook.screening.choose_codes`; every summary and hit names it (`CodeTables.label`).
 """
 
 from __future__ import annotations
@@ -9,12 +12,27 @@ from __future__ import annotations
 import csv
 import hashlib
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
 from drgaudit.errors import DataFileError
 
 # How many (principal, secondary diagnoses) answers `complications` remembers; past that it stops adding.
 _MEMO_ENTRIES = 20_000
+
+# The code set that ships inside the package, and its name in summaries and hits.
+BUNDLED_CODES_NAME = "CHS-DRG 1.1"
+BUNDLED_CODES_FOLDER = "chs-drg-1.1"
+
+
+def bundled_codes_dir() -> Path:
+    """The folder of the national CHS-DRG 1.1 tables shipped inside the package (with LICENSE and NOTICE)."""
+    return Path(str(files("drgaudit") / "codesets" / BUNDLED_CODES_FOLDER))
+
+
+# Tables already read in this process, by folder and file state: the full national tables take a
+# noticeable fraction of a second to parse, and tests and commands read the same folder many times.
+_READ: dict[tuple[str, tuple[tuple[str, int, int], ...]], tuple[dict[str, dict[str, str]], str]] = {}
 
 # table name -> (file name, its two columns)
 CODE_FILES: dict[str, tuple[str, tuple[str, str]]] = {
@@ -43,7 +61,17 @@ class CodeTables:
     source: str
     tables: dict[str, dict[str, str]]
     digest: str = ""
+    name: str = ""
     _cache: dict[tuple[str, tuple[str, ...]], Complications] = field(default_factory=dict, repr=False)
+
+    @property
+    def label(self) -> str:
+        """How summaries, hits and reports name this code set: its name and a digest of its content."""
+        return (
+            f"{self.name or Path(self.source).name} ({self.digest})"
+            if self.digest
+            else (self.name or self.source)
+        )
 
     @property
     def diagnoses(self) -> dict[str, str]:
@@ -62,24 +90,43 @@ class CodeTables:
                 str(root),
                 "not a code-table folder (expected diagnoses.tsv, procedures.tsv, mcc.tsv, cc.tsv, principal_exclusion.tsv, drg_groups.tsv)",
             )
-        digest = hashlib.sha256()
-        tables: dict[str, dict[str, str]] = {}
-        for table, (file_name, columns) in CODE_FILES.items():
+        state = []
+        for file_name, _columns in CODE_FILES.values():
             path = root / file_name
             if not path.is_file():
                 raise DataFileError(str(path), "missing code table")
-            raw = path.read_bytes()
-            digest.update(raw)
-            tables[table] = _parse_tsv(path, raw, columns)
-        return cls(source=str(root), tables=tables, digest=digest.hexdigest()[:16])
+            stat = path.stat()
+            state.append((file_name, stat.st_mtime_ns, stat.st_size))
+        key = (str(root.resolve()), tuple(state))
+        if key not in _READ:
+            digest = hashlib.sha256()
+            tables: dict[str, dict[str, str]] = {}
+            for table, (file_name, columns) in CODE_FILES.items():
+                path = root / file_name
+                raw = path.read_bytes()
+                digest.update(raw)
+                tables[table] = _parse_tsv(path, raw, columns)
+            _READ[key] = (tables, digest.hexdigest()[:16])
+        tables, digest_text = _READ[key]
+        bundled = root.resolve() == bundled_codes_dir().resolve()
+        name = f"{BUNDLED_CODES_NAME} (bundled)" if bundled else root.resolve().name
+        # The tables are shared between the objects of one folder: nothing changes them after reading.
+        return cls(source=str(root), tables=tables, digest=digest_text, name=name)
 
     @classmethod
-    def from_rows(cls, source: str, tables: dict[str, dict[str, str]], digest: str) -> CodeTables:
+    def bundled(cls) -> CodeTables:
+        """The national CHS-DRG 1.1 tables shipped inside the package."""
+        return cls.from_dir(bundled_codes_dir())
+
+    @classmethod
+    def from_rows(
+        cls, source: str, tables: dict[str, dict[str, str]], digest: str, name: str = ""
+    ) -> CodeTables:
         """Tables already read elsewhere (e.g. from the casebook)."""
         missing = set(CODE_FILES) - set(tables)
         if missing:
             raise DataFileError(source, f"code tables incomplete, missing: {', '.join(sorted(missing))}")
-        return cls(source=source, tables=tables, digest=digest)
+        return cls(source=source, tables=tables, digest=digest, name=name)
 
     def complications(self, principal: str, secondary: tuple[str, ...]) -> Complications:
         """MCC and CC among the secondary diagnoses, applying the principal diagnosis's exclusion table."""
@@ -118,14 +165,16 @@ class CodeTables:
 
 
 def resolve_codes_dir(codes_dir: Path | str | None, rules_dir: Path | str | None) -> Path:
-    """The code tables to use: the one given, else the rule pack's own `codes/`, else the bundled subset."""
+    """A code-table folder: the one given, else the rule pack's own `codes/`, else the bundled CHS-DRG 1.1.
+
+    This is the folder part of the choice; `drgaudit.casebook.screening.choose_codes` puts a code set
+    loaded into the casebook between the given folder and the rest, and is what commands call.
+    """
     if codes_dir is not None:
         return Path(codes_dir)
     if rules_dir is not None and (Path(rules_dir) / "codes").is_dir():
         return Path(rules_dir) / "codes"
-    from drgaudit.engine.loader import bundled_rules_dir
-
-    return bundled_rules_dir() / "codes"
+    return bundled_codes_dir()
 
 
 def _parse_tsv(path: Path, raw: bytes, columns: tuple[str, str]) -> dict[str, str]:

@@ -6,21 +6,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from drgaudit import labels
 from drgaudit.engine.evaluate import Env, evaluate
+from drgaudit.engine.expr import Ref, walk
 from drgaudit.engine.facts import patient_facts
 from drgaudit.engine.hits import Hit, condition_trace, display, render_message
 from drgaudit.engine.rule import Rule
 from drgaudit.engine.screen import Screener
-from drgaudit.engine.vocabulary import FACTS
+from drgaudit.engine.vocabulary import FACTS, PARAMS, REGION, param_labels
+from drgaudit.i18n import _
 
 
 @dataclass
 class ConditionValue:
-    """One condition of a rule, evaluated on a claim (and an earlier claim for a pair rule)."""
+    """One condition of a rule, evaluated on a claim (and an earlier claim for a pair rule), with the
+    facts it read and the thresholds (rule parameters, region settings) it compared them with."""
 
     kind: str  # when | unless
     source: str
     value: bool
+    reads: dict[str, Any] = field(default_factory=dict)
+    thresholds: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -60,6 +66,7 @@ class ClaimExplanation:
     profile: str
     facts: dict[str, Any]
     rules: list[RuleExplanation] = field(default_factory=list)
+    codes: str = ""  # the code set the claim was judged against (CodeTables.label)
 
 
 def _applicability(env: Env, rule: Rule) -> list[str]:
@@ -113,7 +120,10 @@ def explain_claim(
             when, seen = condition_trace(rule.when, env, "when")
             unless, seen_unless = condition_trace(rule.unless, env, "unless")
             seen.update(seen_unless)
-            conditions = [ConditionValue(c["kind"], c["condition"], c["value"]) for c in when + unless]
+            conditions = [
+                ConditionValue(c["kind"], c["condition"], c["value"], *_operands(expr, seen, env))
+                for c, expr in zip(when + unless, (*rule.when, *rule.unless), strict=True)
+            ]
             explanation = RuleExplanation(
                 rule,
                 rule.id in hits_by_rule,
@@ -147,50 +157,109 @@ def explain_claim(
     return result
 
 
+def _operands(expr: Any, seen: dict[str, Any], env: Env) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The facts one condition read (with their values) and the thresholds it used."""
+    reads: dict[str, Any] = {}
+    thresholds: dict[str, Any] = {}
+    for node in walk(expr.root):
+        if not isinstance(node, Ref):
+            continue
+        if node.path[0] == PARAMS and len(node.path) == 2 and node.path[1] in env.params:
+            thresholds[node.dotted] = display(env.params[node.path[1]])
+        elif node.path[0] == REGION and len(node.path) == 2:
+            thresholds[node.dotted] = display(env.settings.get(node.path[1]))
+        elif node.dotted in seen:
+            reads[node.dotted] = seen[node.dotted]
+    return reads, thresholds
+
+
 def _money(value: Any) -> str:
-    return f"{value:,.2f}" if isinstance(value, (int, float)) else "unknown"
+    return f"{value:,.2f}" if isinstance(value, (int, float)) else "—"
+
+
+def _shown(name: str, value: Any) -> str:
+    if value is None:
+        return "—"
+    if name in labels.VALUE_LABELS or isinstance(value, bool):
+        return labels.value_label(name, value)
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value) or "—"
+    return str(value)
+
+
+def operand_lines(condition: ConditionValue, extra: dict[str, str], indent: str) -> list[str]:
+    """The facts a condition read and the thresholds beside them, with their Chinese names."""
+    parts = [f"{labels.label(k, extra)} = {_shown(k, v)}" for k, v in condition.reads.items()]
+    limits = [f"{labels.label(k, extra)} = {_shown(k, v)}" for k, v in condition.thresholds.items()]
+    if limits:
+        parts.append(labels.label("thresholds") + " " + "，".join(limits))
+    return [f"{indent}{'；'.join(parts)}"] if parts else []
 
 
 def _payment_line(facts: dict[str, Any]) -> str:
     """Total cost, the payment estimate and how it was reached, the group standard and the cost ratio."""
-    line = f"total cost {_money(facts.get('total_cost'))}"
+    L, V = labels.label, labels.value_label
+    line = f"{L('total_cost')} {_money(facts.get('total_cost'))}"
     if facts.get("outside_purchase"):
-        line += f" + outside purchases {_money(facts['outside_purchase'])} = case cost {_money(facts.get('case_cost'))}"
-    line += f"; payment estimate {_money(facts.get('payment_estimate'))} ({facts.get('payment_kind')})"
+        line += (
+            f" + {L('outside_purchase')} {_money(facts['outside_purchase'])}"
+            f" = {L('case_cost')} {_money(facts.get('case_cost'))}"
+        )
+    line += (
+        f"；{L('payment_estimate')} {_money(facts.get('payment_estimate'))}"
+        f"（{V('payment_kind', facts.get('payment_kind'))}）"
+    )
     if facts.get("case_payment") is not None:
-        line += f"; group standard {_money(facts['case_payment'])}"
+        line += f"；{L('case_payment')} {_money(facts['case_payment'])}"
         level = facts.get("hospital.level")
         if facts.get("is_basic_disease_group"):
-            line += f" (basic-disease group 基层病种: no level coefficient, the same at every level; hospital level {level})"
+            line += f"（{L('is_basic_disease_group')}：是，不乘等级系数，各级医院同价；{L('hospital.level')} {V('hospital.level', level)}）"
         elif level is not None:
-            line += f" (hospital level {level})"
+            line += f"（{L('hospital.level')} {V('hospital.level', level)}）"
     if facts.get("region_relation") == "cross_province":
-        line += "; cross-province claim (跨省异地)"
+        line += f"；{V('region_relation', 'cross_province')}"
     if facts.get("cost_ratio") is not None:
-        line += f"; cost ratio {facts['cost_ratio']:.2f} (low ≤ {facts['low_ratio_limit']}, high ≥ {facts['high_ratio_limit']}"
+        high = f"{L('high_ratio_limit')} {facts.get('high_ratio_limit')}"
         if facts.get("high_ratio_tier"):
-            line += (
-                f" by the weight tier {facts['high_ratio_tier']} (group weight {facts.get('group.weight')})"
-            )
-        line += f", extreme > {facts['extreme_ratio_limit']})"
-    if facts.get("payment_placeholder"):
-        line += (
-            "; PLACEHOLDER rates: the treatment region has no configuration, priced on the national defaults"
+            high += f"（{L('high_ratio_tier')} {facts['high_ratio_tier']}，{L('group.weight')} {facts.get('group.weight')}）"
+        limits = "，".join(
+            [
+                f"{L('low_ratio_limit')} {facts.get('low_ratio_limit')}",
+                high,
+                f"{L('extreme_ratio_limit')} {facts.get('extreme_ratio_limit')}",
+            ]
         )
+        line += f"；{L('cost_ratio')} {facts['cost_ratio']:.2f}（{limits}）"
+    if facts.get("payment_placeholder"):
+        line += f"；{L('payment_placeholder')}：是（就医地未配置支付参数，按全国默认值测算）"
     return line
 
 
-def render_explanation(explanation: ClaimExplanation) -> list[str]:
-    """The explanation as text lines: every rule, fired or not, with each condition's value."""
+def render_explanation(
+    explanation: ClaimExplanation, settings_labels: dict[str, str] | None = None
+) -> list[str]:
+    """The explanation as text lines: every rule, fired or not, with each condition's value and the facts
+    and thresholds it compared, named in Chinese (drgaudit.labels)."""
     facts = explanation.facts
+
+    def named(name: str) -> str:
+        return f"{labels.label(name)} {_shown(name, facts.get(name))}"
+
     lines = [
-        f"claim {explanation.claim_id}: patient {facts.get('patient_id')}, hospital {facts.get('hospital_id')}, "
-        f"treatment region {explanation.region} (rule profile: {explanation.profile}), "
-        f"{facts.get('admit_date')} – {facts.get('discharge_date')}, {facts.get('payment_scheme')} {facts.get('group_code') or ''}".rstrip()
+        _("claim {claim}").format(claim=explanation.claim_id)
+        + ": "
+        + "，".join(named(n) for n in ("patient_id", "hospital_id", "insured_region", "treatment_region"))
+        + "（"
+        + _("rule profile {profile}").format(profile=explanation.profile)
+        + "），"
+        + f"{named('admit_date')} – {facts.get('discharge_date')}，"
+        + f"{labels.value_label('payment_scheme', facts.get('payment_scheme'))} {facts.get('group_code') or ''}".rstrip()
     ]
+    if explanation.codes:
+        lines.append(_("code tables: {source}").format(source=explanation.codes))
     lines.append(_payment_line(facts))
     fired = sum(r.fired for r in explanation.rules)
-    lines.append(f"{fired} of {len(explanation.rules)} rules fired")
+    lines.append(_("{fired} of {total} rules fired").format(fired=fired, total=len(explanation.rules)))
     for rule in explanation.rules:
         if rule.fired:
             status = "HIT "
@@ -198,21 +267,22 @@ def render_explanation(explanation: ClaimExplanation) -> list[str]:
             status = "n/a "
         else:
             status = "no  "
+        extra = {**(settings_labels or {}), **param_labels(rule.rule)}
         lines.append("")
         lines.append(
-            f"{status} {rule.rule_id}  {rule.rule.title}  [{rule.rule.action}, {rule.rule.severity}]"
+            f"{status} {rule.rule_id}  {rule.rule.title}  "
+            f"[{labels.value_label('action', rule.rule.action)}，{labels.value_label('severity', rule.rule.severity)}]"
         )
         for reason in rule.not_applicable:
-            lines.append(f"      not applicable: {reason}")
+            lines.append("      " + _("not applicable: {reason}").format(reason=reason))
         if rule.earlier_id:
-            lines.append(f"      earlier claim: {rule.earlier_id}")
+            lines.append("      " + _("earlier claim: {claim}").format(claim=rule.earlier_id))
         for condition in rule.conditions:
             lines.append(
                 f"      {condition.kind:<6} {'true ' if condition.value else 'false'}  {condition.source}"
             )
-        if rule.values:
-            lines.append("      values: " + ", ".join(f"{k}={v}" for k, v in rule.values.items()))
+            lines.extend(operand_lines(condition, extra, " " * 20))
         if rule.hit is not None:
-            lines.append(f"      message: {rule.hit.message}")
-            lines.append(f"      amount at risk: {rule.hit.amount_at_risk:,.2f}")
+            lines.append(f"      {labels.label('message')}: {rule.hit.message}")
+            lines.append(f"      {labels.label('amount_at_risk')}: {rule.hit.amount_at_risk:,.2f}")
     return lines

@@ -41,9 +41,10 @@ class Hit:
     related_claims: list[str] = field(default_factory=list)
     # The version (content hash) of the whole rule pack that produced the hit.
     pack_version: str = ""
+    code_set: str = ""  # the code tables the claim was judged against (CodeTables.label)
 
     def to_dict(self) -> dict[str, Any]:
-        """The DATA-CONTRACT screening-output object."""
+        """The DATA-CONTRACT screening-output object, plus the rule file's version and the code set."""
         return {
             "claim_id": self.claim_id,
             "rule_id": self.rule_id,
@@ -54,6 +55,7 @@ class Hit:
             "message": self.message,
             "evidence": self.evidence,
             "rule_version": self.rule_version,
+            "code_set": self.code_set,
         }
 
 

@@ -111,8 +111,13 @@ class RulePack:
         return [code for code in regions if code not in self.regions]
 
     def profile_key(self, code: str | None) -> str:
-        """Regions without their own file share the national rule profile."""
-        return code if code in self.regions else NATIONAL
+        """Regions without their own file, or whose file only names them, share the national rule profile."""
+        config = self.regions.get(code) if code else None
+        return code if code is not None and config is not None and config.has_own_rules else NATIONAL
+
+    def profile_keys(self) -> list[str]:
+        """Every distinct rule profile of the pack: national first, then the regions with their own rules."""
+        return [NATIONAL, *sorted(code for code, config in self.regions.items() if config.has_own_rules)]
 
     def bound_rules(self, code: str | None, *, statuses: tuple[str, ...] = ("active",)) -> list[BoundRule]:
         """The rules that screen claims of a treatment region, with that region's parameter values."""

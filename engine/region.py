@@ -98,6 +98,12 @@ class RegionConfig:
             raise ValueError(f"region {self.code}: settings not merged over the national defaults")
         return self.values
 
+    @property
+    def has_own_rules(self) -> bool:
+        """Whether the file changes anything for screening (settings or rule overrides); a file that only
+        names its region (`region:` and `name:`) shares the national rule profile."""
+        return bool(self.settings or self.overrides)
+
     def merged_over(self, national: RegionConfig) -> RegionConfig:
         """This region's settings laid over the national defaults."""
         values = merge_settings(national.typed, self.settings)

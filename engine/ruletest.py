@@ -7,13 +7,15 @@ from typing import Any
 
 from drgaudit.engine.codes import CodeTables
 from drgaudit.engine.exceptions import RuleFileError
-from drgaudit.engine.explain import RuleExplanation, explain_claim
+from drgaudit.engine.explain import RuleExplanation, explain_claim, operand_lines
 from drgaudit.engine.facts import ReferenceData
 from drgaudit.engine.indicators import INDICATOR_KEYS, NO_INDICATORS
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.rule import Example, Rule
 from drgaudit.engine.screen import Screener
+from drgaudit.engine.vocabulary import param_labels
 from drgaudit.engine.yamlsource import YMap
+from drgaudit.i18n import _
 from drgaudit.ingest.rows import RowConverter
 
 STATUSES_TESTED = ("active", "draft")
@@ -141,24 +143,33 @@ def run_examples(
     return results
 
 
-def describe(result: ExampleResult) -> list[str]:
-    """Lines explaining an example that failed: expected vs actual, and the value of every condition."""
+def describe(result: ExampleResult, settings_labels: dict[str, str] | None = None) -> list[str]:
+    """Lines explaining an example: expected vs actual, each condition's value, and the facts it read with
+    the thresholds beside them, in Chinese (drgaudit.labels); the condition that decided is marked."""
     lines: list[str] = []
     if result.errors:
         lines.extend(f"  {e.render()}" for e in result.errors)
         return lines
-    expected = "hit" if result.example.expect == "hit" else "no hit"
-    actual = "hit" if result.fired else "no hit"
-    lines.append(f"  expected: {expected}    actual: {actual}")
+    expected = _("hit") if result.example.expect == "hit" else _("no hit")
+    actual = _("hit") if result.fired else _("no hit")
+    lines.append(
+        "  " + _("expected: {expected}    actual: {actual}").format(expected=expected, actual=actual)
+    )
     explanation = result.explanation
     if explanation is None:
         return lines
     if not explanation.applies:
         for reason in explanation.not_applicable:
-            lines.append(f"  not applicable: {reason}")
+            lines.append("  " + _("not applicable: {reason}").format(reason=reason))
     if explanation.earlier_id:
-        lines.append(f"  paired with earlier claim {explanation.earlier_id} (of {explanation.candidates})")
+        lines.append(
+            "  "
+            + _("paired with earlier claim {claim} (of {candidates})").format(
+                claim=explanation.earlier_id, candidates=explanation.candidates
+            )
+        )
     want_hit = result.example.expect == "hit"
+    extra = {**(settings_labels or {}), **param_labels(result.rule)}
     for condition in explanation.conditions:
         # A condition "differs" when it is what keeps the example from its expected outcome.
         blocking = (condition.kind == "when" and not condition.value) or (
@@ -167,13 +178,14 @@ def describe(result: ExampleResult) -> list[str]:
         mark = "✗" if want_hit and blocking else ("•" if not want_hit and not blocking else " ")
         value = "true " if condition.value else "false"
         lines.append(f"  {mark} {condition.kind:<6} {value}  {condition.source}")
+        lines.extend(operand_lines(condition, extra, " " * 17))
     if not want_hit and result.fired:
-        lines.append("  every `when` condition held and no `unless` condition did")
-    if explanation.values:
-        shown = ", ".join(f"{k}={v}" for k, v in explanation.values.items())
-        lines.append(f"  values: {shown}")
+        lines.append("  " + _("every `when` condition held and no `unless` condition did"))
     if not result.engines_agree:
         lines.append(
-            "  ENGINE DISAGREEMENT: durable-rules and the condition values above disagree; please report this rule"
+            "  "
+            + _(
+                "ENGINE DISAGREEMENT: durable-rules and the condition values above disagree; please report this rule"
+            )
         )
     return lines

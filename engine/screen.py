@@ -79,7 +79,7 @@ class Screener:
         self.prefilter = prefilter
         self._profiles: dict[str, Profile] = {}
         self.windows: set[int] = set()
-        for key in ["national", *sorted(pack.regions)]:
+        for key in pack.profile_keys():
             self._profile(key)
 
     def _profile(self, key: str) -> Profile:
@@ -187,6 +187,7 @@ class Screener:
         """Run a prepared patient through durable-rules and build its hits with their evidence."""
         facts, by_id, patient_id = prepared.facts, prepared.by_id, prepared.patient_id
         hits: list[tuple[tuple[int, int], Hit]] = []
+        code_set = self.reference.codes.label
         for key in sorted(prepared.by_profile):
             profile = self._profile(key)
             projected = profile.runtime.project(facts, prepared.by_profile[key])
@@ -202,6 +203,7 @@ class Screener:
                 earlier_ids = sorted(set(earlier_ids), key=lambda cid: by_id[cid]["seq"])
                 earlier = by_id[earlier_ids[-1]] if earlier_ids else None
                 hit = build_hit(compiled, fact, earlier, earlier_ids, profile.compiled.settings, self.pack)
+                hit.code_set = code_set
                 hits.append(((fact["seq"], compiled.order), hit))
         hits.sort(key=lambda item: item[0])
         return [hit for _, hit in hits]

@@ -67,6 +67,11 @@ class ScalarStyle:
     multiline: bool
 
 
+# libyaml's parser when PyYAML was built with it (about ten times faster: `drgaudit rules check` reads
+# the whole pack at every start); it records the same line and column marks as the Python parser.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _position(path: str, mark: yaml.Mark) -> Position:
     return Position(path, mark.line + 1, mark.column + 1)
 
@@ -109,7 +114,9 @@ class _Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no type stub
 class _Builder:
     def __init__(self, path: str, text: str) -> None:
         self.path = path
-        self.loader = _Loader(text)
+        # libyaml stops nesting at 1,000 levels itself (and `build` at MAX_DEPTH); the Python composer
+        # recurses without a limit, so it gets the guard.
+        self.loader = _Loader(text) if _LOADER is yaml.SafeLoader else _LOADER(text)
         self.styles: dict[Position, ScalarStyle] = {}
         self._distinct: set[int] = set()
         self._built = 0
@@ -137,6 +144,8 @@ class _Builder:
                 "write the values out, or repeat fewer of them",
             )
         if not isinstance(node, yaml.ScalarNode):
+            if len(self._stack) >= MAX_DEPTH:
+                raise _TooDeep(node.start_mark)
             self._open.add(key)
             self._stack.append((node, first))
             try:
@@ -222,6 +231,11 @@ class YamlDocument:
         return value_pos.shifted(offset + (1 if style.quoted else 0))
 
 
+def _utf8_prefix(text: str, offset: int) -> str:
+    """The characters of `text` before byte `offset` of its UTF-8 form."""
+    return text.encode("utf-8", "surrogatepass")[:offset].decode("utf-8", "ignore")
+
+
 def read_source(path: Path | str, shown: str) -> bytes:
     """The bytes of a rule file: a regular file of at most MAX_FILE_BYTES, opened without blocking (a
     FIFO, a device or a directory is refused, never waited on)."""
@@ -287,11 +301,17 @@ def load_yaml(
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = _position(shown, mark) if mark else Position(shown, 1, 1)
+        if "maximum nesting depth" in str(exc.problem):  # libyaml's own limit (1,000 levels)
+            raise RuleFileError(
+                pos, f"nested more than {MAX_DEPTH} levels deep", "flatten the structure"
+            ) from None
         message = " ".join(part for part in (exc.context, exc.problem) if part)
         raise RuleFileError(pos, f"YAML syntax error: {message}") from exc
     except yaml.reader.ReaderError as exc:
-        line = text[: exc.position].count("\n") + 1
-        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        # libyaml counts the offset in bytes of UTF-8, the Python reader in characters.
+        before = text[: exc.position] if _LOADER is yaml.SafeLoader else _utf8_prefix(text, exc.position)
+        line = before.count("\n") + 1
+        col = len(before) - (before.rfind("\n") + 1) + 1
         raise RuleFileError(
             Position(shown, line, col),
             f"a control character (#x{exc.character:04x}) in the file",

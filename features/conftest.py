@@ -54,7 +54,10 @@ COLUMN_ALIASES: dict[str, dict[str, str]] = {
         "重症监护小时": "icu_hours", "呼吸机小时": "ventilator_hours", "有创通气小时": "ventilator_hours",
     },
     "hospitals": {"机构编码": "hospital_id", "医院": "hospital_id", "名称": "name", "统筹区": "region", "等级": "level"},
-    "groups": {"就医地": "region", "统筹区": "region", "病组": "group_code", "名称": "name", "权重": "weight"},
+    "groups": {
+        "就医地": "region", "统筹区": "region", "病组": "group_code", "名称": "name", "权重": "weight",
+        "权重/分值": "weight", "次均费用": "avg_cost", "平均住院日": "avg_los",
+    },
 }  # fmt: skip
 
 # Coded values may be written as the words on the settlement list.

@@ -17,31 +17,20 @@ from sqlmodel import Session
 
 from drgaudit.casebook import queries
 from drgaudit.casebook.screening import choose_codes
+from drgaudit.contract import FEE_FIELDS
 from drgaudit.engine.facts import ReferenceData, claim_facts
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
-from drgaudit.reports.labels import LEVEL_NAMES, SCHEME_NAMES, Vocabulary
+from drgaudit.engine.vocabulary import param_labels
+from drgaudit.labels import VALUE_LABELS, label, value_label
+from drgaudit.reports.labels import LEVEL_NAMES, Vocabulary
 from drgaudit.reports.masking import Masker
 
-ADMISSION_ROUTES = {"1": "急诊", "2": "门诊", "3": "其他医疗机构转入", "9": "其他"}
-DISCHARGE_MODES = {
-    "1": "医嘱离院",
-    "2": "医嘱转院",
-    "3": "转社区/乡镇卫生院",
-    "4": "非医嘱离院",
-    "5": "死亡",
-    "9": "其他",
-}
-PAYMENT_KINDS = {
-    "standard": "按病组标准", "high_ratio": "高倍率", "low_ratio": "低倍率", "extreme": "极端费用", "per_diem": "按床日",
-    "ungroupable": "未入组", "fee_for_service": "按项目", "unknown": "无法测算",
-}  # fmt: skip
-INSURANCE = {"employee": "职工医保", "resident": "城乡居民医保"}
-GENDERS = {"1": "男", "2": "女"}
-FEES = (
-    ("fee_drug", "药品费"), ("fee_material", "耗材费"), ("fee_lab", "化验费"), ("fee_exam", "检查费"),
-    ("fee_treatment", "治疗费"), ("fee_surgery", "手术费"), ("fee_nursing", "护理费"), ("fee_bed", "床位费"),
-    ("fee_other", "其他费"),
-)  # fmt: skip
+ADMISSION_ROUTES = VALUE_LABELS["admission_route"]
+DISCHARGE_MODES = VALUE_LABELS["discharge_mode"]
+PAYMENT_KINDS = VALUE_LABELS["payment_kind"]
+INSURANCE = VALUE_LABELS["insurance_type"]
+GENDERS = VALUE_LABELS["gender"]
+FEES = tuple((name, label(name)) for name in FEE_FIELDS)
 # Evidence facts a person reads; the claim's own fields are in the facts table already.
 _HIDDEN_EVIDENCE = {"patient_id", "claim_id", "treatment_region", "insured_region", "hospital_id"}
 
@@ -156,28 +145,35 @@ class CaseFiles:
         estimate = facts.get("payment_estimate")
         if estimate is not None:
             kind = facts.get("payment_kind")
-            payment, label = estimate, "测算支付" + (f"（{PAYMENT_KINDS.get(kind, kind)}）" if kind else "")
+            payment, shown = estimate, "测算支付" + (f"（{PAYMENT_KINDS.get(kind, kind)}）" if kind else "")
         else:
-            payment, label = facts.get("case_payment"), "病组标准支付"
+            payment, shown = facts.get("case_payment"), "病组标准支付"
         group = claim.get("group_code") or "—"
+        # Row names from the one vocabulary (drgaudit.labels); two related facts share a row.
         rows = [
-            ("结算清单号", claim["claim_id"]),
-            ("参保人（脱敏）", self.masker.mask(claim["patient_id"])),
-            ("性别 / 年龄", f"{GENDERS.get(claim['gender'], claim['gender'])} / {claim['age']}岁"),
-            ("险种", INSURANCE.get(claim["insurance_type"], claim["insurance_type"])),
-            ("参保地 → 就医地", f"{self.words.region(claim['insured_region'])} → {self.words.region(claim['treatment_region'])}"
+            (label("claim_id"), claim["claim_id"]),
+            (f"{label('patient_id')}（脱敏）", self.masker.mask(claim["patient_id"])),
+            (f"{label('gender')} / {label('age')}", f"{value_label('gender', claim['gender'])} / {claim['age']}岁"),
+            (label("insurance_type"), value_label("insurance_type", claim["insurance_type"])),
+            (f"{label('insured_region')} → {label('treatment_region')}",
+             f"{self.words.region(claim['insured_region'])} → {self.words.region(claim['treatment_region'])}"
              + ("（省内异地）" if facts["is_cross_region"] else "（本地）")),
-            ("医院", f"{hospital.get('name') or claim['hospital_id']}（{claim['hospital_id']}，{LEVEL_NAMES.get(str(hospital.get('level')), '—')}）"),
-            ("科室", _text(claim.get("dept_code"))),
-            ("入院 / 出院", f"{claim['admit_date'].isoformat()} 至 {claim['discharge_date'].isoformat()}，住院{facts['los_days']}天"),
-            ("入院途径 / 离院方式", f"{ADMISSION_ROUTES.get(claim.get('admission_route') or '', '—')} / {DISCHARGE_MODES.get(claim['discharge_mode'], claim['discharge_mode'])}"),
-            ("31天内再住院计划", {"1": "无", "2": "有"}.get(claim.get("readmit_plan_31d") or "", "—")),
-            ("主要诊断", self._name(claim["principal_dx"], codes.diagnoses)),
-            ("其他诊断", "；".join(self._name(c, codes.diagnoses) for c in claim.get("secondary_dx") or []) or "—"),
+            ("医院", f"{hospital.get('name') or claim['hospital_id']}（{claim['hospital_id']}，{value_label('hospital.level', hospital.get('level'))}）"),
+            (label("dept_code"), _text(claim.get("dept_code"))),
+            (f"{label('admit_date')} / {label('discharge_date')}",
+             f"{claim['admit_date'].isoformat()} 至 {claim['discharge_date'].isoformat()}，{label('los_days')}{facts['los_days']}天"),
+            (f"{label('admission_route')} / {label('discharge_mode')}",
+             f"{value_label('admission_route', claim.get('admission_route'))} / {value_label('discharge_mode', claim['discharge_mode'])}"),
+            (label("readmit_plan_31d"), value_label("readmit_plan_31d", claim.get("readmit_plan_31d"))),
+            (label("principal_dx"), self._name(claim["principal_dx"], codes.diagnoses)),
+            (label("secondary_dx"), "；".join(self._name(c, codes.diagnoses) for c in claim.get("secondary_dx") or []) or "—"),
             ("其中 MCC / CC", f"{_text(facts.get('mcc_codes'))} / {_text(facts.get('cc_codes'))}"),
-            ("手术操作", "；".join(self._name(c, codes.procedures) for c in claim.get("procedures") or []) or "—"),
-            ("重症监护 / 有创通气", f"{_text(claim.get('icu_hours'))}小时 / {_text(claim.get('ventilator_hours'))}小时"),
-            ("支付方式 / 病组", f"{SCHEME_NAMES.get(claim['payment_scheme'], claim['payment_scheme'])} / {group} {facts.get('group__name') or ''}".rstrip()),
+            (label("procedures"), "；".join(self._name(c, codes.procedures) for c in claim.get("procedures") or []) or "—"),
+            (f"{label('icu_hours')} / {label('ventilator_hours')}",
+             f"{_text(claim.get('icu_hours'))} / {_text(claim.get('ventilator_hours'))}"),
+            (f"{label('payment_scheme')} / {label('group_code')}",
+             f"{value_label('payment_scheme', claim['payment_scheme'])} / {group} {facts.get('group__name') or ''}".rstrip()),
+            (label("codes_source"), codes.label),
         ]  # fmt: skip
         fees = [(name, float(claim[key])) for key, name in FEES if claim.get(key)]
         case = CaseFile(
@@ -186,7 +182,7 @@ class CaseFiles:
             insured_region=self.words.region(claim["insured_region"]), treatment_region=self.words.region(claim["treatment_region"]),
             cross_region=bool(facts["is_cross_region"]), los_days=int(facts["los_days"]), group_name=facts.get("group__name") or "",
             group_weight=facts.get("group__weight"), group_avg_cost=facts.get("group__avg_cost"), payment=payment,
-            payment_label=label, standard=facts.get("case_payment"), facts_rows=rows, fees=fees, hits=hits,
+            payment_label=shown, standard=facts.get("case_payment"), facts_rows=rows, fees=fees, hits=hits,
         )  # fmt: skip
         case.stays = self._stays(claim)
         return case
@@ -212,10 +208,15 @@ class CaseFiles:
         """A stored hit for a person: names in Chinese, evidence flattened, the patient id masked everywhere."""
         evidence = self.masker.mask_value(evidence or {}, [patient_id])
         self.words.remember_rule(rule_id, evidence)
-        facts = [(k, _text(v)) for k, v in (evidence.get("facts") or {}).items() if k not in _HIDDEN_EVIDENCE]
-        thresholds = [
-            (k.removeprefix("params."), _text(v)) for k, v in (evidence.get("thresholds") or {}).items()
+        rule = next((r for r in self.ref.pack.rules if r.id == rule_id), None)
+        params = param_labels(rule) if rule is not None else {}
+        # Chinese names from the one vocabulary (drgaudit.labels), coded values by their names too.
+        facts = [
+            (label(k), value_label(k, v) if k in VALUE_LABELS or isinstance(v, bool) else _text(v))
+            for k, v in (evidence.get("facts") or {}).items()
+            if k not in _HIDDEN_EVIDENCE
         ]
+        thresholds = [(label(k, params), _text(v)) for k, v in (evidence.get("thresholds") or {}).items()]
         return HitView(
             rule_id, self.words.rule_title(rule_id), self.words.family(family), self.words.severity(severity),
             self.words.action(action), float(amount or 0), self.masker.mask_text(message, [patient_id]), facts, thresholds,

@@ -144,6 +144,25 @@ class BoxStats:
     reference: float | None = None
 
 
+def nice_step(span: float) -> float:
+    """A round tick step (1, 2, 2.5, 5 × 10^n) giving about five ticks over `span`."""
+    return nice_max(span / 5) if span > 0 else 1.0
+
+
+def axis_range(values: Sequence[float]) -> tuple[float, float, float]:
+    """A round axis (start, end, tick step) covering every value: it starts at the round step at or below
+    the smallest value (0 when that is near), and ends at the round step at or above the largest."""
+    if not values:
+        return 0.0, 1.0, 0.2
+    low, high = min(values), max(values)
+    if high <= low:
+        high = low + max(abs(low) * 0.5, 1.0)
+    step = nice_step(high - low)
+    start = max(0.0, math.floor(low / step) * step) if low >= 0 else math.floor(low / step) * step
+    end = math.ceil(high / step - 1e-9) * step
+    return start, end, step
+
+
 def box_plot(
     boxes: Sequence[BoxStats],
     *,
@@ -153,25 +172,33 @@ def box_plot(
     width: int = 640,
     label_width: int = 170,
 ) -> Markup:
-    """Horizontal box plots on one shared axis; outliers as red dots (beyond the axis: at its end, with ▶)."""
+    """Horizontal box plots on one shared axis that scales to the data (every whisker, outlier and
+    reference line fits); outliers are red dots. With `axis_max`, values above it are drawn at the axis
+    end as ▶."""
     row, top, axis_h = 26, 8, 34
     height = top + row * max(1, len(boxes)) + axis_h
     span = width - label_width - 20
-    peak = axis_max or max((max([b.high, *b.outliers]) for b in boxes), default=1.0)
-    end = nice_max(peak)
+    values = [v for b in boxes for v in (b.low, b.high, b.q1, b.q3, *b.outliers)]
+    values += [b.reference for b in boxes if b.reference is not None]
+    if axis_max is not None:
+        values = [min(v, axis_max) for v in values] + [axis_max]
+    start, end, step = axis_range(values)
 
     def x(value: float) -> float:
-        return label_width + min(max(value, 0.0), end) / end * span
+        return label_width + (min(max(value, start), end) - start) / (end - start) * span
 
     parts = _open("box-plot", width, height, title)
     bottom = top + row * max(1, len(boxes))
-    for tick in range(0, 6):
-        value = end * tick / 5
+    ticks = round((end - start) / step)
+    parts.append(f'<g class="axis" data-start="{start:g}" data-end="{end:g}">')
+    for tick in range(0, ticks + 1):
+        value = start + step * tick
         tx = x(value)
         parts.append(
             f'<line x1="{tx:.1f}" y1="{top}" x2="{tx:.1f}" y2="{bottom}" stroke="#ddd"/>'
             f'<text x="{tx:.1f}" y="{bottom + 13}" text-anchor="middle" font-size="10">{value:g}</text>'
         )
+    parts.append("</g>")
     parts.append(
         f'<text x="{label_width + span / 2:.1f}" y="{bottom + 28}" text-anchor="middle" font-size="11">{escape(axis_label)}</text>'
     )

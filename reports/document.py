@@ -25,6 +25,7 @@ class Column:
     title: str
     kind: str = "text"
     width: float = 14
+    choices: tuple[str, ...] = ()  # values offered in a drop-down (a column the reader fills in)
 
 
 @dataclass

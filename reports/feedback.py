@@ -63,6 +63,14 @@ def hide_other_hospitals_claims(*, session: Session, hospital_id: str, cases: It
                 problem["message"] = problem["message"].replace(claim_id, OTHER_HOSPITAL_CLAIM)
 
 
+# The columns and the sheet a hospital fills in; `drgaudit import replies` reads them back
+# (drgaudit.services.feedback_replies).
+FEEDBACK_KIND = "反馈类型"
+FEEDBACK_KINDS = ("回复", "申诉")
+FEEDBACK_TEXT = "医院反馈意见"
+FEEDBACK_INFO = "反馈说明"
+
+
 def build_feedback(
     *,
     session: Session,
@@ -162,7 +170,8 @@ def build_feedback(
             Column("序号", "int", 6), Column("结算清单号", width=16), Column("参保人（脱敏）", width=18), Column("入院日期", "date", 12),
             Column("出院日期", "date", 12), Column("就医类型", width=8), Column("病组", width=8), Column("医疗费用（元）", "yuan", 14),
             Column("涉及金额（元）", "yuan", 14), Column("疑点", width=50), Column("审核状态", width=10), Column("决定", width=20),
-            Column("决定金额（元）", "yuan", 14), Column("理由", width=40), Column("医院反馈意见", width=40),
+            Column("决定金额（元）", "yuan", 14), Column("理由", width=40),
+            Column(FEEDBACK_KIND, width=10, choices=FEEDBACK_KINDS), Column(FEEDBACK_TEXT, width=40),
         ]  # fmt: skip
         hit_columns = [
             Column("结算清单号", width=16), Column("规则", width=14), Column("规则名称", width=36), Column("问题类别", width=14),
@@ -171,11 +180,19 @@ def build_feedback(
         return [
             Sheet("病例清单", case_columns, (
                 (i, c.claim_id, c.patient, c.admit, c.discharge, "异地" if c.cross_region else "本地", c.group, c.total_cost,
-                 c.amount, "；".join(p["title"] for p in c.problems), c.status, c.decision, c.decision_amount, c.reason, None)
+                 c.amount, "；".join(p["title"] for p in c.problems), c.status, c.decision, c.decision_amount, c.reason, None, None)
                 for i, c in enumerate(case_list, start=1))),
             Sheet("疑点明细", hit_columns, (
                 (c.claim_id, p["rule_id"], p["title"], p["family"], p["action"], p["amount"], p["message"])
                 for c in case_list for p in c.problems)),
+            Sheet(FEEDBACK_INFO, [Column("项目", width=14), Column("内容", width=90)], (
+                ("医院编码", hospital["hospital_id"]),
+                ("医院名称", hospital.get("name") or hospital["hospital_id"]),
+                ("范围", "、".join(scope)),
+                ("填写说明", f"请在“病例清单”的“{FEEDBACK_KIND}”列选择“回复”（说明情况、补充材料）或“申诉”（对已作出的决定提出申诉），"
+                           f"在“{FEEDBACK_TEXT}”列填写内容，{context['reply_days']}日内交回；"
+                           "经办机构用 drgaudit import replies 读入，只读入本院病例。"),
+            )),
         ]  # fmt: skip
 
     return Report(

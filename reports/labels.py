@@ -1,4 +1,5 @@
-"""Chinese names of the screening vocabulary, and region and rule names from the rule pack, for reports."""
+"""Names a report shows: coded values from the one vocabulary (drgaudit.labels), and region and rule
+names from the rule pack."""
 
 from __future__ import annotations
 
@@ -9,22 +10,14 @@ from typing import Any
 import yaml
 
 from drgaudit.engine.loader import bundled_rules_dir
+from drgaudit.labels import VALUE_LABELS
 
-FAMILY_NAMES = {
-    "split_hospitalization": "分解住院",
-    "upcoding": "高编高套",
-    "outlier_review": "高低倍率病例",
-    "cost_shifting": "转嫁费用",
-    "low_standard_admission": "低标入院",
-    "frequent_admission": "高频住院",
-    "long_stay": "长期住院",
-    "coaching_period": "辅导期内异地结算",
-    "data_quality": "数据质量",
-}
-ACTION_NAMES = {"note": "提示", "hold": "暂缓支付", "deduct": "扣减", "special_review": "特例单议"}
-SEVERITY_NAMES = {"info": "提示", "low": "低", "medium": "中", "high": "高", "critical": "严重"}
-SCHEME_NAMES = {"DRG": "DRG", "DIP": "DIP", "PER_DIEM": "按床日", "FFS": "按项目"}
-LEVEL_NAMES = {"1": "一级", "2": "二级", "3": "三级"}
+# Names of coded values, from the one vocabulary (drgaudit.labels).
+FAMILY_NAMES = VALUE_LABELS["family"]
+ACTION_NAMES = VALUE_LABELS["action"]
+SEVERITY_NAMES = VALUE_LABELS["severity"]
+SCHEME_NAMES = VALUE_LABELS["payment_scheme"]
+LEVEL_NAMES = VALUE_LABELS["hospital.level"]
 
 
 @dataclass

@@ -386,13 +386,6 @@ def build_monitoring(
         ],
         title="主要病组费用分布（费用 ÷ 病组次均费用）",
         axis_label="病例费用 ÷ 病组次均费用（虚线为 1 倍；红点为离群病例）",
-        axis_max=min(
-            6.0,
-            max(
-                (max([ratio(g.high, g), *(o["cost"] / g.reference for o in g.outliers)]) for g in plotted),
-                default=1.0,
-            ),
-        ),
     )
     busiest = table[:15]
     cost_chart = charts.paired_bar_chart(

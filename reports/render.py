@@ -21,6 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from drgaudit.reports.document import FORMATS, Report, Sheet
 from drgaudit.reports.errors import ReportError
+from drgaudit.reports.fonts import missing_cjk_font
 from drgaudit.reports.formatting import FILTERS
 
 _NUMBER_FORMATS = {
@@ -80,11 +81,16 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def write_pdf(html: str, path: Path) -> None:
-    """Lay the HTML out as PDF with WeasyPrint."""
+    """Lay the HTML out as PDF with WeasyPrint; refuse (nothing written) when no font can draw Chinese."""
     try:
         from weasyprint import HTML
     except (ImportError, OSError) as exc:  # OSError: the pango libraries are missing
-        raise ReportError(f"PDF output needs WeasyPrint and the pango libraries ({exc})") from exc
+        raise ReportError(
+            f"PDF output needs WeasyPrint and the pango libraries: apt-get install libpango-1.0-0 libpangoft2-1.0-0 ({exc})"
+        ) from exc
+    missing = missing_cjk_font()
+    if missing:
+        raise ReportError(missing)
     with _atomic(path) as tmp:
         HTML(string=html).write_pdf(tmp)
 
@@ -95,6 +101,7 @@ def write_xlsx(sheets: list[Sheet], path: Path) -> None:
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
 
     workbook = Workbook(write_only=True)
     bold = Font(bold=True)
@@ -104,6 +111,7 @@ def write_xlsx(sheets: list[Sheet], path: Path) -> None:
         for index, column in enumerate(spec.columns, start=1):
             sheet.column_dimensions[get_column_letter(index)].width = column.width
         sheet.freeze_panes = "A2"
+        _page_setup(sheet, spec)
         header = []
         for column in spec.columns:
             cell = WriteOnlyCell(sheet, value=column.title)
@@ -111,7 +119,9 @@ def write_xlsx(sheets: list[Sheet], path: Path) -> None:
             header.append(cell)
         sheet.append(header)
         formats = [_NUMBER_FORMATS.get(column.kind) for column in spec.columns]
+        rows = 1
         for row in spec.rows:
+            rows += 1
             cells = []
             for value, number_format in zip(row, formats, strict=True):
                 if isinstance(value, str):
@@ -123,6 +133,16 @@ def write_xlsx(sheets: list[Sheet], path: Path) -> None:
                     cell.number_format = number_format
                     cells.append(cell)
             sheet.append(cells)
+        # A filter on every column of the header row, over all the rows written.
+        sheet.auto_filter.ref = f"A1:{get_column_letter(max(1, len(spec.columns)))}{rows}"
+        for index, column in enumerate(spec.columns, start=1):
+            if column.choices and rows > 1:
+                letter = get_column_letter(index)
+                offered = DataValidation(
+                    type="list", formula1='"' + ",".join(column.choices) + '"', allow_blank=True
+                )
+                offered.add(f"{letter}2:{letter}{rows}")
+                sheet.data_validations.append(offered)
     with _atomic(path) as tmp:
         workbook.save(tmp)
 
@@ -140,6 +160,21 @@ def _text_cell(sheet: Any, value: str) -> Any:
     cell.data_type = "s"
     cell.quotePrefix = True
     return cell
+
+
+def _page_setup(sheet: Any, spec: Sheet) -> None:
+    """Print setup (written before the rows in write-only mode): A4, landscape when the sheet is wide,
+    every column on one page width, the header row repeated on each page, sheet name above and page
+    numbers below."""
+    setup = sheet.page_setup
+    setup.paperSize = 9  # A4
+    setup.orientation = "landscape" if sum(c.width for c in spec.columns) > 100 else "portrait"
+    setup.fitToWidth, setup.fitToHeight = 1, 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_title_rows = "1:1"
+    sheet.print_options.horizontalCentered = True
+    sheet.oddFooter.center.text = "第 &P 页 / 共 &N 页"
+    sheet.oddHeader.center.text = "&A"
 
 
 def write_report(report: Report, fmt: str, path: Path | str) -> Path:

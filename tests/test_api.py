@@ -146,7 +146,8 @@ def test_a_claim_is_screened_with_verdict_hits_version_and_request_id(
     assert answer["claim_id"] == claim["claim_id"] and answer["verdict"] == "special_review"
     hit = next(h for h in answer["hits"] if h["rule_id"] == "LOS-001")
     assert set(hit) == {"claim_id", "rule_id", "family", "severity", "action", "amount_at_risk", "message",
-                        "evidence", "rule_version"}  # fmt: skip
+                        "evidence", "rule_version", "code_set"}  # fmt: skip
+    assert hit["code_set"].startswith("CHS-DRG 1.1 (bundled) (")  # the tables screen --batch uses too
     assert answer["rules_version"] == load_pack(bundled_rules_dir()).version == body["rules_versions"][0]
     assert body["stored"] is None and answer["review_case"] is None
     # A background claim (no planted case, no look-alike) passes; a bad caller id is replaced.

@@ -58,7 +58,7 @@ def test_a_missing_boundary_example_warns_and_fails_strict(tmp_path: Path) -> No
     start = text.index("        - name: 住院恰好60天")
     end = text.index("      miss:", start)
     path.write_text(text[:start] + text[end:], encoding="utf-8")
-    check = runner.invoke(app, ["rules", "check", str(folder)])
+    check = runner.invoke(app, ["rules", "check", str(folder), "--boundaries"])
     assert check.exit_code == 0, check.output
     assert (
         "long_stay.yaml:17:9: warning: LOS-001: the boundary of `los_days >= params.max_los_days`"

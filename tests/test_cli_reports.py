@@ -51,6 +51,7 @@ def test_every_report_in_every_format_it_has(
     assert load_workbook(tmp_path / "out" / "feedback.xlsx", read_only=True).sheetnames == [
         "病例清单",
         "疑点明细",
+        "反馈说明",
     ]
 
 
@@ -135,7 +136,10 @@ def test_usage_errors(db_url: str, tmp_path: Path) -> None:
             ["monitoring", "--period", "2025", "--from", "2025-01-01", "--to", "2025-02-01"],
             "give --period or --from/--to, not both",
         ),
-        (["feedback", "--hospital", "HA"], "give --batch ID and/or --period to choose the cases"),
+        (
+            ["feedback", "--hospital", "HA"],
+            "give --batch ID and/or --period (or --from/--to) to choose the cases",
+        ),
     ):
         result = runner.invoke(app, ["report", *args, *out])
         assert result.exit_code == 2 and message in flat(result.output), result.output

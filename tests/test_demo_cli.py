@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from drgaudit.cli.root import app
-from drgaudit.demo.codes import SHARED_REFERENCE, default_codes_dir
 from drgaudit.demo.run import run_demo
+from drgaudit.engine.codes import CodeTables
 
 
 def count(db: Path, table: str) -> int:
@@ -56,7 +56,7 @@ def test_demo_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == "code tables: bundled CHS-DRG 1.1 subset (rules/codes)"
+    assert lines[0] == f"code tables: CHS-DRG 1.1 (bundled) ({CodeTables.bundled().digest})"
     assert lines[1].startswith("generated 1500 claims of ") and lines[1].endswith(str(out))
     truth = (out / "truth.csv").read_text(encoding="utf-8")
     split_rows = [r for r in truth.splitlines() if ",split_hospitalization,SPLIT-" in r]
@@ -130,11 +130,33 @@ def test_demo_command_reports_errors(tmp_path: Path) -> None:
     assert result.stderr.startswith("error: the demo needs at least")
 
 
-def test_default_code_tables_are_the_shared_reference_when_present(tmp_path: Path) -> None:
-    work = tmp_path / "main"
-    work.mkdir()
-    assert default_codes_dir(work) is None
-    reference = work / SHARED_REFERENCE
-    reference.mkdir(parents=True)
-    (reference / "diagnoses.tsv").write_text("code\tname\n", encoding="utf-8")
-    assert default_codes_dir(work) == reference.resolve()
+def test_the_demo_is_the_same_wherever_it_is_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo once drew its codes from ../shared/reference when the folder it ran in had one beside it;
+    now it always uses the tables bundled in the package (or --codes), so the files and the result match."""
+    beside_reference = tmp_path / "checkout" / "main"
+    beside_reference.mkdir(parents=True)
+    decoy = tmp_path / "checkout" / "shared" / "reference" / "chs-drg-1.1"
+    decoy.mkdir(parents=True)
+    for name in ("diagnoses", "procedures", "mcc", "cc", "principal_exclusion", "drg_groups"):
+        header = "principal_code\texclusion_table" if name == "principal_exclusion" else "code\tname"
+        (decoy / f"{name}.tsv").write_text(header + "\n", encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    outputs = []
+    for folder in (beside_reference, elsewhere):
+        monkeypatch.chdir(folder)
+        result = CliRunner().invoke(
+            app, ["demo", "--claims", "1200", "--seed", "3", "--out", "demo", "--db", "c.sqlite"]
+        )
+        assert result.exit_code == 0, result.output
+        outputs.append(
+            (
+                (folder / "demo" / "claims.csv").read_bytes(),
+                [
+                    line
+                    for line in result.stdout.splitlines()
+                    if not re.search(r"\d+\.\ds|claims batch:", line)
+                ],
+            )
+        )
+    assert outputs[0] == outputs[1]

@@ -13,25 +13,21 @@ from drgaudit.reports.monitoring import build_monitoring
 from drgaudit.reports.periods import parse_period
 from drgaudit.reports.render import write_report
 from drgaudit.reports.summary import build_summary
-from tests import report_casebook
+from tests import needs, report_casebook
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run",
 ]  # fmt: skip
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium; .ci/run does)"
-)
-
 
 @pytest.fixture
 def browser():
+    chromium = needs.chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=ARGS)
         try:
             yield browser
         finally:

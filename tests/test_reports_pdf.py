@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,7 +13,12 @@ from sqlmodel import Session
 from drgaudit.reports.meeting import build_minutes
 from drgaudit.reports.render import write_report
 from drgaudit.reports.summary import build_summary
-from tests import report_casebook
+from tests import needs, report_casebook
+
+
+@pytest.fixture(autouse=True)
+def cjk_font() -> None:
+    needs.cjk_font()
 
 
 @pytest.fixture
@@ -47,9 +51,7 @@ def test_summary_pdf_has_the_chinese_title_in_a_cjk_font(
 def test_minutes_pdf_page_renders_to_png(
     session: Session, book: report_casebook.Casebook, tmp_path: Path
 ) -> None:
-    pdftoppm = shutil.which("pdftoppm")
-    if pdftoppm is None:
-        pytest.fail("pdftoppm is missing: apt-get install poppler-utils (.ci/run installs it)")
+    pdftoppm = needs.pdftoppm()
     meeting_id = report_casebook.add_meeting(session, book)
     path = write_report(
         build_minutes(session=session, meeting_id=meeting_id), "pdf", tmp_path / "minutes.pdf"
@@ -66,3 +68,47 @@ def test_minutes_pdf_page_renders_to_png(
     dark = sum(n for n, (r, g, b) in colors if r + g + b < 384)  # text and rules
     red = sum(n for n, (r, g, b) in colors if r > 140 and g < 90 and b < 90)  # the issuer's red header
     assert dark > 3000 and red > 300, (dark, red)
+
+
+def test_no_cjk_font_refuses_with_an_install_hint(
+    session: Session, book: report_casebook.Casebook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from drgaudit.cli.root import app
+    from drgaudit.reports import fonts
+
+    monkeypatch.setattr(fonts, "cjk_font_families", lambda: [])
+    out = tmp_path / "summary.pdf"
+    db = session.get_bind().url.render_as_string(hide_password=False)
+    result = CliRunner().invoke(
+        app, ["report", "summary", "--batch", str(book.claims_batch), "--out", str(out), "--db", db]
+    )
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: no Chinese (CJK) font is installed, so a PDF would show boxes instead of Chinese: "
+        "apt-get install fonts-noto-cjk\n"
+    )
+    assert not out.exists()
+    # HTML and XLSX need no font on this machine.
+    html = CliRunner().invoke(
+        app,
+        [
+            "report",
+            "summary",
+            "--batch",
+            str(book.claims_batch),
+            "--out",
+            str(tmp_path / "s.html"),
+            "--db",
+            db,
+        ],
+    )
+    assert html.exit_code == 0, html.output
+
+
+def test_fonts_are_found_through_fontconfig_without_fc_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    from drgaudit.reports import fonts
+
+    monkeypatch.setattr(fonts.shutil, "which", lambda name: None)
+    assert any("CJK" in name for name in fonts.cjk_font_families())

@@ -48,7 +48,7 @@ def test_packet_has_the_agenda_then_one_page_per_case(
         "测算支付（按病组标准）",
         split.standard,
     )  # 13,000 is 1.08× the average
-    assert dict(split.facts_rows)["参保人（脱敏）"] == "P51********01"
+    assert dict(split.facts_rows)["人员编号（脱敏）"] == "P51********01"
     html = visible_text(render_html(report))
     assert html.count('<section class="case"') == 2
     assert (

@@ -9,12 +9,12 @@ import pytest
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
+from drgaudit.periods import PeriodError, parse_period
 from drgaudit.reports import charts
 from drgaudit.reports.config import load_settings
 from drgaudit.reports.errors import ReportError
 from drgaudit.reports.formatting import cn_date, growth, percent, points, wan_yuan, yuan
 from drgaudit.reports.masking import Masker
-from drgaudit.reports.periods import parse_period
 from drgaudit.reports.render import environment
 
 
@@ -62,7 +62,7 @@ def test_custom_period_and_bad_periods() -> None:
         (("2025", dt.date(2025, 1, 1), None), "give --period or --from/--to, not both"),
         ((None, dt.date(2025, 2, 1), dt.date(2025, 1, 1)), "--to 2025-01-01 is before --from 2025-02-01"),
     ):
-        with pytest.raises(ReportError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        with pytest.raises(PeriodError, match=message.replace("(", r"\(").replace(")", r"\)")):
             parse_period(*args)
 
 
@@ -159,6 +159,7 @@ def test_region_names_from_the_rule_pack_and_the_settings(tmp_path: Path) -> Non
         "成都市（示例）",
         "519999",
     )
+    assert words.region("510300") == "自贡市（示例）"  # from its region file
     assert (
         words.issuer(["510400"], "医疗保障局") == "攀枝花市医疗保障局"
         and words.issuer(["510400", "510100"], "医疗保障局") == "医疗保障局"
@@ -166,3 +167,16 @@ def test_region_names_from_the_rule_pack_and_the_settings(tmp_path: Path) -> Non
     path.write_text("region_names: [510300]\n", encoding="utf-8")
     with pytest.raises(ReportError, match="`region_names` must be a mapping"):
         load_settings(path)
+
+
+def test_box_plot_axis_scales_to_the_data() -> None:
+    tight = charts.BoxStats("FR13", q1=0.95, median=1.0, q3=1.05, low=0.82, high=1.27, reference=1.0)
+    svg = str(charts.box_plot([tight], title="分布", axis_label="倍数"))
+    assert 'data-start="0.8" data-end="1.3"' in svg  # not 0 … 2: the boxes use the width
+    wide = charts.BoxStats(
+        "BR21", q1=0.9, median=1.1, q3=1.4, low=0.5, high=2.0, outliers=[31.0], reference=1.0
+    )
+    svg = str(charts.box_plot([tight, wide], title="分布", axis_label="倍数"))
+    assert 'data-start="0" data-end="40"' in svg  # the far outlier fits: no fixed cap on the axis
+    assert svg.count('class="outlier"') == 1 and 'class="outlier beyond"' not in svg
+    assert charts.axis_range([]) == (0.0, 1.0, 0.2)

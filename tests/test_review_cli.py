@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -46,10 +47,10 @@ def test_queue_list_by_priority(queue_db: str) -> None:
     code, out = run(queue_db, "queue", "list", user=None)
     assert code == 0, out
     assert lines(out) == [
-        "  case  claim            hospital       region  period   status    severity      at risk      priority  assignee   due",
-        f"     1  C000001          H001           510100  2025-03  new       medium       5,000.00      7,500.00  -          {due}",
-        f"     2  C000002          H001           510100  2025-03  new       high         2,000.00      4,000.00  -          {due}",
-        f"     3  C000003          H001           510100  2025-03  new       high           300.00        600.00  -          {due}",
+        "case  claim    hospital  region  period   status  severity   at risk  priority  assignee  due",
+        f"   1  C000001  H001      510100  2025-03  new     medium    5,000.00  7,500.00  -         {due}",
+        f"   2  C000002  H001      510100  2025-03  new     high      2,000.00  4,000.00  -         {due}",
+        f"   3  C000003  H001      510100  2025-03  new     high        300.00    600.00  -         {due}",
         "3 cases, 7,300.00 yuan at risk",
     ]
     code, out = run(queue_db, "queue", "list", "--limit", "1", user=None)
@@ -175,13 +176,23 @@ def test_meeting_from_creation_to_minutes_and_rollup(queue_db: str) -> None:
     code, out = run(queue_db, "meeting", "close", "1", "--note", "实到2人", user="李四")
     assert (code, out) == (0, "meeting 1 closed: 2 case(s) closed, 1 deferred back to the queue\n")
     code, out = run(queue_db, "meeting", "show", user=None)
-    assert (code, out) == (0, "   1  2026-12-01  510100  closed  3/3 cases  特例单议会议 510100 2026-12-01\n")
+    assert (code, lines(out)) == (0, [
+        "meeting  date        region  status  cases  capacity  title",
+        "      1  2026-12-01  510100  closed      3         3  特例单议会议 510100 2026-12-01",
+    ])  # fmt: skip
     code, out = run(queue_db, "queue", "rollup", user=None)
     assert (code, lines(out)) == (0, [
-        "hospital       period  cases  open decided standard special  special yuan deducted deducted yuan referred    held yuan",
-        "H001           2025-03     3     1       2        0       1      2,000.50        1      1,200.00        0         0.00",
+        "hospital  period   cases  open  decided  standard  special  special yuan  deducted  deducted yuan  referred  held yuan",
+        "H001      2025-03      3     1        2         0        1      2,000.50         1       1,200.00         0       0.00",
         "total: 3 cases, 1 open, 2 decided; special 2,000.50, deducted 1,200.00, held 0.00 yuan",
     ])  # fmt: skip
+    code, out = run(queue_db, "queue", "rollup", "--period", "2025Q1", "--format", "csv", user=None)
+    assert (code, lines(out)) == (0, [
+        "hospital_id,period,cases,open,decided,standard,special,special_amount,deducted,deducted_amount,referred,referred_amount",
+        "H001,2025-03,3,1,2,0,1,2000.5,1,1200.0,0,0.0",
+    ])  # fmt: skip
+    code, out = run(queue_db, "queue", "rollup", "--period", "2025-04", user=None)
+    assert (code, out) == (0, "no review cases\n")
     code, out = run(queue_db, "queue", "appeal", "C000002", "--reason", "补充了病历", user="医院医保办")
     assert (code, out) == (
         0,
@@ -247,10 +258,10 @@ def test_assist_commands(queue_db: str) -> None:
     )
     assert (code, out) == (0, "request 1 opened: 510700 asks 510100 about C000001 (H001)\n")
     code, out = run(queue_db, "assist", "list", "--region", "510100", "--side", "treatment", user=None)
-    assert (code, out) == (
-        0,
-        "   1  C000001          510700 → 510100  H001           open   due 2099-01-31  asked by 绵阳经办: 请核实是否挂床\n",
-    )
+    assert (code, lines(out)) == (0, [
+        "request  claim    regions          hospital  status  due         question / answer",
+        "      1  C000001  510700 → 510100  H001      open    2099-01-31  asked by 绵阳经办: 请核实是否挂床",
+    ])  # fmt: skip
     code, out = run(queue_db, "assist", "list", "--region", "510100", "--side", "insured", user=None)
     assert (code, out) == (0, "no investigation requests open\n")
     code, out = run(
@@ -262,10 +273,16 @@ def test_assist_commands(queue_db: str) -> None:
     )
     assert (code, out) == (1, "error: request 1 is already closed (confirmed, by 成都稽核)\n")
     code, out = run(queue_db, "assist", "list", "--all", user=None)
-    assert (code, out) == (
-        0,
-        "   1  C000001          510700 → 510100  H001           closed due 2099-01-31  confirmed (成都稽核): 多日不在院\n",
-    )
+    assert (code, lines(out)) == (0, [
+        "request  claim    regions          hospital  status  due         question / answer",
+        "      1  C000001  510700 → 510100  H001      closed  2099-01-31  confirmed (成都稽核): 多日不在院",
+    ])  # fmt: skip
+    code, out = run(queue_db, "assist", "list", "--all", "--format", "json", user=None)
+    listed = json.loads(out)
+    assert [(r["id"], r["claim_id"], r["insured_region"], r["result"], r["answer"]) for r in listed] == [
+        (1, "C000001", "510700", "confirmed", "多日不在院")
+    ]
+    assert "summary" not in listed[0] and listed[0]["due_date"] == "2099-01-31"
     code, out = run(queue_db, "assist", "list", "--side", "insured", user=None)
     assert code == 2 and "--side goes with --region" in out
 

@@ -295,3 +295,13 @@ def test_review_settings_are_required_and_checked(rules: Path) -> None:
     assert found[1].endswith("(did you mean `info`?)")
     edit(rules / "regions/national.yaml", "  review_due_days: 30", "  # review_due_days removed")
     assert any("`settings.review_due_days` is missing" in m for m in messages(rules))
+
+
+def test_a_region_file_may_only_name_its_region(tmp_path: Path) -> None:
+    """A file with only `region:` and `name:` names the region (reports) and shares the national profile."""
+    folder = tmp_path / "rules"
+    shutil.copytree(bundled_rules_dir(), folder, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    (folder / "regions" / "510600.yaml").write_text('region: "510600"\nname: 德阳市\n', encoding="utf-8")
+    pack = load_pack(folder)
+    assert pack.profile_key("510600") == "national" and pack.region("510600").name == "德阳市"
+    assert "510600" not in pack.profile_keys() and "510100" in pack.profile_keys()

@@ -25,6 +25,7 @@ HIT_FIELDS = [
     "message",
     "evidence",
     "rule_version",
+    "code_set",
 ]
 
 
@@ -161,16 +162,18 @@ def test_explain_from_files_shows_every_rule(three_files: Path, demo_dir: Path) 
     )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"claim {claim_id}: patient ")
+    assert lines[0].startswith(f"claim {claim_id}: 人员编号 P")
+    assert lines[1].startswith("code tables: CHS-DRG 1.1 (bundled) (")
     assert re.fullmatch(
-        r"total cost [\d,]+\.\d\d; payment estimate [\d,]+\.\d\d \(\w+\); group standard [\d,]+\.\d\d "
-        r"\(hospital level [123]\); cost ratio \d+\.\d\d \(low ≤ 0\.3, high ≥ (3\.0|2\.5), extreme > 5\.0\)",
-        lines[1],
-    ), lines[1]
+        r"医疗费总额 [\d,]+\.\d\d；按就医地规则测算的支付金额 [\d,]+\.\d\d（\w+）；按就医地规则的病组支付标准 [\d,]+\.\d\d"
+        r"（医院等级 [一二三]级）；"
+        r"费用倍率 \d+\.\d\d（就医地低倍率判定倍数 0\.3，就医地高倍率判定倍数 (3\.0|2\.5)，就医地极端费用判定倍数 5\.0）",
+        lines[2],
+    ), lines[2]
     assert any(line.startswith("HIT  SPLIT-001  出院后短期内同院同类疾病再入院") for line in lines)
     assert "      when   true   earlier.hospital_id == hospital_id" in lines
     assert any(line.startswith("no   OUT-HIGH-001") for line in lines)
-    assert any(line.startswith("      message: 参保人") for line in lines)
+    assert any(line.startswith("      说明: 参保人") for line in lines)
 
 
 def test_explain_unknown_claim(three_files: Path) -> None:
@@ -196,10 +199,16 @@ def test_batch_screen_stores_hits_and_rerun_is_idempotent(demo_dir: Path, db_url
         result = runner.invoke(app, ["import", kind, str(demo_dir / f"{kind}.csv"), "--db", db_url])
         assert result.exit_code == 0, result.output
     batches = runner.invoke(app, ["batches", "--db", db_url])
-    assert [line.split()[:2] for line in batches.stdout.splitlines()] == [
+    assert [line.split()[:2] for line in batches.stdout.splitlines()[1:-1]] == [
         ["1", "hospitals"],
         ["2", "groups"],
         ["3", "claims"],
+    ]
+    listed = json.loads(runner.invoke(app, ["batches", "--format", "json", "--db", db_url]).stdout)
+    assert [(b["id"], b["kind"], b["file_name"]) for b in listed] == [
+        (1, "hospitals", "hospitals.csv"),
+        (2, "groups", "groups.csv"),
+        (3, "claims", "claims.csv"),
     ]
     first = runner.invoke(app, ["screen", "--batch", "3", "--db", db_url, "--output", "-"])
     assert first.exit_code == 0, first.output
@@ -220,9 +229,9 @@ def test_screen_unknown_batch(db_url: str) -> None:
 
 
 def test_import_codes_then_screen_uses_them(demo_dir: Path, db_url: str) -> None:
-    from drgaudit.engine.loader import bundled_rules_dir
+    from drgaudit.engine.codes import bundled_codes_dir
 
-    codes = bundled_rules_dir() / "codes"
+    codes = bundled_codes_dir()
     result = runner.invoke(app, ["import", "codes", str(codes), "--name", "subset", "--db", db_url])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("code set `subset` loaded [set 1]: diagnoses ")

@@ -109,6 +109,7 @@ class HitOut(BaseModel):
     message: str
     evidence: dict[str, Any]
     rule_version: str
+    code_set: str = ""  # the code tables the claim was judged against, as in `drgaudit screen` output
 
 
 class CaseRef(BaseModel):

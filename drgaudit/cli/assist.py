@@ -2,33 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from drgaudit.casebook import assist
-from drgaudit.casebook.review_models import ASSIST_RESULTS, AssistRequest
+from drgaudit.casebook.states import ASSIST_RESULTS
 from drgaudit.cli.options import DbOption
+from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit
 from drgaudit.cli.reviewopts import UserOption, VersionOption, casebook, parse_date, principal
-from drgaudit.services import assist as assist_service
 
 app = typer.Typer(
     help="Cross-region investigation requests (协查): request, respond, list.", no_args_is_help=True
 )
 
 
-def _line(r: AssistRequest) -> str:
-    due = f" due {r.due_date}" if r.due_date else ""
-    head = f"{r.id:>4}  {r.claim_id:<16} {r.insured_region} → {r.treatment_region}  {r.hospital_id:<14} {r.status:<6}{due}"
-    if r.status == "open":
-        return f"{head}  asked by {r.requested_by}: {r.question}"
-    return f"{head}  {r.result} ({r.answered_by}): {r.answer}"
-
-
 @app.command("request")
 def request(
     claim_id: Annotated[str, typer.Argument(metavar="CLAIM", help="The claim to investigate.")],
-    question: Annotated[str, typer.Option("--question", help="What the treatment region should check.")],
+    question: Annotated[
+        str, typer.Option("--question", metavar="TEXT", help="What the treatment region should check.")
+    ],
     due: Annotated[str | None, typer.Option("--due", metavar="YYYY-MM-DD", help="Answer wanted by.")] = None,
     user: UserOption = None,
     db: DbOption = None,
@@ -40,6 +33,8 @@ def request(
         drgaudit assist request JS0000000123 --question "请核实该患者住院期间是否在院（疑似挂床）" --due 2026-12-31
     """
     due_date = parse_date(due, "--due")
+    from drgaudit.services import assist as assist_service
+
     with casebook(db) as session:
         r = assist_service.ask(
             session=session, principal=principal(session, user), claim_id=claim_id, question=question,
@@ -53,8 +48,10 @@ def request(
 @app.command("respond")
 def respond(
     request_id: Annotated[int, typer.Argument(metavar="REQUEST", help="Request number.")],
-    answer: Annotated[str, typer.Option("--answer", help="What the check found.")],
-    result: Annotated[str, typer.Option("--result", help=f"One of {', '.join(ASSIST_RESULTS)}.")],
+    answer: Annotated[str, typer.Option("--answer", metavar="TEXT", help="What the check found.")],
+    result: Annotated[
+        str, typer.Option("--result", metavar="RESULT", help=f"One of {', '.join(ASSIST_RESULTS)}.")
+    ],
     expect_version: VersionOption = None,
     user: UserOption = None,
     db: DbOption = None,
@@ -65,6 +62,8 @@ def respond(
 
         drgaudit assist respond 3 --result confirmed --answer "经现场核查，患者住院期间多日不在院，已追回费用"
     """
+    from drgaudit.services import assist as assist_service
+
     with casebook(db) as session:
         r = assist_service.answer(
             session=session, principal=principal(session, user), request_id=request_id, answer=answer,
@@ -73,16 +72,56 @@ def respond(
         typer.echo(f"request {r.id} closed: {r.result}, answered by {r.answered_by}")
 
 
+REQUEST_COLUMNS = [
+    Column("id", "request", ">"),
+    Column("claim_id", "claim"),
+    Column("route", "regions", data=False),
+    Column("insured_region", "asked by", table=False),
+    Column("treatment_region", "to answer", table=False),
+    Column("hospital_id", "hospital"),
+    Column("status", "status"),
+    Column("due_date", "due"),
+    Column("summary", "question / answer", data=False),
+    Column("requested_by", "requested by", table=False),
+    Column("question", "question", table=False),
+    Column("result", "result", table=False),
+    Column("answered_by", "answered by", table=False),
+    Column("answer", "answer", table=False),
+]
+
+
+def _request_row(r: Any) -> dict[str, Any]:
+    row = {c.key: getattr(r, c.key, None) for c in REQUEST_COLUMNS}
+    row["route"] = f"{r.insured_region} → {r.treatment_region}"
+    if r.status == "open":
+        row["summary"] = f"asked by {r.requested_by}: {r.question}"
+    else:
+        row["summary"] = f"{r.result} ({r.answered_by}): {r.answer}"
+    return row
+
+
 @app.command("list")
 def list_(
     region: Annotated[
-        str | None, typer.Option("--region", help="A region code: its requests, asked or to answer.")
+        str | None,
+        typer.Option(
+            "--region",
+            metavar="CODE",
+            help="A region code: its requests, asked or to answer.",
+            show_default=False,
+        ),
     ] = None,
     side: Annotated[
         str | None,
-        typer.Option("--side", help="With --region: insured (asked by it) or treatment (to answer)."),
+        typer.Option(
+            "--side",
+            metavar="insured|treatment",
+            help="With --region: insured (asked by it) or treatment (to answer).",
+            show_default=False,
+        ),
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Closed requests too.")] = False,
+    fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
 ) -> None:
     """List open investigation requests (oldest first), of one region and side if given.
@@ -91,15 +130,15 @@ def list_(
 
         drgaudit assist list --region 510100 --side treatment
 
-        drgaudit assist list --all
+        drgaudit assist list --all --format csv
     """
     if side is not None and region is None:
         raise typer.BadParameter("--side goes with --region", param_hint="--side")
+    from drgaudit.casebook import assist
+
     with casebook(db) as session:
-        rows = assist.list_requests(
+        found = assist.list_requests(
             session=session, region=region, side=side, status=None if all_ else "open"
         )
-        if not rows:
-            typer.echo("no investigation requests" + ("" if all_ else " open"))
-        for r in rows:
-            typer.echo(_line(r))
+        rows = [_request_row(r) for r in found]
+    emit(rows, REQUEST_COLUMNS, fmt, empty="no investigation requests" + ("" if all_ else " open"))

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from drgaudit.casebook import auditcheck, auditlog
 from drgaudit.cli.options import DbOption
 from drgaudit.cli.reviewopts import casebook as open_casebook
 from drgaudit.errors import DrgauditError
+
+if TYPE_CHECKING:
+    from drgaudit.casebook.auditlog import Anchor
 
 app = typer.Typer(help="Checks on the casebook itself.", no_args_is_help=True)
 
@@ -40,6 +42,8 @@ def verify(db: DbOption = None, anchor: AnchorFiles = None) -> None:
 
         drgaudit casebook verify --anchor anchors.jsonl
     """
+    from drgaudit.casebook import auditcheck, auditlog
+
     anchors = _read_anchors(anchor or [])
     with open_casebook(db) as session:
         try:
@@ -102,6 +106,8 @@ def anchor(
 
         drgaudit casebook anchor --out anchors.jsonl
     """
+    from drgaudit.casebook import auditlog
+
     with open_casebook(db) as session:
         try:
             taken = auditlog.head_anchor(session=session)
@@ -120,7 +126,9 @@ def anchor(
         typer.echo(f"appended to {out}")
 
 
-def _read_anchors(paths: list[Path]) -> list[auditlog.Anchor]:
+def _read_anchors(paths: list[Path]) -> list[Anchor]:
+    from drgaudit.casebook import auditlog
+
     anchors = []
     for path in paths:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):

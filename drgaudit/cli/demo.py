@@ -5,18 +5,18 @@ from __future__ import annotations
 import os
 import shlex
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from drgaudit.cli.options import DbOption
-from drgaudit.demo.codes import default_codes_dir
-from drgaudit.demo.generator import DEFAULT_CLAIMS, DEFAULT_SEED
-from drgaudit.demo.run import DemoResult, run_demo
-from drgaudit.demo.score import amount_lines, table_lines
-from drgaudit.errors import DrgauditError
+from drgaudit.cli.options import DbOption, reported
+
+if TYPE_CHECKING:
+    from drgaudit.demo.run import DemoResult
+
+# The demo's defaults (drgaudit.demo.generator holds the same numbers; a test keeps them equal).
+DEFAULT_SEED = 20250101
+DEFAULT_CLAIMS = 50_000
 
 STAGES = {
     "generate": "generating",
@@ -29,7 +29,8 @@ STAGES = {
 
 def demo(
     seed: Annotated[
-        int, typer.Option(help="Random seed; the same seed and size give the same files.")
+        int,
+        typer.Option("--seed", metavar="N", help="Random seed; the same seed and size give the same files."),
     ] = DEFAULT_SEED,
     claims: Annotated[
         int, typer.Option("--claims", metavar="N", help="Number of claims to generate.")
@@ -42,15 +43,15 @@ def demo(
         typer.Option(
             "--codes",
             metavar="DIR",
-            help="Full national code tables to draw codes from. Default: ../shared/reference/chs-drg-1.1 "
-            "if it exists, else the bundled CHS-DRG 1.1 subset.",
+            help="National code tables to draw codes from and screen with. Default: the CHS-DRG 1.1 tables "
+            "bundled with drgaudit.",
             show_default=False,
             file_okay=False,
         ),
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Screening worker processes.")] = min(
-        2, os.cpu_count() or 1
-    ),
+    workers: Annotated[
+        int, typer.Option("--workers", "-j", metavar="N", min=1, help="Screening worker processes.")
+    ] = min(2, os.cpu_count() or 1),
     db: DbOption = None,
 ) -> None:
     """Generate a synthetic province (hospitals, group tables, claims with planted violations and their
@@ -60,24 +61,22 @@ def demo(
 
     Example:  drgaudit demo --claims 50000 --out drgaudit-demo
     """
-    codes_dir = codes if codes is not None else default_codes_dir()
-    typer.echo(
-        f"code tables: {codes_dir if codes_dir is not None else 'bundled CHS-DRG 1.1 subset (rules/codes)'}"
-    )
-    try:
+    from drgaudit.demo.run import run_demo
+    from drgaudit.engine.codes import CodeTables
+
+    with reported():
+        tables = CodeTables.from_dir(codes) if codes is not None else CodeTables.bundled()
+        typer.echo(f"code tables: {tables.label}")
         with _ProgressBars() as progress:
             result = run_demo(
                 out,
                 seed=seed,
                 claims=claims,
-                codes_dir=codes_dir,
+                codes_dir=codes,
                 db_url=db,
                 progress=progress,
                 workers=workers,
             )
-    except DrgauditError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
     _print(result)
     _print_service(db)
 
@@ -93,6 +92,8 @@ def _print_service(db: str | None) -> None:
 
 
 def _print(result: DemoResult) -> None:
+    from drgaudit.demo.score import amount_lines, table_lines
+
     m = result.manifest
     typer.echo(
         f"generated {m.claims} claims of {m.patients} patients at {m.hospitals} hospitals in {m.out_dir}"
@@ -146,6 +147,9 @@ class _ProgressBars:
     """One rich progress bar per stage of the run, on stderr; the callback for `run_demo`."""
 
     def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
         self.bars = Progress(
             TextColumn("{task.description:<24}"),
             BarColumn(),
@@ -154,7 +158,7 @@ class _ProgressBars:
             console=Console(stderr=True),
             transient=True,
         )
-        self.tasks: dict[str, TaskID] = {}
+        self.tasks: dict[str, Any] = {}
 
     def __enter__(self) -> _ProgressBars:
         return self

@@ -17,6 +17,8 @@ import typer
 from typer._click.exceptions import ClickException
 from typer.core import TyperGroup
 
+from drgaudit.errors import DrgauditError
+
 DEBUG_ENV = "DRGAUDIT_DEBUG"
 
 
@@ -26,8 +28,8 @@ class GuardedGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, ClickException):
-            raise
+        except (typer.Exit, typer.Abort, ClickException, DrgauditError):
+            raise  # a DrgauditError is printed with its own exit code by the root group
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None
@@ -43,7 +45,6 @@ def describe(exc: BaseException) -> str:
     from sqlalchemy.exc import SQLAlchemyError
 
     from drgaudit.casebook.db import database_problem
-    from drgaudit.errors import DrgauditError
 
     if isinstance(exc, SQLAlchemyError | sqlite3.Error):
         return database_problem(exc)

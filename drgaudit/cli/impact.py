@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlmodel import Session
 
-from drgaudit.casebook.db import make_engine
-from drgaudit.cli.options import DbOption
+from drgaudit.cli.options import DbOption, FromOption, PeriodOption, ToOption, period_option
 from drgaudit.cli.reviewopts import UserOption
 from drgaudit.cli.screening import _progress_bar
 from drgaudit.errors import DrgauditError
@@ -49,22 +46,9 @@ def impact(
     batch: Annotated[
         int | None, typer.Option("--batch", metavar="ID", help="The stored claims of a batch.")
     ] = None,
-    period: Annotated[
-        str | None,
-        typer.Option("--period", help="Stored claims discharged in 2025 (year), 2025Q3 or 2025-07."),
-    ] = None,
-    start: Annotated[
-        dt.datetime | None,
-        typer.Option(
-            "--from", metavar="YYYY-MM-DD", formats=["%Y-%m-%d"], help="First discharge date (with --to)."
-        ),
-    ] = None,
-    end: Annotated[
-        dt.datetime | None,
-        typer.Option(
-            "--to", metavar="YYYY-MM-DD", formats=["%Y-%m-%d"], help="Last discharge date (with --from)."
-        ),
-    ] = None,
+    period: PeriodOption = None,
+    start: FromOption = None,
+    end: ToOption = None,
     region: Annotated[
         str | None, typer.Option("--region", metavar="CODE", help="Only claims treated in this region.")
     ] = None,
@@ -73,13 +57,19 @@ def impact(
         typer.Option("--out", metavar="PATH", help="Also write the report: report.html or report.xlsx."),
     ] = None,
     samples: Annotated[
-        int, typer.Option("--samples", min=0, help="Sample claims per changed rule and side.")
+        int, typer.Option("--samples", metavar="N", min=0, help="Sample claims per changed rule and side.")
     ] = 3,
-    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Worker processes.")] = 1,
+    workers: Annotated[
+        int, typer.Option("--workers", "-j", metavar="N", min=1, help="Worker processes.")
+    ] = 1,
     codes: Annotated[
         Path | None,
         typer.Option(
-            "--codes", help="Code-table folder (default: as `screen`).", file_okay=False, exists=True
+            "--codes",
+            metavar="DIR",
+            help="Code-table folder (default: as `screen`).",
+            file_okay=False,
+            exists=True,
         ),
     ] = None,
     user: UserOption = None,
@@ -97,10 +87,11 @@ def impact(
 
         drgaudit rules impact my-rules/ --against rules/ --period 2025Q3 --region 510100 --out impact.xlsx
     """
+    from sqlmodel import Session
+
+    from drgaudit.casebook.db import make_engine
     from drgaudit.reports.document import FORMATS
-    from drgaudit.reports.errors import ReportError
     from drgaudit.reports.impact import impact_report
-    from drgaudit.reports.periods import parse_period
     from drgaudit.reports.render import write_report
     from drgaudit.services.access import Target
     from drgaudit.services.accounts import cli_actor
@@ -108,12 +99,7 @@ def impact(
 
     if against is not None and active:
         raise typer.BadParameter("give --against DIR or --active, not both")
-    chosen = None
-    if period or start or end:
-        try:
-            chosen = parse_period(period, start.date() if start else None, end.date() if end else None)
-        except ReportError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--period") from exc
+    chosen = period_option(period, start, end)
     if (batch is None) == (chosen is None):
         raise typer.BadParameter("choose the claims: --batch ID, or --period / --from and --to")
     fmt = None

@@ -5,16 +5,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlmodel import Session
 
-from drgaudit.casebook.db import make_engine
-from drgaudit.casebook.ingest import ImportReport, default_rejects_path, import_file
 from drgaudit.cli.options import DbOption
 from drgaudit.errors import DatabaseError, DataFileError
-from drgaudit.ingest.readers import estimate_rows
+from drgaudit.i18n import _
+
+if TYPE_CHECKING:
+    from drgaudit.casebook.ingest import ImportReport
 
 app = typer.Typer(
     help="Import claims, hospitals or DRG/DIP group tables (CSV, JSONL or XLSX) into the casebook.",
@@ -113,6 +113,11 @@ def _run(
 ) -> None:
     if rejects is not None and len(files) > 1 and not rejects.is_dir():
         raise typer.BadParameter("a folder is needed for several files", param_hint="--rejects")
+    from sqlmodel import Session
+
+    from drgaudit.casebook.db import make_engine
+    from drgaudit.casebook.ingest import default_rejects_path, import_file
+
     try:
         engine = make_engine(db)
     except DatabaseError as exc:
@@ -152,16 +157,28 @@ def _print(report: ImportReport) -> bool:
     not written where asked)."""
     for warning in report.warnings:
         typer.echo(f"warning: {warning}", err=True)
-    batch = f"batch {report.batch_id}" + (f", version {report.version}" if report.version else "")
+    batch = _("batch {id}").format(id=report.batch_id)
+    if report.version:
+        batch += ", " + _("version {version}").format(version=report.version)
     if report.already_imported:
-        typer.echo(f"{report.path}: already imported as {batch}, nothing changed")
+        typer.echo(
+            _("{file}: already imported as {batch}, nothing changed").format(file=report.path, batch=batch)
+        )
         return True
     if report.batch_id is None:
-        line = f"{report.path}: nothing imported: {report.nothing_imported}; no batch was recorded"
+        line = _("{file}: nothing imported: {reason}; no batch was recorded").format(
+            file=report.path, reason=report.nothing_imported
+        )
     else:
-        line = (
-            f"{report.path}: {report.rows_ok} imported ({report.new} new, {report.unchanged} unchanged, "
-            f"{report.revised} revised), {report.rows_rejected} rejected"
+        line = _(
+            "{file}: {ok} imported ({new} new, {unchanged} unchanged, {revised} revised), {rejected} rejected"
+        ).format(
+            file=report.path,
+            ok=report.rows_ok,
+            new=report.new,
+            unchanged=report.unchanged,
+            revised=report.revised,
+            rejected=report.rows_rejected,
         )
     if report.rejects_path is not None and report.rejects_problem is None:
         line += f" → {report.rejects_path}"
@@ -170,7 +187,7 @@ def _print(report: ImportReport) -> bool:
         typer.echo(str(error), err=report.batch_id is None)
     more = report.errors_total - min(len(report.first_errors), ERRORS_SHOWN)
     if more > 0:
-        typer.echo(f"… and {more} more", err=report.batch_id is None)
+        typer.echo(_("… and {n} more").format(n=more), err=report.batch_id is None)
     if report.rejects_problem is not None:
         typer.echo(f"error: {_rejects_problem(report)}", err=True)
     return report.batch_id is not None and report.rejects_problem is None
@@ -203,6 +220,8 @@ class _ProgressBar:
     def __enter__(self) -> Callable[[int, float], None] | None:
         if not sys.stderr.isatty():
             return None
+        from drgaudit.ingest.readers import estimate_rows
+
         try:
             rows = estimate_rows(self.path)
         except DataFileError:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from drgaudit.casebook import meetings
-from drgaudit.casebook.review_models import ReviewMeetingCreate
 from drgaudit.cli.options import DbOption
+from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit, emit_document
 from drgaudit.cli.queue import KIND_WORDS
 from drgaudit.cli.reviewopts import (
     RulesOption,
@@ -20,7 +19,6 @@ from drgaudit.cli.reviewopts import (
     principal,
     rule_pack,
 )
-from drgaudit.services import meetings as meeting_service
 
 app = typer.Typer(
     help="Review meetings (特例单议会议): create, add cases and attendees, show, close.", no_args_is_help=True
@@ -30,12 +28,17 @@ app = typer.Typer(
 @app.command("create")
 def create(
     region: Annotated[
-        str, typer.Option("--region", help="The treatment region whose cases the meeting hears.")
+        str,
+        typer.Option("--region", metavar="CODE", help="The treatment region whose cases the meeting hears."),
     ],
     held_on: Annotated[str, typer.Option("--date", metavar="YYYY-MM-DD", help="Day of the meeting.")],
-    capacity: Annotated[int, typer.Option("--capacity", help="How many cases it can hear.")],
-    title: Annotated[str | None, typer.Option("--title", help="Default: 特例单议会议 REGION DATE.")] = None,
-    location: Annotated[str | None, typer.Option("--location", help="Where it is held.")] = None,
+    capacity: Annotated[int, typer.Option("--capacity", metavar="N", help="How many cases it can hear.")],
+    title: Annotated[
+        str | None, typer.Option("--title", metavar="TEXT", help="Default: 特例单议会议 REGION DATE.")
+    ] = None,
+    location: Annotated[
+        str | None, typer.Option("--location", metavar="TEXT", help="Where it is held.")
+    ] = None,
     user: UserOption = None,
     db: DbOption = None,
 ) -> None:
@@ -47,6 +50,9 @@ def create(
     """
     day = parse_date(held_on, "--date")
     assert day is not None
+    from drgaudit.casebook.review_models import ReviewMeetingCreate
+    from drgaudit.services import meetings as meeting_service
+
     data = ReviewMeetingCreate(
         region=region,
         held_on=day,
@@ -64,7 +70,7 @@ def create(
 def add(
     meeting_id: Annotated[int, typer.Argument(metavar="MEETING", help="Meeting number.")],
     cases: Annotated[
-        list[str] | None, typer.Argument(metavar="[CASE]...", help="Cases to put on the agenda.")
+        list[str] | None, typer.Argument(metavar="CASE", help="Cases to put on the agenda.")
     ] = None,
     fill: Annotated[
         bool, typer.Option("--fill", help="Add the region's waiting cases by priority up to capacity.")
@@ -103,6 +109,9 @@ def add(
     if not cases and not fill and not attendee:
         raise typer.BadParameter("give cases, --fill or --attendee")
     people = [_attendee(text) for text in attendee or []]
+    from drgaudit.casebook import meetings
+    from drgaudit.services import meetings as meeting_service
+
     with casebook(db) as session:
         who = principal(session, user)
         if cases or fill:
@@ -138,34 +147,106 @@ def _attendee(text: str) -> tuple[str, str, str | None]:
     return parts[0], parts[1], (parts[2] or None) if len(parts) == 3 else None
 
 
+MEETING_COLUMNS = [
+    Column("id", "meeting", ">"),
+    Column("held_on", "date"),
+    Column("region", "region"),
+    Column("status", "status"),
+    Column("cases", "cases", ">"),
+    Column("capacity", "capacity", ">"),
+    Column("title", "title"),
+]
+
+
 @app.command("show")
 def show(
     meeting_id: Annotated[
-        int | None, typer.Argument(metavar="[MEETING]", help="Meeting number; without it, list the meetings.")
+        int | None, typer.Argument(metavar="MEETING", help="Meeting number; without it, list the meetings.")
     ] = None,
+    fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
 ) -> None:
     """Show a meeting's minutes (attendees, agenda, decisions), or list the meetings.
+
+    With a meeting, --format json gives the whole minutes and --format csv its agenda, one row per case.
 
     Examples:
 
         drgaudit meeting show
 
         drgaudit meeting show 1
+
+        drgaudit meeting show 1 --format json
     """
+    from drgaudit.casebook import meetings
+
     with casebook(db) as session:
         if meeting_id is None:
-            rows = meetings.list_meetings(session=session)
-            if not rows:
-                typer.echo("no meetings; create one with `drgaudit meeting create`")
-            for m in rows:
-                size = meetings.agenda_size(session=session, meeting_id=m.id)
-                typer.echo(
-                    f"{m.id:>4}  {m.held_on}  {m.region}  {m.status:<6}  {size}/{m.capacity} cases  {m.title}"
-                )
+            rows = [
+                {
+                    "id": m.id,
+                    "held_on": m.held_on,
+                    "region": m.region,
+                    "status": m.status,
+                    "cases": meetings.agenda_size(session=session, meeting_id=m.id),
+                    "capacity": m.capacity,
+                    "title": m.title,
+                }
+                for m in meetings.list_meetings(session=session)
+            ]
+            emit(rows, MEETING_COLUMNS, fmt, empty="no meetings; create one with `drgaudit meeting create`")
             return
         minutes = meetings.meeting_minutes(session=session, meeting_id=meeting_id)
-        m = minutes.meeting
+    _show_minutes(minutes, fmt)
+
+
+def _show_minutes(minutes: Any, fmt: OutputFormat) -> None:
+    m = minutes.meeting
+    agenda = []
+    for item in minutes.agenda:
+        c, d = item.case, item.decision
+        agenda.append(
+            {
+                "position": item.position,
+                "case_id": c.id,
+                "claim_id": c.claim_id,
+                "hospital_id": c.hospital_id,
+                "amount_at_risk": c.amount_at_risk,
+                "quota_used": item.quota_used,
+                "quota_limit": item.quota_limit,
+                "quota_override": item.quota_override,
+                "outcome": item.outcome,
+                "decision": d.kind if d is not None else None,
+                "decision_amount": d.amount if d is not None else None,
+                "decided_by": d.decided_by if d is not None else None,
+                "reason": d.reason if d is not None else None,
+                "merged_with": d.merged_with if d is not None else None,
+            }
+        )
+    document = {
+        "meeting": {
+            "id": m.id,
+            "title": m.title,
+            "held_on": m.held_on,
+            "region": m.region,
+            "location": m.location,
+            "capacity": m.capacity,
+            "status": m.status,
+            "version": m.version,
+            "created_by": m.created_by,
+            "closed_by": m.closed_by,
+            "closed_at": m.closed_at,
+            "minutes_note": m.minutes_note,
+        },
+        "attendees": [
+            {"name": a.name, "role": a.role, "organisation": a.organisation} for a in minutes.attendees
+        ],
+        "agenda": agenda,
+        "decided_amounts": dict(sorted((minutes.decided_amounts or {}).items())),
+        "rows": agenda,
+    }
+
+    def table() -> None:
         echo = typer.echo
         echo(f"meeting {m.id}: {m.title}")
         echo(
@@ -202,11 +283,15 @@ def show(
         if m.minutes_note:
             echo(f"note: {m.minutes_note}")
 
+    emit_document(document, fmt, table=table)
+
 
 @app.command("close")
 def close(
     meeting_id: Annotated[int, typer.Argument(metavar="MEETING", help="Meeting number.")],
-    note: Annotated[str | None, typer.Option("--note", help="Secretary's note for the minutes.")] = None,
+    note: Annotated[
+        str | None, typer.Option("--note", metavar="TEXT", help="Secretary's note for the minutes.")
+    ] = None,
     expect_version: VersionOption = None,
     user: UserOption = None,
     db: DbOption = None,
@@ -217,6 +302,8 @@ def close(
 
         drgaudit meeting close 1 --note "会议应到7人，实到7人"
     """
+    from drgaudit.services import meetings as meeting_service
+
     with casebook(db) as session:
         report = meeting_service.close(
             session=session,

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlmodel import Session
 
-from drgaudit.casebook import packs
-from drgaudit.casebook.db import make_engine
 from drgaudit.cli.options import DbOption
 from drgaudit.cli.reviewopts import UserOption
 from drgaudit.errors import DrgauditError
-from drgaudit.services.access import Target
-from drgaudit.services.accounts import cli_actor
-from drgaudit.services.packs import PromoteRequest, promote_pack, register_pack
+
+if TYPE_CHECKING:
+    from drgaudit.casebook import packs
+    from drgaudit.services.access import Target
 
 RegionOption = Annotated[
     str,
@@ -40,6 +38,8 @@ NoteOption = Annotated[str | None, typer.Option("--note", metavar="TEXT", help="
 
 def region_target(region: str) -> Target:
     """What promoting for a region touches: that treatment region (`national`: every region)."""
+    from drgaudit.services.access import Target
+
     return Target(treatment_region=None if region == "national" else region)
 
 
@@ -66,6 +66,12 @@ def register(
 
     Example:  drgaudit rules register rules/ --note "LOS-001 提高到70天" --user 张审核
     """
+    from sqlmodel import Session
+
+    from drgaudit.casebook.db import make_engine
+    from drgaudit.services.accounts import cli_actor
+    from drgaudit.services.packs import register_pack
+
     try:
         with Session(make_engine(db)) as session:
             actor = cli_actor(session=session, user=user, action="rules.register")
@@ -93,6 +99,11 @@ def versions(
 
     Example:  drgaudit rules versions
     """
+    from sqlmodel import Session
+
+    from drgaudit.casebook import packs
+    from drgaudit.casebook.db import make_engine
+
     day = on.date() if on else dt.date.today()
     try:
         with Session(make_engine(db)) as session:
@@ -154,6 +165,12 @@ def promote(
 
     Example:  drgaudit rules promote 3f2a9c --region 510100 --from 2026-01-01 --user 张审核
     """
+    from sqlmodel import Session
+
+    from drgaudit.casebook.db import make_engine
+    from drgaudit.services.accounts import cli_actor
+    from drgaudit.services.packs import PromoteRequest, promote_pack
+
     request = PromoteRequest(
         version=version,
         region=region,
@@ -182,6 +199,12 @@ def unshadow(
 
     Example:  drgaudit rules unshadow --region 510100 --from 2026-02-01
     """
+    from sqlmodel import Session
+
+    from drgaudit.casebook.db import make_engine
+    from drgaudit.services.accounts import cli_actor
+    from drgaudit.services.packs import PromoteRequest, promote_pack
+
     request = PromoteRequest(
         version=None, region=region, effective_from=from_.date(), stage="shadow", note=note
     )

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from drgaudit.casebook import auditlog, review
-from drgaudit.casebook.models import Hospital
-from drgaudit.casebook.review_models import CASE_STATUSES, DECISION_KINDS, OPEN_STATUSES, ReviewCase
-from drgaudit.casebook.reviewconfig import ReviewError
-from drgaudit.cli.options import DbOption
+from drgaudit.casebook.states import CASE_STATUSES, DECISION_KINDS, OPEN_STATUSES
+from drgaudit.cli.options import DbOption, FromOption, PeriodOption, ToOption, period_option
+from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit, emit_document
 from drgaudit.cli.reviewopts import (
     RulesOption,
     UserOption,
@@ -21,7 +19,10 @@ from drgaudit.cli.reviewopts import (
     principal,
     rule_pack,
 )
-from drgaudit.services import cases as case_service
+from drgaudit.i18n import _, ngettext
+
+if TYPE_CHECKING:
+    from drgaudit.casebook.review_models import ReviewCase
 
 app = typer.Typer(
     help="The special-review queue (特例单议): list, show, assign, decide, appeal.", no_args_is_help=True
@@ -36,34 +37,62 @@ KIND_WORDS = {
 }
 CaseArg = Annotated[str, typer.Argument(metavar="CASE", help="Case number, or the claim id of the case.")]
 
+CASE_COLUMNS = [
+    Column("id", "case", ">"),
+    Column("claim_id", "claim"),
+    Column("hospital_id", "hospital"),
+    Column("region", "region"),
+    Column("period", "period"),
+    Column("status", "status"),
+    Column("severity", "severity"),
+    Column("amount_at_risk", "at risk", ">", money),
+    Column("priority", "priority", ">", money),
+    Column("assignee", "assignee"),
+    Column("due_date", "due"),
+]
 
-def _case_line(case: ReviewCase) -> str:
-    return (
-        f"{case.id:>6}  {case.claim_id:<16} {case.hospital_id:<14} {case.region:<6}  {case.period}  "
-        f"{case.status:<9} {case.severity:<8} {money(case.amount_at_risk):>12} {money(case.priority):>13}  "
-        f"{case.assignee or '-':<10} {case.due_date or '-'}"
-    )
 
-
-CASE_HEADER = (
-    f"{'case':>6}  {'claim':<16} {'hospital':<14} {'region':<6}  {'period':<7}  {'status':<9} {'severity':<8} "
-    f"{'at risk':>12} {'priority':>13}  {'assignee':<10} due"
-)
+def case_row(case: ReviewCase) -> dict[str, Any]:
+    """A case as one listing row (the keys of CASE_COLUMNS)."""
+    return {
+        "id": case.id,
+        "claim_id": case.claim_id,
+        "hospital_id": case.hospital_id,
+        "region": case.region,
+        "period": case.period,
+        "status": case.status,
+        "severity": case.severity,
+        "amount_at_risk": case.amount_at_risk,
+        "priority": case.priority,
+        "assignee": case.assignee,
+        "due_date": case.due_date,
+    }
 
 
 @app.command("list")
 def list_(
     status: Annotated[
         list[str] | None,
-        typer.Option("--status", help=f"Only this status (repeatable): {', '.join(CASE_STATUSES)}, or all."),
+        typer.Option(
+            "--status",
+            metavar="STATUS",
+            help=f"Only this status (repeatable): {', '.join(CASE_STATUSES)}, or all.",
+        ),
     ] = None,
-    region: Annotated[str | None, typer.Option("--region", help="Treatment region code.")] = None,
-    hospital: Annotated[str | None, typer.Option("--hospital", help="Hospital id.")] = None,
-    assignee: Annotated[str | None, typer.Option("--assignee", help="Reviewer.")] = None,
-    period: Annotated[
-        str | None, typer.Option("--period", metavar="YYYY-MM", help="Month of discharge.")
+    region: Annotated[
+        str | None, typer.Option("--region", metavar="CODE", help="Treatment region code.")
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most this many cases.")] = 20,
+    hospital: Annotated[str | None, typer.Option("--hospital", metavar="ID", help="Hospital id.")] = None,
+    assignee: Annotated[
+        str | None, typer.Option("--assignee", metavar="NAME", help="Reviewer.", show_default=False)
+    ] = None,
+    period: PeriodOption = None,
+    start: FromOption = None,
+    end: ToOption = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", metavar="N", min=1, help="Show at most this many cases.")
+    ] = 20,
+    fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
 ) -> None:
     """List review cases by priority (amount at risk × severity weight), open ones unless --status says otherwise.
@@ -72,7 +101,9 @@ def list_(
 
         drgaudit queue list
 
-        drgaudit queue list --region 510100 --status decided --status closed --limit 50
+        drgaudit queue list --region 510100 --status decided --status closed --period 2025Q3 --limit 50
+
+        drgaudit queue list --format csv --limit 1000
     """
     statuses: tuple[str, ...] | None = OPEN_STATUSES
     if status:
@@ -82,6 +113,9 @@ def list_(
                 f"unknown status {unknown[0]}; one of {', '.join(CASE_STATUSES)}, all", param_hint="--status"
             )
         statuses = None if "all" in status else tuple(status)
+    chosen = period_option(period, start, end)
+    from drgaudit.casebook import review
+
     with casebook(db) as session:
         cases = review.list_cases(
             session=session,
@@ -89,31 +123,41 @@ def list_(
             region=region,
             hospital_id=hospital,
             assignee=assignee,
-            period=period,
+            period=chosen,
         )
-    if not cases:
-        typer.echo(
-            "no review cases"
-            + ("" if status else " open")
-            + "; cases come from screening (`drgaudit screen --batch ID`)"
-        )
-        return
-    typer.echo(CASE_HEADER)
-    for case in cases[:limit]:
-        typer.echo(_case_line(case))
     total = sum(c.amount_at_risk for c in cases)
-    shown = f"showing {min(limit, len(cases))} of {len(cases)}" if len(cases) > limit else f"{len(cases)}"
-    typer.echo(f"{shown} case{'' if len(cases) == 1 else 's'}, {money(total)} yuan at risk")
+    cases_text = ngettext("{n} case", "{n} cases", len(cases)).format(n=len(cases))
+    shown = (
+        _("showing {shown} of {cases}").format(shown=limit, cases=cases_text)
+        if len(cases) > limit
+        else cases_text
+    )
+    emit(
+        [case_row(c) for c in cases[:limit]],
+        CASE_COLUMNS,
+        fmt,
+        empty=(_("no review cases") if status else _("no open review cases"))
+        + "; "
+        + _("cases come from screening (`drgaudit screen --batch ID`)"),
+        footer=_("{shown}, {amount} yuan at risk").format(shown=shown, amount=money(total)),
+    )
 
 
 @app.command("show")
-def show(case_ref: CaseArg, db: DbOption = None) -> None:
+def show(case_ref: CaseArg, fmt: FormatOption = OutputFormat.table, db: DbOption = None) -> None:
     """Show a case: the claim, its hits, decisions, appeals, agenda and its audit-log entries.
 
-    Example:
+    With --format json the whole case as one object; with --format csv its hits, one row each.
+
+    Examples:
 
         drgaudit queue show 12
+
+        drgaudit queue show 12 --format json
     """
+    from drgaudit.casebook import auditlog, review
+    from drgaudit.casebook.models import Hospital
+
     with casebook(db) as session:
         case = review.get_case(session=session, ref=case_ref)
         hospital = session.get(Hospital, case.hospital_id)
@@ -122,55 +166,113 @@ def show(case_ref: CaseArg, db: DbOption = None) -> None:
         appeals = review.case_appeals(session=session, case_id=case.id)
         agenda = review.open_agenda(session=session, case_id=case.id)
         log = auditlog.entries_for(session=session, entity=review.CASE, entity_id=case.id)
-    name = f" {hospital.name}" if hospital else ""
-    echo = typer.echo
-    echo(f"case {case.id}  claim {case.claim_id}  {case.status}  version {case.version}")
-    echo(
-        f"hospital {case.hospital_id}{name}  treatment region {case.region}  insured region {case.insured_region}"
-    )
-    echo(
-        f"{case.payment_scheme} {case.group_code or '-'}  discharged {case.discharge_date} (period {case.period})  "
-        f"total cost {money(case.total_cost)}"
-    )
-    echo(f"at risk {money(case.amount_at_risk)}  severity {case.severity}  priority {money(case.priority)}")
-    echo(f"assignee {case.assignee or '-'}  due {case.due_date or '-'}")
-    if agenda:
-        echo(f"on the agenda of meeting {agenda[1].id} ({agenda[1].held_on}), item {agenda[0].position}")
-    if case.reopen_reason:
-        echo(f"reopened: {case.reopen_reason}")
-    echo("hits:")
-    for hit in hits:
-        gone = "" if hit.present else "  [no longer found]"
-        echo(
-            f"  {hit.rule_id:<13} {hit.severity:<8} {hit.action:<14} {money(hit.amount_at_risk):>12}  {hit.message}{gone}"
-        )
-    if decisions:
-        echo("decisions:")
-    for d in decisions:
-        where = f" in meeting {d.meeting_id}" if d.meeting_id else ""
-        state = "  [superseded]" if d.superseded else ""
-        extra = f" with {d.merged_with}" if d.merged_with else ""
-        echo(
-            f"  round {d.round}: {KIND_WORDS[d.kind]}{extra} {money(d.amount)} by {d.decided_by}{where}: {d.reason}{state}"
-        )
-        for item in d.items or []:
-            echo(f"    item {item['item']}: {money(item['amount'])}")
-        if d.quota_override:
-            echo(f"    over quota, override: {d.quota_override}")
-    for a in appeals:
-        echo(f"appeal by {a.filed_by} against round {_round(decisions, a.decision_id)}: {a.reason}")
-    echo("log:")
-    for entry in log:
-        echo(f"  #{entry.seq} {entry.at[:19].replace('T', ' ')} {auditlog.who(entry)} {entry.action}")
+    rounds = {d.id: d.round for d in decisions}
+    document = {
+        "case": {
+            **case_row(case),
+            "hospital_name": hospital.name if hospital else None,
+            "insured_region": case.insured_region,
+            "payment_scheme": case.payment_scheme,
+            "group_code": case.group_code,
+            "discharge_date": case.discharge_date,
+            "total_cost": case.total_cost,
+            "version": case.version,
+            "reopen_reason": case.reopen_reason,
+        },
+        "agenda": {"meeting_id": agenda[1].id, "held_on": agenda[1].held_on, "position": agenda[0].position}
+        if agenda
+        else None,
+        "hits": [
+            {
+                "rule_id": h.rule_id,
+                "family": h.family,
+                "severity": h.severity,
+                "action": h.action,
+                "amount_at_risk": h.amount_at_risk,
+                "message": h.message,
+                "present": h.present,
+            }
+            for h in hits
+        ],
+        "decisions": [
+            {
+                "round": d.round,
+                "kind": d.kind,
+                "amount": d.amount,
+                "items": d.items or [],
+                "merged_with": d.merged_with,
+                "reason": d.reason,
+                "decided_by": d.decided_by,
+                "decided_at": d.decided_at,
+                "meeting_id": d.meeting_id,
+                "quota_override": d.quota_override,
+                "superseded": d.superseded,
+            }
+            for d in decisions
+        ],
+        "appeals": [
+            {
+                "round": rounds.get(a.decision_id),
+                "reason": a.reason,
+                "filed_by": a.filed_by,
+                "filed_at": a.filed_at,
+            }
+            for a in appeals
+        ],
+        "log": [{"seq": e.seq, "at": e.at, "actor": auditlog.who(e), "action": e.action} for e in log],
+    }
+    document["rows"] = document["hits"]
 
+    def table() -> None:
+        name = f" {hospital.name}" if hospital else ""
+        echo = typer.echo
+        echo(f"case {case.id}  claim {case.claim_id}  {case.status}  version {case.version}")
+        echo(
+            f"hospital {case.hospital_id}{name}  treatment region {case.region}  insured region {case.insured_region}"
+        )
+        echo(
+            f"{case.payment_scheme} {case.group_code or '-'}  discharged {case.discharge_date} (period {case.period})  "
+            f"total cost {money(case.total_cost)}"
+        )
+        echo(
+            f"at risk {money(case.amount_at_risk)}  severity {case.severity}  priority {money(case.priority)}"
+        )
+        echo(f"assignee {case.assignee or '-'}  due {case.due_date or '-'}")
+        if agenda:
+            echo(f"on the agenda of meeting {agenda[1].id} ({agenda[1].held_on}), item {agenda[0].position}")
+        if case.reopen_reason:
+            echo(f"reopened: {case.reopen_reason}")
+        echo("hits:")
+        for hit in hits:
+            gone = "" if hit.present else "  [no longer found]"
+            echo(
+                f"  {hit.rule_id:<13} {hit.severity:<8} {hit.action:<14} {money(hit.amount_at_risk):>12}  {hit.message}{gone}"
+            )
+        if decisions:
+            echo("decisions:")
+        for d in decisions:
+            where = f" in meeting {d.meeting_id}" if d.meeting_id else ""
+            state = "  [superseded]" if d.superseded else ""
+            extra = f" with {d.merged_with}" if d.merged_with else ""
+            echo(
+                f"  round {d.round}: {KIND_WORDS[d.kind]}{extra} {money(d.amount)} by {d.decided_by}{where}: {d.reason}{state}"
+            )
+            for item in d.items or []:
+                echo(f"    item {item['item']}: {money(item['amount'])}")
+            if d.quota_override:
+                echo(f"    over quota, override: {d.quota_override}")
+        for a in appeals:
+            echo(f"appeal by {a.filed_by} against round {rounds.get(a.decision_id, '?')}: {a.reason}")
+        echo("log:")
+        for entry in log:
+            echo(f"  #{entry.seq} {entry.at[:19].replace('T', ' ')} {auditlog.who(entry)} {entry.action}")
 
-def _round(decisions: list, decision_id: int) -> int | str:
-    return next((d.round for d in decisions if d.id == decision_id), "?")
+    emit_document(document, fmt, table=table)
 
 
 @app.command("assign")
 def assign(
-    cases: Annotated[list[str], typer.Argument(metavar="CASE...", help="Case numbers or claim ids.")],
+    cases: Annotated[list[str], typer.Argument(metavar="CASE", help="Case numbers or claim ids.")],
     to: Annotated[str, typer.Option("--to", metavar="REVIEWER", help="The reviewer who takes the case(s).")],
     due: Annotated[
         str | None, typer.Option("--due", metavar="YYYY-MM-DD", help="New due date (default: keep).")
@@ -188,6 +290,8 @@ def assign(
     due_date = parse_date(due, "--due")
     if expect_version is not None and len(cases) > 1:
         raise typer.BadParameter("--expect-version goes with one case", param_hint="--expect-version")
+    from drgaudit.services import cases as case_service
+
     with casebook(db) as session:
         who = principal(session, user)
         for ref in cases:
@@ -207,11 +311,15 @@ def assign(
 @app.command("decide")
 def decide(
     case_ref: CaseArg,
-    kind: Annotated[str, typer.Option("--kind", help=f"The decision: {', '.join(DECISION_KINDS)}.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why (goes into the minutes).")],
+    kind: Annotated[
+        str, typer.Option("--kind", metavar="KIND", help=f"The decision: {', '.join(DECISION_KINDS)}.")
+    ],
+    reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why (goes into the minutes).")],
     amount: Annotated[
         float | None,
-        typer.Option("--amount", help="Yuan: special payment approved, deducted, or held (refer)."),
+        typer.Option(
+            "--amount", metavar="YUAN", help="Yuan: special payment approved, deducted, or held (refer)."
+        ),
     ] = None,
     item: Annotated[
         list[str] | None,
@@ -246,6 +354,9 @@ def decide(
         drgaudit queue decide 14 --kind merge --merge-with JS0000000123 --reason "10天内同院同类再入院，合并为一次住院"
     """
     items = [_item(text) for text in item or []]
+    from drgaudit.casebook import review
+    from drgaudit.services import cases as case_service
+
     request = review.DecisionRequest(
         kind=kind, reason=reason, amount=amount, items=items or None, merged_with=merge_with
     )
@@ -278,7 +389,7 @@ def _item(text: str) -> tuple[str, float]:
 @app.command("appeal")
 def appeal(
     case_ref: CaseArg,
-    reason: Annotated[str, typer.Option("--reason", help="The hospital's grounds.")],
+    reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="The hospital's grounds.")],
     expect_version: VersionOption = None,
     user: UserOption = None,
     db: DbOption = None,
@@ -289,6 +400,9 @@ def appeal(
 
         drgaudit queue appeal 12 --reason "补充提供了重症监护记录" --user 医院医保办
     """
+    from drgaudit.casebook import review
+    from drgaudit.services import cases as case_service
+
     with casebook(db) as session:
         filed = case_service.appeal(
             session=session,
@@ -303,50 +417,67 @@ def appeal(
         )
 
 
+ROLLUP_COLUMNS = [
+    Column("hospital_id", "hospital"),
+    Column("period", "period"),
+    Column("cases", "cases", ">"),
+    Column("open", "open", ">"),
+    Column("decided", "decided", ">"),
+    Column("standard", "standard", ">"),
+    Column("special", "special", ">"),
+    Column("special_amount", "special yuan", ">", money),
+    Column("deducted", "deducted", ">"),
+    Column("deducted_amount", "deducted yuan", ">", money),
+    Column("referred", "referred", ">"),
+    Column("referred_amount", "held yuan", ">", money),
+]
+
+
 @app.command("rollup")
 def rollup(
-    period: Annotated[
-        str | None, typer.Option("--period", metavar="YYYY-MM", help="Month of discharge.")
+    period: PeriodOption = None,
+    start: FromOption = None,
+    end: ToOption = None,
+    region: Annotated[
+        str | None,
+        typer.Option("--region", metavar="CODE", help="Treatment region code.", show_default=False),
     ] = None,
-    region: Annotated[str | None, typer.Option("--region", help="Treatment region code.")] = None,
     all_: Annotated[
         bool, typer.Option("--all", help="Also hospitals and periods with no decision yet.")
     ] = False,
+    fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
 ) -> None:
-    """Decided amounts per hospital and period (month of discharge), decisions in force only.
+    """Decided amounts per hospital and month of discharge, decisions in force only.
 
     Examples:
 
         drgaudit queue rollup
 
-        drgaudit queue rollup --period 2025-03 --all
+        drgaudit queue rollup --period 2025Q1 --all --format csv
     """
-    if period is not None:
-        try:
-            from drgaudit.casebook.quota import period_bounds
+    chosen = period_option(period, start, end)
+    from dataclasses import asdict
 
-            period_bounds(period)
-        except ReviewError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--period") from None
+    from drgaudit.casebook import review
+
     with casebook(db) as session:
-        every = review.rollup(session=session, period=period, region=region)
+        every = review.rollup(session=session, period=chosen, region=region)
     rows = every if all_ else [r for r in every if r.decided]
-    if not rows:
-        typer.echo("no decided review cases" if every else "no review cases")
-        return
-    typer.echo(
-        f"{'hospital':<14} {'period':<7} {'cases':>5} {'open':>5} {'decided':>7} {'standard':>8} "
-        f"{'special':>7} {'special yuan':>13} {'deducted':>8} {'deducted yuan':>13} {'referred':>8} {'held yuan':>12}"
+    footer = _(
+        "total: {cases} cases, {open} open, {decided} decided; special {special}, deducted {deducted}, held {held} yuan"
+    ).format(
+        cases=sum(r.cases for r in every),
+        open=sum(r.open for r in every),
+        decided=sum(r.decided for r in every),
+        special=money(sum(r.special_amount for r in every)),
+        deducted=money(sum(r.deducted_amount for r in every)),
+        held=money(sum(r.referred_amount for r in every)),
     )
-    for r in rows:
-        typer.echo(
-            f"{r.hospital_id:<14} {r.period:<7} {r.cases:>5} {r.open:>5} {r.decided:>7} {r.standard:>8} "
-            f"{r.special:>7} {money(r.special_amount):>13} {r.deducted:>8} {money(r.deducted_amount):>13} "
-            f"{r.referred:>8} {money(r.referred_amount):>12}"
-        )
-    typer.echo(
-        f"total: {sum(r.cases for r in every)} cases, {sum(r.open for r in every)} open, {sum(r.decided for r in every)} decided; "
-        f"special {money(sum(r.special_amount for r in every))}, deducted {money(sum(r.deducted_amount for r in every))}, "
-        f"held {money(sum(r.referred_amount for r in every))} yuan"
+    emit(
+        [asdict(r) for r in rows],
+        ROLLUP_COLUMNS,
+        fmt,
+        empty=_("no decided review cases") if every else _("no review cases"),
+        footer=footer,
     )

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlmodel import Session
 
-from drgaudit.casebook.db import make_engine
-from drgaudit.cli.options import DbOption
-from drgaudit.errors import DrgauditError
-from drgaudit.reports.config import load_settings
-from drgaudit.reports.document import FORMATS, REPORT_FORMATS, Report
-from drgaudit.reports.render import write_report
+from drgaudit.cli.options import DbOption, FromOption, PeriodOption, ToOption, period_option, reported
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from drgaudit.reports.document import Report
 
 app = typer.Typer(
     help="Reports as HTML (print-ready), PDF or XLSX: screening summary, meeting packet and minutes, "
@@ -58,9 +56,11 @@ RulesOption = Annotated[
     Path | None,
     typer.Option(
         "--rules",
+        metavar="DIR",
         help="Rule pack whose region names are shown (default: the bundled pack).",
         file_okay=False,
         exists=True,
+        show_default=False,
     ),
 ]
 RegionOption = Annotated[
@@ -70,6 +70,8 @@ RegionOption = Annotated[
 
 
 def _format(kind: str, fmt: str | None, out: Path) -> str:
+    from drgaudit.reports.document import FORMATS, REPORT_FORMATS
+
     chosen = (fmt or out.suffix.lstrip(".")).lower()
     if chosen not in FORMATS:
         if fmt is None:
@@ -88,7 +90,12 @@ def _format(kind: str, fmt: str | None, out: Path) -> str:
 
 def _run(kind: str, fmt: str | None, out: Path, db: str | None, build: Callable[[Session], Report]) -> None:
     chosen = _format(kind, fmt, out)
-    try:
+    from sqlmodel import Session
+
+    from drgaudit.casebook.db import make_engine
+    from drgaudit.reports.render import write_report
+
+    with reported():
         engine = make_engine(db)
         try:
             with Session(engine) as session:
@@ -96,9 +103,6 @@ def _run(kind: str, fmt: str | None, out: Path, db: str | None, build: Callable[
             path = write_report(report, chosen, out)
         finally:
             engine.dispose()
-    except DrgauditError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
     typer.echo(f"wrote {path} ({report.title}, {chosen})")
 
 
@@ -135,22 +139,9 @@ def summary(
 @app.command()
 def monitoring(
     out: OutOption,
-    period: Annotated[
-        str | None,
-        typer.Option("--period", help="2025 (year), 2025Q3 (quarter) or 2025-07 (month), by discharge date."),
-    ] = None,
-    start: Annotated[
-        dt.datetime | None,
-        typer.Option(
-            "--from", formats=["%Y-%m-%d"], help="First discharge date of a custom period (with --to)."
-        ),
-    ] = None,
-    end: Annotated[
-        dt.datetime | None,
-        typer.Option(
-            "--to", formats=["%Y-%m-%d"], help="Last discharge date of a custom period (with --from)."
-        ),
-    ] = None,
+    period: PeriodOption = None,
+    start: FromOption = None,
+    end: ToOption = None,
     fmt: FormatOption = None,
     region: RegionOption = None,
     config: ConfigOption = None,
@@ -165,13 +156,9 @@ def monitoring(
         drgaudit report monitoring --period 2025Q3 --format xlsx --out monitoring-2025Q3.xlsx
     """
     from drgaudit.reports.monitoring import build_monitoring
-    from drgaudit.reports.periods import parse_period
 
+    chosen = period_option(period, start, end, required=True)
     settings = _settings(config)
-    try:
-        chosen = parse_period(period, start.date() if start else None, end.date() if end else None)
-    except DrgauditError as exc:
-        raise typer.BadParameter(str(exc)) from exc
     _run(
         "monitoring",
         fmt,
@@ -253,9 +240,9 @@ def feedback(
     batch: Annotated[
         int | None, typer.Option("--batch", metavar="ID", help="Cases hit in this screened batch.")
     ] = None,
-    period: Annotated[
-        str | None, typer.Option("--period", help="Cases discharged in this period: 2025, 2025Q3 or 2025-07.")
-    ] = None,
+    period: PeriodOption = None,
+    start: FromOption = None,
+    end: ToOption = None,
     fmt: FormatOption = None,
     config: ConfigOption = None,
     rules: RulesOption = None,
@@ -271,15 +258,11 @@ def feedback(
         drgaudit report feedback --hospital H51010000001 --batch 3 --format xlsx --out H51010000001.xlsx
     """
     from drgaudit.reports.feedback import build_feedback
-    from drgaudit.reports.periods import parse_period
 
+    chosen = period_option(period, start, end)
+    if batch is None and chosen is None:
+        raise typer.BadParameter("give --batch ID and/or --period (or --from/--to) to choose the cases")
     settings = _settings(config)
-    if batch is None and period is None:
-        raise typer.BadParameter("give --batch ID and/or --period to choose the cases")
-    try:
-        chosen = parse_period(period) if period else None
-    except DrgauditError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--period") from exc
     _run(
         "feedback",
         fmt,
@@ -291,9 +274,8 @@ def feedback(
     )
 
 
-def _settings(config: Path | None):
-    try:
+def _settings(config: Path | None) -> Any:
+    from drgaudit.reports.config import load_settings
+
+    with reported():
         return load_settings(config)
-    except DrgauditError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc

@@ -10,20 +10,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlmodel import Session
 
-from drgaudit.casebook.db import make_engine
-from drgaudit.casebook.reviewconfig import ConflictError
-from drgaudit.engine.loader import bundled_rules_dir, load_pack
-from drgaudit.engine.pack import RulePack
+from drgaudit.cli.options import fail
 from drgaudit.errors import DrgauditError
-from drgaudit.services.access import Principal
-from drgaudit.services.accounts import cli_principal
 
-CONFLICT_EXIT = 3
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from drgaudit.engine.pack import RulePack
+    from drgaudit.services.access import Principal
+
+CONFLICT_EXIT = 3  # ConflictError.exit_code
 
 UserOption = Annotated[
     str | None,
@@ -40,9 +40,11 @@ RulesOption = Annotated[
     Path | None,
     typer.Option(
         "--rules",
+        metavar="DIR",
         help="Rules directory whose region settings apply (quota ratios…). Default: the bundled rule pack.",
         file_okay=False,
         exists=True,
+        show_default=False,
     ),
 ]
 VersionOption = Annotated[
@@ -55,18 +57,14 @@ VersionOption = Annotated[
 ]
 
 
-def fail(exc: DrgauditError) -> typer.Exit:
-    """Print the error and give the exit code: 3 for a conflict, 1 otherwise."""
-    if isinstance(exc, ConflictError):
-        typer.echo(f"conflict: {exc}", err=True)
-        return typer.Exit(CONFLICT_EXIT)
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(1)
-
-
 @contextmanager
 def casebook(db: str | None) -> Iterator[Session]:
-    """A session on the casebook; DrgauditErrors raised inside become a message and an exit code."""
+    """A session on the casebook; DrgauditErrors raised inside become a message and an exit code
+    (`drgaudit.cli.options.fail`: 3 for a conflict, 1 otherwise)."""
+    from sqlmodel import Session
+
+    from drgaudit.casebook.db import make_engine
+
     try:
         engine = make_engine(db)
         try:
@@ -80,11 +78,15 @@ def casebook(db: str | None) -> Iterator[Session]:
 
 def principal(session: Session, user: str | None) -> Principal:
     """Who runs the command: `--user` resolved to an account (see `services.accounts.cli_principal`)."""
+    from drgaudit.services.accounts import cli_principal
+
     return cli_principal(session=session, user=user)
 
 
 def rule_pack(rules: Path | None) -> RulePack:
     """The rule pack whose region settings apply."""
+    from drgaudit.engine.loader import bundled_rules_dir, load_pack
+
     return load_pack(rules or bundled_rules_dir())
 
 

@@ -7,49 +7,64 @@ from typing import Annotated
 
 import typer
 
-from drgaudit.engine.boundaries import boundary_report, boundary_warnings
-from drgaudit.engine.boundaries import describe as describe_boundary
-from drgaudit.engine.codes import CodeTables, resolve_codes_dir
-from drgaudit.engine.functions import reference_lines
-from drgaudit.engine.loader import bundled_rules_dir, read_pack
-from drgaudit.engine.ruletest import describe, run_examples
-from drgaudit.engine.vocabulary import FACTS
-from drgaudit.errors import DrgauditError
+from drgaudit.cli.options import CodesOption, DbOption, reported
+from drgaudit.i18n import _, ngettext
 
 app = typer.Typer(help="Check, test and document rule packs.", no_args_is_help=True)
 
 RulesDir = Annotated[
     Path | None,
     typer.Argument(
-        help="Rules directory (default: the bundled rule pack).", show_default=False, file_okay=False
-    ),
-]
-CodesOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--codes",
-        help="Code-table folder (DATA-CONTRACT layout). Default: the pack's codes/, else the bundled subset.",
+        metavar="DIR",
+        help="Rules directory (default: the bundled rule pack).",
+        show_default=False,
         file_okay=False,
     ),
 ]
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def _counts(errors: int, warnings: int) -> str:
+    return ", ".join(
+        (
+            ngettext("{n} error", "{n} errors", errors).format(n=errors),
+            ngettext("{n} warning", "{n} warnings", warnings).format(n=warnings),
+        )
+    )
 
 
 @app.command("check")
-def check(directory: RulesDir = None) -> None:
+def check(
+    directory: RulesDir = None,
+    boundaries: Annotated[
+        bool,
+        typer.Option(
+            "--boundaries",
+            help="Also warn about thresholds no example pins at the boundary (runs every example through "
+            "the engine; `rules test --strict` fails on them).",
+        ),
+    ] = False,
+) -> None:
     """Parse and lint every rule, list and region file; report each problem as path:line:col.
 
-    Exit code 0 when the pack is usable (warnings allowed), 1 when it has errors.
+    Exit code 0 when the pack is usable (warnings allowed), 1 when it has errors. It reads the pack
+    without running it, so it answers at once; --boundaries adds the boundary-example lint.
 
-    Example:  drgaudit rules check rules/
+    Examples:
+
+        drgaudit rules check rules/
+
+        drgaudit rules check --boundaries
     """
+    from drgaudit.engine.loader import bundled_rules_dir, read_pack
+
     result = read_pack(directory)
     warnings = list(result.warnings)
-    if result.pack is not None:
+    if result.pack is not None and boundaries:
         # Thresholds whose boundary no example pins (engine/boundaries.py); `rules test --strict` fails on them.
+        from drgaudit.engine.boundaries import boundary_warnings
+        from drgaudit.engine.codes import CodeTables, resolve_codes_dir
+        from drgaudit.errors import DrgauditError
+
         try:
             tables = CodeTables.from_dir(resolve_codes_dir(None, directory or bundled_rules_dir()))
         except DrgauditError as exc:
@@ -62,14 +77,22 @@ def check(directory: RulesDir = None) -> None:
         typer.echo(issue.render())
     if result.errors:
         typer.echo(
-            f"{_plural(len(result.errors), 'error')}, {_plural(len(result.warnings), 'warning')}; nothing was loaded"
+            _("{counts}; nothing was loaded").format(counts=_counts(len(result.errors), len(result.warnings)))
         )
         raise typer.Exit(1)
     pack = result.pack
+    assert pack is not None  # a pack without errors is loaded
+    active = sum(r.status == "active" for r in pack.rules)
     typer.echo(
-        f"OK: {_plural(len(pack.rules), 'rule')} ({sum(r.status == 'active' for r in pack.rules)} active), "
-        f"{_plural(len(pack.lists), 'list')}, {_plural(len(pack.regions), 'region')} with overrides, "
-        f"{_plural(len(warnings), 'warning')}"
+        _("OK: {rules} ({active} active), {lists}, {regions} with overrides, {warnings}").format(
+            rules=ngettext("{n} rule", "{n} rules", len(pack.rules)).format(n=len(pack.rules)),
+            active=active,
+            lists=ngettext("{n} list", "{n} lists", len(pack.lists)).format(n=len(pack.lists)),
+            regions=ngettext("{n} region", "{n} regions", len(pack.profile_keys()) - 1).format(
+                n=len(pack.profile_keys()) - 1
+            ),
+            warnings=ngettext("{n} warning", "{n} warnings", len(warnings)).format(n=len(warnings)),
+        )
     )
 
 
@@ -78,7 +101,10 @@ def test(
     directory: RulesDir = None,
     codes: CodesOption = None,
     rule: Annotated[
-        list[str] | None, typer.Option("--rule", help="Only the examples of this rule id (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--rule", metavar="ID", help="Only the examples of this rule id (repeatable).", show_default=False
+        ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Explain passing examples too.")] = False,
     strict: Annotated[
@@ -89,11 +115,14 @@ def test(
             "at its boundary and one just past it.",
         ),
     ] = False,
+    db: DbOption = None,
 ) -> None:
     """Run every rule's examples through the engine: claims that must hit and claims that must not.
 
-    A failure shows the expected and actual outcome and the value of each condition; the conditions
-    that kept the example from its expected outcome are marked ✗.
+    A failure shows the expected and actual outcome, the value of each condition, and each fact and
+    threshold it compared, with their Chinese names; the conditions that kept the example from its
+    expected outcome are marked ✗. The code tables are chosen as for screening (--codes, else the
+    casebook's loaded set, else the bundled CHS-DRG 1.1 tables).
 
     Examples:
 
@@ -101,32 +130,55 @@ def test(
 
         drgaudit rules test --strict
     """
+    from drgaudit.engine.loader import read_pack
+
     result = read_pack(directory)
     if result.pack is None:
         for issue in result.errors:
             typer.echo(issue.render())
-        typer.echo(f"{_plural(len(result.errors), 'error')}; fix them with `drgaudit rules check` first")
+        typer.echo(
+            _("{errors}; fix them with `drgaudit rules check` first").format(
+                errors=ngettext("{n} error", "{n} errors", len(result.errors)).format(n=len(result.errors))
+            )
+        )
         raise typer.Exit(1)
-    try:
-        tables = CodeTables.from_dir(resolve_codes_dir(codes, directory or bundled_rules_dir()))
-    except DrgauditError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+    known = {r.id for r in result.pack.rules}
+    for wanted in rule or []:
+        if wanted not in known:
+            from drgaudit.engine.suggest import did_you_mean
+
+            hint = did_you_mean(wanted, sorted(known))
+            message = _("no rule {rule} in {pack}").format(rule=wanted, pack=result.pack.directory)
+            raise typer.BadParameter(message + (f" ({hint})" if hint else ""), param_hint="--rule")
+    from drgaudit.engine.ruletest import describe, run_examples
+    from drgaudit.services.codes import choose_codes_for
+
+    with reported():
+        tables = choose_codes_for(codes_dir=codes, rules_dir=directory, db=db)
     results = run_examples(result.pack, tables, rule_ids=set(rule) if rule else None)
     failed = 0
     for item in results:
         ok = item.passed and item.engines_agree
         failed += not ok
         where = f"{item.example.position.path}:{item.example.position.line}"
-        typer.echo(
-            f"{'PASS' if ok else 'FAIL'} {item.rule.id} {item.example.expect:<4} {item.example.name}  ({where})"
-        )
+        expect = _("hit") if item.example.expect == "hit" else _("miss")
+        verdict = _("PASS") if ok else _("FAIL")
+        typer.echo(f"{verdict} {item.rule.id} {expect:<4} {item.example.name}  ({where})")
         if not ok or verbose:
             for line in describe(item):
                 typer.echo(line)
-    typer.echo(f"{_plural(len(results), 'example')}: {len(results) - failed} passed, {failed} failed")
+    typer.echo(
+        _("{examples}: {passed} passed, {failed} failed").format(
+            examples=ngettext("{n} example", "{n} examples", len(results)).format(n=len(results)),
+            passed=len(results) - failed,
+            failed=failed,
+        )
+    )
     unpinned = 0
     if strict:
+        from drgaudit.engine.boundaries import boundary_report
+        from drgaudit.engine.boundaries import describe as describe_boundary
+
         report = boundary_report(result.pack, tables, rule_ids=set(rule) if rule else None)
         for pin in report:
             if pin.pinned:
@@ -136,7 +188,11 @@ def test(
             typer.echo(f"FAIL {pin.threshold.rule.id} boundary `{pin.threshold.text}`  ({issue.position})")
             typer.echo(f"  {issue.hint}")
         typer.echo(
-            f"{_plural(len(report), 'threshold')}: {len(report) - unpinned} pinned at the boundary, {unpinned} not"
+            _("{thresholds}: {pinned} pinned at the boundary, {unpinned} not").format(
+                thresholds=ngettext("{n} threshold", "{n} thresholds", len(report)).format(n=len(report)),
+                pinned=len(report) - unpinned,
+                unpinned=unpinned,
+            )
         )
     if failed or unpinned or not results:
         raise typer.Exit(1)
@@ -144,12 +200,15 @@ def test(
 
 @app.command("facts")
 def facts() -> None:
-    """List every field a rule condition can use, with its type and meaning, then every function.
+    """List every field a rule condition can use, with its type and Chinese name, then every function.
 
     Both lists come from the engine's declarations (engine/vocabulary.py, engine/functions.py).
 
     Example:  drgaudit rules facts
     """
+    from drgaudit.engine.functions import reference_lines
+    from drgaudit.engine.vocabulary import FACTS
+
     for fact in FACTS.values():
         note = f" — {fact.note}" if fact.note else ""
         missing = " (may be missing)" if fact.optional else ""
@@ -164,11 +223,16 @@ def facts() -> None:
 def mutate(
     directory: RulesDir = None,
     codes: CodesOption = None,
-    rule: Annotated[list[str] | None, typer.Option("--rule", help="Only this rule id (repeatable).")] = None,
+    rule: Annotated[
+        list[str] | None,
+        typer.Option("--rule", metavar="ID", help="Only this rule id (repeatable).", show_default=False),
+    ] = None,
     features: Annotated[
         Path | None,
         typer.Option(
             "--features",
+            metavar="DIR",
+            show_default=False,
             help="Also try the surviving mutants against the scenarios of this features/ folder (slow).",
             file_okay=False,
             exists=True,
@@ -176,11 +240,18 @@ def mutate(
     ] = None,
     min_score: Annotated[
         float | None,
-        typer.Option("--min-score", min=0, max=1, help="Exit 1 when the score is below this (e.g. 0.95)."),
+        typer.Option(
+            "--min-score",
+            metavar="SCORE",
+            min=0,
+            max=1,
+            help="Exit 1 when the score is below this (e.g. 0.95).",
+        ),
     ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List every mutant, killed or not.")
     ] = False,
+    db: DbOption = None,
 ) -> None:
     """Mutation testing: flip each comparison (>= ↔ >, < ↔ <=), move each numeric param one step down
     and up, drop each `unless` line in turn, and report the mutants the examples do not catch.
@@ -193,19 +264,22 @@ def mutate(
 
         drgaudit rules mutate rules/ --rule LOS-001 --features features/ --verbose
     """
+    from drgaudit.engine.loader import read_pack
+    from drgaudit.services.codes import choose_codes_for
     from drgaudit.services.mutation import mutate_pack
 
     result = read_pack(directory)
     if result.pack is None:
         for issue in result.errors:
             typer.echo(issue.render())
-        typer.echo(f"{_plural(len(result.errors), 'error')}; fix them with `drgaudit rules check` first")
+        typer.echo(
+            _("{errors}; fix them with `drgaudit rules check` first").format(
+                errors=ngettext("{n} error", "{n} errors", len(result.errors)).format(n=len(result.errors))
+            )
+        )
         raise typer.Exit(1)
-    try:
-        tables = CodeTables.from_dir(resolve_codes_dir(codes, directory or bundled_rules_dir()))
-    except DrgauditError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+    with reported():
+        tables = choose_codes_for(codes_dir=codes, rules_dir=directory, db=db)
     report = mutate_pack(result.pack, tables, rule_ids=set(rule) if rule else None, features=features)
     for rule_id, (killed, total) in sorted(report.by_rule().items()):
         typer.echo(f"{rule_id:<14} {killed:>3} of {total:<3} mutants killed")

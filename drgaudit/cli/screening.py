@@ -6,63 +6,44 @@ import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlmodel import Session
 
-from drgaudit.casebook import queries
-from drgaudit.casebook.db import make_engine
-from drgaudit.casebook.runlock import reap_stale_runs
-from drgaudit.casebook.screening import import_code_tables, latest_runs
-from drgaudit.cli.options import DbOption
+from drgaudit.cli.options import CodesOption, DbOption, RulesOption, reported
+from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit
 from drgaudit.cli.reviewopts import UserOption
-from drgaudit.engine.explain import render_explanation
-from drgaudit.errors import DrgauditError
-from drgaudit.services.accounts import cli_actor
-from drgaudit.services.screening import (
-    CHUNK_PATIENTS,
-    ScreenSummary,
-    explain_file_claim,
-    explain_stored_claim,
-    screen_batch,
-    screen_files,
-)
+from drgaudit.i18n import _, ngettext
 
-RulesOption = Annotated[
+if TYPE_CHECKING:
+    from drgaudit.services.screening import ScreenSummary
+
+# Patients per worker task by default: drgaudit.services.screening.CHUNK_PATIENTS (a test keeps them equal;
+# the CLI does not import the service to read it).
+CHUNK_PATIENTS = 1000
+
+# Screening's own --rules: without it each region screens with its active version in the casebook.
+ScreenRulesOption = Annotated[
     Path | None,
     typer.Option(
         "--rules",
+        metavar="DIR",
         help="Rules directory. Default: each region's active version in the casebook (`drgaudit rules versions`), "
         "else the bundled rule pack.",
         file_okay=False,
         exists=True,
+        show_default=False,
     ),
 ]
-CodesOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--codes",
-        help="Code-table folder in the DATA-CONTRACT layout (e.g. ../shared/reference/chs-drg-1.1). "
-        "Default: the code set loaded with `drgaudit import codes`, else the rule pack's bundled subset.",
-        file_okay=False,
-        exists=True,
-    ),
-]
-FilesOption = Annotated[list[Path] | None, typer.Option(exists=True, dir_okay=False, readable=True)]
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(1)
 
 
 def _progress_bar(stack: ExitStack, label: str):
     """A Rich progress bar on stderr when it is a terminal; None otherwise (pipes, tests, CI)."""
     if not sys.stderr.isatty():
         return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     progress = stack.enter_context(
         Progress(
             TextColumn(label),
@@ -82,16 +63,37 @@ def _progress_bar(stack: ExitStack, label: str):
     return update
 
 
-def _print_summary(summary: ScreenSummary) -> None:
-    echo = lambda text: typer.echo(text, err=True)  # noqa: E731
+def print_summary(summary: ScreenSummary) -> None:
+    """The screen's summary on stderr, in the user's language."""
+
+    def echo(text: str) -> None:
+        typer.echo(text, err=True)
+
     for report in summary.imports:
-        rejected = f", {report.rows_rejected} rejected" if report.rows_rejected else ""
-        echo(f"{Path(report.path).name}: {report.rows_ok} rows read{rejected}")
+        name = Path(report.path).name
+        if report.rows_rejected:
+            echo(
+                _("{file}: {ok} rows read, {rejected} rejected").format(
+                    file=name, ok=report.rows_ok, rejected=report.rows_rejected
+                )
+            )
+        else:
+            echo(_("{file}: {ok} rows read").format(file=name, ok=report.rows_ok))
         for error in report.first_errors:
             echo(f"  {error}")
+    echo(_("code tables: {source}").format(source=summary.codes_source))
     echo(
-        f"screened {summary.claims} claims of {summary.patients} patients in {summary.seconds:.1f}s "
-        f"({summary.claims_per_second:,.0f} claims/s): {summary.hits} hits, {summary.amount_at_risk:,.2f} yuan at risk"
+        _(
+            "screened {claims} claims of {patients} patients in {seconds:.1f}s ({rate:,.0f} claims/s): "
+            "{hits} hits, {amount:,.2f} yuan at risk"
+        ).format(
+            claims=summary.claims,
+            patients=summary.patients,
+            seconds=summary.seconds,
+            rate=summary.claims_per_second,
+            hits=summary.hits,
+            amount=summary.amount_at_risk,
+        )
     )
     if summary.prefilter and summary.claims:
         typer.echo(
@@ -104,28 +106,59 @@ def _print_summary(summary: ScreenSummary) -> None:
     if summary.dry_run:
         stored, review = summary.stored, summary.review_cases
         echo(
-            f"dry run, nothing stored: storing batch {summary.batch_id} would give {stored.get('new', 0)} new, "
-            f"{stored.get('unchanged', 0)} unchanged, {stored.get('removed', 0)} removed hits"
+            _(
+                "dry run, nothing stored: storing batch {batch} would give {new} new, {unchanged} unchanged, "
+                "{removed} removed hits"
+            ).format(
+                batch=summary.batch_id,
+                new=stored.get("new", 0),
+                unchanged=stored.get("unchanged", 0),
+                removed=stored.get("removed", 0),
+            )
         )
         echo(
-            f"review queue would get: {review.get('created', 0)} new cases, {review.get('refreshed', 0)} refreshed, "
-            f"{review.get('reopened', 0)} reopened, {review.get('withdrawn', 0)} withdrawn, "
-            f"{review.get('unchanged', 0)} unchanged"
+            _(
+                "review queue would get: {created} new cases, {refreshed} refreshed, {reopened} reopened, "
+                "{withdrawn} withdrawn, {unchanged} unchanged"
+            ).format(
+                **{
+                    k: review.get(k, 0)
+                    for k in ("created", "refreshed", "reopened", "withdrawn", "unchanged")
+                }
+            )
         )
         return
     for version, count in sorted(summary.shadow.items()):
-        echo(f"shadow version {version}: {count} hits stored apart (not queued)")
+        echo(
+            _("shadow version {version}: {count} hits stored apart (not queued)").format(
+                version=version, count=count
+            )
+        )
     if summary.run_id is not None:
         stored = summary.stored
         echo(
-            f"stored as screen run {summary.run_id} of batch {summary.batch_id}: "
-            f"{stored.get('new', 0)} new, {stored.get('unchanged', 0)} unchanged, {stored.get('removed', 0)} removed"
+            _(
+                "stored as screen run {run} of batch {batch}: {new} new, {unchanged} unchanged, {removed} removed"
+            ).format(
+                run=summary.run_id,
+                batch=summary.batch_id,
+                new=stored.get("new", 0),
+                unchanged=stored.get("unchanged", 0),
+                removed=stored.get("removed", 0),
+            )
         )
     if summary.review_cases:
         review = summary.review_cases
         echo(
-            f"review queue: {review['created']} new cases, {review['refreshed']} refreshed, {review['reopened']} reopened, "
-            f"{review['withdrawn']} withdrawn, {review['unchanged']} unchanged (see `drgaudit queue list`)"
+            _(
+                "review queue: {created} new cases, {refreshed} refreshed, {reopened} reopened, "
+                "{withdrawn} withdrawn, {unchanged} unchanged (see `drgaudit queue list`)"
+            ).format(
+                **{
+                    k: review.get(k, 0)
+                    for k in ("created", "refreshed", "reopened", "withdrawn", "unchanged")
+                }
+            )
         )
     _print_failures(summary)
 
@@ -138,54 +171,93 @@ def _print_failures(summary: ScreenSummary) -> None:
     failed = summary.failed
     if not failed:
         return
-    where = f" (recorded with screen run {summary.run_id})" if summary.run_id is not None else ""
+    if summary.run_id is not None:
+        where = _(" (recorded with screen run {run})").format(run=summary.run_id)
+    else:
+        where = ""
     typer.echo(
-        f"NOT SCREENED: {len(failed)} patient{'s' if len(failed) > 1 else ''}, {summary.claims_failed} claims "
-        f"have no result{where}; every other patient was screened:",
+        ngettext(
+            "NOT SCREENED: {n} patient, {claims} claims have no result{where}; every other patient was screened:",
+            "NOT SCREENED: {n} patients, {claims} claims have no result{where}; every other patient was screened:",
+            len(failed),
+        ).format(n=len(failed), claims=summary.claims_failed, where=where),
         err=True,
     )
     for failure in failed[:FAILURES_SHOWN]:
         claims = ", ".join(failure.claim_ids[:5]) + (" …" if len(failure.claim_ids) > 5 else "")
-        typer.echo(f"  patient {failure.patient_id!r} (claims {claims}): {failure.reason}", err=True)
+        typer.echo(
+            "  "
+            + _("patient {patient} (claims {claims}): {reason}").format(
+                patient=repr(failure.patient_id), claims=claims, reason=failure.reason
+            ),
+            err=True,
+        )
     if len(failed) > FAILURES_SHOWN:
-        typer.echo(f"  … and {len(failed) - FAILURES_SHOWN} more", err=True)
+        typer.echo("  " + _("… and {n} more").format(n=len(failed) - FAILURES_SHOWN), err=True)
 
 
 def screen(
     claims: Annotated[
         list[Path] | None,
         typer.Argument(
-            metavar="[CLAIMS]...",
+            metavar="CLAIMS",
             help="Claim files to screen without importing them.",
             exists=True,
             dir_okay=False,
+            show_default=False,
         ),
     ] = None,
     hospitals: Annotated[
         list[Path] | None,
-        typer.Option("--hospitals", help="Hospital file(s), with claim files.", exists=True, dir_okay=False),
+        typer.Option(
+            "--hospitals",
+            metavar="FILE",
+            help="Hospital file(s), with claim files.",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+        ),
     ] = None,
     groups: Annotated[
         list[Path] | None,
-        typer.Option("--groups", help="Group-table file(s), with claim files.", exists=True, dir_okay=False),
+        typer.Option(
+            "--groups",
+            metavar="FILE",
+            help="Group-table file(s), with claim files.",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+        ),
     ] = None,
     batch: Annotated[
         int | None,
-        typer.Option("--batch", help="Screen an imported claims batch of the casebook and store its hits."),
+        typer.Option(
+            "--batch",
+            metavar="ID",
+            help="Screen an imported claims batch of the casebook and store its hits.",
+            show_default=False,
+        ),
     ] = None,
-    rules: RulesOption = None,
+    rules: ScreenRulesOption = None,
     codes: CodesOption = None,
-    output_format: Annotated[str, typer.Option("--format", help="Output format of the hits.")] = "jsonl",
+    output_format: Annotated[
+        str, typer.Option("--format", metavar="jsonl", help="Output format of the hits (jsonl).")
+    ] = "jsonl",
     output: Annotated[
         str | None,
         typer.Option(
             "--output",
             "-o",
+            metavar="PATH",
             help="Where to write hits: a file, or - for stdout. Default: stdout for files; none for --batch.",
+            show_default=False,
         ),
     ] = None,
     workers: Annotated[
-        int, typer.Option("--workers", "-j", min=1, help="Worker processes (partitioned by patient).")
+        int,
+        typer.Option(
+            "--workers", "-j", metavar="N", min=1, help="Worker processes (partitioned by patient)."
+        ),
     ] = 1,
     no_prefilter: Annotated[
         bool,
@@ -208,6 +280,7 @@ def screen(
         int,
         typer.Option(
             "--chunk-patients",
+            metavar="N",
             min=1,
             help="Patients per task sent to a worker (smaller: finer balance between workers).",
         ),
@@ -225,7 +298,9 @@ def screen(
     """Screen claims against the rules and write the hits as JSONL (one object per hit).
 
     Either claim files with their --hospitals and --groups files (no import needed), or --batch ID of
-    the casebook (hits are stored there too). A summary goes to stderr.
+    the casebook (hits are stored there too). Both use the same code tables: --codes, else the set
+    loaded with `drgaudit import codes`, else the bundled CHS-DRG 1.1 tables; the summary on stderr
+    names them.
 
     Examples:
 
@@ -247,6 +322,8 @@ def screen(
         raise typer.BadParameter("claim files need --hospitals and --groups files too")
     if cluster and batch is None:
         raise typer.BadParameter("--cluster screens a stored batch: give --batch ID")
+    from drgaudit.services.screening import screen_batch, screen_files
+
     target = output if output is not None else ("-" if claims else None)
     with ExitStack() as stack:
         out = None
@@ -255,15 +332,19 @@ def screen(
         elif target is not None:
             out = stack.enter_context(open(target, "w", encoding="utf-8"))  # noqa: SIM115
         progress = _progress_bar(stack, "screening")
-        try:
+        with reported():
             if claims:
                 summary = screen_files(
                     claims=claims, hospitals=hospitals or [], groups=groups or [], rules_dir=rules, codes_dir=codes,
-                    workers=workers, output=out, progress=progress, prefilter=not no_prefilter,
+                    workers=workers, output=out, progress=progress, db=db, prefilter=not no_prefilter,
                 )  # fmt: skip
             else:
-                engine = make_engine(db)
-                session = stack.enter_context(Session(engine))
+                from sqlmodel import Session
+
+                from drgaudit.casebook.db import make_engine
+                from drgaudit.services.accounts import cli_actor
+
+                session = stack.enter_context(Session(make_engine(db)))
                 # Storing hits refreshes the review queue: an auditor's job on a shared casebook.
                 actor = cli_actor(session=session, user=user, action="screen.run")
                 summary = screen_batch(
@@ -280,20 +361,51 @@ def screen(
                     chunk_patients=chunk_patients,
                     dry_run=dry_run,
                 )
-        except DrgauditError as exc:
-            raise _fail(exc) from exc
         if out is not None:
             out.flush()
-    _print_summary(summary)
+    print_summary(summary)
     if summary.failed:
         raise typer.Exit(1)
 
 
 def explain(
-    claim_id: Annotated[str, typer.Argument(help="The claim to explain.")],
-    claims: FilesOption = None,
-    hospitals: FilesOption = None,
-    groups: FilesOption = None,
+    claim_id: Annotated[str, typer.Argument(metavar="CLAIM_ID", help="The claim to explain.")],
+    claims: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--claims",
+            metavar="FILE",
+            help="Claim file(s) holding the claim (instead of the casebook).",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            show_default=False,
+        ),
+    ] = None,
+    hospitals: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--hospitals",
+            metavar="FILE",
+            help="Hospital file(s), with --claims.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            show_default=False,
+        ),
+    ] = None,
+    groups: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--groups",
+            metavar="FILE",
+            help="Group-table file(s), with --claims.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            show_default=False,
+        ),
+    ] = None,
     rules: RulesOption = None,
     codes: CodesOption = None,
     db: DbOption = None,
@@ -308,55 +420,87 @@ def explain(
 
         drgaudit explain C2025000123 --claims claims.csv --hospitals hospitals.csv --groups groups.csv
     """
-    try:
+    if claims and (not hospitals or not groups):
+        raise typer.BadParameter("--claims needs --hospitals and --groups too")
+    from drgaudit.engine.explain import render_explanation
+    from drgaudit.services.screening import explain_file_claim, explain_stored_claim
+
+    with reported():
         if claims:
-            if not hospitals or not groups:
-                raise typer.BadParameter("--claims needs --hospitals and --groups too")
             explanation = explain_file_claim(
                 claim_id=claim_id,
                 claims=claims,
-                hospitals=hospitals,
-                groups=groups,
+                hospitals=hospitals or [],
+                groups=groups or [],
                 rules_dir=rules,
                 codes_dir=codes,
+                db=db,
             )
         else:
+            from sqlmodel import Session
+
+            from drgaudit.casebook.db import make_engine
+
             with Session(make_engine(db)) as session:
                 explanation = explain_stored_claim(
                     session=session, claim_id=claim_id, rules_dir=rules, codes_dir=codes
                 )
-    except DrgauditError as exc:
-        raise _fail(exc) from exc
     for line in render_explanation(explanation):
         typer.echo(line)
 
 
-def batches(db: DbOption = None) -> None:
+BATCH_COLUMNS = [
+    Column("id", "batch", ">"),
+    Column("kind", "kind"),
+    Column("imported_at", "imported", show=lambda v: v[:16].replace("T", " ") if v else "-"),
+    Column("rows_ok", "ok", ">"),
+    Column("rows_rejected", "rejected", ">"),
+    Column("last_screen", "last screen", show=lambda v: v or "-"),
+    Column("file_name", "file"),
+]
+
+
+def batches(fmt: FormatOption = OutputFormat.table, db: DbOption = None) -> None:
     """List the import batches of the casebook (the ids `screen --batch` takes).
 
-    Example:
+    Examples:
 
         drgaudit batches
+
+        drgaudit batches --format csv
     """
-    try:
-        with Session(make_engine(db)) as session:
-            # A screen that was killed shows as failed from now on.
-            reap_stale_runs(session=session)
-            rows = queries.list_batches(session=session)
-            runs = latest_runs(session=session)
-    except DrgauditError as exc:
-        raise _fail(exc) from exc
-    if not rows:
-        typer.echo("no batches yet: import files with `drgaudit import claims|hospitals|groups FILE`")
-        return
-    for b in rows:
-        when = b.imported_at.strftime("%Y-%m-%d %H:%M")
-        run = runs.get(b.id) if b.id is not None else None
-        screened = f"  last screen: run {run.id} {run.status}" if run is not None else ""
-        typer.echo(
-            f"{b.id:>5}  {b.kind:<9} {when}  {b.rows_ok:>8} ok {b.rows_rejected:>6} rejected  {b.file_name}"
-            f"{screened}"
-        )
+    from sqlmodel import Session
+
+    from drgaudit.casebook import queries
+    from drgaudit.casebook.db import make_engine
+    from drgaudit.casebook.runlock import reap_stale_runs
+    from drgaudit.casebook.screening import latest_runs
+
+    with reported(), Session(make_engine(db)) as session:
+        # A screen that was killed shows as failed from now on.
+        reap_stale_runs(session=session)
+        runs = latest_runs(session=session)
+        rows: list[dict[str, Any]] = []
+        for b in queries.list_batches(session=session):
+            run = runs.get(b.id) if b.id is not None else None
+            rows.append(
+                {
+                    "id": b.id,
+                    "kind": b.kind,
+                    "imported_at": b.imported_at.isoformat(timespec="seconds"),
+                    "rows_ok": b.rows_ok,
+                    "rows_rejected": b.rows_rejected,
+                    "last_screen": f"run {run.id} {run.status}" if run is not None else None,
+                    "file_name": b.file_name,
+                }
+            )
+    emit(
+        rows,
+        BATCH_COLUMNS,
+        fmt,
+        empty=_("no batches yet: import files with `drgaudit import claims|hospitals|groups FILE`"),
+        footer=ngettext("{n} batch", "{n} batches", len(rows)).format(n=len(rows)),
+    )
 
 
 def import_codes(
@@ -367,28 +511,48 @@ def import_codes(
         ),
     ],
     name: Annotated[
-        str | None, typer.Option("--name", help="Name of the code set (default: the folder's name).")
+        str | None,
+        typer.Option(
+            "--name",
+            metavar="NAME",
+            help="Name of the code set (default: the folder's name).",
+            show_default=False,
+        ),
     ] = None,
     db: DbOption = None,
     by: Annotated[
-        str | None, typer.Option("--by", metavar="NAME", help="Who imports. Default: the OS user.")
+        str | None,
+        typer.Option("--by", metavar="NAME", help="Who imports. Default: the OS user.", show_default=False),
     ] = None,
 ) -> None:
     """Load a grouping scheme version's code tables (diagnoses, procedures, CC/MCC, exclusions, DRG names).
 
-    Later screens of the casebook use the most recently loaded set unless --codes names a folder.
+    Every later screen, explain and report of the casebook uses the most recently loaded set unless
+    --codes names a folder; with no set loaded, the bundled CHS-DRG 1.1 tables are used.
 
     Example:
 
-        drgaudit import codes ../shared/reference/chs-drg-1.1
+        drgaudit import codes chs-drg-2.0/ --name CHS-DRG-2.0
     """
-    try:
-        with Session(make_engine(db)) as session:
-            report = import_code_tables(
-                session=session, directory=directory, name=name, imported_by=by or os.environ.get("USER")
-            )
-    except DrgauditError as exc:
-        raise _fail(exc) from exc
+    from sqlmodel import Session
+
+    from drgaudit.casebook.db import make_engine
+    from drgaudit.casebook.screening import import_code_tables
+
+    with reported(), Session(make_engine(db)) as session:
+        report = import_code_tables(
+            session=session, directory=directory, name=name, imported_by=by or os.environ.get("USER")
+        )
     counts = ", ".join(f"{table} {count}" for table, count in report.counts.items())
-    state = "already loaded" if report.already_imported else "loaded"
-    typer.echo(f"code set `{report.name}` {state} [set {report.code_set_id}]: {counts}")
+    if report.already_imported:
+        typer.echo(
+            _("code set `{name}` already loaded [set {id}]: {counts}").format(
+                name=report.name, id=report.code_set_id, counts=counts
+            )
+        )
+    else:
+        typer.echo(
+            _("code set `{name}` loaded [set {id}]: {counts}").format(
+                name=report.name, id=report.code_set_id, counts=counts
+            )
+        )

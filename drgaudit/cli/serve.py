@@ -14,14 +14,22 @@ from drgaudit.errors import DrgauditError
 
 def serve(
     host: Annotated[
-        str, typer.Option("--host", help="Address to listen on (put a TLS proxy in front for others).")
+        str,
+        typer.Option(
+            "--host", metavar="ADDRESS", help="Address to listen on (put a TLS proxy in front for others)."
+        ),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option("--workers", "-j", min=1, max=64, help="Worker processes.")] = 1,
+    port: Annotated[
+        int, typer.Option("--port", metavar="PORT", min=1, max=65535, help="Port to listen on.")
+    ] = 8000,
+    workers: Annotated[
+        int, typer.Option("--workers", "-j", metavar="N", min=1, max=64, help="Worker processes.")
+    ] = 1,
     rules: Annotated[
         Path | None,
         typer.Option(
             "--rules",
+            metavar="DIR",
             help="Rule pack whose region settings apply (default: bundled).",
             file_okay=False,
             exists=True,

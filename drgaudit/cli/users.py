@@ -11,14 +11,19 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from drgaudit.casebook.accounts import ROLE_LABELS, ROLE_SCOPES, GrantRow, generate_password
+from drgaudit.casebook.states import ROLE_SCOPES
 from drgaudit.cli.options import DbOption
 from drgaudit.cli.reviewopts import UserOption, casebook, principal
-from drgaudit.services import accounts as account_service
+from drgaudit.labels import VALUE_LABELS
+
+if TYPE_CHECKING:
+    from drgaudit.casebook.accounts import GrantRow
+
+ROLE_LABELS = VALUE_LABELS["role"]
 
 app = typer.Typer(
     help="Accounts and roles of the review service: add, list, disable, enable, reset-password, grant; "
@@ -46,6 +51,8 @@ GeneratePassword = Annotated[
 
 
 def _grants(roles: list[str], hospital: str | None, region: str | None) -> list[GrantRow]:
+    from drgaudit.casebook.accounts import GrantRow
+
     grants = []
     for text in roles:
         role, _, scope = text.partition(":")
@@ -61,6 +68,8 @@ def _grants(roles: list[str], hospital: str | None, region: str | None) -> list[
 
 def _password(stdin: bool, generate: bool, *, confirm: bool = True) -> tuple[str, bool]:
     """(the password, whether it was generated)."""
+    from drgaudit.casebook.accounts import generate_password
+
     if stdin and generate:
         raise typer.BadParameter("give --password-stdin or --generate-password, not both")
     if generate:
@@ -119,6 +128,8 @@ def add(
 
         drgaudit users add settlement-510100 --role integration:510100 --api-only --user admin
     """
+    from drgaudit.services import accounts as account_service
+
     grants = _grants(role, hospital, region)
     if api_only and (password_stdin or generate):
         raise typer.BadParameter("--api-only takes no password", param_hint="--api-only")
@@ -141,7 +152,9 @@ def _format(value: str) -> str:
 
 @app.command("list")
 def list_(
-    role: Annotated[str | None, typer.Option("--role", help="Only accounts holding this role.")] = None,
+    role: Annotated[
+        str | None, typer.Option("--role", metavar="ROLE", help="Only accounts holding this role.")
+    ] = None,
     fmt: Annotated[
         str, typer.Option("--format", "-f", metavar="table|json|csv", callback=_format, help="Output form.")
     ] = "table",
@@ -156,6 +169,8 @@ def list_(
 
         drgaudit users list --role hospital --format csv --user admin
     """
+    from drgaudit.services import accounts as account_service
+
     with casebook(db) as session:
         rows = account_service.list_users(session=session, principal=principal(session, user), role=role)
     records = [
@@ -200,6 +215,8 @@ def disable(name: NameArg, user: UserOption = None, db: DbOption = None) -> None
 
         drgaudit users disable 王秘书 --user admin
     """
+    from drgaudit.services import accounts as account_service
+
     with casebook(db) as session:
         account_service.disable_user(session=session, principal=principal(session, user), username=name)
     typer.echo(f"account {name} disabled")
@@ -213,6 +230,8 @@ def enable(name: NameArg, user: UserOption = None, db: DbOption = None) -> None:
 
         drgaudit users enable 王秘书 --user admin
     """
+    from drgaudit.services import accounts as account_service
+
     with casebook(db) as session:
         account_service.enable_user(session=session, principal=principal(session, user), username=name)
     typer.echo(f"account {name} enabled")
@@ -237,6 +256,8 @@ def reset_password(
 
         drgaudit users reset-password 王秘书 --generate-password --user admin
     """
+    from drgaudit.services import accounts as account_service
+
     password, generated = _password(password_stdin, generate)
     with casebook(db) as session:
         account_service.reset_password(
@@ -264,6 +285,8 @@ def grant(
 
         drgaudit users grant 李专家 expert:510100 --revoke --user admin
     """
+    from drgaudit.services import accounts as account_service
+
     role_name, _, scope = role.partition(":")
     with casebook(db) as session:
         account = account_service.grant(

@@ -1,22 +1,11 @@
-"""Where the demo finds its code tables: the bundled CHS-DRG 1.1 subset (rules/codes) or the full reference."""
+"""Where the demo finds its code tables: the national CHS-DRG 1.1 tables bundled with drgaudit.
+
+The demo draws every code from them, wherever it is run; `drgaudit demo --codes DIR` draws from
+another folder in the same layout instead.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from drgaudit.engine.codes import bundled_codes_dir
 
-from drgaudit.engine.loader import bundled_rules_dir
-
-
-def bundled_codes_dir() -> Path:
-    """The folder of the hand-made CHS-DRG 1.1 subset shipped in the rule pack."""
-    return bundled_rules_dir() / "codes"
-
-
-# The full national tables of the development checkout, next to the repository (read-only reference).
-SHARED_REFERENCE = Path("..") / "shared" / "reference" / "chs-drg-1.1"
-
-
-def default_codes_dir(cwd: Path | None = None) -> Path | None:
-    """The full CHS-DRG 1.1 tables at ../shared/reference/chs-drg-1.1 if present, else None (bundled subset)."""
-    candidate = (cwd or Path.cwd()) / SHARED_REFERENCE
-    return candidate.resolve() if (candidate / "diagnoses.tsv").is_file() else None
+__all__ = ["bundled_codes_dir"]

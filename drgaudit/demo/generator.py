@@ -120,8 +120,8 @@ def generate(
 ) -> DemoManifest:
     """Write hospitals.csv, groups.csv, claims.csv, truth.csv, manifest.json and README.md into `out_dir`.
 
-    `codes_dir` is a folder of national code tables (DATA-CONTRACT layout); without it the bundled
-    subset (rules/codes) is used. `progress(done, total)` is called every few thousand claims.
+    `codes_dir` is a folder of national code tables (code-table layout); without it the CHS-DRG 1.1
+    tables bundled with drgaudit are used. `progress(done, total)` is called every few thousand claims.
     """
     if claims < MIN_CLAIMS:
         raise DrgauditError(f"the demo needs at least {MIN_CLAIMS} claims, got {claims}")
@@ -361,7 +361,7 @@ def _write_readme(path: Path, manifest: DemoManifest, province: Province) -> Non
             regions=", ".join(f"{r.code} {r.name}" for r in province.regions),
             start=manifest.period[0],
             end=manifest.period[1],
-            codes="the bundled CHS-DRG 1.1 subset"
+            codes="the CHS-DRG 1.1 tables bundled with drgaudit"
             if manifest.codes == "bundled"
             else "the code tables given",
             planted=planted,

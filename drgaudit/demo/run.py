@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.ingest import ImportReport, import_file
 from drgaudit.casebook.screening import ScreenHit, import_code_tables
+from drgaudit.demo.codes import bundled_codes_dir
 from drgaudit.demo.generator import DEFAULT_CLAIMS, DEFAULT_SEED, DemoManifest, generate, read_manifest
 from drgaudit.demo.scenarios import PLANTED_RULES
 from drgaudit.demo.score import Scorecard, ScoredHit, score
@@ -104,7 +105,8 @@ def run_demo(
                 session=session,
                 batch_id=result.claims_batch_id,
                 rules_dir=rules_dir,
-                codes_dir=codes_dir,
+                # The tables the claims were generated from, whatever else the casebook has loaded.
+                codes_dir=codes_dir or bundled_codes_dir(),
                 workers=workers,
                 progress=(lambda done, total: progress("screen", done, total)) if progress else None,
             )

@@ -39,6 +39,7 @@ from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.parallel import ChunkResult, Partition, ScreenSetup, Task, screen_tasks
 from drgaudit.errors import DataFileError, DrgauditError
+from drgaudit.services.codes import choose_codes_for
 from drgaudit.services.packs import PackPlan, screening_plan, shadow_plan
 
 
@@ -163,6 +164,7 @@ def screen_batch(
     store: bool = True,
     progress: Progress | None = None,
     pack: RulePack | None = None,
+    codes: CodeTables | None = None,
     prefilter: bool = True,
     cluster: str | None = None,
     chunk_patients: int = CHUNK_PATIENTS,
@@ -172,6 +174,7 @@ def screen_batch(
 ) -> ScreenSummary:
     """Screen one imported batch; write hits to `output` as JSONL and (if `store`) into the casebook.
 
+    The code tables are `codes` if given (already chosen by the caller), else `choose_codes`.
     `actor` (an `auditlog.Actor`, checked by the caller) is recorded for the review cases it refreshes.
     Without `rules_dir` each treatment region is screened with its active rule-pack version on `on_date`
     (default today; `drgaudit.services.packs`), else the bundled pack; a stored screen also screens the
@@ -191,8 +194,8 @@ def screen_batch(
     """
     options: dict[str, Any] = dict(
         rules_dir=rules_dir, codes_dir=codes_dir, workers=workers, output=output, store=store,
-        progress=progress, pack=pack, prefilter=prefilter, cluster=cluster, chunk_patients=chunk_patients,
-        actor=actor, dry_run=dry_run, on_date=on_date,
+        progress=progress, pack=pack, codes=codes, prefilter=prefilter, cluster=cluster,
+        chunk_patients=chunk_patients, actor=actor, dry_run=dry_run, on_date=on_date,
     )  # fmt: skip
     if not store or dry_run:
         return _screen_batch(session=session, batch_id=batch_id, **options)
@@ -217,6 +220,7 @@ def _screen_batch(
     store: bool,
     progress: Progress | None,
     pack: RulePack | None,
+    codes: CodeTables | None,
     prefilter: bool,
     cluster: str | None,
     chunk_patients: int,
@@ -236,12 +240,12 @@ def _screen_batch(
         plan.use(plan.default, pack)
     pack = plan.pack(plan.default) if plan.default is not None else None
     check_priced(plan, regions)
-    codes = choose_codes(session=session, codes_dir=codes_dir, rules_dir=plan.default)
+    codes = codes or choose_codes(session=session, codes_dir=codes_dir, rules_dir=plan.default)
     setup = batch_setup(session=session, batch_id=batch_id, plan=plan, codes=codes)
     setup.prefilter = prefilter
     total_claims = batch.rows_ok
     summary = ScreenSummary(
-        batch_id=batch_id, rules_version=plan.version, codes_source=codes.source, prefilter=prefilter
+        batch_id=batch_id, rules_version=plan.version, codes_source=codes.label, prefilter=prefilter
     )
     run = None
     if store:
@@ -484,11 +488,17 @@ def screen_files(
     output: IO[str] | None = None,
     progress: Progress | None = None,
     rejects_dir: Path | None = None,
+    db: str | None = None,
     prefilter: bool = True,
 ) -> ScreenSummary:
-    """Screen claim files with hospital and group files and no prior import (a scratch casebook is used)."""
+    """Screen claim files with hospital and group files and no prior import (a scratch casebook is used).
+
+    The code tables are chosen as for a stored batch: `codes_dir`, else the set loaded into the user's
+    casebook (`db`, or the default one, if it exists), else the bundled tables.
+    """
     rules_dir = Path(rules_dir) if rules_dir else bundled_rules_dir()
     pack = load_pack(rules_dir)  # a broken pack stops here, before anything is read
+    codes = choose_codes_for(codes_dir=codes_dir, rules_dir=rules_dir, db=db)
     with tempfile.TemporaryDirectory(prefix="drgaudit-screen-") as scratch:
         engine = make_engine(f"sqlite:///{Path(scratch) / 'scratch.sqlite'}")
         try:
@@ -505,11 +515,13 @@ def screen_files(
                             )
                         reports.append(report)
                 batches = [r.batch_id for r in reports if r.kind == "claims" and r.batch_id is not None]
-                summary = ScreenSummary(rules_version=pack.version, prefilter=prefilter)
+                summary = ScreenSummary(
+                    rules_version=pack.version, codes_source=codes.label, prefilter=prefilter
+                )
                 for batch_id in batches:
                     part = screen_batch(
-                        session=session, batch_id=batch_id, rules_dir=rules_dir, codes_dir=codes_dir, workers=workers,
-                        output=output, store=False, progress=progress, pack=pack, prefilter=prefilter,
+                        session=session, batch_id=batch_id, rules_dir=rules_dir, workers=workers,
+                        output=output, store=False, progress=progress, pack=pack, codes=codes, prefilter=prefilter,
                     )  # fmt: skip
                     _merge(summary, part)
                 summary.imports = reports
@@ -537,10 +549,18 @@ def _merge(total: ScreenSummary, part: ScreenSummary) -> None:
 
 
 def explain_stored_claim(
-    *, session: Session, claim_id: str, rules_dir: Path | None = None, codes_dir: Path | str | None = None
+    *,
+    session: Session,
+    claim_id: str,
+    rules_dir: Path | None = None,
+    codes_dir: Path | str | None = None,
+    codes: CodeTables | None = None,
 ) -> ClaimExplanation:
     """Explain a claim of the casebook against the rules (default: the pack that screens its treatment region
-    today), with the patient's other stored claims as context."""
+    today), with the patient's other stored claims as context.
+
+    The code tables are `codes` if given, else `choose_codes` (as for screening).
+    """
     claim = queries.get_claim(session=session, claim_id=claim_id)
     if claim is None:
         raise DrgauditError(f"no claim {claim_id} in the casebook")
@@ -548,7 +568,7 @@ def explain_stored_claim(
     plan = screening_plan(session=session, regions=[region], rules_dir=rules_dir)
     rules_dir = plan.folder_for(region) or bundled_rules_dir()
     pack = plan.pack(rules_dir)
-    codes = choose_codes(session=session, codes_dir=codes_dir, rules_dir=rules_dir)
+    codes = codes or choose_codes(session=session, codes_dir=codes_dir, rules_dir=rules_dir)
     since = claim["admit_date"] - dt.timedelta(days=pack.lookback_days)
     history = [
         c
@@ -565,7 +585,9 @@ def explain_stored_claim(
         setup.indicators = batch_indicators(
             session=session, batch_id=batch_id, hospitals=setup.hospitals, peers_by=peer_rule(pack)
         )
-    return explain_claim(setup.screener(), claim_id, [claim], history)
+    explanation = explain_claim(setup.screener(), claim_id, [claim], history)
+    explanation.codes = codes.label
+    return explanation
 
 
 def explain_file_claim(
@@ -576,9 +598,11 @@ def explain_file_claim(
     groups: list[Path],
     rules_dir: Path | None = None,
     codes_dir: Path | str | None = None,
+    db: str | None = None,
 ) -> ClaimExplanation:
-    """Explain a claim of claim files (imported into a scratch casebook first)."""
+    """Explain a claim of claim files (imported into a scratch casebook first); code tables as `screen_files`."""
     load_pack(Path(rules_dir) if rules_dir else bundled_rules_dir())
+    codes = choose_codes_for(codes_dir=codes_dir, rules_dir=rules_dir, db=db)
     with tempfile.TemporaryDirectory(prefix="drgaudit-explain-") as scratch:
         engine = make_engine(f"sqlite:///{Path(scratch) / 'scratch.sqlite'}")
         try:
@@ -592,7 +616,7 @@ def explain_file_claim(
                             rejects_path=Path(scratch) / f"{kind}.rejects.csv",
                         )
                 return explain_stored_claim(
-                    session=session, claim_id=claim_id, rules_dir=rules_dir, codes_dir=codes_dir
+                    session=session, claim_id=claim_id, rules_dir=rules_dir, codes=codes
                 )
         finally:
             engine.dispose()

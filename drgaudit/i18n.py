@@ -1,0 +1,49 @@
+"""Messages for auditors in their language: gettext catalogs (Chinese for zh_CN), English otherwise.
+
+Mark a message where it is printed, never at import time (the locale is read on first use):
+
+    from drgaudit.i18n import _, ngettext
+    typer.echo(_("screened {claims} claims").format(claims=n))
+    typer.echo(ngettext("{n} error", "{n} errors", n).format(n=n))
+
+The language comes from the environment as gettext reads it: LANGUAGE, LC_ALL, LC_MESSAGES, LANG
+(`LANG=zh_CN.UTF-8` gives Chinese). The catalogs are `drgaudit/locale/<lang>/LC_MESSAGES/drgaudit.po`,
+extracted and compiled with Babel (`python -m drgaudit.i18n_tools update|compile`; the compiled .mo
+ships beside its .po and a test keeps the two in step). Only the standard library is used at run time.
+"""
+
+from __future__ import annotations
+
+import gettext
+from functools import cache
+from pathlib import Path
+
+DOMAIN = "drgaudit"
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+
+
+@cache
+def translation() -> gettext.NullTranslations:
+    """The catalog for the environment's language (cached; `reset()` after changing the environment)."""
+    return gettext.translation(DOMAIN, localedir=LOCALE_DIR, fallback=True)
+
+
+def reset() -> None:
+    """Forget the cached catalog, so that the next message reads the environment again."""
+    translation.cache_clear()
+
+
+def _(message: str) -> str:
+    """`message` in the user's language."""
+    return translation().gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The singular or plural form for `n`, in the user's language."""
+    return translation().ngettext(singular, plural, n)
+
+
+def language() -> str:
+    """The language of the messages in use: "zh_CN", or "en" when no catalog applies."""
+    info = translation().info()
+    return info.get("language", "en") or "en"

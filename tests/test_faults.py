@@ -214,7 +214,7 @@ def test_killed_screen_is_marked_failed_by_the_next_command(
 
     listed = cli("batches", "--db", shared_url, env=env, monkeypatch=monkeypatch)
     assert listed.returncode == 0, listed.stderr
-    assert f"last screen: run {run.id} failed" in listed.stdout
+    assert f"run {run.id} failed  claims.csv" in listed.stdout
     shared_session.expire_all()
     run = shared_session.get(ScreenRun, run.id)
     assert run.status == "failed" and run.finished_at is not None
@@ -257,7 +257,7 @@ def test_a_second_screen_of_the_same_batch_is_refused_in_one_line(
         )
         # The running run is not taken for a dead one while its lock is held.
         listed = cli("batches", "--db", shared_url, env=cli_env(tmp_path), monkeypatch=monkeypatch)
-        assert f"last screen: run {run.id} running" in listed.stdout
+        assert f"run {run.id} running" in listed.stdout
     assert not is_screening(shared_session.get_bind(), batch_id)
 
 

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Text, func, insert, select, text
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook.auditkey import AuditKey, AuditKeyError, audit_key
 
@@ -362,7 +362,7 @@ def _entries(session: Session, chunk: int) -> Iterator[AuditEntry]:
     after = 0
     while True:
         rows = session.execute(
-            select(*columns).where(AuditEntry.seq > after).order_by(AuditEntry.seq).limit(chunk)
+            select(*columns).where(col(AuditEntry.seq) > after).order_by(col(AuditEntry.seq)).limit(chunk)
         ).all()
         if not rows:
             return
@@ -375,7 +375,13 @@ def entries_for(*, session: Session, entity: str, entity_id: str | int) -> list[
     """The log entries about one entity, oldest first."""
     query = (
         select(AuditEntry)
-        .where(AuditEntry.entity == entity, AuditEntry.entity_id == str(entity_id))
-        .order_by(AuditEntry.seq)
+        .where(col(AuditEntry.entity) == entity, col(AuditEntry.entity_id) == str(entity_id))
+        .order_by(col(AuditEntry.seq))
     )
-    return list(session.exec(query).scalars())
+    return list(session.execute(query).scalars())
+
+
+def newest_entries(*, session: Session, count: int) -> list[AuditEntry]:
+    """The newest `count` entries, oldest of them first."""
+    query = select(AuditEntry).order_by(col(AuditEntry.seq).desc()).limit(count)
+    return list(reversed(list(session.execute(query).scalars())))

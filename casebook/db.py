@@ -38,8 +38,9 @@ def make_engine(url: str | None = None) -> Engine:
             # A private in-memory database lives as long as its one connection.
             kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
         elif sa_url.query.get("mode") == "memory":
-            # A named in-memory database shared by several engines (tests): one connection per thread.
-            kwargs.update(poolclass=SingletonThreadPool)
+            # A named in-memory database shared by several engines (tests): one connection per thread,
+            # which the pool may close from another thread when the engine is disposed.
+            kwargs.update(poolclass=SingletonThreadPool, connect_args={"check_same_thread": False})
     try:
         engine = create_engine(sa_url, **kwargs)
     except (ArgumentError, ImportError) as exc:

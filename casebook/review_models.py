@@ -220,6 +220,9 @@ class AssistRequest(AssistRequestBase, table=True):
     __tablename__ = "assist_request"
 
     id: int | None = Field(default=None, primary_key=True)
+    # Which side asked: "insured" (the insured region asks the treatment region, the usual 协查) or
+    # "treatment" (the treatment region asks the insured region); the other side answers.
+    asked_by: str = "insured"
     status: str = Field(default="open", index=True)
     requested_by: str
     requested_at: datetime = _when()

@@ -255,6 +255,9 @@ SETTING_LABELS: dict[str, str] = {
     "region.cross_province_payment": "跨省异地病例测算方式",
     "region.cross_province_coefficient": "跨省异地病例调节系数",
     "region.pack_promotion_approvers": "规则包上线须确认人数",
+    "region.finding_actions": "形成医院疑点的处理方式",
+    "region.finding_reply_days": "医院答复疑点期限（天）",
+    "region.rule_author_decisions": "规则包登记人、上线人复审须经",
 }
 
 LABELS: dict[str, str] = {

@@ -29,7 +29,16 @@ AnchorFiles = Annotated[
 
 
 @app.command("verify")
-def verify(db: DbOption = None, anchor: AnchorFiles = None) -> None:
+def verify(
+    tail: Annotated[
+        int,
+        typer.Option(
+            "--tail", metavar="N", min=0, help="Also list the newest N entries: who (role, channel), what."
+        ),
+    ] = 0,
+    anchor: AnchorFiles = None,
+    db: DbOption = None,
+) -> None:
     """Check the audit log and the review tables (exit code 1 on any problem).
 
     The hash chain names the first edited, deleted or relinked entry; the seals (an HMAC under the audit
@@ -38,9 +47,11 @@ def verify(db: DbOption = None, anchor: AnchorFiles = None) -> None:
     log's latest state of each, naming every row changed outside the log; --anchor checks that the log
     still holds the head recorded by an earlier `casebook anchor` (a log cut back is caught).
 
-    Example:
+    Examples:
 
         drgaudit casebook verify --anchor anchors.jsonl
+
+        drgaudit casebook verify --tail 10
     """
     from drgaudit.casebook import auditcheck, auditlog
 
@@ -50,11 +61,17 @@ def verify(db: DbOption = None, anchor: AnchorFiles = None) -> None:
             report = auditlog.verify_log(session=session)
             state = auditcheck.check_state(session=session)
             cut = [problem for a in anchors if (problem := auditlog.check_anchor(session=session, anchor=a))]
+            newest = auditlog.newest_entries(session=session, count=tail) if tail else []
         except DrgauditError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
     failed = False
     if report.ok:
+        for entry in newest:
+            when = entry.at[:19].replace("T", " ")
+            typer.echo(
+                f"#{entry.seq} {when} {auditlog.who(entry)} {entry.action} {entry.entity} {entry.entity_id}"
+            )
         typer.echo(
             f"audit log intact: {report.entries} entries, head {report.head_hash[:16]} (sealed, key from {report.key_source})"
         )

@@ -11,6 +11,7 @@ from drgaudit.cli import (
     assist,
     casebook,
     demo,
+    findings,
     impact,
     imports,
     meeting,
@@ -105,5 +106,6 @@ app.add_typer(queue.app, name="queue")
 app.add_typer(meeting.app, name="meeting")
 app.add_typer(assist.app, name="assist")
 app.add_typer(casebook.app, name="casebook")
+app.add_typer(findings.app, name="findings")
 app.add_typer(users.app, name="users")
 app.command(name="serve")(serve.serve)

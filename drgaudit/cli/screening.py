@@ -160,6 +160,13 @@ def print_summary(summary: ScreenSummary) -> None:
                 }
             )
         )
+    if summary.findings:
+        found = summary.findings
+        typer.echo(
+            f"hospital findings: {found['created']} new, {found['refreshed']} refreshed, {found['withdrawn']} withdrawn, "
+            f"{found['unchanged']} unchanged (see `drgaudit findings list`)",
+            err=True,
+        )
     _print_failures(summary)
 
 

@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from drgaudit.casebook import queries
 from drgaudit.casebook.db import make_engine
+from drgaudit.casebook.findings import refresh_findings
 from drgaudit.casebook.ingest import ImportReport, import_file
 from drgaudit.casebook.preview import preview_store
 from drgaudit.casebook.review import refresh_cases
@@ -66,6 +67,7 @@ class ScreenSummary:
     imports: list[ImportReport] = field(default_factory=list)
     stored: dict[str, int] = field(default_factory=dict)
     review_cases: dict[str, int] = field(default_factory=dict)
+    findings: dict[str, int] = field(default_factory=dict)
     # pack version -> shadow hits stored apart; dry_run: `stored`/`review_cases` say what would have happened
     shadow: dict[str, int] = field(default_factory=dict)
     dry_run: bool = False
@@ -331,11 +333,19 @@ def _screen_batch(
                     session=session, batch_id=batch_id, regions=regions, codes=codes, run=run,
                     workers=workers, on_date=on_date,
                 )  # fmt: skip
+                who = actor or run.run_by or "drgaudit"
+                base_pack = pack if pack is not None else bundled_pack()
+                # Hospital findings (hold/deduct hits) commit with the hits and the review cases.
+                findings = refresh_findings(
+                    session=session, batch_id=batch_id, pack=base_pack, actor=who, commit=False,
+                    region_packs=plan.region_packs(),
+                )  # fmt: skip
+                summary.findings = findings.as_dict()
                 review = refresh_cases(
                     session=session,
                     batch_id=batch_id,
-                    pack=pack if pack is not None else bundled_pack(),
-                    actor=actor or run.run_by or "drgaudit",
+                    pack=base_pack,
+                    actor=who,
                     region_packs=plan.region_packs(),
                 )
                 summary.review_cases = review.as_dict()

@@ -1,7 +1,7 @@
 """audit seal: every audit-log entry and the head sealed with an HMAC under a key kept outside the database
 
-Revision ID: 0008_audit_seal
-Revises: 0007_screen_failures
+Revision ID: 0009_audit_seal
+Revises: 0008_screen_failures
 Create Date: 2026-12-05
 
 Adds `audit_log.mac`, `audit_head.mac` and `audit_head.key_id` (casebook.auditlog, casebook.auditkey)
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_audit_seal"
-down_revision: str | None = "0007_screen_failures"
+revision: str = "0009_audit_seal"
+down_revision: str | None = "0008_screen_failures"
 branch_labels: str | None = None
 depends_on: str | None = None
 

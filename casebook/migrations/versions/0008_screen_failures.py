@@ -1,7 +1,7 @@
 """screen failures: patients a run could not screen, and where a run's process was
 
-Revision ID: 0007_screen_failures
-Revises: 0006_apikeys
+Revision ID: 0008_screen_failures
+Revises: 0007_review_web
 Create Date: 2026-12-05
 
 Screening is isolated per patient: a patient the engine fails on is recorded in `screen_failure`
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_screen_failures"
-down_revision: str | None = "0006_apikeys"
+revision: str = "0008_screen_failures"
+down_revision: str | None = "0007_review_web"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -121,9 +121,9 @@ _worker_screener: Screener | PackRouter | None = None
 _worker_loader: PartitionLoader | None = None
 
 
-def _init_worker(setup: ScreenSetup) -> None:
+def _init_worker(setup: ScreenSetup, packs: dict[str, RulePack] | None = None) -> None:
     global _worker_screener, _worker_loader
-    _worker_screener = setup.screener()
+    _worker_screener = setup.screener(packs) if packs else setup.screener()
     _worker_loader = setup.loader
 
 
@@ -266,10 +266,14 @@ def screen_tasks(
     workers: int = 1,
     in_flight_per_worker: int = 3,
     on_chunk: Callable[[ChunkResult], None] | None = None,
+    packs: dict[str, RulePack] | None = None,
 ) -> Iterator[Hit]:
-    """Every hit of every task (a chunk of partitions, or of patient ids for `setup.loader`), in task order."""
+    """Every hit of every task (a chunk of partitions, or of patient ids for `setup.loader`), in task order.
+
+    `packs` (folder -> loaded pack, as `ScreenSetup.screener` takes them) saves loading the setup's rule
+    packs again here and in every worker (seconds per pack: the YAML is parsed in Python)."""
     if workers <= 1:
-        screener = setup.screener()
+        screener = setup.screener(packs) if packs else setup.screener()  # a subclass may take none
         for task in tasks:
             result = screen_task(screener, task, setup.loader)
             if on_chunk:
@@ -278,7 +282,7 @@ def screen_tasks(
         return
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
-    with context.Pool(processes=workers, initializer=_init_worker, initargs=(setup,)) as pool:
+    with context.Pool(processes=workers, initializer=_init_worker, initargs=(setup, packs)) as pool:
         pending: deque[Any] = deque()
         limit = workers * in_flight_per_worker
         for task in tasks:

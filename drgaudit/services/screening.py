@@ -292,11 +292,11 @@ def _screen_batch(
                 session=session, batch_id=batch_id, setup=setup, plan=plan, workers=workers,
                 cluster=cluster is not None, chunk_patients=chunk_patients,
             )  # fmt: skip
+            packs = {str(folder): plan.pack(folder) for folder in plan.folders()}
             if cluster:
-                packs = {str(folder): plan.pack(folder) for folder in plan.folders()}
                 hits = screen_tasks_on_cluster(tasks, setup, address=cluster, packs=packs, on_chunk=on_chunk)
             else:
-                hits = screen_tasks(tasks, setup, workers=workers, on_chunk=on_chunk)
+                hits = screen_tasks(tasks, setup, workers=workers, on_chunk=on_chunk, packs=packs)
             for hit in hits:
                 summary.count(hit)
                 if output is not None:

@@ -9,7 +9,7 @@ from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from drgaudit.casebook import auditlog
 from drgaudit.casebook.models import Claim
@@ -33,13 +33,23 @@ def assist_state(request: AssistRequest) -> dict[str, object]:
         "answer": request.answer,
         "result": request.result,
         "version": request.version,
-    }
+    } | ({"asked_by": request.asked_by} if request.asked_by != "insured" else {})
 
 
 def request_assist(
-    *, session: Session, claim_id: str, question: str, actor: str, due_date: date | None = None
+    *,
+    session: Session,
+    claim_id: str,
+    question: str,
+    actor: str,
+    due_date: date | None = None,
+    asked_by: str = "insured",
 ) -> AssistRequest:
-    """Open a request to the claim's treatment region on behalf of its insured region."""
+    """Open a request about a claim: by default the insured region asks the treatment region; with
+    `asked_by="treatment"` the treatment region asks the insured region (e.g. to confirm a patient's
+    insurance or a stay there)."""
+    if asked_by not in SIDES:
+        raise ReviewError(f"asked_by is one of {', '.join(SIDES)}, not `{asked_by}`")
     claim = session.get(Claim, claim_id)
     if claim is None:
         raise ReviewError(f"no claim {claim_id} in the casebook")
@@ -51,7 +61,9 @@ def request_assist(
         claim_id=claim.claim_id, insured_region=claim.insured_region, treatment_region=claim.treatment_region,
         hospital_id=claim.hospital_id, question=question.strip(), due_date=due_date,
     )  # fmt: skip
-    request = AssistRequest.model_validate(data, update={"requested_by": actor, "requested_at": now()})
+    request = AssistRequest.model_validate(
+        data, update={"requested_by": actor, "requested_at": now(), "asked_by": asked_by}
+    )
     session.add(request)
     session.flush()
     auditlog.append(
@@ -134,14 +146,17 @@ def list_requests(
         raise ReviewError(f"side is one of {', '.join(SIDES)}, not `{side}`")
     query = select(AssistRequest)
     if status is not None:
-        query = query.where(AssistRequest.status == status)
+        query = query.where(col(AssistRequest.status) == status)
     if region is not None:
         if side == "insured":
-            query = query.where(AssistRequest.insured_region == region)
+            query = query.where(col(AssistRequest.insured_region) == region)
         elif side == "treatment":
-            query = query.where(AssistRequest.treatment_region == region)
+            query = query.where(col(AssistRequest.treatment_region) == region)
         else:
             query = query.where(
-                (AssistRequest.insured_region == region) | (AssistRequest.treatment_region == region)
+                (col(AssistRequest.insured_region) == region)
+                | (col(AssistRequest.treatment_region) == region)
             )
-    return list(session.exec(query.order_by(AssistRequest.requested_at, AssistRequest.id)).scalars())
+    return list(
+        session.execute(query.order_by(col(AssistRequest.requested_at), col(AssistRequest.id))).scalars()
+    )

@@ -500,6 +500,67 @@ def _unflag_case(
     return outcome
 
 
+def escalate_claim(
+    *,
+    session: Session,
+    claim_id: str,
+    batch_id: int,
+    pack: RulePack,
+    actor: str,
+    reason: str,
+    commit: bool = True,
+) -> ReviewCase:
+    """Put a claim before a meeting outside the region's `review_case_actions` (an appealed finding sent
+    up by an auditor): a new case with every hit of the claim in `batch_id`, or its withdrawn case
+    reopened; a case still open is returned as it is. A decided case is appealed instead."""
+    claims = _claims(session, [claim_id])
+    claim = claims.get(claim_id)
+    if claim is None:
+        raise ReviewError(f"no claim {claim_id} in the casebook")
+    hits = list(
+        session.execute(
+            select(*_HIT_READ).where(ScreenHit.batch_id == batch_id, ScreenHit.claim_id == claim_id)
+        )
+    )
+    if not hits:
+        raise ReviewError(f"claim {claim_id} has no hit in batch {batch_id}")
+    config = review_settings(pack, claim.treatment_region)
+    stamp = now()
+    case = session.exec(select(ReviewCase).where(ReviewCase.claim_id == claim_id)).scalars().first()
+    if case is not None and case.status in OPEN_STATUSES:
+        return case
+    if case is not None and case.status in ("decided", "closed"):
+        raise ReviewError(
+            f"the claim's case {case.id} is already decided; the hospital appeals that decision instead"
+        )
+    if case is None:
+        case = _new_case(claim, hits, config, batch_id, stamp)
+        case.reopen_reason = reason
+        session.add(case)
+        save(session, None)
+        session.add_all(_case_hit(case.id, hit) for hit in hits)
+        after_hits = {hit.rule_id: evidence_hash(hit) for hit in hits}
+        auditlog.append(
+            session=session, actor=actor, entity=CASE, entity_id=case.id, action="escalated", before=None,
+            after=case_state(case, after_hits) | {"batch_id": batch_id, "reason": reason},
+        )  # fmt: skip
+    else:
+        stored = _stored_hits(session, [case.id])
+        changes: list[_Change] = []
+        _refresh_case(session, case, stored.get(case.id, {}), claim, hits, config, batch_id, stamp, changes)
+        before = changes[0].before if changes else case_state(case)
+        case.status = "triaged" if case.assignee else "new"
+        case.reopen_reason = reason
+        take(session, case)
+        auditlog.append(
+            session=session, actor=actor, entity=CASE, entity_id=case.id, action="escalated", before=before,
+            after=case_state(case) | {"batch_id": batch_id, "reason": reason},
+        )  # fmt: skip
+    if commit:
+        _commit(session, case)
+    return case
+
+
 # ---------------------------------------------------------------------------------------------------
 # Reading the queue
 
@@ -908,9 +969,16 @@ def _decision_state(decision: ReviewDecision) -> dict[str, Any]:
 
 
 def appeal_case(
-    *, session: Session, ref: int | str, reason: str, actor: str, expected_version: int | None = None
+    *,
+    session: Session,
+    ref: int | str,
+    reason: str,
+    actor: str,
+    expected_version: int | None = None,
+    commit: bool = True,
 ) -> ReviewAppeal:
-    """File a hospital's appeal against the decision in force; the case goes back to be heard again."""
+    """File a hospital's appeal against the decision in force; the case goes back to be heard again.
+    With `commit=False` the caller commits (after storing the appeal's attachments with it)."""
     case = get_case(session=session, ref=ref)
     check_version(case, expected_version)
     _transition(case, ("decided", "closed"), "appealed")
@@ -942,7 +1010,8 @@ def appeal_case(
         before=before,
         after=after,
     )
-    _commit(session, case)
+    if commit:
+        _commit(session, case)
     return appeal
 
 

@@ -3,7 +3,8 @@
 The numbers live in rules/regions/*.yaml `settings:` (national.yaml holds the defaults), declared and
 checked with the other region settings (engine.regionsettings): `review_case_actions`,
 `review_severity_weights`, `review_due_days`, `special_review_quota_drg` / `_dip` and
-`special_review_quota_period`.
+`special_review_quota_period`; and, for hospital findings, `finding_actions`, `finding_reply_days` and
+`rule_author_decisions`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ class QuotaError(ReviewError):
     """The hospital's special-review quota for the period is used up and no override reason was given."""
 
 
+# What a decision on a finding may rest on when the reviewer registered or promoted the rule-pack version
+# that produced it: a second reviewer's confirmation and/or a meeting (a meeting always does).
+AUTHOR_DECISIONS = ("second_reviewer", "meeting")
+
+
 @dataclass(frozen=True)
 class ReviewSettings:
     """The review settings in force for one treatment region."""
@@ -40,6 +46,9 @@ class ReviewSettings:
     due_days: int
     quota_ratios: dict[str, float]
     quota_period: str  # the settlement period the quota is counted over (month, quarter, year)
+    finding_actions: frozenset[str] = frozenset({"hold", "deduct"})
+    finding_reply_days: int = 10
+    author_decisions: frozenset[str] = frozenset(AUTHOR_DECISIONS)
 
     def weight(self, severity: str) -> float:
         """The priority weight of a severity; an unknown severity is a configuration error."""
@@ -68,6 +77,9 @@ def review_settings(pack: RulePack, region: str | None) -> ReviewSettings:
         due_days=values.review_due_days,
         quota_ratios={"DRG": values.special_review_quota_drg, "DIP": values.special_review_quota_dip},
         quota_period=values.special_review_quota_period,
+        finding_actions=frozenset(values.finding_actions),
+        finding_reply_days=values.finding_reply_days,
+        author_decisions=frozenset(values.rule_author_decisions),
     )
 
 

@@ -10,6 +10,11 @@ OPEN_STATUSES = ("new", "triaged", "scheduled", "appealed")
 # claim (split hospitalisation), refer for investigation.
 DECISION_KINDS = ("standard", "special", "deduct", "merge", "refer")
 ASSIST_RESULTS = ("confirmed", "partly_confirmed", "not_confirmed")
+# Hospital findings (疑点): open → accepted | confirmed (unanswered at the due date) | appealed →
+# upheld | overturned | adjusted (re-review) | escalated (to a meeting); withdrawn when no longer hit.
+FINDING_STATES = (
+    "open", "accepted", "confirmed", "appealed", "upheld", "overturned", "adjusted", "escalated", "withdrawn",
+)  # fmt: skip
 
 # Roles of an account and the kind of scope each needs (None: none).
 ROLE_SCOPES: dict[str, str | None] = {

@@ -256,6 +256,9 @@ SETTING_LABELS: dict[str, str] = {
     "region.cross_province_payment": "跨省异地病例测算方式",
     "region.cross_province_coefficient": "跨省异地病例调节系数",
     "region.pack_promotion_approvers": "规则包上线须确认人数",
+    "region.finding_actions": "形成医院疑点的处理方式",
+    "region.finding_reply_days": "医院答复疑点期限（天）",
+    "region.rule_author_decisions": "规则包登记人、上线人复审须经",
 }
 
 LABELS: dict[str, str] = {
@@ -341,6 +344,20 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
         "withdrawn": "撤回",
     },
     "meeting.status": {"open": "未结束", "closed": "已结束"},
+    "finding.state": {
+        "open": "待医院答复",
+        "accepted": "医院已认可",
+        "confirmed": "逾期未答复，视为认可",
+        "appealed": "医院申诉，待复审",
+        "upheld": "复审维持",
+        "overturned": "复审撤销",
+        "adjusted": "复审调整金额",
+        "escalated": "已提交评议会议",
+        "withdrawn": "已撤回（重新筛查未再命中）",
+    },
+    "finding.outcome": {"upheld": "维持", "overturned": "撤销", "adjusted": "调整金额"},
+    "assist.side": {"insured": "参保地", "treatment": "就医地"},
+    "channel": {"cli": "命令行", "web": "网页", "api": "接口"},
     "assist.result": {
         "confirmed": "查实",
         "not_confirmed": "未查实",

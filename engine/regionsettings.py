@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_origin
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model, field_validator
 
 from drgaudit.contract import ACTIONS, SEVERITIES
 
@@ -106,6 +106,16 @@ class RegionSettings(_Strict):
     special_review_quota_period: QuotaPeriod = Field(
         description="特例单议比例的计算周期（month 月、quarter 季、year 年）：按出院日期，自周期首日累计"
     )
+    # --- hospital findings and separation of duties (casebook.findings, casebook.reviewconfig) ---
+    finding_actions: list[Action] = Field(
+        description="命中哪些处理方式的规则形成医院疑点（暂缓支付、扣减），由医院在期限内认可或申诉"
+    )
+    finding_reply_days: int = Field(ge=1, le=365, description="医院答复疑点的期限（天）；逾期未答复视为认可")
+    rule_author_decisions: list[Literal["second_reviewer", "meeting"]] = Field(
+        min_length=1,
+        description="规则包版本的登记人、上线人复审由该版本命中的疑点时须经：second_reviewer 另一名审核员复核，"
+        "或 meeting 提交评议会议（必须包含 meeting）",
+    )
     # --- rule-pack versions (drgaudit.services.packs) ---
     pack_promotion_approvers: int = Field(
         ge=1,
@@ -118,6 +128,15 @@ class RegionSettings(_Strict):
         ge=1, description="医院层面指标：本批次异地 DRG 病例不少于此数的医院才参与同级医院比较"
     )
     indicator_min_peers: int = Field(ge=1, description="同级参与比较的医院不少于此数时才计算百分位和中位数")
+
+    @field_validator("rule_author_decisions")
+    @classmethod
+    def _meeting_always(cls, value: list[str]) -> list[str]:
+        if "meeting" not in value:
+            raise ValueError(
+                "must include meeting: a meeting's decision always satisfies separation of duties"
+            )
+        return value
 
     def ratio_problems(self, region: str) -> list[tuple[str, str]]:
         """Cost-ratio thresholds out of order: (setting, message) pairs; empty when low < high <= extreme."""

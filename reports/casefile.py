@@ -129,6 +129,23 @@ class CaseFiles:
         self.hospitals = queries.load_hospitals(session=session)
         self.ref = ReferenceData(self.hospitals, queries.load_groups(session=session), codes, pack)
 
+    @classmethod
+    def from_reference(
+        cls,
+        *,
+        session: Session,
+        masker: Masker,
+        words: Vocabulary,
+        hospitals: dict[str, dict[str, Any]],
+        reference: ReferenceData,
+        history_days: int = 365,
+    ) -> CaseFiles:
+        """Case files on reference data loaded earlier (a long-running service keeps it between requests)."""
+        files = cls.__new__(cls)
+        files.session, files.masker, files.words, files.history_days = session, masker, words, history_days
+        files.hospitals, files.ref = hospitals, reference
+        return files
+
     def _name(self, code: str, table: dict[str, str]) -> str:
         name = table.get(code)
         return f"{code} {name}" if name else code

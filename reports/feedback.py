@@ -19,6 +19,7 @@ from typing import Any
 from sqlmodel import Session
 
 from drgaudit.casebook import queries, review
+from drgaudit.casebook.findings import claim_findings
 from drgaudit.reports.config import ReportSettings, load_settings
 from drgaudit.reports.document import REPORT_FORMATS, Column, Report, Sheet
 from drgaudit.reports.errors import ReportError
@@ -121,6 +122,19 @@ def build_feedback(
              "related": [str(r) for r in (row.evidence or {}).get("related_claims") or []]}
         )  # fmt: skip
     hide_other_hospitals_claims(session=session, hospital_id=hospital_id, cases=cases.values())
+    # Each hold/deduct hit is a finding the hospital answers: its state (and due date while open).
+    states = {
+        (f.claim_id, f.rule_id): f
+        for found in claim_findings(session=session, claim_ids=list(cases)).values()
+        for f in found
+    }
+    for case in cases.values():
+        for problem in case.problems:
+            finding = states.get((case.claim_id, problem["rule_id"]))
+            problem["finding"] = (
+                f"{finding.state_name}（答复期限 {finding.due_date}）" if finding and finding.state == "open"
+                else finding.state_name if finding else None
+            )  # fmt: skip
 
     review_cases = queries.review_cases_of_claims(
         session=session, hospital_id=hospital_id, claim_ids=list(cases)
@@ -176,6 +190,7 @@ def build_feedback(
         hit_columns = [
             Column("结算清单号", width=16), Column("规则", width=14), Column("规则名称", width=36), Column("问题类别", width=14),
             Column("处理方式", width=10), Column("涉及金额（元）", "yuan", 14), Column("说明", width=90),
+            Column("疑点状态", width=24),
         ]  # fmt: skip
         return [
             Sheet("病例清单", case_columns, (
@@ -183,7 +198,7 @@ def build_feedback(
                  c.amount, "；".join(p["title"] for p in c.problems), c.status, c.decision, c.decision_amount, c.reason, None, None)
                 for i, c in enumerate(case_list, start=1))),
             Sheet("疑点明细", hit_columns, (
-                (c.claim_id, p["rule_id"], p["title"], p["family"], p["action"], p["amount"], p["message"])
+                (c.claim_id, p["rule_id"], p["title"], p["family"], p["action"], p["amount"], p["message"], p["finding"])
                 for c in case_list for p in c.problems)),
             Sheet(FEEDBACK_INFO, [Column("项目", width=14), Column("内容", width=90)], (
                 ("医院编码", hospital["hospital_id"]),

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from sqlmodel import Session
 
+from drgaudit.casebook.findings import refresh_findings
 from drgaudit.casebook.ingest import import_file
 from drgaudit.casebook.review import RefreshReport, refresh_cases
 from drgaudit.casebook.screening import ScreenRunCreate, finish_run, start_run, store_hits
@@ -69,9 +70,15 @@ def hit(
 
 
 def screen(
-    session: Session, batch_id: int, hits: Iterable[Hit], pack: RulePack, actor: str = "screener"
+    session: Session,
+    batch_id: int,
+    hits: Iterable[Hit],
+    pack: RulePack,
+    actor: str = "screener",
+    findings: bool = False,
 ) -> RefreshReport:
-    """Store hits for a batch as a screening run does, then refresh the review queue from them."""
+    """Store hits for a batch as a screening run does, then refresh the review queue from them (and, with
+    `findings`, the hospital findings, as `screen_batch` does)."""
     run = start_run(
         session=session,
         run=ScreenRunCreate(
@@ -84,6 +91,8 @@ def screen(
         ),
     )
     store_hits(session=session, run=run, batch_id=batch_id, hits=list(hits))
+    if findings:
+        refresh_findings(session=session, batch_id=batch_id, pack=pack, actor=actor, commit=False)
     report = refresh_cases(session=session, batch_id=batch_id, pack=pack, actor=actor)
     finish_run(session=session, run=run, status="done", patients=0, claims=0)
     return report

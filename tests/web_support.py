@@ -23,9 +23,15 @@ SECRET = "test-secret-" + "x" * 40
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def web_app(db_url: str, **settings: Any):
-    """The review service on the test's casebook."""
-    return create_app(WebSettings(database_url=db_url, secret_key=SECRET, **settings))
+def web_app(db_url: str, *, api: bool = False, **settings: Any):
+    """The review service on the test's casebook; `api=True`: with /api/v1 mounted, as `drgaudit serve`
+    runs it."""
+    web_settings = WebSettings(database_url=db_url, secret_key=SECRET, **settings)
+    if api:
+        from drgaudit.api.app import create_app as create_service
+
+        return create_service(web_settings)
+    return create_app(web_settings)
 
 
 def make_accounts(session: Session, *accounts: tuple[str, str]) -> None:

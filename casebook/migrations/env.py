@@ -14,7 +14,19 @@ from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 from sqlmodel import SQLModel
 
-from drgaudit.casebook import accounts, apikeys, auditlog, models, packs, review_models, screening, shadow  # noqa: F401  (registers the tables)
+from drgaudit.casebook import (  # noqa: F401  (registers the tables)
+    accounts,
+    apikeys,
+    attachments,
+    auditlog,
+    findings,
+    models,
+    packs,
+    replies,
+    review_models,
+    screening,
+    shadow,
+)
 from drgaudit.settings import database_url
 
 config = context.config

@@ -22,6 +22,7 @@ from drgaudit.cli.reviewopts import (
 from drgaudit.i18n import _, ngettext
 
 if TYPE_CHECKING:
+    from drgaudit.casebook.findings import FindingTally
     from drgaudit.casebook.review_models import ReviewCase
 
 app = typer.Typer(
@@ -459,10 +460,11 @@ def rollup(
     chosen = period_option(period, start, end)
     from dataclasses import asdict
 
-    from drgaudit.casebook import review
+    from drgaudit.casebook import findings, review
 
     with casebook(db) as session:
         every = review.rollup(session=session, period=chosen, region=region)
+        tallies = findings.tally(session=session, period=chosen, region=region)
     rows = every if all_ else [r for r in every if r.decided]
     footer = _(
         "total: {cases} cases, {open} open, {decided} decided; special {special}, deducted {deducted}, held {held} yuan"
@@ -481,3 +483,19 @@ def rollup(
         empty=_("no decided review cases") if every else _("no review cases"),
         footer=footer,
     )
+    if fmt == OutputFormat.table:
+        _print_findings(tallies)
+
+
+def _print_findings(tallies: list[FindingTally]) -> None:
+    """Hospital findings (hold/deduct hits) per hospital and period: how many in each state, what stands."""
+    from drgaudit.casebook.findings import STATES
+
+    if not tallies:
+        return
+    typer.echo("hospital findings (hold/deduct hits) by state:")
+    for t in tallies:
+        states = ", ".join(f"{state} {t.states[state]}" for state in STATES if state in t.states)
+        typer.echo(
+            f"  {t.hospital_id:<14} {t.period:<7} {states}; {money(t.amount)} at risk, {money(t.standing)} standing"
+        )

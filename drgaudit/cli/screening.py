@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -160,6 +159,47 @@ def print_summary(summary: ScreenSummary) -> None:
                 }
             )
         )
+    if summary.findings:
+        found = summary.findings
+        typer.echo(
+            f"hospital findings: {found['created']} new, {found['refreshed']} refreshed, {found['withdrawn']} withdrawn, "
+            f"{found['unchanged']} unchanged (see `drgaudit findings list`)",
+            err=True,
+        )
+    _print_failures(summary)
+
+
+# Patients not screened listed one per line after the summary; the rest are in the run record.
+FAILURES_SHOWN = 10
+
+
+def _print_failures(summary: ScreenSummary) -> None:
+    failed = summary.failed
+    if not failed:
+        return
+    if summary.run_id is not None:
+        where = _(" (recorded with screen run {run})").format(run=summary.run_id)
+    else:
+        where = ""
+    typer.echo(
+        ngettext(
+            "NOT SCREENED: {n} patient, {claims} claims have no result{where}; every other patient was screened:",
+            "NOT SCREENED: {n} patients, {claims} claims have no result{where}; every other patient was screened:",
+            len(failed),
+        ).format(n=len(failed), claims=summary.claims_failed, where=where),
+        err=True,
+    )
+    for failure in failed[:FAILURES_SHOWN]:
+        claims = ", ".join(failure.claim_ids[:5]) + (" …" if len(failure.claim_ids) > 5 else "")
+        typer.echo(
+            "  "
+            + _("patient {patient} (claims {claims}): {reason}").format(
+                patient=repr(failure.patient_id), claims=claims, reason=failure.reason
+            ),
+            err=True,
+        )
+    if len(failed) > FAILURES_SHOWN:
+        typer.echo("  " + _("… and {n} more").format(n=len(failed) - FAILURES_SHOWN), err=True)
 
 
 def screen(
@@ -330,6 +370,8 @@ def screen(
         if out is not None:
             out.flush()
     print_summary(summary)
+    if summary.failed:
+        raise typer.Exit(1)
 
 
 def explain(
@@ -419,6 +461,7 @@ BATCH_COLUMNS = [
     Column("imported_at", "imported", show=lambda v: v[:16].replace("T", " ") if v else "-"),
     Column("rows_ok", "ok", ">"),
     Column("rows_rejected", "rejected", ">"),
+    Column("last_screen", "last screen", show=lambda v: v or "-"),
     Column("file_name", "file"),
 ]
 
@@ -436,19 +479,27 @@ def batches(fmt: FormatOption = OutputFormat.table, db: DbOption = None) -> None
 
     from drgaudit.casebook import queries
     from drgaudit.casebook.db import make_engine
+    from drgaudit.casebook.runlock import reap_stale_runs
+    from drgaudit.casebook.screening import latest_runs
 
     with reported(), Session(make_engine(db)) as session:
-        rows: list[dict[str, Any]] = [
-            {
-                "id": b.id,
-                "kind": b.kind,
-                "imported_at": b.imported_at.isoformat(timespec="seconds"),
-                "rows_ok": b.rows_ok,
-                "rows_rejected": b.rows_rejected,
-                "file_name": b.file_name,
-            }
-            for b in queries.list_batches(session=session)
-        ]
+        # A screen that was killed shows as failed from now on.
+        reap_stale_runs(session=session)
+        runs = latest_runs(session=session)
+        rows: list[dict[str, Any]] = []
+        for b in queries.list_batches(session=session):
+            run = runs.get(b.id) if b.id is not None else None
+            rows.append(
+                {
+                    "id": b.id,
+                    "kind": b.kind,
+                    "imported_at": b.imported_at.isoformat(timespec="seconds"),
+                    "rows_ok": b.rows_ok,
+                    "rows_rejected": b.rows_rejected,
+                    "last_screen": f"run {run.id} {run.status}" if run is not None else None,
+                    "file_name": b.file_name,
+                }
+            )
     emit(
         rows,
         BATCH_COLUMNS,
@@ -477,7 +528,15 @@ def import_codes(
     db: DbOption = None,
     by: Annotated[
         str | None,
-        typer.Option("--by", metavar="NAME", help="Who imports. Default: the OS user.", show_default=False),
+        typer.Option(
+            "--user",
+            "-u",
+            "--by",
+            metavar="NAME",
+            help="The account that loads them (default: $DRGAUDIT_USER, else the OS user); on a casebook "
+            "with accounts an active auditor's.",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
     """Load a grouping scheme version's code tables (diagnoses, procedures, CC/MCC, exclusions, DRG names).
@@ -493,11 +552,12 @@ def import_codes(
 
     from drgaudit.casebook.db import make_engine
     from drgaudit.casebook.screening import import_code_tables
+    from drgaudit.services.accounts import cli_actor
 
     with reported(), Session(make_engine(db)) as session:
-        report = import_code_tables(
-            session=session, directory=directory, name=name, imported_by=by or os.environ.get("USER")
-        )
+        # The code tables change how every later screen groups and flags: an auditor's job.
+        actor = cli_actor(session=session, user=by, action="import.run")
+        report = import_code_tables(session=session, directory=directory, name=name, imported_by=str(actor))
     counts = ", ".join(f"{table} {count}" for table, count in report.counts.items())
     if report.already_imported:
         typer.echo(

@@ -1,7 +1,8 @@
 """Cross-region investigation requests (协查) for a principal: ask, answer, list.
 
-The insured region's staff ask the treatment region about a claim of one of their insured persons; the
-treatment region's auditors answer. Access through `drgaudit.services.access`; a request or claim out
+The insured region's staff ask the treatment region about a claim of one of their insured persons and
+the treatment region's auditors answer; or the treatment region's auditors ask the insured region (a
+patient's insurance, a stay there) and the insured region's staff answer. Access through `drgaudit.services.access`; a request or claim out
 of the principal's scope is reported as missing.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from drgaudit.casebook import assist
 from drgaudit.casebook.models import Claim
@@ -49,11 +50,19 @@ def find_request(
 
 
 def ask(
-    *, session: Session, principal: Principal, claim_id: str, question: str, due_date: date | None = None
+    *,
+    session: Session,
+    principal: Principal,
+    claim_id: str,
+    question: str,
+    due_date: date | None = None,
+    asked_by: str = "insured",
 ) -> AssistRequest:
-    """The insured region asks the claim's treatment region to investigate it."""
-    if not may(principal, "assist.request_as_insured"):
-        raise Denied(f"{principal.username} may not ask for investigations (协查)")
+    """Ask about a claim: the insured region asks the treatment region (`asked_by="insured"`, the usual
+    协查), or the treatment region's auditors ask the insured region (`asked_by="treatment"`)."""
+    action = f"assist.request_as_{asked_by}" if asked_by in ("insured", "treatment") else ""
+    if not action or not may(principal, action):
+        raise Denied(f"{principal.username} may not ask for investigations (协查) as the {asked_by} side")
     claim = session.get(Claim, claim_id.strip())
     if claim is None:
         raise NotFound(f"no claim {claim_id}")
@@ -62,11 +71,21 @@ def ask(
         treatment_region=claim.treatment_region,
         insured_region=claim.insured_region,
     )
-    visible(principal, "assist.request_as_insured", target, f"claim {claim_id}")
-    actor = acting(principal, "assist.request_as_insured", target)
+    visible(principal, action, target, f"claim {claim_id}")
+    actor = acting(principal, action, target)
     return assist.request_assist(
-        session=session, claim_id=claim.claim_id, question=question, actor=actor, due_date=due_date
+        session=session,
+        claim_id=claim.claim_id,
+        question=question,
+        actor=actor,
+        due_date=due_date,
+        asked_by=asked_by,
     )
+
+
+def answer_action(request: AssistRequest) -> str:
+    """The action of answering a request: the side that did not ask answers."""
+    return "assist.answer_as_insured" if request.asked_by == "treatment" else "assist.answer_as_treatment"
 
 
 def answer(
@@ -78,9 +97,9 @@ def answer(
     result: str,
     expected_version: int | None = None,
 ) -> AssistRequest:
-    """The treatment region answers a request with what it found; this closes it."""
+    """The side asked answers a request with what it found; this closes it."""
     request = find_request(session=session, principal=principal, request_id=request_id)
-    actor = acting(principal, "assist.answer_as_treatment", request_target(request))
+    actor = acting(principal, answer_action(request), request_target(request))
     return assist.respond_assist(
         session=session, request_id=request.id, answer=answer, result=result, actor=actor,
         expected_version=expected_version,
@@ -102,3 +121,19 @@ def list_requests(
         return rows
     allowed = set(session.execute(select(AssistRequest.id).where(condition)).scalars())
     return [r for r in rows if r.id in allowed]
+
+
+def claims_of(*, session: Session, requests: list[AssistRequest]) -> dict[str, Claim]:
+    """The claims some requests are about, by id: what both sides need to investigate them (the caller
+    listed the requests through `list_requests`, so every claim is within the principal's scope)."""
+    ids = sorted({r.claim_id for r in requests})
+    found: dict[str, Claim] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        found.update(
+            {
+                c.claim_id: c
+                for c in session.execute(select(Claim).where(col(Claim.claim_id).in_(chunk))).scalars()
+            }
+        )
+    return found

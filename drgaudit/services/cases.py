@@ -12,11 +12,14 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import false, or_, select
-from sqlmodel import Session
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session, col
 
 from drgaudit.casebook import review
+from drgaudit.casebook.attachments import Attachment, Upload, add_attachments, get_attachment
+from drgaudit.casebook.replies import CaseReply, ExpertOpinion, add_reply, record_opinion
 from drgaudit.casebook.review_models import MeetingAttendee, MeetingCase, ReviewAppeal, ReviewCase
-from drgaudit.casebook.reviewconfig import ReviewError
+from drgaudit.casebook.reviewconfig import ConflictError, ReviewError
 from drgaudit.engine.pack import RulePack
 from drgaudit.services.access import NotFound, Principal, Scope, Target, scopes, visible
 from drgaudit.services.accounts import acting
@@ -25,9 +28,9 @@ from drgaudit.services.accounts import acting
 def case_attendees(*, session: Session, case_id: int | None) -> frozenset[int]:
     """Accounts attending a meeting whose agenda holds the case."""
     query = (
-        select(MeetingAttendee.account_id)
-        .join(MeetingCase, MeetingCase.meeting_id == MeetingAttendee.meeting_id)
-        .where(MeetingCase.case_id == case_id, MeetingAttendee.account_id.is_not(None))
+        select(col(MeetingAttendee.account_id))
+        .join(MeetingCase, col(MeetingCase.meeting_id) == col(MeetingAttendee.meeting_id))
+        .where(col(MeetingCase.case_id) == case_id, col(MeetingAttendee.account_id).is_not(None))
     )
     return frozenset(int(row) for row in session.execute(query).scalars())
 
@@ -73,16 +76,18 @@ def scope_filter(found: list[Scope], columns: dict[str, Any], attending: Any) ->
 
 
 CASE_COLUMNS = {
-    "hospital_id": ReviewCase.hospital_id,
-    "insured_region": ReviewCase.insured_region,
-    "treatment_region": ReviewCase.region,
+    "hospital_id": col(ReviewCase.hospital_id),
+    "insured_region": col(ReviewCase.insured_region),
+    "treatment_region": col(ReviewCase.region),
 }
 
 
 def case_attending(account_id: int) -> Any:
     """Cases on the agenda of a meeting the account attends."""
-    meetings = select(MeetingAttendee.meeting_id).where(MeetingAttendee.account_id == account_id)
-    return ReviewCase.id.in_(select(MeetingCase.case_id).where(MeetingCase.meeting_id.in_(meetings)))
+    meetings = select(col(MeetingAttendee.meeting_id)).where(col(MeetingAttendee.account_id) == account_id)
+    return col(ReviewCase.id).in_(
+        select(col(MeetingCase.case_id)).where(col(MeetingCase.meeting_id).in_(meetings))
+    )
 
 
 def case_scope(principal: Principal, action: str = "case.view") -> Any:
@@ -157,10 +162,112 @@ def appeal(
     ref: int | str,
     reason: str,
     expected_version: int | None = None,
+    uploads: list[Upload] | None = None,
+    max_upload_bytes: int = 10 * 1024 * 1024,
 ) -> ReviewAppeal:
-    """File the hospital's appeal against the decision in force (the hospital, or an auditor for it)."""
+    """File the hospital's appeal against the decision in force (the hospital, or an auditor for it), with
+    its evidence files, in one transaction."""
     case = find_case(session=session, principal=principal, ref=ref)
     actor = acting(principal, "case.appeal", case_target(session=session, case=case))
-    return review.appeal_case(
-        session=session, ref=case.id, reason=reason, actor=actor, expected_version=expected_version
+    try:
+        filed = review.appeal_case(
+            session=session,
+            ref=case.id,
+            reason=reason,
+            actor=actor,
+            expected_version=expected_version,
+            commit=False,
+        )
+        if uploads:
+            add_attachments(
+                session=session, uploads=uploads, actor=actor, max_bytes=max_upload_bytes, case_id=case.id,
+                appeal_id=filed.id, commit=False,
+            )  # fmt: skip
+        session.commit()
+    except StaleDataError as exc:
+        session.rollback()
+        raise ConflictError(f"case {case.id} was changed by someone else; nothing was saved") from exc
+    except BaseException:
+        session.rollback()
+        raise
+    return filed
+
+
+def reply(
+    *,
+    session: Session,
+    principal: Principal,
+    ref: int | str,
+    text: str,
+    uploads: list[Upload] | None = None,
+    max_upload_bytes: int = 10 * 1024 * 1024,
+) -> CaseReply:
+    """Write a reply on a case (its hospital, or an auditor), with files, in one transaction."""
+    case = find_case(session=session, principal=principal, ref=ref)
+    actor = acting(principal, "case.reply", case_target(session=session, case=case))
+    try:
+        written = add_reply(session=session, case_id=case.id, text=text, actor=actor, commit=False)
+        if uploads:
+            add_attachments(
+                session=session, uploads=uploads, actor=actor, max_bytes=max_upload_bytes, case_id=case.id,
+                reply_id=written.id, commit=False,
+            )  # fmt: skip
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return written
+
+
+def opinion(
+    *,
+    session: Session,
+    principal: Principal,
+    meeting_id: int,
+    ref: int | str,
+    suggestion: str,
+    text: str,
+    amount: float | None = None,
+) -> ExpertOpinion:
+    """An attending expert's opinion on a case of the meeting's agenda."""
+    case = find_case(session=session, principal=principal, ref=ref)
+    agenda = session.execute(
+        select(MeetingCase).where(
+            col(MeetingCase.meeting_id) == meeting_id, col(MeetingCase.case_id) == case.id
+        )
+    ).first()
+    if agenda is None:
+        raise NotFound(f"case {case.id} is not on meeting {meeting_id}'s agenda")
+    attendees = frozenset(
+        int(a)
+        for a in session.execute(
+            select(col(MeetingAttendee.account_id)).where(
+                col(MeetingAttendee.meeting_id) == meeting_id, col(MeetingAttendee.account_id).is_not(None)
+            )
+        ).scalars()
     )
+    target = Target(
+        hospital_id=case.hospital_id,
+        treatment_region=case.region,
+        insured_region=case.insured_region,
+        attendees=attendees,
+    )
+    actor = acting(principal, "case.opinion", target)
+    return record_opinion(
+        session=session, meeting_id=meeting_id, case_id=case.id, suggestion=suggestion, text=text, actor=actor,
+        account_id=principal.account_id, amount=amount,
+    )  # fmt: skip
+
+
+def attachment(*, session: Session, principal: Principal, attachment_id: int) -> Attachment:
+    """An attachment the principal may see (through its case or finding); `NotFound` otherwise."""
+    stored = get_attachment(session=session, attachment_id=attachment_id)
+    if stored is None:
+        raise NotFound(f"no attachment {attachment_id}")
+    if stored.case_id is not None:
+        find_case(session=session, principal=principal, ref=stored.case_id)
+    else:
+        from drgaudit.services.findings import find_finding
+
+        find_finding(session=session, principal=principal, finding_id=stored.finding_id or 0)
+    return stored

@@ -8,24 +8,26 @@ reported as missing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from drgaudit.casebook import meetings
-from drgaudit.casebook.review_models import MeetingAttendee, ReviewMeeting, ReviewMeetingCreate
+from drgaudit.casebook import accounts, meetings
+from drgaudit.casebook.quota import QuotaStanding, quota_standing
+from drgaudit.casebook.review_models import MeetingAttendee, ReviewCase, ReviewMeeting, ReviewMeetingCreate
 from drgaudit.casebook.reviewconfig import ReviewError
 from drgaudit.engine.pack import RulePack
-from drgaudit.services.access import NotFound, Principal, Target, scopes, visible
+from drgaudit.services.access import NotFound, Principal, Target, may, scopes, visible
 from drgaudit.services.accounts import acting
-from drgaudit.services.cases import find_case, scope_filter
+from drgaudit.services.cases import find_case, list_cases, scope_filter
 
 
 def meeting_attendee_accounts(*, session: Session, meeting_id: int | None) -> frozenset[int]:
     """Accounts recorded as attending a meeting."""
-    query = select(MeetingAttendee.account_id).where(
-        MeetingAttendee.meeting_id == meeting_id, MeetingAttendee.account_id.is_not(None)
+    query = select(col(MeetingAttendee.account_id)).where(
+        col(MeetingAttendee.meeting_id) == meeting_id, col(MeetingAttendee.account_id).is_not(None)
     )
     return frozenset(int(row) for row in session.execute(query).scalars())
 
@@ -51,8 +53,8 @@ def find_meeting(
 
 
 def meeting_attending(account_id: int) -> Any:
-    return ReviewMeeting.id.in_(
-        select(MeetingAttendee.meeting_id).where(MeetingAttendee.account_id == account_id)
+    return col(ReviewMeeting.id).in_(
+        select(col(MeetingAttendee.meeting_id)).where(col(MeetingAttendee.account_id) == account_id)
     )
 
 
@@ -61,12 +63,12 @@ def list_meetings(
 ) -> list[ReviewMeeting]:
     """The meetings the principal may see, newest first."""
     condition = scope_filter(
-        scopes(principal, "meeting.view"), {"treatment_region": ReviewMeeting.region}, meeting_attending
+        scopes(principal, "meeting.view"), {"treatment_region": col(ReviewMeeting.region)}, meeting_attending
     )
     rows = meetings.list_meetings(session=session, region=region, status=status)
     if condition is None:
         return rows
-    allowed = set(session.execute(select(ReviewMeeting.id).where(condition)).scalars())
+    allowed = set(session.execute(select(col(ReviewMeeting.id)).where(condition)).scalars())
     return [m for m in rows if m.id in allowed]
 
 
@@ -126,3 +128,77 @@ def close(
     return meetings.close_meeting(
         session=session, meeting_id=meeting.id, actor=actor, note=note, expected_version=expected_version
     )
+
+
+@dataclass
+class Candidate:
+    """A case that could go on the agenda, with its hospital's quota standing if it did."""
+
+    case: ReviewCase
+    quota: QuotaStanding
+
+
+@dataclass
+class MeetingPage:
+    """A meeting as its page shows it: the minutes' data, the quota standings and what may be done."""
+
+    meeting: ReviewMeeting
+    minutes: meetings.MeetingMinutes
+    candidates: list[Candidate] = field(default_factory=list)
+    can: dict[str, bool] = field(default_factory=dict)
+    experts: list[tuple[str, str]] = field(default_factory=list)  # (username, display name) to invite
+
+    @property
+    def taken(self) -> int:
+        return sum(1 for item in self.minutes.agenda if item.outcome != "withdrawn")
+
+
+MEETING_ACTIONS = (
+    "meeting.schedule",
+    "meeting.attendees",
+    "meeting.close",
+    "case.decide",
+    "report.packet",
+    "report.minutes",
+)
+
+
+def meeting_page(
+    *, session: Session, principal: Principal, meeting_id: int, pack: RulePack, candidates: int = 30
+) -> MeetingPage:
+    """A meeting with its agenda and, for those who schedule, the waiting cases with their quota standing."""
+    meeting = find_meeting(session=session, principal=principal, meeting_id=meeting_id)
+    target = meeting_target(session=session, meeting=meeting)
+    page = MeetingPage(meeting, meetings.meeting_minutes(session=session, meeting_id=meeting.id))
+    page.can = {action: may(principal, action, target) for action in MEETING_ACTIONS}
+    if page.can["meeting.schedule"] and meeting.status == "open":
+        waiting = list_cases(
+            session=session, principal=principal, statuses=meetings.SCHEDULABLE, region=meeting.region
+        )[:candidates]
+        page.candidates = [
+            Candidate(case, quota_standing(session=session, case=case, pack=pack, counting="scheduled"))
+            for case in waiting
+        ]
+    if page.can["meeting.attendees"]:
+        page.experts = [
+            (account.username, account.display_name)
+            for account in accounts.list_accounts(session=session, role="expert")
+            if account.status == "active"
+        ]
+    return page
+
+
+def agenda_case(
+    *, session: Session, principal: Principal, meeting_id: int, position: int
+) -> tuple[ReviewMeeting, meetings.AgendaItem, int]:
+    """(the meeting, its agenda item at `position` (clamped to the agenda), how many items) for the room."""
+    meeting = find_meeting(session=session, principal=principal, meeting_id=meeting_id)
+    agenda = [
+        item
+        for item in meetings.meeting_minutes(session=session, meeting_id=meeting.id).agenda
+        if item.outcome != "withdrawn"
+    ]
+    if not agenda:
+        raise NotFound(f"meeting {meeting_id} has no case on its agenda yet")
+    index = min(max(position, 1), len(agenda)) - 1
+    return meeting, agenda[index], len(agenda)

@@ -25,6 +25,7 @@ from drgaudit.casebook.reviewconfig import ConflictError
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.errors import DrgauditError
 from drgaudit.services.access import Denied, NotFound, Unauthenticated
+from drgaudit.services.reference import ReferenceCache
 from drgaudit.web.deps import CsrfError, MustChangePassword, csrf_guard, login_url
 from drgaudit.web.security import SESSION_COOKIE, BodyLimit, SecurityHeaders, Signer
 from drgaudit.web.settings import WebSettings
@@ -54,6 +55,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app.state.signer = Signer(settings.secret())
     app.state.rules_dir = settings.rules_dir or bundled_rules_dir()
     app.state.pack = load_pack(app.state.rules_dir)
+    app.state.reference = ReferenceCache(app.state.rules_dir, app.state.pack)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + 1024 * 1024)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(packages=[("drgaudit.web", "static")]), name="static")
@@ -69,9 +71,10 @@ def app_from_environment() -> FastAPI:
 
 
 def _routers(app: FastAPI) -> None:
-    from drgaudit.web.routes import auth
+    from drgaudit.web.routes import admin, assist, auth, cases, findings, meetings, queue, reports
 
-    app.include_router(auth.router)
+    for module in (auth, queue, cases, meetings, findings, assist, reports, admin):
+        app.include_router(module.router)
 
 
 def _api(request: Request) -> bool:

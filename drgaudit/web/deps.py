@@ -117,6 +117,18 @@ def require(action: str) -> Callable[..., Principal]:
     return dependency
 
 
+def require_any(*actions: str) -> Callable[..., Principal]:
+    """A dependency: the signed-in principal, who may do at least one of `actions` somewhere (else 403)."""
+
+    def dependency(principal: Me) -> Principal:
+        if not any(may(principal, action) for action in actions):
+            raise Denied(f"{principal.username} may not do any of {', '.join(actions)}")
+        return principal
+
+    dependency.action = actions  # type: ignore[attr-defined]
+    return dependency
+
+
 def login_url(request: Request) -> str:
     """The log-in page, coming back to this page afterwards."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")

@@ -20,13 +20,14 @@ MENU = (
     ("评议会议", "/meetings", "meeting.view"),
     ("医院疑点", "/findings", "finding.view"),
     ("协查", "/assist", "assist.view"),
-    ("报表", "/reports", "report.summary"),
+    ("报表与反馈函", "/reports", "report.summary"),
+    ("反馈函", "/reports", "report.feedback"),
     ("账户管理", "/admin/users", "users.manage"),
 )
 
 
 def _money(value: Any) -> str:
-    if value is None or value == "":
+    if value is None or value == "" or value != value:  # None, empty, or NaN (a figure withheld)
         return "—"
     return f"{float(value):,.2f}"
 
@@ -62,7 +63,11 @@ def menu(principal: Principal | None) -> list[tuple[str, str]]:
     """The menu entries the principal may use."""
     if principal is None:
         return []
-    return [(label, path) for label, path, action in MENU if may(principal, action)]
+    entries: list[tuple[str, str]] = []
+    for label, path, action in MENU:
+        if may(principal, action) and all(path != seen for _, seen in entries):
+            entries.append((label, path))
+    return entries
 
 
 def render(

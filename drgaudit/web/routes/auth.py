@@ -10,9 +10,15 @@ from fastapi.responses import Response
 
 from drgaudit.casebook import accounts
 from drgaudit.casebook.accounts import AccountError
+from drgaudit.casebook.findings import FindingFilter
+from drgaudit.casebook.queue_search import CaseQuery, search_cases
 from drgaudit.services import accounts as account_service
-from drgaudit.services.access import Principal
+from drgaudit.services import assist as assist_service
+from drgaudit.services import findings as finding_service
+from drgaudit.services import meetings as meeting_service
+from drgaudit.services.access import Principal, may
 from drgaudit.services.accounts import LoginRefused
+from drgaudit.services.cases import case_scope
 from drgaudit.web.deps import DB, Me, principal_changing_password
 from drgaudit.web.security import LOGIN_COOKIE, SESSION_COOKIE
 from drgaudit.web.templating import redirect, render
@@ -150,6 +156,26 @@ def _password_error(message: str) -> str:
 
 
 @router.get("/")
-def home(request: Request, me: Me) -> Response:
-    """The start page: what this account may do."""
-    return render(request, "home.html", {})
+def home(request: Request, me: Me, session: DB) -> Response:
+    """The start page: what this account may do, and what waits for it."""
+    waiting: list[tuple[str, int, str]] = []
+    if may(me, "case.view"):
+        cases = search_cases(session=session, query=CaseQuery(page_size=1), where=case_scope(me))
+        waiting.append(("待处理的审核案件", cases.total, "/queue"))
+    if may(me, "finding.view"):
+        finding_service.confirm_overdue_lazily(session=session)
+        _, open_findings = finding_service.list_findings(
+            session=session, principal=me, filters=FindingFilter(states=("open",)), limit=0
+        )
+        _, appealed = finding_service.list_findings(
+            session=session, principal=me, filters=FindingFilter(states=("appealed",)), limit=0
+        )
+        waiting.append(("待医院答复的疑点", open_findings, "/findings?state=open"))
+        waiting.append(("医院申诉待复审的疑点", appealed, "/findings?state=appealed"))
+    if may(me, "assist.view"):
+        requests = assist_service.list_requests(session=session, principal=me, status="open")
+        waiting.append(("未答复的协查请求", len(requests), "/assist"))
+    if may(me, "meeting.view"):
+        meetings = meeting_service.list_meetings(session=session, principal=me, status="open")
+        waiting.append(("进行中的评议会议", len(meetings), "/meetings"))
+    return render(request, "home.html", {"waiting": waiting})

@@ -1,0 +1,195 @@
+"""`drgaudit findings …`: hospital findings (疑点) — list, confirm the overdue ones, re-review, escalate."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+
+from drgaudit.casebook.states import FINDING_STATES
+from drgaudit.cli.options import DbOption, FromOption, PeriodOption, ToOption, period_option
+from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit
+from drgaudit.cli.reviewopts import (
+    RulesOption,
+    UserOption,
+    VersionOption,
+    casebook,
+    money,
+    principal,
+    rule_pack,
+)
+
+app = typer.Typer(
+    help="Hospital findings (疑点): every hold/deduct hit, answered by its hospital before a due date.",
+    no_args_is_help=True,
+)
+
+FINDING_COLUMNS = [
+    Column("id", "id", ">"),
+    Column("claim_id", "claim"),
+    Column("hospital_id", "hospital"),
+    Column("rule_id", "rule"),
+    Column("action", "action"),
+    Column("amount", "amount", ">", money),
+    Column("state", "state"),
+    Column("due_date", "due"),
+    Column("final_amount", "standing", ">", lambda v: "" if v is None else money(v)),
+]
+
+
+@app.command("list")
+def list_(
+    state: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--state", metavar="STATE", help=f"Only this state (repeatable): {', '.join(FINDING_STATES)}."
+        ),
+    ] = None,
+    hospital: Annotated[str | None, typer.Option("--hospital", metavar="ID", help="Hospital id.")] = None,
+    period: PeriodOption = None,
+    start: FromOption = None,
+    end: ToOption = None,
+    overdue: Annotated[
+        bool, typer.Option("--overdue", help="Only open findings past their due date.")
+    ] = False,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", metavar="N", min=1, help="Show at most this many.")
+    ] = 50,
+    fmt: FormatOption = OutputFormat.table,
+    user: UserOption = None,
+    db: DbOption = None,
+) -> None:
+    """List findings by due date (those the account may see); a period keeps its months of discharge.
+
+    Examples:
+
+        drgaudit findings list --state open --overdue
+
+        drgaudit findings list --hospital H51010000001 --period 2025Q2 --format json
+    """
+    unknown = [s for s in state or [] if s not in FINDING_STATES]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown state {unknown[0]}; one of {', '.join(FINDING_STATES)}", param_hint="--state"
+        )
+    chosen = period_option(period, start, end)
+    from drgaudit.casebook.findings import FindingFilter
+    from drgaudit.services import findings as finding_service
+
+    filters = FindingFilter(
+        states=tuple(state) if state else None, hospital_id=hospital, period=chosen,
+        overdue_on=date.today() if overdue else None,
+    )  # fmt: skip
+    with casebook(db) as session:
+        rows, total = finding_service.list_findings(
+            session=session, principal=principal(session, user), filters=filters, limit=limit
+        )
+        records: list[dict[str, Any]] = [
+            {"id": f.id, "claim_id": f.claim_id, "hospital_id": f.hospital_id, "rule_id": f.rule_id, "action": f.action,
+             "amount": float(f.amount or 0), "state": f.state, "due_date": f.due_date,
+             "final_amount": None if f.final_amount is None else float(f.final_amount)}
+            for f in rows
+        ]  # fmt: skip
+    emit(
+        records,
+        FINDING_COLUMNS,
+        fmt,
+        empty="no findings",
+        footer=f"showing {len(records)} of {total}" if total > len(records) else f"{total} finding(s)",
+    )
+
+
+@app.command("confirm-overdue")
+def confirm_overdue(user: UserOption = None, db: DbOption = None) -> None:
+    """Confirm every open finding past its due date (unanswered means accepted); run it daily.
+
+    The web service also does this lazily before showing findings, so none is shown open after its
+    due date even where nobody schedules this command.
+
+    Example:
+
+        drgaudit findings confirm-overdue --user 王审核
+    """
+    from drgaudit.services import findings as finding_service
+    from drgaudit.services.accounts import cli_actor
+
+    with casebook(db) as session:
+        actor = cli_actor(session=session, user=user, action="finding.confirm")
+        done = finding_service.confirm_overdue(session=session, actor=actor)
+        for f in done:
+            typer.echo(
+                f"finding {f.id} ({f.claim_id} {f.rule_id}, {f.hospital_id}) confirmed: due {f.due_date}"
+            )
+    typer.echo(f"{len(done)} overdue finding(s) confirmed")
+
+
+@app.command("rereview")
+def rereview(
+    finding_id: Annotated[int, typer.Argument(metavar="FINDING", help="Finding number.")],
+    outcome: Annotated[
+        str, typer.Option("--outcome", metavar="OUTCOME", help="upheld, overturned or adjusted.")
+    ],
+    reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why.")],
+    amount: Annotated[
+        float | None,
+        typer.Option("--amount", metavar="YUAN", help="With adjusted: the amount that stands."),
+    ] = None,
+    expect_version: VersionOption = None,
+    rules: RulesOption = None,
+    user: UserOption = None,
+    db: DbOption = None,
+) -> None:
+    """Re-review a finding its hospital appealed (final; a proposal for a second auditor when you registered
+    or promoted the rule-pack version behind it).
+
+    Example:
+
+        drgaudit findings rereview 12 --outcome adjusted --amount 800 --reason "部分检查有医嘱依据" --user 王审核
+    """
+    from drgaudit.casebook.findings import Rereview
+    from drgaudit.services import findings as finding_service
+
+    with casebook(db) as session:
+        done = finding_service.rereview(
+            session=session, principal=principal(session, user), finding_id=finding_id,
+            decision=Rereview(outcome=outcome, reason=reason, amount=amount), pack=rule_pack(rules),
+            expected_version=expect_version,
+        )  # fmt: skip
+        f = done.finding
+        if done.final:
+            typer.echo(f"finding {f.id} {f.state}: {money(f.final_amount)} yuan stands, by {f.decided_by}")
+        else:
+            typer.echo(
+                f"finding {f.id}: re-review proposed by {f.proposed_by} ({f.proposed_outcome}); you registered or "
+                "promoted the rule-pack version behind it, so a second auditor must confirm it"
+            )
+
+
+@app.command("escalate")
+def escalate(
+    finding_id: Annotated[int, typer.Argument(metavar="FINDING", help="Finding number.")],
+    reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why a meeting should decide it.")],
+    rules: RulesOption = None,
+    user: UserOption = None,
+    db: DbOption = None,
+) -> None:
+    """Send an appealed finding to a review meeting: its claim becomes (or stays) a review case.
+
+    Example:
+
+        drgaudit findings escalate 12 --reason "涉及新技术，需专家评议" --user 王审核
+    """
+    from drgaudit.services import findings as finding_service
+
+    with casebook(db) as session:
+        case = finding_service.escalate(
+            session=session,
+            principal=principal(session, user),
+            finding_id=finding_id,
+            reason=reason,
+            pack=rule_pack(rules),
+        )
+        typer.echo(
+            f"finding {finding_id} escalated: review case {case.id} ({case.claim_id}); schedule it with `drgaudit meeting add`"
+        )

@@ -1,0 +1,157 @@
+"""Everything one case page (or the meeting room's view of a case) shows to one principal.
+
+The claim in Chinese with its payment estimate and group standard (`reports.casefile`), every hit
+with its evidence and thresholds, the patient's stays, decisions, appeals, replies, attachments, the
+experts' opinions and the case's audit-log entries — each part only when the principal may see it.
+A hospital sees nothing of another hospital: a related claim or stay elsewhere shows as 他院.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from drgaudit.casebook import auditlog, review
+from drgaudit.casebook.attachments import Attachment, list_attachments
+from drgaudit.casebook.auditlog import AuditEntry
+from drgaudit.casebook.findings import Finding, claim_findings
+from drgaudit.casebook.replies import CaseReply, ExpertOpinion, case_opinions, case_replies
+from drgaudit.casebook.review_models import (
+    MeetingCase,
+    ReviewAppeal,
+    ReviewCase,
+    ReviewDecision,
+    ReviewMeeting,
+)
+from drgaudit.reports.casefile import CaseFile, HitView
+from drgaudit.reports.feedback import OTHER_HOSPITAL_CLAIM
+from drgaudit.reports.meeting import case_hit_views
+from drgaudit.services.access import Principal, may
+from drgaudit.services.cases import case_target, find_case
+from drgaudit.services.labels import fact_label, threshold_label
+from drgaudit.services.reference import Reference
+
+OTHER_HOSPITAL = "他院"
+
+
+@dataclass
+class AgendaEntry:
+    """A meeting whose agenda holds the case."""
+
+    meeting: ReviewMeeting
+    position: int
+    outcome: str
+    quota_used: int
+    quota_limit: int | None
+    quota_override: str | None
+
+
+@dataclass
+class CaseView:
+    """One case as one principal may see it."""
+
+    case: ReviewCase
+    file: CaseFile
+    hits: list[HitView]
+    decisions: list[ReviewDecision]
+    appeals: list[ReviewAppeal]
+    replies: list[CaseReply]
+    attachments: list[Attachment]
+    opinions: list[ExpertOpinion]
+    agenda: list[AgendaEntry]
+    findings: list[Finding]
+    log: list[AuditEntry] = field(default_factory=list)
+    can: dict[str, bool] = field(default_factory=dict)
+    own_hospital_only: bool = False
+
+    @property
+    def open_meeting(self) -> AgendaEntry | None:
+        return next((a for a in self.agenda if a.meeting.status == "open" and a.outcome == "pending"), None)
+
+
+ACTIONS = (
+    "case.assign",
+    "case.decide",
+    "case.appeal",
+    "case.reply",
+    "case.attach",
+    "case.opinion",
+    "case.log",
+)
+
+
+def case_view(*, session: Session, principal: Principal, ref: int | str, reference: Reference) -> CaseView:
+    """The case page of `ref` for `principal` (`NotFound` when they may not see it)."""
+    case = find_case(session=session, principal=principal, ref=ref)
+    assert case.id is not None
+    target = case_target(session=session, case=case)
+    can = {action: may(principal, action, target) for action in ACTIONS}
+    files = reference.case_files(session)
+    hits = case_hit_views(session=session, files=files, case=case)
+    for hit in hits:
+        hit.facts = [(fact_label(name), value) for name, value in hit.facts]
+        hit.thresholds = [
+            (
+                threshold_label(
+                    name if name.startswith("region.") else f"params.{name}", hit.rule_id, reference.pack
+                ),
+                value,
+            )
+            for name, value in hit.thresholds
+        ]
+    file = files.build(case.claim_id, hits)
+    hospital_only = _is_hospital(principal) and not can["case.log"]
+    if hospital_only:
+        _hide_other_hospitals(session, case, file, hits)
+    agenda = [
+        AgendaEntry(meeting, row.position, row.outcome, row.quota_used, row.quota_limit, row.quota_override)
+        for row, meeting in session.execute(
+            select(MeetingCase, ReviewMeeting)
+            .join(ReviewMeeting, col(ReviewMeeting.id) == col(MeetingCase.meeting_id))
+            .where(col(MeetingCase.case_id) == case.id)
+            .order_by(col(MeetingCase.id))
+        )
+    ]
+    view = CaseView(
+        case=case, file=file, hits=hits, decisions=review.case_decisions(session=session, case_id=case.id),
+        appeals=review.case_appeals(session=session, case_id=case.id),
+        replies=case_replies(session=session, case_id=case.id),
+        attachments=list_attachments(session=session, case_id=case.id),
+        opinions=case_opinions(session=session, case_id=case.id) if not hospital_only else [],
+        agenda=agenda, findings=claim_findings(session=session, claim_ids=[case.claim_id]).get(case.claim_id, []),
+        can=can, own_hospital_only=hospital_only,
+    )  # fmt: skip
+    if can["case.log"]:
+        view.log = auditlog.entries_for(session=session, entity=review.CASE, entity_id=case.id)
+    return view
+
+
+def _is_hospital(principal: Principal) -> bool:
+    return any(g.role == "hospital" for g in principal.grants)
+
+
+def _hide_other_hospitals(session: Session, case: ReviewCase, file: CaseFile, hits: list[HitView]) -> None:
+    """A hospital reads no other hospital's settlement: related claims and stays elsewhere become 他院."""
+    foreign = {stay.claim_id for stay in file.stays if stay.hospital != file.hospital and not stay.current}
+    related = {claim for hit in hits for claim in hit.related}
+    if related - foreign:
+        from drgaudit.casebook.models import Claim
+
+        rows = session.execute(
+            select(col(Claim.claim_id), col(Claim.hospital_id)).where(
+                col(Claim.claim_id).in_(sorted(related))
+            )
+        )
+        foreign |= {claim_id for claim_id, hospital in rows if hospital != case.hospital_id}
+    for stay in file.stays:
+        if stay.claim_id in foreign:
+            stay.claim_id, stay.hospital, stay.cost, stay.group, stay.principal_dx = (
+                OTHER_HOSPITAL_CLAIM, OTHER_HOSPITAL, float("nan"), "—", "—",
+            )  # fmt: skip
+    for hit in hits:
+        for claim_id in sorted(foreign, key=len, reverse=True):
+            hit.message = hit.message.replace(claim_id, OTHER_HOSPITAL_CLAIM)
+            hit.facts = [(k, v.replace(claim_id, OTHER_HOSPITAL_CLAIM)) for k, v in hit.facts]
+        hit.related = [OTHER_HOSPITAL_CLAIM if r in foreign else r for r in hit.related]

@@ -1,0 +1,134 @@
+"""Reports from the pages that use them: the decided-amounts roll-up with the findings' states, the
+screening summary, cost monitoring and a hospital's feedback letter (PDF, XLSX or HTML)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from drgaudit.casebook import findings, queries, review
+from drgaudit.reports.feedback import build_feedback
+from drgaudit.reports.monitoring import build_monitoring
+from drgaudit.reports.periods import parse_period
+from drgaudit.reports.summary import build_summary
+from drgaudit.services.access import NotFound, Principal, Target, may, scopes, unrestricted
+from drgaudit.services.findings import finding_scope
+from drgaudit.services.labels import name
+from drgaudit.web.deps import DB, require, require_any
+from drgaudit.web.forms import FormError, report_response, text, whole
+from drgaudit.web.templating import render
+
+router = APIRouter()
+FORMATS = {
+    "summary": ("pdf", "xlsx", "html"),
+    "monitoring": ("pdf", "xlsx", "html"),
+    "feedback": ("pdf", "xlsx", "html"),
+}
+
+
+def _region_of(me: Principal, action: str, asked: str | None) -> str | None:
+    """The treatment region a report may cover: the one asked for, within the account's scope."""
+    found = scopes(me, action)
+    if unrestricted(found):
+        return asked
+    regions = {s.value for s in found if s.column == "treatment_region"}
+    if asked in regions:
+        return asked
+    if asked is None and len(regions) == 1:
+        return next(iter(regions))
+    raise NotFound("no such report")
+
+
+@router.get("/reports")
+def reports_page(
+    request: Request,
+    session: DB,
+    me: Annotated[Principal, Depends(require_any("report.summary", "report.feedback"))],
+) -> Response:
+    """The roll-up of decided amounts and findings per hospital and month, and the report forms."""
+    reference = request.app.state.reference.get(session)
+    period = text(request.query_params.get("period"))
+    rows = []
+    if may(me, "report.summary"):
+        region = _region_of(me, "report.summary", text(request.query_params.get("region")))
+        rows = review.rollup(session=session, period=period, region=region)
+    tallies = {
+        (t.hospital_id, t.period): t
+        for t in findings.tally(session=session, period=period, where=finding_scope(me))
+    }
+    hospitals = [(hid, h.get("name") or hid) for hid, h in sorted(reference.hospitals.items())]
+    own = sorted({s.value for s in scopes(me, "report.feedback") if s.column == "hospital_id" and s.value})
+    if own and not unrestricted(scopes(me, "report.feedback")):
+        hospitals = [(hid, label) for hid, label in hospitals if hid in own]
+    batches = (
+        [b for b in queries.list_batches(session=session) if b.kind == "claims"]
+        if may(me, "report.summary")
+        else []
+    )
+    return render(
+        request, "reports.html",
+        {"rows": rows, "tallies": tallies, "period": period or "", "hospitals": hospitals, "batches": batches,
+         "words": reference.words, "name": name, "states": findings.STATES},
+    )  # fmt: skip
+
+
+@router.get("/reports/summary.{fmt}")
+def summary(
+    request: Request, fmt: str, session: DB, me: Annotated[Principal, Depends(require("report.summary"))]
+) -> Response:
+    """The screening summary of a batch."""
+    _format("summary", fmt)
+    batch = whole(request.query_params.get("batch"), "批次", 0)
+    region = _region_of(me, "report.summary", text(request.query_params.get("region")))
+    report = build_summary(
+        session=session, batch_id=batch, region=region, rules_dir=request.app.state.rules_dir
+    )
+    return report_response(report, fmt, f"筛查结果汇总-第{batch}批次.{fmt}")
+
+
+@router.get("/reports/monitoring.{fmt}")
+def monitoring(
+    request: Request, fmt: str, session: DB, me: Annotated[Principal, Depends(require("report.monitoring"))]
+) -> Response:
+    """Cost monitoring of a period."""
+    _format("monitoring", fmt)
+    period_text = text(request.query_params.get("period"))
+    if period_text is None:
+        raise FormError("请填写期间，如 2025、2025Q3 或 2025-07")
+    period = parse_period(period_text)
+    region = _region_of(me, "report.monitoring", text(request.query_params.get("region")))
+    report = build_monitoring(
+        session=session, period=period, region=region, rules_dir=request.app.state.rules_dir
+    )
+    return report_response(report, fmt, f"费用监测-{period_text}.{fmt}")
+
+
+@router.get("/reports/feedback.{fmt}")
+def feedback(
+    request: Request, fmt: str, session: DB, me: Annotated[Principal, Depends(require("report.feedback"))]
+) -> Response:
+    """A hospital's feedback letter (a hospital account: only its own)."""
+    _format("feedback", fmt)
+    hospital = text(request.query_params.get("hospital"))
+    info = queries.load_hospitals(session=session).get(hospital or "")
+    if hospital is None or info is None:
+        raise NotFound("no such hospital")
+    target = Target(hospital_id=hospital, treatment_region=info.get("region"))
+    if not may(me, "report.feedback", target):
+        raise NotFound("no such hospital")
+    period_text = text(request.query_params.get("period"))
+    batch = whole(request.query_params.get("batch"), "批次", 0) or None
+    if period_text is None and batch is None:
+        raise FormError("请选择期间或批次")
+    report = build_feedback(
+        session=session, hospital_id=hospital, batch_id=batch, period=parse_period(period_text) if period_text else None,
+        rules_dir=request.app.state.rules_dir,
+    )  # fmt: skip
+    return report_response(report, fmt, f"反馈函-{hospital}-{period_text or batch}.{fmt}")
+
+
+def _format(kind: str, fmt: str) -> None:
+    if fmt not in FORMATS[kind]:
+        raise NotFound("no such report format")

@@ -1,0 +1,236 @@
+"""Every route of the review service × every role (and a hospital and a region of the wrong id): allowed
+or refused, as this table states independently of drgaudit.services.access. A route missing from the
+table fails the test, so a new page (or API route) must say who may reach it.
+
+Allowed = the request got past the access checks (200, a redirect elsewhere than the log-in page, or a
+400/409 refusal of the form's content); refused = 403, 404 (out of scope is answered as missing), or
+the log-in page. POSTs carry their CSRF token and a plausible form, so the services' object checks run.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.routing import APIRoute
+from sqlmodel import Session
+from starlette.routing import Mount, Route
+
+from tests import web_casebook
+from tests.web_support import Browser, web_app
+
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
+ROLES = {
+    "admin": "admin", "auditor": "审核员", "secretary": "秘书", "expert": "专家甲", "expert_elsewhere": "专家乙",
+    "hospital": "h001", "other_hospital": "h002", "insured": "参保地", "other_region": "参保地乙", "viewer": "只读",
+}  # fmt: skip
+EVERYONE = set(ROLES)
+CASE_READERS = {"auditor", "secretary", "viewer", "expert", "hospital"}
+LIST_CASES = CASE_READERS | {"expert_elsewhere", "other_hospital"}
+MEETING_READERS = {"auditor", "secretary", "viewer", "expert"}
+
+# (method, path) → roles allowed. Paths are the routes' own templates.
+EXPECTED: dict[tuple[str, str], set[str]] = {
+    ("GET", "/"): EVERYONE,
+    ("GET", "/password"): EVERYONE,
+    ("POST", "/password"): EVERYONE,
+    ("GET", "/queue"): LIST_CASES,
+    ("GET", "/queue.xlsx"): {"auditor", "secretary", "viewer", "hospital", "other_hospital"},
+    ("GET", "/cases/{case_id}"): CASE_READERS,
+    ("POST", "/cases/{case_id}/assign"): {"auditor"},
+    ("POST", "/cases/{case_id}/reply"): {"auditor", "hospital"},
+    ("POST", "/cases/{case_id}/appeal"): {"auditor", "hospital"},
+    ("GET", "/attachments/{attachment_id}"): CASE_READERS,
+    ("GET", "/meetings"): MEETING_READERS | {"expert_elsewhere"},
+    ("POST", "/meetings"): {"secretary"},
+    ("GET", "/meetings/{meeting_id}"): MEETING_READERS,
+    ("POST", "/meetings/{meeting_id}/schedule"): {"secretary"},
+    ("POST", "/meetings/{meeting_id}/attendees"): {"secretary"},
+    ("GET", "/meetings/{meeting_id}/room"): MEETING_READERS,
+    ("POST", "/meetings/{meeting_id}/cases/{case_id}/decide"): {"secretary"},
+    ("POST", "/meetings/{meeting_id}/cases/{case_id}/opinion"): {"expert"},
+    ("POST", "/meetings/{meeting_id}/close"): {"secretary"},
+    ("GET", "/meetings/{meeting_id}/{kind}.{fmt}"): MEETING_READERS,
+    ("GET", "/findings"): {"auditor", "secretary", "viewer", "hospital", "other_hospital"},
+    ("GET", "/findings/{finding_id}"): {"auditor", "secretary", "viewer", "hospital"},
+    ("POST", "/findings/{finding_id}/answer"): {"hospital"},
+    ("POST", "/findings/{finding_id}/rereview"): {"auditor"},
+    ("POST", "/findings/{finding_id}/escalate"): {"auditor"},
+    ("GET", "/assist"): {"auditor", "viewer", "insured", "other_region"},
+    ("POST", "/assist"): {"auditor", "insured"},
+    ("POST", "/assist/{request_id}/answer"): {"auditor"},
+    ("GET", "/reports"): {"auditor", "secretary", "viewer", "hospital", "other_hospital"},
+    ("GET", "/reports/summary.{fmt}"): {"auditor", "secretary", "viewer"},
+    ("GET", "/reports/monitoring.{fmt}"): {"auditor", "secretary", "viewer"},
+    ("GET", "/reports/feedback.{fmt}"): {"auditor", "viewer", "hospital"},
+    ("GET", "/admin/users"): {"admin"},
+    ("POST", "/admin/users"): {"admin"},
+    ("POST", "/admin/roles"): {"admin"},
+    ("POST", "/admin/users/{username}/{action}"): {"admin"},
+}
+# Routes open without an account, and routes checked elsewhere (log-in/-out: tests/test_web_auth.py).
+PUBLIC = {("GET", "/login"), ("POST", "/login")}
+# Swagger UI's own script and style sheet are static files (no data). The API's schema and docs page need a
+# caller like everything else (the lead's decision: deny by default).
+API_DOCS_ASSETS = re.compile(r"^/api/v1/docs/(start\.js|swagger-ui-bundle\.js|swagger-ui\.css)$")
+API_DOCS = ("/api/v1/openapi.json", "/api/v1/docs")
+ELSEWHERE = {("POST", "/logout")}
+
+
+def forms(book: web_casebook.Book) -> dict[tuple[str, str], dict[str, object]]:
+    """A plausible form for each POST, so that the services' own checks run."""
+    return {
+        ("POST", "/password"): {"current": "wrong", "new": "a new password 1", "repeat": "a new password 1"},
+        ("POST", "/cases/{case_id}/assign"): {"assignee": "王审核"},
+        ("POST", "/cases/{case_id}/reply"): {"body": "说明"},
+        ("POST", "/cases/{case_id}/appeal"): {"reason": "不服"},
+        ("POST", "/meetings"): {"region": "510100", "held_on": "2027-01-10", "capacity": "3"},
+        ("POST", "/meetings/{meeting_id}/schedule"): {"cases": [str(book.case_h002)], "override": "测试"},
+        ("POST", "/meetings/{meeting_id}/attendees"): {"attendee": "旁听", "role": "列席"},
+        ("POST", "/meetings/{meeting_id}/cases/{case_id}/decide"): {"kind": "standard", "reason": "合理"},
+        ("POST", "/meetings/{meeting_id}/cases/{case_id}/opinion"): {
+            "suggestion": "standard",
+            "body": "合理",
+        },
+        ("POST", "/meetings/{meeting_id}/close"): {},
+        ("POST", "/findings/{finding_id}/answer"): {"decision": "appeal", "reason": "有医嘱"},
+        ("POST", "/findings/{finding_id}/rereview"): {"outcome": "upheld", "reason": "维持"},
+        ("POST", "/findings/{finding_id}/escalate"): {"reason": "上会"},
+        ("POST", "/assist"): {"claim_id": "C000001", "question": "核实"},
+        ("POST", "/assist/{request_id}/answer"): {"result": "confirmed", "answer": "属实"},
+        ("POST", "/admin/users"): {"username": "新账户", "role": "viewer"},
+        ("POST", "/admin/roles"): {"username": "dummy", "role": "secretary"},
+        ("POST", "/admin/users/{username}/{action}"): {},
+    }
+
+
+def url(path: str, book: web_casebook.Book) -> str:
+    values = {
+        "case_id": book.case_h001, "meeting_id": book.meeting, "finding_id": book.finding_h001,
+        "attachment_id": book.attachment, "request_id": book.request, "username": "dummy", "action": "reset",
+        "kind": "minutes", "fmt": "html",
+    }  # fmt: skip
+    for name, value in values.items():
+        path = path.replace("{" + name + "}", str(value))
+    query = {
+        "/reports/summary.html": "?batch=2", "/reports/monitoring.html": "?period=2025",
+        "/reports/feedback.html": "?hospital=H001&period=2025",
+    }  # fmt: skip
+    return path + query.get(path, "")
+
+
+def app_routes(app) -> list[tuple[str, str]]:
+    """(method, path) of every route, also those of included routers (FastAPI includes them lazily: their
+    effective routes carry the full path, prefix included)."""
+    found = []
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            found += [(method, route.path) for method in sorted(route.methods) if method != "HEAD"]
+        elif isinstance(route, Mount):
+            assert route.path == "/static", f"unexpected mount {route.path}"
+        elif isinstance(route, Route):
+            found += [(method, route.path) for method in sorted(route.methods or ()) if method != "HEAD"]
+        elif hasattr(route, "effective_route_contexts"):
+            for context in route.effective_route_contexts():
+                methods = getattr(context.original_route, "methods", None) or set()
+                found += [(method, context.path) for method in sorted(methods) if method != "HEAD"]
+        else:
+            raise AssertionError(f"a route of unknown kind: {route!r}")
+    return found
+
+
+@pytest.fixture
+def site(db_url: str, session: Session, tmp_path: Path):
+    book = web_casebook.build(session, tmp_path)
+    return web_app(db_url, api=True), book
+
+
+def outcome(response) -> str:
+    location = response.headers.get("location", "")
+    if response.status_code in (401, 403, 404) or location.startswith("/login"):
+        return "refused"
+    assert response.status_code < 500, response.text[:500]
+    return "allowed"
+
+
+def test_every_route_is_declared(site) -> None:
+    app, _ = site
+    declared = set(EXPECTED) | PUBLIC | ELSEWHERE
+    routes = app_routes(app)
+    assert ("POST", "/api/v1/screen") in routes, "the API is mounted as `drgaudit serve` runs it"
+    missing = [r for r in routes if r not in declared and not r[1].startswith("/api/")]
+    assert missing == [], "declare who may reach these routes in EXPECTED"
+    assert [r for r in declared if r not in routes] == []
+
+
+def test_nothing_is_reachable_without_an_account(site) -> None:
+    app, book = site
+    browser = Browser(app)
+    for method, path in app_routes(app):
+        if (method, path) in PUBLIC or API_DOCS_ASSETS.match(path):
+            continue
+        response = browser.client.request(method, url(path, book))
+        assert outcome(response) == "refused", (method, path, response.status_code)
+    assert browser.get("/login").status_code == 200
+    assert browser.get("/static/app.js").status_code == 200
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_every_route_for_every_role(site, role: str) -> None:
+    app, book = site
+    browser = Browser(app)
+    assert browser.login(ROLES[role]).status_code == 303
+    bodies = forms(book)
+    results = {}
+    for method, path in app_routes(app):
+        if (method, path) in PUBLIC | ELSEWHERE or path.startswith("/api/"):
+            continue
+        if method == "GET":
+            response = browser.get(url(path, book))
+        else:
+            response = browser.post(url(path, book), bodies.get((method, path), {}))
+        results[(method, path)] = outcome(response)
+    wrong = {
+        key: got for key, got in results.items() if got != ("allowed" if role in EXPECTED[key] else "refused")
+    }
+    assert wrong == {}, f"{role}: {wrong}"
+
+
+def test_api_routes_refuse_requests_without_credentials(site) -> None:
+    app, book = site
+    browser = Browser(app)
+    for method, path in app_routes(app):
+        if path.startswith("/api/") and not API_DOCS_ASSETS.match(path):
+            response = browser.client.request(method, url(path, book))
+            if path == "/api/v1/docs":  # a page: sends the browser to the log-in page
+                assert outcome(response) == "refused", (method, path, response.status_code)
+                continue
+            assert response.status_code in (401, 403, 404, 405), (method, path, response.status_code)
+
+
+@pytest.mark.parametrize("role", ["hospital", "viewer"])
+def test_api_documentation_needs_a_signed_in_account(site, role: str) -> None:
+    app, _ = site
+    browser = Browser(app)
+    for path in API_DOCS:
+        assert outcome(browser.client.get(path)) == "refused", path
+    assert browser.login(ROLES[role]).status_code == 303
+    for path in API_DOCS:
+        assert browser.get(path).status_code == 200, path
+
+
+def test_an_insured_region_reads_its_requests_with_their_claims_and_no_case(site) -> None:
+    app, book = site
+    insured = Browser(app)
+    assert insured.login(ROLES["insured"]).status_code == 303
+    page = insured.get("/assist").text
+    assert "请核实是否在院" in page and "C000001" in page
+    for label in ("人员编号", "入院日期", "主要诊断", "医疗费总额"):  # the claim, in Chinese
+        assert label in page, label
+    assert outcome(insured.get(f"/cases/{book.case_h001}")) == "refused"
+    assert outcome(insured.get("/queue")) == "refused"
+    other = Browser(app)
+    assert other.login(ROLES["other_region"]).status_code == 303
+    assert "C000001" not in other.get("/assist").text

@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from drgaudit.casebook import meetings, queries, review
 from drgaudit.casebook.reviewconfig import ReviewError
+from drgaudit.labels import VALUE_LABELS
 from drgaudit.reports import charts
 from drgaudit.reports.casefile import CaseFile, CaseFiles, HitView
 from drgaudit.reports.config import ReportSettings, load_settings
@@ -23,18 +24,10 @@ from drgaudit.reports.errors import ReportError
 from drgaudit.reports.labels import Vocabulary
 from drgaudit.reports.masking import Masker
 
-DECISION_NAMES = {
-    "standard": "按病组标准支付",
-    "special": "特例单议，同意追加支付",
-    "deduct": "扣减",
-    "merge": "合并结算（分解住院）",
-    "refer": "移交调查",
-}
-OUTCOME_NAMES = {"pending": "待议", "decided": "已决定", "deferred": "暂缓（下次会议）", "withdrawn": "撤回"}
-STATUS_NAMES = {
-    "new": "新案件", "triaged": "已分派", "scheduled": "已排会", "decided": "已决定", "closed": "已结案",
-    "appealed": "申诉中", "withdrawn": "已撤回",
-}  # fmt: skip
+# From the one vocabulary (drgaudit.labels), as the pages and the feedback letters show them.
+DECISION_NAMES = VALUE_LABELS["decision.kind"]
+OUTCOME_NAMES = VALUE_LABELS["meeting.outcome"]
+STATUS_NAMES = VALUE_LABELS["case.status"]
 
 
 @dataclass

@@ -181,6 +181,19 @@ def test_every_listing_has_table_json_and_csv(queue_db: str, args: list[str], ke
     assert wrong.exit_code == 2
 
 
+def test_rule_pack_versions_list_as_table_json_and_csv(db_url: str) -> None:
+    registered = runner.invoke(app, ["rules", "register", "--db", db_url])
+    assert registered.exit_code == 0, registered.output
+    table = runner.invoke(app, ["rules", "versions", "--db", db_url])
+    assert table.exit_code == 0 and table.stdout.startswith("#1 ") and "[draft]" in table.stdout
+    as_json = json.loads(runner.invoke(app, ["rules", "versions", "--format", "json", "--db", db_url]).stdout)
+    assert [(r["id"], r["state"]) for r in as_json["rows"]] == [(1, "draft")] and as_json["promotions"] == []
+    as_csv = runner.invoke(app, ["rules", "versions", "--format", "csv", "--db", db_url]).stdout
+    (row,) = csv.DictReader(io.StringIO(as_csv))
+    assert (row["id"], row["version"], row["state"]) == ("1", as_json["rows"][0]["version"], "draft")
+    assert runner.invoke(app, ["rules", "versions", "--format", "xml", "--db", db_url]).exit_code == 2
+
+
 @pytest.mark.parametrize("period", ["2025", "2025Q1", "2025-03", "2025-03-01..2025-03-31"])
 def test_one_period_syntax_in_the_queue(queue_db: str, period: str) -> None:
     listed = runner.invoke(app, ["queue", "list", "--period", period, "--format", "json", "--db", queue_db])

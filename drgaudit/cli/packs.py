@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from drgaudit.cli.options import DbOption
+from drgaudit.cli.output import FormatOption, OutputFormat, emit_document
 from drgaudit.cli.reviewopts import UserOption
 from drgaudit.errors import DrgauditError
 
@@ -93,11 +94,19 @@ def versions(
             "--on", metavar="YYYY-MM-DD", formats=["%Y-%m-%d"], help="Status on this day (default today)."
         ),
     ] = None,
+    fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
 ) -> None:
     """List registered rule-pack versions and, per region, which is active and which is in shadow.
 
-    Example:  drgaudit rules versions
+    With --format json the versions and the promotions as one object; with --format csv the versions,
+    one row each.
+
+    Examples:
+
+        drgaudit rules versions
+
+        drgaudit rules versions --on 2026-01-01 --format json
     """
     from sqlmodel import Session
 
@@ -108,40 +117,54 @@ def versions(
     try:
         with Session(make_engine(db)) as session:
             rows = packs.list_versions(session=session)
-            if not rows:
-                typer.echo("no rule-pack versions yet: register one with `drgaudit rules register [DIR]`")
-                return
             regions = packs.promoted_regions(session=session)
             status = packs.region_status(session=session, regions=regions, on_date=day)
-            roles: dict[int | None, list[str]] = {}
-            for region, (active, shadow) in status.items():
-                if active is not None:
-                    roles.setdefault(active.id, []).append(f"active {region}")
-                if shadow is not None:
-                    roles.setdefault(shadow.id, []).append(f"shadow {region}")
-            for row in rows:
-                state = ", ".join(roles.get(row.id, [])) or "draft"
-                note = f"  — {row.note}" if row.note else ""
-                typer.echo(
-                    f"#{row.id:<4} {row.version}  {row.registered_at:%Y-%m-%d %H:%M}  {row.registered_by:<12} "
-                    f"[{state}]{note}"
-                )
             history = packs.promotions(session=session)
-            if history:
-                typer.echo("")
-                typer.echo(f"promotions (status on {day.isoformat()}):")
-                by_id = {r.id: r for r in rows}
-                for p in history:
-                    version = by_id[p.version_id].version if p.version_id in by_id else "(stop shadowing)"
-                    who = p.requested_by + (f", approved by {p.approved_by}" if p.approved_by else "")
-                    if p.status == "pending":
-                        who += f" — waiting for a second person ({p.approvals_needed} needed)"
-                    typer.echo(
-                        f"  #{p.id:<4} {p.region:<8} {p.stage:<6} from {p.effective_from.isoformat()}  "
-                        f"{version}  {p.status:<8} {who}"
-                    )
     except DrgauditError as exc:
         raise _fail(exc) from exc
+    roles: dict[int | None, list[str]] = {}
+    for region, (active, shadow) in status.items():
+        if active is not None:
+            roles.setdefault(active.id, []).append(f"active {region}")
+        if shadow is not None:
+            roles.setdefault(shadow.id, []).append(f"shadow {region}")
+    by_id = {r.id: r for r in rows}
+    listed = [
+        {"id": r.id, "version": r.version, "registered_at": r.registered_at, "registered_by": r.registered_by,
+         "state": ", ".join(roles.get(r.id, [])) or "draft", "note": r.note or ""}
+        for r in rows
+    ]  # fmt: skip
+    promoted = [
+        {"id": p.id, "region": p.region, "stage": p.stage, "effective_from": p.effective_from,
+         "version": by_id[p.version_id].version if p.version_id in by_id else None, "status": p.status,
+         "requested_by": p.requested_by, "approved_by": p.approved_by, "approvals_needed": p.approvals_needed}
+        for p in history
+    ]  # fmt: skip
+
+    def table() -> None:
+        if not rows:
+            typer.echo("no rule-pack versions yet: register one with `drgaudit rules register [DIR]`")
+            return
+        for row in listed:
+            note = f"  — {row['note']}" if row["note"] else ""
+            typer.echo(
+                f"#{row['id']:<4} {row['version']}  {row['registered_at']:%Y-%m-%d %H:%M}  "
+                f"{row['registered_by']:<12} [{row['state']}]{note}"
+            )
+        if history:
+            typer.echo("")
+            typer.echo(f"promotions (status on {day.isoformat()}):")
+            for p in history:
+                version = by_id[p.version_id].version if p.version_id in by_id else "(stop shadowing)"
+                who = p.requested_by + (f", approved by {p.approved_by}" if p.approved_by else "")
+                if p.status == "pending":
+                    who += f" — waiting for a second person ({p.approvals_needed} needed)"
+                typer.echo(
+                    f"  #{p.id:<4} {p.region:<8} {p.stage:<6} from {p.effective_from.isoformat()}  "
+                    f"{version}  {p.status:<8} {who}"
+                )
+
+    emit_document({"on": day, "rows": listed, "promotions": promoted}, fmt, table=table)
 
 
 def promote(

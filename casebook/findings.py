@@ -35,6 +35,7 @@ from drgaudit.casebook.reviewconfig import ConflictError, ReviewError, ReviewSet
 from drgaudit.casebook.screening import ScreenHit
 from drgaudit.casebook.states import FINDING_STATES
 from drgaudit.engine.pack import RulePack
+from drgaudit.labels import VALUE_LABELS
 from drgaudit.periods import Period, parse_period
 
 FINDING = "finding"
@@ -42,17 +43,7 @@ STATES = FINDING_STATES
 FINAL_STATES = ("accepted", "confirmed", "upheld", "overturned", "adjusted")
 OPEN_STATES = ("open", "appealed")
 OUTCOMES = ("upheld", "overturned", "adjusted")
-STATE_NAMES = {
-    "open": "待医院答复",
-    "accepted": "医院已认可",
-    "confirmed": "逾期未答复，视为认可",
-    "appealed": "医院申诉，待复审",
-    "upheld": "复审维持",
-    "overturned": "复审撤销",
-    "adjusted": "复审调整金额",
-    "escalated": "已提交评议会议",
-    "withdrawn": "已撤回（重新筛查未再命中）",
-}
+STATE_NAMES = VALUE_LABELS["finding.state"]  # the one vocabulary (drgaudit.labels)
 _VERSION = Column("version", Integer, nullable=False)
 
 

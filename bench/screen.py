@@ -8,9 +8,11 @@ every run is a first, stored screen of the batch: hits written to the casebook a
 refreshed, JSONL written to a file):
 1. generates the demo province (`drgaudit.demo.generate`, seed 20250101) for `--claims` and `--small`
    claims unless the folders already hold them, and imports each into a SQLite casebook (timed apart);
-2. screens the big batch with the pre-filter on 1 and 2 local workers, without it on 2 workers (the
-   path before the pre-filter), and on a local Dask cluster of 2 workers (started here on 127.0.0.1,
-   `--no-cluster` skips it), then the small batch on 2 workers: claims/second over the whole
+2. screens the big batch with the pre-filter on 1 and 2 local workers, on 1 worker with the pre-filter
+   on every claim's derived facts instead of the columns read before deriving any (the path before
+   `engine.columns`), without it on 2 workers (the path before the pre-filter), and on a local Dask
+   cluster of 2 workers (started here on 127.0.0.1, `--no-cluster` skips it), then the small batch on
+   2 workers: claims/second over the whole
    `screen_batch` call, the share of claims the pre-filter sent to durable-rules, peak RSS of the
    main process and the largest worker (`getrusage` ru_maxrss), whether the hit sets are identical
    (the JSONL files, byte for byte), and the peak RSS of the big run against the small one;
@@ -119,8 +121,13 @@ def _digest(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def child_screen(db: Path, label: str, workers: int, prefilter: bool, cluster: str | None = None) -> dict:
-    """Copy the casebook, screen the copy in a child process, report; the JSONL's digest compares hit sets."""
+def child_screen(
+    db: Path, label: str, workers: int, prefilter: bool, cluster: str | None = None, columns: bool = True
+) -> dict:
+    """Copy the casebook, screen the copy in a child process, report; the JSONL's digest compares hit sets.
+
+    `columns=False` (1 worker only) pre-filters on the derived facts of every claim, not on the columns
+    read before deriving any (the path before `engine.columns`)."""
     work = db.parent / f"run-{label}.sqlite"
     shutil.copyfile(db, work)
     output = db.parent / f"hits-{label}.jsonl"
@@ -132,6 +139,7 @@ def child_screen(db: Path, label: str, workers: int, prefilter: bool, cluster: s
                 "prefilter": prefilter,
                 "cluster": cluster,
                 "output": str(output),
+                "columns": columns,
             }
         )
         child = subprocess.run(
@@ -147,6 +155,7 @@ def child_screen(db: Path, label: str, workers: int, prefilter: bool, cluster: s
         output.unlink(missing_ok=True)
     kept = (
         f"{result['candidates'] / result['claims']:.1%} of claims to durable-rules"
+        + ("" if columns else ", pre-filter on derived facts")
         if prefilter
         else "no pre-filter"
     )
@@ -325,12 +334,21 @@ def main() -> None:
         "--no-prefilter-run", action="store_true", help="skip the big run without the pre-filter"
     )
     parser.add_argument(
+        "--no-columns-run",
+        action="store_true",
+        help="skip the 1-worker run with the pre-filter on derived facts (before engine.columns)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=None, help="folder for the demo data (default: a temp folder, kept)"
     )
     parser.add_argument("--child", type=str, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         spec = json.loads(args.child)
+        if not spec.get("columns", True):
+            from drgaudit.engine import parallel
+
+            parallel._columnar = lambda screener, loader: False  # type: ignore[assignment]
         result = run_screen(
             Path(spec["db"]), spec["workers"], spec["prefilter"], spec["cluster"], Path(spec["output"])
         )
@@ -350,6 +368,8 @@ def main() -> None:
         "1 worker": child_screen(big, "1w", 1, True),
         "2 workers": child_screen(big, "2w", 2, True),
     }
+    if not args.no_columns_run:
+        results["1 worker, filter on facts"] = child_screen(big, "1w-facts", 1, True, columns=False)
     if not args.no_prefilter_run:
         results["2 workers, no pre-filter"] = child_screen(big, "2w-nopf", 2, False)
     if not args.no_cluster:
@@ -369,6 +389,12 @@ def main() -> None:
     if "2 workers, no pre-filter" in results:
         speedup = reference["claims_per_second"] / results["2 workers, no pre-filter"]["claims_per_second"]
         print(f"  pre-filter speed-up on 2 workers: {speedup:.2f}x")
+    if "1 worker, filter on facts" in results:
+        speedup = (
+            results["1 worker"]["claims_per_second"]
+            / results["1 worker, filter on facts"]["claims_per_second"]
+        )
+        print(f"  columnar pre-filter (before fact derivation) speed-up on 1 worker: {speedup:.2f}x")
     big_rss = max(reference["rss_main_mib"], reference["rss_worker_mib"])
     small_rss = max(smaller["rss_main_mib"], smaller["rss_worker_mib"])
     print(

@@ -7,14 +7,14 @@ come ordered by admit_date, discharge_date, claim_id.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
 import sqlmodel
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import Numeric, bindparam, case, func, select
 from sqlmodel import Session
 
 from drgaudit.casebook.bulk import LOOKUP_KEYS
@@ -23,6 +23,7 @@ from drgaudit.casebook.review_models import ReviewCase
 from drgaudit.casebook.screening import CodeSet, ScreenHit, ScreenRun
 from drgaudit.casebook.writers import CLAIM_FIELDS, claim_from_values
 from drgaudit.contract import FIELDS_BY_KIND
+from drgaudit.engine.columns import ClaimColumns
 from drgaudit.engine.indicators import CC_MCC_DIGITS, SPLIT_DIGITS, CaseMix
 
 _claim = Claim.__table__
@@ -77,6 +78,44 @@ def claims_for_patients(
         for row in rows:
             found[row.patient_id].append(claim_from_values(row))
     return found
+
+
+def claim_columns(
+    *, session: Session, batch_id: int, patient_ids: Sequence[str], since: date, fields: Iterable[str]
+) -> ClaimColumns:
+    """The stored claims of these patients discharged on or after `since` (what `claims_for_patients`
+    gives), as columns of the claim `fields` (`engine.columns.ClaimColumns`), each marked as a claim the
+    batch delivered for that patient or not.
+
+    Read with the driver's own cursor in one statement per `LOOKUP_KEYS` patients: no SQLAlchemy row
+    and no Python record per claim (money as floats, dates as the driver gives them)."""
+    names = [name for name in CLAIM_FIELDS if name in set(fields)]
+    connection = session.connection()
+    dialect = connection.dialect.name
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    money = {c.name for c in _claim.c if isinstance(c.type, Numeric)}
+    selected = ", ".join(
+        f"CAST(c.{name} AS DOUBLE PRECISION)" if name in money and dialect != "sqlite" else f"c.{name}"
+        for name in names
+    )
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    rows: list[Any] = []
+    wanted = sorted(set(patient_ids))
+    try:
+        for start in range(0, len(wanted), LOOKUP_KEYS):
+            part = wanted[start : start + LOOKUP_KEYS]
+            cursor.execute(
+                f"SELECT {selected}, EXISTS (SELECT 1 FROM batch_claim b WHERE b.batch_id = {mark}"
+                " AND b.patient_id = c.patient_id AND b.claim_id = c.claim_id)"
+                f" FROM claim c WHERE c.patient_id IN ({', '.join([mark] * len(part))})"
+                f" AND c.discharge_date >= {mark}"
+                " ORDER BY c.patient_id, c.admit_date, c.discharge_date, c.claim_id",
+                [batch_id, *part, since.isoformat() if dialect == "sqlite" else since],
+            )
+            rows.extend(cursor.fetchall())
+    finally:
+        cursor.close()
+    return ClaimColumns.from_rows(names, rows)
 
 
 # One patient's claims, built once: a request screening one claim runs this on every call, and building

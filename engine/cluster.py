@@ -31,7 +31,7 @@ from drgaudit.engine.exceptions import EngineError
 from drgaudit.engine.hits import Hit
 from drgaudit.engine.loader import load_pack
 from drgaudit.engine.pack import RulePack
-from drgaudit.engine.parallel import ChunkResult, ScreenSetup, Task, _partitions, screen_chunk
+from drgaudit.engine.parallel import ChunkResult, ScreenSetup, Task, screen_task
 from drgaudit.engine.screen import PackRouter, Screener
 
 
@@ -88,7 +88,7 @@ def run_cluster_task(shipped: ClusterSetup, task: Task) -> ChunkResult:
     """One task on a worker: read the patients (if ids) and screen them."""
     with _lock:
         screener = _worker_screener(shipped)
-        return screen_chunk(screener, _partitions(task, shipped.setup.loader))
+        return screen_task(screener, task, shipped.setup.loader)
 
 
 def connect(address: str) -> Any:

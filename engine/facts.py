@@ -212,6 +212,31 @@ def group_type(group_code: str) -> str | None:
     return "surgical" if kind in _SURGICAL else "procedure" if kind in _PROCEDURE else "medical"
 
 
+@dataclass(frozen=True)
+class GroupParts:
+    """What a claim's payment scheme and group code say about its grouping (one definition, used per
+    claim here and per distinct code by the column facts of the pre-filter)."""
+
+    grouped: bool  # DRG/DIP with a real group
+    ungroupable: bool  # DRG/DIP in group 0000 or an ambiguous QY group
+    adrg: str | None
+    severity: str | None
+    group_type: str | None
+
+
+def group_parts(scheme: str, group_code: str) -> GroupParts:
+    """The grouping facts of a payment scheme and group code ("" when the claim has none)."""
+    ungroupable = scheme in GROUPED_SCHEMES and is_ungroupable(group_code)
+    grouped = scheme in GROUPED_SCHEMES and group_code != "" and not ungroupable
+    return GroupParts(
+        grouped,
+        ungroupable,
+        group_code[:3] if grouped else None,
+        group_code[-1] if grouped and group_code[-1].isdigit() else None,
+        group_type(group_code) if grouped and scheme == "DRG" else None,
+    )
+
+
 def claim_facts(claim: dict[str, Any], ref: ReferenceData, *, target: bool = True) -> dict[str, Any]:
     """Facts that depend on one claim alone (no history); `target`: a claim of the batch, not context."""
     f: dict[str, Any] = {**_EMPTY_CLAIM, **claim}
@@ -235,10 +260,10 @@ def claim_facts(claim: dict[str, Any], ref: ReferenceData, *, target: bool = Tru
     f["dx_category"] = principal[:3]
     group_code: str = claim.get("group_code") or ""
     scheme = claim["payment_scheme"]
-    ungroupable = scheme in GROUPED_SCHEMES and is_ungroupable(group_code)
-    grouped = scheme in GROUPED_SCHEMES and group_code != "" and not ungroupable
-    f["adrg"] = group_code[:3] if grouped else None
-    f["group_severity"] = group_code[-1] if grouped and group_code[-1].isdigit() else None
+    grouping = group_parts(scheme, group_code)
+    grouped, ungroupable = grouping.grouped, grouping.ungroupable
+    f["adrg"] = grouping.adrg
+    f["group_severity"] = grouping.severity
     f["is_ungroupable"] = ungroupable
     f["secondary_dx_count"] = len(secondary)
     f["procedure_count"] = len(procedures)
@@ -268,7 +293,7 @@ def claim_facts(claim: dict[str, Any], ref: ReferenceData, *, target: bool = Tru
     f.update(hospital)
     f["days_since_designation"] = (admit - designated).days if designated else None
 
-    f["group_type"] = group_type(group_code) if grouped and scheme == "DRG" else None
+    f["group_type"] = grouping.group_type
     _price(f, claim, ref, target=target, grouped=grouped, ungroupable=ungroupable, level=level)
     return f
 

@@ -30,7 +30,7 @@ import datetime as dt
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -62,19 +62,46 @@ class Col:
     exact: bool = True
 
 
+class FactSource(Protocol):
+    """Where a frame's columns come from: `n` claims, and one column of facts by key and type (raising
+    Unsupported for a fact it cannot give)."""
+
+    n: int
+
+    def column(self, key: str, kind: str) -> Col: ...
+
+
+class DictSource:
+    """Columns built from the claims' fact dicts (`engine.facts`), one list pass per column."""
+
+    def __init__(self, facts: Sequence[dict[str, Any]]) -> None:
+        self.facts = facts
+        self.n = len(facts)
+
+    def column(self, key: str, kind: str) -> Col:
+        return build_column(_values(self.facts, key), kind)
+
+
 class Frame:
     """The facts of some claims as columns, built on demand; `index` views another frame's rows.
 
-    Columns, and values derived from one column (list membership, prefixes), are computed once on the
-    base frame of a chunk and gathered for the views (a profile's targets, the sides of claim pairs)."""
+    The base frame of a chunk reads its columns from a source: the claims' fact dicts (a list of them
+    is taken as a `DictSource`) or the chunk's columns read straight from the casebook
+    (`engine.columns.ColumnFacts`). Columns, and values derived from one column (list membership,
+    prefixes), are computed once on the base frame and gathered for the views (a profile's targets,
+    the sides of claim pairs)."""
 
     def __init__(
-        self, facts: Sequence[dict[str, Any]], parent: Frame | None = None, index: np.ndarray | None = None
+        self,
+        source: FactSource | Sequence[dict[str, Any]],
+        parent: Frame | None = None,
+        index: np.ndarray | None = None,
     ) -> None:
-        self.facts = facts
+        # A list of fact dicts is the common case (the row path, the tests); anything else is a source.
+        self.source: FactSource = DictSource(source) if isinstance(source, (list, tuple)) else source  # type: ignore[assignment]
         self.parent = parent
         self.index = index
-        self.n = len(index) if index is not None else len(facts)
+        self.n = len(index) if index is not None else self.source.n
         self._columns: dict[tuple[str, str], Col] = {}
         self._derived: dict[tuple[Any, ...], np.ndarray] = {}
 
@@ -83,9 +110,14 @@ class Frame:
         if cached is None:
             if self.parent is not None:
                 base = self.parent.column(key, kind)
-                cached = Col(base.values[self.index], base.valid[self.index], base.kind, base.exact)
+                cached = Col(
+                    np.broadcast_to(base.values, (self.parent.n,))[self.index],
+                    np.broadcast_to(base.valid, (self.parent.n,))[self.index],
+                    base.kind,
+                    base.exact,
+                )
             else:
-                cached = _build(_values(self.facts, key), kind)
+                cached = self.source.column(key, kind)
             self._columns[(key, kind)] = cached
         return cached
 
@@ -113,7 +145,8 @@ def _values(facts: Sequence[dict[str, Any]], key: str) -> list[Any]:
         return [f.get(key) for f in facts]
 
 
-def _build(values: list[Any], kind: str) -> Col:
+def build_column(values: list[Any], kind: str) -> Col:
+    """A column of the rule language's type `kind` from Python values (None is missing)."""
     n = len(values)
     if kind in (NUMBER, DATE):
         # None becomes NaN in one C pass; only then is the exact mask of missing values worked out (a real
@@ -156,14 +189,13 @@ def _map_unique(col: Col, function: Callable[[Any], bool], n: int) -> np.ndarray
     """`function` of every valid value, computed once per distinct value (codes repeat a lot)."""
     values = np.broadcast_to(np.asarray(col.values, dtype=object), (n,))
     valid = np.broadcast_to(col.valid, (n,))
+    rows = np.flatnonzero(valid)
+    present = values[rows].tolist()
+    memo = dict.fromkeys(present)
+    for value in memo:
+        memo[value] = bool(function(value))
     result = np.zeros(n, dtype=bool)
-    memo: dict[Any, bool] = {}
-    for i in np.flatnonzero(valid):
-        value = values[i]
-        found = memo.get(value)
-        if found is None:
-            found = memo[value] = bool(function(value))
-        result[i] = found
+    result[rows] = np.fromiter(map(memo.__getitem__, present), dtype=bool, count=len(present))
     return result
 
 
@@ -172,16 +204,21 @@ def _list_counts(col: Col, named: NamedList, n: int) -> np.ndarray:
     values = np.broadcast_to(np.asarray(col.values, dtype=object), (n,))
     valid = np.broadcast_to(col.valid, (n,))
     memo: dict[str, bool] = {}
+    # Rows often share one list object (columns read from the casebook split each distinct text once).
+    by_list: dict[int, int] = {}
     counts = np.zeros(n, dtype=np.float64)
     for i in np.flatnonzero(valid):
         value = values[i]
-        items = value if isinstance(value, list) else [value]
-        total = 0
-        for item in items:
-            found = memo.get(item)
-            if found is None:
-                found = memo[item] = named.contains(item)
-            total += found
+        total = by_list.get(id(value))
+        if total is None:
+            total = 0
+            for item in value if isinstance(value, list) else [value]:
+                found = memo.get(item)
+                if found is None:
+                    found = memo[item] = named.contains(item)
+                total += found
+            if isinstance(value, list):
+                by_list[id(value)] = total
         counts[i] = total
     return counts
 
@@ -548,6 +585,24 @@ class Prefilter:
         self.has_pairs = any(r.pair for r in self.rules)
         self.stats = PrefilterStats()
 
+    def fields(self) -> set[str]:
+        """The claim fields the facts its conditions read are computed from (`engine.columns`)."""
+        from drgaudit.engine.columns import fields_for
+
+        found: set[str] = set()
+        for rule in self.rules:
+            r = rule.compiled.bound.rule
+            for expression in (*(item.condition for item in r.applicability), *r.when, *r.unless):
+                for node in walk(expression.root):
+                    if isinstance(node, Ref) and node.path[0] not in (PARAMS, REGION, LISTS):
+                        path = node.path[1:] if node.path[0] == EARLIER else node.path
+                        fact = FACTS.get(".".join(path))
+                        if fact is not None:
+                            found.update(fields_for(fact.key))
+                    elif isinstance(node, Call) and node.name == "admissions_within":
+                        found.update(fields_for("@admissions:0"))
+        return found
+
     def select(
         self, base: Frame, targets: np.ndarray, pairs: tuple[np.ndarray, np.ndarray] | None
     ) -> np.ndarray:
@@ -557,7 +612,7 @@ class Prefilter:
         claim a pair rule may pair with each target (the same patient's claims with a lower `seq`).
         """
         n = len(targets)
-        frame = Frame(base.facts, base, targets)
+        frame = Frame(base.source, base, targets)
         keep = np.zeros(n, dtype=bool)
         pair_frames: dict[str, Frame] | None = None
         owner = pairs[0] if pairs is not None else np.zeros(0, dtype=np.intp)
@@ -568,8 +623,8 @@ class Prefilter:
                 if pair_frames is None:
                     assert pairs is not None
                     pair_frames = {
-                        CUR: Frame(base.facts, base, targets[owner]),
-                        EARLIER: Frame(base.facts, base, pairs[1]),
+                        CUR: Frame(base.source, base, targets[owner]),
+                        EARLIER: Frame(base.source, base, pairs[1]),
                     }
                 fires = rule.upper(pair_frames, len(owner))
                 mask = np.bincount(owner[fires], minlength=n) > 0

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
 import numpy as np
 
+from drgaudit.engine.columns import ALWAYS_READ, ClaimColumns, ColumnFacts
 from drgaudit.engine.compiler import CompiledProfile, CompiledRule, compile_profile
 from drgaudit.engine.evaluate import Env, evaluate
 from drgaudit.engine.exceptions import RulePackError
@@ -78,6 +79,7 @@ class Screener:
         self.statuses = statuses
         self.prefilter = prefilter
         self._profiles: dict[str, Profile] = {}
+        self._column_fields: tuple[int, frozenset[str]] | None = None
         self.windows: set[int] = set()
         for key in pack.profile_keys():
             self._profile(key)
@@ -118,18 +120,72 @@ class Screener:
         return self.run_prepared(self.prepare(patient_id, batch, history))
 
     def screen_patients(
-        self, partitions: Iterable[tuple[str, list[dict[str, Any]], Iterable[dict[str, Any]]]]
+        self,
+        partitions: Iterable[tuple[str, list[dict[str, Any]], Iterable[dict[str, Any]]]],
+        candidates: Collection[str] | None = None,
     ) -> list[Hit]:
         """Every hit of a chunk of patients (patient id, batch claims, history), patient by patient.
 
-        With the pre-filter on, the chunk's claims are filtered together (the filter works on columns)."""
+        With the pre-filter on, the chunk's claims are filtered together (the filter works on columns);
+        `candidates` says the pre-filter already ran on the chunk's columns (`candidate_ids`): only
+        those batch claims go through durable-rules."""
         prepared = [self.prepare(patient_id, batch, history) for patient_id, batch, history in partitions]
-        if self.prefilter:
+        if candidates is not None:
+            wanted = candidates if isinstance(candidates, (set, frozenset)) else set(candidates)
+            for item in prepared:
+                item.by_profile = {
+                    key: kept for key, ids in item.by_profile.items() if (kept := ids & wanted)
+                }
+        elif self.prefilter:
             self.apply_prefilter(prepared)
         hits: list[Hit] = []
         for item in prepared:
             hits.extend(self.run_prepared(item))
         return hits
+
+    def column_fields(self) -> set[str]:
+        """The claim fields the pre-filter of every profile reads (`engine.columns`); worked out once
+        per set of compiled profiles (every task asks)."""
+        if self._column_fields is None or self._column_fields[0] != len(self._profiles):
+            found = set(ALWAYS_READ)
+            for profile in self._profiles.values():
+                found |= profile.prefilter.fields()
+            self._column_fields = (len(self._profiles), frozenset(found))
+        return set(self._column_fields[1])
+
+    def candidate_ids(self, columns: ClaimColumns, rows: np.ndarray | None = None) -> set[str]:
+        """The batch claims of a chunk read as columns that some rule of their profile could fire on.
+
+        `rows` (a mask) limits the claims this screener screens (a PackRouter's share); the chunk's other
+        claims are context. A claim of an unconfigured treatment region stops here as `prepare` would."""
+        targets = columns.target if rows is None else columns.target & rows
+        if not targets.any():
+            return set()
+        source = ColumnFacts(columns, self.reference)
+        base = Frame(source)
+        regions = columns.values["treatment_region"]
+        target_rows = np.flatnonzero(targets)
+        keys = np.array(
+            source.per_distinct(regions[target_rows].tolist(), self._checked_profile_key), dtype=object
+        )
+        claim_ids = columns.values["claim_id"]
+        kept: set[str] = set()
+        for key in sorted(set(keys.tolist())):
+            mine = target_rows[keys == key]
+            profile = self._profile(key)
+            pairs = None
+            if profile.prefilter.has_pairs:
+                counts = columns.seq[mine]
+                owner = np.repeat(np.arange(len(mine)), counts)
+                offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+                pairs = (owner, np.repeat(mine - counts, counts) + offsets)
+            keep = profile.prefilter.select(base, mine, pairs)
+            kept.update(claim_ids[mine[keep]].tolist())
+        return kept
+
+    def _checked_profile_key(self, region: str) -> str:
+        self.reference.pricing(region, strict=True)  # an unconfigured region stops screening
+        return self.pack.profile_key(region)
 
     def prepare(
         self, patient_id: str, batch: list[dict[str, Any]], history: Iterable[dict[str, Any]] = ()
@@ -245,11 +301,33 @@ class PackRouter:
         for screener in self._screeners():
             screener.close()
 
+    def column_fields(self) -> set[str]:
+        """The claim fields the pre-filters of every pack read."""
+        return set().union(*(screener.column_fields() for screener in self._screeners()))
+
+    def candidate_ids(self, columns: ClaimColumns, rows: np.ndarray | None = None) -> set[str]:
+        """The batch claims of a chunk read as columns that some rule of the pack screening them could
+        fire on (each pack sees the patient's claims of other packs as context)."""
+        regions = columns.values["treatment_region"]
+        targets = columns.target if rows is None else columns.target & rows
+        routed = np.array(
+            [id(self.screener_for(region)) for region in regions.tolist()], dtype=np.int64
+        ).reshape(-1)
+        kept: set[str] = set()
+        for screener in self._screeners():
+            mine = targets & (routed == id(screener))
+            if mine.any():
+                kept |= screener.candidate_ids(columns, mine)
+        return kept
+
     def screen_patients(
-        self, partitions: Iterable[tuple[str, list[dict[str, Any]], Iterable[dict[str, Any]]]]
+        self,
+        partitions: Iterable[tuple[str, list[dict[str, Any]], Iterable[dict[str, Any]]]],
+        candidates: Collection[str] | None = None,
     ) -> list[Hit]:
         """Every hit of a chunk of patients, as `screen_patient` gives them patient by patient; each pack
-        screens its share of the chunk at once (so its pre-filter works on the chunk's columns)."""
+        screens its share of the chunk at once (so its pre-filter works on the chunk's columns);
+        `candidates` as for `Screener.screen_patients`."""
         work: dict[int, tuple[Screener, list[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]]]] = {}
         patients: list[tuple[str, dict[str, int], bool]] = []
         for patient_id, batch, history in partitions:
@@ -267,7 +345,7 @@ class PackRouter:
             patients.append((patient_id, {c["claim_id"]: i for i, c in enumerate(batch)}, whole))
         by_patient: dict[str, list[Hit]] = {}
         for screener, items in work.values():
-            for hit in screener.screen_patients(items):
+            for hit in screener.screen_patients(items, candidates):
                 by_patient.setdefault(hit.patient_id, []).append(hit)
         hits: list[Hit] = []
         for patient_id, order, whole in patients:

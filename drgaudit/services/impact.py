@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -34,6 +35,7 @@ from drgaudit.casebook.review import evidence_hash, period_of
 from drgaudit.casebook.reviewconfig import review_settings
 from drgaudit.casebook.screening import choose_codes, hit_content_hash
 from drgaudit.casebook.shadow import live_counts, shadow_counts
+from drgaudit.engine.columns import ClaimColumns
 from drgaudit.engine.explain import RuleExplanation, explain_claim
 from drgaudit.engine.hits import Hit, thresholds_used
 from drgaudit.engine.parallel import ChunkResult, Partition, ScreenSetup, Task, screen_tasks
@@ -96,12 +98,23 @@ class DualScreener:
         self.old.close()
         self.new.close()
 
+    def column_fields(self) -> set[str]:
+        return self.old.column_fields() | self.new.column_fields()
+
+    def candidate_ids(self, columns: ClaimColumns, rows: np.ndarray | None = None) -> set[str]:
+        """The claims either side's pre-filter keeps (each side screens them all: a superset of its own)."""
+        return self.old.candidate_ids(columns, rows) | self.new.candidate_ids(columns, rows)
+
     def screen_patients(
-        self, partitions: Iterable[tuple[str, list[dict[str, Any]], Iterable[dict[str, Any]]]]
+        self,
+        partitions: Iterable[tuple[str, list[dict[str, Any]], Iterable[dict[str, Any]]]],
+        candidates: set[str] | None = None,
     ) -> list[Hit]:
         items = [(patient_id, list(batch), list(history)) for patient_id, batch, history in partitions]
-        hits: list[Hit] = [SideHit(**hit.__dict__, side="old") for hit in self.old.screen_patients(items)]
-        hits += [SideHit(**hit.__dict__, side="new") for hit in self.new.screen_patients(items)]
+        hits: list[Hit] = [
+            SideHit(**hit.__dict__, side="old") for hit in self.old.screen_patients(items, candidates)
+        ]
+        hits += [SideHit(**hit.__dict__, side="new") for hit in self.new.screen_patients(items, candidates)]
         return hits
 
     def screen_patient(
@@ -138,6 +151,18 @@ class ImpactLoader(BatchLoader):
 
     def __getstate__(self) -> dict[str, Any]:
         return {**super().__getstate__(), "region": self.region, "only": self.only}
+
+    def columns(self, patient_ids: list[str], fields: set[str]) -> ClaimColumns:
+        """The claims as `BatchLoader.columns` reads them, with only the kept batch claims as targets."""
+        columns = super().columns(patient_ids, fields | {"treatment_region"})
+        keep = np.ones(columns.n, dtype=bool)
+        if self.region is not None:
+            keep &= columns.values["treatment_region"] == self.region
+        if self.only is not None:
+            only = self.only
+            keep &= np.fromiter((c in only for c in columns.values["claim_id"].tolist()), bool, columns.n)
+        columns.restrict_targets(keep)
+        return columns
 
     def __call__(self, patient_ids: list[str]) -> list[Partition]:
         result = []
@@ -313,19 +338,22 @@ def _tasks(
     since = (admits[0] if admits else dt.date.today()) - dt.timedelta(days=lookback)
     url = session.get_bind().url.render_as_string(hide_password=False)
     loader = ImpactLoader(url, scope.batch_id, since, region=request.region, only=scope.claims)
-    if scope.patients is not None:
-        # A period's claims: the patients are known; read here, in the one session.
-        loader.session = session
+    chunks: Iterator[list[str]]
+    if scope.patients is not None:  # a period's claims: the patients are known
         ids = scope.patients
-        return (loader(ids[i : i + CHUNK_PATIENTS]) for i in range(0, len(ids), CHUNK_PATIENTS))
-    chunks = queries.iter_batch_patient_ids(
-        session=session, batch_id=scope.batch_id, chunk_patients=CHUNK_PATIENTS
-    )
+        chunks = (ids[i : i + CHUNK_PATIENTS] for i in range(0, len(ids), CHUNK_PATIENTS))
+    else:
+        chunks = queries.iter_batch_patient_ids(
+            session=session, batch_id=scope.batch_id, chunk_patients=CHUNK_PATIENTS
+        )
     if request.workers > 1 and _shareable(url):
-        setup.loader = loader
+        setup.loader = loader  # each worker reads its own patients
         return chunks
     loader.session = session
-    return (loader(ids) for ids in chunks)
+    if request.workers > 1:  # an in-memory database: read here, send the claims
+        return (loader(ids) for ids in chunks)
+    setup.loader = loader  # screened here: read in the one session, columns first (the pre-filter)
+    return chunks
 
 
 def _tally(table: dict[str, ImpactTally], key: str, label: str = "") -> ImpactTally:

@@ -31,6 +31,7 @@ from drgaudit.casebook.screening import ScreenRunCreate, choose_codes, finish_ru
 from drgaudit.casebook.shadow import store_shadow_hits
 from drgaudit.engine.cluster import screen_tasks_on_cluster
 from drgaudit.engine.codes import CodeTables
+from drgaudit.engine.columns import ClaimColumns
 from drgaudit.engine.exceptions import UnconfiguredRegionError
 from drgaudit.engine.explain import ClaimExplanation, explain_claim
 from drgaudit.engine.hits import Hit
@@ -105,9 +106,24 @@ class BatchLoader:
             "session": None,
         }
 
-    def __call__(self, patient_ids: list[str]) -> list[Partition]:
+    def _session(self) -> Session:
         if self.session is None:
             self.session = Session(make_engine(self.database_url))
+        return self.session
+
+    def columns(self, patient_ids: list[str], fields: set[str]) -> ClaimColumns:
+        """The same claims as `self(patient_ids)` gives, as columns of `fields` (for the pre-filter)."""
+        return queries.claim_columns(
+            session=self._session(),
+            batch_id=self.batch_id,
+            patient_ids=patient_ids,
+            since=self.since,
+            fields=fields,
+        )
+
+    def __call__(self, patient_ids: list[str]) -> list[Partition]:
+        self._session()
+        assert self.session is not None
         targets = queries.batch_claim_ids(
             session=self.session, batch_id=self.batch_id, patient_ids=patient_ids
         )
@@ -366,15 +382,17 @@ def batch_tasks(
     loader = BatchLoader(url, batch_id, since)
     if cluster and not _shareable(url):
         raise DrgauditError("a cluster cannot read an in-memory database: screen a file or server casebook")
-    if cluster or (workers > 1 and _shareable(url)):
-        setup.loader = loader  # each worker reads its own patients
-    else:
-        loader.session = session  # read here, in the one session
     tasks: Iterator[Task] = queries.iter_batch_patient_ids(
         session=session, batch_id=batch_id, chunk_patients=max(1, chunk_patients)
     )
-    if setup.loader is None:
+    if cluster or (workers > 1 and _shareable(url)):
+        setup.loader = loader  # each worker reads its own patients
+    elif workers > 1:
+        loader.session = session  # an in-memory database: read here, send the claims
         tasks = (loader(ids) for ids in tasks)
+    else:
+        loader.session = session  # screened here, read in the one session
+        setup.loader = loader
     return tasks
 
 

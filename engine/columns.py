@@ -1,0 +1,525 @@
+"""A chunk of claims as columns, and the facts the pre-filter reads, computed over those columns.
+
+`screen --batch` reads each chunk of patients twice: first as columns straight from SQL (only the claim
+fields the pre-filter needs, no Python dict per claim), over which `ColumnFacts` computes the facts the
+rules' pre-filter reads with NumPy (claim fields, lengths of stay, cost ratios and ratio limits from the
+region settings and group tables, code-table facts, the hospital facts and indicators, admissions per
+window over each patient's sorted claims), so the pre-filter can pick its candidates; then only the
+candidates' patients are read as canonical records and get every fact derived (`engine.facts`) before
+durable-rules decides their hits.
+
+Soundness: every value here comes from the same functions as `engine.facts` (per distinct hospital,
+group entry, code or code list), or from the same arithmetic on the same numbers (marked inexact, so the
+pre-filter compares it with its tolerance). A fact this module does not compute (the payment estimate
+and kind, the previous-stay facts, the placeholders of missing optional values a rule may test)
+raises `Unsupported`, which makes the condition reading it keep every claim. The proof tests compare
+both ways of building the facts (tests/test_prefilter.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from drgaudit.contract import CLAIM_FIELDS, CROSS_PROVINCE, CROSS_REGION, LIST_SEPARATOR, region_relation
+from drgaudit.engine.facts import ReferenceData, group_parts
+from drgaudit.engine.prefilter import Col, Unsupported, build_column
+from drgaudit.engine.vocabulary import DATE, FACTS, LIST, NUMBER, TEXT, ZERO_WHEN_MISSING
+
+_EPOCH = dt.date(1970, 1, 1).toordinal()
+CLAIM_KINDS: dict[str, str] = {f.name: FACTS[f.name].type for f in CLAIM_FIELDS}
+_FEES = (
+    "fee_drug",
+    "fee_material",
+    "fee_lab",
+    "fee_exam",
+    "fee_treatment",
+    "fee_surgery",
+    "fee_nursing",
+    "fee_bed",
+    "fee_other",
+)
+# What every chunk reads: the keys of a claim, its place in the patient's history, and its profile.
+ALWAYS_READ = ("claim_id", "patient_id", "admit_date", "discharge_date", "treatment_region")
+_REGIONS = ("insured_region", "treatment_region")
+_GROUPING = ("payment_scheme", "group_code")
+_PRICING = ("treatment_region", "payment_scheme", "group_code")
+_HISTORY = ("admit_date",)
+
+# The claim fields each fact computed here needs (a claim field needs itself).
+FACT_FIELDS: dict[str, tuple[str, ...]] = {
+    "los_days": ("admit_date", "discharge_date"),
+    "region_relation": _REGIONS,
+    "is_cross_region": _REGIONS,
+    "is_cross_province": _REGIONS,
+    "dx_category": ("principal_dx",),
+    "adrg": _GROUPING,
+    "group_severity": _GROUPING,
+    "is_ungroupable": _GROUPING,
+    "group_type": _GROUPING,
+    "secondary_dx_count": ("secondary_dx",),
+    "procedure_count": ("procedures",),
+    "mcc_codes": ("principal_dx", "secondary_dx"),
+    "cc_codes": ("principal_dx", "secondary_dx"),
+    "excluded_cc_codes": ("principal_dx", "secondary_dx"),
+    "mcc_count": ("principal_dx", "secondary_dx"),
+    "cc_count": ("principal_dx", "secondary_dx"),
+    "unknown_code_count": ("principal_dx", "secondary_dx", "procedures"),
+    "fee_total": ("total_cost", *_FEES),
+    "case_cost": ("total_cost", "outside_purchase"),
+    "self_share": ("total_cost", "self_expense", "outside_purchase"),
+    "lab_exam_share": ("total_cost", "fee_lab", "fee_exam"),
+    "drug_share": ("total_cost", "fee_drug"),
+    "material_share": ("total_cost", "fee_material"),
+    "days_since_designation": ("hospital_id", "admit_date"),
+    "cost_ratio": (*_PRICING, "total_cost", "outside_purchase"),
+    "los_ratio": (*_PRICING, "admit_date", "discharge_date"),
+    "high_ratio_limit": _PRICING,
+    "low_ratio_limit": _PRICING,
+    "extreme_ratio_limit": _PRICING,
+    "high_ratio_tier": _PRICING,
+    "is_basic_disease_group": _PRICING,
+    "payment_placeholder": ("treatment_region",),
+    "admissions_90d": _HISTORY,
+    "admissions_365d": _HISTORY,
+}
+_GROUP_KEYS: tuple[str, ...] = (
+    "group__known",
+    "group__name",
+    "group__weight",
+    "group__avg_cost",
+    "group__avg_los",
+    "group__siblings",
+    "group__base_weight",
+)
+for _key in _GROUP_KEYS:
+    FACT_FIELDS[_key] = _PRICING
+for _fact in FACTS.values():
+    if _fact.key.startswith("hospital__"):
+        FACT_FIELDS[_fact.key] = ("hospital_id",)
+
+
+def fields_for(key: str) -> tuple[str, ...]:
+    """The claim fields the column fact `key` needs (none when it is not computed here)."""
+    if key in CLAIM_KINDS:
+        return (key,)
+    if key.startswith("@admissions:"):
+        return _HISTORY
+    return FACT_FIELDS.get(key, ())
+
+
+def _dates(values: Sequence[Any]) -> np.ndarray:
+    """Day numbers (`date.toordinal()`) of ISO texts or dates, as floats; missing is NaN."""
+    if not any(v is None for v in values):
+        days = np.array(values, dtype="datetime64[D]").astype(np.int64) + _EPOCH
+        return days.astype(np.float64)
+    result = np.full(len(values), np.nan)
+    present = [i for i, v in enumerate(values) if v is not None]
+    if present:
+        result[present] = _dates([values[i] for i in present])
+    return result
+
+
+@dataclass
+class ClaimColumns:
+    """The claims of a chunk of patients as columns (stored values, one array per claim field read),
+    ordered by patient and then as `engine.facts.sort_key` orders a patient's claims.
+
+    Texts and code lists are object arrays (None when missing), numbers and dates (as day numbers)
+    float arrays with NaN when missing; `target` marks the claims of the batch (the others are context).
+    """
+
+    values: dict[str, np.ndarray]
+    target: np.ndarray
+    n: int = 0
+    seq: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    patient: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+
+    @classmethod
+    def from_rows(cls, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> ClaimColumns:
+        """Rows of (the claim fields `names`..., is a batch claim); any row order."""
+        n = len(rows)
+        raw = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(names) + 1)]
+        values: dict[str, np.ndarray] = {}
+        for name, column in zip(names, raw, strict=False):
+            kind = CLAIM_KINDS[name]
+            if kind == DATE:
+                values[name] = _dates(column)
+            elif kind == NUMBER:
+                values[name] = np.array(column, dtype=np.float64) if n else np.zeros(0)
+            else:
+                array = np.empty(n, dtype=object)
+                array[:] = column
+                values[name] = array
+        target = np.array(raw[len(names)], dtype=bool) if n else np.zeros(0, dtype=bool)
+        columns = cls(values, target, n)
+        columns._order()
+        return columns
+
+    def _order(self) -> None:
+        """Sort by patient, admission, discharge, claim id (as Python compares them), then number each
+        patient's claims."""
+        n = self.n
+        pid, cid = self.values["patient_id"], self.values["claim_id"]
+        admit, discharge = self.values["admit_date"], self.values["discharge_date"]
+        if n > 1:
+            same = pid[:-1] == pid[1:]
+            later = (admit[:-1] < admit[1:]) | (
+                (admit[:-1] == admit[1:])
+                & (
+                    (discharge[:-1] < discharge[1:])
+                    | ((discharge[:-1] == discharge[1:]) & (cid[:-1] < cid[1:]))
+                )
+            )
+            grouped = len(set(pid[np.flatnonzero(np.r_[True, ~same])].tolist())) == int((~same).sum()) + 1
+            if not (grouped and bool(np.all(~same | later.astype(bool)))):
+                keys = list(zip(pid.tolist(), admit.tolist(), discharge.tolist(), cid.tolist(), strict=True))
+                order = np.array(sorted(range(n), key=keys.__getitem__), dtype=np.intp)
+                self.values = {name: array[order] for name, array in self.values.items()}
+                self.target = self.target[order]
+                pid = self.values["patient_id"]
+        starts = np.r_[True, pid[:-1] != pid[1:]] if n else np.zeros(0, dtype=bool)
+        self.patient = np.cumsum(starts) - 1
+        first = np.flatnonzero(starts)
+        self.seq = np.arange(n) - first[self.patient] if n else np.zeros(0, dtype=np.intp)
+
+    def restrict_targets(self, keep: np.ndarray) -> None:
+        """Keep as batch claims only the rows of `keep` (the others stay, as context)."""
+        self.target = self.target & keep
+
+    @property
+    def target_count(self) -> int:
+        return int(self.target.sum())
+
+    def target_patients(self) -> list[str]:
+        """The patients with a batch claim, in row order."""
+        pid = self.values["patient_id"]
+        rows = np.flatnonzero(self.target)
+        return list(dict.fromkeys(pid[rows].tolist()))
+
+
+class ColumnFacts:
+    """The facts of a `ClaimColumns` as the pre-filter reads them (`Frame` source), computed on demand
+    and once per chunk, against one screener's reference data."""
+
+    def __init__(self, columns: ClaimColumns, ref: ReferenceData) -> None:
+        self.columns = columns
+        self.ref = ref
+        self.n = columns.n
+        self._cache: dict[str, Col] = {}
+        self._lists: dict[str, np.ndarray] = {}
+
+    # ---- the Frame source protocol ------------------------------------------------------------
+    def column(self, key: str, kind: str) -> Col:
+        col = self._cache.get(key)
+        if col is None:
+            col = self._build(key)
+            self._cache[key] = col
+        if col.kind != kind:
+            raise Unsupported(f"{key} read as {kind}")
+        return col
+
+    def _build(self, key: str) -> Col:
+        if key in CLAIM_KINDS:
+            return self._field(key)
+        if key.startswith("@admissions:"):
+            return self._admissions(int(key.split(":", 1)[1]))
+        builder = _BUILDERS.get(key)
+        if builder is None:
+            prefix = key.split("__", 1)[0]
+            builder = _BUILDERS.get(prefix + "__")
+        if builder is None:
+            raise Unsupported(key)
+        builder(self)
+        if key not in self._cache:
+            raise Unsupported(key)
+        return self._cache[key]
+
+    # ---- helpers ------------------------------------------------------------------------------
+    def raw(self, name: str) -> np.ndarray:
+        """A claim field as read (raises Unsupported when the chunk was read without it)."""
+        values = self.columns.values.get(name)
+        if values is None:
+            raise Unsupported(f"{name} not read")
+        return values
+
+    def _put(self, key: str, values: Any, valid: Any, kind: str, exact: bool = True) -> None:
+        self._cache[key] = Col(values, valid, kind, exact)
+
+    def _put_list(self, key: str, values: list[Any], kind: str) -> None:
+        self._cache[key] = build_column(values, kind)
+
+    def number(self, name: str) -> np.ndarray:
+        """A number field as the facts have it: 0 for a missing amount, NaN for another missing number."""
+        values = self.raw(name)
+        return np.nan_to_num(values, nan=0.0) if name in ZERO_WHEN_MISSING else values
+
+    def code_list(self, name: str) -> np.ndarray:
+        """A code-list field as lists (split once per distinct text)."""
+        lists = self._lists.get(name)
+        if lists is None:
+            texts = self.raw(name)
+            lists = np.empty(self.n, dtype=object)
+            lists[:] = self.per_distinct(texts.tolist(), lambda t: t.split(LIST_SEPARATOR) if t else [])
+            self._lists[name] = lists
+        return lists
+
+    def per_distinct(self, keys: Sequence[Hashable], compute: Callable[[Any], Any]) -> list[Any]:
+        """compute(key) of every row's key, computed once per distinct key."""
+        memo = dict.fromkeys(keys)
+        for key in memo:
+            memo[key] = compute(key)
+        return list(map(memo.__getitem__, keys))
+
+    # ---- facts --------------------------------------------------------------------------------
+    def _field(self, name: str) -> Col:
+        kind = CLAIM_KINDS[name]
+        if kind == LIST:
+            lists = self.code_list(name)
+            return Col(lists, np.ones(self.n, dtype=bool), LIST)
+        values = self.raw(name)
+        if kind in (NUMBER, DATE):
+            if name in ZERO_WHEN_MISSING:
+                return Col(np.nan_to_num(values, nan=0.0), np.ones(self.n, dtype=bool), kind)
+            valid = ~np.isnan(values)
+            return Col(np.where(valid, values, 0.0), valid, kind)
+        return build_column(values.tolist(), kind)
+
+    def _admissions(self, days: int) -> Col:
+        """Admissions of the patient with an admission date in the `days` days up to this one's (this
+        claim included, later rows of the same day not), as `engine.facts.add_history_facts` counts."""
+        admit = self.raw("admit_date")
+        key = self.columns.patient.astype(np.float64) * 1e7 + admit
+        first = np.searchsorted(key, key - days, side="right")
+        count = np.arange(self.n) - first + 1
+        return Col(count.astype(np.float64), np.ones(self.n, dtype=bool), NUMBER)
+
+    def _los(self) -> None:
+        days = np.maximum(1.0, self.raw("discharge_date") - self.raw("admit_date"))
+        self._put("los_days", days, np.ones(self.n, dtype=bool), NUMBER)
+
+    def _regions(self) -> None:
+        pairs = zip(self.raw("insured_region").tolist(), self.raw("treatment_region").tolist(), strict=True)
+        relation = self.per_distinct(list(pairs), lambda pair: region_relation(*pair))
+        self._put_list("region_relation", relation, TEXT)
+        array = np.array(relation, dtype=object) if self.n else np.zeros(0, dtype=object)
+        ones = np.ones(self.n, dtype=bool)
+        self._put("is_cross_region", array == CROSS_REGION, ones, "bool")
+        self._put("is_cross_province", array == CROSS_PROVINCE, ones, "bool")
+
+    def _dx_category(self) -> None:
+        self._put_list("dx_category", [d[:3] for d in self.raw("principal_dx").tolist()], TEXT)
+
+    def _grouping(self) -> list[Any]:
+        keys = list(zip(self.raw("payment_scheme").tolist(), self.raw("group_code").tolist(), strict=True))
+        return self.per_distinct(keys, lambda key: group_parts(key[0], key[1] or ""))
+
+    def _group_facts(self) -> None:
+        parts = self._grouping()
+        self._put_list("adrg", [p.adrg for p in parts], TEXT)
+        self._put_list("group_severity", [p.severity for p in parts], TEXT)
+        self._put_list("group_type", [p.group_type for p in parts], TEXT)
+        self._put_list("is_ungroupable", [p.ungroupable for p in parts], "bool")
+
+    def _counts(self) -> None:
+        for name, key in (("secondary_dx", "secondary_dx_count"), ("procedures", "procedure_count")):
+            try:
+                lists = self.code_list(name)
+            except Unsupported:
+                continue
+            lengths = np.fromiter(map(len, lists), dtype=np.float64, count=self.n)
+            self._put(key, lengths, np.ones(self.n, dtype=bool), NUMBER)
+
+    def _complications(self) -> None:
+        codes = self.ref.codes
+        keys = list(zip(self.raw("principal_dx").tolist(), self.raw("secondary_dx").tolist(), strict=True))
+
+        def compute(key: tuple[str, str | None]) -> Any:
+            secondary = tuple(key[1].split(LIST_SEPARATOR)) if key[1] else ()
+            return codes.complications(key[0], secondary)
+
+        found = self.per_distinct(keys, compute)
+        self._put_list("mcc_codes", [list(c.mcc) for c in found], LIST)
+        self._put_list("cc_codes", [list(c.cc) for c in found], LIST)
+        self._put_list("excluded_cc_codes", [list(c.excluded) for c in found], LIST)
+        ones = np.ones(self.n, dtype=bool)
+        self._put("mcc_count", np.fromiter((len(c.mcc) for c in found), np.float64, self.n), ones, NUMBER)
+        self._put("cc_count", np.fromiter((len(c.cc) for c in found), np.float64, self.n), ones, NUMBER)
+
+    def _unknown(self) -> None:
+        tables = self.ref.codes
+        dx, px = tables.diagnoses, tables.procedures
+        principal = self.per_distinct(self.raw("principal_dx").tolist(), lambda c: int(c not in dx))
+        secondary = self.per_distinct(
+            self.raw("secondary_dx").tolist(),
+            lambda t: sum(c not in dx for c in t.split(LIST_SEPARATOR)) if t else 0,
+        )
+        procedures = self.per_distinct(
+            self.raw("procedures").tolist(),
+            lambda t: sum(c not in px for c in t.split(LIST_SEPARATOR)) if t else 0,
+        )
+        total = np.array(principal, np.float64) + np.array(secondary, np.float64) + np.array(procedures)
+        self._put("unknown_code_count", total, np.ones(self.n, dtype=bool), NUMBER)
+
+    def _money(self) -> None:
+        ones = np.ones(self.n, dtype=bool)
+        total = self.raw("total_cost")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            try:
+                fees = sum((self.number(k) for k in _FEES), np.zeros(self.n))
+                self._put("fee_total", np.round(fees, 2), ones, NUMBER, exact=False)
+            except Unsupported:
+                pass
+            positive = total > 0
+            shares = {
+                "case_cost": (("total_cost", "outside_purchase"), None),
+                "self_share": (("self_expense", "outside_purchase"), positive),
+                "lab_exam_share": (("fee_lab", "fee_exam"), positive),
+                "drug_share": (("fee_drug",), positive),
+                "material_share": (("fee_material",), positive),
+            }
+            for key, (names, valid) in shares.items():
+                try:
+                    part = sum((self.number(name) for name in names), np.zeros(self.n))
+                except Unsupported:
+                    continue
+                if valid is None:
+                    self._put(key, np.round(part, 2), ones, NUMBER, exact=False)
+                else:
+                    self._put(
+                        key, np.where(valid, part / np.where(valid, total, 1.0), 0.0), valid, NUMBER, False
+                    )
+
+    def _hospital(self) -> None:
+        facts = self.per_distinct(self.raw("hospital_id").tolist(), self.ref.hospital_facts)
+        keys = (
+            facts[0][0].keys() if facts else [f.key for f in FACTS.values() if f.key.startswith("hospital__")]
+        )
+        for key in keys:
+            kind = FACTS[key.replace("__", ".", 1)].type
+            self._put_list(key, [f[0].get(key) for f in facts], kind)
+        designated = np.array([np.nan if f[2] is None else f[2].toordinal() for f in facts], dtype=np.float64)
+        if "admit_date" in self.columns.values:
+            known = ~np.isnan(designated)
+            days = np.where(known, self.raw("admit_date") - np.where(known, designated, 0.0), 0.0)
+            self._put("days_since_designation", days, known, NUMBER)
+
+    def _pricing(self) -> None:
+        """Group-table facts, cost ratio, ratio limits and placeholder flag, per distinct group entry."""
+        ref = self.ref
+        parts = self._grouping()
+        regions = self.raw("treatment_region").tolist()
+        schemes = self.raw("payment_scheme").tolist()
+        codes = self.raw("group_code").tolist()
+        keys = [
+            (region, scheme, code or "", p.grouped)
+            for region, scheme, code, p in zip(regions, schemes, codes, parts, strict=True)
+        ]
+
+        def priced(key: tuple[str, str, str, bool]) -> tuple[dict[str, Any] | None, Any, bool, bool]:
+            region, scheme, code, grouped = key
+            settings, placeholder = ref.pricing(region, strict=False)
+            group = ref.group_facts((region, scheme, code)) if grouped else None
+            limits = (
+                ref.ratio_limits(region, scheme, group["group__weight"] if group else None)
+                if grouped
+                else None
+            )
+            basic = grouped and settings.is_basic_disease_group(scheme, code)
+            return group, limits, basic, placeholder
+
+        found = self.per_distinct(keys, priced)
+        for key in _GROUP_KEYS:
+            kind = FACTS[key.replace("__", ".", 1)].type
+            default: Any = [] if kind == LIST else (False if key == "group__known" else None)
+            self._put_list(key, [g[0][key] if g[0] else default for g in found], kind)
+        self._put_list("is_basic_disease_group", [g[2] for g in found], "bool")
+        self._put_list("payment_placeholder", [g[3] for g in found], "bool")
+        for key, attribute in (
+            ("high_ratio_limit", "high"),
+            ("low_ratio_limit", "low"),
+            ("extreme_ratio_limit", "extreme"),
+        ):
+            self._put_list(key, [getattr(g[1], attribute) if g[1] else None for g in found], NUMBER)
+        self._put_list("high_ratio_tier", [g[1].tier if g[1] else None for g in found], TEXT)
+        avg_cost = np.array([g[0]["group__avg_cost"] if g[0] else np.nan for g in found], dtype=np.float64)
+        avg_los = np.array(
+            [
+                g[0]["group__avg_los"] if g[0] and g[0]["group__avg_los"] is not None else np.nan
+                for g in found
+            ],
+            dtype=np.float64,
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            try:
+                cost = self.number("total_cost") + self.number("outside_purchase")
+                valid = avg_cost > 0  # NaN compares false
+                self._put(
+                    "cost_ratio",
+                    np.where(valid, cost / np.where(valid, avg_cost, 1.0), 0.0),
+                    valid,
+                    NUMBER,
+                    False,
+                )
+            except Unsupported:
+                pass
+            try:
+                los = np.maximum(1.0, self.raw("discharge_date") - self.raw("admit_date"))
+                valid = ~np.isnan(avg_los) & (avg_los != 0)
+                self._put(
+                    "los_ratio",
+                    np.where(valid, los / np.where(valid, avg_los, 1.0), 0.0),
+                    valid,
+                    NUMBER,
+                    False,
+                )
+            except Unsupported:
+                pass
+
+    def _history(self) -> None:
+        for days in (90, 365):
+            self._cache[f"admissions_{days}d"] = self._admissions(days)
+
+
+_BUILDERS: dict[str, Callable[[ColumnFacts], Any]] = {
+    "los_days": ColumnFacts._los,
+    "region_relation": ColumnFacts._regions,
+    "is_cross_region": ColumnFacts._regions,
+    "is_cross_province": ColumnFacts._regions,
+    "dx_category": ColumnFacts._dx_category,
+    "adrg": ColumnFacts._group_facts,
+    "group_severity": ColumnFacts._group_facts,
+    "group_type": ColumnFacts._group_facts,
+    "is_ungroupable": ColumnFacts._group_facts,
+    "secondary_dx_count": ColumnFacts._counts,
+    "procedure_count": ColumnFacts._counts,
+    "mcc_codes": ColumnFacts._complications,
+    "cc_codes": ColumnFacts._complications,
+    "excluded_cc_codes": ColumnFacts._complications,
+    "mcc_count": ColumnFacts._complications,
+    "cc_count": ColumnFacts._complications,
+    "unknown_code_count": ColumnFacts._unknown,
+    "fee_total": ColumnFacts._money,
+    "case_cost": ColumnFacts._money,
+    "self_share": ColumnFacts._money,
+    "lab_exam_share": ColumnFacts._money,
+    "drug_share": ColumnFacts._money,
+    "material_share": ColumnFacts._money,
+    "hospital__": ColumnFacts._hospital,
+    "days_since_designation": ColumnFacts._hospital,
+    "group__": ColumnFacts._pricing,
+    "cost_ratio": ColumnFacts._pricing,
+    "los_ratio": ColumnFacts._pricing,
+    "high_ratio_limit": ColumnFacts._pricing,
+    "low_ratio_limit": ColumnFacts._pricing,
+    "extreme_ratio_limit": ColumnFacts._pricing,
+    "high_ratio_tier": ColumnFacts._pricing,
+    "is_basic_disease_group": ColumnFacts._pricing,
+    "payment_placeholder": ColumnFacts._pricing,
+    "admissions_90d": ColumnFacts._history,
+    "admissions_365d": ColumnFacts._history,
+}

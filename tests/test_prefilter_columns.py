@@ -1,0 +1,234 @@
+"""The columnar pre-filter (`engine.columns`: facts computed over columns read straight from the casebook,
+before any claim's facts are derived) is as sound as the pre-filter on derived facts: every fact it computes
+equals the derived one, and a stored screen gives the same hits with it, without it (the pre-filter on
+derived facts) and with no pre-filter at all."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlmodel import Session
+
+from drgaudit.casebook.db import make_engine
+from drgaudit.casebook.ingest import import_file
+from drgaudit.contract import CLAIM_FIELDS, LIST_SEPARATOR
+from drgaudit.engine import parallel
+from drgaudit.engine.columns import ClaimColumns, ColumnFacts
+from drgaudit.engine.facts import patient_facts
+from drgaudit.engine.pack import RulePack
+from drgaudit.engine.prefilter import Col, DictSource, Unsupported
+from drgaudit.engine.screen import Screener
+from drgaudit.engine.vocabulary import FACTS, NUMBER
+from drgaudit.services.screening import screen_batch
+from tests.engine_support import bundled, reference
+from tests.presettlement_support import write_csv
+from tests.test_prefilter import _generated_pack, _world
+
+NAMES = [f.name for f in CLAIM_FIELDS]
+WINDOWS = (15, 30, 90, 365)
+
+
+def _edges(claims: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """Values at the edges of the column arithmetic: no cost, no group code, unknown hospital and codes."""
+    rnd = random.Random(seed)
+    for c in claims:
+        roll = rnd.random()
+        if roll < 0.05:
+            c["total_cost"] = 0.0
+        elif roll < 0.1:
+            c["group_code"] = rnd.choice((None, "", "0000", "ESQY"))
+        elif roll < 0.13:
+            c["hospital_id"] = "H-unknown"
+        elif roll < 0.16:
+            c["secondary_dx"] = ["XX9.999", "XX9.999", "J15.900"]
+            c["procedures"] = ["99.9999"]
+    return claims
+
+
+def _stored(value: Any) -> Any:
+    """A canonical value as the casebook stores it and SQLite's driver gives it back."""
+    if isinstance(value, list):
+        return LIST_SEPARATOR.join(value) if value else None
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _same(name: str, got: Col, want: Col, n: int) -> None:
+    got_valid = np.broadcast_to(got.valid, (n,))
+    want_valid = np.broadcast_to(want.valid, (n,))
+    assert (got_valid == want_valid).all(), f"{name}: missing values differ"
+    rows = np.flatnonzero(want_valid)
+    a = np.broadcast_to(np.asarray(got.values, dtype=object), (n,))[rows].tolist()
+    b = np.broadcast_to(np.asarray(want.values, dtype=object), (n,))[rows].tolist()
+    if want.kind == NUMBER or got.kind == NUMBER:
+        if got.exact:  # the pre-filter compares an exact column without tolerance
+            assert [float(x) for x in a] == [float(y) for y in b], f"{name}: {a[:5]} != {b[:5]}"
+        else:
+            close = np.isclose(np.array(a, dtype=float), np.array(b, dtype=float), rtol=1e-12, atol=0.0)
+            assert close.all(), f"{name}: {a[:5]} != {b[:5]}"
+    else:
+        assert a == b, f"{name}: {[(x, y) for x, y in zip(a, b, strict=True) if x != y][:5]}"
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_every_column_fact_equals_the_derived_fact(seed: int) -> None:
+    pack, codes = bundled()
+    claims, hospitals, groups = _world(seed, patients=120)
+    claims = _edges(claims, seed)
+    ref = reference(pack, codes, hospitals, groups)
+    rnd = random.Random(seed)
+    targets = {c["claim_id"] for c in claims if rnd.random() < 0.7}
+    by_patient: dict[str, list[dict[str, Any]]] = {}
+    for c in claims:
+        by_patient.setdefault(c["patient_id"], []).append(c)
+    facts = [f for pid in sorted(by_patient) for f in patient_facts(by_patient[pid], targets, ref, WINDOWS)]
+    rows = [[_stored(c.get(name)) for name in NAMES] + [c["claim_id"] in targets] for c in claims]
+    rnd.shuffle(rows)  # the columns sort themselves as the facts are sorted
+    columns = ClaimColumns.from_rows(NAMES, rows)
+    assert columns.values["claim_id"].tolist() == [f["claim_id"] for f in facts]
+    assert columns.target.tolist() == [f["target"] for f in facts]
+    assert columns.seq.tolist() == [f["seq"] for f in facts]
+    source, derived = ColumnFacts(columns, ref), DictSource(facts)
+    computed = []
+    keys = [(fact.key, fact.type) for fact in FACTS.values()]
+    keys += [(f"@admissions:{days}", NUMBER) for days in WINDOWS]
+    for key, kind in keys:
+        try:
+            got = source.column(key, kind)
+        except Unsupported:
+            continue
+        _same(key, got, derived.column(key, kind), len(facts))
+        computed.append(key)
+    # The facts the bundled rules read most are computed from columns, not left to the derived path.
+    for key in ("los_days", "cost_ratio", "high_ratio_limit", "mcc_count", "self_share", "admissions_90d"):
+        assert key in computed
+    assert len(computed) >= 90, sorted({k for k, _ in keys} - set(computed))
+
+
+def _casebook(url: str, tmp_path: Path, seed: int, patients: int) -> tuple[str, int]:
+    """A casebook holding a random world: ~30% of the claims in an earlier batch (history)."""
+    claims, hospitals, groups = _world(seed, patients)
+    claims = _edges(claims, seed)
+    claims = [c for c in claims if c["hospital_id"] != "H-unknown"]
+    rnd = random.Random(seed)
+    history = [c for c in claims if rnd.random() < 0.3]
+    batch = [c for c in claims if c not in history]
+    engine = make_engine(url)
+    with Session(engine) as session:
+        for kind, records in (("hospitals", hospitals), ("groups", groups)):
+            import_file(write_csv(tmp_path / f"{kind}.csv", kind, records), kind=kind, session=session)
+        import_file(write_csv(tmp_path / "history.csv", "claims", history), kind="claims", session=session)
+        result = import_file(
+            write_csv(tmp_path / "batch.csv", "claims", batch), kind="claims", session=session
+        )
+    engine.dispose()
+    return url, result.batch_id
+
+
+def _screen(url: str, batch_id: int, pack: RulePack, *, prefilter: bool) -> tuple[str, int, int]:
+    """The JSONL hits of a screen, the claims it sent to durable-rules and the batch's claims."""
+    engine = make_engine(url)
+    out = io.StringIO()
+    with Session(engine) as session:
+        summary = screen_batch(
+            session=session, batch_id=batch_id, pack=pack, output=out, store=False, prefilter=prefilter
+        )
+    engine.dispose()
+    return out.getvalue(), summary.candidates, summary.claims
+
+
+def _spy(patched: pytest.MonkeyPatch) -> list[int]:
+    """The number of candidates each call of `Screener.candidate_ids` (the columnar pre-filter) keeps."""
+    filtered: list[int] = []
+    candidate_ids = Screener.candidate_ids
+
+    def spy(self: Screener, *args: Any) -> set[str]:
+        found = candidate_ids(self, *args)
+        filtered.append(len(found))
+        return found
+
+    patched.setattr(Screener, "candidate_ids", spy)
+    return filtered
+
+
+def _three_ways(url: str, batch_id: int, pack: RulePack, monkeypatch: pytest.MonkeyPatch) -> str:
+    with monkeypatch.context() as patched:
+        filtered = _spy(patched)
+        columnar, kept, claims = _screen(url, batch_id, pack, prefilter=True)
+    assert sum(filtered) == kept  # the columns chose every candidate (no chunk fell back)
+    with monkeypatch.context() as patched:
+        patched.setattr(parallel, "_columnar", lambda screener, loader: False)
+        on_facts, kept_on_facts, _ = _screen(url, batch_id, pack, prefilter=True)
+    unfiltered, _, _ = _screen(url, batch_id, pack, prefilter=False)
+    assert columnar == on_facts == unfiltered
+    # The columns compute a subset of the derived facts (the rest keeps the claim): never fewer kept.
+    assert kept_on_facts <= kept < claims
+    return columnar
+
+
+@pytest.mark.parametrize("seed", [31, 32])
+def test_a_stored_batch_gives_the_same_hits_with_the_columnar_prefilter(
+    db_url: str, tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pack, _ = bundled()
+    url, batch_id = _casebook(db_url, tmp_path, seed, patients=150)
+    hits = _three_ways(url, batch_id, pack, monkeypatch)
+    assert hits.count("\n") > 30  # the world reaches the rules
+
+
+def test_generated_packs_give_the_same_hits_with_the_columnar_prefilter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pack = _generated_pack(tmp_path, 103, count=30)
+    assert sum(r.id.startswith("GEN-") for r in pack.rules) >= 10
+    url, batch_id = _casebook(f"sqlite:///{tmp_path / 'casebook.sqlite'}", tmp_path, 103, patients=100)
+    assert _three_ways(url, batch_id, pack, monkeypatch)
+
+
+def test_a_chunk_without_batch_claims_has_no_candidates() -> None:
+    """An empty chunk, and a chunk of context claims only, send nothing to durable-rules."""
+    pack, codes = bundled()
+    claims, hospitals, groups = _world(7, patients=5)
+    screener = Screener(pack, reference(pack, codes, hospitals, groups))
+    empty = ClaimColumns.from_rows(NAMES, [])
+    assert screener.candidate_ids(empty) == set()
+    context = ClaimColumns.from_rows(NAMES, [[_stored(c.get(n)) for n in NAMES] + [False] for c in claims])
+    assert screener.candidate_ids(context) == set()
+
+
+def test_an_impact_preview_gives_the_same_result_with_the_columnar_prefilter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drgaudit.reports.periods import parse_period
+    from drgaudit.services.impact import ImpactRequest, rules_impact
+    from tests.test_rules_impact import pack_with_los
+
+    url, batch_id = _casebook(f"sqlite:///{tmp_path / 'casebook.sqlite'}", tmp_path, 41, patients=150)
+    new = pack_with_los(tmp_path, 25)
+    requests = [
+        ImpactRequest(new_dir=new, batch_id=batch_id, samples=0),
+        ImpactRequest(new_dir=new, period=parse_period("2025"), region="510100", samples=0),
+    ]
+
+    def previews() -> list[tuple[Any, ...]]:
+        engine = make_engine(url)
+        with Session(engine) as session:
+            results = [rules_impact(session=session, request=request) for request in requests]
+        engine.dispose()
+        return [(sorted(r.added), sorted(r.removed), r.case_counts, r.stored) for r in results]
+
+    with monkeypatch.context() as patched:
+        filtered = _spy(patched)
+        columnar = previews()
+    assert filtered and sum(filtered) > 0  # the columnar pre-filter chose the candidates
+    with monkeypatch.context() as patched:
+        patched.setattr(parallel, "_columnar", lambda screener, loader: False)
+        assert previews() == columnar
+    assert columnar[0][0]  # stays of 25 days and more become hits

@@ -12,6 +12,13 @@ an append first bumps it (`UPDATE … RETURNING`), which takes a row lock on Pos
 lock on SQLite, so two writers can never take the same previous hash; `seq` is the primary key as a
 second guard. `verify_log` walks the chain and names the first entry that was edited, deleted or
 relinked, and notices entries cut off the end (the head no longer matches the last entry).
+
+Every entry and the head are also sealed: `mac` is an HMAC-SHA256, under the audit key kept outside
+the database (`casebook.auditkey`), of the entry's hash (for the head, of `seq:hash`). The hash chain
+shows an edit; the seals show a chain rewritten by someone without the key. `head_anchor` gives the
+head to keep elsewhere (`drgaudit casebook anchor`), so that a log cut back to an earlier entry is
+caught against an anchor taken before (`check_anchor`). `casebook.auditcheck` compares the current
+rows with the log's latest state of each.
 """
 
 from __future__ import annotations
@@ -23,8 +30,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Text, insert, select, text
+from sqlalchemy import Text, func, insert, select, text
 from sqlmodel import Field, Session, SQLModel, col
+
+from drgaudit.casebook.auditkey import AuditKey, AuditKeyError, audit_key
 
 GENESIS_HASH = "0" * 64
 CHANNELS = ("cli", "web", "api")
@@ -78,6 +87,8 @@ class AuditEntry(AuditEntryBase, table=True):
     seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     prev_hash: str
     entry_hash: str
+    # HMAC of entry_hash under the audit key (see casebook.auditkey).
+    mac: str | None = None
 
 
 class AuditHead(SQLModel, table=True):
@@ -88,6 +99,9 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     seq: int
     hash: str
+    # HMAC of "seq:hash" under the audit key, and the key's public id.
+    mac: str | None = None
+    key_id: str | None = None
 
 
 def canonical(value: Any) -> str | None:
@@ -140,13 +154,22 @@ def append_many(*, session: Session, actor: str | Actor, changes: Sequence[Chang
     """Append entries in order, in the session's transaction, taking the log's head once for all of them."""
     if not changes:
         return []
+    key = audit_key()
     row = session.execute(
-        text("UPDATE audit_head SET seq = seq + :n WHERE id = 1 RETURNING seq, hash"), {"n": len(changes)}
+        text("UPDATE audit_head SET seq = seq + :n WHERE id = 1 RETURNING seq, hash, key_id"),
+        {"n": len(changes)},
     ).one_or_none()
     if row is None:
         from drgaudit.errors import DatabaseError
 
         raise DatabaseError("the casebook has no audit_head row; was it migrated with drgaudit?")
+    if row[2] is not None and row[2] != key.key_id:
+        session.rollback()
+        raise AuditKeyError(
+            f"this casebook's audit log is sealed with another key (id {row[2]}) than this process has "
+            f"(id {key.key_id}, from {key.source}); nothing was saved. Give every process that writes the "
+            "casebook the same key (DRGAUDIT_AUDIT_KEY or DRGAUDIT_AUDIT_KEY_FILE)"
+        )
     seq, prev = int(row[0]) - len(changes), str(row[1])
     at = datetime.now(UTC).isoformat(timespec="microseconds")
     entries = []
@@ -164,13 +187,23 @@ def append_many(*, session: Session, actor: str | Actor, changes: Sequence[Chang
             "channel": getattr(actor, "channel", None),
         }
         digest = entry_hash(seq=seq, prev_hash=prev, **content)
-        entries.append(AuditEntry(seq=seq, prev_hash=prev, entry_hash=digest, **content))
+        entries.append(
+            AuditEntry(seq=seq, prev_hash=prev, entry_hash=digest, mac=key.seal(digest), **content)
+        )
         prev = digest
     rows = [entry.model_dump() for entry in entries]
     for start in range(0, len(rows), 2000):
         session.execute(insert(AuditEntry), rows[start : start + 2000])
-    session.execute(text("UPDATE audit_head SET hash = :hash WHERE id = 1"), {"hash": prev})
+    session.execute(
+        text("UPDATE audit_head SET hash = :hash, mac = :mac, key_id = :key_id WHERE id = 1"),
+        {"hash": prev, "mac": key.seal(head_text(seq, prev)), "key_id": key.key_id},
+    )
     return entries
+
+
+def head_text(seq: int, digest: str) -> str:
+    """What the head's seal covers."""
+    return f"{seq}:{digest}"
 
 
 @dataclass
@@ -182,6 +215,7 @@ class VerifyReport:
     head_hash: str
     problem: str | None = None
     bad_seq: int | None = None
+    key_source: str = ""
 
     @property
     def ok(self) -> bool:
@@ -200,11 +234,22 @@ def who(entry: AuditEntryBase) -> str:
     return f"{entry.actor} ({extra})" if extra else entry.actor
 
 
-def verify_log(*, session: Session, chunk: int = 5000) -> VerifyReport:
-    """Walk the whole chain in order; report the first edited, deleted or relinked entry."""
+def verify_log(*, session: Session, chunk: int = 5000, key: AuditKey | None = None) -> VerifyReport:
+    """Walk the whole chain in order; report the first edited, deleted, relinked or unsealed entry.
+
+    `key` (default: this process's, `auditkey.audit_key`) must be the key the log was sealed with.
+    """
+    key = key or audit_key()
     head = session.get(AuditHead, 1)
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
-    report = VerifyReport(0, head_seq, head_hash)
+    report = VerifyReport(0, head_seq, head_hash, key_source=key.source)
+    if head is not None and head.key_id is not None and head.key_id != key.key_id:
+        return _bad(
+            report,
+            head_seq,
+            f"the log is sealed with another key (id {head.key_id}) than this one (id {key.key_id}, from "
+            f"{key.source}): verify with the key the casebook was written with",
+        )
     expected_seq, prev = 1, GENESIS_HASH
     for entry in _entries(session, chunk):
         report.entries += 1
@@ -232,6 +277,13 @@ def verify_log(*, session: Session, chunk: int = 5000) -> VerifyReport:
         )  # fmt: skip
         if digest != entry.entry_hash:
             return _bad(report, entry.seq, f"{_describe(entry)}: content edited, its hash does not match")
+        if not key.check(entry.entry_hash, entry.mac):
+            return _bad(
+                report,
+                entry.seq,
+                f"{_describe(entry)}: its seal does not match: the log was written or rewritten from here "
+                "on without the audit key",
+            )
         prev = entry.entry_hash
         expected_seq += 1
     last = expected_seq - 1
@@ -243,7 +295,59 @@ def verify_log(*, session: Session, chunk: int = 5000) -> VerifyReport:
                 f"entry {last + 1} deleted: the log ends at entry {last} but its head is entry {head_seq}",
             )
         return _bad(report, head_seq, f"the log head (entry {head_seq}) does not match the last entry {last}")
+    if head is not None and last > 0 and not key.check(head_text(head.seq, head.hash), head.mac):
+        return _bad(
+            report,
+            head_seq,
+            f"the log head (entry {head_seq}) is not sealed with the audit key: the log was cut or rewritten",
+        )
     return report
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """The log's head at one moment, kept outside the casebook to catch a log cut back later."""
+
+    seq: int
+    hash: str
+    seal: str
+    at: str
+
+    def line(self) -> str:
+        """The anchor as one JSON line (what `drgaudit casebook anchor --out FILE` appends)."""
+        return json.dumps({"seq": self.seq, "hash": self.hash, "seal": self.seal, "at": self.at})
+
+    @classmethod
+    def parse(cls, line: str) -> Anchor:
+        data = json.loads(line)
+        return cls(int(data["seq"]), str(data["hash"]), str(data.get("seal", "")), str(data.get("at", "")))
+
+
+def head_anchor(*, session: Session, key: AuditKey | None = None) -> Anchor:
+    """The current head as an anchor, sealed with the audit key."""
+    key = key or audit_key()
+    head = session.get(AuditHead, 1)
+    seq, digest = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    return Anchor(
+        seq, digest, key.seal(head_text(seq, digest)), datetime.now(UTC).isoformat(timespec="seconds")
+    )
+
+
+def check_anchor(*, session: Session, anchor: Anchor, key: AuditKey | None = None) -> str | None:
+    """Whether the log still holds the entry an earlier anchor recorded: None, or what is wrong."""
+    key = key or audit_key()
+    taken = f"the anchor taken at {anchor.at or '?'}"
+    if anchor.seal and not key.check(head_text(anchor.seq, anchor.hash), anchor.seal):
+        return f"{taken} (entry {anchor.seq}) is not sealed with this audit key"
+    if anchor.seq == 0:
+        return None
+    entry = session.get(AuditEntry, anchor.seq)
+    if entry is None:
+        last = session.execute(select(func.max(AuditEntry.seq))).scalar() or 0
+        return f"the log was cut: {taken} names entry {anchor.seq}, but the log ends at entry {last}"
+    if entry.entry_hash != anchor.hash:
+        return f"the log was rewritten: entry {anchor.seq} is not the one {taken} recorded"
+    return None
 
 
 def _bad(report: VerifyReport, seq: int, problem: str) -> VerifyReport:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from importlib.resources import files
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from drgaudit.errors import DatabaseError
-from drgaudit.settings import database_url
+from drgaudit.settings import database_url, lock_timeout
 
 
 def make_engine(url: str | None = None) -> Engine:
@@ -46,24 +47,66 @@ def make_engine(url: str | None = None) -> Engine:
         raise DatabaseError(f"cannot use database URL {sa_url.render_as_string()}: {exc}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _postgres_settings)
     try:
         upgrade(engine)
     except SQLAlchemyError as exc:
         engine.dispose()
-        raise DatabaseError(f"cannot open casebook {sa_url.render_as_string()}: {exc.orig or exc}") from exc
+        raise DatabaseError(
+            f"cannot open casebook {sa_url.render_as_string()}: {database_problem(exc)}"
+        ) from exc
     return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # Waiting for another process's write lock comes first: the pragmas below may need the lock.
+    cursor.execute(f"PRAGMA busy_timeout={int(lock_timeout() * 1000)}")
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError as exc:
+        # A read-only file cannot switch to WAL; it can still be read (and says so when written).
+        if "readonly" not in str(exc) and "read-only" not in str(exc):
+            raise
     cursor.execute("PRAGMA foreign_keys=ON")
     # Safe with WAL: a power loss can lose the last commits but never corrupts the file.
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     # 64 MiB of page cache (the default is 2 MiB): bulk imports touch indexes all over.
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
+
+
+def _postgres_settings(dbapi_connection: Any, _record: Any) -> None:
+    # A lock held by another session (a table lock, another import of the same file) is waited for at
+    # most this long, then the statement fails with a message instead of hanging.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f"SET lock_timeout = {int(lock_timeout() * 1000)}")
+    dbapi_connection.commit()
+
+
+def database_problem(exc: BaseException) -> str:
+    """What went wrong with the database, in one line a person can act on (locked, read-only, full…)."""
+    orig = getattr(exc, "orig", None) or exc
+    first = " ".join(str(orig).split()) or type(orig).__name__
+    if len(first) > 300:
+        first = first[:299] + "…"
+    lowered = first.lower()
+    code = getattr(orig, "sqlstate", None)
+    if code in ("55P03", "40P01") or "database is locked" in lowered or "lock timeout" in lowered:
+        return (
+            f"the casebook is locked by another process, still after {lock_timeout():g} s; "
+            f"nothing was changed, try again when it is done ({first})"
+        )
+    if code == "25006" or "readonly database" in lowered or "read-only" in lowered:
+        return f"the casebook is read-only; nothing was changed ({first})"
+    if code in ("53100", "53200") or "disk is full" in lowered or "no space left" in lowered:
+        return f"the casebook's disk is full; nothing was changed ({first})"
+    if "disk i/o error" in lowered or code == "58030":
+        return (
+            f"the casebook could not be written (is its disk full or failing?); nothing was changed ({first})"
+        )
+    return first
 
 
 def alembic_config() -> Config:

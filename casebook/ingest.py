@@ -17,6 +17,8 @@ import getpass
 import hashlib
 import operator
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,12 +30,20 @@ from sqlalchemy import Connection, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from drgaudit.casebook.db import database_problem
 from drgaudit.casebook.models import ImportBatch, RejectedRow
-from drgaudit.casebook.prepare import PreparedChunk, PreparedInWorker, Preparer, worker_available
+from drgaudit.casebook.prepare import (
+    PreparedChunk,
+    PreparedInWorker,
+    Preparer,
+    column_names,
+    worker_available,
+)
 from drgaudit.casebook.writers import Writer, make_writer
 from drgaudit.contract import FIELDS_BY_KIND
 from drgaudit.errors import DatabaseError, DataFileError, RowError
 from drgaudit.ingest.readers import RowSource
+from drgaudit.settings import home_dir
 
 KINDS: tuple[str, ...] = tuple(FIELDS_BY_KIND)
 # Rows read, converted and written per round.
@@ -51,9 +61,16 @@ _rejected = RejectedRow.__table__
 
 @dataclass
 class ImportReport:
-    """What importing one file did."""
+    """What importing one file did.
 
-    batch_id: int
+    `batch_id` is None when nothing was recorded: every row was rejected, or the file had no data rows
+    (`nothing_imported` says which). `rejects_path` is where the rejects file was written; when the
+    place asked for could not be written (after the rows were committed), `rejects_problem` says why
+    and `rejects_path` is the fallback used, or None if none could be written either (the rejected
+    rows are then only in the casebook's `rejected_row` table).
+    """
+
+    batch_id: int | None
     path: str
     kind: str
     encoding: str | None
@@ -69,6 +86,8 @@ class ImportReport:
     rejects_path: Path | None = None
     version: str | None = None
     warnings: list[str] = field(default_factory=list)
+    nothing_imported: str | None = None
+    rejects_problem: str | None = None
 
 
 def default_rejects_path(path: Path) -> Path:
@@ -186,38 +205,75 @@ def _already_imported(batch: Any, display: str) -> ImportReport:
 
 
 class _Rejects:
-    """The rejects CSV (file,row,field,reason), written as `.tmp` and put in place on commit."""
+    """The rejects CSV (file,row,field,reason): spooled to an anonymous temporary file while the import
+    runs (a killed import leaves nothing behind), written in place once the rows are committed."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.tmp = path.with_name(path.name + ".tmp")
-        self._file: IO[str] | None = None
+        self._spool: IO[str] | None = None
         self._writer: Any = None
 
     def write(self, errors: list[RowError]) -> None:
-        if self._file is None:
-            try:
-                # utf-8-sig: Excel, where people open these, needs the BOM to read Chinese correctly.
-                self._file = open(self.tmp, "w", encoding="utf-8-sig", newline="")  # closed in finish/abort
-            except OSError as exc:
-                raise DataFileError(str(self.path), f"cannot write the rejects file: {exc.strerror}") from exc
-            self._writer = csv.writer(self._file)
+        if self._spool is None:
+            # Removed by the OS when closed or when this process dies.
+            self._spool = tempfile.TemporaryFile(
+                "w+", encoding="utf-8", errors="backslashreplace", newline=""
+            )
+            self._writer = csv.writer(self._spool)
             self._writer.writerow(("file", "row", "field", "reason"))
         self._writer.writerows((e.path, e.row, e.field, e.reason) for e in errors)
 
     @property
     def written(self) -> bool:
-        return self._file is not None
+        return self._spool is not None
 
-    def finish(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            os.replace(self.tmp, self.path)
+    def finish(self, fallback_name: str) -> tuple[Path | None, str | None]:
+        """Write the rejects file; returns where it went and, if not to `path`, why not.
+
+        A file that cannot be written where asked goes to `$DRGAUDIT_HOME/rejects/fallback_name`.
+        """
+        if self._spool is None:
+            return None, None
+        try:
+            _write_atomically(self.path, self._spool)
+            return self.path, None
+        except OSError as exc:
+            problem = f"cannot write {self.path}: {exc.strerror or exc}"
+        fallback = home_dir() / "rejects" / fallback_name
+        try:
+            fallback.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomically(fallback, self._spool)
+            return fallback, problem
+        except OSError as exc:
+            return None, f"{problem}; nor {fallback}: {exc.strerror or exc}"
+        finally:
+            self.abort()
 
     def abort(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self.tmp.unlink(missing_ok=True)
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+
+def _write_atomically(path: Path, spool: IO[str]) -> None:
+    """Copy the spooled rejects to `path` through a temporary name beside it (removed on failure)."""
+    spool.seek(0)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        # utf-8-sig: Excel, where people open these, needs the BOM to read Chinese correctly.
+        with open(fd, "w", encoding="utf-8-sig", errors="backslashreplace", newline="") as out:
+            shutil.copyfileobj(spool, out)
+        os.chmod(name, 0o666 & ~_umask())
+        os.replace(name, path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 class _Import:
@@ -256,9 +312,10 @@ class _Import:
             return self._run()
 
     def _run(self) -> ImportReport:
+        report = self.report
         try:
             conn = self.session.connection()
-            batch_id = self._start(conn)
+            batch_id: int | None = self._start(conn)
             if batch_id is None:
                 self.session.rollback()
                 earlier = _earlier_batch(self.session.connection(), self.kind, self.digest, self.version)
@@ -267,19 +324,31 @@ class _Import:
             writer = make_writer(self.kind, conn, batch_id, self.source.name, self.version)
             self._chunks(conn, batch_id, writer)
             self._finish(conn, batch_id, writer)
-            self.session.commit()
+            if report.rows_ok == 0:
+                # Nothing to keep: no batch is recorded (not even an empty one marked done).
+                self.session.rollback()
+                batch_id = None
+                report.nothing_imported = (
+                    f"every row was rejected ({report.rows_rejected:,} of {report.rows_total:,})"
+                    if report.rows_total
+                    else "the file has no data rows"
+                )
+            else:
+                self.session.commit()
         except BaseException as exc:
             self.session.rollback()
             self.rejects.abort()
             if isinstance(exc, SQLAlchemyError):
-                message = f"{self.source.name}: the import failed and was rolled back: {exc}"
-                raise DatabaseError(message) from exc
+                raise DatabaseError(
+                    f"{self.source.name}: the import failed and was rolled back: {database_problem(exc)}"
+                ) from exc
             raise
-        self.rejects.finish()
-        if self.rejects.written:
-            self.report.rejects_path = self.rejects.path
-        self.report.batch_id = batch_id
-        return self.report
+        fallback = (
+            f"{self.source.path.stem}-batch{batch_id}.rejects.csv" if batch_id else self.rejects.path.name
+        )
+        report.rejects_path, report.rejects_problem = self.rejects.finish(fallback)
+        report.batch_id = batch_id
+        return report
 
     def _start(self, conn: Connection) -> int | None:
         """Insert the batch row; None when the same file was imported meanwhile by someone else."""
@@ -339,7 +408,7 @@ class _Import:
             if self.progress is not None:
                 self.progress(report.rows_total, chunk.fraction)
         if unknown:
-            report.warnings.append(f"{self.source.name}: unknown fields ignored: {', '.join(unknown)}")
+            report.warnings.append(f"{self.source.name}: unknown fields ignored: {column_names(unknown)}")
 
     def _reject(
         self, conn: Connection, batch_id: int, rejected: list[tuple[int, str, list[RowError]]]

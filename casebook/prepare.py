@@ -14,7 +14,9 @@ import io
 import json
 import marshal
 import multiprocessing
+import os
 import pickle
+import signal
 import sys
 import threading
 import traceback
@@ -120,7 +122,7 @@ class Preparer:
 
     def __init__(self, source: RowSource, kind: str, dialect: Dialect, chunk_size: int) -> None:
         self.source = source
-        self.converter = RowConverter(kind, source.name)
+        self.converter = RowConverter(kind, source.name, excel_serials=source.format == "xlsx")
         self.form = DatabaseForm(kind, dialect)
         self.chunk_size = chunk_size
         self._seen_unknown: set[str] = set()
@@ -135,7 +137,7 @@ class Preparer:
             plural = "s" if len(missing) > 1 else ""
             raise DataFileError(self.source.name, f"missing required column{plural}: {', '.join(missing)}")
         unknown = self.converter.unknown_columns(header)
-        return [f"{self.source.name}: unknown columns ignored: {', '.join(unknown)}"] if unknown else []
+        return [f"{self.source.name}: unknown columns ignored: {column_names(unknown)}"] if unknown else []
 
     def __iter__(self) -> Iterator[PreparedChunk]:
         rows = self.source.iter_raw()
@@ -196,20 +198,49 @@ def code_columns(
     return columns
 
 
+# Column names listed in a warning; the rest are counted.
+NAMES_LISTED = 20
+
+
+def column_names(names: Sequence[str]) -> str:
+    """Column names for a message: unprintable ones (controls, surrogates) as escaped literals."""
+    shown = [n if n.isprintable() and len(n) <= 60 else repr(n[:60]) for n in names[:NAMES_LISTED]]
+    more = len(names) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+# Longest raw text of a rejected row kept in the casebook (the rejects file names the row).
+RAW_TEXT_CHARS = 10_000
+
+
 def raw_text(raw: Any, header: list[str] | None) -> str:
-    """The text of a row as it was in the file (a CSV line, or JSON for JSONL)."""
+    """The text of a row as it was in the file (a CSV line, or JSON for JSONL), in a form every
+    database stores: NUL characters and unpaired surrogates escaped, cut at RAW_TEXT_CHARS."""
     if type(raw) is not dict:
         cells = list(raw)
     elif RAW_LINE in raw:
-        return str(raw[RAW_LINE]).rstrip("\r\n")
+        return storable(str(raw[RAW_LINE]).rstrip("\r\n"))
     elif header is None:
         values = {k: v for k, v in raw.items() if isinstance(k, str)}
-        return json.dumps(values, ensure_ascii=False, default=str)
+        return storable(json.dumps(values, ensure_ascii=False, default=str))
     else:
         cells = [raw.get(h) for h in header]
     line = io.StringIO()
     csv.writer(line).writerow(["" if v is None else v for v in cells])
-    return line.getvalue().rstrip("\r\n")
+    return storable(line.getvalue().rstrip("\r\n"))
+
+
+def storable(text: str) -> str:
+    """Text that SQLite and PostgreSQL both store: no NUL, no unpaired surrogate, at most RAW_TEXT_CHARS."""
+    if len(text) > RAW_TEXT_CHARS:
+        text = text[:RAW_TEXT_CHARS] + f"… ({len(text):,} characters)"
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 # -- the worker process -------------------------------------------------------------------------------
@@ -235,8 +266,27 @@ def astuple_shallow(chunk: PreparedChunk) -> tuple[Any, ...]:
     return tuple(getattr(chunk, f.name) for f in dataclasses.fields(chunk))
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the importing process dies (even by SIGKILL), so a killed
+    import leaves no worker behind; then check the parent did not die before the request was made."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the broken pipe ends the worker instead
+        return
+    if os.getppid() != _parent_pid:
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
+_parent_pid = os.getpid()
+
+
 def _work(pipe: Pipe, path: str, display: str, kind: str, dialect_name: str, chunk_size: int) -> None:
     """Worker process: prepare every chunk of the file and send it; then ("done",) or the error."""
+    _die_with_parent()
     try:
         with RowSource(path) as source:
             source.name = display
@@ -268,6 +318,8 @@ class PreparedInWorker:
 
     def __init__(self, path: Path, display: str, kind: str, dialect: Dialect, chunk_size: int) -> None:
         self._display = display
+        global _parent_pid
+        _parent_pid = os.getpid()
         context = multiprocessing.get_context("fork")
         self._pipe, child = context.Pipe(duplex=False)
         self._process = context.Process(

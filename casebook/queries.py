@@ -20,7 +20,7 @@ from sqlmodel import Session
 from drgaudit.casebook.bulk import LOOKUP_KEYS
 from drgaudit.casebook.models import BatchClaim, Claim, GroupEntry, Hospital, ImportBatch
 from drgaudit.casebook.review_models import ReviewCase
-from drgaudit.casebook.screening import CodeSet, ScreenHit, ScreenRun
+from drgaudit.casebook.screening import FINISHED_STATUSES, CodeSet, ScreenHit, ScreenRun
 from drgaudit.casebook.writers import CLAIM_FIELDS, claim_from_values
 from drgaudit.contract import FIELDS_BY_KIND
 from drgaudit.engine.columns import ClaimColumns
@@ -318,7 +318,9 @@ def reference_fingerprint(*, session: Session, exclude_sources: str) -> tuple[An
     reference = select(func.max(_batch.c.id)).where(_batch.c.kind.in_(("hospitals", "groups")))
     codes = select(func.max(code_set.id))
     screened = select(func.max(run.id)).where(
-        run.status == "done", run.batch_id.is_not(None), run.source.not_like(f"{exclude_sources}%")
+        run.status.in_(FINISHED_STATUSES),
+        run.batch_id.is_not(None),
+        run.source.not_like(f"{exclude_sources}%"),
     )
     row = session.exec(
         select(reference.scalar_subquery(), codes.scalar_subquery(), screened.scalar_subquery())
@@ -331,7 +333,11 @@ def latest_screened_batch(*, session: Session, exclude_sources: str) -> int | No
     run = ScreenRun.__table__.c
     row = session.exec(
         select(run.batch_id)
-        .where(run.status == "done", run.batch_id.is_not(None), run.source.not_like(f"{exclude_sources}%"))
+        .where(
+            run.status.in_(FINISHED_STATUSES),
+            run.batch_id.is_not(None),
+            run.source.not_like(f"{exclude_sources}%"),
+        )
         .order_by(run.id.desc())
         .limit(1)
     ).first()

@@ -10,7 +10,9 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
-from collections.abc import Iterable
+import os
+import socket
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     bindparam,
     delete,
+    func,
     insert,
     select,
     update,
@@ -33,7 +36,7 @@ from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook.models import MONEY
 from drgaudit.engine.codes import CODE_FILES, CodeTables, resolve_codes_dir
-from drgaudit.engine.hits import Hit
+from drgaudit.engine.hits import Hit, PatientFailure
 from drgaudit.engine.loader import bundled_rules_dir
 
 
@@ -91,6 +94,19 @@ class ScreenRunBase(SQLModel):
     hits_removed: int = 0
     amount_at_risk: float = Field(default=0.0, sa_type=MONEY)
     run_by: str | None = None
+    # Patients the engine failed on (isolated; their claims have no result), see ScreenFailure.
+    patients_failed: int = 0
+    claims_failed: int = 0
+    # Why a run failed or was cut short (e.g. its process was killed), for a person to read.
+    note: str | None = Field(default=None, sa_type=Text)
+    # Where the run's process was, to tell a running run from one whose process died.
+    host: str | None = None
+    pid: int | None = None
+
+
+# Statuses of a run that finished: `partial` when some patients could not be screened (their claims keep
+# their earlier hits; see ScreenFailure), `done` otherwise.
+FINISHED_STATUSES = ("done", "partial")
 
 
 class ScreenRunCreate(ScreenRunBase):
@@ -105,6 +121,24 @@ class ScreenRun(ScreenRunBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     started_at: datetime = Field(sa_type=DateTime(timezone=True))
     finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class ScreenFailureBase(SQLModel):
+    """A patient a screen run could not screen: its claims of the batch and the reason."""
+
+    run_id: int = Field(foreign_key="screen_run.id", index=True)
+    batch_id: int | None = Field(default=None, foreign_key="import_batch.id")
+    patient_id: str
+    claim_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+    reason: str = Field(sa_type=Text)
+
+
+class ScreenFailure(ScreenFailureBase, table=True):
+    """A patient not screened, as stored."""
+
+    __tablename__ = "screen_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
 
 
 class ScreenHitBase(SQLModel):
@@ -256,9 +290,15 @@ def choose_codes(
 
 
 def start_run(*, session: Session, run: ScreenRunCreate) -> ScreenRun:
-    """Record the start of a screening run."""
+    """Record the start of a screening run (with this process's host and id)."""
     stored = ScreenRun.model_validate(
-        run, update={"started_at": _now(), "run_by": run.run_by or getpass.getuser()}
+        run,
+        update={
+            "started_at": _now(),
+            "run_by": run.run_by or getpass.getuser(),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+        },
     )
     session.add(stored)
     session.commit()
@@ -267,12 +307,19 @@ def start_run(*, session: Session, run: ScreenRunCreate) -> ScreenRun:
 
 
 def store_hits(
-    *, session: Session, run: ScreenRun, batch_id: int, hits: Iterable[Hit], commit: bool = True
+    *,
+    session: Session,
+    run: ScreenRun,
+    batch_id: int,
+    hits: Iterable[Hit],
+    commit: bool = True,
+    not_screened: Collection[str] = (),
 ) -> ScreenRun:
     """Replace a batch's stored hits by this run's, keeping unchanged ones; returns the run.
 
-    With `commit=False` the changes are only flushed, so that the caller can commit them together with
-    what follows from them (the review queue) in one transaction.
+    Claims in `not_screened` (of patients the run failed on) keep the hits they had: nothing is known
+    about them now. With `commit=False` the changes are only flushed, so that the caller can commit
+    them together with what follows from them (the review queue) in one transaction.
     """
     existing = {
         (claim_id, rule_id): (hit_id, digest, pack)
@@ -331,7 +378,8 @@ def store_hits(
         if len(new_rows) >= 2000:
             flush()
     flush()
-    gone = [old[0] for key, old in existing.items() if key not in seen]
+    kept = frozenset(not_screened)
+    gone = [old[0] for key, old in existing.items() if key not in seen and key[0] not in kept]
     for start in range(0, len(gone), 500):
         session.execute(delete(ScreenHit).where(col(ScreenHit.id).in_(gone[start : start + 500])))
     if restamped:
@@ -355,16 +403,55 @@ def store_hits(
     return run
 
 
-def finish_run(*, session: Session, run: ScreenRun, status: str, patients: int, claims: int) -> ScreenRun:
-    """Record the end of a run."""
+def finish_run(
+    *,
+    session: Session,
+    run: ScreenRun,
+    status: str,
+    patients: int,
+    claims: int,
+    failures: Sequence[PatientFailure] = (),
+    note: str | None = None,
+) -> ScreenRun:
+    """Record the end of a run, with the patients it could not screen (one row each) and a note."""
     run.status = status
     run.patients = patients
     run.claims = claims
+    run.patients_failed = len(failures)
+    run.claims_failed = sum(len(f.claim_ids) for f in failures)
+    if note is not None:
+        run.note = note
     run.finished_at = _now()
     session.add(run)
+    rows = [
+        {
+            "run_id": run.id,
+            "batch_id": run.batch_id,
+            "patient_id": f.patient_id,
+            "claim_ids": list(f.claim_ids),
+            "reason": f.reason,
+        }
+        for f in failures
+    ]
+    for start in range(0, len(rows), 2000):
+        session.execute(insert(ScreenFailure), rows[start : start + 2000])
     session.commit()
     session.refresh(run)
     return run
+
+
+def latest_runs(*, session: Session) -> dict[int, ScreenRun]:
+    """The newest screen run of every batch that has one, by batch id."""
+    batch, run_id = col(ScreenRun.batch_id), col(ScreenRun.id)
+    newest = select(batch, func.max(run_id).label("id")).where(batch.is_not(None)).group_by(batch).subquery()
+    runs = session.execute(select(ScreenRun).join(newest, run_id == newest.c.id)).scalars()
+    return {run.batch_id: run for run in runs if run.batch_id is not None}
+
+
+def run_failures(*, session: Session, run_id: int) -> list[ScreenFailure]:
+    """The patients a run could not screen, in the order they were met."""
+    query = select(ScreenFailure).where(col(ScreenFailure.run_id) == run_id).order_by(col(ScreenFailure.id))
+    return list(session.execute(query).scalars())
 
 
 def hits_for_claim(*, session: Session, claim_id: str) -> list[ScreenHit]:

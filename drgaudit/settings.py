@@ -7,6 +7,9 @@ from pathlib import Path
 
 HOME_ENV = "DRGAUDIT_HOME"
 DATABASE_URL_ENV = "DRGAUDIT_DATABASE_URL"
+LOCK_TIMEOUT_ENV = "DRGAUDIT_LOCK_TIMEOUT"
+# Seconds a command waits for a casebook locked by another process before it gives up with a message.
+DEFAULT_LOCK_TIMEOUT = 30.0
 
 
 def home_dir() -> Path:
@@ -32,3 +35,13 @@ def database_url(explicit: str | None = None) -> str:
     if "://" not in url:
         return f"sqlite:///{Path(url).expanduser().resolve()}"
     return url
+
+
+def lock_timeout() -> float:
+    """Seconds to wait for a locked casebook: $DRGAUDIT_LOCK_TIMEOUT, else 30."""
+    text = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    try:
+        seconds = float(text) if text else DEFAULT_LOCK_TIMEOUT
+    except ValueError:
+        seconds = DEFAULT_LOCK_TIMEOUT
+    return seconds if 0 < seconds < 86_400 else DEFAULT_LOCK_TIMEOUT

@@ -9,6 +9,8 @@ pointing at the offending character.
 from __future__ import annotations
 
 import ast
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -179,6 +181,7 @@ class _Converter:
     def _constant(self, node: ast.Constant, off: int) -> Node:
         if node.value is None or isinstance(node.value, (bytes, complex)) or node.value is Ellipsis:
             raise self.fail(node, f"literal {node.value!r} is not allowed")
+        _check_literal(self, node)
         return Const(off, node.value)
 
     def _list(self, node: ast.List | ast.Tuple, off: int) -> Node:
@@ -217,6 +220,37 @@ class _Converter:
     }
 
 
+# Limits of one expression: a rule is a short formula, and the engine must never be asked to hold more.
+MAX_EXPRESSION_CHARS = 2000
+MAX_EXPRESSION_DEPTH = 40
+# Whole numbers beyond this lose digits as doubles, which is what durable-rules holds.
+MAX_EXACT_INT = 2**53
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
+
+
+def _check_literal(converter: _Converter, node: ast.Constant) -> None:
+    value = node.value
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int) and abs(value) > MAX_EXACT_INT:
+        raise converter.fail(node, "a whole number larger than 2^53, which durable-rules cannot hold exactly")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise converter.fail(node, "a number too large to hold (it overflows to infinity)")
+    if isinstance(value, str) and _CONTROL.search(value):
+        raise converter.fail(node, "a control character in the text", "write visible characters only")
+
+
+def _depth(tree: ast.AST) -> int:
+    """How deep the tree nests (counted without recursion: the tree may be very deep)."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
 def _arity(low: int, high: int | None) -> str:
     if high is None:
         return f"at least {low}"
@@ -239,8 +273,22 @@ def parse_expression(text: str, position: Position, locate: Locate | None = None
     source = text.strip()
     lead = len(text) - len(text.lstrip())
     shifted_locate = (lambda off: locate(off + lead)) if lead else locate
+    if len(source) > MAX_EXPRESSION_CHARS:
+        raise ExpressionError(
+            shifted_locate(0),
+            f"the expression is {len(source):,} characters long; at most {MAX_EXPRESSION_CHARS:,}",
+            "split it into several conditions",
+            code="expression",
+        )
     try:
         tree = ast.parse(source, mode="eval")
+    except (RecursionError, MemoryError):
+        raise ExpressionError(
+            shifted_locate(0),
+            "the expression nests too deeply",
+            "split it into several conditions",
+            code="expression",
+        ) from None
     except SyntaxError as exc:
         col = (exc.offset or 1) - 1
         if exc.lineno and exc.lineno > 1:
@@ -252,6 +300,13 @@ def parse_expression(text: str, position: Position, locate: Locate | None = None
         raise ExpressionError(
             shifted_locate(max(col, 0)), f"syntax error: {message}", hint, code="expression"
         ) from exc
+    if _depth(tree.body) > MAX_EXPRESSION_DEPTH:
+        raise ExpressionError(
+            shifted_locate(0),
+            f"the expression nests more than {MAX_EXPRESSION_DEPTH} levels deep",
+            "split it into several conditions",
+            code="expression",
+        )
     converter = _Converter(source, position, shifted_locate)
     root = converter.convert(tree.body)
     return Expression(source=source, root=root, position=shifted_locate(0))

@@ -13,6 +13,15 @@ from drgaudit.engine.template import Placeholder, Template
 from drgaudit.engine.vocabulary import DATE, EARLIER, FACTS, PARAMS, REGION
 
 
+@dataclass(frozen=True)
+class PatientFailure:
+    """A patient the engine failed on: its batch claims were not screened, and why."""
+
+    patient_id: str
+    claim_ids: tuple[str, ...]
+    reason: str
+
+
 @dataclass
 class Hit:
     """One rule fired on one claim, with everything a person needs to check it."""

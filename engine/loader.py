@@ -18,7 +18,7 @@ from drgaudit.engine.region import NATIONAL, RegionConfig, region_from_document
 from drgaudit.engine.rule import Rule
 from drgaudit.engine.suggest import did_you_mean
 from drgaudit.engine.typedyaml import validate
-from drgaudit.engine.yamlsource import Position, YamlDocument, YList, YMap, load_yaml
+from drgaudit.engine.yamlsource import Position, YamlDocument, YList, YMap, load_yaml, read_source
 
 PACK_FILE = "pack.yaml"
 RULE_FILE_KEYS = ("families", "rules")
@@ -55,9 +55,13 @@ def _display(path: Path) -> str:
 
 
 def _read(path: Path, errors: list[RuleFileError]) -> tuple[YamlDocument | None, str]:
-    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+    shown = _display(path)
+    digest = ""
     try:
-        return load_yaml(path, display_path=_display(path)), digest
+        # Read once, safely (no FIFO or device is waited on, no file is read beyond its limit).
+        data = read_source(path, shown)
+        digest = hashlib.sha256(data).hexdigest()
+        return load_yaml(path, display_path=shown, data=data), digest
     except RuleFileError as exc:
         errors.append(exc)
         return None, digest
@@ -187,7 +191,7 @@ def _read_pack_file(
     root: Path, errors: list[RuleFileError], hashes: dict[str, str]
 ) -> tuple[ExampleDefaults | None, PackMeta | None]:
     path = root / PACK_FILE
-    if not path.is_file():
+    if not os.path.lexists(path):
         errors.append(
             RuleFileError(
                 Position(_display(path), 1, 1), "the pack file is missing (name and example_defaults)"

@@ -22,7 +22,7 @@ import numpy as np
 from drgaudit.engine.codes import CodeTables
 from drgaudit.engine.columns import ClaimColumns
 from drgaudit.engine.facts import ReferenceData
-from drgaudit.engine.hits import Hit
+from drgaudit.engine.hits import Hit, PatientFailure
 from drgaudit.engine.loader import load_pack
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.screen import PackRouter, Screener
@@ -106,22 +106,24 @@ Task = list[Partition] | list[str]
 
 @dataclass
 class ChunkResult:
-    """The hits of one chunk of patients, how many patients and claims it held, and how many of the claims
-    went through durable-rules (the pre-filter's candidates; all of them without the pre-filter)."""
+    """The hits of one chunk of patients, how many patients and claims it screened, how many of the claims
+    went through durable-rules (the pre-filter's candidates; all of them without the pre-filter), and the
+    patients it could not screen (isolated: one patient's failure never stops the others)."""
 
     hits: list[Hit]
     patients: int
     claims: int
     candidates: int = 0
+    failed: list[PatientFailure] = field(default_factory=list)
 
 
 _worker_screener: Screener | PackRouter | None = None
 _worker_loader: PartitionLoader | None = None
 
 
-def _init_worker(setup: ScreenSetup) -> None:
+def _init_worker(setup: ScreenSetup, packs: dict[str, RulePack] | None = None) -> None:
     global _worker_screener, _worker_loader
-    _worker_screener = setup.screener()
+    _worker_screener = setup.screener(packs) if packs else setup.screener()
     _worker_loader = setup.loader
 
 
@@ -160,8 +162,10 @@ def screen_task(screener: Any, task: Task, loader: PartitionLoader | None) -> Ch
         if claim_id in candidates
     }
     result = screen_chunk(screener, loader([p for p in ids if p in chosen]) if chosen else [], candidates)
-    result.patients = len(columns.target_patients())
-    result.claims = columns.target_count
+    # Counted over the whole chunk (the patients with no candidate are screened too: no hit), less the
+    # patients that failed.
+    result.patients = len(columns.target_patients()) - len(result.failed)
+    result.claims = columns.target_count - sum(len(failure.claim_ids) for failure in result.failed)
     result.candidates = len(candidates)
     return result
 
@@ -183,23 +187,64 @@ def _partitions(task: Task, loader: PartitionLoader | None) -> list[Partition]:
     return [p for p in task if isinstance(p, Partition)]
 
 
+# Longest failure reason kept (an exception's text can be as long as the data that caused it).
+REASON_CHARS = 500
+
+
 def screen_chunk(screener: Any, chunk: list[Partition], candidates: set[str] | None = None) -> ChunkResult:
     """Screen a list of patients with one Screener (or PackRouter): the whole chunk at once, so that the
     pre-filter works on its columns; a screener without `screen_patients` screens patient by patient.
-    `candidates`: the pre-filter already ran on the chunk's columns, only these claims are screened."""
-    claims = sum(len(part.batch) for part in chunk)
-    if not hasattr(screener, "screen_patients"):
-        hits: list[Hit] = []
-        for part in chunk:
-            hits.extend(screener.screen_patient(part.patient_id, part.batch, part.history))
-        return ChunkResult(hits, len(chunk), claims, claims)
-    parts = ((part.patient_id, part.batch, part.history) for part in chunk)
-    if candidates is not None:
-        return ChunkResult(screener.screen_patients(parts, candidates), len(chunk), claims, len(candidates))
-    kept = screener.prefilter_stats().kept
-    hits = screener.screen_patients(parts)
-    screened = screener.prefilter_stats().kept - kept if screener.prefilter else claims
-    return ChunkResult(hits, len(chunk), claims, screened)
+    `candidates`: the pre-filter already ran on the chunk's columns, only these claims are screened.
+
+    If screening the chunk at once fails, the chunk is screened again patient by patient (every claim:
+    the pre-filter only ever saves work): an error while screening one patient (facts, the engine, a
+    hit's evidence or message) makes that patient a `PatientFailure`, none of its hits are kept, and
+    the other patients are screened.
+    """
+    if hasattr(screener, "screen_patients"):
+        claims = sum(len(part.batch) for part in chunk)
+        parts = ((part.patient_id, part.batch, part.history) for part in chunk)
+        kept = screener.prefilter_stats().kept
+        try:
+            hits = (
+                screener.screen_patients(parts, candidates)
+                if candidates is not None
+                else screener.screen_patients(parts)
+            )
+        except Exception:  # noqa: BLE001 - found again, and reported per patient, below
+            pass
+        else:
+            if candidates is not None:
+                screened = len(candidates)
+            else:
+                screened = screener.prefilter_stats().kept - kept if screener.prefilter else claims
+            return ChunkResult(hits, len(chunk), claims, screened)
+    return _one_by_one(screener, chunk)
+
+
+def _one_by_one(screener: Any, chunk: list[Partition]) -> ChunkResult:
+    hits: list[Hit] = []
+    failed: list[PatientFailure] = []
+    claims = patients = 0
+    for part in chunk:
+        try:
+            found = screener.screen_patient(part.patient_id, part.batch, part.history)
+        except Exception as exc:  # noqa: BLE001 - isolated per patient, reported with its reason
+            failed.append(patient_failure(part, exc))
+            continue
+        hits.extend(found)
+        patients += 1
+        claims += len(part.batch)
+    return ChunkResult(hits, patients, claims, claims, failed)
+
+
+def patient_failure(part: Partition, exc: BaseException) -> PatientFailure:
+    """The record of a patient that could not be screened."""
+    reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+    if len(reason) > REASON_CHARS:
+        reason = reason[: REASON_CHARS - 1] + "…"
+    ids = tuple(str(claim.get("claim_id")) for claim in part.batch)
+    return PatientFailure(str(part.patient_id), ids, reason)
 
 
 def chunked(partitions: Iterable[Partition], size: int) -> Iterator[list[Partition]]:
@@ -221,10 +266,14 @@ def screen_tasks(
     workers: int = 1,
     in_flight_per_worker: int = 3,
     on_chunk: Callable[[ChunkResult], None] | None = None,
+    packs: dict[str, RulePack] | None = None,
 ) -> Iterator[Hit]:
-    """Every hit of every task (a chunk of partitions, or of patient ids for `setup.loader`), in task order."""
+    """Every hit of every task (a chunk of partitions, or of patient ids for `setup.loader`), in task order.
+
+    `packs` (folder -> loaded pack, as `ScreenSetup.screener` takes them) saves loading the setup's rule
+    packs again here and in every worker (seconds per pack: the YAML is parsed in Python)."""
     if workers <= 1:
-        screener = setup.screener()
+        screener = setup.screener(packs) if packs else setup.screener()  # a subclass may take none
         for task in tasks:
             result = screen_task(screener, task, setup.loader)
             if on_chunk:
@@ -233,7 +282,7 @@ def screen_tasks(
         return
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
-    with context.Pool(processes=workers, initializer=_init_worker, initargs=(setup,)) as pool:
+    with context.Pool(processes=workers, initializer=_init_worker, initargs=(setup, packs)) as pool:
         pending: deque[Any] = deque()
         limit = workers * in_flight_per_worker
         for task in tasks:

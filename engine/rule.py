@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -332,8 +333,8 @@ def param_value_ok(param_type: str, value: Any) -> bool:
     """Whether a value has the declared parameter type."""
     if param_type == "int":
         return isinstance(value, int) and not isinstance(value, bool)
-    if param_type == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if param_type == "number":  # finite: durable-rules and the evaluator hold no infinity or NaN
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if param_type == "text":
         return isinstance(value, str)
     if param_type == "date":

@@ -52,6 +52,7 @@ from drgaudit.engine.vocabulary import BOOL
 _NOT_HANDLED = 1
 _OBSERVED = 2
 _names = itertools.count()
+_sessions = itertools.count(1)
 CLOSE_RULE = "_close"
 CLOSE_FACT: dict[str, Any] = {"kind": "close", "claim_id": "_close", "_t": True}
 
@@ -169,14 +170,17 @@ class Runtime:
             projected.append(item)
         return projected
 
-    def run(self, sid: str, projected: list[dict[str, Any]]) -> list[Match]:
+    def run(self, patient: str, projected: list[dict[str, Any]]) -> list[Match]:
         """Assert a patient's facts in every ruleset, run the fired actions, then delete the session.
 
         Actions wait in the session's agenda until the closing fact's actions run; all of them run then.
-        Safe to call from several threads: the whole run holds `ENGINE_LOCK`.
+        The durable-rules session id is a fresh counter, never the patient id: the C engine fails to
+        delete a session whose id holds a quote, backslash or control character. `patient` only names
+        the patient in error messages. Safe to call from several threads: the whole run holds
+        `ENGINE_LOCK`.
         """
         with ENGINE_LOCK:
-            return self._run(sid, projected)
+            return self._run(patient, projected)
 
     def close(self) -> None:
         """Release the profile's rulesets in the C engine; the Runtime cannot run afterwards."""
@@ -185,10 +189,11 @@ class Runtime:
             for ruleset in rulesets:
                 durable_rules_engine.delete_ruleset(ruleset._handle)
 
-    def _run(self, sid: str, projected: list[dict[str, Any]]) -> list[Match]:
+    def _run(self, patient: str, projected: list[dict[str, Any]]) -> list[Match]:
         if not self._rulesets and self.profile.rulesets:
             raise EngineError("this durable-rules runtime was closed")
         self._matches.clear()
+        sid = f"s{next(_sessions)}"
         # Every ruleset takes the same JSON, so each fact is encoded once.
         encoded = []
         for fact in projected:
@@ -197,20 +202,24 @@ class Runtime:
         closing = _dumps(dict(CLOSE_FACT, sid=sid))
         for ruleset in self._rulesets:
             handle = ruleset._handle
+            closed = False
             try:
                 for claim_id, text in encoded:
                     code = durable_rules_engine.assert_fact(handle, text)[0]
                     if code == _OBSERVED:
-                        raise EngineError(f"claim {claim_id} was asserted twice for patient {sid}")
+                        raise EngineError(f"claim {claim_id!r} was asserted twice for patient {patient!r}")
                     if code not in (0, _NOT_HANDLED):
-                        raise EngineError(f"durable-rules refused claim {claim_id}: result {code}")
+                        raise EngineError(f"durable-rules refused claim {claim_id!r}: result {code}")
                 result = durable_rules_engine.assert_fact(handle, closing)
                 if result[0] != 0:
                     raise EngineError(
-                        f"durable-rules did not take the closing fact of patient {sid}: result {result[0]}"
+                        f"durable-rules did not take the closing fact of patient {patient!r}: result {result[0]}"
                     )
+                closed = True
                 self._run_actions(ruleset, result[1])
             finally:
+                if not closed:
+                    _close_quietly(ruleset, closing)
                 durable_rules_engine.delete_state(handle, sid)
         return list(self._matches)
 
@@ -225,6 +234,17 @@ class Runtime:
         ruleset.do_actions(state_handle, done)
         if failure:
             raise EngineError(f"durable-rules action failed: {failure[0]}")
+
+
+def _close_quietly(ruleset: durable_engine.Ruleset, closing: str) -> None:
+    """After a failure, run the closing rule anyway: deleting a session in which no action ran crashes
+    the C engine, and the next patient must find the engine as usable as before."""
+    try:
+        result = durable_rules_engine.assert_fact(ruleset._handle, closing)
+        if result[0] == 0:
+            ruleset.do_actions(result[1], lambda _error, _state: None)
+    except Exception:  # noqa: BLE001 - already failing; the first error is the one reported
+        pass
 
 
 def _dumps(fact: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from drgaudit.engine.exceptions import RuleFileError
@@ -94,9 +95,31 @@ def _placeholder_end(text: str, start: int) -> tuple[int, int]:
     return -1, -1
 
 
+# Widest field and most digits a message may ask for: `{x:999999999}` would build a gigabyte of spaces.
+MAX_FORMAT_WIDTH = 100
+MAX_FORMAT_PRECISION = 20
+# [[fill]align][sign][z][#][0][width][grouping][.precision][type] of Python's format mini-language.
+_SPEC = re.compile(r"(?:.?[<>=^])?[+\- ]?z?#?0?(?P<width>\d*)[,_]?(?:\.(?P<precision>\d+))?[a-zA-Z%]?", re.S)
+
+
 def _check_spec(spec: str, position: Position) -> None:
     if not spec:
         return
+    shape = _SPEC.fullmatch(spec)
+    if shape is not None:
+        width, precision = shape.group("width"), shape.group("precision")
+        if width and (len(width) > 3 or int(width) > MAX_FORMAT_WIDTH):
+            raise RuleFileError(
+                position,
+                f"format width {width} is too wide (at most {MAX_FORMAT_WIDTH})",
+                "e.g. {total_cost:,.2f}",
+            )
+        if precision and (len(precision) > 2 or int(precision) > MAX_FORMAT_PRECISION):
+            raise RuleFileError(
+                position,
+                f"format precision {precision} is too long (at most {MAX_FORMAT_PRECISION} digits)",
+                "e.g. {self_share:.0%}",
+            )
     try:
         format(1.5, spec)
     except ValueError as exc:

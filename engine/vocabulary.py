@@ -18,6 +18,7 @@ NUMBER, TEXT, DATE, BOOL, LIST = "number", "text", "date", "bool", "list"
 NAMED_LIST = "named list"
 
 _CONTRACT_TYPES = {
+    "id": TEXT,
     "text": TEXT,
     "region": TEXT,
     "dx": TEXT,

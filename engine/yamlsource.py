@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,13 +76,86 @@ def _position(path: str, mark: yaml.Mark) -> Position:
     return Position(path, mark.line + 1, mark.column + 1)
 
 
+# Limits of a rule file (a hostile file must be refused, quickly, not hang or exhaust memory).
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_DEPTH = 64
+# Values built from the file: the distinct ones, plus what aliases repeat (a few anchors reused a few
+# times each are fine; "billion laughs" nests aliases to repeat a value exponentially).
+ALIAS_BUDGET = 10_000
+# The largest integer a rule may hold: what a double (durable-rules' numbers) holds exactly.
+MAX_EXACT_INT = 2**53
+# Characters no value of a rule file may hold (written as escapes in quoted strings): controls other
+# than tab and newline, bidirectional overrides and isolates, byte-order marks, unpaired surrogates.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
+
+
+class _TooDeep(Exception):
+    def __init__(self, mark: yaml.Mark) -> None:
+        self.mark = mark
+
+
+class _Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no type stubs here
+    """The safe loader, refusing nesting deeper than MAX_DEPTH (the composer recurses per level)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 class _Builder:
     def __init__(self, path: str, text: str) -> None:
         self.path = path
-        self.loader = _LOADER(text)
+        # libyaml stops nesting at 1,000 levels itself (and `build` at MAX_DEPTH); the Python composer
+        # recurses without a limit, so it gets the guard.
+        self.loader = _Loader(text) if _LOADER is yaml.SafeLoader else _LOADER(text)
         self.styles: dict[Position, ScalarStyle] = {}
+        self._distinct: set[int] = set()
+        self._built = 0
+        self._open: set[int] = set()
+        # Collections being built, innermost last, and whether this is their first build (not an alias's).
+        self._stack: list[tuple[yaml.Node, bool]] = []
 
     def build(self, node: yaml.Node) -> Any:
+        key = id(node)
+        if key in self._open:
+            raise RuleFileError(
+                _position(self.path, node.start_mark),
+                "a recursive alias: this value contains itself",
+                "an alias (*name) may only repeat a value defined before it, outside it",
+            )
+        self._built += 1
+        first = key not in self._distinct
+        self._distinct.add(key)
+        if self._built > len(self._distinct) + ALIAS_BUDGET:
+            # Name the innermost value written out here (where the aliases are used), not their anchor.
+            where = next((n for n, fresh in reversed(self._stack) if fresh), node)
+            raise RuleFileError(
+                _position(self.path, where.start_mark),
+                f"aliases repeat values more than {ALIAS_BUDGET:,} times (an alias bomb?)",
+                "write the values out, or repeat fewer of them",
+            )
+        if not isinstance(node, yaml.ScalarNode):
+            if len(self._stack) >= MAX_DEPTH:
+                raise _TooDeep(node.start_mark)
+            self._open.add(key)
+            self._stack.append((node, first))
+            try:
+                return self._build_collection(node)
+            finally:
+                self._stack.pop()
+                self._open.discard(key)
+        return self._build_scalar(node)
+
+    def _build_collection(self, node: yaml.Node) -> Any:
         if isinstance(node, yaml.MappingNode):
             result = YMap()
             result.position = _position(self.path, node.start_mark)
@@ -106,12 +182,37 @@ class _Builder:
             items.position = _position(self.path, node.start_mark)
             items.item_positions = [_position(self.path, child.start_mark) for child in node.value]
             return items
+        raise RuleFileError(_position(self.path, node.start_mark), f"unexpected YAML node {node.tag}")
+
+    def _build_scalar(self, node: yaml.Node) -> Any:
         pos = _position(self.path, node.start_mark)
         self.styles[pos] = ScalarStyle(
             quoted=node.style in ("'", '"'),
             multiline=node.style in ("|", ">") or node.start_mark.line != node.end_mark.line,
         )
-        return self.loader.construct_object(node, deep=True)
+        value = self.loader.construct_object(node, deep=True)
+        _check_scalar(value, pos)
+        return value
+
+
+def _check_scalar(value: Any, pos: Position) -> None:
+    """Refuse what no rule may hold: invisible control characters, whole numbers the engine cannot hold
+    exactly. (Infinite and NaN floats are refused by the typed checks of params and settings, which
+    name the setting.)"""
+    if isinstance(value, str):
+        found = _FORBIDDEN.search(value)
+        if found:
+            raise RuleFileError(
+                pos.shifted(found.start()) if "\n" not in value[: found.start()] else pos,
+                f"a control character (U+{ord(found.group()):04X}) in the text",
+                "remove it; write the text with visible characters only",
+            )
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_EXACT_INT:
+        raise RuleFileError(
+            pos,
+            "a whole number larger than 2^53, which durable-rules cannot hold exactly",
+            "write a smaller number",
+        )
 
 
 @dataclass
@@ -130,29 +231,97 @@ class YamlDocument:
         return value_pos.shifted(offset + (1 if style.quoted else 0))
 
 
-def load_yaml(path: Path | str, *, display_path: str | None = None) -> YamlDocument:
-    """Parse one YAML file safely (no tags beyond the safe set), keeping positions.
+def _utf8_prefix(text: str, offset: int) -> str:
+    """The characters of `text` before byte `offset` of its UTF-8 form."""
+    return text.encode("utf-8", "surrogatepass")[:offset].decode("utf-8", "ignore")
 
-    Raises RuleFileError with `path:line:col` for syntax errors and duplicate keys.
-    """
-    shown = display_path or str(path)
+
+def read_source(path: Path | str, shown: str) -> bytes:
+    """The bytes of a rule file: a regular file of at most MAX_FILE_BYTES, opened without blocking (a
+    FIFO, a device or a directory is refused, never waited on)."""
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise RuleFileError(Position(shown, 1, 1), f"not UTF-8 text: {exc.reason}") from exc
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise RuleFileError(Position(shown, 1, 1), f"cannot read: {exc.strerror}") from exc
-    builder = _Builder(shown, text)
     try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = (
+                "a directory"
+                if stat.S_ISDIR(info.st_mode)
+                else "a FIFO"
+                if stat.S_ISFIFO(info.st_mode)
+                else "a device or socket"
+            )
+            raise RuleFileError(
+                Position(shown, 1, 1), f"not a regular file ({kind})", "rule files are YAML text files"
+            )
+        if info.st_size > MAX_FILE_BYTES:
+            raise RuleFileError(
+                Position(shown, 1, 1), f"{info.st_size:,} bytes; a rule file has at most {MAX_FILE_BYTES:,}"
+            )
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise RuleFileError(Position(shown, 1, 1), f"cannot read: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise RuleFileError(Position(shown, 1, 1), f"more than {MAX_FILE_BYTES:,} bytes")
+    return data
+
+
+def load_yaml(
+    path: Path | str, *, display_path: str | None = None, data: bytes | None = None
+) -> YamlDocument:
+    """Parse one YAML file safely (no tags beyond the safe set), keeping positions.
+
+    `data` is the file's bytes when already read (`read_source`). Raises RuleFileError with
+    `path:line:col` for syntax errors, duplicate keys, nesting deeper than MAX_DEPTH, aliases that
+    repeat values beyond ALIAS_BUDGET or contain themselves, control characters, and numbers the
+    engine cannot hold.
+    """
+    shown = display_path or str(path)
+    if data is None:
+        data = read_source(path, shown)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise RuleFileError(Position(shown, line, 1), f"not UTF-8 text: {exc.reason}") from exc
+    builder: _Builder | None = None
+    try:
+        builder = _Builder(shown, text)  # the reader checks the characters of the whole text here
         node = builder.loader.get_single_node()
-        data = builder.build(node) if node is not None else None
+        data_out = builder.build(node) if node is not None else None
+    except _TooDeep as exc:
+        raise RuleFileError(
+            _position(shown, exc.mark), f"nested more than {MAX_DEPTH} levels deep", "flatten the structure"
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = _position(shown, mark) if mark else Position(shown, 1, 1)
+        if "maximum nesting depth" in str(exc.problem):  # libyaml's own limit (1,000 levels)
+            raise RuleFileError(
+                pos, f"nested more than {MAX_DEPTH} levels deep", "flatten the structure"
+            ) from None
         message = " ".join(part for part in (exc.context, exc.problem) if part)
         raise RuleFileError(pos, f"YAML syntax error: {message}") from exc
+    except yaml.reader.ReaderError as exc:
+        # libyaml counts the offset in bytes of UTF-8, the Python reader in characters.
+        before = text[: exc.position] if _LOADER is yaml.SafeLoader else _utf8_prefix(text, exc.position)
+        line = before.count("\n") + 1
+        col = len(before) - (before.rfind("\n") + 1) + 1
+        raise RuleFileError(
+            Position(shown, line, col),
+            f"a control character (#x{exc.character:04x}) in the file",
+            "remove it; rule files hold visible text only",
+        ) from exc
     except yaml.YAMLError as exc:
         raise RuleFileError(Position(shown, 1, 1), f"YAML error: {exc}") from exc
+    except RecursionError:
+        raise RuleFileError(Position(shown, 1, 1), "nested too deeply", "flatten the structure") from None
     finally:
-        builder.loader.dispose()
-    return YamlDocument(shown, data, builder.styles)
+        if builder is not None:
+            builder.loader.dispose()
+    return YamlDocument(shown, data_out, builder.styles)

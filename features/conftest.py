@@ -84,6 +84,10 @@ NOTHING = {"无", "（无）", "-", "—"}
 DEFAULT_STAY_DAYS = 7
 PAYMENT_FIELDS = ("self_pay", "self_expense", "outside_purchase")
 
+# The audit log is sealed with a key kept outside the casebook (casebook.auditkey): tests use a fixed key
+# from the environment (inherited by the processes they start), never a key file in the user's home.
+os.environ.setdefault("DRGAUDIT_AUDIT_KEY", "drgaudit-tests-audit-key-0123456789abcdef")
+
 
 def money(text: str) -> float:
     """An amount as an auditor writes it: 11,113.20 or 950."""

@@ -62,9 +62,22 @@ def _atomic(path: Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        # mkstemp makes the file private (0600); a report gets the permissions the user's umask gives.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Text a spreadsheet could take for a formula or a command (CSV/formula injection): written as text,
+# with Excel's quote prefix, so that neither opening nor editing the cell runs it.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def write_pdf(html: str, path: Path) -> None:
@@ -111,7 +124,9 @@ def write_xlsx(sheets: list[Sheet], path: Path) -> None:
             rows += 1
             cells = []
             for value, number_format in zip(row, formats, strict=True):
-                if number_format is None or value is None:
+                if isinstance(value, str):
+                    cells.append(_text_cell(sheet, value))
+                elif number_format is None or value is None:
                     cells.append(value)
                 else:
                     cell = WriteOnlyCell(sheet, value=value)
@@ -130,6 +145,21 @@ def write_xlsx(sheets: list[Sheet], path: Path) -> None:
                 sheet.data_validations.append(offered)
     with _atomic(path) as tmp:
         workbook.save(tmp)
+
+
+def _text_cell(sheet: Any, value: str) -> Any:
+    """A text value as a cell that is always text: never a formula (openpyxl takes any `=...` string for
+    one), quote-prefixed when it starts like one, characters XML cannot hold shown as U+FFFD."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    if not value.startswith(FORMULA_STARTS):
+        return value
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    cell.quotePrefix = True
+    return cell
 
 
 def _page_setup(sheet: Any, spec: Sheet) -> None:

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from drgaudit.casebook import queries
 from drgaudit.casebook.models import BatchClaim, Claim, ImportBatch
-from drgaudit.casebook.screening import ScreenHit, ScreenRun
+from drgaudit.casebook.screening import FINISHED_STATUSES, ScreenHit, ScreenRun
 from drgaudit.reports import charts
 from drgaudit.reports.config import ReportSettings, load_settings
 from drgaudit.reports.document import REPORT_FORMATS, Column, Report, Sheet
@@ -59,7 +59,7 @@ def screened_batch(*, session: Session, batch_id: int) -> tuple[ImportBatch, Scr
     run = (
         session.exec(
             select(ScreenRun)
-            .where(ScreenRun.batch_id == batch_id, ScreenRun.status == "done")
+            .where(ScreenRun.batch_id == batch_id, col(ScreenRun.status).in_(FINISHED_STATUSES))
             .order_by(ScreenRun.id.desc())
         )
         .scalars()

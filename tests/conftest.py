@@ -47,6 +47,10 @@ POSTGRES_ENV = "DRGAUDIT_TEST_POSTGRES_URL"
 ClaimMaker = Callable[..., dict[str, str]]
 RowWriter = Callable[..., Path]
 
+# The audit log is sealed with a key kept outside the casebook (casebook.auditkey): tests use a fixed key
+# from the environment (inherited by the processes they start), never a key file in the user's home.
+os.environ.setdefault("DRGAUDIT_AUDIT_KEY", "drgaudit-tests-audit-key-0123456789abcdef")
+
 
 def _backends() -> list[str]:
     return ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]

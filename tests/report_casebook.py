@@ -126,13 +126,26 @@ HITS = [
 ]  # fmt: skip
 
 
-def build(session: Session, folder: Path) -> Casebook:
-    """Import the hospitals, groups and claims and store the hits of one screen run of the claims batch."""
+def build(
+    session: Session,
+    folder: Path,
+    *,
+    hospitals_table: list[dict[str, str]] | None = None,
+    groups_table: list[dict[str, str]] | None = None,
+    hits: list[Hit] | None = None,
+) -> Casebook:
+    """Import the hospitals, groups and claims and store the hits of one screen run of the claims batch
+    (other hospital and group tables and hits may be given, e.g. with hostile names)."""
     folder.mkdir(parents=True, exist_ok=True)
     hospitals = import_file(
-        write_table(folder / "hospitals.csv", HOSPITALS), kind="hospitals", session=session
+        write_table(folder / "hospitals.csv", hospitals_table or HOSPITALS), kind="hospitals", session=session
     )
-    import_file(write_table(folder / "groups.csv", GROUPS), kind="groups", session=session, version="t1")
+    import_file(
+        write_table(folder / "groups.csv", groups_table or GROUPS),
+        kind="groups",
+        session=session,
+        version="t1",
+    )
     batch = import_file(write_table(folder / "claims.csv", claims()), kind="claims", session=session)
     assert batch.rows_rejected == 0, batch.first_errors
     run = start_run(
@@ -146,12 +159,20 @@ def build(session: Session, folder: Path) -> Casebook:
             codes_version="t",
         ),
     )
-    store_hits(session=session, run=run, batch_id=batch.batch_id, hits=HITS)
+    store_hits(session=session, run=run, batch_id=batch.batch_id, hits=HITS if hits is None else hits)
     finish_run(session=session, run=run, status="done", patients=10, claims=12)
     return Casebook(claims_batch=batch.batch_id, hospitals_batch=hospitals.batch_id)
 
 
-def add_meeting(session: Session, book: Casebook, *, close: bool = True) -> int:
+def add_meeting(
+    session: Session,
+    book: Casebook,
+    *,
+    close: bool = True,
+    title: str = "2025年第10期特例单议会",
+    attendees: list[tuple[str, str, str | None]] | None = None,
+    reasons: tuple[str, str] = ("两次住院属同一疾病，按分解住院扣减", "费用与病情相符，按病组标准支付"),
+) -> int:
     """Queue the batch's special-review claims (CA-Q3-2, CB-Q3-5), hear both at a meeting of 510100 with
     three attendees, deduct 3,000 from CA-Q3-2 and pay CB-Q3-5 by the group standard; returns the meeting id."""
     import datetime as dt
@@ -167,7 +188,7 @@ def add_meeting(session: Session, book: Casebook, *, close: bool = True) -> int:
         meeting=ReviewMeetingCreate(
             region="510100",
             held_on=dt.date(2025, 10, 15),
-            title="2025年第10期特例单议会",
+            title=title,
             location="三楼会议室",
             capacity=5,
         ),
@@ -183,15 +204,15 @@ def add_meeting(session: Session, book: Casebook, *, close: bool = True) -> int:
     )
     meetings.add_attendees(
         session=session, meeting_id=meeting.id, actor="测试",
-        attendees=[("张明", "主持人", "市医保局"), ("李华", "审核专家", "省人民医院"), ("赵强", "记录人", None)],
+        attendees=attendees or [("张明", "主持人", "市医保局"), ("李华", "审核专家", "省人民医院"), ("赵强", "记录人", None)],
     )  # fmt: skip
     review.decide_case(
         session=session, ref=book.split_claim, actor="张明", pack=pack,
-        request=review.DecisionRequest(kind="deduct", reason="两次住院属同一疾病，按分解住院扣减", amount=3000.0),
+        request=review.DecisionRequest(kind="deduct", reason=reasons[0], amount=3000.0),
     )  # fmt: skip
     review.decide_case(
         session=session, ref=book.outlier_claim, actor="张明", pack=pack,
-        request=review.DecisionRequest(kind="standard", reason="费用与病情相符，按病组标准支付"),
+        request=review.DecisionRequest(kind="standard", reason=reasons[1]),
     )  # fmt: skip
     if close:
         meetings.close_meeting(session=session, meeting_id=meeting.id, actor="张明", note="无其他事项。")

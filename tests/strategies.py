@@ -274,6 +274,25 @@ def memberships(draw: st.DrawFn, ns: Namespace) -> Node:
     return Cmp(0, op, left, right)
 
 
+# Text facts that are often missing (optional fields and facts derived from them).
+OPTIONAL_TEXT_FACTS: tuple[str, ...] = tuple(
+    sorted(n for n, f in FACTS.items() if f.type == TEXT and f.optional)
+)
+
+
+@st.composite
+def absent_memberships(draw: st.DrawFn) -> Node:
+    """`in` / `not in` on a text fact that is often missing, alone or under `not`, the list sometimes
+    holding "" (the placeholder durable-rules sees for a missing text): where the engine and the
+    evaluator could part when a value is missing (harden's generated-pack test puts them in `unless`)."""
+    left = Ref(0, tuple(draw(st.sampled_from(OPTIONAL_TEXT_FACTS)).split(".")))
+    items = draw(st.lists(st.sampled_from(("", *TEXTS)), min_size=1, max_size=3, unique=True))
+    node: Node = Cmp(
+        0, draw(st.sampled_from(("in", "not in"))), left, ListLit(0, tuple(Const(0, v) for v in items))
+    )
+    return Not(0, node) if draw(st.booleans()) else node
+
+
 def conditions(ns: Namespace = Namespace(), depth: int = 2) -> st.SearchStrategy[Node]:
     """A true/false expression that reads the claim: comparisons, memberships, functions, and/or/not."""
     leaves: list[st.SearchStrategy[Node]] = [

@@ -61,14 +61,15 @@ def test_claims_with_bad_rows(here: Path, db_url: str, session: Session, make_cl
 
 def test_only_the_first_ten_errors_are_listed(here: Path, db_url: str, make_claim, write_rows) -> None:
     write_rows(
-        here / "bad.csv", [make_claim(n, age="old") for n in range(12)] + [make_claim(99, gender="", age="")]
+        here / "bad.csv",
+        [make_claim(n, age="old") for n in range(12)] + [make_claim(99, gender="", age=""), make_claim(100)],
     )
     result = run("import", "claims", "bad.csv", "--db", db_url)
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert (
         lines[0]
-        == "bad.csv: 0 imported (0 new, 0 unchanged, 0 revised), 13 rejected → bad.rejects.csv [batch 1]"
+        == "bad.csv: 1 imported (1 new, 0 unchanged, 0 revised), 13 rejected → bad.rejects.csv [batch 1]"
     )
     assert lines[1:11] == [f"bad.csv:{row}: age: 'old' is not a whole number" for row in range(2, 12)]
     assert lines[11:] == ["… and 4 more"]
@@ -121,13 +122,13 @@ def test_usage_errors(here: Path, db_url: str, make_claim, write_rows) -> None:
 
 
 def test_rejects_option(here: Path, db_url: str, make_claim, write_rows) -> None:
-    write_rows(here / "a.csv", [make_claim(1, age="x")])
-    write_rows(here / "b.csv", [make_claim(2, age="y")])
+    write_rows(here / "a.csv", [make_claim(1, age="x"), make_claim(3)])
+    write_rows(here / "b.csv", [make_claim(2, age="y"), make_claim(4)])
     (here / "out").mkdir()
     result = run("import", "claims", "a.csv", "b.csv", "--rejects", "out", "--db", db_url)
     assert result.exit_code == 0
     assert result.stdout.splitlines()[0] == (
-        "a.csv: 0 imported (0 new, 0 unchanged, 0 revised), 1 rejected → out/a.rejects.csv [batch 1]"
+        "a.csv: 1 imported (1 new, 0 unchanged, 0 revised), 1 rejected → out/a.rejects.csv [batch 1]"
     )
     assert sorted(p.name for p in (here / "out").iterdir()) == ["a.rejects.csv", "b.rejects.csv"]
     single = run("import", "claims", "a.csv", "--rejects", "only.csv", "--db", db_url)

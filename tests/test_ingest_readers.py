@@ -26,8 +26,13 @@ def test_detect_encoding() -> None:
     assert detect_encoding(b"claim_id\nC1\n") == "utf-8"
     # A sample that ends inside a multibyte character is still UTF-8.
     assert detect_encoding(text.encode("utf-8")[:-3]) == "utf-8"
-    with pytest.raises(UnicodeError, match="UTF-16"):
-        detect_encoding(text.encode("utf-16"))
+    assert detect_encoding(text.encode("utf-16")) == "utf-16"  # with its byte-order mark
+    with pytest.raises(UnicodeError, match="UTF-16 text without a byte-order mark"):
+        detect_encoding(text.encode("utf-16-le"))
+    with pytest.raises(UnicodeError, match="UTF-32"):
+        detect_encoding(text.encode("utf-32"))
+    with pytest.raises(UnicodeError, match="ZIP archive"):
+        detect_encoding(b"PK\x03\x04\x14\x00\x06\x00")
 
 
 def test_csv_rows_are_numbered_as_lines(tmp_path: Path) -> None:
@@ -54,10 +59,24 @@ def test_ragged_csv_rows(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     path.write_text("a,b,c\n1,2\n1,2,3,4\n1,2,3,,\n", encoding="utf-8")
     rows = rows_of(path)
-    assert rows[0] == (2, {"a": "1", "b": "2"})
+    assert rows[0] == (
+        2,
+        {
+            "a": "1",
+            "b": "2",
+            ROW_PROBLEM: "2 values but the header has 3 columns (a short row: was the file cut off?)",
+            RAW_LINE: "1,2\r\n",
+        },
+    )
     assert rows[1] == (
         3,
-        {"a": "1", "b": "2", "c": "3", ROW_PROBLEM: "4 values but the header has 3 columns"},
+        {
+            "a": "1",
+            "b": "2",
+            "c": "3",
+            ROW_PROBLEM: "4 values but the header has 3 columns",
+            RAW_LINE: "1,2,3,4\r\n",
+        },
     )
     assert rows[2] == (4, {"a": "1", "b": "2", "c": "3"})
 
@@ -76,7 +95,8 @@ def test_gb18030_csv(tmp_path: Path) -> None:
         (b"", "no header row"),
         (b"\n\n", "no header row"),
         (b"a,b,a\n1,2,3\n", "column 'a' appears twice in the header"),
-        (b"\xff\xfea\x00", "UTF-16 text is not supported"),
+        (b"\xff\xfe\x00\x00a\x00\x00\x00", "UTF-32 text is not supported"),
+        (b"a\x00,\x00b\x00\n\x00", "UTF-16 text without a byte-order mark"),
     ],
 )
 def test_broken_csv_files(tmp_path: Path, content: bytes, message: str) -> None:
@@ -127,7 +147,15 @@ def test_xlsx_first_sheet_with_gaps(tmp_path: Path) -> None:
         assert source.fraction_read() == 1.0
     assert rows == [
         (2, {"claim_id": "C1", "age": 40}),
-        (5, {"claim_id": "C2", "age": 41.0, ROW_PROBLEM: "3 values but the header has 2 columns"}),
+        (
+            5,
+            {
+                "claim_id": "C2",
+                "age": 41.0,
+                ROW_PROBLEM: "3 values but the header has 2 columns",
+                RAW_LINE: "C2,41,extra\r\n",
+            },
+        ),
         (8, {"claim_id": "C3", "age": None}),
     ]
 

@@ -53,9 +53,16 @@ def test_valid_claim_becomes_the_canonical_record(make_claim) -> None:
         ({"gender": "M"}, "gender: 'M' is not one of 1, 2"),
         ({"insurance_type": "other"}, "insurance_type: 'other' is not one of employee, resident"),
         ({"insured_region": "51010"}, "insured_region: '51010' is not a 6-digit region code"),
-        ({"admit_date": "2025/03/01"}, "admit_date: '2025/03/01' is not a date (YYYY-MM-DD)"),
+        (
+            {"admit_date": "03/01/2025"},
+            "admit_date: '03/01/2025' is not a date: day and month may be either way round; "
+            "write YYYY-MM-DD; also read: YYYY/M/D, YYYYMMDD, YYYY年M月D日",
+        ),
         ({"admit_date": "2025-02-30"}, "admit_date: '2025-02-30' is not a valid date"),
-        ({"admit_date": "20250301"}, "admit_date: '20250301' is not a date (YYYY-MM-DD)"),
+        (
+            {"admit_date": "2025-03"},
+            "admit_date: '2025-03' is not a date (YYYY-MM-DD; also read: YYYY/M/D, YYYYMMDD, YYYY年M月D日)",
+        ),
         (
             {"admit_date": "2025-03-05", "discharge_date": "2025-03-01"},
             "discharge_date: 2025-03-01 is before admit_date 2025-03-05",

@@ -84,7 +84,9 @@ def _check(folder: Path, generated: GeneratedPack, data: st.DataObject) -> None:
         )
 
 
-SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large]
+# filter_too_much: expressions that read no claim field are drawn again (strategies.reads_claim); how
+# many is chance, not a fault, and under load the health check failed the suite once.
+SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=SLOW)

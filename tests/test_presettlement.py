@@ -63,7 +63,7 @@ def test_a_claim_is_checked_like_an_import(make_claim: Any) -> None:
 
 def test_every_bad_field_is_named_and_nothing_passes(make_claim: Any) -> None:
     good = make_claim(1)
-    bad = dict(make_claim(2), age="abc", admit_date="2025/03/01", principal_dx="K2", colour="red")
+    bad = dict(make_claim(2), age="abc", admit_date="03/01/2025", principal_dx="K2", colour="red")
     bad.pop("gender")
     later = dict(
         make_claim(3), total_cost=[1, 2], discharge_date="2020-01-01", secondary_dx=["I10.x05", "??"]
@@ -71,7 +71,8 @@ def test_every_bad_field_is_named_and_nothing_passes(make_claim: Any) -> None:
     with pytest.raises(ClaimInputError) as caught:
         parse_claims({"claims": [good, bad, later, "text", dict(good)]}, max_claims=10)
     assert caught.value.problems == [
-        "claims[1].admit_date: '2025/03/01' is not a date (YYYY-MM-DD)",
+        "claims[1].admit_date: '03/01/2025' is not a date: day and month may be either way round; "
+        "write YYYY-MM-DD; also read: YYYY/M/D, YYYYMMDD, YYYY年M月D日",
         "claims[1].age: 'abc' is not a whole number",
         "claims[1].colour: unknown field",
         "claims[1].gender: missing (required)",

@@ -47,7 +47,11 @@ def test_any_value_of_any_setting_loads_or_is_refused_where_it_stands(
 ) -> None:
     path = _region_file(tmp_path, name, value)
     errors: list[RuleFileError] = []
-    config = region_from_document(load_yaml(path), errors)
+    try:
+        document = load_yaml(path)
+    except RuleFileError as refused:  # what the YAML loader refuses (control characters, …), where it stands
+        document, errors = None, [refused]
+    config = region_from_document(document, errors) if document is not None else None
     if config is None:
         assert errors
         for error in errors:

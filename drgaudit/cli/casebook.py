@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from drgaudit.cli.options import DbOption
 from drgaudit.cli.reviewopts import casebook as open_casebook
+from drgaudit.errors import DrgauditError
+
+if TYPE_CHECKING:
+    from drgaudit.casebook.auditlog import Anchor
 
 app = typer.Typer(help="Checks on the casebook itself.", no_args_is_help=True)
+
+AnchorFiles = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--anchor",
+        metavar="FILE",
+        help="Also check the log against every anchor in FILE (written by `drgaudit casebook anchor --out`).",
+        exists=True,
+        dir_okay=False,
+    ),
+]
 
 
 @app.command("verify")
@@ -20,27 +36,125 @@ def verify(
             "--tail", metavar="N", min=0, help="Also list the newest N entries: who (role, channel), what."
         ),
     ] = 0,
+    anchor: AnchorFiles = None,
     db: DbOption = None,
 ) -> None:
-    """Walk the hash-chained audit log and name the first edited, deleted or relinked entry (exit code 1).
+    """Check the audit log and the review tables (exit code 1 on any problem).
+
+    The hash chain names the first edited, deleted or relinked entry; the seals (an HMAC under the audit
+    key, DRGAUDIT_AUDIT_KEY or the key file) show a chain rewritten without the key; the current cases,
+    decisions, appeals, meetings, attendees, agendas and investigation requests are compared with the
+    log's latest state of each, naming every row changed outside the log; --anchor checks that the log
+    still holds the head recorded by an earlier `casebook anchor` (a log cut back is caught).
 
     Examples:
 
-        drgaudit casebook verify
+        drgaudit casebook verify --anchor anchors.jsonl
 
         drgaudit casebook verify --tail 10
+    """
+    from drgaudit.casebook import auditcheck, auditlog
+
+    anchors = _read_anchors(anchor or [])
+    with open_casebook(db) as session:
+        try:
+            report = auditlog.verify_log(session=session)
+            state = auditcheck.check_state(session=session)
+            cut = [problem for a in anchors if (problem := auditlog.check_anchor(session=session, anchor=a))]
+            newest = auditlog.newest_entries(session=session, count=tail) if tail else []
+        except DrgauditError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+    failed = False
+    if report.ok:
+        for entry in newest:
+            when = entry.at[:19].replace("T", " ")
+            typer.echo(
+                f"#{entry.seq} {when} {auditlog.who(entry)} {entry.action} {entry.entity} {entry.entity_id}"
+            )
+        typer.echo(
+            f"audit log intact: {report.entries} entries, head {report.head_hash[:16]} (sealed, key from {report.key_source})"
+        )
+    else:
+        typer.echo(f"audit log BROKEN at entry {report.bad_seq}: {report.problem}", err=True)
+        typer.echo(f"checked {report.entries} entries before stopping", err=True)
+        failed = True
+    for problem in cut:
+        typer.echo(f"audit log BROKEN: {problem}", err=True)
+        failed = True
+    if anchors and not cut:
+        typer.echo(f"anchors: {len(anchors)} checked, the log still holds each")
+    checked = ", ".join(f"{count} {what}{'s' if count != 1 else ''}" for what, count in state.checked.items())
+    if state.ok:
+        typer.echo(f"review tables match the log: {checked or 'nothing to check'}")
+    else:
+        typer.echo(
+            f"review tables CHANGED OUTSIDE THE LOG: {state.problems_total} problem(s) in {checked}", err=True
+        )
+        for problem in state.problems:
+            typer.echo(f"  {problem}", err=True)
+        if state.problems_total > len(state.problems):
+            typer.echo(f"  … and {state.problems_total - len(state.problems)} more", err=True)
+        failed = True
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("anchor")
+def anchor(
+    db: DbOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="FILE",
+            help="Append the anchor to FILE (one JSON line each), e.g. on another machine or write-once storage.",
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Print the audit log's head (entry, hash, seal) and append it to --out FILE, to check the log against later.
+
+    A log cut back to an earlier entry (and its head rewritten) is caught by `casebook verify --anchor
+    FILE` against any anchor taken before the cut. Keep the file where the casebook's database users
+    cannot change it.
+
+    Example:
+
+        drgaudit casebook anchor --out anchors.jsonl
     """
     from drgaudit.casebook import auditlog
 
     with open_casebook(db) as session:
-        report = auditlog.verify_log(session=session)
-        newest = auditlog.newest_entries(session=session, count=tail) if tail else []
-    if not report.ok:
-        typer.echo(f"audit log BROKEN at entry {report.bad_seq}: {report.problem}", err=True)
-        typer.echo(f"checked {report.entries} entries before stopping", err=True)
-        raise typer.Exit(1)
-    for entry in newest:
-        typer.echo(
-            f"#{entry.seq} {entry.at[:19].replace('T', ' ')} {auditlog.who(entry)} {entry.action} {entry.entity} {entry.entity_id}"
-        )
-    typer.echo(f"audit log intact: {report.entries} entries, head {report.head_hash[:16]}")
+        try:
+            taken = auditlog.head_anchor(session=session)
+        except DrgauditError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+    typer.echo(f"audit log head: entry {taken.seq}, hash {taken.hash}, seal {taken.seal[:16]}, at {taken.at}")
+    if out is not None:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with open(out, "a", encoding="utf-8") as f:
+                f.write(taken.line() + "\n")
+        except OSError as exc:
+            typer.echo(f"error: cannot append the anchor to {out}: {exc.strerror}", err=True)
+            raise typer.Exit(1) from exc
+        typer.echo(f"appended to {out}")
+
+
+def _read_anchors(paths: list[Path]) -> list[Anchor]:
+    from drgaudit.casebook import auditlog
+
+    anchors = []
+    for path in paths:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                anchors.append(auditlog.Anchor.parse(line))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise typer.BadParameter(
+                    f"{path}:{number}: not an anchor line ({exc})", param_hint="--anchor"
+                ) from exc
+    return anchors

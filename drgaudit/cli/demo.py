@@ -119,6 +119,8 @@ def _print(result: DemoResult) -> None:
         f"screened {summary.claims} claims in {summary.seconds:.1f}s ({summary.claims_per_second:,.0f} claims/s): "
         f"{summary.hits} hits, {summary.amount_at_risk:,.2f} yuan at risk, stored as screen run {summary.run_id}"
     )
+    for failure in summary.failed:
+        typer.echo(f"NOT SCREENED: patient {failure.patient_id!r}: {failure.reason}", err=True)
     card = result.score
     typer.echo("hits and amounts at risk, by family and by action:")
     for line in amount_lines(card):

@@ -213,14 +213,16 @@ def _run(
             except DatabaseError as exc:
                 typer.echo(f"error: {exc}", err=True)
                 raise typer.Exit(1) from exc
-            _print(report)
+            failed = not _print(report) or failed
     finally:
         engine.dispose()
     if failed:
         raise typer.Exit(1)
 
 
-def _print(report: ImportReport) -> None:
+def _print(report: ImportReport) -> bool:
+    """Print what an import did; False when it needs the exit code 1 (nothing imported, rejects file
+    not written where asked)."""
     for warning in report.warnings:
         typer.echo(f"warning: {warning}", err=True)
     batch = _("batch {id}").format(id=report.batch_id)
@@ -230,25 +232,49 @@ def _print(report: ImportReport) -> None:
         typer.echo(
             _("{file}: already imported as {batch}, nothing changed").format(file=report.path, batch=batch)
         )
-        return
-    line = _(
-        "{file}: {ok} imported ({new} new, {unchanged} unchanged, {revised} revised), {rejected} rejected"
-    ).format(
-        file=report.path,
-        ok=report.rows_ok,
-        new=report.new,
-        unchanged=report.unchanged,
-        revised=report.revised,
-        rejected=report.rows_rejected,
-    )
-    if report.rejects_path is not None:
+        return True
+    if report.batch_id is None:
+        line = _("{file}: nothing imported: {reason}; no batch was recorded").format(
+            file=report.path, reason=report.nothing_imported
+        )
+    else:
+        line = _(
+            "{file}: {ok} imported ({new} new, {unchanged} unchanged, {revised} revised), {rejected} rejected"
+        ).format(
+            file=report.path,
+            ok=report.rows_ok,
+            new=report.new,
+            unchanged=report.unchanged,
+            revised=report.revised,
+            rejected=report.rows_rejected,
+        )
+    if report.rejects_path is not None and report.rejects_problem is None:
         line += f" → {report.rejects_path}"
-    typer.echo(f"{line} [{batch}]")
+    typer.echo(line if report.batch_id is None else f"{line} [{batch}]", err=report.batch_id is None)
     for error in report.first_errors[:ERRORS_SHOWN]:
-        typer.echo(str(error))
+        typer.echo(str(error), err=report.batch_id is None)
     more = report.errors_total - min(len(report.first_errors), ERRORS_SHOWN)
     if more > 0:
-        typer.echo(_("… and {n} more").format(n=more))
+        typer.echo(_("… and {n} more").format(n=more), err=report.batch_id is None)
+    if report.rejects_problem is not None:
+        typer.echo(f"error: {_rejects_problem(report)}", err=True)
+    return report.batch_id is not None and report.rejects_problem is None
+
+
+def _rejects_problem(report: ImportReport) -> str:
+    """Exactly what was stored and where the rejected rows went, when the rejects file failed."""
+    many = report.rows_rejected != 1
+    rows = f"{report.rows_rejected:,} rejected row{'s' if many else ''} {'are' if many else 'is'}"
+    if report.batch_id is None:
+        stored = f"nothing was stored; the {rows}"
+    else:
+        good = f"{report.rows_ok:,} good row{'s are' if report.rows_ok != 1 else ' is'}"
+        stored = (
+            f"the {good} stored as batch {report.batch_id}, and the {rows} "
+            f"in the casebook (table rejected_row, batch {report.batch_id}) and"
+        )
+    where = f"written to {report.rejects_path}" if report.rejects_path else "not written to any file"
+    return f"the rejects file could not be written ({report.rejects_problem}); {stored} {where}"
 
 
 class _ProgressBar:

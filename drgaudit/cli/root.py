@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from drgaudit import __version__
 from drgaudit.cli import (
@@ -24,6 +23,7 @@ from drgaudit.cli import (
     serve,
     users,
 )
+from drgaudit.cli.guard import GuardedGroup
 from drgaudit.cli.options import fail
 from drgaudit.errors import DrgauditError
 
@@ -42,9 +42,10 @@ def _clean_help(command: Any) -> None:
         _clean_help(sub)
 
 
-class DrgauditGroup(TyperGroup):
+class DrgauditGroup(GuardedGroup):
     """The root command group: a DrgauditError that a command let through becomes `error: …` on
-    stderr and its exit code (1, 2 for a usage error, 3 for a conflict), never a traceback."""
+    stderr and its exit code (1, 2 for a usage error, 3 for a conflict), never a traceback; database
+    and file-system errors that escape a command become one line and exit code 1 (`cli.guard`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

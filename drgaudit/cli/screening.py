@@ -167,6 +167,40 @@ def print_summary(summary: ScreenSummary) -> None:
             f"{found['unchanged']} unchanged (see `drgaudit findings list`)",
             err=True,
         )
+    _print_failures(summary)
+
+
+# Patients not screened listed one per line after the summary; the rest are in the run record.
+FAILURES_SHOWN = 10
+
+
+def _print_failures(summary: ScreenSummary) -> None:
+    failed = summary.failed
+    if not failed:
+        return
+    if summary.run_id is not None:
+        where = _(" (recorded with screen run {run})").format(run=summary.run_id)
+    else:
+        where = ""
+    typer.echo(
+        ngettext(
+            "NOT SCREENED: {n} patient, {claims} claims have no result{where}; every other patient was screened:",
+            "NOT SCREENED: {n} patients, {claims} claims have no result{where}; every other patient was screened:",
+            len(failed),
+        ).format(n=len(failed), claims=summary.claims_failed, where=where),
+        err=True,
+    )
+    for failure in failed[:FAILURES_SHOWN]:
+        claims = ", ".join(failure.claim_ids[:5]) + (" …" if len(failure.claim_ids) > 5 else "")
+        typer.echo(
+            "  "
+            + _("patient {patient} (claims {claims}): {reason}").format(
+                patient=repr(failure.patient_id), claims=claims, reason=failure.reason
+            ),
+            err=True,
+        )
+    if len(failed) > FAILURES_SHOWN:
+        typer.echo("  " + _("… and {n} more").format(n=len(failed) - FAILURES_SHOWN), err=True)
 
 
 def screen(
@@ -337,6 +371,8 @@ def screen(
         if out is not None:
             out.flush()
     print_summary(summary)
+    if summary.failed:
+        raise typer.Exit(1)
 
 
 def explain(
@@ -426,6 +462,7 @@ BATCH_COLUMNS = [
     Column("imported_at", "imported", show=lambda v: v[:16].replace("T", " ") if v else "-"),
     Column("rows_ok", "ok", ">"),
     Column("rows_rejected", "rejected", ">"),
+    Column("last_screen", "last screen", show=lambda v: v or "-"),
     Column("file_name", "file"),
 ]
 
@@ -443,19 +480,27 @@ def batches(fmt: FormatOption = OutputFormat.table, db: DbOption = None) -> None
 
     from drgaudit.casebook import queries
     from drgaudit.casebook.db import make_engine
+    from drgaudit.casebook.runlock import reap_stale_runs
+    from drgaudit.casebook.screening import latest_runs
 
     with reported(), Session(make_engine(db)) as session:
-        rows: list[dict[str, Any]] = [
-            {
-                "id": b.id,
-                "kind": b.kind,
-                "imported_at": b.imported_at.isoformat(timespec="seconds"),
-                "rows_ok": b.rows_ok,
-                "rows_rejected": b.rows_rejected,
-                "file_name": b.file_name,
-            }
-            for b in queries.list_batches(session=session)
-        ]
+        # A screen that was killed shows as failed from now on.
+        reap_stale_runs(session=session)
+        runs = latest_runs(session=session)
+        rows: list[dict[str, Any]] = []
+        for b in queries.list_batches(session=session):
+            run = runs.get(b.id) if b.id is not None else None
+            rows.append(
+                {
+                    "id": b.id,
+                    "kind": b.kind,
+                    "imported_at": b.imported_at.isoformat(timespec="seconds"),
+                    "rows_ok": b.rows_ok,
+                    "rows_rejected": b.rows_rejected,
+                    "last_screen": f"run {run.id} {run.status}" if run is not None else None,
+                    "file_name": b.file_name,
+                }
+            )
     emit(
         rows,
         BATCH_COLUMNS,

@@ -45,7 +45,9 @@ class DemoResult:
 
     @property
     def claims_batch_id(self) -> int:
-        return self.imports["claims"].batch_id
+        batch_id = self.imports["claims"].batch_id
+        assert batch_id is not None, "the demo's claims were all rejected"
+        return batch_id
 
 
 def run_demo(

@@ -24,6 +24,9 @@ from drgaudit.errors import DataFileError
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".xlsx": "xlsx"}
 # Bytes looked at to tell UTF-8 from GB18030 and to estimate the number of rows.
 SAMPLE_BYTES = 64 * 1024
+# A line of a CSV or JSONL file longer than this is not read (its row is rejected); a CSV cell longer
+# than the csv module's field limit (128 KiB) rejects its row too. No valid row comes near either.
+MAX_LINE_CHARS = 1024 * 1024
 
 
 class _Sentinel:
@@ -50,14 +53,27 @@ def file_format(path: Path) -> str:
 
 
 def detect_encoding(sample: bytes) -> str:
-    """`utf-8-sig` (BOM), `utf-8`, or `gb18030` for text that is not UTF-8 (Chinese Excel/HIS exports).
+    """`utf-8-sig` (BOM), `utf-16` (a UTF-16 BOM, as Excel's "Unicode text" writes), `utf-8`, or
+    `gb18030` for text that is not UTF-8 (Chinese Excel/HIS exports).
 
-    `sample` is the start of a file; a multibyte character cut at its end is allowed.
+    `sample` is the start of a file; a multibyte character cut at its end is allowed. UTF-32, and
+    UTF-16 without a byte-order mark, are refused by name.
     """
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        raise UnicodeError("UTF-32 text is not supported; save the file as UTF-8 (CSV UTF-8 in Excel)")
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise UnicodeError("UTF-16 text is not supported; save the file as UTF-8 (CSV UTF-8 in Excel)")
+        return "utf-16"
+    if sample.startswith(b"PK\x03\x04"):
+        raise UnicodeError(
+            "this is a ZIP archive (an XLSX workbook?), not text; an XLSX file must be named .xlsx"
+        )
+    head = sample[:4096]
+    if len(head) >= 4 and max(head[0::2].count(0), head[1::2].count(0)) * 3 >= len(head):
+        raise UnicodeError(
+            "the file looks like UTF-16 text without a byte-order mark; save it as UTF-8 (CSV UTF-8 in Excel)"
+        )
     for encoding in ("utf-8", "gb18030"):
         try:
             codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
@@ -162,8 +178,8 @@ class RowSource:
         )
 
     def _csv_rows(self, text: io.TextIOWrapper) -> Iterator[tuple[int, Any]]:
-        reader = csv.reader(text)
         try:
+            reader = csv.reader(_bounded_lines(text), dialect=self._dialect(text))
             first = next(reader, None)
         except UnicodeDecodeError as exc:
             raise self._decode_error(exc) from exc
@@ -171,8 +187,19 @@ class RowSource:
             raise DataFileError(self.name, f"row 1: {exc}") from exc
         if first is None or not any(cell.strip() for cell in first):
             raise DataFileError(self.name, "no header row")
+        if first[0] == _LONG_LINE:
+            raise DataFileError(self.name, f"row 1: the header is longer than {MAX_LINE_CHARS:,} characters")
         header = self._set_header(first)
         return self._csv_data_rows(reader, header)
+
+    def _dialect(self, text: io.TextIOWrapper) -> type[csv.Dialect]:
+        """Commas; tabs for UTF-16 text whose header has tabs and no commas (Excel's "Unicode text")."""
+        if self.encoding == "utf-16":
+            sample = text.readline(MAX_LINE_CHARS)
+            text.seek(0)
+            if "\t" in sample and "," not in sample:
+                return csv.excel_tab
+        return csv.excel
 
     def _csv_data_rows(self, reader: Any, header: list[str]) -> Iterator[tuple[int, Any]]:
         width = len(header)
@@ -185,28 +212,43 @@ class RowSource:
                 return
             except UnicodeDecodeError as exc:
                 raise self._decode_error(exc) from exc
-            except csv.Error as exc:
-                raise DataFileError(self.name, f"row {start}: {exc}") from exc
+            except csv.Error as exc:  # a cell over the field limit: the reader goes on after it
+                if reader.line_num <= line:
+                    raise DataFileError(self.name, f"row {start}: {exc}") from exc
+                line = reader.line_num
+                yield start, {ROW_PROBLEM: f"cannot be read: {exc}", RAW_LINE: _NOT_KEPT}
+                continue
             line = reader.line_num
             if len(values) == width:
                 if any(values):
                     yield start, values
                 continue
+            if len(values) == 1 and values[0] == _LONG_LINE:
+                yield start, {ROW_PROBLEM: _LONG_LINE_PROBLEM, RAW_LINE: _NOT_KEPT}
+                continue
             if not any(v.strip() for v in values):
                 continue
-            yield start, _ragged(header, values)
+            yield start, _ragged(header, values, short_is_problem=True)
 
     def _jsonl_rows(self, text: io.TextIOWrapper) -> Iterator[tuple[int, dict[str, Any]]]:
-        loads = json.loads
+        decoder = json.JSONDecoder(object_pairs_hook=_object_without_repeats)
+        loads = decoder.decode
         number = 0
         try:
-            for number, line in enumerate(text, start=1):  # noqa: B007 (number is read after the loop)
+            for number, line in enumerate(_bounded_lines(text), start=1):  # noqa: B007 (read after the loop)
                 if not line.strip():
+                    continue
+                if line == _LONG_LINE:
+                    yield number, {ROW_PROBLEM: _LONG_LINE_PROBLEM, RAW_LINE: _NOT_KEPT}
                     continue
                 try:
                     value = loads(line)
-                except ValueError as exc:
-                    yield number, {ROW_PROBLEM: f"not valid JSON ({exc})", RAW_LINE: line}
+                except _RepeatedKey as exc:
+                    yield number, {ROW_PROBLEM: str(exc), RAW_LINE: line}
+                    continue
+                except (ValueError, RecursionError) as exc:
+                    reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+                    yield number, {ROW_PROBLEM: f"not valid JSON ({reason})", RAW_LINE: line}
                     continue
                 if not isinstance(value, dict):
                     yield (
@@ -252,7 +294,9 @@ class RowSource:
             if len(cells) == width:
                 yield number, cells
             else:
-                yield number, _ragged(header, list(cells))
+                # A sheet has no short rows: cells left out are empty (openpyxl leaves them out when
+                # a workbook does not declare its dimensions).
+                yield number, _ragged(header, list(cells), short_is_problem=False)
         self._xlsx_fraction = 1.0
 
     # -- header -------------------------------------------------------------------------------------
@@ -272,15 +316,67 @@ class RowSource:
 
 def _first_undecodable_line(path: Path, encoding: str) -> int | str:
     """The number of the first line of a text file that does not decode (text decoders work in blocks,
-    so the line being read when decoding failed can be far before the bad bytes)."""
+    so the line being read when decoding failed can be far before the bad bytes).
+
+    Decodes block by block, counting decoded newlines (bytes cannot be split at b"\\n" in UTF-16); the
+    failing block again a byte at a time, from the decoder's state before it.
+    """
     decoder = codecs.getincrementaldecoder(encoding)()
+    newlines = 0
     with open(path, "rb") as f:
-        for number, line in enumerate(f, start=1):
+        while block := f.read(SAMPLE_BYTES):
+            state = decoder.getstate()
             try:
-                decoder.decode(line)
+                newlines += decoder.decode(block).count("\n")
+                continue
             except UnicodeDecodeError:
-                return number
+                decoder.setstate(state)
+            for byte in range(len(block)):
+                try:
+                    newlines += decoder.decode(block[byte : byte + 1]).count("\n")
+                except UnicodeDecodeError:
+                    return newlines + 1
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return newlines + 1
     return "?"
+
+
+# Stands for a line longer than MAX_LINE_CHARS, which is skipped, not read.
+_LONG_LINE = "\x00drgaudit: line too long\x00"
+_LONG_LINE_PROBLEM = f"the line is longer than {MAX_LINE_CHARS:,} characters; not read"
+_NOT_KEPT = "(not kept)"
+
+
+def _bounded_lines(text: IO[str]) -> Iterator[str]:
+    """The lines of a text file, a line longer than MAX_LINE_CHARS replaced by `_LONG_LINE` (the rest
+    of it read and dropped), so that memory stays bounded whatever a line holds."""
+    readline = text.readline
+    limit = MAX_LINE_CHARS
+    while line := readline(limit):
+        if len(line) == limit and not line.endswith("\n"):
+            while (rest := readline(limit)) and not rest.endswith("\n"):
+                pass
+            yield _LONG_LINE + "\n"
+            continue
+        yield line
+
+
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _object_without_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object; a key given twice is an error (which of the two values was meant?)."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKey(f"key {key!r} appears twice in the object")
+            seen.add(key)
+    return value
 
 
 def estimate_rows(path: Path | str) -> int:
@@ -293,10 +389,20 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _ragged(header: list[str], values: list[Any]) -> dict[Any, Any]:
-    """A row with fewer values than the header (the rest are missing) or more (a problem if not blank)."""
+def _ragged(header: list[str], values: list[Any], *, short_is_problem: bool) -> dict[Any, Any]:
+    """A row with more values than the header (a problem unless the extra ones are blank) or fewer
+    (a problem in a CSV file, where it means a cut or broken line; the rest are missing otherwise)."""
     row: dict[Any, Any] = dict(zip(header, values, strict=False))
     extra = [v for v in values[len(header) :] if not _blank(v)]
     if extra:
         row[ROW_PROBLEM] = f"{len(values)} values but the header has {len(header)} columns"
+    elif short_is_problem and len(values) < len(header):
+        row[ROW_PROBLEM] = (
+            f"{len(values)} values but the header has {len(header)} columns (a short row: was the file cut off?)"
+        )
+    if ROW_PROBLEM in row:
+        # The values do not line up with the columns: only the row's problem is reported.
+        line = io.StringIO()
+        csv.writer(line).writerow(["" if v is None else v for v in values])
+        row[RAW_LINE] = line.getvalue()
     return row

@@ -17,19 +17,29 @@ import hashlib
 import math
 import operator
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from drgaudit.contract import (
+    EARLIEST_DATE,
     FEE_FIELDS,
     FIELDS_BY_KIND,
     GROUPED_SCHEMES,
     ICD9_RE,
     ICD10_RE,
+    ID_CHARACTERS,
+    ID_PUNCTUATION,
+    ID_RE,
+    LATEST_DATE,
     LIST_SEPARATOR,
+    MAX_ID_CHARS,
+    MAX_LIST_ITEMS,
+    MAX_TEXT_CHARS,
     REGION_RE,
+    SCIENTIFIC_RE,
     Field,
 )
 from drgaudit.errors import RowError
@@ -52,7 +62,32 @@ _CODE_SHAPES: dict[str, tuple[re.Pattern[str], str]] = {
 }
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "是"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "否"})
-_ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+_ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+# Characters no value may hold: C0 and C1 controls (tab, CR and LF included), DEL, line and paragraph
+# separators, bidirectional overrides and isolates (they reorder what a reviewer sees), byte-order
+# marks, and lone surrogates (from JSON "\\ud800" escapes; not storable as UTF-8).
+_OTHER_FORBIDDEN = "\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff"
+_FORBIDDEN_RE = re.compile("[\x00-\x1f" + _OTHER_FORBIDDEN + "]")
+# The same in a column joined by newlines (the joins themselves are allowed).
+_FORBIDDEN_IN_LINES = re.compile("[\x00-\x09\x0b-\x1f" + _OTHER_FORBIDDEN + "]")
+# Plain numbers as text: ASCII digits only (no `1_000`, no full-width digits, no thousands commas).
+_WHOLE_TEXT = re.compile(r"[+-]?[0-9]+(?:\.0*)?")
+_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[Ee][+-]?[0-9]+)?")
+# Digits beyond which a whole number is refused before it is converted (int() of thousands of digits
+# is slow and refused by Python itself past 4,300).
+_MAX_DIGITS = 18
+# Dates as people type them in Excel, read when unambiguous: the year first (2025/1/28, 2025-1-28,
+# 2025.1.28, 2025年1月28日, optionally with a time), or eight digits (20250128).
+_YEAR_FIRST = re.compile(
+    r"([0-9]{4})([-/.年])([0-9]{1,2})([-/.月])([0-9]{1,2})日?(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]*)?)?)?"
+)
+_EIGHT_DIGITS = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})")
+_DAY_MONTH = re.compile(r"[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{2,4}(?:[ T].*)?")
+DATE_FORMATS = "YYYY-MM-DD; also read: YYYY/M/D, YYYYMMDD, YYYY年M月D日"
+# Excel's day 0 (serial numbers of dates count days from it; correct from 1900-03-01, serial 61).
+_EXCEL_EPOCH = date(1899, 12, 30)
+_EXCEL_FIRST = 61
+_EXCEL_LAST = (LATEST_DATE - _EXCEL_EPOCH).days
 
 Record = dict[str, Any]
 Converter = Callable[[Any], Any]
@@ -83,55 +118,148 @@ def _show(value: Any) -> str:
 def _scalar_text(value: Any) -> str:
     """The text of a non-string raw value (numbers from JSON or Excel cells)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, date):
+            raise _Invalid(f"{_show(value)} is a date, not text")
         raise _Invalid(f"{_show(value)} is not a single value")
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
 
 
+def _character(ch: str) -> str:
+    """One character named for a person: `'Ｐ' (U+FF30)`, or just the code point when invisible."""
+    shown = f"{ch!r} " if ch.isprintable() and not ch.isspace() else ""
+    return f"{shown}(U+{ord(ch):04X})"
+
+
+def _forbidden(text: str) -> str | None:
+    """Why a text cannot be stored as it is: a control or invisible formatting character, or None."""
+    found = _FORBIDDEN_RE.search(text)
+    if found is None:
+        return None
+    ch = found.group()
+    kind = "an unpaired surrogate" if "\ud800" <= ch <= "\udfff" else "a control character"
+    if ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069":
+        kind = "a bidirectional control character"
+    return f"holds {kind} {_character(ch)} at position {found.start() + 1}"
+
+
+def _too_long(text: str, limit: int) -> str | None:
+    if len(text) > limit:
+        return f"is {len(text):,} characters long; at most {limit} are allowed"
+    return None
+
+
 def _text(value: Any) -> str | None:
     if type(value) is str:
-        return value.strip() or None
-    return _scalar_text(value)
+        text = value.strip()
+        if not text:
+            return None
+    else:
+        text = _scalar_text(value)
+    problem = _forbidden(text) or _too_long(text, MAX_TEXT_CHARS)
+    if problem:
+        raise _Invalid(f"{_show(text)} {problem}")
+    return text
 
 
-def _below(number: float, minimum: float) -> str:
-    return f"{number:g} is negative" if minimum == 0 else f"{number:g} is below {minimum:g}"
+def _id_problem(text: str) -> str:
+    """Why `text` is not an id (it failed ID_RE)."""
+    forbidden = _forbidden(text)
+    if forbidden:
+        return forbidden
+    for ch in text:
+        if ID_RE.match(ch):
+            continue
+        if ch in "\"'`":
+            return f"holds a quote {_character(ch)}"
+        if ch == "\\":
+            return "holds a backslash"
+        if ch.isspace():
+            return f"holds a blank {_character(ch)}"
+        if unicodedata.category(ch) == "Nd":
+            return f"holds a non-ASCII digit {_character(ch)}; write 0-9"
+        return (
+            f"holds {_character(ch)}; an id holds only ASCII letters, digits and {' '.join(ID_PUNCTUATION)}"
+        )
+    return "is not an id"  # pragma: no cover - ID_RE refused it for one of the reasons above
+
+
+def _id(value: Any) -> str | None:
+    if type(value) is str:
+        text = value.strip()
+        if not text:
+            return None
+    elif isinstance(value, float) and value.is_integer() and abs(value) >= 2**53:
+        # Excel and JSON hold numbers as doubles: past 2**53 the last digits are already lost.
+        raise _Invalid(f"{value:.6g} is a number too long to be an exact id; store the column as text")
+    else:
+        text = _scalar_text(value)
+    problem = _too_long(text, MAX_ID_CHARS)
+    if problem is None and ID_RE.match(text) is None:
+        problem = _id_problem(text)
+    if problem is None and SCIENTIFIC_RE.match(text):
+        problem = (
+            "is a number in scientific notation, its digits lost (Excel does this); store the column as text"
+        )
+    if problem:
+        raise _Invalid(f"{_show(text)} {problem}")
+    return text
+
+
+def _number(value: float) -> str:
+    if isinstance(value, int):
+        if abs(value) < 10**_MAX_DIGITS:
+            return f"{value:,}"
+        return f"a number of about {int(value.bit_length() * math.log10(2)) + 1:,} digits"
+    return f"{value:,.2f}".rstrip("0").rstrip(".") if abs(value) < 1e15 else f"{value:.6g}"
+
+
+def _bounded(number: float, spec: Field) -> float:
+    minimum, maximum = spec.minimum, spec.maximum
+    if minimum is not None and number < minimum:
+        raise _Invalid(
+            f"{number:g} is negative" if minimum == 0 else f"{_number(number)} is below {_number(minimum)}"
+        )
+    if maximum is not None and number > maximum:
+        raise _Invalid(f"{_number(number)} is above the limit of {_number(maximum)}")
+    return number
+
+
+def _number_hint(text: str) -> str:
+    if "_" in text:
+        return " (no _ between digits)"
+    if any(unicodedata.category(ch) == "Nd" and not ch.isascii() for ch in text):
+        return " (non-ASCII digits; write 0-9)"
+    return ""
 
 
 def _int_converter(spec: Field) -> Converter:
-    minimum = spec.minimum
-
     def convert(value: Any) -> int | None:
         if type(value) is str:
             text = value.strip()
             if not text:
                 return None
-            try:
-                number = int(text)
-            except ValueError:
-                try:
-                    whole = float(text)
-                except ValueError:
-                    whole = math.nan
-                if not whole.is_integer():
-                    raise _Invalid(f"{_show(text)} is not a whole number") from None
-                number = int(whole)
+            if _WHOLE_TEXT.fullmatch(text) is None:
+                raise _Invalid(f"{_show(text)} is not a whole number{_number_hint(text)}")
+            digits = text.partition(".")[0]
+            if len(digits.lstrip("+-").lstrip("0")) > _MAX_DIGITS:
+                raise _Invalid(f"{_show(text)} is above the limit of {_number(spec.maximum or 0)}")
+            number = int(digits)
         elif isinstance(value, int) and not isinstance(value, bool):
             number = value
         elif isinstance(value, float) and value.is_integer():
+            if abs(value) >= 2**63:
+                raise _Invalid(f"{value:.6g} is above the limit of {_number(spec.maximum or 0)}")
             number = int(value)
         else:
             raise _Invalid(f"{_show(value)} is not a whole number")
-        if minimum is not None and number < minimum:
-            raise _Invalid(_below(number, minimum))
-        return number
+        return int(_bounded(number, spec))
 
     return convert
 
 
 def _decimal_converter(spec: Field) -> Converter:
-    minimum = spec.minimum
     money = spec.name in MONEY_FIELDS
 
     def convert(value: Any) -> float | None:
@@ -139,44 +267,88 @@ def _decimal_converter(spec: Field) -> Converter:
             text = value.strip()
             if not text:
                 return None
-            try:
-                number = float(text)
-            except ValueError:
-                raise _Invalid(f"{_show(text)} is not a number") from None
-        elif isinstance(value, int | float) and not isinstance(value, bool):
+            if _NUMBER_TEXT.fullmatch(text) is None:
+                raise _Invalid(f"{_show(text)} is not a number{_number_hint(text)}")
+            number = float(text)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            if abs(value) > 10**_MAX_DIGITS:  # float() of a huge int overflows
+                raise _Invalid(f"{_number(value)} is above the limit of {_number(spec.maximum or 0)}")
             number = float(value)
+        elif isinstance(value, float):
+            number = value
         else:
             raise _Invalid(f"{_show(value)} is not a number")
         if not math.isfinite(number):
-            raise _Invalid(f"{_show(value)} is not a number")
+            raise _Invalid(f"{_show(value)} is not a finite number")
         if money:
             number = round(number, 2)
-        if minimum is not None and number < minimum:
-            raise _Invalid(_below(number, minimum))
-        return number
+        return _bounded(number, spec)
 
     return convert
 
 
-def _date(value: Any) -> date | None:
-    if type(value) is str:
-        text = value.strip()
-        if not text:
-            return None
-        if len(text) >= 10 and text[4] == "-" and text[7] == "-" and text[:4].isdigit():
-            try:
-                if len(text) == 10:
-                    return date.fromisoformat(text)
-                if text[10] in "T ":
-                    return datetime.fromisoformat(text).date()
-            except ValueError:
+def _date_in_range(day: date, shown: str) -> date:
+    if EARLIEST_DATE <= day <= LATEST_DATE:
+        return day
+    raise _Invalid(f"{shown} is not between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}")
+
+
+def _date_from_text(text: str) -> date:
+    if len(text) >= 10 and text[4] == "-" and text[7] == "-" and text[:4].isdigit():
+        try:
+            if len(text) == 10:
+                return _date_in_range(date.fromisoformat(text), text)
+            if text[10] in "T ":
+                return _date_in_range(datetime.fromisoformat(text).date(), text)
+        except ValueError:
+            if text[:10].isascii() and _YEAR_FIRST.fullmatch(text) is None:
                 raise _Invalid(f"{_show(text)} is not a valid date") from None
-        raise _Invalid(f"{_show(text)} is not a date (YYYY-MM-DD)")
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    raise _Invalid(f"{_show(value)} is not a date (YYYY-MM-DD)")
+    found = _YEAR_FIRST.fullmatch(text) or _EIGHT_DIGITS.fullmatch(text)
+    if found is not None:
+        groups = found.groups()
+        if len(groups) == 5 and (groups[1] != groups[3]) != (groups[1] == "年" and groups[3] == "月"):
+            raise _Invalid(f"{_show(text)} is not a date ({DATE_FORMATS})")
+        year, month, day = int(groups[0]), int(groups[-3 if len(groups) == 5 else 1]), int(groups[-1])
+        try:
+            return _date_in_range(date(year, month, day), _show(text))
+        except ValueError:
+            raise _Invalid(f"{_show(text)} is not a valid date") from None
+    if _DAY_MONTH.fullmatch(text):
+        raise _Invalid(
+            f"{_show(text)} is not a date: day and month may be either way round; write {DATE_FORMATS}"
+        )
+    raise _Invalid(f"{_show(text)} is not a date ({DATE_FORMATS})")
+
+
+def _excel_serial(value: float) -> date:
+    """A date from an Excel serial number (an XLSX cell holding a date without a date format)."""
+    if not _EXCEL_FIRST <= value < _EXCEL_LAST + 1:
+        raise _Invalid(
+            f"{_number(value)} is not a date: as an Excel date number it is not between "
+            f"{EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}"
+        )
+    return _EXCEL_EPOCH + timedelta(days=int(value))
+
+
+def _date_converter(excel_serials: bool) -> Converter:
+    def convert(value: Any) -> date | None:
+        if type(value) is str:
+            text = value.strip()
+            if not text:
+                return None
+            return _date_from_text(text)
+        if isinstance(value, datetime):
+            return _date_in_range(value.date(), value.date().isoformat())
+        if isinstance(value, date):
+            return _date_in_range(value, value.isoformat())
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            if value == int(value) and 10_000_000 <= value <= 99_999_999:
+                return _date_from_text(str(int(value)))  # 20250128 typed as a number
+            if excel_serials:
+                return _excel_serial(value)
+        raise _Invalid(f"{_show(value)} is not a date ({DATE_FORMATS})")
+
+    return convert
 
 
 def _enum_converter(spec: Field) -> Converter:
@@ -192,7 +364,7 @@ def _enum_converter(spec: Field) -> Converter:
             return None
         found = by_lower.get(text.lower())
         if found is None:
-            raise _Invalid(f"{_show(text)} is not one of {listed}")
+            raise _Invalid(f"{_show(text)} is not one of {listed}{_number_hint(text)}")
         return found
 
     return convert
@@ -206,7 +378,7 @@ def _pattern_converter(pattern: re.Pattern[str], what: str) -> Converter:
         if not text:
             return None
         if match(text) is None:
-            raise _Invalid(f"{_show(text)} is not {what}")
+            raise _Invalid(f"{_show(text)} is not {what}{_number_hint(text)}")
         return text
 
     return convert
@@ -224,11 +396,13 @@ def _list_converter(spec: Field) -> Converter:
         else:
             items = [_scalar_text(value)]
         codes = [item for item in items if item]
+        if len(codes) > MAX_LIST_ITEMS:
+            raise _Invalid(f"{len(codes)} codes; at most {MAX_LIST_ITEMS} are allowed")
         bad = [(n, code) for n, code in enumerate(codes, start=1) if match(code) is None]
         if bad:
             if len(bad) == 1:
                 n, code = bad[0]
-                raise _Invalid(f"item {n} {_show(code)} is not an {what}")
+                raise _Invalid(f"item {n} {_show(code)} is not an {what}{_number_hint(code)}")
             listed = ", ".join(f"{n} {_show(code)}" for n, code in bad)
             raise _Invalid(f"items {listed} are not {what}s")
         return codes
@@ -249,9 +423,14 @@ def _bool(value: Any) -> bool | None:
     raise _Invalid(f"{_show(text)} is not yes/no (1/0, true/false)")
 
 
-def converter_for(spec: Field) -> Converter:
-    """The function turning one raw value of a field into its canonical value (None when blank)."""
+def converter_for(spec: Field, *, excel_serials: bool = False) -> Converter:
+    """The function turning one raw value of a field into its canonical value (None when blank).
+
+    `excel_serials`: numbers in a date field are Excel serial dates (XLSX cells without a date format).
+    """
     kind = spec.type
+    if kind == "id":
+        return _id
     if kind == "text":
         return _text
     if kind == "int":
@@ -259,7 +438,7 @@ def converter_for(spec: Field) -> Converter:
     if kind == "decimal":
         return _decimal_converter(spec)
     if kind == "date":
-        return _date
+        return _date_converter(excel_serials)
     if kind == "bool":
         return _bool
     if kind == "enum":
@@ -300,8 +479,33 @@ def _all_str(column: Column) -> list[str]:
 
 
 def _fast_text(spec: Field) -> Callable[[Column], Column]:
+    too_long = re.compile(f"(?m)^[^\n]{{{MAX_TEXT_CHARS + 1}}}")
+
     def fast(column: Column) -> Column:
-        return [v or None for v in _all_str(column)]
+        values = _all_str(column)
+        text = _lines(values)
+        if _FORBIDDEN_IN_LINES.search(text) or too_long.search(text):
+            raise _Fallback
+        return [v or None for v in values]
+
+    return fast
+
+
+def _fast_id(spec: Field) -> Callable[[Column], Column]:
+    whole = _joined(f"[{ID_CHARACTERS}]{{1,{MAX_ID_CHARS}}}", blank=True)
+    scientific = re.compile(f"(?m)^{_body(SCIENTIFIC_RE)}$")
+
+    def fast(column: Column) -> Column:
+        values = column
+        text = _lines(values)
+        if whole.fullmatch(text) is None:
+            values = _all_str(column)  # blanks around the ids?
+            text = _lines(values)
+            if whole.fullmatch(text) is None:
+                raise _Fallback
+        if scientific.search(text):
+            raise _Fallback
+        return [v or None for v in values]
 
     return fast
 
@@ -356,9 +560,13 @@ def _fast_list(spec: Field) -> Callable[[Column], Column]:
     whole = _joined(_body(pattern), blank=False)
     separator = LIST_SEPARATOR
 
+    too_many = re.compile(f"(?m)^(?:[^|\n]*\\|){{{MAX_LIST_ITEMS}}}")
+
     def fast(column: Column) -> Column:
         filled = _lines([v for v in column if v])
         if filled and whole.fullmatch(filled.replace(separator, "\n")) is None:
+            raise _Fallback
+        if too_many.search(filled):
             raise _Fallback
         return [v.split(separator) if v else [] for v in column]
 
@@ -369,8 +577,13 @@ def _fast_date(spec: Field) -> Callable[[Column], Column]:
     whole = _joined(_ISO_DATE, blank=True)
     parse = date.fromisoformat
 
+    earliest, latest = EARLIEST_DATE.isoformat(), LATEST_DATE.isoformat()
+
     def fast(column: Column) -> Column:
         if whole.fullmatch(_lines(column)) is None:
+            raise _Fallback
+        filled = [v for v in column if v] if "" in column else column
+        if filled and (min(filled) < earliest or max(filled) > latest):
             raise _Fallback
         try:
             return [parse(v) if v else None for v in column]
@@ -383,30 +596,38 @@ def _fast_date(spec: Field) -> Callable[[Column], Column]:
 def _fast_number(spec: Field) -> Callable[[Column], Column]:
     if spec.type == "int":
         to_number: Callable[[str], Any] = int
-        shape = r"\d+"
+        shape = r"[0-9]+"
     else:
         to_number = float
         # Money with at most two decimals is already what rounding to two places would give.
-        shape = r"\d+(?:\.\d{0,2})?" if spec.name in MONEY_FIELDS else r"\d+(?:\.\d*)?"
+        shape = r"[0-9]+(?:\.[0-9]{0,2})?" if spec.name in MONEY_FIELDS else r"[0-9]+(?:\.[0-9]*)?"
     # Plain non-negative numbers only (no sign, exponent, nan or blanks around them).
     whole = _joined(shape, blank=True)
     if spec.minimum not in (None, 0):
         raise ValueError(f"field {spec.name}: the fast path knows only a minimum of 0")
+
+    maximum = spec.maximum
 
     def fast(column: Column) -> Column:
         if whole.fullmatch(_lines(column)) is None:
             raise _Fallback
         try:
             if "" in column:
-                return [to_number(v) if v else None for v in column]
-            return list(map(to_number, column))
-        except ValueError:  # digits of other scripts that int() or float() refuse
+                values = [to_number(v) if v else None for v in column]
+                numbers = [v for v in values if v is not None]
+            else:
+                values = numbers = list(map(to_number, column))
+        except ValueError:  # more digits than int() takes
             raise _Fallback from None
+        if maximum is not None and numbers and max(numbers) > maximum:
+            raise _Fallback
+        return values
 
     return fast
 
 
 _FAST: dict[str, Callable[[Field], Callable[[Column], Column]]] = {
+    "id": _fast_id,
     "text": _fast_text,
     "enum": _fast_enum,
     "region": _fast_pattern(REGION_RE),
@@ -531,7 +752,8 @@ def _as_text(spec: Field, values: Column) -> Column:
 class RowConverter:
     """Converts raw rows of one input kind (claims, hospitals, groups) from one file into records."""
 
-    def __init__(self, kind: str, path: str) -> None:
+    def __init__(self, kind: str, path: str, *, excel_serials: bool = False) -> None:
+        """`excel_serials`: numbers in date fields are Excel serial dates (rows read from XLSX)."""
         self.kind = kind
         self.path = path
         self.fields = FIELDS_BY_KIND[kind]
@@ -542,7 +764,7 @@ class RowConverter:
                 f.required,
                 f.type == "list",
                 f.type == "date",
-                converter_for(f),
+                converter_for(f, excel_serials=excel_serials),
                 _FAST[f.type](f) if f.type in _FAST else None,
             )
             for f in self.fields
@@ -598,7 +820,9 @@ class RowConverter:
         if self._check is not None:
             for i, problems in self._check(chunk.columns).items():
                 if i not in unreadable:
-                    found.setdefault(i, []).extend(problems)
+                    # A field already wrong on its own (so missing here) is not reported again.
+                    named = {name for name, _reason in found.get(i, ())}
+                    found.setdefault(i, []).extend(p for p in problems if p[0] not in named)
         path = self.path
         chunk.errors = {
             i: [RowError(path, numbers[i], name, reason) for name, reason in found[i]] for i in sorted(found)

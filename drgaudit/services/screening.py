@@ -27,6 +27,7 @@ from drgaudit.casebook.ingest import ImportReport, import_file
 from drgaudit.casebook.preview import preview_store
 from drgaudit.casebook.review import refresh_cases
 from drgaudit.casebook.reviewconfig import review_settings
+from drgaudit.casebook.runlock import BatchBusyError, ScreenLock, busy_message, reap_stale_runs
 from drgaudit.casebook.screening import ScreenRunCreate, choose_codes, finish_run, start_run, store_hits
 from drgaudit.casebook.shadow import store_shadow_hits
 from drgaudit.engine.cluster import screen_tasks_on_cluster
@@ -34,12 +35,12 @@ from drgaudit.engine.codes import CodeTables
 from drgaudit.engine.columns import ClaimColumns
 from drgaudit.engine.exceptions import UnconfiguredRegionError
 from drgaudit.engine.explain import ClaimExplanation, explain_claim
-from drgaudit.engine.hits import Hit
+from drgaudit.engine.hits import Hit, PatientFailure
 from drgaudit.engine.indicators import PeerRule, hospital_indicators, peer_rule
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.parallel import ChunkResult, Partition, ScreenSetup, Task, screen_tasks
-from drgaudit.errors import DrgauditError
+from drgaudit.errors import DataFileError, DrgauditError
 from drgaudit.services.codes import choose_codes_for
 from drgaudit.services.packs import PackPlan, screening_plan, shadow_plan
 
@@ -70,6 +71,12 @@ class ScreenSummary:
     # pack version -> shadow hits stored apart; dry_run: `stored`/`review_cases` say what would have happened
     shadow: dict[str, int] = field(default_factory=dict)
     dry_run: bool = False
+    # Patients the engine failed on: not screened, their claims have no result (see engine.parallel).
+    failed: list[PatientFailure] = field(default_factory=list)
+
+    @property
+    def claims_failed(self) -> int:
+        return sum(len(f.claim_ids) for f in self.failed)
 
     @property
     def claims_per_second(self) -> float:
@@ -192,12 +199,53 @@ def screen_batch(
     regions' shadow versions and keeps their hits apart. `dry_run` stores nothing and reports in
     `stored`/`review_cases` what storing would have done.
 
+    A stored screen holds the batch's screen lock (`casebook.runlock`) while it runs: a second screen
+    of the same batch meanwhile is refused with `BatchBusyError`, and a run left `running` by a killed
+    process is marked failed first. A patient the engine fails on is reported in `failed` (and in the
+    run record) and every other patient is screened.
+
     With `prefilter` (the default) only the claims some rule could fire on go through durable-rules
     (`drgaudit.engine.prefilter`); the others are screened with no hit. The hits are the same either way.
     With `cluster` (a Dask scheduler address, e.g. `tcp://10.0.0.5:8786`) the patients are screened by
     the cluster's workers, each reading its patients from the database (`drgaudit.engine.cluster`).
     `chunk_patients` patients make one task (fewer: finer balance between workers, more overhead).
     """
+    options: dict[str, Any] = dict(
+        rules_dir=rules_dir, codes_dir=codes_dir, workers=workers, output=output, store=store,
+        progress=progress, pack=pack, codes=codes, prefilter=prefilter, cluster=cluster,
+        chunk_patients=chunk_patients, actor=actor, dry_run=dry_run, on_date=on_date,
+    )  # fmt: skip
+    if not store or dry_run:
+        return _screen_batch(session=session, batch_id=batch_id, **options)
+    reap_stale_runs(session=session, batch_id=batch_id)
+    lock = ScreenLock(session.get_bind(), batch_id)
+    if not lock.acquire():
+        raise BatchBusyError(busy_message(session=session, batch_id=batch_id))
+    try:
+        return _screen_batch(session=session, batch_id=batch_id, **options)
+    finally:
+        lock.release()
+
+
+def _screen_batch(
+    *,
+    session: Session,
+    batch_id: int,
+    rules_dir: Path | None,
+    codes_dir: Path | str | None,
+    workers: int,
+    output: IO[str] | None,
+    store: bool,
+    progress: Progress | None,
+    pack: RulePack | None,
+    codes: CodeTables | None,
+    prefilter: bool,
+    cluster: str | None,
+    chunk_patients: int,
+    actor: str | None,
+    dry_run: bool,
+    on_date: dt.date | None,
+) -> ScreenSummary:
     batch = queries.get_batch(session=session, batch_id=batch_id)
     if batch is None:
         raise DrgauditError(f"no import batch {batch_id} in the casebook (see `drgaudit batches`)")
@@ -232,9 +280,10 @@ def screen_batch(
     def on_chunk(result: ChunkResult) -> None:
         summary.patients += result.patients
         summary.claims += result.claims
+        summary.failed.extend(result.failed)
         summary.candidates += result.candidates
         if progress:
-            progress(summary.claims, total_claims)
+            progress(summary.claims + summary.claims_failed, total_claims)
 
     kept: list[Hit] = []
     try:
@@ -243,11 +292,11 @@ def screen_batch(
                 session=session, batch_id=batch_id, setup=setup, plan=plan, workers=workers,
                 cluster=cluster is not None, chunk_patients=chunk_patients,
             )  # fmt: skip
+            packs = {str(folder): plan.pack(folder) for folder in plan.folders()}
             if cluster:
-                packs = {str(folder): plan.pack(folder) for folder in plan.folders()}
                 hits = screen_tasks_on_cluster(tasks, setup, address=cluster, packs=packs, on_chunk=on_chunk)
             else:
-                hits = screen_tasks(tasks, setup, workers=workers, on_chunk=on_chunk)
+                hits = screen_tasks(tasks, setup, workers=workers, on_chunk=on_chunk, packs=packs)
             for hit in hits:
                 summary.count(hit)
                 if output is not None:
@@ -273,6 +322,7 @@ def screen_batch(
                     batch_id=batch_id,
                     hits=(Hit(**json.loads(line)) for line in spool),
                     commit=False,
+                    not_screened={cid for failure in summary.failed for cid in failure.claim_ids},
                 )
                 summary.stored = {
                     "new": stored.hits_new,
@@ -300,17 +350,40 @@ def screen_batch(
                 )
                 summary.review_cases = review.as_dict()
                 finish_run(
-                    session=session, run=run, status="done", patients=summary.patients, claims=summary.claims
+                    session=session,
+                    run=run,
+                    status="partial" if summary.failed else "done",
+                    patients=summary.patients,
+                    claims=summary.claims,
+                    failures=summary.failed,
+                    note=_failures_note(summary.failed),
                 )
-    except BaseException:
+    except BaseException as exc:
         if store and run is not None:
             session.rollback()
             finish_run(
-                session=session, run=run, status="failed", patients=summary.patients, claims=summary.claims
-            )
+                session=session, run=run, status="failed", patients=summary.patients, claims=summary.claims,
+                failures=summary.failed, note=_failed_note(exc),
+            )  # fmt: skip
         raise
     summary.amount_at_risk = round(summary.amount_at_risk, 2)
     return summary
+
+
+def _failures_note(failures: list[PatientFailure]) -> str | None:
+    if not failures:
+        return None
+    claims = sum(len(f.claim_ids) for f in failures)
+    return (
+        f"{len(failures)} patient{'s' if len(failures) > 1 else ''} ({claims} claim{'s' if claims > 1 else ''}) "
+        f"not screened; first: patient {failures[0].patient_id!r}: {failures[0].reason}"
+    )
+
+
+def _failed_note(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
 
 
 def check_priced(plan: PackPlan, regions: list[str]) -> None:
@@ -462,9 +535,13 @@ def screen_files(
                 for kind, paths in (("hospitals", hospitals), ("groups", groups), ("claims", claims)):
                     for path in paths:
                         rejects = (rejects_dir / f"{Path(path).name}.rejects.csv") if rejects_dir else None
-                        reports.append(
-                            import_file(Path(path), kind=kind, session=session, rejects_path=rejects)
-                        )
+                        report = import_file(Path(path), kind=kind, session=session, rejects_path=rejects)
+                        if report.batch_id is None:
+                            first = f"; first: {report.first_errors[0]}" if report.first_errors else ""
+                            raise DataFileError(
+                                str(path), f"nothing to screen: {report.nothing_imported}{first}"
+                            )
+                        reports.append(report)
                 batches = [r.batch_id for r in reports if r.kind == "claims" and r.batch_id is not None]
                 summary = ScreenSummary(
                     rules_version=pack.version, codes_source=codes.label, prefilter=prefilter
@@ -489,6 +566,7 @@ def _merge(total: ScreenSummary, part: ScreenSummary) -> None:
     total.amount_at_risk = round(total.amount_at_risk + part.amount_at_risk, 2)
     total.seconds += part.seconds
     total.codes_source = part.codes_source
+    total.failed.extend(part.failed)
     for mine, theirs in (
         (total.by_family, part.by_family),
         (total.by_action, part.by_action),

@@ -43,7 +43,7 @@ STATES = FINDING_STATES
 FINAL_STATES = ("accepted", "confirmed", "upheld", "overturned", "adjusted")
 OPEN_STATES = ("open", "appealed")
 OUTCOMES = ("upheld", "overturned", "adjusted")
-STATE_NAMES = VALUE_LABELS["finding.state"]  # the one vocabulary (drgaudit.labels)
+STATE_NAMES = VALUE_LABELS["finding.state"]
 _VERSION = Column("version", Integer, nullable=False)
 
 

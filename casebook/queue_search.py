@@ -116,15 +116,27 @@ def search_cases(*, session: Session, query: CaseQuery, where: Any = None) -> Ca
         .where(*conditions)
     ).one()
     column = SORTS.get(query.sort, col(ReviewCase.priority))
-    order = [column.desc() if query.descending else column.asc(), col(ReviewCase.id)]
+    # Ties go by case number in the same direction, so that an index on (key, id) gives the order.
+    order: list[Any] = (
+        [column.desc(), col(ReviewCase.id).desc()]
+        if query.descending
+        else [column.asc(), col(ReviewCase.id).asc()]
+    )
     page = max(1, query.page)
-    rows = session.execute(
-        select(ReviewCase, col(Hospital.name))
-        .outerjoin(Hospital, col(Hospital.hospital_id) == col(ReviewCase.hospital_id))
+    # The page's ids first (from an index, without reading any case), then only those cases' rows:
+    # sorting every matching case's whole row took a second with 50,000 open cases.
+    ids = (
+        select(col(ReviewCase.id))
         .where(*conditions)
         .order_by(*order)
         .offset((page - 1) * query.page_size)
         .limit(query.page_size)
+    )
+    rows = session.execute(
+        select(ReviewCase, col(Hospital.name))
+        .outerjoin(Hospital, col(Hospital.hospital_id) == col(ReviewCase.hospital_id))
+        .where(col(ReviewCase.id).in_(ids))
+        .order_by(*order)
     ).all()
     found = [QueueRow(case, name or case.hospital_id) for case, name in rows]
     _add_findings(session, found)

@@ -64,7 +64,13 @@ class ReviewCase(ReviewCaseBase, table=True):
     """A review case as stored; `version` goes up with every change (optimistic concurrency)."""
 
     __tablename__ = "review_case"
-    __table_args__ = (Index("ix_review_case_status_priority", "status", "priority"),)
+    # The queue page (casebook.queue_search) counts and sums the open cases and picks one page of their
+    # ids from this index alone (it covers status, priority, amount and id), then reads only that page's
+    # rows; (priority, id) gives the order of a search over every status without sorting.
+    __table_args__ = (
+        Index("ix_review_case_queue", "status", "priority", "amount_at_risk", "id"),
+        Index("ix_review_case_priority_id", "priority", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = _when()

@@ -49,8 +49,9 @@ def test_a_hospital_sees_only_its_own_cases_and_cannot_decide() -> None:
 
 def test_insured_region_and_staff_region_scopes() -> None:
     insured = who(Grant("insured_region", "510700"))
-    assert may(insured, "case.view", CASE) and may(insured, "assist.request_as_insured", CASE)
-    assert not may(who(Grant("insured_region", "510100")), "case.view", CASE)
+    assert may(insured, "assist.view", CASE) and may(insured, "assist.request_as_insured", CASE)
+    assert not may(who(Grant("insured_region", "510100")), "assist.view", CASE)
+    assert not may(insured, "case.view", CASE)  # its 协查 requests, never the treatment region's queue
     assert not may(insured, "assist.answer_as_treatment", CASE)
     local = who(Grant("auditor", "510100"))
     assert may(local, "case.assign", CASE)

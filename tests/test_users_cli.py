@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from drgaudit.casebook import auditlog
@@ -126,3 +126,21 @@ def test_a_meeting_by_accounts_records_role_and_channel(shared: str, session: Se
 def test_drgaudit_user_names_the_default_account(shared: str) -> None:
     code, out = run(shared, "queue", "assign", "1", "--to", "x", env={"DRGAUDIT_USER": "王审核"})
     assert code == 0, out
+
+
+def test_importing_into_a_shared_casebook_needs_an_auditor(
+    shared: str, tmp_path: Path, session: Session
+) -> None:
+    from drgaudit.casebook.models import ImportBatch
+    from tests.review_support import write_table
+
+    rows = write_table(tmp_path / "more.csv", [claim(n) for n in range(41, 43)])
+    code, out = run(shared, "import", "claims", str(rows))  # the OS user has no account here
+    assert code == 1 and "no account" in out
+    code, out = run(shared, "import", "claims", str(rows), "--user", "h001")
+    assert code == 1 and "import.run needs one of: auditor" in out
+    code, out = run(shared, "import", "claims", str(rows), "--user", "王审核")
+    assert code == 0 and "2 imported" in out, out
+    session.expire_all()
+    batches = session.exec(select(ImportBatch).order_by(ImportBatch.id.desc())).all()
+    assert batches[0].imported_by == "王审核"

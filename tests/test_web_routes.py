@@ -27,8 +27,8 @@ ROLES = {
     "hospital": "h001", "other_hospital": "h002", "insured": "参保地", "other_region": "参保地乙", "viewer": "只读",
 }  # fmt: skip
 EVERYONE = set(ROLES)
-CASE_READERS = {"auditor", "secretary", "viewer", "expert", "hospital", "insured"}
-LIST_CASES = CASE_READERS | {"expert_elsewhere", "other_hospital", "other_region"}
+CASE_READERS = {"auditor", "secretary", "viewer", "expert", "hospital"}
+LIST_CASES = CASE_READERS | {"expert_elsewhere", "other_hospital"}
 MEETING_READERS = {"auditor", "secretary", "viewer", "expert"}
 
 # (method, path) → roles allowed. Paths are the routes' own templates.
@@ -219,3 +219,18 @@ def test_api_documentation_needs_a_signed_in_account(site, role: str) -> None:
     assert browser.login(ROLES[role]).status_code == 303
     for path in API_DOCS:
         assert browser.get(path).status_code == 200, path
+
+
+def test_an_insured_region_reads_its_requests_with_their_claims_and_no_case(site) -> None:
+    app, book = site
+    insured = Browser(app)
+    assert insured.login(ROLES["insured"]).status_code == 303
+    page = insured.get("/assist").text
+    assert "请核实是否在院" in page and "C000001" in page
+    for label in ("人员编号", "入院日期", "主要诊断", "医疗费总额"):  # the claim, in Chinese
+        assert label in page, label
+    assert outcome(insured.get(f"/cases/{book.case_h001}")) == "refused"
+    assert outcome(insured.get("/queue")) == "refused"
+    other = Browser(app)
+    assert other.login(ROLES["other_region"]).status_code == 303
+    assert "C000001" not in other.get("/assist").text

@@ -12,7 +12,7 @@ import typer
 
 from drgaudit.cli.options import DbOption
 from drgaudit.cli.reviewopts import UserOption, casebook, principal
-from drgaudit.errors import DatabaseError, DataFileError
+from drgaudit.errors import DatabaseError, DataFileError, DrgauditError
 from drgaudit.i18n import _
 
 if TYPE_CHECKING:
@@ -42,7 +42,15 @@ Files = Annotated[
 ]
 ByOption = Annotated[
     str | None,
-    typer.Option("--by", metavar="NAME", help="Who imports, recorded with the batch. Default: the OS user."),
+    typer.Option(
+        "--user",
+        "-u",
+        "--by",
+        metavar="NAME",
+        help="The account that imports, recorded with the batch (default: $DRGAUDIT_USER, else the OS "
+        "user). On a casebook with accounts it must be an active auditor's; a casebook without accounts "
+        "records the name as its owner.",
+    ),
 ]
 RejectsOption = Annotated[
     Path | None,
@@ -185,6 +193,7 @@ def _run(
 
     from drgaudit.casebook.db import make_engine
     from drgaudit.casebook.ingest import default_rejects_path, import_file
+    from drgaudit.services.accounts import cli_actor
 
     try:
         engine = make_engine(db)
@@ -193,6 +202,13 @@ def _run(
         raise typer.Exit(1) from exc
     failed = False
     try:
+        # Importing feeds screening and the queue: an auditor's job on a shared casebook.
+        try:
+            with Session(engine) as session:
+                by = str(cli_actor(session=session, user=by, action="import.run"))
+        except DrgauditError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
         for path in files:
             target = rejects / default_rejects_path(path).name if rejects and rejects.is_dir() else rejects
             try:

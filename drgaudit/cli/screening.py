@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -529,7 +528,15 @@ def import_codes(
     db: DbOption = None,
     by: Annotated[
         str | None,
-        typer.Option("--by", metavar="NAME", help="Who imports. Default: the OS user.", show_default=False),
+        typer.Option(
+            "--user",
+            "-u",
+            "--by",
+            metavar="NAME",
+            help="The account that loads them (default: $DRGAUDIT_USER, else the OS user); on a casebook "
+            "with accounts an active auditor's.",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
     """Load a grouping scheme version's code tables (diagnoses, procedures, CC/MCC, exclusions, DRG names).
@@ -545,11 +552,12 @@ def import_codes(
 
     from drgaudit.casebook.db import make_engine
     from drgaudit.casebook.screening import import_code_tables
+    from drgaudit.services.accounts import cli_actor
 
     with reported(), Session(make_engine(db)) as session:
-        report = import_code_tables(
-            session=session, directory=directory, name=name, imported_by=by or os.environ.get("USER")
-        )
+        # The code tables change how every later screen groups and flags: an auditor's job.
+        actor = cli_actor(session=session, user=by, action="import.run")
+        report = import_code_tables(session=session, directory=directory, name=name, imported_by=str(actor))
     counts = ", ".join(f"{table} {count}" for table, count in report.counts.items())
     if report.already_imported:
         typer.echo(

@@ -72,7 +72,8 @@ POLICY: dict[str, dict[str, Rule]] = {
     "claim.explain": STAFF_READ | {"integration": S},
     "rules.view": STAFF_READ | {"integration": S},
     # the queue and its cases
-    "case.view": STAFF_READ | {"expert": A, "hospital": S, "insured_region": S, "integration": S},
+    # (an insured region reads no case: it sees its 协查 requests and the claims they are about)
+    "case.view": STAFF_READ | {"expert": A, "hospital": S, "integration": S},
     "case.log": STAFF_READ | {"expert": A},
     "case.assign": {"auditor": S},
     "case.decide": {"secretary": S},

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from drgaudit.casebook import assist
 from drgaudit.casebook.models import Claim
@@ -121,3 +121,19 @@ def list_requests(
         return rows
     allowed = set(session.execute(select(AssistRequest.id).where(condition)).scalars())
     return [r for r in rows if r.id in allowed]
+
+
+def claims_of(*, session: Session, requests: list[AssistRequest]) -> dict[str, Claim]:
+    """The claims some requests are about, by id: what both sides need to investigate them (the caller
+    listed the requests through `list_requests`, so every claim is within the principal's scope)."""
+    ids = sorted({r.claim_id for r in requests})
+    found: dict[str, Claim] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        found.update(
+            {
+                c.claim_id: c
+                for c in session.execute(select(Claim).where(col(Claim.claim_id).in_(chunk))).scalars()
+            }
+        )
+    return found

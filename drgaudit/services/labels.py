@@ -1,67 +1,66 @@
-"""Chinese names for what the pages (and the API) show: facts and thresholds of hits, statuses, decisions,
-findings, roles, audit-log actions. Every name comes from the one vocabulary, `drgaudit.labels` (facts and
-fields, rule parameters through their descriptions, coded values); this module only picks the table a
-page needs and words what the vocabulary does not know neutrally — never a field name on a page."""
+"""Chinese names for what the pages (and the API) show: facts and thresholds of hits, statuses, decisions, findings,
+roles — all from the one vocabulary, `drgaudit.labels` (thresholds also from the rules' own parameter
+descriptions); never a field name on a page."""
 
 from __future__ import annotations
 
 from drgaudit import labels
+from drgaudit.casebook.accounts import ROLE_LABELS
 from drgaudit.engine.pack import RulePack
-from drgaudit.engine.vocabulary import param_labels
-
-V = labels.VALUE_LABELS
-ASSIST_RESULTS = V["assist.result"]
-ASSIST_SIDES = V["assist.side"]
-OUTCOME_WORDS = V["finding.rereview"]
-LOG_ACTIONS = V["log.action"]
-CHANNELS = V["log.channel"]
-
-NAMES = {
-    "status": V["case.status"],
-    "decision": V["decision.kind"],
-    "outcome": V["meeting.outcome"],
-    "finding": V["finding.state"],
-    "family": V["family"],
-    "action": V["action"],
-    "severity": V["severity"],
-    "scheme": V["payment_scheme"],
-    "role": V["role"],
-    "assist_result": ASSIST_RESULTS,
-    "side": ASSIST_SIDES,
-    "rereview": OUTCOME_WORDS,
-}
 
 
 def fact_label(name: str) -> str:
-    """A fact's Chinese name (`earlier.x`: the earlier stay's); a name the vocabulary lacks gets a neutral label."""
+    """A fact's Chinese name (`earlier.x`: the earlier stay's); an unknown name gets a neutral label."""
     text = labels.label(name)
-    return text if _named(text, name) else "其他依据"
+    return "其他依据" if text == name else text
 
 
 def threshold_label(name: str, rule_id: str, pack: RulePack | None) -> str:
-    """A threshold's Chinese name: the rule parameter's description, else the region setting's label."""
-    extra: dict[str, str] = {}
+    """A threshold's Chinese name: the rule parameter's description, else the region setting's."""
+    key = name.removeprefix("params.").removeprefix("region.")
     if pack is not None:
-        rule = next((r for r in pack.rules if r.id == rule_id), None)
-        if rule is not None:
-            extra = param_labels(rule)
-    text = labels.label(name, extra)
-    if _named(text, name):
-        return text
+        for rule in pack.rules:
+            if rule.id == rule_id:
+                param = rule.params.get(key)
+                if param is not None and param.description:
+                    return param.description
+    if name.startswith("region.") and name in labels.SETTING_LABELS:
+        return labels.SETTING_LABELS[name]
     return "规则阈值" if name.startswith("params.") else "统筹区参数"
 
 
-def _named(text: str, name: str) -> bool:
-    """Whether the vocabulary's text really names `name`: its fallbacks repeat the field name
-    (`就医地参数 drg_high_ratio`), which a page must not show."""
-    return text != name and labels.flat_to_dotted(name).rsplit(".", 1)[-1] not in text
+# The page's kinds of codes → the vocabulary's fields.
+KINDS = {
+    "status": "case.status",
+    "decision": "decision.kind",
+    "outcome": "meeting.outcome",
+    "finding": "finding.state",
+    "family": "family",
+    "action": "action",
+    "severity": "severity",
+    "scheme": "payment_scheme",
+    "role": "role",
+    "assist_result": "assist.result",
+    "side": "assist.side",
+    "rereview": "finding.outcome",
+}
+ASSIST_RESULTS = labels.VALUE_LABELS["assist.result"]
 
 
 def name(kind: str, code: str | None) -> str:
     """The Chinese name of a code of a kind (status, decision, family…); the code itself if unknown."""
-    if code is None:
-        return "—"
-    return NAMES[kind].get(code, code)
+    return labels.value_label(KINDS[kind], code)
+
+
+LOG_ACTIONS = {
+    "created": "生成", "refreshed": "重新筛查后更新", "reopened": "因新证据重新打开", "withdrawn": "撤回",
+    "assigned": "分派", "scheduled": "排入会议", "decided": "作出决定", "closed": "结案", "deferred": "暂缓至下次会议",
+    "appealed": "提出申诉", "replied": "回复", "opinion_given": "发表专家意见", "opinion_revised": "修改专家意见",
+    "escalated": "提交评议会议", "attached": "上传附件", "accepted": "医院认可", "confirmed": "逾期视为认可",
+    "rereviewed": "复审", "rereview_proposed": "复审意见（待第二人确认）", "rereview_confirmed": "第二复审人确认",
+    "requested": "发起协查", "answered": "答复协查", "attendees_added": "登记参会人员",
+}  # fmt: skip
+CHANNELS = labels.VALUE_LABELS["channel"]
 
 
 def log_action(action: str) -> str:
@@ -77,7 +76,9 @@ def log_actor(entry: object) -> str:
     parts = []
     if role:
         base, _, scope = str(role).partition(":")
-        label = V["role"].get(base) or V["log.actor"].get(base, base)
+        label = ROLE_LABELS.get(
+            base, {"owner": "本机所有者", "system": "系统自动", "self": "本人"}.get(base, base)
+        )
         parts.append(f"{label} {scope}".strip())
     if channel:
         parts.append(CHANNELS.get(str(channel), str(channel)))

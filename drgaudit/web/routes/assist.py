@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from drgaudit.casebook.review_models import ASSIST_RESULTS
+from drgaudit.labels import label
 from drgaudit.services import assist as assist_service
 from drgaudit.services.access import Principal, may
 from drgaudit.services.labels import name
@@ -39,7 +40,8 @@ def assist_page(
     return render(
         request, "assist.html",
         {"rows": rows, "status": status, "answerable": answerable, "results": ASSIST_RESULTS, "name": name,
-         "words": reference.words, "today": date.today(),
+         "words": reference.words, "today": date.today(), "label": label,
+         "claims": assist_service.claims_of(session=session, requests=rows), "hospitals": reference.hospitals,
          "ask_insured": may(me, "assist.request_as_insured"), "ask_treatment": may(me, "assist.request_as_treatment")},
     )  # fmt: skip
 

@@ -1,4 +1,5 @@
-"""`drgaudit import claims|hospitals|groups FILE...`: load data files into the casebook."""
+"""`drgaudit import claims|hospitals|groups FILE...`: load data files into the casebook; `import replies`:
+a hospital's filled-in feedback workbook back as replies and appeals on its cases."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from drgaudit.cli.options import DbOption
+from drgaudit.cli.reviewopts import UserOption, casebook, principal
 from drgaudit.errors import DatabaseError, DataFileError, DrgauditError
 from drgaudit.i18n import _
 
@@ -17,7 +19,8 @@ if TYPE_CHECKING:
     from drgaudit.casebook.ingest import ImportReport
 
 app = typer.Typer(
-    help="Import claims, hospitals or DRG/DIP group tables (CSV, JSONL or XLSX) into the casebook.",
+    help="Import claims, hospitals or DRG/DIP group tables (CSV, JSONL or XLSX) into the casebook; "
+    "read a hospital's feedback workbook back.",
     no_args_is_help=True,
 )
 
@@ -108,6 +111,71 @@ def groups(
         drgaudit import groups chengdu-drg-2025.csv --version 2025
     """
     _run("groups", files, db=db, by=by, rejects=rejects, version=version)
+
+
+@app.command()
+def replies(
+    workbook: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FEEDBACK.xlsx",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            show_default=False,
+            help="A feedback workbook (`drgaudit report feedback … --out FILE.xlsx`) filled in by its hospital.",
+        ),
+    ],
+    user: UserOption = None,
+    db: DbOption = None,
+) -> None:
+    """Read a hospital's filled-in feedback workbook back as replies and appeals on its cases.
+
+    Each row of the sheet 病例清单 whose 反馈类型 is 回复 becomes a reply on the claim's review case; 申诉
+    an appeal against the decision in force (the case goes back to a meeting). Only cases of the
+    workbook's hospital are taken; any other row is refused as file:row: column: reason and the rest
+    still go in. Reading the same workbook again changes nothing. Exit code 1 when rows were filled in
+    and none could be taken.
+
+    Example:
+
+        drgaudit import replies H51010000001.xlsx --user h001
+    """
+    from drgaudit.services.feedback_replies import APPEAL, REPLY, import_replies
+
+    with casebook(db) as session:
+        report = import_replies(session=session, principal=principal(session, user), path=workbook)
+    typer.echo(
+        _(
+            "{file}: hospital {hospital}: {replies} replies and {appeals} appeals recorded, "
+            "{unchanged} unchanged, {refused} refused"
+        ).format(
+            file=report.path,
+            hospital=report.hospital_id,
+            replies=report.count(REPLY),
+            appeals=report.count(APPEAL),
+            unchanged=report.unchanged,
+            refused=len(report.refused),
+        )
+    )
+    for taken in report.taken:
+        if taken.kind == REPLY:
+            line = _("row {row}: reply on case {case} ({claim})")
+        else:
+            line = _("row {row}: appeal on case {case} ({claim})")
+        if taken.outcome == "unchanged":
+            line = _("row {row}: already on case {case} ({claim}), unchanged")
+        typer.echo("  " + line.format(row=taken.row, case=taken.case_id, claim=taken.claim_id))
+    for refused in report.refused:
+        typer.echo(str(refused), err=True)
+    if not report.taken and not report.refused:
+        typer.echo(
+            _(
+                "nothing filled in: choose 回复 or 申诉 in the column 反馈类型 of the sheet 病例清单 and write the text in 医院反馈意见"
+            )
+        )
+    if report.refused and not report.taken:
+        raise typer.Exit(1)
 
 
 def _run(

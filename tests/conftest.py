@@ -27,6 +27,7 @@ import csv
 import json
 import os
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
@@ -36,6 +37,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
@@ -62,6 +64,24 @@ def db_backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+def _drop_database(admin: Engine, name: str, attempts: int = 5) -> None:
+    """Drop a test database, closing what is still connected to it.
+
+    WITH (FORCE) refuses (InsufficientPrivilege) while a backend of a child process the test started is
+    still starting up: its role is not set yet, so PostgreSQL cannot tell it is ours. Such a backend is
+    gone or fully connected a moment later, so the drop is tried again.
+    """
+    for attempt in range(attempts):
+        try:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except DBAPIError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+
+
 @pytest.fixture
 def db_url(db_backend: str) -> Iterator[str]:
     """URL of a fresh, empty database private to this test (see the module docstring)."""
@@ -83,8 +103,7 @@ def db_url(db_backend: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
         yield server.set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(admin, name)
     finally:
         admin.dispose()
 

@@ -81,7 +81,7 @@ def test_check_shows_warnings(rules: Path) -> None:
     path = rules / "long_stay.yaml"
     path.write_text(
         path.read_text(encoding="utf-8").replace(
-            "      max_los_days:", "      unused: {default: 1, type: int}\n      max_los_days:"
+            "      max_los_days:", "      unused: {default: 1, type: int}\n      max_los_days:", 1
         ),
         encoding="utf-8",
     )

@@ -50,6 +50,11 @@ RULES = (
     "FREQ-001",
     "FREQ-002",
     "COACH-001",
+    "SEV-001",
+    "LOS-002",
+    "LOS-003",
+    "SPLIT-004",
+    "FREQ-003",
     "DQ-005",
     "DQ-006",
 )
@@ -86,9 +91,9 @@ class Demo:
         self.claims = _read(folder / "claims.csv")
         self.by_id = {c["claim_id"]: c for c in self.claims}
         self.hospitals = {h["hospital_id"]: h for h in _read(folder / "hospitals.csv")}
-        self.avg_cost = {
-            (g["region"], g["group_code"]): float(g["avg_cost"]) for g in _read(folder / "groups.csv")
-        }
+        groups = _read(folder / "groups.csv")
+        self.avg_cost = {(g["region"], g["group_code"]): float(g["avg_cost"]) for g in groups}
+        self.weight = {(g["region"], g["group_code"]): float(g["weight"]) for g in groups}
         self.truth = _read(folder / "truth.csv")
         self.by_patient: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for c in self.claims:
@@ -165,8 +170,26 @@ class Demo:
         return c["principal_dx"].startswith(TREATMENT_CYCLES)
 
     def split(self, c: dict[str, Any]) -> bool:
-        # Not exempt: the earlier stay planned no readmission, this one is no treatment cycle.
-        return not self.cycle(c) and any(a["readmit_plan_31d"] != "2" for a in self.split_pairs(c))
+        # Not exempt: the earlier stay planned no readmission, this one is no treatment cycle; per-diem
+        # stays have a rule of their own (SPLIT-004).
+        return (
+            c["payment_scheme"] in ("DRG", "DIP")
+            and not self.cycle(c)
+            and any(a["readmit_plan_31d"] != "2" for a in self.split_pairs(c))
+        )
+
+    def per_diem_split(self, c: dict[str, Any]) -> bool:
+        """SPLIT-004: a per-diem stay 0–30 days after a per-diem discharge at the same hospital, same
+        department or category, the earlier stay planning no readmission."""
+        return c["payment_scheme"] == "PER_DIEM" and any(
+            a is not c
+            and a["payment_scheme"] == "PER_DIEM"
+            and a["hospital_id"] == c["hospital_id"]
+            and 0 <= (c["admit"] - a["discharge"]).days <= 30
+            and (a["dept_code"] == c["dept_code"] or a["principal_dx"][:3] == c["principal_dx"][:3])
+            and a["readmit_plan_31d"] != "2"
+            for a in self.by_patient[c["patient_id"]]
+        )
 
     def same_day(self, c: dict[str, Any]) -> bool:
         return not self.cycle(c) and any(
@@ -283,8 +306,16 @@ class Demo:
             c["age"] == "0" and c["age_days"] != "" and int(c["age_days"]) <= 28 and not c["newborn_weight_g"]
         )
 
-    def long_stay(self, c: dict[str, Any]) -> bool:
-        return c["los"] >= 60
+    @staticmethod
+    def long_stay(c: dict[str, Any]) -> bool:
+        return c["payment_scheme"] in ("DRG", "DIP") and c["los"] >= 60
+
+    @staticmethod
+    def per_diem_long(dept: str, days: int) -> Callable[[dict[str, Any]], bool]:
+        """LOS-002 (psychiatry, A15…, 180 days) and LOS-003 (rehabilitation, A21, 90 days)."""
+        return lambda c: (
+            c["payment_scheme"] == "PER_DIEM" and c["dept_code"].startswith(dept) and c["los"] >= days
+        )
 
     def cost_shift(self, c: dict[str, Any]) -> bool:
         # The oracle restates rules/regions/510700.yaml on its own: 绵阳 flags from 25%, elsewhere 30%.
@@ -327,6 +358,19 @@ class Demo:
         )
         return n >= 6
 
+    def per_diem_frequent(self, c: dict[str, Any]) -> bool:
+        """FREQ-003: a per-diem stay that is the 5th episode or later in 365 days (stays of any scheme
+        count; treatment cycles and later legs of a transfer chain do not)."""
+        if c["payment_scheme"] != "PER_DIEM":
+            return False
+        window = c["admit"] - timedelta(days=365)
+        n = sum(
+            1
+            for a in self.by_patient[c["patient_id"]]
+            if not self.cycle(a) and not self.chain_leg(a) and window < a["admit"] <= c["admit"]
+        )
+        return n >= 5
+
     def frequent_90(self, c: dict[str, Any]) -> bool:
         if c["payment_scheme"] not in ("DRG", "DIP") or self.cycle(c):
             return False
@@ -354,6 +398,16 @@ class Demo:
             or (until is not None and c["discharge"] <= until)
         )
 
+    def severe_shift(self, c: dict[str, Any]) -> bool:
+        """SEV-001: a severe DRG case (MCC group or weight ≥ 2) leaving within 2 days against advice, or
+        transferred out of a level-3 hospital."""
+        group = c["group_code"]
+        if c["payment_scheme"] != "DRG" or not group:
+            return False
+        severe = group.endswith("1") or self.weight.get((c["treatment_region"], group), 0.0) >= 2.0
+        leaves = c["discharge_mode"] == "4" or (c["discharge_mode"] == "2" and self.level(c) >= 3)
+        return severe and c["los"] <= 2 and leaves
+
     def condition(self, rule: str) -> Callable[[dict[str, Any]], bool]:
         return {
             "SPLIT-001": self.split,
@@ -376,6 +430,11 @@ class Demo:
             "FREQ-001": self.frequent,
             "FREQ-002": self.frequent_90,
             "COACH-001": self.coaching,
+            "SEV-001": self.severe_shift,
+            "LOS-002": self.per_diem_long("A15", 180),
+            "LOS-003": self.per_diem_long("A21", 90),
+            "SPLIT-004": self.per_diem_split,
+            "FREQ-003": self.per_diem_frequent,
             "DQ-005": self.icu_over_stay,
             "DQ-006": self.newborn_no_weight,
         }[rule]
@@ -413,7 +472,7 @@ def test_no_other_claim_meets_the_condition(demo: Demo, rule: str) -> None:
 def test_background_claims_are_not_even_near_a_split(demo: Demo) -> None:
     # Apart from planted splits and look-alikes no stay is 1–15 days after one at the same hospital and
     # of the same category, whatever readmit_plan_31d says.
-    listed = {t["claim_id"] for t in demo.truth if t["rule_id"] == "SPLIT-001"}
+    listed = {t["claim_id"] for t in demo.truth if t["rule_id"] in ("SPLIT-001", "SPLIT-004")}
     near = [c["claim_id"] for c in demo.claims if c["claim_id"] not in listed and demo.split_pairs(c)]
     assert near == []
 
@@ -492,9 +551,11 @@ def test_boundary_cases_sit_on_both_sides_of_each_threshold(demo: Demo) -> None:
         sides[t["rule_id"]].add(t["kind"])
     for rule in ("LOS-001", "OUT-ICU-001", "COACH-001", "DQ-006", "DQ-005", "COST-001", "LOWADM-001",
                  "OUT-HIGH-001", "OUT-EXT-001", "OUT-LOW-001", "OUT-DEATH-001", "UPC-001", "SPLIT-001",
-                 "SPLIT-003", "FREQ-001", "FREQ-002"):  # fmt: skip
+                 "SPLIT-003", "FREQ-001", "FREQ-002", "SEV-001", "LOS-002", "LOS-003", "SPLIT-004",
+                 "FREQ-003"):  # fmt: skip
         assert rule in sides, rule
-    for rule in ("LOS-001", "COACH-001", "COST-001", "OUT-HIGH-001", "OUT-LOW-001", "SPLIT-001", "UPC-001"):
+    for rule in ("LOS-001", "COACH-001", "COST-001", "OUT-HIGH-001", "OUT-LOW-001", "SPLIT-001", "UPC-001",
+                 "SEV-001", "LOS-002", "LOS-003", "SPLIT-004"):  # fmt: skip
         assert sides[rule] == {"planted", "lookalike"}, rule
 
     def claims_of(rule: str, kind: str) -> list[dict[str, Any]]:
@@ -502,6 +563,23 @@ def test_boundary_cases_sit_on_both_sides_of_each_threshold(demo: Demo) -> None:
 
     assert {c["los"] for c in claims_of("LOS-001", "planted")} >= {60, 61}
     assert {c["los"] for c in claims_of("LOS-001", "lookalike")} == {59}
+    assert {c["los"] for c in claims_of("SEV-001", "planted")} == {1, 2}
+    assert {c["los"] for c in claims_of("LOS-002", "planted")} >= {180, 181}
+    assert {c["los"] for c in claims_of("LOS-002", "lookalike")} == {179}
+    assert {c["los"] for c in claims_of("LOS-003", "planted")} >= {90, 91}
+    assert {c["los"] for c in claims_of("LOS-003", "lookalike")} == {89}
+
+    def gap(c: dict[str, Any]) -> int:
+        return (c["admit"] - demo.by_patient[c["patient_id"]][0]["discharge"]).days
+
+    assert {gap(c) for c in claims_of("SPLIT-004", "planted")} >= {29, 30}
+    assert {gap(c) for c in claims_of("SPLIT-004", "lookalike")} == {31}
+    severe_alike = claims_of("SEV-001", "lookalike")
+    assert {c["los"] for c in severe_alike if c["discharge_mode"] == "4"} == {3}
+    # Exemptions: severe cases leaving within 2 days on medical advice, or transferred up from level 1–2.
+    exempt = [c for c in severe_alike if c["discharge_mode"] != "4"]
+    assert {c["discharge_mode"] for c in exempt} == {"1", "2"}
+    assert all(c["los"] <= 2 and (c["discharge_mode"] == "1" or demo.level(c) < 3) for c in exempt)
     assert {c["icu_hours"] for c in claims_of("OUT-ICU-001", "lookalike")} == {167}
     assert 168 in {c["icu_hours"] for c in claims_of("OUT-ICU-001", "planted")}
     exact = [c for c in claims_of("COST-001", "planted") if c["self_expense"] == 0.3 * c["total_cost"]]
@@ -537,9 +615,12 @@ def test_family_names_are_the_rule_packs(demo: Demo) -> None:
     from drgaudit.contract import FAMILIES
     from drgaudit.engine.loader import bundled_rules_dir, load_pack
 
-    families = {rule.id: rule.family for rule in load_pack(bundled_rules_dir()).rules}
+    pack = load_pack(bundled_rules_dir())
+    families = {rule.id: rule.family for rule in pack.rules}
+    # The contract's families, and those a rule file declares (`families:`, as shifting_severe.yaml does).
+    known = set(FAMILIES) | set(pack.families)
     assert all(
-        t["family"] == families[t["rule_id"]] and t["family"] in FAMILIES and t["note"] for t in demo.truth
+        t["family"] == families[t["rule_id"]] and t["family"] in known and t["note"] for t in demo.truth
     )
 
 

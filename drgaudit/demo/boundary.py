@@ -11,9 +11,11 @@ or of a cost ratio, one admission.
 Covered: LOS-001, OUT-ICU-001, COACH-001 (both ends of the coaching period), DQ-006, DQ-005, COST-001,
 LOWADM-001 (tests share and length of stay; exemption: emergency admission), OUT-HIGH-001, OUT-EXT-001,
 OUT-LOW-001 (exemption: transferred out), OUT-DEATH-001, UPC-001 (lab fee; exemption: death), SPLIT-001
-and SPLIT-003 (days between the stays), FREQ-001 and FREQ-002 (the admission before the one that
-counts, in `Scenarios.frequent`). Not covered: UPC-004, a hospital-level indicator (a percentile among
-hospitals, not a value of one claim).
+and SPLIT-003 (days between the stays), per-diem stays: LOS-002 and LOS-003 (length) and SPLIT-004 (days
+between the stays), SEV-001 (length of stay; exemptions: an upward transfer from a hospital below
+`transfer_level`, a discharge on medical advice), FREQ-001, FREQ-002 and FREQ-003 (the admission before
+the one that counts, in `Scenarios.frequent` and `Scenarios.per_diem_frequent`). Not covered: UPC-004, a
+hospital-level indicator (a percentile among hospitals, not a value of one claim); SEV-001's group weight.
 """
 
 from __future__ import annotations
@@ -51,12 +53,18 @@ BOUNDARY_CLAIMS: dict[str, int] = {
     "b_lab_fee": 1,
     "b_split_gap": 2,
     "b_transfer_gap": 2,
+    "b_severe_stay": 1,
+    "b_psychiatric_stay": 1,
+    "b_rehabilitation_stay": 1,
+    "b_per_diem_gap": 2,
 }
 # Exemption look-alikes (one unit each per repeat; position unused).
 EXEMPTION_CLAIMS: dict[str, int] = {
     "x_emergency_low_standard": 1,
     "x_transfer_low_ratio": 1,
     "x_death_upcoding": 1,
+    "x_severe_transfer_up": 1,
+    "x_severe_advised_discharge": 1,
 }
 # Tries to find a group whose average cost makes a cost ratio land exactly on a threshold.
 EXACT_TRIES = 200
@@ -359,6 +367,71 @@ class Boundaries:
         if found is None:
             raise AssertionError(f"{rule}: no group of the demo lets a cost ratio land exactly on the limit")
         return found
+
+    # --- per-diem (按床日) stays ------------------------------------------------------------------------
+
+    def _per_diem_stay(self, dept: str, pos: int) -> Unit:
+        """LOS-002/LOS-003 `los_days >= max_los_days`: a per-diem stay of the department a day shorter than,
+        as long as, a day longer than the department's limit."""
+        stay, rule, limit = self.s.long_per_diem(dept, over=pos)
+        fires = compare(">=", stay.los, limit)
+        return _unit([stay], [_truth(0, rule, fires, f"按床日住院{stay.los}天（{dept}科室标准{limit}天）")])
+
+    def b_psychiatric_stay(self, pos: int) -> Unit:
+        """LOS-002: psychiatric per-diem stays around the limit."""
+        return self._per_diem_stay("A15", pos)
+
+    def b_rehabilitation_stay(self, pos: int) -> Unit:
+        """LOS-003: rehabilitation per-diem stays around the limit."""
+        return self._per_diem_stay("A21", pos)
+
+    def b_per_diem_gap(self, pos: int) -> Unit:
+        """SPLIT-004 `admit_date - earlier.discharge_date <= window_days`: a per-diem patient readmitted to the
+        same hospital and department a day before, on, a day after the end of the window."""
+        first, second, window = self.s.per_diem_pair(offset=pos)
+        gap = second.days_after(first)
+        fires = compare("<=", gap, window)
+        note = f"按床日住院出院{gap}天后同院同科再入院（窗口{window}天，前次 {{0}}）"
+        return _unit([first, second], [_truth(1, "SPLIT-004", fires, note)])
+
+    # --- severe cases leaving early (推诿重症、强制出院) ---------------------------------------------------
+
+    def b_severe_stay(self, pos: int) -> Unit:
+        """SEV-001 `los_days <= max_los_days`: a severe case leaving against advice a day before, on, a day
+        after the limit."""
+        stay = self.s.severe_stay()
+        limit = int(self._param("SEV-001", "max_los_days", stay))
+        stay.days = max(1, limit + pos)
+        stay.mode = "4"
+        self._place(stay)
+        fires = compare("<=", stay.los, limit)
+        note = f"重症病例（{stay.group}）入院{stay.los}天非医嘱离院（标准{limit}天以内）"
+        return _unit([stay], [_truth(0, "SEV-001", fires, note)])
+
+    def x_severe_transfer_up(self, _pos: int) -> Unit:
+        """SEV-001 reviews transfers out of hospitals of level `transfer_level` and above only: a severe case
+        transferred up, within the limit, by a hospital below that level."""
+        stay = self.s.severe_stay(max_hospital_level=2)
+        level = int(self._param("SEV-001", "transfer_level", stay))
+        limit = int(self._param("SEV-001", "max_los_days", stay))
+        stay.days = self.rng.randint(1, limit)
+        stay.mode = "2"
+        self.s._single(stay)
+        hospital = self.f.place(stay, levels=(1, max(1, level - 1)))
+        fires = level <= hospital.level  # only when the pack reviews transfers out of every level
+        note = f"重症病例（{stay.group}）入院{stay.los}天由{hospital.level}级医院上转（转出医院低于{level}级，豁免）"
+        return _unit([stay], [_truth(0, "SEV-001", fires, note)])
+
+    def x_severe_advised_discharge(self, _pos: int) -> Unit:
+        """SEV-001 looks at departures against advice and transfers: a severe case discharged on medical advice
+        within the limit."""
+        stay = self.s.severe_stay()
+        limit = int(self._param("SEV-001", "max_los_days", stay))
+        stay.days = self.rng.randint(1, limit)
+        stay.mode = "1"
+        self._place(stay)
+        note = f"重症病例（{stay.group}）入院{stay.los}天医嘱离院（非推诿，豁免）"
+        return _unit([stay], [_truth(0, "SEV-001", False, note)])
 
     # --- upcoding evidence -----------------------------------------------------------------------------
 

@@ -159,7 +159,7 @@ def generate(
         lookalikes={family: 0 for family in dict.fromkeys(rule_families().values())},
         lookalikes_by_rule={rule: 0 for rule in rule_families()},
     )
-    units = plan_units(rng, catalog, claims)
+    units = plan_units(rng, catalog, claims, per_diem_admissions=scenarios.per_diem_admissions())
     with (
         open(out_dir / "claims.csv", "w", encoding="utf-8", newline="") as claims_file,
         open(out_dir / "truth.csv", "w", encoding="utf-8", newline="") as truth_file,
@@ -254,8 +254,13 @@ def plants_cc_mcc(catalog: Catalog, claims: int) -> bool:
     return claims >= int(catalog.plant_rates["UPC-004_min_claims"])
 
 
-def plan_units(rng: random.Random, catalog: Catalog, claims: int) -> list[tuple[str, int, int]]:
-    """The planted and look-alike units of a run, shuffled: (scenario, claims in the unit, parameter)."""
+def plan_units(
+    rng: random.Random, catalog: Catalog, claims: int, *, per_diem_admissions: int = 5
+) -> list[tuple[str, int, int]]:
+    """The planted and look-alike units of a run, shuffled: (scenario, claims in the unit, parameter).
+
+    `per_diem_admissions` is the most per-diem admissions in a year that FREQ-003 allows in any region of
+    the loaded pack (`Scenarios.per_diem_admissions`): each of its units has that many stays."""
     rates = catalog.plant_rates
     minimum = int(rates["minimum"])
     units: list[tuple[str, int, int]] = []
@@ -272,6 +277,11 @@ def plan_units(rng: random.Random, catalog: Catalog, claims: int) -> list[tuple[
             planted = min(rng.randint(1, most), remaining)
             units.append((scenario, before + planted, planted))
             remaining -= planted
+    # Per-diem frequent admissions: FREQ-003's `max_admissions` stays; those from the region's threshold on
+    # are planted.
+    units += [("per_diem_frequent", per_diem_admissions, per_diem_admissions)] * max(
+        minimum, round(rates["FREQ-003"] * claims)
+    )
     for scenario, size in LOOKALIKE_CLAIMS.items():
         for _ in range(max(int(rates["lookalike_minimum"]), round(rates[scenario] * claims))):
             if scenario == "chemo_cycles":

@@ -39,7 +39,7 @@ PLANTED_RULES: tuple[str, ...] = (
     "SPLIT-001", "SPLIT-002", "SPLIT-003", "UPC-001", "UPC-002", "UPC-003", "UPC-004",
     "OUT-HIGH-001", "OUT-EXT-001", "OUT-LOW-001", "OUT-UNG-001", "OUT-DEATH-001", "OUT-ICU-001",
     "OUT-NEW-001", "LOS-001", "COST-001", "LOWADM-001", "FREQ-001", "FREQ-002", "COACH-001",
-    "DQ-005", "DQ-006",
+    "SEV-001", "LOS-002", "LOS-003", "SPLIT-004", "FREQ-003", "DQ-005", "DQ-006",
 )  # fmt: skip
 
 
@@ -72,11 +72,17 @@ RULE_SCENARIO: dict[str, str] = {
     "COST-001": "cost_shifting",
     "LOWADM-001": "low_standard",
     "COACH-001": "coaching",
+    "SEV-001": "severe_shift",
+    "LOS-002": "psychiatric_long_stay",
+    "LOS-003": "rehabilitation_long_stay",
+    "SPLIT-004": "per_diem_split",
     "DQ-005": "icu_over_stay",
     "DQ-006": "newborn_no_weight",
 }
 # Claims in one unit of a planted scenario (1 unless named here).
-SCENARIO_CLAIMS: dict[str, int] = {"split": 2, "same_day": 2, "transfer_down": 2}
+SCENARIO_CLAIMS: dict[str, int] = {"split": 2, "same_day": 2, "transfer_down": 2, "per_diem_split": 2}
+# The per-diem (按床日) long-stay rule of each discharge department of the demo's per-diem templates.
+PER_DIEM_LONG_STAY: dict[str, str] = {"A15": "LOS-002", "A21": "LOS-003"}
 # Look-alike scenarios and how many claims a unit has (chemotherapy: drawn when planning).
 LOOKALIKE_CLAIMS: dict[str, int] = {
     "chemo_cycles": 0,
@@ -149,6 +155,11 @@ class Scenarios:
             "cost_shifting": self.cost_shifting,
             "low_standard": self.low_standard,
             "coaching": self.coaching,
+            "severe_shift": self.severe_shift,
+            "psychiatric_long_stay": self.psychiatric_long_stay,
+            "rehabilitation_long_stay": self.rehabilitation_long_stay,
+            "per_diem_split": self.per_diem_split,
+            "per_diem_frequent": self.per_diem_frequent,
             "frequent": self.frequent,
             "frequent_90": self.frequent_90,
             "icu_over_stay": self.icu_over_stay,
@@ -400,6 +411,134 @@ class Scenarios:
         stay.cost_factor = rng.uniform(1.25, 1.9)
         f.place(self._single(stay))
         return Unit([stay], [Truth(0, "LOS-001", PLANTED, f"住院{stay.los}天")])
+
+    def severe_stay(self, *, max_hospital_level: int = 3) -> Stay:
+        """A severe DRG stay (an MCC group, the MCC one that needs no evidence, so UPC-001 has nothing to say)
+        of ordinary cost (0.6–1.0 × the group's average: no low-ratio case), not yet dated or placed."""
+        f, rng = self.f, self.rng
+        while True:
+            template, patient = self._patient(self.catalog.scenario_templates("severe"))
+            pathways = [p for p in self._split_pathways(template, "1") if p.min_level <= max_hospital_level]
+            if not pathways:
+                continue
+            pathway = rng.choice(pathways)
+            age = patient.age_at(f.province.mid_year)
+            principals = [
+                c for c in pathway.principal if f.coder.pools(template, c, patient.gender, age).mcc_plain
+            ]
+            if principals:
+                break
+        stay = f.draft(
+            patient,
+            template,
+            f.treatment_region(patient),
+            pathway=pathway,
+            principal=rng.choice(principals),
+            level=MCC,
+            mcc_kind="plain",
+        )
+        stay.cost_factor = rng.uniform(0.6, 1.0)
+        return stay
+
+    def severe_shift(self, _size: int) -> Unit:
+        """SEV-001: a severe case that leaves within `max_los_days` days against advice (any hospital), or is
+        transferred out of a hospital of level `transfer_level` or above (the loaded pack's values)."""
+        values = self.boundaries.values
+        stay = self.severe_stay()
+        limit = int(values.param("SEV-001", "max_los_days", stay.region))
+        level = int(values.param("SEV-001", "transfer_level", stay.region))
+        stay.days = self.rng.randint(1, limit)
+        self._single(stay)
+        if self.rng.random() < 0.5:
+            stay.mode = "4"
+            self.f.place(stay)
+            note = f"重症病例（{stay.group}）入院{stay.los}天即非医嘱离院"
+        else:
+            stay.mode = "2"
+            hospital = self.f.place(stay, levels=(level, 3))
+            note = f"重症病例（{stay.group}）入院{stay.los}天即被{hospital.level}级医院转出"
+        return Unit([stay], [Truth(0, "SEV-001", PLANTED, note)])
+
+    # --- per-diem (按床日) stays ------------------------------------------------------------------------
+
+    def per_diem_stay(self, dept: str) -> Stay:
+        """A new patient's per-diem stay of a template of the department; not dated or placed."""
+        template, patient = self._patient(
+            [t for t in self.catalog.templates if t.per_diem_paid and t.dept == dept]
+        )
+        return self.f.draft(patient, template, self.f.treatment_region(patient))
+
+    def long_per_diem(self, dept: str, over: int | None = None) -> tuple[Stay, str, int]:
+        """A per-diem stay `over` days (0–40 at random) past its department's long-stay limit (the loaded
+        pack's value), dated and placed; also the rule and the limit."""
+        rule = PER_DIEM_LONG_STAY[dept]
+        stay = self.per_diem_stay(dept)
+        limit = int(self.boundaries.values.param(rule, "max_los_days", stay.region))
+        stay.days = max(1, limit + (self.rng.randint(0, 40) if over is None else over))
+        self.f.place(self._single(stay))
+        return stay, rule, limit
+
+    def psychiatric_long_stay(self, _size: int) -> Unit:
+        """LOS-002: a per-diem psychiatric stay at or past its limit (180 days in the bundled pack)."""
+        stay, rule, limit = self.long_per_diem("A15")
+        return Unit([stay], [Truth(0, rule, PLANTED, f"精神科按床日住院{stay.los}天（标准{limit}天）")])
+
+    def rehabilitation_long_stay(self, _size: int) -> Unit:
+        """LOS-003: a per-diem rehabilitation stay at or past its limit (90 days in the bundled pack)."""
+        stay, rule, limit = self.long_per_diem("A21")
+        return Unit([stay], [Truth(0, rule, PLANTED, f"康复医学科按床日住院{stay.los}天（标准{limit}天）")])
+
+    def per_diem_pair(self, offset: int | None = None) -> tuple[Stay, Stay, int]:
+        """Two per-diem stays of one patient in one department at one hospital, the second admitted 1 day to
+        SPLIT-004's window (at random) after the first discharge, or `offset` days from the window's end
+        (at least 1); also the window."""
+        first = self.per_diem_stay(self.rng.choice(tuple(PER_DIEM_LONG_STAY)))
+        second = self.f.draft(first.patient, first.template, first.region)
+        window = int(self.boundaries.values.param("SPLIT-004", "window_days", first.region))
+        days = self.rng.randint(1, window) if offset is None else max(1, window + offset)
+        self.f.schedule([first, second], (days, days))
+        self.f.place(first, also=[second])
+        first.readmit = second.readmit = "1"
+        return first, second, window
+
+    def per_diem_split(self, _size: int) -> Unit:
+        """SPLIT-004: a per-diem patient readmitted to the same hospital and department within the window."""
+        first, second, window = self.per_diem_pair()
+        gap = second.days_after(first)
+        note = f"按床日住院出院后{gap}天再次入住同一医院同一科室（窗口{window}天，前次 {{0}}）"
+        return Unit([first, second], [Truth(1, "SPLIT-004", PLANTED, note)])
+
+    def per_diem_admissions(self) -> int:
+        """The most per-diem admissions in a year FREQ-003 allows in any treatment region of the province
+        (the loaded pack's values): the stays of each per-diem frequent-admission unit."""
+        values = self.boundaries.values
+        return max(
+            int(values.param("FREQ-003", "max_admissions", r.code) or 2) for r in self.f.province.regions
+        )
+
+    def per_diem_frequent(self, size: int) -> Unit:
+        """FREQ-003: `size` per-diem stays in the year; those from the region's `max_admissions`-th on are
+        planted, the one before a look-alike just below the threshold. The stays are further apart than
+        SPLIT-004's window and last at most 30 days, so that they fit in the year."""
+        first = self.per_diem_stay(self.rng.choice(tuple(PER_DIEM_LONG_STAY)))
+        region = first.region
+        most = int(self.boundaries.values.param("FREQ-003", "max_admissions", region))
+        window = int(self.boundaries.values.param("SPLIT-004", "window_days", region))
+        stays = [first] + [self.f.draft(first.patient, first.template, region) for _ in range(size - 1)]
+        for stay in stays:
+            stay.days = min(stay.days, 30)
+        stays = self.f.schedule(stays, (window + 1, window + 5))
+        if len(stays) < size:
+            raise ValueError(f"FREQ-003: {size} per-diem stays do not fit in the demo year")
+        for stay in stays:
+            self.f.place(stay)
+        below = f"{BOUNDARY_NOTE}：一年内第{most - 1}次按床日住院，未达{most}次（前次 {{0}} 起）"
+        truths = [Truth(most - 2, "FREQ-003", LOOKALIKE, below)] if most >= 2 else []
+        truths += [
+            Truth(i, "FREQ-003", PLANTED, f"一年内第{i + 1}次按床日住院（标准{most}次）")
+            for i in range(most - 1, size)
+        ]
+        return Unit(stays, truths)
 
     def cost_shifting(self, _size: int) -> Unit:
         """COST-001: self-expense plus outside purchases 35–60% of the total cost."""

@@ -367,7 +367,9 @@ class WarmEngine:
                 screener = screeners.get(version) or screeners.setdefault(
                     version, self.screener_for(session=session, warm=warm)
                 )
-                for hit in screener.screen_patient(patient_id, targets, [*stored[patient_id], *others]):
+                history = [*stored[patient_id], *others]
+                # The pre-filter's claim-by-claim form: most claims can hit no rule and skip durable-rules.
+                for hit in screener.screen_patient(patient_id, targets, history, precheck=screener.prefilter):
                     hits[hit.claim_id].append(hit)
         return Screened(
             packs=packs,

@@ -121,8 +121,10 @@ def test_unknown_key_enum_and_param_default(rules: Path) -> None:
 def test_duplicate_ids_and_overlapping_versions(rules: Path) -> None:
     text = (rules / "long_stay.yaml").read_text(encoding="utf-8")
     # The file's first rule (LOS-001) again, as a second version.
-    second = text.split("rules:\n", 1)[1].split("\n  - id: LOS-002", 1)[0].replace(
-        "effective: {from: 2025-01-01}", "effective: {from: 2025-06-01}"
+    second = (
+        text.split("rules:\n", 1)[1]
+        .split("\n  - id: LOS-002", 1)[0]
+        .replace("effective: {from: 2025-01-01}", "effective: {from: 2025-06-01}")
     )
     (rules / "long_stay_v2.yaml").write_text("rules:\n" + second, encoding="utf-8")
     assert messages(rules) == [
@@ -342,3 +344,33 @@ def test_a_region_file_may_only_name_its_region(tmp_path: Path) -> None:
     pack = load_pack(folder)
     assert pack.profile_key("510600") == "national" and pack.region("510600").name == "德阳市"
     assert "510600" not in pack.profile_keys() and "510100" in pack.profile_keys()
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "expected"),
+    [
+        # A condition on parameters only that one region's override makes constant false.
+        (
+            "long_stay.yaml",
+            "      - los_days >= params.max_los_days",
+            "      - los_days >= params.max_los_days\n      - params.max_los_days < 70",
+            "rule LOS-001 can never fire with these parameters",
+        ),
+        # A region setting read by a rule the region does not override: 511000 gives it as tiers.
+        (
+            "long_stay.yaml",
+            "      - los_days >= params.max_los_days",
+            "      - los_days >= params.max_los_days\n      - cost_ratio >= region.drg_high_ratio",
+            "drg_high_ratio",
+        ),
+    ],
+)
+def test_a_problem_only_a_region_override_causes_is_still_found(
+    rules: Path, file: str, old: str, new: str, expected: str
+) -> None:
+    # `rules check` compiles in a region's profile only the rules the region changes; a compile problem
+    # that only the region's values cause must still be reported (here at the rule, once).
+    edit(rules / file, old, new)
+    edit(rules / "regions/510700.yaml", "rules:\n", "rules:\n  LOS-001:\n    params: {max_los_days: 90}\n")
+    found = messages(rules)
+    assert any(expected in m for m in found), found

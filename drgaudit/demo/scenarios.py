@@ -428,10 +428,14 @@ class Scenarios:
             ]
             if principals:
                 break
+        # Treated in the insured region: severe stays in MCC groups at cross-region hospitals would raise the
+        # hospitals' cross-region CC/MCC shares that UPC-004 compares (the demo plants one over-coding
+        # hospital only). A treatment region is still drawn, so that the other claims stay the same.
+        f.treatment_region(patient)
         stay = f.draft(
             patient,
             template,
-            f.treatment_region(patient),
+            patient.insured.code,
             pathway=pathway,
             principal=rng.choice(principals),
             level=MCC,

@@ -15,7 +15,8 @@ from drgaudit.contract import FIELDS_BY_KIND
 from tests.engine_support import claim, group, hospital
 
 runner = CliRunner()
-REGION = "511000"  # 内江 (rules/regions/511000.yaml): DIP basic-disease groups, DRG high ratio by weight tiers
+# 内江 (rules/regions/511000.yaml): DIP basic-disease groups, DRG high ratio by weight tiers.
+REGION = "511000"
 
 
 def _write(path: Path, kind: str, rows: list[dict[str, Any]]) -> Path:

@@ -30,7 +30,7 @@ from sqlalchemy import Connection, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from drgaudit.casebook.db import database_problem
+from drgaudit.casebook.db import database_problem, pause_foreign_keys
 from drgaudit.casebook.models import ImportBatch, RejectedRow
 from drgaudit.casebook.prepare import (
     PreparedChunk,
@@ -315,6 +315,9 @@ class _Import:
         report = self.report
         try:
             conn = self.session.connection()
+            if self.kind == "claims":
+                # Every row written refers to the batch or a claim written just before it.
+                pause_foreign_keys(conn)
             batch_id: int | None = self._start(conn)
             if batch_id is None:
                 self.session.rollback()

@@ -197,6 +197,34 @@ def test_generated_packs_give_the_same_hits_with_the_columnar_prefilter(
     assert _three_ways(url, batch_id, pack, monkeypatch)[0]
 
 
+def test_a_chunk_the_columnar_prefilter_fails_on_is_logged_counted_and_screened_the_plain_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A chunk whose columns cannot be filtered is screened on its derived facts (the same hits), and
+    that is not silent: a warning is logged and the run's summary counts the chunk with its reason."""
+    pack, _ = bundled()
+    url, batch_id = _casebook(f"sqlite:///{tmp_path / 'casebook.sqlite'}", tmp_path, 33, patients=60)
+    columnar, _, _ = _screen(url, batch_id, pack, prefilter=True)
+
+    def broken(self: Screener, columns: ClaimColumns) -> set[str]:
+        raise ValueError("a column the pre-filter did not expect")
+
+    monkeypatch.setattr(Screener, "candidate_ids", broken)
+    engine = make_engine(url)
+    out = io.StringIO()
+    with caplog.at_level("WARNING", logger="drgaudit.engine.parallel"), Session(engine) as session:
+        summary = screen_batch(
+            session=session, batch_id=batch_id, pack=pack, output=out, store=False, chunk_patients=25
+        )
+    engine.dispose()
+    assert out.getvalue() == columnar
+    chunks = -(-summary.patients // 25)
+    assert chunks >= 2 and summary.prefilter_fallbacks == chunks  # every chunk of 25 patients fell back
+    assert summary.prefilter_fallback_reason == "ValueError: a column the pre-filter did not expect"
+    warnings = [r for r in caplog.records if "columnar pre-filter failed" in r.getMessage()]
+    assert len(warnings) == chunks and "a column the pre-filter did not expect" in warnings[0].getMessage()
+
+
 def test_a_chunk_without_batch_claims_has_no_candidates() -> None:
     """An empty chunk, and a chunk of context claims only, send nothing to durable-rules."""
     pack, codes = bundled()

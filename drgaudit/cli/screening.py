@@ -100,6 +100,13 @@ def print_summary(summary: ScreenSummary) -> None:
             f"({summary.candidates / summary.claims:.1%}) could hit and went through durable-rules",
             err=True,
         )
+    if summary.prefilter_fallbacks:
+        typer.echo(
+            f"warning: the columnar pre-filter failed on {summary.prefilter_fallbacks} chunk(s) of patients, "
+            f"screened on their derived facts instead (same hits, slower); first: "
+            f"{summary.prefilter_fallback_reason}",
+            err=True,
+        )
     for family, count in sorted(summary.by_family.items(), key=lambda kv: (-kv[1], kv[0])):
         echo(f"  {family:<24} {count}")
     if summary.dry_run:

@@ -73,6 +73,20 @@ class ScreenSummary:
     dry_run: bool = False
     # Patients the engine failed on: not screened, their claims have no result (see engine.parallel).
     failed: list[PatientFailure] = field(default_factory=list)
+    # Chunks on which the columnar pre-filter failed and the plain way screened them (same hits, slower),
+    # and the first reason.
+    prefilter_fallbacks: int = 0
+    prefilter_fallback_reason: str | None = None
+
+    def count_chunk(self, result: ChunkResult) -> None:
+        """Add one screened chunk's counts."""
+        self.patients += result.patients
+        self.claims += result.claims
+        self.failed.extend(result.failed)
+        self.candidates += result.candidates
+        if result.columnar_fallback is not None:
+            self.prefilter_fallbacks += 1
+            self.prefilter_fallback_reason = self.prefilter_fallback_reason or result.columnar_fallback
 
     @property
     def claims_failed(self) -> int:
@@ -278,10 +292,7 @@ def _screen_batch(
     started = time.perf_counter()
 
     def on_chunk(result: ChunkResult) -> None:
-        summary.patients += result.patients
-        summary.claims += result.claims
-        summary.failed.extend(result.failed)
-        summary.candidates += result.candidates
+        summary.count_chunk(result)
         if progress:
             progress(summary.claims + summary.claims_failed, total_claims)
 
@@ -356,7 +367,7 @@ def _screen_batch(
                     patients=summary.patients,
                     claims=summary.claims,
                     failures=summary.failed,
-                    note=_failures_note(summary.failed),
+                    note=_run_note(summary),
                 )
     except BaseException as exc:
         if store and run is not None:
@@ -368,6 +379,17 @@ def _screen_batch(
         raise
     summary.amount_at_risk = round(summary.amount_at_risk, 2)
     return summary
+
+
+def _run_note(summary: ScreenSummary) -> str | None:
+    """The stored run's note: patients not screened, chunks the columnar pre-filter could not filter."""
+    notes = [_failures_note(summary.failed)]
+    if summary.prefilter_fallbacks:
+        notes.append(
+            f"columnar pre-filter failed on {summary.prefilter_fallbacks} chunk(s), screened on derived facts; "
+            f"first: {summary.prefilter_fallback_reason}"
+        )
+    return "; ".join(n for n in notes if n) or None
 
 
 def _failures_note(failures: list[PatientFailure]) -> str | None:
@@ -567,6 +589,8 @@ def _merge(total: ScreenSummary, part: ScreenSummary) -> None:
     total.seconds += part.seconds
     total.codes_source = part.codes_source
     total.failed.extend(part.failed)
+    total.prefilter_fallbacks += part.prefilter_fallbacks
+    total.prefilter_fallback_reason = total.prefilter_fallback_reason or part.prefilter_fallback_reason
     for mine, theirs in (
         (total.by_family, part.by_family),
         (total.by_action, part.by_action),

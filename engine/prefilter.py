@@ -27,6 +27,7 @@ registry (`Function.prefilter`, see `drgaudit.engine.functions`); the built-in l
 from __future__ import annotations
 
 import datetime as dt
+import math
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -518,6 +519,9 @@ class Lowerer:
     def compare(self, node: Cmp) -> tuple[np.ndarray, np.ndarray]:
         if node.op in ("in", "not in"):
             return self.membership(node)
+        bounded = self.count_bounds(node)
+        if bounded is not None:
+            return bounded
         left, right = self.value(node.left), self.value(node.right)
         numeric = left.kind in NUMERIC and right.kind in NUMERIC
         if not numeric and not (left.kind == TEXT and right.kind == TEXT):
@@ -541,6 +545,55 @@ class Lowerer:
         else:
             upper, lower = np.ones(self.n, dtype=bool), np.abs(a - b) > tol
         return valid & np.broadcast_to(upper, (self.n,)), valid & np.broadcast_to(lower, (self.n,))
+
+    def count_bounds(self, node: Cmp) -> tuple[np.ndarray, np.ndarray] | None:
+        """`episodes_within(days, …) <op> constant` where the episodes cannot be counted (columns read
+        from the casebook have no stays): the count lies between 0 and the admissions in the same
+        window (`@admissions:<days>`, every stay the function looks at, none left out), which bounds where
+        the comparison may be true; it is never certainly true. None for any other comparison, and when
+        the count itself can be computed (fact dicts)."""
+        mirrored = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+        if isinstance(node.left, Call) and node.left.name == "episodes_within":
+            call, other, op = node.left, node.right, node.op
+        elif isinstance(node.right, Call) and node.right.name == "episodes_within":
+            call, other, op = node.right, node.left, mirrored[node.op]
+        else:
+            return None
+        ok, limit = self.constant(other)
+        ok_days, days = self.constant(call.args[0]) if call.args else (False, None)
+        if (
+            not ok
+            or not ok_days
+            or isinstance(limit, bool)
+            or not isinstance(limit, (int, float))
+            or not isinstance(days, (int, float))
+            or isinstance(days, bool)
+            or self.roles_of(call) - {CUR}
+        ):
+            return None
+        try:
+            self.value(call)
+            return None  # counted exactly: compared the ordinary way
+        except Unsupported:
+            pass
+        frame = self.frames.get(CUR)
+        if frame is None:
+            return None
+        try:
+            # ceil: a window of 30.5 days reaches back as far as one of 31 whole days.
+            most = frame.column(f"@admissions:{math.ceil(days)}", NUMBER)
+        except Unsupported:
+            return None
+        high = np.broadcast_to(np.asarray(most.values, dtype=np.float64), (self.n,))
+        known = np.broadcast_to(most.valid, (self.n,))
+        if op in (">", ">="):
+            possible = _COMPARE[op](high, limit)
+        elif op == "==":
+            possible = (limit >= 0) & (high >= limit)
+        else:  # <, <=, !=: the count may be 0
+            possible = np.full(self.n, bool(_COMPARE[op](0, limit)) or op == "!=")
+        upper = np.where(known, possible, True)
+        return upper, np.zeros(self.n, dtype=bool)
 
     def membership(self, node: Cmp) -> tuple[np.ndarray, np.ndarray]:
         left = self.value(node.left)

@@ -112,6 +112,44 @@ def test_every_column_fact_equals_the_derived_fact(seed: int) -> None:
     assert len(computed) >= 90, sorted({k for k, _ in keys} - set(computed))
 
 
+@pytest.mark.parametrize("seed", [24, 25])
+def test_the_columnar_prefilter_keeps_every_claim_a_rule_fires_on(seed: int) -> None:
+    """Rule by rule, every claim the evaluator fires a single-claim rule on is kept by that rule's
+    pre-filter over columns: also where the columns only bound a value (episodes_within, by the
+    admissions in its window)."""
+    from drgaudit.engine.prefilter import CUR, Frame
+    from tests.test_prefilter import _fires
+
+    pack, codes = bundled()
+    claims, hospitals, groups = _world(seed, patients=150)
+    ref = reference(pack, codes, hospitals, groups)
+    screener = Screener(pack, ref)
+    by_patient: dict[str, list[dict[str, Any]]] = {}
+    for c in claims:
+        by_patient.setdefault(c["patient_id"], []).append(c)
+    derived = {f["claim_id"]: f for pid in by_patient for f in screener.prepare(pid, by_patient[pid]).facts}
+    columns = ClaimColumns.from_rows(
+        NAMES, [[_stored(c.get(name)) for name in NAMES] + [True] for c in claims]
+    )
+    facts = [derived[claim_id] for claim_id in columns.values["claim_id"].tolist()]  # in the columns' order
+    base = Frame(ColumnFacts(columns, ref))
+    keys = np.array([pack.profile_key(f["treatment_region"]) for f in facts], dtype=object)
+    fired: dict[str, int] = {}
+    for key in sorted(set(keys.tolist())):
+        rows = np.flatnonzero(keys == key)
+        for rule in screener._profile(key).prefilter.rules:
+            if rule.pair:
+                continue
+            upper = rule.upper({CUR: Frame(base.source, base, rows)}, len(rows))
+            name = rule.compiled.bound.rule.id
+            for i, row in enumerate(rows.tolist()):
+                if _fires(rule, facts[row], None):
+                    fired[name] = fired.get(name, 0) + 1
+                    assert upper[i], (name, facts[row]["claim_id"])
+    assert fired.get("FREQ-001", 0) + fired.get("FREQ-002", 0) > 0  # the world reaches episodes_within
+    assert len(screener.candidate_ids(columns)) < 0.9 * len(claims)
+
+
 def _casebook(url: str, tmp_path: Path, seed: int, patients: int) -> tuple[str, int]:
     """A casebook holding a random world: ~30% of the claims in an earlier batch (history)."""
     claims, hospitals, groups = _world(seed, patients)

@@ -220,24 +220,32 @@ def _map_unique(col: Col, function: Callable[[Any], bool], n: int) -> np.ndarray
 def _list_counts(col: Col, named: NamedList, n: int) -> np.ndarray:
     """How many items of each row's list (or single code) are in a named list."""
     values = np.broadcast_to(np.asarray(col.values, dtype=object), (n,))
-    valid = np.broadcast_to(col.valid, (n,))
-    memo: dict[str, bool] = {}
+    rows = np.flatnonzero(np.broadcast_to(col.valid, (n,)))
+    present = values[rows].tolist()  # the same objects, as a list: no numpy indexing per row
+    contains = named.contains
+    memo: dict[Any, bool] = {}
     # Rows often share one list object (columns read from the casebook split each distinct text once).
     by_list: dict[int, int] = {}
-    counts = np.zeros(n, dtype=np.float64)
-    for i in np.flatnonzero(valid):
-        value = values[i]
+
+    def count(value: Any) -> int:
+        if not isinstance(value, list):
+            found = memo.get(value)
+            if found is None:
+                found = memo[value] = contains(value)
+            return int(found)
         total = by_list.get(id(value))
         if total is None:
             total = 0
-            for item in value if isinstance(value, list) else [value]:
+            for item in value:
                 found = memo.get(item)
                 if found is None:
-                    found = memo[item] = named.contains(item)
+                    found = memo[item] = contains(item)
                 total += found
-            if isinstance(value, list):
-                by_list[id(value)] = total
-        counts[i] = total
+            by_list[id(value)] = total  # `present` keeps every list alive: ids are not reused
+        return total
+
+    counts = np.zeros(n, dtype=np.float64)
+    counts[rows] = np.fromiter(map(count, present), dtype=np.float64, count=len(present))
     return counts
 
 

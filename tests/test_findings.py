@@ -64,6 +64,33 @@ def test_rescreening_refreshes_open_findings_and_withdraws_vanished_ones(
     assert (again.created, again.refreshed, again.withdrawn) == (0, 0, 0)
 
 
+def test_findings_are_refreshed_a_page_of_claims_at_a_time(
+    session: Session, book, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With pages of one claim (memory bounded by a page, whatever the batch), a re-screen gives the same
+    findings: refreshed, kept, and withdrawn where the claim has no hit any more."""
+    from drgaudit.casebook import findings as findings_module
+
+    monkeypatch.setattr(findings_module, "PAGE_CLAIMS", 1)
+    batch = session.execute(select(ScreenHit.batch_id)).scalars().first()
+    screen(
+        session,
+        batch,
+        [
+            hit("C000002", "COST-001", action="deduct", amount=750.0),
+            hit("C000003", "UPC-001", action="deduct", amount=900.0),
+        ],
+        bundled_pack(),
+        findings=True,
+    )
+    rows = {f.claim_id: f for f in session.exec(select(Finding)).scalars()}
+    assert (rows["C000002"].amount, rows["C000002"].state) == (750.0, "open")
+    assert (rows["C000003"].amount, rows["C000003"].state) == (900.0, "open")
+    assert rows["C000042"].state == "withdrawn"
+    again = refresh_findings(session=session, batch_id=batch, pack=bundled_pack(), actor="x")
+    assert (again.created, again.refreshed, again.withdrawn) == (0, 0, 0)
+
+
 def test_the_hospital_accepts_or_appeals_its_own_findings_only(session: Session, book) -> None:
     h001, h002 = who(session, "h001"), who(session, "h002")
     with pytest.raises(NotFound):

@@ -58,10 +58,14 @@ class BulkInsert:
         assert self._copy_sql is not None
         dbapi = self.conn.connection.dbapi_connection
         assert dbapi is not None
-        with dbapi.cursor() as cursor, cursor.copy(self._copy_sql) as copy:
-            write = copy.write_row
-            for row in zip(*columns, strict=True):
-                write(row)
+        cursor: Any = dbapi.cursor()  # a psycopg cursor (the DB-API type knows no COPY)
+        try:
+            with cursor.copy(self._copy_sql) as copy:
+                write = copy.write_row
+                for row in zip(*columns, strict=True):
+                    write(row)
+        finally:
+            cursor.close()
         return count
 
     def _statement(self, omitted: frozenset[int], blank: frozenset[int]) -> tuple[str, tuple[int, ...], bool]:
@@ -188,8 +192,11 @@ class KeyLookup:
     def _one_value_statement(self) -> tuple[str, tuple[str, ...], dict[str, Any]]:
         """The statement taking all the keys as one value: a JSON array on SQLite, an array on PostgreSQL."""
         if -1 not in self._statements:
+            matches: Any
             if self.conn.dialect.name == "sqlite":
-                keys = select(literal_column("value")).select_from(func.json_each(bindparam("lookup_keys")))
+                keys: Any = select(literal_column("value")).select_from(
+                    func.json_each(bindparam("lookup_keys"))
+                )
                 matches = self.key.in_(keys.scalar_subquery())
             else:
                 matches = self.key == any_(bindparam("lookup_keys", type_=ARRAY(self.key.type)))
@@ -207,9 +214,9 @@ class KeyLookup:
         dialect = self.conn.dialect.name
         if dialect in ("sqlite", "postgresql"):
             sql, order, fixed = self._one_value_statement()
-            values = dict(fixed, lookup_keys=json.dumps(list(keys)) if dialect == "sqlite" else list(keys))
-            params: Any = tuple(values[name] for name in order) if order else values
-            return self.conn.exec_driver_sql(sql, params).all()
+            one = dict(fixed, lookup_keys=json.dumps(list(keys)) if dialect == "sqlite" else list(keys))
+            bound: Any = tuple(one[name] for name in order) if order else one
+            return list(self.conn.exec_driver_sql(sql, bound).all())
         found: list[Any] = []
         for start in range(0, len(keys), LOOKUP_KEYS):
             part = list(keys[start : start + LOOKUP_KEYS])

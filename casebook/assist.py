@@ -6,13 +6,14 @@ what is open. Every change is written to the audit log in the same transaction.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col
 
 from drgaudit.casebook import auditlog
-from drgaudit.casebook.models import Claim
+from drgaudit.casebook.models import Claim, stored_id
 from drgaudit.casebook.review import now
 from drgaudit.casebook.review_models import ASSIST_RESULTS, AssistRequest, AssistRequestCreate
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError
@@ -21,7 +22,7 @@ ASSIST = "assist_request"
 SIDES = ("insured", "treatment")
 
 
-def assist_state(request: AssistRequest) -> dict[str, object]:
+def assist_state(request: AssistRequest) -> dict[str, Any]:
     """What the audit log records of a request."""
     return {
         "claim_id": request.claim_id,
@@ -70,7 +71,7 @@ def request_assist(
         session=session,
         actor=actor,
         entity=ASSIST,
-        entity_id=request.id,
+        entity_id=stored_id(request),
         action="requested",
         after=assist_state(request),
     )
@@ -128,7 +129,7 @@ def respond_assist(
         session=session,
         actor=actor,
         entity=ASSIST,
-        entity_id=request.id,
+        entity_id=stored_id(request),
         action="answered",
         before=before,
         after=assist_state(request),

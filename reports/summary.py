@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from drgaudit.casebook import queries
-from drgaudit.casebook.models import BatchClaim, Claim, ImportBatch
+from drgaudit.casebook.models import BatchClaim, Claim, ImportBatch, table_of
 from drgaudit.casebook.screening import FINISHED_STATUSES, ScreenHit, ScreenRun
 from drgaudit.reports import charts
 from drgaudit.reports.config import ReportSettings, load_settings
@@ -26,9 +26,9 @@ from drgaudit.reports.formatting import wan_yuan
 from drgaudit.reports.labels import LEVEL_NAMES, Vocabulary
 from drgaudit.reports.masking import Masker
 
-_claim = Claim.__table__
-_link = BatchClaim.__table__
-_hit = ScreenHit.__table__
+_claim = table_of(Claim)
+_link = table_of(BatchClaim)
+_hit = table_of(ScreenHit)
 
 
 @dataclass
@@ -57,10 +57,10 @@ def screened_batch(*, session: Session, batch_id: int) -> tuple[ImportBatch, Scr
     if batch.kind != "claims":
         raise ReportError(f"batch {batch_id} is a {batch.kind} import, not claims")
     run = (
-        session.exec(
+        session.execute(
             select(ScreenRun)
-            .where(ScreenRun.batch_id == batch_id, col(ScreenRun.status).in_(FINISHED_STATUSES))
-            .order_by(ScreenRun.id.desc())
+            .where(col(ScreenRun.batch_id) == batch_id, col(ScreenRun.status).in_(FINISHED_STATUSES))
+            .order_by(col(ScreenRun.id).desc())
         )
         .scalars()
         .first()
@@ -191,7 +191,7 @@ def build_summary(
     hospital_list = sorted(by_hospital.values(), key=lambda t: (-t.amount, -t.claims_hit, t.key))
     claims_total = sum(t.claims for t in by_hospital.values())
     region_codes = sorted(regions)
-    totals = {
+    totals: dict[str, Any] = {
         "claims": claims_total,
         "cross_claims": by_scope[True].claims,
         "claims_hit": len(claim_amount),

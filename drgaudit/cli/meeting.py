@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from drgaudit.casebook.models import stored_id
 from drgaudit.cli.options import DbOption
 from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit, emit_document
 from drgaudit.cli.queue import KIND_WORDS
@@ -188,7 +189,7 @@ def show(
                     "held_on": m.held_on,
                     "region": m.region,
                     "status": m.status,
-                    "cases": meetings.agenda_size(session=session, meeting_id=m.id),
+                    "cases": meetings.agenda_size(session=session, meeting_id=stored_id(m)),
                     "capacity": m.capacity,
                     "title": m.title,
                 }

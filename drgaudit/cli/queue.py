@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from drgaudit.casebook.models import stored_id
 from drgaudit.casebook.states import CASE_STATUSES, DECISION_KINDS, OPEN_STATUSES
 from drgaudit.cli.options import DbOption, FromOption, PeriodOption, ToOption, period_option
 from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit, emit_document
@@ -162,11 +163,11 @@ def show(case_ref: CaseArg, fmt: FormatOption = OutputFormat.table, db: DbOption
     with casebook(db) as session:
         case = review.get_case(session=session, ref=case_ref)
         hospital = session.get(Hospital, case.hospital_id)
-        hits = review.case_hits(session=session, case_id=case.id)
-        decisions = review.case_decisions(session=session, case_id=case.id)
-        appeals = review.case_appeals(session=session, case_id=case.id)
-        agenda = review.open_agenda(session=session, case_id=case.id)
-        log = auditlog.entries_for(session=session, entity=review.CASE, entity_id=case.id)
+        hits = review.case_hits(session=session, case_id=stored_id(case))
+        decisions = review.case_decisions(session=session, case_id=stored_id(case))
+        appeals = review.case_appeals(session=session, case_id=stored_id(case))
+        agenda = review.open_agenda(session=session, case_id=stored_id(case))
+        log = auditlog.entries_for(session=session, entity=review.CASE, entity_id=stored_id(case))
     rounds = {d.id: d.round for d in decisions}
     document = {
         "case": {

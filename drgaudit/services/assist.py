@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from drgaudit.casebook import assist
-from drgaudit.casebook.models import Claim
+from drgaudit.casebook.models import Claim, stored_id
 from drgaudit.casebook.review_models import AssistRequest
 from drgaudit.casebook.reviewconfig import ReviewError
 from drgaudit.services.access import Denied, NotFound, Principal, Target, may, scopes, visible
@@ -101,7 +101,7 @@ def answer(
     request = find_request(session=session, principal=principal, request_id=request_id)
     actor = acting(principal, answer_action(request), request_target(request))
     return assist.respond_assist(
-        session=session, request_id=request.id, answer=answer, result=result, actor=actor,
+        session=session, request_id=stored_id(request), answer=answer, result=result, actor=actor,
         expected_version=expected_version,
     )  # fmt: skip
 
@@ -119,7 +119,7 @@ def list_requests(
     rows = assist.list_requests(session=session, region=region, side=side, status=status)
     if condition is None:
         return rows
-    allowed = set(session.execute(select(AssistRequest.id).where(condition)).scalars())
+    allowed = set(session.execute(select(col(AssistRequest.id)).where(condition)).scalars())
     return [r for r in rows if r.id in allowed]
 
 

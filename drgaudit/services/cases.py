@@ -17,6 +17,7 @@ from sqlmodel import Session, col
 
 from drgaudit.casebook import review
 from drgaudit.casebook.attachments import Attachment, Upload, add_attachments, get_attachment
+from drgaudit.casebook.models import stored_id
 from drgaudit.casebook.replies import CaseReply, ExpertOpinion, add_reply, record_opinion
 from drgaudit.casebook.review_models import MeetingAttendee, MeetingCase, ReviewAppeal, ReviewCase
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError
@@ -131,7 +132,7 @@ def assign(
     case = find_case(session=session, principal=principal, ref=ref)
     actor = acting(principal, "case.assign", case_target(session=session, case=case))
     return review.assign_case(
-        session=session, ref=case.id, assignee=assignee, actor=actor, due_date=due_date,
+        session=session, ref=stored_id(case), assignee=assignee, actor=actor, due_date=due_date,
         expected_version=expected_version,
     )  # fmt: skip
 
@@ -150,7 +151,7 @@ def decide(
     case = find_case(session=session, principal=principal, ref=ref)
     actor = acting(principal, "case.decide", case_target(session=session, case=case))
     return review.decide_case(
-        session=session, ref=case.id, request=request, actor=actor, pack=pack, expected_version=expected_version,
+        session=session, ref=stored_id(case), request=request, actor=actor, pack=pack, expected_version=expected_version,
         quota_override=quota_override,
     )  # fmt: skip
 
@@ -172,7 +173,7 @@ def appeal(
     try:
         filed = review.appeal_case(
             session=session,
-            ref=case.id,
+            ref=stored_id(case),
             reason=reason,
             actor=actor,
             expected_version=expected_version,
@@ -206,7 +207,7 @@ def reply(
     case = find_case(session=session, principal=principal, ref=ref)
     actor = acting(principal, "case.reply", case_target(session=session, case=case))
     try:
-        written = add_reply(session=session, case_id=case.id, text=text, actor=actor, commit=False)
+        written = add_reply(session=session, case_id=stored_id(case), text=text, actor=actor, commit=False)
         if uploads:
             add_attachments(
                 session=session, uploads=uploads, actor=actor, max_bytes=max_upload_bytes, case_id=case.id,
@@ -254,7 +255,7 @@ def opinion(
     )
     actor = acting(principal, "case.opinion", target)
     return record_opinion(
-        session=session, meeting_id=meeting_id, case_id=case.id, suggestion=suggestion, text=text, actor=actor,
+        session=session, meeting_id=meeting_id, case_id=stored_id(case), suggestion=suggestion, text=text, actor=actor,
         account_id=principal.account_id, amount=amount,
     )  # fmt: skip
 

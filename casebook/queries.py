@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from itertools import groupby
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlmodel
 from sqlalchemy import Numeric, bindparam, case, func, select
@@ -31,6 +31,7 @@ _batch_claim = table_of(BatchClaim)
 _hospital = table_of(Hospital)
 _group = table_of(GroupEntry)
 _batch = table_of(ImportBatch)
+_hit = table_of(ScreenHit)
 
 _CLAIM_COLUMNS = [_claim.c[name] for name in CLAIM_FIELDS]
 _CLAIM_ORDER = (_claim.c.patient_id, _claim.c.admit_date, _claim.c.discharge_date, _claim.c.claim_id)
@@ -407,8 +408,7 @@ def hospital_hits(
 ) -> list[Any]:
     """The hits on a hospital's claims (of one batch, and/or discharged from `first` to `last`) with the
     claim's own fields, by discharge date, claim, newest batch first, then hit order."""
-    # SQLModel declares __table__ at run time only.
-    hit, c = ScreenHit.__table__.c, _claim.c  # type: ignore[attr-defined]
+    hit, c = _hit.c, _claim.c
     query = (
         select(
             hit.batch_id, hit.claim_id, hit.patient_id, hit.rule_id, hit.family, hit.severity, hit.action,
@@ -443,3 +443,76 @@ def review_cases_of_claims(
         )
         found.update({case.claim_id: case for case in rows})
     return found
+
+
+# ---------------------------------------------------------------------------------------------------
+# A batch's screening summary (reports/summary.py)
+
+
+def latest_finished_run(*, session: Session, batch_id: int) -> ScreenRun | None:
+    """The newest screen run of a batch that finished (done, or partial), or None."""
+    query = (
+        sqlmodel.select(ScreenRun)
+        .where(ScreenRun.batch_id == batch_id, sqlmodel.col(ScreenRun.status).in_(FINISHED_STATUSES))
+        .order_by(sqlmodel.col(ScreenRun.id).desc())
+    )
+    return session.exec(query).first()
+
+
+def rule_evidence_samples(*, session: Session, batch_id: int) -> list[tuple[str, Any]]:
+    """(rule id, evidence) of the first stored hit of each rule of a batch (the evidence names the rule)."""
+    hit = _hit.c
+    first = select(func.min(hit.id)).where(hit.batch_id == batch_id).group_by(hit.rule_id)
+    return [(rule_id, evidence) for rule_id, evidence in session.execute(
+        select(hit.rule_id, hit.evidence).where(hit.id.in_(first))
+    )]  # fmt: skip
+
+
+def batch_claim_places(
+    *, session: Session, batch_id: int, region: str | None = None
+) -> list[tuple[str, str, bool]]:
+    """(hospital id, treatment region, cross-region?) of every claim of a batch (treated in `region`)."""
+    c, link = _claim.c, _batch_claim.c
+    query = select(c.hospital_id, c.treatment_region, _cross()).join(
+        _batch_claim, link.claim_id == c.claim_id
+    ).where(link.batch_id == batch_id)  # fmt: skip
+    if region:
+        query = query.where(c.treatment_region == region)
+    return [(hospital_id, treatment, bool(cross)) for hospital_id, treatment, cross in session.execute(query)]
+
+
+class BatchHit(NamedTuple):
+    """A stored hit of a batch with the place of its claim, as the screening summary counts it."""
+
+    claim_id: str
+    patient_id: str
+    rule_id: str
+    family: str
+    severity: str
+    action: str
+    amount_at_risk: float | None
+    message: str
+    hospital_id: str
+    cross: bool
+
+
+def batch_hits_with_place(*, session: Session, batch_id: int, region: str | None = None) -> list[BatchHit]:
+    """The stored hits of a batch in screening order, with their claim's hospital and whether it is
+    cross-region (only claims treated in `region` when given)."""
+    hit, c = _hit.c, _claim.c
+    query = select(
+        hit.claim_id, hit.patient_id, hit.rule_id, hit.family, hit.severity, hit.action, hit.amount_at_risk,
+        hit.message, c.hospital_id, _cross(),
+    ).join(_claim, c.claim_id == hit.claim_id).where(hit.batch_id == batch_id).order_by(hit.ordinal)  # fmt: skip
+    if region:
+        query = query.where(c.treatment_region == region)
+    return [
+        BatchHit(claim_id, patient_id, rule_id, family, severity, action, amount, message, hospital_id, bool(cross))
+        for claim_id, patient_id, rule_id, family, severity, action, amount, message, hospital_id, cross
+        in session.execute(query)
+    ]  # fmt: skip
+
+
+def _cross() -> Any:
+    c = _claim.c
+    return (c.insured_region != c.treatment_region).label("cross")

@@ -256,18 +256,33 @@ def check_references(pack: RulePack) -> Issues:
 
 
 def check_compiles(pack: RulePack) -> Issues:
-    """Every rule compiles to durable-rules for the national profile and each region with a file."""
+    """Every rule compiles to durable-rules for the national profile and each region with a file, and
+    the C engine creates every compiled ruleset (it refuses some deeply nested and/or, error 113)."""
     from drgaudit.engine.compiler import compile_profile
+    from drgaudit.engine.runtime import refused_rules
 
     errors: list[RuleFileError] = []
     seen: set[tuple[str, str]] = set()
     for code in [None, *sorted(pack.regions)]:
-        for issue in compile_profile(pack, code, statuses=("active", "draft")).problems:
+        profile = compile_profile(pack, code, statuses=("active", "draft"))
+        issues = list(profile.problems)
+        if not issues:
+            issues = [_refused(compiled.rule, error) for compiled, error in refused_rules(profile)]
+        for issue in issues:
             key = (str(issue.position), issue.message)
             if key not in seen:
                 seen.add(key)
                 errors.append(issue)
     return errors, []
+
+
+def _refused(rule: Rule, error: str) -> RuleFileError:
+    return RuleFileError(
+        rule.position,
+        f"rule {rule.id}: durable-rules refuses to create its compiled condition ({error})",
+        "nest and/or less deeply, or split the rule in two",
+        code="compile",
+    )
 
 
 # The registry of validators, run in this order; compilation only runs on a pack that typed cleanly.

@@ -25,6 +25,10 @@
   `ENGINE_LOCK`, one lock per process. Threads gain nothing by running the engine at once anyway (it
   never releases the GIL), so the lock costs only the wait for the current patient (well under a
   millisecond); a forked child gets a fresh, unlocked lock (`os.register_at_fork`).
+- Some deeply nested and/or conditions are refused when the ruleset is created (error 113, "Could not
+  create ruleset"), though the checker accepts them: `refused_rules` creates every ruleset of a profile
+  once when the pack is checked (engine/lint.py `check_compiles`), so such a rule is a `path:line:col`
+  error of `rules check` and of every load, not a failure at screening.
 - A ruleset stays registered until `delete_ruleset`: `Runtime.close` releases a profile's rulesets when
   a long-running process (the API server) replaces a rule pack.
 """
@@ -32,7 +36,9 @@
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
+import json
 import operator
 import os
 import re
@@ -45,7 +51,7 @@ import durable_rules_engine
 import orjson
 from durable import engine as durable_engine
 
-from drgaudit.engine.compiler import EARLY, CompiledProfile
+from drgaudit.engine.compiler import EARLY, CompiledProfile, CompiledRule
 from drgaudit.engine.evaluate import FactFunction, compile_fact_function
 from drgaudit.engine.exceptions import EngineError
 from drgaudit.engine.vocabulary import BOOL
@@ -67,6 +73,45 @@ def _fresh_lock_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_fresh_lock_in_child)
+
+
+def _registered(definition: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A ruleset's rules as the C engine gets them: the compiled definition and the closing rule."""
+    return {**definition, CLOSE_RULE: {"all": [{"m": {"$and": [{"kind": "close"}, {"_t": True}]}}]}}
+
+
+def _refusal(definition: dict[str, dict[str, Any]]) -> str | None:
+    """The C engine's error when it refuses to create this ruleset, None when it takes it (then deleted)."""
+    return _refusal_of(json.dumps(_registered(definition), ensure_ascii=False))
+
+
+@functools.lru_cache(maxsize=1024)
+def _refusal_of(text: str) -> str | None:
+    # The same ruleset text comes back for every region without overrides of its rules: created once.
+    with ENGINE_LOCK:
+        try:
+            handle = durable_rules_engine.create_ruleset(f"drgaudit_check_{os.getpid()}_{next(_names)}", text)
+        except Exception as exc:  # the C engine reports only an error number
+            return str(exc)
+        durable_rules_engine.delete_ruleset(handle)
+    return None
+
+
+def refused_rules(profile: CompiledProfile) -> list[tuple[CompiledRule, str]]:
+    """The compiled rules of a profile that durable-rules refuses to create a ruleset of, with its error.
+
+    Each ruleset is created once, as `Runtime` registers it, and deleted. A refused ruleset is tried again
+    rule by rule to name the culprits; if each rule alone is taken, every rule of the ruleset is named.
+    """
+    refused: list[tuple[CompiledRule, str]] = []
+    for index, definition in enumerate(profile.rulesets):
+        error = _refusal(definition)
+        if error is None:
+            continue
+        members = [rule for rule in profile.rules if rule.ruleset == index]
+        alone = [(rule, found) for rule in members if (found := _refusal(rule.definitions)) is not None]
+        refused += alone or [(rule, error) for rule in members]
+    return refused
 
 
 def _close_action(_c: Any) -> None:
@@ -95,10 +140,7 @@ class Runtime:
             by_name = profile.by_name()
             for rule_name, rule in rules.items():
                 rule["run"] = self._action(by_name[rule_name].name, pair=len(rule["all"]) == 2)
-            rules[CLOSE_RULE] = {
-                "all": [{"m": {"$and": [{"kind": "close"}, {"_t": True}]}}],
-                "run": _close_action,
-            }
+            rules[CLOSE_RULE] = {**_registered({})[CLOSE_RULE], "run": _close_action}
             try:
                 with ENGINE_LOCK:
                     self._rulesets.append(durable_engine.Ruleset(name, None, rules))

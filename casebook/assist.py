@@ -139,13 +139,20 @@ def respond_assist(
 
 
 def list_requests(
-    *, session: Session, region: str | None = None, side: str | None = None, status: str | None = "open"
+    *,
+    session: Session,
+    region: str | None = None,
+    side: str | None = None,
+    status: str | None = "open",
+    within: Any = None,
 ) -> list[AssistRequest]:
     """Requests, oldest first: of a region as the insured side (asked), the treatment side (to answer) or
-    either; `status=None` lists every status."""
+    either; `status=None` lists every status; `within` is an SQL condition more (a caller's scope)."""
     if side is not None and side not in SIDES:
         raise ReviewError(f"side is one of {', '.join(SIDES)}, not `{side}`")
     query = select(AssistRequest)
+    if within is not None:
+        query = query.where(within)
     if status is not None:
         query = query.where(col(AssistRequest.status) == status)
     if region is not None:

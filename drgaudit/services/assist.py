@@ -116,11 +116,7 @@ def list_requests(
 ) -> list[AssistRequest]:
     """The requests the principal may see (see `casebook.assist.list_requests` for the filters)."""
     condition = scope_filter(scopes(principal, "assist.view"), ASSIST_COLUMNS, lambda _id: None)
-    rows = assist.list_requests(session=session, region=region, side=side, status=status)
-    if condition is None:
-        return rows
-    allowed = set(session.execute(select(col(AssistRequest.id)).where(condition)).scalars())
-    return [r for r in rows if r.id in allowed]
+    return assist.list_requests(session=session, region=region, side=side, status=status, within=condition)
 
 
 def claims_of(*, session: Session, requests: list[AssistRequest]) -> dict[str, Claim]:

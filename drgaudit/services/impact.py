@@ -372,7 +372,9 @@ def _tally(table: dict[str, ImpactTally], key: str, label: str = "") -> ImpactTa
 def _compare(result: ImpactResult, collector: _Collector, hospitals: dict[str, dict[str, Any]]) -> None:
     for key in sorted(set(collector.old) | set(collector.new)):
         old, new = collector.old.get(key), collector.new.get(key)
-        hit = (new or old).hit  # type: ignore[union-attr]
+        side = new or old
+        assert side is not None  # the key is of one side's hits
+        hit = side.hit
         claim_hospital = (hit.evidence.get("facts") or {}).get("hospital_id") or ""
         hospital_name = (hospitals.get(claim_hospital) or {}).get("name", "")
         slices = [

@@ -30,7 +30,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook import auditlog
-from drgaudit.casebook.models import MONEY, BatchClaim, Claim
+from drgaudit.casebook.claimread import claim_fields
+from drgaudit.casebook.models import MONEY, BatchClaim
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError, ReviewSettings, review_settings
 from drgaudit.casebook.screening import ScreenHit
 from drgaudit.casebook.states import FINDING_STATES
@@ -242,15 +243,8 @@ def refresh_findings(
 
 def _claims(session: Session, claim_ids: list[str]) -> dict[str, Any]:
     """The fields of some claims a finding needs, by claim id."""
-    claims: dict[str, Any] = {}
-    for start in range(0, len(claim_ids), 500):
-        part = claim_ids[start : start + 500]
-        for row in session.execute(
-            select(col(Claim.claim_id), col(Claim.hospital_id), col(Claim.treatment_region), col(Claim.insured_region), col(Claim.discharge_date))
-            .where(col(Claim.claim_id).in_(part))
-        ):  # fmt: skip
-            claims[row.claim_id] = row
-    return claims
+    fields = ("hospital_id", "treatment_region", "insured_region", "discharge_date")
+    return claim_fields(session=session, claim_ids=claim_ids, fields=fields)
 
 
 def _finding_hits(

@@ -25,6 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col
 
 from drgaudit.casebook import auditlog
+from drgaudit.casebook.claimread import claim_fields
 from drgaudit.casebook.models import BatchClaim, Claim, stored_id
 from drgaudit.casebook.quota import QuotaStanding, quota_standing
 from drgaudit.casebook.review_models import (
@@ -342,19 +343,14 @@ _HIT_READ = [
         "evidence",
     )
 ]
-_CLAIM_READ = [getattr(Claim, name) for name in (
-    "claim_id", "patient_id", "hospital_id", "treatment_region", "insured_region", "payment_scheme", "group_code",
+_CLAIM_READ = (
+    "patient_id", "hospital_id", "treatment_region", "insured_region", "payment_scheme", "group_code",
     "discharge_date", "total_cost",
-)]  # fmt: skip
+)  # fmt: skip
 
 
 def _claims(session: Session, claim_ids: list[str]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for start in range(0, len(claim_ids), 500):
-        part = claim_ids[start : start + 500]
-        for claim in session.execute(select(*_CLAIM_READ).where(col(Claim.claim_id).in_(part))):
-            found[claim.claim_id] = claim
-    return found
+    return claim_fields(session=session, claim_ids=claim_ids, fields=_CLAIM_READ)
 
 
 def _stored_hits(session: Session, case_ids: list[int | None]) -> dict[int, dict[str, ReviewCaseHit]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import false, or_, select
 from sqlalchemy.orm.exc import StaleDataError
@@ -74,6 +74,36 @@ def scope_filter(found: list[Scope], columns: dict[str, Any], attending: Any) ->
             return None  # one unrestricted scope: everything
         conditions.append(parts[0] if len(parts) == 1 else parts[0] & parts[1])
     return or_(*conditions) if conditions else false()
+
+
+class Placed(Protocol):
+    """A stored object placed like its claim: a finding, an assist request."""
+
+    @property
+    def hospital_id(self) -> str: ...
+    @property
+    def insured_region(self) -> str: ...
+    @property
+    def treatment_region(self) -> str: ...
+
+
+PLACE_FIELDS = ("hospital_id", "insured_region", "treatment_region")
+
+
+def place_target(placed: Placed) -> Target:
+    """What the access policy needs to know of an object placed like its claim."""
+    return Target(
+        hospital_id=placed.hospital_id,
+        treatment_region=placed.treatment_region,
+        insured_region=placed.insured_region,
+    )
+
+
+def place_scope(principal: Principal, action: str, model: type[Any]) -> Any:
+    """The SQL condition of the rows of a model placed like its claim (columns named as the claim's) that
+    the principal may `action` (None: all)."""
+    columns = {name: col(getattr(model, name)) for name in PLACE_FIELDS}
+    return scope_filter(scopes(principal, action), columns, lambda _id: None)
 
 
 CASE_COLUMNS = {

@@ -259,7 +259,7 @@ def check_compiles(pack: RulePack) -> Issues:
     """Every rule compiles to durable-rules for the national profile and each region with a file, and
     the C engine creates every compiled ruleset (it refuses some deeply nested and/or, error 113)."""
     from drgaudit.engine.compiler import compile_profile
-    from drgaudit.engine.runtime import refused_rules
+    from drgaudit.engine.enginestate import refused_rules
 
     errors: list[RuleFileError] = []
     seen: set[tuple[str, str]] = set()

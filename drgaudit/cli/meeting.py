@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 import typer
 
-from drgaudit.casebook.models import stored_id
 from drgaudit.cli.options import DbOption
 from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit, emit_document
 from drgaudit.cli.queue import KIND_WORDS
@@ -180,6 +179,7 @@ def show(
         drgaudit meeting show 1 --format json
     """
     from drgaudit.casebook import meetings
+    from drgaudit.casebook.models import stored_id
 
     with casebook(db) as session:
         if meeting_id is None:

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from drgaudit.casebook.models import stored_id
 from drgaudit.casebook.states import CASE_STATUSES, DECISION_KINDS, OPEN_STATUSES
 from drgaudit.cli.options import DbOption, FromOption, PeriodOption, ToOption, period_option
 from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit, emit_document
@@ -158,7 +157,7 @@ def show(case_ref: CaseArg, fmt: FormatOption = OutputFormat.table, db: DbOption
         drgaudit queue show 12 --format json
     """
     from drgaudit.casebook import auditlog, review
-    from drgaudit.casebook.models import Hospital
+    from drgaudit.casebook.models import Hospital, stored_id
 
     with casebook(db) as session:
         case = review.get_case(session=session, ref=case_ref)

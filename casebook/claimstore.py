@@ -11,7 +11,7 @@ code tables that screened them: the same request again finds the earlier batch a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -25,6 +25,7 @@ from drgaudit.casebook.prepare import DatabaseForm, PreparedChunk
 from drgaudit.casebook.review import refresh_cases
 from drgaudit.casebook.review_models import ReviewCase
 from drgaudit.casebook.screening import ScreenRun, store_hits
+from drgaudit.casebook.shadow import store_shadow_hits
 from drgaudit.casebook.writers import CLAIM_FIELDS, ClaimWriter
 from drgaudit.contract import FIELDS_BY_KIND
 from drgaudit.engine.hits import Hit
@@ -89,8 +90,11 @@ def store_screened_claims(
     screened_by: ScreenedBy,
     source: str,
     actor: str,
+    shadow: Mapping[str, list[Hit]] | None = None,
 ) -> StoredScreen:
     """Store canonical claim records (already checked) with their hits and review cases, and commit.
+
+    `shadow`: the hits of the regions' shadow versions (pack version -> hits), stored apart, never queued.
 
     Idempotent: a request with the same claims, screened by the same pack and code tables, finds the
     batch stored before and changes nothing. Any error rolls everything back. On PostgreSQL concurrent
@@ -153,6 +157,8 @@ def store_screened_claims(
     session.add(run)
     session.flush()
     stored_run = store_hits(session=session, run=run, batch_id=batch_id, hits=hits, commit=False)
+    for version, shadow_hits in sorted((shadow or {}).items()):
+        store_shadow_hits(session=session, run=run, batch_id=batch_id, pack_version=version, hits=shadow_hits)
     # Hits, claims, batch and the cases made from them commit together here.
     review = refresh_cases(session=session, batch_id=batch_id, pack=screened_by.pack, actor=actor)
     return StoredScreen(

@@ -387,3 +387,33 @@ def test_a_shallower_form_of_the_same_condition_is_taken(rules: Path) -> None:
         encoding="utf-8",
     )
     assert messages(rules) == []
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "expected"),
+    [
+        # A condition on parameters only that one region's override makes constant false.
+        (
+            "long_stay.yaml",
+            "      - los_days >= params.max_los_days",
+            "      - los_days >= params.max_los_days\n      - params.max_los_days < 70",
+            "rule LOS-001 can never fire with these parameters",
+        ),
+        # A region setting read by a rule the region does not override: 511000 gives it as tiers.
+        (
+            "long_stay.yaml",
+            "      - los_days >= params.max_los_days",
+            "      - los_days >= params.max_los_days\n      - cost_ratio >= region.drg_high_ratio",
+            "drg_high_ratio",
+        ),
+    ],
+)
+def test_a_problem_only_a_region_override_causes_is_still_found(
+    rules: Path, file: str, old: str, new: str, expected: str
+) -> None:
+    # `rules check` compiles in a region's profile only the rules the region changes; a compile problem
+    # that only the region's values cause must still be reported (here at the rule, once).
+    edit(rules / file, old, new)
+    edit(rules / "regions/510700.yaml", "rules:\n", "rules:\n  LOS-001:\n    params: {max_los_days: 90}\n")
+    found = messages(rules)
+    assert any(expected in m for m in found), found

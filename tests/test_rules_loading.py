@@ -120,8 +120,11 @@ def test_unknown_key_enum_and_param_default(rules: Path) -> None:
 
 def test_duplicate_ids_and_overlapping_versions(rules: Path) -> None:
     text = (rules / "long_stay.yaml").read_text(encoding="utf-8")
-    second = text.split("rules:\n", 1)[1].replace(
-        "effective: {from: 2025-01-01}", "effective: {from: 2025-06-01}"
+    # The file's first rule (LOS-001) again, as a second version.
+    second = (
+        text.split("rules:\n", 1)[1]
+        .split("\n  - id: LOS-002", 1)[0]
+        .replace("effective: {from: 2025-01-01}", "effective: {from: 2025-06-01}")
     )
     (rules / "long_stay_v2.yaml").write_text("rules:\n" + second, encoding="utf-8")
     assert messages(rules) == [

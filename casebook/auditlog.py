@@ -28,7 +28,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Text, func, insert, select, text
 from sqlmodel import Field, Session, SQLModel, col
@@ -111,6 +111,20 @@ def canonical(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
 
 
+class _Content(TypedDict):
+    """What an entry says (the columns its hash covers besides `seq` and `prev_hash`)."""
+
+    at: str
+    actor: str
+    entity: str
+    entity_id: str
+    action: str
+    before: str | None
+    after: str | None
+    role: str | None
+    channel: str | None
+
+
 def entry_hash(
     *,
     seq: int,
@@ -183,7 +197,7 @@ def _append_rows(*, session: Session, actor: str | Actor, changes: Sequence[Chan
     rows: list[dict[str, Any]] = []
     for entity, entity_id, action, before, after in changes:
         seq += 1
-        content = {
+        content: _Content = {
             "at": at,
             "actor": name,
             "entity": entity,

@@ -15,7 +15,7 @@ gives wrong answers or crashes the engine): an optional field travels with a pla
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -509,9 +509,14 @@ def _combine(parts: Sequence[Test | bool], conjunction: bool) -> Test | bool:
 
 
 def compile_profile(
-    pack: RulePack, region: str | None, *, statuses: tuple[str, ...] = ("active",)
+    pack: RulePack,
+    region: str | None,
+    *,
+    statuses: tuple[str, ...] = ("active",),
+    only: Callable[[BoundRule], bool] | None = None,
 ) -> CompiledProfile:
-    """Compile every rule in force for a treatment region (None: the national profile)."""
+    """Compile every rule in force for a treatment region (None: the national profile); with `only`,
+    just the rules it accepts (`rules check` skips what compiles as nationally)."""
     profile_key = pack.profile_key(region)
     config = pack.region(profile_key)
     profile = CompiledProfile(pack=pack, profile=profile_key, settings=config.settings)
@@ -526,6 +531,8 @@ def compile_profile(
     order = {rule.key: i for i, rule in enumerate(pack.rules)}
     compiled: list[tuple[BoundRule, list[Test], dict[int, str | None]]] = []
     for bound in pack.bound_rules(profile_key if profile_key in pack.regions else None, statuses=statuses):
+        if only is not None and not only(bound):
+            continue
         result = _compile_rule(profile, bound)
         if result is not None:
             compiled.append((bound, *result))

@@ -11,7 +11,7 @@ import numpy as np
 
 from drgaudit.engine.columns import ALWAYS_READ, ClaimColumns, ColumnFacts
 from drgaudit.engine.compiler import CompiledProfile, CompiledRule, compile_profile
-from drgaudit.engine.evaluate import Env, evaluate
+from drgaudit.engine.evaluate import Env, NotConstant, evaluate
 from drgaudit.engine.exceptions import RulePackError
 from drgaudit.engine.facts import ReferenceData, patient_facts, sort_key
 from drgaudit.engine.hits import Hit, condition_trace, display, render_message, thresholds_used
@@ -114,10 +114,46 @@ class Screener:
         return total
 
     def screen_patient(
-        self, patient_id: str, batch: list[dict[str, Any]], history: Iterable[dict[str, Any]] = ()
+        self,
+        patient_id: str,
+        batch: list[dict[str, Any]],
+        history: Iterable[dict[str, Any]] = (),
+        *,
+        precheck: bool = False,
     ) -> list[Hit]:
-        """Every hit on the batch claims of one patient, in claim order then rule order."""
-        return self.run_prepared(self.prepare(patient_id, batch, history))
+        """Every hit on the batch claims of one patient, in claim order then rule order.
+
+        `precheck`: first drop, in Python, the claims no rule could fire on (`precheck`), as the
+        pre-filter does for a batch: for the one claim of an API request."""
+        prepared = self.prepare(patient_id, batch, history)
+        if precheck:
+            self.precheck(prepared)
+        return self.run_prepared(prepared)
+
+    def precheck(self, prepared: Prepared) -> None:
+        """Drop the batch claims of one patient on which no rule of their profile could fire.
+
+        What `apply_prefilter` does over columns, done claim by claim with the Python evaluator, for the
+        few claims of one request (setting up NumPy columns costs more than screening one claim). A rule
+        could fire unless its applicability or one of its `when` conditions is false on the claim;
+        a pair rule is tried with each earlier claim of the patient (as durable-rules pairs them); a
+        condition the evaluator cannot work out counts as true, and `unless` is not looked at: a
+        superset, never fewer. durable-rules still decides every hit.
+        """
+        lists = self.pack.lists
+        for key, ids in list(prepared.by_profile.items()):
+            profile = self._profile(key)
+            settings = profile.compiled.settings
+            kept = set()
+            for claim_id in ids:
+                fact = prepared.by_id[claim_id]
+                earlier = [f for f in prepared.facts if f["seq"] < fact["seq"]]
+                if any(_may_fire(c, fact, earlier, settings, lists) for c in profile.compiled.rules):
+                    kept.add(claim_id)
+            if kept:
+                prepared.by_profile[key] = kept
+            else:
+                del prepared.by_profile[key]
 
     def screen_patients(
         self,
@@ -462,6 +498,32 @@ def screen_claims(
         (patient_id, sorted(by_patient[patient_id], key=sort_key), past.get(patient_id, []))
         for patient_id in sorted(by_patient)
     )
+
+
+def _may_fire(
+    compiled: CompiledRule,
+    fact: dict[str, Any],
+    earlier: list[dict[str, Any]],
+    settings: dict[str, Any],
+    lists: dict[str, Any],
+) -> bool:
+    """False only when the rule's applicability or one of its `when` conditions is false on the claim
+    (a pair rule: with every earlier claim of the patient; none: it cannot fire); see `Screener.precheck`."""
+    rule = compiled.rule
+    if rule.pair and not earlier:
+        return False
+    conditions = (*(item.condition for item in rule.applicability), *rule.when)
+    for other in earlier if rule.pair else [None]:
+        env = Env(fact, other, compiled.bound.params, settings, lists)
+        for condition in conditions:
+            try:
+                if not evaluate(condition.root, env):
+                    break
+            except (NotConstant, TypeError, ValueError, ArithmeticError):
+                continue  # cannot be worked out here: durable-rules decides
+        else:
+            return True
+    return False
 
 
 __all__ = ["Hit", "Match", "PackRouter", "Screener", "build_hit", "screen_claims"]

@@ -186,13 +186,18 @@ class _Builder:
 
     def _build_scalar(self, node: yaml.Node) -> Any:
         pos = _position(self.path, node.start_mark)
-        self.styles[pos] = ScalarStyle(
-            quoted=node.style in ("'", '"'),
-            multiline=node.style in ("|", ">") or node.start_mark.line != node.end_mark.line,
-        )
-        value = self.loader.construct_object(node, deep=True)
+        self.styles[pos] = _STYLES[
+            node.style in ("'", '"'), node.style in ("|", ">") or node.start_mark.line != node.end_mark.line
+        ]
+        # Most scalars of a rule pack are strings: taken as they are (what the safe constructor returns
+        # for them), without its bookkeeping; every other tag goes through the safe constructor.
+        value = node.value if node.tag == _STR_TAG else self.loader.construct_object(node, deep=True)
         _check_scalar(value, pos)
         return value
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_STYLES = {(q, m): ScalarStyle(quoted=q, multiline=m) for q in (False, True) for m in (False, True)}
 
 
 def _check_scalar(value: Any, pos: Position) -> None:

@@ -96,7 +96,9 @@ def test_shell_completion_completes_commands_and_options() -> None:
 
 
 def _commands(group: typer.core.TyperGroup, path: tuple[str, ...] = ()):
-    for name, command in sorted(group.commands.items()):
+    ctx = typer.Context(group)
+    for name in sorted(group.list_commands(ctx)):
+        command = group.get_command(ctx, name)
         if hasattr(command, "commands"):
             yield from _commands(command, (*path, name))
         else:

@@ -412,3 +412,51 @@ def test_concurrent_threads_and_processes_get_the_serial_answers(demo: dict[str,
         merged.update(answers)
     assert merged == serial
     assert len({pid for pid, _ in results}) >= 2
+
+
+def test_stored_claims_are_also_screened_by_their_regions_shadow_version(
+    session: Session, province: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drgaudit.casebook.shadow import ShadowHit
+
+    monkeypatch.setenv("DRGAUDIT_HOME", str(tmp_path / "home"))
+    _reference(session, province)
+    rules = tmp_path / "rules-shorter"
+    shutil.copytree(bundled_rules_dir(), rules, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    text = (rules / "long_stay.yaml").read_text(encoding="utf-8")
+    # The version in shadow flags stays from 15 days on (LOS-001), the live one from 60.
+    (rules / "long_stay.yaml").write_text(text.replace("default: 60,", "default: 15,"), encoding="utf-8")
+    shorter = register_pack(session=session, directory=rules, actor="alice").version
+    promote_pack(
+        session=session,
+        request=PromoteRequest(shorter.version, "national", dt.date(2025, 1, 1), stage="shadow"),
+        actor="alice",
+    )
+    live = register_pack(session=session, directory=None, actor="bob").version.version
+    promote_pack(session=session, request=PromoteRequest(live, "national", dt.date(2025, 1, 1)), actor="bob")
+    warm = WarmEngine(check_seconds=0)
+
+    def days(claim: dict[str, str]) -> int:
+        return (
+            dt.date.fromisoformat(claim["discharge_date"]) - dt.date.fromisoformat(claim["admit_date"])
+        ).days
+
+    with open(province / "claims.csv", encoding="utf-8", newline="") as f:
+        stays = [c for c in csv.DictReader(f) if 20 <= days(c) < 60]
+    # A stay of 20 to 59 days that the live version does not hit at all (and not storing leaves no trace).
+    stay = next(c for c in stays if not _post(session, warm, c).claims[0].hits)
+    assert session.exec(select(func.count()).select_from(ShadowHit)).one()[0] == 0
+
+    outcome = _post(session, warm, stay, store=True)
+    (stored,) = outcome.stored
+    shadow_hits = session.exec(
+        select(ShadowHit.rule_id, ShadowHit.pack_version, ShadowHit.claim_id).where(
+            ShadowHit.batch_id == stored.batch_id
+        )
+    ).all()
+    assert shadow_hits == [("LOS-001", shorter.version, stay["claim_id"])]
+    # Only live hits open cases: the shadow hit does not.
+    assert outcome.claims[0].verdict == "pass" and outcome.claims[0].review_case is None
+    # Stored again: nothing changes, in shadow either.
+    assert _post(session, warm, stay, store=True).stored[0].already_stored
+    assert session.exec(select(func.count()).select_from(ShadowHit)).one()[0] == 1

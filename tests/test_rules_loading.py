@@ -120,8 +120,11 @@ def test_unknown_key_enum_and_param_default(rules: Path) -> None:
 
 def test_duplicate_ids_and_overlapping_versions(rules: Path) -> None:
     text = (rules / "long_stay.yaml").read_text(encoding="utf-8")
-    second = text.split("rules:\n", 1)[1].replace(
-        "effective: {from: 2025-01-01}", "effective: {from: 2025-06-01}"
+    # The file's first rule (LOS-001) again, as a second version.
+    second = (
+        text.split("rules:\n", 1)[1]
+        .split("\n  - id: LOS-002", 1)[0]
+        .replace("effective: {from: 2025-01-01}", "effective: {from: 2025-06-01}")
     )
     (rules / "long_stay_v2.yaml").write_text("rules:\n" + second, encoding="utf-8")
     assert messages(rules) == [
@@ -341,3 +344,79 @@ def test_a_region_file_may_only_name_its_region(tmp_path: Path) -> None:
     pack = load_pack(folder)
     assert pack.profile_key("510600") == "national" and pack.region("510600").name == "德阳市"
     assert "510600" not in pack.profile_keys() and "510100" in pack.profile_keys()
+
+
+DEEP_RULE = """rules:
+  - id: DEEP-001
+    title: 深层嵌套的条件
+    family: outlier_review
+    severity: info
+    action: note
+    scope: all
+    schemes: [DRG, DIP, PER_DIEM, FFS]
+    stage: 事后
+    status: active
+    effective: {from: 2025-01-01}
+    reference: 医保办函〔2025〕3号 结算清单质控
+    when:
+      - CONDITION
+    message: "{claim_id}"
+    amount_at_risk: 0
+    examples:
+      hit: [{name: 例, claim: {total_cost: 100, age: 10}}]
+      miss: [{name: 否, claim: {total_cost: 0, age: 0}}]
+"""
+# The C engine refuses to create a ruleset of this and/or nesting (error 113, "Could not create ruleset").
+DEEP = " or ".join(
+    "(" + " and ".join(f"(total_cost > {a} and age > {a} or total_cost > {a + 1} and age > {a + 1})" for a in (i, i + 2))
+    + ")"
+    for i in (1, 5)
+)  # fmt: skip
+
+
+def test_a_condition_durable_rules_refuses_is_a_check_error_naming_the_rule(rules: Path) -> None:
+    (rules / "deep.yaml").write_text(DEEP_RULE.replace("CONDITION", DEEP), encoding="utf-8")
+    assert messages(rules) == [
+        "deep.yaml:2:5: rule DEEP-001: durable-rules refuses to create its compiled condition (Could not create "
+        "ruleset, error code: 113) (nest and/or less deeply, or split the rule in two)"
+    ]
+    with pytest.raises(RulePackError, match="DEEP-001"):
+        load_pack(rules)  # every mode loads through the same check: refused before screening
+
+
+def test_a_shallower_form_of_the_same_condition_is_taken(rules: Path) -> None:
+    (rules / "deep.yaml").write_text(
+        DEEP_RULE.replace("CONDITION", "total_cost > 1 and age > 1 or total_cost > 5 and age > 5"),
+        encoding="utf-8",
+    )
+    assert messages(rules) == []
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "expected"),
+    [
+        # A condition on parameters only that one region's override makes constant false.
+        (
+            "long_stay.yaml",
+            "      - los_days >= params.max_los_days",
+            "      - los_days >= params.max_los_days\n      - params.max_los_days < 70",
+            "rule LOS-001 can never fire with these parameters",
+        ),
+        # A region setting read by a rule the region does not override: 511000 gives it as tiers.
+        (
+            "long_stay.yaml",
+            "      - los_days >= params.max_los_days",
+            "      - los_days >= params.max_los_days\n      - cost_ratio >= region.drg_high_ratio",
+            "drg_high_ratio",
+        ),
+    ],
+)
+def test_a_problem_only_a_region_override_causes_is_still_found(
+    rules: Path, file: str, old: str, new: str, expected: str
+) -> None:
+    # `rules check` compiles in a region's profile only the rules the region changes; a compile problem
+    # that only the region's values cause must still be reported (here at the rule, once).
+    edit(rules / file, old, new)
+    edit(rules / "regions/510700.yaml", "rules:\n", "rules:\n  LOS-001:\n    params: {max_los_days: 90}\n")
+    found = messages(rules)
+    assert any(expected in m for m in found), found

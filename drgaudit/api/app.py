@@ -36,7 +36,7 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from drgaudit.api.auth import KEY_REFUSALS, presented_key
 from drgaudit.api.context import ApiContext
 from drgaudit.api.errors import ApiError, error_response, json_response
-from drgaudit.api.ratelimit import RateLimiter
+from drgaudit.api.ratelimit import RateLimiter, SharedRateLimiter
 from drgaudit.api.routes import as_api_error, router
 from drgaudit.api.settings import ApiSettings
 from drgaudit.services.access import Unauthenticated
@@ -95,8 +95,16 @@ def mount(app: FastAPI, *, rules_dir: Path | None = None, settings: ApiSettings 
     settings = settings or ApiSettings()
     app.state.api_settings = settings
     app.state.warm = WarmEngine(rules_dir=rules_dir, check_seconds=settings.check_seconds)
-    app.state.api_limiter = RateLimiter(per_minute=settings.rate_per_minute, burst=settings.rate_burst)
+    app.state.api_limiter = (
+        SharedRateLimiter(settings.rate_file, per_minute=settings.rate_per_minute, burst=settings.rate_burst)
+        if settings.rate_file is not None
+        else RateLimiter(per_minute=settings.rate_per_minute, burst=settings.rate_burst)
+    )
     app.include_router(router)
+    # The settlement system's requests are most of the traffic: the API's routes are matched first
+    # (Starlette tries routes in order, and the pages have some forty; their paths never start /api/).
+    routes = app.router.routes
+    routes[:] = sorted(routes, key=lambda route: not getattr(route, "path", "").startswith("/api/"))
     _docs(app)
     _errors(app)
 

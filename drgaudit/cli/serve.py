@@ -57,9 +57,13 @@ def serve(
 
         drgaudit serve --host 0.0.0.0 --port 8080 --workers 4 --db postgresql+psycopg://drgaudit:secret@127.0.0.1/drgaudit
     """
+    import shutil
+    import tempfile
+
     import uvicorn
     from sqlmodel import Session
 
+    from drgaudit.api.ratelimit import SharedRateLimiter
     from drgaudit.casebook.accounts import count_accounts
     from drgaudit.casebook.db import make_engine
     from drgaudit.settings import database_url
@@ -91,11 +95,17 @@ def serve(
     if accounts == 0:
         typer.echo("no account yet: create the first administrator on this machine with")
         typer.echo("    drgaudit users add admin --role admin" + (" --db URL" if db else ""))
-    uvicorn.run(
-        "drgaudit.api.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
-        proxy_headers=proxy, forwarded_allow_ips="127.0.0.1" if proxy else None, server_header=False,
-        log_level="info",
-    )  # fmt: skip
+    # The workers share one rate limit per API key (drgaudit.api.ratelimit): its buckets' file.
+    shared = Path(tempfile.mkdtemp(prefix="drgaudit-serve-"))
+    os.environ["DRGAUDIT_API_RATE_FILE"] = str(SharedRateLimiter.create(shared / "rate-limit"))
+    try:
+        uvicorn.run(
+            "drgaudit.api.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
+            proxy_headers=proxy, forwarded_allow_ips="127.0.0.1" if proxy else None, server_header=False,
+            log_level="info",
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
 
 
 def _masked(url: str) -> str:

@@ -29,25 +29,16 @@ from drgaudit.casebook.findings import Finding, FindingFilter, Rereview, Rerevie
 from drgaudit.casebook.review_models import ReviewCase
 from drgaudit.casebook.reviewconfig import ReviewError, review_settings
 from drgaudit.engine.pack import RulePack
-from drgaudit.services.access import NotFound, Principal, Target, scopes, visible
+from drgaudit.services.access import NotFound, Principal, Target, visible
 from drgaudit.services.accounts import acting
-from drgaudit.services.cases import scope_filter
+from drgaudit.services.cases import place_scope, place_target
 
-FINDING_COLUMNS = {
-    "hospital_id": findings.Finding.hospital_id,
-    "insured_region": findings.Finding.insured_region,
-    "treatment_region": findings.Finding.treatment_region,
-}
 SYSTEM = "drgaudit"
 
 
 def finding_target(finding: Finding) -> Target:
     """What the access policy needs to know of a finding."""
-    return Target(
-        hospital_id=finding.hospital_id,
-        treatment_region=finding.treatment_region,
-        insured_region=finding.insured_region,
-    )
+    return place_target(finding)
 
 
 def find_finding(
@@ -64,7 +55,7 @@ def find_finding(
 
 def finding_scope(principal: Principal, action: str = "finding.view") -> Any:
     """The SQL condition of the findings the principal may see (None: all)."""
-    return scope_filter(scopes(principal, action), FINDING_COLUMNS, lambda _id: None)
+    return place_scope(principal, action, Finding)
 
 
 def list_findings(

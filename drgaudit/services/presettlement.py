@@ -206,6 +206,9 @@ def screen_request(
     Raises `warm.NoActivePackError` (nothing stored) when a claim's treatment region has no active pack.
     """
     screened = engine.screen(session=session, claims=claims)
+    # Stored claims are also screened by their regions' shadow versions, as a stored batch is: those
+    # hits are kept apart (never queued) for the impact report of the version before it is promoted.
+    shadow = engine.screen(session=session, claims=claims, shadow=True) if store else None
     session.rollback()  # end the reading transaction before any write
     outcome = ScreenOutcome(
         [
@@ -222,7 +225,8 @@ def screen_request(
         store=store,
     )
     if store:
-        outcome.stored = _store(session, claims, screened, f"{REQUEST_SOURCE}{request_id}", actor)
+        assert shadow is not None
+        outcome.stored = _store(session, claims, screened, shadow, f"{REQUEST_SOURCE}{request_id}", actor)
         cases = cases_of_claims(session=session, claim_ids=[c["claim_id"] for c in claims])
         for verdict in outcome.claims:
             verdict.review_case = cases.get(verdict.claim_id)
@@ -231,7 +235,12 @@ def screen_request(
 
 
 def _store(
-    session: Session, claims: list[dict[str, Any]], screened: Screened, source: str, actor: str
+    session: Session,
+    claims: list[dict[str, Any]],
+    screened: Screened,
+    shadow: Screened,
+    source: str,
+    actor: str,
 ) -> list[StoredScreen]:
     """One batch per pack version among the claims (usually one), each stored in its own transaction."""
     versions = sorted({warm.version for warm in screened.packs.values()})
@@ -242,8 +251,14 @@ def _store(
         codes = screened.codes[version]
         screened_by = ScreenedBy(warm.pack, str(warm.rules_dir), version, codes.source, codes.digest)
         hits = [hit for claim in mine for hit in screened.hits[claim["claim_id"]]]
+        shadow_hits: dict[str, list[Hit]] = {}
+        for claim in mine:
+            if claim["claim_id"] in shadow.packs:
+                shadow_hits.setdefault(shadow.packs[claim["claim_id"]].version, []).extend(
+                    shadow.hits[claim["claim_id"]]
+                )
         name = source if len(versions) == 1 else f"{source}#{version}"
-        results.append(_store_with_retries(session, mine, hits, screened_by, name, actor))
+        results.append(_store_with_retries(session, mine, hits, screened_by, name, actor, shadow_hits))
     return results
 
 
@@ -254,6 +269,7 @@ def _store_with_retries(
     screened_by: ScreenedBy,
     source: str,
     actor: str,
+    shadow: dict[str, list[Hit]],
 ) -> StoredScreen:
     for attempt in range(1, STORE_ATTEMPTS + 1):
         try:
@@ -264,6 +280,7 @@ def _store_with_retries(
                 screened_by=screened_by,
                 source=source,
                 actor=actor,
+                shadow=shadow,
             )
         except (IntegrityError, ConflictError) as exc:
             # A concurrent request stored the same new claim or changed the same case first: the next

@@ -40,6 +40,7 @@ from drgaudit.engine.indicators import PeerRule, hospital_indicators, peer_rule
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.parallel import ChunkResult, Partition, ScreenSetup, Task, screen_tasks
+from drgaudit.engine.screen import Screener
 from drgaudit.errors import DataFileError, DrgauditError
 from drgaudit.services.codes import choose_codes_for
 from drgaudit.services.packs import PackPlan, screening_plan, shadow_plan
@@ -473,18 +474,19 @@ def batch_tasks(
     partitions read here."""
     admits = queries.batch_admit_range(session=session, batch_id=batch_id)
     since = (admits[0] if admits else dt.date.today()) - dt.timedelta(days=plan.lookback_days)
-    url = session.get_bind().url.render_as_string(hide_password=False)
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
     loader = BatchLoader(url, batch_id, since)
     if cluster and not _shareable(url):
         raise DrgauditError("a cluster cannot read an in-memory database: screen a file or server casebook")
-    tasks: Iterator[Task] = queries.iter_batch_patient_ids(
+    patient_ids = queries.iter_batch_patient_ids(
         session=session, batch_id=batch_id, chunk_patients=max(1, chunk_patients)
     )
+    tasks: Iterator[Task] = patient_ids
     if cluster or (workers > 1 and _shareable(url)):
         setup.loader = loader  # each worker reads its own patients
     elif workers > 1:
         loader.session = session  # an in-memory database: read here, send the claims
-        tasks = (loader(ids) for ids in tasks)
+        tasks = (loader(ids) for ids in patient_ids)
     else:
         loader.session = session  # screened here, read in the one session
         setup.loader = loader
@@ -637,7 +639,9 @@ def explain_stored_claim(
         setup.indicators = batch_indicators(
             session=session, batch_id=batch_id, hospitals=setup.hospitals, peers_by=peer_rule(pack)
         )
-    explanation = explain_claim(setup.screener(), claim_id, [claim], history)
+    screener = setup.screener()
+    assert isinstance(screener, Screener), "a setup without routes has one Screener"
+    explanation = explain_claim(screener, claim_id, [claim], history)
     explanation.codes = codes.label
     return explanation
 

@@ -18,9 +18,9 @@ standing as of the last settlement-period screen. A casebook with no screened ba
 rules reading them do not fire.
 
 Thread safety: durable-rules keeps process-global state and never releases the GIL. Its adapter
-(`drgaudit.engine.runtime`, `ENGINE_LOCK`) serialises every patient's run within a process, so
-requests served by several threads of one worker get exactly the answers of a serial screen, and
-workers (processes) each compile their own engine. The snapshot and pack caches here are replaced
+(`drgaudit.engine.runtime`, `engine.enginestate.ENGINE_LOCK`) serialises every patient's run within a
+process, so requests served by several threads of one worker get exactly the answers of a serial
+screen, and workers (processes) each compile their own engine. The snapshot and pack caches here are replaced
 whole under `_lock`, never changed in place while a request uses them.
 """
 
@@ -165,6 +165,7 @@ class WarmEngine:
         self._versions: dict[str, WarmPack] = {}  # compiled packs by version
         self._folders: dict[Path, _Folder] = {}
         self._regions: dict[str, _Region] = {}
+        self._shadows: dict[str, _Region] = {}  # the version screened in shadow, by region
         self._any_active: tuple[float, bool] | None = None
         self._retired: list[tuple[float, WarmPack]] = []
         self._snapshot: Snapshot | None = None
@@ -192,6 +193,26 @@ class WarmEngine:
                     self._retire_unused()
         if entry.warm is None:
             raise NoActivePackError(region)
+        return entry.warm
+
+    def shadow_for(self, *, session: Session, region: str) -> WarmPack | None:
+        """The compiled version screened in shadow for a region (`drgaudit rules promote --stage shadow`),
+        None when there is none (or the server screens one folder for every region, `--rules`)."""
+        if self.rules_dir is not None:
+            return None
+        self._after_fork()
+        entry = self._shadows.get(region)
+        if entry is None or self.clock() - entry.checked >= self.check_seconds:
+            with self._lock:
+                version = pack_versions.shadow_version(session=session, region=region)
+                warm = None
+                if version is not None:
+                    warm = self._versions.get(version.version) or self._load(
+                        materialize(version), expected=version.version
+                    )
+                entry = _Region(self.clock(), warm)
+                self._shadows = {**self._shadows, region: entry}
+                self._retire_unused()
         return entry.warm
 
     def _resolve(self, session: Session, region: str) -> WarmPack | None:
@@ -256,7 +277,9 @@ class WarmEngine:
 
     def _retire_unused(self) -> None:
         """Release packs no region or folder uses any more, `retire_seconds` after they fell out of use."""
-        used = {e.warm.version for e in self._regions.values() if e.warm is not None}
+        used = {
+            e.warm.version for e in [*self._regions.values(), *self._shadows.values()] if e.warm is not None
+        }
         used |= {f.warm.version for f in self._folders.values() if f.warm is not None}
         now = self.clock()
         for version, warm in list(self._versions.items()):
@@ -332,17 +355,26 @@ class WarmEngine:
 
     # -- screening -----------------------------------------------------------------------------------
 
-    def screen(self, *, session: Session, claims: list[dict[str, Any]]) -> Screened:
+    def screen(self, *, session: Session, claims: list[dict[str, Any]], shadow: bool = False) -> Screened:
         """Screen checked claims with the patients' stored claims as history; nothing is written.
 
-        Every claim is screened by the active pack of its treatment region. A patient's stored claims
-        discharged since the earliest admission of the request minus the pack's lookback are the
+        Every claim is screened by the active pack of its treatment region (`shadow`: by the version its
+        region screens in shadow; claims of regions without one are history only). A patient's stored
+        claims discharged since the earliest admission of the request minus the pack's lookback are the
         history; a claim of the request replaces its stored version.
         """
-        packs = {
-            claim["claim_id"]: self.pack_for(session=session, region=claim["treatment_region"])
-            for claim in claims
-        }
+        if shadow:
+            found = {
+                c["claim_id"]: self.shadow_for(session=session, region=c["treatment_region"]) for c in claims
+            }
+            packs = {claim_id: warm for claim_id, warm in found.items() if warm is not None}
+            if not packs:
+                return Screened(packs={}, hits={}, codes={})
+        else:
+            packs = {
+                claim["claim_id"]: self.pack_for(session=session, region=claim["treatment_region"])
+                for claim in claims
+            }
         lookback = max(warm.pack.lookback_days for warm in packs.values())
         since = min(claim["admit_date"] for claim in claims) - dt.timedelta(days=lookback)
         by_patient: dict[str, list[dict[str, Any]]] = {}
@@ -355,19 +387,24 @@ class WarmEngine:
             }
         else:
             stored = queries.claims_for_patients(session=session, patient_ids=list(by_patient), since=since)
-        hits: dict[str, list[Hit]] = {claim["claim_id"]: [] for claim in claims}
+        hits: dict[str, list[Hit]] = {claim_id: [] for claim_id in packs}
         screeners: dict[str, Screener] = {}
         for patient_id in sorted(by_patient):
             mine = sorted(by_patient[patient_id], key=sort_key)
-            versions = sorted({packs[c["claim_id"]].version for c in mine})
+            versions = sorted({packs[c["claim_id"]].version for c in mine if c["claim_id"] in packs})
             for version in versions:
-                targets = [c for c in mine if packs[c["claim_id"]].version == version]
-                others = [c for c in mine if packs[c["claim_id"]].version != version]
+                targets = [
+                    c for c in mine if c["claim_id"] in packs and packs[c["claim_id"]].version == version
+                ]
+                chosen = {c["claim_id"] for c in targets}
+                others = [c for c in mine if c["claim_id"] not in chosen]
                 warm = packs[targets[0]["claim_id"]]
                 screener = screeners.get(version) or screeners.setdefault(
                     version, self.screener_for(session=session, warm=warm)
                 )
-                for hit in screener.screen_patient(patient_id, targets, [*stored[patient_id], *others]):
+                history = [*stored[patient_id], *others]
+                # The pre-filter's claim-by-claim form: most claims can hit no rule and skip durable-rules.
+                for hit in screener.screen_patient(patient_id, targets, history, precheck=screener.prefilter):
                     hits[hit.claim_id].append(hit)
         return Screened(
             packs=packs,

@@ -14,7 +14,7 @@ from sqlmodel import col
 
 from drgaudit.casebook import auditlog
 from drgaudit.casebook.attachments import list_attachments
-from drgaudit.casebook.findings import FINDING, STATES, FindingFilter, Rereview
+from drgaudit.casebook.findings import FINDING, STATES, Finding, FindingFilter, Rereview
 from drgaudit.casebook.models import Claim
 from drgaudit.casebook.review_models import ReviewCase
 from drgaudit.casebook.screening import ScreenHit
@@ -82,13 +82,13 @@ def finding_page(request: Request, finding_id: int, session: DB, me: Viewer) -> 
     )  # fmt: skip
 
 
-def _hide_other_hospitals(session: DB, finding: object, message: str) -> str:
+def _hide_other_hospitals(session: DB, finding: Finding, message: str) -> str:
     hit = (
         session.execute(
             select(ScreenHit).where(
-                col(ScreenHit.batch_id) == finding.batch_id,  # type: ignore[attr-defined]
-                col(ScreenHit.claim_id) == finding.claim_id,  # type: ignore[attr-defined]
-                col(ScreenHit.rule_id) == finding.rule_id,  # type: ignore[attr-defined]
+                col(ScreenHit.batch_id) == finding.batch_id,
+                col(ScreenHit.claim_id) == finding.claim_id,
+                col(ScreenHit.rule_id) == finding.rule_id,
             )
         )
         .scalars()
@@ -101,7 +101,7 @@ def _hide_other_hospitals(session: DB, finding: object, message: str) -> str:
         select(col(Claim.claim_id), col(Claim.hospital_id)).where(col(Claim.claim_id).in_(related))
     )
     for claim_id, hospital in rows:
-        if hospital != finding.hospital_id:  # type: ignore[attr-defined]
+        if hospital != finding.hospital_id:
             message = message.replace(claim_id, OTHER_HOSPITAL_CLAIM)
     return message
 

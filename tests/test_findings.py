@@ -233,3 +233,28 @@ def test_findings_settings_are_checked(tmp_path: Path) -> None:
         pack_with_settings(tmp_path / "b", rule_author_decisions=["second_reviewer"])
     with pytest.raises(RulePackError, match="finding_actions"):
         pack_with_settings(tmp_path / "c", finding_actions=["remind"])
+
+
+def test_a_hospital_reads_other_hospitals_related_claims_masked_an_auditor_reads_them(
+    session: Session, book
+) -> None:
+    from drgaudit.reports.feedback import OTHER_HOSPITAL_CLAIM
+
+    finding = session.exec(select(Finding).where(Finding.claim_id == "C000002")).scalars().one()  # H001's
+    finding.message = "C000002 与 C000001、C000041 相关"
+    session.add(finding)
+    stored = session.exec(
+        select(ScreenHit).where(ScreenHit.claim_id == "C000002", ScreenHit.rule_id == "COST-001")
+    ).scalars()
+    for row in stored:
+        row.evidence = {**row.evidence, "related_claims": ["C000001", "C000041"]}  # H001's, H002's
+        session.add(row)
+    session.commit()
+    hospital = finding_service.readable_message(
+        session=session, principal=who(session, "h001"), finding=finding
+    )
+    assert hospital == f"C000002 与 C000001、{OTHER_HOSPITAL_CLAIM} 相关"
+    auditor = finding_service.readable_message(
+        session=session, principal=who(session, "审核员"), finding=finding
+    )
+    assert auditor == "C000002 与 C000001、C000041 相关"

@@ -303,7 +303,7 @@ def test_a_region_without_an_active_pack_is_refused_and_nothing_is_stored(
     rules = tmp_path / "rules70"
     shutil.copytree(bundled_rules_dir(), rules, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
     text = (rules / "long_stay.yaml").read_text(encoding="utf-8")
-    (rules / "long_stay.yaml").write_text(text.replace("default: 60,", "default: 70,"), encoding="utf-8")
+    (rules / "long_stay.yaml").write_text(text.replace("default: 60,", "default: 70,", 1), encoding="utf-8")
     v70 = register_pack(session=session, directory=rules, actor="alice").version
     request = PromoteRequest(v70.version, "510700", dt.date.today())
     assert promote_pack(session=session, request=request, actor="alice").state == "in_force"
@@ -350,7 +350,7 @@ def test_the_warm_engine_compiles_once_and_again_only_for_a_new_version(
     assert warm.compiles == 1
     # A new threshold is a new version, compiled once (after the check interval).
     text = (rules / "long_stay.yaml").read_text(encoding="utf-8")
-    (rules / "long_stay.yaml").write_text(text.replace("default: 60", "default: 600"), encoding="utf-8")
+    (rules / "long_stay.yaml").write_text(text.replace("default: 60", "default: 600", 1), encoding="utf-8")
     assert "LOS-001" in rules_hit()  # within the interval the old version still screens
     now[0] += 10
     assert "LOS-001" not in rules_hit()
@@ -425,7 +425,7 @@ def test_stored_claims_are_also_screened_by_their_regions_shadow_version(
     shutil.copytree(bundled_rules_dir(), rules, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
     text = (rules / "long_stay.yaml").read_text(encoding="utf-8")
     # The version in shadow flags stays from 15 days on (LOS-001), the live one from 60.
-    (rules / "long_stay.yaml").write_text(text.replace("default: 60,", "default: 15,"), encoding="utf-8")
+    (rules / "long_stay.yaml").write_text(text.replace("default: 60,", "default: 15,", 1), encoding="utf-8")
     shorter = register_pack(session=session, directory=rules, actor="alice").version
     promote_pack(
         session=session,

@@ -34,7 +34,9 @@ def pack_copy(tmp_path: Path, name: str, *, los: int | None = None, approvers: i
     shutil.copytree(bundled_rules_dir(), folder, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
     if los is not None:
         path = folder / "long_stay.yaml"
-        path.write_text(path.read_text(encoding="utf-8").replace("default: 60,", f"default: {los},", 1), "utf-8")
+        path.write_text(
+            path.read_text(encoding="utf-8").replace("default: 60,", f"default: {los},", 1), "utf-8"
+        )
     if approvers is not None:
         path = folder / "regions" / "national.yaml"
         text = path.read_text(encoding="utf-8").replace(

@@ -14,6 +14,7 @@ RUSAGE_CHILDREN for the worker process that reads and checks the file for big im
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import sys
@@ -84,6 +85,10 @@ def generate(path: Path, rows: int, seed: int = 20250301) -> None:
         f.writelines(lines)
 
 
+def _cpu(usage: resource.struct_rusage) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="claims to generate (default 1,000,000)")
@@ -109,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             stale.unlink()
         engine = make_engine(args.db or f"sqlite:///{db_path}")
         with Session(engine) as session:
+            cpu_self = resource.getrusage(resource.RUSAGE_SELF)
+            cpu_children = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             if args.profile:
                 import cProfile
@@ -120,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 report = import_file(csv_path, kind="claims", session=session)
             seconds = time.perf_counter() - started
+        cpu_self_s = _cpu(resource.getrusage(resource.RUSAGE_SELF)) - _cpu(cpu_self)
+        cpu_worker_s = _cpu(resource.getrusage(resource.RUSAGE_CHILDREN)) - _cpu(cpu_children)
         engine.dispose()
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         worker_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -132,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rows imported:  {report.rows_ok:,} of {report.rows_total:,}")
         print(f"seconds:        {seconds:.2f}")
         print(f"claims/second:  {report.rows_ok / seconds:,.0f}")
+        # CPU time is the steadier figure on a shared machine (wall time follows the other load).
+        print(
+            f"CPU seconds:    {cpu_self_s:.2f} importing process, {cpu_worker_s:.2f} worker "
+            f"(load average {os.getloadavg()[0]:.1f} at the end)"
+        )
         print(f"peak RSS:       {peak_kib / 1024:.0f} MiB (getrusage RUSAGE_SELF ru_maxrss, this process)")
         print(
             f"worker RSS:     {worker_kib / 1024:.0f} MiB (getrusage RUSAGE_CHILDREN ru_maxrss, 0: no worker)"

@@ -25,9 +25,10 @@ from typing import Any, ClassVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Column, DateTime, Integer, UniqueConstraint, delete, func, select, update
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook import auditlog
+from drgaudit.casebook.models import stored_id
 from drgaudit.casebook.states import ROLE_SCOPES as ROLE_SCOPES
 from drgaudit.errors import DrgauditError
 from drgaudit.labels import VALUE_LABELS
@@ -224,7 +225,7 @@ def count_accounts(*, session: Session) -> int:
 
 def find_account(*, session: Session, username: str) -> Account | None:
     """The account with this log-in name, or None."""
-    return session.exec(select(Account).where(Account.username == username.strip())).scalars().first()
+    return session.execute(select(Account).where(col(Account.username) == username.strip())).scalars().first()
 
 
 def get_account(*, session: Session, username: str) -> Account:
@@ -239,8 +240,10 @@ def list_accounts(*, session: Session, role: str | None = None) -> list[Account]
     """Every account by name (with `role`: those holding it)."""
     query = select(Account)
     if role is not None:
-        query = query.where(Account.id.in_(select(AccountRole.account_id).where(AccountRole.role == role)))
-    return list(session.exec(query.order_by(Account.username)).scalars())
+        query = query.where(
+            col(Account.id).in_(select(col(AccountRole.account_id)).where(col(AccountRole.role) == role))
+        )
+    return list(session.execute(query.order_by(col(Account.username))).scalars())
 
 
 @dataclass(frozen=True)
@@ -257,8 +260,10 @@ class GrantRow:
 def account_grants(*, session: Session, account_ids: list[int]) -> dict[int, list[GrantRow]]:
     """The roles of some accounts, in the order granted."""
     found: dict[int, list[GrantRow]] = {account_id: [] for account_id in account_ids}
-    query = select(AccountRole).where(AccountRole.account_id.in_(account_ids)).order_by(AccountRole.id)
-    for row in session.exec(query).scalars():
+    query = (
+        select(AccountRole).where(col(AccountRole.account_id).in_(account_ids)).order_by(col(AccountRole.id))
+    )
+    for row in session.execute(query).scalars():
         found[row.account_id].append(GrantRow(row.role, row.scope or None))
     return found
 
@@ -353,7 +358,7 @@ def create_account(
         session.add(_grant_row(stored, grant, actor, stamp))
     session.flush()
     auditlog.append(
-        session=session, actor=actor, entity=ACCOUNT, entity_id=stored.id, action="created",
+        session=session, actor=actor, entity=ACCOUNT, entity_id=stored_id(stored), action="created",
         after=account_state(stored, grants),
     )  # fmt: skip
     session.commit()
@@ -380,7 +385,7 @@ def _change(session: Session, account: Account, action: str, before: dict[str, A
     session.add(account)
     session.flush()
     auditlog.append(
-        session=session, actor=actor, entity=ACCOUNT, entity_id=account.id, action=action, before=before,
+        session=session, actor=actor, entity=ACCOUNT, entity_id=stored_id(account), action=action, before=before,
         after=account_state(account, grants_of(session=session, account=account)),
     )  # fmt: skip
     session.commit()
@@ -449,9 +454,9 @@ def grant_role(
             )
         session.execute(
             delete(AccountRole).where(
-                AccountRole.account_id == account.id,
-                AccountRole.role == grant.role,
-                AccountRole.scope == (grant.scope or ""),
+                col(AccountRole.account_id) == account.id,
+                col(AccountRole.role) == grant.role,
+                col(AccountRole.scope) == (grant.scope or ""),
             )
         )
     else:
@@ -479,8 +484,8 @@ class LoginPolicy:
 
 def recent_failures(*, session: Session, ip: str | None, since: datetime) -> int:
     """Failed log-ins from one address since a time (throttling)."""
-    query = select(func.count()).where(LoginAttempt.ok.is_(False), LoginAttempt.at >= since)
-    query = query.where(LoginAttempt.ip == ip) if ip else query.where(LoginAttempt.ip.is_(None))
+    query = select(func.count()).where(col(LoginAttempt.ok).is_(False), col(LoginAttempt.at) >= since)
+    query = query.where(col(LoginAttempt.ip) == ip) if ip else query.where(col(LoginAttempt.ip).is_(None))
     return int(session.execute(query).scalar_one())
 
 
@@ -508,7 +513,7 @@ def record_login(
             # Not version-checked: two log-ins of one account at once must both succeed.
             session.execute(
                 update(Account)
-                .where(Account.id == account.id)
+                .where(col(Account.id) == account.id)
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
@@ -516,7 +521,7 @@ def record_login(
             # An atomic increment: two wrong passwords at once both count.
             session.execute(
                 update(Account)
-                .where(Account.id == account.id)
+                .where(col(Account.id) == account.id)
                 .values(failed_logins=Account.failed_logins + 1)
                 .execution_options(synchronize_session=False)
             )
@@ -529,7 +534,7 @@ def record_login(
                 session.flush()
                 auditlog.append(
                     session=session, actor=auditlog.Actor(account.username, channel="web"), entity=ACCOUNT,
-                    entity_id=account.id, action="locked", before=before,
+                    entity_id=stored_id(account), action="locked", before=before,
                     after=account_state(account, grants_of(session=session, account=account)),
                 )  # fmt: skip
                 locked = True
@@ -603,9 +608,9 @@ def end_session(*, session: Session, token: str) -> None:
 
 def end_sessions(*, session: Session, account_id: int | None, commit: bool = True) -> int:
     """End every live session of an account; returns how many."""
-    result = session.execute(
+    result = session.exec(  # exec: a CursorResult, which has the row count
         update(WebSession)
-        .where(WebSession.account_id == account_id, WebSession.ended_at.is_(None))
+        .where(col(WebSession.account_id) == account_id, col(WebSession.ended_at).is_(None))
         .values(ended_at=now())
         .execution_options(synchronize_session=False)
     )

@@ -6,13 +6,14 @@ what is open. Every change is written to the audit log in the same transaction.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col
 
 from drgaudit.casebook import auditlog
-from drgaudit.casebook.models import Claim
+from drgaudit.casebook.models import Claim, stored_id
 from drgaudit.casebook.review import now
 from drgaudit.casebook.review_models import ASSIST_RESULTS, AssistRequest, AssistRequestCreate
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError
@@ -21,7 +22,7 @@ ASSIST = "assist_request"
 SIDES = ("insured", "treatment")
 
 
-def assist_state(request: AssistRequest) -> dict[str, object]:
+def assist_state(request: AssistRequest) -> dict[str, Any]:
     """What the audit log records of a request."""
     return {
         "claim_id": request.claim_id,
@@ -70,7 +71,7 @@ def request_assist(
         session=session,
         actor=actor,
         entity=ASSIST,
-        entity_id=request.id,
+        entity_id=stored_id(request),
         action="requested",
         after=assist_state(request),
     )
@@ -128,7 +129,7 @@ def respond_assist(
         session=session,
         actor=actor,
         entity=ASSIST,
-        entity_id=request.id,
+        entity_id=stored_id(request),
         action="answered",
         before=before,
         after=assist_state(request),
@@ -138,13 +139,20 @@ def respond_assist(
 
 
 def list_requests(
-    *, session: Session, region: str | None = None, side: str | None = None, status: str | None = "open"
+    *,
+    session: Session,
+    region: str | None = None,
+    side: str | None = None,
+    status: str | None = "open",
+    within: Any = None,
 ) -> list[AssistRequest]:
     """Requests, oldest first: of a region as the insured side (asked), the treatment side (to answer) or
-    either; `status=None` lists every status."""
+    either; `status=None` lists every status; `within` is an SQL condition more (a caller's scope)."""
     if side is not None and side not in SIDES:
         raise ReviewError(f"side is one of {', '.join(SIDES)}, not `{side}`")
     query = select(AssistRequest)
+    if within is not None:
+        query = query.where(within)
     if status is not None:
         query = query.where(col(AssistRequest.status) == status)
     if region is not None:

@@ -28,7 +28,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Text, func, insert, select, text
 from sqlmodel import Field, Session, SQLModel, col
@@ -111,6 +111,20 @@ def canonical(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
 
 
+class _Content(TypedDict):
+    """What an entry says (the columns its hash covers besides `seq` and `prev_hash`)."""
+
+    at: str
+    actor: str
+    entity: str
+    entity_id: str
+    action: str
+    before: str | None
+    after: str | None
+    role: str | None
+    channel: str | None
+
+
 def entry_hash(
     *,
     seq: int,
@@ -144,14 +158,21 @@ def append(
     after: Any = None,
 ) -> AuditEntry:
     """Append one entry in the session's transaction (the caller commits, together with the change)."""
-    return append_many(session=session, actor=actor, changes=[(entity, entity_id, action, before, after)])[0]
+    rows = _append_rows(session=session, actor=actor, changes=[(entity, entity_id, action, before, after)])
+    return AuditEntry(**rows[0])
 
 
 Change = tuple[str, "str | int | None", str, Any, Any]  # entity, entity_id, action, before, after
 
 
-def append_many(*, session: Session, actor: str | Actor, changes: Sequence[Change]) -> list[AuditEntry]:
-    """Append entries in order, in the session's transaction, taking the log's head once for all of them."""
+def append_many(*, session: Session, actor: str | Actor, changes: Sequence[Change]) -> int:
+    """Append entries in order, in the session's transaction, taking the log's head once for all of them;
+    returns how many. The rows are written with Core inserts (no ORM object per entry: a stored screen
+    logs thousands of case changes at once)."""
+    return len(_append_rows(session=session, actor=actor, changes=changes))
+
+
+def _append_rows(*, session: Session, actor: str | Actor, changes: Sequence[Change]) -> list[dict[str, Any]]:
     if not changes:
         return []
     key = audit_key()
@@ -172,33 +193,31 @@ def append_many(*, session: Session, actor: str | Actor, changes: Sequence[Chang
         )
     seq, prev = int(row[0]) - len(changes), str(row[1])
     at = datetime.now(UTC).isoformat(timespec="microseconds")
-    entries = []
+    name, role, channel = str(actor), getattr(actor, "role", None), getattr(actor, "channel", None)
+    rows: list[dict[str, Any]] = []
     for entity, entity_id, action, before, after in changes:
         seq += 1
-        content = {
+        content: _Content = {
             "at": at,
-            "actor": str(actor),
+            "actor": name,
             "entity": entity,
             "entity_id": str(entity_id),
             "action": action,
             "before": canonical(before),
             "after": canonical(after),
-            "role": getattr(actor, "role", None),
-            "channel": getattr(actor, "channel", None),
+            "role": role,
+            "channel": channel,
         }
         digest = entry_hash(seq=seq, prev_hash=prev, **content)
-        entries.append(
-            AuditEntry(seq=seq, prev_hash=prev, entry_hash=digest, mac=key.seal(digest), **content)
-        )
+        rows.append({"seq": seq, "prev_hash": prev, "entry_hash": digest, "mac": key.seal(digest), **content})
         prev = digest
-    rows = [entry.model_dump() for entry in entries]
     for start in range(0, len(rows), 2000):
         session.execute(insert(AuditEntry), rows[start : start + 2000])
     session.execute(
         text("UPDATE audit_head SET hash = :hash, mac = :mac, key_id = :key_id WHERE id = 1"),
         {"hash": prev, "mac": key.seal(head_text(seq, prev)), "key_id": key.key_id},
     )
-    return entries
+    return rows
 
 
 def head_text(seq: int, digest: str) -> str:

@@ -18,9 +18,9 @@ from typing import Any
 
 import orjson
 from sqlalchemy import insert, select, text, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from drgaudit.casebook.models import ImportBatch
+from drgaudit.casebook.models import ImportBatch, table_of
 from drgaudit.casebook.prepare import DatabaseForm, PreparedChunk
 from drgaudit.casebook.review import refresh_cases
 from drgaudit.casebook.review_models import ReviewCase
@@ -31,9 +31,9 @@ from drgaudit.contract import FIELDS_BY_KIND
 from drgaudit.engine.hits import Hit
 from drgaudit.engine.pack import RulePack
 from drgaudit.errors import DrgauditError
-from drgaudit.ingest.rows import Chunk
+from drgaudit.ingest.rows import Chunk, Column
 
-_batch = ImportBatch.__table__
+_batch = table_of(ImportBatch)
 
 
 @dataclass
@@ -109,13 +109,15 @@ def store_screened_claims(
         session.rollback()
         return StoredScreen(earlier, True)
     now = datetime.now(UTC)
-    batch_id = conn.execute(
+    key = conn.execute(
         insert(_batch).values(
             kind="claims", file_name=source, content_hash=digest, imported_by=actor, imported_at=now,
             encoding=None, version=None, rows_total=len(records), rows_ok=0, rows_rejected=0,
             rows_new=0, rows_unchanged=0, rows_revised=0,
         )
-    ).inserted_primary_key[0]  # fmt: skip
+    ).inserted_primary_key  # fmt: skip
+    assert key is not None  # an INSERT of one row has its key
+    batch_id = int(key[0])
     # This transaction now holds SQLite's write lock: someone may have stored the same request meanwhile.
     earlier = _earlier(session, digest, other_than=batch_id)
     if earlier is not None:
@@ -185,7 +187,7 @@ def _prepared(records: Sequence[dict[str, Any]], form: DatabaseForm) -> Prepared
     """Canonical records as the chunk the importer's writer takes (rows numbered from 1)."""
     fields = FIELDS_BY_KIND["claims"]
     rows = list(range(1, len(records) + 1))
-    columns = {f.name: [record.get(f.name) for record in records] for f in fields}
+    columns: dict[str, Column] = {f.name: [record.get(f.name) for record in records] for f in fields}
     chunk = Chunk(fields, rows, columns)
     positions = list(range(len(records)))
     return PreparedChunk(
@@ -202,5 +204,5 @@ def cases_of_claims(*, session: Session, claim_ids: Sequence[str]) -> dict[str, 
     """The review case of each of these claims that has one."""
     if not claim_ids:
         return {}
-    query = select(ReviewCase).where(ReviewCase.claim_id.in_(list(claim_ids)))
-    return {case.claim_id: case for case in session.exec(query).scalars()}
+    query = select(ReviewCase).where(col(ReviewCase.claim_id).in_(list(claim_ids)))
+    return {case.claim_id: case for case in session.execute(query).scalars()}

@@ -47,6 +47,7 @@ def make_engine(url: str | None = None) -> Engine:
         raise DatabaseError(f"cannot use database URL {sa_url.render_as_string()}: {exc}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "checkin", _restore_foreign_keys)
     elif engine.dialect.name == "postgresql":
         event.listen(engine, "connect", _postgres_settings)
     try:
@@ -75,6 +76,35 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # 64 MiB of page cache (the default is 2 MiB): bulk imports touch indexes all over.
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
+
+
+# Marks, in a pooled connection's info, that its foreign-key checks are paused for a bulk load.
+_FOREIGN_KEYS_PAUSED = "drgaudit_foreign_keys_paused"
+
+
+def pause_foreign_keys(conn: Connection) -> bool:
+    """Turn SQLite's foreign-key checks off on `conn` for a bulk load whose rows refer only to rows that
+    the same load wrote before them (a claim to its batch, a code to its claim); True if they were.
+
+    They come back on when the connection returns to the pool (after the load's commit or rollback),
+    before anyone else can use it. Only possible before the connection's transaction has written
+    anything (SQLite ignores the pragma inside a transaction), and only on engines of `make_engine`,
+    which restore them; elsewhere, and on PostgreSQL, nothing changes and the checks stay on.
+    """
+    if conn.dialect.name != "sqlite" or not event.contains(conn.engine, "checkin", _restore_foreign_keys):
+        return False
+    pooled = conn.connection
+    dbapi = pooled.dbapi_connection
+    if dbapi is None or dbapi.in_transaction:
+        return False
+    pooled.info[_FOREIGN_KEYS_PAUSED] = True
+    dbapi.execute("PRAGMA foreign_keys=OFF")
+    return True
+
+
+def _restore_foreign_keys(dbapi_connection: Any, record: Any) -> None:
+    if record is not None and record.info.pop(_FOREIGN_KEYS_PAUSED, False) and dbapi_connection is not None:
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 
 def _postgres_settings(dbapi_connection: Any, _record: Any) -> None:

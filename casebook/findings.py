@@ -172,24 +172,81 @@ def refresh_findings(
     """
     today = today or _now().date()
     report = FindingReport()
-    claim_ids = [
-        row[0]
-        for row in session.execute(
-            select(col(BatchClaim.claim_id)).where(col(BatchClaim.batch_id) == batch_id)
+    settings: dict[str, ReviewSettings] = {}
+    # Memory follows a page of claims, not the batch: the batch's hits are read `PAGE_CLAIMS` claims at a
+    # time (keyset pages on claim id), each page written, flushed and logged before the next is read.
+    after: str | None = None
+    while True:
+        page = (
+            select(col(ScreenHit.claim_id))
+            .where(col(ScreenHit.batch_id) == batch_id)
+            .group_by(col(ScreenHit.claim_id))
+            .order_by(col(ScreenHit.claim_id))
+            .limit(PAGE_CLAIMS)
         )
-    ]
-    claims = _claims(session, claim_ids)
-    hits, settings = _finding_hits(session, batch_id, claims, pack, region_packs or {})
-    existing: dict[tuple[str, str], Finding] = {}
-    for start in range(0, len(claim_ids), 500):
-        part = claim_ids[start : start + 500]
-        for finding in session.execute(select(Finding).where(col(Finding.claim_id).in_(part))).scalars():
-            existing[(finding.claim_id, finding.rule_id)] = finding
+        if after is not None:
+            page = page.where(col(ScreenHit.claim_id) > after)
+        claim_ids = list(session.execute(page).scalars())
+        if not claim_ids:
+            break
+        hits = _finding_hits(session, batch_id, claim_ids, pack, region_packs or {}, settings)
+        existing = {
+            (f.claim_id, f.rule_id): f
+            for f in session.execute(select(Finding).where(col(Finding.claim_id).in_(claim_ids))).scalars()
+        }
+        _refresh_page(session, batch_id, actor, today, hits, existing, settings, report)
+        after = claim_ids[-1]
+    # Open findings of the batch's claims that have no hit in it at all any more.
+    in_batch = select(col(BatchClaim.claim_id)).where(col(BatchClaim.batch_id) == batch_id)
+    with_hits = select(col(ScreenHit.claim_id)).where(col(ScreenHit.batch_id) == batch_id)
+    last_id = 0
+    while True:
+        gone = list(
+            session.execute(
+                select(Finding)
+                .where(
+                    col(Finding.claim_id).in_(in_batch),
+                    col(Finding.claim_id).not_in(with_hits),
+                    col(Finding.state) == "open",
+                    col(Finding.batch_id) <= batch_id,
+                    col(Finding.id) > last_id,
+                )
+                .order_by(col(Finding.id))
+                .limit(PAGE_CLAIMS)
+            ).scalars()
+        )
+        if not gone:
+            break
+        last_id = gone[-1].id or last_id
+        _refresh_page(
+            session, batch_id, actor, today, {}, {(f.claim_id, f.rule_id): f for f in gone}, settings, report
+        )
+    if commit:
+        session.commit()
+    return report
+
+
+# Claims whose hits are turned into findings per page (bounds memory whatever the batch's size).
+PAGE_CLAIMS = 5000
+
+
+def _refresh_page(
+    session: Session,
+    batch_id: int,
+    actor: str,
+    today: date,
+    hits: dict[tuple[str, str], Any],
+    existing: dict[tuple[str, str], Finding],
+    settings: dict[str, ReviewSettings],
+    report: FindingReport,
+) -> None:
+    """Create, refresh and withdraw the findings of one page of claims (their finding hits, with each
+    claim's fields, and their stored findings), flush them and log them."""
     stamp = _now()
     changes: list[tuple[str, int | None, str, Any, Any]] = []
     created: list[Finding] = []
     for key, hit in hits.items():
-        claim = claims[key[0]]
+        claim = hit  # each hit row carries its claim's fields
         finding = existing.get(key)
         evidence = _evidence_hash(hit)
         if finding is None:
@@ -235,46 +292,39 @@ def refresh_findings(
     entries = [(FINDING, f.id, "created", None, finding_state(f) | {"batch_id": batch_id}) for f in created]
     entries += [(e, i, a, b, finding_state(by_id[i]) | {"batch_id": batch_id}) for e, i, a, b, _ in changes]
     auditlog.append_many(session=session, actor=actor, changes=sorted(entries, key=lambda c: c[1] or 0))
-    if commit:
-        session.commit()
-    return report
 
 
-def _claims(session: Session, claim_ids: list[str]) -> dict[str, Any]:
-    """The fields of some claims a finding needs, by claim id."""
-    claims: dict[str, Any] = {}
-    for start in range(0, len(claim_ids), 500):
-        part = claim_ids[start : start + 500]
-        for row in session.execute(
-            select(col(Claim.claim_id), col(Claim.hospital_id), col(Claim.treatment_region), col(Claim.insured_region), col(Claim.discharge_date))
-            .where(col(Claim.claim_id).in_(part))
-        ):  # fmt: skip
-            claims[row.claim_id] = row
-    return claims
+_CLAIM_READ = [
+    getattr(Claim, n) for n in ("hospital_id", "treatment_region", "insured_region", "discharge_date")
+]
 
 
 def _finding_hits(
     session: Session,
     batch_id: int,
-    claims: dict[str, Any],
+    claim_ids: list[str],
     pack: RulePack,
     region_packs: Mapping[str, RulePack],
-) -> tuple[dict[tuple[str, str], Any], dict[str, ReviewSettings]]:
-    """The batch's hits that make findings (by claim and rule) and the review settings of their regions."""
-    settings: dict[str, ReviewSettings] = {}
+    settings: dict[str, ReviewSettings],
+) -> dict[tuple[str, str], Any]:
+    """The hits of these claims of the batch that make findings (by claim and rule), each with its claim's
+    fields; `settings` gathers the review settings of their regions."""
     hits: dict[tuple[str, str], Any] = {}
-    for hit in session.execute(
-        select(*_HIT_READ).where(col(ScreenHit.batch_id) == batch_id).order_by(col(ScreenHit.ordinal))
-    ):
-        claim = claims.get(hit.claim_id)
-        if claim is None:
-            continue
-        region = claim.treatment_region
+    # The batch's hits are of the batch's claims (a screen reads them from batch_claim); joined to the
+    # claims for their fields.
+    query = (
+        select(*_HIT_READ, *_CLAIM_READ)
+        .join(Claim, col(Claim.claim_id) == col(ScreenHit.claim_id))
+        .where(col(ScreenHit.batch_id) == batch_id, col(ScreenHit.claim_id).in_(claim_ids))
+        .order_by(col(ScreenHit.ordinal))
+    )
+    for hit in session.execute(query):
+        region = hit.treatment_region
         if region not in settings:
             settings[region] = review_settings(region_packs.get(region, pack), region)
         if hit.action in settings[region].finding_actions:
             hits[(hit.claim_id, hit.rule_id)] = hit
-    return hits, settings
+    return hits
 
 
 def _flush(session: Session) -> None:

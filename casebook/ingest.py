@@ -30,8 +30,8 @@ from sqlalchemy import Connection, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from drgaudit.casebook.db import database_problem
-from drgaudit.casebook.models import ImportBatch, RejectedRow
+from drgaudit.casebook.db import database_problem, pause_foreign_keys
+from drgaudit.casebook.models import ImportBatch, RejectedRow, table_of
 from drgaudit.casebook.prepare import (
     PreparedChunk,
     PreparedInWorker,
@@ -55,8 +55,8 @@ PARALLEL_ROWS = 50_000
 
 Progress = Callable[[int, float], None]
 
-_batch = ImportBatch.__table__
-_rejected = RejectedRow.__table__
+_batch = table_of(ImportBatch)
+_rejected = table_of(RejectedRow)
 
 
 @dataclass
@@ -315,6 +315,9 @@ class _Import:
         report = self.report
         try:
             conn = self.session.connection()
+            if self.kind == "claims":
+                # Every row written refers to the batch or a claim written just before it.
+                pause_foreign_keys(conn)
             batch_id: int | None = self._start(conn)
             if batch_id is None:
                 self.session.rollback()
@@ -358,7 +361,7 @@ class _Import:
         counts = dict.fromkeys(
             ("rows_total", "rows_ok", "rows_rejected", "rows_new", "rows_unchanged", "rows_revised"), 0
         )
-        batch_id = conn.execute(
+        key = conn.execute(
             insert(_batch).values(
                 kind=self.kind,
                 file_name=self.source.path.name,
@@ -369,7 +372,9 @@ class _Import:
                 version=self.version,
                 **counts,
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert key is not None  # an INSERT of one row has its key
+        batch_id = int(key[0])
         # This transaction now holds SQLite's write lock (or the advisory lock): look again.
         same = _identity(self.kind, self.digest, self.version)
         other = conn.execute(select(_batch.c.id).where(same, _batch.c.id != batch_id)).first()

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from drgaudit.casebook import auditlog
+from drgaudit.casebook.models import stored_id
 from drgaudit.casebook.quota import QuotaStanding, quota_standing
 from drgaudit.casebook.review import (
     CASE,
@@ -69,7 +70,7 @@ def create_meeting(*, session: Session, meeting: ReviewMeetingCreate, actor: str
         session=session,
         actor=actor,
         entity=MEETING,
-        entity_id=stored.id,
+        entity_id=stored_id(stored),
         action="created",
         after=meeting_state(stored),
     )
@@ -91,10 +92,14 @@ def list_meetings(
     """Meetings, newest date first."""
     query = select(ReviewMeeting)
     if region is not None:
-        query = query.where(ReviewMeeting.region == region)
+        query = query.where(col(ReviewMeeting.region) == region)
     if status is not None:
-        query = query.where(ReviewMeeting.status == status)
-    return list(session.exec(query.order_by(ReviewMeeting.held_on.desc(), ReviewMeeting.id.desc())).scalars())
+        query = query.where(col(ReviewMeeting.status) == status)
+    return list(
+        session.execute(
+            query.order_by(col(ReviewMeeting.held_on).desc(), col(ReviewMeeting.id).desc())
+        ).scalars()
+    )
 
 
 def _open(meeting: ReviewMeeting) -> None:
@@ -103,8 +108,12 @@ def _open(meeting: ReviewMeeting) -> None:
 
 
 def _agenda(session: Session, meeting_id: int | None) -> list[MeetingCase]:
-    query = select(MeetingCase).where(MeetingCase.meeting_id == meeting_id).order_by(MeetingCase.position)
-    return list(session.exec(query).scalars())
+    query = (
+        select(MeetingCase)
+        .where(col(MeetingCase.meeting_id) == meeting_id)
+        .order_by(col(MeetingCase.position))
+    )
+    return list(session.execute(query).scalars())
 
 
 @dataclass
@@ -185,7 +194,7 @@ def schedule_cases(
         save(session, case)
         session.add(
             MeetingCase(
-                meeting_id=meeting.id, case_id=case.id, position=position, priority=case.priority,
+                meeting_id=stored_id(meeting), case_id=stored_id(case), position=position, priority=case.priority,
                 quota_used=standing.used, quota_limit=standing.limit, quota_override=override if over else None,
                 scheduled_by=actor, scheduled_at=stamp,
             )
@@ -202,7 +211,7 @@ def schedule_cases(
             session=session,
             actor=actor,
             entity=CASE,
-            entity_id=case.id,
+            entity_id=stored_id(case),
             action="scheduled",
             before=before,
             after=after,
@@ -262,13 +271,17 @@ def add_attendees(
         if account_id is not None:
             linked.add(account_id)
         attendee = MeetingAttendee(
-            meeting_id=meeting.id, name=name, role=role, organisation=organisation, account_id=account_id
+            meeting_id=stored_id(meeting),
+            name=name,
+            role=role,
+            organisation=organisation,
+            account_id=account_id,
         )
         session.add(attendee)
         added.append(attendee)
     session.flush()
     auditlog.append(
-        session=session, actor=actor, entity=MEETING, entity_id=meeting.id, action="attendees_added",
+        session=session, actor=actor, entity=MEETING, entity_id=stored_id(meeting), action="attendees_added",
         after={"attendees": [_attendee_state(a) for a in added]},
     )  # fmt: skip
     session.commit()
@@ -289,9 +302,11 @@ def _attendee_state(attendee: MeetingAttendee) -> dict[str, object]:
 def meeting_attendees(*, session: Session, meeting_id: int | None) -> list[MeetingAttendee]:
     """The attendees of a meeting in the order recorded."""
     query = (
-        select(MeetingAttendee).where(MeetingAttendee.meeting_id == meeting_id).order_by(MeetingAttendee.id)
+        select(MeetingAttendee)
+        .where(col(MeetingAttendee.meeting_id) == meeting_id)
+        .order_by(col(MeetingAttendee.id))
     )
-    return list(session.exec(query).scalars())
+    return list(session.execute(query).scalars())
 
 
 @dataclass
@@ -337,7 +352,7 @@ def close_meeting(
         elif row.outcome == "pending" and case.status == "scheduled":
             row.outcome = "deferred"
             session.add(row)
-            appealed = current_decision(session=session, case_id=case.id) is not None
+            appealed = current_decision(session=session, case_id=stored_id(case)) is not None
             case.status = "appealed" if appealed else ("triaged" if case.assignee else "new")
             action = "deferred"
             report.deferred += 1
@@ -347,7 +362,7 @@ def close_meeting(
         session.add(case)
         save(session, case)
         auditlog.append(
-            session=session, actor=actor, entity=CASE, entity_id=case.id, action=action,
+            session=session, actor=actor, entity=CASE, entity_id=stored_id(case), action=action,
             before=before, after=case_state(case) | {"meeting_id": meeting.id},
         )  # fmt: skip
     before = meeting_state(meeting)
@@ -368,7 +383,7 @@ def close_meeting(
         session=session,
         actor=actor,
         entity=MEETING,
-        entity_id=meeting.id,
+        entity_id=stored_id(meeting),
         action="closed",
         before=before,
         after=meeting_state(meeting),
@@ -415,8 +430,10 @@ def meeting_minutes(*, session: Session, meeting_id: int) -> MeetingMinutes:
     meeting = get_meeting(session=session, meeting_id=meeting_id)
     decisions = {
         d.case_id: d
-        for d in session.exec(
-            select(ReviewDecision).where(ReviewDecision.meeting_id == meeting.id).order_by(ReviewDecision.id)
+        for d in session.execute(
+            select(ReviewDecision)
+            .where(col(ReviewDecision.meeting_id) == meeting.id)
+            .order_by(col(ReviewDecision.id))
         ).scalars()
     }
     agenda = []
@@ -440,6 +457,6 @@ def meeting_minutes(*, session: Session, meeting_id: int) -> MeetingMinutes:
 def agenda_size(*, session: Session, meeting_id: int) -> int:
     """How many cases a meeting's agenda holds (withdrawn ones not counted)."""
     query = select(func.count()).where(
-        MeetingCase.meeting_id == meeting_id, MeetingCase.outcome != "withdrawn"
+        col(MeetingCase.meeting_id) == meeting_id, col(MeetingCase.outcome) != "withdrawn"
     )
     return int(session.execute(query).scalar_one())

@@ -10,9 +10,19 @@ row in `claim_code`, so claims can be found by diagnosis or procedure.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import JSON, DateTime, Index, Numeric, PrimaryKeyConstraint, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Index,
+    Numeric,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    inspect,
+)
 from sqlmodel import Field, SQLModel
 
 MONEY = Numeric(14, 2, asdecimal=False)
@@ -23,6 +33,27 @@ _WITHOUT_ROWID = {"sqlite_with_rowid": False}
 
 def _money() -> Any:
     return Field(default=None, sa_type=MONEY)
+
+
+class Identified(Protocol):
+    """A stored row with an integer key (`id` is None only before the row is flushed)."""
+
+    @property
+    def id(self) -> int | None: ...
+
+
+def stored_id(row: Identified) -> int:
+    """The key of a row that is in the database (added and flushed); a row without one is a bug here."""
+    if row.id is None:
+        raise RuntimeError(f"{type(row).__name__} has no id: it was not flushed")
+    return row.id
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table model (SQLModel's types do not declare `Model.__table__`)."""
+    table = inspect(model).local_table
+    assert isinstance(table, Table)
+    return table
 
 
 class ImportBatchBase(SQLModel):
@@ -261,7 +292,7 @@ class RejectedRow(RejectedRowBase, table=True):
 
 
 TABLES = {
-    "claims": Claim.__table__,
-    "hospitals": Hospital.__table__,
-    "groups": GroupEntry.__table__,
+    "claims": table_of(Claim),
+    "hospitals": table_of(Hospital),
+    "groups": table_of(GroupEntry),
 }

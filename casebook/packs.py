@@ -30,9 +30,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Text, select
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook import auditlog
+from drgaudit.casebook.models import stored_id
 from drgaudit.contract import REGION_RE
 from drgaudit.errors import DrgauditError
 
@@ -151,7 +152,9 @@ def register_version(
 ) -> Registration:
     """Store a pack version (idempotent: the same content hash again returns the stored version)."""
     existing = (
-        session.exec(select(RulePackVersion).where(RulePackVersion.version == version)).scalars().first()
+        session.execute(select(RulePackVersion).where(col(RulePackVersion.version) == version))
+        .scalars()
+        .first()
     )
     if existing is not None:
         return Registration(existing, False)
@@ -191,9 +194,9 @@ def get_version(*, session: Session, ref: str | int) -> RulePackVersion:
         return found
     if len(text) < 4:
         raise PackError(f"`{ref}` is too short to name a version: give at least 4 characters of its hash")
-    rows = list(
-        session.exec(
-            select(RulePackVersion).where(RulePackVersion.version.startswith(text.lower()))
+    rows: list[RulePackVersion] = list(
+        session.execute(
+            select(RulePackVersion).where(col(RulePackVersion.version).startswith(text.lower()))
         ).scalars()
     )
     if not rows:
@@ -206,13 +209,19 @@ def get_version(*, session: Session, ref: str | int) -> RulePackVersion:
 
 def find_version(*, session: Session, version: str) -> RulePackVersion | None:
     """The stored version with exactly this content hash, or None."""
-    return session.exec(select(RulePackVersion).where(RulePackVersion.version == version)).scalars().first()
+    return (
+        session.execute(select(RulePackVersion).where(col(RulePackVersion.version) == version))
+        .scalars()
+        .first()
+    )
 
 
 def list_versions(*, session: Session) -> list[RulePackVersion]:
     """Every registered version, newest first."""
-    query = select(RulePackVersion).order_by(RulePackVersion.registered_at.desc(), RulePackVersion.id.desc())
-    return list(session.exec(query).scalars())
+    query = select(RulePackVersion).order_by(
+        col(RulePackVersion.registered_at).desc(), col(RulePackVersion.id).desc()
+    )
+    return list(session.execute(query).scalars())
 
 
 def check_region(region: str) -> str:
@@ -254,15 +263,15 @@ def promote(
         raise PackError(f"approvals needed must be at least 1, got {approvals_needed}")
     version_id = version.id if version is not None else None
     pending = (
-        session.exec(
+        session.execute(
             select(PackPromotion).where(
-                PackPromotion.status == "pending",
-                PackPromotion.region == region,
-                PackPromotion.stage == stage,
-                PackPromotion.effective_from == effective_from,
-                (PackPromotion.version_id == version_id)
+                col(PackPromotion.status) == "pending",
+                col(PackPromotion.region) == region,
+                col(PackPromotion.stage) == stage,
+                col(PackPromotion.effective_from) == effective_from,
+                (col(PackPromotion.version_id) == version_id)
                 if version_id is not None
-                else PackPromotion.version_id.is_(None),
+                else col(PackPromotion.version_id).is_(None),
             )
         )
         .scalars()
@@ -305,7 +314,7 @@ def promote(
     session.add(promotion)
     session.flush()
     auditlog.append(
-        session=session, actor=actor, entity=PROMOTION_ENTITY, entity_id=promotion.id,
+        session=session, actor=actor, entity=PROMOTION_ENTITY, entity_id=stored_id(promotion),
         action="promoted" if single else "requested", after=promotion_state(promotion, version),
     )  # fmt: skip
     session.commit()
@@ -318,18 +327,20 @@ def _in_force(session: Session, region: str, stage: str, on_date: dt.date) -> Pa
     query = (
         select(PackPromotion)
         .where(
-            PackPromotion.status == "in_force",
-            PackPromotion.stage == stage,
-            PackPromotion.region.in_([region, NATIONAL]),
-            PackPromotion.effective_from <= on_date,
+            col(PackPromotion.status) == "in_force",
+            col(PackPromotion.stage) == stage,
+            col(PackPromotion.region).in_([region, NATIONAL]),
+            col(PackPromotion.effective_from) <= on_date,
         )
         .order_by(
-            PackPromotion.effective_from.desc(), PackPromotion.approved_at.desc(), PackPromotion.id.desc()
+            col(PackPromotion.effective_from).desc(),
+            col(PackPromotion.approved_at).desc(),
+            col(PackPromotion.id).desc(),
         )
     )
-    rows = list(session.exec(query).scalars())
+    rows: list[PackPromotion] = list(session.execute(query).scalars())
     own = [p for p in rows if p.region == region]
-    return (own or rows or [None])[0]
+    return own[0] if own else rows[0] if rows else None
 
 
 def active_version(
@@ -367,16 +378,16 @@ def promotions(
     """Promotions, newest first, optionally of one region (its own only) or one version."""
     query = select(PackPromotion)
     if region is not None:
-        query = query.where(PackPromotion.region == region)
+        query = query.where(col(PackPromotion.region) == region)
     if version is not None:
-        query = query.where(PackPromotion.version_id == version.id)
-    query = query.order_by(PackPromotion.requested_at.desc(), PackPromotion.id.desc())
-    return list(session.exec(query).scalars())
+        query = query.where(col(PackPromotion.version_id) == version.id)
+    query = query.order_by(col(PackPromotion.requested_at).desc(), col(PackPromotion.id).desc())
+    return list(session.execute(query).scalars())
 
 
 def promoted_regions(*, session: Session) -> list[str]:
     """Every region (and `national`) that has a promotion in force or pending."""
-    rows = session.execute(select(PackPromotion.region).distinct()).scalars()
+    rows = session.execute(select(col(PackPromotion.region)).distinct()).scalars()
     return sorted(rows)
 
 

@@ -35,7 +35,7 @@ from drgaudit.casebook.models import TABLES
 from drgaudit.contract import FIELDS_BY_KIND, LIST_SEPARATOR
 from drgaudit.errors import DataFileError, DrgauditError
 from drgaudit.ingest.readers import RAW_LINE, RowSource
-from drgaudit.ingest.rows import Chunk, RowConverter, pick
+from drgaudit.ingest.rows import Chunk, Column, RowConverter, pick
 
 # What SQLAlchemy's SQLite DATE type stores, which is date.isoformat() for years 1 to 9999.
 _SQLITE_DATE_FORMAT = "%(year)04d-%(month)02d-%(day)02d"
@@ -47,7 +47,7 @@ class PreparedChunk:
 
     rows: list[int]
     # Values of the good rows by field, as the driver binds them (type processors applied, lists joined).
-    columns: dict[str, list[Any]]
+    columns: dict[str, Column]
     hashes: list[str]
     # (row, raw text, [(field, reason), …]) of the rejected rows, in row order.
     rejected: list[tuple[int, str, list[tuple[str, str]]]]
@@ -61,7 +61,7 @@ class DatabaseForm:
 
     def __init__(self, kind: str, dialect: Dialect) -> None:
         table: Table = TABLES[kind]
-        self._convert: dict[str, Callable[[list[Any]], list[Any]]] = {}
+        self._convert: dict[str, Callable[[Column], list[Any]]] = {}
         for spec in FIELDS_BY_KIND[kind]:
             column_type = table.c[spec.name].type
             if spec.type == "list":
@@ -79,12 +79,12 @@ class DatabaseForm:
                 if process is not None:
                     self._convert[spec.name] = _mapped(process)
 
-    def column(self, name: str, values: list[Any]) -> list[Any]:
+    def column(self, name: str, values: Column) -> Column:
         """The database form of one column of canonical values."""
         convert = self._convert.get(name)
         return values if convert is None else convert(values)
 
-    def chunk_column(self, chunk: Chunk, name: str, positions: list[int]) -> list[Any]:
+    def chunk_column(self, chunk: Chunk, name: str, positions: list[int]) -> Column:
         """The database form of one column of a converted chunk, at these positions."""
         iso = chunk.iso_dates.get(name)
         if iso is not None and self._convert.get(name) is _iso_dates:
@@ -97,16 +97,16 @@ class DatabaseForm:
         return {name: self.column(name, [value])[0] for name, value in record.items()}
 
 
-def _joined(values: list[Any]) -> list[Any]:
+def _joined(values: Column) -> list[Any]:
     return [LIST_SEPARATOR.join(v) or None for v in values]
 
 
-def _iso_dates(values: list[Any]) -> list[Any]:
+def _iso_dates(values: Column) -> list[Any]:
     return [None if v is None else date.isoformat(v) for v in values]
 
 
-def _mapped(process: Callable[[Any], Any]) -> Callable[[list[Any]], list[Any]]:
-    def convert(values: list[Any]) -> list[Any]:
+def _mapped(process: Callable[[Any], Any]) -> Callable[[Column], list[Any]]:
+    def convert(values: Column) -> list[Any]:
         return [process(v) for v in values]
 
     return convert

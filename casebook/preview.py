@@ -9,12 +9,11 @@ and `rules impact`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from drgaudit.casebook.models import BatchClaim
 from drgaudit.casebook.review import case_outcome, evidence_hash
@@ -57,20 +56,22 @@ def stored_cases(
     only one treatment region's."""
     query = (
         select(ReviewCase)
-        .join(BatchClaim, BatchClaim.claim_id == ReviewCase.claim_id)
-        .where(BatchClaim.batch_id == batch_id)
+        .join(BatchClaim, col(BatchClaim.claim_id) == col(ReviewCase.claim_id))
+        .where(col(BatchClaim.batch_id) == batch_id)
     )
     wanted = set(claim_ids) if claim_ids is not None else None
     rows = [
         case
-        for case in session.exec(query).scalars()
+        for case in session.execute(query).scalars()
         if (wanted is None or case.claim_id in wanted) and (region is None or case.region == region)
     ]
     hits: dict[int, dict[str, str]] = {case.id: {} for case in rows}
     ids = list(hits)
     for start in range(0, len(ids), 500):
-        query_hits = select(ReviewCaseHit.case_id, ReviewCaseHit.rule_id, ReviewCaseHit.evidence_hash).where(
-            ReviewCaseHit.case_id.in_(ids[start : start + 500]), ReviewCaseHit.present.is_(True)
+        query_hits = select(
+            col(ReviewCaseHit.case_id), col(ReviewCaseHit.rule_id), col(ReviewCaseHit.evidence_hash)
+        ).where(
+            col(ReviewCaseHit.case_id).in_(ids[start : start + 500]), col(ReviewCaseHit.present).is_(True)
         )
         for case_id, rule_id, digest in session.execute(query_hits):
             hits[case_id][rule_id] = digest
@@ -95,11 +96,11 @@ def stored_hit_digests(
 ) -> dict[tuple[str, str], str]:
     """(claim, rule) -> content hash of a batch's stored hits, optionally only some claims or one region's."""
     wanted = set(claim_ids) if claim_ids is not None else None
-    query = select(ScreenHit.claim_id, ScreenHit.rule_id, ScreenHit.content_hash).where(
-        ScreenHit.batch_id == batch_id
+    query = select(col(ScreenHit.claim_id), col(ScreenHit.rule_id), col(ScreenHit.content_hash)).where(
+        col(ScreenHit.batch_id) == batch_id
     )
     if region is not None:
-        query = query.where(ScreenHit.region == region)
+        query = query.where(col(ScreenHit.region) == region)
     return {
         (claim_id, rule_id): digest
         for claim_id, rule_id, digest in session.execute(query)
@@ -127,7 +128,7 @@ class StorePreview:
 
 
 def flagged_hits(
-    hits: Iterable[Hit], case_actions: Mapping[str, frozenset[str]] | Any
+    hits: Iterable[Hit], case_actions: Callable[[str], frozenset[str]]
 ) -> dict[str, dict[str, str]]:
     """claim id -> {rule id: evidence hash} of the claims whose hits make a review case.
 
@@ -172,7 +173,9 @@ def plan_cases(
     return result
 
 
-def preview_store(*, session: Session, batch_id: int, hits: list[Hit], case_actions: Any) -> StorePreview:
+def preview_store(
+    *, session: Session, batch_id: int, hits: list[Hit], case_actions: Callable[[str], frozenset[str]]
+) -> StorePreview:
     """What `store_hits` and `refresh_cases` would do with a screen's hits of a batch; nothing is written."""
     existing = stored_hit_digests(session=session, batch_id=batch_id)
     preview = StorePreview()

@@ -11,14 +11,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from itertools import groupby
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlmodel
 from sqlalchemy import Numeric, bindparam, case, func, select
 from sqlmodel import Session
 
 from drgaudit.casebook.bulk import LOOKUP_KEYS
-from drgaudit.casebook.models import BatchClaim, Claim, GroupEntry, Hospital, ImportBatch
+from drgaudit.casebook.models import BatchClaim, Claim, GroupEntry, Hospital, ImportBatch, table_of
 from drgaudit.casebook.review_models import ReviewCase
 from drgaudit.casebook.screening import FINISHED_STATUSES, CodeSet, ScreenHit, ScreenRun
 from drgaudit.casebook.writers import CLAIM_FIELDS, claim_from_values
@@ -26,11 +26,12 @@ from drgaudit.contract import FIELDS_BY_KIND
 from drgaudit.engine.columns import ClaimColumns
 from drgaudit.engine.indicators import CC_MCC_DIGITS, SPLIT_DIGITS, CaseMix
 
-_claim = Claim.__table__
-_batch_claim = BatchClaim.__table__
-_hospital = Hospital.__table__
-_group = GroupEntry.__table__
-_batch = ImportBatch.__table__
+_claim = table_of(Claim)
+_batch_claim = table_of(BatchClaim)
+_hospital = table_of(Hospital)
+_group = table_of(GroupEntry)
+_batch = table_of(ImportBatch)
+_hit = table_of(ScreenHit)
 
 _CLAIM_COLUMNS = [_claim.c[name] for name in CLAIM_FIELDS]
 _CLAIM_ORDER = (_claim.c.patient_id, _claim.c.admit_date, _claim.c.discharge_date, _claim.c.claim_id)
@@ -49,7 +50,7 @@ def iter_batch_patients(
     """
     link = _batch_claim.c
     for patients in iter_batch_patient_ids(session=session, batch_id=batch_id, chunk_patients=chunk_patients):
-        rows = session.exec(
+        rows = session.execute(
             select(link.patient_id.label("batch_patient"), *_CLAIM_COLUMNS)
             .join(_claim, _claim.c.claim_id == link.claim_id)
             .where(link.batch_id == batch_id, link.patient_id >= patients[0], link.patient_id <= patients[-1])
@@ -70,7 +71,7 @@ def claims_for_patients(
     found: dict[str, list[dict[str, Any]]] = {patient_id: [] for patient_id in wanted}
     for start in range(0, len(wanted), LOOKUP_KEYS):
         part = wanted[start : start + LOOKUP_KEYS]
-        rows = session.exec(
+        rows = session.execute(
             select(*_CLAIM_COLUMNS)
             .where(_claim.c.patient_id.in_(part), _claim.c.discharge_date >= since)
             .order_by(*_CLAIM_ORDER)
@@ -144,7 +145,7 @@ def iter_batch_patient_ids(
         if after is not None:
             page = page.where(link.patient_id > after)
         patients = list(
-            session.exec(
+            session.execute(
                 page.group_by(link.patient_id).order_by(link.patient_id).limit(chunk_patients)
             ).scalars()
         )
@@ -160,7 +161,7 @@ def batch_claim_ids(*, session: Session, batch_id: int, patient_ids: Iterable[st
     found: dict[str, set[str]] = {patient_id: set() for patient_id in wanted}
     link = _batch_claim.c
     for start in range(0, len(wanted), LOOKUP_KEYS):
-        rows = session.exec(
+        rows = session.execute(
             select(link.patient_id, link.claim_id).where(
                 link.batch_id == batch_id, link.patient_id.in_(wanted[start : start + LOOKUP_KEYS])
             )
@@ -173,7 +174,7 @@ def batch_claim_ids(*, session: Session, batch_id: int, patient_ids: Iterable[st
 def batch_admit_range(*, session: Session, batch_id: int) -> tuple[date, date] | None:
     """The earliest and latest admission date of a batch's claims, or None for an empty batch."""
     link = _batch_claim.c
-    row = session.exec(
+    row = session.execute(
         select(func.min(_claim.c.admit_date), func.max(_claim.c.admit_date))
         .join(_batch_claim, link.claim_id == _claim.c.claim_id)
         .where(link.batch_id == batch_id)
@@ -191,7 +192,7 @@ def batch_case_mix(*, session: Session, batch_id: int) -> list[CaseMix]:
     c, link = _claim.c, _batch_claim.c
     last_digit = func.substr(c.group_code, func.length(c.group_code), 1)
     claims_with_cc = func.sum(case((last_digit.in_(CC_MCC_DIGITS), 1), else_=0))
-    rows = session.exec(
+    rows = session.execute(
         select(c.hospital_id, func.count(), claims_with_cc)
         .join(_batch_claim, link.claim_id == c.claim_id)
         .where(
@@ -210,18 +211,21 @@ def batch_case_mix(*, session: Session, batch_id: int) -> list[CaseMix]:
 def latest_batch_of_claim(*, session: Session, claim_id: str) -> int | None:
     """The most recent import batch that brought this claim, or None."""
     link = _batch_claim.c
-    return session.exec(select(func.max(link.batch_id)).where(link.claim_id == claim_id)).first()[0]
+    latest: int | None = session.execute(
+        select(func.max(link.batch_id)).where(link.claim_id == claim_id)
+    ).scalar_one()
+    return latest
 
 
 def get_claim(*, session: Session, claim_id: str) -> dict[str, Any] | None:
     """One stored claim by id, or None."""
-    row = session.exec(select(*_CLAIM_COLUMNS).where(_claim.c.claim_id == claim_id)).first()
+    row = session.execute(select(*_CLAIM_COLUMNS).where(_claim.c.claim_id == claim_id)).first()
     return None if row is None else claim_from_values(row)
 
 
 def load_hospitals(*, session: Session) -> dict[str, dict[str, Any]]:
     """Every hospital, by hospital_id."""
-    rows = session.exec(select(*(_hospital.c[name] for name in _HOSPITAL_FIELDS)))
+    rows = session.execute(select(*(_hospital.c[name] for name in _HOSPITAL_FIELDS)))
     return {row.hospital_id: dict(row._mapping) for row in rows}
 
 
@@ -251,7 +255,7 @@ def load_groups(*, session: Session) -> dict[tuple[str, str, str], dict[str, Any
         )
         .subquery()
     )
-    rows = session.exec(
+    rows = session.execute(
         select(*(_group.c[name] for name in _GROUP_FIELDS), _group.c.version)
         .join(
             chosen,
@@ -271,13 +275,13 @@ def get_batch(*, session: Session, batch_id: int) -> ImportBatch | None:
 
 def list_batches(*, session: Session) -> list[ImportBatch]:
     """Every import batch, oldest first."""
-    return list(session.exec(sqlmodel.select(ImportBatch).order_by(ImportBatch.id)).all())
+    return list(session.exec(sqlmodel.select(ImportBatch).order_by(sqlmodel.col(ImportBatch.id))).all())
 
 
 def batch_regions(*, session: Session, batch_id: int) -> list[str]:
     """The treatment regions of a batch's claims."""
     link = _batch_claim.c
-    rows = session.exec(
+    rows = session.execute(
         select(_claim.c.treatment_region)
         .join(_batch_claim, link.claim_id == _claim.c.claim_id)
         .where(link.batch_id == batch_id)
@@ -313,8 +317,8 @@ def reference_fingerprint(*, session: Session, exclude_sources: str) -> tuple[An
     claims batch whose source does not start with `exclude_sources` (that batch's hospital indicators
     are the ones used). Equal fingerprints mean the reference data has not changed.
     """
-    run = ScreenRun.__table__.c
-    code_set = CodeSet.__table__.c
+    run = table_of(ScreenRun).c
+    code_set = table_of(CodeSet).c
     reference = select(func.max(_batch.c.id)).where(_batch.c.kind.in_(("hospitals", "groups")))
     codes = select(func.max(code_set.id))
     screened = select(func.max(run.id)).where(
@@ -322,7 +326,7 @@ def reference_fingerprint(*, session: Session, exclude_sources: str) -> tuple[An
         run.batch_id.is_not(None),
         run.source.not_like(f"{exclude_sources}%"),
     )
-    row = session.exec(
+    row = session.execute(
         select(reference.scalar_subquery(), codes.scalar_subquery(), screened.scalar_subquery())
     ).first()
     return tuple(row) if row is not None else ()
@@ -330,8 +334,8 @@ def reference_fingerprint(*, session: Session, exclude_sources: str) -> tuple[An
 
 def latest_screened_batch(*, session: Session, exclude_sources: str) -> int | None:
     """The claims batch of the newest finished screen whose source does not start with `exclude_sources`."""
-    run = ScreenRun.__table__.c
-    row = session.exec(
+    run = table_of(ScreenRun).c
+    row = session.execute(
         select(run.batch_id)
         .where(
             run.status.in_(FINISHED_STATUSES),
@@ -404,8 +408,7 @@ def hospital_hits(
 ) -> list[Any]:
     """The hits on a hospital's claims (of one batch, and/or discharged from `first` to `last`) with the
     claim's own fields, by discharge date, claim, newest batch first, then hit order."""
-    # SQLModel declares __table__ at run time only.
-    hit, c = ScreenHit.__table__.c, _claim.c  # type: ignore[attr-defined]
+    hit, c = _hit.c, _claim.c
     query = (
         select(
             hit.batch_id, hit.claim_id, hit.patient_id, hit.rule_id, hit.family, hit.severity, hit.action,
@@ -440,3 +443,76 @@ def review_cases_of_claims(
         )
         found.update({case.claim_id: case for case in rows})
     return found
+
+
+# ---------------------------------------------------------------------------------------------------
+# A batch's screening summary (reports/summary.py)
+
+
+def latest_finished_run(*, session: Session, batch_id: int) -> ScreenRun | None:
+    """The newest screen run of a batch that finished (done, or partial), or None."""
+    query = (
+        sqlmodel.select(ScreenRun)
+        .where(ScreenRun.batch_id == batch_id, sqlmodel.col(ScreenRun.status).in_(FINISHED_STATUSES))
+        .order_by(sqlmodel.col(ScreenRun.id).desc())
+    )
+    return session.exec(query).first()
+
+
+def rule_evidence_samples(*, session: Session, batch_id: int) -> list[tuple[str, Any]]:
+    """(rule id, evidence) of the first stored hit of each rule of a batch (the evidence names the rule)."""
+    hit = _hit.c
+    first = select(func.min(hit.id)).where(hit.batch_id == batch_id).group_by(hit.rule_id)
+    return [(rule_id, evidence) for rule_id, evidence in session.execute(
+        select(hit.rule_id, hit.evidence).where(hit.id.in_(first))
+    )]  # fmt: skip
+
+
+def batch_claim_places(
+    *, session: Session, batch_id: int, region: str | None = None
+) -> list[tuple[str, str, bool]]:
+    """(hospital id, treatment region, cross-region?) of every claim of a batch (treated in `region`)."""
+    c, link = _claim.c, _batch_claim.c
+    query = select(c.hospital_id, c.treatment_region, _cross()).join(
+        _batch_claim, link.claim_id == c.claim_id
+    ).where(link.batch_id == batch_id)  # fmt: skip
+    if region:
+        query = query.where(c.treatment_region == region)
+    return [(hospital_id, treatment, bool(cross)) for hospital_id, treatment, cross in session.execute(query)]
+
+
+class BatchHit(NamedTuple):
+    """A stored hit of a batch with the place of its claim, as the screening summary counts it."""
+
+    claim_id: str
+    patient_id: str
+    rule_id: str
+    family: str
+    severity: str
+    action: str
+    amount_at_risk: float | None
+    message: str
+    hospital_id: str
+    cross: bool
+
+
+def batch_hits_with_place(*, session: Session, batch_id: int, region: str | None = None) -> list[BatchHit]:
+    """The stored hits of a batch in screening order, with their claim's hospital and whether it is
+    cross-region (only claims treated in `region` when given)."""
+    hit, c = _hit.c, _claim.c
+    query = select(
+        hit.claim_id, hit.patient_id, hit.rule_id, hit.family, hit.severity, hit.action, hit.amount_at_risk,
+        hit.message, c.hospital_id, _cross(),
+    ).join(_claim, c.claim_id == hit.claim_id).where(hit.batch_id == batch_id).order_by(hit.ordinal)  # fmt: skip
+    if region:
+        query = query.where(c.treatment_region == region)
+    return [
+        BatchHit(claim_id, patient_id, rule_id, family, severity, action, amount, message, hospital_id, bool(cross))
+        for claim_id, patient_id, rule_id, family, severity, action, amount, message, hospital_id, cross
+        in session.execute(query)
+    ]  # fmt: skip
+
+
+def _cross() -> Any:
+    c = _claim.c
+    return (c.insured_region != c.treatment_region).label("cross")

@@ -20,7 +20,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from drgaudit.casebook.models import Claim
 from drgaudit.casebook.review_models import MeetingCase, ReviewCase, ReviewDecision
@@ -120,31 +120,31 @@ def quota_standing(*, session: Session, case: ReviewCase, pack: RulePack, counti
     period = settlement_period(case.period, settings.quota_period)
     base = session.execute(
         select(func.count()).where(
-            Claim.hospital_id == case.hospital_id,
-            Claim.payment_scheme == case.payment_scheme,
-            Claim.discharge_date >= period.start,
-            Claim.discharge_date < period.end,
+            col(Claim.hospital_id) == case.hospital_id,
+            col(Claim.payment_scheme) == case.payment_scheme,
+            col(Claim.discharge_date) >= period.start,
+            col(Claim.discharge_date) < period.end,
         )
     ).scalar_one()
     same = (
-        ReviewCase.hospital_id == case.hospital_id,
-        ReviewCase.period >= period.first_month,
-        ReviewCase.period <= period.last_month,
-        ReviewCase.payment_scheme == case.payment_scheme,
-        ReviewCase.id != case.id,
+        col(ReviewCase.hospital_id) == case.hospital_id,
+        col(ReviewCase.period) >= period.first_month,
+        col(ReviewCase.period) <= period.last_month,
+        col(ReviewCase.payment_scheme) == case.payment_scheme,
+        col(ReviewCase.id) != case.id,
     )
     if counting == "scheduled":
         used_query = (
             select(func.count(func.distinct(MeetingCase.case_id)))
-            .join(ReviewCase, ReviewCase.id == MeetingCase.case_id)
-            .where(*same, MeetingCase.outcome != "withdrawn")
+            .join(ReviewCase, col(ReviewCase.id) == col(MeetingCase.case_id))
+            .where(*same, col(MeetingCase.outcome) != "withdrawn")
         )
     else:
         used_query = (
             select(func.count())
             .select_from(ReviewDecision)
-            .join(ReviewCase, ReviewCase.id == ReviewDecision.case_id)
-            .where(*same, ReviewDecision.kind == "special", ReviewDecision.superseded.is_(False))
+            .join(ReviewCase, col(ReviewCase.id) == col(ReviewDecision.case_id))
+            .where(*same, col(ReviewDecision.kind) == "special", col(ReviewDecision.superseded).is_(False))
         )
     used = session.execute(used_query).scalar_one()
     limit = math.floor(ratio * base + 1e-9) if ratio is not None else None

@@ -25,7 +25,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col
 
 from drgaudit.casebook import auditlog
-from drgaudit.casebook.models import BatchClaim, Claim
+from drgaudit.casebook.claimread import claim_fields
+from drgaudit.casebook.models import BatchClaim, Claim, stored_id
 from drgaudit.casebook.quota import QuotaStanding, quota_standing
 from drgaudit.casebook.review_models import (
     DECISION_KINDS,
@@ -79,12 +80,12 @@ def evidence_hash(hit: HitRow) -> str:
         "amount_at_risk": round(float(hit.amount_at_risk), 2),
         **{key: evidence.get(key) for key in EVIDENCE_KEYS},
     }
-    return hashlib.sha256(auditlog.canonical(payload).encode()).hexdigest()[:32]
+    return hashlib.sha256((auditlog.canonical(payload) or "").encode()).hexdigest()[:32]
 
 
 def case_state(case: ReviewCase, hits: dict[str, str] | None = None) -> dict[str, Any]:
     """What the audit log records of a case (and, when given, its hits as rule → content hash)."""
-    state = {
+    state: dict[str, Any] = {
         "claim_id": case.claim_id,
         "status": case.status,
         "assignee": case.assignee,
@@ -260,7 +261,7 @@ def _refresh_chunk(
     session.add_all(case for case, _ in created)
     save(session, None)  # one flush: ids for the new cases, version-checked updates of the others
     for case, hits in created:
-        session.add_all(_case_hit(case.id, hit) for hit in hits)
+        session.add_all(_case_hit(stored_id(case), hit) for hit in hits)
         after_hits = {hit.rule_id: evidence_hash(hit) for hit in hits}
         changes.append(_Change(case, "created", None, after_hits))
     save(session, None)
@@ -342,26 +343,23 @@ _HIT_READ = [
         "evidence",
     )
 ]
-_CLAIM_READ = [getattr(Claim, name) for name in (
-    "claim_id", "patient_id", "hospital_id", "treatment_region", "insured_region", "payment_scheme", "group_code",
+_CLAIM_READ = (
+    "patient_id", "hospital_id", "treatment_region", "insured_region", "payment_scheme", "group_code",
     "discharge_date", "total_cost",
-)]  # fmt: skip
+)  # fmt: skip
 
 
 def _claims(session: Session, claim_ids: list[str]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for start in range(0, len(claim_ids), 500):
-        part = claim_ids[start : start + 500]
-        for claim in session.execute(select(*_CLAIM_READ).where(Claim.claim_id.in_(part))):
-            found[claim.claim_id] = claim
-    return found
+    return claim_fields(session=session, claim_ids=claim_ids, fields=_CLAIM_READ)
 
 
 def _stored_hits(session: Session, case_ids: list[int | None]) -> dict[int, dict[str, ReviewCaseHit]]:
     found: dict[int, dict[str, ReviewCaseHit]] = defaultdict(dict)
     for start in range(0, len(case_ids), 500):
         part = case_ids[start : start + 500]
-        for row in session.exec(select(ReviewCaseHit).where(ReviewCaseHit.case_id.in_(part))).scalars():
+        for row in session.execute(
+            select(ReviewCaseHit).where(col(ReviewCaseHit.case_id).in_(part))
+        ).scalars():
             found[row.case_id][row.rule_id] = row
     return found
 
@@ -400,7 +398,7 @@ def _new_case(
     )  # fmt: skip
 
 
-def _case_hit(case_id: int | None, hit: HitRow) -> ReviewCaseHit:
+def _case_hit(case_id: int, hit: HitRow) -> ReviewCaseHit:
     return ReviewCaseHit(
         case_id=case_id, rule_id=hit.rule_id, batch_id=hit.batch_id, family=hit.family, severity=hit.severity,
         action=hit.action, amount_at_risk=hit.amount_at_risk, message=hit.message, evidence_hash=evidence_hash(hit),
@@ -438,9 +436,9 @@ def _refresh_case(
     for hit in hits:
         row = stored.get(hit.rule_id)
         if row is None:
-            session.add(_case_hit(case.id, hit))
+            session.add(_case_hit(stored_id(case), hit))
             continue
-        fresh = _case_hit(case.id, hit)
+        fresh = _case_hit(stored_id(case), hit)
         for name in HIT_COLUMNS:
             setattr(row, name, getattr(fresh, name))
         row.present = True
@@ -489,8 +487,10 @@ def _unflag_case(
     case.batch_id = batch_id
     outcome = "refreshed"
     if planned == "withdrawn":
-        query = select(MeetingCase).where(MeetingCase.case_id == case.id, MeetingCase.outcome == "pending")
-        for agenda in session.exec(query).scalars():
+        query = select(MeetingCase).where(
+            col(MeetingCase.case_id) == case.id, col(MeetingCase.outcome) == "pending"
+        )
+        for agenda in session.execute(query).scalars():
             agenda.outcome = "withdrawn"
         case.status = "withdrawn"
         outcome = "withdrawn"
@@ -519,14 +519,16 @@ def escalate_claim(
         raise ReviewError(f"no claim {claim_id} in the casebook")
     hits = list(
         session.execute(
-            select(*_HIT_READ).where(ScreenHit.batch_id == batch_id, ScreenHit.claim_id == claim_id)
+            select(*_HIT_READ).where(col(ScreenHit.batch_id) == batch_id, col(ScreenHit.claim_id) == claim_id)
         )
     )
     if not hits:
         raise ReviewError(f"claim {claim_id} has no hit in batch {batch_id}")
     config = review_settings(pack, claim.treatment_region)
     stamp = now()
-    case = session.exec(select(ReviewCase).where(ReviewCase.claim_id == claim_id)).scalars().first()
+    case: ReviewCase | None = (
+        session.execute(select(ReviewCase).where(col(ReviewCase.claim_id) == claim_id)).scalars().first()
+    )
     if case is not None and case.status in OPEN_STATUSES:
         return case
     if case is not None and case.status in ("decided", "closed"):
@@ -538,22 +540,23 @@ def escalate_claim(
         case.reopen_reason = reason
         session.add(case)
         save(session, None)
-        session.add_all(_case_hit(case.id, hit) for hit in hits)
+        session.add_all(_case_hit(stored_id(case), hit) for hit in hits)
         after_hits = {hit.rule_id: evidence_hash(hit) for hit in hits}
         auditlog.append(
-            session=session, actor=actor, entity=CASE, entity_id=case.id, action="escalated", before=None,
+            session=session, actor=actor, entity=CASE, entity_id=stored_id(case), action="escalated", before=None,
             after=case_state(case, after_hits) | {"batch_id": batch_id, "reason": reason},
         )  # fmt: skip
     else:
-        stored = _stored_hits(session, [case.id])
+        case_id = stored_id(case)
+        stored = _stored_hits(session, [case_id])
         changes: list[_Change] = []
-        _refresh_case(session, case, stored.get(case.id, {}), claim, hits, config, batch_id, stamp, changes)
+        _refresh_case(session, case, stored.get(case_id, {}), claim, hits, config, batch_id, stamp, changes)
         before = changes[0].before if changes else case_state(case)
         case.status = "triaged" if case.assignee else "new"
         case.reopen_reason = reason
         take(session, case)
         auditlog.append(
-            session=session, actor=actor, entity=CASE, entity_id=case.id, action="escalated", before=before,
+            session=session, actor=actor, entity=CASE, entity_id=case_id, action="escalated", before=before,
             after=case_state(case) | {"batch_id": batch_id, "reason": reason},
         )  # fmt: skip
     if commit:
@@ -571,7 +574,9 @@ def get_case(*, session: Session, ref: int | str) -> ReviewCase:
     if isinstance(ref, int) or str(ref).isdigit():
         case = session.get(ReviewCase, int(ref))
     if case is None:
-        case = session.exec(select(ReviewCase).where(ReviewCase.claim_id == str(ref))).scalars().first()
+        case = (
+            session.execute(select(ReviewCase).where(col(ReviewCase.claim_id) == str(ref))).scalars().first()
+        )
     if case is None:
         raise ReviewError(
             f"no review case {ref} (give a case number or a claim id; see `drgaudit queue list`)"
@@ -597,12 +602,12 @@ def list_cases(
     `period` is a `drgaudit.periods.Period` or its text (`2025`, `2025Q3`, `2025-07`), by discharge date.
     """
     query = _case_query(select(ReviewCase), statuses, region, hospital_id, assignee, period, where)
-    query = query.order_by(ReviewCase.priority.desc(), ReviewCase.id)
+    query = query.order_by(col(ReviewCase.priority).desc(), col(ReviewCase.id))
     if offset:
         query = query.offset(offset)
     if limit is not None:
         query = query.limit(limit)
-    return list(session.exec(query).scalars())
+    return list(session.execute(query).scalars())
 
 
 def count_cases(
@@ -634,7 +639,7 @@ def _case_query(
     if where is not None:
         query = query.where(where)
     if statuses is not None:
-        query = query.where(ReviewCase.status.in_(list(statuses)))
+        query = query.where(col(ReviewCase.status).in_(list(statuses)))
     for column, value in (
         (ReviewCase.region, region),
         (ReviewCase.hospital_id, hospital_id),
@@ -649,37 +654,41 @@ def _case_query(
 
 def case_hits(*, session: Session, case_id: int) -> list[ReviewCaseHit]:
     """The hits attached to a case, present ones first, heaviest amount first."""
-    rows = session.exec(select(ReviewCaseHit).where(ReviewCaseHit.case_id == case_id)).scalars()
+    rows = session.execute(select(ReviewCaseHit).where(col(ReviewCaseHit.case_id) == case_id)).scalars()
     return sorted(rows, key=lambda h: (not h.present, -h.amount_at_risk, h.rule_id))
 
 
 def case_decisions(*, session: Session, case_id: int) -> list[ReviewDecision]:
     """Every decision on a case, oldest first (the last one not superseded is in force)."""
-    query = select(ReviewDecision).where(ReviewDecision.case_id == case_id).order_by(ReviewDecision.id)
-    return list(session.exec(query).scalars())
+    query = (
+        select(ReviewDecision).where(col(ReviewDecision.case_id) == case_id).order_by(col(ReviewDecision.id))
+    )
+    return list(session.execute(query).scalars())
 
 
 def current_decision(*, session: Session, case_id: int) -> ReviewDecision | None:
     """The decision in force on a case, if any."""
     query = select(ReviewDecision).where(
-        ReviewDecision.case_id == case_id, ReviewDecision.superseded.is_(False)
+        col(ReviewDecision.case_id) == case_id, col(ReviewDecision.superseded).is_(False)
     )
-    return session.exec(query.order_by(ReviewDecision.id.desc())).scalars().first()
+    return session.execute(query.order_by(col(ReviewDecision.id).desc())).scalars().first()
 
 
 def case_appeals(*, session: Session, case_id: int) -> list[ReviewAppeal]:
     """The appeals filed on a case, oldest first."""
-    query = select(ReviewAppeal).where(ReviewAppeal.case_id == case_id).order_by(ReviewAppeal.id)
-    return list(session.exec(query).scalars())
+    query = select(ReviewAppeal).where(col(ReviewAppeal.case_id) == case_id).order_by(col(ReviewAppeal.id))
+    return list(session.execute(query).scalars())
 
 
 def open_agenda(*, session: Session, case_id: int) -> tuple[MeetingCase, ReviewMeeting] | None:
     """The open meeting whose agenda holds the case undecided, if any."""
-    row = session.exec(
+    row = session.execute(
         select(MeetingCase, ReviewMeeting)
-        .join(ReviewMeeting, ReviewMeeting.id == MeetingCase.meeting_id)
+        .join(ReviewMeeting, col(ReviewMeeting.id) == col(MeetingCase.meeting_id))
         .where(
-            MeetingCase.case_id == case_id, MeetingCase.outcome == "pending", ReviewMeeting.status == "open"
+            col(MeetingCase.case_id) == case_id,
+            col(MeetingCase.outcome) == "pending",
+            col(ReviewMeeting.status) == "open",
         )
     ).first()
     return (row[0], row[1]) if row else None
@@ -738,7 +747,7 @@ def take(session: Session, case: ReviewCase) -> None:
 
 
 def _already_decided(session: Session, case: ReviewCase) -> ConflictError:
-    decision = current_decision(session=session, case_id=case.id)
+    decision = current_decision(session=session, case_id=stored_id(case))
     what = (
         f" by {decision.decided_by} (round {decision.round}: {decision.kind} {decision.amount:,.2f})"
         if decision
@@ -785,7 +794,7 @@ def assign_case(
         session=session,
         actor=actor,
         entity=CASE,
-        entity_id=case.id,
+        entity_id=stored_id(case),
         action="assigned",
         before=before,
         after=case_state(case),
@@ -816,7 +825,9 @@ class DecisionOutcome:
 
 def _special_items(request: DecisionRequest, amount: float | None) -> tuple[list[dict[str, Any]], float]:
     """The approved items of a special payment and their total (which a given amount must equal)."""
-    items = [{"item": name, "amount": round(value, 2)} for name, value in request.items or ()]
+    items: list[dict[str, Any]] = [
+        {"item": name, "amount": round(value, 2)} for name, value in request.items or ()
+    ]
     if any(item["amount"] <= 0 for item in items):
         raise ReviewError("every approved item needs an amount above 0")
     total = round(sum(item["amount"] for item in items), 2)
@@ -903,7 +914,7 @@ def decide_case(
     case.status = "decided"
     take(session, case)
     try:
-        agenda = open_agenda(session=session, case_id=case.id)
+        agenda = open_agenda(session=session, case_id=stored_id(case))
         if agenda is None:
             raise ReviewError(
                 f"case {case.id} is on no open meeting's agenda; add it with `drgaudit meeting add`"
@@ -920,14 +931,14 @@ def decide_case(
     except ReviewError:
         session.rollback()
         raise
-    previous = current_decision(session=session, case_id=case.id)
-    rounds = len(case_decisions(session=session, case_id=case.id))
+    previous = current_decision(session=session, case_id=stored_id(case))
+    rounds = len(case_decisions(session=session, case_id=stored_id(case)))
     if previous is not None:
         previous.superseded = True
         session.add(previous)
     stamp = now()
     decision = ReviewDecision(
-        case_id=case.id, round=rounds + 1, kind=kind, amount=amount, items=items,
+        case_id=stored_id(case), round=rounds + 1, kind=kind, amount=amount, items=items,
         merged_with=((request.merged_with or "").strip() or None) if kind == "merge" else None,
         reason=request.reason.strip(), decided_by=actor, meeting_id=agenda[1].id,
         quota_override=override if kind == "special" else None, decided_at=stamp,
@@ -945,7 +956,7 @@ def decide_case(
         session=session,
         actor=actor,
         entity=CASE,
-        entity_id=case.id,
+        entity_id=stored_id(case),
         action="decided",
         before=before,
         after=after,
@@ -984,7 +995,7 @@ def appeal_case(
     _transition(case, ("decided", "closed"), "appealed")
     if not reason.strip():
         raise ReviewError("an appeal needs a reason")
-    decision = current_decision(session=session, case_id=case.id)
+    decision = current_decision(session=session, case_id=stored_id(case))
     if decision is None:
         raise ReviewError(f"case {case.id} has no decision to appeal")
     before = case_state(case)
@@ -994,7 +1005,11 @@ def appeal_case(
     session.add(case)
     save(session, case)
     appeal = ReviewAppeal(
-        case_id=case.id, decision_id=decision.id, reason=reason.strip(), filed_by=actor, filed_at=stamp
+        case_id=stored_id(case),
+        decision_id=stored_id(decision),
+        reason=reason.strip(),
+        filed_by=actor,
+        filed_at=stamp,
     )
     session.add(appeal)
     session.flush()
@@ -1005,7 +1020,7 @@ def appeal_case(
         session=session,
         actor=actor,
         entity=CASE,
-        entity_id=case.id,
+        entity_id=stored_id(case),
         action="appealed",
         before=before,
         after=after,
@@ -1059,8 +1074,8 @@ def rollup(
     if region is not None:
         filters.append(ReviewCase.region == region)
     counts = session.execute(
-        select(ReviewCase.hospital_id, ReviewCase.period, ReviewCase.status, func.count())
-        .where(*filters, ReviewCase.status != "withdrawn")
+        select(col(ReviewCase.hospital_id), col(ReviewCase.period), col(ReviewCase.status), func.count())
+        .where(*filters, col(ReviewCase.status) != "withdrawn")
         .group_by(ReviewCase.hospital_id, ReviewCase.period, ReviewCase.status)
     )
     for hospital_id, case_period, status, n in counts:
@@ -1070,14 +1085,18 @@ def rollup(
             row.open += n
     decided = session.execute(
         select(
-            ReviewCase.hospital_id,
-            ReviewCase.period,
-            ReviewDecision.kind,
+            col(ReviewCase.hospital_id),
+            col(ReviewCase.period),
+            col(ReviewDecision.kind),
             func.count(),
             func.sum(ReviewDecision.amount),
         )
-        .join(ReviewDecision, ReviewDecision.case_id == ReviewCase.id)
-        .where(*filters, ReviewDecision.superseded.is_(False), ReviewCase.status.in_(("decided", "closed")))
+        .join(ReviewDecision, col(ReviewDecision.case_id) == col(ReviewCase.id))
+        .where(
+            *filters,
+            col(ReviewDecision.superseded).is_(False),
+            col(ReviewCase.status).in_(("decided", "closed")),
+        )
         .group_by(ReviewCase.hospital_id, ReviewCase.period, ReviewDecision.kind)
     )
     for hospital_id, case_period, kind, n, total in decided:

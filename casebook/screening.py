@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, Session, SQLModel, col
 
-from drgaudit.casebook.models import MONEY
+from drgaudit.casebook.models import MONEY, stored_id
 from drgaudit.engine.codes import CODE_FILES, CodeTables, resolve_codes_dir
 from drgaudit.engine.hits import Hit, PatientFailure
 from drgaudit.engine.loader import bundled_rules_dir
@@ -209,7 +209,7 @@ def import_code_tables(
     """
     tables = CodeTables.from_dir(directory)
     name = name or Path(directory).resolve().name
-    existing = session.exec(select(CodeSet).where(CodeSet.name == name)).scalars().first()
+    existing = session.execute(select(CodeSet).where(col(CodeSet.name) == name)).scalars().first()
     counts = {table: len(rows) for table, rows in tables.tables.items()}
     if existing is not None:
         if existing.digest != tables.digest:
@@ -238,18 +238,18 @@ def import_code_tables(
     for start in range(0, len(rows), 5000):
         session.execute(insert(CodeEntry), rows[start : start + 5000])
     session.commit()
-    return CodeSetReport(code_set.id, name, counts, False)
+    return CodeSetReport(stored_id(code_set), name, counts, False)
 
 
 def load_code_tables(*, session: Session, name: str | None = None) -> CodeTables | None:
     """Code tables from the casebook: the named set, else the most recently loaded one; None if there is none."""
     query = select(CodeSet)
     query = (
-        query.where(CodeSet.name == name)
+        query.where(col(CodeSet.name) == name)
         if name
-        else query.order_by(CodeSet.imported_at.desc(), CodeSet.id.desc())
+        else query.order_by(col(CodeSet.imported_at).desc(), col(CodeSet.id).desc())
     )
-    code_set = session.exec(query).scalars().first()
+    code_set = session.execute(query).scalars().first()
     if code_set is None:
         if name:
             from drgaudit.errors import DrgauditError
@@ -258,7 +258,9 @@ def load_code_tables(*, session: Session, name: str | None = None) -> CodeTables
         return None
     tables: dict[str, dict[str, str]] = {table: {} for table in CODE_FILES}
     rows = session.execute(
-        select(CodeEntry.table_name, CodeEntry.code, CodeEntry.value).where(CodeEntry.set_id == code_set.id)
+        select(col(CodeEntry.table_name), col(CodeEntry.code), col(CodeEntry.value)).where(
+            col(CodeEntry.set_id) == code_set.id
+        )
     )
     for table, code, value in rows:
         tables[table][code] = value
@@ -325,12 +327,12 @@ def store_hits(
         (claim_id, rule_id): (hit_id, digest, pack)
         for hit_id, claim_id, rule_id, digest, pack in session.execute(
             select(
-                ScreenHit.id,
-                ScreenHit.claim_id,
-                ScreenHit.rule_id,
-                ScreenHit.content_hash,
-                ScreenHit.pack_version,
-            ).where(ScreenHit.batch_id == batch_id)
+                col(ScreenHit.id),
+                col(ScreenHit.claim_id),
+                col(ScreenHit.rule_id),
+                col(ScreenHit.content_hash),
+                col(ScreenHit.pack_version),
+            ).where(col(ScreenHit.batch_id) == batch_id)
         )
     }
     seen: set[tuple[str, str]] = set()
@@ -385,7 +387,7 @@ def store_hits(
     if restamped:
         stamp = (
             update(ScreenHit)
-            .where(ScreenHit.id == bindparam("hit_id"))
+            .where(col(ScreenHit.id) == bindparam("hit_id"))
             .values(pack_version=bindparam("pack"), run_id=run.id)
         )
         for start in range(0, len(restamped), 2000):
@@ -458,17 +460,17 @@ def hits_for_claim(*, session: Session, claim_id: str) -> list[ScreenHit]:
     """Every stored hit of one claim, newest batch first."""
     query = (
         select(ScreenHit)
-        .where(ScreenHit.claim_id == claim_id)
-        .order_by(ScreenHit.batch_id.desc(), ScreenHit.ordinal)
+        .where(col(ScreenHit.claim_id) == claim_id)
+        .order_by(col(ScreenHit.batch_id).desc(), col(ScreenHit.ordinal))
     )
-    return list(session.exec(query).scalars())
+    return list(session.execute(query).scalars())
 
 
 def hit_families(*, session: Session, batch_id: int) -> list[tuple[str, str]]:
     """(claim_id, family) of every stored hit of a batch, in screening order."""
     query = (
-        select(ScreenHit.claim_id, ScreenHit.family)
-        .where(ScreenHit.batch_id == batch_id)
-        .order_by(ScreenHit.ordinal)
+        select(col(ScreenHit.claim_id), col(ScreenHit.family))
+        .where(col(ScreenHit.batch_id) == batch_id)
+        .order_by(col(ScreenHit.ordinal))
     )
     return [(claim_id, family) for claim_id, family in session.execute(query)]

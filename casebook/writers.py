@@ -20,7 +20,15 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select
 
 from drgaudit.casebook.bulk import LOOKUP_KEYS, BulkInsert, BulkUpdate, KeyLookup, lookup
-from drgaudit.casebook.models import BatchClaim, Claim, ClaimCode, ClaimRevision, GroupEntry, Hospital
+from drgaudit.casebook.models import (
+    BatchClaim,
+    Claim,
+    ClaimCode,
+    ClaimRevision,
+    GroupEntry,
+    Hospital,
+    table_of,
+)
 from drgaudit.casebook.prepare import CODE_LISTS, DatabaseForm, PreparedChunk, code_columns
 from drgaudit.contract import FIELDS_BY_KIND, LIST_SEPARATOR
 from drgaudit.errors import RowError
@@ -32,10 +40,10 @@ NOTE_KEYS = 20
 CLAIM_FIELDS = tuple(f.name for f in FIELDS_BY_KIND["claims"])
 LIST_FIELDS = tuple(name for name, _kind in CODE_LISTS)
 
-_claim = Claim.__table__
-_claim_code = ClaimCode.__table__
-_claim_revision = ClaimRevision.__table__
-_batch_claim = BatchClaim.__table__
+_claim = table_of(Claim)
+_claim_code = table_of(ClaimCode)
+_claim_revision = table_of(ClaimRevision)
+_batch_claim = table_of(BatchClaim)
 
 Record = dict[str, Any]
 
@@ -348,7 +356,7 @@ class KeyedWriter(Writer):
 class HospitalWriter(KeyedWriter):
     """Hospitals, keyed by hospital_id."""
 
-    table = Hospital.__table__
+    table = table_of(Hospital)
     kind = "hospitals"
     key_field = "hospital_id"
     keys = ("hospital_id",)
@@ -362,7 +370,7 @@ class HospitalWriter(KeyedWriter):
 class GroupWriter(KeyedWriter):
     """Group entries of one version, keyed by region, scheme, version and group code."""
 
-    table = GroupEntry.__table__
+    table = table_of(GroupEntry)
     kind = "groups"
     key_field = "group_code"
     keys = ("region", "scheme", "group_code", "version")

@@ -94,7 +94,13 @@ def _match_rules(old: RulePack, new: RulePack) -> list[tuple[Rule | None, Rule |
             old_left.remove(rule)
             new_left.remove(partner)
     pairs += [(r, None) for r in old_left] + [(None, r) for r in new_left]
-    return sorted(pairs, key=lambda p: ((p[0] or p[1]).id, (p[0] or p[1]).effective_from))  # type: ignore[union-attr]
+    return sorted(pairs, key=_pair_order)
+
+
+def _pair_order(pair: tuple[Rule | None, Rule | None]) -> tuple[str, Any]:
+    rule = pair[0] or pair[1]
+    assert rule is not None  # every pair has a rule on one side at least
+    return rule.id, rule.effective_from
 
 
 def _rules(old: RulePack, new: RulePack) -> list[Change]:

@@ -256,7 +256,8 @@ def check_references(pack: RulePack) -> Issues:
 
 
 def check_compiles(pack: RulePack) -> Issues:
-    """Every rule compiles to durable-rules for the national profile and each region with a file.
+    """Every rule compiles to durable-rules for the national profile and each region with a file, and
+    the C engine creates every compiled ruleset (it refuses some deeply nested and/or, error 113).
 
     A region's profile differs from the national one only in the rules whose parameters the region
     overrides or whose expressions read a region setting the region sets differently: only those are
@@ -264,6 +265,7 @@ def check_compiles(pack: RulePack) -> Issues:
     most of the time `rules check` took).
     """
     from drgaudit.engine.compiler import compile_profile
+    from drgaudit.engine.enginestate import refused_rules
 
     statuses = ("active", "draft")
     errors: list[RuleFileError] = []
@@ -281,12 +283,25 @@ def check_compiles(pack: RulePack) -> Issues:
                     settings.get(name) != national_settings.get(name) for name in reads[bound.rule.key]
                 )
 
-        for issue in compile_profile(pack, code, statuses=statuses, only=only).problems:
+        profile = compile_profile(pack, code, statuses=statuses, only=only)
+        issues = list(profile.problems)
+        if not issues:
+            issues = [_refused(compiled.rule, error) for compiled, error in refused_rules(profile)]
+        for issue in issues:
             key = (str(issue.position), issue.message)
             if key not in seen:
                 seen.add(key)
                 errors.append(issue)
     return errors, []
+
+
+def _refused(rule: Rule, error: str) -> RuleFileError:
+    return RuleFileError(
+        rule.position,
+        f"rule {rule.id}: durable-rules refuses to create its compiled condition ({error})",
+        "nest and/or less deeply, or split the rule in two",
+        code="compile",
+    )
 
 
 def _settings_read(rule: Rule) -> set[str]:

@@ -10,6 +10,7 @@ back in the order the tasks were sent, so the output does not depend on the numb
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +28,8 @@ from drgaudit.engine.loader import load_pack
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.screen import PackRouter, Screener
 from drgaudit.errors import DrgauditError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -115,6 +118,9 @@ class ChunkResult:
     claims: int
     candidates: int = 0
     failed: list[PatientFailure] = field(default_factory=list)
+    # Why the columnar pre-filter could not be used on this chunk (its patients were then screened the
+    # plain way, on their derived facts: the same hits, more slowly); None when it was used or not tried.
+    columnar_fallback: str | None = None
 
 
 _worker_screener: Screener | PackRouter | None = None
@@ -140,7 +146,8 @@ def screen_task(screener: Any, task: Task, loader: PartitionLoader | None) -> Ch
     them (`candidate_ids`), and only the candidates' patients are read as records, get their facts and
     go through durable-rules, with every other claim of theirs as context. Anything the columns cannot
     decide falls back to keeping: a chunk whose columns cannot be read or filtered is screened the
-    plain way (every patient read and pre-filtered on its derived facts)."""
+    plain way (every patient read and pre-filtered on its derived facts); that is logged (a warning of
+    this module's logger) and said in the result's `columnar_fallback`, which the run's summary counts."""
     if not (task and isinstance(task[0], str)) or not _columnar(screener, loader):
         return screen_chunk(screener, _partitions(task, loader))
     assert loader is not None
@@ -150,8 +157,18 @@ def screen_task(screener: Any, task: Task, loader: PartitionLoader | None) -> Ch
         candidates: set[str] = screener.candidate_ids(columns)
     except DrgauditError:
         raise  # e.g. a treatment region without configuration: the same error as the plain way
-    except Exception:  # noqa: BLE001 - anything unforeseen keeps every claim of the chunk
-        return screen_chunk(screener, _partitions(task, loader))
+    except Exception as exc:  # noqa: BLE001 - anything unforeseen keeps every claim of the chunk
+        reason = _reason(exc)
+        log.warning(
+            "columnar pre-filter failed on a chunk of %d patients (first %s); screening them on their "
+            "derived facts instead: %s",
+            len(ids),
+            ids[0] if ids else "-",
+            reason,
+        )
+        result = screen_chunk(screener, _partitions(task, loader))
+        result.columnar_fallback = reason
+        return result
     claim_ids = columns.values["claim_id"]
     rows = np.flatnonzero(columns.target)
     chosen = {
@@ -238,11 +255,17 @@ def _one_by_one(screener: Any, chunk: list[Partition]) -> ChunkResult:
     return ChunkResult(hits, patients, claims, claims, failed)
 
 
-def patient_failure(part: Partition, exc: BaseException) -> PatientFailure:
-    """The record of a patient that could not be screened."""
+def _reason(exc: BaseException) -> str:
+    """An exception in one line of at most REASON_CHARS characters."""
     reason = " ".join(f"{type(exc).__name__}: {exc}".split())
     if len(reason) > REASON_CHARS:
         reason = reason[: REASON_CHARS - 1] + "…"
+    return reason
+
+
+def patient_failure(part: Partition, exc: BaseException) -> PatientFailure:
+    """The record of a patient that could not be screened."""
+    reason = _reason(exc)
     ids = tuple(str(claim.get("claim_id")) for claim in part.batch)
     return PatientFailure(str(part.patient_id), ids, reason)
 

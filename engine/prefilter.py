@@ -27,6 +27,7 @@ registry (`Function.prefilter`, see `drgaudit.engine.functions`); the built-in l
 from __future__ import annotations
 
 import datetime as dt
+import math
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -219,24 +220,32 @@ def _map_unique(col: Col, function: Callable[[Any], bool], n: int) -> np.ndarray
 def _list_counts(col: Col, named: NamedList, n: int) -> np.ndarray:
     """How many items of each row's list (or single code) are in a named list."""
     values = np.broadcast_to(np.asarray(col.values, dtype=object), (n,))
-    valid = np.broadcast_to(col.valid, (n,))
-    memo: dict[str, bool] = {}
+    rows = np.flatnonzero(np.broadcast_to(col.valid, (n,)))
+    present = values[rows].tolist()  # the same objects, as a list: no numpy indexing per row
+    contains = named.contains
+    memo: dict[Any, bool] = {}
     # Rows often share one list object (columns read from the casebook split each distinct text once).
     by_list: dict[int, int] = {}
-    counts = np.zeros(n, dtype=np.float64)
-    for i in np.flatnonzero(valid):
-        value = values[i]
+
+    def count(value: Any) -> int:
+        if not isinstance(value, list):
+            found = memo.get(value)
+            if found is None:
+                found = memo[value] = contains(value)
+            return int(found)
         total = by_list.get(id(value))
         if total is None:
             total = 0
-            for item in value if isinstance(value, list) else [value]:
+            for item in value:
                 found = memo.get(item)
                 if found is None:
-                    found = memo[item] = named.contains(item)
+                    found = memo[item] = contains(item)
                 total += found
-            if isinstance(value, list):
-                by_list[id(value)] = total
-        counts[i] = total
+            by_list[id(value)] = total  # `present` keeps every list alive: ids are not reused
+        return total
+
+    counts = np.zeros(n, dtype=np.float64)
+    counts[rows] = np.fromiter(map(count, present), dtype=np.float64, count=len(present))
     return counts
 
 
@@ -518,6 +527,9 @@ class Lowerer:
     def compare(self, node: Cmp) -> tuple[np.ndarray, np.ndarray]:
         if node.op in ("in", "not in"):
             return self.membership(node)
+        bounded = self.count_bounds(node)
+        if bounded is not None:
+            return bounded
         left, right = self.value(node.left), self.value(node.right)
         numeric = left.kind in NUMERIC and right.kind in NUMERIC
         if not numeric and not (left.kind == TEXT and right.kind == TEXT):
@@ -541,6 +553,55 @@ class Lowerer:
         else:
             upper, lower = np.ones(self.n, dtype=bool), np.abs(a - b) > tol
         return valid & np.broadcast_to(upper, (self.n,)), valid & np.broadcast_to(lower, (self.n,))
+
+    def count_bounds(self, node: Cmp) -> tuple[np.ndarray, np.ndarray] | None:
+        """`episodes_within(days, …) <op> constant` where the episodes cannot be counted (columns read
+        from the casebook have no stays): the count lies between 0 and the admissions in the same
+        window (`@admissions:<days>`, every stay the function looks at, none left out), which bounds where
+        the comparison may be true; it is never certainly true. None for any other comparison, and when
+        the count itself can be computed (fact dicts)."""
+        mirrored = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+        if isinstance(node.left, Call) and node.left.name == "episodes_within":
+            call, other, op = node.left, node.right, node.op
+        elif isinstance(node.right, Call) and node.right.name == "episodes_within":
+            call, other, op = node.right, node.left, mirrored[node.op]
+        else:
+            return None
+        ok, limit = self.constant(other)
+        ok_days, days = self.constant(call.args[0]) if call.args else (False, None)
+        if (
+            not ok
+            or not ok_days
+            or isinstance(limit, bool)
+            or not isinstance(limit, (int, float))
+            or not isinstance(days, (int, float))
+            or isinstance(days, bool)
+            or self.roles_of(call) - {CUR}
+        ):
+            return None
+        try:
+            self.value(call)
+            return None  # counted exactly: compared the ordinary way
+        except Unsupported:
+            pass
+        frame = self.frames.get(CUR)
+        if frame is None:
+            return None
+        try:
+            # ceil: a window of 30.5 days reaches back as far as one of 31 whole days.
+            most = frame.column(f"@admissions:{math.ceil(days)}", NUMBER)
+        except Unsupported:
+            return None
+        high = np.broadcast_to(np.asarray(most.values, dtype=np.float64), (self.n,))
+        known = np.broadcast_to(most.valid, (self.n,))
+        if op in (">", ">="):
+            possible = _COMPARE[op](high, limit)
+        elif op == "==":
+            possible = (limit >= 0) & (high >= limit)
+        else:  # <, <=, !=: the count may be 0
+            possible = np.full(self.n, bool(_COMPARE[op](0, limit)) or op == "!=")
+        upper = np.where(known, possible, True)
+        return upper, np.zeros(self.n, dtype=bool)
 
     def membership(self, node: Cmp) -> tuple[np.ndarray, np.ndarray]:
         left = self.value(node.left)

@@ -22,9 +22,13 @@
   tables, and a patient's run is a sequence of calls (assert every fact, the closing fact, run the
   actions, delete the session) that must not interleave with another thread's run; the matches are
   collected on the Runtime. Every run, every ruleset creation and deletion therefore holds
-  `ENGINE_LOCK`, one lock per process. Threads gain nothing by running the engine at once anyway (it
-  never releases the GIL), so the lock costs only the wait for the current patient (well under a
-  millisecond); a forked child gets a fresh, unlocked lock (`os.register_at_fork`).
+  `enginestate.ENGINE_LOCK`, one lock per process. Threads gain nothing by running the engine at once
+  anyway (it never releases the GIL), so the lock costs only the wait for the current patient (well
+  under a millisecond); a forked child gets a fresh, unlocked lock (`os.register_at_fork`).
+- Some deeply nested and/or conditions are refused when the ruleset is created (error 113, "Could not
+  create ruleset"), though the checker accepts them: `enginestate.refused_rules` creates every ruleset of
+  a profile once when the pack is checked (engine/lint.py `check_compiles`), so such a rule is a
+  `path:line:col` error of `rules check` and of every load, not a failure at screening.
 - A ruleset stays registered until `delete_ruleset`: `Runtime.close` releases a profile's rulesets when
   a long-running process (the API server) replaces a rule pack.
 """
@@ -36,7 +40,6 @@ import itertools
 import operator
 import os
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +48,9 @@ import durable_rules_engine
 import orjson
 from durable import engine as durable_engine
 
+from drgaudit.engine import enginestate
 from drgaudit.engine.compiler import EARLY, CompiledProfile
+from drgaudit.engine.enginestate import CLOSE_RULE, registered
 from drgaudit.engine.evaluate import FactFunction, compile_fact_function
 from drgaudit.engine.exceptions import EngineError
 from drgaudit.engine.vocabulary import BOOL
@@ -54,19 +59,7 @@ _NOT_HANDLED = 1
 _OBSERVED = 2
 _names = itertools.count()
 _sessions = itertools.count(1)
-CLOSE_RULE = "_close"
 CLOSE_FACT: dict[str, Any] = {"kind": "close", "claim_id": "_close", "_t": True}
-
-# Held around every use of the C engine's process-global state (see the module docstring).
-ENGINE_LOCK = threading.RLock()
-
-
-def _fresh_lock_in_child() -> None:
-    global ENGINE_LOCK
-    ENGINE_LOCK = threading.RLock()
-
-
-os.register_at_fork(after_in_child=_fresh_lock_in_child)
 
 
 def _close_action(_c: Any) -> None:
@@ -95,12 +88,9 @@ class Runtime:
             by_name = profile.by_name()
             for rule_name, rule in rules.items():
                 rule["run"] = self._action(by_name[rule_name].name, pair=len(rule["all"]) == 2)
-            rules[CLOSE_RULE] = {
-                "all": [{"m": {"$and": [{"kind": "close"}, {"_t": True}]}}],
-                "run": _close_action,
-            }
+            rules[CLOSE_RULE] = {**registered({})[CLOSE_RULE], "run": _close_action}
             try:
-                with ENGINE_LOCK:
+                with enginestate.ENGINE_LOCK:
                     self._rulesets.append(durable_engine.Ruleset(name, None, rules))
             except Exception as exc:  # the C engine reports only an error number
                 raise EngineError(f"durable-rules refused ruleset {name}: {exc}") from exc
@@ -180,12 +170,12 @@ class Runtime:
         the patient in error messages. Safe to call from several threads: the whole run holds
         `ENGINE_LOCK`.
         """
-        with ENGINE_LOCK:
+        with enginestate.ENGINE_LOCK:
             return self._run(patient, projected)
 
     def close(self) -> None:
         """Release the profile's rulesets in the C engine; the Runtime cannot run afterwards."""
-        with ENGINE_LOCK:
+        with enginestate.ENGINE_LOCK:
             rulesets, self._rulesets = self._rulesets, []
             for ruleset in rulesets:
                 durable_rules_engine.delete_ruleset(ruleset._handle)

@@ -92,7 +92,7 @@ class CaseFile:
 
     @property
     def claim_id(self) -> str:
-        return self.claim["claim_id"]
+        return str(self.claim["claim_id"])
 
     @property
     def difference(self) -> float | None:

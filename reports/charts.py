@@ -52,10 +52,11 @@ def nice_max(value: float) -> float:
         return 1.0
     exponent = math.floor(math.log10(value))
     for step in (1, 2, 2.5, 5, 10):
-        candidate = step * 10**exponent
+        candidate: float = step * 10**exponent  # int ** int is typed Any (a negative power is a float)
         if candidate >= value * 0.999:
             return candidate
-    return 10 ** (exponent + 1)
+    end: float = 10 ** (exponent + 1)
+    return end
 
 
 def bar_chart(

@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from drgaudit.casebook import queries, review
 from drgaudit.casebook.findings import claim_findings
+from drgaudit.casebook.models import stored_id
 from drgaudit.reports.config import ReportSettings, load_settings
 from drgaudit.reports.document import REPORT_FORMATS, Column, Report, Sheet
 from drgaudit.reports.errors import ReportError
@@ -144,7 +145,7 @@ def build_feedback(
         stored = review_cases.get(claim_id)
         if stored is not None:
             case.status = STATUS_NAMES.get(stored.status, stored.status)
-            decision = review.current_decision(session=session, case_id=stored.id)
+            decision = review.current_decision(session=session, case_id=stored_id(stored))
             if decision is not None:
                 case.decision = DECISION_NAMES.get(decision.kind, decision.kind)
                 case.decision_amount = decision.amount

@@ -25,7 +25,7 @@ def yuan_unit(value: float | None) -> str:
 
 def wan_yuan(value: float | None) -> str:
     """Large totals: 3768324.21 -> '376.83万元'; below 10,000 yuan in yuan."""
-    if _missing(value):
+    if value is None or _missing(value):
         return "—"
     if abs(value) < 10_000:
         return yuan_unit(value)
@@ -39,12 +39,12 @@ def count(value: int | float | None) -> str:
 
 def percent(value: float | None, digits: int = 1) -> str:
     """0.1234 -> '12.3%'."""
-    return "—" if _missing(value) else f"{value * 100:.{digits}f}%"
+    return "—" if value is None or _missing(value) else f"{value * 100:.{digits}f}%"
 
 
 def growth(value: float | None, digits: int = 1) -> str:
     """A signed change: 0.1234 -> '+12.3%', -0.05 -> '−5.0%'."""
-    if _missing(value):
+    if value is None or _missing(value):
         return "—"
     text = f"{abs(value) * 100:.{digits}f}%"
     return ("+" if value > 0 else "−" if value < 0 else "") + text
@@ -52,7 +52,7 @@ def growth(value: float | None, digits: int = 1) -> str:
 
 def points(value: float | None, digits: int = 1) -> str:
     """A change of a share in percentage points: 0.034 -> '+3.4个百分点'."""
-    if _missing(value):
+    if value is None or _missing(value):
         return "—"
     text = f"{abs(value) * 100:.{digits}f}个百分点"
     return ("+" if value > 0 else "−" if value < 0 else "") + text

@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel import Session
 
 from drgaudit.casebook import meetings, queries, review
+from drgaudit.casebook.models import stored_id
 from drgaudit.casebook.reviewconfig import ReviewError
 from drgaudit.labels import VALUE_LABELS
 from drgaudit.reports import charts
@@ -122,9 +123,9 @@ def build_packet(
         history = [
             {"round": d.round, "kind": DECISION_NAMES.get(d.kind, d.kind), "amount": d.amount, "reason": d.reason,
              "decided_by": d.decided_by, "decided_at": d.decided_at, "superseded": d.superseded}
-            for d in review.case_decisions(session=session, case_id=item.case.id)
+            for d in review.case_decisions(session=session, case_id=stored_id(item.case))
         ]  # fmt: skip
-        appeals = review.case_appeals(session=session, case_id=item.case.id)
+        appeals = review.case_appeals(session=session, case_id=stored_id(item.case))
         rows.append(
             AgendaRow(item.position, item.case, item.outcome, item.decision, _quota(item), file, history)
         )

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import quantiles
@@ -308,7 +309,7 @@ def _hospital_table(
             words.region(info.get("region")), tally.now[hospital_id], tally.before.get(hospital_id, Indicators()),
             min_cases,
         )  # fmt: skip
-        checks = (
+        checks: tuple[tuple[float | None, float, Callable[[float], str]], ...] = (
             (row.cross_growth, watch["cost_growth"], lambda v: f"异地次均费用增长{growth(v)}"),
             (row.local_growth, watch["cost_growth"], lambda v: f"本地次均费用增长{growth(v)}"),
             (row.cross_local_ratio, watch["cross_local_ratio"], lambda v: f"异地次均费用为本地的{v:.2f}倍"),
@@ -341,7 +342,7 @@ def _group_rows(
         inside = [a for a in amounts if low_fence <= a <= high_fence]
         entry = groups.get(key)
         reference = float(entry["avg_cost"]) if entry else None
-        outliers = [
+        outliers: list[dict[str, Any]] = [
             {"claim_id": claim_id, "patient": masker.mask(patient), "hospital_id": hospital,
              "hospital": hospitals.get(hospital, {}).get("name") or hospital, "cost": amount,
              "ratio": amount / reference if reference else None, "side": "高" if amount > high_fence else "低"}
@@ -415,6 +416,7 @@ def build_monitoring(
     shown = group_rows[: int(settings.get("monitoring.groups_shown"))]
 
     def ratio(value: float, g: GroupRow) -> float:
+        assert g.reference, "only groups with a reference cost are plotted"
         return value / g.reference
 
     plotted = [g for g in shown if g.reference]
@@ -476,7 +478,7 @@ def build_monitoring(
             Column("重症短期离院或转出", "percent", 13), Column("关注原因", width=60),
         ]  # fmt: skip
 
-        def hospital_rows(rows: list[HospitalRow]):
+        def hospital_rows(rows: list[HospitalRow]) -> Iterator[tuple[Any, ...]]:
             for r in rows:
                 yield (
                     r.hospital_id, r.name, r.level, r.region, r.now.cases, r.now.cross_cases, r.now.cross_avg, r.before.cross_avg,

@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from drgaudit.casebook import queries
-from drgaudit.casebook.models import BatchClaim, Claim, ImportBatch
-from drgaudit.casebook.screening import FINISHED_STATUSES, ScreenHit, ScreenRun
+from drgaudit.casebook.models import ImportBatch
+from drgaudit.casebook.screening import ScreenRun
 from drgaudit.reports import charts
 from drgaudit.reports.config import ReportSettings, load_settings
 from drgaudit.reports.document import REPORT_FORMATS, Column, Report, Sheet
@@ -25,10 +24,6 @@ from drgaudit.reports.errors import ReportError
 from drgaudit.reports.formatting import wan_yuan
 from drgaudit.reports.labels import LEVEL_NAMES, Vocabulary
 from drgaudit.reports.masking import Masker
-
-_claim = Claim.__table__
-_link = BatchClaim.__table__
-_hit = ScreenHit.__table__
 
 
 @dataclass
@@ -56,15 +51,7 @@ def screened_batch(*, session: Session, batch_id: int) -> tuple[ImportBatch, Scr
         raise ReportError(f"no import batch {batch_id} in the casebook (see `drgaudit batches`)")
     if batch.kind != "claims":
         raise ReportError(f"batch {batch_id} is a {batch.kind} import, not claims")
-    run = (
-        session.exec(
-            select(ScreenRun)
-            .where(ScreenRun.batch_id == batch_id, col(ScreenRun.status).in_(FINISHED_STATUSES))
-            .order_by(ScreenRun.id.desc())
-        )
-        .scalars()
-        .first()
-    )
+    run = queries.latest_finished_run(session=session, batch_id=batch_id)
     if run is None:
         raise ReportError(f"batch {batch_id} has not been screened yet: drgaudit screen --batch {batch_id}")
     return batch, run
@@ -72,10 +59,7 @@ def screened_batch(*, session: Session, batch_id: int) -> tuple[ImportBatch, Scr
 
 def remember_rule_titles(*, session: Session, batch_id: int, words: Vocabulary) -> None:
     """Rule titles from the evidence of one stored hit per rule of the batch."""
-    first = select(func.min(_hit.c.id)).where(_hit.c.batch_id == batch_id).group_by(_hit.c.rule_id)
-    for rule_id, evidence in session.execute(
-        select(_hit.c.rule_id, _hit.c.evidence).where(_hit.c.id.in_(first))
-    ):
+    for rule_id, evidence in queries.rule_evidence_samples(session=session, batch_id=batch_id):
         words.remember_rule(rule_id, evidence)
 
 
@@ -94,18 +78,12 @@ def build_summary(
     batch, run = screened_batch(session=session, batch_id=batch_id)
     hospitals = queries.load_hospitals(session=session)
 
-    cross = (_claim.c.insured_region != _claim.c.treatment_region).label("cross")
-    claim_rows = (
-        select(_claim.c.hospital_id, _claim.c.treatment_region, cross)
-        .join(_link, _link.c.claim_id == _claim.c.claim_id)
-        .where(_link.c.batch_id == batch_id)
-    )
-    if region:
-        claim_rows = claim_rows.where(_claim.c.treatment_region == region)
     by_hospital: dict[str, Tally] = {}
     by_scope = {True: Tally("cross", "省内异地就医"), False: Tally("local", "本地就医")}
     regions: set[str] = set()
-    for hospital_id, treatment_region, is_cross in session.execute(claim_rows):
+    for hospital_id, treatment_region, is_cross in queries.batch_claim_places(
+        session=session, batch_id=batch_id, region=region
+    ):
         regions.add(treatment_region)
         tally = by_hospital.setdefault(hospital_id, Tally(hospital_id))
         tally.claims += 1
@@ -114,13 +92,7 @@ def build_summary(
     if region and not regions:
         raise ReportError(f"batch {batch_id} has no claims treated in region {region}")
 
-    hit_rows = select(
-        _hit.c.claim_id, _hit.c.patient_id, _hit.c.rule_id, _hit.c.family, _hit.c.severity, _hit.c.action,
-        _hit.c.amount_at_risk, _hit.c.message, _claim.c.hospital_id, cross,
-    ).join(_claim, _claim.c.claim_id == _hit.c.claim_id).where(_hit.c.batch_id == batch_id).order_by(_hit.c.ordinal)  # fmt: skip
-    if region:
-        hit_rows = hit_rows.where(_claim.c.treatment_region == region)
-    hits = [tuple(row) for row in session.execute(hit_rows)]
+    hits = queries.batch_hits_with_place(session=session, batch_id=batch_id, region=region)
     remember_rule_titles(session=session, batch_id=batch_id, words=words)
 
     families: dict[str, Tally] = {}
@@ -191,7 +163,7 @@ def build_summary(
     hospital_list = sorted(by_hospital.values(), key=lambda t: (-t.amount, -t.claims_hit, t.key))
     claims_total = sum(t.claims for t in by_hospital.values())
     region_codes = sorted(regions)
-    totals = {
+    totals: dict[str, Any] = {
         "claims": claims_total,
         "cross_claims": by_scope[True].claims,
         "claims_hit": len(claim_amount),

@@ -64,6 +64,33 @@ def test_rescreening_refreshes_open_findings_and_withdraws_vanished_ones(
     assert (again.created, again.refreshed, again.withdrawn) == (0, 0, 0)
 
 
+def test_findings_are_refreshed_a_page_of_claims_at_a_time(
+    session: Session, book, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With pages of one claim (memory bounded by a page, whatever the batch), a re-screen gives the same
+    findings: refreshed, kept, and withdrawn where the claim has no hit any more."""
+    from drgaudit.casebook import findings as findings_module
+
+    monkeypatch.setattr(findings_module, "PAGE_CLAIMS", 1)
+    batch = session.execute(select(ScreenHit.batch_id)).scalars().first()
+    screen(
+        session,
+        batch,
+        [
+            hit("C000002", "COST-001", action="deduct", amount=750.0),
+            hit("C000003", "UPC-001", action="deduct", amount=900.0),
+        ],
+        bundled_pack(),
+        findings=True,
+    )
+    rows = {f.claim_id: f for f in session.exec(select(Finding)).scalars()}
+    assert (rows["C000002"].amount, rows["C000002"].state) == (750.0, "open")
+    assert (rows["C000003"].amount, rows["C000003"].state) == (900.0, "open")
+    assert rows["C000042"].state == "withdrawn"
+    again = refresh_findings(session=session, batch_id=batch, pack=bundled_pack(), actor="x")
+    assert (again.created, again.refreshed, again.withdrawn) == (0, 0, 0)
+
+
 def test_the_hospital_accepts_or_appeals_its_own_findings_only(session: Session, book) -> None:
     h001, h002 = who(session, "h001"), who(session, "h002")
     with pytest.raises(NotFound):
@@ -206,3 +233,28 @@ def test_findings_settings_are_checked(tmp_path: Path) -> None:
         pack_with_settings(tmp_path / "b", rule_author_decisions=["second_reviewer"])
     with pytest.raises(RulePackError, match="finding_actions"):
         pack_with_settings(tmp_path / "c", finding_actions=["remind"])
+
+
+def test_a_hospital_reads_other_hospitals_related_claims_masked_an_auditor_reads_them(
+    session: Session, book
+) -> None:
+    from drgaudit.reports.feedback import OTHER_HOSPITAL_CLAIM
+
+    finding = session.exec(select(Finding).where(Finding.claim_id == "C000002")).scalars().one()  # H001's
+    finding.message = "C000002 与 C000001、C000041 相关"
+    session.add(finding)
+    stored = session.exec(
+        select(ScreenHit).where(ScreenHit.claim_id == "C000002", ScreenHit.rule_id == "COST-001")
+    ).scalars()
+    for row in stored:
+        row.evidence = {**row.evidence, "related_claims": ["C000001", "C000041"]}  # H001's, H002's
+        session.add(row)
+    session.commit()
+    hospital = finding_service.readable_message(
+        session=session, principal=who(session, "h001"), finding=finding
+    )
+    assert hospital == f"C000002 与 C000001、{OTHER_HOSPITAL_CLAIM} 相关"
+    auditor = finding_service.readable_message(
+        session=session, principal=who(session, "审核员"), finding=finding
+    )
+    assert auditor == "C000002 与 C000001、C000041 相关"

@@ -114,8 +114,7 @@ def test_every_package_folder_has_a_layer() -> None:
 
 
 # reports/ builds its data through casebook queries (casebook/queries.py and the other data functions),
-# never with SQL of its own. The modules listed still hold queries of their own, to move in turn.
-REPORTS_WITH_OWN_SQL = {"reports/summary.py"}
+# never with SQL of its own.
 
 
 def test_reports_build_their_data_through_casebook_queries() -> None:
@@ -126,8 +125,6 @@ def test_reports_build_their_data_through_casebook_queries() -> None:
         if "sqlmodel.Session" in imported:  # the session as a type: handed on to casebook functions
             imported -= {"sqlmodel", "sqlmodel.Session"}
         queries = {m for m in imported if m.split(".")[0] in ("sqlalchemy", "sqlmodel")}
-        if queries and name not in REPORTS_WITH_OWN_SQL:
+        if queries:
             offences.append(f"{name} imports {sorted(queries)}")
-        if not queries and name in REPORTS_WITH_OWN_SQL:
-            offences.append(f"{name} no longer queries the database: take it out of REPORTS_WITH_OWN_SQL")
     assert offences == []

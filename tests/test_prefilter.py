@@ -267,9 +267,8 @@ def _generated_pack(tmp: Path, seed: int, count: int) -> RulePack:
                 from drgaudit.engine.compiler import compile_profile
 
                 profile = compile_profile(pack, None if key == "national" else key)
-                problems = profile.problems or _durable_refusals(profile)
-                if problems:
-                    raise _Refused(problems)
+                if profile.problems:
+                    raise _Refused(profile.problems)
             return pack
         except Exception as exc:  # noqa: BLE001 - any refusal names the file to drop
             errors = getattr(exc, "errors", None) or getattr(exc, "problems", None) or []
@@ -280,26 +279,6 @@ def _generated_pack(tmp: Path, seed: int, count: int) -> RulePack:
             for name in paths:
                 (rules / name).unlink()
     raise AssertionError("could not build a generated pack")
-
-
-def _durable_refusals(profile: Any) -> list[Any]:
-    """Generated rules whose durable-rules form the C engine refuses on its own (it reports only a number,
-    e.g. 113 for some deeply nested and/or), each as a problem naming the rule's file."""
-    import json
-    from types import SimpleNamespace
-
-    import durable_rules_engine
-
-    refused = []
-    for compiled in profile.rules:
-        for name, definition in compiled.definitions.items():
-            try:
-                handle = durable_rules_engine.create_ruleset(f"probe_{name}", json.dumps({name: definition}))
-            except Exception:  # noqa: BLE001 - the C engine's refusal
-                refused.append(SimpleNamespace(position=compiled.bound.rule.position))
-                break
-            durable_rules_engine.delete_ruleset(handle)
-    return refused
 
 
 class _Refused(Exception):

@@ -112,6 +112,44 @@ def test_every_column_fact_equals_the_derived_fact(seed: int) -> None:
     assert len(computed) >= 90, sorted({k for k, _ in keys} - set(computed))
 
 
+@pytest.mark.parametrize("seed", [24, 25])
+def test_the_columnar_prefilter_keeps_every_claim_a_rule_fires_on(seed: int) -> None:
+    """Rule by rule, every claim the evaluator fires a single-claim rule on is kept by that rule's
+    pre-filter over columns: also where the columns only bound a value (episodes_within, by the
+    admissions in its window)."""
+    from drgaudit.engine.prefilter import CUR, Frame
+    from tests.test_prefilter import _fires
+
+    pack, codes = bundled()
+    claims, hospitals, groups = _world(seed, patients=150)
+    ref = reference(pack, codes, hospitals, groups)
+    screener = Screener(pack, ref)
+    by_patient: dict[str, list[dict[str, Any]]] = {}
+    for c in claims:
+        by_patient.setdefault(c["patient_id"], []).append(c)
+    derived = {f["claim_id"]: f for pid in by_patient for f in screener.prepare(pid, by_patient[pid]).facts}
+    columns = ClaimColumns.from_rows(
+        NAMES, [[_stored(c.get(name)) for name in NAMES] + [True] for c in claims]
+    )
+    facts = [derived[claim_id] for claim_id in columns.values["claim_id"].tolist()]  # in the columns' order
+    base = Frame(ColumnFacts(columns, ref))
+    keys = np.array([pack.profile_key(f["treatment_region"]) for f in facts], dtype=object)
+    fired: dict[str, int] = {}
+    for key in sorted(set(keys.tolist())):
+        rows = np.flatnonzero(keys == key)
+        for rule in screener._profile(key).prefilter.rules:
+            if rule.pair:
+                continue
+            upper = rule.upper({CUR: Frame(base.source, base, rows)}, len(rows))
+            name = rule.compiled.bound.rule.id
+            for i, row in enumerate(rows.tolist()):
+                if _fires(rule, facts[row], None):
+                    fired[name] = fired.get(name, 0) + 1
+                    assert upper[i], (name, facts[row]["claim_id"])
+    assert fired.get("FREQ-001", 0) + fired.get("FREQ-002", 0) > 0  # the world reaches episodes_within
+    assert len(screener.candidate_ids(columns)) < 0.9 * len(claims)
+
+
 def _casebook(url: str, tmp_path: Path, seed: int, patients: int) -> tuple[str, int]:
     """A casebook holding a random world: ~30% of the claims in an earlier batch (history)."""
     claims, hospitals, groups = _world(seed, patients)
@@ -195,6 +233,34 @@ def test_generated_packs_give_the_same_hits_with_the_columnar_prefilter(
     assert sum(r.id.startswith("GEN-") for r in pack.rules) >= 10
     url, batch_id = _casebook(f"sqlite:///{tmp_path / 'casebook.sqlite'}", tmp_path, 103, patients=100)
     assert _three_ways(url, batch_id, pack, monkeypatch)[0]
+
+
+def test_a_chunk_the_columnar_prefilter_fails_on_is_logged_counted_and_screened_the_plain_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A chunk whose columns cannot be filtered is screened on its derived facts (the same hits), and
+    that is not silent: a warning is logged and the run's summary counts the chunk with its reason."""
+    pack, _ = bundled()
+    url, batch_id = _casebook(f"sqlite:///{tmp_path / 'casebook.sqlite'}", tmp_path, 33, patients=60)
+    columnar, _, _ = _screen(url, batch_id, pack, prefilter=True)
+
+    def broken(self: Screener, columns: ClaimColumns) -> set[str]:
+        raise ValueError("a column the pre-filter did not expect")
+
+    monkeypatch.setattr(Screener, "candidate_ids", broken)
+    engine = make_engine(url)
+    out = io.StringIO()
+    with caplog.at_level("WARNING", logger="drgaudit.engine.parallel"), Session(engine) as session:
+        summary = screen_batch(
+            session=session, batch_id=batch_id, pack=pack, output=out, store=False, chunk_patients=25
+        )
+    engine.dispose()
+    assert out.getvalue() == columnar
+    chunks = -(-summary.patients // 25)
+    assert chunks >= 2 and summary.prefilter_fallbacks == chunks  # every chunk of 25 patients fell back
+    assert summary.prefilter_fallback_reason == "ValueError: a column the pre-filter did not expect"
+    warnings = [r for r in caplog.records if "columnar pre-filter failed" in r.getMessage()]
+    assert len(warnings) == chunks and "a column the pre-filter did not expect" in warnings[0].getMessage()
 
 
 def test_a_chunk_without_batch_claims_has_no_candidates() -> None:

@@ -346,6 +346,52 @@ def test_a_region_file_may_only_name_its_region(tmp_path: Path) -> None:
     assert "510600" not in pack.profile_keys() and "510100" in pack.profile_keys()
 
 
+DEEP_RULE = """rules:
+  - id: DEEP-001
+    title: 深层嵌套的条件
+    family: outlier_review
+    severity: info
+    action: note
+    scope: all
+    schemes: [DRG, DIP, PER_DIEM, FFS]
+    stage: 事后
+    status: active
+    effective: {from: 2025-01-01}
+    reference: 医保办函〔2025〕3号 结算清单质控
+    when:
+      - CONDITION
+    message: "{claim_id}"
+    amount_at_risk: 0
+    examples:
+      hit: [{name: 例, claim: {total_cost: 100, age: 10}}]
+      miss: [{name: 否, claim: {total_cost: 0, age: 0}}]
+"""
+# The C engine refuses to create a ruleset of this and/or nesting (error 113, "Could not create ruleset").
+DEEP = " or ".join(
+    "(" + " and ".join(f"(total_cost > {a} and age > {a} or total_cost > {a + 1} and age > {a + 1})" for a in (i, i + 2))
+    + ")"
+    for i in (1, 5)
+)  # fmt: skip
+
+
+def test_a_condition_durable_rules_refuses_is_a_check_error_naming_the_rule(rules: Path) -> None:
+    (rules / "deep.yaml").write_text(DEEP_RULE.replace("CONDITION", DEEP), encoding="utf-8")
+    assert messages(rules) == [
+        "deep.yaml:2:5: rule DEEP-001: durable-rules refuses to create its compiled condition (Could not create "
+        "ruleset, error code: 113) (nest and/or less deeply, or split the rule in two)"
+    ]
+    with pytest.raises(RulePackError, match="DEEP-001"):
+        load_pack(rules)  # every mode loads through the same check: refused before screening
+
+
+def test_a_shallower_form_of_the_same_condition_is_taken(rules: Path) -> None:
+    (rules / "deep.yaml").write_text(
+        DEEP_RULE.replace("CONDITION", "total_cost > 1 and age > 1 or total_cost > 5 and age > 5"),
+        encoding="utf-8",
+    )
+    assert messages(rules) == []
+
+
 @pytest.mark.parametrize(
     ("file", "old", "new", "expected"),
     [

@@ -102,7 +102,7 @@ def impact(
     chosen = period_option(period, start, end)
     if (batch is None) == (chosen is None):
         raise typer.BadParameter("choose the claims: --batch ID, or --period / --from and --to")
-    fmt = None
+    fmt = ""  # the report's format: --out's suffix
     if out is not None:
         fmt = out.suffix.lstrip(".").lower()
         if fmt not in FORMATS or fmt == "pdf":

@@ -179,6 +179,7 @@ def show(
         drgaudit meeting show 1 --format json
     """
     from drgaudit.casebook import meetings
+    from drgaudit.casebook.models import stored_id
 
     with casebook(db) as session:
         if meeting_id is None:
@@ -188,7 +189,7 @@ def show(
                     "held_on": m.held_on,
                     "region": m.region,
                     "status": m.status,
-                    "cases": meetings.agenda_size(session=session, meeting_id=m.id),
+                    "cases": meetings.agenda_size(session=session, meeting_id=stored_id(m)),
                     "capacity": m.capacity,
                     "title": m.title,
                 }

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal, overload
 
 import typer
 
@@ -86,6 +86,26 @@ ToOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+@overload
+def period_option(
+    period: str | None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    *,
+    required: Literal[True],
+) -> Period: ...
+
+
+@overload
+def period_option(
+    period: str | None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    *,
+    required: bool = False,
+) -> Period | None: ...
 
 
 def period_option(

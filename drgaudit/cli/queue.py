@@ -157,16 +157,16 @@ def show(case_ref: CaseArg, fmt: FormatOption = OutputFormat.table, db: DbOption
         drgaudit queue show 12 --format json
     """
     from drgaudit.casebook import auditlog, review
-    from drgaudit.casebook.models import Hospital
+    from drgaudit.casebook.models import Hospital, stored_id
 
     with casebook(db) as session:
         case = review.get_case(session=session, ref=case_ref)
         hospital = session.get(Hospital, case.hospital_id)
-        hits = review.case_hits(session=session, case_id=case.id)
-        decisions = review.case_decisions(session=session, case_id=case.id)
-        appeals = review.case_appeals(session=session, case_id=case.id)
-        agenda = review.open_agenda(session=session, case_id=case.id)
-        log = auditlog.entries_for(session=session, entity=review.CASE, entity_id=case.id)
+        hits = review.case_hits(session=session, case_id=stored_id(case))
+        decisions = review.case_decisions(session=session, case_id=stored_id(case))
+        appeals = review.case_appeals(session=session, case_id=stored_id(case))
+        agenda = review.open_agenda(session=session, case_id=stored_id(case))
+        log = auditlog.entries_for(session=session, entity=review.CASE, entity_id=stored_id(case))
     rounds = {d.id: d.round for d in decisions}
     document = {
         "case": {

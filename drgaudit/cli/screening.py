@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -36,7 +37,7 @@ ScreenRulesOption = Annotated[
 ]
 
 
-def _progress_bar(stack: ExitStack, label: str):
+def _progress_bar(stack: ExitStack, label: str) -> Callable[[int, int], None] | None:
     """A Rich progress bar on stderr when it is a terminal; None otherwise (pipes, tests, CI)."""
     if not sys.stderr.isatty():
         return None
@@ -98,6 +99,13 @@ def print_summary(summary: ScreenSummary) -> None:
         typer.echo(
             f"pre-filter: {summary.candidates} of {summary.claims} claims "
             f"({summary.candidates / summary.claims:.1%}) could hit and went through durable-rules",
+            err=True,
+        )
+    if summary.prefilter_fallbacks:
+        typer.echo(
+            f"warning: the columnar pre-filter failed on {summary.prefilter_fallbacks} chunk(s) of patients, "
+            f"screened on their derived facts instead (same hits, slower); first: "
+            f"{summary.prefilter_fallback_reason}",
             err=True,
         )
     for family, count in sorted(summary.by_family.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -345,6 +353,7 @@ def screen(
                     workers=workers, output=out, progress=progress, db=db, prefilter=not no_prefilter,
                 )  # fmt: skip
             else:
+                assert batch is not None  # checked above: claim files or --batch
                 from sqlmodel import Session
 
                 from drgaudit.casebook.db import make_engine

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -173,7 +173,7 @@ def list_(
 
     with casebook(db) as session:
         rows = account_service.list_users(session=session, principal=principal(session, user), role=role)
-    records = [
+    records: list[dict[str, Any]] = [
         {
             "username": r.account.username,
             "name": r.account.display_name,

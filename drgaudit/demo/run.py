@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlalchemy import select
+from sqlmodel import Session, col
 
 from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.ingest import ImportReport, import_file
@@ -126,8 +127,12 @@ def run_demo(
 def stored_hits(*, session: Session, batch_id: int) -> list[ScoredHit]:
     """The casebook's hits of a batch, as scoring needs them."""
     query = select(
-        ScreenHit.claim_id, ScreenHit.rule_id, ScreenHit.family, ScreenHit.action, ScreenHit.amount_at_risk
-    ).where(ScreenHit.batch_id == batch_id)
+        col(ScreenHit.claim_id),
+        col(ScreenHit.rule_id),
+        col(ScreenHit.family),
+        col(ScreenHit.action),
+        col(ScreenHit.amount_at_risk),
+    ).where(col(ScreenHit.batch_id) == batch_id)
     return [ScoredHit(c, r, f, a, float(m or 0)) for c, r, f, a, m in session.execute(query)]
 
 

@@ -91,7 +91,7 @@ _EXCEL_LAST = (LATEST_DATE - _EXCEL_EPOCH).days
 
 Record = dict[str, Any]
 Converter = Callable[[Any], Any]
-Column = list[Any]
+Column = Sequence[Any]  # values of one field: a list, or a tuple of the transposed raw rows (read only)
 ColumnErrors = dict[int, str]
 
 
@@ -657,7 +657,7 @@ class _FieldPlan:
                 return self.fast(raw), {}, True
             except _Fallback:
                 pass
-        values: Column = []
+        values: list[Any] = []
         errors: ColumnErrors = {}
         convert = self.convert
         is_list = self.is_list
@@ -796,6 +796,7 @@ class RowConverter:
         chunk = Chunk(self.fields, numbers, {}, raw=raw_columns)
         found: dict[int, list[tuple[str, str]]] = {}
         for plan in self._plan:
+            raw: Column
             if raw_columns is None:
                 raw = list(map(operator.methodcaller("get", plan.name), raws))
             else:

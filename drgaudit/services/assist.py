@@ -14,27 +14,17 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from drgaudit.casebook import assist
-from drgaudit.casebook.models import Claim
+from drgaudit.casebook.models import Claim, stored_id
 from drgaudit.casebook.review_models import AssistRequest
 from drgaudit.casebook.reviewconfig import ReviewError
-from drgaudit.services.access import Denied, NotFound, Principal, Target, may, scopes, visible
+from drgaudit.services.access import Denied, NotFound, Principal, Target, may, visible
 from drgaudit.services.accounts import acting
-from drgaudit.services.cases import scope_filter
-
-ASSIST_COLUMNS = {
-    "hospital_id": AssistRequest.hospital_id,
-    "insured_region": AssistRequest.insured_region,
-    "treatment_region": AssistRequest.treatment_region,
-}
+from drgaudit.services.cases import place_scope, place_target
 
 
 def request_target(request: AssistRequest) -> Target:
     """What the access policy needs to know of a request."""
-    return Target(
-        hospital_id=request.hospital_id,
-        treatment_region=request.treatment_region,
-        insured_region=request.insured_region,
-    )
+    return place_target(request)
 
 
 def find_request(
@@ -101,7 +91,7 @@ def answer(
     request = find_request(session=session, principal=principal, request_id=request_id)
     actor = acting(principal, answer_action(request), request_target(request))
     return assist.respond_assist(
-        session=session, request_id=request.id, answer=answer, result=result, actor=actor,
+        session=session, request_id=stored_id(request), answer=answer, result=result, actor=actor,
         expected_version=expected_version,
     )  # fmt: skip
 
@@ -115,12 +105,8 @@ def list_requests(
     status: str | None = "open",
 ) -> list[AssistRequest]:
     """The requests the principal may see (see `casebook.assist.list_requests` for the filters)."""
-    condition = scope_filter(scopes(principal, "assist.view"), ASSIST_COLUMNS, lambda _id: None)
-    rows = assist.list_requests(session=session, region=region, side=side, status=status)
-    if condition is None:
-        return rows
-    allowed = set(session.execute(select(AssistRequest.id).where(condition)).scalars())
-    return [r for r in rows if r.id in allowed]
+    condition = place_scope(principal, "assist.view", AssistRequest)
+    return assist.list_requests(session=session, region=region, side=side, status=status, within=condition)
 
 
 def claims_of(*, session: Session, requests: list[AssistRequest]) -> dict[str, Claim]:

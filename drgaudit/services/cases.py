@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import false, or_, select
 from sqlalchemy.orm.exc import StaleDataError
@@ -17,6 +17,7 @@ from sqlmodel import Session, col
 
 from drgaudit.casebook import review
 from drgaudit.casebook.attachments import Attachment, Upload, add_attachments, get_attachment
+from drgaudit.casebook.models import stored_id
 from drgaudit.casebook.replies import CaseReply, ExpertOpinion, add_reply, record_opinion
 from drgaudit.casebook.review_models import MeetingAttendee, MeetingCase, ReviewAppeal, ReviewCase
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError
@@ -75,6 +76,36 @@ def scope_filter(found: list[Scope], columns: dict[str, Any], attending: Any) ->
     return or_(*conditions) if conditions else false()
 
 
+class Placed(Protocol):
+    """A stored object placed like its claim: a finding, an assist request."""
+
+    @property
+    def hospital_id(self) -> str: ...
+    @property
+    def insured_region(self) -> str: ...
+    @property
+    def treatment_region(self) -> str: ...
+
+
+PLACE_FIELDS = ("hospital_id", "insured_region", "treatment_region")
+
+
+def place_target(placed: Placed) -> Target:
+    """What the access policy needs to know of an object placed like its claim."""
+    return Target(
+        hospital_id=placed.hospital_id,
+        treatment_region=placed.treatment_region,
+        insured_region=placed.insured_region,
+    )
+
+
+def place_scope(principal: Principal, action: str, model: type[Any]) -> Any:
+    """The SQL condition of the rows of a model placed like its claim (columns named as the claim's) that
+    the principal may `action` (None: all)."""
+    columns = {name: col(getattr(model, name)) for name in PLACE_FIELDS}
+    return scope_filter(scopes(principal, action), columns, lambda _id: None)
+
+
 CASE_COLUMNS = {
     "hospital_id": col(ReviewCase.hospital_id),
     "insured_region": col(ReviewCase.insured_region),
@@ -131,7 +162,7 @@ def assign(
     case = find_case(session=session, principal=principal, ref=ref)
     actor = acting(principal, "case.assign", case_target(session=session, case=case))
     return review.assign_case(
-        session=session, ref=case.id, assignee=assignee, actor=actor, due_date=due_date,
+        session=session, ref=stored_id(case), assignee=assignee, actor=actor, due_date=due_date,
         expected_version=expected_version,
     )  # fmt: skip
 
@@ -150,7 +181,7 @@ def decide(
     case = find_case(session=session, principal=principal, ref=ref)
     actor = acting(principal, "case.decide", case_target(session=session, case=case))
     return review.decide_case(
-        session=session, ref=case.id, request=request, actor=actor, pack=pack, expected_version=expected_version,
+        session=session, ref=stored_id(case), request=request, actor=actor, pack=pack, expected_version=expected_version,
         quota_override=quota_override,
     )  # fmt: skip
 
@@ -172,7 +203,7 @@ def appeal(
     try:
         filed = review.appeal_case(
             session=session,
-            ref=case.id,
+            ref=stored_id(case),
             reason=reason,
             actor=actor,
             expected_version=expected_version,
@@ -206,7 +237,7 @@ def reply(
     case = find_case(session=session, principal=principal, ref=ref)
     actor = acting(principal, "case.reply", case_target(session=session, case=case))
     try:
-        written = add_reply(session=session, case_id=case.id, text=text, actor=actor, commit=False)
+        written = add_reply(session=session, case_id=stored_id(case), text=text, actor=actor, commit=False)
         if uploads:
             add_attachments(
                 session=session, uploads=uploads, actor=actor, max_bytes=max_upload_bytes, case_id=case.id,
@@ -254,7 +285,7 @@ def opinion(
     )
     actor = acting(principal, "case.opinion", target)
     return record_opinion(
-        session=session, meeting_id=meeting_id, case_id=case.id, suggestion=suggestion, text=text, actor=actor,
+        session=session, meeting_id=meeting_id, case_id=stored_id(case), suggestion=suggestion, text=text, actor=actor,
         account_id=principal.account_id, amount=amount,
     )  # fmt: skip
 

@@ -20,34 +20,29 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy import select
+from sqlmodel import Session, col
 
 from drgaudit.casebook import findings, packs, review
 from drgaudit.casebook.attachments import Upload, add_attachments
 from drgaudit.casebook.auditlog import Actor
 from drgaudit.casebook.findings import Finding, FindingFilter, Rereview, RereviewOutcome
+from drgaudit.casebook.models import Claim
 from drgaudit.casebook.review_models import ReviewCase
 from drgaudit.casebook.reviewconfig import ReviewError, review_settings
+from drgaudit.casebook.screening import ScreenHit
 from drgaudit.engine.pack import RulePack
-from drgaudit.services.access import NotFound, Principal, Target, scopes, visible
+from drgaudit.reports.feedback import OTHER_HOSPITAL_CLAIM
+from drgaudit.services.access import NotFound, Principal, Target, may, visible
 from drgaudit.services.accounts import acting
-from drgaudit.services.cases import scope_filter
+from drgaudit.services.cases import place_scope, place_target
 
-FINDING_COLUMNS = {
-    "hospital_id": findings.Finding.hospital_id,
-    "insured_region": findings.Finding.insured_region,
-    "treatment_region": findings.Finding.treatment_region,
-}
 SYSTEM = "drgaudit"
 
 
 def finding_target(finding: Finding) -> Target:
     """What the access policy needs to know of a finding."""
-    return Target(
-        hospital_id=finding.hospital_id,
-        treatment_region=finding.treatment_region,
-        insured_region=finding.insured_region,
-    )
+    return place_target(finding)
 
 
 def find_finding(
@@ -64,7 +59,7 @@ def find_finding(
 
 def finding_scope(principal: Principal, action: str = "finding.view") -> Any:
     """The SQL condition of the findings the principal may see (None: all)."""
-    return scope_filter(scopes(principal, action), FINDING_COLUMNS, lambda _id: None)
+    return place_scope(principal, action, Finding)
 
 
 def list_findings(
@@ -185,3 +180,44 @@ def confirm_overdue_lazily(*, session: Session, channel: str = "web") -> int:
         return 0
     _lazy.last = now
     return len(confirm_overdue(session=session, actor=Actor(SYSTEM, role="system", channel=channel)))
+
+
+def readable_message(*, session: Session, principal: Principal, finding: Finding) -> str:
+    """The finding's message as the principal may read it: a hospital's user who may not re-review it sees
+    the other hospitals' claims that the hit relates (its evidence's `related_claims`) masked."""
+    if not any(g.role == "hospital" for g in principal.grants) or may(
+        principal, "finding.rereview", finding_target(finding)
+    ):
+        return finding.message
+    hit = (
+        session.execute(
+            select(ScreenHit).where(
+                col(ScreenHit.batch_id) == finding.batch_id,
+                col(ScreenHit.claim_id) == finding.claim_id,
+                col(ScreenHit.rule_id) == finding.rule_id,
+            )
+        )
+        .scalars()
+        .first()
+    )
+    related = [str(r) for r in ((hit.evidence or {}).get("related_claims") or [])] if hit else []
+    message = finding.message
+    if not related:
+        return message
+    rows = session.execute(
+        select(col(Claim.claim_id), col(Claim.hospital_id)).where(col(Claim.claim_id).in_(related))
+    )
+    for claim_id, hospital in rows:
+        if hospital != finding.hospital_id:
+            message = message.replace(claim_id, OTHER_HOSPITAL_CLAIM)
+    return message
+
+
+def finding_case(*, session: Session, finding: Finding) -> ReviewCase | None:
+    """The review case of the finding's claim, if there is one."""
+    case: ReviewCase | None = (
+        session.execute(select(ReviewCase).where(col(ReviewCase.claim_id) == finding.claim_id))
+        .scalars()
+        .first()
+    )
+    return case

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from drgaudit.casebook import packs, queries
 from drgaudit.casebook.models import Claim
@@ -251,7 +251,7 @@ def rules_impact(
     )
     hospitals = queries.load_hospitals(session=session)
     total = sum(len(s.claims) for s in scopes if s.claims is not None) or sum(
-        (queries.get_batch(session=session, batch_id=s.batch_id).rows_ok for s in scopes), 0
+        _rows_ok(session, s.batch_id) for s in scopes
     )
     done = 0
     for scope in scopes:
@@ -285,13 +285,20 @@ def rules_impact(
     return result
 
 
+def _rows_ok(session: Session, batch_id: int) -> int:
+    """The claims a batch brought (its good rows), 0 for an unknown batch."""
+    batch = queries.get_batch(session=session, batch_id=batch_id)
+    return (batch.rows_ok or 0) if batch is not None else 0
+
+
 def _new_pack(session: Session, request: ImpactRequest) -> tuple[Path, str]:
-    if (request.new_dir is None) == (request.new_version is None):
-        raise DrgauditError("give the new rule pack as a folder or as a registered version (one of the two)")
-    if request.new_dir is not None:
-        return Path(request.new_dir), str(request.new_dir)
-    version = packs.get_version(session=session, ref=request.new_version)
-    return materialize(version), f"version {version.version}"
+    new_dir, new_version = request.new_dir, request.new_version
+    if new_dir is not None and new_version is None:
+        return Path(new_dir), str(new_dir)
+    if new_version is not None and new_dir is None:
+        version = packs.get_version(session=session, ref=new_version)
+        return materialize(version), f"version {version.version}"
+    raise DrgauditError("give the new rule pack as a folder or as a registered version (one of the two)")
 
 
 def _scopes(session: Session, request: ImpactRequest) -> list[_Scope]:
@@ -336,7 +343,7 @@ def _tasks(
 ) -> Iterator[Task]:
     admits = queries.batch_admit_range(session=session, batch_id=scope.batch_id)
     since = (admits[0] if admits else dt.date.today()) - dt.timedelta(days=lookback)
-    url = session.get_bind().url.render_as_string(hide_password=False)
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
     loader = ImpactLoader(url, scope.batch_id, since, region=request.region, only=scope.claims)
     chunks: Iterator[list[str]]
     if scope.patients is not None:  # a period's claims: the patients are known
@@ -365,7 +372,9 @@ def _tally(table: dict[str, ImpactTally], key: str, label: str = "") -> ImpactTa
 def _compare(result: ImpactResult, collector: _Collector, hospitals: dict[str, dict[str, Any]]) -> None:
     for key in sorted(set(collector.old) | set(collector.new)):
         old, new = collector.old.get(key), collector.new.get(key)
-        hit = (new or old).hit  # type: ignore[union-attr]
+        side = new or old
+        assert side is not None  # the key is of one side's hits
+        hit = side.hit
         claim_hospital = (hit.evidence.get("facts") or {}).get("hospital_id") or ""
         hospital_name = (hospitals.get(claim_hospital) or {}).get("name", "")
         slices = [
@@ -480,15 +489,15 @@ def _shadow(session: Session, result: ImpactResult, batch_id: int, new_version: 
 def _claim_details(session: Session, claim_ids: list[str]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     columns = (
-        Claim.claim_id,
-        Claim.hospital_id,
-        Claim.treatment_region,
-        Claim.discharge_date,
-        Claim.payment_scheme,
+        col(Claim.claim_id),
+        col(Claim.hospital_id),
+        col(Claim.treatment_region),
+        col(Claim.discharge_date),
+        col(Claim.payment_scheme),
     )
     for start in range(0, len(claim_ids), 500):
         for row in session.execute(
-            select(*columns).where(Claim.claim_id.in_(claim_ids[start : start + 500]))
+            select(*columns).where(col(Claim.claim_id).in_(claim_ids[start : start + 500]))
         ):
             found[row.claim_id] = row
     return found
@@ -512,20 +521,20 @@ def _quota(session: Session, result: ImpactResult, new_plan: PackPlan) -> None:
     for (hospital_id, period, scheme, region), change in sorted(delta.items()):
         open_now = session.execute(
             select(func.count()).where(
-                ReviewCase.hospital_id == hospital_id,
-                ReviewCase.period == period,
-                ReviewCase.payment_scheme == scheme,
-                ReviewCase.status.in_(OPEN_STATUSES),
+                col(ReviewCase.hospital_id) == hospital_id,
+                col(ReviewCase.period) == period,
+                col(ReviewCase.payment_scheme) == scheme,
+                col(ReviewCase.status).in_(OPEN_STATUSES),
             )
         ).scalar_one()
         start = dt.date(int(period[:4]), int(period[5:7]), 1)
         end = dt.date(start.year + start.month // 12, start.month % 12 + 1, 1)
         base = session.execute(
             select(func.count()).where(
-                Claim.hospital_id == hospital_id,
-                Claim.payment_scheme == scheme,
-                Claim.discharge_date >= start,
-                Claim.discharge_date < end,
+                col(Claim.hospital_id) == hospital_id,
+                col(Claim.payment_scheme) == scheme,
+                col(Claim.discharge_date) >= start,
+                col(Claim.discharge_date) < end,
             )
         ).scalar_one()
         ratio = review_settings(new_plan.pack_for(region) or bundled_pack(), region).quota_ratio(scheme)
@@ -619,7 +628,7 @@ def _explain_sample(
         for kind, source in dict.fromkeys([*old_conditions, *new_conditions])
     ]
     names = dict.fromkeys([*old_thresholds, *new_thresholds])
-    thresholds = [(name, old_thresholds.get(name), new_thresholds.get(name)) for name in names]
+    threshold_rows = [(name, old_thresholds.get(name), new_thresholds.get(name)) for name in names]
     reasons = []
     for label, rule in (("old", old_rule), ("new", new_rule)):
         if rule is None:
@@ -628,8 +637,11 @@ def _explain_sample(
             reasons.append(f"{label} pack: not applicable ({'; '.join(rule.not_applicable)})")
     old_hit = collector.old.get((claim_id, rule_id))
     new_hit = collector.new.get((claim_id, rule_id))
-    shown = (new_hit or old_hit).hit  # type: ignore[union-attr]
-    values = dict((new_rule or old_rule).values) if (new_rule or old_rule) else {}
+    stored = new_hit or old_hit
+    assert stored is not None, "a sample is a claim with the rule's hit on at least one side"
+    shown = stored.hit
+    rule = new_rule or old_rule
+    values = dict(rule.values) if rule else {}
     return Sample(
         side=side_name,
         rule_id=rule_id,
@@ -640,7 +652,7 @@ def _explain_sample(
         amount_before=old_hit.hit.amount_at_risk if old_hit else None,
         amount_after=new_hit.hit.amount_at_risk if new_hit else None,
         conditions=conditions,
-        thresholds=thresholds,
+        thresholds=threshold_rows,
         values=values,
         reasons=reasons,
         message=shown.message,

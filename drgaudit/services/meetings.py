@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from drgaudit.casebook import accounts, meetings
+from drgaudit.casebook.models import stored_id
 from drgaudit.casebook.quota import QuotaStanding, quota_standing
 from drgaudit.casebook.review_models import MeetingAttendee, ReviewCase, ReviewMeeting, ReviewMeetingCreate
 from drgaudit.casebook.reviewconfig import ReviewError
@@ -93,7 +94,7 @@ def schedule(
     actor = acting(principal, "meeting.schedule", meeting_target(session=session, meeting=meeting))
     cases = [find_case(session=session, principal=principal, ref=ref).id for ref in refs]
     return meetings.schedule_cases(
-        session=session, meeting_id=meeting.id, pack=pack, actor=actor, refs=[c for c in cases if c is not None],
+        session=session, meeting_id=stored_id(meeting), pack=pack, actor=actor, refs=[c for c in cases if c is not None],
         fill=fill, quota_override=quota_override,
     )  # fmt: skip
 
@@ -110,7 +111,11 @@ def add_attendees(
     meeting = find_meeting(session=session, principal=principal, meeting_id=meeting_id)
     actor = acting(principal, "meeting.attendees", meeting_target(session=session, meeting=meeting))
     return meetings.add_attendees(
-        session=session, meeting_id=meeting.id, attendees=attendees, actor=actor, account_ids=account_ids
+        session=session,
+        meeting_id=stored_id(meeting),
+        attendees=attendees,
+        actor=actor,
+        account_ids=account_ids,
     )
 
 
@@ -126,7 +131,11 @@ def close(
     meeting = find_meeting(session=session, principal=principal, meeting_id=meeting_id)
     actor = acting(principal, "meeting.close", meeting_target(session=session, meeting=meeting))
     return meetings.close_meeting(
-        session=session, meeting_id=meeting.id, actor=actor, note=note, expected_version=expected_version
+        session=session,
+        meeting_id=stored_id(meeting),
+        actor=actor,
+        note=note,
+        expected_version=expected_version,
     )
 
 
@@ -169,7 +178,7 @@ def meeting_page(
     """A meeting with its agenda and, for those who schedule, the waiting cases with their quota standing."""
     meeting = find_meeting(session=session, principal=principal, meeting_id=meeting_id)
     target = meeting_target(session=session, meeting=meeting)
-    page = MeetingPage(meeting, meetings.meeting_minutes(session=session, meeting_id=meeting.id))
+    page = MeetingPage(meeting, meetings.meeting_minutes(session=session, meeting_id=stored_id(meeting)))
     page.can = {action: may(principal, action, target) for action in MEETING_ACTIONS}
     if page.can["meeting.schedule"] and meeting.status == "open":
         waiting = list_cases(
@@ -195,7 +204,7 @@ def agenda_case(
     meeting = find_meeting(session=session, principal=principal, meeting_id=meeting_id)
     agenda = [
         item
-        for item in meetings.meeting_minutes(session=session, meeting_id=meeting.id).agenda
+        for item in meetings.meeting_minutes(session=session, meeting_id=stored_id(meeting)).agenda
         if item.outcome != "withdrawn"
     ]
     if not agenda:

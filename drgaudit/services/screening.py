@@ -40,6 +40,7 @@ from drgaudit.engine.indicators import PeerRule, hospital_indicators, peer_rule
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.parallel import ChunkResult, Partition, ScreenSetup, Task, screen_tasks
+from drgaudit.engine.screen import Screener
 from drgaudit.errors import DataFileError, DrgauditError
 from drgaudit.services.codes import choose_codes_for
 from drgaudit.services.packs import PackPlan, screening_plan, shadow_plan
@@ -73,6 +74,20 @@ class ScreenSummary:
     dry_run: bool = False
     # Patients the engine failed on: not screened, their claims have no result (see engine.parallel).
     failed: list[PatientFailure] = field(default_factory=list)
+    # Chunks on which the columnar pre-filter failed and the plain way screened them (same hits, slower),
+    # and the first reason.
+    prefilter_fallbacks: int = 0
+    prefilter_fallback_reason: str | None = None
+
+    def count_chunk(self, result: ChunkResult) -> None:
+        """Add one screened chunk's counts."""
+        self.patients += result.patients
+        self.claims += result.claims
+        self.failed.extend(result.failed)
+        self.candidates += result.candidates
+        if result.columnar_fallback is not None:
+            self.prefilter_fallbacks += 1
+            self.prefilter_fallback_reason = self.prefilter_fallback_reason or result.columnar_fallback
 
     @property
     def claims_failed(self) -> int:
@@ -278,10 +293,7 @@ def _screen_batch(
     started = time.perf_counter()
 
     def on_chunk(result: ChunkResult) -> None:
-        summary.patients += result.patients
-        summary.claims += result.claims
-        summary.failed.extend(result.failed)
-        summary.candidates += result.candidates
+        summary.count_chunk(result)
         if progress:
             progress(summary.claims + summary.claims_failed, total_claims)
 
@@ -356,7 +368,7 @@ def _screen_batch(
                     patients=summary.patients,
                     claims=summary.claims,
                     failures=summary.failed,
-                    note=_failures_note(summary.failed),
+                    note=_run_note(summary),
                 )
     except BaseException as exc:
         if store and run is not None:
@@ -368,6 +380,17 @@ def _screen_batch(
         raise
     summary.amount_at_risk = round(summary.amount_at_risk, 2)
     return summary
+
+
+def _run_note(summary: ScreenSummary) -> str | None:
+    """The stored run's note: patients not screened, chunks the columnar pre-filter could not filter."""
+    notes = [_failures_note(summary.failed)]
+    if summary.prefilter_fallbacks:
+        notes.append(
+            f"columnar pre-filter failed on {summary.prefilter_fallbacks} chunk(s), screened on derived facts; "
+            f"first: {summary.prefilter_fallback_reason}"
+        )
+    return "; ".join(n for n in notes if n) or None
 
 
 def _failures_note(failures: list[PatientFailure]) -> str | None:
@@ -451,18 +474,19 @@ def batch_tasks(
     partitions read here."""
     admits = queries.batch_admit_range(session=session, batch_id=batch_id)
     since = (admits[0] if admits else dt.date.today()) - dt.timedelta(days=plan.lookback_days)
-    url = session.get_bind().url.render_as_string(hide_password=False)
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
     loader = BatchLoader(url, batch_id, since)
     if cluster and not _shareable(url):
         raise DrgauditError("a cluster cannot read an in-memory database: screen a file or server casebook")
-    tasks: Iterator[Task] = queries.iter_batch_patient_ids(
+    patient_ids = queries.iter_batch_patient_ids(
         session=session, batch_id=batch_id, chunk_patients=max(1, chunk_patients)
     )
+    tasks: Iterator[Task] = patient_ids
     if cluster or (workers > 1 and _shareable(url)):
         setup.loader = loader  # each worker reads its own patients
     elif workers > 1:
         loader.session = session  # an in-memory database: read here, send the claims
-        tasks = (loader(ids) for ids in tasks)
+        tasks = (loader(ids) for ids in patient_ids)
     else:
         loader.session = session  # screened here, read in the one session
         setup.loader = loader
@@ -567,6 +591,8 @@ def _merge(total: ScreenSummary, part: ScreenSummary) -> None:
     total.seconds += part.seconds
     total.codes_source = part.codes_source
     total.failed.extend(part.failed)
+    total.prefilter_fallbacks += part.prefilter_fallbacks
+    total.prefilter_fallback_reason = total.prefilter_fallback_reason or part.prefilter_fallback_reason
     for mine, theirs in (
         (total.by_family, part.by_family),
         (total.by_action, part.by_action),
@@ -613,7 +639,9 @@ def explain_stored_claim(
         setup.indicators = batch_indicators(
             session=session, batch_id=batch_id, hospitals=setup.hospitals, peers_by=peer_rule(pack)
         )
-    explanation = explain_claim(setup.screener(), claim_id, [claim], history)
+    screener = setup.screener()
+    assert isinstance(screener, Screener), "a setup without routes has one Screener"
+    explanation = explain_claim(screener, claim_id, [claim], history)
     explanation.codes = codes.label
     return explanation
 

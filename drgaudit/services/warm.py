@@ -18,9 +18,9 @@ standing as of the last settlement-period screen. A casebook with no screened ba
 rules reading them do not fire.
 
 Thread safety: durable-rules keeps process-global state and never releases the GIL. Its adapter
-(`drgaudit.engine.runtime`, `ENGINE_LOCK`) serialises every patient's run within a process, so
-requests served by several threads of one worker get exactly the answers of a serial screen, and
-workers (processes) each compile their own engine. The snapshot and pack caches here are replaced
+(`drgaudit.engine.runtime`, `engine.enginestate.ENGINE_LOCK`) serialises every patient's run within a
+process, so requests served by several threads of one worker get exactly the answers of a serial
+screen, and workers (processes) each compile their own engine. The snapshot and pack caches here are replaced
 whole under `_lock`, never changed in place while a request uses them.
 """
 

@@ -37,9 +37,10 @@ class MustChangePassword(Exception):
 def session_token(request: Request) -> str | None:
     """The token of the request's session cookie, if it carries a well-signed, unexpired one."""
     settings = request.app.state.settings
-    return request.app.state.signer.session_token(
+    token: str | None = request.app.state.signer.session_token(
         request.cookies.get(SESSION_COOKIE), settings.session_hours * 3600
     )
+    return token
 
 
 async def csrf_guard(request: Request) -> None:
@@ -73,7 +74,7 @@ async def csrf_guard(request: Request) -> None:
 
 
 def _principal(request: Request, session: Session, *, allow_password_change: bool) -> Principal:
-    cached = getattr(request.state, "principal", None)
+    cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     token = session_token(request)

@@ -9,16 +9,10 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
-from sqlalchemy import select
-from sqlmodel import col
 
 from drgaudit.casebook import auditlog
 from drgaudit.casebook.attachments import list_attachments
 from drgaudit.casebook.findings import FINDING, STATES, FindingFilter, Rereview
-from drgaudit.casebook.models import Claim
-from drgaudit.casebook.review_models import ReviewCase
-from drgaudit.casebook.screening import ScreenHit
-from drgaudit.reports.feedback import OTHER_HOSPITAL_CLAIM
 from drgaudit.services import findings as finding_service
 from drgaudit.services.access import Principal, may
 from drgaudit.services.labels import log_action, log_actor, name
@@ -62,14 +56,8 @@ def finding_page(request: Request, finding_id: int, session: DB, me: Viewer) -> 
     finding = finding_service.find_finding(session=session, principal=me, finding_id=finding_id)
     reference = request.app.state.reference.get(session)
     target = finding_service.finding_target(finding)
-    message = finding.message
-    if any(g.role == "hospital" for g in me.grants) and not may(me, "finding.rereview", target):
-        message = _hide_other_hospitals(session, finding, message)
-    case = (
-        session.execute(select(ReviewCase).where(col(ReviewCase.claim_id) == finding.claim_id))
-        .scalars()
-        .first()
-    )
+    message = finding_service.readable_message(session=session, principal=me, finding=finding)
+    case = finding_service.finding_case(session=session, finding=finding)
     trail = auditlog.entries_for(session=session, entity=FINDING, entity_id=finding_id)
     return render(
         request, "finding.html",
@@ -80,30 +68,6 @@ def finding_page(request: Request, finding_id: int, session: DB, me: Viewer) -> 
          "can_answer": may(me, "finding.answer", target), "can_rereview": may(me, "finding.rereview", target),
          "max_mb": request.app.state.settings.max_upload_mb},
     )  # fmt: skip
-
-
-def _hide_other_hospitals(session: DB, finding: object, message: str) -> str:
-    hit = (
-        session.execute(
-            select(ScreenHit).where(
-                col(ScreenHit.batch_id) == finding.batch_id,  # type: ignore[attr-defined]
-                col(ScreenHit.claim_id) == finding.claim_id,  # type: ignore[attr-defined]
-                col(ScreenHit.rule_id) == finding.rule_id,  # type: ignore[attr-defined]
-            )
-        )
-        .scalars()
-        .first()
-    )
-    related = [str(r) for r in ((hit.evidence or {}).get("related_claims") or [])] if hit else []
-    if not related:
-        return message
-    rows = session.execute(
-        select(col(Claim.claim_id), col(Claim.hospital_id)).where(col(Claim.claim_id).in_(related))
-    )
-    for claim_id, hospital in rows:
-        if hospital != finding.hospital_id:  # type: ignore[attr-defined]
-            message = message.replace(claim_id, OTHER_HOSPITAL_CLAIM)
-    return message
 
 
 @router.post("/findings/{finding_id}/answer")

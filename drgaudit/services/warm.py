@@ -41,6 +41,7 @@ from sqlmodel import Session
 
 from drgaudit.casebook import packs as pack_versions
 from drgaudit.casebook import queries
+from drgaudit.casebook.packs import RulePackVersion
 from drgaudit.casebook.screening import choose_codes, load_code_tables
 from drgaudit.engine.codes import CodeTables
 from drgaudit.engine.facts import ReferenceData, sort_key
@@ -183,14 +184,7 @@ class WarmEngine:
     def pack_for(self, *, session: Session, region: str) -> WarmPack:
         """The compiled active pack of a treatment region; NoActivePackError when there is none."""
         self._after_fork()
-        entry = self._regions.get(region)
-        if entry is None or self.clock() - entry.checked >= self.check_seconds:
-            with self._lock:
-                entry = self._regions.get(region)
-                if entry is None or self.clock() - entry.checked >= self.check_seconds:
-                    entry = _Region(self.clock(), self._resolve(session, region))
-                    self._regions = {**self._regions, region: entry}
-                    self._retire_unused()
+        entry = self._looked_up("_regions", region, lambda: self._resolve(session, region))
         if entry.warm is None:
             raise NoActivePackError(region)
         return entry.warm
@@ -201,27 +195,37 @@ class WarmEngine:
         if self.rules_dir is not None:
             return None
         self._after_fork()
-        entry = self._shadows.get(region)
+
+        def resolve() -> WarmPack | None:
+            version = pack_versions.shadow_version(session=session, region=region)
+            return self._of_version(version) if version is not None else None
+
+        return self._looked_up("_shadows", region, resolve).warm
+
+    def _looked_up(self, table: str, region: str, resolve: Callable[[], WarmPack | None]) -> _Region:
+        """A region's entry in `table` (`_regions`: active, `_shadows`: in shadow), resolved again at most
+        every `check_seconds`; the tables are replaced, never changed, so readers need no lock."""
+        entry: _Region | None = getattr(self, table).get(region)
         if entry is None or self.clock() - entry.checked >= self.check_seconds:
             with self._lock:
-                version = pack_versions.shadow_version(session=session, region=region)
-                warm = None
-                if version is not None:
-                    warm = self._versions.get(version.version) or self._load(
-                        materialize(version), expected=version.version
-                    )
-                entry = _Region(self.clock(), warm)
-                self._shadows = {**self._shadows, region: entry}
-                self._retire_unused()
-        return entry.warm
+                entry = getattr(self, table).get(region)
+                if entry is None or self.clock() - entry.checked >= self.check_seconds:
+                    entry = _Region(self.clock(), resolve())
+                    setattr(self, table, {**getattr(self, table), region: entry})
+                    self._retire_unused()
+        return entry
+
+    def _of_version(self, version: RulePackVersion) -> WarmPack:
+        """The compiled pack of a registered version (compiled once per process)."""
+        warm = self._versions.get(version.version)
+        return warm if warm is not None else self._load(materialize(version), expected=version.version)
 
     def _resolve(self, session: Session, region: str) -> WarmPack | None:
         if self.rules_dir is not None:
             return self._folder(self.rules_dir)
         version = pack_versions.active_version(session=session, region=region)
         if version is not None:
-            warm = self._versions.get(version.version)
-            return warm if warm is not None else self._load(materialize(version), expected=version.version)
+            return self._of_version(version)
         if self._versions_active(session):
             return None
         return self._folder(bundled_rules_dir())

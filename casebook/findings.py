@@ -32,7 +32,7 @@ from sqlmodel import Field, Session, SQLModel, col
 from drgaudit.casebook import auditlog
 from drgaudit.casebook.models import MONEY, BatchClaim, Claim, table_of
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError, ReviewSettings, review_settings
-from drgaudit.casebook.screening import ScreenHit
+from drgaudit.casebook.screening import EVIDENCE_TEXT, LazyEvidence, ScreenHit
 from drgaudit.casebook.states import FINDING_STATES
 from drgaudit.engine.pack import RulePack
 from drgaudit.labels import VALUE_LABELS
@@ -149,9 +149,10 @@ class FindingReport:
         return dict(self.__dict__)
 
 
+# The evidence is read as text and parsed only for the hits that make findings (`LazyEvidence`).
 _HIT_READ = [getattr(ScreenHit, n) for n in (
-    "claim_id", "rule_id", "batch_id", "family", "severity", "action", "amount_at_risk", "message", "evidence", "pack_version",
-)]  # fmt: skip
+    "claim_id", "rule_id", "batch_id", "family", "severity", "action", "amount_at_risk", "message", "pack_version",
+)] + [EVIDENCE_TEXT]  # fmt: skip
 
 
 def refresh_findings(
@@ -356,7 +357,7 @@ def _finding_hits(
         if region not in settings:
             settings[region] = review_settings(region_packs.get(region, pack), region)
         if hit.action in settings[region].finding_actions:
-            hits[(hit.claim_id, hit.rule_id)] = hit
+            hits[(hit.claim_id, hit.rule_id)] = LazyEvidence(hit)
     return hits
 
 

@@ -45,7 +45,7 @@ from drgaudit.casebook.reviewconfig import (
     ReviewSettings,
     review_settings,
 )
-from drgaudit.casebook.screening import ScreenHit
+from drgaudit.casebook.screening import EVIDENCE_TEXT, LazyEvidence, ScreenHit
 from drgaudit.engine.pack import RulePack
 from drgaudit.periods import Period, parse_period
 
@@ -220,14 +220,15 @@ def _hit_chunks(session: Session, batch_id: int, claims_per_chunk: int) -> Itera
         rows: list[Any] = []
         for start in range(0, len(claim_ids), 500):
             part = claim_ids[start : start + 500]
-            query = select(*_HIT_READ, col(ScreenHit.ordinal)).where(
+            # The evidence as text, parsed only for the hits of claims that make cases (`LazyEvidence`).
+            query = select(*_HIT_READ[:-1], EVIDENCE_TEXT, col(ScreenHit.ordinal)).where(
                 col(ScreenHit.batch_id) == batch_id, col(ScreenHit.claim_id).in_(part)
             )
             rows.extend(session.execute(query).all())
         rows.sort(key=lambda row: row.ordinal)
         chunk: dict[str, list[HitRow]] = defaultdict(list)
         for row in rows:
-            chunk[row.claim_id].append(row)
+            chunk[row.claim_id].append(LazyEvidence(row))
         yield chunk
         after = claim_ids[-1]
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
+    cast,
     delete,
     func,
     insert,
@@ -185,6 +186,34 @@ def _now() -> datetime:
 
 
 _hit_table = table_of(ScreenHit)
+# A stored hit's evidence as the JSON text it is stored as (`LazyEvidence` parses it when asked).
+EVIDENCE_TEXT = cast(col(ScreenHit.evidence), Text).label("evidence_text")
+
+
+class LazyEvidence:
+    """A stored hit read as a row with `EVIDENCE_TEXT`: its columns as attributes, and `evidence` parsed
+    from the text only when first read (as the JSON column would give it). The review queue and the
+    findings read every hit of a batch but need the evidence of only some: its parsing was most of
+    their reading."""
+
+    __slots__ = ("_row", "_evidence")
+
+    def __init__(self, row: Any) -> None:
+        self._row = row
+        self._evidence: Any = _UNREAD
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
+
+    @property
+    def evidence(self) -> Any:
+        if self._evidence is _UNREAD:
+            text = self._row.evidence_text
+            self._evidence = None if text is None else json.loads(text)
+        return self._evidence
+
+
+_UNREAD = object()
 
 
 def hit_content_hash(hit: Hit) -> str:

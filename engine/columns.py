@@ -420,14 +420,21 @@ class ColumnFacts:
                     )
 
     def _hospital(self) -> None:
-        facts = self.per_distinct(self.raw("hospital_id").tolist(), self.ref.hospital_facts)
+        # Each column is built over the chunk's distinct hospitals, then spread to their claims.
+        ids = self.raw("hospital_id").tolist()
+        distinct = list(dict.fromkeys(ids))
+        position = {hospital: k for k, hospital in enumerate(distinct)}
+        rows = np.fromiter(map(position.__getitem__, ids), dtype=np.intp, count=self.n)
+        facts = [self.ref.hospital_facts(hospital) for hospital in distinct]
         keys = (
             facts[0][0].keys() if facts else [f.key for f in FACTS.values() if f.key.startswith("hospital__")]
         )
         for key in keys:
             kind = FACTS[key.replace("__", ".", 1)].type
-            self._put_list(key, [f[0].get(key) for f in facts], kind)
+            col = build_column([f[0].get(key) for f in facts], kind)
+            self._put(key, np.asarray(col.values)[rows], np.asarray(col.valid)[rows], col.kind, col.exact)
         designated = np.array([np.nan if f[2] is None else f[2].toordinal() for f in facts], dtype=np.float64)
+        designated = designated[rows] if len(designated) else np.zeros(self.n)
         if "admit_date" in self.columns.values:
             known = ~np.isnan(designated)
             days = np.where(known, self.raw("admit_date") - np.where(known, designated, 0.0), 0.0)

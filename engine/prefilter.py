@@ -262,6 +262,12 @@ def _list_counts(col: Col, named: NamedList, n: int) -> np.ndarray:
         owner = np.repeat(np.arange(len(present)), lengths)
         counts[rows] = np.bincount(owner, weights=found, minlength=len(present))
         return counts
+    if present and set(map(type, present)) == {str}:
+        # Every row one code (a text column): each distinct code looked up once.
+        for value in dict.fromkeys(present):
+            memo[value] = contains(value)
+        counts[rows] = np.fromiter(map(memo.__getitem__, present), dtype=np.float64, count=len(present))
+        return counts
     counts[rows] = np.fromiter(map(count, present), dtype=np.float64, count=len(present))
     return counts
 

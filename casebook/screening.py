@@ -15,6 +15,7 @@ import socket
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -196,24 +197,16 @@ class LazyEvidence:
     findings read every hit of a batch but need the evidence of only some: its parsing was most of
     their reading."""
 
-    __slots__ = ("_row", "_evidence")
-
     def __init__(self, row: Any) -> None:
-        self._row = row
-        self._evidence: Any = _UNREAD
+        self.__dict__.update(row._mapping)  # plain attributes: read many times per hit
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._row, name)
+    def __getattr__(self, name: str) -> Any:  # the row's columns, set above
+        raise AttributeError(name)
 
-    @property
+    @cached_property
     def evidence(self) -> Any:
-        if self._evidence is _UNREAD:
-            text = self._row.evidence_text
-            self._evidence = None if text is None else json.loads(text)
-        return self._evidence
-
-
-_UNREAD = object()
+        text = self.__dict__["evidence_text"]
+        return None if text is None else json.loads(text)
 
 
 def hit_content_hash(hit: Hit) -> str:

@@ -353,8 +353,15 @@ def compare_baselines(db: Path, claims_wanted: int) -> bool:
         )
     print(f"  ({len(ours):,} rule-claim pairs)")
     print("\nrule by rule (hits of drgaudit; each baseline: = when the same claims, else its count and *):")
+    short = {
+        "drgaudit, no pre-filter": "no pre-filter",
+        "bare durable-rules loop": "bare durable",
+        "plain Python loop": "Python loop",
+        "DuckDB": "DuckDB",
+        "plain Python rules only": "Python rules",
+    }
     names = [n for n in runs if n != "drgaudit, pre-filter"]
-    print(f"  {'rule':<14}{'drgaudit':>9}  " + "  ".join(f"{n[:22]:>22}" for n in names))
+    print(f"  {'rule':<14}{'drgaudit':>9}  " + "  ".join(f"{short.get(n, n):>14}" for n in names))
     by_rule: dict[str, dict[str, set[str]]] = {}
     for name, pairs in found.items():
         for rule_id, claim_id in pairs:
@@ -363,7 +370,7 @@ def compare_baselines(db: Path, claims_wanted: int) -> bool:
         theirs = by_rule.get(rule, {})
         mine = theirs.get("drgaudit, pre-filter", set())
         cells = ["=" if theirs.get(n, set()) == mine else f"{len(theirs.get(n, set())):,} *" for n in names]
-        print(f"  {rule:<14}{len(mine):>9,}  " + "  ".join(f"{cell:>22}" for cell in cells))
+        print(f"  {rule:<14}{len(mine):>9,}  " + "  ".join(f"{cell:>14}" for cell in cells))
     for name in runs:
         theirs = found[name]
         for label, pairs in ((f"only drgaudit vs {name}", ours - theirs), (f"only {name}", theirs - ours)):

@@ -4,8 +4,8 @@ rule of the bundled pack with drgaudit's semantics: the speed figures compare th
 Three inputs: every example of every active rule (hit or miss as the rule file declares, at its
 boundaries), claims of the demo province, and random claims near every threshold with missing values
 (tests/engine_support.random_world, widened to the per-diem, data-quality and hospital-indicator rules).
-On the last two the (rule, claim) pairs must equal drgaudit's Screener's. DuckDB runs only when it is
-installed (the optional `bench` extra).
+On the last two the (rule, claim) pairs must equal drgaudit's Screener's. DuckDB is in the `test` and
+`bench` extras; without it only its baseline is left out.
 """
 
 from __future__ import annotations

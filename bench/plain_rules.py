@@ -274,17 +274,22 @@ def duckdb_rules(prep: Facts, patients: Iterable[list[Fact]]) -> tuple[set[tuple
         con.unregister("params")
         loaded = time.perf_counter() - started
         started = time.perf_counter()
+        # A rule no region screens with (not in the pack, or switched off everywhere) has no parameters.
+        screened = {rule for r in regions for rule in prep.params(r)}
         parts = [
             f"SELECT '{rule}' AS rule_id, m.claim_id FROM f m JOIN p ON p.region = m.region "
             f"WHERE m.target AND {_sql(rule, sql)}"
             for rule, sql in _SINGLE_SQL.items()
+            if rule in screened
         ]
         parts += [
             f"SELECT DISTINCT '{rule}' AS rule_id, m.claim_id FROM f m JOIN p ON p.region = m.region "
             f"JOIN f e ON e.patient_id = m.patient_id AND e.seq < m.seq WHERE m.target AND {_sql(rule, sql)}"
             for rule, sql in _PAIR_SQL.items()
+            if rule in screened
         ]
-        hits = {(rule, claim) for rule, claim in con.execute(" UNION ALL ".join(parts)).fetchall()}
+        if parts:
+            hits = {(rule, claim) for rule, claim in con.execute(" UNION ALL ".join(parts)).fetchall()}
     else:
         loaded = time.perf_counter() - started
         started = time.perf_counter()

@@ -165,8 +165,9 @@ def test_the_baselines_find_drgaudits_hits_on_demo_claims(demo_patients: tuple[l
 def _wide_world(seed: int, patients: int) -> tuple[list[dict], list[dict], list[dict], dict[str, dict]]:
     """random_world's claims, hospitals and groups, widened to reach every rule's thresholds: per-diem
     departments and long stays, gender and age against the diagnosis, fee and payment totals off by
-    about the tolerance, a treatment region other than the hospital's, missing optional fields, a
-    prolonged coaching period, and given hospital indicators around UPC-004's thresholds."""
+    about the tolerance, a treatment region other than the hospital's, patients insured in another
+    province, missing optional fields, a prolonged coaching period, and given hospital indicators around
+    UPC-004's thresholds."""
     claims, hospitals, groups = random_world(seed, patients)
     rnd = random.Random(seed * 31)
     regions = sorted({h["region"] for h in hospitals})
@@ -217,6 +218,8 @@ def _wide_world(seed: int, patients: int) -> tuple[list[dict], list[dict], list[
             claim["procedures"] = [rnd.choice(("17.4100", "35.0500", "96.0400", "00.1700"))]
         if rnd.random() < 0.1:
             claim["treatment_region"] = rnd.choice(regions)
+        if rnd.random() < 0.1:
+            claim["insured_region"] = "110000"  # another province: paid by items, not a cross-region claim
     indicators = {
         h["hospital_id"]: {
             **NO_INDICATORS,

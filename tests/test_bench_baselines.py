@@ -170,8 +170,15 @@ def _wide_world(seed: int, patients: int) -> tuple[list[dict], list[dict], list[
     UPC-004's thresholds."""
     claims, hospitals, groups = random_world(seed, patients)
     rnd = random.Random(seed * 31)
-    regions = sorted({h["region"] for h in hospitals})
     hospitals[4]["coaching_until"] = dt.date(2025, 12, 31)
+    # 511000 tiers its DRG high ratio by group weight and pays ES35 alike at every level: one hospital
+    # there, of unknown level (only its basic-disease group has a standard to pay from).
+    hospitals[3].update(region="511000", level=None)
+    groups += [dict(g, region="511000") for g in groups if g["region"] == "510100"]
+    for claim in claims:
+        if claim["hospital_id"] == hospitals[3]["hospital_id"]:
+            claim["treatment_region"] = "511000"
+    regions = sorted({h["region"] for h in hospitals})
     by_id = {h["hospital_id"]: h for h in hospitals}
     for _patient, stays in _by_patient(claims):
         if rnd.random() < 0.3:  # one hospital and scheme for every stay: readmissions, per-diem series

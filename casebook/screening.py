@@ -8,7 +8,6 @@ fires is removed, all in one transaction, and the run records how many of each.
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import os
 import socket
@@ -211,8 +210,7 @@ class LazyEvidence:
 
 def hit_content_hash(hit: Hit) -> str:
     """A digest of everything a person sees in a hit, to tell an unchanged hit from a changed one."""
-    payload = json.dumps(hit.to_dict(), ensure_ascii=False, sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+    return hit.content_digest()
 
 
 @dataclass
@@ -383,7 +381,7 @@ def store_hits(
         seen.add(key)
         total += 1
         amount += hit.amount_at_risk
-        digest = hit_content_hash(hit)
+        digest = hit.digest or hit_content_hash(hit)  # worked out by the worker that screened it
         old = existing.get(key)
         if old is not None and old[1] == digest:
             unchanged += 1

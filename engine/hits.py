@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +44,9 @@ class Hit:
     # The version (content hash) of the whole rule pack that produced the hit.
     pack_version: str = ""
     code_set: str = ""  # the code tables the claim was judged against (CodeTables.label)
+    # `content_digest()` when the worker that screened the hit worked it out for a stored screen (so the
+    # process storing the hits does not), else "".
+    digest: str = field(default="", compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The DATA-CONTRACT screening-output object, plus the rule file's version and the code set."""
@@ -57,6 +62,12 @@ class Hit:
             "rule_version": self.rule_version,
             "code_set": self.code_set,
         }
+
+    def content_digest(self) -> str:
+        """A digest of everything a person sees in the hit (`to_dict`), to tell an unchanged hit from a
+        changed one when a batch is screened again."""
+        payload = json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
 def display(value: Any, kind: str | None = None) -> Any:

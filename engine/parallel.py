@@ -72,6 +72,9 @@ class ScreenSetup:
     routes: dict[str, Path] = field(default_factory=dict)
     route_indicators: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     prefilter: bool = True
+    # Work out each hit's `content_digest` in the worker (for a stored screen: the storing process,
+    # alone, need not).
+    digests: bool = False
 
     def _screener_for(
         self, rules_dir: Path, indicators: dict[str, dict[str, Any]], packs: dict[str, RulePack]
@@ -140,17 +143,27 @@ class ChunkResult:
 
 _worker_screener: Screener | PackRouter | None = None
 _worker_loader: PartitionLoader | None = None
+_worker_digests = False
 
 
 def _init_worker(setup: ScreenSetup, packs: dict[str, RulePack] | None = None) -> None:
-    global _worker_screener, _worker_loader
+    global _worker_screener, _worker_loader, _worker_digests
     _worker_screener = setup.screener(packs) if packs else setup.screener()
     _worker_loader = setup.loader
+    _worker_digests = setup.digests
 
 
 def _screen_task(task: Task) -> ChunkResult:
     assert _worker_screener is not None, "worker not initialised"
-    return screen_task(_worker_screener, task, _worker_loader)
+    return with_digests(screen_task(_worker_screener, task, _worker_loader), _worker_digests)
+
+
+def with_digests(result: ChunkResult, digests: bool) -> ChunkResult:
+    """The result, with each hit's `content_digest` worked out when `digests`."""
+    if digests:
+        for hit in result.hits:
+            hit.digest = hit.content_digest()
+    return result
 
 
 def screen_task(screener: Any, task: Task, loader: PartitionLoader | None) -> ChunkResult:
@@ -313,7 +326,7 @@ def screen_tasks(
     if workers <= 1:
         screener = setup.screener(packs) if packs else setup.screener()  # a subclass may take none
         for task in tasks:
-            result = screen_task(screener, task, setup.loader)
+            result = with_digests(screen_task(screener, task, setup.loader), setup.digests)
             if on_chunk:
                 on_chunk(result)
             yield from result.hits

@@ -276,6 +276,7 @@ def _screen_batch(
     codes = codes or choose_codes(session=session, codes_dir=codes_dir, rules_dir=plan.default)
     setup = batch_setup(session=session, batch_id=batch_id, plan=plan, codes=codes)
     setup.prefilter = prefilter
+    setup.digests = store  # the workers work out what storing the hits compares
     total_claims = batch.rows_ok
     summary = ScreenSummary(
         batch_id=batch_id, rules_version=plan.version, codes_source=codes.label, prefilter=prefilter

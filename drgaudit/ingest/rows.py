@@ -640,6 +640,9 @@ _FAST: dict[str, Callable[[Field], Callable[[Column], Column]]] = {
 }
 
 
+_BLANKS = ("", None)
+
+
 @dataclass(frozen=True)
 class _FieldPlan:
     name: str
@@ -653,6 +656,11 @@ class _FieldPlan:
         """Canonical values of a raw column, the reason of every bad one by position, and whether the
         fast path took the column (then every raw value was a well-formed string)."""
         if self.fast is not None:
+            # A column left empty in the whole chunk (common: fee categories, newborn fields) is all
+            # missing values, without a pass of the fast path's checks over its blanks.
+            count = len(raw)
+            if count and raw[0] in _BLANKS and raw.count("") + raw.count(None) == count:
+                return ([[] for _ in range(count)] if self.is_list else [None] * count), {}, True
             try:
                 return self.fast(raw), {}, True
             except _Fallback:

@@ -2,6 +2,7 @@
 
     python bench/screen.py                                   # 1,000,000 claims (RSS compared with 200,000)
     python bench/screen.py --claims 200000 --small 50000 --baseline-claims 50000   # a quicker run
+    python bench/screen.py --baselines-only --baseline-claims 20000   # only step 3, on a 20,000-claim demo
 
 What it does (each screen in a fresh child process, on a fresh copy of the imported SQLite casebook, so
 every run is a first, stored screen of the batch: hits written to the casebook and the review queue
@@ -19,7 +20,8 @@ refreshed, JSONL written to a file):
 3. on `--baseline-claims` claims of the big batch held in memory, in this process: drgaudit's Screener
    with and without the pre-filter, the bare hand-written durable-rules loop (bench/bare_durable.py), a
    plain Python loop and DuckDB over the same hand-prepared facts (bench/plain_rules.py), each checked
-   to find the same (rule, claim) pairs as drgaudit.
+   to find the same (rule, claim) pairs as drgaudit, rule by rule; it first names every active rule of
+   the pack a baseline does not implement, and exits 1 when one is missing or the hits differ.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from sqlmodel import Session
@@ -49,6 +52,7 @@ from drgaudit.engine.codes import CodeTables, resolve_codes_dir  # noqa: E402
 from drgaudit.engine.facts import ReferenceData  # noqa: E402
 from drgaudit.engine.indicators import case_mix_of, hospital_indicators, peer_rule  # noqa: E402
 from drgaudit.engine.loader import bundled_rules_dir, load_pack  # noqa: E402
+from drgaudit.engine.pack import RulePack  # noqa: E402
 from drgaudit.engine.screen import Screener  # noqa: E402
 from drgaudit.services.screening import screen_batch  # noqa: E402
 
@@ -223,10 +227,16 @@ class LocalCluster:
             proc.wait(timeout=30)
 
 
-def compare_baselines(db: Path, claims_wanted: int) -> None:
-    """drgaudit's Screener against the bare durable-rules loop, a plain Python loop and DuckDB, in this process."""
-    from bench.bare_durable import BareRules
-    from bench.plain_rules import duckdb_rules, patient_facts, python_loop
+def unimplemented(pack: RulePack, implemented: Iterable[str]) -> list[str]:
+    """The active rules of the pack a baseline does not implement (its hits would not be comparable)."""
+    return sorted({r.id for r in pack.rules if r.status == "active"} - set(implemented))
+
+
+def compare_baselines(db: Path, claims_wanted: int) -> bool:
+    """drgaudit's Screener against the bare durable-rules loop, a plain Python loop and DuckDB, in this
+    process; True when every baseline implements every active rule and finds the same hits."""
+    from bench.bare_durable import IMPLEMENTED, BareRules
+    from bench.plain_rules import PYTHON_RULES, SQL_RULES, duckdb_rules, python_loop
 
     engine = make_engine(f"sqlite:///{db}")
     with Session(engine) as session:
@@ -240,6 +250,7 @@ def compare_baselines(db: Path, claims_wanted: int) -> None:
                 break
         hospitals = queries.load_hospitals(session=session)
         groups = queries.load_groups(session=session)
+    engine.dispose()
     pack = load_pack(bundled_rules_dir())
     codes = CodeTables.from_dir(resolve_codes_dir(None, bundled_rules_dir()))
     # The hospital indicators (UPC-004) over the claims compared, as the pipeline works them out over a batch.
@@ -247,9 +258,11 @@ def compare_baselines(db: Path, claims_wanted: int) -> None:
     indicators = hospital_indicators(
         case_mix_of(c for _, claims in partitions for c in claims), levels, peers_by=peer_rule(pack)
     )
-    settings = {key: pack.region(key).settings for key in ("national", *pack.regions)}
-    bare = BareRules(hospitals, groups, codes, settings, indicators)
+    bare = BareRules(pack, hospitals, groups, codes, indicators)
     timings: dict[str, float] = {}
+    cpu_timings: dict[
+        str, float
+    ] = {}  # CPU seconds of this process: steadier than wall time on a busy machine
     found: dict[str, set[tuple[str, str]]] = {}
     chunk = 1000
 
@@ -270,17 +283,17 @@ def compare_baselines(db: Path, claims_wanted: int) -> None:
         return set(bare.hits)
 
     def plain() -> set[tuple[str, str]]:
-        return python_loop(patient_facts(bare, pid, claims) for pid, claims in partitions)
+        return python_loop(bare, (bare.patient(claims) for _, claims in partitions))
 
     def duck() -> set[tuple[str, str]]:
-        hits, loaded, queried = duckdb_rules(patient_facts(bare, pid, claims) for pid, claims in partitions)
+        hits, loaded, queried = duckdb_rules(bare, (bare.patient(claims) for _, claims in partitions))
         timings["duckdb query"] = min(queried, timings.get("duckdb query", queried))
         return hits
 
     def plain_rules_only() -> set[tuple[str, str]]:
-        return python_loop(prepared)
+        return python_loop(bare, prepared)
 
-    prepared = [patient_facts(bare, pid, claims) for pid, claims in partitions]
+    prepared = [bare.patient(claims) for _, claims in partitions]
     runs = {
         "drgaudit, pre-filter": lambda: drgaudit(True),
         "drgaudit, no pre-filter": lambda: drgaudit(False),
@@ -289,25 +302,54 @@ def compare_baselines(db: Path, claims_wanted: int) -> None:
         "DuckDB": duck,
         "plain Python rules only": plain_rules_only,
     }
+    implemented = {
+        "bare durable-rules loop": IMPLEMENTED,
+        "plain Python loop": PYTHON_RULES,
+        "DuckDB": SQL_RULES,
+        "plain Python rules only": PYTHON_RULES,
+    }
     try:
         import duckdb  # noqa: F401
     except ImportError:
         print("\n(DuckDB is not installed: pip install -e '.[bench]' for its baseline; skipped)")
         del runs["DuckDB"]
+    active = len(unimplemented(pack, ()))
+    print(f"\nrules: {active} active rules in the bundled pack ({pack.version})")
+    complete = True
+    for name in ("bare durable-rules loop", "plain Python loop", "DuckDB"):
+        if name not in runs:
+            continue
+        missing = unimplemented(pack, implemented[name])
+        if missing:
+            complete = False
+            print(
+                f"  {name:<28} DOES NOT IMPLEMENT {len(missing)}: {', '.join(missing)} (its hits are not comparable)"
+            )
+        else:
+            print(f"  {name:<28} implements all {active}")
     for _ in range(2):  # twice each, keep the better run
         for name, run in runs.items():
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             found[name] = run()
-            seconds = time.perf_counter() - started
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
             timings[name] = min(seconds, timings.get(name, seconds))
+            cpu_timings[name] = min(cpu, cpu_timings.get(name, cpu))
     ours = found["drgaudit, pre-filter"]
-    print(f"\nthe same rules, one process, {count:,} claims of {len(partitions):,} patients in memory:")
+    load = os.getloadavg()
+    print(
+        f"\nthe same rules, one process, {count:,} claims of {len(partitions):,} patients in memory "
+        f"(load average {load[0]:.1f}):"
+    )
     base = count / timings["drgaudit, no pre-filter"]
+    same_everywhere = True
     for name in runs:
         rate = count / timings[name]
-        same = "same hits" if found[name] == ours else "DIFFERENT HITS"
+        cpu_rate = count / cpu_timings[name] if cpu_timings[name] > 0 else float("inf")
+        same = found[name] == ours
+        same_everywhere &= same
         print(
-            f"  {name:<28} {rate:>10,.0f} claims/s  {rate / base:6.2f}x drgaudit without pre-filter  {same}"
+            f"  {name:<28} {rate:>10,.0f} claims/s  {rate / base:6.2f}x drgaudit without pre-filter  "
+            f"({cpu_rate:>9,.0f} per CPU second)  " + ("same hits" if same else "DIFFERENT HITS")
         )
     if "duckdb query" in timings:
         rate = count / timings["duckdb query"]
@@ -315,14 +357,34 @@ def compare_baselines(db: Path, claims_wanted: int) -> None:
             f"  {'DuckDB query only':<28} {rate:>10,.0f} claims/s  {rate / base:6.2f}x drgaudit without pre-filter"
         )
     print(f"  ({len(ours):,} rule-claim pairs)")
+    print("\nrule by rule (hits of drgaudit; each baseline: = when the same claims, else its count and *):")
+    short = {
+        "drgaudit, no pre-filter": "no pre-filter",
+        "bare durable-rules loop": "bare durable",
+        "plain Python loop": "Python loop",
+        "DuckDB": "DuckDB",
+        "plain Python rules only": "Python rules",
+    }
+    names = [n for n in runs if n != "drgaudit, pre-filter"]
+    print(f"  {'rule':<14}{'drgaudit':>9}  " + "  ".join(f"{short.get(n, n):>14}" for n in names))
+    by_rule: dict[str, dict[str, set[str]]] = {}
+    for name, pairs in found.items():
+        for rule_id, claim_id in pairs:
+            by_rule.setdefault(rule_id, {}).setdefault(name, set()).add(claim_id)
+    for rule in sorted({r.id for r in pack.rules if r.status == "active"} | set(by_rule)):
+        theirs = by_rule.get(rule, {})
+        mine = theirs.get("drgaudit, pre-filter", set())
+        cells = ["=" if theirs.get(n, set()) == mine else f"{len(theirs.get(n, set())):,} *" for n in names]
+        print(f"  {rule:<14}{len(mine):>9,}  " + "  ".join(f"{cell:>14}" for cell in cells))
     for name in runs:
         theirs = found[name]
         for label, pairs in ((f"only drgaudit vs {name}", ours - theirs), (f"only {name}", theirs - ours)):
-            by_rule: dict[str, list[str]] = {}
+            differing: dict[str, list[str]] = {}
             for rule_id, claim_id in sorted(pairs):
-                by_rule.setdefault(rule_id, []).append(claim_id)
-            for rule_id, claim_ids in by_rule.items():
+                differing.setdefault(rule_id, []).append(claim_id)
+            for rule_id, claim_ids in differing.items():
                 print(f"    {label} {rule_id}: {len(claim_ids):,} claims, e.g. {', '.join(claim_ids[:3])}")
+    return complete and same_everywhere
 
 
 def main() -> None:
@@ -336,6 +398,12 @@ def main() -> None:
         "--baseline-claims", type=int, default=100_000, help="claims in the in-memory comparison (0: skip)"
     )
     parser.add_argument("--no-cluster", action="store_true", help="skip the local Dask cluster run")
+    parser.add_argument(
+        "--baselines-only",
+        action="store_true",
+        help="only the in-memory comparison with the baselines, on a demo of --baseline-claims claims "
+        "(exit status 1 when a baseline misses an active rule or finds other hits)",
+    )
     parser.add_argument(
         "--no-prefilter-run", action="store_true", help="skip the big run without the pre-filter"
     )
@@ -361,6 +429,13 @@ def main() -> None:
         print(json.dumps(result))
         return
     root = args.out or Path(tempfile.gettempdir()) / "drgaudit-bench"
+    if args.baselines_only:
+        if args.baseline_claims <= 0:
+            parser.error("--baselines-only needs --baseline-claims N (N > 0)")
+        folder = root / f"demo-{args.baseline_claims}"
+        folder.mkdir(parents=True, exist_ok=True)
+        db = prepare(folder, args.baseline_claims, args.seed)
+        sys.exit(0 if compare_baselines(db, args.baseline_claims) else 1)
     big_dir, small_dir = root / f"demo-{args.claims}", root / f"demo-{args.small}"
     for folder in (big_dir, small_dir):
         folder.mkdir(parents=True, exist_ok=True)
@@ -407,8 +482,8 @@ def main() -> None:
         f"  peak RSS (largest process) {args.claims:,} claims: {big_rss:.0f} MiB, {args.small:,} claims: "
         f"{small_rss:.0f} MiB ({(big_rss / small_rss - 1):+.0%})"
     )
-    if args.baseline_claims:
-        compare_baselines(big, args.baseline_claims)
+    if args.baseline_claims and not compare_baselines(big, args.baseline_claims):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

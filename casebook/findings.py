@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import Column, DateTime, Integer, Text, UniqueConstraint, func, select
+from sqlalchemy import Column, DateTime, Integer, Text, UniqueConstraint, func, insert, select
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook import auditlog
-from drgaudit.casebook.models import MONEY, BatchClaim, Claim
+from drgaudit.casebook.models import MONEY, BatchClaim, Claim, table_of
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError, ReviewSettings, review_settings
-from drgaudit.casebook.screening import ScreenHit
+from drgaudit.casebook.screening import EVIDENCE_TEXT, LazyEvidence, ScreenHit
 from drgaudit.casebook.states import FINDING_STATES
 from drgaudit.engine.pack import RulePack
 from drgaudit.labels import VALUE_LABELS
@@ -101,7 +101,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def finding_state(finding: Finding) -> dict[str, Any]:
+def finding_state(finding: Finding | _RowFinding) -> dict[str, Any]:
     """What the audit log records of a finding."""
     return {
         "claim_id": finding.claim_id,
@@ -149,9 +149,10 @@ class FindingReport:
         return dict(self.__dict__)
 
 
+# The evidence is read as text and parsed only for the hits that make findings (`LazyEvidence`).
 _HIT_READ = [getattr(ScreenHit, n) for n in (
-    "claim_id", "rule_id", "batch_id", "family", "severity", "action", "amount_at_risk", "message", "evidence", "pack_version",
-)]  # fmt: skip
+    "claim_id", "rule_id", "batch_id", "family", "severity", "action", "amount_at_risk", "message", "pack_version",
+)] + [EVIDENCE_TEXT]  # fmt: skip
 
 
 def refresh_findings(
@@ -244,21 +245,21 @@ def _refresh_page(
     claim's fields, and their stored findings), flush them and log them."""
     stamp = _now()
     changes: list[tuple[str, int | None, str, Any, Any]] = []
-    created: list[Finding] = []
+    created: list[dict[str, Any]] = []
     for key, hit in hits.items():
         claim = hit  # each hit row carries its claim's fields
         finding = existing.get(key)
         evidence = _evidence_hash(hit)
         if finding is None:
             due = today + timedelta(days=settings[claim.treatment_region].finding_reply_days)
-            finding = Finding(
-                claim_id=hit.claim_id, rule_id=hit.rule_id, batch_id=batch_id, hospital_id=claim.hospital_id,
-                treatment_region=claim.treatment_region, insured_region=claim.insured_region,
-                period=f"{claim.discharge_date:%Y-%m}", family=hit.family, severity=hit.severity, action=hit.action,
-                amount=round(float(hit.amount_at_risk), 2), message=hit.message, evidence_hash=evidence,
-                pack_version=hit.pack_version or "", due_date=due, created_at=stamp, updated_at=stamp,
-            )  # fmt: skip
-            created.append(finding)
+            created.append({
+                "claim_id": hit.claim_id, "rule_id": hit.rule_id, "batch_id": batch_id, "hospital_id": claim.hospital_id,
+                "treatment_region": claim.treatment_region, "insured_region": claim.insured_region,
+                "period": f"{claim.discharge_date:%Y-%m}", "family": hit.family, "severity": hit.severity,
+                "action": hit.action, "amount": round(float(hit.amount_at_risk), 2), "message": hit.message,
+                "evidence_hash": evidence, "pack_version": hit.pack_version or "", "state": "open", "due_date": due,
+                **_UNANSWERED, "case_id": None, "created_at": stamp, "updated_at": stamp, "version": 1,
+            })  # fmt: skip
             report.created += 1
             continue
         if finding.state != "open" or finding.batch_id > batch_id:
@@ -286,12 +287,45 @@ def _refresh_page(
             session.add(finding)
             changes.append((FINDING, finding.id, "withdrawn", before, None))
             report.withdrawn += 1
-    session.add_all(created)
-    _flush(session)
-    by_id = {f.id: f for f in [*created, *existing.values()]}
-    entries = [(FINDING, f.id, "created", None, finding_state(f) | {"batch_id": batch_id}) for f in created]
+    _flush(session)  # the version-checked updates
+    entries: list[auditlog.Change] = [
+        (FINDING, finding_id, "created", None, finding_state(_RowFinding(row)) | {"batch_id": batch_id})
+        for finding_id, row in _insert_findings(session, created)
+    ]
+    by_id = {f.id: f for f in existing.values()}
     entries += [(e, i, a, b, finding_state(by_id[i]) | {"batch_id": batch_id}) for e, i, a, b, _ in changes]
     auditlog.append_many(session=session, actor=actor, changes=sorted(entries, key=lambda c: c[1] or 0))
+
+
+# The columns of a new finding that only answers and decisions fill.
+_UNANSWERED: dict[str, Any] = dict.fromkeys((
+    "answered_by", "answered_at", "appeal_reason", "proposed_outcome", "proposed_amount", "proposed_reason",
+    "proposed_by", "decided_by", "decided_at", "decision_reason", "final_amount",
+))  # fmt: skip
+# Rows per INSERT of new findings.
+INSERT_ROWS = 2000
+
+
+def _insert_findings(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """Write new findings with Core inserts (a stored screen creates thousands at once), in the order
+    given, so they get the ids the ORM would have given them; returns (id, row) of each."""
+    table = table_of(Finding)
+    written: list[tuple[int, dict[str, Any]]] = []
+    for start in range(0, len(rows), INSERT_ROWS):
+        part = rows[start : start + INSERT_ROWS]
+        ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), part)
+        written.extend(zip(ids.scalars(), part, strict=True))
+    return written
+
+
+class _RowFinding:
+    """A new finding's row read as `finding_state` reads a stored finding."""
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.__dict__.update(row)
+
+    def __getattr__(self, name: str) -> Any:  # the row's columns, set above
+        raise AttributeError(name)
 
 
 _CLAIM_READ = [
@@ -323,7 +357,7 @@ def _finding_hits(
         if region not in settings:
             settings[region] = review_settings(region_packs.get(region, pack), region)
         if hit.action in settings[region].finding_actions:
-            hits[(hit.claim_id, hit.rule_id)] = hit
+            hits[(hit.claim_id, hit.rule_id)] = LazyEvidence(hit)
     return hits
 
 

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col
 
 from drgaudit.casebook import auditlog
 from drgaudit.casebook.claimread import claim_fields
-from drgaudit.casebook.models import BatchClaim, Claim, stored_id
+from drgaudit.casebook.models import BatchClaim, Claim, stored_id, table_of
 from drgaudit.casebook.quota import QuotaStanding, quota_standing
 from drgaudit.casebook.review_models import (
     DECISION_KINDS,
@@ -45,7 +45,7 @@ from drgaudit.casebook.reviewconfig import (
     ReviewSettings,
     review_settings,
 )
-from drgaudit.casebook.screening import ScreenHit
+from drgaudit.casebook.screening import EVIDENCE_TEXT, LazyEvidence, ScreenHit
 from drgaudit.engine.pack import RulePack
 from drgaudit.periods import Period, parse_period
 
@@ -83,7 +83,17 @@ def evidence_hash(hit: HitRow) -> str:
     return hashlib.sha256((auditlog.canonical(payload) or "").encode()).hexdigest()[:32]
 
 
-def case_state(case: ReviewCase, hits: dict[str, str] | None = None) -> dict[str, Any]:
+class _RowCase:
+    """A new case's row read as `case_state` reads a stored case."""
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.__dict__.update(row)
+
+    def __getattr__(self, name: str) -> Any:  # the row's columns, set above
+        raise AttributeError(name)
+
+
+def case_state(case: ReviewCase | _RowCase, hits: dict[str, str] | None = None) -> dict[str, Any]:
     """What the audit log records of a case (and, when given, its hits as rule → content hash)."""
     state: dict[str, Any] = {
         "claim_id": case.claim_id,
@@ -150,7 +160,7 @@ def refresh_cases(
     after: int | None = None
     while True:
         page = (
-            select(ReviewCase)
+            select(col(ReviewCase.id), col(ReviewCase.claim_id), col(ReviewCase.batch_id))
             .join(BatchClaim, col(BatchClaim.claim_id) == col(ReviewCase.claim_id))
             .where(col(BatchClaim.batch_id) == batch_id)
             .order_by(col(ReviewCase.id))
@@ -158,21 +168,33 @@ def refresh_cases(
         )
         if after is not None:
             page = page.where(col(ReviewCase.id) > after)
-        cases = list(session.execute(page).scalars())
-        if not cases:
+        rows = session.execute(page).all()
+        if not rows:
             break
-        after = cases[-1].id
-        leftover = [case for case in cases if case.claim_id not in flagged_ids and case.batch_id <= batch_id]
+        after = rows[-1].id
+        # Only the cases to unflag are loaded as objects (most of a batch's cases were just refreshed).
+        leftover = _cases_by_id(
+            session, [row.id for row in rows if row.claim_id not in flagged_ids and row.batch_id <= batch_id]
+        )
         stored = _stored_hits(session, [case.id for case in leftover])
         stamp = now()
         changes: list[_Change] = []
         for case in leftover:
-            outcome = _unflag_case(session, case, stored.get(case.id, {}), batch_id, stamp, changes)
+            outcome = _unflag_case(session, case, stored.get(stored_id(case), {}), batch_id, stamp, changes)
             setattr(report, outcome, getattr(report, outcome) + 1)
         save(session, None)
         _log_changes(session, actor, batch_id, changes)
     _commit(session)
     return report
+
+
+def _cases_by_id(session: Session, case_ids: list[int]) -> list[ReviewCase]:
+    """Cases by id, in id order."""
+    found: list[ReviewCase] = []
+    for start in range(0, len(case_ids), 500):
+        query = select(ReviewCase).where(col(ReviewCase.id).in_(case_ids[start : start + 500]))
+        found.extend(session.execute(query.order_by(col(ReviewCase.id))).scalars())
+    return found
 
 
 def _hit_chunks(session: Session, batch_id: int, claims_per_chunk: int) -> Iterator[dict[str, list[HitRow]]]:
@@ -198,14 +220,15 @@ def _hit_chunks(session: Session, batch_id: int, claims_per_chunk: int) -> Itera
         rows: list[Any] = []
         for start in range(0, len(claim_ids), 500):
             part = claim_ids[start : start + 500]
-            query = select(*_HIT_READ, col(ScreenHit.ordinal)).where(
+            # The evidence as text, parsed only for the hits of claims that make cases (`LazyEvidence`).
+            query = select(*_HIT_READ[:-1], EVIDENCE_TEXT, col(ScreenHit.ordinal)).where(
                 col(ScreenHit.batch_id) == batch_id, col(ScreenHit.claim_id).in_(part)
             )
             rows.extend(session.execute(query).all())
         rows.sort(key=lambda row: row.ordinal)
         chunk: dict[str, list[HitRow]] = defaultdict(list)
         for row in rows:
-            chunk[row.claim_id].append(row)
+            chunk[row.claim_id].append(LazyEvidence(row))
         yield chunk
         after = claim_ids[-1]
 
@@ -242,7 +265,7 @@ def _refresh_chunk(
             flagged[claim_id] = hits
     flagged_ids.update(flagged)
     stamp = now()
-    created: list[tuple[ReviewCase, list[HitRow]]] = []
+    created: list[tuple[dict[str, Any], list[HitRow]]] = []
     changes: list[_Change] = []
     for claim_id, hits in flagged.items():
         claim = claims[claim_id]
@@ -251,21 +274,49 @@ def _refresh_chunk(
         if case is not None and case.batch_id > batch_id:
             report.unchanged += 1
         elif case is None:
-            created.append((_new_case(claim, hits, config, batch_id, stamp), hits))
+            created.append((_new_case_row(claim, hits, config, batch_id, stamp), hits))
             report.created += 1
         else:
             outcome = _refresh_case(
                 session, case, stored.get(case.id, {}), claim, hits, config, batch_id, stamp, changes
             )
             setattr(report, outcome, getattr(report, outcome) + 1)
-    session.add_all(case for case, _ in created)
-    save(session, None)  # one flush: ids for the new cases, version-checked updates of the others
-    for case, hits in created:
-        session.add_all(_case_hit(stored_id(case), hit) for hit in hits)
-        after_hits = {hit.rule_id: evidence_hash(hit) for hit in hits}
-        changes.append(_Change(case, "created", None, after_hits))
-    save(session, None)
+    save(session, None)  # version-checked updates of the cases refreshed
+    _insert_cases(session, created, changes)
     _log_changes(session, actor, batch_id, changes)
+
+
+_case_table = table_of(ReviewCase)
+_case_hit_table = table_of(ReviewCaseHit)
+# Rows per INSERT of new cases and their hits.
+INSERT_ROWS = 2000
+
+
+def _insert_cases(
+    session: Session, created: list[tuple[dict[str, Any], list[HitRow]]], changes: list[_Change]
+) -> None:
+    """Write new cases and their hits with Core inserts (a stored screen creates thousands at once; an ORM
+    object each cost more than the rest of the refresh), in the order given, so they get the ids the ORM
+    would have given them; each is logged `created` with the state `case_state` gives a stored case."""
+    for start in range(0, len(created), INSERT_ROWS):
+        part = created[start : start + INSERT_ROWS]
+        ids = session.execute(
+            insert(_case_table).returning(_case_table.c.id, sort_by_parameter_order=True),
+            [row for row, _ in part],
+        ).scalars()
+        hit_rows: list[dict[str, Any]] = []
+        for case_id, (row, hits) in zip(ids, part, strict=True):
+            row["id"] = case_id
+            after_hits = {}
+            for hit in hits:
+                hit_row = _case_hit_row(case_id, hit)
+                after_hits[hit.rule_id] = hit_row["evidence_hash"]
+                hit_rows.append(hit_row)
+            changes.append(
+                _Change(None, "created", None, after_hits, case_id, case_state(_RowCase(row), after_hits))
+            )
+        for hit_start in range(0, len(hit_rows), INSERT_ROWS):
+            session.execute(insert(_case_hit_table), hit_rows[hit_start : hit_start + INSERT_ROWS])
 
 
 def _log_changes(session: Session, actor: str, batch_id: int, changes: list[_Change]) -> None:
@@ -273,14 +324,8 @@ def _log_changes(session: Session, actor: str, batch_id: int, changes: list[_Cha
         session=session,
         actor=actor,
         changes=[
-            (
-                CASE,
-                change.case.id,
-                change.action,
-                change.before,
-                case_state(change.case, change.after_hits) | {"batch_id": batch_id},
-            )
-            for change in sorted(changes, key=lambda c: c.case.id or 0)
+            (CASE, change.case_id, change.action, change.before, change.state() | {"batch_id": batch_id})
+            for change in sorted(changes, key=lambda c: c.case_id or 0)
         ],
     )
 
@@ -323,10 +368,25 @@ def case_outcome(
 
 @dataclass
 class _Change:
-    case: ReviewCase
+    """A case change to log: a stored case's (its state is read when logged, after the flush that gave it
+    its new version), or a new case's, whose state is known when its row is written (`after`)."""
+
+    case: ReviewCase | None
     action: str
     before: dict[str, Any] | None
     after_hits: dict[str, str]
+    new_id: int | None = None
+    after: dict[str, Any] | None = None
+
+    @property
+    def case_id(self) -> int | None:
+        return self.case.id if self.case is not None else self.new_id
+
+    def state(self) -> dict[str, Any]:
+        if self.after is not None:
+            return self.after
+        assert self.case is not None
+        return case_state(self.case, self.after_hits)
 
 
 _HIT_READ = [
@@ -396,6 +456,32 @@ def _new_case(
         rules=",".join(hit.rule_id for hit in hits), due_date=stamp.date() + timedelta(days=config.due_days),
         created_at=stamp, updated_at=stamp,
     )  # fmt: skip
+
+
+def _new_case_row(
+    claim: ClaimRow, hits: list[HitRow], config: ReviewSettings, batch_id: int, stamp: datetime
+) -> dict[str, Any]:
+    """The row of a new case (every column, as `_new_case` would store it) for a Core insert."""
+    severity, amount, priority = _scores(hits, config)
+    return {
+        "claim_id": claim.claim_id, "batch_id": batch_id, "patient_id": claim.patient_id,
+        "hospital_id": claim.hospital_id, "region": claim.treatment_region, "insured_region": claim.insured_region,
+        "payment_scheme": claim.payment_scheme, "group_code": claim.group_code, "discharge_date": claim.discharge_date,
+        "period": period_of(claim.discharge_date), "total_cost": claim.total_cost, "status": "new",
+        "severity": severity, "amount_at_risk": amount, "priority": priority,
+        "rules": ",".join(hit.rule_id for hit in hits), "assignee": None,
+        "due_date": stamp.date() + timedelta(days=config.due_days), "reopen_reason": None,
+        "created_at": stamp, "updated_at": stamp, "version": 1,
+    }  # fmt: skip
+
+
+def _case_hit_row(case_id: int, hit: HitRow) -> dict[str, Any]:
+    """The row of a case's hit (as `_case_hit` would store it) for a Core insert."""
+    return {
+        "case_id": case_id, "rule_id": hit.rule_id, "batch_id": hit.batch_id, "family": hit.family,
+        "severity": hit.severity, "action": hit.action, "amount_at_risk": hit.amount_at_risk, "message": hit.message,
+        "evidence_hash": evidence_hash(hit), "present": True,
+    }  # fmt: skip
 
 
 def _case_hit(case_id: int, hit: HitRow) -> ReviewCaseHit:

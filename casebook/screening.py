@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
+    cast,
     delete,
     func,
     insert,
@@ -34,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, Session, SQLModel, col
 
-from drgaudit.casebook.models import MONEY, stored_id
+from drgaudit.casebook.models import MONEY, stored_id, table_of
 from drgaudit.engine.codes import CODE_FILES, CodeTables, resolve_codes_dir
 from drgaudit.engine.hits import Hit, PatientFailure
 from drgaudit.engine.loader import bundled_rules_dir
@@ -182,6 +183,37 @@ class ScreenHit(ScreenHitBase, table=True):
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+_hit_table = table_of(ScreenHit)
+# A stored hit's evidence as the JSON text it is stored as (`LazyEvidence` parses it when asked).
+EVIDENCE_TEXT = cast(col(ScreenHit.evidence), Text).label("evidence_text")
+
+
+class LazyEvidence:
+    """A stored hit read as a row with `EVIDENCE_TEXT`: its columns as attributes, and `evidence` parsed
+    from the text only when first read (as the JSON column would give it). The review queue and the
+    findings read every hit of a batch but need the evidence of only some: its parsing was most of
+    their reading."""
+
+    __slots__ = ("_row", "_evidence")
+
+    def __init__(self, row: Any) -> None:
+        self._row = row
+        self._evidence: Any = _UNREAD
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
+
+    @property
+    def evidence(self) -> Any:
+        if self._evidence is _UNREAD:
+            text = self._row.evidence_text
+            self._evidence = None if text is None else json.loads(text)
+        return self._evidence
+
+
+_UNREAD = object()
 
 
 def hit_content_hash(hit: Hit) -> str:
@@ -348,8 +380,8 @@ def store_hits(
         # row goes first, since (batch, claim, rule) is unique.
         for start in range(0, len(replaced), 500):
             session.execute(delete(ScreenHit).where(col(ScreenHit.id).in_(replaced[start : start + 500])))
-        if new_rows:
-            session.execute(insert(ScreenHit), new_rows)
+        if new_rows:  # a Core insert: the ORM's bulk insert costs more per row
+            session.execute(insert(_hit_table), new_rows)
         replaced.clear()
         new_rows.clear()
 

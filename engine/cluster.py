@@ -56,10 +56,7 @@ def cluster_setup(setup: ScreenSetup, loaded: dict[str, RulePack] | None = None)
         packs[str(folder)] = (loaded or {}).get(str(folder)) or load_pack(folder)
     digest = hashlib.sha256()
     digest.update(repr(sorted((folder, p.version) for folder, p in packs.items())).encode())
-    digest.update(repr((sorted(setup.routes.items()), setup.codes.digest, setup.prefilter)).encode())
-    digest.update(repr(sorted((f, sorted(i.items())) for f, i in setup.route_indicators.items())).encode())
-    digest.update(repr((sorted(setup.hospitals), sorted(setup.groups))).encode())
-    digest.update(repr(sorted(setup.indicators.items())).encode())
+    digest.update(setup.identity().encode())
     return ClusterSetup(setup, packs, digest.hexdigest()[:20])
 
 

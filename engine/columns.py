@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -335,20 +336,44 @@ class ColumnFacts:
             self._put(key, lengths, np.ones(self.n, dtype=bool), NUMBER)
 
     def _complications(self) -> None:
-        codes = self.ref.codes
-        keys = list(zip(self.raw("principal_dx").tolist(), self.raw("secondary_dx").tolist(), strict=True))
-
-        def compute(key: tuple[str, str | None]) -> Any:
-            secondary = tuple(key[1].split(LIST_SEPARATOR)) if key[1] else ()
-            return codes.complications(key[0], secondary)
-
-        found = self.per_distinct(keys, compute)
-        self._put_list("mcc_codes", [list(c.mcc) for c in found], LIST)
-        self._put_list("cc_codes", [list(c.cc) for c in found], LIST)
-        self._put_list("excluded_cc_codes", [list(c.excluded) for c in found], LIST)
+        """MCC, CC and excluded codes as `CodeTables.complications` finds them, worked out over the chunk's
+        secondary codes at once: each distinct code is looked up once, and only the codes found in the
+        MCC or CC table are then checked against their claim's principal diagnosis, one by one."""
+        tables = self.ref.codes.tables
+        mcc_table, cc_table, exclusions = tables["mcc"], tables["cc"], tables["principal_exclusion"]
+        principal = self.raw("principal_dx").tolist()
+        lists = self.code_list("secondary_dx").tolist()
+        lengths = np.fromiter(map(len, lists), dtype=np.intp, count=self.n)
+        flat = list(chain.from_iterable(lists))
+        kind_of: dict[Any, int] = {}  # code -> 0 neither, 1 MCC, 2 CC
+        exclusion_of: dict[Any, Any] = {}  # code -> its exclusion table
+        for code in dict.fromkeys(flat):
+            exclusion = mcc_table.get(code)
+            kind_of[code] = 1
+            if exclusion is None:
+                exclusion = cc_table.get(code)
+                kind_of[code] = 0 if exclusion is None else 2
+            exclusion_of[code] = exclusion
+        kinds = np.fromiter(map(kind_of.__getitem__, flat), dtype=np.int8, count=len(flat))
+        owner = np.repeat(np.arange(self.n), lengths)
+        mcc: list[list[str]] = [[] for _ in range(self.n)]
+        cc: list[list[str]] = [[] for _ in range(self.n)]
+        excluded: list[list[str]] = [[] for _ in range(self.n)]
+        for position, row in zip(np.flatnonzero(kinds).tolist(), owner[kinds > 0].tolist(), strict=True):
+            code = flat[position]
+            if code == principal[row]:
+                continue
+            own = exclusions.get(principal[row])
+            if own is not None and exclusion_of[code] == own:
+                excluded[row].append(code)
+            else:
+                (mcc if kind_of[code] == 1 else cc)[row].append(code)
+        self._put_list("mcc_codes", mcc, LIST)
+        self._put_list("cc_codes", cc, LIST)
+        self._put_list("excluded_cc_codes", excluded, LIST)
         ones = np.ones(self.n, dtype=bool)
-        self._put("mcc_count", np.fromiter((len(c.mcc) for c in found), np.float64, self.n), ones, NUMBER)
-        self._put("cc_count", np.fromiter((len(c.cc) for c in found), np.float64, self.n), ones, NUMBER)
+        self._put("mcc_count", np.fromiter(map(len, mcc), np.float64, self.n), ones, NUMBER)
+        self._put("cc_count", np.fromiter(map(len, cc), np.float64, self.n), ones, NUMBER)
 
     def _unknown(self) -> None:
         tables = self.ref.codes

@@ -88,6 +88,21 @@ class ScreenSetup:
         found = [self.rules_dir] if self.rules_dir is not None else []
         return found + [Path(f) for f in sorted({str(f) for f in self.routes.values()})]
 
+    def identity(self) -> str:
+        """What the Screener built from this setup depends on, besides the packs' versions (a cluster
+        worker keeps one Screener per identity; the loader is left out: it only says which claims)."""
+        return repr(
+            (
+                sorted(self.routes.items()),
+                self.codes.digest,
+                self.prefilter,
+                sorted((f, sorted(i.items())) for f, i in self.route_indicators.items()),
+                sorted(self.hospitals),
+                sorted(self.groups),
+                sorted(self.indicators.items()),
+            )
+        )
+
     def screener(self, packs: dict[str, RulePack] | None = None) -> Screener | PackRouter:
         """The Screener (or, with routes, the PackRouter) of this setup; `packs` (folder -> loaded pack)
         saves loading a folder, or stands in for one this machine does not have (cluster workers)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.ingest import import_file
 from drgaudit.demo.generator import generate
 from drgaudit.services.screening import screen_batch
+from tests.test_rules_impact import pack_with_los
 
 SCHEDULER_ENV = "DRGAUDIT_TEST_DASK_SCHEDULER"
 
@@ -181,3 +183,60 @@ def test_an_unreachable_scheduler_is_a_clear_error(casebook_url: str, tmp_path: 
     assert done.returncode == 1
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _impact(url: str, new: Path, batch_id: int, *options: str) -> subprocess.CompletedProcess:
+    """`drgaudit rules impact` in a child process."""
+    drgaudit = Path(sys.executable).with_name("drgaudit")
+    return subprocess.run(
+        [str(drgaudit), "rules", "impact", str(new), "--batch", str(batch_id), "--db", url, *options],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_cluster_impact_preview_is_the_local_one(
+    dask_scheduler: str, casebook_url: str, tmp_path: Path
+) -> None:
+    """`rules impact --cluster`: both packs screened by the workers, each compiling the pair once."""
+    batch_id = _import_demo(casebook_url, tmp_path / "demo")
+    new = pack_with_los(tmp_path, 30)  # LOS-001 from 60 to 30 days: hits added
+    local = _impact(casebook_url, new, batch_id)
+    assert local.returncode == 0, local.stderr
+    done = _impact(casebook_url, new, batch_id, "--cluster", dask_scheduler)
+    assert done.returncode == 0, done.stderr
+
+    def steady(out: str) -> str:  # everything but the time it took
+        return re.sub(r" in [0-9.]+s;", " in …;", out)
+
+    assert steady(done.stdout) == steady(local.stdout)
+    assert re.search(r"LOS-001 +[0-9,]+ → [0-9,]+ +\+[1-9]", local.stdout), local.stdout
+    compiled = json.loads(
+        _client_python(
+            dask_scheduler,
+            "import json\nfrom drgaudit.engine.cluster import compiled_count\n"
+            "print(json.dumps(client.run(compiled_count)))",
+        )
+    )
+    assert all(count == 1 for count in compiled.values())  # the pair of packs, once per worker
+
+
+def test_cluster_impact_needs_a_database_the_workers_can_read(tmp_path: Path) -> None:
+    from drgaudit.errors import DrgauditError
+    from drgaudit.services.impact import ImpactRequest, rules_impact
+
+    engine = make_engine("sqlite://")
+    with Session(engine) as session:
+        generate(tmp_path / "demo", seed=33, claims=1000)
+        for kind in ("hospitals", "groups"):
+            import_file(tmp_path / "demo" / f"{kind}.csv", kind=kind, session=session, imported_by="test")
+        report = import_file(
+            tmp_path / "demo" / "claims.csv", kind="claims", session=session, imported_by="test"
+        )
+        assert report.batch_id is not None
+        request = ImpactRequest(
+            new_dir=pack_with_los(tmp_path, 30), batch_id=report.batch_id, cluster="tcp://127.0.0.1:9"
+        )
+        with pytest.raises(DrgauditError, match="a cluster cannot read an in-memory database"):
+            rules_impact(session=session, request=request)

@@ -62,6 +62,15 @@ def impact(
     workers: Annotated[
         int, typer.Option("--workers", "-j", metavar="N", min=1, help="Worker processes.")
     ] = 1,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            metavar="ADDRESS",
+            help="Screen both packs on a running Dask cluster (scheduler address, e.g. tcp://10.0.0.5:8786); "
+            "its workers read the claims from the casebook (PostgreSQL, or a SQLite file on this machine).",
+        ),
+    ] = None,
     codes: Annotated[
         Path | None,
         typer.Option(
@@ -86,6 +95,8 @@ def impact(
         drgaudit rules impact my-rules/ --batch 3
 
         drgaudit rules impact my-rules/ --against rules/ --period 2025Q3 --region 510100 --out impact.xlsx
+
+        drgaudit rules impact my-rules/ --period 2025 --cluster tcp://10.0.0.5:8786 --db postgresql+psycopg://user:pw@10.0.0.5/drgaudit
     """
     from sqlmodel import Session
 
@@ -116,6 +127,7 @@ def impact(
         period=chosen,
         region=region,
         workers=workers,
+        cluster=cluster,
         codes_dir=codes,
         samples=samples,
     )

@@ -35,9 +35,11 @@ from drgaudit.casebook.review import evidence_hash, period_of
 from drgaudit.casebook.reviewconfig import review_settings
 from drgaudit.casebook.screening import choose_codes, hit_content_hash
 from drgaudit.casebook.shadow import live_counts, shadow_counts
+from drgaudit.engine.cluster import screen_tasks_on_cluster
 from drgaudit.engine.columns import ClaimColumns
 from drgaudit.engine.explain import RuleExplanation, explain_claim
 from drgaudit.engine.hits import Hit, thresholds_used
+from drgaudit.engine.pack import RulePack
 from drgaudit.engine.parallel import ChunkResult, Partition, ScreenSetup, Task, screen_tasks
 from drgaudit.engine.prefilter import PrefilterStats
 from drgaudit.engine.screen import PackRouter, Screener
@@ -137,9 +139,22 @@ class ImpactSetup(ScreenSetup):
     old: ScreenSetup | None = None
     new: ScreenSetup | None = None
 
-    def screener(self) -> DualScreener:  # type: ignore[override]
+    def _sides(self) -> tuple[ScreenSetup, ScreenSetup]:
         assert self.old is not None and self.new is not None
-        return DualScreener(self.old.screener(), self.new.screener())
+        return self.old, self.new
+
+    def folders(self) -> list[Path]:
+        """Both sides' rule-pack folders (a cluster worker is sent each one's loaded pack)."""
+        old, new = self._sides()
+        return list(dict.fromkeys([*old.folders(), *new.folders()]))
+
+    def identity(self) -> str:
+        old, new = self._sides()
+        return repr(("impact", old.identity(), new.identity()))
+
+    def screener(self, packs: dict[str, RulePack] | None = None) -> DualScreener:  # type: ignore[override]
+        old, new = self._sides()
+        return DualScreener(old.screener(packs), new.screener(packs))
 
 
 @dataclass
@@ -190,6 +205,7 @@ class ImpactRequest:
     period: Period | None = None
     region: str | None = None
     workers: int = 1
+    cluster: str | None = None  # a Dask scheduler address: both sides screened by its workers
     codes_dir: Path | str | None = None
     samples: int = SAMPLES_PER_SIDE
     on_date: dt.date | None = None
@@ -273,7 +289,12 @@ def rules_impact(
                 progress(done, total)
 
         tasks = _tasks(session, scope, setup, max(old_plan.lookback_days, new_plan.lookback_days), request)
-        for hit in screen_tasks(tasks, setup, workers=request.workers, on_chunk=on_chunk):
+        hits = (
+            screen_tasks_on_cluster(tasks, setup, address=request.cluster, on_chunk=on_chunk)
+            if request.cluster
+            else screen_tasks(tasks, setup, workers=request.workers, on_chunk=on_chunk)
+        )
+        for hit in hits:
             collector.add(hit)  # type: ignore[arg-type]
         _compare(result, collector, hospitals)
         _plan_cases(session, result, scope, collector, old_plan, new_plan)
@@ -353,7 +374,9 @@ def _tasks(
         chunks = queries.iter_batch_patient_ids(
             session=session, batch_id=scope.batch_id, chunk_patients=CHUNK_PATIENTS
         )
-    if request.workers > 1 and _shareable(url):
+    if request.cluster and not _shareable(url):
+        raise DrgauditError("a cluster cannot read an in-memory database: use a file or server casebook")
+    if request.cluster or (request.workers > 1 and _shareable(url)):
         setup.loader = loader  # each worker reads its own patients
         return chunks
     loader.session = session

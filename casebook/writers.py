@@ -271,14 +271,14 @@ class ClaimWriter(Writer):
         ids = pick(chunk.columns["claim_id"], positions)
         self._codes.run(code_columns(ids, *(pick(chunk.columns[name], positions) for name in LIST_FIELDS)))
 
-    def _link_from_claims(self, after: int, rows: list[int]) -> None:
+    def _link_from_claims(self, after: int, rows: Sequence[int]) -> None:
         """Link the claims just inserted past rowid `after` to the batch, with their `rows` (SQLite):
         one bound JSON array instead of a bound row per claim."""
         if self._defer_links:
-            self.conn.exec_driver_sql(_PENDING_LINKS_FROM_CLAIMS_SQL, (json.dumps(rows), after))
+            self.conn.exec_driver_sql(_PENDING_LINKS_FROM_CLAIMS_SQL, (json.dumps(list(rows)), after))
             self._pending_links += len(rows)
         else:
-            self.conn.exec_driver_sql(_LINKS_FROM_CLAIMS_SQL, (self.batch_id, json.dumps(rows), after))
+            self.conn.exec_driver_sql(_LINKS_FROM_CLAIMS_SQL, (self.batch_id, json.dumps(list(rows)), after))
 
     def _write_pending_links(self) -> None:
         """Move the links kept back into batch_claim, in key order."""

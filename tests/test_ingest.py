@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
@@ -451,7 +452,7 @@ def test_code_rows_and_links_made_in_sqlite_are_those_made_in_python(
     made_in_sql: list[int] = []
     link_from_claims = writers.ClaimWriter._link_from_claims
 
-    def counted(self: writers.ClaimWriter, after: int, rows: list[int]) -> None:
+    def counted(self: writers.ClaimWriter, after: int, rows: Sequence[int]) -> None:
         made_in_sql.append(len(rows))
         link_from_claims(self, after, rows)
 

@@ -856,7 +856,7 @@ class RowConverter:
 
 def _transposed(raws: list[Any], header: Sequence[str] | None) -> dict[str, Column] | None:
     """The raw columns by name when every row is the sequence of the header's values."""
-    if header is None or not raws or any(type(raw) is dict for raw in raws):
+    if header is None or not raws or dict in set(map(type, raws)):
         return None
     return dict(zip(header, zip(*raws, strict=True), strict=True))
 

@@ -436,6 +436,7 @@ class _Import:
             report.first_errors.extend(errors[:room])
 
     def _finish(self, conn: Connection, batch_id: int, writer: Writer) -> None:
+        writer.finish()
         report = self.report
         report.new, report.unchanged, report.revised = writer.new, writer.unchanged, writer.revised
         report.rows_ok = writer.new + writer.unchanged + writer.revised

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -32,7 +34,7 @@ from drgaudit.casebook.models import (
 from drgaudit.casebook.prepare import CODE_LISTS, DatabaseForm, PreparedChunk, code_columns
 from drgaudit.contract import FIELDS_BY_KIND, LIST_SEPARATOR
 from drgaudit.errors import RowError
-from drgaudit.ingest.rows import pick
+from drgaudit.ingest.rows import Column, pick
 
 # Keys of revised records named in the batch note.
 NOTE_KEYS = 20
@@ -46,6 +48,13 @@ _claim_revision = table_of(ClaimRevision)
 _batch_claim = table_of(BatchClaim)
 
 Record = dict[str, Any]
+
+# A character that a code list's text cannot hold if SQLite is to read it as a JSON array of strings
+# (the contract's code shapes never have one; a list that did would take the Python path).
+_NOT_JSON_SAFE = re.compile(r'["\\\x00-\x1f\x7f]')
+# Rowids of the claim table at or past this would no longer be handed out in order (SQLite picks
+# random ones once the largest is taken), so the claims just inserted could not be told by rowid.
+_ROWID_LIMIT = 2**62
 
 
 def stored_claim(row: Any) -> Record:
@@ -83,6 +92,9 @@ class Writer:
         """Store a chunk's good rows; returns the rows rejected as duplicates, with their text."""
         raise NotImplementedError
 
+    def finish(self) -> None:
+        """Write what the writer kept back until the end of the batch (call before committing)."""
+
     def note(self) -> str | None:
         """What the batch revised, for the batch record."""
         if not self.revised_keys:
@@ -118,7 +130,11 @@ class ClaimWriter(Writer):
     kind = "claims"
     key_field = "claim_id"
 
-    def __init__(self, conn: Connection, batch_id: int, path: str, version: str | None) -> None:
+    def __init__(
+        self, conn: Connection, batch_id: int, path: str, version: str | None, *, defer_links: bool = False
+    ) -> None:
+        """`defer_links`: on SQLite, keep the batch links of new claims in a temporary table until
+        `finish()` (which must then be called before the commit)."""
         super().__init__(conn, batch_id, path, version)
         self._claims = BulkInsert(conn, _claim, (*CLAIM_FIELDS, "content_hash", "revision", "batch_id"))
         self._codes = BulkInsert(conn, _claim_code, ("code", "claim_id", "kind", "seq"))
@@ -128,20 +144,45 @@ class ClaimWriter(Writer):
         )
         columns = (_claim.c.claim_id, _claim.c.patient_id, _claim.c.content_hash)
         self._stored = KeyLookup(conn, columns, _claim.c.claim_id)
+        # On SQLite the code rows of new claims are made by SQLite itself from the claim rows just
+        # inserted (their `|`-joined lists read as JSON arrays): a quarter of the import's work in
+        # the importing process went to splitting the lists in Python and binding the code rows one
+        # by one. Elsewhere (PostgreSQL's COPY) they are sent as rows.
+        self._codes_sql = (
+            [_codes_from_claims_sql(name, kind) for name, kind in CODE_LISTS]
+            if conn.dialect.name == "sqlite"
+            else None
+        )
+        # batch_claim is keyed by (batch, patient, claim): links written as the claims come (in file
+        # order, patients at random) land all over its B-tree, which at a million claims cost the
+        # importing process several times what appending them does. A bulk import on SQLite keeps them
+        # in a temporary table (appended; on disk beyond SQLite's small temp cache) and writes them in
+        # key order when the batch is finished, or before anything reads this batch's links.
+        self._defer_links = defer_links and self._codes_sql is not None
+        self._pending_links = 0
+        if self._defer_links:
+            conn.exec_driver_sql(_PENDING_LINKS_TABLE)
+            conn.exec_driver_sql(f"DELETE FROM {_PENDING_LINKS}")
 
     def write(self, chunk: PreparedChunk) -> list[tuple[RowError, str]]:
         ids, numbers = chunk.columns["claim_id"], chunk.rows
-        first: dict[str, int] = {}
+        # Each id's first position; the dict of every position is right when no id comes twice.
+        first: dict[str, int] = dict(zip(ids, range(len(ids)), strict=True))
         duplicates = []
-        for i, claim_id in enumerate(ids):
-            j = first.setdefault(claim_id, i)
-            if j != i:
-                duplicates.append(self._duplicate(chunk, i, numbers[j]))
+        if len(first) != len(ids):
+            first = {}
+            for i, claim_id in enumerate(ids):
+                j = first.setdefault(claim_id, i)
+                if j != i:
+                    duplicates.append(self._duplicate(chunk, i, numbers[j]))
         stored = {r.claim_id: r for r in self._stored(list(first))}
         if not stored:
             new = list(first.values())
-            self._insert(chunk, new)
-            self._link(chunk, new)
+            after = self._insert(chunk, new)
+            if after is None:
+                self._link(chunk, new)
+            else:
+                self._link_from_claims(after, pick(numbers, new))
             return duplicates
         delivered = self._delivered(stored)
         accepted, new, differing = [], [], []
@@ -170,6 +211,7 @@ class ClaimWriter(Writer):
         claims were written by this batch, unchanged ones did not change), so it is found under
         (batch, stored patient, claim) in batch_claim.
         """
+        self._write_pending_links()
         wanted = {(r.patient_id, r.claim_id) for r in stored.values()}
         found: dict[str, int] = {}
         ids = list(stored)
@@ -185,19 +227,71 @@ class ClaimWriter(Writer):
             found.update((r.claim_id, r.row) for r in rows if (r.patient_id, r.claim_id) in wanted)
         return found
 
-    def _insert(self, chunk: PreparedChunk, positions: list[int]) -> None:
+    def _insert(self, chunk: PreparedChunk, positions: list[int]) -> int | None:
+        """Insert the claims at these positions with their codes; returns the claim table's rowid
+        before them when they were given the rowids after it, in order (SQLite), else None."""
         if not positions:
-            return
+            return None
         count = len(positions)
         data = [pick(chunk.columns[name], positions) for name in CLAIM_FIELDS]
         data += [pick(chunk.hashes, positions), [1] * count, [self.batch_id] * count]
+        after = self._last_rowid(data)
         self._claims.run(data)
+        if after is not None and self._codes_from_claims(after, count):
+            self.new += count
+            return after
         self._insert_codes(chunk, positions)
         self.new += count
+        return None
+
+    def _last_rowid(self, data: list[Column]) -> int | None:
+        """The claim table's largest rowid before `data` (columns in CLAIM_FIELDS order) is inserted,
+        when their code rows can be made by SQLite from the claim rows (else None)."""
+        if self._codes_sql is None:
+            return None
+        for name in LIST_FIELDS:
+            texts = data[CLAIM_FIELDS.index(name)]
+            if _NOT_JSON_SAFE.search("".join(filter(None, texts))):
+                return None
+        last = self.conn.exec_driver_sql("SELECT max(rowid) FROM claim").scalar() or 0
+        return last if last < _ROWID_LIMIT else None
+
+    def _codes_from_claims(self, after: int, count: int) -> bool:
+        """Insert the code rows of the `count` claims just inserted past rowid `after`, in SQLite;
+        False (nothing done) unless those claims are exactly the rowids after it."""
+        last = self.conn.exec_driver_sql("SELECT max(rowid) FROM claim").scalar()
+        if last != after + count:
+            return False
+        assert self._codes_sql is not None
+        for sql in self._codes_sql:
+            self.conn.exec_driver_sql(sql, (after,))
+        return True
 
     def _insert_codes(self, chunk: PreparedChunk, positions: list[int]) -> None:
         ids = pick(chunk.columns["claim_id"], positions)
         self._codes.run(code_columns(ids, *(pick(chunk.columns[name], positions) for name in LIST_FIELDS)))
+
+    def _link_from_claims(self, after: int, rows: Sequence[int]) -> None:
+        """Link the claims just inserted past rowid `after` to the batch, with their `rows` (SQLite):
+        one bound JSON array instead of a bound row per claim."""
+        if self._defer_links:
+            self.conn.exec_driver_sql(_PENDING_LINKS_FROM_CLAIMS_SQL, (json.dumps(list(rows)), after))
+            self._pending_links += len(rows)
+        else:
+            self.conn.exec_driver_sql(_LINKS_FROM_CLAIMS_SQL, (self.batch_id, json.dumps(list(rows)), after))
+
+    def _write_pending_links(self) -> None:
+        """Move the links kept back into batch_claim, in key order."""
+        if self._pending_links:
+            self.conn.exec_driver_sql(_PENDING_LINKS_TO_BATCH_SQL, (self.batch_id,))
+            self.conn.exec_driver_sql(f"DELETE FROM {_PENDING_LINKS}")
+            self._pending_links = 0
+
+    def finish(self) -> None:
+        self._write_pending_links()
+        if self._defer_links:
+            self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_PENDING_LINKS}")
+            self._defer_links = False
 
     def _link(self, chunk: PreparedChunk, positions: list[int]) -> None:
         self._links.run(
@@ -276,6 +370,41 @@ class ClaimWriter(Writer):
         self._insert_codes(chunk, positions)
         self.revised += len(positions)
         self._noted(ids)
+
+
+# SQLite: the batch_claim rows of claims inserted past a rowid in the order of their file rows.
+_LINKS_FROM_CLAIMS_SQL = (
+    "INSERT INTO batch_claim (batch_id, patient_id, claim_id, row) "
+    "SELECT ?, claim.patient_id, claim.claim_id, item.value "
+    "FROM json_each(?) AS item JOIN claim ON claim.rowid = ? + 1 + item.key"
+)
+# SQLite: links of a bulk import kept back until the batch is finished (see ClaimWriter).
+_PENDING_LINKS = "temp.drgaudit_pending_link"
+_PENDING_LINKS_TABLE = f"CREATE TABLE IF NOT EXISTS {_PENDING_LINKS} (patient_id TEXT NOT NULL, claim_id TEXT NOT NULL, row INTEGER)"
+_PENDING_LINKS_FROM_CLAIMS_SQL = (
+    f"INSERT INTO {_PENDING_LINKS} (patient_id, claim_id, row) "
+    "SELECT claim.patient_id, claim.claim_id, item.value "
+    "FROM json_each(?) AS item JOIN claim ON claim.rowid = ? + 1 + item.key"
+)
+_PENDING_LINKS_TO_BATCH_SQL = (
+    "INSERT INTO batch_claim (batch_id, patient_id, claim_id, row) "
+    f"SELECT ?, patient_id, claim_id, row FROM {_PENDING_LINKS} ORDER BY patient_id, claim_id"
+)
+
+
+def _codes_from_claims_sql(name: str, kind: str) -> str:
+    """SQLite: insert the claim_code rows of one code list of the claims past a rowid (the parameter).
+
+    The stored list `A|B|C` becomes the JSON array `["A","B","C"]`; each item is one row with its
+    position from 1, as `prepare.code_columns` makes them.
+    """
+    column = _claim.c[name].name
+    array = f"""'["' || replace(claim.{column}, '{LIST_SEPARATOR}', '","') || '"]'"""
+    return (
+        f"INSERT INTO claim_code (code, claim_id, kind, seq) "
+        f"SELECT item.value, claim.claim_id, '{kind}', item.key + 1 FROM claim, json_each({array}) AS item "
+        f"WHERE claim.rowid > ? AND claim.{column} IS NOT NULL AND claim.{column} != ''"
+    )
 
 
 def _json_ready(record: Record) -> dict[str, Any]:
@@ -396,5 +525,7 @@ WRITERS: dict[str, type[Writer]] = {"claims": ClaimWriter, "hospitals": Hospital
 
 
 def make_writer(kind: str, conn: Connection, batch_id: int, path: str, version: str | None) -> Writer:
-    """The writer for one import kind."""
+    """The writer for one import kind (of claims: one that keeps links back until `finish()`)."""
+    if kind == "claims":
+        return ClaimWriter(conn, batch_id, path, version, defer_links=True)
     return WRITERS[kind](conn, batch_id, path, version)

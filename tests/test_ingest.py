@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
@@ -401,3 +402,78 @@ def test_same_content_written_differently_is_unchanged(session, make_claim, writ
     report = import_file(write_rows(tmp_path / "b.csv", rows), kind="claims", session=session)
     assert (report.new, report.unchanged, report.revised) == (0, 2, 0)
     assert session.get(Claim, "C000001").revision == 1
+
+
+def _code_and_link_rows(session: Session) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    codes = session.exec(select(ClaimCode.claim_id, ClaimCode.kind, ClaimCode.seq, ClaimCode.code)).all()
+    links = session.exec(
+        select(BatchClaim.batch_id, BatchClaim.patient_id, BatchClaim.claim_id, BatchClaim.row)
+    ).all()
+    # Batches by import order (PostgreSQL does not hand out the ids of deleted batches again).
+    order = {batch: n for n, batch in enumerate(sorted({link[0] for link in links}))}
+    return sorted(map(tuple, codes)), sorted((order[link[0]], *link[1:]) for link in links)
+
+
+def test_code_rows_and_links_made_in_sqlite_are_those_made_in_python(
+    engine, make_claim, write_rows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite, new claims' code rows and batch links are made by SQL from the claim rows just
+    inserted; they must be exactly the rows the Python path (used elsewhere) writes: every code of
+    both lists with its position, duplicates and bad rows left out, revisions and re-deliveries."""
+    from drgaudit.casebook import writers
+
+    first = acceptance_rows(make_claim)
+    first[3] = make_claim(3, secondary_dx="I10.x05|E11.900|I10.x05", procedures="36.0600|88.5500")
+    first[4] = make_claim(4, secondary_dx="", procedures="")
+    second = [make_claim(n) for n in range(990, 1100)]
+    second[5] = make_claim(995, secondary_dx="C34.900x001|N18.900x012")  # a revision
+    second[6] = make_claim(7)  # again, unchanged
+    paths = [write_rows(tmp_path / "a.csv", first), write_rows(tmp_path / "b.csv", second)]
+
+    def imported(chunk_size: int) -> tuple[object, ...]:
+        with Session(engine) as session:
+            reports = [import_file(p, kind="claims", session=session, chunk_size=chunk_size) for p in paths]
+            rows = _code_and_link_rows(session)
+            if engine.dialect.name == "sqlite":  # the links kept back until the end leave no table behind
+                temp = session.connection().exec_driver_sql("SELECT name FROM sqlite_temp_master").all()
+                assert temp == []
+        with engine.begin() as conn:
+            for table in (
+                "rejected_row",
+                "batch_claim",
+                "claim_code",
+                "claim_revision",
+                "claim",
+                "import_batch",
+            ):
+                conn.exec_driver_sql(f"DELETE FROM {table}")
+        return tuple((r.new, r.unchanged, r.revised, r.rows_rejected) for r in reports), rows
+
+    made_in_sql: list[int] = []
+    link_from_claims = writers.ClaimWriter._link_from_claims
+
+    def counted(self: writers.ClaimWriter, after: int, rows: Sequence[int]) -> None:
+        made_in_sql.append(len(rows))
+        link_from_claims(self, after, rows)
+
+    for chunk_size in (7, 400):
+        made_in_sql.clear()
+        monkeypatch.setattr(writers.ClaimWriter, "_link_from_claims", counted)
+        in_sql = imported(chunk_size)
+        if engine.dialect.name == "sqlite":
+            assert sum(made_in_sql) >= 792  # the chunks of new claims only went the SQL way
+        monkeypatch.setattr(writers, "_ROWID_LIMIT", 0)  # no rowid range: every row bound from Python
+        in_python = imported(chunk_size)
+        monkeypatch.undo()
+        assert in_sql == in_python
+        counts, (codes, links) = in_sql
+        assert counts == ((990, 0, 0, 10), (100, 9, 1, 0))
+        assert [c[1:] for c in codes if c[0] == "C000003"] == [
+            ("dx", 1, "I10.x05"),
+            ("dx", 2, "E11.900"),
+            ("dx", 3, "I10.x05"),
+            ("px", 1, "36.0600"),
+            ("px", 2, "88.5500"),
+        ]
+        assert not [c for c in codes if c[0] == "C000004"]
+        assert len(links) == 990 + 110

@@ -234,6 +234,33 @@ def test_a_whole_chunk_gives_the_same_records_as_one_row_at_a_time(make_claim) -
         assert chunk.good == list(range(42))
 
 
+def test_columns_blank_in_the_whole_chunk_are_missing_values(make_claim) -> None:
+    # Optional fields of every type blank (or absent) in every row, and a required one: the same
+    # records and errors as one row at a time.
+    blank = {"age_days": "", "fee_lab": "", "secondary_dx": "", "dept_code": "", "readmit_plan_31d": ""}
+    rows = [make_claim(n, **blank, icu_hours=None, principal_dx=" ") for n in range(5)]
+    rows += [make_claim(n, **blank, icu_hours=None) for n in range(5, 9)]
+    converter = RowConverter("claims", "f.csv")
+    header = list(rows[0])
+    assert "icu_hours" not in header
+    for chunk_rows in (rows[:5], rows[5:]):
+        chunk = converter.convert(
+            [(n, list(raw.values())) for n, raw in enumerate(chunk_rows, start=2)], header
+        )
+        for position, raw in enumerate(chunk_rows):
+            single = converter(position + 2, raw)
+            if isinstance(single, list):
+                assert [str(e) for e in chunk.errors[position]] == [str(e) for e in single]
+                assert [e.field for e in single] == ["principal_dx"]
+            else:
+                assert chunk.record(position) == single
+                assert (
+                    single["secondary_dx"] == []
+                    and single["age_days"] is None
+                    and single["icu_hours"] is None
+                )
+
+
 def test_fingerprints_follow_the_content(make_claim) -> None:
     converter = RowConverter("claims", "f.csv")
     rows = [

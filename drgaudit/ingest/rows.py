@@ -510,6 +510,15 @@ def _fast_id(spec: Field) -> Callable[[Column], Column]:
     return fast
 
 
+def _distinct(values: Column) -> list[Any]:
+    """The different values of a column, any order: a column's shape is checked once per value
+    (codes, regions and dates repeat a lot within a chunk)."""
+    try:
+        return list(set(values))
+    except TypeError:  # a list from JSON
+        raise _Fallback from None
+
+
 def _lines(values: Column) -> str:
     """The values joined by newlines; no value may hold a newline itself."""
     try:
@@ -543,9 +552,9 @@ def _fast_pattern(pattern: re.Pattern[str]) -> Callable[[Field], Callable[[Colum
 
         def fast(column: Column) -> Column:
             values = column
-            if whole.fullmatch(_lines(values)) is None:
+            if whole.fullmatch(_lines(_distinct(values))) is None:
                 values = _all_str(column)  # blanks around the codes?
-                if whole.fullmatch(_lines(values)) is None:
+                if whole.fullmatch(_lines(_distinct(values))) is None:
                     raise _Fallback
             return [v or None for v in values]
 
@@ -564,7 +573,8 @@ def _fast_list(spec: Field) -> Callable[[Column], Column]:
 
     def fast(column: Column) -> Column:
         filled = _lines([v for v in column if v])
-        if filled and whole.fullmatch(filled.replace(separator, "\n")) is None:
+        # Each different item once (every item of every cell is a line of `filled` once `|` is one).
+        if filled and whole.fullmatch("\n".join(set(filled.replace(separator, "\n").split("\n")))) is None:
             raise _Fallback
         if too_many.search(filled):
             raise _Fallback
@@ -580,7 +590,7 @@ def _fast_date(spec: Field) -> Callable[[Column], Column]:
     earliest, latest = EARLIEST_DATE.isoformat(), LATEST_DATE.isoformat()
 
     def fast(column: Column) -> Column:
-        if whole.fullmatch(_lines(column)) is None:
+        if whole.fullmatch(_lines(_distinct(column))) is None:
             raise _Fallback
         filled = [v for v in column if v] if "" in column else column
         if filled and (min(filled) < earliest or max(filled) > latest):
@@ -640,6 +650,9 @@ _FAST: dict[str, Callable[[Field], Callable[[Column], Column]]] = {
 }
 
 
+_BLANKS = ("", None)
+
+
 @dataclass(frozen=True)
 class _FieldPlan:
     name: str
@@ -653,6 +666,11 @@ class _FieldPlan:
         """Canonical values of a raw column, the reason of every bad one by position, and whether the
         fast path took the column (then every raw value was a well-formed string)."""
         if self.fast is not None:
+            # A column left empty in the whole chunk (common: fee categories, newborn fields) is all
+            # missing values, without a pass of the fast path's checks over its blanks.
+            count = len(raw)
+            if count and raw[0] in _BLANKS and raw.count("") + raw.count(None) == count:
+                return ([[] for _ in range(count)] if self.is_list else [None] * count), {}, True
             try:
                 return self.fast(raw), {}, True
             except _Fallback:
@@ -838,7 +856,7 @@ class RowConverter:
 
 def _transposed(raws: list[Any], header: Sequence[str] | None) -> dict[str, Column] | None:
     """The raw columns by name when every row is the sequence of the header's values."""
-    if header is None or not raws or any(type(raw) is dict for raw in raws):
+    if header is None or not raws or dict in set(map(type, raws)):
         return None
     return dict(zip(header, zip(*raws, strict=True), strict=True))
 

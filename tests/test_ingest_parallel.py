@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,14 @@ pytestmark = pytest.mark.skipif(not worker_available(), reason="no worker proces
 @pytest.fixture
 def workers(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """The worker processes the imports of the test started."""
+    # The importer forks only from a process without other threads (prepare.worker_available). A thread
+    # an earlier test left behind (a server or client thread on its way out) ends late on a busy machine:
+    # wait for it rather than fail, and name it if it never ends.
+    deadline = time.monotonic() + 30
+    while threading.active_count() > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    others = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    assert not others, f"threads left by earlier tests keep the importer from forking: {others}"
     started: list[object] = []
 
     class Counted(ingest.PreparedInWorker):

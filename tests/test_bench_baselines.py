@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -42,6 +43,35 @@ except ImportError:  # the optional `bench` extra
 # (LOS-004/005 and the DQ rules it does not plant are reached by the examples and the random claims).
 NEW_RULES = ("LOS-002", "LOS-003", "SPLIT-004", "FREQ-003", "SEV-001")
 Pairs = set[tuple[str, str]]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_durable_timers_left() -> Iterator[None]:
+    """Stop the timer threads of durable-rules' host after this module's tests.
+
+    The bare baseline uses durable-rules' documented host (`durable.lang.get_host`), which re-arms two
+    dispatch `threading.Timer`s every 0.5 s for as long as the process lives. Left running, they keep
+    every later test of the session in a process with other threads, where the importer never forks
+    its worker (`casebook.prepare.worker_available`) and tests/test_ingest_parallel.py fails.
+    """
+    yield
+    from durable import lang
+
+    host = lang._main_host
+    if host is None:
+        return
+    for name in ("_d_timer", "_t_timer"):
+        for _attempt in range(500):
+            timer = getattr(host, name, None)
+            if timer is None:
+                break
+            timer.cancel()  # a timer cancelled before it starts ends at once when it does
+            if timer.ident is None:  # made by the last dispatch, not started yet
+                time.sleep(0.01)
+                continue
+            timer.join(5)
+            if getattr(host, name, None) is timer:  # it had not fired, so it armed no successor
+                break
 
 
 def _baselines(

@@ -129,15 +129,15 @@ def _import_demo(url: str, folder: Path) -> int:
         engine.dispose()
 
 
+def _drgaudit(*args: str) -> subprocess.CompletedProcess:
+    """The `drgaudit` command in a child process."""
+    drgaudit = Path(sys.executable).with_name("drgaudit")
+    return subprocess.run([str(drgaudit), *args], capture_output=True, text=True, timeout=300)
+
+
 def _screen(url: str, batch_id: int, out: Path, *options: str) -> subprocess.CompletedProcess:
     """`drgaudit screen --batch` in a child process."""
-    drgaudit = Path(sys.executable).with_name("drgaudit")
-    return subprocess.run(
-        [str(drgaudit), "screen", "--batch", str(batch_id), "--db", url, "--output", str(out), *options],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return _drgaudit("screen", "--batch", str(batch_id), "--db", url, "--output", str(out), *options)
 
 
 def test_cluster_screen_gives_the_same_hits_as_a_local_screen(
@@ -187,13 +187,7 @@ def test_an_unreachable_scheduler_is_a_clear_error(casebook_url: str, tmp_path: 
 
 def _impact(url: str, new: Path, batch_id: int, *options: str) -> subprocess.CompletedProcess:
     """`drgaudit rules impact` in a child process."""
-    drgaudit = Path(sys.executable).with_name("drgaudit")
-    return subprocess.run(
-        [str(drgaudit), "rules", "impact", str(new), "--batch", str(batch_id), "--db", url, *options],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return _drgaudit("rules", "impact", str(new), "--batch", str(batch_id), "--db", url, *options)
 
 
 def test_cluster_impact_preview_is_the_local_one(

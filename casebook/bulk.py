@@ -27,6 +27,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.orm import Session
 
 # Keys per `IN (…)` lookup: well under SQLite's and PostgreSQL's bound-parameter limits.
 LOOKUP_KEYS = 4_096
@@ -230,3 +231,18 @@ class KeyLookup:
             params: Any = tuple(values[name] for name in order) if positional else values
             found.extend(self.conn.exec_driver_sql(sql, params).all())
         return found
+
+
+# Rows per INSERT of `insert_returning_ids`.
+INSERT_ROWS = 2000
+
+
+def insert_returning_ids(*, session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert rows (dicts of column values) with Core inserts, `INSERT_ROWS` per statement, and return
+    their new ids in the rows' order: the ids the ORM would have given them one by one, at a fraction of
+    its cost per row (a stored screen creates thousands of cases and findings at once)."""
+    ids: list[int] = []
+    for start in range(0, len(rows), INSERT_ROWS):
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        ids.extend(session.execute(statement, list(rows[start : start + INSERT_ROWS])).scalars())
+    return ids

@@ -23,16 +23,18 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
-from sqlalchemy import Column, DateTime, Integer, Text, UniqueConstraint, func, insert, select
+from sqlalchemy import Column, DateTime, Integer, Text, UniqueConstraint, func, select
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook import auditlog
+from drgaudit.casebook.bulk import insert_returning_ids
 from drgaudit.casebook.models import MONEY, BatchClaim, Claim, table_of
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError, ReviewSettings, review_settings
-from drgaudit.casebook.screening import EVIDENCE_TEXT, LazyEvidence, ScreenHit
+from drgaudit.casebook.screening import EVIDENCE_TEXT, LazyEvidence, ScreenHit, hit_claim_pages
 from drgaudit.casebook.states import FINDING_STATES
 from drgaudit.engine.pack import RulePack
 from drgaudit.labels import VALUE_LABELS
@@ -101,7 +103,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def finding_state(finding: Finding | _RowFinding) -> dict[str, Any]:
+def finding_state(finding: Finding | SimpleNamespace) -> dict[str, Any]:
     """What the audit log records of a finding."""
     return {
         "claim_id": finding.claim_id,
@@ -176,27 +178,13 @@ def refresh_findings(
     settings: dict[str, ReviewSettings] = {}
     # Memory follows a page of claims, not the batch: the batch's hits are read `PAGE_CLAIMS` claims at a
     # time (keyset pages on claim id), each page written, flushed and logged before the next is read.
-    after: str | None = None
-    while True:
-        page = (
-            select(col(ScreenHit.claim_id))
-            .where(col(ScreenHit.batch_id) == batch_id)
-            .group_by(col(ScreenHit.claim_id))
-            .order_by(col(ScreenHit.claim_id))
-            .limit(PAGE_CLAIMS)
-        )
-        if after is not None:
-            page = page.where(col(ScreenHit.claim_id) > after)
-        claim_ids = list(session.execute(page).scalars())
-        if not claim_ids:
-            break
+    for claim_ids in hit_claim_pages(session, batch_id, PAGE_CLAIMS):
         hits = _finding_hits(session, batch_id, claim_ids, pack, region_packs or {}, settings)
         existing = {
             (f.claim_id, f.rule_id): f
             for f in session.execute(select(Finding).where(col(Finding.claim_id).in_(claim_ids))).scalars()
         }
         _refresh_page(session, batch_id, actor, today, hits, existing, settings, report)
-        after = claim_ids[-1]
     # Open findings of the batch's claims that have no hit in it at all any more.
     in_batch = select(col(BatchClaim.claim_id)).where(col(BatchClaim.batch_id) == batch_id)
     with_hits = select(col(ScreenHit.claim_id)).where(col(ScreenHit.batch_id) == batch_id)
@@ -288,9 +276,10 @@ def _refresh_page(
             changes.append((FINDING, finding.id, "withdrawn", before, None))
             report.withdrawn += 1
     _flush(session)  # the version-checked updates
+    ids = insert_returning_ids(session=session, table=table_of(Finding), rows=created)
     entries: list[auditlog.Change] = [
-        (FINDING, finding_id, "created", None, finding_state(_RowFinding(row)) | {"batch_id": batch_id})
-        for finding_id, row in _insert_findings(session, created)
+        (FINDING, finding_id, "created", None, finding_state(SimpleNamespace(**row)) | {"batch_id": batch_id})
+        for finding_id, row in zip(ids, created, strict=True)
     ]
     by_id = {f.id: f for f in existing.values()}
     entries += [(e, i, a, b, finding_state(by_id[i]) | {"batch_id": batch_id}) for e, i, a, b, _ in changes]
@@ -302,32 +291,6 @@ _UNANSWERED: dict[str, Any] = dict.fromkeys((
     "answered_by", "answered_at", "appeal_reason", "proposed_outcome", "proposed_amount", "proposed_reason",
     "proposed_by", "decided_by", "decided_at", "decision_reason", "final_amount",
 ))  # fmt: skip
-# Rows per INSERT of new findings.
-INSERT_ROWS = 2000
-
-
-def _insert_findings(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
-    """Write new findings with Core inserts (a stored screen creates thousands at once), in the order
-    given, so they get the ids the ORM would have given them; returns (id, row) of each."""
-    table = table_of(Finding)
-    written: list[tuple[int, dict[str, Any]]] = []
-    for start in range(0, len(rows), INSERT_ROWS):
-        part = rows[start : start + INSERT_ROWS]
-        ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), part)
-        written.extend(zip(ids.scalars(), part, strict=True))
-    return written
-
-
-class _RowFinding:
-    """A new finding's row read as `finding_state` reads a stored finding."""
-
-    def __init__(self, row: dict[str, Any]) -> None:
-        self.__dict__.update(row)
-
-    def __getattr__(self, name: str) -> Any:  # the row's columns, set above
-        raise AttributeError(name)
-
-
 _CLAIM_READ = [
     getattr(Claim, n) for n in ("hospital_id", "treatment_region", "insured_region", "discharge_date")
 ]

@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -25,6 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col
 
 from drgaudit.casebook import auditlog
+from drgaudit.casebook.bulk import insert_returning_ids
 from drgaudit.casebook.claimread import claim_fields
 from drgaudit.casebook.models import BatchClaim, Claim, stored_id, table_of
 from drgaudit.casebook.quota import QuotaStanding, quota_standing
@@ -45,7 +47,7 @@ from drgaudit.casebook.reviewconfig import (
     ReviewSettings,
     review_settings,
 )
-from drgaudit.casebook.screening import EVIDENCE_TEXT, LazyEvidence, ScreenHit
+from drgaudit.casebook.screening import EVIDENCE_TEXT, LazyEvidence, ScreenHit, hit_claim_pages
 from drgaudit.engine.pack import RulePack
 from drgaudit.periods import Period, parse_period
 
@@ -83,17 +85,7 @@ def evidence_hash(hit: HitRow) -> str:
     return hashlib.sha256((auditlog.canonical(payload) or "").encode()).hexdigest()[:32]
 
 
-class _RowCase:
-    """A new case's row read as `case_state` reads a stored case."""
-
-    def __init__(self, row: dict[str, Any]) -> None:
-        self.__dict__.update(row)
-
-    def __getattr__(self, name: str) -> Any:  # the row's columns, set above
-        raise AttributeError(name)
-
-
-def case_state(case: ReviewCase | _RowCase, hits: dict[str, str] | None = None) -> dict[str, Any]:
+def case_state(case: ReviewCase | SimpleNamespace, hits: dict[str, str] | None = None) -> dict[str, Any]:
     """What the audit log records of a case (and, when given, its hits as rule → content hash)."""
     state: dict[str, Any] = {
         "claim_id": case.claim_id,
@@ -202,20 +194,7 @@ def _hit_chunks(session: Session, batch_id: int, claims_per_chunk: int) -> Itera
 
     Within a chunk, claims and their hits come in screening order (by ordinal), so a batch that fits in
     one chunk is refreshed exactly as a whole; no cursor stays open while a chunk is written."""
-    after: str | None = None
-    while True:
-        page = (
-            select(col(ScreenHit.claim_id))
-            .where(col(ScreenHit.batch_id) == batch_id)
-            .group_by(col(ScreenHit.claim_id))
-            .order_by(col(ScreenHit.claim_id))
-            .limit(max(1, claims_per_chunk))
-        )
-        if after is not None:
-            page = page.where(col(ScreenHit.claim_id) > after)
-        claim_ids = list(session.execute(page).scalars())
-        if not claim_ids:
-            return
+    for claim_ids in hit_claim_pages(session, batch_id, claims_per_chunk):
         # Plain rows, not ORM objects: thousands of hits are only read here.
         rows: list[Any] = []
         for start in range(0, len(claim_ids), 500):
@@ -230,7 +209,6 @@ def _hit_chunks(session: Session, batch_id: int, claims_per_chunk: int) -> Itera
         for row in rows:
             chunk[row.claim_id].append(LazyEvidence(row))
         yield chunk
-        after = claim_ids[-1]
 
 
 def _refresh_chunk(
@@ -288,8 +266,6 @@ def _refresh_chunk(
 
 _case_table = table_of(ReviewCase)
 _case_hit_table = table_of(ReviewCaseHit)
-# Rows per INSERT of new cases and their hits.
-INSERT_ROWS = 2000
 
 
 def _insert_cases(
@@ -298,25 +274,24 @@ def _insert_cases(
     """Write new cases and their hits with Core inserts (a stored screen creates thousands at once; an ORM
     object each cost more than the rest of the refresh), in the order given, so they get the ids the ORM
     would have given them; each is logged `created` with the state `case_state` gives a stored case."""
-    for start in range(0, len(created), INSERT_ROWS):
-        part = created[start : start + INSERT_ROWS]
-        ids = session.execute(
-            insert(_case_table).returning(_case_table.c.id, sort_by_parameter_order=True),
-            [row for row, _ in part],
-        ).scalars()
-        hit_rows: list[dict[str, Any]] = []
-        for case_id, (row, hits) in zip(ids, part, strict=True):
-            row["id"] = case_id
-            after_hits = {}
-            for hit in hits:
-                hit_row = _case_hit_row(case_id, hit)
-                after_hits[hit.rule_id] = hit_row["evidence_hash"]
-                hit_rows.append(hit_row)
-            changes.append(
-                _Change(None, "created", None, after_hits, case_id, case_state(_RowCase(row), after_hits))
+    if not created:
+        return
+    ids = insert_returning_ids(session=session, table=_case_table, rows=[row for row, _ in created])
+    hit_rows: list[dict[str, Any]] = []
+    for case_id, (row, hits) in zip(ids, created, strict=True):
+        row["id"] = case_id
+        after_hits = {}
+        for hit in hits:
+            hit_row = _case_hit_row(case_id, hit)
+            after_hits[hit.rule_id] = hit_row["evidence_hash"]
+            hit_rows.append(hit_row)
+        changes.append(
+            _Change(
+                None, "created", None, after_hits, case_id, case_state(SimpleNamespace(**row), after_hits)
             )
-        for hit_start in range(0, len(hit_rows), INSERT_ROWS):
-            session.execute(insert(_case_hit_table), hit_rows[hit_start : hit_start + INSERT_ROWS])
+        )
+    if hit_rows:
+        session.execute(insert(_case_hit_table), hit_rows)
 
 
 def _log_changes(session: Session, actor: str, batch_id: int, changes: list[_Change]) -> None:
@@ -447,21 +422,13 @@ def _claim_fields(case: ReviewCase, claim: ClaimRow) -> None:
 def _new_case(
     claim: ClaimRow, hits: list[HitRow], config: ReviewSettings, batch_id: int, stamp: datetime
 ) -> ReviewCase:
-    severity, amount, priority = _scores(hits, config)
-    return ReviewCase(
-        claim_id=claim.claim_id, batch_id=batch_id, patient_id=claim.patient_id, hospital_id=claim.hospital_id,
-        region=claim.treatment_region, insured_region=claim.insured_region, payment_scheme=claim.payment_scheme,
-        group_code=claim.group_code, discharge_date=claim.discharge_date, period=period_of(claim.discharge_date),
-        total_cost=claim.total_cost, severity=severity, amount_at_risk=amount, priority=priority,
-        rules=",".join(hit.rule_id for hit in hits), due_date=stamp.date() + timedelta(days=config.due_days),
-        created_at=stamp, updated_at=stamp,
-    )  # fmt: skip
+    return ReviewCase(**_new_case_row(claim, hits, config, batch_id, stamp))
 
 
 def _new_case_row(
     claim: ClaimRow, hits: list[HitRow], config: ReviewSettings, batch_id: int, stamp: datetime
 ) -> dict[str, Any]:
-    """The row of a new case (every column, as `_new_case` would store it) for a Core insert."""
+    """The row of a new case: every column (for a Core insert, or `_new_case`'s ORM object)."""
     severity, amount, priority = _scores(hits, config)
     return {
         "claim_id": claim.claim_id, "batch_id": batch_id, "patient_id": claim.patient_id,
@@ -476,7 +443,7 @@ def _new_case_row(
 
 
 def _case_hit_row(case_id: int, hit: HitRow) -> dict[str, Any]:
-    """The row of a case's hit (as `_case_hit` would store it) for a Core insert."""
+    """The row of a case's hit (for a Core insert, or `_case_hit`'s ORM object)."""
     return {
         "case_id": case_id, "rule_id": hit.rule_id, "batch_id": hit.batch_id, "family": hit.family,
         "severity": hit.severity, "action": hit.action, "amount_at_risk": hit.amount_at_risk, "message": hit.message,
@@ -485,10 +452,7 @@ def _case_hit_row(case_id: int, hit: HitRow) -> dict[str, Any]:
 
 
 def _case_hit(case_id: int, hit: HitRow) -> ReviewCaseHit:
-    return ReviewCaseHit(
-        case_id=case_id, rule_id=hit.rule_id, batch_id=hit.batch_id, family=hit.family, severity=hit.severity,
-        action=hit.action, amount_at_risk=hit.amount_at_risk, message=hit.message, evidence_hash=evidence_hash(hit),
-    )  # fmt: skip
+    return ReviewCaseHit(**_case_hit_row(case_id, hit))
 
 
 HIT_COLUMNS = ("batch_id", "family", "severity", "action", "amount_at_risk", "message", "evidence_hash")

@@ -11,7 +11,7 @@ import getpass
 import json
 import os
 import socket
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -206,6 +206,27 @@ class LazyEvidence:
     def evidence(self) -> Any:
         text = self.__dict__["evidence_text"]
         return None if text is None else json.loads(text)
+
+
+def hit_claim_pages(session: Session, batch_id: int, claims_per_page: int) -> Iterator[list[str]]:
+    """The ids of the batch's claims that have hits, `claims_per_page` at a time in claim-id order (keyset
+    pages: memory follows a page, not the batch, and no cursor stays open while the caller writes)."""
+    after: str | None = None
+    while True:
+        page = (
+            select(col(ScreenHit.claim_id))
+            .where(col(ScreenHit.batch_id) == batch_id)
+            .group_by(col(ScreenHit.claim_id))
+            .order_by(col(ScreenHit.claim_id))
+            .limit(max(1, claims_per_page))
+        )
+        if after is not None:
+            page = page.where(col(ScreenHit.claim_id) > after)
+        claim_ids = list(session.execute(page).scalars())
+        if not claim_ids:
+            return
+        yield claim_ids
+        after = claim_ids[-1]
 
 
 def hit_content_hash(hit: Hit) -> str:

@@ -31,7 +31,7 @@ from drgaudit.engine.exceptions import EngineError
 from drgaudit.engine.hits import Hit
 from drgaudit.engine.loader import load_pack
 from drgaudit.engine.pack import RulePack
-from drgaudit.engine.parallel import ChunkResult, ScreenSetup, Task, screen_task
+from drgaudit.engine.parallel import ChunkResult, ScreenSetup, Task
 from drgaudit.engine.screen import PackRouter, Screener
 
 
@@ -85,7 +85,7 @@ def run_cluster_task(shipped: ClusterSetup, task: Task) -> ChunkResult:
     """One task on a worker: read the patients (if ids) and screen them."""
     with _lock:
         screener = _worker_screener(shipped)
-        return screen_task(screener, task, shipped.setup.loader)
+        return shipped.setup.screen(screener, task)
 
 
 def connect(address: str) -> Any:

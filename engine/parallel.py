@@ -106,6 +106,16 @@ class ScreenSetup:
             )
         )
 
+    def screen(self, screener: Any, task: Task) -> ChunkResult:
+        """One task screened by a Screener built from this setup (in this process, a pool worker or a
+        cluster worker), reading with its loader; with `digests`, each hit's `content_digest` is worked
+        out here, by the worker, so the process storing the hits need not."""
+        result = screen_task(screener, task, self.loader)
+        if self.digests:
+            for hit in result.hits:
+                hit.digest = hit.content_digest()
+        return result
+
     def screener(self, packs: dict[str, RulePack] | None = None) -> Screener | PackRouter:
         """The Screener (or, with routes, the PackRouter) of this setup; `packs` (folder -> loaded pack)
         saves loading a folder, or stands in for one this machine does not have (cluster workers)."""
@@ -142,28 +152,18 @@ class ChunkResult:
 
 
 _worker_screener: Screener | PackRouter | None = None
-_worker_loader: PartitionLoader | None = None
-_worker_digests = False
+_worker_setup: ScreenSetup | None = None
 
 
 def _init_worker(setup: ScreenSetup, packs: dict[str, RulePack] | None = None) -> None:
-    global _worker_screener, _worker_loader, _worker_digests
+    global _worker_screener, _worker_setup
     _worker_screener = setup.screener(packs) if packs else setup.screener()
-    _worker_loader = setup.loader
-    _worker_digests = setup.digests
+    _worker_setup = setup
 
 
 def _screen_task(task: Task) -> ChunkResult:
-    assert _worker_screener is not None, "worker not initialised"
-    return with_digests(screen_task(_worker_screener, task, _worker_loader), _worker_digests)
-
-
-def with_digests(result: ChunkResult, digests: bool) -> ChunkResult:
-    """The result, with each hit's `content_digest` worked out when `digests`."""
-    if digests:
-        for hit in result.hits:
-            hit.digest = hit.content_digest()
-    return result
+    assert _worker_screener is not None and _worker_setup is not None, "worker not initialised"
+    return _worker_setup.screen(_worker_screener, task)
 
 
 def screen_task(screener: Any, task: Task, loader: PartitionLoader | None) -> ChunkResult:
@@ -326,7 +326,7 @@ def screen_tasks(
     if workers <= 1:
         screener = setup.screener(packs) if packs else setup.screener()  # a subclass may take none
         for task in tasks:
-            result = with_digests(screen_task(screener, task, setup.loader), setup.digests)
+            result = setup.screen(screener, task)
             if on_chunk:
                 on_chunk(result)
             yield from result.hits

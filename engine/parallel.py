@@ -10,10 +10,12 @@ back in the order the tasks were sent, so the output does not depend on the numb
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -159,6 +161,30 @@ def _init_worker(setup: ScreenSetup, packs: dict[str, RulePack] | None = None) -
     global _worker_screener, _worker_setup
     _worker_screener = setup.screener(packs) if packs else setup.screener()
     _worker_setup = setup
+    # The worker's heap is now mostly what lives as long as it does (the pack, its compiled rulesets, code
+    # tables, reference data): keep the collector's full passes off it (see `long_lived_heap`).
+    gc.collect()
+    gc.freeze()
+
+
+@contextmanager
+def long_lived_heap() -> Generator[None, None, None]:
+    """While screening in this process, leave the objects that exist now (the pack, code tables, reference
+    data, the screener) out of the garbage collector's passes (`gc.freeze`), and put them back after.
+
+    Screening allocates many short-lived containers (facts, columns, hits), so the collector's full pass
+    runs every few chunks, and it walks the whole heap: about 70 ms each time with the bundled pack and the
+    CHS-DRG tables loaded, about 8% of a worker's CPU. Frozen objects are still freed by reference
+    counting; only cycles among them wait until they are unfrozen. Does nothing when something else froze
+    the heap already (it decides when to unfreeze)."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _screen_task(task: Task) -> ChunkResult:
@@ -325,11 +351,12 @@ def screen_tasks(
     packs again here and in every worker (seconds per pack: the YAML is parsed in Python)."""
     if workers <= 1:
         screener = setup.screener(packs) if packs else setup.screener()  # a subclass may take none
-        for task in tasks:
-            result = setup.screen(screener, task)
-            if on_chunk:
-                on_chunk(result)
-            yield from result.hits
+        with long_lived_heap():
+            for task in tasks:
+                result = setup.screen(screener, task)
+                if on_chunk:
+                    on_chunk(result)
+                yield from result.hits
         return
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)

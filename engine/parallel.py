@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from drgaudit import bulkgc
 from drgaudit.engine.codes import CodeTables
 from drgaudit.engine.columns import ClaimColumns
 from drgaudit.engine.facts import ReferenceData
@@ -159,6 +160,7 @@ def _init_worker(setup: ScreenSetup, packs: dict[str, RulePack] | None = None) -
     global _worker_screener, _worker_setup
     _worker_screener = setup.screener(packs) if packs else setup.screener()
     _worker_setup = setup
+    bulkgc.relax_for_good()  # this process only screens from now on
 
 
 def _screen_task(task: Task) -> ChunkResult:

@@ -22,15 +22,26 @@ def test_relaxed_freezes_raises_the_threshold_and_restores_both() -> None:
         assert gc.get_threshold() == bulkgc.BULK_THRESHOLDS
         assert gc.get_freeze_count() > frozen
     assert gc.get_threshold() == before
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == frozen
+
+
+def test_relaxed_leaves_a_heap_frozen_by_someone_else_frozen() -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with bulkgc.relaxed():
+            assert gc.get_threshold() == bulkgc.BULK_THRESHOLDS
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
 
 
 def test_relaxed_restores_after_an_error() -> None:
-    before = gc.get_threshold()
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
     with pytest.raises(RuntimeError), bulkgc.relaxed():
         raise RuntimeError("boom")
     assert gc.get_threshold() == before
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == frozen
 
 
 def test_cycles_made_while_relaxed_are_still_collected() -> None:

@@ -20,7 +20,6 @@ from typing import IO, Any
 
 from sqlmodel import Session
 
-from drgaudit import bulkgc
 from drgaudit.casebook import queries
 from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.findings import refresh_findings
@@ -231,17 +230,16 @@ def screen_batch(
         progress=progress, pack=pack, codes=codes, prefilter=prefilter, cluster=cluster,
         chunk_patients=chunk_patients, actor=actor, dry_run=dry_run, on_date=on_date,
     )  # fmt: skip
-    with bulkgc.relaxed():
-        if not store or dry_run:
-            return _screen_batch(session=session, batch_id=batch_id, **options)
-        reap_stale_runs(session=session, batch_id=batch_id)
-        lock = ScreenLock(session.get_bind(), batch_id)
-        if not lock.acquire():
-            raise BatchBusyError(busy_message(session=session, batch_id=batch_id))
-        try:
-            return _screen_batch(session=session, batch_id=batch_id, **options)
-        finally:
-            lock.release()
+    if not store or dry_run:
+        return _screen_batch(session=session, batch_id=batch_id, **options)
+    reap_stale_runs(session=session, batch_id=batch_id)
+    lock = ScreenLock(session.get_bind(), batch_id)
+    if not lock.acquire():
+        raise BatchBusyError(busy_message(session=session, batch_id=batch_id))
+    try:
+        return _screen_batch(session=session, batch_id=batch_id, **options)
+    finally:
+        lock.release()
 
 
 def _screen_batch(

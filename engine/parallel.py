@@ -10,18 +10,17 @@ back in the order the tasks were sent, so the output does not depend on the numb
 
 from __future__ import annotations
 
-import gc
 import logging
 import multiprocessing
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from drgaudit import bulkgc
 from drgaudit.engine.codes import CodeTables
 from drgaudit.engine.columns import ClaimColumns
 from drgaudit.engine.facts import ReferenceData
@@ -162,29 +161,8 @@ def _init_worker(setup: ScreenSetup, packs: dict[str, RulePack] | None = None) -
     _worker_screener = setup.screener(packs) if packs else setup.screener()
     _worker_setup = setup
     # The worker's heap is now mostly what lives as long as it does (the pack, its compiled rulesets, code
-    # tables, reference data): keep the collector's full passes off it (see `long_lived_heap`).
-    gc.collect()
-    gc.freeze()
-
-
-@contextmanager
-def long_lived_heap() -> Generator[None, None, None]:
-    """While screening in this process, leave the objects that exist now (the pack, code tables, reference
-    data, the screener) out of the garbage collector's passes (`gc.freeze`), and put them back after.
-
-    Screening allocates many short-lived containers (facts, columns, hits), so the collector's full pass
-    runs every few chunks, and it walks the whole heap: about 70 ms each time with the bundled pack and the
-    CHS-DRG tables loaded, about 8% of a worker's CPU. Frozen objects are still freed by reference
-    counting; only cycles among them wait until they are unfrozen. Does nothing when something else froze
-    the heap already (it decides when to unfreeze)."""
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
+    # tables, reference data): the collector's passes leave it alone from now on.
+    bulkgc.relax_for_good()
 
 
 def _screen_task(task: Task) -> ChunkResult:
@@ -351,7 +329,7 @@ def screen_tasks(
     packs again here and in every worker (seconds per pack: the YAML is parsed in Python)."""
     if workers <= 1:
         screener = setup.screener(packs) if packs else setup.screener()  # a subclass may take none
-        with long_lived_heap():
+        with bulkgc.relaxed():
             for task in tasks:
                 result = setup.screen(screener, task)
                 if on_chunk:
@@ -360,7 +338,8 @@ def screen_tasks(
         return
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
-    with context.Pool(processes=workers, initializer=_init_worker, initargs=(setup, packs)) as pool:
+    pool = context.Pool(processes=workers, initializer=_init_worker, initargs=(setup, packs))
+    with bulkgc.relaxed(), pool:  # this process stores the hits meanwhile
         pending: deque[Any] = deque()
         limit = workers * in_flight_per_worker
         for task in tasks:

@@ -9,8 +9,9 @@ every run is a first, stored screen of the batch: hits written to the casebook a
 refreshed, JSONL written to a file):
 1. generates the demo province (`drgaudit.demo.generate`, seed 20250101) for `--claims` and `--small`
    claims unless the folders already hold them, and imports each into a SQLite casebook (timed apart);
-2. screens the big batch with the pre-filter on 1 and 2 local workers, on 1 worker with the pre-filter
-   on every claim's derived facts instead of the columns read before deriving any (the path before
+2. screens the big batch with the pre-filter on 1 and 2 local workers, on 2 workers writing only the
+   JSONL (hits not stored: what this bench measured before issue 17, `--no-unstored-run` skips it), on 1
+   worker with the pre-filter on every claim's derived facts instead of the columns read before deriving any (the path before
    `engine.columns`), without it on 2 workers (the path before the pre-filter), and on a local Dask
    cluster of 2 workers (started here on 127.0.0.1, `--no-cluster` skips it), then the small batch on
    2 workers: claims/second over the whole
@@ -89,8 +90,11 @@ def prepare(out: Path, claims: int, seed: int) -> Path:
     return db
 
 
-def run_screen(db: Path, workers: int, prefilter: bool, cluster: str | None, output: Path) -> dict:
-    """One stored screen of the batch (called in a child process, on its own copy of the casebook)."""
+def run_screen(
+    db: Path, workers: int, prefilter: bool, cluster: str | None, output: Path, store: bool = True
+) -> dict:
+    """One screen of the batch, stored unless `store` is False (called in a child process, on its own copy
+    of the casebook)."""
     engine = make_engine(f"sqlite:///{db}")
     with Session(engine) as session, open(output, "w", encoding="utf-8") as sink:
         batch = max(b.id for b in queries.list_batches(session=session) if b.kind == "claims")
@@ -102,6 +106,7 @@ def run_screen(db: Path, workers: int, prefilter: bool, cluster: str | None, out
             output=sink,
             prefilter=prefilter,
             cluster=cluster,
+            store=store,
         )
         seconds = time.perf_counter() - started
     return {
@@ -126,12 +131,19 @@ def _digest(path: Path) -> str:
 
 
 def child_screen(
-    db: Path, label: str, workers: int, prefilter: bool, cluster: str | None = None, columns: bool = True
+    db: Path,
+    label: str,
+    workers: int,
+    prefilter: bool,
+    cluster: str | None = None,
+    columns: bool = True,
+    store: bool = True,
 ) -> dict:
     """Copy the casebook, screen the copy in a child process, report; the JSONL's digest compares hit sets.
 
     `columns=False` (1 worker only) pre-filters on the derived facts of every claim, not on the columns
-    read before deriving any (the path before `engine.columns`)."""
+    read before deriving any (the path before `engine.columns`). `store=False` writes only the JSONL
+    (no hits, review queue or findings stored), as `bench/screen.py` measured before issue 17."""
     work = db.parent / f"run-{label}.sqlite"
     shutil.copyfile(db, work)
     output = db.parent / f"hits-{label}.jsonl"
@@ -144,6 +156,7 @@ def child_screen(
                 "cluster": cluster,
                 "output": str(output),
                 "columns": columns,
+                "store": store,
             }
         )
         child = subprocess.run(
@@ -162,7 +175,7 @@ def child_screen(
         + ("" if columns else ", pre-filter on derived facts")
         if prefilter
         else "no pre-filter"
-    )
+    ) + ("" if store else ", not stored")
     print(
         f"  {label:<34} {result['claims']:>9,} claims {result['hits']:>8,} hits in {result['seconds']:7.1f}s = "
         f"{result['claims_per_second']:>7,.0f} claims/s ({kept}); peak RSS main {result['rss_main_mib']:.0f} MiB, "
@@ -408,6 +421,12 @@ def main() -> None:
         "--no-prefilter-run", action="store_true", help="skip the big run without the pre-filter"
     )
     parser.add_argument(
+        "--no-unstored-run",
+        action="store_true",
+        help="skip the 2-worker run that writes only the JSONL (hits not stored), the measure of the "
+        "bench before issue 17",
+    )
+    parser.add_argument(
         "--no-columns-run",
         action="store_true",
         help="skip the 1-worker run with the pre-filter on derived facts (before engine.columns)",
@@ -424,7 +443,12 @@ def main() -> None:
 
             parallel._columnar = lambda screener, loader: False  # type: ignore[assignment]
         result = run_screen(
-            Path(spec["db"]), spec["workers"], spec["prefilter"], spec["cluster"], Path(spec["output"])
+            Path(spec["db"]),
+            spec["workers"],
+            spec["prefilter"],
+            spec["cluster"],
+            Path(spec["output"]),
+            spec.get("store", True),
         )
         print(json.dumps(result))
         return
@@ -449,6 +473,8 @@ def main() -> None:
         "1 worker": child_screen(big, "1w", 1, True),
         "2 workers": child_screen(big, "2w", 2, True),
     }
+    if not args.no_unstored_run:
+        results["2 workers, not stored"] = child_screen(big, "2w-unstored", 2, True, store=False)
     if not args.no_columns_run:
         results["1 worker, filter on facts"] = child_screen(big, "1w-facts", 1, True, columns=False)
     if not args.no_prefilter_run:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from drgaudit import bulkgc
 from drgaudit.engine.codes import CodeTables
 from drgaudit.engine.columns import ClaimColumns
 from drgaudit.engine.facts import ReferenceData
@@ -159,6 +160,9 @@ def _init_worker(setup: ScreenSetup, packs: dict[str, RulePack] | None = None) -
     global _worker_screener, _worker_setup
     _worker_screener = setup.screener(packs) if packs else setup.screener()
     _worker_setup = setup
+    # The worker's heap is now mostly what lives as long as it does (the pack, its compiled rulesets, code
+    # tables, reference data): the collector's passes leave it alone from now on.
+    bulkgc.relax_for_good()
 
 
 def _screen_task(task: Task) -> ChunkResult:
@@ -325,15 +329,17 @@ def screen_tasks(
     packs again here and in every worker (seconds per pack: the YAML is parsed in Python)."""
     if workers <= 1:
         screener = setup.screener(packs) if packs else setup.screener()  # a subclass may take none
-        for task in tasks:
-            result = setup.screen(screener, task)
-            if on_chunk:
-                on_chunk(result)
-            yield from result.hits
+        with bulkgc.relaxed():
+            for task in tasks:
+                result = setup.screen(screener, task)
+                if on_chunk:
+                    on_chunk(result)
+                yield from result.hits
         return
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
-    with context.Pool(processes=workers, initializer=_init_worker, initargs=(setup, packs)) as pool:
+    pool = context.Pool(processes=workers, initializer=_init_worker, initargs=(setup, packs))
+    with bulkgc.relaxed(), pool:  # this process stores the hits meanwhile
         pending: deque[Any] = deque()
         limit = workers * in_flight_per_worker
         for task in tasks:

@@ -26,6 +26,7 @@ BASE = [
     "drgaudit/labels.py",
     "drgaudit/i18n.py",
     "drgaudit/periods.py",
+    "drgaudit/bulkgc.py",
 ]
 
 

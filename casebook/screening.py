@@ -10,13 +10,14 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import pickle
 import socket
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import (
     JSON,
@@ -35,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, Session, SQLModel, col
 
+from drgaudit.casebook.bulk import BulkInsert
 from drgaudit.casebook.models import MONEY, stored_id, table_of
 from drgaudit.engine.codes import CODE_FILES, CodeTables, resolve_codes_dir
 from drgaudit.engine.hits import Hit, PatientFailure
@@ -367,86 +369,155 @@ def store_hits(
     about them now. With `commit=False` the changes are only flushed, so that the caller can commit
     them together with what follows from them (the review queue) in one transaction.
     """
-    existing = {
-        (claim_id, rule_id): (hit_id, digest, pack)
-        for hit_id, claim_id, rule_id, digest, pack in session.execute(
-            select(
-                col(ScreenHit.id),
-                col(ScreenHit.claim_id),
-                col(ScreenHit.rule_id),
-                col(ScreenHit.content_hash),
-                col(ScreenHit.pack_version),
-            ).where(col(ScreenHit.batch_id) == batch_id)
-        )
-    }
-    seen: set[tuple[str, str]] = set()
-    new_rows: list[dict[str, Any]] = []
-    replaced: list[int] = []
-    # Same content from another pack version: the row stays, and records the version (and run) of now.
-    restamped: list[dict[str, Any]] = []
-    unchanged = total = inserted = 0
-    amount = 0.0
+    store = HitStore(session=session, run=run, batch_id=batch_id)
+    for hit in hits:
+        store.add(hit)
+    return store.finish(commit=commit, not_screened=not_screened)
 
-    def flush() -> None:
-        # Rows are written as they come (memory holds one chunk of hits, not the batch's); a replaced
-        # row goes first, since (batch, claim, rule) is unique.
-        for start in range(0, len(replaced), 500):
-            session.execute(delete(ScreenHit).where(col(ScreenHit.id).in_(replaced[start : start + 500])))
-        if new_rows:  # a Core insert: the ORM's bulk insert costs more per row
-            session.execute(insert(_hit_table), new_rows)
-        replaced.clear()
-        new_rows.clear()
 
-    for ordinal, hit in enumerate(hits):
+# The columns of a stored hit as `HitStore` writes them (`id` comes from the database).
+_HIT_COLUMNS = (
+    "batch_id", "run_id", "claim_id", "patient_id", "region", "rule_id", "rule_file", "rule_version", "family",
+    "severity", "action", "amount_at_risk", "message", "evidence", "ordinal", "content_hash", "pack_version",
+)  # fmt: skip
+# New rows per write: a replaced row is deleted just before the group that replaces it is inserted.
+_HIT_GROUP = 2000
+
+
+class HitStore:
+    """`store_hits` in two steps, so that a batch screen can prepare while its workers still screen and
+    write only at the end (on SQLite the write lock is then held for the writing alone).
+
+    `add` takes the hits in screening order and only reads: it compares each with the batch's stored
+    hits (read once, when the store is made) and puts a new or changed one in the driver's form (the
+    evidence as the JSON text the column stores). With a `spool` (a binary file) the prepared rows wait
+    there, a group at a time, so that memory holds one group and not the batch's hits; without one they
+    are written as each group fills, as `store_hits` always did. `finish` writes what waits, removes the
+    hits that no longer fire and records the counts on the run: the same rows and ids either way.
+    """
+
+    def __init__(self, *, session: Session, run: ScreenRun, batch_id: int, spool: IO[bytes] | None = None):
+        self.session = session
+        self.run = run
+        self.batch_id = batch_id
+        self.spool = spool
+        self.existing = {
+            (claim_id, rule_id): (hit_id, digest, pack)
+            for hit_id, claim_id, rule_id, digest, pack in session.execute(
+                select(
+                    col(ScreenHit.id),
+                    col(ScreenHit.claim_id),
+                    col(ScreenHit.rule_id),
+                    col(ScreenHit.content_hash),
+                    col(ScreenHit.pack_version),
+                ).where(col(ScreenHit.batch_id) == batch_id)
+            )
+        }
+        self.seen: set[tuple[str, str]] = set()
+        self.rows: list[tuple[Any, ...]] = []
+        self.replaced: list[int] = []
+        # Same content from another pack version: the row stays, and records the version (and run) of now.
+        self.restamped: list[dict[str, Any]] = []
+        self.unchanged = self.total = self.inserted = self.groups = 0
+        self.amount = 0.0
+        self._json = _json_text(session.get_bind().dialect)
+        self._insert: BulkInsert | None = None
+
+    def add(self, hit: Hit) -> None:
+        """Take the next hit of the run (in screening order); nothing is written unless there is no spool."""
         key = (hit.claim_id, hit.rule_id)
-        seen.add(key)
-        total += 1
-        amount += hit.amount_at_risk
+        self.seen.add(key)
+        ordinal = self.total
+        self.total += 1
+        self.amount += hit.amount_at_risk
         digest = hit.digest or hit_content_hash(hit)  # worked out by the worker that screened it
-        old = existing.get(key)
+        old = self.existing.get(key)
         if old is not None and old[1] == digest:
-            unchanged += 1
+            self.unchanged += 1
             if old[2] != hit.pack_version:
-                restamped.append({"hit_id": old[0], "pack": hit.pack_version})
-            continue
+                self.restamped.append({"hit_id": old[0], "pack": hit.pack_version})
+            return
         if old is not None:
-            replaced.append(old[0])
-        new_rows.append(
-            {
-                "batch_id": batch_id, "run_id": run.id, "claim_id": hit.claim_id, "patient_id": hit.patient_id,
-                "region": hit.region, "rule_id": hit.rule_id, "rule_file": hit.rule_file, "rule_version": hit.rule_version,
-                "family": hit.family, "severity": hit.severity, "action": hit.action, "amount_at_risk": hit.amount_at_risk,
-                "message": hit.message, "evidence": hit.evidence, "ordinal": ordinal, "content_hash": digest,
-                "pack_version": hit.pack_version,
-            }
+            self.replaced.append(old[0])
+        self.rows.append(
+            (
+                self.batch_id, self.run.id, hit.claim_id, hit.patient_id, hit.region, hit.rule_id, hit.rule_file,
+                hit.rule_version, hit.family, hit.severity, hit.action, float(hit.amount_at_risk), hit.message,
+                self._json(hit.evidence), ordinal, digest, hit.pack_version,
+            )
         )  # fmt: skip
-        inserted += 1
-        if len(new_rows) >= 2000:
-            flush()
-    flush()
-    kept = frozenset(not_screened)
-    gone = [old[0] for key, old in existing.items() if key not in seen and key[0] not in kept]
-    for start in range(0, len(gone), 500):
-        session.execute(delete(ScreenHit).where(col(ScreenHit.id).in_(gone[start : start + 500])))
-    if restamped:
-        stamp = (
-            update(ScreenHit)
-            .where(col(ScreenHit.id) == bindparam("hit_id"))
-            .values(pack_version=bindparam("pack"), run_id=run.id)
-        )
-        for start in range(0, len(restamped), 2000):
-            session.connection().execute(stamp, restamped[start : start + 2000])
-    run.hits_total = total
-    run.hits_new = inserted
-    run.hits_unchanged = unchanged
-    run.hits_removed = len(gone)
-    run.amount_at_risk = round(amount, 2)
-    session.add(run)
-    if commit:
-        session.commit()
-    else:
-        session.flush()
-    return run
+        self.inserted += 1
+        if len(self.rows) >= _HIT_GROUP:
+            self._group()
+
+    def _group(self) -> None:
+        """Write the group of rows that has filled (and delete the rows it replaces), or spool it."""
+        if self.spool is None:
+            self._write(self.replaced, self.rows)
+        else:
+            pickle.dump((self.replaced, self.rows), self.spool, protocol=pickle.HIGHEST_PROTOCOL)
+            self.groups += 1
+        self.replaced, self.rows = [], []
+
+    def _write(self, replaced: list[int], rows: list[tuple[Any, ...]]) -> None:
+        # A replaced row goes first, since (batch, claim, rule) is unique.
+        for start in range(0, len(replaced), 500):
+            self.session.execute(
+                delete(ScreenHit).where(col(ScreenHit.id).in_(replaced[start : start + 500]))
+            )
+        if rows:  # the driver's executemany (COPY on PostgreSQL): SQLAlchemy's per-row work costs more
+            if self._insert is None:
+                self._insert = BulkInsert(self.session.connection(), _hit_table, _HIT_COLUMNS)
+            self._insert.run(list(zip(*rows, strict=True)))
+
+    def finish(self, *, commit: bool = True, not_screened: Collection[str] = ()) -> ScreenRun:
+        """Write the spooled and remaining rows, remove the hits no longer found (except on claims in
+        `not_screened`), restamp the unchanged ones, record the counts on the run; commit or flush."""
+        session, run = self.session, self.run
+        if self.spool is not None:
+            self.spool.seek(0)
+            for _ in range(self.groups):
+                self._write(*pickle.load(self.spool))
+        self._write(self.replaced, self.rows)
+        self.replaced, self.rows = [], []
+        kept = frozenset(not_screened)
+        gone = [old[0] for key, old in self.existing.items() if key not in self.seen and key[0] not in kept]
+        for start in range(0, len(gone), 500):
+            session.execute(delete(ScreenHit).where(col(ScreenHit.id).in_(gone[start : start + 500])))
+        if self.restamped:
+            stamp = (
+                update(ScreenHit)
+                .where(col(ScreenHit.id) == bindparam("hit_id"))
+                .values(pack_version=bindparam("pack"), run_id=run.id)
+            )
+            for start in range(0, len(self.restamped), 2000):
+                session.connection().execute(stamp, self.restamped[start : start + 2000])
+        run.hits_total = self.total
+        run.hits_new = self.inserted
+        run.hits_unchanged = self.unchanged
+        run.hits_removed = len(gone)
+        run.amount_at_risk = round(self.amount, 2)
+        session.add(run)
+        if commit:
+            session.commit()
+        else:
+            session.flush()
+        return run
+
+
+def _json_text(dialect: Any) -> Callable[[Any], str]:
+    """A hit's evidence as the text its JSON column stores on this dialect (what the column's bind
+    processor, or psycopg's adapter, makes of it). Values JSON cannot hold (a date) go through their text
+    first, as a hit read back from JSON would have them."""
+    dumps: Callable[[Any], str] = getattr(dialect, "_json_serializer", None) or json.dumps
+
+    def text(value: Any) -> str:
+        try:
+            return dumps(value)
+        except (TypeError, ValueError):
+            return dumps(json.loads(json.dumps(value, ensure_ascii=False, default=str)))
+
+    return text
 
 
 def finish_run(

@@ -3,8 +3,9 @@
 Claims are read from the casebook patient by patient (a batch's claims ordered by patient), each
 patient's earlier claims within the lookback window come along as context, workers screen chunks of
 patients, and the hits stream in a fixed order to JSONL and, for a stored batch, into the casebook in
-one transaction at the end. Screening files imports them into a scratch SQLite casebook first, so a
-file of any size is screened with the same bounded memory.
+one transaction at the end (each hit's row is prepared as it comes, while the workers screen on).
+Screening files imports them into a scratch SQLite casebook first, so a file of any size is screened
+with the same bounded memory.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from drgaudit.casebook.preview import preview_store
 from drgaudit.casebook.review import refresh_cases
 from drgaudit.casebook.reviewconfig import review_settings
 from drgaudit.casebook.runlock import BatchBusyError, ScreenLock, busy_message, reap_stale_runs
-from drgaudit.casebook.screening import ScreenRunCreate, choose_codes, finish_run, start_run, store_hits
+from drgaudit.casebook.screening import HitStore, ScreenRunCreate, choose_codes, finish_run, start_run
 from drgaudit.casebook.shadow import store_shadow_hits
 from drgaudit.engine.cluster import screen_tasks_on_cluster
 from drgaudit.engine.codes import CodeTables
@@ -300,7 +301,14 @@ def _screen_batch(
 
     kept: list[Hit] = []
     try:
-        with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        with tempfile.TemporaryFile("w+b") as spool:
+            # A stored screen prepares each hit's row while the workers still screen; the rows wait in
+            # the spool and are written at the end, in the transaction of the review queue.
+            hit_store = (
+                HitStore(session=session, run=run, batch_id=batch_id, spool=spool)
+                if store and run is not None
+                else None
+            )
             tasks = batch_tasks(
                 session=session, batch_id=batch_id, setup=setup, plan=plan, workers=workers,
                 cluster=cluster is not None, chunk_patients=chunk_patients,
@@ -314,8 +322,8 @@ def _screen_batch(
                 summary.count(hit)
                 if output is not None:
                     write_jsonl(hit, output)
-                if store:
-                    spool.write(json.dumps(_hit_state(hit), ensure_ascii=False, default=str) + "\n")
+                if hit_store is not None:
+                    hit_store.add(hit)
                 elif dry_run:
                     kept.append(hit)
             summary.seconds = time.perf_counter() - started
@@ -326,14 +334,9 @@ def _screen_batch(
                 summary.stored = preview.stored()
                 summary.review_cases = preview.review_cases()
                 summary.dry_run = True
-            if store and run is not None:
-                spool.seek(0)
+            if hit_store is not None and run is not None:
                 # Hits and the review cases built from them are committed together, by refresh_cases.
-                stored = store_hits(
-                    session=session,
-                    run=run,
-                    batch_id=batch_id,
-                    hits=(Hit(**json.loads(line)) for line in spool),
+                stored = hit_store.finish(
                     commit=False,
                     not_screened={cid for failure in summary.failed for cid in failure.claim_ids},
                 )
@@ -524,10 +527,6 @@ def _screen_shadow(
             hits=by_version.get(version, []),
         )
     return counts
-
-
-def _hit_state(hit: Hit) -> dict[str, Any]:
-    return dict(hit.__dict__)
 
 
 def screen_files(

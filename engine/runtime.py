@@ -80,35 +80,31 @@ class Runtime:
         self.profile = profile
         self._matches: list[Match] = []
         self._pairs = any(rule.bound.rule.pair for rule in profile.rules)
-        self._fact_keys = tuple(profile.fact_keys)
-        # Every fact dict carries every vocabulary key (claim_facts fills them all), so one C-level getter
-        # picks the keys the rules read (the compiler always adds at least three, so it returns a tuple).
-        self._pick = operator.itemgetter(*self._fact_keys)
-        self._guarded = tuple(
-            (k, f"_h_{k}", _placeholder(profile.fact_keys[k]))
-            for k in sorted(profile.guarded_keys)
-            if k in profile.fact_keys
-        )
         lists = profile.pack.lists
-        self._bool_synthetics: tuple[tuple[str, FactFunction], ...] = tuple(
-            (syn.key, compile_fact_function(syn.expr, lists))
-            for syn in profile.synthetics.values()
-            if syn.kind == "bool"
+        # How a screened claim is projected: every key some rule reads.
+        self._target = _Shape.of(
+            tuple(profile.fact_keys),
+            tuple(
+                (k, f"_h_{k}", _placeholder(profile.fact_keys[k]))
+                for k in sorted(profile.guarded_keys)
+                if k in profile.fact_keys
+            ),
+            tuple(
+                (syn.key, compile_fact_function(syn.expr, lists))
+                for syn in profile.synthetics.values()
+                if syn.kind == "bool"
+            ),
+            tuple(
+                (syn.key, f"_h_{syn.key}", compile_fact_function(syn.expr, lists))
+                for syn in profile.synthetics.values()
+                if syn.kind == "value"
+            ),
         )
-        self._value_synthetics: tuple[tuple[str, str, FactFunction], ...] = tuple(
-            (syn.key, f"_h_{syn.key}", compile_fact_function(syn.expr, lists))
-            for syn in profile.synthetics.values()
-            if syn.kind == "value"
-        )
-        # Every key of a projected fact (see `project`), and "sid", which `_run` adds.
-        projected_keys = (
-            *self._fact_keys,
-            *_BASE_KEYS,
-            *(flag for _, flag, _ in self._guarded),
-            *(key for key, _ in self._bool_synthetics),
-            *(key for pair in self._value_synthetics for key in pair[:2]),
-            "sid",
-        )
+        # A claim that is not screened can only be the earlier claim of a pair rule (every other pattern
+        # tests `target`), so it gets only the keys that pair rules read of the earlier claim.
+        history = _history_keys(profile.rulesets)
+        self._history = self._target.restricted(history)
+        history_keys = set(self._history.projected)
         self._rulesets: list[_Registered] = []
         by_name = profile.by_name()
         for index, definition in enumerate(profile.rulesets):
@@ -118,7 +114,7 @@ class Runtime:
                 rule_name: (by_name[rule_name].name, len(rule["all"]) == 2)
                 for rule_name, rule in definition.items()
             }
-            keys = _keys_read(definition, projected_keys)
+            keys = _keys_read(definition, self._target.projected)
             try:
                 with enginestate.ENGINE_LOCK:
                     handle = durable_rules_engine.create_ruleset(
@@ -127,36 +123,42 @@ class Runtime:
             except Exception as exc:  # the C engine reports only an error number
                 raise EngineError(f"durable-rules refused ruleset {name}: {exc}") from exc
             pairs = any(pair for _, pair in actions.values())
-            self._rulesets.append(_Registered(name, handle, actions, keys, operator.itemgetter(*keys), pairs))
+            earlier = tuple(key for key in keys if key in history_keys)
+            self._rulesets.append(
+                _Registered(name, handle, actions, keys, _getter(keys), pairs, earlier, _getter(earlier))
+            )
 
     def project(self, facts: list[dict[str, Any]], targets: set[str]) -> list[dict[str, Any]]:
         """The durable-rules form of a patient's facts: only the keys the rules read, no gaps.
 
         Claims other than the targets matter only as the earlier claim of a pair rule, so they are left
-        out when the profile has no pair rule, and so are claims after the last target.
+        out when the profile has no pair rule, and so are claims after the last target; those kept get
+        only the keys that pair rules read of the earlier claim.
         """
         last = max((f["seq"] for f in facts if f["claim_id"] in targets), default=-1)
         projected = []
         for fact in facts:
-            if fact["seq"] > last or (not self._pairs and fact["claim_id"] not in targets):
+            target = fact["claim_id"] in targets
+            if fact["seq"] > last or (not self._pairs and not target):
                 continue
-            item = dict(zip(self._fact_keys, self._pick(fact), strict=True))
+            shape = self._target if target else self._history
+            item = dict(zip(shape.fact_keys, shape.pick(fact), strict=True))
             item.update(  # the _BASE_KEYS
                 kind="claim",
                 claim_id=fact["claim_id"],
                 seq=fact["seq"],
-                target=fact["claim_id"] in targets,
+                target=target,
                 _t=True,
             )
-            for key, flag, placeholder in self._guarded:
+            for key, flag, placeholder in shape.guarded:
                 if item[key] is None:
                     item[flag] = False
                     item[key] = placeholder
                 else:
                     item[flag] = True
-            for key, function in self._bool_synthetics:
+            for key, function in shape.bool_synthetics:
                 item[key] = bool(function(fact))
-            for key, flag, function in self._value_synthetics:
+            for key, flag, function in shape.value_synthetics:
                 value = function(fact)
                 item[flag] = value is not None
                 item[key] = 0 if value is None else value
@@ -198,9 +200,13 @@ class Runtime:
             try:
                 # Each ruleset gets only the keys its rules read: durable-rules' cost per fact grows with
                 # the fact's number of properties (every alpha node scans them all).
-                keys, pick, pairs = ruleset.keys, ruleset.pick, ruleset.pairs
+                pairs = ruleset.pairs
                 for fact, fact_plain in zip(projected, plain, strict=True):
-                    if not (pairs or fact["target"]):
+                    if fact["target"]:
+                        keys, pick = ruleset.keys, ruleset.pick
+                    elif pairs:
+                        keys, pick = ruleset.earlier_keys, ruleset.earlier_pick
+                    else:
                         continue  # only a pair rule reads a claim that is not screened
                     claim_id = fact["claim_id"]
                     text = _dumps(dict(zip(keys, pick(fact), strict=True)), plain=fact_plain)
@@ -234,6 +240,62 @@ class _Registered:
     keys: tuple[str, ...]
     pick: Callable[[dict[str, Any]], tuple[Any, ...]]
     pairs: bool
+    earlier_keys: tuple[str, ...]  # those of `keys` that a claim not screened has (`Runtime._history`)
+    earlier_pick: Callable[[dict[str, Any]], tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """Which keys `Runtime.project` gives a fact: vocabulary keys, guarded keys (with their `_h_` flag and
+    placeholder), synthetic bools and values (with their flag); `projected` names every key it ends with."""
+
+    fact_keys: tuple[str, ...]
+    pick: Callable[[dict[str, Any]], tuple[Any, ...]]
+    guarded: tuple[tuple[str, str, Any], ...]
+    bool_synthetics: tuple[tuple[str, FactFunction], ...]
+    value_synthetics: tuple[tuple[str, str, FactFunction], ...]
+    projected: tuple[str, ...]
+
+    @classmethod
+    def of(
+        cls,
+        fact_keys: tuple[str, ...],
+        guarded: tuple[tuple[str, str, Any], ...],
+        bool_synthetics: tuple[tuple[str, FactFunction], ...],
+        value_synthetics: tuple[tuple[str, str, FactFunction], ...],
+    ) -> _Shape:
+        projected = tuple(
+            dict.fromkeys(
+                (
+                    *fact_keys,
+                    *_BASE_KEYS,
+                    *(flag for _, flag, _ in guarded),
+                    *(key for key, _ in bool_synthetics),
+                    *(key for entry in value_synthetics for key in entry[:2]),
+                    "sid",  # which `Runtime._run` adds
+                )
+            )
+        )
+        return cls(fact_keys, _getter(fact_keys), guarded, bool_synthetics, value_synthetics, projected)
+
+    def restricted(self, wanted: set[str]) -> _Shape:
+        """The same shape with only what gives one of the `wanted` keys (a key and its flag go together)."""
+        return _Shape.of(
+            tuple(key for key in self.fact_keys if key in wanted),
+            tuple(entry for entry in self.guarded if entry[0] in wanted or entry[1] in wanted),
+            tuple(entry for entry in self.bool_synthetics if entry[0] in wanted),
+            tuple(entry for entry in self.value_synthetics if entry[0] in wanted or entry[1] in wanted),
+        )
+
+
+def _getter(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """The values of `keys` in a dict, always as a tuple (one C-level getter for two keys or more)."""
+    if len(keys) >= 2:
+        return operator.itemgetter(*keys)
+    if keys:
+        (key,) = keys
+        return lambda fact: (fact[key],)
+    return lambda _fact: ()
 
 
 def _run_actions(
@@ -285,6 +347,30 @@ def _close_quietly(handle: int, closing: str) -> None:
             _run_actions(handle, result[1], None, [])
     except Exception:  # noqa: BLE001 - already failing; the first error is the one reported
         pass
+
+
+def _history_keys(rulesets: list[dict[str, Any]]) -> set[str]:
+    """Every string in the pair rules' earlier-claim patterns and in their references to the earlier
+    claim ({"earlier": key}): a superset of the keys they read of the earlier claim."""
+    wanted: set[str] = set()
+
+    def under_earlier(node: Any, inside: bool) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if inside:
+                    wanted.add(key)
+                under_earlier(value, inside or key == EARLY)
+        elif isinstance(node, list):
+            for value in node:
+                under_earlier(value, inside)
+        elif inside and isinstance(node, str):
+            wanted.add(node)
+
+    for definition in rulesets:
+        for rule in definition.values():
+            if len(rule["all"]) == 2:
+                under_earlier(rule["all"], False)
+    return wanted
 
 
 def _keys_read(definition: dict[str, Any], projected_keys: tuple[str, ...]) -> tuple[str, ...]:

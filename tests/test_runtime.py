@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 import shutil
@@ -179,3 +180,26 @@ def test_numbers_in_exponent_form_reach_durable_rules() -> None:
     text = _dumps({"a": 5e-06, "b": 1e16, "c": 1.5e-05, "s": "x,5e-06"})
     assert json.loads(text) == {"a": 5e-06, "b": 1e16, "c": 1.5e-05, "s": "x,5e-06"}
     assert '"s":"x,5e-06"' in text and "5.0e" in text and "1.0e" in text
+
+
+def test_a_claim_not_screened_gets_only_what_pair_rules_read_of_the_earlier_claim() -> None:
+    pack, codes = bundled()
+    screener = Screener(pack, reference(pack, codes, [hospital(), hospital("H2")], [group("ES35")]))
+    earlier = claim(claim_id="C0", hospital_id="H2", discharge_mode="2", discharge_date=dt.date(2025, 6, 1))
+    prepared = screener.prepare("P1", [claim()], [earlier])
+    runtime = screener.profile_for("510100").runtime
+    history, target = runtime.project(prepared.facts, {"C1"})
+    assert not history["target"] and target["target"]
+    assert set(history) < set(target)
+    # every key a pair rule reads of the earlier claim is there
+    read = set()
+    for definition in runtime.profile.rulesets:
+        for rule in definition.values():
+            if len(rule["all"]) == 2:
+                text = json.dumps(rule["all"])
+                read |= {
+                    key
+                    for key in target
+                    if f'"earlier": "{key}"' in text or f'"{key}":' in json.dumps(rule["all"][0])
+                }
+    assert read and read <= set(history)

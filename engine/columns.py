@@ -19,7 +19,7 @@ both ways of building the facts (tests/test_prefilter.py).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Container, Hashable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
@@ -213,6 +213,7 @@ class ColumnFacts:
         self.n = columns.n
         self._cache: dict[str, Col] = {}
         self._lists: dict[str, np.ndarray] = {}
+        self._groups: tuple[list[Any], np.ndarray] | None = None
 
     # ---- the Frame source protocol ------------------------------------------------------------
     def column(self, key: str, kind: str) -> Col:
@@ -276,6 +277,31 @@ class ColumnFacts:
             memo[key] = compute(key)
         return list(map(memo.__getitem__, keys))
 
+    def memo(self, name: str) -> dict[Any, Any]:
+        """A memo named `name` kept with the reference data, across chunks: for values that depend only on
+        a code or a group entry and the reference data (never on the claim)."""
+        return self.ref.column_memo.setdefault(name, {})
+
+    @staticmethod
+    def factorize(keys: Sequence[Hashable]) -> tuple[list[Any], np.ndarray]:
+        """The distinct keys (in first-seen order) and each row's position among them."""
+        position = {key: k for k, key in enumerate(dict.fromkeys(keys))}
+        rows = np.fromiter(map(position.__getitem__, keys), dtype=np.intp, count=len(keys))
+        return list(position), rows
+
+    @staticmethod
+    def remembered(memo: dict[Any, Any], keys: Sequence[Hashable], compute: Callable[[Any], Any]) -> None:
+        """Put compute(key) in `memo` for every key it lacks."""
+        for key in dict.fromkeys(keys):
+            if key not in memo:
+                memo[key] = compute(key)
+
+    def _put_spread(self, key: str, values: list[Any], kind: str, rows: np.ndarray) -> None:
+        """A column built from one value per distinct key (`values`), spread to the rows (`rows`: each
+        row's position among the distinct keys): the column `_put_list` builds from the values per row."""
+        col = build_column(values, kind)
+        self._put(key, np.asarray(col.values)[rows], np.asarray(col.valid)[rows], col.kind, col.exact)
+
     # ---- facts --------------------------------------------------------------------------------
     def _field(self, name: str) -> Col:
         kind = CLAIM_KINDS[name]
@@ -315,16 +341,25 @@ class ColumnFacts:
     def _dx_category(self) -> None:
         self._put_list("dx_category", [d[:3] for d in self.raw("principal_dx").tolist()], TEXT)
 
-    def _grouping(self) -> list[Any]:
-        keys = list(zip(self.raw("payment_scheme").tolist(), self.raw("group_code").tolist(), strict=True))
-        return self.per_distinct(keys, lambda key: group_parts(key[0], key[1] or ""))
+    def _grouping(self) -> tuple[list[Any], np.ndarray]:
+        """The grouping facts (`GroupParts`) of each distinct (scheme, group code), and each row's position
+        among them."""
+        if self._groups is None:
+            keys = list(
+                zip(self.raw("payment_scheme").tolist(), self.raw("group_code").tolist(), strict=True)
+            )
+            distinct, rows = self.factorize(keys)
+            memo = self.memo("group_parts")
+            self.remembered(memo, distinct, lambda key: group_parts(key[0], key[1] or ""))
+            self._groups = ([memo[key] for key in distinct], rows)
+        return self._groups
 
     def _group_facts(self) -> None:
-        parts = self._grouping()
-        self._put_list("adrg", [p.adrg for p in parts], TEXT)
-        self._put_list("group_severity", [p.severity for p in parts], TEXT)
-        self._put_list("group_type", [p.group_type for p in parts], TEXT)
-        self._put_list("is_ungroupable", [p.ungroupable for p in parts], "bool")
+        parts, rows = self._grouping()
+        self._put_spread("adrg", [p.adrg for p in parts], TEXT, rows)
+        self._put_spread("group_severity", [p.severity for p in parts], TEXT, rows)
+        self._put_spread("group_type", [p.group_type for p in parts], TEXT, rows)
+        self._put_spread("is_ungroupable", [p.ungroupable for p in parts], "bool", rows)
 
     def _counts(self) -> None:
         for name, key in (("secondary_dx", "secondary_dx_count"), ("procedures", "procedure_count")):
@@ -345,49 +380,65 @@ class ColumnFacts:
         lists = self.code_list("secondary_dx").tolist()
         lengths = np.fromiter(map(len, lists), dtype=np.intp, count=self.n)
         flat = list(chain.from_iterable(lists))
-        kind_of: dict[Any, int] = {}  # code -> 0 neither, 1 MCC, 2 CC
-        exclusion_of: dict[Any, Any] = {}  # code -> its exclusion table
+        kind_of = self.memo("complication_kind")  # code -> 0 neither, 1 MCC, 2 CC
+        exclusion_of = self.memo("complication_exclusion")  # code -> its exclusion table
         for code in dict.fromkeys(flat):
+            if code in kind_of:
+                continue
             exclusion = mcc_table.get(code)
-            kind_of[code] = 1
+            kind = 1
             if exclusion is None:
                 exclusion = cc_table.get(code)
-                kind_of[code] = 0 if exclusion is None else 2
+                kind = 0 if exclusion is None else 2
             exclusion_of[code] = exclusion
+            kind_of[code] = kind
         kinds = np.fromiter(map(kind_of.__getitem__, flat), dtype=np.int8, count=len(flat))
         owner = np.repeat(np.arange(self.n), lengths)
-        mcc: list[list[str]] = [[] for _ in range(self.n)]
-        cc: list[list[str]] = [[] for _ in range(self.n)]
-        excluded: list[list[str]] = [[] for _ in range(self.n)]
+        # Only the rows with a code found get a list of their own; the others share one empty list (the
+        # pre-filter never changes a column's values).
+        found: dict[str, dict[int, list[str]]] = {"mcc_codes": {}, "cc_codes": {}, "excluded_cc_codes": {}}
+        mcc, cc, excluded = found["mcc_codes"], found["cc_codes"], found["excluded_cc_codes"]
         for position, row in zip(np.flatnonzero(kinds).tolist(), owner[kinds > 0].tolist(), strict=True):
             code = flat[position]
             if code == principal[row]:
                 continue
             own = exclusions.get(principal[row])
             if own is not None and exclusion_of[code] == own:
-                excluded[row].append(code)
+                excluded.setdefault(row, []).append(code)
             else:
-                (mcc if kind_of[code] == 1 else cc)[row].append(code)
-        self._put_list("mcc_codes", mcc, LIST)
-        self._put_list("cc_codes", cc, LIST)
-        self._put_list("excluded_cc_codes", excluded, LIST)
+                (mcc if kind_of[code] == 1 else cc).setdefault(row, []).append(code)
         ones = np.ones(self.n, dtype=bool)
-        self._put("mcc_count", np.fromiter(map(len, mcc), np.float64, self.n), ones, NUMBER)
-        self._put("cc_count", np.fromiter(map(len, cc), np.float64, self.n), ones, NUMBER)
+        empty: list[str] = []
+        for key, by_row in found.items():
+            array = np.empty(self.n, dtype=object)
+            array[:] = [empty] * self.n
+            for row, codes in by_row.items():
+                array[row] = codes
+            self._put(key, array, ones, LIST)
+        for key, by_row in (("mcc_count", mcc), ("cc_count", cc)):
+            counts = np.zeros(self.n, dtype=np.float64)
+            for row, codes in by_row.items():
+                counts[row] = len(codes)
+            self._put(key, counts, ones, NUMBER)
 
     def _unknown(self) -> None:
         tables = self.ref.codes
         dx, px = tables.diagnoses, tables.procedures
-        principal = self.per_distinct(self.raw("principal_dx").tolist(), lambda c: int(c not in dx))
-        secondary = self.per_distinct(
-            self.raw("secondary_dx").tolist(),
-            lambda t: sum(c not in dx for c in t.split(LIST_SEPARATOR)) if t else 0,
-        )
-        procedures = self.per_distinct(
-            self.raw("procedures").tolist(),
-            lambda t: sum(c not in px for c in t.split(LIST_SEPARATOR)) if t else 0,
-        )
-        total = np.array(principal, np.float64) + np.array(secondary, np.float64) + np.array(procedures)
+        unknown_dx = self.memo("unknown_dx")  # code -> 1 when the diagnosis table lacks it, else 0
+        unknown_px = self.memo("unknown_px")
+        principal = self.raw("principal_dx").tolist()
+        self.remembered(unknown_dx, principal, _missing_from(dx))
+        total = np.fromiter(map(unknown_dx.__getitem__, principal), dtype=np.float64, count=self.n)
+        # Each code list as split once per distinct text (`code_list`), its codes counted over all rows.
+        for name, memo, table in (("secondary_dx", unknown_dx, dx), ("procedures", unknown_px, px)):
+            lists = self.code_list(name).tolist()
+            flat = list(chain.from_iterable(lists))
+            self.remembered(memo, flat, _missing_from(table))
+            lengths = np.fromiter(map(len, lists), dtype=np.intp, count=self.n)
+            unknown = np.fromiter(map(memo.__getitem__, flat), dtype=np.float64, count=len(flat))
+            total = total + np.bincount(
+                np.repeat(np.arange(self.n), lengths), weights=unknown, minlength=self.n
+            )
         self._put("unknown_code_count", total, np.ones(self.n, dtype=bool), NUMBER)
 
     def _money(self) -> None:
@@ -443,17 +494,19 @@ class ColumnFacts:
     def _pricing(self) -> None:
         """Group-table facts, cost ratio, ratio limits and placeholder flag, per distinct group entry."""
         ref = self.ref
-        parts = self._grouping()
-        regions = self.raw("treatment_region").tolist()
-        schemes = self.raw("payment_scheme").tolist()
-        codes = self.raw("group_code").tolist()
-        keys = [
-            (region, scheme, code or "", p.grouped)
-            for region, scheme, code, p in zip(regions, schemes, codes, parts, strict=True)
-        ]
+        keys = list(
+            zip(
+                self.raw("treatment_region").tolist(),
+                self.raw("payment_scheme").tolist(),
+                self.raw("group_code").tolist(),
+                strict=True,
+            )
+        )
+        distinct, rows = self.factorize(keys)
 
-        def priced(key: tuple[str, str, str, bool]) -> tuple[dict[str, Any] | None, Any, bool, bool]:
-            region, scheme, code, grouped = key
+        def priced(key: tuple[str, str, str | None]) -> tuple[dict[str, Any] | None, Any, bool, bool]:
+            region, scheme, code = key[0], key[1], key[2] or ""
+            grouped = group_parts(scheme, code).grouped
             settings, placeholder = ref.pricing(region, strict=False)
             group = ref.group_facts((region, scheme, code)) if grouped else None
             limits = (
@@ -464,28 +517,33 @@ class ColumnFacts:
             basic = grouped and settings.is_basic_disease_group(scheme, code)
             return group, limits, basic, placeholder
 
-        found = self.per_distinct(keys, priced)
+        memo = self.memo("pricing")
+        self.remembered(memo, distinct, priced)
+        # One value per distinct (region, scheme, group code), spread to the rows.
+        found = [memo[key] for key in distinct]
         for key in _GROUP_KEYS:
             kind = FACTS[key.replace("__", ".", 1)].type
             default: Any = [] if kind == LIST else (False if key == "group__known" else None)
-            self._put_list(key, [g[0][key] if g[0] else default for g in found], kind)
-        self._put_list("is_basic_disease_group", [g[2] for g in found], "bool")
-        self._put_list("payment_placeholder", [g[3] for g in found], "bool")
+            self._put_spread(key, [g[0][key] if g[0] else default for g in found], kind, rows)
+        self._put_spread("is_basic_disease_group", [g[2] for g in found], "bool", rows)
+        self._put_spread("payment_placeholder", [g[3] for g in found], "bool", rows)
         for key, attribute in (
             ("high_ratio_limit", "high"),
             ("low_ratio_limit", "low"),
             ("extreme_ratio_limit", "extreme"),
         ):
-            self._put_list(key, [getattr(g[1], attribute) if g[1] else None for g in found], NUMBER)
-        self._put_list("high_ratio_tier", [g[1].tier if g[1] else None for g in found], TEXT)
-        avg_cost = np.array([g[0]["group__avg_cost"] if g[0] else np.nan for g in found], dtype=np.float64)
+            self._put_spread(key, [getattr(g[1], attribute) if g[1] else None for g in found], NUMBER, rows)
+        self._put_spread("high_ratio_tier", [g[1].tier if g[1] else None for g in found], TEXT, rows)
+        avg_cost = np.array(
+            [g[0]["group__avg_cost"] if g[0] else np.nan for g in found], dtype=np.float64
+        ).reshape(-1)[rows]
         avg_los = np.array(
             [
                 g[0]["group__avg_los"] if g[0] and g[0]["group__avg_los"] is not None else np.nan
                 for g in found
             ],
             dtype=np.float64,
-        )
+        ).reshape(-1)[rows]
         with np.errstate(divide="ignore", invalid="ignore"):
             try:
                 cost = self.number("total_cost") + self.number("outside_purchase")
@@ -515,6 +573,11 @@ class ColumnFacts:
     def _history(self) -> None:
         for days in (90, 365):
             self._cache[f"admissions_{days}d"] = self._admissions(days)
+
+
+def _missing_from(table: Container[Any]) -> Callable[[Any], int]:
+    """1 for a code the table lacks, else 0."""
+    return lambda code: int(code not in table)
 
 
 _BUILDERS: dict[str, Callable[[ColumnFacts], Any]] = {

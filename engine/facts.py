@@ -69,6 +69,9 @@ class ReferenceData:
     _payments: dict[tuple[Any, ...], float | None] = field(default_factory=dict, repr=False)
     _limits: dict[tuple[str, str, float | None], RatioLimits | None] = field(default_factory=dict, repr=False)
     _pricing: dict[str, tuple[RegionSettings, bool]] = field(default_factory=dict, repr=False)
+    # Memos of the pre-filter's column facts (`engine.columns.ColumnFacts.memo`), kept across chunks: values
+    # that depend only on a code or a group entry, worked out once per screener.
+    column_memo: dict[str, dict[Any, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for (region, scheme, code), group in sorted(self.groups.items()):

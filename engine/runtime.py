@@ -35,21 +35,20 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
+import json
 import operator
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import durable_rules_engine
 import orjson
-from durable import engine as durable_engine
 
 from drgaudit.engine import enginestate
-from drgaudit.engine.compiler import EARLY, CompiledProfile
+from drgaudit.engine.compiler import CUR, EARLY, CompiledProfile
 from drgaudit.engine.enginestate import CLOSE_RULE, registered
 from drgaudit.engine.evaluate import FactFunction, compile_fact_function
 from drgaudit.engine.exceptions import EngineError
@@ -60,10 +59,9 @@ _OBSERVED = 2
 _names = itertools.count()
 _sessions = itertools.count(1)
 CLOSE_FACT: dict[str, Any] = {"kind": "close", "claim_id": "_close", "_t": True}
-
-
-def _close_action(_c: Any) -> None:
-    """The closing rule's action: nothing to do; its running is what makes deleting the session safe."""
+# The keys `project` gives every fact besides the vocabulary's; with "sid", every ruleset gets them all
+# (`seq` keeps two facts of one claim apart: durable-rules takes a fact's id from its whole content).
+_BASE_KEYS = ("kind", "claim_id", "seq", "target", "_t")
 
 
 @dataclass(frozen=True)
@@ -81,80 +79,86 @@ class Runtime:
     def __init__(self, profile: CompiledProfile) -> None:
         self.profile = profile
         self._matches: list[Match] = []
-        self._rulesets: list[durable_engine.Ruleset] = []
+        self._pairs = any(rule.bound.rule.pair for rule in profile.rules)
+        lists = profile.pack.lists
+        # How a screened claim is projected: every key some rule reads.
+        self._target = _Shape.of(
+            tuple(profile.fact_keys),
+            tuple(
+                (k, f"_h_{k}", _placeholder(profile.fact_keys[k]))
+                for k in sorted(profile.guarded_keys)
+                if k in profile.fact_keys
+            ),
+            tuple(
+                (syn.key, compile_fact_function(syn.expr, lists))
+                for syn in profile.synthetics.values()
+                if syn.kind == "bool"
+            ),
+            tuple(
+                (syn.key, f"_h_{syn.key}", compile_fact_function(syn.expr, lists))
+                for syn in profile.synthetics.values()
+                if syn.kind == "value"
+            ),
+        )
+        # A claim that is not screened can only be the earlier claim of a pair rule (every other pattern
+        # tests `target`), so it gets only the keys that pair rules read of the earlier claim.
+        history = _history_keys(profile.rulesets)
+        self._history = self._target.restricted(history)
+        history_keys = set(self._history.projected)
+        self._rulesets: list[_Registered] = []
+        by_name = profile.by_name()
         for index, definition in enumerate(profile.rulesets):
             name = f"drgaudit_{profile.profile}_{index}_{os.getpid()}_{next(_names)}"
-            rules = copy.deepcopy(definition)
-            by_name = profile.by_name()
-            for rule_name, rule in rules.items():
-                rule["run"] = self._action(by_name[rule_name].name, pair=len(rule["all"]) == 2)
-            rules[CLOSE_RULE] = {**registered({})[CLOSE_RULE], "run": _close_action}
+            # What each durable-rules rule's action records: the drgaudit rule, and whether it is a pair.
+            actions = {
+                rule_name: (by_name[rule_name].name, len(rule["all"]) == 2)
+                for rule_name, rule in definition.items()
+            }
+            keys = _keys_read(definition, self._target.projected)
             try:
                 with enginestate.ENGINE_LOCK:
-                    self._rulesets.append(durable_engine.Ruleset(name, None, rules))
+                    handle = durable_rules_engine.create_ruleset(
+                        name, json.dumps(registered(definition), ensure_ascii=False)
+                    )
             except Exception as exc:  # the C engine reports only an error number
                 raise EngineError(f"durable-rules refused ruleset {name}: {exc}") from exc
-        self._pairs = any(rule.bound.rule.pair for rule in profile.rules)
-        self._fact_keys = tuple(profile.fact_keys)
-        # Every fact dict carries every vocabulary key (claim_facts fills them all), so one C-level getter
-        # picks the keys the rules read (the compiler always adds at least three, so it returns a tuple).
-        self._pick = operator.itemgetter(*self._fact_keys)
-        self._guarded = tuple(
-            (k, f"_h_{k}", _placeholder(profile.fact_keys[k]))
-            for k in sorted(profile.guarded_keys)
-            if k in profile.fact_keys
-        )
-        lists = profile.pack.lists
-        self._bool_synthetics: tuple[tuple[str, FactFunction], ...] = tuple(
-            (syn.key, compile_fact_function(syn.expr, lists))
-            for syn in profile.synthetics.values()
-            if syn.kind == "bool"
-        )
-        self._value_synthetics: tuple[tuple[str, str, FactFunction], ...] = tuple(
-            (syn.key, f"_h_{syn.key}", compile_fact_function(syn.expr, lists))
-            for syn in profile.synthetics.values()
-            if syn.kind == "value"
-        )
-
-    def _action(self, rule_name: str, *, pair: bool) -> Callable[[Any], None]:
-        matches = self._matches
-
-        def action(c: Any) -> None:
-            if pair:
-                matches.append(Match(rule_name, c.m.claim_id, getattr(c, EARLY).claim_id))
-            else:
-                matches.append(Match(rule_name, c.m.claim_id, None))
-
-        return action
+            pairs = any(pair for _, pair in actions.values())
+            earlier = tuple(key for key in keys if key in history_keys)
+            self._rulesets.append(
+                _Registered(name, handle, actions, keys, _getter(keys), pairs, earlier, _getter(earlier))
+            )
 
     def project(self, facts: list[dict[str, Any]], targets: set[str]) -> list[dict[str, Any]]:
         """The durable-rules form of a patient's facts: only the keys the rules read, no gaps.
 
         Claims other than the targets matter only as the earlier claim of a pair rule, so they are left
-        out when the profile has no pair rule, and so are claims after the last target.
+        out when the profile has no pair rule, and so are claims after the last target; those kept get
+        only the keys that pair rules read of the earlier claim.
         """
         last = max((f["seq"] for f in facts if f["claim_id"] in targets), default=-1)
         projected = []
         for fact in facts:
-            if fact["seq"] > last or (not self._pairs and fact["claim_id"] not in targets):
+            target = fact["claim_id"] in targets
+            if fact["seq"] > last or (not self._pairs and not target):
                 continue
-            item = dict(zip(self._fact_keys, self._pick(fact), strict=True))
-            item.update(
+            shape = self._target if target else self._history
+            item = dict(zip(shape.fact_keys, shape.pick(fact), strict=True))
+            item.update(  # the _BASE_KEYS
                 kind="claim",
                 claim_id=fact["claim_id"],
                 seq=fact["seq"],
-                target=fact["claim_id"] in targets,
+                target=target,
                 _t=True,
             )
-            for key, flag, placeholder in self._guarded:
+            for key, flag, placeholder in shape.guarded:
                 if item[key] is None:
                     item[flag] = False
                     item[key] = placeholder
                 else:
                     item[flag] = True
-            for key, function in self._bool_synthetics:
+            for key, function in shape.bool_synthetics:
                 item[key] = bool(function(fact))
-            for key, flag, function in self._value_synthetics:
+            for key, flag, function in shape.value_synthetics:
                 value = function(fact)
                 item[flag] = value is not None
                 item[key] = 0 if value is None else value
@@ -178,24 +182,34 @@ class Runtime:
         with enginestate.ENGINE_LOCK:
             rulesets, self._rulesets = self._rulesets, []
             for ruleset in rulesets:
-                durable_rules_engine.delete_ruleset(ruleset._handle)
+                durable_rules_engine.delete_ruleset(ruleset.handle)
 
     def _run(self, patient: str, projected: list[dict[str, Any]]) -> list[Match]:
         if not self._rulesets and self.profile.rulesets:
             raise EngineError("this durable-rules runtime was closed")
         self._matches.clear()
         sid = f"s{next(_sessions)}"
-        # Every ruleset takes the same JSON, so each fact is encoded once.
-        encoded = []
         for fact in projected:
             fact["sid"] = sid
-            encoded.append((fact["claim_id"], _dumps(fact)))
+        # Whether a fact's JSON can hold a number in exponent form, worked out once for every ruleset.
+        plain = [_plain_numbers(fact.values()) for fact in projected]
         closing = _dumps(dict(CLOSE_FACT, sid=sid))
         for ruleset in self._rulesets:
-            handle = ruleset._handle
+            handle = ruleset.handle
             closed = False
             try:
-                for claim_id, text in encoded:
+                # Each ruleset gets only the keys its rules read: durable-rules' cost per fact grows with
+                # the fact's number of properties (every alpha node scans them all).
+                pairs = ruleset.pairs
+                for fact, fact_plain in zip(projected, plain, strict=True):
+                    if fact["target"]:
+                        keys, pick = ruleset.keys, ruleset.pick
+                    elif pairs:
+                        keys, pick = ruleset.earlier_keys, ruleset.earlier_pick
+                    else:
+                        continue  # only a pair rule reads a claim that is not screened
+                    claim_id = fact["claim_id"]
+                    text = _dumps(dict(zip(keys, pick(fact), strict=True)), plain=fact_plain)
                     code = durable_rules_engine.assert_fact(handle, text)[0]
                     if code == _OBSERVED:
                         raise EngineError(f"claim {claim_id!r} was asserted twice for patient {patient!r}")
@@ -207,47 +221,209 @@ class Runtime:
                         f"durable-rules did not take the closing fact of patient {patient!r}: result {result[0]}"
                     )
                 closed = True
-                self._run_actions(ruleset, result[1])
+                _run_actions(handle, result[1], ruleset.actions, self._matches)
             finally:
                 if not closed:
-                    _close_quietly(ruleset, closing)
+                    _close_quietly(handle, closing)
                 durable_rules_engine.delete_state(handle, sid)
         return list(self._matches)
 
-    @staticmethod
-    def _run_actions(ruleset: durable_engine.Ruleset, state_handle: int) -> None:
-        failure: list[BaseException] = []
 
-        def done(error: BaseException | None, _state: Any) -> None:
-            if error:
-                failure.append(error)
+@dataclass(frozen=True)
+class _Registered:
+    """A ruleset registered in the C engine: its name, handle, and each durable-rules rule's action
+    (the compiled rule's name, and whether it is a pair rule)."""
 
-        ruleset.do_actions(state_handle, done)
-        if failure:
-            raise EngineError(f"durable-rules action failed: {failure[0]}")
+    name: str
+    handle: int
+    actions: dict[str, tuple[str, bool]]
+    keys: tuple[str, ...]
+    pick: Callable[[dict[str, Any]], tuple[Any, ...]]
+    pairs: bool
+    earlier_keys: tuple[str, ...]  # those of `keys` that a claim not screened has (`Runtime._history`)
+    earlier_pick: Callable[[dict[str, Any]], tuple[Any, ...]]
 
 
-def _close_quietly(ruleset: durable_engine.Ruleset, closing: str) -> None:
+@dataclass(frozen=True)
+class _Shape:
+    """Which keys `Runtime.project` gives a fact: vocabulary keys, guarded keys (with their `_h_` flag and
+    placeholder), synthetic bools and values (with their flag); `projected` names every key it ends with."""
+
+    fact_keys: tuple[str, ...]
+    pick: Callable[[dict[str, Any]], tuple[Any, ...]]
+    guarded: tuple[tuple[str, str, Any], ...]
+    bool_synthetics: tuple[tuple[str, FactFunction], ...]
+    value_synthetics: tuple[tuple[str, str, FactFunction], ...]
+    projected: tuple[str, ...]
+
+    @classmethod
+    def of(
+        cls,
+        fact_keys: tuple[str, ...],
+        guarded: tuple[tuple[str, str, Any], ...],
+        bool_synthetics: tuple[tuple[str, FactFunction], ...],
+        value_synthetics: tuple[tuple[str, str, FactFunction], ...],
+    ) -> _Shape:
+        projected = tuple(
+            dict.fromkeys(
+                (
+                    *fact_keys,
+                    *_BASE_KEYS,
+                    *(flag for _, flag, _ in guarded),
+                    *(key for key, _ in bool_synthetics),
+                    *(key for entry in value_synthetics for key in entry[:2]),
+                    "sid",  # which `Runtime._run` adds
+                )
+            )
+        )
+        return cls(fact_keys, _getter(fact_keys), guarded, bool_synthetics, value_synthetics, projected)
+
+    def restricted(self, wanted: set[str]) -> _Shape:
+        """The same shape with only what gives one of the `wanted` keys (a key and its flag go together)."""
+        return _Shape.of(
+            tuple(key for key in self.fact_keys if key in wanted),
+            tuple(entry for entry in self.guarded if entry[0] in wanted or entry[1] in wanted),
+            tuple(entry for entry in self.bool_synthetics if entry[0] in wanted),
+            tuple(entry for entry in self.value_synthetics if entry[0] in wanted or entry[1] in wanted),
+        )
+
+
+def _getter(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """The values of `keys` in a dict, always as a tuple (one C-level getter for two keys or more)."""
+    if len(keys) >= 2:
+        return operator.itemgetter(*keys)
+    if keys:
+        (key,) = keys
+        return lambda fact: (fact[key],)
+    return lambda _fact: ()
+
+
+def _run_actions(
+    handle: int, state: int, actions: dict[str, tuple[str, bool]] | None, matches: list[Match]
+) -> None:
+    """Run a session's fired actions at the C level, as durable/engine.py's `do_actions` does, without its
+    Python wrapper (JSON of the state both ways, a Closure and Promise per action): each action only
+    records its Match, and the session's state is never changed, so it is not written back.
+
+    Every started action is completed or, on an error, abandoned, which frees the action context that
+    deleting the session frees too. `actions` None (after a failure) runs the actions and records nothing.
+    """
+    try:
+        started = durable_rules_engine.start_action_for_state(handle, state)
+    except Exception as exc:  # the C engine reports only an error number
+        raise EngineError(f"durable-rules action failed: {exc}") from exc
+    if started is None:
+        return
+    text: str | None = started[1]
+    try:
+        while text is not None:
+            if actions is not None:
+                _record(orjson.loads(text), actions, matches)
+            text = durable_rules_engine.complete_and_start_action(handle, state)
+    except Exception as exc:
+        durable_rules_engine.abandon_action(handle, state)
+        raise EngineError(f"durable-rules action failed: {exc}") from exc
+
+
+def _record(message: dict[str, Any], actions: dict[str, tuple[str, bool]], matches: list[Match]) -> None:
+    # One fired rule per message, {durable rule name: {"m": fact, "earlier": fact}}; the closing rule
+    # records nothing.
+    name, frames = next(iter(message.items()))
+    action = actions.get(name)
+    if action is None:
+        if name == CLOSE_RULE:
+            return
+        raise EngineError(f"durable-rules fired an unknown rule {name!r}")
+    rule, pair = action
+    matches.append(Match(rule, frames[CUR]["claim_id"], frames[EARLY]["claim_id"] if pair else None))
+
+
+def _close_quietly(handle: int, closing: str) -> None:
     """After a failure, run the closing rule anyway: deleting a session in which no action ran crashes
     the C engine, and the next patient must find the engine as usable as before."""
     try:
-        result = durable_rules_engine.assert_fact(ruleset._handle, closing)
+        result = durable_rules_engine.assert_fact(handle, closing)
         if result[0] == 0:
-            ruleset.do_actions(result[1], lambda _error, _state: None)
+            _run_actions(handle, result[1], None, [])
     except Exception:  # noqa: BLE001 - already failing; the first error is the one reported
         pass
 
 
-def _dumps(fact: dict[str, Any]) -> str:
-    """A fact as the JSON text durable-rules takes (orjson: the encoding is a tenth of the Python one's cost)."""
+def _history_keys(rulesets: list[dict[str, Any]]) -> set[str]:
+    """Every string in the pair rules' earlier-claim patterns and in their references to the earlier
+    claim ({"earlier": key}): a superset of the keys they read of the earlier claim."""
+    wanted: set[str] = set()
+
+    def under_earlier(node: Any, inside: bool) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if inside:
+                    wanted.add(key)
+                under_earlier(value, inside or key == EARLY)
+        elif isinstance(node, list):
+            for value in node:
+                under_earlier(value, inside)
+        elif inside and isinstance(node, str):
+            wanted.add(node)
+
+    for definition in rulesets:
+        for rule in definition.values():
+            if len(rule["all"]) == 2:
+                under_earlier(rule["all"], False)
+    return wanted
+
+
+def _keys_read(definition: dict[str, Any], projected_keys: tuple[str, ...]) -> tuple[str, ...]:
+    """The keys of a projected fact that a ruleset's rules read, in the fact's order: every key that
+    appears as a string anywhere in the rules (a property tested, or a reference such as {"$m": key}),
+    a superset of what they read, and always the base keys and "sid"."""
+    strings: set[str] = set()
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                strings.add(key)
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+        elif isinstance(node, str):
+            strings.add(node)
+
+    collect(definition)
+    strings.update(_BASE_KEYS, ("sid",))
+    return tuple(dict.fromkeys(key for key in projected_keys if key in strings))
+
+
+def _dumps(fact: dict[str, Any], *, plain: bool = False) -> str:
+    """A fact as the JSON text durable-rules takes (orjson: the encoding is a tenth of the Python one's cost).
+
+    `plain`: the caller knows (`_plain_numbers`) that no value is written in exponent form, so the text
+    is not searched for one (the search costs ten times the encoding)."""
     text = orjson.dumps(fact).decode()
-    if _EXPONENT.search(text):
+    if not plain and _EXPONENT.search(text):
         # durable-rules' parser reads `1.5e-05` but refuses `5e-06` and `1e16` (no fraction before the
         # exponent: "no id defined", the whole patient lost); write them `5.0e-06`, outside strings only.
         text = _NUMBER_OR_STRING.sub(_with_fraction, text)
     return text
 
 
+def _plain_numbers(values: Iterable[Any]) -> bool:
+    """True when orjson writes every value without an exponent: texts, ints, bools, None, and floats
+    from 1e-3 up to 1e15 (orjson writes those as decimals: tests/test_runtime.py checks the bounds)."""
+    for value in values:
+        kind = type(value)
+        if kind is float:
+            if value and not _PLAIN_FLOATS[0] <= abs(value) < _PLAIN_FLOATS[1]:
+                return False
+        elif kind is not str and kind is not int and kind is not bool and value is not None:
+            return False
+    return True
+
+
+# orjson writes a float in this range [low, high) as a decimal; outside it (zero aside) it may use an
+# exponent (5e-6, 1e+16).
+_PLAIN_FLOATS = (1e-3, 1e15)
 _EXPONENT = re.compile(r"\d[eE][-+]?\d")
 _NUMBER_OR_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![\d.])(-?\d+)([eE][-+]?\d+)')
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import random
 import shutil
 from pathlib import Path
 
+import orjson
+import pytest
+
 from drgaudit.engine.compiler import MAX_RULES_PER_RULESET, SENTINEL, compile_profile
+from drgaudit.engine.exceptions import EngineError
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
-from drgaudit.engine.runtime import Runtime, _dumps
+from drgaudit.engine.pack import RulePack
+from drgaudit.engine.runtime import _PLAIN_FLOATS, Runtime, _dumps, _plain_numbers
 from drgaudit.engine.screen import Screener, screen_claims
 from tests.engine_support import bundled, claim, group, hospital, random_world, reference
 
@@ -51,14 +58,15 @@ def test_a_profile_can_be_registered_again_under_a_new_name() -> None:
     pack, _ = bundled()
     profile = compile_profile(pack, None)
     first, second = Runtime(profile), Runtime(profile)
-    assert first._rulesets[0]._name != second._rulesets[0]._name
+    assert first._rulesets[0].name != second._rulesets[0].name
 
 
-def test_rules_are_split_into_rulesets_of_bounded_size(tmp_path: Path) -> None:
+def _cap_pack(tmp_path: Path, count: int) -> RulePack:
+    """The bundled pack with `count` more rules CAP-000.. that all fire on a claim costing 40,000 yuan."""
     rules = tmp_path / "rules"
     shutil.copytree(bundled_rules_dir(), rules, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
     body = ["rules:"]
-    for i in range(40):
+    for i in range(count):
         body += [
             f"  - id: CAP-{i:03d}", f"    title: 费用达到{1000 * (i + 1)}元", "    family: outlier_review", "    severity: info",
             "    action: note", "    scope: all", "    schemes: [DRG, DIP, PER_DIEM, FFS]", "    stage: 事后", "    status: active",
@@ -67,7 +75,11 @@ def test_rules_are_split_into_rulesets_of_bounded_size(tmp_path: Path) -> None:
             "    amount_at_risk: 0", "    examples:", f"      hit: [{{name: 高, claim: {{total_cost: {1000 * (i + 1)}}}}}]",
         ]  # fmt: skip
     (rules / "caps.yaml").write_text("\n".join(body) + "\n", encoding="utf-8")
-    pack = load_pack(rules)
+    return load_pack(rules)
+
+
+def test_rules_are_split_into_rulesets_of_bounded_size(tmp_path: Path) -> None:
+    pack = _cap_pack(tmp_path, 40)
     profile = compile_profile(pack, None)
     assert len(profile.rulesets) >= 2
     assert all(len(r) <= MAX_RULES_PER_RULESET for r in profile.rulesets)
@@ -75,6 +87,80 @@ def test_rules_are_split_into_rulesets_of_bounded_size(tmp_path: Path) -> None:
     screener = Screener(pack, reference(pack, codes, [hospital()], [group("ES35")]))
     hits = screener.screen_patient("P1", [claim(total_cost=40000.0, fee_drug=10000.0)])
     assert sum(h.rule_id.startswith("CAP-") for h in hits) == 40
+
+
+def test_a_full_ruleset_whose_every_rule_matches_one_fact_fires_them_all(tmp_path: Path) -> None:
+    # At the limit: MAX_RULES_PER_RULESET rules in one ruleset, all matching the same fact (durable-rules
+    # fails with error 303 when more than 64 alpha nodes wait at once); one more rule opens a second ruleset.
+    pack = _cap_pack(tmp_path, MAX_RULES_PER_RULESET + 1)
+    _, codes = bundled()
+    screener = Screener(pack, reference(pack, codes, [hospital()], [group("ES35")]))
+    prepared = screener.prepare("P1", [claim(total_cost=40000.0, fee_drug=10000.0)], [])
+    (target,) = {f["claim_id"] for f in prepared.facts if f["target"]}
+    for count, sizes in (
+        (MAX_RULES_PER_RULESET, [MAX_RULES_PER_RULESET]),
+        (MAX_RULES_PER_RULESET + 1, [MAX_RULES_PER_RULESET, 1]),
+    ):
+        caps = {f"CAP-{i:03d}" for i in range(count)}
+        profile = compile_profile(pack, None, only=lambda bound, caps=caps: bound.rule.id in caps)
+        assert [len(r) for r in profile.rulesets] == sizes
+        runtime = Runtime(profile)
+        try:
+            matches = runtime.run("P1", runtime.project(prepared.facts, {target}))
+        finally:
+            runtime.close()
+        ids = {c.name: c.rule.id for c in profile.rules}
+        assert sorted(ids[m.rule] for m in matches) == sorted(caps)
+
+
+def test_a_failing_patient_is_an_engine_error_and_the_next_one_runs(tmp_path: Path) -> None:
+    # The C engine refuses a fact asserted twice in one session; the adapter still runs the closing rule
+    # and deletes the session (deleting one in which no action ran crashes the process).
+    pack, codes = bundled()
+    screener = Screener(pack, reference(pack, codes, [hospital()], [group("ES35")]))
+    prepared = screener.prepare("P1", [claim(total_cost=40000.0, fee_drug=10000.0)], [])
+    ((key, targets),) = prepared.by_profile.items()
+    runtime = screener.profile_for(key if key != "national" else "510100").runtime
+    expected = runtime.run("P1", runtime.project(prepared.facts, targets))
+    assert expected
+    twice = runtime.project(prepared.facts, targets)
+    with pytest.raises(EngineError, match="asserted twice"):
+        runtime.run("P1", [*twice, dict(twice[-1])])
+    for _ in range(3):
+        assert runtime.run("P1", runtime.project(prepared.facts, targets)) == expected
+
+
+def test_each_ruleset_gets_only_the_keys_its_rules_read() -> None:
+    pack, _ = bundled()
+    profile = compile_profile(pack, "510100")
+    runtime = Runtime(profile)
+    try:
+        assert len(runtime._rulesets) >= 2
+        for ruleset, definition in zip(runtime._rulesets, profile.rulesets, strict=True):
+            text = json.dumps(definition)
+            assert {"kind", "claim_id", "seq", "target", "_t", "sid"} <= set(ruleset.keys)
+            assert all(f'"{key}"' in text or key in ("claim_id", "seq", "sid") for key in ruleset.keys)
+            assert ruleset.pairs == any(len(rule["all"]) == 2 for rule in definition.values())
+        every = set().union(*(ruleset.keys for ruleset in runtime._rulesets))
+        assert all(len(ruleset.keys) < len(every) for ruleset in runtime._rulesets)
+    finally:
+        runtime.close()
+
+
+def test_orjson_writes_floats_within_the_plain_bounds_as_decimals() -> None:
+    # _plain_numbers spares the exponent search on facts whose floats all lie in these bounds.
+    low, high = _PLAIN_FLOATS
+    rng = random.Random(17)
+    samples = [low, high - 1, high - 0.5, 0.0011, 0.00099999, 123456789012345.6]
+    samples += [10 ** rng.uniform(-3, 15) for _ in range(20000)]
+    for value in samples:
+        if low <= value < high:
+            assert b"e" not in orjson.dumps(value) and b"e" not in orjson.dumps(-value), value
+    assert not _plain_numbers([5e-06]) and not _plain_numbers([1e16]) and not _plain_numbers([float("nan")])
+    assert not _plain_numbers([[1]]) and _plain_numbers(["5e-06", 3, True, None, 0.0, 2.5])
+    for values in ([5e-06, "x"], [1e16], [0.5, 1.5e-05]):
+        fact = {str(i): v for i, v in enumerate(values)}
+        assert json.loads(_dumps(fact, plain=_plain_numbers(values))) == fact
 
 
 def test_a_fact_that_matches_nothing_is_not_an_error() -> None:
@@ -94,3 +180,26 @@ def test_numbers_in_exponent_form_reach_durable_rules() -> None:
     text = _dumps({"a": 5e-06, "b": 1e16, "c": 1.5e-05, "s": "x,5e-06"})
     assert json.loads(text) == {"a": 5e-06, "b": 1e16, "c": 1.5e-05, "s": "x,5e-06"}
     assert '"s":"x,5e-06"' in text and "5.0e" in text and "1.0e" in text
+
+
+def test_a_claim_not_screened_gets_only_what_pair_rules_read_of_the_earlier_claim() -> None:
+    pack, codes = bundled()
+    screener = Screener(pack, reference(pack, codes, [hospital(), hospital("H2")], [group("ES35")]))
+    earlier = claim(claim_id="C0", hospital_id="H2", discharge_mode="2", discharge_date=dt.date(2025, 6, 1))
+    prepared = screener.prepare("P1", [claim()], [earlier])
+    runtime = screener.profile_for("510100").runtime
+    history, target = runtime.project(prepared.facts, {"C1"})
+    assert not history["target"] and target["target"]
+    assert set(history) < set(target)
+    # every key a pair rule reads of the earlier claim is there
+    read = set()
+    for definition in runtime.profile.rulesets:
+        for rule in definition.values():
+            if len(rule["all"]) == 2:
+                text = json.dumps(rule["all"])
+                read |= {
+                    key
+                    for key in target
+                    if f'"earlier": "{key}"' in text or f'"{key}":' in json.dumps(rule["all"][0])
+                }
+    assert read and read <= set(history)

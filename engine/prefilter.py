@@ -63,6 +63,9 @@ class Col:
     valid: Any
     kind: str
     exact: bool = True
+    # What `_distinct_items` works out of the values, kept with the column: a chunk's base column is read
+    # by many rules (each list membership, each named list).
+    items: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
 
 class FactSource(Protocol):
@@ -210,26 +213,71 @@ def _const(value: Any, kind: str | None = None) -> Col:
     return Col(value, True, TEXT)
 
 
+LISTS_OF_ITEMS, SINGLE_ITEMS, MIXED_ITEMS = "lists", "single", "mixed"
+
+
+def _distinct_items(col: Col, n: int) -> tuple[Any, ...]:
+    """The valid rows of a column, and its items factorised, worked out once per column (`Col.items`):
+    (shape, rows, distinct items, each item's position among them, each item's row among `rows`) where
+    shape is LISTS_OF_ITEMS (every valid value a list: its items flattened), SINGLE_ITEMS (every valid
+    value hashable and not a list: each value one item) or MIXED_ITEMS (neither: only the rows).
+    """
+    cached = col.items
+    if cached is not None and cached[0] == n:
+        return cached[1:]
+    values = np.broadcast_to(np.asarray(col.values, dtype=object), (n,))
+    rows = np.flatnonzero(np.broadcast_to(col.valid, (n,)))
+    present = values[rows].tolist()  # the same objects, as a list: no numpy indexing per row
+    types = set(map(type, present))
+    found: tuple[Any, ...]
+    if present and types == {list}:
+        lengths = np.fromiter(map(len, present), dtype=np.intp, count=len(present))
+        flat = list(chain.from_iterable(present))
+        position = {item: k for k, item in enumerate(dict.fromkeys(flat))}
+        where = np.fromiter(map(position.__getitem__, flat), dtype=np.intp, count=len(flat))
+        owner = np.repeat(np.arange(len(present)), lengths)
+        found = (LISTS_OF_ITEMS, rows, list(position), where, owner)
+    elif present and list not in types and all(t.__hash__ is not None for t in types):
+        position = {item: k for k, item in enumerate(dict.fromkeys(present))}
+        where = np.fromiter(map(position.__getitem__, present), dtype=np.intp, count=len(present))
+        found = (SINGLE_ITEMS, rows, list(position), where, None)
+    else:
+        found = (MIXED_ITEMS, rows, present, None, None)
+    col.items = (n, *found)
+    return found
+
+
 def _map_unique(col: Col, function: Callable[[Any], bool], n: int) -> np.ndarray:
     """`function` of every valid value, computed once per distinct value (codes repeat a lot)."""
-    values = np.broadcast_to(np.asarray(col.values, dtype=object), (n,))
-    valid = np.broadcast_to(col.valid, (n,))
-    rows = np.flatnonzero(valid)
-    present = values[rows].tolist()
+    shape, rows, distinct, where, _ = _distinct_items(col, n)
+    result = np.zeros(n, dtype=bool)
+    if shape == SINGLE_ITEMS:  # the column's distinct values, shared by every lookup in it
+        answers = np.fromiter((bool(function(value)) for value in distinct), dtype=bool, count=len(distinct))
+        result[rows] = answers[where]
+        return result
+    present = np.broadcast_to(np.asarray(col.values, dtype=object), (n,))[rows].tolist()
     memo = dict.fromkeys(present)
     for value in memo:
         memo[value] = bool(function(value))
-    result = np.zeros(n, dtype=bool)
     result[rows] = np.fromiter(map(memo.__getitem__, present), dtype=bool, count=len(present))
     return result
 
 
 def _list_counts(col: Col, named: NamedList, n: int) -> np.ndarray:
     """How many items of each row's list (or single code) are in a named list."""
-    values = np.broadcast_to(np.asarray(col.values, dtype=object), (n,))
-    rows = np.flatnonzero(np.broadcast_to(col.valid, (n,)))
-    present = values[rows].tolist()  # the same objects, as a list: no numpy indexing per row
     contains = named.contains
+    shape, rows, distinct, where, owner = _distinct_items(col, n)
+    counts = np.zeros(n, dtype=np.float64)
+    if shape != MIXED_ITEMS:
+        # Each distinct item looked up once; for lists, the found items summed per row (no Python call per
+        # row). The factorisation is the column's, shared by every named list it is looked up in.
+        found = np.fromiter(map(contains, distinct), dtype=np.float64, count=len(distinct))[where]
+        if shape == LISTS_OF_ITEMS:
+            counts[rows] = np.bincount(owner, weights=found, minlength=len(rows))
+        else:
+            counts[rows] = found
+        return counts
+    present = distinct
     memo: dict[Any, bool] = {}
     # Rows often share one list object (columns read from the casebook split each distinct text once).
     by_list: dict[int, int] = {}
@@ -251,24 +299,6 @@ def _list_counts(col: Col, named: NamedList, n: int) -> np.ndarray:
             by_list[id(value)] = total  # `present` keeps every list alive: ids are not reused
         return total
 
-    counts = np.zeros(n, dtype=np.float64)
-    if present and set(map(type, present)) == {list}:
-        # Every row a list (a code-list column): the items of all rows in one flat list, each distinct
-        # item looked up once, and the found items summed per row, with no Python call per row.
-        lengths = np.fromiter(map(len, present), dtype=np.intp, count=len(present))
-        flat = list(chain.from_iterable(present))
-        for item in dict.fromkeys(flat):
-            memo[item] = contains(item)
-        found = np.fromiter(map(memo.__getitem__, flat), dtype=np.float64, count=len(flat))
-        owner = np.repeat(np.arange(len(present)), lengths)
-        counts[rows] = np.bincount(owner, weights=found, minlength=len(present))
-        return counts
-    if present and set(map(type, present)) == {str}:
-        # Every row one code (a text column): each distinct code looked up once.
-        for value in dict.fromkeys(present):
-            memo[value] = contains(value)
-        counts[rows] = np.fromiter(map(memo.__getitem__, present), dtype=np.float64, count=len(present))
-        return counts
     counts[rows] = np.fromiter(map(count, present), dtype=np.float64, count=len(present))
     return counts
 

@@ -27,6 +27,7 @@ registry (`Function.prefilter`, see `drgaudit.engine.functions`); the built-in l
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import operator
 from collections.abc import Callable, Sequence
@@ -62,6 +63,9 @@ class Col:
     valid: Any
     kind: str
     exact: bool = True
+    # What `_distinct_items` works out of the values, kept with the column: a chunk's base column is read
+    # by many rules (each list membership, each named list).
+    items: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
 
 class FactSource(Protocol):
@@ -209,26 +213,71 @@ def _const(value: Any, kind: str | None = None) -> Col:
     return Col(value, True, TEXT)
 
 
+LISTS_OF_ITEMS, SINGLE_ITEMS, MIXED_ITEMS = "lists", "single", "mixed"
+
+
+def _distinct_items(col: Col, n: int) -> tuple[Any, ...]:
+    """The valid rows of a column, and its items factorised, worked out once per column (`Col.items`):
+    (shape, rows, distinct items, each item's position among them, each item's row among `rows`) where
+    shape is LISTS_OF_ITEMS (every valid value a list: its items flattened), SINGLE_ITEMS (every valid
+    value hashable and not a list: each value one item) or MIXED_ITEMS (neither: only the rows).
+    """
+    cached = col.items
+    if cached is not None and cached[0] == n:
+        return cached[1:]
+    values = np.broadcast_to(np.asarray(col.values, dtype=object), (n,))
+    rows = np.flatnonzero(np.broadcast_to(col.valid, (n,)))
+    present = values[rows].tolist()  # the same objects, as a list: no numpy indexing per row
+    types = set(map(type, present))
+    found: tuple[Any, ...]
+    if present and types == {list}:
+        lengths = np.fromiter(map(len, present), dtype=np.intp, count=len(present))
+        flat = list(chain.from_iterable(present))
+        position = {item: k for k, item in enumerate(dict.fromkeys(flat))}
+        where = np.fromiter(map(position.__getitem__, flat), dtype=np.intp, count=len(flat))
+        owner = np.repeat(np.arange(len(present)), lengths)
+        found = (LISTS_OF_ITEMS, rows, list(position), where, owner)
+    elif present and list not in types and all(t.__hash__ is not None for t in types):
+        position = {item: k for k, item in enumerate(dict.fromkeys(present))}
+        where = np.fromiter(map(position.__getitem__, present), dtype=np.intp, count=len(present))
+        found = (SINGLE_ITEMS, rows, list(position), where, None)
+    else:
+        found = (MIXED_ITEMS, rows, present, None, None)
+    col.items = (n, *found)
+    return found
+
+
 def _map_unique(col: Col, function: Callable[[Any], bool], n: int) -> np.ndarray:
     """`function` of every valid value, computed once per distinct value (codes repeat a lot)."""
-    values = np.broadcast_to(np.asarray(col.values, dtype=object), (n,))
-    valid = np.broadcast_to(col.valid, (n,))
-    rows = np.flatnonzero(valid)
-    present = values[rows].tolist()
+    shape, rows, distinct, where, _ = _distinct_items(col, n)
+    result = np.zeros(n, dtype=bool)
+    if shape == SINGLE_ITEMS:  # the column's distinct values, shared by every lookup in it
+        answers = np.fromiter((bool(function(value)) for value in distinct), dtype=bool, count=len(distinct))
+        result[rows] = answers[where]
+        return result
+    present = np.broadcast_to(np.asarray(col.values, dtype=object), (n,))[rows].tolist()
     memo = dict.fromkeys(present)
     for value in memo:
         memo[value] = bool(function(value))
-    result = np.zeros(n, dtype=bool)
     result[rows] = np.fromiter(map(memo.__getitem__, present), dtype=bool, count=len(present))
     return result
 
 
 def _list_counts(col: Col, named: NamedList, n: int) -> np.ndarray:
     """How many items of each row's list (or single code) are in a named list."""
-    values = np.broadcast_to(np.asarray(col.values, dtype=object), (n,))
-    rows = np.flatnonzero(np.broadcast_to(col.valid, (n,)))
-    present = values[rows].tolist()  # the same objects, as a list: no numpy indexing per row
     contains = named.contains
+    shape, rows, distinct, where, owner = _distinct_items(col, n)
+    counts = np.zeros(n, dtype=np.float64)
+    if shape != MIXED_ITEMS:
+        # Each distinct item looked up once; for lists, the found items summed per row (no Python call per
+        # row). The factorisation is the column's, shared by every named list it is looked up in.
+        found = np.fromiter(map(contains, distinct), dtype=np.float64, count=len(distinct))[where]
+        if shape == LISTS_OF_ITEMS:
+            counts[rows] = np.bincount(owner, weights=found, minlength=len(rows))
+        else:
+            counts[rows] = found
+        return counts
+    present = distinct
     memo: dict[Any, bool] = {}
     # Rows often share one list object (columns read from the casebook split each distinct text once).
     by_list: dict[int, int] = {}
@@ -250,24 +299,6 @@ def _list_counts(col: Col, named: NamedList, n: int) -> np.ndarray:
             by_list[id(value)] = total  # `present` keeps every list alive: ids are not reused
         return total
 
-    counts = np.zeros(n, dtype=np.float64)
-    if present and set(map(type, present)) == {list}:
-        # Every row a list (a code-list column): the items of all rows in one flat list, each distinct
-        # item looked up once, and the found items summed per row, with no Python call per row.
-        lengths = np.fromiter(map(len, present), dtype=np.intp, count=len(present))
-        flat = list(chain.from_iterable(present))
-        for item in dict.fromkeys(flat):
-            memo[item] = contains(item)
-        found = np.fromiter(map(memo.__getitem__, flat), dtype=np.float64, count=len(flat))
-        owner = np.repeat(np.arange(len(present)), lengths)
-        counts[rows] = np.bincount(owner, weights=found, minlength=len(present))
-        return counts
-    if present and set(map(type, present)) == {str}:
-        # Every row one code (a text column): each distinct code looked up once.
-        for value in dict.fromkeys(present):
-            memo[value] = contains(value)
-        counts[rows] = np.fromiter(map(memo.__getitem__, present), dtype=np.float64, count=len(present))
-        return counts
     counts[rows] = np.fromiter(map(count, present), dtype=np.float64, count=len(present))
     return counts
 
@@ -373,11 +404,11 @@ def _lower_add_months(lowerer: Lowerer, node: Call) -> Col:
     add = FUNCTIONS["add_months"].implementation
     values = np.broadcast_to(np.asarray(day.values, dtype=np.float64), (lowerer.n,))
     valid = np.broadcast_to(day.valid, (lowerer.n,))
-    shifted = np.fromiter(
-        (add(int(v), months) if present else 0.0 for v, present in zip(values, valid, strict=True)),
-        dtype=np.float64,
-        count=lowerer.n,
-    )
+    # Once per distinct day (a chunk's claims share a few hundred dates).
+    days, where = np.unique(values[valid], return_inverse=True)
+    moved = np.array([add(int(v), months) for v in days.tolist()], dtype=np.float64).reshape(-1)
+    shifted = np.zeros(lowerer.n, dtype=np.float64)
+    shifted[valid] = moved[where.reshape(-1)]
     return Col(shifted, valid.copy(), DATE, day.exact)
 
 
@@ -421,6 +452,9 @@ class Lowerer:
     frames: dict[str, Frame]
     n: int
     constants: dict[int, tuple[bool, Any]] = field(default_factory=dict)
+    # Set when a lowering looked at its rows all at once (a condition used as a value must be certain on
+    # every row): the result then depends on which rows were lowered together (see `select_together`).
+    whole_rows: bool = False
 
     def constant(self, node: Node) -> tuple[bool, Any]:
         """(True, value) for a node that reads no fact (params, settings, lists, literals); memoised."""
@@ -488,6 +522,7 @@ class Lowerer:
             return lowered
         if isinstance(node, (Cmp, And, Or, Not)):
             upper, lower = self.bounds(node)
+            self.whole_rows = True
             if not np.array_equal(upper, lower):
                 raise Unsupported("an uncertain condition used as a value")
             return Col(upper, np.ones(self.n, dtype=bool), BOOL)
@@ -672,19 +707,48 @@ class RuleFilter:
 
     def upper(self, frames: dict[str, Frame], n: int) -> np.ndarray:
         """Where the rule could fire (the rule's `when` all true, no `unless` certainly true)."""
+        return self.upper_rows(frames, n)[0]
+
+    def upper_rows(self, frames: dict[str, Frame], n: int) -> tuple[np.ndarray, bool]:
+        """`upper`, and whether it looked at the rows all at once (`Lowerer.whole_rows`): when not, each
+        row's result depends on that row alone."""
         lowerer = Lowerer(self.env, frames, n, self.constants)
         rule = self.compiled.bound.rule
         mask = np.ones(n, dtype=bool)
         # Its scope, schemes and dates (`Rule.applicability`, conditions of the language), then `when`.
         for expression in (*(item.condition for item in rule.applicability), *rule.when):
             if not mask.any():
-                return mask
+                return mask, lowerer.whole_rows
             mask &= lowerer.bounds(expression.root)[0]
         for expression in rule.unless:
             if not mask.any():
-                return mask
+                return mask, lowerer.whole_rows
             mask &= ~lowerer.bounds(expression.root)[1]
-        return mask
+        return mask, lowerer.whole_rows
+
+    @functools.cached_property
+    def lowering_key(self) -> tuple[Any, ...]:
+        """What this rule's lowering depends on besides the facts: the rule itself and the value of every
+        node of its conditions that reads no fact (its params, region settings and lists folded in). Two
+        profiles' filters of a rule with equal keys compute the same masks, row by row."""
+        lowerer = Lowerer(self.env, {}, 0, self.constants)  # folds into (and keeps alive) `constants`
+        rule = self.compiled.bound.rule
+        folded: list[Any] = []
+        for expression in (*(item.condition for item in rule.applicability), *rule.when, *rule.unless):
+            for node in walk(expression.root):
+                ok, value = lowerer.constant(node)
+                folded.append(_value_key(value) if ok else None)
+        return (id(rule), tuple(folded))
+
+
+def _value_key(value: Any) -> tuple[Any, ...]:
+    """A folded constant as a comparable key: plain values by type and repr, lists item by item, anything
+    else (a named list) by identity (it lives as long as the pack)."""
+    if value is None or isinstance(value, (bool, int, float, str, dt.date)):
+        return (type(value).__name__, repr(value))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_value_key(item) for item in value))
+    return (type(value).__name__, id(value))
 
 
 @dataclass
@@ -771,3 +835,94 @@ class Prefilter:
         self.stats.seen += n
         self.stats.kept += int(keep.sum())
         return keep
+
+
+Pairs = tuple[np.ndarray, np.ndarray]
+
+
+def select_together(
+    base: Frame,
+    parts: Sequence[tuple[Prefilter, np.ndarray]],
+    pairs_of: Callable[[np.ndarray], Pairs],
+) -> list[np.ndarray]:
+    """For each (pre-filter, target rows of `base`) of a chunk, which targets some rule could fire on:
+    what `Prefilter.select` gives for each, with its statistics, but a rule that several profiles lower
+    the same way (`RuleFilter.lowering_key`: the same rule, the same folded params and settings) is
+    lowered once over all their targets together. The masks are the same, row by row (the lowerings
+    work row by row); a rule whose lowering looked at all its rows at once is lowered again for each
+    profile alone. `pairs_of(targets)` gives the (position in targets, earlier row) pairs of some targets
+    (see `Prefilter.select`)."""
+    return _Together(base, parts, pairs_of).select()
+
+
+class _Together:
+    """The work of `select_together` on one chunk."""
+
+    def __init__(
+        self,
+        base: Frame,
+        parts: Sequence[tuple[Prefilter, np.ndarray]],
+        pairs_of: Callable[[np.ndarray], Pairs],
+    ) -> None:
+        self.base = base
+        self.parts = parts
+        self.pairs_of = pairs_of
+        self.keeps = [np.zeros(len(targets), dtype=bool) for _, targets in parts]
+        # (members, pair rule) -> frames over the members' targets together, the pairs' owners, target count
+        self.frames: dict[tuple[tuple[int, ...], bool], tuple[dict[str, Frame], np.ndarray, int]] = {}
+
+    def select(self) -> list[np.ndarray]:
+        groups: dict[tuple[Any, ...], list[tuple[int, RuleFilter]]] = {}
+        for k, (prefilter, _) in enumerate(self.parts):
+            for rule in prefilter.rules:
+                groups.setdefault(rule.lowering_key, []).append((k, rule))
+        for group in groups.values():
+            mask, whole = self.lower(group[0][1], tuple(k for k, _ in group))
+            if len(group) > 1 and whole:
+                for k, rule in group:  # depends on the rows lowered together: each profile alone
+                    self.count(k, rule, self.lower(rule, (k,))[0])
+                continue
+            start = 0
+            for k, rule in group:
+                size = len(self.parts[k][1])
+                self.count(k, rule, mask[start : start + size])
+                start += size
+        for (prefilter, targets), keep in zip(self.parts, self.keeps, strict=True):
+            prefilter.stats.seen += len(targets)
+            prefilter.stats.kept += int(keep.sum())
+        return self.keeps
+
+    def frames_of(self, members: tuple[int, ...], pair: bool) -> tuple[dict[str, Frame], np.ndarray, int]:
+        found = self.frames.get((members, pair))
+        if found is None:
+            base = self.base
+            targets = np.concatenate([self.parts[k][1] for k in members])
+            if pair:
+                owner, earlier = self.pairs_of(targets)
+                views = {
+                    CUR: Frame(base.source, base, targets[owner]),
+                    EARLIER: Frame(base.source, base, earlier),
+                }
+            else:
+                owner = np.zeros(0, dtype=np.intp)
+                views = {CUR: Frame(base.source, base, targets)}
+            found = self.frames[(members, pair)] = (views, owner, len(targets))
+        return found
+
+    def lower(self, rule: RuleFilter, members: tuple[int, ...]) -> tuple[np.ndarray, bool]:
+        """The rule's upper bound over the members' targets together, and whether it looked at them at once."""
+        views, owner, n = self.frames_of(members, rule.pair)
+        if not rule.pair:
+            return rule.upper_rows(views, n)
+        if not len(owner):
+            return np.zeros(n, dtype=bool), False
+        fires, whole = rule.upper_rows(views, len(owner))
+        return np.bincount(owner[fires], minlength=n) > 0, whole
+
+    def count(self, k: int, rule: RuleFilter, mask: np.ndarray) -> None:
+        self.keeps[k] |= mask
+        found = int(mask.sum())
+        if found:
+            stats = self.parts[k][0].stats
+            name = rule.compiled.bound.rule.id
+            stats.by_rule[name] = stats.by_rule.get(name, 0) + found

@@ -16,7 +16,7 @@ from drgaudit.engine.exceptions import RulePackError
 from drgaudit.engine.facts import ReferenceData, patient_facts, sort_key
 from drgaudit.engine.hits import Hit, condition_trace, display, render_message, thresholds_used
 from drgaudit.engine.pack import RulePack
-from drgaudit.engine.prefilter import Frame, Prefilter, PrefilterStats
+from drgaudit.engine.prefilter import Frame, Prefilter, PrefilterStats, select_together
 from drgaudit.engine.runtime import Match, Runtime
 
 # Facts every hit's evidence shows, whatever its conditions read.
@@ -205,17 +205,19 @@ class Screener:
             source.per_distinct(regions[target_rows].tolist(), self._checked_profile_key), dtype=object
         )
         claim_ids = columns.values["claim_id"]
+
+        def pairs_of(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            # Every earlier claim of the same patient: the `seq` rows before each target.
+            counts = columns.seq[rows]
+            owner = np.repeat(np.arange(len(rows)), counts)
+            offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+            return owner, np.repeat(rows - counts, counts) + offsets
+
+        parts = [
+            (self._profile(key).prefilter, target_rows[keys == key]) for key in sorted(set(keys.tolist()))
+        ]
         kept: set[str] = set()
-        for key in sorted(set(keys.tolist())):
-            mine = target_rows[keys == key]
-            profile = self._profile(key)
-            pairs = None
-            if profile.prefilter.has_pairs:
-                counts = columns.seq[mine]
-                owner = np.repeat(np.arange(len(mine)), counts)
-                offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-                pairs = (owner, np.repeat(mine - counts, counts) + offsets)
-            keep = profile.prefilter.select(base, mine, pairs)
+        for (_, mine), keep in zip(parts, select_together(base, parts, pairs_of), strict=True):
             kept.update(claim_ids[mine[keep]].tolist())
         return kept
 

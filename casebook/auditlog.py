@@ -34,6 +34,7 @@ from sqlalchemy import Text, func, insert, select, text
 from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook.auditkey import AuditKey, AuditKeyError, audit_key
+from drgaudit.casebook.bulk import BulkInsert
 from drgaudit.casebook.models import table_of
 
 GENESIS_HASH = "0" * 64
@@ -164,6 +165,8 @@ def append(
 
 
 Change = tuple[str, "str | int | None", str, Any, Any]  # entity, entity_id, action, before, after
+# Entries from which `append_many` writes through `bulk.BulkInsert` (a stored screen logs thousands).
+BULK_ENTRIES = 100
 
 
 def append_many(*, session: Session, actor: str | Actor, changes: Sequence[Change]) -> int:
@@ -213,8 +216,14 @@ def _append_rows(*, session: Session, actor: str | Actor, changes: Sequence[Chan
         rows.append({"seq": seq, "prev_hash": prev, "entry_hash": digest, "mac": key.seal(digest), **content})
         prev = digest
     table = table_of(AuditEntry)  # a Core insert: the ORM's bulk insert costs more per row
-    for start in range(0, len(rows), 2000):
-        session.execute(insert(table), rows[start : start + 2000])
+    if len(rows) < BULK_ENTRIES:
+        session.execute(insert(table), rows)
+    else:  # the driver's executemany (COPY on PostgreSQL): the values are text and integers already
+        names = tuple(rows[0])
+        writer = BulkInsert(session.connection(), table, names)
+        for start in range(0, len(rows), 2000):
+            part = rows[start : start + 2000]
+            writer.run([[row[name] for row in part] for name in names])
     session.execute(
         text("UPDATE audit_head SET hash = :hash, mac = :mac, key_id = :key_id WHERE id = 1"),
         {"hash": prev, "mac": key.seal(head_text(seq, prev)), "key_id": key.key_id},

@@ -241,8 +241,28 @@ def insert_returning_ids(*, session: Session, table: Table, rows: Sequence[dict[
     """Insert rows (dicts of column values) with Core inserts, `INSERT_ROWS` per statement, and return
     their new ids in the rows' order: the ids the ORM would have given them one by one, at a fraction of
     its cost per row (a stored screen creates thousands of cases and findings at once)."""
+    if not rows:
+        return []
+    if session.get_bind().dialect.name == "sqlite":
+        return _sqlite_insert_ids(session, table, rows)
     ids: list[int] = []
     for start in range(0, len(rows), INSERT_ROWS):
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         ids.extend(session.execute(statement, list(rows[start : start + INSERT_ROWS])).scalars())
     return ids
+
+
+def _sqlite_insert_ids(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """`insert_returning_ids` on SQLite. SQLAlchemy cannot keep RETURNING in parameter order there and
+    inserts one row per statement; instead the first row is inserted alone for its id, which takes the
+    write lock, and the others in one executemany: under the lock SQLite gives each next row the
+    largest id + 1, so they get the following ids (checked below), as one by one."""
+    first = int(session.execute(insert(table).returning(table.c.id), dict(rows[0])).scalar_one())
+    rest = list(rows[1:])
+    for start in range(0, len(rest), INSERT_ROWS):
+        session.execute(insert(table), rest[start : start + INSERT_ROWS])
+    last = first + len(rows) - 1
+    count, top = session.execute(select(func.count(), func.max(table.c.id)).where(table.c.id >= first)).one()
+    if (count, top) != (len(rows), last):
+        raise AssertionError(f"{table.name}: {len(rows)} rows from id {first} got {count} ids up to {top}")
+    return list(range(first, last + 1))

@@ -247,3 +247,29 @@ def test_cli_verify_names_the_changed_rows(db_url: str, session: Session, review
     assert result.exit_code == 1
     assert "review tables CHANGED OUTSIDE THE LOG: 1 problem(s)" in result.stderr
     assert "reason is '改过了', the log says '费用与病情相符，按病组标准支付'" in result.stderr
+
+
+def test_entries_written_in_bulk_are_those_written_one_by_one(session: Session) -> None:
+    """`append_many` writes many entries through the driver (`auditlog.BULK_ENTRIES`): the same columns,
+    NULLs and chain as the Core insert of a few."""
+    changes: list[auditlog.Change] = [
+        (
+            "review_case",
+            k,
+            "created" if k % 3 else "refreshed",
+            None if k % 3 else {"v": k - 1},
+            {"v": k, "名": "张"},
+        )
+        for k in range(1, auditlog.BULK_ENTRIES + 21)
+    ]
+    assert auditlog.append_many(session=session, actor="张三", changes=changes[:20]) == 20
+    assert auditlog.append_many(session=session, actor="张三", changes=changes[20:]) == auditlog.BULK_ENTRIES
+    session.commit()
+    rows = session.exec(select(AuditEntry).order_by(AuditEntry.seq)).scalars().all()
+    assert [(r.entity_id, r.action, r.before, r.after, r.role, r.channel) for r in rows] == [
+        (str(k), action, auditlog.canonical(before), auditlog.canonical(after), None, None)
+        for _, k, action, before, after in changes
+    ]
+    assert all(r.mac for r in rows) and [r.seq for r in rows] == list(range(1, len(changes) + 1))
+    report = auditlog.verify_log(session=session)
+    assert report.ok and report.entries == len(changes)

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import Engine, insert, select
 from sqlmodel import Session
 
-from drgaudit.casebook.bulk import BulkInsert, BulkUpdate, KeyLookup
+from drgaudit.casebook.bulk import INSERT_ROWS, BulkInsert, BulkUpdate, KeyLookup, insert_returning_ids
 from drgaudit.casebook.models import Hospital, ImportBatch
 from drgaudit.casebook.prepare import DatabaseForm
 
@@ -143,3 +143,39 @@ def test_bulk_update_and_key_lookup(session: Session) -> None:
     assert len({r.hospital_id for r in lookup(ids)}) == 5000
     where = KeyLookup(conn, (_hospital.c.hospital_id,), _hospital.c.hospital_id, _hospital.c.level == "3")
     assert [r.hospital_id for r in where(ids)] == ["H0007"]
+
+
+def test_insert_returning_ids_gives_the_ids_of_one_by_one_inserts(session: Session) -> None:
+    """Ids in row order, following what the table holds, after rows were deleted at the top too (on
+    SQLite: the first row's id, then the next ones under the write lock, checked)."""
+    table = ImportBatch.__table__
+    counts = dict.fromkeys(
+        ("rows_total", "rows_ok", "rows_rejected", "rows_new", "rows_unchanged", "rows_revised"), 0
+    )
+    now = datetime.now(UTC)
+
+    def rows(n: int, tag: str) -> list[dict[str, object]]:
+        return [
+            {
+                "kind": "claims",
+                "file_name": f"{tag}{k}",
+                "content_hash": f"h{k}",
+                "imported_at": now,
+                **counts,
+            }
+            for k in range(n)
+        ]
+
+    first = insert_returning_ids(session=session, table=table, rows=rows(5, "a"))
+    assert first == list(range(first[0], first[0] + 5))
+    session.connection().execute(table.delete().where(table.c.id >= first[3]))
+    many = insert_returning_ids(session=session, table=table, rows=rows(INSERT_ROWS + 3, "b"))
+    assert len(many) == INSERT_ROWS + 3 and many == sorted(many) and len(set(many)) == len(many)
+    query = select(table.c.id, table.c.file_name).where(table.c.id >= many[0])
+    stored = {row.id: row.file_name for row in session.connection().execute(query)}
+    assert [stored[i] for i in many] == [f"b{k}" for k in range(INSERT_ROWS + 3)]
+    one = (
+        session.connection().execute(insert(table).values(rows(1, "c")[0]).returning(table.c.id)).scalar_one()
+    )
+    assert one == many[-1] + 1  # the next id the database gives is the one after them
+    assert insert_returning_ids(session=session, table=table, rows=[]) == []

@@ -15,6 +15,7 @@ gives wrong answers or crashes the engine): an optional field travels with a pla
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -672,18 +673,47 @@ def _sequence_length(test: Any) -> int:
 
 
 def pair_variants(cur: Test) -> list[Test]:
-    """The current-claim pattern of a pair rule as flat, sentinel-terminated alternatives."""
-    variants = []
+    """The current-claim pattern of a pair rule as flat, sentinel-terminated alternatives.
+
+    Alternatives that read the earlier claim alike (the same tests before the sentinel) are one variant
+    whose tests on the current claim alone are an `or` of theirs (after the tests they share): durable-rules
+    then keeps one rule, not several, and a patient's facts go through fewer beta nodes. A merge that would
+    make the expression sequence too long is not made."""
+    groups: dict[str, tuple[list[Test], list[list[Test]]]] = {}
     for beta, alpha in _dnf(cur):
-        variant = {"$and": [*beta, SENTINEL, *alpha]}
-        if _sequence_length(variant) > MAX_BETA_SEQUENCE:
-            raise CompileError(
-                Const(0, None),
-                "a pair rule has too many conditions between the two claims for durable-rules",
-                "move conditions on one claim alone into separate simple conditions",
-            )
-        variants.append(variant)
+        groups.setdefault(json.dumps(beta, sort_keys=True), (beta, []))[1].append(alpha)
+    variants = []
+    for beta, alphas in groups.values():
+        merged = {"$and": [*beta, SENTINEL, *_alpha_or(alphas)]}
+        if len(alphas) > 1 and _sequence_length(merged) <= MAX_BETA_SEQUENCE:
+            variants.append(merged)
+            continue
+        for alpha in alphas:
+            variant = {"$and": [*beta, SENTINEL, *alpha]}
+            if _sequence_length(variant) > MAX_BETA_SEQUENCE:
+                raise CompileError(
+                    Const(0, None),
+                    "a pair rule has too many conditions between the two claims for durable-rules",
+                    "move conditions on one claim alone into separate simple conditions",
+                )
+            variants.append(variant)
     return variants
+
+
+def _alpha_or(alphas: list[list[Test]]) -> list[Test]:
+    """Tests on the current claim alone equal to `or` over `alphas` (each a conjunction): the tests they
+    all start with, then one `or` of what is left of each (nothing left in one of them: always true)."""
+    shared: list[Test] = []
+    while all(len(a) > len(shared) for a in alphas) and all(
+        a[len(shared)] == alphas[0][len(shared)] for a in alphas
+    ):
+        shared.append(alphas[0][len(shared)])
+    rests = list({json.dumps(a[len(shared) :], sort_keys=True): a[len(shared) :] for a in alphas}.values())
+    if len(rests) == 1:
+        return [*shared, *rests[0]]
+    if any(not rest for rest in rests):
+        return shared
+    return [*shared, {"$or": [rest[0] if len(rest) == 1 else {"$and": rest} for rest in rests]}]
 
 
 class _Located(Exception):

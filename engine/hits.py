@@ -128,6 +128,24 @@ def render_message(template: Template, env: Env, types: dict[int, str | None]) -
     return "".join(out)
 
 
+# id(expression root) -> (the root, its names in walk order with their types): a hit's evidence lists the
+# names its conditions read, the same for every hit of the rule. The root is kept with its entry, so its
+# id is not reused while the entry exists; cleared when large (packs loaded one after another).
+_REFS: dict[int, tuple[Any, list[tuple[str, str | None]]]] = {}
+_REFS_LIMIT = 20_000
+
+
+def _refs_of(expr: Expression) -> list[tuple[str, str | None]]:
+    """The names (`Ref`s) an expression reads, in walk order, each with its fact type."""
+    found = _REFS.get(id(expr.root))
+    if found is None or found[0] is not expr.root:
+        if len(_REFS) >= _REFS_LIMIT:
+            _REFS.clear()
+        refs = [(node.dotted, _ref_type(node)) for node in walk(expr.root) if isinstance(node, Ref)]
+        found = _REFS[id(expr.root)] = (expr.root, refs)
+    return found[1]
+
+
 def condition_trace(
     expressions: tuple[Expression, ...], env: Env, kind: str
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -137,9 +155,10 @@ def condition_trace(
     for expr in expressions:
         env.seen = {}
         value = bool(evaluate(expr.root, env))
-        for node in walk(expr.root):
-            if isinstance(node, Ref) and node.dotted in env.seen:
-                seen[node.dotted] = display(env.seen[node.dotted], _ref_type(node))
+        read = env.seen
+        for dotted, fact_type in _refs_of(expr):
+            if dotted in read:
+                seen[dotted] = display(read[dotted], fact_type)
         conditions.append({"kind": kind, "condition": expr.source, "value": value})
     env.seen = None
     return conditions, seen

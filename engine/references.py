@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -111,6 +111,13 @@ class References:
 
     documents: dict[str, Document]
     path: str
+    # What `describe` and `render` give, per citation(s): every hit of a rule cites the same documents.
+    _described: dict[Citation, dict[str, Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _rendered: dict[tuple[Citation, ...], str] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def resolve(self, citation: Citation) -> RuleFileError | None:
         """None when the citation names a document and one of its articles, else the located error."""
@@ -142,19 +149,28 @@ class References:
 
     def describe(self, citation: Citation) -> dict[str, Any]:
         """A resolved citation as a hit's evidence shows it (title, issuer, article and what it says)."""
-        document = self.documents[citation.document]
-        article = document.articles[citation.article]
-        return {
-            "document": document.id,
-            "title": document.title,
-            "issuer": document.issuer,
-            "kind": document.kind,
-            "article": citation.article,
-            "obligation": article.title,
-        }
+        described = self._described.get(citation)
+        if described is None:
+            document = self.documents[citation.document]
+            article = document.articles[citation.article]
+            described = self._described[citation] = {
+                "document": document.id,
+                "title": document.title,
+                "issuer": document.issuer,
+                "kind": document.kind,
+                "article": citation.article,
+                "obligation": article.title,
+            }
+        return dict(described)  # a hit's own copy
 
     def render(self, citations: tuple[Citation, ...]) -> str:
         """The citations as one line for a letter: `《标题》（文号）条款；…`, practice marked as such."""
+        rendered = self._rendered.get(citations)
+        if rendered is None:
+            rendered = self._rendered[citations] = self._render(citations)
+        return rendered
+
+    def _render(self, citations: tuple[Citation, ...]) -> str:
         parts = []
         for citation in citations:
             document = self.documents.get(citation.document)

@@ -6,8 +6,17 @@
 - A fact that matches nothing raises MessageNotHandledException in the Python wrapper; the adapter calls
   the C engine directly and treats that result code as "no match".
 - A ruleset holds about 1,024 live sessions: each patient's session is deleted as soon as it is done.
-- ~500 rules testing one first property, or more than 64 rules matching one fact, fail with error 303:
-  the compiler splits profiles into rulesets of at most MAX_RULES_PER_RULESET rules.
+- ~500 rules testing one first property (one alpha node's child table holds 512), or more than 64 alpha
+  nodes matching one fact at once (handleAlpha's stack), fail with error 303: the compiler splits
+  profiles into rulesets of at most MAX_RULES_PER_RULESET rules. Bigger rulesets are not cheaper: a
+  session costs less, but every alpha node a fact reaches scans all the fact's properties.
+- The cost is in the C engine's alpha scan (per fact: the nodes it reaches times its properties) and
+  in creating a session (per beta node): each ruleset gets only the keys its rules read, a claim that is
+  not screened only the keys pair rules read of the earlier claim, and only rulesets with a pair rule.
+- durable's Python wrapper (`Ruleset.do_actions`) costs more than the engine: JSON of the state both
+  ways, a Closure per action, `update_state` re-asserting the state fact. The adapter runs the actions
+  at the C level instead (`_run_actions`), as the wrapper does but recording each Match only; every
+  started action is completed, or abandoned on an error.
 - A rule whose only test is an absence (`$nex`) loops forever: the compiler never emits `$nex`, and
   every pattern tests `kind`.
 - A field missing from a fact, read inside an expression, gives wrong answers or crashes the process:
@@ -16,7 +25,8 @@
 - `delete_state` frees the session's action context, which the C engine (2.0.28) only initialises when
   an action has run in that session; deleting a session in which no rule fired frees a garbage pointer
   and crashes the process. Every ruleset therefore carries a closing rule, and each patient's facts
-  end with a closing fact whose (empty) action runs before the session is deleted.
+  end with a closing fact whose action (it records nothing) runs before the session is deleted, also
+  after a failure (`_close_quietly`).
 - durable-rules holds the GIL: parallelism comes from processes (see `drgaudit.engine.parallel`).
 - Its state is process-global and not thread-safe: rulesets and sessions live in the C engine's global
   tables, and a patient's run is a sequence of calls (assert every fact, the closing fact, run the

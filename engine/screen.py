@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -447,7 +448,7 @@ def build_hit(
     }
     facts.update(seen_when)
     facts.update(seen_unless)
-    rule_file = PurePath(rule.path).name
+    rule_file = _file_name(rule.path)
     evidence = {
         "treatment_region": fact["treatment_region"],
         "profile": pack.profile_key(fact["treatment_region"]),
@@ -484,6 +485,11 @@ def build_hit(
         related_claims=related,
         pack_version=pack.version,
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _file_name(path: str) -> str:
+    return PurePath(path).name
 
 
 def screen_claims(

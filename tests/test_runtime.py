@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from drgaudit.engine.compiler import MAX_RULES_PER_RULESET, SENTINEL, compile_profile
+from drgaudit.engine.compiler import MAX_RULES_PER_RULESET, SENTINEL, compile_profile, pair_variants
 from drgaudit.engine.exceptions import EngineError
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.engine.pack import RulePack
@@ -203,3 +203,21 @@ def test_a_claim_not_screened_gets_only_what_pair_rules_read_of_the_earlier_clai
                     if f'"earlier": "{key}"' in text or f'"{key}":' in json.dumps(rule["all"][0])
                 }
     assert read and read <= set(history)
+
+
+def test_pair_alternatives_that_read_the_earlier_claim_alike_are_one_variant() -> None:
+    kind, target, a = {"kind": "claim"}, {"target": True}, {"a": {"earlier": "a"}}
+    cur = {"$and": [kind, target, {"$or": [a, {"x": 1}]}, {"$or": [a, {"y": 2}]}]}
+    # alternatives: (a and a), (a and y), (x and a), (x and y): the two that read only `a` become one
+    assert pair_variants(cur) == [
+        {"$and": [a, a, SENTINEL, kind, target]},
+        {"$and": [a, SENTINEL, kind, target, {"$or": [{"y": 2}, {"x": 1}]}]},
+        {"$and": [SENTINEL, kind, target, {"x": 1}, {"y": 2}]},
+    ]
+    pack, _ = bundled()
+    split = next(c for c in compile_profile(pack, None).rules if c.rule.id == "SPLIT-003")
+    betas = [
+        json.dumps(tests[: tests.index(SENTINEL)])
+        for tests in (d["all"][1]["m"]["$and"] for d in split.definitions.values())
+    ]
+    assert len(set(betas)) == len(betas)

@@ -148,22 +148,22 @@ def refresh_cases(
     flagged_ids: set[str] = set()
     for by_claim in _hit_chunks(session, batch_id, REFRESH_CHUNK_CLAIMS):
         _refresh_chunk(session, batch_id, pack, region_packs, actor, by_claim, settings, flagged_ids, report)
-    # The batch's cases whose claim no longer carries a case-making hit.
-    after: int | None = None
-    while True:
-        page = (
+    # The batch's cases whose claim no longer carries a case-making hit. Their ids are read in one pass
+    # (a keyset page per chunk joined the batch's claims again each time: quadratic in the batch's size,
+    # since batch_claim is keyed by batch and patient), then the cases a chunk at a time, in id order.
+    of_batch = (
+        select(col(ReviewCase.id))
+        .join(BatchClaim, col(BatchClaim.claim_id) == col(ReviewCase.claim_id))
+        .where(col(BatchClaim.batch_id) == batch_id)
+    )
+    case_ids = sorted(set(session.execute(of_batch).scalars()))
+    for start in range(0, len(case_ids), REFRESH_CHUNK_CLAIMS):
+        part = case_ids[start : start + REFRESH_CHUNK_CLAIMS]
+        rows = session.execute(
             select(col(ReviewCase.id), col(ReviewCase.claim_id), col(ReviewCase.batch_id))
-            .join(BatchClaim, col(BatchClaim.claim_id) == col(ReviewCase.claim_id))
-            .where(col(BatchClaim.batch_id) == batch_id)
+            .where(col(ReviewCase.id).in_(part))
             .order_by(col(ReviewCase.id))
-            .limit(REFRESH_CHUNK_CLAIMS)
-        )
-        if after is not None:
-            page = page.where(col(ReviewCase.id) > after)
-        rows = session.execute(page).all()
-        if not rows:
-            break
-        after = rows[-1].id
+        ).all()
         # Only the cases to unflag are loaded as objects (most of a batch's cases were just refreshed).
         leftover = _cases_by_id(
             session, [row.id for row in rows if row.claim_id not in flagged_ids and row.batch_id <= batch_id]

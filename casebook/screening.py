@@ -426,12 +426,13 @@ class HitStore:
     def add(self, hit: Hit) -> None:
         """Take the next hit of the run (in screening order); nothing is written unless there is no spool."""
         key = (hit.claim_id, hit.rule_id)
-        self.seen.add(key)
         ordinal = self.total
         self.total += 1
         self.amount += hit.amount_at_risk
         digest = hit.digest or hit_content_hash(hit)  # worked out by the worker that screened it
         old = self.existing.get(key)
+        if old is not None:
+            self.seen.add(key)  # only stored keys: what is not seen of them is removed
         if old is not None and old[1] == digest:
             self.unchanged += 1
             if old[2] != hit.pack_version:

@@ -63,7 +63,7 @@ class Col:
     valid: Any
     kind: str
     exact: bool = True
-    # What `_distinct_items` works out of the values, kept with the column: a chunk's base column is read
+    # What `distinct_items` works out of the values, kept with the column: a chunk's base column is read
     # by many rules (each list membership, each named list).
     items: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
@@ -224,7 +224,7 @@ def _const(value: Any, kind: str | None = None) -> Col:
 LISTS_OF_ITEMS, SINGLE_ITEMS, MIXED_ITEMS = "lists", "single", "mixed"
 
 
-def _distinct_items(col: Col, n: int) -> tuple[Any, ...]:
+def distinct_items(col: Col, n: int) -> tuple[Any, ...]:
     """The valid rows of a column, and its items factorised, worked out once per column (`Col.items`):
     (shape, rows, distinct items, each item's position among them, each item's row among `rows`) where
     shape is LISTS_OF_ITEMS (every valid value a list: its items flattened), SINGLE_ITEMS (every valid
@@ -257,7 +257,7 @@ def _distinct_items(col: Col, n: int) -> tuple[Any, ...]:
 
 def _map_unique(col: Col, function: Callable[[Any], bool], n: int) -> np.ndarray:
     """`function` of every valid value, computed once per distinct value (codes repeat a lot)."""
-    shape, rows, distinct, where, _ = _distinct_items(col, n)
+    shape, rows, distinct, where, _ = distinct_items(col, n)
     result = np.zeros(n, dtype=bool)
     if shape == SINGLE_ITEMS:  # the column's distinct values, shared by every lookup in it
         answers = np.fromiter((bool(function(value)) for value in distinct), dtype=bool, count=len(distinct))
@@ -274,7 +274,7 @@ def _map_unique(col: Col, function: Callable[[Any], bool], n: int) -> np.ndarray
 def _list_counts(col: Col, named: NamedList, n: int) -> np.ndarray:
     """How many items of each row's list (or single code) are in a named list."""
     contains = named.contains
-    shape, rows, distinct, where, owner = _distinct_items(col, n)
+    shape, rows, distinct, where, owner = distinct_items(col, n)
     counts = np.zeros(n, dtype=np.float64)
     if shape != MIXED_ITEMS:
         # Each distinct item looked up once; for lists, the found items summed per row (no Python call per

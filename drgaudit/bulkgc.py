@@ -12,7 +12,8 @@ stored screen of 200,000 demo claims (gc.callbacks), against 1.1 s frozen.
 - `relaxed()`: the objects alive now are frozen (left out of every pass; unless the heap is frozen
   already) and the young generation is collected far less often; cycles are still collected, so a long screen's memory stays bounded even
   where a library (the ORM, durable-rules' wrapper) makes cycles. Restored afterwards.
-- `relax_for_good()`: the same for a worker process that only does bulk work until it ends.
+- `relax_for_good()`: the same for a worker process that only does bulk work until it ends, or until
+  it replaces what it froze (a cluster worker given another rule pack), which `thaw()` gives back first.
 """
 
 from __future__ import annotations
@@ -63,3 +64,9 @@ def relax_for_good() -> None:
     gc.collect()  # what is garbage now need not stay frozen
     gc.freeze()
     gc.set_threshold(*BULK_THRESHOLDS)
+
+
+def thaw() -> None:
+    """Give every frozen object back to the collector (a worker about to replace the screener it froze,
+    so that the old one, once dropped, can be collected)."""
+    gc.unfreeze()

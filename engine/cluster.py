@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from drgaudit import bulkgc
 from drgaudit.engine.exceptions import EngineError
 from drgaudit.engine.hits import Hit
 from drgaudit.engine.loader import load_pack
@@ -68,11 +69,15 @@ _lock = threading.Lock()
 def _worker_screener(shipped: ClusterSetup) -> Screener | PackRouter:
     screener = _screeners.get(shipped.token)
     if screener is None:
+        bulkgc.thaw()  # the screener it replaces was frozen with the rest: let it be collected
         screener = shipped.setup.screener(shipped.packs)
         for old in _screeners.values():  # one setup at a time: a new screen replaces the old one's rulesets
             old.close()
         _screeners.clear()
         _screeners[shipped.token] = screener
+        # The worker's heap is now mostly its screener (pack, rulesets, code tables), which it keeps for
+        # every task of this setup: the collector's passes leave it alone (as in a local pool worker).
+        bulkgc.relax_for_good()
     return screener
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from drgaudit.contract import CLAIM_FIELDS, CROSS_PROVINCE, CROSS_REGION, LIST_SEPARATOR, region_relation
 from drgaudit.engine.facts import ReferenceData, group_parts
-from drgaudit.engine.prefilter import Col, Unsupported, build_column
+from drgaudit.engine.prefilter import LISTS_OF_ITEMS, Col, Unsupported, build_column, distinct_items
 from drgaudit.engine.vocabulary import DATE, FACTS, LIST, NUMBER, TEXT, ZERO_WHEN_MISSING
 
 _EPOCH = dt.date(1970, 1, 1).toordinal()
@@ -270,6 +270,18 @@ class ColumnFacts:
             self._lists[name] = lists
         return lists
 
+    def code_items(self, name: str) -> tuple[list[Any], np.ndarray, np.ndarray]:
+        """A code-list field's codes over all rows, in row order: (the distinct codes, each code's position
+        among them, each code's row). Factorised once per chunk, with the pre-filter's lookups in the same
+        column (`prefilter.distinct_items` of the column `name`)."""
+        shape, rows, distinct, where, owner = distinct_items(self.column(name, LIST), self.n)
+        if shape == LISTS_OF_ITEMS:
+            return distinct, where, rows[owner]
+        lists = self.code_list(name).tolist()  # no row at all (every row of a code list is a list)
+        lengths = np.fromiter(map(len, lists), dtype=np.intp, count=self.n)
+        distinct, where = self.factorize(list(chain.from_iterable(lists)))
+        return distinct, where, np.repeat(np.arange(self.n), lengths)
+
     def per_distinct(self, keys: Sequence[Hashable], compute: Callable[[Any], Any]) -> list[Any]:
         """compute(key) of every row's key, computed once per distinct key."""
         memo = dict.fromkeys(keys)
@@ -377,12 +389,10 @@ class ColumnFacts:
         tables = self.ref.codes.tables
         mcc_table, cc_table, exclusions = tables["mcc"], tables["cc"], tables["principal_exclusion"]
         principal = self.raw("principal_dx").tolist()
-        lists = self.code_list("secondary_dx").tolist()
-        lengths = np.fromiter(map(len, lists), dtype=np.intp, count=self.n)
-        flat = list(chain.from_iterable(lists))
+        distinct, where, row_of = self.code_items("secondary_dx")
         kind_of = self.memo("complication_kind")  # code -> 0 neither, 1 MCC, 2 CC
         exclusion_of = self.memo("complication_exclusion")  # code -> its exclusion table
-        for code in dict.fromkeys(flat):
+        for code in distinct:
             if code in kind_of:
                 continue
             exclusion = mcc_table.get(code)
@@ -392,14 +402,13 @@ class ColumnFacts:
                 kind = 0 if exclusion is None else 2
             exclusion_of[code] = exclusion
             kind_of[code] = kind
-        kinds = np.fromiter(map(kind_of.__getitem__, flat), dtype=np.int8, count=len(flat))
-        owner = np.repeat(np.arange(self.n), lengths)
+        kinds = np.fromiter(map(kind_of.__getitem__, distinct), dtype=np.int8, count=len(distinct))[where]
         # Only the rows with a code found get a list of their own; the others share one empty list (the
         # pre-filter never changes a column's values).
         found: dict[str, dict[int, list[str]]] = {"mcc_codes": {}, "cc_codes": {}, "excluded_cc_codes": {}}
         mcc, cc, excluded = found["mcc_codes"], found["cc_codes"], found["excluded_cc_codes"]
-        for position, row in zip(np.flatnonzero(kinds).tolist(), owner[kinds > 0].tolist(), strict=True):
-            code = flat[position]
+        for position, row in zip(where[kinds > 0].tolist(), row_of[kinds > 0].tolist(), strict=True):
+            code = distinct[position]
             if code == principal[row]:
                 continue
             own = exclusions.get(principal[row])
@@ -429,16 +438,14 @@ class ColumnFacts:
         principal = self.raw("principal_dx").tolist()
         self.remembered(unknown_dx, principal, _missing_from(dx))
         total = np.fromiter(map(unknown_dx.__getitem__, principal), dtype=np.float64, count=self.n)
-        # Each code list as split once per distinct text (`code_list`), its codes counted over all rows.
+        # Each code list's codes (`code_items`: each distinct code looked up once), counted per row.
         for name, memo, table in (("secondary_dx", unknown_dx, dx), ("procedures", unknown_px, px)):
-            lists = self.code_list(name).tolist()
-            flat = list(chain.from_iterable(lists))
-            self.remembered(memo, flat, _missing_from(table))
-            lengths = np.fromiter(map(len, lists), dtype=np.intp, count=self.n)
-            unknown = np.fromiter(map(memo.__getitem__, flat), dtype=np.float64, count=len(flat))
-            total = total + np.bincount(
-                np.repeat(np.arange(self.n), lengths), weights=unknown, minlength=self.n
-            )
+            distinct, where, row_of = self.code_items(name)
+            self.remembered(memo, distinct, _missing_from(table))
+            unknown = np.fromiter(map(memo.__getitem__, distinct), dtype=np.float64, count=len(distinct))[
+                where
+            ]
+            total = total + np.bincount(row_of, weights=unknown, minlength=self.n)
         self._put("unknown_code_count", total, np.ones(self.n, dtype=bool), NUMBER)
 
     def _money(self) -> None:

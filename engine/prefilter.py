@@ -63,7 +63,7 @@ class Col:
     valid: Any
     kind: str
     exact: bool = True
-    # What `_distinct_items` works out of the values, kept with the column: a chunk's base column is read
+    # What `distinct_items` works out of the values, kept with the column: a chunk's base column is read
     # by many rules (each list membership, each named list).
     items: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
@@ -118,8 +118,8 @@ class Frame:
             if self.parent is not None:
                 base = self.parent.column(key, kind)
                 cached = Col(
-                    np.broadcast_to(base.values, (self.parent.n,))[self.index],
-                    np.broadcast_to(base.valid, (self.parent.n,))[self.index],
+                    _rows(base.values, (self.parent.n,))[self.index],
+                    _rows(base.valid, (self.parent.n,))[self.index],
                     base.kind,
                     base.exact,
                 )
@@ -156,6 +156,14 @@ class Frame:
                 cached = compute(self.column(key, kind), self.n)
             self._derived[(key, kind, tag)] = cached
         return cached
+
+
+def _rows(values: Any, shape: tuple[int]) -> Any:
+    """`values` over `shape` rows: the array itself when it already has them (most columns and masks do),
+    else broadcast (a constant, a scalar mask). Callers never write into the result."""
+    if type(values) is np.ndarray and values.shape == shape:
+        return values
+    return np.broadcast_to(values, shape)
 
 
 def _values(facts: Sequence[dict[str, Any]], key: str) -> list[Any]:
@@ -216,7 +224,7 @@ def _const(value: Any, kind: str | None = None) -> Col:
 LISTS_OF_ITEMS, SINGLE_ITEMS, MIXED_ITEMS = "lists", "single", "mixed"
 
 
-def _distinct_items(col: Col, n: int) -> tuple[Any, ...]:
+def distinct_items(col: Col, n: int) -> tuple[Any, ...]:
     """The valid rows of a column, and its items factorised, worked out once per column (`Col.items`):
     (shape, rows, distinct items, each item's position among them, each item's row among `rows`) where
     shape is LISTS_OF_ITEMS (every valid value a list: its items flattened), SINGLE_ITEMS (every valid
@@ -225,8 +233,8 @@ def _distinct_items(col: Col, n: int) -> tuple[Any, ...]:
     cached = col.items
     if cached is not None and cached[0] == n:
         return cached[1:]
-    values = np.broadcast_to(np.asarray(col.values, dtype=object), (n,))
-    rows = np.flatnonzero(np.broadcast_to(col.valid, (n,)))
+    values = _rows(np.asarray(col.values, dtype=object), (n,))
+    rows = np.flatnonzero(_rows(col.valid, (n,)))
     present = values[rows].tolist()  # the same objects, as a list: no numpy indexing per row
     types = set(map(type, present))
     found: tuple[Any, ...]
@@ -249,13 +257,13 @@ def _distinct_items(col: Col, n: int) -> tuple[Any, ...]:
 
 def _map_unique(col: Col, function: Callable[[Any], bool], n: int) -> np.ndarray:
     """`function` of every valid value, computed once per distinct value (codes repeat a lot)."""
-    shape, rows, distinct, where, _ = _distinct_items(col, n)
+    shape, rows, distinct, where, _ = distinct_items(col, n)
     result = np.zeros(n, dtype=bool)
     if shape == SINGLE_ITEMS:  # the column's distinct values, shared by every lookup in it
         answers = np.fromiter((bool(function(value)) for value in distinct), dtype=bool, count=len(distinct))
         result[rows] = answers[where]
         return result
-    present = np.broadcast_to(np.asarray(col.values, dtype=object), (n,))[rows].tolist()
+    present = _rows(np.asarray(col.values, dtype=object), (n,))[rows].tolist()
     memo = dict.fromkeys(present)
     for value in memo:
         memo[value] = bool(function(value))
@@ -266,7 +274,7 @@ def _map_unique(col: Col, function: Callable[[Any], bool], n: int) -> np.ndarray
 def _list_counts(col: Col, named: NamedList, n: int) -> np.ndarray:
     """How many items of each row's list (or single code) are in a named list."""
     contains = named.contains
-    shape, rows, distinct, where, owner = _distinct_items(col, n)
+    shape, rows, distinct, where, owner = distinct_items(col, n)
     counts = np.zeros(n, dtype=np.float64)
     if shape != MIXED_ITEMS:
         # Each distinct item looked up once; for lists, the found items summed per row (no Python call per
@@ -323,7 +331,7 @@ def _lower_len(lowerer: Lowerer, node: Call) -> Col:
     values = lowerer.value(node.args[0])
     if values.kind != LIST:
         raise Unsupported("len")
-    array = np.broadcast_to(np.asarray(values.values, dtype=object), (lowerer.n,))
+    array = _rows(np.asarray(values.values, dtype=object), (lowerer.n,))
     lengths = np.fromiter(map(len, array), dtype=np.float64, count=lowerer.n)
     return Col(lengths, values.valid, NUMBER)
 
@@ -367,12 +375,12 @@ def _lower_starts_with(lowerer: Lowerer, node: Call) -> Col:
         ("prefix", start),
         lambda col, n: _map_unique(col, lambda v: str(v).startswith(start), n),
     )
-    return Col(found, np.broadcast_to(text.valid, (lowerer.n,)), BOOL)
+    return Col(found, _rows(text.valid, (lowerer.n,)), BOOL)
 
 
 def _lower_has(lowerer: Lowerer, node: Call) -> Col:
     arg = lowerer.value(node.args[0])
-    return Col(np.broadcast_to(arg.valid, (lowerer.n,)).copy(), np.ones(lowerer.n, dtype=bool), BOOL)
+    return Col(_rows(arg.valid, (lowerer.n,)).copy(), np.ones(lowerer.n, dtype=bool), BOOL)
 
 
 def _lower_admissions_within(lowerer: Lowerer, node: Call) -> Col:
@@ -402,8 +410,8 @@ def _lower_add_months(lowerer: Lowerer, node: Call) -> Col:
     if not ok or months is None or day.kind != DATE:
         raise Unsupported("add_months")
     add = FUNCTIONS["add_months"].implementation
-    values = np.broadcast_to(np.asarray(day.values, dtype=np.float64), (lowerer.n,))
-    valid = np.broadcast_to(day.valid, (lowerer.n,))
+    values = _rows(np.asarray(day.values, dtype=np.float64), (lowerer.n,))
+    valid = _rows(day.valid, (lowerer.n,))
     # Once per distinct day (a chunk's claims share a few hundred dates).
     days, where = np.unique(values[valid], return_inverse=True)
     moved = np.array([add(int(v), months) for v in days.tolist()], dtype=np.float64).reshape(-1)
@@ -562,23 +570,21 @@ class Lowerer:
 
     def truth(self, col: Col) -> tuple[np.ndarray, np.ndarray]:
         """`bool(value)` as the evaluator takes it (a missing value is false)."""
-        valid = np.broadcast_to(col.valid, (self.n,))
+        valid = _rows(col.valid, (self.n,))
         if col.kind == BOOL:
-            mask = valid & np.broadcast_to(np.asarray(col.values, dtype=bool), (self.n,))
+            mask = valid & _rows(np.asarray(col.values, dtype=bool), (self.n,))
             return mask, mask
         if col.kind in (NUMBER, DATE):
-            values = np.broadcast_to(col.values, (self.n,))
+            values = _rows(col.values, (self.n,))
             if col.exact:
                 mask = valid & (values != 0)
                 return mask, mask
             return valid.copy(), valid & (np.abs(values) > _tolerance(values, 0))
         if col.kind == TEXT:
-            mask = valid & (np.broadcast_to(np.asarray(col.values, dtype=object), (self.n,)) != "")
+            mask = valid & (_rows(np.asarray(col.values, dtype=object), (self.n,)) != "")
             return mask, mask
         if col.kind == LIST:
-            mask = valid & np.fromiter(
-                map(bool, np.broadcast_to(col.values, (self.n,))), dtype=bool, count=self.n
-            )
+            mask = valid & np.fromiter(map(bool, _rows(col.values, (self.n,))), dtype=bool, count=self.n)
             return mask, mask
         raise Unsupported(col.kind)
 
@@ -592,14 +598,14 @@ class Lowerer:
         numeric = left.kind in NUMERIC and right.kind in NUMERIC
         if not numeric and not (left.kind == TEXT and right.kind == TEXT):
             raise Unsupported("comparison of values of different kinds")
-        valid = np.broadcast_to(left.valid & right.valid, (self.n,))
+        valid = _rows(left.valid & right.valid, (self.n,))
         a, b = left.values, right.values
         if numeric:
             a = np.asarray(a, dtype=np.float64)
             b = np.asarray(b, dtype=np.float64)
         op = node.op
         if not numeric or (left.exact and right.exact):
-            mask = valid & np.broadcast_to(_COMPARE[op](a, b), (self.n,))
+            mask = valid & _rows(_COMPARE[op](a, b), (self.n,))
             return mask, mask.copy()
         tol = _tolerance(a, b)
         if op in ("<", "<="):
@@ -610,7 +616,7 @@ class Lowerer:
             upper, lower = np.abs(a - b) <= tol, np.zeros(self.n, dtype=bool)
         else:
             upper, lower = np.ones(self.n, dtype=bool), np.abs(a - b) > tol
-        return valid & np.broadcast_to(upper, (self.n,)), valid & np.broadcast_to(lower, (self.n,))
+        return valid & _rows(upper, (self.n,)), valid & _rows(lower, (self.n,))
 
     def count_bounds(self, node: Cmp) -> tuple[np.ndarray, np.ndarray] | None:
         """`episodes_within(days, …) <op> constant` where the episodes cannot be counted (columns read
@@ -650,8 +656,8 @@ class Lowerer:
             most = frame.column(f"@admissions:{math.ceil(days)}", NUMBER)
         except Unsupported:
             return None
-        high = np.broadcast_to(np.asarray(most.values, dtype=np.float64), (self.n,))
-        known = np.broadcast_to(most.valid, (self.n,))
+        high = _rows(np.asarray(most.values, dtype=np.float64), (self.n,))
+        known = _rows(most.valid, (self.n,))
         if op in (">", ">="):
             possible = _COMPARE[op](high, limit)
         elif op == "==":
@@ -677,7 +683,7 @@ class Lowerer:
                 raise Unsupported("membership")
             tag, contains = ("named", id(right.values)), right.values.contains
         found = self.derived(node.left, left, tag, lambda col, n: _map_unique(col, contains, n))
-        valid = np.broadcast_to(left.valid, (self.n,))
+        valid = _rows(left.valid, (self.n,))
         mask = valid & (found if node.op == "in" else ~found)
         return mask, mask.copy()
 

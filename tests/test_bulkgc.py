@@ -67,3 +67,10 @@ def test_paused_restores_the_collector(enabled: bool) -> None:
     finally:
         if was:
             gc.enable()
+
+
+def test_thaw_gives_the_frozen_objects_back() -> None:
+    gc.freeze()
+    assert gc.get_freeze_count() > 0
+    bulkgc.thaw()
+    assert gc.get_freeze_count() == 0

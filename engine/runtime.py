@@ -359,27 +359,39 @@ def _close_quietly(handle: int, closing: str) -> None:
         pass
 
 
+def _strings(node: Any, found: set[str]) -> None:
+    """Add every dict key and every string value of a JSON-like tree to `found`."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found.add(key)
+            _strings(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _strings(value, found)
+    elif isinstance(node, str):
+        found.add(node)
+
+
 def _history_keys(rulesets: list[dict[str, Any]]) -> set[str]:
     """Every string in the pair rules' earlier-claim patterns and in their references to the earlier
     claim ({"earlier": key}): a superset of the keys they read of the earlier claim."""
     wanted: set[str] = set()
 
-    def under_earlier(node: Any, inside: bool) -> None:
+    def find(node: Any) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
-                if inside:
-                    wanted.add(key)
-                under_earlier(value, inside or key == EARLY)
+                if key == EARLY:
+                    _strings(value, wanted)
+                else:
+                    find(value)
         elif isinstance(node, list):
             for value in node:
-                under_earlier(value, inside)
-        elif inside and isinstance(node, str):
-            wanted.add(node)
+                find(value)
 
     for definition in rulesets:
         for rule in definition.values():
             if len(rule["all"]) == 2:
-                under_earlier(rule["all"], False)
+                find(rule["all"])
     return wanted
 
 
@@ -388,19 +400,7 @@ def _keys_read(definition: dict[str, Any], projected_keys: tuple[str, ...]) -> t
     appears as a string anywhere in the rules (a property tested, or a reference such as {"$m": key}),
     a superset of what they read, and always the base keys and "sid"."""
     strings: set[str] = set()
-
-    def collect(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                strings.add(key)
-                collect(value)
-        elif isinstance(node, list):
-            for value in node:
-                collect(value)
-        elif isinstance(node, str):
-            strings.add(node)
-
-    collect(definition)
+    _strings(definition, strings)
     strings.update(_BASE_KEYS, ("sid",))
     return tuple(dict.fromkeys(key for key in projected_keys if key in strings))
 

@@ -4,7 +4,9 @@ durable-rules decides every hit, but each claim's trip through it (project, enco
 ruleset, run actions, delete the session) costs far more than the rules themselves. The pre-filter
 lowers each active rule's conditions to NumPy operations over columns of the facts of a chunk of
 patients (one array per fact key, built once per chunk), and only the claims that some rule could
-fire on go to durable-rules; the others are screened with no hit.
+fire on go to durable-rules; the others are screened with no hit. The rules' masks are or-ed by the
+durable-rules ruleset that holds each rule, so a kept claim goes only into the rulesets where some rule
+could fire on it (a patient whose claims could fire in one ruleset skips every other's session).
 
 Soundness: every boolean condition is lowered to two masks, an upper bound (true wherever the rule
 language could make it true) and a lower bound (true only where it certainly is), so `not` and
@@ -777,7 +779,9 @@ class PrefilterStats:
 
 
 class Prefilter:
-    """The pre-filter of one compiled profile: every rule's upper bound, or-ed."""
+    """The pre-filter of one compiled profile: every rule's upper bound, or-ed by the durable-rules
+    ruleset that holds the rule (`CompiledRule.ruleset`), so that a claim goes only into the rulesets
+    where some rule could fire on it."""
 
     def __init__(self, profile: CompiledProfile) -> None:
         pack = profile.pack
@@ -785,6 +789,7 @@ class Prefilter:
             RuleFilter(c, Env(None, None, c.bound.params, profile.settings, pack.lists))
             for c in profile.rules
         ]
+        self.rulesets = len(profile.rulesets)
         self.has_pairs = any(r.pair for r in self.rules)
         self.stats = PrefilterStats()
 
@@ -809,14 +814,15 @@ class Prefilter:
     def select(
         self, base: Frame, targets: np.ndarray, pairs: tuple[np.ndarray, np.ndarray] | None
     ) -> np.ndarray:
-        """Which target rows of `base` some rule could fire on.
+        """Which target rows of `base` some rule of each ruleset could fire on: a (rulesets, targets)
+        mask; a target is kept when its column has any true (`.any(axis=0)`).
 
         `pairs` = (position in `targets` of the current claim, row of `base` of the earlier claim): every
         claim a pair rule may pair with each target (the same patient's claims with a lower `seq`).
         """
         n = len(targets)
         frame = Frame(base.source, base, targets)
-        keep = np.zeros(n, dtype=bool)
+        routes = np.zeros((self.rulesets, n), dtype=bool)
         pair_frames: dict[str, Frame] | None = None
         owner = pairs[0] if pairs is not None else np.zeros(0, dtype=np.intp)
         for rule in self.rules:
@@ -837,10 +843,10 @@ class Prefilter:
             if count:
                 name = rule.compiled.bound.rule.id
                 self.stats.by_rule[name] = self.stats.by_rule.get(name, 0) + count
-            keep |= mask
+            routes[rule.compiled.ruleset] |= mask
         self.stats.seen += n
-        self.stats.kept += int(keep.sum())
-        return keep
+        self.stats.kept += int(routes.any(axis=0).sum())
+        return routes
 
 
 Pairs = tuple[np.ndarray, np.ndarray]
@@ -851,8 +857,9 @@ def select_together(
     parts: Sequence[tuple[Prefilter, np.ndarray]],
     pairs_of: Callable[[np.ndarray], Pairs],
 ) -> list[np.ndarray]:
-    """For each (pre-filter, target rows of `base`) of a chunk, which targets some rule could fire on:
-    what `Prefilter.select` gives for each, with its statistics, but a rule that several profiles lower
+    """For each (pre-filter, target rows of `base`) of a chunk, which targets some rule of each ruleset
+    could fire on: what `Prefilter.select` gives for each (a (rulesets, targets) mask), with its
+    statistics, but a rule that several profiles lower
     the same way (`RuleFilter.lowering_key`: the same rule, the same folded params and settings) is
     lowered once over all their targets together. The masks are the same, row by row (the lowerings
     work row by row); a rule whose lowering looked at all its rows at once is lowered again for each
@@ -873,7 +880,9 @@ class _Together:
         self.base = base
         self.parts = parts
         self.pairs_of = pairs_of
-        self.keeps = [np.zeros(len(targets), dtype=bool) for _, targets in parts]
+        self.keeps = [
+            np.zeros((prefilter.rulesets, len(targets)), dtype=bool) for prefilter, targets in parts
+        ]
         # (members, pair rule) -> frames over the members' targets together, the pairs' owners, target count
         self.frames: dict[tuple[tuple[int, ...], bool], tuple[dict[str, Frame], np.ndarray, int]] = {}
 
@@ -895,7 +904,7 @@ class _Together:
                 start += size
         for (prefilter, targets), keep in zip(self.parts, self.keeps, strict=True):
             prefilter.stats.seen += len(targets)
-            prefilter.stats.kept += int(keep.sum())
+            prefilter.stats.kept += int(keep.any(axis=0).sum())
         return self.keeps
 
     def frames_of(self, members: tuple[int, ...], pair: bool) -> tuple[dict[str, Frame], np.ndarray, int]:
@@ -926,7 +935,7 @@ class _Together:
         return np.bincount(owner[fires], minlength=n) > 0, whole
 
     def count(self, k: int, rule: RuleFilter, mask: np.ndarray) -> None:
-        self.keeps[k] |= mask
+        self.keeps[k][rule.compiled.ruleset] |= mask
         found = int(mask.sum())
         if found:
             stats = self.parts[k][0].stats

@@ -12,7 +12,9 @@
   session costs less, but every alpha node a fact reaches scans all the fact's properties.
 - The cost is in the C engine's alpha scan (per fact: the nodes it reaches times its properties) and
   in creating a session (per beta node): each ruleset gets only the keys its rules read, a claim that is
-  not screened only the keys pair rules read of the earlier claim, and only rulesets with a pair rule.
+  not screened only the keys pair rules read of the earlier claim, and only rulesets with a pair rule;
+  with the pre-filter's routes, a screened claim goes only into the rulesets where some rule could fire
+  on it (elsewhere it is an earlier claim only), and a patient opens no session in the others.
 - durable's Python wrapper (`Ruleset.do_actions`) costs more than the engine: JSON of the state both
   ways, a Closure per action, `update_state` re-asserting the state fact. The adapter runs the actions
   at the C level instead (`_run_actions`), as the wrapper does but recording each Match only; every
@@ -50,7 +52,7 @@ import json
 import operator
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,6 +140,12 @@ class Runtime:
                 _Registered(name, handle, actions, keys, _getter(keys), pairs, earlier, _getter(earlier))
             )
 
+    @property
+    def ruleset_names(self) -> tuple[str, ...]:
+        """The registered name of each compiled ruleset, in `CompiledProfile.rulesets`' order: what a
+        route (`run`'s `routes`) names; unique in the process, so routes of several Runtimes can merge."""
+        return tuple(ruleset.name for ruleset in self._rulesets)
+
     def project(self, facts: list[dict[str, Any]], targets: set[str]) -> list[dict[str, Any]]:
         """The durable-rules form of a patient's facts: only the keys the rules read, no gaps.
 
@@ -175,8 +183,19 @@ class Runtime:
             projected.append(item)
         return projected
 
-    def run(self, patient: str, projected: list[dict[str, Any]]) -> list[Match]:
+    def run(
+        self,
+        patient: str,
+        projected: list[dict[str, Any]],
+        routes: Mapping[str, Collection[str]] | None = None,
+    ) -> list[Match]:
         """Assert a patient's facts in every ruleset, run the fired actions, then delete the session.
+
+        `routes` (claim id -> the names of the rulesets where some rule could fire on it, from the
+        pre-filter; see `ruleset_names`) sends each screened claim only into its rulesets: elsewhere it
+        is context, as a claim that is not screened (the earlier claim of a pair rule), and a ruleset
+        that none of the patient's screened claims is routed into gets no session at all. A screened
+        claim without a route goes into every ruleset, as all of them do without `routes`.
 
         Actions wait in the session's agenda until the closing fact's actions run; all of them run then.
         The durable-rules session id is a fresh counter, never the patient id: the C engine fails to
@@ -185,7 +204,7 @@ class Runtime:
         `ENGINE_LOCK`.
         """
         with enginestate.ENGINE_LOCK:
-            return self._run(patient, projected)
+            return self._run(patient, projected, routes)
 
     def close(self) -> None:
         """Release the profile's rulesets in the C engine; the Runtime cannot run afterwards."""
@@ -194,7 +213,9 @@ class Runtime:
             for ruleset in rulesets:
                 durable_rules_engine.delete_ruleset(ruleset.handle)
 
-    def _run(self, patient: str, projected: list[dict[str, Any]]) -> list[Match]:
+    def _run(
+        self, patient: str, projected: list[dict[str, Any]], routes: Mapping[str, Collection[str]] | None
+    ) -> list[Match]:
         if not self._rulesets and self.profile.rulesets:
             raise EngineError("this durable-rules runtime was closed")
         self._matches.clear()
@@ -203,23 +224,38 @@ class Runtime:
             fact["sid"] = sid
         # Whether a fact's JSON can hold a number in exponent form, worked out once for every ruleset.
         plain = [_plain_numbers(fact.values()) for fact in projected]
+        targets = [fact["target"] for fact in projected]
         closing = _dumps(dict(CLOSE_FACT, sid=sid))
         for ruleset in self._rulesets:
+            inside, end = targets, len(projected)
+            if routes is not None:
+                name = ruleset.name
+                inside = [
+                    target and ((route := routes.get(fact["claim_id"])) is None or name in route)
+                    for fact, target in zip(projected, targets, strict=True)
+                ]
+                if True not in inside:
+                    continue  # no rule of this ruleset can fire on the patient: no session
+                # A claim after the ruleset's last screened claim cannot be its earlier claim (`seq`).
+                end = len(inside) - inside[::-1].index(True)
             handle = ruleset.handle
             closed = False
             try:
                 # Each ruleset gets only the keys its rules read: durable-rules' cost per fact grows with
                 # the fact's number of properties (every alpha node scans them all).
                 pairs = ruleset.pairs
-                for fact, fact_plain in zip(projected, plain, strict=True):
-                    if fact["target"]:
+                for fact, fact_plain, screened in zip(projected[:end], plain, inside, strict=False):
+                    if screened:
                         keys, pick = ruleset.keys, ruleset.pick
                     elif pairs:
                         keys, pick = ruleset.earlier_keys, ruleset.earlier_pick
                     else:
                         continue  # only a pair rule reads a claim that is not screened
                     claim_id = fact["claim_id"]
-                    text = _dumps(dict(zip(keys, pick(fact), strict=True)), plain=fact_plain)
+                    item = dict(zip(keys, pick(fact), strict=True))
+                    if fact["target"] and not screened and "target" in item:
+                        item["target"] = False  # routed elsewhere: here only an earlier claim
+                    text = _dumps(item, plain=fact_plain)
                     code = durable_rules_engine.assert_fact(handle, text)[0]
                     if code == _OBSERVED:
                         raise EngineError(f"claim {claim_id!r} was asserted twice for patient {patient!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
@@ -46,16 +47,52 @@ class Profile:
     runtime: Runtime
     by_name: dict[str, CompiledRule]
     prefilter: Prefilter
+    # A set of the runtime's rulesets (bit i: its ruleset i) -> their names, as `Screener._routes` meets them.
+    routes: dict[int, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass
 class Prepared:
-    """One patient's facts, and which of its batch claims each profile still has to screen."""
+    """One patient's facts, which of its batch claims each profile still has to screen, and (`routes`,
+    from the pre-filter) into which durable-rules rulesets each of them goes (`Runtime.run`)."""
 
     patient_id: str
     facts: list[dict[str, Any]]
     by_id: dict[str, dict[str, Any]]
     by_profile: dict[str, set[str]] = field(default_factory=dict)
+    routes: dict[str, frozenset[str]] | None = None
+
+
+class Candidates(set[str]):
+    """The batch claims of a chunk the pre-filter kept (`candidate_ids`), and in `routes` the rulesets
+    (`Runtime.ruleset_names`) where some rule could fire on each: a claim goes only into those.
+
+    A set of claim ids, so it works wherever the kept claims are looked at; a claim without a route
+    (`|` with a plain set, a claim another screener kept without routing) goes into every ruleset,
+    so a route is only ever a saving, never a loss. Routes of several screeners merge by `|` (every
+    Runtime's ruleset names are its own)."""
+
+    def __init__(self, claims: Iterable[str] = (), routes: dict[str, frozenset[str]] | None = None) -> None:
+        super().__init__(claims)
+        self.routes: dict[str, frozenset[str]] = {} if routes is None else routes
+
+    def __or__(self, other: AbstractSet[Any]) -> Candidates:  # type: ignore[override]
+        theirs: dict[str, frozenset[str]] = getattr(other, "routes", {})
+        routes = {}
+        for claim_id in set.__or__(self, other):
+            mine, their = self.routes.get(claim_id), theirs.get(claim_id)
+            if (mine is None and claim_id in self) or (their is None and claim_id in other):
+                continue  # kept without a route on one side: every ruleset
+            routes[claim_id] = (mine or frozenset()) | (their or frozenset())
+        return Candidates(set.__or__(self, other), routes)
+
+    __ror__ = __or__
+
+    def __ior__(self, other: AbstractSet[Any]) -> Candidates:  # type: ignore[override]
+        merged = self | other
+        set.__ior__(self, merged)
+        self.routes = merged.routes
+        return self
 
 
 class Screener:
@@ -142,19 +179,26 @@ class Screener:
         superset, never fewer. durable-rules still decides every hit.
         """
         lists = self.pack.lists
+        routes: dict[str, frozenset[str]] = {}
         for key, ids in list(prepared.by_profile.items()):
             profile = self._profile(key)
             settings = profile.compiled.settings
+            names = profile.runtime.ruleset_names
             kept = set()
             for claim_id in ids:
                 fact = prepared.by_id[claim_id]
                 earlier = [f for f in prepared.facts if f["seq"] < fact["seq"]]
-                if any(_may_fire(c, fact, earlier, settings, lists) for c in profile.compiled.rules):
+                rulesets = {
+                    c.ruleset for c in profile.compiled.rules if _may_fire(c, fact, earlier, settings, lists)
+                }
+                if rulesets:
                     kept.add(claim_id)
+                    routes[claim_id] = frozenset(names[index] for index in rulesets)
             if kept:
                 prepared.by_profile[key] = kept
             else:
                 del prepared.by_profile[key]
+        prepared.routes = routes
 
     def screen_patients(
         self,
@@ -165,14 +209,16 @@ class Screener:
 
         With the pre-filter on, the chunk's claims are filtered together (the filter works on columns);
         `candidates` says the pre-filter already ran on the chunk's columns (`candidate_ids`): only
-        those batch claims go through durable-rules."""
+        those batch claims go through durable-rules, each into its rulesets (`Candidates.routes`)."""
         prepared = [self.prepare(patient_id, batch, history) for patient_id, batch, history in partitions]
         if candidates is not None:
             wanted = candidates if isinstance(candidates, (set, frozenset)) else set(candidates)
+            routes = getattr(candidates, "routes", None)
             for item in prepared:
                 item.by_profile = {
                     key: kept for key, ids in item.by_profile.items() if (kept := ids & wanted)
                 }
+                item.routes = routes
         elif self.prefilter:
             self.apply_prefilter(prepared)
         hits: list[Hit] = []
@@ -190,14 +236,15 @@ class Screener:
             self._column_fields = (len(self._profiles), frozenset(found))
         return set(self._column_fields[1])
 
-    def candidate_ids(self, columns: ClaimColumns, rows: np.ndarray | None = None) -> set[str]:
-        """The batch claims of a chunk read as columns that some rule of their profile could fire on.
+    def candidate_ids(self, columns: ClaimColumns, rows: np.ndarray | None = None) -> Candidates:
+        """The batch claims of a chunk read as columns that some rule of their profile could fire on,
+        each with the rulesets of those rules (`Candidates.routes`).
 
         `rows` (a mask) limits the claims this screener screens (a PackRouter's share); the chunk's other
         claims are context. A claim of an unconfigured treatment region stops here as `prepare` would."""
         targets = columns.target if rows is None else columns.target & rows
         if not targets.any():
-            return set()
+            return Candidates()
         source = ColumnFacts(columns, self.reference)
         base = Frame(source)
         regions = columns.values["treatment_region"]
@@ -214,13 +261,37 @@ class Screener:
             offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
             return owner, np.repeat(rows - counts, counts) + offsets
 
-        parts = [
-            (self._profile(key).prefilter, target_rows[keys == key]) for key in sorted(set(keys.tolist()))
-        ]
-        kept: set[str] = set()
-        for (_, mine), keep in zip(parts, select_together(base, parts, pairs_of), strict=True):
-            kept.update(claim_ids[mine[keep]].tolist())
+        profile_keys = sorted(set(keys.tolist()))
+        parts = [(self._profile(key).prefilter, target_rows[keys == key]) for key in profile_keys]
+        kept = Candidates()
+        for key, (_, mine), fired in zip(
+            profile_keys, parts, select_together(base, parts, pairs_of), strict=True
+        ):
+            ids, routes = self._routes(key, fired)
+            found = claim_ids[mine[ids]].tolist()
+            kept.update(found)
+            kept.routes.update(zip(found, routes, strict=True))
         return kept
+
+    def _routes(self, key: str, fired: np.ndarray) -> tuple[np.ndarray, list[frozenset[str]]]:
+        """From a profile's (rulesets, targets) mask of the pre-filter: the targets kept (positions), and
+        for each the names of the rulesets it goes into."""
+        kept = np.flatnonzero(fired.any(axis=0))
+        if not len(kept):
+            return kept, []
+        profile = self._profile(key)
+        names = profile.runtime.ruleset_names
+        if len(names) < 63:  # each kept target's rulesets as the bits of one number; few distinct ones
+            codes = (1 << np.arange(len(names), dtype=np.int64)) @ fired[:, kept]
+            known = profile.routes
+            for code in set(codes.tolist()) - known.keys():
+                known[code] = frozenset(name for bit, name in enumerate(names) if code >> bit & 1)
+            return kept, [known[code] for code in codes.tolist()]
+        distinct, which = np.unique(fired[:, kept].T, axis=0, return_inverse=True)
+        routes = [
+            frozenset(name for name, on in zip(names, row, strict=True) if on) for row in distinct.tolist()
+        ]
+        return kept, [routes[i] for i in which.reshape(-1).tolist()]
 
     def _checked_profile_key(self, region: str) -> str:
         self.reference.pricing(region, strict=True)  # an unconfigured region stops screening
@@ -271,10 +342,16 @@ class Screener:
                     current.extend([position] * seq)
                     earlier.extend(range(row - seq, row))
                 pairs = (np.array(current, dtype=np.intp), np.array(earlier, dtype=np.intp))
-            keep = profile.prefilter.select(base, targets, pairs)
-            for (item, claim_id), kept in zip(owners, keep.tolist(), strict=True):
-                if not kept:
+            kept, routes = self._routes(key, profile.prefilter.select(base, targets, pairs))
+            chosen = dict(zip(kept.tolist(), routes, strict=True))
+            for position, (item, claim_id) in enumerate(owners):
+                route = chosen.get(position)
+                if route is None:
                     item.by_profile[key].discard(claim_id)
+                else:
+                    if item.routes is None:
+                        item.routes = {}
+                    item.routes[claim_id] = route
         for item in prepared:
             item.by_profile = {key: ids for key, ids in item.by_profile.items() if ids}
 
@@ -286,7 +363,7 @@ class Screener:
         for key in sorted(prepared.by_profile):
             profile = self._profile(key)
             projected = profile.runtime.project(facts, prepared.by_profile[key])
-            matches = profile.runtime.run(f"{patient_id}", projected)
+            matches = profile.runtime.run(f"{patient_id}", projected, prepared.routes)
             grouped: dict[tuple[str, str], list[str]] = {}
             for match in matches:
                 grouped.setdefault((match.rule, match.claim_id), [])
@@ -344,15 +421,15 @@ class PackRouter:
         """The claim fields the pre-filters of every pack read."""
         return set().union(*(screener.column_fields() for screener in self._screeners()))
 
-    def candidate_ids(self, columns: ClaimColumns, rows: np.ndarray | None = None) -> set[str]:
+    def candidate_ids(self, columns: ClaimColumns, rows: np.ndarray | None = None) -> Candidates:
         """The batch claims of a chunk read as columns that some rule of the pack screening them could
-        fire on (each pack sees the patient's claims of other packs as context)."""
+        fire on, with their rulesets (each pack sees the patient's claims of other packs as context)."""
         regions = columns.values["treatment_region"]
         targets = columns.target if rows is None else columns.target & rows
         routed = np.array(
             [id(self.screener_for(region)) for region in regions.tolist()], dtype=np.int64
         ).reshape(-1)
-        kept: set[str] = set()
+        kept = Candidates()
         for screener in self._screeners():
             mine = targets & (routed == id(screener))
             if mine.any():
@@ -534,4 +611,4 @@ def _may_fire(
     return False
 
 
-__all__ = ["Hit", "Match", "PackRouter", "Screener", "build_hit", "screen_claims"]
+__all__ = ["Candidates", "Hit", "Match", "PackRouter", "Screener", "build_hit", "screen_claims"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from drgaudit.engine.functions import FUNCTIONS
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.prefilter import CUR, EARLIER, Frame, RuleFilter
+from drgaudit.engine.runtime import Runtime
 from drgaudit.engine.screen import Prepared, Screener, screen_claims
 from drgaudit.engine.vocabulary import BOOL, DATE, FACTS, LIST, NUMBER
 from tests.engine_support import bundled, random_world, reference
@@ -336,3 +338,108 @@ def test_a_pair_rule_keeps_a_readmission_and_drops_a_lone_ordinary_claim() -> No
     stats = screener.prefilter_stats()
     assert (stats.seen, stats.kept) == (3, 1)  # only the readmission went through durable-rules
     assert stats.by_rule == {"SPLIT-001": 1}
+
+
+# ---- per-ruleset routing: a claim goes only into the rulesets where some rule could fire on it --------
+
+
+def _by_patient(claims: list[dict]) -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = {}
+    for claim in claims:
+        found.setdefault(claim["patient_id"], []).append(claim)
+    return {pid: sorted(batch, key=sort_key) for pid, batch in sorted(found.items())}
+
+
+def _check_routes(
+    screener: Screener, claims: list[dict], routes: Mapping[str, frozenset[str]]
+) -> tuple[int, int]:
+    """Every durable-rules match of every batch claim, run (with no pre-filter) through every ruleset of
+    its profile, is in a ruleset the claim is routed into (`routes`: claim id -> ruleset names, a
+    claim the pre-filter dropped has none). Returns (matches, (kept claim, ruleset) pairs routed away)."""
+    matches = away = 0
+    missed = []
+    for patient_id, batch in _by_patient(claims).items():
+        prepared = screener.prepare(patient_id, batch)
+        for key, targets in prepared.by_profile.items():
+            profile = screener._profile(key)
+            names = profile.runtime.ruleset_names
+            away += sum(len(names) - len(routes[c]) for c in targets if c in routes)
+            for match in profile.runtime.run(patient_id, profile.runtime.project(prepared.facts, targets)):
+                matches += 1
+                ruleset = names[profile.by_name[match.rule].ruleset]
+                if ruleset not in routes.get(match.claim_id, ()):
+                    missed.append((key, profile.by_name[match.rule].rule.id, match.claim_id, ruleset))
+    assert not missed, f"claims routed away from a ruleset where a rule fires on them: {missed[:5]}"
+    return matches, away
+
+
+def _derived_routes(screener: Screener, claims: list[dict]) -> dict[str, frozenset[str]]:
+    """The routes the pre-filter on derived facts (`apply_prefilter`) gives the batch claims."""
+    prepared = [screener.prepare(pid, batch) for pid, batch in _by_patient(claims).items()]
+    screener.apply_prefilter(prepared)
+    routes: dict[str, frozenset[str]] = {}
+    for item in prepared:
+        kept = {c for ids in item.by_profile.values() for c in ids}
+        assert item.routes is not None and kept == set(item.routes)  # every kept claim has its route
+        routes.update(item.routes)
+    return routes
+
+
+def _unrouted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every claim the pre-filter kept goes into every ruleset of its profile (routes ignored)."""
+    run = Runtime.run
+    monkeypatch.setattr(
+        Runtime, "run", lambda self, patient, projected, routes=None: run(self, patient, projected)
+    )
+
+
+@pytest.mark.parametrize("seed", [41, 42])
+def test_a_claim_routed_away_from_a_ruleset_has_no_hit_there(seed: int) -> None:
+    pack, codes = bundled()
+    claims, hospitals, groups = _world(seed, patients=120)
+    screener = Screener(pack, reference(pack, codes, hospitals, groups))
+    matches, away = _check_routes(screener, claims, _derived_routes(screener, claims))
+    assert matches > 30 and away > 0  # the world reaches the rules, and routing skips rulesets
+
+
+@pytest.mark.parametrize("seed", [104, 105])
+def test_generated_packs_give_the_same_hits_routed_and_not_routed(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Near thresholds, with the grammar of generated rules spread over three or more rulesets: each claim
+    routed into its rulesets only gives the same hits as every kept claim in every ruleset, and as no
+    pre-filter at all."""
+    pack = _generated_pack(tmp_path, seed, count=30)
+    _, codes = bundled()
+    claims, hospitals, groups = _world(seed, patients=80)
+    screener = Screener(pack, reference(pack, codes, hospitals, groups))
+    assert len(screener._profile("national").runtime.ruleset_names) >= 3
+    matches, away = _check_routes(screener, claims, _derived_routes(screener, claims))
+    assert matches > 0 and away > 0
+    routed = [h.to_dict() for h in screen_claims(screener, claims)]
+    assert routed == [h.to_dict() for h in _one_patient_at_a_time(screener, claims)]  # routed by `precheck`
+    without = Screener(pack, reference(pack, codes, hospitals, groups), prefilter=False)
+    assert routed == [h.to_dict() for h in screen_claims(without, claims)]
+    with monkeypatch.context() as patched:
+        _unrouted(patched)
+        assert routed == [h.to_dict() for h in screen_claims(screener, claims)]
+
+
+def test_a_wrong_route_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checks above can fail: routes that send each claim into the other ruleset(s) than the
+    pre-filter found lose hits, and `_check_routes` names them."""
+    pack, codes = bundled()
+    claims, hospitals, groups = _world(43, patients=120)
+    screener = Screener(pack, reference(pack, codes, hospitals, groups))
+    unrouted = [
+        h.to_dict() for h in screen_claims(Screener(pack, reference(pack, codes, hospitals, groups)), claims)
+    ]
+    routes = Screener._routes
+
+    def rotated(self: Screener, key: str, fired: np.ndarray) -> tuple[np.ndarray, list[frozenset[str]]]:
+        return routes(self, key, np.roll(fired, 1, axis=0))  # ruleset i's claims go into ruleset i + 1
+
+    monkeypatch.setattr(Screener, "_routes", rotated)
+    with pytest.raises(AssertionError, match="routed away"):
+        _check_routes(screener, claims, _derived_routes(screener, claims))
+    assert [h.to_dict() for h in screen_claims(screener, claims)] != unrouted

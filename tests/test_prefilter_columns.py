@@ -23,7 +23,7 @@ from drgaudit.engine.columns import ClaimColumns, ColumnFacts
 from drgaudit.engine.facts import patient_facts
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.prefilter import Col, DictSource, Unsupported
-from drgaudit.engine.screen import Screener
+from drgaudit.engine.screen import Candidates, Screener
 from drgaudit.engine.vocabulary import FACTS, NUMBER
 from drgaudit.services.screening import screen_batch
 from tests.engine_support import bundled, reference
@@ -303,3 +303,42 @@ def test_an_impact_preview_gives_the_same_result_with_the_columnar_prefilter(
         patched.setattr(parallel, "_columnar", lambda screener, loader: False)
         assert previews() == columnar
     assert columnar[0][0]  # stays of 25 days and more become hits
+
+
+@pytest.mark.parametrize("generated", [False, True])
+def test_the_columnar_prefilter_routes_each_claim_into_the_rulesets_that_can_fire_on_it(
+    tmp_path: Path, generated: bool
+) -> None:
+    """`candidate_ids` routes every kept claim, and no durable-rules match of a claim (every claim run
+    through every ruleset) is in a ruleset it was routed away from: the bundled pack, and generated rules
+    near thresholds spread over three or more rulesets."""
+    from tests.test_prefilter import _check_routes
+
+    pack, codes = bundled()
+    if generated:
+        pack = _generated_pack(tmp_path, 106, count=30)
+    claims, hospitals, groups = _world(44, patients=120)
+    screener = Screener(pack, reference(pack, codes, hospitals, groups))
+    assert len(screener._profile("national").runtime.ruleset_names) >= (3 if generated else 2)
+    columns = ClaimColumns.from_rows(NAMES, [[_stored(c.get(n)) for n in NAMES] + [True] for c in claims])
+    candidates = screener.candidate_ids(columns)
+    assert set(candidates) == set(candidates.routes)
+    matches, away = _check_routes(screener, claims, candidates.routes)
+    assert matches > 30 and away > 0
+
+
+def test_candidates_of_two_screeners_merge_their_routes() -> None:
+    """As a PackRouter or an impact preview's two sides merge them: routes add up, and a claim kept
+    without a route on either side goes into every ruleset (it has no route)."""
+    first = Candidates({"1", "2"}, {"1": frozenset({"a0"}), "2": frozenset({"a1"})})
+    second = Candidates({"2", "3"}, {"2": frozenset({"b0"}), "3": frozenset({"b1"})})
+    merged = first | second
+    assert merged == {"1", "2", "3"}
+    assert merged.routes == {"1": {"a0"}, "2": {"a1", "b0"}, "3": {"b1"}}
+    plain = first | {"2", "4"}
+    assert plain == {"1", "2", "4"} and plain.routes == {"1": {"a0"}}
+    assert ({"2", "4"} | first).routes == plain.routes
+    kept = Candidates()
+    kept |= first
+    kept |= second
+    assert kept == merged and kept.routes == merged.routes

@@ -221,3 +221,51 @@ def test_pair_alternatives_that_read_the_earlier_claim_alike_are_one_variant() -
         for tests in (d["all"][1]["m"]["$and"] for d in split.definitions.values())
     ]
     assert len(set(betas)) == len(betas)
+
+
+def test_routes_send_a_claim_only_into_its_rulesets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run`'s routes: a ruleset that no screened claim of the patient is routed into gets no session; a
+    screened claim routed elsewhere is still the earlier claim of a pair rule; a claim with no route goes
+    everywhere (as with no routes at all)."""
+    import durable_rules_engine
+
+    pack, codes = bundled()
+    screener = Screener(pack, reference(pack, codes, [hospital()], [group("ES35")]))
+    first = claim(claim_id="A1", admit_date=dt.date(2025, 5, 1), discharge_date=dt.date(2025, 5, 8))
+    again = claim(claim_id="A2", admit_date=dt.date(2025, 5, 18), discharge_date=dt.date(2025, 5, 25))
+    prepared = screener.prepare("P1", [first, again])
+    ((key, targets),) = prepared.by_profile.items()
+    profile = screener._profile(key)
+    runtime, names = profile.runtime, profile.runtime.ruleset_names
+    split = names[
+        profile.by_name[next(c.name for c in profile.compiled.rules if c.rule.id == "SPLIT-001")].ruleset
+    ]
+    other = frozenset(names) - {split}
+    handles = {ruleset.name: ruleset.handle for ruleset in runtime._rulesets}
+    asserted: list[int] = []
+    real = durable_rules_engine.assert_fact
+
+    def spy(handle: int, text: str) -> tuple:
+        asserted.append(handle)
+        return real(handle, text)
+
+    monkeypatch.setattr(durable_rules_engine, "assert_fact", spy)
+
+    def fired(routes: dict[str, frozenset[str]] | None) -> set[tuple[str, str, str | None]]:
+        asserted.clear()
+        ids = {c.name: c.rule.id for c in profile.compiled.rules}
+        matches = runtime.run("P1", runtime.project(prepared.facts, targets), routes)
+        return {(ids[m.rule], m.claim_id, m.earlier_id) for m in matches}
+
+    everywhere = fired(None)
+    assert ("SPLIT-001", "A2", "A1") in everywhere
+    assert set(asserted) == set(handles.values())
+    assert fired({}) == everywhere  # no route: every ruleset
+    # A1 screened only in the other rulesets, A2 only in SPLIT-001's: the readmission still pairs.
+    routed = fired({"A1": other, "A2": frozenset({split})})
+    assert ("SPLIT-001", "A2", "A1") in routed
+    # Only A2, only into SPLIT-001's ruleset: the other rulesets open no session at all.
+    alone = fired({"A1": frozenset(), "A2": frozenset({split})})
+    assert ("SPLIT-001", "A2", "A1") in alone and set(asserted) == {handles[split]}
+    # A2 routed away from SPLIT-001's ruleset: the hit is gone (the routes are obeyed).
+    assert not any(hit[0] == "SPLIT-001" for hit in fired({"A1": other, "A2": other}))

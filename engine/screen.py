@@ -319,9 +319,11 @@ class Screener:
         each profile filters its target rows of it, and pair rules the (current, earlier) row pairs."""
         offsets: list[int] = []
         facts: list[dict[str, Any]] = []
+        routes_of: dict[int, dict[str, frozenset[str]]] = {}
         for item in prepared:
             offsets.append(len(facts))
             facts.extend(item.facts)
+            item.routes = routes_of[id(item)] = {}  # every patient's, also when none of its claims is kept
         base = Frame(facts)
         for key in sorted({key for item in prepared for key in item.by_profile}):
             profile = self._profile(key)
@@ -349,9 +351,7 @@ class Screener:
                 if route is None:
                     item.by_profile[key].discard(claim_id)
                 else:
-                    if item.routes is None:
-                        item.routes = {}
-                    item.routes[claim_id] = route
+                    routes_of[id(item)][claim_id] = route
         for item in prepared:
             item.by_profile = {key: ids for key, ids in item.by_profile.items() if ids}
 

@@ -860,10 +860,10 @@ def select_together(
     """For each (pre-filter, target rows of `base`) of a chunk, which targets some rule of each ruleset
     could fire on: what `Prefilter.select` gives for each (a (rulesets, targets) mask), with its
     statistics, but a rule that several profiles lower the same way (`RuleFilter.lowering_key`: the
-    same rule, the same folded params and settings) is lowered once over all their targets together. The masks are the same, row by row (the lowerings
-    work row by row); a rule whose lowering looked at all its rows at once is lowered again for each
-    profile alone. `pairs_of(targets)` gives the (position in targets, earlier row) pairs of some targets
-    (see `Prefilter.select`)."""
+    same rule, the same folded params and settings) is lowered once over all their targets together.
+    The masks are the same, row by row (the lowerings work row by row); a rule whose lowering looked at
+    all its rows at once is lowered again for each profile alone. `pairs_of(targets)` gives the
+    (position in targets, earlier row) pairs of some targets (see `Prefilter.select`)."""
     return _Together(base, parts, pairs_of).select()
 
 

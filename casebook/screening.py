@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook.bulk import BulkInsert
+from drgaudit.casebook.evidence import EvidenceDigests
 from drgaudit.casebook.models import MONEY, stored_id, table_of
 from drgaudit.engine.codes import CODE_FILES, CodeTables, resolve_codes_dir
 from drgaudit.engine.hits import Hit, PatientFailure
@@ -199,6 +200,7 @@ class LazyEvidence:
     their reading."""
 
     def __init__(self, row: Any) -> None:
+        self.digests: tuple[str, str] | None = None  # see `attach_evidence`
         self.__dict__.update(row._mapping)  # plain attributes: read many times per hit
 
     def __getattr__(self, name: str) -> Any:  # the row's columns, set above
@@ -208,6 +210,27 @@ class LazyEvidence:
     def evidence(self) -> Any:
         text = self.__dict__["evidence_text"]
         return None if text is None else json.loads(text)
+
+
+# What a stored hit is read with instead of its evidence when a stored screen kept its evidence digests.
+HIT_DIGEST_READ = (col(ScreenHit.id).label("hit_id"), col(ScreenHit.ordinal), col(ScreenHit.content_hash))
+
+
+def attach_evidence(session: Session, hits: Sequence[LazyEvidence], digests: EvidenceDigests) -> None:
+    """Give each hit, read with `HIT_DIGEST_READ` and without its evidence, the evidence digests the
+    screen that stored it kept (`digests`), or else its evidence text, read here (by id, a page at a time)."""
+    missing: dict[int, LazyEvidence] = {}
+    for hit in hits:
+        hit.digests = digests.get(hit.ordinal, hit.content_hash)
+        if hit.digests is None:
+            missing[hit.hit_id] = hit
+    ids = list(missing)
+    for start in range(0, len(ids), 500):
+        query = select(col(ScreenHit.id), EVIDENCE_TEXT).where(
+            col(ScreenHit.id).in_(ids[start : start + 500])
+        )
+        for hit_id, text in session.execute(query):
+            missing[hit_id].__dict__["evidence_text"] = text
 
 
 def hit_claim_pages(session: Session, batch_id: int, claims_per_page: int) -> Iterator[list[str]]:
@@ -422,6 +445,8 @@ class HitStore:
         self.amount = 0.0
         self._json = _json_text(session.get_bind().dialect)
         self._insert: BulkInsert | None = None
+        # The evidence digests of the hits inserted, for the review queue and the findings refreshed after.
+        self.digests = EvidenceDigests()
 
     def add(self, hit: Hit) -> None:
         """Take the next hit of the run (in screening order); nothing is written unless there is no spool."""
@@ -447,6 +472,7 @@ class HitStore:
                 self._json(hit.evidence), ordinal, digest, hit.pack_version,
             )
         )  # fmt: skip
+        self.digests.add(ordinal, digest, hit)
         self.inserted += 1
         if len(self.rows) >= _HIT_GROUP:
             self._group()

@@ -354,7 +354,7 @@ def _screen_batch(
                 # Hospital findings (hold/deduct hits) commit with the hits and the review cases.
                 findings = refresh_findings(
                     session=session, batch_id=batch_id, pack=base_pack, actor=who, commit=False,
-                    region_packs=plan.region_packs(),
+                    region_packs=plan.region_packs(), digests=hit_store.digests,
                 )  # fmt: skip
                 summary.findings = findings.as_dict()
                 review = refresh_cases(
@@ -363,6 +363,7 @@ def _screen_batch(
                     pack=base_pack,
                     actor=who,
                     region_packs=plan.region_packs(),
+                    digests=hit_store.digests,
                 )
                 summary.review_cases = review.as_dict()
                 finish_run(

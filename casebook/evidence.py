@@ -9,9 +9,11 @@ the hit's columns and the parts of its evidence that are about the claim (`EVIDE
 from __future__ import annotations
 
 import hashlib
+import math
+from json.encoder import encode_basestring as _encode_text  # what json writes for a text (no ASCII escapes)
 from typing import Any
 
-from drgaudit.casebook.auditlog import canonical
+from drgaudit.casebook.auditlog import canonical, encode_canonical
 
 # The parts of a hit that are evidence about the claim; the wording of the message and the rule file's
 # version are not, so editing a message template or a rule's title reopens nothing.
@@ -46,37 +48,47 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+# `auditlog.canonical` of a value that is not None.
+_encode = encode_canonical
+
+
 def both_hashes(severity: str, action: str, amount: float, evidence: dict[str, Any]) -> tuple[str, str]:
-    """(`case_hash`, `finding_hash`) of a hit with these columns, the evidence parts encoded once.
+    """(`case_hash`, `finding_hash`) of a hit with these columns (text, text, a finite float), the evidence
+    parts encoded once.
 
     Each is `canonical` of its payload, written out here: with sorted keys and no spaces, the JSON of a
     dict is its keys and values' JSON in key order (tests/test_evidence_digests.py compares the two)."""
-    facts, thresholds, related = (canonical(evidence.get(key)) or "null" for key in EVIDENCE_KEYS)
-    head = '{"action":' + (canonical(action) or "null")
+    facts, thresholds, related = (_encode(evidence.get(key)) for key in EVIDENCE_KEYS)
+    head = '{"action":' + _encode_text(action)
     tail = f',"facts":{facts},"related_claims":{related}'
-    amount_text = canonical(round(float(amount), 2))
-    case = (
-        f'{head},"amount_at_risk":{amount_text}{tail},"severity":{canonical(severity) or "null"}'
-        f',"thresholds":{thresholds}}}'
-    )
-    finding = f'{head},"amount":{amount_text}{tail},"thresholds":{thresholds}}}'
+    money = float.__repr__(round(float(amount), 2))  # what json writes for a finite float
+    case = f'{head},"amount_at_risk":{money}{tail},"severity":{_encode_text(severity)},"thresholds":{thresholds}}}'
+    finding = f'{head},"amount":{money}{tail},"thresholds":{thresholds}}}'
     return _digest(case), _digest(finding)
 
 
-_PLAIN = (str, int, float, bool, type(None))
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+_NESTED = (dict, list, tuple)
 
 
 def _plain(value: Any) -> bool:
     """Whether a value reads back from its stored JSON as it is: dicts with text keys, lists, and text,
     numbers, booleans and null (a tuple reads back as a list, which has the same JSON)."""
-    kind = type(value)
-    if kind in _PLAIN:
-        return True
-    if kind is dict:
-        return all(type(key) is str and _plain(item) for key, item in value.items())
-    if kind is list or kind is tuple:
-        return all(_plain(item) for item in value)
-    return False
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            for key, inner in item.items():
+                if type(key) is not str:
+                    return False
+                if type(inner) not in _PLAIN:
+                    stack.append(inner)
+        elif kind is list or kind is tuple:
+            stack.extend(inner for inner in item if type(inner) not in _PLAIN)
+        elif kind not in _PLAIN:
+            return False
+    return True
 
 
 # A slot of `EvidenceDigests`: a flag byte, then the content hash, the case digest and the finding digest
@@ -106,6 +118,7 @@ class EvidenceDigests:
             amount = float(amount)
         if (
             type(amount) is not float
+            or not math.isfinite(amount)
             or round(amount, 2) != amount
             or type(severity) is not str
             or type(action) is not str

@@ -213,7 +213,11 @@ class LazyEvidence:
 
 
 # What a stored hit is read with instead of its evidence when a stored screen kept its evidence digests.
-HIT_DIGEST_READ = (col(ScreenHit.id).label("hit_id"), col(ScreenHit.ordinal), col(ScreenHit.content_hash))
+HIT_DIGEST_READ: tuple[Any, ...] = (
+    col(ScreenHit.id).label("hit_id"),
+    col(ScreenHit.ordinal),
+    col(ScreenHit.content_hash),
+)
 
 
 def attach_evidence(session: Session, hits: Sequence[LazyEvidence], digests: EvidenceDigests) -> None:

@@ -4,6 +4,7 @@ work out from the stored hits themselves."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -156,3 +157,21 @@ def test_a_stored_screen_s_queue_and_findings_have_the_digests_of_its_stored_hit
                 assert 1 <= kept <= 2 < read
     finally:
         engine.dispose()
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=JSON_VALUES | st.dates() | st.tuples(st.text(), st.datetimes()))
+def test_the_log_s_encoders_write_what_json_dumps_writes(value: Any) -> None:
+    """`canonical` and the entry hash's encoding are made once, not per call: the same text."""
+    from drgaudit.casebook import auditlog
+    from drgaudit.services.screening import _jsonl
+
+    options: dict[str, Any] = dict(ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    assert auditlog.canonical(value) == (None if value is None else json.dumps(value, **options))
+    assert _jsonl(value) == json.dumps(value, ensure_ascii=False, default=str)
+    fields = [1, "prev", str(value), "actor", "entity", "1", "created", auditlog.canonical(value), None]
+    expected = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    assert auditlog.entry_hash(
+        seq=1, prev_hash="prev", at=str(value), actor="actor", entity="entity", entity_id="1", action="created",
+        before=auditlog.canonical(value), after=None,
+    ) == hashlib.sha256(expected.encode()).hexdigest()  # fmt: skip

@@ -171,9 +171,13 @@ def _shareable(url: str) -> bool:
     return not (lowered.startswith("sqlite") and ("memory" in lowered or lowered.rstrip("/").endswith(":")))
 
 
+# json.dumps(value, ensure_ascii=False, default=str), its encoder made once (json.dumps makes one per call).
+_jsonl = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
 def write_jsonl(hit: Hit, out: IO[str]) -> None:
     """One hit as one JSON line (DATA-CONTRACT "Screening output")."""
-    out.write(json.dumps(hit.to_dict(), ensure_ascii=False, default=str))
+    out.write(_jsonl(hit.to_dict()))
     out.write("\n")
 
 

@@ -452,8 +452,9 @@ class HitStore:
         # The evidence digests of the hits inserted, for the review queue and the findings refreshed after.
         self.digests = EvidenceDigests()
 
-    def add(self, hit: Hit) -> None:
-        """Take the next hit of the run (in screening order); nothing is written unless there is no spool."""
+    def add(self, hit: Hit, evidence: str | None = None) -> None:
+        """Take the next hit of the run (in screening order); nothing is written unless there is no spool.
+        `evidence`: `evidence_json` of the hit's evidence, if the caller made it (for the screening output)."""
         key = (hit.claim_id, hit.rule_id)
         ordinal = self.total
         self.total += 1
@@ -473,7 +474,7 @@ class HitStore:
             (
                 self.batch_id, self.run.id, hit.claim_id, hit.patient_id, hit.region, hit.rule_id, hit.rule_file,
                 hit.rule_version, hit.family, hit.severity, hit.action, float(hit.amount_at_risk), hit.message,
-                self._json(hit.evidence), ordinal, digest, hit.pack_version,
+                self._json(hit.evidence, evidence), ordinal, digest, hit.pack_version,
             )
         )  # fmt: skip
         self.digests.add(ordinal, digest, hit)
@@ -536,13 +537,29 @@ class HitStore:
         return run
 
 
-def _json_text(dialect: Any) -> Callable[[Any], str]:
-    """A hit's evidence as the text its JSON column stores on this dialect (what the column's bind
-    processor, or psycopg's adapter, makes of it). Values JSON cannot hold (a date) go through their text
-    first, as a hit read back from JSON would have them."""
-    dumps: Callable[[Any], str] = getattr(dialect, "_json_serializer", None) or json.dumps
+# The JSON of a hit's evidence as the screening output writes it (DATA-CONTRACT): text as it is, not
+# escaped to ASCII, and values JSON cannot hold (a date) as their text.
+evidence_json: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
-    def text(value: Any) -> str:
+
+def _json_text(dialect: Any) -> Callable[[Any, str | None], str]:
+    """A hit's evidence as the text its JSON column stores on this dialect: `evidence_json` (given as
+    `encoded` when the caller made it already, for the screening output): the same JSON as the column's
+    bind processor makes of the value (`json.dumps`, which escapes non-ASCII), shorter and made once.
+    With an engine's own JSON serializer, or a text that is not valid UTF-8 (a lone surrogate): what the
+    bind processor (or psycopg's adapter) makes of it. Values JSON cannot hold (a date) go through their
+    text first, as a hit read back from JSON would have them."""
+    custom: Callable[[Any], str] | None = getattr(dialect, "_json_serializer", None)
+    dumps: Callable[[Any], str] = custom or json.dumps
+
+    def text(value: Any, encoded: str | None = None) -> str:
+        if custom is None:
+            encoded = evidence_json(value) if encoded is None else encoded
+            try:
+                encoded.encode()
+                return encoded
+            except UnicodeEncodeError:
+                pass
         try:
             return dumps(value)
         except (TypeError, ValueError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,7 +22,7 @@ from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.evidence import EvidenceDigests, both_hashes, case_hash, finding_hash
 from drgaudit.casebook.findings import Finding
 from drgaudit.casebook.review_models import ReviewCase, ReviewCaseHit
-from drgaudit.casebook.screening import ScreenHit
+from drgaudit.casebook.screening import EVIDENCE_TEXT, ScreenHit, evidence_json
 from drgaudit.cli.root import app
 from drgaudit.demo.generator import generate
 from drgaudit.services.screening import screen_batch
@@ -138,7 +139,8 @@ def test_a_stored_screen_s_queue_and_findings_have_the_digests_of_its_stored_hit
                     first.amount_at_risk = first.amount_at_risk + 1
                     session.add(first)
                     session.commit()
-                summary = screen_batch(session=session, batch_id=3, workers=1, store=True)
+                output = io.StringIO()
+                summary = screen_batch(session=session, batch_id=3, workers=1, store=True, output=output)
                 assert summary.review_cases["created" if run == 1 else "unchanged"] > 0
             with Session(engine) as session:
                 hits = {(h.claim_id, h.rule_id): h for h in session.exec(select(ScreenHit)).all()}
@@ -150,6 +152,19 @@ def test_a_stored_screen_s_queue_and_findings_have_the_digests_of_its_stored_hit
                     assert row.evidence_hash == case_hash(hits[(cases[row.case_id], row.rule_id)])
                 for finding in findings:
                     assert finding.evidence_hash == finding_hash(hits[(finding.claim_id, finding.rule_id)])
+                if run == 1:  # the evidence is stored as the output wrote it, not escaped to ASCII
+                    stored = dict(
+                        session.exec(
+                            select(ScreenHit.claim_id + ":" + ScreenHit.rule_id, EVIDENCE_TEXT)
+                        ).all()
+                    )
+                    lines = [json.loads(line) for line in output.getvalue().splitlines()]
+                    assert len(lines) == len(stored) == len(hits)
+                    assert any(not text.isascii() for text in stored.values())
+                    for line in lines:
+                        text = stored[f"{line['claim_id']}:{line['rule_id']}"]
+                        assert text == evidence_json(line["evidence"])
+                        assert json.loads(text) == hits[(line["claim_id"], line["rule_id"])].evidence
             kept, read = (sum(column) for column in zip(*attached, strict=True))
             if run == 1:  # every hit is new
                 assert kept == read >= len(hits)
@@ -175,3 +190,24 @@ def test_the_log_s_encoders_write_what_json_dumps_writes(value: Any) -> None:
         seq=1, prev_hash="prev", at=str(value), actor="actor", entity="entity", entity_id="1", action="created",
         before=auditlog.canonical(value), after=None,
     ) == hashlib.sha256(expected.encode()).hexdigest()  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(evidence=st.dictionaries(st.text(max_size=6), JSON_VALUES | st.dates(), max_size=5), message=st.text())
+def test_a_jsonl_line_written_around_the_evidence_s_json_is_the_same(
+    evidence: dict[str, Any], message: str
+) -> None:
+    from drgaudit.engine.hits import Hit
+    from drgaudit.services.screening import write_jsonl
+
+    hit = Hit(
+        "C1", "R-1", "family", "高", "hold", 12.5, message, evidence, rule_version="v", code_set="codes"
+    )
+    whole, around = io.StringIO(), io.StringIO()
+    write_jsonl(hit, whole)
+    write_jsonl(hit, around, evidence_json(hit.evidence))
+    assert (
+        around.getvalue()
+        == whole.getvalue()
+        == json.dumps(hit.to_dict(), ensure_ascii=False, default=str) + "\n"
+    )

@@ -25,7 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col
 
 from drgaudit.casebook import auditlog
-from drgaudit.casebook.bulk import insert_returning_ids
+from drgaudit.casebook.bulk import insert_returning_ids, insert_rows
 from drgaudit.casebook.claimread import claim_fields
 from drgaudit.casebook.evidence import EvidenceDigests, case_hash
 from drgaudit.casebook.models import BatchClaim, Claim, stored_id, table_of
@@ -300,7 +300,7 @@ def _insert_cases(
                 None, "created", None, after_hits, case_id, case_state(SimpleNamespace(**row), after_hits)
             )
         )
-    if hit_rows:
+    if hit_rows and not insert_rows(session=session, table=_case_hit_table, rows=hit_rows):
         session.execute(insert(_case_hit_table), hit_rows)
 
 

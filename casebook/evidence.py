@@ -97,14 +97,15 @@ _SLOT = 49
 
 
 class EvidenceDigests:
-    """The two evidence digests of the hits a stored screen inserts, by the hit's ordinal in the run.
+    """The two evidence digests of the hits a stored screen stores, by the ordinal of their row.
 
-    `HitStore` adds each hit it inserts, while the workers screen; the queue and the findings, refreshed
-    after, look a stored row up by its ordinal and content hash (a row an earlier run stored keeps its
-    old ordinal and is not found, unless it has the same content, and so the same digests) and work the
-    digests out from the row's evidence only when it is not found. A hit whose columns or evidence would
-    not read back exactly as they are (an amount with more than two decimals, which PostgreSQL rounds;
-    a value JSON changes) is not kept. Memory: 49 bytes per hit, not the hits.
+    `HitStore` adds each hit while the workers screen: a new one under its ordinal in this run, an
+    unchanged one under the ordinal its row keeps from an earlier run. The queue and the findings,
+    refreshed after, look a stored row up by its ordinal and content hash, and work the digests out from
+    the row's evidence only when they are not found: two hits under one ordinal keep the later one's, and
+    a slot holding other content is not the row's (the same content has the same digests). A hit whose
+    columns or evidence would not read back exactly as they are (an amount with more than two decimals,
+    which PostgreSQL rounds; a value JSON changes) is not kept. Memory: 49 bytes per ordinal.
     """
 
     def __init__(self) -> None:

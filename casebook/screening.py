@@ -429,14 +429,15 @@ class HitStore:
         self.batch_id = batch_id
         self.spool = spool
         self.existing = {
-            (claim_id, rule_id): (hit_id, digest, pack)
-            for hit_id, claim_id, rule_id, digest, pack in session.execute(
+            (claim_id, rule_id): (hit_id, digest, pack, stored_ordinal)
+            for hit_id, claim_id, rule_id, digest, pack, stored_ordinal in session.execute(
                 select(
                     col(ScreenHit.id),
                     col(ScreenHit.claim_id),
                     col(ScreenHit.rule_id),
                     col(ScreenHit.content_hash),
                     col(ScreenHit.pack_version),
+                    col(ScreenHit.ordinal),
                 ).where(col(ScreenHit.batch_id) == batch_id)
             )
         }
@@ -449,7 +450,8 @@ class HitStore:
         self.amount = 0.0
         self._json = _json_text(session.get_bind().dialect)
         self._insert: BulkInsert | None = None
-        # The evidence digests of the hits inserted, for the review queue and the findings refreshed after.
+        # The evidence digests of the hits inserted and of the unchanged ones (under the ordinal their row
+        # keeps), for the review queue and the findings refreshed after.
         self.digests = EvidenceDigests()
 
     def add(self, hit: Hit, evidence: str | None = None) -> None:
@@ -467,6 +469,8 @@ class HitStore:
             self.unchanged += 1
             if old[2] != hit.pack_version:
                 self.restamped.append({"hit_id": old[0], "pack": hit.pack_version})
+            # Under its row's ordinal: a hit of this run at that ordinal takes the slot after it, or before.
+            self.digests.add(old[3], digest, hit)
             return
         if old is not None:
             self.replaced.append(old[0])

@@ -130,7 +130,15 @@ def _fact_name(ref: Ref) -> str:
 
 
 def _roles(node: Node) -> set[str]:
-    return {_role(n) for n in walk(node) if isinstance(n, Ref) and _is_fact_ref(n)}
+    """Which claims `node` reads. A call that reads the claim's own facts (`admissions_within(30)`: its
+    history) names no field, and is evaluated on the current claim, as the Python evaluator does."""
+    roles: set[str] = set()
+    for n in walk(node):
+        if isinstance(n, Ref) and _is_fact_ref(n):
+            roles.add(_role(n))
+        elif isinstance(n, Call) and FUNCTIONS[n.name].reads_fact:
+            roles.add(CUR)
+    return roles
 
 
 def _is_fact_ref(ref: Ref) -> bool:

@@ -3,6 +3,7 @@ function registry's signatures by tests/strategies.py), at and around every thre
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from drgaudit.engine.loader import read_pack
 from drgaudit.engine.runtime import Runtime
 from drgaudit.engine.screen import Screener
 from tests.engine_support import bundled, claim, group, hospital, reference
-from tests.strategies import GeneratedPack, claims, pack_thresholds, patient_facts, rule_packs
+from tests.strategies import ALL_SCHEMES, GeneratedPack, claims, pack_thresholds, patient_facts, rule_packs
 
 STATUSES = ("active", "draft")
 
@@ -150,3 +151,44 @@ def test_the_bundled_rules_agree_on_claims_at_their_thresholds(
         if r.fired != r.python_verdict
     ]
     assert not disagreements
+
+
+def _rule(rule_id: str, when: str, *, pair: bool = False) -> dict[str, Any]:
+    return {
+        "id": rule_id,
+        "title": f"固定的规则 {rule_id}",
+        "family": "data_quality",
+        "severity": "low",
+        "action": "note",
+        "scope": "all",
+        "stage": "事前",
+        "status": "draft",
+        "schemes": ALL_SCHEMES,
+        "effective": {"from": dt.date(2025, 1, 1)},
+        "reference": "医保办函〔2025〕3号 结算清单质控",
+        "pair": pair,
+        "when": [when],
+        "message": "病例{claim_id}",
+        "amount_at_risk": "0",
+    }
+
+
+# A call that reads the claim's own facts (its history) names no field, so it once counted as reading
+# neither claim: `admissions_365d < admissions_within(0)` failed to compile ("this value mixes the current
+# and the earlier claim inside a function"), and hypothesis drew it now and then.
+HISTORY_CALL_RULES = [
+    _rule("FIX-001", "admissions_365d < admissions_within(0)"),
+    _rule("FIX-002", "admissions_within(30) >= admissions_365d"),
+    _rule("FIX-003", "admissions_within(30) - 1 >= 1"),
+    _rule("FIX-004", "total_cost > admissions_within(90) * 1000"),
+    _rule("FIX-005", "earlier.total_cost > admissions_within(30)", pair=True),
+    _rule("FIX-006", "admissions_within(30) < earlier.los_days + 1", pair=True),
+]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=SLOW)
+@given(data=st.data())
+def test_a_call_reading_the_claims_history_belongs_to_the_current_claim(
+    folder: Path, data: st.DataObject
+) -> None:
+    _check(folder, GeneratedPack(HISTORY_CALL_RULES), data)

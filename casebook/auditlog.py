@@ -106,11 +106,19 @@ class AuditHead(SQLModel, table=True):
     key_id: str | None = None
 
 
+# The encoders of `canonical` and `entry_hash`, made once: json.dumps with options makes one per call, most
+# of the cost of a small value (the same text: json.dumps is JSONEncoder(options).encode).
+encode_canonical = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str
+).encode
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def canonical(value: Any) -> str | None:
     """The JSON text of a value as the log stores and hashes it (sorted keys, no spaces); None stays None."""
     if value is None:
         return None
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return encode_canonical(value)
 
 
 class _Content(TypedDict):
@@ -145,7 +153,7 @@ def entry_hash(
     fields: list[Any] = [seq, prev_hash, at, actor, entity, entity_id, action, before, after]
     if role is not None or channel is not None:
         fields += [role, channel]
-    payload = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    payload = _compact(fields)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

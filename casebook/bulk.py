@@ -252,6 +252,32 @@ def insert_returning_ids(*, session: Session, table: Table, rows: Sequence[dict[
     return ids
 
 
+def insert_rows(*, session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> bool:
+    """Insert rows (dicts with the same keys: every column but an autoincrement `id`) through `BulkInsert`,
+    the columns' own bind processors applied a column at a time: what SQLAlchemy's insert stores, without
+    its processing per row, which cost more than the insert. False (nothing done) when the rows do not
+    give every column (SQLAlchemy would fill the others from their defaults)."""
+    if not rows:
+        return True
+    names = tuple(rows[0])
+    autoincrement = table.autoincrement_column
+    if set(names) != {column.name for column in table.c if column is not autoincrement}:
+        return False
+    conn = session.connection()
+    dialect = conn.dialect
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+    columns: list[list[Any]] = []
+    for name, process in zip(names, processors, strict=True):
+        values = [row[name] for row in rows]
+        columns.append(values if process is None else [process(value) for value in values])
+        if dialect.name == "sqlite" and None in values and "" in values:
+            return False  # BulkInsert writes None as '' made NULL again on SQLite: '' would not stay ''
+    writer = BulkInsert(conn, table, names)
+    for start in range(0, len(rows), INSERT_ROWS):
+        writer.run([values[start : start + INSERT_ROWS] for values in columns])
+    return True
+
+
 def _sqlite_insert_ids(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
     """`insert_returning_ids` on SQLite. SQLAlchemy cannot keep RETURNING in parameter order there and
     inserts one row per statement; instead the first row is inserted alone for its id, which takes the
@@ -259,8 +285,9 @@ def _sqlite_insert_ids(session: Session, table: Table, rows: Sequence[dict[str, 
     largest id + 1, so they get the following ids (checked below), as one by one."""
     first = int(session.execute(insert(table).returning(table.c.id), dict(rows[0])).scalar_one())
     rest = list(rows[1:])
-    for start in range(0, len(rest), INSERT_ROWS):
-        session.execute(insert(table), rest[start : start + INSERT_ROWS])
+    if rest and not insert_rows(session=session, table=table, rows=rest):
+        for start in range(0, len(rest), INSERT_ROWS):
+            session.execute(insert(table), rest[start : start + INSERT_ROWS])
     last = first + len(rows) - 1
     count, top = session.execute(select(func.count(), func.max(table.c.id)).where(table.c.id >= first)).one()
     if (count, top) != (len(rows), last):

@@ -18,7 +18,6 @@ trail is there.
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,9 +31,17 @@ from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook import auditlog
 from drgaudit.casebook.bulk import insert_returning_ids
+from drgaudit.casebook.evidence import EvidenceDigests, finding_hash
 from drgaudit.casebook.models import MONEY, BatchClaim, Claim, table_of
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError, ReviewSettings, review_settings
-from drgaudit.casebook.screening import EVIDENCE_TEXT, LazyEvidence, ScreenHit, hit_claim_pages
+from drgaudit.casebook.screening import (
+    EVIDENCE_TEXT,
+    HIT_DIGEST_READ,
+    LazyEvidence,
+    ScreenHit,
+    attach_evidence,
+    hit_claim_pages,
+)
 from drgaudit.casebook.states import FINDING_STATES
 from drgaudit.engine.pack import RulePack
 from drgaudit.labels import VALUE_LABELS
@@ -124,16 +131,6 @@ def finding_state(finding: Finding | SimpleNamespace) -> dict[str, Any]:
     }
 
 
-def _evidence_hash(hit: Any) -> str:
-    evidence = hit.evidence or {}
-    payload = {
-        "action": hit.action,
-        "amount": round(float(hit.amount_at_risk), 2),
-        **{key: evidence.get(key) for key in ("facts", "thresholds", "related_claims")},
-    }
-    return hashlib.sha256((auditlog.canonical(payload) or "").encode()).hexdigest()[:32]
-
-
 # ---------------------------------------------------------------------------------------------------
 # Findings from hits
 
@@ -154,7 +151,7 @@ class FindingReport:
 # The evidence is read as text and parsed only for the hits that make findings (`LazyEvidence`).
 _HIT_READ = [getattr(ScreenHit, n) for n in (
     "claim_id", "rule_id", "batch_id", "family", "severity", "action", "amount_at_risk", "message", "pack_version",
-)] + [EVIDENCE_TEXT]  # fmt: skip
+)]  # fmt: skip
 
 
 def refresh_findings(
@@ -166,12 +163,14 @@ def refresh_findings(
     today: date | None = None,
     commit: bool = True,
     region_packs: Mapping[str, RulePack] | None = None,
+    digests: EvidenceDigests | None = None,
 ) -> FindingReport:
     """Make or refresh the findings of a batch from its stored hits (idempotent; one transaction). A
     region's settings come from the pack that screened it (`region_packs`, else `pack`).
 
     A new finding is due `finding_reply_days` after today. An open finding follows the newest screen of
     its claim; one whose hit is gone is withdrawn; answered or decided findings are left as they are.
+    `digests`: the evidence digests of the screen that stored the hits (`HitStore.digests`), if it kept them.
     """
     today = today or _now().date()
     report = FindingReport()
@@ -179,7 +178,7 @@ def refresh_findings(
     # Memory follows a page of claims, not the batch: the batch's hits are read `PAGE_CLAIMS` claims at a
     # time (keyset pages on claim id), each page written, flushed and logged before the next is read.
     for claim_ids in hit_claim_pages(session, batch_id, PAGE_CLAIMS):
-        hits = _finding_hits(session, batch_id, claim_ids, pack, region_packs or {}, settings)
+        hits = _finding_hits(session, batch_id, claim_ids, pack, region_packs or {}, settings, digests)
         existing = {
             (f.claim_id, f.rule_id): f
             for f in session.execute(select(Finding).where(col(Finding.claim_id).in_(claim_ids))).scalars()
@@ -237,7 +236,7 @@ def _refresh_page(
     for key, hit in hits.items():
         claim = hit  # each hit row carries its claim's fields
         finding = existing.get(key)
-        evidence = _evidence_hash(hit)
+        evidence = hit.digests[1] if hit.digests is not None else finding_hash(hit)
         if finding is None:
             due = today + timedelta(days=settings[claim.treatment_region].finding_reply_days)
             created.append({
@@ -303,16 +302,19 @@ def _finding_hits(
     pack: RulePack,
     region_packs: Mapping[str, RulePack],
     settings: dict[str, ReviewSettings],
+    digests: EvidenceDigests | None = None,
 ) -> dict[tuple[str, str], Any]:
     """The hits of these claims of the batch that make findings (by claim and rule), each with its claim's
-    fields; `settings` gathers the review settings of their regions."""
+    fields; `settings` gathers the review settings of their regions. With the `digests` the screen kept,
+    a hit's evidence is read only when its digests are not kept there."""
     hits: dict[tuple[str, str], Any] = {}
     # The batch's hits are of the batch's claims (a screen reads them from batch_claim); joined to the
     # claims for their fields.
     # Sorted here, not by the database: ordered by ordinal, SQLite walked every hit of the batch through
     # its (batch, ordinal) index for each page instead of looking the page's claims up.
+    read = HIT_DIGEST_READ if digests is not None else (EVIDENCE_TEXT, col(ScreenHit.ordinal))
     query = (
-        select(*_HIT_READ, *_CLAIM_READ, col(ScreenHit.ordinal))
+        select(*_HIT_READ, *_CLAIM_READ, *read)
         .join(Claim, col(Claim.claim_id) == col(ScreenHit.claim_id))
         .where(col(ScreenHit.batch_id) == batch_id, col(ScreenHit.claim_id).in_(claim_ids))
     )
@@ -322,6 +324,8 @@ def _finding_hits(
             settings[region] = review_settings(region_packs.get(region, pack), region)
         if hit.action in settings[region].finding_actions:
             hits[(hit.claim_id, hit.rule_id)] = LazyEvidence(hit)
+    if digests is not None:
+        attach_evidence(session, list(hits.values()), digests)
     return hits
 
 

@@ -13,7 +13,6 @@ here (or in `meetings`), which checks the case's `version`, writes the audit log
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,8 +25,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col
 
 from drgaudit.casebook import auditlog
-from drgaudit.casebook.bulk import insert_returning_ids
+from drgaudit.casebook.bulk import insert_returning_ids, insert_rows
 from drgaudit.casebook.claimread import claim_fields
+from drgaudit.casebook.evidence import EvidenceDigests, case_hash
 from drgaudit.casebook.models import BatchClaim, Claim, stored_id, table_of
 from drgaudit.casebook.quota import QuotaStanding, quota_standing
 from drgaudit.casebook.review_models import (
@@ -47,7 +47,14 @@ from drgaudit.casebook.reviewconfig import (
     ReviewSettings,
     review_settings,
 )
-from drgaudit.casebook.screening import EVIDENCE_TEXT, LazyEvidence, ScreenHit, hit_claim_pages
+from drgaudit.casebook.screening import (
+    EVIDENCE_TEXT,
+    HIT_DIGEST_READ,
+    LazyEvidence,
+    ScreenHit,
+    attach_evidence,
+    hit_claim_pages,
+)
 from drgaudit.engine.pack import RulePack
 from drgaudit.periods import Period, parse_period
 
@@ -67,22 +74,10 @@ def period_of(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-# The parts of a hit that are evidence about the claim; the wording of the message and the rule file's
-# version are not, so editing a message template or a rule's title reopens nothing.
-EVIDENCE_KEYS = ("facts", "thresholds", "related_claims")
-
-
 def evidence_hash(hit: HitRow) -> str:
     """A digest of a hit's evidence: severity, action, amount at risk, and the facts, thresholds and related
     claims it rests on. A decided case reopens when this changes (or a rule newly fires)."""
-    evidence = hit.evidence or {}
-    payload = {
-        "severity": hit.severity,
-        "action": hit.action,
-        "amount_at_risk": round(float(hit.amount_at_risk), 2),
-        **{key: evidence.get(key) for key in EVIDENCE_KEYS},
-    }
-    return hashlib.sha256((auditlog.canonical(payload) or "").encode()).hexdigest()[:32]
+    return case_hash(hit)
 
 
 def case_state(case: ReviewCase | SimpleNamespace, hits: dict[str, str] | None = None) -> dict[str, Any]:
@@ -134,6 +129,7 @@ def refresh_cases(
     pack: RulePack,
     actor: str,
     region_packs: Mapping[str, RulePack] | None = None,
+    digests: EvidenceDigests | None = None,
 ) -> RefreshReport:
     """Make or refresh the review cases of a batch from its stored hits; one transaction, idempotent.
 
@@ -142,11 +138,12 @@ def refresh_cases(
     The hits are read `REFRESH_CHUNK_CLAIMS` claims at a time (by claim id); each chunk's cases are
     written and logged (in case order) before the next is read, then the batch's other cases (no flag
     any more) are unflagged, also a chunk at a time; everything commits together at the end.
+    `digests`: the evidence digests of the screen that stored the hits (`HitStore.digests`), if it kept them.
     """
     report = RefreshReport()
     settings: dict[str, ReviewSettings] = {}
     flagged_ids: set[str] = set()
-    for by_claim in _hit_chunks(session, batch_id, REFRESH_CHUNK_CLAIMS):
+    for by_claim in _hit_chunks(session, batch_id, REFRESH_CHUNK_CLAIMS, digests):
         _refresh_chunk(session, batch_id, pack, region_packs, actor, by_claim, settings, flagged_ids, report)
     # The batch's cases whose claim no longer carries a case-making hit. Their ids are read in one pass
     # (a keyset page per chunk joined the batch's claims again each time: quadratic in the batch's size,
@@ -189,26 +186,39 @@ def _cases_by_id(session: Session, case_ids: list[int]) -> list[ReviewCase]:
     return found
 
 
-def _hit_chunks(session: Session, batch_id: int, claims_per_chunk: int) -> Iterator[dict[str, list[HitRow]]]:
+def _hit_chunks(
+    session: Session, batch_id: int, claims_per_chunk: int, digests: EvidenceDigests | None = None
+) -> Iterator[dict[str, list[HitRow]]]:
     """The batch's hits grouped by claim, `claims_per_chunk` claims at a time (keyset pages on claim id).
 
     Within a chunk, claims and their hits come in screening order (by ordinal), so a batch that fits in
-    one chunk is refreshed exactly as a whole; no cursor stays open while a chunk is written."""
+    one chunk is refreshed exactly as a whole; no cursor stays open while a chunk is written. With the
+    `digests` the screen kept, a hit's evidence is read only when its digests are not kept there."""
     for claim_ids in hit_claim_pages(session, batch_id, claims_per_chunk):
         # Plain rows, not ORM objects: thousands of hits are only read here.
         rows: list[Any] = []
         for start in range(0, len(claim_ids), 500):
             part = claim_ids[start : start + 500]
             # The evidence as text, parsed only for the hits of claims that make cases (`LazyEvidence`).
-            query = select(*_HIT_READ[:-1], EVIDENCE_TEXT, col(ScreenHit.ordinal)).where(
+            read = HIT_DIGEST_READ if digests is not None else (EVIDENCE_TEXT, col(ScreenHit.ordinal))
+            query = select(*_HIT_READ[:-1], *read).where(
                 col(ScreenHit.batch_id) == batch_id, col(ScreenHit.claim_id).in_(part)
             )
             rows.extend(session.execute(query).all())
         rows.sort(key=lambda row: row.ordinal)
+        hits = [LazyEvidence(row) for row in rows]
+        if digests is not None:
+            attach_evidence(session, hits, digests)
         chunk: dict[str, list[HitRow]] = defaultdict(list)
-        for row in rows:
-            chunk[row.claim_id].append(LazyEvidence(row))
+        for hit in hits:
+            chunk[hit.claim_id].append(hit)
         yield chunk
+
+
+def _digest(hit: HitRow) -> str:
+    """`evidence_hash` of a hit, kept by the screen that stored it if it was (`attach_evidence`)."""
+    kept = getattr(hit, "digests", None)
+    return kept[0] if kept is not None else evidence_hash(hit)
 
 
 def _refresh_chunk(
@@ -290,7 +300,7 @@ def _insert_cases(
                 None, "created", None, after_hits, case_id, case_state(SimpleNamespace(**row), after_hits)
             )
         )
-    if hit_rows:
+    if hit_rows and not insert_rows(session=session, table=_case_hit_table, rows=hit_rows):
         session.execute(insert(_case_hit_table), hit_rows)
 
 
@@ -447,7 +457,7 @@ def _case_hit_row(case_id: int, hit: HitRow) -> dict[str, Any]:
     return {
         "case_id": case_id, "rule_id": hit.rule_id, "batch_id": hit.batch_id, "family": hit.family,
         "severity": hit.severity, "action": hit.action, "amount_at_risk": hit.amount_at_risk, "message": hit.message,
-        "evidence_hash": evidence_hash(hit), "present": True,
+        "evidence_hash": _digest(hit), "present": True,
     }  # fmt: skip
 
 
@@ -470,7 +480,7 @@ def _refresh_case(
     changes: list[_Change],
 ) -> str:
     before_hits = {rule: row.evidence_hash for rule, row in stored.items() if row.present}
-    after_hits = {hit.rule_id: evidence_hash(hit) for hit in hits}
+    after_hits = {hit.rule_id: _digest(hit) for hit in hits}
     planned = case_outcome(
         status=case.status, case_batch_id=case.batch_id, batch_id=batch_id,
         before_hits=before_hits, after_hits=after_hits,

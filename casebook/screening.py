@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook.bulk import BulkInsert
+from drgaudit.casebook.evidence import EvidenceDigests
 from drgaudit.casebook.models import MONEY, stored_id, table_of
 from drgaudit.engine.codes import CODE_FILES, CodeTables, resolve_codes_dir
 from drgaudit.engine.hits import Hit, PatientFailure
@@ -199,6 +200,7 @@ class LazyEvidence:
     their reading."""
 
     def __init__(self, row: Any) -> None:
+        self.digests: tuple[str, str] | None = None  # see `attach_evidence`
         self.__dict__.update(row._mapping)  # plain attributes: read many times per hit
 
     def __getattr__(self, name: str) -> Any:  # the row's columns, set above
@@ -208,6 +210,31 @@ class LazyEvidence:
     def evidence(self) -> Any:
         text = self.__dict__["evidence_text"]
         return None if text is None else json.loads(text)
+
+
+# What a stored hit is read with instead of its evidence when a stored screen kept its evidence digests.
+HIT_DIGEST_READ: tuple[Any, ...] = (
+    col(ScreenHit.id).label("hit_id"),
+    col(ScreenHit.ordinal),
+    col(ScreenHit.content_hash),
+)
+
+
+def attach_evidence(session: Session, hits: Sequence[LazyEvidence], digests: EvidenceDigests) -> None:
+    """Give each hit, read with `HIT_DIGEST_READ` and without its evidence, the evidence digests the
+    screen that stored it kept (`digests`), or else its evidence text, read here (by id, a page at a time)."""
+    missing: dict[int, LazyEvidence] = {}
+    for hit in hits:
+        hit.digests = digests.get(hit.ordinal, hit.content_hash)
+        if hit.digests is None:
+            missing[hit.hit_id] = hit
+    ids = list(missing)
+    for start in range(0, len(ids), 500):
+        query = select(col(ScreenHit.id), EVIDENCE_TEXT).where(
+            col(ScreenHit.id).in_(ids[start : start + 500])
+        )
+        for hit_id, text in session.execute(query):
+            missing[hit_id].__dict__["evidence_text"] = text
 
 
 def hit_claim_pages(session: Session, batch_id: int, claims_per_page: int) -> Iterator[list[str]]:
@@ -402,14 +429,15 @@ class HitStore:
         self.batch_id = batch_id
         self.spool = spool
         self.existing = {
-            (claim_id, rule_id): (hit_id, digest, pack)
-            for hit_id, claim_id, rule_id, digest, pack in session.execute(
+            (claim_id, rule_id): (hit_id, digest, pack, stored_ordinal)
+            for hit_id, claim_id, rule_id, digest, pack, stored_ordinal in session.execute(
                 select(
                     col(ScreenHit.id),
                     col(ScreenHit.claim_id),
                     col(ScreenHit.rule_id),
                     col(ScreenHit.content_hash),
                     col(ScreenHit.pack_version),
+                    col(ScreenHit.ordinal),
                 ).where(col(ScreenHit.batch_id) == batch_id)
             )
         }
@@ -422,9 +450,13 @@ class HitStore:
         self.amount = 0.0
         self._json = _json_text(session.get_bind().dialect)
         self._insert: BulkInsert | None = None
+        # The evidence digests of the hits inserted and of the unchanged ones (under the ordinal their row
+        # keeps), for the review queue and the findings refreshed after.
+        self.digests = EvidenceDigests()
 
-    def add(self, hit: Hit) -> None:
-        """Take the next hit of the run (in screening order); nothing is written unless there is no spool."""
+    def add(self, hit: Hit, evidence: str | None = None) -> None:
+        """Take the next hit of the run (in screening order); nothing is written unless there is no spool.
+        `evidence`: `evidence_json` of the hit's evidence, if the caller made it (for the screening output)."""
         key = (hit.claim_id, hit.rule_id)
         ordinal = self.total
         self.total += 1
@@ -437,6 +469,8 @@ class HitStore:
             self.unchanged += 1
             if old[2] != hit.pack_version:
                 self.restamped.append({"hit_id": old[0], "pack": hit.pack_version})
+            # Under its row's ordinal: a hit of this run at that ordinal takes the slot after it, or before.
+            self.digests.add(old[3], digest, hit)
             return
         if old is not None:
             self.replaced.append(old[0])
@@ -444,9 +478,10 @@ class HitStore:
             (
                 self.batch_id, self.run.id, hit.claim_id, hit.patient_id, hit.region, hit.rule_id, hit.rule_file,
                 hit.rule_version, hit.family, hit.severity, hit.action, float(hit.amount_at_risk), hit.message,
-                self._json(hit.evidence), ordinal, digest, hit.pack_version,
+                self._json(hit.evidence, evidence), ordinal, digest, hit.pack_version,
             )
         )  # fmt: skip
+        self.digests.add(ordinal, digest, hit)
         self.inserted += 1
         if len(self.rows) >= _HIT_GROUP:
             self._group()
@@ -506,13 +541,29 @@ class HitStore:
         return run
 
 
-def _json_text(dialect: Any) -> Callable[[Any], str]:
-    """A hit's evidence as the text its JSON column stores on this dialect (what the column's bind
-    processor, or psycopg's adapter, makes of it). Values JSON cannot hold (a date) go through their text
-    first, as a hit read back from JSON would have them."""
-    dumps: Callable[[Any], str] = getattr(dialect, "_json_serializer", None) or json.dumps
+# The JSON of a hit's evidence as the screening output writes it (DATA-CONTRACT): text as it is, not
+# escaped to ASCII, and values JSON cannot hold (a date) as their text.
+evidence_json: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
-    def text(value: Any) -> str:
+
+def _json_text(dialect: Any) -> Callable[[Any, str | None], str]:
+    """A hit's evidence as the text its JSON column stores on this dialect: `evidence_json` (given as
+    `encoded` when the caller made it already, for the screening output): the same JSON as the column's
+    bind processor makes of the value (`json.dumps`, which escapes non-ASCII), shorter and made once.
+    With an engine's own JSON serializer, or a text that is not valid UTF-8 (a lone surrogate): what the
+    bind processor (or psycopg's adapter) makes of it. Values JSON cannot hold (a date) go through their
+    text first, as a hit read back from JSON would have them."""
+    custom: Callable[[Any], str] | None = getattr(dialect, "_json_serializer", None)
+    dumps: Callable[[Any], str] = custom or json.dumps
+
+    def text(value: Any, encoded: str | None = None) -> str:
+        if custom is None:
+            encoded = evidence_json(value) if encoded is None else encoded
+            try:
+                encoded.encode()
+                return encoded
+            except UnicodeEncodeError:
+                pass
         try:
             return dumps(value)
         except (TypeError, ValueError):

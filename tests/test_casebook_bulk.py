@@ -7,7 +7,14 @@ from datetime import UTC, date, datetime
 from sqlalchemy import Engine, insert, select
 from sqlmodel import Session
 
-from drgaudit.casebook.bulk import INSERT_ROWS, BulkInsert, BulkUpdate, KeyLookup, insert_returning_ids
+from drgaudit.casebook.bulk import (
+    INSERT_ROWS,
+    BulkInsert,
+    BulkUpdate,
+    KeyLookup,
+    insert_returning_ids,
+    insert_rows,
+)
 from drgaudit.casebook.models import Hospital, ImportBatch
 from drgaudit.casebook.prepare import DatabaseForm
 
@@ -179,3 +186,48 @@ def test_insert_returning_ids_gives_the_ids_of_one_by_one_inserts(session: Sessi
     )
     assert one == many[-1] + 1  # the next id the database gives is the one after them
     assert insert_returning_ids(session=session, table=table, rows=[]) == []
+
+
+def test_insert_rows_stores_what_sqlalchemy_stores(session: Session) -> None:
+    """Rows giving every column go through BulkInsert with the columns' bind processors applied: the same
+    stored values (compared as the driver reads them back) as SQLAlchemy's insert; rows that leave a
+    column to its default, or mix None and '' in a column (on SQLite), are left to SQLAlchemy."""
+    from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Integer, MetaData, Numeric, String, Table
+
+    table = Table(
+        "bulk_rows_probe", MetaData(),
+        Column("id", Integer, primary_key=True), Column("tag", String, nullable=False), Column("day", Date),
+        Column("at", DateTime(timezone=True)), Column("money", Numeric(14, 2, asdecimal=False)),
+        Column("flag", Boolean), Column("note", String), Column("doc", JSON),
+    )  # fmt: skip
+    conn = session.connection()
+    table.create(conn)
+    stamp = datetime(2026, 12, 6, 11, 2, 36, 411277, tzinfo=UTC)
+    rows = [
+        {
+            "day": date(2025, 5, 23),
+            "at": stamp,
+            "money": 20259.18,
+            "flag": True,
+            "note": "甲",
+            "doc": {"a": [1]},
+        },
+        {"day": None, "at": None, "money": 6384.0, "flag": None, "note": None, "doc": None},
+        {"day": date(999, 1, 2), "at": stamp, "money": 0.1, "flag": False, "note": "乙", "doc": ["x"]},
+    ]
+    assert insert_rows(session=session, table=table, rows=[{"tag": "ours", **row} for row in rows])
+    conn.execute(insert(table), [{"tag": "theirs", **row} for row in rows])
+    raw = conn.exec_driver_sql(
+        "SELECT tag, day, at, money, flag, note, doc FROM bulk_rows_probe ORDER BY id"
+    ).all()
+    assert [tuple(row[1:]) for row in raw[:3]] == [tuple(row[1:]) for row in raw[3:]]
+    assert [row[0] for row in raw] == ["ours"] * 3 + ["theirs"] * 3
+    assert not insert_rows(session=session, table=table, rows=[{"tag": "x", "day": None}])
+    mixed = [{"tag": "m", **rows[0], "note": ""}, {"tag": "m", **rows[1]}]
+    if session.get_bind().dialect.name == "sqlite":
+        assert not insert_rows(session=session, table=table, rows=mixed)
+    else:
+        assert insert_rows(session=session, table=table, rows=mixed)
+    assert insert_rows(session=session, table=table, rows=[])
+    count = conn.exec_driver_sql("SELECT count(*) FROM bulk_rows_probe").scalar()
+    assert count == (6 if session.get_bind().dialect.name == "sqlite" else 8)

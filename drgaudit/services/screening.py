@@ -29,7 +29,14 @@ from drgaudit.casebook.preview import preview_store
 from drgaudit.casebook.review import refresh_cases
 from drgaudit.casebook.reviewconfig import review_settings
 from drgaudit.casebook.runlock import BatchBusyError, ScreenLock, busy_message, reap_stale_runs
-from drgaudit.casebook.screening import HitStore, ScreenRunCreate, choose_codes, finish_run, start_run
+from drgaudit.casebook.screening import (
+    HitStore,
+    ScreenRunCreate,
+    choose_codes,
+    evidence_json,
+    finish_run,
+    start_run,
+)
 from drgaudit.casebook.shadow import store_shadow_hits
 from drgaudit.engine.cluster import screen_tasks_on_cluster
 from drgaudit.engine.codes import CodeTables
@@ -173,9 +180,26 @@ def _shareable(url: str) -> bool:
     return not (lowered.startswith("sqlite") and ("memory" in lowered or lowered.rstrip("/").endswith(":")))
 
 
-def write_jsonl(hit: Hit, out: IO[str]) -> None:
-    """One hit as one JSON line (DATA-CONTRACT "Screening output")."""
-    out.write(json.dumps(hit.to_dict(), ensure_ascii=False, default=str))
+# json.dumps(value, ensure_ascii=False, default=str), its encoder made once (json.dumps makes one per call).
+_jsonl = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
+def write_jsonl(hit: Hit, out: IO[str], evidence: str | None = None) -> None:
+    """One hit as one JSON line (DATA-CONTRACT "Screening output"). `evidence`: `evidence_json` of the
+    hit's evidence if the caller made it already (a stored screen stores that text): the line is then
+    written around it, the same text (the JSON of a dict is its items' JSON joined by ", ")."""
+    record = hit.to_dict()
+    keys = list(record)
+    if evidence is None or "evidence" not in keys[1:-1]:
+        out.write(_jsonl(record))
+    else:
+        items = list(record.items())
+        at = keys.index("evidence")
+        out.write(_jsonl(dict(items[:at]))[:-1])
+        out.write(', "evidence": ')
+        out.write(evidence)
+        out.write(", ")
+        out.write(_jsonl(dict(items[at + 1 :]))[1:])
     out.write("\n")
 
 
@@ -322,10 +346,12 @@ def _screen_batch(
                 hits = screen_tasks(tasks, setup, workers=workers, on_chunk=on_chunk, packs=packs)
             for hit in hits:
                 summary.count(hit)
+                # The evidence's JSON, made once for the output and the stored hit.
+                evidence = evidence_json(hit.evidence) if output is not None else None
                 if output is not None:
-                    write_jsonl(hit, output)
+                    write_jsonl(hit, output, evidence)
                 if hit_store is not None:
-                    hit_store.add(hit)
+                    hit_store.add(hit, evidence)
                 elif dry_run:
                     kept.append(hit)
             summary.seconds = time.perf_counter() - started
@@ -356,7 +382,7 @@ def _screen_batch(
                 # Hospital findings (hold/deduct hits) commit with the hits and the review cases.
                 findings = refresh_findings(
                     session=session, batch_id=batch_id, pack=base_pack, actor=who, commit=False,
-                    region_packs=plan.region_packs(),
+                    region_packs=plan.region_packs(), digests=hit_store.digests,
                 )  # fmt: skip
                 summary.findings = findings.as_dict()
                 review = refresh_cases(
@@ -365,6 +391,7 @@ def _screen_batch(
                     pack=base_pack,
                     actor=who,
                     region_packs=plan.region_packs(),
+                    digests=hit_store.digests,
                 )
                 summary.review_cases = review.as_dict()
                 finish_run(

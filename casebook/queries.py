@@ -7,7 +7,7 @@ come ordered by admit_date, discharge_date, claim_id.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from itertools import groupby
 from operator import itemgetter
@@ -82,15 +82,24 @@ def claims_for_patients(
 
 
 def claim_columns(
-    *, session: Session, batch_id: int, patient_ids: Sequence[str], since: date, fields: Iterable[str]
+    *,
+    session: Session,
+    batch_id: int,
+    patient_ids: Sequence[str],
+    since: date,
+    fields: Iterable[str],
+    records: bool = False,
 ) -> ClaimColumns:
     """The stored claims of these patients discharged on or after `since` (what `claims_for_patients`
     gives), as columns of the claim `fields` (`engine.columns.ClaimColumns`), each marked as a claim the
     batch delivered for that patient or not.
 
     Read with the driver's own cursor in one statement per `LOOKUP_KEYS` patients: no SQLAlchemy row
-    and no Python record per claim (money as floats, dates as the driver gives them)."""
-    names = [name for name in CLAIM_FIELDS if name in set(fields)]
+    and no Python record per claim (money as floats, dates as the driver gives them). With `records`,
+    every claim field is read and the rows are kept, so that `ClaimColumns.records` makes some patients'
+    claim records from them: the records `claims_for_patients` gives, without reading them again."""
+    wanted = set(fields)
+    names = list(CLAIM_FIELDS) if records else [name for name in CLAIM_FIELDS if name in wanted]
     connection = session.connection()
     dialect = connection.dialect.name
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
@@ -101,10 +110,11 @@ def claim_columns(
     )
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     rows: list[Any] = []
-    wanted = sorted(set(patient_ids))
+    description: Sequence[Any] = ()
+    wanted_ids = sorted(set(patient_ids))
     try:
-        for start in range(0, len(wanted), LOOKUP_KEYS):
-            part = wanted[start : start + LOOKUP_KEYS]
+        for start in range(0, len(wanted_ids), LOOKUP_KEYS):
+            part = wanted_ids[start : start + LOOKUP_KEYS]
             cursor.execute(
                 f"SELECT {selected}, EXISTS (SELECT 1 FROM batch_claim b WHERE b.batch_id = {mark}"
                 " AND b.patient_id = c.patient_id AND b.claim_id = c.claim_id)"
@@ -114,9 +124,34 @@ def claim_columns(
                 [batch_id, *part, since.isoformat() if dialect == "sqlite" else since],
             )
             rows.extend(cursor.fetchall())
+            description = cursor.description
     finally:
         cursor.close()
-    return ClaimColumns.from_rows(names, rows)
+    if not records:
+        return ClaimColumns.from_rows(names, rows)
+    record = _claim_record(connection.dialect, description) if rows else None
+    return ClaimColumns.from_rows(names, rows, wanted=wanted, record=record)
+
+
+def _claim_record(dialect: Any, description: Sequence[Any]) -> Callable[[Sequence[Any]], dict[str, Any]]:
+    """How a row of every claim field read by the driver (as `claim_columns` reads them) becomes the
+    canonical record that `claims_for_patients` makes of the same claim: each column's value goes through
+    the result processor SQLAlchemy applies to that column's type and the driver's type code (on SQLite:
+    dates from ISO text; on PostgreSQL none, money read as DOUBLE PRECISION being floats already)."""
+    processors = []
+    for index, name in enumerate(CLAIM_FIELDS):
+        processor = _claim.c[name].type.dialect_impl(dialect).result_processor(dialect, description[index][1])
+        if processor is not None:
+            processors.append((index, processor))
+    count = len(CLAIM_FIELDS)
+
+    def record(row: Sequence[Any]) -> dict[str, Any]:
+        values = list(row[:count])
+        for index, processor in processors:
+            values[index] = processor(values[index])
+        return claim_from_values(values)
+
+    return record
 
 
 # One patient's claims, built once: a request screening one claim runs this on every call, and building

@@ -50,6 +50,7 @@ _REGIONS = ("insured_region", "treatment_region")
 _GROUPING = ("payment_scheme", "group_code")
 _PRICING = ("treatment_region", "payment_scheme", "group_code")
 _HISTORY = ("admit_date",)
+_ORDER = ("patient_id", "claim_id", "admit_date", "discharge_date")  # what `ClaimColumns._order` reads
 
 # The claim fields each fact computed here needs (a claim field needs itself).
 FACT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -139,14 +140,32 @@ class ClaimColumns:
     n: int = 0
     seq: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     patient: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    # The rows as read, when the reader keeps them with `record` (a row's canonical claim record): the
+    # candidates' claims are then made from them (`records`) instead of being read a second time.
+    rows: Sequence[Sequence[Any]] | None = field(default=None, repr=False)
+    record: Callable[[Sequence[Any]], dict[str, Any]] | None = field(default=None, repr=False)
+    # Row i of the columns is rows[order[i]] (None: the rows were read in the columns' order).
+    order: np.ndarray | None = field(default=None, repr=False)
+    patient_at: int = 0  # where a row holds its patient id
 
     @classmethod
-    def from_rows(cls, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> ClaimColumns:
-        """Rows of (the claim fields `names`..., is a batch claim); any row order."""
+    def from_rows(
+        cls,
+        names: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        wanted: Container[str] | None = None,
+        record: Callable[[Sequence[Any]], dict[str, Any]] | None = None,
+    ) -> ClaimColumns:
+        """Rows of (the claim fields `names`..., is a batch claim); any row order. Only the fields in
+        `wanted` (default: all) and those that order the rows become columns; with `record`, the rows
+        are kept (see `records`)."""
         n = len(rows)
         raw = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(names) + 1)]
         values: dict[str, np.ndarray] = {}
         for name, column in zip(names, raw, strict=False):
+            if wanted is not None and name not in wanted and name not in _ORDER:
+                continue
             kind = CLAIM_KINDS[name]
             if kind == DATE:
                 values[name] = _dates(column)
@@ -158,6 +177,8 @@ class ClaimColumns:
                 values[name] = array
         target = np.array(raw[len(names)], dtype=bool) if n else np.zeros(0, dtype=bool)
         columns = cls(values, target, n)
+        if record is not None:
+            columns.rows, columns.record, columns.patient_at = rows, record, list(names).index("patient_id")
         columns._order()
         return columns
 
@@ -182,6 +203,7 @@ class ClaimColumns:
                 order = np.array(sorted(range(n), key=keys.__getitem__), dtype=np.intp)
                 self.values = {name: array[order] for name, array in self.values.items()}
                 self.target = self.target[order]
+                self.order = order
                 pid = self.values["patient_id"]
         starts = np.r_[True, pid[:-1] != pid[1:]] if n else np.zeros(0, dtype=bool)
         self.patient = np.cumsum(starts) - 1
@@ -191,6 +213,28 @@ class ClaimColumns:
     def restrict_targets(self, keep: np.ndarray) -> None:
         """Keep as batch claims only the rows of `keep` (the others stay, as context)."""
         self.target = self.target & keep
+
+    def records(
+        self, patient_ids: Sequence[str]
+    ) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] | None:
+        """The claim records of these patients made from the rows kept (None when they were not), by
+        patient: (its batch claims, its other claims), each in the order the rows were read, batch
+        claims as `target` marks them now (after `restrict_targets`)."""
+        if self.rows is None or self.record is None:
+            return None
+        found: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
+            p: ([], []) for p in patient_ids
+        }
+        target = self.target
+        if self.order is not None:  # the flags by row as read
+            target = np.empty(self.n, dtype=bool)
+            target[self.order] = self.target
+        record, at = self.record, self.patient_at
+        for row, is_target in zip(self.rows, target.tolist(), strict=True):
+            lists = found.get(row[at])
+            if lists is not None:
+                lists[0 if is_target else 1].append(record(row))
+        return found
 
     @property
     def target_count(self) -> int:

@@ -21,11 +21,12 @@ against this evaluator on generated expressions and claims.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from drgaudit.engine.functions import FUNCTIONS
+from drgaudit.engine.functions import FUNCTIONS, PROPAGATE
 from drgaudit.engine.lists import NamedList
 from drgaudit.engine.nodes import And, Arith, Call, Cmp, Const, ListLit, Neg, Node, Not, Or, Ref
 from drgaudit.engine.vocabulary import EARLIER, LISTS, PARAMS, REGION
@@ -131,12 +132,12 @@ def compare(op: str, left: Any, right: Any) -> bool:
 
 
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 
 
@@ -168,9 +169,7 @@ def _compile(node: Node, binding: _Binding[E]) -> Compiled[E]:
         operand = _compile(node.operand, binding)
         return lambda e: None if (v := operand(e)) is None else -v
     if isinstance(node, Cmp):
-        left, right = _compile(node.left, binding), _compile(node.right, binding)
-        op = node.op
-        return lambda e: compare(op, left(e), right(e))
+        return _compile_cmp(node, binding)
     if isinstance(node, (And, Or)):
         parts = [_compile(i, binding) for i in node.items]
         if isinstance(node, And):
@@ -182,6 +181,36 @@ def _compile(node: Node, binding: _Binding[E]) -> Compiled[E]:
     if isinstance(node, Call):
         return _compile_call(node, binding)
     raise TypeError(node)
+
+
+def _compile_cmp(node: Cmp, binding: _Binding[E]) -> Compiled[E]:
+    """`compare` of both sides, with the operator looked up once (both sides are always evaluated)."""
+    left, right = _compile(node.left, binding), _compile(node.right, binding)
+    op = node.op
+    ordered = _COMPARE.get(op)
+    if ordered is not None:
+
+        def compare_values(e: E) -> bool:
+            a = left(e)
+            b = right(e)
+            if a is None or b is None:
+                return False
+            return bool(ordered(a, b))
+
+        return compare_values
+    if op in ("in", "not in"):
+        negated = op == "not in"
+
+        def member(e: E) -> bool:
+            a = left(e)
+            b = right(e)
+            if a is None or b is None:
+                return False
+            found = b.contains(a) if isinstance(b, NamedList) else a in b
+            return not found if negated else bool(found)
+
+        return member
+    return lambda e: compare(op, left(e), right(e))
 
 
 def _compile_arith(node: Arith, binding: _Binding[E]) -> Compiled[E]:
@@ -205,13 +234,46 @@ def _compile_call(node: Call, binding: _Binding[E]) -> Compiled[E]:
         value = function.apply([a.value for a in node.args if isinstance(a, Const)])
         return lambda e: value
     args = [_compile(a, binding) for a in node.args]
-    apply = function.apply
+    # `Function.apply` without its generic checks: every argument is evaluated (then the fact, for a
+    # function that reads it), then a missing argument gives a missing result unless the function
+    # handles missing values.
+    implementation = function.implementation
+    propagate = function.nulls == PROPAGATE
     if function.reads_fact:
         fact = binding.fact()
-        return lambda e: apply([a(e) for a in args], fact(e))
+
+        def call_on_fact(e: E) -> Any:
+            values = [a(e) for a in args]
+            current = fact(e)
+            if propagate and None in values:
+                return None
+            return implementation(*values, fact=current)
+
+        return call_on_fact
     if len(args) == 1:
         only = args[0]
-        return lambda e: apply((only(e),))
+        if not propagate:
+            return lambda e: implementation(only(e))
+
+        def call_one(e: E) -> Any:
+            value = only(e)
+            return None if value is None else implementation(value)
+
+        return call_one
+    if len(args) == 2:
+        first, second = args
+        if not propagate:
+            return lambda e: implementation(first(e), second(e))
+
+        def call_two(e: E) -> Any:
+            a = first(e)
+            b = second(e)
+            if a is None or b is None:
+                return None
+            return implementation(a, b)
+
+        return call_two
+    apply = function.apply
     return lambda e: apply([a(e) for a in args])
 
 

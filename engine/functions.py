@@ -239,18 +239,25 @@ class FunctionRegistry(Mapping[str, Function]):
 # ---- the built-in functions ------------------------------------------------------------------------
 
 
-def _codes(values: list[str] | str | None) -> list[str]:
-    if values is None:
-        return []
-    return values if isinstance(values, list) else [values]
-
-
 def _any_in(values: list[str] | str | None, named: NamedList) -> bool:
-    return any(named.contains(v) for v in _codes(values))
+    if values is None:
+        return False
+    if not isinstance(values, list):
+        return named.contains(values)
+    contains = named.contains
+    for value in values:
+        if contains(value):
+            return True
+    return False
 
 
 def _count_in(values: list[str] | str | None, named: NamedList) -> int:
-    return sum(1 for v in _codes(values) if named.contains(v))
+    if values is None:
+        return 0
+    if not isinstance(values, list):
+        return 1 if named.contains(values) else 0
+    contains = named.contains
+    return sum(1 for value in values if contains(value))
 
 
 def _round(value: float, digits: int = 0) -> float:
@@ -286,15 +293,18 @@ def _episodes_within(
         return None
     stays: Sequence[tuple[int, str, int | None]] = fact.get("_stays") or ()
     admit = fact["admit_date"]
+    after = admit - days
     count = 0
     for start, principal, transfer_gap in stays[: fact.get("seq", len(stays) - 1) + 1]:
-        if not admit - days < start <= admit:
+        if not after < start <= admit:
             continue
         if transfer_gap is not None and transfer_gap <= chain_days:
             continue  # a later leg of one transfer chain: the chain is one episode
-        if any(named.contains(principal) for named in periodic):
-            continue  # a periodic treatment (chemotherapy, radiotherapy, dialysis)
-        count += 1
+        for named in periodic:
+            if named.contains(principal):
+                break  # a periodic treatment (chemotherapy, radiotherapy, dialysis)
+        else:
+            count += 1
     return count
 
 

@@ -10,6 +10,7 @@ from drgaudit.engine.yamlsource import Position, YamlDocument, YList, YMap
 
 LIST_KINDS = ("dx", "px", "text")
 MATCH_MODES = ("exact", "prefix")
+MATCHED_VALUES = 1 << 16  # most values a prefix list remembers the answer for
 _LIST_KEYS = ("name", "title", "description", "kind", "match", "items", "reference")
 
 
@@ -26,9 +27,13 @@ class NamedList:
     path: str
 
     exact: frozenset[str] = field(init=False, repr=False, compare=False)
+    # A prefix list's answers by value (bounded: emptied when full), so that each code is matched
+    # against the prefixes once.
+    _matched: dict[str, bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "exact", frozenset(self.items))
+        object.__setattr__(self, "_matched", {})
 
     def contains(self, value: str | None) -> bool:
         """Whether a value is in the list (by prefix when the list matches prefixes)."""
@@ -36,7 +41,13 @@ class NamedList:
             return False
         if self.match == "exact":
             return value in self.exact
-        return value.startswith(self.items)
+        matched = self._matched.get(value)
+        if matched is None:
+            matched = value.startswith(self.items)
+            if len(self._matched) >= MATCHED_VALUES:
+                self._matched.clear()
+            self._matched[value] = matched
+        return matched
 
 
 def _item_ok(kind: str, match: str, item: str) -> bool:

@@ -50,7 +50,8 @@ class PartitionLoader(Protocol):
 
 class ColumnLoader(PartitionLoader, Protocol):
     """A loader that also reads a chunk of patients' claims as columns of some claim fields, with the
-    same claims (batch claims marked as targets) as its partitions would hold."""
+    same claims (batch claims marked as targets) as its partitions would hold; when the columns keep
+    their rows (`ClaimColumns.records`), the candidates' partitions are made from them, not read again."""
 
     def columns(self, patient_ids: list[str], fields: set[str]) -> ClaimColumns: ...
 
@@ -210,13 +211,27 @@ def screen_task(screener: Any, task: Task, loader: PartitionLoader | None) -> Ch
         )
         if claim_id in candidates
     }
-    result = screen_chunk(screener, loader([p for p in ids if p in chosen]) if chosen else [], candidates)
+    wanted = [p for p in ids if p in chosen]
+    result = screen_chunk(
+        screener, _candidate_partitions(columns, loader, wanted) if wanted else [], candidates
+    )
     # Counted over the whole chunk (the patients with no candidate are screened too: no hit), less the
     # patients that failed.
     result.patients = len(columns.target_patients()) - len(result.failed)
     result.claims = columns.target_count - sum(len(failure.claim_ids) for failure in result.failed)
     result.candidates = len(candidates)
     return result
+
+
+def _candidate_partitions(
+    columns: ClaimColumns, loader: PartitionLoader, patient_ids: list[str]
+) -> list[Partition]:
+    """The partitions of the candidates' patients: made from the chunk's rows when the loader kept them
+    with its columns (the same claims, read once), else read by the loader."""
+    records = columns.records(patient_ids)
+    if records is None:
+        return loader(patient_ids)
+    return [Partition(patient, *records[patient]) for patient in patient_ids]
 
 
 def _columnar(screener: Any, loader: PartitionLoader | None) -> bool:

@@ -264,3 +264,68 @@ def test_a_new_function_added_to_the_registry_alone_works_everywhere(
         assert explained.exit_code == 0, explained.stdout
         assert f"{status} NEW-001" in explained.stdout
         assert f"when   {value}  {condition}" in explained.stdout
+
+
+def test_a_prefix_list_remembers_its_answers_within_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A prefix list answers from its memo exactly as by matching the prefixes, and the memo stays
+    bounded (emptied when full), so that hostile input with endless distinct codes cannot grow it."""
+    import random
+
+    from drgaudit.engine import lists
+    from drgaudit.engine.yamlsource import Position
+
+    monkeypatch.setattr(lists, "MATCHED_VALUES", 50)
+    named = lists.NamedList("t", "t", "dx", "prefix", ("Z51.1", "N18"), Position("t.yaml", 1, 1), "t.yaml")
+    rnd = random.Random(5)
+    values = [
+        rnd.choice(("Z51.1", "Z51.0", "N18", "N1", "A00", "")) + str(rnd.randint(0, 40)) for _ in range(600)
+    ]
+    for value in values + values:
+        assert named.contains(value) is value.startswith(("Z51.1", "N18"))
+        assert len(named._matched) <= 50
+    assert named.contains(None) is False
+    assert named == lists.NamedList(
+        "t", "t", "dx", "prefix", ("Z51.1", "N18"), Position("t.yaml", 1, 1), "t.yaml"
+    )
+
+
+@pytest.mark.parametrize(
+    ("expression", "fact", "expected"),
+    [
+        ("any_in(secondary_dx, lists.female_only_dx)", {"secondary_dx": None}, False),
+        ("any_in(secondary_dx, lists.female_only_dx)", {"secondary_dx": []}, False),
+        ("any_in(principal_dx, lists.female_only_dx)", {"principal_dx": "N70.000"}, True),
+        (
+            "count_in(secondary_dx, lists.female_only_dx)",
+            {"secondary_dx": ["N70.000", "J18.900", "N71.0"]},
+            2,
+        ),
+        ("count_in(principal_dx, lists.female_only_dx)", {"principal_dx": "J18.900"}, 0),
+        ("count_in(secondary_dx, lists.female_only_dx)", {"secondary_dx": None}, 0),
+        ("round(total_cost, 1)", {"total_cost": None}, None),
+        ("round(total_cost, 1)", {"total_cost": 12.34}, 12.3),
+        ("abs(total_cost)", {"total_cost": None}, None),
+        ("abs(total_cost)", {"total_cost": -2.5}, 2.5),
+        ("total_cost > 1", {"total_cost": None}, False),
+        ("total_cost != 1", {"total_cost": None}, False),
+        ("total_cost >= 1", {"total_cost": 1}, True),
+        ("principal_dx in lists.female_only_dx", {"principal_dx": None}, False),
+        ("principal_dx not in lists.female_only_dx", {"principal_dx": None}, False),
+        ("principal_dx not in lists.female_only_dx", {"principal_dx": "J18.900"}, True),
+        ("principal_dx in ['A', 'B']", {"principal_dx": "B"}, True),
+    ],
+)
+def test_derived_field_closures_keep_the_rule_about_gaps(
+    expression: str, fact: dict[str, Any], expected: Any
+) -> None:
+    """The fast paths of the compiled closures (one or two arguments, comparisons, membership) give what
+    the generic rule gives: missing in, missing out (false for a comparison), unless the function handles it."""
+    from drgaudit.engine.evaluate import Env, compile_fact_function, evaluate
+    from drgaudit.engine.expr import parse_expression
+    from drgaudit.engine.yamlsource import Position
+
+    pack = load_pack(bundled_rules_dir())
+    node = parse_expression(expression, Position("t.yaml", 1, 1)).root
+    got = compile_fact_function(node, pack.lists)(fact)
+    assert got == expected and type(got) is type(expected)
+    assert evaluate(node, Env(fact, None, {}, {}, pack.lists)) == expected

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session
 
 from drgaudit.casebook.db import make_engine
@@ -31,6 +32,7 @@ from tests.presettlement_support import write_csv
 from tests.test_prefilter import _generated_pack, _world
 
 NAMES = [f.name for f in CLAIM_FIELDS]
+CLAIM_NAMES = tuple(NAMES)
 WINDOWS = (15, 30, 90, 365)
 
 
@@ -342,3 +344,82 @@ def test_candidates_of_two_screeners_merge_their_routes() -> None:
     kept |= first
     kept |= second
     assert kept == merged and kept.routes == merged.routes
+
+
+@pytest.mark.parametrize("since", [dt.date(2000, 1, 1), dt.date(2025, 4, 1)])
+def test_the_rows_read_for_the_prefilter_give_the_records_the_loader_reads(
+    db_url: str, tmp_path: Path, since: dt.date
+) -> None:
+    """Each chunk is read once: the candidates' claims are made from the rows of the columns, and they
+    are the records the loader would read (same values, types and key order, batch claims and context
+    apart, in the same order), also for an impact loader that keeps only some batch claims."""
+    from drgaudit.services.impact import ImpactLoader
+    from drgaudit.services.screening import BatchLoader
+
+    url, batch_id = _casebook(db_url, tmp_path, 34, patients=120)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        ids = sorted({p for p, _ in session.execute(text("SELECT patient_id, claim_id FROM batch_claim"))})
+        some = frozenset(session.execute(text("SELECT claim_id FROM batch_claim")).scalars().all()[::3])
+        loaders = [
+            BatchLoader(url, batch_id, since, session),
+            ImpactLoader(url, batch_id, since, session, region="510100"),
+            ImpactLoader(url, batch_id, since, session, only=some),
+        ]
+        for loader in loaders:
+            for part in (ids[:50], ids[50:]):
+                columns = loader.columns(part, {"claim_id", "total_cost"})
+                records = columns.records(part)
+                assert records is not None
+                read = {p.patient_id: (p.batch, p.history) for p in loader(part)}
+                for patient, (batch, history) in records.items():
+                    want_batch, want_history = read.get(patient, ([], None))
+                    assert _typed(batch) == _typed(want_batch)
+                    if want_history is not None:  # an impact loader leaves out patients with no claim
+                        if isinstance(loader, ImpactLoader):  # it puts the claims it leaves out last
+                            history = sorted(history, key=lambda c: want_history.index(c))
+                        assert _typed(history) == _typed(want_history)
+    engine.dispose()
+
+
+def _typed(claims: list[dict[str, Any]]) -> list[list[tuple[str, type, Any]]]:
+    return [[(key, type(value), value) for key, value in claim.items()] for claim in claims]
+
+
+def test_a_columnar_screen_reads_no_claim_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The candidates' partitions come from the rows the pre-filter's columns were read from."""
+    from drgaudit.services.screening import BatchLoader
+
+    pack, _ = bundled()
+    url, batch_id = _casebook(f"sqlite:///{tmp_path / 'casebook.sqlite'}", tmp_path, 35, patients=80)
+    before = _screen(url, batch_id, pack, prefilter=True)
+    assert before[0] == _screen(url, batch_id, pack, prefilter=False)[0]
+    assert before[0].count("\n") > 10 and before[1] < before[2]
+
+    def read_again(self: BatchLoader, patient_ids: list[str]) -> list[Any]:
+        raise AssertionError("the chunk's claims were read a second time")
+
+    monkeypatch.setattr(BatchLoader, "__call__", read_again)
+    assert _screen(url, batch_id, pack, prefilter=True) == before
+
+
+def test_kept_rows_give_records_in_the_order_read_with_the_targets_of_now() -> None:
+    rows = [
+        ("P2", "C3", "2025-03-01", True),
+        ("P1", "C2", "2025-02-01", False),
+        ("P2", "C1", "2025-01-01", False),
+        ("P1", "C4", "2025-01-01", True),
+    ]
+    names = ["patient_id", "claim_id", "admit_date", "discharge_date"]
+    read = [(p, c, d, d, t) for p, c, d, t in rows]
+    columns = ClaimColumns.from_rows(names, read, record=lambda row: {"claim_id": row[1]})
+    assert columns.order is not None  # the columns sorted the rows
+    assert columns.values["claim_id"].tolist() == ["C4", "C2", "C1", "C3"]
+    assert columns.records(["P1", "P2", "P3"]) == {
+        "P1": ([{"claim_id": "C4"}], [{"claim_id": "C2"}]),
+        "P2": ([{"claim_id": "C3"}], [{"claim_id": "C1"}]),
+        "P3": ([], []),
+    }
+    columns.restrict_targets(columns.values["claim_id"] != "C3")
+    assert columns.records(["P2"]) == {"P2": ([], [{"claim_id": "C3"}, {"claim_id": "C1"}])}  # as read
+    assert ClaimColumns.from_rows(names, read).records(["P1"]) is None  # rows not kept

@@ -142,13 +142,15 @@ class BatchLoader:
         return self.session
 
     def columns(self, patient_ids: list[str], fields: set[str]) -> ClaimColumns:
-        """The same claims as `self(patient_ids)` gives, as columns of `fields` (for the pre-filter)."""
+        """The same claims as `self(patient_ids)` gives, as columns of `fields` (for the pre-filter),
+        with the rows kept: the candidates' partitions are made from them (`ClaimColumns.records`)."""
         return queries.claim_columns(
             session=self._session(),
             batch_id=self.batch_id,
             patient_ids=patient_ids,
             since=self.since,
             fields=fields,
+            records=True,
         )
 
     def __call__(self, patient_ids: list[str]) -> list[Partition]:

@@ -9,7 +9,8 @@
 - ~500 rules testing one first property (one alpha node's child table holds 512), or more than 64 alpha
   nodes matching one fact at once (handleAlpha's stack), fail with error 303: the compiler splits
   profiles into rulesets of at most MAX_RULES_PER_RULESET rules. Bigger rulesets are not cheaper: a
-  session costs less, but every alpha node a fact reaches scans all the fact's properties.
+  session costs less, but every alpha node a fact reaches scans all the fact's properties; and with
+  the pre-filter's routes a patient opens sessions only in the rulesets where its claims could fire.
 - The cost is in the C engine's alpha scan (per fact: the nodes it reaches times its properties) and
   in creating a session (per beta node): each ruleset gets only the keys its rules read, a claim that is
   not screened only the keys pair rules read of the earlier claim, and only rulesets with a pair rule;

@@ -1,6 +1,6 @@
 """Evidence digests of stored hits: what the review queue and the hospital findings compare to tell new
 evidence from old (`review.evidence_hash`, `findings`' hash of a finding's evidence), and the table in
-which a stored screen keeps them for the hits it inserts, worked out while its workers still screen.
+which a stored screen keeps them for the hits it stores, worked out while its workers still screen.
 
 A digest is the SHA-256 (first 32 hex digits) of the canonical JSON (`auditlog.canonical`) of a few of
 the hit's columns and the parts of its evidence that are about the claim (`EVIDENCE_KEYS`).
@@ -48,17 +48,13 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-# `auditlog.canonical` of a value that is not None.
-_encode = encode_canonical
-
-
 def both_hashes(severity: str, action: str, amount: float, evidence: dict[str, Any]) -> tuple[str, str]:
     """(`case_hash`, `finding_hash`) of a hit with these columns (text, text, a finite float), the evidence
     parts encoded once.
 
     Each is `canonical` of its payload, written out here: with sorted keys and no spaces, the JSON of a
     dict is its keys and values' JSON in key order (tests/test_evidence_digests.py compares the two)."""
-    facts, thresholds, related = (_encode(evidence.get(key)) for key in EVIDENCE_KEYS)
+    facts, thresholds, related = (encode_canonical(evidence.get(key)) for key in EVIDENCE_KEYS)
     head = '{"action":' + _encode_text(action)
     tail = f',"facts":{facts},"related_claims":{related}'
     money = float.__repr__(round(float(amount), 2))  # what json writes for a finite float
@@ -68,7 +64,6 @@ def both_hashes(severity: str, action: str, amount: float, evidence: dict[str, A
 
 
 _PLAIN = frozenset((str, int, float, bool, type(None)))
-_NESTED = (dict, list, tuple)
 
 
 def _plain(value: Any) -> bool:

@@ -1,12 +1,12 @@
 """A chunk of claims as columns, and the facts the pre-filter reads, computed over those columns.
 
-`screen --batch` reads each chunk of patients twice: first as columns straight from SQL (only the claim
-fields the pre-filter needs, no Python dict per claim), over which `ColumnFacts` computes the facts the
-rules' pre-filter reads with NumPy (claim fields, lengths of stay, cost ratios and ratio limits from the
-region settings and group tables, code-table facts, the hospital facts and indicators, admissions per
-window over each patient's sorted claims), so the pre-filter can pick its candidates; then only the
-candidates' patients are read as canonical records and get every fact derived (`engine.facts`) before
-durable-rules decides their hits.
+`screen --batch` reads each chunk of patients once, straight from SQL, as columns of the claim fields the
+pre-filter needs (no Python dict per claim), over which `ColumnFacts` computes the facts the rules'
+pre-filter reads with NumPy (claim fields, lengths of stay, cost ratios and ratio limits from the region
+settings and group tables, code-table facts, the hospital facts and indicators, admissions per window
+over each patient's sorted claims), so the pre-filter can pick its candidates; then only the
+candidates' patients get canonical records, made from the rows read (`ClaimColumns.records`), and every
+fact derived (`engine.facts`) before durable-rules decides their hits.
 
 Soundness: every value here comes from the same functions as `engine.facts` (per distinct hospital,
 group entry, code or code list), or from the same arithmetic on the same numbers (marked inexact, so the

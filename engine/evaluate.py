@@ -171,16 +171,35 @@ def _compile(node: Node, binding: _Binding[E]) -> Compiled[E]:
     if isinstance(node, Cmp):
         return _compile_cmp(node, binding)
     if isinstance(node, (And, Or)):
-        parts = [_compile(i, binding) for i in node.items]
-        if isinstance(node, And):
-            return lambda e: all(bool(p(e)) for p in parts)
-        return lambda e: any(bool(p(e)) for p in parts)
+        return _compile_and_or(node, binding)
     if isinstance(node, Not):
         item = _compile(node.item, binding)
         return lambda e: not bool(item(e))
     if isinstance(node, Call):
         return _compile_call(node, binding)
     raise TypeError(node)
+
+
+def _compile_and_or(node: And | Or, binding: _Binding[E]) -> Compiled[E]:
+    """`and` stops at the first false part, `or` at the first true one (as `all` and `any` do)."""
+    parts = [_compile(i, binding) for i in node.items]
+    if isinstance(node, And):
+
+        def all_of(e: E) -> bool:
+            for part in parts:
+                if not part(e):
+                    return False
+            return True
+
+        return all_of
+
+    def any_of(e: E) -> bool:
+        for part in parts:
+            if part(e):
+                return True
+        return False
+
+    return any_of
 
 
 def _compile_cmp(node: Cmp, binding: _Binding[E]) -> Compiled[E]:

@@ -53,7 +53,7 @@ import json
 import operator
 import os
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,6 +118,10 @@ class Runtime:
         history = _history_keys(profile.rulesets)
         self._history = self._target.restricted(history)
         history_keys = set(self._history.projected)
+        self._history_keys = frozenset(history_keys)
+        # A screened claim routed into some rulesets only (`project`'s routes): the shape that gives the
+        # keys those rulesets read, and the earlier-claim keys, by route.
+        self._routed: dict[frozenset[str], _Shape] = {}
         self._rulesets: list[_Registered] = []
         by_name = profile.by_name()
         for index, definition in enumerate(profile.rulesets):
@@ -147,12 +151,19 @@ class Runtime:
         route (`run`'s `routes`) names; unique in the process, so routes of several Runtimes can merge."""
         return tuple(ruleset.name for ruleset in self._rulesets)
 
-    def project(self, facts: list[dict[str, Any]], targets: set[str]) -> list[dict[str, Any]]:
+    def project(
+        self,
+        facts: list[dict[str, Any]],
+        targets: set[str],
+        routes: Mapping[str, frozenset[str]] | None = None,
+    ) -> list[dict[str, Any]]:
         """The durable-rules form of a patient's facts: only the keys the rules read, no gaps.
 
         Claims other than the targets matter only as the earlier claim of a pair rule, so they are left
         out when the profile has no pair rule, and so are claims after the last target; those kept get
-        only the keys that pair rules read of the earlier claim.
+        only the keys that pair rules read of the earlier claim. A target with a route (`run`'s
+        `routes`, which must then be the same) gets only the keys its rulesets read, and those of an
+        earlier claim: no derived value that no ruleset it goes into reads is computed.
         """
         last = max((f["seq"] for f in facts if f["claim_id"] in targets), default=-1)
         projected = []
@@ -160,7 +171,12 @@ class Runtime:
             target = fact["claim_id"] in targets
             if fact["seq"] > last or (not self._pairs and not target):
                 continue
-            shape = self._target if target else self._history
+            if not target:
+                shape = self._history
+            elif routes is None or (route := routes.get(fact["claim_id"])) is None:
+                shape = self._target
+            else:
+                shape = self._routed.get(route) or self._route_shape(route)
             item = dict(zip(shape.fact_keys, shape.pick(fact), strict=True))
             item.update(  # the _BASE_KEYS
                 kind="claim",
@@ -184,11 +200,19 @@ class Runtime:
             projected.append(item)
         return projected
 
+    def _route_shape(self, route: frozenset[str]) -> _Shape:
+        wanted = set(self._history_keys) if self._pairs else set()
+        for ruleset in self._rulesets:
+            if ruleset.name in route:
+                wanted.update(ruleset.keys)
+        shape = self._routed[route] = self._target.restricted(wanted)
+        return shape
+
     def run(
         self,
         patient: str,
         projected: list[dict[str, Any]],
-        routes: Mapping[str, Collection[str]] | None = None,
+        routes: Mapping[str, frozenset[str]] | None = None,
     ) -> list[Match]:
         """Assert a patient's facts in every ruleset, run the fired actions, then delete the session.
 
@@ -215,7 +239,7 @@ class Runtime:
                 durable_rules_engine.delete_ruleset(ruleset.handle)
 
     def _run(
-        self, patient: str, projected: list[dict[str, Any]], routes: Mapping[str, Collection[str]] | None
+        self, patient: str, projected: list[dict[str, Any]], routes: Mapping[str, frozenset[str]] | None
     ) -> list[Match]:
         if not self._rulesets and self.profile.rulesets:
             raise EngineError("this durable-rules runtime was closed")
@@ -327,9 +351,11 @@ class _Shape:
 
     def restricted(self, wanted: set[str]) -> _Shape:
         """The same shape with only what gives one of the `wanted` keys (a key and its flag go together)."""
+        guarded = tuple(entry for entry in self.guarded if entry[0] in wanted or entry[1] in wanted)
+        wanted = wanted | {key for key, _, _ in guarded}
         return _Shape.of(
             tuple(key for key in self.fact_keys if key in wanted),
-            tuple(entry for entry in self.guarded if entry[0] in wanted or entry[1] in wanted),
+            guarded,
             tuple(entry for entry in self.bool_synthetics if entry[0] in wanted),
             tuple(entry for entry in self.value_synthetics if entry[0] in wanted or entry[1] in wanted),
         )

@@ -362,7 +362,7 @@ class Screener:
         code_set = self.reference.codes.label
         for key in sorted(prepared.by_profile):
             profile = self._profile(key)
-            projected = profile.runtime.project(facts, prepared.by_profile[key])
+            projected = profile.runtime.project(facts, prepared.by_profile[key], prepared.routes)
             matches = profile.runtime.run(f"{patient_id}", projected, prepared.routes)
             grouped: dict[tuple[str, str], list[str]] = {}
             for match in matches:

@@ -387,9 +387,12 @@ def _derived_routes(screener: Screener, claims: list[dict]) -> dict[str, frozens
 
 def _unrouted(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every claim the pre-filter kept goes into every ruleset of its profile (routes ignored)."""
-    run = Runtime.run
+    run, project = Runtime.run, Runtime.project
     monkeypatch.setattr(
         Runtime, "run", lambda self, patient, projected, routes=None: run(self, patient, projected)
+    )
+    monkeypatch.setattr(
+        Runtime, "project", lambda self, facts, targets, routes=None: project(self, facts, targets)
     )
 
 

@@ -119,6 +119,10 @@ def run_screen(
         "claims_per_second": summary.claims / seconds,
         "rss_main_mib": _mib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss),
         "rss_worker_mib": _mib(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss),
+        # A figure taken on a fallback path (a chunk screened the plain way or patient by patient) or
+        # with patients that failed does not measure the code: the line says so.
+        "fallbacks": summary.prefilter_fallbacks + summary.chunk_fallbacks,
+        "failed_patients": len(summary.failed),
     }
 
 
@@ -176,6 +180,10 @@ def child_screen(
         if prefilter
         else "no pre-filter"
     ) + ("" if store else ", not stored")
+    if result.get("fallbacks"):
+        kept += f"; WARNING: {result['fallbacks']} chunk(s) fell back to a slower way"
+    if result.get("failed_patients"):
+        kept += f"; WARNING: {result['failed_patients']} patient(s) failed"
     print(
         f"  {label:<34} {result['claims']:>9,} claims {result['hits']:>8,} hits in {result['seconds']:7.1f}s = "
         f"{result['claims_per_second']:>7,.0f} claims/s ({kept}); peak RSS main {result['rss_main_mib']:.0f} MiB, "

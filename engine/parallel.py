@@ -151,6 +151,9 @@ class ChunkResult:
     # Why the columnar pre-filter could not be used on this chunk (its patients were then screened the
     # plain way, on their derived facts: the same hits, more slowly); None when it was used or not tried.
     columnar_fallback: str | None = None
+    # Why screening the chunk's patients at once failed, so that they were screened one by one (the same
+    # hits when no patient fails, much more slowly: without the pre-filter); None when it did not fail.
+    chunk_fallback: str | None = None
 
 
 _worker_screener: Screener | PackRouter | None = None
@@ -275,14 +278,24 @@ def screen_chunk(screener: Any, chunk: list[Partition], candidates: set[str] | N
                 if candidates is not None
                 else screener.screen_patients(parts)
             )
-        except Exception:  # noqa: BLE001 - found again, and reported per patient, below
-            pass
+        except Exception as exc:  # noqa: BLE001 - found again, and reported per patient, below
+            # A fault of one patient's data is found again below and reported as that patient's failure;
+            # a fault of the chunk way itself would otherwise only show as a slow screen: say it.
+            reason = _reason(exc)
+            log.warning(
+                "screening a chunk of %d patients at once failed (first %s); screening them one by one: %s",
+                len(chunk),
+                chunk[0].patient_id if chunk else "-",
+                reason,
+            )
+            result = _one_by_one(screener, chunk)
+            result.chunk_fallback = reason
+            return result
+        if candidates is not None:
+            screened = len(candidates)
         else:
-            if candidates is not None:
-                screened = len(candidates)
-            else:
-                screened = screener.prefilter_stats().kept - kept if screener.prefilter else claims
-            return ChunkResult(hits, len(chunk), claims, screened)
+            screened = screener.prefilter_stats().kept - kept if screener.prefilter else claims
+        return ChunkResult(hits, len(chunk), claims, screened)
     return _one_by_one(screener, chunk)
 
 

@@ -265,6 +265,34 @@ def test_a_chunk_the_columnar_prefilter_fails_on_is_logged_counted_and_screened_
     assert len(warnings) == chunks and "a column the pre-filter did not expect" in warnings[0].getMessage()
 
 
+def test_a_chunk_that_cannot_be_screened_at_once_is_logged_counted_and_screened_patient_by_patient(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fault of the chunk way itself (no patient's data at fault) leaves the same hits, screened patient
+    by patient, and is not silent: before, only the screen's speed showed it (found during issue 17)."""
+    pack, _ = bundled()
+    url, batch_id = _casebook(f"sqlite:///{tmp_path / 'casebook.sqlite'}", tmp_path, 33, patients=60)
+    whole, _, _ = _screen(url, batch_id, pack, prefilter=True)
+
+    def broken(self: Screener, *args: Any, **kwargs: Any) -> list[Any]:
+        raise KeyError("_s7")
+
+    monkeypatch.setattr(Screener, "screen_patients", broken)
+    engine = make_engine(url)
+    out = io.StringIO()
+    with caplog.at_level("WARNING", logger="drgaudit.engine.parallel"), Session(engine) as session:
+        summary = screen_batch(
+            session=session, batch_id=batch_id, pack=pack, output=out, store=False, chunk_patients=25
+        )
+    engine.dispose()
+    assert out.getvalue() == whole and not summary.failed
+    chunks = -(-summary.patients // 25)
+    assert chunks >= 2 and summary.chunk_fallbacks == chunks
+    assert summary.chunk_fallback_reason == "KeyError: '_s7'"
+    warnings = [r for r in caplog.records if "at once failed" in r.getMessage()]
+    assert len(warnings) == chunks and "'_s7'" in warnings[0].getMessage()
+
+
 def test_a_chunk_without_batch_claims_has_no_candidates() -> None:
     """An empty chunk, and a chunk of context claims only, send nothing to durable-rules."""
     pack, codes = bundled()

@@ -108,6 +108,13 @@ def print_summary(summary: ScreenSummary) -> None:
             f"{summary.prefilter_fallback_reason}",
             err=True,
         )
+    if summary.chunk_fallbacks:
+        typer.echo(
+            f"warning: {summary.chunk_fallbacks} chunk(s) of patients could not be screened at once and were "
+            f"screened patient by patient (slower; a patient that fails is listed); first: "
+            f"{summary.chunk_fallback_reason}",
+            err=True,
+        )
     for family, count in sorted(summary.by_family.items(), key=lambda kv: (-kv[1], kv[0])):
         echo(f"  {family:<24} {count}")
     if summary.dry_run:

@@ -86,6 +86,9 @@ class ScreenSummary:
     # and the first reason.
     prefilter_fallbacks: int = 0
     prefilter_fallback_reason: str | None = None
+    # Chunks that could not be screened at once and were screened patient by patient, and the first reason.
+    chunk_fallbacks: int = 0
+    chunk_fallback_reason: str | None = None
 
     def count_chunk(self, result: ChunkResult) -> None:
         """Add one screened chunk's counts."""
@@ -96,6 +99,9 @@ class ScreenSummary:
         if result.columnar_fallback is not None:
             self.prefilter_fallbacks += 1
             self.prefilter_fallback_reason = self.prefilter_fallback_reason or result.columnar_fallback
+        if result.chunk_fallback is not None:
+            self.chunk_fallbacks += 1
+            self.chunk_fallback_reason = self.chunk_fallback_reason or result.chunk_fallback
 
     @property
     def claims_failed(self) -> int:
@@ -416,12 +422,18 @@ def _screen_batch(
 
 
 def _run_note(summary: ScreenSummary) -> str | None:
-    """The stored run's note: patients not screened, chunks the columnar pre-filter could not filter."""
+    """The stored run's note: patients not screened, chunks the columnar pre-filter could not filter, chunks
+    screened patient by patient."""
     notes = [_failures_note(summary.failed)]
     if summary.prefilter_fallbacks:
         notes.append(
             f"columnar pre-filter failed on {summary.prefilter_fallbacks} chunk(s), screened on derived facts; "
             f"first: {summary.prefilter_fallback_reason}"
+        )
+    if summary.chunk_fallbacks:
+        notes.append(
+            f"{summary.chunk_fallbacks} chunk(s) could not be screened at once, screened patient by patient; "
+            f"first: {summary.chunk_fallback_reason}"
         )
     return "; ".join(n for n in notes if n) or None
 
@@ -622,6 +634,8 @@ def _merge(total: ScreenSummary, part: ScreenSummary) -> None:
     total.failed.extend(part.failed)
     total.prefilter_fallbacks += part.prefilter_fallbacks
     total.prefilter_fallback_reason = total.prefilter_fallback_reason or part.prefilter_fallback_reason
+    total.chunk_fallbacks += part.chunk_fallbacks
+    total.chunk_fallback_reason = total.chunk_fallback_reason or part.chunk_fallback_reason
     for mine, theirs in (
         (total.by_family, part.by_family),
         (total.by_action, part.by_action),

@@ -125,10 +125,11 @@ def compare(op: str, left: Any, right: Any) -> bool:
     """One comparison under the engine's rule: anything compared with a missing value is false."""
     if left is None or right is None:
         return False
-    if op in ("in", "not in"):
-        found = right.contains(left) if isinstance(right, NamedList) else left in right
-        return bool(found) if op == "in" else not found
     return bool(_COMPARE[op](left, right))
+
+
+def _member(value: Any, items: Any) -> bool:
+    return bool(items.contains(value) if isinstance(items, NamedList) else value in items)
 
 
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
@@ -138,6 +139,8 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     ">=": operator.ge,
     "==": operator.eq,
     "!=": operator.ne,
+    "in": _member,
+    "not in": lambda value, items: not _member(value, items),
 }
 
 
@@ -205,45 +208,33 @@ def _compile_and_or(node: And | Or, binding: _Binding[E]) -> Compiled[E]:
 def _compile_cmp(node: Cmp, binding: _Binding[E]) -> Compiled[E]:
     """`compare` of both sides, with the operator looked up once (both sides are always evaluated)."""
     left, right = _compile(node.left, binding), _compile(node.right, binding)
-    op = node.op
-    ordered = _COMPARE.get(op)
-    if ordered is not None:
+    test = _COMPARE[node.op]
 
-        def compare_values(e: E) -> bool:
-            a = left(e)
-            b = right(e)
-            if a is None or b is None:
-                return False
-            return bool(ordered(a, b))
-
-        return compare_values
-    if op in ("in", "not in"):
-        negated = op == "not in"
-
-        def member(e: E) -> bool:
-            a = left(e)
-            b = right(e)
-            if a is None or b is None:
-                return False
-            found = b.contains(a) if isinstance(b, NamedList) else a in b
-            return not found if negated else bool(found)
-
-        return member
-    return lambda e: compare(op, left(e), right(e))
-
-
-def _compile_arith(node: Arith, binding: _Binding[E]) -> Compiled[E]:
-    left, right = _compile(node.left, binding), _compile(node.right, binding)
-    op = _ARITH[node.op]
-
-    def arith(e: E) -> Any:
+    def compare_values(e: E) -> bool:
         a = left(e)
         b = right(e)
+        if a is None or b is None:
+            return False
+        return bool(test(a, b))
+
+    return compare_values
+
+
+def _unless_missing(first: Compiled[E], second: Compiled[E], op: Callable[[Any, Any], Any]) -> Compiled[E]:
+    """`op` of two values, missing when either is."""
+
+    def both(e: E) -> Any:
+        a = first(e)
+        b = second(e)
         if a is None or b is None:
             return None
         return op(a, b)
 
-    return arith
+    return both
+
+
+def _compile_arith(node: Arith, binding: _Binding[E]) -> Compiled[E]:
+    return _unless_missing(_compile(node.left, binding), _compile(node.right, binding), _ARITH[node.op])
 
 
 def _compile_call(node: Call, binding: _Binding[E]) -> Compiled[E]:
@@ -283,15 +274,7 @@ def _compile_call(node: Call, binding: _Binding[E]) -> Compiled[E]:
         first, second = args
         if not propagate:
             return lambda e: implementation(first(e), second(e))
-
-        def call_two(e: E) -> Any:
-            a = first(e)
-            b = second(e)
-            if a is None or b is None:
-                return None
-            return implementation(a, b)
-
-        return call_two
+        return _unless_missing(first, second, implementation)
     apply = function.apply
     return lambda e: apply([a(e) for a in args])
 

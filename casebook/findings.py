@@ -35,11 +35,10 @@ from drgaudit.casebook.evidence import EvidenceDigests, finding_hash
 from drgaudit.casebook.models import MONEY, BatchClaim, Claim, table_of
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError, ReviewSettings, review_settings
 from drgaudit.casebook.screening import (
-    EVIDENCE_TEXT,
-    HIT_DIGEST_READ,
     LazyEvidence,
     ScreenHit,
     attach_evidence,
+    evidence_read,
     hit_claim_pages,
 )
 from drgaudit.casebook.states import FINDING_STATES
@@ -312,9 +311,8 @@ def _finding_hits(
     # claims for their fields.
     # Sorted here, not by the database: ordered by ordinal, SQLite walked every hit of the batch through
     # its (batch, ordinal) index for each page instead of looking the page's claims up.
-    read = HIT_DIGEST_READ if digests is not None else (EVIDENCE_TEXT, col(ScreenHit.ordinal))
     query = (
-        select(*_HIT_READ, *_CLAIM_READ, *read)
+        select(*_HIT_READ, *_CLAIM_READ, *evidence_read(digests))
         .join(Claim, col(Claim.claim_id) == col(ScreenHit.claim_id))
         .where(col(ScreenHit.batch_id) == batch_id, col(ScreenHit.claim_id).in_(claim_ids))
     )
@@ -324,8 +322,7 @@ def _finding_hits(
             settings[region] = review_settings(region_packs.get(region, pack), region)
         if hit.action in settings[region].finding_actions:
             hits[(hit.claim_id, hit.rule_id)] = LazyEvidence(hit)
-    if digests is not None:
-        attach_evidence(session, list(hits.values()), digests)
+    attach_evidence(session, list(hits.values()), digests)
     return hits
 
 

@@ -48,11 +48,10 @@ from drgaudit.casebook.reviewconfig import (
     review_settings,
 )
 from drgaudit.casebook.screening import (
-    EVIDENCE_TEXT,
-    HIT_DIGEST_READ,
     LazyEvidence,
     ScreenHit,
     attach_evidence,
+    evidence_read,
     hit_claim_pages,
 )
 from drgaudit.engine.pack import RulePack
@@ -200,15 +199,13 @@ def _hit_chunks(
         for start in range(0, len(claim_ids), 500):
             part = claim_ids[start : start + 500]
             # The evidence as text, parsed only for the hits of claims that make cases (`LazyEvidence`).
-            read = HIT_DIGEST_READ if digests is not None else (EVIDENCE_TEXT, col(ScreenHit.ordinal))
-            query = select(*_HIT_READ[:-1], *read).where(
+            query = select(*_HIT_READ[:-1], *evidence_read(digests)).where(
                 col(ScreenHit.batch_id) == batch_id, col(ScreenHit.claim_id).in_(part)
             )
             rows.extend(session.execute(query).all())
         rows.sort(key=lambda row: row.ordinal)
         hits = [LazyEvidence(row) for row in rows]
-        if digests is not None:
-            attach_evidence(session, hits, digests)
+        attach_evidence(session, hits, digests)
         chunk: dict[str, list[HitRow]] = defaultdict(list)
         for hit in hits:
             chunk[hit.claim_id].append(hit)

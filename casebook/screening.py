@@ -220,9 +220,18 @@ HIT_DIGEST_READ: tuple[Any, ...] = (
 )
 
 
-def attach_evidence(session: Session, hits: Sequence[LazyEvidence], digests: EvidenceDigests) -> None:
+def evidence_read(digests: EvidenceDigests | None) -> tuple[Any, ...]:
+    """What the review queue and the findings read of a stored hit beside its columns: with the evidence
+    digests its screen kept, `HIT_DIGEST_READ` (then `attach_evidence`); else its evidence text and ordinal."""
+    return HIT_DIGEST_READ if digests is not None else (EVIDENCE_TEXT, col(ScreenHit.ordinal))
+
+
+def attach_evidence(session: Session, hits: Sequence[LazyEvidence], digests: EvidenceDigests | None) -> None:
     """Give each hit, read with `HIT_DIGEST_READ` and without its evidence, the evidence digests the
-    screen that stored it kept (`digests`), or else its evidence text, read here (by id, a page at a time)."""
+    screen that stored it kept (`digests`), or else its evidence text, read here (by id, a page at a time).
+    Nothing to do without `digests`: the hits were read with their evidence text (`evidence_read`)."""
+    if digests is None:
+        return
     missing: dict[int, LazyEvidence] = {}
     for hit in hits:
         hit.digests = digests.get(hit.ordinal, hit.content_hash)

@@ -199,9 +199,11 @@ class LazyEvidence:
     findings read every hit of a batch but need the evidence of only some: its parsing was most of
     their reading."""
 
-    def __init__(self, row: Any) -> None:
+    def __init__(self, row: Any, keys: Sequence[str] | None = None) -> None:
         self.digests: tuple[str, str] | None = None  # see `attach_evidence`
-        self.__dict__.update(row._mapping)  # plain attributes: read many times per hit
+        # Plain attributes: read many times per hit. `keys`: the row's column names, read once for all
+        # the rows of a result (a row's `_mapping` makes a key view per row).
+        self.__dict__.update(row._mapping if keys is None else zip(keys, row, strict=True))
 
     def __getattr__(self, name: str) -> Any:  # the row's columns, set above
         raise AttributeError(name)
@@ -265,6 +267,14 @@ def hit_claim_pages(session: Session, batch_id: int, claims_per_page: int) -> It
             return
         yield claim_ids
         after = claim_ids[-1]
+
+
+def page_hits(batch_id: int, claim_ids: Sequence[str]) -> tuple[Any, ...]:
+    """The conditions on `ScreenHit` of the batch's hits of one page of `hit_claim_pages`: its claim ids
+    lie between the page's first and last, since a page holds every claim with hits in that range (one
+    range of the (batch, claim, rule) index, instead of an `IN` of thousands of ids)."""
+    claim = col(ScreenHit.claim_id)
+    return col(ScreenHit.batch_id) == batch_id, claim >= claim_ids[0], claim <= claim_ids[-1]
 
 
 def hit_content_hash(hit: Hit) -> str:

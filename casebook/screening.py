@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, Session, SQLModel, col
 
+from drgaudit import bulkgc
 from drgaudit.casebook.bulk import BulkInsert
 from drgaudit.casebook.evidence import EvidenceDigests
 from drgaudit.casebook.models import MONEY, stored_id, table_of
@@ -529,11 +530,14 @@ class HitStore:
         """Write the spooled and remaining rows, remove the hits no longer found (except on claims in
         `not_screened`), restamp the unchanged ones, record the counts on the run; commit or flush."""
         session, run = self.session, self.run
-        if self.spool is not None:
-            self.spool.seek(0)
-            for _ in range(self.groups):
-                self._write(*pickle.load(self.spool))
-        self._write(self.replaced, self.rows)
+        # Bulk work (every row unpickled and written), no reference cycles: see `bulkgc`. It follows the
+        # screen, whose end gave the collector back everything it had frozen (full passes over it all).
+        with bulkgc.relaxed():
+            if self.spool is not None:
+                self.spool.seek(0)
+                for _ in range(self.groups):
+                    self._write(*pickle.load(self.spool))
+            self._write(self.replaced, self.rows)
         self.replaced, self.rows = [], []
         kept = frozenset(not_screened)
         gone = [old[0] for key, old in self.existing.items() if key not in self.seen and key[0] not in kept]

@@ -233,6 +233,21 @@ class KeyLookup:
         return found
 
 
+def one_of(column: Any, keys: Sequence[Any], dialect: str) -> Any:
+    """`column IN keys` with the keys bound as ONE value (a JSON array read by `json_each` on SQLite, an
+    array on PostgreSQL; a plain IN elsewhere): SQLAlchemy renders an expanding IN anew for every key of
+    every execution, which cost more than the lookup of a page of thousands of keys. Keys are text or
+    integers."""
+    if dialect == "sqlite":
+        array: Any = bindparam(None, json.dumps(list(keys)))
+        return column.in_(
+            select(literal_column("value")).select_from(func.json_each(array)).scalar_subquery()
+        )
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, list(keys), type_=ARRAY(column.type)))
+    return column.in_(list(keys))
+
+
 # Rows per INSERT of `insert_returning_ids`.
 INSERT_ROWS = 2000
 

@@ -29,8 +29,9 @@ from sqlalchemy import Column, DateTime, Integer, Text, UniqueConstraint, func, 
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Field, Session, SQLModel, col
 
+from drgaudit import bulkgc
 from drgaudit.casebook import auditlog
-from drgaudit.casebook.bulk import insert_returning_ids
+from drgaudit.casebook.bulk import insert_returning_ids, one_of
 from drgaudit.casebook.evidence import EvidenceDigests, finding_hash
 from drgaudit.casebook.models import MONEY, BatchClaim, Claim, table_of
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError, ReviewSettings, review_settings
@@ -40,6 +41,7 @@ from drgaudit.casebook.screening import (
     attach_evidence,
     evidence_read,
     hit_claim_pages,
+    page_hits,
 )
 from drgaudit.casebook.states import FINDING_STATES
 from drgaudit.engine.pack import RulePack
@@ -174,16 +176,31 @@ def refresh_findings(
     today = today or _now().date()
     report = FindingReport()
     settings: dict[str, ReviewSettings] = {}
-    # Memory follows a page of claims, not the batch: the batch's hits are read `PAGE_CLAIMS` claims at a
-    # time (keyset pages on claim id), each page written, flushed and logged before the next is read.
-    for claim_ids in hit_claim_pages(session, batch_id, PAGE_CLAIMS):
-        hits = _finding_hits(session, batch_id, claim_ids, pack, region_packs or {}, settings, digests)
-        existing = {
-            (f.claim_id, f.rule_id): f
-            for f in session.execute(select(Finding).where(col(Finding.claim_id).in_(claim_ids))).scalars()
-        }
-        _refresh_page(session, batch_id, actor, today, hits, existing, settings, report)
-    # Open findings of the batch's claims that have no hit in it at all any more.
+    dialect = session.get_bind().dialect.name
+    # Bulk work: thousands of rows and ORM objects, almost no reference cycles (see `bulkgc`).
+    with bulkgc.relaxed():
+        # Memory follows a page of claims, not the batch: the batch's hits are read `PAGE_CLAIMS` claims at
+        # a time (keyset pages on claim id), each page written, flushed and logged before the next is read.
+        for claim_ids in hit_claim_pages(session, batch_id, PAGE_CLAIMS):
+            hits = _finding_hits(session, batch_id, claim_ids, pack, region_packs or {}, settings, digests)
+            query = select(Finding).where(one_of(col(Finding.claim_id), claim_ids, dialect))
+            existing = {(f.claim_id, f.rule_id): f for f in session.execute(query).scalars()}
+            _refresh_page(session, batch_id, actor, today, hits, existing, settings, report)
+        _withdraw_gone(session, batch_id, actor, today, settings, report)
+    if commit:
+        session.commit()
+    return report
+
+
+def _withdraw_gone(
+    session: Session,
+    batch_id: int,
+    actor: str,
+    today: date,
+    settings: dict[str, ReviewSettings],
+    report: FindingReport,
+) -> None:
+    """Withdraw the open findings of the batch's claims that have no hit in it at all any more."""
     in_batch = select(col(BatchClaim.claim_id)).where(col(BatchClaim.batch_id) == batch_id)
     with_hits = select(col(ScreenHit.claim_id)).where(col(ScreenHit.batch_id) == batch_id)
     last_id = 0
@@ -192,8 +209,10 @@ def refresh_findings(
             session.execute(
                 select(Finding)
                 .where(
-                    col(Finding.claim_id).in_(in_batch),
+                    # Without a hit first: SQLite tests the terms in this order and reads the batch's
+                    # claim ids (a million at 1M claims) only for a finding that passes the first.
                     col(Finding.claim_id).not_in(with_hits),
+                    col(Finding.claim_id).in_(in_batch),
                     col(Finding.state) == "open",
                     col(Finding.batch_id) <= batch_id,
                     col(Finding.id) > last_id,
@@ -208,9 +227,6 @@ def refresh_findings(
         _refresh_page(
             session, batch_id, actor, today, {}, {(f.claim_id, f.rule_id): f for f in gone}, settings, report
         )
-    if commit:
-        session.commit()
-    return report
 
 
 # Claims whose hits are turned into findings per page (bounds memory whatever the batch's size).
@@ -314,9 +330,11 @@ def _finding_hits(
     query = (
         select(*_HIT_READ, *_CLAIM_READ, *evidence_read(digests))
         .join(Claim, col(Claim.claim_id) == col(ScreenHit.claim_id))
-        .where(col(ScreenHit.batch_id) == batch_id, col(ScreenHit.claim_id).in_(claim_ids))
+        .where(*page_hits(batch_id, claim_ids))
     )
-    for hit in sorted(session.execute(query), key=lambda row: row.ordinal):
+    # By ordinal, then claim and rule (the order of the index read: an unchanged hit keeps its row's
+    # ordinal, which one of this screen's may share).
+    for hit in sorted(session.execute(query), key=lambda row: (row.ordinal, row.claim_id, row.rule_id)):
         region = hit.treatment_region
         if region not in settings:
             settings[region] = review_settings(region_packs.get(region, pack), region)

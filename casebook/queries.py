@@ -108,6 +108,13 @@ def claim_columns(
         f"CAST(c.{name} AS DOUBLE PRECISION)" if name in money and dialect != "sqlite" else f"c.{name}"
         for name in names
     )
+    # SQLite answers in its index's order (by patient, then discharge) and would order by admission only
+    # by sorting whole rows in a temporary B-tree (about a sixth of the read): the columns sort the few
+    # patients whose rows are out of order instead (`sort_rows`). PostgreSQL keeps its collation's
+    # order, the order `claims_for_patients` reads.
+    order_by = (
+        "" if dialect == "sqlite" else " ORDER BY c.patient_id, c.admit_date, c.discharge_date, c.claim_id"
+    )
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     rows: list[Any] = []
     description: Sequence[Any] = ()
@@ -119,18 +126,18 @@ def claim_columns(
                 f"SELECT {selected}, EXISTS (SELECT 1 FROM batch_claim b WHERE b.batch_id = {mark}"
                 " AND b.patient_id = c.patient_id AND b.claim_id = c.claim_id)"
                 f" FROM claim c WHERE c.patient_id IN ({', '.join([mark] * len(part))})"
-                f" AND c.discharge_date >= {mark}"
-                " ORDER BY c.patient_id, c.admit_date, c.discharge_date, c.claim_id",
+                f" AND c.discharge_date >= {mark}{order_by}",
                 [batch_id, *part, since.isoformat() if dialect == "sqlite" else since],
             )
             rows.extend(cursor.fetchall())
             description = cursor.description
     finally:
         cursor.close()
+    unordered = not order_by
     if not records:
-        return ClaimColumns.from_rows(names, rows)
+        return ClaimColumns.from_rows(names, rows, sort_rows=unordered)
     record = _claim_record(connection.dialect, description) if rows else None
-    return ClaimColumns.from_rows(names, rows, wanted=wanted, record=record)
+    return ClaimColumns.from_rows(names, rows, wanted=wanted, record=record, sort_rows=unordered)
 
 
 def _claim_record(dialect: Any, description: Sequence[Any]) -> Callable[[Sequence[Any]], dict[str, Any]]:

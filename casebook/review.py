@@ -24,8 +24,9 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col
 
+from drgaudit import bulkgc
 from drgaudit.casebook import auditlog
-from drgaudit.casebook.bulk import insert_returning_ids, insert_rows
+from drgaudit.casebook.bulk import insert_returning_ids, insert_rows, one_of
 from drgaudit.casebook.claimread import claim_fields
 from drgaudit.casebook.evidence import EvidenceDigests, case_hash
 from drgaudit.casebook.models import BatchClaim, Claim, stored_id, table_of
@@ -53,6 +54,7 @@ from drgaudit.casebook.screening import (
     attach_evidence,
     evidence_read,
     hit_claim_pages,
+    page_hits,
 )
 from drgaudit.engine.pack import RulePack
 from drgaudit.periods import Period, parse_period
@@ -140,30 +142,36 @@ def refresh_cases(
     `digests`: the evidence digests of the screen that stored the hits (`HitStore.digests`), if it kept them.
     """
     report = RefreshReport()
-    settings: dict[str, ReviewSettings] = {}
-    flagged_ids: set[str] = set()
-    for by_claim in _hit_chunks(session, batch_id, REFRESH_CHUNK_CLAIMS, digests):
-        _refresh_chunk(session, batch_id, pack, region_packs, actor, by_claim, settings, flagged_ids, report)
-    # The batch's cases whose claim no longer carries a case-making hit. Their ids are read in one pass
-    # (a keyset page per chunk joined the batch's claims again each time: quadratic in the batch's size,
-    # since batch_claim is keyed by batch and patient), then the cases a chunk at a time, in id order.
+    # Bulk work: thousands of rows and ORM objects, almost no reference cycles (see `bulkgc`).
+    with bulkgc.relaxed():
+        settings: dict[str, ReviewSettings] = {}
+        flagged_ids: set[str] = set()
+        for by_claim in _hit_chunks(session, batch_id, REFRESH_CHUNK_CLAIMS, digests):
+            _refresh_chunk(
+                session, batch_id, pack, region_packs, actor, by_claim, settings, flagged_ids, report
+            )
+        _unflag_others(session, batch_id, actor, flagged_ids, report)
+        _commit(session)
+    return report
+
+
+def _unflag_others(
+    session: Session, batch_id: int, actor: str, flagged_ids: set[str], report: RefreshReport
+) -> None:
+    """Unflag the batch's cases whose claim no longer carries a case-making hit (`flagged_ids`: the claims
+    that do). Their ids are read in one pass (a keyset page per chunk joined the batch's claims again each
+    time: quadratic in the batch's size, since batch_claim is keyed by batch and patient), then the cases
+    a chunk at a time, in id order (so logged in id order)."""
     of_batch = (
-        select(col(ReviewCase.id))
+        select(col(ReviewCase.id), col(ReviewCase.claim_id), col(ReviewCase.batch_id))
         .join(BatchClaim, col(BatchClaim.claim_id) == col(ReviewCase.claim_id))
         .where(col(BatchClaim.batch_id) == batch_id)
     )
-    case_ids = sorted(set(session.execute(of_batch).scalars()))
+    rows = set(session.execute(of_batch).all())
+    case_ids = sorted(row.id for row in rows if row.claim_id not in flagged_ids and row.batch_id <= batch_id)
     for start in range(0, len(case_ids), REFRESH_CHUNK_CLAIMS):
-        part = case_ids[start : start + REFRESH_CHUNK_CLAIMS]
-        rows = session.execute(
-            select(col(ReviewCase.id), col(ReviewCase.claim_id), col(ReviewCase.batch_id))
-            .where(col(ReviewCase.id).in_(part))
-            .order_by(col(ReviewCase.id))
-        ).all()
         # Only the cases to unflag are loaded as objects (most of a batch's cases were just refreshed).
-        leftover = _cases_by_id(
-            session, [row.id for row in rows if row.claim_id not in flagged_ids and row.batch_id <= batch_id]
-        )
+        leftover = _cases_by_id(session, case_ids[start : start + REFRESH_CHUNK_CLAIMS])
         stored = _stored_hits(session, [case.id for case in leftover])
         stamp = now()
         changes: list[_Change] = []
@@ -172,44 +180,48 @@ def refresh_cases(
             setattr(report, outcome, getattr(report, outcome) + 1)
         save(session, None)
         _log_changes(session, actor, batch_id, changes)
-    _commit(session)
-    return report
 
 
 def _cases_by_id(session: Session, case_ids: list[int]) -> list[ReviewCase]:
     """Cases by id, in id order."""
-    found: list[ReviewCase] = []
-    for start in range(0, len(case_ids), 500):
-        query = select(ReviewCase).where(col(ReviewCase.id).in_(case_ids[start : start + 500]))
-        found.extend(session.execute(query.order_by(col(ReviewCase.id))).scalars())
-    return found
+    if not case_ids:
+        return []
+    query = select(ReviewCase).where(one_of(col(ReviewCase.id), case_ids, session.get_bind().dialect.name))
+    return list(session.execute(query.order_by(col(ReviewCase.id))).scalars())
 
 
 def _hit_chunks(
     session: Session, batch_id: int, claims_per_chunk: int, digests: EvidenceDigests | None = None
 ) -> Iterator[dict[str, list[HitRow]]]:
-    """The batch's hits grouped by claim, `claims_per_chunk` claims at a time (keyset pages on claim id).
+    """The batch's hits grouped by claim, `claims_per_chunk` claims at a time (keyset pages on claim id),
+    each hit with its claim's fields (`_CLAIM_READ`; a hit whose claim is not in the casebook is left out,
+    as it makes no case).
 
     Within a chunk, claims and their hits come in screening order (by ordinal), so a batch that fits in
     one chunk is refreshed exactly as a whole; no cursor stays open while a chunk is written. With the
     `digests` the screen kept, a hit's evidence is read only when its digests are not kept there."""
     for claim_ids in hit_claim_pages(session, batch_id, claims_per_chunk):
-        # Plain rows, not ORM objects: thousands of hits are only read here.
-        rows: list[Any] = []
-        for start in range(0, len(claim_ids), 500):
-            part = claim_ids[start : start + 500]
-            # The evidence as text, parsed only for the hits of claims that make cases (`LazyEvidence`).
-            query = select(*_HIT_READ[:-1], *evidence_read(digests)).where(
-                col(ScreenHit.batch_id) == batch_id, col(ScreenHit.claim_id).in_(part)
-            )
-            rows.extend(session.execute(query).all())
-        rows.sort(key=lambda row: row.ordinal)
-        hits = [LazyEvidence(row) for row in rows]
+        # Plain rows, not ORM objects: thousands of hits are only read here. The evidence as text,
+        # parsed only for the hits of claims that make cases (`LazyEvidence`).
+        query = (
+            select(*_HIT_READ[:-1], *_CLAIM_COLUMNS, *evidence_read(digests))
+            .join(Claim, col(Claim.claim_id) == col(ScreenHit.claim_id))
+            .where(*page_hits(batch_id, claim_ids))
+        )
+        result = session.execute(query)
+        keys = tuple(result.keys())
+        hits = sorted((LazyEvidence(row, keys) for row in result), key=_screening_order)
         attach_evidence(session, hits, digests)
         chunk: dict[str, list[HitRow]] = defaultdict(list)
         for hit in hits:
             chunk[hit.claim_id].append(hit)
         yield chunk
+
+
+def _screening_order(hit: HitRow) -> tuple[int, str, str]:
+    """A hit's place in screening order: by ordinal (an unchanged hit keeps its row's, which one of this
+    screen's may share), then by claim and rule, the order of the index the hits are read through."""
+    return hit.ordinal, hit.claim_id, hit.rule_id
 
 
 def _digest(hit: HitRow) -> str:
@@ -230,14 +242,11 @@ def _refresh_chunk(
     report: RefreshReport,
 ) -> None:
     """Create or refresh the cases of one chunk of claims with hits, write them and log them."""
-    existing = {
-        case.claim_id: case
-        for case in session.execute(
-            select(ReviewCase).where(col(ReviewCase.claim_id).in_(list(by_claim)))
-        ).scalars()
-    }
+    dialect = session.get_bind().dialect.name
+    query = select(ReviewCase).where(one_of(col(ReviewCase.claim_id), list(by_claim), dialect))
+    existing = {case.claim_id: case for case in session.execute(query).scalars()}
     stored = _stored_hits(session, [case.id for case in existing.values()])
-    claims = _claims(session, list(by_claim))
+    claims = {claim_id: hits[0] for claim_id, hits in by_claim.items()}  # a hit carries its claim's fields
     flagged: dict[str, list[HitRow]] = {}
     for claim_id, hits in by_claim.items():
         claim = claims.get(claim_id)
@@ -389,6 +398,7 @@ _CLAIM_READ = (
     "patient_id", "hospital_id", "treatment_region", "insured_region", "payment_scheme", "group_code",
     "discharge_date", "total_cost",
 )  # fmt: skip
+_CLAIM_COLUMNS = [getattr(Claim, name) for name in _CLAIM_READ]
 
 
 def _claims(session: Session, claim_ids: list[str]) -> dict[str, Any]:
@@ -397,12 +407,12 @@ def _claims(session: Session, claim_ids: list[str]) -> dict[str, Any]:
 
 def _stored_hits(session: Session, case_ids: list[int | None]) -> dict[int, dict[str, ReviewCaseHit]]:
     found: dict[int, dict[str, ReviewCaseHit]] = defaultdict(dict)
-    for start in range(0, len(case_ids), 500):
-        part = case_ids[start : start + 500]
-        for row in session.execute(
-            select(ReviewCaseHit).where(col(ReviewCaseHit.case_id).in_(part))
-        ).scalars():
-            found[row.case_id][row.rule_id] = row
+    if not case_ids:
+        return found
+    dialect = session.get_bind().dialect.name
+    query = select(ReviewCaseHit).where(one_of(col(ReviewCaseHit.case_id), case_ids, dialect))
+    for row in session.execute(query).scalars():
+        found[row.case_id][row.rule_id] = row
     return found
 
 

@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, Session, SQLModel, col
 
+from drgaudit import bulkgc
 from drgaudit.casebook.bulk import BulkInsert
 from drgaudit.casebook.evidence import EvidenceDigests
 from drgaudit.casebook.models import MONEY, stored_id, table_of
@@ -200,9 +201,11 @@ class LazyEvidence:
     findings read every hit of a batch but need the evidence of only some: its parsing was most of
     their reading."""
 
-    def __init__(self, row: Any) -> None:
+    def __init__(self, row: Any, keys: Sequence[str] | None = None) -> None:
         self.digests: tuple[str, str] | None = None  # see `attach_evidence`
-        self.__dict__.update(row._mapping)  # plain attributes: read many times per hit
+        # Plain attributes: read many times per hit. `keys`: the row's column names, read once for all
+        # the rows of a result (a row's `_mapping` makes a key view per row).
+        self.__dict__.update(row._mapping if keys is None else zip(keys, row, strict=True))
 
     def __getattr__(self, name: str) -> Any:  # the row's columns, set above
         raise AttributeError(name)
@@ -266,6 +269,14 @@ def hit_claim_pages(session: Session, batch_id: int, claims_per_page: int) -> It
             return
         yield claim_ids
         after = claim_ids[-1]
+
+
+def page_hits(batch_id: int, claim_ids: Sequence[str]) -> tuple[Any, ...]:
+    """The conditions on `ScreenHit` of the batch's hits of one page of `hit_claim_pages`: its claim ids
+    lie between the page's first and last, since a page holds every claim with hits in that range (one
+    range of the (batch, claim, rule) index, instead of an `IN` of thousands of ids)."""
+    claim = col(ScreenHit.claim_id)
+    return col(ScreenHit.batch_id) == batch_id, claim >= claim_ids[0], claim <= claim_ids[-1]
 
 
 def hit_content_hash(hit: Hit) -> str:
@@ -520,11 +531,14 @@ class HitStore:
         """Write the spooled and remaining rows, remove the hits no longer found (except on claims in
         `not_screened`), restamp the unchanged ones, record the counts on the run; commit or flush."""
         session, run = self.session, self.run
-        if self.spool is not None:
-            self.spool.seek(0)
-            for _ in range(self.groups):
-                self._write(*pickle.load(self.spool))
-        self._write(self.replaced, self.rows)
+        # Bulk work (every row unpickled and written), no reference cycles: see `bulkgc`. It follows the
+        # screen, whose end gave the collector back everything it had frozen (full passes over it all).
+        with bulkgc.relaxed():
+            if self.spool is not None:
+                self.spool.seek(0)
+                for _ in range(self.groups):
+                    self._write(*pickle.load(self.spool))
+            self._write(self.replaced, self.rows)
         self.replaced, self.rows = [], []
         kept = frozenset(not_screened)
         gone = [old[0] for key, old in self.existing.items() if key not in self.seen and key[0] not in kept]

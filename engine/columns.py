@@ -156,10 +156,12 @@ class ClaimColumns:
         *,
         wanted: Container[str] | None = None,
         record: Callable[[Sequence[Any]], dict[str, Any]] | None = None,
+        sort_rows: bool = False,
     ) -> ClaimColumns:
         """Rows of (the claim fields `names`..., is a batch claim); any row order. Only the fields in
         `wanted` (default: all) and those that order the rows become columns; with `record`, the rows
-        are kept (see `records`)."""
+        are kept (see `records`), in the order read, or with `sort_rows` (rows read in no particular
+        order) in the columns' order."""
         n = len(rows)
         raw = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(names) + 1)]
         values: dict[str, np.ndarray] = {}
@@ -180,6 +182,10 @@ class ClaimColumns:
         if record is not None:
             columns.rows, columns.record, columns.patient_at = rows, record, list(names).index("patient_id")
         columns._order()
+        if sort_rows and columns.order is not None:
+            if columns.rows is not None:
+                columns.rows = [rows[i] for i in columns.order.tolist()]
+            columns.order = None
         return columns
 
     def _order(self) -> None:

@@ -99,6 +99,8 @@ class CompiledRule:
     types: dict[int, str | None] = field(default_factory=dict, repr=False)
     # The params and settings its expressions read, as a hit's evidence shows them (worked out once).
     thresholds: dict[str, Any] | None = field(default=None, repr=False)
+    # (the pack, the rule part of a hit's evidence under it): made once, held by every hit of the rule.
+    evidence_rule: tuple[RulePack, dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
     def rule(self) -> Rule:

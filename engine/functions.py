@@ -64,14 +64,14 @@ DurableLowering = Callable[[LoweringContext, "tuple[Node, ...]", bool], "Durable
 PrefilterLowering = Callable[[Any, Any], Any]
 
 
-def _prefiltered(name: str) -> PrefilterLowering:
-    """The built-in pre-filter lowering `lower_<name>` of `drgaudit.engine.prefilter` (NumPy code, imported
-    when the pre-filter first runs, so that parsing and checking rules need no NumPy)."""
+def _prefiltered(name: str, table: str = "BUILTIN_LOWERINGS") -> PrefilterLowering:
+    """The built-in pre-filter lowering of `name` in `table` of `drgaudit.engine.prefilter` (NumPy code,
+    imported when the pre-filter first runs, so that parsing and checking rules need no NumPy)."""
 
     def lowering(lowerer: Any, node: Any) -> Any:
         from drgaudit.engine import prefilter
 
-        return prefilter.BUILTIN_LOWERINGS[name](lowerer, node)
+        return getattr(prefilter, table)[name](lowerer, node)
 
     lowering.__name__ = f"prefilter_{name}"
     return lowering
@@ -142,6 +142,10 @@ class Function:
     # How the screening pre-filter computes a call over columns of facts (`drgaudit.engine.prefilter`,
     # `PrefilterLowering`); None: the pre-filter cannot, and a condition calling it keeps every claim.
     prefilter: PrefilterLowering | None = None
+    # For a count the pre-filter may not be able to compute (the stays are not in the columns): the
+    # most it can be, as a column (`PrefilterLowering`); the count is never below 0. A comparison of
+    # the call with a constant then keeps the claims where a count in that range could make it true.
+    prefilter_count_bound: PrefilterLowering | None = None
     examples: tuple[FunctionExample, ...] = ()
 
     def __post_init__(self) -> None:
@@ -557,6 +561,7 @@ BUILTINS: tuple[Function, ...] = (
         reads_fact=True,
         history_windows=lambda days, *_: (int(days),),
         prefilter=_prefiltered("episodes_within"),
+        prefilter_count_bound=_prefiltered("episodes_within", "BUILTIN_COUNT_BOUNDS"),
         examples=(
             FunctionExample("episodes_within(30, 1)", 2, history=({},)),
             FunctionExample(

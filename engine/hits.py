@@ -66,8 +66,11 @@ class Hit:
     def content_digest(self) -> str:
         """A digest of everything a person sees in the hit (`to_dict`), to tell an unchanged hit from a
         changed one when a batch is screened again."""
-        payload = json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True, default=str)
-        return hashlib.sha256(payload.encode()).hexdigest()[:32]
+        return hashlib.sha256(_canonical(self.to_dict()).encode()).hexdigest()[:32]
+
+
+# `json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)`, with the encoder made once.
+_canonical = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str).encode
 
 
 def display(value: Any, kind: str | None = None) -> Any:

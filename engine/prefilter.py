@@ -406,6 +406,24 @@ def _lower_episodes_within(lowerer: Lowerer, node: Call) -> Col:
     return build_column(counts, NUMBER)
 
 
+def _most_episodes_within(lowerer: Lowerer, node: Call) -> Col:
+    # Every stay episodes_within() looks at is an admission in the same window (`@admissions:<days>`),
+    # none left out: their number is the most episodes there can be.
+    ok, days = lowerer.constant(node.args[0]) if node.args else (False, None)
+    if (
+        not ok
+        or isinstance(days, bool)
+        or not isinstance(days, (int, float))
+        or lowerer.roles_of(node) - {CUR}
+    ):
+        raise Unsupported("episodes_within")
+    frame = lowerer.frames.get(CUR)
+    if frame is None:
+        raise Unsupported("episodes_within")
+    # ceil: a window of 30.5 days reaches back as far as one of 31 whole days.
+    return frame.column(f"@admissions:{math.ceil(days)}", NUMBER)
+
+
 def _lower_add_months(lowerer: Lowerer, node: Call) -> Col:
     day = lowerer.numeric(node.args[0])
     ok, months = lowerer.constant(node.args[1])
@@ -439,6 +457,20 @@ BUILTIN_LOWERINGS: dict[str, Lowering] = {
     "episodes_within": _lower_episodes_within,
     "add_months": _lower_add_months,
 }
+
+# The most a count can be, over columns where the count itself cannot be computed (it is never below
+# 0); the registry (`Function.prefilter_count_bound`) names these.
+BUILTIN_COUNT_BOUNDS: dict[str, Lowering] = {
+    "episodes_within": _most_episodes_within,
+}
+
+
+def _counted(node: Node) -> bool:
+    """A call of a function that declares a bound of its count."""
+    if not isinstance(node, Call):
+        return False
+    function = FUNCTIONS.get(node.name)
+    return function is not None and function.prefilter_count_bound is not None
 
 
 def _fold_constant(node: Node, env: Env) -> tuple[bool, Any]:
@@ -621,41 +653,31 @@ class Lowerer:
         return valid & _rows(upper, (self.n,)), valid & _rows(lower, (self.n,))
 
     def count_bounds(self, node: Cmp) -> tuple[np.ndarray, np.ndarray] | None:
-        """`episodes_within(days, …) <op> constant` where the episodes cannot be counted (columns read
-        from the casebook have no stays): the count lies between 0 and the admissions in the same
-        window (`@admissions:<days>`, every stay the function looks at, none left out), which bounds where
-        the comparison may be true; it is never certainly true. None for any other comparison, and when
+        """`count(…) <op> constant` for a function the registry declares a count with a bound
+        (`Function.prefilter_count_bound`) where the count itself cannot be computed (columns read from
+        the casebook have no stays): the count lies between 0 and the bound, which bounds where the
+        comparison may be true; it is never certainly true. None for any other comparison, and when
         the count itself can be computed (fact dicts)."""
         mirrored = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
-        if isinstance(node.left, Call) and node.left.name == "episodes_within":
+        if _counted(node.left):
             call, other, op = node.left, node.right, node.op
-        elif isinstance(node.right, Call) and node.right.name == "episodes_within":
+        elif _counted(node.right):
             call, other, op = node.right, node.left, mirrored[node.op]
         else:
             return None
+        assert isinstance(call, Call)
         ok, limit = self.constant(other)
-        ok_days, days = self.constant(call.args[0]) if call.args else (False, None)
-        if (
-            not ok
-            or not ok_days
-            or isinstance(limit, bool)
-            or not isinstance(limit, (int, float))
-            or not isinstance(days, (int, float))
-            or isinstance(days, bool)
-            or self.roles_of(call) - {CUR}
-        ):
+        if not ok or isinstance(limit, bool) or not isinstance(limit, (int, float)):
             return None
+        bound = FUNCTIONS[call.name].prefilter_count_bound
+        assert bound is not None
         try:
             self.value(call)
             return None  # counted exactly: compared the ordinary way
         except Unsupported:
             pass
-        frame = self.frames.get(CUR)
-        if frame is None:
-            return None
         try:
-            # ceil: a window of 30.5 days reaches back as far as one of 31 whole days.
-            most = frame.column(f"@admissions:{math.ceil(days)}", NUMBER)
+            most: Col = bound(self, call)
         except Unsupported:
             return None
         high = _rows(np.asarray(most.values, dtype=np.float64), (self.n,))

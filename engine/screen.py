@@ -19,6 +19,7 @@ from drgaudit.engine.facts import ReferenceData, patient_facts, sort_key
 from drgaudit.engine.hits import Hit, condition_trace, display, render_message, thresholds_used
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.prefilter import Frame, Prefilter, PrefilterStats, select_together
+from drgaudit.engine.rule import Rule
 from drgaudit.engine.runtime import Match, Runtime
 
 # Facts every hit's evidence shows, whatever its conditions read.
@@ -526,6 +527,11 @@ def build_hit(
     facts.update(seen_when)
     facts.update(seen_unless)
     rule_file = _file_name(rule.path)
+    made = compiled.evidence_rule
+    if made is None or made[0] is not pack:
+        # The same for every hit of the rule in this profile: made once and held by every hit (read-only),
+        # so the hits of a chunk that a worker sends back pickle it once.
+        made = compiled.evidence_rule = (pack, _rule_evidence(rule, rule_file, pack))
     evidence = {
         "treatment_region": fact["treatment_region"],
         "profile": pack.profile_key(fact["treatment_region"]),
@@ -533,16 +539,7 @@ def build_hit(
         "thresholds": dict(compiled.thresholds),
         "conditions": when + unless,
         "related_claims": related,
-        "rule": {
-            "id": rule.id,
-            "title": rule.title,
-            # The file within its pack: a hit reads the same whichever copy or registered version of the
-            # pack screened it (its content is identified by `version`).
-            "file": rule_file,
-            "version": rule.file_hash[:16],
-            "reference": pack.references.render(rule.citations) if pack.references else rule.reference,
-            "citations": [pack.references.describe(c) for c in rule.citations] if pack.references else [],
-        },
+        "rule": made[1],
     }
     if fact.get("payment_placeholder"):
         evidence["placeholder_rates"] = True
@@ -562,6 +559,20 @@ def build_hit(
         related_claims=related,
         pack_version=pack.version,
     )
+
+
+def _rule_evidence(rule: Rule, rule_file: str, pack: RulePack) -> dict[str, Any]:
+    """The rule part of a hit's evidence: what the rule is, where it lives and what it cites."""
+    return {
+        "id": rule.id,
+        "title": rule.title,
+        # The file within its pack: a hit reads the same whichever copy or registered version of the
+        # pack screened it (its content is identified by `version`).
+        "file": rule_file,
+        "version": rule.file_hash[:16],
+        "reference": pack.references.render(rule.citations) if pack.references else rule.reference,
+        "citations": [pack.references.describe(c) for c in rule.citations] if pack.references else [],
+    }
 
 
 @functools.lru_cache(maxsize=1024)

@@ -21,7 +21,7 @@ from drgaudit.casebook.ingest import import_file
 from drgaudit.contract import CLAIM_FIELDS, LIST_SEPARATOR
 from drgaudit.engine import parallel
 from drgaudit.engine.columns import ClaimColumns, ColumnFacts
-from drgaudit.engine.facts import patient_facts
+from drgaudit.engine.facts import patient_facts, sort_key
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.prefilter import Col, DictSource, Unsupported
 from drgaudit.engine.screen import Candidates, Screener
@@ -408,6 +408,75 @@ def test_the_rows_read_for_the_prefilter_give_the_records_the_loader_reads(
                             history = sorted(history, key=lambda c: want_history.index(c))
                         assert _typed(history) == _typed(want_history)
     engine.dispose()
+
+
+def test_a_stay_that_starts_earlier_and_ends_later_is_read_in_claim_order(
+    db_url: str, tmp_path: Path
+) -> None:
+    """SQLite reads a chunk in its index's order (by discharge) and the columns sort it: a patient whose
+    last discharged claim was admitted first still gets its claims, columns and kept rows alike, in claim
+    order, and the records the loader reads."""
+    from drgaudit.services.screening import BatchLoader
+
+    url, batch_id = _casebook(db_url, tmp_path, 36, patients=60)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        rows = session.execute(
+            text(
+                "SELECT patient_id, claim_id, admit_date FROM claim ORDER BY patient_id, discharge_date, claim_id"
+            )
+        ).all()
+        by_patient: dict[str, list[Any]] = {}
+        for patient, claim_id, admit in rows:
+            by_patient.setdefault(patient, []).append((claim_id, dt.date.fromisoformat(str(admit))))
+        moved = [claims[-1][0] for claims in by_patient.values() if len(claims) > 1]
+        for claims in by_patient.values():
+            if len(claims) > 1:  # admitted before every other stay of the patient, discharged last
+                first = min(admit for _, admit in claims) - dt.timedelta(days=1)
+                value = first.isoformat() if engine.dialect.name == "sqlite" else first
+                session.execute(
+                    text("UPDATE claim SET admit_date = :admit WHERE claim_id = :claim"),
+                    {"admit": value, "claim": claims[-1][0]},
+                )
+        session.commit()
+        assert len(moved) >= 5
+        ids = sorted(by_patient)
+        loader = BatchLoader(url, batch_id, dt.date(2000, 1, 1), session)
+        columns = loader.columns(ids, {"claim_id", "total_cost"})
+        records = columns.records(ids)
+        assert records is not None
+        read = {p.patient_id: (p.batch, p.history) for p in loader(ids)}
+        assert {p: (_typed(b), _typed(h)) for p, (b, h) in records.items()} == {
+            p: (_typed(b), _typed(h)) for p, (b, h) in read.items()
+        }
+        in_order = [c["claim_id"] for p in ids for c in sorted(sum(records[p], []), key=sort_key)]
+        assert columns.values["claim_id"].tolist() == in_order
+        firsts = {records[p][0][0]["claim_id"] if records[p][0] else None for p in ids} | {
+            records[p][1][0]["claim_id"] if records[p][1] else None for p in ids
+        }
+        assert set(moved) & firsts  # the moved claims now come first
+    engine.dispose()
+
+
+def test_rows_read_in_no_order_are_kept_in_the_columns_order() -> None:
+    rows = [
+        ("P2", "C3", "2025-03-01", True),
+        ("P1", "C2", "2025-02-01", False),
+        ("P2", "C1", "2025-01-01", False),
+        ("P1", "C4", "2025-01-01", True),
+    ]
+    names = ["patient_id", "claim_id", "admit_date", "discharge_date"]
+    read = [(p, c, d, d, t) for p, c, d, t in rows]
+    columns = ClaimColumns.from_rows(names, read, record=lambda row: {"claim_id": row[1]}, sort_rows=True)
+    assert columns.order is None and [row[1] for row in columns.rows or ()] == ["C4", "C2", "C1", "C3"]
+    assert columns.records(["P1", "P2"]) == {
+        "P1": ([{"claim_id": "C4"}], [{"claim_id": "C2"}]),
+        "P2": ([{"claim_id": "C3"}], [{"claim_id": "C1"}]),
+    }
+    columns.restrict_targets(columns.values["claim_id"] != "C3")
+    assert columns.records(["P2"]) == {"P2": ([], [{"claim_id": "C1"}, {"claim_id": "C3"}])}  # sorted
+    plain = ClaimColumns.from_rows(names, read, sort_rows=True)
+    assert plain.rows is None and plain.values["claim_id"].tolist() == ["C4", "C2", "C1", "C3"]
 
 
 def _typed(claims: list[dict[str, Any]]) -> list[list[tuple[str, type, Any]]]:

@@ -60,6 +60,25 @@ def test_a_hit_carries_its_citations(pack_and_codes) -> None:
     ]
 
 
+def test_every_hit_of_a_rule_holds_one_rule_part_made_once(pack_and_codes) -> None:
+    """The rule part of the evidence is made once per rule and held by all its hits (so a chunk's hits
+    pickle it once), and is what the rule says, as built for the first hit."""
+    import pickle
+
+    pack, codes = pack_and_codes
+    ref = reference(pack, codes, [hospital("H1")], [group("ES35")])
+    claims = [claim(claim_id=f"C{i}", patient_id=f"P{i}", outside_purchase=800.0 + i) for i in range(3)]
+    hits = screen_claims(Screener(pack, ref), claims)
+    assert [hit.rule_id for hit in hits] == ["COST-002"] * 3
+    first = hits[0].evidence["rule"]
+    assert all(hit.evidence["rule"] is first for hit in hits)
+    assert first["id"] == "COST-002" and first["file"].endswith(".yaml") and first["citations"]
+    again = pickle.loads(pickle.dumps(hits))
+    assert again[1].evidence["rule"] is again[2].evidence["rule"] and again[1].evidence["rule"] == first
+    [other] = screen_claims(Screener(pack, ref), claims[:1])  # another Screener: the same part, by value
+    assert other.evidence == hits[0].evidence
+
+
 def test_a_pack_without_references_or_with_a_broken_one_is_refused(tmp_path: Path) -> None:
     import shutil
 

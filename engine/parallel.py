@@ -385,22 +385,18 @@ def screen_tasks(
             for task in tasks:
                 pending.append(executor.submit(_screen_task, task))
                 while len(pending) >= limit:
-                    yield from _collect(_result(pending.popleft()), on_chunk)
+                    yield from _collect(pending.popleft().result(), on_chunk)
             while pending:
-                yield from _collect(_result(pending.popleft()), on_chunk)
+                yield from _collect(pending.popleft().result(), on_chunk)
+        except BrokenProcessPool as exc:  # from a result, or from submitting once the pool knows
+            raise WorkerDiedError(
+                "a screening worker process ended abruptly (killed, or out of memory?): the screen stopped "
+                f"({exc})"
+            ) from exc
         finally:
             # Tasks not started are dropped; a stop before the end (an error, the caller closing this
             # generator) waits for the ones running, at most one per worker.
             executor.shutdown(wait=True, cancel_futures=True)
-
-
-def _result(future: Future[ChunkResult]) -> ChunkResult:
-    try:
-        return future.result()
-    except BrokenProcessPool as exc:
-        raise WorkerDiedError(
-            f"a screening worker process ended abruptly (killed, or out of memory?): the screen stopped ({exc})"
-        ) from exc
 
 
 def screen_partitions(

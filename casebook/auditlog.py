@@ -36,6 +36,7 @@ from sqlmodel import Field, Session, SQLModel, col
 from drgaudit.casebook.auditkey import AuditKey, AuditKeyError, audit_key
 from drgaudit.casebook.bulk import BulkInsert
 from drgaudit.casebook.models import table_of
+from drgaudit.jsontext import encoder
 
 GENESIS_HASH = "0" * 64
 CHANNELS = ("cli", "web", "api")
@@ -106,12 +107,11 @@ class AuditHead(SQLModel, table=True):
     key_id: str | None = None
 
 
-# The encoders of `canonical` and `entry_hash`, made once: json.dumps with options makes one per call, most
-# of the cost of a small value (the same text: json.dumps is JSONEncoder(options).encode).
-encode_canonical = json.JSONEncoder(
-    ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str
-).encode
-_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# The encoders of `canonical` and `entry_hash`, made once (`drgaudit.jsontext`): json.dumps with options
+# makes one per call, most of the cost of a small value (the same text: json.dumps is
+# JSONEncoder(options).encode).
+encode_canonical = encoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+_compact = encoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def canonical(value: Any) -> str | None:

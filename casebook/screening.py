@@ -43,6 +43,7 @@ from drgaudit.casebook.models import MONEY, stored_id, table_of
 from drgaudit.engine.codes import CODE_FILES, CodeTables, resolve_codes_dir
 from drgaudit.engine.hits import Hit, PatientFailure
 from drgaudit.engine.loader import bundled_rules_dir
+from drgaudit.jsontext import encoder
 
 
 class CodeSetBase(SQLModel):
@@ -567,7 +568,7 @@ class HitStore:
 
 # The JSON of a hit's evidence as the screening output writes it (DATA-CONTRACT): text as it is, not
 # escaped to ASCII, and values JSON cannot hold (a date) as their text.
-evidence_json: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False, default=str).encode
+evidence_json: Callable[[Any], str] = encoder(ensure_ascii=False, default=str)
 
 
 def _json_text(dialect: Any) -> Callable[[Any, str | None], str]:

@@ -74,3 +74,7 @@ class UnconfiguredRegionError(RuleError):
 
 class EngineError(RuleError):
     """The durable-rules runtime failed in a way the adapter could not hide."""
+
+
+class WorkerDiedError(DrgauditError):
+    """A worker process of a screen ended abruptly (killed, out of memory) while it screened."""

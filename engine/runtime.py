@@ -251,10 +251,13 @@ class Runtime:
         plain = [_plain_numbers(fact.values()) for fact in projected]
         targets = [fact["target"] for fact in projected]
         closing = _dumps(dict(CLOSE_FACT, sid=sid))
+        entered = _entered(projected, targets, routes)
         for ruleset in self._rulesets:
             inside, end = targets, len(projected)
             if routes is not None:
                 name = ruleset.name
+                if entered is not None and name not in entered:
+                    continue  # no screened claim is routed into it (as the test below finds, sooner)
                 inside = [
                     target and ((route := routes.get(fact["claim_id"])) is None or name in route)
                     for fact, target in zip(projected, targets, strict=True)
@@ -369,6 +372,23 @@ def _getter(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]
         (key,) = keys
         return lambda fact: (fact[key],)
     return lambda _fact: ()
+
+
+def _entered(
+    projected: list[dict[str, Any]], targets: list[bool], routes: Mapping[str, frozenset[str]] | None
+) -> frozenset[str] | None:
+    """The names of the rulesets some screened claim is routed into; None when any may be entered (no
+    routes, or a screened claim without a route goes into every ruleset)."""
+    if routes is None:
+        return None
+    entered: frozenset[str] = frozenset()
+    for fact, target in zip(projected, targets, strict=True):
+        if target:
+            route = routes.get(fact["claim_id"])
+            if route is None:
+                return None
+            entered |= route
+    return entered
 
 
 def _run_actions(

@@ -27,6 +27,7 @@ BASE = [
     "drgaudit/i18n.py",
     "drgaudit/periods.py",
     "drgaudit/bulkgc.py",
+    "drgaudit/jsontext.py",
 ]
 
 

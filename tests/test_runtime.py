@@ -266,6 +266,10 @@ def test_routes_send_a_claim_only_into_its_rulesets(monkeypatch: pytest.MonkeyPa
     assert ("SPLIT-001", "A2", "A1") in everywhere
     assert set(asserted) == set(handles.values())
     assert fired({}) == everywhere  # no route: every ruleset
+    assert set(asserted) == set(handles.values())
+    # A2 only into SPLIT-001's ruleset, A1 without a route: A1 still goes into every ruleset.
+    assert ("SPLIT-001", "A2", "A1") in fired({"A2": frozenset({split})})
+    assert set(asserted) == set(handles.values())
     # A1 screened only in the other rulesets, A2 only in SPLIT-001's: the readmission still pairs.
     routed = fired({"A1": other, "A2": frozenset({split})})
     assert ("SPLIT-001", "A2", "A1") in routed

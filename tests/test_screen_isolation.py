@@ -4,6 +4,8 @@ summary, the run record and the CLI's exit code) and every other patient is scre
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,8 @@ from drgaudit.casebook.ingest import import_file
 from drgaudit.casebook.screening import ScreenHit, ScreenRun, run_failures
 from drgaudit.cli.root import app
 from drgaudit.demo.generator import generate
-from drgaudit.engine.exceptions import EngineError
+from drgaudit.engine import parallel
+from drgaudit.engine.exceptions import EngineError, WorkerDiedError
 from drgaudit.engine.screen import Screener, screen_claims
 from drgaudit.services.screening import screen_batch
 from tests.engine_support import bundled, random_world, reference
@@ -97,6 +100,24 @@ def test_a_failing_patient_is_reported_and_the_others_are_screened(
         batch_id,
     )
     assert "injected fault" in stored.reason
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the fault is injected into forked workers")
+def test_a_worker_that_dies_stops_the_screen_with_a_clear_error_not_a_hang(
+    session: Session, batch_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    screen_batch(session=session, batch_id=batch_id)
+    before = _hits(session, batch_id)
+
+    def die(self: object, screener: object, task: object) -> None:  # as an out-of-memory kill: no result
+        os._exit(9)
+
+    monkeypatch.setattr(parallel.ScreenSetup, "screen", die)  # the workers are forked from this process
+    with pytest.raises(WorkerDiedError, match="ended abruptly"):
+        screen_batch(session=session, batch_id=batch_id, workers=2, chunk_patients=50)
+    run = session.execute(select(ScreenRun).order_by(ScreenRun.id.desc()).limit(1)).scalar_one()  # type: ignore[attr-defined]
+    assert run.status == "failed" and "WorkerDiedError" in (run.note or "")
+    assert _hits(session, batch_id) == before
 
 
 def test_cli_names_the_patients_not_screened_and_exits_1(

@@ -11,7 +11,6 @@ with the same bounded memory.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -51,6 +50,7 @@ from drgaudit.engine.pack import RulePack
 from drgaudit.engine.parallel import ChunkResult, Partition, ScreenSetup, Task, screen_tasks
 from drgaudit.engine.screen import Screener
 from drgaudit.errors import DataFileError, DrgauditError
+from drgaudit.jsontext import encoder
 from drgaudit.services.codes import choose_codes_for
 from drgaudit.services.packs import PackPlan, screening_plan, shadow_plan
 
@@ -187,27 +187,30 @@ def _shareable(url: str) -> bool:
     return not (lowered.startswith("sqlite") and ("memory" in lowered or lowered.rstrip("/").endswith(":")))
 
 
-# json.dumps(value, ensure_ascii=False, default=str), its encoder made once (json.dumps makes one per call).
-_jsonl = json.JSONEncoder(ensure_ascii=False, default=str).encode
+# json.dumps(value, ensure_ascii=False, default=str), its C encoder made once (`drgaudit.jsontext`).
+_jsonl = encoder(ensure_ascii=False, default=str)
 
 
 def write_jsonl(hit: Hit, out: IO[str], evidence: str | None = None) -> None:
     """One hit as one JSON line (DATA-CONTRACT "Screening output"). `evidence`: `evidence_json` of the
     hit's evidence if the caller made it already (a stored screen stores that text): the line is then
     written around it, the same text (the JSON of a dict is its items' JSON joined by ", ")."""
+    out.write(jsonl_line(hit, evidence))
+
+
+def jsonl_line(hit: Hit, evidence: str | None = None) -> str:
+    """`write_jsonl`'s line (with its newline), written in one piece."""
     record = hit.to_dict()
+    if evidence is None:
+        return _jsonl(record) + "\n"
     keys = list(record)
-    if evidence is None or "evidence" not in keys[1:-1]:
-        out.write(_jsonl(record))
-    else:
-        items = list(record.items())
-        at = keys.index("evidence")
-        out.write(_jsonl(dict(items[:at]))[:-1])
-        out.write(', "evidence": ')
-        out.write(evidence)
-        out.write(", ")
-        out.write(_jsonl(dict(items[at + 1 :]))[1:])
-    out.write("\n")
+    if "evidence" not in keys[1:-1]:
+        return _jsonl(record) + "\n"
+    items = list(record.items())
+    at = keys.index("evidence")
+    head = _jsonl(dict(items[:at]))
+    tail = _jsonl(dict(items[at + 1 :]))
+    return f'{head[:-1]}, "evidence": {evidence}, {tail[1:]}\n'
 
 
 def batch_indicators(
@@ -353,8 +356,11 @@ def _screen_batch(
                 hits = screen_tasks(tasks, setup, workers=workers, on_chunk=on_chunk, packs=packs)
             for hit in hits:
                 summary.count(hit)
-                # The evidence's JSON, made once for the output and the stored hit.
-                evidence = evidence_json(hit.evidence) if output is not None else None
+                # The evidence's JSON, made once for the output and the stored hit (the output alone: the
+                # line in one piece).
+                evidence = (
+                    evidence_json(hit.evidence) if output is not None and hit_store is not None else None
+                )
                 if output is not None:
                     write_jsonl(hit, output, evidence)
                 if hit_store is not None:

@@ -93,6 +93,9 @@ class HitPages:
         yield from self._read()
 
     def _read(self) -> Iterator[Page]:
+        # Plain table queries do not flush the session as the ORM's do: the session's pending changes
+        # are written first, so that the pages are what an ORM query would read.
+        self.session.flush()
         spool = self._spool
         if spool is not None:
             spool.seek(0)

@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
@@ -33,15 +34,12 @@ from drgaudit import bulkgc
 from drgaudit.casebook import auditlog
 from drgaudit.casebook.bulk import insert_returning_ids, one_of
 from drgaudit.casebook.evidence import EvidenceDigests, finding_hash
-from drgaudit.casebook.models import MONEY, BatchClaim, Claim, table_of
+from drgaudit.casebook.hitpages import HitPages, Page
+from drgaudit.casebook.models import MONEY, BatchClaim, table_of
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError, ReviewSettings, review_settings
 from drgaudit.casebook.screening import (
-    LazyEvidence,
     ScreenHit,
     attach_evidence,
-    evidence_read,
-    hit_claim_pages,
-    page_hits,
 )
 from drgaudit.casebook.states import FINDING_STATES
 from drgaudit.engine.pack import RulePack
@@ -149,12 +147,6 @@ class FindingReport:
         return dict(self.__dict__)
 
 
-# The evidence is read as text and parsed only for the hits that make findings (`LazyEvidence`).
-_HIT_READ = [getattr(ScreenHit, n) for n in (
-    "claim_id", "rule_id", "batch_id", "family", "severity", "action", "amount_at_risk", "message", "pack_version",
-)]  # fmt: skip
-
-
 def refresh_findings(
     *,
     session: Session,
@@ -165,13 +157,15 @@ def refresh_findings(
     commit: bool = True,
     region_packs: Mapping[str, RulePack] | None = None,
     digests: EvidenceDigests | None = None,
+    pages: HitPages | None = None,
 ) -> FindingReport:
     """Make or refresh the findings of a batch from its stored hits (idempotent; one transaction). A
     region's settings come from the pack that screened it (`region_packs`, else `pack`).
 
     A new finding is due `finding_reply_days` after today. An open finding follows the newest screen of
     its claim; one whose hit is gone is withdrawn; answered or decided findings are left as they are.
-    `digests`: the evidence digests of the screen that stored the hits (`HitStore.digests`), if it kept them.
+    `digests`: the evidence digests of the screen that stored the hits (`HitStore.digests`), if it kept them;
+    `pages`: the batch's hits a page at a time (`HitPages`, to be read again by `refresh_cases`), if given.
     """
     today = today or _now().date()
     report = FindingReport()
@@ -181,9 +175,11 @@ def refresh_findings(
     with bulkgc.relaxed():
         # Memory follows a page of claims, not the batch: the batch's hits are read `PAGE_CLAIMS` claims at
         # a time (keyset pages on claim id), each page written, flushed and logged before the next is read.
-        for claim_ids in hit_claim_pages(session, batch_id, PAGE_CLAIMS):
-            hits = _finding_hits(session, batch_id, claim_ids, pack, region_packs or {}, settings, digests)
-            query = select(Finding).where(one_of(col(Finding.claim_id), claim_ids, dialect))
+        if pages is None or not pages.fits(batch_id, PAGE_CLAIMS, digests):
+            pages = HitPages(session, batch_id, PAGE_CLAIMS, digests)
+        for page in pages:
+            hits = _finding_hits(session, page, pack, region_packs or {}, settings, digests)
+            query = select(Finding).where(one_of(col(Finding.claim_id), page.claim_ids, dialect))
             existing = {(f.claim_id, f.rule_id): f for f in session.execute(query).scalars()}
             _refresh_page(session, batch_id, actor, today, hits, existing, settings, report)
         _withdraw_gone(session, batch_id, actor, today, settings, report)
@@ -305,41 +301,31 @@ _UNANSWERED: dict[str, Any] = dict.fromkeys((
     "answered_by", "answered_at", "appeal_reason", "proposed_outcome", "proposed_amount", "proposed_reason",
     "proposed_by", "decided_by", "decided_at", "decision_reason", "final_amount",
 ))  # fmt: skip
-_CLAIM_READ = [
-    getattr(Claim, n) for n in ("hospital_id", "treatment_region", "insured_region", "discharge_date")
-]
 
 
 def _finding_hits(
     session: Session,
-    batch_id: int,
-    claim_ids: list[str],
+    page: Page,
     pack: RulePack,
     region_packs: Mapping[str, RulePack],
     settings: dict[str, ReviewSettings],
     digests: EvidenceDigests | None = None,
 ) -> dict[tuple[str, str], Any]:
-    """The hits of these claims of the batch that make findings (by claim and rule), each with its claim's
-    fields; `settings` gathers the review settings of their regions. With the `digests` the screen kept,
-    a hit's evidence is read only when its digests are not kept there."""
-    hits: dict[tuple[str, str], Any] = {}
-    # The batch's hits are of the batch's claims (a screen reads them from batch_claim); joined to the
-    # claims for their fields.
-    # Sorted here, not by the database: ordered by ordinal, SQLite walked every hit of the batch through
-    # its (batch, ordinal) index for each page instead of looking the page's claims up.
-    query = (
-        select(*_HIT_READ, *_CLAIM_READ, *evidence_read(digests))
-        .join(Claim, col(Claim.claim_id) == col(ScreenHit.claim_id))
-        .where(*page_hits(batch_id, claim_ids))
+    """The hits of a page (`HitPages`: in screening order, each with its claim's fields) that make
+    findings, by claim and rule; `settings` gathers the review settings of their regions. With the
+    `digests` the screen kept, a hit's evidence is read only when its digests are not kept there."""
+    region_of, action_of = (
+        itemgetter(page.keys.index("treatment_region")),
+        itemgetter(page.keys.index("action")),
     )
-    # By ordinal, then claim and rule (the order of the index read: an unchanged hit keeps its row's
-    # ordinal, which one of this screen's may share).
-    for hit in sorted(session.execute(query), key=lambda row: (row.ordinal, row.claim_id, row.rule_id)):
-        region = hit.treatment_region
+    rows = []
+    for row in page.rows:  # the rows as they are: only the findings' hits are made objects
+        region = region_of(row)
         if region not in settings:
             settings[region] = review_settings(region_packs.get(region, pack), region)
-        if hit.action in settings[region].finding_actions:
-            hits[(hit.claim_id, hit.rule_id)] = LazyEvidence(hit)
+        if action_of(row) in settings[region].finding_actions:
+            rows.append(row)
+    hits = {(hit.claim_id, hit.rule_id): hit for hit in page.hits(rows)}
     attach_evidence(session, list(hits.values()), digests)
     return hits
 

@@ -29,6 +29,7 @@ from drgaudit.casebook import auditlog
 from drgaudit.casebook.bulk import insert_returning_ids, insert_rows, one_of
 from drgaudit.casebook.claimread import claim_fields
 from drgaudit.casebook.evidence import EvidenceDigests, case_hash
+from drgaudit.casebook.hitpages import HitPages
 from drgaudit.casebook.models import BatchClaim, Claim, stored_id, table_of
 from drgaudit.casebook.quota import QuotaStanding, quota_standing
 from drgaudit.casebook.review_models import (
@@ -49,12 +50,8 @@ from drgaudit.casebook.reviewconfig import (
     review_settings,
 )
 from drgaudit.casebook.screening import (
-    LazyEvidence,
     ScreenHit,
     attach_evidence,
-    evidence_read,
-    hit_claim_pages,
-    page_hits,
 )
 from drgaudit.engine.pack import RulePack
 from drgaudit.periods import Period, parse_period
@@ -131,6 +128,7 @@ def refresh_cases(
     actor: str,
     region_packs: Mapping[str, RulePack] | None = None,
     digests: EvidenceDigests | None = None,
+    pages: HitPages | None = None,
 ) -> RefreshReport:
     """Make or refresh the review cases of a batch from its stored hits; one transaction, idempotent.
 
@@ -139,14 +137,15 @@ def refresh_cases(
     The hits are read `REFRESH_CHUNK_CLAIMS` claims at a time (by claim id); each chunk's cases are
     written and logged (in case order) before the next is read, then the batch's other cases (no flag
     any more) are unflagged, also a chunk at a time; everything commits together at the end.
-    `digests`: the evidence digests of the screen that stored the hits (`HitStore.digests`), if it kept them.
+    `digests`: the evidence digests of the screen that stored the hits (`HitStore.digests`), if it kept them;
+    `pages`: the batch's hits as `refresh_findings` read them just before (`HitPages(keep=True)`), if so.
     """
     report = RefreshReport()
     # Bulk work: thousands of rows and ORM objects, almost no reference cycles (see `bulkgc`).
     with bulkgc.relaxed():
         settings: dict[str, ReviewSettings] = {}
         flagged_ids: set[str] = set()
-        for by_claim in _hit_chunks(session, batch_id, REFRESH_CHUNK_CLAIMS, digests):
+        for by_claim in _hit_chunks(session, batch_id, REFRESH_CHUNK_CLAIMS, digests, pages):
             _refresh_chunk(
                 session, batch_id, pack, region_packs, actor, by_claim, settings, flagged_ids, report
             )
@@ -191,37 +190,27 @@ def _cases_by_id(session: Session, case_ids: list[int]) -> list[ReviewCase]:
 
 
 def _hit_chunks(
-    session: Session, batch_id: int, claims_per_chunk: int, digests: EvidenceDigests | None = None
+    session: Session,
+    batch_id: int,
+    claims_per_chunk: int,
+    digests: EvidenceDigests | None = None,
+    pages: HitPages | None = None,
 ) -> Iterator[dict[str, list[HitRow]]]:
-    """The batch's hits grouped by claim, `claims_per_chunk` claims at a time (keyset pages on claim id),
-    each hit with its claim's fields (`_CLAIM_READ`; a hit whose claim is not in the casebook is left out,
-    as it makes no case).
+    """The batch's hits grouped by claim, `claims_per_chunk` claims at a time (`HitPages`: keyset pages
+    on claim id, `pages` when they are those), each hit with its claim's fields.
 
     Within a chunk, claims and their hits come in screening order (by ordinal), so a batch that fits in
     one chunk is refreshed exactly as a whole; no cursor stays open while a chunk is written. With the
     `digests` the screen kept, a hit's evidence is read only when its digests are not kept there."""
-    for claim_ids in hit_claim_pages(session, batch_id, claims_per_chunk):
-        # Plain rows, not ORM objects: thousands of hits are only read here. The evidence as text,
-        # parsed only for the hits of claims that make cases (`LazyEvidence`).
-        query = (
-            select(*_HIT_READ[:-1], *_CLAIM_COLUMNS, *evidence_read(digests))
-            .join(Claim, col(Claim.claim_id) == col(ScreenHit.claim_id))
-            .where(*page_hits(batch_id, claim_ids))
-        )
-        result = session.execute(query)
-        keys = tuple(result.keys())
-        hits = sorted((LazyEvidence(row, keys) for row in result), key=_screening_order)
+    if pages is None or not pages.fits(batch_id, claims_per_chunk, digests):
+        pages = HitPages(session, batch_id, claims_per_chunk, digests)
+    for page in pages:
+        hits = page.hits()
         attach_evidence(session, hits, digests)
         chunk: dict[str, list[HitRow]] = defaultdict(list)
         for hit in hits:
             chunk[hit.claim_id].append(hit)
         yield chunk
-
-
-def _screening_order(hit: HitRow) -> tuple[int, str, str]:
-    """A hit's place in screening order: by ordinal (an unchanged hit keeps its row's, which one of this
-    screen's may share), then by claim and rule, the order of the index the hits are read through."""
-    return hit.ordinal, hit.claim_id, hit.rule_id
 
 
 def _digest(hit: HitRow) -> str:
@@ -398,7 +387,6 @@ _CLAIM_READ = (
     "patient_id", "hospital_id", "treatment_region", "insured_region", "payment_scheme", "group_code",
     "discharge_date", "total_cost",
 )  # fmt: skip
-_CLAIM_COLUMNS = [getattr(Claim, name) for name in _CLAIM_READ]
 
 
 def _claims(session: Session, claim_ids: list[str]) -> dict[str, Any]:

@@ -192,7 +192,7 @@ def _now() -> datetime:
 
 _hit_table = table_of(ScreenHit)
 # A stored hit's evidence as the JSON text it is stored as (`LazyEvidence` parses it when asked).
-EVIDENCE_TEXT = cast(col(ScreenHit.evidence), Text).label("evidence_text")
+EVIDENCE_TEXT = cast(_hit_table.c.evidence, Text).label("evidence_text")
 
 
 class LazyEvidence:
@@ -217,17 +217,19 @@ class LazyEvidence:
 
 
 # What a stored hit is read with instead of its evidence when a stored screen kept its evidence digests.
+# Table columns, not the model's attributes: a query of these is read as plain rows, without the ORM's
+# loading of each row.
 HIT_DIGEST_READ: tuple[Any, ...] = (
-    col(ScreenHit.id).label("hit_id"),
-    col(ScreenHit.ordinal),
-    col(ScreenHit.content_hash),
+    _hit_table.c.id.label("hit_id"),
+    _hit_table.c.ordinal,
+    _hit_table.c.content_hash,
 )
 
 
 def evidence_read(digests: EvidenceDigests | None) -> tuple[Any, ...]:
     """What the review queue and the findings read of a stored hit beside its columns: with the evidence
     digests its screen kept, `HIT_DIGEST_READ` (then `attach_evidence`); else its evidence text and ordinal."""
-    return HIT_DIGEST_READ if digests is not None else (EVIDENCE_TEXT, col(ScreenHit.ordinal))
+    return HIT_DIGEST_READ if digests is not None else (EVIDENCE_TEXT, _hit_table.c.ordinal)
 
 
 def attach_evidence(session: Session, hits: Sequence[LazyEvidence], digests: EvidenceDigests | None) -> None:
@@ -243,9 +245,7 @@ def attach_evidence(session: Session, hits: Sequence[LazyEvidence], digests: Evi
             missing[hit.hit_id] = hit
     ids = list(missing)
     for start in range(0, len(ids), 500):
-        query = select(col(ScreenHit.id), EVIDENCE_TEXT).where(
-            col(ScreenHit.id).in_(ids[start : start + 500])
-        )
+        query = select(_hit_table.c.id, EVIDENCE_TEXT).where(_hit_table.c.id.in_(ids[start : start + 500]))
         for hit_id, text in session.execute(query):
             missing[hit_id].__dict__["evidence_text"] = text
 
@@ -255,15 +255,16 @@ def hit_claim_pages(session: Session, batch_id: int, claims_per_page: int) -> It
     pages: memory follows a page, not the batch, and no cursor stays open while the caller writes)."""
     after: str | None = None
     while True:
+        claim = _hit_table.c.claim_id
         page = (
-            select(col(ScreenHit.claim_id))
-            .where(col(ScreenHit.batch_id) == batch_id)
-            .group_by(col(ScreenHit.claim_id))
-            .order_by(col(ScreenHit.claim_id))
+            select(claim)
+            .where(_hit_table.c.batch_id == batch_id)
+            .group_by(claim)
+            .order_by(claim)
             .limit(max(1, claims_per_page))
         )
         if after is not None:
-            page = page.where(col(ScreenHit.claim_id) > after)
+            page = page.where(claim > after)
         claim_ids = list(session.execute(page).scalars())
         if not claim_ids:
             return
@@ -275,8 +276,8 @@ def page_hits(batch_id: int, claim_ids: Sequence[str]) -> tuple[Any, ...]:
     """The conditions on `ScreenHit` of the batch's hits of one page of `hit_claim_pages`: its claim ids
     lie between the page's first and last, since a page holds every claim with hits in that range (one
     range of the (batch, claim, rule) index, instead of an `IN` of thousands of ids)."""
-    claim = col(ScreenHit.claim_id)
-    return col(ScreenHit.batch_id) == batch_id, claim >= claim_ids[0], claim <= claim_ids[-1]
+    claim = _hit_table.c.claim_id
+    return _hit_table.c.batch_id == batch_id, claim >= claim_ids[0], claim <= claim_ids[-1]
 
 
 def hit_content_hash(hit: Hit) -> str:

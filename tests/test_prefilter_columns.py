@@ -458,6 +458,43 @@ def test_a_stay_that_starts_earlier_and_ends_later_is_read_in_claim_order(
     engine.dispose()
 
 
+def test_claims_delivered_again_are_batch_claims_of_every_batch_that_delivered_them(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A claim written by an earlier batch and delivered again, unchanged or revised, by a later one is a
+    batch claim (a target of the columns) of both, as their links say; a claim of one batch only is
+    context in the other."""
+    from drgaudit.casebook import queries
+
+    claims, hospitals, groups = _world(37, patients=60)
+    first, second = claims[: len(claims) // 2], claims[len(claims) // 3 :]
+    second = [dict(c, total_cost=c["total_cost"] + 1.0) if i % 2 else c for i, c in enumerate(second)]
+    url = db_url
+    engine = make_engine(url)
+    with Session(engine) as session:
+        for kind, records in (("hospitals", hospitals), ("groups", groups)):
+            import_file(write_csv(tmp_path / f"{kind}.csv", kind, records), kind=kind, session=session)
+        batches = [
+            import_file(
+                write_csv(tmp_path / f"b{i}.csv", "claims", part), kind="claims", session=session
+            ).batch_id
+            for i, part in enumerate((first, second))
+        ]
+        again = {c["claim_id"] for c in first} & {c["claim_id"] for c in second}
+        assert len(again) > 10
+        patients = sorted({c["patient_id"] for c in claims})
+        for batch_id, part in zip(batches, (first, second), strict=True):
+            columns = queries.claim_columns(
+                session=session, batch_id=batch_id, patient_ids=patients, since=dt.date(2000, 1, 1),
+                fields={"claim_id"}, records=True,
+            )  # fmt: skip
+            linked = queries.batch_claim_ids(session=session, batch_id=batch_id, patient_ids=patients)
+            targets = set(columns.values["claim_id"][columns.target].tolist())
+            assert targets == set().union(*linked.values())
+            assert targets <= {c["claim_id"] for c in part} and len(targets & again) > 10
+    engine.dispose()
+
+
 def test_rows_read_in_no_order_are_kept_in_the_columns_order() -> None:
     rows = [
         ("P2", "C3", "2025-03-01", True),

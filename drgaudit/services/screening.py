@@ -24,7 +24,8 @@ from sqlmodel import Session
 
 from drgaudit.casebook import queries
 from drgaudit.casebook.db import make_engine
-from drgaudit.casebook.findings import refresh_findings
+from drgaudit.casebook.findings import PAGE_CLAIMS, refresh_findings
+from drgaudit.casebook.hitpages import HitPages
 from drgaudit.casebook.ingest import ImportReport, import_file
 from drgaudit.casebook.preview import preview_store
 from drgaudit.casebook.review import refresh_cases
@@ -406,20 +407,18 @@ def _screen_batch(
                 )  # fmt: skip
                 who = actor or run.run_by or "drgaudit"
                 base_pack = pack if pack is not None else bundled_pack()
-                # Hospital findings (hold/deduct hits) commit with the hits and the review cases.
-                findings = refresh_findings(
-                    session=session, batch_id=batch_id, pack=base_pack, actor=who, commit=False,
-                    region_packs=plan.region_packs(), digests=hit_store.digests,
-                )  # fmt: skip
-                summary.findings = findings.as_dict()
-                review = refresh_cases(
-                    session=session,
-                    batch_id=batch_id,
-                    pack=base_pack,
-                    actor=who,
-                    region_packs=plan.region_packs(),
-                    digests=hit_store.digests,
-                )
+                # Hospital findings (hold/deduct hits) commit with the hits and the review cases. Both read
+                # the same pages of hits: the findings from the database, the cases from a spool of them.
+                with HitPages(session, batch_id, PAGE_CLAIMS, hit_store.digests, keep=True) as pages:
+                    findings = refresh_findings(
+                        session=session, batch_id=batch_id, pack=base_pack, actor=who, commit=False,
+                        region_packs=plan.region_packs(), digests=hit_store.digests, pages=pages,
+                    )  # fmt: skip
+                    summary.findings = findings.as_dict()
+                    review = refresh_cases(
+                        session=session, batch_id=batch_id, pack=base_pack, actor=who,
+                        region_packs=plan.region_packs(), digests=hit_store.digests, pages=pages,
+                    )  # fmt: skip
                 summary.review_cases = review.as_dict()
                 finish_run(
                     session=session,

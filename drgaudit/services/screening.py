@@ -14,12 +14,10 @@ import datetime as dt
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from drgaudit.casebook import queries
@@ -312,21 +310,14 @@ def _screen_batch(
     if batch.kind != "claims":
         raise DrgauditError(f"batch {batch_id} is a {batch.kind} import, not claims")
     store = store and not dry_run
-    reads = HeadReads(session, batch_id)  # the case mix and the admission range, read meanwhile
-    try:
-        regions = queries.batch_regions(session=session, batch_id=batch_id)
-        plan = screening_plan(session=session, regions=regions, rules_dir=rules_dir, on_date=on_date)
-        if pack is not None and plan.default is not None:
-            plan.use(plan.default, pack)
-        pack = plan.pack(plan.default) if plan.default is not None else None
-        check_priced(plan, regions)
-        codes = codes or choose_codes(session=session, codes_dir=codes_dir, rules_dir=plan.default)
-        head = reads.result()
-    finally:
-        reads.close()
-    setup = batch_setup(
-        session=session, batch_id=batch_id, plan=plan, codes=codes, case_mix=head.case_mix if head else None
-    )
+    regions = queries.batch_regions(session=session, batch_id=batch_id)
+    plan = screening_plan(session=session, regions=regions, rules_dir=rules_dir, on_date=on_date)
+    if pack is not None and plan.default is not None:
+        plan.use(plan.default, pack)
+    pack = plan.pack(plan.default) if plan.default is not None else None
+    check_priced(plan, regions)
+    codes = codes or choose_codes(session=session, codes_dir=codes_dir, rules_dir=plan.default)
+    setup = batch_setup(session=session, batch_id=batch_id, plan=plan, codes=codes)
     setup.prefilter = prefilter
     setup.digests = store  # the workers work out what storing the hits compares
     total_claims = batch.rows_ok
@@ -362,7 +353,7 @@ def _screen_batch(
             )
             tasks = batch_tasks(
                 session=session, batch_id=batch_id, setup=setup, plan=plan, workers=workers,
-                cluster=cluster is not None, chunk_patients=chunk_patients, head=head,
+                cluster=cluster is not None, chunk_patients=chunk_patients,
             )  # fmt: skip
             packs = {str(folder): plan.pack(folder) for folder in plan.folders()}
             if cluster:
@@ -509,63 +500,18 @@ def case_actions_of(plan: PackPlan) -> Callable[[str], frozenset[str]]:
     return actions
 
 
-@dataclass
-class BatchHead:
-    """What a batch screen reads of the whole batch before its workers start, besides its regions: the
-    case mix behind the hospital indicators (`queries.batch_case_mix`) and the admission range that
-    sets the lookback (`queries.batch_admit_range`)."""
-
-    case_mix: list[CaseMix]
-    admits: tuple[dt.date, dt.date] | None
-
-
-class HeadReads:
-    """`BatchHead` read in two threads, each on a connection of its own, while the screen reads the
-    batch's regions and prepares its packs: each is a pass over the batch's claims (about a second at 1M
-    claims) made before any worker starts, so one core idled through them. Only for a database that
-    other connections see (not a private in-memory one) through a session bound to an engine (not to a
-    connection, whose transaction may hold what others cannot see yet; the claims are committed, as
-    the workers, each on its own connection, need them too): `result` is None otherwise."""
-
-    def __init__(self, session: Session, batch_id: int) -> None:
-        self._threads: ThreadPoolExecutor | None = None
-        bind = session.get_bind()
-        if not isinstance(bind, Engine) or not _shareable(bind.url.render_as_string(hide_password=False)):
-            return
-        self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="drgaudit-batch-head")
-        self._mix = self._threads.submit(_read_apart, bind, queries.batch_case_mix, batch_id)
-        self._admits = self._threads.submit(_read_apart, bind, queries.batch_admit_range, batch_id)
-
-    def result(self) -> BatchHead | None:
-        """The batch's head once both reads are done (their errors raised here), or None."""
-        if self._threads is None:
-            return None
-        return BatchHead(self._mix.result(), self._admits.result())
-
-    def close(self) -> None:
-        """Wait for the threads to end (before worker processes are forked from this one)."""
-        if self._threads is not None:
-            self._threads.shutdown(wait=True, cancel_futures=True)
-
-
-def _read_apart(bind: Engine, read: Callable[..., Any], batch_id: int) -> Any:
-    with Session(bind) as own:
-        return read(session=own, batch_id=batch_id)
-
-
 def batch_setup(
     *,
     session: Session,
     batch_id: int,
     plan: PackPlan,
     codes: CodeTables,
-    case_mix: list[CaseMix] | None = None,
 ) -> ScreenSetup:
-    """The screen setup of a batch under a pack plan: reference data, and each pack's hospital indicators
-    (`case_mix`: the batch's `queries.batch_case_mix`, if read already)."""
+    """The screen setup of a batch under a pack plan: reference data, and each pack's hospital indicators."""
     hospitals = queries.load_hospitals(session=session)
     setup = ScreenSetup(plan.default, codes, hospitals, queries.load_groups(session=session))
-    if case_mix is None and plan.folders():
+    case_mix = None
+    if plan.folders():
         case_mix = queries.batch_case_mix(session=session, batch_id=batch_id)  # the same for every pack
     for folder in plan.folders():
         indicators = batch_indicators(
@@ -589,13 +535,10 @@ def batch_tasks(
     workers: int,
     cluster: bool = False,
     chunk_patients: int = CHUNK_PATIENTS,
-    head: BatchHead | None = None,
 ) -> Iterator[Task]:
     """The tasks of a batch screen: chunks of patient ids read by each worker (always on a cluster), or of
-    partitions read here (`head`: what was read of the batch already)."""
-    admits = (
-        head.admits if head is not None else queries.batch_admit_range(session=session, batch_id=batch_id)
-    )
+    partitions read here."""
+    admits = queries.batch_admit_range(session=session, batch_id=batch_id)
     since = (admits[0] if admits else dt.date.today()) - dt.timedelta(days=plan.lookback_days)
     url = session.get_bind().engine.url.render_as_string(hide_password=False)
     loader = BatchLoader(url, batch_id, since)

@@ -495,15 +495,22 @@ def test_claims_delivered_again_are_batch_claims_of_every_batch_that_delivered_t
     engine.dispose()
 
 
-def test_rows_read_in_no_order_are_kept_in_the_columns_order() -> None:
-    rows = [
+# Rows as a chunk's query may give them, out of (patient, discharge) order: patient, claim, admission,
+# discharge, and whether the claim is a target.
+_UNORDERED_NAMES = ["patient_id", "claim_id", "admit_date", "discharge_date"]
+_UNORDERED_ROWS = [
+    (p, c, d, d, t)
+    for p, c, d, t in (
         ("P2", "C3", "2025-03-01", True),
         ("P1", "C2", "2025-02-01", False),
         ("P2", "C1", "2025-01-01", False),
         ("P1", "C4", "2025-01-01", True),
-    ]
-    names = ["patient_id", "claim_id", "admit_date", "discharge_date"]
-    read = [(p, c, d, d, t) for p, c, d, t in rows]
+    )
+]
+
+
+def test_rows_read_in_no_order_are_kept_in_the_columns_order() -> None:
+    names, read = _UNORDERED_NAMES, _UNORDERED_ROWS
     columns = ClaimColumns.from_rows(names, read, record=lambda row: {"claim_id": row[1]}, sort_rows=True)
     assert columns.order is None and [row[1] for row in columns.rows or ()] == ["C4", "C2", "C1", "C3"]
     assert columns.records(["P1", "P2"]) == {
@@ -538,14 +545,7 @@ def test_a_columnar_screen_reads_no_claim_twice(tmp_path: Path, monkeypatch: pyt
 
 
 def test_kept_rows_give_records_in_the_order_read_with_the_targets_of_now() -> None:
-    rows = [
-        ("P2", "C3", "2025-03-01", True),
-        ("P1", "C2", "2025-02-01", False),
-        ("P2", "C1", "2025-01-01", False),
-        ("P1", "C4", "2025-01-01", True),
-    ]
-    names = ["patient_id", "claim_id", "admit_date", "discharge_date"]
-    read = [(p, c, d, d, t) for p, c, d, t in rows]
+    names, read = _UNORDERED_NAMES, _UNORDERED_ROWS
     columns = ClaimColumns.from_rows(names, read, record=lambda row: {"claim_id": row[1]})
     assert columns.order is not None  # the columns sorted the rows
     assert columns.values["claim_id"].tolist() == ["C4", "C2", "C1", "C3"]

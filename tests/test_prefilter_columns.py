@@ -26,7 +26,7 @@ from drgaudit.engine.pack import RulePack
 from drgaudit.engine.prefilter import Col, DictSource, Unsupported
 from drgaudit.engine.screen import Candidates, Screener
 from drgaudit.engine.vocabulary import FACTS, NUMBER
-from drgaudit.services.screening import screen_batch
+from drgaudit.services.screening import ScreenSummary, screen_batch
 from tests.engine_support import bundled, reference
 from tests.presettlement_support import write_csv
 from tests.test_prefilter import _generated_pack, _world
@@ -237,6 +237,20 @@ def test_generated_packs_give_the_same_hits_with_the_columnar_prefilter(
     assert _three_ways(url, batch_id, pack, monkeypatch)[0]
 
 
+def _screen_logging_warnings(
+    url: str, batch_id: int, pack: RulePack, caplog: pytest.LogCaptureFixture
+) -> tuple[ScreenSummary, io.StringIO]:
+    """A batch screen in chunks of 25 patients, hits not stored, the parallel module's warnings captured."""
+    engine = make_engine(url)
+    out = io.StringIO()
+    with caplog.at_level("WARNING", logger="drgaudit.engine.parallel"), Session(engine) as session:
+        summary = screen_batch(
+            session=session, batch_id=batch_id, pack=pack, output=out, store=False, chunk_patients=25
+        )
+    engine.dispose()
+    return summary, out
+
+
 def test_a_chunk_the_columnar_prefilter_fails_on_is_logged_counted_and_screened_the_plain_way(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -250,13 +264,7 @@ def test_a_chunk_the_columnar_prefilter_fails_on_is_logged_counted_and_screened_
         raise ValueError("a column the pre-filter did not expect")
 
     monkeypatch.setattr(Screener, "candidate_ids", broken)
-    engine = make_engine(url)
-    out = io.StringIO()
-    with caplog.at_level("WARNING", logger="drgaudit.engine.parallel"), Session(engine) as session:
-        summary = screen_batch(
-            session=session, batch_id=batch_id, pack=pack, output=out, store=False, chunk_patients=25
-        )
-    engine.dispose()
+    summary, out = _screen_logging_warnings(url, batch_id, pack, caplog)
     assert out.getvalue() == columnar
     chunks = -(-summary.patients // 25)
     assert chunks >= 2 and summary.prefilter_fallbacks == chunks  # every chunk of 25 patients fell back
@@ -278,13 +286,7 @@ def test_a_chunk_that_cannot_be_screened_at_once_is_logged_counted_and_screened_
         raise KeyError("_s7")
 
     monkeypatch.setattr(Screener, "screen_patients", broken)
-    engine = make_engine(url)
-    out = io.StringIO()
-    with caplog.at_level("WARNING", logger="drgaudit.engine.parallel"), Session(engine) as session:
-        summary = screen_batch(
-            session=session, batch_id=batch_id, pack=pack, output=out, store=False, chunk_patients=25
-        )
-    engine.dispose()
+    summary, out = _screen_logging_warnings(url, batch_id, pack, caplog)
     assert out.getvalue() == whole and not summary.failed
     chunks = -(-summary.patients // 25)
     assert chunks >= 2 and summary.chunk_fallbacks == chunks

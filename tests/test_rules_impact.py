@@ -193,6 +193,7 @@ def test_impact_cli_and_reports(demo_url: str, tmp_path: Path) -> None:
     dry = runner.invoke(app, ["screen", "--batch", "3", "--rules", str(new), "--dry-run", "--db", demo_url])
     assert dry.exit_code == 0, dry.output
     assert "dry run, nothing stored" in dry.output and "withdrawn" in dry.output
+    assert "screened and stored" not in dry.output  # nothing was
 
 
 def test_shadow_version_is_screened_stored_apart_and_shown(

@@ -214,6 +214,11 @@ def test_batch_screen_stores_hits_and_rerun_is_idempotent(demo_dir: Path, db_url
     assert first.exit_code == 0, first.output
     count = len(first.stdout.splitlines())
     assert f"stored as screen run 1 of batch 3: {count} new, 0 unchanged, 0 removed" in first.stderr
+    # The screening line's time leaves storing out; the last line gives the whole screen's.
+    screened = re.search(r"patients in ([0-9.]+)s \(", first.stderr)
+    in_all = re.search(r"screened and stored in ([0-9.]+)s in all \(([0-9,]+) claims/s\)", first.stderr)
+    assert screened and in_all, first.stderr
+    assert float(in_all.group(1)) >= float(screened.group(1))
     second = runner.invoke(app, ["screen", "--batch", "3", "--db", db_url])
     assert second.stdout == ""
     assert f"stored as screen run 2 of batch 3: 0 new, {count} unchanged, 0 removed" in second.stderr

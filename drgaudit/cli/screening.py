@@ -181,6 +181,13 @@ def print_summary(summary: ScreenSummary) -> None:
             f"{found['unchanged']} unchanged (see `drgaudit findings list`)",
             err=True,
         )
+    if summary.run_id is not None and summary.total_seconds:
+        # The screening line's rate leaves out storing; a stored screen's user waits for both.
+        echo(
+            _("screened and stored in {seconds:.1f}s in all ({rate:,.0f} claims/s)").format(
+                seconds=summary.total_seconds, rate=summary.claims_per_second_in_all
+            )
+        )
     _print_failures(summary)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -275,3 +277,30 @@ def test_hits_and_review_cases_are_one_transaction(
         assert session.exec(select(func.count()).select_from(ScreenHit)).one() > 0
         assert session.exec(select(func.count()).select_from(ReviewCase)).one() > 0
     engine.dispose()
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal, so the CLI draws its progress bar into it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("screened", [6, 10])
+def test_progress_bar_says_what_follows_once_every_claim_is_screened(
+    screened: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contextlib import ExitStack
+
+    from drgaudit.cli.screening import _progress_bar
+
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with ExitStack() as stack:
+        update = _progress_bar(stack, "screening", then="storing the results")
+        assert update is not None
+        update(screened, 10)
+    drawn = terminal.getvalue()
+    assert "screening" in drawn
+    # A stored screen writes for a while after the last claim: the full bar says so, not before.
+    assert ("storing the results" in drawn) is (screened == 10)

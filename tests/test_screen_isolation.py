@@ -102,6 +102,20 @@ def test_a_failing_patient_is_reported_and_the_others_are_screened(
     assert "injected fault" in stored.reason
 
 
+def test_progress_is_full_when_screening_ends_and_the_whole_time_covers_storing(
+    session: Session, batch_id: int
+) -> None:
+    seen: list[tuple[int, int]] = []
+    summary = screen_batch(
+        session=session, batch_id=batch_id, progress=lambda done, total: seen.append((done, total))
+    )
+    # The CLI's bar turns to "storing ..." on a full count: the screen says so before it stores.
+    total = seen[-1][1]
+    assert total > 0 and seen[-1] == (total, total)
+    assert [done for done, _total in seen] == sorted(done for done, _total in seen)
+    assert summary.total_seconds >= summary.seconds > 0
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="the fault is injected into forked workers")
 def test_a_worker_that_dies_stops_the_screen_with_a_clear_error_not_a_hang(
     session: Session, batch_id: int, monkeypatch: pytest.MonkeyPatch

@@ -37,8 +37,12 @@ ScreenRulesOption = Annotated[
 ]
 
 
-def _progress_bar(stack: ExitStack, label: str) -> Callable[[int, int], None] | None:
-    """A Rich progress bar on stderr when it is a terminal; None otherwise (pipes, tests, CI)."""
+def _progress_bar(
+    stack: ExitStack, label: str, *, then: str | None = None
+) -> Callable[[int, int], None] | None:
+    """A Rich progress bar on stderr when it is a terminal; None otherwise (pipes, tests, CI). `then`: what
+    the bar says once every claim is screened (a stored screen still writes for a while: without it the
+    bar would stand full and silent)."""
     if not sys.stderr.isatty():
         return None
     from rich.console import Console
@@ -46,10 +50,10 @@ def _progress_bar(stack: ExitStack, label: str) -> Callable[[int, int], None] | 
 
     progress = stack.enter_context(
         Progress(
-            TextColumn(label),
+            TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("claims"),
+            TextColumn(_("claims")),
             TimeRemainingColumn(),
             console=Console(stderr=True),
             transient=True,
@@ -59,6 +63,8 @@ def _progress_bar(stack: ExitStack, label: str) -> Callable[[int, int], None] | 
 
     def update(done: int, total: int) -> None:
         progress.update(task, completed=done, total=total or None)
+        if then is not None and total and done >= total:
+            progress.update(task, description=then)
 
     return update
 
@@ -359,7 +365,10 @@ def screen(
             out = sys.stdout
         elif target is not None:
             out = stack.enter_context(open(target, "w", encoding="utf-8"))  # noqa: SIM115
-        progress = _progress_bar(stack, "screening")
+        then = None
+        if batch is not None:
+            then = _("comparing with the stored results") if dry_run else _("storing the results")
+        progress = _progress_bar(stack, _("screening"), then=then)
         with reported():
             if claims:
                 summary = screen_files(

@@ -386,6 +386,9 @@ def _screen_batch(
                 elif dry_run:
                     kept.append(hit)
             summary.seconds = time.perf_counter() - started
+            # Every claim is screened (the chunks' counts need not add up to rows_ok); storing follows.
+            if progress:
+                progress(total_claims, total_claims)
             if dry_run:
                 preview = preview_store(
                     session=session, batch_id=batch_id, hits=kept, case_actions=case_actions_of(plan)

@@ -113,6 +113,9 @@ class Frame:
         self._columns: dict[tuple[str, str], Col] = {}
         self._derived: dict[tuple[Any, ...], np.ndarray] = {}
         self._per_fact: dict[tuple[Any, ...], list[Any]] = {}
+        # Bounds of comparisons of one of this frame's facts with a constant, which many rules share
+        # (their dates of effect, schemes): (op, sides) -> (upper, lower); never written into.
+        self.masks: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
 
     def column(self, key: str, kind: str) -> Col:
         cached = self._columns.get((key, kind))
@@ -722,6 +725,245 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
+# ---- the lowering of a rule compiled into closures ----------------------------------------------------
+# `Lowerer.bounds` and `Lowerer.value` decide on every call, for every node of every rule and every chunk,
+# what the node is (a folded constant, which kind of node, which fact, which function): the same answer
+# each time for one rule's filter (its params and settings are fixed). A rule's conditions are compiled
+# once into closures that keep those answers and do only the NumPy work per chunk; each closure computes
+# exactly what the `Lowerer` method does for its node (same operations, same order, the same
+# `Unsupported` caught in the same places). Calls of functions, membership and counts with a bound go
+# through the `Lowerer`'s own methods (they look at the frames).
+Bounds = Callable[[Lowerer], tuple[np.ndarray, np.ndarray]]
+Value = Callable[[Lowerer], Col]
+
+
+def _compile_bounds(lowerer: Lowerer, node: Node) -> Bounds:
+    """`lowerer.bounds(node)` as a closure over a Lowerer of the same rule (its constants folded now)."""
+    ok, constant = lowerer.constant(node)
+    if ok:
+        truth = bool(constant)
+
+        def constant_bounds(lw: Lowerer) -> tuple[np.ndarray, np.ndarray]:
+            mask = np.full(lw.n, truth)
+            return mask, mask
+
+        return constant_bounds
+    if isinstance(node, Not):
+        item = _compile_bounds(lowerer, node.item)
+
+        def not_bounds(lw: Lowerer) -> tuple[np.ndarray, np.ndarray]:
+            upper, lower = item(lw)
+            return ~lower, ~upper
+
+        return not_bounds
+    if isinstance(node, (And, Or)):
+        first, *rest = [_compile_bounds(lowerer, item) for item in node.items]
+        combine = np.logical_and if isinstance(node, And) else np.logical_or
+
+        def combined_bounds(lw: Lowerer) -> tuple[np.ndarray, np.ndarray]:
+            upper, lower = first(lw)
+            for part in rest:
+                part_upper, part_lower = part(lw)
+                upper, lower = combine(upper, part_upper), combine(lower, part_lower)
+            return upper, lower
+
+        return combined_bounds
+    body: Bounds
+    if isinstance(node, Cmp):
+        body = _compile_compare(lowerer, node)
+    else:
+        value = _compile_value(lowerer, node)
+
+        def body(lw: Lowerer) -> tuple[np.ndarray, np.ndarray]:
+            return lw.truth(value(lw))
+
+    def guarded_bounds(lw: Lowerer) -> tuple[np.ndarray, np.ndarray]:
+        try:
+            return body(lw)
+        except Unsupported:
+            return np.ones(lw.n, dtype=bool), np.zeros(lw.n, dtype=bool)
+
+    return guarded_bounds
+
+
+def _compile_compare(lowerer: Lowerer, node: Cmp) -> Bounds:
+    """`lowerer.compare(node)` as a closure; membership and counts with a bound stay the Lowerer's."""
+    body = _compile_plain_compare(lowerer, node)
+    key = _shared_key(lowerer, node)
+    if key is None:
+        return body
+
+    def shared_bounds(lw: Lowerer) -> tuple[np.ndarray, np.ndarray]:
+        # The same comparison in several rules is worked out once per frame.
+        frame = lw.frames.get(CUR)
+        if frame is None:
+            return body(lw)
+        found = frame.masks.get(key)
+        if found is None:
+            found = frame.masks[key] = body(lw)
+        return found
+
+    return shared_bounds
+
+
+def _shared_key(lowerer: Lowerer, node: Cmp) -> tuple[Any, ...] | None:
+    """What a comparison of a fact of the current claim with a constant depends on besides that fact's
+    column (the op, the fact, the constant's value); None for any other comparison."""
+    if _counted(node.left) or _counted(node.right):
+        return None
+    sides: list[tuple[Any, ...]] = []
+    for side in (node.left, node.right):
+        ok, constant = lowerer.constant(side)
+        if ok:
+            sides.append(("constant", _value_key(constant)))
+            continue
+        if not isinstance(side, Ref) or side.path[0] in (EARLIER, PARAMS, REGION, LISTS):
+            return None
+        fact = FACTS.get(".".join(side.path))
+        if fact is None:
+            return None
+        sides.append(("fact", fact.key, fact.type))
+    if sum(side[0] == "fact" for side in sides) != 1:
+        return None
+    return (node.op, *sides)
+
+
+def _compile_plain_compare(lowerer: Lowerer, node: Cmp) -> Bounds:
+    if node.op in ("in", "not in") or _counted(node.left) or _counted(node.right):
+        return lambda lw: lw.compare(node)
+    left_value, right_value = _compile_value(lowerer, node.left), _compile_value(lowerer, node.right)
+    op = node.op
+    compare = _COMPARE[op]
+
+    def compare_bounds(lw: Lowerer) -> tuple[np.ndarray, np.ndarray]:
+        left, right = left_value(lw), right_value(lw)
+        numeric = left.kind in NUMERIC and right.kind in NUMERIC
+        if not numeric and not (left.kind == TEXT and right.kind == TEXT):
+            raise Unsupported("comparison of values of different kinds")
+        n = lw.n
+        valid = _rows(left.valid & right.valid, (n,))
+        a, b = left.values, right.values
+        if numeric:
+            a = np.asarray(a, dtype=np.float64)
+            b = np.asarray(b, dtype=np.float64)
+        if not numeric or (left.exact and right.exact):
+            mask = valid & _rows(compare(a, b), (n,))
+            return mask, mask.copy()
+        tol = _tolerance(a, b)
+        if op in ("<", "<="):
+            upper, lower = compare(a, b + tol), compare(a, b - tol)
+        elif op in (">", ">="):
+            upper, lower = compare(a, b - tol), compare(a, b + tol)
+        elif op == "==":
+            upper, lower = np.abs(a - b) <= tol, np.zeros(n, dtype=bool)
+        else:
+            upper, lower = np.ones(n, dtype=bool), np.abs(a - b) > tol
+        return valid & _rows(upper, (n,)), valid & _rows(lower, (n,))
+
+    return compare_bounds
+
+
+def _compile_value(lowerer: Lowerer, node: Node) -> Value:
+    """`lowerer.value(node)` as a closure over a Lowerer of the same rule (its constants folded now)."""
+    ok, constant = lowerer.constant(node)
+    if ok:
+        return lambda lw: _const(constant)
+    if isinstance(node, Ref):
+        role = EARLIER if node.path[0] == EARLIER else CUR
+        fact = FACTS.get(".".join(node.path[1:] if role == EARLIER else node.path))
+        dotted = node.dotted
+        if fact is None:
+            return _unsupported(dotted)
+        key, kind = fact.key, fact.type
+
+        def fact_value(lw: Lowerer) -> Col:
+            frame = lw.frames.get(role)
+            if frame is None:
+                raise Unsupported(dotted)
+            return frame.column(key, kind)
+
+        return fact_value
+    if isinstance(node, Arith):
+        return _compile_arith(lowerer, node)
+    if isinstance(node, Neg):
+        operand_value = _compile_numeric(lowerer, node.operand)
+
+        def negated(lw: Lowerer) -> Col:
+            operand = operand_value(lw)
+            return Col(np.negative(operand.values), operand.valid, operand.kind, operand.exact)
+
+        return negated
+    if isinstance(node, Call):
+
+        def called(lw: Lowerer) -> Col:
+            function = FUNCTIONS.get(node.name)
+            if function is None or function.prefilter is None:
+                raise Unsupported(node.name)
+            lowered: Col = function.prefilter(lw, node)
+            return lowered
+
+        return called
+    if isinstance(node, (Cmp, And, Or, Not)):
+        condition = _compile_bounds(lowerer, node)
+
+        def certain(lw: Lowerer) -> Col:
+            upper, lower = condition(lw)
+            lw.whole_rows = True
+            if not np.array_equal(upper, lower):
+                raise Unsupported("an uncertain condition used as a value")
+            return Col(upper, np.ones(lw.n, dtype=bool), BOOL)
+
+        return certain
+    return _unsupported(type(node).__name__)
+
+
+def _unsupported(what: str) -> Value:
+    def unsupported(lw: Lowerer) -> Col:
+        raise Unsupported(what)
+
+    return unsupported
+
+
+def _compile_numeric(lowerer: Lowerer, node: Node) -> Value:
+    """`lowerer.numeric(node)` as a closure."""
+    value = _compile_value(lowerer, node)
+
+    def numeric(lw: Lowerer) -> Col:
+        col = value(lw)
+        if col.kind not in NUMERIC or isinstance(col.values, str):
+            raise Unsupported("arithmetic on a value that is not a number")
+        if col.kind == BOOL:
+            return Col(np.asarray(col.values, dtype=np.float64), col.valid, NUMBER, col.exact)
+        return col
+
+    return numeric
+
+
+def _compile_arith(lowerer: Lowerer, node: Arith) -> Value:
+    """The `Arith` case of `lowerer.value` as a closure."""
+    left_value, right_value = _compile_numeric(lowerer, node.left), _compile_numeric(lowerer, node.right)
+    op = node.op
+
+    def arith(lw: Lowerer) -> Col:
+        left, right = left_value(lw), right_value(lw)
+        valid = left.valid & right.valid
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if op == "+":
+                values = np.add(left.values, right.values)
+            elif op == "-":
+                values = np.subtract(left.values, right.values)
+            elif op == "*":
+                values = np.multiply(left.values, right.values)
+            else:
+                nonzero = np.asarray(right.values) != 0
+                valid = valid & nonzero
+                values = np.divide(left.values, np.where(nonzero, right.values, 1.0))
+        kind = NUMBER if (op == "-" and left.kind == DATE and right.kind == DATE) else left.kind
+        return Col(values, valid, kind if kind in NUMERIC else NUMBER, False)
+
+    return arith
+
+
 @dataclass
 class RuleFilter:
     """One compiled rule's pre-filter: its applicability and conditions, over the current (and earlier) claim."""
@@ -743,18 +985,35 @@ class RuleFilter:
         """`upper`, and whether it looked at the rows all at once (`Lowerer.whole_rows`): when not, each
         row's result depends on that row alone."""
         lowerer = Lowerer(self.env, frames, n, self.constants)
-        rule = self.compiled.bound.rule
+        conditions = self.conditions
         mask = np.ones(n, dtype=bool)
-        # Its scope, schemes and dates (`Rule.applicability`, conditions of the language), then `when`.
-        for expression in (*(item.condition for item in rule.applicability), *rule.when):
+        # Its scope, schemes and dates (`Rule.applicability`, conditions of the language), then `when`,
+        # then `unless`; each condition compiled when first reached (`_compile_bounds`).
+        for k, (root, certain) in enumerate(self.roots):
             if not mask.any():
                 return mask, lowerer.whole_rows
-            mask &= lowerer.bounds(expression.root)[0]
-        for expression in rule.unless:
-            if not mask.any():
-                return mask, lowerer.whole_rows
-            mask &= ~lowerer.bounds(expression.root)[1]
+            bounds = conditions[k]
+            if bounds is None:
+                bounds = conditions[k] = _compile_bounds(lowerer, root)
+            if certain:
+                mask &= ~bounds(lowerer)[1]
+            else:
+                mask &= bounds(lowerer)[0]
         return mask, lowerer.whole_rows
+
+    @functools.cached_property
+    def roots(self) -> list[tuple[Node, bool]]:
+        """The rule's conditions in the order they are lowered: (root, whether it is an `unless`)."""
+        rule = self.compiled.bound.rule
+        found = [(item.condition.root, False) for item in rule.applicability]
+        found += [(expression.root, False) for expression in rule.when]
+        found += [(expression.root, True) for expression in rule.unless]
+        return found
+
+    @functools.cached_property
+    def conditions(self) -> list[Bounds | None]:
+        """Each of `roots` compiled (None until first lowered)."""
+        return [None] * len(self.roots)
 
     @functools.cached_property
     def lowering_key(self) -> tuple[Any, ...]:
@@ -906,6 +1165,9 @@ class _Together:
         ]
         # (members, pair rule) -> frames over the members' targets together, the pairs' owners, target count
         self.frames: dict[tuple[tuple[int, ...], bool], tuple[dict[str, Frame], np.ndarray, int]] = {}
+        # members -> whether their targets together are every row of the base, each once (the common case:
+        # a chunk with no context claims, a rule every profile lowers the same way)
+        self.whole: dict[tuple[int, ...], bool] = {}
 
     def select(self) -> list[np.ndarray]:
         groups: dict[tuple[Any, ...], list[tuple[int, RuleFilter]]] = {}
@@ -913,7 +1175,17 @@ class _Together:
             for rule in prefilter.rules:
                 groups.setdefault(rule.lowering_key, []).append((k, rule))
         for group in groups.values():
-            mask, whole = self.lower(group[0][1], tuple(k for k, _ in group))
+            members = tuple(k for k, _ in group)
+            if not group[0][1].pair and self.covers(members):
+                # Lowered on the base frame itself (its rows in their own order: no column gathered for a
+                # view), then each profile's targets picked out of the mask.
+                mask, whole = group[0][1].upper_rows({CUR: self.base}, self.base.n)
+                if len(group) == 1 or not whole:
+                    for k, rule in group:
+                        self.count(k, rule, mask[self.parts[k][1]])
+                    continue
+            else:
+                mask, whole = self.lower(group[0][1], members)
             if len(group) > 1 and whole:
                 for k, rule in group:  # depends on the rows lowered together: each profile alone
                     self.count(k, rule, self.lower(rule, (k,))[0])
@@ -927,6 +1199,21 @@ class _Together:
             prefilter.stats.seen += len(targets)
             prefilter.stats.kept += int(keep.any(axis=0).sum())
         return self.keeps
+
+    def covers(self, members: tuple[int, ...]) -> bool:
+        """Whether the members' targets together are every row of the base frame, each once."""
+        found = self.whole.get(members)
+        if found is None:
+            n = self.base.n
+            sizes = sum(len(self.parts[k][1]) for k in members)
+            found = sizes == n
+            if found and n:
+                seen = np.zeros(n, dtype=bool)
+                for k in members:
+                    seen[self.parts[k][1]] = True
+                found = bool(seen.all())
+            self.whole[members] = found
+        return found
 
     def frames_of(self, members: tuple[int, ...], pair: bool) -> tuple[dict[str, Frame], np.ndarray, int]:
         found = self.frames.get((members, pair))

@@ -19,9 +19,10 @@ both ways of building the facts (tests/test_prefilter.py).
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Callable, Container, Hashable, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
@@ -264,6 +265,7 @@ class ColumnFacts:
         self._cache: dict[str, Col] = {}
         self._lists: dict[str, np.ndarray] = {}
         self._groups: tuple[list[Any], np.ndarray] | None = None
+        self._codes: dict[str, tuple[list[Any], np.ndarray]] = {}
 
     # ---- the Frame source protocol ------------------------------------------------------------
     def column(self, key: str, kind: str) -> Col:
@@ -344,6 +346,33 @@ class ColumnFacts:
         a code or a group entry and the reference data (never on the claim)."""
         return self.ref.column_memo.setdefault(name, {})
 
+    def codes(self, name: str) -> tuple[list[Any], np.ndarray]:
+        """A claim field's `factorize`, worked out once per chunk (several facts group by a field)."""
+        found = self._codes.get(name)
+        if found is None:
+            found = self._codes[name] = self.factorize(self.raw(name).tolist())
+        return found
+
+    def factorize_together(self, names: Sequence[str]) -> tuple[list[tuple[Any, ...]], np.ndarray]:
+        """`factorize` of the rows' tuples of these fields' values (the same distinct tuples, in the same
+        first-seen order, and positions), worked out from each field's `codes` with NumPy instead of a
+        tuple per row hashed into a dict."""
+        parts = [self.codes(name) for name in names]
+        combined = np.zeros(self.n, dtype=np.int64)
+        size = 1
+        for distinct, rows in parts:
+            size *= max(len(distinct), 1)
+            combined = combined * len(distinct) + rows
+        if size >= 2**62:  # the combined code could overflow: one tuple per row
+            return self.factorize(list(zip(*(self.raw(name).tolist() for name in names), strict=True)))
+        _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")  # the distinct tuples in the order first seen
+        rank = np.empty(len(order), dtype=np.intp)
+        rank[order] = np.arange(len(order))
+        seen = first[order]
+        columns = [[distinct[k] for k in rows[seen].tolist()] for distinct, rows in parts]
+        return list(zip(*columns, strict=True)), rank[inverse.reshape(-1)]
+
     @staticmethod
     def factorize(keys: Sequence[Hashable]) -> tuple[list[Any], np.ndarray]:
         """The distinct keys (in first-seen order) and each row's position among them."""
@@ -392,25 +421,24 @@ class ColumnFacts:
         self._put("los_days", days, np.ones(self.n, dtype=bool), NUMBER)
 
     def _regions(self) -> None:
-        pairs = zip(self.raw("insured_region").tolist(), self.raw("treatment_region").tolist(), strict=True)
-        relation = self.per_distinct(list(pairs), lambda pair: region_relation(*pair))
-        self._put_list("region_relation", relation, TEXT)
-        array = np.array(relation, dtype=object) if self.n else np.zeros(0, dtype=object)
+        distinct, rows = self.factorize_together(_REGIONS)
+        relation = [region_relation(*pair) for pair in distinct]
+        self._put_spread("region_relation", relation, TEXT, rows)
+        array = np.empty(len(relation), dtype=object)
+        array[:] = relation
         ones = np.ones(self.n, dtype=bool)
-        self._put("is_cross_region", array == CROSS_REGION, ones, "bool")
-        self._put("is_cross_province", array == CROSS_PROVINCE, ones, "bool")
+        self._put("is_cross_region", (array == CROSS_REGION)[rows], ones, "bool")
+        self._put("is_cross_province", (array == CROSS_PROVINCE)[rows], ones, "bool")
 
     def _dx_category(self) -> None:
-        self._put_list("dx_category", [d[:3] for d in self.raw("principal_dx").tolist()], TEXT)
+        distinct, rows = self.codes("principal_dx")  # a chunk's claims share a few hundred diagnoses
+        self._put_spread("dx_category", [d[:3] for d in distinct], TEXT, rows)
 
     def _grouping(self) -> tuple[list[Any], np.ndarray]:
         """The grouping facts (`GroupParts`) of each distinct (scheme, group code), and each row's position
         among them."""
         if self._groups is None:
-            keys = list(
-                zip(self.raw("payment_scheme").tolist(), self.raw("group_code").tolist(), strict=True)
-            )
-            distinct, rows = self.factorize(keys)
+            distinct, rows = self.factorize_together(_GROUPING)
             memo = self.memo("group_parts")
             self.remembered(memo, distinct, lambda key: group_parts(key[0], key[1] or ""))
             self._groups = ([memo[key] for key in distinct], rows)
@@ -434,11 +462,12 @@ class ColumnFacts:
 
     def _complications(self) -> None:
         """MCC, CC and excluded codes as `CodeTables.complications` finds them, worked out over the chunk's
-        secondary codes at once: each distinct code is looked up once, and only the codes found in the
-        MCC or CC table are then checked against their claim's principal diagnosis, one by one."""
+        secondary codes at once: each distinct code (and principal diagnosis) is looked up once, and the
+        codes found in the MCC or CC table are checked against their claim's principal diagnosis and its
+        exclusion table with NumPy (object arrays compare their items as Python compares them)."""
         tables = self.ref.codes.tables
         mcc_table, cc_table, exclusions = tables["mcc"], tables["cc"], tables["principal_exclusion"]
-        principal = self.raw("principal_dx").tolist()
+        principals, principal_rows = self.codes("principal_dx")
         distinct, where, row_of = self.code_items("secondary_dx")
         kind_of = self.memo("complication_kind")  # code -> 0 neither, 1 MCC, 2 CC
         exclusion_of = self.memo("complication_exclusion")  # code -> its exclusion table
@@ -453,41 +482,46 @@ class ColumnFacts:
             exclusion_of[code] = exclusion
             kind_of[code] = kind
         kinds = np.fromiter(map(kind_of.__getitem__, distinct), dtype=np.int8, count=len(distinct))[where]
+        at = np.flatnonzero(kinds > 0)  # the codes found, in row order and each row's list order
+        positions, rows = where[at], row_of[at]
+        codes = _objects(distinct)[positions]
+        claim_principal = principal_rows[rows]
+        own = _objects([exclusions.get(p) for p in principals])[claim_principal]
+        counted = ~(codes == _objects(principals)[claim_principal])  # a code is not its own complication
+        has_own = np.fromiter(map(operator.is_not, own.tolist(), repeat(None)), dtype=bool, count=len(own))
+        excluded = counted & has_own & (_objects([exclusion_of[c] for c in distinct])[positions] == own)
+        mcc = kinds[at] == 1
+        ones = np.ones(self.n, dtype=bool)
         # Only the rows with a code found get a list of their own; the others share one empty list (the
         # pre-filter never changes a column's values).
-        found: dict[str, dict[int, list[str]]] = {"mcc_codes": {}, "cc_codes": {}, "excluded_cc_codes": {}}
-        mcc, cc, excluded = found["mcc_codes"], found["cc_codes"], found["excluded_cc_codes"]
-        for position, row in zip(where[kinds > 0].tolist(), row_of[kinds > 0].tolist(), strict=True):
-            code = distinct[position]
-            if code == principal[row]:
-                continue
-            own = exclusions.get(principal[row])
-            if own is not None and exclusion_of[code] == own:
-                excluded.setdefault(row, []).append(code)
-            else:
-                (mcc if kind_of[code] == 1 else cc).setdefault(row, []).append(code)
-        ones = np.ones(self.n, dtype=bool)
         empty: list[str] = []
-        for key, by_row in found.items():
+        for key, chosen in (
+            ("mcc_codes", counted & ~excluded & mcc),
+            ("cc_codes", counted & ~excluded & ~mcc),
+            ("excluded_cc_codes", excluded),
+        ):
+            by_row: dict[int, list[str]] = {}
+            for row, code in zip(rows[chosen].tolist(), codes[chosen].tolist(), strict=True):
+                by_row.setdefault(row, []).append(code)
             array = np.empty(self.n, dtype=object)
             array[:] = [empty] * self.n
-            for row, codes in by_row.items():
-                array[row] = codes
+            for row, found in by_row.items():
+                array[row] = found
             self._put(key, array, ones, LIST)
-        for key, by_row in (("mcc_count", mcc), ("cc_count", cc)):
-            counts = np.zeros(self.n, dtype=np.float64)
-            for row, codes in by_row.items():
-                counts[row] = len(codes)
-            self._put(key, counts, ones, NUMBER)
+            if key != "excluded_cc_codes":
+                counts = np.bincount(rows[chosen], minlength=self.n).astype(np.float64)
+                self._put(key.replace("_codes", "_count"), counts, ones, NUMBER)
 
     def _unknown(self) -> None:
         tables = self.ref.codes
         dx, px = tables.diagnoses, tables.procedures
         unknown_dx = self.memo("unknown_dx")  # code -> 1 when the diagnosis table lacks it, else 0
         unknown_px = self.memo("unknown_px")
-        principal = self.raw("principal_dx").tolist()
-        self.remembered(unknown_dx, principal, _missing_from(dx))
-        total = np.fromiter(map(unknown_dx.__getitem__, principal), dtype=np.float64, count=self.n)
+        principals, principal_rows = self.codes("principal_dx")
+        self.remembered(unknown_dx, principals, _missing_from(dx))
+        total = np.fromiter(map(unknown_dx.__getitem__, principals), dtype=np.float64, count=len(principals))[
+            principal_rows
+        ]
         # Each code list's codes (`code_items`: each distinct code looked up once), counted per row.
         for name, memo, table in (("secondary_dx", unknown_dx, dx), ("procedures", unknown_px, px)):
             distinct, where, row_of = self.code_items(name)
@@ -551,15 +585,7 @@ class ColumnFacts:
     def _pricing(self) -> None:
         """Group-table facts, cost ratio, ratio limits and placeholder flag, per distinct group entry."""
         ref = self.ref
-        keys = list(
-            zip(
-                self.raw("treatment_region").tolist(),
-                self.raw("payment_scheme").tolist(),
-                self.raw("group_code").tolist(),
-                strict=True,
-            )
-        )
-        distinct, rows = self.factorize(keys)
+        distinct, rows = self.factorize_together(_PRICING)
 
         def priced(key: tuple[str, str, str | None]) -> tuple[dict[str, Any] | None, Any, bool, bool]:
             region, scheme, code = key[0], key[1], key[2] or ""
@@ -630,6 +656,11 @@ class ColumnFacts:
     def _history(self) -> None:
         for days in (90, 365):
             self._cache[f"admissions_{days}d"] = self._admissions(days)
+
+
+def _objects(values: Sequence[Any]) -> np.ndarray:
+    """An object array of these values, each one item (a list stays a list)."""
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 def _missing_from(table: Container[Any]) -> Callable[[Any], int]:

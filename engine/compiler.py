@@ -101,6 +101,8 @@ class CompiledRule:
     thresholds: dict[str, Any] | None = field(default=None, repr=False)
     # (the pack, the rule part of a hit's evidence under it): made once, held by every hit of the rule.
     evidence_rule: tuple[RulePack, dict[str, Any]] | None = field(default=None, repr=False)
+    # Its message as a function of a hit's Env (`hits.message_renderer`): made once, on its first hit.
+    message_renderer: Callable[[Env], str] | None = field(default=None, repr=False)
 
     @property
     def rule(self) -> Rule:

@@ -284,11 +284,17 @@ def evaluate(node: Node, env: Env) -> Any:
 
     The closures of a tree are compiled on first use and kept on the node.
     """
+    return env_function(node)(env)
+
+
+def env_function(node: Node) -> Compiled[Env]:
+    """`evaluate(node, env)` as a function of the Env: compiled on first use and kept on the node (a
+    caller evaluating the same expression many times keeps the function)."""
     compiled: Compiled[Env] | None = node.__dict__.get("_compiled_env")
     if compiled is None:
         compiled = _compile(node, _ENV)
         node.__dict__["_compiled_env"] = compiled
-    return compiled(env)
+    return compiled
 
 
 def fold(node: Node, env: Env) -> tuple[bool, Any]:

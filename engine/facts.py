@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -231,6 +232,7 @@ class GroupParts:
     group_type: str | None
 
 
+@functools.lru_cache(maxsize=4096)  # per claim, over a few hundred distinct (scheme, code) pairs
 def group_parts(scheme: str, group_code: str) -> GroupParts:
     """The grouping facts of a payment scheme and group code ("" when the claim has none)."""
     ungroupable = scheme in GROUPED_SCHEMES and is_ungroupable(group_code)
@@ -286,7 +288,7 @@ def claim_facts(claim: dict[str, Any], ref: ReferenceData, *, target: bool = Tru
     f["unknown_code_count"] = len(unknown)
 
     total = float(claim["total_cost"])
-    fee_total = sum(f[k] for k in _FEE_KEYS)
+    fee_total = sum(map(f.__getitem__, _FEE_KEYS))
     f["fee_total"] = round(fee_total, 2)
     # Outside purchases count in the case's cost (NHSA May 2025 notice): cost ratio and payment use it.
     cost = total + f["outside_purchase"]

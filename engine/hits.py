@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from drgaudit.engine.evaluate import Env, evaluate
+from drgaudit.engine.evaluate import Env, env_function
 from drgaudit.engine.expr import Expression, Ref, walk
 from drgaudit.engine.pack import BoundRule
-from drgaudit.engine.template import Placeholder, Template
+from drgaudit.engine.template import Template
 from drgaudit.engine.vocabulary import DATE, EARLIER, FACTS, PARAMS, REGION
 
 
@@ -75,8 +76,8 @@ _canonical = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str).e
 
 def display(value: Any, kind: str | None = None) -> Any:
     """A fact value as a person (and JSON) should see it: dates as ISO text, money rounded."""
-    if value is None:
-        return None
+    if value is None or type(value) is str:  # most values of the evidence: a text is shown as it is
+        return value
     if kind == DATE and isinstance(value, int):
         return dt.date.fromordinal(value).isoformat()
     if isinstance(value, dt.date):
@@ -110,25 +111,39 @@ def _text(value: Any, spec: str) -> str:
     return str(value)
 
 
-def _placeholder_value(placeholder: Placeholder, env: Env, types: dict[int, str | None]) -> Any:
-    value = evaluate(placeholder.expression.root, env)
-    kind = types.get(id(placeholder.expression.root))
-    if kind is None and isinstance(placeholder.expression.root, Ref):
-        kind = _ref_type(placeholder.expression.root)
-    if kind == DATE and isinstance(value, int):
-        return dt.date.fromordinal(value).isoformat()
-    return value
-
-
 def render_message(template: Template, env: Env, types: dict[int, str | None]) -> str:
     """The rule's sentence with every placeholder filled from the facts."""
-    out = []
+    return message_renderer(template, types)(env)
+
+
+def message_renderer(template: Template, types: dict[int, str | None]) -> Callable[[Env], str]:
+    """`render_message(template, ·, types)`: the sentence as a function of the Env, with what does not
+    depend on the claim worked out once (each placeholder's compiled expression, whether its value is a
+    date, its format spec), for the hits of one rule."""
+    pieces: list[tuple[str, Callable[[Env], Any] | None, bool]] = []
     for part in template.parts:
         if isinstance(part, str):
-            out.append(part)
-        else:
-            out.append(_text(_placeholder_value(part, env, types), part.spec))
-    return "".join(out)
+            pieces.append((part, None, False))
+            continue
+        root = part.expression.root
+        kind = types.get(id(root))
+        if kind is None and isinstance(root, Ref):
+            kind = _ref_type(root)
+        pieces.append((part.spec, env_function(root), kind == DATE))
+
+    def render(env: Env) -> str:
+        out = []
+        for text, value_of, date in pieces:
+            if value_of is None:
+                out.append(text)
+                continue
+            value = value_of(env)
+            if date and isinstance(value, int):
+                value = dt.date.fromordinal(value).isoformat()
+            out.append(_text(value, text))
+        return "".join(out)
+
+    return render
 
 
 # id(expression root) -> (the root, its names in walk order with their types): a hit's evidence lists the
@@ -156,9 +171,8 @@ def condition_trace(
     conditions = []
     seen: dict[str, Any] = {}
     for expr in expressions:
-        env.seen = {}
-        value = bool(evaluate(expr.root, env))
-        read = env.seen
+        read = env.seen = {}
+        value = bool(env_function(expr.root)(env))
         for dotted, fact_type in _refs_of(expr):
             if dotted in read:
                 seen[dotted] = display(read[dotted], fact_type)

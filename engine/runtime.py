@@ -250,7 +250,7 @@ class Runtime:
         # Whether a fact's JSON can hold a number in exponent form, worked out once for every ruleset.
         plain = [_plain_numbers(fact.values()) for fact in projected]
         targets = [fact["target"] for fact in projected]
-        closing = _dumps(dict(CLOSE_FACT, sid=sid))
+        closing = _dumps(dict(CLOSE_FACT, sid=sid), plain=True)  # texts and a flag: no number at all
         entered = _entered(projected, targets, routes)
         for ruleset in self._rulesets:
             inside, end = targets, len(projected)

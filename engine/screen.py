@@ -16,7 +16,7 @@ from drgaudit.engine.compiler import CompiledProfile, CompiledRule, compile_prof
 from drgaudit.engine.evaluate import Env, NotConstant, evaluate
 from drgaudit.engine.exceptions import RulePackError
 from drgaudit.engine.facts import ReferenceData, patient_facts, sort_key
-from drgaudit.engine.hits import Hit, condition_trace, display, render_message, thresholds_used
+from drgaudit.engine.hits import Hit, condition_trace, display, message_renderer, thresholds_used
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.prefilter import Frame, Prefilter, PrefilterStats, select_together
 from drgaudit.engine.rule import Rule
@@ -34,6 +34,8 @@ BASE_EVIDENCE = (
     "group_code",
     "total_cost",
 )
+# Each of them with the kind `display` shows it as.
+_BASE_KINDS = tuple((name, "date" if name.endswith("_date") else None) for name in BASE_EVIDENCE)
 
 
 # Appended to every hit on a claim priced on the national placeholder rates (pack.yaml allow_placeholder_rates).
@@ -518,12 +520,12 @@ def build_hit(
         if isinstance(amount, (int, float)) and not isinstance(amount, bool)
         else 0.0
     )
-    message = render_message(rule.message, env, compiled.types)
+    if compiled.message_renderer is None:  # the same for every hit of the rule in this profile
+        compiled.message_renderer = message_renderer(rule.message, compiled.types)
+    message = compiled.message_renderer(env)
     if fact.get("payment_placeholder"):
         message += PLACEHOLDER_NOTE.format(region=fact["treatment_region"])
-    facts = {
-        name: display(fact.get(name), "date" if name.endswith("_date") else None) for name in BASE_EVIDENCE
-    }
+    facts = {name: display(fact.get(name), kind) for name, kind in _BASE_KINDS}
     facts.update(seen_when)
     facts.update(seen_unless)
     rule_file = _file_name(rule.path)

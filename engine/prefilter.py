@@ -990,7 +990,8 @@ class RuleFilter:
         # Its scope, schemes and dates (`Rule.applicability`, conditions of the language), then `when`,
         # then `unless`; each condition compiled when first reached (`_compile_bounds`).
         for k, (root, certain) in enumerate(self.roots):
-            if not mask.any():
+            # count_nonzero: a few times cheaper than `any` (or `sum`) on a chunk's bool masks
+            if not np.count_nonzero(mask):
                 return mask, lowerer.whole_rows
             bounds = conditions[k]
             if bounds is None:
@@ -1120,7 +1121,7 @@ class Prefilter:
                 mask = np.bincount(owner[fires], minlength=n) > 0
             else:
                 mask = rule.upper({CUR: frame}, n)
-            count = int(mask.sum())
+            count = int(np.count_nonzero(mask))
             if count:
                 name = rule.compiled.bound.rule.id
                 self.stats.by_rule[name] = self.stats.by_rule.get(name, 0) + count
@@ -1244,7 +1245,7 @@ class _Together:
 
     def count(self, k: int, rule: RuleFilter, mask: np.ndarray) -> None:
         self.keeps[k][rule.compiled.ruleset] |= mask
-        found = int(mask.sum())
+        found = int(np.count_nonzero(mask))
         if found:
             stats = self.parts[k][0].stats
             name = rule.compiled.bound.rule.id

@@ -18,7 +18,7 @@ from drgaudit.engine.facts import sort_key
 from drgaudit.engine.functions import FUNCTIONS
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.engine.pack import RulePack
-from drgaudit.engine.prefilter import CUR, EARLIER, Frame, RuleFilter
+from drgaudit.engine.prefilter import CUR, EARLIER, Frame, Lowerer, RuleFilter, _compile_bounds
 from drgaudit.engine.runtime import Runtime
 from drgaudit.engine.screen import Prepared, Screener, screen_claims
 from drgaudit.engine.vocabulary import BOOL, DATE, FACTS, LIST, NUMBER
@@ -101,8 +101,10 @@ def _check_superset(pack: RulePack, screener: Screener, claims: list[dict]) -> t
                 pairs = zip(current.tolist(), earlier_rows.tolist(), strict=True)
                 verdicts = [(i, _fires(rule, facts[c], facts[e])) for i, (c, e) in enumerate(pairs)]
             else:
-                upper = rule.upper({CUR: Frame(facts, base, rows)}, len(rows))
+                frames = {CUR: Frame(facts, base, rows)}
+                upper = rule.upper(frames, len(rows))
                 verdicts = [(i, _fires(rule, f, None)) for i, f in enumerate(facts)]
+            _check_compiled_as_lowered(rule, frames, len(upper))
             kept += int(upper.sum())
             for i, verdict in verdicts:
                 fired += verdict
@@ -110,6 +112,18 @@ def _check_superset(pack: RulePack, screener: Screener, claims: list[dict]) -> t
                     missed.append((key, rule.compiled.bound.rule.id, i))
     assert not missed, f"pre-filter dropped claims a rule fires on: {missed[:5]}"
     return fired, kept
+
+
+def _check_compiled_as_lowered(rule: RuleFilter, frames: dict[str, Frame], n: int) -> None:
+    """Each condition's closures (`_compile_bounds`, what screening runs) give the bounds the `Lowerer`
+    works out node by node (what function lowerings and the count bounds still call): one meaning in two
+    forms, held equal on every row."""
+    for root, _unless in rule.roots:
+        compiled = _compile_bounds(Lowerer(rule.env, frames, n, rule.constants), root)
+        upper, lower = compiled(Lowerer(rule.env, frames, n, rule.constants))
+        expected_upper, expected_lower = Lowerer(rule.env, frames, n, rule.constants).bounds(root)
+        assert np.array_equal(upper, expected_upper), (rule.compiled.bound.rule.id, root)
+        assert np.array_equal(lower, expected_lower), (rule.compiled.bound.rule.id, root)
 
 
 @pytest.mark.parametrize("seed", [11, 12])

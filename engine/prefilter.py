@@ -497,6 +497,9 @@ class Lowerer:
     frames: dict[str, Frame]
     n: int
     constants: dict[int, tuple[bool, Any]] = field(default_factory=dict)
+    # (form, id(node)) -> the node's compiled closure (`compiled_form`); they depend only on the rule and
+    # its folded constants, so a rule's filter keeps them across chunks.
+    closures: dict[tuple[str, int], Callable[[Lowerer], Any]] = field(default_factory=dict)
     # Set when a lowering looked at its rows all at once (a condition used as a value must be certain on
     # every row): the result then depends on which rows were lowered together (see `select_together`).
     whole_rows: bool = False
@@ -527,83 +530,28 @@ class Lowerer:
                 return frame.derived(fact.key, fact.type, tag, compute)
         return compute(col, self.n)
 
-    # ---- values ------------------------------------------------------------------------------
+    # ---- values and conditions: each node compiled once per rule into a closure (below) ---------------
     def value(self, node: Node) -> Col:
-        ok, constant = self.constant(node)
-        if ok:
-            return _const(constant)
-        if isinstance(node, Ref):
-            role = EARLIER if node.path[0] == EARLIER else CUR
-            path = node.path[1:] if role == EARLIER else node.path
-            fact = FACTS.get(".".join(path))
-            frame = self.frames.get(role)
-            if fact is None or frame is None:
-                raise Unsupported(node.dotted)
-            return frame.column(fact.key, fact.type)
-        if isinstance(node, Arith):
-            left, right = self.numeric(node.left), self.numeric(node.right)
-            valid = left.valid & right.valid
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                if node.op == "+":
-                    values = np.add(left.values, right.values)
-                elif node.op == "-":
-                    values = np.subtract(left.values, right.values)
-                elif node.op == "*":
-                    values = np.multiply(left.values, right.values)
-                else:
-                    nonzero = np.asarray(right.values) != 0
-                    valid = valid & nonzero
-                    values = np.divide(left.values, np.where(nonzero, right.values, 1.0))
-            kind = NUMBER if (node.op == "-" and left.kind == DATE and right.kind == DATE) else left.kind
-            return Col(values, valid, kind if kind in NUMERIC else NUMBER, False)
-        if isinstance(node, Neg):
-            operand = self.numeric(node.operand)
-            return Col(np.negative(operand.values), operand.valid, operand.kind, operand.exact)
-        if isinstance(node, Call):
-            function = FUNCTIONS.get(node.name)
-            if function is None or function.prefilter is None:
-                raise Unsupported(node.name)
-            lowered: Col = function.prefilter(self, node)
-            return lowered
-        if isinstance(node, (Cmp, And, Or, Not)):
-            upper, lower = self.bounds(node)
-            self.whole_rows = True
-            if not np.array_equal(upper, lower):
-                raise Unsupported("an uncertain condition used as a value")
-            return Col(upper, np.ones(self.n, dtype=bool), BOOL)
-        raise Unsupported(type(node).__name__)
+        """The node's values over the rows (`Unsupported` where the lowering cannot compute them)."""
+        return self.compiled_form("value", node, _compile_value)(self)
 
     def numeric(self, node: Node) -> Col:
-        col = self.value(node)
-        if col.kind not in NUMERIC or isinstance(col.values, str):
-            raise Unsupported("arithmetic on a value that is not a number")
-        if col.kind == BOOL:
-            return Col(np.asarray(col.values, dtype=np.float64), col.valid, NUMBER, col.exact)
-        return col
+        """`value` for a node used as a number (a boolean counts 0/1)."""
+        return self.compiled_form("numeric", node, _compile_numeric)(self)
 
-    # ---- conditions ----------------------------------------------------------------------------
     def bounds(self, node: Node) -> tuple[np.ndarray, np.ndarray]:
         """(upper, lower): where the condition may be true, and where it certainly is."""
-        ok, constant = self.constant(node)
-        if ok:
-            mask = np.full(self.n, bool(constant))
-            return mask, mask
-        if isinstance(node, Not):
-            upper, lower = self.bounds(node.item)
-            return ~lower, ~upper
-        if isinstance(node, (And, Or)):
-            parts = [self.bounds(item) for item in node.items]
-            combine = np.logical_and if isinstance(node, And) else np.logical_or
-            upper, lower = parts[0]
-            for part_upper, part_lower in parts[1:]:
-                upper, lower = combine(upper, part_upper), combine(lower, part_lower)
-            return upper, lower
-        try:
-            if isinstance(node, Cmp):
-                return self.compare(node)
-            return self.truth(self.value(node))
-        except Unsupported:
-            return np.ones(self.n, dtype=bool), np.zeros(self.n, dtype=bool)
+        return self.compiled_form("bounds", node, _compile_bounds)(self)
+
+    def compiled_form(
+        self, form: str, node: Node, compile: Callable[[Lowerer, Node], Callable[[Lowerer], Any]]
+    ) -> Callable[[Lowerer], Any]:
+        """`compile(self, node)`, made once per rule (in `closures`, kept like `constants`)."""
+        key = (form, id(node))
+        found = self.closures.get(key)
+        if found is None:
+            found = self.closures[key] = compile(self, node)
+        return found
 
     def truth(self, col: Col) -> tuple[np.ndarray, np.ndarray]:
         """`bool(value)` as the evaluator takes it (a missing value is false)."""
@@ -625,95 +573,6 @@ class Lowerer:
             return mask, mask
         raise Unsupported(col.kind)
 
-    def compare(self, node: Cmp) -> tuple[np.ndarray, np.ndarray]:
-        if node.op in ("in", "not in"):
-            return self.membership(node)
-        bounded = self.count_bounds(node)
-        if bounded is not None:
-            return bounded
-        left, right = self.value(node.left), self.value(node.right)
-        numeric = left.kind in NUMERIC and right.kind in NUMERIC
-        if not numeric and not (left.kind == TEXT and right.kind == TEXT):
-            raise Unsupported("comparison of values of different kinds")
-        valid = _rows(left.valid & right.valid, (self.n,))
-        a, b = left.values, right.values
-        if numeric:
-            a = np.asarray(a, dtype=np.float64)
-            b = np.asarray(b, dtype=np.float64)
-        op = node.op
-        if not numeric or (left.exact and right.exact):
-            mask = valid & _rows(_COMPARE[op](a, b), (self.n,))
-            return mask, mask.copy()
-        tol = _tolerance(a, b)
-        if op in ("<", "<="):
-            upper, lower = _COMPARE[op](a, b + tol), _COMPARE[op](a, b - tol)
-        elif op in (">", ">="):
-            upper, lower = _COMPARE[op](a, b - tol), _COMPARE[op](a, b + tol)
-        elif op == "==":
-            upper, lower = np.abs(a - b) <= tol, np.zeros(self.n, dtype=bool)
-        else:
-            upper, lower = np.ones(self.n, dtype=bool), np.abs(a - b) > tol
-        return valid & _rows(upper, (self.n,)), valid & _rows(lower, (self.n,))
-
-    def count_bounds(self, node: Cmp) -> tuple[np.ndarray, np.ndarray] | None:
-        """`count(…) <op> constant` for a function the registry declares a count with a bound
-        (`Function.prefilter_count_bound`) where the count itself cannot be computed (columns read from
-        the casebook have no stays): the count lies between 0 and the bound, which bounds where the
-        comparison may be true; it is never certainly true. None for any other comparison, and when
-        the count itself can be computed (fact dicts)."""
-        mirrored = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
-        if _counted(node.left):
-            call, other, op = node.left, node.right, node.op
-        elif _counted(node.right):
-            call, other, op = node.right, node.left, mirrored[node.op]
-        else:
-            return None
-        assert isinstance(call, Call)
-        ok, limit = self.constant(other)
-        if not ok or isinstance(limit, bool) or not isinstance(limit, (int, float)):
-            return None
-        bound = FUNCTIONS[call.name].prefilter_count_bound
-        assert bound is not None
-        try:
-            self.value(call)
-            return None  # counted exactly: compared the ordinary way
-        except Unsupported:
-            pass
-        try:
-            most: Col = bound(self, call)
-        except Unsupported:
-            return None
-        high = _rows(np.asarray(most.values, dtype=np.float64), (self.n,))
-        known = _rows(most.valid, (self.n,))
-        if op in (">", ">="):
-            possible = _COMPARE[op](high, limit)
-        elif op == "==":
-            possible = (limit >= 0) & (high >= limit)
-        else:  # <, <=, !=: the count may be 0
-            possible = np.full(self.n, bool(_COMPARE[op](0, limit)) or op == "!=")
-        upper = np.where(known, possible, True)
-        return upper, np.zeros(self.n, dtype=bool)
-
-    def membership(self, node: Cmp) -> tuple[np.ndarray, np.ndarray]:
-        left = self.value(node.left)
-        if isinstance(node.right, ListLit):
-            ok, items = self.constant(node.right)
-            if not ok or any(item is None for item in items):
-                raise Unsupported("a list of values that are not constants")
-            if left.kind not in (TEXT, NUMBER, DATE, BOOL):
-                raise Unsupported("membership of a list")
-            tag: tuple[Any, ...] = ("items", repr(items))
-            contains: Callable[[Any], bool] = items.__contains__
-        else:
-            right = self.value(node.right)
-            if not isinstance(right.values, NamedList) or left.kind != TEXT:
-                raise Unsupported("membership")
-            tag, contains = ("named", id(right.values)), right.values.contains
-        found = self.derived(node.left, left, tag, lambda col, n: _map_unique(col, contains, n))
-        valid = _rows(left.valid, (self.n,))
-        mask = valid & (found if node.op == "in" else ~found)
-        return mask, mask.copy()
-
 
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "<": np.less,
@@ -726,19 +585,18 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
 
 
 # ---- the lowering of a rule compiled into closures ----------------------------------------------------
-# `Lowerer.bounds` and `Lowerer.value` decide on every call, for every node of every rule and every chunk,
-# what the node is (a folded constant, which kind of node, which fact, which function): the same answer
-# each time for one rule's filter (its params and settings are fixed). A rule's conditions are compiled
-# once into closures that keep those answers and do only the NumPy work per chunk; each closure computes
-# exactly what the `Lowerer` method does for its node (same operations, same order, the same
-# `Unsupported` caught in the same places). Calls of functions, membership and counts with a bound go
-# through the `Lowerer`'s own methods (they look at the frames).
+# What a node is (a folded constant, which kind of node, which fact, which function) is the same answer on
+# every chunk for one rule's filter (its params and settings are fixed). Each node is compiled once into
+# a closure that keeps those answers and does only the NumPy work per chunk; this is the one form of the
+# lowering: `Lowerer.value`/`numeric`/`bounds` (what function lowerings call) run these closures, cached
+# per rule. Compiling reads only the rule's constants, never the frames, so a closure serves every chunk.
 Bounds = Callable[[Lowerer], tuple[np.ndarray, np.ndarray]]
 Value = Callable[[Lowerer], Col]
 
 
 def _compile_bounds(lowerer: Lowerer, node: Node) -> Bounds:
-    """`lowerer.bounds(node)` as a closure over a Lowerer of the same rule (its constants folded now)."""
+    """A condition's (upper, lower) bounds as a closure over a Lowerer of the same rule (its constants
+    folded now); what the lowering cannot express is (upper true, lower false)."""
     ok, constant = lowerer.constant(node)
     if ok:
         truth = bool(constant)
@@ -787,7 +645,8 @@ def _compile_bounds(lowerer: Lowerer, node: Node) -> Bounds:
 
 
 def _compile_compare(lowerer: Lowerer, node: Cmp) -> Bounds:
-    """`lowerer.compare(node)` as a closure; membership and counts with a bound stay the Lowerer's."""
+    """A comparison's bounds as a closure, shared by the rules of a frame when it compares one fact of
+    the current claim with a constant."""
     body = _compile_plain_compare(lowerer, node)
     key = _shared_key(lowerer, node)
     if key is None:
@@ -829,8 +688,17 @@ def _shared_key(lowerer: Lowerer, node: Cmp) -> tuple[Any, ...] | None:
 
 
 def _compile_plain_compare(lowerer: Lowerer, node: Cmp) -> Bounds:
-    if node.op in ("in", "not in") or _counted(node.left) or _counted(node.right):
-        return lambda lw: lw.compare(node)
+    """A comparison (not shared across rules): membership, a count with a bound, or values compared."""
+    if node.op in ("in", "not in"):
+        return _compile_membership(lowerer, node)
+    compared = _compile_values_compared(lowerer, node)
+    if _counted(node.left) or _counted(node.right):
+        return _compile_count_bounds(lowerer, node, compared)
+    return compared
+
+
+def _compile_values_compared(lowerer: Lowerer, node: Cmp) -> Bounds:
+    """Both sides' values compared row by row, with a tolerance where a side is not exact."""
     left_value, right_value = _compile_value(lowerer, node.left), _compile_value(lowerer, node.right)
     op = node.op
     compare = _COMPARE[op]
@@ -863,8 +731,94 @@ def _compile_plain_compare(lowerer: Lowerer, node: Cmp) -> Bounds:
     return compare_bounds
 
 
+_MIRRORED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+
+
+def _compile_count_bounds(lowerer: Lowerer, node: Cmp, compared: Bounds) -> Bounds:
+    """`count(…) <op> constant` for a function the registry declares a count with a bound
+    (`Function.prefilter_count_bound`): where the count itself cannot be computed (columns read from the
+    casebook have no stays) it lies between 0 and the bound, which bounds where the comparison may be
+    true; it is never certainly true. Compared the ordinary way (`compared`) when the count can be
+    computed (fact dicts), when the other side is not a constant number, or when the bound cannot be."""
+    if _counted(node.left):
+        call, other, op = node.left, node.right, node.op
+    else:
+        call, other, op = node.right, node.left, _MIRRORED[node.op]
+    assert isinstance(call, Call)
+    ok, limit = lowerer.constant(other)
+    if not ok or isinstance(limit, bool) or not isinstance(limit, (int, float)):
+        return compared
+    count = _compile_value(lowerer, call)
+    compare = _COMPARE[op]
+
+    def count_bounds(lw: Lowerer) -> tuple[np.ndarray, np.ndarray]:
+        try:
+            count(lw)
+        except Unsupported:
+            pass
+        else:
+            return compared(lw)  # counted exactly
+        bound = FUNCTIONS[call.name].prefilter_count_bound
+        assert bound is not None
+        try:
+            most: Col = bound(lw, call)
+        except Unsupported:
+            return compared(lw)
+        n = lw.n
+        high = _rows(np.asarray(most.values, dtype=np.float64), (n,))
+        known = _rows(most.valid, (n,))
+        if op in (">", ">="):
+            possible = compare(high, limit)
+        elif op == "==":
+            possible = (limit >= 0) & (high >= limit)
+        else:  # <, <=, !=: the count may be 0
+            possible = np.full(n, bool(compare(0, limit)) or op == "!=")
+        upper = np.where(known, possible, True)
+        return upper, np.zeros(n, dtype=bool)
+
+    return count_bounds
+
+
+def _compile_membership(lowerer: Lowerer, node: Cmp) -> Bounds:
+    """`value in [constants]` or `text in lists.name` (and `not in`): certain on every row."""
+    left_value = _compile_value(lowerer, node.left)
+    op = node.op
+    if isinstance(node.right, ListLit):
+        ok, items = lowerer.constant(node.right)
+        listed = ok and not any(item is None for item in items)
+
+        def listed_bounds(lw: Lowerer) -> tuple[np.ndarray, np.ndarray]:
+            left = left_value(lw)
+            if not listed:
+                raise Unsupported("a list of values that are not constants")
+            if left.kind not in (TEXT, NUMBER, DATE, BOOL):
+                raise Unsupported("membership of a list")
+            return _member(lw, node.left, left, ("items", repr(items)), items.__contains__, op)
+
+        return listed_bounds
+    right_value = _compile_value(lowerer, node.right)
+
+    def named_bounds(lw: Lowerer) -> tuple[np.ndarray, np.ndarray]:
+        left, right = left_value(lw), right_value(lw)
+        if not isinstance(right.values, NamedList) or left.kind != TEXT:
+            raise Unsupported("membership")
+        named = right.values
+        return _member(lw, node.left, left, ("named", id(named)), named.contains, op)
+
+    return named_bounds
+
+
+def _member(
+    lw: Lowerer, left_node: Node, left: Col, tag: tuple[Any, ...], contains: Callable[[Any], bool], op: str
+) -> tuple[np.ndarray, np.ndarray]:
+    found = lw.derived(left_node, left, tag, lambda col, n: _map_unique(col, contains, n))
+    valid = _rows(left.valid, (lw.n,))
+    mask = valid & (found if op == "in" else ~found)
+    return mask, mask.copy()
+
+
 def _compile_value(lowerer: Lowerer, node: Node) -> Value:
-    """`lowerer.value(node)` as a closure over a Lowerer of the same rule (its constants folded now)."""
+    """A node's values as a closure over a Lowerer of the same rule (its constants folded now)."""
     ok, constant = lowerer.constant(node)
     if ok:
         return lambda lw: _const(constant)
@@ -925,7 +879,7 @@ def _unsupported(what: str) -> Value:
 
 
 def _compile_numeric(lowerer: Lowerer, node: Node) -> Value:
-    """`lowerer.numeric(node)` as a closure."""
+    """A node's values used as a number (a boolean as 0/1) as a closure."""
     value = _compile_value(lowerer, node)
 
     def numeric(lw: Lowerer) -> Col:
@@ -940,7 +894,7 @@ def _compile_numeric(lowerer: Lowerer, node: Node) -> Value:
 
 
 def _compile_arith(lowerer: Lowerer, node: Arith) -> Value:
-    """The `Arith` case of `lowerer.value` as a closure."""
+    """Arithmetic on two numbers as a closure (never exact: rearranged forms round differently)."""
     left_value, right_value = _compile_numeric(lowerer, node.left), _compile_numeric(lowerer, node.right)
     op = node.op
 
@@ -972,6 +926,8 @@ class RuleFilter:
     env: Env
     # id(node) -> folded constant; the rule's expression trees live as long as the pack.
     constants: dict[int, tuple[bool, Any]] = field(default_factory=dict)
+    # (form, id(node)) -> compiled closure (`Lowerer.compiled_form`), made when a chunk first reaches it.
+    closures: dict[tuple[str, int], Callable[[Lowerer], Any]] = field(default_factory=dict)
 
     @property
     def pair(self) -> bool:
@@ -984,22 +940,18 @@ class RuleFilter:
     def upper_rows(self, frames: dict[str, Frame], n: int) -> tuple[np.ndarray, bool]:
         """`upper`, and whether it looked at the rows all at once (`Lowerer.whole_rows`): when not, each
         row's result depends on that row alone."""
-        lowerer = Lowerer(self.env, frames, n, self.constants)
-        conditions = self.conditions
+        lowerer = Lowerer(self.env, frames, n, self.constants, self.closures)
         mask = np.ones(n, dtype=bool)
         # Its scope, schemes and dates (`Rule.applicability`, conditions of the language), then `when`,
-        # then `unless`; each condition compiled when first reached (`_compile_bounds`).
-        for k, (root, certain) in enumerate(self.roots):
+        # then `unless`; each condition compiled when first reached.
+        for root, certain in self.roots:
             # count_nonzero: a few times cheaper than `any` (or `sum`) on a chunk's bool masks
             if not np.count_nonzero(mask):
                 return mask, lowerer.whole_rows
-            bounds = conditions[k]
-            if bounds is None:
-                bounds = conditions[k] = _compile_bounds(lowerer, root)
             if certain:
-                mask &= ~bounds(lowerer)[1]
+                mask &= ~lowerer.bounds(root)[1]
             else:
-                mask &= bounds(lowerer)[0]
+                mask &= lowerer.bounds(root)[0]
         return mask, lowerer.whole_rows
 
     @functools.cached_property
@@ -1010,11 +962,6 @@ class RuleFilter:
         found += [(expression.root, False) for expression in rule.when]
         found += [(expression.root, True) for expression in rule.unless]
         return found
-
-    @functools.cached_property
-    def conditions(self) -> list[Bounds | None]:
-        """Each of `roots` compiled (None until first lowered)."""
-        return [None] * len(self.roots)
 
     @functools.cached_property
     def lowering_key(self) -> tuple[Any, ...]:

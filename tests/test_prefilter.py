@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 from drgaudit.engine.evaluate import Env, evaluate
+from drgaudit.engine.expr import Arith, walk
 from drgaudit.engine.facts import sort_key
 from drgaudit.engine.functions import FUNCTIONS
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.engine.pack import RulePack
-from drgaudit.engine.prefilter import CUR, EARLIER, Frame, Lowerer, RuleFilter, _compile_bounds
+from drgaudit.engine.prefilter import CUR, EARLIER, Frame, Lowerer, RuleFilter
 from drgaudit.engine.runtime import Runtime
 from drgaudit.engine.screen import Prepared, Screener, screen_claims
 from drgaudit.engine.vocabulary import BOOL, DATE, FACTS, LIST, NUMBER
@@ -62,8 +63,10 @@ def _fires(rule: RuleFilter, fact: dict[str, Any], earlier: dict[str, Any] | Non
     return not any(bool(evaluate(e.root, env)) for e in r.unless)
 
 
-def _check_superset(pack: RulePack, screener: Screener, claims: list[dict]) -> tuple[int, int]:
-    """Every (rule, claim) the evaluator fires on is kept by that rule's pre-filter; returns (fired, kept)."""
+def _check_superset(pack: RulePack, screener: Screener, claims: list[dict]) -> tuple[int, int, int]:
+    """Every (rule, claim) the evaluator fires on is kept by that rule's pre-filter, and every condition's
+    bounds hold the evaluator's verdicts; returns (fired, kept, (condition, row)s of conditions with no
+    arithmetic left uncertain)."""
     by_patient: dict[str, list[dict]] = {}
     for c in claims:
         by_patient.setdefault(c["patient_id"], []).append(c)
@@ -90,7 +93,7 @@ def _check_superset(pack: RulePack, screener: Screener, claims: list[dict]) -> t
         ],
         dtype=np.intp,
     )
-    fired = kept = 0
+    fired = kept = uncertain = 0
     missed = []
     for key in ["national", *sorted(pack.regions)]:
         profile = screener._profile(key)
@@ -98,32 +101,48 @@ def _check_superset(pack: RulePack, screener: Screener, claims: list[dict]) -> t
             if rule.pair:
                 frames = {CUR: Frame(facts, base, current), EARLIER: Frame(facts, base, earlier_rows)}
                 upper = rule.upper(frames, len(current))
-                pairs = zip(current.tolist(), earlier_rows.tolist(), strict=True)
-                verdicts = [(i, _fires(rule, facts[c], facts[e])) for i, (c, e) in enumerate(pairs)]
+                envs = [
+                    (facts[c], facts[e]) for c, e in zip(current.tolist(), earlier_rows.tolist(), strict=True)
+                ]
             else:
                 frames = {CUR: Frame(facts, base, rows)}
                 upper = rule.upper(frames, len(rows))
-                verdicts = [(i, _fires(rule, f, None)) for i, f in enumerate(facts)]
-            _check_compiled_as_lowered(rule, frames, len(upper))
+                envs = [(f, None) for f in facts]
+            verdicts = [(i, _fires(rule, fact, earlier)) for i, (fact, earlier) in enumerate(envs)]
+            uncertain += _check_bounds_hold_the_verdicts(rule, frames, envs)
             kept += int(upper.sum())
             for i, verdict in verdicts:
                 fired += verdict
                 if verdict and not upper[i]:
                     missed.append((key, rule.compiled.bound.rule.id, i))
     assert not missed, f"pre-filter dropped claims a rule fires on: {missed[:5]}"
-    return fired, kept
+    return fired, kept, uncertain
 
 
-def _check_compiled_as_lowered(rule: RuleFilter, frames: dict[str, Frame], n: int) -> None:
-    """Each condition's closures (`_compile_bounds`, what screening runs) give the bounds the `Lowerer`
-    works out node by node (what function lowerings and the count bounds still call): one meaning in two
-    forms, held equal on every row."""
+def _check_bounds_hold_the_verdicts(
+    rule: RuleFilter, frames: dict[str, Frame], envs: list[tuple[dict[str, Any], dict[str, Any] | None]]
+) -> int:
+    """Each of the rule's conditions, lowered over `frames` (one row per (fact, earlier) of `envs`), has a
+    lower bound only where the evaluator finds it true and an upper bound wherever it does: `not` and
+    `unless` take the lower bound, so it must be sound too. Returns the (condition, row)s left uncertain
+    (upper and lower differ) among conditions with no arithmetic (whose comparisons need no tolerance)."""
+    r = rule.compiled.bound.rule
+    lowerer = Lowerer(rule.env, frames, len(envs), rule.constants, rule.closures)
+    uncertain = 0
     for root, _unless in rule.roots:
-        compiled = _compile_bounds(Lowerer(rule.env, frames, n, rule.constants), root)
-        upper, lower = compiled(Lowerer(rule.env, frames, n, rule.constants))
-        expected_upper, expected_lower = Lowerer(rule.env, frames, n, rule.constants).bounds(root)
-        assert np.array_equal(upper, expected_upper), (rule.compiled.bound.rule.id, root)
-        assert np.array_equal(lower, expected_lower), (rule.compiled.bound.rule.id, root)
+        upper, lower = lowerer.bounds(root)
+        verdict = np.array(
+            [
+                bool(evaluate(root, Env(fact, earlier, rule.env.params, rule.env.settings, rule.env.lists)))
+                for fact, earlier in envs
+            ],
+            dtype=bool,
+        )
+        assert not (lower & ~verdict).any(), f"{r.id}: lower bound true where the condition is false: {root}"
+        assert not (verdict & ~upper).any(), f"{r.id}: upper bound false where the condition is true: {root}"
+        if not any(isinstance(node, Arith) for node in walk(root)):
+            uncertain += int((upper != lower).sum())
+    return uncertain
 
 
 @pytest.mark.parametrize("seed", [11, 12])
@@ -131,7 +150,10 @@ def test_every_active_rule_prefilter_is_a_superset(seed: int) -> None:
     pack, codes = bundled()
     claims, hospitals, groups = _world(seed, patients=80)
     screener = Screener(pack, reference(pack, codes, hospitals, groups))
-    fired, kept = _check_superset(pack, screener, claims)
+    fired, kept, uncertain = _check_superset(pack, screener, claims)
+    # The bundled pack's conditions without arithmetic are lowered exactly: upper and lower bounds agree on
+    # every row (an `unless` drops claims only where its lower bound is true).
+    assert uncertain == 0
     assert fired > 30  # the world reaches the rules
     assert kept >= fired
 
@@ -315,7 +337,7 @@ def test_generated_packs_prefilter_is_sound(tmp_path: Path, seed: int) -> None:
     _, codes = bundled()
     claims, hospitals, groups = _world(seed, patients=60)
     with_filter = Screener(pack, reference(pack, codes, hospitals, groups))
-    fired, _ = _check_superset(pack, with_filter, claims)
+    fired, _, _ = _check_superset(pack, with_filter, claims)
     assert fired > 0
     without = Screener(pack, reference(pack, codes, hospitals, groups), prefilter=False)
     expected = [h.to_dict() for h in screen_claims(without, claims)]

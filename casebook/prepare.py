@@ -90,6 +90,9 @@ class DatabaseForm:
         if iso is not None and self._convert.get(name) is _iso_dates:
             text = pick(iso, positions)
             return [v or None for v in text] if "" in text else list(text)
+        joined = chunk.list_texts.get(name)
+        if joined is not None and self._convert.get(name) is _joined:
+            return [v or None for v in pick(joined, positions)]
         return self.column(name, chunk.column(name, positions))
 
     def record(self, record: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drgaudit.contract import CLAIM_FIELDS
 from drgaudit.ingest.rows import (
@@ -275,3 +277,49 @@ def test_fingerprints_follow_the_content(make_claim) -> None:
     assert as_text[0] != as_text[1]  # the same values written differently: then compared value by value
     assert as_text[2] not in (as_text[0], as_text[1]) and as_values[2] != as_values[0]
     assert len(as_text[0]) == 32
+
+
+# Texts near the edges of the numeric, id and code-list fast paths.
+_EDGE_TEXTS = [
+    *["0", "007", "12", "12.0", "12.", ".5", ".", "5..", "1.2.3", "12.345", "12.34", "12.3456", "0.10"],
+    *["-5", "+3", "1e3", "1E+12", "2.5e-3", "nan", "inf", " 12 ", "1_000", "12,5", "１２", "٣", "9" * 25],
+    *["C0001", "a" * 64, "a" * 65, "P:1/2*3+4~5-6_7", "C 1", "c'1", "é", "Ｐ1", "5.10101E+19", "x\x01"],
+    *["I10.x05", "I10.x05|E11.900", "I10.x05||E11.900", "I10.x05|", " I10.x05", "|".join(["I10"] * 101)],
+    *["36.0600", "|".join(["36.0600"] * 100), "96.0800x005|36.0600", "2025-01-28", ""],
+]
+
+
+_FAST_FIELDS = [f for f in CLAIM_FIELDS if f.type in ("int", "decimal", "id", "list")]
+
+
+def _check_column_fast_path(field, texts: list[str]) -> None:
+    """Whenever the fast path takes a column of well-formed values and these texts, every value is
+    what the per-value converter makes of it."""
+    well_formed = {"int": "42", "decimal": "3111.50", "id": "C000000001", "list": "I10.x05|E11.900"}
+    if field.item == "px":
+        well_formed["list"] = "36.0600|96.0800x005"
+    column = [well_formed[field.type]] * 3 + texts
+    plan = next(p for p in RowConverter("claims", "f.csv")._plan if p.name == field.name)
+    values, errors, fast = plan.column(column)
+    if fast:
+        assert not errors
+        assert values == [plan.convert(v) if v else ([] if plan.is_list else None) for v in column]
+
+
+@pytest.mark.parametrize("field", _FAST_FIELDS, ids=lambda f: f.name)
+def test_a_column_fast_path_reads_what_the_per_value_converter_reads(field) -> None:
+    for text in _EDGE_TEXTS:
+        _check_column_fast_path(field, [text])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    field=st.sampled_from(_FAST_FIELDS),
+    texts=st.lists(
+        st.one_of(st.sampled_from(_EDGE_TEXTS), st.text(alphabet="0123456789.+-eE _|xI", max_size=8)),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_a_column_fast_path_reads_what_the_per_value_converter_reads_generated(field, texts) -> None:
+    _check_column_fast_path(field, texts)

@@ -230,6 +230,30 @@ def batch_admit_range(*, session: Session, batch_id: int) -> tuple[date, date] |
     return row[0], row[1]
 
 
+class BatchSpan(NamedTuple):
+    """A batch's treatment regions (`batch_regions`) and its claims' admission range (`batch_admit_range`)."""
+
+    regions: list[str]
+    admits: tuple[date, date] | None
+
+
+def batch_span(*, session: Session, batch_id: int) -> BatchSpan:
+    """`batch_regions` and `batch_admit_range` of a batch in one pass over its claims: each is a join of
+    every claim of the batch (about 1 s at a million claims, before a screen can start), the grouping
+    by region costs a fraction of a second pass."""
+    link, region, admit = _batch_claim.c, _claim.c.treatment_region, _claim.c.admit_date
+    rows = session.execute(
+        select(region, func.min(admit), func.max(admit))
+        .join(_batch_claim, link.claim_id == _claim.c.claim_id)
+        .where(link.batch_id == batch_id)
+        .group_by(region)
+        .order_by(region)
+    ).all()
+    firsts = [first for _, first, _ in rows if first is not None]
+    lasts = [last for _, _, last in rows if last is not None]
+    return BatchSpan([row[0] for row in rows], (min(firsts), max(lasts)) if firsts else None)
+
+
 def batch_case_mix(*, session: Session, batch_id: int) -> list[CaseMix]:
     """Per hospital: the batch's cross-region claims in a severity-split DRG group, and how many claim CC/MCC.
 

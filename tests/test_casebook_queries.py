@@ -144,3 +144,24 @@ def test_load_groups_takes_the_newest_version(session: Session, write_rows, tmp_
             "version": "v1",
         },
     }
+
+
+def test_batch_span_is_the_regions_and_admit_range(
+    session: Session, two_batches, make_claim, write_rows, tmp_path: Path
+) -> None:
+    """One pass for two reads a screen starts with: the same regions (in order) and admission range."""
+    rows = [
+        make_claim(40, treatment_region="510300", admit_date="2023-05-02", discharge_date="2023-05-09"),
+        make_claim(41, treatment_region="510100", admit_date="2024-02-01", discharge_date="2024-02-03"),
+        make_claim(42, treatment_region="510300", admit_date="2025-03-04", discharge_date="2025-03-05"),
+    ]
+    third = import_file(write_rows(tmp_path / "regions.csv", rows), kind="claims", session=session).batch_id
+    for batch_id in (*two_batches, third, 99):
+        span = queries.batch_span(session=session, batch_id=batch_id)
+        assert span.regions == queries.batch_regions(session=session, batch_id=batch_id)
+        assert span.admits == queries.batch_admit_range(session=session, batch_id=batch_id)
+    assert queries.batch_span(session=session, batch_id=third) == (
+        ["510100", "510300"],
+        (date(2023, 5, 2), date(2025, 3, 4)),
+    )
+    assert queries.batch_span(session=session, batch_id=99) == ([], None)

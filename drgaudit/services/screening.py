@@ -14,10 +14,12 @@ import datetime as dt
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from drgaudit.casebook import queries
@@ -189,6 +191,36 @@ class BatchLoader:
         return partitions
 
 
+_T = TypeVar("_T")
+
+
+def _read_aside(
+    aside: ThreadPoolExecutor, session: Session, read: Callable[[Session], _T]
+) -> Callable[[], _T]:
+    """`read` of the casebook in a session of its own on the `aside` thread while this one goes on (SQLite
+    lets go of the interpreter while a query runs: two long reads use both cores); call the result for
+    its value. Only where the other connection sees what this session sees: a SQLite file database, and
+    no change of this session not yet committed (pending, or written in the connection's transaction);
+    else `read` runs in this session when called."""
+    bind = session.get_bind()
+    if (
+        not isinstance(bind, Engine)
+        or bind.dialect.name != "sqlite"
+        or not _shareable(bind.url.render_as_string(hide_password=False))
+        or session.new
+        or session.dirty
+        or session.deleted
+        or getattr(session.connection().connection.dbapi_connection, "in_transaction", True)
+    ):
+        return lambda: read(session)
+
+    def apart() -> _T:
+        with Session(bind) as own:
+            return read(own)
+
+    return aside.submit(apart).result
+
+
 def _shareable(url: str) -> bool:
     """Whether other processes can open this database (not an in-memory SQLite database)."""
     lowered = url.lower()
@@ -322,14 +354,21 @@ def _screen_batch(
     if batch.kind != "claims":
         raise DrgauditError(f"batch {batch_id} is a {batch.kind} import, not claims")
     store = store and not dry_run
-    regions = queries.batch_regions(session=session, batch_id=batch_id)
-    plan = screening_plan(session=session, regions=regions, rules_dir=rules_dir, on_date=on_date)
-    if pack is not None and plan.default is not None:
-        plan.use(plan.default, pack)
-    pack = plan.pack(plan.default) if plan.default is not None else None
-    check_priced(plan, regions)
-    codes = codes or choose_codes(session=session, codes_dir=codes_dir, rules_dir=plan.default)
-    setup = batch_setup(session=session, batch_id=batch_id, plan=plan, codes=codes)
+    # The two long reads before the workers start (each joins every claim of the batch), side by side.
+    with ThreadPoolExecutor(max_workers=1) as aside:
+        case_mix = _read_aside(aside, session, lambda s: queries.batch_case_mix(session=s, batch_id=batch_id))
+        span = queries.batch_span(session=session, batch_id=batch_id)
+        regions = span.regions
+        plan = screening_plan(session=session, regions=regions, rules_dir=rules_dir, on_date=on_date)
+        if pack is not None and plan.default is not None:
+            plan.use(plan.default, pack)
+        pack = plan.pack(plan.default) if plan.default is not None else None
+        check_priced(plan, regions)
+        codes = codes or choose_codes(session=session, codes_dir=codes_dir, rules_dir=plan.default)
+        setup = batch_setup(
+            session=session, batch_id=batch_id, plan=plan, codes=codes,
+            case_mix=case_mix() if plan.folders() else None,
+        )  # fmt: skip
     setup.prefilter = prefilter
     setup.digests = store  # the workers work out what storing the hits compares
     total_claims = batch.rows_ok
@@ -365,7 +404,7 @@ def _screen_batch(
             )
             tasks = batch_tasks(
                 session=session, batch_id=batch_id, setup=setup, plan=plan, workers=workers,
-                cluster=cluster is not None, chunk_patients=chunk_patients,
+                cluster=cluster is not None, chunk_patients=chunk_patients, span=span,
             )  # fmt: skip
             packs = {str(folder): plan.pack(folder) for folder in plan.folders()}
             if cluster:
@@ -521,12 +560,13 @@ def batch_setup(
     batch_id: int,
     plan: PackPlan,
     codes: CodeTables,
+    case_mix: list[CaseMix] | None = None,
 ) -> ScreenSetup:
-    """The screen setup of a batch under a pack plan: reference data, and each pack's hospital indicators."""
+    """The screen setup of a batch under a pack plan: reference data, and each pack's hospital indicators
+    (`case_mix`: the batch's `queries.batch_case_mix`, if read already)."""
     hospitals = queries.load_hospitals(session=session)
     setup = ScreenSetup(plan.default, codes, hospitals, queries.load_groups(session=session))
-    case_mix = None
-    if plan.folders():
+    if plan.folders() and case_mix is None:
         case_mix = queries.batch_case_mix(session=session, batch_id=batch_id)  # the same for every pack
     for folder in plan.folders():
         indicators = batch_indicators(
@@ -550,10 +590,13 @@ def batch_tasks(
     workers: int,
     cluster: bool = False,
     chunk_patients: int = CHUNK_PATIENTS,
+    span: queries.BatchSpan | None = None,
 ) -> Iterator[Task]:
     """The tasks of a batch screen: chunks of patient ids read by each worker (always on a cluster), or of
-    partitions read here."""
-    admits = queries.batch_admit_range(session=session, batch_id=batch_id)
+    partitions read here (`span`: the batch's `queries.batch_span`, if read already)."""
+    admits = (
+        span.admits if span is not None else queries.batch_admit_range(session=session, batch_id=batch_id)
+    )
     since = (admits[0] if admits else dt.date.today()) - dt.timedelta(days=plan.lookback_days)
     url = session.get_bind().engine.url.render_as_string(hide_password=False)
     loader = BatchLoader(url, batch_id, since)

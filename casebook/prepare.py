@@ -23,7 +23,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import chain, islice, repeat
+from itertools import chain, repeat
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url
 from drgaudit.casebook.models import TABLES
 from drgaudit.contract import FIELDS_BY_KIND, LIST_SEPARATOR
 from drgaudit.errors import DataFileError, DrgauditError
-from drgaudit.ingest.readers import RAW_LINE, RowSource
+from drgaudit.ingest.readers import RAW_LINE, ColumnBlock, RowSource
 from drgaudit.ingest.rows import Chunk, Column, RowConverter, pick
 
 # What SQLAlchemy's SQLite DATE type stores, which is date.isoformat() for years 1 to 9999.
@@ -143,12 +143,8 @@ class Preparer:
         return [f"{self.source.name}: unknown columns ignored: {column_names(unknown)}"] if unknown else []
 
     def __iter__(self) -> Iterator[PreparedChunk]:
-        rows = self.source.iter_raw()
         read = 0
-        while True:
-            raw_rows = list(islice(rows, self.chunk_size))
-            if not raw_rows:
-                return
+        for raw_rows in self.source.iter_blocks(self.chunk_size):
             read += len(raw_rows)
             prepared = self.prepare(raw_rows, read)
             # The raw rows go before the chunk is sent: its values are then held by it alone, which
@@ -156,7 +152,7 @@ class Preparer:
             del raw_rows
             yield prepared
 
-    def prepare(self, raw_rows: list[tuple[int, Any]], read: int) -> PreparedChunk:
+    def prepare(self, raw_rows: ColumnBlock | Sequence[tuple[int, Any]], read: int) -> PreparedChunk:
         """Convert one chunk of raw rows."""
         header = self.source.header
         chunk = self.converter.convert(raw_rows, header)

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import codecs
+import tempfile
+from itertools import islice
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from drgaudit.errors import DataFileError
-from drgaudit.ingest.readers import RAW_LINE, ROW_PROBLEM, RowSource, detect_encoding, estimate_rows
+from drgaudit.ingest.readers import (
+    RAW_LINE,
+    ROW_PROBLEM,
+    ColumnBlock,
+    RowSource,
+    detect_encoding,
+    estimate_rows,
+)
 
 
 def rows_of(path: Path) -> list[tuple[int, dict]]:
@@ -180,3 +191,71 @@ def test_reading_streams_and_reports_progress(tmp_path: Path) -> None:
         assert source.fraction_read() == 1.0
     assert remaining == 199_000
     assert 140_000 < estimate_rows(path) < 260_000
+
+
+def _chunks_both_ways(path: Path, size: int) -> tuple[list[list], list[list], list[float], list[float]]:
+    """A file's rows in chunks of `size`, by iter_blocks and by iter_raw, and the fraction read after each."""
+    with RowSource(path) as source:
+        by_blocks, fractions_blocks = [], []
+        for chunk in source.iter_blocks(size):
+            by_blocks.append([(n, list(raw) if type(raw) is not dict else raw) for n, raw in chunk])
+            fractions_blocks.append(source.fraction_read())
+    with RowSource(path) as source:
+        rows, by_rows, fractions_rows = source.iter_raw(), [], []
+        while chunk := list(islice(rows, size)):
+            by_rows.append([(n, list(raw) if type(raw) is not dict else raw) for n, raw in chunk])
+            fractions_rows.append(source.fraction_read())
+    return by_blocks, by_rows, fractions_blocks, fractions_rows
+
+
+_PLAIN_LINES = ["a,b,c\n", "1,2,3\n", "x,,z\n", ",,\n", "\n", "1,2\n", "1,2,3,4\n", " , ,\n", "é,ü,中\n"]
+_ODD_LINES = [
+    '"q,1",2,3\n',
+    '"multi\nline",2,3\n',
+    "1,2,3\r\n",
+    "1,2,3\r",
+    "1,\x002,3\n",
+    'a"b,2,3\n',
+    "1,2,3",
+    '"x",2,3\n',
+    'x,"",3\n',
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(st.sampled_from(_PLAIN_LINES * 3 + _ODD_LINES), max_size=30),
+    size=st.integers(min_value=1, max_value=7),
+)
+def test_blocks_of_plain_lines_read_as_the_csv_reader_reads_them(lines: list[str], size: int) -> None:
+    # Runs of plain lines become ColumnBlocks, anything else takes the csv reader: the same rows,
+    # numbers, chunks and progress either way.
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "f.csv"
+        path.write_text("h1,h2,h3\n" + "".join(lines), encoding="utf-8", newline="")
+        by_blocks, by_rows, fractions_blocks, fractions_rows = _chunks_both_ways(path, size)
+    assert by_blocks == by_rows
+    assert fractions_blocks == fractions_rows
+
+
+def test_plain_blocks_are_column_blocks_and_bad_bytes_are_found(tmp_path: Path) -> None:
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"a,b\n" + b"1,2\n" * 20_000 + b"3,\xff\n" + b"4,5\n" * 10)
+    with RowSource(path) as source:
+        blocks = source.iter_blocks(1000)
+        assert isinstance(next(blocks), ColumnBlock)
+        with pytest.raises(DataFileError, match="line 20002: bytes that are not utf-8 text"):
+            list(blocks)
+
+
+@pytest.mark.parametrize("odd", _PLAIN_LINES + _ODD_LINES)
+def test_one_odd_line_among_plain_ones_reads_as_the_csv_reader_reads_it(tmp_path: Path, odd: str) -> None:
+    path = tmp_path / "f.csv"
+    for size in (1, 2, 5):
+        for at in range(4):
+            lines = ["1,2,3\n"] * 4
+            lines.insert(at, odd)
+            path.write_text("h1,h2,h3\n" + "".join(lines), encoding="utf-8", newline="")
+            by_blocks, by_rows, fractions_blocks, fractions_rows = _chunks_both_ways(path, size)
+            assert by_blocks == by_rows
+            assert fractions_blocks == fractions_rows

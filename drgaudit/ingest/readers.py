@@ -16,6 +16,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator, Sequence
+from itertools import islice, repeat
 from pathlib import Path
 from typing import IO, Any
 
@@ -83,6 +84,43 @@ def detect_encoding(sample: bytes) -> str:
     raise UnicodeError("the file is neither UTF-8 nor GB18030 text")
 
 
+class ColumnBlock:
+    """Rows of a CSV file read a block of plain lines at a time: their numbers and their values by
+    column (in header order). Indexing gives `(row_number, values)` as `RowSource.iter_raw` would."""
+
+    def __init__(self, numbers: list[int], columns: list[list[str]]) -> None:
+        self.numbers = numbers
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def __getitem__(self, position: int) -> tuple[int, list[str]]:
+        return self.numbers[position], [column[position] for column in self.columns]
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        return map(self.__getitem__, range(len(self.numbers)))
+
+
+class _Lines:
+    """The lines of a text file, some of which can be put back to be read again."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self.back: list[str] = []  # put back, last first
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        if self.back:
+            return self.back.pop()
+        return next(self._lines)
+
+    def put_back(self, lines: list[str]) -> None:
+        self.back.extend(reversed(lines))
+
+
 class RowSource:
     """An open input file: its format, encoding and header, iterable as `(row_number, raw row)`."""
 
@@ -98,6 +136,11 @@ class RowSource:
         self._size = 0
         self._workbook: Any = None
         self._rows: Iterator[tuple[int, Any]]
+        # A comma-separated text file: its lines and the csv reader over them, for `iter_blocks`.
+        self._lines: _Lines | None = None
+        self._reader: Any = None
+        # Lines read by `iter_blocks` past the csv reader (the reader counts only its own).
+        self._lines_taken = 0
         try:
             if self.format == "xlsx":
                 self._open_xlsx()
@@ -125,6 +168,51 @@ class RowSource:
         """The rows as read, cheaper than iterating: a row of a file with a header is the sequence of
         its values in header order; a JSONL row, or a row that does not fit the header, is a dict."""
         return self._rows
+
+    def iter_blocks(self, size: int) -> Iterator[ColumnBlock | list[tuple[int, Any]]]:
+        """The rows of `iter_raw()` in chunks of `size` (the last one shorter). A chunk of a CSV file
+        whose lines are all plain (no quotes, no CR, the header's number of commas, not blank) is a
+        `ColumnBlock`, read without the csv module: those lines are exactly their values joined by
+        commas, so splitting them gives what the csv reader would.
+
+        The iterator keeps no reference to a chunk it gave (its values can then be held by their
+        converted chunk alone, which marshal sends faster)."""
+        return iter(lambda: self._next_chunk(size), [])
+
+    def _next_chunk(self, size: int) -> ColumnBlock | list[tuple[int, Any]]:
+        block = self._plain_block(size) if self._lines is not None else None
+        return block if block is not None else list(islice(self._rows, size))
+
+    def _plain_block(self, size: int) -> ColumnBlock | None:
+        """The next `size` lines as a ColumnBlock when they are all plain; else None, the lines put back."""
+        lines_source = self._lines
+        assert lines_source is not None and self.header is not None
+        if lines_source.back:
+            return None
+        try:
+            lines = list(islice(lines_source, size))
+        except UnicodeDecodeError as exc:
+            raise self._decode_error(exc) from exc
+        if not lines:
+            return None
+        width = len(self.header)
+        text = "".join(lines)
+        if (
+            '"' in text
+            or "\r" in text
+            or "\x00" in text  # NUL marks a line too long to read (_LONG_LINE)
+            or text[-1] != "\n"  # a last line without its end
+            or min(map(len, lines)) <= width  # a line of commas only (a blank row) or shorter
+            or max(map(len, lines)) > csv.field_size_limit()
+            or list(map(str.count, lines, repeat(","))).count(width - 1) != len(lines)
+        ):
+            lines_source.put_back(lines)
+            return None
+        cells = text.replace("\n", ",").split(",")
+        cells.pop()  # after the last line's end
+        start = self._reader.line_num + self._lines_taken + 1
+        self._lines_taken += len(lines)
+        return ColumnBlock(list(range(start, start + len(lines))), [cells[k::width] for k in range(width)])
 
     def close(self) -> None:
         """Release the file."""
@@ -179,7 +267,9 @@ class RowSource:
 
     def _csv_rows(self, text: io.TextIOWrapper) -> Iterator[tuple[int, Any]]:
         try:
-            reader = csv.reader(_bounded_lines(text), dialect=self._dialect(text))
+            dialect = self._dialect(text)
+            lines = _Lines(_bounded_lines(text))
+            reader = csv.reader(lines, dialect=dialect)
             first = next(reader, None)
         except UnicodeDecodeError as exc:
             raise self._decode_error(exc) from exc
@@ -190,6 +280,8 @@ class RowSource:
         if first[0] == _LONG_LINE:
             raise DataFileError(self.name, f"row 1: the header is longer than {MAX_LINE_CHARS:,} characters")
         header = self._set_header(first)
+        if dialect is csv.excel:
+            self._lines, self._reader = lines, reader
         return self._csv_data_rows(reader, header)
 
     def _dialect(self, text: io.TextIOWrapper) -> type[csv.Dialect]:
@@ -203,8 +295,9 @@ class RowSource:
 
     def _csv_data_rows(self, reader: Any, header: list[str]) -> Iterator[tuple[int, Any]]:
         width = len(header)
-        line = reader.line_num
         while True:
+            # Lines read by iter_blocks between two rows count too.
+            line = reader.line_num + self._lines_taken
             start = line + 1
             try:
                 values = next(reader)
@@ -213,12 +306,10 @@ class RowSource:
             except UnicodeDecodeError as exc:
                 raise self._decode_error(exc) from exc
             except csv.Error as exc:  # a cell over the field limit: the reader goes on after it
-                if reader.line_num <= line:
+                if reader.line_num + self._lines_taken <= line:
                     raise DataFileError(self.name, f"row {start}: {exc}") from exc
-                line = reader.line_num
                 yield start, {ROW_PROBLEM: f"cannot be read: {exc}", RAW_LINE: _NOT_KEPT}
                 continue
-            line = reader.line_num
             if len(values) == width:
                 if any(values):
                     yield start, values

@@ -43,7 +43,7 @@ from drgaudit.contract import (
     Field,
 )
 from drgaudit.errors import RowError
-from drgaudit.ingest.readers import RAW_LINE, ROW_PROBLEM
+from drgaudit.ingest.readers import RAW_LINE, ROW_PROBLEM, ColumnBlock
 
 # Data-quality tolerance, not policy: the fee_* categories of a claim may add up to at most
 # total_cost × (1 + FEE_SUM_TOLERANCE_RATIO) + FEE_SUM_TOLERANCE_YUAN, which absorbs rounding in
@@ -825,16 +825,23 @@ class RowConverter:
         known = set(self.names)
         return [c for c in columns if isinstance(c, str) and c and c not in known]
 
-    def convert(self, rows: Sequence[tuple[int, Any]], header: Sequence[str] | None = None) -> Chunk:
+    def convert(
+        self, rows: ColumnBlock | Sequence[tuple[int, Any]], header: Sequence[str] | None = None
+    ) -> Chunk:
         """Convert a chunk of `(row_number, raw row)`; every error of every row is collected.
 
         A raw row is a dict, or (with the file's `header`) the sequence of its values in header
         order, as `RowSource.iter_raw` gives them; a chunk of such sequences is converted column by
-        column straight from them.
+        column straight from them, and a `ColumnBlock` (`RowSource.iter_blocks`) from its columns.
         """
-        numbers = [row for row, _raw in rows]
-        raws = [raw for _row, raw in rows]
-        raw_columns = _transposed(raws, header)
+        if isinstance(rows, ColumnBlock) and header is not None:
+            numbers = rows.numbers
+            raws: list[Any] = []
+            raw_columns: dict[str, Column] | None = dict(zip(header, rows.columns, strict=True))
+        else:
+            numbers = [row for row, _raw in rows]
+            raws = [raw for _row, raw in rows]
+            raw_columns = _transposed(raws, header)
         if raw_columns is None and header is not None:
             raws = [raw if type(raw) is dict else dict(zip(header, raw, strict=True)) for raw in raws]
         chunk = Chunk(self.fields, numbers, {}, raw=raw_columns)
@@ -844,7 +851,7 @@ class RowConverter:
             if raw_columns is None:
                 raw = list(map(operator.methodcaller("get", plan.name), raws))
             else:
-                raw = raw_columns.get(plan.name) or [None] * len(raws)
+                raw = raw_columns.get(plan.name) or [None] * len(numbers)
             values, errors, fast = plan.column(raw)
             if fast and plan.is_date:
                 chunk.iso_dates[plan.name] = raw

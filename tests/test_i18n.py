@@ -75,3 +75,30 @@ def test_screen_and_import_summaries_in_chinese(
     assert "导入 3 行（新增 3，未变 0，修订 0），拒收 0 行" in imported.stdout
     batches = runner.invoke(app, ["batches", "--db", db])
     assert batches.stdout.splitlines()[-1] == "1 个批次"
+
+
+def test_a_stored_screen_summary_is_chinese_to_its_last_line(chinese: None, tmp_path: Path) -> None:
+    """Every line of the summary, the pre-filter's and the hospital findings' too (once English-only)."""
+    from drgaudit.demo.generator import generate
+
+    demo = tmp_path / "demo"
+    generate(demo, seed=42, claims=1000)
+    db = str(tmp_path / "c.sqlite")
+    for kind in ("hospitals", "groups", "claims"):
+        assert runner.invoke(app, ["import", kind, str(demo / f"{kind}.csv"), "--db", db]).exit_code == 0
+    screened = runner.invoke(app, ["screen", "--batch", "3", "--db", db])
+    assert screened.exit_code == 0, screened.output
+    summary = screened.stderr
+    assert re.search(
+        r"^预筛：1000 份结算清单中有 \d+ 份（\d+\.\d%）可能命中，已交 durable-rules 判定$", summary, re.M
+    )
+    found = re.search(
+        r"^医院疑点：新增 (\d+) 条，更新 0 条，撤销 0 条，未变 0 条（见 `drgaudit findings list`）$",
+        summary,
+        re.M,
+    )
+    assert found and int(found.group(1)) > 0, summary
+    assert "pre-filter" not in summary and "hospital findings" not in summary
+    # The rest of the summary is Chinese already: only the families' keys, codes and numbers are not.
+    for line in summary.splitlines():
+        assert re.search(r"[\u4e00-\u9fff]", line) or re.fullmatch(r"  [a-z_]+ +\d+", line), line

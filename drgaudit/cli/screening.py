@@ -102,10 +102,15 @@ def print_summary(summary: ScreenSummary) -> None:
         )
     )
     if summary.prefilter and summary.claims:
-        typer.echo(
-            f"pre-filter: {summary.candidates} of {summary.claims} claims "
-            f"({summary.candidates / summary.claims:.1%}) could hit and went through durable-rules",
-            err=True,
+        echo(
+            _(
+                "pre-filter: {candidates} of {claims} claims ({share:.1%}) could hit and went through "
+                "durable-rules"
+            ).format(
+                candidates=summary.candidates,
+                claims=summary.claims,
+                share=summary.candidates / summary.claims,
+            )
         )
     if summary.prefilter_fallbacks:
         typer.echo(
@@ -182,10 +187,11 @@ def print_summary(summary: ScreenSummary) -> None:
         )
     if summary.findings:
         found = summary.findings
-        typer.echo(
-            f"hospital findings: {found['created']} new, {found['refreshed']} refreshed, {found['withdrawn']} withdrawn, "
-            f"{found['unchanged']} unchanged (see `drgaudit findings list`)",
-            err=True,
+        echo(
+            _(
+                "hospital findings: {created} new, {refreshed} refreshed, {withdrawn} withdrawn, "
+                "{unchanged} unchanged (see `drgaudit findings list`)"
+            ).format(**{k: found.get(k, 0) for k in ("created", "refreshed", "withdrawn", "unchanged")})
         )
     if summary.run_id is not None and summary.total_seconds:
         # The screening line's rate leaves out storing; a stored screen's user waits for both.

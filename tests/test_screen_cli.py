@@ -304,3 +304,67 @@ def test_progress_bar_says_what_follows_once_every_claim_is_screened(
     assert "screening" in drawn
     # A stored screen writes for a while after the last claim: the full bar says so, not before.
     assert ("storing the results" in drawn) is (screened == 10)
+
+
+def _drawn_lines(
+    columns: int, label: str, then: str, total: int, monkeypatch: pytest.MonkeyPatch
+) -> list[str]:
+    """The lines the progress bar draws on a terminal `columns` wide, from the start to the full count."""
+    import time
+    from contextlib import ExitStack
+
+    from drgaudit.cli.screening import _progress_bar
+
+    monkeypatch.setenv("COLUMNS", str(columns))  # Rich's Console reads the width from it
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with ExitStack() as stack:
+        update = _progress_bar(stack, label, then=then)
+        assert update is not None
+        update(total // 3, total)
+        time.sleep(0.2)  # a refresh with the screening label
+        update(total, total)
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", terminal.getvalue())
+    return [line for line in dict.fromkeys(re.split(r"[\r\n]", plain)) if line.strip()]
+
+
+@pytest.mark.parametrize("total", [1_000_000, 10_000_000])
+@pytest.mark.parametrize("columns", [80, 60])
+@pytest.mark.parametrize(
+    ("label", "then"),
+    [
+        ("screening", "storing the results"),
+        ("screening", "comparing with the stored results"),
+        ("筛查", "正在保存结果"),
+    ],
+)
+def test_progress_bar_fits_the_terminal_and_never_cuts_the_counts(
+    columns: int, label: str, then: str, total: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rich alone cut every column evenly: "10000000/10000…" at 80 columns on a dry run, "1000000/100…"
+    at 60."""
+    from rich.cells import cell_len
+
+    lines = _drawn_lines(columns, label, then, total, monkeypatch)
+    assert all(cell_len(line) <= columns for line in lines), lines
+    assert any(f"{total // 3}/{total}" in line for line in lines), lines
+    full = [line for line in lines if f"{total}/{total}" in line]
+    assert full, lines
+    # The label gives way before the counts: what is left of it starts the line, cut with an ellipsis.
+    shown = re.split("[━╸╺]", full[-1], maxsplit=1)[0].strip()
+    assert then.startswith(shown.removesuffix("…")) and (shown == then or shown.endswith("…")), full[-1]
+    assert "━" in full[-1]
+
+
+def test_fit_bar_gives_way_with_the_bar_first_then_the_label() -> None:
+    from drgaudit.cli.screening import BAR_MIN, BAR_WIDTH, fit_bar
+
+    # rest: "1000000/1000000" 15, "claims" 6, "0:00:00" 7, four gaps.
+    rest = 15 + 6 + 7 + 4
+    assert fit_bar(120, 19, rest) == (19, BAR_WIDTH)
+    assert fit_bar(80, 19, rest) == (19, 80 - rest - 19)  # the bar shrinks
+    assert fit_bar(60, 19, rest) == (60 - rest - BAR_MIN, BAR_MIN)  # at its least, the label is cut
+    assert fit_bar(rest + 5, 19, rest) == (0, 5)  # no label left: the bar again
+    for width in range(rest + 1, 200):
+        label, bar = fit_bar(width, 33, rest)
+        assert label + bar + rest <= width and bar >= 1

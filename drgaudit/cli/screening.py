@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -37,21 +37,75 @@ ScreenRulesOption = Annotated[
 ]
 
 
+# The progress bar's width on a wide terminal, and the least it shrinks to before the label gives way.
+BAR_WIDTH = 40
+BAR_MIN = 10
+
+
+def fit_bar(width: int, label: int, rest: int) -> tuple[int, int]:
+    """Cells for the progress line's label and bar on a terminal `width` cells wide, where the other
+    columns (the counts, the unit, the time left and the gaps between columns) take `rest`: the bar gives
+    way first (down to BAR_MIN), then the label (cut with an ellipsis), then the bar again. The counts
+    are never cut (Rich, left to itself, cuts every column evenly: "200000/2000…")."""
+    room = max(width - rest, 0)
+    bar = min(BAR_WIDTH, max(BAR_MIN, room - label))
+    label = min(label, max(room - bar, 0))
+    return label, max(1, min(bar, room - label))
+
+
 def _progress_bar(
     stack: ExitStack, label: str, *, then: str | None = None
 ) -> Callable[[int, int], None] | None:
     """A Rich progress bar on stderr when it is a terminal; None otherwise (pipes, tests, CI). `then`: what
     the bar says once every claim is screened (a stored screen still writes for a while: without it the
-    bar would stand full and silent)."""
+    bar would stand full and silent). The line fits the terminal's width (`fit_bar`)."""
     if not sys.stderr.isatty():
         return None
+    from rich.cells import cell_len
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.measure import Measurement
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.table import Table
+    from rich.text import Text
 
+    class Label(ProgressColumn):
+        """The task's description, cut to `width` cells with an ellipsis when one is set."""
+
+        width: int | None = None
+
+        def render(self, task: Task) -> Text:
+            text = Text(task.description, no_wrap=True, overflow="ellipsis")
+            if self.width is not None:
+                text.truncate(self.width, overflow="ellipsis")
+            return text
+
+    class FittedProgress(Progress):
+        """Sizes the label and the bar for the terminal's width at every refresh."""
+
+        def make_tasks_table(self, tasks: Iterable[Task]) -> Table:
+            tasks = list(tasks)
+            for task in tasks:  # one task: the screen's
+                options = self.console.options
+                rest = len(self.columns) - 1  # one cell between columns
+                for column in self.columns:
+                    if column is not name and column is not bar and isinstance(column, ProgressColumn):
+                        rest += Measurement.get(self.console, options, column(task)).maximum
+                name.width, bar.bar_width = fit_bar(self.console.width, cell_len(task.description), rest)
+            return super().make_tasks_table(tasks)
+
+    name, bar = Label(), BarColumn(bar_width=BAR_WIDTH)
     progress = stack.enter_context(
-        Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
+        FittedProgress(
+            name,
+            bar,
             MofNCompleteColumn(),
             TextColumn(_("claims")),
             TimeRemainingColumn(),

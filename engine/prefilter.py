@@ -533,15 +533,18 @@ class Lowerer:
     # ---- values and conditions: each node compiled once per rule into a closure (below) ---------------
     def value(self, node: Node) -> Col:
         """The node's values over the rows (`Unsupported` where the lowering cannot compute them)."""
-        return self.compiled_form("value", node, _compile_value)(self)
+        values: Col = self.compiled_form("value", node, _compile_value)(self)
+        return values
 
     def numeric(self, node: Node) -> Col:
         """`value` for a node used as a number (a boolean counts 0/1)."""
-        return self.compiled_form("numeric", node, _compile_numeric)(self)
+        values: Col = self.compiled_form("numeric", node, _compile_numeric)(self)
+        return values
 
     def bounds(self, node: Node) -> tuple[np.ndarray, np.ndarray]:
         """(upper, lower): where the condition may be true, and where it certainly is."""
-        return self.compiled_form("bounds", node, _compile_bounds)(self)
+        found: tuple[np.ndarray, np.ndarray] = self.compiled_form("bounds", node, _compile_bounds)(self)
+        return found
 
     def compiled_form(
         self, form: str, node: Node, compile: Callable[[Lowerer, Node], Callable[[Lowerer], Any]]

@@ -2,7 +2,7 @@
 
 The full run makes a venv for the base commit (pip install, about 20 s offline); these tests give it
 this interpreter instead (`--base-python`), which runs this checkout: with `--base HEAD` both sides
-are the same code, so they must find the same hits at about the same speed. The worktree's set-up and
+are the same code, so they must find the same hits. The worktree's set-up and
 removal are tested with an interpreter that imports the wrong checkout.
 """
 
@@ -35,7 +35,7 @@ def _a_git_checkout() -> None:
         pytest.skip("bench/compare.py needs a git checkout")
 
 
-def test_the_same_code_on_both_sides_finds_the_same_hits_at_the_same_speed(
+def test_the_same_code_on_both_sides_finds_the_same_hits(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     figures_path = tmp_path / "figures.json"
@@ -61,7 +61,10 @@ def test_the_same_code_on_both_sides_finds_the_same_hits_at_the_same_speed(
         assert 30 < run["peak_rss_mib"] < 2000  # a Python process's, not a sum and not in KiB
     (ratio,) = figures["ratios"]
     assert ratio == figures["median_ratio"]
-    assert 0.4 < ratio < 2.5, figures  # same code: about 1 (a short run on a shared machine is noisy)
+    # The ratio is the runs' claims/s divided (how near 1 it is says only how noisy the machine was: a
+    # speed is measured by the bench, never asserted by a test).
+    assert ratio == pytest.approx(current["claims_per_second"] / base["claims_per_second"], abs=0.002)
+    assert figures["cpu_ratios"] == [pytest.approx(base["cpu_seconds"] / current["cpu_seconds"], abs=0.002)]
     assert "claims/s current/base:" in out and f"{base['hits']:,}" in out
     for step in (
         "generating 2,000 demo claims",

@@ -14,7 +14,9 @@ from typer.testing import CliRunner
 
 from drgaudit import i18n
 from drgaudit.cli.root import app
+from drgaudit.cli.screening import print_summary
 from drgaudit.i18n_tools import problems
+from drgaudit.services.screening import ScreenSummary
 
 runner = CliRunner()
 
@@ -99,6 +101,50 @@ def test_a_stored_screen_summary_is_chinese_to_its_last_line(chinese: None, tmp_
     )
     assert found and int(found.group(1)) > 0, summary
     assert "pre-filter" not in summary and "hospital findings" not in summary
-    # The rest of the summary is Chinese already: only the families' keys, codes and numbers are not.
+    # Every line of it is Chinese, the hits by family too (by the family's name, not its key).
     for line in summary.splitlines():
-        assert re.search(r"[\u4e00-\u9fff]", line) or re.fullmatch(r"  [a-z_]+ +\d+", line), line
+        assert re.search(r"[\u4e00-\u9fff]", line), line
+    assert re.search(
+        r"^  (分解住院|高编高套|高低倍率病例|数据质量|转嫁费用|低标入院|高频住院|长期住院) +\d+$",
+        summary,
+        re.M,
+    )
+
+
+def _summary_with_fallbacks() -> ScreenSummary:
+    return ScreenSummary(
+        claims=10, patients=4, candidates=2, hits=3, codes_source="CHS-DRG 1.1",
+        prefilter_fallbacks=2, prefilter_fallback_reason="columns: no such fact",
+        chunk_fallbacks=1, chunk_fallback_reason="RuntimeError: boom",
+        by_family={"split_hospitalization": 2, "upcoding": 1, "special_case": 1},
+        family_labels={"special_case": "特例单议候选（重症监护资源消耗大）"},  # declared by its rule file
+    )  # fmt: skip
+
+
+def test_the_summary_warnings_and_families_in_chinese(
+    chinese: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    print_summary(_summary_with_fallbacks())
+    err = capsys.readouterr().err
+    assert (
+        "警告：列式预筛在 2 组患者上失败，已改按派生事实筛查（命中相同，较慢）；首个原因：columns: no such fact"
+        in err
+    )
+    assert (
+        "警告：1 组患者无法整组筛查，已逐个患者筛查（较慢；失败的患者会列出）；首个原因：RuntimeError: boom"
+        in err
+    )
+    # Names padded by their width on a terminal (a Chinese character takes two cells): the counts line up.
+    assert re.search(r"^  分解住院 {17}2$", err, re.M) and re.search(r"^  高编高套 {17}1$", err, re.M)
+    assert re.search(r"^  特例单议候选 {13}1$", err, re.M)
+    assert "warning" not in err and "split_hospitalization" not in err and "special_case" not in err
+
+
+def test_the_summary_warnings_and_families_in_english(capsys: pytest.CaptureFixture[str]) -> None:
+    print_summary(_summary_with_fallbacks())
+    err = capsys.readouterr().err
+    assert "warning: the columnar pre-filter failed on 2 chunk(s) of patients" in err
+    assert "warning: 1 chunk(s) of patients could not be screened at once" in err
+    # In English by the key the rule files write (`family: split_hospitalization`).
+    assert re.search(r"^  split_hospitalization +2$", err, re.M) and re.search(r"^  upcoding +1$", err, re.M)
+    assert re.search(r"^  special_case +1$", err, re.M)

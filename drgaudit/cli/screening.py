@@ -13,7 +13,8 @@ import typer
 from drgaudit.cli.options import CodesOption, DbOption, RulesOption, reported
 from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit
 from drgaudit.cli.reviewopts import UserOption
-from drgaudit.i18n import _, ngettext
+from drgaudit.i18n import _, language, ngettext
+from drgaudit.labels import value_label
 
 if TYPE_CHECKING:
     from drgaudit.services.screening import ScreenSummary
@@ -167,21 +168,31 @@ def print_summary(summary: ScreenSummary) -> None:
             )
         )
     if summary.prefilter_fallbacks:
-        typer.echo(
-            f"warning: the columnar pre-filter failed on {summary.prefilter_fallbacks} chunk(s) of patients, "
-            f"screened on their derived facts instead (same hits, slower); first: "
-            f"{summary.prefilter_fallback_reason}",
-            err=True,
+        echo(
+            _(
+                "warning: the columnar pre-filter failed on {chunks} chunk(s) of patients, screened on their "
+                "derived facts instead (same hits, slower); first: {reason}"
+            ).format(chunks=summary.prefilter_fallbacks, reason=summary.prefilter_fallback_reason)
         )
     if summary.chunk_fallbacks:
-        typer.echo(
-            f"warning: {summary.chunk_fallbacks} chunk(s) of patients could not be screened at once and were "
-            f"screened patient by patient (slower; a patient that fails is listed); first: "
-            f"{summary.chunk_fallback_reason}",
-            err=True,
+        echo(
+            _(
+                "warning: {chunks} chunk(s) of patients could not be screened at once and were screened "
+                "patient by patient (slower; a patient that fails is listed); first: {reason}"
+            ).format(chunks=summary.chunk_fallbacks, reason=summary.chunk_fallback_reason)
         )
+    from rich.cells import cell_len  # here: rich is not imported by commands that print no summary
+
+    # Hits by family: in Chinese by the family's name (`labels`, or the name a rule file declares for a
+    # family of its own), in English by the key the rule files use.
+    chinese = language().startswith("zh")
     for family, count in sorted(summary.by_family.items(), key=lambda kv: (-kv[1], kv[0])):
-        echo(f"  {family:<24} {count}")
+        name = family
+        if chinese:
+            name = value_label("family", family)
+            if name == family:
+                name = summary.family_labels.get(family, family).split("（")[0]  # the name, not its gloss
+        echo(f"  {name}{' ' * max(1, 25 - cell_len(name))}{count}")  # a Chinese character is two cells wide
     if summary.dry_run:
         stored, review = summary.stored, summary.review_cases
         echo(

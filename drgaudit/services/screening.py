@@ -75,6 +75,9 @@ class ScreenSummary:
     by_family: dict[str, int] = field(default_factory=dict)
     by_action: dict[str, int] = field(default_factory=dict)
     by_rule: dict[str, int] = field(default_factory=dict)
+    # The Chinese names of the families the packs declare (a rule file's `families:`); the contract's own
+    # families are named in `drgaudit.labels`.
+    family_labels: dict[str, str] = field(default_factory=dict)
     run_id: int | None = None
     batch_id: int | None = None
     rules_version: str = ""
@@ -375,6 +378,8 @@ def _screen_batch(
     summary = ScreenSummary(
         batch_id=batch_id, rules_version=plan.version, codes_source=codes.label, prefilter=prefilter
     )
+    for folder in plan.folders():
+        summary.family_labels.update(plan.pack(folder).families)
     run = None
     if store:
         run = start_run(
@@ -715,6 +720,7 @@ def _merge(total: ScreenSummary, part: ScreenSummary) -> None:
     total.prefilter_fallback_reason = total.prefilter_fallback_reason or part.prefilter_fallback_reason
     total.chunk_fallbacks += part.chunk_fallbacks
     total.chunk_fallback_reason = total.chunk_fallback_reason or part.chunk_fallback_reason
+    total.family_labels.update(part.family_labels)
     for mine, theirs in (
         (total.by_family, part.by_family),
         (total.by_action, part.by_action),

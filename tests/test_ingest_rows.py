@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drgaudit.contract import CLAIM_FIELDS
+from drgaudit.ingest.readers import ColumnBlock, RowSource
 from drgaudit.ingest.rows import (
     FEE_SUM_TOLERANCE_RATIO,
     FEE_SUM_TOLERANCE_YUAN,
@@ -323,3 +324,25 @@ def test_a_column_fast_path_reads_what_the_per_value_converter_reads(field) -> N
 )
 def test_a_column_fast_path_reads_what_the_per_value_converter_reads_generated(field, texts) -> None:
     _check_column_fast_path(field, texts)
+
+
+def test_a_column_block_converts_and_fingerprints_as_its_rows(make_claim, tmp_path) -> None:
+    # Plain CSV lines read as a ColumnBlock: the same records, errors and fingerprints as the rows
+    # read one by one (fingerprints from the lines themselves when the header is the fields in order).
+    rows = [make_claim(n) for n in range(30)] + [make_claim(30, age="x"), make_claim(31, total_cost="")]
+    header = [f.name for f in CLAIM_FIELDS]
+    for names in (header, header[::-1]):
+        path = tmp_path / "f.csv"
+        lines = [",".join(names)] + [",".join(str(raw.get(name, "")) for name in names) for raw in rows]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        with RowSource(path) as source:
+            (block,) = list(source.iter_blocks(100))
+            assert isinstance(block, ColumnBlock)
+            converter = RowConverter("claims", "f.csv")
+            as_block = converter.convert(block, source.header)
+            as_rows = converter.convert(list(block), source.header)
+        assert (as_block.lines_text is not None) == (names == header)
+        assert as_block.good == as_rows.good == list(range(30))
+        assert [str(e) for e in as_block.errors[30]] == [str(e) for e in as_rows.errors[30]]
+        assert as_block.hashes(as_block.good) == as_rows.hashes(as_rows.good)
+        assert [as_block.record(i) for i in as_block.good] == [as_rows.record(i) for i in as_rows.good]

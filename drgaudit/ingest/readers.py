@@ -85,12 +85,14 @@ def detect_encoding(sample: bytes) -> str:
 
 
 class ColumnBlock:
-    """Rows of a CSV file read a block of plain lines at a time: their numbers and their values by
-    column (in header order). Indexing gives `(row_number, values)` as `RowSource.iter_raw` would."""
+    """Rows of a CSV file read a block of plain lines at a time: their numbers, their values by
+    column (in header order) and the lines themselves joined (each ends with a newline). Indexing
+    gives `(row_number, values)` as `RowSource.iter_raw` would."""
 
-    def __init__(self, numbers: list[int], columns: list[list[str]]) -> None:
+    def __init__(self, numbers: list[int], columns: list[list[str]], text: str) -> None:
         self.numbers = numbers
         self.columns = columns
+        self.text = text
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -212,7 +214,8 @@ class RowSource:
         cells.pop()  # after the last line's end
         start = self._reader.line_num + self._lines_taken + 1
         self._lines_taken += len(lines)
-        return ColumnBlock(list(range(start, start + len(lines))), [cells[k::width] for k in range(width)])
+        numbers = list(range(start, start + len(lines)))
+        return ColumnBlock(numbers, [cells[k::width] for k in range(width)], text)
 
     def close(self) -> None:
         """Release the file."""

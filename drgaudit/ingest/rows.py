@@ -728,6 +728,9 @@ class Chunk:
     # Raw columns of lists that were all well-formed `|`-separated codes (or blank): the lists' joined
     # text already.
     list_texts: dict[str, Column] = field(default_factory=dict)
+    # The rows' CSV lines joined, when they are plain and hold exactly the fields in order (a
+    # ColumnBlock of a file whose header is the fields): each line is the row's field texts.
+    lines_text: str | None = None
 
     @property
     def good(self) -> list[int]:
@@ -755,8 +758,13 @@ class Chunk:
         content can have several texts ("3111.0", "3111.00"), so a differing fingerprint only says
         "compare the values".
         """
-        lines = None
-        if self.raw is not None:
+        lines: Column | None = None
+        if self.lines_text is not None:
+            # Each plain line is the field texts joined by commas, which none of them holds.
+            every_line = self.lines_text.replace(",", _UNIT_SEPARATOR).split("\n")
+            every_line.pop()  # after the last line's end
+            lines = pick(every_line, positions)
+        elif self.raw is not None:
             blank = [""] * len(self.rows)
             texts = [pick(self.raw.get(f.name) or blank, positions) for f in self.fields]
             try:
@@ -845,6 +853,8 @@ class RowConverter:
         if raw_columns is None and header is not None:
             raws = [raw if type(raw) is dict else dict(zip(header, raw, strict=True)) for raw in raws]
         chunk = Chunk(self.fields, numbers, {}, raw=raw_columns)
+        if isinstance(rows, ColumnBlock) and tuple(header or ()) == self.names:
+            chunk.lines_text = rows.text
         found: dict[int, list[tuple[str, str]]] = {}
         for plan in self._plan:
             raw: Column

@@ -287,16 +287,18 @@ _EDGE_TEXTS = [
     *["C0001", "a" * 64, "a" * 65, "P:1/2*3+4~5-6_7", "C 1", "c'1", "é", "Ｐ1", "5.10101E+19", "x\x01"],
     *["I10.x05", "I10.x05|E11.900", "I10.x05||E11.900", "I10.x05|", " I10.x05", "|".join(["I10"] * 101)],
     *["36.0600", "|".join(["36.0600"] * 100), "96.0800x005|36.0600", "2025-01-28", ""],
+    *["2025-02-30", "2025-01-29", "1800-01-01", "2999-01-01", "2025-1-28", "2025-01-28 08:00", "20250128"],
 ]
 
 
-_FAST_FIELDS = [f for f in CLAIM_FIELDS if f.type in ("int", "decimal", "id", "list")]
+_FAST_FIELDS = [f for f in CLAIM_FIELDS if f.type in ("int", "decimal", "id", "list", "date")]
 
 
 def _check_column_fast_path(field, texts: list[str]) -> None:
     """Whenever the fast path takes a column of well-formed values and these texts, every value is
     what the per-value converter makes of it."""
     well_formed = {"int": "42", "decimal": "3111.50", "id": "C000000001", "list": "I10.x05|E11.900"}
+    well_formed["date"] = "2025-01-28"
     if field.item == "px":
         well_formed["list"] = "36.0600|96.0800x005"
     column = [well_formed[field.type]] * 3 + texts

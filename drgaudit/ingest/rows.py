@@ -605,15 +605,19 @@ def _fast_date(spec: Field) -> Callable[[Column], Column]:
     earliest, latest = EARLIEST_DATE.isoformat(), LATEST_DATE.isoformat()
 
     def fast(column: Column) -> Column:
-        if whole.fullmatch(_lines(_distinct(column))) is None:
+        # Each different date once (a chunk's dates repeat a lot): checked, bounded and parsed.
+        distinct = _distinct(column)
+        if whole.fullmatch(_lines(distinct)) is None:
             raise _Fallback
-        filled = [v for v in column if v] if "" in column else column
+        filled = [v for v in distinct if v]
         if filled and (min(filled) < earliest or max(filled) > latest):
             raise _Fallback
         try:
-            return [parse(v) if v else None for v in column]
+            days: dict[str, date | None] = {v: parse(v) for v in filled}
         except ValueError:  # 2025-02-30
             raise _Fallback from None
+        days[""] = None
+        return list(map(days.__getitem__, column))
 
     return fast
 
@@ -676,6 +680,12 @@ _FAST: dict[str, Callable[[Field], Callable[[Column], Column]]] = {
 _BLANKS = ("", None)
 
 
+def _blank_count(raw: Column) -> int:
+    """How many values are "" or None (None not looked for when every value is "")."""
+    blank = raw.count("")
+    return blank if blank == len(raw) else blank + raw.count(None)
+
+
 @dataclass(frozen=True)
 class _FieldPlan:
     name: str
@@ -692,7 +702,7 @@ class _FieldPlan:
             # A column left empty in the whole chunk (common: fee categories, newborn fields) is all
             # missing values, without a pass of the fast path's checks over its blanks.
             count = len(raw)
-            if count and raw[0] in _BLANKS and raw.count("") + raw.count(None) == count:
+            if count and raw[0] in _BLANKS and _blank_count(raw) == count:
                 return ([[] for _ in range(count)] if self.is_list else [None] * count), {}, True
             try:
                 return self.fast(raw), {}, True
@@ -927,7 +937,9 @@ def _check_claims(columns: dict[str, Column]) -> dict[int, list[tuple[str, str]]
                 found.setdefault(i, []).append(("group_code", f"missing (required for {scheme} claims)"))
     totals = columns["total_cost"]
     fee_columns = [
-        column for column in map(columns.__getitem__, FEE_FIELDS) if column.count(None) != len(column)
+        column
+        for column in map(columns.__getitem__, FEE_FIELDS)
+        if column and (column[0] is not None or column.count(None) != len(column))
     ]
     if not fee_columns:
         return found

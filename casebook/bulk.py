@@ -11,7 +11,7 @@ processors applied); this skips SQLAlchemy's per-row parameter processing, the l
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -112,12 +112,36 @@ class BulkInsert:
                 blank.add(k)
             prepared[k] = values
         sql, order, positional = self._statement(frozenset(omitted), frozenset(blank))
-        rows: list[Any] = list(zip(*[prepared[k] for k in order], strict=True))
-        if not positional:
+        ordered = [prepared[k] for k in order]
+        rows: list[Any]
+        if positional:
+            rows = _Rows(ordered, count)
+        else:
             names = [self.columns[k] for k in order]
-            rows = [dict(zip(names, row, strict=True)) for row in rows]
+            rows = [dict(zip(names, row, strict=True)) for row in zip(*ordered, strict=True)]
         self.conn.exec_driver_sql(sql, rows)
         return count
+
+
+class _Rows(list[tuple[Any, ...]]):
+    """The rows of value columns for a driver's executemany, made as the driver takes them.
+
+    To SQLAlchemy it is a list of `count` tuples (it looks at the first row and the length only); the
+    driver iterates it, which zips the columns: zip reuses its row tuple once the driver has bound it
+    and let go, so no tuple per row is built and freed (about 1 us per claim of the importing process
+    for the claim table's 40 columns).
+    """
+
+    def __init__(self, columns: Sequence[Sequence[Any]], count: int) -> None:
+        super().__init__([tuple(column[0] for column in columns)])
+        self._columns = columns
+        self._count = count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return zip(*self._columns, strict=True)
 
 
 class BulkUpdate:

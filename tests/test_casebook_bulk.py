@@ -231,3 +231,20 @@ def test_insert_rows_stores_what_sqlalchemy_stores(session: Session) -> None:
     assert insert_rows(session=session, table=table, rows=[])
     count = conn.exec_driver_sql("SELECT count(*) FROM bulk_rows_probe").scalar()
     assert count == (6 if session.get_bind().dialect.name == "sqlite" else 8)
+
+
+def test_bulk_insert_rows_are_made_as_the_driver_takes_them(session: Session) -> None:
+    # On SQLite the rows reach executemany as a lazy list (one row, or thousands): the same rows stored.
+    batch = a_batch(session)
+    conn = session.connection()
+    insert_ = BulkInsert(conn, _hospital, COLUMNS)
+    for ids in (["S1"], [f"M{n:04d}" for n in range(3000)]):
+        count = len(ids)
+        blank = [None] * count
+        insert_.run(
+            [ids, ids, ["510100"] * count, ["1"] * count, blank, blank, ["h"] * count, [batch] * count]
+        )
+    stored = conn.execute(select(_hospital.c.hospital_id, _hospital.c.name, _hospital.c.region))
+    assert sorted(tuple(r) for r in stored) == sorted(
+        [("S1", "S1", "510100")] + [(f"M{n:04d}", f"M{n:04d}", "510100") for n in range(3000)]
+    )

@@ -272,9 +272,16 @@ def rules_impact(
     done = 0
     for scope in scopes:
         collector = _Collector()
+        case_mix = (  # one scan for both packs
+            queries.batch_case_mix(session=session, batch_id=scope.batch_id)
+            if old_plan.folders() or new_plan.folders()
+            else None
+        )
         setups = {
-            "old": batch_setup(session=session, batch_id=scope.batch_id, plan=old_plan, codes=codes),
-            "new": batch_setup(session=session, batch_id=scope.batch_id, plan=new_plan, codes=codes),
+            name: batch_setup(
+                session=session, batch_id=scope.batch_id, plan=plan, codes=codes, case_mix=case_mix
+            )
+            for name, plan in (("old", old_plan), ("new", new_plan))
         }
         setup = ImpactSetup(
             None, codes, setups["old"].hospitals, setups["old"].groups, old=setups["old"], new=setups["new"]

@@ -434,6 +434,17 @@ def value_label(name: str, value: object) -> str:
     return names.get(text, text)
 
 
+def family_name(code: str, declared: Mapping[str, str] | None = None) -> str:
+    """A violation family's Chinese name: the contract's own (`VALUE_LABELS["family"]`), else the name a
+    rule file declares for a family of its own (`families:` in `declared`, without its gloss in
+    brackets), else the code."""
+    known = VALUE_LABELS["family"].get(code)
+    if known:
+        return known
+    own = (declared or {}).get(code)
+    return own.split("（")[0] if own else code
+
+
 def values_of(name: str) -> dict[str, str]:
     """Every coded value of field `name` with its Chinese name (empty when it is not coded)."""
     return dict(VALUE_LABELS.get(flat_to_dotted(name), {}))

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from drgaudit.engine.loader import bundled_rules_dir
-from drgaudit.labels import VALUE_LABELS
+from drgaudit.labels import VALUE_LABELS, family_name
 
 # Names of coded values, from the one vocabulary (drgaudit.labels).
 FAMILY_NAMES = VALUE_LABELS["family"]
@@ -56,8 +56,7 @@ class Vocabulary:
             self.rules[rule_id] = str(rule["title"])
 
     def family(self, code: str) -> str:
-        declared = self.families.get(code)
-        return FAMILY_NAMES.get(code) or (declared.split("（")[0] if declared else code)
+        return family_name(code, self.families)
 
     def action(self, code: str) -> str:
         return ACTION_NAMES.get(code, code)

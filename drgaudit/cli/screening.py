@@ -14,7 +14,7 @@ from drgaudit.cli.options import CodesOption, DbOption, RulesOption, reported
 from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit
 from drgaudit.cli.reviewopts import UserOption
 from drgaudit.i18n import _, language, ngettext
-from drgaudit.labels import value_label
+from drgaudit.labels import family_name
 
 if TYPE_CHECKING:
     from drgaudit.services.screening import ScreenSummary
@@ -183,15 +183,11 @@ def print_summary(summary: ScreenSummary) -> None:
         )
     from rich.cells import cell_len  # here: rich is not imported by commands that print no summary
 
-    # Hits by family: in Chinese by the family's name (`labels`, or the name a rule file declares for a
-    # family of its own), in English by the key the rule files use.
+    # Hits by family: in Chinese by the family's name (or the name a rule file declares for a family of its
+    # own), in English by the key the rule files use.
     chinese = language().startswith("zh")
     for family, count in sorted(summary.by_family.items(), key=lambda kv: (-kv[1], kv[0])):
-        name = family
-        if chinese:
-            name = value_label("family", family)
-            if name == family:
-                name = summary.family_labels.get(family, family).split("（")[0]  # the name, not its gloss
+        name = family_name(family, summary.family_labels) if chinese else family
         echo(f"  {name}{' ' * max(1, 25 - cell_len(name))}{count}")  # a Chinese character is two cells wide
     if summary.dry_run:
         stored, review = summary.stored, summary.review_cases

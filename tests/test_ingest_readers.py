@@ -238,6 +238,42 @@ def test_blocks_of_plain_lines_read_as_the_csv_reader_reads_them(lines: list[str
     assert fractions_blocks == fractions_rows
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(st.sampled_from(_PLAIN_LINES * 3 + _ODD_LINES), max_size=30),
+    size=st.integers(min_value=1, max_value=7),
+    odd=st.lists(st.integers(min_value=0, max_value=29), max_size=3),
+)
+def test_crlf_blocks_read_as_the_csv_reader_reads_them(lines: list[str], size: int, odd: list[int]) -> None:
+    # A file saved on Windows: every line ends in CRLF but a few (at `odd`) left as they were, so
+    # that chunks of CRLF lines only, of LF and CRLF lines, and with a lone CR all occur.
+    crlf = [line[:-1] + "\r\n" if line.endswith("\n") and "\r" not in line else line for line in lines]
+    for at in odd:
+        if at < len(crlf):
+            crlf[at] = lines[at]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "f.csv"
+        path.write_text("h1,h2,h3\r\n" + "".join(crlf), encoding="utf-8", newline="")
+        by_blocks, by_rows, fractions_blocks, fractions_rows = _chunks_both_ways(path, size)
+    assert by_blocks == by_rows
+    assert fractions_blocks == fractions_rows
+
+
+def test_crlf_lines_are_column_blocks_with_lf_text(tmp_path: Path) -> None:
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"a,b\r\n" + b"1,2\r\n" * 3 + b"3,\r\n" + b"4,5\r\n" * 2 + b"6,7\r\n")
+    with RowSource(path) as source:
+        blocks = list(source.iter_blocks(3))
+    assert [type(block) for block in blocks] == [ColumnBlock, ColumnBlock, ColumnBlock]
+    assert [block.text for block in blocks] == ["1,2\n1,2\n1,2\n", "3,\n4,5\n4,5\n", "6,7\n"]
+    assert [list(block) for block in blocks][1] == [(5, ["3", ""]), (6, ["4", "5"]), (7, ["4", "5"])]
+    # A lone CR (a line end to the csv reader) or a last line without its LF: the csv reader reads it.
+    path.write_bytes(b"a,b\r\n1,2\r\n3,4\r5,6\r\n7,8\r")
+    with RowSource(path) as source:
+        blocks = list(source.iter_blocks(4))
+    assert blocks == [[(2, ["1", "2"]), (3, ["3", "4"]), (4, ["5", "6"]), (5, ["7", "8"])]]
+
+
 def test_plain_blocks_are_column_blocks_and_bad_bytes_are_found(tmp_path: Path) -> None:
     path = tmp_path / "f.csv"
     path.write_bytes(b"a,b\n" + b"1,2\n" * 20_000 + b"3,\xff\n" + b"4,5\n" * 10)

@@ -267,11 +267,70 @@ def test_crlf_lines_are_column_blocks_with_lf_text(tmp_path: Path) -> None:
     assert [type(block) for block in blocks] == [ColumnBlock, ColumnBlock, ColumnBlock]
     assert [block.text for block in blocks] == ["1,2\n1,2\n1,2\n", "3,\n4,5\n4,5\n", "6,7\n"]
     assert [list(block) for block in blocks][1] == [(5, ["3", ""]), (6, ["4", "5"]), (7, ["4", "5"])]
-    # A lone CR (a line end to the csv reader) or a last line without its LF: the csv reader reads it.
+    # A lone CR (a line end to the csv reader) or a last line without its LF: the csv reader reads
+    # that line.
     path.write_bytes(b"a,b\r\n1,2\r\n3,4\r5,6\r\n7,8\r")
     with RowSource(path) as source:
         blocks = list(source.iter_blocks(4))
-    assert blocks == [[(2, ["1", "2"]), (3, ["3", "4"]), (4, ["5", "6"]), (5, ["7", "8"])]]
+    assert [list(block) for block in blocks] == [
+        [(2, ["1", "2"]), (3, ["3", "4"]), (4, ["5", "6"]), (5, ["7", "8"])]
+    ]
+
+
+_GOOD_LINES = ["1,2,3\n", "x,,z\n", "é,ü,中\n", " , ,\n"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    good=st.lists(st.sampled_from(_GOOD_LINES), min_size=1, max_size=60),
+    odd=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=60), st.sampled_from(_ODD_LINES + _PLAIN_LINES)),
+        max_size=4,
+    ),
+    size=st.integers(min_value=1, max_value=70),
+    crlf=st.booleans(),
+)
+def test_a_few_odd_lines_among_plain_ones_read_as_the_csv_reader_reads_them(
+    good: list[str], odd: list[tuple[int, str]], size: int, crlf: bool
+) -> None:
+    # Mostly plain lines (LF or CRLF) with a few odd ones anywhere: the plain lines are split, the odd
+    # ones read by the csv reader (a quoted field's line end can take the record into the next lines,
+    # past a chunk's end); the same rows, numbers, chunks and progress as the csv reader's.
+    lines = [line[:-1] + "\r\n" for line in good] if crlf else list(good)
+    for at, line in odd:
+        lines.insert(at, line)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "f.csv"
+        path.write_text("h1,h2,h3\n" + "".join(lines), encoding="utf-8", newline="")
+        by_blocks, by_rows, fractions_blocks, fractions_rows = _chunks_both_ways(path, size)
+    assert by_blocks == by_rows
+    assert fractions_blocks == fractions_rows
+
+
+def test_odd_lines_in_a_chunk_of_plain_ones(tmp_path: Path) -> None:
+    path = tmp_path / "f.csv"
+    lines = [f"{n},2,3\r\n" for n in range(60)]
+    lines[3] = '"q,1",2,3\r\n'  # a quoted comma: the block has no text
+    lines[8:10] = ['"multi\r\n', 'line",2,3\r\n']  # a record of two lines
+    lines[24:26] = ['"x\r\n', 'y",2,3\r\n']  # a record that goes on past the chunk's last line
+    path.write_text("h1,h2,h3\r\n" + "".join(lines), encoding="utf-8", newline="")
+    with RowSource(path) as source:
+        blocks = list(source.iter_blocks(25))
+    assert [type(block) for block in blocks] == [ColumnBlock, ColumnBlock, ColumnBlock]
+    assert [len(block) for block in blocks] == [25, 25, 8]
+    assert blocks[0][3] == (5, ["q,1", "2", "3"]) and blocks[0].text is None
+    assert blocks[0][8] == (10, ["multi\r\nline", "2", "3"])
+    assert blocks[0][9] == (12, ["10", "2", "3"])
+    assert blocks[0][23] == (26, ["x\r\ny", "2", "3"])
+    assert blocks[0][24] == (28, ["26", "2", "3"])
+    assert blocks[1][0] == (29, ["27", "2", "3"])
+    assert blocks[2].numbers == list(range(54, 62))
+    assert blocks[1].text is not None and blocks[1].text.startswith("27,2,3\n28,2,3\n")
+    # Quoted values without commas or line ends: the lines are the values joined by commas.
+    path.write_text('h1,h2\n1,2\n1,2\n1,2\n"3",4\n5,6\n', encoding="utf-8", newline="")
+    with RowSource(path) as source:
+        (block,) = list(source.iter_blocks(10))
+    assert isinstance(block, ColumnBlock) and block.text == "1,2\n1,2\n1,2\n3,4\n5,6\n"
 
 
 def test_plain_blocks_are_column_blocks_and_bad_bytes_are_found(tmp_path: Path) -> None:

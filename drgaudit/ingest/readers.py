@@ -15,8 +15,9 @@ import codecs
 import csv
 import io
 import json
+import operator
 from collections.abc import Iterator, Sequence
-from itertools import islice, repeat
+from itertools import chain, compress, islice, repeat
 from pathlib import Path
 from typing import IO, Any
 
@@ -85,11 +86,12 @@ def detect_encoding(sample: bytes) -> str:
 
 
 class ColumnBlock:
-    """Rows of a CSV file read a block of plain lines at a time: their numbers, their values by
-    column (in header order) and the lines themselves joined (each ends with LF, a CRLF made LF). Indexing
-    gives `(row_number, values)` as `RowSource.iter_raw` would."""
+    """Rows of a CSV file read a block of mostly plain lines at a time: their numbers, their values
+    by column (in header order) and their lines joined, each the row's values joined by commas and
+    ended with LF (None when a value holds a comma or a line end). Indexing gives
+    `(row_number, values)` as `RowSource.iter_raw` would."""
 
-    def __init__(self, numbers: list[int], columns: list[list[str]], text: str) -> None:
+    def __init__(self, numbers: list[int], columns: list[list[str]], text: str | None) -> None:
         self.numbers = numbers
         self.columns = columns
         self.text = text
@@ -108,7 +110,7 @@ class _Lines:
     """The lines of a text file, some of which can be put back to be read again."""
 
     def __init__(self, lines: Iterator[str]) -> None:
-        self._lines = lines
+        self.source = lines  # the lines after those put back
         self.back: list[str] = []  # put back, last first
 
     def __iter__(self) -> Iterator[str]:
@@ -117,7 +119,7 @@ class _Lines:
     def __next__(self) -> str:
         if self.back:
             return self.back.pop()
-        return next(self._lines)
+        return next(self.source)
 
     def put_back(self, lines: list[str]) -> None:
         self.back.extend(reversed(lines))
@@ -176,28 +178,29 @@ class RowSource:
         whose lines are all plain (no quotes, the header's number of commas, not blank, each ending in
         LF, or each in CRLF with no other CR) is a `ColumnBlock`, read without the csv module: those
         lines are exactly their values joined by commas, so splitting them gives what the csv reader
-        would.
+        would. In a chunk with other lines, the plain ones are split so and the others read by the
+        csv reader, the chunk a ColumnBlock when all its rows fit the header.
 
         The iterator keeps no reference to a chunk it gave (its values can then be held by their
         converted chunk alone, which marshal sends faster)."""
         return iter(lambda: self._next_chunk(size), [])
 
     def _next_chunk(self, size: int) -> ColumnBlock | list[tuple[int, Any]]:
-        block = self._plain_block(size) if self._lines is not None else None
-        return block if block is not None else list(islice(self._rows, size))
-
-    def _plain_block(self, size: int) -> ColumnBlock | None:
-        """The next `size` lines as a ColumnBlock when they are all plain; else None, the lines put back."""
         lines_source = self._lines
-        assert lines_source is not None and self.header is not None
-        if lines_source.back:
-            return None
+        if lines_source is None or lines_source.back:
+            return list(islice(self._rows, size))
         try:
             lines = list(islice(lines_source, size))
         except UnicodeDecodeError as exc:
             raise self._decode_error(exc) from exc
         if not lines:
-            return None
+            return list(islice(self._rows, size))
+        block = self._plain_block(lines)
+        return block if block is not None else self._mixed_chunk(size, lines)
+
+    def _plain_block(self, lines: list[str]) -> ColumnBlock | None:
+        """The next lines, `lines`, as a ColumnBlock when they are all plain; else None."""
+        assert self.header is not None
         width = len(self.header)
         text = "".join(lines)
         # The line end's length beyond "\n": 1 when every line ends in CRLF (a file saved on Windows).
@@ -207,7 +210,6 @@ class RowSource:
             # Every line ends in CRLF. A line holds no other CR: reading with newline="" ends a line at
             # a lone CR too. (Replacing "\r" is several times faster than replacing "\r\n".)
             if not all(map(str.endswith, lines, repeat("\r\n"))):
-                lines_source.put_back(lines)
                 return None
             crlf = 1
         if (
@@ -218,7 +220,6 @@ class RowSource:
             or max(map(len, lines)) > csv.field_size_limit()
             or list(map(str.count, lines, repeat(","))).count(width - 1) != len(lines)
         ):
-            lines_source.put_back(lines)
             return None
         if crlf:
             text = text.replace("\r", "")
@@ -228,6 +229,101 @@ class RowSource:
         self._lines_taken += len(lines)
         numbers = list(range(start, start + len(lines)))
         return ColumnBlock(numbers, [cells[k::width] for k in range(width)], text)
+
+    def _mixed_chunk(self, size: int, lines: list[str]) -> ColumnBlock | list[tuple[int, Any]]:
+        """The next `size` rows, from the next lines `lines` on, as `islice(iter_raw(), size)` gives
+        them: each plain line split as in `_plain_block`, each other line read by the csv reader (with
+        the lines after it when its record goes on: a quoted field can hold a line end); a ColumnBlock
+        unless a row does not fit the header."""
+        lines_source = self._lines
+        assert lines_source is not None and self.header is not None
+        width = len(self.header)
+        numbers: list[int] = []
+        cells: list[str] = []  # the values of the rows that fit the header, row after row
+        # The rows that do not fit the header (dicts), after how many rows that fit.
+        misfits: list[tuple[int, int, dict[Any, Any]]] = []
+        # The rows' lines with LF ends and the values joined by commas (None once a value holds a
+        # comma or a line end: ColumnBlock.text is then left out).
+        texts: list[str] | None = []
+        first = True
+        while (wanted := size - len(numbers) - len(misfits)) > 0:
+            if not first:
+                # One row per plain line: no more lines than rows wanted, as islice(iter_raw()) reads.
+                try:
+                    lines = list(islice(lines_source, wanted))
+                except UnicodeDecodeError as exc:
+                    raise self._decode_error(exc) from exc
+                if not lines:
+                    break
+            # Mostly odd lines (every field quoted?): the csv reader reads the rest, faster than
+            # line by line.
+            odd = (
+                None
+                if sum(map(str.__contains__, lines, repeat('"'))) * 4 > len(lines)
+                else _odd_lines(lines, width)
+            )
+            if odd is None or len(odd) * 4 > len(lines):
+                lines_source.put_back(lines)
+                if first:
+                    return list(islice(self._rows, size))
+                rows = list(islice(self._rows, wanted))
+                if not rows:
+                    break
+                for number, row in rows:
+                    if type(row) is dict:
+                        misfits.append((len(numbers), number, row))
+                    else:
+                        numbers.append(number)
+                        cells += row
+                        if texts is not None:
+                            texts = _add_line(texts, row)
+                continue
+            first = False
+            at = 0  # the first line not read yet
+            odd.append(len(lines))
+            for end in odd:
+                if end < at:  # read with an earlier odd line's record
+                    continue
+                if end > at:  # plain lines at..end-1
+                    plain = "".join(lines[at:end])
+                    if "\r" in plain:
+                        plain = plain.replace("\r", "")
+                    run = plain.replace("\n", ",").split(",")
+                    run.pop()
+                    cells += run
+                    start = self._reader.line_num + self._lines_taken + 1
+                    self._lines_taken += end - at
+                    numbers.extend(range(start, start + end - at))
+                    if texts is not None:
+                        texts.append(plain)
+                    at = end
+                if end == len(lines):
+                    break
+                # The csv reader reads the odd line, going on with the lines after it.
+                underlying = lines_source.source
+                lines_source.source = chain(map(lines.__getitem__, range(end, len(lines))), underlying)
+                read_before = self._reader.line_num
+                try:
+                    got = next(self._rows, None)
+                finally:
+                    lines_source.source = underlying
+                at = end + self._reader.line_num - read_before
+                if got is None:  # the end of the file
+                    break
+                number, row = got
+                if type(row) is dict:
+                    misfits.append((len(numbers), number, row))
+                else:
+                    numbers.append(number)
+                    cells += row
+                    if texts is not None:
+                        texts = _add_line(texts, row)
+        if not numbers and not misfits:
+            return []  # the end of the file
+        if not misfits:
+            text = None if texts is None else "".join(texts)
+            return ColumnBlock(numbers, [cells[k::width] for k in range(width)], text)
+        return _rows_with_misfits(numbers, cells, width, misfits)
 
     def close(self) -> None:
         """Release the file."""
@@ -467,6 +563,61 @@ def _bounded_lines(text: IO[str]) -> Iterator[str]:
             yield _LONG_LINE + "\n"
             continue
         yield line
+
+
+def _odd_lines(lines: list[str], width: int) -> list[int]:
+    """Positions, in order, of the lines that are not plain as `RowSource._plain_block` takes them (a
+    quote, a NUL, a CR but for a CRLF end, no line end, not the header's number of commas, blank, too
+    long). Each check is one C-level pass over the lines: most lines are plain."""
+    count = len(lines)
+    positions = range(count)
+    odd: set[int] = set()
+    commas = list(map(str.count, lines, repeat(",")))
+    if commas.count(width - 1) != count:
+        odd.update(compress(positions, map((width - 1).__ne__, commas)))
+    for character in ('"', "\x00"):  # NUL marks a line too long to read (_LONG_LINE)
+        odd.update(compress(positions, map(str.__contains__, lines, repeat(character))))
+    if not lines[-1].endswith("\n"):  # the last line of a file without its end
+        odd.add(count - 1)
+    lengths = list(map(len, lines))
+    crs = list(map(str.__contains__, lines, repeat("\r")))
+    if True in crs:
+        # A line that holds a CR is plain when it ends in CRLF (reading with newline="", a CR is
+        # always the end of a line); the CR is not counted in its length.
+        odd.update(compress(positions, map(operator.gt, crs, map(str.endswith, lines, repeat("\r\n")))))
+        lengths = list(map(operator.sub, lengths, crs))
+    if min(lengths) <= width:  # a line of commas only (a blank row) or shorter
+        odd.update(compress(positions, map(width.__ge__, lengths)))
+    limit = csv.field_size_limit()
+    if max(lengths) > limit:
+        odd.update(compress(positions, map(limit.__lt__, lengths)))
+    return sorted(odd)
+
+
+def _add_line(texts: list[str], values: list[str]) -> list[str] | None:
+    """`texts` with the line of `values` (joined by commas) added, or None when a value holds a comma
+    or a line end (the line would not split back into the values)."""
+    line = ",".join(values)
+    if "\n" in line or line.count(",") != len(values) - 1:
+        return None
+    texts.append(line + "\n")
+    return texts
+
+
+def _rows_with_misfits(
+    numbers: list[int], cells: list[str], width: int, misfits: list[tuple[int, int, dict[Any, Any]]]
+) -> list[tuple[int, Any]]:
+    """`(row_number, values)` of the rows that fit the header (`cells`, `width` by `width`) with the
+    rows that do not (`(rows that fit before it, row_number, row)`) in their places."""
+    fitting = list(zip(numbers, [cells[k : k + width] for k in range(0, len(cells), width)], strict=True))
+    rows: list[tuple[int, Any]] = []
+    done = 0
+    for before, number, row in misfits:
+        rows += fitting[done:before]
+        rows.append((number, row))
+        done = before
+    rows += fitting[done:]
+    return rows
 
 
 class _RepeatedKey(ValueError):

@@ -863,7 +863,7 @@ class RowConverter:
         if raw_columns is None and header is not None:
             raws = [raw if type(raw) is dict else dict(zip(header, raw, strict=True)) for raw in raws]
         chunk = Chunk(self.fields, numbers, {}, raw=raw_columns)
-        if isinstance(rows, ColumnBlock) and tuple(header or ()) == self.names:
+        if isinstance(rows, ColumnBlock) and rows.text is not None and tuple(header or ()) == self.names:
             chunk.lines_text = rows.text
         found: dict[int, list[tuple[str, str]]] = {}
         for plan in self._plan:

@@ -333,6 +333,68 @@ def test_odd_lines_in_a_chunk_of_plain_ones(tmp_path: Path) -> None:
     assert isinstance(block, ColumnBlock) and block.text == "1,2\n1,2\n1,2\n3,4\n5,6\n"
 
 
+def _quoted_line(values: list[str]) -> str:
+    return ",".join('"' + value.replace('"', '""') + '"' for value in values) + "\n"
+
+
+# Lines that look like every field quoted but are not quite (a quote inside, a field not quoted, a
+# separator at the start, ...).
+_ALMOST_QUOTED = [
+    '","x""\n',
+    '"a"b,"c","d"\n',
+    '"a,"b","c"\n',
+    '"a","b",c\n',
+    'a,"b","c"\n',
+    '"a","b","c""\n',
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.lists(st.sampled_from(["", "a", "中"]), min_size=3, max_size=3).map(_quoted_line),
+            st.lists(
+                st.sampled_from(["", "a", " ", "中", "a,b", 'a"b', "a\nb", "\r"]), min_size=2, max_size=4
+            ).map(_quoted_line),
+            st.sampled_from(_ALMOST_QUOTED + _GOOD_LINES),
+        ),
+        max_size=12,
+    ),
+    size=st.integers(min_value=1, max_value=14),
+    crlf=st.booleans(),
+    cut=st.booleans(),
+)
+def test_quoted_lines_read_as_the_csv_reader_reads_them(
+    lines: list[str], size: int, crlf: bool, cut: bool
+) -> None:
+    # Lines with every field quoted, mostly (a chunk of them only, with no quote, comma or line end
+    # in a value, is split without the csv reader): the same rows, numbers, chunks and progress.
+    # `cut`: the last line without its end.
+    if crlf:
+        lines = [line[:-1] + "\r\n" for line in lines]
+    if cut and lines:
+        lines[-1] = lines[-1].rstrip("\r\n")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "f.csv"
+        path.write_text("h1,h2,h3\n" + "".join(lines), encoding="utf-8", newline="")
+        by_blocks, by_rows, fractions_blocks, fractions_rows = _chunks_both_ways(path, size)
+    assert by_blocks == by_rows
+    assert fractions_blocks == fractions_rows
+
+
+def test_a_chunk_of_quoted_lines_is_a_column_block(tmp_path: Path) -> None:
+    path = tmp_path / "f.csv"
+    path.write_text(
+        '"h1","h2","h3"\r\n"1","","中"\r\n"x","y","z"\r\n"","","w"\r\n', encoding="utf-8", newline=""
+    )
+    with RowSource(path) as source:
+        (block,) = list(source.iter_blocks(10))
+    assert isinstance(block, ColumnBlock)
+    assert list(block) == [(2, ["1", "", "中"]), (3, ["x", "y", "z"]), (4, ["", "", "w"])]
+    assert block.text == "1,,中\nx,y,z\n,,w\n"
+
+
 def test_plain_blocks_are_column_blocks_and_bad_bytes_are_found(tmp_path: Path) -> None:
     path = tmp_path / "f.csv"
     path.write_bytes(b"a,b\n" + b"1,2\n" * 20_000 + b"3,\xff\n" + b"4,5\n" * 10)

@@ -178,7 +178,8 @@ class RowSource:
         whose lines are all plain (no quotes, the header's number of commas, not blank, each ending in
         LF, or each in CRLF with no other CR) is a `ColumnBlock`, read without the csv module: those
         lines are exactly their values joined by commas, so splitting them gives what the csv reader
-        would. In a chunk with other lines, the plain ones are split so and the others read by the
+        would. So are lines whose every field is quoted, none holding a quote or comma (read without
+        their quotes). In a chunk with other lines, the plain ones are split so and the others read by the
         csv reader, the chunk a ColumnBlock when all its rows fit the header.
 
         The iterator keeps no reference to a chunk it gave (its values can then be held by their
@@ -203,26 +204,39 @@ class RowSource:
         assert self.header is not None
         width = len(self.header)
         text = "".join(lines)
-        # The line end's length beyond "\n": 1 when every line ends in CRLF (a file saved on Windows).
-        # The csv reader ends a record at the CR of a CRLF, so the line without its CR reads the same.
-        crlf = 0
+        # The characters of a line beyond its values, commas and LF (a CR, quotes).
+        extra = 0
         if "\r" in text:
-            # Every line ends in CRLF. A line holds no other CR: reading with newline="" ends a line at
-            # a lone CR too. (Replacing "\r" is several times faster than replacing "\r\n".)
+            # Every line ends in CRLF (a file saved on Windows): the csv reader ends a record at the CR,
+            # so the line without it reads the same. A line holds no other CR: reading with newline=""
+            # ends a line at a lone CR too. (Replacing "\r" is several times faster than "\r\n".)
             if not all(map(str.endswith, lines, repeat("\r\n"))):
                 return None
-            crlf = 1
+            text = text.replace("\r", "")
+            extra = 1
+        if '"' in text:
+            # Every field quoted ("a","b": some systems quote them all), none holding a quote, a comma
+            # or a line end: read as the line without its quotes. Each line has 2 quotes a field and
+            # none is left once a line's first and last and those of the '","' between fields are
+            # dropped (a line that does not start or end with one keeps one); the line's commas (one
+            # fewer than fields) are then all between fields.
+            quotes = list(map(str.count, lines, repeat('"')))
+            # (A last line without its end would lose a character to the slice below.)
+            if not text.endswith('"\n') or quotes.count(2 * width) != len(lines):
+                return None
+            text = text[1:-2].replace('"\n"', "\n").replace('","', ",")
+            if '"' in text:
+                return None
+            text += "\n"
+            extra += 2 * width
         if (
-            '"' in text
-            or "\x00" in text  # NUL marks a line too long to read (_LONG_LINE)
+            "\x00" in text  # NUL marks a line too long to read (_LONG_LINE)
             or text[-1] != "\n"  # a last line without its end
-            or min(map(len, lines)) <= width + crlf  # a line of commas only (a blank row) or shorter
+            or min(map(len, lines)) <= width + extra  # a line of commas only (a blank row) or shorter
             or max(map(len, lines)) > csv.field_size_limit()
             or list(map(str.count, lines, repeat(","))).count(width - 1) != len(lines)
         ):
             return None
-        if crlf:
-            text = text.replace("\r", "")
         cells = text.replace("\n", ",").split(",")
         cells.pop()  # after the last line's end
         start = self._reader.line_num + self._lines_taken + 1

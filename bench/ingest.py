@@ -2,9 +2,11 @@
 
     python bench/ingest.py                      # 1,000,000 claims into a fresh SQLite file
     python bench/ingest.py --rows 200000
+    python bench/ingest.py --line-end crlf --quote all   # as Excel and some hospital systems write CSV
     python bench/ingest.py --db postgresql+psycopg://user@127.0.0.1:5432/bench
 
-The CSV is written first (its own fast generator: valid fields, no realism beyond that), then imported
+The CSV is written first (its own fast generator: valid fields, no realism beyond that; LF line ends and
+no quotes unless `--line-end crlf` (a file saved on Windows) or `--quote all` (every field quoted)), then imported
 with `drgaudit.casebook.ingest.import_file`; only the import is timed. Peak RSS is
 `resource.getrusage(...).ru_maxrss` after the import (KiB on Linux): RUSAGE_SELF for this process (the
 high-water mark of the whole process, generation included, which streams and stays small) and
@@ -53,14 +55,24 @@ _REGIONS = ["510100", "510300", "510400", "510500", "510600", "510700"]
 _HEADER = [f.name for f in CLAIM_FIELDS]
 
 
-def generate(path: Path, rows: int, seed: int = 20250301) -> None:
-    """Write `rows` valid synthetic claims to a CSV at `path`, streaming."""
+def generate(
+    path: Path, rows: int, seed: int = 20250301, *, line_end: str = "lf", quote: str = "minimal"
+) -> None:
+    """Write `rows` valid synthetic claims to a CSV at `path`, streaming. `line_end`: "lf" or "crlf";
+    `quote`: "minimal" (no value needs quotes) or "all" (every field quoted, as csv.QUOTE_ALL writes)."""
+    end = "\r\n" if line_end == "crlf" else "\n"
+
+    def styled(line: str) -> str:  # a line of values, with "\n" at its end
+        if quote == "all":
+            line = '"' + line[:-1].replace(",", '","') + '"\n'
+        return line if end == "\n" else line[:-1] + end
+
     rnd = random.Random(seed)
     base = date(2024, 1, 1)
     days = [(base + timedelta(days=i)).isoformat() for i in range(800)]
     patients = max(1, rows // 3)
     with open(path, "w", encoding="utf-8", newline="") as f:
-        f.write(",".join(_HEADER) + "\n")
+        f.write(styled(",".join(_HEADER) + "\n"))
         lines = []
         for n in range(rows):
             admit = rnd.randrange(700)
@@ -71,7 +83,7 @@ def generate(path: Path, rows: int, seed: int = 20250301) -> None:
             material = round(total * 0.2, 2)
             secondary = "|".join(rnd.sample(_DX, rnd.randrange(0, 4)))
             procedures = "|".join(rnd.sample(_PX, rnd.randrange(0, 3)))
-            lines.append(
+            line = (
                 f"C{n:09d},P{rnd.randrange(patients):08d},{1 + n % 2},{rnd.randrange(1, 95)},,,"
                 f"{_REGIONS[n % 6]},{_REGIONS[(n // 7) % 6]},{'employee' if n % 3 else 'resident'},"
                 f"H{n % 200:04d},D{n % 40:02d},{days[admit]},{days[admit + los]},2,1,1,"
@@ -79,6 +91,7 @@ def generate(path: Path, rows: int, seed: int = 20250301) -> None:
                 f"{total:.2f},{total * 0.7:.2f},{total * 0.2:.2f},{total * 0.1:.2f},,"
                 f"{drug:.2f},{material:.2f},,,,,,,\n"
             )
+            lines.append(styled(line))
             if len(lines) == 10_000:
                 f.writelines(lines)
                 lines.clear()
@@ -94,16 +107,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000, help="claims to generate (default 1,000,000)")
     parser.add_argument("--db", help="database URL (default: a fresh SQLite file beside the CSV)")
     parser.add_argument("--dir", type=Path, help="folder for the CSV and database (default: a temp folder)")
+    parser.add_argument("--line-end", choices=["lf", "crlf"], default="lf", help="the CSV's line ends")
+    parser.add_argument(
+        "--quote", choices=["minimal", "all"], default="minimal", help="quote no field (default) or every one"
+    )
     parser.add_argument("--profile", action="store_true", help="run the import under cProfile, print the top")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="drgaudit-bench-") as tmp:
         folder = args.dir or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        csv_path = folder / f"claims-{args.rows}.csv"
+        style = "" if (args.line_end, args.quote) == ("lf", "minimal") else f"-{args.line_end}-{args.quote}"
+        csv_path = folder / f"claims-{args.rows}{style}.csv"
         if not csv_path.exists():
             started = time.perf_counter()
-            generate(csv_path, args.rows)
+            generate(csv_path, args.rows, line_end=args.line_end, quote=args.quote)
             print(
                 f"generated {csv_path} ({csv_path.stat().st_size / 1e6:.0f} MB) "
                 f"in {time.perf_counter() - started:.1f} s",

@@ -371,3 +371,34 @@ def test_a_column_block_with_quoted_lines_fingerprints_as_its_rows(make_claim, t
     assert (as_block.lines_text is None) == (quoted != '"D1"')
     assert as_block.good == as_rows.good
     assert as_block.hashes(as_block.good) == as_rows.hashes(as_rows.good)
+
+
+def test_a_column_block_with_rows_that_do_not_fit_converts_as_its_rows(make_claim, tmp_path) -> None:
+    # Rows that do not fit the header (too many values, too few, extra blank ones) among plain lines:
+    # the block keeps them by position and converts as its rows do, fingerprints from the values.
+    header = [f.name for f in CLAIM_FIELDS]
+    rows = [make_claim(n) for n in range(30)]
+    lines = [",".join(header)] + [",".join(str(raw.get(name, "")) for name in header) for raw in rows]
+    lines[3] += ",extra"  # a problem: more values than columns
+    lines[9] = lines[9].rsplit(",", 2)[0]  # a problem: a short row
+    lines[12] += ",,"  # extra blank values: a row like the others
+    lines[20] = lines[20].replace(",", ",x", 1)  # a field error (patient_id "x…")
+    age = header.index("age")
+    cells = lines[25].split(",")
+    cells[age] = "040"  # a text other than the value's: a fingerprint from the values differs
+    lines[25] = ",".join(cells)
+    path = tmp_path / "f.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with RowSource(path) as source:
+        (block,) = list(source.iter_blocks(100))
+        assert isinstance(block, ColumnBlock) and sorted(block.misfits) == [2, 8, 11]
+        converter = RowConverter("claims", "f.csv")
+        as_block = converter.convert(block, source.header)
+        as_rows = converter.convert(list(block), source.header)
+    assert as_block.good == as_rows.good
+    assert {i: [str(e) for e in errors] for i, errors in as_block.errors.items()} == {
+        i: [str(e) for e in errors] for i, errors in as_rows.errors.items()
+    }
+    assert 2 in as_block.errors and 8 in as_block.errors and 11 not in as_block.errors
+    assert as_block.hashes(as_block.good) == as_rows.hashes(as_rows.good)
+    assert [as_block.record(i) for i in as_block.good] == [as_rows.record(i) for i in as_rows.good]

@@ -88,21 +88,32 @@ def detect_encoding(sample: bytes) -> str:
 class ColumnBlock:
     """Rows of a CSV file read a block of mostly plain lines at a time: their numbers, their values
     by column (in header order) and their lines joined, each the row's values joined by commas and
-    ended with LF (None when a value holds a comma or a line end). Indexing gives
+    ended with LF (None when a value holds a comma or a line end, or a row does not fit the header).
+    A row that does not fit the header (`iter_raw` gives it as a dict) is in `misfits` by position,
+    its values in the columns being the dict's (None for a column it lacks). Indexing gives
     `(row_number, values)` as `RowSource.iter_raw` would."""
 
-    def __init__(self, numbers: list[int], columns: list[list[str]], text: str | None) -> None:
+    def __init__(
+        self,
+        numbers: list[int],
+        columns: list[list[Any]],
+        text: str | None,
+        misfits: dict[int, dict[Any, Any]] | None = None,
+    ) -> None:
         self.numbers = numbers
         self.columns = columns
         self.text = text
+        self.misfits = misfits or {}
 
     def __len__(self) -> int:
         return len(self.numbers)
 
-    def __getitem__(self, position: int) -> tuple[int, list[str]]:
+    def __getitem__(self, position: int) -> tuple[int, Any]:
+        if self.misfits and position in self.misfits:
+            return self.numbers[position], self.misfits[position]
         return self.numbers[position], [column[position] for column in self.columns]
 
-    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+    def __iter__(self) -> Iterator[tuple[int, Any]]:
         return map(self.__getitem__, range(len(self.numbers)))
 
 
@@ -247,20 +258,19 @@ class RowSource:
     def _mixed_chunk(self, size: int, lines: list[str]) -> ColumnBlock | list[tuple[int, Any]]:
         """The next `size` rows, from the next lines `lines` on, as `islice(iter_raw(), size)` gives
         them: each plain line split as in `_plain_block`, each other line read by the csv reader (with
-        the lines after it when its record goes on: a quoted field can hold a line end); a ColumnBlock
-        unless a row does not fit the header."""
+        the lines after it when its record goes on: a quoted field can hold a line end)."""
         lines_source = self._lines
         assert lines_source is not None and self.header is not None
         width = len(self.header)
+        header = self.header
         numbers: list[int] = []
-        cells: list[str] = []  # the values of the rows that fit the header, row after row
-        # The rows that do not fit the header (dicts), after how many rows that fit.
-        misfits: list[tuple[int, int, dict[Any, Any]]] = []
+        cells: list[Any] = []  # the rows' values, row after row
+        misfits: dict[int, dict[Any, Any]] = {}  # the rows that do not fit the header, by position
         # The rows' lines with LF ends and the values joined by commas (None once a value holds a
         # comma or a line end: ColumnBlock.text is then left out).
         texts: list[str] | None = []
         first = True
-        while (wanted := size - len(numbers) - len(misfits)) > 0:
+        while (wanted := size - len(numbers)) > 0:
             if not first:
                 # One row per plain line: no more lines than rows wanted, as islice(iter_raw()) reads.
                 try:
@@ -285,12 +295,13 @@ class RowSource:
                     break
                 for number, row in rows:
                     if type(row) is dict:
-                        misfits.append((len(numbers), number, row))
+                        misfits[len(numbers)] = row
+                        cells += map(row.get, header)
                     else:
-                        numbers.append(number)
                         cells += row
                         if texts is not None:
                             texts = _add_line(texts, row)
+                    numbers.append(number)
                 continue
             first = False
             at = 0  # the first line not read yet
@@ -326,18 +337,18 @@ class RowSource:
                     break
                 number, row = got
                 if type(row) is dict:
-                    misfits.append((len(numbers), number, row))
+                    misfits[len(numbers)] = row
+                    cells += map(row.get, header)
                 else:
-                    numbers.append(number)
                     cells += row
                     if texts is not None:
                         texts = _add_line(texts, row)
-        if not numbers and not misfits:
+                numbers.append(number)
+        if not numbers:
             return []  # the end of the file
-        if not misfits:
-            text = None if texts is None else "".join(texts)
-            return ColumnBlock(numbers, [cells[k::width] for k in range(width)], text)
-        return _rows_with_misfits(numbers, cells, width, misfits)
+        # A row that does not fit the header has no line of values: no text.
+        text = None if texts is None or misfits else "".join(texts)
+        return ColumnBlock(numbers, [cells[k::width] for k in range(width)], text, misfits)
 
     def close(self) -> None:
         """Release the file."""
@@ -616,22 +627,6 @@ def _add_line(texts: list[str], values: list[str]) -> list[str] | None:
         return None
     texts.append(line + "\n")
     return texts
-
-
-def _rows_with_misfits(
-    numbers: list[int], cells: list[str], width: int, misfits: list[tuple[int, int, dict[Any, Any]]]
-) -> list[tuple[int, Any]]:
-    """`(row_number, values)` of the rows that fit the header (`cells`, `width` by `width`) with the
-    rows that do not (`(rows that fit before it, row_number, row)`) in their places."""
-    fitting = list(zip(numbers, [cells[k : k + width] for k in range(0, len(cells), width)], strict=True))
-    rows: list[tuple[int, Any]] = []
-    done = 0
-    for before, number, row in misfits:
-        rows += fitting[done:before]
-        rows.append((number, row))
-        done = before
-    rows += fitting[done:]
-    return rows
 
 
 class _RepeatedKey(ValueError):

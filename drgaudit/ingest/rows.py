@@ -852,17 +852,23 @@ class RowConverter:
         order, as `RowSource.iter_raw` gives them; a chunk of such sequences is converted column by
         column straight from them, and a `ColumnBlock` (`RowSource.iter_blocks`) from its columns.
         """
+        # Rows that do not fit the header (dicts) of a ColumnBlock, by position: their values are in
+        # its columns, what they lack None.
+        misfits: dict[int, dict[Any, Any]] = {}
         if isinstance(rows, ColumnBlock) and header is not None:
             numbers = rows.numbers
             raws: list[Any] = []
             raw_columns: dict[str, Column] | None = dict(zip(header, rows.columns, strict=True))
+            misfits = rows.misfits
         else:
             numbers = [row for row, _raw in rows]
             raws = [raw for _row, raw in rows]
             raw_columns = _transposed(raws, header)
         if raw_columns is None and header is not None:
             raws = [raw if type(raw) is dict else dict(zip(header, raw, strict=True)) for raw in raws]
-        chunk = Chunk(self.fields, numbers, {}, raw=raw_columns)
+        # Fingerprints of a chunk with a row that does not fit come from the values, as they do for
+        # the dict rows of a chunk read by the csv reader.
+        chunk = Chunk(self.fields, numbers, {}, raw=None if misfits else raw_columns)
         if isinstance(rows, ColumnBlock) and rows.text is not None and tuple(header or ()) == self.names:
             chunk.lines_text = rows.text
         found: dict[int, list[tuple[str, str]]] = {}
@@ -884,8 +890,8 @@ class RowConverter:
                 found.setdefault(i, []).append((plan.name, reason))
             chunk.columns[plan.name] = values
         unreadable: set[int] = set()
-        if raw_columns is None:
-            for i, raw_row in enumerate(raws):
+        if raw_columns is None or misfits:
+            for i, raw_row in enumerate(raws) if raw_columns is None else misfits.items():
                 if ROW_PROBLEM in raw_row:
                     if RAW_LINE in raw_row:  # nothing could be read from the row: only say so
                         unreadable.add(i)

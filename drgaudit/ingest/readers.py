@@ -190,8 +190,9 @@ class RowSource:
         LF, or each in CRLF with no other CR) is a `ColumnBlock`, read without the csv module: those
         lines are exactly their values joined by commas, so splitting them gives what the csv reader
         would. So are lines whose every field is quoted, none holding a quote or comma (read without
-        their quotes). In a chunk with other lines, the plain ones are split so and the others read by the
-        csv reader, the chunk a ColumnBlock when all its rows fit the header.
+        their quotes). In a chunk with a few other lines, the plain ones are split so and the others
+        read by the csv reader (still a ColumnBlock); a chunk mostly of other lines is read by the csv
+        reader as a list of rows.
 
         The iterator keeps no reference to a chunk it gave (its values can then be held by their
         converted chunk alone, which marshal sends faster)."""

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import drgaudit.ingest.rows as rows_module
 from drgaudit.contract import CLAIM_FIELDS
 from drgaudit.ingest.readers import ColumnBlock, RowSource
 from drgaudit.ingest.rows import (
@@ -402,3 +403,92 @@ def test_a_column_block_with_rows_that_do_not_fit_converts_as_its_rows(make_clai
     assert 2 in as_block.errors and 8 in as_block.errors and 11 not in as_block.errors
     assert as_block.hashes(as_block.good) == as_rows.hashes(as_rows.good)
     assert [as_block.record(i) for i in as_block.good] == [as_rows.record(i) for i in as_rows.good]
+
+
+def _value_by_value(plan, column):
+    """What converting each value on its own gives: the values, and the reason of each bad one."""
+    values, errors = [], {}
+    for i, value in enumerate(column):
+        if value in ("", None):
+            values.append([] if plan.is_list else None)
+            continue
+        try:
+            values.append(plan.convert(value))
+        except rows_module._Invalid as exc:
+            errors[i] = exc.reason
+            values.append([] if plan.is_list else None)
+    return values, errors
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    field=st.sampled_from(_FAST_FIELDS),
+    texts=st.lists(
+        st.one_of(
+            st.just("good"),
+            st.just("good"),
+            st.just("good"),
+            st.sampled_from(_EDGE_TEXTS),
+        ),
+        min_size=0,
+        max_size=120,
+    ),
+    parts=st.integers(min_value=2, max_value=5),
+    small_run=st.integers(min_value=1, max_value=9),
+)
+def test_a_column_with_a_few_bad_values_reads_as_its_values_one_by_one(
+    field, texts, parts, small_run
+) -> None:
+    # A column the fast path refuses is cut in parts, the parts it takes read that way and the others
+    # cut again (`_FieldPlan._parts`): the same values and the same errors, at the same positions, as
+    # each value converted on its own, however the column is cut.
+    well_formed = {"int": "42", "decimal": "3111.50", "id": "C000000001", "list": "I10.x05|E11.900"}
+    well_formed["date"] = "2025-01-28"
+    if field.item == "px":
+        well_formed["list"] = "36.0600|96.0800x005"
+    column = [well_formed[field.type] if text == "good" else text for text in texts]
+    plan = next(p for p in RowConverter("claims", "f.csv")._plan if p.name == field.name)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rows_module, "PARTS", parts)
+        patch.setattr(rows_module, "SMALL_RUN", small_run)
+        values, errors, fast = plan.column(column)
+    expected_values, expected_errors = _value_by_value(plan, column)
+    assert errors == expected_errors
+    assert values == expected_values
+    if expected_errors:
+        assert not fast  # a column with a bad value: its raw texts are not canonical
+
+
+def test_a_chunk_with_a_bad_value_converts_most_of_its_column_the_fast_way(monkeypatch) -> None:
+    # One bad date among 10,000: the per-value converter sees a short run around it, not the column.
+    column = ["2025-01-28"] * 10_000
+    column[6_789] = "2025-02-30"
+    plan = next(p for p in RowConverter("claims", "f.csv")._plan if p.name == "admit_date")
+    seen: list[int] = []  # how many values each run converted value by value
+    real = rows_module._FieldPlan._each
+
+    def each(self, raw, offset, values, errors) -> None:
+        seen.append(len(raw))
+        real(self, raw, offset, values, errors)
+
+    monkeypatch.setattr(rows_module._FieldPlan, "_each", each)
+    values, errors, fast = plan.column(column)
+    assert errors == {6_789: _value_by_value(plan, ["2025-02-30"])[1][0]}
+    assert values[6_789] is None and values[0] == date(2025, 1, 28) and len(values) == 10_000
+    assert not fast
+    assert len(seen) == 1 and 0 < seen[0] <= rows_module.SMALL_RUN
+
+
+def test_bad_values_crowded_in_one_part_keep_their_positions() -> None:
+    # Cut in 4, one part refused (not many); cut again, most of its parts refused (many): those go
+    # value by value, their errors at their places in the whole column.
+    column = ["2025-01-28"] * 64
+    for i in (33, 37, 41, 50):
+        column[i] = "2025-02-30"
+    plan = next(p for p in RowConverter("claims", "f.csv")._plan if p.name == "discharge_date")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rows_module, "PARTS", 4)
+        patch.setattr(rows_module, "SMALL_RUN", 2)
+        values, errors, fast = plan.column(column)
+    assert (values, errors) == _value_by_value(plan, column)
+    assert sorted(errors) == [33, 37, 41, 50] and not fast

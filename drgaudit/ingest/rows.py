@@ -679,6 +679,11 @@ _FAST: dict[str, Callable[[Field], Callable[[Column], Column]]] = {
 
 _BLANKS = ("", None)
 
+# A column the fast path refuses is cut in this many parts, and a part it refuses again, down to runs
+# of at most this many values, converted value by value (`_FieldPlan._parts`).
+PARTS = 16
+SMALL_RUN = 64
+
 
 def _blank_count(raw: Column) -> int:
     """How many values are "" or None (None not looked for when every value is "")."""
@@ -710,9 +715,46 @@ class _FieldPlan:
                 pass
         values: list[Any] = []
         errors: ColumnErrors = {}
+        if self.fast is not None:
+            self._parts(raw, 0, values, errors)
+        else:
+            self._each(raw, 0, values, errors)
+        return values, errors, False
+
+    def _parts(self, raw: Column, offset: int, values: list[Any], errors: ColumnErrors) -> None:
+        """Convert `raw` (the column from `offset` on, which the fast path refused) into `values` and
+        `errors`: cut in `PARTS` parts, each part the fast path takes goes that way, the others are cut
+        again, down to runs of at most `SMALL_RUN` values converted value by value. A chunk's few bad
+        values in a column then cost a pass of the fast path and a few short runs, not the whole column
+        value by value. When it refuses more than half of the parts, the bad values are many: the parts
+        it refused go value by value (then at most one and a half passes of the fast path more than before)."""
+        if len(raw) <= SMALL_RUN:
+            self._each(raw, offset, values, errors)
+            return
+        size = -(-len(raw) // PARTS)
+        parts = [(start, raw[start : start + size]) for start in range(0, len(raw), size)]
+        taken: list[Column | None] = []
+        for _start, part in parts:
+            try:
+                # The fast path gives what the per-value converter gives whenever it takes a column
+                # (tests/test_ingest_rows.py), so a part it takes reads as the part value by value.
+                taken.append(self.fast(part))  # type: ignore[misc]
+            except _Fallback:
+                taken.append(None)
+        dense = taken.count(None) * 2 > len(taken)
+        for (start, part), converted in zip(parts, taken, strict=True):
+            if converted is not None:
+                values.extend(converted)
+            elif dense:
+                self._each(part, offset + start, values, errors)
+            else:
+                self._parts(part, offset + start, values, errors)
+
+    def _each(self, raw: Column, offset: int, values: list[Any], errors: ColumnErrors) -> None:
+        """Convert `raw` (the column from `offset` on) value by value into `values` and `errors`."""
         convert = self.convert
         is_list = self.is_list
-        for i, value in enumerate(raw):
+        for i, value in enumerate(raw, offset):
             if value is not None and value != "":
                 try:
                     values.append(convert(value))
@@ -720,7 +762,6 @@ class _FieldPlan:
                 except _Invalid as exc:
                     errors[i] = exc.reason
             values.append([] if is_list else None)
-        return values, errors, False
 
 
 @dataclass

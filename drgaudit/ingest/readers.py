@@ -295,14 +295,7 @@ class RowSource:
                 if not rows:
                     break
                 for number, row in rows:
-                    if type(row) is dict:
-                        misfits[len(numbers)] = row
-                        cells += map(row.get, header)
-                    else:
-                        cells += row
-                        if texts is not None:
-                            texts = _add_line(texts, row)
-                    numbers.append(number)
+                    texts = _take_row(number, row, header, numbers, cells, misfits, texts)
                 continue
             first = False
             at = 0  # the first line not read yet
@@ -336,15 +329,7 @@ class RowSource:
                 at = end + self._reader.line_num - read_before
                 if got is None:  # the end of the file
                     break
-                number, row = got
-                if type(row) is dict:
-                    misfits[len(numbers)] = row
-                    cells += map(row.get, header)
-                else:
-                    cells += row
-                    if texts is not None:
-                        texts = _add_line(texts, row)
-                numbers.append(number)
+                texts = _take_row(*got, header, numbers, cells, misfits, texts)
         if not numbers:
             return []  # the end of the file
         # A row that does not fit the header has no line of values: no text.
@@ -618,6 +603,29 @@ def _odd_lines(lines: list[str], width: int) -> list[int]:
     if max(lengths) > limit:
         odd.update(compress(positions, map(limit.__lt__, lengths)))
     return sorted(odd)
+
+
+def _take_row(
+    number: int,
+    row: Any,
+    header: Sequence[str],
+    numbers: list[int],
+    cells: list[Any],
+    misfits: dict[int, dict[Any, Any]],
+    texts: list[str] | None,
+) -> list[str] | None:
+    """Add a row the csv reader read (`iter_raw`'s `(number, row)`) to a chunk being made: its number,
+    its values (a row that does not fit the header, a dict: its values by name, and the row kept among
+    the `misfits`); returns `texts` with its line, or None when the line cannot be kept (`_add_line`)."""
+    if type(row) is dict:
+        misfits[len(numbers)] = row
+        cells += map(row.get, header)
+    else:
+        cells += row
+        if texts is not None:
+            texts = _add_line(texts, row)
+    numbers.append(number)
+    return texts
 
 
 def _add_line(texts: list[str], values: list[str]) -> list[str] | None:

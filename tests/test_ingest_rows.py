@@ -295,14 +295,17 @@ _EDGE_TEXTS = [
 _FAST_FIELDS = [f for f in CLAIM_FIELDS if f.type in ("int", "decimal", "id", "list", "date")]
 
 
+def _well_formed(field) -> str:
+    """A value of the field that the fast path takes."""
+    if field.type == "list":
+        return "36.0600|96.0800x005" if field.item == "px" else "I10.x05|E11.900"
+    return {"int": "42", "decimal": "3111.50", "id": "C000000001", "date": "2025-01-28"}[field.type]
+
+
 def _check_column_fast_path(field, texts: list[str]) -> None:
     """Whenever the fast path takes a column of well-formed values and these texts, every value is
     what the per-value converter makes of it."""
-    well_formed = {"int": "42", "decimal": "3111.50", "id": "C000000001", "list": "I10.x05|E11.900"}
-    well_formed["date"] = "2025-01-28"
-    if field.item == "px":
-        well_formed["list"] = "36.0600|96.0800x005"
-    column = [well_formed[field.type]] * 3 + texts
+    column = [_well_formed(field)] * 3 + texts
     plan = next(p for p in RowConverter("claims", "f.csv")._plan if p.name == field.name)
     values, errors, fast = plan.column(column)
     if fast:
@@ -442,11 +445,7 @@ def test_a_column_with_a_few_bad_values_reads_as_its_values_one_by_one(
     # A column the fast path refuses is cut in parts, the parts it takes read that way and the others
     # cut again (`_FieldPlan._parts`): the same values and the same errors, at the same positions, as
     # each value converted on its own, however the column is cut.
-    well_formed = {"int": "42", "decimal": "3111.50", "id": "C000000001", "list": "I10.x05|E11.900"}
-    well_formed["date"] = "2025-01-28"
-    if field.item == "px":
-        well_formed["list"] = "36.0600|96.0800x005"
-    column = [well_formed[field.type] if text == "good" else text for text in texts]
+    column = [_well_formed(field) if text == "good" else text for text in texts]
     plan = next(p for p in RowConverter("claims", "f.csv")._plan if p.name == field.name)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(rows_module, "PARTS", parts)

@@ -249,12 +249,17 @@ class RowSource:
             or list(map(str.count, lines, repeat(","))).count(width - 1) != len(lines)
         ):
             return None
+        cells, numbers = self._split_plain(text, len(lines))
+        return ColumnBlock(list(numbers), [cells[k::width] for k in range(width)], text)
+
+    def _split_plain(self, text: str, count: int) -> tuple[list[str], range]:
+        """The values of `count` plain lines taken from the file (`text`: the lines joined, LF ends, no
+        quotes), row after row, and their line numbers (counted with the lines the csv reader read)."""
         cells = text.replace("\n", ",").split(",")
         cells.pop()  # after the last line's end
         start = self._reader.line_num + self._lines_taken + 1
-        self._lines_taken += len(lines)
-        numbers = list(range(start, start + len(lines)))
-        return ColumnBlock(numbers, [cells[k::width] for k in range(width)], text)
+        self._lines_taken += count
+        return cells, range(start, start + count)
 
     def _mixed_chunk(self, size: int, lines: list[str]) -> ColumnBlock | list[tuple[int, Any]]:
         """The next `size` rows, from the next lines `lines` on, as `islice(iter_raw(), size)` gives
@@ -307,12 +312,9 @@ class RowSource:
                     plain = "".join(lines[at:end])
                     if "\r" in plain:
                         plain = plain.replace("\r", "")
-                    run = plain.replace("\n", ",").split(",")
-                    run.pop()
+                    run, run_numbers = self._split_plain(plain, end - at)
                     cells += run
-                    start = self._reader.line_num + self._lines_taken + 1
-                    self._lines_taken += end - at
-                    numbers.extend(range(start, start + end - at))
+                    numbers.extend(run_numbers)
                     if texts is not None:
                         texts.append(plain)
                     at = end

@@ -731,6 +731,8 @@ class _FieldPlan:
         if len(raw) <= SMALL_RUN:
             self._each(raw, offset, values, errors)
             return
+        fast = self.fast
+        assert fast is not None  # only a column with a fast path is cut
         size = -(-len(raw) // PARTS)
         parts = [(start, raw[start : start + size]) for start in range(0, len(raw), size)]
         taken: list[Column | None] = []
@@ -738,7 +740,7 @@ class _FieldPlan:
             try:
                 # The fast path gives what the per-value converter gives whenever it takes a column
                 # (tests/test_ingest_rows.py), so a part it takes reads as the part value by value.
-                taken.append(self.fast(part))  # type: ignore[misc]
+                taken.append(fast(part))
             except _Fallback:
                 taken.append(None)
         dense = taken.count(None) * 2 > len(taken)

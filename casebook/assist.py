@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col
 
 from drgaudit.casebook import auditlog
-from drgaudit.casebook.models import Claim, stored_id
+from drgaudit.casebook.models import Claim, get_by_id, stored_id
 from drgaudit.casebook.review import now
 from drgaudit.casebook.review_models import ASSIST_RESULTS, AssistRequest, AssistRequestCreate
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError
@@ -81,7 +81,7 @@ def request_assist(
 
 def get_request(*, session: Session, request_id: int) -> AssistRequest:
     """A request by id; a clear error when there is none."""
-    request = session.get(AssistRequest, request_id)
+    request = get_by_id(session, AssistRequest, request_id)
     if request is None:
         raise ReviewError(f"no investigation request {request_id} (see `drgaudit assist list`)")
     return request

@@ -21,6 +21,7 @@ from sqlalchemy.orm import defer
 from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook import auditlog
+from drgaudit.casebook.models import get_by_id
 from drgaudit.errors import DrgauditError
 
 ATTACHMENT = "attachment"
@@ -182,4 +183,4 @@ def list_attachments(
 
 def get_attachment(*, session: Session, attachment_id: int) -> Attachment | None:
     """One attachment with its content."""
-    return session.get(Attachment, attachment_id)
+    return get_by_id(session, Attachment, attachment_id)

@@ -35,7 +35,7 @@ from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook.auditkey import AuditKey, AuditKeyError, audit_key
 from drgaudit.casebook.bulk import BulkInsert
-from drgaudit.casebook.models import table_of
+from drgaudit.casebook.models import bindable, get_by_id, table_of
 from drgaudit.jsontext import encoder
 
 GENESIS_HASH = "0" * 64
@@ -379,7 +379,7 @@ def check_anchor(*, session: Session, anchor: Anchor, key: AuditKey | None = Non
         return f"{taken} (entry {anchor.seq}) is not sealed with this audit key"
     if anchor.seq == 0:
         return None
-    entry = session.get(AuditEntry, anchor.seq)
+    entry = get_by_id(session, AuditEntry, anchor.seq)
     if entry is None:
         last = session.execute(select(func.max(AuditEntry.seq))).scalar() or 0
         return f"the log was cut: {taken} names entry {anchor.seq}, but the log ends at entry {last}"
@@ -421,5 +421,5 @@ def entries_for(*, session: Session, entity: str, entity_id: str | int) -> list[
 
 def newest_entries(*, session: Session, count: int) -> list[AuditEntry]:
     """The newest `count` entries, oldest of them first."""
-    query = select(AuditEntry).order_by(col(AuditEntry.seq).desc()).limit(count)
+    query = select(AuditEntry).order_by(col(AuditEntry.seq).desc()).limit(bindable(count))
     return list(reversed(list(session.execute(query).scalars())))

@@ -35,7 +35,7 @@ from drgaudit.casebook import auditlog
 from drgaudit.casebook.bulk import insert_returning_ids, one_of
 from drgaudit.casebook.evidence import EvidenceDigests, finding_hash
 from drgaudit.casebook.hitpages import HitPages, Page
-from drgaudit.casebook.models import MONEY, BatchClaim, table_of
+from drgaudit.casebook.models import MONEY, BatchClaim, bindable, get_by_id, table_of
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError, ReviewSettings, review_settings
 from drgaudit.casebook.screening import (
     ScreenHit,
@@ -344,7 +344,7 @@ def _flush(session: Session) -> None:
 
 def get_finding(*, session: Session, finding_id: int) -> Finding:
     """A finding by id; ReviewError when there is none."""
-    finding = session.get(Finding, finding_id)
+    finding = get_by_id(session, Finding, finding_id)
     if finding is None:
         raise ReviewError(f"no finding {finding_id}")
     return finding
@@ -392,9 +392,10 @@ def list_findings(
     if filters.overdue_on is not None:
         conditions.append((col(Finding.state) == "open") & (col(Finding.due_date) < filters.overdue_on))
     total = int(session.execute(select(func.count()).select_from(Finding).where(*conditions)).scalar_one())
-    query = select(Finding).where(*conditions).order_by(col(Finding.due_date), col(Finding.id)).offset(offset)
+    query = select(Finding).where(*conditions).order_by(col(Finding.due_date), col(Finding.id))
+    query = query.offset(bindable(offset))
     if limit is not None:
-        query = query.limit(limit)
+        query = query.limit(bindable(limit))
     return list(session.execute(query).scalars()), total
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col
 
 from drgaudit.casebook import auditlog
-from drgaudit.casebook.models import stored_id
+from drgaudit.casebook.models import MAX_STORED_INT, get_by_id, stored_id
 from drgaudit.casebook.quota import QuotaStanding, quota_standing
 from drgaudit.casebook.review import (
     CASE,
@@ -57,8 +57,10 @@ def meeting_state(meeting: ReviewMeeting) -> dict[str, object]:
 
 def create_meeting(*, session: Session, meeting: ReviewMeetingCreate, actor: str) -> ReviewMeeting:
     """Create an open meeting of a treatment region for a date, hearing up to `capacity` cases."""
-    if meeting.capacity < 1:
-        raise ReviewError(f"a meeting's capacity is a number of cases ≥ 1, got {meeting.capacity}")
+    if not 1 <= meeting.capacity <= MAX_STORED_INT:
+        raise ReviewError(
+            f"a meeting's capacity is a number of cases from 1 to {MAX_STORED_INT:,}, got {meeting.capacity:,}"
+        )
     if not (meeting.region.isdigit() and len(meeting.region) == 6):
         raise ReviewError(f"region `{meeting.region}` is not a 6-digit region code")
     if not meeting.title.strip():
@@ -80,7 +82,7 @@ def create_meeting(*, session: Session, meeting: ReviewMeetingCreate, actor: str
 
 def get_meeting(*, session: Session, meeting_id: int) -> ReviewMeeting:
     """A meeting by id; a clear error when there is none."""
-    meeting = session.get(ReviewMeeting, meeting_id)
+    meeting = get_by_id(session, ReviewMeeting, meeting_id)
     if meeting is None:
         raise ReviewError(f"no meeting {meeting_id} (see `drgaudit meeting show`)")
     return meeting

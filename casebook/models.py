@@ -10,7 +10,7 @@ row in `claim_code`, so claims can be found by diagnosis or procedure.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -23,9 +23,10 @@ from sqlalchemy import (
     UniqueConstraint,
     inspect,
 )
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel
 
 MONEY = Numeric(14, 2, asdecimal=False)
+_Row = TypeVar("_Row", bound=SQLModel)
 # SQLite stores the two link tables without a rowid: they are all key, written once per claim or code,
 # and one b-tree each is half the work of a table plus an index.
 _WITHOUT_ROWID = {"sqlite_with_rowid": False}
@@ -40,6 +41,36 @@ class Identified(Protocol):
 
     @property
     def id(self) -> int | None: ...
+
+
+# The largest integer a casebook column holds (SQLite's INTEGER, PostgreSQL's BIGINT: signed 64 bits). A
+# larger number names no row, and the SQLite driver will not even send it (OverflowError), so the ways in
+# (URLs and forms of the service and the API, CLI arguments) refuse it as bad input before any query.
+MAX_STORED_INT = 2**63 - 1
+
+
+def row_number(text: str) -> int | None:
+    """The row id a text names: ASCII digits of a number up to `MAX_STORED_INT`; None otherwise (then it
+    names no row: `"²"` is a digit to `str.isdigit` but not a number to `int`)."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= MAX_STORED_INT else None
+
+
+def get_by_id(session: Session, model: type[_Row], row_id: int) -> _Row | None:
+    """`session.get(model, row_id)`; None, without a query, for an id no row can have (see
+    `MAX_STORED_INT`): the library's lookups by a number a user gave go through here."""
+    if not 0 <= row_id <= MAX_STORED_INT:
+        return None
+    return session.get(model, row_id)
+
+
+def bindable(number: int) -> int:
+    """An offset or limit of a query as it can be sent: at most `MAX_STORED_INT` (a larger one reaches
+    past every row all the same)."""
+    return min(number, MAX_STORED_INT)
 
 
 def stored_id(row: Identified) -> int:

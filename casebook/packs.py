@@ -33,7 +33,7 @@ from sqlalchemy import JSON, DateTime, Text, select
 from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook import auditlog
-from drgaudit.casebook.models import stored_id
+from drgaudit.casebook.models import row_number, stored_id
 from drgaudit.contract import REGION_RE
 from drgaudit.errors import DrgauditError
 
@@ -187,8 +187,9 @@ def register_version(
 def get_version(*, session: Session, ref: str | int) -> RulePackVersion:
     """A version by its id (`#3` or 3) or its content hash (a unique prefix of at least 4 characters)."""
     text = str(ref).strip().lstrip("#")
-    if text.isdigit() and len(text) < 4:
-        found = session.get(RulePackVersion, int(text))
+    number = row_number(text)
+    if number is not None and len(text) < 4:
+        found = session.get(RulePackVersion, number)
         if found is None:
             raise PackError(f"no rule-pack version #{text} (see `drgaudit rules versions`)")
         return found

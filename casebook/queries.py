@@ -18,7 +18,7 @@ from sqlalchemy import Numeric, bindparam, case, func, select
 from sqlmodel import Session
 
 from drgaudit.casebook.bulk import LOOKUP_KEYS
-from drgaudit.casebook.models import BatchClaim, Claim, GroupEntry, Hospital, ImportBatch, table_of
+from drgaudit.casebook.models import BatchClaim, Claim, GroupEntry, Hospital, ImportBatch, get_by_id, table_of
 from drgaudit.casebook.review_models import ReviewCase
 from drgaudit.casebook.screening import FINISHED_STATUSES, CodeSet, ScreenHit, ScreenRun
 from drgaudit.casebook.writers import CLAIM_FIELDS, claim_from_values
@@ -340,7 +340,7 @@ def load_groups(*, session: Session) -> dict[tuple[str, str, str], dict[str, Any
 
 def get_batch(*, session: Session, batch_id: int) -> ImportBatch | None:
     """One import batch, or None when there is no batch with that id."""
-    return session.get(ImportBatch, batch_id)
+    return get_by_id(session, ImportBatch, batch_id)
 
 
 def list_batches(*, session: Session) -> list[ImportBatch]:

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from drgaudit.casebook.findings import Finding
-from drgaudit.casebook.models import Hospital
+from drgaudit.casebook.models import Hospital, bindable
 from drgaudit.casebook.review_models import OPEN_STATUSES, ReviewCase, ReviewCaseHit
 
 SORTS = {
@@ -129,8 +129,8 @@ def search_cases(*, session: Session, query: CaseQuery, where: Any = None) -> Ca
         select(col(ReviewCase.id))
         .where(*conditions)
         .order_by(*order)
-        .offset((page - 1) * query.page_size)
-        .limit(query.page_size)
+        .offset(bindable((page - 1) * query.page_size))
+        .limit(bindable(query.page_size))
     )
     rows = session.execute(
         select(ReviewCase, col(Hospital.name))

@@ -16,7 +16,7 @@ from sqlalchemy import DateTime, Text, UniqueConstraint, select
 from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook import auditlog
-from drgaudit.casebook.models import MONEY
+from drgaudit.casebook.models import MONEY, get_by_id
 from drgaudit.casebook.review_models import DECISION_KINDS, ReviewMeeting
 from drgaudit.casebook.reviewconfig import ReviewError
 
@@ -101,7 +101,7 @@ def record_opinion(
     amount: float | None = None,
 ) -> ExpertOpinion:
     """Record (or revise) an expert's opinion on a case of an open meeting."""
-    meeting = session.get(ReviewMeeting, meeting_id)
+    meeting = get_by_id(session, ReviewMeeting, meeting_id)
     if meeting is None or meeting.status != "open":
         raise ReviewError("会议已结束或不存在，不能再发表意见")
     if suggestion not in DECISION_KINDS:

@@ -30,7 +30,15 @@ from drgaudit.casebook.bulk import insert_returning_ids, insert_rows, one_of
 from drgaudit.casebook.claimread import claim_fields
 from drgaudit.casebook.evidence import EvidenceDigests, case_hash
 from drgaudit.casebook.hitpages import HitPages
-from drgaudit.casebook.models import BatchClaim, Claim, stored_id, table_of
+from drgaudit.casebook.models import (
+    MAX_STORED_INT,
+    BatchClaim,
+    Claim,
+    bindable,
+    row_number,
+    stored_id,
+    table_of,
+)
 from drgaudit.casebook.quota import QuotaStanding, quota_standing
 from drgaudit.casebook.review_models import (
     DECISION_KINDS,
@@ -626,8 +634,9 @@ def escalate_claim(
 def get_case(*, session: Session, ref: int | str) -> ReviewCase:
     """A case by its id or its claim id; a clear error when there is none."""
     case = None
-    if isinstance(ref, int) or str(ref).isdigit():
-        case = session.get(ReviewCase, int(ref))
+    number = (ref if 0 <= ref <= MAX_STORED_INT else None) if isinstance(ref, int) else row_number(ref)
+    if number is not None:
+        case = session.get(ReviewCase, number)
     if case is None:
         case = (
             session.execute(select(ReviewCase).where(col(ReviewCase.claim_id) == str(ref))).scalars().first()
@@ -659,9 +668,9 @@ def list_cases(
     query = _case_query(select(ReviewCase), statuses, region, hospital_id, assignee, period, where)
     query = query.order_by(col(ReviewCase.priority).desc(), col(ReviewCase.id))
     if offset:
-        query = query.offset(offset)
+        query = query.offset(bindable(offset))
     if limit is not None:
-        query = query.limit(limit)
+        query = query.limit(bindable(limit))
     return list(session.execute(query).scalars())
 
 

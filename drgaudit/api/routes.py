@@ -22,6 +22,7 @@ from drgaudit.api import schemas
 from drgaudit.api.auth import ApiCaller, caller
 from drgaudit.api.context import BodyTooLarge
 from drgaudit.api.errors import ApiError, error_response, json_response
+from drgaudit.casebook.models import MAX_STORED_INT
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError
 from drgaudit.errors import DrgauditError
 from drgaudit.services import settlement
@@ -172,7 +173,7 @@ def cases(
     period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="出院年月 YYYY-MM")] = None,
     claim_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_STORED_INT)] = 0,
 ) -> Response:
     with _session(request) as session:
         answer = settlement.list_cases(
@@ -189,7 +190,9 @@ def cases(
     response_model=schemas.CaseDetail,
     tags=["案件"],
 )
-def case(request: Request, caller: Viewer, case_id: Annotated[int, Path(ge=1)]) -> Response:
+def case(
+    request: Request, caller: Viewer, case_id: Annotated[int, Path(ge=1, le=MAX_STORED_INT)]
+) -> Response:
     with _session(request) as session:
         answer = settlement.case_detail(session=session, principal=caller.principal, case_id=case_id)
     return json_response({**answer, "request_id": request.state.request_id})
@@ -224,7 +227,10 @@ class DecisionBody(BaseModel):
     tags=["案件"],
 )
 def decide(
-    request: Request, caller: Decider, case_id: Annotated[int, Path(ge=1)], body: DecisionBody
+    request: Request,
+    caller: Decider,
+    case_id: Annotated[int, Path(ge=1, le=MAX_STORED_INT)],
+    body: DecisionBody,
 ) -> Response:
     with _session(request) as session:
         answer = settlement.decide(

@@ -25,6 +25,7 @@ from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.findings import PAGE_CLAIMS, refresh_findings
 from drgaudit.casebook.hitpages import HitPages
 from drgaudit.casebook.ingest import ImportReport, import_file
+from drgaudit.casebook.models import ImportBatch
 from drgaudit.casebook.preview import preview_store
 from drgaudit.casebook.review import refresh_cases
 from drgaudit.casebook.reviewconfig import review_settings
@@ -285,6 +286,7 @@ def screen_batch(
         chunk_patients=chunk_patients, actor=actor, dry_run=dry_run, on_date=on_date,
     )  # fmt: skip
     started = time.perf_counter()
+    _claims_batch(session, batch_id)  # before the lock's queries: a batch number no row can have, too
     if not store or dry_run:
         summary = _screen_batch(session=session, batch_id=batch_id, **options)
     else:
@@ -298,6 +300,16 @@ def screen_batch(
             lock.release()
     summary.total_seconds = time.perf_counter() - started
     return summary
+
+
+def _claims_batch(session: Session, batch_id: int) -> ImportBatch:
+    """The batch; refused when it is not in the casebook or is not an import of claims."""
+    batch = queries.get_batch(session=session, batch_id=batch_id)
+    if batch is None:
+        raise DrgauditError(f"no import batch {batch_id} in the casebook (see `drgaudit batches`)")
+    if batch.kind != "claims":
+        raise DrgauditError(f"batch {batch_id} is a {batch.kind} import, not claims")
+    return batch
 
 
 def _screen_batch(
@@ -319,11 +331,7 @@ def _screen_batch(
     dry_run: bool,
     on_date: dt.date | None,
 ) -> ScreenSummary:
-    batch = queries.get_batch(session=session, batch_id=batch_id)
-    if batch is None:
-        raise DrgauditError(f"no import batch {batch_id} in the casebook (see `drgaudit batches`)")
-    if batch.kind != "claims":
-        raise DrgauditError(f"batch {batch_id} is a {batch.kind} import, not claims")
+    batch = _claims_batch(session, batch_id)
     store = store and not dry_run
     span = queries.batch_span(session=session, batch_id=batch_id)  # regions and admission range, one pass
     regions = span.regions

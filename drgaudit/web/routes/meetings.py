@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from drgaudit.casebook import accounts, meetings, review
+from drgaudit.casebook.models import row_number
 from drgaudit.casebook.quota import quota_standing
 from drgaudit.casebook.replies import case_opinions
 from drgaudit.casebook.review import DecisionRequest
@@ -87,7 +88,7 @@ def schedule(
     override: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Put the chosen cases (or, with `fill`, the waiting ones by priority) on the agenda; over quota needs a reason."""
-    refs = [int(c) for c in cases if c.strip().isdigit()]
+    refs = [number for number in map(row_number, cases) if number is not None]
     if not refs and not fill:
         raise FormError("请勾选要排入议程的案件，或选择“按优先级自动排满”")
     report = meeting_service.schedule(

@@ -43,10 +43,11 @@ class Identified(Protocol):
     def id(self) -> int | None: ...
 
 
-# The largest integer a casebook column holds (SQLite's INTEGER, PostgreSQL's BIGINT: signed 64 bits). A
-# larger number names no row, and the SQLite driver will not even send it (OverflowError), so the ways in
-# (URLs and forms of the service and the API, CLI arguments) refuse it as bad input before any query.
-MAX_STORED_INT = 2**63 - 1
+# The largest integer every casebook column holds: ids and counts are INTEGER, signed 32 bits on
+# PostgreSQL (SQLite's take 64). A larger number names no row; PostgreSQL refuses it in a comparison with
+# such a column and the SQLite driver past 64 bits refuses to send it at all, so the library's lookups by
+# a number a user gave (`get_by_id`, `bindable`) and the API's parameters stop it before any query.
+MAX_STORED_INT = 2**31 - 1
 
 
 def row_number(text: str) -> int | None:

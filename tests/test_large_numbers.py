@@ -1,7 +1,8 @@
-"""Numbers no casebook column can hold (past 2**63 - 1), given where a user gives a number: in a URL of
-the review service or the API, in a form, on the command line. Each is bad input that names no row:
-a clear error (404, 400/422, exit 1 or 2), never a crash. The SQLite driver refuses to send such a
-number at all (OverflowError), so every test here fails on SQLite when a way in lets one through.
+"""Numbers no casebook column can hold (past 2**31 - 1, PostgreSQL's INTEGER), given where a user gives a
+number: in a URL of the review service or the API, in a form, on the command line. Each is bad input
+that names no row: a clear error (404, 400/422, exit 1 or 2), never a crash. PostgreSQL refuses to
+compare 2**31 with an INTEGER column and the SQLite driver to send 2**63 at all (OverflowError), so
+these tests fail on either backend when a way in lets such a number through.
 
 Every test runs on SQLite and, when configured, PostgreSQL (the `db_url` fixture)."""
 
@@ -21,7 +22,7 @@ from drgaudit.cli.root import app as cli
 from tests.review_support import bundled_pack, claim, hit, import_claims, screen
 from tests.web_support import Browser, make_accounts, web_app
 
-TOO_LARGE = (str(MAX_STORED_INT + 1), "9" * 23)
+TOO_LARGE = (str(MAX_STORED_INT + 1), str(2**63), "9" * 23)
 ROLES = {"sec": "secretary", "aud": "auditor", "hos": "hospital:H001", "exp": "expert"}
 
 

@@ -18,6 +18,7 @@ trail is there.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -554,7 +555,7 @@ def _outcome_amount(finding: Finding, review: Rereview) -> float:
         return finding.amount
     if review.outcome == "overturned":
         return 0.0
-    if review.amount is None or review.amount < 0:
+    if review.amount is None or not math.isfinite(review.amount) or review.amount < 0:
         raise ReviewError("调整金额须为不小于 0 的数")
     if review.amount > finding.amount:
         raise ReviewError(f"调整后的金额 {review.amount:,.2f} 不能超过原疑点金额 {finding.amount:,.2f}")

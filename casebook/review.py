@@ -13,6 +13,7 @@ here (or in `meetings`), which checks the case's `version`, writes the audit log
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -892,7 +893,7 @@ def _special_items(request: DecisionRequest, amount: float | None) -> tuple[list
     items: list[dict[str, Any]] = [
         {"item": name, "amount": round(value, 2)} for name, value in request.items or ()
     ]
-    if any(item["amount"] <= 0 for item in items):
+    if not all(math.isfinite(item["amount"]) and item["amount"] > 0 for item in items):
         raise ReviewError("every approved item needs an amount above 0")
     total = round(sum(item["amount"] for item in items), 2)
     if amount is not None and round(amount, 2) != total:
@@ -921,6 +922,8 @@ def _checked_amount(
 ) -> tuple[float, list[dict[str, Any]] | None]:
     kind = request.kind
     amount = request.amount
+    if amount is not None and not math.isfinite(amount):
+        raise ReviewError(f"amount {amount} is not a number of yuan")
     if amount is not None and amount < 0:
         raise ReviewError(f"amount {amount:,.2f} is negative")
     items = None
@@ -933,6 +936,10 @@ def _checked_amount(
             items, amount = _special_items(request, amount)
         if not amount:
             raise ReviewError("approving a special payment needs an amount above 0 or items with amounts")
+        if amount > case.total_cost:  # the fund pays a case at most what it cost
+            raise ReviewError(
+                f"special payment {amount:,.2f} is more than the claim's total cost {case.total_cost:,.2f}"
+            )
     elif kind == "deduct":
         if not amount:
             raise ReviewError("a deduction needs an amount above 0")
@@ -949,6 +956,10 @@ def _checked_amount(
             )
     elif kind == "refer":
         amount = case.amount_at_risk if amount is None else amount
+        if amount > case.total_cost:
+            raise ReviewError(
+                f"amount at issue {amount:,.2f} is more than the claim's total cost {case.total_cost:,.2f}"
+            )
     return round(float(amount or 0.0), 2), items
 
 

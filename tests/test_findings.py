@@ -3,6 +3,7 @@ confirmed when unanswered, re-reviewed (with separation of duties) or escalated 
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -140,6 +141,12 @@ def appeal(session: Session, finding_id: int) -> None:
 
 def test_an_auditor_re_reviews_an_appeal_and_the_trail_is_logged(session: Session, book) -> None:
     appeal(session, book.finding_h001)
+    for amount in (math.nan, math.inf, -0.01, 700.01):  # not money, or more than the finding's 700.00
+        with pytest.raises(ReviewError, match="调整金额须为不小于 0 的数|不能超过原疑点金额"):
+            finding_service.rereview(
+                session=session, principal=who(session, "审核员"), finding_id=book.finding_h001,
+                decision=Rereview("adjusted", "部分有依据", amount), pack=bundled_pack(),
+            )  # fmt: skip
     done = finding_service.rereview(
         session=session, principal=who(session, "审核员"), finding_id=book.finding_h001,
         decision=Rereview("adjusted", "部分有依据", 300.0), pack=bundled_pack(),

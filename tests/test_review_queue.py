@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -226,6 +227,27 @@ def test_lifecycle_errors(session: Session, batch: int, pack: RulePack) -> None:
             "deduction 25,000.00 is more than the claim's total cost 20,000.00",
         ),
         (review.DecisionRequest("standard", "x", amount=5.0), "paying by the group standard takes no amount"),
+        # Amounts that are not money (a float option or form field reads "nan" and "inf"), and more than
+        # the case cost: the fund pays a case at most its total cost (20,000.00 here), to the cent.
+        (review.DecisionRequest("special", "x", amount=math.nan), "amount nan is not a number of yuan"),
+        (review.DecisionRequest("special", "x", amount=math.inf), "amount inf is not a number of yuan"),
+        (review.DecisionRequest("refer", "x", amount=math.nan), "amount nan is not a number of yuan"),
+        (
+            review.DecisionRequest("special", "x", items=[("ECMO", math.inf)]),
+            "every approved item needs an amount above 0",
+        ),
+        (
+            review.DecisionRequest("special", "x", amount=20000.01),
+            "special payment 20,000.01 is more than the claim's total cost 20,000.00",
+        ),
+        (
+            review.DecisionRequest("special", "x", items=[("ECMO", 15000.0), ("CRRT", 5000.01)]),
+            "special payment 20,000.01 is more than the claim's total cost 20,000.00",
+        ),
+        (
+            review.DecisionRequest("refer", "x", amount=1e13),
+            "amount at issue 10,000,000,000,000.00 is more than the claim's total cost 20,000.00",
+        ),
         (
             review.DecisionRequest("special", "x"),
             "approving a special payment needs an amount above 0 or items with amounts",
@@ -257,6 +279,17 @@ def test_bad_decisions_are_refused_and_nothing_is_saved(
     assert review.get_case(session=session, ref=1).status == "scheduled"
     assert review.case_decisions(session=session, case_id=1) == []
     assert log_count(session) == before
+
+
+@pytest.mark.parametrize("kind", ["special", "refer"])
+def test_an_amount_of_the_whole_cost_is_decided(
+    session: Session, batch: int, pack: RulePack, kind: str
+) -> None:
+    screen(session, batch, first_hits(), pack)
+    meetings.schedule_cases(session=session, meeting_id=meeting(session), pack=pack, actor="秘书", refs=[1])
+    request = review.DecisionRequest(kind, "按项目付费", amount=20000.0)  # the claim's total cost, exactly
+    review.decide_case(session=session, ref=1, request=request, actor="张三", pack=pack)
+    assert [d.amount for d in review.case_decisions(session=session, case_id=1)] == [20000.0]
 
 
 def test_meeting_fill_decide_close_appeal_and_rollup(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from drgaudit.casebook.models import Claim, Hospital, ImportBatch, RejectedRow
 from drgaudit.cli.root import app
 from drgaudit.contract import CLAIM_FIELDS, EARLIEST_DATE, LATEST_DATE, MAX_ID_CHARS, MAX_LIST_ITEMS
 from drgaudit.errors import DataFileError
-from drgaudit.ingest.readers import MAX_LINE_CHARS
+from drgaudit.ingest.readers import MAX_LINE_CHARS, XLSX_RATIO_FROM, check_xlsx_parts
 from drgaudit.ingest.rows import _FORBIDDEN_RE, RowConverter
 from tests.conftest import claim_row, write_table
 
@@ -235,6 +236,56 @@ def test_dates_in_an_xlsx_workbook(session: Session, tmp_path: Path) -> None:
     assert "day and month may be either way round" in str(report.first_errors[0])
     stored = dict(session.execute(select(Claim.claim_id, Claim.admit_date)).all())
     assert stored == {"C000001": date(2025, 1, 28), "C000002": date(2025, 1, 28)}
+
+
+def _with_shared_strings(path: Path, size: int) -> Path:
+    """The XLSX workbook at `path` with a shared-strings part of `size` bytes that packs to a few KiB (one
+    letter over and over, as a zip bomb's does), declared in the workbook so that openpyxl reads it."""
+    source = zipfile.ZipFile(path)
+    bomb = path.with_name("bomb.xlsx")
+    head = b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>'
+    tail = b"</t></si></sst>"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as out:
+        for part in source.infolist():
+            data = source.read(part.filename)
+            if part.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" ContentType='
+                    b'"application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>')  # fmt: skip
+            elif part.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"</Relationships>", b'<Relationship Type="http://schemas.openxmlformats.org/'
+                    b'officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml" Id="rId99"/></Relationships>')  # fmt: skip
+            if part.filename != "xl/sharedStrings.xml":
+                out.writestr(part, data)
+        out.writestr("xl/sharedStrings.xml", head + b"A" * (size - len(head) - len(tail)) + tail)
+    return bomb
+
+
+def test_a_workbook_that_unpacks_to_far_more_than_it_packs_is_not_read(
+    session: Session, tmp_path: Path
+) -> None:
+    """A zip bomb: openpyxl would hold its shared strings in memory whole (a 4 MB file took 1.8 GB)."""
+    workbook = write_table(tmp_path / "claims.xlsx", [claim_row(n) for n in range(3)])
+    at_floor = _with_shared_strings(workbook, XLSX_RATIO_FROM)  # not past the floor: read
+    check_xlsx_parts(at_floor, "at-floor.xlsx")
+    bomb = _with_shared_strings(workbook, XLSX_RATIO_FROM + 1)
+    with pytest.raises(DataFileError, match=r"^bomb.xlsx: part xl/sharedStrings.xml of the workbook would unpack "
+                       r"to 16,777,217 bytes from [0-9,]+ \([0-9,]+ times; a sheet packs at most about 25 times\): not read"):  # fmt: skip
+        check_xlsx_parts(bomb, "bomb.xlsx")
+    with pytest.raises(DataFileError, match="would unpack to 16,777,217 bytes"):
+        import_file(bomb, kind="claims", session=session)
+    assert session.execute(select(func.count()).select_from(Claim)).scalar_one() == 0
+    result = runner.invoke(
+        app,
+        [
+            "import",
+            "replies",
+            str(bomb),
+            "--db",
+            session.get_bind().url.render_as_string(hide_password=False),
+        ],
+    )
+    assert result.exit_code == 1 and "would unpack to 16,777,217 bytes" in result.output, result.output
+    assert import_file(workbook, kind="claims", session=session).rows_ok == 3  # a real workbook is read
 
 
 # -- rows and files ----------------------------------------------------------------------------------------

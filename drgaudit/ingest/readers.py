@@ -29,6 +29,35 @@ SAMPLE_BYTES = 64 * 1024
 # A line of a CSV or JSONL file longer than this is not read (its row is rejected); a CSV cell longer
 # than the csv module's field limit (128 KiB) rejects its row too. No valid row comes near either.
 MAX_LINE_CHARS = 1024 * 1024
+# An XLSX workbook is a zip archive whose parts declare their unpacked sizes, and zipfile never unpacks a
+# part past what it declares. A few megabytes can declare gigabytes (a "zip bomb"), and openpyxl holds a
+# workbook's shared-strings table in memory whole: a part declared more than XLSX_MAX_RATIO times its
+# packed size, once past XLSX_RATIO_FROM bytes, or larger than XLSX_MAX_PART, refuses the workbook before
+# any part is read. Real sheets pack 5-25 times (a sheet of 200,000 rows of zeros: 23 times).
+XLSX_MAX_RATIO = 100
+XLSX_RATIO_FROM = 16 * 1024 * 1024
+XLSX_MAX_PART = 4 * 1024**3
+
+
+def check_xlsx_parts(path: Path | str, name: str) -> None:
+    """DataFileError when a part of the XLSX workbook at `path` would unpack to more than it may (see
+    `XLSX_MAX_RATIO`); nothing when it is not a zip archive (openpyxl then says what it is not)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return
+    for part in parts:
+        ratio = part.file_size / max(1, part.compress_size)
+        if part.file_size > XLSX_MAX_PART or (part.file_size > XLSX_RATIO_FROM and ratio > XLSX_MAX_RATIO):
+            raise DataFileError(
+                name,
+                f"part {part.filename} of the workbook would unpack to {part.file_size:,} bytes from "
+                f"{part.compress_size:,} ({ratio:,.0f} times; a sheet packs at most about 25 times): not "
+                "read. Save the sheet again from Excel or WPS, or as CSV",
+            )
 
 
 class _Sentinel:
@@ -482,6 +511,7 @@ class RowSource:
     def _open_xlsx(self) -> None:
         from openpyxl import load_workbook
 
+        check_xlsx_parts(self.path, self.name)
         try:
             self._workbook = load_workbook(self.path, read_only=True, data_only=True)
         except OSError:

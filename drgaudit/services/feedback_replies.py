@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from drgaudit.casebook import review
 from drgaudit.casebook.review_models import ReviewAppeal, ReviewCase
 from drgaudit.errors import DataFileError, DrgauditError
+from drgaudit.ingest.readers import check_xlsx_parts
 from drgaudit.reports.feedback import FEEDBACK_INFO, FEEDBACK_KIND, FEEDBACK_KINDS, FEEDBACK_TEXT
 from drgaudit.services import cases as case_service
 from drgaudit.services.access import Principal
@@ -104,6 +105,7 @@ def read_feedback(path: Path) -> FeedbackWorkbook:
     from openpyxl.utils.exceptions import InvalidFileException
 
     name = str(path)
+    check_xlsx_parts(path, name)
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:  # not a workbook

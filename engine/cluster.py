@@ -101,10 +101,32 @@ def connect(address: str) -> Any:
         raise ClusterError(
             "screening on a cluster needs Dask distributed: pip install 'drgaudit[cluster]'"
         ) from exc
+    _check_address(address)
     try:
         return Client(address, timeout="10s", set_as_default=False)  # type: ignore[no-untyped-call]
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:
         raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+
+
+# The schemes of a scheduler on other machines (Dask's in-process and UCX transports are not for this).
+SCHEMES = ("tcp", "tls")
+
+
+def _check_address(address: str) -> None:
+    """ClusterError unless `address` is a scheduler's network address, [tcp://|tls://]HOST:PORT: Dask's
+    client, given anything else, fails with a traceback of its own when it is collected, 20 s later."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        host, port = parse_host_port(location) if scheme in SCHEMES else ("", None)
+    except ValueError:
+        host, port = "", None
+    if not host or not port or not 0 < int(port) < 65536:
+        raise ClusterError(
+            f"`{address}` is not the address of a Dask scheduler: give tcp://HOST:PORT, as "
+            "`dask scheduler` prints it (e.g. tcp://10.0.0.5:8786)"
+        )
 
 
 def screen_tasks_on_cluster(

@@ -227,6 +227,11 @@ USAGE_ERRORS = [
     (["batches", "--format", "xml"], "xml"),
     (["nonsense"], "No such command"),
     (["queue", "list", "--limit", "0"], "--limit"),
+    # A pool forks its workers at once: a mistyped count must not fork thousands (64 is allowed).
+    (["screen", "--batch", "1", "--workers", "65"], "less than or equal to 64"),
+    (["demo", "--workers", "100000"], "less than or equal to 64"),
+    (["rules", "impact", "rules", "--batch", "1", "--workers", "65"], "less than or equal to 64"),
+    (["serve", "--workers", "65"], "less than or equal to 64"),
 ]
 
 

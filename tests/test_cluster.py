@@ -183,6 +183,14 @@ def test_an_unreachable_scheduler_is_a_clear_error(casebook_url: str, tmp_path: 
     assert done.returncode == 1
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in done.stderr
     assert "Traceback" not in done.stderr
+    # Not an address at all: said at once, without Dask's own traceback when its client is collected.
+    for address in ("garbage", "tcp://scheduler", "tcp://127.0.0.1:99999", "inproc://x"):
+        done = _screen(casebook_url, batch_id, tmp_path / "hits.jsonl", "--cluster", address)
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.strip().splitlines() == [
+            f"error: `{address}` is not the address of a Dask scheduler: give tcp://HOST:PORT, as "
+            "`dask scheduler` prints it (e.g. tcp://10.0.0.5:8786)"
+        ]
 
 
 def _impact(url: str, new: Path, batch_id: int, *options: str) -> subprocess.CompletedProcess:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from drgaudit.cli.options import DbOption, reported
+from drgaudit.cli.options import MAX_WORKERS, DbOption, reported
 
 if TYPE_CHECKING:
     from drgaudit.demo.run import DemoResult
@@ -50,7 +50,10 @@ def demo(
         ),
     ] = None,
     workers: Annotated[
-        int, typer.Option("--workers", "-j", metavar="N", min=1, help="Screening worker processes.")
+        int,
+        typer.Option(
+            "--workers", "-j", metavar="N", min=1, max=MAX_WORKERS, help="Screening worker processes."
+        ),
     ] = min(2, os.cpu_count() or 1),
     db: DbOption = None,
 ) -> None:

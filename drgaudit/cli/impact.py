@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from drgaudit.cli.options import DbOption, FromOption, PeriodOption, ToOption, period_option
+from drgaudit.cli.options import MAX_WORKERS, DbOption, FromOption, PeriodOption, ToOption, period_option
 from drgaudit.cli.reviewopts import UserOption
 from drgaudit.cli.screening import _progress_bar
 from drgaudit.errors import DrgauditError
@@ -60,7 +60,7 @@ def impact(
         int, typer.Option("--samples", metavar="N", min=0, help="Sample claims per changed rule and side.")
     ] = 3,
     workers: Annotated[
-        int, typer.Option("--workers", "-j", metavar="N", min=1, help="Worker processes.")
+        int, typer.Option("--workers", "-j", metavar="N", min=1, max=MAX_WORKERS, help="Worker processes.")
     ] = 1,
     cluster: Annotated[
         str | None,

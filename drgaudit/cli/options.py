@@ -20,6 +20,11 @@ from drgaudit.settings import DATABASE_URL_ENV
 if TYPE_CHECKING:
     from drgaudit.periods import Period
 
+# Most worker processes a command starts on this machine. A pool forks all its workers at once: a
+# mistyped `-j 100000` would fork that many (more than the cores only wait for them; `--cluster` spreads a
+# screen over other machines).
+MAX_WORKERS = 64
+
 DbOption = Annotated[
     str | None,
     typer.Option(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from drgaudit.cli.options import CodesOption, DbOption, RulesOption, reported
+from drgaudit.cli.options import MAX_WORKERS, CodesOption, DbOption, RulesOption, reported
 from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit
 from drgaudit.cli.reviewopts import UserOption
 from drgaudit.i18n import _, language, ngettext
@@ -357,7 +357,12 @@ def screen(
     workers: Annotated[
         int,
         typer.Option(
-            "--workers", "-j", metavar="N", min=1, help="Worker processes (partitioned by patient)."
+            "--workers",
+            "-j",
+            metavar="N",
+            min=1,
+            max=MAX_WORKERS,
+            help="Worker processes (partitioned by patient).",
         ),
     ] = 1,
     no_prefilter: Annotated[

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from drgaudit.cli.options import DbOption
+from drgaudit.cli.options import MAX_WORKERS, DbOption
 from drgaudit.errors import DrgauditError
 
 
@@ -23,7 +23,7 @@ def serve(
         int, typer.Option("--port", metavar="PORT", min=1, max=65535, help="Port to listen on.")
     ] = 8000,
     workers: Annotated[
-        int, typer.Option("--workers", "-j", metavar="N", min=1, max=64, help="Worker processes.")
+        int, typer.Option("--workers", "-j", metavar="N", min=1, max=MAX_WORKERS, help="Worker processes.")
     ] = 1,
     rules: Annotated[
         Path | None,

@@ -10,6 +10,7 @@ secretary sees every opinion in the meeting room before recording the meeting's 
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Text, UniqueConstraint, select
@@ -109,8 +110,8 @@ def record_opinion(
     text = text.strip()
     if not text:
         raise ReviewError("请写明意见理由")
-    if amount is not None and amount < 0:
-        raise ReviewError("金额不能为负数")
+    if amount is not None and not (math.isfinite(amount) and amount >= 0):
+        raise ReviewError("金额须为不小于 0 的数")
     existing = (
         session.execute(
             select(ExpertOpinion).where(

@@ -32,10 +32,10 @@ from drgaudit.casebook.claimread import claim_fields
 from drgaudit.casebook.evidence import EvidenceDigests, case_hash
 from drgaudit.casebook.hitpages import HitPages
 from drgaudit.casebook.models import (
-    MAX_STORED_INT,
     BatchClaim,
     Claim,
     bindable,
+    get_by_id,
     row_number,
     stored_id,
     table_of,
@@ -635,9 +635,9 @@ def escalate_claim(
 def get_case(*, session: Session, ref: int | str) -> ReviewCase:
     """A case by its id or its claim id; a clear error when there is none."""
     case = None
-    number = (ref if 0 <= ref <= MAX_STORED_INT else None) if isinstance(ref, int) else row_number(ref)
+    number = ref if isinstance(ref, int) else row_number(ref)
     if number is not None:
-        case = session.get(ReviewCase, number)
+        case = get_by_id(session, ReviewCase, number)
     if case is None:
         case = (
             session.execute(select(ReviewCase).where(col(ReviewCase.claim_id) == str(ref))).scalars().first()

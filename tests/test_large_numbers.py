@@ -9,6 +9,7 @@ Every test runs on SQLite and, when configured, PostgreSQL (the `db_url` fixture
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 from typer.testing import CliRunner
 
+from drgaudit.casebook import meetings
 from drgaudit.casebook.models import MAX_STORED_INT, ImportBatch, bindable, get_by_id, row_number
+from drgaudit.casebook.review_models import ReviewMeetingCreate
 from drgaudit.cli.root import app as cli
 from tests.review_support import bundled_pack, claim, hit, import_claims, screen
 from tests.web_support import Browser, make_accounts, web_app
@@ -44,10 +47,21 @@ def test_lookups_and_paging_stay_in_the_stored_range(session: Session) -> None:
 
 @pytest.fixture
 def casebook(db_url: str, session: Session, tmp_path: Path, fast_passwords: None) -> str:
-    """Claims with two review cases, hospital findings, and an account of each role."""
+    """Claims with two review cases, hospital findings, an open meeting 1 with case 1 on its agenda (so
+    that a path's other ids name real rows), and an account of each role."""
     batch = import_claims(session, tmp_path, [claim(n) for n in range(1, 6)])
     hits = [hit("C000001", "LOS-001", severity="high"), hit("C000002", "COST-001", action="deduct")]
     screen(session, batch, hits, bundled_pack())
+    data = ReviewMeetingCreate(region="510100", held_on=date(2026, 12, 1), title="特例单议会议", capacity=5)
+    meeting_id = meetings.create_meeting(session=session, meeting=data, actor="秘书").id
+    meetings.schedule_cases(
+        session=session,
+        meeting_id=meeting_id,
+        pack=bundled_pack(),
+        actor="秘书",
+        refs=[1],
+        quota_override="测试",
+    )
     make_accounts(session, *ROLES.items())
     return db_url
 
@@ -68,9 +82,12 @@ def _routes(app: Any) -> list[tuple[str, str]]:
     return found
 
 
-def _fill(path: str, number: str) -> str:
-    path = re.sub(r"\{\w*_id\}", number, path)
-    return re.sub(r"\{kind\}", "minutes", re.sub(r"\{fmt\}", "pdf", re.sub(r"\{\w+\}", "x", path)))
+def _fills(path: str, number: str) -> list[str]:
+    """The path with every id 1 (rows of the fixture), and with each id in turn `number`, the others 1."""
+    path = re.sub(r"\{kind\}", "minutes", re.sub(r"\{fmt\}", "pdf", path))
+    ids = re.findall(r"\{\w*_id\}", path)
+    filled = [path.replace(name, number, 1) for name in ids] + [path]
+    return [re.sub(r"\{\w+\}", "x", re.sub(r"\{\w*_id\}", "1", each)) for each in filled]
 
 
 def test_every_page_and_form_of_the_service_refuses_them(casebook: str) -> None:
@@ -91,7 +108,7 @@ def test_every_page_and_form_of_the_service_refuses_them(casebook: str) -> None:
                 "cases": [number, "²"], "case_id": number, "meeting_id": number,
             }  # fmt: skip
             for method, path in routes:
-                for url in (_fill(path, number) + query, _fill(path, "1") + query):
+                for url in (each + query for each in _fills(path, number)):
                     if method == "GET":
                         response = browser.client.get(url)
                     else:

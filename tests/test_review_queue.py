@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from drgaudit.casebook import auditlog, meetings, review
+from drgaudit.casebook import auditlog, meetings, replies, review
 from drgaudit.casebook.quota import quota_standing
 from drgaudit.casebook.review_models import MeetingCase, ReviewCase, ReviewDecision, ReviewMeetingCreate
 from drgaudit.casebook.reviewconfig import QuotaError, ReviewError, review_settings
@@ -290,6 +290,23 @@ def test_an_amount_of_the_whole_cost_is_decided(
     request = review.DecisionRequest(kind, "按项目付费", amount=20000.0)  # the claim's total cost, exactly
     review.decide_case(session=session, ref=1, request=request, actor="张三", pack=pack)
     assert [d.amount for d in review.case_decisions(session=session, case_id=1)] == [20000.0]
+
+
+def test_an_experts_amount_is_money(session: Session, batch: int, pack: RulePack) -> None:
+    screen(session, batch, first_hits(), pack)
+    meeting_id = meeting(session)
+    meetings.schedule_cases(session=session, meeting_id=meeting_id, pack=pack, actor="秘书", refs=[1])
+    for amount in (math.nan, math.inf, -0.01):
+        with pytest.raises(ReviewError, match="^金额须为不小于 0 的数$"):
+            replies.record_opinion(
+                session=session, meeting_id=meeting_id, case_id=1, suggestion="special", text="新技术",
+                actor="专家甲", amount=amount,
+            )  # fmt: skip
+    opinion = replies.record_opinion(
+        session=session, meeting_id=meeting_id, case_id=1, suggestion="special", text="新技术", actor="专家甲",
+        amount=0.0,
+    )  # fmt: skip
+    assert opinion.amount == 0.0
 
 
 def test_meeting_fill_decide_close_appeal_and_rollup(

@@ -261,6 +261,21 @@ SETTING_LABELS: dict[str, str] = {
     "region.rule_author_decisions": "规则包登记人、上线人复审须经",
 }
 
+# -- the inputs of the review service's forms and URLs (a page that refuses one names it by this) ---------
+FORM_LABELS: dict[str, str] = {
+    "account": "账户", "amount": "金额（元）", "answer": "协查结果说明", "assignee": "承办人",
+    "attendee": "参会人员", "body": "意见或回复内容", "capacity": "可审议病例数", "cases": "案件",
+    "claim_id": "结算清单流水号", "current": "当前密码", "decision": "答复", "display_name": "姓名",
+    "due": "期限", "files": "附件", "fill": "按优先级排满", "held_on": "会议日期", "item": "议程序号",
+    "item_amount": "支付项目金额（元）", "item_name": "支付项目", "kind": "审议结论", "location": "会议地点",
+    "merge_with": "合并的结算清单", "new": "新密码", "next": "登录后前往的页面", "note": "会议纪要说明",
+    "organisation": "单位", "outcome": "复核结论", "override": "超出额度的理由", "password": "密码",
+    "question": "协查事项", "quota_override": "超出额度的理由", "reason": "理由", "region": "统筹区",
+    "repeat": "再次输入新密码", "result": "协查结论", "revoke": "撤销", "role": "角色", "scope": "范围",
+    "side": "本方角色", "status": "状态", "suggestion": "意见", "title": "会议名称", "username": "用户名",
+    "version": "页面所示版本",
+}  # fmt: skip
+
 LABELS: dict[str, str] = {
     **CLAIM_LABELS,
     **HOSPITAL_LABELS,

@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from sqlmodel import Session
 from starlette.routing import Mount, Route
 
+from drgaudit.labels import FORM_LABELS
 from tests import web_casebook
 from tests.web_support import Browser, web_app
 
@@ -234,3 +235,38 @@ def test_an_insured_region_reads_its_requests_with_their_claims_and_no_case(site
     other = Browser(app)
     assert other.login(ROLES["other_region"]).status_code == 303
     assert "C000001" not in other.get("/assist").text
+
+
+def _inputs(dependant) -> set[str]:
+    """The names of a route's form fields and query parameters, its dependencies' included."""
+    found = {param.alias or param.name for param in (*dependant.body_params, *dependant.query_params)}
+    for inner in dependant.dependencies:
+        found |= _inputs(inner)
+    return found
+
+
+def test_every_input_of_the_pages_has_a_chinese_label(site) -> None:
+    """A page that refuses a form names what was wrong as its form says it, never by field name."""
+    app, _ = site
+    names: set[str] = set()
+    for route in app.router.routes:
+        inner = getattr(route, "original_router", None)
+        for each in inner.routes if inner is not None else [route]:
+            dependant = getattr(each, "dependant", None)
+            if dependant is not None and not each.path.startswith("/api/"):
+                names |= _inputs(dependant)
+    assert len(names) > 30
+    assert sorted(name for name in names if name not in FORM_LABELS) == []
+
+
+def test_a_refused_form_names_its_inputs_in_chinese_and_a_bad_address_is_not_found(site) -> None:
+    app, book = site
+    browser = Browser(app)
+    assert browser.login(ROLES["secretary"]).status_code == 303
+    page = browser.post("/meetings", {"region": "510100", "capacity": "几个"})
+    assert page.status_code == 400
+    assert "以下内容缺失或格式不正确：会议日期" in page.text
+    assert not re.search(r"held_on|capacity", page.text.split("<main", 1)[1])
+    for address in ("/cases/abc", "/meetings/1.5", "/findings/%E4%B8%80"):
+        page = browser.get(address)
+        assert page.status_code == 404 and "未找到" in page.text, address

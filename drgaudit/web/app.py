@@ -24,6 +24,7 @@ from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.reviewconfig import ConflictError
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.errors import DrgauditError
+from drgaudit.labels import FORM_LABELS, label
 from drgaudit.services.access import Denied, NotFound, Unauthenticated
 from drgaudit.services.reference import ReferenceCache
 from drgaudit.web.deps import CsrfError, MustChangePassword, csrf_guard, login_url
@@ -155,7 +156,13 @@ def _handlers(app: FastAPI) -> None:
                 {"error": {"code": "invalid_request", "message": "invalid request", "fields": fields}},
                 status_code=422,
             )
-        return _error_page(request, 400, "填写有误", "以下内容缺失或格式不正确：" + "、".join(fields))
+        errors = exc.errors()
+        if any(error.get("loc", ("",))[0] == "path" for error in errors):
+            # An address whose number is not a number names nothing: the page of a missing case.
+            return _error_page(request, 404, "未找到", "没有找到您要查看的内容，或您无权查看。")
+        names = sorted({str(error.get("loc", ("", ""))[-1]) for error in errors})
+        shown = "、".join(dict.fromkeys(FORM_LABELS.get(name) or label(name) for name in names))
+        return _error_page(request, 400, "填写有误", "以下内容缺失或格式不正确：" + shown)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -917,6 +917,15 @@ def _check_merge_partner(request: DecisionRequest, case: ReviewCase, session: Se
         )
 
 
+# What an amount of each kind of decision is called when it is more than the claim's total cost.
+_AMOUNT_NOUNS = {
+    "special": "special payment",
+    "deduct": "deduction",
+    "merge": "deduction",
+    "refer": "amount at issue",
+}
+
+
 def _checked_amount(
     request: DecisionRequest, case: ReviewCase, session: Session
 ) -> tuple[float, list[dict[str, Any]] | None]:
@@ -936,30 +945,15 @@ def _checked_amount(
             items, amount = _special_items(request, amount)
         if not amount:
             raise ReviewError("approving a special payment needs an amount above 0 or items with amounts")
-        if amount > case.total_cost:  # the fund pays a case at most what it cost
-            raise ReviewError(
-                f"special payment {amount:,.2f} is more than the claim's total cost {case.total_cost:,.2f}"
-            )
-    elif kind == "deduct":
-        if not amount:
-            raise ReviewError("a deduction needs an amount above 0")
-        if amount > case.total_cost:
-            raise ReviewError(
-                f"deduction {amount:,.2f} is more than the claim's total cost {case.total_cost:,.2f}"
-            )
+    elif kind == "deduct" and not amount:
+        raise ReviewError("a deduction needs an amount above 0")
     elif kind == "merge":
         _check_merge_partner(request, case, session)
-        amount = amount or 0.0
-        if amount > case.total_cost:
-            raise ReviewError(
-                f"deduction {amount:,.2f} is more than the claim's total cost {case.total_cost:,.2f}"
-            )
-    elif kind == "refer":
-        amount = case.amount_at_risk if amount is None else amount
-        if amount > case.total_cost:
-            raise ReviewError(
-                f"amount at issue {amount:,.2f} is more than the claim's total cost {case.total_cost:,.2f}"
-            )
+    if amount is not None and amount > case.total_cost:  # the fund pays a case at most what it cost
+        noun = _AMOUNT_NOUNS.get(kind, "amount")
+        raise ReviewError(f"{noun} {amount:,.2f} is more than the claim's total cost {case.total_cost:,.2f}")
+    if kind == "refer" and amount is None:
+        amount = case.amount_at_risk
     return round(float(amount or 0.0), 2), items
 
 

@@ -33,7 +33,7 @@ from sqlalchemy import JSON, DateTime, Text, select
 from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook import auditlog
-from drgaudit.casebook.models import row_number, stored_id
+from drgaudit.casebook.models import get_by_id, row_number, stored_id
 from drgaudit.contract import REGION_RE
 from drgaudit.errors import DrgauditError
 
@@ -189,7 +189,7 @@ def get_version(*, session: Session, ref: str | int) -> RulePackVersion:
     text = str(ref).strip().lstrip("#")
     number = row_number(text)
     if number is not None and len(text) < 4:
-        found = session.get(RulePackVersion, number)
+        found = get_by_id(session, RulePackVersion, number)
         if found is None:
             raise PackError(f"no rule-pack version #{text} (see `drgaudit rules versions`)")
         return found

@@ -249,11 +249,10 @@ def test_every_input_of_the_pages_has_a_chinese_label(site) -> None:
     """A page that refuses a form names what was wrong as its form says it, never by field name."""
     app, _ = site
     names: set[str] = set()
-    for route in app.router.routes:
-        inner = getattr(route, "original_router", None)
-        for each in inner.routes if inner is not None else [route]:
-            dependant = getattr(each, "dependant", None)
-            if dependant is not None and not each.path.startswith("/api/"):
+    for route in app.routes:  # as `app_routes` walks them: included routers' routes are effective ones
+        for context in route.effective_route_contexts() if hasattr(route, "effective_route_contexts") else ():
+            dependant = getattr(context.original_route, "dependant", None)
+            if dependant is not None and not context.path.startswith("/api/"):
                 names |= _inputs(dependant)
     assert len(names) > 30
     assert sorted(name for name in names if name not in FORM_LABELS) == []

@@ -25,7 +25,7 @@ from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.findings import PAGE_CLAIMS, refresh_findings
 from drgaudit.casebook.hitpages import HitPages
 from drgaudit.casebook.ingest import ImportReport, import_file
-from drgaudit.casebook.models import ImportBatch
+from drgaudit.casebook.models import ImportBatch, stored_id
 from drgaudit.casebook.preview import preview_store
 from drgaudit.casebook.review import refresh_cases
 from drgaudit.casebook.reviewconfig import review_settings
@@ -286,16 +286,16 @@ def screen_batch(
         chunk_patients=chunk_patients, actor=actor, dry_run=dry_run, on_date=on_date,
     )  # fmt: skip
     started = time.perf_counter()
-    _claims_batch(session, batch_id)  # before the lock's queries: a batch number no row can have, too
+    batch = _claims_batch(session, batch_id)  # before the lock's queries: a number no batch can have, too
     if not store or dry_run:
-        summary = _screen_batch(session=session, batch_id=batch_id, **options)
+        summary = _screen_batch(session=session, batch=batch, **options)
     else:
         reap_stale_runs(session=session, batch_id=batch_id)
         lock = ScreenLock(session.get_bind(), batch_id)
         if not lock.acquire():
             raise BatchBusyError(busy_message(session=session, batch_id=batch_id))
         try:
-            summary = _screen_batch(session=session, batch_id=batch_id, **options)
+            summary = _screen_batch(session=session, batch=batch, **options)
         finally:
             lock.release()
     summary.total_seconds = time.perf_counter() - started
@@ -315,7 +315,7 @@ def _claims_batch(session: Session, batch_id: int) -> ImportBatch:
 def _screen_batch(
     *,
     session: Session,
-    batch_id: int,
+    batch: ImportBatch,
     rules_dir: Path | None,
     codes_dir: Path | str | None,
     workers: int,
@@ -331,7 +331,7 @@ def _screen_batch(
     dry_run: bool,
     on_date: dt.date | None,
 ) -> ScreenSummary:
-    batch = _claims_batch(session, batch_id)
+    batch_id = stored_id(batch)
     store = store and not dry_run
     span = queries.batch_span(session=session, batch_id=batch_id)  # regions and admission range, one pass
     regions = span.regions

@@ -150,13 +150,13 @@ def _handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
-        fields = sorted({".".join(str(p) for p in error.get("loc", ())[1:]) for error in exc.errors()})
+        errors = exc.errors()
         if _api(request):
+            fields = sorted({".".join(str(p) for p in error.get("loc", ())[1:]) for error in errors})
             return JSONResponse(
                 {"error": {"code": "invalid_request", "message": "invalid request", "fields": fields}},
                 status_code=422,
             )
-        errors = exc.errors()
         if any(error.get("loc", ("",))[0] == "path" for error in errors):
             # An address whose number is not a number names nothing: the page of a missing case.
             return _error_page(request, 404, "未找到", "没有找到您要查看的内容，或您无权查看。")

@@ -172,6 +172,16 @@ def _init_worker(setup: ScreenSetup, packs: dict[str, RulePack] | None = None) -
     bulkgc.relax_for_good()
 
 
+def _stop_feeding(executor: ProcessPoolExecutor) -> None:
+    """Close this process's end of a broken pool's task pipe, which no worker reads any more, so that
+    shutting the pool down cannot hang. CPython does it itself in later releases (gh-94777: 3.11.7 has it,
+    Debian 12's 3.11.2 does not): there, a task being written when a worker died left the pool's feeder
+    thread blocked on the full pipe, and `shutdown` waiting for that thread for ever."""
+    reader = getattr(getattr(executor, "_call_queue", None), "_reader", None)
+    if reader is not None:
+        reader.close()
+
+
 def _screen_task(task: Task) -> ChunkResult:
     assert _worker_screener is not None and _worker_setup is not None, "worker not initialised"
     return _worker_setup.screen(_worker_screener, task)
@@ -389,6 +399,7 @@ def screen_tasks(
             while pending:
                 yield from _collect(pending.popleft().result(), on_chunk)
         except BrokenProcessPool as exc:  # from a result, or from submitting once the pool knows
+            _stop_feeding(executor)
             raise WorkerDiedError(
                 "a screening worker process ended abruptly (killed, or out of memory?): the screen stopped "
                 f"({exc})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -132,6 +133,34 @@ def test_a_worker_that_dies_stops_the_screen_with_a_clear_error_not_a_hang(
     run = session.execute(select(ScreenRun).order_by(ScreenRun.id.desc()).limit(1)).scalar_one()  # type: ignore[attr-defined]
     assert run.status == "failed" and "WorkerDiedError" in (run.note or "")
     assert _hits(session, batch_id) == before
+
+
+# Workers that die while large tasks are being written to them: the pool's feeder thread is blocked on
+# a full pipe nobody reads. Run in a child process, so that a hang is a timeout, not a stuck suite.
+_DIE_WHILE_FED = """
+import os
+from drgaudit.engine import parallel
+from drgaudit.engine.exceptions import WorkerDiedError
+
+def die(task):
+    os._exit(9)
+
+parallel._init_worker = lambda *args: None
+parallel._screen_task = die  # forked workers run this copy
+tasks = [["P%019d" % i for i in range(300_000)] for _ in range(10)]  # about 6 MB each
+try:
+    list(parallel.screen_tasks(iter(tasks), setup=None, workers=2))
+except WorkerDiedError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the workers are forked")
+def test_a_worker_that_dies_while_a_large_task_is_sent_is_not_a_hang() -> None:
+    """CPython before gh-94777's fix (Debian 12's 3.11.2) hung here for ever, in `shutdown`."""
+    done = subprocess.run([sys.executable, "-c", _DIE_WHILE_FED], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "a screening worker process ended abruptly" in done.stdout
 
 
 def test_cli_names_the_patients_not_screened_and_exits_1(

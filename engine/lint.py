@@ -17,7 +17,7 @@ from drgaudit.engine.region import merge_problems
 from drgaudit.engine.rule import Rule, check_param_bounds, param_value_ok
 from drgaudit.engine.suggest import did_you_mean
 from drgaudit.engine.vocabulary import BOOL, EARLIER, NUMBER, PARAMS, REGION
-from drgaudit.engine.yamlsource import Position, YMap
+from drgaudit.engine.yamlsource import Position, YMap, number_hint
 
 Issues = tuple[list[RuleFileError], list[RuleFileError]]
 
@@ -207,6 +207,9 @@ def check_region_overrides(pack: RulePack) -> Issues:
                         RuleFileError(
                             pos,
                             f"param `{name}` of {rule_id} must be of type {param.type}, got {value!r}",
+                            number_hint(value, whole=param.type == "int")
+                            if param.type in ("int", "number")
+                            else None,
                             code="lint",
                         )
                     )

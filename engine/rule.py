@@ -14,7 +14,7 @@ from drgaudit.engine.expr import Expression, parse_expression
 from drgaudit.engine.references import Citation, parse_citations
 from drgaudit.engine.suggest import did_you_mean
 from drgaudit.engine.template import Template, parse_template
-from drgaudit.engine.yamlsource import Position, YamlDocument, YList, YMap
+from drgaudit.engine.yamlsource import Position, YamlDocument, YList, YMap, number_hint
 
 SCOPES = ("cross_region", "cross_province", "nonlocal", "local", "all")
 SCHEMES = ("DRG", "DIP", "PER_DIEM", "FFS")
@@ -429,6 +429,7 @@ def _params(data: YMap, errors: list[RuleFileError]) -> dict[str, Param]:
                 RuleFileError(
                     spec.value_at("default"),
                     f"default of `{name}` is not of type {ptype}: {default!r}",
+                    number_hint(default, whole=ptype == "int") if ptype in ("int", "number") else None,
                     code="lint",
                 )
             )

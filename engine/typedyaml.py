@@ -17,7 +17,7 @@ from pydantic.fields import FieldInfo
 
 from drgaudit.engine.exceptions import RuleFileError
 from drgaudit.engine.suggest import did_you_mean
-from drgaudit.engine.yamlsource import Position, YList, YMap
+from drgaudit.engine.yamlsource import Position, YList, YMap, number_hint
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -50,6 +50,8 @@ _PHRASES: dict[str, str] = {
     "enum": "must be one of {expected}",
 }
 _KEY = "[key]"
+# Errors where a number was expected: a number YAML read as text gets a hint on how to write it.
+_NUMBER_KINDS = frozenset(("float_type", "float_parsing", "int_type", "int_parsing"))
 
 
 def _position(data: Any, loc: tuple[Any, ...], root: Position, *, key_last: bool = False) -> Position:
@@ -144,6 +146,8 @@ def describe_error(model: type[BaseModel], error: Any, data: Any) -> tuple[str, 
     hint = None
     if kind in ("literal_error", "enum") and isinstance(value, str):
         hint = did_you_mean(value, _choices(str(ctx.get("expected", ""))))
+    elif kind in _NUMBER_KINDS and not on_key:
+        hint = number_hint(value, whole=kind.startswith("int"))
     info = field_info(model, names)
     if info is not None and info.description and not on_key:
         text += f" ({info.description})"

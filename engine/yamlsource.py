@@ -220,6 +220,31 @@ def _check_scalar(value: Any, pos: Position) -> None:
         )
 
 
+def number_hint(value: Any, *, whole: bool = False) -> str | None:
+    """How to write a number (a `whole` one) that YAML read as text, or None: PyYAML reads YAML 1.1,
+    where `1e5` and `1.0e308` (no dot, or an exponent with no sign) are text, and a quoted number too."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if _NUMBER_TEXT.fullmatch(text) is None:
+        return None
+    if "e" not in text.lower():
+        return f"a quoted value is text: write {text} without quotes"
+    number = float(text)
+    if whole:
+        if not number.is_integer() or abs(number) > 2**53:
+            return None
+        return f"YAML reads {text} as text; write the whole number {int(number)}"
+    mantissa, _, exponent = text.lower().partition("e")
+    mantissa = mantissa if "." in mantissa else mantissa + ".0"
+    exponent = exponent if exponent[:1] in "+-" else "+" + exponent
+    return f"YAML reads {text} as text; write {mantissa}e{exponent}, with a dot and a signed exponent"
+
+
+# A number as YAML 1.2 or Python would read it (what a person means by `1e5`).
+_NUMBER_TEXT = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
 @dataclass
 class YamlDocument:
     """A parsed YAML file: its data with positions, and how each scalar was written."""

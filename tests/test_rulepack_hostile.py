@@ -158,6 +158,11 @@ def test_unbounded_format_widths_in_messages_are_refused(rules: Path, spec: str)
         ),
         ("{default: 60, type: int", "{default: 1.0e+999, type: number", "is not of type number: inf"),
         ("{default: 60, type: int", "{default: .nan, type: number", "is not of type number: nan"),
+        (
+            "{default: 60, type: int",
+            "{default: 6e1, type: int",
+            "'6e1' (YAML reads 6e1 as text; write the whole number 60)",
+        ),
         ("{default: 60, type: int", "{default: 99999999999999999999, type: int", "larger than 2^53"),
         ("los_days >= params.max_los_days", "los_days >= 99999999999999999999", "larger than 2^53"),
         ("los_days >= params.max_los_days", "los_days >= 1e999", "overflows to infinity"),

@@ -211,6 +211,11 @@ def test_region_override_values_are_checked(rules: Path) -> None:
     assert messages(rules) == [
         "regions/510700.yaml:10:23: param `max_self_share` of COST-001 must be of type number, got 'high'"
     ]
+    edit(rules / "regions/510700.yaml", "max_self_share: high", "max_self_share: 25e-2")
+    assert messages(rules) == [
+        "regions/510700.yaml:10:23: param `max_self_share` of COST-001 must be of type number, got '25e-2' "
+        "(YAML reads 25e-2 as text; write 25.0e-2, with a dot and a signed exponent)"
+    ]
 
 
 def test_region_ratio_settings_must_be_ordered(rules: Path) -> None:
@@ -223,7 +228,7 @@ def test_region_ratio_settings_must_be_ordered(rules: Path) -> None:
     assert message.startswith(
         "regions/510700.yaml:6:21: `settings.drg_high_ratio` must be a number (DRG 高倍率"
     )
-    assert message.endswith("got '2'")
+    assert message.endswith("got '2' (a quoted value is text: write 2 without quotes)")
 
 
 @pytest.mark.parametrize(
@@ -269,6 +274,22 @@ def test_tiered_high_ratio_settings_are_checked(rules: Path, tiers: str, expecte
         ),
         ("drg_rate: true", "5:13: `settings.drg_rate` must be a number (DRG 费率（元/权重）), got True"),
         ("drg_rate: 0", "5:13: `settings.drg_rate` must be greater than 0 (DRG 费率（元/权重）), got 0"),
+        # YAML 1.1 reads these numbers as text: the message says how to write them
+        (
+            "drg_rate: 1.35e4",
+            "5:13: `settings.drg_rate` must be a number (DRG 费率（元/权重）), got '1.35e4' "
+            "(YAML reads 1.35e4 as text; write 1.35e+4, with a dot and a signed exponent)",
+        ),
+        (
+            'drg_rate: "13500"',
+            "5:13: `settings.drg_rate` must be a number (DRG 费率（元/权重）), got '13500' "
+            "(a quoted value is text: write 13500 without quotes)",
+        ),
+        (
+            "review_due_days: 3e1",
+            "5:20: `settings.review_due_days` must be a whole number (审核案件自生成起的办结期限（天）), "
+            "got '3e1' (YAML reads 3e1 as text; write the whole number 30)",
+        ),
         ("drg_rat: 13500", "5:3: unknown key `drg_rat` (did you mean `drg_rate`?)"),
         ("lookback_days: 30", "5:3: `lookback_days` can only be set in national.yaml"),
         (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from drgaudit.engine.exceptions import RuleFileError
 from drgaudit.engine.region import region_from_document
 from drgaudit.engine.regionsettings import NATIONAL_ONLY, RegionPatch, RegionSettings
-from drgaudit.engine.yamlsource import load_yaml
+from drgaudit.engine.yamlsource import load_yaml, number_hint
 
 SETTINGS = sorted(name for name in RegionSettings.model_fields if name not in NATIONAL_ONLY)
 
@@ -94,3 +95,45 @@ def test_rates_coefficients_and_ratios_must_be_positive_and_finite(tmp_path: Pat
 def test_every_setting_has_a_chinese_description() -> None:
     for name, info in RegionSettings.model_fields.items():
         assert info.description and any("\u4e00" <= ch <= "\u9fff" for ch in info.description), name
+
+
+exponent_texts = st.builds(
+    lambda sign, digits, point, fraction, letter, exp_sign, exponent: (
+        f"{sign}{digits}{point}{fraction}{letter}{exp_sign}{exponent}"
+    ),
+    st.sampled_from(["", "-", "+"]),
+    st.from_regex(r"[0-9]{1,6}", fullmatch=True),
+    st.sampled_from(["", "."]),
+    st.from_regex(r"[0-9]{0,4}", fullmatch=True),
+    st.sampled_from(["e", "E"]),
+    st.sampled_from(["", "-", "+"]),
+    st.from_regex(r"[0-9]{1,3}", fullmatch=True),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=exponent_texts, whole=st.booleans())
+def test_a_number_yaml_reads_as_text_gets_a_hint_that_yaml_reads_as_that_number(
+    text: str, whole: bool
+) -> None:
+    """`1e5` is text to YAML 1.1: the hint's form is a number to it, the same number (or the whole one)."""
+    read = yaml.safe_load(f"v: {text}")["v"]
+    hint = number_hint(read, whole=whole)
+    if not isinstance(read, str):
+        assert hint is None  # YAML read a number: nothing to say
+        return
+    if whole and (not float(text).is_integer() or abs(float(text)) > 2**53):
+        assert hint is None  # no whole number to suggest
+        return
+    assert hint is not None and hint.startswith(f"YAML reads {text} as text; write ")
+    suggested = hint.removeprefix(f"YAML reads {text} as text; write ").removeprefix("the whole number ")
+    suggested = suggested.split(",")[0]
+    value = yaml.safe_load(f"v: {suggested}")["v"]
+    assert not isinstance(value, str) and not isinstance(value, bool)
+    assert value == float(text) or (math.isinf(value) and math.isinf(float(text)))
+    assert isinstance(value, int) if whole else isinstance(value, float)
+
+
+@pytest.mark.parametrize("text", ["abc", "1e", "e5", "1.2.3", "0x10", "1_000", "", "--1"])
+def test_text_that_is_no_number_gets_no_number_hint(text: str) -> None:
+    assert number_hint(text) is None and number_hint(text, whole=True) is None

@@ -322,6 +322,21 @@ def test_one_oversized_cell_rejects_its_row_not_the_file(session: Session, tmp_p
     assert raws[:2] == ["(not kept)", "(not kept)"] and len(raws[2]) < 10_100
 
 
+def test_a_jsonl_line_over_the_limit_rejects_its_row_with_the_reason(
+    session: Session, tmp_path: Path
+) -> None:
+    rows = [claim_row(n) for n in range(3)]
+    rows[1]["secondary_dx"] = ["I10.x00"] * (MAX_LINE_CHARS // 10)  # valid JSON, over the reader's limit
+    path = tmp_path / "claims.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    report = import_file(path, kind="claims", session=session)
+    assert (report.rows_total, report.rows_ok, report.rows_rejected) == (3, 2, 1)
+    [error] = report.first_errors
+    assert (error.row, error.field) == (2, "row")
+    assert error.reason == f"the line is longer than {MAX_LINE_CHARS:,} characters; not read"
+    assert session.execute(select(RejectedRow.raw)).scalars().all() == ["(not kept)"]
+
+
 def test_rejected_rows_with_nul_and_surrogates_are_stored_on_every_database(
     session: Session, tmp_path: Path
 ) -> None:

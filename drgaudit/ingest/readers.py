@@ -482,7 +482,7 @@ class RowSource:
             for number, line in enumerate(_bounded_lines(text), start=1):  # noqa: B007 (read after the loop)
                 if not line.strip():
                     continue
-                if line == _LONG_LINE:
+                if line == _LONG_LINE_READ:
                     yield number, {ROW_PROBLEM: _LONG_LINE_PROBLEM, RAW_LINE: _NOT_KEPT}
                     continue
                 try:
@@ -590,6 +590,7 @@ def _first_undecodable_line(path: Path, encoding: str) -> int | str:
 
 # Stands for a line longer than MAX_LINE_CHARS, which is skipped, not read.
 _LONG_LINE = "\x00drgaudit: line too long\x00"
+_LONG_LINE_READ = _LONG_LINE + "\n"  # as `_bounded_lines` gives it
 _LONG_LINE_PROBLEM = f"the line is longer than {MAX_LINE_CHARS:,} characters; not read"
 _NOT_KEPT = "(not kept)"
 
@@ -603,7 +604,7 @@ def _bounded_lines(text: IO[str]) -> Iterator[str]:
         if len(line) == limit and not line.endswith("\n"):
             while (rest := readline(limit)) and not rest.endswith("\n"):
                 pass
-            yield _LONG_LINE + "\n"
+            yield _LONG_LINE_READ
             continue
         yield line
 

@@ -204,6 +204,11 @@ def test_values_from_json_and_excel(make_claim) -> None:
         "f.csv:7: claim_id: ['a'] is not a single value",
         "f.csv:7: age: True is not a whole number",
     ]
+    # A TRUE/FALSE cell where a code or a number is wanted is named for what it is.
+    assert errors_of({**make_claim(1), "gender": True, "principal_dx": False}) == [
+        "f.csv:7: gender: True is a true/false value, not text or a number",
+        "f.csv:7: principal_dx: False is a true/false value, not text or a number",
+    ]
 
 
 def test_a_whole_chunk_gives_the_same_records_as_one_row_at_a_time(make_claim) -> None:

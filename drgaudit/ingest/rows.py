@@ -120,6 +120,8 @@ def _scalar_text(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         if isinstance(value, date):
             raise _Invalid(f"{_show(value)} is a date, not text")
+        if isinstance(value, bool):  # a TRUE/FALSE cell of a spreadsheet, true/false in JSON
+            raise _Invalid(f"{_show(value)} is a true/false value, not text or a number")
         raise _Invalid(f"{_show(value)} is not a single value")
     if isinstance(value, float) and value.is_integer():
         return str(int(value))

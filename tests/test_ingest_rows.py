@@ -209,6 +209,13 @@ def test_values_from_json_and_excel(make_claim) -> None:
         "f.csv:7: gender: True is a true/false value, not text or a number",
         "f.csv:7: principal_dx: False is a true/false value, not text or a number",
     ]
+    # JSON's NaN and Infinity (or 1e400) are no id or code: refused, never stored as 'nan' or 'inf'.
+    nan, inf = float("nan"), float("inf")
+    assert errors_of({**make_claim(1), "claim_id": nan, "patient_id": inf, "dept_code": -inf}) == [
+        "f.csv:7: claim_id: nan is not text or a finite number",
+        "f.csv:7: patient_id: inf is not text or a finite number",
+        "f.csv:7: dept_code: -inf is not text or a finite number",
+    ]
 
 
 def test_a_whole_chunk_gives_the_same_records_as_one_row_at_a_time(make_claim) -> None:

@@ -123,8 +123,11 @@ def _scalar_text(value: Any) -> str:
         if isinstance(value, bool):  # a TRUE/FALSE cell of a spreadsheet, true/false in JSON
             raise _Invalid(f"{_show(value)} is a true/false value, not text or a number")
         raise _Invalid(f"{_show(value)} is not a single value")
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        if not math.isfinite(value):  # JSON's NaN and Infinity, or a number beyond a float (1e400)
+            raise _Invalid(f"{_show(value)} is not text or a finite number")
     return str(value)
 
 

@@ -83,6 +83,12 @@ def test_hostile_ids_are_rejected_naming_field_and_reason(field: str, value: str
         ("secondary_dx", "I10.x05|E１1.900", "item 2 'E１1.900' is not an ICD-10 code (non-ASCII digits"),
         ("procedures", "３6.0600", "item 1 '３6.0600' is not an ICD-9-CM-3 code (non-ASCII digits"),
         ("gender", "１", "is not one of 1, 2 (non-ASCII digits"),
+        # Amounts as spreadsheets and reports show them: refused, saying what to write
+        ("total_cost", "12,000.50", "'12,000.50' is not a number (no thousands separators: write 12000.50)"),
+        ("fee_drug", "-1,234", "'-1,234' is not a number (no thousands separators: write -1234)"),
+        ("total_cost", "￥12000", "'￥12000' is not a number (no currency sign or unit: write 12000)"),
+        ("self_pay", "300 元", "'300 元' is not a number (no currency sign or unit: write 300)"),
+        ("age", "1,000", "'1,000' is not a whole number (no thousands separators: write 1000)"),
         ("dept_code", "心内\u202e科", "holds a bidirectional control character (U+202E)"),
         ("dept_code", "心内\x00科", "holds a control character (U+0000)"),
         ("dept_code", "心内\t科", "holds a control character (U+0009)"),
@@ -98,6 +104,13 @@ def test_hostile_ids_are_rejected_naming_field_and_reason(field: str, value: str
 def test_codes_regions_and_text(field: str, value: str, reason: str) -> None:
     [error] = errors_of(claim_row(1, **{field: value}))
     assert error.startswith(f"f.csv:7: {field}: ") and reason in error
+
+
+def test_no_amount_hint_where_none_fits() -> None:
+    assert errors_of(claim_row(1, insured_region="51010", total_cost="1,2")) == [
+        "f.csv:7: insured_region: '51010' is not a 6-digit region code",
+        "f.csv:7: total_cost: '1,2' is not a number",
+    ]
 
 
 def test_ids_at_their_limits_and_plain_text_are_accepted() -> None:

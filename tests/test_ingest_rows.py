@@ -76,7 +76,10 @@ def test_valid_claim_becomes_the_canonical_record(make_claim) -> None:
         ({"secondary_dx": "X|I10.x05|Y"}, "secondary_dx: items 1 'X', 3 'Y' are not ICD-10 codes"),
         ({"procedures": "36.0600|AB.12"}, "procedures: item 2 'AB.12' is not an ICD-9-CM-3 code"),
         ({"icu_hours": "nan"}, "icu_hours: 'nan' is not a number"),
-        ({"total_cost": "1,000"}, "total_cost: '1,000' is not a number"),
+        (
+            {"total_cost": "1,000"},
+            "total_cost: '1,000' is not a number (no thousands separators: write 1000)",
+        ),
         ({"fee_drug": "-0.5"}, "fee_drug: -0.5 is negative"),
         ({"payment_scheme": "DIP", "group_code": ""}, "group_code: missing (required for DIP claims)"),
         ({"discharge_mode": "7"}, "discharge_mode: '7' is not one of 1, 2, 3, 4, 5, 9"),

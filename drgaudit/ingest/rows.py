@@ -236,7 +236,19 @@ def _number_hint(text: str) -> str:
         return " (no _ between digits)"
     if any(unicodedata.category(ch) == "Nd" and not ch.isascii() for ch in text):
         return " (non-ASCII digits; write 0-9)"
+    if _GROUPED_DIGITS.fullmatch(text):
+        return f" (no thousands separators: write {text.replace(',', '')})"
+    unit = _WITH_UNIT.fullmatch(text)
+    if unit and unit.group("number") != text:
+        return f" (no currency sign or unit: write {unit.group('number')})"
     return ""
+
+
+# What spreadsheets and reports show of an amount: digits in groups of three, a currency sign or 元.
+_GROUPED_DIGITS = re.compile(r"[-+]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?")
+_WITH_UNIT = re.compile(
+    r"(?:[¥￥$]|RMB|CNY)?\s*(?P<number>[-+]?[0-9]+(?:\.[0-9]*)?)\s*(?:元|RMB|CNY)?", re.IGNORECASE
+)
 
 
 def _int_converter(spec: Field) -> Converter:

@@ -138,9 +138,16 @@ class Preparer:
         missing = self.converter.missing_columns(header)
         if missing:
             plural = "s" if len(missing) > 1 else ""
-            raise DataFileError(self.source.name, f"missing required column{plural}: {', '.join(missing)}")
+            hint = self.converter.header_hint(header)
+            raise DataFileError(
+                self.source.name, f"missing required column{plural}: {', '.join(missing)}{hint}"
+            )
         unknown = self.converter.unknown_columns(header)
-        return [f"{self.source.name}: unknown columns ignored: {column_names(unknown)}"] if unknown else []
+        if not unknown:
+            return []
+        return [
+            f"{self.source.name}: unknown columns ignored: {column_names(unknown)}{self.converter.header_hint(header)}"
+        ]
 
     def __iter__(self) -> Iterator[PreparedChunk]:
         read = 0

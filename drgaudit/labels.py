@@ -80,6 +80,15 @@ GROUP_LABELS: dict[str, str] = {
     "group.avg_los": "病组平均住院日",
 }
 
+
+def input_labels(kind: str) -> dict[str, str]:
+    """The Chinese label of each field of an input file of `kind` (claims, hospitals, groups), by field."""
+    if kind == "claims":
+        return dict(CLAIM_LABELS)
+    prefix, labels = {"hospitals": ("hospital.", HOSPITAL_LABELS), "groups": ("group.", GROUP_LABELS)}[kind]
+    return {name.removeprefix(prefix): text for name, text in labels.items()}
+
+
 # -- facts derived once per claim (engine/facts.py; the rule language's names) -----------------------
 FACT_LABELS: dict[str, str] = {
     "los_days": "住院天数",

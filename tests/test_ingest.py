@@ -14,6 +14,7 @@ from sqlmodel import Session
 from drgaudit.casebook.ingest import import_file
 from drgaudit.casebook.models import BatchClaim, Claim, ClaimCode, ClaimRevision, ImportBatch, RejectedRow
 from drgaudit.errors import DataFileError
+from drgaudit.labels import input_labels
 
 # Row index (0-based, among the data rows) -> (overrides, field named in the error). Ten bad rows,
 # one error each, on different fields and checks.
@@ -369,6 +370,52 @@ def test_unknown_columns_are_listed_once(session, make_claim, write_rows, tmp_pa
     report = import_file(path, kind="claims", session=session)
     assert report.rows_ok == 3
     assert report.warnings == [f"{path}: unknown columns ignored: 医院名称, remark"]
+
+
+def test_a_header_in_chinese_labels_is_refused_saying_which_names_to_write(
+    session, make_claim, write_rows, tmp_path
+) -> None:
+    """A hospital's export with the settlement list's Chinese column titles: the names to write instead."""
+    labels = input_labels("claims")
+    row = {labels.get(name, name): value for name, value in make_claim(1).items()}
+    path = write_rows(tmp_path / "claims.xlsx", [row])
+    with pytest.raises(DataFileError) as caught:
+        import_file(path, kind="claims", session=session)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: missing required columns: claim_id, patient_id, gender, ")
+    assert message.endswith(
+        "(write the field names of the data contract: 结算清单流水号 → claim_id, 人员编号 → patient_id, "
+        f"性别 → gender, 年龄 → age and {len([n for n in row if n in labels.values()]) - 4} more)"
+    )
+    assert count(session, ImportBatch) == 0
+
+
+def test_a_title_row_above_the_header_is_named(session, tmp_path) -> None:
+    path = tmp_path / "claims.csv"
+    path.write_text(
+        "2025年3月省内异地住院结算清单,,\nclaim_id,patient_id,gender\nC1,P1,1\n", encoding="utf-8"
+    )
+    with pytest.raises(DataFileError) as caught:
+        import_file(path, kind="claims", session=session)
+    assert str(caught.value).endswith(
+        "(the first row must hold the field names, such as claim_id, patient_id, gender; "
+        "it holds '2025年3月省内异地住院结算清单': delete any title rows above the header)"
+    )
+
+
+def test_an_optional_column_under_its_label_is_named_in_the_warning(
+    session, make_claim, write_rows, tmp_path
+) -> None:
+    rows = [{**make_claim(n), "出院科别": "心内科", "Fee Drug": "10"} for n in range(2)]
+    for row in rows:
+        row.pop("dept_code", None), row.pop("fee_drug", None)
+    path = write_rows(tmp_path / "claims.csv", rows)
+    report = import_file(path, kind="claims", session=session)
+    assert report.rows_ok == 2
+    assert report.warnings == [
+        f"{path}: unknown columns ignored: 出院科别, fee drug "
+        "(write the field names of the data contract: 出院科别 → dept_code, fee drug → fee_drug)"
+    ]
 
 
 def test_rejects_path_override_and_imported_by(session, make_claim, write_rows, tmp_path) -> None:

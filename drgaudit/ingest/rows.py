@@ -44,6 +44,7 @@ from drgaudit.contract import (
 )
 from drgaudit.errors import RowError
 from drgaudit.ingest.readers import RAW_LINE, ROW_PROBLEM, ColumnBlock
+from drgaudit.labels import input_labels
 
 # Data-quality tolerance, not policy: the fee_* categories of a claim may add up to at most
 # total_cost × (1 + FEE_SUM_TOLERANCE_RATIO) + FEE_SUM_TOLERANCE_YUAN, which absorbs rounding in
@@ -129,6 +130,11 @@ def _scalar_text(value: Any) -> str:
         if not math.isfinite(value):  # JSON's NaN and Infinity, or a number beyond a float (1e400)
             raise _Invalid(f"{_show(value)} is not text or a finite number")
     return str(value)
+
+
+def _loose(name: str) -> str:
+    """A field name as a person might write it, in any case, with spaces or hyphens: `Claim ID`."""
+    return re.sub(r"[\s_\-]+", "_", name.strip().lower())
 
 
 def _character(ch: str) -> str:
@@ -897,6 +903,31 @@ class RowConverter:
         """Required fields that a file's header lacks."""
         present = set(header)
         return [f.name for f in self.fields if f.required and f.name not in present]
+
+    def header_hint(self, header: Sequence[Any]) -> str:
+        """What the header should say instead, as " (...)", or "": for a cell that names a field by its
+        Chinese label or in other letters (`结算清单流水号 → claim_id`, `Claim_ID → claim_id`); when no cell
+        names a field, that the first row must hold the field names (a title row above the header?)."""
+        by_label = {text: name for name, text in input_labels(self.kind).items() if name in self.names}
+        by_name = {_loose(name): name for name in self.names}
+        cells = [cell.strip() for cell in header if isinstance(cell, str) and cell.strip()]
+        renames = {}
+        for cell in cells:
+            name = by_label.get(cell) or by_name.get(_loose(cell))
+            if name is not None and name != cell and name not in header:
+                renames[cell] = name
+        if renames:
+            shown = ", ".join(f"{cell} → {name}" for cell, name in list(renames.items())[:4])
+            more = f" and {len(renames) - 4} more" if len(renames) > 4 else ""
+            return f" (write the field names of the data contract: {shown}{more})"
+        if not set(cells) & set(self.names):
+            first = _show(cells[0]) if cells else "nothing"
+            example = ", ".join(self.names[:3])
+            return (
+                f" (the first row must hold the field names, such as {example}; it holds {first}:"
+                " delete any title rows above the header)"
+            )
+        return ""
 
     def unknown_columns(self, columns: Sequence[str] | set[str]) -> list[str]:
         """Columns of a file that are not fields of this kind (ignored on import)."""

@@ -412,7 +412,10 @@ class _Import:
             if self.progress is not None:
                 self.progress(report.rows_total, chunk.fraction)
         if unknown:
-            report.warnings.append(f"{self.source.name}: unknown fields ignored: {column_names(unknown)}")
+            hint = self.preparer.converter.header_hint(unknown, whole=False)
+            report.warnings.append(
+                f"{self.source.name}: unknown fields ignored: {column_names(unknown)}{hint}"
+            )
 
     def _reject(
         self, conn: Connection, batch_id: int, rejected: list[tuple[int, str, list[RowError]]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -388,6 +389,20 @@ def test_a_header_in_chinese_labels_is_refused_saying_which_names_to_write(
         f"性别 → gender, 年龄 → age and {len([n for n in row if n in labels.values()]) - 4} more)"
     )
     assert count(session, ImportBatch) == 0
+
+
+def test_jsonl_keys_in_chinese_labels_are_named_in_the_warning(session, make_claim, tmp_path) -> None:
+    labels = input_labels("claims")
+    row = {**make_claim(1), "出院科别": "心内科"}
+    row.pop("dept_code", None)
+    path = tmp_path / "claims.jsonl"
+    path.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    report = import_file(path, kind="claims", session=session)
+    assert report.rows_ok == 1
+    assert report.warnings == [
+        f"{path}: unknown fields ignored: 出院科别 (write the field names of the data contract: 出院科别 → dept_code)"
+    ]
+    assert labels["dept_code"] == "出院科别"
 
 
 def test_a_title_row_above_the_header_is_named(session, tmp_path) -> None:

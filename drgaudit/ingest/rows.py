@@ -904,10 +904,11 @@ class RowConverter:
         present = set(header)
         return [f.name for f in self.fields if f.required and f.name not in present]
 
-    def header_hint(self, header: Sequence[Any]) -> str:
+    def header_hint(self, header: Sequence[Any], *, whole: bool = True) -> str:
         """What the header should say instead, as " (...)", or "": for a cell that names a field by its
         Chinese label or in other letters (`结算清单流水号 → claim_id`, `Claim_ID → claim_id`); when no cell
-        names a field, that the first row must hold the field names (a title row above the header?)."""
+        of a `whole` header (not only a file's unknown names) names a field, that the first row must hold
+        the field names (a title row above the header?)."""
         by_label = {text: name for name, text in input_labels(self.kind).items() if name in self.names}
         by_name = {_loose(name): name for name in self.names}
         cells = [cell.strip() for cell in header if isinstance(cell, str) and cell.strip()]
@@ -920,7 +921,7 @@ class RowConverter:
             shown = ", ".join(f"{cell} → {name}" for cell, name in list(renames.items())[:4])
             more = f" and {len(renames) - 4} more" if len(renames) > 4 else ""
             return f" (write the field names of the data contract: {shown}{more})"
-        if not set(cells) & set(self.names):
+        if whole and not set(cells) & set(self.names):
             first = _show(cells[0]) if cells else "nothing"
             example = ", ".join(self.names[:3])
             return (

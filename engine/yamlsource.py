@@ -228,12 +228,12 @@ def number_hint(value: Any, *, whole: bool = False) -> str | None:
     text = value.strip()
     if _NUMBER_TEXT.fullmatch(text) is None:
         return None
+    number = float(text)
+    if whole and (not number.is_integer() or abs(number) > 2**53):
+        return None  # no whole number to suggest
     if "e" not in text.lower():
         return f"a quoted value is text: write {text} without quotes"
-    number = float(text)
     if whole:
-        if not number.is_integer() or abs(number) > 2**53:
-            return None
         return f"YAML reads {text} as text; write the whole number {int(number)}"
     mantissa, _, exponent = text.lower().partition("e")
     mantissa = mantissa if "." in mantissa else mantissa + ".0"

@@ -134,6 +134,12 @@ def test_a_number_yaml_reads_as_text_gets_a_hint_that_yaml_reads_as_that_number(
     assert isinstance(value, int) if whole else isinstance(value, float)
 
 
+def test_a_quoted_number_gets_the_hint_to_unquote_it_where_it_fits() -> None:
+    assert number_hint(" 15 ", whole=True) == "a quoted value is text: write 15 without quotes"
+    assert number_hint("15.5") == "a quoted value is text: write 15.5 without quotes"
+    assert number_hint("15.5", whole=True) is None  # unquoted, it would still not be a whole number
+
+
 @pytest.mark.parametrize("text", ["abc", "1e", "e5", "1.2.3", "0x10", "1_000", "", "--1"])
 def test_text_that_is_no_number_gets_no_number_hint(text: str) -> None:
     assert number_hint(text) is None and number_hint(text, whole=True) is None

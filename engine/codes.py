@@ -189,10 +189,38 @@ def _parse_tsv(path: Path, raw: bytes, columns: tuple[str, str]) -> dict[str, st
             str(path), f"header must start with {columns[0]}\\t{columns[1]}, found {header!r}"
         )
     result: dict[str, str] = {}
+    first_row: dict[str, int] = {}
+    problems: list[str] = []
     for row_number, row in enumerate(reader, start=2):
-        if not row or not row[0].strip():
-            continue
+        if not any(cell.strip() for cell in row):
+            continue  # a blank line
+        code = row[0].strip()
         if len(row) < 2:
-            raise DataFileError(str(path), f"row {row_number}: expected 2 columns, found {len(row)}")
-        result[row[0].strip()] = row[1].strip()
+            problems.append(f"{path}:{row_number}: expected 2 columns ({columns[0]}, {columns[1]}), found 1")
+        elif not code:
+            problems.append(
+                f"{path}:{row_number}: {columns[0]}: missing, beside {columns[1]} {row[1].strip()!r}"
+            )
+        elif code in result and result[code] != row[1].strip():
+            problems.append(
+                f"{path}:{row_number}: {columns[0]}: {code} is listed again with {columns[1]} "
+                f"{row[1].strip()!r} (row {first_row[code]} says {result[code]!r})"
+            )
+        else:
+            result.setdefault(code, row[1].strip())
+            first_row.setdefault(code, row_number)
+    if problems:
+        # Every problem of the file at once, so that one reading mends it; nothing of it is loaded.
+        shown = "\n".join(f"  {problem}" for problem in problems[:MAX_PROBLEMS_SHOWN])
+        more = (
+            f"\n  … and {len(problems) - MAX_PROBLEMS_SHOWN} more"
+            if len(problems) > MAX_PROBLEMS_SHOWN
+            else ""
+        )
+        count = f"{len(problems)} bad row{'s' if len(problems) > 1 else ''}"
+        raise DataFileError(str(path), f"{count}; the code tables were not loaded:\n{shown}{more}")
     return result
+
+
+# Bad rows of a code table listed in its error (the count says how many there are in all).
+MAX_PROBLEMS_SHOWN = 20

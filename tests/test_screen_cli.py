@@ -246,6 +246,31 @@ def test_import_codes_then_screen_uses_them(demo_dir: Path, db_url: str) -> None
     assert again.stdout.startswith("code set `subset` already loaded [set 1]")
 
 
+def test_bad_rows_of_a_code_table_are_all_listed_and_nothing_is_loaded(tmp_path: Path, db_url: str) -> None:
+    import shutil
+
+    from drgaudit.engine.codes import bundled_codes_dir
+
+    codes = tmp_path / "codes"
+    shutil.copytree(bundled_codes_dir(), codes)
+    lines = (codes / "mcc.tsv").read_text(encoding="utf-8").splitlines()
+    first_code, first_table = lines[1].split("\t")
+    lines[3:3] = ["A00.000", "\tMDCX", f"{first_code}\t{first_table}X", "", f"{first_code}\t{first_table}"]
+    (codes / "mcc.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["import", "codes", str(codes), "--db", db_url])
+    assert result.exit_code == 1
+    path = codes / "mcc.tsv"
+    assert result.stderr == (
+        f"error: {path}: 3 bad rows; the code tables were not loaded:\n"
+        f"  {path}:4: expected 2 columns (code, exclusion_table), found 1\n"
+        f"  {path}:5: code: missing, beside exclusion_table 'MDCX'\n"
+        f"  {path}:6: code: {first_code} is listed again with exclusion_table '{first_table}X' "
+        f"(row 2 says '{first_table}')\n"
+    )  # a blank line and a repeat with the same table are no problem
+    listed = runner.invoke(app, ["import", "codes", str(bundled_codes_dir()), "--name", "ok", "--db", db_url])
+    assert listed.stdout.startswith("code set `ok` loaded [set 1]")  # the bad folder loaded nothing
+
+
 def test_hits_and_review_cases_are_one_transaction(
     three_files: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -71,6 +71,10 @@ class FeedbackSettings(_Section):
     reply_days: PositiveCount = Field(description="反馈函中医院核实、反馈意见（或提出申诉）的期限（工作日）")
 
 
+class ClearingSettings(_Section):
+    claims_listed: Count = Field(description="清算对账表 HTML/PDF 版列出的病例数（全部病例见 XLSX 版）")
+
+
 class MaskingSettings(_Section):
     keep_head: Count = Field(description="参保人编号脱敏：保留的前几位")
     keep_tail: Count = Field(description="参保人编号脱敏：保留的后几位")
@@ -88,6 +92,7 @@ class ReportSettingsModel(_Section):
     monitoring: MonitoringSettings
     packet: PacketSettings
     feedback: FeedbackSettings
+    clearing: ClearingSettings
     masking: MaskingSettings
 
 

@@ -15,6 +15,7 @@ REPORT_FORMATS: dict[str, tuple[str, ...]] = {
     "packet": ("html", "pdf"),
     "minutes": ("html", "pdf"),
     "impact": ("html", "xlsx"),
+    "clearing": ("html", "pdf", "xlsx"),
 }
 
 

@@ -62,10 +62,19 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/assist"): {"auditor", "viewer", "insured", "other_region"},
     ("POST", "/assist"): {"auditor", "insured"},
     ("POST", "/assist/{request_id}/answer"): {"auditor"},
-    ("GET", "/reports"): {"auditor", "secretary", "viewer", "hospital", "other_hospital"},
+    ("GET", "/reports"): {
+        "auditor",
+        "secretary",
+        "viewer",
+        "hospital",
+        "other_hospital",
+        "insured",
+        "other_region",
+    },
     ("GET", "/reports/summary.{fmt}"): {"auditor", "secretary", "viewer"},
     ("GET", "/reports/monitoring.{fmt}"): {"auditor", "secretary", "viewer"},
     ("GET", "/reports/feedback.{fmt}"): {"auditor", "viewer", "hospital"},
+    ("GET", "/reports/clearing.{fmt}"): {"auditor", "secretary", "viewer", "insured", "other_region"},
     ("GET", "/admin/users"): {"admin"},
     ("POST", "/admin/users"): {"admin"},
     ("POST", "/admin/roles"): {"admin"},
@@ -117,7 +126,7 @@ def url(path: str, book: web_casebook.Book) -> str:
         path = path.replace("{" + name + "}", str(value))
     query = {
         "/reports/summary.html": "?batch=2", "/reports/monitoring.html": "?period=2025",
-        "/reports/feedback.html": "?hospital=H001&period=2025",
+        "/reports/feedback.html": "?hospital=H001&period=2025", "/reports/clearing.html": "?period=2025",
     }  # fmt: skip
     return path + query.get(path, "")
 
@@ -235,6 +244,24 @@ def test_an_insured_region_reads_its_requests_with_their_claims_and_no_case(site
     other = Browser(app)
     assert other.login(ROLES["other_region"]).status_code == 303
     assert "C000001" not in other.get("/assist").text
+
+
+def test_an_insured_region_gets_the_clearing_statement_of_its_own_insured_persons_only(site) -> None:
+    app, _ = site
+    insured = Browser(app)
+    assert insured.login(ROLES["insured"]).status_code == 303
+    page = insured.get("/reports")
+    assert page.status_code == 200 and 'id="clearing-form"' in page.text and "清算对账表" in page.text
+    assert "feedback-form" not in page.text and 'name="insured_region"' not in page.text
+    own = insured.get("/reports/clearing.html?period=2025")
+    assert own.status_code == 200 and "C000001" in own.text  # H001's patients are insured in 510700
+    assert "510300" not in own.text  # H002's patients, insured in 510300, are another region's
+    assert insured.get("/reports/clearing.html?period=2025&insured_region=510300").status_code == 404
+    assert insured.get("/reports/clearing.html").status_code == 400  # no period: the form says so
+    auditor = Browser(app)
+    assert auditor.login(ROLES["auditor"]).status_code == 303
+    both = auditor.get("/reports/clearing.html?period=2025").text
+    assert "510300" in both and "510700" in both
 
 
 def _inputs(dependant) -> set[str]:

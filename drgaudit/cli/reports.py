@@ -1,4 +1,5 @@
-"""`drgaudit report summary|monitoring|packet|minutes|feedback`: documents for meetings, hospitals and the bureau."""
+"""`drgaudit report summary|monitoring|packet|minutes|feedback|clearing`: documents for meetings, hospitals, the
+bureau and the insured regions."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="Reports as HTML (print-ready), PDF or XLSX: screening summary, meeting packet and minutes, "
-    "hospital feedback letters, cost monitoring.",
+    "hospital feedback letters, cost monitoring, the clearing statement between regions.",
     no_args_is_help=True,
 )
 
@@ -271,6 +272,59 @@ def feedback(
         lambda s: build_feedback(
             session=s, hospital_id=hospital, batch_id=batch, period=chosen, settings=settings, rules_dir=rules
         ),
+    )
+
+
+@app.command()
+def clearing(
+    out: OutOption,
+    period: PeriodOption = None,
+    start: FromOption = None,
+    end: ToOption = None,
+    fmt: FormatOption = None,
+    region: RegionOption = None,
+    insured_region: Annotated[
+        str | None,
+        typer.Option(
+            "--insured-region", metavar="CODE", help="Only claims of persons insured in this region."
+        ),
+    ] = None,
+    config: ConfigOption = None,
+    rules: RulesOption = None,
+    db: DbOption = None,
+) -> None:
+    """Clearing statement (结算清算) between treatment and insured regions: per pair of regions, the cross-region
+    claims discharged in the period, their cost and fund payment, the review decisions in force, the hospital
+    findings (final and open) and the investigation requests (协查); as XLSX also every claim with an outcome.
+
+    Examples:
+
+        drgaudit report clearing --period 2025 --format xlsx --out clearing-2025.xlsx
+
+        drgaudit report clearing --period 2025 --insured-region 510700 --format pdf --out 510700-2025.pdf
+    """
+    from drgaudit.reports.clearing import build_clearing
+
+    chosen = period_option(period, start, end, required=True)
+    for name, code in (("--region", region), ("--insured-region", insured_region)):
+        if code is not None and not (len(code) == 6 and code.isascii() and code.isdigit()):
+            raise typer.BadParameter(
+                f"`{code}` is not a region code (6 digits, e.g. 510700)", param_hint=name
+            )
+    settings = _settings(config)
+    _run(
+        "clearing",
+        fmt,
+        out,
+        db,
+        lambda s: build_clearing(
+            session=s,
+            period=chosen,
+            region=region,
+            insured_region=insured_region,
+            settings=settings,
+            rules_dir=rules,
+        ),  # fmt: skip
     )
 
 

@@ -105,6 +105,8 @@ POLICY: dict[str, dict[str, Rule]] = {
     "report.packet": STAFF_READ | {"expert": A},
     "report.minutes": STAFF_READ | {"expert": A},
     "report.feedback": {"auditor": S, "viewer": S, "hospital": S},
+    # the clearing statement between regions: an insured region's account gets its own insured persons' claims
+    "report.clearing": STAFF_READ | {"insured_region": S},
 }
 
 # The OS user of a casebook that has no account yet (a private casebook, e.g. what `drgaudit demo`

@@ -1,5 +1,6 @@
 """Reports from the pages that use them: the decided-amounts roll-up with the findings' states, the
-screening summary, cost monitoring and a hospital's feedback letter (PDF, XLSX or HTML)."""
+screening summary, cost monitoring, a hospital's feedback letter and the clearing statement between
+regions (PDF, XLSX or HTML)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from drgaudit.casebook import findings, queries, review
+from drgaudit.reports.clearing import build_clearing
 from drgaudit.reports.feedback import build_feedback
 from drgaudit.reports.monitoring import build_monitoring
 from drgaudit.reports.periods import parse_period
@@ -25,6 +27,7 @@ FORMATS = {
     "summary": ("pdf", "xlsx", "html"),
     "monitoring": ("pdf", "xlsx", "html"),
     "feedback": ("pdf", "xlsx", "html"),
+    "clearing": ("pdf", "xlsx", "html"),
 }
 
 
@@ -45,7 +48,7 @@ def _region_of(me: Principal, action: str, asked: str | None) -> str | None:
 def reports_page(
     request: Request,
     session: DB,
-    me: Annotated[Principal, Depends(require_any("report.summary", "report.feedback"))],
+    me: Annotated[Principal, Depends(require_any("report.summary", "report.feedback", "report.clearing"))],
 ) -> Response:
     """The roll-up of decided amounts and findings per hospital and month, and the report forms."""
     reference = request.app.state.reference.get(session)
@@ -127,6 +130,47 @@ def feedback(
         rules_dir=request.app.state.rules_dir,
     )  # fmt: skip
     return report_response(report, fmt, f"反馈函-{hospital}-{period_text or batch}.{fmt}")
+
+
+def _clearing_scope(me: Principal, region: str | None, insured: str | None) -> tuple[str | None, str | None]:
+    """The treatment and insured region the clearing statement may cover for `me`: what was asked, narrowed
+    to the account's scope (an insured region's account: its own insured region; a regional grant: its
+    treatment region); anything outside it is answered as missing."""
+    found = scopes(me, "report.clearing")
+    if unrestricted(found):
+        return region, insured
+    for column, asked in (("treatment_region", region), ("insured_region", insured)):
+        allowed = {s.value for s in found if s.column == column}
+        if not allowed:
+            continue
+        if asked is None and len(allowed) == 1:
+            asked = next(iter(allowed))
+        if asked in allowed:
+            return (asked, insured) if column == "treatment_region" else (region, asked)
+    raise NotFound("no such report")
+
+
+@router.get("/reports/clearing.{fmt}")
+def clearing(
+    request: Request, fmt: str, session: DB, me: Annotated[Principal, Depends(require("report.clearing"))]
+) -> Response:
+    """The clearing statement of a period between treatment and insured regions."""
+    _format("clearing", fmt)
+    period_text = text(request.query_params.get("period"))
+    if period_text is None:
+        raise FormError("请填写期间，如 2025、2025Q3 或 2025-07")
+    period = parse_period(period_text)
+    region, insured = _clearing_scope(
+        me, text(request.query_params.get("region")), text(request.query_params.get("insured_region"))
+    )
+    report = build_clearing(
+        session=session,
+        period=period,
+        region=region,
+        insured_region=insured,
+        rules_dir=request.app.state.rules_dir,
+    )
+    return report_response(report, fmt, f"清算对账表-{period_text}{'-' + insured if insured else ''}.{fmt}")
 
 
 def _format(kind: str, fmt: str) -> None:

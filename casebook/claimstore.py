@@ -5,7 +5,10 @@ id>`) with one screen run, its hits and the review cases made from them, all in 
 claims go through the importer's writer, so a claim that comes again with other content becomes a
 revision (`claim_revision`) and an identical one is unchanged. The batch's identity
 (`import_batch.content_hash`) is a digest of the request's canonical claims and of the rule pack and
-code tables that screened them: the same request again finds the earlier batch and changes nothing.
+code tables that screened them: the same request again finds the earlier batch and changes nothing,
+as long as the casebook still holds those claims as the request sends them. A claim sent as A, then
+corrected to B, then sent as A again is stored again (a revision back to A): the last word of the
+settlement system is what the casebook keeps, never an older batch's answer.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import orjson
 from sqlalchemy import insert, select, text, update
 from sqlmodel import Session, col
 
-from drgaudit.casebook.models import ImportBatch, table_of
+from drgaudit.casebook.models import Claim, ImportBatch, table_of
 from drgaudit.casebook.prepare import DatabaseForm, PreparedChunk
 from drgaudit.casebook.review import refresh_cases
 from drgaudit.casebook.review_models import ReviewCase
@@ -34,6 +37,7 @@ from drgaudit.errors import DrgauditError
 from drgaudit.ingest.rows import Chunk, Column
 
 _batch = table_of(ImportBatch)
+_claim = table_of(Claim)
 
 
 @dataclass
@@ -104,7 +108,9 @@ def store_screened_claims(
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": int(digest[-15:], 16)})
-    earlier = _earlier(session, digest)
+    prepared = _prepared(records, DatabaseForm("claims", conn.dialect))
+    current = dict(zip((r["claim_id"] for r in records), prepared.hashes, strict=True))
+    earlier = _earlier(session, digest, current)
     if earlier is not None:
         session.rollback()
         return StoredScreen(earlier, True)
@@ -119,12 +125,12 @@ def store_screened_claims(
     assert key is not None  # an INSERT of one row has its key
     batch_id = int(key[0])
     # This transaction now holds SQLite's write lock: someone may have stored the same request meanwhile.
-    earlier = _earlier(session, digest, other_than=batch_id)
+    earlier = _earlier(session, digest, current, other_than=batch_id)
     if earlier is not None:
         session.rollback()
         return StoredScreen(earlier, True)
     writer = ClaimWriter(conn, batch_id, source, None)
-    duplicates = writer.write(_prepared(records, DatabaseForm("claims", conn.dialect)))
+    duplicates = writer.write(prepared)
     if duplicates:
         session.rollback()
         raise DrgauditError(f"{source}: {duplicates[0][0]}")
@@ -175,12 +181,24 @@ def store_screened_claims(
     )
 
 
-def _earlier(session: Session, digest: str, other_than: int | None = None) -> int | None:
+def _earlier(
+    session: Session, digest: str, current: Mapping[str, str], other_than: int | None = None
+) -> int | None:
+    """The last batch that stored this request, when the casebook still holds its claims as sent
+    (`current`: claim id -> content hash); None when there is none, or a claim changed since."""
     query = select(_batch.c.id).where(_batch.c.kind == "claims", _batch.c.content_hash == digest)
     if other_than is not None:
         query = query.where(_batch.c.id != other_than)
-    row = session.connection().execute(query.order_by(_batch.c.id).limit(1)).first()
-    return None if row is None else int(row[0])
+    conn = session.connection()
+    row = conn.execute(query.order_by(_batch.c.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    stored = dict(
+        conn.execute(
+            select(_claim.c.claim_id, _claim.c.content_hash).where(_claim.c.claim_id.in_(list(current)))
+        ).all()
+    )
+    return int(row[0]) if stored == current else None
 
 
 def _prepared(records: Sequence[dict[str, Any]], form: DatabaseForm) -> PreparedChunk:

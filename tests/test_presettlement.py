@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.ingest import import_file
-from drgaudit.casebook.models import TABLES, ClaimRevision
+from drgaudit.casebook.models import TABLES, Claim, ClaimRevision
 from drgaudit.casebook.review_models import ReviewCase
 from drgaudit.casebook.screening import ScreenHit
 from drgaudit.demo.generator import generate
@@ -285,6 +285,20 @@ def test_store_keeps_claims_hits_and_cases_idempotently(session: Session, provin
     revised = _post(session, warm, changed, store=True).to_dict()["stored"]
     assert revised["claims"] == {"new": 0, "unchanged": 0, "revised": 1}
     assert session.exec(select(func.count()).select_from(ClaimRevision)).one()[0] == 1
+
+    # Corrected back to what was sent first: stored again (a revision back), not answered "already
+    # stored" from the first batch while the casebook kept the correction and its hits.
+    back = _post(session, warm, last, store=True).to_dict()
+    assert back["stored"]["already_stored"] is False, back["stored"]
+    assert back["stored"]["claims"] == {"new": 0, "unchanged": 0, "revised": 1}
+    (cost,) = session.exec(select(Claim.total_cost).where(Claim.claim_id == last["claim_id"])).one()
+    assert cost == float(last["total_cost"])
+    (batch,) = back["stored"]["batch_ids"]
+    stored_hits = session.exec(select(ScreenHit.rule_id).where(ScreenHit.batch_id == batch)).all()
+    assert {r[0] for r in stored_hits} == {hit["rule_id"] for hit in back["claims"][0]["hits"]}
+    before = _counts(session)
+    assert _post(session, warm, last, store=True).to_dict()["stored"]["already_stored"] is True
+    assert _counts(session) == before
 
 
 def test_a_region_without_an_active_pack_is_refused_and_nothing_is_stored(

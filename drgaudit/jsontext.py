@@ -56,3 +56,44 @@ def encoder(
         return "".join(chunks)
 
     return encode
+
+
+class _Object(dict[str, Any]):
+    """A JSON object as `duplicate_keys` reads it: its members, and the names given more than once."""
+
+    repeated: list[str]
+
+
+def _object(pairs: list[tuple[str, Any]]) -> _Object:
+    found = _Object(pairs)
+    found.repeated = []
+    if len(found) != len(pairs):  # rare: only then is it worth finding which
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen and key not in found.repeated:
+                found.repeated.append(key)
+            seen.add(key)
+    return found
+
+
+_pairs_decoder = json.JSONDecoder(object_pairs_hook=_object)
+
+
+def duplicate_keys(body: bytes) -> list[str]:
+    """Where a JSON text names a member twice in one object, as paths (`claims[0].total_cost`; `kind` at
+    the top). Parsers keep one of the values silently (orjson and `json` the last), so a caller who sent
+    two would not learn which one counted. [] for a text that is not JSON: its parser says why."""
+    try:
+        parsed = _pairs_decoder.decode(body.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return []
+    found: list[str] = []
+    todo: list[tuple[str, Any]] = [("", parsed)]
+    while todo:
+        path, value = todo.pop()
+        if isinstance(value, _Object):
+            found.extend(f"{path}.{key}" if path else key for key in value.repeated)
+            todo.extend((f"{path}.{key}" if path else key, item) for key, item in value.items())
+        elif isinstance(value, list):
+            todo.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+    return sorted(found)

@@ -242,6 +242,37 @@ def test_bad_input_gets_its_code_and_leaves_nothing_stored(api: Api, province: P
     assert api.counts() == before
 
 
+def test_a_field_named_twice_is_refused_never_one_value_kept(api: Api, province: Path, rows: list) -> None:
+    """JSON parsers keep the last of two values silently: a claim with total_cost twice was screened (and
+    stored) with whichever came last; a decision with kind twice recorded the last kind."""
+    claim = planted(province, rows, "LOS-001")
+    before = api.counts()
+    text = json.dumps({"claims": [claim, dict(claim, claim_id="X2")]})
+    twice = text[: -len("}]}")] + ', "total_cost": "999999"}]}'
+    response = api(
+        "POST",
+        "/api/v1/screen?store=true",
+        content=twice.encode(),
+        headers={"content-type": "application/json"},
+    )
+    error = _error(response, 422, "invalid_json")
+    assert error["problems"] == ["claims[1].total_cost: given more than once in one object; send it once"]
+    top = b'{"claim": %s, "claim": %s}' % (
+        json.dumps(claim).encode(),
+        json.dumps(dict(claim, age="1")).encode(),
+    )
+    error = _error(api("POST", "/api/v1/screen", content=top, headers={"content-type": "application/json"}),
+                   422, "invalid_json")  # fmt: skip
+    assert error["problems"] == ["claim: given more than once in one object; send it once"]
+    decision = b'{"kind": "deduct", "kind": "refer", "reason": "x", "amount": 1, "expected_version": 1}'
+    error = _error(api("POST", "/api/v1/cases/1/decisions", "secretary", content=decision,
+                       headers={"content-type": "application/json"}), 422, "invalid_json")  # fmt: skip
+    assert error["problems"] == ["kind: given more than once in one object; send it once"]
+    assert api.counts() == before
+    # The same names in different objects are no problem.
+    assert api.screen([claim, dict(claim, claim_id="X2")]).status_code == 200
+
+
 def test_a_region_with_no_active_pack(
     api: Api, province: Path, rows: list, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

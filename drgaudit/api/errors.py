@@ -45,7 +45,7 @@ CODES: dict[str, Code] = {
     "body_too_large": Code(413, "请求体过大，上限为 {limit} 字节"),
     "too_many_claims": Code(413, "单次请求最多 {limit} 份结算清单，本次 {count} 份"),
     "unsupported_media_type": Code(415, "请求体须为 JSON（Content-Type: application/json）"),
-    "invalid_json": Code(422, "请求体不是合法的 JSON（UTF-8）"),
+    "invalid_json": Code(422, "请求体不是合法的 JSON（UTF-8，同一对象中的字段名不得重复）"),
     "invalid_claims": Code(422, "结算清单数据有误（共 {count} 处），未作任何保存"),
     "invalid_request": Code(422, "请求参数有误"),
     "no_active_pack": Code(422, "就医地 {region} 没有启用的规则包，无法审核，未作任何保存"),

@@ -25,6 +25,7 @@ from drgaudit.api.errors import ApiError, error_response, json_response
 from drgaudit.casebook.models import MAX_STORED_INT
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError
 from drgaudit.errors import DrgauditError
+from drgaudit.jsontext import duplicate_keys
 from drgaudit.services import settlement
 from drgaudit.services.access import Denied, NotFound, Unauthenticated
 from drgaudit.services.presettlement import ClaimInputError, ClaimNotFound, TooManyClaimsError
@@ -42,6 +43,8 @@ class ApiRoute(APIRoute):
         async def route(request: Request) -> Response:
             request_id = getattr(request.state, "request_id", "-")
             try:
+                if self.body_field is not None:  # FastAPI parses the body itself: names given twice first
+                    _refuse_repeated_names(await request.body())
                 return await handler(request)
             except Exception as exc:  # noqa: BLE001 - every refusal becomes a JSON error; the rest re-raised
                 error = as_api_error(exc)
@@ -108,9 +111,19 @@ async def _json_body(request: Request) -> Any:
         raise ApiError("unsupported_media_type", f"Content-Type {content_type or '(none)'}")
     body = await request.body()
     try:
-        return orjson.loads(body)
+        parsed = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise ApiError("invalid_json", str(exc)) from None
+    _refuse_repeated_names(body)
+    return parsed
+
+
+def _refuse_repeated_names(body: bytes) -> None:
+    """A member named twice in one object is refused (`invalid_json`), never one of its values kept."""
+    repeated = duplicate_keys(body)
+    if repeated:
+        problems = [f"{path}: given more than once in one object; send it once" for path in repeated]
+        raise ApiError("invalid_json", "; ".join(problems), problems=problems)
 
 
 @router.post(

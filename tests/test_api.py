@@ -273,6 +273,29 @@ def test_a_field_named_twice_is_refused_never_one_value_kept(api: Api, province:
     assert api.screen([claim, dict(claim, claim_id="X2")]).status_code == 200
 
 
+def test_an_unknown_or_repeated_query_parameter_is_refused(api: Api, province: Path, rows: list) -> None:
+    """A query parameter was ignored: a misspelt `?stroe=true` answered 200 and stored nothing, and
+    `/cases?hospital=` (for hospital_id) listed every hospital's cases as if filtered."""
+    claim = planted(province, rows, "LOS-001")
+    before = api.counts()
+    error = _error(api("POST", "/api/v1/screen?stroe=true", json={"claim": claim}), 422, "invalid_request")
+    assert error["problems"] == ["query.stroe: unknown parameter; this address takes store"]
+    error = _error(
+        api("POST", "/api/v1/screen?store=true&store=false", json={"claim": claim}), 422, "invalid_request"
+    )
+    assert error["problems"] == ["query.store: given 2 times; give it once"]
+    assert api.counts() == before
+    error = _error(api("GET", "/api/v1/cases?hospital=H51010000001"), 422, "invalid_request")
+    assert error["problems"] == [
+        "query.hospital: unknown parameter; this address takes claim_id, hospital_id, limit, offset, period, "
+        "region, status"
+    ]
+    _error(api("GET", "/api/v1/cases/1?verbose=1"), 422, "invalid_request")
+    _error(api("GET", "/api/v1/rule-packs/active?region=510100&region=510700"), 422, "invalid_request")
+    # A parameter that takes several values may come several times.
+    assert api("GET", "/api/v1/cases?status=new&status=decided").status_code == 200
+
+
 def test_a_region_with_no_active_pack(
     api: Api, province: Path, rows: list, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,11 +7,12 @@ refusals they raise become the JSON errors of `drgaudit.api.errors` in `ApiRoute
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,10 +40,12 @@ class ApiRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        names, several = _query_names(self.dependant)
 
         async def route(request: Request) -> Response:
             request_id = getattr(request.state, "request_id", "-")
             try:
+                _refuse_unknown_query(request, names, several)
                 if self.body_field is not None:  # FastAPI parses the body itself: names given twice first
                     _refuse_repeated_names(await request.body())
                 return await handler(request)
@@ -53,6 +56,39 @@ class ApiRoute(APIRoute):
                 return error_response(error, request_id)
 
         return route
+
+
+def _query_names(dependant: Dependant) -> tuple[frozenset[str], frozenset[str]]:
+    """The query parameters a route (with its dependencies) takes, and those of them that take a list."""
+    names: set[str] = set()
+    several: set[str] = set()
+    todo = [dependant]
+    while todo:
+        current = todo.pop()
+        for param in current.query_params:
+            names.add(param.alias)
+            annotation = param.field_info.annotation
+            if list in (get_origin(annotation), *(get_origin(a) for a in get_args(annotation))):
+                several.add(param.alias)
+        todo.extend(current.dependencies)
+    return frozenset(names), frozenset(several)
+
+
+def _refuse_unknown_query(request: Request, names: frozenset[str], several: frozenset[str]) -> None:
+    """A query parameter the route does not take, or one of its own given twice, is refused: ignored, a
+    misspelt `?stroe=true` screened without storing and `?hospital=` listed every hospital's cases."""
+    given = request.query_params
+    takes = ", ".join(sorted(names)) or "no query parameters"
+    problems = [
+        f"query.{name}: unknown parameter; this address takes {takes}" for name in given if name not in names
+    ]
+    problems += [
+        f"query.{name}: given {len(given.getlist(name))} times; give it once"
+        for name in names - several
+        if len(given.getlist(name)) > 1
+    ]
+    if problems:
+        raise ApiError("invalid_request", "; ".join(problems), problems=problems)
 
 
 def as_api_error(exc: Exception) -> ApiError | None:

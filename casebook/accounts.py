@@ -294,11 +294,15 @@ def check_grant(role: str, scope: str | None) -> GrantRow:
     if kind is None and scope:
         raise AccountError(f"role {role} is not bound to a hospital or region")
     if (kind in REQUIRED_SCOPES or role in SCOPE_REQUIRED_ROLES) and not scope:
-        what = {
-            "hospital": "a hospital id (--hospital)",
-            "insured": "an insured region's code (--region)",
-        }.get(kind or "", "a treatment region's code (--region, or integration:510100)")
-        raise AccountError(f"role {role} must be bound to {what}")
+        # Written ROLE:SCOPE everywhere (`users add --role`, `users grant`); only `users add` also has
+        # --hospital/--region, so a hint naming those alone sent `users grant` to an option it lacks.
+        what, example, option = {
+            "hospital": ("a hospital id", "H51010000001", "--hospital"),
+            "insured": ("an insured region's code", "510700", "--region"),
+        }.get(kind or "", ("a treatment region's code", "510100", "--region"))
+        raise AccountError(
+            f"role {role} must be bound to {what}: write {role}:{example} (`users add` also takes {option})"
+        )
     if kind in ("insured", "region") and scope and not REGION_RE.match(scope):
         raise AccountError(f"`{scope}` is not a 6-digit region code")
     return GrantRow(role, scope)

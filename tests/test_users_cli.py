@@ -79,6 +79,19 @@ def test_only_administrators_manage_accounts(shared: str) -> None:
     assert len(out.strip().split()[-1]) == 16
 
 
+def test_a_role_without_its_scope_is_told_how_to_write_it(shared: str) -> None:
+    """`users grant NAME hospital` said 'must be bound to a hospital id (--hospital)', an option only
+    `users add` has: the hint now names the ROLE:SCOPE form both commands take, and it works."""
+    code, out = run(shared, "users", "grant", "李秘书", "hospital", "--user", "admin")
+    assert code == 1 and "write hospital:H51010000001" in out, out
+    code, out = run(shared, "users", "grant", "李秘书", "hospital:H51010000001", "--user", "admin")
+    assert code == 0, out
+    code, out = run(shared, "users", "grant", "李秘书", "integration", "--user", "admin")
+    assert code == 1 and "write integration:510100" in out, out
+    code, out = add(shared, "ins", "insured_region")
+    assert code == 1 and "write insured_region:510700 (`users add` also takes --region)" in out, out
+
+
 def test_passwords_are_never_defaulted(shared: str) -> None:
     code, out = run(shared, "users", "add", "nopw", "--role", "viewer", "--user", "admin", stdin="")
     assert code == 2 and "--password-stdin" in out

@@ -296,3 +296,27 @@ def test_a_refused_form_names_its_inputs_in_chinese_and_a_bad_address_is_not_fou
     for address in ("/cases/abc", "/meetings/1.5", "/findings/%E4%B8%80"):
         page = browser.get(address)
         assert page.status_code == 404 and "未找到" in page.text, address
+
+
+def test_a_nul_character_in_a_form_or_address_is_refused_in_chinese_and_nothing_is_stored(site) -> None:
+    """PostgreSQL can neither store nor compare text with a NUL (a 500 there); SQLite kept it unseen."""
+    app, book = site
+    hospital = Browser(app)
+    assert hospital.login(ROLES["hospital"]).status_code == 303
+    refused = (
+        hospital.post(f"/cases/{book.case_h001}/reply", {"body": "补充\x00病历说明"}),
+        hospital.post(
+            f"/findings/{book.finding_h001}/answer", {"decision": "appeal", "reason": "有医嘱\x00"}
+        ),
+        hospital.get("/queue?claim=C%00001"),
+        hospital.get("/findings?period=2025%00"),
+    )
+    for page in refused:
+        assert page.status_code == 400, page.text[:300]
+        assert "空字符（NUL），未保存" in page.text
+    assert "病历说明" not in hospital.get(f"/cases/{book.case_h001}").text
+    assert "待医院答复" in hospital.get(f"/findings/{book.finding_h001}").text
+    visitor = Browser(app)
+    token = visitor.csrf("/login")
+    page = visitor.client.post("/login", data={"username": "h0\x0001", "password": "x", "csrf_token": token})
+    assert page.status_code == 400 and "空字符（NUL）" in page.text

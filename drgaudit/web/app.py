@@ -3,8 +3,8 @@
 One application serves the pages (`drgaudit.web.routes`) and the pre-settlement API (`/api/v1`, which
 `drgaudit.api.app` mounts on it: `drgaudit serve` runs `drgaudit.api.app:app_from_environment`).
 Middleware, outermost first: security headers on every response, a request-body size
-limit. Every route first runs the CSRF guard (an app-wide dependency); every route but the log-in page
-and the static files requires a signed-in account, and each checks its action through
+limit. Every route first runs the CSRF guard, then the NUL guard (app-wide dependencies); every route
+but the log-in page and the static files requires a signed-in account, and each checks its action through
 `drgaudit.services.access`. Errors become Chinese pages (or JSON under /api/).
 """
 
@@ -27,7 +27,7 @@ from drgaudit.errors import DrgauditError
 from drgaudit.labels import FORM_LABELS, label
 from drgaudit.services.access import Denied, NotFound, Unauthenticated
 from drgaudit.services.reference import ReferenceCache
-from drgaudit.web.deps import CsrfError, MustChangePassword, csrf_guard, login_url
+from drgaudit.web.deps import CsrfError, MustChangePassword, csrf_guard, login_url, text_guard
 from drgaudit.web.security import SESSION_COOKIE, BodyLimit, SecurityHeaders, Signer
 from drgaudit.web.settings import WebSettings
 from drgaudit.web.templating import render
@@ -49,7 +49,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
         lifespan=lifespan,
-        dependencies=[Depends(csrf_guard)],
+        dependencies=[Depends(csrf_guard), Depends(text_guard)],
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -14,6 +14,7 @@ from sqlmodel import Session
 from drgaudit.casebook import accounts
 from drgaudit.services.access import Denied, Principal, Unauthenticated, may
 from drgaudit.services.accounts import principal_of
+from drgaudit.web.forms import FormError
 from drgaudit.web.security import CSRF_FIELD, CSRF_HEADER, LOGIN_COOKIE, SESSION_COOKIE, UNSAFE_METHODS
 
 
@@ -71,6 +72,26 @@ async def csrf_guard(request: Request) -> None:
     token = session_token(request)
     if not signer.csrf_ok(token, presented):
         raise CsrfError()
+
+
+async def text_guard(request: Request) -> None:
+    """Refuse a page request whose address, query or form text holds a NUL character (one pasted from
+    another program): PostgreSQL can neither store nor compare such text, so it failed as a server error
+    there, and SQLite kept a character nobody can see. The API answers its own callers."""
+    if request.url.path.startswith("/api/"):
+        return
+    texts = [*request.path_params.values(), *request.query_params.keys(), *request.query_params.values()]
+    content_type = request.headers.get("content-type", "")
+    if request.method in UNSAFE_METHODS and content_type.startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()  # parsed once: Starlette keeps it for the route and the CSRF guard
+        texts += [*form.keys(), *(value for value in form.values() if isinstance(value, str))]
+    if any("\x00" in str(value) for value in texts):
+        raise FormError(
+            "提交的内容含有不可见的空字符（NUL），未保存。请删除该字符后重新提交"
+            "（从其他软件复制粘贴的文字可能带有此字符）。"
+        )
 
 
 def _principal(request: Request, session: Session, *, allow_password_change: bool) -> Principal:

@@ -18,7 +18,7 @@ from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook import auditlog
 from drgaudit.casebook.models import MONEY, get_by_id
-from drgaudit.casebook.review_models import DECISION_KINDS, ReviewMeeting
+from drgaudit.casebook.review_models import DECISION_KINDS, ReviewCase, ReviewMeeting
 from drgaudit.casebook.reviewconfig import ReviewError
 
 REPLY = "case_reply"
@@ -112,6 +112,13 @@ def record_opinion(
         raise ReviewError("请写明意见理由")
     if amount is not None and not (math.isfinite(amount) and amount >= 0):
         raise ReviewError("金额须为不小于 0 的数")
+    case = get_by_id(session, ReviewCase, case_id)
+    if amount is not None and case is not None and round(amount, 2) > case.total_cost:
+        # As for the meeting's decision: the fund pays a case at most what it cost (and a MONEY column
+        # holds at most 12 digits before the point: PostgreSQL refused a larger one with a server error).
+        raise ReviewError(
+            f"建议金额不能超过该结算清单的医疗费用总额 {case.total_cost:,.2f} 元，请核对后重新填写"
+        )
     existing = (
         session.execute(
             select(ExpertOpinion).where(

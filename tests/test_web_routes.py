@@ -320,3 +320,19 @@ def test_a_nul_character_in_a_form_or_address_is_refused_in_chinese_and_nothing_
     token = visitor.csrf("/login")
     page = visitor.client.post("/login", data={"username": "h0\x0001", "password": "x", "csrf_token": token})
     assert page.status_code == 400 and "空字符（NUL）" in page.text
+
+
+def test_an_experts_suggested_amount_is_at_most_the_claims_cost(site) -> None:
+    """As for the meeting's decision; 1e300 was stored on SQLite and a 500 on PostgreSQL (MONEY overflow)."""
+    app, book = site
+    expert = Browser(app)
+    assert expert.login(ROLES["expert"]).status_code == 303
+    path = f"/meetings/{book.meeting}/cases/{book.case_h001}/opinion"
+    for amount in ("1e300", "20000.01"):
+        page = expert.post(path, {"suggestion": "deduct", "body": "过高", "amount": amount})
+        assert page.status_code == 400, (amount, page.text[:300])
+        assert "建议金额不能超过该结算清单的医疗费用总额 20,000.00 元" in page.text
+    assert "过高" not in expert.get(f"/meetings/{book.meeting}/room").text
+    done = expert.post(path, {"suggestion": "deduct", "body": "全额扣减", "amount": "20000"})
+    assert done.status_code == 303
+    assert "20,000.00" in expert.get(f"/meetings/{book.meeting}/room").text

@@ -336,3 +336,19 @@ def test_an_experts_suggested_amount_is_at_most_the_claims_cost(site) -> None:
     done = expert.post(path, {"suggestion": "deduct", "body": "全额扣减", "amount": "20000"})
     assert done.status_code == 303
     assert "20,000.00" in expert.get(f"/meetings/{book.meeting}/room").text
+
+
+def test_a_meetings_capacity_that_is_not_a_whole_number_is_named_as_typed(site) -> None:
+    """'三' or '3.5' read as 0 before, and the page said “… got 0” (in English) whatever was typed."""
+    app, _ = site
+    secretary = Browser(app)
+    assert secretary.login(ROLES["secretary"]).status_code == 303
+    form = {"region": "510100", "held_on": "2027-01-10"}
+    for typed in ("三", "3.5", "-2", "３"):
+        page = secretary.post("/meetings", {**form, "capacity": typed})
+        assert page.status_code == 400, typed
+        assert f"可审议案件数“{typed}”不是整数，请填写 1 以上的整数" in page.text
+    page = secretary.post("/meetings", {**form, "capacity": "0"})
+    assert page.status_code == 400 and "请填写可审议案件数（1 以上的整数）" in page.text
+    assert "特例单议评议会议 510100 2027-01-10" not in secretary.get("/meetings").text
+    assert secretary.post("/meetings", {**form, "capacity": " 3 "}).status_code == 303

@@ -69,6 +69,16 @@ def whole(value: Any, label: str, default: int) -> int:
         return default
 
 
+def count(value: Any, label: str) -> int | None:
+    """A whole number typed by a person (a capacity…), None when empty; anything else is refused."""
+    raw = text(value)
+    if raw is None:
+        return None
+    if not raw.isascii() or not raw.isdigit():
+        raise FormError(f"{label}“{raw}”不是整数，请填写 1 以上的整数")
+    return int(raw)
+
+
 def read_uploads(files: Iterable[UploadFile] | None, *, max_bytes: int) -> list[Upload]:
     """The files of a form, each read up to one byte past the limit (the check refuses it then); file
     inputs left empty are skipped."""

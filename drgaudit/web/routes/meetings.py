@@ -21,7 +21,7 @@ from drgaudit.services.access import NotFound, Principal, may
 from drgaudit.services.casepage import case_view
 from drgaudit.services.labels import log_action, log_actor, name
 from drgaudit.web.deps import DB, require
-from drgaudit.web.forms import FormError, day, number, report_response, text, whole
+from drgaudit.web.forms import FormError, count, day, number, report_response, text
 from drgaudit.web.routes.cases import case_context
 from drgaudit.web.templating import redirect, render
 
@@ -56,7 +56,9 @@ def create_meeting(
     when = day(held_on, "会议日期")
     if when is None:
         raise FormError("请填写会议日期")
-    size = whole(capacity, "可审议案件数", 0)
+    size = count(capacity, "可审议案件数")
+    if not size:  # empty, or 0 (a bad number said “got 0” before, whatever was typed)
+        raise FormError("请填写可审议案件数（1 以上的整数）")
     data = ReviewMeetingCreate(
         region=region.strip(), held_on=when, capacity=size, title=text(title) or f"特例单议评议会议 {region.strip()} {when}",
         location=text(location),

@@ -17,6 +17,8 @@ from drgaudit.casebook.models import Claim, get_by_id, stored_id
 from drgaudit.casebook.review import now
 from drgaudit.casebook.review_models import ASSIST_RESULTS, AssistRequest, AssistRequestCreate
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError
+from drgaudit.i18n import _
+from drgaudit.labels import value_label
 
 ASSIST = "assist_request"
 SIDES = ("insured", "treatment")
@@ -55,9 +57,9 @@ def request_assist(
     if claim is None:
         raise ReviewError(f"no claim {claim_id} in the casebook")
     if not question.strip():
-        raise ReviewError("a request needs a question: what should the treatment region check?")
+        raise ReviewError(_("a request needs a question: what should the treatment region check?"))
     if due_date is not None and due_date < now().date():
-        raise ReviewError(f"due date {due_date} is in the past")
+        raise ReviewError(_("due date {due} is in the past").format(due=due_date))
     data = AssistRequestCreate(
         claim_id=claim.claim_id, insured_region=claim.insured_region, treatment_region=claim.treatment_region,
         hospital_id=claim.hospital_id, question=question.strip(), due_date=due_date,
@@ -100,17 +102,27 @@ def respond_assist(
     request = get_request(session=session, request_id=request_id)
     if expected_version is not None and request.version != expected_version:
         raise ConflictError(
-            f"request {request.id} changed since you read it (now version {request.version}); nothing was saved"
+            _(
+                "request {request} changed since you read it (now version {version}); nothing was saved"
+            ).format(request=request.id, version=request.version)
         )
     if request.status != "open":
         raise ReviewError(
-            f"request {request.id} is already {request.status} ({request.result}, by {request.answered_by})"
-        )
+            _("request {request} is already {status} ({result}, by {by})").format(
+                request=request.id, status=request.status, result=request.result, by=request.answered_by,
+                result_name=value_label("assist.result", request.result),
+            )
+        )  # fmt: skip
     result = result.strip().lower().replace("-", "_")
     if result not in ASSIST_RESULTS:
-        raise ReviewError(f"unknown result `{result}`; one of {', '.join(ASSIST_RESULTS)}")
+        raise ReviewError(
+            _("unknown result `{result}`; one of {results}").format(
+                result=result, results=", ".join(ASSIST_RESULTS),
+                names="、".join(value_label("assist.result", r) for r in ASSIST_RESULTS),
+            )
+        )  # fmt: skip
     if not answer.strip():
-        raise ReviewError("an answer needs text: what did the check find?")
+        raise ReviewError(_("an answer needs text: what did the check find?"))
     before = assist_state(request)
     request.answer = answer.strip()
     request.result = result
@@ -123,7 +135,9 @@ def respond_assist(
     except StaleDataError as exc:
         session.rollback()
         raise ConflictError(
-            f"request {request_id} was answered by someone else at the same time; nothing was saved"
+            _("request {request} was answered by someone else at the same time; nothing was saved").format(
+                request=request_id
+            )
         ) from exc
     auditlog.append(
         session=session,

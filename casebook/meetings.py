@@ -36,6 +36,8 @@ from drgaudit.casebook.review_models import (
 )
 from drgaudit.casebook.reviewconfig import ConflictError, QuotaError, ReviewError
 from drgaudit.engine.pack import RulePack
+from drgaudit.i18n import _
+from drgaudit.labels import value_label
 
 MEETING = "review_meeting"
 SCHEDULABLE = ("new", "triaged", "appealed")
@@ -106,7 +108,7 @@ def list_meetings(
 
 def _open(meeting: ReviewMeeting) -> None:
     if meeting.status != "open":
-        raise ReviewError(f"meeting {meeting.id} is closed")
+        raise ReviewError(_("meeting {meeting} is closed").format(meeting=meeting.id))
 
 
 def _agenda(session: Session, meeting_id: int | None) -> list[MeetingCase]:
@@ -144,11 +146,15 @@ def _chosen_cases(session: Session, meeting: ReviewMeeting, refs: Sequence[int |
         case = get_case(session=session, ref=ref)
         if case.region != meeting.region:
             raise ReviewError(
-                f"case {case.id} is of region {case.region}, meeting {meeting.id} hears region {meeting.region}"
+                _("case {case} is of region {region}, meeting {meeting} hears region {heard}").format(
+                    case=case.id, region=case.region, meeting=meeting.id, heard=meeting.region
+                )
             )
         if case.status not in SCHEDULABLE:
             raise ReviewError(
-                f"case {case.id} is {case.status}; only a new, triaged or appealed case can be scheduled"
+                _("case {case} is {status}; only a new, triaged or appealed case can be scheduled").format(
+                    case=case.id, status=case.status, status_name=value_label("case.status", case.status)
+                )
             )
         if case not in chosen:
             chosen.append(case)
@@ -172,7 +178,7 @@ def schedule_cases(
     _open(meeting)
     override = (quota_override or "").strip() or None
     if quota_override is not None and override is None:
-        raise ReviewError("--override-quota needs a reason")
+        raise ReviewError(_("--override-quota needs a reason"))
     agenda = _agenda(session, meeting.id)
     taken = [row for row in agenda if row.outcome != "withdrawn"]
     room = meeting.capacity - len(taken)
@@ -180,7 +186,9 @@ def schedule_cases(
     chosen = _chosen_cases(session, meeting, refs)
     if len(chosen) > room:
         raise ReviewError(
-            f"meeting {meeting.id} has room for {room} more case(s) (capacity {meeting.capacity}), not {len(chosen)}"
+            _(
+                "meeting {meeting} has room for {room} more case(s) (capacity {capacity}), not {chosen}"
+            ).format(meeting=meeting.id, room=room, capacity=meeting.capacity, chosen=len(chosen))
         )
     position = max((row.position for row in agenda), default=0)
     stamp = now()
@@ -263,13 +271,21 @@ def add_attendees(
     for name, role, organisation in attendees:
         name, role = name.strip(), role.strip()
         if not name or not role:
-            raise ReviewError("an attendee needs a name and a role, e.g. 张三:主审专家")
+            raise ReviewError(_("an attendee needs a name and a role, e.g. 张三:主审专家"))
         if name in known:
-            raise ReviewError(f"{name} is already recorded as attending meeting {meeting.id}")
+            raise ReviewError(
+                _("{name} is already recorded as attending meeting {meeting}").format(
+                    name=name, meeting=meeting.id
+                )
+            )
         known.add(name)
         account_id = (account_ids or {}).get(name)
         if account_id is not None and account_id in linked:
-            raise ReviewError(f"that account is already recorded as attending meeting {meeting.id}")
+            raise ReviewError(
+                _("that account is already recorded as attending meeting {meeting}").format(
+                    meeting=meeting.id
+                )
+            )
         if account_id is not None:
             linked.add(account_id)
         attendee = MeetingAttendee(
@@ -333,11 +349,16 @@ def close_meeting(
     _open(meeting)
     if expected_version is not None and meeting.version != expected_version:
         raise ConflictError(
-            f"meeting {meeting.id} changed since you read it (now version {meeting.version}); nothing was saved"
+            _(
+                "meeting {meeting} changed since you read it (now version {version}); nothing was saved"
+            ).format(meeting=meeting.id, version=meeting.version)
         )
     if not meeting_attendees(session=session, meeting_id=meeting.id):
         raise ReviewError(
-            f"meeting {meeting.id} has no attendees recorded; add them with `drgaudit meeting add {meeting.id} --attendee NAME:ROLE`"
+            _(
+                "meeting {meeting} has no attendees recorded; add them with "
+                "`drgaudit meeting add {meeting} --attendee NAME:ROLE`"
+            ).format(meeting=meeting.id)
         )
     report = CloseReport(meeting)
     stamp = now()
@@ -379,7 +400,9 @@ def close_meeting(
     except StaleDataError as exc:
         session.rollback()
         raise ConflictError(
-            f"meeting {meeting_id} was changed by someone else at the same time; nothing was saved"
+            _("meeting {meeting} was changed by someone else at the same time; nothing was saved").format(
+                meeting=meeting_id
+            )
         ) from exc
     auditlog.append(
         session=session,

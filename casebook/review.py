@@ -63,6 +63,8 @@ from drgaudit.casebook.screening import (
     attach_evidence,
 )
 from drgaudit.engine.pack import RulePack
+from drgaudit.i18n import _
+from drgaudit.labels import value_label
 from drgaudit.periods import Period, parse_period
 
 CASE = "review_case"
@@ -767,9 +769,14 @@ def check_version(case: ReviewCase, expected_version: int | None) -> None:
     """Refuse to change a case that changed since the caller read it at `expected_version`."""
     if expected_version is not None and case.version != expected_version:
         raise ConflictError(
-            f"case {case.id} changed since you read it (you read version {expected_version}, it is now "
-            f"version {case.version}, {case.status}); nothing was saved — look again with `drgaudit queue show {case.id}`"
-        )
+            _(
+                "case {case} changed since you read it (you read version {expected}, it is now version "
+                "{version}, {status}); nothing was saved — look again with `drgaudit queue show {case}`"
+            ).format(
+                case=case.id, expected=expected_version, version=case.version, status=case.status,
+                status_name=value_label("case.status", case.status),
+            )
+        )  # fmt: skip
 
 
 def _commit(session: Session, case: ReviewCase | None = None) -> None:
@@ -813,22 +820,33 @@ def take(session: Session, case: ReviewCase) -> None:
 
 def _already_decided(session: Session, case: ReviewCase) -> ConflictError:
     decision = current_decision(session=session, case_id=stored_id(case))
-    what = (
-        f" by {decision.decided_by} (round {decision.round}: {decision.kind} {decision.amount:,.2f})"
-        if decision
-        else ""
-    )
+    if decision is None:
+        return ConflictError(
+            _(
+                "case {case} has already been decided; nothing was saved — "
+                "a decision is changed only after an appeal (`drgaudit queue appeal`)"
+            ).format(case=case.id)
+        )
     return ConflictError(
-        f"case {case.id} has already been decided{what}; nothing was saved — "
-        f"a decision is changed only after an appeal (`drgaudit queue appeal`)"
-    )
+        _(
+            "case {case} has already been decided by {by} (round {round}: {kind} {amount}); nothing was "
+            "saved — a decision is changed only after an appeal (`drgaudit queue appeal`)"
+        ).format(
+            case=case.id, by=decision.decided_by, round=decision.round, kind=decision.kind,
+            kind_name=value_label("decision.kind", decision.kind), amount=f"{decision.amount:,.2f}",
+        )
+    )  # fmt: skip
 
 
 def _transition(case: ReviewCase, allowed: Sequence[str], doing: str) -> None:
     if case.status not in allowed:
         raise ReviewError(
-            f"case {case.id} is {case.status}; only a case that is {' or '.join(allowed)} can be {doing}"
-        )
+            _("case {case} is {status}; only a case that is {allowed} can be {doing}").format(
+                case=case.id, status=case.status, allowed=" or ".join(allowed), doing=doing,
+                status_name=value_label("case.status", case.status),
+                allowed_names="或".join(value_label("case.status", s) for s in allowed),
+            )
+        )  # fmt: skip
 
 
 def assign_case(
@@ -843,9 +861,9 @@ def assign_case(
     """Assign a case to a reviewer (a new case becomes triaged), optionally with a new due date."""
     case = get_case(session=session, ref=ref)
     check_version(case, expected_version)
-    _transition(case, ("new", "triaged", "scheduled", "appealed"), "assigned")
+    _transition(case, ("new", "triaged", "scheduled", "appealed"), _("assigned"))
     if not assignee.strip():
-        raise ReviewError("give the reviewer's name to assign the case to")
+        raise ReviewError(_("give the reviewer's name to assign the case to"))
     before = case_state(case)
     case.assignee = assignee.strip()
     if due_date is not None:
@@ -894,10 +912,14 @@ def _special_items(request: DecisionRequest, amount: float | None) -> tuple[list
         {"item": name, "amount": round(value, 2)} for name, value in request.items or ()
     ]
     if not all(math.isfinite(item["amount"]) and item["amount"] > 0 for item in items):
-        raise ReviewError("every approved item needs an amount above 0")
+        raise ReviewError(_("every approved item needs an amount above 0"))
     total = round(sum(item["amount"] for item in items), 2)
     if amount is not None and round(amount, 2) != total:
-        raise ReviewError(f"--amount {amount:,.2f} is not the sum of the items, {total:,.2f}")
+        raise ReviewError(
+            _("--amount {amount} is not the sum of the items, {total}").format(
+                amount=f"{amount:,.2f}", total=f"{total:,.2f}"
+            )
+        )
     return items, total
 
 
@@ -905,25 +927,29 @@ def _check_merge_partner(request: DecisionRequest, case: ReviewCase, session: Se
     """The claim a merge names exists, is another claim, and is of the same patient."""
     other = (request.merged_with or "").strip()
     if not other:
-        raise ReviewError("merging needs the other claim (--merge-with CLAIM)")
+        raise ReviewError(_("merging needs the other claim (--merge-with CLAIM)"))
     if other == case.claim_id:
-        raise ReviewError("a claim cannot be merged with itself")
+        raise ReviewError(_("a claim cannot be merged with itself"))
     partner = session.get(Claim, other)
     if partner is None:
-        raise ReviewError(f"no claim {other} in the casebook to merge with")
+        raise ReviewError(_("no claim {claim} in the casebook to merge with").format(claim=other))
     if partner.patient_id != case.patient_id:
         raise ReviewError(
-            f"claim {other} is of patient {partner.patient_id}, not {case.patient_id}; only one patient's stays merge"
+            _("claim {claim} is of patient {other}, not {patient}; only one patient's stays merge").format(
+                claim=other, other=partner.patient_id, patient=case.patient_id
+            )
         )
 
 
 # What an amount of each kind of decision is called when it is more than the claim's total cost.
-_AMOUNT_NOUNS = {
-    "special": "special payment",
-    "deduct": "deduction",
-    "merge": "deduction",
-    "refer": "amount at issue",
-}
+def _amount_noun(kind: str) -> str:
+    if kind == "special":
+        return _("special payment")
+    if kind in ("deduct", "merge"):
+        return _("deduction")
+    if kind == "refer":
+        return _("amount at issue")
+    return _("amount")
 
 
 def _checked_amount(
@@ -932,26 +958,30 @@ def _checked_amount(
     kind = request.kind
     amount = request.amount
     if amount is not None and not math.isfinite(amount):
-        raise ReviewError(f"amount {amount} is not a number of yuan")
+        raise ReviewError(_("amount {amount} is not a number of yuan").format(amount=amount))
     if amount is not None and amount < 0:
-        raise ReviewError(f"amount {amount:,.2f} is negative")
+        raise ReviewError(_("amount {amount} is negative").format(amount=f"{amount:,.2f}"))
     items = None
     if kind == "standard":
         if amount:
-            raise ReviewError("paying by the group standard takes no amount")
+            raise ReviewError(_("paying by the group standard takes no amount"))
         return 0.0, None
     if kind == "special":
         if request.items:
             items, amount = _special_items(request, amount)
         if not amount:
-            raise ReviewError("approving a special payment needs an amount above 0 or items with amounts")
+            raise ReviewError(_("approving a special payment needs an amount above 0 or items with amounts"))
     elif kind == "deduct" and not amount:
-        raise ReviewError("a deduction needs an amount above 0")
+        raise ReviewError(_("a deduction needs an amount above 0"))
     elif kind == "merge":
         _check_merge_partner(request, case, session)
     if amount is not None and amount > case.total_cost:  # the fund pays a case at most what it cost
-        noun = _AMOUNT_NOUNS.get(kind, "amount")
-        raise ReviewError(f"{noun} {amount:,.2f} is more than the claim's total cost {case.total_cost:,.2f}")
+        noun = _amount_noun(kind)
+        raise ReviewError(
+            _("{noun} {amount} is more than the claim's total cost {total}").format(
+                noun=noun, amount=f"{amount:,.2f}", total=f"{case.total_cost:,.2f}"
+            )
+        )
     if kind == "refer" and amount is None:
         amount = case.amount_at_risk
     return round(float(amount or 0.0), 2), items
@@ -972,13 +1002,18 @@ def decide_case(
     check_version(case, expected_version)
     kind = request.kind.strip().lower()
     if kind not in DECISION_KINDS:
-        raise ReviewError(f"unknown decision `{request.kind}`; one of {', '.join(DECISION_KINDS)}")
+        raise ReviewError(
+            _("unknown decision `{kind}`; one of {kinds}").format(
+                kind=request.kind, kinds=", ".join(DECISION_KINDS),
+                names="、".join(value_label("decision.kind", k) for k in DECISION_KINDS),
+            )
+        )  # fmt: skip
     request.kind = kind
     if not request.reason.strip():
-        raise ReviewError("a decision needs a reason")
+        raise ReviewError(_("a decision needs a reason"))
     if case.status in ("decided", "closed"):
         raise _already_decided(session, case)
-    _transition(case, ("scheduled",), "decided (schedule it with `drgaudit meeting add`)")
+    _transition(case, ("scheduled",), _("decided (schedule it with `drgaudit meeting add`)"))
     before = case_state(case)
     case.status = "decided"
     take(session, case)
@@ -986,7 +1021,9 @@ def decide_case(
         agenda = open_agenda(session=session, case_id=stored_id(case))
         if agenda is None:
             raise ReviewError(
-                f"case {case.id} is on no open meeting's agenda; add it with `drgaudit meeting add`"
+                _("case {case} is on no open meeting's agenda; add it with `drgaudit meeting add`").format(
+                    case=case.id
+                )
             )
         amount, items = _checked_amount(request, case, session)
         standing = None
@@ -996,7 +1033,7 @@ def decide_case(
             if standing.exceeded and override is None:
                 raise QuotaError(standing.refusal("approving this special payment"))
         elif quota_override is not None:
-            raise ReviewError("--override-quota applies only to approving a special payment")
+            raise ReviewError(_("--override-quota applies only to approving a special payment"))
     except ReviewError:
         session.rollback()
         raise
@@ -1061,12 +1098,12 @@ def appeal_case(
     With `commit=False` the caller commits (after storing the appeal's attachments with it)."""
     case = get_case(session=session, ref=ref)
     check_version(case, expected_version)
-    _transition(case, ("decided", "closed"), "appealed")
+    _transition(case, ("decided", "closed"), _("appealed"))
     if not reason.strip():
-        raise ReviewError("an appeal needs a reason")
+        raise ReviewError(_("an appeal needs a reason"))
     decision = current_decision(session=session, case_id=stored_id(case))
     if decision is None:
-        raise ReviewError(f"case {case.id} has no decision to appeal")
+        raise ReviewError(_("case {case} has no decision to appeal").format(case=case.id))
     before = case_state(case)
     stamp = now()
     case.status = "appealed"

@@ -15,11 +15,18 @@ ships beside its .po and a test keeps the two in step). Only the standard librar
 from __future__ import annotations
 
 import gettext
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 
 DOMAIN = "drgaudit"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+# The language a block of work speaks whatever the environment says (`speaking`): the review service's
+# pages are Chinese on a server started under any locale. A context variable, so that it follows a
+# request into the worker thread that runs it, and no further.
+_SPOKEN: ContextVar[str | None] = ContextVar("drgaudit_spoken_language", default=None)
 
 
 @cache
@@ -33,17 +40,37 @@ def reset() -> None:
     translation.cache_clear()
 
 
+@cache
+def _catalog(language: str) -> gettext.NullTranslations:
+    return gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=[language], fallback=True)
+
+
+def _current() -> gettext.NullTranslations:
+    spoken = _SPOKEN.get()
+    return _catalog(spoken) if spoken else translation()
+
+
+@contextmanager
+def speaking(language: str) -> Iterator[None]:
+    """Messages in `language` (e.g. "zh_CN") within the block, whatever the environment's language."""
+    token = _SPOKEN.set(language)
+    try:
+        yield
+    finally:
+        _SPOKEN.reset(token)
+
+
 def _(message: str) -> str:
     """`message` in the user's language."""
-    return translation().gettext(message)
+    return _current().gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural form for `n`, in the user's language."""
-    return translation().ngettext(singular, plural, n)
+    return _current().ngettext(singular, plural, n)
 
 
 def language() -> str:
     """The language of the messages in use: "zh_CN", or "en" when no catalog applies."""
-    info = translation().info()
+    info = _current().info()
     return info.get("language", "en") or "en"

@@ -52,6 +52,15 @@ def test_english_otherwise() -> None:
     assert i18n.language() == "en"
 
 
+def test_a_block_speaks_its_language_whatever_the_environment_says() -> None:
+    """The review service's pages speak Chinese under any server locale (`i18n.speaking`, per request)."""
+    message = "a decision needs a reason"
+    assert i18n._(message) == message and i18n.language() == "en"
+    with i18n.speaking("zh_CN"):
+        assert i18n._(message) == "请写明决定理由" and i18n.language().startswith("zh")
+    assert i18n._(message) == message
+
+
 def test_a_real_process_follows_lang() -> None:
     script = Path(sys.executable).with_name("drgaudit")
     if not script.exists():

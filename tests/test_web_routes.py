@@ -352,3 +352,38 @@ def test_a_meetings_capacity_that_is_not_a_whole_number_is_named_as_typed(site) 
     assert page.status_code == 400 and "请填写可审议案件数（1 以上的整数）" in page.text
     assert "特例单议评议会议 510100 2027-01-10" not in secretary.get("/meetings").text
     assert secretary.post("/meetings", {**form, "capacity": " 3 "}).status_code == 303
+
+
+def test_the_services_refusals_are_chinese_on_the_pages_without_cli_options(site) -> None:
+    """Under any server locale: they were English there, naming CLI options (--merge-with CLAIM,
+    --override-quota, `drgaudit meeting add`) a person on the page cannot use."""
+    app, book = site
+    secretary = Browser(app)
+    assert secretary.login(ROLES["secretary"]).status_code == 303
+    decide = f"/meetings/{book.meeting}/cases/{book.case_h001}/decide"
+    refusals = {
+        "合并须填写要合并的另一份结算清单号": {"kind": "merge", "reason": "同一次住院"},
+        "金额 50.00 元与各支付项目之和 300.00 元不符": {
+            "kind": "special", "reason": "新技术", "amount": "50", "item_name": ["ECMO", "输血"],
+            "item_amount": ["100", "200"],
+        },
+        "超额理由只适用于同意特例支付": {"kind": "deduct", "reason": "重复收费", "amount": "10", "quota_override": "急"},
+        "扣减金额 20,000.01 元超过该结算清单的医疗费用总额 20,000.00 元": {
+            "kind": "deduct", "reason": "重复收费", "amount": "20000.01",
+        },
+        "审议结论“bogus”无效，请选择：按病组标准支付": {"kind": "bogus", "reason": "x"},
+    }  # fmt: skip
+    for message, form in refusals.items():
+        page = secretary.post(decide, form)
+        assert page.status_code == 400 and message in page.text, (message, page.text[-600:])
+        shown = re.search(r'<p class="error"[^>]*>(.*?)</p>', page.text, re.S).group(1)
+        assert not re.search(r"--|drgaudit |is not|needs| the ", shown), shown
+    hospital = Browser(app)
+    assert hospital.login(ROLES["hospital"]).status_code == 303
+    page = hospital.post(f"/cases/{book.case_h001}/appeal", {"reason": "不服"})
+    assert page.status_code == 400
+    assert f"案件 {book.case_h001} 当前为“已排会”，只有“已决定或已结案”的案件才能申诉" in page.text
+    auditor = Browser(app)
+    assert auditor.login(ROLES["auditor"]).status_code == 303
+    page = auditor.post(f"/assist/{book.request}/answer", {"result": "confirmed", "answer": "  "})
+    assert page.status_code == 400 and "请写明协查结果说明：核查发现了什么" in page.text

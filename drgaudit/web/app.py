@@ -18,12 +18,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from drgaudit.casebook.accounts import AccountError
 from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.reviewconfig import ConflictError
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.errors import DrgauditError
+from drgaudit.i18n import speaking
 from drgaudit.labels import FORM_LABELS, label
 from drgaudit.services.access import Denied, NotFound, Unauthenticated
 from drgaudit.services.reference import ReferenceCache
@@ -58,11 +60,28 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app.state.pack = load_pack(app.state.rules_dir)
     app.state.reference = ReferenceCache(app.state.rules_dir, app.state.pack)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + 1024 * 1024)
+    app.add_middleware(ChinesePages)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(packages=[("drgaudit.web", "static")]), name="static")
     _handlers(app)
     _routers(app)
     return app
+
+
+class ChinesePages:
+    """Pages speak Chinese on a server started under any locale: a message the services raise through
+    `drgaudit.i18n._()` is shown in Chinese there (it was English under LANG=C, with CLI options in it).
+    The API keeps the environment's language."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or str(scope.get("path", "")).startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        with speaking("zh_CN"):
+            await self.app(scope, receive, send)
 
 
 def app_from_environment() -> FastAPI:

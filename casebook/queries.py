@@ -278,6 +278,23 @@ def batch_case_mix(*, session: Session, batch_id: int) -> list[CaseMix]:
     return [CaseMix(hospital_id, int(cases), int(with_cc or 0)) for hospital_id, cases, with_cc in rows]
 
 
+def places_of_claims(*, session: Session, claim_ids: Iterable[str]) -> dict[str, tuple[str, str, str]]:
+    """(hospital, treatment region, insured region) of each stored claim among `claim_ids` (claims not
+    stored are left out): whose claim it is, for the access policy."""
+    wanted = sorted(set(claim_ids))
+    found: dict[str, tuple[str, str, str]] = {}
+    c = _claim.c
+    for start in range(0, len(wanted), LOOKUP_KEYS):
+        part = wanted[start : start + LOOKUP_KEYS]
+        rows = session.execute(
+            select(c.claim_id, c.hospital_id, c.treatment_region, c.insured_region).where(
+                c.claim_id.in_(part)
+            )
+        )
+        found.update({row[0]: (row[1], row[2], row[3]) for row in rows})
+    return found
+
+
 def latest_batch_of_claim(*, session: Session, claim_id: str) -> int | None:
     """The most recent import batch that brought this claim, or None."""
     link = _batch_claim.c

@@ -196,11 +196,31 @@ def test_a_claim_of_another_region_is_forbidden_and_nothing_is_stored(
     other = next(r for r in rows if r["treatment_region"] == "510700")
     before = api.counts()
     error = _error(api.screen([mine, other], store=True), 403, "region_forbidden")
-    assert "510700" in error["message"] and "510100" in error["message"] and "第 1 份" in error["message"]
+    assert "510700" in error["message"] and "510100" in error["message"]
+    assert "第 2 份" in error["message"]  # claims[1]: people count from 1 ("第 1 份" read as the first)
     assert _error(api.screen(mine, who="hospital"), 403, "forbidden")["detail"].endswith("claim.screen")
     assert api.screen(other, who="settle7").status_code == 200
     assert api.screen(other, who="auditor").status_code == 200  # an unscoped auditor may screen any region
     assert api.counts() == before
+
+
+def test_a_claim_stored_by_another_region_cannot_be_taken_over(api: Api, rows: list) -> None:
+    """510100's account stored a claim id 510700 had stored, relabelled as treated in 510100: the claim
+    was revised (cost ×4) and moved to 510100, and 510700's own account no longer found it."""
+    other = next(r for r in rows if r["treatment_region"] == "510700")
+    assert api.screen(other, who="settle7", store=True).status_code == 200
+    before = api.counts()
+    taken = dict(other, treatment_region="510100", total_cost=str(float(other["total_cost"]) * 4))
+    mine = next(r for r in rows if r["treatment_region"] == "510100")
+    error = _error(api.screen([mine, taken], store=True), 403, "claim_of_other_scope")
+    assert "第 2 份" in error["message"] and other["claim_id"] in error["message"]
+    assert error["detail"].startswith(f"claims[1].claim_id: {other['claim_id']} is stored as a claim outside")
+    assert api.counts() == before
+    explained = api("GET", f"/api/v1/claims/{other['claim_id']}/explain", "settle7")
+    assert explained.status_code == 200 and explained.json()["treatment_region"] == "510700"
+    # Screening it without storing changes nothing and is answered; an unscoped auditor may store it.
+    assert api.screen(taken).status_code == 200
+    assert api.screen(taken, who="auditor", store=True).status_code == 200
 
 
 def test_bad_input_gets_its_code_and_leaves_nothing_stored(api: Api, province: Path, rows: list) -> None:

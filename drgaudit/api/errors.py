@@ -37,7 +37,12 @@ CODES: dict[str, Code] = {
     "account_disabled": Code(401, "API 密钥所属账户已停用"),
     "forbidden": Code(403, "该账户无权执行此操作"),
     "region_forbidden": Code(
-        403, "该账户只能处理就医地为本统筹区（{scope}）的结算清单，第 {index} 份为 {region}"
+        403, "该账户只能处理就医地为本统筹区（{scope}）的结算清单，第 {ordinal} 份为 {region}，未作任何保存"
+    ),
+    "claim_of_other_scope": Code(
+        403,
+        "第 {ordinal} 份结算清单的流水号 {claim_id} 已作为本账户无权处理的结算清单保存，不能修改，"
+        "未作任何保存；请核对流水号",
     ),
     "not_found": Code(404, "未找到该资源，或无权查看"),
     "method_not_allowed": Code(405, "该地址不支持此请求方法"),

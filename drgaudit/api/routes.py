@@ -30,7 +30,7 @@ from drgaudit.jsontext import duplicate_keys
 from drgaudit.services import settlement
 from drgaudit.services.access import Denied, NotFound, Unauthenticated
 from drgaudit.services.presettlement import ClaimInputError, ClaimNotFound, TooManyClaimsError
-from drgaudit.services.settlement import RegionDenied
+from drgaudit.services.settlement import RegionDenied, StoredElsewhere
 from drgaudit.services.warm import NoActivePackError
 from drgaudit.web.deps import CsrfError
 
@@ -117,8 +117,11 @@ def as_api_error(exc: Exception) -> ApiError | None:
         return ApiError("not_found", str(exc))
     if isinstance(exc, RegionDenied):
         return ApiError(
-            "region_forbidden", str(exc), index=exc.index, region=exc.region, scope="、".join(exc.scopes)
-        )
+            "region_forbidden", str(exc), index=exc.index, ordinal=exc.index + 1, region=exc.region,
+            scope="、".join(exc.scopes),
+        )  # fmt: skip
+    if isinstance(exc, StoredElsewhere):
+        return ApiError("claim_of_other_scope", str(exc), ordinal=exc.index + 1, claim_id=exc.claim_id)
     if isinstance(exc, Denied):
         return ApiError("forbidden", str(exc))
     if isinstance(exc, ConflictError):

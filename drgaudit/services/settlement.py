@@ -5,7 +5,8 @@ through `drgaudit.services.access` (deny by default) and answers plain JSON-read
 outside the caller's scope is reported exactly as a missing one; a claim of another treatment region
 in a screening request is refused (403) before anything is screened or stored.
 
-- `screen`: `claim.screen` on each claim's treatment region (an `integration` account: its own region).
+- `screen`: `claim.screen` on each claim's treatment region (an `integration` account: its own region);
+  with `store`, also on the stored claim a claim id already names (no taking over another's claim).
 - `explain`: `claim.explain` on the stored claim.
 - `list_cases`, `case_detail`: `case.view`, within the caller's scopes.
 - `decide`: `case.decide` (secretaries), with the version the decider read (a changed case: 409).
@@ -59,6 +60,18 @@ class RegionDenied(Denied):
         )
 
 
+class StoredElsewhere(Denied):
+    """A claim id already stored as a claim the caller may not screen (another region's, hospital's)."""
+
+    def __init__(self, index: int, claim_id: str, scopes: list[str]) -> None:
+        self.index = index
+        self.claim_id = claim_id
+        super().__init__(
+            f"claims[{index}].claim_id: {claim_id} is stored as a claim outside the account's scope "
+            f"({', '.join(scopes)}); it cannot be changed from this account"
+        )
+
+
 def _claim_target(claim: dict[str, Any]) -> Target:
     return Target(
         hospital_id=claim["hospital_id"],
@@ -93,6 +106,16 @@ def screen(
             raise RegionDenied(index, claim["treatment_region"], scopes)
         actor = actor or principal.actor(grant)
     assert actor is not None
+    if store:
+        # Storing a claim id that is stored already revises that claim: it must be one the caller may
+        # screen too, or a region's account could take over (rewrite, move) another region's claims.
+        stored = queries.places_of_claims(session=session, claim_ids=[c["claim_id"] for c in claims])
+        for index, claim in enumerate(claims):
+            place = stored.get(claim["claim_id"])
+            if place is not None and allowing_grant(principal, SCREEN, Target(*place)) is None:
+                raise StoredElsewhere(
+                    index, claim["claim_id"], sorted({g.scope or "*" for g in principal.grants})
+                )
     outcome = screen_request(
         session=session, engine=engine, claims=claims, store=store, actor=actor, request_id=request_id
     )

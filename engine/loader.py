@@ -75,7 +75,13 @@ def read_pack(directory: Path | str | None = None) -> PackCheck:
     root = Path(directory) if directory is not None else bundled_rules_dir()
     errors: list[RuleFileError] = []
     if not root.is_dir():
-        errors.append(RuleFileError(Position(str(root), 1, 1), "not a rules directory"))
+        # Say which: a misspelt folder is the usual case, and "not a rules directory" left it a guess.
+        reason = (
+            "not a rules directory: it is a file; give the folder that holds pack.yaml"
+            if root.exists()
+            else "no such directory; give the folder that holds pack.yaml (without one: the bundled rules)"
+        )
+        errors.append(RuleFileError(Position(str(root), 1, 1), reason))
         return PackCheck(None, errors)
     hashes: dict[str, str] = {}
     files = 0

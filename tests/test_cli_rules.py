@@ -138,3 +138,12 @@ def test_facts_lists_the_vocabulary() -> None:
         in result.stdout
     )
     assert "group.avg_cost" in result.stdout
+
+
+def test_a_misspelt_rules_folder_is_named_as_missing(tmp_path: Path) -> None:
+    """`rules check rulse/` said 'not a rules directory', which left the user guessing whether the folder
+    was missing or wrong; it now says there is no such directory and what to give."""
+    for command in ("check", "test"):
+        result = runner.invoke(app, ["rules", command, str(tmp_path / "rulse")])
+        assert result.exit_code == 1
+        assert "rulse:1:1: no such directory; give the folder that holds pack.yaml" in result.output

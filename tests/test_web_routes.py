@@ -387,3 +387,27 @@ def test_the_services_refusals_are_chinese_on_the_pages_without_cli_options(site
     assert auditor.login(ROLES["auditor"]).status_code == 303
     page = auditor.post(f"/assist/{book.request}/answer", {"result": "confirmed", "answer": "  "})
     assert page.status_code == 400 and "请写明协查结果说明：核查发现了什么" in page.text
+
+
+def test_a_decision_sent_again_says_it_was_already_recorded_not_that_nothing_is_there(site) -> None:
+    """A form sent twice, or again after going back once the case was decided or the meeting closed, was
+    answered 未找到 / 无权查看 (a 404), as if the case or the secretary's rights were gone."""
+    app, book = site
+    secretary = Browser(app)
+    assert secretary.login(ROLES["secretary"]).status_code == 303
+    decide = f"/meetings/{book.meeting}/cases/{book.case_h001}/decide"
+    form = {"kind": "deduct", "reason": "重复收费", "amount": "100"}
+    assert secretary.post(decide, form).status_code == 303
+    again = secretary.post(decide, {**form, "amount": "200"})
+    assert again.status_code == 400, again.text[:300]
+    assert f"案件 {book.case_h001} 在本次会议中已是“已决定”，本次提交未保存" in again.text
+    assert "200.00" not in secretary.get(f"/cases/{book.case_h001}").text
+    assert secretary.post(f"/meetings/{book.meeting}/close", {"note": "应到1人"}).status_code == 303
+    closed = secretary.post(decide, form)
+    assert (
+        closed.status_code == 400
+        and f"会议 {book.meeting} 已结束，不能再记录决定，本次提交未保存" in closed.text
+    )
+    for case in (book.case_h002, 2**31, 10**30):  # never on this meeting's agenda; ids no table holds
+        page = secretary.post(f"/meetings/{book.meeting}/cases/{case}/decide", form)
+        assert page.status_code == 404 and "未找到" in page.text, case

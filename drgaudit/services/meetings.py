@@ -15,11 +15,18 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from drgaudit.casebook import accounts, meetings
-from drgaudit.casebook.models import stored_id
+from drgaudit.casebook.models import MAX_STORED_INT, stored_id
 from drgaudit.casebook.quota import QuotaStanding, quota_standing
-from drgaudit.casebook.review_models import MeetingAttendee, ReviewCase, ReviewMeeting, ReviewMeetingCreate
+from drgaudit.casebook.review_models import (
+    MeetingAttendee,
+    MeetingCase,
+    ReviewCase,
+    ReviewMeeting,
+    ReviewMeetingCreate,
+)
 from drgaudit.casebook.reviewconfig import ReviewError
 from drgaudit.engine.pack import RulePack
+from drgaudit.labels import value_label
 from drgaudit.services.access import NotFound, Principal, Target, may, scopes, visible
 from drgaudit.services.accounts import acting
 from drgaudit.services.cases import find_case, list_cases, scope_filter
@@ -211,3 +218,36 @@ def agenda_case(
         raise NotFound(f"meeting {meeting_id} has no case on its agenda yet")
     index = min(max(position, 1), len(agenda)) - 1
     return meeting, agenda[index], len(agenda)
+
+
+def waiting_for_decision(
+    *, session: Session, principal: Principal, meeting_id: int, case_id: int
+) -> ReviewMeeting:
+    """The open meeting whose agenda holds the case waiting for its decision. A decision sent again (a
+    form sent twice, or again after going back in the browser) for a case already decided, deferred or
+    withdrawn, or for a meeting since closed, is refused saying so (it was “not found”); a case the
+    meeting never had on its agenda is missing."""
+    meeting = find_meeting(session=session, principal=principal, meeting_id=meeting_id)
+    if not 0 <= case_id <= MAX_STORED_INT:  # an id no row can have (and no database takes past 2**63)
+        raise NotFound(f"no case {case_id}")
+    row = (
+        session.execute(
+            select(MeetingCase).where(
+                col(MeetingCase.meeting_id) == stored_id(meeting), col(MeetingCase.case_id) == case_id
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"case {case_id} is not on meeting {meeting_id}'s agenda")
+    if meeting.status != "open":
+        raise ReviewError(
+            f"会议 {meeting_id} 已结束，不能再记录决定，本次提交未保存（会议结束时未决定的案件已退回审核队列）"
+        )
+    if row.outcome != "pending":
+        outcome = value_label("meeting.outcome", row.outcome)
+        raise ReviewError(
+            f"案件 {case_id} 在本次会议中已是“{outcome}”，本次提交未保存；已作出的决定只有在医院申诉后才能重新审议"
+        )
+    return meeting

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
-from drgaudit.casebook import accounts, meetings, review
+from drgaudit.casebook import accounts, meetings
 from drgaudit.casebook.models import row_number
 from drgaudit.casebook.quota import quota_standing
 from drgaudit.casebook.replies import case_opinions
@@ -192,10 +192,9 @@ def decide(
     request_ = _decision(
         {"kind": kind, "reason": reason, "amount": amount, "merge_with": merge_with}, item_name, item_amount
     )
-    meeting_service.find_meeting(session=session, principal=me, meeting_id=meeting_id)
-    agenda = review.open_agenda(session=session, case_id=case_id)
-    if agenda is None or agenda[1].id != meeting_id:
-        raise NotFound(f"case {case_id} is not waiting on meeting {meeting_id}'s agenda")
+    meeting_service.waiting_for_decision(
+        session=session, principal=me, meeting_id=meeting_id, case_id=case_id
+    )
     outcome = case_service.decide(
         session=session, principal=me, ref=case_id, request=request_, pack=request.app.state.pack,
         expected_version=version, quota_override=text(quota_override),

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -31,6 +33,7 @@ from drgaudit.casebook.models import Claim
 from drgaudit.casebook.review_models import ReviewCase
 from drgaudit.cli.root import app as cli
 from drgaudit.demo.run import run_demo
+from tests import web_casebook
 from tests.web_casebook import PDF
 from tests.web_support import PASSWORD, make_accounts
 
@@ -118,6 +121,13 @@ def served(casebook_url: str, tmp_path: Path):
             ("医院", f"hospital:{scene.hospital}"), ("参保地", f"insured_region:{scene.insured}"),
         )  # fmt: skip
     engine.dispose()
+    with _serving(casebook_url, tmp_path) as base:
+        yield base, scene, casebook_url
+
+
+@contextmanager
+def _serving(casebook_url: str, tmp_path: Path) -> Iterator[str]:
+    """`drgaudit serve` on the casebook, on a free port of 127.0.0.1: its address, while it runs."""
     port = _free_port()
     env = dict(os.environ, DRGAUDIT_HOME=str(tmp_path / "home"), DRGAUDIT_WEB_SECRET_KEY=SECRET)
     server = subprocess.Popen(
@@ -136,13 +146,24 @@ def served(casebook_url: str, tmp_path: Path):
                     output = server.stdout.read().decode(errors="replace") if server.stdout else ""
                     raise AssertionError(f"the server did not start:\n{output}") from None
                 time.sleep(0.3)
-        yield base, scene, casebook_url
+        yield base
     finally:
         server.terminate()
         try:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+@pytest.fixture
+def small_served(casebook_url: str, tmp_path: Path):
+    """The small casebook of tests/web_casebook.py, `drgaudit serve` running on it."""
+    engine = make_engine(casebook_url)
+    with Session(engine) as session:
+        book = web_casebook.build(session, tmp_path)
+    engine.dispose()
+    with _serving(casebook_url, tmp_path) as base:
+        yield base, book
 
 
 @pytest.fixture
@@ -351,3 +372,44 @@ def test_a_whole_meeting_and_the_hospital_and_region_sides(browser, served, tmp_
     verified = CliRunner().invoke(cli, ["casebook", "verify", "--tail", "400", "--db", url])
     assert verified.exit_code == 0 and "秘书 (secretary, web) decided review_case" in verified.output
     assert "audit log intact" in verified.output
+
+
+# Click a button, and again 5 ms later: an impatient second click while the first request is on its way.
+CLICK_TWICE = "(button) => { button.click(); setTimeout(() => button.click(), 5); }"
+
+
+def test_a_form_clicked_twice_is_sent_once_and_can_be_sent_again_after_going_back(
+    browser, small_served
+) -> None:
+    """Two clicks sent a changing form twice (two identical 协查 requests, replies, meetings; an
+    "already exists" page instead of an account's one-time password)."""
+    base, _ = small_served
+    context, page = sign_in(browser, base, "参保地")
+
+    def requests(text: str) -> int:
+        page.goto(f"{base}/assist?status=all")
+        return page.locator("td", has_text=text).count()
+
+    page.goto(f"{base}/assist")
+    page.fill("input[name=claim_id]", "C000005")
+    page.fill("textarea[name=question]", "请核实是否挂床")
+    page.locator("form[action='/assist'] button").evaluate(CLICK_TWICE)
+    page.wait_for_selector("p.flash")
+    page.wait_for_timeout(300)  # a second request, had one gone, would be answered by now
+    assert requests("请核实是否挂床") == 1
+
+    # A refused form, then the browser's back button: the form is sent again once corrected.
+    page.goto(f"{base}/assist")
+    page.fill("input[name=claim_id]", "C000006")
+    page.fill("textarea[name=question]", "请核实同期是否在参保地住院")
+    page.fill("input[name=due]", "2020-01-01")
+    page.click("form[action='/assist'] button")
+    assert "已过" in page.locator("p.error").inner_text()
+    page.go_back()
+    page.fill("input[name=claim_id]", "C000006")
+    page.fill("textarea[name=question]", "请核实同期是否在参保地住院")
+    page.fill("input[name=due]", "")
+    page.click("form[action='/assist'] button")
+    assert "已发出" in flash(page)
+    assert requests("请核实同期是否在参保地住院") == 1
+    context.close()

@@ -4,10 +4,28 @@
   document.documentElement.classList.add("js");
   document.addEventListener("submit", function (event) {
     var form = event.target;
+    // A form that changes something is sent once: a second click while the first is on its way (a
+    // double click, an impatient one) sent it again: two identical 协查 requests or replies, or a
+    // refusal ("already exists") shown instead of an account's one-time password.
+    var changes = (form.getAttribute("method") || "get").toLowerCase() === "post";
+    if (changes && form.getAttribute("data-sent")) {
+      event.preventDefault();
+      return;
+    }
     var question = form.getAttribute("data-confirm");
     if (question && !window.confirm(question)) {
       event.preventDefault();
+      return;
     }
+    if (changes) {
+      form.setAttribute("data-sent", "1");
+    }
+  });
+  // Coming back to the page (the browser's back button restores it as it was): its forms can be sent again.
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[data-sent]").forEach(function (form) {
+      form.removeAttribute("data-sent");
+    });
   });
   document.addEventListener("change", function (event) {
     var field = event.target;

@@ -411,3 +411,27 @@ def test_a_decision_sent_again_says_it_was_already_recorded_not_that_nothing_is_
     for case in (book.case_h002, 2**31, 10**30):  # never on this meeting's agenda; ids no table holds
         page = secretary.post(f"/meetings/{book.meeting}/cases/{case}/decide", form)
         assert page.status_code == 404 and "未找到" in page.text, case
+
+
+@pytest.mark.parametrize("role", ["auditor", "insured", "hospital", "secretary", "admin"])
+def test_every_page_has_a_plain_title_and_each_id_once(site, role: str) -> None:
+    """The reports page carried a copy of its clearing form inside <title>: the browser's tab read
+    '报表<h2>异地就医审核结果清算对账表</h2> <form method=…', and the page had two #clearing-form."""
+    app, book = site
+    browser = Browser(app)
+    assert browser.login(ROLES[role]).status_code == 303
+    pages = (
+        "/", "/queue", "/reports", "/findings", "/meetings", "/assist", "/admin/users", f"/cases/{book.case_h001}",
+        f"/meetings/{book.meeting}", f"/meetings/{book.meeting}/room", f"/findings/{book.finding_h001}",
+    )  # fmt: skip
+    shown = 0
+    for path in pages:
+        page = browser.get(path)
+        if page.status_code != 200:
+            continue
+        shown += 1
+        title = re.search(r"<title>(.*?)</title>", page.text, re.S).group(1)
+        assert "<" not in title and "\n" not in title, (path, title[:200])
+        ids = re.findall(r'\sid="([^"]+)"', page.text)
+        assert sorted({i for i in ids if ids.count(i) > 1}) == [], path
+    assert shown >= 2

@@ -32,6 +32,7 @@ _hospital = table_of(Hospital)
 _group = table_of(GroupEntry)
 _batch = table_of(ImportBatch)
 _hit = table_of(ScreenHit)
+_run = table_of(ScreenRun)
 
 _CLAIM_COLUMNS = [_claim.c[name] for name in CLAIM_FIELDS]
 _CLAIM_ORDER = (_claim.c.patient_id, _claim.c.admit_date, _claim.c.discharge_date, _claim.c.claim_id)
@@ -534,6 +535,18 @@ def review_cases_of_claims(
 
 # ---------------------------------------------------------------------------------------------------
 # A batch's screening summary (reports/summary.py)
+
+
+def latest_runs(*, session: Session) -> dict[int, ScreenRun]:
+    """The newest screen run of each batch that has one (whatever its status), by batch id."""
+    newest = (
+        select(func.max(_run.c.id))
+        .where(_run.c.batch_id.is_not(None))
+        .group_by(_run.c.batch_id)
+        .scalar_subquery()
+    )
+    runs = session.exec(sqlmodel.select(ScreenRun).where(sqlmodel.col(ScreenRun.id).in_(newest)))
+    return {run.batch_id: run for run in runs if run.batch_id is not None}
 
 
 def latest_finished_run(*, session: Session, batch_id: int) -> ScreenRun | None:

@@ -10,15 +10,7 @@ is confirmed at its due date; the web decision shows its account in `queue show`
 from __future__ import annotations
 
 import io
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -35,7 +27,7 @@ from drgaudit.cli.root import app as cli
 from drgaudit.demo.run import run_demo
 from tests import web_casebook
 from tests.web_casebook import PDF
-from tests.web_support import PASSWORD, make_accounts
+from tests.web_support import PASSWORD, make_accounts, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -49,12 +41,6 @@ pytestmark = [
     pytest.mark.usefixtures("fast_passwords"),
 ]
 SECRET = "browser-test-secret-" + "y" * 40
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -121,38 +107,8 @@ def served(casebook_url: str, tmp_path: Path):
             ("医院", f"hospital:{scene.hospital}"), ("参保地", f"insured_region:{scene.insured}"),
         )  # fmt: skip
     engine.dispose()
-    with _serving(casebook_url, tmp_path) as base:
+    with serving(casebook_url, tmp_path / "home", SECRET) as base:
         yield base, scene, casebook_url
-
-
-@contextmanager
-def _serving(casebook_url: str, tmp_path: Path) -> Iterator[str]:
-    """`drgaudit serve` on the casebook, on a free port of 127.0.0.1: its address, while it runs."""
-    port = _free_port()
-    env = dict(os.environ, DRGAUDIT_HOME=str(tmp_path / "home"), DRGAUDIT_WEB_SECRET_KEY=SECRET)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "drgaudit", "serve", "--port", str(port), "--db", casebook_url],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(base + "/login", timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    output = server.stdout.read().decode(errors="replace") if server.stdout else ""
-                    raise AssertionError(f"the server did not start:\n{output}") from None
-                time.sleep(0.3)
-        yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 @pytest.fixture
@@ -162,7 +118,7 @@ def small_served(casebook_url: str, tmp_path: Path):
     with Session(engine) as session:
         book = web_casebook.build(session, tmp_path)
     engine.dispose()
-    with _serving(casebook_url, tmp_path) as base:
+    with serving(casebook_url, tmp_path / "home", SECRET) as base:
         yield base, book
 
 

@@ -6,7 +6,16 @@ with `login`, `form` (a page's CSRF token) and `post` (a form with its token).
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -85,3 +94,39 @@ class Browser:
         fields = dict(data or {})
         fields.setdefault("csrf_token", self.token)
         return self.client.post(path, data=fields, **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving(casebook_url: str, home: Path, secret: str) -> Iterator[str]:
+    """`drgaudit serve` on 127.0.0.1 and a free port, on the casebook; yields its base URL once it answers."""
+    port = free_port()
+    env = dict(os.environ, DRGAUDIT_HOME=str(home), DRGAUDIT_WEB_SECRET_KEY=secret)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "drgaudit", "serve", "--port", str(port), "--db", casebook_url],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/login", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    output = server.stdout.read().decode(errors="replace") if server.stdout else ""
+                    raise AssertionError(f"the server did not start:\n{output}") from None
+                time.sleep(0.3)
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()

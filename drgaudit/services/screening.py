@@ -359,6 +359,7 @@ def _screen_batch(
             run=ScreenRunCreate(
                 batch_id=batch_id, source=f"batch {batch_id} ({batch.file_name})", rules_dir=plan.describe(),
                 rules_version=plan.version, codes_source=codes.source, codes_version=codes.digest, workers=workers,
+                run_by=None if actor is None else str(actor),
             ),
         )  # fmt: skip
         summary.run_id = run.id

@@ -59,7 +59,12 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app.state.rules_dir = settings.rules_dir or bundled_rules_dir()
     app.state.pack = load_pack(app.state.rules_dir)
     app.state.reference = ReferenceCache(app.state.rules_dir, app.state.pack)
-    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + 1024 * 1024)
+    # Data files imported from the pages may be far larger than attachments: their one route gets its own cap.
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_upload_bytes + 1024 * 1024,
+        larger={("POST", "/batches"): settings.max_import_bytes + 1024 * 1024},
+    )
     app.add_middleware(ChinesePages)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(packages=[("drgaudit.web", "static")]), name="static")
@@ -91,9 +96,9 @@ def app_from_environment() -> FastAPI:
 
 
 def _routers(app: FastAPI) -> None:
-    from drgaudit.web.routes import admin, assist, auth, cases, findings, meetings, queue, reports
+    from drgaudit.web.routes import admin, assist, auth, batches, cases, findings, meetings, queue, reports
 
-    for module in (auth, queue, cases, meetings, findings, assist, reports, admin):
+    for module in (auth, queue, cases, meetings, findings, assist, batches, reports, admin):
         app.include_router(module.router)
 
 

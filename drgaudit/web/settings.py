@@ -50,6 +50,12 @@ class WebSettings(BaseSettings):
         default=20, ge=1, description="Failed log-ins from one address in the window"
     )
     max_upload_mb: float = Field(default=10.0, gt=0, le=200, description="Largest attachment accepted")
+    max_import_mb: float = Field(
+        default=1024.0,
+        gt=0,
+        le=16384,
+        description="Largest data file imported from the pages (claims, hospitals, groups)",
+    )
     page_size: int = Field(default=50, ge=10, le=500, description="Cases per queue page")
 
     @field_validator("secret_key")
@@ -69,6 +75,10 @@ class WebSettings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_import_bytes(self) -> int:
+        return int(self.max_import_mb * 1024 * 1024)
 
     def secret(self) -> str:
         """The signing secret: the setting, else the key file (created on first use)."""

@@ -20,6 +20,7 @@ MENU = (
     ("评议会议", "/meetings", "meeting.view"),
     ("医院疑点", "/findings", "finding.view"),
     ("协查", "/assist", "assist.view"),
+    ("导入与筛查", "/batches", "import.run"),
     ("报表与反馈函", "/reports", "report.summary"),
     ("反馈函", "/reports", "report.feedback"),
     ("清算对账表", "/reports", "report.clearing"),

@@ -20,11 +20,25 @@
     if (changes) {
       form.setAttribute("data-sent", "1");
     }
+    // Long work (an import, a screen): say so while it runs, its buttons greyed out.
+    var busy = form.getAttribute("data-busy");
+    if (busy) {
+      form.querySelectorAll("button").forEach(function (button) { button.disabled = true; });
+      var note = document.createElement("p");
+      note.className = "flash busy";
+      note.setAttribute("role", "status");
+      note.textContent = busy;
+      form.appendChild(note);
+    }
   });
   // Coming back to the page (the browser's back button restores it as it was): its forms can be sent again.
   window.addEventListener("pageshow", function () {
     document.querySelectorAll("form[data-sent]").forEach(function (form) {
       form.removeAttribute("data-sent");
+    });
+    document.querySelectorAll("form[data-busy]").forEach(function (form) {
+      form.querySelectorAll("button").forEach(function (button) { button.disabled = false; });
+      form.querySelectorAll("p.busy").forEach(function (note) { note.remove(); });
     });
   });
   document.addEventListener("change", function (event) {

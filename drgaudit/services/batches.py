@@ -1,0 +1,104 @@
+"""Import batches for a principal: list them with their latest screen run, import an uploaded file, screen
+a claims batch (what `drgaudit import` and `drgaudit screen --batch` do, for the pages).
+
+Both changes are an auditor's (`import.run`, `screen.run` in `drgaudit.services.access`); the batch records
+who imported it and the review cases a screen makes or refreshes are logged with the account, its role
+and the channel. An uploaded file is imported from a private temporary folder under its own (cleaned)
+name, so the batch shows the name the person chose; its rejected rows stay in the casebook
+(`rejected_row`), and the first of them are shown with their reasons.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from sqlmodel import Session
+
+from drgaudit.casebook import queries
+from drgaudit.casebook.ingest import KINDS, ImportReport, import_file
+from drgaudit.casebook.models import ImportBatch
+from drgaudit.casebook.screening import ScreenRun
+from drgaudit.errors import DataFileError, DrgauditError
+from drgaudit.services.access import Principal, may
+from drgaudit.services.accounts import acting
+from drgaudit.services.screening import ScreenSummary, screen_batch
+
+IMPORT, SCREEN = "import.run", "screen.run"
+SUFFIXES = (".csv", ".jsonl", ".xlsx")
+_UNSAFE = re.compile(r"[^\w.\-（）()]+")
+
+
+class UploadError(DrgauditError):
+    """An uploaded file that cannot be imported as it is (no name, a kind of file the importer does not read)."""
+
+
+@dataclass
+class BatchRow:
+    """One batch as the page lists it, with its latest screen run (claims batches)."""
+
+    batch: ImportBatch
+    run: ScreenRun | None
+
+
+def list_batches(*, session: Session, principal: Principal) -> list[BatchRow]:
+    """Every import batch, newest first, with its latest screen run (only for those who may import or screen)."""
+    if not (may(principal, IMPORT) or may(principal, SCREEN)):
+        return []
+    runs = queries.latest_runs(session=session)
+    return [BatchRow(b, runs.get(b.id or 0)) for b in reversed(queries.list_batches(session=session))]
+
+
+def clean_name(name: str | None) -> str:
+    """The uploaded file's own name, reduced to a safe file name that keeps its suffix (which chooses the
+    reader); `UploadError` when it has no name or a suffix the importer does not read."""
+    base = Path((name or "").replace("\\", "/")).name.strip()
+    suffix = Path(base).suffix.lower()
+    if suffix not in SUFFIXES:
+        shown = f"“{base}”" if base else "未选择文件"
+        raise UploadError(f"{shown}：请上传 CSV、JSONL 或 XLSX 文件（.csv、.jsonl、.xlsx）")
+    stem = _UNSAFE.sub("_", Path(base).stem).strip("._")[:80] or "upload"
+    return stem + suffix
+
+
+def import_upload(
+    *,
+    session: Session,
+    principal: Principal,
+    kind: str,
+    name: str | None,
+    data: IO[bytes],
+    version: str | None = None,
+) -> ImportReport:
+    """Import an uploaded claims, hospitals or groups file (`data`, read in pieces) as one batch."""
+    actor = acting(principal, IMPORT)
+    if kind not in KINDS:
+        raise UploadError(f"导入的数据须是 {', '.join(KINDS)} 之一")
+    file_name = clean_name(name)
+    with tempfile.TemporaryDirectory(prefix="drgaudit-upload-") as folder:
+        path = Path(folder) / file_name
+        with path.open("wb") as out:
+            while chunk := data.read(1024 * 1024):
+                out.write(chunk)
+        if path.stat().st_size == 0:
+            raise UploadError(f"“{file_name}”是空文件")
+        try:
+            report = import_file(
+                path, kind=kind, session=session, imported_by=actor, version=version or None,
+                rejects_path=Path(folder) / "rejects.csv",
+            )  # fmt: skip
+        except DataFileError as exc:
+            # Named as the person named it, not by the temporary folder it was read from.
+            raise DataFileError(file_name, exc.message.replace(str(path), file_name)) from None
+    report.path = file_name
+    report.rejects_path = None  # the rejected rows are in the casebook; the temporary file is gone
+    return report
+
+
+def screen(*, session: Session, principal: Principal, batch_id: int) -> ScreenSummary:
+    """Screen a stored claims batch with the rule packs in force and store the hits, findings and cases."""
+    actor = acting(principal, SCREEN)
+    return screen_batch(session=session, batch_id=batch_id, actor=actor)

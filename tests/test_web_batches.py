@@ -1,0 +1,133 @@
+"""Import and screening from the pages (/batches): an auditor uploads a claims file and screens it; what is
+refused is refused with a Chinese message; every change is logged with the account, its role and `web`."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from drgaudit.casebook import queries
+from drgaudit.casebook.auditlog import AuditEntry
+from drgaudit.casebook.review_models import ReviewCase
+from drgaudit.casebook.screening import ScreenRun
+from tests import web_casebook
+from tests.conftest import claim_row, write_table
+from tests.web_support import Browser, web_app
+
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
+
+@pytest.fixture
+def site(db_url: str, session: Session, tmp_path: Path):
+    (tmp_path / "book").mkdir()
+    web_casebook.build(session, tmp_path / "book")
+    return web_app(db_url, max_import_mb=0.05)
+
+
+def _signed_in(app, user: str = "审核员") -> Browser:
+    browser = Browser(app)
+    assert browser.login(user).status_code == 303
+    browser.token = browser.csrf("/batches") if user == "审核员" else browser.token
+    return browser
+
+
+def _claims_file(tmp_path: Path) -> bytes:
+    """Five claims of hospital H001 (treatment region 510100), the third with a total cost of '12,000.50';
+    the fifth stays 70 days (LOS-001 flags it for special review)."""
+    rows = [
+        claim_row(100 + n, hospital_id="H001", treatment_region="510100", insured_region="510700", claim_id=f"U{n}",
+                  patient_id=f"PU{n}")
+        for n in range(5)
+    ]  # fmt: skip
+    rows[2]["total_cost"] = "12,000.50"
+    rows[4].update(admit_date="2025-03-01", discharge_date="2025-05-10")
+    return write_table(tmp_path / "claims.csv", rows).read_bytes()
+
+
+def test_an_auditor_imports_a_file_and_screens_it_from_the_page(
+    site, session: Session, tmp_path: Path
+) -> None:
+    browser = _signed_in(site)
+    page = browser.get("/batches").text
+    assert "导入与筛查" in page and 'id="upload-form"' in page
+    response = browser.post(
+        "/batches",
+        {"table": "claims"},
+        files={"upload": ("三月 结算清单.csv", _claims_file(tmp_path), "text/csv")},
+    )
+    assert response.status_code == 200, response.text[:500]
+    page = response.text
+    batch = max(b.id for b in queries.list_batches(session=session))
+    assert f"已导入为第 {batch} 批次" in page and "导入 4 行" in page and "拒收 1 行" in page
+    assert "医疗费总额（total_cost）" in page and "12,000.50" in page and "write 12000.50" in page
+    assert "/tmp/" not in page  # named as uploaded, not by the temporary folder it was read from
+    stored = queries.get_batch(session=session, batch_id=batch)
+    assert stored is not None and stored.file_name == "三月_结算清单.csv" and stored.imported_by == "审核员"
+
+    again = browser.post(
+        "/batches", {"table": "claims"}, files={"upload": ("again.csv", _claims_file(tmp_path))}
+    )
+    assert f"这个文件已在第 {batch} 批次导入过" in again.text
+
+    done = browser.post(f"/batches/{batch}/screen")
+    assert done.status_code == 303 and done.headers["location"] == "/batches"
+    page = browser.get("/batches").text
+    assert f"第 {batch} 批次筛查完成：4 份结算清单" in page and "审核案件新增 1 件" in page
+    session.expire_all()
+    run = session.exec(select(ScreenRun).where(ScreenRun.batch_id == batch)).one()
+    assert run.status == "done" and run.run_by == "审核员"
+    case = session.exec(select(ReviewCase).where(ReviewCase.claim_id == "U4")).one()
+    entry = session.exec(
+        select(AuditEntry).where(
+            AuditEntry.entity == "review_case",
+            AuditEntry.entity_id == str(case.id),
+            AuditEntry.action == "created",
+        )
+    ).one()
+    assert (entry.actor, entry.role, entry.channel) == ("审核员", "auditor", "web")
+    assert "重新筛查" in page  # screened batches offer a re-screen, with a confirmation
+
+
+def test_what_cannot_be_imported_is_refused_in_chinese_and_nothing_is_written(
+    site, session: Session, tmp_path: Path
+) -> None:
+    browser = _signed_in(site)
+    before = len(queries.list_batches(session=session))
+    refused = browser.post("/batches", {"table": "claims"}, files={"upload": ("notes.txt", b"claim_id\n1\n")})
+    assert refused.status_code == 400 and "请上传 CSV、JSONL 或 XLSX 文件" in refused.text
+    empty = browser.post("/batches", {"table": "claims"}, files={"upload": ("empty.csv", b"")})
+    assert empty.status_code == 400 and "“empty.csv”是空文件" in empty.text
+    unknown = browser.post("/batches", {"table": "drugs"}, files={"upload": ("a.csv", b"x\n1\n")})
+    assert unknown.status_code == 400 and "导入的数据须是" in unknown.text
+    headerless = browser.post("/batches", {"table": "claims"}, files={"upload": ("bad.csv", b"a,b\n1,2\n")})
+    assert headerless.status_code == 400 and "bad.csv" in headerless.text and "/tmp/" not in headerless.text
+    big = browser.post("/batches", {"table": "claims"}, files={"upload": ("big.csv", b"x" * 1_200_000)})
+    assert big.status_code == 413
+    not_claims = browser.post("/batches/1/screen")  # batch 1 holds hospitals
+    assert not_claims.status_code == 400 and "not claims" in not_claims.text
+    assert len(queries.list_batches(session=session)) == before
+
+
+def test_only_auditors_import_or_screen(site, tmp_path: Path) -> None:
+    for user in ("秘书", "h001", "参保地", "只读"):
+        browser = Browser(site)
+        assert browser.login(user).status_code == 303
+        assert browser.get("/batches").status_code == 403, user
+        assert 'href="/batches"' not in browser.get("/").text, user
+        token = browser.csrf("/password")
+        upload = browser.client.post(
+            "/batches", data={"table": "claims", "csrf_token": token},
+            files={"upload": ("c.csv", _claims_file(tmp_path))},
+        )  # fmt: skip
+        assert upload.status_code == 403, user
+        assert browser.client.post("/batches/2/screen", data={"csrf_token": token}).status_code == 403, user
+    auditor = _signed_in(site)
+    assert 'href="/batches"' in auditor.get("/").text
+    # Without the form's CSRF token nothing is imported.
+    forged = auditor.client.post(
+        "/batches", data={"table": "claims"}, files={"upload": ("c.csv", b"claim_id\n")}
+    )
+    assert forged.status_code == 403

@@ -97,3 +97,30 @@ def duplicate_keys(body: bytes) -> list[str]:
         elif isinstance(value, list):
             todo.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
     return sorted(found)
+
+
+def nul_paths(body: bytes) -> list[str]:
+    """Where a JSON text holds a NUL character (`\\u0000`) in a name or a string, as paths (`reason`,
+    `items[0].item`): PostgreSQL can neither store nor compare such text. [] for a text that is not
+    JSON, and at once for one without the escape (JSON has no other way to write a NUL)."""
+    if b"\\u0000" not in body:
+        return []
+    try:
+        parsed = json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return []
+    found: list[str] = []
+    todo: list[tuple[str, Any]] = [("", parsed)]
+    while todo:
+        path, value = todo.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                inner = f"{path}.{key}" if path else key
+                if "\x00" in key:
+                    found.append(inner)
+                todo.append((inner, item))
+        elif isinstance(value, list):
+            todo.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+        elif isinstance(value, str) and "\x00" in value:
+            found.append(path)
+    return sorted(found)

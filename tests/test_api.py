@@ -509,6 +509,49 @@ def test_explain_cases_and_decisions_with_the_version_guard(api: Api, province: 
         engine.dispose()
 
 
+def test_a_nul_character_is_refused_never_a_server_error(api: Api, province: Path, rows: list) -> None:
+    """A NUL (U+0000) in an address, a query parameter or a decision was a 500 on PostgreSQL (which can
+    neither store nor compare such text) and, on SQLite, a decision stored with a character nobody sees."""
+    for path, where in [
+        ("/api/v1/claims/A%00B/explain", "path.claim_id"),
+        ("/api/v1/cases?hospital_id=H%00", "query.hospital_id"),
+        ("/api/v1/cases?claim_id=%00", "query.claim_id"),
+    ]:
+        error = _error(api("GET", path), 422, "invalid_request")
+        assert error["problems"] == [f"{where}: holds a NUL character (U+0000); remove it"]
+    case_id = api.screen(planted(province, rows, "LOS-001"), store=True).json()["claims"][0]["review_case"][
+        "id"
+    ]
+    engine = make_engine(api.url)
+    try:
+        with Session(engine) as session:
+            meeting = create_meeting(
+                session=session, meeting=ReviewMeetingCreate(region="510100", held_on=dt.date.today(), title="评议会", capacity=5),
+                actor="secretary",
+            )  # fmt: skip
+            schedule_cases(session=session, meeting_id=meeting.id, pack=load_pack(bundled_rules_dir()),
+                           actor="secretary", refs=[case_id], quota_override="测试：本院本月病例少")  # fmt: skip
+    finally:
+        engine.dispose()
+    version = api("GET", f"/api/v1/cases/{case_id}", "secretary").json()["case"]["version"]
+    before = api.counts()
+    for body, where in [
+        ({"kind": "refer", "reason": "核实\x00", "expected_version": version}, "body.reason"),
+        ({"kind": "merge", "merged_with": "JS1\x00", "reason": "x", "expected_version": version}, "body.merged_with"),
+        ({"kind": "special", "items": [{"item": "ECMO\x00", "amount": 5}], "reason": "x", "expected_version": version},
+         "body.items[0].item"),
+    ]:  # fmt: skip
+        error = _error(
+            api("POST", f"/api/v1/cases/{case_id}/decisions", "secretary", json=body), 422, "invalid_request"
+        )
+        assert error["problems"] == [f"{where}: holds a NUL character (U+0000); remove it"]
+    assert api.counts() == before
+    # The text of a backslash and u0000 is no NUL.
+    made = api("POST", f"/api/v1/cases/{case_id}/decisions", "secretary",
+               json={"kind": "refer", "reason": "见附件 \\u0000", "expected_version": version})  # fmt: skip
+    assert made.status_code == 201, made.text
+
+
 def test_openapi_and_docs_need_a_caller(api: Api) -> None:
     """Deny by default: the schema and the docs page need an API key or a signed-in account; Swagger UI's
     own script and style files are static files."""

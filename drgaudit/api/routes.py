@@ -26,7 +26,7 @@ from drgaudit.api.errors import ApiError, error_response, json_response
 from drgaudit.casebook.models import MAX_STORED_INT
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError
 from drgaudit.errors import DrgauditError
-from drgaudit.jsontext import duplicate_keys
+from drgaudit.jsontext import duplicate_keys, nul_paths
 from drgaudit.services import settlement
 from drgaudit.services.access import Denied, NotFound, Unauthenticated
 from drgaudit.services.presettlement import ClaimInputError, ClaimNotFound, TooManyClaimsError
@@ -46,8 +46,11 @@ class ApiRoute(APIRoute):
             request_id = getattr(request.state, "request_id", "-")
             try:
                 _refuse_unknown_query(request, names, several)
+                _refuse_nul(_nul_in_address(request))
                 if self.body_field is not None:  # FastAPI parses the body itself: names given twice first
-                    _refuse_repeated_names(await request.body())
+                    body = await request.body()
+                    _refuse_repeated_names(body)
+                    _refuse_nul([f"body.{path}" for path in nul_paths(body)])
                 return await handler(request)
             except Exception as exc:  # noqa: BLE001 - every refusal becomes a JSON error; the rest re-raised
                 error = as_api_error(exc)
@@ -88,6 +91,22 @@ def _refuse_unknown_query(request: Request, names: frozenset[str], several: froz
         if len(given.getlist(name)) > 1
     ]
     if problems:
+        raise ApiError("invalid_request", "; ".join(problems), problems=problems)
+
+
+def _nul_in_address(request: Request) -> list[str]:
+    """The path and query parameters whose text holds a NUL character."""
+    found = [f"path.{name}" for name, value in request.path_params.items() if "\x00" in str(value)]
+    found += [f"query.{name}" for name, value in request.query_params.multi_items() if "\x00" in name + value]
+    return found
+
+
+def _refuse_nul(paths: list[str]) -> None:
+    """Text with a NUL character is refused (`invalid_request`): PostgreSQL can neither store nor compare
+    it (a server error there), and SQLite kept a character nobody can see. Claims' fields are checked by
+    the importer's converter; this is for addresses, query parameters and decisions."""
+    if paths:
+        problems = [f"{path}: holds a NUL character (U+0000); remove it" for path in sorted(set(paths))]
         raise ApiError("invalid_request", "; ".join(problems), problems=problems)
 
 

@@ -18,7 +18,16 @@ from sqlalchemy import Numeric, bindparam, case, func, select
 from sqlmodel import Session
 
 from drgaudit.casebook.bulk import LOOKUP_KEYS
-from drgaudit.casebook.models import BatchClaim, Claim, GroupEntry, Hospital, ImportBatch, get_by_id, table_of
+from drgaudit.casebook.models import (
+    BatchClaim,
+    Claim,
+    GroupEntry,
+    Hospital,
+    ImportBatch,
+    RejectedRow,
+    get_by_id,
+    table_of,
+)
 from drgaudit.casebook.review_models import ReviewCase
 from drgaudit.casebook.screening import FINISHED_STATUSES, CodeSet, ScreenHit, ScreenRun
 from drgaudit.casebook.writers import CLAIM_FIELDS, claim_from_values
@@ -535,6 +544,16 @@ def review_cases_of_claims(
 
 # ---------------------------------------------------------------------------------------------------
 # A batch's screening summary (reports/summary.py)
+
+
+def rejected_rows(*, session: Session, batch_id: int) -> list[RejectedRow]:
+    """The rejected rows of a batch (one per reason), in the file's order."""
+    query = (
+        sqlmodel.select(RejectedRow)
+        .where(RejectedRow.batch_id == batch_id)
+        .order_by(sqlmodel.col(RejectedRow.row), sqlmodel.col(RejectedRow.id))
+    )
+    return list(session.exec(query).all())
 
 
 def latest_runs(*, session: Session) -> dict[int, ScreenRun]:

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from sqlmodel import Session, select
 
 from drgaudit.casebook import queries
@@ -66,6 +67,14 @@ def test_an_auditor_imports_a_file_and_screens_it_from_the_page(
     assert "/tmp/" not in page  # named as uploaded, not by the temporary folder it was read from
     stored = queries.get_batch(session=session, batch_id=batch)
     assert stored is not None and stored.file_name == "三月_结算清单.csv" and stored.imported_by == "审核员"
+
+    workbook = browser.get(f"/batches/{batch}/rejects.xlsx")
+    assert workbook.status_code == 200 and f'href="/batches/{batch}/rejects.xlsx"' in page
+    sheet = load_workbook(io.BytesIO(workbook.content))["拒收的行"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == ("行", "字段", "字段名称", "原因", "原始内容")
+    assert rows[1][:3] == (4, "total_cost", "医疗费总额") and "12,000.50" in rows[1][4]
+    assert browser.get("/batches/999/rejects.xlsx").status_code == 404
 
     again = browser.post(
         "/batches", {"table": "claims"}, files={"upload": ("again.csv", _claims_file(tmp_path))}

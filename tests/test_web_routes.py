@@ -78,6 +78,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/batches"): {"auditor"},
     ("POST", "/batches"): {"auditor"},
     ("POST", "/batches/{batch_id}/screen"): {"auditor"},
+    ("GET", "/batches/{batch_id}/rejects.xlsx"): {"auditor"},
     ("GET", "/admin/users"): {"admin"},
     ("POST", "/admin/users"): {"admin"},
     ("POST", "/admin/roles"): {"admin"},

@@ -23,7 +23,9 @@ from drgaudit.casebook.ingest import KINDS, ImportReport, import_file
 from drgaudit.casebook.models import ImportBatch
 from drgaudit.casebook.screening import ScreenRun
 from drgaudit.errors import DataFileError, DrgauditError
-from drgaudit.services.access import Principal, may
+from drgaudit.labels import LABELS
+from drgaudit.reports.document import Column, Report, Sheet
+from drgaudit.services.access import NotFound, Principal, may
 from drgaudit.services.accounts import acting
 from drgaudit.services.screening import ScreenSummary, screen_batch
 
@@ -96,6 +98,38 @@ def import_upload(
     report.path = file_name
     report.rejects_path = None  # the rejected rows are in the casebook; the temporary file is gone
     return report
+
+
+def rejects_workbook(*, session: Session, principal: Principal, batch_id: int) -> Report:
+    """A batch's rejected rows as an XLSX sheet (row, field and its Chinese name, reason, the row as read),
+    for the person who fixes the file; text that a spreadsheet would take for a formula stays text."""
+    acting(principal, IMPORT)
+    batch = queries.get_batch(session=session, batch_id=batch_id)
+    if batch is None:
+        raise NotFound(f"no import batch {batch_id}")
+    rows = queries.rejected_rows(session=session, batch_id=batch_id)
+    columns = [
+        Column("行", "int", 8), Column("字段", width=18), Column("字段名称", width=20), Column("原因", width=60),
+        Column("原始内容", width=100),
+    ]  # fmt: skip
+
+    def sheets() -> list[Sheet]:
+        return [
+            Sheet(
+                "拒收的行",
+                columns,
+                ((r.row, r.field, LABELS.get(r.field, ""), r.reason, r.raw or "") for r in rows),
+            )
+        ]
+
+    return Report(
+        "rejects",
+        f"第 {batch_id} 批次拒收的行（{batch.file_name}）",
+        "",
+        {},
+        sheets=sheets,
+        formats=("xlsx",),
+    )
 
 
 def screen(*, session: Session, principal: Principal, batch_id: int) -> ScreenSummary:

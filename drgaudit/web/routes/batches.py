@@ -14,6 +14,7 @@ from drgaudit.labels import LABELS, VALUE_LABELS
 from drgaudit.services import batches as batch_service
 from drgaudit.services.access import Principal, may
 from drgaudit.web.deps import DB, require, require_any
+from drgaudit.web.forms import report_response
 from drgaudit.web.templating import redirect, render
 
 router = APIRouter()
@@ -56,6 +57,15 @@ def upload(
         version=group_version.strip() if table == "groups" else None,
     )  # fmt: skip
     return _page(request, session, me, report)
+
+
+@router.get("/batches/{batch_id}/rejects.xlsx")
+def rejects(
+    batch_id: int, session: DB, me: Annotated[Principal, Depends(require(batch_service.IMPORT))]
+) -> Response:
+    """A batch's rejected rows as XLSX, to fix the file and import it again."""
+    workbook = batch_service.rejects_workbook(session=session, principal=me, batch_id=batch_id)
+    return report_response(workbook, "xlsx", f"拒收的行-第{batch_id}批次.xlsx")
 
 
 @router.post("/batches/{batch_id}/screen")

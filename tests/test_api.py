@@ -552,6 +552,19 @@ def test_a_nul_character_is_refused_never_a_server_error(api: Api, province: Pat
     assert made.status_code == 201, made.text
 
 
+def test_a_claim_id_with_a_slash_is_explained(api: Api, province: Path, rows: list) -> None:
+    """The data contract's ids may hold "/" (JS/2025/001): such a claim was screened and stored, but
+    /claims/{id}/explain answered 404 not_found for it, encoded (%2F) or not."""
+    claim = dict(planted(province, rows, "LOS-001"), claim_id="JS/2025/001")
+    assert api.screen(claim, store=True).status_code == 200
+    for path in ("/api/v1/claims/JS%2F2025%2F001/explain", "/api/v1/claims/JS/2025/001/explain"):
+        response = api("GET", path)
+        assert response.status_code == 200, response.text
+        assert response.json()["claim_id"] == "JS/2025/001" and response.json()["verdict"] == "special_review"
+    _error(api("GET", "/api/v1/claims/JS/2025/001/explain", "settle7"), 404, "not_found")
+    _error(api("GET", "/api/v1/claims/JS/2025/002/explain"), 404, "not_found")
+
+
 def test_openapi_and_docs_need_a_caller(api: Api) -> None:
     """Deny by default: the schema and the docs page need an API key or a signed-in account; Swagger UI's
     own script and style files are static files."""

@@ -216,7 +216,7 @@ async def screen(
 
 
 @router.get(
-    "/claims/{claim_id}/explain",
+    "/claims/{claim_id:path}/explain",  # :path: a claim id may hold "/" (JS/2025/001)
     summary="解释一份已保存的结算清单：逐条规则是否命中及每个条件的取值",
     response_model=schemas.Explanation,
     tags=["审核"],

@@ -440,3 +440,19 @@ def test_every_page_has_a_plain_title_and_each_id_once(site, role: str) -> None:
         ids = re.findall(r'\sid="([^"]+)"', page.text)
         assert sorted({i for i in ids if ids.count(i) > 1}) == [], path
     assert shown >= 2
+
+
+def test_findings_meetings_and_the_roll_up_name_the_hospital_not_its_code(site) -> None:
+    """They showed 'H001' where the queue and the case page show 甲市示例人民医院."""
+    app, book = site
+    cell = re.compile(r"<td>(H00\d)</td>|<dd>(H00\d)</dd>")
+    for role, paths in (
+        ("auditor", ("/findings", f"/findings/{book.finding_h001}", f"/meetings/{book.meeting}", "/reports")),
+        ("hospital", ("/findings", f"/findings/{book.finding_h001}", "/reports")),
+    ):
+        browser = Browser(app)
+        assert browser.login(ROLES[role]).status_code == 303
+        for path in paths:
+            page = browser.get(path).text
+            assert "甲市示例人民医院" in page, (role, path)
+            assert not cell.search(page), (role, path, cell.search(page))

@@ -44,7 +44,7 @@ def findings_page(request: Request, session: DB, me: Viewer) -> Response:
     return render(
         request, "findings.html",
         {"rows": rows, "total": total, "page": page, "pages": pages, "states": STATES, "chosen": set(states or ()),
-         "words": reference.words, "name": name, "today": date.today(), "query": params,
+         "words": reference.words, "name": name, "today": date.today(), "query": params, "hospitals": reference.hospitals,
          "link": lambda n: "?" + urlencode([*base, ("page", str(n))])},
     )  # fmt: skip
 
@@ -62,6 +62,7 @@ def finding_page(request: Request, finding_id: int, session: DB, me: Viewer) -> 
     return render(
         request, "finding.html",
         {"f": finding, "message": message, "words": reference.words, "name": name, "today": date.today(),
+         "hospitals": reference.hospitals,
          "attachments": list_attachments(session=session, finding_ids=[finding_id]), "trail": trail,
          "case": case if case is not None and may(me, "case.view") else None, "log_actor": log_actor,
          "log_action": log_action, "authors": finding_service.authors_of(session=session, finding=finding),

@@ -75,7 +75,15 @@ def meeting_page(request: Request, meeting_id: int, session: DB, me: Viewer) -> 
         session=session, principal=me, meeting_id=meeting_id, pack=request.app.state.pack
     )
     return render(
-        request, "meeting.html", {"page": page, "m": page.meeting, "words": reference.words, "name": name}
+        request,
+        "meeting.html",
+        {
+            "page": page,
+            "m": page.meeting,
+            "words": reference.words,
+            "name": name,
+            "hospitals": reference.hospitals,
+        },
     )
 
 

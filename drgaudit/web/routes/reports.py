@@ -73,6 +73,7 @@ def reports_page(
     return render(
         request, "reports.html",
         {"rows": rows, "tallies": tallies, "period": period or "", "hospitals": hospitals, "batches": batches,
+         "hospital_info": reference.hospitals,
          "words": reference.words, "name": name, "states": findings.STATES},
     )  # fmt: skip
 

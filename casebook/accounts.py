@@ -31,7 +31,8 @@ from drgaudit.casebook import auditlog
 from drgaudit.casebook.models import stored_id
 from drgaudit.casebook.states import ROLE_SCOPES as ROLE_SCOPES
 from drgaudit.errors import DrgauditError
-from drgaudit.labels import VALUE_LABELS
+from drgaudit.i18n import _
+from drgaudit.labels import VALUE_LABELS, value_label
 
 ACCOUNT = "account"
 
@@ -232,7 +233,7 @@ def get_account(*, session: Session, username: str) -> Account:
     """The account with this log-in name; a clear error when there is none."""
     account = find_account(session=session, username=username)
     if account is None:
-        raise AccountError(f"no account `{username}` (see `drgaudit users list`)")
+        raise AccountError(_("no account `{name}` (see `drgaudit users list`)").format(name=username))
     return account
 
 
@@ -288,23 +289,37 @@ def check_grant(role: str, scope: str | None) -> GrantRow:
     """A role and scope checked against ROLE_SCOPES (role names, required scopes, the form of codes)."""
     role = role.strip()
     if role not in ROLE_SCOPES:
-        raise AccountError(f"unknown role `{role}`; one of {', '.join(ROLE_SCOPES)}")
+        raise AccountError(
+            _("unknown role `{role}`; one of {roles}").format(
+                role=role,
+                roles=", ".join(ROLE_SCOPES),
+                names="、".join(value_label("role", r) for r in ROLE_SCOPES),
+            )
+        )
     kind = ROLE_SCOPES[role]
     scope = (scope or "").strip() or None
     if kind is None and scope:
-        raise AccountError(f"role {role} is not bound to a hospital or region")
+        raise AccountError(
+            _("role {role} is not bound to a hospital or region").format(
+                role=role, role_name=value_label("role", role)
+            )
+        )
     if (kind in REQUIRED_SCOPES or role in SCOPE_REQUIRED_ROLES) and not scope:
         # Written ROLE:SCOPE everywhere (`users add --role`, `users grant`); only `users add` also has
         # --hospital/--region, so a hint naming those alone sent `users grant` to an option it lacks.
         what, example, option = {
-            "hospital": ("a hospital id", "H51010000001", "--hospital"),
-            "insured": ("an insured region's code", "510700", "--region"),
-        }.get(kind or "", ("a treatment region's code", "510100", "--region"))
+            "hospital": (_("a hospital id"), "H51010000001", "--hospital"),
+            "insured": (_("an insured region's code"), "510700", "--region"),
+        }.get(kind or "", (_("a treatment region's code"), "510100", "--region"))
         raise AccountError(
-            f"role {role} must be bound to {what}: write {role}:{example} (`users add` also takes {option})"
+            _(
+                "role {role} must be bound to {what}: write {role}:{example} (`users add` also takes {option})"
+            ).format(
+                role=role, what=what, example=example, option=option, role_name=value_label("role", role)
+            )
         )
     if kind in ("insured", "region") and scope and not REGION_RE.match(scope):
-        raise AccountError(f"`{scope}` is not a 6-digit region code")
+        raise AccountError(_("`{scope}` is not a 6-digit region code").format(scope=scope))
     return GrantRow(role, scope)
 
 
@@ -336,10 +351,12 @@ def create_account(
     username = account.username.strip()
     if not USERNAME_RE.match(username):
         raise AccountError(
-            f"`{username}` is not a usable account name (1–64 letters, digits, Chinese characters, . _ - @)"
+            _(
+                "`{name}` is not a usable account name (1–64 letters, digits, Chinese characters, . _ - @)"
+            ).format(name=username)
         )
     if find_account(session=session, username=username) is not None:
-        raise AccountError(f"account `{username}` already exists")
+        raise AccountError(_("account `{name}` already exists").format(name=username))
     if not grants:
         raise AccountError("an account needs at least one role")
     grants = _unique([check_grant(g.role, g.scope) for g in grants])
@@ -401,7 +418,12 @@ def set_status(*, session: Session, username: str, status: str, actor: str) -> A
         raise AccountError(f"status is one of {', '.join(STATUSES)}")
     account = get_account(session=session, username=username)
     if account.status == status:
-        raise AccountError(f"account `{account.username}` is already {status}")
+        already = (
+            _("account `{name}` is already active")
+            if status == "active"
+            else _("account `{name}` is already disabled")
+        )
+        raise AccountError(already.format(name=account.username))
     before = account_state(account, grants_of(session=session, account=account))
     account.status = status
     if status == "disabled":
@@ -451,10 +473,16 @@ def grant_role(
     before = account_state(account, grants)
     if revoke:
         if grant not in grants:
-            raise AccountError(f"account `{account.username}` does not hold {grant.describe()}")
+            raise AccountError(
+                _("account `{name}` does not hold {role}").format(
+                    name=account.username, role=grant.describe()
+                )
+            )
         if len(grants) == 1:
             raise AccountError(
-                f"{grant.describe()} is the only role of `{account.username}`; disable the account instead"
+                _("{role} is the only role of `{name}`; disable the account instead").format(
+                    role=grant.describe(), name=account.username
+                )
             )
         session.execute(
             delete(AccountRole).where(
@@ -465,7 +493,11 @@ def grant_role(
         )
     else:
         if grant in grants:
-            raise AccountError(f"account `{account.username}` already holds {grant.describe()}")
+            raise AccountError(
+                _("account `{name}` already holds {role}").format(
+                    name=account.username, role=grant.describe()
+                )
+            )
         session.add(_grant_row(account, grant, actor, now()))
     session.flush()
     _change(session, account, "role_revoked" if revoke else "role_granted", before, actor)

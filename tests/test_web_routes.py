@@ -456,3 +456,26 @@ def test_findings_meetings_and_the_roll_up_name_the_hospital_not_its_code(site) 
             page = browser.get(path).text
             assert "甲市示例人民医院" in page, (role, path)
             assert not cell.search(page), (role, path, cell.search(page))
+
+
+def test_the_account_pages_refusals_are_chinese_and_name_the_scope_field(site) -> None:
+    """They were English on the page, with CLI hints ('… (`users add` also takes --hospital)', 'see
+    `drgaudit users list`')."""
+    app, _ = site
+    admin = Browser(app)
+    assert admin.login(ROLES["admin"]).status_code == 303
+    refusals = (
+        ("/admin/users", {"username": "新医院", "role": "hospital"}, "定点医疗机构须指定医院编码：在“范围”中填写，如 H51010000001"),
+        ("/admin/users", {"username": "dummy", "role": "viewer"}, "账户“dummy”已存在"),
+        ("/admin/users", {"username": "a/b", "role": "viewer"}, "“a/b”不能用作账户名"),
+        ("/admin/users", {"username": "新账户", "role": "insured_region", "scope": "5107"}, "“5107”不是 6 位统筹区编码"),
+        ("/admin/roles", {"username": "nobody", "role": "viewer"}, "没有账户“nobody”"),
+        ("/admin/roles", {"username": "dummy", "role": "auditor", "revoke": "1"}, "账户“dummy”没有角色 auditor"),
+        ("/admin/users/admin/disable", {}, "管理员不能停用自己的账户，请由另一名管理员操作"),
+        ("/admin/users/dummy/enable", {}, "账户“dummy”已是启用状态"),
+    )  # fmt: skip
+    for path, form, message in refusals:
+        page = admin.post(path, form)
+        assert page.status_code == 400 and message in page.text, (path, form, page.text[-500:])
+        shown = re.search(r'<p class="error"[^>]*>(.*?)</p>', page.text, re.S).group(1)
+        assert not re.search(r"--|drgaudit |users add| the ", shown), shown

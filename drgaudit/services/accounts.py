@@ -22,6 +22,7 @@ from sqlmodel import Session
 from drgaudit.casebook import accounts
 from drgaudit.casebook.accounts import Account, AccountCreate, AccountError, GrantRow, LoginPolicy
 from drgaudit.casebook.auditlog import Actor
+from drgaudit.i18n import _
 from drgaudit.services.access import NOTHING, AccessError, Denied, Principal, Target, require
 
 USER_ENV = "DRGAUDIT_USER"
@@ -127,15 +128,17 @@ def list_users(*, session: Session, principal: Principal, role: str | None = Non
     return [UserRow(a, grants[a.id]) for a in rows if a.id is not None]
 
 
-def _not_self(principal: Principal, username: str, doing: str) -> None:
+def _not_self(principal: Principal, username: str, message: str) -> None:
     if principal.username == username.strip():
-        raise AccountError(f"an administrator cannot {doing} their own account; ask another administrator")
+        raise AccountError(message)
 
 
 def disable_user(*, session: Session, principal: Principal, username: str) -> Account:
     """Disable an account and end its sessions."""
     actor = _manager(session, principal)
-    _not_self(principal, username, "disable")
+    _not_self(
+        principal, username, _("an administrator cannot disable their own account; ask another administrator")
+    )
     return accounts.set_status(session=session, username=username, status="disabled", actor=actor)
 
 
@@ -167,7 +170,13 @@ def grant(
     """Grant a role (bound to a scope) to an account, or revoke it."""
     actor = _manager(session, principal)
     if revoke and role == "admin":
-        _not_self(principal, username, "take the admin role from")
+        _not_self(
+            principal,
+            username,
+            _(
+                "an administrator cannot take the admin role from their own account; ask another administrator"
+            ),
+        )
     return accounts.grant_role(
         session=session, username=username, role=role, scope=scope, actor=actor, revoke=revoke
     )

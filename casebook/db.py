@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -17,6 +18,22 @@ from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from drgaudit.errors import DatabaseError
 from drgaudit.settings import database_url, lock_timeout
+
+
+def missing_file(url: str | None = None) -> Path | None:
+    """The SQLite file the casebook URL (resolved as `make_engine` does) names, when that file does not
+    exist; None for an existing file, an in-memory database or another database. Opening it would
+    make an empty casebook there, which commands that read or change existing records must not do."""
+    try:
+        sa_url = make_url(database_url(url))
+    except ArgumentError:
+        return None  # make_engine says what is wrong with it
+    if sa_url.get_backend_name() != "sqlite" or sa_url.database in (None, "", ":memory:"):
+        return None
+    if sa_url.query.get("mode") == "memory" or sa_url.database.startswith("file:"):
+        return None
+    path = Path(sa_url.database)
+    return None if path.exists() else path
 
 
 def make_engine(url: str | None = None) -> Engine:

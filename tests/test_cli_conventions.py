@@ -256,3 +256,33 @@ def test_a_drgaudit_error_a_command_lets_through_is_one_line_not_a_traceback() -
     finally:
         app.registered_commands.pop()
     assert (result.exit_code, result.stderr) == (1, "error: something was wrong with the input\n")
+
+
+MISSING_CASEBOOK = [
+    ["queue", "list"],
+    ["queue", "show", "1"],
+    ["meeting", "show"],
+    ["findings", "list"],
+    ["assist", "list"],
+    ["casebook", "verify"],
+    ["users", "list", "--user", "admin"],
+]
+
+
+@pytest.mark.parametrize("args", MISSING_CASEBOOK, ids=[" ".join(a) for a in MISSING_CASEBOOK])
+def test_a_misspelt_casebook_path_is_refused_not_made(tmp_path: Path, args: list[str]) -> None:
+    """`--db` naming a file that does not exist made an empty casebook there: `queue list` answered 'no
+    open review cases' and `casebook verify` 'audit log intact: 0 entries' (exit 0) for a typo."""
+    typo = tmp_path / "casebok.sqlite"
+    result = runner.invoke(app, [*args, "--db", str(typo)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error: no casebook at {typo} (no such file): give --db"), result.output
+    assert not typo.exists()
+
+
+def test_the_first_account_still_makes_the_casebook(tmp_path: Path, fast_passwords: None) -> None:
+    book = tmp_path / "new.sqlite"
+    args = ["users", "add", "admin", "--role", "admin", "--password-stdin", "--db", str(book)]
+    result = runner.invoke(app, args, input="correct horse battery\n")
+    assert result.exit_code == 0, result.output
+    assert book.exists() and runner.invoke(app, ["queue", "list", "--db", str(book)]).exit_code == 0

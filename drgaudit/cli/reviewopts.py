@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from drgaudit.cli.options import fail
-from drgaudit.errors import DrgauditError
+from drgaudit.errors import DatabaseError, DrgauditError
+from drgaudit.i18n import _
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -58,14 +59,26 @@ VersionOption = Annotated[
 
 
 @contextmanager
-def casebook(db: str | None) -> Iterator[Session]:
+def casebook(db: str | None, *, create: bool = False) -> Iterator[Session]:
     """A session on the casebook; DrgauditErrors raised inside become a message and an exit code
-    (`drgaudit.cli.options.fail`: 3 for a conflict, 1 otherwise)."""
+    (`drgaudit.cli.options.fail`: 3 for a conflict, 1 otherwise).
+
+    A SQLite file that does not exist is refused unless `create` (the first account): opening it made
+    an empty casebook there, so a misspelt --db answered 'no open review cases', and `casebook verify`
+    'audit log intact: 0 entries'."""
     from sqlmodel import Session
 
-    from drgaudit.casebook.db import make_engine
+    from drgaudit.casebook.db import make_engine, missing_file
 
     try:
+        missing = None if create else missing_file(db)
+        if missing is not None:
+            raise DatabaseError(
+                _(
+                    "no casebook at {path} (no such file): give --db the casebook's path or URL, or set "
+                    "$DRGAUDIT_DATABASE_URL; a casebook is made by `drgaudit import` or `drgaudit demo`"
+                ).format(path=missing)
+            )
         engine = make_engine(db)
         try:
             with Session(engine) as session:

@@ -134,7 +134,7 @@ def add(
     if api_only and (password_stdin or generate):
         raise typer.BadParameter("--api-only takes no password", param_hint="--api-only")
     password, generated = (None, False) if api_only else _password(password_stdin, generate)
-    with casebook(db) as session:
+    with casebook(db, create=True) as session:  # the first account may be the casebook's first record
         account = account_service.add_user(
             session=session, principal=principal(session, user), username=name, grants=grants, password=password,
             display_name=display_name, organisation=organisation, must_change_password=generated,

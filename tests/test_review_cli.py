@@ -56,7 +56,10 @@ def test_queue_list_by_priority(queue_db: str) -> None:
     code, out = run(queue_db, "queue", "list", "--limit", "1", user=None)
     assert lines(out)[-1] == "showing 1 of 3 cases, 7,300.00 yuan at risk"
     code, out = run(queue_db, "queue", "list", "--status", "closed", user=None)
-    assert (code, out) == (0, "no review cases; cases come from screening (`drgaudit screen --batch ID`)\n")
+    # None of a filter's: the filter is named, not screening given as the remedy (there are 3 open cases).
+    assert (code, out) == (0, "no review cases match --status closed\n")
+    code, out = run(queue_db, "queue", "list", "--hospital", "H002", "--period", "2025-04", user=None)
+    assert (code, out) == (0, "no open review cases match --hospital H002, --period 2025-04\n")
     code, out = run(queue_db, "queue", "list", "--status", "done", user=None)
     assert code == 2 and "unknown status done" in out
 

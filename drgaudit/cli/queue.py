@@ -133,13 +133,22 @@ def list_(
         if len(cases) > limit
         else cases_text
     )
+    # With a filter, none found says nothing about the queue: the hint to screen misled (212 cases, and
+    # `--hospital H1` answered as if there were none and screening were the remedy).
+    given = (("--status", " --status ".join(status or ())), ("--region", region), ("--hospital", hospital),
+             ("--assignee", assignee), ("--period", chosen.code if chosen else None))  # fmt: skip
+    filters = ", ".join(f"{name} {value}" for name, value in given if value)
+    if filters:
+        empty = _("no review cases match {filters}") if status else _("no open review cases match {filters}")
+        empty = empty.format(filters=filters)
+    else:
+        empty = (_("no review cases") if status else _("no open review cases")) + "; "
+        empty += _("cases come from screening (`drgaudit screen --batch ID`)")
     emit(
         [case_row(c) for c in cases[:limit]],
         CASE_COLUMNS,
         fmt,
-        empty=(_("no review cases") if status else _("no open review cases"))
-        + "; "
-        + _("cases come from screening (`drgaudit screen --batch ID`)"),
+        empty=empty,
         footer=_("{shown}, {amount} yuan at risk").format(shown=shown, amount=money(total)),
     )
 

@@ -565,6 +565,20 @@ def test_a_claim_id_with_a_slash_is_explained(api: Api, province: Path, rows: li
     _error(api("GET", "/api/v1/claims/JS/2025/002/explain"), 404, "not_found")
 
 
+def test_cases_by_year_quarter_or_month(api: Api, province: Path, rows: list) -> None:
+    """GET /cases?period= took YYYY-MM only, while a bad period was answered 'use 2025 (year), 2025Q3
+    (quarter) or 2025-07 (month)': following that advice gave a pattern error."""
+    claim = planted(province, rows, "LOS-001")
+    assert api.screen(claim, store=True).status_code == 200
+    year, month = claim["discharge_date"][:4], int(claim["discharge_date"][5:7])
+    for period in (year, f"{year}Q{(month - 1) // 3 + 1}", f"{year}-{month:02d}"):
+        listing = api("GET", f"/api/v1/cases?period={period}")
+        assert listing.status_code == 200 and listing.json()["total"] == 1, (period, listing.text)
+    assert api("GET", f"/api/v1/cases?period={int(year) + 1}").json()["total"] == 0
+    error = _error(api("GET", "/api/v1/cases?period=2025-13"), 422, "refused")
+    assert "2025Q3 (quarter)" in error["detail"]
+
+
 def test_openapi_and_docs_need_a_caller(api: Api) -> None:
     """Deny by default: the schema and the docs page need an API key or a signed-in account; Swagger UI's
     own script and style files are static files."""

@@ -241,7 +241,11 @@ def cases(
     status: Annotated[list[str] | None, Query(description="状态，可多个；缺省为未办结的")] = None,
     region: Annotated[str | None, Query(pattern=r"^\d{6}$", description="就医地统筹区")] = None,
     hospital_id: Annotated[str | None, Query(max_length=64)] = None,
-    period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="出院年月 YYYY-MM")] = None,
+    # The forms the queue reads (drgaudit.periods): YYYY-MM alone refused the year and the quarter its own
+    # error message ("use 2025 (year), 2025Q3 (quarter) or 2025-07 (month)") sent the caller to.
+    period: Annotated[
+        str | None, Query(max_length=32, description="出院时间：年 2025、季度 2025Q3 或月 2025-07")
+    ] = None,
     claim_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_STORED_INT)] = 0,

@@ -952,9 +952,21 @@ def _amount_noun(kind: str) -> str:
     return _("amount")
 
 
+def _check_parts(request: DecisionRequest) -> None:
+    """A merged claim or approved items given with a decision of another kind are refused, as an
+    over-quota reason is: they were dropped silently, and the decider believed them recorded."""
+    if request.kind != "merge" and (request.merged_with or "").strip():
+        raise ReviewError(_("--merge-with applies only to merging; leave it out for other decisions"))
+    if request.kind != "special" and request.items:
+        raise ReviewError(
+            _("--item applies only to approving a special payment; leave it out for other decisions")
+        )
+
+
 def _checked_amount(
     request: DecisionRequest, case: ReviewCase, session: Session
 ) -> tuple[float, list[dict[str, Any]] | None]:
+    _check_parts(request)
     kind = request.kind
     amount = request.amount
     if amount is not None and not math.isfinite(amount):

@@ -509,19 +509,9 @@ def test_explain_cases_and_decisions_with_the_version_guard(api: Api, province: 
         engine.dispose()
 
 
-def test_a_nul_character_is_refused_never_a_server_error(api: Api, province: Path, rows: list) -> None:
-    """A NUL (U+0000) in an address, a query parameter or a decision was a 500 on PostgreSQL (which can
-    neither store nor compare such text) and, on SQLite, a decision stored with a character nobody sees."""
-    for path, where in [
-        ("/api/v1/claims/A%00B/explain", "path.claim_id"),
-        ("/api/v1/cases?hospital_id=H%00", "query.hospital_id"),
-        ("/api/v1/cases?claim_id=%00", "query.claim_id"),
-    ]:
-        error = _error(api("GET", path), 422, "invalid_request")
-        assert error["problems"] == [f"{where}: holds a NUL character (U+0000); remove it"]
-    case_id = api.screen(planted(province, rows, "LOS-001"), store=True).json()["claims"][0]["review_case"][
-        "id"
-    ]
+def _scheduled_case(api: Api, claim: dict[str, str]) -> tuple[int, int]:
+    """The case of a stored claim, put on an open meeting's agenda: (case id, its version)."""
+    case_id = api.screen(claim, store=True).json()["claims"][0]["review_case"]["id"]
     engine = make_engine(api.url)
     try:
         with Session(engine) as session:
@@ -533,7 +523,37 @@ def test_a_nul_character_is_refused_never_a_server_error(api: Api, province: Pat
                            actor="secretary", refs=[case_id], quota_override="测试：本院本月病例少")  # fmt: skip
     finally:
         engine.dispose()
-    version = api("GET", f"/api/v1/cases/{case_id}", "secretary").json()["case"]["version"]
+    return case_id, api("GET", f"/api/v1/cases/{case_id}", "secretary").json()["case"]["version"]
+
+
+def test_a_merged_claim_or_items_with_another_kind_are_refused(api: Api, province: Path, rows: list) -> None:
+    """merged_with given with a deduction, or items with a standard payment, were dropped silently: the
+    decision was recorded without them while the secretary believed them recorded."""
+    case_id, version = _scheduled_case(api, planted(province, rows, "LOS-001"))
+    before = api.counts()
+    path = f"/api/v1/cases/{case_id}/decisions"
+    deduct = {"kind": "deduct", "amount": 100, "reason": "重复收费", "expected_version": version}
+    error = _error(api("POST", path, "secretary", json=dict(deduct, merged_with="JS1")), 422, "refused")
+    assert error["detail"] == "--merge-with applies only to merging; leave it out for other decisions"
+    standard = {"kind": "standard", "reason": "按病组付费", "expected_version": version,
+                "items": [{"item": "ECMO", "amount": 10}]}  # fmt: skip
+    error = _error(api("POST", path, "secretary", json=standard), 422, "refused")
+    assert error["detail"].startswith("--item applies only to approving a special payment")
+    assert api.counts() == before
+    assert api("POST", path, "secretary", json=deduct).status_code == 201
+
+
+def test_a_nul_character_is_refused_never_a_server_error(api: Api, province: Path, rows: list) -> None:
+    """A NUL (U+0000) in an address, a query parameter or a decision was a 500 on PostgreSQL (which can
+    neither store nor compare such text) and, on SQLite, a decision stored with a character nobody sees."""
+    for path, where in [
+        ("/api/v1/claims/A%00B/explain", "path.claim_id"),
+        ("/api/v1/cases?hospital_id=H%00", "query.hospital_id"),
+        ("/api/v1/cases?claim_id=%00", "query.claim_id"),
+    ]:
+        error = _error(api("GET", path), 422, "invalid_request")
+        assert error["problems"] == [f"{where}: holds a NUL character (U+0000); remove it"]
+    case_id, version = _scheduled_case(api, planted(province, rows, "LOS-001"))
     before = api.counts()
     for body, where in [
         ({"kind": "refer", "reason": "核实\x00", "expected_version": version}, "body.reason"),

@@ -648,3 +648,9 @@ def test_the_server_log_has_the_request_id_and_the_caller(api: Api, caplog: pyte
     assert response.status_code == 200
     line = next(r.getMessage() for r in caplog.records if "trace-42" in r.getMessage())
     assert "status=200" in line and "account=settle" in line and "path=/api/v1/rule-packs/active" in line
+    # A path cannot forge log lines: a decoded %0A was written as it is, starting a line of the caller's.
+    forged = "x%0A2026-12-07 08:00:00,000 INFO drgaudit.api request_id=f status=200 account=admin"
+    with caplog.at_level(logging.INFO, logger="drgaudit.api"):
+        api("GET", f"/api/v1/claims/{forged}/explain", None, headers={"X-Request-ID": "trace-43"})
+    (line,) = [r.getMessage() for r in caplog.records if "trace-43" in r.getMessage()]
+    assert "\n" not in line and "path=/api/v1/claims/x\\n2026-12-07 08:00:00,000 INFO" in line, line

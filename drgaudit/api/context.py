@@ -8,8 +8,9 @@
   before anything is parsed or stored.
 - **Server-side latency.** From the request's arrival here to the start of its answer, sent as
   `Server-Timing: app;dur=<ms>` (what bench/api.py reads) and logged.
-- **The log line.** One INFO line per request on the `drgaudit.api` logger: request id, method, path,
-  status, milliseconds, and the account and key that called (set by the authentication).
+- **The log line.** One INFO line per request on the `drgaudit.api` logger: request id, method, path
+  (control characters escaped, so that no path can forge a line), status, milliseconds, and the account
+  and key that called (set by the authentication).
 - **Start-up.** When the server starts a worker (the ASGI lifespan), `on_startup` runs first: the API
   compiles the active rule packs there, so that no caller waits for it.
 - **Errors nobody caught** become 500 `internal_error` with the request id (the traceback goes to the
@@ -36,6 +37,13 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Characters that end or rewrite a log line: a decoded path holding them (%0A) forged log lines.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def loggable(text: str) -> str:
+    """Text for one log line: control characters and line separators written as escapes (\\n, \\x00)."""
+    return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], text)
 
 
 class BodyTooLarge(Exception):
@@ -128,14 +136,14 @@ class ApiContext:
                 scope, receive, send_with_context
             )
         except Exception:
-            log.exception("request %s %s %s failed", request_id, scope.get("method"), scope["path"])
+            log.exception("request %s %s %s failed", request_id, scope.get("method"), loggable(scope["path"]))
             if status["started"]:
                 raise
             await error_response(ApiError("internal_error"), request_id)(scope, receive, send_with_context)
         finally:
             log.info(
                 "request_id=%s method=%s path=%s status=%s ms=%.2f account=%s key=%s",
-                request_id, scope.get("method"), scope["path"], status["code"],
+                request_id, scope.get("method"), loggable(scope["path"]), status["code"],
                 (time.perf_counter() - started) * 1000, state.get("account", "-"), state.get("api_key", "-"),
             )  # fmt: skip
 

@@ -31,6 +31,7 @@ from sqlmodel import Session, col
 from drgaudit.casebook.bulk import LOOKUP_KEYS
 from drgaudit.casebook.findings import FINAL_STATES, OPEN_STATES, Finding
 from drgaudit.casebook.models import Claim, table_of
+from drgaudit.casebook.review import add_decisions
 from drgaudit.casebook.review_models import AssistRequest, ReviewCase, ReviewDecision
 from drgaudit.casebook.states import OPEN_STATUSES
 
@@ -50,6 +51,7 @@ class PairTotals:
     cases: int = 0
     cases_open: int = 0
     open_at_risk: float = 0.0
+    decided: int = 0
     standard: int = 0
     special: int = 0
     special_amount: float = 0.0
@@ -166,18 +168,7 @@ def _add_cases(
         .group_by(col(ReviewCase.region), col(ReviewCase.insured_region), col(ReviewDecision.kind))
     )  # fmt: skip
     for treatment, insured, kind, n, total in decided:
-        target, n, total = row(treatment, insured), int(n), _money(total)
-        if kind == "standard":
-            target.standard += n
-        elif kind == "special":
-            target.special += n
-            target.special_amount = _money(target.special_amount + total)
-        elif kind in ("deduct", "merge"):
-            target.deducted += n
-            target.deducted_amount = _money(target.deducted_amount + total)
-        elif kind == "refer":
-            target.referred += n
-            target.referred_amount = _money(target.referred_amount + total)
+        add_decisions(row(treatment, insured), kind, int(n), total)
 
 
 def _add_findings(

@@ -1219,17 +1219,24 @@ def rollup(
     )
     for hospital_id, case_period, kind, n, total in decided:
         row = rows.setdefault((hospital_id, case_period), RollupRow(hospital_id, case_period))
-        total = round(float(total or 0.0), 2)
-        row.decided += n
-        if kind == "standard":
-            row.standard += n
-        elif kind == "special":
-            row.special += n
-            row.special_amount = round(row.special_amount + total, 2)
-        elif kind in ("deduct", "merge"):
-            row.deducted += n
-            row.deducted_amount = round(row.deducted_amount + total, 2)
-        elif kind == "refer":
-            row.referred += n
-            row.referred_amount = round(row.referred_amount + total, 2)
+        add_decisions(row, kind, n, total)
     return [rows[key] for key in sorted(rows)]
+
+
+def add_decisions(row: Any, kind: str, n: int, total: Any) -> None:
+    """Count `n` decisions in force of `kind` totalling `total` yuan on a row with the roll-up's counters
+    (`decided`, `standard`, `special`/`special_amount`, `deducted`/`deducted_amount` for deductions and
+    merges, `referred`/`referred_amount`), as the roll-up and the clearing statement count them."""
+    total = round(float(total or 0.0), 2)
+    row.decided += n
+    if kind == "standard":
+        row.standard += n
+    elif kind == "special":
+        row.special += n
+        row.special_amount = round(row.special_amount + total, 2)
+    elif kind in ("deduct", "merge"):
+        row.deducted += n
+        row.deducted_amount = round(row.deducted_amount + total, 2)
+    elif kind == "refer":
+        row.referred += n
+        row.referred_amount = round(row.referred_amount + total, 2)

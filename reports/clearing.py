@@ -39,7 +39,7 @@ def _totals(rows: list[PairTotals]) -> PairTotals:
     """The sum of the pairs' rows (codes left empty)."""
     total = PairTotals("", "")
     for row in rows:
-        for name in ("claims", "cases", "cases_open", "standard", "special", "deducted", "referred", "assists",
+        for name in ("claims", "cases", "cases_open", "decided", "standard", "special", "deducted", "referred", "assists",
                      "assists_open"):  # fmt: skip
             setattr(total, name, getattr(total, name) + getattr(row, name))
         for name in ("total_cost", "fund_paid", "open_at_risk", "special_amount", "deducted_amount",

@@ -90,13 +90,13 @@ def test_pair_totals_count_cross_region_claims_and_their_outcomes(
     rows = pair_totals(session=session, first=YEAR.start, last=YEAR.end)
     assert [_row(r) for r in rows] == [
         {"treatment_region": "510100", "insured_region": "510700", "claims": 2, "total_cost": 50000.0,
-         "fund_paid": 35000.0, "cases": 2, "cases_open": 1, "open_at_risk": 16000.0, "standard": 0, "special": 1,
+         "fund_paid": 35000.0, "cases": 2, "cases_open": 1, "open_at_risk": 16000.0, "decided": 1, "standard": 0, "special": 1,
          "special_amount": 5000.0, "deducted": 0, "deducted_amount": 0.0, "referred": 0, "referred_amount": 0.0,
          "findings_open": {}, "findings_open_amount": {}, "findings_final": {"deduct": 1},
          "findings_standing": {"deduct": 3000.0}, "assists": 1, "assists_open": 0,
          "assist_results": {"confirmed": 1}},
         {"treatment_region": "511300", "insured_region": "510100", "claims": 1, "total_cost": 25000.0,
-         "fund_paid": 17500.0, "cases": 0, "cases_open": 0, "open_at_risk": 0.0, "standard": 0, "special": 0,
+         "fund_paid": 17500.0, "cases": 0, "cases_open": 0, "open_at_risk": 0.0, "decided": 0, "standard": 0, "special": 0,
          "special_amount": 0.0, "deducted": 0, "deducted_amount": 0.0, "referred": 0, "referred_amount": 0.0,
          "findings_open": {"hold": 1}, "findings_open_amount": {"hold": 25000.0}, "findings_final": {},
          "findings_standing": {}, "assists": 1, "assists_open": 1, "assist_results": {}},

@@ -18,6 +18,7 @@ from sqlmodel import Session, col
 from drgaudit.casebook.findings import Finding
 from drgaudit.casebook.models import Hospital, bindable
 from drgaudit.casebook.review_models import OPEN_STATUSES, ReviewCase, ReviewCaseHit
+from drgaudit.periods import parse_period
 
 SORTS = {
     "priority": col(ReviewCase.priority),
@@ -57,11 +58,22 @@ class CaseQuery:
             (col(ReviewCase.region), self.region),
             (col(ReviewCase.insured_region), self.insured_region),
             (col(ReviewCase.hospital_id), self.hospital_id),
-            (col(ReviewCase.period), self.period),
             (col(ReviewCase.assignee), self.assignee),
         ):
             if value:
                 found.append(column == value)
+        if self.period:  # the one period syntax (2025, 2025Q3, 2025-07, a date range), as the CLI reads it
+            span = parse_period(self.period)
+            if span.unit == "range":
+                found += [
+                    col(ReviewCase.discharge_date) >= span.start,
+                    col(ReviewCase.discharge_date) <= span.end,
+                ]
+            else:
+                found += [
+                    col(ReviewCase.period) >= f"{span.start:%Y-%m}",
+                    col(ReviewCase.period) <= f"{span.end:%Y-%m}",
+                ]
         if self.claim_id:
             found.append(col(ReviewCase.claim_id).startswith(self.claim_id, autoescape=True))
         if self.min_priority is not None:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from drgaudit.errors import UsageError
+from drgaudit.i18n import _
 
 _YEAR = re.compile(r"^(\d{4})$")
 _QUARTER = re.compile(r"^(\d{4})-?[Qq]([1-4])$")
@@ -117,4 +118,6 @@ def parse_period(text: str | None = None, start: dt.date | None = None, end: dt.
         except ValueError as exc:
             raise PeriodError(f"`{text}` is not a period: {exc}") from None
         return parse_period(None, first, last)
-    raise PeriodError(f"`{text}` is not a period: use 2025 (year), 2025Q3 (quarter) or 2025-07 (month)")
+    raise PeriodError(
+        _("`{text}` is not a period: use 2025 (year), 2025Q3 (quarter) or 2025-07 (month)").format(text=text)
+    )

@@ -479,3 +479,27 @@ def test_the_account_pages_refusals_are_chinese_and_name_the_scope_field(site) -
         assert page.status_code == 400 and message in page.text, (path, form, page.text[-500:])
         shown = re.search(r'<p class="error"[^>]*>(.*?)</p>', page.text, re.S).group(1)
         assert not re.search(r"--|drgaudit |users add| the ", shown), shown
+
+
+def test_the_queue_reads_a_period_as_the_findings_reports_and_cli_do(site) -> None:
+    """The queue compared the text with a month exactly: '2025', '2025Q1' or '2025-3' showed 共 0 件 as if
+    nothing were there, and '2025-13' too, where the findings page refuses it."""
+    app, _ = site
+    auditor = Browser(app)
+    assert auditor.login(ROLES["auditor"]).status_code == 303
+    for period, shown in (
+        ("2025", 2),
+        ("2025Q1", 2),
+        ("2025-3", 2),
+        ("2025-03", 2),
+        ("2025-04", 0),
+        ("2024", 0),
+    ):
+        page = auditor.get(f"/queue?period={period}")
+        assert page.status_code == 200 and f"共 {shown} 件" in page.text, period
+        assert f'value="{period}"' in page.text  # the filter keeps what was typed
+    assert "共 2 件" in auditor.get("/queue?period=2025-03-01..2025-03-31").text
+    page = auditor.get("/queue?period=2025-13")
+    assert page.status_code == 400
+    assert "“2025-13”不是有效的期间：请写年份（2025）、季度（2025Q3）或月份（2025-07）" in page.text
+    assert auditor.get("/queue.xlsx?period=2025Q1").status_code == 200

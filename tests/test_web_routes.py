@@ -503,3 +503,19 @@ def test_the_queue_reads_a_period_as_the_findings_reports_and_cli_do(site) -> No
     assert page.status_code == 400
     assert "“2025-13”不是有效的期间：请写年份（2025）、季度（2025Q3）或月份（2025-07）" in page.text
     assert auditor.get("/queue.xlsx?period=2025Q1").status_code == 200
+
+
+def test_an_unknown_address_and_a_forms_address_opened_by_hand_say_so_in_chinese(site) -> None:
+    """They read 'Not Found' and 'Method Not Allowed' (Starlette's words); a refused form leaves its
+    address in the browser's address bar, and pressing Enter there opens it."""
+    app, book = site
+    hospital = Browser(app)
+    assert hospital.login(ROLES["hospital"]).status_code == 303
+    for path, status, message in (
+        ("/no-such-page", 404, "没有找到您要查看的内容，或您无权查看。"),
+        ("/static/no-such.js", 404, "没有找到您要查看的内容，或您无权查看。"),
+        (f"/cases/{book.case_h001}/reply", 405, "这个地址只用于提交表单，不能直接打开。请返回上一页"),
+    ):
+        page = hospital.get(path)
+        assert page.status_code == status and message in page.text, (path, page.text[-400:])
+        assert "Not Found" not in page.text and "Method Not Allowed" not in page.text

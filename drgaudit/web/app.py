@@ -193,7 +193,14 @@ def _handlers(app: FastAPI) -> None:
         if _api(request):
             return _json_error(exc.status_code, "http_error", str(exc.detail))
         titles = {404: "未找到", 405: "不支持的请求方式", 413: "内容过大"}
-        return _error_page(request, exc.status_code, titles.get(exc.status_code, "请求有误"), str(exc.detail))
+        # Starlette's own details are English ('Not Found', 'Method Not Allowed'): say it in Chinese, and
+        # what to do (a form's address opened by hand, e.g. after a refused form, is not a page).
+        messages = {
+            404: "没有找到您要查看的内容，或您无权查看。",
+            405: "这个地址只用于提交表单，不能直接打开。请返回上一页，在页面上重新操作。",
+        }
+        message = messages.get(exc.status_code) or str(exc.detail)
+        return _error_page(request, exc.status_code, titles.get(exc.status_code, "请求有误"), message)
 
 
 def _error_page(request: Request, status: int, title: str, message: str) -> Response:

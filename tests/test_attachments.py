@@ -107,3 +107,22 @@ def test_downloads_follow_the_case_s_scope(site) -> None:
     assert response.headers["content-disposition"].startswith("attachment;")
     assert "sandbox" in response.headers["content-security-policy"]
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_files_too_large_together_are_refused_with_a_page_that_says_what_to_do(
+    site, session: Session
+) -> None:
+    """Files each within the limit but too large together got a bare line of text, '请求内容过大（上限 1 MB）',
+    naming a limit the form did not (it said only 每个不超过 …)."""
+    app, book = site
+    hospital = Browser(app)
+    hospital.login("h001")
+    form = hospital.get(f"/cases/{book.case_h001}").text
+    assert "一次合计不超过" in form
+    before = count(session)
+    several = [("files", (f"{n}.pdf", PDF + b"0" * 45_000, "application/pdf")) for n in range(30)]  # 1.4 MB
+    response = hospital.post(f"/cases/{book.case_h001}/reply", {"body": "三十份病历"}, files=several)
+    assert response.status_code == 413 and response.headers["content-type"].startswith("text/html")
+    assert "一次提交的内容超过了 1 MB 的上限，未保存。请返回上一页，减少或压缩附件" in response.text
+    assert '<link rel="stylesheet" href="/static/app.css">' in response.text
+    assert count(session) == before and "三十份病历" not in hospital.get(f"/cases/{book.case_h001}").text

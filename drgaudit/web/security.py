@@ -158,8 +158,9 @@ class BodyLimit:
             return
         limit = self.larger.get((scope.get("method", ""), scope.get("path", "")), self.limit)
         length = dict(scope.get("headers", [])).get(b"content-length")
+        page = not str(scope.get("path", "")).startswith("/api/")
         if length is not None and length.isdigit() and int(length) > limit:
-            await _too_large(send, limit)
+            await _too_large(send, limit, page=page)
             return
         seen = 0
 
@@ -175,23 +176,35 @@ class BodyLimit:
         try:
             await self.app(scope, limited, send)
         except BodyTooLarge:
-            await _too_large(send, limit)
+            await _too_large(send, limit, page=page)
 
 
 class BodyTooLarge(Exception):
     """The request body went past the limit while streaming."""
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    body = f"请求内容过大（上限 {limit // (1024 * 1024)} MB）".encode()
+# A page's refusal (the middleware runs before the application and its templates): the site's style
+# sheet, what happened and what to do; a bare line of text before, naming a limit the forms did not.
+_TOO_LARGE_PAGE = (
+    '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>内容过大 · drgaudit 医保基金审核</title>'
+    '<link rel="stylesheet" href="/static/app.css"></head><body><main><section class="narrow"><h1>内容过大</h1>'
+    '<p class="error" role="alert">一次提交的内容超过了 {mb} MB 的上限，未保存。请返回上一页，减少或压缩附件'
+    "（一次合计不超过表单所示大小）后重新提交，较多的材料可分几次提交。</p>"
+    '<p><a href="/">返回首页</a></p></section></main></body></html>'
+)
+
+
+async def _too_large(send: Send, limit: int, *, page: bool = False) -> None:
+    mb = limit // (1024 * 1024)
+    if page:
+        body, kind = _TOO_LARGE_PAGE.format(mb=mb).encode(), b"text/html; charset=utf-8"
+    else:
+        body, kind = f"请求内容过大（上限 {mb} MB）".encode(), b"text/plain; charset=utf-8"
     await send(
         {
             "type": "http.response.start",
             "status": 413,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-            ],
+            "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())],
         }
     )
     await send({"type": "http.response.body", "body": body})

@@ -543,6 +543,37 @@ def test_a_merged_claim_or_items_with_another_kind_are_refused(api: Api, provinc
     assert api("POST", path, "secretary", json=deduct).status_code == 201
 
 
+def test_a_decision_body_is_checked_as_a_screening_body_is(api: Api, province: Path, rows: list) -> None:
+    """A decision sent as text/plain, as bad JSON or with NaN was answered invalid_request ('body: Input
+    should be a valid dictionary', 'body.9: JSON decode error'): not the 415 / invalid_json the README
+    lists, nor a word about what to change. It gets the codes /screen gives now."""
+    case_id, version = _scheduled_case(api, planted(province, rows, "LOS-001"))
+    path = f"/api/v1/cases/{case_id}/decisions"
+    decision = json.dumps(
+        {"kind": "deduct", "amount": 100, "reason": "重复收费", "expected_version": version}
+    )
+    before = api.counts()
+    _error(api("POST", path, "secretary", content=decision.encode(), headers={"content-type": "text/plain"}),
+           415, "unsupported_media_type")  # fmt: skip
+    _error(api("POST", path, "secretary", content=decision.encode()[:-1], headers={"content-type": "application/json"}),
+           422, "invalid_json")  # fmt: skip
+    nan = decision.replace('"amount": 100', '"amount": NaN').encode()
+    _error(
+        api("POST", path, "secretary", content=nan, headers={"content-type": "application/json"}),
+        422,
+        "invalid_json",
+    )
+    assert api.counts() == before
+    made = api(
+        "POST",
+        path,
+        "secretary",
+        content=decision.encode(),
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+    assert made.status_code == 201, made.text
+
+
 def test_a_nul_character_is_refused_never_a_server_error(api: Api, province: Path, rows: list) -> None:
     """A NUL (U+0000) in an address, a query parameter or a decision was a 500 on PostgreSQL (which can
     neither store nor compare such text) and, on SQLite, a decision stored with a character nobody sees."""

@@ -47,10 +47,6 @@ class ApiRoute(APIRoute):
             try:
                 _refuse_unknown_query(request, names, several)
                 _refuse_nul(_nul_in_address(request))
-                if self.body_field is not None:  # FastAPI parses the body itself: names given twice first
-                    body = await request.body()
-                    _refuse_repeated_names(body)
-                    _refuse_nul([f"body.{path}" for path in nul_paths(body)])
                 return await handler(request)
             except Exception as exc:  # noqa: BLE001 - every refusal becomes a JSON error; the rest re-raised
                 error = as_api_error(exc)
@@ -117,6 +113,8 @@ def as_api_error(exc: Exception) -> ApiError | None:
     if isinstance(exc, BodyTooLarge):
         return ApiError("body_too_large", str(exc), limit=exc.limit)
     if isinstance(exc, RequestValidationError):
+        if any(error.get("type") == "json_invalid" for error in exc.errors()):  # FastAPI's own parse
+            return ApiError("invalid_json", "; ".join(str(error.get("msg", "")) for error in exc.errors()))
         problems = [
             f"{'.'.join(str(p) for p in error.get('loc', ()))}: {error.get('msg', '')}"
             for error in exc.errors()
@@ -174,6 +172,15 @@ async def _json_body(request: Request) -> Any:
         raise ApiError("invalid_json", str(exc)) from None
     _refuse_repeated_names(body)
     return parsed
+
+
+async def _checked_body(request: Request) -> None:
+    """The dependency of a route whose JSON body FastAPI parses into a model, after the caller's: the
+    body gets /screen's checks (415 for another media type, `invalid_json` for bad JSON, NaN or a name
+    given twice), and NUL characters are refused. Without it a text/plain decision was 'body: Input
+    should be a valid dictionary' and a repeated name kept its last value."""
+    await _json_body(request)
+    _refuse_nul([f"body.{path}" for path in nul_paths(await request.body())])
 
 
 def _refuse_repeated_names(body: bytes) -> None:
@@ -304,6 +311,7 @@ class DecisionBody(BaseModel):
 def decide(
     request: Request,
     caller: Decider,
+    _checked: Annotated[None, Depends(_checked_body)],
     case_id: Annotated[int, Path(ge=1, le=MAX_STORED_INT)],
     body: DecisionBody,
 ) -> Response:

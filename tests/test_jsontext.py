@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drgaudit.jsontext import encoder
+from drgaudit.jsontext import duplicate_keys, encoder, nul_paths
 
 KEYS = st.text(max_size=6) | st.integers() | st.floats(allow_nan=False) | st.booleans() | st.none()
 VALUES = st.recursive(
@@ -100,3 +100,32 @@ def test_threads_encode_at_the_same_time() -> None:
         thread.join()
     assert failures == []
     assert all(result == expected for result in results.values())
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=JSON_VALUES)
+def test_duplicate_keys_and_nul_paths_of_any_json(value: Any) -> None:
+    """No repeated name in what json.dumps writes; a name written twice is found where it is; every NUL
+    is found, named by the path of its string (or name)."""
+    text = json.dumps(value).encode()
+    assert duplicate_keys(text) == []
+    twice = json.dumps({"wrap": [value]})[: -len("]}")] + '], "wrap": 1}'
+    assert duplicate_keys(twice.encode()) == ["wrap"]
+    nuls = nul_paths(json.dumps({"a": [value, "x\x00"]}).encode())
+    assert "a[1]" in nuls and all(p.startswith("a[") for p in nuls)
+    assert bool(nul_paths(text)) == _holds_nul(value)
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    return isinstance(value, list) and any(_holds_nul(v) for v in value)

@@ -519,3 +519,16 @@ def test_an_unknown_address_and_a_forms_address_opened_by_hand_say_so_in_chinese
         page = hospital.get(path)
         assert page.status_code == status and message in page.text, (path, page.text[-400:])
         assert "Not Found" not in page.text and "Method Not Allowed" not in page.text
+
+
+def test_a_page_number_past_the_last_shows_the_last_page(site) -> None:
+    """/queue?page=5 of 2 cases read '共 2 件 … 第 5 / 1 页' over an empty table, with a link to page 4 (a
+    link kept from before, or cases decided since, lead there); the findings list the same."""
+    app, _ = site
+    auditor = Browser(app)
+    assert auditor.login(ROLES["auditor"]).status_code == 303
+    for path, rows in (("/queue?page=5", "C000001"), ("/queue?page=99999999999999999999", "C000041"),
+                       ("/findings?page=7", "C000042")):  # fmt: skip
+        page = auditor.get(path).text
+        assert "第 1 / 1 页" in page and rows in page, path
+        assert "上一页" not in page, path

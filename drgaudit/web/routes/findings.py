@@ -38,8 +38,13 @@ def findings_page(request: Request, session: DB, me: Viewer) -> Response:
     rows, total = finding_service.list_findings(
         session=session, principal=me, filters=filters, limit=PAGE, offset=(page - 1) * PAGE
     )
-    reference = request.app.state.reference.get(session)
     pages = max(1, -(-total // PAGE))
+    if page > pages:  # past the last page (a link kept from before): show the last one
+        page = pages
+        rows, total = finding_service.list_findings(
+            session=session, principal=me, filters=filters, limit=PAGE, offset=(page - 1) * PAGE
+        )
+    reference = request.app.state.reference.get(session)
     base = [(k, v) for k, v in params.multi_items() if k != "page"]
     return render(
         request, "findings.html",

@@ -67,6 +67,9 @@ def queue(request: Request, session: DB, me: Annotated[Principal, Depends(requir
     reference = request.app.state.reference.get(session)
     query = query_of(request, settings.page_size)
     page = search_cases(session=session, query=query, where=case_scope(me))
+    if query.page > page.pages:  # past the last page (a link kept from before, cases decided since): the last
+        query.page = page.pages
+        page = search_cases(session=session, query=query, where=case_scope(me))
     hospitals = sorted(
         ((hid, h.get("name") or hid) for hid, h in reference.hospitals.items()), key=lambda item: item[0]
     )

@@ -21,6 +21,7 @@ from sqlmodel import Session
 from drgaudit.casebook import queries, review
 from drgaudit.casebook.findings import claim_findings
 from drgaudit.casebook.models import stored_id
+from drgaudit.i18n import _
 from drgaudit.reports.config import ReportSettings, load_settings
 from drgaudit.reports.document import REPORT_FORMATS, Column, Report, Sheet
 from drgaudit.reports.errors import ReportError
@@ -94,7 +95,9 @@ def build_feedback(
             f"no hospital {hospital_id} in the casebook (import it with `drgaudit import hospitals`)"
         )
     if batch_id is not None and queries.get_batch(session=session, batch_id=batch_id) is None:
-        raise ReportError(f"no import batch {batch_id} in the casebook (see `drgaudit batches`)")
+        raise ReportError(
+            _("no import batch {batch} in the casebook (see `drgaudit batches`)").format(batch=batch_id)
+        )
 
     rows = queries.hospital_hits(
         session=session,

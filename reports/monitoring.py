@@ -41,6 +41,7 @@ from drgaudit.casebook import queries
 from drgaudit.engine.facts import previous_stays, sort_key
 from drgaudit.engine.indicators import SevereRule, cc_mcc_class, severe_rule, severe_shift_class
 from drgaudit.engine.loader import load_pack
+from drgaudit.i18n import _
 from drgaudit.reports import charts
 from drgaudit.reports.config import ReportSettings, load_settings
 from drgaudit.reports.document import REPORT_FORMATS, Column, Report, Sheet
@@ -393,7 +394,11 @@ def build_monitoring(
 
     earliest_admit = queries.earliest_admission(session=session, first=previous.start, last=period.end)
     if earliest_admit is None:
-        raise ReportError(f"no claims discharged in {period.label} or the period before ({previous.span})")
+        raise ReportError(
+            _("no claims discharged in {period} or the period before ({span})").format(
+                period=period.label, span=previous.span
+            )
+        )
     first = min(previous.start, earliest_admit - dt.timedelta(days=days))
     claims = queries.claims_discharged_between(session=session, first=first, last=period.end, region=region)
     groups = queries.load_groups(session=session)
@@ -402,8 +407,15 @@ def build_monitoring(
     levels = {hid: int(h["level"]) if h.get("level") else None for hid, h in hospitals.items()}
     tally = _tally(claims, period, previous, groups, days, (severe, levels) if severe else None)
     if not tally.now:
-        where = f" in region {region}" if region else ""
-        raise ReportError(f"no claims discharged in {period.label} ({period.span}){where}")
+        if region:
+            raise ReportError(
+                _("no claims discharged in {period} ({span}) in region {region}").format(
+                    period=period.label, span=period.span, region=region
+                )
+            )
+        raise ReportError(
+            _("no claims discharged in {period} ({span})").format(period=period.label, span=period.span)
+        )
 
     table = _hospital_table(tally, hospitals, words, watch, days, min_cases)
     watch_list = sorted((r for r in table if r.reasons), key=lambda r: (-len(r.reasons), r.hospital_id))

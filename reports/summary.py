@@ -17,6 +17,8 @@ from sqlmodel import Session
 from drgaudit.casebook import queries
 from drgaudit.casebook.models import ImportBatch
 from drgaudit.casebook.screening import ScreenRun
+from drgaudit.i18n import _
+from drgaudit.labels import value_label
 from drgaudit.reports import charts
 from drgaudit.reports.config import ReportSettings, load_settings
 from drgaudit.reports.document import REPORT_FORMATS, Column, Report, Sheet
@@ -48,12 +50,22 @@ def screened_batch(*, session: Session, batch_id: int) -> tuple[ImportBatch, Scr
     """A claims batch and its latest finished screen run, or a ReportError saying what is missing."""
     batch = queries.get_batch(session=session, batch_id=batch_id)
     if batch is None:
-        raise ReportError(f"no import batch {batch_id} in the casebook (see `drgaudit batches`)")
+        raise ReportError(
+            _("no import batch {batch} in the casebook (see `drgaudit batches`)").format(batch=batch_id)
+        )
     if batch.kind != "claims":
-        raise ReportError(f"batch {batch_id} is a {batch.kind} import, not claims")
+        raise ReportError(
+            _("batch {batch} is a {kind} import, not claims").format(
+                batch=batch_id, kind=batch.kind, kind_name=value_label("batch.kind", batch.kind)
+            )
+        )
     run = queries.latest_finished_run(session=session, batch_id=batch_id)
     if run is None:
-        raise ReportError(f"batch {batch_id} has not been screened yet: drgaudit screen --batch {batch_id}")
+        raise ReportError(
+            _("batch {batch} has not been screened yet: drgaudit screen --batch {batch}").format(
+                batch=batch_id
+            )
+        )
     return batch, run
 
 
@@ -90,7 +102,9 @@ def build_summary(
         tally.cross_claims += bool(is_cross)
         by_scope[bool(is_cross)].claims += 1
     if region and not regions:
-        raise ReportError(f"batch {batch_id} has no claims treated in region {region}")
+        raise ReportError(
+            _("batch {batch} has no claims treated in region {region}").format(batch=batch_id, region=region)
+        )
 
     hits = queries.batch_hits_with_place(session=session, batch_id=batch_id, region=region)
     remember_rule_titles(session=session, batch_id=batch_id, words=words)

@@ -532,3 +532,19 @@ def test_a_page_number_past_the_last_shows_the_last_page(site) -> None:
         page = auditor.get(path).text
         assert "第 1 / 1 页" in page and rows in page, path
         assert "上一页" not in page, path
+
+
+def test_the_reports_refusals_are_chinese(site) -> None:
+    """A period without claims, or a batch that is not a screened claims batch, was refused in English
+    ('no claims discharged in 1990年 or the period before …', '… see `drgaudit batches`')."""
+    app, _ = site
+    auditor = Browser(app)
+    assert auditor.login(ROLES["auditor"]).status_code == 303
+    for path, message in (
+        ("/reports/monitoring.html?period=1990", "1990年及上一期间（1989-01-01 至 1989-12-31）都没有出院的结算清单，请换一个期间"),
+        ("/reports/summary.html?batch=1", "第 1 批次导入的是医疗机构，不是结算清单"),
+        ("/reports/summary.html?batch=99", "没有第 99 批次的导入数据"),
+        ("/reports/feedback.html?hospital=H001&batch=99", "没有第 99 批次的导入数据"),
+    ):  # fmt: skip
+        page = auditor.get(path)
+        assert page.status_code == 400 and message in page.text, (path, page.text[-400:])

@@ -28,6 +28,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 # Keys per `IN (…)` lookup: well under SQLite's and PostgreSQL's bound-parameter limits.
@@ -66,6 +67,10 @@ class BulkInsert:
                 write = copy.write_row
                 for row in zip(*columns, strict=True):
                     write(row)
+        except self.conn.dialect.dbapi.IntegrityError as exc:  # type: ignore[union-attr]
+            # As SQLAlchemy raises it for an INSERT: callers that retry a lost race (two requests storing
+            # the same new claim) catch IntegrityError; the driver's own error was a server error.
+            raise IntegrityError(self._copy_sql, None, exc) from exc
         finally:
             cursor.close()
         return count

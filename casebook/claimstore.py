@@ -108,6 +108,12 @@ def store_screened_claims(
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": int(digest[-15:], 16)})
+        # And each claim, in one order: requests storing the same claims with other content (a correction
+        # sent while the first is being stored) revised the claim's codes at once and collided on their
+        # keys, past every retry. SQLite's write lock serialises them already.
+        for claim_id in sorted({r["claim_id"] for r in records}):
+            lock = int(hashlib.sha256(f"claim {claim_id}".encode()).hexdigest()[-15:], 16)
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
     prepared = _prepared(records, DatabaseForm("claims", conn.dialect))
     current = dict(zip((r["claim_id"] for r in records), prepared.hashes, strict=True))
     earlier = _earlier(session, digest, current)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.ingest import import_file
@@ -475,3 +475,46 @@ def test_stored_claims_are_also_screened_by_their_regions_shadow_version(
     # Stored again: nothing changes, in shadow either.
     assert _post(session, warm, stay, store=True).stored[0].already_stored
     assert session.exec(select(func.count()).select_from(ShadowHit)).one()[0] == 1
+
+
+def test_concurrent_corrections_of_the_same_claims_are_all_stored(
+    db_backend: str, db_url: str, province: Path
+) -> None:
+    """Requests storing the same claims with different content at once (a correction sent while the first
+    is being stored): on PostgreSQL they revised the claims' codes together and collided on their keys —
+    a raw driver error no retry caught, answered 500. Each is stored now, one after the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if db_backend == "sqlite":
+        pytest.skip(
+            "SQLite's write lock serialises the stores (and a shared in-memory test database has none)"
+        )
+
+    engine = make_engine(db_url)
+    try:
+        with Session(engine) as session:
+            _reference(session, province)
+        rows = _planted(province, "LOS-001")[:1] + _planted(province, "OUT-HIGH-001")[:2]
+        versions = [
+            [dict(row, claim_id=f"RACE-{k}", total_cost=str(float(row["total_cost"]) + n)) for k, row in enumerate(rows)]
+            for n in range(8)
+        ]  # fmt: skip
+        warm = WarmEngine()
+
+        def store(claims: list[dict[str, str]]) -> dict[str, Any]:
+            with Session(engine) as session:
+                records = parse_claims({"claims": claims}, max_claims=10)
+                outcome = screen_request(
+                    session=session, engine=warm, claims=records, store=True, actor="t", request_id="race"
+                )
+                return outcome.to_dict()["stored"]
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            stored = list(pool.map(store, versions))
+        assert all(s["already_stored"] is False for s in stored)
+        with Session(engine) as session:
+            costs = session.exec(select(Claim.total_cost).where(col(Claim.claim_id) == "RACE-0")).all()
+            assert len(costs) == 1 and costs[0][0] in {float(v[0]["total_cost"]) for v in versions}
+            assert session.exec(select(func.count()).select_from(ClaimRevision)).one()[0] == 7 * len(rows)
+    finally:
+        engine.dispose()

@@ -548,3 +548,16 @@ def test_the_reports_refusals_are_chinese(site) -> None:
     ):  # fmt: skip
         page = auditor.get(path)
         assert page.status_code == 400 and message in page.text, (path, page.text[-400:])
+
+
+def test_a_hits_facts_and_thresholds_are_named_on_the_case_page_and_in_the_room(site) -> None:
+    """They were labelled twice, so every fact read 其他依据 and every threshold 规则阈值."""
+    app, book = site
+    for role, path in (("auditor", f"/cases/{book.case_h001}"), ("hospital", f"/cases/{book.case_h001}"),
+                       ("secretary", f"/meetings/{book.meeting}/room")):  # fmt: skip
+        browser = Browser(app)
+        assert browser.login(ROLES[role]).status_code == 303
+        page = browser.get(path).text
+        facts = re.search(r"<caption>事实</caption>(.*?)</table>", page, re.S).group(1)
+        assert "<th>医疗费总额</th><td>20,000.00</td>" in facts, (role, facts)
+        assert "其他依据" not in page and "规则阈值" not in page, role

@@ -30,7 +30,6 @@ from drgaudit.reports.feedback import OTHER_HOSPITAL_CLAIM
 from drgaudit.reports.meeting import case_hit_views
 from drgaudit.services.access import Principal, may
 from drgaudit.services.cases import case_target, find_case
-from drgaudit.services.labels import fact_label, threshold_label
 from drgaudit.services.reference import Reference
 
 OTHER_HOSPITAL = "他院"
@@ -89,18 +88,9 @@ def case_view(*, session: Session, principal: Principal, ref: int | str, referen
     target = case_target(session=session, case=case)
     can = {action: may(principal, action, target) for action in ACTIONS}
     files = reference.case_files(session)
+    # Facts and thresholds come labelled in Chinese (`CaseFiles.hit_view`, as the packet shows them); they
+    # were labelled a second time here, which turned every fact into 其他依据 and every threshold into 规则阈值.
     hits = case_hit_views(session=session, files=files, case=case)
-    for hit in hits:
-        hit.facts = [(fact_label(name), value) for name, value in hit.facts]
-        hit.thresholds = [
-            (
-                threshold_label(
-                    name if name.startswith("region.") else f"params.{name}", hit.rule_id, reference.pack
-                ),
-                value,
-            )
-            for name, value in hit.thresholds
-        ]
     file = files.build(case.claim_id, hits)
     hospital_only = _is_hospital(principal) and not can["case.log"]
     if hospital_only:

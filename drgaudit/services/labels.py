@@ -1,33 +1,11 @@
-"""Chinese names for what the pages (and the API) show: facts and thresholds of hits, statuses, decisions, findings,
-roles — all from the one vocabulary, `drgaudit.labels` (thresholds also from the rules' own parameter
-descriptions); never a field name on a page."""
+"""Chinese names for what the pages (and the API) show: statuses, decisions, findings, roles, log entries —
+all from the one vocabulary, `drgaudit.labels`; never a field name on a page. (A hit's facts and thresholds
+come labelled from `reports.casefile.CaseFiles.hit_view`.)"""
 
 from __future__ import annotations
 
 from drgaudit import labels
 from drgaudit.casebook.accounts import ROLE_LABELS
-from drgaudit.engine.pack import RulePack
-
-
-def fact_label(name: str) -> str:
-    """A fact's Chinese name (`earlier.x`: the earlier stay's); an unknown name gets a neutral label."""
-    text = labels.label(name)
-    return "其他依据" if text == name else text
-
-
-def threshold_label(name: str, rule_id: str, pack: RulePack | None) -> str:
-    """A threshold's Chinese name: the rule parameter's description, else the region setting's."""
-    key = name.removeprefix("params.").removeprefix("region.")
-    if pack is not None:
-        for rule in pack.rules:
-            if rule.id == rule_id:
-                param = rule.params.get(key)
-                if param is not None and param.description:
-                    return param.description
-    if name.startswith("region.") and name in labels.SETTING_LABELS:
-        return labels.SETTING_LABELS[name]
-    return "规则阈值" if name.startswith("params.") else "统筹区参数"
-
 
 # The page's kinds of codes → the vocabulary's fields.
 KINDS = {

@@ -21,7 +21,7 @@ from drgaudit.contract import FEE_FIELDS
 from drgaudit.engine.facts import ReferenceData, claim_facts
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.engine.vocabulary import param_labels
-from drgaudit.labels import VALUE_LABELS, label, value_label
+from drgaudit.labels import VALUE_LABELS, flat_to_dotted, label, value_label
 from drgaudit.reports.labels import LEVEL_NAMES, Vocabulary
 from drgaudit.reports.masking import Masker
 
@@ -97,6 +97,12 @@ class CaseFile:
     @property
     def difference(self) -> float | None:
         return None if self.payment is None else self.claim["total_cost"] - self.payment
+
+
+def _coded(name: str) -> bool:
+    """Whether a fact's values have names (`discharge_mode`, and the earlier stay's `earlier.discharge_mode`,
+    whose code was shown bare: 前次住院·离院方式 2)."""
+    return flat_to_dotted(name).removeprefix("earlier.") in VALUE_LABELS
 
 
 def _text(value: Any) -> str:
@@ -230,7 +236,7 @@ class CaseFiles:
         params = param_labels(rule) if rule is not None else {}
         # Chinese names from the one vocabulary (drgaudit.labels), coded values by their names too.
         facts = [
-            (label(k), value_label(k, v) if k in VALUE_LABELS or isinstance(v, bool) else _text(v))
+            (label(k), value_label(k, v) if _coded(k) or isinstance(v, bool) else _text(v))
             for k, v in (evidence.get("facts") or {}).items()
             if k not in _HIDDEN_EVIDENCE
         ]

@@ -561,3 +561,25 @@ def test_a_hits_facts_and_thresholds_are_named_on_the_case_page_and_in_the_room(
         facts = re.search(r"<caption>事实</caption>(.*?)</table>", page, re.S).group(1)
         assert "<th>医疗费总额</th><td>20,000.00</td>" in facts, (role, facts)
         assert "其他依据" not in page and "规则阈值" not in page, role
+
+
+def test_the_earlier_stays_coded_facts_are_named_as_the_current_ones(site, session: Session) -> None:
+    """前次住院·离院方式 showed the bare code 2 (医嘱转院) and 前次住院·医院等级 3 beside 医院等级 三级."""
+    from drgaudit.engine.loader import bundled_rules_dir
+    from drgaudit.services.reference import ReferenceCache
+    from tests.review_support import bundled_pack
+
+    files = ReferenceCache(bundled_rules_dir(), bundled_pack()).get(session).case_files(session)
+    facts = {
+        "discharge_mode": "2",
+        "earlier.discharge_mode": "2",
+        "hospital.level": 3,
+        "earlier.hospital.level": 3,
+    }
+    view = files.hit_view(
+        patient_id="P00001", rule_id="SPLIT-003", family="split", severity="medium", action="special_review",
+        amount=100.0, message="转院", evidence={"facts": facts, "thresholds": {}},
+    )  # fmt: skip
+    assert dict(view.facts) == {
+        "离院方式": "医嘱转院", "前次住院·离院方式": "医嘱转院", "医院等级": "三级", "前次住院·医院等级": "三级",
+    }  # fmt: skip

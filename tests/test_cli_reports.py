@@ -204,3 +204,24 @@ def test_every_command_has_help_with_an_example(command: str) -> None:
         and "Example" in result.stdout
         and f"drgaudit report {command} " in result.stdout
     )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["summary", "--batch", "3"],
+        ["monitoring", "--period", "2025"],
+        ["packet", "--meeting", "1"],
+        ["minutes", "--meeting", "1"],
+        ["feedback", "--hospital", "HA", "--period", "2025"],
+        ["clearing", "--period", "2025"],
+    ],
+)
+def test_a_misspelt_casebook_is_refused_and_not_made(tmp_path: Path, args: list[str]) -> None:
+    """A SQLite file that does not exist would have become an empty casebook, reported on as if empty."""
+    missing = tmp_path / "casebok.sqlite"
+    out = tmp_path / "report.html"
+    result = runner.invoke(app, ["report", *args, "--out", str(out), "--db", str(missing)])
+    assert result.exit_code == 1, result.output
+    assert f"no casebook at {missing} (no such file)" in result.output
+    assert not missing.exists() and not out.exists()

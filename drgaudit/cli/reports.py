@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from drgaudit.cli.options import DbOption, FromOption, PeriodOption, ToOption, period_option, reported
+from drgaudit.cli.reviewopts import existing_casebook
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -97,6 +98,7 @@ def _run(kind: str, fmt: str | None, out: Path, db: str | None, build: Callable[
     from drgaudit.reports.render import write_report
 
     with reported():
+        existing_casebook(db)  # a misspelt --db would make an empty casebook and report on nothing
         engine = make_engine(db)
         try:
             with Session(engine) as session:

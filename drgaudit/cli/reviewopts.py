@@ -68,17 +68,11 @@ def casebook(db: str | None, *, create: bool = False) -> Iterator[Session]:
     'audit log intact: 0 entries'."""
     from sqlmodel import Session
 
-    from drgaudit.casebook.db import make_engine, missing_file
+    from drgaudit.casebook.db import make_engine
 
     try:
-        missing = None if create else missing_file(db)
-        if missing is not None:
-            raise DatabaseError(
-                _(
-                    "no casebook at {path} (no such file): give --db the casebook's path or URL, or set "
-                    "$DRGAUDIT_DATABASE_URL; a casebook is made by `drgaudit import` or `drgaudit demo`"
-                ).format(path=missing)
-            )
+        if not create:
+            existing_casebook(db)
         engine = make_engine(db)
         try:
             with Session(engine) as session:
@@ -87,6 +81,21 @@ def casebook(db: str | None, *, create: bool = False) -> Iterator[Session]:
             engine.dispose()
     except DrgauditError as exc:
         raise fail(exc) from exc
+
+
+def existing_casebook(db: str | None) -> None:
+    """`DatabaseError` when the casebook is a SQLite file that does not exist: opening it would make an
+    empty casebook there, and a command that reads records would answer as if there were none."""
+    from drgaudit.casebook.db import missing_file
+
+    missing = missing_file(db)
+    if missing is not None:
+        raise DatabaseError(
+            _(
+                "no casebook at {path} (no such file): give --db the casebook's path or URL, or set "
+                "$DRGAUDIT_DATABASE_URL; a casebook is made by `drgaudit import` or `drgaudit demo`"
+            ).format(path=missing)
+        )
 
 
 def principal(session: Session, user: str | None) -> Principal:

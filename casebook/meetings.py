@@ -64,7 +64,7 @@ def create_meeting(*, session: Session, meeting: ReviewMeetingCreate, actor: str
             f"a meeting's capacity is a number of cases from 1 to {MAX_STORED_INT:,}, got {meeting.capacity:,}"
         )
     if not (meeting.region.isdigit() and len(meeting.region) == 6):
-        raise ReviewError(f"region `{meeting.region}` is not a 6-digit region code")
+        raise ReviewError(_("region `{region}` is not a 6-digit region code").format(region=meeting.region))
     if not meeting.title.strip():
         raise ReviewError("a meeting needs a title")
     stored = ReviewMeeting.model_validate(meeting, update={"created_by": actor, "created_at": now()})

@@ -70,6 +70,13 @@ class Vocabulary:
             return "—"
         return self.regions.get(code, code)
 
+    def pooling_regions(self) -> list[tuple[str, str]]:
+        """(code, name) of the pooling regions, by code: the rule pack's national defaults (`national`,
+        全国默认) are no region a claim, a meeting or an account belongs to."""
+        return sorted(
+            (code, name) for code, name in self.regions.items() if code.isdigit() and len(code) == 6
+        )
+
     def rule_title(self, rule_id: str) -> str:
         return self.rules.get(rule_id, rule_id)
 

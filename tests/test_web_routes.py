@@ -583,3 +583,16 @@ def test_the_earlier_stays_coded_facts_are_named_as_the_current_ones(site, sessi
     assert dict(view.facts) == {
         "离院方式": "医嘱转院", "前次住院·离院方式": "医嘱转院", "医院等级": "三级", "前次住院·医院等级": "三级",
     }  # fmt: skip
+
+
+def test_the_region_choices_are_pooling_regions_only(site) -> None:
+    """The new-meeting form and the queue's filters offered 全国默认 (the rule pack's national defaults): a
+    meeting for it was refused in English, and the filter always showed 共 0 件."""
+    app, _ = site
+    secretary = Browser(app)
+    assert secretary.login(ROLES["secretary"]).status_code == 303
+    for path in ("/meetings", "/queue"):
+        page = secretary.get(path).text
+        assert 'value="510100"' in page and 'value="national"' not in page and "全国默认" not in page, path
+    page = secretary.post("/meetings", {"region": "51010x", "held_on": "2027-01-10", "capacity": "3"})
+    assert page.status_code == 400 and "就医地“51010x”不是 6 位统筹区编码，请从列表中选择" in page.text

@@ -80,7 +80,7 @@ def queue(request: Request, session: DB, me: Annotated[Principal, Depends(requir
         {
             "page": page, "query": query, "params": request.query_params, "statuses": CASE_STATUSES,
             "chosen_statuses": set(query.statuses or ()), "all_statuses": query.statuses is None,
-            "regions": sorted(reference.words.regions.items()), "hospitals": hospitals, "rules": rules,
+            "regions": reference.words.pooling_regions(), "hospitals": hospitals, "rules": rules,
             "families": sorted({**FAMILY_NAMES, **reference.words.families}.items()), "today": date.today(),
             "link": lambda **changes: _link(request, **changes), "words": reference.words, "name": name,
             "export": "/queue.xlsx" + _link(request, page=None),

@@ -596,3 +596,15 @@ def test_the_region_choices_are_pooling_regions_only(site) -> None:
         assert 'value="510100"' in page and 'value="national"' not in page and "全国默认" not in page, path
     page = secretary.post("/meetings", {"region": "51010x", "held_on": "2027-01-10", "capacity": "3"})
     assert page.status_code == 400 and "就医地“51010x”不是 6 位统筹区编码，请从列表中选择" in page.text
+
+
+def test_only_an_experts_account_is_linked_as_an_attending_account(site) -> None:
+    """The form lists expert accounts only; a forged post linked a hospital's account all the same."""
+    app, book = site
+    secretary = Browser(app)
+    assert secretary.login(ROLES["secretary"]).status_code == 303
+    path = f"/meetings/{book.meeting}/attendees"
+    page = secretary.post(path, {"account": "h001", "role": "列席"})
+    assert page.status_code == 400 and "“h001”的账户不是评审专家账户，不能关联" in page.text
+    assert "h001" not in secretary.get(f"/meetings/{book.meeting}").text.split('id="attendees"', 1)[1]
+    assert secretary.post(path, {"account": "专家乙", "role": "评审专家"}).status_code == 303

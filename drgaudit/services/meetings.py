@@ -117,6 +117,12 @@ def add_attendees(
     """Record who attends (secretaries); `account_ids` links attendees to their accounts (experts)."""
     meeting = find_meeting(session=session, principal=principal, meeting_id=meeting_id)
     actor = acting(principal, "meeting.attendees", meeting_target(session=session, meeting=meeting))
+    # Only an expert's account is linked (it reads the packet, gives opinions); the form lists no other,
+    # and a forged one (a hospital's account) was recorded as an attending account all the same.
+    grants = accounts.account_grants(session=session, account_ids=list((account_ids or {}).values()))
+    for person, account_id in (account_ids or {}).items():
+        if not any(grant.role == "expert" for grant in grants.get(account_id, [])):
+            raise ReviewError(f"“{person}”的账户不是评审专家账户，不能关联；其他参会人员只填写姓名即可")
     return meetings.add_attendees(
         session=session,
         meeting_id=stored_id(meeting),

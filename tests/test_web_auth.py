@@ -168,3 +168,14 @@ def test_a_password_set_by_the_administrator_must_be_changed(app, session: Sessi
     assert (response.status_code, response.headers["location"]) == (303, "/login")
     assert browser.login("王审核", "my own password").headers["location"] == "/"
     assert browser.get("/").status_code == 200
+
+
+def test_a_new_password_too_short_is_refused_with_the_length_it_needs(app) -> None:
+    """The page said '密码至少 least 个字符。' (the word before the number)."""
+    browser = Browser(app)
+    assert browser.login("王审核").status_code == 303
+    token = browser.csrf("/password")
+    page = browser.client.post(
+        "/password", data={"current": PASSWORD, "new": "abc", "repeat": "abc", "csrf_token": token}
+    )
+    assert page.status_code == 400 and "密码至少 10 个字符。" in page.text and "least" not in page.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Annotated
 
@@ -150,8 +151,8 @@ _PASSWORD_WORDS = {
 
 
 def _password_error(message: str) -> str:
-    if message.startswith("a password needs at least"):
-        return f"密码至少 {message.split()[4]} 个字符。"
+    if length := re.fullmatch(r"a password needs at least (\d+) characters", message):
+        return f"密码至少 {length[1]} 个字符。"  # it said 密码至少 least 个字符 (the word before the number)
     return _PASSWORD_WORDS.get(message, message)
 
 

@@ -266,6 +266,13 @@ MISSING_CASEBOOK = [
     ["assist", "list"],
     ["casebook", "verify"],
     ["users", "list", "--user", "admin"],
+    ["batches"],
+    ["explain", "JS0000000001"],
+    ["screen", "--batch", "3"],
+    ["rules", "versions"],
+    ["rules", "impact", "rules", "--batch", "3"],
+    ["rules", "promote", "1", "--region", "510100", "--from", "2026-01-01"],
+    ["rules", "unshadow", "--region", "510100", "--from", "2026-01-01"],
 ]
 
 

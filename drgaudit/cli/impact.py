@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from drgaudit.cli.options import MAX_WORKERS, DbOption, FromOption, PeriodOption, ToOption, period_option
-from drgaudit.cli.reviewopts import UserOption
+from drgaudit.cli.reviewopts import UserOption, existing_casebook
 from drgaudit.cli.screening import _progress_bar
 from drgaudit.errors import DrgauditError
 
@@ -134,6 +134,7 @@ def impact(
     with ExitStack() as stack:
         progress = _progress_bar(stack, "impact")
         try:
+            existing_casebook(db)
             engine = make_engine(db)
             with Session(engine) as session:
                 # It reads every claim and hit of the scope: an auditor's preview, within their regions.

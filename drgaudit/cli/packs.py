@@ -10,7 +10,7 @@ import typer
 
 from drgaudit.cli.options import DbOption
 from drgaudit.cli.output import FormatOption, OutputFormat, emit_document
-from drgaudit.cli.reviewopts import UserOption
+from drgaudit.cli.reviewopts import UserOption, existing_casebook
 from drgaudit.errors import DrgauditError
 
 if TYPE_CHECKING:
@@ -115,6 +115,7 @@ def versions(
 
     day = on.date() if on else dt.date.today()
     try:
+        existing_casebook(db)
         with Session(make_engine(db)) as session:
             rows = packs.list_versions(session=session)
             regions = packs.promoted_regions(session=session)
@@ -202,6 +203,7 @@ def promote(
         note=note,
     )
     try:
+        existing_casebook(db)
         with Session(make_engine(db)) as session:
             actor = cli_actor(
                 session=session, user=user, action="rules.promote", target=region_target(region)
@@ -232,6 +234,7 @@ def unshadow(
         version=None, region=region, effective_from=from_.date(), stage="shadow", note=note
     )
     try:
+        existing_casebook(db)
         with Session(make_engine(db)) as session:
             actor = cli_actor(
                 session=session, user=user, action="rules.promote", target=region_target(region)

@@ -12,7 +12,7 @@ import typer
 
 from drgaudit.cli.options import MAX_WORKERS, CodesOption, DbOption, RulesOption, reported
 from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit
-from drgaudit.cli.reviewopts import UserOption
+from drgaudit.cli.reviewopts import UserOption, existing_casebook
 from drgaudit.i18n import _, language, ngettext
 from drgaudit.labels import family_name
 
@@ -454,6 +454,7 @@ def screen(
                 from drgaudit.casebook.db import make_engine
                 from drgaudit.services.accounts import cli_actor
 
+                existing_casebook(db)
                 session = stack.enter_context(Session(make_engine(db)))
                 # Storing hits refreshes the review queue: an auditor's job on a shared casebook.
                 actor = cli_actor(session=session, user=user, action="screen.run")
@@ -551,6 +552,7 @@ def explain(
 
             from drgaudit.casebook.db import make_engine
 
+            existing_casebook(db)
             with Session(make_engine(db)) as session:
                 explanation = explain_stored_claim(
                     session=session, claim_id=claim_id, rules_dir=rules, codes_dir=codes
@@ -586,6 +588,8 @@ def batches(fmt: FormatOption = OutputFormat.table, db: DbOption = None) -> None
     from drgaudit.casebook.runlock import reap_stale_runs
     from drgaudit.casebook.screening import latest_runs
 
+    with reported():
+        existing_casebook(db)
     with reported(), Session(make_engine(db)) as session:
         # A screen that was killed shows as failed from now on.
         reap_stale_runs(session=session)

@@ -287,6 +287,19 @@ def test_a_misspelt_casebook_path_is_refused_not_made(tmp_path: Path, args: list
     assert not typo.exists()
 
 
+def test_serve_refuses_a_misspelt_casebook(tmp_path: Path) -> None:
+    """`serve --db` naming a file that does not exist made an empty casebook there and asked for a first
+    administrator; it now stops at once (a subprocess with a timeout: were it to start, it would serve)."""
+    typo = tmp_path / "casebok.sqlite"
+    done = subprocess.run(
+        [sys.executable, "-m", "drgaudit", "serve", "--port", "1", "--db", str(typo)],
+        capture_output=True, text=True, timeout=60, env=dict(os.environ, DRGAUDIT_HOME=str(tmp_path / "home")),
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.startswith(f"error: no casebook at {typo} (no such file): give --db")
+    assert not typo.exists()
+
+
 def test_the_first_account_still_makes_the_casebook(tmp_path: Path, fast_passwords: None) -> None:
     book = tmp_path / "new.sqlite"
     args = ["users", "add", "admin", "--role", "admin", "--password-stdin", "--db", str(book)]

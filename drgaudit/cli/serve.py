@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from drgaudit.cli.options import MAX_WORKERS, DbOption
-from drgaudit.errors import DrgauditError
+from drgaudit.errors import DatabaseError, DrgauditError
 
 
 def serve(
@@ -65,7 +65,7 @@ def serve(
 
     from drgaudit.api.ratelimit import SharedRateLimiter
     from drgaudit.casebook.accounts import count_accounts
-    from drgaudit.casebook.db import make_engine
+    from drgaudit.casebook.db import make_engine, missing_file
     from drgaudit.settings import database_url
     from drgaudit.web.settings import WebSettings
 
@@ -74,6 +74,14 @@ def serve(
     if rules is not None:
         os.environ["DRGAUDIT_WEB_RULES_DIR"] = str(rules.resolve())
     try:
+        # A misspelt --db made an empty casebook there, and the service asked for a first administrator.
+        missing = missing_file(url)
+        if missing is not None:
+            raise DatabaseError(
+                f"no casebook at {missing} (no such file): give --db the casebook's path or URL; a new casebook "
+                "starts with its first administrator (`drgaudit users add admin --role admin`) or an import "
+                "(`drgaudit import`, `drgaudit demo`)"
+            )
         settings = WebSettings()
         settings.secret()  # the key file exists before the workers start, so they all share it
         engine = make_engine(url)  # migrate once, here, not in every worker at the same time

@@ -186,3 +186,31 @@ def test_cli_writes_each_format_and_refuses_bad_codes(
     assert result.exit_code == 2 and "`5107` is not a region code (6 digits, e.g. 510700)" in result.output
     result = runner.invoke(cli, ["report", "clearing", "--out", "x.html", "--db", db_url])
     assert result.exit_code == 2 and "give --period" in result.output
+
+
+@pytest.mark.parametrize(
+    ("grant", "asked", "given"),
+    [
+        (("viewer", None), (None, None), (None, None)),
+        (("viewer", None), ("510100", "510700"), ("510100", "510700")),
+        (("auditor", "510100"), (None, None), ("510100", None)),
+        (("auditor", "510100"), ("510100", "510700"), ("510100", "510700")),
+        (("auditor", "510100"), ("511300", None), None),
+        (("insured_region", "510700"), (None, None), (None, "510700")),
+        (("insured_region", "510700"), ("510100", "510700"), ("510100", "510700")),
+        (("insured_region", "510700"), (None, "510300"), None),
+        (("hospital", "H001"), (None, None), None),
+    ],
+)
+def test_the_pages_narrow_the_statement_to_the_accounts_scope(grant, asked, given) -> None:
+    """A regional grant covers only its treatment region, an insured region's account only its insured
+    persons; anything else is answered as missing (None here: NotFound)."""
+    from drgaudit.services.access import Grant, NotFound, Principal
+    from drgaudit.web.routes.reports import _clearing_scope
+
+    me = Principal("someone", (Grant(*grant),), "web", account_id=1)
+    if given is None:
+        with pytest.raises(NotFound):
+            _clearing_scope(me, *asked)
+    else:
+        assert _clearing_scope(me, *asked) == given

@@ -14,7 +14,7 @@ settlement system is what the casebook keeps, never an older batch's answer.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -25,6 +25,7 @@ from sqlmodel import Session, col
 
 from drgaudit.casebook.models import Claim, ImportBatch, table_of
 from drgaudit.casebook.prepare import DatabaseForm, PreparedChunk
+from drgaudit.casebook.queries import places_of_claims
 from drgaudit.casebook.review import refresh_cases
 from drgaudit.casebook.review_models import ReviewCase
 from drgaudit.casebook.screening import ScreenRun, store_hits
@@ -37,6 +38,9 @@ from drgaudit.errors import DrgauditError
 from drgaudit.ingest.rows import Chunk, Column
 
 _batch = table_of(ImportBatch)
+# Called with the stored claims among those a request stores (claim id -> (hospital, treatment region,
+# insured region)) once the store holds its locks; raises to refuse them.
+Guard = Callable[[dict[str, tuple[str, str, str]]], None]
 _claim = table_of(Claim)
 
 
@@ -95,6 +99,7 @@ def store_screened_claims(
     source: str,
     actor: str,
     shadow: Mapping[str, list[Hit]] | None = None,
+    guard: Guard | None = None,
 ) -> StoredScreen:
     """Store canonical claim records (already checked) with their hits and review cases, and commit.
 
@@ -135,6 +140,12 @@ def store_screened_claims(
     if earlier is not None:
         session.rollback()
         return StoredScreen(earlier, True)
+    if guard is not None:  # under the locks: what the guard sees stays so until commit
+        try:
+            guard(places_of_claims(session=session, claim_ids=current))
+        except Exception:
+            session.rollback()
+            raise
     writer = ClaimWriter(conn, batch_id, source, None)
     duplicates = writer.write(prepared)
     if duplicates:

@@ -223,6 +223,23 @@ def test_a_claim_stored_by_another_region_cannot_be_taken_over(api: Api, rows: l
     assert api.screen(taken, who="auditor", store=True).status_code == 200
 
 
+def test_a_takeover_is_refused_also_when_the_other_region_stored_it_meanwhile(
+    api: Api, rows: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scope of a stored claim id was checked before screening only: a claim 510700 stored while
+    510100's request was being screened (the check saw no such claim) was revised by it all the same.
+    The store checks again under its locks. Here the first check is made to see nothing."""
+    from drgaudit.casebook import queries
+
+    other = next(r for r in rows if r["treatment_region"] == "510700")
+    assert api.screen(other, who="settle7", store=True).status_code == 200
+    before = api.counts()
+    monkeypatch.setattr(queries, "places_of_claims", lambda **_: {})  # as before 510700's store committed
+    taken = dict(other, treatment_region="510100", total_cost=str(float(other["total_cost"]) * 4))
+    _error(api.screen(taken, store=True), 403, "claim_of_other_scope")
+    assert api.counts() == before
+
+
 def test_bad_input_gets_its_code_and_leaves_nothing_stored(api: Api, province: Path, rows: list) -> None:
     claim = planted(province, rows, "LOS-001")
     before = api.counts()

@@ -22,7 +22,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from drgaudit.casebook import queries
-from drgaudit.casebook.claimstore import ScreenedBy, StoredScreen, cases_of_claims, store_screened_claims
+from drgaudit.casebook.claimstore import (
+    Guard,
+    ScreenedBy,
+    StoredScreen,
+    cases_of_claims,
+    store_screened_claims,
+)
 from drgaudit.casebook.review_models import ReviewCase
 from drgaudit.casebook.reviewconfig import ConflictError
 from drgaudit.contract import ACTIONS
@@ -200,9 +206,12 @@ def screen_request(
     store: bool = False,
     actor: str,
     request_id: str,
+    guard: Guard | None = None,
 ) -> ScreenOutcome:
     """Screen checked claims (`parse_claims`) and, with `store`, store them with hits and cases.
 
+    `guard`: called, inside the storing transaction and its locks, with the stored claims among them
+    (`claimstore.Guard`); it raises to refuse, and nothing is stored.
     Raises `warm.NoActivePackError` (nothing stored) when a claim's treatment region has no active pack.
     """
     screened = engine.screen(session=session, claims=claims)
@@ -226,7 +235,9 @@ def screen_request(
     )
     if store:
         assert shadow is not None
-        outcome.stored = _store(session, claims, screened, shadow, f"{REQUEST_SOURCE}{request_id}", actor)
+        outcome.stored = _store(
+            session, claims, screened, shadow, f"{REQUEST_SOURCE}{request_id}", actor, guard
+        )
         cases = cases_of_claims(session=session, claim_ids=[c["claim_id"] for c in claims])
         for verdict in outcome.claims:
             verdict.review_case = cases.get(verdict.claim_id)
@@ -241,6 +252,7 @@ def _store(
     shadow: Screened,
     source: str,
     actor: str,
+    guard: Guard | None,
 ) -> list[StoredScreen]:
     """One batch per pack version among the claims (usually one), each stored in its own transaction."""
     versions = sorted({warm.version for warm in screened.packs.values()})
@@ -258,7 +270,7 @@ def _store(
                     shadow.hits[claim["claim_id"]]
                 )
         name = source if len(versions) == 1 else f"{source}#{version}"
-        results.append(_store_with_retries(session, mine, hits, screened_by, name, actor, shadow_hits))
+        results.append(_store_with_retries(session, mine, hits, screened_by, name, actor, shadow_hits, guard))
     return results
 
 
@@ -270,6 +282,7 @@ def _store_with_retries(
     source: str,
     actor: str,
     shadow: dict[str, list[Hit]],
+    guard: Guard | None,
 ) -> StoredScreen:
     for attempt in range(1, STORE_ATTEMPTS + 1):
         try:
@@ -281,6 +294,7 @@ def _store_with_retries(
                 source=source,
                 actor=actor,
                 shadow=shadow,
+                guard=guard,
             )
         except (IntegrityError, ConflictError) as exc:
             # A concurrent request stored the same new claim or changed the same case first: the next

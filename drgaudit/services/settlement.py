@@ -106,19 +106,22 @@ def screen(
             raise RegionDenied(index, claim["treatment_region"], scopes)
         actor = actor or principal.actor(grant)
     assert actor is not None
-    if store:
+    scopes = sorted({g.scope or "*" for g in principal.grants})
+
+    def only_mine(stored: dict[str, tuple[str, str, str]]) -> None:
         # Storing a claim id that is stored already revises that claim: it must be one the caller may
         # screen too, or a region's account could take over (rewrite, move) another region's claims.
-        stored = queries.places_of_claims(session=session, claim_ids=[c["claim_id"] for c in claims])
         for index, claim in enumerate(claims):
             place = stored.get(claim["claim_id"])
             if place is not None and allowing_grant(principal, SCREEN, Target(*place)) is None:
-                raise StoredElsewhere(
-                    index, claim["claim_id"], sorted({g.scope or "*" for g in principal.grants})
-                )
+                raise StoredElsewhere(index, claim["claim_id"], scopes)
+
+    if store:  # refused before screening, and again under the store's locks (a concurrent first store)
+        only_mine(queries.places_of_claims(session=session, claim_ids=[c["claim_id"] for c in claims]))
     outcome = screen_request(
-        session=session, engine=engine, claims=claims, store=store, actor=actor, request_id=request_id
-    )
+        session=session, engine=engine, claims=claims, store=store, actor=actor, request_id=request_id,
+        guard=only_mine,
+    )  # fmt: skip
     return outcome.to_dict()
 
 

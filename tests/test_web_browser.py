@@ -369,3 +369,19 @@ def test_a_form_clicked_twice_is_sent_once_and_can_be_sent_again_after_going_bac
     assert "已发出" in flash(page)
     assert requests("请核实同期是否在参保地住院") == 1
     context.close()
+
+
+def test_a_decision_sends_only_the_fields_of_the_kind_chosen_last(browser, small_served) -> None:
+    """An amount typed for a deduction, the kind then changed to 按病组标准支付, was sent all the same and
+    the decision refused ('不填写金额') by a field the page no longer showed."""
+    base, book = small_served
+    context, page = sign_in(browser, base, "秘书")
+    page.goto(f"{base}/meetings/{book.meeting}/room")
+    page.check("#decision-form input[name=kind][value=deduct]")
+    page.fill("#decision-form input[name=amount]", "1200")
+    page.check("#decision-form input[name=kind][value=standard]")
+    assert not page.locator("#decision-form input[name=amount]").is_visible()
+    page.fill("#decision-form textarea[name=reason]", "费用合理，按病组标准支付")
+    page.click("#decision-form button[type=submit]")
+    assert "按病组标准支付 0.00 元，已记录" in flash(page)
+    context.close()

@@ -50,13 +50,17 @@
       showKindFields(field.form);
     }
   });
-  // The decision form: show the fields of the chosen kind (amount, items, merged claim).
+  // The decision form: show the fields of the chosen kind (amount, items, merged claim). The hidden ones
+  // are disabled too, so they are not sent: an amount typed for a deduction, the kind then changed to
+  // 按病组标准支付, was sent all the same and refused ("不填写金额") by a field the page no longer showed.
   function showKindFields(form) {
     var checked = form.querySelector("input[name=kind]:checked, select[name=kind]");
     var kind = checked ? checked.value : "";
     form.querySelectorAll(".kind-fields").forEach(function (box) {
       var kinds = (box.getAttribute("data-kinds") || "").split(" ");
-      box.classList.toggle("shown", kinds.indexOf(kind) >= 0);
+      var shown = kinds.indexOf(kind) >= 0;
+      box.classList.toggle("shown", shown);
+      box.querySelectorAll("input, select, textarea").forEach(function (field) { field.disabled = !shown; });
     });
   }
   document.addEventListener("DOMContentLoaded", function () {

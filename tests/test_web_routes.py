@@ -608,3 +608,21 @@ def test_only_an_experts_account_is_linked_as_an_attending_account(site) -> None
     assert page.status_code == 400 and "“h001”的账户不是评审专家账户，不能关联" in page.text
     assert "h001" not in secretary.get(f"/meetings/{book.meeting}").text.split('id="attendees"', 1)[1]
     assert secretary.post(path, {"account": "专家乙", "role": "评审专家"}).status_code == 303
+
+
+def test_a_secretary_bound_to_a_region_is_offered_only_its_region_for_a_meeting(
+    site, session: Session
+) -> None:
+    """The new-meeting form offered every region, and all but its own were refused (无权操作)."""
+    from tests.web_support import make_accounts
+
+    app, _ = site
+    make_accounts(session, ("秘书丙", "secretary:510300"))
+    secretary = Browser(app)
+    assert secretary.login("秘书丙").status_code == 303
+    form = secretary.get("/meetings").text.split('name="region"', 1)[1].split("</select>", 1)[0]
+    assert re.findall(r'value="(\d+)"', form) == ["510300"]
+    everyone = Browser(app)
+    assert everyone.login(ROLES["secretary"]).status_code == 303
+    form = everyone.get("/meetings").text.split('name="region"', 1)[1].split("</select>", 1)[0]
+    assert {"510100", "510300"} <= set(re.findall(r'value="(\d+)"', form))

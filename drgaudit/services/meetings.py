@@ -27,7 +27,7 @@ from drgaudit.casebook.review_models import (
 from drgaudit.casebook.reviewconfig import ReviewError
 from drgaudit.engine.pack import RulePack
 from drgaudit.labels import value_label
-from drgaudit.services.access import NotFound, Principal, Target, may, scopes, visible
+from drgaudit.services.access import NotFound, Principal, Target, may, scopes, unrestricted, visible
 from drgaudit.services.accounts import acting
 from drgaudit.services.cases import find_case, list_cases, scope_filter
 
@@ -257,3 +257,13 @@ def waiting_for_decision(
             f"案件 {case_id} 在本次会议中已是“{outcome}”，本次提交未保存；已作出的决定只有在医院申诉后才能重新审议"
         )
     return meeting
+
+
+def regions_to_create(principal: Principal, regions: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (code, name) of `regions` the principal may create a meeting for: a secretary bound to a region
+    was offered every region, and refused (无权操作) for all but its own."""
+    found = scopes(principal, "meeting.create")
+    if unrestricted(found):
+        return list(regions)
+    allowed = {s.value for s in found if s.column == "treatment_region"}
+    return [(code, label) for code, label in regions if code in allowed]

@@ -37,7 +37,7 @@ def meetings_page(request: Request, session: DB, me: Viewer) -> Response:
     sizes = {m.id: meetings.agenda_size(session=session, meeting_id=m.id or 0) for m in rows}
     return render(
         request, "meetings.html",
-        {"meetings": rows, "sizes": sizes, "words": reference.words, "regions": reference.words.pooling_regions()},
+        {"meetings": rows, "sizes": sizes, "words": reference.words, "regions": meeting_service.regions_to_create(me, reference.words.pooling_regions())},
     )  # fmt: skip
 
 

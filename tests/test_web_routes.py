@@ -626,3 +626,17 @@ def test_a_secretary_bound_to_a_region_is_offered_only_its_region_for_a_meeting(
     assert everyone.login(ROLES["secretary"]).status_code == 303
     form = everyone.get("/meetings").text.split('name="region"', 1)[1].split("</select>", 1)[0]
     assert {"510100", "510300"} <= set(re.findall(r'value="(\d+)"', form))
+
+
+def test_a_hospital_account_for_a_hospital_the_casebook_lacks_is_made_with_a_warning(site) -> None:
+    """A typo in the hospital id (H0001 for H001) made an account that sees nothing, without a word."""
+    app, _ = site
+    admin = Browser(app)
+    assert admin.login(ROLES["admin"]).status_code == 303
+    page = admin.post("/admin/users", {"username": "新医院", "role": "hospital", "scope": "H0001"})
+    assert page.status_code == 200 and 'id="new-password"' in page.text
+    assert "注意：案卷中没有编码为 H0001 的定点医疗机构，该账户现在看不到任何案件" in page.text
+    page = admin.post("/admin/users", {"username": "甲院", "role": "hospital", "scope": "H001"})
+    assert 'id="new-password"' in page.text and "注意：" not in page.text
+    granted = admin.post("/admin/roles", {"username": "dummy", "role": "hospital", "scope": "H0002"})
+    assert "案卷中没有编码为 H0002 的定点医疗机构" in admin.get(granted.headers["location"]).text

@@ -245,3 +245,13 @@ def authenticate(
         raise LoginRefused(BAD_LOGIN)
     session.refresh(account)
     return account
+
+
+def unknown_hospitals(*, session: Session, grants: list[GrantRow]) -> list[str]:
+    """The hospital ids of `grants` the casebook holds no hospital for: a typo (H0001 for H001) gave an
+    account that sees nothing, created without a word (the hospitals may also not be imported yet)."""
+    from drgaudit.casebook.models import Hospital
+
+    return [
+        g.scope for g in grants if g.role == "hospital" and g.scope and session.get(Hospital, g.scope) is None
+    ]

@@ -24,7 +24,9 @@ def users_page(request: Request, session: DB, me: Admin) -> Response:
     """Every account with its roles, status and last log-in."""
     rows = account_service.list_users(session=session, principal=me)
     return render(
-        request, "users.html", {"rows": rows, "roles": ROLE_LABELS, "scopes": ROLE_SCOPES, "password": None}
+        request,
+        "users.html",
+        {"rows": rows, "roles": ROLE_LABELS, "scopes": ROLE_SCOPES, "password": None, "warning": None},
     )
 
 
@@ -41,15 +43,27 @@ def create_user(
 ) -> Response:
     """Create an account with a generated password, shown once; it must be changed at the first log-in."""
     password = generate_password()
+    grants = [GrantRow(role, text(scope))]
     account = account_service.add_user(
-        session=session, principal=me, username=username, grants=[GrantRow(role, text(scope))], password=password,
+        session=session, principal=me, username=username, grants=grants, password=password,
         display_name=text(display_name), organisation=text(organisation), must_change_password=True,
     )  # fmt: skip
     rows = account_service.list_users(session=session, principal=me)
     return render(
         request, "users.html",
-        {"rows": rows, "roles": ROLE_LABELS, "scopes": ROLE_SCOPES, "password": (account.username, password)},
+        {"rows": rows, "roles": ROLE_LABELS, "scopes": ROLE_SCOPES, "password": (account.username, password),
+         "warning": _unknown_hospital(session, grants)},
     )  # fmt: skip
+
+
+def _unknown_hospital(session: DB, grants: list[GrantRow]) -> str | None:
+    unknown = account_service.unknown_hospitals(session=session, grants=grants)
+    if not unknown:
+        return None
+    return (
+        f"注意：案卷中没有编码为 {'、'.join(unknown)} 的定点医疗机构，该账户现在看不到任何案件。"
+        "请核对医院编码（有误时收回该角色后重新授予），或先导入医疗机构数据。"
+    )
 
 
 @router.post("/admin/roles")
@@ -66,9 +80,9 @@ def change_role(
     account_service.grant(
         session=session, principal=me, username=username, role=role, scope=text(scope), revoke=bool(revoke)
     )
-    return redirect(
-        request, "/admin/users", message=f"账户 {username} 的角色已{'收回' if revoke else '授予'}"
-    )
+    warning = None if revoke else _unknown_hospital(session, [GrantRow(role, text(scope))])
+    done = f"账户 {username} 的角色已{'收回' if revoke else '授予'}"
+    return redirect(request, "/admin/users", message=f"{done}。{warning}" if warning else done)
 
 
 @router.post("/admin/users/{username}/{action}")
@@ -92,6 +106,6 @@ def change_user(
         rows = account_service.list_users(session=session, principal=me)
         return render(
             request, "users.html",
-            {"rows": rows, "roles": ROLE_LABELS, "scopes": ROLE_SCOPES, "password": (username, password)},
+            {"rows": rows, "roles": ROLE_LABELS, "scopes": ROLE_SCOPES, "password": (username, password), "warning": None},
         )  # fmt: skip
     raise NotFound("no such action")

@@ -140,3 +140,17 @@ def test_only_auditors_import_or_screen(site, tmp_path: Path) -> None:
         "/batches", data={"table": "claims"}, files={"upload": ("c.csv", b"claim_id\n")}
     )
     assert forged.status_code == 403
+
+
+def test_screening_a_batch_that_is_no_claims_batch_is_refused_in_chinese(
+    db_url: str, session: Session, tmp_path: Path
+) -> None:
+    """A forged screen of a hospitals batch, or of a batch that does not exist, was refused in English with
+    a CLI hint ('batch 1 is a hospitals import, not claims', '… (see `drgaudit batches`)')."""
+    web_casebook.build(session, tmp_path)
+    auditor = Browser(web_app(db_url))
+    assert auditor.login("审核员").status_code == 303
+    page = auditor.post("/batches/1/screen", {})
+    assert page.status_code == 400 and "第 1 批次导入的是医疗机构，不是结算清单" in page.text
+    page = auditor.post("/batches/99/screen", {})
+    assert page.status_code == 400 and "没有第 99 批次的导入数据" in page.text

@@ -51,7 +51,9 @@ from drgaudit.engine.pack import RulePack
 from drgaudit.engine.parallel import ChunkResult, Partition, ScreenSetup, Task, screen_tasks
 from drgaudit.engine.screen import Screener
 from drgaudit.errors import DataFileError, DrgauditError
+from drgaudit.i18n import _
 from drgaudit.jsontext import encoder
+from drgaudit.labels import value_label
 from drgaudit.services.codes import choose_codes_for
 from drgaudit.services.packs import PackPlan, screening_plan, shadow_plan
 
@@ -306,9 +308,15 @@ def _claims_batch(session: Session, batch_id: int) -> ImportBatch:
     """The batch; refused when it is not in the casebook or is not an import of claims."""
     batch = queries.get_batch(session=session, batch_id=batch_id)
     if batch is None:
-        raise DrgauditError(f"no import batch {batch_id} in the casebook (see `drgaudit batches`)")
+        raise DrgauditError(
+            _("no import batch {batch} in the casebook (see `drgaudit batches`)").format(batch=batch_id)
+        )
     if batch.kind != "claims":
-        raise DrgauditError(f"batch {batch_id} is a {batch.kind} import, not claims")
+        raise DrgauditError(
+            _("batch {batch} is a {kind} import, not claims").format(
+                batch=batch_id, kind=batch.kind, kind_name=value_label("batch.kind", batch.kind)
+            )
+        )
     return batch
 
 

@@ -116,7 +116,7 @@ def test_what_cannot_be_imported_is_refused_in_chinese_and_nothing_is_written(
     big = browser.post("/batches", {"table": "claims"}, files={"upload": ("big.csv", b"x" * 1_200_000)})
     assert big.status_code == 413
     not_claims = browser.post("/batches/1/screen")  # batch 1 holds hospitals
-    assert not_claims.status_code == 400 and "not claims" in not_claims.text
+    assert not_claims.status_code == 400 and "不是结算清单" in not_claims.text
     assert len(queries.list_batches(session=session)) == before
 
 

@@ -154,3 +154,36 @@ def test_screening_a_batch_that_is_no_claims_batch_is_refused_in_chinese(
     assert page.status_code == 400 and "第 1 批次导入的是医疗机构，不是结算清单" in page.text
     page = auditor.post("/batches/99/screen", {})
     assert page.status_code == 400 and "没有第 99 批次的导入数据" in page.text
+
+
+def test_an_auditor_bound_to_a_region_screens_only_batches_of_that_region(
+    site, session: Session, tmp_path: Path
+) -> None:
+    """Storing a screen's hits makes findings and review cases in each claim's treatment region: an
+    auditor:510300 may not screen a batch of claims treated in 510100 (403, nothing stored); an
+    auditor:510100 may. The command line checks the same (`screen --batch --user`)."""
+    from typer.testing import CliRunner
+
+    from drgaudit.cli.root import app as cli
+    from tests.web_support import make_accounts
+
+    make_accounts(session, ("审核丙", "auditor:510300"), ("审核丁", "auditor:510100"))
+    auditor = _signed_in(site)
+    auditor.post("/batches", {"table": "claims"}, files={"upload": ("c.csv", _claims_file(tmp_path))})
+    batch = max(b.id for b in queries.list_batches(session=session))
+    elsewhere = Browser(site)
+    assert elsewhere.login("审核丙").status_code == 303
+    elsewhere.token = elsewhere.csrf("/batches")
+    refused = elsewhere.post(f"/batches/{batch}/screen")
+    assert refused.status_code == 403
+    assert session.exec(select(ScreenRun).where(ScreenRun.batch_id == batch)).first() is None
+    url = str(session.get_bind().url.render_as_string(hide_password=False))
+    result = CliRunner().invoke(cli, ["screen", "--batch", str(batch), "--user", "审核丙", "--db", url])
+    assert result.exit_code != 0 and "510100" in result.output
+    here = Browser(site)
+    assert here.login("审核丁").status_code == 303
+    here.token = here.csrf("/batches")
+    assert here.post(f"/batches/{batch}/screen").status_code == 303
+    session.expire_all()
+    run = session.exec(select(ScreenRun).where(ScreenRun.batch_id == batch)).one()
+    assert run.run_by == "审核丁"

@@ -452,12 +452,16 @@ def screen(
                 from sqlmodel import Session
 
                 from drgaudit.casebook.db import make_engine
-                from drgaudit.services.accounts import cli_actor
+                from drgaudit.services.accounts import cli_principal
+                from drgaudit.services.batches import screening_actor
 
                 existing_casebook(db)
                 session = stack.enter_context(Session(make_engine(db)))
-                # Storing hits refreshes the review queue: an auditor's job on a shared casebook.
-                actor = cli_actor(session=session, user=user, action="screen.run")
+                # Storing hits refreshes the review queue: an auditor's job on a shared casebook, within
+                # the treatment regions the auditor may screen.
+                actor = screening_actor(
+                    session=session, principal=cli_principal(session=session, user=user), batch_id=batch
+                )
                 summary = screen_batch(
                     session=session,
                     actor=actor,

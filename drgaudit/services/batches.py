@@ -25,7 +25,8 @@ from drgaudit.casebook.screening import ScreenRun
 from drgaudit.errors import DataFileError, DrgauditError
 from drgaudit.labels import LABELS
 from drgaudit.reports.document import Column, Report, Sheet
-from drgaudit.services.access import NotFound, Principal, may
+from drgaudit.casebook.auditlog import Actor
+from drgaudit.services.access import NOTHING, Denied, NotFound, Principal, Target, may
 from drgaudit.services.accounts import acting
 from drgaudit.services.screening import ScreenSummary, screen_batch
 
@@ -132,7 +133,21 @@ def rejects_workbook(*, session: Session, principal: Principal, batch_id: int) -
     )
 
 
+def screening_actor(*, session: Session, principal: Principal, batch_id: int) -> Actor:
+    """The actor of a stored screen of the batch, checked on every treatment region of its claims: storing
+    the hits makes findings and review cases there, so an auditor bound to a region (`auditor:510100`)
+    may not screen a batch that holds claims treated elsewhere (`Denied`, naming the regions)."""
+    regions = queries.batch_regions(session=session, batch_id=batch_id)
+    outside = [r for r in regions if not may(principal, SCREEN, Target(treatment_region=r))]
+    if outside:
+        raise Denied(
+            f"batch {batch_id} holds claims treated in {', '.join(outside)}, outside the regions "
+            f"`{principal.username}` may screen"
+        )
+    return acting(principal, SCREEN, Target(treatment_region=regions[0]) if regions else NOTHING)
+
+
 def screen(*, session: Session, principal: Principal, batch_id: int) -> ScreenSummary:
     """Screen a stored claims batch with the rule packs in force and store the hits, findings and cases."""
-    actor = acting(principal, SCREEN)
+    actor = screening_actor(session=session, principal=principal, batch_id=batch_id)
     return screen_batch(session=session, batch_id=batch_id, actor=actor)

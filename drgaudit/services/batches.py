@@ -28,7 +28,7 @@ from drgaudit.reports.document import Column, Report, Sheet
 from drgaudit.casebook.auditlog import Actor
 from drgaudit.services.access import NOTHING, Denied, NotFound, Principal, Target, may
 from drgaudit.services.accounts import acting
-from drgaudit.services.screening import ScreenSummary, screen_batch
+from drgaudit.services.screening import ScreenSummary, claims_batch, screen_batch
 
 IMPORT, SCREEN = "import.run", "screen.run"
 SUFFIXES = (".csv", ".jsonl", ".xlsx")
@@ -137,6 +137,7 @@ def screening_actor(*, session: Session, principal: Principal, batch_id: int) ->
     """The actor of a stored screen of the batch, checked on every treatment region of its claims: storing
     the hits makes findings and review cases there, so an auditor bound to a region (`auditor:510100`)
     may not screen a batch that holds claims treated elsewhere (`Denied`, naming the regions)."""
+    claims_batch(session, batch_id)  # refused first when there is no such claims batch (any number)
     regions = queries.batch_regions(session=session, batch_id=batch_id)
     outside = [r for r in regions if not may(principal, SCREEN, Target(treatment_region=r))]
     if outside:

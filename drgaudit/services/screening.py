@@ -288,7 +288,7 @@ def screen_batch(
         chunk_patients=chunk_patients, actor=actor, dry_run=dry_run, on_date=on_date,
     )  # fmt: skip
     started = time.perf_counter()
-    batch = _claims_batch(session, batch_id)  # before the lock's queries: a number no batch can have, too
+    batch = claims_batch(session, batch_id)  # before the lock's queries: a number no batch can have, too
     if not store or dry_run:
         summary = _screen_batch(session=session, batch=batch, **options)
     else:
@@ -304,7 +304,7 @@ def screen_batch(
     return summary
 
 
-def _claims_batch(session: Session, batch_id: int) -> ImportBatch:
+def claims_batch(session: Session, batch_id: int) -> ImportBatch:
     """The batch; refused when it is not in the casebook or is not an import of claims."""
     batch = queries.get_batch(session=session, batch_id=batch_id)
     if batch is None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from typing import Any
 
@@ -70,6 +70,17 @@ class PairTotals:
     @property
     def pair(self) -> Pair:
         return (self.treatment_region, self.insured_region)
+
+    def add(self, other: PairTotals) -> None:
+        """Add another pair's counts and amounts to these (a total row; the region codes stay)."""
+        for name in (f.name for f in fields(self)):
+            value = getattr(other, name)
+            if isinstance(value, dict):
+                mine = getattr(self, name)
+                for key, part in value.items():
+                    mine[key] = _plus(mine.get(key, 0), part)
+            elif not isinstance(value, str):
+                setattr(self, name, _plus(getattr(self, name), value))
 
 
 @dataclass
@@ -293,6 +304,11 @@ def _claim_fields(claim: dict[str, Any]) -> dict[str, Any]:
 
 def _money(value: Any) -> float:
     return round(float(value or 0.0), 2)
+
+
+def _plus(a: Any, b: Any) -> Any:
+    """A count plus a count, or an amount plus an amount (in cents)."""
+    return round(a + b, 2) if isinstance(a, float) or isinstance(b, float) else a + b
 
 
 def _count(counts: dict[str, int], key: str, n: int) -> None:

@@ -39,20 +39,7 @@ def _totals(rows: list[PairTotals]) -> PairTotals:
     """The sum of the pairs' rows (codes left empty)."""
     total = PairTotals("", "")
     for row in rows:
-        for name in ("claims", "cases", "cases_open", "decided", "standard", "special", "deducted", "referred", "assists",
-                     "assists_open"):  # fmt: skip
-            setattr(total, name, getattr(total, name) + getattr(row, name))
-        for name in ("total_cost", "fund_paid", "open_at_risk", "special_amount", "deducted_amount",
-                     "referred_amount"):  # fmt: skip
-            setattr(total, name, round(getattr(total, name) + getattr(row, name), 2))
-        for name in ("findings_open", "findings_final", "assist_results"):
-            counts = getattr(total, name)
-            for key, n in getattr(row, name).items():
-                counts[key] = counts.get(key, 0) + n
-        for name in ("findings_open_amount", "findings_standing"):
-            amounts = getattr(total, name)
-            for key, amount in getattr(row, name).items():
-                amounts[key] = round(amounts.get(key, 0.0) + amount, 2)
+        total.add(row)
     return total
 
 

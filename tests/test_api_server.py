@@ -14,7 +14,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,16 +34,10 @@ from drgaudit.services import apikeys
 from drgaudit.services.presettlement import parse_claims, screen_request
 from drgaudit.services.warm import WarmEngine
 from tests.presettlement_support import typed_json
-from tests.web_support import make_accounts
+from tests.web_support import free_port, make_accounts
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKERS = 2
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +62,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             }
     finally:
         engine.dispose()
-    port = _free_port()
+    port = free_port()
     log = open(root / "serve.log", "w", encoding="utf-8")  # noqa: SIM115 - closed below
     env = dict(os.environ, DRGAUDIT_HOME=str(root / "home"), DRGAUDIT_API_RATE_PER_MINUTE="10000000")
     process = subprocess.Popen(

@@ -13,7 +13,7 @@ from drgaudit.casebook import findings, queries, review
 from drgaudit.reports.clearing import build_clearing
 from drgaudit.reports.feedback import build_feedback
 from drgaudit.reports.monitoring import build_monitoring
-from drgaudit.reports.periods import parse_period
+from drgaudit.reports.periods import Period, parse_period
 from drgaudit.reports.summary import build_summary
 from drgaudit.services.access import NotFound, Principal, Target, may, scopes, unrestricted
 from drgaudit.services.findings import finding_scope
@@ -98,10 +98,7 @@ def monitoring(
 ) -> Response:
     """Cost monitoring of a period."""
     _format("monitoring", fmt)
-    period_text = text(request.query_params.get("period"))
-    if period_text is None:
-        raise FormError("请填写期间，如 2025、2025Q3 或 2025-07")
-    period = parse_period(period_text)
+    period_text, period = _required_period(request)
     region = _region_of(me, "report.monitoring", text(request.query_params.get("region")))
     report = build_monitoring(
         session=session, period=period, region=region, rules_dir=request.app.state.rules_dir
@@ -157,10 +154,7 @@ def clearing(
 ) -> Response:
     """The clearing statement of a period between treatment and insured regions."""
     _format("clearing", fmt)
-    period_text = text(request.query_params.get("period"))
-    if period_text is None:
-        raise FormError("请填写期间，如 2025、2025Q3 或 2025-07")
-    period = parse_period(period_text)
+    period_text, period = _required_period(request)
     region, insured = _clearing_scope(
         me, text(request.query_params.get("region")), text(request.query_params.get("insured_region"))
     )
@@ -172,6 +166,14 @@ def clearing(
         rules_dir=request.app.state.rules_dir,
     )
     return report_response(report, fmt, f"清算对账表-{period_text}{'-' + insured if insured else ''}.{fmt}")
+
+
+def _required_period(request: Request) -> tuple[str, Period]:
+    """The report's period as typed (for the file name) and read; refused when left empty."""
+    period_text = text(request.query_params.get("period"))
+    if period_text is None:
+        raise FormError("请填写期间，如 2025、2025Q3 或 2025-07")
+    return period_text, parse_period(period_text)
 
 
 def _format(kind: str, fmt: str) -> None:

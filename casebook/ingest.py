@@ -18,7 +18,7 @@ import operator
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +30,7 @@ from sqlmodel import Session
 
 from drgaudit import bulkgc
 from drgaudit.casebook.db import database_problem, pause_foreign_keys
+from drgaudit.casebook.importscope import outside_rows, without
 from drgaudit.casebook.models import ImportBatch, RejectedRow, table_of
 from drgaudit.casebook.prepare import (
     PreparedChunk,
@@ -114,6 +115,7 @@ def import_file(
     progress: Progress | None = None,
     chunk_size: int = CHUNK_ROWS,
     parallel: bool | None = None,
+    regions: Collection[str] | None = None,
 ) -> ImportReport:
     """Import one claims, hospitals or groups file as one batch, in one transaction, and commit it.
 
@@ -124,7 +126,8 @@ def import_file(
     `PARALLEL_ROWS` rows on a machine with more than one CPU); never where no worker can be forked
     (`prepare.worker_available`), whatever `parallel` says. Raises `DataFileError` for a file that
     cannot be imported at all (then nothing is written) and `DatabaseError` when the database fails;
-    any error rolls the whole import back.
+    any error rolls the whole import back. `regions`: the only regions the import may write into (the
+    importer's scope; `drgaudit.casebook.importscope`), None for any.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown import kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -161,6 +164,7 @@ def import_file(
             version=version,
             rejects_path=Path(rejects_path) if rejects_path else default_rejects_path(path),
             progress=progress,
+            regions=frozenset(regions) if regions is not None else None,
         )
         job.report.warnings = warnings
         return job.run()
@@ -291,8 +295,10 @@ class _Import:
         version: str | None,
         rejects_path: Path,
         progress: Progress | None,
+        regions: frozenset[str] | None,
     ) -> None:
         self.source = source
+        self.regions = regions
         self.preparer = preparer
         self.parallel = parallel
         self.session = session
@@ -396,14 +402,17 @@ class _Import:
     ) -> None:
         report = self.report
         unknown: list[str] = []
-        for chunk in chunks:
+        for whole in chunks:
+            chunk, outside = self._within_regions(conn, writer, whole)
             duplicates = writer.write(chunk)
             rejected = [
                 (row, text, [RowError(self.source.name, row, f, r) for f, r in errors])
                 for row, text, errors in chunk.rejected
             ]
+            rejected += outside
             if duplicates:
                 rejected += [(error.row, text, [error]) for error, text in duplicates]
+            if duplicates or outside:
                 rejected.sort(key=operator.itemgetter(0))
             report.rows_total = chunk.rows_read
             unknown += chunk.unknown_fields
@@ -416,6 +425,21 @@ class _Import:
             report.warnings.append(
                 f"{self.source.name}: unknown fields ignored: {column_names(unknown)}{hint}"
             )
+
+    def _within_regions(
+        self, conn: Connection, writer: Writer, chunk: PreparedChunk
+    ) -> tuple[PreparedChunk, list[tuple[int, str, list[RowError]]]]:
+        """The chunk without its rows outside the import's regions, and those rows as rejected ones."""
+        if self.regions is None or not chunk.rows:
+            return chunk, []
+        outside = outside_rows(conn, self.kind, chunk, self.regions)
+        if not outside:
+            return chunk, []
+        rejected = [
+            (chunk.rows[i], writer.row_text(chunk, i), [RowError(self.source.name, chunk.rows[i], f, r)])
+            for i, f, r in outside
+        ]
+        return without(chunk, [i for i, _f, _r in outside]), rejected
 
     def _reject(
         self, conn: Connection, batch_id: int, rejected: list[tuple[int, str, list[RowError]]]

@@ -104,9 +104,9 @@ class Writer:
 
     def _duplicate(self, chunk: PreparedChunk, position: int, first_row: int) -> tuple[RowError, str]:
         error = RowError(self.path, chunk.rows[position], self.key_field, f"duplicate of row {first_row}")
-        return error, self._text(chunk, position)
+        return error, self.row_text(chunk, position)
 
-    def _text(self, chunk: PreparedChunk, position: int) -> str:
+    def row_text(self, chunk: PreparedChunk, position: int) -> str:
         """A row's values as a CSV line in field order (the row itself was valid, so it is not kept)."""
         line = io.StringIO()
         values = [chunk.columns[name][position] for name in self.names]

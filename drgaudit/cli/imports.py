@@ -193,7 +193,8 @@ def _run(
 
     from drgaudit.casebook.db import make_engine
     from drgaudit.casebook.ingest import default_rejects_path, import_file
-    from drgaudit.services.accounts import cli_actor
+    from drgaudit.services.accounts import cli_principal
+    from drgaudit.services.batches import import_actor
 
     try:
         engine = make_engine(db)
@@ -205,7 +206,9 @@ def _run(
         # Importing feeds screening and the queue: an auditor's job on a shared casebook.
         try:
             with Session(engine) as session:
-                by = str(cli_actor(session=session, user=by, action="import.run"))
+                # An auditor bound to a region imports that region's rows; the others are rejected.
+                actor, regions = import_actor(cli_principal(session=session, user=by))
+                by = str(actor)
         except DrgauditError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
@@ -221,6 +224,7 @@ def _run(
                         version=version,
                         rejects_path=target,
                         progress=progress,
+                        regions=regions,
                     )
             except DataFileError as exc:
                 typer.echo(f"error: {exc}", err=True)

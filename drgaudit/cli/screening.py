@@ -664,11 +664,13 @@ def import_codes(
 
     from drgaudit.casebook.db import make_engine
     from drgaudit.casebook.screening import import_code_tables
-    from drgaudit.services.accounts import cli_actor
+    from drgaudit.services.accounts import cli_principal
+    from drgaudit.services.batches import code_tables_actor
 
     with reported(), Session(make_engine(db)) as session:
-        # The code tables change how every later screen groups and flags: an auditor's job.
-        actor = cli_actor(session=session, user=by, action="import.run")
+        # The code tables change how every later screen groups and flags: an auditor's job, and one
+        # for the whole province (not an auditor bound to a region).
+        actor = code_tables_actor(cli_principal(session=session, user=by))
         report = import_code_tables(session=session, directory=directory, name=name, imported_by=str(actor))
     counts = ", ".join(f"{table} {count}" for table, count in report.counts.items())
     if report.already_imported:

@@ -26,7 +26,7 @@ from drgaudit.errors import DataFileError, DrgauditError
 from drgaudit.labels import LABELS
 from drgaudit.reports.document import Column, Report, Sheet
 from drgaudit.casebook.auditlog import Actor
-from drgaudit.services.access import NOTHING, Denied, NotFound, Principal, Target, may
+from drgaudit.services.access import NOTHING, Denied, NotFound, Principal, Target, may, scopes, unrestricted
 from drgaudit.services.accounts import acting
 from drgaudit.services.screening import ScreenSummary, claims_batch, screen_batch
 
@@ -55,6 +55,35 @@ def list_batches(*, session: Session, principal: Principal) -> list[BatchRow]:
     return [BatchRow(b, runs.get(b.id or 0)) for b in reversed(queries.list_batches(session=session))]
 
 
+def import_regions(principal: Principal) -> frozenset[str] | None:
+    """The regions the principal's imports may write into (rows of others are rejected, see
+    `drgaudit.casebook.importscope`); None: any region (a grant without a region)."""
+    found = scopes(principal, IMPORT)
+    if unrestricted(found):
+        return None
+    return frozenset(s.value for s in found if s.value)
+
+
+def import_actor(principal: Principal) -> tuple[Actor, frozenset[str] | None]:
+    """The actor of an import and the regions it may write into (None: any); `Denied` for a principal
+    who may import nowhere. An auditor bound to a region imports that region's rows."""
+    regions = import_regions(principal)
+    target = Target(treatment_region=min(regions)) if regions else NOTHING
+    return acting(principal, IMPORT, target), regions
+
+
+def code_tables_actor(principal: Principal) -> Actor:
+    """The actor loading a set of code tables: they change how every region's claims are grouped and
+    flagged, so an auditor bound to a region may not (`Denied`)."""
+    regions = import_regions(principal)
+    if regions:
+        raise Denied(
+            f"code tables apply to every region: `{principal.username}` may import only for "
+            f"{', '.join(sorted(regions))}; an auditor without a region loads them"
+        )
+    return acting(principal, IMPORT)
+
+
 def clean_name(name: str | None) -> str:
     """The uploaded file's own name, reduced to a safe file name that keeps its suffix (which chooses the
     reader); `UploadError` when it has no name or a suffix the importer does not read."""
@@ -77,7 +106,7 @@ def import_upload(
     version: str | None = None,
 ) -> ImportReport:
     """Import an uploaded claims, hospitals or groups file (`data`, read in pieces) as one batch."""
-    actor = acting(principal, IMPORT)
+    actor, regions = import_actor(principal)
     if kind not in KINDS:
         raise UploadError(f"导入的数据须是 {', '.join(KINDS)} 之一")
     file_name = clean_name(name)
@@ -91,7 +120,7 @@ def import_upload(
         try:
             report = import_file(
                 path, kind=kind, session=session, imported_by=actor, version=version or None,
-                rejects_path=Path(folder) / "rejects.csv",
+                rejects_path=Path(folder) / "rejects.csv", regions=regions,
             )  # fmt: skip
         except DataFileError as exc:
             # Named as the person named it, not by the temporary folder it was read from.
@@ -103,10 +132,11 @@ def import_upload(
 
 def rejects_workbook(*, session: Session, principal: Principal, batch_id: int) -> Report:
     """A batch's rejected rows as an XLSX sheet (row, field and its Chinese name, reason, the row as read),
-    for the person who fixes the file; text that a spreadsheet would take for a formula stays text."""
-    acting(principal, IMPORT)
+    for the person who fixes the file; text that a spreadsheet would take for a formula stays text. An
+    auditor bound to a region gets only the batches it imported (another's rows may be any region's)."""
+    _actor, regions = import_actor(principal)
     batch = queries.get_batch(session=session, batch_id=batch_id)
-    if batch is None:
+    if batch is None or (regions is not None and batch.imported_by != principal.username):
         raise NotFound(f"no import batch {batch_id}")
     rows = queries.rejected_rows(session=session, batch_id=batch_id)
     columns = [

@@ -1,0 +1,74 @@
+"""Keeping an import within the regions its importer may write into.
+
+An auditor bound to a region (`auditor:510300`) may import claims treated in 510300, the hospitals of
+510300 and 510300's group tables, and nothing else: a row of another region, or a row that would revise
+a claim or hospital stored as another region's (relabelling it), is rejected like any bad row, with its
+reason, and the rest of the file goes in. An import without a region restriction (`regions=None`: an
+unscoped auditor, the owner of a private casebook) checks nothing here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import Connection
+
+from drgaudit.casebook.bulk import lookup
+from drgaudit.casebook.models import Claim, Hospital, table_of
+from drgaudit.casebook.prepare import PreparedChunk
+from drgaudit.ingest.rows import pick
+
+# The field of each import kind that says which region a row belongs to.
+REGION_FIELD = {"claims": "treatment_region", "hospitals": "region", "groups": "region"}
+
+_claim = table_of(Claim)
+_hospital = table_of(Hospital)
+# A stored record a row would revise, by kind: (table, key field, key column, region column).
+_STORED = {
+    "claims": ("claim_id", _claim.c.claim_id, _claim.c.treatment_region),
+    "hospitals": ("hospital_id", _hospital.c.hospital_id, _hospital.c.region),
+}
+
+
+def outside_rows(
+    conn: Connection, kind: str, chunk: PreparedChunk, regions: Collection[str]
+) -> list[tuple[int, str, str]]:
+    """The positions of the chunk's good rows that lie outside `regions`, each with the field and the
+    reason: a row of another region, or one keyed like a record stored as another region's."""
+    allowed = ", ".join(sorted(regions)) or "none"
+    region_field = REGION_FIELD[kind]
+    refused: dict[int, tuple[str, str]] = {}
+    for i, region in enumerate(chunk.columns[region_field]):
+        if region not in regions:
+            refused[i] = (
+                region_field,
+                f"{region} is outside the regions this import may write into ({allowed})",
+            )
+    stored = _STORED.get(kind)
+    if stored is not None:
+        key_field, key_column, region_column = stored
+        keys = chunk.columns[key_field]
+        at = {key: i for i, key in enumerate(keys) if i not in refused}
+        rows = lookup(conn, (key_column, region_column), key_column, list(at), region_column.not_in(regions))
+        for key, region in rows:
+            refused[at[key]] = (
+                key_field,
+                f"{key} is stored as {'a claim treated' if kind == 'claims' else 'a hospital'} in {region}, "
+                f"outside the regions this import may write into ({allowed})",
+            )
+    return sorted((i, f, r) for i, (f, r) in refused.items())
+
+
+def without(chunk: PreparedChunk, positions: Collection[int]) -> PreparedChunk:
+    """The chunk without the good rows at `positions` (their rows are reported by the caller)."""
+    gone = set(positions)
+    kept = [i for i in range(len(chunk.rows)) if i not in gone]
+    return PreparedChunk(
+        rows=[chunk.rows[i] for i in kept],
+        columns={name: pick(values, kept) for name, values in chunk.columns.items()},
+        hashes=[chunk.hashes[i] for i in kept],
+        rejected=chunk.rejected,
+        rows_read=chunk.rows_read,
+        fraction=chunk.fraction,
+        unknown_fields=chunk.unknown_fields,
+    )

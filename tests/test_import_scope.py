@@ -1,0 +1,179 @@
+"""An auditor bound to a region imports only that region's rows: a claim treated elsewhere, another
+region's hospital or group table, or a row that would relabel a record stored as another region's is
+rejected with its reason (the rest of the file goes in), from the library, the command line and the
+pages; the code tables, which every region's screening uses, are refused to such an auditor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from drgaudit.casebook import queries
+from drgaudit.casebook.ingest import import_file
+from drgaudit.casebook.models import Claim, GroupEntry, Hospital, RejectedRow
+from drgaudit.cli.root import app as cli
+from tests.conftest import claim_row, write_table
+from tests.web_support import Browser, make_accounts, web_app
+
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
+HOSPITAL_COLUMNS = ["hospital_id", "name", "region", "level"]
+
+
+def _claims(tmp_path: Path, name: str, *regions_and_ids: tuple[str, str]) -> Path:
+    rows = [
+        claim_row(n, claim_id=cid, treatment_region=region) for n, (region, cid) in enumerate(regions_and_ids)
+    ]
+    return write_table(tmp_path / name, rows)
+
+
+def _rejected(session: Session, batch_id: int | None) -> list[tuple[int, str, str]]:
+    rows = session.exec(select(RejectedRow).where(RejectedRow.batch_id == batch_id).order_by(RejectedRow.row))
+    return [(r.row, r.field, r.reason) for r in rows]
+
+
+def test_claims_of_other_regions_are_rejected_row_by_row(session: Session, tmp_path: Path) -> None:
+    path = _claims(tmp_path, "c.csv", ("510300", "A1"), ("510100", "A2"), ("510300", "A3"), ("510700", "A4"))
+    report = import_file(path, kind="claims", session=session, regions={"510300"})
+    assert (report.rows_ok, report.rows_rejected, report.new) == (2, 2, 2)
+    assert [(e.row, e.field) for e in report.first_errors] == [
+        (3, "treatment_region"),
+        (5, "treatment_region"),
+    ]
+    assert (
+        "510100 is outside the regions this import may write into (510300)" in report.first_errors[0].reason
+    )
+    assert sorted(session.exec(select(Claim.claim_id)).all()) == ["A1", "A3"]
+    assert [r[:2] for r in _rejected(session, report.batch_id)] == [
+        (3, "treatment_region"),
+        (5, "treatment_region"),
+    ]
+    # The rejects file holds them too, as every rejected row.
+    assert report.rejects_path is not None and "A2" not in report.rejects_path.read_text(encoding="utf-8-sig")
+    assert "treatment_region" in report.rejects_path.read_text(encoding="utf-8-sig")
+
+
+def test_a_claim_stored_as_another_regions_cannot_be_relabelled(session: Session, tmp_path: Path) -> None:
+    """510100's claim B1, sent again by a 510300 import as treated in 510300, would move it (and its
+    review) into 510300: refused, the stored claim unchanged. A 510300 claim revised by 510300 goes in."""
+    first = import_file(
+        _claims(tmp_path, "first.csv", ("510100", "B1"), ("510300", "B2")), kind="claims", session=session
+    )
+    assert first.rows_ok == 2
+    again = _claims(tmp_path, "again.csv", ("510300", "B1"), ("510300", "B2"))
+    rows = [
+        claim_row(7, claim_id="B1", treatment_region="510300"),
+        claim_row(8, claim_id="B2", treatment_region="510300"),
+    ]
+    write_table(again, rows)
+    report = import_file(again, kind="claims", session=session, regions={"510300"})
+    assert (report.rows_ok, report.rows_rejected, report.revised) == (1, 1, 1)
+    error = report.first_errors[0]
+    assert (error.row, error.field) == (2, "claim_id")
+    assert (
+        error.reason
+        == "B1 is stored as a claim treated in 510100, outside the regions this import may write into (510300)"
+    )
+    session.expire_all()
+    assert session.get(Claim, "B1").treatment_region == "510100"
+    assert session.get(Claim, "B2").revision == 2
+
+
+def test_without_a_region_restriction_nothing_is_checked(session: Session, tmp_path: Path) -> None:
+    import_file(_claims(tmp_path, "first.csv", ("510100", "D1")), kind="claims", session=session)
+    report = import_file(
+        _claims(tmp_path, "again.csv", ("510300", "D1"), ("510700", "D2")), kind="claims", session=session
+    )
+    assert (report.rows_ok, report.rows_rejected) == (2, 0)
+
+
+def test_hospitals_and_group_tables_of_other_regions_are_rejected(session: Session, tmp_path: Path) -> None:
+    stored = write_table(
+        tmp_path / "h0.csv", [{"hospital_id": "H9", "name": "成都某院", "region": "510100", "level": "3"}]
+    )
+    import_file(stored, kind="hospitals", session=session)
+    hospitals = write_table(
+        tmp_path / "h.csv",
+        [
+            {"hospital_id": "H1", "name": "绵阳某院", "region": "510700", "level": "2"},
+            {"hospital_id": "H2", "name": "自贡某院", "region": "510300", "level": "2"},
+            {"hospital_id": "H9", "name": "改名", "region": "510300", "level": "3"},
+        ],
+        columns=HOSPITAL_COLUMNS,
+    )
+    report = import_file(hospitals, kind="hospitals", session=session, regions={"510300"})
+    assert [(e.row, e.field) for e in report.first_errors] == [(2, "region"), (4, "hospital_id")]
+    assert "H9 is stored as a hospital in 510100" in report.first_errors[1].reason
+    session.expire_all()
+    assert session.get(Hospital, "H9").name == "成都某院" and session.get(Hospital, "H2") is not None
+    assert session.get(Hospital, "H1") is None
+
+    groups = write_table(
+        tmp_path / "g.csv",
+        [
+            {"region": "510300", "scheme": "DRG", "group_code": "FM19", "weight": "1.2", "avg_cost": "15000"},
+            {"region": "510100", "scheme": "DRG", "group_code": "FM19", "weight": "9.9", "avg_cost": "99999"},
+        ],
+    )
+    report = import_file(groups, kind="groups", session=session, regions={"510300"}, version="v1")
+    assert (report.rows_ok, [(e.row, e.field) for e in report.first_errors]) == (1, [(3, "region")])
+    assert [g.region for g in session.exec(select(GroupEntry)).all()] == ["510300"]
+
+
+def test_the_command_line_restricts_a_regional_auditors_import(
+    db_url: str, session: Session, tmp_path: Path
+) -> None:
+    make_accounts(session, ("审核丙", "auditor:510300"), ("审核员", "auditor"))
+    path = _claims(tmp_path, "c.csv", ("510300", "E1"), ("510100", "E2"))
+    result = CliRunner().invoke(cli, ["import", "claims", str(path), "--user", "审核丙", "--db", db_url])
+    assert "1 imported" in result.output and "1 rejected" in result.output, result.output
+    assert "E2" not in session.exec(select(Claim.claim_id)).all()
+    # The code tables are the province's: a regional auditor may not load them; an auditor may.
+    codes = Path(__file__).resolve().parents[1] / "drgaudit" / "codesets" / "chs-drg-1.1"
+    refused = CliRunner().invoke(cli, ["import", "codes", str(codes), "--user", "审核丙", "--db", db_url])
+    assert refused.exit_code == 1 and "code tables apply to every region" in refused.output, refused.output
+    loaded = CliRunner().invoke(cli, ["import", "codes", str(codes), "--user", "审核员", "--db", db_url])
+    assert loaded.exit_code == 0, loaded.output
+
+
+def test_the_import_page_rejects_another_regions_rows(db_url: str, session: Session, tmp_path: Path) -> None:
+    make_accounts(session, ("审核丙", "auditor:510300"))
+    site = web_app(db_url)
+    browser = Browser(site)
+    assert browser.login("审核丙").status_code == 303
+    browser.token = browser.csrf("/batches")
+    path = _claims(tmp_path, "c.csv", ("510300", "F1"), ("510100", "F2"))
+    page = browser.post("/batches", {"table": "claims"}, files={"upload": ("c.csv", path.read_bytes())})
+    assert page.status_code == 200 and "导入 1 行" in page.text and "拒收 1 行" in page.text, page.text[:400]
+    assert "510100 is outside the regions this import may write into (510300)" in page.text
+    assert session.exec(select(Claim.claim_id)).all() == ["F1"]
+
+
+def test_a_regional_auditor_downloads_only_the_rejects_of_its_own_imports(
+    db_url: str, session: Session, tmp_path: Path
+) -> None:
+    make_accounts(session, ("审核丙", "auditor:510300"), ("审核员", "auditor"))
+    site = web_app(db_url)
+    batches = {}
+    for n, user in enumerate(("审核员", "审核丙")):
+        browser = Browser(site)
+        assert browser.login(user).status_code == 303
+        browser.token = browser.csrf("/batches")
+        path = tmp_path / f"c{n}.csv"
+        rows = [
+            claim_row(1, claim_id=f"G{n}", treatment_region="510300"),
+            claim_row(2, claim_id="", treatment_region="510100"),
+        ]
+        write_table(path, rows)
+        upload = {"upload": (path.name, path.read_bytes())}
+        page = browser.post("/batches", {"table": "claims"}, files=upload)
+        assert "拒收 1 行" in page.text, page.text[:3000]
+        batches[user] = browser, max(b.id for b in queries.list_batches(session=session))
+    regional, own = batches["审核丙"]
+    _unscoped, others = batches["审核员"]
+    assert regional.get(f"/batches/{own}/rejects.xlsx").status_code == 200
+    assert regional.get(f"/batches/{others}/rejects.xlsx").status_code == 404
+    assert batches["审核员"][0].get(f"/batches/{own}/rejects.xlsx").status_code == 200

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from drgaudit.casebook import auditlog
+from drgaudit.casebook import auditlog, review
 from drgaudit.cli.root import app
 from tests.review_support import bundled_pack, claim, hit, import_claims, screen
 
@@ -137,8 +137,23 @@ def test_a_meeting_by_accounts_records_role_and_channel(shared: str, session: Se
 
 
 def test_drgaudit_user_names_the_default_account(shared: str) -> None:
-    code, out = run(shared, "queue", "assign", "1", "--to", "x", env={"DRGAUDIT_USER": "王审核"})
+    code, out = run(shared, "queue", "assign", "1", "--to", "王审核", env={"DRGAUDIT_USER": "王审核"})
     assert code == 0, out
+
+
+def test_a_case_is_assigned_only_to_an_active_auditor_of_its_region(shared: str, session: Session) -> None:
+    """A mistyped name, a secretary, a hospital, a disabled auditor or an auditor of another region would
+    leave the case with nobody to handle it: refused, the case unchanged."""
+    assert add(shared, "审核乙", "auditor:510300", by="admin")[0] == 0
+    assert add(shared, "审核丁", "auditor:510100", by="admin")[0] == 0
+    assert add(shared, "审核戊", "auditor", by="admin")[0] == 0
+    assert run(shared, "users", "disable", "审核戊", "--user", "admin")[0] == 0
+    for name in ("王审合", "李秘书", "h001", "审核戊", "审核乙"):
+        code, out = run(shared, "queue", "assign", "1", "--to", name, "--user", "王审核")
+        assert code == 1 and f"“{name}” is not an active auditor's account of this case's region" in out, out
+    session.expire_all()
+    assert review.get_case(session=session, ref=1).assignee is None
+    assert run(shared, "queue", "assign", "1", "--to", "审核丁", "--user", "王审核")[0] == 0
 
 
 def test_importing_into_a_shared_casebook_needs_an_auditor(

@@ -97,7 +97,7 @@ def forms(book: web_casebook.Book) -> dict[tuple[str, str], dict[str, object]]:
     """A plausible form for each POST, so that the services' own checks run."""
     return {
         ("POST", "/password"): {"current": "wrong", "new": "a new password 1", "repeat": "a new password 1"},
-        ("POST", "/cases/{case_id}/assign"): {"assignee": "王审核"},
+        ("POST", "/cases/{case_id}/assign"): {"assignee": "审核员"},
         ("POST", "/cases/{case_id}/reply"): {"body": "说明"},
         ("POST", "/cases/{case_id}/appeal"): {"reason": "不服"},
         ("POST", "/meetings"): {"region": "510100", "held_on": "2027-01-10", "capacity": "3"},

@@ -76,6 +76,8 @@ POLICY: dict[str, dict[str, Rule]] = {
     "case.view": STAFF_READ | {"expert": A, "hospital": S, "integration": S},
     "case.log": STAFF_READ | {"expert": A},
     "case.assign": {"auditor": S},
+    # whom a case may be assigned to (承办人): an auditor of the case's region
+    "case.handle": {"auditor": S},
     "case.decide": {"secretary": S},
     "case.appeal": {"hospital": S, "auditor": S},
     "case.reply": {"hospital": S, "auditor": S},
@@ -298,6 +300,7 @@ ACTION_WORDS = {
     "users.manage": "manage accounts",
     "case.decide": "record decisions",
     "case.assign": "assign cases",
+    "case.handle": "handle cases",
     "screen.run": "screen batches",
     "rules.impact": "preview the impact of rule changes",
     "import.run": "import files",

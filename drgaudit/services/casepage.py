@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from drgaudit.casebook import auditlog, review
+from drgaudit.casebook import accounts, auditlog, review
 from drgaudit.casebook.attachments import Attachment, list_attachments
 from drgaudit.casebook.auditlog import AuditEntry
 from drgaudit.casebook.findings import Finding, claim_findings
@@ -29,7 +29,7 @@ from drgaudit.reports.casefile import CaseFile, HitView
 from drgaudit.reports.feedback import OTHER_HOSPITAL_CLAIM
 from drgaudit.reports.meeting import case_hit_views
 from drgaudit.services.access import Principal, may
-from drgaudit.services.cases import case_target, find_case
+from drgaudit.services.cases import assignees, case_target, find_case
 from drgaudit.services.reference import Reference
 
 OTHER_HOSPITAL = "他院"
@@ -64,6 +64,8 @@ class CaseView:
     log: list[AuditEntry] = field(default_factory=list)
     can: dict[str, bool] = field(default_factory=dict)
     own_hospital_only: bool = False
+    # The accounts the case may be assigned to (for those who may assign it).
+    assignees: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def open_meeting(self) -> AgendaEntry | None:
@@ -113,6 +115,10 @@ def case_view(*, session: Session, principal: Principal, ref: int | str, referen
         agenda=agenda, findings=claim_findings(session=session, claim_ids=[case.claim_id]).get(case.claim_id, []),
         can=can, own_hospital_only=hospital_only,
     )  # fmt: skip
+    if can["case.assign"]:
+        names = assignees(session=session, target=target)
+        shown = {a.username: a.display_name for a in accounts.list_accounts(session=session)}
+        view.assignees = [(name, shown.get(name) or name) for name in names]
     if can["case.log"]:
         view.log = auditlog.entries_for(session=session, entity=review.CASE, entity_id=case.id)
     return view

@@ -15,15 +15,16 @@ from sqlalchemy import false, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col
 
-from drgaudit.casebook import review
+from drgaudit.casebook import accounts, review
 from drgaudit.casebook.attachments import Attachment, Upload, add_attachments, get_attachment
 from drgaudit.casebook.models import stored_id
 from drgaudit.casebook.replies import CaseReply, ExpertOpinion, add_reply, record_opinion
 from drgaudit.casebook.review_models import MeetingAttendee, MeetingCase, ReviewAppeal, ReviewCase
 from drgaudit.casebook.reviewconfig import ConflictError, ReviewError
 from drgaudit.engine.pack import RulePack
-from drgaudit.services.access import NotFound, Principal, Scope, Target, scopes, visible
-from drgaudit.services.accounts import acting
+from drgaudit.i18n import _
+from drgaudit.services.access import NotFound, Principal, Scope, Target, may, scopes, visible
+from drgaudit.services.accounts import acting, principal_of
 
 
 def case_attendees(*, session: Session, case_id: int | None) -> frozenset[int]:
@@ -158,13 +159,41 @@ def assign(
     due_date: date | None = None,
     expected_version: int | None = None,
 ) -> ReviewCase:
-    """Assign a case to a reviewer (auditors)."""
+    """Assign a case to a reviewer (auditors): on a casebook with accounts, an active account that may
+    handle the case (`case.handle`: an auditor of its region), so a mistyped name assigns it to nobody."""
     case = find_case(session=session, principal=principal, ref=ref)
-    actor = acting(principal, "case.assign", case_target(session=session, case=case))
+    target = case_target(session=session, case=case)
+    actor = acting(principal, "case.assign", target)
+    if assignee.strip() and assignee.strip() not in assignees(
+        session=session, target=target, among=[assignee.strip()]
+    ):
+        raise ReviewError(
+            _(
+                "“{name}” is not an active auditor's account of this case's region: assign the case to one"
+            ).format(name=assignee.strip())
+        )
     return review.assign_case(
         session=session, ref=stored_id(case), assignee=assignee, actor=actor, due_date=due_date,
         expected_version=expected_version,
     )  # fmt: skip
+
+
+def assignees(*, session: Session, target: Target, among: list[str] | None = None) -> list[str]:
+    """The accounts a case with this target may be assigned to (of `among`, when given): active accounts
+    allowed `case.handle` on it. On a private casebook (no accounts) any name is one."""
+    if accounts.count_accounts(session=session) == 0:
+        return list(among or [])
+    if among is not None:
+        found = [accounts.find_account(session=session, username=name) for name in among]
+        candidates = [a for a in found if a is not None]
+    else:
+        candidates = accounts.list_accounts(session=session)
+    return [
+        a.username
+        for a in candidates
+        if a.status == "active"
+        and may(principal_of(session=session, account=a, channel="web"), "case.handle", target)
+    ]
 
 
 def decide(

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from drgaudit.contract import CROSS_PROVINCE, CROSS_REGION, LOCAL
 from drgaudit.engine.evaluate import Env, evaluate
 from drgaudit.engine.expr import Arith, walk
 from drgaudit.engine.facts import sort_key
@@ -49,9 +50,11 @@ def _fires(rule: RuleFilter, fact: dict[str, Any], earlier: dict[str, Any] | Non
     """The rule's verdict by the Python evaluator (the one durable-rules is tested to agree with)."""
     r = rule.compiled.bound.rule
     env = Env(fact, earlier, rule.env.params, rule.env.settings, rule.env.lists)
-    if r.scope == "cross_region" and not fact["is_cross_region"]:
+    # The scopes as the rule's own conditions state them (engine.rule): COACH-001 is `nonlocal`.
+    relation = fact["region_relation"]
+    if r.scope in (CROSS_REGION, CROSS_PROVINCE, LOCAL) and relation != r.scope:
         return False
-    if r.scope == "local" and fact["is_cross_region"]:
+    if r.scope == "nonlocal" and relation == LOCAL:
         return False
     if fact["payment_scheme"] not in r.schemes:
         return False

@@ -1,31 +1,87 @@
-"""Import and screening from the pages (/batches): an auditor uploads a claims file and screens it; what is
-refused is refused with a Chinese message; every change is logged with the account, its role and `web`."""
+"""Import and screening from the pages (/batches): an auditor uploads a claims file and screens it (in the
+background: the page shows the screen's progress, polled from /batches/jobs/{id}, then its result); what
+is refused is refused with a Chinese message; every change is logged with the account, its role and `web`.
+
+The casebook is a SQLite file here (or the test's PostgreSQL database), not the shared in-memory one: the
+screen's thread writes while the requests read, and a shared-cache database fails such a table lock at
+once where a file waits for it."""
 
 from __future__ import annotations
 
 import io
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlmodel import Session, select
 
 from drgaudit.casebook import queries
 from drgaudit.casebook.auditlog import AuditEntry
+from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.review_models import ReviewCase
 from drgaudit.casebook.screening import ScreenRun
+from drgaudit.casebook.screenjobs import JobBusyError, ScreenJob, finish_job, insert_job
+from drgaudit.errors import DrgauditError
+from drgaudit.i18n import _
+from drgaudit.services import screenjobs
 from tests import web_casebook
 from tests.conftest import claim_row, write_table
+from tests.test_web_browser import casebook_url  # noqa: F401  (a SQLite file, or the test's PostgreSQL)
 from tests.web_support import Browser, web_app
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 
 @pytest.fixture
-def site(db_url: str, session: Session, tmp_path: Path):
+def session(casebook_url: str) -> Iterator[Session]:  # noqa: F811
+    """A session on the casebook the site serves."""
+    engine = make_engine(casebook_url)
+    with Session(engine) as opened:
+        yield opened
+    engine.dispose()
+
+
+@pytest.fixture
+def site(casebook_url: str, session: Session, tmp_path: Path):  # noqa: F811
     (tmp_path / "book").mkdir()
     web_casebook.build(session, tmp_path / "book")
-    return web_app(db_url, max_import_mb=0.05)
+    return web_app(casebook_url, max_import_mb=0.05)
+
+
+def _finished(browser: Browser, location: str, timeout: float = 60) -> dict[str, Any]:
+    """Poll the job the screen's redirect names until it has ended; its last state."""
+    assert location.startswith("/batches?job="), location
+    job_id = int(location.split("=", 1)[1])
+    deadline = time.monotonic() + timeout
+    while True:
+        state = browser.get(f"/batches/jobs/{job_id}")
+        assert state.status_code == 200 and state.headers["cache-control"] == "no-store", state.text[:300]
+        job = state.json()
+        assert job["id"] == job_id
+        if not job["running"]:
+            return dict(job)
+        assert 0 <= job["done"] <= job["total"] and 0 <= job["percent"] <= 100
+        assert time.monotonic() < deadline, f"the screen did not end in {timeout} s: {job}"
+        time.sleep(0.05)
+
+
+def _screen(browser: Browser, batch: int) -> tuple[dict[str, Any], str]:
+    """Start a screen of the batch from the page, wait for its end: (the job's last state, the page then)."""
+    started = browser.post(f"/batches/{batch}/screen")
+    assert started.status_code == 303, started.text[:500]
+    location = started.headers["location"]
+    job = _finished(browser, location)
+    return job, browser.get(location).text
 
 
 def _signed_in(app, user: str = "审核员") -> Browser:
@@ -81,9 +137,9 @@ def test_an_auditor_imports_a_file_and_screens_it_from_the_page(
     )
     assert f"这个文件已在第 {batch} 批次导入过" in again.text
 
-    done = browser.post(f"/batches/{batch}/screen")
-    assert done.status_code == 303 and done.headers["location"] == "/batches"
-    page = browser.get("/batches").text
+    job, page = _screen(browser, batch)
+    assert job["status"] == "done" and job["kind"] == "ok" and job["done"] == job["total"] == 4
+    assert job["text"].startswith(f"第 {batch} 批次筛查完成：4 份结算清单")
     assert f"第 {batch} 批次筛查完成：4 份结算清单" in page and "审核案件新增 1 件" in page
     session.expire_all()
     run = session.exec(select(ScreenRun).where(ScreenRun.batch_id == batch)).one()
@@ -143,12 +199,14 @@ def test_only_auditors_import_or_screen(site, tmp_path: Path) -> None:
 
 
 def test_screening_a_batch_that_is_no_claims_batch_is_refused_in_chinese(
-    db_url: str, session: Session, tmp_path: Path
+    casebook_url: str,  # noqa: F811
+    session: Session,
+    tmp_path: Path,
 ) -> None:
     """A forged screen of a hospitals batch, or of a batch that does not exist, was refused in English with
     a CLI hint ('batch 1 is a hospitals import, not claims', '… (see `drgaudit batches`)')."""
     web_casebook.build(session, tmp_path)
-    auditor = Browser(web_app(db_url))
+    auditor = Browser(web_app(casebook_url))
     assert auditor.login("审核员").status_code == 303
     page = auditor.post("/batches/1/screen", {})
     assert page.status_code == 400 and "第 1 批次导入的是医疗机构，不是结算清单" in page.text
@@ -183,7 +241,228 @@ def test_an_auditor_bound_to_a_region_screens_only_batches_of_that_region(
     here = Browser(site)
     assert here.login("审核丁").status_code == 303
     here.token = here.csrf("/batches")
-    assert here.post(f"/batches/{batch}/screen").status_code == 303
+    assert _screen(here, batch)[0]["status"] == "done"
     session.expire_all()
     run = session.exec(select(ScreenRun).where(ScreenRun.batch_id == batch)).one()
     assert run.run_by == "审核丁"
+
+
+def _uploaded(browser: Browser, session: Session, tmp_path: Path) -> int:
+    """The batch of `_claims_file`, uploaded by the browser's account."""
+    response = browser.post(
+        "/batches", {"table": "claims"}, files={"upload": ("c.csv", _claims_file(tmp_path))}
+    )
+    assert response.status_code == 200, response.text[:300]
+    return max(b.id or 0 for b in queries.list_batches(session=session))
+
+
+def _job_of_another_server(session: Session, batch: int, **fields: Any) -> ScreenJob:
+    """A job of this batch as another server's process would have recorded it (running, fresh heartbeat)."""
+    moment = datetime.now(UTC)
+    values: dict[str, Any] = dict(
+        batch_id=batch, active_batch=batch, started_by="审核员", role="auditor", channel="web", started_at=moment,
+        heartbeat_at=moment, done=1200, total=5000, host="another-server", pid=4242,
+    )  # fmt: skip
+    values.update(fields)
+    job = ScreenJob(**values)
+    session.add(job)
+    session.commit()
+    session.refresh(job)
+    return job
+
+
+def test_a_screen_runs_in_the_background_and_its_job_records_who_and_what(
+    site, session: Session, tmp_path: Path
+) -> None:
+    """The screen's request answers at once (before, it screened the whole batch inside the request: a
+    1,000,000-claim batch froze the browser for minutes, with no progress); the job in the casebook says
+    who started it, when, how far it got and what it found."""
+    browser = _signed_in(site)
+    batch = _uploaded(browser, session, tmp_path)
+    job, page = _screen(browser, batch)
+    assert 'id="job-' in page and "data-poll" not in page  # ended: the result, no more polling
+    assert '<noscript><meta http-equiv="refresh"' not in page
+    session.expire_all()
+    stored = session.exec(select(ScreenJob).where(ScreenJob.batch_id == batch)).one()
+    assert (stored.started_by, stored.role, stored.channel) == ("审核员", "auditor", "web")
+    assert stored.status == "done" and stored.active_batch is None and stored.error is None
+    assert stored.started_at <= stored.finished_at and (stored.done, stored.total) == (4, 4)
+    run = session.exec(select(ScreenRun).where(ScreenRun.batch_id == batch)).one()
+    assert stored.run_id == run.id and run.run_by == "审核员"
+    assert stored.result is not None and stored.result["claims"] == 4 and stored.result["cases_created"] == 1
+    row = page.split(f'id="batch-{batch}"', 1)[1].split("</tr>", 1)[0]
+    assert "已完成：4 份" in row and "重新筛查" in row
+
+
+def test_a_running_screen_is_shown_with_its_progress_and_a_second_start_is_refused(
+    site, session: Session, tmp_path: Path
+) -> None:
+    """While a batch is being screened (here by another server's process, whose progress the casebook
+    holds), the page and the poll show how far it is, and a second start from another tab or another
+    worker is refused in Chinese (the casebook refuses a second running job of a batch)."""
+    browser = _signed_in(site)
+    batch = _uploaded(browser, session, tmp_path)
+    job = _job_of_another_server(session, batch)
+    page = browser.get("/batches").text
+    assert f"第 {batch} 批次筛查中：已筛查 1,200 / 5,000 份结算清单（24%）" in page
+    assert f'data-poll="/batches/jobs/{job.id}"' in page and '<progress max="5000" value="1200">' in page
+    assert '<noscript><meta http-equiv="refresh" content="3"></noscript>' in page  # without JavaScript
+    assert f'href="/batches?job={job.id}"' in page  # and a link
+    row = page.split(f'id="batch-{batch}"', 1)[1].split("</tr>", 1)[0]
+    assert "筛查中：1,200 / 5,000 份（24%）" in row and "<button" not in row
+    state = browser.get(f"/batches/jobs/{job.id}").json()
+    assert state == {
+        "id": job.id, "batch_id": batch, "status": "running", "running": True, "done": 1200, "total": 5000,
+        "percent": 24, "kind": "busy", "text": f"第 {batch} 批次筛查中：已筛查 1,200 / 5,000 份结算清单（24%）",
+    }  # fmt: skip
+
+    refused = browser.post(f"/batches/{batch}/screen")
+    assert refused.status_code == 303 and refused.headers["location"] == f"/batches?job={job.id}"
+    page = browser.get(refused.headers["location"]).text
+    assert f"第 {batch} 批次正在筛查（审核员" in page and "不能同时再筛查一次" in page
+    session.expire_all()
+    assert len(session.exec(select(ScreenJob).where(ScreenJob.batch_id == batch)).all()) == 1
+    assert session.exec(select(ScreenRun).where(ScreenRun.batch_id == batch)).first() is None
+    # Two workers that both passed the check: the second insert is refused by the casebook itself.
+    with pytest.raises(JobBusyError):
+        insert_job(
+            session=session, batch_id=batch, started_by="审核员", role="auditor", channel="web", total=4
+        )
+
+    # Its last progress: screened, storing; then ended (the page is loaded again and shows the result).
+    job.done = 5000
+    session.add(job)
+    session.commit()
+    assert "5,000 份结算清单已筛查完毕，正在保存结果" in browser.get(f"/batches/jobs/{job.id}").json()["text"]
+    finish_job(session=session, job_id=job.id or 0, status="done", result={
+        "claims": 5000, "hits": 7, "amount_at_risk": 1234.5, "cases_created": 2, "cases_updated": 1,
+        "findings_created": 3, "claims_failed": 0, "patients_failed": 0, "seconds": 9.0,
+    })  # fmt: skip
+    state = browser.get(f"/batches/jobs/{job.id}").json()
+    assert state["running"] is False and state["kind"] == "ok"
+    page = browser.get(f"/batches?job={job.id}").text
+    assert (
+        f"第 {batch} 批次筛查完成：5,000 份结算清单，命中 7 次，涉及金额 1,234.50 元；审核案件新增 2 件、更新 1 件；"
+        "医院疑点新增 3 条"
+    ) in page
+    assert "data-poll" not in page and "筛查</button>" in page  # the batch may be screened again
+
+
+@pytest.mark.parametrize("left_by", ["a stopped server", "this process, restarted", "a silent server"])
+def test_a_screen_whose_server_stopped_is_shown_interrupted_and_can_be_started_again(
+    site, session: Session, tmp_path: Path, left_by: str
+) -> None:
+    """A job left running by a server that stopped (its process gone on this host; a process of this id
+    that does not run it: the server restarted; or another host's job whose heartbeat stopped while
+    nobody holds the batch's screen lock) is shown interrupted, never running for ever, and the batch
+    can be screened again."""
+    browser = _signed_in(site)
+    batch = _uploaded(browser, session, tmp_path)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = datetime.now(UTC) - timedelta(minutes=10)
+    fields = {
+        "a stopped server": {"host": socket.gethostname(), "pid": gone.pid},
+        "this process, restarted": {"host": socket.gethostname(), "pid": os.getpid()},
+        "a silent server": {"heartbeat_at": stale},
+    }[left_by]
+    job = _job_of_another_server(session, batch, **fields)
+    state = browser.get(f"/batches/jobs/{job.id}").json()
+    assert state["status"] == "interrupted" and state["running"] is False and state["kind"] == "error"
+    assert (
+        f"第 {batch} 批次筛查已中断：筛查在完成前中断" in state["text"]
+        and "可重新筛查该批次" in state["text"]
+    )
+    page = browser.get("/batches").text
+    row = page.split(f'id="batch-{batch}"', 1)[1].split("</tr>", 1)[0]
+    assert "页面上最近一次筛查已中断" in row and "筛查</button>" in row and "data-poll" not in page
+    session.expire_all()
+    assert session.get(ScreenJob, job.id).active_batch is None
+    again, page = _screen(browser, batch)
+    assert again["status"] == "done" and f"第 {batch} 批次筛查完成：4 份结算清单" in page
+
+
+def test_a_fresh_job_of_another_server_is_not_judged_gone(site, session: Session, tmp_path: Path) -> None:
+    browser = _signed_in(site)
+    batch = _uploaded(browser, session, tmp_path)
+    job = _job_of_another_server(session, batch, heartbeat_at=datetime.now(UTC) - timedelta(seconds=20))
+    assert browser.get(f"/batches/jobs/{job.id}").json()["running"] is True
+
+
+def test_a_screen_that_fails_says_why_in_chinese(
+    site, session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    browser = _signed_in(site)
+    batch = _uploaded(browser, session, tmp_path)
+
+    def broken(**_kwargs: Any) -> None:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(screenjobs, "screen_batch", broken)
+    job, page = _screen(browser, batch)
+    assert job["status"] == "failed" and job["kind"] == "error"
+    assert f"第 {batch} 批次筛查失败：筛查时出现意外错误（ZeroDivisionError），未保存任何结果" in page
+    assert "boom" not in page  # the log keeps the details
+    session.expire_all()
+    stored = session.exec(select(ScreenJob).where(ScreenJob.batch_id == batch)).one()
+    assert stored.status == "failed" and stored.active_batch is None and stored.finished_at is not None
+
+    def refused(**_kwargs: Any) -> None:
+        raise DrgauditError(_("batch {batch} is a {kind} import, not claims").format(
+            batch=batch, kind="claims", kind_name="医疗机构"))  # fmt: skip
+
+    monkeypatch.setattr(screenjobs, "screen_batch", refused)
+    _job, page = _screen(browser, batch)
+    assert f"筛查失败：第 {batch} 批次导入的是医疗机构，不是结算清单" in page  # the thread speaks Chinese too
+
+
+def test_only_those_who_see_the_batches_page_see_a_screen_and_a_forged_start_is_refused(
+    site, session: Session, tmp_path: Path
+) -> None:
+    auditor = _signed_in(site)
+    batch = _uploaded(auditor, session, tmp_path)
+    job = _job_of_another_server(session, batch)
+    assert auditor.get("/batches/jobs/999999").status_code == 404
+    assert auditor.get("/batches?job=999999").status_code == 404
+    bad = auditor.get("/batches?job=abc")
+    assert bad.status_code == 400 and "筛查任务" in bad.text
+    for user in ("秘书", "h001", "参保地", "只读"):
+        other = Browser(site)
+        assert other.login(user).status_code == 303
+        assert other.get(f"/batches/jobs/{job.id}").status_code == 403, user
+    anonymous = Browser(site).get(f"/batches/jobs/{job.id}")
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
+    finish_job(session=session, job_id=job.id or 0, status="failed", error="测试")
+    # A start without the form's CSRF token starts nothing.
+    forged = auditor.client.post(f"/batches/{batch}/screen")
+    assert forged.status_code == 403
+    session.expire_all()
+    assert len(session.exec(select(ScreenJob).where(ScreenJob.batch_id == batch)).all()) == 1
+
+
+def test_a_server_that_stops_marks_its_running_screens_interrupted(
+    casebook_url: str,  # noqa: F811
+    session: Session,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    web_casebook.build(session, tmp_path)
+    release = threading.Event()
+
+    def slow(**_kwargs: Any) -> None:
+        release.wait(30)
+        raise DrgauditError("stopped")
+
+    monkeypatch.setattr(screenjobs, "screen_batch", slow)
+    app = web_app(casebook_url)
+    with TestClient(app, follow_redirects=False):  # its lifespan: started, then stopped
+        browser = Browser(app)
+        assert browser.login("审核员").status_code == 303
+        started = browser.post("/batches/2/screen")
+        assert started.status_code == 303
+        job_id = int(started.headers["location"].split("=", 1)[1])
+        assert browser.get(f"/batches/jobs/{job_id}").json()["running"] is True
+    session.expire_all()
+    job = session.get(ScreenJob, job_id)
+    assert job is not None and job.status == "interrupted" and "服务在筛查完成前停止" in (job.error or "")
+    release.set()

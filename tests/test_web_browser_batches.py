@@ -1,14 +1,18 @@
 """Import and screening from the pages in a real browser (Playwright on the system's chromium) against
 `drgaudit serve`: an auditor uploads a claims file with one bad row, reads what was imported and why the
-row was refused, screens the batch (the button is disabled and says so while it runs) and reads the result;
-the new review case is then on the queue."""
+row was refused, screens the batch (in the background: the page shows the screen's progress, updated by
+polling, and then its result) and reads the result; the new review case is then on the queue."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session
 
+from drgaudit.casebook.db import make_engine
+from drgaudit.casebook.screenjobs import ScreenJob, finish_job
 from tests.conftest import claim_row, write_table
 from tests.test_web_browser import CHROMIUM, browser, casebook_url, flash, sign_in, small_served  # noqa: F401
 
@@ -20,7 +24,12 @@ pytestmark = [
 ]
 
 
-def test_an_auditor_imports_and_screens_a_batch_in_the_browser(browser, small_served, tmp_path: Path) -> None:  # noqa: F811
+def test_an_auditor_imports_and_screens_a_batch_in_the_browser(
+    browser,  # noqa: F811
+    small_served,  # noqa: F811
+    casebook_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     served, _book = small_served
     rows = [
         claim_row(200 + n, hospital_id="H001", treatment_region="510100", insured_region="510700", claim_id=f"B{n}",
@@ -50,10 +59,46 @@ def test_an_auditor_imports_and_screens_a_batch_in_the_browser(browser, small_se
         "f => f.addEventListener('submit', e => e.preventDefault(), {once: true}))"
     )
     row.locator("button", has_text="筛查").click()
-    assert "正在筛查" in row.locator("p.flash").inner_text() and row.locator("button").is_disabled()
+    assert "正在开始筛查" in row.locator("p.flash").inner_text() and row.locator("button").is_disabled()
     page.reload()
+
+    # A screen of this batch running on another server of the service: its progress is shown and
+    # follows the casebook (polled), then its end loads the page again with its result.
+    batch = int(row.locator("td").first.inner_text())
+    engine = make_engine(casebook_url)
+    with Session(engine) as session:
+        moment = datetime.now(UTC)
+        job = ScreenJob(
+            batch_id=batch, active_batch=batch, started_by="审核员", role="auditor", channel="web",
+            started_at=moment, heartbeat_at=moment, done=1, total=2, host="another-server", pid=4242,
+        )  # fmt: skip
+        session.add(job)
+        session.commit()
+        job_id = job.id or 0
+        page.reload()
+        box = page.locator(f"#job-{job_id}")
+        assert f"第 {batch} 批次筛查中：已筛查 1 / 2 份结算清单（50%）" in box.inner_text()
+        assert box.locator("progress").get_attribute("value") == "1"
+        assert row.locator("button").count() == 0  # no second start while it runs
+        job.done, job.heartbeat_at = 2, datetime.now(UTC)
+        session.add(job)
+        session.commit()
+        page.wait_for_function(
+            "id => document.querySelector('#job-' + id + ' .job-text').textContent.includes('正在保存结果')",
+            arg=job_id,
+        )
+        assert row.locator("[data-job]").inner_text() == "筛查中：2 / 2 份（100%）"
+        finish_job(session=session, job_id=job_id, status="failed", error="测试：另一台服务器上的筛查失败")
+        page.wait_for_url(f"{served}/batches?job={job_id}")  # the page of its end, opened by itself
+        page.wait_for_selector(f"#job-{job_id} p.flash.error")
+        assert "筛查失败：测试：另一台服务器上的筛查失败" in flash(page)
+    engine.dispose()
+
+    # The auditor screens it: the page comes back at once with the screen's progress, then its result.
+    page.goto(served + "/batches")
     page.locator("tr", has_text="四月结算清单.xlsx").locator("button", has_text="筛查").click()
-    page.wait_for_url(f"{served}/batches")
+    page.wait_for_url(f"{served}/batches?job=*")
+    page.wait_for_selector("p.flash.ok", timeout=60_000)
     assert "筛查完成：2 份结算清单" in flash(page) and "审核案件新增 1 件" in flash(page)
     assert "已完成" in page.locator("tr", has_text="四月结算清单.xlsx").inner_text()
     page.goto(served + "/queue")

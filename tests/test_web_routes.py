@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from sqlmodel import Session
 from starlette.routing import Mount, Route
 
+from drgaudit.casebook.screenjobs import finish_job, insert_job
 from drgaudit.labels import FORM_LABELS
 from tests import web_casebook
 from tests.web_support import Browser, web_app
@@ -79,6 +80,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/batches"): {"auditor"},
     ("POST", "/batches/{batch_id}/screen"): {"auditor"},
     ("GET", "/batches/{batch_id}/rejects.xlsx"): {"auditor"},
+    ("GET", "/batches/jobs/{job_id}"): {"auditor"},
     ("GET", "/admin/users"): {"admin"},
     ("POST", "/admin/users"): {"admin"},
     ("POST", "/admin/roles"): {"admin"},
@@ -126,6 +128,7 @@ def url(path: str, book: web_casebook.Book) -> str:
         "case_id": book.case_h001, "meeting_id": book.meeting, "finding_id": book.finding_h001,
         "attachment_id": book.attachment, "request_id": book.request, "username": "dummy", "action": "reset",
         "kind": "minutes", "fmt": "html", "batch_id": 1,  # batch 1 holds hospitals: a screen is refused (400)
+        "job_id": 1,  # the site's screen job of batch 2
     }  # fmt: skip
     for name, value in values.items():
         path = path.replace("{" + name + "}", str(value))
@@ -159,6 +162,11 @@ def app_routes(app) -> list[tuple[str, str]]:
 @pytest.fixture
 def site(db_url: str, session: Session, tmp_path: Path):
     book = web_casebook.build(session, tmp_path)
+    # A screen job that ended, for the poll's route (/batches/jobs/{job_id}).
+    finish_job(
+        session=session, status="failed", error="测试",
+        job_id=insert_job(session=session, batch_id=2, started_by="审核员", role="auditor", channel="web", total=0).id or 0,
+    )  # fmt: skip
     return web_app(db_url, api=True), book
 
 

@@ -24,6 +24,7 @@ from drgaudit.casebook import (  # noqa: F401  (registers the tables)
     packs,
     replies,
     review_models,
+    screenjobs,
     screening,
     shadow,
 )

@@ -1,5 +1,6 @@
 """Import batches for a principal: list them with their latest screen run, import an uploaded file, screen
-a claims batch (what `drgaudit import` and `drgaudit screen --batch` do, for the pages).
+a claims batch (what `drgaudit import` and `drgaudit screen --batch` do, for the pages; the screen runs in
+the background, `drgaudit.services.screenjobs`).
 
 Both changes are an auditor's (`import.run`, `screen.run` in `drgaudit.services.access`); the batch records
 who imported it and the review cases a screen makes or refreshes are logged with the account, its role
@@ -28,7 +29,7 @@ from drgaudit.reports.document import Column, Report, Sheet
 from drgaudit.casebook.auditlog import Actor
 from drgaudit.services.access import NOTHING, Denied, NotFound, Principal, Target, may, scopes, unrestricted
 from drgaudit.services.accounts import acting
-from drgaudit.services.screening import ScreenSummary, claims_batch, screen_batch
+from drgaudit.services.screening import claims_batch
 
 IMPORT, SCREEN = "import.run", "screen.run"
 SUFFIXES = (".csv", ".jsonl", ".xlsx")
@@ -176,9 +177,3 @@ def screening_actor(*, session: Session, principal: Principal, batch_id: int) ->
             f"`{principal.username}` may screen"
         )
     return acting(principal, SCREEN, Target(treatment_region=regions[0]) if regions else NOTHING)
-
-
-def screen(*, session: Session, principal: Principal, batch_id: int) -> ScreenSummary:
-    """Screen a stored claims batch with the rule packs in force and store the hits, findings and cases."""
-    actor = screening_actor(session=session, principal=principal, batch_id=batch_id)
-    return screen_batch(session=session, batch_id=batch_id, actor=actor)

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from sqlmodel import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from drgaudit.casebook.accounts import AccountError
@@ -29,6 +30,7 @@ from drgaudit.i18n import speaking
 from drgaudit.labels import FORM_LABELS, label
 from drgaudit.services.access import Denied, NotFound, Unauthenticated
 from drgaudit.services.reference import ReferenceCache
+from drgaudit.services.screenjobs import interrupt_mine, reap_stale_jobs
 from drgaudit.web.deps import CsrfError, MustChangePassword, csrf_guard, login_url, text_guard
 from drgaudit.web.security import SESSION_COOKIE, BodyLimit, SecurityHeaders, Signer
 from drgaudit.web.settings import WebSettings
@@ -42,7 +44,10 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        with Session(engine) as session:
+            reap_stale_jobs(session=session)  # screens a stopped server left marked running
         yield
+        interrupt_mine(engine)  # the screens running on this process's threads stop with it
         engine.dispose()
 
     app = FastAPI(

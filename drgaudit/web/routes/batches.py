@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
 
 from drgaudit.casebook.ingest import ImportReport
 from drgaudit.labels import LABELS, VALUE_LABELS
 from drgaudit.services import batches as batch_service
+from drgaudit.services import screenjobs as job_service
 from drgaudit.services.access import Principal, may
+from drgaudit.services.screenjobs import JobState
 from drgaudit.web.deps import DB, require, require_any
 from drgaudit.web.forms import report_response
 from drgaudit.web.templating import redirect, render
@@ -20,15 +22,52 @@ from drgaudit.web.templating import redirect, render
 router = APIRouter()
 KIND_NAMES = VALUE_LABELS["batch.kind"]
 RUN_NAMES = {"running": "筛查中", "done": "已完成", "partial": "部分完成", "failed": "失败"}
+JOB_NAMES = {**RUN_NAMES, "interrupted": "已中断"}
+SCREENING = (batch_service.IMPORT, batch_service.SCREEN)  # who may see the batches page and its screens
 
 
-def _page(request: Request, session: DB, me: Principal, result: ImportReport | None = None) -> Response:
+def job_text(state: JobState) -> tuple[str, str]:
+    """(kind, text) of a screen job for the page and its poll: its progress while it runs (kind `busy`),
+    then the message a screen has always ended with (`ok`, or `error` when claims failed), or why it
+    failed or was interrupted."""
+    job = state.job
+    batch = job.batch_id
+    if state.running:
+        if job.total and job.done >= job.total:
+            return "busy", f"第 {batch} 批次筛查中：{job.total:,} 份结算清单已筛查完毕，正在保存结果…"
+        return (
+            "busy",
+            f"第 {batch} 批次筛查中：已筛查 {job.done:,} / {job.total:,} 份结算清单（{state.percent}%）",
+        )
+    result = job.result
+    if result is None:
+        return (
+            "error",
+            f"第 {batch} 批次筛查{JOB_NAMES.get(job.status, job.status)}：{job.error or '原因未记录'}",
+        )
+    message = (
+        f"第 {batch} 批次筛查完成：{result['claims']:,} 份结算清单，命中 {result['hits']:,} 次，涉及金额 "
+        f"{result['amount_at_risk']:,.2f} 元；审核案件新增 {result['cases_created']:,} 件、更新 "
+        f"{result['cases_updated']:,} 件；医院疑点新增 {result['findings_created']:,} 条"
+    )
+    if result["claims_failed"]:
+        message += f"；{result['claims_failed']:,} 份结算清单未能筛查（见筛查记录）"
+    return ("error" if result["claims_failed"] else "ok"), message
+
+
+def _page(
+    request: Request, session: DB, me: Principal, result: ImportReport | None = None, job: int | None = None
+) -> Response:
+    jobs = job_service.batch_jobs(session=session, principal=me)
+    shown = [job_service.job_state(session=session, principal=me, job_id=job)] if job is not None else []
+    shown += [s for s in jobs.values() if s.running and s.job.id != job]
     return render(
         request, "batches.html",
         {"rows": batch_service.list_batches(session=session, principal=me), "kinds": KIND_NAMES,
-         "run_names": RUN_NAMES, "result": result, "field_label": lambda f: LABELS.get(f, f),
+         "run_names": RUN_NAMES, "job_names": JOB_NAMES, "result": result, "field_label": lambda f: LABELS.get(f, f),
          "may_import": may(me, batch_service.IMPORT), "may_screen": may(me, batch_service.SCREEN),
-         "max_mb": request.app.state.settings.max_import_mb},
+         "max_mb": request.app.state.settings.max_import_mb, "jobs": jobs, "shown_jobs": shown,
+         "job_text": job_text, "watching": any(s.running for s in shown)},
     )  # fmt: skip
 
 
@@ -36,10 +75,12 @@ def _page(request: Request, session: DB, me: Principal, result: ImportReport | N
 def batches_page(
     request: Request,
     session: DB,
-    me: Annotated[Principal, Depends(require_any(batch_service.IMPORT, batch_service.SCREEN))],
+    me: Annotated[Principal, Depends(require_any(*SCREENING))],
+    job: Annotated[int | None, Query()] = None,
 ) -> Response:
-    """The import batches, newest first, each claims batch with its latest screen run; the upload form."""
-    return _page(request, session, me)
+    """The import batches, newest first, each claims batch with its latest screen run; the upload form;
+    the screens running now and `job` (the one just started), with their progress."""
+    return _page(request, session, me, job=job)
 
 
 @router.post("/batches")
@@ -75,15 +116,28 @@ def screen(
     session: DB,
     me: Annotated[Principal, Depends(require(batch_service.SCREEN))],
 ) -> Response:
-    """Screen a claims batch and store the hits, findings and review cases; back to the list with the result."""
-    summary = batch_service.screen(session=session, principal=me, batch_id=batch_id)
-    cases = summary.review_cases or {}
-    found = summary.findings or {}
-    message = (
-        f"第 {batch_id} 批次筛查完成：{summary.claims:,} 份结算清单，命中 {summary.hits:,} 次，涉及金额 "
-        f"{summary.amount_at_risk:,.2f} 元；审核案件新增 {cases.get('created', 0):,} 件、更新 "
-        f"{cases.get('refreshed', 0) + cases.get('reopened', 0):,} 件；医院疑点新增 {found.get('created', 0):,} 条"
-    )
-    if summary.failed:
-        message += f"；{summary.claims_failed:,} 份结算清单未能筛查（见筛查记录）"
-    return redirect(request, "/batches", message=message, kind="error" if summary.failed else "ok")
+    """Start screening a claims batch in the background (hits, findings and review cases are stored as
+    before); back to the list at once, which shows the screen's progress and then its result."""
+    engine = request.app.state.engine
+    try:
+        job = job_service.start_screen(engine=engine, session=session, principal=me, batch_id=batch_id)
+    except job_service.ScreenBusy as busy:
+        where = f"/batches?job={busy.job_id}" if busy.job_id else "/batches"
+        return redirect(request, where, message=str(busy), kind="error")
+    return redirect(request, f"/batches?job={job.id}")
+
+
+@router.get("/batches/jobs/{job_id}")
+def job_progress(
+    job_id: int, session: DB, me: Annotated[Principal, Depends(require_any(*SCREENING))]
+) -> Response:
+    """A screen job's state for the page's poll (app.js): running with claims done of the total, or how
+    it ended, with the text the page shows."""
+    state = job_service.job_state(session=session, principal=me, job_id=job_id)
+    job = state.job
+    kind, text = job_text(state)
+    return JSONResponse(
+        {"id": job.id, "batch_id": job.batch_id, "status": job.status, "running": state.running,
+         "done": job.done, "total": job.total, "percent": state.percent, "kind": kind, "text": text},
+        headers={"Cache-Control": "no-store"},
+    )  # fmt: skip

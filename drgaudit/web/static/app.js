@@ -63,7 +63,48 @@
       box.querySelectorAll("input, select, textarea").forEach(function (field) { field.disabled = !shown; });
     });
   }
+  // A screen running in the background (导入与筛查): ask the server how far it is every second and show
+  // it; when it has ended, open the page of its end (data-ended), which shows its result and the batch's
+  // new screen run.
+  // Without this file the page reloads itself (a <noscript> refresh) and has a link to do so.
+  function pollJob(box) {
+    var url = box.getAttribute("data-poll");
+    var text = box.querySelector(".job-text");
+    var bar = box.querySelector("progress");
+    var failures = 0;
+    function round() {
+      fetch(url, {headers: {"Accept": "application/json"}, credentials: "same-origin", cache: "no-store"})
+        .then(function (response) {
+          if (!response.ok || response.redirected) { throw new Error(String(response.status)); }
+          return response.json();
+        })
+        .then(function (job) {
+          failures = 0;
+          if (!job.running) {
+            window.location.assign(box.getAttribute("data-ended") || window.location.href);
+            return;
+          }
+          if (text) { text.textContent = job.text; }
+          if (bar) { bar.max = job.total || 1; bar.value = job.done; bar.textContent = job.percent + "%"; }
+          document.querySelectorAll("[data-job='" + job.id + "']").forEach(function (cell) {
+            cell.textContent = "筛查中：" + job.done.toLocaleString("en-US") + " / " +
+              job.total.toLocaleString("en-US") + " 份（" + job.percent + "%）";
+          });
+          window.setTimeout(round, 1000);
+        })
+        .catch(function () {
+          failures += 1;
+          if (failures >= 5) {  // signed out, or the server is gone: the page itself says which
+            window.location.reload();
+            return;
+          }
+          window.setTimeout(round, 2000);
+        });
+    }
+    window.setTimeout(round, 1000);
+  }
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-poll]").forEach(pollJob);
     document.querySelectorAll("form").forEach(function (form) {
       if (form.querySelector(".kind-fields")) {
         showKindFields(form);

@@ -1,0 +1,321 @@
+"""Screening a batch from the pages as a background job, its progress kept in the casebook.
+
+`start_screen` checks the screen as `drgaudit.services.batches.screen` did (`screening_actor`: 403 and
+nothing started when refused), records a running job (`drgaudit.casebook.screenjobs`: at most one per
+batch, checked by the database, so two worker processes cannot both start it) and runs `screen_batch`
+on a thread of this process, in a session of its own: the request's session is never used after the
+response. A second thread writes the progress (claims done of the batch's total) and a heartbeat into
+the job's row, at most once a second, so any worker process can answer a poll.
+
+Why a thread and not a process: the screen needs nothing but the casebook, and a thread shares the
+service's engine, is started at once and dies with its process, which is how a stopped server is
+recognised. It screens in one process, as the page always did (`workers=1`): the screen's worker pool
+forks, which a process running the server's threads must not do. The screen is Python and holds the
+GIL most of the time; a poll still gets its turn (see the README for what it costs).
+
+A job whose process is gone is `interrupted`, never left running: judged when a page or a poll looks
+(`reap_stale_jobs`): a job of this host whose process is not running any more (or is this process,
+which does not run it: a restarted server with the same id), or one whose heartbeat stopped while no
+process holds the batch's screen lock (`casebook.runlock`). Its batch may then be screened again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from drgaudit.casebook import queries
+from drgaudit.casebook.auditlog import Actor
+from drgaudit.casebook.runlock import BatchBusyError, is_screening, reap_stale_runs
+from drgaudit.casebook.screenjobs import (
+    INTERRUPTED,
+    JobBusyError,
+    ScreenJob,
+    finish_job,
+    get_job,
+    insert_job,
+    latest_jobs,
+    now,
+    report_progress,
+    running_jobs,
+)
+from drgaudit.errors import DrgauditError
+from drgaudit.i18n import speaking
+from drgaudit.services.access import NotFound, Principal, may
+from drgaudit.services.batches import IMPORT, SCREEN, screening_actor
+from drgaudit.services.screening import ScreenSummary, screen_batch
+
+log = logging.getLogger("drgaudit.screenjobs")
+
+# How often the progress is written (at most), and the heartbeat when it has not changed.
+REPORT_SECONDS = 1.0
+HEARTBEAT_SECONDS = 5.0
+# A running job whose heartbeat is older than this, while nobody holds its batch's screen lock, is gone.
+STALE_SECONDS = 60.0
+
+# The jobs running on threads of this process.
+_mine: set[int] = set()
+_mine_guard = threading.Lock()
+
+
+class ScreenBusy(DrgauditError):
+    """The batch is being screened already (a job of the pages, or another program); `job_id`: that job."""
+
+    def __init__(self, message: str, job_id: int | None = None) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+
+
+@dataclass
+class JobState:
+    """A job as the pages show it: the row, and whether it is running."""
+
+    job: ScreenJob
+
+    @property
+    def running(self) -> bool:
+        return self.job.status == "running"
+
+    @property
+    def percent(self) -> int:
+        total = self.job.total
+        return min(100, int(self.job.done * 100 / total)) if total else 0
+
+
+def start_screen(*, engine: Engine, session: Session, principal: Principal, batch_id: int) -> ScreenJob:
+    """Check the screen (as `services.batches.screen`), record a running job, and run it on a thread.
+
+    `Denied`/`DrgauditError` when the screen is refused, `ScreenBusy` when the batch is being screened."""
+    actor = screening_actor(session=session, principal=principal, batch_id=batch_id)
+    reap_stale_jobs(session=session, batch_id=batch_id)
+    for running in running_jobs(session=session, batch_id=batch_id):
+        raise ScreenBusy(busy_message(running), running.id)
+    if is_screening(session.get_bind(), batch_id):
+        raise ScreenBusy(
+            f"第 {batch_id} 批次正在由其他程序（命令行或另一台服务器）筛查，请等它完成后再筛查。"
+        )
+    batch = queries.get_batch(session=session, batch_id=batch_id)
+    total = batch.rows_ok if batch is not None else 0
+    try:
+        with _mine_guard:  # known as this process's before any thread of it can judge it (`_gone`)
+            job = insert_job(
+                session=session, batch_id=batch_id, started_by=str(actor), role=actor.role,
+                channel=actor.channel, total=total,
+            )  # fmt: skip
+            job_id = int(job.id or 0)
+            _mine.add(job_id)
+    except JobBusyError:
+        # Another worker process started it between the check above and this insert.
+        for running in running_jobs(session=session, batch_id=batch_id):
+            raise ScreenBusy(busy_message(running), running.id) from None
+        raise ScreenBusy(f"第 {batch_id} 批次正在筛查，请等它完成后再筛查。") from None
+    thread = threading.Thread(
+        target=_run, args=(engine, job_id, batch_id, actor), name=f"drgaudit-screen-job-{job_id}", daemon=True
+    )
+    thread.start()
+    return job
+
+
+def busy_message(job: ScreenJob) -> str:
+    """The refusal of a second screen of a batch whose job is running."""
+    percent = JobState(job).percent
+    return (
+        f"第 {job.batch_id} 批次正在筛查（{job.started_by} 于 {_local(job.started_at)} 开始，已筛查 "
+        f"{job.done:,} / {job.total:,} 份，{percent}%），不能同时再筛查一次。请等它完成后再决定是否重新筛查。"
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    """A stored moment with its zone (SQLite gives them back without one; they were stored in UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _local(moment: datetime) -> str:
+    return _aware(moment).astimezone().strftime("%H:%M:%S")
+
+
+def _run(engine: Engine, job_id: int, batch_id: int, actor: Actor) -> None:
+    """The job's thread: screen, then record how it ended (Chinese messages, as on the pages)."""
+    with speaking("zh_CN"):
+        reporter = _Reporter(engine, job_id)
+        reporter.start()
+        try:
+            status, result, error, run_id = _screen(engine, batch_id, actor, reporter.progress)
+        finally:
+            reporter.stop()
+        try:
+            with Session(engine) as session:
+                finish_job(
+                    session=session, job_id=job_id, status=status, result=result, error=error, run_id=run_id
+                )
+        except SQLAlchemyError:
+            log.exception("screen job %s: its end could not be recorded", job_id)
+        finally:
+            with _mine_guard:
+                _mine.discard(job_id)
+
+
+def _screen(
+    engine: Engine, batch_id: int, actor: Actor, progress: Callable[[int, int], None]
+) -> tuple[str, dict[str, Any] | None, str | None, int | None]:
+    """(status, result, error, run id) of one screen of the batch, in a session of this thread."""
+    try:
+        with Session(engine) as session:
+            summary = screen_batch(session=session, batch_id=batch_id, actor=actor, progress=progress)
+    except BatchBusyError:
+        return "failed", None, f"第 {batch_id} 批次正在由其他程序筛查，本次未筛查；请等它完成后再筛查。", None
+    except DrgauditError as exc:
+        return "failed", None, str(exc), None
+    except Exception as exc:  # noqa: BLE001  (the job records any failure; the log keeps the traceback)
+        log.exception("screen job of batch %s failed", batch_id)
+        return (
+            "failed", None,
+            f"筛查时出现意外错误（{type(exc).__name__}），未保存任何结果；详情见服务日志。可稍后重新筛查。",
+            None,
+        )  # fmt: skip
+    return ("partial" if summary.failed else "done"), result_of(summary), None, summary.run_id
+
+
+def result_of(summary: ScreenSummary) -> dict[str, Any]:
+    """What the page says of a finished screen, kept with its job."""
+    cases = summary.review_cases or {}
+    found = summary.findings or {}
+    return {
+        "claims": summary.claims,
+        "hits": summary.hits,
+        "amount_at_risk": round(summary.amount_at_risk, 2),
+        "cases_created": cases.get("created", 0),
+        "cases_updated": cases.get("refreshed", 0) + cases.get("reopened", 0),
+        "findings_created": found.get("created", 0),
+        "claims_failed": summary.claims_failed,
+        "patients_failed": len(summary.failed),
+        "seconds": round(summary.total_seconds, 1),
+    }
+
+
+class _Reporter:
+    """Writes a job's progress and heartbeat from a thread of its own, so the screen never waits on it."""
+
+    def __init__(self, engine: Engine, job_id: int) -> None:
+        self.engine = engine
+        self.job_id = job_id
+        self.done = 0
+        self.total = 0
+        self._stop = threading.Event()
+        self._written: tuple[int, int] | None = None
+        self._last = 0.0
+        self._thread = threading.Thread(
+            target=self._loop, name=f"drgaudit-screen-job-{job_id}-progress", daemon=True
+        )
+
+    def progress(self, done: int, total: int) -> None:
+        """`screen_batch`'s callback: only remembered here (the screen's thread writes nothing)."""
+        self.done, self.total = done, total
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(REPORT_SECONDS):
+            self._write()
+
+    def _write(self) -> None:
+        state = (self.done, self.total)
+        if state == self._written and time.monotonic() - self._last < HEARTBEAT_SECONDS:
+            return
+        try:
+            with Session(self.engine) as session:
+                report_progress(session=session, job_id=self.job_id, done=state[0], total=state[1])
+        except SQLAlchemyError as exc:  # the casebook busy storing the hits: the next round writes it
+            log.debug("screen job %s: progress not written (%s)", self.job_id, exc)
+            return
+        self._written, self._last = state, time.monotonic()
+
+
+def reap_stale_jobs(*, session: Session, batch_id: int | None = None) -> list[ScreenJob]:
+    """Mark interrupted every job still marked running whose process is gone (see the module docstring)."""
+    reaped = []
+    for job in running_jobs(session=session, batch_id=batch_id):
+        if not _gone(session, job):
+            continue
+        note = (
+            f"筛查在完成前中断（运行它的服务进程 {job.pid}@{job.host} 已停止），本次的结果未保存；"
+            "可重新筛查该批次。"
+        )
+        finish_job(
+            session=session, job_id=int(job.id or 0), status=INTERRUPTED, error=note, only_running=True
+        )
+        reap_stale_runs(session=session, batch_id=job.batch_id)  # its screen run, if it had begun one
+        reaped.append(job)
+    return reaped
+
+
+def _gone(session: Session, job: ScreenJob) -> bool:
+    if job.host == socket.gethostname():
+        if job.pid == os.getpid():
+            with _mine_guard:
+                return job.id not in _mine  # this process does not run it: an earlier one with this id did
+        if not _alive(job.pid):
+            return True
+    if now() - _aware(job.heartbeat_at) < timedelta(seconds=STALE_SECONDS):
+        return False
+    return not is_screening(session.get_bind(), job.batch_id)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # a process of another user: alive
+    return True
+
+
+def job_state(*, session: Session, principal: Principal, job_id: int) -> JobState:
+    """A job, for those who may see the batches page (`NotFound` for others and for a missing job)."""
+    if not (may(principal, IMPORT) or may(principal, SCREEN)):
+        raise NotFound(f"no screen job {job_id}")
+    job = get_job(session=session, job_id=job_id)
+    if job is None:
+        raise NotFound(f"no screen job {job_id}")
+    if job.status == "running" and reap_stale_jobs(session=session, batch_id=job.batch_id):
+        session.refresh(job)
+    return JobState(job)
+
+
+def batch_jobs(*, session: Session, principal: Principal) -> dict[int, JobState]:
+    """The newest job of each batch (stale ones marked interrupted first), for the batches page."""
+    if not (may(principal, IMPORT) or may(principal, SCREEN)):
+        return {}
+    reap_stale_jobs(session=session)
+    return {batch: JobState(job) for batch, job in latest_jobs(session=session).items()}
+
+
+def interrupt_mine(engine: Engine) -> None:
+    """At the server's shutdown: the jobs running on its threads stop with it; say so now."""
+    with _mine_guard:
+        mine = sorted(_mine)
+    if not mine:
+        return
+    with Session(engine) as session:
+        for job_id in mine:
+            finish_job(
+                session=session, job_id=job_id, status=INTERRUPTED,
+                error="服务在筛查完成前停止，本次的结果未保存；可重新筛查该批次。", only_running=True,
+            )  # fmt: skip

@@ -29,7 +29,7 @@ from drgaudit.casebook import queries
 from drgaudit.casebook.auditlog import AuditEntry
 from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.review_models import ReviewCase
-from drgaudit.casebook.screening import ScreenRun
+from drgaudit.casebook.screening import ScreenRun, ScreenRunCreate, start_run
 from drgaudit.casebook.screenjobs import JobBusyError, ScreenJob, finish_job, insert_job
 from drgaudit.errors import DrgauditError
 from drgaudit.i18n import _
@@ -466,3 +466,20 @@ def test_a_server_that_stops_marks_its_running_screens_interrupted(
     job = session.get(ScreenJob, job_id)
     assert job is not None and job.status == "interrupted" and "服务在筛查完成前停止" in (job.error or "")
     release.set()
+
+
+def test_a_screen_run_whose_process_is_gone_is_not_shown_running(
+    site, session: Session, tmp_path: Path
+) -> None:
+    """A server stopped while its screen was storing (its job marked interrupted at shutdown, its screen run
+    still `running`), or a killed `screen --batch`: the page showed the batch 筛查中 until the next screen."""
+    browser = _signed_in(site)
+    batch = _uploaded(browser, session, tmp_path)
+    start_run(
+        session=session, run=ScreenRunCreate(
+            batch_id=batch, source="batch", rules_dir="rules", rules_version="1", codes_source="bundled",
+            codes_version="x", run_by="审核员",
+        ),
+    )  # fmt: skip
+    row = browser.get("/batches").text.split(f'id="batch-{batch}"', 1)[1].split("</tr>", 1)[0]
+    assert "失败：0 份" in row and "筛查中" not in row and "筛查</button>" in row

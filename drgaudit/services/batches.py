@@ -22,6 +22,7 @@ from sqlmodel import Session
 from drgaudit.casebook import queries
 from drgaudit.casebook.ingest import KINDS, ImportReport, import_file
 from drgaudit.casebook.models import ImportBatch
+from drgaudit.casebook.runlock import reap_stale_runs
 from drgaudit.casebook.screening import ScreenRun
 from drgaudit.errors import DataFileError, DrgauditError
 from drgaudit.labels import LABELS
@@ -52,6 +53,8 @@ def list_batches(*, session: Session, principal: Principal) -> list[BatchRow]:
     """Every import batch, newest first, with its latest screen run (only for those who may import or screen)."""
     if not (may(principal, IMPORT) or may(principal, SCREEN)):
         return []
+    # A run whose process is gone (a killed command, a stopped server) is shown failed, not 筛查中.
+    reap_stale_runs(session=session)
     runs = queries.latest_runs(session=session)
     return [BatchRow(b, runs.get(b.id or 0)) for b in reversed(queries.list_batches(session=session))]
 

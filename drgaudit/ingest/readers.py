@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from drgaudit.errors import DataFileError
+from drgaudit.ingest.xlsxrows import CellProblem, sheet_rows
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".xlsx": "xlsx"}
 # Bytes looked at to tell UTF-8 from GB18030 and to estimate the number of rows.
@@ -71,6 +72,8 @@ class _Sentinel:
 ROW_PROBLEM: Any = _Sentinel("ROW_PROBLEM")
 # Present (with the line's text) only in a row that could not be parsed at all.
 RAW_LINE: Any = _Sentinel("RAW_LINE")
+# {field: reason} of an XLSX row's cells that hold no data (a formula never calculated, an error value).
+CELL_PROBLEMS: Any = _Sentinel("CELL_PROBLEMS")
 
 
 def file_format(path: Path) -> str:
@@ -520,27 +523,32 @@ class RowSource:
             raise DataFileError(self.name, f"not a readable XLSX workbook ({exc})") from exc
         sheet = self._workbook.worksheets[0]
         self.estimated_rows = max(0, (sheet.max_row or 1) - 1)
-        rows = sheet.iter_rows(values_only=True)
-        first = next(rows, None)
-        if first is None or all(_blank(v) for v in first):
+        rows = sheet_rows(self._workbook, sheet)
+        number, first = next(rows, (0, ()))
+        if all(_blank(v) for v in first):
             raise DataFileError(self.name, "no header row on the first sheet")
+        problem = next((v for v in first if isinstance(v, CellProblem)), None)
+        if problem is not None:
+            raise DataFileError(self.name, f"header cell {problem.coordinate}: {problem.reason}")
         header = self._set_header(["" if v is None else str(v) for v in first])
         self._rows = self._xlsx_rows(rows, header, sheet.max_row or 0)
 
     def _xlsx_rows(
-        self, rows: Iterator[tuple[Any, ...]], header: list[str], max_row: int
+        self, rows: Iterator[tuple[int, tuple[Any, ...]]], header: list[str], max_row: int
     ) -> Iterator[tuple[int, Any]]:
         width = len(header)
-        for number, cells in enumerate(rows, start=2):
+        for number, cells in rows:
             if max_row:
                 self._xlsx_fraction = min(1.0, number / max_row)
             if all(_blank(v) for v in cells):
                 continue
-            if len(cells) == width:
-                yield number, cells
+            if any(isinstance(v, CellProblem) for v in cells):
+                yield number, _with_cell_problems(header, cells)
+            elif len(cells) <= width:
+                # Cells left out are empty (a sheet holds only the cells that have something).
+                yield number, cells + (None,) * (width - len(cells))
             else:
-                # A sheet has no short rows: cells left out are empty (openpyxl leaves them out when
-                # a workbook does not declare its dimensions).
+                # More cells than the header: a problem unless blank.
                 yield number, _ragged(header, list(cells), short_is_problem=False)
         self._xlsx_fraction = 1.0
 
@@ -695,6 +703,26 @@ def estimate_rows(path: Path | str) -> int:
 
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _with_cell_problems(header: list[str], cells: tuple[Any, ...]) -> dict[Any, Any]:
+    """An XLSX row holding cells that cannot be read as data (`CellProblem`): each is its field's error
+    (`CELL_PROBLEMS`; in a column the header does not name, the row's problem); the other values are
+    read and checked as usual."""
+    row = _ragged(header, [None if isinstance(v, CellProblem) else v for v in cells], short_is_problem=False)
+    named: dict[str, str] = {}
+    unnamed: list[str] = []
+    for i, value in enumerate(cells):
+        if isinstance(value, CellProblem):
+            text = f"cell {value.coordinate}: {value.reason}"
+            if i < len(header) and header[i]:
+                named[header[i]] = text
+            else:
+                unnamed.append(text)
+    row[CELL_PROBLEMS] = named
+    if unnamed:
+        row.setdefault(ROW_PROBLEM, "; ".join(unnamed))
+    return row
 
 
 def _ragged(header: list[str], values: list[Any], *, short_is_problem: bool) -> dict[Any, Any]:

@@ -43,7 +43,7 @@ from drgaudit.contract import (
     Field,
 )
 from drgaudit.errors import RowError
-from drgaudit.ingest.readers import RAW_LINE, ROW_PROBLEM, ColumnBlock
+from drgaudit.ingest.readers import CELL_PROBLEMS, RAW_LINE, ROW_PROBLEM, ColumnBlock
 from drgaudit.labels import input_labels
 
 # Data-quality tolerance, not policy: the fee_* categories of a claim may add up to at most
@@ -984,6 +984,10 @@ class RowConverter:
         unreadable: set[int] = set()
         if raw_columns is None or misfits:
             for i, raw_row in enumerate(raws) if raw_columns is None else misfits.items():
+                cells = raw_row.get(CELL_PROBLEMS)
+                if cells:
+                    # The cell's own reason, not "missing" or a conversion error of the value it lacks.
+                    found[i] = [p for p in found.get(i, ()) if p[0] not in cells] + list(cells.items())
                 if ROW_PROBLEM in raw_row:
                     if RAW_LINE in raw_row:  # nothing could be read from the row: only say so
                         unreadable.add(i)

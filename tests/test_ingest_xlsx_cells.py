@@ -1,0 +1,96 @@
+"""XLSX cells and rows that openpyxl's read-only rows read as something else: a formula never calculated
+(read as an empty cell), an error value (read as its text), a row numbered far past the others (every
+empty row in between made, minutes of CPU). Each row with such a cell is rejected naming the cell and
+why, the rest goes in; a far row costs nothing; row numbers are the sheet's own."""
+
+from __future__ import annotations
+
+import re
+import time
+import zipfile
+from pathlib import Path
+
+from openpyxl import Workbook
+from sqlmodel import Session, select
+
+from drgaudit.casebook.ingest import import_file
+from drgaudit.casebook.models import Claim
+from tests.conftest import claim_row
+
+FIELDS = list(claim_row(0))
+
+
+def _workbook(path: Path, rows: list[list[object]]) -> Path:
+    """A workbook written by openpyxl, as a program writes one: formulas are stored with no value."""
+    book = Workbook()
+    sheet = book.active
+    sheet.append(FIELDS)
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+def _values(n: int, **overrides: object) -> list[object]:
+    row: dict[str, object] = dict(claim_row(n))
+    row.update(overrides)
+    return [row[name] for name in FIELDS]
+
+
+def test_a_formula_with_no_computed_value_rejects_its_row(session: Session, tmp_path: Path) -> None:
+    path = _workbook(
+        tmp_path / "claims.xlsx",
+        [_values(1), _values(2, fee_other="=1+2"), _values(3, total_cost="=SUM(A1:A2)"), _values(4)],
+    )
+    report = import_file(path, kind="claims", session=session)
+    assert (report.rows_ok, report.rows_rejected) == (2, 2)
+    from openpyxl.utils import get_column_letter
+
+    fee_other = get_column_letter(FIELDS.index("fee_other") + 1)
+    first, second = report.first_errors
+    assert (first.row, first.field) == (3, "fee_other")
+    assert first.reason.startswith(f"cell {fee_other}3: a formula with no computed value")
+    assert "paste the values" in first.reason
+    # The cell's own reason, not "missing (required)" for the value it lacks.
+    assert (second.row, second.field) == (4, "total_cost") and second.reason.startswith("cell ")
+    assert sorted(session.exec(select(Claim.claim_id)).all()) == ["C000001", "C000004"]
+
+
+def test_an_error_value_rejects_its_row(session: Session, tmp_path: Path) -> None:
+    path = _workbook(tmp_path / "claims.xlsx", [_values(1), _values(2)])
+    book_path = tmp_path / "errors.xlsx"
+    # An error cell as a spreadsheet stores it: t="e" with the error's text as the cached value.
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(book_path, "w") as out:
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                text = data.decode()
+                cell = re.search(r'<c r="(D3)"[^>]*>.*?</c>', text)
+                assert cell is not None
+                text = text.replace(cell.group(0), '<c r="D3" t="e"><v>#N/A</v></c>')
+                data = text.encode()
+            out.writestr(name, data)
+    report = import_file(book_path, kind="claims", session=session)
+    assert (report.rows_ok, report.rows_rejected) == (1, 1)
+    error = report.first_errors[0]
+    assert (error.row, error.field) == (3, FIELDS[3])
+    assert error.reason == "cell D3: the spreadsheet error #N/A"
+
+
+def test_a_far_row_number_costs_nothing_and_rows_keep_their_numbers(session: Session, tmp_path: Path) -> None:
+    path = _workbook(tmp_path / "claims.xlsx", [_values(1), _values(2, claim_id=""), _values(3)])
+    far = tmp_path / "far.xlsx"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(far, "w") as out:
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                text = re.sub(r"<dimension[^>]*/>", "", data.decode())
+                text = re.sub(r'r="([A-Z]*)3"', r'r="\g<1>7"', text)  # row 3 becomes row 7
+                text = re.sub(r'r="([A-Z]*)4"', r'r="\g<1>900000000"', text)
+                data = text.encode()
+            out.writestr(name, data)
+    started = time.perf_counter()
+    report = import_file(far, kind="claims", session=session)
+    assert time.perf_counter() - started < 30  # was minutes: every empty row up to 900,000,000 made
+    assert (report.rows_ok, report.rows_rejected) == (2, 1)
+    assert [(e.row, e.field) for e in report.first_errors] == [(7, "claim_id")]

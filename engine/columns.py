@@ -98,6 +98,7 @@ _GROUP_KEYS: tuple[str, ...] = (
     "group__avg_los",
     "group__siblings",
     "group__base_weight",
+    "group__cc_weight",
 )
 for _key in _GROUP_KEYS:
     FACT_FIELDS[_key] = _PRICING

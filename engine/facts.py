@@ -120,6 +120,10 @@ class ReferenceData:
             weight = float(group["weight"])
             avg_los = group.get("avg_los")
             siblings = self.siblings(*key)
+            base_weight = min((w for _, w in siblings), default=weight)
+            # The ADRG's group "with CC" (severity digit 3), where a claim whose valid complications are
+            # CCs only belongs; an ADRG split only into 1/5 sends such a claim to its base group.
+            cc_group = key[2][:3] + "3"
             cached = {
                 "group__known": True,
                 "group__name": group.get("name"),
@@ -127,7 +131,8 @@ class ReferenceData:
                 "group__avg_cost": float(group["avg_cost"]),
                 "group__avg_los": float(avg_los) if avg_los is not None else None,
                 "group__siblings": [code for code, _ in siblings],
-                "group__base_weight": min((w for _, w in siblings), default=weight),
+                "group__base_weight": base_weight,
+                "group__cc_weight": next((w for code, w in siblings if code == cc_group), base_weight),
             }
             self._group_facts[key] = cached
         return cached
@@ -183,6 +188,7 @@ _NO_GROUP: dict[str, Any] = {
     "group__avg_cost": None,
     "group__avg_los": None,
     "group__base_weight": None,
+    "group__cc_weight": None,
     "cost_ratio": None,
     "los_ratio": None,
     "case_payment": None,

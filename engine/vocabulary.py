@@ -128,6 +128,7 @@ _DERIVED: list[FactDef] = [
     FactDef("group.avg_los", NUMBER, True),
     FactDef("group.siblings", LIST, False),
     FactDef("group.base_weight", NUMBER, True),
+    FactDef("group.cc_weight", NUMBER, True),
     FactDef("prev_claim_id", TEXT, True),
     FactDef("prev_hospital_id", TEXT, True),
     FactDef("prev_dx_category", TEXT, True),

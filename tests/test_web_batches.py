@@ -483,3 +483,12 @@ def test_a_screen_run_whose_process_is_gone_is_not_shown_running(
     )  # fmt: skip
     row = browser.get("/batches").text.split(f'id="batch-{batch}"', 1)[1].split("</tr>", 1)[0]
     assert "失败：0 份" in row and "筛查中" not in row and "筛查</button>" in row
+
+
+def test_a_jsonl_file_named_ndjson_is_imported_as_the_command_line_imports_it(site, tmp_path: Path) -> None:
+    """The importer reads `.ndjson` as JSONL; the page refused it as 'not CSV, JSONL or XLSX'."""
+    browser = _signed_in(site)
+    rows = [claim_row(200 + n, claim_id=f"N{n}", treatment_region="510100") for n in range(3)]
+    data = write_table(tmp_path / "claims.jsonl", rows).read_bytes()
+    page = browser.post("/batches", {"table": "claims"}, files={"upload": ("三月.ndjson", data)})
+    assert page.status_code == 200 and "导入 3 行" in page.text, page.text[:500]

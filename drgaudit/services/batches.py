@@ -12,6 +12,7 @@ name, so the batch shows the name the person chose; its rejected rows stay in th
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from drgaudit.casebook.models import ImportBatch
 from drgaudit.casebook.runlock import reap_stale_runs
 from drgaudit.casebook.screening import ScreenRun
 from drgaudit.errors import DataFileError, DrgauditError
+from drgaudit.ingest.readers import FORMATS
 from drgaudit.labels import LABELS
 from drgaudit.reports.document import Column, Report, Sheet
 from drgaudit.casebook.auditlog import Actor
@@ -33,7 +35,8 @@ from drgaudit.services.accounts import acting
 from drgaudit.services.screening import claims_batch
 
 IMPORT, SCREEN = "import.run", "screen.run"
-SUFFIXES = (".csv", ".jsonl", ".xlsx")
+# What the importer reads (drgaudit.ingest.readers.FORMATS): a file of another kind is refused up front.
+SUFFIXES = tuple(FORMATS)
 _UNSAFE = re.compile(r"[^\w.\-（）()]+")
 
 
@@ -117,8 +120,7 @@ def import_upload(
     with tempfile.TemporaryDirectory(prefix="drgaudit-upload-") as folder:
         path = Path(folder) / file_name
         with path.open("wb") as out:
-            while chunk := data.read(1024 * 1024):
-                out.write(chunk)
+            shutil.copyfileobj(data, out, 1024 * 1024)
         if path.stat().st_size == 0:
             raise UploadError(f"“{file_name}”是空文件")
         try:

@@ -238,7 +238,7 @@ class Facts:
             "outside_purchase": outside, "procedures": len(procedures),
             "has_lab_share": total > 0, "lab_share": lab / total if total > 0 else 0.0,
             "periodic": self.listed("chemo_radiotherapy", principal) or self.listed("dialysis", principal),
-            "plan2": claim.get("readmit_plan_31d") == "2", "cross": cross,
+            "plan2": claim.get("readmit_plan_31d") == "2", "cross": cross, "nonlocal_claim": insured != region,
             "has_designation": designated is not None, "designated": designated.toordinal() if designated else 0,
             "coaching_end": coaching_end.toordinal() if coaching_end else 0,
             "has_coaching_until": coaching_until is not None,
@@ -583,7 +583,7 @@ class BareRules(Facts):
                 if rule_id != "FREQ-003":
                     condition = condition & (m.periodic == False)
                 rule(rule_id, condition)
-            coach = target("COACH-001") & (m.cross == True) & (m.has_designation == True)
+            coach = target("COACH-001") & (m.nonlocal_claim == True) & (m.has_designation == True)
             coach = coach & (m.discharge >= m.designated) & (m.regional_center == False)
             rule("COACH-001", coach & (m.discharge < m.coaching_end))
             rule("COACH-001", coach & (m.has_coaching_until == True) & (m.discharge <= m.coaching_until))

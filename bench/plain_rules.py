@@ -72,7 +72,7 @@ def _single_rules() -> dict[str, Callable[[Fact, Params], bool]]:
         "FREQ-001": frequent("FREQ-001", True),
         "FREQ-002": frequent("FREQ-002", True),
         "FREQ-003": frequent("FREQ-003", False),
-        "COACH-001": lambda f, p: f["cross"] and f["has_designation"] and f["discharge"] >= f["designated"]
+        "COACH-001": lambda f, p: f["nonlocal_claim"] and f["has_designation"] and f["discharge"] >= f["designated"]
         and (f["discharge"] < f["coaching_end"] or (f["has_coaching_until"] and f["discharge"] <= f["coaching_until"]))
         and not f["regional_center"],
         "SEV-001": lambda f, p: _drg(f) and (f["severity"] == "1" or (f["group_known"] and f["weight"] >= p["min_weight"]))
@@ -194,7 +194,7 @@ _SINGLE_SQL = {
     "FREQ-001": "m.dd AND m.episodes_freq_001 >= $max_admissions AND NOT m.periodic",
     "FREQ-002": "m.dd AND m.episodes_freq_002 >= $max_admissions AND NOT m.periodic",
     "FREQ-003": "m.per_diem AND m.episodes_freq_003 >= $max_admissions",
-    "COACH-001": "m.\"cross\" AND m.has_designation AND m.discharge >= m.designated AND (m.discharge < m.coaching_end "
+    "COACH-001": "m.nonlocal_claim AND m.has_designation AND m.discharge >= m.designated AND (m.discharge < m.coaching_end "
     "OR (m.has_coaching_until AND m.discharge <= m.coaching_until)) AND NOT m.regional_center",
     "SEV-001": "m.drg AND (m.severity = '1' OR (m.group_known AND m.weight >= $min_weight)) AND m.los <= $max_los_days "
     "AND (m.discharge_mode = '4' OR (m.discharge_mode = '2' AND m.has_level AND m.level >= $transfer_level))",

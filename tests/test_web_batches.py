@@ -492,3 +492,39 @@ def test_a_jsonl_file_named_ndjson_is_imported_as_the_command_line_imports_it(si
     data = write_table(tmp_path / "claims.jsonl", rows).read_bytes()
     page = browser.post("/batches", {"table": "claims"}, files={"upload": ("三月.ndjson", data)})
     assert page.status_code == 200 and "导入 3 行" in page.text, page.text[:500]
+
+
+def test_the_poll_follows_the_screen_s_progress_from_its_first_second(
+    site, session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Until the first chunk of a batch was screened, the job's progress was written as 0 of 0 claims after
+    a second, and the page said '0 份结算清单已筛查完毕，正在保存结果…' while the screen had barely begun."""
+    browser = _signed_in(site)
+    batch = _uploaded(browser, session, tmp_path)
+    chunk, release = threading.Event(), threading.Event()
+
+    def screening(*, progress: Any, **_kwargs: Any) -> None:
+        chunk.wait(30)
+        progress(2, 4)
+        release.wait(30)
+        raise DrgauditError("stopped here")
+
+    monkeypatch.setattr(screenjobs, "screen_batch", screening)
+    monkeypatch.setattr(screenjobs, "REPORT_SECONDS", 0.1)
+    started = browser.post(f"/batches/{batch}/screen")
+    poll = started.headers["location"].replace("/batches?job=", "/batches/jobs/")
+    try:
+        time.sleep(0.5)  # several rounds of the progress thread, before the first chunk
+        state = browser.get(poll).json()
+        assert (state["running"], state["done"], state["total"], state["percent"]) == (True, 0, 4, 0)
+        assert state["text"] == f"第 {batch} 批次筛查中：已筛查 0 / 4 份结算清单（0%）"
+        chunk.set()
+        deadline = time.monotonic() + 10
+        while browser.get(poll).json()["done"] != 2:
+            assert time.monotonic() < deadline, "the progress was never written"
+            time.sleep(0.05)
+        assert browser.get(poll).json()["text"] == f"第 {batch} 批次筛查中：已筛查 2 / 4 份结算清单（50%）"
+    finally:
+        chunk.set()
+        release.set()
+    assert _finished(browser, started.headers["location"])["text"] == f"第 {batch} 批次筛查失败：stopped here"

@@ -121,7 +121,10 @@ def start_screen(*, engine: Engine, session: Session, principal: Principal, batc
             raise ScreenBusy(busy_message(running), running.id) from None
         raise ScreenBusy(f"第 {batch_id} 批次正在筛查，请等它完成后再筛查。") from None
     thread = threading.Thread(
-        target=_run, args=(engine, job_id, batch_id, actor), name=f"drgaudit-screen-job-{job_id}", daemon=True
+        target=_run,
+        args=(engine, job_id, batch_id, actor, total),
+        name=f"drgaudit-screen-job-{job_id}",
+        daemon=True,
     )
     thread.start()
     return job
@@ -145,10 +148,10 @@ def _local(moment: datetime) -> str:
     return _aware(moment).astimezone().strftime("%H:%M:%S")
 
 
-def _run(engine: Engine, job_id: int, batch_id: int, actor: Actor) -> None:
+def _run(engine: Engine, job_id: int, batch_id: int, actor: Actor, total: int) -> None:
     """The job's thread: screen, then record how it ended (Chinese messages, as on the pages)."""
     with speaking("zh_CN"):
-        reporter = _Reporter(engine, job_id)
+        reporter = _Reporter(engine, job_id, total)
         reporter.start()
         try:
             status, result, error, run_id = _screen(engine, batch_id, actor, reporter.progress)
@@ -207,13 +210,14 @@ def result_of(summary: ScreenSummary) -> dict[str, Any]:
 class _Reporter:
     """Writes a job's progress and heartbeat from a thread of its own, so the screen never waits on it."""
 
-    def __init__(self, engine: Engine, job_id: int) -> None:
+    def __init__(self, engine: Engine, job_id: int, total: int) -> None:
         self.engine = engine
         self.job_id = job_id
+        # What the job's row holds until the first chunk is screened: nothing done of the batch's claims.
         self.done = 0
-        self.total = 0
+        self.total = total
         self._stop = threading.Event()
-        self._written: tuple[int, int] | None = None
+        self._written: tuple[int, int] | None = (0, total)
         self._last = 0.0
         self._thread = threading.Thread(
             target=self._loop, name=f"drgaudit-screen-job-{job_id}-progress", daemon=True

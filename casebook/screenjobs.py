@@ -17,7 +17,7 @@ import socket
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Text, update
+from sqlalchemy import JSON, DateTime, Text, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -95,10 +95,8 @@ def running_jobs(*, session: Session, batch_id: int | None = None) -> list[Scree
 
 def latest_jobs(*, session: Session) -> dict[int, ScreenJob]:
     """The newest job of each batch that has one, by batch id."""
-    jobs: dict[int, ScreenJob] = {}
-    for job in session.exec(select(ScreenJob).order_by(col(ScreenJob.id))):
-        jobs[job.batch_id] = job
-    return jobs
+    newest = select(func.max(col(ScreenJob.id))).group_by(col(ScreenJob.batch_id)).scalar_subquery()
+    return {job.batch_id: job for job in session.exec(select(ScreenJob).where(col(ScreenJob.id).in_(newest)))}
 
 
 def report_progress(*, session: Session, job_id: int, done: int, total: int) -> None:

@@ -103,4 +103,20 @@ def test_an_auditor_imports_and_screens_a_batch_in_the_browser(
     assert "已完成" in page.locator("tr", has_text="四月结算清单.xlsx").inner_text()
     page.goto(served + "/queue")
     assert "B2" in page.content()
+
+    # Signed out (in another tab) while a screen is being watched: the next poll takes the page to the
+    # log-in page, coming back to the screen afterwards.
+    engine = make_engine(casebook_url)
+    with Session(engine) as session:
+        moment = datetime.now(UTC)
+        watched = ScreenJob(
+            batch_id=batch, active_batch=batch, started_by="审核员", role="auditor", channel="web",
+            started_at=moment, heartbeat_at=moment, total=2, host="another-server", pid=4242,
+        )  # fmt: skip
+        session.add(watched)
+        session.commit()
+        page.goto(f"{served}/batches?job={watched.id}")
+        context.clear_cookies()
+        page.wait_for_url(f"{served}/login?next=*", timeout=5_000)
+    engine.dispose()
     context.close()

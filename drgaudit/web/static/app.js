@@ -75,10 +75,15 @@
     function round() {
       fetch(url, {headers: {"Accept": "application/json"}, credentials: "same-origin", cache: "no-store"})
         .then(function (response) {
-          if (!response.ok || response.redirected) { throw new Error(String(response.status)); }
+          if (response.redirected) {  // signed out meanwhile: the page says so (the log-in page)
+            window.location.reload();
+            return null;
+          }
+          if (!response.ok) { throw new Error(String(response.status)); }
           return response.json();
         })
         .then(function (job) {
+          if (job === null) { return; }
           failures = 0;
           if (!job.running) {
             window.location.assign(box.getAttribute("data-ended") || window.location.href);
@@ -94,7 +99,7 @@
         })
         .catch(function () {
           failures += 1;
-          if (failures >= 5) {  // signed out, or the server is gone: the page itself says which
+          if (failures >= 5) {  // the server is gone or refuses: the page itself says why
             window.location.reload();
             return;
           }

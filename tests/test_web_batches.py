@@ -528,3 +528,28 @@ def test_the_poll_follows_the_screen_s_progress_from_its_first_second(
         chunk.set()
         release.set()
     assert _finished(browser, started.headers["location"])["text"] == f"第 {batch} 批次筛查失败：stopped here"
+
+
+def test_a_screen_that_cannot_start_a_thread_is_not_left_running(
+    site, session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server at its limit of threads: the job must not stay running (and the batch locked) for ever."""
+    browser = _signed_in(site)
+    batch = _uploaded(browser, session, tmp_path)
+
+    class NoThread:
+        def __init__(self, **_kwargs: Any) -> None:
+            pass
+
+        def start(self) -> None:
+            raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(screenjobs, "Thread", NoThread)  # the job's thread only
+    refused = browser.post(f"/batches/{batch}/screen")
+    monkeypatch.undo()
+    assert refused.status_code == 303 and refused.headers["location"] == "/batches"
+    assert "未能开始筛查：服务器暂时无法开始新的任务，请稍后重试" in browser.get("/batches").text
+    session.expire_all()
+    job = session.exec(select(ScreenJob).where(ScreenJob.batch_id == batch)).one()
+    assert job.status == "failed" and job.active_batch is None
+    assert _screen(browser, batch)[0]["status"] == "done"

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from threading import Thread
 from typing import Any
 
 from sqlalchemy import Engine
@@ -94,7 +95,7 @@ class JobState:
 
 
 def start_screen(*, engine: Engine, session: Session, principal: Principal, batch_id: int) -> ScreenJob:
-    """Check the screen (as `services.batches.screen`), record a running job, and run it on a thread.
+    """Check the screen (`services.batches.screening_actor`), record a running job, run it on a thread.
 
     `Denied`/`DrgauditError` when the screen is refused, `ScreenBusy` when the batch is being screened."""
     actor = screening_actor(session=session, principal=principal, batch_id=batch_id)
@@ -120,13 +121,23 @@ def start_screen(*, engine: Engine, session: Session, principal: Principal, batc
         for running in running_jobs(session=session, batch_id=batch_id):
             raise ScreenBusy(busy_message(running), running.id) from None
         raise ScreenBusy(f"第 {batch_id} 批次正在筛查，请等它完成后再筛查。") from None
-    thread = threading.Thread(
+    thread = Thread(
         target=_run,
         args=(engine, job_id, batch_id, actor, total),
         name=f"drgaudit-screen-job-{job_id}",
         daemon=True,
     )
-    thread.start()
+    try:
+        thread.start()
+    except RuntimeError:  # no thread to be had (the process's limit): nothing runs, say so
+        with _mine_guard:
+            _mine.discard(job_id)
+        finish_job(
+            session=session, job_id=job_id, status="failed", error="服务器暂时无法开始筛查，请稍后重试。"
+        )
+        raise ScreenBusy(
+            f"第 {batch_id} 批次未能开始筛查：服务器暂时无法开始新的任务，请稍后重试。"
+        ) from None
     return job
 
 
@@ -219,9 +230,7 @@ class _Reporter:
         self._stop = threading.Event()
         self._written: tuple[int, int] | None = (0, total)
         self._last = 0.0
-        self._thread = threading.Thread(
-            target=self._loop, name=f"drgaudit-screen-job-{job_id}-progress", daemon=True
-        )
+        self._thread = Thread(target=self._loop, name=f"drgaudit-screen-job-{job_id}-progress", daemon=True)
 
     def progress(self, done: int, total: int) -> None:
         """`screen_batch`'s callback: only remembered here (the screen's thread writes nothing)."""

@@ -1,7 +1,7 @@
 """Screening a batch from the pages as a background job, its progress kept in the casebook.
 
-`start_screen` checks the screen as `drgaudit.services.batches.screen` did (`screening_actor`: 403 and
-nothing started when refused), records a running job (`drgaudit.casebook.screenjobs`: at most one per
+`start_screen` checks the screen as the page always did (`services.batches.screening_actor`: 403, and
+nothing started, when refused), records a running job (`drgaudit.casebook.screenjobs`: at most one per
 batch, checked by the database, so two worker processes cannot both start it) and runs `screen_batch`
 on a thread of this process, in a session of its own: the request's session is never used after the
 response. A second thread writes the progress (claims done of the batch's total) and a heartbeat into
@@ -11,7 +11,9 @@ Why a thread and not a process: the screen needs nothing but the casebook, and a
 service's engine, is started at once and dies with its process, which is how a stopped server is
 recognised. It screens in one process, as the page always did (`workers=1`): the screen's worker pool
 forks, which a process running the server's threads must not do. The screen is Python and holds the
-GIL most of the time; a poll still gets its turn (see the README for what it costs).
+GIL most of the time; a poll still gets its turn: on a 200,000-claim batch screened from the page of a
+one-worker server (SQLite), polls took 11-17 ms at the median and under 100 ms at most, and the first
+progress was there 1.3 s after the click.
 
 A job whose process is gone is `interrupted`, never left running: judged when a page or a poll looks
 (`reap_stale_jobs`): a job of this host whose process is not running any more (or is this process,

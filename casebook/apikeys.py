@@ -5,8 +5,10 @@ account bound to its treatment region, typically). A key is shown once, when it 
 `dga_<prefix>_<secret>`; the casebook keeps only its `prefix` (to find it) and the SHA-256 of the whole
 key. SHA-256 and not a slow password hash, because the secret is 256 random bits, which no guessing
 can reach (a slow hash protects low-entropy passwords, and here it would add its cost to every
-request). A revoked key stays in the table (revoked_at, revoked_by) and never works again. Making and
-revoking a key is appended to the audit log (entity `api_key`), never the key itself.
+request). A revoked key stays in the table (revoked_at, revoked_by) and never works again. A key works
+until `expires_at` (`users add-key --days`, a year unless told; keys made before expiry existed have
+none), so a key copied into a forgotten configuration does not work for ever. Making and revoking a key
+is appended to the audit log (entity `api_key`), never the key itself.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, bindparam, select
 from sqlmodel import Field, Session, SQLModel, col
 
 from drgaudit.casebook import auditlog
-from drgaudit.casebook.accounts import Account, AccountError, GrantRow
+from drgaudit.casebook.accounts import Account, AccountError, GrantRow, aware
+from drgaudit.casebook.states import KEY_DAYS, MAX_KEY_DAYS
 from drgaudit.errors import DrgauditError
 
 API_KEY = "api_key"
@@ -58,6 +61,7 @@ class ApiKey(ApiKeyBase, table=True):
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     revoked_by: str | None = None
+    expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
     @property
     def active(self) -> bool:
@@ -76,23 +80,30 @@ def key_state(key: ApiKey, account: Account) -> dict[str, Any]:
         "account": account.username,
         "revoked_at": key.revoked_at,
         "revoked_by": key.revoked_by,
+        "expires_at": key.expires_at,
     }
 
 
-def create_key(*, session: Session, account: Account, name: str, actor: str) -> tuple[ApiKey, str]:
-    """Make a key for an account; returns it with the key text, which is never available again."""
+def create_key(
+    *, session: Session, account: Account, name: str, actor: str, days: int = KEY_DAYS
+) -> tuple[ApiKey, str]:
+    """Make a key for an account, working for `days` days; returns it with the key text, which is never
+    available again."""
     name = name.strip()
     if not name:
         raise ApiKeyError("a key needs a name saying what it is for")
+    if not 1 <= days <= MAX_KEY_DAYS:
+        raise ApiKeyError(f"a key works for 1 to {MAX_KEY_DAYS} days, not {days}")
     if account.status != "active":
         raise AccountError(f"account `{account.username}` is disabled")
     if account.id is None:
         raise AccountError(f"account `{account.username}` is not stored yet")
     prefix = secrets.token_hex(6)
     text = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    made = datetime.now(UTC)
     key = ApiKey(
         account_id=account.id, name=name, prefix=prefix, key_hash=_digest(text), created_by=str(actor),
-        created_at=datetime.now(UTC),
+        created_at=made, expires_at=made + timedelta(days=days),
     )  # fmt: skip
     session.add(key)
     session.flush()
@@ -112,6 +123,7 @@ class KeyOwner:
     key_id: int
     prefix: str
     revoked: bool
+    expires_at: datetime | None
     account_id: int
     username: str
     display_name: str
@@ -132,7 +144,7 @@ _key, _account, _role = _keys.c, _accounts.c, _roles.c
 # Built once: every API request runs it (the key, its account and the account's roles in one query).
 _FIND_KEY = (
     select(
-        _key.id, _key.key_hash, _key.revoked_at, _account.id, _account.username, _account.display_name,
+        _key.id, _key.key_hash, _key.revoked_at, _key.expires_at, _account.id, _account.username, _account.display_name,
         _account.status, _role.role, _role.scope,
     )
     .select_from(
@@ -144,7 +156,8 @@ _FIND_KEY = (
 
 
 def find_key(*, session: Session, text: str) -> tuple[str, KeyOwner | None]:
-    """Look a presented key up: ("ok", owner), ("revoked", owner), ("disabled", owner) or ("invalid", None).
+    """Look a presented key up: ("ok", owner), ("revoked", owner), ("expired", owner), ("disabled", owner)
+    or ("invalid", None).
 
     The comparison of the stored hash is constant-time; a malformed key is never looked up.
     """
@@ -154,13 +167,17 @@ def find_key(*, session: Session, text: str) -> tuple[str, KeyOwner | None]:
     rows = session.connection().execute(_FIND_KEY, {"prefix": prefix}).all()
     if not rows or not hmac.compare_digest(rows[0][1], _digest(text)):
         return "invalid", None
-    key_id, _hash, revoked_at, account_id, username, display_name, status = rows[0][:7]
+    key_id, _hash, revoked_at, expires_at, account_id, username, display_name, status = rows[0][:8]
     grants = [GrantRow(role, scope or None) for *_, role, scope in rows if role is not None]
+    expires_at = aware(expires_at)
     owner = KeyOwner(
-        key_id, prefix, revoked_at is not None, account_id, username, display_name, status == "active", grants
-    )
+        key_id, prefix, revoked_at is not None, expires_at, account_id, username, display_name,
+        status == "active", grants,
+    )  # fmt: skip
     if owner.revoked:
         return "revoked", owner
+    if expires_at is not None and datetime.now(UTC) >= expires_at:
+        return "expired", owner
     if not owner.account_active:
         return "disabled", owner
     return "ok", owner

@@ -27,3 +27,7 @@ ROLE_SCOPES: dict[str, str | None] = {
     "viewer": "region",
     "integration": "region",
 }
+
+# How many days a new API key works unless told, and the longest it may (`users add-key --days`).
+KEY_DAYS = 365
+MAX_KEY_DAYS = 3 * 365

@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -391,6 +392,78 @@ def test_missing_wrong_revoked_and_disabled_keys_are_401(api: Api, province: Pat
     _error(api.screen(claim, store=True), 401, "api_key_revoked")
     _error(api("GET", "/api/v1/cases", "settle7"), 401, "account_disabled")
     assert api.counts() == before
+
+
+def test_an_expired_key_is_401_and_keys_made_before_expiry_existed_keep_working(
+    api: Api, province: Path, rows: list
+) -> None:
+    """A key works until its expires_at: at and after it, 401 api_key_expired and nothing done; a key
+    with none (made before keys expired) works."""
+    claim = planted(province, rows, "LOS-001")
+    engine = make_engine(api.url)
+    prefix = apikey_data.prefix_of(api.keys["settle"])
+    try:
+        with Session(engine) as session:
+            key = (
+                session.exec(select(apikey_data.ApiKey).where(apikey_data.ApiKey.prefix == prefix))
+                .scalars()
+                .one()
+            )
+            assert key.expires_at is not None  # made by add_key: a year
+            key.expires_at = None
+            session.add(key)
+            session.commit()
+    finally:
+        engine.dispose()
+    assert api("GET", "/api/v1/rule-packs/active").status_code == 200
+    try:
+        with Session(engine) as session:
+            key = (
+                session.exec(select(apikey_data.ApiKey).where(apikey_data.ApiKey.prefix == prefix))
+                .scalars()
+                .one()
+            )
+            key.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+            session.add(key)
+            session.commit()
+    finally:
+        engine.dispose()
+    before = api.counts()
+    _error(api.screen(claim, store=True), 401, "api_key_expired")
+    assert api.counts() == before
+
+
+def test_cli_keys_work_for_the_days_asked_and_say_when_they_end(db_url: str, fast_passwords: None) -> None:
+    runner = CliRunner()
+    engine = make_engine(db_url)
+    try:
+        with Session(engine) as session:
+            make_accounts(session)
+    finally:
+        engine.dispose()
+    base = ["--user", "admin", "--db", db_url]
+    assert (
+        runner.invoke(
+            cli, ["users", "add", "settle", "--role", "integration:510100", "--api-only", *base]
+        ).exit_code
+        == 0
+    )
+    made = runner.invoke(cli, ["users", "add-key", "settle", "--days", "10", *base])
+    assert made.exit_code == 0 and "works until" in made.output, made.output
+    year = runner.invoke(cli, ["users", "add-key", "settle", *base])
+    assert year.exit_code == 0
+    for days in ("0", "1096"):
+        refused = runner.invoke(cli, ["users", "add-key", "settle", "--days", days, *base])
+        assert refused.exit_code == 2 and "--days" in refused.output, refused.output
+    listing = runner.invoke(cli, ["users", "keys", "--format", "json", *base])
+    ends = [
+        datetime.fromisoformat(k["expires_at"]) - datetime.fromisoformat(k["created_at"])
+        for k in json.loads(listing.stdout)
+    ]
+    assert [e.days for e in ends] == [10, 365]
+    # The key that ends within 30 days is named on stderr, with what to do.
+    assert "stops working in 9 day(s)" in listing.stderr and "add-key settle" in listing.stderr
+    assert "works until" in runner.invoke(cli, ["users", "keys", *base]).stdout
 
 
 def test_cli_makes_lists_and_revokes_keys_and_keeps_only_a_hash(db_url: str, fast_passwords: None) -> None:

@@ -1,7 +1,7 @@
 """Who calls the API: the account of the API key in `Authorization: Bearer <key>`, on channel `api`.
 
 `caller(action)` is the dependency of every route: it authenticates the key (401 `unauthenticated`,
-`invalid_api_key`, `api_key_revoked`, `account_disabled`), takes a token from the key's rate limit
+`invalid_api_key`, `api_key_revoked`, `api_key_expired`, `account_disabled`), takes a token from the key's rate limit
 (429 `rate_limited`), and refuses an account none of whose roles may do `action` anywhere (403
 `forbidden`; deny by default). Which objects the account may act on (its hospital, its region) the
 services check. The dependency carries `.action`, which the route × role test reads.
@@ -23,7 +23,12 @@ from drgaudit.api.ratelimit import RateLimiter
 from drgaudit.services.access import Principal, may
 from drgaudit.services.apikeys import authenticate_key
 
-KEY_REFUSALS = {"invalid": "invalid_api_key", "revoked": "api_key_revoked", "disabled": "account_disabled"}
+KEY_REFUSALS = {
+    "invalid": "invalid_api_key",
+    "revoked": "api_key_revoked",
+    "expired": "api_key_expired",
+    "disabled": "account_disabled",
+}
 
 
 @dataclass(frozen=True)

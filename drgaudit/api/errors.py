@@ -34,6 +34,7 @@ CODES: dict[str, Code] = {
     "unauthenticated": Code(401, "缺少 API 密钥：请在请求头 Authorization: Bearer <密钥> 中提供"),
     "invalid_api_key": Code(401, "API 密钥无效"),
     "api_key_revoked": Code(401, "API 密钥已被吊销，请向系统管理员申请新密钥"),
+    "api_key_expired": Code(401, "API 密钥已过期，请向系统管理员申请新密钥"),
     "account_disabled": Code(401, "API 密钥所属账户已停用"),
     "forbidden": Code(403, "该账户无权执行此操作"),
     "region_forbidden": Code(

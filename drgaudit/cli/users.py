@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from drgaudit.casebook.states import ROLE_SCOPES
+from drgaudit.casebook.states import KEY_DAYS, MAX_KEY_DAYS, ROLE_SCOPES
 from drgaudit.cli.options import DbOption
 from drgaudit.cli.reviewopts import UserOption, casebook, principal
 from drgaudit.labels import VALUE_LABELS
@@ -306,25 +306,41 @@ def add_key(
     purpose: Annotated[
         str, typer.Option("--name", metavar="TEXT", help="What the key is for (shown by `users keys`).")
     ] = "API",
+    days: Annotated[
+        int,
+        typer.Option(
+            "--days",
+            min=1,
+            max=MAX_KEY_DAYS,
+            metavar="DAYS",
+            help=f"How many days the key works (1 to {MAX_KEY_DAYS}); then requests get 401 api_key_expired.",
+        ),
+    ] = KEY_DAYS,
     user: UserOption = None,
     db: DbOption = None,
 ) -> None:
     """Make an API key for an account and print it once; it acts with the account's roles and scopes.
 
     Only the key's first part and a hash of it are kept: copy the key now into the calling system's
-    configuration (it is sent as `Authorization: Bearer <key>`). Lost keys are revoked and replaced.
+    configuration (it is sent as `Authorization: Bearer <key>`). A key works for --days days (a year
+    unless told): make the next one before it ends (`users keys` says when). Lost keys are revoked and
+    replaced.
 
     Example:
 
-        drgaudit users add-key settlement-510100 --name 医保结算系统 --user admin
+        drgaudit users add-key settlement-510100 --name 医保结算系统 --days 180 --user admin
     """
     from drgaudit.services import apikeys
 
     with casebook(db) as session:
         made = apikeys.add_key(
-            session=session, principal=principal(session, user), username=name, name=purpose
+            session=session, principal=principal(session, user), username=name, name=purpose, days=days
         )
-        typer.echo(f"API key {made.key.prefix} for account {made.account.username} ({purpose}); shown once:")
+        until = made.key.expires_at.strftime("%Y-%m-%d %H:%M UTC") if made.key.expires_at else "never"
+        typer.echo(
+            f"API key {made.key.prefix} for account {made.account.username} ({purpose}), "
+            f"works until {until}; shown once:"
+        )
     typer.echo(made.text)
 
 
@@ -337,7 +353,8 @@ def keys(
     user: UserOption = None,
     db: DbOption = None,
 ) -> None:
-    """List API keys (never the keys themselves): prefix, account, name, made and revoked when, by whom.
+    """List API keys (never the keys themselves): prefix, account, name, made, until when it works, and
+    revoked when, by whom. A working key that ends within 30 days is named on stderr.
 
     Examples:
 
@@ -355,10 +372,18 @@ def keys(
                 "created_at": key.created_at.isoformat(timespec="seconds"), "created_by": key.created_by,
                 "revoked_at": key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else None,
                 "revoked_by": key.revoked_by,
+                "expires_at": key.expires_at.isoformat(timespec="seconds") if key.expires_at else None,
             }
             for key, account in rows
         ]  # fmt: skip
+        ending = apikeys.ending_keys(rows, within_days=30)
     _show_keys(records, fmt)
+    for key, account, days_left in ending:
+        typer.echo(
+            f"warning: API key {key.prefix} of {account.username} stops working in {days_left} day(s): "
+            f"make a new one (`drgaudit users add-key {account.username}`) and revoke this one",
+            err=True,
+        )
 
 
 def _show_keys(records: list[dict[str, str | None]], fmt: str) -> None:
@@ -374,11 +399,11 @@ def _show_keys(records: list[dict[str, str | None]], fmt: str) -> None:
     if not records:
         typer.echo("no API keys")
         return
-    typer.echo(f"{'key':<14} {'account':<20} {'made':<20} {'revoked':<20} name")
+    typer.echo(f"{'key':<14} {'account':<20} {'made':<20} {'works until':<20} {'revoked':<20} name")
     for r in records:
         typer.echo(
             f"{r['prefix']:<14} {r['account']:<20} {(r['created_at'] or '')[:19]:<20} "
-            f"{(r['revoked_at'] or '-')[:19]:<20} {r['name']}"
+            f"{(r['expires_at'] or 'no end')[:19]:<20} {(r['revoked_at'] or '-')[:19]:<20} {r['name']}"
         )
 
 

@@ -7,11 +7,13 @@ See `drgaudit.casebook.apikeys` for how keys are made and kept.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
 from drgaudit.casebook import accounts, apikeys
 from drgaudit.casebook.apikeys import ApiKey
+from drgaudit.casebook.states import KEY_DAYS
 from drgaudit.services.access import Principal
 from drgaudit.services.accounts import acting
 
@@ -25,11 +27,14 @@ class NewKey:
     text: str
 
 
-def add_key(*, session: Session, principal: Principal, username: str, name: str) -> NewKey:
-    """Make a key for an account (administrators): it acts with that account's roles and scopes."""
+def add_key(
+    *, session: Session, principal: Principal, username: str, name: str, days: int = KEY_DAYS
+) -> NewKey:
+    """Make a key for an account, working for `days` days (administrators): it acts with that account's
+    roles and scopes."""
     actor = acting(principal, "users.manage")
     account = accounts.get_account(session=session, username=username)
-    key, text = apikeys.create_key(session=session, account=account, name=name, actor=actor)
+    key, text = apikeys.create_key(session=session, account=account, name=name, actor=actor, days=days)
     return NewKey(key, account, text)
 
 
@@ -47,9 +52,24 @@ def list_keys(
     return apikeys.list_keys(session=session, account=account)
 
 
+def ending_keys(
+    rows: list[tuple[ApiKey, accounts.Account]], *, within_days: int
+) -> list[tuple[ApiKey, accounts.Account, int]]:
+    """The working keys of `rows` (not revoked, not expired) that stop working within `within_days`
+    days, with the days left (0: today)."""
+    now = datetime.now(UTC)
+    found = []
+    for key, account in rows:
+        until = accounts.aware(key.expires_at)
+        if key.revoked_at is None and until is not None and now < until <= now + timedelta(days=within_days):
+            found.append((key, account, (until - now).days))
+    return found
+
+
 @dataclass(frozen=True)
 class KeyCheck:
-    """A presented key: `ok`, `revoked`, `disabled` (its account) or `invalid`; the principal when ok."""
+    """A presented key: `ok`, `revoked`, `expired`, `disabled` (its account) or `invalid`; the principal
+    when ok."""
 
     outcome: str
     principal: Principal | None = None

@@ -21,6 +21,7 @@ from typing import IO
 from sqlmodel import Session
 
 from drgaudit.casebook import queries
+from drgaudit.casebook.auditlog import Actor
 from drgaudit.casebook.ingest import KINDS, ImportReport, import_file
 from drgaudit.casebook.models import ImportBatch
 from drgaudit.casebook.runlock import reap_stale_runs
@@ -29,7 +30,6 @@ from drgaudit.errors import DataFileError, DrgauditError
 from drgaudit.ingest.readers import FORMATS
 from drgaudit.labels import LABELS
 from drgaudit.reports.document import Column, Report, Sheet
-from drgaudit.casebook.auditlog import Actor
 from drgaudit.services.access import NOTHING, Denied, NotFound, Principal, Target, may, scopes, unrestricted
 from drgaudit.services.accounts import acting
 from drgaudit.services.screening import claims_batch

@@ -29,6 +29,7 @@ from drgaudit.casebook import queries
 from drgaudit.casebook.auditlog import AuditEntry
 from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.review_models import ReviewCase
+from drgaudit.casebook.runlock import ScreenLock
 from drgaudit.casebook.screening import ScreenRun, ScreenRunCreate, start_run
 from drgaudit.casebook.screenjobs import JobBusyError, ScreenJob, finish_job, insert_job
 from drgaudit.errors import DrgauditError
@@ -387,6 +388,23 @@ def test_a_fresh_job_of_another_server_is_not_judged_gone(site, session: Session
     batch = _uploaded(browser, session, tmp_path)
     job = _job_of_another_server(session, batch, heartbeat_at=datetime.now(UTC) - timedelta(seconds=20))
     assert browser.get(f"/batches/jobs/{job.id}").json()["running"] is True
+
+
+def test_a_job_whose_process_id_is_not_found_but_holds_the_screen_lock_is_not_judged_gone(
+    site, session: Session, tmp_path: Path
+) -> None:
+    """Servers in containers that share a host name but not a process table: another one's process id is
+    not found here, yet it screens (it holds the batch's screen lock): its job was judged interrupted, and
+    the batch could be started again while it ran."""
+    browser = _signed_in(site)
+    batch = _uploaded(browser, session, tmp_path)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    job = _job_of_another_server(session, batch, host=socket.gethostname(), pid=gone.pid)
+    with ScreenLock(session.get_bind(), batch) as lock:
+        assert lock.acquire()
+        assert browser.get(f"/batches/jobs/{job.id}").json()["running"] is True
+    assert browser.get(f"/batches/jobs/{job.id}").json()["status"] == "interrupted"
 
 
 def test_a_screen_that_fails_says_why_in_chinese(

@@ -281,14 +281,15 @@ def reap_stale_jobs(*, session: Session, batch_id: int | None = None) -> list[Sc
 
 
 def _gone(session: Session, job: ScreenJob) -> bool:
-    if job.host == socket.gethostname():
-        if job.pid == os.getpid():
-            with _mine_guard:
-                return job.id not in _mine  # this process does not run it: an earlier one with this id did
-        if not _alive(job.pid):
-            return True
-    if now() - _aware(job.heartbeat_at) < timedelta(seconds=STALE_SECONDS):
+    here = job.host == socket.gethostname()
+    if here and job.pid == os.getpid():
+        with _mine_guard:
+            return job.id not in _mine  # this process does not run it: an earlier one with this id did
+    dead = here and not _alive(job.pid)
+    if not dead and now() - _aware(job.heartbeat_at) < timedelta(seconds=STALE_SECONDS):
         return False
+    # Nobody holds the batch's screen lock either (a process id is only this host's when the servers share
+    # its process table: containers sharing a host name may not).
     return not is_screening(session.get_bind(), job.batch_id)
 
 

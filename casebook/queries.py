@@ -482,6 +482,19 @@ def claim_hits(*, session: Session, claim_id: str, batch_id: int) -> dict[str, S
     return {hit.rule_id: hit for hit in rows}
 
 
+def hospital_names(*, session: Session, hospital_ids: Iterable[str]) -> dict[str, str]:
+    """The name of each stored hospital among `hospital_ids` (hospitals not stored are left out)."""
+    wanted = sorted(set(hospital_ids))
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), LOOKUP_KEYS):
+        part = wanted[start : start + LOOKUP_KEYS]
+        rows = session.execute(
+            select(_hospital.c.hospital_id, _hospital.c.name).where(_hospital.c.hospital_id.in_(part))
+        )
+        found.update({code: name or "" for code, name in rows})
+    return found
+
+
 def hospitals_of_claims(*, session: Session, claim_ids: Iterable[str]) -> dict[str, str]:
     """The hospital of each stored claim among `claim_ids` (claims not stored are left out)."""
     wanted = sorted(set(claim_ids))

@@ -28,6 +28,7 @@ from drgaudit.reports.errors import ReportError
 from drgaudit.reports.labels import LEVEL_NAMES, Vocabulary
 from drgaudit.reports.masking import Masker
 from drgaudit.reports.meeting import DECISION_NAMES, STATUS_NAMES
+from drgaudit.reports.otherhospitals import OtherHospitals
 from drgaudit.reports.periods import Period
 
 
@@ -50,20 +51,17 @@ class FlaggedCase:
     reason: str = ""
 
 
-OTHER_HOSPITAL_CLAIM = "他院结算清单"
-
-
 def hide_other_hospitals_claims(*, session: Session, hospital_id: str, cases: Iterable[FlaggedCase]) -> None:
-    """Replace, in the hit messages, the ids of related claims settled by other hospitals (an earlier stay
-    elsewhere, a transfer) with `OTHER_HOSPITAL_CLAIM`: the letter names no other hospital's settlement."""
+    """Replace, in the hit messages, what names another hospital (the claim of an earlier stay elsewhere
+    or of a transfer, that hospital's code and name) with 他院结算清单 / 他院: the letter names no other
+    hospital's settlement (`drgaudit.reports.otherhospitals`)."""
     cases = list(cases)
-    related = sorted({r for case in cases for problem in case.problems for r in problem["related"]})
-    known = queries.hospitals_of_claims(session=session, claim_ids=related)
-    foreign = {r for r in related if known.get(r) != hospital_id}
+    related = {r for case in cases for problem in case.problems for r in problem["related"]}
+    others = OtherHospitals.of(session=session, hospital_id=hospital_id, related=related)
     for case in cases:
         for problem in case.problems:
-            for claim_id in sorted(set(problem.pop("related")) & foreign, key=len, reverse=True):
-                problem["message"] = problem["message"].replace(claim_id, OTHER_HOSPITAL_CLAIM)
+            problem.pop("related")
+            problem["message"] = others.hide(problem["message"])
 
 
 # The columns and the sheet a hospital fills in; `drgaudit import replies` reads them back

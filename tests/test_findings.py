@@ -245,10 +245,10 @@ def test_findings_settings_are_checked(tmp_path: Path) -> None:
 def test_a_hospital_reads_other_hospitals_related_claims_masked_an_auditor_reads_them(
     session: Session, book
 ) -> None:
-    from drgaudit.reports.feedback import OTHER_HOSPITAL_CLAIM
+    from drgaudit.reports.otherhospitals import OTHER_HOSPITAL_CLAIM
 
     finding = session.exec(select(Finding).where(Finding.claim_id == "C000002")).scalars().one()  # H001's
-    finding.message = "C000002 与 C000001、C000041 相关"
+    finding.message = "C000002 与 C000001、C000041（H002，甲市示例中医医院）相关，本院甲市示例人民医院"
     session.add(finding)
     stored = session.exec(
         select(ScreenHit).where(ScreenHit.claim_id == "C000002", ScreenHit.rule_id == "COST-001")
@@ -260,8 +260,9 @@ def test_a_hospital_reads_other_hospitals_related_claims_masked_an_auditor_reads
     hospital = finding_service.readable_message(
         session=session, principal=who(session, "h001"), finding=finding
     )
-    assert hospital == f"C000002 与 C000001、{OTHER_HOSPITAL_CLAIM} 相关"
+    # The other hospital's claim, code and name are hidden; its own claim and name are not.
+    assert hospital == f"C000002 与 C000001、{OTHER_HOSPITAL_CLAIM}（他院，他院）相关，本院甲市示例人民医院"
     auditor = finding_service.readable_message(
         session=session, principal=who(session, "审核员"), finding=finding
     )
-    assert auditor == "C000002 与 C000001、C000041 相关"
+    assert auditor == finding.message

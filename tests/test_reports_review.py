@@ -160,6 +160,5 @@ def test_feedback_letter_hides_other_hospitals_claim_ids_in_messages(
         }
     ]
     hide_other_hospitals_claims(session=session, hospital_id="HB", cases=[case])
-    assert case.problems == [
-        {"message": "于甲市示例人民医院出院（他院结算清单）后转入本院（CB-Q3-1），前次CB-Q3-2"}
-    ]
+    # The other hospital's name goes too (since the stays timeline hid it, the message should not name it).
+    assert case.problems == [{"message": "于他院出院（他院结算清单）后转入本院（CB-Q3-1），前次CB-Q3-2"}]

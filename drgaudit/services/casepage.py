@@ -26,13 +26,11 @@ from drgaudit.casebook.review_models import (
     ReviewMeeting,
 )
 from drgaudit.reports.casefile import CaseFile, HitView
-from drgaudit.reports.feedback import OTHER_HOSPITAL_CLAIM
 from drgaudit.reports.meeting import case_hit_views
+from drgaudit.reports.otherhospitals import OTHER_HOSPITAL, OTHER_HOSPITAL_CLAIM, OtherHospitals
 from drgaudit.services.access import Principal, may
 from drgaudit.services.cases import assignees, case_target, find_case
 from drgaudit.services.reference import Reference
-
-OTHER_HOSPITAL = "他院"
 
 
 @dataclass
@@ -129,25 +127,17 @@ def _is_hospital(principal: Principal) -> bool:
 
 
 def _hide_other_hospitals(session: Session, case: ReviewCase, file: CaseFile, hits: list[HitView]) -> None:
-    """A hospital reads no other hospital's settlement: related claims and stays elsewhere become 他院."""
-    foreign = {stay.claim_id for stay in file.stays if stay.hospital != file.hospital and not stay.current}
-    related = {claim for hit in hits for claim in hit.related}
-    if related - foreign:
-        from drgaudit.casebook.models import Claim
-
-        rows = session.execute(
-            select(col(Claim.claim_id), col(Claim.hospital_id)).where(
-                col(Claim.claim_id).in_(sorted(related))
-            )
-        )
-        foreign |= {claim_id for claim_id, hospital in rows if hospital != case.hospital_id}
+    """A hospital reads no other hospital's settlement: related claims and stays elsewhere become 他院结算清单,
+    other hospitals' codes and names 他院 (`drgaudit.reports.otherhospitals`)."""
+    stays = {stay.claim_id for stay in file.stays if not stay.current}
+    related = {claim for hit in hits for claim in hit.related} | stays
+    others = OtherHospitals.of(session=session, hospital_id=case.hospital_id, related=related)
     for stay in file.stays:
-        if stay.claim_id in foreign:
+        if not stay.current and (others.is_other(stay.claim_id) or stay.hospital != file.hospital):
             stay.claim_id, stay.hospital, stay.cost, stay.group, stay.principal_dx = (
                 OTHER_HOSPITAL_CLAIM, OTHER_HOSPITAL, float("nan"), "—", "—",
             )  # fmt: skip
     for hit in hits:
-        for claim_id in sorted(foreign, key=len, reverse=True):
-            hit.message = hit.message.replace(claim_id, OTHER_HOSPITAL_CLAIM)
-            hit.facts = [(k, v.replace(claim_id, OTHER_HOSPITAL_CLAIM)) for k, v in hit.facts]
-        hit.related = [OTHER_HOSPITAL_CLAIM if r in foreign else r for r in hit.related]
+        hit.message = others.hide(hit.message)
+        hit.facts = [(k, others.hide(v)) for k, v in hit.facts]
+        hit.related = [OTHER_HOSPITAL_CLAIM if others.is_other(r) else r for r in hit.related]

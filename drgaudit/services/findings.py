@@ -27,12 +27,11 @@ from drgaudit.casebook import findings, packs, review
 from drgaudit.casebook.attachments import Upload, add_attachments
 from drgaudit.casebook.auditlog import Actor
 from drgaudit.casebook.findings import Finding, FindingFilter, Rereview, RereviewOutcome
-from drgaudit.casebook.models import Claim
 from drgaudit.casebook.review_models import ReviewCase
 from drgaudit.casebook.reviewconfig import ReviewError, review_settings
 from drgaudit.casebook.screening import ScreenHit
 from drgaudit.engine.pack import RulePack
-from drgaudit.reports.feedback import OTHER_HOSPITAL_CLAIM
+from drgaudit.reports.otherhospitals import OtherHospitals
 from drgaudit.services.access import NotFound, Principal, Target, may, visible
 from drgaudit.services.accounts import acting
 from drgaudit.services.cases import place_scope, place_target
@@ -204,13 +203,7 @@ def readable_message(*, session: Session, principal: Principal, finding: Finding
     message = finding.message
     if not related:
         return message
-    rows = session.execute(
-        select(col(Claim.claim_id), col(Claim.hospital_id)).where(col(Claim.claim_id).in_(related))
-    )
-    for claim_id, hospital in rows:
-        if hospital != finding.hospital_id:
-            message = message.replace(claim_id, OTHER_HOSPITAL_CLAIM)
-    return message
+    return OtherHospitals.of(session=session, hospital_id=finding.hospital_id, related=related).hide(message)
 
 
 def finding_case(*, session: Session, finding: Finding) -> ReviewCase | None:

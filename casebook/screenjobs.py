@@ -21,6 +21,8 @@ from sqlalchemy import JSON, DateTime, Text, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from drgaudit.casebook.models import MAX_STORED_INT
+
 RUNNING = "running"
 INTERRUPTED = "interrupted"
 
@@ -82,6 +84,10 @@ def insert_job(
 
 
 def get_job(*, session: Session, job_id: int) -> ScreenJob | None:
+    """A job by its id; None when there is none (an id no row can have, past 2**63, is not asked for:
+    the driver cannot bind it)."""
+    if not 0 < job_id <= MAX_STORED_INT:
+        return None
     return session.get(ScreenJob, job_id)
 
 

@@ -18,8 +18,9 @@ declared in `engine.regionsettings`):
   ratio + 1), as the national DIP technical specification does;
 - low-ratio case (cost <= `drg_low_ratio` / `dip_low_ratio` x the average): DRG pays the billed cost
   times `drg_low_payment_share` (by items); DIP pays the score times the cost ratio;
-- per-diem case: days x `per_diem_rates[dept_code]` (psychiatric, rehabilitation, hospice, …, or
-  `per_diem_rate`) x the level coefficient;
+- per-diem case: days x `per_diem_rates[dept_code]` (psychiatric, rehabilitation, hospice, …; a
+  sub-specialty code takes its department's rate, A15.01 that of A15; else `per_diem_rate`) x the level
+  coefficient;
 - ungroupable (0000) and ambiguous (QY) cases: the billed cost times `ungroupable_payment_share`;
 - cross-province claims (insured in another province): by items (`cross_province_payment:
   fee_for_service`, the default) or by the group standard times `cross_province_coefficient`
@@ -130,13 +131,25 @@ def grouped_payment(
     return PaymentEstimate(standard, STANDARD, standard)
 
 
+def per_diem_rate(settings: RegionSettings, dept_code: str | None) -> float:
+    """The daily rate of a discharge department: its own entry in `per_diem_rates`, else that of the
+    department it is a sub-specialty of (诊疗科目 A15.01 精神病专业 is part of A15 精神科, as the rule pack's
+    department lists match it), else the region's default `per_diem_rate`."""
+    rates = settings.per_diem_rates
+    code = dept_code or ""
+    while code:
+        if code in rates:
+            return float(rates[code])
+        head, dot, _ = code.rpartition(".")
+        code = head if dot else ""
+    return float(settings.per_diem_rate)
+
+
 def per_diem_payment(
     settings: RegionSettings, days: int, dept_code: str | None, level: int | None
 ) -> PaymentEstimate:
     """Days x the department's (or the default) daily rate x the level coefficient."""
-    rate = settings.per_diem_rates.get(dept_code) if dept_code else None
-    if rate is None:
-        rate = settings.per_diem_rate
+    rate = per_diem_rate(settings, dept_code)
     coefficient = level_coefficient(settings, level)
     if coefficient is None:
         return PaymentEstimate(None, UNKNOWN, None)

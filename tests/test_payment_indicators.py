@@ -121,6 +121,11 @@ def test_per_diem_rate_by_department_then_default(pack_and_codes) -> None:
     assert per_diem_payment(region, 10, "A24", 3).amount == pytest.approx(10 * 400 * 1.05)
     assert per_diem_payment(region, 10, "A03", 3).amount == pytest.approx(10 * 450 * 1.05)
     assert per_diem_payment(region, 10, None, None).kind == "unknown"
+    # A sub-specialty (诊疗科目 A15.01 精神病专业) is paid at its department's rate, as LOS-002's department
+    # list counts it psychiatric; it was priced at the default 450.
+    assert per_diem_payment(region, 10, "A15.01", 3).amount == pytest.approx(10 * 320 * 1.05)
+    assert per_diem_payment(region, 10, "A21.02", 3).amount == pytest.approx(10 * 480 * 1.05)
+    assert per_diem_payment(region, 10, "A150", 3).amount == pytest.approx(10 * 450 * 1.05)  # not A15's
 
 
 def test_cross_province_claims_are_a_fact_and_priced_by_items(pack_and_codes) -> None:

@@ -10,11 +10,13 @@ import time
 import zipfile
 from pathlib import Path
 
+import pytest
 from openpyxl import Workbook
 from sqlmodel import Session, select
 
 from drgaudit.casebook.ingest import import_file
 from drgaudit.casebook.models import Claim
+from drgaudit.errors import DataFileError
 from tests.conftest import claim_row
 
 FIELDS = list(claim_row(0))
@@ -94,3 +96,41 @@ def test_a_far_row_number_costs_nothing_and_rows_keep_their_numbers(session: Ses
     assert time.perf_counter() - started < 30  # was minutes: every empty row up to 900,000,000 made
     assert (report.rows_ok, report.rows_rejected) == (2, 1)
     assert [(e.row, e.field) for e in report.first_errors] == [(7, "claim_id")]
+
+
+# The first data row's claim id as openpyxl writes it.
+_A2 = '<c r="A2" t="inlineStr"><is><t>C000001</t></is></c>'
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        ('<c r="D3"', '<c r="ZZZZ3"', "the sheet cannot be read after row 2 (ValueError: 'ZZZZ'"),
+        ('<row r="3"', '<row r="abc"', "the sheet cannot be read after row 2 (ValueError"),
+        ('<row r="3"', '<row r="9223372036854775808"', "row number 9223372036854775808 is outside 1 to"),
+        ('<row r="3"', '<row r="0"', "row number 0 is outside 1 to 2,147,483,647"),
+        (_A2, '<c r="A2" t="s"><v>99999</v></c>', "after row 1 (IndexError"),  # no such shared string
+        (_A2, '<c r="A2" t="d"><v>not a date</v></c>', "after row 1 (ValueError"),
+        ("</sheetData>", '<row r="9"><c r="A9"><v>1</v></row></sheetData>', "after row 3 (ParseError"),
+    ],
+)
+def test_a_sheet_no_spreadsheet_writes_is_the_file_s_error_not_a_bug(
+    session: Session, tmp_path: Path, old: str, new: str, said: str
+) -> None:
+    """A cell past column ZZZ, a row number that is not one (or past what the casebook stores: it was an
+    OverflowError writing the rejected row), a shared string not in the table, a malformed date or XML
+    escaped openpyxl as ValueError/IndexError, which the CLI and the page reported as a bug."""
+    path = _workbook(tmp_path / "claims.xlsx", [_values(1), _values(2, total_cost="abc")])
+    bad = tmp_path / "bad.xlsx"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(bad, "w") as out:
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                text = data.decode()
+                assert old in text
+                data = text.replace(old, new, 1).encode()
+            out.writestr(name, data)
+    with pytest.raises(DataFileError) as caught:
+        import_file(bad, kind="claims", session=session)
+    assert said in str(caught.value)
+    assert session.exec(select(Claim.claim_id)).all() == []

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from drgaudit.errors import DataFileError
-from drgaudit.ingest.xlsxrows import CellProblem, sheet_rows
+from drgaudit.ingest.xlsxrows import CellProblem, SheetError, sheet_rows
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".xlsx": "xlsx"}
 # Bytes looked at to tell UTF-8 from GB18030 and to estimate the number of rows.
@@ -524,7 +524,10 @@ class RowSource:
         sheet = self._workbook.worksheets[0]
         self.estimated_rows = max(0, (sheet.max_row or 1) - 1)
         rows = sheet_rows(self._workbook, sheet)
-        number, first = next(rows, (0, ()))
+        try:
+            number, first = next(rows, (0, ()))
+        except SheetError as exc:
+            raise DataFileError(self.name, str(exc)) from exc
         if all(_blank(v) for v in first):
             raise DataFileError(self.name, "no header row on the first sheet")
         problem = next((v for v in first if isinstance(v, CellProblem)), None)
@@ -537,19 +540,22 @@ class RowSource:
         self, rows: Iterator[tuple[int, tuple[Any, ...]]], header: list[str], max_row: int
     ) -> Iterator[tuple[int, Any]]:
         width = len(header)
-        for number, cells in rows:
-            if max_row:
-                self._xlsx_fraction = min(1.0, number / max_row)
-            if all(_blank(v) for v in cells):
-                continue
-            if any(isinstance(v, CellProblem) for v in cells):
-                yield number, _with_cell_problems(header, cells)
-            elif len(cells) <= width:
-                # Cells left out are empty (a sheet holds only the cells that have something).
-                yield number, cells + (None,) * (width - len(cells))
-            else:
-                # More cells than the header: a problem unless blank.
-                yield number, _ragged(header, list(cells), short_is_problem=False)
+        try:
+            for number, cells in rows:
+                if max_row:
+                    self._xlsx_fraction = min(1.0, number / max_row)
+                if all(_blank(v) for v in cells):
+                    continue
+                if any(isinstance(v, CellProblem) for v in cells):
+                    yield number, _with_cell_problems(header, cells)
+                elif len(cells) <= width:
+                    # Cells left out are empty (a sheet holds only the cells that have something).
+                    yield number, cells + (None,) * (width - len(cells))
+                else:
+                    # More cells than the header: a problem unless blank.
+                    yield number, _ragged(header, list(cells), short_is_problem=False)
+        except SheetError as exc:
+            raise DataFileError(self.name, str(exc)) from exc
         self._xlsx_fraction = 1.0
 
     # -- header -------------------------------------------------------------------------------------

@@ -9,6 +9,11 @@ openpyxl's read-only `iter_rows` is not used because of what it does with three 
   reached by yielding every empty row in between: minutes of CPU for a file of a few kilobytes.
 Here such a cell becomes a `CellProblem` (the row is reported with the cell and why, the rest goes in),
 and rows are given with their own numbers, nothing made for the gaps.
+
+What no spreadsheet writes (a cell reference past column ZZZ, a row number that is not a number or
+past what the casebook stores, a shared string that is not in the table, a malformed date or XML) makes
+the sheet unreadable: `SheetError`, which the reader reports as the file's error; it was a ValueError,
+IndexError or OverflowError from deep inside openpyxl or the database, reported as a bug.
 """
 
 from __future__ import annotations
@@ -18,6 +23,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+
+
+# The largest row number kept with a rejected row: the casebook's INTEGER columns hold up to 2**31 - 1
+# (casebook.models.MAX_STORED_INT, a layer this one may not import). An XLSX sheet has at most
+# 1,048,576 rows; a larger number is a hand-made file's.
+LAST_ROW = 2**31 - 1
+
+# What openpyxl's parser raises on a sheet no spreadsheet writes (SyntaxError: ElementTree's ParseError).
+_PARSE_ERRORS = (ValueError, IndexError, KeyError, TypeError, OverflowError, SyntaxError)
+
+
+class SheetError(Exception):
+    """The sheet holds what no spreadsheet writes: no row after the last one read can be trusted."""
 
 
 @dataclass(frozen=True)
@@ -56,10 +74,18 @@ def sheet_rows(workbook: Any, sheet: Any) -> Iterator[tuple[int, tuple[Any, ...]
             date_formats=workbook._date_formats,
             timedelta_formats=workbook._timedelta_formats,
         )
-        for number, cells in parser.parse():
-            if not cells:
-                continue
-            values: list[Any] = [None] * max(cell["column"] for cell in cells)
-            for cell in cells:
-                values[cell["column"] - 1] = cell["value"]
-            yield number, tuple(values)
+        last = 0  # the number of the last row read, for the error's place
+        try:
+            for number, cells in parser.parse():
+                if not 1 <= number <= LAST_ROW:
+                    raise SheetError(f"row number {number} is outside 1 to {LAST_ROW:,}")
+                last = number
+                if not cells:
+                    continue
+                values: list[Any] = [None] * max(cell["column"] for cell in cells)
+                for cell in cells:
+                    values[cell["column"] - 1] = cell["value"]
+                yield number, tuple(values)
+        except _PARSE_ERRORS as exc:
+            where = f"after row {last}" if last else "in its first row"
+            raise SheetError(f"the sheet cannot be read {where} ({type(exc).__name__}: {exc})") from exc

@@ -375,6 +375,18 @@ def list_batches(*, session: Session) -> list[ImportBatch]:
     return list(session.exec(sqlmodel.select(ImportBatch).order_by(sqlmodel.col(ImportBatch.id))).all())
 
 
+def batches_outside(*, session: Session, regions: frozenset[str]) -> set[int]:
+    """The batches holding a claim treated outside `regions`."""
+    link = _batch_claim.c
+    rows = session.execute(
+        select(link.batch_id)
+        .join(_claim, link.claim_id == _claim.c.claim_id)
+        .where(_claim.c.treatment_region.not_in(sorted(regions)))
+        .distinct()
+    )
+    return set(rows.scalars())
+
+
 def batch_regions(*, session: Session, batch_id: int) -> list[str]:
     """The treatment regions of a batch's claims."""
     link = _batch_claim.c

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from drgaudit.casebook import queries
 from drgaudit.casebook.ingest import import_file
 from drgaudit.casebook.models import Claim, GroupEntry, Hospital, RejectedRow
+from drgaudit.casebook.screenjobs import finish_job, insert_job
 from drgaudit.cli.root import app as cli
 from tests.conftest import claim_row, write_table
 from tests.web_support import Browser, make_accounts, web_app
@@ -177,3 +178,50 @@ def test_a_regional_auditor_downloads_only_the_rejects_of_its_own_imports(
     assert regional.get(f"/batches/{own}/rejects.xlsx").status_code == 200
     assert regional.get(f"/batches/{others}/rejects.xlsx").status_code == 404
     assert batches["审核员"][0].get(f"/batches/{own}/rejects.xlsx").status_code == 200
+
+
+def test_a_regional_auditor_sees_only_its_regions_batches_and_their_screens(
+    db_url: str, session: Session, tmp_path: Path
+) -> None:
+    """The batches page listed every batch to 审核丙 (auditor:510300): another region's file, its counts,
+    its screen's hits and amount at risk, a link to rejects it could not download (404) and a screen
+    button it could not use; its job poll answered too. Now it lists the batches 审核丙 imported and the
+    claims batches of 510300; another region's job is not found."""
+    make_accounts(session, ("审核丙", "auditor:510300"), ("审核员", "auditor"))
+    site = web_app(db_url)
+    ids = {}
+    for name, user, region in (("chengdu.csv", "审核员", "510100"), ("zigong-all.csv", "审核员", "510300")):
+        browser = Browser(site)
+        assert browser.login(user).status_code == 303
+        browser.token = browser.csrf("/batches")
+        rows = [claim_row(1, claim_id=f"{region}-1", treatment_region=region), claim_row(2, claim_id="")]
+        upload = {"upload": (name, write_table(tmp_path / name, rows).read_bytes())}
+        assert "拒收 1 行" in browser.post("/batches", {"table": "claims"}, files=upload).text
+        ids[name] = max(b.id or 0 for b in queries.list_batches(session=session))
+    job = insert_job(
+        session=session,
+        batch_id=ids["chengdu.csv"],
+        started_by="审核员",
+        role="auditor",
+        channel="web",
+        total=1,
+    )
+    finish_job(session=session, job_id=job.id or 0, status="done", result={
+        "claims": 1, "hits": 7, "amount_at_risk": 98765.4, "cases_created": 1, "cases_updated": 0,
+        "findings_created": 0, "claims_failed": 0, "patients_failed": 0, "seconds": 1.0,
+    })  # fmt: skip
+
+    regional = Browser(site)
+    assert regional.login("审核丙").status_code == 303
+    page = regional.get("/batches").text
+    assert "zigong-all.csv" in page and "chengdu.csv" not in page and "98,765.40" not in page
+    # 510300's batch imported by another: listed, its rejects (any region's rows) not offered.
+    assert f"/batches/{ids['zigong-all.csv']}/rejects.xlsx" not in page
+    assert regional.get(f"/batches/jobs/{job.id}").status_code == 404
+    assert regional.get(f"/batches?job={job.id}").status_code == 404
+    # The unscoped auditor still sees both, with the other's result.
+    unscoped = Browser(site)
+    assert unscoped.login("审核员").status_code == 303
+    assert "chengdu.csv" in unscoped.get("/batches").text
+    assert "98,765.40" in unscoped.get(f"/batches?job={job.id}").text
+    assert unscoped.get(f"/batches/jobs/{job.id}").json()["kind"] == "ok"

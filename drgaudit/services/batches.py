@@ -50,16 +50,51 @@ class BatchRow:
 
     batch: ImportBatch
     run: ScreenRun | None
+    # Whether the viewer may download its rejected rows (`rejects_workbook`).
+    rejects: bool = True
+
+
+def batch_regions_of(principal: Principal) -> frozenset[str] | None:
+    """The regions whose batches the principal sees on the batches page; None: every batch (a grant to
+    import or screen without a region)."""
+    found = scopes(principal, IMPORT) + scopes(principal, SCREEN)
+    if unrestricted(found):
+        return None
+    return frozenset(s.value for s in found if s.value)
+
+
+def may_see_batch(*, session: Session, principal: Principal, batch: ImportBatch) -> bool:
+    """Whether the batch, its screens and their results are the principal's to see: any batch for a
+    grant without a region; for an auditor bound to a region, the batches it imported and the claims
+    batches whose every claim is treated in its region (those it may screen). Another region's batch
+    (its file, counts, hits and amounts at risk) is that region's."""
+    regions = batch_regions_of(principal)
+    if regions is None or batch.imported_by == principal.username:
+        return True
+    if batch.kind != "claims":
+        return False
+    return set(queries.batch_regions(session=session, batch_id=int(batch.id or 0))) <= regions
 
 
 def list_batches(*, session: Session, principal: Principal) -> list[BatchRow]:
-    """Every import batch, newest first, with its latest screen run (only for those who may import or screen)."""
+    """The import batches the principal sees (`may_see_batch`), newest first, with their latest screen run
+    (only for those who may import or screen)."""
     if not (may(principal, IMPORT) or may(principal, SCREEN)):
         return []
     # A run whose process is gone (a killed command, a stopped server) is shown failed, not 筛查中.
     reap_stale_runs(session=session)
     runs = queries.latest_runs(session=session)
-    return [BatchRow(b, runs.get(b.id or 0)) for b in reversed(queries.list_batches(session=session))]
+    batches = list(reversed(queries.list_batches(session=session)))
+    regions = batch_regions_of(principal)
+    if regions is None:
+        return [BatchRow(b, runs.get(b.id or 0)) for b in batches]
+    # One query for all: the batches holding a claim treated elsewhere.
+    outside = queries.batches_outside(session=session, regions=regions)
+    return [
+        BatchRow(b, runs.get(b.id or 0), rejects=mine)
+        for b in batches
+        if (mine := b.imported_by == principal.username) or (b.kind == "claims" and b.id not in outside)
+    ]
 
 
 def import_regions(principal: Principal) -> frozenset[str] | None:

@@ -56,7 +56,14 @@ from drgaudit.casebook.screenjobs import (
 from drgaudit.errors import DrgauditError
 from drgaudit.i18n import speaking
 from drgaudit.services.access import NotFound, Principal, may
-from drgaudit.services.batches import IMPORT, SCREEN, screening_actor
+from drgaudit.services.batches import (
+    IMPORT,
+    SCREEN,
+    batch_regions_of,
+    list_batches,
+    may_see_batch,
+    screening_actor,
+)
 from drgaudit.services.screening import ScreenSummary, screen_batch
 
 log = logging.getLogger("drgaudit.screenjobs")
@@ -308,7 +315,7 @@ def job_state(*, session: Session, principal: Principal, job_id: int) -> JobStat
     if not (may(principal, IMPORT) or may(principal, SCREEN)):
         raise NotFound(f"no screen job {job_id}")
     job = get_job(session=session, job_id=job_id)
-    if job is None:
+    if job is None or not _may_see_job(session, principal, job):
         raise NotFound(f"no screen job {job_id}")
     if job.status == "running" and reap_stale_jobs(session=session, batch_id=job.batch_id):
         session.refresh(job)
@@ -320,7 +327,20 @@ def batch_jobs(*, session: Session, principal: Principal) -> dict[int, JobState]
     if not (may(principal, IMPORT) or may(principal, SCREEN)):
         return {}
     reap_stale_jobs(session=session)
-    return {batch: JobState(job) for batch, job in latest_jobs(session=session).items()}
+    latest = latest_jobs(session=session)
+    if batch_regions_of(principal) is not None:  # an auditor bound to a region: its batches' jobs only
+        seen = {row.batch.id for row in list_batches(session=session, principal=principal)}
+        latest = {batch: job for batch, job in latest.items() if batch in seen}
+    return {batch: JobState(job) for batch, job in latest.items()}
+
+
+def _may_see_job(session: Session, principal: Principal, job: ScreenJob) -> bool:
+    """A job is seen by who started it and by those who see its batch (`services.batches.may_see_batch`):
+    another region's job tells that region's hits and amounts."""
+    if job.started_by == principal.username:
+        return True
+    batch = queries.get_batch(session=session, batch_id=job.batch_id)
+    return batch is not None and may_see_batch(session=session, principal=principal, batch=batch)
 
 
 def interrupt_mine(engine: Engine) -> None:

@@ -23,7 +23,7 @@ REGION_FIELD = {"claims": "treatment_region", "hospitals": "region", "groups": "
 
 _claim = table_of(Claim)
 _hospital = table_of(Hospital)
-# A stored record a row would revise, by kind: (table, key field, key column, region column).
+# A stored record a row would revise, by kind: (key field, key column, region column).
 _STORED = {
     "claims": ("claim_id", _claim.c.claim_id, _claim.c.treatment_region),
     "hospitals": ("hospital_id", _hospital.c.hospital_id, _hospital.c.region),

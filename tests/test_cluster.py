@@ -12,7 +12,6 @@ import io
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -27,14 +26,9 @@ from drgaudit.casebook.ingest import import_file
 from drgaudit.demo.generator import generate
 from drgaudit.services.screening import screen_batch
 from tests.test_rules_impact import pack_with_los
+from tests.web_support import free_port
 
 SCHEDULER_ENV = "DRGAUDIT_TEST_DASK_SCHEDULER"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _client_python(address: str, body: str) -> str:
@@ -71,7 +65,7 @@ def dask_scheduler() -> Iterator[str]:
         _wait_for_workers(given, 2)
         yield given
         return
-    port = str(_free_port())
+    port = str(free_port())
     address = f"tcp://127.0.0.1:{port}"
     scheduler = [
         sys.executable,

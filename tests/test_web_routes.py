@@ -55,6 +55,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/meetings/{meeting_id}/cases/{case_id}/opinion"): {"expert"},
     ("POST", "/meetings/{meeting_id}/close"): {"secretary"},
     ("GET", "/meetings/{meeting_id}/{kind}.{fmt}"): MEETING_READERS,
+    ("GET", "/rules"): {"auditor", "secretary", "viewer"},
+    ("GET", "/rules/{rule_id}"): {"auditor", "secretary", "viewer"},
     ("GET", "/findings"): {"auditor", "secretary", "viewer", "hospital", "other_hospital"},
     ("GET", "/findings/{finding_id}"): {"auditor", "secretary", "viewer", "hospital"},
     ("POST", "/findings/{finding_id}/answer"): {"hospital"},
@@ -129,6 +131,7 @@ def url(path: str, book: web_casebook.Book) -> str:
         "attachment_id": book.attachment, "request_id": book.request, "username": "dummy", "action": "reset",
         "kind": "minutes", "fmt": "html", "batch_id": 1,  # batch 1 holds hospitals: a screen is refused (400)
         "job_id": 1,  # the site's screen job of batch 2
+        "rule_id": "LOS-001",
     }  # fmt: skip
     for name, value in values.items():
         path = path.replace("{" + name + "}", str(value))

@@ -283,7 +283,14 @@ def show(case_ref: CaseArg, fmt: FormatOption = OutputFormat.table, db: DbOption
 @app.command("assign")
 def assign(
     cases: Annotated[list[str], typer.Argument(metavar="CASE", help="Case numbers or claim ids.")],
-    to: Annotated[str, typer.Option("--to", metavar="REVIEWER", help="The reviewer who takes the case(s).")],
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            metavar="REVIEWER",
+            help="The reviewer who takes the case(s): on a casebook with accounts, an active auditor's account of the case's region.",
+        ),
+    ],
     due: Annotated[
         str | None, typer.Option("--due", metavar="YYYY-MM-DD", help="New due date (default: keep).")
     ] = None,

@@ -15,7 +15,6 @@ in a screening request is refused (403) before anything is screened or stored.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -37,7 +36,8 @@ from drgaudit.engine.pack import RulePack
 from drgaudit.services import cases
 from drgaudit.services.access import Denied, NotFound, Principal, Target, allowing_grant, may, visible
 from drgaudit.services.presettlement import ClaimNotFound, explain_stored, parse_claims, screen_request
-from drgaudit.services.warm import NoActivePackError, WarmEngine
+from drgaudit.services.rulebook import region_pack
+from drgaudit.services.warm import WarmEngine
 
 SCREEN, EXPLAIN, VIEW, DECIDE, PACKS = (
     "claim.screen",
@@ -235,24 +235,17 @@ def active_packs(
     for code in regions:
         if allowing_grant(principal, PACKS, Target(treatment_region=code)) is None:
             continue
-        try:
-            warm = engine.pack_for(session=session, region=code)
-        except NoActivePackError:
+        found = region_pack(session=session, engine=engine, region=code)
+        if found.pack is None:
             missing.append(code)
             continue
-        entry: dict[str, Any] = {
-            "region": code, "version": warm.version, "source": "folder", "version_id": None,
-            "effective_from": None, "registered_by": None, "approved_by": None,
-        }  # fmt: skip
-        promotion = pack_versions.active_promotion(session=session, region=code, on_date=dt.date.today())
-        if promotion is not None and engine.rules_dir is None:
-            stored = pack_versions.find_version(session=session, version=warm.version)
-            entry.update(
-                source="casebook", version_id=stored.id if stored else None,
-                effective_from=promotion.effective_from, registered_by=stored.registered_by if stored else None,
-                approved_by=promotion.approved_by,
-            )  # fmt: skip
-        shown.append(entry)
+        shown.append(
+            {
+                "region": code, "version": found.version, "source": found.source, "version_id": found.version_id,
+                "effective_from": found.effective_from, "registered_by": found.registered_by,
+                "approved_by": found.approved_by,
+            }
+        )  # fmt: skip
     session.rollback()
     return {"packs": shown, "regions_without_pack": missing}
 

@@ -101,9 +101,20 @@ def app_from_environment() -> FastAPI:
 
 
 def _routers(app: FastAPI) -> None:
-    from drgaudit.web.routes import admin, assist, auth, batches, cases, findings, meetings, queue, reports
+    from drgaudit.web.routes import (
+        admin,
+        assist,
+        auth,
+        batches,
+        cases,
+        findings,
+        meetings,
+        queue,
+        reports,
+        rules,
+    )
 
-    for module in (auth, queue, cases, meetings, findings, assist, batches, reports, admin):
+    for module in (auth, queue, cases, meetings, findings, assist, batches, reports, rules, admin):
         app.include_router(module.router)
 
 

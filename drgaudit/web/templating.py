@@ -22,6 +22,7 @@ MENU = (
     ("协查", "/assist", "assist.view"),
     ("导入与筛查", "/batches", "import.run"),
     ("报表与反馈函", "/reports", "report.summary"),
+    ("规则", "/rules", "rules.view"),
     ("反馈函", "/reports", "report.feedback"),
     ("清算对账表", "/reports", "report.clearing"),
     ("账户管理", "/admin/users", "users.manage"),

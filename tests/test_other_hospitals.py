@@ -50,3 +50,73 @@ def test_other_hospitals_claims_codes_and_names_are_hidden(session: Session, tmp
     assert (
         OtherHospitals.of(session=session, hospital_id="H1", related=[]).hide("H2 乙县医院") == "H2 乙县医院"
     )
+
+
+def test_the_api_hides_other_hospitals_from_a_hospital_s_key_after_a_real_screen(
+    db_url: str, session: Session, tmp_path: Path
+) -> None:
+    """GET /api/v1/cases/{id} with a hospital's key gave the hits' messages as stored: the overlapping-stay
+    rule (DQ-004) and the death-elsewhere rule (DQ-013) named the other hospital's claim, code and name,
+    which its case page hides. Now the API hides them as the page does; an auditor's key reads them."""
+    from fastapi.testclient import TestClient
+    from sqlmodel import select
+    from typer.testing import CliRunner
+
+    from drgaudit.casebook.review_models import ReviewCase
+    from drgaudit.cli.root import app as cli
+    from drgaudit.services import apikeys
+    from drgaudit.services.access import Principal
+    from tests.web_support import make_accounts, web_app
+
+    hospitals = [
+        {"hospital_id": "H1", "name": "东城人民医院", "region": "510100", "level": "3"},
+        {"hospital_id": "H2", "name": "西城人民医院", "region": "510100", "level": "3"},
+    ]
+    import_file(write_table(tmp_path / "h.csv", hospitals), kind="hospitals", session=session)
+    stays = [  # one patient: Z1 (H2) overlaps Y1 (H1); V1 (H1) after a death at H2 (W1)
+        ("Y1", "H1", "2025-03-10", "2025-03-15", "1"),
+        ("Z1", "H2", "2025-03-12", "2025-03-20", "1"),
+        ("W1", "H2", "2025-04-01", "2025-04-05", "5"),
+        ("V1", "H1", "2025-04-10", "2025-04-15", "1"),
+    ]
+    claims = [
+        claim_row(
+            n,
+            claim_id=cid,
+            patient_id="P9",
+            hospital_id=h,
+            admit_date=a,
+            discharge_date=d,
+            discharge_mode=mode,
+            insured_region="510300",
+            treatment_region="510100",
+            principal_dx="J18.900",
+            secondary_dx="",
+            procedures="",
+        )  # fmt: skip
+        for n, (cid, h, a, d, mode) in enumerate(stays)
+    ]
+    batch = import_file(write_table(tmp_path / "c.csv", claims), kind="claims", session=session).batch_id
+    screened = CliRunner().invoke(
+        cli, ["screen", "--batch", str(batch), "--db", db_url, "--output", str(tmp_path / "hits.jsonl")]
+    )
+    assert screened.exit_code == 0, screened.output
+    make_accounts(session, ("h1", "hospital:H1"), ("审核员", "auditor"))
+    keys = {
+        name: apikeys.add_key(
+            session=session, principal=Principal.owner("root"), username=name, name="t"
+        ).text
+        for name in ("h1", "审核员")
+    }
+    client = TestClient(web_app(db_url, api=True))
+    case = session.exec(select(ReviewCase).where(ReviewCase.claim_id == "V1")).one()
+
+    def messages(who: str) -> str:
+        answer = client.get(f"/api/v1/cases/{case.id}", headers={"Authorization": f"Bearer {keys[who]}"})
+        assert answer.status_code == 200, answer.text
+        return " ".join(hit["message"] for hit in answer.json()["hits"])
+
+    hospital = messages("h1")
+    assert "在他院死亡离院（他院结算清单）" in hospital, hospital
+    assert not any(secret in hospital for secret in ("西城人民医院", "W1", "Z1", "H2"))
+    assert "西城人民医院死亡离院（W1）" in messages("审核员")

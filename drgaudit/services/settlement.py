@@ -32,7 +32,9 @@ from drgaudit.casebook.review_models import (
     ReviewDecision,
 )
 from drgaudit.casebook.reviewconfig import ReviewError
+from drgaudit.casebook.screening import ScreenHit
 from drgaudit.engine.pack import RulePack
+from drgaudit.reports.otherhospitals import OtherHospitals
 from drgaudit.services import cases
 from drgaudit.services.access import Denied, NotFound, Principal, Target, allowing_grant, may, visible
 from drgaudit.services.presettlement import ClaimNotFound, explain_stored, parse_claims, screen_request
@@ -157,6 +159,23 @@ def _hit_json(hit: ReviewCaseHit) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _reads_as_hospital(session: Session, principal: Principal, case: ReviewCase) -> bool:
+    """Whether the caller reads the case as its hospital does (as on the case page: a hospital's account
+    that may not read the case's log), so other hospitals are hidden from it."""
+    return any(g.role == "hospital" for g in principal.grants) and not may(
+        principal, "case.log", cases.case_target(session=session, case=case)
+    )
+
+
+def _related_claims(session: Session, case: ReviewCase) -> set[str]:
+    """The claims the case's hits relate (their evidence's `related_claims`: an earlier stay elsewhere, a
+    transfer), from every screen of its claim."""
+    rows = session.execute(
+        select(col(ScreenHit.evidence)).where(col(ScreenHit.claim_id) == case.claim_id)
+    ).scalars()
+    return {str(r) for evidence in rows for r in ((evidence or {}).get("related_claims") or [])}
+
+
 def _decision_json(decision: ReviewDecision) -> dict[str, Any]:
     return {
         "id": decision.id, "round": decision.round, "kind": decision.kind, "amount": decision.amount,
@@ -200,9 +219,16 @@ def case_detail(*, session: Session, principal: Principal, case_id: int) -> dict
     """GET /cases/{id}: a case the caller may see, with its hits and decisions."""
     case = cases.find_case(session=session, principal=principal, ref=case_id)
     found = case.id if case.id is not None else case_id
+    hits = [_hit_json(h) for h in review.case_hits(session=session, case_id=found)]
+    if _reads_as_hospital(session, principal, case):
+        others = OtherHospitals.of(
+            session=session, hospital_id=case.hospital_id, related=_related_claims(session, case)
+        )
+        for hit in hits:
+            hit["message"] = others.hide(hit["message"])
     return {
         "case": case_json(case),
-        "hits": [_hit_json(h) for h in review.case_hits(session=session, case_id=found)],
+        "hits": hits,
         "decisions": [_decision_json(d) for d in review.case_decisions(session=session, case_id=found)],
     }
 

@@ -3,8 +3,9 @@
 An auditor bound to a region (`auditor:510300`) may import claims treated in 510300, the hospitals of
 510300 and 510300's group tables, and nothing else: a row of another region, or a row that would revise
 a claim or hospital stored as another region's (relabelling it), is rejected like any bad row, with its
-reason, and the rest of the file goes in. An import without a region restriction (`regions=None`: an
-unscoped auditor, the owner of a private casebook) checks nothing here.
+reason, and the rest of the file goes in; so is a claim at a hospital stored as another region's (its
+case and findings would go before that hospital). An import without a region restriction
+(`regions=None`: an unscoped auditor, the owner of a private casebook) checks nothing here.
 """
 
 from __future__ import annotations
@@ -56,6 +57,25 @@ def outside_rows(
                 f"{key} is stored as {'a claim treated' if kind == 'claims' else 'a hospital'} in {region}, "
                 f"outside the regions this import may write into ({allowed})",
             )
+    if kind == "claims":
+        # A claim of this region at another region's hospital would put a case and findings before that
+        # hospital, from an auditor outside its region.
+        hospitals = chunk.columns["hospital_id"]
+        at_hospital: dict[str, list[int]] = {}
+        for i, hospital_id in enumerate(hospitals):
+            if i not in refused and hospital_id:
+                at_hospital.setdefault(hospital_id, []).append(i)
+        rows = lookup(
+            conn, (_hospital.c.hospital_id, _hospital.c.region), _hospital.c.hospital_id, list(at_hospital),
+            _hospital.c.region.not_in(regions),
+        )  # fmt: skip
+        for hospital_id, region in rows:
+            for i in at_hospital[hospital_id]:
+                refused[i] = (
+                    "hospital_id",
+                    f"{hospital_id} is a hospital in {region}, outside the regions this import may write "
+                    f"into ({allowed})",
+                )
     return sorted((i, f, r) for i, (f, r) in refused.items())
 
 

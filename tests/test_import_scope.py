@@ -83,6 +83,38 @@ def test_a_claim_stored_as_another_regions_cannot_be_relabelled(session: Session
     assert session.get(Claim, "B2").revision == 2
 
 
+def test_a_claim_at_another_regions_hospital_is_rejected(session: Session, tmp_path: Path) -> None:
+    """A 510300 import put a claim 'treated in 510300' at H9, a hospital of 510100: screened, its case and
+    findings went before H9 (its hospital accounts read and answer them), from an auditor outside H9's
+    region. Now such a row is rejected; a claim at a 510300 hospital, or at one not stored, goes in."""
+    hospitals = [
+        {"hospital_id": "H9", "name": "成都某院", "region": "510100", "level": "3"},
+        {"hospital_id": "H3", "name": "自贡某院", "region": "510300", "level": "2"},
+    ]
+    import_file(
+        write_table(tmp_path / "h.csv", hospitals, columns=HOSPITAL_COLUMNS),
+        kind="hospitals",
+        session=session,
+    )
+    rows = [
+        claim_row(1, claim_id="K1", treatment_region="510300", hospital_id="H9"),
+        claim_row(2, claim_id="K2", treatment_region="510300", hospital_id="H3"),
+        claim_row(3, claim_id="K3", treatment_region="510300", hospital_id="H404"),
+    ]
+    report = import_file(
+        write_table(tmp_path / "c.csv", rows), kind="claims", session=session, regions={"510300"}
+    )
+    assert (report.rows_ok, [(e.row, e.field) for e in report.first_errors]) == (2, [(2, "hospital_id")])
+    assert report.first_errors[0].reason == (
+        "H9 is a hospital in 510100, outside the regions this import may write into (510300)"
+    )
+    assert sorted(session.exec(select(Claim.claim_id)).all()) == ["K2", "K3"]
+    # Without a restriction nothing is checked (the data-quality rule DQ on hospital.region flags it).
+    assert (
+        import_file(write_table(tmp_path / "c2.csv", rows[:1]), kind="claims", session=session).rows_ok == 1
+    )
+
+
 def test_without_a_region_restriction_nothing_is_checked(session: Session, tmp_path: Path) -> None:
     import_file(_claims(tmp_path, "first.csv", ("510100", "D1")), kind="claims", session=session)
     report = import_file(

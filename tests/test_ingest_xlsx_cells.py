@@ -134,3 +134,26 @@ def test_a_sheet_no_spreadsheet_writes_is_the_file_s_error_not_a_bug(
         import_file(bad, kind="claims", session=session)
     assert said in str(caught.value)
     assert session.exec(select(Claim.claim_id)).all() == []
+
+
+def test_a_number_in_a_date_format_that_no_date_has_is_not_called_a_spreadsheet_error(
+    session: Session, tmp_path: Path
+) -> None:
+    """99999999 in a date-formatted cell read as 'the spreadsheet error #VALUE!' (openpyxl's stand-in),
+    which the user looked for in vain in the sheet."""
+    path = _workbook(tmp_path / "claims.xlsx", [_values(1, admit_date=99999999), _values(2)])
+    from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
+
+    column = get_column_letter(FIELDS.index("admit_date") + 1)
+    book = load_workbook(path)
+    book.active[f"{column}2"].number_format = "yyyy-mm-dd"
+    book.save(path)
+    report = import_file(path, kind="claims", session=session)
+    assert (report.rows_ok, report.rows_rejected) == (1, 1)
+    error = report.first_errors[0]
+    assert (error.row, error.field) == (2, "admit_date")
+    assert error.reason == (
+        f"cell {column}2: 99999999 is formatted as a date, but no date has that serial number: type the date "
+        "(2025-03-01)"
+    )

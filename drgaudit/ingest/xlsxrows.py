@@ -18,11 +18,15 @@ IndexError or OverflowError from deep inside openpyxl or the database, reported 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
+
+# openpyxl warns of each such date cell on stderr; the row's rejection says it (`_Parser.parse_cell`).
+warnings.filterwarnings("ignore", message=r"Cell \S* is marked as a date", category=UserWarning)
 
 
 # The largest row number kept with a rejected row: the casebook's INTEGER columns hold up to 2**31 - 1
@@ -56,6 +60,14 @@ class _Parser(WorkSheetParser):  # type: ignore[misc]
                 element.get("r") or "",
                 "a formula with no computed value (the workbook was never calculated and saved): "
                 "open and save it in a spreadsheet, or paste the values",
+            )
+        elif cell["data_type"] == "e" and element.get("t") != "e":
+            # openpyxl's own #VALUE! for a number in a date format that no date has (99999999, 1e300):
+            # the spreadsheet shows the number (or ####), not an error.
+            cell["value"] = CellProblem(
+                element.get("r") or "",
+                f"{element.findtext(VALUE_TAG)} is formatted as a date, but no date has that serial "
+                "number: type the date (2025-03-01)",
             )
         elif cell["data_type"] == "e":
             cell["value"] = CellProblem(element.get("r") or "", f"the spreadsheet error {cell['value']}")

@@ -462,7 +462,9 @@ def test_cli_keys_work_for_the_days_asked_and_say_when_they_end(db_url: str, fas
     ]
     assert [e.days for e in ends] == [10, 365]
     # The key that ends within 30 days is named on stderr, with what to do.
-    assert "stops working in 9 day(s)" in listing.stderr and "add-key settle" in listing.stderr
+    # The moment, and the days it is within: "in 9 day(s)" of a key just made for 10 misled.
+    assert "stops working on " in listing.stderr and "UTC, in less than 10 day(s)" in listing.stderr
+    assert "add-key settle" in listing.stderr
     assert "works until" in runner.invoke(cli, ["users", "keys", *base]).stdout
 
 

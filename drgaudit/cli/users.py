@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -380,10 +381,22 @@ def keys(
     _show_keys(records, fmt)
     for key, account, days_left in ending:
         typer.echo(
-            f"warning: API key {key.prefix} of {account.username} stops working in {days_left} day(s): "
+            # Whole days left, rounded down, said "in 9 day(s)" of a key just made for 10 and "in 0 day(s)"
+            # of one working till this hour tomorrow: the moment, and the days it is within.
+            f"warning: API key {key.prefix} of {account.username} stops working on "
+            f"{_utc(key.expires_at)}, in less than {days_left + 1} day(s): "
             f"make a new one (`drgaudit users add-key {account.username}`) and revoke this one",
             err=True,
         )
+
+
+def _utc(moment: datetime | None) -> str:
+    """A stored moment as `2026-12-08 11:31 UTC` (SQLite gives it back without its zone, which is UTC)."""
+    if moment is None:
+        return "never"
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _show_keys(records: list[dict[str, str | None]], fmt: str) -> None:

@@ -59,7 +59,7 @@ from drgaudit.services.access import NotFound, Principal, may
 from drgaudit.services.batches import (
     IMPORT,
     SCREEN,
-    batch_regions_of,
+    BatchRow,
     list_batches,
     may_see_batch,
     screening_actor,
@@ -322,16 +322,19 @@ def job_state(*, session: Session, principal: Principal, job_id: int) -> JobStat
     return JobState(job)
 
 
-def batch_jobs(*, session: Session, principal: Principal) -> dict[int, JobState]:
-    """The newest job of each batch (stale ones marked interrupted first), for the batches page."""
+def batches_with_jobs(
+    *, session: Session, principal: Principal
+) -> tuple[list[BatchRow], dict[int, JobState]]:
+    """The batches page: the batches the principal sees (`services.batches.list_batches`) and the newest
+    job of each (stale ones marked interrupted first); nothing for those who may neither import nor
+    screen."""
     if not (may(principal, IMPORT) or may(principal, SCREEN)):
-        return {}
+        return [], {}
     reap_stale_jobs(session=session)
+    rows = list_batches(session=session, principal=principal)
+    listed = {row.batch.id for row in rows}
     latest = latest_jobs(session=session)
-    if batch_regions_of(principal) is not None:  # an auditor bound to a region: its batches' jobs only
-        seen = {row.batch.id for row in list_batches(session=session, principal=principal)}
-        latest = {batch: job for batch, job in latest.items() if batch in seen}
-    return {batch: JobState(job) for batch, job in latest.items()}
+    return rows, {batch: JobState(job) for batch, job in latest.items() if batch in listed}
 
 
 def _may_see_job(session: Session, principal: Principal, job: ScreenJob) -> bool:

@@ -58,12 +58,12 @@ def job_text(state: JobState) -> tuple[str, str]:
 def _page(
     request: Request, session: DB, me: Principal, result: ImportReport | None = None, job: int | None = None
 ) -> Response:
-    jobs = job_service.batch_jobs(session=session, principal=me)
+    rows, jobs = job_service.batches_with_jobs(session=session, principal=me)
     shown = [job_service.job_state(session=session, principal=me, job_id=job)] if job is not None else []
     shown += [s for s in jobs.values() if s.running and s.job.id != job]
     return render(
         request, "batches.html",
-        {"rows": batch_service.list_batches(session=session, principal=me), "kinds": KIND_NAMES,
+        {"rows": rows, "kinds": KIND_NAMES,
          "run_names": RUN_NAMES, "job_names": JOB_NAMES, "result": result, "field_label": lambda f: LABELS.get(f, f),
          "may_import": may(me, batch_service.IMPORT), "may_screen": may(me, batch_service.SCREEN),
          "max_mb": request.app.state.settings.max_import_mb, "jobs": jobs, "shown_jobs": shown,

@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from drgaudit.casebook.bulk import lookup
 from drgaudit.casebook.models import Claim, Hospital, table_of
 from drgaudit.casebook.prepare import PreparedChunk
+from drgaudit.i18n import _
 from drgaudit.ingest.rows import pick
 
 # The field of each import kind that says which region a row belongs to.
@@ -36,15 +37,12 @@ def outside_rows(
 ) -> list[tuple[int, str, str]]:
     """The positions of the chunk's good rows that lie outside `regions`, each with the field and the
     reason: a row of another region, or one keyed like a record stored as another region's."""
-    allowed = ", ".join(sorted(regions)) or "none"
+    allowed = ", ".join(sorted(regions)) or _("none")
     region_field = REGION_FIELD[kind]
     refused: dict[int, tuple[str, str]] = {}
     for i, region in enumerate(chunk.columns[region_field]):
         if region not in regions:
-            refused[i] = (
-                region_field,
-                f"{region} is outside the regions this import may write into ({allowed})",
-            )
+            refused[i] = (region_field, _outside(region, allowed))
     stored = _STORED.get(kind)
     if stored is not None:
         key_field, key_column, region_column = stored
@@ -52,11 +50,16 @@ def outside_rows(
         at = {key: i for i, key in enumerate(keys) if i not in refused}
         rows = lookup(conn, (key_column, region_column), key_column, list(at), region_column.not_in(regions))
         for key, region in rows:
-            refused[at[key]] = (
-                key_field,
-                f"{key} is stored as {'a claim treated' if kind == 'claims' else 'a hospital'} in {region}, "
-                f"outside the regions this import may write into ({allowed})",
+            template = (
+                _(
+                    "{key} is stored as a claim treated in {region}, outside the regions this import may write into ({allowed})"
+                )
+                if kind == "claims"
+                else _(
+                    "{key} is stored as a hospital in {region}, outside the regions this import may write into ({allowed})"
+                )
             )
+            refused[at[key]] = (key_field, template.format(key=key, region=region, allowed=allowed))
     if kind == "claims":
         # A claim of this region at another region's hospital would put a case and findings before that
         # hospital, from an auditor outside its region.
@@ -73,10 +76,17 @@ def outside_rows(
             for i in at_hospital[hospital_id]:
                 refused[i] = (
                     "hospital_id",
-                    f"{hospital_id} is a hospital in {region}, outside the regions this import may write "
-                    f"into ({allowed})",
+                    _(
+                        "{hospital} is a hospital in {region}, outside the regions this import may write into ({allowed})"
+                    ).format(hospital=hospital_id, region=region, allowed=allowed),
                 )
     return sorted((i, f, r) for i, (f, r) in refused.items())
+
+
+def _outside(region: str, allowed: str) -> str:
+    return _("{region} is outside the regions this import may write into ({allowed})").format(
+        region=region, allowed=allowed
+    )
 
 
 def without(chunk: PreparedChunk, positions: Collection[int]) -> PreparedChunk:

@@ -34,6 +34,7 @@ from drgaudit.casebook.models import (
 from drgaudit.casebook.prepare import CODE_LISTS, DatabaseForm, PreparedChunk, code_columns
 from drgaudit.contract import FIELDS_BY_KIND, LIST_SEPARATOR
 from drgaudit.errors import RowError
+from drgaudit.i18n import _
 from drgaudit.ingest.rows import Column, pick
 
 # Keys of revised records named in the batch note.
@@ -103,7 +104,8 @@ class Writer:
         return "revised: " + ", ".join(self.revised_keys) + (f" and {more} more" if more > 0 else "")
 
     def _duplicate(self, chunk: PreparedChunk, position: int, first_row: int) -> tuple[RowError, str]:
-        error = RowError(self.path, chunk.rows[position], self.key_field, f"duplicate of row {first_row}")
+        reason = _("duplicate of row {row}").format(row=first_row)
+        error = RowError(self.path, chunk.rows[position], self.key_field, reason)
         return error, self.row_text(chunk, position)
 
     def row_text(self, chunk: PreparedChunk, position: int) -> str:

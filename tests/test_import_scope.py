@@ -181,7 +181,7 @@ def test_the_import_page_rejects_another_regions_rows(db_url: str, session: Sess
     path = _claims(tmp_path, "c.csv", ("510300", "F1"), ("510100", "F2"))
     page = browser.post("/batches", {"table": "claims"}, files={"upload": ("c.csv", path.read_bytes())})
     assert page.status_code == 200 and "导入 1 行" in page.text and "拒收 1 行" in page.text, page.text[:400]
-    assert "510100 is outside the regions this import may write into (510300)" in page.text
+    assert "510100 不在本次导入可写入的统筹区（510300）之内" in page.text
     assert session.exec(select(Claim.claim_id)).all() == ["F1"]
 
 

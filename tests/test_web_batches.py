@@ -120,7 +120,9 @@ def test_an_auditor_imports_a_file_and_screens_it_from_the_page(
     page = response.text
     batch = max(b.id for b in queries.list_batches(session=session))
     assert f"已导入为第 {batch} 批次" in page and "导入 4 行" in page and "拒收 1 行" in page
-    assert "医疗费总额（total_cost）" in page and "12,000.50" in page and "write 12000.50" in page
+    assert "医疗费总额（total_cost）" in page and "12,000.50" in page
+    # The reason in Chinese on the page (the command line keeps the environment's language).
+    assert "不是数字（不要用千位分隔符，请写作 12000.50）" in page and "write 12000.50" not in page
     assert "/tmp/" not in page  # named as uploaded, not by the temporary folder it was read from
     stored = queries.get_batch(session=session, batch_id=batch)
     assert stored is not None and stored.file_name == "三月_结算清单.csv" and stored.imported_by == "审核员"

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from drgaudit.errors import DataFileError
+from drgaudit.i18n import _
 from drgaudit.ingest.xlsxrows import CellProblem, SheetError, sheet_rows
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".xlsx": "xlsx"}
@@ -464,14 +465,17 @@ class RowSource:
             except csv.Error as exc:  # a cell over the field limit: the reader goes on after it
                 if reader.line_num + self._lines_taken <= line:
                     raise DataFileError(self.name, f"row {start}: {exc}") from exc
-                yield start, {ROW_PROBLEM: f"cannot be read: {exc}", RAW_LINE: _NOT_KEPT}
+                yield (
+                    start,
+                    {ROW_PROBLEM: _("cannot be read: {problem}").format(problem=exc), RAW_LINE: _NOT_KEPT},
+                )
                 continue
             if len(values) == width:
                 if any(values):
                     yield start, values
                 continue
             if len(values) == 1 and values[0] == _LONG_LINE:
-                yield start, {ROW_PROBLEM: _LONG_LINE_PROBLEM, RAW_LINE: _NOT_KEPT}
+                yield start, {ROW_PROBLEM: _long_line_problem(), RAW_LINE: _NOT_KEPT}
                 continue
             if not any(v.strip() for v in values):
                 continue
@@ -486,7 +490,7 @@ class RowSource:
                 if not line.strip():
                     continue
                 if line == _LONG_LINE_READ:
-                    yield number, {ROW_PROBLEM: _LONG_LINE_PROBLEM, RAW_LINE: _NOT_KEPT}
+                    yield number, {ROW_PROBLEM: _long_line_problem(), RAW_LINE: _NOT_KEPT}
                     continue
                 try:
                     value = loads(line)
@@ -494,13 +498,19 @@ class RowSource:
                     yield number, {ROW_PROBLEM: str(exc), RAW_LINE: line}
                     continue
                 except (ValueError, RecursionError) as exc:
-                    reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-                    yield number, {ROW_PROBLEM: f"not valid JSON ({reason})", RAW_LINE: line}
+                    reason = _("nested too deeply") if isinstance(exc, RecursionError) else str(exc)
+                    yield (
+                        number,
+                        {ROW_PROBLEM: _("not valid JSON ({reason})").format(reason=reason), RAW_LINE: line},
+                    )
                     continue
                 if not isinstance(value, dict):
                     yield (
                         number,
-                        {ROW_PROBLEM: f"a JSON {type(value).__name__}, not an object", RAW_LINE: line},
+                        {
+                            ROW_PROBLEM: _("a JSON {kind}, not an object").format(kind=type(value).__name__),
+                            RAW_LINE: line,
+                        },
                     )
                     continue
                 yield number, value
@@ -605,7 +615,12 @@ def _first_undecodable_line(path: Path, encoding: str) -> int | str:
 # Stands for a line longer than MAX_LINE_CHARS, which is skipped, not read.
 _LONG_LINE = "\x00drgaudit: line too long\x00"
 _LONG_LINE_READ = _LONG_LINE + "\n"  # as `_bounded_lines` gives it
-_LONG_LINE_PROBLEM = f"the line is longer than {MAX_LINE_CHARS:,} characters; not read"
+
+
+def _long_line_problem() -> str:
+    return _("the line is longer than {limit:,} characters; not read").format(limit=MAX_LINE_CHARS)
+
+
 _NOT_KEPT = "(not kept)"
 
 
@@ -720,7 +735,7 @@ def _with_cell_problems(header: list[str], cells: tuple[Any, ...]) -> dict[Any, 
     unnamed: list[str] = []
     for i, value in enumerate(cells):
         if isinstance(value, CellProblem):
-            text = f"cell {value.coordinate}: {value.reason}"
+            text = _("cell {cell}: {reason}").format(cell=value.coordinate, reason=value.reason)
             if i < len(header) and header[i]:
                 named[header[i]] = text
             else:
@@ -737,11 +752,13 @@ def _ragged(header: list[str], values: list[Any], *, short_is_problem: bool) -> 
     row: dict[Any, Any] = dict(zip(header, values, strict=False))
     extra = [v for v in values[len(header) :] if not _blank(v)]
     if extra:
-        row[ROW_PROBLEM] = f"{len(values)} values but the header has {len(header)} columns"
-    elif short_is_problem and len(values) < len(header):
-        row[ROW_PROBLEM] = (
-            f"{len(values)} values but the header has {len(header)} columns (a short row: was the file cut off?)"
+        row[ROW_PROBLEM] = _("{count} values but the header has {columns} columns").format(
+            count=len(values), columns=len(header)
         )
+    elif short_is_problem and len(values) < len(header):
+        row[ROW_PROBLEM] = _(
+            "{count} values but the header has {columns} columns (a short row: was the file cut off?)"
+        ).format(count=len(values), columns=len(header))
     if ROW_PROBLEM in row:
         # The values do not line up with the columns: only the row's problem is reported.
         line = io.StringIO()

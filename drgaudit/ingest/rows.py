@@ -43,6 +43,7 @@ from drgaudit.contract import (
     Field,
 )
 from drgaudit.errors import RowError
+from drgaudit.i18n import _
 from drgaudit.ingest.readers import CELL_PROBLEMS, RAW_LINE, ROW_PROBLEM, ColumnBlock
 from drgaudit.labels import input_labels
 
@@ -85,6 +86,13 @@ _YEAR_FIRST = re.compile(
 _EIGHT_DIGITS = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})")
 _DAY_MONTH = re.compile(r"[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{2,4}(?:[ T].*)?")
 DATE_FORMATS = "YYYY-MM-DD; also read: YYYY/M/D, YYYYMMDD, YYYY年M月D日"
+
+
+def _date_formats() -> str:
+    """DATE_FORMATS in the user's language."""
+    return _("YYYY-MM-DD; also read: YYYY/M/D, YYYYMMDD, YYYY年M月D日")
+
+
 # Excel's day 0 (serial numbers of dates count days from it; correct from 1900-03-01, serial 61).
 _EXCEL_EPOCH = date(1899, 12, 30)
 _EXCEL_FIRST = 61
@@ -120,15 +128,17 @@ def _scalar_text(value: Any) -> str:
     """The text of a non-string raw value (numbers from JSON or Excel cells)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         if isinstance(value, date):
-            raise _Invalid(f"{_show(value)} is a date, not text")
+            raise _Invalid(_("{value} is a date, not text").format(value=_show(value)))
         if isinstance(value, bool):  # a TRUE/FALSE cell of a spreadsheet, true/false in JSON
-            raise _Invalid(f"{_show(value)} is a true/false value, not text or a number")
-        raise _Invalid(f"{_show(value)} is not a single value")
+            raise _Invalid(
+                _("{value} is a true/false value, not text or a number").format(value=_show(value))
+            )
+        raise _Invalid(_("{value} is not a single value").format(value=_show(value)))
     if isinstance(value, float):
         if value.is_integer():
             return str(int(value))
         if not math.isfinite(value):  # JSON's NaN and Infinity, or a number beyond a float (1e400)
-            raise _Invalid(f"{_show(value)} is not text or a finite number")
+            raise _Invalid(_("{value} is not text or a finite number").format(value=_show(value)))
     return str(value)
 
 
@@ -149,15 +159,22 @@ def _forbidden(text: str) -> str | None:
     if found is None:
         return None
     ch = found.group()
-    kind = "an unpaired surrogate" if "\ud800" <= ch <= "\udfff" else "a control character"
     if ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069":
-        kind = "a bidirectional control character"
-    return f"holds {kind} {_character(ch)} at position {found.start() + 1}"
+        kind = _("a bidirectional control character")
+    elif "\ud800" <= ch <= "\udfff":
+        kind = _("an unpaired surrogate")
+    else:
+        kind = _("a control character")
+    return _("holds {kind} {character} at position {position}").format(
+        kind=kind, character=_character(ch), position=found.start() + 1
+    )
 
 
 def _too_long(text: str, limit: int) -> str | None:
     if len(text) > limit:
-        return f"is {len(text):,} characters long; at most {limit} are allowed"
+        return _("is {length:,} characters long; at most {limit} are allowed").format(
+            length=len(text), limit=limit
+        )
     return None
 
 
@@ -170,7 +187,7 @@ def _text(value: Any) -> str | None:
         text = _scalar_text(value)
     problem = _forbidden(text) or _too_long(text, MAX_TEXT_CHARS)
     if problem:
-        raise _Invalid(f"{_show(text)} {problem}")
+        raise _Invalid(_("{value} {problem}").format(value=_show(text), problem=problem))
     return text
 
 
@@ -183,17 +200,17 @@ def _id_problem(text: str) -> str:
         if ID_RE.match(ch):
             continue
         if ch in "\"'`":
-            return f"holds a quote {_character(ch)}"
+            return _("holds a quote {character}").format(character=_character(ch))
         if ch == "\\":
-            return "holds a backslash"
+            return _("holds a backslash")
         if ch.isspace():
-            return f"holds a blank {_character(ch)}"
+            return _("holds a blank {character}").format(character=_character(ch))
         if unicodedata.category(ch) == "Nd":
-            return f"holds a non-ASCII digit {_character(ch)}; write 0-9"
-        return (
-            f"holds {_character(ch)}; an id holds only ASCII letters, digits and {' '.join(ID_PUNCTUATION)}"
+            return _("holds a non-ASCII digit {character}; write 0-9").format(character=_character(ch))
+        return _("holds {character}; an id holds only ASCII letters, digits and {punctuation}").format(
+            character=_character(ch), punctuation=" ".join(ID_PUNCTUATION)
         )
-    return "is not an id"  # pragma: no cover - ID_RE refused it for one of the reasons above
+    return _("is not an id")  # pragma: no cover - ID_RE refused it for one of the reasons above
 
 
 def _id(value: Any) -> str | None:
@@ -203,18 +220,22 @@ def _id(value: Any) -> str | None:
             return None
     elif isinstance(value, float) and value.is_integer() and abs(value) >= 2**53:
         # Excel and JSON hold numbers as doubles: past 2**53 the last digits are already lost.
-        raise _Invalid(f"{value:.6g} is a number too long to be an exact id; store the column as text")
+        raise _Invalid(
+            _("{value} is a number too long to be an exact id; store the column as text").format(
+                value=f"{value:.6g}"
+            )
+        )
     else:
         text = _scalar_text(value)
     problem = _too_long(text, MAX_ID_CHARS)
     if problem is None and ID_RE.match(text) is None:
         problem = _id_problem(text)
     if problem is None and SCIENTIFIC_RE.match(text):
-        problem = (
+        problem = _(
             "is a number in scientific notation, its digits lost (Excel does this); store the column as text"
         )
     if problem:
-        raise _Invalid(f"{_show(text)} {problem}")
+        raise _Invalid(_("{value} {problem}").format(value=_show(text), problem=problem))
     return text
 
 
@@ -222,7 +243,9 @@ def _number(value: float) -> str:
     if isinstance(value, int):
         if abs(value) < 10**_MAX_DIGITS:
             return f"{value:,}"
-        return f"a number of about {int(value.bit_length() * math.log10(2)) + 1:,} digits"
+        return _("a number of about {digits:,} digits").format(
+            digits=int(value.bit_length() * math.log10(2)) + 1
+        )
     return f"{value:,.2f}".rstrip("0").rstrip(".") if abs(value) < 1e15 else f"{value:.6g}"
 
 
@@ -230,24 +253,30 @@ def _bounded(number: float, spec: Field) -> float:
     minimum, maximum = spec.minimum, spec.maximum
     if minimum is not None and number < minimum:
         raise _Invalid(
-            f"{number:g} is negative" if minimum == 0 else f"{_number(number)} is below {_number(minimum)}"
+            _("{value} is negative").format(value=f"{number:g}")
+            if minimum == 0
+            else _("{value} is below {minimum}").format(value=_number(number), minimum=_number(minimum))
         )
     if maximum is not None and number > maximum:
-        raise _Invalid(f"{_number(number)} is above the limit of {_number(maximum)}")
+        raise _Invalid(_above(_number(number), maximum))
     return number
 
 
 def _number_hint(text: str) -> str:
     if "_" in text:
-        return " (no _ between digits)"
+        return _(" (no _ between digits)")
     if any(unicodedata.category(ch) == "Nd" and not ch.isascii() for ch in text):
-        return " (non-ASCII digits; write 0-9)"
+        return _(" (non-ASCII digits; write 0-9)")
     if _GROUPED_DIGITS.fullmatch(text):
-        return f" (no thousands separators: write {text.replace(',', '')})"
+        return _(" (no thousands separators: write {number})").format(number=text.replace(",", ""))
     unit = _WITH_UNIT.fullmatch(text)
     if unit and unit.group("number") != text:
-        return f" (no currency sign or unit: write {unit.group('number')})"
+        return _(" (no currency sign or unit: write {number})").format(number=unit.group("number"))
     return ""
+
+
+def _above(value: str, maximum: float) -> str:
+    return _("{value} is above the limit of {maximum}").format(value=value, maximum=_number(maximum))
 
 
 # What spreadsheets and reports show of an amount: digits in groups of three, a currency sign or 元.
@@ -264,19 +293,23 @@ def _int_converter(spec: Field) -> Converter:
             if not text:
                 return None
             if _WHOLE_TEXT.fullmatch(text) is None:
-                raise _Invalid(f"{_show(text)} is not a whole number{_number_hint(text)}")
+                raise _Invalid(
+                    _("{value} is not a whole number{hint}").format(
+                        value=_show(text), hint=_number_hint(text)
+                    )
+                )
             digits = text.partition(".")[0]
             if len(digits.lstrip("+-").lstrip("0")) > _MAX_DIGITS:
-                raise _Invalid(f"{_show(text)} is above the limit of {_number(spec.maximum or 0)}")
+                raise _Invalid(_above(_show(text), spec.maximum or 0))
             number = int(digits)
         elif isinstance(value, int) and not isinstance(value, bool):
             number = value
         elif isinstance(value, float) and value.is_integer():
             if abs(value) >= 2**63:
-                raise _Invalid(f"{value:.6g} is above the limit of {_number(spec.maximum or 0)}")
+                raise _Invalid(_above(f"{value:.6g}", spec.maximum or 0))
             number = int(value)
         else:
-            raise _Invalid(f"{_show(value)} is not a whole number")
+            raise _Invalid(_("{value} is not a whole number{hint}").format(value=_show(value), hint=""))
         return int(_bounded(number, spec))
 
     return convert
@@ -291,18 +324,20 @@ def _decimal_converter(spec: Field) -> Converter:
             if not text:
                 return None
             if _NUMBER_TEXT.fullmatch(text) is None:
-                raise _Invalid(f"{_show(text)} is not a number{_number_hint(text)}")
+                raise _Invalid(
+                    _("{value} is not a number{hint}").format(value=_show(text), hint=_number_hint(text))
+                )
             number = float(text)
         elif isinstance(value, int) and not isinstance(value, bool):
             if abs(value) > 10**_MAX_DIGITS:  # float() of a huge int overflows
-                raise _Invalid(f"{_number(value)} is above the limit of {_number(spec.maximum or 0)}")
+                raise _Invalid(_above(_number(value), spec.maximum or 0))
             number = float(value)
         elif isinstance(value, float):
             number = value
         else:
-            raise _Invalid(f"{_show(value)} is not a number")
+            raise _Invalid(_("{value} is not a number{hint}").format(value=_show(value), hint=""))
         if not math.isfinite(number):
-            raise _Invalid(f"{_show(value)} is not a finite number")
+            raise _Invalid(_("{value} is not a finite number").format(value=_show(value)))
         if money:
             number = round(number, 2)
         return _bounded(number, spec)
@@ -313,7 +348,11 @@ def _decimal_converter(spec: Field) -> Converter:
 def _date_in_range(day: date, shown: str) -> date:
     if EARLIEST_DATE <= day <= LATEST_DATE:
         return day
-    raise _Invalid(f"{shown} is not between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}")
+    raise _Invalid(
+        _("{value} is not between {earliest} and {latest}").format(
+            value=shown, earliest=EARLIEST_DATE.isoformat(), latest=LATEST_DATE.isoformat()
+        )
+    )
 
 
 def _date_from_text(text: str) -> date:
@@ -325,30 +364,37 @@ def _date_from_text(text: str) -> date:
                 return _date_in_range(datetime.fromisoformat(text).date(), text)
         except ValueError:
             if text[:10].isascii() and _YEAR_FIRST.fullmatch(text) is None:
-                raise _Invalid(f"{_show(text)} is not a valid date") from None
+                raise _Invalid(_("{value} is not a valid date").format(value=_show(text))) from None
     found = _YEAR_FIRST.fullmatch(text) or _EIGHT_DIGITS.fullmatch(text)
     if found is not None:
         groups = found.groups()
         if len(groups) == 5 and (groups[1] != groups[3]) != (groups[1] == "年" and groups[3] == "月"):
-            raise _Invalid(f"{_show(text)} is not a date ({DATE_FORMATS})")
+            raise _Invalid(_not_a_date(_show(text)))
         year, month, day = int(groups[0]), int(groups[-3 if len(groups) == 5 else 1]), int(groups[-1])
         try:
             return _date_in_range(date(year, month, day), _show(text))
         except ValueError:
-            raise _Invalid(f"{_show(text)} is not a valid date") from None
+            raise _Invalid(_("{value} is not a valid date").format(value=_show(text))) from None
     if _DAY_MONTH.fullmatch(text):
         raise _Invalid(
-            f"{_show(text)} is not a date: day and month may be either way round; write {DATE_FORMATS}"
+            _("{value} is not a date: day and month may be either way round; write {formats}").format(
+                value=_show(text), formats=_date_formats()
+            )
         )
-    raise _Invalid(f"{_show(text)} is not a date ({DATE_FORMATS})")
+    raise _Invalid(_not_a_date(_show(text)))
+
+
+def _not_a_date(value: str) -> str:
+    return _("{value} is not a date ({formats})").format(value=value, formats=_date_formats())
 
 
 def _excel_serial(value: float) -> date:
     """A date from an Excel serial number (an XLSX cell holding a date without a date format)."""
     if not _EXCEL_FIRST <= value < _EXCEL_LAST + 1:
         raise _Invalid(
-            f"{_number(value)} is not a date: as an Excel date number it is not between "
-            f"{EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}"
+            _(
+                "{value} is not a date: as an Excel date number it is not between {earliest} and {latest}"
+            ).format(value=_number(value), earliest=EARLIEST_DATE.isoformat(), latest=LATEST_DATE.isoformat())
         )
     return _EXCEL_EPOCH + timedelta(days=int(value))
 
@@ -369,7 +415,7 @@ def _date_converter(excel_serials: bool) -> Converter:
                 return _date_from_text(str(int(value)))  # 20250128 typed as a number
             if excel_serials:
                 return _excel_serial(value)
-        raise _Invalid(f"{_show(value)} is not a date ({DATE_FORMATS})")
+        raise _Invalid(_not_a_date(_show(value)))
 
     return convert
 
@@ -387,10 +433,26 @@ def _enum_converter(spec: Field) -> Converter:
             return None
         found = by_lower.get(text.lower())
         if found is None:
-            raise _Invalid(f"{_show(text)} is not one of {listed}{_number_hint(text)}")
+            raise _Invalid(
+                _("{value} is not one of {choices}{hint}").format(
+                    value=_show(text), choices=listed, hint=_number_hint(text)
+                )
+            )
         return found
 
     return convert
+
+
+def _what(what: str) -> str:
+    """The name of a code's shape in the user's language."""
+    names = {
+        "ICD-10 code": _("ICD-10 code"),
+        "ICD-9-CM-3 code": _("ICD-9-CM-3 code"),
+        "an ICD-10 code": _("an ICD-10 code"),
+        "an ICD-9-CM-3 code": _("an ICD-9-CM-3 code"),
+        "a 6-digit region code": _("a 6-digit region code"),
+    }
+    return names.get(what, what)
 
 
 def _pattern_converter(pattern: re.Pattern[str], what: str) -> Converter:
@@ -401,7 +463,11 @@ def _pattern_converter(pattern: re.Pattern[str], what: str) -> Converter:
         if not text:
             return None
         if match(text) is None:
-            raise _Invalid(f"{_show(text)} is not {what}{_number_hint(text)}")
+            raise _Invalid(
+                _("{value} is not {what}{hint}").format(
+                    value=_show(text), what=_what(what), hint=_number_hint(text)
+                )
+            )
         return text
 
     return convert
@@ -420,14 +486,20 @@ def _list_converter(spec: Field) -> Converter:
             items = [_scalar_text(value)]
         codes = [item for item in items if item]
         if len(codes) > MAX_LIST_ITEMS:
-            raise _Invalid(f"{len(codes)} codes; at most {MAX_LIST_ITEMS} are allowed")
+            raise _Invalid(
+                _("{count} codes; at most {limit} are allowed").format(count=len(codes), limit=MAX_LIST_ITEMS)
+            )
         bad = [(n, code) for n, code in enumerate(codes, start=1) if match(code) is None]
         if bad:
             if len(bad) == 1:
                 n, code = bad[0]
-                raise _Invalid(f"item {n} {_show(code)} is not an {what}{_number_hint(code)}")
+                raise _Invalid(
+                    _("item {n} {value} is not an {what}{hint}").format(
+                        n=n, value=_show(code), what=_what(what), hint=_number_hint(code)
+                    )
+                )
             listed = ", ".join(f"{n} {_show(code)}" for n, code in bad)
-            raise _Invalid(f"items {listed} are not {what}s")
+            raise _Invalid(_("items {listed} are not {what}s").format(listed=listed, what=_what(what)))
         return codes
 
     return convert
@@ -443,7 +515,7 @@ def _bool(value: Any) -> bool | None:
         return True
     if text in _FALSE:
         return False
-    raise _Invalid(f"{_show(text)} is not yes/no (1/0, true/false)")
+    raise _Invalid(_("{value} is not yes/no (1/0, true/false)").format(value=_show(text)))
 
 
 def converter_for(spec: Field, *, excel_serials: bool = False) -> Converter:
@@ -964,6 +1036,7 @@ class RowConverter:
         if isinstance(rows, ColumnBlock) and rows.text is not None and tuple(header or ()) == self.names:
             chunk.lines_text = rows.text
         found: dict[int, list[tuple[str, str]]] = {}
+        missing = _("missing (required)")
         for plan in self._plan:
             raw: Column
             if raw_columns is None:
@@ -977,7 +1050,7 @@ class RowConverter:
                 chunk.list_texts[plan.name] = raw
             if plan.required and None in values:
                 for i in [i for i, v in enumerate(values) if v is None]:
-                    errors.setdefault(i, "missing (required)")
+                    errors.setdefault(i, missing)
             for i, reason in errors.items():
                 found.setdefault(i, []).append((plan.name, reason))
             chunk.columns[plan.name] = values
@@ -1030,13 +1103,20 @@ def _check_claims(columns: dict[str, Column]) -> dict[int, list[tuple[str, str]]
         for i, (admit, discharge) in enumerate(zip(admits, discharges, strict=True)):
             if admit is not None and discharge is not None and discharge < admit:
                 found.setdefault(i, []).append(
-                    ("discharge_date", f"{discharge} is before admit_date {admit}")
+                    (
+                        "discharge_date",
+                        _("{discharge} is before admit_date {admit}").format(
+                            discharge=discharge, admit=admit
+                        ),
+                    )
                 )
     groups = columns["group_code"]
     if None in groups:
         for i, (scheme, group) in enumerate(zip(columns["payment_scheme"], groups, strict=True)):
             if group is None and scheme in GROUPED_SCHEMES:
-                found.setdefault(i, []).append(("group_code", f"missing (required for {scheme} claims)"))
+                found.setdefault(i, []).append(
+                    ("group_code", _("missing (required for {scheme} claims)").format(scheme=scheme))
+                )
     totals = columns["total_cost"]
     fee_columns = [
         column
@@ -1054,6 +1134,11 @@ def _check_claims(columns: dict[str, Column]) -> dict[int, list[tuple[str, str]]
     for i, (total, fees) in enumerate(zip(totals, spent, strict=True)):
         if total is not None and fees > fee_sum_limit(total):
             found.setdefault(i, []).append(
-                ("total_cost", f"{total:.2f} is below the sum of the fee_* categories, {fees:.2f}")
+                (
+                    "total_cost",
+                    _("{total} is below the sum of the fee_* categories, {fees}").format(
+                        total=f"{total:.2f}", fees=f"{fees:.2f}"
+                    ),
+                )
             )
     return found

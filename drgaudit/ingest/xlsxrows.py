@@ -28,6 +28,7 @@ from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
 # openpyxl warns of each such date cell on stderr; the row's rejection says it (`_Parser.parse_cell`).
 warnings.filterwarnings("ignore", message=r"Cell \S* is marked as a date", category=UserWarning)
 
+from drgaudit.i18n import _
 
 # The largest row number kept with a rejected row: the casebook's INTEGER columns hold up to 2**31 - 1
 # (casebook.models.MAX_STORED_INT, a layer this one may not import). An XLSX sheet has at most
@@ -58,8 +59,10 @@ class _Parser(WorkSheetParser):  # type: ignore[misc]
         if cell["value"] is None and element.find(FORMULA_TAG) is not None:
             cell["value"] = CellProblem(
                 element.get("r") or "",
-                "a formula with no computed value (the workbook was never calculated and saved): "
-                "open and save it in a spreadsheet, or paste the values",
+                _(
+                    "a formula with no computed value (the workbook was never calculated and saved): "
+                    "open and save it in a spreadsheet, or paste the values"
+                ),
             )
         elif cell["data_type"] == "e" and element.get("t") != "e":
             # openpyxl's own #VALUE! for a number in a date format that no date has (99999999, 1e300):
@@ -70,7 +73,9 @@ class _Parser(WorkSheetParser):  # type: ignore[misc]
                 "number: type the date (2025-03-01)",
             )
         elif cell["data_type"] == "e":
-            cell["value"] = CellProblem(element.get("r") or "", f"the spreadsheet error {cell['value']}")
+            cell["value"] = CellProblem(
+                element.get("r") or "", _("the spreadsheet error {error}").format(error=cell["value"])
+            )
         return cell
 
 

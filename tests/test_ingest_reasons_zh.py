@@ -26,7 +26,7 @@ BAD = [
     ("procedures", "|".join(["00.0100"] * 300)), ("group_code", ""), ("readmit_plan_31d", "maybe"),
 ]  # fmt: skip
 ENGLISH = re.compile(
-    r"\b(is|not|missing|holds|above|below|between|write|items?|codes?|values?|allowed|number)\b"
+    r"\b(also|read|formatted|type|is|not|missing|holds|above|below|between|write|items?|codes?|values?|allowed|number)\b"
 )
 
 

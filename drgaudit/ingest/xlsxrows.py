@@ -69,8 +69,9 @@ class _Parser(WorkSheetParser):  # type: ignore[misc]
             # the spreadsheet shows the number (or ####), not an error.
             cell["value"] = CellProblem(
                 element.get("r") or "",
-                f"{element.findtext(VALUE_TAG)} is formatted as a date, but no date has that serial "
-                "number: type the date (2025-03-01)",
+                _(
+                    "{value} is formatted as a date, but no date has that serial number: type the date (2025-03-01)"
+                ).format(value=element.findtext(VALUE_TAG)),
             )
         elif cell["data_type"] == "e":
             cell["value"] = CellProblem(

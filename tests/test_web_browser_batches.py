@@ -60,7 +60,7 @@ def test_an_auditor_imports_and_screens_a_batch_in_the_browser(
     )
     row.locator("button", has_text="筛查").click()
     assert "正在开始筛查" in row.locator("p.flash").inner_text() and row.locator("button").is_disabled()
-    page.reload()
+    page.goto(served + "/batches")  # not a reload of the import's answer: that sends the file again
 
     # A screen of this batch running on another server of the service: its progress is shown and
     # follows the casebook (polled), then its end loads the page again with its result.
@@ -75,7 +75,7 @@ def test_an_auditor_imports_and_screens_a_batch_in_the_browser(
         session.add(job)
         session.commit()
         job_id = job.id or 0
-        page.reload()
+        page.goto(served + "/batches")
         box = page.locator(f"#job-{job_id}")
         assert f"第 {batch} 批次筛查中：已筛查 1 / 2 份结算清单（50%）" in box.inner_text()
         assert box.locator("progress").get_attribute("value") == "1"
@@ -120,3 +120,46 @@ def test_an_auditor_imports_and_screens_a_batch_in_the_browser(
         page.wait_for_url(f"{served}/login?next=*", timeout=5_000)
     engine.dispose()
     context.close()
+
+
+def test_an_import_result_stays_when_a_screen_watched_beside_it_ends(
+    browser,  # noqa: F811
+    small_served,  # noqa: F811
+    casebook_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """An auditor imported the next file while another batch was screened: the answer page showed the
+    import's refused rows and the running screen; when the screen ended the page opened /batches?job=N (and
+    without JavaScript reloaded itself every 3 s), and the refused rows being read were gone. Now the
+    end is said in place and the import's result stays."""
+    served, _book = small_served
+    engine = make_engine(casebook_url)
+    with Session(engine) as session:
+        moment = datetime.now(UTC)
+        job = ScreenJob(
+            batch_id=1, active_batch=1, started_by="审核员", role="auditor", channel="web",
+            started_at=moment, heartbeat_at=moment, done=1, total=2, host="another-server", pid=4242,
+        )  # fmt: skip
+        session.add(job)
+        session.commit()
+        job_id = job.id or 0
+        rows = [
+            claim_row(300 + n, hospital_id="H001", claim_id=f"N{n}", patient_id=f"PN{n}") for n in range(2)
+        ]
+        rows[1]["gender"] = "男"
+        path = write_table(tmp_path / "五月结算清单.csv", rows)
+        context, page = sign_in(browser, served, "审核员")
+        page.goto(served + "/batches")
+        page.select_option("select[name=table]", "claims")
+        page.set_input_files("input[name=upload]", str(path))
+        page.click("#upload-form button[type=submit]")
+        page.locator("#import-result").wait_for()
+        assert page.locator(f"#job-{job_id} progress").count() == 1
+        assert 'http-equiv="refresh"' not in page.content()
+        answer_url = page.url
+        finish_job(session=session, job_id=job_id, status="failed", error="测试：筛查失败")
+        page.wait_for_selector(f"#job-{job_id} .job-text.flash.error")
+        assert "筛查失败：测试：筛查失败" in page.locator(f"#job-{job_id}").inner_text()
+        assert page.url == answer_url and "拒收 1 行" in page.locator("#import-result").inner_text()
+        context.close()
+    engine.dispose()

@@ -67,16 +67,27 @@
   // it; when it has ended, open the page of its end (data-ended), which shows its result and the batch's
   // new screen run.
   // Without this file the page reloads itself (a <noscript> refresh) and has a link to do so.
+  // A page that shows an import's result (data-stay: the answer to a form sent) is not left or reloaded:
+  // the end is said in place, so the refused rows being read stay (a reload would send the file again).
   function pollJob(box) {
     var url = box.getAttribute("data-poll");
+    var ended = box.getAttribute("data-ended") || window.location.href;
+    var stay = box.hasAttribute("data-stay");
     var text = box.querySelector(".job-text");
     var bar = box.querySelector("progress");
     var failures = 0;
+    function say(message, kind, id) {
+      if (text) { text.textContent = message; text.className = "job-text flash " + kind; }
+      if (bar) { bar.remove(); }
+      document.querySelectorAll("[data-job='" + id + "']").forEach(function (cell) {
+        cell.textContent = "筛查已结束（见页首）";
+      });
+    }
     function round() {
       fetch(url, {headers: {"Accept": "application/json"}, credentials: "same-origin", cache: "no-store"})
         .then(function (response) {
           if (response.redirected) {  // signed out meanwhile: the page says so (the log-in page)
-            window.location.reload();
+            if (stay) { window.location.assign(ended); } else { window.location.reload(); }
             return null;
           }
           if (!response.ok) { throw new Error(String(response.status)); }
@@ -86,7 +97,7 @@
           if (job === null) { return; }
           failures = 0;
           if (!job.running) {
-            window.location.assign(box.getAttribute("data-ended") || window.location.href);
+            if (stay) { say(job.text, job.kind, job.id); } else { window.location.assign(ended); }
             return;
           }
           if (text) { text.textContent = job.text; }
@@ -100,7 +111,7 @@
         .catch(function () {
           failures += 1;
           if (failures >= 5) {  // the server is gone or refuses: the page itself says why
-            window.location.reload();
+            if (stay) { window.location.assign(ended); } else { window.location.reload(); }
             return;
           }
           window.setTimeout(round, 2000);

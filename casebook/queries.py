@@ -387,6 +387,18 @@ def batches_outside(*, session: Session, regions: frozenset[str]) -> set[int]:
     return set(rows.scalars())
 
 
+def batches_within(*, session: Session, regions: frozenset[str]) -> set[int]:
+    """The batches holding a claim treated in one of `regions`."""
+    link = _batch_claim.c
+    rows = session.execute(
+        select(link.batch_id)
+        .join(_claim, link.claim_id == _claim.c.claim_id)
+        .where(_claim.c.treatment_region.in_(sorted(regions)))
+        .distinct()
+    )
+    return set(rows.scalars())
+
+
 def batch_regions(*, session: Session, batch_id: int) -> list[str]:
     """The treatment regions of a batch's claims."""
     link = _batch_claim.c

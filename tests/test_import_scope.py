@@ -257,3 +257,23 @@ def test_a_regional_auditor_sees_only_its_regions_batches_and_their_screens(
     assert "chengdu.csv" in unscoped.get("/batches").text
     assert "98,765.40" in unscoped.get(f"/batches?job={job.id}").text
     assert unscoped.get(f"/batches/jobs/{job.id}").json()["kind"] == "ok"
+
+
+def test_the_reports_page_offers_a_regional_auditor_only_batches_of_its_region(
+    db_url: str, session: Session, tmp_path: Path
+) -> None:
+    """报表与反馈函's batch list (for the screening summary) named every claims batch, with its file name and
+    size, to 审核丙 (auditor:510300), as the batches page did; now the batches holding a 510300 claim."""
+    make_accounts(session, ("审核丙", "auditor:510300"), ("审核员", "auditor"))
+    for name, region in (("chengdu.csv", "510100"), ("mixed.csv", "510300")):
+        rows = [claim_row(1, claim_id=f"{name}-1", treatment_region=region)]
+        if name == "mixed.csv":
+            rows.append(claim_row(2, claim_id=f"{name}-2", treatment_region="510100"))
+        import_file(write_table(tmp_path / name, rows), kind="claims", session=session)
+    site = web_app(db_url)
+    regional, unscoped = Browser(site), Browser(site)
+    assert regional.login("审核丙").status_code == 303 and unscoped.login("审核员").status_code == 303
+    page = regional.get("/reports").text
+    assert "mixed.csv" in page and "chengdu.csv" not in page
+    page = unscoped.get("/reports").text
+    assert "mixed.csv" in page and "chengdu.csv" in page

@@ -34,7 +34,7 @@ from drgaudit.services.access import NOTHING, Denied, NotFound, Principal, Targe
 from drgaudit.services.accounts import acting
 from drgaudit.services.screening import claims_batch
 
-IMPORT, SCREEN = "import.run", "screen.run"
+IMPORT, SCREEN, SUMMARY = "import.run", "screen.run", "report.summary"
 # What the importer reads (drgaudit.ingest.readers.FORMATS): a file of another kind is refused up front.
 SUFFIXES = tuple(FORMATS)
 _UNSAFE = re.compile(r"[^\w.\-（）()]+")
@@ -95,6 +95,21 @@ def list_batches(*, session: Session, principal: Principal) -> list[BatchRow]:
         for b in batches
         if (mine := b.imported_by == principal.username) or (b.kind == "claims" and b.id not in outside)
     ]
+
+
+def report_batches(*, session: Session, principal: Principal) -> list[ImportBatch]:
+    """The claims batches the screening summary may be asked for (报表与反馈函): every one for a grant without
+    a region; for one bound to regions, those holding a claim treated there (another region's batches,
+    their file names and sizes, are that region's, as on the batches page)."""
+    if not may(principal, SUMMARY):
+        return []
+    batches = [b for b in queries.list_batches(session=session) if b.kind == "claims"]
+    found = scopes(principal, SUMMARY)
+    if unrestricted(found):
+        return batches
+    regions = frozenset(s.value for s in found if s.column == "treatment_region" and s.value)
+    within = queries.batches_within(session=session, regions=regions)
+    return [b for b in batches if b.id in within]
 
 
 def import_regions(principal: Principal) -> frozenset[str] | None:

@@ -15,6 +15,7 @@ from drgaudit.reports.feedback import build_feedback
 from drgaudit.reports.monitoring import build_monitoring
 from drgaudit.reports.periods import Period, parse_period
 from drgaudit.reports.summary import build_summary
+from drgaudit.services import batches as batch_service
 from drgaudit.services.access import NotFound, Principal, Target, may, scopes, unrestricted
 from drgaudit.services.findings import finding_scope
 from drgaudit.services.labels import name
@@ -65,11 +66,7 @@ def reports_page(
     own = sorted({s.value for s in scopes(me, "report.feedback") if s.column == "hospital_id" and s.value})
     if own and not unrestricted(scopes(me, "report.feedback")):
         hospitals = [(hid, label) for hid, label in hospitals if hid in own]
-    batches = (
-        [b for b in queries.list_batches(session=session) if b.kind == "claims"]
-        if may(me, "report.summary")
-        else []
-    )
+    batches = batch_service.report_batches(session=session, principal=me)
     return render(
         request, "reports.html",
         {"rows": rows, "tallies": tallies, "period": period or "", "hospitals": hospitals, "batches": batches,

@@ -120,3 +120,21 @@ def test_the_api_hides_other_hospitals_from_a_hospital_s_key_after_a_real_screen
     assert "在他院死亡离院（他院结算清单）" in hospital, hospital
     assert not any(secret in hospital for secret in ("西城人民医院", "W1", "Z1", "H2"))
     assert "西城人民医院死亡离院（W1）" in messages("审核员")
+
+
+def test_the_queue_offers_a_hospital_only_its_own_hospital_to_filter_by(
+    db_url: str, session: Session, tmp_path: Path
+) -> None:
+    """The queue's 医院 filter listed every designated hospital by name to a hospital's account (the
+    reports page offers it its own only); now its own, and an auditor still gets them all."""
+    from tests.web_support import Browser, make_accounts, web_app
+
+    _book(session, tmp_path)
+    make_accounts(session, ("h1", "hospital:H1"), ("审核员", "auditor"))
+    site = web_app(db_url)
+    hospital, auditor = Browser(site), Browser(site)
+    assert hospital.login("h1").status_code == 303 and auditor.login("审核员").status_code == 303
+    page = hospital.get("/queue").text
+    assert '<option value="H1"' in page and "乙县医院" not in page and '<option value="H10"' not in page
+    page = auditor.get("/queue").text
+    assert all(f'<option value="{h}"' in page for h in ("H1", "H10", "H2"))

@@ -13,7 +13,7 @@ from drgaudit.casebook.queue_search import SORTS, CaseQuery, iter_cases, search_
 from drgaudit.casebook.review_models import CASE_STATUSES, OPEN_STATUSES
 from drgaudit.reports.document import Column, Report, Sheet
 from drgaudit.reports.labels import FAMILY_NAMES
-from drgaudit.services.access import Principal
+from drgaudit.services.access import Principal, scopes, unrestricted
 from drgaudit.services.cases import case_scope
 from drgaudit.services.labels import name
 from drgaudit.web.deps import DB, require
@@ -73,6 +73,10 @@ def queue(request: Request, session: DB, me: Annotated[Principal, Depends(requir
     hospitals = sorted(
         ((hid, h.get("name") or hid) for hid, h in reference.hospitals.items()), key=lambda item: item[0]
     )
+    # A hospital's account filters by its own hospital(s) only: the list named every other hospital.
+    own = {s.value for s in scopes(me, "case.view") if s.column == "hospital_id" and s.value}
+    if own and not unrestricted(scopes(me, "case.view")):
+        hospitals = [(hid, label) for hid, label in hospitals if hid in own]
     rules = sorted({(rule.id, rule.title) for rule in reference.pack.rules})
     return render(
         request,

@@ -415,11 +415,29 @@ def _stored_hits(session: Session, case_ids: list[int | None]) -> dict[int, dict
     return found
 
 
-def _scores(hits: Sequence[HitRow], config: ReviewSettings) -> tuple[str, float, float]:
-    """Severity (the heaviest), amount at risk (sum) and priority (Σ amount × severity weight) of hits."""
+def claim_amount_at_risk(amounts: Sequence[float], total_cost: float | None) -> float:
+    """What a claim's hits put at risk together: their sum, but never more than the claim can lose, its
+    total cost (or the largest single hit, where a group payment is more than a cheap claim cost).
+
+    Hits on one claim overlap: two split-stay rules each name the whole payment of the second stay, and
+    a self-pay rule and an outside-purchase rule count the same outside purchases; their sum counted the
+    same money twice (a case at twice its claim's payment)."""
+    total = sum(amounts)
+    if total_cost is None or not amounts:
+        return round(total, 2)
+    return round(min(total, max(total_cost, max(amounts))), 2)
+
+
+def _scores(
+    hits: Sequence[HitRow], config: ReviewSettings, total_cost: float | None
+) -> tuple[str, float, float]:
+    """Severity (the heaviest), amount at risk (`claim_amount_at_risk`) and priority (Σ amount × severity
+    weight, scaled down as the amount is when the hits overlap)."""
     severity = max((hit.severity for hit in hits), key=config.weight)
-    amount = round(sum(hit.amount_at_risk for hit in hits), 2)
-    priority = round(sum(hit.amount_at_risk * config.weight(hit.severity) for hit in hits), 2)
+    total = sum(hit.amount_at_risk for hit in hits)
+    amount = claim_amount_at_risk([hit.amount_at_risk for hit in hits], total_cost)
+    share = amount / total if total > 0 else 1.0
+    priority = round(sum(hit.amount_at_risk * config.weight(hit.severity) for hit in hits) * share, 2)
     return severity, amount, priority
 
 
@@ -445,7 +463,7 @@ def _new_case_row(
     claim: ClaimRow, hits: list[HitRow], config: ReviewSettings, batch_id: int, stamp: datetime
 ) -> dict[str, Any]:
     """The row of a new case: every column (for a Core insert, or `_new_case`'s ORM object)."""
-    severity, amount, priority = _scores(hits, config)
+    severity, amount, priority = _scores(hits, config, claim.total_cost)
     return {
         "claim_id": claim.claim_id, "batch_id": batch_id, "patient_id": claim.patient_id,
         "hospital_id": claim.hospital_id, "region": claim.treatment_region, "insured_region": claim.insured_region,
@@ -512,7 +530,7 @@ def _refresh_case(
         if rule not in after_hits:
             row.present = False
     _claim_fields(case, claim)
-    case.severity, case.amount_at_risk, case.priority = _scores(hits, config)
+    case.severity, case.amount_at_risk, case.priority = _scores(hits, config, claim.total_cost)
     case.rules = ",".join(after_hits)
     case.batch_id = batch_id
     outcome = "refreshed"

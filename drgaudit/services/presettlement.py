@@ -29,6 +29,7 @@ from drgaudit.casebook.claimstore import (
     cases_of_claims,
     store_screened_claims,
 )
+from drgaudit.casebook.review import claim_amount_at_risk
 from drgaudit.casebook.review_models import ReviewCase
 from drgaudit.casebook.reviewconfig import ConflictError
 from drgaudit.contract import ACTIONS
@@ -145,10 +146,12 @@ class ClaimVerdict:
     rules_version: str
     hits: list[Hit]
     review_case: ReviewCase | None = None
+    total_cost: float | None = None
 
     @property
     def amount_at_risk(self) -> float:
-        return round(sum(hit.amount_at_risk for hit in self.hits), 2)
+        """The hits' amounts together, as a review case counts them (`casebook.review.claim_amount_at_risk`)."""
+        return claim_amount_at_risk([hit.amount_at_risk for hit in self.hits], self.total_cost)
 
     def to_dict(self) -> dict[str, Any]:
         case = self.review_case
@@ -228,6 +231,7 @@ def screen_request(
                 verdict=verdict_of(screened.hits[claim["claim_id"]]),
                 rules_version=screened.packs[claim["claim_id"]].version,
                 hits=screened.hits[claim["claim_id"]],
+                total_cost=claim.get("total_cost"),
             )
             for claim in claims
         ],

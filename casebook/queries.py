@@ -375,25 +375,14 @@ def list_batches(*, session: Session) -> list[ImportBatch]:
     return list(session.exec(sqlmodel.select(ImportBatch).order_by(sqlmodel.col(ImportBatch.id))).all())
 
 
-def batches_outside(*, session: Session, regions: frozenset[str]) -> set[int]:
-    """The batches holding a claim treated outside `regions`."""
+def batches_by_region(*, session: Session, regions: frozenset[str], inside: bool) -> set[int]:
+    """The batches holding a claim treated in one of `regions` (`inside`), or outside all of them."""
     link = _batch_claim.c
+    region = _claim.c.treatment_region
     rows = session.execute(
         select(link.batch_id)
         .join(_claim, link.claim_id == _claim.c.claim_id)
-        .where(_claim.c.treatment_region.not_in(sorted(regions)))
-        .distinct()
-    )
-    return set(rows.scalars())
-
-
-def batches_within(*, session: Session, regions: frozenset[str]) -> set[int]:
-    """The batches holding a claim treated in one of `regions`."""
-    link = _batch_claim.c
-    rows = session.execute(
-        select(link.batch_id)
-        .join(_claim, link.claim_id == _claim.c.claim_id)
-        .where(_claim.c.treatment_region.in_(sorted(regions)))
+        .where(region.in_(sorted(regions)) if inside else region.not_in(sorted(regions)))
         .distinct()
     )
     return set(rows.scalars())

@@ -394,40 +394,34 @@ def test_missing_wrong_revoked_and_disabled_keys_are_401(api: Api, province: Pat
     assert api.counts() == before
 
 
+def _key_ends(url: str, prefix: str, when: datetime | None) -> None:
+    """Set a stored key's end (None: a key made before keys expired)."""
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            key = (
+                session.exec(select(apikey_data.ApiKey).where(apikey_data.ApiKey.prefix == prefix))
+                .scalars()
+                .one()
+            )
+            assert key.expires_at is not None or when is not None  # made by add_key: a year
+            key.expires_at = when
+            session.add(key)
+            session.commit()
+    finally:
+        engine.dispose()
+
+
 def test_an_expired_key_is_401_and_keys_made_before_expiry_existed_keep_working(
     api: Api, province: Path, rows: list
 ) -> None:
     """A key works until its expires_at: at and after it, 401 api_key_expired and nothing done; a key
     with none (made before keys expired) works."""
     claim = planted(province, rows, "LOS-001")
-    engine = make_engine(api.url)
     prefix = apikey_data.prefix_of(api.keys["settle"])
-    try:
-        with Session(engine) as session:
-            key = (
-                session.exec(select(apikey_data.ApiKey).where(apikey_data.ApiKey.prefix == prefix))
-                .scalars()
-                .one()
-            )
-            assert key.expires_at is not None  # made by add_key: a year
-            key.expires_at = None
-            session.add(key)
-            session.commit()
-    finally:
-        engine.dispose()
+    _key_ends(api.url, prefix, None)
     assert api("GET", "/api/v1/rule-packs/active").status_code == 200
-    try:
-        with Session(engine) as session:
-            key = (
-                session.exec(select(apikey_data.ApiKey).where(apikey_data.ApiKey.prefix == prefix))
-                .scalars()
-                .one()
-            )
-            key.expires_at = datetime.now(UTC) - timedelta(seconds=1)
-            session.add(key)
-            session.commit()
-    finally:
-        engine.dispose()
+    _key_ends(api.url, prefix, datetime.now(UTC) - timedelta(seconds=1))
     before = api.counts()
     _error(api.screen(claim, store=True), 401, "api_key_expired")
     assert api.counts() == before

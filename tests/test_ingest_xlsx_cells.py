@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,17 @@ def _workbook(path: Path, rows: list[list[object]]) -> Path:
         sheet.append(row)
     book.save(path)
     return path
+
+
+def _with_sheet(path: Path, out: Path, edit: Callable[[str], str]) -> Path:
+    """A copy of the workbook at `path` whose first sheet's XML went through `edit`."""
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(out, "w") as copy:
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                data = edit(data.decode()).encode()
+            copy.writestr(name, data)
+    return out
 
 
 def _values(n: int, **overrides: object) -> list[object]:
@@ -60,18 +72,14 @@ def test_a_formula_with_no_computed_value_rejects_its_row(session: Session, tmp_
 
 def test_an_error_value_rejects_its_row(session: Session, tmp_path: Path) -> None:
     path = _workbook(tmp_path / "claims.xlsx", [_values(1), _values(2)])
-    book_path = tmp_path / "errors.xlsx"
-    # An error cell as a spreadsheet stores it: t="e" with the error's text as the cached value.
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(book_path, "w") as out:
-        for name in source.namelist():
-            data = source.read(name)
-            if name == "xl/worksheets/sheet1.xml":
-                text = data.decode()
-                cell = re.search(r'<c r="(D3)"[^>]*>.*?</c>', text)
-                assert cell is not None
-                text = text.replace(cell.group(0), '<c r="D3" t="e"><v>#N/A</v></c>')
-                data = text.encode()
-            out.writestr(name, data)
+
+    def error_cell(text: str) -> str:
+        # An error cell as a spreadsheet stores it: t="e" with the error's text as the cached value.
+        cell = re.search(r'<c r="(D3)"[^>]*>.*?</c>', text)
+        assert cell is not None
+        return text.replace(cell.group(0), '<c r="D3" t="e"><v>#N/A</v></c>')
+
+    book_path = _with_sheet(path, tmp_path / "errors.xlsx", error_cell)
     report = import_file(book_path, kind="claims", session=session)
     assert (report.rows_ok, report.rows_rejected) == (1, 1)
     error = report.first_errors[0]
@@ -81,16 +89,13 @@ def test_an_error_value_rejects_its_row(session: Session, tmp_path: Path) -> Non
 
 def test_a_far_row_number_costs_nothing_and_rows_keep_their_numbers(session: Session, tmp_path: Path) -> None:
     path = _workbook(tmp_path / "claims.xlsx", [_values(1), _values(2, claim_id=""), _values(3)])
-    far = tmp_path / "far.xlsx"
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(far, "w") as out:
-        for name in source.namelist():
-            data = source.read(name)
-            if name == "xl/worksheets/sheet1.xml":
-                text = re.sub(r"<dimension[^>]*/>", "", data.decode())
-                text = re.sub(r'r="([A-Z]*)3"', r'r="\g<1>7"', text)  # row 3 becomes row 7
-                text = re.sub(r'r="([A-Z]*)4"', r'r="\g<1>900000000"', text)
-                data = text.encode()
-            out.writestr(name, data)
+
+    def far_rows(text: str) -> str:
+        text = re.sub(r"<dimension[^>]*/>", "", text)
+        text = re.sub(r'r="([A-Z]*)3"', r'r="\g<1>7"', text)  # row 3 becomes row 7
+        return re.sub(r'r="([A-Z]*)4"', r'r="\g<1>900000000"', text)
+
+    far = _with_sheet(path, tmp_path / "far.xlsx", far_rows)
     started = time.perf_counter()
     report = import_file(far, kind="claims", session=session)
     assert time.perf_counter() - started < 30  # was minutes: every empty row up to 900,000,000 made
@@ -121,15 +126,12 @@ def test_a_sheet_no_spreadsheet_writes_is_the_file_s_error_not_a_bug(
     OverflowError writing the rejected row), a shared string not in the table, a malformed date or XML
     escaped openpyxl as ValueError/IndexError, which the CLI and the page reported as a bug."""
     path = _workbook(tmp_path / "claims.xlsx", [_values(1), _values(2, total_cost="abc")])
-    bad = tmp_path / "bad.xlsx"
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(bad, "w") as out:
-        for name in source.namelist():
-            data = source.read(name)
-            if name == "xl/worksheets/sheet1.xml":
-                text = data.decode()
-                assert old in text
-                data = text.replace(old, new, 1).encode()
-            out.writestr(name, data)
+
+    def broken(text: str) -> str:
+        assert old in text
+        return text.replace(old, new, 1)
+
+    bad = _with_sheet(path, tmp_path / "bad.xlsx", broken)
     with pytest.raises(DataFileError) as caught:
         import_file(bad, kind="claims", session=session)
     assert said in str(caught.value)

@@ -89,7 +89,7 @@ def list_batches(*, session: Session, principal: Principal) -> list[BatchRow]:
     if regions is None:
         return [BatchRow(b, runs.get(b.id or 0)) for b in batches]
     # One query for all: the batches holding a claim treated elsewhere.
-    outside = queries.batches_outside(session=session, regions=regions)
+    outside = queries.batches_by_region(session=session, regions=regions, inside=False)
     return [
         BatchRow(b, runs.get(b.id or 0), rejects=mine)
         for b in batches
@@ -108,7 +108,7 @@ def report_batches(*, session: Session, principal: Principal) -> list[ImportBatc
     if unrestricted(found):
         return batches
     regions = frozenset(s.value for s in found if s.column == "treatment_region" and s.value)
-    within = queries.batches_within(session=session, regions=regions)
+    within = queries.batches_by_region(session=session, regions=regions, inside=True)
     return [b for b in batches if b.id in within]
 
 

@@ -17,7 +17,7 @@ import sqlmodel
 from sqlalchemy import Numeric, bindparam, case, func, select
 from sqlmodel import Session
 
-from drgaudit.casebook.bulk import LOOKUP_KEYS
+from drgaudit.casebook.bulk import LOOKUP_KEYS, lookup
 from drgaudit.casebook.models import (
     BatchClaim,
     Claim,
@@ -497,15 +497,9 @@ def claim_hits(*, session: Session, claim_id: str, batch_id: int) -> dict[str, S
 
 def hospital_names(*, session: Session, hospital_ids: Iterable[str]) -> dict[str, str]:
     """The name of each stored hospital among `hospital_ids` (hospitals not stored are left out)."""
-    wanted = sorted(set(hospital_ids))
-    found: dict[str, str] = {}
-    for start in range(0, len(wanted), LOOKUP_KEYS):
-        part = wanted[start : start + LOOKUP_KEYS]
-        rows = session.execute(
-            select(_hospital.c.hospital_id, _hospital.c.name).where(_hospital.c.hospital_id.in_(part))
-        )
-        found.update({code: name or "" for code, name in rows})
-    return found
+    columns = (_hospital.c.hospital_id, _hospital.c.name)
+    rows = lookup(session.connection(), columns, _hospital.c.hospital_id, sorted(set(hospital_ids)))
+    return {code: name or "" for code, name in rows}
 
 
 def hospitals_of_claims(*, session: Session, claim_ids: Iterable[str]) -> dict[str, str]:

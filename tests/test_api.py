@@ -427,14 +427,11 @@ def test_an_expired_key_is_401_and_keys_made_before_expiry_existed_keep_working(
     assert api.counts() == before
 
 
-def test_cli_keys_work_for_the_days_asked_and_say_when_they_end(db_url: str, fast_passwords: None) -> None:
+def test_cli_keys_work_for_the_days_asked_and_say_when_they_end(
+    db_url: str, session: Session, fast_passwords: None
+) -> None:
     runner = CliRunner()
-    engine = make_engine(db_url)
-    try:
-        with Session(engine) as session:
-            make_accounts(session)
-    finally:
-        engine.dispose()
+    make_accounts(session)
     base = ["--user", "admin", "--db", db_url]
     assert (
         runner.invoke(

@@ -48,6 +48,14 @@ class PackError(DrgauditError):
     """A rule-pack version request that cannot be done: unknown version, bad region, missing second person."""
 
 
+class SecondPersonNeeded(PackError):
+    """The requester (or an approver) of a pending promotion promoting it again: it needs someone else."""
+
+    def __init__(self, message: str, promotion: PackPromotion) -> None:
+        super().__init__(message)
+        self.promotion = promotion
+
+
 class RulePackVersionBase(SQLModel):
     """One registered rule pack: its content hash, its files, and who registered it when, with a note."""
 
@@ -281,9 +289,10 @@ def promote(
     stamp = _now()
     if pending is not None:
         if pending.requested_by == actor:
-            raise PackError(
+            raise SecondPersonNeeded(
                 f"promotion #{pending.id} was requested by {actor} and needs a second person: "
-                "another auditor must run the same `drgaudit rules promote` command"
+                "another auditor must run the same `drgaudit rules promote` command",
+                pending,
             )
         before = promotion_state(pending, version)
         pending.status = "in_force"
@@ -363,6 +372,15 @@ def shadow_version(
     *, session: Session, region: str, on_date: dt.date | None = None
 ) -> RulePackVersion | None:
     """The version screened in shadow for a region on a day; None when none is (or it is the active one)."""
+    promotion = shadow_promotion(session=session, region=region, on_date=on_date)
+    return session.get(RulePackVersion, promotion.version_id) if promotion is not None else None
+
+
+def shadow_promotion(
+    *, session: Session, region: str, on_date: dt.date | None = None
+) -> PackPromotion | None:
+    """The promotion that puts a version in shadow for a region on a day (as `shadow_version` judges it),
+    or None."""
     day = on_date or dt.date.today()
     promotion = _in_force(session, region, "shadow", day)
     if promotion is None or promotion.version_id is None:
@@ -370,7 +388,7 @@ def shadow_version(
     active = _in_force(session, region, "active", day)
     if active is not None and active.version_id == promotion.version_id:
         return None
-    return session.get(RulePackVersion, promotion.version_id)
+    return promotion
 
 
 def promotions(

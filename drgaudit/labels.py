@@ -285,7 +285,7 @@ FORM_LABELS: dict[str, str] = {
     "repeat": "再次输入新密码", "result": "协查结论", "revoke": "撤销", "role": "角色", "scope": "范围",
     "side": "本方角色", "status": "状态", "suggestion": "意见", "title": "会议名称", "username": "用户名",
     "version": "页面所示版本", "table": "导入的数据", "upload": "数据文件", "group_version": "病组表版本",
-    "job": "筛查任务",
+    "job": "筛查任务", "effective_from": "生效日期", "stage": "上线方式", "batch": "批次",
 }  # fmt: skip
 
 LABELS: dict[str, str] = {

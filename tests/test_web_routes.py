@@ -19,6 +19,7 @@ from starlette.routing import Mount, Route
 
 from drgaudit.casebook.screenjobs import finish_job, insert_job
 from drgaudit.labels import FORM_LABELS
+from drgaudit.services.packs import register_pack
 from tests import web_casebook
 from tests.web_support import Browser, web_app
 
@@ -57,6 +58,10 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/meetings/{meeting_id}/{kind}.{fmt}"): MEETING_READERS,
     ("GET", "/rules"): {"auditor", "secretary", "viewer"},
     ("GET", "/rules/{rule_id}"): {"auditor", "secretary", "viewer"},
+    ("GET", "/rules/versions"): {"auditor", "secretary", "viewer"},
+    ("GET", "/rules/versions/{version_id}"): {"auditor", "secretary", "viewer"},
+    ("POST", "/rules/versions/{version_id}/promote"): {"auditor"},
+    ("POST", "/rules/versions/unshadow"): {"auditor"},
     ("GET", "/findings"): {"auditor", "secretary", "viewer", "hospital", "other_hospital"},
     ("GET", "/findings/{finding_id}"): {"auditor", "secretary", "viewer", "hospital"},
     ("POST", "/findings/{finding_id}/answer"): {"hospital"},
@@ -119,6 +124,12 @@ def forms(book: web_casebook.Book) -> dict[tuple[str, str], dict[str, object]]:
         ("POST", "/assist"): {"claim_id": "C000001", "question": "核实"},
         ("POST", "/assist/{request_id}/answer"): {"result": "confirmed", "answer": "属实"},
         ("POST", "/batches"): {"table": "claims"},  # no file: refused as incomplete (400)
+        # a day that is none: refused (400) once the account and region are checked
+        ("POST", "/rules/versions/{version_id}/promote"): {
+            "region": "510100",
+            "effective_from": "2026-02-30",
+        },
+        ("POST", "/rules/versions/unshadow"): {"region": "510100", "effective_from": "2026-02-30"},
         ("POST", "/admin/users"): {"username": "新账户", "role": "viewer"},
         ("POST", "/admin/roles"): {"username": "dummy", "role": "secretary"},
         ("POST", "/admin/users/{username}/{action}"): {},
@@ -132,6 +143,7 @@ def url(path: str, book: web_casebook.Book) -> str:
         "kind": "minutes", "fmt": "html", "batch_id": 1,  # batch 1 holds hospitals: a screen is refused (400)
         "job_id": 1,  # the site's screen job of batch 2
         "rule_id": "LOS-001",
+        "version_id": 1,  # the bundled pack, registered by the site
     }  # fmt: skip
     for name, value in values.items():
         path = path.replace("{" + name + "}", str(value))
@@ -170,6 +182,7 @@ def site(db_url: str, session: Session, tmp_path: Path):
         session=session, status="failed", error="测试",
         job_id=insert_job(session=session, batch_id=2, started_by="审核员", role="auditor", channel="web", total=0).id or 0,
     )  # fmt: skip
+    register_pack(session=session, directory=None, actor="审核员", note="内置规则包")
     return web_app(db_url, api=True), book
 
 

@@ -112,9 +112,11 @@ def _routers(app: FastAPI) -> None:
         queue,
         reports,
         rules,
+        versions,
     )
 
-    for module in (auth, queue, cases, meetings, findings, assist, batches, reports, rules, admin):
+    # versions before rules: /rules/versions is not the page of a rule called "versions"
+    for module in (auth, queue, cases, meetings, findings, assist, batches, reports, versions, rules, admin):
         app.include_router(module.router)
 
 

@@ -447,6 +447,10 @@ def test_cli_keys_work_for_the_days_asked_and_say_when_they_end(
         refused = runner.invoke(cli, ["users", "add-key", "settle", "--days", days, *base])
         assert refused.exit_code == 2 and "--days" in refused.output, refused.output
     listing = runner.invoke(cli, ["users", "keys", "--format", "json", *base])
+    # Moments carry their zone on either database (SQLite gives them back without it).
+    assert all(
+        k[key].endswith("+00:00") for k in json.loads(listing.stdout) for key in ("created_at", "expires_at")
+    ), listing.stdout
     ends = [
         datetime.fromisoformat(k["expires_at"]) - datetime.fromisoformat(k["created_at"])
         for k in json.loads(listing.stdout)

@@ -65,9 +65,14 @@ class Column:
 
 
 def plain(value: Any) -> Any:
-    """A value as JSON and CSV carry it: dates as ISO text, decimals as floats, enums as their value."""
+    """A value as JSON and CSV carry it: dates as ISO text, decimals as floats, enums as their value.
+
+    A moment is written in UTC with its zone (`2026-12-08T11:31:00+00:00`): the casebook stores every
+    moment in UTC, and SQLite gives it back without its zone, PostgreSQL with it, so the same casebook on
+    either says the same."""
     if isinstance(value, dt.datetime):
-        return value.isoformat(timespec="seconds")
+        moment = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+        return moment.isoformat(timespec="seconds")
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Decimal):

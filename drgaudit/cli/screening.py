@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from drgaudit.cli.options import MAX_WORKERS, CodesOption, DbOption, RulesOption, reported
-from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit
+from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit, plain
 from drgaudit.cli.reviewopts import UserOption, existing_casebook
 from drgaudit.i18n import _, language, ngettext
 from drgaudit.labels import family_name
@@ -605,7 +605,7 @@ def batches(fmt: FormatOption = OutputFormat.table, db: DbOption = None) -> None
                 {
                     "id": b.id,
                     "kind": b.kind,
-                    "imported_at": b.imported_at.isoformat(timespec="seconds"),
+                    "imported_at": plain(b.imported_at),
                     "rows_ok": b.rows_ok,
                     "rows_rejected": b.rows_rejected,
                     "last_screen": f"run {run.id} {run.status}" if run is not None else None,

@@ -18,6 +18,7 @@ import typer
 
 from drgaudit.casebook.states import KEY_DAYS, MAX_KEY_DAYS, ROLE_SCOPES
 from drgaudit.cli.options import DbOption
+from drgaudit.cli.output import plain
 from drgaudit.cli.reviewopts import UserOption, casebook, principal
 from drgaudit.labels import VALUE_LABELS
 
@@ -181,9 +182,7 @@ def list_(
             "organisation": r.account.organisation,
             "roles": [g.describe() for g in r.grants],
             "status": "locked" if r.locked and r.account.status == "active" else r.account.status,
-            "last_login": r.account.last_login_at.isoformat(timespec="seconds")
-            if r.account.last_login_at
-            else None,
+            "last_login": plain(r.account.last_login_at),
         }
         for r in rows
     ]
@@ -370,10 +369,10 @@ def keys(
         records = [
             {
                 "prefix": key.prefix, "account": account.username, "name": key.name,
-                "created_at": key.created_at.isoformat(timespec="seconds"), "created_by": key.created_by,
-                "revoked_at": key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else None,
+                "created_at": plain(key.created_at), "created_by": key.created_by,
+                "revoked_at": plain(key.revoked_at),
                 "revoked_by": key.revoked_by,
-                "expires_at": key.expires_at.isoformat(timespec="seconds") if key.expires_at else None,
+                "expires_at": plain(key.expires_at),
             }
             for key, account in rows
         ]  # fmt: skip

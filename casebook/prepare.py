@@ -125,7 +125,7 @@ class Preparer:
 
     def __init__(self, source: RowSource, kind: str, dialect: Dialect, chunk_size: int) -> None:
         self.source = source
-        self.converter = RowConverter(kind, source.name, excel_serials=source.format == "xlsx")
+        self.converter = RowConverter(kind, source.name, excel_epoch=source.excel_epoch)
         self.form = DatabaseForm(kind, dialect)
         self.chunk_size = chunk_size
         self._seen_unknown: set[str] = set()

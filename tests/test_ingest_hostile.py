@@ -24,19 +24,22 @@ from drgaudit.contract import CLAIM_FIELDS, EARLIEST_DATE, LATEST_DATE, MAX_ID_C
 from drgaudit.errors import DataFileError
 from drgaudit.ingest.readers import MAX_LINE_CHARS, XLSX_RATIO_FROM, check_xlsx_parts
 from drgaudit.ingest.rows import _FORBIDDEN_RE, RowConverter
+from drgaudit.ingest.xlsxrows import EXCEL_EPOCH
 from tests.conftest import claim_row, write_table
 
 runner = CliRunner()
 
 
 def errors_of(raw: dict, *, path: str = "f.csv", excel: bool = False) -> list[str]:
-    result = RowConverter("claims", path, excel_serials=excel)(7, raw)
+    result = RowConverter("claims", path, excel_epoch=EXCEL_EPOCH if excel else None)(7, raw)
     assert isinstance(result, list), f"accepted: {raw}"
     return [str(e) for e in result]
 
 
 def record_of(raw: dict, *, excel: bool = False) -> dict:
-    result = RowConverter("claims", "f.xlsx" if excel else "f.csv", excel_serials=excel)(2, raw)
+    result = RowConverter(
+        "claims", "f.xlsx" if excel else "f.csv", excel_epoch=EXCEL_EPOCH if excel else None
+    )(2, raw)
     assert isinstance(result, dict), [str(e) for e in result]
     return result
 

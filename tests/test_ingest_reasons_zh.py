@@ -11,6 +11,7 @@ import pytest
 
 from drgaudit.i18n import speaking
 from drgaudit.ingest.rows import RowConverter
+from drgaudit.ingest.xlsxrows import EXCEL_EPOCH
 from tests.conftest import claim_row
 
 # One bad value per kind of reason (field, value).
@@ -31,7 +32,7 @@ ENGLISH = re.compile(
 
 
 def _reasons(raw: dict) -> list[str]:
-    result = RowConverter("claims", "f.xlsx", excel_serials=True)(7, raw)
+    result = RowConverter("claims", "f.xlsx", excel_epoch=EXCEL_EPOCH)(7, raw)
     assert isinstance(result, list), f"accepted: {raw}"
     return [e.reason for e in result]
 

@@ -159,3 +159,56 @@ def test_a_number_in_a_date_format_that_no_date_has_is_not_called_a_spreadsheet_
         f"cell {column}2: 99999999 is formatted as a date, but no date has that serial number: type the date "
         "(2025-03-01)"
     )
+
+
+@pytest.mark.parametrize("system", ["1900", "1904"])
+def test_date_numbers_count_from_the_workbooks_own_day_0(
+    session: Session, tmp_path: Path, system: str
+) -> None:
+    # A date typed as a plain number (no date format) is a serial counted from the workbook's day 0:
+    # 1899-12-30, or 1904-01-01 in the 1904 date system (a workbook setting of older Mac Excel), where
+    # read as the 1900 one every date would move 4 years and a day, silently.
+    from datetime import date
+
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+    admit, discharge = date(2025, 3, 1), date(2025, 3, 9)
+    day_0 = date(1904, 1, 1) if system == "1904" else date(1899, 12, 30)
+    book = Workbook()
+    if system == "1904":
+        book.epoch = CALENDAR_MAC_1904
+    sheet = book.active
+    sheet.append(FIELDS)
+    sheet.append(_values(1, admit_date=(admit - day_0).days, discharge_date=(discharge - day_0).days))
+    # A date-formatted cell (openpyxl converts it with the same day 0) beside a number.
+    sheet.append(_values(2, admit_date=admit, discharge_date=(discharge - day_0).days))
+    path = tmp_path / f"claims-{system}.xlsx"
+    book.save(path)
+    report = import_file(path, kind="claims", session=session)
+    assert (report.rows_ok, report.rows_rejected) == (2, 0), report.first_errors
+    stored = session.exec(select(Claim.claim_id, Claim.admit_date, Claim.discharge_date)).all()
+    assert sorted(stored) == [("C000001", admit, discharge), ("C000002", admit, discharge)]
+
+
+def test_serial_bounds_follow_the_date_system() -> None:
+    from datetime import date
+
+    from drgaudit.ingest.rows import RowConverter
+    from drgaudit.ingest.xlsxrows import EXCEL_EPOCH, EXCEL_EPOCH_1904
+
+    def dates(epoch: date, admit: int, discharge: int) -> object:
+        raw = {**claim_row(1), "admit_date": admit, "discharge_date": discharge}
+        result = RowConverter("claims", "f.xlsx", excel_epoch=epoch)(2, raw)
+        return (
+            [str(e) for e in result]
+            if isinstance(result, list)
+            else (result["admit_date"], result["discharge_date"])
+        )
+
+    # 1904 system: day 0 and 1904-02-29 (a real leap day, serial 59) are dates.
+    assert dates(EXCEL_EPOCH_1904, 0, 59) == (date(1904, 1, 1), date(1904, 2, 29))
+    assert dates(EXCEL_EPOCH_1904, 44986, 44994) == (date(2027, 3, 2), date(2027, 3, 10))
+    # 1900 system: serial 60 is Excel's 1900-02-29, a day that never was; 61 is 1900-03-01.
+    refused = dates(EXCEL_EPOCH, 60, 61)
+    assert isinstance(refused, list) and any("admit_date" in e and "Excel" in e for e in refused), refused
+    assert dates(EXCEL_EPOCH, 61, 45716) == (date(1900, 3, 1), date(2025, 2, 28))

@@ -17,13 +17,14 @@ import io
 import json
 import operator
 from collections.abc import Iterator, Sequence
+from datetime import date
 from itertools import chain, compress, islice, repeat
 from pathlib import Path
 from typing import IO, Any
 
 from drgaudit.errors import DataFileError
 from drgaudit.i18n import _
-from drgaudit.ingest.xlsxrows import CellProblem, SheetError, sheet_rows
+from drgaudit.ingest.xlsxrows import EXCEL_EPOCH, EXCEL_EPOCH_1904, CellProblem, SheetError, sheet_rows
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".xlsx": "xlsx"}
 # Bytes looked at to tell UTF-8 from GB18030 and to estimate the number of rows.
@@ -183,6 +184,8 @@ class RowSource:
         self._text: io.TextIOWrapper | None = None
         self._size = 0
         self._workbook: Any = None
+        # An XLSX workbook's day 0 for date numbers (its 1900 or 1904 date system); None for text files.
+        self.excel_epoch: date | None = None
         self._rows: Iterator[tuple[int, Any]]
         # A comma-separated text file: its lines and the csv reader over them, for `iter_blocks`.
         self._lines: _Lines | None = None
@@ -531,6 +534,7 @@ class RowSource:
             raise
         except Exception as exc:  # zipfile.BadZipFile, openpyxl's InvalidFileException, KeyError …
             raise DataFileError(self.name, f"not a readable XLSX workbook ({exc})") from exc
+        self.excel_epoch = EXCEL_EPOCH_1904 if self._workbook.epoch.year == 1904 else EXCEL_EPOCH
         sheet = self._workbook.worksheets[0]
         self.estimated_rows = max(0, (sheet.max_row or 1) - 1)
         rows = sheet_rows(self._workbook, sheet)

@@ -45,6 +45,7 @@ from drgaudit.contract import (
 from drgaudit.errors import RowError
 from drgaudit.i18n import _
 from drgaudit.ingest.readers import CELL_PROBLEMS, RAW_LINE, ROW_PROBLEM, ColumnBlock
+from drgaudit.ingest.xlsxrows import EXCEL_EPOCH
 from drgaudit.labels import input_labels
 
 # Data-quality tolerance, not policy: the fee_* categories of a claim may add up to at most
@@ -93,10 +94,8 @@ def _date_formats() -> str:
     return _("YYYY-MM-DD; also read: YYYY/M/D, YYYYMMDD, YYYY年M月D日")
 
 
-# Excel's day 0 (serial numbers of dates count days from it; correct from 1900-03-01, serial 61).
-_EXCEL_EPOCH = date(1899, 12, 30)
+# Excel's serial dates are correct from 1900-03-01, serial 61, in the 1900 date system (`EXCEL_EPOCH`).
 _EXCEL_FIRST = 61
-_EXCEL_LAST = (LATEST_DATE - _EXCEL_EPOCH).days
 
 Record = dict[str, Any]
 Converter = Callable[[Any], Any]
@@ -388,18 +387,20 @@ def _not_a_date(value: str) -> str:
     return _("{value} is not a date ({formats})").format(value=value, formats=_date_formats())
 
 
-def _excel_serial(value: float) -> date:
-    """A date from an Excel serial number (an XLSX cell holding a date without a date format)."""
-    if not _EXCEL_FIRST <= value < _EXCEL_LAST + 1:
+def _excel_serial(value: float, epoch: date) -> date:
+    """A date from an Excel serial number (an XLSX cell holding a date without a date format), counted
+    from the workbook's day 0 (`EXCEL_EPOCH`, or `EXCEL_EPOCH_1904` in the 1904 date system)."""
+    first = _EXCEL_FIRST if epoch == EXCEL_EPOCH else 0
+    if not first <= value < (LATEST_DATE - epoch).days + 1:
         raise _Invalid(
             _(
                 "{value} is not a date: as an Excel date number it is not between {earliest} and {latest}"
             ).format(value=_number(value), earliest=EARLIEST_DATE.isoformat(), latest=LATEST_DATE.isoformat())
         )
-    return _EXCEL_EPOCH + timedelta(days=int(value))
+    return epoch + timedelta(days=int(value))
 
 
-def _date_converter(excel_serials: bool) -> Converter:
+def _date_converter(excel_epoch: date | None) -> Converter:
     def convert(value: Any) -> date | None:
         if type(value) is str:
             text = value.strip()
@@ -413,8 +414,8 @@ def _date_converter(excel_serials: bool) -> Converter:
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             if value == int(value) and 10_000_000 <= value <= 99_999_999:
                 return _date_from_text(str(int(value)))  # 20250128 typed as a number
-            if excel_serials:
-                return _excel_serial(value)
+            if excel_epoch is not None:
+                return _excel_serial(value, excel_epoch)
         raise _Invalid(_not_a_date(_show(value)))
 
     return convert
@@ -518,11 +519,11 @@ def _bool(value: Any) -> bool | None:
     raise _Invalid(_("{value} is not yes/no (1/0, true/false)").format(value=_show(text)))
 
 
-def converter_for(spec: Field, *, excel_serials: bool = False) -> Converter:
+def converter_for(spec: Field, *, excel_epoch: date | None = None) -> Converter:
     """The function turning one raw value of a field into its canonical value (None when blank).
 
-    `excel_serials`: numbers in a date field are Excel serial dates (XLSX cells without a date format).
-    """
+    `excel_epoch`: numbers in a date field are Excel serial dates from this day 0 (XLSX cells without a
+    date format)."""
     kind = spec.type
     if kind == "id":
         return _id
@@ -533,7 +534,7 @@ def converter_for(spec: Field, *, excel_serials: bool = False) -> Converter:
     if kind == "decimal":
         return _decimal_converter(spec)
     if kind == "date":
-        return _date_converter(excel_serials)
+        return _date_converter(excel_epoch)
     if kind == "bool":
         return _bool
     if kind == "enum":
@@ -952,8 +953,9 @@ def _as_text(spec: Field, values: Column) -> Column:
 class RowConverter:
     """Converts raw rows of one input kind (claims, hospitals, groups) from one file into records."""
 
-    def __init__(self, kind: str, path: str, *, excel_serials: bool = False) -> None:
-        """`excel_serials`: numbers in date fields are Excel serial dates (rows read from XLSX)."""
+    def __init__(self, kind: str, path: str, *, excel_epoch: date | None = None) -> None:
+        """`excel_epoch`: numbers in date fields are Excel serial dates counted from this day 0 (rows read
+        from XLSX: `EXCEL_EPOCH`, or `EXCEL_EPOCH_1904` for a workbook in the 1904 date system)."""
         self.kind = kind
         self.path = path
         self.fields = FIELDS_BY_KIND[kind]
@@ -964,7 +966,7 @@ class RowConverter:
                 f.required,
                 f.type == "list",
                 f.type == "date",
-                converter_for(f, excel_serials=excel_serials),
+                converter_for(f, excel_epoch=excel_epoch),
                 _FAST[f.type](f) if f.type in _FAST else None,
             )
             for f in self.fields

@@ -21,6 +21,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
@@ -29,6 +30,11 @@ from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
 warnings.filterwarnings("ignore", message=r"Cell \S* is marked as a date", category=UserWarning)
 
 from drgaudit.i18n import _
+
+# A workbook's day 0 for date serial numbers: the 1900 date system (Excel's own day 0, 1899-12-30), and
+# the 1904 one (older Mac Excel; a workbook setting), whose serials are 1,462 days smaller for a date.
+EXCEL_EPOCH = date(1899, 12, 30)
+EXCEL_EPOCH_1904 = date(1904, 1, 1)
 
 # The largest row number kept with a rejected row: the casebook's INTEGER columns hold up to 2**31 - 1
 # (casebook.models.MAX_STORED_INT, a layer this one may not import). An XLSX sheet has at most

@@ -19,7 +19,8 @@ declared in `engine.regionsettings`):
 - low-ratio case (cost <= `drg_low_ratio` / `dip_low_ratio` x the average): DRG pays the billed cost
   times `drg_low_payment_share` (by items); DIP pays the score times the cost ratio;
 - per-diem case: days x `per_diem_rates[dept_code]` (psychiatric, rehabilitation, hospice, …; a
-  sub-specialty code takes its department's rate, A15.01 that of A15; else `per_diem_rate`) x the level
+  sub-specialty code takes its department's rate, A15.01 that of A15; a department written by name takes
+  the rate of the name it begins with, 精神卫生科 that of 精神; else `per_diem_rate`) x the level
   coefficient;
 - ungroupable (0000) and ambiguous (QY) cases: the billed cost times `ungroupable_payment_share`;
 - cross-province claims (insured in another province): by items (`cross_province_payment:
@@ -134,14 +135,21 @@ def grouped_payment(
 def per_diem_rate(settings: RegionSettings, dept_code: str | None) -> float:
     """The daily rate of a discharge department: its own entry in `per_diem_rates`, else that of the
     department it is a sub-specialty of (诊疗科目 A15.01 精神病专业 is part of A15 精神科, as the rule pack's
-    department lists match it), else the region's default `per_diem_rate`."""
+    department lists match it), else, for a department written by its name (精神卫生科, 康复科), the
+    entry of the longest name key it begins with (a key holding a non-ASCII character: 精神, 康复, as the
+    department lists match names), else the region's default `per_diem_rate`."""
     rates = settings.per_diem_rates
-    code = dept_code or ""
+    code = (dept_code or "").strip()
     while code:
         if code in rates:
             return float(rates[code])
         head, dot, _ = code.rpartition(".")
         code = head if dot else ""
+    name = (dept_code or "").strip()
+    if name and not name.isascii():
+        keys = [key for key in rates if not key.isascii() and name.startswith(key)]
+        if keys:
+            return float(rates[max(keys, key=len)])
     return float(settings.per_diem_rate)
 
 

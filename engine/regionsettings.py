@@ -86,7 +86,8 @@ class RegionSettings(_Strict):
     dip_extreme_ratio: Ratio = Field(description="DIP 极端费用判定倍数")
     per_diem_rate: Rate = Field(description="按床日付费的默认床日标准（元，再乘医院等级系数）")
     per_diem_rates: dict[str, Rate] = Field(
-        description="按出院科室（诊疗科目代码）的床日标准：精神、康复、安宁疗护等"
+        description="按出院科室的床日标准：精神、康复、安宁疗护等。键为诊疗科目代码（下属专业按所属科室），"
+        "或科室名称的开头（以名称填写出院科别时按最长的相符名称）"
     )
     ungroupable_payment_share: Share = Field(description="未入组、歧义组病例按项目支付的比例")
     cross_province_payment: CrossProvincePayment = Field(

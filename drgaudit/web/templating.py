@@ -39,8 +39,10 @@ def _date(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, dt.datetime):
-        local = value if value.tzinfo is None else value.astimezone()
-        return local.strftime("%Y-%m-%d %H:%M")
+        # The casebook stores moments in UTC; SQLite gives them back without their zone, PostgreSQL with
+        # it: both are shown in the server's local time.
+        moment = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+        return moment.astimezone().strftime("%Y-%m-%d %H:%M")
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)

@@ -42,6 +42,7 @@ from drgaudit.casebook.prepare import (
 from drgaudit.casebook.writers import Writer, make_writer
 from drgaudit.contract import FIELDS_BY_KIND
 from drgaudit.errors import DatabaseError, DataFileError, RowError
+from drgaudit.i18n import _
 from drgaudit.ingest.readers import RowSource
 from drgaudit.settings import home_dir
 
@@ -101,7 +102,9 @@ def file_hash(path: Path) -> str:
         with open(path, "rb") as f:
             return hashlib.file_digest(f, "sha256").hexdigest()
     except OSError as exc:
-        raise DataFileError(str(path), f"cannot read: {exc.strerror or exc}") from exc
+        raise DataFileError(
+            str(path), _("cannot read: {problem}").format(problem=exc.strerror or exc)
+        ) from exc
 
 
 def import_file(
@@ -337,9 +340,11 @@ class _Import:
                 self.session.rollback()
                 batch_id = None
                 report.nothing_imported = (
-                    f"every row was rejected ({report.rows_rejected:,} of {report.rows_total:,})"
+                    _("every row was rejected ({rejected} of {total})").format(
+                        rejected=f"{report.rows_rejected:,}", total=f"{report.rows_total:,}"
+                    )
                     if report.rows_total
-                    else "the file has no data rows"
+                    else _("the file has no data rows")
                 )
             else:
                 self.session.commit()
@@ -348,7 +353,9 @@ class _Import:
             self.rejects.abort()
             if isinstance(exc, SQLAlchemyError):
                 raise DatabaseError(
-                    f"{self.source.name}: the import failed and was rolled back: {database_problem(exc)}"
+                    _("{file}: the import failed and was rolled back: {problem}").format(
+                        file=self.source.name, problem=database_problem(exc)
+                    )
                 ) from exc
             raise
         fallback = (
@@ -423,7 +430,10 @@ class _Import:
         if unknown:
             hint = self.preparer.converter.header_hint(unknown, whole=False)
             report.warnings.append(
-                f"{self.source.name}: unknown fields ignored: {column_names(unknown)}{hint}"
+                _("{file}: unknown fields ignored: {names}").format(
+                    file=self.source.name, names=column_names(unknown)
+                )
+                + hint
             )
 
     def _within_regions(

@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 from drgaudit.casebook.models import TABLES
 from drgaudit.contract import FIELDS_BY_KIND, LIST_SEPARATOR
 from drgaudit.errors import DataFileError, DrgauditError
+from drgaudit.i18n import _, ngettext
 from drgaudit.ingest.readers import RAW_LINE, ColumnBlock, RowSource
 from drgaudit.ingest.rows import Chunk, Column, RowConverter, pick
 
@@ -137,17 +138,18 @@ class Preparer:
             return []
         missing = self.converter.missing_columns(header)
         if missing:
-            plural = "s" if len(missing) > 1 else ""
             hint = self.converter.header_hint(header)
-            raise DataFileError(
-                self.source.name, f"missing required column{plural}: {', '.join(missing)}{hint}"
+            text = ngettext(
+                "missing required column: {names}", "missing required columns: {names}", len(missing)
             )
+            raise DataFileError(self.source.name, text.format(names=", ".join(missing)) + hint)
         unknown = self.converter.unknown_columns(header)
         if not unknown:
             return []
-        return [
-            f"{self.source.name}: unknown columns ignored: {column_names(unknown)}{self.converter.header_hint(header)}"
-        ]
+        ignored = _("{file}: unknown columns ignored: {names}").format(
+            file=self.source.name, names=column_names(unknown)
+        )
+        return [ignored + self.converter.header_hint(header)]
 
     def __iter__(self) -> Iterator[PreparedChunk]:
         read = 0
@@ -216,7 +218,7 @@ def column_names(names: Sequence[str]) -> str:
     """Column names for a message: unprintable ones (controls, surrogates) as escaped literals."""
     shown = [n if n.isprintable() and len(n) <= 60 else repr(n[:60]) for n in names[:NAMES_LISTED]]
     more = len(names) - len(shown)
-    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+    return ", ".join(shown) + (_(" and {n} more").format(n=more) if more > 0 else "")
 
 
 # Longest raw text of a rejected row kept in the casebook (the rejects file names the row).
@@ -346,7 +348,9 @@ class PreparedInWorker:
             try:
                 data = self._pipe.recv_bytes()
             except EOFError:
-                raise DrgauditError(f"{self._display}: the worker process reading the file stopped") from None
+                raise DrgauditError(
+                    _("{file}: the worker process reading the file stopped").format(file=self._display)
+                ) from None
             if data[:1] in (b"M", b"P"):
                 yield _decode(data)
                 continue
@@ -357,7 +361,8 @@ class PreparedInWorker:
                 raise DataFileError(message[1], message[2])
             else:
                 raise DrgauditError(
-                    f"{self._display}: the worker process reading the file failed:\n{message[1]}"
+                    _("{file}: the worker process reading the file failed:").format(file=self._display)
+                    + f"\n{message[1]}"
                 )
 
     def close(self) -> None:

@@ -5,6 +5,7 @@ pages; the code tables, which every region's screening uses, are refused to such
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,14 +13,27 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from drgaudit.casebook import queries
+from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.ingest import import_file
 from drgaudit.casebook.models import Claim, GroupEntry, Hospital, RejectedRow
-from drgaudit.casebook.screenjobs import finish_job, insert_job
+from drgaudit.casebook.screenjobs import ScreenJob, finish_job, insert_job
 from drgaudit.cli.root import app as cli
 from tests.conftest import claim_row, write_table
+from tests.test_web_browser import casebook_url  # noqa: F401  (a SQLite file, or the test's PostgreSQL)
 from tests.web_support import Browser, make_accounts, web_app
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
+
+
+@pytest.fixture
+def web_session(casebook_url: str) -> Iterator[Session]:  # noqa: F811
+    """A session on the casebook a page serves: a SQLite file (or the test's PostgreSQL database), not the
+    shared in-memory one, as the page's import writes on a thread while requests read."""
+    engine = make_engine(casebook_url)
+    with Session(engine) as opened:
+        yield opened
+    engine.dispose()
+
 
 HOSPITAL_COLUMNS = ["hospital_id", "name", "region", "level"]
 
@@ -172,24 +186,39 @@ def test_the_command_line_restricts_a_regional_auditors_import(
     assert loaded.exit_code == 0, loaded.output
 
 
-def test_the_import_page_rejects_another_regions_rows(db_url: str, session: Session, tmp_path: Path) -> None:
-    make_accounts(session, ("审核丙", "auditor:510300"))
-    site = web_app(db_url)
+def test_the_import_page_rejects_another_regions_rows(
+    casebook_url: str,  # noqa: F811
+    web_session: Session,
+    tmp_path: Path,
+) -> None:
+    make_accounts(web_session, ("审核丙", "auditor:510300"))
+    site = web_app(casebook_url)
     browser = Browser(site)
     assert browser.login("审核丙").status_code == 303
     browser.token = browser.csrf("/batches")
     path = _claims(tmp_path, "c.csv", ("510300", "F1"), ("510100", "F2"))
-    page = browser.post("/batches", {"table": "claims"}, files={"upload": ("c.csv", path.read_bytes())})
+    job, page = browser.upload("c.csv", path.read_bytes())
     assert page.status_code == 200 and "导入 1 行" in page.text and "拒收 1 行" in page.text, page.text[:400]
     assert "510100 不在本次导入可写入的统筹区（510300）之内" in page.text
-    assert session.exec(select(Claim.claim_id)).all() == ["F1"]
+    # The import ran on the server's thread, as 审核丙 with its role and the channel of the pages.
+    stored = web_session.get(ScreenJob, job["id"])
+    assert stored is not None and (stored.started_by, stored.role, stored.channel) == (
+        "审核丙",
+        "auditor:510300",
+        "web",
+    )
+    batch = queries.get_batch(session=web_session, batch_id=job["batch_id"])
+    assert batch is not None and batch.imported_by == "审核丙"
+    assert web_session.exec(select(Claim.claim_id)).all() == ["F1"]
 
 
 def test_a_regional_auditor_downloads_only_the_rejects_of_its_own_imports(
-    db_url: str, session: Session, tmp_path: Path
+    casebook_url: str,  # noqa: F811
+    web_session: Session,
+    tmp_path: Path,
 ) -> None:
-    make_accounts(session, ("审核丙", "auditor:510300"), ("审核员", "auditor"))
-    site = web_app(db_url)
+    make_accounts(web_session, ("审核丙", "auditor:510300"), ("审核员", "auditor"))
+    site = web_app(casebook_url)
     batches = {}
     for n, user in enumerate(("审核员", "审核丙")):
         browser = Browser(site)
@@ -201,10 +230,9 @@ def test_a_regional_auditor_downloads_only_the_rejects_of_its_own_imports(
             claim_row(2, claim_id="", treatment_region="510100"),
         ]
         write_table(path, rows)
-        upload = {"upload": (path.name, path.read_bytes())}
-        page = browser.post("/batches", {"table": "claims"}, files=upload)
+        _job, page = browser.upload(path.name, path.read_bytes())
         assert "拒收 1 行" in page.text, page.text[:3000]
-        batches[user] = browser, max(b.id for b in queries.list_batches(session=session))
+        batches[user] = browser, max(b.id for b in queries.list_batches(session=web_session))
     regional, own = batches["审核丙"]
     _unscoped, others = batches["审核员"]
     assert regional.get(f"/batches/{own}/rejects.xlsx").status_code == 200
@@ -213,32 +241,34 @@ def test_a_regional_auditor_downloads_only_the_rejects_of_its_own_imports(
 
 
 def test_a_regional_auditor_sees_only_its_regions_batches_and_their_screens(
-    db_url: str, session: Session, tmp_path: Path
+    casebook_url: str,  # noqa: F811
+    web_session: Session,
+    tmp_path: Path,
 ) -> None:
     """The batches page listed every batch to 审核丙 (auditor:510300): another region's file, its counts,
     its screen's hits and amount at risk, a link to rejects it could not download (404) and a screen
     button it could not use; its job poll answered too. Now it lists the batches 审核丙 imported and the
     claims batches of 510300; another region's job is not found."""
-    make_accounts(session, ("审核丙", "auditor:510300"), ("审核员", "auditor"))
-    site = web_app(db_url)
+    make_accounts(web_session, ("审核丙", "auditor:510300"), ("审核员", "auditor"))
+    site = web_app(casebook_url)
     ids = {}
     for name, user, region in (("chengdu.csv", "审核员", "510100"), ("zigong-all.csv", "审核员", "510300")):
         browser = Browser(site)
         assert browser.login(user).status_code == 303
         browser.token = browser.csrf("/batches")
         rows = [claim_row(1, claim_id=f"{region}-1", treatment_region=region), claim_row(2, claim_id="")]
-        upload = {"upload": (name, write_table(tmp_path / name, rows).read_bytes())}
-        assert "拒收 1 行" in browser.post("/batches", {"table": "claims"}, files=upload).text
-        ids[name] = max(b.id or 0 for b in queries.list_batches(session=session))
+        _job, page = browser.upload(name, write_table(tmp_path / name, rows).read_bytes())
+        assert "拒收 1 行" in page.text
+        ids[name] = max(b.id or 0 for b in queries.list_batches(session=web_session))
     job = insert_job(
-        session=session,
+        session=web_session,
         batch_id=ids["chengdu.csv"],
         started_by="审核员",
         role="auditor",
         channel="web",
         total=1,
     )
-    finish_job(session=session, job_id=job.id or 0, status="done", result={
+    finish_job(session=web_session, job_id=job.id or 0, status="done", result={
         "claims": 1, "hits": 7, "amount_at_risk": 98765.4, "cases_created": 1, "cases_updated": 0,
         "findings_created": 0, "claims_failed": 0, "patients_failed": 0, "seconds": 1.0,
     })  # fmt: skip

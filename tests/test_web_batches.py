@@ -38,7 +38,7 @@ from drgaudit.services import screenjobs
 from tests import web_casebook
 from tests.conftest import claim_row, write_table
 from tests.test_web_browser import casebook_url  # noqa: F401  (a SQLite file, or the test's PostgreSQL)
-from tests.web_support import Browser, web_app
+from tests.web_support import Browser, wait_for_job, web_app
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -62,18 +62,7 @@ def site(casebook_url: str, session: Session, tmp_path: Path):  # noqa: F811
 def _finished(browser: Browser, location: str, timeout: float = 60) -> dict[str, Any]:
     """Poll the job the screen's redirect names until it has ended; its last state."""
     assert location.startswith("/batches?job="), location
-    job_id = int(location.split("=", 1)[1])
-    deadline = time.monotonic() + timeout
-    while True:
-        state = browser.get(f"/batches/jobs/{job_id}")
-        assert state.status_code == 200 and state.headers["cache-control"] == "no-store", state.text[:300]
-        job = state.json()
-        assert job["id"] == job_id
-        if not job["running"]:
-            return dict(job)
-        assert 0 <= job["done"] <= job["total"] and 0 <= job["percent"] <= 100
-        assert time.monotonic() < deadline, f"the screen did not end in {timeout} s: {job}"
-        time.sleep(0.05)
+    return wait_for_job(browser, int(location.split("=", 1)[1]), timeout)
 
 
 def _screen(browser: Browser, batch: int) -> tuple[dict[str, Any], str]:
@@ -111,14 +100,14 @@ def test_an_auditor_imports_a_file_and_screens_it_from_the_page(
     browser = _signed_in(site)
     page = browser.get("/batches").text
     assert "导入与筛查" in page and 'id="upload-form"' in page
-    response = browser.post(
-        "/batches",
-        {"table": "claims"},
-        files={"upload": ("三月 结算清单.csv", _claims_file(tmp_path), "text/csv")},
-    )
+    job, response = browser.upload("三月 结算清单.csv", _claims_file(tmp_path))
     assert response.status_code == 200, response.text[:500]
     page = response.text
     batch = max(b.id for b in queries.list_batches(session=session))
+    assert (
+        job["job"] == "import" and job["status"] == "done" and job["batch_id"] == batch and job["rows"] == 5
+    )
+    assert job["text"] == f"“三月_结算清单.csv”已导入为第 {batch} 批次：导入 4 行，拒收 1 行"
     assert f"已导入为第 {batch} 批次" in page and "导入 4 行" in page and "拒收 1 行" in page
     assert "医疗费总额（total_cost）" in page and "12,000.50" in page
     # The reason in Chinese on the page (the command line keeps the environment's language).
@@ -135,9 +124,7 @@ def test_an_auditor_imports_a_file_and_screens_it_from_the_page(
     assert rows[1][:3] == (4, "total_cost", "医疗费总额") and "12,000.50" in rows[1][4]
     assert browser.get("/batches/999/rejects.xlsx").status_code == 404
 
-    again = browser.post(
-        "/batches", {"table": "claims"}, files={"upload": ("again.csv", _claims_file(tmp_path))}
-    )
+    _job, again = browser.upload("again.csv", _claims_file(tmp_path))
     assert f"这个文件已在第 {batch} 批次导入过" in again.text
 
     job, page = _screen(browser, batch)
@@ -170,8 +157,13 @@ def test_what_cannot_be_imported_is_refused_in_chinese_and_nothing_is_written(
     assert empty.status_code == 400 and "“empty.csv”是空文件" in empty.text
     unknown = browser.post("/batches", {"table": "drugs"}, files={"upload": ("a.csv", b"x\n1\n")})
     assert unknown.status_code == 400 and "导入的数据须是" in unknown.text
-    headerless = browser.post("/batches", {"table": "claims"}, files={"upload": ("bad.csv", b"a,b\n1,2\n")})
-    assert headerless.status_code == 400 and "bad.csv" in headerless.text and "/tmp/" not in headerless.text
+    # What only reading the file tells is said by the import's job, in Chinese.
+    job, headerless = browser.upload("bad.csv", b"a,b\n1,2\n")
+    assert job["status"] == "failed" and job["kind"] == "error" and "bad.csv" in job["text"], job
+    assert "缺少必填的列" in job["text"] and "missing" not in job["text"], job["text"]
+    assert (
+        "bad.csv" in headerless.text and "缺少必填的列" in headerless.text and "/tmp/" not in headerless.text
+    )
     big = browser.post("/batches", {"table": "claims"}, files={"upload": ("big.csv", b"x" * 1_200_000)})
     assert big.status_code == 413
     not_claims = browser.post("/batches/1/screen")  # batch 1 holds hospitals
@@ -230,7 +222,7 @@ def test_an_auditor_bound_to_a_region_screens_only_batches_of_that_region(
 
     make_accounts(session, ("审核丙", "auditor:510300"), ("审核丁", "auditor:510100"))
     auditor = _signed_in(site)
-    auditor.post("/batches", {"table": "claims"}, files={"upload": ("c.csv", _claims_file(tmp_path))})
+    auditor.upload("c.csv", _claims_file(tmp_path))
     batch = max(b.id for b in queries.list_batches(session=session))
     elsewhere = Browser(site)
     assert elsewhere.login("审核丙").status_code == 303
@@ -252,11 +244,9 @@ def test_an_auditor_bound_to_a_region_screens_only_batches_of_that_region(
 
 def _uploaded(browser: Browser, session: Session, tmp_path: Path) -> int:
     """The batch of `_claims_file`, uploaded by the browser's account."""
-    response = browser.post(
-        "/batches", {"table": "claims"}, files={"upload": ("c.csv", _claims_file(tmp_path))}
-    )
-    assert response.status_code == 200, response.text[:300]
-    return max(b.id or 0 for b in queries.list_batches(session=session))
+    job, response = browser.upload("c.csv", _claims_file(tmp_path))
+    assert response.status_code == 200 and job["status"] == "done", response.text[:300]
+    return int(job["batch_id"])
 
 
 def _job_of_another_server(session: Session, batch: int, **fields: Any) -> ScreenJob:
@@ -286,7 +276,9 @@ def test_a_screen_runs_in_the_background_and_its_job_records_who_and_what(
     assert 'id="job-' in page and "data-poll" not in page  # ended: the result, no more polling
     assert '<noscript><meta http-equiv="refresh"' not in page
     session.expire_all()
-    stored = session.exec(select(ScreenJob).where(ScreenJob.batch_id == batch)).one()
+    stored = session.exec(
+        select(ScreenJob).where(ScreenJob.batch_id == batch, ScreenJob.kind == "screen")
+    ).one()
     assert (stored.started_by, stored.role, stored.channel) == ("审核员", "auditor", "web")
     assert stored.status == "done" and stored.active_batch is None and stored.error is None
     assert stored.started_at <= stored.finished_at and (stored.done, stored.total) == (4, 4)
@@ -315,8 +307,8 @@ def test_a_running_screen_is_shown_with_its_progress_and_a_second_start_is_refus
     assert "筛查中：1,200 / 5,000 份（24%）" in row and "<button" not in row
     state = browser.get(f"/batches/jobs/{job.id}").json()
     assert state == {
-        "id": job.id, "batch_id": batch, "status": "running", "running": True, "done": 1200, "total": 5000,
-        "percent": 24, "kind": "busy", "text": f"第 {batch} 批次筛查中：已筛查 1,200 / 5,000 份结算清单（24%）",
+        "id": job.id, "job": "screen", "batch_id": batch, "status": "running", "running": True, "done": 1200,
+        "total": 5000, "rows": 0, "percent": 24, "kind": "busy", "text": f"第 {batch} 批次筛查中：已筛查 1,200 / 5,000 份结算清单（24%）",
     }  # fmt: skip
 
     refused = browser.post(f"/batches/{batch}/screen")
@@ -324,7 +316,14 @@ def test_a_running_screen_is_shown_with_its_progress_and_a_second_start_is_refus
     page = browser.get(refused.headers["location"]).text
     assert f"第 {batch} 批次正在筛查（审核员" in page and "不能同时再筛查一次" in page
     session.expire_all()
-    assert len(session.exec(select(ScreenJob).where(ScreenJob.batch_id == batch)).all()) == 1
+    assert (
+        len(
+            session.exec(
+                select(ScreenJob).where(ScreenJob.batch_id == batch, ScreenJob.kind == "screen")
+            ).all()
+        )
+        == 1
+    )
     assert session.exec(select(ScreenRun).where(ScreenRun.batch_id == batch)).first() is None
     # Two workers that both passed the check: the second insert is refused by the casebook itself.
     with pytest.raises(JobBusyError):
@@ -424,7 +423,9 @@ def test_a_screen_that_fails_says_why_in_chinese(
     assert f"第 {batch} 批次筛查失败：筛查时出现意外错误（ZeroDivisionError），未保存任何结果" in page
     assert "boom" not in page  # the log keeps the details
     session.expire_all()
-    stored = session.exec(select(ScreenJob).where(ScreenJob.batch_id == batch)).one()
+    stored = session.exec(
+        select(ScreenJob).where(ScreenJob.batch_id == batch, ScreenJob.kind == "screen")
+    ).one()
     assert stored.status == "failed" and stored.active_batch is None and stored.finished_at is not None
 
     def refused(**_kwargs: Any) -> None:
@@ -457,7 +458,14 @@ def test_only_those_who_see_the_batches_page_see_a_screen_and_a_forged_start_is_
     forged = auditor.client.post(f"/batches/{batch}/screen")
     assert forged.status_code == 403
     session.expire_all()
-    assert len(session.exec(select(ScreenJob).where(ScreenJob.batch_id == batch)).all()) == 1
+    assert (
+        len(
+            session.exec(
+                select(ScreenJob).where(ScreenJob.batch_id == batch, ScreenJob.kind == "screen")
+            ).all()
+        )
+        == 1
+    )
 
 
 def test_a_server_that_stops_marks_its_running_screens_interrupted(
@@ -510,7 +518,7 @@ def test_a_jsonl_file_named_ndjson_is_imported_as_the_command_line_imports_it(si
     browser = _signed_in(site)
     rows = [claim_row(200 + n, claim_id=f"N{n}", treatment_region="510100") for n in range(3)]
     data = write_table(tmp_path / "claims.jsonl", rows).read_bytes()
-    page = browser.post("/batches", {"table": "claims"}, files={"upload": ("三月.ndjson", data)})
+    _job, page = browser.upload("三月.ndjson", data)
     assert page.status_code == 200 and "导入 3 行" in page.text, page.text[:500]
 
 
@@ -570,6 +578,6 @@ def test_a_screen_that_cannot_start_a_thread_is_not_left_running(
     assert refused.status_code == 303 and refused.headers["location"] == "/batches"
     assert "未能开始筛查：服务器暂时无法开始新的任务，请稍后重试" in browser.get("/batches").text
     session.expire_all()
-    job = session.exec(select(ScreenJob).where(ScreenJob.batch_id == batch)).one()
+    job = session.exec(select(ScreenJob).where(ScreenJob.batch_id == batch, ScreenJob.kind == "screen")).one()
     assert job.status == "failed" and job.active_batch is None
     assert _screen(browser, batch)[0]["status"] == "done"

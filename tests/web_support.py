@@ -95,6 +95,33 @@ class Browser:
         fields.setdefault("csrf_token", self.token)
         return self.client.post(path, data=fields, **kwargs)
 
+    def upload(
+        self, name: str, data: bytes, table: str = "claims", **form: Any
+    ) -> tuple[dict[str, Any], Any]:
+        """Upload a file on the batches page and wait for its import (a background job) to end: (the
+        job's last state from its poll, the page the upload's answer leads to, with the import's result)."""
+        started = self.post("/batches", {"table": table, **form}, files={"upload": (name, data)})
+        assert started.status_code == 303, started.text[:500]
+        location = started.headers["location"]
+        assert location.startswith("/batches?job="), location
+        job = wait_for_job(self, int(location.split("=", 1)[1]))
+        return job, self.get(location)
+
+
+def wait_for_job(browser: Browser, job_id: int, timeout: float = 60) -> dict[str, Any]:
+    """Poll a job of the batches page until it has ended; its last state."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = browser.get(f"/batches/jobs/{job_id}")
+        assert state.status_code == 200 and state.headers["cache-control"] == "no-store", state.text[:300]
+        job = state.json()
+        assert job["id"] == job_id
+        if not job["running"]:
+            return dict(job)
+        assert 0 <= job["done"] <= job["total"] and 0 <= job["percent"] <= 100
+        assert time.monotonic() < deadline, f"the job did not end in {timeout} s: {job}"
+        time.sleep(0.05)
+
 
 def free_port() -> int:
     with socket.socket() as sock:

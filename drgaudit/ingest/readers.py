@@ -57,9 +57,16 @@ def check_xlsx_parts(path: Path | str, name: str) -> None:
         if part.file_size > XLSX_MAX_PART or (part.file_size > XLSX_RATIO_FROM and ratio > XLSX_MAX_RATIO):
             raise DataFileError(
                 name,
-                f"part {part.filename} of the workbook would unpack to {part.file_size:,} bytes from "
-                f"{part.compress_size:,} ({ratio:,.0f} times; a sheet packs at most about 25 times): not "
-                "read. Save the sheet again from Excel or WPS, or as CSV",
+                _(
+                    "part {part} of the workbook would unpack to {size} bytes from {packed} ({ratio} times;"
+                    " a sheet packs at most about 25 times): not read. Save the sheet again from Excel or"
+                    " WPS, or as CSV"
+                ).format(
+                    part=part.filename,
+                    size=f"{part.file_size:,}",
+                    packed=f"{part.compress_size:,}",
+                    ratio=f"{ratio:,.0f}",
+                ),
             )
 
 
@@ -83,7 +90,10 @@ def file_format(path: Path) -> str:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise DataFileError(
-            str(path), f"unknown file type {path.suffix or '(none)'!r}; use .csv, .jsonl or .xlsx"
+            str(path),
+            _("unknown file type {suffix}; use .csv, .jsonl or .xlsx").format(
+                suffix=repr(path.suffix or _("(none)"))
+            ),
         )
     return fmt
 
@@ -98,17 +108,19 @@ def detect_encoding(sample: bytes) -> str:
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
-        raise UnicodeError("UTF-32 text is not supported; save the file as UTF-8 (CSV UTF-8 in Excel)")
+        raise UnicodeError(_("UTF-32 text is not supported; save the file as UTF-8 (CSV UTF-8 in Excel)"))
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     if sample.startswith(b"PK\x03\x04"):
         raise UnicodeError(
-            "this is a ZIP archive (an XLSX workbook?), not text; an XLSX file must be named .xlsx"
+            _("this is a ZIP archive (an XLSX workbook?), not text; an XLSX file must be named .xlsx")
         )
     head = sample[:4096]
     if len(head) >= 4 and max(head[0::2].count(0), head[1::2].count(0)) * 3 >= len(head):
         raise UnicodeError(
-            "the file looks like UTF-16 text without a byte-order mark; save it as UTF-8 (CSV UTF-8 in Excel)"
+            _(
+                "the file looks like UTF-16 text without a byte-order mark; save it as UTF-8 (CSV UTF-8 in Excel)"
+            )
         )
     for encoding in ("utf-8", "gb18030"):
         try:
@@ -116,7 +128,7 @@ def detect_encoding(sample: bytes) -> str:
         except UnicodeDecodeError:
             continue
         return encoding
-    raise UnicodeError("the file is neither UTF-8 nor GB18030 text")
+    raise UnicodeError(_("the file is neither UTF-8 nor GB18030 text"))
 
 
 class ColumnBlock:
@@ -199,7 +211,9 @@ class RowSource:
                 self._open_text()
         except OSError as exc:
             self.close()
-            raise DataFileError(self.name, f"cannot read: {exc.strerror or exc}") from exc
+            raise DataFileError(
+                self.name, _("cannot read: {problem}").format(problem=exc.strerror or exc)
+            ) from exc
         except Exception:
             self.close()
             raise
@@ -421,8 +435,10 @@ class RowSource:
         line = _first_undecodable_line(self.path, self.encoding or "utf-8")
         return DataFileError(
             self.name,
-            f"line {line}: bytes that are not {self.encoding} text ({exc.reason}); "
-            "save the whole file as UTF-8 or GB18030",
+            _(
+                "line {line}: bytes that are not {encoding} text ({reason}); save the whole file as UTF-8 or"
+                " GB18030"
+            ).format(line=line, encoding=self.encoding, reason=exc.reason),
         )
 
     def _csv_rows(self, text: io.TextIOWrapper) -> Iterator[tuple[int, Any]]:
@@ -434,11 +450,14 @@ class RowSource:
         except UnicodeDecodeError as exc:
             raise self._decode_error(exc) from exc
         except csv.Error as exc:
-            raise DataFileError(self.name, f"row 1: {exc}") from exc
+            raise DataFileError(self.name, _("row {row}: {problem}").format(row=1, problem=exc)) from exc
         if first is None or not any(cell.strip() for cell in first):
-            raise DataFileError(self.name, "no header row")
+            raise DataFileError(self.name, _("no header row"))
         if first[0] == _LONG_LINE:
-            raise DataFileError(self.name, f"row 1: the header is longer than {MAX_LINE_CHARS:,} characters")
+            raise DataFileError(
+                self.name,
+                _("row 1: the header is longer than {n} characters").format(n=f"{MAX_LINE_CHARS:,}"),
+            )
         header = self._set_header(first)
         if dialect is csv.excel:
             self._lines, self._reader = lines, reader
@@ -467,7 +486,9 @@ class RowSource:
                 raise self._decode_error(exc) from exc
             except csv.Error as exc:  # a cell over the field limit: the reader goes on after it
                 if reader.line_num + self._lines_taken <= line:
-                    raise DataFileError(self.name, f"row {start}: {exc}") from exc
+                    raise DataFileError(
+                        self.name, _("row {row}: {problem}").format(row=start, problem=exc)
+                    ) from exc
                 yield (
                     start,
                     {ROW_PROBLEM: _("cannot be read: {problem}").format(problem=exc), RAW_LINE: _NOT_KEPT},
@@ -533,7 +554,9 @@ class RowSource:
         except OSError:
             raise
         except Exception as exc:  # zipfile.BadZipFile, openpyxl's InvalidFileException, KeyError …
-            raise DataFileError(self.name, f"not a readable XLSX workbook ({exc})") from exc
+            raise DataFileError(
+                self.name, _("not a readable XLSX workbook ({problem})").format(problem=exc)
+            ) from exc
         self.excel_epoch = EXCEL_EPOCH_1904 if self._workbook.epoch.year == 1904 else EXCEL_EPOCH
         sheet = self._workbook.worksheets[0]
         self.estimated_rows = max(0, (sheet.max_row or 1) - 1)
@@ -543,10 +566,13 @@ class RowSource:
         except SheetError as exc:
             raise DataFileError(self.name, str(exc)) from exc
         if all(_blank(v) for v in first):
-            raise DataFileError(self.name, "no header row on the first sheet")
+            raise DataFileError(self.name, _("no header row on the first sheet"))
         problem = next((v for v in first if isinstance(v, CellProblem)), None)
         if problem is not None:
-            raise DataFileError(self.name, f"header cell {problem.coordinate}: {problem.reason}")
+            raise DataFileError(
+                self.name,
+                _("header cell {cell}: {reason}").format(cell=problem.coordinate, reason=problem.reason),
+            )
         header = self._set_header(["" if v is None else str(v) for v in first])
         self._rows = self._xlsx_rows(rows, header, sheet.max_row or 0)
 
@@ -581,7 +607,9 @@ class RowSource:
         seen: set[str] = set()
         for name in header:
             if name and name in seen:
-                raise DataFileError(self.name, f"column {name!r} appears twice in the header")
+                raise DataFileError(
+                    self.name, _("column {name} appears twice in the header").format(name=repr(name))
+                )
             seen.add(name)
         self.header = header
         return header

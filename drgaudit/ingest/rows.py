@@ -993,15 +993,15 @@ class RowConverter:
                 renames[cell] = name
         if renames:
             shown = ", ".join(f"{cell} → {name}" for cell, name in list(renames.items())[:4])
-            more = f" and {len(renames) - 4} more" if len(renames) > 4 else ""
-            return f" (write the field names of the data contract: {shown}{more})"
+            more = _(" and {n} more").format(n=len(renames) - 4) if len(renames) > 4 else ""
+            return _(" (write the field names of the data contract: {names})").format(names=shown + more)
         if whole and not set(cells) & set(self.names):
-            first = _show(cells[0]) if cells else "nothing"
+            first = _show(cells[0]) if cells else _("nothing")
             example = ", ".join(self.names[:3])
-            return (
-                f" (the first row must hold the field names, such as {example}; it holds {first}:"
+            return _(
+                " (the first row must hold the field names, such as {example}; it holds {first}:"
                 " delete any title rows above the header)"
-            )
+            ).format(example=example, first=first)
         return ""
 
     def unknown_columns(self, columns: Sequence[str] | set[str]) -> list[str]:

@@ -26,10 +26,10 @@ from typing import Any
 
 from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
 
+from drgaudit.i18n import _
+
 # openpyxl warns of each such date cell on stderr; the row's rejection says it (`_Parser.parse_cell`).
 warnings.filterwarnings("ignore", message=r"Cell \S* is marked as a date", category=UserWarning)
-
-from drgaudit.i18n import _
 
 # A workbook's day 0 for date serial numbers: the 1900 date system (Excel's own day 0, 1899-12-30), and
 # the 1904 one (older Mac Excel; a workbook setting), whose serials are 1,462 days smaller for a date.
@@ -102,7 +102,11 @@ def sheet_rows(workbook: Any, sheet: Any) -> Iterator[tuple[int, tuple[Any, ...]
         try:
             for number, cells in parser.parse():
                 if not 1 <= number <= LAST_ROW:
-                    raise SheetError(f"row number {number} is outside 1 to {LAST_ROW:,}")
+                    raise SheetError(
+                        _("row number {number} is outside 1 to {last}").format(
+                            number=number, last=f"{LAST_ROW:,}"
+                        )
+                    )
                 last = number
                 if not cells:
                     continue
@@ -111,5 +115,11 @@ def sheet_rows(workbook: Any, sheet: Any) -> Iterator[tuple[int, tuple[Any, ...]
                     values[cell["column"] - 1] = cell["value"]
                 yield number, tuple(values)
         except _PARSE_ERRORS as exc:
-            where = f"after row {last}" if last else "in its first row"
-            raise SheetError(f"the sheet cannot be read {where} ({type(exc).__name__}: {exc})") from exc
+            problem = f"{type(exc).__name__}: {exc}"
+            if last:
+                message = _("the sheet cannot be read after row {row} ({problem})").format(
+                    row=last, problem=problem
+                )
+            else:
+                message = _("the sheet cannot be read in its first row ({problem})").format(problem=problem)
+            raise SheetError(message) from exc

@@ -5,7 +5,8 @@ the background, `drgaudit.services.screenjobs`).
 Both changes are an auditor's (`import.run`, `screen.run` in `drgaudit.services.access`); the batch records
 who imported it and the review cases a screen makes or refreshes are logged with the account, its role
 and the channel. An uploaded file is imported from a private temporary folder under its own (cleaned)
-name, so the batch shows the name the person chose; its rejected rows stay in the casebook
+name, so the batch shows the name the person chose (in the background, `drgaudit.services.importjobs`);
+its rejected rows stay in the casebook
 (`rejected_row`), and the first of them are shown with their reasons.
 """
 
@@ -22,7 +23,7 @@ from sqlmodel import Session
 
 from drgaudit.casebook import queries
 from drgaudit.casebook.auditlog import Actor
-from drgaudit.casebook.ingest import KINDS, ImportReport, import_file
+from drgaudit.casebook.ingest import KINDS, ImportReport, Progress, import_file
 from drgaudit.casebook.models import ImportBatch
 from drgaudit.casebook.runlock import reap_stale_runs
 from drgaudit.casebook.screening import ScreenRun
@@ -153,36 +154,67 @@ def clean_name(name: str | None) -> str:
     return stem + suffix
 
 
-def import_upload(
-    *,
-    session: Session,
-    principal: Principal,
-    kind: str,
-    name: str | None,
-    data: IO[bytes],
-    version: str | None = None,
-) -> ImportReport:
-    """Import an uploaded claims, hospitals or groups file (`data`, read in pieces) as one batch."""
+@dataclass
+class Upload:
+    """An uploaded file saved for its import: the private folder holding it (removed with it), the file
+    under its own (cleaned) name, what it holds, and who imports it into which regions (None: any)."""
+
+    folder: Path
+    path: Path
+    kind: str
+    version: str | None
+    actor: Actor
+    regions: frozenset[str] | None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def remove(self) -> None:
+        """Remove the folder and the file in it (whatever became of the import)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+UPLOAD_PREFIX = "drgaudit-upload-"
+
+
+def save_upload(
+    *, principal: Principal, kind: str, name: str | None, data: IO[bytes], version: str | None = None
+) -> Upload:
+    """Check an upload (who imports, what, a file the importer reads, not empty) and save `data` (read in
+    pieces) to a private temporary folder, for `import_upload`; nothing is left behind when refused."""
     actor, regions = import_actor(principal)
     if kind not in KINDS:
         raise UploadError(f"导入的数据须是 {', '.join(KINDS)} 之一")
     file_name = clean_name(name)
-    with tempfile.TemporaryDirectory(prefix="drgaudit-upload-") as folder:
-        path = Path(folder) / file_name
-        with path.open("wb") as out:
+    folder = Path(tempfile.mkdtemp(prefix=UPLOAD_PREFIX))
+    upload = Upload(
+        folder, folder / file_name, kind, (version or None) if kind == "groups" else None, actor, regions
+    )
+    try:
+        with upload.path.open("wb") as out:
             shutil.copyfileobj(data, out, 1024 * 1024)
-        if path.stat().st_size == 0:
+        if upload.path.stat().st_size == 0:
             raise UploadError(f"“{file_name}”是空文件")
-        try:
-            report = import_file(
-                path, kind=kind, session=session, imported_by=actor, version=version or None,
-                rejects_path=Path(folder) / "rejects.csv", regions=regions,
-            )  # fmt: skip
-        except DataFileError as exc:
-            # Named as the person named it, not by the temporary folder it was read from.
-            raise DataFileError(file_name, exc.message.replace(str(path), file_name)) from None
-    report.path = file_name
-    report.rejects_path = None  # the rejected rows are in the casebook; the temporary file is gone
+    except BaseException:
+        upload.remove()
+        raise
+    return upload
+
+
+def import_upload(*, session: Session, upload: Upload, progress: Progress | None = None) -> ImportReport:
+    """Import a saved upload as one batch (`progress(rows read, fraction of the file read)` after every
+    chunk); a file that cannot be imported is a `DataFileError` naming the file as the person named it."""
+    try:
+        report = import_file(
+            upload.path, kind=upload.kind, session=session, imported_by=upload.actor, version=upload.version,
+            rejects_path=upload.folder / "rejects.csv", regions=upload.regions, progress=progress,
+        )  # fmt: skip
+    except DataFileError as exc:
+        # Named as the person named it, not by the temporary folder it was read from.
+        raise DataFileError(upload.name, exc.message.replace(str(upload.path), upload.name)) from None
+    report.path = upload.name
+    report.rejects_path = None  # the rejected rows are in the casebook; the temporary file goes with the job
     return report
 
 

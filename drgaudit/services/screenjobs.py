@@ -1,4 +1,5 @@
-"""Screening a batch from the pages as a background job, its progress kept in the casebook.
+"""Screening a batch from the pages as a background job, its progress kept in the casebook; the machinery
+the batches page's background jobs share (an upload's import, `drgaudit.services.importjobs`, is one too).
 
 `start_screen` checks the screen as the page always did (`services.batches.screening_actor`: 403, and
 nothing started, when refused), records a running job (`drgaudit.casebook.screenjobs`: at most one per
@@ -18,19 +19,24 @@ progress was there 1.3 s after the click.
 A job whose process is gone is `interrupted`, never left running: judged when a page or a poll looks
 (`reap_stale_jobs`): a job of this host whose process is not running any more (or is this process,
 which does not run it: a restarted server with the same id), or one whose heartbeat stopped while no
-process holds the batch's screen lock (`casebook.runlock`). Its batch may then be screened again.
+process holds the batch's screen lock (`casebook.runlock`). Its batch may then be screened again. An import's job is judged alike, except that a live process of
+this host is never judged gone by its heartbeat: on SQLite the import holds the casebook's write lock
+until it commits, so its heartbeat cannot be written meanwhile (the process's own polls read its progress
+from memory, `JobState.live`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from threading import Thread
 from typing import Any
 
@@ -42,6 +48,7 @@ from drgaudit.casebook import queries
 from drgaudit.casebook.auditlog import Actor
 from drgaudit.casebook.runlock import BatchBusyError, is_screening, reap_stale_runs
 from drgaudit.casebook.screenjobs import (
+    IMPORT_JOB,
     INTERRUPTED,
     JobBusyError,
     ScreenJob,
@@ -59,7 +66,9 @@ from drgaudit.services.access import NotFound, Principal, may
 from drgaudit.services.batches import (
     IMPORT,
     SCREEN,
+    UPLOAD_PREFIX,
     BatchRow,
+    batch_regions_of,
     list_batches,
     may_see_batch,
     screening_actor,
@@ -74,9 +83,11 @@ HEARTBEAT_SECONDS = 5.0
 # A running job whose heartbeat is older than this, while nobody holds its batch's screen lock, is gone.
 STALE_SECONDS = 60.0
 
-# The jobs running on threads of this process.
+# The jobs running on threads of this process, and the progress of each as last reported
+# (done, total, rows): what a poll answered by this process shows when the casebook could not be written.
 _mine: set[int] = set()
-_mine_guard = threading.Lock()
+mine_guard = threading.Lock()
+_live: dict[int, tuple[int, int, int]] = {}
 
 
 class ScreenBusy(DrgauditError):
@@ -89,18 +100,51 @@ class ScreenBusy(DrgauditError):
 
 @dataclass
 class JobState:
-    """A job as the pages show it: the row, and whether it is running."""
+    """A job as the pages show it: the row, whether it is running, and how far it is (`live`: what this
+    process's thread running it reported last, newer than the row when that could not be written)."""
 
     job: ScreenJob
+    live: tuple[int, int, int] | None = None
 
     @property
     def running(self) -> bool:
         return self.job.status == "running"
 
     @property
+    def done(self) -> int:
+        return self.live[0] if self.live and self.running else self.job.done
+
+    @property
+    def total(self) -> int:
+        return self.live[1] if self.live and self.running else self.job.total
+
+    @property
+    def rows(self) -> int:
+        return self.live[2] if self.live and self.running else self.job.rows
+
+    @property
     def percent(self) -> int:
-        total = self.job.total
-        return min(100, int(self.job.done * 100 / total)) if total else 0
+        total = self.total
+        return min(100, int(self.done * 100 / total)) if total else 0
+
+
+def state_of(job: ScreenJob) -> JobState:
+    """A job with its progress as this process knows it (see `JobState`)."""
+    with mine_guard:
+        live = _live.get(int(job.id or 0)) if job.pid == os.getpid() else None
+    return JobState(job, live)
+
+
+def track(job_id: int) -> None:
+    """Count the job as this process's (call with `mine_guard` held, before its row can be read)."""
+    _mine.add(job_id)
+
+
+def untrack(job_id: int) -> None:
+    """The job's thread has ended."""
+    with mine_guard:
+        _mine.discard(job_id)
+        _live.pop(job_id, None)
 
 
 def start_screen(*, engine: Engine, session: Session, principal: Principal, batch_id: int) -> ScreenJob:
@@ -118,13 +162,13 @@ def start_screen(*, engine: Engine, session: Session, principal: Principal, batc
     batch = queries.get_batch(session=session, batch_id=batch_id)
     total = batch.rows_ok if batch is not None else 0
     try:
-        with _mine_guard:  # known as this process's before any thread of it can judge it (`_gone`)
+        with mine_guard:  # known as this process's before any thread of it can judge it (`_gone`)
             job = insert_job(
                 session=session, batch_id=batch_id, started_by=str(actor), role=actor.role,
                 channel=actor.channel, total=total,
             )  # fmt: skip
             job_id = int(job.id or 0)
-            _mine.add(job_id)
+            track(job_id)
     except JobBusyError:
         # Another worker process started it between the check above and this insert.
         for running in running_jobs(session=session, batch_id=batch_id):
@@ -139,8 +183,7 @@ def start_screen(*, engine: Engine, session: Session, principal: Principal, batc
     try:
         thread.start()
     except RuntimeError:  # no thread to be had (the process's limit): nothing runs, say so
-        with _mine_guard:
-            _mine.discard(job_id)
+        untrack(job_id)
         finish_job(
             session=session, job_id=job_id, status="failed", error="服务器暂时无法开始筛查，请稍后重试。"
         )
@@ -152,7 +195,7 @@ def start_screen(*, engine: Engine, session: Session, principal: Principal, batc
 
 def busy_message(job: ScreenJob) -> str:
     """The refusal of a second screen of a batch whose job is running."""
-    percent = JobState(job).percent
+    percent = state_of(job).percent
     return (
         f"第 {job.batch_id} 批次正在筛查（{job.started_by} 于 {_local(job.started_at)} 开始，已筛查 "
         f"{job.done:,} / {job.total:,} 份，{percent}%），不能同时再筛查一次。请等它完成后再决定是否重新筛查。"
@@ -171,7 +214,7 @@ def _local(moment: datetime) -> str:
 def _run(engine: Engine, job_id: int, batch_id: int, actor: Actor, total: int) -> None:
     """The job's thread: screen, then record how it ended (Chinese messages, as on the pages)."""
     with speaking("zh_CN"):
-        reporter = _Reporter(engine, job_id, total)
+        reporter = Reporter(engine, job_id, total)
         reporter.start()
         try:
             status, result, error, run_id = _screen(engine, batch_id, actor, reporter.progress)
@@ -185,8 +228,7 @@ def _run(engine: Engine, job_id: int, batch_id: int, actor: Actor, total: int) -
         except SQLAlchemyError:
             log.exception("screen job %s: its end could not be recorded", job_id)
         finally:
-            with _mine_guard:
-                _mine.discard(job_id)
+            untrack(job_id)
 
 
 def _screen(
@@ -227,23 +269,26 @@ def result_of(summary: ScreenSummary) -> dict[str, Any]:
     }
 
 
-class _Reporter:
-    """Writes a job's progress and heartbeat from a thread of its own, so the screen never waits on it."""
+class Reporter:
+    """Writes a job's progress and heartbeat from a thread of its own, so the job never waits on it."""
 
     def __init__(self, engine: Engine, job_id: int, total: int) -> None:
         self.engine = engine
         self.job_id = job_id
-        # What the job's row holds until the first chunk is screened: nothing done of the batch's claims.
+        # What the job's row holds until the first chunk is done: nothing done of the total.
         self.done = 0
         self.total = total
+        self.rows: int | None = None
         self._stop = threading.Event()
-        self._written: tuple[int, int] | None = (0, total)
+        self._written: tuple[int, int, int | None] | None = (0, total, None)
         self._last = 0.0
-        self._thread = Thread(target=self._loop, name=f"drgaudit-screen-job-{job_id}-progress", daemon=True)
+        self._thread = Thread(target=self._loop, name=f"drgaudit-job-{job_id}-progress", daemon=True)
 
-    def progress(self, done: int, total: int) -> None:
-        """`screen_batch`'s callback: only remembered here (the screen's thread writes nothing)."""
-        self.done, self.total = done, total
+    def progress(self, done: int, total: int, rows: int | None = None) -> None:
+        """The job's callback: only remembered here (the job's thread writes nothing)."""
+        self.done, self.total, self.rows = done, total, rows
+        with mine_guard:
+            _live[self.job_id] = (done, total, rows or 0)
 
     def start(self) -> None:
         self._thread.start()
@@ -257,12 +302,14 @@ class _Reporter:
             self._write()
 
     def _write(self) -> None:
-        state = (self.done, self.total)
+        state = (self.done, self.total, self.rows)
         if state == self._written and time.monotonic() - self._last < HEARTBEAT_SECONDS:
             return
         try:
             with Session(self.engine) as session:
-                report_progress(session=session, job_id=self.job_id, done=state[0], total=state[1])
+                report_progress(
+                    session=session, job_id=self.job_id, done=state[0], total=state[1], rows=state[2]
+                )
         except SQLAlchemyError as exc:  # the casebook busy storing the hits: the next round writes it
             log.debug("screen job %s: progress not written (%s)", self.job_id, exc)
             return
@@ -275,26 +322,40 @@ def reap_stale_jobs(*, session: Session, batch_id: int | None = None) -> list[Sc
     for job in running_jobs(session=session, batch_id=batch_id):
         if not _gone(session, job):
             continue
-        note = (
-            f"筛查在完成前中断（运行它的服务进程 {job.pid}@{job.host} 已停止），本次的结果未保存；"
-            "可重新筛查该批次。"
-        )
+        process = f"运行它的服务进程 {job.pid}@{job.host} 已停止"
+        if job.kind == IMPORT_JOB:
+            note = f"导入在完成前中断（{process}），没有导入任何数据；可重新上传该文件。"
+        else:
+            note = f"筛查在完成前中断（{process}），本次的结果未保存；可重新筛查该批次。"
         finish_job(
             session=session, job_id=int(job.id or 0), status=INTERRUPTED, error=note, only_running=True
         )
-        reap_stale_runs(session=session, batch_id=job.batch_id)  # its screen run, if it had begun one
+        if job.batch_id is not None:
+            reap_stale_runs(session=session, batch_id=job.batch_id)  # its screen run, if it had begun one
+        if job.host == socket.gethostname():
+            remove_work_dir(job.work_dir)
         reaped.append(job)
     return reaped
+
+
+def remove_work_dir(work_dir: str | None) -> None:
+    """Remove an import's folder holding its upload (only such a folder, whatever the row says)."""
+    if work_dir and Path(work_dir).name.startswith(UPLOAD_PREFIX):
+        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def _gone(session: Session, job: ScreenJob) -> bool:
     here = job.host == socket.gethostname()
     if here and job.pid == os.getpid():
-        with _mine_guard:
+        with mine_guard:
             return job.id not in _mine  # this process does not run it: an earlier one with this id did
     dead = here and not _alive(job.pid)
+    if job.kind == IMPORT_JOB and here and not dead:
+        return False  # its heartbeat may wait for the casebook its import is writing (see the docstring)
     if not dead and now() - _aware(job.heartbeat_at) < timedelta(seconds=STALE_SECONDS):
         return False
+    if job.batch_id is None:
+        return True  # an import: no screen lock to look at
     # Nobody holds the batch's screen lock either (a process id is only this host's when the servers share
     # its process table: containers sharing a host name may not).
     return not is_screening(session.get_bind(), job.batch_id)
@@ -319,7 +380,7 @@ def job_state(*, session: Session, principal: Principal, job_id: int) -> JobStat
         raise NotFound(f"no screen job {job_id}")
     if job.status == "running" and reap_stale_jobs(session=session, batch_id=job.batch_id):
         session.refresh(job)
-    return JobState(job)
+    return state_of(job)
 
 
 def batches_with_jobs(
@@ -334,27 +395,42 @@ def batches_with_jobs(
     rows = list_batches(session=session, principal=principal)
     listed = {row.batch.id for row in rows}
     latest = latest_jobs(session=session)
-    return rows, {batch: JobState(job) for batch, job in latest.items() if batch in listed}
+    return rows, {batch: state_of(job) for batch, job in latest.items() if batch in listed}
+
+
+def running_imports(*, session: Session, principal: Principal) -> list[JobState]:
+    """The imports running now that the principal may see (`_may_see_job`), oldest first."""
+    return [
+        state_of(job)
+        for job in running_jobs(session=session)
+        if job.kind == IMPORT_JOB and _may_see_job(session, principal, job)
+    ]
 
 
 def _may_see_job(session: Session, principal: Principal, job: ScreenJob) -> bool:
     """A job is seen by who started it and by those who see its batch (`services.batches.may_see_batch`):
-    another region's job tells that region's hits and amounts."""
+    another region's job tells that region's hits and amounts. An import without a batch (yet) only by
+    those who see every batch: its rows may be any region's."""
     if job.started_by == principal.username:
         return True
+    if job.batch_id is None:
+        return batch_regions_of(principal) is None
     batch = queries.get_batch(session=session, batch_id=job.batch_id)
     return batch is not None and may_see_batch(session=session, principal=principal, batch=batch)
 
 
 def interrupt_mine(engine: Engine) -> None:
     """At the server's shutdown: the jobs running on its threads stop with it; say so now."""
-    with _mine_guard:
+    with mine_guard:
         mine = sorted(_mine)
     if not mine:
         return
     with Session(engine) as session:
         for job_id in mine:
-            finish_job(
-                session=session, job_id=job_id, status=INTERRUPTED,
-                error="服务在筛查完成前停止，本次的结果未保存；可重新筛查该批次。", only_running=True,
-            )  # fmt: skip
+            job = get_job(session=session, job_id=job_id)
+            if job is not None and job.kind == IMPORT_JOB:
+                error = "服务在导入完成前停止，没有导入任何数据；可重新上传该文件。"
+                remove_work_dir(job.work_dir)
+            else:
+                error = "服务在筛查完成前停止，本次的结果未保存；可重新筛查该批次。"
+            finish_job(session=session, job_id=job_id, status=INTERRUPTED, error=error, only_running=True)

@@ -1,6 +1,7 @@
 """Import and screening for auditors who work from the pages: the import batches with their latest screen,
 uploading a claims, hospitals or groups file, and screening a claims batch (what `drgaudit import` and
-`drgaudit screen --batch` do)."""
+`drgaudit screen --batch` do). Both run in the background: the page shows their progress, then how they
+ended."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from drgaudit.casebook.ingest import ImportReport
+from drgaudit.casebook.screenjobs import IMPORT_JOB
 from drgaudit.labels import LABELS, VALUE_LABELS
 from drgaudit.services import batches as batch_service
+from drgaudit.services import importjobs as import_service
 from drgaudit.services import screenjobs as job_service
 from drgaudit.services.access import Principal, may
 from drgaudit.services.screenjobs import JobState
@@ -23,21 +25,24 @@ router = APIRouter()
 KIND_NAMES = VALUE_LABELS["batch.kind"]
 RUN_NAMES = {"running": "筛查中", "done": "已完成", "partial": "部分完成", "failed": "失败"}
 JOB_NAMES = {**RUN_NAMES, "interrupted": "已中断"}
+IMPORT_NAMES = {"running": "导入中", "done": "已完成", "failed": "失败", "interrupted": "已中断"}
 SCREENING = (batch_service.IMPORT, batch_service.SCREEN)  # who may see the batches page and its screens
 
 
 def job_text(state: JobState) -> tuple[str, str]:
-    """(kind, text) of a screen job for the page and its poll: its progress while it runs (kind `busy`),
-    then the message a screen has always ended with (`ok`, or `error` when claims failed), or why it
-    failed or was interrupted."""
+    """(kind, text) of a job for the page and its poll: its progress while it runs (kind `busy`), then the
+    message a screen has always ended with (`ok`, or `error` when claims failed), or why it failed or was
+    interrupted; an import's: `import_text`."""
     job = state.job
+    if job.kind == IMPORT_JOB:
+        return import_text(state)
     batch = job.batch_id
     if state.running:
-        if job.total and job.done >= job.total:
-            return "busy", f"第 {batch} 批次筛查中：{job.total:,} 份结算清单已筛查完毕，正在保存结果…"
+        if state.total and state.done >= state.total:
+            return "busy", f"第 {batch} 批次筛查中：{state.total:,} 份结算清单已筛查完毕，正在保存结果…"
         return (
             "busy",
-            f"第 {batch} 批次筛查中：已筛查 {job.done:,} / {job.total:,} 份结算清单（{state.percent}%）",
+            f"第 {batch} 批次筛查中：已筛查 {state.done:,} / {state.total:,} 份结算清单（{state.percent}%）",
         )
     result = job.result
     if result is None:
@@ -55,12 +60,35 @@ def job_text(state: JobState) -> tuple[str, str]:
     return ("error" if result["claims_failed"] else "ok"), message
 
 
-def _page(
-    request: Request, session: DB, me: Principal, result: ImportReport | None = None, job: int | None = None
-) -> Response:
+def import_text(state: JobState) -> tuple[str, str]:
+    """(kind, text) of an import job: the rows read and how much of the file while it runs, then that it
+    ended (the page shows its result below) or why the file was not imported."""
+    job = state.job
+    name = f"“{job.file_name}”"
+    if state.running:
+        if state.total and state.done >= state.total:
+            return "busy", f"正在导入{name}：已读取 {state.rows:,} 行，正在保存…"
+        return "busy", f"正在导入{name}：已读取 {state.rows:,} 行（文件的 {state.percent}%）"
+    if job.status == "done" and job.result is not None:
+        result = job.result
+        if result.get("already_imported"):
+            return "ok", f"{name}已在第 {result['batch_id']} 批次导入过，本次未作改动"
+        if result.get("batch_id") is None:
+            return "error", f"{name}没有导入任何记录"
+        return (
+            "ok",
+            f"{name}已导入为第 {result['batch_id']} 批次：导入 {result['rows_ok']:,} 行，拒收 {result['rows_rejected']:,} 行",
+        )
+    return "error", f"{name}导入{IMPORT_NAMES.get(job.status, job.status)}：{job.error or '原因未记录'}"
+
+
+def _page(request: Request, session: DB, me: Principal, job: int | None = None) -> Response:
     rows, jobs = job_service.batches_with_jobs(session=session, principal=me)
     shown = [job_service.job_state(session=session, principal=me, job_id=job)] if job is not None else []
+    # The result of the import job asked for (its refused rows), shown as the upload's answer always was.
+    result = shown[0].job.result if shown and shown[0].job.kind == IMPORT_JOB else None
     shown += [s for s in jobs.values() if s.running and s.job.id != job]
+    shown += [s for s in job_service.running_imports(session=session, principal=me) if s.job.id != job]
     return render(
         request, "batches.html",
         {"rows": rows, "kinds": KIND_NAMES,
@@ -79,7 +107,8 @@ def batches_page(
     job: Annotated[int | None, Query()] = None,
 ) -> Response:
     """The import batches, newest first, each claims batch with its latest screen run; the upload form;
-    the screens running now and `job` (the one just started), with their progress."""
+    the screens and imports running now and `job` (the one just started), with their progress; an import
+    job that has ended with its result (counts, refused rows)."""
     return _page(request, session, me, job=job)
 
 
@@ -92,12 +121,13 @@ def upload(
     upload: Annotated[UploadFile, File()],
     group_version: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    """Import an uploaded file; the page shows what was imported and the first rejected rows."""
-    report = batch_service.import_upload(
-        session=session, principal=me, kind=table, name=upload.filename, data=upload.file,
-        version=group_version.strip() if table == "groups" else None,
+    """Start importing an uploaded file in the background; back to the list at once, which shows the
+    import's progress, then what was imported and the first rejected rows (or why nothing was)."""
+    job = import_service.start_import(
+        engine=request.app.state.engine, session=session, principal=me, kind=table, name=upload.filename,
+        data=upload.file, version=group_version.strip() if table == "groups" else None,
     )  # fmt: skip
-    return _page(request, session, me, report)
+    return redirect(request, f"/batches?job={job.id}")
 
 
 @router.get("/batches/{batch_id}/rejects.xlsx")
@@ -131,13 +161,14 @@ def screen(
 def job_progress(
     job_id: int, session: DB, me: Annotated[Principal, Depends(require_any(*SCREENING))]
 ) -> Response:
-    """A screen job's state for the page's poll (app.js): running with claims done of the total, or how
-    it ended, with the text the page shows."""
+    """A job's state for the page's poll (app.js): running with claims (an import: bytes) done of the
+    total, or how it ended, with the text the page shows; `job` says whether a screen or an import."""
     state = job_service.job_state(session=session, principal=me, job_id=job_id)
     job = state.job
     kind, text = job_text(state)
     return JSONResponse(
-        {"id": job.id, "batch_id": job.batch_id, "status": job.status, "running": state.running,
-         "done": job.done, "total": job.total, "percent": state.percent, "kind": kind, "text": text},
+        {"id": job.id, "job": job.kind, "batch_id": job.batch_id, "status": job.status, "running": state.running,
+         "done": state.done, "total": state.total, "rows": state.rows, "percent": state.percent, "kind": kind,
+         "text": text},
         headers={"Cache-Control": "no-store"},
     )  # fmt: skip

@@ -1,0 +1,149 @@
+"""Importing an uploaded file from the batches page as a background job (as a screen is, with the same
+machinery: `drgaudit.services.screenjobs`, the `screen_job` table with `kind` `import`).
+
+`start_import` checks the upload as the page always did (who imports into which regions, what, a file the
+importer reads, not empty: refused at once, nothing started), saves it to a private temporary folder,
+records a running job and imports on a thread of this process, in a session of its own, as the account
+that uploaded it (its role and the channel `web`; an auditor bound to a region imports only that region's
+rows). The job's progress is the bytes of the file read and the rows read; it ends with what the page
+shows of an import (counts, the first refused rows with their reasons), or why the file could not be
+imported (Chinese: the thread speaks the pages' language). The folder is removed when the job ends,
+however it ends; a job found interrupted (its server stopped) has its folder removed then.
+
+The import runs in this process (`casebook.prepare.worker_available` forks no reader from a process with
+threads), as it did inside the request.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import fields
+from threading import Thread
+from typing import IO, Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from drgaudit.casebook.ingest import ImportReport
+from drgaudit.casebook.screenjobs import IMPORT_JOB, ScreenJob, finish_job, insert_job
+from drgaudit.errors import DataFileError, DrgauditError
+from drgaudit.i18n import speaking
+from drgaudit.services.access import Principal
+from drgaudit.services.batches import Upload, import_upload, save_upload
+from drgaudit.services.screenjobs import Reporter, mine_guard, track, untrack
+
+log = logging.getLogger("drgaudit.importjobs")
+
+
+class ImportNotStarted(DrgauditError):
+    """The import could not be started (the casebook busy, no thread to be had); nothing was imported."""
+
+
+def start_import(
+    *,
+    engine: Engine,
+    session: Session,
+    principal: Principal,
+    kind: str,
+    name: str | None,
+    data: IO[bytes],
+    version: str | None = None,
+) -> ScreenJob:
+    """Check and save the upload (`services.batches.save_upload`: `Denied`, `UploadError`), record a running
+    import job and import on a thread; the job at once."""
+    upload = save_upload(principal=principal, kind=kind, name=name, data=data, version=version)
+    size = upload.path.stat().st_size
+    try:
+        with mine_guard:  # known as this process's before any thread of it can judge it
+            job = insert_job(
+                session=session, kind=IMPORT_JOB, batch_id=None, started_by=str(upload.actor),
+                role=upload.actor.role, channel=upload.actor.channel, total=size, file_name=upload.name,
+                work_dir=str(upload.folder),
+            )  # fmt: skip
+            job_id = int(job.id or 0)
+            track(job_id)
+    except SQLAlchemyError:
+        session.rollback()
+        upload.remove()
+        log.warning("import job of %s could not be recorded", upload.name, exc_info=True)
+        raise ImportNotStarted(
+            f"“{upload.name}”未能开始导入：案卷正忙（可能正在导入或筛查其他数据），请稍后重试。"
+        ) from None
+    except BaseException:
+        upload.remove()
+        raise
+    thread = Thread(target=_run, args=(engine, job_id, upload, size), name=f"drgaudit-import-job-{job_id}")
+    thread.daemon = True
+    try:
+        thread.start()
+    except RuntimeError:  # no thread to be had (the process's limit): nothing runs, say so
+        untrack(job_id)
+        upload.remove()
+        finish_job(
+            session=session, job_id=job_id, status="failed", error="服务器暂时无法开始导入，请稍后重试。"
+        )
+        raise ImportNotStarted(
+            f"“{upload.name}”未能开始导入：服务器暂时无法开始新的任务，请稍后重试。"
+        ) from None
+    return job
+
+
+def _run(engine: Engine, job_id: int, upload: Upload, size: int) -> None:
+    """The job's thread: import, then record how it ended (Chinese messages, as on the pages); the upload's
+    folder is removed whatever happens."""
+    try:
+        with speaking("zh_CN"):
+            reporter = Reporter(engine, job_id, size)
+            reporter.start()
+            try:
+                status, result, error, batch_id = _import(engine, upload, reporter, size)
+            finally:
+                reporter.stop()
+                upload.remove()
+            try:
+                with Session(engine) as session:
+                    finish_job(
+                        session=session, job_id=job_id, status=status, result=result, error=error,
+                        batch_id=batch_id, rows=result["rows_total"] if result else None,
+                    )  # fmt: skip
+            except SQLAlchemyError:
+                log.exception("import job %s: its end could not be recorded", job_id)
+    finally:
+        upload.remove()
+        untrack(job_id)
+
+
+def _import(
+    engine: Engine, upload: Upload, reporter: Reporter, size: int
+) -> tuple[str, dict[str, Any] | None, str | None, int | None]:
+    """(status, result, error, batch id) of the upload's import, in a session of this thread."""
+
+    def progress(rows: int, fraction: float) -> None:
+        reporter.progress(min(size, int(fraction * size)), size, rows)
+
+    try:
+        with Session(engine) as session:
+            report = import_upload(session=session, upload=upload, progress=progress)
+    except DataFileError as exc:
+        return "failed", None, exc.message, None  # the page names the file already
+    except DrgauditError as exc:
+        return "failed", None, str(exc), None
+    except Exception as exc:  # noqa: BLE001  (the job records any failure; the log keeps the traceback)
+        log.exception("import job of %s failed", upload.name)
+        return (
+            "failed", None,
+            f"“{upload.name}”导入时出现意外错误（{type(exc).__name__}），没有导入任何数据；详情见服务日志。",
+            None,
+        )  # fmt: skip
+    return "done", result_of(report), None, report.batch_id
+
+
+def result_of(report: ImportReport) -> dict[str, Any]:
+    """What the page says of a finished import, kept with its job (as JSON)."""
+    kept = {f.name for f in fields(report)} - {"first_errors", "rejects_path", "rejects_problem"}
+    result: dict[str, Any] = {name: getattr(report, name) for name in sorted(kept)}
+    result["first_errors"] = [
+        {"row": e.row, "field": e.field, "reason": e.reason} for e in report.first_errors
+    ]
+    return result

@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import operator
+import zipfile
 from collections.abc import Iterator, Sequence
 from datetime import date
 from itertools import chain, compress, islice, repeat
@@ -45,8 +46,6 @@ XLSX_MAX_PART = 4 * 1024**3
 def check_xlsx_parts(path: Path | str, name: str) -> None:
     """DataFileError when a part of the XLSX workbook at `path` would unpack to more than it may (see
     `XLSX_MAX_RATIO`); nothing when it is not a zip archive (openpyxl then says what it is not)."""
-    import zipfile
-
     try:
         with zipfile.ZipFile(path) as archive:
             parts = archive.infolist()
@@ -553,7 +552,12 @@ class RowSource:
             self._workbook = load_workbook(self.path, read_only=True, data_only=True)
         except OSError:
             raise
-        except Exception as exc:  # zipfile.BadZipFile, openpyxl's InvalidFileException, KeyError …
+        except zipfile.BadZipFile as exc:
+            # The library's words ('File is not a zip file') are of no use to whoever saved the file.
+            raise DataFileError(
+                self.name, _("not a readable XLSX workbook (an XLSX file is a ZIP archive; this is not one)")
+            ) from exc
+        except Exception as exc:  # openpyxl's InvalidFileException, KeyError …
             raise DataFileError(
                 self.name, _("not a readable XLSX workbook ({problem})").format(problem=exc)
             ) from exc

@@ -1,6 +1,7 @@
 """Import and screening from the pages in a real browser (Playwright on the system's chromium) against
-`drgaudit serve`: an auditor uploads a claims file with one bad row, reads what was imported and why the
-row was refused, screens the batch (in the background: the page shows the screen's progress, updated by
+`drgaudit serve`: an auditor uploads a claims file with one bad row (imported in the background: the page
+shows the import's progress, then its result), reads what was imported and why the row was refused, screens
+the batch (in the background: the page shows the screen's progress, updated by
 polling, and then its result) and reads the result; the new review case is then on the queue."""
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def test_an_auditor_imports_and_screens_a_batch_in_the_browser(
     )
     row.locator("button", has_text="筛查").click()
     assert "正在开始筛查" in row.locator("p.flash").inner_text() and row.locator("button").is_disabled()
-    page.goto(served + "/batches")  # not a reload of the import's answer: that sends the file again
+    page.goto(served + "/batches")
 
     # A screen of this batch running on another server of the service: its progress is shown and
     # follows the casebook (polled), then its end loads the page again with its result.
@@ -163,3 +164,68 @@ def test_an_import_result_stays_when_a_screen_watched_beside_it_ends(
         assert page.url == answer_url and "拒收 1 行" in page.locator("#import-result").inner_text()
         context.close()
     engine.dispose()
+
+
+def test_an_upload_shows_its_progress_then_its_result_in_the_browser(
+    browser,  # noqa: F811
+    small_served,  # noqa: F811
+    casebook_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The upload's answer came only once the whole file was imported, the page frozen meanwhile. Now the
+    upload opens the page of its job at once: the rows read and the bar follow the casebook (polled; here
+    an import running on another server of the service), and its end opens the page of its result, with
+    the refused rows and their reasons. A file the importer cannot read is said in Chinese."""
+    served, _book = small_served
+    context, page = sign_in(browser, served, "审核员")
+    page.goto(served + "/batches")
+    page.select_option("select[name=table]", "claims")
+    page.set_input_files(
+        "input[name=upload]", {"name": "表头不对.csv", "mimeType": "text/csv", "buffer": b"a,b\n1,2\n"}
+    )
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_url(f"{served}/batches?job=*")
+    page.wait_for_selector(".screen-job p.flash.error", timeout=30_000)
+    assert "“表头不对.csv”导入失败：缺少必填的列：claim_id" in flash(page)
+    assert "missing" not in page.content()
+
+    engine = make_engine(casebook_url)
+    with Session(engine) as session:
+        moment = datetime.now(UTC)
+        job = ScreenJob(
+            kind="import", batch_id=None, started_by="审核员", role="auditor", channel="web", started_at=moment,
+            heartbeat_at=moment, done=250_000, total=1_000_000, rows=2_000, file_name="六月结算清单.csv",
+            host="another-server", pid=4242,
+        )  # fmt: skip
+        session.add(job)
+        session.commit()
+        job_id = job.id or 0
+        page.goto(f"{served}/batches?job={job_id}")
+        box = page.locator(f"#job-{job_id}")
+        assert "正在导入“六月结算清单.csv”：已读取 2,000 行（文件的 25%）" in box.inner_text()
+        assert box.locator("progress").get_attribute("value") == "250000"
+        job.done, job.rows, job.heartbeat_at = 750_000, 6_000, datetime.now(UTC)
+        session.add(job)
+        session.commit()
+        page.wait_for_function(
+            "id => document.querySelector('#job-' + id + ' .job-text').textContent.includes('6,000 行')",
+            arg=job_id,
+        )
+        assert (
+            "（文件的 75%）" in box.inner_text()
+            and box.locator("progress").get_attribute("value") == "750000"
+        )
+        result = {
+            "batch_id": 1, "path": "六月结算清单.csv", "kind": "claims", "encoding": "utf-8", "rows_total": 8_000,
+            "rows_ok": 7_999, "rows_rejected": 1, "new": 7_999, "unchanged": 0, "revised": 0,
+            "already_imported": False, "errors_total": 1, "version": None, "warnings": [], "nothing_imported": None,
+            "first_errors": [{"row": 17, "field": "gender", "reason": "测试：性别须是 1 或 2"}],
+        }  # fmt: skip
+        finish_job(session=session, job_id=job_id, status="done", result=result, batch_id=1, rows=8_000)
+        page.wait_for_selector("#import-result", timeout=10_000)  # the page of its end, opened by itself
+        text = page.locator("#import-result").inner_text()
+        assert "导入结果：六月结算清单.csv" in text and "导入 7999 行" in text and "拒收 1 行" in text
+        assert "性别（gender）" in text and "测试：性别须是 1 或 2" in text
+        assert page.url == f"{served}/batches?job={job_id}" and page.locator("progress").count() == 0
+    engine.dispose()
+    context.close()

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from sqlmodel import Session
 
-from drgaudit.casebook import accounts
+from drgaudit.casebook import accounts, queries
 from drgaudit.services.access import Denied, Principal, Unauthenticated, may
 from drgaudit.services.accounts import principal_of
 from drgaudit.web.forms import FormError
@@ -110,7 +110,20 @@ def _principal(request: Request, session: Session, *, allow_password_change: boo
     principal = principal_of(session=session, account=live.account, channel="web")
     request.state.principal = principal
     request.state.session_token = token
+    request.state.scope_names = _scope_names(request, session, principal)
     return principal
+
+
+def _scope_names(request: Request, session: Session, principal: Principal) -> dict[str, str]:
+    """What the page header calls the scopes of the signed-in account's roles: a hospital by its name, a
+    region by the rule pack's name for it (成都市（示例）), not by their codes."""
+    scopes = {g.scope for g in principal.grants if g.scope}
+    if not scopes:
+        return {}
+    regions = request.app.state.pack.regions
+    names = {code: regions[code].name for code in scopes if code in regions and regions[code].name}
+    names.update(queries.hospital_names(session=session, hospital_ids=scopes - names.keys()))
+    return {code: name for code, name in names.items() if name}
 
 
 def current_principal(request: Request, session: DB) -> Principal:

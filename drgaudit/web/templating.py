@@ -93,6 +93,7 @@ def render(
         if principal
         else (lambda *a: False),
         "path": request.url.path,
+        "scope_names": getattr(request.state, "scope_names", {}),
     }
     values.update(context or {})
     html = ENV.get_template(template).render(**values)

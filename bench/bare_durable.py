@@ -224,6 +224,8 @@ class Facts:
             "has_adrg": in_group, "adrg": code[:3] if in_group else "",
             "severity": code[-1] if in_group and code[-1].isdigit() else "",
             "surgical": in_group and scheme == "DRG" and code[1:2].upper() in SURGICAL,
+            # UPC-003's exemption: the tumour-therapy ADRGs group by diagnosis (lists/tumour_therapy_adrg).
+            "therapy_adrg": in_group and self.listed("tumour_therapy_adrg", code[:3]),
             "ungroupable": ungroupable, "group_known": group is not None, "weight": weight,
             "has_ratio": ratio is not None, "ratio": ratio or 0.0, "payment_kind": kind,
             "high_limit": high, "low_limit": low, "extreme_limit": extreme,
@@ -491,7 +493,10 @@ class BareRules(Facts):
                 drg("UPC-002")
                 & (((m.severity == "1") & (m.mcc == 0)) | ((m.severity == "3") & (m.ccmcc == 0))),
             )
-            rule("UPC-003", drg("UPC-003") & (m.surgical == True) & (m.procedures == 0))
+            rule(
+                "UPC-003",
+                drg("UPC-003") & (m.surgical == True) & (m.procedures == 0) & (m.therapy_adrg == False),
+            )
             rule(
                 "UPC-004",
                 drg("UPC-004")

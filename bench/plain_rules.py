@@ -47,7 +47,7 @@ def _single_rules() -> dict[str, Callable[[Fact, Params], bool]]:
         and (f["los"] <= p["max_los_days"] or (f["has_ratio"] and f["ratio"] <= p["max_cost_ratio"]))
         and f["discharge_mode"] != "5",
         "UPC-002": lambda f, p: _drg(f) and ((f["severity"] == "1" and f["mcc"] == 0) or (f["severity"] == "3" and f["ccmcc"] == 0)),
-        "UPC-003": lambda f, p: _drg(f) and f["surgical"] and f["procedures"] == 0,
+        "UPC-003": lambda f, p: _drg(f) and f["surgical"] and f["procedures"] == 0 and not f["therapy_adrg"],
         "UPC-004": lambda f, p: _drg(f) and f["cross"] and f["severity"] in ("1", "3") and f["ranked"]
         and f["cc_mcc_rank"] >= p["peer_percentile"] and f["cc_mcc_excess"] >= p["min_excess"],
         "OUT-HIGH-001": lambda f, p: _dd(f) and f["has_ratio"] and f["ratio"] >= f["high_limit"] and f["payment_kind"] == "high_ratio",
@@ -172,7 +172,7 @@ _SINGLE_SQL = {
     "AND m.ventilator_hours <= 0 AND NOT m.support)) AND (m.mcc_lab = 0 OR m.fee_lab < $min_lab_fee) AND (m.los <= $max_los_days "
     "OR (m.has_ratio AND m.ratio <= $max_cost_ratio)) AND m.discharge_mode <> '5'",
     "UPC-002": "m.drg AND ((m.severity = '1' AND m.mcc = 0) OR (m.severity = '3' AND m.ccmcc = 0))",
-    "UPC-003": "m.drg AND m.surgical AND m.procedures = 0",
+    "UPC-003": "m.drg AND m.surgical AND m.procedures = 0 AND NOT m.therapy_adrg",
     "UPC-004": "m.drg AND m.\"cross\" AND m.severity IN ('1', '3') AND m.ranked AND m.cc_mcc_rank >= $peer_percentile "
     "AND m.cc_mcc_excess >= $min_excess",
     "OUT-HIGH-001": "m.dd AND m.has_ratio AND m.ratio >= m.high_limit AND m.payment_kind = 'high_ratio'",

@@ -71,7 +71,8 @@ def reference(pack: RulePack, codes: CodeTables, hospitals: list[dict], groups: 
     )
 
 
-GROUP_CODES = ("ES31", "ES33", "ES35", "RE15", "FR19")
+# RE15 (chemotherapy; a therapy ADRG, not surgical for UPC-003) and GD25 (appendicectomy: surgical).
+GROUP_CODES = ("ES31", "ES33", "ES35", "RE15", "FR19", "GD25")
 DIAGNOSES = ("J18.900", "J15.900", "J18.000", "Z51.103", "I21.001", "J96.900x001", "A41.900")
 SECONDARY = (
     "J96.900x001",
@@ -105,7 +106,7 @@ def random_world(seed: int, patients: int) -> tuple[list[dict], list[dict], list
     groups = [
         group(code, region, weight=w, avg_cost=w * 11000)
         for region in REGIONS
-        for code, w in zip(GROUP_CODES, (1.6, 1.1, 0.8, 0.9, 2.2), strict=True)
+        for code, w in zip(GROUP_CODES, (1.6, 1.1, 0.8, 0.9, 2.2, 1.0), strict=True)
     ]
     claims = []
     for p in range(patients):

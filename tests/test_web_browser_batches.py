@@ -224,7 +224,7 @@ def test_an_upload_shows_its_progress_then_its_result_in_the_browser(
         finish_job(session=session, job_id=job_id, status="done", result=result, batch_id=1, rows=8_000)
         page.wait_for_selector("#import-result", timeout=10_000)  # the page of its end, opened by itself
         text = page.locator("#import-result").inner_text()
-        assert "导入结果：六月结算清单.csv" in text and "导入 7999 行" in text and "拒收 1 行" in text
+        assert "导入结果：六月结算清单.csv" in text and "导入 7,999 行" in text and "拒收 1 行" in text
         assert "性别（gender）" in text and "测试：性别须是 1 或 2" in text
         assert page.url == f"{served}/batches?job={job_id}" and page.locator("progress").count() == 0
     engine.dispose()

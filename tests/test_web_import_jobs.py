@@ -318,6 +318,39 @@ def test_a_running_import_of_a_live_process_is_not_judged_gone_by_its_heartbeat(
         live.wait()
 
 
+def test_a_second_upload_while_a_file_is_imported_into_sqlite_is_refused_at_once(
+    site, session: Session, tmp_path: Path
+) -> None:
+    """On SQLite the running import holds the casebook's write lock: a second upload's job waited for it
+    (the upload's answer with it, up to the lock timeout of 30 s) and then failed. Now it is refused at
+    once, naming the running import; its folder is removed. PostgreSQL imports both (the counts are
+    formatted: 1,234 rows)."""
+    import tempfile
+
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        job, _folder = _left_running(session, tmp_path, pid=live.pid, rows=1234)
+        before = {p.name for p in Path(tempfile.gettempdir()).glob("drgaudit-upload-*")}
+        browser = _auditor(site)
+        started = time.monotonic()
+        answer = browser.post(
+            "/batches", {"table": "claims"}, files={"upload": ("next.csv", _claims(tmp_path, 3))}
+        )
+        assert answer.status_code == 303 and time.monotonic() - started < 5
+        if session.get_bind().dialect.name == "sqlite":
+            assert answer.headers["location"] == "/batches"
+            page = browser.get("/batches").text
+            assert "“next.csv”未能开始导入：“c.csv”正在导入（审核员 于 " in page and "已读取 1,234 行" in page
+            assert session.exec(select(ScreenJob).where(ScreenJob.file_name == "next.csv")).all() == []
+            assert {p.name for p in Path(tempfile.gettempdir()).glob("drgaudit-upload-*")} <= before
+        else:
+            done = wait_for_job(browser, int(answer.headers["location"].split("=", 1)[1]))
+            assert done["status"] == "done"
+    finally:
+        live.kill()
+        live.wait()
+
+
 def test_the_migration_keeps_screen_jobs_and_makes_room_for_imports(casebook_url: str) -> None:  # noqa: F811
     """0014 on a casebook at 0013 holding a screen job: the job is a `screen` of its batch with no rows read;
     an import job without a batch can then be stored; downgrading drops the import jobs and the columns."""

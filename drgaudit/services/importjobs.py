@@ -11,7 +11,9 @@ imported (Chinese: the thread speaks the pages' language). The folder is removed
 however it ends; a job found interrupted (its server stopped) has its folder removed then.
 
 The import runs in this process (`casebook.prepare.worker_available` forks no reader from a process with
-threads), as it did inside the request.
+threads), as it did inside the request. On SQLite one file is imported at a time: an import holds the
+casebook's only write lock until it commits, so a second one would wait (the upload's answer with it, up
+to the lock timeout) and then fail; it is refused at once instead (`ImportBusy`), naming the running one.
 """
 
 from __future__ import annotations
@@ -26,18 +28,34 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from drgaudit.casebook.ingest import ImportReport
-from drgaudit.casebook.screenjobs import IMPORT_JOB, ScreenJob, finish_job, insert_job
+from drgaudit.casebook.screenjobs import IMPORT_JOB, ScreenJob, finish_job, insert_job, running_jobs
 from drgaudit.errors import DataFileError, DrgauditError
 from drgaudit.i18n import speaking
 from drgaudit.services.access import Principal
 from drgaudit.services.batches import Upload, import_upload, save_upload
-from drgaudit.services.screenjobs import Reporter, mine_guard, track, untrack
+from drgaudit.services.screenjobs import (
+    Reporter,
+    local_time,
+    mine_guard,
+    reap_stale_jobs,
+    state_of,
+    track,
+    untrack,
+)
 
 log = logging.getLogger("drgaudit.importjobs")
 
 
 class ImportNotStarted(DrgauditError):
     """The import could not be started (the casebook busy, no thread to be had); nothing was imported."""
+
+
+class ImportBusy(ImportNotStarted):
+    """Another file is being imported into this SQLite casebook; `job_id`: that import's job."""
+
+    def __init__(self, message: str, job_id: int | None) -> None:
+        super().__init__(message)
+        self.job_id = job_id
 
 
 def start_import(
@@ -54,6 +72,16 @@ def start_import(
     import job and import on a thread; the job at once."""
     upload = save_upload(principal=principal, kind=kind, name=name, data=data, version=version)
     size = upload.path.stat().st_size
+    running = _running_import(session)
+    if running is not None:
+        upload.remove()
+        started = state_of(running)
+        raise ImportBusy(
+            f"“{upload.name}”未能开始导入：“{running.file_name}”正在导入（{running.started_by} 于 "
+            f"{local_time(running.started_at)} 开始，已读取 {started.rows:,} 行），这个案卷同一时间只能导入一个文件；"
+            "请等它完成后再上传。",
+            running.id,
+        )
     try:
         with mine_guard:  # known as this process's before any thread of it can judge it
             job = insert_job(
@@ -87,6 +115,14 @@ def start_import(
             f"“{upload.name}”未能开始导入：服务器暂时无法开始新的任务，请稍后重试。"
         ) from None
     return job
+
+
+def _running_import(session: Session) -> ScreenJob | None:
+    """The import running now on a SQLite casebook (its process not gone), if any; None on others."""
+    if session.get_bind().dialect.name != "sqlite":
+        return None
+    reap_stale_jobs(session=session)
+    return next((job for job in running_jobs(session=session) if job.kind == IMPORT_JOB), None)
 
 
 def _run(engine: Engine, job_id: int, upload: Upload, size: int) -> None:

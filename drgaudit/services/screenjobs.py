@@ -197,7 +197,7 @@ def busy_message(job: ScreenJob) -> str:
     """The refusal of a second screen of a batch whose job is running."""
     percent = state_of(job).percent
     return (
-        f"第 {job.batch_id} 批次正在筛查（{job.started_by} 于 {_local(job.started_at)} 开始，已筛查 "
+        f"第 {job.batch_id} 批次正在筛查（{job.started_by} 于 {local_time(job.started_at)} 开始，已筛查 "
         f"{job.done:,} / {job.total:,} 份，{percent}%），不能同时再筛查一次。请等它完成后再决定是否重新筛查。"
     )
 
@@ -207,7 +207,8 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _local(moment: datetime) -> str:
+def local_time(moment: datetime) -> str:
+    """A stored moment as the server's local time of day, for a message."""
     return _aware(moment).astimezone().strftime("%H:%M:%S")
 
 

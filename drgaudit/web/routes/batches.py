@@ -123,10 +123,13 @@ def upload(
 ) -> Response:
     """Start importing an uploaded file in the background; back to the list at once, which shows the
     import's progress, then what was imported and the first rejected rows (or why nothing was)."""
-    job = import_service.start_import(
-        engine=request.app.state.engine, session=session, principal=me, kind=table, name=upload.filename,
-        data=upload.file, version=group_version.strip() if table == "groups" else None,
-    )  # fmt: skip
+    try:
+        job = import_service.start_import(
+            engine=request.app.state.engine, session=session, principal=me, kind=table, name=upload.filename,
+            data=upload.file, version=group_version.strip() if table == "groups" else None,
+        )  # fmt: skip
+    except import_service.ImportBusy as busy:
+        return redirect(request, "/batches", message=str(busy), kind="error")
     return redirect(request, f"/batches?job={job.id}")
 
 

@@ -30,6 +30,9 @@ from drgaudit.casebook.models import MAX_STORED_INT
 RUNNING = "running"
 INTERRUPTED = "interrupted"
 SCREEN_JOB, IMPORT_JOB = "screen", "import"
+# A rule-pack version's impact previewed from the pages (`drgaudit.services.impactjobs`): no batch while it
+# runs (it writes nothing, so it holds no batch back); what it compares is in `result` from the start.
+IMPACT_JOB = "impact"
 
 
 class ScreenJob(SQLModel, table=True):
@@ -174,4 +177,10 @@ def finish_job(
     if only_running:
         query = query.where(col(ScreenJob.status) == RUNNING)
     session.execute(query.values(**values))
+    session.commit()
+
+
+def set_result(*, session: Session, job_id: int, result: dict[str, Any]) -> None:
+    """Keep data with a running job before it ends (what a preview compares, for its page and its access)."""
+    session.execute(update(ScreenJob).where(col(ScreenJob.id) == job_id).values(result=result))
     session.commit()

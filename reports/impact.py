@@ -9,7 +9,8 @@ condition that decides the difference (as `drgaudit explain` shows it). HTML (pr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from drgaudit.reports.document import Column, Report, Sheet
@@ -78,6 +79,10 @@ class Sample:
     values: dict[str, Any] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)  # not applicable under one pack, rule missing…
     message: str = ""
+    # The same reasons as data, for the pages' Chinese: the sides ("old", "new") whose pack has no such rule
+    # for the region, and each side's reasons the rule does not apply (Chinese, from `engine.explain`).
+    absent: list[str] = field(default_factory=list)
+    inapplicable: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -246,6 +251,43 @@ class ImpactResult:
         return lines
 
 
+def impact_data(result: ImpactResult) -> dict[str, Any]:
+    """The result as JSON-ready data (to keep it, e.g. with the page's background job); values JSON has no
+    type for (a date among a rule's values) become their text. `impact_from_data` reads it back."""
+    data: dict[str, Any] = json.loads(json.dumps(asdict(result), ensure_ascii=False, default=str))
+    return data
+
+
+def impact_from_data(data: dict[str, Any]) -> ImpactResult:
+    """An `ImpactResult` from `impact_data`'s data."""
+
+    def tallies(table: dict[str, Any]) -> dict[str, ImpactTally]:
+        return {key: ImpactTally(**value) for key, value in table.items()}
+
+    def sample(value: dict[str, Any]) -> Sample:
+        return Sample(
+            **{**value, "conditions": [ConditionChange(**c) for c in value["conditions"]],
+               "thresholds": [tuple(t) for t in value["thresholds"]]}
+        )  # fmt: skip
+
+    pairs = ("added", "removed", "changed")
+    return ImpactResult(
+        **{
+            **data,
+            "totals": ImpactTally(**data["totals"]),
+            **{name: tallies(data[name]) for name in ("by_rule", "by_region", "by_hospital")},
+            **{name: [(claim, rule) for claim, rule in data[name]] for name in pairs},
+            "cases": [CaseEffect(**c) for c in data["cases"]],
+            "quota": [QuotaEffect(**q) for q in data["quota"]],
+            "samples": {rule: [sample(s) for s in found] for rule, found in data["samples"].items()},
+            "shadow": [
+                ShadowStanding(**{**s, "by_rule": {k: tuple(v) for k, v in s["by_rule"].items()}})
+                for s in data["shadow"]
+            ],
+        }
+    )
+
+
 def describe_sample(sample: Sample) -> str:
     """Why a sample claim changed side, in one line."""
     parts = [
@@ -256,6 +298,33 @@ def describe_sample(sample: Sample) -> str:
     parts += [f"{name} {before} → {after}" for name, before, after in sample.thresholds if before != after]
     parts += sample.reasons
     return "; ".join(parts) or "same conditions, other facts (payment settings or indicators)"
+
+
+_SIDES = {"old": "原规则包", "new": "新规则包"}
+
+
+def describe_sample_zh(sample: Sample) -> str:
+    """Why a sample claim changed side, in one Chinese line (the pages' words for `describe_sample`)."""
+
+    def truth(value: bool | None) -> str:
+        return "—" if value is None else ("成立" if value else "不成立")
+
+    parts = [
+        f"{'满足' if c.kind == 'when' else '除外'}条件“{c.source}”：{truth(c.before)} → {truth(c.after)}"
+        for c in sample.conditions
+        if c.before != c.after
+    ]
+    parts += [
+        f"参数 {name}：{'—' if before is None else before} → {'—' if after is None else after}"
+        for name, before, after in sample.thresholds
+        if before != after
+    ]
+    parts += [f"{_SIDES.get(side, side)}在该统筹区没有这条规则" for side in sample.absent]
+    parts += [
+        f"{_SIDES.get(side, side)}下不适用（{'；'.join(reasons)}）"
+        for side, reasons in sorted(sample.inapplicable.items(), key=lambda item: item[0] != "old")
+    ]
+    return "；".join(parts) or "条件相同，其他事实不同（支付标准或医院指标）"
 
 
 def pack_label(label: str) -> str:

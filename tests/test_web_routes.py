@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from sqlmodel import Session
 from starlette.routing import Mount, Route
 
-from drgaudit.casebook.screenjobs import finish_job, insert_job
+from drgaudit.casebook.screenjobs import IMPACT_JOB, finish_job, insert_job, set_result
 from drgaudit.labels import FORM_LABELS
 from drgaudit.services.packs import register_pack
 from tests import web_casebook
@@ -62,6 +62,9 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/rules/versions/{version_id}"): {"auditor", "secretary", "viewer"},
     ("POST", "/rules/versions/{version_id}/promote"): {"auditor"},
     ("POST", "/rules/versions/unshadow"): {"auditor"},
+    ("POST", "/rules/versions/{version_id}/impact"): {"auditor"},
+    ("GET", "/rules/versions/{version_id}/impact/{job_id}"): {"auditor"},
+    ("GET", "/rules/versions/{version_id}/impact/{job_id}/progress"): {"auditor"},
     ("GET", "/findings"): {"auditor", "secretary", "viewer", "hospital", "other_hospital"},
     ("GET", "/findings/{finding_id}"): {"auditor", "secretary", "viewer", "hospital"},
     ("POST", "/findings/{finding_id}/answer"): {"hospital"},
@@ -130,6 +133,10 @@ def forms(book: web_casebook.Book) -> dict[tuple[str, str], dict[str, object]]:
             "effective_from": "2026-02-30",
         },
         ("POST", "/rules/versions/unshadow"): {"region": "510100", "effective_from": "2026-02-30"},
+        ("POST", "/rules/versions/{version_id}/impact"): {
+            "batch": "2",
+            "region": "5101",
+        },  # not a region (400)
         ("POST", "/admin/users"): {"username": "新账户", "role": "viewer"},
         ("POST", "/admin/roles"): {"username": "dummy", "role": "secretary"},
         ("POST", "/admin/users/{username}/{action}"): {},
@@ -145,6 +152,8 @@ def url(path: str, book: web_casebook.Book) -> str:
         "rule_id": "LOS-001",
         "version_id": 1,  # the bundled pack, registered by the site
     }  # fmt: skip
+    if "/impact/{job_id}" in path:
+        path = path.replace("{job_id}", "2")  # the site's finished impact preview of version 1
     for name, value in values.items():
         path = path.replace("{" + name + "}", str(value))
     query = {
@@ -183,6 +192,22 @@ def site(db_url: str, session: Session, tmp_path: Path):
         job_id=insert_job(session=session, batch_id=2, started_by="审核员", role="auditor", channel="web", total=0).id or 0,
     )  # fmt: skip
     register_pack(session=session, directory=None, actor="审核员", note="内置规则包")
+    # A finished impact preview of that version (/rules/versions/{version_id}/impact/{job_id}).
+    preview = insert_job(
+        session=session,
+        kind=IMPACT_JOB,
+        batch_id=None,
+        started_by="审核员",
+        role="auditor",
+        channel="web",
+        total=0,
+    )
+    set_result(
+        session=session,
+        job_id=preview.id or 0,
+        result={"request": {"version_id": 1, "batch_id": 2, "region": None}},
+    )
+    finish_job(session=session, job_id=preview.id or 0, status="failed", error="测试")
     return web_app(db_url, api=True), book
 
 

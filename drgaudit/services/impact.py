@@ -660,11 +660,15 @@ def _explain_sample(
     names = dict.fromkeys([*old_thresholds, *new_thresholds])
     threshold_rows = [(name, old_thresholds.get(name), new_thresholds.get(name)) for name in names]
     reasons = []
+    absent: list[str] = []
+    inapplicable: dict[str, list[str]] = {}
     for label, rule in (("old", old_rule), ("new", new_rule)):
         if rule is None:
             reasons.append(f"{rule_id} is not in the {label} pack for this region")
+            absent.append(label)
         elif not rule.applies:
             reasons.append(f"{label} pack: not applicable ({'; '.join(rule.not_applicable)})")
+            inapplicable[label] = list(rule.not_applicable)
     old_hit = collector.old.get((claim_id, rule_id))
     new_hit = collector.new.get((claim_id, rule_id))
     stored = new_hit or old_hit
@@ -686,6 +690,8 @@ def _explain_sample(
         values=values,
         reasons=reasons,
         message=shown.message,
+        absent=absent,
+        inapplicable=inapplicable,
     )
 
 

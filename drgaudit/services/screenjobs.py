@@ -48,6 +48,7 @@ from drgaudit.casebook import queries
 from drgaudit.casebook.auditlog import Actor
 from drgaudit.casebook.runlock import BatchBusyError, is_screening, reap_stale_runs
 from drgaudit.casebook.screenjobs import (
+    IMPACT_JOB,
     IMPORT_JOB,
     INTERRUPTED,
     JobBusyError,
@@ -326,6 +327,8 @@ def reap_stale_jobs(*, session: Session, batch_id: int | None = None) -> list[Sc
         process = f"运行它的服务进程 {job.pid}@{job.host} 已停止"
         if job.kind == IMPORT_JOB:
             note = f"导入在完成前中断（{process}），没有导入任何数据；可重新上传该文件。"
+        elif job.kind == IMPACT_JOB:
+            note = f"影响评估在完成前中断（{process}）；可重新评估。"
         else:
             note = f"筛查在完成前中断（{process}），本次的结果未保存；可重新筛查该批次。"
         finish_job(
@@ -432,6 +435,8 @@ def interrupt_mine(engine: Engine) -> None:
             if job is not None and job.kind == IMPORT_JOB:
                 error = "服务在导入完成前停止，没有导入任何数据；可重新上传该文件。"
                 remove_work_dir(job.work_dir)
+            elif job is not None and job.kind == IMPACT_JOB:
+                error = "服务在影响评估完成前停止；可重新评估。"
             else:
                 error = "服务在筛查完成前停止，本次的结果未保存；可重新筛查该批次。"
             finish_job(session=session, job_id=job_id, status=INTERRUPTED, error=error, only_running=True)

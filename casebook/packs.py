@@ -107,6 +107,18 @@ class PackPromotion(PackPromotionBase, table=True):
     requested_at: datetime = Field(sa_type=DateTime(timezone=True))
     approved_by: str | None = None
     approved_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # Who has promoted it so far, the requester first: distinct people, until `approvals_needed` of them
+    # put it in force (None on promotions made before this was kept: see `given`).
+    approvals: list[str] | None = Field(default=None, sa_type=JSON)
+
+    @property
+    def given(self) -> list[str]:
+        """The people who have promoted it so far, the requester first."""
+        if self.approvals:
+            return list(self.approvals)
+        return [self.requested_by] + (
+            [self.approved_by] if self.approved_by and self.approved_by != self.requested_by else []
+        )
 
 
 def _now() -> datetime:
@@ -136,6 +148,7 @@ def promotion_state(promotion: PackPromotion, version: RulePackVersion | None) -
         "approvals_needed": promotion.approvals_needed,
         "requested_by": promotion.requested_by,
         "approved_by": promotion.approved_by,
+        "approvals": promotion.given,
         "note": promotion.note,
     }
 
@@ -243,7 +256,8 @@ def check_region(region: str) -> str:
 
 @dataclass
 class PromotionOutcome:
-    """What `promote` did: `in_force` (done), `pending` (waits for a second person) or `approved` (by them)."""
+    """What `promote` did: `in_force` (done), `pending` (waits for another person), `endorsed` (another
+    person's approval recorded, it waits for more) or `approved` (by the last person needed: in force)."""
 
     promotion: PackPromotion
     version: RulePackVersion | None
@@ -261,8 +275,9 @@ def promote(
     approvals_needed: int = 1,
     note: str | None = None,
 ) -> PromotionOutcome:
-    """Request (and, when one person suffices, put in force) a promotion; a second person's identical
-    request approves a pending one. `version=None` with stage `shadow` stops shadowing."""
+    """Request (and, when one person suffices, put in force) a promotion; another person's identical
+    request approves a pending one, which is in force once `approvals_needed` distinct people (the
+    requester counted) have promoted it. `version=None` with stage `shadow` stops shadowing."""
     region = check_region(region)
     if stage not in STAGES:
         raise PackError(f"unknown stage `{stage}` (one of: {', '.join(STAGES)})")
@@ -288,25 +303,32 @@ def promote(
     )
     stamp = _now()
     if pending is not None:
-        if pending.requested_by == actor:
+        given = pending.given
+        if actor in given:
+            missing = max(1, pending.approvals_needed - len(given))
+            who = "was requested by" if pending.requested_by == actor else "was approved already by"
+            more = "a second person" if pending.approvals_needed == 2 else f"{missing} more person(s)"
             raise SecondPersonNeeded(
-                f"promotion #{pending.id} was requested by {actor} and needs a second person: "
+                f"promotion #{pending.id} {who} {actor} and needs {more}: "
                 "another auditor must run the same `drgaudit rules promote` command",
                 pending,
             )
         before = promotion_state(pending, version)
-        pending.status = "in_force"
-        pending.approved_by = actor
-        pending.approved_at = stamp
+        pending.approvals = [*given, actor]
+        done = len(pending.approvals) >= pending.approvals_needed
+        if done:
+            pending.status = "in_force"
+            pending.approved_by = actor
+            pending.approved_at = stamp
         session.add(pending)
         session.flush()
         auditlog.append(
-            session=session, actor=actor, entity=PROMOTION_ENTITY, entity_id=pending.id, action="approved",
-            before=before, after=promotion_state(pending, version),
+            session=session, actor=actor, entity=PROMOTION_ENTITY, entity_id=pending.id,
+            action="approved" if done else "endorsed", before=before, after=promotion_state(pending, version),
         )  # fmt: skip
         session.commit()
         session.refresh(pending)
-        return PromotionOutcome(pending, version, "approved")
+        return PromotionOutcome(pending, version, "approved" if done else "endorsed")
     single = approvals_needed <= 1
     promotion = PackPromotion(
         version_id=version_id,
@@ -320,6 +342,7 @@ def promote(
         status="in_force" if single else "pending",
         approved_by=actor if single else None,
         approved_at=stamp if single else None,
+        approvals=[str(actor)],
     )
     session.add(promotion)
     session.flush()
@@ -434,7 +457,9 @@ def version_people(*, session: Session, version: str) -> VersionPeople | None:
         version=row.version,
         registered_by=row.registered_by,
         requested_by=frozenset(p.requested_by for p in done),
-        approved_by=frozenset(p.approved_by for p in done if p.approved_by),
+        # the final approvers and those who approved on the way (everyone after the requester)
+        approved_by=frozenset(p.approved_by for p in done if p.approved_by)
+        | frozenset(person for p in done for person in p.given[1:]),
     )
 
 

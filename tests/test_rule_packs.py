@@ -155,6 +155,38 @@ def test_second_person_where_the_region_asks_for_it(session: Session, tmp_path: 
     assert promote_pack(session=session, request=back, actor="alice").state == "pending"
 
 
+def test_three_people_where_the_region_asks_for_three(session: Session, tmp_path: Path) -> None:
+    """`pack_promotion_approvers: 3`: the requester and two more distinct people; a second approval
+    from anyone who gave one already is refused, and the promotion waits until the third."""
+    version = register_pack(
+        session=session, directory=pack_copy(tmp_path, "three", approvers=3), actor="alice"
+    )
+    request = PromoteRequest(version.version.version, "510700", D(2026, 1, 1))
+    first = promote_pack(session=session, request=request, actor="alice")
+    assert first.state == "pending" and first.promotion.approvals == ["alice"]
+    second = promote_pack(session=session, request=request, actor="bob")
+    assert second.state == "endorsed" and second.promotion.status == "pending"
+    assert second.promotion.approvals == ["alice", "bob"] and second.promotion.approved_by is None
+    assert packs.active_version(session=session, region="510700", on_date=D(2026, 1, 1)) is None
+    for again in ("alice", "bob"):
+        with pytest.raises(packs.SecondPersonNeeded, match="1 more"):
+            promote_pack(session=session, request=request, actor=again)
+    third = promote_pack(session=session, request=request, actor="carol")
+    assert third.state == "approved" and third.promotion.approvals == ["alice", "bob", "carol"]
+    assert (
+        packs.active_version(session=session, region="510700", on_date=D(2026, 1, 1)).id == version.version.id
+    )
+    log = auditlog.entries_for(session=session, entity=packs.PROMOTION_ENTITY, entity_id=first.promotion.id)
+    assert [(e.actor, e.action) for e in log] == [
+        ("alice", "requested"),
+        ("bob", "endorsed"),
+        ("carol", "approved"),
+    ]
+    people = packs.version_people(session=session, version=version.version.version)
+    assert people.approved_by == {"bob", "carol"}
+    assert auditlog.verify_log(session=session).ok
+
+
 def test_bad_requests(session: Session) -> None:
     version = register_pack(session=session, directory=None, actor="alice").version
     with pytest.raises(PackError, match="6-digit"):

@@ -189,3 +189,30 @@ def test_refusals(site, session: Session) -> None:
         == 403
     )
     assert packs.promotions(session=session) == []
+
+
+def test_three_auditors_where_the_version_asks_for_three(site, session: Session, tmp_path: Path) -> None:
+    """`pack_promotion_approvers: 3`: the second auditor's approval is recorded and the page says one
+    more is needed; neither of the two may approve again; the third puts it in force."""
+    app, bundled, seventy = site
+    make_accounts(session, ("审核员丙", "auditor"))
+    three = register_pack(
+        session=session, directory=pack_copy(tmp_path, "three", approvers=3), actor="审核员"
+    ).version
+    form = {"region": "510700", "stage": "active", "effective_from": TODAY}
+    first, second = _signed_in(app, "审核员"), _signed_in(app, "审核员乙")
+    assert "须 3 人确认" in _flash(first, first.post(f"/rules/versions/{three.id}/promote", form))
+    said = _flash(second, second.post(f"/rules/versions/{three.id}/promote", form))
+    assert "已确认 2 / 须确认 3 人" in said and "还需另外 1 名" in said
+    assert "2 / 3（审核员、审核员乙）" in second.get("/rules/versions").text
+    for who in (first, second):
+        again = who.post(f"/rules/versions/{three.id}/promote", form)
+        assert (
+            again.status_code == 400 and "同一人不能再次确认" in again.text and "还需另外 1 名" in again.text
+        )
+    session.expire_all()
+    assert packs.active_version(session=session, region="510700") is None
+    third = _signed_in(app, "审核员丙")
+    assert "现已生效" in _flash(third, third.post(f"/rules/versions/{three.id}/promote", form))
+    session.expire_all()
+    assert packs.active_version(session=session, region="510700").id == three.id

@@ -253,6 +253,12 @@ def _print_outcome(outcome: packs.PromotionOutcome) -> None:
             f"requested [promotion #{p.id}]: {what} {target}, by {p.requested_by}; "
             f"needs a second person: another auditor runs the same command to approve it"
         )
+    elif outcome.state == "endorsed":
+        more = p.approvals_needed - len(p.given)
+        typer.echo(
+            f"approved [promotion #{p.id}]: {what} {target}, requested by {p.requested_by}, approved by "
+            f"{', '.join(p.given[1:])}; needs {more} more person(s) before it takes effect"
+        )
     elif outcome.state == "approved":
         typer.echo(
             f"approved [promotion #{p.id}]: {what} {target}, requested by {p.requested_by}, approved by {p.approved_by}"

@@ -124,7 +124,7 @@ def overview(*, session: Session, principal: Principal, on: dt.date | None = Non
         for stage, version in (("active", row.active), ("shadow", row.shadow)):
             if version is not None:
                 states.setdefault(int(version.id or 0), []).append(f"{STAGE_NAMES[stage]} {region}")
-    pending = [Pending(p, _version(by_id, p), [p.requested_by]) for p in everything if p.status == "pending"]
+    pending = [Pending(p, _version(by_id, p), p.given) for p in everything if p.status == "pending"]
     return Overview(day, versions, rows, pending, everything, by_id, states)
 
 
@@ -206,10 +206,14 @@ def promote(
     except packs.SecondPersonNeeded as again:
         session.rollback()
         pending = again.promotion
-        missing = max(1, pending.approvals_needed - 1)
+        missing = max(1, pending.approvals_needed - len(pending.given))
+        mine = (
+            "由您提出"
+            if pending.requested_by == principal.username
+            else f"由 {pending.requested_by} 提出、您已确认过"
+        )
         raise VersionPageError(
-            f"第 {pending.id} 号上线申请由您（{pending.requested_by}）提出，同一人不能再次确认；"
-            f"还需另外 {missing} 名审核员确认后才生效。"
+            f"第 {pending.id} 号上线申请{mine}，同一人不能再次确认；还需另外 {missing} 名审核员确认后才生效。"
         ) from None
     return PromoteDone(outcome, describe(outcome))
 
@@ -223,11 +227,16 @@ def describe(outcome: PromotionOutcome) -> str:
         how = f"{where}自 {p.effective_from.isoformat()} 起{STAGE_NAMES.get(p.stage, p.stage)}"
     else:
         what, how = "停止影子运行", f"{where}自 {p.effective_from.isoformat()} 起不再影子运行任何版本"
+    missing = max(0, p.approvals_needed - len(p.given))
     if outcome.state == "pending":
-        missing = max(1, p.approvals_needed - 1)
         return (
             f"已提交第 {p.id} 号上线申请：{what}，{how}。本统筹区须 {p.approvals_needed} 人确认，"
             f"还需另外 {missing} 名审核员确认后才生效。"
+        )
+    if outcome.state == "endorsed":
+        return (
+            f"已确认第 {p.id} 号上线申请（{p.requested_by} 提出）：{what}，{how}。已确认 {len(p.given)} / "
+            f"须确认 {p.approvals_needed} 人，还需另外 {missing} 名审核员确认后才生效。"
         )
     if outcome.state == "approved":
         return f"已确认第 {p.id} 号上线申请（{p.requested_by} 提出）：{what}，{how}，现已生效。"

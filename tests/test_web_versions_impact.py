@@ -144,7 +144,11 @@ def test_the_preview_on_the_page_is_rules_impact(site, session: Session) -> None
     assert cells[:5] == [str(los.before), str(los.after), str(los.added), str(los.removed), str(los.changed)]
     hospital = direct.by_hospital["H001"]
     row = page[page.index('id="hospital-H001"') :]
-    assert f'<td class="num">{hospital.removed}</td>' in row[: row.index("</tr>")]
+    cells = re.findall(r'<td class="num">([^<]*)</td>', row[: row.index("</tr>")])
+    assert cells == [
+        str(hospital.before), str(hospital.after), str(hospital.added), str(hospital.removed),
+        str(hospital.changed), f"{hospital.amount_before:,.2f}", f"{hospital.amount_after:,.2f}",
+    ]  # fmt: skip
     # The samples, explained in Chinese: the hit's own sentence and the condition that differs.
     assert "不再命中" in page and "满足条件“" in page and "成立 → 不成立" in page
     samples = page[page.index("五、变化样例") :]

@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 
 from drgaudit.casebook.db import make_engine
 from drgaudit.casebook.review_models import ReviewCase
-from drgaudit.casebook.screenjobs import finish_job, insert_job
+from drgaudit.casebook.screenjobs import ScreenJob, finish_job, insert_job, set_result
 from drgaudit.reports.impact import impact_data, impact_from_data
 from drgaudit.services.accounts import cli_actor
 from drgaudit.services.impact import ImpactRequest, rules_impact
@@ -196,6 +196,14 @@ def test_preview_refusals_and_who_sees_a_preview(site, session: Session) -> None
     )
     other = location.replace(f"/rules/versions/{version}/", f"/rules/versions/{version + 100}/")
     assert auditor.get(other).status_code == 404
+    # A result the service can no longer read (kept by another version of it): said, not a server error.
+    job_id = int(location.rsplit("/", 1)[1])
+    job = session.get(ScreenJob, job_id)
+    set_result(
+        session=session, job_id=job_id, result={**(job.result or {}), "impact": {"totals": {"kept": 1}}}
+    )
+    page = auditor.get(location)
+    assert page.status_code == 200 and "无法显示；请重新评估" in page.text
     screen = insert_job(
         session=session, batch_id=batch, started_by="审核员", role="auditor", channel="web", total=0
     )

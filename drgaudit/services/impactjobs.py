@@ -198,8 +198,15 @@ def preview(*, session: Session, principal: Principal, version_id: int, job_id: 
     if job.status == "running" and reap_stale_jobs(session=session):
         session.refresh(job)
         result = job.result or {}
-    found = result.get("impact")
-    return Preview(state_of(job), request, impact_from_data(found) if found else None)
+    found, impact = result.get("impact"), None
+    if found:
+        try:
+            impact = impact_from_data(found)
+        except (KeyError, TypeError, ValueError):  # kept by an older version of the service: not readable
+            log.warning("impact job %s: its result cannot be read", job_id, exc_info=True)
+            session.expunge(job)  # the message below is for the page, never stored
+            job.error = "这次评估的结果由旧版本的服务保存，无法显示；请重新评估。"
+    return Preview(state_of(job), request, impact)
 
 
 def progress_text(found: Preview) -> tuple[str, str]:

@@ -209,3 +209,39 @@ def test_preview_refusals_and_who_sees_a_preview(site, session: Session) -> None
     )
     finish_job(session=session, job_id=int(screen.id or 0), status="failed", error="测试")
     assert auditor.get(f"/rules/versions/{version}/impact/{screen.id}").status_code == 404  # not a preview
+
+
+def test_a_preview_is_interrupted_only_when_its_process_is_gone(session: Session) -> None:
+    """A running preview whose heartbeat stopped (on SQLite, another writer holding the casebook) is not
+    judged gone while its process of this host lives; when that process has ended, it is, said in Chinese."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    from datetime import UTC, datetime, timedelta
+
+    from drgaudit.casebook.screenjobs import IMPACT_JOB
+    from drgaudit.services.screenjobs import reap_stale_jobs
+
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    old = datetime.now(UTC) - timedelta(minutes=10)
+    jobs = {}
+    for name, pid in (("alive", os.getppid()), ("ended", ended.pid)):
+        job = ScreenJob(
+            kind=IMPACT_JOB,
+            started_by="审核员",
+            started_at=old,
+            heartbeat_at=old,
+            host=socket.gethostname(),
+            pid=pid,
+        )
+        session.add(job)
+        session.commit()
+        jobs[name] = int(job.id or 0)
+    reaped = {int(job.id or 0) for job in reap_stale_jobs(session=session)}
+    assert reaped == {jobs["ended"]}
+    session.expire_all()
+    assert session.get(ScreenJob, jobs["alive"]).status == "running"
+    gone = session.get(ScreenJob, jobs["ended"])
+    assert gone.status == "interrupted" and "影响评估在完成前中断" in (gone.error or "")

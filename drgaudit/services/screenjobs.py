@@ -22,7 +22,9 @@ which does not run it: a restarted server with the same id), or one whose heartb
 process holds the batch's screen lock (`casebook.runlock`). Its batch may then be screened again. An import's job is judged alike, except that a live process of
 this host is never judged gone by its heartbeat: on SQLite the import holds the casebook's write lock
 until it commits, so its heartbeat cannot be written meanwhile (the process's own polls read its progress
-from memory, `JobState.live`).
+from memory, `JobState.live`). So is an impact preview's (`drgaudit.services.impactjobs`), which has no
+screen lock to tell it by: on SQLite an import or a screen storing its hits holds the write lock for
+minutes, during which its heartbeat cannot be written.
 """
 
 from __future__ import annotations
@@ -354,12 +356,12 @@ def _gone(session: Session, job: ScreenJob) -> bool:
         with mine_guard:
             return job.id not in _mine  # this process does not run it: an earlier one with this id did
     dead = here and not _alive(job.pid)
-    if job.kind == IMPORT_JOB and here and not dead:
-        return False  # its heartbeat may wait for the casebook its import is writing (see the docstring)
+    if job.kind in (IMPORT_JOB, IMPACT_JOB) and here and not dead:
+        return False  # its heartbeat may wait for the casebook another writer holds (see the docstring)
     if not dead and now() - _aware(job.heartbeat_at) < timedelta(seconds=STALE_SECONDS):
         return False
     if job.batch_id is None:
-        return True  # an import: no screen lock to look at
+        return True  # an import or a preview: no screen lock to look at
     # Nobody holds the batch's screen lock either (a process id is only this host's when the servers share
     # its process table: containers sharing a host name may not).
     return not is_screening(session.get_bind(), job.batch_id)

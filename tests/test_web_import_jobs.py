@@ -391,3 +391,34 @@ def test_the_migration_keeps_screen_jobs_and_makes_room_for_imports(casebook_url
         upgrade(engine)
     finally:
         engine.dispose()
+
+
+def test_an_import_that_cannot_start_a_thread_is_not_left_running(
+    site, session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server at its limit of threads: the import job is recorded failed, the page says so in Chinese and
+    its temporary folder is removed (the thread start is the screen jobs' own, shared)."""
+    import tempfile
+
+    def folders() -> set[str]:
+        return {p.name for p in Path(tempfile.gettempdir()).glob("drgaudit-upload-*")}
+
+    class NoThread:
+        def __init__(self, **_kwargs: Any) -> None:
+            pass
+
+        def start(self) -> None:
+            raise RuntimeError("can't start new thread")
+
+    before = folders()
+    browser = _auditor(site)
+    monkeypatch.setattr(screenjobs, "Thread", NoThread)  # the job's thread only
+    refused = browser.post("/batches", {"table": "claims"}, files={"upload": ("c.csv", _claims(tmp_path, 2))})
+    monkeypatch.undo()
+    assert refused.status_code in (303, 400, 503), refused.status_code
+    page = refused.text if refused.status_code != 303 else browser.get(refused.headers["location"]).text
+    assert "“c.csv”未能开始导入：服务器暂时无法开始新的任务，请稍后重试" in page
+    session.expire_all()
+    job = session.exec(select(ScreenJob).where(ScreenJob.kind == "import")).one()
+    assert job.status == "failed" and job.error == "服务器暂时无法开始导入，请稍后重试。"
+    assert folders() <= before

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from threading import Thread
 from typing import Any
 
 from sqlalchemy import Engine
@@ -40,6 +39,7 @@ from drgaudit.services.screenjobs import (
     Reporter,
     mine_guard,
     reap_stale_jobs,
+    start_thread,
     state_of,
     track,
     untrack,
@@ -120,18 +120,11 @@ def start_preview(
         job_id = int(job.id or 0)
         track(job_id)
     set_result(session=session, job_id=job_id, result={"request": request})
-    thread = Thread(
-        target=_run, args=(engine, job_id, request, actor, total), name=f"drgaudit-impact-job-{job_id}"
-    )
-    thread.daemon = True
-    try:
-        thread.start()
-    except RuntimeError:  # no thread to be had (the process's limit): nothing runs, say so
-        untrack(job_id)
-        finish_job(
-            session=session, job_id=job_id, status="failed", error="服务器暂时无法开始评估，请稍后重试。"
-        )
-        raise VersionPageError("影响评估未能开始：服务器暂时无法开始新的任务，请稍后重试。") from None
+    if not start_thread(
+        session=session, job_id=job_id, target=_run, args=(engine, job_id, request, actor, total),
+        kind="impact", what="评估",
+    ):  # fmt: skip
+        raise VersionPageError("影响评估未能开始：服务器暂时无法开始新的任务，请稍后重试。")
     session.refresh(job)
     return job
 

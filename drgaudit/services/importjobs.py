@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import fields
-from threading import Thread
 from typing import IO, Any
 
 from sqlalchemy import Engine
@@ -38,6 +37,7 @@ from drgaudit.services.screenjobs import (
     local_time,
     mine_guard,
     reap_stale_jobs,
+    start_thread,
     state_of,
     track,
     untrack,
@@ -101,19 +101,12 @@ def start_import(
     except BaseException:
         upload.remove()
         raise
-    thread = Thread(target=_run, args=(engine, job_id, upload, size), name=f"drgaudit-import-job-{job_id}")
-    thread.daemon = True
-    try:
-        thread.start()
-    except RuntimeError:  # no thread to be had (the process's limit): nothing runs, say so
-        untrack(job_id)
+    if not start_thread(
+        session=session, job_id=job_id, target=_run, args=(engine, job_id, upload, size), kind="import",
+        what="导入",
+    ):  # fmt: skip
         upload.remove()
-        finish_job(
-            session=session, job_id=job_id, status="failed", error="服务器暂时无法开始导入，请稍后重试。"
-        )
-        raise ImportNotStarted(
-            f"“{upload.name}”未能开始导入：服务器暂时无法开始新的任务，请稍后重试。"
-        ) from None
+        raise ImportNotStarted(f"“{upload.name}”未能开始导入：服务器暂时无法开始新的任务，请稍后重试。")
     return job
 
 

@@ -177,23 +177,30 @@ def start_screen(*, engine: Engine, session: Session, principal: Principal, batc
         for running in running_jobs(session=session, batch_id=batch_id):
             raise ScreenBusy(busy_message(running), running.id) from None
         raise ScreenBusy(f"第 {batch_id} 批次正在筛查，请等它完成后再筛查。") from None
-    thread = Thread(
-        target=_run,
-        args=(engine, job_id, batch_id, actor, total),
-        name=f"drgaudit-screen-job-{job_id}",
-        daemon=True,
-    )
+    if not start_thread(
+        session=session, job_id=job_id, target=_run, args=(engine, job_id, batch_id, actor, total),
+        kind="screen", what="筛查",
+    ):  # fmt: skip
+        raise ScreenBusy(f"第 {batch_id} 批次未能开始筛查：服务器暂时无法开始新的任务，请稍后重试。")
+    return job
+
+
+def start_thread(
+    *, session: Session, job_id: int, target: Callable[..., Any], args: tuple[Any, ...], kind: str, what: str
+) -> bool:
+    """Run a job's work, `target(*args)`, on a daemon thread of this process; False when no thread can be
+    had (the process's limit): the job is then no longer this process's and is recorded failed
+    ("服务器暂时无法开始{what}，请稍后重试。"), and nothing runs."""
+    thread = Thread(target=target, args=args, name=f"drgaudit-{kind}-job-{job_id}", daemon=True)
     try:
         thread.start()
-    except RuntimeError:  # no thread to be had (the process's limit): nothing runs, say so
+    except RuntimeError:
         untrack(job_id)
         finish_job(
-            session=session, job_id=job_id, status="failed", error="服务器暂时无法开始筛查，请稍后重试。"
+            session=session, job_id=job_id, status="failed", error=f"服务器暂时无法开始{what}，请稍后重试。"
         )
-        raise ScreenBusy(
-            f"第 {batch_id} 批次未能开始筛查：服务器暂时无法开始新的任务，请稍后重试。"
-        ) from None
-    return job
+        return False
+    return True
 
 
 def busy_message(job: ScreenJob) -> str:

@@ -59,6 +59,13 @@ def site(casebook_url: str, session: Session, tmp_path: Path):  # noqa: F811
     return web_app(casebook_url, max_import_mb=0.05)
 
 
+def _screen_jobs(session: Session, batch: int) -> list[ScreenJob]:
+    """The screen jobs stored for a batch (read afresh)."""
+    return list(
+        session.exec(select(ScreenJob).where(ScreenJob.batch_id == batch, ScreenJob.kind == "screen")).all()
+    )
+
+
 def _finished(browser: Browser, location: str, timeout: float = 60) -> dict[str, Any]:
     """Poll the job the screen's redirect names until it has ended; its last state."""
     assert location.startswith("/batches?job="), location
@@ -276,9 +283,7 @@ def test_a_screen_runs_in_the_background_and_its_job_records_who_and_what(
     assert 'id="job-' in page and "data-poll" not in page  # ended: the result, no more polling
     assert '<noscript><meta http-equiv="refresh"' not in page
     session.expire_all()
-    stored = session.exec(
-        select(ScreenJob).where(ScreenJob.batch_id == batch, ScreenJob.kind == "screen")
-    ).one()
+    (stored,) = _screen_jobs(session, batch)
     assert (stored.started_by, stored.role, stored.channel) == ("审核员", "auditor", "web")
     assert stored.status == "done" and stored.active_batch is None and stored.error is None
     assert stored.started_at <= stored.finished_at and (stored.done, stored.total) == (4, 4)
@@ -316,14 +321,7 @@ def test_a_running_screen_is_shown_with_its_progress_and_a_second_start_is_refus
     page = browser.get(refused.headers["location"]).text
     assert f"第 {batch} 批次正在筛查（审核员" in page and "不能同时再筛查一次" in page
     session.expire_all()
-    assert (
-        len(
-            session.exec(
-                select(ScreenJob).where(ScreenJob.batch_id == batch, ScreenJob.kind == "screen")
-            ).all()
-        )
-        == 1
-    )
+    assert len(_screen_jobs(session, batch)) == 1
     assert session.exec(select(ScreenRun).where(ScreenRun.batch_id == batch)).first() is None
     # Two workers that both passed the check: the second insert is refused by the casebook itself.
     with pytest.raises(JobBusyError):
@@ -423,9 +421,7 @@ def test_a_screen_that_fails_says_why_in_chinese(
     assert f"第 {batch} 批次筛查失败：筛查时出现意外错误（ZeroDivisionError），未保存任何结果" in page
     assert "boom" not in page  # the log keeps the details
     session.expire_all()
-    stored = session.exec(
-        select(ScreenJob).where(ScreenJob.batch_id == batch, ScreenJob.kind == "screen")
-    ).one()
+    (stored,) = _screen_jobs(session, batch)
     assert stored.status == "failed" and stored.active_batch is None and stored.finished_at is not None
 
     def refused(**_kwargs: Any) -> None:
@@ -458,14 +454,7 @@ def test_only_those_who_see_the_batches_page_see_a_screen_and_a_forged_start_is_
     forged = auditor.client.post(f"/batches/{batch}/screen")
     assert forged.status_code == 403
     session.expire_all()
-    assert (
-        len(
-            session.exec(
-                select(ScreenJob).where(ScreenJob.batch_id == batch, ScreenJob.kind == "screen")
-            ).all()
-        )
-        == 1
-    )
+    assert len(_screen_jobs(session, batch)) == 1
 
 
 def test_a_server_that_stops_marks_its_running_screens_interrupted(
@@ -578,6 +567,6 @@ def test_a_screen_that_cannot_start_a_thread_is_not_left_running(
     assert refused.status_code == 303 and refused.headers["location"] == "/batches"
     assert "未能开始筛查：服务器暂时无法开始新的任务，请稍后重试" in browser.get("/batches").text
     session.expire_all()
-    job = session.exec(select(ScreenJob).where(ScreenJob.batch_id == batch, ScreenJob.kind == "screen")).one()
+    (job,) = _screen_jobs(session, batch)
     assert job.status == "failed" and job.active_batch is None
     assert _screen(browser, batch)[0]["status"] == "done"

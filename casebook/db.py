@@ -36,6 +36,10 @@ def missing_file(url: str | None = None) -> Path | None:
     return None if path.exists() else path
 
 
+# More threads than a process ever has: see the in-memory pool in make_engine.
+_NEVER_TRIMMED = 1_000_000
+
+
 def make_engine(url: str | None = None) -> Engine:
     """An engine on the casebook at `url` (resolved by `drgaudit.settings.database_url`), schema migrated.
 
@@ -56,8 +60,15 @@ def make_engine(url: str | None = None) -> Engine:
             kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
         elif sa_url.query.get("mode") == "memory":
             # A named in-memory database shared by several engines (tests): one connection per thread,
-            # which the pool may close from another thread when the engine is disposed.
-            kwargs.update(poolclass=SingletonThreadPool, connect_args={"check_same_thread": False})
+            # which the pool may close from another thread when the engine is disposed. Past `pool_size`
+            # connections SingletonThreadPool closes one picked at random, also one another thread is
+            # using (a segmentation fault if it is executing): the size is out of reach, so a thread's
+            # connection lives until the engine is disposed.
+            kwargs.update(
+                poolclass=SingletonThreadPool,
+                pool_size=_NEVER_TRIMMED,
+                connect_args={"check_same_thread": False},
+            )
     try:
         engine = create_engine(sa_url, **kwargs)
     except (ArgumentError, ImportError) as exc:

@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from drgaudit.labels import label, value_label
 from drgaudit.reports.document import Column, Report, Sheet
 from drgaudit.reports.masking import Masker
 
@@ -83,6 +84,8 @@ class Sample:
     # for the region, and each side's reasons the rule does not apply (Chinese, from `engine.explain`).
     absent: list[str] = field(default_factory=list)
     inapplicable: dict[str, list[str]] = field(default_factory=dict)
+    # The Chinese names of the rule's parameters among `thresholds` (the descriptions its files give).
+    threshold_labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -205,7 +208,7 @@ class ImpactResult:
                 )
         else:
             lines.append("no rule fires differently on these claims")
-        for label, tallies in (("region", self.by_region), ("hospital", self.by_hospital)):
+        for kind, tallies in (("region", self.by_region), ("hospital", self.by_hospital)):
             touched = sorted(
                 (x for x in tallies.values() if x.touched), key=lambda x: (-x.added - x.removed, x.key)
             )
@@ -215,7 +218,7 @@ class ImpactResult:
                     for x in touched[:8]
                 )
                 more = f" (and {len(touched) - 8} more)" if len(touched) > 8 else ""
-                lines.append(f"by {label}: {shown}{more}")
+                lines.append(f"by {kind}: {shown}{more}")
         counts = self.case_counts
         lines.append(
             f"review cases: {sum(counts.get(o, 0) for o in OPENING)} would open "
@@ -315,7 +318,8 @@ def describe_sample_zh(sample: Sample) -> str:
         if c.before != c.after
     ]
     parts += [
-        f"参数 {name}：{'—' if before is None else before} → {'—' if after is None else after}"
+        f"参数“{label(name, sample.threshold_labels)}”：{'—' if before is None else before} → "
+        f"{'—' if after is None else after}"
         for name, before, after in sample.thresholds
         if before != after
     ]
@@ -335,6 +339,11 @@ def pack_label(label: str) -> str:
     if label.startswith("version "):
         return f"规则包版本 {label.removeprefix('version ')}"
     return f"规则目录 {label}"
+
+
+def case_status(status: str | None) -> str:
+    """A review case's state in Chinese; the claim may have no case yet."""
+    return value_label("case.status", status) if status else "（无案件）"
 
 
 def _truth(value: bool | None) -> str:
@@ -368,7 +377,7 @@ def impact_report(result: ImpactResult, *, masker: Masker | None = None, issuer:
             for s in samples:
                 sample_rows.append(
                     [rule_id, "新增命中" if s.side == "added" else "不再命中", s.claim_id, mask.mask(s.patient_id),
-                     s.hospital_id, s.region, s.amount_before, s.amount_after, describe_sample(s)]
+                     s.hospital_id, s.region, s.amount_before, s.amount_after, describe_sample_zh(s)]
                 )  # fmt: skip
         return [
             Sheet("按规则", _TALLY_COLUMNS, _tally_rows(result.by_rule, result.rule_titles)),
@@ -396,7 +405,7 @@ def impact_report(result: ImpactResult, *, masker: Masker | None = None, issuer:
                         c.region,
                         c.period,
                         c.scheme,
-                        c.status or "",
+                        case_status(c.status),
                         OUTCOME_LABELS.get(c.outcome, c.outcome),
                         ",".join(c.rules_before),
                         ",".join(c.rules_after),
@@ -467,7 +476,8 @@ def impact_report(result: ImpactResult, *, masker: Masker | None = None, issuer:
         ),
         "outcome_labels": OUTCOME_LABELS,
         "pack_label": pack_label,
-        "describe_sample": describe_sample,
+        "describe_sample": describe_sample_zh,
+        "status_label": case_status,
         "mask": mask.mask,
         "issuer": issuer,
         "quota_rows": [q for q in result.quota if q.open_before != q.open_after],

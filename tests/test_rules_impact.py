@@ -178,6 +178,11 @@ def test_impact_cli_and_reports(demo_url: str, tmp_path: Path) -> None:
     assert "LOS-001" in result.output and "would close (withdrawn)" in result.output
     page = html.read_text(encoding="utf-8")
     assert "规则变更影响评估" in page and "LOS-001" in page and "不再命中" in page
+    # Why a sample changed side, in the report's Chinese: no "true → false", no parameter's code name.
+    why = "满足条件“los_days &gt;= params.max_los_days”：成立 → 不成立；参数“超长住院天数标准”：60 → 70"
+    assert why in page
+    assert "→ false" not in page and "参数 params." not in page
+    assert "<td>新案件</td>" in page and "<td>new</td>" not in page  # a case's state by its name
     result = runner.invoke(
         app, ["rules", "impact", str(new), "--period", "2025Q3", "--out", str(xlsx), "--db", demo_url]
     )
@@ -186,6 +191,19 @@ def test_impact_cli_and_reports(demo_url: str, tmp_path: Path) -> None:
 
     book = load_workbook(xlsx)
     assert "按规则" in book.sheetnames and "审核案件变化" in book.sheetnames
+    reasons = [row[-1] for row in book["样例"].iter_rows(min_row=2, values_only=True)]
+    assert reasons and all("成立 → 不成立" in reason and "超长住院天数标准" in reason for reason in reasons)
+    states = {row[6] for row in book["审核案件变化"].iter_rows(min_row=2, values_only=True)}
+    assert states and states <= {
+        "新案件",
+        "已分派",
+        "已排会",
+        "已决定",
+        "已结案",
+        "申诉中",
+        "已撤回",
+        "（无案件）",
+    }
     bad = runner.invoke(app, ["rules", "impact", str(new), "--db", demo_url])
     assert bad.exit_code == 2 and "--batch" in bad.output
     missing = runner.invoke(app, ["rules", "impact", str(new), "--batch", "99", "--db", demo_url])

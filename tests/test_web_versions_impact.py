@@ -138,6 +138,8 @@ def test_the_preview_on_the_page_is_rules_impact(site, session: Session) -> None
     for outcome in ("created", "reopened", "withdrawn", "refreshed"):
         assert _cell(page, outcome) == str(direct.case_counts.get(outcome, 0)), outcome
     assert direct.case_counts.get("withdrawn", 0) >= 1
+    cases = page[page.index("四、") : page.index("五、变化样例")]
+    assert "<td>新案件</td>" in cases and "<td>new</td>" not in cases  # a case's state by its name
     rule = page[page.index('id="rule-LOS-001"') :]
     cells = re.findall(r'<td class="num">([^<]*)</td>', rule[: rule.index("</tr>")])
     los = direct.by_rule["LOS-001"]
@@ -152,7 +154,7 @@ def test_the_preview_on_the_page_is_rules_impact(site, session: Session) -> None
     # The samples, explained in Chinese: the hit's own sentence and the condition that differs.
     assert "不再命中" in page and "满足条件“" in page and "成立 → 不成立" in page
     samples = page[page.index("五、变化样例") :]
-    assert "参数 params.max_los_days：60 → 70" in samples, samples[:3000]
+    assert "参数“超长住院天数标准”：60 → 70" in samples, samples[:3000]
     # Nothing was written by the preview.
     session.expire_all()
     assert len(session.exec(select(ReviewCase)).all()) == cases_before

@@ -43,6 +43,7 @@ from drgaudit.engine.pack import RulePack
 from drgaudit.engine.parallel import ChunkResult, Partition, ScreenSetup, Task, screen_tasks
 from drgaudit.engine.prefilter import PrefilterStats
 from drgaudit.engine.screen import PackRouter, Screener
+from drgaudit.engine.vocabulary import param_labels
 from drgaudit.errors import DrgauditError
 from drgaudit.reports.impact import (
     OPENING,
@@ -659,6 +660,14 @@ def _explain_sample(
     ]
     names = dict.fromkeys([*old_thresholds, *new_thresholds])
     threshold_rows = [(name, old_thresholds.get(name), new_thresholds.get(name)) for name in names]
+    # Either side's description of a parameter (the new pack's, when it gives one).
+    described = {
+        name: text
+        for explained_rule in (old_rule, new_rule)
+        if explained_rule is not None
+        for name, text in param_labels(explained_rule.rule).items()
+        if name in names
+    }
     reasons = []
     absent: list[str] = []
     inapplicable: dict[str, list[str]] = {}
@@ -692,6 +701,7 @@ def _explain_sample(
         message=shown.message,
         absent=absent,
         inapplicable=inapplicable,
+        threshold_labels=described,
     )
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, Response
 
 from drgaudit.casebook import packs
-from drgaudit.reports.impact import OUTCOME_LABELS, describe_sample_zh, pack_label
+from drgaudit.reports.impact import OUTCOME_LABELS, case_status, describe_sample_zh, pack_label
 from drgaudit.services import impactjobs
 from drgaudit.services import packversions as service
 from drgaudit.services.access import Principal, may
@@ -150,7 +150,7 @@ def impact_page(request: Request, version_id: int, job_id: int, session: DB, me:
         request, "impact.html",
         {"v": version, "p": found, "i": impact, "rules": rules, "hospitals": hospitals,
          "text": impactjobs.progress_text, "describe": describe_sample_zh, "pack_label": pack_label,
-         "outcome_labels": OUTCOME_LABELS, **_context(request, session, me)},
+         "outcome_labels": OUTCOME_LABELS, "case_status": case_status, **_context(request, session, me)},
     )  # fmt: skip
 
 

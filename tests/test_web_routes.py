@@ -507,6 +507,24 @@ def test_findings_meetings_and_the_roll_up_name_the_hospital_not_its_code(site) 
             assert not cell.search(page), (role, path, cell.search(page))
 
 
+def test_the_case_page_and_the_queue_give_the_regions_in_one_order(site) -> None:
+    """The case page's summary said 就医地 → 参保地 and its claim table 参保地 → 就医地, the same two regions
+    the other way round; the queue the summary's way. All say it as the patient travelled, as the case
+    file and the 协查 page do."""
+    app, book = site
+    browser = Browser(app)
+    assert browser.login(ROLES["auditor"]).status_code == 303
+    page = browser.get(f"/cases/{book.case_h001}").text
+    summary = re.search(r"<dt>参保地 → 就医地</dt><dd>([^<]*) → ([^<]*?)(（省内异地）|（本地）)?<", page)
+    table = re.search(r"<th>参保地 → 就医地</th><td>([^<]*) → ([^<]*?)(（省内异地）|（本地）)?<", page)
+    assert summary and table and summary.groups() == table.groups(), page
+    insured, treatment, _ = summary.groups()
+    assert insured != treatment
+    queue = browser.get("/queue").text
+    assert "<th>参保地 → 就医地</th>" in queue and f"<td>{insured} → {treatment}</td>" in queue
+    assert "就医地 → 参保地" not in page + queue
+
+
 def test_the_account_pages_refusals_are_chinese_and_name_the_scope_field(site) -> None:
     """They were English on the page, with CLI hints ('… (`users add` also takes --hospital)', 'see
     `drgaudit users list`')."""

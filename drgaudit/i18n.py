@@ -65,6 +65,12 @@ def _(message: str) -> str:
     return _current().gettext(message)
 
 
+def N_(message: str) -> str:
+    """Mark `message` for the catalog where it is declared once (a table's column heading at module level);
+    it is translated where it is printed, with `_()`."""
+    return message
+
+
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural form for `n`, in the user's language."""
     return _current().ngettext(singular, plural, n)

@@ -1,6 +1,6 @@
 """Keeping the message catalogs in step with the code (developers; needs Babel, a test dependency).
 
-    python -m drgaudit.i18n_tools update    # extract _()/ngettext() messages, merge into every .po
+    python -m drgaudit.i18n_tools update    # extract _()/N_()/ngettext() messages, merge into every .po
     python -m drgaudit.i18n_tools compile   # .po -> .mo (the .mo ships in the package)
     python -m drgaudit.i18n_tools check     # exit 1 if a message lacks a translation or a .mo is stale
 
@@ -19,7 +19,7 @@ from drgaudit.i18n import DOMAIN, LOCALE_DIR
 
 ROOT = LOCALE_DIR.parents[1]
 TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
-KEYWORDS = ["-k", "_", "-k", "ngettext:1,2"]
+KEYWORDS = ["-k", "_", "-k", "N_", "-k", "ngettext:1,2"]
 
 
 def _pybabel(*args: str) -> None:
@@ -38,7 +38,9 @@ def extract() -> list[str]:
     ids: set[str] = set()
     for folder in ("drgaudit", "engine", "casebook", "reports"):
         for _file, _line, message, _comments, _context in extract_from_dir(
-            ROOT / folder, method_map=[("**.py", "python")], keywords={"_": None, "ngettext": (1, 2)}
+            ROOT / folder,
+            method_map=[("**.py", "python")],
+            keywords={"_": None, "N_": None, "ngettext": (1, 2)},
         ):
             ids.add(message if isinstance(message, str) else message[0])
     return sorted(ids)

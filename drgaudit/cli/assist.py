@@ -10,6 +10,7 @@ from drgaudit.casebook.states import ASSIST_RESULTS
 from drgaudit.cli.options import DbOption
 from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit
 from drgaudit.cli.reviewopts import UserOption, VersionOption, casebook, parse_date, principal
+from drgaudit.i18n import N_
 
 app = typer.Typer(
     help="Cross-region investigation requests (协查): request, respond, list.", no_args_is_help=True
@@ -73,20 +74,20 @@ def respond(
 
 
 REQUEST_COLUMNS = [
-    Column("id", "request", ">"),
-    Column("claim_id", "claim"),
-    Column("route", "regions", data=False),
-    Column("insured_region", "asked by", table=False),
-    Column("treatment_region", "to answer", table=False),
-    Column("hospital_id", "hospital"),
-    Column("status", "status"),
-    Column("due_date", "due"),
-    Column("summary", "question / answer", data=False),
-    Column("requested_by", "requested by", table=False),
-    Column("question", "question", table=False),
-    Column("result", "result", table=False),
-    Column("answered_by", "answered by", table=False),
-    Column("answer", "answer", table=False),
+    Column("id", N_("request"), ">"),
+    Column("claim_id", N_("claim")),
+    Column("route", N_("regions"), data=False),
+    Column("insured_region", N_("asked by"), table=False),
+    Column("treatment_region", N_("to answer"), table=False),
+    Column("hospital_id", N_("hospital")),
+    Column("status", N_("status")),
+    Column("due_date", N_("due")),
+    Column("summary", N_("question / answer"), data=False),
+    Column("requested_by", N_("requested by"), table=False),
+    Column("question", N_("question"), table=False),
+    Column("result", N_("result"), table=False),
+    Column("answered_by", N_("answered by"), table=False),
+    Column("answer", N_("answer"), table=False),
 ]
 
 

@@ -19,6 +19,7 @@ from drgaudit.cli.reviewopts import (
     principal,
     rule_pack,
 )
+from drgaudit.i18n import N_
 
 app = typer.Typer(
     help="Hospital findings (疑点): every hold/deduct hit, answered by its hospital before a due date.",
@@ -26,15 +27,15 @@ app = typer.Typer(
 )
 
 FINDING_COLUMNS = [
-    Column("id", "id", ">"),
-    Column("claim_id", "claim"),
-    Column("hospital_id", "hospital"),
-    Column("rule_id", "rule"),
-    Column("action", "action"),
-    Column("amount", "amount", ">", money),
-    Column("state", "state"),
-    Column("due_date", "due"),
-    Column("final_amount", "standing", ">", lambda v: "" if v is None else money(v)),
+    Column("id", N_("id"), ">"),
+    Column("claim_id", N_("claim")),
+    Column("hospital_id", N_("hospital")),
+    Column("rule_id", N_("rule")),
+    Column("action", N_("action")),
+    Column("amount", N_("amount"), ">", money),
+    Column("state", N_("state")),
+    Column("due_date", N_("due")),
+    Column("final_amount", N_("standing"), ">", lambda v: "" if v is None else money(v)),
 ]
 
 

@@ -19,6 +19,7 @@ from drgaudit.cli.reviewopts import (
     principal,
     rule_pack,
 )
+from drgaudit.i18n import N_
 
 app = typer.Typer(
     help="Review meetings (特例单议会议): create, add cases and attendees, show, close.", no_args_is_help=True
@@ -148,13 +149,13 @@ def _attendee(text: str) -> tuple[str, str, str | None]:
 
 
 MEETING_COLUMNS = [
-    Column("id", "meeting", ">"),
-    Column("held_on", "date"),
-    Column("region", "region"),
-    Column("status", "status"),
-    Column("cases", "cases", ">"),
-    Column("capacity", "capacity", ">"),
-    Column("title", "title"),
+    Column("id", N_("meeting"), ">"),
+    Column("held_on", N_("date")),
+    Column("region", N_("region")),
+    Column("status", N_("status")),
+    Column("cases", N_("cases"), ">"),
+    Column("capacity", N_("capacity"), ">"),
+    Column("title", N_("title")),
 ]
 
 

@@ -33,6 +33,8 @@ from typing import Annotated, Any
 
 import typer
 
+from drgaudit.i18n import _
+
 
 class OutputFormat(enum.StrEnum):
     """How a listing is printed."""
@@ -112,10 +114,11 @@ def _pad(text: str, size: int, align: str) -> str:
 
 def table_lines(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> list[str]:
     """The rows as aligned text lines, a heading line first."""
+    headers = [_(c.header) for c in columns]  # declared with N_() where the columns are
     cells = [[_cell(row.get(c.key), c) for c in columns] for row in rows]
-    sizes = [max([width(c.header)] + [width(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    sizes = [max([width(headers[i])] + [width(r[i]) for r in cells]) for i in range(len(columns))]
     lines = []
-    for values in [[c.header for c in columns], *cells]:
+    for values in [headers, *cells]:
         parts = [_pad(v, sizes[i], columns[i].align) for i, v in enumerate(values)]
         lines.append("  ".join(parts).rstrip())
     return lines

@@ -19,7 +19,7 @@ from drgaudit.cli.reviewopts import (
     principal,
     rule_pack,
 )
-from drgaudit.i18n import _, ngettext
+from drgaudit.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
     from drgaudit.casebook.findings import FindingTally
@@ -39,17 +39,17 @@ KIND_WORDS = {
 CaseArg = Annotated[str, typer.Argument(metavar="CASE", help="Case number, or the claim id of the case.")]
 
 CASE_COLUMNS = [
-    Column("id", "case", ">"),
-    Column("claim_id", "claim"),
-    Column("hospital_id", "hospital"),
-    Column("region", "region"),
-    Column("period", "period"),
-    Column("status", "status"),
-    Column("severity", "severity"),
-    Column("amount_at_risk", "at risk", ">", money),
-    Column("priority", "priority", ">", money),
-    Column("assignee", "assignee"),
-    Column("due_date", "due"),
+    Column("id", N_("case"), ">"),
+    Column("claim_id", N_("claim")),
+    Column("hospital_id", N_("hospital")),
+    Column("region", N_("region")),
+    Column("period", N_("period")),
+    Column("status", N_("status")),
+    Column("severity", N_("severity")),
+    Column("amount_at_risk", N_("at risk"), ">", money),
+    Column("priority", N_("priority"), ">", money),
+    Column("assignee", N_("assignee")),
+    Column("due_date", N_("due")),
 ]
 
 
@@ -435,18 +435,18 @@ def appeal(
 
 
 ROLLUP_COLUMNS = [
-    Column("hospital_id", "hospital"),
-    Column("period", "period"),
-    Column("cases", "cases", ">"),
-    Column("open", "open", ">"),
-    Column("decided", "decided", ">"),
-    Column("standard", "standard", ">"),
-    Column("special", "special", ">"),
-    Column("special_amount", "special yuan", ">", money),
-    Column("deducted", "deducted", ">"),
-    Column("deducted_amount", "deducted yuan", ">", money),
-    Column("referred", "referred", ">"),
-    Column("referred_amount", "held yuan", ">", money),
+    Column("hospital_id", N_("hospital")),
+    Column("period", N_("period")),
+    Column("cases", N_("cases"), ">"),
+    Column("open", N_("open"), ">"),
+    Column("decided", N_("decided"), ">"),
+    Column("standard", N_("standard"), ">"),
+    Column("special", N_("special"), ">"),
+    Column("special_amount", N_("special yuan"), ">", money),
+    Column("deducted", N_("deducted"), ">"),
+    Column("deducted_amount", N_("deducted yuan"), ">", money),
+    Column("referred", N_("referred"), ">"),
+    Column("referred_amount", N_("held yuan"), ">", money),
 ]
 
 

@@ -13,7 +13,7 @@ import typer
 from drgaudit.cli.options import MAX_WORKERS, CodesOption, DbOption, RulesOption, reported
 from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit, plain
 from drgaudit.cli.reviewopts import UserOption, existing_casebook
-from drgaudit.i18n import _, language, ngettext
+from drgaudit.i18n import N_, _, language, ngettext
 from drgaudit.labels import family_name
 
 if TYPE_CHECKING:
@@ -566,13 +566,13 @@ def explain(
 
 
 BATCH_COLUMNS = [
-    Column("id", "batch", ">"),
-    Column("kind", "kind"),
-    Column("imported_at", "imported", show=lambda v: v[:16].replace("T", " ") if v else "-"),
-    Column("rows_ok", "ok", ">"),
-    Column("rows_rejected", "rejected", ">"),
-    Column("last_screen", "last screen", show=lambda v: v or "-"),
-    Column("file_name", "file"),
+    Column("id", N_("batch"), ">"),
+    Column("kind", N_("kind")),
+    Column("imported_at", N_("imported"), show=lambda v: v[:16].replace("T", " ") if v else "-"),
+    Column("rows_ok", N_("ok"), ">"),
+    Column("rows_rejected", N_("rejected"), ">"),
+    Column("last_screen", N_("last screen"), show=lambda v: v or "-"),
+    Column("file_name", N_("file")),
 ]
 
 

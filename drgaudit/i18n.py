@@ -77,6 +77,7 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 
 
 def language() -> str:
-    """The language of the messages in use: "zh_CN", or "en" when no catalog applies."""
+    """The language of the messages in use as its catalog names it ("zh_Hans_CN"), or "en" when no catalog
+    applies."""
     info = _current().info()
     return info.get("language", "en") or "en"

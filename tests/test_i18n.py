@@ -181,3 +181,15 @@ def test_the_summary_warnings_and_families_in_english(capsys: pytest.CaptureFixt
     # In English by the key the rule files write (`family: split_hospitalization`).
     assert re.search(r"^  split_hospitalization +2$", err, re.M) and re.search(r"^  upcoding +1$", err, re.M)
     assert re.search(r"^  special_case +1$", err, re.M)
+
+
+def test_the_rollups_hospital_findings_in_chinese(chinese: None, capsys: pytest.CaptureFixture[str]) -> None:
+    """Under `queue rollup`'s table: English lines with state codes under zh_CN before."""
+    from drgaudit.casebook.findings import FindingTally
+    from drgaudit.cli.queue import _print_findings
+
+    _print_findings([FindingTally("H001", "2025-03", {"open": 2, "accepted": 1}, 300.0, 100.0)])
+    assert capsys.readouterr().out.splitlines() == [
+        "医院疑点（暂缓支付、扣减类命中）按状态：",
+        "  H001           2025-03 待医院答复 2，医院已认可 1；涉及金额 300.00 元，认定金额 100.00 元",
+    ]

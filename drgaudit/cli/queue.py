@@ -19,7 +19,7 @@ from drgaudit.cli.reviewopts import (
     principal,
     rule_pack,
 )
-from drgaudit.i18n import N_, _, ngettext
+from drgaudit.i18n import N_, _, language, ngettext
 
 if TYPE_CHECKING:
     from drgaudit.casebook.findings import FindingTally
@@ -509,9 +509,21 @@ def _print_findings(tallies: list[FindingTally]) -> None:
 
     if not tallies:
         return
-    typer.echo("hospital findings (hold/deduct hits) by state:")
+    from drgaudit.labels import value_label
+
+    chinese = language().startswith("zh")
+    typer.echo(_("hospital findings (hold/deduct hits) by state:"))
     for t in tallies:
-        states = ", ".join(f"{state} {t.states[state]}" for state in STATES if state in t.states)
+        states = (
+            "，" if chinese else ", "
+        ).join(  # a state by its Chinese name under zh_CN, by its code (as --state takes it) otherwise
+            f"{value_label('finding.state', state) if chinese else state} {t.states[state]}"
+            for state in STATES
+            if state in t.states
+        )
         typer.echo(
-            f"  {t.hospital_id:<14} {t.period:<7} {states}; {money(t.amount)} at risk, {money(t.standing)} standing"
+            f"  {t.hospital_id:<14} {t.period:<7} "
+            + _("{states}; {amount} at risk, {standing} standing").format(
+                states=states, amount=money(t.amount), standing=money(t.standing)
+            )
         )

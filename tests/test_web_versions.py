@@ -127,6 +127,32 @@ def test_one_auditor_suffices_where_the_region_says_so_and_shadow_stops(site, se
     assert packs.shadow_version(session=session, region="510700") is None
 
 
+def test_a_region_stops_a_shadow_it_inherits_for_itself_alone(site, session: Session) -> None:
+    """A shadow published for every region had no stop button on a region's row: a regional auditor could
+    not stop it for their region. Their region's own promotion comes before the national one."""
+    app, bundled, seventy = site
+    form = {"region": "national", "stage": "shadow", "effective_from": TODAY}
+    for auditor in ("审核员", "审核员乙"):  # as many as the national publication needs
+        browser = _signed_in(app, auditor)
+        _flash(browser, browser.post(f"/rules/versions/{seventy}/promote", form))
+        session.expire_all()
+        if packs.shadow_version(session=session, region="510700") is not None:
+            break
+    assert packs.shadow_version(session=session, region="510700").id == seventy
+    regional = _signed_in(app, "审核绵阳")
+    row = regional.get("/rules/versions").text
+    row = row[row.index('id="region-510700"') :]
+    row = row[: row.index("</tr>")]
+    assert "沿用全部统筹区的发布" in row and "停止影子运行" in row and "对其他统筹区照旧" in row
+    said = _flash(
+        regional, regional.post("/rules/versions/unshadow", {"region": "510700", "effective_from": TODAY})
+    )
+    assert "不再影子运行" in said
+    session.expire_all()
+    assert packs.shadow_version(session=session, region="510700") is None
+    assert packs.shadow_version(session=session, region="510100").id == seventy  # others keep it
+
+
 def test_a_regional_auditor_sees_and_promotes_its_region_only(site, session: Session) -> None:
     app, bundled, seventy = site
     regional = _signed_in(app, "审核绵阳")

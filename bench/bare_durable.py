@@ -39,7 +39,7 @@ IMPLEMENTED = frozenset(
     {
         "UPC-001", "UPC-002", "UPC-003", "UPC-004", "OUT-HIGH-001", "OUT-EXT-001", "OUT-LOW-001", "OUT-UNG-001",
         "OUT-DEATH-001", "OUT-ICU-001", "OUT-NEW-001", "LOS-001", "LOS-002", "LOS-003", "LOS-004", "LOS-005",
-        "COST-001", "COST-002", "LOWADM-001", "FREQ-001", "FREQ-002", "FREQ-003", "COACH-001", "SEV-001",
+        "COST-001", "COST-002", "LOWADM-001", "GHOST-001", "FREQ-001", "FREQ-002", "FREQ-003", "COACH-001", "SEV-001",
         "SPLIT-001", "SPLIT-002", "SPLIT-003", "SPLIT-004", "DQ-001", "DQ-003", "DQ-004", "DQ-005", "DQ-006",
         "DQ-007", "DQ-008", "DQ-009", "DQ-010", "DQ-011", "DQ-012", "DQ-013", "DQ-014", "DQ-015",
     }
@@ -239,6 +239,9 @@ class Facts:
             "has_self_share": total > 0, "self_share": (self_expense + outside) / total if total > 0 else 0.0,
             "outside_purchase": outside, "procedures": len(procedures),
             "has_lab_share": total > 0, "lab_share": lab / total if total > 0 else 0.0,
+            # GHOST-001: the case's cost (outside purchases counted) besides bed and nursing fees, a day.
+            "care_daily": (round(total + outside, 2) - float(claim.get("fee_bed") or 0)
+                           - float(claim.get("fee_nursing") or 0)) / max(1, (discharge - admit).days),
             "periodic": self.listed("chemo_radiotherapy", principal) or self.listed("dialysis", principal),
             "plan2": claim.get("readmit_plan_31d") == "2", "cross": cross, "nonlocal_claim": insured != region,
             "has_designation": designated is not None, "designated": designated.toordinal() if designated else 0,
@@ -580,6 +583,15 @@ class BareRules(Facts):
                 & (m.lab_share >= p("LOWADM-001", "min_lab_exam_share"))
                 & (m.discharge_mode == "1")
                 & (m.emergency == False),
+            )
+            rule(
+                "GHOST-001",
+                target("GHOST-001")
+                & ((m.dd == True) | (m.per_diem == True))
+                & (m.los >= p("GHOST-001", "min_los_days"))
+                & (m.care_daily <= p("GHOST-001", "max_daily_care_cost"))
+                & (m.discharge_mode != "5")
+                & (m.hospice == False),
             )
             for rule_id, check in (("FREQ-001", dd), ("FREQ-002", dd), ("FREQ-003", per_diem)):
                 condition = check(rule_id) & (

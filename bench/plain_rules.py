@@ -69,6 +69,8 @@ def _single_rules() -> dict[str, Callable[[Fact, Params], bool]]:
         "COST-002": lambda f, p: _dd(f) and f["outside_purchase"] > p["min_amount"],
         "LOWADM-001": lambda f, p: _dd(f) and f["los"] <= p["max_los_days"] and f["procedures"] == 0 and f["has_lab_share"]
         and f["lab_share"] >= p["min_lab_exam_share"] and f["discharge_mode"] == "1" and not f["emergency"],
+        "GHOST-001": lambda f, p: (_dd(f) or _per_diem(f)) and f["los"] >= p["min_los_days"]
+        and f["care_daily"] <= p["max_daily_care_cost"] and f["discharge_mode"] != "5" and not f["hospice"],
         "FREQ-001": frequent("FREQ-001", True),
         "FREQ-002": frequent("FREQ-002", True),
         "FREQ-003": frequent("FREQ-003", False),
@@ -191,6 +193,8 @@ _SINGLE_SQL = {
     "COST-002": "m.dd AND m.outside_purchase > $min_amount",
     "LOWADM-001": "m.dd AND m.los <= $max_los_days AND m.procedures = 0 AND m.has_lab_share AND m.lab_share >= $min_lab_exam_share "
     "AND m.discharge_mode = '1' AND NOT m.emergency",
+    "GHOST-001": "(m.dd OR m.per_diem) AND m.los >= $min_los_days AND m.care_daily <= $max_daily_care_cost "
+    "AND m.discharge_mode <> '5' AND NOT m.hospice",
     "FREQ-001": "m.dd AND m.episodes_freq_001 >= $max_admissions AND NOT m.periodic",
     "FREQ-002": "m.dd AND m.episodes_freq_002 >= $max_admissions AND NOT m.periodic",
     "FREQ-003": "m.per_diem AND m.episodes_freq_003 >= $max_admissions",

@@ -47,6 +47,7 @@ RULES = (
     "LOS-001",
     "COST-001",
     "LOWADM-001",
+    "GHOST-001",
     "FREQ-001",
     "FREQ-002",
     "COACH-001",
@@ -108,6 +109,8 @@ class Demo:
                 "outside_purchase",
                 "fee_lab",
                 "fee_exam",
+                "fee_bed",
+                "fee_nursing",
                 "icu_hours",
                 "ventilator_hours",
             ):
@@ -331,6 +334,18 @@ class Demo:
             and c["admission_route"] == "2"
         )
 
+    def hardly_any_care(self, c: dict[str, Any]) -> bool:
+        """GHOST-001: 7 days or more, at most 50 yuan a day besides bed and nursing fees (outside purchases
+        counted); deaths and hospice departments (A24) exempt."""
+        care = round(c["total_cost"] + c["outside_purchase"], 2) - c["fee_bed"] - c["fee_nursing"]
+        return (
+            c["payment_scheme"] in ("DRG", "DIP", "PER_DIEM")
+            and c["los"] >= 7
+            and care / c["los"] <= 50
+            and c["discharge_mode"] != "5"
+            and not c["dept_code"].startswith("A24")
+        )
+
     def chain_leg(self, c: dict[str, Any]) -> bool:
         """A later leg of a transfer chain: the stay discharged last before it (any hospital) left by
         transfer to another hospital at most a day before (episodes_within counts the chain once)."""
@@ -427,6 +442,7 @@ class Demo:
             "LOS-001": self.long_stay,
             "COST-001": self.cost_shift,
             "LOWADM-001": self.low_standard,
+            "GHOST-001": self.hardly_any_care,
             "FREQ-001": self.frequent,
             "FREQ-002": self.frequent_90,
             "COACH-001": self.coaching,
@@ -549,13 +565,13 @@ def test_boundary_cases_sit_on_both_sides_of_each_threshold(demo: Demo) -> None:
     sides = defaultdict(set)
     for t in rows:
         sides[t["rule_id"]].add(t["kind"])
-    for rule in ("LOS-001", "OUT-ICU-001", "COACH-001", "DQ-006", "DQ-005", "COST-001", "LOWADM-001",
+    for rule in ("LOS-001", "OUT-ICU-001", "COACH-001", "DQ-006", "DQ-005", "COST-001", "LOWADM-001", "GHOST-001",
                  "OUT-HIGH-001", "OUT-EXT-001", "OUT-LOW-001", "OUT-DEATH-001", "UPC-001", "SPLIT-001",
                  "SPLIT-003", "FREQ-001", "FREQ-002", "SEV-001", "LOS-002", "LOS-003", "SPLIT-004",
                  "FREQ-003"):  # fmt: skip
         assert rule in sides, rule
     for rule in ("LOS-001", "COACH-001", "COST-001", "OUT-HIGH-001", "OUT-LOW-001", "SPLIT-001", "UPC-001",
-                 "SEV-001", "LOS-002", "LOS-003", "SPLIT-004"):  # fmt: skip
+                 "SEV-001", "LOS-002", "LOS-003", "SPLIT-004", "GHOST-001"):  # fmt: skip
         assert sides[rule] == {"planted", "lookalike"}, rule
 
     def claims_of(rule: str, kind: str) -> list[dict[str, Any]]:

@@ -9,7 +9,8 @@ meet a rule's conditions and its `unless` (look-alikes). Steps: a day, an hour, 
 or of a cost ratio, one admission.
 
 Covered: LOS-001, OUT-ICU-001, COACH-001 (both ends of the coaching period), DQ-006, DQ-005, COST-001,
-LOWADM-001 (tests share and length of stay; exemption: emergency admission), OUT-HIGH-001, OUT-EXT-001,
+LOWADM-001 (tests share and length of stay; exemption: emergency admission), GHOST-001 (fees besides bed
+and nursing a day, length of stay; exemption: death), OUT-HIGH-001, OUT-EXT-001,
 OUT-LOW-001 (exemption: transferred out), OUT-DEATH-001, UPC-001 (lab fee; exemption: death), SPLIT-001
 and SPLIT-003 (days between the stays), per-diem stays: LOS-002 and LOS-003 (length) and SPLIT-004 (days
 between the stays), SEV-001 (length of stay; exemptions: an upward transfer from a hospital below
@@ -46,6 +47,8 @@ BOUNDARY_CLAIMS: dict[str, int] = {
     "b_cost_shift": 1,
     "b_lab_exam": 1,
     "b_short_stay": 1,
+    "b_care_daily": 1,
+    "b_care_days": 1,
     "b_high_ratio": 1,
     "b_extreme_ratio": 1,
     "b_low_ratio": 1,
@@ -61,6 +64,7 @@ BOUNDARY_CLAIMS: dict[str, int] = {
 # Exemption look-alikes (one unit each per repeat; position unused).
 EXEMPTION_CLAIMS: dict[str, int] = {
     "x_emergency_low_standard": 1,
+    "x_death_hardly_any_care": 1,
     "x_transfer_low_ratio": 1,
     "x_death_upcoding": 1,
     "x_severe_transfer_up": 1,
@@ -305,6 +309,33 @@ class Boundaries:
         note = f"住院{stay.los}天（标准{days}天以内），检验检查费占{stay.lab_exam:.0%}"
         return _unit([stay], [_truth(0, "LOWADM-001", fires, note)])
 
+    def b_care_daily(self, pos: int) -> Unit:
+        """GHOST-001 `(case_cost - fee_bed - fee_nursing) / los_days <= max_daily_care_cost`: fees besides
+        bed and nursing a cent a day below, exactly at, a cent a day above the limit (at it: whole yuan, so the
+        engine's subtraction and division are exact)."""
+        stay = self.s.hardly_any_care()
+        days = int(self._param("GHOST-001", "min_los_days", stay))
+        limit = float(self._param("GHOST-001", "max_daily_care_cost", stay))
+        stay.days = self.rng.randint(days, days + 10)
+        stay.care_cents = round(limit * 100) * stay.los + pos * stay.los
+        self._place(stay)
+        daily = stay.care_cents / stay.los / 100
+        fires = compare("<=", daily, limit)
+        note = f"住院{stay.los}天，除床位费、护理费外日均{daily:.2f}元（标准不超过{_whole(limit)}元）"
+        return _unit([stay], [_truth(0, "GHOST-001", fires, note)])
+
+    def b_care_days(self, pos: int) -> Unit:
+        """GHOST-001 `los_days >= min_los_days`: hardly any care over a day fewer, as many, a day more."""
+        stay = self.s.hardly_any_care()
+        days = int(self._param("GHOST-001", "min_los_days", stay))
+        limit = float(self._param("GHOST-001", "max_daily_care_cost", stay))
+        stay.days = days + pos
+        stay.care_cents = round(limit / 2) * 100 * stay.los
+        self._place(stay)
+        fires = compare(">=", stay.los, days)
+        note = f"住院{stay.los}天（标准{days}天及以上），除床位费、护理费外日均{round(limit / 2)}元"
+        return _unit([stay], [_truth(0, "GHOST-001", fires, note)])
+
     # --- cost ratios -----------------------------------------------------------------------------------
 
     def b_high_ratio(self, pos: int) -> Unit:
@@ -502,6 +533,18 @@ class Boundaries:
         self._place(stay)
         note = f"费用为病组次均费用的{ratio:.2f}倍，但为医嘱转院（豁免）"
         return _unit([stay], [_truth(0, "OUT-LOW-001", False, note)])
+
+    def x_death_hardly_any_care(self, _pos: int) -> Unit:
+        """GHOST-001 exempts deaths: a long stay with hardly any care besides nursing, the patient died."""
+        stay = self.s.hardly_any_care()
+        days = int(self._param("GHOST-001", "min_los_days", stay))
+        limit = float(self._param("GHOST-001", "max_daily_care_cost", stay))
+        stay.days = days + self.rng.randint(0, 10)
+        stay.care_cents = round(limit / 2) * 100 * stay.los
+        stay.mode = "5"
+        self._place(stay)
+        note = f"住院{stay.los}天几乎没有诊疗，但住院期间死亡（豁免）"
+        return _unit([stay], [_truth(0, "GHOST-001", False, note)])
 
     def x_death_upcoding(self, _pos: int) -> Unit:
         """UPC-001 exempts deaths: an MCC without its lab evidence, short and cheap, the patient died."""

@@ -18,6 +18,7 @@ from drgaudit.demo.templates import Catalog
 CLAIM_HEADER: tuple[str, ...] = tuple(f.name for f in CLAIM_FIELDS)
 _LAB, _EXAM = FEE_FIELDS.index("fee_lab"), FEE_FIELDS.index("fee_exam")
 _OTHER, _DRUG = FEE_FIELDS.index("fee_other"), FEE_FIELDS.index("fee_drug")
+_BED, _NURSING = FEE_FIELDS.index("fee_bed"), FEE_FIELDS.index("fee_nursing")
 # Ceiling of the lab + exam share of a background stay (LOWADM-001 looks at 0.6 and more).
 MAX_BACKGROUND_LAB_EXAM = 0.42
 
@@ -64,6 +65,8 @@ class Renderer:
                 s * (target / lab_exam if i in (_LAB, _EXAM) else (1.0 - target) / rest)
                 for i, s in enumerate(shares)
             ]
+        if stay.care_cents is not None:
+            return self._hardly_any_care(shares, total, stay.care_cents)
         cents = [int(total * s) for s in shares]
         if stay.exact_lab_exam and stay.lab_exam is not None:
             # Lab + exam exactly the share of the total, the rest in the other fees. Both in whole yuan, so
@@ -77,6 +80,21 @@ class Renderer:
             cents[_DRUG] += cents[_LAB] - lab
             cents[_LAB] = lab
         cents[_OTHER] += total - sum(cents)
+        return cents
+
+    @staticmethod
+    def _hardly_any_care(shares: list[float], total: int, care: int) -> list[int]:
+        """Fees of a stay with hardly any care: `care` fen over the fee profile's categories besides bed and
+        nursing, the rest of the total bed (three fifths) and nursing (whole yuan, so that the engine's
+        total − bed − nursing is exact in floating point when the total and `care` are whole yuan)."""
+        cents = [0] * len(shares)
+        others = [i for i in range(len(shares)) if i not in (_BED, _NURSING)]
+        weight = sum(shares[i] for i in others)
+        for i in others:
+            cents[i] = int(care * shares[i] / weight)
+        cents[_OTHER] += care - sum(cents)
+        nursing = (total - care) * 2 // 5 // 100 * 100
+        cents[_NURSING], cents[_BED] = nursing, total - care - nursing
         return cents
 
     def payments(self, stay: Stay, total: int) -> tuple[int, int, int, int]:

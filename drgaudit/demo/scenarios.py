@@ -6,10 +6,11 @@ conditions: at most four stays a year, more than 30 days between a discharge and
 (so never four admissions in 90 days, never a same-day readmission or a readmission right after a
 transfer-out), cost 0.56–1.85 × the group average (so no high-ratio or extreme case, no costly death),
 stays under 40 days, ICU at most 120 hours and within the stay, lab + exam under 42% of the cost,
-self-expense under 13%, no outside purchases, severity consistent with the coded CC/MCC, evidence for
-every evidence-needing MCC (ICU or ventilation for life-support MCCs, lab fees for lab MCCs), a
-procedure in every surgical group, a group for every DRG stay, a birth weight for every newborn, no
-new-technology procedure, and no cross-region stay in a new hospital's coaching period.
+self-expense under 13%, no outside purchases, fees besides bed and nursing far above 50 yuan a day (bed
+and nursing take about a third of a stay's cost at most in the fee profiles), severity consistent with
+the coded CC/MCC, evidence for every evidence-needing MCC (ICU or ventilation for life-support MCCs, lab
+fees for lab MCCs), a procedure in every surgical group, a group for every DRG stay, a birth weight for
+every newborn, no new-technology procedure, and no cross-region stay in a new hospital's coaching period.
 
 The one exception is UPC-004, a hospital-level indicator: every cross-region claim in a CC/MCC group at
 the hospital that over-codes its cross-region patients is a truth row, background or not.
@@ -38,7 +39,7 @@ PLANTED, LOOKALIKE = "planted", "lookalike"
 PLANTED_RULES: tuple[str, ...] = (
     "SPLIT-001", "SPLIT-002", "SPLIT-003", "UPC-001", "UPC-002", "UPC-003", "UPC-004",
     "OUT-HIGH-001", "OUT-EXT-001", "OUT-LOW-001", "OUT-UNG-001", "OUT-DEATH-001", "OUT-ICU-001",
-    "OUT-NEW-001", "LOS-001", "COST-001", "LOWADM-001", "FREQ-001", "FREQ-002", "COACH-001",
+    "OUT-NEW-001", "LOS-001", "COST-001", "LOWADM-001", "GHOST-001", "FREQ-001", "FREQ-002", "COACH-001",
     "SEV-001", "LOS-002", "LOS-003", "SPLIT-004", "FREQ-003", "DQ-005", "DQ-006",
 )  # fmt: skip
 
@@ -71,6 +72,7 @@ RULE_SCENARIO: dict[str, str] = {
     "LOS-001": "long_stay",
     "COST-001": "cost_shifting",
     "LOWADM-001": "low_standard",
+    "GHOST-001": "ghost_bed",
     "COACH-001": "coaching",
     "SEV-001": "severe_shift",
     "LOS-002": "psychiatric_long_stay",
@@ -154,6 +156,7 @@ class Scenarios:
             "long_stay": self.long_stay,
             "cost_shifting": self.cost_shifting,
             "low_standard": self.low_standard,
+            "ghost_bed": self.ghost_bed,
             "coaching": self.coaching,
             "severe_shift": self.severe_shift,
             "psychiatric_long_stay": self.psychiatric_long_stay,
@@ -572,6 +575,35 @@ class Scenarios:
         f.place(self._single(stay))
         note = f"门诊收治住院{stay.los}天，无手术操作，检验检查费约占{stay.lab_exam:.0%}"
         return Unit([stay], [Truth(0, "LOWADM-001", PLANTED, note)])
+
+    def ghost_bed(self, _size: int) -> Unit:
+        """GHOST-001: a stay of min_los_days to 20 days whose fees besides bed and nursing come to 20–80% of
+        max_daily_care_cost a day (the treatment region's values)."""
+        stay = self.hardly_any_care()
+        days = int(self.boundaries.values.param("GHOST-001", "min_los_days", stay.region))
+        limit = float(self.boundaries.values.param("GHOST-001", "max_daily_care_cost", stay.region))
+        stay.days = self.rng.randint(days, max(days, 20))
+        stay.care_cents = round(limit * self.rng.uniform(0.2, 0.8) * stay.los) * 100
+        self.f.place(self._single(stay))
+        note = f"住院{stay.los}天，除床位费、护理费外日均约{stay.care_cents / 100 / stay.los:.0f}元，几乎没有诊疗"
+        return Unit([stay], [Truth(0, "GHOST-001", PLANTED, note)])
+
+    def hardly_any_care(self) -> Stay:
+        """A medical DRG stay, admitted from the clinic, no complications or procedures, its total cost a whole
+        number of yuan in the group's normal band (0.6–0.95 of its average: no cost-ratio rule fires); its
+        days and `care_cents` are the caller's."""
+        f, rng = self.f, self.rng
+        template, patient = self._patient(self.catalog.scenario_templates("ghost_bed"))
+        pathways = [p for p in template.pathways if all(s.p < 1.0 for s in p.procedures)]
+        stay = f.draft(
+            patient, template, f.treatment_region(patient), pathway=rng.choice(pathways), level=NONE
+        )
+        stay.procedures = []
+        stay.route = "2"
+        stay.mode = "1"
+        entry = f.groups.entry(stay.region, stay.group)
+        stay.total_cents = round(entry.avg_cost * rng.uniform(0.6, 0.95)) * 100
+        return stay
 
     def coaching(self, _size: int) -> Unit:
         """COACH-001: a cross-region stay at the newly designated hospital discharged in its coaching period

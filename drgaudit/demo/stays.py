@@ -78,6 +78,9 @@ class Stay:
     # `lab_exam` of it.
     total_cents: int | None = None
     exact_lab_exam: bool = False
+    # A stay with hardly any care (GHOST-001): the fees besides bed and nursing, in fen; bed and nursing
+    # fees take the rest of the total.
+    care_cents: int | None = None
 
     @property
     def admitted(self) -> date:

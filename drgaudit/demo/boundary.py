@@ -272,13 +272,7 @@ class Boundaries:
         return _unit([stay], [_truth(0, "COST-001", fires, f"个人自费占{share:.0%}（标准{limit:.0%}）")])
 
     def _low_standard(self) -> Stay:
-        template, patient = self.s._patient(self.s.catalog.scenario_templates("low_standard"))
-        pathways = [p for p in template.pathways if all(s.p < 1.0 for s in p.procedures)]
-        stay = self.f.draft(
-            patient, template, self.f.treatment_region(patient), pathway=self.rng.choice(pathways), level=NONE
-        )
-        stay.procedures = []
-        stay.route = "2"
+        stay = self.s.clinic_stay("low_standard")
         entry = self.f.groups.entry(stay.region, stay.group)
         # A multiple of 100 yuan: lab + exam = share × total is then a whole number of yuan.
         stay.total_cents = max(1, round(entry.avg_cost * self.rng.uniform(0.4, 0.75) / 100)) * 10_000

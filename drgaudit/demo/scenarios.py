@@ -562,14 +562,8 @@ class Scenarios:
     def low_standard(self, _size: int) -> Unit:
         """LOWADM-001: ≤ 2 days, no procedure, lab + exam ≥ 60% of the cost, from the outpatient clinic."""
         f, rng = self.f, self.rng
-        template, patient = self._patient(self.catalog.scenario_templates("low_standard"))
-        pathways = [p for p in template.pathways if all(s.p < 1.0 for s in p.procedures)]
-        stay = f.draft(
-            patient, template, f.treatment_region(patient), pathway=rng.choice(pathways), level=NONE
-        )
-        stay.procedures = []
+        stay = self.clinic_stay("low_standard")
         stay.days = rng.randint(1, 2)
-        stay.route = "2"
         stay.lab_exam = rng.uniform(0.62, 0.8)
         stay.cost_factor = rng.uniform(0.4, 0.75)
         f.place(self._single(stay))
@@ -592,17 +586,23 @@ class Scenarios:
         """A medical DRG stay, admitted from the clinic, no complications or procedures, its total cost a whole
         number of yuan in the group's normal band (0.6–0.95 of its average: no cost-ratio rule fires); its
         days and `care_cents` are the caller's."""
-        f, rng = self.f, self.rng
-        template, patient = self._patient(self.catalog.scenario_templates("ghost_bed"))
+        stay = self.clinic_stay("ghost_bed")
+        stay.mode = "1"
+        entry = self.f.groups.entry(stay.region, stay.group)
+        stay.total_cents = round(entry.avg_cost * self.rng.uniform(0.6, 0.95)) * 100
+        return stay
+
+    def clinic_stay(self, scenario: str) -> Stay:
+        """A stay of one of the scenario's templates admitted from the clinic, on a pathway with no certain
+        procedure and with none coded, no complications."""
+        f = self.f
+        template, patient = self._patient(self.catalog.scenario_templates(scenario))
         pathways = [p for p in template.pathways if all(s.p < 1.0 for s in p.procedures)]
         stay = f.draft(
-            patient, template, f.treatment_region(patient), pathway=rng.choice(pathways), level=NONE
+            patient, template, f.treatment_region(patient), pathway=self.rng.choice(pathways), level=NONE
         )
         stay.procedures = []
         stay.route = "2"
-        stay.mode = "1"
-        entry = f.groups.entry(stay.region, stay.group)
-        stay.total_cents = round(entry.avg_cost * rng.uniform(0.6, 0.95)) * 100
         return stay
 
     def coaching(self, _size: int) -> Unit:

@@ -514,13 +514,13 @@ def _print_findings(tallies: list[FindingTally]) -> None:
     chinese = language().startswith("zh")
     typer.echo(_("hospital findings (hold/deduct hits) by state:"))
     for t in tallies:
-        states = (
-            "，" if chinese else ", "
-        ).join(  # a state by its Chinese name under zh_CN, by its code (as --state takes it) otherwise
-            f"{value_label('finding.state', state) if chinese else state} {t.states[state]}"
+        # A state by its Chinese name under zh_CN, by its code (as --state takes it) otherwise.
+        named = [
+            (value_label("finding.state", state) if chinese else state, t.states[state])
             for state in STATES
             if state in t.states
-        )
+        ]
+        states = ("，" if chinese else ", ").join(f"{name} {n}" for name, n in named)
         typer.echo(
             f"  {t.hospital_id:<14} {t.period:<7} "
             + _("{states}; {amount} at risk, {standing} standing").format(

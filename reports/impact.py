@@ -477,7 +477,7 @@ def impact_report(result: ImpactResult, *, masker: Masker | None = None, issuer:
         "outcome_labels": OUTCOME_LABELS,
         "pack_label": pack_label,
         "describe_sample": describe_sample_zh,
-        "status_label": case_status,
+        "case_status": case_status,
         "mask": mask.mask,
         "issuer": issuer,
         "quota_rows": [q for q in result.quota if q.open_before != q.open_after],

@@ -174,6 +174,17 @@ class ImpactResult:
     samples: dict[str, list[Sample]] = field(default_factory=dict)
     # Shadow versions screened with these batches, their stored hits beside the live ones.
     shadow: list[ShadowStanding] = field(default_factory=list)
+    # Names of the hospitals and treatment regions the tables show (from the casebook and the new pack).
+    hospital_names: dict[str, str] = field(default_factory=dict)
+    region_names: dict[str, str] = field(default_factory=dict)
+
+    def hospital_name(self, code: str) -> str:
+        """A hospital's name for the tables, its code when the casebook has none."""
+        return self.hospital_names.get(code) or code
+
+    def region_name(self, code: str) -> str:
+        """A treatment region's name for the tables, its code when the pack has none."""
+        return self.region_names.get(code) or code
 
     @property
     def withdrawn(self) -> list[str]:
@@ -341,6 +352,11 @@ def pack_label(label: str) -> str:
     return f"规则目录 {label}"
 
 
+def scheme_name(scheme: str) -> str:
+    """A payment scheme's name (按床日 for PER_DIEM; DRG and DIP as they are)."""
+    return value_label("payment_scheme", scheme)
+
+
 def case_status(status: str | None) -> str:
     """A review case's state in Chinese; the claim may have no case yet."""
     return value_label("case.status", status) if status else "（无案件）"
@@ -377,7 +393,8 @@ def impact_report(result: ImpactResult, *, masker: Masker | None = None, issuer:
             for s in samples:
                 sample_rows.append(
                     [rule_id, "新增命中" if s.side == "added" else "不再命中", s.claim_id, mask.mask(s.patient_id),
-                     s.hospital_id, s.region, s.amount_before, s.amount_after, describe_sample_zh(s)]
+                     s.hospital_id, result.hospital_name(s.hospital_id), s.region, result.region_name(s.region),
+                     s.amount_before, s.amount_after, describe_sample_zh(s)]
                 )  # fmt: skip
         return [
             Sheet("按规则", _TALLY_COLUMNS, _tally_rows(result.by_rule, result.rule_titles)),
@@ -389,7 +406,9 @@ def impact_report(result: ImpactResult, *, masker: Masker | None = None, issuer:
                     Column("结算清单号", width=16),
                     Column("案件号", "int", 8),
                     Column("医院", width=16),
+                    Column("医院名称", width=30),
                     Column("统筹区", width=10),
+                    Column("统筹区名称", width=16),
                     Column("出院月份", width=10),
                     Column("支付方式", width=8),
                     Column("现状态", width=10),
@@ -402,9 +421,11 @@ def impact_report(result: ImpactResult, *, masker: Masker | None = None, issuer:
                         c.claim_id,
                         c.case_id,
                         c.hospital_id,
+                        result.hospital_name(c.hospital_id),
                         c.region,
+                        result.region_name(c.region),
                         c.period,
-                        c.scheme,
+                        scheme_name(c.scheme),
                         case_status(c.status),
                         OUTCOME_LABELS.get(c.outcome, c.outcome),
                         ",".join(c.rules_before),
@@ -417,6 +438,7 @@ def impact_report(result: ImpactResult, *, masker: Masker | None = None, issuer:
                 "额度",
                 [
                     Column("医院", width=16),
+                    Column("医院名称", width=30),
                     Column("出院月份", width=10),
                     Column("支付方式", width=8),
                     Column("额度", "int", 8),
@@ -424,7 +446,15 @@ def impact_report(result: ImpactResult, *, masker: Masker | None = None, issuer:
                     Column("变更后待审案件", "int", 14),
                 ],  # fmt: skip
                 [
-                    [q.hospital_id, q.period, q.scheme, q.limit, q.open_before, q.open_after]
+                    [
+                        q.hospital_id,
+                        result.hospital_name(q.hospital_id),
+                        q.period,
+                        scheme_name(q.scheme),
+                        q.limit,
+                        q.open_before,
+                        q.open_after,
+                    ]
                     for q in result.quota
                 ],
             ),
@@ -458,7 +488,9 @@ def impact_report(result: ImpactResult, *, masker: Masker | None = None, issuer:
                     Column("结算清单号", width=16),
                     Column("参保人", width=14),
                     Column("医院", width=16),
+                    Column("医院名称", width=30),
                     Column("统筹区", width=10),
+                    Column("统筹区名称", width=16),
                     Column("变更前风险金额", "yuan", 14),
                     Column("变更后风险金额", "yuan", 14),
                     Column("差异所在条件", width=60),
@@ -478,6 +510,7 @@ def impact_report(result: ImpactResult, *, masker: Masker | None = None, issuer:
         "pack_label": pack_label,
         "describe_sample": describe_sample_zh,
         "case_status": case_status,
+        "scheme_name": scheme_name,
         "mask": mask.mask,
         "issuer": issuer,
         "quota_rows": [q for q in result.quota if q.open_before != q.open_after],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -183,6 +184,10 @@ def test_impact_cli_and_reports(demo_url: str, tmp_path: Path) -> None:
     assert why in page
     assert "→ false" not in page and "参数 params." not in page
     assert "<td>新案件</td>" in page and "<td>new</td>" not in page  # a case's state by its name
+    # Hospitals and regions by their names (the code beside them), in every table that shows one.
+    assert re.search(r"<td>[^<>]*医院[^<>]*<br><span class=\"note\">H\d+</span></td><td>2025-\d\d</td>", page)
+    assert re.search(r"<td>[^<>0-9]+（示例）<br><span class=\"note\">510\d{3}</span></td>", page)
+    assert not re.search(r"<td>H\d+</td>", page)
     result = runner.invoke(
         app, ["rules", "impact", str(new), "--period", "2025Q3", "--out", str(xlsx), "--db", demo_url]
     )
@@ -193,7 +198,12 @@ def test_impact_cli_and_reports(demo_url: str, tmp_path: Path) -> None:
     assert "按规则" in book.sheetnames and "审核案件变化" in book.sheetnames
     reasons = [row[-1] for row in book["样例"].iter_rows(min_row=2, values_only=True)]
     assert reasons and all("成立 → 不成立" in reason and "超长住院天数标准" in reason for reason in reasons)
-    states = {row[6] for row in book["审核案件变化"].iter_rows(min_row=2, values_only=True)}
+    cases = list(book["审核案件变化"].iter_rows(values_only=True))
+    heading = list(cases[0])
+    states = {row[heading.index("现状态")] for row in cases[1:]}
+    names = {row[heading.index("医院名称")] for row in cases[1:]}
+    assert names and all(name and not name.startswith("H") for name in names)
+    assert all(row[heading.index("统筹区名称")].endswith("（示例）") for row in cases[1:])
     assert states and states <= {
         "新案件",
         "已分派",

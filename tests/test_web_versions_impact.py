@@ -140,6 +140,9 @@ def test_the_preview_on_the_page_is_rules_impact(site, session: Session) -> None
     assert direct.case_counts.get("withdrawn", 0) >= 1
     cases = page[page.index("四、") : page.index("五、变化样例")]
     assert "<td>新案件</td>" in cases and "<td>new</td>" not in cases  # a case's state by its name
+    name = direct.hospital_names.get("H001")  # the hospital by its name, its code beside it
+    assert name and f"<td>{name}（H001）</td>" in cases and "<td>H001</td>" not in cases
+    assert f"<td>{name}（H001）</td>" in page[page.index("五、变化样例") :]
     rule = page[page.index('id="rule-LOS-001"') :]
     cells = re.findall(r'<td class="num">([^<]*)</td>', rule[: rule.index("</tr>")])
     los = direct.by_rule["LOS-001"]

@@ -310,8 +310,30 @@ def rules_impact(
             _samples(session, result, collector, setups, request.samples)
         _shadow(session, result, scope.batch_id, new_plan.version)
     _quota(session, result, new_plan)
+    _name_places(result, hospitals, new_plan)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _name_places(result: ImpactResult, hospitals: dict[str, dict[str, Any]], plan: PackPlan) -> None:
+    """The names of the hospitals and treatment regions the result's tables show: a hospital's from the
+    casebook's hospital file, a region's from the new pack's region file (what screens it)."""
+    hospital_ids = set(result.by_hospital) | {c.hospital_id for c in result.cases}
+    hospital_ids |= {q.hospital_id for q in result.quota}
+    hospital_ids |= {s.hospital_id for found in result.samples.values() for s in found}
+    for code in sorted(hospital_ids):
+        name = (hospitals.get(code) or {}).get("name")
+        if name:
+            result.hospital_names[code] = str(name)
+    region_ids = set(result.by_region) | {c.region for c in result.cases}
+    region_ids |= {s.region for found in result.samples.values() for s in found}
+    for code in sorted(region_ids):
+        pack = plan.pack_for(code)
+        config = pack.regions.get(code) if pack is not None else None
+        if config is not None and config.name and config.name != code:
+            result.region_names[code] = config.name
+            if code in result.by_region:
+                result.by_region[code].label = config.name
 
 
 def _rows_ok(session: Session, batch_id: int) -> int:

@@ -54,6 +54,8 @@ RULES = (
     "SEV-001",
     "LOS-002",
     "LOS-003",
+    "LOS-004",
+    "LOS-005",
     "SPLIT-004",
     "FREQ-003",
     "DQ-005",
@@ -315,10 +317,18 @@ class Demo:
 
     @staticmethod
     def per_diem_long(dept: str, days: int) -> Callable[[dict[str, Any]], bool]:
-        """LOS-002 (psychiatry, A15…, 180 days) and LOS-003 (rehabilitation, A21, 90 days)."""
+        """LOS-002 (psychiatry, A15…, 180 days), LOS-003 (rehabilitation, A21, 90 days) and LOS-004
+        (hospice, A24, 90 days)."""
         return lambda c: (
             c["payment_scheme"] == "PER_DIEM" and c["dept_code"].startswith(dept) and c["los"] >= days
         )
+
+    @staticmethod
+    def per_diem_long_other(c: dict[str, Any]) -> bool:
+        """LOS-005: other departments' per-diem stays of 60 days or more (psychiatry, rehabilitation and
+        hospice have their own limits)."""
+        own = c["dept_code"].startswith(("A15", "A21", "A24"))
+        return c["payment_scheme"] == "PER_DIEM" and not own and c["los"] >= 60
 
     def cost_shift(self, c: dict[str, Any]) -> bool:
         # The oracle restates rules/regions/510700.yaml on its own: 绵阳 flags from 25%, elsewhere 30%.
@@ -449,6 +459,8 @@ class Demo:
             "SEV-001": self.severe_shift,
             "LOS-002": self.per_diem_long("A15", 180),
             "LOS-003": self.per_diem_long("A21", 90),
+            "LOS-004": self.per_diem_long("A24", 90),
+            "LOS-005": self.per_diem_long_other,
             "SPLIT-004": self.per_diem_split,
             "FREQ-003": self.per_diem_frequent,
             "DQ-005": self.icu_over_stay,
@@ -567,11 +579,12 @@ def test_boundary_cases_sit_on_both_sides_of_each_threshold(demo: Demo) -> None:
         sides[t["rule_id"]].add(t["kind"])
     for rule in ("LOS-001", "OUT-ICU-001", "COACH-001", "DQ-006", "DQ-005", "COST-001", "LOWADM-001", "GHOST-001",
                  "OUT-HIGH-001", "OUT-EXT-001", "OUT-LOW-001", "OUT-DEATH-001", "UPC-001", "SPLIT-001",
-                 "SPLIT-003", "FREQ-001", "FREQ-002", "SEV-001", "LOS-002", "LOS-003", "SPLIT-004",
-                 "FREQ-003"):  # fmt: skip
+                 "SPLIT-003", "FREQ-001", "FREQ-002", "SEV-001", "LOS-002", "LOS-003", "LOS-004",
+                 "LOS-005", "SPLIT-004", "FREQ-003"):  # fmt: skip
         assert rule in sides, rule
     for rule in ("LOS-001", "COACH-001", "COST-001", "OUT-HIGH-001", "OUT-LOW-001", "SPLIT-001", "UPC-001",
-                 "SEV-001", "LOS-002", "LOS-003", "SPLIT-004", "GHOST-001"):  # fmt: skip
+                 "SEV-001", "LOS-002", "LOS-003", "LOS-004", "LOS-005",
+                 "SPLIT-004", "GHOST-001"):  # fmt: skip
         assert sides[rule] == {"planted", "lookalike"}, rule
 
     def claims_of(rule: str, kind: str) -> list[dict[str, Any]]:
@@ -584,6 +597,18 @@ def test_boundary_cases_sit_on_both_sides_of_each_threshold(demo: Demo) -> None:
     assert {c["los"] for c in claims_of("LOS-002", "lookalike")} == {179}
     assert {c["los"] for c in claims_of("LOS-003", "planted")} >= {90, 91}
     assert {c["los"] for c in claims_of("LOS-003", "lookalike")} == {89}
+    assert {c["los"] for c in claims_of("LOS-004", "planted") if c["dept_code"] == "A24"} >= {90, 91}
+    assert {c["los"] for c in claims_of("LOS-004", "lookalike")} == {89}
+    # Hospice stays are exempt from GHOST-001 (care there is mostly nursing) and left to LOS-004 by LOS-005.
+    hospice_care = [c for c in claims_of("GHOST-001", "lookalike") if c["dept_code"] == "A24"]
+    assert hospice_care and all(c["los"] >= 7 and c["discharge_mode"] != "5" for c in hospice_care)
+    # They would hit but for their department.
+    assert all(demo.hardly_any_care({**c, "dept_code": "A03"}) for c in hospice_care)
+    assert {c["los"] for c in claims_of("LOS-005", "planted")} >= {60, 61}
+    assert {c["los"] for c in claims_of("LOS-005", "lookalike") if c["dept_code"] == "A03.09"} == {59}
+    hospice_long = [c for c in claims_of("LOS-005", "lookalike") if c["dept_code"] == "A24"]
+    assert hospice_long and all(60 <= c["los"] < 90 for c in hospice_long)
+    assert all(demo.per_diem_long_other({**c, "dept_code": "A03"}) for c in hospice_long)
 
     def gap(c: dict[str, Any]) -> int:
         return (c["admit"] - demo.by_patient[c["patient_id"]][0]["discharge"]).days

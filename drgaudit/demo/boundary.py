@@ -10,10 +10,10 @@ or of a cost ratio, one admission.
 
 Covered: LOS-001, OUT-ICU-001, COACH-001 (both ends of the coaching period), DQ-006, DQ-005, COST-001,
 LOWADM-001 (tests share and length of stay; exemption: emergency admission), GHOST-001 (fees besides bed
-and nursing a day, length of stay; exemption: death), OUT-HIGH-001, OUT-EXT-001,
+and nursing a day, length of stay; exemptions: death, hospice), OUT-HIGH-001, OUT-EXT-001,
 OUT-LOW-001 (exemption: transferred out), OUT-DEATH-001, UPC-001 (lab fee; exemption: death), SPLIT-001
-and SPLIT-003 (days between the stays), per-diem stays: LOS-002 and LOS-003 (length) and SPLIT-004 (days
-between the stays), SEV-001 (length of stay; exemptions: an upward transfer from a hospital below
+and SPLIT-003 (days between the stays), per-diem stays: LOS-002, LOS-003, LOS-004 and LOS-005
+(length; exemption of LOS-005: hospice) and SPLIT-004 (days between the stays), SEV-001 (length of stay; exemptions: an upward transfer from a hospital below
 `transfer_level`, a discharge on medical advice), FREQ-001, FREQ-002 and FREQ-003 (the admission before
 the one that counts, in `Scenarios.frequent` and `Scenarios.per_diem_frequent`). Not covered: UPC-004, a
 hospital-level indicator (a percentile among hospitals, not a value of one claim); SEV-001's group weight.
@@ -59,12 +59,16 @@ BOUNDARY_CLAIMS: dict[str, int] = {
     "b_severe_stay": 1,
     "b_psychiatric_stay": 1,
     "b_rehabilitation_stay": 1,
+    "b_hospice_stay": 1,
+    "b_other_per_diem_stay": 1,
     "b_per_diem_gap": 2,
 }
 # Exemption look-alikes (one unit each per repeat; position unused).
 EXEMPTION_CLAIMS: dict[str, int] = {
     "x_emergency_low_standard": 1,
     "x_death_hardly_any_care": 1,
+    "x_hospice_hardly_any_care": 1,
+    "x_hospice_past_other_limit": 1,
     "x_transfer_low_ratio": 1,
     "x_death_upcoding": 1,
     "x_severe_transfer_up": 1,
@@ -410,6 +414,14 @@ class Boundaries:
         """LOS-003: rehabilitation per-diem stays around the limit."""
         return self._per_diem_stay("A21", pos)
 
+    def b_hospice_stay(self, pos: int) -> Unit:
+        """LOS-004: hospice per-diem stays around the limit."""
+        return self._per_diem_stay("A24", pos)
+
+    def b_other_per_diem_stay(self, pos: int) -> Unit:
+        """LOS-005: per-diem stays of another department (geriatrics) around the limit."""
+        return self._per_diem_stay("A03.09", pos)
+
     def b_per_diem_gap(self, pos: int) -> Unit:
         """SPLIT-004 `admit_date - earlier.discharge_date <= window_days`: a per-diem patient readmitted to the
         same hospital and department a day before, on, a day after the end of the window."""
@@ -539,6 +551,33 @@ class Boundaries:
         self._place(stay)
         note = f"住院{stay.los}天几乎没有诊疗，但住院期间死亡（豁免）"
         return _unit([stay], [_truth(0, "GHOST-001", False, note)])
+
+    def x_hospice_hardly_any_care(self, _pos: int) -> Unit:
+        """GHOST-001 exempts hospice departments, whose care is mostly nursing: a per-diem hospice stay of
+        min_los_days or more with half the daily limit besides bed and nursing, discharged alive."""
+        stay = self.s.per_diem_stay("A24")
+        days = int(self._param("GHOST-001", "min_los_days", stay))
+        limit = float(self._param("GHOST-001", "max_daily_care_cost", stay))
+        stay.days = days + self.rng.randint(0, 10)
+        stay.care_cents = round(limit / 2) * 100 * stay.los
+        stay.mode = "1"
+        self._place(stay)
+        note = f"安宁疗护科按床日住院{stay.los}天，除床位费、护理费外日均{round(limit / 2)}元（安宁疗护豁免）"
+        return _unit([stay], [_truth(0, "GHOST-001", False, note)])
+
+    def x_hospice_past_other_limit(self, _pos: int) -> Unit:
+        """LOS-005 leaves hospice stays to LOS-004: a per-diem hospice stay at least LOS-005's limit long and,
+        where the region allows it, shorter than LOS-004's (then LOS-004 does not fire either)."""
+        stay = self.s.per_diem_stay("A24")
+        other = int(self._param("LOS-005", "max_los_days", stay))
+        own = int(self._param("LOS-004", "max_los_days", stay))
+        stay.days = self.rng.randint(other, max(other, own - 1))
+        self._place(stay)
+        note = f"安宁疗护科按床日住院{stay.los}天，达到其他科室标准{other}天（适用安宁疗护标准{own}天）"
+        truths = [_truth(0, "LOS-005", False, note)]
+        if stay.los >= own:
+            truths.append(_truth(0, "LOS-004", True, note))
+        return _unit([stay], truths)
 
     def x_death_upcoding(self, _pos: int) -> Unit:
         """UPC-001 exempts deaths: an MCC without its lab evidence, short and cheap, the patient died."""

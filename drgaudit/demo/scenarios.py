@@ -40,7 +40,7 @@ PLANTED_RULES: tuple[str, ...] = (
     "SPLIT-001", "SPLIT-002", "SPLIT-003", "UPC-001", "UPC-002", "UPC-003", "UPC-004",
     "OUT-HIGH-001", "OUT-EXT-001", "OUT-LOW-001", "OUT-UNG-001", "OUT-DEATH-001", "OUT-ICU-001",
     "OUT-NEW-001", "LOS-001", "COST-001", "LOWADM-001", "GHOST-001", "FREQ-001", "FREQ-002", "COACH-001",
-    "SEV-001", "LOS-002", "LOS-003", "SPLIT-004", "FREQ-003", "DQ-005", "DQ-006",
+    "SEV-001", "LOS-002", "LOS-003", "LOS-004", "LOS-005", "SPLIT-004", "FREQ-003", "DQ-005", "DQ-006",
 )  # fmt: skip
 
 
@@ -77,6 +77,8 @@ RULE_SCENARIO: dict[str, str] = {
     "SEV-001": "severe_shift",
     "LOS-002": "psychiatric_long_stay",
     "LOS-003": "rehabilitation_long_stay",
+    "LOS-004": "hospice_long_stay",
+    "LOS-005": "other_per_diem_long_stay",
     "SPLIT-004": "per_diem_split",
     "DQ-005": "icu_over_stay",
     "DQ-006": "newborn_no_weight",
@@ -84,7 +86,12 @@ RULE_SCENARIO: dict[str, str] = {
 # Claims in one unit of a planted scenario (1 unless named here).
 SCENARIO_CLAIMS: dict[str, int] = {"split": 2, "same_day": 2, "transfer_down": 2, "per_diem_split": 2}
 # The per-diem (按床日) long-stay rule of each discharge department of the demo's per-diem templates.
-PER_DIEM_LONG_STAY: dict[str, str] = {"A15": "LOS-002", "A21": "LOS-003"}
+PER_DIEM_LONG_STAY: dict[str, str] = {
+    "A15": "LOS-002",
+    "A21": "LOS-003",
+    "A24": "LOS-004",
+    "A03.09": "LOS-005",
+}
 # Look-alike scenarios and how many claims a unit has (chemotherapy: drawn when planning).
 LOOKALIKE_CLAIMS: dict[str, int] = {
     "chemo_cycles": 0,
@@ -161,6 +168,8 @@ class Scenarios:
             "severe_shift": self.severe_shift,
             "psychiatric_long_stay": self.psychiatric_long_stay,
             "rehabilitation_long_stay": self.rehabilitation_long_stay,
+            "hospice_long_stay": self.hospice_long_stay,
+            "other_per_diem_long_stay": self.other_per_diem_long_stay,
             "per_diem_split": self.per_diem_split,
             "per_diem_frequent": self.per_diem_frequent,
             "frequent": self.frequent,
@@ -494,6 +503,17 @@ class Scenarios:
         """LOS-003: a per-diem rehabilitation stay at or past its limit (90 days in the bundled pack)."""
         stay, rule, limit = self.long_per_diem("A21")
         return Unit([stay], [Truth(0, rule, PLANTED, f"康复医学科按床日住院{stay.los}天（标准{limit}天）")])
+
+    def hospice_long_stay(self, _size: int) -> Unit:
+        """LOS-004: a per-diem hospice stay at or past its limit (90 days in the bundled pack)."""
+        stay, rule, limit = self.long_per_diem("A24")
+        return Unit([stay], [Truth(0, rule, PLANTED, f"安宁疗护科按床日住院{stay.los}天（标准{limit}天）")])
+
+    def other_per_diem_long_stay(self, _size: int) -> Unit:
+        """LOS-005: a per-diem stay of another department (geriatrics, A03.09) at or past its limit (60 days
+        in the bundled pack)."""
+        stay, rule, limit = self.long_per_diem("A03.09")
+        return Unit([stay], [Truth(0, rule, PLANTED, f"老年病科按床日住院{stay.los}天（标准{limit}天）")])
 
     def per_diem_pair(self, offset: int | None = None) -> tuple[Stay, Stay, int]:
         """Two per-diem stays of one patient in one department at one hospital, the second admitted 1 day to

@@ -36,6 +36,7 @@ from drgaudit.casebook import auditlog
 from drgaudit.casebook.models import get_by_id, row_number, stored_id
 from drgaudit.contract import REGION_RE
 from drgaudit.errors import DrgauditError
+from drgaudit.i18n import _
 
 NATIONAL = "national"
 STAGES = ("active", "shadow")
@@ -137,6 +138,28 @@ def version_state(version: RulePackVersion) -> dict[str, Any]:
     }
 
 
+def _second_person(pending: PackPromotion, actor: str, missing: int) -> str:
+    """Why `actor` cannot promote `pending` again: who they were in it, and how many more people it needs."""
+    requested = pending.requested_by == actor
+    if pending.approvals_needed == 2:
+        said = (
+            _("promotion #{id} was requested by {actor} and needs a second person: another auditor must run "
+              "the same `drgaudit rules promote` command")
+            if requested
+            else _("promotion #{id} was approved already by {actor} and needs a second person: another auditor "
+                   "must run the same `drgaudit rules promote` command")
+        )  # fmt: skip
+    else:
+        said = (
+            _("promotion #{id} was requested by {actor} and needs {count} more person(s): another auditor "
+              "must run the same `drgaudit rules promote` command")
+            if requested
+            else _("promotion #{id} was approved already by {actor} and needs {count} more person(s): another "
+                   "auditor must run the same `drgaudit rules promote` command")
+        )  # fmt: skip
+    return said.format(id=pending.id, actor=actor, count=missing)
+
+
 def promotion_state(promotion: PackPromotion, version: RulePackVersion | None) -> dict[str, Any]:
     """What the audit log records of a promotion."""
     return {
@@ -180,7 +203,7 @@ def register_version(
     if existing is not None:
         return Registration(existing, False)
     if not files:
-        raise PackError(f"pack version {version} has no files")
+        raise PackError(_("pack version {version} has no files").format(version=version))
     row = RulePackVersion(
         version=version,
         name=name,
@@ -212,20 +235,28 @@ def get_version(*, session: Session, ref: str | int) -> RulePackVersion:
     if number is not None and len(text) < 4:
         found = get_by_id(session, RulePackVersion, number)
         if found is None:
-            raise PackError(f"no rule-pack version #{text} (see `drgaudit rules versions`)")
+            raise PackError(
+                _("no rule-pack version #{number} (see `drgaudit rules versions`)").format(number=text)
+            )
         return found
     if len(text) < 4:
-        raise PackError(f"`{ref}` is too short to name a version: give at least 4 characters of its hash")
+        raise PackError(
+            _("`{ref}` is too short to name a version: give at least 4 characters of its hash").format(
+                ref=ref
+            )
+        )
     rows: list[RulePackVersion] = list(
         session.execute(
             select(RulePackVersion).where(col(RulePackVersion.version).startswith(text.lower()))
         ).scalars()
     )
     if not rows:
-        raise PackError(f"no rule-pack version {text} (see `drgaudit rules versions`)")
+        raise PackError(_("no rule-pack version {ref} (see `drgaudit rules versions`)").format(ref=text))
     if len(rows) > 1:
         names = ", ".join(r.version for r in rows)
-        raise PackError(f"`{text}` names several versions ({names}); give more of the hash")
+        raise PackError(
+            _("`{ref}` names several versions ({names}); give more of the hash").format(ref=text, names=names)
+        )
     return rows[0]
 
 
@@ -250,7 +281,11 @@ def check_region(region: str) -> str:
     """A promotion's region: `national` or a 6-digit treatment-region code."""
     region = str(region).strip()
     if region != NATIONAL and not REGION_RE.match(region):
-        raise PackError(f"`{region}` is not a 6-digit region code (or `{NATIONAL}` for every region)")
+        raise PackError(
+            _("`{region}` is not a 6-digit region code (or `{national}` for every region)").format(
+                region=region, national=NATIONAL
+            )
+        )
     return region
 
 
@@ -280,11 +315,13 @@ def promote(
     requester counted) have promoted it. `version=None` with stage `shadow` stops shadowing."""
     region = check_region(region)
     if stage not in STAGES:
-        raise PackError(f"unknown stage `{stage}` (one of: {', '.join(STAGES)})")
+        raise PackError(
+            _("unknown stage `{stage}` (one of: {stages})").format(stage=stage, stages=", ".join(STAGES))
+        )
     if version is None and stage != "shadow":
-        raise PackError("only shadowing can be stopped; an active promotion needs a version")
+        raise PackError(_("only shadowing can be stopped; an active promotion needs a version"))
     if approvals_needed < 1:
-        raise PackError(f"approvals needed must be at least 1, got {approvals_needed}")
+        raise PackError(_("approvals needed must be at least 1, got {count}").format(count=approvals_needed))
     version_id = version.id if version is not None else None
     pending = (
         session.execute(
@@ -306,13 +343,7 @@ def promote(
         given = pending.given
         if actor in given:
             missing = max(1, pending.approvals_needed - len(given))
-            who = "was requested by" if pending.requested_by == actor else "was approved already by"
-            more = "a second person" if pending.approvals_needed == 2 else f"{missing} more person(s)"
-            raise SecondPersonNeeded(
-                f"promotion #{pending.id} {who} {actor} and needs {more}: "
-                "another auditor must run the same `drgaudit rules promote` command",
-                pending,
-            )
+            raise SecondPersonNeeded(_second_person(pending, actor, missing), pending)
         before = promotion_state(pending, version)
         pending.approvals = [*given, actor]
         done = len(pending.approvals) >= pending.approvals_needed

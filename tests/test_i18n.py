@@ -193,3 +193,27 @@ def test_the_rollups_hospital_findings_in_chinese(chinese: None, capsys: pytest.
         "医院疑点（暂缓支付、扣减类命中）按状态：",
         "  H001           2025-03 待医院答复 2，医院已认可 1；涉及金额 300.00 元，认定金额 100.00 元",
     ]
+
+
+def test_rule_pack_versions_speak_chinese_under_zh_cn(chinese: None, tmp_path: Path) -> None:
+    """`rules register/promote/unshadow/versions` and their refusals (PackError): English under zh_CN before."""
+    db = f"sqlite:///{tmp_path / 'casebook.sqlite'}"
+
+    def run(*args: str) -> tuple[int, str, str]:
+        result = runner.invoke(app, [*args, "--db", db])
+        return result.exit_code, result.stdout, result.stderr
+
+    code, out, _ = run("rules", "register", "--user", "张审核")
+    assert code == 0 and out.startswith("已登记：版本 ") and "个文件），张审核 于 " in out
+    code, out, _ = run("rules", "promote", "#1", "--region", "510100", "--from", "2026-01-01")
+    assert code == 0 and out.startswith("已提交 [上线申请 #1]：版本 ") and "510100 自 2026-01-01 起" in out
+    code, out, _ = run("rules", "unshadow", "--region", "national", "--from", "2026-01-01")
+    assert code == 0 and "不运行任何版本（停止影子运行）" in out
+    code, out, _ = run("rules", "versions", "--on", "2026-01-02")
+    assert code == 0 and "上线记录（2026-01-02 的状态）：" in out and "等待另一人确认（须 2 人确认）" in out
+    code, _, err = run("rules", "promote", "#9", "--region", "510100", "--from", "2026-01-01")
+    assert code == 1 and err.strip() == "error: 没有第 9 号规则包版本（见 `drgaudit rules versions`）"
+    code, _, err = run("rules", "promote", "#1", "--region", "5101", "--from", "2026-01-01")
+    assert code == 1 and "“5101”不是 6 位统筹区编码" in err
+    code, _, err = run("rules", "promote", "#1", "--region", "510100", "--from", "2026-01-01")
+    assert code == 1 and "还需另一人确认" in err and "second person" not in err

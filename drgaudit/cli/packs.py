@@ -12,6 +12,7 @@ from drgaudit.cli.options import DbOption
 from drgaudit.cli.output import FormatOption, OutputFormat, emit_document
 from drgaudit.cli.reviewopts import UserOption, existing_casebook
 from drgaudit.errors import DrgauditError
+from drgaudit.i18n import _
 
 if TYPE_CHECKING:
     from drgaudit.casebook import packs
@@ -78,11 +79,19 @@ def register(
             actor = cli_actor(session=session, user=user, action="rules.register")
             done = register_pack(session=session, directory=directory, actor=actor, note=note)
             row = done.version
-            state = "registered" if done.created else "already registered"
-            typer.echo(
-                f"{state}: version {row.version} [#{row.id}] {row.name} ({len(row.files)} files), "
-                f"by {row.registered_by} at {row.registered_at:%Y-%m-%d %H:%M}"
+            said = (
+                _("registered: version {version} [#{id}] {name} ({count} files), by {by} at {at}")
+                if done.created
+                else _(
+                    "already registered: version {version} [#{id}] {name} ({count} files), by {by} at {at}"
+                )
             )
+            typer.echo(
+                said.format(
+                    version=row.version, id=row.id, name=row.name, count=len(row.files), by=row.registered_by,
+                    at=f"{row.registered_at:%Y-%m-%d %H:%M}",
+                )
+            )  # fmt: skip
     except DrgauditError as exc:
         raise _fail(exc) from exc
 
@@ -144,7 +153,7 @@ def versions(
 
     def table() -> None:
         if not rows:
-            typer.echo("no rule-pack versions yet: register one with `drgaudit rules register [DIR]`")
+            typer.echo(_("no rule-pack versions yet: register one with `drgaudit rules register [DIR]`"))
             return
         for row in listed:
             note = f"  — {row['note']}" if row["note"] else ""
@@ -154,16 +163,23 @@ def versions(
             )
         if history:
             typer.echo("")
-            typer.echo(f"promotions (status on {day.isoformat()}):")
+            typer.echo(_("promotions (status on {day}):").format(day=day.isoformat()))
             for p in history:
-                version = by_id[p.version_id].version if p.version_id in by_id else "(stop shadowing)"
-                who = p.requested_by + (f", approved by {p.approved_by}" if p.approved_by else "")
+                version = by_id[p.version_id].version if p.version_id in by_id else _("(stop shadowing)")
+                who = p.requested_by
+                if p.approved_by:
+                    who += _(", approved by {name}").format(name=p.approved_by)
                 if p.status == "pending":
-                    who += f" — waiting for a second person ({p.approvals_needed} needed)"
+                    who += _(" — waiting for a second person ({count} needed)").format(
+                        count=p.approvals_needed
+                    )
+                line = _("  #{id:<4} {region:<8} {stage:<6} from {day}  {version}  {status:<8} {who}")
                 typer.echo(
-                    f"  #{p.id:<4} {p.region:<8} {p.stage:<6} from {p.effective_from.isoformat()}  "
-                    f"{version}  {p.status:<8} {who}"
-                )
+                    line.format(
+                        id=p.id, region=p.region, stage=p.stage, day=p.effective_from.isoformat(), version=version,
+                        status=p.status, who=who,
+                    )
+                )  # fmt: skip
 
     emit_document({"on": day, "rows": listed, "promotions": promoted}, fmt, table=table)
 
@@ -246,22 +262,31 @@ def unshadow(
 
 def _print_outcome(outcome: packs.PromotionOutcome) -> None:
     p = outcome.promotion
-    what = f"version {outcome.version.version}" if outcome.version else "no version (shadowing stops)"
-    target = f"{p.stage} for {p.region} from {p.effective_from.isoformat()}"
+    what = (
+        _("version {version}").format(version=outcome.version.version)
+        if outcome.version
+        else _("no version (shadowing stops)")
+    )
+    target = _("{stage} for {region} from {day}").format(
+        stage=p.stage, region=p.region, day=p.effective_from.isoformat()
+    )
     if outcome.state == "pending":
-        typer.echo(
-            f"requested [promotion #{p.id}]: {what} {target}, by {p.requested_by}; "
-            f"needs a second person: another auditor runs the same command to approve it"
+        said = _(
+            "requested [promotion #{id}]: {what} {target}, by {by}; needs a second person: another auditor "
+            "runs the same command to approve it"
         )
     elif outcome.state == "endorsed":
-        more = p.approvals_needed - len(p.given)
-        typer.echo(
-            f"approved [promotion #{p.id}]: {what} {target}, requested by {p.requested_by}, approved by "
-            f"{', '.join(p.given[1:])}; needs {more} more person(s) before it takes effect"
+        said = _(
+            "approved [promotion #{id}]: {what} {target}, requested by {by}, approved by {approvers}; needs "
+            "{count} more person(s) before it takes effect"
         )
     elif outcome.state == "approved":
-        typer.echo(
-            f"approved [promotion #{p.id}]: {what} {target}, requested by {p.requested_by}, approved by {p.approved_by}"
-        )
+        said = _("approved [promotion #{id}]: {what} {target}, requested by {by}, approved by {approver}")
     else:
-        typer.echo(f"promoted [promotion #{p.id}]: {what} {target}, by {p.requested_by}")
+        said = _("promoted [promotion #{id}]: {what} {target}, by {by}")
+    typer.echo(
+        said.format(
+            id=p.id, what=what, target=target, by=p.requested_by, approvers=", ".join(p.given[1:]),
+            count=p.approvals_needed - len(p.given), approver=p.approved_by,
+        )
+    )  # fmt: skip

@@ -21,6 +21,7 @@ from drgaudit.casebook import packs
 from drgaudit.casebook.packs import NATIONAL, PackError, PromotionOutcome, Registration, RulePackVersion
 from drgaudit.engine.loader import bundled_rules_dir, load_pack
 from drgaudit.engine.pack import RulePack
+from drgaudit.i18n import _
 from drgaudit.settings import home_dir
 
 APPROVERS_SETTING = "pack_promotion_approvers"
@@ -34,7 +35,11 @@ def pack_files(pack: RulePack) -> dict[str, str]:
         try:
             files[relative] = path.read_bytes().decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise PackError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+            raise PackError(
+                _("{path}: not UTF-8 text ({reason} at byte {byte})").format(
+                    path=path, reason=exc.reason, byte=exc.start
+                )
+            ) from exc
     return files
 
 
@@ -79,7 +84,11 @@ def materialize(version: RulePackVersion, *, root: Path | None = None) -> Path:
         for relative, text in version.files.items():
             target = (scratch / relative).resolve()
             if scratch.resolve() not in target.parents:
-                raise PackError(f"pack version {version.version}: file name {relative!r} leaves its folder")
+                raise PackError(
+                    _("pack version {version}: file name {name!r} leaves its folder").format(
+                        version=version.version, name=relative
+                    )
+                )
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(text.encode("utf-8"))
         if folder.exists():
@@ -91,7 +100,9 @@ def materialize(version: RulePackVersion, *, root: Path | None = None) -> Path:
     loaded = load_pack(folder)
     if loaded.version != version.version:
         raise PackError(
-            f"pack version {version.version} does not reproduce from the casebook (got {loaded.version})"
+            _("pack version {version} does not reproduce from the casebook (got {got})").format(
+                version=version.version, got=loaded.version
+            )
         )
     return folder
 
@@ -101,7 +112,11 @@ def approvals_needed(pack: RulePack, region: str) -> int:
     config = pack.region(None if region == NATIONAL else region)
     value = config.settings.get(APPROVERS_SETTING, 1)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise PackError(f"{config.path}: {APPROVERS_SETTING} must be a whole number ≥ 1, got {value!r}")
+        raise PackError(
+            _("{path}: {setting} must be a whole number ≥ 1, got {value!r}").format(
+                path=config.path, setting=APPROVERS_SETTING, value=value
+            )
+        )
     return value
 
 

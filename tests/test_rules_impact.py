@@ -37,8 +37,9 @@ def pack_with_los(tmp_path: Path, days: int) -> Path:
     path = folder / "long_stay.yaml"
     text_ = path.read_text(encoding="utf-8")
     assert "max_los_days: {default: 60," in text_
+    # LOS-001's, the first: LOS-005 (other per-diem departments) has the same default.
     path.write_text(
-        text_.replace("max_los_days: {default: 60,", f"max_los_days: {{default: {days},"), "utf-8"
+        text_.replace("max_los_days: {default: 60,", f"max_los_days: {{default: {days},", 1), "utf-8"
     )
     return folder
 
@@ -180,9 +181,9 @@ def test_impact_cli_and_reports(demo_url: str, tmp_path: Path) -> None:
     page = html.read_text(encoding="utf-8")
     assert "规则变更影响评估" in page and "LOS-001" in page and "不再命中" in page
     # Why a sample changed side, in the report's Chinese: no "true → false", no parameter's code name.
-    why = "满足条件“los_days &gt;= params.max_los_days”：成立 → 不成立；参数“超长住院天数标准”：60 → 70"
+    why = "满足条件“住院天数 ≥ 超长住院天数标准”：成立 → 不成立；参数“超长住院天数标准”：60 → 70"
     assert why in page
-    assert "→ false" not in page and "参数 params." not in page
+    assert "→ false" not in page and "params." not in page  # the condition in words, not the rule's text
     assert "<td>新案件</td>" in page and "<td>new</td>" not in page  # a case's state by its name
     # Hospitals and regions by their names (the code beside them), in every table that shows one.
     assert re.search(r"<td>[^<>]*医院[^<>]*<br><span class=\"note\">H\d+</span></td><td>2025-\d\d</td>", page)
@@ -198,6 +199,7 @@ def test_impact_cli_and_reports(demo_url: str, tmp_path: Path) -> None:
     assert "按规则" in book.sheetnames and "审核案件变化" in book.sheetnames
     reasons = [row[-1] for row in book["样例"].iter_rows(min_row=2, values_only=True)]
     assert reasons and all("成立 → 不成立" in reason and "超长住院天数标准" in reason for reason in reasons)
+    assert all("住院天数 ≥ 超长住院天数标准" in reason and "params." not in reason for reason in reasons)
     cases = list(book["审核案件变化"].iter_rows(values_only=True))
     heading = list(cases[0])
     states = {row[heading.index("现状态")] for row in cases[1:]}

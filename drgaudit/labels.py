@@ -324,6 +324,7 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
         "unknown": "无法测算",
     },
     "group_type": {"surgical": "外科手术", "procedure": "非手术室操作", "medical": "内科"},
+    "group_severity": {"1": "伴严重并发症", "3": "伴一般并发症", "5": "不伴并发症", "9": "不区分"},
     "region_relation": {"local": "本地", "cross_region": "省内异地", "cross_province": "跨省异地"},
     "family": {
         "split_hospitalization": "分解住院",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,10 +10,13 @@ from drgaudit import labels
 from drgaudit.engine.evaluate import Env, evaluate
 from drgaudit.engine.expr import Ref, walk
 from drgaudit.engine.facts import patient_facts
+from drgaudit.engine.functions import FUNCTIONS
 from drgaudit.engine.hits import Hit, condition_trace, display, render_message
+from drgaudit.engine.lists import NamedList
+from drgaudit.engine.nodes import render_words
 from drgaudit.engine.rule import Rule
 from drgaudit.engine.screen import Screener
-from drgaudit.engine.vocabulary import FACTS, PARAMS, REGION, param_labels
+from drgaudit.engine.vocabulary import FACTS, LISTS, PARAMS, REGION, param_labels
 from drgaudit.i18n import _
 
 
@@ -27,6 +30,29 @@ class ConditionValue:
     value: bool
     reads: dict[str, Any] = field(default_factory=dict)
     thresholds: dict[str, Any] = field(default_factory=dict)
+
+
+def condition_words(rule: Rule, lists: Mapping[str, NamedList]) -> dict[str, str]:
+    """Each `when`/`unless` condition of the rule (by its source text) written in words for people who
+    do not read rules: facts by their Chinese labels, parameters by the description the rule file gives,
+    named lists by their titles, functions by the words the registry gives them."""
+    extra = param_labels(rule)
+
+    def name(dotted: str) -> str:
+        head, _, rest = dotted.partition(".")
+        if head == LISTS:
+            found = lists.get(rest)
+            return f"名单“{found.title if found is not None else rest}”"
+        return labels.label(dotted, extra)
+
+    def function(called: str) -> str:
+        known = FUNCTIONS[called] if called in FUNCTIONS else None
+        return (known.words or called) if known is not None else called
+
+    return {
+        expr.source: render_words(expr.root, name, function, labels.value_label)
+        for expr in (*rule.when, *rule.unless)
+    }
 
 
 @dataclass

@@ -132,6 +132,8 @@ class Function:
     summary: str  # one line, what it computes
     label: str  # the same in Chinese, for people who read rules
     nulls: str = PROPAGATE
+    # What a condition written out in words calls it (`nodes.render_words`); its name when empty.
+    words: str = ""
     # The implementation also takes `fact=` (the claim's derived facts), so a call is never constant.
     reads_fact: bool = False
     # History windows (days) that fact derivation must count for a call, given its constant arguments.
@@ -348,6 +350,7 @@ BUILTINS: tuple[Function, ...] = (
         _any_in,
         "some code of a list field (or the code) is in the named list",
         "编码（或编码列表中任一编码）在清单中",
+        words="任一编码属于",
         nulls=HANDLED,
         prefilter=_prefiltered("any_in"),
         examples=(
@@ -365,6 +368,7 @@ BUILTINS: tuple[Function, ...] = (
         _count_in,
         "how many codes of a list field are in the named list",
         "编码列表中属于清单的编码个数",
+        words="属于名单的编码个数",
         nulls=HANDLED,
         prefilter=_prefiltered("count_in"),
         examples=(
@@ -382,6 +386,7 @@ BUILTINS: tuple[Function, ...] = (
         len,
         "the number of items of a list field",
         "列表字段的项数",
+        words="项数",
         prefilter=_prefiltered("len"),
         examples=(
             FunctionExample("len(secondary_dx)", 2, {"secondary_dx": ["I10.x00x002", "E87.600"]}),
@@ -395,6 +400,7 @@ BUILTINS: tuple[Function, ...] = (
         min,
         "the smallest of numbers (or of dates)",
         "最小值",
+        words="最小值",
         prefilter=_prefiltered("min"),
         examples=(
             FunctionExample("min(los_days, 30)", 7),
@@ -409,6 +415,7 @@ BUILTINS: tuple[Function, ...] = (
         max,
         "the largest of numbers (or of dates)",
         "最大值",
+        words="最大值",
         prefilter=_prefiltered("max"),
         examples=(
             FunctionExample(
@@ -423,6 +430,7 @@ BUILTINS: tuple[Function, ...] = (
         abs,
         "the absolute value",
         "绝对值",
+        words="绝对值",
         prefilter=_prefiltered("abs"),
         examples=(FunctionExample("abs(fee_total - total_cost)", 100, {"total_cost": 9100}),),
     ),
@@ -443,6 +451,7 @@ BUILTINS: tuple[Function, ...] = (
         _round,
         "x rounded to `digits` decimal places (0 when left out)",
         "四舍五入（保留 digits 位小数）",
+        words="四舍五入",
         prefilter=_prefiltered("round"),
         examples=(
             FunctionExample("round(self_share, 2)", 0.06),
@@ -464,6 +473,7 @@ BUILTINS: tuple[Function, ...] = (
         _date,
         "a date written YYYY-MM-DD; dates subtract to days",
         "日期常量",
+        words="日期",
         examples=(FunctionExample('date("2025-07-01") - discharge_date', 14),),
     ),
     Function(
@@ -481,6 +491,7 @@ BUILTINS: tuple[Function, ...] = (
         lambda text, prefix: str(text).startswith(str(prefix)),
         "the text begins with the prefix",
         "文本以该前缀开头",
+        words="开头为",
         prefilter=_prefiltered("starts_with"),
         examples=(
             FunctionExample('starts_with(principal_dx, "Z51")', True, {"principal_dx": "Z51.103"}),
@@ -494,6 +505,7 @@ BUILTINS: tuple[Function, ...] = (
         lambda value: value is not None,
         "the field has a value (comparisons with a missing value are false)",
         "字段有值（未填写为否）",
+        words="已填写",
         nulls=HANDLED,
         durable=_has_durable,
         prefilter=_prefiltered("has"),
@@ -518,6 +530,7 @@ BUILTINS: tuple[Function, ...] = (
         _admissions_within,
         "the patient's admissions in the last `days` days up to this one, this one included",
         "近 days 天内（含本次）住院次数",
+        words="近若干天住院次数",
         reads_fact=True,
         history_windows=lambda days: (int(days),),
         prefilter=_prefiltered("admissions_within"),
@@ -558,6 +571,7 @@ BUILTINS: tuple[Function, ...] = (
         "another hospital) count once, stays whose principal diagnosis is in a `periodic` list not at all",
         "近 days 天内（含本次）住院次数：一次转院链（医嘱转院离院后 chain_days 天内在他院入院）只计一次，"
         "主要诊断在周期性治疗清单中的住院不计",
+        words="近若干天住院次数（转院链计一次）",
         reads_fact=True,
         history_windows=lambda days, *_: (int(days),),
         prefilter=_prefiltered("episodes_within"),
@@ -592,6 +606,7 @@ BUILTINS: tuple[Function, ...] = (
         _add_months,
         "the date `months` calendar months later (the month's last day when it is shorter)",
         "日期加若干个自然月（该月没有同一日时取月末）",
+        words="加自然月",
         prefilter=_prefiltered("add_months"),
         examples=(
             FunctionExample("add_months(admit_date, 6)", dt.date(2025, 12, 10)),

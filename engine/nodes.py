@@ -174,6 +174,72 @@ def render(node: Node) -> str:
     raise TypeError(node)
 
 
+# How `render_words` writes operators and connectives for people who read Chinese, not rules.
+_WORD_CMP = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "=", "!=": "≠", "in": "属于", "not in": "不属于"}
+_WORD_ARITH = {"+": "+", "-": "−", "*": "×", "/": "÷"}
+
+
+def render_words(
+    node: Node,
+    name: Callable[[str], str],
+    function: Callable[[str], str],
+    value: Callable[[str, str], str] | None = None,
+) -> str:
+    """The expression in words: each name by `name(dotted)` (its Chinese label), each function call by
+    `function(name)`, a text compared with a name by `value(dotted, text)` (a coded value's Chinese name),
+    operators as people write them (≥, ×, 且, 或, 并非), texts in Chinese quotes. For showing a condition to
+    people who do not read the rule language; `render` is the rule's own text."""
+
+    def again(child: Node) -> str:
+        return render_words(child, name, function, value)
+
+    def words(child: Node, parent: Node, right: bool = False) -> str:
+        text = again(child)
+        if _prec(child) < _prec(parent) or (
+            right and _prec(child) == _prec(parent) and isinstance(parent, Arith)
+        ):
+            return f"（{text}）"
+        return text
+
+    def compared(side: Node, other: Node) -> str:
+        # A code compared with a field reads as the code's name: discharge_mode == "5" → 离院方式 = “死亡”.
+        if value is not None and isinstance(other, Ref):
+            if isinstance(side, Const) and isinstance(side.value, str):
+                return f"“{value(other.dotted, side.value)}”"
+            if isinstance(side, ListLit) and all(
+                isinstance(i, Const) and isinstance(i.value, str) for i in side.items
+            ):
+                return "［" + "、".join(f"“{value(other.dotted, str(i.value))}”" for i in side.items) + "］"  # type: ignore[attr-defined]
+        return again(side)
+
+    if isinstance(node, Const):
+        if isinstance(node.value, bool):
+            return "是" if node.value else "否"
+        if isinstance(node.value, str):
+            return f"“{node.value}”"
+        return repr(node.value)
+    if isinstance(node, Ref):
+        return name(node.dotted)
+    if isinstance(node, ListLit):
+        return "［" + "、".join(again(i) for i in node.items) + "］"
+    if isinstance(node, Arith):
+        return f"{words(node.left, node)} {_WORD_ARITH[node.op]} {words(node.right, node, right=True)}"
+    if isinstance(node, Neg):
+        return f"−{words(node.operand, node)}"
+    if isinstance(node, Cmp):
+        op = _WORD_CMP.get(node.op, node.op)
+        return f"{compared(node.left, node.right)} {op} {compared(node.right, node.left)}"
+    if isinstance(node, And):
+        return " 且 ".join(words(i, node) for i in node.items)
+    if isinstance(node, Or):
+        return " 或 ".join(words(i, node) for i in node.items)
+    if isinstance(node, Not):
+        return f"并非{words(node.item, node)}"
+    if isinstance(node, Call):
+        return f"{function(node.name)}（" + "，".join(again(a) for a in node.args) + "）"
+    raise TypeError(node)
+
+
 _PRECEDENCE = {Or: 1, And: 2, Not: 3, Cmp: 4, Arith: 5, Neg: 7}
 
 

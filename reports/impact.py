@@ -61,6 +61,8 @@ class ConditionChange:
     source: str
     before: bool | None
     after: bool | None
+    # The condition in words (`engine.explain.condition_words`): facts, parameters and lists by their names.
+    words: str = ""
 
 
 @dataclass
@@ -324,7 +326,7 @@ def describe_sample_zh(sample: Sample) -> str:
         return "—" if value is None else ("成立" if value else "不成立")
 
     parts = [
-        f"{'满足' if c.kind == 'when' else '除外'}条件“{c.source}”：{truth(c.before)} → {truth(c.after)}"
+        f"{'满足' if c.kind == 'when' else '除外'}条件“{c.words or c.source}”：{truth(c.before)} → {truth(c.after)}"
         for c in sample.conditions
         if c.before != c.after
     ]

@@ -37,7 +37,7 @@ from drgaudit.casebook.screening import choose_codes, hit_content_hash
 from drgaudit.casebook.shadow import live_counts, shadow_counts
 from drgaudit.engine.cluster import screen_tasks_on_cluster
 from drgaudit.engine.columns import ClaimColumns
-from drgaudit.engine.explain import RuleExplanation, explain_claim
+from drgaudit.engine.explain import RuleExplanation, condition_words, explain_claim
 from drgaudit.engine.hits import Hit, thresholds_used
 from drgaudit.engine.pack import RulePack
 from drgaudit.engine.parallel import ChunkResult, Partition, ScreenSetup, Task, screen_tasks
@@ -657,6 +657,7 @@ def _explain_sample(
         if c["claim_id"] != claim_id
     ]
     explained: dict[str, tuple[RuleExplanation | None, dict[str, Any]]] = {}
+    words: dict[str, str] = {}  # each condition in words, the new pack's where both have it
     for side in ("old", "new"):
         screener = screeners[side]
         if isinstance(screener, PackRouter):
@@ -668,6 +669,7 @@ def _explain_sample(
         mine = next((r for r in explanation.rules if r.rule_id == rule_id), None)
         thresholds: dict[str, Any] = {}
         if mine is not None:
+            words.update(condition_words(mine.rule, screener.pack.lists))
             profile = screener.profile_for(claim["treatment_region"])
             compiled = next((c for c in profile.compiled.rules if c.rule is mine.rule), None)
             if compiled is not None:
@@ -677,7 +679,13 @@ def _explain_sample(
     old_conditions = {(c.kind, c.source): c.value for c in (old_rule.conditions if old_rule else [])}
     new_conditions = {(c.kind, c.source): c.value for c in (new_rule.conditions if new_rule else [])}
     conditions = [
-        ConditionChange(kind, source, old_conditions.get((kind, source)), new_conditions.get((kind, source)))
+        ConditionChange(
+            kind,
+            source,
+            old_conditions.get((kind, source)),
+            new_conditions.get((kind, source)),
+            words.get(source, ""),
+        )
         for kind, source in dict.fromkeys([*old_conditions, *new_conditions])
     ]
     names = dict.fromkeys([*old_thresholds, *new_thresholds])

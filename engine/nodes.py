@@ -189,55 +189,75 @@ def render_words(
     `function(name)`, a text compared with a name by `value(dotted, text)` (a coded value's Chinese name),
     operators as people write them (≥, ×, 且, 或, 并非), texts in Chinese quotes. For showing a condition to
     people who do not read the rule language; `render` is the rule's own text."""
+    return _Words(name, function, value)(node)
 
-    def again(child: Node) -> str:
-        return render_words(child, name, function, value)
 
-    def words(child: Node, parent: Node, right: bool = False) -> str:
-        text = again(child)
+class _Words:
+    """`render_words`, one method per kind of node."""
+
+    def __init__(
+        self,
+        name: Callable[[str], str],
+        function: Callable[[str], str],
+        value: Callable[[str, str], str] | None,
+    ) -> None:
+        self.name, self.function, self.value = name, function, value
+
+    def __call__(self, node: Node) -> str:
+        method: Callable[[Node], str] = getattr(self, f"_{type(node).__name__.lower()}")
+        return method(node)
+
+    def _inner(self, child: Node, parent: Node, right: bool = False) -> str:
+        text = self(child)
         if _prec(child) < _prec(parent) or (
             right and _prec(child) == _prec(parent) and isinstance(parent, Arith)
         ):
             return f"（{text}）"
         return text
 
-    def compared(side: Node, other: Node) -> str:
+    def _compared(self, side: Node, other: Node) -> str:
         # A code compared with a field reads as the code's name: discharge_mode == "5" → 离院方式 = “死亡”.
-        if value is not None and isinstance(other, Ref):
-            if isinstance(side, Const) and isinstance(side.value, str):
-                return f"“{value(other.dotted, side.value)}”"
-            if isinstance(side, ListLit) and all(
-                isinstance(i, Const) and isinstance(i.value, str) for i in side.items
-            ):
-                return "［" + "、".join(f"“{value(other.dotted, str(i.value))}”" for i in side.items) + "］"  # type: ignore[attr-defined]
-        return again(side)
+        if self.value is not None and isinstance(other, Ref):
+            codes = side.items if isinstance(side, ListLit) else (side,)
+            if all(isinstance(c, Const) and isinstance(c.value, str) for c in codes):
+                named = [f"“{self.value(other.dotted, str(c.value))}”" for c in codes if isinstance(c, Const)]
+                return "［" + "、".join(named) + "］" if isinstance(side, ListLit) else named[0]
+        return self(side)
 
-    if isinstance(node, Const):
+    def _const(self, node: Const) -> str:
         if isinstance(node.value, bool):
             return "是" if node.value else "否"
         if isinstance(node.value, str):
             return f"“{node.value}”"
         return repr(node.value)
-    if isinstance(node, Ref):
-        return name(node.dotted)
-    if isinstance(node, ListLit):
-        return "［" + "、".join(again(i) for i in node.items) + "］"
-    if isinstance(node, Arith):
-        return f"{words(node.left, node)} {_WORD_ARITH[node.op]} {words(node.right, node, right=True)}"
-    if isinstance(node, Neg):
-        return f"−{words(node.operand, node)}"
-    if isinstance(node, Cmp):
+
+    def _ref(self, node: Ref) -> str:
+        return self.name(node.dotted)
+
+    def _listlit(self, node: ListLit) -> str:
+        return "［" + "、".join(self(i) for i in node.items) + "］"
+
+    def _arith(self, node: Arith) -> str:
+        return f"{self._inner(node.left, node)} {_WORD_ARITH[node.op]} {self._inner(node.right, node, right=True)}"
+
+    def _neg(self, node: Neg) -> str:
+        return f"−{self._inner(node.operand, node)}"
+
+    def _cmp(self, node: Cmp) -> str:
         op = _WORD_CMP.get(node.op, node.op)
-        return f"{compared(node.left, node.right)} {op} {compared(node.right, node.left)}"
-    if isinstance(node, And):
-        return " 且 ".join(words(i, node) for i in node.items)
-    if isinstance(node, Or):
-        return " 或 ".join(words(i, node) for i in node.items)
-    if isinstance(node, Not):
-        return f"并非{words(node.item, node)}"
-    if isinstance(node, Call):
-        return f"{function(node.name)}（" + "，".join(again(a) for a in node.args) + "）"
-    raise TypeError(node)
+        return f"{self._compared(node.left, node.right)} {op} {self._compared(node.right, node.left)}"
+
+    def _and(self, node: And) -> str:
+        return " 且 ".join(self._inner(i, node) for i in node.items)
+
+    def _or(self, node: Or) -> str:
+        return " 或 ".join(self._inner(i, node) for i in node.items)
+
+    def _not(self, node: Not) -> str:
+        return f"并非{self._inner(node.item, node)}"
+
+    def _call(self, node: Call) -> str:
+        return f"{self.function(node.name)}（" + "，".join(self(a) for a in node.args) + "）"
 
 
 _PRECEDENCE = {Or: 1, And: 2, Not: 3, Cmp: 4, Arith: 5, Neg: 7}

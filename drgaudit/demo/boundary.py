@@ -540,15 +540,21 @@ class Boundaries:
         note = f"费用为病组次均费用的{ratio:.2f}倍，但为医嘱转院（豁免）"
         return _unit([stay], [_truth(0, "OUT-LOW-001", False, note)])
 
+    def _hardly_any_care_exempt(self, stay: Stay, *, mode: str) -> int:
+        """Make `stay` an exempt GHOST-001 look-alike: min_los_days to 10 days more, half the daily limit (in
+        whole yuan) besides bed and nursing, discharged by `mode`; placed. Returns that daily amount."""
+        days = int(self._param("GHOST-001", "min_los_days", stay))
+        daily = round(float(self._param("GHOST-001", "max_daily_care_cost", stay)) / 2)
+        stay.days = days + self.rng.randint(0, 10)
+        stay.care_cents = daily * 100 * stay.los
+        stay.mode = mode
+        self._place(stay)
+        return daily
+
     def x_death_hardly_any_care(self, _pos: int) -> Unit:
         """GHOST-001 exempts deaths: a long stay with hardly any care besides nursing, the patient died."""
         stay = self.s.hardly_any_care()
-        days = int(self._param("GHOST-001", "min_los_days", stay))
-        limit = float(self._param("GHOST-001", "max_daily_care_cost", stay))
-        stay.days = days + self.rng.randint(0, 10)
-        stay.care_cents = round(limit / 2) * 100 * stay.los
-        stay.mode = "5"
-        self._place(stay)
+        self._hardly_any_care_exempt(stay, mode="5")
         note = f"住院{stay.los}天几乎没有诊疗，但住院期间死亡（豁免）"
         return _unit([stay], [_truth(0, "GHOST-001", False, note)])
 
@@ -556,13 +562,8 @@ class Boundaries:
         """GHOST-001 exempts hospice departments, whose care is mostly nursing: a per-diem hospice stay of
         min_los_days or more with half the daily limit besides bed and nursing, discharged alive."""
         stay = self.s.per_diem_stay("A24")
-        days = int(self._param("GHOST-001", "min_los_days", stay))
-        limit = float(self._param("GHOST-001", "max_daily_care_cost", stay))
-        stay.days = days + self.rng.randint(0, 10)
-        stay.care_cents = round(limit / 2) * 100 * stay.los
-        stay.mode = "1"
-        self._place(stay)
-        note = f"安宁疗护科按床日住院{stay.los}天，除床位费、护理费外日均{round(limit / 2)}元（安宁疗护豁免）"
+        daily = self._hardly_any_care_exempt(stay, mode="1")
+        note = f"安宁疗护科按床日住院{stay.los}天，除床位费、护理费外日均{daily}元（安宁疗护豁免）"
         return _unit([stay], [_truth(0, "GHOST-001", False, note)])
 
     def x_hospice_past_other_limit(self, _pos: int) -> Unit:

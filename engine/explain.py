@@ -46,8 +46,7 @@ def condition_words(rule: Rule, lists: Mapping[str, NamedList]) -> dict[str, str
         return labels.label(dotted, extra)
 
     def function(called: str) -> str:
-        known = FUNCTIONS[called] if called in FUNCTIONS else None
-        return (known.words or called) if known is not None else called
+        return (FUNCTIONS[called].words or called) if called in FUNCTIONS else called
 
     return {
         expr.source: render_words(expr.root, name, function, labels.value_label)

@@ -209,11 +209,7 @@ class _Words:
 
     def _inner(self, child: Node, parent: Node, right: bool = False) -> str:
         text = self(child)
-        if _prec(child) < _prec(parent) or (
-            right and _prec(child) == _prec(parent) and isinstance(parent, Arith)
-        ):
-            return f"（{text}）"
-        return text
+        return f"（{text}）" if _needs_parens(child, parent, right) else text
 
     def _compared(self, side: Node, other: Node) -> str:
         # A code compared with a field reads as the code's name: discharge_mode == "5" → 离院方式 = “死亡”.
@@ -269,10 +265,13 @@ def _prec(node: Node) -> int:
     return _PRECEDENCE.get(type(node), 9)
 
 
+def _needs_parens(child: Node, parent: Node, right: bool = False) -> bool:
+    """Whether `child` must be bracketed inside `parent` (the right side of - and /: a - (b - c))."""
+    return _prec(child) < _prec(parent) or (
+        right and _prec(child) == _prec(parent) and isinstance(parent, Arith)
+    )
+
+
 def _paren(child: Node, parent: Node, right: bool = False) -> str:
     text = render(child)
-    if _prec(child) < _prec(parent) or (
-        right and _prec(child) == _prec(parent) and isinstance(parent, Arith)
-    ):
-        return f"({text})"
-    return text
+    return f"({text})" if _needs_parens(child, parent, right) else text

@@ -232,7 +232,7 @@ def schedule_cases(
         standing = quota_standing(session=session, case=case, pack=pack, counting="scheduled")
         if standing.exceeded and override is None:
             session.rollback()
-            raise QuotaError(f"case {case.id}: " + standing.refusal("scheduling it"))
+            raise QuotaError(_("case {case}: ").format(case=case.id) + standing.refusal(_("scheduling it")))
         put(case, standing)
     room -= len(chosen)
     if fill and room > 0:

@@ -26,8 +26,9 @@ from drgaudit.casebook.models import Claim
 from drgaudit.casebook.review_models import MeetingCase, ReviewCase, ReviewDecision
 from drgaudit.casebook.reviewconfig import ReviewError, review_settings
 from drgaudit.engine.pack import RulePack
+from drgaudit.i18n import N_, _
 
-COUNTINGS = {"scheduled": "cases scheduled for review", "special": "special payments approved"}
+COUNTINGS = {"scheduled": N_("cases scheduled for review"), "special": N_("special payments approved")}
 
 
 @dataclass
@@ -51,20 +52,23 @@ class QuotaStanding:
     def describe(self) -> str:
         """One line, e.g. `quota H001 2025 DRG: 3 of 7 cases scheduled for review (5.0% of 140 DRG cases
         discharged in 2025 so far)`; the period is the region's settlement period."""
-        head = f"quota {self.hospital_id} {self.period} {self.scheme}"
-        if self.limit is None:
-            return f"{head}: none for {self.scheme} cases"
-        return (
-            f"{head}: {self.used} of {self.limit} {COUNTINGS[self.counting]} "
-            f"({self.ratio:.1%} of {self.base} {self.scheme} cases discharged in {self.period} so far)"
+        head = _("quota {hospital} {period} {scheme}").format(
+            hospital=self.hospital_id, period=self.period, scheme=self.scheme
         )
+        if self.limit is None:
+            return _("{head}: none for {scheme} cases").format(head=head, scheme=self.scheme)
+        return _(
+            "{head}: {used} of {limit} {counting} ({ratio} of {base} {scheme} cases discharged in {period} so far)"
+        ).format(
+            head=head, used=self.used, limit=self.limit, counting=_(COUNTINGS[self.counting]),
+            ratio=f"{self.ratio:.1%}", base=self.base, scheme=self.scheme, period=self.period,
+        )  # fmt: skip
 
     def refusal(self, doing: str) -> str:
         """The message refusing to go over the quota without an override."""
-        return (
-            f"{self.describe()}; {doing} would make {self.used + 1}, over the quota — "
-            f"give --override-quota REASON to go over it"
-        )
+        return _(
+            "{quota}; {doing} would make {count}, over the quota — give --override-quota REASON to go over it"
+        ).format(quota=self.describe(), doing=doing, count=self.used + 1)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

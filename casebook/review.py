@@ -1061,7 +1061,7 @@ def decide_case(
         if kind == "special":
             standing = quota_standing(session=session, case=case, pack=pack, counting="special")
             if standing.exceeded and override is None:
-                raise QuotaError(standing.refusal("approving this special payment"))
+                raise QuotaError(standing.refusal(_("approving this special payment")))
         elif quota_override is not None:
             raise ReviewError(_("--override-quota applies only to approving a special payment"))
     except ReviewError:

@@ -372,6 +372,11 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
         "withdrawn": "撤回",
     },
     "meeting.status": {"open": "未结束", "closed": "已结束"},
+    "assist.status": {"open": "待答复", "closed": "已答复"},
+    # A rule-pack version's promotion in a region (`drgaudit rules versions`, the versions page).
+    "promotion.stage": {"active": "在用", "shadow": "影子运行"},
+    "promotion.status": {"pending": "待第二人确认", "in_force": "已确定"},
+    "run.status": {"running": "进行中", "done": "完成", "partial": "部分完成", "failed": "失败"},
     "finding.state": {
         "open": "待医院答复",
         "accepted": "医院已认可",

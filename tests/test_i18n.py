@@ -3,6 +3,7 @@ otherwise; the shipped catalogs cover every message of the code and the .mo file
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -217,3 +218,84 @@ def test_rule_pack_versions_speak_chinese_under_zh_cn(chinese: None, tmp_path: P
     assert code == 1 and "“5101”不是 6 位统筹区编码" in err
     code, _, err = run("rules", "promote", "#1", "--region", "510100", "--from", "2026-01-01")
     assert code == 1 and "还需另一人确认" in err and "second person" not in err
+
+
+def test_listings_and_details_name_coded_values_in_chinese(chinese: None, tmp_path: Path) -> None:
+    """Under zh_CN the review commands' tables and details show a coded value by its Chinese name (新案件,
+    待医院答复, 影子运行), and their sentences are Chinese; json keeps the codes other tools match.
+    (Only the column headings were Chinese before: the cells said new, high, open, deduct, active.)"""
+    from drgaudit.demo.generator import generate
+
+    demo = tmp_path / "demo"
+    generate(demo, seed=42, claims=1000)
+    db = str(tmp_path / "c.sqlite")
+
+    def run(*args: str) -> str:
+        result = runner.invoke(app, [*args, "--db", db])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    for kind in ("hospitals", "groups", "claims"):
+        run("import", kind, str(demo / f"{kind}.csv"))
+    run("screen", "--batch", "3")
+
+    cases = json.loads(run("queue", "list", "--format", "json"))
+    assert {c["status"] for c in cases} == {"new"} and {c["severity"] for c in cases} <= {
+        "high",
+        "medium",
+        "low",
+    }
+    listed = run("queue", "list", "--limit", "3")
+    assert listed.count("新案件") == 3 and " new " not in listed and " high " not in listed
+    findings = run("findings", "list", "--limit", "2")
+    assert findings.count("待医院答复") == 2 and " open " not in findings
+    assert re.search(r"显示 2 条，共 \d+ 条$", findings.strip())
+    batches = run("batches")
+    assert "结算清单" in batches and "第 1 次筛查 完成" in batches and "run 1 done" not in batches
+
+    first = cases[0]
+    shown = run("queue", "show", str(first["id"])).splitlines()
+    assert shown[0] == f"案件 {first['id']}  结算清单 {first['claim_id']}  新案件  版本 1"
+    assert "命中：" in shown and "日志：" in shown
+    assert any(line.startswith(f"涉及金额 {first['amount_at_risk']:,.2f}  严重程度 ") for line in shown)
+
+    run(
+        "meeting",
+        "create",
+        "--region",
+        first["region"],
+        "--date",
+        "2099-01-04",
+        "--capacity",
+        "2",
+        "--user",
+        "王秘书",
+    )
+    added = run("meeting", "add", "1", "--fill", "--user", "王秘书")
+    assert added.startswith("已排入案件 ") and "名额 " in added and "quota" not in added
+    assert added.strip().endswith("第 1 次会议：已排 2 件，上限 2 件")
+    minutes = run("meeting", "show", "1")
+    assert (
+        "议程：" in minutes and minutes.count("待议") == 2 and "未结束" in minutes and "agenda" not in minutes
+    )
+
+    opened = run(
+        "assist", "request", first["claim_id"], "--question", "请核实是否挂床", "--user", "参保地经办"
+    )
+    assert opened.startswith("已发起协查 1：")
+    assert "待答复" in run("assist", "list", "--all")
+
+    run("rules", "register", "--user", "张审核")
+    run(
+        "rules", "promote", "#1", "--region", "510100", "--from", "2026-01-01", "--shadow", "--user", "张审核"
+    )
+    versions = run("rules", "versions", "--on", "2026-01-02")
+    assert (
+        "[草稿]" in versions
+        and "  510100   影子运行   自 2026-01-01  " in versions
+        and "待第二人确认" in versions
+    )
+    assert "shadow" not in versions and "draft" not in versions and "pending" not in versions
+    listed_versions = json.loads(run("rules", "versions", "--on", "2026-01-02", "--format", "json"))
+    assert listed_versions["rows"][0]["state"] == "draft"
+    assert [(p["stage"], p["status"]) for p in listed_versions["promotions"]] == [("shadow", "pending")]

@@ -8,9 +8,9 @@ import typer
 
 from drgaudit.casebook.states import ASSIST_RESULTS
 from drgaudit.cli.options import DbOption
-from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit
+from drgaudit.cli.output import Column, FormatOption, OutputFormat, coded, emit
 from drgaudit.cli.reviewopts import UserOption, VersionOption, casebook, parse_date, principal
-from drgaudit.i18n import N_
+from drgaudit.i18n import N_, _
 
 app = typer.Typer(
     help="Cross-region investigation requests (协查): request, respond, list.", no_args_is_help=True
@@ -42,8 +42,11 @@ def request(
             due_date=due_date,
         )  # fmt: skip
         typer.echo(
-            f"request {r.id} opened: {r.insured_region} asks {r.treatment_region} about {r.claim_id} ({r.hospital_id})"
-        )
+            _("request {request} opened: {insured} asks {treatment} about {claim} ({hospital})").format(
+                request=r.id, insured=r.insured_region, treatment=r.treatment_region, claim=r.claim_id,
+                hospital=r.hospital_id,
+            )
+        )  # fmt: skip
 
 
 @app.command("respond")
@@ -70,7 +73,11 @@ def respond(
             session=session, principal=principal(session, user), request_id=request_id, answer=answer,
             result=result, expected_version=expect_version,
         )  # fmt: skip
-        typer.echo(f"request {r.id} closed: {r.result}, answered by {r.answered_by}")
+        typer.echo(
+            _("request {request} closed: {result}, answered by {who}").format(
+                request=r.id, result=coded("assist.result", r.result), who=r.answered_by
+            )
+        )
 
 
 REQUEST_COLUMNS = [
@@ -80,7 +87,7 @@ REQUEST_COLUMNS = [
     Column("insured_region", N_("asked by"), table=False),
     Column("treatment_region", N_("to answer"), table=False),
     Column("hospital_id", N_("hospital")),
-    Column("status", N_("status")),
+    Column("status", N_("status"), values="assist.status"),
     Column("due_date", N_("due")),
     Column("summary", N_("question / answer"), data=False),
     Column("requested_by", N_("requested by"), table=False),
@@ -95,9 +102,9 @@ def _request_row(r: Any) -> dict[str, Any]:
     row = {c.key: getattr(r, c.key, None) for c in REQUEST_COLUMNS}
     row["route"] = f"{r.insured_region} → {r.treatment_region}"
     if r.status == "open":
-        row["summary"] = f"asked by {r.requested_by}: {r.question}"
+        row["summary"] = _("asked by {who}: {question}").format(who=r.requested_by, question=r.question)
     else:
-        row["summary"] = f"{r.result} ({r.answered_by}): {r.answer}"
+        row["summary"] = f"{coded('assist.result', r.result)} ({r.answered_by}): {r.answer}"
     return row
 
 
@@ -134,7 +141,7 @@ def list_(
         drgaudit assist list --all --format csv
     """
     if side is not None and region is None:
-        raise typer.BadParameter("--side goes with --region", param_hint="--side")
+        raise typer.BadParameter(_("--side goes with --region"), param_hint="--side")
     from drgaudit.casebook import assist
 
     with casebook(db) as session:
@@ -142,4 +149,9 @@ def list_(
             session=session, region=region, side=side, status=None if all_ else "open"
         )
         rows = [_request_row(r) for r in found]
-    emit(rows, REQUEST_COLUMNS, fmt, empty="no investigation requests" + ("" if all_ else " open"))
+    emit(
+        rows,
+        REQUEST_COLUMNS,
+        fmt,
+        empty=_("no investigation requests") if all_ else _("no investigation requests open"),
+    )

@@ -9,7 +9,7 @@ import typer
 
 from drgaudit.casebook.states import FINDING_STATES
 from drgaudit.cli.options import DbOption, FromOption, PeriodOption, ToOption, period_option
-from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit
+from drgaudit.cli.output import Column, FormatOption, OutputFormat, coded, emit
 from drgaudit.cli.reviewopts import (
     RulesOption,
     UserOption,
@@ -19,7 +19,7 @@ from drgaudit.cli.reviewopts import (
     principal,
     rule_pack,
 )
-from drgaudit.i18n import N_
+from drgaudit.i18n import N_, _, ngettext
 
 app = typer.Typer(
     help="Hospital findings (疑点): every hold/deduct hit, answered by its hospital before a due date.",
@@ -31,9 +31,9 @@ FINDING_COLUMNS = [
     Column("claim_id", N_("claim")),
     Column("hospital_id", N_("hospital")),
     Column("rule_id", N_("rule")),
-    Column("action", N_("action")),
+    Column("action", N_("action"), values="action"),
     Column("amount", N_("amount"), ">", money),
-    Column("state", N_("state")),
+    Column("state", N_("state"), values="finding.state"),
     Column("due_date", N_("due")),
     Column("final_amount", N_("standing"), ">", lambda v: "" if v is None else money(v)),
 ]
@@ -96,8 +96,12 @@ def list_(
         records,
         FINDING_COLUMNS,
         fmt,
-        empty="no findings",
-        footer=f"showing {len(records)} of {total}" if total > len(records) else f"{total} finding(s)",
+        empty=_("no findings"),
+        footer=(
+            _("showing {shown} of {total}").format(shown=len(records), total=total)
+            if total > len(records)
+            else ngettext("{n} finding", "{n} findings", total).format(n=total)
+        ),
     )
 
 
@@ -120,9 +124,11 @@ def confirm_overdue(user: UserOption = None, db: DbOption = None) -> None:
         done = finding_service.confirm_overdue(session=session, actor=actor)
         for f in done:
             typer.echo(
-                f"finding {f.id} ({f.claim_id} {f.rule_id}, {f.hospital_id}) confirmed: due {f.due_date}"
+                _("finding {finding} ({claim} {rule}, {hospital}) confirmed: due {day}").format(
+                    finding=f.id, claim=f.claim_id, rule=f.rule_id, hospital=f.hospital_id, day=f.due_date
+                )
             )
-    typer.echo(f"{len(done)} overdue finding(s) confirmed")
+    typer.echo(_("{n} overdue finding(s) confirmed").format(n=len(done)))
 
 
 @app.command("rereview")
@@ -159,11 +165,20 @@ def rereview(
         )  # fmt: skip
         f = done.finding
         if done.final:
-            typer.echo(f"finding {f.id} {f.state}: {money(f.final_amount)} yuan stands, by {f.decided_by}")
+            typer.echo(
+                _("finding {finding} {state}: {amount} yuan stands, by {who}").format(
+                    finding=f.id, state=coded("finding.state", f.state), amount=money(f.final_amount),
+                    who=f.decided_by,
+                )
+            )  # fmt: skip
         else:
             typer.echo(
-                f"finding {f.id}: re-review proposed by {f.proposed_by} ({f.proposed_outcome}); you registered or "
-                "promoted the rule-pack version behind it, so a second auditor must confirm it"
+                _(
+                    "finding {finding}: re-review proposed by {who} ({outcome}); you registered or promoted the "
+                    "rule-pack version behind it, so a second auditor must confirm it"
+                ).format(
+                    finding=f.id, who=f.proposed_by, outcome=coded("finding.outcome", f.proposed_outcome)
+                )
             )
 
 
@@ -192,5 +207,7 @@ def escalate(
             pack=rule_pack(rules),
         )
         typer.echo(
-            f"finding {finding_id} escalated: review case {case.id} ({case.claim_id}); schedule it with `drgaudit meeting add`"
+            _(
+                "finding {finding} escalated: review case {case} ({claim}); schedule it with `drgaudit meeting add`"
+            ).format(finding=finding_id, case=case.id, claim=case.claim_id)
         )

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 import typer
 
 from drgaudit.cli.options import DbOption
-from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit, emit_document
-from drgaudit.cli.queue import KIND_WORDS
+from drgaudit.cli.output import Column, FormatOption, OutputFormat, chinese, coded, emit, emit_document
+from drgaudit.cli.queue import kind_words
 from drgaudit.cli.reviewopts import (
     RulesOption,
     UserOption,
@@ -19,7 +19,7 @@ from drgaudit.cli.reviewopts import (
     principal,
     rule_pack,
 )
-from drgaudit.i18n import N_
+from drgaudit.i18n import N_, _
 
 app = typer.Typer(
     help="Review meetings (特例单议会议): create, add cases and attendees, show, close.", no_args_is_help=True
@@ -63,8 +63,12 @@ def create(
     )
     with casebook(db) as session:
         meeting = meeting_service.create(session=session, principal=principal(session, user), meeting=data)
-        typer.echo(f"meeting {meeting.id} created: {meeting.title}, capacity {meeting.capacity}")
-        typer.echo(f"fill it with `drgaudit meeting add {meeting.id} --fill`")
+        typer.echo(
+            _("meeting {meeting} created: {title}, capacity {capacity}").format(
+                meeting=meeting.id, title=meeting.title, capacity=meeting.capacity
+            )
+        )
+        typer.echo(_("fill it with `drgaudit meeting add {meeting} --fill`").format(meeting=meeting.id))
 
 
 @app.command("add")
@@ -108,7 +112,7 @@ def add(
         drgaudit meeting add 1 12 13 --attendee 张三:主审专家 --attendee 李四:秘书:市医保局
     """
     if not cases and not fill and not attendee:
-        raise typer.BadParameter("give cases, --fill or --attendee")
+        raise typer.BadParameter(_("give cases, --fill or --attendee"))
     people = [_attendee(text) for text in attendee or []]
     from drgaudit.casebook import meetings
     from drgaudit.services import meetings as meeting_service
@@ -121,30 +125,45 @@ def add(
                 fill=fill, quota_override=override_quota,
             )  # fmt: skip
             for done in report.added:
-                over = f"; over quota, override: {override_quota}" if done.overridden else ""
+                over = (
+                    _("; over quota, override: {reason}").format(reason=override_quota)
+                    if done.overridden
+                    else ""
+                )
                 c = done.case
                 typer.echo(
-                    f"scheduled case {c.id} ({c.claim_id}, {c.hospital_id}, priority {money(c.priority)}): {done.quota.describe()}{over}"
-                )
+                    _("scheduled case {case} ({claim}, {hospital}, priority {priority}): {quota}{over}").format(
+                        case=c.id, claim=c.claim_id, hospital=c.hospital_id, priority=money(c.priority),
+                        quota=done.quota.describe(), over=over,
+                    )
+                )  # fmt: skip
             for left in report.over_quota:
                 typer.echo(
-                    f"left out, over quota: case {left.case.id} ({left.case.claim_id}): {left.quota.describe()}"
+                    _("left out, over quota: case {case} ({claim}): {quota}").format(
+                        case=left.case.id, claim=left.case.claim_id, quota=left.quota.describe()
+                    )
                 )
             taken = meetings.agenda_size(session=session, meeting_id=meeting_id)
-            typer.echo(f"meeting {meeting_id}: {taken} of {report.meeting.capacity} places taken")
+            typer.echo(
+                _("meeting {meeting}: {taken} of {capacity} places taken").format(
+                    meeting=meeting_id, taken=taken, capacity=report.meeting.capacity
+                )
+            )
         if people:
             added = meeting_service.add_attendees(
                 session=session, principal=who, meeting_id=meeting_id, attendees=people
             )
             for a in added:
                 org = f", {a.organisation}" if a.organisation else ""
-                typer.echo(f"attendee {a.name} ({a.role}{org})")
+                typer.echo(_("attendee {name} ({role}{org})").format(name=a.name, role=a.role, org=org))
 
 
 def _attendee(text: str) -> tuple[str, str, str | None]:
     parts = [p.strip() for p in text.split(":", 2)]
     if len(parts) < 2 or not parts[0] or not parts[1]:
-        raise typer.BadParameter(f"'{text}' is not NAME:ROLE[:ORG]", param_hint="--attendee")
+        raise typer.BadParameter(
+            _("'{text}' is not NAME:ROLE[:ORG]").format(text=text), param_hint="--attendee"
+        )
     return parts[0], parts[1], (parts[2] or None) if len(parts) == 3 else None
 
 
@@ -152,7 +171,7 @@ MEETING_COLUMNS = [
     Column("id", N_("meeting"), ">"),
     Column("held_on", N_("date")),
     Column("region", N_("region")),
-    Column("status", N_("status")),
+    Column("status", N_("status"), values="meeting.status"),
     Column("cases", N_("cases"), ">"),
     Column("capacity", N_("capacity"), ">"),
     Column("title", N_("title")),
@@ -196,7 +215,9 @@ def show(
                 }
                 for m in meetings.list_meetings(session=session)
             ]
-            emit(rows, MEETING_COLUMNS, fmt, empty="no meetings; create one with `drgaudit meeting create`")
+            emit(
+                rows, MEETING_COLUMNS, fmt, empty=_("no meetings; create one with `drgaudit meeting create`")
+            )
             return
         minutes = meetings.meeting_minutes(session=session, meeting_id=meeting_id)
     _show_minutes(minutes, fmt)
@@ -250,40 +271,62 @@ def _show_minutes(minutes: Any, fmt: OutputFormat) -> None:
 
     def table() -> None:
         echo = typer.echo
-        echo(f"meeting {m.id}: {m.title}")
+        echo(_("meeting {meeting}: {title}").format(meeting=m.id, title=m.title))
         echo(
-            f"date {m.held_on}  region {m.region}  location {m.location or '-'}  capacity {m.capacity}  {m.status}  version {m.version}"
+            _("date {day}  region {region}  location {location}  capacity {capacity}  {status}  version {version}").format(
+                day=m.held_on, region=m.region, location=m.location or "-", capacity=m.capacity,
+                status=coded("meeting.status", m.status), version=m.version,
+            )
+        )  # fmt: skip
+        closed = (
+            _("; closed by {who} at {moment}").format(who=m.closed_by, moment=f"{m.closed_at:%Y-%m-%d %H:%M}")
+            if m.closed_at
+            else ""
         )
-        echo(
-            f"created by {m.created_by}"
-            + (f"; closed by {m.closed_by} at {m.closed_at:%Y-%m-%d %H:%M}" if m.closed_at else "")
-        )
-        echo("attendees:" + ("" if minutes.attendees else " none recorded"))
+        echo(_("created by {who}").format(who=m.created_by) + closed)
+        echo(_("attendees:") + ("" if minutes.attendees else _(" none recorded")))
         for a in minutes.attendees:
             echo(f"  {a.name} ({a.role}{', ' + a.organisation if a.organisation else ''})")
-        echo("agenda:" + ("" if minutes.agenda else " empty"))
+        echo(_("agenda:") + ("" if minutes.agenda else _(" empty")))
         for item in minutes.agenda:
             c = item.case
             quota = (
-                f"quota {item.quota_used} of {item.quota_limit}"
+                _("quota {used} of {limit}").format(used=item.quota_used, limit=item.quota_limit)
                 if item.quota_limit is not None
-                else "no quota"
+                else _("no quota")
             )
-            override = f", override: {item.quota_override}" if item.quota_override else ""
+            override = (
+                _(", override: {reason}").format(reason=item.quota_override) if item.quota_override else ""
+            )
             echo(
-                f"  {item.position:>2}. case {c.id} {c.claim_id} {c.hospital_id} at risk {money(c.amount_at_risk)} [{quota}{override}] {item.outcome}"
-            )
+                "  "
+                + _("{position:>2}. case {case} {claim} {hospital} at risk {amount} [{quota}{override}] {outcome}").format(
+                    position=item.position, case=c.id, claim=c.claim_id, hospital=c.hospital_id,
+                    amount=money(c.amount_at_risk), quota=quota, override=override,
+                    outcome=coded("meeting.outcome", item.outcome),
+                )
+            )  # fmt: skip
             d = item.decision
             if d is not None:
-                extra = f" with {d.merged_with}" if d.merged_with else ""
-                echo(f"      {KIND_WORDS[d.kind]}{extra} {money(d.amount)} by {d.decided_by}: {d.reason}")
+                extra = _(" with {claims}").format(claims=d.merged_with) if d.merged_with else ""
+                echo(
+                    "      "
+                    + _("{kind}{extra} {amount} by {who}: {reason}").format(
+                        kind=kind_words(d.kind),
+                        extra=extra,
+                        amount=money(d.amount),
+                        who=d.decided_by,
+                        reason=d.reason,
+                    )
+                )
         totals = minutes.decided_amounts
         if totals:
-            echo(
-                "decided: " + ", ".join(f"{kind} {money(amount)}" for kind, amount in sorted(totals.items()))
-            )
+            parts = [
+                f"{coded('decision.kind', kind)} {money(amount)}" for kind, amount in sorted(totals.items())
+            ]
+            echo(_("decided: {amounts}").format(amounts=("，" if chinese() else ", ").join(parts)))
         if m.minutes_note:
-            echo(f"note: {m.minutes_note}")
+            echo(_("note: {note}").format(note=m.minutes_note))
 
     emit_document(document, fmt, table=table)
 
@@ -315,5 +358,7 @@ def close(
             expected_version=expect_version,
         )
         typer.echo(
-            f"meeting {meeting_id} closed: {report.closed} case(s) closed, {report.deferred} deferred back to the queue"
+            _(
+                "meeting {meeting} closed: {closed} case(s) closed, {deferred} deferred back to the queue"
+            ).format(meeting=meeting_id, closed=report.closed, deferred=report.deferred)
         )

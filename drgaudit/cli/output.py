@@ -33,7 +33,7 @@ from typing import Annotated, Any
 
 import typer
 
-from drgaudit.i18n import _
+from drgaudit.i18n import _, language
 
 
 class OutputFormat(enum.StrEnum):
@@ -64,6 +64,9 @@ class Column:
     show: Callable[[Any], str] | None = None  # how the table shows a value (json/csv get the raw value)
     table: bool = True  # shown in the table (a long text may be json/csv only)
     data: bool = True  # written to json/csv (a column made for people only is not)
+    # The coded values' field in `drgaudit.labels.VALUE_LABELS` ("case.status"): a table in Chinese shows
+    # their Chinese names (json/csv, and a table in English, keep the codes other tools and scripts match).
+    values: str | None = None
 
 
 def plain(value: Any) -> Any:
@@ -93,11 +96,30 @@ def width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+def chinese() -> bool:
+    """Whether messages are printed in Chinese (`LANG=zh_CN.UTF-8`): then a table names coded values."""
+    return language().startswith("zh")
+
+
+def coded(field: str, value: Any) -> str:
+    """A coded value of `field` as a table shows it: its Chinese name (`drgaudit.labels.value_label`) when
+    messages are in Chinese, else the code; None as "-"."""
+    if value is None:
+        return "-"
+    if not chinese():
+        return str(plain(value))
+    from drgaudit.labels import value_label  # only when a table names values (the CLI starts quickly)
+
+    return value_label(field, plain(value))
+
+
 def _cell(value: Any, column: Column) -> str:
     if column.show is not None:
         return column.show(value)
     if value is None:
         return "-"
+    if column.values is not None:
+        return coded(column.values, value)
     if isinstance(value, Decimal):
         value = float(value)
     if isinstance(value, float):
@@ -107,7 +129,8 @@ def _cell(value: Any, column: Column) -> str:
     return str(plain(value))
 
 
-def _pad(text: str, size: int, align: str) -> str:
+def pad(text: str, size: int, align: str = "<") -> str:
+    """`text` padded with spaces to `size` terminal columns (`width`), on the right or (">") the left."""
     gap = " " * max(0, size - width(text))
     return gap + text if align == ">" else text + gap
 
@@ -119,7 +142,7 @@ def table_lines(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) ->
     sizes = [max([width(headers[i])] + [width(r[i]) for r in cells]) for i in range(len(columns))]
     lines = []
     for values in [headers, *cells]:
-        parts = [_pad(v, sizes[i], columns[i].align) for i, v in enumerate(values)]
+        parts = [pad(v, sizes[i], columns[i].align) for i, v in enumerate(values)]
         lines.append("  ".join(parts).rstrip())
     return lines
 

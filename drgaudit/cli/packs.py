@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from drgaudit.cli.options import DbOption
-from drgaudit.cli.output import FormatOption, OutputFormat, emit_document
+from drgaudit.cli.output import FormatOption, OutputFormat, chinese, coded, emit_document, pad
 from drgaudit.cli.reviewopts import UserOption, existing_casebook
 from drgaudit.errors import DrgauditError
 from drgaudit.i18n import _
@@ -132,16 +132,17 @@ def versions(
             history = packs.promotions(session=session)
     except DrgauditError as exc:
         raise _fail(exc) from exc
-    roles: dict[int | None, list[str]] = {}
+    roles: dict[int | None, list[tuple[str, str]]] = {}  # version -> (stage, region), in force on the day
     for region, (active, shadow) in status.items():
         if active is not None:
-            roles.setdefault(active.id, []).append(f"active {region}")
+            roles.setdefault(active.id, []).append(("active", region))
         if shadow is not None:
-            roles.setdefault(shadow.id, []).append(f"shadow {region}")
+            roles.setdefault(shadow.id, []).append(("shadow", region))
     by_id = {r.id: r for r in rows}
     listed = [
         {"id": r.id, "version": r.version, "registered_at": r.registered_at, "registered_by": r.registered_by,
-         "state": ", ".join(roles.get(r.id, [])) or "draft", "note": r.note or ""}
+         "state": ", ".join(f"{stage} {region}" for stage, region in roles.get(r.id, [])) or "draft",
+         "note": r.note or ""}
         for r in rows
     ]  # fmt: skip
     promoted = [
@@ -155,11 +156,13 @@ def versions(
         if not rows:
             typer.echo(_("no rule-pack versions yet: register one with `drgaudit rules register [DIR]`"))
             return
-        for row in listed:
-            note = f"  — {row['note']}" if row["note"] else ""
+        for pack_version in rows:
+            note = f"  — {pack_version.note}" if pack_version.note else ""
+            held = roles.get(pack_version.id, [])
+            state = ("，" if chinese() else ", ").join(f"{coded('promotion.stage', s)} {r}" for s, r in held)
             typer.echo(
-                f"#{row['id']:<4} {row['version']}  {row['registered_at']:%Y-%m-%d %H:%M}  "
-                f"{row['registered_by']:<12} [{row['state']}]{note}"
+                f"#{pack_version.id:<4} {pack_version.version}  {pack_version.registered_at:%Y-%m-%d %H:%M}  "
+                f"{pad(pack_version.registered_by, 12)} [{state or coded('status', 'draft')}]{note}"
             )
         if history:
             typer.echo("")
@@ -176,8 +179,9 @@ def versions(
                 line = _("  #{id:<4} {region:<8} {stage:<6} from {day}  {version}  {status:<8} {who}")
                 typer.echo(
                     line.format(
-                        id=p.id, region=p.region, stage=p.stage, day=p.effective_from.isoformat(), version=version,
-                        status=p.status, who=who,
+                        id=p.id, region=p.region, stage=pad(coded("promotion.stage", p.stage), 6),
+                        day=p.effective_from.isoformat(), version=version,
+                        status=pad(coded("promotion.status", p.status), 8), who=who,
                     )
                 )  # fmt: skip
 
@@ -268,7 +272,7 @@ def _print_outcome(outcome: packs.PromotionOutcome) -> None:
         else _("no version (shadowing stops)")
     )
     target = _("{stage} for {region} from {day}").format(
-        stage=p.stage, region=p.region, day=p.effective_from.isoformat()
+        stage=coded("promotion.stage", p.stage), region=p.region, day=p.effective_from.isoformat()
     )
     if outcome.state == "pending":
         said = _(

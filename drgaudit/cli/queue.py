@@ -8,7 +8,7 @@ import typer
 
 from drgaudit.casebook.states import CASE_STATUSES, DECISION_KINDS, OPEN_STATUSES
 from drgaudit.cli.options import DbOption, FromOption, PeriodOption, ToOption, period_option
-from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit, emit_document
+from drgaudit.cli.output import Column, FormatOption, OutputFormat, chinese, coded, emit, emit_document, pad
 from drgaudit.cli.reviewopts import (
     RulesOption,
     UserOption,
@@ -19,7 +19,7 @@ from drgaudit.cli.reviewopts import (
     principal,
     rule_pack,
 )
-from drgaudit.i18n import N_, _, language, ngettext
+from drgaudit.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
     from drgaudit.casebook.findings import FindingTally
@@ -36,6 +36,24 @@ KIND_WORDS = {
     "merge": "merged (split hospitalisation)",
     "refer": "referred for investigation",
 }
+
+
+def kind_words(kind: str) -> str:
+    """A decision's kind as a person reads it: its Chinese name in Chinese, else the words above."""
+    return coded("decision.kind", kind) if chinese() else KIND_WORDS[kind]
+
+
+def decision_line(d: Any) -> str:
+    """One round of a case's decisions: what was decided, the amount, by whom, where and why."""
+    extra = _(" with {claims}").format(claims=d.merged_with) if d.merged_with else ""
+    where = _(" in meeting {meeting}").format(meeting=d.meeting_id) if d.meeting_id else ""
+    state = _("  [superseded]") if d.superseded else ""
+    return _("round {round}: {kind}{extra} {amount} by {who}{where}: {reason}{state}").format(
+        round=d.round, kind=kind_words(d.kind), extra=extra, amount=money(d.amount), who=d.decided_by,
+        where=where, reason=d.reason, state=state,
+    )  # fmt: skip
+
+
 CaseArg = Annotated[str, typer.Argument(metavar="CASE", help="Case number, or the claim id of the case.")]
 
 CASE_COLUMNS = [
@@ -44,8 +62,8 @@ CASE_COLUMNS = [
     Column("hospital_id", N_("hospital")),
     Column("region", N_("region")),
     Column("period", N_("period")),
-    Column("status", N_("status")),
-    Column("severity", N_("severity")),
+    Column("status", N_("status"), values="case.status"),
+    Column("severity", N_("severity"), values="severity"),
     Column("amount_at_risk", N_("at risk"), ">", money),
     Column("priority", N_("priority"), ">", money),
     Column("assignee", N_("assignee")),
@@ -234,48 +252,77 @@ def show(case_ref: CaseArg, fmt: FormatOption = OutputFormat.table, db: DbOption
     document["rows"] = document["hits"]
 
     def table() -> None:
+        from drgaudit.services.labels import log_action, log_actor
+
         name = f" {hospital.name}" if hospital else ""
         echo = typer.echo
-        echo(f"case {case.id}  claim {case.claim_id}  {case.status}  version {case.version}")
+        zh = chinese()
         echo(
-            f"hospital {case.hospital_id}{name}  treatment region {case.region}  insured region {case.insured_region}"
+            _("case {case}  claim {claim}  {status}  version {version}").format(
+                case=case.id,
+                claim=case.claim_id,
+                status=coded("case.status", case.status),
+                version=case.version,
+            )
         )
         echo(
-            f"{case.payment_scheme} {case.group_code or '-'}  discharged {case.discharge_date} (period {case.period})  "
-            f"total cost {money(case.total_cost)}"
+            _("hospital {hospital}{name}  treatment region {region}  insured region {insured}").format(
+                hospital=case.hospital_id, name=name, region=case.region, insured=case.insured_region
+            )
         )
         echo(
-            f"at risk {money(case.amount_at_risk)}  severity {case.severity}  priority {money(case.priority)}"
-        )
-        echo(f"assignee {case.assignee or '-'}  due {case.due_date or '-'}")
+            _("{scheme} {group}  discharged {day} (period {period})  total cost {cost}").format(
+                scheme=coded("payment_scheme", case.payment_scheme), group=case.group_code or "-",
+                day=case.discharge_date, period=case.period, cost=money(case.total_cost),
+            )
+        )  # fmt: skip
+        echo(
+            _("at risk {amount}  severity {severity}  priority {priority}").format(
+                amount=money(case.amount_at_risk), severity=coded("severity", case.severity),
+                priority=money(case.priority),
+            )
+        )  # fmt: skip
+        echo(_("assignee {who}  due {day}").format(who=case.assignee or "-", day=case.due_date or "-"))
         if agenda:
-            echo(f"on the agenda of meeting {agenda[1].id} ({agenda[1].held_on}), item {agenda[0].position}")
-        if case.reopen_reason:
-            echo(f"reopened: {case.reopen_reason}")
-        echo("hits:")
-        for hit in hits:
-            gone = "" if hit.present else "  [no longer found]"
             echo(
-                f"  {hit.rule_id:<13} {hit.severity:<8} {hit.action:<14} {money(hit.amount_at_risk):>12}  {hit.message}{gone}"
+                _("on the agenda of meeting {meeting} ({day}), item {item}").format(
+                    meeting=agenda[1].id, day=agenda[1].held_on, item=agenda[0].position
+                )
+            )
+        if case.reopen_reason:
+            echo(_("reopened: {reason}").format(reason=case.reopen_reason))
+        echo(_("hits:"))
+        for hit in hits:
+            gone = "" if hit.present else _("  [no longer found]")
+            severity, action = coded("severity", hit.severity), coded("action", hit.action)
+            echo(
+                f"  {hit.rule_id:<13} {pad(severity, 8)} {pad(action, 14)} {money(hit.amount_at_risk):>12}"
+                f"  {hit.message}{gone}"
             )
         if decisions:
-            echo("decisions:")
+            echo(_("decisions:"))
         for d in decisions:
-            where = f" in meeting {d.meeting_id}" if d.meeting_id else ""
-            state = "  [superseded]" if d.superseded else ""
-            extra = f" with {d.merged_with}" if d.merged_with else ""
-            echo(
-                f"  round {d.round}: {KIND_WORDS[d.kind]}{extra} {money(d.amount)} by {d.decided_by}{where}: {d.reason}{state}"
-            )
+            echo("  " + decision_line(d))
             for item in d.items or []:
-                echo(f"    item {item['item']}: {money(item['amount'])}")
+                echo(
+                    "    "
+                    + _("item {item}: {amount}").format(item=item["item"], amount=money(item["amount"]))
+                )
             if d.quota_override:
-                echo(f"    over quota, override: {d.quota_override}")
+                echo("    " + _("over quota, override: {reason}").format(reason=d.quota_override))
         for a in appeals:
-            echo(f"appeal by {a.filed_by} against round {rounds.get(a.decision_id, '?')}: {a.reason}")
-        echo("log:")
+            echo(
+                _("appeal by {who} against round {round}: {reason}").format(
+                    who=a.filed_by, round=rounds.get(a.decision_id, "?"), reason=a.reason
+                )
+            )
+        echo(_("log:"))
         for entry in log:
-            echo(f"  #{entry.seq} {entry.at[:19].replace('T', ' ')} {auditlog.who(entry)} {entry.action}")
+            at = entry.at[:19].replace("T", " ")
+            who, action = (
+                (log_actor(entry), log_action(entry.action)) if zh else (auditlog.who(entry), entry.action)
+            )
+            echo(f"  #{entry.seq} {at} {who} {action}")
 
     emit_document(document, fmt, table=table)
 
@@ -383,13 +430,19 @@ def decide(
             pack=rule_pack(rules), expected_version=expect_version, quota_override=override_quota,
         )  # fmt: skip
         d, case = outcome.decision, outcome.case
-        extra = f" with {d.merged_with}" if d.merged_with else ""
+        extra = _(" with {claims}").format(claims=d.merged_with) if d.merged_with else ""
         typer.echo(
-            f"case {case.id} ({case.claim_id}) decided in meeting {d.meeting_id}, round {d.round}: "
-            f"{KIND_WORDS[d.kind]}{extra} {money(d.amount)} yuan, by {d.decided_by}"
-        )
+            _("case {case} ({claim}) decided in meeting {meeting}, round {round}: {kind}{extra} {amount} yuan, by {who}").format(
+                case=case.id, claim=case.claim_id, meeting=d.meeting_id, round=d.round, kind=kind_words(d.kind),
+                extra=extra, amount=money(d.amount), who=d.decided_by,
+            )
+        )  # fmt: skip
         if outcome.quota is not None:
-            over = f"; over quota, override: {d.quota_override}" if d.quota_override else ""
+            over = (
+                _("; over quota, override: {reason}").format(reason=d.quota_override)
+                if d.quota_override
+                else ""
+            )
             typer.echo(outcome.quota.describe() + over)
 
 
@@ -509,18 +562,11 @@ def _print_findings(tallies: list[FindingTally]) -> None:
 
     if not tallies:
         return
-    from drgaudit.labels import value_label
-
-    chinese = language().startswith("zh")
     typer.echo(_("hospital findings (hold/deduct hits) by state:"))
     for t in tallies:
         # A state by its Chinese name under zh_CN, by its code (as --state takes it) otherwise.
-        named = [
-            (value_label("finding.state", state) if chinese else state, t.states[state])
-            for state in STATES
-            if state in t.states
-        ]
-        states = ("，" if chinese else ", ").join(f"{name} {n}" for name, n in named)
+        named = [(coded("finding.state", state), t.states[state]) for state in STATES if state in t.states]
+        states = ("，" if chinese() else ", ").join(f"{name} {n}" for name, n in named)
         typer.echo(
             f"  {t.hospital_id:<14} {t.period:<7} "
             + _("{states}; {amount} at risk, {standing} standing").format(

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from drgaudit.cli.options import MAX_WORKERS, CodesOption, DbOption, RulesOption, reported
-from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit, plain
+from drgaudit.cli.output import Column, FormatOption, OutputFormat, chinese, coded, emit, plain
 from drgaudit.cli.reviewopts import UserOption, existing_casebook
-from drgaudit.i18n import N_, _, language, ngettext
+from drgaudit.i18n import N_, _, ngettext
 from drgaudit.labels import family_name
 
 if TYPE_CHECKING:
@@ -185,9 +185,9 @@ def print_summary(summary: ScreenSummary) -> None:
 
     # Hits by family: in Chinese by the family's name (or the name a rule file declares for a family of its
     # own), in English by the key the rule files use.
-    chinese = language().startswith("zh")
+    zh = chinese()
     for family, count in sorted(summary.by_family.items(), key=lambda kv: (-kv[1], kv[0])):
-        name = family_name(family, summary.family_labels) if chinese else family
+        name = family_name(family, summary.family_labels) if zh else family
         echo(f"  {name}{' ' * max(1, 25 - cell_len(name))}{count}")  # a Chinese character is two cells wide
     if summary.dry_run:
         stored, review = summary.stored, summary.review_cases
@@ -567,11 +567,12 @@ def explain(
 
 BATCH_COLUMNS = [
     Column("id", N_("batch"), ">"),
-    Column("kind", N_("kind")),
+    Column("kind", N_("kind"), values="batch.kind"),
     Column("imported_at", N_("imported"), show=lambda v: v[:16].replace("T", " ") if v else "-"),
     Column("rows_ok", N_("ok"), ">"),
     Column("rows_rejected", N_("rejected"), ">"),
-    Column("last_screen", N_("last screen"), show=lambda v: v or "-"),
+    Column("last_screen", N_("last screen"), table=False),
+    Column("last_screen_shown", N_("last screen"), data=False),
     Column("file_name", N_("file")),
 ]
 
@@ -609,6 +610,11 @@ def batches(fmt: FormatOption = OutputFormat.table, db: DbOption = None) -> None
                     "rows_ok": b.rows_ok,
                     "rows_rejected": b.rows_rejected,
                     "last_screen": f"run {run.id} {run.status}" if run is not None else None,
+                    "last_screen_shown": (
+                        _("run {run} {status}").format(run=run.id, status=coded("run.status", run.status))
+                        if run is not None
+                        else None
+                    ),
                     "file_name": b.file_name,
                 }
             )

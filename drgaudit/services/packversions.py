@@ -21,6 +21,7 @@ from drgaudit.casebook.models import get_by_id
 from drgaudit.casebook.packs import NATIONAL, PackPromotion, PromotionOutcome, RulePackVersion
 from drgaudit.contract import REGION_RE
 from drgaudit.errors import DrgauditError
+from drgaudit.labels import VALUE_LABELS
 from drgaudit.services.access import NotFound, Principal, Target, allowing_grant, may
 from drgaudit.services.accounts import acting
 from drgaudit.services.packs import PromoteRequest, promote_pack
@@ -29,7 +30,7 @@ from drgaudit.services.settlement import known_regions
 VIEW = "rules.view"
 PROMOTE = "rules.promote"
 IMPACT = "rules.impact"
-STAGE_NAMES = {"active": "在用", "shadow": "影子运行"}
+STAGE_NAMES = VALUE_LABELS["promotion.stage"]
 
 
 class VersionPageError(DrgauditError):

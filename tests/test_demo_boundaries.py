@@ -21,10 +21,10 @@ def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def changed(tmp_path: Path, old: str, new: str) -> Path:
+def changed(tmp_path: Path, old: str, new: str, file: str = "long_stay.yaml") -> Path:
     folder = tmp_path / "rules"
     shutil.copytree(bundled_rules_dir(), folder, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
-    path = folder / "long_stay.yaml"
+    path = folder / file
     text = path.read_text(encoding="utf-8")
     assert old in text
     path.write_text(text.replace(old, new), encoding="utf-8")
@@ -61,4 +61,14 @@ def test_a_threshold_one_step_off_is_measured(
     los = card.rules["LOS-001"]
     assert (los.detected < los.planted) is missed
     assert (los.lookalikes_hit > 0) is lookalikes_hit
+    assert card.shortfalls(recall=1.0, precision=1.0) != []
+
+
+def test_an_exemption_dropped_is_measured(demo_folder: Path, tmp_path: Path) -> None:
+    """UPC-003 without its exemption of the tumour-therapy groups hits the chemotherapy look-alikes (stays
+    in RE1 with no procedure coded), and nothing it should find is missed."""
+    exemption = "    unless:\n      - adrg in lists.tumour_therapy_adrg\n"
+    card = screen(demo_folder, tmp_path, changed(tmp_path, exemption, "", file="upcoding.yaml"))
+    surgical = card.rules["UPC-003"]
+    assert surgical.lookalikes_hit > 0 and surgical.detected == surgical.planted
     assert card.shortfalls(recall=1.0, precision=1.0) != []

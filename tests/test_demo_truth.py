@@ -28,6 +28,8 @@ LAB_MCC = ("A41", "N17")
 MIN_LAB_FEE = 300
 SUPPORT_PROCEDURES = ("96.7", "96.04", "39.95", "31.1", "00.17")
 TREATMENT_CYCLES = ("Z51.0", "Z51.1", "Z51.8", "Z49")
+# The tumour-therapy core groups, which group by the principal diagnosis, not by a procedure (CHS-DRG MDCR).
+TUMOUR_THERAPY_ADRG = ("RB1", "RB2", "RC1", "RE1", "RG1")
 NEW_TECHNOLOGIES = ("17.41", "17.42", "17.43", "17.44", "17.45", "17.49", "35.05")
 RULES = (
     "SPLIT-001",
@@ -255,7 +257,8 @@ class Demo:
 
     def upc_surgical(self, c: dict[str, Any]) -> bool:
         g = c["group_code"]
-        return c["payment_scheme"] == "DRG" and g[1:2] in "ABCDEFGHIJ" and g[1:2] != "" and not c["px"]
+        surgical = c["payment_scheme"] == "DRG" and g[1:2] in "ABCDEFGHIJ" and g[1:2] != "" and not c["px"]
+        return surgical and not g.startswith(TUMOUR_THERAPY_ADRG)
 
     def upc_hospital(self, c: dict[str, Any]) -> bool:
         return (
@@ -609,6 +612,10 @@ def test_boundary_cases_sit_on_both_sides_of_each_threshold(demo: Demo) -> None:
     hospice_long = [c for c in claims_of("LOS-005", "lookalike") if c["dept_code"] == "A24"]
     assert hospice_long and all(60 <= c["los"] < 90 for c in hospice_long)
     assert all(demo.per_diem_long_other({**c, "dept_code": "A03"}) for c in hospice_long)
+    # A chemotherapy stay with no procedure is exempt from UPC-003: its group (RE1) groups by the diagnosis.
+    chemotherapy = claims_of("UPC-003", "lookalike")
+    assert chemotherapy and all(c["group_code"].startswith("RE1") and not c["px"] for c in chemotherapy)
+    assert all(demo.upc_surgical({**c, "group_code": "RD1" + c["group_code"][3:]}) for c in chemotherapy)
 
     def gap(c: dict[str, Any]) -> int:
         return (c["admit"] - demo.by_patient[c["patient_id"]][0]["discharge"]).days

@@ -71,6 +71,7 @@ EXEMPTION_CLAIMS: dict[str, int] = {
     "x_hospice_past_other_limit": 1,
     "x_transfer_low_ratio": 1,
     "x_death_upcoding": 1,
+    "x_chemotherapy_without_procedure": 1,
     "x_severe_transfer_up": 1,
     "x_severe_advised_discharge": 1,
 }
@@ -579,6 +580,17 @@ class Boundaries:
         if stay.los >= own:
             truths.append(_truth(0, "LOS-004", True, note))
         return _unit([stay], truths)
+
+    def x_chemotherapy_without_procedure(self, _pos: int) -> Unit:
+        """UPC-003 exempts the tumour-therapy groups (`lists.tumour_therapy_adrg`), which group by the principal
+        diagnosis (Z51.1 化学治疗疗程), not by a procedure: a chemotherapy stay in its surgical-lettered group
+        (RE1) with no procedure coded. It hits if the loaded pack's list leaves that group out."""
+        stay = self.s.template_stay("chemotherapy")
+        stay.procedures = []
+        self._place(stay)
+        exempt = self.values.pack.lists["tumour_therapy_adrg"].contains(stay.group[:3])
+        note = f"化学治疗病组{stay.group}未编码手术操作（肿瘤治疗病组按主要诊断入组，豁免）"
+        return _unit([stay], [_truth(0, "UPC-003", not exempt, note)])
 
     def x_death_upcoding(self, _pos: int) -> Unit:
         """UPC-001 exempts deaths: an MCC without its lab evidence, short and cheap, the patient died."""

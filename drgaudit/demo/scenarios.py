@@ -477,6 +477,11 @@ class Scenarios:
 
     # --- per-diem (按床日) stays ------------------------------------------------------------------------
 
+    def template_stay(self, key: str) -> Stay:
+        """A new patient's stay of the template `key` (templates.yaml); not dated or placed."""
+        template, patient = self._patient([self.catalog.template(key)])
+        return self.f.draft(patient, template, self.f.treatment_region(patient))
+
     def per_diem_stay(self, dept: str) -> Stay:
         """A new patient's per-diem stay of a template of the department; not dated or placed."""
         template, patient = self._patient(

@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from drgaudit.i18n import _, language
 from drgaudit.labels import label, value_label
 from drgaudit.reports.document import Column, Report, Sheet
 from drgaudit.reports.masking import Masker
@@ -201,27 +202,45 @@ class ImpactResult:
         return sum(n for outcome, n in self.baseline_case_counts.items() if outcome != "unchanged")
 
     def summary_lines(self) -> list[str]:
-        """The terminal summary."""
+        """The terminal summary, in the user's language (a sample's conditions in words under Chinese)."""
         t = self.totals
+        chinese = language().startswith("zh")
+        name = pack_label if chinese else str  # a pack by its Chinese name, as the report names it
         lines = [
-            f"impact of {self.new_label} ({self.new_version}) against {self.old_label} ({self.old_version})",
-            f"on {self.scope}: {self.claims:,} claims of {self.patients:,} patients, screened with both packs "
-            f"in {self.seconds:.1f}s; nothing was written",
-            f"hits: {t.before:,} → {t.after:,} ({t.added:+,} added, {-t.removed:+,} removed, {t.kept:,} kept, "
-            f"{t.changed:,} of them changed); amount at risk {t.amount_before:,.2f} → {t.amount_after:,.2f} "
-            f"({t.amount_change:+,.2f}) yuan",
-        ]
+            _("impact of {new} ({new_version}) against {old} ({old_version})").format(
+                new=name(self.new_label), new_version=self.new_version, old=name(self.old_label),
+                old_version=self.old_version,
+            ),
+            _(
+                "on {scope}: {claims} claims of {patients} patients, screened with both packs in {seconds}s; "
+                "nothing was written"
+            ).format(
+                scope=self.scope, claims=f"{self.claims:,}", patients=f"{self.patients:,}", seconds=f"{self.seconds:.1f}"
+            ),
+            _(
+                "hits: {before} → {after} ({added} added, {removed} removed, {kept} kept, {changed} of them "
+                "changed); amount at risk {amount_before} → {amount_after} ({amount_change}) yuan"
+            ).format(
+                before=f"{t.before:,}", after=f"{t.after:,}", added=f"{t.added:+,}", removed=f"{-t.removed:+,}",
+                kept=f"{t.kept:,}", changed=f"{t.changed:,}", amount_before=f"{t.amount_before:,.2f}",
+                amount_after=f"{t.amount_after:,.2f}", amount_change=f"{t.amount_change:+,.2f}",
+            ),
+        ]  # fmt: skip
         touched = [tally for tally in self.by_rule.values() if tally.touched]
         if touched:
-            lines.append("by rule:")
+            lines.append(_("by rule:"))
             for tally in sorted(touched, key=lambda x: x.key):
+                changed = _("changed {count}").format(count=f"{tally.changed:<5,}")
                 lines.append(
                     f"  {tally.key:<14} {tally.before:>6,} → {tally.after:<6,} +{tally.added:<5,} -{tally.removed:<5,} "
-                    f"changed {tally.changed:<5,} {tally.amount_before:>14,.2f} → {tally.amount_after:,.2f}"
+                    f"{changed} {tally.amount_before:>14,.2f} → {tally.amount_after:,.2f}"
                 )
         else:
-            lines.append("no rule fires differently on these claims")
-        for kind, tallies in (("region", self.by_region), ("hospital", self.by_hospital)):
+            lines.append(_("no rule fires differently on these claims"))
+        for heading, tallies in (
+            (_("by region: {places}"), self.by_region),
+            (_("by hospital: {places}"), self.by_hospital),
+        ):
             touched = sorted(
                 (x for x in tallies.values() if x.touched), key=lambda x: (-x.added - x.removed, x.key)
             )
@@ -230,40 +249,63 @@ class ImpactResult:
                     f"{x.key} +{x.added}/-{x.removed}" + (f"/~{x.changed}" if x.changed else "")
                     for x in touched[:8]
                 )
-                more = f" (and {len(touched) - 8} more)" if len(touched) > 8 else ""
-                lines.append(f"by {kind}: {shown}{more}")
+                more = _(" (and {n} more)").format(n=len(touched) - 8) if len(touched) > 8 else ""
+                lines.append(heading.format(places=shown + more))
         counts = self.case_counts
         lines.append(
-            f"review cases: {sum(counts.get(o, 0) for o in OPENING)} would open "
-            f"({counts.get('created', 0)} new, {counts.get('reopened', 0)} reopened), "
-            f"{counts.get('withdrawn', 0)} would close (withdrawn), {counts.get('refreshed', 0)} would change"
-        )
+            _(
+                "review cases: {opening} would open ({created} new, {reopened} reopened), {withdrawn} would close "
+                "(withdrawn), {refreshed} would change"
+            ).format(
+                opening=sum(counts.get(o, 0) for o in OPENING), created=counts.get("created", 0),
+                reopened=counts.get("reopened", 0), withdrawn=counts.get("withdrawn", 0),
+                refreshed=counts.get("refreshed", 0),
+            )
+        )  # fmt: skip
         if self.stored:
             lines.append(
-                f"stored hits a re-screen would write: {self.stored.get('new', 0):,} new, "
-                f"{self.stored.get('unchanged', 0):,} unchanged, {self.stored.get('removed', 0):,} removed"
-            )
+                _("stored hits a re-screen would write: {new} new, {unchanged} unchanged, {removed} removed").format(
+                    new=f"{self.stored.get('new', 0):,}", unchanged=f"{self.stored.get('unchanged', 0):,}",
+                    removed=f"{self.stored.get('removed', 0):,}",
+                )
+            )  # fmt: skip
         if self.baseline_drift:
             lines.append(
-                f"note: re-screening with the old pack would itself change {self.baseline_drift} cases "
-                "(the casebook is not in step with it)"
+                _(
+                    "note: re-screening with the old pack would itself change {n} cases (the casebook is not in "
+                    "step with it)"
+                ).format(n=self.baseline_drift)
             )
         over = [q for q in self.quota if q.over_after and not q.over_before]
         if over:
-            lines.append(f"quota: {len(over)} hospital-months would have more open cases than their quota:")
+            lines.append(
+                _("quota: {n} hospital-months would have more open cases than their quota:").format(
+                    n=len(over)
+                )
+            )
             for q in over[:5]:
                 lines.append(
-                    f"  {q.hospital_id} {q.period} {q.scheme}: {q.open_before} → {q.open_after} open, quota {q.limit}"
-                )
+                    "  "
+                    + _("{hospital} {period} {scheme}: {before} → {after} open, quota {limit}").format(
+                        hospital=q.hospital_id, period=q.period, scheme=q.scheme, before=q.open_before,
+                        after=q.open_after, limit=q.limit,
+                    )
+                )  # fmt: skip
         for standing in self.shadow:
-            mark = " (the version compared here)" if standing.is_new else ""
+            mark = _(" (the version compared here)") if standing.is_new else ""
             lines.append(
-                f"shadow version {standing.version}{mark} on batch {standing.batch_id}: "
-                f"{standing.shadow:,} hits stored apart beside {standing.live:,} live hits"
-            )
+                _("shadow version {version}{mark} on batch {batch}: {shadow} hits stored apart beside {live} live hits").format(
+                    version=standing.version, mark=mark, batch=standing.batch_id, shadow=f"{standing.shadow:,}",
+                    live=f"{standing.live:,}",
+                )
+            )  # fmt: skip
         for rule_id, samples in sorted(self.samples.items()):
             for sample in samples[:1]:
-                lines.append(f"e.g. {rule_id} {sample.side} {sample.claim_id}: {describe_sample(sample)}")
+                if chinese:  # the conditions in words, as the impact report and the version page say them
+                    side = _SAMPLE_SIDES.get(sample.side, sample.side)
+                    lines.append(f"例：{rule_id} {side} {sample.claim_id}：{describe_sample_zh(sample)}")
+                else:
+                    lines.append(f"e.g. {rule_id} {sample.side} {sample.claim_id}: {describe_sample(sample)}")
         return lines
 
 
@@ -317,6 +359,7 @@ def describe_sample(sample: Sample) -> str:
 
 
 _SIDES = {"old": "原规则包", "new": "新规则包"}
+_SAMPLE_SIDES = {"added": "新增命中", "removed": "不再命中"}
 
 
 def describe_sample_zh(sample: Sample) -> str:

@@ -299,3 +299,43 @@ def test_listings_and_details_name_coded_values_in_chinese(chinese: None, tmp_pa
     listed_versions = json.loads(run("rules", "versions", "--on", "2026-01-02", "--format", "json"))
     assert listed_versions["rows"][0]["state"] == "draft"
     assert [(p["stage"], p["status"]) for p in listed_versions["promotions"]] == [("shadow", "pending")]
+
+
+def test_the_impact_summary_in_chinese(chinese: None, tmp_path: Path) -> None:
+    """`rules impact` under zh_CN: every line Chinese, and a sample's conditions in words (住院天数 ≥ 超长住院天数标准),
+    as the impact report and the version page say them, not the rule text (English before)."""
+    import shutil
+
+    from drgaudit.demo.generator import generate
+    from drgaudit.engine.loader import bundled_rules_dir
+
+    demo = tmp_path / "demo"
+    generate(demo, seed=42, claims=1000)
+    db = str(tmp_path / "c.sqlite")
+    for kind in ("hospitals", "groups", "claims"):
+        assert runner.invoke(app, ["import", kind, str(demo / f"{kind}.csv"), "--db", db]).exit_code == 0
+    assert runner.invoke(app, ["screen", "--batch", "3", "--db", db]).exit_code == 0
+    rules = tmp_path / "rules"
+    shutil.copytree(bundled_rules_dir(), rules, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    stays = rules / "long_stay.yaml"
+    stays.write_text(
+        stays.read_text(encoding="utf-8").replace(
+            "max_los_days: {default: 60,", "max_los_days: {default: 70,", 1
+        ),
+        encoding="utf-8",
+    )
+    done = runner.invoke(app, ["rules", "impact", str(rules), "--batch", "3", "--db", db])
+    assert done.exit_code == 0, done.output
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("规则变更影响评估：规则目录 ") and "对比 内置规则包（" in lines[0]
+    assert re.match(
+        r"命中：\d+ → \d+（新增 \+\d+，不再命中 -\d+，保留 \d+，其中 \d+ 条有变化）；涉及金额 ", lines[2]
+    )
+    sample = next(line for line in lines if line.startswith("例：LOS-001 不再命中 "))
+    assert (
+        "满足条件“住院天数 ≥ 超长住院天数标准”：成立 → 不成立" in sample
+        and "参数“超长住院天数标准”：60 → 70" in sample
+    )
+    assert "los_days" not in done.stdout and "e.g." not in done.stdout
+    for line in lines:
+        assert re.search(r"[\u4e00-\u9fff]", line) or line.startswith("  "), line

@@ -97,7 +97,7 @@ class SettlementPeriod:
 
 def settlement_period(month: str, unit: str) -> SettlementPeriod:
     """The month, quarter (`2025Q1`) or year (`2025`) holding the month `YYYY-MM`."""
-    start, _ = period_bounds(month)
+    start, _end = period_bounds(month)
     if unit == "month":
         first, count, label = start.month, 1, month
     elif unit == "quarter":

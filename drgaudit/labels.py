@@ -373,6 +373,7 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
     },
     "meeting.status": {"open": "未结束", "closed": "已结束"},
     "assist.status": {"open": "待答复", "closed": "已答复"},
+    "account.status": {"active": "正常", "disabled": "已停用", "locked": "已锁定（登录失败过多）"},
     # A rule-pack version's promotion in a region (`drgaudit rules versions`, the versions page).
     "promotion.stage": {"active": "在用", "shadow": "影子运行"},
     "promotion.status": {"pending": "待第二人确认", "in_force": "已确定"},

@@ -339,3 +339,31 @@ def test_the_impact_summary_in_chinese(chinese: None, tmp_path: Path) -> None:
     assert "los_days" not in done.stdout and "e.g." not in done.stdout
     for line in lines:
         assert re.search(r"[\u4e00-\u9fff]", line) or line.startswith("  "), line
+
+
+def test_accounts_in_chinese(chinese: None, tmp_path: Path) -> None:
+    """`users add/list/grant` under zh_CN: roles and statuses by their names (定点医疗机构, 正常), not
+    `hospital:H001` and `active`; json keeps the codes."""
+    db = str(tmp_path / "c.sqlite")
+
+    def run(*args: str, password: str | None = None) -> str:
+        stdin = None if password is None else password + "\n"
+        result = runner.invoke(app, [*args, "--db", db], input=stdin)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    made = run("users", "add", "admin", "--role", "admin", "--password-stdin", password="a long passphrase 1")
+    assert made == "已创建账号 admin：系统管理员\n"
+    run("users", "add", "h001", "--role", "hospital", "--hospital", "H001", "--password-stdin",
+        "--user", "admin", password="a long passphrase 2")  # fmt: skip
+    assert (
+        run("users", "grant", "h001", "expert:510100", "--user", "admin")
+        == "账号 h001：已授予 评审专家 510100\n"
+    )
+    listed = run("users", "list", "--user", "admin").splitlines()
+    assert listed[0].split() == ["账号", "姓名", "状态", "最近登录", "角色"]
+    assert listed[2].split() == ["h001", "h001", "正常", "-", "定点医疗机构", "H001、评审专家", "510100"]
+    assert run("users", "disable", "h001", "--user", "admin") == "账号 h001 已停用\n"
+    assert "已停用" in run("users", "list", "--user", "admin")
+    records = json.loads(run("users", "list", "--format", "json", "--user", "admin"))
+    assert records[1]["roles"] == ["hospital:H001", "expert:510100"] and records[1]["status"] == "disabled"

@@ -18,14 +18,36 @@ import typer
 
 from drgaudit.casebook.states import KEY_DAYS, MAX_KEY_DAYS, ROLE_SCOPES
 from drgaudit.cli.options import DbOption
-from drgaudit.cli.output import plain
+from drgaudit.cli.output import Column, chinese, coded, plain, table_lines
 from drgaudit.cli.reviewopts import UserOption, casebook, principal
+from drgaudit.i18n import N_, _
 from drgaudit.labels import VALUE_LABELS
 
 if TYPE_CHECKING:
     from drgaudit.casebook.accounts import GrantRow
 
 ROLE_LABELS = VALUE_LABELS["role"]
+
+
+def _roles(grants: list[str]) -> str:
+    """Roles as `role:scope` (`hospital:H001`); in Chinese by their names (定点医疗机构 H001)."""
+    if not chinese():
+        return ", ".join(grants)
+    named = []
+    for grant in grants:
+        role, _sep, scope = grant.partition(":")
+        named.append(f"{coded('role', role)} {scope}".strip())
+    return "、".join(named)
+
+
+ACCOUNT_COLUMNS = [
+    Column("username", N_("account")),
+    Column("name", N_("name")),
+    Column("status", N_("status"), values="account.status"),
+    Column("last_login", N_("last log-in"), show=lambda v: (v or "-")[:19]),
+    Column("roles", N_("roles"), show=_roles),
+]
+
 
 app = typer.Typer(
     help="Accounts and roles of the review service: add, list, disable, enable, reset-password, grant; "
@@ -57,7 +79,7 @@ def _grants(roles: list[str], hospital: str | None, region: str | None) -> list[
 
     grants = []
     for text in roles:
-        role, _, scope = text.partition(":")
+        role, _sep, scope = text.partition(":")
         role = role.strip()
         if not scope:
             kind = ROLE_SCOPES.get(role)
@@ -73,17 +95,19 @@ def _password(stdin: bool, generate: bool, *, confirm: bool = True) -> tuple[str
     from drgaudit.casebook.accounts import generate_password
 
     if stdin and generate:
-        raise typer.BadParameter("give --password-stdin or --generate-password, not both")
+        raise typer.BadParameter(_("give --password-stdin or --generate-password, not both"))
     if generate:
         return generate_password(), True
     if stdin:
         line = sys.stdin.readline().rstrip("\r\n")
         if not line:
-            raise typer.BadParameter("no password on stdin", param_hint="--password-stdin")
+            raise typer.BadParameter(_("no password on stdin"), param_hint="--password-stdin")
         return line, False
     if not sys.stdin.isatty():
         raise typer.BadParameter(
-            "stdin is not a terminal: give --password-stdin (password on the first line) or --generate-password"
+            _(
+                "stdin is not a terminal: give --password-stdin (password on the first line) or --generate-password"
+            )
         )
     return typer.prompt("password", hide_input=True, confirmation_prompt=confirm), False
 
@@ -134,16 +158,24 @@ def add(
 
     grants = _grants(role, hospital, region)
     if api_only and (password_stdin or generate):
-        raise typer.BadParameter("--api-only takes no password", param_hint="--api-only")
+        raise typer.BadParameter(_("--api-only takes no password"), param_hint="--api-only")
     password, generated = (None, False) if api_only else _password(password_stdin, generate)
     with casebook(db, create=True) as session:  # the first account may be the casebook's first record
         account = account_service.add_user(
             session=session, principal=principal(session, user), username=name, grants=grants, password=password,
             display_name=display_name, organisation=organisation, must_change_password=generated,
         )  # fmt: skip
-        typer.echo(f"account {account.username} created: {', '.join(g.describe() for g in grants)}")
+        typer.echo(
+            _("account {name} created: {roles}").format(
+                name=account.username, roles=_roles([g.describe() for g in grants])
+            )
+        )
     if generated:
-        typer.echo(f"password (shown once; to be changed at the first log-in): {password}")
+        typer.echo(
+            _("password (shown once; to be changed at the first log-in): {password}").format(
+                password=password
+            )
+        )
 
 
 def _format(value: str) -> str:
@@ -197,14 +229,9 @@ def list_(
                              r["last_login"] or ""])  # fmt: skip
         return
     if not records:
-        typer.echo("no accounts")
+        typer.echo(_("no accounts"))
         return
-    typer.echo(f"{'account':<16} {'name':<12} {'status':<9} {'last log-in':<20} roles")
-    for r in records:
-        typer.echo(
-            f"{r['username']:<16} {r['name']:<12} {r['status']:<9} {(r['last_login'] or '-')[:19]:<20} "
-            f"{', '.join(r['roles'])}"
-        )
+    typer.echo("".join(line + "\n" for line in table_lines(records, ACCOUNT_COLUMNS)), nl=False)
 
 
 @app.command("disable")
@@ -219,7 +246,7 @@ def disable(name: NameArg, user: UserOption = None, db: DbOption = None) -> None
 
     with casebook(db) as session:
         account_service.disable_user(session=session, principal=principal(session, user), username=name)
-    typer.echo(f"account {name} disabled")
+    typer.echo(_("account {name} disabled").format(name=name))
 
 
 @app.command("enable")
@@ -234,7 +261,7 @@ def enable(name: NameArg, user: UserOption = None, db: DbOption = None) -> None:
 
     with casebook(db) as session:
         account_service.enable_user(session=session, principal=principal(session, user), username=name)
-    typer.echo(f"account {name} enabled")
+    typer.echo(_("account {name} enabled").format(name=name))
 
 
 @app.command("reset-password")
@@ -264,9 +291,9 @@ def reset_password(
             session=session, principal=principal(session, user), username=name, password=password,
             must_change=not keep,
         )  # fmt: skip
-    typer.echo(f"password of {name} set")
+    typer.echo(_("password of {name} set").format(name=name))
     if generated:
-        typer.echo(f"password (shown once): {password}")
+        typer.echo(_("password (shown once): {password}").format(password=password))
 
 
 @app.command("grant")
@@ -287,13 +314,14 @@ def grant(
     """
     from drgaudit.services import accounts as account_service
 
-    role_name, _, scope = role.partition(":")
+    role_name, _sep, scope = role.partition(":")
     with casebook(db) as session:
         account = account_service.grant(
             session=session, principal=principal(session, user), username=name, role=role_name.strip(),
             scope=scope.strip() or None, revoke=revoke,
         )  # fmt: skip
-        typer.echo(f"account {account.username}: {'revoked' if revoke else 'granted'} {role}")
+        done = _("account {name}: revoked {role}") if revoke else _("account {name}: granted {role}")
+        typer.echo(done.format(name=account.username, role=_roles([role])))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -437,4 +465,4 @@ def revoke_key(
 
     with casebook(db) as session:
         revoked = apikeys.revoke_key(session=session, principal=principal(session, user), prefix=key)
-        typer.echo(f"API key {revoked.prefix} revoked")
+        typer.echo(_("API key {key} revoked").format(key=revoked.prefix))

@@ -367,3 +367,22 @@ def test_accounts_in_chinese(chinese: None, tmp_path: Path) -> None:
     assert "已停用" in run("users", "list", "--user", "admin")
     records = json.loads(run("users", "list", "--format", "json", "--user", "admin"))
     assert records[1]["roles"] == ["hospital:H001", "expert:510100"] and records[1]["status"] == "disabled"
+
+
+def test_the_demo_in_chinese(chinese: None, tmp_path: Path) -> None:
+    """`drgaudit demo` under zh_CN: every line of its report Chinese, families by their names (those a rule file
+    declares too: 挂床住院), actions by theirs (特例单议); it was English to the last line."""
+    db = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    done = runner.invoke(app, ["demo", "--claims", "1000", "--out", str(tmp_path / "demo"), "--db", db])
+    assert done.exit_code == 0, done.output
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("编码表：CHS-DRG 1.1")
+    assert re.search(r"^  挂床住院 +植入 +\d+  相似病例 +\d+$", done.stdout, re.M)
+    assert re.search(r"^  特例单议 +\d+ +[\d,]+\.\d\d$", done.stdout, re.M)
+    assert re.search(
+        r"^  违规类别 / 规则 +植入 +检出 +检出率 +命中 +正确 +准确率 +相似病例误判$", done.stdout, re.M
+    )
+    assert re.search(r"^植入病例 (\d+) 例，检出 \1 例；合规的相似病例被误判 0 例。$", done.stdout, re.M)
+    for line in lines:
+        assert re.search(r"[\u4e00-\u9fff]", line) or line.lstrip().startswith("drgaudit "), line
+    assert "ghost_bed" not in done.stdout and "special_review" not in done.stdout

@@ -28,6 +28,7 @@ BASE = [
     "drgaudit/periods.py",
     "drgaudit/bulkgc.py",
     "drgaudit/jsontext.py",
+    "drgaudit/terminal.py",
 ]
 
 

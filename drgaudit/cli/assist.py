@@ -8,9 +8,10 @@ import typer
 
 from drgaudit.casebook.states import ASSIST_RESULTS
 from drgaudit.cli.options import DbOption
-from drgaudit.cli.output import Column, FormatOption, OutputFormat, coded, emit
+from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit
 from drgaudit.cli.reviewopts import UserOption, VersionOption, casebook, parse_date, principal
 from drgaudit.i18n import N_, _
+from drgaudit.terminal import coded
 
 app = typer.Typer(
     help="Cross-region investigation requests (协查): request, respond, list.", no_args_is_help=True

@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from drgaudit.cli.options import MAX_WORKERS, DbOption, reported
+from drgaudit.i18n import _
+from drgaudit.labels import family_name
+from drgaudit.terminal import chinese, pad
 
 if TYPE_CHECKING:
     from drgaudit.demo.run import DemoResult
@@ -69,7 +72,7 @@ def demo(
 
     with reported():
         tables = CodeTables.from_dir(codes) if codes is not None else CodeTables.bundled()
-        typer.echo(f"code tables: {tables.label}")
+        typer.echo(_("code tables: {label}").format(label=tables.label))
         with _ProgressBars() as progress:
             result = run_demo(
                 out,
@@ -88,10 +91,12 @@ def _print_service(db: str | None) -> None:
     """How to open the demo casebook in the review service: the first administrator, then the server."""
     where = f" --db {shlex.quote(db)}" if db else ""
     typer.echo(
-        "review service: create the first administrator (you choose the password), then start the server"
+        _("review service: create the first administrator (you choose the password), then start the server")
     )
     typer.echo(f"  drgaudit users add admin --role admin{where}")
-    typer.echo(f"  drgaudit serve{where}    # then sign in at http://127.0.0.1:8000/")
+    typer.echo(
+        f"  drgaudit serve{where}    " + _("# then sign in at {url}").format(url="http://127.0.0.1:8000/")
+    )
 
 
 def _print(result: DemoResult) -> None:
@@ -99,51 +104,92 @@ def _print(result: DemoResult) -> None:
 
     m = result.manifest
     typer.echo(
-        f"generated {m.claims} claims of {m.patients} patients at {m.hospitals} hospitals in {m.out_dir}"
+        _("generated {claims} claims of {patients} patients at {hospitals} hospitals in {folder}").format(
+            claims=m.claims, patients=m.patients, hospitals=m.hospitals, folder=m.out_dir
+        )
     )
-    typer.echo(f"cross-region claims: {m.cross_region} ({m.cross_region_share:.1%})")
-    typer.echo("planted cases and look-alikes (truth.csv):")
+    typer.echo(
+        _("cross-region claims: {count} ({share})").format(
+            count=m.cross_region, share=f"{m.cross_region_share:.1%}"
+        )
+    )
+    typer.echo(_("planted cases and look-alikes (truth.csv):"))
+    zh, declared = chinese(), result.screen.family_labels if result.screen else {}
     for family, planted in m.planted.items():
-        typer.echo(f"  {family:<24} {planted:>6} planted {m.lookalikes[family]:>6} look-alikes")
+        counts = _("{planted} planted {lookalikes} look-alikes").format(
+            planted=f"{planted:>6}", lookalikes=f"{m.lookalikes[family]:>6}"
+        )
+        typer.echo(f"  {pad(family_name(family, declared) if zh else family, 24)} {counts}")
     for kind, report in result.imports.items():
         if report.already_imported:
-            typer.echo(f"{kind}.csv: already imported as batch {report.batch_id}, nothing changed")
+            typer.echo(
+                _("{kind}.csv: already imported as batch {batch}, nothing changed").format(
+                    kind=kind, batch=report.batch_id
+                )
+            )
             continue
-        rejected = f", {report.rows_rejected} rejected" if report.rows_rejected else ""
+        rejected = _(", {n} rejected").format(n=report.rows_rejected) if report.rows_rejected else ""
         typer.echo(
-            f"{kind}.csv: batch {report.batch_id}, {report.rows_ok} rows ({report.new} new, "
-            f"{report.unchanged} unchanged, {report.revised} revised{rejected})"
+            _("{kind}.csv: batch {batch}, {rows} rows ({new} new, {unchanged} unchanged, {revised} revised{rejected})").format(
+                kind=kind, batch=report.batch_id, rows=report.rows_ok, new=report.new, unchanged=report.unchanged,
+                revised=report.revised, rejected=rejected,
+            )
+        )  # fmt: skip
+    typer.echo(
+        _("claims batch: {batch} ({database})").format(
+            batch=result.claims_batch_id, database=result.database_url
         )
-    typer.echo(f"claims batch: {result.claims_batch_id} ({result.database_url})")
+    )
     summary = result.screen
     if summary is None or result.score is None:
         return
     typer.echo(
-        f"screened {summary.claims} claims in {summary.seconds:.1f}s ({summary.claims_per_second:,.0f} claims/s): "
-        f"{summary.hits} hits, {summary.amount_at_risk:,.2f} yuan at risk, stored as screen run {summary.run_id}"
-    )
+        _(
+            "screened {claims} claims in {seconds}s ({speed} claims/s): {hits} hits, {amount} yuan at risk, "
+            "stored as screen run {run}"
+        ).format(
+            claims=summary.claims, seconds=f"{summary.seconds:.1f}", speed=f"{summary.claims_per_second:,.0f}",
+            hits=summary.hits, amount=f"{summary.amount_at_risk:,.2f}", run=summary.run_id,
+        )
+    )  # fmt: skip
     for failure in summary.failed:
-        typer.echo(f"NOT SCREENED: patient {failure.patient_id!r}: {failure.reason}", err=True)
+        typer.echo(
+            _("NOT SCREENED: patient {patient}: {reason}").format(
+                patient=repr(failure.patient_id), reason=failure.reason
+            ),
+            err=True,
+        )
     card = result.score
-    typer.echo("hits and amounts at risk, by family and by action:")
-    for line in amount_lines(card):
+    typer.echo(_("hits and amounts at risk, by family and by action:"))
+    for line in amount_lines(card, summary.family_labels):
         typer.echo(f"  {line}")
-    typer.echo("detection against truth.csv (precision: share of hits on claims planted for the family):")
-    for line in table_lines(card, rules=False):
+    typer.echo(_("detection against truth.csv (precision: share of hits on claims planted for the family):"))
+    for line in table_lines(card, rules=False, families=summary.family_labels):
         typer.echo(f"  {line}")
     typer.echo(
-        f"found {card.detected} of {card.planted} planted cases; {card.lookalikes_hit} legitimate look-alikes hit."
+        _("found {found} of {planted} planted cases; {hit} legitimate look-alikes hit.").format(
+            found=card.detected, planted=card.planted, hit=card.lookalikes_hit
+        )
     )
     example = next((f.example for f in card.families.values() if f.example), None)
     if example:
-        typer.echo(f"why a claim was hit: drgaudit explain {example}")
-    typer.echo(f"all hits as JSONL: drgaudit screen --batch {result.claims_batch_id} --output -")
+        typer.echo(_("why a claim was hit: {command}").format(command=f"drgaudit explain {example}"))
+    typer.echo(
+        _("all hits as JSONL: {command}").format(
+            command=f"drgaudit screen --batch {result.claims_batch_id} --output -"
+        )
+    )
     if summary.review_cases:
         review = summary.review_cases
         typer.echo(
-            f"special-review queue: {review['created']} new cases, {review['refreshed']} refreshed, "
-            f"{review['unchanged']} unchanged; by priority: drgaudit queue list"
-        )
+            _(
+                "special-review queue: {created} new cases, {refreshed} refreshed, {unchanged} unchanged; "
+                "by priority: {command}"
+            ).format(
+                created=review["created"], refreshed=review["refreshed"], unchanged=review["unchanged"],
+                command="drgaudit queue list",
+            )
+        )  # fmt: skip
 
 
 class _ProgressBars:

@@ -9,7 +9,7 @@ import typer
 
 from drgaudit.casebook.states import FINDING_STATES
 from drgaudit.cli.options import DbOption, FromOption, PeriodOption, ToOption, period_option
-from drgaudit.cli.output import Column, FormatOption, OutputFormat, coded, emit
+from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit
 from drgaudit.cli.reviewopts import (
     RulesOption,
     UserOption,
@@ -20,6 +20,7 @@ from drgaudit.cli.reviewopts import (
     rule_pack,
 )
 from drgaudit.i18n import N_, _, ngettext
+from drgaudit.terminal import coded
 
 app = typer.Typer(
     help="Hospital findings (疑点): every hold/deduct hit, answered by its hospital before a due date.",

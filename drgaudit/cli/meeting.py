@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from drgaudit.cli.options import DbOption
-from drgaudit.cli.output import Column, FormatOption, OutputFormat, chinese, coded, emit, emit_document
+from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit, emit_document
 from drgaudit.cli.queue import kind_words
 from drgaudit.cli.reviewopts import (
     RulesOption,
@@ -20,6 +20,7 @@ from drgaudit.cli.reviewopts import (
     rule_pack,
 )
 from drgaudit.i18n import N_, _
+from drgaudit.terminal import chinese, coded
 
 app = typer.Typer(
     help="Review meetings (特例单议会议): create, add cases and attendees, show, close.", no_args_is_help=True

@@ -25,7 +25,6 @@ import datetime as dt
 import enum
 import io
 import json
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -33,7 +32,8 @@ from typing import Annotated, Any
 
 import typer
 
-from drgaudit.i18n import _, language
+from drgaudit.i18n import _
+from drgaudit.terminal import coded, pad, width
 
 
 class OutputFormat(enum.StrEnum):
@@ -91,28 +91,6 @@ def plain(value: Any) -> Any:
     return value
 
 
-def width(text: str) -> int:
-    """Columns `text` takes in a terminal: wide (CJK) characters count two."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def chinese() -> bool:
-    """Whether messages are printed in Chinese (`LANG=zh_CN.UTF-8`): then a table names coded values."""
-    return language().startswith("zh")
-
-
-def coded(field: str, value: Any) -> str:
-    """A coded value of `field` as a table shows it: its Chinese name (`drgaudit.labels.value_label`) when
-    messages are in Chinese, else the code; None as "-"."""
-    if value is None:
-        return "-"
-    if not chinese():
-        return str(plain(value))
-    from drgaudit.labels import value_label  # only when a table names values (the CLI starts quickly)
-
-    return value_label(field, plain(value))
-
-
 def _cell(value: Any, column: Column) -> str:
     if column.show is not None:
         return column.show(value)
@@ -127,12 +105,6 @@ def _cell(value: Any, column: Column) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value) or "-"
     return str(plain(value))
-
-
-def pad(text: str, size: int, align: str = "<") -> str:
-    """`text` padded with spaces to `size` terminal columns (`width`), on the right or (">") the left."""
-    gap = " " * max(0, size - width(text))
-    return gap + text if align == ">" else text + gap
 
 
 def table_lines(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> list[str]:

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from drgaudit.cli.options import DbOption
-from drgaudit.cli.output import FormatOption, OutputFormat, chinese, coded, emit_document, pad
+from drgaudit.cli.output import FormatOption, OutputFormat, emit_document
 from drgaudit.cli.reviewopts import UserOption, existing_casebook
 from drgaudit.errors import DrgauditError
 from drgaudit.i18n import _
+from drgaudit.terminal import chinese, coded, pad
 
 if TYPE_CHECKING:
     from drgaudit.casebook import packs

@@ -8,7 +8,7 @@ import typer
 
 from drgaudit.casebook.states import CASE_STATUSES, DECISION_KINDS, OPEN_STATUSES
 from drgaudit.cli.options import DbOption, FromOption, PeriodOption, ToOption, period_option
-from drgaudit.cli.output import Column, FormatOption, OutputFormat, chinese, coded, emit, emit_document, pad
+from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit, emit_document
 from drgaudit.cli.reviewopts import (
     RulesOption,
     UserOption,
@@ -20,6 +20,7 @@ from drgaudit.cli.reviewopts import (
     rule_pack,
 )
 from drgaudit.i18n import N_, _, ngettext
+from drgaudit.terminal import chinese, coded, pad
 
 if TYPE_CHECKING:
     from drgaudit.casebook.findings import FindingTally

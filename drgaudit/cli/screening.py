@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from drgaudit.cli.options import MAX_WORKERS, CodesOption, DbOption, RulesOption, reported
-from drgaudit.cli.output import Column, FormatOption, OutputFormat, chinese, coded, emit, plain
+from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit, plain
 from drgaudit.cli.reviewopts import UserOption, existing_casebook
 from drgaudit.i18n import N_, _, ngettext
 from drgaudit.labels import family_name
+from drgaudit.terminal import chinese, coded
 
 if TYPE_CHECKING:
     from drgaudit.services.screening import ScreenSummary

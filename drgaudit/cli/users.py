@@ -18,10 +18,11 @@ import typer
 
 from drgaudit.casebook.states import KEY_DAYS, MAX_KEY_DAYS, ROLE_SCOPES
 from drgaudit.cli.options import DbOption
-from drgaudit.cli.output import Column, chinese, coded, plain, table_lines
+from drgaudit.cli.output import Column, plain, table_lines
 from drgaudit.cli.reviewopts import UserOption, casebook, principal
 from drgaudit.i18n import N_, _
 from drgaudit.labels import VALUE_LABELS
+from drgaudit.terminal import chinese, coded
 
 if TYPE_CHECKING:
     from drgaudit.casebook.accounts import GrantRow

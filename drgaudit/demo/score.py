@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from drgaudit.i18n import _
+from drgaudit.labels import family_name
+from drgaudit.terminal import chinese, coded, pad, width
 
 PLANTED, LOOKALIKE = "planted", "lookalike"
 
@@ -190,34 +194,63 @@ def score_rows(
     return card
 
 
-def table_lines(card: Scorecard, *, rules: bool = True) -> list[str]:
-    """The recall/precision table: one line per family, then (with `rules`) its rules indented."""
+def _family(code: str, families: Mapping[str, str] | None) -> str:
+    """A family as the tables name it: in Chinese by its name (`labels.family_name`, with the names the rule
+    files declare in `families`), else by its code."""
+    return family_name(code, families) if chinese() else code
+
+
+def table_lines(
+    card: Scorecard, *, rules: bool = True, families: Mapping[str, str] | None = None
+) -> list[str]:
+    """The recall/precision table: one line per family, then (with `rules`) its rules indented; headings and
+    families in the user's language (`drgaudit.i18n`; `families`: the names rule files declare)."""
+    heads = [
+        _("planted"),
+        _("found"),
+        _("recall"),
+        _("hits"),
+        _("true"),
+        _("precision"),
+        _("look-alikes hit"),
+    ]
+    sizes = [max(n, width(h)) for n, h in zip((7, 6, 7, 6, 6, 9, 15), heads, strict=True)]
     lines = [
-        f"{'family / rule':<26} {'planted':>7} {'found':>6} {'recall':>7} {'hits':>6} {'true':>6} "
-        f"{'precision':>9} {'look-alikes hit':>15}"
+        " ".join([pad(_("family / rule"), 26), *(pad(h, n, ">") for h, n in zip(heads, sizes, strict=True))])
     ]
     for fam in card.families.values():
-        lines.append(_line(fam.name, fam))
+        lines.append(_line(_family(fam.name, families), fam, sizes))
         if rules:
-            lines += [_line(f"  {r.name}", r) for r in card.rules.values() if r.family == fam.name]
+            lines += [_line(f"  {r.name}", r, sizes) for r in card.rules.values() if r.family == fam.name]
     return lines
 
 
-def _line(label: str, s: Score) -> str:
-    return (
-        f"{label:<26} {s.planted:>7} {s.detected:>6} {s.recall:>7.1%} {s.hits:>6} {s.true_hits:>6} "
-        f"{s.precision:>9.1%} {s.lookalikes_hit:>7} of {s.lookalikes}"
-    )
+def _line(label: str, s: Score, sizes: list[int]) -> str:
+    values = [
+        str(s.planted),
+        str(s.detected),
+        f"{s.recall:.1%}",
+        str(s.hits),
+        str(s.true_hits),
+        f"{s.precision:.1%}",
+    ]
+    # The look-alikes hit, right-aligned in 7 columns and followed by how many there are (not padded).
+    hit = _("{hit} of {all}").format(hit=f"{s.lookalikes_hit:>7}", all=s.lookalikes)
+    return " ".join([pad(label, 26), *(pad(v, n, ">") for v, n in zip(values, sizes[:6], strict=True)), hit])
 
 
-def amount_lines(card: Scorecard) -> list[str]:
-    """Hits and yuan at risk by family, then by action."""
-    lines = [f"{'family':<26} {'hits':>6} {'amount at risk (yuan)':>22}"]
+def amount_lines(card: Scorecard, families: Mapping[str, str] | None = None) -> list[str]:
+    """Hits and yuan at risk by family, then by action (names in the user's language, as `table_lines`)."""
+
+    def line(name: str, hits: object, amount: str) -> str:
+        return f"{pad(name, 26)} {pad(str(hits), 6, '>')} {pad(amount, 22, '>')}"
+
+    lines = [line(_("family"), _("hits"), _("amount at risk (yuan)"))]
     for fam in card.families.values():
         hits = sum(r.hits for r in card.rules.values() if r.family == fam.name)
-        lines.append(f"{fam.name:<26} {hits:>6} {fam.amount_at_risk:>22,.2f}")
-    lines.append(f"{'action':<26} {'hits':>6} {'amount at risk (yuan)':>22}")
+        lines.append(line(_family(fam.name, families), hits, f"{fam.amount_at_risk:,.2f}"))
+    lines.append(line(_("action"), _("hits"), _("amount at risk (yuan)")))
     for action in sorted(card.actions.values(), key=lambda a: -a.amount_at_risk):
-        lines.append(f"{action.action:<26} {action.hits:>6} {action.amount_at_risk:>22,.2f}")
-    lines.append(f"{'total':<26} {card.hits:>6} {card.amount_at_risk:>22,.2f}")
+        lines.append(line(coded("action", action.action), action.hits, f"{action.amount_at_risk:,.2f}"))
+    lines.append(line(_("total"), card.hits, f"{card.amount_at_risk:,.2f}"))
     return lines

@@ -279,6 +279,10 @@ def test_listings_and_details_name_coded_values_in_chinese(chinese: None, tmp_pa
         "议程：" in minutes and minutes.count("待议") == 2 and "未结束" in minutes and "agenda" not in minutes
     )
 
+    verified = run("casebook", "verify").splitlines()
+    assert verified[0].startswith("审计日志完整：共 ") and "（已签章，密钥来自 " in verified[0]
+    assert re.match(r"审核数据表与日志一致：\d+ 件审核案件、1 次会议、2 个议程项$", verified[1]), verified
+
     opened = run(
         "assist", "request", first["claim_id"], "--question", "请核实是否挂床", "--user", "参保地经办"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,6 +11,8 @@ import typer
 from drgaudit.cli.options import DbOption
 from drgaudit.cli.reviewopts import casebook as open_casebook
 from drgaudit.errors import DrgauditError
+from drgaudit.i18n import _
+from drgaudit.terminal import chinese
 
 if TYPE_CHECKING:
     from drgaudit.casebook.auditlog import Anchor
@@ -73,28 +76,42 @@ def verify(
                 f"#{entry.seq} {when} {auditlog.who(entry)} {entry.action} {entry.entity} {entry.entity_id}"
             )
         typer.echo(
-            f"audit log intact: {report.entries} entries, head {report.head_hash[:16]} (sealed, key from {report.key_source})"
+            _("audit log intact: {entries} entries, head {head} (sealed, key from {source})").format(
+                entries=report.entries, head=report.head_hash[:16], source=report.key_source
+            )
         )
     else:
-        typer.echo(f"audit log BROKEN at entry {report.bad_seq}: {report.problem}", err=True)
-        typer.echo(f"checked {report.entries} entries before stopping", err=True)
+        typer.echo(
+            _("audit log BROKEN at entry {entry}: {problem}").format(
+                entry=report.bad_seq, problem=report.problem
+            ),
+            err=True,
+        )
+        typer.echo(_("checked {entries} entries before stopping").format(entries=report.entries), err=True)
         failed = True
     for problem in cut:
-        typer.echo(f"audit log BROKEN: {problem}", err=True)
+        typer.echo(_("audit log BROKEN: {problem}").format(problem=problem), err=True)
         failed = True
     if anchors and not cut:
-        typer.echo(f"anchors: {len(anchors)} checked, the log still holds each")
-    checked = ", ".join(f"{count} {what}{'s' if count != 1 else ''}" for what, count in state.checked.items())
+        typer.echo(_("anchors: {n} checked, the log still holds each").format(n=len(anchors)))
+    checked = _checked(state.checked)
     if state.ok:
-        typer.echo(f"review tables match the log: {checked or 'nothing to check'}")
+        typer.echo(
+            _("review tables match the log: {checked}").format(checked=checked or _("nothing to check"))
+        )
     else:
         typer.echo(
-            f"review tables CHANGED OUTSIDE THE LOG: {state.problems_total} problem(s) in {checked}", err=True
+            _("review tables CHANGED OUTSIDE THE LOG: {n} problem(s) in {checked}").format(
+                n=state.problems_total, checked=checked
+            ),
+            err=True,
         )
         for problem in state.problems:
             typer.echo(f"  {problem}", err=True)
         if state.problems_total > len(state.problems):
-            typer.echo(f"  … and {state.problems_total - len(state.problems)} more", err=True)
+            typer.echo(
+                "  " + _("… and {n} more").format(n=state.problems_total - len(state.problems)), err=True
+            )
         failed = True
     if failed:
         raise typer.Exit(1)
@@ -131,16 +148,38 @@ def anchor(
         except DrgauditError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
-    typer.echo(f"audit log head: entry {taken.seq}, hash {taken.hash}, seal {taken.seal[:16]}, at {taken.at}")
+    typer.echo(
+        _("audit log head: entry {entry}, hash {hash}, seal {seal}, at {at}").format(
+            entry=taken.seq, hash=taken.hash, seal=taken.seal[:16], at=taken.at
+        )
+    )
     if out is not None:
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             with open(out, "a", encoding="utf-8") as f:
                 f.write(taken.line() + "\n")
         except OSError as exc:
-            typer.echo(f"error: cannot append the anchor to {out}: {exc.strerror}", err=True)
+            typer.echo(
+                "error: "
+                + _("cannot append the anchor to {path}: {reason}").format(path=out, reason=exc.strerror),
+                err=True,
+            )
             raise typer.Exit(1) from exc
-        typer.echo(f"appended to {out}")
+        typer.echo(_("appended to {path}").format(path=out))
+
+
+# What `casebook verify` compared with the log, counted in Chinese (by its kind in `auditcheck`).
+_CHECKED_ZH = {
+    "case": "件审核案件", "meeting": "次会议", "request": "项协查", "decision": "项决定", "appeal": "项申诉",
+    "agenda item": "个议程项", "attendee": "名参会人员",
+}  # fmt: skip
+
+
+def _checked(counts: Mapping[str, int]) -> str:
+    """`346 cases, 1 meeting` (in Chinese `346 件审核案件、1 次会议`)."""
+    if chinese():
+        return "、".join(f"{count} {_CHECKED_ZH.get(what, what)}" for what, count in counts.items())
+    return ", ".join(f"{count} {what}{'s' if count != 1 else ''}" for what, count in counts.items())
 
 
 def _read_anchors(paths: list[Path]) -> list[Anchor]:
@@ -155,6 +194,9 @@ def _read_anchors(paths: list[Path]) -> list[Anchor]:
                 anchors.append(auditlog.Anchor.parse(line))
             except (ValueError, KeyError, TypeError) as exc:
                 raise typer.BadParameter(
-                    f"{path}:{number}: not an anchor line ({exc})", param_hint="--anchor"
+                    _("{path}:{line}: not an anchor line ({reason})").format(
+                        path=path, line=number, reason=exc
+                    ),
+                    param_hint="--anchor",
                 ) from exc
     return anchors

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
 from drgaudit.i18n import language
@@ -37,3 +38,13 @@ def coded(field: str, value: Any) -> str:
     from drgaudit.labels import value_label  # only when a table names values (the CLI starts quickly)
 
     return value_label(field, code)
+
+
+def shown_family(code: str, declared: Mapping[str, str] | None = None) -> str:
+    """A violation family as a table names it: in Chinese by its name (`labels.family_name`, with the names
+    rule files declare for families of their own in `declared`), else by its code."""
+    if not chinese():
+        return code
+    from drgaudit.labels import family_name
+
+    return family_name(code, declared)

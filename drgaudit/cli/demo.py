@@ -11,8 +11,7 @@ import typer
 
 from drgaudit.cli.options import MAX_WORKERS, DbOption, reported
 from drgaudit.i18n import _
-from drgaudit.labels import family_name
-from drgaudit.terminal import chinese, pad
+from drgaudit.terminal import pad, shown_family
 
 if TYPE_CHECKING:
     from drgaudit.demo.run import DemoResult
@@ -114,12 +113,12 @@ def _print(result: DemoResult) -> None:
         )
     )
     typer.echo(_("planted cases and look-alikes (truth.csv):"))
-    zh, declared = chinese(), result.screen.family_labels if result.screen else {}
+    declared = result.screen.family_labels if result.screen else {}
     for family, planted in m.planted.items():
         counts = _("{planted} planted {lookalikes} look-alikes").format(
             planted=f"{planted:>6}", lookalikes=f"{m.lookalikes[family]:>6}"
         )
-        typer.echo(f"  {pad(family_name(family, declared) if zh else family, 24)} {counts}")
+        typer.echo(f"  {pad(shown_family(family, declared), 24)} {counts}")
     for kind, report in result.imports.items():
         if report.already_imported:
             typer.echo(

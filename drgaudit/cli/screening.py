@@ -14,8 +14,7 @@ from drgaudit.cli.options import MAX_WORKERS, CodesOption, DbOption, RulesOption
 from drgaudit.cli.output import Column, FormatOption, OutputFormat, emit, plain
 from drgaudit.cli.reviewopts import UserOption, existing_casebook
 from drgaudit.i18n import N_, _, ngettext
-from drgaudit.labels import family_name
-from drgaudit.terminal import chinese, coded
+from drgaudit.terminal import coded, pad, shown_family
 
 if TYPE_CHECKING:
     from drgaudit.services.screening import ScreenSummary
@@ -182,14 +181,10 @@ def print_summary(summary: ScreenSummary) -> None:
                 "patient by patient (slower; a patient that fails is listed); first: {reason}"
             ).format(chunks=summary.chunk_fallbacks, reason=summary.chunk_fallback_reason)
         )
-    from rich.cells import cell_len  # here: rich is not imported by commands that print no summary
-
     # Hits by family: in Chinese by the family's name (or the name a rule file declares for a family of its
-    # own), in English by the key the rule files use.
-    zh = chinese()
+    # own), in English by the key the rule files use; padded by display width.
     for family, count in sorted(summary.by_family.items(), key=lambda kv: (-kv[1], kv[0])):
-        name = family_name(family, summary.family_labels) if zh else family
-        echo(f"  {name}{' ' * max(1, 25 - cell_len(name))}{count}")  # a Chinese character is two cells wide
+        echo(f"  {pad(shown_family(family, summary.family_labels), 24)} {count}")
     if summary.dry_run:
         stored, review = summary.stored, summary.review_cases
         echo(

@@ -185,8 +185,7 @@ class Boundaries:
 
     def b_long_stay(self, pos: int) -> Unit:
         """LOS-001 `los_days >= max_los_days`: a stay of threshold − 1, threshold, threshold + 1 days."""
-        template, patient = self.s._patient(self.s.catalog.scenario_templates("long_stay"))
-        stay = self.f.draft(patient, template, self.f.treatment_region(patient))
+        stay = self.s.new_stay(self.s.catalog.scenario_templates("long_stay"))
         limit = int(self._param("LOS-001", "max_los_days", stay))
         stay.days = limit + pos
         stay.cost_factor = self.rng.uniform(1.25, 1.9)
@@ -196,8 +195,7 @@ class Boundaries:
 
     def b_long_icu(self, pos: int) -> Unit:
         """OUT-ICU-001 `icu_hours >= min_icu_hours`: one hour below, at, one hour above."""
-        template, patient = self.s._patient(self.s.catalog.scenario_templates("icu"))
-        stay = self.f.draft(patient, template, self.f.treatment_region(patient))
+        stay = self.s.new_stay(self.s.catalog.scenario_templates("icu"))
         limit = float(self._param("OUT-ICU-001", "min_icu_hours", stay))
         stay.icu = int(limit) + pos
         stay.days = min(39, max(stay.days, -(-stay.icu // 24) + self.rng.randint(1, 6)))
@@ -240,13 +238,12 @@ class Boundaries:
 
     def b_newborn(self, pos: int) -> Unit:
         """DQ-006 `age_days <= max_age_days`: a newborn without birth weight a day younger, as old, a day older."""
-        template, patient = self.s._patient(self.s.catalog.scenario_templates("newborn"))
-        stay = self.f.draft(patient, template, self.f.treatment_region(patient))
+        stay = self.s.new_stay(self.s.catalog.scenario_templates("newborn"))
         limit = int(self._param("DQ-006", "max_age_days", stay))
         self._place(stay)
         age = limit + pos
-        patient.birth = stay.admitted - timedelta(days=age)
-        patient.newborn_weight = self.rng.randint(2500, 4200)
+        stay.patient.birth = stay.admitted - timedelta(days=age)
+        stay.patient.newborn_weight = self.rng.randint(2500, 4200)
         stay.blank_weight = True
         fires = compare("<=", age, limit)
         return _unit([stay], [_truth(0, "DQ-006", fires, f"出生{age}天的新生儿无出生体重（标准{limit}天）")])
@@ -585,7 +582,7 @@ class Boundaries:
         """UPC-003 exempts the tumour-therapy groups (`lists.tumour_therapy_adrg`), which group by the principal
         diagnosis (Z51.1 化学治疗疗程), not by a procedure: a chemotherapy stay in its surgical-lettered group
         (RE1) with no procedure coded. It hits if the loaded pack's list leaves that group out."""
-        stay = self.s.template_stay("chemotherapy")
+        stay = self.s.new_stay([self.s.catalog.template("chemotherapy")])
         stay.procedures = []
         self._place(stay)
         exempt = self.values.pack.lists["tumour_therapy_adrg"].contains(stay.group[:3])

@@ -477,17 +477,15 @@ class Scenarios:
 
     # --- per-diem (按床日) stays ------------------------------------------------------------------------
 
-    def template_stay(self, key: str) -> Stay:
-        """A new patient's stay of the template `key` (templates.yaml); not dated or placed."""
-        template, patient = self._patient([self.catalog.template(key)])
+    def new_stay(self, choices: tuple[Template, ...] | list[Template]) -> Stay:
+        """A new patient's stay of one of these templates, in a treatment region drawn for the patient; not
+        dated or placed."""
+        template, patient = self._patient(choices)
         return self.f.draft(patient, template, self.f.treatment_region(patient))
 
     def per_diem_stay(self, dept: str) -> Stay:
         """A new patient's per-diem stay of a template of the department; not dated or placed."""
-        template, patient = self._patient(
-            [t for t in self.catalog.templates if t.per_diem_paid and t.dept == dept]
-        )
-        return self.f.draft(patient, template, self.f.treatment_region(patient))
+        return self.new_stay([t for t in self.catalog.templates if t.per_diem_paid and t.dept == dept])
 
     def long_per_diem(self, dept: str, over: int | None = None) -> tuple[Stay, str, int]:
         """A per-diem stay `over` days (0–40 at random) past its department's long-stay limit (the loaded

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drgaudit.i18n import _
-from drgaudit.labels import family_name
-from drgaudit.terminal import chinese, coded, pad, width
+from drgaudit.terminal import coded, pad, shown_family, width
 
 PLANTED, LOOKALIKE = "planted", "lookalike"
 
@@ -194,12 +193,6 @@ def score_rows(
     return card
 
 
-def _family(code: str, families: Mapping[str, str] | None) -> str:
-    """A family as the tables name it: in Chinese by its name (`labels.family_name`, with the names the rule
-    files declare in `families`), else by its code."""
-    return family_name(code, families) if chinese() else code
-
-
 def table_lines(
     card: Scorecard, *, rules: bool = True, families: Mapping[str, str] | None = None
 ) -> list[str]:
@@ -219,7 +212,7 @@ def table_lines(
         " ".join([pad(_("family / rule"), 26), *(pad(h, n, ">") for h, n in zip(heads, sizes, strict=True))])
     ]
     for fam in card.families.values():
-        lines.append(_line(_family(fam.name, families), fam, sizes))
+        lines.append(_line(shown_family(fam.name, families), fam, sizes))
         if rules:
             lines += [_line(f"  {r.name}", r, sizes) for r in card.rules.values() if r.family == fam.name]
     return lines
@@ -248,7 +241,7 @@ def amount_lines(card: Scorecard, families: Mapping[str, str] | None = None) -> 
     lines = [line(_("family"), _("hits"), _("amount at risk (yuan)"))]
     for fam in card.families.values():
         hits = sum(r.hits for r in card.rules.values() if r.family == fam.name)
-        lines.append(line(_family(fam.name, families), hits, f"{fam.amount_at_risk:,.2f}"))
+        lines.append(line(shown_family(fam.name, families), hits, f"{fam.amount_at_risk:,.2f}"))
     lines.append(line(_("action"), _("hits"), _("amount at risk (yuan)")))
     for action in sorted(card.actions.values(), key=lambda a: -a.amount_at_risk):
         lines.append(line(coded("action", action.action), action.hits, f"{action.amount_at_risk:,.2f}"))
